@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Build real etcd, kube-apiserver, kube-controller-manager and kubectl from the Go module proxy
+# (no release downloads, no Docker) into a per-version cache outside the repo.
+#
+#   hack/k8s/build.sh                   build if needed; last stdout line = the bin dir
+#   hack/k8s/build.sh pin K8S ETCD      re-pin the tools modules, e.g. `pin 1.37.2 3.7.3`
+#                                       (regenerates hack/k8s/go.mod + hack/k8s/etcd/go.mod)
+#
+# Versions are read from the pinned go.mod files (hack/k8s/go.mod: k8s.io/kubernetes,
+# hack/k8s/etcd/go.mod: go.etcd.io/etcd/server/v3), so a bump is one `pin` command.
+#
+# Cache: ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}/k8s-v<K8S>-etcd-v<ETCD>/bin/
+# The build goes into a temp dir next to it and is renamed into place only when all four
+# binaries are there, so an interrupted build never leaves a half-filled cache entry.
+# Env: K8S_BUILD_JOBS (go build -p, default: nproc), SOURCE_DATE_EPOCH (stamped build date).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export GOWORK=off CGO_ENABLED=0
+
+T0=$(date +%s)
+log() { echo "[k8s-build +$(($(date +%s) - T0))s] $*" >&2; }
+
+# Mechanically derive the staging-module replaces from k/k's own go.mod (as served by the proxy).
+pin() {
+  local k8s=${1#v} etcd=${2#v} mod m
+  [[ $k8s =~ ^1\.[0-9]+\.[0-9]+$ && $etcd =~ ^3\.[0-9]+\.[0-9]+$ ]] \
+    || { echo "usage: $0 pin <k8s 1.Y.Z> <etcd 3.Y.Z>" >&2; exit 2; }
+  cd "$HERE"
+  rm -f go.mod go.sum
+  printf 'module image-rewriter/hack/k8s\n\ngo 1.26.0\n' >go.mod
+  mod=$(go list -m -json "k8s.io/kubernetes@v$k8s" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  # keep k/k's godebug defaults: a dependency's godebug line is ignored, the main module's counts
+  sed -n 's/^godebug /godebug /p' "$mod" >>go.mod
+  for m in $(sed -n 's|^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/src/.*|\1|p' "$mod"); do
+    go mod edit -replace="$m=$m@v0.${k8s#1.}"
+  done
+  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$k8s" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@v$k8s" "k8s.io/kubernetes/cmd/kubectl@v$k8s"
+  go mod tidy
+  cd "$HERE/etcd"
+  rm -f go.mod go.sum
+  printf 'module image-rewriter/hack/k8s/etcd\n\ngo 1.26.0\n' >go.mod
+  go get -tool "go.etcd.io/etcd/server/v3@v$etcd"
+  go mod tidy
+  log "pinned k8s v$k8s ($(grep -c ' => ' "$HERE/go.mod") staging replaces), etcd v$etcd"
+}
+
+if [[ ${1:-} == pin ]]; then
+  shift
+  pin "$@"
+  exit 0
+fi
+
+K8S_VERSION=$(sed -n 's|^[[:space:]]*k8s.io/kubernetes v\([^ ]*\).*|\1|p' "$HERE/go.mod")
+ETCD_VERSION=$(sed -n 's|^[[:space:]]*go.etcd.io/etcd/server/v3 v\([^ ]*\).*|\1|p' "$HERE/etcd/go.mod")
+[[ -n $K8S_VERSION && -n $ETCD_VERSION ]] || { echo "cannot read versions from go.mod" >&2; exit 1; }
+
+CACHE=${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
+NAME=k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}
+DEST=$CACHE/$NAME
+BINS=(etcd kube-apiserver kube-controller-manager kubectl)
+
+complete() {
+  local b
+  for b in "${BINS[@]}"; do [[ -x $1/bin/$b ]] || return 1; done
+}
+
+if complete "$DEST"; then
+  log "cached: $DEST/bin"
+  echo "$DEST/bin"
+  exit 0
+fi
+
+mkdir -p "$CACHE"
+TMP=$(mktemp -d "$CACHE/.$NAME.tmp.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+mkdir "$TMP/bin"
+log "building k8s $K8S_VERSION + etcd $ETCD_VERSION into $DEST (go $(go env GOVERSION), -p ${K8S_BUILD_JOBS:-$(nproc)})"
+
+MINOR=${K8S_VERSION#1.}
+MINOR=${MINOR%%.*}
+BUILD_DATE=$(date -u ${SOURCE_DATE_EPOCH:+--date=@$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
+ldx=()
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldx+=("-X $pkg.gitVersion=v$K8S_VERSION" "-X $pkg.gitMajor=1" "-X $pkg.gitMinor=$MINOR"
+    "-X $pkg.gitTreeState=clean" "-X $pkg.buildDate=$BUILD_DATE")
+done
+COMMON=(-trimpath -pgo=off -p "${K8S_BUILD_JOBS:-$(nproc)}")
+K8S_TAGS=selinux,notest,grpcnotrace # as upstream hack/lib/golang.sh for non-debug builds
+K8S_PKGS=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+  k8s.io/kubernetes/cmd/kubectl)
+
+# Download only the modules the four commands need (not the whole go.mod graph).
+log "downloading modules"
+(cd "$HERE" && go list -tags "$K8S_TAGS" -deps "${K8S_PKGS[@]}" >/dev/null)
+(cd "$HERE/etcd" && go list -deps go.etcd.io/etcd/server/v3 >/dev/null)
+log "modules ready"
+
+(cd "$HERE/etcd" && go build "${COMMON[@]}" -ldflags "-s -w" -o "$TMP/bin/etcd" go.etcd.io/etcd/server/v3)
+log "etcd built"
+
+(cd "$HERE" && go build "${COMMON[@]}" -tags "$K8S_TAGS" -ldflags "-s -w ${ldx[*]}" \
+  -o "$TMP/bin/" "${K8S_PKGS[@]}")
+log "kube-apiserver, kube-controller-manager, kubectl built"
+
+complete "$TMP" || { echo "build incomplete: $(ls "$TMP/bin")" >&2; exit 1; }
+printf 'k8s=%s\netcd=%s\ngo=%s\nbuilt=%s\n' "$K8S_VERSION" "$ETCD_VERSION" "$(go env GOVERSION)" \
+  "$BUILD_DATE" >"$TMP/BUILDINFO"
+chmod 755 "$TMP" # mktemp makes it 0700
+
+# Atomic publish. rm only an incomplete leftover; `mv -T` fails instead of nesting if a
+# concurrent build won the race, in which case its (complete) result is used.
+if [[ -e $DEST ]] && ! complete "$DEST"; then rm -rf "$DEST"; fi
+if ! mv -T "$TMP" "$DEST" 2>/dev/null; then
+  complete "$DEST" || { echo "cannot publish $DEST" >&2; exit 1; }
+fi
+log "done: $(du -sh "$DEST/bin" | cut -f1) in $DEST/bin"
+echo "$DEST/bin"

@@ -1,0 +1,15 @@
+/** Entry point of dist/cli.js: wires the real process streams into `main`. */
+import { main } from './cli.js';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  env: process.env,
+  readStdin: () => readAll(process.stdin),
+});

@@ -1,0 +1,219 @@
+/**
+ * The rules document: its only definition (zod), strict (unknown fields are errors), with every
+ * problem reported at once, each with its path (`rules[2].replace: ...`).
+ *
+ * Structure and per-field syntax live here (a regex is compiled and checked for catastrophic
+ * backtracking during validation, so a bad one is an issue, not a crash); meaning that needs the
+ * environment or several rules at once (substitutions, duplicates, shadowing) is checked by
+ * `compileRules` in src/core/rules.ts. `validateDocument` runs both.
+ */
+// ret (the regex tokenizer safe-regex2 uses) is CommonJS whose index replaces module.exports, so
+// import its modules directly: named CommonJS exports work the same in Node, jest and esbuild.
+import { tokenizer as tokenize } from 'ret/dist/tokenizer.js';
+import { types } from 'ret/dist/types/types.js';
+import type { Root, Tokens } from 'ret/dist/types/tokens.js';
+import * as z from 'zod';
+import { type CompileResult, type Issue, type Rewriter, compileRules } from '../core/rules.js';
+import { grammar } from '../core/reference.js';
+
+
+/** A Kubernetes object name (DNS subdomain), as used for Secrets. */
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*)$/;
+
+/** Normalized-name prefix: a registry host, then optional repository path components. */
+function prefixProblem(value: string): string | undefined {
+  if (!grammar.anchoredName.test(value)) return 'is not a valid image name prefix (registry host, then optional /path)';
+  const first = value.split('/')[0] ?? '';
+  if (first === 'index.docker.io') return `names are normalized to docker.io; write "docker.io${value.slice(first.length)}"`;
+  if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
+    const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;
+    return `"${value}" does not start with a registry host; image names are compared in normalized form, did you mean "${suggestion}"?`;
+  }
+  return undefined;
+}
+
+const prefix = z.string().superRefine((v, ctx) => {
+  const p = prefixProblem(v);
+  if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/**
+ * Reject regexes that can backtrack for a long time: a repeated group that contains another
+ * unbounded repetition or an alternation (`(a+)+`, `(a|a)*`), backreferences and lookarounds.
+ * Names are at most 255 characters, so what remains runs in bounded polynomial time.
+ */
+function regexProblem(source: string): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- compile only
+    new RegExp(source);
+  } catch (e) {
+    return `does not compile: ${(e as Error).message}`;
+  }
+  let tokens: Root;
+  try {
+    tokens = tokenize(source);
+  } catch (e) {
+    return `cannot be analysed: ${(e as Error).message}`;
+  }
+  const risky = (t: Tokens, insideRepeat: boolean): string | undefined => {
+    switch (t.type) {
+      case types.REFERENCE:
+        return 'uses a backreference, which can backtrack exponentially';
+      case types.REPETITION: {
+        const unbounded = t.max === Infinity || t.max > 1;
+        if (unbounded && insideRepeat) return 'nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially';
+        return risky(t.value, insideRepeat || unbounded);
+      }
+      case types.ROOT:
+      case types.GROUP: {
+        if ('followedBy' in t && (t.followedBy === true || t.notFollowedBy === true)) return 'uses a lookahead, which is not supported in rules';
+        if ('lookBehind' in t && t.lookBehind === true) return 'uses a lookbehind, which is not supported in rules';
+        if (t.options !== undefined) {
+          if (insideRepeat && t.options.length > 1) return 'repeats an alternation (like (a|b)*), which can backtrack exponentially; use a character class';
+          for (const o of t.options) for (const x of o) { const r = risky(x, insideRepeat); if (r !== undefined) return r; }
+        }
+        for (const x of t.stack ?? []) { const r = risky(x, insideRepeat); if (r !== undefined) return r; }
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+  return risky(tokens, false);
+}
+
+const ruleShape = {
+  name: z.string().regex(ruleName, 'must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)'),
+  match: prefix.optional(),
+  regex: z
+    .string()
+    .min(1, 'must not be empty')
+    .superRefine((v, ctx) => {
+      const p = regexProblem(v);
+      if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
+    })
+    .optional(),
+  replace: z.string().min(1, 'must not be empty'),
+  namespaces: z.array(z.string().regex(namespaceGlob, 'must be a namespace name, "*" and "?" allowed')).min(1).optional(),
+  excludeNamespaces: z.array(z.string().regex(namespaceGlob, 'must be a namespace name, "*" and "?" allowed')).min(1).optional(),
+  imagePullSecrets: z.array(z.string().regex(dnsSubdomain, 'must be a Secret name')).min(1).optional(),
+};
+
+export const ruleSchema = z.strictObject(ruleShape).superRefine((r, ctx) => {
+  if (r.match === undefined && r.regex === undefined) ctx.addIssue({ code: 'custom', message: 'needs one of "match" or "regex"' });
+  if (r.match !== undefined && r.regex !== undefined) ctx.addIssue({ code: 'custom', message: 'has both "match" and "regex"; use one' });
+});
+
+export const rulesDocumentSchema = z.strictObject({
+  rules: z.array(ruleSchema),
+  exclude: z.array(prefix).optional(),
+});
+
+export type RuleSpec = z.infer<typeof ruleSchema>;
+export type RulesDocument = z.infer<typeof rulesDocumentSchema>;
+
+const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  '': ['rules', 'exclude'],
+  rule: Object.keys(ruleShape),
+};
+
+/** Levenshtein distance, for "did you mean" on unknown fields (tiny and ours). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] ?? 0;
+      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** `rules[2].replace` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out;
+}
+
+function issuesFromZod(error: z.ZodError): Issue[] {
+  const out: Issue[] = [];
+  for (const i of error.issues) {
+    if (i.code === 'unrecognized_keys') {
+      const known = KNOWN_KEYS[i.path.length === 0 ? '' : 'rule'] ?? [];
+      for (const key of i.keys) {
+        const best = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0];
+        const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')})`;
+        out.push({ path: formatPath([...i.path, key]), severity: 'error', message: `unknown field${hint}` });
+      }
+      continue;
+    }
+    let message = i.message;
+    if (i.code === 'invalid_type') message = i.input === undefined ? 'is required' : `must be ${i.expected === 'array' ? 'a list' : i.expected === 'object' ? 'a mapping' : `a ${i.expected}`}`;
+    out.push({ path: formatPath(i.path) || '(document)', severity: 'error', message });
+  }
+  return out;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly document: RulesDocument; readonly rewriter: Rewriter; readonly warnings: readonly Issue[] }
+  | { readonly ok: false; readonly issues: readonly Issue[] };
+
+/**
+ * Validate a parsed rules document (any value) and compile it. Every problem is reported at once:
+ * rules that pass the schema are still compiled when others do not, so an unset variable in one
+ * rule and a typo in another show up together.
+ */
+export function validateDocument(input: unknown, env: Readonly<Record<string, string | undefined>>): ValidationResult {
+  const parsed = rulesDocumentSchema.safeParse(input);
+  if (parsed.success) {
+    const compiled: CompileResult = compileRules(parsed.data, env);
+    return compiled.ok
+      ? { ok: true, document: parsed.data, rewriter: compiled.rewriter, warnings: compiled.warnings }
+      : { ok: false, issues: compiled.issues };
+  }
+  const issues = issuesFromZod(parsed.error);
+  // Compile the rules that are valid on their own, to report their problems as well.
+  if (typeof input === 'object' && input !== null && Array.isArray((input as { rules?: unknown }).rules)) {
+    const raw = (input as { rules: unknown[] }).rules;
+    const good: RuleSpec[] = [];
+    const indexOf: number[] = [];
+    raw.forEach((r, i) => {
+      const one = ruleSchema.safeParse(r);
+      if (one.success) {
+        good.push(one.data);
+        indexOf.push(i);
+      }
+    });
+    const partial = compileRules({ rules: good }, env);
+    if (!partial.ok) {
+      for (const i of partial.issues) {
+        if (i.severity !== 'error') continue;
+        const path = i.path.replace(/^rules\[(\d+)\]/, (_m, n: string) => `rules[${indexOf[Number(n)] ?? n}]`);
+        issues.push({ ...i, path, message: i.message.replace(/rules\[(\d+)\]/g, (_m, n: string) => `rules[${indexOf[Number(n)] ?? n}]`) });
+      }
+    }
+  }
+  return { ok: false, issues: sortIssues(issues) };
+}
+
+function sortIssues(issues: Issue[]): Issue[] {
+  const key = (p: string): (string | number)[] => p.split(/[[\].]+/).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  return issues
+    .map((i, n) => ({ i, n, k: key(i.path) }))
+    .sort((a, b) => {
+      for (let j = 0; j < Math.min(a.k.length, b.k.length); j++) {
+        const x = a.k[j];
+        const y = b.k[j];
+        if (typeof x === 'number' && typeof y === 'number' && x !== y) return x - y;
+        if (x !== y) break;
+      }
+      return a.n - b.n;
+    })
+    .map(({ i }) => i);
+}

@@ -1,0 +1,321 @@
+/**
+ * The rewrite engine: validated rules compiled once into an immutable `Rewriter`.
+ *
+ * Semantics (DESIGN.md "Rewrite semantics"): every image is parsed like the kubelet does; the
+ * normalized name (`docker.io/library/nginx`) is checked against `exclude` prefixes, then against
+ * the rules in order, first match wins. `match` is a path-boundary prefix, `regex` matches the whole
+ * name. Tag and digest are kept exactly, nothing is ever added, an image no rule changes is returned
+ * byte for byte, and a result that is not a valid reference (or that the rules would rewrite again,
+ * which would make reinvocation change it twice) is not applied.
+ *
+ * Pure: the environment used by `${env:NAME}` substitutions is passed in.
+ */
+import type { RuleSpec, RulesDocument } from '../config/schema.js';
+import { type NamedReference, nameOf, parseNormalizedNamed, referenceString } from './reference.js';
+
+export type Severity = 'error' | 'warning';
+
+/** A problem found in a rules document, with its path (`rules[2].replace`). */
+export interface Issue {
+  readonly path: string;
+  readonly message: string;
+  readonly severity: Severity;
+}
+
+export interface CompiledRule {
+  readonly index: number;
+  readonly name: string;
+  readonly kind: 'match' | 'regex';
+  /** The `match` prefix or the `regex` source, as written. */
+  readonly pattern: string;
+  /** `replace` after `${env:...}` substitution. */
+  readonly replace: string;
+  readonly imagePullSecrets: readonly string[];
+  appliesToNamespace(namespace: string | undefined): boolean;
+  /** The new name for a normalized name, or undefined when the rule does not match. */
+  apply(name: string): string | undefined;
+}
+
+export interface RewriteContext {
+  /** The namespace of the object; rules scoped to namespaces never match when it is unknown. */
+  readonly namespace?: string | undefined;
+}
+
+export type RewriteResult =
+  | { readonly kind: 'rewritten'; readonly image: string; readonly rewritten: string; readonly rule: CompiledRule }
+  | { readonly kind: 'unchanged'; readonly image: string; readonly reason: 'no-match' | 'excluded' | 'identical' }
+  | { readonly kind: 'invalid'; readonly image: string; readonly error: string }
+  | { readonly kind: 'rejected'; readonly image: string; readonly rule: CompiledRule; readonly candidate: string; readonly error: string };
+
+export interface Rewriter {
+  readonly rules: readonly CompiledRule[];
+  readonly exclude: readonly string[];
+  rewrite(image: string, context?: RewriteContext): RewriteResult;
+}
+
+export type CompileResult =
+  | { readonly ok: true; readonly rewriter: Rewriter; readonly warnings: readonly Issue[] }
+  | { readonly ok: false; readonly issues: readonly Issue[] };
+
+/** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const ANY_BRACE_REF = /\$\{[^}]*\}?/g;
+
+/** True when `name` equals `prefix` or continues it after a `/`. */
+export function hasPathPrefix(name: string, prefix: string): boolean {
+  return name === prefix || (name.length > prefix.length && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 0x2f);
+}
+
+/** Glob (`*`, `?`) over namespace names, compiled once. */
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+function substituteEnv(
+  value: string,
+  env: Readonly<Record<string, string | undefined>>,
+  path: string,
+  issues: Issue[],
+): string {
+  for (const m of value.matchAll(ANY_BRACE_REF)) {
+    if (!/^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$/.test(m[0])) {
+      issues.push({ path, severity: 'error', message: `bad substitution "${m[0]}": write \${env:NAME}` });
+    }
+  }
+  return value.replace(ENV_REF, (_all, varName: string) => {
+    const v = env[varName];
+    if (v === undefined || v === '') {
+      issues.push({ path, severity: 'error', message: `environment variable ${varName} is not set (used as \${env:${varName}})` });
+      return '';
+    }
+    return v;
+  });
+}
+
+// A replacement template for regex rules: literal text, $N and $<name> group references.
+type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
+
+function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
+  const parts: TemplatePart[] = [];
+  const errors: string[] = [];
+  const re = /\$(?:(\d{1,2})|<([A-Za-z_][A-Za-z0-9_]*)>)|\$/g;
+  let last = 0;
+  for (const m of tpl.matchAll(re)) {
+    if (m.index > last) parts.push({ text: tpl.slice(last, m.index) });
+    last = m.index + m[0].length;
+    const [, num, named] = m;
+    if (num !== undefined) {
+      const n = Number(num);
+      if (n < 1 || n > groupCount) errors.push(`$${num} refers to a group the regex does not have (it has ${groupCount})`);
+      parts.push({ group: n });
+    } else if (named !== undefined) {
+      if (!groupNames.has(named)) errors.push(`$<${named}> refers to a named group the regex does not have`);
+      parts.push({ named });
+    } else {
+      errors.push('a "$" must start a group reference ($1, $<name>) or ${env:NAME}');
+    }
+  }
+  if (last < tpl.length) parts.push({ text: tpl.slice(last) });
+  return { parts, errors };
+}
+
+/** Names of the capture groups of a compiled regex, and how many there are. */
+function groupsOf(re: RegExp): { count: number; names: Set<string> } {
+  // An empty alternative makes the regex match '' so the groups show up in the result.
+  const probe = new RegExp(`${re.source}|`).exec('');
+  return { count: probe === null ? 0 : probe.length - 1, names: new Set(Object.keys(probe?.groups ?? {})) };
+}
+
+const SAMPLE_GROUP_VALUE = 'x';
+
+function compileRule(
+  spec: RuleSpec,
+  index: number,
+  env: Readonly<Record<string, string | undefined>>,
+  issues: Issue[],
+): CompiledRule | undefined {
+  const at = `rules[${index}]`;
+  const before = issues.length;
+  const replace = substituteEnv(spec.replace, env, `${at}.replace`, issues);
+  const namespaces = (spec.namespaces ?? []).map(globToRegExp);
+  const excludeNamespaces = (spec.excludeNamespaces ?? []).map(globToRegExp);
+  const appliesToNamespace = (ns: string | undefined): boolean => {
+    if (namespaces.length > 0 && (ns === undefined || !namespaces.some((r) => r.test(ns)))) return false;
+    return ns === undefined || !excludeNamespaces.some((r) => r.test(ns));
+  };
+  const common = {
+    index,
+    name: spec.name,
+    replace,
+    imagePullSecrets: Object.freeze([...(spec.imagePullSecrets ?? [])]),
+    appliesToNamespace,
+  };
+
+  if (spec.match !== undefined) {
+    const prefix = spec.match;
+    if (issues.length === before) {
+      const problem = replaceProblem(replace);
+      if (problem !== undefined) issues.push({ path: `${at}.replace`, severity: 'error', message: problem });
+      else if (hasPathPrefix(replace, prefix)) {
+        issues.push({
+          path: `${at}.replace`,
+          severity: 'error',
+          message: `"${replace}" is inside "${prefix}", so this rule would match its own result and rewrite it again on every reinvocation`,
+        });
+      }
+    }
+    if (issues.length > before) return undefined;
+    return Object.freeze({
+      ...common,
+      kind: 'match' as const,
+      pattern: prefix,
+      apply: (name: string) => (hasPathPrefix(name, prefix) ? replace + name.slice(prefix.length) : undefined),
+    });
+  }
+
+  const source = spec.regex ?? '';
+  const re = new RegExp(`^(?:${source})$`); // validated by the schema: compiles and cannot backtrack badly
+  const { count, names } = groupsOf(re);
+  const { parts, errors } = parseTemplate(replace, count, names);
+  for (const e of errors) issues.push({ path: `${at}.replace`, severity: 'error', message: e });
+  if (issues.length === before) {
+    const sample = parts.map((p) => ('text' in p ? p.text : SAMPLE_GROUP_VALUE)).join('');
+    if (!parseNormalizedNamed(sample).ok) {
+      issues.push({
+        path: `${at}.replace`,
+        severity: 'error',
+        message: `can never yield a valid image name (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}")`,
+      });
+    }
+  }
+  if (issues.length > before) return undefined;
+  return Object.freeze({
+    ...common,
+    kind: 'regex' as const,
+    pattern: source,
+    apply: (name: string) => {
+      const m = re.exec(name);
+      if (m === null) return undefined;
+      let out = '';
+      for (const p of parts) {
+        if ('text' in p) out += p.text;
+        else if ('group' in p) out += m[p.group] ?? '';
+        else out += m.groups?.[p.named] ?? '';
+      }
+      return out;
+    },
+  });
+}
+
+/** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
+function replaceProblem(replace: string): string | undefined {
+  if (replace === '') return 'must not be empty';
+  // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
+  const probe = `${replace}/x`;
+  const parsed = parseNormalizedNamed(probe);
+  if (!parsed.ok) return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
+  const first = replace.split('/')[0] ?? '';
+  if (referenceString(parsed.value) !== probe && !(first === 'docker.io' || first === 'index.docker.io')) {
+    // e.g. a tag or digest, which would be glued to the rest of the name (`a.io/x:1` + `/nginx`).
+    return `"${replace}" must be a registry host with an optional repository path, without tag or digest`;
+  }
+  if (!(first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
+  }
+  return undefined;
+}
+
+/** Is rule `later` matched by everything rule `earlier` matches first? (only decidable for prefixes) */
+function shadows(earlier: CompiledRule, later: CompiledRule, earlierSpec: RuleSpec): boolean {
+  if (earlierSpec.namespaces !== undefined || earlierSpec.excludeNamespaces !== undefined) return false;
+  if (earlier.kind === 'match' && later.kind === 'match') return hasPathPrefix(later.pattern, earlier.pattern);
+  return earlier.kind === later.kind && earlier.pattern === later.pattern;
+}
+
+/**
+ * Compile a schema-valid rules document. Collects every semantic problem (unset variables,
+ * unusable replacements, duplicate names, self-matching rules) and warns about shadowed rules.
+ */
+export function compileRules(doc: RulesDocument, env: Readonly<Record<string, string | undefined>>): CompileResult {
+  const issues: Issue[] = [];
+  const rules: CompiledRule[] = [];
+  const specs: RuleSpec[] = [];
+  const seen = new Map<string, number>();
+  doc.rules.forEach((spec, i) => {
+    const first = seen.get(spec.name);
+    if (first === undefined) seen.set(spec.name, i);
+    else issues.push({ path: `rules[${i}].name`, severity: 'error', message: `duplicate rule name "${spec.name}" (first used by rules[${first}])` });
+    const rule = compileRule(spec, i, env, issues);
+    if (rule !== undefined) {
+      rules.push(rule);
+      specs.push(spec);
+    }
+  });
+  rules.forEach((later, j) => {
+    for (let i = 0; i < j; i++) {
+      const earlier = rules[i];
+      const earlierSpec = specs[i];
+      if (earlier !== undefined && earlierSpec !== undefined && shadows(earlier, later, earlierSpec)) {
+        issues.push({
+          path: `rules[${later.index}]`,
+          severity: 'warning',
+          message: `rule "${later.name}" is never used: rule "${earlier.name}" (rules[${earlier.index}]) matches everything it matches and comes first`,
+        });
+        break;
+      }
+    }
+  });
+  if (doc.rules.length === 0) issues.push({ path: 'rules', severity: 'warning', message: 'no rules: nothing will be rewritten' });
+  if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
+  const exclude = Object.freeze([...(doc.exclude ?? [])]);
+  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude), warnings: issues };
+}
+
+function withTagAndDigest(name: string, ref: NamedReference): string {
+  return name + (ref.tag === undefined ? '' : `:${ref.tag}`) + (ref.digest === undefined ? '' : `@${ref.digest}`);
+}
+
+function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]): Rewriter {
+  /** The first rule's new name, or undefined. */
+  const step = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
+    if (exclude.some((p) => hasPathPrefix(name, p))) return undefined;
+    for (const rule of rules) {
+      if (!rule.appliesToNamespace(ns)) continue;
+      const out = rule.apply(name);
+      if (out !== undefined) return { rule, name: out };
+    }
+    return undefined;
+  };
+
+  const rewrite = (image: string, context?: RewriteContext): RewriteResult => {
+    const parsed = parseNormalizedNamed(image);
+    if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
+    const ref = parsed.value;
+    const name = nameOf(ref);
+    const ns = context?.namespace;
+    if (exclude.some((p) => hasPathPrefix(name, p))) return { kind: 'unchanged', image, reason: 'excluded' };
+    const hit = step(name, ns);
+    if (hit === undefined) return { kind: 'unchanged', image, reason: 'no-match' };
+    const candidate = withTagAndDigest(hit.name, ref);
+    const reparsed = parseNormalizedNamed(candidate);
+    if (!reparsed.ok) {
+      return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
+    }
+    const newName = nameOf(reparsed.value);
+    if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
+    const again = step(newName, ns);
+    if (again !== undefined && again.name !== newName) {
+      return {
+        kind: 'rejected',
+        image,
+        rule: hit.rule,
+        candidate,
+        error: `rule "${hit.rule.name}" produced "${candidate}", which rule "${again.rule.name}" would rewrite again; not applied so that reinvocation cannot change an image twice`,
+      };
+    }
+    return { kind: 'rewritten', image, rewritten: candidate, rule: hit.rule };
+  };
+
+  return Object.freeze({ rules, exclude, rewrite });
+}
