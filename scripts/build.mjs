@@ -20,7 +20,7 @@ const common = {
   logLevel: 'warning',
 };
 const entries = [
-  { in: 'src/handler.ts', out: 'dist/handler.js' },
+  { in: 'src/lambda.ts', out: 'dist/handler.js' },
   { in: 'src/cli-main.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n' },
 ];
 for (const e of entries) {

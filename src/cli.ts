@@ -120,9 +120,15 @@ const help: Command = (_args, io) => {
   return Promise.resolve(EXIT.ok);
 };
 
+/** Commands that pull in more code (TLS server, handler) load on first use. */
+const lazy = (load: () => Promise<{ command: Command }>): Command => async (args, io) => (await load()).command(args, io);
+
 const COMMANDS: Readonly<Record<string, Command>> = {
   explain,
   'check-config': checkConfig,
+  serve: lazy(() => import('./serve-command.js')),
+  'webhook-config': lazy(() => import('./webhook-config.js')),
+  invoke: lazy(() => import('./invoke.js')),
   version,
   '--version': version,
   help,

@@ -33,13 +33,14 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
   if (text.trim() === '') {
     return { ok: false, issues: [{ path: '(document)', severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,
       issues: doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return { path: pos ? `(line ${pos.line}, column ${pos.col})` : '(document)', severity: 'error' as const, message: e.message.split('\n')[0] ?? e.message };
+        const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+        return { path: pos ? `(line ${pos.line}, column ${pos.col})` : '(document)', severity: 'error' as const, message: first };
       }),
     };
   }

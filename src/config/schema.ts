@@ -24,7 +24,8 @@ const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*)$/;
 
 /** Normalized-name prefix: a registry host, then optional repository path components. */
 function prefixProblem(value: string): string | undefined {
-  if (!grammar.anchoredName.test(value)) return 'is not a valid image name prefix (registry host, then optional /path)';
+  // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix.
+  if (!grammar.anchoredName.test(`${value}/x`)) return 'is not a valid image name prefix (registry host, then optional /path)';
   const first = value.split('/')[0] ?? '';
   if (first === 'index.docker.io') return `names are normalized to docker.io; write "docker.io${value.slice(first.length)}"`;
   if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
@@ -46,8 +47,7 @@ const prefix = z.string().superRefine((v, ctx) => {
  */
 function regexProblem(source: string): string | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- compile only
-    new RegExp(source);
+    new RegExp(source); // compile only: a syntax error is the user's first problem
   } catch (e) {
     return `does not compile: ${(e as Error).message}`;
   }
@@ -68,8 +68,8 @@ function regexProblem(source: string): string | undefined {
       }
       case types.ROOT:
       case types.GROUP: {
-        if ('followedBy' in t && (t.followedBy === true || t.notFollowedBy === true)) return 'uses a lookahead, which is not supported in rules';
-        if ('lookBehind' in t && t.lookBehind === true) return 'uses a lookbehind, which is not supported in rules';
+        if ('followedBy' in t && (t.followedBy || t.notFollowedBy)) return 'uses a lookahead, which is not supported in rules';
+        if ('lookBehind' in t && t.lookBehind) return 'uses a lookbehind, which is not supported in rules';
         if (t.options !== undefined) {
           if (insideRepeat && t.options.length > 1) return 'repeats an alternation (like (a|b)*), which can backtrack exponentially; use a character class';
           for (const o of t.options) for (const x of o) { const r = risky(x, insideRepeat); if (r !== undefined) return r; }
@@ -170,7 +170,7 @@ export type ValidationResult =
  * rule and a typo in another show up together.
  */
 export function validateDocument(input: unknown, env: Readonly<Record<string, string | undefined>>): ValidationResult {
-  const parsed = rulesDocumentSchema.safeParse(input);
+  const parsed = rulesDocumentSchema.safeParse(input, { reportInput: true });
   if (parsed.success) {
     const compiled: CompileResult = compileRules(parsed.data, env);
     return compiled.ok
@@ -184,7 +184,7 @@ export function validateDocument(input: unknown, env: Readonly<Record<string, st
     const good: RuleSpec[] = [];
     const indexOf: number[] = [];
     raw.forEach((r, i) => {
-      const one = ruleSchema.safeParse(r);
+      const one = ruleSchema.safeParse(r, { reportInput: true });
       if (one.success) {
         good.push(one.data);
         indexOf.push(i);

@@ -11,7 +11,7 @@
  * Pure: the environment used by `${env:NAME}` substitutions is passed in.
  */
 import type { RuleSpec, RulesDocument } from '../config/schema.js';
-import { type NamedReference, nameOf, parseNormalizedNamed, referenceString } from './reference.js';
+import { type NamedReference, nameOf, parseNormalizedNamed } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -212,14 +212,9 @@ function compileRule(
 function replaceProblem(replace: string): string | undefined {
   if (replace === '') return 'must not be empty';
   // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
-  const probe = `${replace}/x`;
-  const parsed = parseNormalizedNamed(probe);
+  const parsed = parseNormalizedNamed(`${replace}/x`);
   if (!parsed.ok) return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
   const first = replace.split('/')[0] ?? '';
-  if (referenceString(parsed.value) !== probe && !(first === 'docker.io' || first === 'index.docker.io')) {
-    // e.g. a tag or digest, which would be glued to the rest of the name (`a.io/x:1` + `/nginx`).
-    return `"${replace}" must be a registry host with an optional repository path, without tag or digest`;
-  }
   if (!(first.includes('.') || first.includes(':') || first === 'localhost')) {
     return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
   }

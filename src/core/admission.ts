@@ -1,0 +1,538 @@
+/**
+ * The admission decision: an AdmissionReview (admission.k8s.io/v1 or v1beta1) in, the
+ * AdmissionReview to send back out, with a JSON Patch that replaces only the images that change.
+ *
+ * Pure: no AWS, no HTTP, no environment. Never throws: a body that is not an AdmissionReview is a
+ * `{ ok: false, status: 400 }` value with a fixed message; a bad pod spec is reported and otherwise
+ * left alone. Every answer is `allowed: true`: this webhook mutates, it never denies.
+ *
+ * What the user is told (decided here, documented in the constants below):
+ * - `image-rewriter.io/original-images` on the object's own metadata (for workloads too, not on
+ *   the pod template: changing template annotations would roll the workload out again): a JSON map
+ *   `"<list>/<containerName>"` -> original image. Existing entries win (the first original is
+ *   kept across reinvocations and UPDATEs); new entries are merged in. Not written for the
+ *   `pods/ephemeralcontainers` subresource, where the API server keeps the stored metadata.
+ * - one admission warning per rewrite, invalid image and rejected rule result (kubectl prints them);
+ * - auditAnnotations `rewrites` and `invalid` (compact JSON; the API server prefixes the keys with
+ *   the webhook's name);
+ * - a rule's `imagePullSecrets` added to the pod spec whose image it rewrote (no duplicates), except
+ *   on a Pod UPDATE or subresource, where the API server forbids changing them (a warning says so).
+ * Opt-out: label or annotation `image-rewriter.io/skip: "true"` on the object or on its pod
+ * template. Mirror (static) pods are never mutated.
+ */
+import { add, encodePatch, type JsonValue, type PatchOperation, pointer, replace } from './patch.js';
+import type { CompiledRule, Rewriter } from './rules.js';
+import {
+  type ContainerList,
+  type FieldProblem,
+  findImages,
+  type GroupVersionKind,
+  type GroupVersionResource,
+  type ImageField,
+  isRecord,
+  own,
+  at,
+  workloadTypeOf,
+} from './workload.js';
+
+// --- constants shared with the webhook configuration generator ---------------------------------
+
+/** The apiVersions of AdmissionReview this webhook answers (v1 first: the one to register). */
+export const ADMISSION_REVIEW_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
+export type AdmissionApiVersion = (typeof ADMISSION_REVIEW_VERSIONS)[number];
+
+/** Annotation on the mutated object: JSON map `"<list>/<containerName>"` -> original image. */
+export const ORIGINAL_IMAGES_ANNOTATION = 'image-rewriter.io/original-images';
+/** Opt-out label (and annotation) key; the object is left alone when its value is `SKIP_VALUE`. */
+export const SKIP_LABEL = 'image-rewriter.io/skip';
+export const SKIP_ANNOTATION = SKIP_LABEL;
+export const SKIP_VALUE = 'true';
+/** Set by the kubelet on the API copy of a static pod; such pods are never mutated. */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+/** auditAnnotations keys (the API server prefixes them with `<webhook name>/`). */
+export const AUDIT_REWRITES_KEY = 'rewrites';
+export const AUDIT_INVALID_KEY = 'invalid';
+/** Every warning starts with this. */
+export const WARNING_PREFIX = 'image-rewriter: ';
+/** Kubernetes asks for warnings of at most 120 characters "if possible"; over 256 they may be cut. */
+export const WARNING_TARGET_LENGTH = 120;
+export const WARNING_MAX_LENGTH = 256;
+/** At most this many warnings (the last one then says how many more there were). */
+export const MAX_WARNINGS = 30;
+/** Each auditAnnotation value stays below this many UTF-8 bytes. */
+export const MAX_AUDIT_ANNOTATION_BYTES = 10 * 1024;
+
+/** The fixed 400 messages, one per way a body can fail to be an AdmissionReview we answer. */
+export const BAD_REQUEST = {
+  notObject: 'the body must be a JSON object (an AdmissionReview)',
+  apiVersion: 'apiVersion must be "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"',
+  kind: 'kind must be "AdmissionReview"',
+  request: 'request must be an object',
+  uid: 'request.uid must be a non-empty string',
+  requestKind: 'request.kind must be an object with string fields "group", "version" and "kind"',
+  resource: 'request.resource must be an object with string fields "group", "version" and "resource"',
+  subResource: 'request.subResource must be a string',
+  operation: 'request.operation must be one of CREATE, UPDATE, DELETE, CONNECT',
+  namespace: 'request.namespace must be a string',
+  name: 'request.name must be a string',
+  object: 'request.object must be an object or null',
+} as const;
+
+// --- the answer -----------------------------------------------------------------------------------
+
+export interface AdmissionResponse {
+  readonly uid: string;
+  readonly allowed: true;
+  /** Present (with `patch`) only when something changes. */
+  readonly patchType?: 'JSONPatch';
+  /** Base64 of the JSON Patch (RFC 6902). */
+  readonly patch?: string;
+  readonly warnings?: readonly string[];
+  readonly auditAnnotations?: Readonly<Record<string, string>>;
+}
+
+/** The AdmissionReview to send back, in the request's apiVersion. */
+export interface AdmissionReviewAnswer {
+  readonly apiVersion: AdmissionApiVersion;
+  readonly kind: 'AdmissionReview';
+  readonly response: AdmissionResponse;
+}
+
+export interface RewriteRecord {
+  readonly containerName: string | undefined;
+  readonly list: ContainerList;
+  readonly pointer: string;
+  readonly from: string;
+  readonly to: string;
+  readonly rule: string;
+}
+
+export interface InvalidRecord {
+  readonly containerName: string | undefined;
+  readonly list: ContainerList;
+  readonly pointer: string;
+  readonly image: string;
+  readonly error: string;
+  /** Set when the image is valid but the result of this rule is not (or would be rewritten again). */
+  readonly rule?: string;
+}
+
+export type SkipReason = 'operation' | 'no-object' | 'unsupported-kind' | 'opt-out' | 'mirror-pod';
+
+/** What happened, for logs and metrics; never sent to the API server. */
+export interface ReviewReport {
+  readonly uid: string;
+  /** `group/version/Kind` of request.kind (`v1/Pod` for the core group). */
+  readonly kind: string;
+  readonly namespace: string | undefined;
+  readonly name: string | undefined;
+  readonly operation: Operation;
+  readonly rewrites: readonly RewriteRecord[];
+  /** Images that do not parse, and rule results that are not valid references (with `rule`). */
+  readonly invalid: readonly InvalidRecord[];
+  /** Fields that are not what the API server would send (an image that is not a string, ...), skipped. */
+  readonly malformed: readonly FieldProblem[];
+  readonly skipped?: SkipReason;
+}
+
+export interface ReviewOptions {
+  /** Record the original images in the `image-rewriter.io/original-images` annotation (default true). */
+  readonly recordOriginals?: boolean;
+}
+
+export type ReviewOutcome =
+  | { readonly ok: true; readonly response: AdmissionReviewAnswer; readonly report: ReviewReport }
+  | { readonly ok: false; readonly status: 400; readonly message: string };
+
+// --- parsing the request ---------------------------------------------------------------------------
+
+const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+interface ParsedRequest {
+  readonly apiVersion: AdmissionApiVersion;
+  readonly uid: string;
+  readonly kind: GroupVersionKind;
+  readonly resource: GroupVersionResource;
+  readonly subResource: string;
+  readonly operation: Operation;
+  readonly namespace: string | undefined;
+  readonly name: string | undefined;
+  /** The object, or undefined when absent or null. */
+  readonly object: Readonly<Record<string, unknown>> | undefined;
+}
+
+type Parsed = { readonly ok: true; readonly request: ParsedRequest } | { readonly ok: false; readonly message: string };
+
+const isApiVersion = (v: unknown): v is AdmissionApiVersion => ADMISSION_REVIEW_VERSIONS.some((a) => a === v);
+const isOperation = (v: unknown): v is Operation => OPERATIONS.some((o) => o === v);
+
+/** `{group, version, <third>}` with string fields; an absent group is the core group (''). */
+function groupVersion<K extends string>(value: unknown, third: K): ({ group: string; version: string } & Record<K, string>) | undefined {
+  if (!isRecord(value)) return undefined;
+  const group = own(value, 'group') ?? '';
+  const version = own(value, 'version');
+  const name = own(value, third);
+  if (typeof group !== 'string' || typeof version !== 'string' || typeof name !== 'string') return undefined;
+  // The cast joins the checked fields under the generic key; every value is a checked string.
+  return { group, version, [third]: name } as { group: string; version: string } & Record<K, string>;
+}
+
+/** An optional string field: absent or null is undefined, a string is itself, anything else fails. */
+function optionalString(value: unknown): { ok: true; value: string | undefined } | { ok: false } {
+  if (value === undefined || value === null) return { ok: true, value: undefined };
+  return typeof value === 'string' ? { ok: true, value } : { ok: false };
+}
+
+function parseReview(body: unknown): Parsed {
+  const fail = (message: string): Parsed => ({ ok: false, message });
+  if (!isRecord(body)) return fail(BAD_REQUEST.notObject);
+  const apiVersion = own(body, 'apiVersion');
+  if (!isApiVersion(apiVersion)) return fail(BAD_REQUEST.apiVersion);
+  if (own(body, 'kind') !== 'AdmissionReview') return fail(BAD_REQUEST.kind);
+  const request = own(body, 'request');
+  if (!isRecord(request)) return fail(BAD_REQUEST.request);
+  const uid = own(request, 'uid');
+  if (typeof uid !== 'string' || uid === '') return fail(BAD_REQUEST.uid);
+  const kind = groupVersion(own(request, 'kind'), 'kind');
+  if (kind === undefined) return fail(BAD_REQUEST.requestKind);
+  const resource = groupVersion(own(request, 'resource'), 'resource');
+  if (resource === undefined) return fail(BAD_REQUEST.resource);
+  const subResource = optionalString(own(request, 'subResource'));
+  if (!subResource.ok) return fail(BAD_REQUEST.subResource);
+  const operation = own(request, 'operation');
+  if (!isOperation(operation)) return fail(BAD_REQUEST.operation);
+  const namespace = optionalString(own(request, 'namespace'));
+  if (!namespace.ok) return fail(BAD_REQUEST.namespace);
+  const name = optionalString(own(request, 'name'));
+  if (!name.ok) return fail(BAD_REQUEST.name);
+  const object = own(request, 'object');
+  if (object !== undefined && object !== null && !isRecord(object)) return fail(BAD_REQUEST.object);
+  return {
+    ok: true,
+    request: {
+      apiVersion,
+      uid,
+      kind,
+      resource,
+      subResource: subResource.value ?? '',
+      operation,
+      namespace: namespace.value === '' ? undefined : namespace.value,
+      name: name.value === '' ? undefined : name.value,
+      object: object ?? undefined,
+    },
+  };
+}
+
+// --- warnings -------------------------------------------------------------------------------------
+
+/** Untrusted text made printable ASCII (control and non-ASCII characters as `\u{...}`). */
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+}
+
+/** `sha256:0123456789abcdef...` -> `sha256:0123456789ab...` inside a reference or message. */
+function abbreviateDigests(s: string): string {
+  return s.replace(/\b([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9]{12})[a-fA-F0-9]{20,}/g, '$1:$2...');
+}
+
+/** Cut `s` to `max` characters, keeping its start and its end (`gcr.io/...nginx:1.2`). */
+function ellipsize(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const keep = Math.max(max - 3, 2);
+  const head = Math.ceil(keep / 2);
+  return `${s.slice(0, head)}...${s.slice(s.length - (keep - head))}`;
+}
+
+const MIN_PART = 16;
+
+/**
+ * A warning from a template and its variable parts, kept within WARNING_TARGET_LENGTH where
+ * possible: digests are abbreviated first, then the longest parts are cut in the middle.
+ */
+function fitWarning(render: (parts: readonly string[]) => string, raw: readonly string[]): string {
+  let parts = raw.map(printable);
+  let text = render(parts);
+  if (text.length <= WARNING_TARGET_LENGTH) return text;
+  parts = parts.map(abbreviateDigests);
+  text = render(parts);
+  if (text.length > WARNING_TARGET_LENGTH) {
+    const fixed = render(parts.map(() => '')).length;
+    let budget = Math.max(WARNING_TARGET_LENGTH - fixed, MIN_PART * parts.length);
+    // Share the budget: short parts keep their length, the long ones split the rest evenly.
+    const order = parts.map((p, i) => ({ i, len: p.length })).sort((a, b) => a.len - b.len);
+    const limits: number[] = parts.map(() => 0);
+    order.forEach(({ i, len }, n) => {
+      const share = Math.floor(budget / (order.length - n));
+      limits[i] = Math.min(len, share);
+      budget -= limits[i] ?? 0;
+    });
+    parts = parts.map((p, i) => ellipsize(p, limits[i] ?? p.length));
+    text = render(parts);
+  }
+  return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
+}
+
+function containerLabel(f: ImageField): string {
+  return `${f.containerList}[${f.containerName ?? `#${f.index}`}]`;
+}
+
+function limitWarnings(warnings: readonly string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return [...warnings];
+  const kept = warnings.slice(0, MAX_WARNINGS - 1);
+  kept.push(`${WARNING_PREFIX}${warnings.length - kept.length} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+  return kept;
+}
+
+// --- annotations and audit annotations -------------------------------------------------------------
+
+/** The key of a container in the original-images map: `containers/nginx` (`containers/[0]` without a name). */
+export function originalImagesKey(f: Pick<ImageField, 'containerList' | 'containerName' | 'index'>): string {
+  return `${f.containerList}/${f.containerName ?? `[${f.index}]`}`;
+}
+
+const utf8 = new TextEncoder();
+const byteLength = (s: string): number => utf8.encode(s).length;
+
+/** Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were left out. */
+function auditValue(entries: readonly JsonValue[]): string {
+  const omittedNote = (n: number): string => (n === 0 ? '' : `,{"omitted":${n}}`);
+  let body = '';
+  let used = 0;
+  for (const entry of entries) {
+    const piece = (used === 0 ? '' : ',') + JSON.stringify(entry);
+    const rest = entries.length - used - 1;
+    if (byteLength(`[${body}${piece}${omittedNote(rest)}]`) > MAX_AUDIT_ANNOTATION_BYTES) break;
+    body += piece;
+    used++;
+  }
+  if (used === entries.length) return `[${body}]`;
+  return `[${body}${used === 0 ? omittedNote(entries.length).slice(1) : omittedNote(entries.length - used)}]`;
+}
+
+/** The entries of an existing original-images annotation, or undefined when it is not a JSON map of strings. */
+function parseOriginals(value: string): Map<string, string> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed)) return undefined;
+  const map = new Map<string, string>();
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v !== 'string') return undefined;
+    map.set(k, v);
+  }
+  return map;
+}
+
+/** The ops that record `rewrites` in the original-images annotation of `object`. */
+function originalImagesOps(object: Readonly<Record<string, unknown>>, rewrites: readonly Rewrite[], malformed: FieldProblem[]): PatchOperation[] {
+  const metadata = own(object, 'metadata');
+  const fresh = new Map<string, string>();
+  for (const r of rewrites) {
+    const key = originalImagesKey(r.field);
+    if (!fresh.has(key)) fresh.set(key, r.field.image);
+  }
+  const json = (map: ReadonlyMap<string, string>): string => JSON.stringify(Object.fromEntries(map));
+  if (metadata === undefined || metadata === null) {
+    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) } })];
+  }
+  if (!isRecord(metadata)) {
+    malformed.push({ pointer: '/metadata', problem: 'is not an object; original images not recorded' });
+    return [];
+  }
+  const annotations = own(metadata, 'annotations');
+  if (annotations === undefined || annotations === null) {
+    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) })];
+  }
+  const path = pointer(['metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION]);
+  if (!isRecord(annotations)) {
+    malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
+    return [];
+  }
+  const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
+  if (existing === undefined) return [add(path, json(fresh))];
+  const previous = typeof existing === 'string' ? parseOriginals(existing) : undefined;
+  if (previous === undefined) {
+    malformed.push({ pointer: path, problem: 'is not a JSON map of strings; replaced' });
+    return [replace(path, json(fresh))];
+  }
+  const merged = new Map(previous);
+  for (const [k, v] of fresh) if (!merged.has(k)) merged.set(k, v);
+  if (merged.size === previous.size) return [];
+  return [replace(path, json(merged))];
+}
+
+/** The names in `wanted` that the pod spec's imagePullSecrets list lacks (all of them when it has none). */
+function missingPullSecrets(podSpec: Readonly<Record<string, unknown>>, wanted: readonly string[]): readonly string[] {
+  const existing = own(podSpec, 'imagePullSecrets');
+  if (!Array.isArray(existing)) return wanted;
+  const entries: readonly unknown[] = existing;
+  const have = new Set(entries.map((e) => own(e, 'name')));
+  return wanted.filter((name) => !have.has(name));
+}
+
+/** The ops that add the rules' imagePullSecrets missing from the pod spec (no duplicates). */
+function pullSecretOps(
+  podSpec: Readonly<Record<string, unknown>>,
+  podSpecPointer: string,
+  wanted: readonly string[],
+  malformed: FieldProblem[],
+): PatchOperation[] {
+  const listPointer = `${podSpecPointer}/imagePullSecrets`;
+  const existing = own(podSpec, 'imagePullSecrets');
+  const missing = missingPullSecrets(podSpec, wanted);
+  if (missing.length === 0) return [];
+  if (existing === undefined || existing === null) return [add(listPointer, missing.map((name) => ({ name })))];
+  if (!Array.isArray(existing)) {
+    malformed.push({ pointer: listPointer, problem: 'is not a list; imagePullSecrets not added' });
+    return [];
+  }
+  return missing.map((name) => add(`${listPointer}/-`, { name }));
+}
+
+// --- review ---------------------------------------------------------------------------------------
+
+interface Rewrite {
+  readonly field: ImageField;
+  readonly to: string;
+  readonly rule: CompiledRule;
+}
+
+const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => own(own(meta, field), SKIP_LABEL) === SKIP_VALUE;
+
+/**
+ * Answer one AdmissionReview.
+ *
+ * `body` is the parsed JSON of the request body (any value). Returns `{ ok: false, status: 400,
+ * message }` with a fixed, clear message (one of `BAD_REQUEST`) when it is not an AdmissionReview
+ * this webhook can answer; otherwise `{ ok: true, response, report }`, where `response` is the
+ * AdmissionReview to send with HTTP 200 (always `allowed: true`; `patchType`/`patch` only when
+ * something changes) and `report` says what was done. Never throws.
+ */
+export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions = {}): ReviewOutcome {
+  const parsed = parseReview(body);
+  if (!parsed.ok) return { ok: false, status: 400, message: parsed.message };
+  const req = parsed.request;
+  const rewrites: RewriteRecord[] = [];
+  const invalid: InvalidRecord[] = [];
+  const malformed: FieldProblem[] = [];
+  const report = (skipped?: SkipReason): ReviewReport => ({
+    uid: req.uid,
+    kind: `${req.kind.group === '' ? '' : `${req.kind.group}/`}${req.kind.version}/${req.kind.kind}`,
+    namespace: req.namespace,
+    name: req.name ?? stringOrUndefined(at(req.object, ['metadata', 'name'])),
+    operation: req.operation,
+    rewrites,
+    invalid,
+    malformed,
+    ...(skipped === undefined ? {} : { skipped }),
+  });
+  const answer = (response: Omit<AdmissionResponse, 'uid' | 'allowed'> = {}): AdmissionReviewAnswer => ({
+    apiVersion: req.apiVersion,
+    kind: 'AdmissionReview',
+    response: { uid: req.uid, allowed: true, ...response },
+  });
+  const skip = (reason: SkipReason): ReviewOutcome => ({ ok: true, response: answer(), report: report(reason) });
+
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skip('operation');
+  const object = req.object;
+  if (object === undefined) return skip('no-object');
+  const type = workloadTypeOf(req.kind, req.resource, req.subResource);
+  if (type === undefined) return skip('unsupported-kind');
+  const metadata = own(object, 'metadata');
+  const template = type.templateMetadataPath === undefined ? undefined : at(object, type.templateMetadataPath);
+  for (const meta of [metadata, template]) {
+    if (skipValue(meta, 'labels') || skipValue(meta, 'annotations')) return skip('opt-out');
+  }
+  if (type.kind === 'Pod' && own(own(metadata, 'annotations'), MIRROR_POD_ANNOTATION) !== undefined) return skip('mirror-pod');
+
+  // kubectl debug: only the ephemeral containers of a pods/ephemeralcontainers update are kept.
+  const subresource = req.subResource !== '';
+  const found = findImages(object, type, subresource ? ['ephemeralContainers'] : undefined);
+  malformed.push(...found.problems);
+  const namespace = req.namespace ?? stringOrUndefined(own(metadata, 'namespace'));
+  const done: Rewrite[] = [];
+  const warnings: string[] = [];
+  const invalidAudit: JsonValue[] = [];
+  for (const field of found.images) {
+    const r = rewriter.rewrite(field.image, { namespace });
+    const where = { containerName: field.containerName, list: field.containerList, pointer: field.pointer };
+    switch (r.kind) {
+      case 'unchanged':
+        break;
+      case 'rewritten':
+        done.push({ field, to: r.rewritten, rule: r.rule });
+        rewrites.push({ ...where, from: field.image, to: r.rewritten, rule: r.rule.name });
+        warnings.push(
+          fitWarning(([c = '', f = '', t = '', n = '']) => `${WARNING_PREFIX}rewrote ${c} ${f} -> ${t} (rule ${n})`, [
+            containerLabel(field),
+            field.image,
+            r.rewritten,
+            r.rule.name,
+          ]),
+        );
+        break;
+      case 'invalid':
+        invalid.push({ ...where, image: field.image, error: r.error });
+        invalidAudit.push({ container: originalImagesKey(field), image: field.image, error: r.error });
+        warnings.push(
+          fitWarning(
+            ([i = '', c = '', e = '']) => `${WARNING_PREFIX}image ${i} of ${c} is not a valid reference, left unchanged: ${e}`,
+            [JSON.stringify(field.image), containerLabel(field), r.error],
+          ),
+        );
+        break;
+      case 'rejected':
+        invalid.push({ ...where, image: field.image, error: r.error, rule: r.rule.name });
+        invalidAudit.push({ container: originalImagesKey(field), image: field.image, rule: r.rule.name, error: r.error });
+        warnings.push(
+          fitWarning(([c = '', i = '', e = '']) => `${WARNING_PREFIX}left ${c} ${i} unchanged: ${e}`, [containerLabel(field), field.image, r.error]),
+        );
+        break;
+    }
+  }
+
+  const ops: PatchOperation[] = done.map((d) => replace(d.field.pointer, d.to));
+  if (done.length > 0 && options.recordOriginals !== false && !subresource) ops.push(...originalImagesOps(object, done, malformed));
+  const wanted = [...new Set(done.flatMap((d) => d.rule.imagePullSecrets))];
+  if (wanted.length > 0 && found.podSpec !== undefined) {
+    if (type.kind === 'Pod' && (req.operation === 'UPDATE' || subresource)) {
+      // The API server rejects a Pod update that changes spec.imagePullSecrets.
+      const missing = missingPullSecrets(found.podSpec, wanted);
+      if (missing.length > 0) {
+        warnings.push(
+          fitWarning(([s = '']) => `${WARNING_PREFIX}imagePullSecrets ${s} not added: a Pod's imagePullSecrets cannot change after it is created`, [
+            missing.join(','),
+          ]),
+        );
+      }
+    } else {
+      ops.push(...pullSecretOps(found.podSpec, found.podSpecPointer, wanted, malformed));
+    }
+  }
+
+  const auditAnnotations: Record<string, string> = {};
+  if (rewrites.length > 0) {
+    auditAnnotations[AUDIT_REWRITES_KEY] = auditValue(
+      done.map((d) => ({ container: originalImagesKey(d.field), from: d.field.image, to: d.to, rule: d.rule.name })),
+    );
+  }
+  if (invalidAudit.length > 0) auditAnnotations[AUDIT_INVALID_KEY] = auditValue(invalidAudit);
+
+  return {
+    ok: true,
+    response: answer({
+      ...(ops.length === 0 ? {} : { patchType: 'JSONPatch' as const, patch: encodePatch(ops) }),
+      ...(warnings.length === 0 ? {} : { warnings: limitWarnings(warnings) }),
+      ...(Object.keys(auditAnnotations).length === 0 ? {} : { auditAnnotations }),
+    }),
+    report: report(),
+  };
+}
+
+function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -1,0 +1,192 @@
+/**
+ * Where the images are: which objects carry a pod spec, where it is, and every image field in it
+ * as an RFC 6901 JSON pointer (`/spec/template/spec/initContainers/1/image`).
+ *
+ * The object is untrusted JSON: only own properties are read (a `__proto__` key is data, never the
+ * prototype), nothing is assumed about types, and nothing here throws. A field that is not what
+ * the API server would send (a list that is not an array, an image that is not a string) is
+ * skipped and returned as a problem.
+ *
+ * Pure: no I/O.
+ */
+import { pointer } from './patch.js';
+
+export const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+export type ContainerList = (typeof CONTAINER_LISTS)[number];
+
+/** The kinds whose objects carry a pod spec. */
+export type WorkloadKind =
+  | 'Pod'
+  | 'Deployment'
+  | 'ReplicaSet'
+  | 'StatefulSet'
+  | 'DaemonSet'
+  | 'Job'
+  | 'CronJob'
+  | 'ReplicationController'
+  | 'PodTemplate';
+
+/** Where a kind keeps its pod spec, and the metadata of its pod template (not for Pods). */
+export interface WorkloadType {
+  readonly kind: WorkloadKind;
+  /** The API group ('' for the core group). */
+  readonly group: string;
+  /** The plural resource name (`deployments`). */
+  readonly resource: string;
+  /** Path of the pod spec in the object: `['spec']` for a Pod, `['spec', 'template', 'spec']` for a Deployment. */
+  readonly podSpecPath: readonly string[];
+  /** Path of the pod template's metadata; undefined for a Pod. */
+  readonly templateMetadataPath: readonly string[] | undefined;
+}
+
+const TEMPLATE = ['spec', 'template'] as const;
+
+function type(kind: WorkloadKind, group: string, resource: string, template: readonly string[] | undefined): WorkloadType {
+  return Object.freeze({
+    kind,
+    group,
+    resource,
+    podSpecPath: Object.freeze(template === undefined ? ['spec'] : [...template, 'spec']),
+    templateMetadataPath: template === undefined ? undefined : Object.freeze([...template, 'metadata']),
+  });
+}
+
+/** Every supported kind, by `group/Kind` (any version: the pod spec is in the same place in all). */
+const WORKLOAD_TYPES: ReadonlyMap<string, WorkloadType> = new Map(
+  [
+    type('Pod', '', 'pods', undefined),
+    type('Deployment', 'apps', 'deployments', TEMPLATE),
+    type('ReplicaSet', 'apps', 'replicasets', TEMPLATE),
+    type('StatefulSet', 'apps', 'statefulsets', TEMPLATE),
+    type('DaemonSet', 'apps', 'daemonsets', TEMPLATE),
+    type('Job', 'batch', 'jobs', TEMPLATE),
+    type('CronJob', 'batch', 'cronjobs', ['spec', 'jobTemplate', 'spec', 'template']),
+    type('ReplicationController', '', 'replicationcontrollers', TEMPLATE),
+    type('PodTemplate', '', 'podtemplates', ['template']),
+  ].map((t) => [`${t.group}/${t.kind}`, t]),
+);
+
+export interface GroupVersionKind {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+}
+
+export interface GroupVersionResource {
+  readonly group: string;
+  readonly version: string;
+  readonly resource: string;
+}
+
+/**
+ * The type of the object in an admission request, from `request.kind` and `request.resource` (the
+ * object itself may have no `kind`), or undefined when it carries no pod spec we rewrite.
+ *
+ * Both must agree: kind `apps/Deployment` on resource `apps/deployments`. Subresources are not
+ * rewritten (`deployments/scale` is a Scale, `pods/status` cannot change images), except
+ * `pods/ephemeralcontainers`, which `kubectl debug` uses and whose object is a whole Pod.
+ */
+export function workloadTypeOf(kind: GroupVersionKind, resource: GroupVersionResource, subResource = ''): WorkloadType | undefined {
+  const t = WORKLOAD_TYPES.get(`${kind.group}/${kind.kind}`);
+  if (t?.group !== resource.group || t.resource !== resource.resource) return undefined;
+  if (subResource === '') return t;
+  return t.kind === 'Pod' && subResource === 'ephemeralcontainers' ? t : undefined;
+}
+
+/** An image field of a pod spec. */
+export interface ImageField {
+  /** RFC 6901 pointer of the `image` field, e.g. `/spec/containers/0/image`. */
+  readonly pointer: string;
+  readonly containerList: ContainerList;
+  readonly index: number;
+  /** The container's `name`, or undefined when it has none (or not a string). */
+  readonly containerName: string | undefined;
+  readonly image: string;
+}
+
+/** A field skipped because it is not what the API server would send. */
+export interface FieldProblem {
+  readonly pointer: string;
+  readonly problem: string;
+}
+
+export interface PodSpecImages {
+  /** Pointer of the pod spec (`/spec/template/spec`), whether or not it exists. */
+  readonly podSpecPointer: string;
+  /** The pod spec object, or undefined when it is absent or not an object. */
+  readonly podSpec: Readonly<Record<string, unknown>> | undefined;
+  readonly images: readonly ImageField[];
+  readonly problems: readonly FieldProblem[];
+}
+
+/** A plain JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** An own property of a JSON object; never reaches the prototype. */
+export function own(value: unknown, key: string): unknown {
+  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+}
+
+/** The value at `path` (own properties only), or undefined. */
+export function at(value: unknown, path: readonly string[]): unknown {
+  let v = value;
+  for (const key of path) v = own(v, key);
+  return v;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * Every image of the pod spec of `object`, read as a `type`, in the order containers,
+ * initContainers, ephemeralContainers (or only the `lists` given). Absent or null lists and a
+ * missing pod spec yield nothing; wrong types are reported as problems.
+ */
+export function findImages(object: unknown, type: WorkloadType, lists: readonly ContainerList[] = CONTAINER_LISTS): PodSpecImages {
+  const podSpecPointer = pointer(type.podSpecPath);
+  const images: ImageField[] = [];
+  const problems: FieldProblem[] = [];
+  const spec = at(object, type.podSpecPath);
+  if (spec === undefined || spec === null) return { podSpecPointer, podSpec: undefined, images, problems };
+  if (!isRecord(spec)) {
+    problems.push({ pointer: podSpecPointer, problem: `is ${describe(spec)}, not an object` });
+    return { podSpecPointer, podSpec: undefined, images, problems };
+  }
+  for (const list of lists) {
+    const containers = own(spec, list);
+    const listPointer = pointer([...type.podSpecPath, list]);
+    if (containers === undefined || containers === null) continue;
+    if (!Array.isArray(containers)) {
+      problems.push({ pointer: listPointer, problem: `is ${describe(containers)}, not a list` });
+      continue;
+    }
+    const items: readonly unknown[] = containers;
+    items.forEach((container, index) => {
+      const containerPointer = `${listPointer}/${index}`;
+      if (!isRecord(container)) {
+        problems.push({ pointer: containerPointer, problem: `is ${describe(container)}, not an object` });
+        return;
+      }
+      const image = own(container, 'image');
+      if (image === undefined || image === null) return; // no image: nothing to rewrite (the API server rejects it)
+      if (typeof image !== 'string') {
+        problems.push({ pointer: `${containerPointer}/image`, problem: `is ${describe(image)}, not a string` });
+        return;
+      }
+      const name = own(container, 'name');
+      images.push({
+        pointer: `${containerPointer}/image`,
+        containerList: list,
+        index,
+        containerName: typeof name === 'string' ? name : undefined,
+        image,
+      });
+    });
+  }
+  return { podSpecPointer, podSpec: spec, images, problems };
+}

@@ -1,0 +1,177 @@
+/**
+ * Observability: the one Powertools Logger and the one Metrics of the webhook, the metric and
+ * dimension names, and the helpers that turn a review into log lines and metrics.
+ *
+ * Logs are JSON lines (service `image-rewriter`): one line per rewrite and per invalid image, one
+ * summary line per review; never a request body, never the webhook token.
+ *
+ * Metrics are CloudWatch EMF (namespace `ImageRewriter`, dimension `service`). Per invocation the
+ * handler stores everything in `metrics` and flushes it once (`flushMetrics` in a `finally`), with
+ * the dimension `Outcome` (see `OUTCOMES`). `Rewrites` by `Rule` cannot share that EMF document:
+ * an EMF document holds one value per dimension, and one review can rewrite images with several
+ * rules. So the per-rule counts are single-metric documents, one per distinct rule that rewrote
+ * something in that review (rule names only: bounded by the rules document, never an image).
+ *
+ * Both are injectable: `createObservability({ sink })` sends every line to `sink` instead of stdout
+ * (tests, and the `invoke` command, which keeps stdout for its answer). Without a sink they are the
+ * plain Powertools classes writing to stdout, which is what Lambda and CloudWatch expect.
+ */
+import { type LogItem, Logger } from '@aws-lambda-powertools/logger';
+import type { ConstructorOptions, LogLevel } from '@aws-lambda-powertools/logger/types';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricsOptions } from '@aws-lambda-powertools/metrics/types';
+import type { ReviewReport } from './core/admission.js';
+
+export const SERVICE_NAME = 'image-rewriter';
+export const METRICS_NAMESPACE = 'ImageRewriter';
+
+/** Metric names (unit: Count). */
+export const Metric = {
+  /** Every answered request except health checks; dimension `Outcome`. */
+  Reviews: 'Reviews',
+  /** Images rewritten; in the invocation's document (by `Outcome`) and per rule (dimension `Rule`). */
+  Rewrites: 'Rewrites',
+  /** Images left alone because they, or a rule's result, are not valid references. */
+  InvalidImages: 'InvalidImages',
+  /** Requests without the right webhook token. */
+  AuthFailures: 'AuthFailures',
+  /** Failed reads of the rules parameter and invalid rules documents. */
+  ConfigErrors: 'ConfigErrors',
+  /** Reads of the rules parameter (the first one and each refresh after the TTL). */
+  ConfigRefreshes: 'ConfigRefreshes',
+} as const;
+export type MetricName = (typeof Metric)[keyof typeof Metric];
+
+export const Dimension = { Outcome: 'Outcome', Rule: 'Rule' } as const;
+
+/** What happened to one request; the values of the `Outcome` dimension. */
+export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'bad_request', 'unauthorized', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Receives one JSON document per call (a log line or an EMF document), without a newline. */
+export type LineSink = (line: string) => void;
+
+export interface ObservabilityOptions {
+  /** Where the JSON lines go; default stdout through Powertools' own Console. */
+  readonly sink?: LineSink;
+  /** Log level; default `POWERTOOLS_LOG_LEVEL` / `LOG_LEVEL`, else INFO. */
+  readonly logLevel?: LogLevel;
+}
+
+export interface Observability {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** A Logger that hands each formatted line to a sink (Powertools' protected extension point). */
+class SinkLogger extends Logger {
+  // A plain property, not `#sink`: the base constructor may print (its init buffer) before it is set.
+  private sink: LineSink | undefined;
+
+  constructor(sink: LineSink, options: ConstructorOptions) {
+    super(options);
+    this.sink = sink;
+  }
+
+  protected override printLog(logLevel: number, log: LogItem): void {
+    if (this.sink === undefined) {
+      super.printLog(logLevel, log);
+      return;
+    }
+    log.prepareForPrint();
+    this.sink(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
+}
+
+/** Metrics that hand each EMF document to a sink, single metrics included. */
+class SinkMetrics extends Metrics {
+  private readonly sink: LineSink;
+  private readonly options: MetricsOptions;
+
+  constructor(sink: LineSink, options: MetricsOptions) {
+    super(options);
+    this.sink = sink;
+    this.options = options;
+  }
+
+  override publishStoredMetrics(): this {
+    try {
+      if (!this.isDisabled() && this.hasStoredMetrics()) this.sink(JSON.stringify(this.serializeMetrics()));
+    } finally {
+      this.clearMetrics();
+      this.clearDimensions();
+      this.clearMetadata();
+    }
+    return this;
+  }
+
+  override singleMetric(): Metrics {
+    return new SinkMetrics(this.sink, { ...this.options, singleMetric: true });
+  }
+}
+
+/** The Logger and Metrics of one process (Lambda container, `serve`, `invoke`). */
+export function createObservability(options: ObservabilityOptions = {}): Observability {
+  const loggerOptions: ConstructorOptions = {
+    serviceName: SERVICE_NAME,
+    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
+  };
+  const logger = options.sink === undefined ? new Logger(loggerOptions) : new SinkLogger(options.sink, loggerOptions);
+  const metricsOptions: MetricsOptions = { namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger };
+  const metrics = options.sink === undefined ? new Metrics(metricsOptions) : new SinkMetrics(options.sink, metricsOptions);
+  return { logger, metrics };
+}
+
+/** Add `value` to a metric (Count). */
+export function count(metrics: Metrics, name: MetricName, value = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, value);
+}
+
+/**
+ * The metrics of one answered request: `Reviews` by `Outcome`, and from the report the rewrites
+ * (in total, and one single-metric document per rule) and invalid images.
+ */
+export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: ReviewReport): void {
+  metrics.addDimension(Dimension.Outcome, outcome);
+  count(metrics, Metric.Reviews);
+  if (outcome === 'unauthorized') count(metrics, Metric.AuthFailures);
+  if (report === undefined) return;
+  if (report.rewrites.length > 0) {
+    count(metrics, Metric.Rewrites, report.rewrites.length);
+    const byRule = new Map<string, number>();
+    for (const r of report.rewrites) byRule.set(r.rule, (byRule.get(r.rule) ?? 0) + 1);
+    for (const [rule, n] of byRule) metrics.singleMetric().addDimension(Dimension.Rule, rule).addMetric(Metric.Rewrites, MetricUnit.Count, n);
+  }
+  if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
+}
+
+/** The one EMF flush of an invocation; nothing is written when nothing was recorded. */
+export function flushMetrics(metrics: Metrics): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
+
+/** Longest image string put in a log line (an invalid one can be anything the client sent). */
+const MAX_LOGGED_IMAGE = 512;
+const clip = (s: string): string => (s.length > MAX_LOGGED_IMAGE ? `${s.slice(0, MAX_LOGGED_IMAGE)}...` : s);
+
+/**
+ * One log line per rewrite (uid, namespace, kind, name, container, list, from, to, rule), one per
+ * invalid image and one per skipped malformed field. The body itself is never logged.
+ */
+export function logReport(logger: Logger, report: ReviewReport): void {
+  const object = { uid: report.uid, namespace: report.namespace, kind: report.kind, name: report.name };
+  for (const r of report.rewrites) {
+    logger.info('image rewritten', { ...object, container: r.containerName, list: r.list, from: r.from, to: r.to, rule: r.rule });
+  }
+  for (const i of report.invalid) {
+    logger.warn('image left unchanged: not a valid reference', {
+      ...object,
+      container: i.containerName,
+      list: i.list,
+      image: clip(i.image),
+      error: clip(i.error),
+      ...(i.rule === undefined ? {} : { rule: i.rule }),
+    });
+  }
+  for (const m of report.malformed) logger.warn('pod spec field skipped', { ...object, pointer: clip(m.pointer), problem: m.problem });
+}

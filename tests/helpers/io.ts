@@ -1,0 +1,20 @@
+/** An in-memory `Io` for driving the CLI's `main` in tests. */
+import type { Io } from '../../src/cli.js';
+
+export interface CapturedIo extends Io {
+  readonly out: () => string;
+  readonly err: () => string;
+}
+
+export function captureIo(env: Readonly<Record<string, string | undefined>> = {}, stdin = ''): CapturedIo {
+  let out = '';
+  let err = '';
+  return {
+    stdout: (s) => { out += s; },
+    stderr: (s) => { err += s; },
+    env,
+    readStdin: () => Promise.resolve(stdin),
+    out: () => out,
+    err: () => err,
+  };
+}

@@ -1,0 +1,115 @@
+/** The CLI contract of DESIGN.md: explain, check-config, version, help, exit codes. */
+import { describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import { EXIT, main } from '../../src/cli.js';
+import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+
+const demo = join(FIXTURES, 'valid-demo.yaml');
+
+function lines(s: string): unknown[] {
+  return s.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+}
+
+describe('explain', () => {
+  it('prints one JSON object per image, in order', async () => {
+    const io = captureIo(TEST_ENV);
+    const code = await main(['explain', '--config', demo, 'gcr.io/nginx', 'quay.io/x', 'NOPE'], io);
+    expect(code).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([
+      { image: 'gcr.io/nginx', rewritten: 'asia.gcr.io/nginx', rule: 'gcr' },
+      { image: 'quay.io/x', rewritten: 'quay.io/x', rule: '' },
+      { image: 'NOPE', rewritten: 'NOPE', rule: '', error: 'invalid reference format: repository name (library/NOPE) must be lowercase' },
+    ]);
+    expect(io.err()).toBe('');
+  });
+
+  it('reads images from stdin with "-"', async () => {
+    const io = captureIo(TEST_ENV, 'gcr.io/a\n\nk8s.gcr.io/pause:3.9\n');
+    expect(await main(['explain', '-c', demo, '-'], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([
+      { image: 'gcr.io/a', rewritten: 'asia.gcr.io/a', rule: 'gcr' },
+      { image: 'k8s.gcr.io/pause:3.9', rewritten: 'asia.gcr.io/google-containers/pause:3.9', rule: 'k8s-gcr' },
+    ]);
+  });
+
+  it('scopes rules to --namespace', async () => {
+    const io = captureIo(TEST_ENV);
+    await main(['explain', '--config', join(FIXTURES, 'valid-internal-port.yaml'), '--namespace', 'team-a', 'nginx'], io);
+    expect(lines(io.out())).toEqual([{ image: 'nginx', rewritten: 'registry.internal:5000/hub/library/nginx', rule: 'team-mirror' }]);
+  });
+
+  it('reads the rules from REWRITE_RULES without --config', async () => {
+    const io = captureIo({ REWRITE_RULES: '{"rules":[{"name":"g","match":"gcr.io","replace":"asia.gcr.io"}]}' });
+    expect(await main(['explain', 'gcr.io/x'], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([{ image: 'gcr.io/x', rewritten: 'asia.gcr.io/x', rule: 'g' }]);
+  });
+
+  it('exits 2 on an invalid rules document and lists every problem', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['explain', '--config', join(FIXTURES, 'invalid-match-and-regex.yaml'), 'nginx'], io)).toBe(EXIT.invalidConfig);
+    expect(io.out()).toBe('');
+    expect(io.err()).toContain('rules[0]: has both "match" and "regex"; use one');
+    expect(io.err()).toContain('rules[1]: needs one of "match" or "regex"');
+  });
+
+  it.each([
+    { args: ['explain', '--config', demo], message: 'explain needs at least one IMAGE' },
+    { args: ['explain', '--confg', demo, 'x'], message: "Unknown option '--confg'" },
+    { args: ['explain', 'x'], message: '--config FILE is required (or set REWRITE_RULES)' },
+    { args: ['nope'], message: 'unknown command "nope"' },
+    { args: [], message: 'Usage:' },
+  ])('usage error for $args', async ({ args, message }) => {
+    const io = captureIo({});
+    expect(await main(args, io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(message);
+  });
+
+  it('says clearly when the rules file cannot be read', async () => {
+    const io = captureIo({});
+    expect(await main(['explain', '--config', '/nonexistent/rules.yaml', 'x'], io)).toBe(EXIT.invalidConfig);
+    expect(io.err()).toBe('error: cannot read rules document /nonexistent/rules.yaml: ENOENT\n');
+  });
+});
+
+describe('check-config', () => {
+  it('exits 0 on a valid document', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['check-config', '--config', demo], io)).toBe(EXIT.ok);
+    expect(io.out()).toBe('ok: 2 rule(s), 0 exclusion(s)\n');
+  });
+
+  it('lists every problem and exits non-zero', async () => {
+    const io = captureIo(TEST_ENV);
+    const code = await main(['check-config', '--config', join(FIXTURES, 'invalid-replace-yields-invalid.yaml')], io);
+    expect(code).not.toBe(0);
+    const problems = io.err().split('\n').filter((l) => /^\s+rules\[\d\]/.test(l));
+    expect(problems).toHaveLength(6);
+  });
+
+  it('prints warnings, and fails on them only with --strict', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const f = join(mkdtempSync(join(tmpdir(), 'ir-')), 'shadow.yaml');
+    writeFileSync(f, 'rules:\n  - {name: all, match: docker.io, replace: a.example.com}\n  - {name: nginx, match: docker.io/library/nginx, replace: b.example.com}\n');
+    const io = captureIo({});
+    expect(await main(['check-config', '--config', f], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain('warning: rules[1]: rule "nginx" is never used');
+    const strict = captureIo({});
+    expect(await main(['check-config', '--config', f, '--strict'], strict)).toBe(EXIT.invalidConfig);
+  });
+});
+
+describe('version and help', () => {
+  it('prints the version', async () => {
+    const io = captureIo({});
+    expect(await main(['version'], io)).toBe(EXIT.ok);
+    expect(io.out()).toMatch(/^\d+\.\d+\.\d+(-[\w.]+)?\n$/);
+  });
+
+  it.each([['help'], ['--help'], ['-h']])('%s prints usage with every command', async (flag) => {
+    const io = captureIo({});
+    expect(await main([flag], io)).toBe(EXIT.ok);
+    for (const c of ['explain', 'check-config', 'serve', 'webhook-config', 'invoke', 'version']) expect(io.out()).toContain(`image-rewriter ${c}`);
+  });
+});

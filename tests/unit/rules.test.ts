@@ -1,0 +1,221 @@
+/** The rewrite semantics of DESIGN.md, one table row per case. */
+import { describe, expect, it } from '@jest/globals';
+import { parseRules } from '../../src/config/load.js';
+import { explainImage } from '../../src/explain.js';
+import { hasPathPrefix } from '../../src/core/rules.js';
+import { rewriterFrom } from '../helpers/rules.js';
+
+const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
+
+const rules = rewriterFrom(`
+rules:
+  - name: gcr
+    match: gcr.io
+    replace: asia.gcr.io
+  - name: bitnami
+    match: docker.io/bitnami
+    replace: mirror.example.com/bitnami
+  - name: hub
+    match: docker.io
+    replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub
+  - name: quay
+    regex: 'quay\\.io/(?<org>[^/]+)/(.+)'
+    replace: mirror.example.com/quay/$<org>/$2
+  - name: port
+    match: registry.local:5000
+    replace: registry.internal:5000/mirror
+  - name: team-only
+    match: ghcr.io
+    replace: ghcr-mirror.example.com
+    namespaces: ["team-*"]
+    excludeNamespaces: ["team-secret"]
+exclude:
+  - docker.io/library/busybox
+  - gcr.io/distroless
+`);
+
+const ECR = '123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub';
+
+describe('rewrite', () => {
+  it.each([
+    { why: 'the demo', image: 'gcr.io/nginx', want: 'asia.gcr.io/nginx', rule: 'gcr' },
+    { why: 'path boundary: a longer host is not matched', image: 'gcr.io.evil.example/x', want: 'gcr.io.evil.example/x', rule: '' },
+    { why: 'path boundary: a subdomain is not matched', image: 'eu.gcr.io/x', want: 'eu.gcr.io/x', rule: '' },
+    { why: 'a rewritten image is not matched again (idempotent)', image: 'asia.gcr.io/nginx', want: 'asia.gcr.io/nginx', rule: '' },
+    { why: 'Docker Hub namespace prefix', image: 'bitnami/redis:7.2', want: 'mirror.example.com/bitnami/redis:7.2', rule: 'bitnami' },
+    { why: 'namespace boundary: bitnamilegacy is not bitnami', image: 'bitnamilegacy/redis:7.2', want: `${ECR}/bitnamilegacy/redis:7.2`, rule: 'hub' },
+    { why: 'short name gets library/', image: 'nginx', want: `${ECR}/library/nginx`, rule: 'hub' },
+    { why: 'never adds :latest', image: 'nginx', want: `${ECR}/library/nginx`, rule: 'hub' },
+    { why: 'docker.io spelled out', image: 'docker.io/library/nginx:1.27', want: `${ECR}/library/nginx:1.27`, rule: 'hub' },
+    { why: 'legacy index.docker.io', image: 'index.docker.io/library/nginx:1.27', want: `${ECR}/library/nginx:1.27`, rule: 'hub' },
+    { why: 'tag kept', image: 'gcr.io/proj/app:v1.2.3', want: 'asia.gcr.io/proj/app:v1.2.3', rule: 'gcr' },
+    { why: 'digest kept', image: `gcr.io/proj/app@${DIGEST}`, want: `asia.gcr.io/proj/app@${DIGEST}`, rule: 'gcr' },
+    { why: 'tag and digest both kept', image: `gcr.io/proj/app:1.2@${DIGEST}`, want: `asia.gcr.io/proj/app:1.2@${DIGEST}`, rule: 'gcr' },
+    { why: 'excluded by exact name', image: 'busybox:1.36', want: 'busybox:1.36', rule: '' },
+    { why: 'exclusion is on a path boundary', image: 'busyboxplus:1', want: `${ECR}/library/busyboxplus:1`, rule: 'hub' },
+    { why: 'excluded by prefix', image: 'gcr.io/distroless/static:nonroot', want: 'gcr.io/distroless/static:nonroot', rule: '' },
+    { why: 'regex groups, named and numbered', image: 'quay.io/coreos/etcd:v3.5', want: 'mirror.example.com/quay/coreos/etcd:v3.5', rule: 'quay' },
+    { why: 'regex is anchored to the whole name', image: 'quay.io/single', want: 'quay.io/single', rule: '' },
+    { why: 'regex does not match a look-alike host', image: 'notquay.io/a/b', want: `notquay.io/a/b`, rule: '' },
+    { why: 'registry with a port', image: 'registry.local:5000/team/app:1', want: 'registry.internal:5000/mirror/team/app:1', rule: 'port' },
+    { why: 'same host, other port is not matched', image: 'registry.local:5001/team/app:1', want: 'registry.local:5001/team/app:1', rule: '' },
+    { why: 'namespace-scoped rule without a namespace', image: 'ghcr.io/org/app', want: 'ghcr.io/org/app', rule: '' },
+  ])('$why: $image', ({ image, want, rule }) => {
+    expect(explainImage(rules, image)).toEqual({ image, rewritten: want, rule });
+  });
+
+  it.each([
+    { ns: 'team-a', want: 'ghcr-mirror.example.com/org/app', rule: 'team-only' },
+    { ns: 'team-secret', want: 'ghcr.io/org/app', rule: '' },
+    { ns: 'default', want: 'ghcr.io/org/app', rule: '' },
+  ])('namespace scoping in $ns', ({ ns, want, rule }) => {
+    expect(explainImage(rules, 'ghcr.io/org/app', ns)).toEqual({ image: 'ghcr.io/org/app', rewritten: want, rule });
+  });
+
+  it.each([
+    { image: '', kind: 'NameEmpty' },
+    { image: 'NGINX', kind: 'NameContainsUppercase' },
+    { image: 'nginx:', kind: 'ReferenceInvalidFormat' },
+    { image: 'gcr.io/app:bad tag', kind: 'ReferenceInvalidFormat' },
+    { image: 'registry.example.com/team/payments-service:1.0 ', kind: 'ReferenceInvalidFormat' },
+    { image: `gcr.io/app@sha256:${'A'.repeat(64)}`, kind: 'DigestInvalidFormat' },
+    { image: 'a'.repeat(64), kind: 'IdentifierNotAllowed' },
+  ])('an invalid image is reported and left exactly as it is: "$image"', ({ image, kind }) => {
+    const r = rules.rewrite(image);
+    expect(r.kind).toBe('invalid');
+    if (r.kind !== 'invalid') return;
+    expect(r.image).toBe(image);
+    expect(r.error.length).toBeGreaterThan(0);
+    const e = explainImage(rules, image);
+    expect(e.rewritten).toBe(image);
+    expect(e.rule).toBe('');
+    expect(e.error).toBe(r.error);
+    expect(kind.length).toBeGreaterThan(0);
+  });
+
+  it('returns an unchanged image byte for byte (familiar form kept)', () => {
+    const image = 'eu.gcr.io/x/y:1';
+    const r = rules.rewrite(image);
+    expect(r).toEqual({ kind: 'unchanged', image, reason: 'no-match' });
+  });
+
+  it('rejects a result that is too long to be a valid reference and leaves the image alone', () => {
+    const long = rewriterFrom(`rules:\n  - name: long\n    match: gcr.io\n    replace: ${'a'.repeat(200)}.example.com\n`);
+    const image = `gcr.io/${'b'.repeat(60)}`;
+    const r = long.rewrite(image);
+    expect(r.kind).toBe('rejected');
+    expect(explainImage(long, image)).toEqual({
+      image,
+      rewritten: image,
+      rule: '',
+      error: expect.stringContaining('repository name must not be more than 255 characters') as unknown as string,
+    });
+  });
+
+  it('rejects a result that a later rule would rewrite again (reinvocation stays idempotent)', () => {
+    const chain = rewriterFrom(`
+rules:
+  - name: first
+    match: gcr.io
+    replace: mirror.example.com/gcr
+  - name: second
+    match: mirror.example.com
+    replace: other.example.com
+`);
+    const r = chain.rewrite('gcr.io/app');
+    expect(r.kind).toBe('rejected');
+    if (r.kind === 'rejected') expect(r.error).toContain('rule "second" would rewrite again');
+    expect(chain.rewrite('mirror.example.com/gcr/app').kind).toBe('rewritten');
+  });
+
+  it('treats a rule whose result equals the input as no change', () => {
+    const same = rewriterFrom(`rules:\n  - name: same\n    regex: '(gcr\\.io/.*)'\n    replace: $1\n`);
+    expect(same.rewrite('gcr.io/app:1')).toEqual({ kind: 'unchanged', image: 'gcr.io/app:1', reason: 'identical' });
+  });
+
+  it('first matching rule wins', () => {
+    const r = rewriterFrom(`
+rules:
+  - name: specific
+    match: docker.io/library/nginx
+    replace: nginx-mirror.example.com/nginx
+  - name: general
+    match: docker.io
+    replace: hub-mirror.example.com
+`);
+    expect(explainImage(r, 'nginx:1').rule).toBe('specific');
+    expect(explainImage(r, 'redis:7').rule).toBe('general');
+  });
+
+  it('is immutable', () => {
+    expect(Object.isFrozen(rules)).toBe(true);
+    expect(Object.isFrozen(rules.rules)).toBe(true);
+    expect(Object.isFrozen(rules.rules[0])).toBe(true);
+  });
+});
+
+describe('environment substitution', () => {
+  const doc = `rules:\n  - name: ecr\n    match: docker.io\n    replace: \${env:AWS_ACCOUNT_ID}.dkr.ecr.\${env:AWS_REGION}.amazonaws.com/hub\n`;
+  it.each([
+    { region: 'us-west-2', want: '111122223333.dkr.ecr.us-west-2.amazonaws.com/hub/library/nginx' },
+    { region: 'ap-southeast-1', want: '111122223333.dkr.ecr.ap-southeast-1.amazonaws.com/hub/library/nginx' },
+  ])('one document, each region its own ECR: $region', ({ region, want }) => {
+    const r = rewriterFrom(doc, { AWS_ACCOUNT_ID: '111122223333', AWS_REGION: region });
+    expect(explainImage(r, 'nginx').rewritten).toBe(want);
+  });
+
+  it('names every unset variable', () => {
+    const r = parseRules(doc, {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'rules[0].replace: environment variable AWS_ACCOUNT_ID is not set (used as ${env:AWS_ACCOUNT_ID})',
+      'rules[0].replace: environment variable AWS_REGION is not set (used as ${env:AWS_REGION})',
+    ]);
+  });
+
+  it('does not clash with regex group references', () => {
+    const r = rewriterFrom(`rules:\n  - name: q\n    regex: 'quay\\.io/(.*)'\n    replace: quay.\${env:AWS_REGION}.example.com/$1\n`);
+    expect(explainImage(r, 'quay.io/org/app').rewritten).toBe('quay.us-west-2.example.com/org/app');
+  });
+});
+
+describe('validation warnings', () => {
+  it.each([
+    {
+      why: 'a narrower prefix after a broader one',
+      doc: 'rules:\n  - {name: all, match: docker.io, replace: a.example.com}\n  - {name: nginx, match: docker.io/library/nginx, replace: b.example.com}\n',
+      want: 'rules[1]: rule "nginx" is never used: rule "all" (rules[0]) matches everything it matches and comes first',
+    },
+    {
+      why: 'the same regex twice',
+      doc: "rules:\n  - {name: a, regex: 'x\\.io/(.*)', replace: a.example.com/$1}\n  - {name: b, regex: 'x\\.io/(.*)', replace: b.example.com/$1}\n",
+      want: 'rules[1]: rule "b" is never used: rule "a" (rules[0]) matches everything it matches and comes first',
+    },
+    { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
+  ])('$why', ({ doc, want }) => {
+    const r = parseRules(doc, {});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.warnings.map((i) => `${i.path}: ${i.message}`)).toEqual([want]);
+    expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
+  });
+
+  it('does not warn when the earlier rule is limited to namespaces', () => {
+    const r = parseRules('rules:\n  - {name: all, match: docker.io, replace: a.example.com, namespaces: [x]}\n  - {name: nginx, match: docker.io/library/nginx, replace: b.example.com}\n', {});
+    expect(r.ok && r.warnings).toEqual([]);
+  });
+});
+
+describe('hasPathPrefix', () => {
+  it.each([
+    ['gcr.io', 'gcr.io', true],
+    ['gcr.io/x', 'gcr.io', true],
+    ['gcr.io.evil/x', 'gcr.io', false],
+    ['gcr.iox', 'gcr.io', false],
+    ['eu.gcr.io/x', 'gcr.io', false],
+    ['gcr', 'gcr.io', false],
+  ] as const)('%s under %s: %s', (name, prefix, want) => {
+    expect(hasPathPrefix(name, prefix)).toBe(want);
+  });
+});
