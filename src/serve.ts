@@ -24,7 +24,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, DropArgument, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { SecureVersion } from 'node:tls';
@@ -208,7 +208,7 @@ class CertificateReloader {
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private again = false;
+  private requested = 0;
   private stopped = false;
 
   constructor(
@@ -254,17 +254,15 @@ class CertificateReloader {
     this.debounce.unref();
   }
 
-  /** Compare the files with the current pair; one check at a time, one more if asked meanwhile. */
+  /** Compare the files with the current pair; one check at a time, and one more if asked meanwhile. */
   check(): Promise<void> {
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
+    this.requested++;
+    this.running ??= (async () => {
+      let handled = -1;
+      while (handled !== this.requested && !this.stopped) {
+        handled = this.requested;
         await this.checkOnce();
-      } while (this.again && !this.stopped);
+      }
     })().finally(() => {
       this.running = undefined;
     });
@@ -491,8 +489,12 @@ function lambdaContext(requestId: string, deadline: number): Context {
     logGroupName: '/local/image-rewriter-serve',
     logStreamName: 'serve',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    // The deprecated callbacks are part of the Context type; a promise handler never calls them.
+    // eslint-disable-next-line @typescript-eslint/no-deprecated
     done: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated
     fail: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated
     succeed: () => undefined,
   };
 }
@@ -644,13 +646,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
     noisy({ level: 'info', msg: 'tls handshake failed', code: err.code, reason: err.message.split('\n')[0], sourceIp: socket.remoteAddress });
   });
-  server.on('drop', (data) => {
+  server.on('drop', (data?: DropArgument) => {
     noisy({ level: 'warn', msg: 'connection dropped: too many connections', maxConnections, sourceIp: data?.remoteAddress });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // It is a net.Socket or a TLSSocket; the Duplex type just does not say so.
+    const { remoteAddress } = socket as Partial<Pick<Socket, 'remoteAddress'>>;
     // What Node does without a listener (a bare status line, then close), plus a log line.
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    noisy({ level: 'info', msg: 'bad request from client', code: err.code, status, sourceIp: socket.remoteAddress });
+    noisy({ level: 'info', msg: 'bad request from client', code: err.code, status, sourceIp: remoteAddress });
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -671,7 +675,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const route = routeOf(path);
     const sourceIp = req.socket.remoteAddress ?? '';
     res.setHeader('x-request-id', requestId);
-    if (closing) res.setHeader('connection', 'close');
+    // While shutting down, every answer ends its connection so nothing stays idle.
+    const closeIfDraining = (): void => {
+      if (closing) res.setHeader('connection', 'close');
+    };
+    closeIfDraining();
     const done = (fields: { status: number; responseBytes?: number; requestBytes?: number; level?: LogLevel; reason?: string }): void => {
       const { level = 'info', ...rest } = fields;
       log({
@@ -737,6 +745,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ]);
     clearTimeout(timer);
     const requestBytes = read.body.length;
+    closeIfDraining();
     if (res.destroyed || req.socket.destroyed) {
       done({ status: 0, requestBytes, reason: 'client went away before the answer' });
       return;

@@ -1,4 +1,314 @@
-/** Being written (issue 3); replaced by its owner. */
-import type { Command } from './cli.js';
+/**
+ * `image-rewriter webhook-config`: prints the MutatingWebhookConfiguration (admissionregistration.k8s.io/v1)
+ * that registers the webhook with a cluster. `webhookConfiguration(options)` builds the object
+ * (pure: no I/O); the command reads the CA bundle, validates the flags and prints YAML with a header
+ * comment saying how it was made. mutating-webhook.yaml at the top level is this output for a
+ * placeholder URL, kept in sync by tests/unit/webhook-config.test.ts (UPDATE_GOLDEN=1 rewrites it).
+ *
+ * What the configuration says, and why:
+ * - AdmissionReview v1 and v1beta1 offered (the handler answers both), v1 first.
+ * - failurePolicy Ignore: a webhook that is down or slow never blocks Pods (fail open).
+ * - timeoutSeconds 5 by default: well under API Gateway's 29 s integration timeout; 1..30 allowed.
+ * - reinvocationPolicy IfNeeded: images added by later webhooks (sidecar injectors) are rewritten too.
+ * - sideEffects None, matchPolicy Equivalent (apps/v1beta2 and friends are converted and sent).
+ * - kube-system is never sent; a namespace or an object labelled `image-rewriter.io/skip=true` is
+ *   not sent either (the handler also honours the label and annotation, for objects that reach it).
+ * - Pods (and the pods/ephemeralcontainers subresource that `kubectl debug` uses) and the pod
+ *   templates of Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+ *   ReplicationController and PodTemplate; CREATE and UPDATE; namespaced objects only.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Document } from 'yaml';
+import { type Command, EXIT, UsageError } from './cli.js';
+import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from './core/admission.js';
 
-export const command: Command = () => Promise.reject(new Error('not implemented yet'));
+/** The webhook's name: a DNS name with at least three segments, as the API server requires. */
+export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
+export const DEFAULT_CONFIGURATION_NAME = 'image-rewriter';
+export const DEFAULT_TIMEOUT_SECONDS = 5;
+/** The API server accepts 1..30 seconds. */
+export const MIN_TIMEOUT_SECONDS = 1;
+export const MAX_TIMEOUT_SECONDS = 30;
+/**
+ * The URL in the mutating-webhook.yaml we ship: a syntactically valid https URL (the API server
+ * rejects `<...>`), shaped like API Gateway's, that obviously needs replacing.
+ */
+export const PLACEHOLDER_URL = 'https://REPLACE_WITH_API_ID.execute-api.REPLACE_WITH_REGION.amazonaws.com/Prod/mutate/REPLACE_WITH_TOKEN';
+
+/** `v1`, `v1beta1`: the versions of AdmissionReview the handler answers, as the configuration names them. */
+export const REVIEW_VERSIONS = ADMISSION_REVIEW_VERSIONS.map((v) => v.slice('admission.k8s.io/'.length));
+
+export interface WebhookConfigOptions {
+  /** https URL of the endpoint: API Gateway's `.../mutate/<token>`, or `serve`'s. */
+  readonly url: string;
+  /** PEM of the CA that signed the endpoint's certificate; omit for a publicly trusted endpoint (API Gateway). */
+  readonly caBundlePem?: string | undefined;
+  readonly timeoutSeconds?: number | undefined;
+  /** metadata.name of the configuration (default `image-rewriter`). */
+  readonly name?: string | undefined;
+  /** Default `['v1', 'v1beta1']`. */
+  readonly admissionReviewVersions?: readonly string[] | undefined;
+}
+
+/** The flags (or options) cannot make a valid configuration; every problem is listed. */
+export class WebhookConfigError extends Error {
+  override readonly name = 'WebhookConfigError';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
+interface LabelSelectorRequirement {
+  readonly key: string;
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  readonly values?: readonly string[];
+}
+
+interface RuleWithOperations {
+  readonly apiGroups: readonly string[];
+  readonly apiVersions: readonly string[];
+  readonly operations: readonly ('CREATE' | 'UPDATE')[];
+  readonly resources: readonly string[];
+  readonly scope: 'Namespaced';
+}
+
+/** The parts of admissionregistration.k8s.io/v1 MutatingWebhookConfiguration this command writes. */
+export interface MutatingWebhookConfiguration {
+  readonly apiVersion: 'admissionregistration.k8s.io/v1';
+  readonly kind: 'MutatingWebhookConfiguration';
+  readonly metadata: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+  readonly webhooks: readonly {
+    readonly name: string;
+    readonly admissionReviewVersions: readonly string[];
+    readonly clientConfig: { readonly url: string; readonly caBundle?: string };
+    readonly failurePolicy: 'Ignore';
+    readonly matchPolicy: 'Equivalent';
+    readonly reinvocationPolicy: 'IfNeeded';
+    readonly sideEffects: 'None';
+    readonly timeoutSeconds: number;
+    readonly namespaceSelector: { readonly matchExpressions: readonly LabelSelectorRequirement[] };
+    readonly objectSelector: { readonly matchExpressions: readonly LabelSelectorRequirement[] };
+    readonly rules: readonly RuleWithOperations[];
+  }[];
+}
+
+const OPERATIONS = ['CREATE', 'UPDATE'] as const;
+
+/** Every resource whose pod spec the handler rewrites (issue 3). */
+export const RULES: readonly RuleWithOperations[] = [
+  { apiGroups: [''], apiVersions: ['v1'], operations: OPERATIONS, resources: ['pods', 'pods/ephemeralcontainers', 'replicationcontrollers', 'podtemplates'], scope: 'Namespaced' },
+  { apiGroups: ['apps'], apiVersions: ['v1'], operations: OPERATIONS, resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'], scope: 'Namespaced' },
+  { apiGroups: ['batch'], apiVersions: ['v1'], operations: OPERATIONS, resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
+];
+
+/** Namespaces never sent to the webhook. */
+export const EXCLUDED_NAMESPACES = ['kube-system'] as const;
+
+/** Why `url` cannot be a webhook's clientConfig.url (the API server's rules, and no whitespace), or undefined. */
+export function urlProblem(url: string): string | undefined {
+  if (url === '') return '--url must not be empty';
+  if (/[\s\u0000-\u001f\u007f]/.test(url)) return '--url must not contain spaces or control characters';
+  if (!/^https:\/\//i.test(url)) return `--url must be an https:// URL (the API server calls webhooks over TLS only): ${url}`;
+  if (url.includes('#')) return '--url must not have a fragment ("#...")';
+  if (url.includes('?')) return '--url must not have a query ("?..."): the webhook token goes in the path, /mutate/<token>';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `--url is not a valid URL: ${url}`;
+  }
+  const authority = url.slice('https://'.length).split('/')[0] ?? '';
+  if (authority.includes('@') || parsed.username !== '' || parsed.password !== '') return '--url must not contain a user or password ("user:password@")';
+  if (parsed.hostname === '') return '--url must have a host';
+  return undefined;
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Check every option; returns every problem (empty when all is well). */
+export function optionProblems(options: WebhookConfigOptions): string[] {
+  const problems: string[] = [];
+  const urlP = urlProblem(options.url);
+  if (urlP !== undefined) problems.push(urlP);
+  const t = options.timeoutSeconds;
+  if (t !== undefined && !(Number.isInteger(t) && t >= MIN_TIMEOUT_SECONDS && t <= MAX_TIMEOUT_SECONDS)) {
+    problems.push(`--timeout-seconds must be a whole number from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS} (API Gateway gives up after 29 s; keep it short): ${String(t)}`);
+  }
+  const name = options.name;
+  if (name !== undefined && (name.length > 253 || !DNS_SUBDOMAIN.test(name))) {
+    problems.push(`--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): ${name}`);
+  }
+  const versions = options.admissionReviewVersions;
+  if (versions !== undefined) {
+    if (versions.length === 0) problems.push(`--admission-review-versions must list at least one of ${REVIEW_VERSIONS.join(', ')}`);
+    for (const v of versions) {
+      if (!REVIEW_VERSIONS.includes(v)) problems.push(`--admission-review-versions: "${v}" is not one of ${REVIEW_VERSIONS.join(', ')}`);
+    }
+    if (new Set(versions).size !== versions.length) problems.push('--admission-review-versions must not repeat a version');
+  }
+  if (options.caBundlePem !== undefined) {
+    const p = caBundleProblem(options.caBundlePem);
+    if (p !== undefined) problems.push(p);
+  }
+  return problems;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** A CA bundle must be PEM certificates, at least one, and nothing secret. */
+function caBundleProblem(pem: string): string | undefined {
+  if (/PRIVATE KEY-----/.test(pem)) return '--ca-bundle holds a private key: give the CA certificate only';
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return '--ca-bundle holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
+  for (const [i, block] of blocks.entries()) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- parse only
+      new X509Certificate(block);
+    } catch (e) {
+      return `--ca-bundle certificate ${i + 1} does not parse: ${(e as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
+/** The MutatingWebhookConfiguration for these options; throws `WebhookConfigError` listing every problem. */
+export function webhookConfiguration(options: WebhookConfigOptions): MutatingWebhookConfiguration {
+  const problems = optionProblems(options);
+  if (problems.length > 0) throw new WebhookConfigError(problems);
+  const optOut: LabelSelectorRequirement = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: options.name ?? DEFAULT_CONFIGURATION_NAME, labels: { 'app.kubernetes.io/name': 'image-rewriter' } },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        admissionReviewVersions: [...(options.admissionReviewVersions ?? REVIEW_VERSIONS)],
+        clientConfig: {
+          url: options.url,
+          ...(options.caBundlePem === undefined ? {} : { caBundle: Buffer.from(options.caBundlePem, 'utf8').toString('base64') }),
+        },
+        failurePolicy: 'Ignore',
+        matchPolicy: 'Equivalent',
+        reinvocationPolicy: 'IfNeeded',
+        sideEffects: 'None',
+        timeoutSeconds: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+        namespaceSelector: {
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED_NAMESPACES] }, optOut],
+        },
+        objectSelector: { matchExpressions: [optOut] },
+        rules: RULES,
+      },
+    ],
+  };
+}
+
+/** The YAML text: `header` lines as a comment, then the object. */
+export function toYaml(config: MutatingWebhookConfiguration, header: readonly string[]): string {
+  const doc = new Document(config);
+  doc.commentBefore = header.map((l) => (l === '' ? '' : ` ${l}`)).join('\n');
+  return doc.toString({ lineWidth: 0 });
+}
+
+/** What the header comment says; `commandLine` is how to make the same output again. */
+export function headerLines(options: WebhookConfigOptions, commandLine: string): string[] {
+  const lines = [
+    'MutatingWebhookConfiguration for image-rewriter: rewrites container image references in Pods',
+    'and in the pod templates of workloads, before the API server stores them.',
+    '',
+    `Generated by: ${commandLine}`,
+    'Do not edit by hand; run the command again (npm run build first: node dist/cli.js webhook-config ...).',
+  ];
+  if (options.url === PLACEHOLDER_URL) {
+    lines.push(
+      '',
+      'The URL below is a placeholder. Replace it with your endpoint: the APIGatewayURL output of the',
+      'stack, followed by mutate/<token> (the webhook token, which the endpoint requires), e.g.',
+      '  https://a1b2c3d4e5.execute-api.us-west-2.amazonaws.com/Prod/mutate/<token>',
+      'or generate the file for it:',
+      '  image-rewriter webhook-config --url "https://.../Prod/mutate/$WEBHOOK_TOKEN" > mutating-webhook.yaml',
+      'API Gateway has a publicly trusted certificate, so no caBundle is needed. For `image-rewriter serve`',
+      'with your own CA, add --ca-bundle ca.crt.',
+    );
+  }
+  lines.push(
+    '',
+    'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
+    `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS} (API Gateway gives up after 29 s).`,
+    `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
+  );
+  return lines;
+}
+
+/** A flag value quoted for a POSIX shell when it needs it. */
+const shellQuote = (s: string): string => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim())) {
+    throw new UsageError(`--timeout-seconds must be a whole number from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS}: ${text}`);
+  }
+  return Number(text.trim());
+}
+
+export const command: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string' },
+      'ca-bundle': { type: 'string' },
+      'timeout-seconds': { type: 'string' },
+      name: { type: 'string' },
+      'admission-review-versions': { type: 'string' },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
+  if (values.url === undefined) throw new UsageError('--url URL is required (API Gateway: https://<api>.execute-api.<region>.amazonaws.com/Prod/mutate/<token>)');
+  let caBundlePem: string | undefined;
+  const caFile = values['ca-bundle'];
+  if (caFile !== undefined) {
+    try {
+      caBundlePem = await readFile(caFile, 'utf8');
+    } catch (e) {
+      io.stderr(`error: cannot read --ca-bundle ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      return EXIT.failure;
+    }
+  }
+  const versionsText = values['admission-review-versions'];
+  const options: WebhookConfigOptions = {
+    url: values.url,
+    caBundlePem,
+    timeoutSeconds: parseTimeout(values['timeout-seconds']),
+    name: values.name,
+    admissionReviewVersions: versionsText?.split(',').map((v) => v.trim()),
+  };
+  let config: MutatingWebhookConfiguration;
+  try {
+    config = webhookConfiguration(options);
+  } catch (e) {
+    if (e instanceof WebhookConfigError) throw new UsageError(e.problems.join('\nerror: '));
+    throw e;
+  }
+  if (caBundlePem === undefined) {
+    const host = new URL(values.url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) !== 0 || host === 'localhost' || !host.includes('.')) {
+      io.stderr(`warning: no --ca-bundle: the API server will check ${host}'s certificate against its system trust roots; give the CA that signed it\n`);
+    }
+  }
+  const flags = [
+    ['--url', values.url],
+    ['--ca-bundle', caFile],
+    ['--timeout-seconds', values['timeout-seconds']?.trim()],
+    ['--name', values.name],
+    ['--admission-review-versions', versionsText],
+  ] as const;
+  const commandLine = ['image-rewriter webhook-config', ...flags.flatMap(([flag, v]) => (v === undefined ? [] : [`${flag} ${shellQuote(v)}`]))].join(' ');
+  io.stdout(toYaml(config, headerLines(options, commandLine)));
+  return EXIT.ok;
+};

@@ -231,45 +231,75 @@ function printable(s: string): string {
   return s.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
 }
 
-/** `sha256:0123456789abcdef...` -> `sha256:0123456789ab...` inside a reference or message. */
+/** `sha256:0123456789abcdef...` (64 hex) -> `sha256:01234567...` inside a reference or message. */
 function abbreviateDigests(s: string): string {
-  return s.replace(/\b([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9]{12})[a-fA-F0-9]{20,}/g, '$1:$2...');
+  return s.replace(/\b([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9]{8})[a-fA-F0-9]{24,}/g, '$1:$2...');
 }
 
-/** Cut `s` to `max` characters, keeping its start and its end (`gcr.io/...nginx:1.2`). */
-function ellipsize(s: string, max: number): string {
-  if (s.length <= max) return s;
+/** Cuts that would remove only a few characters are not worth the lost text. */
+const MIN_CUT = 6;
+
+/**
+ * Cut `s` to about `max` characters. `'middle'` keeps the start and, when short enough, the last
+ * path component with its tag or digest (`123456789012.dkr.ecr.us-w.../nginx:1.26`); `'start'`
+ * keeps the end (`...repository name (Nginx) must be lowercase`), where messages say what is wrong.
+ */
+function ellipsize(s: string, max: number, cut: Cut): string {
+  if (s.length - max < MIN_CUT) return s;
   const keep = Math.max(max - 3, 2);
-  const head = Math.ceil(keep / 2);
-  return `${s.slice(0, head)}...${s.slice(s.length - (keep - head))}`;
+  if (cut === 'start') return `...${s.slice(s.length - keep)}`;
+  const lastSlash = s.lastIndexOf('/');
+  const at = s.indexOf('@', lastSlash + 1);
+  const tagOrDigest = at >= 0 ? at : s.indexOf(':', lastSlash + 1);
+  const tail =
+    [lastSlash, tagOrDigest].map((i) => (i > 0 ? s.length - i : 0)).find((n) => n > 0 && n <= keep * 0.6) ?? Math.floor(keep * 0.4);
+  return `${s.slice(0, keep - tail)}...${s.slice(s.length - tail)}`;
 }
 
-const MIN_PART = 16;
+/** A variable part of a warning: images and messages are shortened first (`level` 0), names last. */
+type Cut = 'middle' | 'start';
+interface Part {
+  readonly text: string;
+  readonly level: 0 | 1;
+  readonly cut?: Cut;
+}
+const MIN_PART = [40, 40] as const;
+/** Longer untrusted text is cut before any work is done on it. */
+const MAX_PART_INPUT = 1024;
+
+/** The lengths `lengths` cut down to at most `cap` each (never below `min`). */
+const capped = (lengths: readonly number[], cap: number, min: number): number[] => lengths.map((l) => Math.min(l, Math.max(cap, min)));
+const total = (ls: readonly number[]): number => ls.reduce((a, b) => a + b, 0);
 
 /**
  * A warning from a template and its variable parts, kept within WARNING_TARGET_LENGTH where
- * possible: digests are abbreviated first, then the longest parts are cut in the middle.
+ * that leaves it readable: digests are abbreviated first, then the longest images or messages are
+ * cut in the middle (not below MIN_PART), then container and rule names. Whatever remains over
+ * the target is accepted up to WARNING_MAX_LENGTH, where the API server starts cutting.
  */
-function fitWarning(render: (parts: readonly string[]) => string, raw: readonly string[]): string {
-  let parts = raw.map(printable);
-  let text = render(parts);
-  if (text.length <= WARNING_TARGET_LENGTH) return text;
-  parts = parts.map(abbreviateDigests);
-  text = render(parts);
-  if (text.length > WARNING_TARGET_LENGTH) {
-    const fixed = render(parts.map(() => '')).length;
-    let budget = Math.max(WARNING_TARGET_LENGTH - fixed, MIN_PART * parts.length);
-    // Share the budget: short parts keep their length, the long ones split the rest evenly.
-    const order = parts.map((p, i) => ({ i, len: p.length })).sort((a, b) => a.len - b.len);
-    const limits: number[] = parts.map(() => 0);
-    order.forEach(({ i, len }, n) => {
-      const share = Math.floor(budget / (order.length - n));
-      limits[i] = Math.min(len, share);
-      budget -= limits[i] ?? 0;
+function fitWarning(render: (parts: readonly string[]) => string, parts: readonly Part[]): string {
+  let texts = parts.map((p) => printable(p.text.slice(0, MAX_PART_INPUT)));
+  if (render(texts).length > WARNING_TARGET_LENGTH) texts = texts.map(abbreviateDigests);
+  for (const level of [0, 1] as const) {
+    const excess = render(texts).length - WARNING_TARGET_LENGTH;
+    if (excess <= 0) break;
+    const index = parts.flatMap((p, i) => (p.level === level ? [i] : []));
+    const lengths = index.map((i) => texts[i]?.length ?? 0);
+    const min = MIN_PART[level];
+    // The largest cap that removes at least `excess` characters (or as many as the floor allows).
+    let lo = 0;
+    let hi = Math.max(0, ...lengths);
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (total(lengths) - total(capped(lengths, mid, min)) >= excess) lo = mid;
+      else hi = mid - 1;
+    }
+    const limits = capped(lengths, lo, min);
+    index.forEach((i, n) => {
+      texts[i] = ellipsize(texts[i] ?? '', limits[n] ?? 0, parts[i]?.cut ?? 'middle');
     });
-    parts = parts.map((p, i) => ellipsize(p, limits[i] ?? p.length));
-    text = render(parts);
   }
+  const text = render(texts);
   return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
 }
 
@@ -468,10 +498,10 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
         rewrites.push({ ...where, from: field.image, to: r.rewritten, rule: r.rule.name });
         warnings.push(
           fitWarning(([c = '', f = '', t = '', n = '']) => `${WARNING_PREFIX}rewrote ${c} ${f} -> ${t} (rule ${n})`, [
-            containerLabel(field),
-            field.image,
-            r.rewritten,
-            r.rule.name,
+            { text: containerLabel(field), level: 1 },
+            { text: field.image, level: 0 },
+            { text: r.rewritten, level: 0 },
+            { text: r.rule.name, level: 1 },
           ]),
         );
         break;
@@ -481,7 +511,11 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
         warnings.push(
           fitWarning(
             ([i = '', c = '', e = '']) => `${WARNING_PREFIX}image ${i} of ${c} is not a valid reference, left unchanged: ${e}`,
-            [JSON.stringify(field.image), containerLabel(field), r.error],
+            [
+              { text: JSON.stringify(field.image), level: 0 },
+              { text: containerLabel(field), level: 1 },
+              { text: r.error, level: 0, cut: 'start' },
+            ],
           ),
         );
         break;
@@ -489,7 +523,11 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
         invalid.push({ ...where, image: field.image, error: r.error, rule: r.rule.name });
         invalidAudit.push({ container: originalImagesKey(field), image: field.image, rule: r.rule.name, error: r.error });
         warnings.push(
-          fitWarning(([c = '', i = '', e = '']) => `${WARNING_PREFIX}left ${c} ${i} unchanged: ${e}`, [containerLabel(field), field.image, r.error]),
+          fitWarning(([c = '', i = '', e = '']) => `${WARNING_PREFIX}left ${c} ${i} unchanged: ${e}`, [
+            { text: containerLabel(field), level: 1 },
+            { text: field.image, level: 0 },
+            { text: r.error, level: 0 },
+          ]),
         );
         break;
     }
@@ -505,7 +543,7 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
       if (missing.length > 0) {
         warnings.push(
           fitWarning(([s = '']) => `${WARNING_PREFIX}imagePullSecrets ${s} not added: a Pod's imagePullSecrets cannot change after it is created`, [
-            missing.join(','),
+            { text: missing.join(','), level: 0 },
           ]),
         );
       }

@@ -15,7 +15,7 @@ export const DEFAULT_DOMAIN = 'docker.io';
 const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
 const OFFICIAL_REPO_PREFIX = 'library/';
 const LOCALHOST = 'localhost';
-/** Maximum length of the name (domain + path), as in distribution/reference. */
+/** Maximum length of the repository path (without the domain), as in distribution/reference v0.6.0. */
 export const NAME_TOTAL_LENGTH_MAX = 255;
 
 export type ReferenceErrorKind =
@@ -71,10 +71,21 @@ export interface DigestReference {
 }
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-const fail = <T>(kind: ReferenceErrorKind, input: string, detail?: string): Result<T> => ({
-  ok: false,
-  error: new InvalidReferenceError(kind, input, detail),
-});
+
+/**
+ * An expected failure: a return value, built without a stack trace (capturing one costs more than
+ * the whole parse, and a bad image in a pod spec is data, not a bug).
+ */
+function noStack(kind: ReferenceErrorKind, input: string, detail?: string): InvalidReferenceError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new InvalidReferenceError(kind, input, detail);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+const fail = <T>(kind: ReferenceErrorKind, input: string, detail?: string): Result<T> => ({ ok: false, error: noStack(kind, input, detail) });
 
 // --- grammar (distribution/reference regexp.go, v0.6.0) ---------------------------------------
 const alphanumeric = '[a-z0-9]+';
@@ -114,15 +125,15 @@ const goDigestRegexp = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 /** go-digest `Digest.Validate`: undefined when valid. */
 export function validateDigest(s: string): InvalidReferenceError | undefined {
   const i = s.indexOf(':');
-  if (i <= 0 || i + 1 === s.length) return new InvalidReferenceError('DigestInvalidFormat', s);
+  if (i <= 0 || i + 1 === s.length) return noStack('DigestInvalidFormat', s);
   const algorithm = s.slice(0, i);
   const encoded = s.slice(i + 1);
   const size = Object.hasOwn(DIGEST_HEX_LENGTH, algorithm) ? DIGEST_HEX_LENGTH[algorithm] : undefined;
   if (size === undefined) {
-    return new InvalidReferenceError(goDigestRegexp.test(s) ? 'DigestUnsupported' : 'DigestInvalidFormat', s);
+    return noStack(goDigestRegexp.test(s) ? 'DigestUnsupported' : 'DigestInvalidFormat', s);
   }
-  if (encoded.length !== size) return new InvalidReferenceError('DigestInvalidLength', s);
-  if (!lowerHex.test(encoded)) return new InvalidReferenceError('DigestInvalidFormat', s);
+  if (encoded.length !== size) return noStack('DigestInvalidLength', s);
+  if (!lowerHex.test(encoded)) return noStack('DigestInvalidFormat', s);
   return undefined;
 }
 
@@ -137,14 +148,15 @@ export function parse(s: string): Result<NamedReference> {
     return fail('ReferenceInvalidFormat', s);
   }
   const name = m[1] ?? '';
-  if (name.length > NAME_TOTAL_LENGTH_MAX) return fail('NameTooLong', s);
   const nm = anchoredNameRegexp.exec(name);
   const domain = nm?.[1] ?? '';
   const path = nm?.[2] ?? name;
+  // v0.6.0 limits the repository path, not domain + path (reference.go: len(repo.path)).
+  if (path.length > NAME_TOTAL_LENGTH_MAX) return fail('NameTooLong', s);
   const digest = m[3];
   if (digest !== undefined) {
     const err = validateDigest(digest);
-    if (err !== undefined) return { ok: false, error: new InvalidReferenceError(err.kind, s) };
+    if (err !== undefined) return fail(err.kind, s);
   }
   return ok({ domain, path, tag: m[2], digest });
 }
@@ -185,7 +197,7 @@ export function parseNormalizedNamed(s: string): Result<NamedReference> {
     return fail('NameContainsUppercase', s, `invalid reference format: repository name (${remote}) must be lowercase`);
   }
   const r = parse(`${domain}/${remainder}`);
-  if (!r.ok) return { ok: false, error: new InvalidReferenceError(r.error.kind, s, r.error.message) };
+  if (!r.ok) return fail(r.error.kind, s, r.error.message);
   return r;
 }
 

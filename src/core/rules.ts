@@ -31,6 +31,8 @@ export interface CompiledRule {
   /** `replace` after `${env:...}` substitution. */
   readonly replace: string;
   readonly imagePullSecrets: readonly string[];
+  /** True when `namespaces` or `excludeNamespaces` limit the rule. */
+  readonly scoped: boolean;
   appliesToNamespace(namespace: string | undefined): boolean;
   /** The new name for a normalized name, or undefined when the rule does not match. */
   apply(name: string): string | undefined;
@@ -149,6 +151,7 @@ function compileRule(
     name: spec.name,
     replace,
     imagePullSecrets: Object.freeze([...(spec.imagePullSecrets ?? [])]),
+    scoped: namespaces.length > 0 || excludeNamespaces.length > 0,
     appliesToNamespace,
   };
 
@@ -271,6 +274,10 @@ function withTagAndDigest(name: string, ref: NamedReference): string {
   return name + (ref.tag === undefined ? '' : `:${ref.tag}`) + (ref.digest === undefined ? '' : `@${ref.digest}`);
 }
 
+/** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
+export const MEMO_MAX_ENTRIES = 4096;
+const MEMO_MAX_IMAGE_LENGTH = 1024;
+
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]): Rewriter {
   /** The first rule's new name, or undefined. */
   const step = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
@@ -283,12 +290,11 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     return undefined;
   };
 
-  const rewrite = (image: string, context?: RewriteContext): RewriteResult => {
+  const compute = (image: string, ns: string | undefined): RewriteResult => {
     const parsed = parseNormalizedNamed(image);
     if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
     const ref = parsed.value;
     const name = nameOf(ref);
-    const ns = context?.namespace;
     if (exclude.some((p) => hasPathPrefix(name, p))) return { kind: 'unchanged', image, reason: 'excluded' };
     const hit = step(name, ns);
     if (hit === undefined) return { kind: 'unchanged', image, reason: 'no-match' };
@@ -310,6 +316,26 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
       };
     }
     return { kind: 'rewritten', image, rewritten: candidate, rule: hit.rule };
+  };
+
+  // Rewriting is a pure function of (image, namespace), and clusters admit the same few images over
+  // and over (every replica, every rollout), so answers are memoized in a small bounded map.
+  // Namespaces are part of the key only when some rule is scoped by namespace.
+  const byNamespace = rules.some((r) => r.scoped);
+  const memo = new Map<string, RewriteResult>();
+  const rewrite = (image: string, context?: RewriteContext): RewriteResult => {
+    const ns = context?.namespace;
+    if (image.length > MEMO_MAX_IMAGE_LENGTH) return compute(image, ns);
+    const key = byNamespace ? `${ns ?? ''}\u0000${image}` : image;
+    const cached = memo.get(key);
+    if (cached !== undefined) return cached;
+    const result = Object.freeze(compute(image, ns));
+    if (memo.size >= MEMO_MAX_ENTRIES) {
+      const oldest = memo.keys().next();
+      if (oldest.done !== true) memo.delete(oldest.value);
+    }
+    memo.set(key, result);
+    return result;
   };
 
   return Object.freeze({ rules, exclude, rewrite });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { explainImage } from '../../src/explain.js';
-import { hasPathPrefix } from '../../src/core/rules.js';
+import { hasPathPrefix, MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -100,7 +100,7 @@ describe('rewrite', () => {
   });
 
   it('rejects a result that is too long to be a valid reference and leaves the image alone', () => {
-    const long = rewriterFrom(`rules:\n  - name: long\n    match: gcr.io\n    replace: ${'a'.repeat(200)}.example.com\n`);
+    const long = rewriterFrom(`rules:\n  - name: long\n    match: gcr.io\n    replace: mirror.example.com/${'a'.repeat(200)}\n`);
     const image = `gcr.io/${'b'.repeat(60)}`;
     const r = long.rewrite(image);
     expect(r.kind).toBe('rejected');
@@ -145,6 +145,12 @@ rules:
 `);
     expect(explainImage(r, 'nginx:1').rule).toBe('specific');
     expect(explainImage(r, 'redis:7').rule).toBe('general');
+  });
+
+  it('answers correctly past the memo bound, and the same way twice', () => {
+    const images = Array.from({ length: MEMO_MAX_ENTRIES + 100 }, (_, i) => `gcr.io/app-${i}:1`);
+    for (const image of images) expect(explainImage(rules, image).rewritten).toBe(`asia.${image}`);
+    for (const image of images.slice(0, 50)) expect(rules.rewrite(image)).toEqual(rules.rewrite(image));
   });
 
   it('is immutable', () => {

@@ -1,0 +1,267 @@
+/**
+ * The webhook's HTTP adapter for Lambda: an API Gateway REST proxy event (the product's
+ * endpoint), an HTTP API payload 2.0 event or a Lambda Function URL event in; the matching result
+ * out. It only translates: decode the body, check the token, call the pure `review`, encode the
+ * answer. Everything expensive (reading and compiling the rules) is done by the `RulesProvider`
+ * once per container and on refresh, never per request.
+ *
+ * Answers (always `Content-Type: application/json`):
+ * - 200 the AdmissionReview (DESIGN.md); when the rules cannot be loaded, `allowed: true` without a
+ *   patch and a warning saying why (fail open, like the webhook's failurePolicy Ignore);
+ * - 400 `{"message"}` with a fixed message for a body that is not an AdmissionReview (never echoed);
+ * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment;
+ * - 405 for methods other than POST (GET `/healthz` answers 200 `{"status":"ok"}` when the rules are
+ *   loaded, 503 otherwise, without a token: for `serve` and probes);
+ * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import type { RulesProvider } from './config/sources.js';
+import { type AdmissionReviewAnswer, type ReviewReport, review, WARNING_PREFIX } from './core/admission.js';
+import type { Rewriter } from './core/rules.js';
+import { flushMetrics, logReport, type Outcome, recordOutcome } from './observability.js';
+
+/**
+ * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
+ * at most 3 MiB (kube-apiserver's request body limit) and an UPDATE review carries the object and
+ * the old object, so a real AdmissionReview stays under about 6 MiB; a synchronous Lambda
+ * invocation cannot carry more than 6 MB anyway. For `serve` it bounds what a client can make us parse.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+export const HEALTH_PATH = '/healthz';
+
+/** Every fixed message a client can get. */
+export const MESSAGES = {
+  unsupportedEvent: 'unsupported event: expected an API Gateway REST proxy, HTTP API (payload 2.0) or Lambda Function URL event',
+  unauthorized: 'unauthorized',
+  methodNotAllowed: 'method not allowed: POST an AdmissionReview',
+  empty: 'request body is empty: expected an AdmissionReview',
+  tooLarge: 'request body is too large',
+  notBase64: 'request body is marked base64-encoded but is not valid base64',
+  notUtf8: 'request body is not valid UTF-8',
+  notJson: 'request body is not valid JSON: expected an AdmissionReview',
+  internal: 'internal error',
+} as const;
+
+export interface HandlerDeps {
+  readonly rules: RulesProvider;
+  /** When set, requests must carry it as the last path segment (`/mutate/<token>`). */
+  readonly token: string | undefined;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Default `DEFAULT_MAX_BODY_BYTES`. */
+  readonly maxBodyBytes?: number;
+}
+
+/** The result for every event shape: a REST proxy result and a payload 2.0 structured result alike. */
+export interface WebhookResult {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly isBase64Encoded: false;
+}
+
+export type WebhookHandler = (event: unknown, context?: Context) => Promise<WebhookResult>;
+
+/** The parts of an event the webhook uses. */
+interface HttpRequest {
+  readonly shape: 'rest' | 'v2';
+  readonly method: string;
+  readonly path: string;
+  readonly pathToken: string | undefined;
+  readonly body: string | undefined;
+  readonly base64: boolean;
+  readonly sourceIp: string | undefined;
+}
+
+type Json = Readonly<Record<string, unknown>>;
+const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Recognize the event by its shape; undefined when it is none of the three. */
+export function parseEvent(event: unknown): HttpRequest | undefined {
+  if (!isRecord(event)) return undefined;
+  const body = event['body'];
+  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  const rc = isRecord(event['requestContext']) ? event['requestContext'] : undefined;
+  const http = isRecord(rc?.['http']) ? rc['http'] : undefined;
+  const params = isRecord(event['pathParameters']) ? event['pathParameters'] : undefined;
+  const common = { pathToken: str(params?.['token']), body: body ?? undefined, base64: event['isBase64Encoded'] === true };
+  if (event['version'] === '2.0' || http !== undefined) {
+    const method = str(http?.['method']);
+    const path = str(event['rawPath']) ?? str(http?.['path']);
+    if (method === undefined || path === undefined) return undefined;
+    return { shape: 'v2', method: method.toUpperCase(), path, sourceIp: str(http?.['sourceIp']), ...common };
+  }
+  const method = str(event['httpMethod']);
+  const path = str(event['path']);
+  if (method === undefined || path === undefined) return undefined;
+  const identity = isRecord(rc?.['identity']) ? rc['identity'] : undefined;
+  return { shape: 'rest', method: method.toUpperCase(), path, sourceIp: str(identity?.['sourceIp']), ...common };
+}
+
+/** The token a request carries: `pathParameters.token`, else the last non-empty path segment. */
+function requestToken(req: HttpRequest): string {
+  return req.pathToken ?? req.path.split('/').filter((s) => s !== '').at(-1) ?? '';
+}
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+type Decoded = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly message: string };
+
+function decodeBody(body: string | undefined, base64: boolean, max: number): Decoded {
+  if (body === undefined || body === '') return { ok: false, message: MESSAGES.empty };
+  let text: string;
+  if (base64) {
+    const compact = body.replace(/\s+/g, '');
+    if (compact.length > Math.ceil(max / 3) * 4) return { ok: false, message: MESSAGES.tooLarge };
+    if (compact.length % 4 === 1 || !BASE64.test(compact)) return { ok: false, message: MESSAGES.notBase64 };
+    const bytes = Buffer.from(compact, 'base64');
+    if (bytes.length > max) return { ok: false, message: MESSAGES.tooLarge };
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      return { ok: false, message: MESSAGES.notUtf8 };
+    }
+  } else {
+    // UTF-8 needs at least one byte per UTF-16 unit: compare the length first, count bytes only if needed.
+    if (body.length > max || Buffer.byteLength(body, 'utf8') > max) return { ok: false, message: MESSAGES.tooLarge };
+    text = body;
+  }
+  if (text.trim() === '') return { ok: false, message: MESSAGES.empty };
+  return { ok: true, text };
+}
+
+function reply(statusCode: number, body: unknown, headers: Readonly<Record<string, string>> = {}): WebhookResult {
+  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+}
+
+/** Rewrites nothing: used to answer (allowed, no patch) while the rules are not loaded. */
+const NO_RULES: Rewriter = Object.freeze({
+  rules: [],
+  exclude: [],
+  rewrite: (image: string) => ({ kind: 'unchanged', image, reason: 'no-match' }) as const,
+});
+
+function withWarning(answer: AdmissionReviewAnswer, warning: string): AdmissionReviewAnswer {
+  return { ...answer, response: { ...answer.response, warnings: [warning, ...(answer.response.warnings ?? [])] } };
+}
+
+function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome {
+  if (report.skipped !== undefined) return 'skipped';
+  return answer.response.patch === undefined ? 'unchanged' : 'patched';
+}
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/** Build the handler; call once per container. */
+export function createHandler(deps: HandlerDeps): WebhookHandler {
+  const { rules, logger, metrics } = deps;
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (deps.token === '') throw new TypeError('createHandler: token must be undefined or a non-empty string');
+  const expected = deps.token === undefined ? undefined : sha256(deps.token);
+  let coldStart = true;
+
+  /** Constant time whatever the lengths: both sides are SHA-256 digests. */
+  const authorized = (req: HttpRequest): boolean => expected === undefined || timingSafeEqual(sha256(requestToken(req)), expected);
+
+  const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport) => void): Promise<WebhookResult> => {
+    const req = parseEvent(event);
+    if (req === undefined) {
+      note('bad_request');
+      logger.warn('request rejected', { status: 400, reason: MESSAGES.unsupportedEvent });
+      return reply(400, { message: MESSAGES.unsupportedEvent });
+    }
+    if (req.method === 'GET' && req.path === HEALTH_PATH) {
+      const state = await rules.current();
+      return state.ok ? reply(200, { status: 'ok' }) : reply(503, { status: 'unavailable' });
+    }
+    if (!authorized(req)) {
+      note('unauthorized');
+      logger.warn('request rejected', { status: 401, reason: 'wrong or missing webhook token', sourceIp: req.sourceIp });
+      return reply(401, { message: MESSAGES.unauthorized });
+    }
+    if (req.method !== 'POST') {
+      note('bad_request');
+      logger.warn('request rejected', { status: 405, reason: MESSAGES.methodNotAllowed, method: req.method.slice(0, 16) });
+      return reply(405, { message: MESSAGES.methodNotAllowed }, { Allow: 'POST' });
+    }
+    const badRequest = (message: string): WebhookResult => {
+      note('bad_request');
+      logger.warn('request rejected', { status: 400, reason: message });
+      return reply(400, { message });
+    };
+    const decoded = decodeBody(req.body, req.base64, maxBodyBytes);
+    if (!decoded.ok) return badRequest(decoded.message);
+    let body: unknown;
+    try {
+      body = JSON.parse(decoded.text);
+    } catch {
+      // The parser's message quotes the body: never log it.
+      return badRequest(MESSAGES.notJson);
+    }
+    const state = await rules.current();
+    const result = review(body, state.ok ? state.rewriter : NO_RULES);
+    if (!result.ok) return badRequest(result.message);
+    const { report } = result;
+    let answer = result.response;
+    let outcome = outcomeOf(answer, report);
+    if (!state.ok && report.skipped === undefined) {
+      outcome = 'failopen';
+      answer = withWarning(answer, `${WARNING_PREFIX}images not rewritten: ${state.reason}`);
+      logger.warn('rules not loaded: answering allowed without a patch', { uid: report.uid, reason: state.reason });
+    }
+    note(outcome, report);
+    logReport(logger, report);
+    logger.info('admission reviewed', {
+      uid: report.uid,
+      kind: report.kind,
+      namespace: report.namespace,
+      name: report.name,
+      operation: report.operation,
+      outcome,
+      rewrites: report.rewrites.length,
+      invalid: report.invalid.length,
+      ...(report.skipped === undefined ? {} : { skipped: report.skipped }),
+      ...(state.ok ? { rules: state.source, rulesVersion: state.version } : {}),
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return reply(200, answer);
+  };
+
+  return async (event, context) => {
+    const started = performance.now();
+    let outcome: Outcome | undefined;
+    let report: ReviewReport | undefined;
+    const note = (o: Outcome, r?: ReviewReport): void => {
+      outcome = o;
+      report = r;
+    };
+    try {
+      if (context !== undefined) logger.addContext(context);
+      if (coldStart) {
+        coldStart = false;
+        logger.info('cold start', { coldStart: true });
+      }
+      return await handle(event, started, note);
+    } catch (e) {
+      outcome = 'error';
+      report = undefined;
+      logger.error('unexpected error; answered 500', { error: asError(e) });
+      return reply(500, { message: MESSAGES.internal });
+    } finally {
+      try {
+        if (outcome !== undefined) recordOutcome(metrics, outcome, report);
+        flushMetrics(metrics);
+      } catch (e) {
+        logger.error('cannot publish metrics', { error: asError(e) });
+      }
+    }
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The sample events of events/ (the files `sam local invoke` and `npm run invoke` use), loaded
+ * fresh for every test, plus a Logger/Metrics pair whose JSON lines are captured.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createObservability, type Observability } from '../../src/observability.js';
+import { REPO_ROOT } from './fixtures.js';
+
+export const EVENTS_DIR = join(REPO_ROOT, 'events');
+
+/** The token in the path of every sample event (except rest-wrong-token.json). */
+export const EVENT_TOKEN = 'example-token-0123456789abcdef';
+
+export type JsonObject = Record<string, unknown>;
+
+/** A fresh copy of events/NAME, to change at will. */
+export function loadEvent(name: string): JsonObject {
+  return JSON.parse(readFileSync(join(EVENTS_DIR, name), 'utf8')) as JsonObject;
+}
+
+export function eventNames(): string[] {
+  return readdirSync(EVENTS_DIR).filter((f) => f.endsWith('.json')).sort();
+}
+
+/** The AdmissionReview inside an event (its body, base64-decoded when needed). */
+export function eventReview(event: JsonObject): JsonObject {
+  const body = event['body'];
+  if (typeof body !== 'string') throw new Error('event has no body');
+  const text = event['isBase64Encoded'] === true ? Buffer.from(body, 'base64').toString('utf8') : body;
+  return JSON.parse(text) as JsonObject;
+}
+
+/** The event with another body (a string as is, anything else as JSON). */
+export function withBody(event: JsonObject, body: unknown): JsonObject {
+  return { ...event, body: typeof body === 'string' || body === null ? body : JSON.stringify(body), isBase64Encoded: false };
+}
+
+export interface Captured extends Observability {
+  /** Every JSON line written, parsed, in order. */
+  readonly lines: JsonObject[];
+  /** The log lines (not EMF). */
+  logs(): JsonObject[];
+  /** The EMF documents. */
+  emf(): JsonObject[];
+  /** Everything written, as text (to check what must never appear). */
+  text(): string;
+}
+
+/** Logger (level INFO) and Metrics writing into memory. */
+export function captureObservability(): Captured {
+  const raw: string[] = [];
+  const lines: JsonObject[] = [];
+  const obs = createObservability({
+    logLevel: 'INFO',
+    sink: (line) => {
+      raw.push(line);
+      lines.push(JSON.parse(line) as JsonObject);
+    },
+  });
+  return {
+    ...obs,
+    lines,
+    logs: () => lines.filter((l) => !('_aws' in l)),
+    emf: () => lines.filter((l) => '_aws' in l),
+    text: () => raw.join('\n'),
+  };
+}
