@@ -112,6 +112,7 @@ export const EXCLUDED_NAMESPACES = ['kube-system'] as const;
 /** Why `url` cannot be a webhook's clientConfig.url (the API server's rules, and no whitespace), or undefined. */
 export function urlProblem(url: string): string | undefined {
   if (url === '') return '--url must not be empty';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\s\u0000-\u001f\u007f]/.test(url)) return '--url must not contain spaces or control characters';
   if (!/^https:\/\//i.test(url)) return `--url must be an https:// URL (the API server calls webhooks over TLS only): ${url}`;
   if (url.includes('#')) return '--url must not have a fragment ("#...")';
@@ -162,12 +163,11 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
 
 /** A CA bundle must be PEM certificates, at least one, and nothing secret. */
 function caBundleProblem(pem: string): string | undefined {
-  if (/PRIVATE KEY-----/.test(pem)) return '--ca-bundle holds a private key: give the CA certificate only';
+  if (pem.includes('PRIVATE KEY-----')) return '--ca-bundle holds a private key: give the CA certificate only';
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) return '--ca-bundle holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
   for (const [i, block] of blocks.entries()) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- parse only
       new X509Certificate(block);
     } catch (e) {
       return `--ca-bundle certificate ${i + 1} does not parse: ${(e as Error).message}`;
@@ -210,9 +210,10 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
 
 /** The YAML text: `header` lines as a comment, then the object. */
 export function toYaml(config: MutatingWebhookConfiguration, header: readonly string[]): string {
-  const doc = new Document(config);
-  doc.commentBefore = header.map((l) => (l === '' ? '' : ` ${l}`)).join('\n');
-  return doc.toString({ lineWidth: 0 });
+  // No anchors and aliases: the same selector twice stays written out twice, as people write it.
+  const doc = new Document(config, { aliasDuplicateObjects: false });
+  const comment = header.map((l) => (l === '' ? '#' : `# ${l}`)).join('\n');
+  return `${comment}\n\n${doc.toString({ lineWidth: 0 })}`;
 }
 
 /** What the header comment says; `commandLine` is how to make the same output again. */

@@ -523,10 +523,11 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
         invalid.push({ ...where, image: field.image, error: r.error, rule: r.rule.name });
         invalidAudit.push({ container: originalImagesKey(field), image: field.image, rule: r.rule.name, error: r.error });
         warnings.push(
-          fitWarning(([c = '', i = '', e = '']) => `${WARNING_PREFIX}left ${c} ${i} unchanged: ${e}`, [
+          fitWarning(([c = '', i = '', n = '', e = '']) => `${WARNING_PREFIX}left ${c} ${i} unchanged (rule ${n}): ${e}`, [
             { text: containerLabel(field), level: 1 },
             { text: field.image, level: 0 },
-            { text: r.error, level: 0 },
+            { text: r.rule.name, level: 1 },
+            { text: r.error, level: 0, cut: 'start' },
           ]),
         );
         break;
