@@ -67,7 +67,7 @@ export interface WebhookResult {
 export type WebhookHandler = (event: unknown, context?: Context) => Promise<WebhookResult>;
 
 /** The parts of an event the webhook uses. */
-interface HttpRequest {
+export interface HttpRequest {
   readonly shape: 'rest' | 'v2';
   readonly method: string;
   readonly path: string;

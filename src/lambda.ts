@@ -9,7 +9,7 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { loadSources } from './config/sources.js';
+import { loadSources, type Sources } from './config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
 import { createObservability, flushMetrics } from './observability.js';
 
@@ -21,7 +21,7 @@ function lazy<T>(make: () => T): () => T {
 
 const { logger, metrics } = createObservability();
 
-let sources: Awaited<ReturnType<typeof loadSources>>;
+let sources: Sources;
 try {
   sources = await loadSources(process.env, {
     logger,

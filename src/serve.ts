@@ -116,7 +116,7 @@ export class ServeError extends Error {
 }
 
 /** The routes the server forwards to the handler; every other path is a 404 here. */
-interface Route {
+export interface Route {
   readonly resource: '/mutate' | '/mutate/{token}' | '/healthz';
   readonly pathParameters: Readonly<Record<string, string>> | null;
 }
@@ -197,111 +197,114 @@ async function readPair(certFile: string, keyFile: string): Promise<KeyPair | { 
 
 const digest = (pair: KeyPair): string => createHash('sha256').update(pair.cert).update('\0').update(pair.key).digest('hex');
 
+export interface FileWatch {
+  /** Run `check` now (serialized with the watch and the poll). */
+  check(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Calls `check` when files may have changed: on fs.watch events in their folders (debounced, since
+ * one update makes several events) and every `pollMs` (fs.watch misses changes on some volumes, and
+ * a Kubernetes Secret or ConfigMap volume swaps a `..data` symlink). Checks never overlap; a request
+ * that arrives during a check runs one more check after it. `check` must not reject.
+ */
+export function watchFiles(files: readonly string[], check: () => Promise<void>, options: { readonly pollMs: number; readonly log: Log; readonly what: string }): FileWatch {
+  const { log, what } = options;
+  const watchers: FSWatcher[] = [];
+  let closed = false;
+  let requested = 0;
+  let running: Promise<void> | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+
+  const run = (): Promise<void> => {
+    requested++;
+    running ??= (async () => {
+      let handled = -1;
+      while (handled !== requested && !closed) {
+        handled = requested;
+        await check();
+      }
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const schedule = (): void => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void run(), 100);
+    debounce.unref();
+  };
+  for (const dir of new Set(files.map((f) => dirname(f)))) {
+    try {
+      const w = watch(dir, { persistent: false }, schedule);
+      w.on('error', (e) => {
+        log({ level: 'warn', msg: `${what} folder watch failed; polling only`, dir, reason: e.message });
+        w.close();
+      });
+      watchers.push(w);
+    } catch (e) {
+      log({ level: 'warn', msg: `cannot watch the ${what} folder; polling only`, dir, reason: (e as Error).message });
+    }
+  }
+  const poll = setInterval(() => void run(), options.pollMs);
+  poll.unref();
+  return {
+    check: run,
+    close: () => {
+      closed = true;
+      for (const w of watchers) w.close();
+      clearInterval(poll);
+      clearTimeout(debounce);
+    },
+  };
+}
+
 /**
  * Watches the certificate and key files; when their content changes and the new pair loads, it is
  * handed to `apply`; when it does not, the reason is logged once and the current pair stays.
  */
-class CertificateReloader {
-  private current: KeyPair;
-  private lastFailed: string | undefined;
-  private readonly watchers: FSWatcher[] = [];
-  private poll: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private requested = 0;
-  private stopped = false;
-
-  constructor(
-    initial: KeyPair,
-    private readonly certFile: string,
-    private readonly keyFile: string,
-    private readonly apply: (pair: KeyPair) => void,
-    private readonly log: Log,
-  ) {
-    this.current = initial;
-  }
-
-  start(pollMs: number): void {
-    for (const dir of new Set([dirname(this.certFile), dirname(this.keyFile)])) {
-      try {
-        const w = watch(dir, { persistent: false }, () => {
-          this.schedule();
-        });
-        w.on('error', (e) => {
-          this.log({ level: 'warn', msg: 'certificate folder watch failed; polling only', dir, reason: e.message });
-          w.close();
-        });
-        this.watchers.push(w);
-      } catch (e) {
-        this.log({ level: 'warn', msg: 'cannot watch certificate folder; polling only', dir, reason: (e as Error).message });
-      }
-    }
-    this.poll = setInterval(() => void this.check(), pollMs);
-    this.poll.unref();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    for (const w of this.watchers) w.close();
-    clearInterval(this.poll);
-    clearTimeout(this.debounce);
-  }
-
-  /** Several events arrive for one update (a Secret swap renames, a copy writes twice): act once. */
-  private schedule(): void {
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.check(), 100);
-    this.debounce.unref();
-  }
-
-  /** Compare the files with the current pair; one check at a time, and one more if asked meanwhile. */
-  check(): Promise<void> {
-    this.requested++;
-    this.running ??= (async () => {
-      let handled = -1;
-      while (handled !== this.requested && !this.stopped) {
-        handled = this.requested;
-        await this.checkOnce();
-      }
-    })().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async checkOnce(): Promise<void> {
-    const read = await readPair(this.certFile, this.keyFile);
-    if (this.stopped) return;
+function reloadCertificates(
+  initial: KeyPair,
+  files: { readonly certFile: string; readonly keyFile: string },
+  apply: (pair: KeyPair) => void,
+  options: { readonly pollMs: number; readonly log: Log },
+): FileWatch {
+  const { log } = options;
+  let current = initial;
+  let lastFailed: string | undefined;
+  const failed = (id: string, reason: string): void => {
+    if (lastFailed === id) return;
+    lastFailed = id;
+    log({ level: 'error', msg: 'certificate reload failed; keeping the current certificate', reason });
+  };
+  const check = async (): Promise<void> => {
+    const read = await readPair(files.certFile, files.keyFile);
     if ('error' in read) {
-      if (this.lastFailed !== read.error) {
-        this.lastFailed = read.error;
-        this.log({ level: 'error', msg: 'certificate reload failed; keeping the current certificate', reason: read.error });
-      }
+      failed(read.error, read.error);
       return;
     }
-    if (read.cert.equals(this.current.cert) && read.key.equals(this.current.key)) {
-      this.lastFailed = undefined;
+    if (read.cert.equals(current.cert) && read.key.equals(current.key)) {
+      lastFailed = undefined;
       return;
     }
     const id = digest(read);
-    if (id === this.lastFailed) return;
     const checked = checkKeyPair(read, Date.now());
     if (!checked.ok) {
-      this.lastFailed = id;
-      this.log({ level: 'error', msg: 'certificate reload failed; keeping the current certificate', reason: checked.reason });
+      failed(id, checked.reason);
       return;
     }
     try {
-      this.apply(read);
+      apply(read);
     } catch (e) {
-      this.lastFailed = id;
-      this.log({ level: 'error', msg: 'certificate reload failed; keeping the current certificate', reason: (e as Error).message });
+      failed(id, (e as Error).message);
       return;
     }
-    this.current = read;
-    this.lastFailed = undefined;
-    this.log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
-  }
+    current = read;
+    lastFailed = undefined;
+    log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
+  };
+  return watchFiles([files.certFile, files.keyFile], check, { ...options, what: 'certificate' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,8 +358,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
 
 /**
  * After an answer sent before the body was read (413, 404), read and drop the rest so the client
- * gets to read the answer instead of a reset; a client that keeps sending past `limit` more bytes
- * or `lingerMs` is cut off.
+ * gets to read the answer instead of a reset (and a keep-alive connection stays usable); a client
+ * that sends more than `limit` bytes after the answer, or is still sending after `lingerMs`, is cut off.
  */
 function discardRest(req: IncomingMessage, limit: number, lingerMs: number): void {
   if (req.complete) return;
@@ -600,6 +603,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   const maxConnections = positiveInteger('maxConnections', options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   const pollMs = positiveInteger('certificatePollMs', options.certificatePollMs ?? DEFAULT_CERTIFICATE_POLL_MS);
+  // After an early answer, a client may finish sending up to this much, which is read and dropped.
+  const discardBytes = 2 * maxBodyBytes;
   const stage = options.stage ?? 'local';
   const { handler } = options;
 
@@ -649,8 +654,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on('drop', (data?: DropArgument) => {
     noisy({ level: 'warn', msg: 'connection dropped: too many connections', maxConnections, sourceIp: data?.remoteAddress });
   });
+  // Sockets past the TLS handshake: a failed handshake is also reported as a clientError, already logged above.
+  const secured = new WeakSet<object>();
+  server.on('secureConnection', (socket) => {
+    secured.add(socket);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // It is a net.Socket or a TLSSocket; the Duplex type just does not say so.
+    if (!secured.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    // It is a TLSSocket; the Duplex type just does not say so.
     const { remoteAddress } = socket as Partial<Pick<Socket, 'remoteAddress'>>;
     // What Node does without a listener (a bare status line, then close), plus a log line.
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -695,12 +709,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
 
     if (route === undefined) {
-      discardRest(req, maxBodyBytes, t.lingerMs);
+      discardRest(req, discardBytes, t.lingerMs);
       done({ status: 404, responseBytes: sendJson(res, 404, 'Not Found') });
       return;
     }
+    if (route.resource === '/healthz' && method !== 'GET' && method !== 'HEAD') {
+      discardRest(req, discardBytes, t.lingerMs);
+      res.setHeader('allow', 'GET, HEAD');
+      done({ status: 405, responseBytes: sendJson(res, 405, 'method not allowed: GET /healthz') });
+      return;
+    }
     if (closing && route.resource === '/healthz') {
-      discardRest(req, maxBodyBytes, t.lingerMs);
+      discardRest(req, discardBytes, t.lingerMs);
       done({ status: 503, responseBytes: sendJson(res, 503, 'shutting down') });
       return;
     }
@@ -710,12 +730,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (read.kind === 'too-large') {
-      discardRest(req, maxBodyBytes, t.lingerMs);
+      discardRest(req, discardBytes, t.lingerMs);
       done({ status: 413, responseBytes: sendJson(res, 413, `request body is larger than ${maxBodyBytes} bytes`) });
       return;
     }
     const event = toProxyEvent({
-      method,
+      // HEAD /healthz is a GET for the handler; Node leaves the body out of the answer.
+      method: route.resource === '/healthz' ? 'GET' : method,
       path,
       search,
       route,
@@ -786,23 +807,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log({ level: 'error', msg: 'server error', reason: e.message });
   });
 
-  const reloader = new CertificateReloader(
+  const reloader = reloadCertificates(
     initial,
-    options.certFile,
-    options.keyFile,
+    options,
     (pair) => {
       server.setSecureContext(tlsOptions(pair));
     },
-    log,
+    { pollMs, log },
   );
-  reloader.start(pollMs);
 
   const bound = server.address() as AddressInfo;
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
-      reloader.stop();
+      reloader.close();
       const inFlight = sockets.size;
       log({ level: 'info', msg: 'shutting down', connections: inFlight, shutdownMs: t.shutdownMs });
       const deadline = setTimeout(() => {

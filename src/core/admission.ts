@@ -6,19 +6,27 @@
  * `{ ok: false, status: 400 }` value with a fixed message; a bad pod spec is reported and otherwise
  * left alone. Every answer is `allowed: true`: this webhook mutates, it never denies.
  *
- * What the user is told (decided here, documented in the constants below):
- * - `image-rewriter.io/original-images` on the object's own metadata (for workloads too, not on
- *   the pod template: changing template annotations would roll the workload out again): a JSON map
- *   `"<list>/<containerName>"` -> original image. Existing entries win (the first original is
- *   kept across reinvocations and UPDATEs); new entries are merged in. Not written for the
- *   `pods/ephemeralcontainers` subresource, where the API server keeps the stored metadata.
- * - one admission warning per rewrite, invalid image and rejected rule result (kubectl prints them);
- * - auditAnnotations `rewrites` and `invalid` (compact JSON; the API server prefixes the keys with
- *   the webhook's name);
- * - a rule's `imagePullSecrets` added to the pod spec whose image it rewrote (no duplicates), except
- *   on a Pod UPDATE or subresource, where the API server forbids changing them (a warning says so).
- * Opt-out: label or annotation `image-rewriter.io/skip: "true"` on the object or on its pod
- * template. Mirror (static) pods are never mutated.
+ * Decisions (the constants below are the names other modules use):
+ * - Only CREATE and UPDATE of the kinds in ./workload.ts are rewritten. For the
+ *   `pods/ephemeralcontainers` subresource (`kubectl debug`) only ephemeralContainers are looked
+ *   at, since the API server keeps everything else of the stored Pod, metadata included.
+ * - `image-rewriter.io/original-images` goes on the object's own metadata, for workloads too (an
+ *   annotation on the pod template would roll the workload out again, and pods made from a
+ *   rewritten template have nothing left to rewrite, so they carry no such annotation): a JSON map
+ *   `"<list>/<containerName>"` (`"<list>/[<index>]"` without a name) -> original image. Entries are
+ *   written only for images rewritten now, so a reinvocation (image already rewritten) keeps the
+ *   first original, and an UPDATE that sets a new upstream image records that one; other entries
+ *   are kept; an existing value that is not a JSON map of strings is replaced. Not written for
+ *   the ephemeralcontainers subresource (the API server would drop it).
+ * - One admission warning per rewrite, invalid image and rejected rule result (kubectl prints
+ *   them), at most MAX_WARNINGS, printable ASCII, about WARNING_TARGET_LENGTH characters.
+ * - auditAnnotations `rewrites` and `invalid`: compact JSON lists under
+ *   MAX_AUDIT_ANNOTATION_BYTES (the API server prefixes the keys with the webhook's name).
+ * - A rule's `imagePullSecrets` are added to the pod spec (Pod or template) whose image it
+ *   rewrote, each name once, after the ones already listed. Not on a Pod UPDATE or subresource:
+ *   the API server rejects a change of a Pod's imagePullSecrets, so a warning says so instead.
+ * - Opt-out: label or annotation `image-rewriter.io/skip: "true"` (exactly) on the object or on its
+ *   pod template (whose labels become the pods' labels). Mirror (static) pods are never mutated.
  */
 import { add, encodePatch, type JsonValue, type PatchOperation, pointer, replace } from './patch.js';
 import type { CompiledRule, Rewriter } from './rules.js';
@@ -168,14 +176,12 @@ const isApiVersion = (v: unknown): v is AdmissionApiVersion => ADMISSION_REVIEW_
 const isOperation = (v: unknown): v is Operation => OPERATIONS.some((o) => o === v);
 
 /** `{group, version, <third>}` with string fields; an absent group is the core group (''). */
-function groupVersion<K extends string>(value: unknown, third: K): ({ group: string; version: string } & Record<K, string>) | undefined {
-  if (!isRecord(value)) return undefined;
+function groupVersion(value: unknown, third: 'kind' | 'resource'): { group: string; version: string; name: string } | undefined {
   const group = own(value, 'group') ?? '';
   const version = own(value, 'version');
   const name = own(value, third);
   if (typeof group !== 'string' || typeof version !== 'string' || typeof name !== 'string') return undefined;
-  // The cast joins the checked fields under the generic key; every value is a checked string.
-  return { group, version, [third]: name } as { group: string; version: string } & Record<K, string>;
+  return { group, version, name };
 }
 
 /** An optional string field: absent or null is undefined, a string is itself, anything else fails. */
@@ -213,8 +219,8 @@ function parseReview(body: unknown): Parsed {
     request: {
       apiVersion,
       uid,
-      kind,
-      resource,
+      kind: { group: kind.group, version: kind.version, kind: kind.name },
+      resource: { group: resource.group, version: resource.version, resource: resource.name },
       subResource: subResource.value ?? '',
       operation,
       namespace: namespace.value === '' ? undefined : namespace.value,
@@ -226,9 +232,9 @@ function parseReview(body: unknown): Parsed {
 
 // --- warnings -------------------------------------------------------------------------------------
 
-/** Untrusted text made printable ASCII (control and non-ASCII characters as `\u{...}`). */
+/** Untrusted text made printable ASCII (control and non-ASCII UTF-16 units as `\uXXXX`, like JSON). */
 function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+  return s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** `sha256:0123456789abcdef...` (64 hex) -> `sha256:01234567...` inside a reference or message. */
@@ -238,6 +244,12 @@ function abbreviateDigests(s: string): string {
 
 /** Cuts that would remove only a few characters are not worth the lost text. */
 const MIN_CUT = 6;
+/** No variable part is cut below this many characters. */
+const MIN_PART = 40;
+/** Longer untrusted text is cut before any work is done on it. */
+const MAX_PART_INPUT = 1024;
+
+type Cut = 'middle' | 'start';
 
 /**
  * Cut `s` to about `max` characters. `'middle'` keeps the start and, when short enough, the last
@@ -256,50 +268,43 @@ function ellipsize(s: string, max: number, cut: Cut): string {
   return `${s.slice(0, keep - tail)}...${s.slice(s.length - tail)}`;
 }
 
-/** A variable part of a warning: images and messages are shortened first (`level` 0), names last. */
-type Cut = 'middle' | 'start';
-interface Part {
+/**
+ * A variable part of a warning. Images and messages (`level` 0) are shortened before container
+ * and rule names (`level` 1); `cut` says which end of it to keep.
+ */
+export interface WarningPart {
   readonly text: string;
   readonly level: 0 | 1;
   readonly cut?: Cut;
 }
-const MIN_PART = [40, 40] as const;
-/** Longer untrusted text is cut before any work is done on it. */
-const MAX_PART_INPUT = 1024;
-
-/** The lengths `lengths` cut down to at most `cap` each (never below `min`). */
-const capped = (lengths: readonly number[], cap: number, min: number): number[] => lengths.map((l) => Math.min(l, Math.max(cap, min)));
-const total = (ls: readonly number[]): number => ls.reduce((a, b) => a + b, 0);
 
 /**
- * A warning from a template and its variable parts, kept within WARNING_TARGET_LENGTH where
- * that leaves it readable: digests are abbreviated first, then the longest images or messages are
- * cut in the middle (not below MIN_PART), then container and rule names. Whatever remains over
- * the target is accepted up to WARNING_MAX_LENGTH, where the API server starts cutting.
+ * A warning from fixed text and variable parts, kept within WARNING_TARGET_LENGTH where that
+ * leaves it readable: digests are abbreviated first, then the longest images or messages are cut
+ * (not below MIN_PART), then container and rule names. Whatever remains over the target is
+ * accepted up to WARNING_MAX_LENGTH, where the API server starts cutting; past that it is cut.
  */
-function fitWarning(render: (parts: readonly string[]) => string, parts: readonly Part[]): string {
-  let texts = parts.map((p) => printable(p.text.slice(0, MAX_PART_INPUT)));
-  if (render(texts).length > WARNING_TARGET_LENGTH) texts = texts.map(abbreviateDigests);
+export function fitWarning(segments: readonly (string | WarningPart)[]): string {
+  const parts = segments.map((s) => (typeof s === 'string' ? { fixed: s } : { ...s, text: printable(s.text.slice(0, MAX_PART_INPUT)) }));
+  const render = (): string => parts.map((p) => ('fixed' in p ? p.fixed : p.text)).join('');
+  if (render().length > WARNING_TARGET_LENGTH) for (const p of parts) if (!('fixed' in p)) p.text = abbreviateDigests(p.text);
   for (const level of [0, 1] as const) {
-    const excess = render(texts).length - WARNING_TARGET_LENGTH;
+    const excess = render().length - WARNING_TARGET_LENGTH;
     if (excess <= 0) break;
-    const index = parts.flatMap((p, i) => (p.level === level ? [i] : []));
-    const lengths = index.map((i) => texts[i]?.length ?? 0);
-    const min = MIN_PART[level];
+    const group = parts.flatMap((p) => ('fixed' in p || p.level !== level ? [] : [p]));
+    const lengths = group.map((p) => p.text.length);
+    const removed = (cap: number): number => lengths.reduce((sum, l) => sum + Math.max(0, l - Math.max(cap, MIN_PART)), 0);
     // The largest cap that removes at least `excess` characters (or as many as the floor allows).
     let lo = 0;
     let hi = Math.max(0, ...lengths);
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      if (total(lengths) - total(capped(lengths, mid, min)) >= excess) lo = mid;
+      if (removed(mid) >= excess) lo = mid;
       else hi = mid - 1;
     }
-    const limits = capped(lengths, lo, min);
-    index.forEach((i, n) => {
-      texts[i] = ellipsize(texts[i] ?? '', limits[n] ?? 0, parts[i]?.cut ?? 'middle');
-    });
+    for (const p of group) p.text = ellipsize(p.text, Math.max(lo, MIN_PART), p.cut ?? 'middle');
   }
-  const text = render(texts);
+  const text = render();
   return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
 }
 
@@ -389,9 +394,11 @@ function originalImagesOps(object: Readonly<Record<string, unknown>>, rewrites: 
     malformed.push({ pointer: path, problem: 'is not a JSON map of strings; replaced' });
     return [replace(path, json(fresh))];
   }
+  // An image rewritten now is the original of what will run, so its entry is (re)written; entries
+  // of containers not rewritten now (already rewritten on an earlier call) are kept.
   const merged = new Map(previous);
-  for (const [k, v] of fresh) if (!merged.has(k)) merged.set(k, v);
-  if (merged.size === previous.size) return [];
+  for (const [k, v] of fresh) merged.set(k, v);
+  if (json(merged) === existing) return [];
   return [replace(path, json(merged))];
 }
 
@@ -497,11 +504,16 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
         done.push({ field, to: r.rewritten, rule: r.rule });
         rewrites.push({ ...where, from: field.image, to: r.rewritten, rule: r.rule.name });
         warnings.push(
-          fitWarning(([c = '', f = '', t = '', n = '']) => `${WARNING_PREFIX}rewrote ${c} ${f} -> ${t} (rule ${n})`, [
+          fitWarning([
+            `${WARNING_PREFIX}rewrote `,
             { text: containerLabel(field), level: 1 },
+            ' ',
             { text: field.image, level: 0 },
+            ' -> ',
             { text: r.rewritten, level: 0 },
+            ' (rule ',
             { text: r.rule.name, level: 1 },
+            ')',
           ]),
         );
         break;
@@ -509,24 +521,28 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
         invalid.push({ ...where, image: field.image, error: r.error });
         invalidAudit.push({ container: originalImagesKey(field), image: field.image, error: r.error });
         warnings.push(
-          fitWarning(
-            ([i = '', c = '', e = '']) => `${WARNING_PREFIX}image ${i} of ${c} is not a valid reference, left unchanged: ${e}`,
-            [
-              { text: JSON.stringify(field.image), level: 0 },
-              { text: containerLabel(field), level: 1 },
-              { text: r.error, level: 0, cut: 'start' },
-            ],
-          ),
+          fitWarning([
+            `${WARNING_PREFIX}image `,
+            { text: JSON.stringify(field.image), level: 0 },
+            ' of ',
+            { text: containerLabel(field), level: 1 },
+            ' is not a valid reference, left unchanged: ',
+            { text: r.error, level: 0, cut: 'start' },
+          ]),
         );
         break;
       case 'rejected':
         invalid.push({ ...where, image: field.image, error: r.error, rule: r.rule.name });
         invalidAudit.push({ container: originalImagesKey(field), image: field.image, rule: r.rule.name, error: r.error });
         warnings.push(
-          fitWarning(([c = '', i = '', n = '', e = '']) => `${WARNING_PREFIX}left ${c} ${i} unchanged (rule ${n}): ${e}`, [
+          fitWarning([
+            `${WARNING_PREFIX}left `,
             { text: containerLabel(field), level: 1 },
+            ' ',
             { text: field.image, level: 0 },
+            ' unchanged (rule ',
             { text: r.rule.name, level: 1 },
+            '): ',
             { text: r.error, level: 0, cut: 'start' },
           ]),
         );
@@ -543,8 +559,10 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
       const missing = missingPullSecrets(found.podSpec, wanted);
       if (missing.length > 0) {
         warnings.push(
-          fitWarning(([s = '']) => `${WARNING_PREFIX}imagePullSecrets ${s} not added: a Pod's imagePullSecrets cannot change after it is created`, [
+          fitWarning([
+            `${WARNING_PREFIX}imagePullSecrets `,
             { text: missing.join(','), level: 0 },
+            " not added: a Pod's imagePullSecrets cannot change after it is created",
           ]),
         );
       }

@@ -39,21 +39,18 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 /** Standard base64 (RFC 4648, with padding) of bytes. */
 export function base64(bytes: Uint8Array): string {
   let out = '';
-  const char = (n: number): string => ALPHABET.charAt(n & 63);
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    out += char(n >> 18) + char(n >> 12) + char(n >> 6) + char(n);
+  let buffer = 0; // the bits not yet written, `bits` of them
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += ALPHABET.charAt((buffer >> bits) & 63);
+    }
   }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = (bytes[i] ?? 0) << 16;
-    out += `${char(n >> 18)}${char(n >> 12)}==`;
-  } else if (rest === 2) {
-    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8);
-    out += `${char(n >> 18)}${char(n >> 12)}${char(n >> 6)}=`;
-  }
-  return out;
+  if (bits > 0) out += ALPHABET.charAt((buffer << (6 - bits)) & 63);
+  return out + '='.repeat((4 - (out.length % 4)) % 4);
 }
 
 const encoder = new TextEncoder();

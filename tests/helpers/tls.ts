@@ -3,11 +3,17 @@
  * (EC P-256 keys, so it takes milliseconds), in a temporary folder. Used by the serve tests and the
  * end-to-end suite (the kube-apiserver gets the CA as the webhook's caBundle).
  *
+ * `httpsRequest`, `peerCertificate` and `untilClosed` are small clients for tests against `serve`.
+ *
  * `SecretVolume` lays the files out the way the kubelet writes a Secret volume (`tls.crt` ->
  * `..data/tls.crt`, `..data` -> `..<timestamp>`) and swaps them atomically the same way, so the
  * certificate reload is tested against what a cluster really does.
  */
 import { execFile } from 'node:child_process';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { type Agent, request } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -167,4 +173,79 @@ export class SecretVolume {
     await symlink(name, tmp);
     await rename(tmp, join(this.dir, '..data'));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients, for tests against `serve` (real TLS, the CA above).
+
+export interface HttpsAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface HttpsRequestOptions {
+  readonly port: number;
+  readonly ca: string;
+  readonly host?: string;
+  readonly method?: string;
+  readonly path: string;
+  readonly headers?: OutgoingHttpHeaders;
+  readonly body?: string | Buffer;
+  /** Default false: a new connection, closed after the answer. */
+  readonly agent?: Agent | false;
+}
+
+/** One HTTPS request; resolves with the whole answer, rejects on a connection error. */
+export function httpsRequest(options: HttpsRequestOptions): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: options.host ?? '127.0.0.1',
+        port: options.port,
+        ca: options.ca,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The certificate a new TLS connection to the server presents. */
+export function peerCertificate(port: number, ca: string, host = '127.0.0.1'): Promise<{ serialNumber: string; fingerprint256: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host, port, ca, servername: host === '127.0.0.1' ? undefined : host }, () => {
+      const cert = socket.getPeerCertificate();
+      socket.end();
+      resolve({ serialNumber: cert.serialNumber.toUpperCase(), fingerprint256: cert.fingerprint256 });
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Everything a socket receives until it closes, and the error it closed with, if any. */
+export function untilClosed(socket: Duplex): Promise<{ readonly data: Buffer; readonly error: Error | undefined }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let error: Error | undefined;
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (e) => {
+      error = e;
+    });
+    socket.on('close', () => {
+      resolve({ data: Buffer.concat(chunks), error });
+    });
+  });
 }

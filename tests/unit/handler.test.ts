@@ -234,6 +234,15 @@ describe('malformed input', () => {
     expect(json(await small.invoke(b64(demo(), Buffer.from('[ ]'))))).toEqual({ message: MESSAGES.tooLarge });
   });
 
+  it('accepts a REST event without requestContext', async () => {
+    const { invoke, obs } = setup({ token: undefined });
+    const event = demo();
+    delete event['requestContext'];
+    expect((await invoke(event)).statusCode).toBe(200);
+    expect((await invoke({ ...event, httpMethod: 'DELETE' })).statusCode).toBe(405);
+    expect(obs.logs().find((l) => l['status'] === 405)).toMatchObject({ method: 'DELETE' });
+  });
+
   it('accepts base64 with line breaks and a lower-case method', async () => {
     const { invoke } = setup();
     const event = loadEvent('rest-pod-v1-base64.json');
@@ -341,7 +350,8 @@ describe('unexpected errors', () => {
     ['an Error', new Error('boom')],
     ['a string', 'boom'],
   ])('answers 500 with a fixed message when the rules provider throws %s', async (_desc, thrown) => {
-    const rules: RulesProvider = { current: () => Promise.reject(thrown as Error) };
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a provider that breaks its contract, on purpose
+    const rules: RulesProvider = { current: () => Promise.reject(thrown) };
     const { invoke, obs } = setup({ rules });
     const result = await invoke(loadEvent('rest-pod-v1.json'));
     expect(result).toEqual({ statusCode: 500, headers: JSON_HEADERS, body: '{"message":"internal error"}', isBase64Encoded: false });
@@ -368,9 +378,9 @@ describe('logs and metrics', () => {
     const uid = at(eventReview(event), 'request', 'uid');
     const lines = obs.logs().filter((l) => l['message'] === 'image rewritten');
     expect(lines).toEqual([
-      expect.objectContaining({ uid, namespace: 'shop', kind: 'v1/Pod', name: 'web', container: 'migrate', list: 'initContainers', from: 'busybox:1.36', to: 'public.ecr.aws/docker/library/busybox:1.36', rule: 'docker-hub-official-to-ecr-public' }),
       expect.objectContaining({ container: 'app', list: 'containers', from: 'gcr.io/google-samples/hello-app:2.0', to: 'asia.gcr.io/google-samples/hello-app:2.0', rule: 'gcr-to-asia' }),
       expect.objectContaining({ container: 'proxy', list: 'containers', rule: 'docker-hub-official-to-ecr-public' }),
+      expect.objectContaining({ uid, namespace: 'shop', kind: 'v1/Pod', name: 'web', container: 'migrate', list: 'initContainers', from: 'busybox:1.36', to: 'public.ecr.aws/docker/library/busybox:1.36', rule: 'docker-hub-official-to-ecr-public' }),
     ]);
     for (const l of lines) expect(l).toMatchObject({ level: 'INFO', service: 'image-rewriter' });
     expect(obs.logs().find((l) => l['message'] === 'admission reviewed')).toMatchObject({
@@ -470,10 +480,7 @@ describe('logs and metrics', () => {
       logGroupName: '/aws/lambda/image-rewriter',
       logStreamName: '2026/11/28/[$LATEST]abcdef',
       getRemainingTimeInMillis: () => 5000,
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    } satisfies Context;
+    } as Context; // without the deprecated callbacks
     await invoke(loadEvent('rest-pod-v1.json'), context);
     expect(obs.logs().find((l) => l['message'] === 'admission reviewed')).toMatchObject({
       function_name: 'image-rewriter',

@@ -1,0 +1,305 @@
+/**
+ * Behaviour of `review` that the golden pairs do not show one case at a time: odd metadata,
+ * limits on warnings and audit annotations, untrusted text, namespaces, and options.
+ */
+import { describe, expect, it } from '@jest/globals';
+import {
+  AUDIT_INVALID_KEY,
+  fitWarning,
+  AUDIT_REWRITES_KEY,
+  MAX_AUDIT_ANNOTATION_BYTES,
+  MAX_WARNINGS,
+  ORIGINAL_IMAGES_ANNOTATION,
+  originalImagesKey,
+  review,
+  type ReviewOptions,
+  type ReviewOutcome,
+  WARNING_MAX_LENGTH,
+  WARNING_TARGET_LENGTH,
+} from '../../src/core/admission.js';
+import { rewriterFrom } from '../helpers/rules.js';
+import { apply, decodePatch, type Ops } from './admission.helpers.js';
+
+const rewriter = rewriterFrom(`
+rules:
+  - name: gcr
+    match: gcr.io
+    replace: asia.gcr.io
+  - name: hub
+    match: docker.io/library
+    replace: mirror.example.com/hub
+    imagePullSecrets: [hub-pull, shared-pull]
+  - name: quay
+    match: quay.io
+    replace: mirror.example.com/quay
+    imagePullSecrets: [shared-pull]
+  - name: team-a-only
+    match: registry.example.com
+    replace: team-a.example.com
+    namespaces: [team-a]
+`);
+
+type Container = Record<string, unknown>;
+const podReview = (object: unknown, request: Record<string, unknown> = {}): unknown => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'u-1',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    namespace: 'default',
+    operation: 'CREATE',
+    object,
+    ...request,
+  },
+});
+const pod = (containers: Container[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  metadata: { name: 'p' },
+  spec: { containers },
+  ...extra,
+});
+
+function answered(outcome: ReviewOutcome): Extract<ReviewOutcome, { ok: true }> {
+  if (!outcome.ok) throw new Error(`unexpected 400: ${outcome.message}`);
+  return outcome;
+}
+function run(body: unknown, options?: ReviewOptions): { outcome: Extract<ReviewOutcome, { ok: true }>; ops: Ops } {
+  const outcome = answered(review(body, rewriter, options));
+  return { outcome, ops: decodePatch(outcome.response.response) ?? [] };
+}
+const annotationOps = (ops: Ops): Ops => ops.filter((o) => o.path.startsWith('/metadata'));
+/** The original-images JSON the ops write, whichever op writes it. */
+function originals(ops: Ops): unknown {
+  const [op] = annotationOps(ops);
+  const value = op?.value;
+  if (op?.path === '/metadata/annotations' && typeof value === 'object' && value !== null) return (value as Record<string, unknown>)[ORIGINAL_IMAGES_ANNOTATION];
+  return value;
+}
+
+describe('the original-images annotation', () => {
+  it('is not written when recordOriginals is false', () => {
+    const { ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a' }])), { recordOriginals: false });
+    expect(ops).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a' }]);
+  });
+
+  it.each([
+    { name: 'not JSON', value: 'gcr.io/a' },
+    { name: 'a JSON list', value: '["gcr.io/a"]' },
+    { name: 'a map with a non-string value', value: '{"containers/a":1}' },
+    { name: 'not a string', value: 42 },
+  ])('replaces an existing value that is $name, and reports it', ({ value }) => {
+    const object = pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: value } } });
+    const { outcome, ops } = run(podReview(object));
+    expect(annotationOps(ops)).toEqual([
+      { op: 'replace', path: '/metadata/annotations/image-rewriter.io~1original-images', value: '{"containers/a":"gcr.io/a"}' },
+    ]);
+    expect(outcome.report.malformed).toEqual([
+      { pointer: '/metadata/annotations/image-rewriter.io~1original-images', problem: 'is not a JSON map of strings; replaced' },
+    ]);
+  });
+
+  it('keeps entries of containers not rewritten now (even gone ones), records the new original of a re-rewritten one, adds new ones', () => {
+    const existing = JSON.stringify({ 'containers/old': 'gcr.io/old', 'containers/a': 'gcr.io/a:0' });
+    const object = pod([{ name: 'a', image: 'gcr.io/a:1' }, { name: 'b', image: 'gcr.io/b' }], { metadata: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: existing } } });
+    const { ops } = run(podReview(object, { operation: 'UPDATE' }));
+    const value = annotationOps(ops)[0]?.value;
+    expect(value).toBe('{"containers/old":"gcr.io/old","containers/a":"gcr.io/a:1","containers/b":"gcr.io/b"}');
+  });
+
+  it('on reinvocation (images already rewritten) changes nothing, so the first original stays', () => {
+    const existing = JSON.stringify({ 'containers/a': 'gcr.io/a:0' });
+    const object = pod([{ name: 'a', image: 'asia.gcr.io/a:0' }], { metadata: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: existing } } });
+    const { ops } = run(podReview(object, { operation: 'UPDATE' }));
+    expect(ops).toEqual([]);
+  });
+
+  it.each([
+    { name: 'metadata a string', extra: { metadata: 'x' }, pointer: '/metadata' },
+    { name: 'annotations a list', extra: { metadata: { annotations: ['x'] } }, pointer: '/metadata/annotations' },
+  ])('is skipped, with a report, when $name', ({ extra, pointer }) => {
+    const { outcome, ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a' }], extra)));
+    expect(annotationOps(ops)).toEqual([]);
+    expect(outcome.report.malformed).toEqual([{ pointer, problem: 'is not an object; original images not recorded' }]);
+    expect(ops).toHaveLength(1);
+  });
+
+  it('replaces a null metadata and null annotations with add', () => {
+    expect(annotationOps(run(podReview(pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: null }))).ops)).toEqual([
+      { op: 'add', path: '/metadata', value: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: '{"containers/a":"gcr.io/a"}' } } },
+    ]);
+    expect(annotationOps(run(podReview(pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: { annotations: null } }))).ops)).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { [ORIGINAL_IMAGES_ANNOTATION]: '{"containers/a":"gcr.io/a"}' } },
+    ]);
+  });
+
+  it('keys unnamed containers by index and keeps the first of two containers with the same name', () => {
+    const { ops } = run(podReview(pod([{ image: 'gcr.io/x' }, { name: 'a', image: 'gcr.io/a:1' }, { name: 'a', image: 'gcr.io/a:2' }])));
+    expect(originals(ops)).toBe('{"containers/[0]":"gcr.io/x","containers/a":"gcr.io/a:1"}');
+    expect(originalImagesKey({ containerList: 'initContainers', containerName: undefined, index: 3 })).toBe('initContainers/[3]');
+  });
+});
+
+describe('imagePullSecrets', () => {
+  it('adds each Secret once across rules, in rule order', () => {
+    const { ops } = run(podReview(pod([{ name: 'a', image: 'nginx' }, { name: 'b', image: 'quay.io/b' }, { name: 'c', image: 'redis' }])));
+    expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([
+      { op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'hub-pull' }, { name: 'shared-pull' }] },
+    ]);
+  });
+
+  it('adds nothing when every Secret is already listed (entries that are not objects are kept as they are)', () => {
+    const object = pod([{ name: 'a', image: 'nginx' }]);
+    const spec = { containers: [{ name: 'a', image: 'nginx' }], imagePullSecrets: ['junk', { name: 'shared-pull' }, { name: 'hub-pull' }] };
+    const { ops } = run(podReview({ ...object, spec }));
+    expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([]);
+  });
+
+  it('reports an imagePullSecrets that is not a list and adds nothing', () => {
+    const { outcome, ops } = run(podReview({ metadata: {}, spec: { containers: [{ name: 'a', image: 'nginx' }], imagePullSecrets: 'hub-pull' } }));
+    expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([]);
+    expect(outcome.report.malformed).toEqual([{ pointer: '/spec/imagePullSecrets', problem: 'is not a list; imagePullSecrets not added' }]);
+  });
+
+  it('on a Pod UPDATE, warns instead of changing them (the API server would reject the update)', () => {
+    const { outcome, ops } = run(podReview(pod([{ name: 'a', image: 'quay.io/a' }]), { operation: 'UPDATE' }));
+    expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([]);
+    expect(outcome.response.response.warnings).toContain(
+      "image-rewriter: imagePullSecrets shared-pull not added: a Pod's imagePullSecrets cannot change after it is created",
+    );
+  });
+});
+
+describe('warnings', () => {
+  it(`are at most ${MAX_WARNINGS}, the last one counting the rest`, () => {
+    const containers = Array.from({ length: 45 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/app-${i}:1` }));
+    const { outcome, ops } = run(podReview(pod(containers)));
+    const warnings = outcome.response.response.warnings ?? [];
+    expect(warnings).toHaveLength(MAX_WARNINGS);
+    expect(warnings[MAX_WARNINGS - 1]).toBe(`image-rewriter: 16 more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+    expect(outcome.report.rewrites).toHaveLength(45);
+    expect(ops).toHaveLength(46);
+  });
+
+  it('make untrusted text printable ASCII and stay short', () => {
+    const name = `na\u00efve-\u{1f600}-${'x'.repeat(300)}`;
+    const image = `gcr.io/Bad\nImage\u0000${'y'.repeat(2_000_000)}`;
+    const { outcome } = run(podReview(pod([{ name, image }, { name: 'ok', image: 'gcr.io/ok' }])));
+    const warnings = outcome.response.response.warnings ?? [];
+    expect(warnings).toHaveLength(2);
+    for (const w of warnings) {
+      expect(w).toMatch(/^image-rewriter: [\x20-\x7e]+$/);
+      expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
+    }
+    expect(warnings[0]).toContain('containers[na\\u00efve-');
+    expect(warnings[0]).toContain('image "gcr.io/Bad\\nImage\\u000');
+  });
+
+  it('shorten long images in the middle, keeping the registry and the last path component', () => {
+    const image = `gcr.io/${'deep/'.repeat(20)}app:1.2.3`;
+    const { outcome } = run(podReview(pod([{ name: 'a', image }])));
+    const [w = ''] = outcome.response.response.warnings ?? [];
+    expect(w.length).toBeLessThan(140); // each image keeps at least 40 characters
+    expect(w).toMatch(/^image-rewriter: rewrote containers\[a\] gcr\.io\/deep\/.*\.\.\.\/app:1\.2\.3 -> asia\.gcr\.io\/.*\.\.\.\/app:1\.2\.3 \(rule gcr\)$/);
+  });
+
+  it('keep short names whole and only cut names that are very long', () => {
+    const { outcome } = run(podReview(pod([{ name: 'n'.repeat(200), image: 'gcr.io/a' }])));
+    const [w = ''] = outcome.response.response.warnings ?? [];
+    expect(w).toMatch(/^image-rewriter: rewrote containers\[n+\.\.\.n+\] gcr\.io\/a -> asia\.gcr\.io\/a \(rule gcr\)$/);
+    expect(w.length).toBeLessThanOrEqual(WARNING_TARGET_LENGTH + 6);
+  });
+});
+
+describe('fitWarning', () => {
+  it('leaves a short warning as it is', () => {
+    expect(fitWarning(['image-rewriter: ', { text: 'a', level: 0 }, ' b'])).toBe('image-rewriter: a b');
+  });
+  it('abbreviates digests before cutting anything', () => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    expect(fitWarning(['x'.repeat(60), { text: `gcr.io/a@${digest}`, level: 0 }])).toBe(`${'x'.repeat(60)}gcr.io/a@sha256:01234567...`);
+  });
+  it('cuts messages at the start when asked, keeping what is wrong', () => {
+    const w = fitWarning(['x'.repeat(100), { text: `${'a'.repeat(60)} the reason`, level: 0, cut: 'start' }]);
+    expect(w).toBe(`${'x'.repeat(100)}...${'a'.repeat(26)} the reason`);
+  });
+  it(`cuts at ${WARNING_MAX_LENGTH} characters what cannot be shortened`, () => {
+    const w = fitWarning(['f'.repeat(300), { text: 'a', level: 0 }]);
+    expect(w).toBe(`${'f'.repeat(WARNING_MAX_LENGTH - 3)}...`);
+  });
+});
+
+describe('auditAnnotations', () => {
+  it(`stay under ${MAX_AUDIT_ANNOTATION_BYTES} bytes, valid JSON, saying how many entries were left out`, () => {
+    const containers = Array.from({ length: 400 }, (_, i) => ({ name: `container-${i}`, image: `gcr.io/some/long/repository/path/app-${i}:1.0.0` }));
+    containers.push({ name: 'bad', image: `gcr.io/${'B'.repeat(20_000)}` });
+    const { outcome } = run(podReview(pod(containers)));
+    const audit = outcome.response.response.auditAnnotations ?? {};
+    const rewrites = audit[AUDIT_REWRITES_KEY] ?? '';
+    const invalid = audit[AUDIT_INVALID_KEY] ?? '';
+    for (const value of [rewrites, invalid]) expect(new TextEncoder().encode(value).length).toBeLessThanOrEqual(MAX_AUDIT_ANNOTATION_BYTES);
+    const entries: unknown = JSON.parse(rewrites);
+    if (!Array.isArray(entries)) throw new Error('not a list');
+    const last: unknown = entries[entries.length - 1];
+    expect(last).toEqual({ omitted: 400 - (entries.length - 1) });
+    expect(entries[0]).toEqual({ container: 'containers/container-0', from: 'gcr.io/some/long/repository/path/app-0:1.0.0', to: 'asia.gcr.io/some/long/repository/path/app-0:1.0.0', rule: 'gcr' });
+    expect(JSON.parse(invalid)).toEqual([{ omitted: 1 }]);
+  });
+});
+
+describe('namespaces', () => {
+  const scoped = pod([{ name: 'a', image: 'registry.example.com/a' }]);
+  it('uses request.namespace for namespace-scoped rules', () => {
+    expect(run(podReview(scoped, { namespace: 'team-a' })).outcome.report.rewrites).toHaveLength(1);
+    expect(run(podReview(scoped, { namespace: 'team-b' })).outcome.report.rewrites).toHaveLength(0);
+  });
+  it("falls back to the object's metadata.namespace, and to none", () => {
+    const inTeamA = { ...scoped, metadata: { name: 'p', namespace: 'team-a' } };
+    expect(run(podReview(inTeamA, { namespace: undefined })).outcome.report.rewrites).toHaveLength(1);
+    expect(run(podReview(inTeamA, { namespace: '' })).outcome.report.rewrites).toHaveLength(1);
+    expect(run(podReview(scoped, { namespace: undefined })).outcome.report.rewrites).toHaveLength(0);
+  });
+});
+
+describe('kinds and untrusted objects', () => {
+  it('reads the pod spec of any version of a supported kind', () => {
+    const deployment = { metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'a', image: 'gcr.io/a' }] } } } };
+    const { ops } = run(podReview(deployment, { kind: { group: 'apps', version: 'v1beta2', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1beta2', resource: 'deployments' } }));
+    expect(ops[0]).toEqual({ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'asia.gcr.io/a' });
+  });
+
+  it('mirror-pod annotation only matters on Pods', () => {
+    const meta = { name: 'd', annotations: { 'kubernetes.io/config.mirror': 'x' } };
+    const deployment = { metadata: meta, spec: { template: { spec: { containers: [{ name: 'a', image: 'gcr.io/a' }] } } } };
+    const { outcome } = run(podReview(deployment, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' } }));
+    expect(outcome.report.skipped).toBeUndefined();
+    expect(outcome.report.rewrites).toHaveLength(1);
+  });
+
+  it('takes the report name from the object when the request has none (generateName)', () => {
+    expect(run(podReview(pod([]))).outcome.report.name).toBe('p');
+    expect(run(podReview(pod([]), { name: '' })).outcome.report.name).toBe('p');
+    expect(run(podReview(pod([]), { name: 'q' })).outcome.report.name).toBe('q');
+  });
+
+  it('treats __proto__ and constructor keys as plain data', () => {
+    const text = '{"metadata":{"__proto__":{"annotations":{"image-rewriter.io/skip":"true"}},"labels":{"constructor":"x"}},"spec":{"__proto__":{"containers":[{"image":"gcr.io/evil"}]},"containers":[{"name":"a","image":"gcr.io/a","__proto__":{"image":"gcr.io/b"}}]}}';
+    const object: unknown = JSON.parse(text);
+    const { outcome, ops } = run(podReview(object));
+    expect(outcome.report.skipped).toBeUndefined();
+    expect(outcome.report.rewrites.map((r) => r.from)).toEqual(['gcr.io/a']);
+    expect(apply(object, ops)).toMatchObject({ spec: { containers: [{ image: 'asia.gcr.io/a' }] } });
+    expect(({} as Record<string, unknown>)['containers']).toBeUndefined();
+  });
+
+  it('does not skip on a skip value other than "true", nor on a non-string one', () => {
+    const labels = { 'image-rewriter.io/skip': true };
+    const { outcome } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: { labels } })));
+    expect(outcome.report.skipped).toBeUndefined();
+  });
+
+  it('encodes non-ASCII text in the patch as UTF-8', () => {
+    const object = { metadata: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: '{"containers/caf\u00e9":"gcr.io/\u00e9"}' } }, spec: { containers: [{ name: 'caf\u00e9-2', image: 'gcr.io/a' }] } };
+    const { ops } = run(podReview(object));
+    expect(annotationOps(ops)[0]?.value).toBe('{"containers/caf\u00e9":"gcr.io/\u00e9","containers/caf\u00e9-2":"gcr.io/a"}');
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * The Lambda entry with an environment it cannot use: the import (the init) fails with every
+ * problem listed, after a CRITICAL log line, so Lambda reports an init error and retries the init.
+ */
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
+import { SourceError } from '../../src/config/sources.js';
+
+const saved = { ...process.env };
+
+afterAll(() => {
+  jest.restoreAllMocks();
+  process.env = saved;
+});
+
+describe('src/lambda.ts with a bad environment', () => {
+  it('fails its init with a SourceError and logs why', async () => {
+    delete process.env['REWRITE_RULES'];
+    delete process.env['REWRITE_RULES_PARAMETER'];
+    process.env['WEBHOOK_TOKEN'] = 'short';
+    process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
+    const written: string[] = [];
+    // Powertools writes CRITICAL/ERROR/WARN lines to stderr, the others to stdout: Lambda keeps both.
+    for (const stream of [process.stdout, process.stderr]) {
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
+    }
+    const error = await import('../../src/lambda.js').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).name).toBe(SourceError.name);
+    expect((error as SourceError).issues.map((i) => i.path)).toEqual(['REWRITE_RULES', 'WEBHOOK_TOKEN']);
+    const critical = written
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['level'] === 'CRITICAL');
+    expect(critical).toMatchObject({ message: 'cannot start: fix the function configuration', error: { name: 'SourceError' } });
+    expect(written.join('')).not.toContain('"short"');
+  });
+});

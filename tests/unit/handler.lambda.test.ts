@@ -1,0 +1,59 @@
+/**
+ * The Lambda entry (src/lambda.ts, bundled to dist/handler.js): built from process.env at import,
+ * then one handler for every invocation. Its Logger and Metrics write to stdout, captured here.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { EVENT_TOKEN, eventReview, loadEvent } from '../helpers/events.js';
+
+const saved = { ...process.env };
+const written: string[] = [];
+let handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
+
+beforeAll(async () => {
+  process.env['REWRITE_RULES'] = EXAMPLE_RULES;
+  process.env['WEBHOOK_TOKEN'] = EVENT_TOKEN;
+  process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
+  // Powertools writes WARN and above to stderr, the rest (and EMF) to stdout: Lambda keeps both.
+  for (const stream of [process.stdout, process.stderr]) {
+    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    });
+  }
+  ({ handler } = await import('../../src/lambda.js'));
+});
+
+afterAll(() => {
+  jest.restoreAllMocks();
+  process.env = saved;
+});
+
+const lines = (): Record<string, unknown>[] =>
+  written
+    .join('')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('src/lambda.ts', () => {
+  it('loads REWRITE_RULES and the token at import, and answers the demo event', async () => {
+    const startup = lines().map((l) => l['message']);
+    expect(startup).toEqual(['rules loaded', 'configuration']);
+    const result = await handler(loadEvent('rest-pod-v1beta1-demo.json'));
+    expect(result.statusCode).toBe(200);
+    const body = JSON.parse(result.body) as { response: { uid: string; patch: string } };
+    expect(body.response.uid).toBe((eventReview(loadEvent('rest-pod-v1beta1-demo.json'))['request'] as { uid: string }).uid);
+    expect(Buffer.from(body.response.patch, 'base64').toString('utf8')).toContain('asia.gcr.io/nginx:latest');
+    expect((await handler(loadEvent('rest-wrong-token.json'))).statusCode).toBe(401);
+  });
+
+  it('writes JSON logs and one EMF document per invocation, without the token', async () => {
+    written.length = 0;
+    await handler(loadEvent('rest-deployment-v1.json'));
+    const out = lines();
+    expect(out.filter((l) => 'Reviews' in l)).toEqual([expect.objectContaining({ service: 'image-rewriter', Outcome: 'patched', Reviews: 1 })]);
+    expect(out).toContainEqual(expect.objectContaining({ message: 'image rewritten', kind: 'apps/v1/Deployment', name: 'nginx-gcr-deployment' }));
+    expect(written.join('')).not.toContain(EVENT_TOKEN);
+  });
+});

@@ -1,0 +1,504 @@
+/**
+ * Rules and token sources with the AWS SDK clients mocked (aws-sdk-client-mock): the settings
+ * table, SSM reads with their failures (throttling, access denied, missing parameter, invalid
+ * document), the TTL and the retry backoff on an injected clock, and the token from SSM or
+ * Secrets Manager.
+ */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetParameterCommand, ParameterNotFound, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import {
+  createRulesProvider,
+  DEFAULT_TTL_SECONDS,
+  describeToken,
+  inlineRules,
+  loadSources,
+  readSettings,
+  resolveToken,
+  type RulesState,
+  SourceError,
+  ssmRules,
+  type SsmRulesOptions,
+} from '../../src/config/sources.js';
+import { captureObservability, type Captured } from '../helpers/events.js';
+
+const ssm = mockClient(SSMClient);
+const secrets = mockClient(SecretsManagerClient);
+
+beforeEach(() => {
+  ssm.reset();
+  secrets.reset();
+});
+
+const GOOD = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n';
+const GOOD2 = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: eu.gcr.io\n';
+const BAD = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: ""\n    colour: blue\n';
+const TOKEN = 'token-from-aws-0123456789abcdef';
+const NAME = '/image-rewriter/rules';
+
+/** An AWS service error as the SDK throws it. */
+function awsError(name: string, message = `${name} message`): SSMServiceException {
+  return new SSMServiceException({ name, message, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+}
+
+const parameter = (value: string, version = 1) => ({ Parameter: { Name: NAME, Type: 'SecureString' as const, Value: value, Version: version } });
+
+const rewrite = (state: RulesState, image: string): string => {
+  if (!state.ok) throw new Error(`not loaded: ${state.reason}`);
+  const r = state.rewriter.rewrite(image);
+  return r.kind === 'rewritten' ? r.rewritten : image;
+};
+
+describe('readSettings', () => {
+  const valid: { desc: string; env: Record<string, string>; want: unknown }[] = [
+    { desc: 'inline rules, no token', env: { REWRITE_RULES: GOOD }, want: { rules: { kind: 'inline', text: GOOD }, token: { kind: 'none' } } },
+    {
+      desc: 'SSM rules, default TTL',
+      env: { REWRITE_RULES_PARAMETER: NAME },
+      want: { rules: { kind: 'ssm', name: NAME, ttlSeconds: DEFAULT_TTL_SECONDS }, token: { kind: 'none' } },
+    },
+    {
+      desc: 'SSM rules, TTL, inline token',
+      env: { REWRITE_RULES_PARAMETER: ` ${NAME} `, REWRITE_RULES_TTL_SECONDS: '300', WEBHOOK_TOKEN: `${TOKEN}\n` },
+      want: { rules: { kind: 'ssm', name: NAME, ttlSeconds: 300 }, token: { kind: 'inline', token: TOKEN } },
+    },
+    { desc: 'token parameter', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/image-rewriter/token' }, want: { token: { kind: 'ssm', name: '/image-rewriter/token' } } },
+    { desc: 'token secret', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, want: { token: { kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' } } },
+    {
+      desc: 'empty variables count as unset',
+      env: { REWRITE_RULES: '', REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: '', WEBHOOK_TOKEN: '', WEBHOOK_TOKEN_PARAMETER: ' ', WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
+      want: { rules: { kind: 'ssm', name: NAME, ttlSeconds: 60 }, token: { kind: 'secret', secretId: 'arn:s' } },
+    },
+  ];
+  it.each(valid)('$desc', ({ env, want }) => {
+    expect(readSettings(env)).toMatchObject(want as Record<string, unknown>);
+  });
+
+  const invalid: { desc: string; env: Record<string, string>; issues: string[] }[] = [
+    { desc: 'no rules', env: {}, issues: ['REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name)'] },
+    { desc: 'both rules', env: { REWRITE_RULES: GOOD, REWRITE_RULES_PARAMETER: NAME }, issues: ['REWRITE_RULES: set only one of REWRITE_RULES and REWRITE_RULES_PARAMETER'] },
+    ...['0', '-1', '1.5', 'abc', '86401', '60s'].map((ttl) => ({
+      desc: `TTL ${ttl}`,
+      env: { REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: ttl },
+      issues: ['REWRITE_RULES_TTL_SECONDS: must be a whole number of seconds from 1 to 86400'],
+    })),
+    {
+      desc: 'two tokens',
+      env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
+      issues: ['WEBHOOK_TOKEN: set only one of WEBHOOK_TOKEN, WEBHOOK_TOKEN_SECRET_ARN'],
+    },
+    ...['short', 'has/a/slash-0123456789', 'has space 0123456789', 'ünïcödé-0123456789'].map((token) => ({
+      desc: `token ${JSON.stringify(token)}`,
+      env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: token },
+      issues: ['WEBHOOK_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)'],
+    })),
+    {
+      desc: 'every problem at once',
+      env: { REWRITE_RULES_TTL_SECONDS: 'x', WEBHOOK_TOKEN: 'short', WEBHOOK_TOKEN_PARAMETER: '/t' },
+      issues: [
+        'REWRITE_RULES_TTL_SECONDS: must be a whole number of seconds from 1 to 86400',
+        'REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name)',
+        'WEBHOOK_TOKEN: set only one of WEBHOOK_TOKEN, WEBHOOK_TOKEN_PARAMETER',
+        'WEBHOOK_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)',
+      ],
+    },
+  ];
+  it.each(invalid)('rejects $desc', ({ env, issues }) => {
+    let error: unknown;
+    try {
+      readSettings(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SourceError);
+    const e = error as SourceError;
+    expect(e.name).toBe('SourceError');
+    expect(e.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(issues);
+    for (const line of issues) expect(e.message).toContain(line);
+    if (env['WEBHOOK_TOKEN'] !== undefined) expect(e.message).not.toContain(env['WEBHOOK_TOKEN']);
+  });
+});
+
+describe('inlineRules', () => {
+  it('compiles once and logs the rules loaded', async () => {
+    const obs = captureObservability();
+    const provider = inlineRules(GOOD, 'REWRITE_RULES', { ...obs, env: {} });
+    const a = await provider.current();
+    expect(a).toMatchObject({ ok: true, source: 'REWRITE_RULES' });
+    expect(await provider.current()).toBe(a);
+    expect(rewrite(a, 'gcr.io/nginx')).toBe('asia.gcr.io/nginx');
+    expect(obs.logs()).toEqual([expect.objectContaining({ level: 'INFO', message: 'rules loaded', source: 'REWRITE_RULES', rules: 1, exclusions: 0 })]);
+  });
+
+  it('logs every issue with its path, counts it, and is not ok', async () => {
+    const obs = captureObservability();
+    const state = await inlineRules(BAD, 'REWRITE_RULES', { ...obs, env: {} }).current();
+    expect(state).toEqual({ ok: false, reason: 'rules document REWRITE_RULES is invalid (2 problem(s), see the logs)' });
+    expect(obs.logs()).toEqual([
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'rules document is invalid',
+        source: 'REWRITE_RULES',
+        issues: ['rules[0].replace: must not be empty', 'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets)'],
+      }),
+    ]);
+    obs.metrics.publishStoredMetrics();
+    expect(obs.emf()).toEqual([expect.objectContaining({ ConfigErrors: 1 })]);
+  });
+
+  it('logs the warnings of a valid document', async () => {
+    const obs = captureObservability();
+    await inlineRules('rules: []\n', 'REWRITE_RULES', { ...obs, env: {} }).current();
+    expect(obs.logs()[0]).toMatchObject({ level: 'WARN', message: 'rules document has warnings', issues: ['rules: no rules: nothing will be rewritten'] });
+  });
+
+  it('substitutes ${env:NAME} from the environment it is given', async () => {
+    const obs = captureObservability();
+    const doc = 'rules:\n  - name: ecr\n    match: docker.io\n    replace: ${env:ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/hub\n';
+    const state = await inlineRules(doc, 'REWRITE_RULES', { ...obs, env: { ACCOUNT: '123456789012' } }).current();
+    expect(rewrite(state, 'nginx:1')).toBe('123456789012.dkr.ecr.us-west-2.amazonaws.com/hub/library/nginx:1');
+  });
+});
+
+describe('ssmRules', () => {
+  let clock: number;
+  let obs: Captured;
+  const make = (more: Partial<SsmRulesOptions> = {}) =>
+    ssmRules({ client: new SSMClient({ region: 'us-west-2' }), name: NAME, ttlSeconds: 60, now: () => clock, env: {}, ...obs, ...more });
+  const metricTotals = (): Record<string, number> => {
+    obs.metrics.publishStoredMetrics();
+    const totals: Record<string, number> = {};
+    for (const d of obs.emf()) {
+      for (const k of ['ConfigErrors', 'ConfigRefreshes']) {
+        const v = d[k];
+        const sum = Array.isArray(v) ? (v as number[]).reduce((a, b) => a + b, 0) : typeof v === 'number' ? v : 0;
+        totals[k] = (totals[k] ?? 0) + sum;
+      }
+    }
+    return totals;
+  };
+
+  beforeEach(() => {
+    clock = 1_000_000;
+    obs = captureObservability();
+  });
+
+  it('reads the parameter with decryption, once per TTL', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(GOOD, 3));
+    const provider = make();
+    const state = await provider.current();
+    expect(state).toMatchObject({ ok: true, source: `ssm:${NAME}`, version: '3' });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: NAME, WithDecryption: true });
+    clock += 59_999;
+    expect(await provider.current()).toBe(state);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    clock += 1;
+    await provider.current();
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+    expect(obs.logs().filter((l) => l['message'] === 'rules loaded')).toEqual([expect.objectContaining({ source: `ssm:${NAME}`, version: '3', rules: 1 })]);
+    expect(metricTotals()).toEqual({ ConfigRefreshes: 2, ConfigErrors: 0 });
+  });
+
+  it('does not recompile an unchanged document, and picks up a changed one', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).resolvesOnce(parameter(GOOD, 2)).resolves(parameter(GOOD2, 3));
+    const provider = make();
+    const first = await provider.current();
+    clock += 60_000;
+    const second = await provider.current();
+    expect(second).toMatchObject({ ok: true, version: '2' });
+    expect(second.ok && first.ok && second.rewriter === first.rewriter).toBe(true);
+    clock += 60_000;
+    const third = await provider.current();
+    expect(third).toMatchObject({ ok: true, version: '3' });
+    expect(rewrite(third, 'gcr.io/x')).toBe('eu.gcr.io/x');
+    expect(obs.logs().filter((l) => l['message'] === 'rules loaded').map((l) => l['version'])).toEqual(['1', '3']);
+  });
+
+  it('keeps the last good rules when the new document is invalid, and says so', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).resolvesOnce(parameter(BAD, 2)).resolves(parameter(GOOD2, 3));
+    const provider = make();
+    await provider.current();
+    clock += 60_000;
+    const kept = await provider.current();
+    expect(kept).toMatchObject({ ok: true, version: '1' });
+    expect(rewrite(kept, 'gcr.io/x')).toBe('asia.gcr.io/x');
+    expect(obs.logs().find((l) => l['message'] === 'rules document is invalid')).toMatchObject({
+      level: 'ERROR',
+      source: `ssm:${NAME}`,
+      version: '2',
+      issues: ['rules[0].replace: must not be empty', expect.stringMatching(/^rules\[0\]\.colour: unknown field/)],
+    });
+    expect(obs.logs().find((l) => l['message'] === 'keeping the last good rules')).toMatchObject({ level: 'WARN', version: '1' });
+    // An invalid document is not retried before the TTL: it will not fix itself.
+    clock += 59_999;
+    await provider.current();
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+    clock += 1;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '3' });
+    expect(metricTotals()).toEqual({ ConfigRefreshes: 3, ConfigErrors: 1 });
+  });
+
+  it('is not ok when the first document is invalid', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(BAD, 7));
+    expect(await make().current()).toEqual({ ok: false, reason: `rules document ssm:${NAME} version 7 is invalid (2 problem(s), see the logs)` });
+  });
+
+  const failures: { desc: string; error: Error; code: string }[] = [
+    { desc: 'throttling', error: awsError('ThrottlingException', 'Rate exceeded'), code: 'ThrottlingException' },
+    { desc: 'access denied', error: awsError('AccessDeniedException', 'User: arn:aws:sts::123456789012:assumed-role/x is not authorized'), code: 'AccessDeniedException' },
+    { desc: 'missing parameter', error: new ParameterNotFound({ message: 'not found', $metadata: {} }), code: 'ParameterNotFound' },
+    { desc: 'a KMS problem', error: awsError('InvalidKeyId'), code: 'InvalidKeyId' },
+    { desc: 'a network error', error: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5000'), { name: 'Error' }), code: 'Error' },
+  ];
+
+  it.each(failures)('fails the first read on $desc: not ok, logged, counted, retried after a backoff', async ({ error, code }) => {
+    ssm.on(GetParameterCommand).rejectsOnce(error).resolves(parameter(GOOD, 1));
+    const provider = make();
+    const state = await provider.current();
+    expect(state).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (${code})` });
+    expect(obs.logs()).toEqual([
+      expect.objectContaining({ level: 'ERROR', message: 'cannot read the rules parameter', parameter: NAME, error: code, detail: error.message, retryInMs: 1000 }),
+    ]);
+    clock += 999;
+    expect(await provider.current()).toBe(state);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    clock += 1;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '1' });
+    expect(metricTotals()).toEqual({ ConfigRefreshes: 2, ConfigErrors: 1 });
+  });
+
+  it('backs off exponentially, up to the cap and never beyond the TTL', async () => {
+    ssm.on(GetParameterCommand).rejects(awsError('ThrottlingException'));
+    const provider = make({ ttlSeconds: 10 });
+    const delays: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      await provider.current();
+      const last = obs.logs().at(-1);
+      delays.push(last?.['retryInMs']);
+      clock += Number(last?.['retryInMs']);
+    }
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 6);
+  });
+
+  it('keeps the last good rules when a refresh fails, and retries after the backoff', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).rejectsOnce(awsError('ThrottlingException')).resolves(parameter(GOOD2, 2));
+    const provider = make();
+    await provider.current();
+    clock += 60_000;
+    const kept = await provider.current();
+    expect(kept).toMatchObject({ ok: true, version: '1' });
+    expect(obs.logs().find((l) => l['message'] === 'cannot read the rules parameter')).toMatchObject({ keeping: '1' });
+    clock += 1000;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '2' });
+  });
+
+  it('handles a parameter without a version and a failure that is not an Error', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Name: NAME, Value: GOOD } });
+    const provider = make();
+    const state = await provider.current();
+    expect(state).toMatchObject({ ok: true, source: `ssm:${NAME}` });
+    expect(state).not.toHaveProperty('version');
+    ssm.on(GetParameterCommand).callsFake(() => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a client that throws a non-Error, on purpose
+      throw 'socket hang up';
+    });
+    clock += 60_000;
+    expect(await provider.current()).toBe(state);
+    expect(obs.logs().find((l) => l['message'] === 'cannot read the rules parameter')).toMatchObject({
+      error: 'Error',
+      detail: 'socket hang up',
+      keeping: 'the last good rules',
+    });
+  });
+
+  it('treats a parameter without a value as a failed read', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: NAME } });
+    expect(await make().current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (SourceError)` });
+  });
+
+  it('reads once for concurrent requests', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
+    const provider = make();
+    const [a, b, c] = await Promise.all([provider.current(), provider.current(), provider.current()]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+  });
+
+  it('passes an abort signal bounding the read', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
+    await make({ timeoutMs: 1234 }).current();
+    const options = (ssm.call(0).args as unknown[])[1] as { abortSignal?: unknown } | undefined;
+    expect(options?.abortSignal).toBeInstanceOf(AbortSignal);
+  });
+
+  it('works with the real clock by default', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
+    const provider = ssmRules({ client: new SSMClient({ region: 'us-west-2' }), name: NAME, ttlSeconds: 60, env: {}, ...obs });
+    expect(await provider.current()).toMatchObject({ ok: true });
+  });
+});
+
+describe('resolveToken', () => {
+  const deps = { ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({ region: 'us-west-2' }) };
+
+  it('is undefined without a token and the value of an inline one', async () => {
+    expect(await resolveToken({ kind: 'none' }, deps)).toBeUndefined();
+    expect(await resolveToken({ kind: 'inline', token: TOKEN }, deps)).toBe(TOKEN);
+  });
+
+  it('reads an SSM SecureString with decryption, trimmed', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/t', Type: 'SecureString', Value: `${TOKEN}\n`, Version: 1 } });
+    expect(await resolveToken({ kind: 'ssm', name: '/t' }, deps)).toBe(TOKEN);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: '/t', WithDecryption: true });
+  });
+
+  it.each([
+    ['a plain secret string', TOKEN],
+    ['a JSON secret with a token field', JSON.stringify({ token: TOKEN, note: 'generated' })],
+    ['a JSON secret, spaced', ` { "token": " ${TOKEN} " }`],
+  ])('reads %s from Secrets Manager', async (_desc, secretString) => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString });
+    expect(await resolveToken({ kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, deps)).toBe(TOKEN);
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' });
+  });
+
+  it.each([
+    ['a JSON secret without "token"', JSON.stringify({ password: TOKEN }), 'is JSON without a string "token" field'],
+    ['a JSON secret with a numeric token', JSON.stringify({ token: 1234 }), 'is JSON without a string "token" field'],
+    ['broken JSON', '{"token":', 'is JSON without a string "token" field'],
+    ['an empty secret', '  ', 'is empty'],
+    ['a binary secret', undefined, 'is empty'],
+    ['a short token', 'abc', 'must be at least 16 characters'],
+  ])('rejects %s', async (_desc, secretString, message) => {
+    secrets.on(GetSecretValueCommand).resolves(secretString === undefined ? { SecretBinary: new Uint8Array([1]) } : { SecretString: secretString });
+    const p = resolveToken({ kind: 'secret', secretId: 's' }, deps);
+    await expect(p).rejects.toThrow(SourceError);
+    await expect(p).rejects.toThrow(`the webhook token in secret s ${message}`);
+  });
+
+  it('rejects an SSM parameter holding a token that cannot be in a URL, without printing it', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'with/slash/0123456789abcdef' } });
+    const error = await resolveToken({ kind: 'ssm', name: '/t' }, deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect((error as Error).message).not.toContain('with/slash');
+  });
+
+  it('reports a failure that is not an Error', async () => {
+    const client = new SSMClient({ region: 'us-west-2' });
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a client that rejects with a string, on purpose
+    client.send = (() => Promise.reject('socket hang up')) as typeof client.send;
+    await expect(resolveToken({ kind: 'ssm', name: '/t' }, { ...deps, ssm: () => client })).rejects.toThrow(
+      'cannot read the webhook token from SSM parameter /t (Error): socket hang up',
+    );
+  });
+
+  it.each([
+    ['SSM', { kind: 'ssm', name: '/t' } as const, 'SSM parameter /t', 'AccessDeniedException'],
+    ['Secrets Manager', { kind: 'secret', secretId: 'arn:s' } as const, 'secret arn:s', 'ResourceNotFoundException'],
+  ])('wraps a %s failure in a SourceError with its cause', async (_desc, setting, where, code) => {
+    const cause =
+      setting.kind === 'ssm'
+        ? awsError('AccessDeniedException', 'not authorized')
+        : new ResourceNotFoundException({ message: 'not authorized', $metadata: {} });
+    ssm.on(GetParameterCommand).rejects(cause);
+    secrets.on(GetSecretValueCommand).rejects(cause);
+    const error = await resolveToken(setting, deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect((error as Error).message).toBe(`cannot read the webhook token from ${where} (${code}): not authorized`);
+    expect((error as Error).cause).toBe(cause);
+  });
+});
+
+describe('loadSources and createRulesProvider', () => {
+  afterEach(() => {
+    ssm.reset();
+  });
+
+  it('builds no AWS client for inline rules and an inline token', async () => {
+    const obs = captureObservability();
+    const calls: string[] = [];
+    const sources = await loadSources(
+      { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN },
+      {
+        ...obs,
+        ssm: () => {
+          calls.push('ssm');
+          return new SSMClient({});
+        },
+        secretsManager: () => {
+          calls.push('secrets');
+          return new SecretsManagerClient({});
+        },
+      },
+    );
+    expect(calls).toEqual([]);
+    expect(sources.token).toBe(TOKEN);
+    expect(await sources.rules.current()).toMatchObject({ ok: true, source: 'REWRITE_RULES' });
+    expect(obs.logs().find((l) => l['message'] === 'configuration')).toEqual(expect.objectContaining({ rules: 'REWRITE_RULES', token: 'WEBHOOK_TOKEN' }));
+    expect(obs.text()).not.toContain(TOKEN);
+  });
+
+  it('reads the rules parameter and the token secret at load', async () => {
+    const obs = captureObservability();
+    ssm.on(GetParameterCommand, { Name: NAME }).resolves(parameter(GOOD, 4));
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: TOKEN });
+    const sources = await loadSources(
+      { REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: '120', WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
+      { ...obs, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({ region: 'us-west-2' }) },
+    );
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    expect(sources.token).toBe(TOKEN);
+    expect(sources.settings.rules).toEqual({ kind: 'ssm', name: NAME, ttlSeconds: 120 });
+    expect(await sources.rules.current()).toMatchObject({ ok: true, version: '4' });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    expect(obs.logs().find((l) => l['message'] === 'configuration')).toEqual(
+      expect.objectContaining({ rules: `ssm:${NAME}`, ttlSeconds: 120, token: 'secretsmanager:arn:s' }),
+    );
+    expect(obs.text()).not.toContain(TOKEN);
+  });
+
+  it('loads even when the rules cannot be read (the handler fails open)', async () => {
+    const obs = captureObservability();
+    ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException'));
+    const sources = await loadSources({ REWRITE_RULES_PARAMETER: NAME }, { ...obs, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({}) });
+    expect(await sources.rules.current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (AccessDeniedException)` });
+    expect(sources.token).toBeUndefined();
+  });
+
+  it('fails when the token cannot be read', async () => {
+    const obs = captureObservability();
+    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
+    await expect(
+      loadSources({ REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/t' }, { ...obs, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({}) }),
+    ).rejects.toThrow('cannot read the webhook token from SSM parameter /t (ParameterNotFound)');
+  });
+
+  it('fails on a bad environment', async () => {
+    const obs = captureObservability();
+    await expect(loadSources({}, { ...obs, ssm: () => new SSMClient({}), secretsManager: () => new SecretsManagerClient({}) })).rejects.toThrow(SourceError);
+  });
+
+  it('creates the provider for each setting', async () => {
+    const obs = captureObservability();
+    ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
+    const deps = { ...obs, env: {}, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({}) };
+    expect(await createRulesProvider({ kind: 'inline', text: GOOD }, deps).current()).toMatchObject({ ok: true, source: 'REWRITE_RULES' });
+    expect(await createRulesProvider({ kind: 'ssm', name: NAME, ttlSeconds: 5 }, deps).current()).toMatchObject({ ok: true, source: `ssm:${NAME}` });
+  });
+
+  it.each([
+    [{ kind: 'none' } as const, 'none: requests are not authenticated'],
+    [{ kind: 'inline', token: TOKEN } as const, 'WEBHOOK_TOKEN'],
+    [{ kind: 'ssm', name: '/t' } as const, 'ssm:/t'],
+    [{ kind: 'secret', secretId: 'arn:s' } as const, 'secretsmanager:arn:s'],
+  ])('describes the token source %j without the token', (setting, text) => {
+    expect(describeToken(setting)).toBe(text);
+  });
+});

@@ -1,0 +1,238 @@
+/** `webhook-config`: the MutatingWebhookConfiguration object, the flag validation, and mutating-webhook.yaml kept in sync. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { EXIT, main } from '../../src/cli.js';
+import { SKIP_LABEL, SKIP_VALUE } from '../../src/core/admission.js';
+import {
+  PLACEHOLDER_URL,
+  WEBHOOK_NAME,
+  WebhookConfigError,
+  webhookConfiguration,
+  type MutatingWebhookConfiguration,
+} from '../../src/webhook-config.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { createTestPki, type TestPki } from '../helpers/tls.js';
+
+const URL_OK = 'https://a1b2c3d4e5.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123';
+const GOLDEN = join(REPO_ROOT, 'mutating-webhook.yaml');
+
+let pki: TestPki;
+let scratch: string;
+beforeAll(async () => {
+  pki = await createTestPki();
+  scratch = await mkdtemp(join(tmpdir(), 'webhook-config-'));
+});
+afterAll(async () => {
+  await pki.remove();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function only(config: MutatingWebhookConfiguration): MutatingWebhookConfiguration['webhooks'][number] {
+  expect(config.webhooks).toHaveLength(1);
+  const [webhook] = config.webhooks;
+  if (webhook === undefined) throw new Error('no webhook');
+  return webhook;
+}
+
+describe('webhookConfiguration', () => {
+  it('has the fields users of admission webhooks expect', () => {
+    const config = webhookConfiguration({ url: URL_OK });
+    expect(config.apiVersion).toBe('admissionregistration.k8s.io/v1');
+    expect(config.kind).toBe('MutatingWebhookConfiguration');
+    expect(config.metadata.name).toBe('image-rewriter');
+    const webhook = only(config);
+    expect(webhook).toMatchObject({
+      name: 'image-rewriter.image-rewriter.io',
+      admissionReviewVersions: ['v1', 'v1beta1'],
+      clientConfig: { url: URL_OK },
+      failurePolicy: 'Ignore',
+      matchPolicy: 'Equivalent',
+      reinvocationPolicy: 'IfNeeded',
+      sideEffects: 'None',
+      timeoutSeconds: 5,
+    });
+    expect(webhook.clientConfig).not.toHaveProperty('caBundle');
+  });
+
+  it('names the webhook with a DNS name of at least three segments', () => {
+    expect(WEBHOOK_NAME.split('.').length).toBeGreaterThanOrEqual(3);
+    expect(WEBHOOK_NAME).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/);
+  });
+
+  it('never sends kube-system, and honours the opt-out label on namespaces and objects', () => {
+    const webhook = only(webhookConfiguration({ url: URL_OK }));
+    const optOut = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
+    expect(SKIP_LABEL).toBe('image-rewriter.io/skip');
+    expect(SKIP_VALUE).toBe('true');
+    expect(webhook.namespaceSelector.matchExpressions).toEqual([
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] },
+      optOut,
+    ]);
+    expect(webhook.objectSelector.matchExpressions).toEqual([optOut]);
+  });
+
+  it('covers Pods, ephemeral containers and every workload with a pod template, on CREATE and UPDATE', () => {
+    const webhook = only(webhookConfiguration({ url: URL_OK }));
+    const covered = webhook.rules.flatMap((r) => {
+      expect(r.operations).toEqual(['CREATE', 'UPDATE']);
+      expect(r.scope).toBe('Namespaced');
+      expect(r.apiVersions).toEqual(['v1']);
+      return r.apiGroups.flatMap((g) => r.resources.map((res) => `${g === '' ? 'core' : g}/${res}`));
+    });
+    expect(covered.sort()).toEqual(
+      [
+        'core/pods',
+        'core/pods/ephemeralcontainers',
+        'core/replicationcontrollers',
+        'core/podtemplates',
+        'apps/deployments',
+        'apps/replicasets',
+        'apps/statefulsets',
+        'apps/daemonsets',
+        'batch/jobs',
+        'batch/cronjobs',
+      ].sort(),
+    );
+  });
+
+  it('puts the CA bundle in base64 and takes the other options', () => {
+    const webhook = only(
+      webhookConfiguration({ url: 'https://127.0.0.1:8443/mutate', caBundlePem: pki.ca, timeoutSeconds: 10, name: 'image-rewriter-e2e', admissionReviewVersions: ['v1beta1'] }),
+    );
+    expect(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8')).toBe(pki.ca);
+    expect(webhook.timeoutSeconds).toBe(10);
+    expect(webhook.admissionReviewVersions).toEqual(['v1beta1']);
+    expect(webhookConfiguration({ url: URL_OK, name: 'x.y' }).metadata.name).toBe('x.y');
+  });
+
+  it.each([
+    { why: 'http', url: 'http://example.com/mutate', message: '--url must be an https:// URL' },
+    { why: 'no scheme', url: 'example.com/mutate', message: '--url must be an https:// URL' },
+    { why: 'a query', url: 'https://example.com/mutate?token=x', message: '--url must not have a query' },
+    { why: 'an empty query', url: 'https://example.com/mutate?', message: '--url must not have a query' },
+    { why: 'a fragment', url: 'https://example.com/mutate#x', message: '--url must not have a fragment' },
+    { why: 'user info', url: 'https://user:pw@example.com/mutate', message: '--url must not contain a user or password' },
+    { why: 'a space', url: 'https://example.com/mu tate', message: '--url must not contain spaces' },
+    { why: 'no host', url: 'https:///mutate', message: '--url must have a host' },
+    { why: 'only a port', url: 'https://:8443/mutate', message: '--url must have a host' },
+    { why: 'a backslash', url: 'https://example.com\\mutate', message: '--url must not contain a backslash' },
+    { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
+    { why: 'nothing', url: '', message: '--url must not be empty' },
+  ])('rejects a URL with $why', ({ url, message }) => {
+    expect(() => webhookConfiguration({ url })).toThrow(WebhookConfigError);
+    expect(() => webhookConfiguration({ url })).toThrow(message);
+  });
+
+  it.each([
+    { why: 'timeout 0', options: { timeoutSeconds: 0 }, message: '--timeout-seconds must be a whole number from 1 to 30' },
+    { why: 'timeout 31', options: { timeoutSeconds: 31 }, message: '--timeout-seconds must be a whole number from 1 to 30' },
+    { why: 'timeout 2.5', options: { timeoutSeconds: 2.5 }, message: '--timeout-seconds must be a whole number from 1 to 30' },
+    { why: 'an upper-case name', options: { name: 'Image-Rewriter' }, message: '--name must be a Kubernetes object name' },
+    { why: 'an unknown review version', options: { admissionReviewVersions: ['v2'] }, message: '"v2" is not one of v1, v1beta1' },
+    { why: 'no review version', options: { admissionReviewVersions: [] }, message: 'must list at least one of v1, v1beta1' },
+    { why: 'a repeated review version', options: { admissionReviewVersions: ['v1', 'v1'] }, message: 'must not repeat a version' },
+    { why: 'a CA bundle without a certificate', options: { caBundlePem: 'hello' }, message: '--ca-bundle holds no PEM certificate' },
+    {
+      why: 'a CA bundle with a private key',
+      options: { caBundlePem: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n' },
+      message: '--ca-bundle holds a private key',
+    },
+    {
+      why: 'a CA bundle with a broken certificate',
+      options: { caBundlePem: '-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n' },
+      message: '--ca-bundle certificate 1 does not parse',
+    },
+  ])('rejects $why', ({ options, message }) => {
+    expect(() => webhookConfiguration({ url: URL_OK, ...options })).toThrow(message);
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      webhookConfiguration({ url: 'http://x', timeoutSeconds: 99, name: 'BAD' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(WebhookConfigError);
+    expect((error as WebhookConfigError).problems).toHaveLength(3);
+  });
+});
+
+describe('image-rewriter webhook-config', () => {
+  it('prints YAML that parses back to the object, after a header comment', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK], io)).toBe(EXIT.ok);
+    const out = io.out();
+    expect(out.startsWith('# MutatingWebhookConfiguration for image-rewriter')).toBe(true);
+    expect(out).toContain(`# Generated by: image-rewriter webhook-config --url ${URL_OK}\n`);
+    expect(out).not.toContain('*a1'); // no YAML aliases: people read and diff this file
+    expect(parse(out)).toEqual(webhookConfiguration({ url: URL_OK }));
+    expect(io.err()).toBe('');
+  });
+
+  it('reads --ca-bundle and takes every flag', async () => {
+    const io = captureIo();
+    const args = ['webhook-config', '--url', 'https://127.0.0.1:8443/mutate', '--ca-bundle', pki.caFile, '--timeout-seconds', '3', '--name', 'e2e', '--admission-review-versions', 'v1beta1'];
+    expect(await main(args, io)).toBe(EXIT.ok);
+    expect(parse(io.out())).toEqual(
+      webhookConfiguration({ url: 'https://127.0.0.1:8443/mutate', caBundlePem: pki.ca, timeoutSeconds: 3, name: 'e2e', admissionReviewVersions: ['v1beta1'] }),
+    );
+    expect(io.out()).toContain(`--ca-bundle ${pki.caFile} --timeout-seconds 3 --name e2e --admission-review-versions v1beta1`);
+  });
+
+  it('warns when an endpoint that cannot have a public certificate has no --ca-bundle', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', 'https://127.0.0.1:8443/mutate'], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain('warning: no --ca-bundle');
+  });
+
+  it.each([
+    { why: 'no --url', args: [], message: '--url URL is required' },
+    { why: 'an http URL', args: ['--url', 'http://example.com/mutate'], message: '--url must be an https:// URL' },
+    { why: 'a query in the URL', args: ['--url', `${URL_OK}?x=1`], message: '--url must not have a query' },
+    { why: 'a timeout of 0', args: ['--url', URL_OK, '--timeout-seconds', '0'], message: '--timeout-seconds must be a whole number from 1 to 30' },
+    { why: 'a timeout of 31', args: ['--url', URL_OK, '--timeout-seconds', '31'], message: '--timeout-seconds must be a whole number from 1 to 30' },
+    { why: 'a timeout that is not a number', args: ['--url', URL_OK, '--timeout-seconds', '5s'], message: '--timeout-seconds must be a whole number from 1 to 30: 5s' },
+    { why: 'a review version list with a typo', args: ['--url', URL_OK, '--admission-review-versions', 'v1,v1beta'], message: '"v1beta" is not one of v1, v1beta1' },
+    { why: 'an unknown flag', args: ['--url', URL_OK, '--timeout', '5'], message: "Unknown option '--timeout'" },
+  ])('exits 64 with a clear message for $why', async ({ args, message }) => {
+    const io = captureIo();
+    expect(await main(['webhook-config', ...args], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(message);
+    expect(io.out()).toBe('');
+  });
+
+  it('exits 64 when --ca-bundle is not a certificate, 1 when it cannot be read', async () => {
+    const notPem = join(scratch, 'not.pem');
+    await writeFile(notPem, 'hello\n');
+    const bad = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--ca-bundle', notPem], bad)).toBe(EXIT.usage);
+    expect(bad.err()).toContain('--ca-bundle holds no PEM certificate');
+    const missing = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--ca-bundle', join(scratch, 'nope.pem')], missing)).toBe(EXIT.failure);
+    expect(missing.err()).toContain('cannot read --ca-bundle');
+    expect(missing.err()).toContain('ENOENT');
+  });
+});
+
+describe('mutating-webhook.yaml', () => {
+  it('is the output of webhook-config for the placeholder URL (UPDATE_GOLDEN=1 rewrites it)', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', PLACEHOLDER_URL], io)).toBe(EXIT.ok);
+    if (process.env['UPDATE_GOLDEN'] === '1') await writeFile(GOLDEN, io.out());
+    const shipped = await readFile(GOLDEN, 'utf8');
+    expect(shipped).toBe(io.out());
+  });
+
+  it('has a placeholder the API server accepts as a URL, explained in its header', async () => {
+    const shipped = await readFile(GOLDEN, 'utf8');
+    const parsed = parse(shipped) as MutatingWebhookConfiguration;
+    expect(only(parsed).clientConfig.url).toBe(PLACEHOLDER_URL);
+    expect(() => webhookConfiguration({ url: PLACEHOLDER_URL })).not.toThrow();
+    expect(shipped).toContain('# The URL below is a placeholder.');
+  });
+});
