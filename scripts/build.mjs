@@ -1,5 +1,7 @@
 // Bundles the two stable entry points (DESIGN.md): dist/handler.js for Lambda, dist/cli.js for humans and tests.
-// One module format (ESM), one bundler run; the AWS SDK is bundled so the lockfile decides its version.
+// One module format (ESM), one bundler run. The Lambda bundle leaves the AWS SDK v3 out: the
+// nodejs22.x runtime provides it, and a 0.3 MB bundle starts faster than a 1 MB one (locally the
+// SDK resolves from node_modules, where package.json pins it).
 import { build } from 'esbuild';
 import { chmod, readFile } from 'node:fs/promises';
 
@@ -20,13 +22,14 @@ const common = {
   logLevel: 'warning',
 };
 const entries = [
-  { in: 'src/lambda.ts', out: 'dist/handler.js' },
+  { in: 'src/lambda.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'] },
   { in: 'src/cli-main.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n' },
 ];
 for (const e of entries) {
   await build({
     ...common,
     entryPoints: [e.in],
+    external: e.external ?? [],
     outfile: e.out,
     banner: { js: (e.banner ?? '') + common.banner.js },
   });

@@ -564,24 +564,25 @@ function sendJson(res: ServerResponse, status: number, message: string): number 
   return body.length;
 }
 
-/** At most `max` lines per window for connection-level noise (failed handshakes, drops) a scanner could flood. */
+/**
+ * At most `max` lines per message per window, for connection-level noise a scanner could flood
+ * (failed handshakes, timeouts, drops); then one line says how many were left out.
+ */
 function throttled(log: Log, max: number, windowMs: number): Log {
-  let windowStart = 0;
-  let count = 0;
-  let suppressed = 0;
+  const windows = new Map<string, { start: number; count: number; suppressed: number }>();
   return (entry) => {
     const now = Date.now();
-    if (now - windowStart >= windowMs) {
-      if (suppressed > 0) log({ level: 'warn', msg: 'log lines suppressed', suppressed, windowMs });
-      windowStart = now;
-      count = 0;
-      suppressed = 0;
+    let w = windows.get(entry.msg);
+    if (w === undefined || now - w.start >= windowMs) {
+      if (w !== undefined && w.suppressed > 0) log({ level: 'warn', msg: 'log lines suppressed', suppressedMsg: entry.msg, suppressed: w.suppressed, windowMs });
+      w = { start: now, count: 0, suppressed: 0 };
+      windows.set(entry.msg, w);
     }
-    if (count < max) {
-      count++;
+    if (w.count < max) {
+      w.count++;
       log(entry);
     } else {
-      suppressed++;
+      w.suppressed++;
     }
   };
 }

@@ -106,7 +106,7 @@ describe('stalled clients', () => {
         const req = request({ host: '127.0.0.1', port: server.port, path: '/healthz', agent }, (res) => {
           res.resume();
           res.on('end', () => {
-            resolve(req.socket as Socket);
+            resolve(req.socket!);
           });
         });
         req.on('error', reject);
