@@ -68,7 +68,7 @@ const rows = cases.map((c) => {
   const got = r.kind === 'rewritten' ? r.rewritten : r.image;
   if (got !== c.want || r.kind !== c.kind) throw new Error(`wrong answer for ${c.name}: ${JSON.stringify(r)}`);
   const slash = c.image.indexOf('/');
-  const variants = Array.from({ length: VARIANTS }, (_, i) => (slash < 0 ? `${c.image.replace(':', `${i}:`)}` : c.image.replace('/', `/v${i}`)));
+  const variants = Array.from({ length: VARIANTS }, (_, i) => (slash < 0 ? c.image.replace(":", `${i}:`) : c.image.replace('/', `/v${i}`)));
   for (const v of variants.slice(0, 10)) if (rewriter.rewrite(v).kind !== c.kind) throw new Error(`variant ${v} is not ${c.kind}`);
   let n = 0;
   const cold = nsPerOp(() => { sink += rewriter.rewrite(variants[n++ % VARIANTS] ?? '').kind.length; });
