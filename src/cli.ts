@@ -33,9 +33,10 @@ Usage:
                                                                    (IMAGE "-" reads images from stdin, one per line)
   image-rewriter check-config --config FILE [--strict]            validate a rules document; lists every problem
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
-                                                                   local HTTPS webhook (POST /mutate, GET /healthz)
-  image-rewriter webhook-config --url URL [--ca-bundle FILE] [--timeout-seconds N]
-                                                                   print the MutatingWebhookConfiguration
+        [--token-file F] [--max-body-bytes N]                     local HTTPS webhook (POST /mutate[/TOKEN], GET /healthz);
+                                                                   the token also comes from WEBHOOK_TOKEN
+  image-rewriter webhook-config --url URL [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]
+        [--admission-review-versions v1,v1beta1]                   print the MutatingWebhookConfiguration
   image-rewriter invoke [--config FILE] EVENT.json                 run the Lambda handler on an event file
   image-rewriter version                                           print the version
   image-rewriter help [COMMAND]

@@ -2,7 +2,13 @@
  * The local HTTPS adapter (DESIGN.md "thin adapters"): each request becomes an API Gateway REST
  * proxy event for the same handler the Lambda runs, and the handler's result is written back. It is
  * the stand-in for API Gateway in the end-to-end tests, the local development server, and the way
- * to run the webhook inside a cluster, so it is built to face hostile clients:
+ * to run the webhook inside a cluster, so it is built to face hostile clients.
+ *
+ * Routes: `/mutate` and `/mutate/<token>` (resource `/mutate/{token}`, `pathParameters.token`) go
+ * to the handler with whatever method they came with (it answers 405 to anything but POST);
+ * `GET`/`HEAD /healthz` goes to it as a `GET /healthz` event (503 from the server itself while
+ * shutting down); anything else is a 404 JSON answer here. Bodies that are not UTF-8 are sent
+ * base64 with `isBase64Encoded`, as API Gateway does for binary media types.
  *
  * - TLS 1.2 or newer only; plain HTTP on the port just gets the connection closed.
  * - The certificate and key are reloaded when their files change (fs.watch on their folders plus a
@@ -27,7 +33,7 @@ import type { Server } from 'node:https';
 import type { AddressInfo, DropArgument, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import type { SecureVersion } from 'node:tls';
+import type { SecureVersion, TLSSocket } from 'node:tls';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 
 /** The Lambda handler as the server calls it: a REST proxy event in, a proxy result out. */
@@ -639,6 +645,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       noDelay: true,
     },
     (req, res) => {
+      const conn = secured.get(req.socket);
+      if (conn !== undefined) {
+        conn.inFlight++;
+        res.once('close', () => {
+          conn.inFlight--;
+        });
+      }
       void onRequest(req, res);
     },
   );
@@ -655,12 +668,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on('drop', (data?: DropArgument) => {
     noisy({ level: 'warn', msg: 'connection dropped: too many connections', maxConnections, sourceIp: data?.remoteAddress });
   });
-  // Sockets past the TLS handshake: a failed handshake is also reported as a clientError, already logged above.
-  const secured = new WeakSet<object>();
-  server.on('secureConnection', (socket) => {
-    secured.add(socket);
+  // Sockets past the TLS handshake, and how many requests each has in flight (for shutdown).
+  const secured = new Map<object, { readonly socket: TLSSocket; inFlight: number }>();
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    secured.set(socket, { socket, inFlight: 0 });
+    socket.once('close', () => secured.delete(socket));
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // A failed handshake is reported here too, and was logged as such above.
     if (!secured.has(socket)) {
       socket.destroy();
       return;
@@ -763,6 +782,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         timer = setTimeout(() => {
           resolve({ kind: 'timeout' });
         }, t.handlerMs);
+        // The connection keeps the process alive while it matters; after a forced shutdown it must not.
+        timer.unref();
       }),
     ]);
     clearTimeout(timer);
@@ -836,7 +857,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         log({ level: 'info', msg: 'stopped' });
         resolve();
       });
+      // Connections without a request in flight (idle keep-alive, or never used) close now; the
+      // others close after their answer (it says Connection: close); handshakes in progress are
+      // closed when they finish (see secureConnection) or time out.
       server.closeIdleConnections();
+      for (const conn of secured.values()) if (conn.inFlight === 0) conn.socket.destroy();
     });
     return closed;
   };

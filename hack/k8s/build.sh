@@ -75,6 +75,7 @@ fi
 mkdir -p "$CACHE"
 TMP=$(mktemp -d "$CACHE/.$NAME.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 mkdir "$TMP/bin"
 log "building k8s $K8S_VERSION + etcd $ETCD_VERSION into $DEST (go $(go env GOVERSION), -p ${K8S_BUILD_JOBS:-$(nproc)})"
 
@@ -84,7 +85,8 @@ BUILD_DATE=$(date -u ${SOURCE_DATE_EPOCH:+--date=@$SOURCE_DATE_EPOCH} +%Y-%m-%dT
 ldx=()
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldx+=("-X $pkg.gitVersion=v$K8S_VERSION" "-X $pkg.gitMajor=1" "-X $pkg.gitMinor=$MINOR"
-    "-X $pkg.gitTreeState=clean" "-X $pkg.buildDate=$BUILD_DATE")
+    "-X $pkg.gitTreeState=clean" "-X $pkg.buildDate=$BUILD_DATE"
+    "-X $pkg.gitCommit=") # the proxy does not tell the commit; blank beats "$Format:%H$"
 done
 COMMON=(-trimpath -pgo=off -p "${K8S_BUILD_JOBS:-$(nproc)}")
 K8S_TAGS=selinux,notest,grpcnotrace # as upstream hack/lib/golang.sh for non-debug builds

@@ -16,13 +16,18 @@ done
 T=$(mktemp -d "${TMPDIR:-/tmp}/k8s-smoke.XXXXXX")
 PIDS=()
 cleanup() {
-  local rc=$? p i
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
+  local rc=$? p i n t0
+  trap '' INT TERM # a second Ctrl-C must not abort the teardown
+  t0=$(now)
+  # reverse start order: kcm, apiserver (while etcd is still up: it hangs on shutdown without it), etcd
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    p=${PIDS[i]}
+    kill -TERM "$p" 2>/dev/null || true
+    for ((n = 0; n < 100; n++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && { log "pid $p ignored SIGTERM for 10s, SIGKILL"; kill -KILL "$p" 2>/dev/null || true; }
     wait "$p" 2>/dev/null || true
   done
+  log "stopped ${#PIDS[@]} processes in $(since "$t0")s"
   if ((rc != 0)); then
     for f in etcd kube-apiserver kube-controller-manager; do
       [[ -f $T/$f.log ]] && { echo "--- last lines of $f.log" >&2; tail -n 25 "$T/$f.log" >&2; }
@@ -31,7 +36,10 @@ cleanup() {
   if [[ ${KEEP:-} == 1 ]]; then echo "kept $T" >&2; else rm -rf "$T"; fi
   exit "$rc"
 }
-trap cleanup EXIT
+# fds 3/4 = the script's own stderr/stdout: a trap runs with the redirections of the command it
+# interrupted (e.g. `>/dev/null 2>&1` in wait_for), so the teardown writes there explicitly.
+exec 3>&2 4>&1
+trap 'cleanup 2>&3 1>&4' EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
@@ -89,7 +97,7 @@ t=$(now)
   --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls="http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$PEER_PORT" \
   --initial-cluster="smoke=http://127.0.0.1:$PEER_PORT" \
-  --unsafe-no-fsync --log-level=warn >"$T/etcd.log" 2>&1 &
+  --unsafe-no-fsync --log-level=warn >"$T/etcd.log" 2>&1 3>&- 4>&- &
 PIDS+=($!)
 wait_for 30 "etcd /health" curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 log "etcd healthy after $(since "$t")s ($("$BIN/etcd" --version | head -n1))"
@@ -98,13 +106,14 @@ t=$(now)
 "$BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+  --endpoint-reconciler-type=none \
   --cert-dir="$T/pki" \
   --service-cluster-ip-range=10.0.0.0/24 \
   --service-account-issuer="https://127.0.0.1:$API_PORT" \
   --service-account-key-file="$T/sa.pub" --service-account-signing-key-file="$T/sa.key" \
   --authorization-mode=RBAC \
   --token-auth-file="$T/tokens.csv" \
-  >"$T/kube-apiserver.log" 2>&1 &
+  >"$T/kube-apiserver.log" 2>&1 3>&- 4>&- &
 PIDS+=($!)
 wait_for 120 "kube-apiserver /readyz" kc get --raw /readyz
 API_READY=$(since "$t")
@@ -118,7 +127,7 @@ t=$(now)
   --controllers=deployment-controller,replicaset-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
   --service-account-private-key-file="$T/sa.key" --root-ca-file="$T/pki/apiserver.crt" \
-  >"$T/kube-controller-manager.log" 2>&1 &
+  >"$T/kube-controller-manager.log" 2>&1 3>&- 4>&- &
 PIDS+=($!)
 wait_for 60 "kube-controller-manager /healthz" curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
 log "kube-controller-manager healthy after $(since "$t")s"

@@ -16,7 +16,7 @@ import { captureObservability, type Captured, EVENT_TOKEN, eventNames, type Json
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
 
 const MAX_BODY = 64 * 1024;
-const HANDLER_MS = 500;
+const HANDLER_MS = 2000;
 
 let pki: TestPki;
 let fake: RunningServer;

@@ -1,0 +1,86 @@
+/**
+ * The tools the integration tests need from outside node_modules, found through the environment
+ * variables scripts/test-integration.sh exports. A missing tool is an error that names the script
+ * providing it: these tests fail, they never skip.
+ */
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../helpers/fixtures.js';
+
+/** How to get everything at once. */
+const WRAPPER = 'scripts/test-integration.sh (npm run test:integration)';
+
+export class MissingToolError extends Error {
+  override readonly name = 'MissingToolError';
+}
+
+function fromEnv(variable: string, what: string, script: string): string {
+  const value = process.env[variable];
+  if (value === undefined || value.trim() === '') {
+    throw new MissingToolError(
+      `${variable} is not set: it must point at ${what}. Run the tests with ${WRAPPER}, or export ${variable}=$(${script} | tail -n1).`,
+    );
+  }
+  return value;
+}
+
+function mustExist(path: string, variable: string, what: string, script: string, executable = false): string {
+  try {
+    accessSync(path, executable ? constants.X_OK : constants.R_OK);
+  } catch {
+    throw new MissingToolError(`${variable} points at ${path}, which is not ${executable ? 'an executable' : 'a readable file'} (${what}). Rebuild it with ${script}.`);
+  }
+  return path;
+}
+
+/** The aws-lambda-rie binary (hack/lambda/build-rie.sh). */
+export function rieBinary(): string {
+  const script = 'hack/lambda/build-rie.sh';
+  const what = 'the AWS Lambda Runtime Interface Emulator binary';
+  return mustExist(fromEnv('IMAGE_REWRITER_RIE', what, script), 'IMAGE_REWRITER_RIE', what, script, true);
+}
+
+/**
+ * The Node.js runtime interface client's bootstrap, `aws-lambda-ric/index.mjs`, under the directory
+ * hack/lambda/install-ric.sh prints (or the package directory itself).
+ */
+export function ricBootstrap(): string {
+  const script = 'hack/lambda/install-ric.sh';
+  const what = 'the directory where hack/lambda/install-ric.sh installed aws-lambda-ric';
+  const dir = fromEnv('IMAGE_REWRITER_RIC_DIR', what, script);
+  const candidates = [join(dir, 'node_modules', 'aws-lambda-ric'), dir];
+  const pkg = candidates.find((d) => existsSync(join(d, 'index.mjs')) && existsSync(join(d, 'rapid-client.node')));
+  if (pkg === undefined) {
+    throw new MissingToolError(`IMAGE_REWRITER_RIC_DIR=${dir} holds no built aws-lambda-ric (index.mjs and rapid-client.node). Reinstall it with ${script}.`);
+  }
+  return join(pkg, 'index.mjs');
+}
+
+/** `moto_server` in the Python tools venv (hack/python/setup-venv.sh). */
+export function motoServer(): string {
+  const script = 'hack/python/setup-venv.sh';
+  const what = 'the Python tools venv (aws-sam-cli, cfn-lint, moto)';
+  const venv = fromEnv('IMAGE_REWRITER_VENV', what, script);
+  return mustExist(join(venv, 'bin', 'moto_server'), 'IMAGE_REWRITER_VENV', what, script, true);
+}
+
+export const DIST_HANDLER = join(REPO_ROOT, 'dist', 'handler.js');
+
+/** The newest modification time under a directory (recursively), in ms. */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+/** dist/handler.js, checked to exist and to be newer than every file of src/. */
+export function distHandler(): string {
+  if (!existsSync(DIST_HANDLER)) throw new MissingToolError(`${DIST_HANDLER} does not exist: run npm run build (${WRAPPER} does).`);
+  if (statSync(DIST_HANDLER).mtimeMs < newest(join(REPO_ROOT, 'src'))) {
+    throw new MissingToolError(`${DIST_HANDLER} is older than src/: run npm run build (${WRAPPER} does), or the tests would compare a stale bundle.`);
+  }
+  return DIST_HANDLER;
+}

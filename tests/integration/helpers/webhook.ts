@@ -1,0 +1,93 @@
+/**
+ * The real Lambda entry started with a given environment, two ways, behind one interface:
+ * - in process: src/lambda.ts imported afresh (jest.resetModules) with process.env set, its log
+ *   lines captured from stdout/stderr;
+ * - under RIE: dist/handler.js with aws-lambda-ric under the Runtime Interface Emulator, its log
+ *   lines read from RIE's output. The closest thing to production that runs here.
+ * Either way the function's init reads its token and rules the way Lambda's cold start does.
+ */
+import { jest } from '@jest/globals';
+import { type JsonObject, loadEvent } from '../../helpers/events.js';
+import { jsonLines } from './processes.js';
+import { startRie } from './rie.js';
+import { distHandler } from './tools.js';
+
+export interface Answer {
+  readonly statusCode: number;
+  readonly body: JsonObject;
+}
+
+export interface Webhook {
+  /** Invoke with events/NAME; the result with its body parsed. */
+  call(eventName: string): Promise<Answer>;
+  /** Every JSON log line written so far. */
+  logs(): JsonObject[];
+  stop(): Promise<void>;
+}
+
+export type StartWebhook = (env: Readonly<Record<string, string>>) => Promise<Webhook>;
+
+/** Every variable src/config/sources.ts reads: unset unless the scenario sets it. */
+const SOURCE_VARIABLES = ['REWRITE_RULES', 'REWRITE_RULES_PARAMETER', 'REWRITE_RULES_TTL_SECONDS', 'WEBHOOK_TOKEN', 'WEBHOOK_TOKEN_PARAMETER', 'WEBHOOK_TOKEN_SECRET_ARN'];
+
+function toAnswer(value: unknown): Answer {
+  if (typeof value !== 'object' || value === null) throw new Error(`not a proxy result: ${JSON.stringify(value)}`);
+  const v = value as Record<string, unknown>;
+  const { statusCode, body } = v;
+  if (typeof statusCode !== 'number' || typeof body !== 'string') throw new Error(`not a proxy result: ${JSON.stringify(value)}`);
+  return { statusCode, body: JSON.parse(body) as JsonObject };
+}
+
+type Handler = (event: unknown) => Promise<unknown>;
+
+/** src/lambda.ts, imported fresh with `env` (plus the AWS settings) in process.env. */
+export const startInProcess: StartWebhook = async (env) => {
+  const saved = { ...process.env };
+  for (const name of SOURCE_VARIABLES) Reflect.deleteProperty(process.env, name);
+  Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'INFO', ...env });
+
+  // Powertools writes its JSON lines straight to stdout/stderr: keep those, let the rest through.
+  const captured: string[] = [];
+  const spies = [process.stdout, process.stderr].map((stream) => {
+    const original = stream.write.bind(stream);
+    return jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      if (text.startsWith('{')) {
+        captured.push(text);
+        return true;
+      }
+      return original(chunk);
+    });
+  });
+  const restore = (): void => {
+    for (const spy of spies) spy.mockRestore();
+    process.env = saved;
+  };
+
+  let handler: Handler;
+  try {
+    jest.resetModules();
+    ({ handler } = await import('../../../src/lambda.js'));
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  return {
+    call: async (name) => toAnswer(await handler(loadEvent(name))),
+    logs: () => jsonLines(captured.join('')),
+    stop: () => {
+      restore();
+      return Promise.resolve();
+    },
+  };
+};
+
+/** dist/handler.js under RIE with `env` (startRie adds the Lambda and AWS settings). */
+export const startUnderRie: StartWebhook = async (env) => {
+  const fn = await startRie({ bundle: distHandler(), env });
+  return {
+    call: async (name) => toAnswer(await fn.result(loadEvent(name))),
+    logs: () => jsonLines(fn.process.output()),
+    stop: () => fn.stop(),
+  };
+};

@@ -1,0 +1,206 @@
+/**
+ * The Lambda entry's AWS reads against a real AWS API emulator (moto server on 127.0.0.1): the
+ * rules from an SSM SecureString with a 1 s TTL, the token from Secrets Manager or from an SSM
+ * SecureString. Every scenario runs twice: src/lambda.ts in process, and dist/handler.js under the
+ * Runtime Interface Emulator (the closest thing to production here). Polls are bounded.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { EVENT_TOKEN, type JsonObject } from '../helpers/events.js';
+import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
+import { eventually } from './helpers/processes.js';
+import { type Answer, startInProcess, type StartWebhook, startUnderRie, type Webhook } from './helpers/webhook.js';
+
+const RULES_PARAMETER = '/image-rewriter/rules';
+const TOKEN_PARAMETER = '/image-rewriter/token';
+const TOKEN_SECRET = 'image-rewriter/webhook-token';
+const TTL_SECONDS = 1;
+/** Bound of every wait for the function to notice a change (TTL 1 s; a loaded machine). */
+const NOTICE_WITHIN_MS = 30_000;
+
+/** events/rest-pod-v1.json: its first container is gcr.io/google-samples/hello-app:2.0. */
+const EVENT = 'rest-pod-v1.json';
+const IMAGE = '/spec/containers/0/image';
+const rulesTo = (registry: string): string => `rules:\n  - name: gcr-to-${registry.split('.')[0] ?? 'x'}\n    match: gcr.io\n    replace: ${registry}\n`;
+const INVALID_RULES = 'rules:\n  - name: no-replace\n    match: gcr.io\n';
+
+let moto: Moto | undefined;
+const aws = (): Moto => {
+  if (moto === undefined) throw new Error('moto did not start (see the error of beforeAll)');
+  return moto;
+};
+
+beforeAll(async () => {
+  moto = await startMoto();
+});
+
+afterAll(async () => {
+  await moto?.stop();
+});
+
+/** The environment every function gets: moto's endpoint and dummy credentials. */
+function awsEnv(): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: aws().url,
+    AWS_REGION: MOTO_REGION,
+    AWS_DEFAULT_REGION: MOTO_REGION,
+    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+  };
+}
+
+async function putRules(value: string, name = RULES_PARAMETER): Promise<string> {
+  const out = await aws().ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
+  return String(out.Version);
+}
+
+const isRecord = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function responseOf(answer: Answer): JsonObject {
+  expect(answer.statusCode).toBe(200);
+  const response = answer.body['response'];
+  if (!isRecord(response)) throw new Error(`no response in ${JSON.stringify(answer.body)}`);
+  expect(response['allowed']).toBe(true);
+  return response;
+}
+
+/** The image the answer's patch puts at IMAGE, or undefined when the patch does not touch it. */
+function rewrittenImage(answer: Answer): string | undefined {
+  const patch = responseOf(answer)['patch'];
+  if (patch === undefined) return undefined;
+  if (typeof patch !== 'string') throw new Error('patch is not a string');
+  const ops = JSON.parse(Buffer.from(patch, 'base64').toString('utf8')) as { op: string; path: string; value?: unknown }[];
+  const op = ops.find((o) => o.path === IMAGE);
+  return typeof op?.value === 'string' ? op.value : undefined;
+}
+
+const logged = (fn: Webhook, message: string, fields: JsonObject = {}): boolean => fn.logs().some((l) => l['message'] === message && Object.entries(fields).every(([k, v]) => l[k] === v));
+
+describe.each<[string, StartWebhook]>([
+  ['src/lambda.ts in process', startInProcess],
+  ['dist/handler.js under RIE', startUnderRie],
+])('%s against moto', (_label, start) => {
+  describe('rules in an SSM SecureString (TTL 1 s), token in Secrets Manager', () => {
+    let fn: Webhook | undefined;
+    const webhook = (): Webhook => {
+      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
+      return fn;
+    };
+
+    beforeAll(async () => {
+      await aws().reset();
+      await putRules(rulesTo('eu.gcr.io'));
+      const secret = await aws().secrets.send(new CreateSecretCommand({ Name: TOKEN_SECRET, SecretString: EVENT_TOKEN }));
+      if (secret.ARN === undefined) throw new Error('moto returned no secret ARN');
+      fn = await start({
+        ...awsEnv(),
+        REWRITE_RULES_PARAMETER: RULES_PARAMETER,
+        REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS),
+        WEBHOOK_TOKEN_SECRET_ARN: secret.ARN,
+      });
+    });
+
+    afterAll(async () => {
+      await fn?.stop();
+    });
+
+    it('applies the rules from SSM and checks the token from Secrets Manager', async () => {
+      expect(rewrittenImage(await webhook().call(EVENT))).toBe('eu.gcr.io/google-samples/hello-app:2.0');
+      expect((await webhook().call('rest-wrong-token.json')).statusCode).toBe(401);
+      expect(logged(webhook(), 'rules loaded', { source: `ssm:${RULES_PARAMETER}`, version: '1' })).toBe(true);
+    });
+
+    it('picks up a new valid document after the TTL', async () => {
+      const version = await putRules(rulesTo('us.gcr.io'));
+      await eventually('the new rules to apply', NOTICE_WITHIN_MS, async () =>
+        rewrittenImage(await webhook().call(EVENT)) === 'us.gcr.io/google-samples/hello-app:2.0' ? true : undefined,
+      );
+      expect(logged(webhook(), 'rules loaded', { source: `ssm:${RULES_PARAMETER}`, version })).toBe(true);
+    });
+
+    it('keeps the last good rules when the parameter gets an invalid document', async () => {
+      const version = await putRules(INVALID_RULES);
+      await eventually('the invalid document to be read', NOTICE_WITHIN_MS, async () => {
+        expect(rewrittenImage(await webhook().call(EVENT))).toBe('us.gcr.io/google-samples/hello-app:2.0');
+        return logged(webhook(), 'rules document is invalid', { version }) ? true : undefined;
+      });
+      expect(logged(webhook(), 'keeping the last good rules')).toBe(true);
+      // Still the last good rules after more TTLs.
+      await sleep(TTL_SECONDS * 1000 + 200);
+      expect(rewrittenImage(await webhook().call(EVENT))).toBe('us.gcr.io/google-samples/hello-app:2.0');
+    });
+
+    it('keeps the last good rules when the parameter is deleted', async () => {
+      await aws().ssm.send(new DeleteParameterCommand({ Name: RULES_PARAMETER }));
+      await eventually('the failed read to be logged', NOTICE_WITHIN_MS, async () => {
+        expect(rewrittenImage(await webhook().call(EVENT))).toBe('us.gcr.io/google-samples/hello-app:2.0');
+        return logged(webhook(), 'cannot read the rules parameter', { error: 'ParameterNotFound' }) ? true : undefined;
+      });
+      expect(rewrittenImage(await webhook().call(EVENT))).toBe('us.gcr.io/google-samples/hello-app:2.0');
+    });
+  });
+
+  describe('a cold start while the rules parameter does not exist', () => {
+    let fn: Webhook | undefined;
+    const webhook = (): Webhook => {
+      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
+      return fn;
+    };
+
+    beforeAll(async () => {
+      await aws().reset();
+      fn = await start({ ...awsEnv(), REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS), WEBHOOK_TOKEN: EVENT_TOKEN });
+    });
+
+    afterAll(async () => {
+      await fn?.stop();
+    });
+
+    it('fails open: allowed, no patch, a warning saying why', async () => {
+      const response = responseOf(await webhook().call(EVENT));
+      expect(response['patch']).toBeUndefined();
+      expect(response['patchType']).toBeUndefined();
+      expect(response['warnings']).toEqual(
+        expect.arrayContaining([`image-rewriter: images not rewritten: rules parameter ${RULES_PARAMETER} could not be read (ParameterNotFound)`]),
+      );
+      expect(logged(webhook(), 'cannot read the rules parameter', { error: 'ParameterNotFound' })).toBe(true);
+      expect(logged(webhook(), 'rules not loaded: answering allowed without a patch')).toBe(true);
+    });
+
+    it('applies the rules once the parameter exists (after the retry backoff)', async () => {
+      await putRules(rulesTo('eu.gcr.io'));
+      await eventually('the rules to apply', NOTICE_WITHIN_MS, async () =>
+        rewrittenImage(await webhook().call(EVENT)) === 'eu.gcr.io/google-samples/hello-app:2.0' ? true : undefined,
+      );
+    });
+  });
+
+  describe('token in an SSM SecureString (WEBHOOK_TOKEN_PARAMETER)', () => {
+    let fn: Webhook | undefined;
+    const webhook = (): Webhook => {
+      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
+      return fn;
+    };
+
+    beforeAll(async () => {
+      await aws().reset();
+      await aws().ssm.send(new PutParameterCommand({ Name: TOKEN_PARAMETER, Value: EVENT_TOKEN, Type: 'SecureString' }));
+      fn = await start({ ...awsEnv(), REWRITE_RULES: EXAMPLE_RULES, WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER });
+    });
+
+    afterAll(async () => {
+      await fn?.stop();
+    });
+
+    it('answers requests carrying that token and rejects the others', async () => {
+      expect(rewrittenImage(await webhook().call(EVENT))).toBe('asia.gcr.io/google-samples/hello-app:2.0');
+      const rejected = await webhook().call('rest-wrong-token.json');
+      expect(rejected.statusCode).toBe(401);
+      expect(rejected.body).toEqual({ message: 'unauthorized' });
+      expect(logged(webhook(), 'configuration', { token: `ssm:${TOKEN_PARAMETER}` })).toBe(true);
+    });
+  });
+});

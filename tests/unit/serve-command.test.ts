@@ -1,0 +1,294 @@
+/**
+ * `image-rewriter serve`: flags, the listening line, the real handler behind real TLS, the token,
+ * rules reloaded from the file (an invalid one keeps the last good rules), and shutdown on SIGTERM.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { EXIT, type Io, main } from '../../src/cli.js';
+import { parseListen, runServe } from '../../src/serve-command.js';
+import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+
+let pki: TestPki;
+let scratch: string;
+let rulesFile: string;
+let tokenFile: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  scratch = await mkdtemp(join(tmpdir(), 'serve-command-'));
+  tokenFile = join(scratch, 'token');
+  await writeFile(tokenFile, `${EVENT_TOKEN}\n`);
+});
+
+afterAll(async () => {
+  await pki.remove();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  rulesFile = join(await mkdtemp(join(scratch, 'rules-')), 'rules.yaml');
+  await copyFile(join(FIXTURES, 'valid-demo.yaml'), rulesFile);
+});
+
+// The Logger reads its level from the environment, which the test setup silences; these tests read the logs.
+let savedLevel: string | undefined;
+beforeEach(() => {
+  savedLevel = process.env['POWERTOOLS_LOG_LEVEL'];
+  process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
+});
+afterEach(() => {
+  if (savedLevel === undefined) delete process.env['POWERTOOLS_LOG_LEVEL'];
+  else process.env['POWERTOOLS_LOG_LEVEL'] = savedLevel;
+});
+
+type JsonLine = Record<string, unknown>;
+
+/** An Io whose stdout and stderr lines can be awaited. */
+function liveIo(env: Readonly<Record<string, string | undefined>> = TEST_ENV): Io & {
+  out: () => string;
+  err: () => string;
+  nextErrLine: (pred: (l: JsonLine) => boolean) => Promise<JsonLine>;
+  listening: Promise<{ address: string; port: number }>;
+} {
+  let out = '';
+  let err = '';
+  let onListening: (v: { address: string; port: number }) => void = () => undefined;
+  const listening = new Promise<{ address: string; port: number }>((resolve) => {
+    onListening = resolve;
+  });
+  const waiters: { pred: (l: JsonLine) => boolean; resolve: (l: JsonLine) => void }[] = [];
+  return {
+    env,
+    readStdin: () => Promise.resolve(''),
+    stdout: (s) => {
+      out += s;
+      for (const line of s.split('\n').filter((l) => l !== '')) {
+        const v = JSON.parse(line) as { msg?: string; address: string; port: number };
+        if (v.msg === 'listening') onListening(v);
+      }
+    },
+    stderr: (s) => {
+      err += s;
+      for (const line of s.split('\n').filter((l) => l.startsWith('{'))) {
+        const v = JSON.parse(line) as JsonLine;
+        for (const w of [...waiters]) {
+          if (w.pred(v)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(v);
+          }
+        }
+      }
+    },
+    out: () => out,
+    err: () => err,
+    nextErrLine: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })),
+    listening,
+  };
+}
+
+const baseArgs = (): string[] => ['--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile];
+
+function stopper(): { stop: Promise<string>; trigger: () => void } {
+  let trigger = (): void => undefined;
+  const stop = new Promise<string>((resolve) => {
+    trigger = () => {
+      resolve('TEST');
+    };
+  });
+  return { stop, trigger };
+}
+
+/** POST the demo AdmissionReview; the image its patch sets, or the status when it is not 200. */
+async function demoImage(port: number, token = EVENT_TOKEN): Promise<string> {
+  const body = String(loadEvent('rest-pod-v1beta1-demo.json')['body']);
+  const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${token}`, body, headers: { 'content-type': 'application/json' } });
+  if (answer.status !== 200) return `status ${answer.status}`;
+  const review = JSON.parse(answer.body) as { response: { patch?: string } };
+  const patch = JSON.parse(Buffer.from(review.response.patch ?? 'W10=', 'base64').toString('utf8')) as { path: string; value: string }[];
+  return patch.find((op) => op.path === '/spec/containers/0/image')?.value ?? '(unchanged)';
+}
+
+describe('image-rewriter serve', () => {
+  it('listens, prints one JSON line, answers with the real handler, and stops cleanly', async () => {
+    const io = liveIo();
+    const { stop, trigger } = stopper();
+    const exit = runServe([...baseArgs(), '--token-file', tokenFile], io, { stop });
+    const { address, port } = await io.listening;
+    expect(address).toBe('127.0.0.1');
+    expect(io.out()).toBe(`${JSON.stringify({ msg: 'listening', address: '127.0.0.1', port })}\n`);
+
+    expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+    expect(await demoImage(port, 'not-the-right-token-000000000000')).toBe('status 401');
+    expect((await httpsRequest({ port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+
+    trigger();
+    expect(await exit).toBe(EXIT.ok);
+    const after = await httpsRequest({ port, ca: pki.ca, path: '/healthz' }).then(
+      () => 'answered',
+      (e: unknown) => (e as NodeJS.ErrnoException).code,
+    );
+    expect(after).toBe('ECONNREFUSED');
+    expect(io.err()).not.toContain(EVENT_TOKEN);
+  });
+
+  it('reloads the rules file; an invalid new document is logged and the last good rules stay', async () => {
+    const io = liveIo();
+    const { stop, trigger } = stopper();
+    const exit = runServe(baseArgs(), io, { stop });
+    const { port } = await io.listening;
+    try {
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+
+      let logged = io.nextErrLine((l) => l['message'] === 'rules reloaded');
+      await writeFile(rulesFile, 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n');
+      await logged;
+      expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
+
+      logged = io.nextErrLine((l) => l['message'] === 'rules document is invalid; keeping the last good rules');
+      await writeFile(rulesFile, 'rules:\n  - name: broken\n    match: gcr.io\n');
+      const invalid = await logged;
+      expect(JSON.stringify(invalid['issues'])).toContain('rules[0]');
+      expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
+      expect((await httpsRequest({ port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
+  });
+
+  it('takes the token from WEBHOOK_TOKEN', async () => {
+    const io = liveIo({ ...TEST_ENV, WEBHOOK_TOKEN: EVENT_TOKEN });
+    const { stop, trigger } = stopper();
+    const exit = runServe(baseArgs(), io, { stop });
+    const { port } = await io.listening;
+    try {
+      expect(await demoImage(port, 'x'.repeat(20))).toBe('status 401');
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
+  });
+
+  it('passes --max-body-bytes to the server', async () => {
+    const io = liveIo();
+    const { stop, trigger } = stopper();
+    const exit = runServe([...baseArgs(), '--max-body-bytes', '100'], io, { stop });
+    const { port } = await io.listening;
+    try {
+      const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: '/mutate', body: 'x'.repeat(101) });
+      expect(answer.status).toBe(413);
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
+  });
+
+  it('shuts down gracefully on SIGTERM and exits 0 (the bundled CLI, as a process)', async () => {
+    // Bundled like scripts/build.mjs does, into the scratch folder: the test needs no prior build.
+    const cli = join(scratch, 'cli.mjs');
+    await build({
+      entryPoints: [join(REPO_ROOT, 'src', 'cli-main.ts')],
+      outfile: cli,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      logLevel: 'silent',
+    });
+    const child = spawn(process.execPath, [cli, 'serve', ...baseArgs(), '--token-file', tokenFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      let stdout = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString('utf8');
+          const line = stdout.split('\n')[0] ?? '';
+          if (stdout.includes('\n')) resolve((JSON.parse(line) as { port: number }).port);
+        });
+        child.once('exit', (code) => {
+          reject(new Error(`serve exited early (${String(code)})`));
+        });
+      });
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stdout).toBe(`${JSON.stringify({ msg: 'listening', address: '127.0.0.1', port })}\n`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('exits 2 on an invalid rules document, listing every problem', async () => {
+    const io = captureIo(TEST_ENV);
+    const code = await main(['serve', ...baseArgs().map((a) => (a === rulesFile ? join(FIXTURES, 'invalid-match-and-regex.yaml') : a))], io);
+    expect(code).toBe(EXIT.invalidConfig);
+    expect(io.err()).toContain('rules[0]: has both "match" and "regex"; use one');
+    expect(io.out()).toBe('');
+  });
+
+  it('exits 1 with a clear message when the certificate cannot be loaded', async () => {
+    const io = captureIo(TEST_ENV);
+    const args = baseArgs().map((a) => (a === pki.server.certFile ? join(scratch, 'missing.crt') : a));
+    expect(await main(['serve', ...args], io)).toBe(EXIT.failure);
+    expect(io.err()).toMatch(/error: cannot read .*missing\.crt: ENOENT/);
+    expect(io.out()).toBe('');
+  });
+
+  it('exits 1 when the token file cannot be read', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['serve', ...baseArgs(), '--token-file', join(scratch, 'no-token')], io)).toBe(EXIT.failure);
+    expect(io.err()).toContain('cannot read --token-file');
+  });
+
+  it.each([
+    { why: 'no --listen', args: () => baseArgs().slice(0, 2).concat(baseArgs().slice(4)), message: 'serve needs --listen' },
+    { why: 'no certificate flags', args: () => ['--config', rulesFile, '--listen', ':8443'], message: 'serve needs --tls-cert-file, --tls-private-key-file' },
+    { why: 'a bad --listen', args: () => baseArgs().map((a) => (a === '127.0.0.1:0' ? '127.0.0.1' : a)), message: '--listen must be HOST:PORT' },
+    { why: 'a port out of range', args: () => baseArgs().map((a) => (a === '127.0.0.1:0' ? ':70000' : a)), message: '--listen must be HOST:PORT' },
+    { why: 'a --max-body-bytes of 0', args: () => [...baseArgs(), '--max-body-bytes', '0'], message: '--max-body-bytes must be a whole number' },
+    { why: 'an unknown flag', args: () => [...baseArgs(), '--port', '1'], message: "Unknown option '--port'" },
+  ])('exits 64 for $why', async ({ args, message }) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['serve', ...args()], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(message);
+  });
+
+  it('exits 64 for a token that is too short or empty', async () => {
+    const short = join(scratch, 'short-token');
+    await writeFile(short, 'abc\n');
+    const io = captureIo(TEST_ENV);
+    expect(await main(['serve', ...baseArgs(), '--token-file', short], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain('must be at least 16 characters');
+    expect(io.err()).not.toContain('abc');
+    const empty = join(scratch, 'empty-token');
+    await writeFile(empty, '\n');
+    const io2 = captureIo(TEST_ENV);
+    expect(await main(['serve', ...baseArgs(), '--token-file', empty], io2)).toBe(EXIT.usage);
+    expect(io2.err()).toContain('is empty');
+  });
+});
+
+describe('parseListen', () => {
+  it.each([
+    { addr: '127.0.0.1:8443', host: '127.0.0.1', port: 8443 },
+    { addr: '[::1]:8443', host: '::1', port: 8443 },
+    { addr: ':8443', host: undefined, port: 8443 },
+    { addr: 'localhost:0', host: 'localhost', port: 0 },
+    { addr: '0.0.0.0:65535', host: '0.0.0.0', port: 65535 },
+  ])('$addr', ({ addr, host, port }) => {
+    expect(parseListen(addr)).toEqual({ host, port });
+  });
+
+  it.each(['8443', '127.0.0.1', '::1:8443', '[::1]', '[nope]:1', 'a b:1', ':65536', ':-1', ''])('rejects %p', (addr) => {
+    expect(() => parseListen(addr)).toThrow(/--listen/);
+  });
+});

@@ -1,0 +1,273 @@
+/**
+ * `serve` over time: the certificate rotated the way a Kubernetes Secret volume does it (and bad
+ * new files kept out), graceful shutdown with requests in flight (zero failed), bounded shutdown,
+ * and the errors that stop it from starting.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { copyFile, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { type LogEntry, type ProxyHandler, type RunningServer, type ServerOptions, startServer } from '../../src/serve.js';
+import { createTestPki, httpsRequest, type IssuedCertificate, peerCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
+
+let pki: TestPki;
+let second: IssuedCertificate;
+let third: IssuedCertificate;
+let scratch: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  [second, third] = await Promise.all([pki.issue('second'), pki.issue('third')]);
+  scratch = await mkdtemp(join(tmpdir(), 'serve-lifecycle-'));
+});
+
+afterAll(async () => {
+  await pki.remove();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const ok: ProxyHandler = () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"status":"ok"}' });
+
+/** A log that can be awaited: `next(pred)` resolves on the next matching line. */
+function recorder(): { log: (e: LogEntry) => void; entries: LogEntry[]; next: (pred: (e: LogEntry) => boolean) => Promise<LogEntry> } {
+  const entries: LogEntry[] = [];
+  const waiters: { pred: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }[] = [];
+  return {
+    entries,
+    log: (e) => {
+      entries.push(e);
+      for (const w of [...waiters]) {
+        if (w.pred(e)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+      }
+    },
+    next: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })),
+  };
+}
+
+const start = (options: Partial<ServerOptions> & Pick<ServerOptions, 'certFile' | 'keyFile'>): Promise<RunningServer> =>
+  startServer({ handler: ok, host: '127.0.0.1', port: 0, certificatePollMs: 200, ...options });
+
+const reloaded = (cert: IssuedCertificate) => (e: LogEntry) => e.msg === 'certificate reloaded' && e['serialNumber'] === cert.serialNumber;
+const reloadFailed = (reason: RegExp) => (e: LogEntry) => e.msg === 'certificate reload failed; keeping the current certificate' && reason.test(String(e['reason']));
+
+describe('certificate rotation', () => {
+  it('follows a Kubernetes Secret volume: new connections get the new certificate, bad files are kept out', async () => {
+    const volume = await SecretVolume.create(scratch, pki.server);
+    const logs = recorder();
+    const server = await start({ certFile: volume.certFile, keyFile: volume.keyFile, log: logs.log });
+    try {
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(pki.server.serialNumber);
+
+      let event = logs.next(reloaded(second));
+      await volume.update(second);
+      await event;
+      const seen = await peerCertificate(server.port, pki.ca);
+      expect(seen).toEqual({ serialNumber: second.serialNumber, fingerprint256: second.fingerprint256 });
+
+      event = logs.next(reloadFailed(/PEM certificate/));
+      await volume.update({ cert: 'not a certificate\n', key: second.key });
+      await event;
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(second.serialNumber);
+
+      event = logs.next(reloadFailed(/does not belong to the certificate/));
+      await volume.update({ cert: third.cert, key: second.key });
+      await event;
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(second.serialNumber);
+      expect((await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+
+      event = logs.next(reloaded(third));
+      await volume.update(third);
+      await event;
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(third.serialNumber);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('follows plain files rewritten in place, and keeps the certificate when they disappear', async () => {
+    const dir = await mkdtemp(join(scratch, 'plain-'));
+    const certFile = join(dir, 'tls.crt');
+    const keyFile = join(dir, 'tls.key');
+    await copyFile(pki.server.certFile, certFile);
+    await copyFile(pki.server.keyFile, keyFile);
+    const logs = recorder();
+    const server = await start({ certFile, keyFile, log: logs.log });
+    try {
+      let event = logs.next(reloaded(second));
+      await writeFile(keyFile, second.key);
+      await writeFile(certFile, second.cert);
+      await event;
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(second.serialNumber);
+
+      event = logs.next(reloadFailed(/ENOENT/));
+      await unlink(certFile);
+      await event;
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(second.serialNumber);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps existing connections on the certificate they started with', async () => {
+    const volume = await SecretVolume.create(scratch, pki.server);
+    const logs = recorder();
+    const server = await start({ certFile: volume.certFile, keyFile: volume.keyFile, log: logs.log });
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
+        resolve(s);
+      });
+      s.on('error', reject);
+    });
+    try {
+      const before = socket.getPeerCertificate().serialNumber.toUpperCase();
+      const event = logs.next(reloaded(second));
+      await volume.update(second);
+      await event;
+      const closed = untilClosed(socket);
+      socket.end('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      const { data } = await closed;
+      expect(data.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+      expect(before).toBe(pki.server.serialNumber);
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(second.serialNumber);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes every request in flight (zero failed), closes idle connections at once, refuses new ones', async () => {
+    const N = 8;
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = 0;
+    let allEntered = (): void => undefined;
+    const everyoneIn = new Promise<void>((resolve) => {
+      allEntered = resolve;
+    });
+    const logs = recorder();
+    const server = await start({
+      certFile: pki.server.certFile,
+      keyFile: pki.server.keyFile,
+      log: logs.log,
+      handler: async (event): Promise<APIGatewayProxyResult> => {
+        if (event.path === '/healthz') return ok(event, undefined as never);
+        entered++;
+        if (entered === N) allEntered();
+        await gate;
+        return { statusCode: 200, body: JSON.stringify({ done: true }) };
+      },
+    });
+
+    // An idle keep-alive connection: one answered request, then nothing.
+    const idle = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
+        s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      s.on('data', (d: Buffer) => {
+        if (d.toString('latin1').includes('{"status":"ok"}')) resolve(s);
+      });
+      s.on('error', reject);
+    });
+    const idleClosed = untilClosed(idle);
+
+    const inFlight = Array.from({ length: N }, () => httpsRequest({ port: server.port, ca: pki.ca, method: 'POST', path: '/mutate', body: '{}' }));
+    await everyoneIn;
+
+    const closing = server.close();
+    expect(server.close()).toBe(closing);
+    await idleClosed;
+    const refused = await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' }).then(
+      (a) => `answered ${a.status}`,
+      (e: unknown) => (e as NodeJS.ErrnoException).code,
+    );
+    expect(refused).toBe('ECONNREFUSED');
+
+    release();
+    const answers = await Promise.all(inFlight);
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: N }, () => 200));
+    expect(answers.every((a) => a.headers.connection === 'close')).toBe(true);
+    await closing;
+    expect(logs.entries.some((e) => e.msg === 'shutdown deadline reached; closing the remaining connections')).toBe(false);
+    expect(logs.entries.at(-1)?.msg).toBe('stopped');
+  });
+
+  it('is bounded: a request still running at the deadline is cut off', async () => {
+    const logs = recorder();
+    let entered = (): void => undefined;
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const server = await start({
+      certFile: pki.server.certFile,
+      keyFile: pki.server.keyFile,
+      log: logs.log,
+      timeouts: { shutdownMs: 300 },
+      handler: () => {
+        entered();
+        return new Promise(() => undefined);
+      },
+    });
+    const hanging = httpsRequest({ port: server.port, ca: pki.ca, method: 'POST', path: '/mutate', body: '{}' }).then(
+      (a) => `answered ${a.status}`,
+      (e: unknown) => (e as NodeJS.ErrnoException).code,
+    );
+    await inHandler;
+    await server.close();
+    expect(await hanging).toBe('ECONNRESET');
+    expect(logs.entries.some((e) => e.msg === 'shutdown deadline reached; closing the remaining connections')).toBe(true);
+  });
+});
+
+describe('start', () => {
+  it.each([
+    { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: ENOENT/ },
+    { why: 'the key does not match', files: () => ({ certFile: second.certFile, keyFile: third.keyFile }), message: /the private key does not belong to the certificate/ },
+    { why: 'the certificate is not PEM', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.keyFile }), message: /does not hold a PEM certificate/ },
+  ])('fails with a clear ServeError when $why', async ({ files, message }) => {
+    await expect(start(files())).rejects.toThrow(message);
+    await expect(start(files())).rejects.toHaveProperty('name', 'ServeError');
+  });
+
+  it('fails when the port is taken', async () => {
+    const blocker = createNetServer();
+    const port = await new Promise<number>((resolve) => {
+      blocker.listen(0, '127.0.0.1', () => {
+        const address = blocker.address();
+        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+      });
+    });
+    try {
+      await expect(start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it.each([
+    { why: 'a zero timeout', options: { timeouts: { requestMs: 0 } }, message: 'timeouts.requestMs must be a positive integer' },
+    { why: 'a negative body limit', options: { maxBodyBytes: -1 }, message: 'maxBodyBytes must be a positive integer' },
+    { why: 'a fractional connection limit', options: { maxConnections: 1.5 }, message: 'maxConnections must be a positive integer' },
+  ])('rejects $why', async ({ options, message }) => {
+    await expect(start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, ...options })).rejects.toThrow(message);
+  });
+
+  it('reports where it listens, on every interface when no host is given', async () => {
+    const server = await startServer({ handler: ok, certFile: pki.server.certFile, keyFile: pki.server.keyFile, port: 0 });
+    try {
+      expect(['::', '0.0.0.0']).toContain(server.address);
+      expect(server.port).toBeGreaterThan(0);
+      expect((await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});
