@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README's second command). Builds or reuses the tools it
+# needs, cached by version outside the clone (${IMAGE_REWRITER_CACHE:-~/.cache/image-rewriter}):
+# real etcd/kube-apiserver/kube-controller-manager/kubectl, the Lambda Runtime Interface Emulator
+# and runtime client, and a Python venv with aws-sam-cli, cfn-lint and moto.
+# A missing tool is built, never skipped. Prints the time of each stage.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+T0=$(date +%s)
+stage() {
+  local name=$1; shift
+  local t=$(date +%s)
+  echo "=== ${name}" >&2
+  "$@"
+  echo "=== ${name}: ok in $(( $(date +%s) - t ))s (total $(( $(date +%s) - T0 ))s)" >&2
+}
+
+stage "unit: type check, lint, build, unit and short fuzz tests" npm test
+stage "dependency audit" npm run --silent audit
+stage "template: sam validate --lint, cfn-lint, sam build" npm run --silent test:template
+stage "integration: Lambda runtime emulator, moto (SSM, Secrets Manager)" npm run --silent test:integration
+stage "end-to-end: real kube-apiserver, etcd, kube-controller-manager" npm run --silent test:e2e
+stage "benchmark (short; checks answers, not speed)" npm run --silent bench -- --quick
+echo "all tests passed in $(( $(date +%s) - T0 ))s" >&2
