@@ -18,7 +18,8 @@ step() { echo "test-integration: $*" >&2; }
 timed() {
   local what="$1"; shift
   local start=$SECONDS out
-  out="$("$@" | tail -n1)"
+  # (errexit does not reach into this command substitution: check the status here)
+  out="$("$@" | tail -n1)" || { step "$what: $1 failed"; return 1; }
   step "$what: $out ($((SECONDS - start))s)"
   printf '%s\n' "$out"
 }

@@ -129,6 +129,22 @@ export function count(metrics: Metrics, name: MetricName, value = 1): void {
 }
 
 /**
+ * One single-metric `Metrics` per `metrics`, made on first use and reused: a single-metric
+ * instance publishes and clears itself on every `addMetric`, so reusing it writes the same
+ * documents, while making one (Powertools reads the environment and builds a Console each time)
+ * cost more than the whole review. `metrics` never changes its default dimensions after init.
+ */
+const singleMetrics = new WeakMap<Metrics, Metrics>();
+function singleMetricOf(metrics: Metrics): Metrics {
+  let single = singleMetrics.get(metrics);
+  if (single === undefined) {
+    single = metrics.singleMetric();
+    singleMetrics.set(metrics, single);
+  }
+  return single;
+}
+
+/**
  * The metrics of one answered request: `Reviews` by `Outcome`, and from the report the rewrites
  * (in total, and one single-metric document per rule) and invalid images.
  */
@@ -141,7 +157,7 @@ export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: Revie
     count(metrics, Metric.Rewrites, report.rewrites.length);
     const byRule = new Map<string, number>();
     for (const r of report.rewrites) byRule.set(r.rule, (byRule.get(r.rule) ?? 0) + 1);
-    for (const [rule, n] of byRule) metrics.singleMetric().addDimension(Dimension.Rule, rule).addMetric(Metric.Rewrites, MetricUnit.Count, n);
+    for (const [rule, n] of byRule) singleMetricOf(metrics).addDimension(Dimension.Rule, rule).addMetric(Metric.Rewrites, MetricUnit.Count, n);
   }
   if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
 }

@@ -42,8 +42,10 @@ const prefix = z.string().superRefine((v, ctx) => {
 
 /**
  * Reject regexes that can backtrack for a long time: a repeated group that contains another
- * unbounded repetition or an alternation (`(a+)+`, `(a|a)*`), backreferences and lookarounds.
- * Names are at most 255 characters, so what remains runs in bounded polynomial time.
+ * variable repetition or an alternation (`(a+)+`, `(a?){20}`, `(a|a)*`), backreferences,
+ * lookarounds, and more than MAX_CHOICE_POINTS places where the match can be split several ways
+ * (see `choicePoints`: `.*.*.*x` is cubic, `a?a?...a?aaa...` exponential). What remains is at most
+ * quadratic in the length of the name, which the rewriter bounds (MAX_REWRITE_NAME_LENGTH).
  */
 function regexProblem(source: string): string | undefined {
   try {
@@ -63,7 +65,7 @@ function regexProblem(source: string): string | undefined {
         return 'uses a backreference, which can backtrack exponentially';
       case types.REPETITION: {
         const unbounded = t.max === Infinity || t.max > 1;
-        if (unbounded && insideRepeat) return 'nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially';
+        if (insideRepeat && (unbounded || t.min !== t.max)) return 'nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially';
         return risky(t.value, insideRepeat || unbounded);
       }
       case types.ROOT:
@@ -81,7 +83,114 @@ function regexProblem(source: string): string | undefined {
         return undefined;
     }
   };
-  return risky(tokens, false);
+  const structural = risky(tokens, false);
+  if (structural !== undefined) return structural;
+  const choices = choicePoints(tokens);
+  if (choices > MAX_CHOICE_POINTS) {
+    return `has ${choices} repetitions or alternations that can end at more than one place (like .*.*), which can backtrack for seconds on a long name; allow at most ${MAX_CHOICE_POINTS}: make each repetition stop at a character it cannot match (like [^/]+/ or [a-z]+\\.)`;
+  }
+  return undefined;
+}
+
+/** At most this many ambiguous repetitions or alternations in one regex (see `choicePoints`). */
+export const MAX_CHOICE_POINTS = 1;
+
+// Character sets as bitmaps: one bit per ASCII character, and bit 128 for every other character
+// (image names are ASCII, so that bit only makes the analysis more conservative).
+const OTHER = 128n;
+const bit = (code: number): bigint => 1n << (code < 128 ? BigInt(code) : OTHER);
+const ALL = (1n << (OTHER + 1n)) - 1n;
+function rangeBits(from: number, to: number): bigint {
+  let bits = 0n;
+  for (let c = from; c <= Math.min(to, 127); c++) bits |= 1n << BigInt(c);
+  return to >= 128 ? bits | (1n << OTHER) : bits;
+}
+function setBits(t: Tokens): bigint {
+  switch (t.type) {
+    case types.CHAR:
+      return bit(t.value);
+    case types.RANGE:
+      return rangeBits(t.from, t.to);
+    case types.SET: {
+      const bits = t.set.reduce((acc, x) => acc | setBits(x), 0n);
+      return t.not ? ALL & ~bits : bits;
+    }
+    default:
+      return ALL;
+  }
+}
+
+interface Scan {
+  /** Characters the part can start with. */
+  readonly first: bigint;
+  /** Characters the part can match anywhere. */
+  readonly chars: bigint;
+  readonly nullable: boolean;
+  readonly choices: number;
+}
+
+/**
+ * How many places in a (structurally safe) regex can end at more than one position: a variable
+ * repetition whose characters can also start what follows it (`.*` before `.`, `[a-z]*` before
+ * `a`), or an alternation whose branches can start with the same character. Each such place
+ * multiplies the backtracking by up to the length of the name; a repetition that stops at a
+ * character it cannot match (`[^/]+/`) has one way to end and does not count.
+ */
+function choicePoints(root: Root): number {
+  const seq = (tokens: readonly Tokens[], follow: bigint): Scan => {
+    let after = follow;
+    let first = 0n;
+    let chars = 0n;
+    let nullable = true;
+    let choices = 0;
+    for (let i = tokens.length - 1; i >= 0; i--) {
+      const t = tokens[i];
+      if (t === undefined) continue;
+      const s = one(t, after);
+      choices += s.choices;
+      chars |= s.chars;
+      first = s.nullable ? first | s.first : s.first;
+      nullable &&= s.nullable;
+      after = s.nullable ? after | s.first : s.first;
+    }
+    return { first, chars, nullable, choices };
+  };
+  const alternatives = (options: readonly (readonly Tokens[])[], follow: bigint): Scan => {
+    const scans = options.map((o) => seq(o, follow));
+    let overlap = false;
+    scans.forEach((a, i) => {
+      for (const b of scans.slice(i + 1)) if ((a.first & b.first) !== 0n || (a.nullable && b.nullable)) overlap = true;
+    });
+    return {
+      first: scans.reduce((acc, x) => acc | x.first, 0n),
+      chars: scans.reduce((acc, x) => acc | x.chars, 0n),
+      nullable: scans.some((x) => x.nullable),
+      choices: scans.reduce((acc, x) => acc + x.choices, overlap ? 1 : 0),
+    };
+  };
+  const one = (t: Tokens, after: bigint): Scan => {
+    switch (t.type) {
+      case types.ROOT:
+      case types.GROUP:
+        return t.options !== undefined ? alternatives(t.options, after) : seq(t.stack ?? [], after);
+      case types.REPETITION: {
+        const body = one(t.value, after | (t.max > 1 ? one(t.value, after).first : 0n));
+        const ambiguous = t.min !== t.max && (body.chars & after) !== 0n;
+        return { first: body.first, chars: body.chars, nullable: t.min === 0 || body.nullable, choices: body.choices + (ambiguous ? 1 : 0) };
+      }
+      case types.POSITION:
+        return { first: 0n, chars: 0n, nullable: true, choices: 0 };
+      case types.CHAR:
+      case types.RANGE:
+      case types.SET: {
+        const bits = setBits(t);
+        return { first: bits, chars: bits, nullable: false, choices: 0 };
+      }
+      case types.REFERENCE:
+        return { first: ALL, chars: ALL, nullable: true, choices: 1 };
+    }
+  };
+  return one(root, 0n).choices;
 }
 
 const ruleShape = {
@@ -134,10 +243,17 @@ function distance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+/** A key written bare in a path; any other key (empty, with dots, spaces...) is quoted: `rules[0][""]`. */
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
 /** `rules[2].replace` from a zod path. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else if (typeof p === 'string' && PLAIN_KEY.test(p)) out += out === '' ? p : `.${p}`;
+    else out += `[${JSON.stringify(String(p))}]`;
+  }
   return out;
 }
 

@@ -263,8 +263,9 @@ function ellipsize(s: string, max: number, cut: Cut): string {
   const lastSlash = s.lastIndexOf('/');
   const at = s.indexOf('@', lastSlash + 1);
   const tagOrDigest = at >= 0 ? at : s.indexOf(':', lastSlash + 1);
-  const tail =
-    [lastSlash, tagOrDigest].map((i) => (i > 0 ? s.length - i : 0)).find((n) => n > 0 && n <= keep * 0.6) ?? Math.floor(keep * 0.4);
+  // The tail from the last `/`, else from the tag or digest, when it is short enough.
+  const tailFrom = (i: number): number | undefined => (i > 0 && s.length - i <= keep * 0.6 ? s.length - i : undefined);
+  const tail = tailFrom(lastSlash) ?? tailFrom(tagOrDigest) ?? Math.floor(keep * 0.4);
   return `${s.slice(0, keep - tail)}...${s.slice(s.length - tail)}`;
 }
 
@@ -278,6 +279,16 @@ export interface WarningPart {
   readonly cut?: Cut;
 }
 
+/** A segment of a warning being fitted: fixed text, or a variable part that may be shortened. */
+interface Piece {
+  readonly fixed: boolean;
+  text: string;
+  readonly level: 0 | 1;
+  readonly cut: Cut;
+}
+
+const LEVELS = [0, 1] as const;
+
 /**
  * A warning from fixed text and variable parts, kept within WARNING_TARGET_LENGTH where that
  * leaves it readable: digests are abbreviated first, then the longest images or messages are cut
@@ -285,26 +296,50 @@ export interface WarningPart {
  * accepted up to WARNING_MAX_LENGTH, where the API server starts cutting; past that it is cut.
  */
 export function fitWarning(segments: readonly (string | WarningPart)[]): string {
-  const parts = segments.map((s) => (typeof s === 'string' ? { fixed: s } : { ...s, text: printable(s.text.slice(0, MAX_PART_INPUT)) }));
-  const render = (): string => parts.map((p) => ('fixed' in p ? p.fixed : p.text)).join('');
-  if (render().length > WARNING_TARGET_LENGTH) for (const p of parts) if (!('fixed' in p)) p.text = abbreviateDigests(p.text);
-  for (const level of [0, 1] as const) {
-    const excess = render().length - WARNING_TARGET_LENGTH;
+  // Lengths are kept as a running sum: the text is joined once, at the end.
+  const parts: Piece[] = [];
+  let length = 0;
+  for (const s of segments) {
+    const p: Piece =
+      typeof s === 'string'
+        ? { fixed: true, text: s, level: 0, cut: 'middle' }
+        : { fixed: false, text: printable(s.text.slice(0, MAX_PART_INPUT)), level: s.level, cut: s.cut ?? 'middle' };
+    parts.push(p);
+    length += p.text.length;
+  }
+  if (length > WARNING_TARGET_LENGTH) {
+    length = 0;
+    for (const p of parts) {
+      if (!p.fixed) p.text = abbreviateDigests(p.text);
+      length += p.text.length;
+    }
+  }
+  for (const level of LEVELS) {
+    const excess = length - WARNING_TARGET_LENGTH;
     if (excess <= 0) break;
-    const group = parts.flatMap((p) => ('fixed' in p || p.level !== level ? [] : [p]));
-    const lengths = group.map((p) => p.text.length);
-    const removed = (cap: number): number => lengths.reduce((sum, l) => sum + Math.max(0, l - Math.max(cap, MIN_PART)), 0);
+    const group = parts.filter((p) => !p.fixed && p.level === level);
+    const removed = (cap: number): number => {
+      let sum = 0;
+      for (const p of group) sum += Math.max(0, p.text.length - Math.max(cap, MIN_PART));
+      return sum;
+    };
     // The largest cap that removes at least `excess` characters (or as many as the floor allows).
     let lo = 0;
-    let hi = Math.max(0, ...lengths);
+    let hi = 0;
+    for (const p of group) hi = Math.max(hi, p.text.length);
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (removed(mid) >= excess) lo = mid;
       else hi = mid - 1;
     }
-    for (const p of group) p.text = ellipsize(p.text, Math.max(lo, MIN_PART), p.cut ?? 'middle');
+    for (const p of group) {
+      length -= p.text.length;
+      p.text = ellipsize(p.text, Math.max(lo, MIN_PART), p.cut);
+      length += p.text.length;
+    }
   }
-  const text = render();
+  let text = '';
+  for (const p of parts) text += p.text;
   return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
 }
 
@@ -326,19 +361,35 @@ export function originalImagesKey(f: Pick<ImageField, 'containerList' | 'contain
   return `${f.containerList}/${f.containerName ?? `[${f.index}]`}`;
 }
 
-const utf8 = new TextEncoder();
-const byteLength = (s: string): number => utf8.encode(s).length;
+/** UTF-8 length of `s`, as TextEncoder counts it (a lone surrogate becomes U+FFFD, 3 bytes), without encoding it. */
+function byteLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: 2 UTF-16 units, 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 /** Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were left out. */
 function auditValue(entries: readonly JsonValue[]): string {
   const omittedNote = (n: number): string => (n === 0 ? '' : `,{"omitted":${n}}`);
   let body = '';
+  let bodyBytes = 0;
   let used = 0;
   for (const entry of entries) {
     const piece = (used === 0 ? '' : ',') + JSON.stringify(entry);
+    const pieceBytes = byteLength(piece);
     const rest = entries.length - used - 1;
-    if (byteLength(`[${body}${piece}${omittedNote(rest)}]`) > MAX_AUDIT_ANNOTATION_BYTES) break;
+    // The bytes of `[${body}${piece}${omittedNote(rest)}]`; the note is ASCII.
+    if (2 + bodyBytes + pieceBytes + omittedNote(rest).length > MAX_AUDIT_ANNOTATION_BYTES) break;
     body += piece;
+    bodyBytes += pieceBytes;
     used++;
   }
   if (used === entries.length) return `[${body}]`;

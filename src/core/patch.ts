@@ -2,7 +2,7 @@
  * JSON Patch (RFC 6902) operations with RFC 6901 pointers, and their base64 encoding for an
  * AdmissionResponse. Small and ours: we only ever emit `add` and `replace`.
  *
- * Pure: no I/O, no Buffer (UTF-8 via TextEncoder, base64 by hand).
+ * Pure: no I/O, no Buffer (UTF-8 via TextEncoder, base64 via btoa).
  */
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -34,28 +34,23 @@ export function replace(path: string, value: JsonValue): PatchOperation {
   return { op: 'replace', path, value };
 }
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Bytes per String.fromCharCode call: well under any engine's argument limit. */
+const CHUNK = 0x2000;
 
 /** Standard base64 (RFC 4648, with padding) of bytes. */
 export function base64(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0; // the bits not yet written, `bits` of them
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += ALPHABET.charAt((buffer >> bits) & 63);
-    }
-  }
-  if (bits > 0) out += ALPHABET.charAt((buffer << (6 - bits)) & 63);
-  return out + '='.repeat((4 - (out.length % 4)) % 4);
+  // btoa (a web-platform global, like TextEncoder) encodes a "binary string": one char per byte.
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += CHUNK) binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  return btoa(binary);
 }
 
 const encoder = new TextEncoder();
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The `patch` field of an AdmissionResponse: base64 of the UTF-8 JSON of the operations. */
 export function encodePatch(ops: readonly PatchOperation[]): string {
-  return base64(encoder.encode(JSON.stringify(ops)));
+  const json = JSON.stringify(ops);
+  // ASCII text is its own UTF-8 (and its own binary string): the usual case skips the encoder.
+  return NON_ASCII.test(json) ? base64(encoder.encode(json)) : btoa(json);
 }

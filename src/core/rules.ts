@@ -274,6 +274,9 @@ function withTagAndDigest(name: string, ref: NamedReference): string {
   return name + (ref.tag === undefined ? '' : `:${ref.tag}`) + (ref.digest === undefined ? '' : `@${ref.digest}`);
 }
 
+/** The longest registry host (with its port) an image can name: 253 (the longest DNS name) + `:65535`. */
+export const MAX_DOMAIN_LENGTH = 253 + 6;
+
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
@@ -294,6 +297,11 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     const parsed = parseNormalizedNamed(image);
     if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
     const ref = parsed.value;
+    // The grammar bounds the path (255), not the host: bound it here, so that regex rules (at most
+    // quadratic, see src/config/schema.ts) only ever run on names of a few hundred characters.
+    if (ref.domain.length > MAX_DOMAIN_LENGTH) {
+      return { kind: 'invalid', image, error: `registry host is longer than ${MAX_DOMAIN_LENGTH} characters (a DNS name and a port)` };
+    }
     const name = nameOf(ref);
     if (exclude.some((p) => hasPathPrefix(name, p))) return { kind: 'unchanged', image, reason: 'excluded' };
     const hit = step(name, ns);

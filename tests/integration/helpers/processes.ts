@@ -11,8 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Keep at most this much output per process (the end of it). */
 const MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
 
-const running = new Set<ChildProcess>();
-
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -22,10 +20,21 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-// Last resort (a test crashed before its afterAll): no process survives the test run.
-process.once('exit', () => {
-  for (const child of running) killGroup(child, 'SIGKILL');
-});
+/**
+ * Runs `"$@"` in a process group of its own and ends that group when its stdin (a pipe from this
+ * process) closes: when jest exits, crashes, is killed or interrupted, however that happens (jest
+ * runs tests with a copy of `process` whose exit and signal listeners never fire). The exit
+ * status is the command's.
+ */
+const SUPERVISOR = `exec 3<&0
+"$@" </dev/null &
+child=$!
+{ read -r _ <&3; kill -TERM -$$; } &
+watcher=$!
+wait "$child"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"`;
 
 export interface Group {
   readonly name: string;
@@ -49,8 +58,7 @@ export function spawnGroup(name: string, command: string, args: readonly string[
   let output = '';
   let exit: string | undefined;
   const spawnedAt = performance.now();
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  const child = spawn('/bin/sh', ['-c', SUPERVISOR, name, command, ...args], { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const append = (chunk: Buffer): void => {
     output += chunk.toString('utf8');
     if (output.length > MAX_OUTPUT_CHARS) output = output.slice(-MAX_OUTPUT_CHARS);
@@ -85,7 +93,7 @@ export function spawnGroup(name: string, command: string, args: readonly string[
       }
       // The leader is gone; make sure nothing it started is left in its group.
       killGroup(child, 'SIGKILL');
-      running.delete(child);
+      child.stdin.destroy();
     },
   };
 }

@@ -28,7 +28,7 @@ function mustExist(path: string, variable: string, what: string, script: string,
   try {
     accessSync(path, executable ? constants.X_OK : constants.R_OK);
   } catch {
-    throw new MissingToolError(`${variable} points at ${path}, which is not ${executable ? 'an executable' : 'a readable file'} (${what}). Rebuild it with ${script}.`);
+    throw new MissingToolError(`${variable} must point at ${what}, but ${path} is not ${executable ? 'an executable' : 'a readable file'}. Rebuild it with ${script}.`);
   }
   return path;
 }

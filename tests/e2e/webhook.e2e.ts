@@ -1,0 +1,372 @@
+/**
+ * The webhook against a real kube-apiserver (issue 7): every scenario does what a user does with
+ * kubectl and reads the result back from the API server. The environment (etcd, kube-apiserver,
+ * kube-controller-manager, `image-rewriter serve`, the registered configuration) is started once
+ * by globalSetup (harness/environment.ts); scenarios that change the configuration or kill the
+ * webhook put it back before they end.
+ *
+ * The rules served (harness/webhook.ts RULES_YAML): gcr.io -> asia.gcr.io (the original demo),
+ * docker.io -> mirror.example.com/hub, registry.local:5000 -> registry.mirror.example.com:5443/internal,
+ * docker.io/library/busybox excluded.
+ */
+import { describe, expect } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
+import { type Pod, cronJob, deployment, imagesOf, list, parseJson, pod, replicaSet, webhookConfiguration } from './harness/kubectl.js';
+import { isAlive } from './harness/processes.js';
+import { scenario } from './harness/scenario.js';
+import { done, eventually, notYet } from './harness/wait.js';
+import { newToken, probeUntil, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+
+const ORIGINAL_IMAGES = 'image-rewriter.io/original-images';
+const SKIP = 'image-rewriter.io/skip';
+/** The webhook's name in the configuration (the API server's log lines name it). */
+const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
+const DIGEST = 'sha256:4c1e997385b8fb4ad4d1d3c7e5af7ff3f882e94d07cf5b78de9e889bc60830e6';
+
+const env = E2eEnvironment.connect();
+const { kubectl } = env;
+
+interface PodOptions {
+  readonly initContainers?: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+const containers = (images: Readonly<Record<string, string>>) => Object.entries(images).map(([name, image]) => ({ name, image }));
+
+/** A Pod manifest (JSON, which kubectl reads as YAML) with containers `{ name: image }`. */
+function podManifest(name: string, images: Readonly<Record<string, string>>, options: PodOptions = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: options.labels ?? {}, annotations: options.annotations ?? {} },
+    spec: {
+      ...(options.initContainers === undefined ? {} : { initContainers: containers(options.initContainers) }),
+      containers: containers(images),
+    },
+  });
+}
+
+/** `kubectl -n NS create -f -`: the Pod is admitted (whatever the webhook does). */
+async function createPod(namespace: string, manifest: string): Promise<void> {
+  await kubectl.ok(['-n', namespace, 'create', '-f', '-'], { input: manifest });
+}
+
+/** What the API server stored. */
+function getPod(namespace: string, name: string): Promise<Pod> {
+  return kubectl.json(pod, ['-n', namespace, 'get', 'pod', name]);
+}
+
+/** Wait until `count` Pods match the selector (the controllers create them); bounded. */
+function waitForPods(namespace: string, selector: string, count = 1): Promise<Pod[]> {
+  return eventually(`${count} Pod(s) ${selector} in ${namespace}`, { timeoutMs: 90_000 }, async () => {
+    const pods = await kubectl.json(list(pod), ['-n', namespace, 'get', 'pods', '-l', selector]);
+    return pods.items.length >= count ? done(pods.items) : notYet(`${pods.items.length} Pod(s)`);
+  });
+}
+
+const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('Warning: '));
+
+describe('image-rewriter behind a real kube-apiserver', () => {
+  scenario(env, '1. demo: kubectl apply -f nginx-gcr.yaml, its Pod runs asia.gcr.io/nginx', async () => {
+    const ns = 'demo';
+    await kubectl.createNamespace(ns);
+    const manifestFile = join(env.root, 'nginx-gcr.yaml');
+    const manifest = deployment.parse(parseYaml(await readFile(manifestFile, 'utf8')));
+    expect(imagesOf(manifest.spec.template.spec)).toEqual({ 'containers/nginx': 'gcr.io/nginx' });
+
+    const applied = await kubectl.ok(['-n', ns, 'apply', '-f', manifestFile]);
+    expect(applied.stdout.trim()).toBe('deployment.apps/nginx-gcr-deployment created');
+
+    const [created] = await waitForPods(ns, 'app=nginx-gcr');
+    expect(created?.spec.containers.map((c) => c.image)).toEqual(['asia.gcr.io/nginx']);
+    // The command of the original demo's README (and of nginx-gcr.yaml's header).
+    const shown = await kubectl.ok(['-n', ns, 'get', 'pods', '-l', 'app=nginx-gcr', '-o', 'jsonpath={.items[0].spec.containers[0].image}']);
+    expect(shown.stdout).toBe('asia.gcr.io/nginx');
+  });
+
+  scenario(env, '2. one Pod: Docker Hub short names, initContainers, digests, an exclusion, a port', async () => {
+    const ns = 'images';
+    await kubectl.createNamespace(ns);
+    await createPod(
+      ns,
+      podManifest(
+        'many-images',
+        {
+          short: 'nginx',
+          tagged: 'redis:7.2',
+          org: 'bitnami/kubectl:1.30',
+          digest: `gcr.io/distroless/static@${DIGEST}`,
+          'tag-and-digest': `nginx:1.27@${DIGEST}`,
+          port: 'registry.local:5000/team/app:2.1',
+          excluded: 'docker.io/library/busybox:1.36',
+          untouched: 'quay.io/prometheus/node-exporter:v1.8.2',
+        },
+        { initContainers: { 'init-excluded': 'busybox:1.36', 'init-gcr': 'gcr.io/google-containers/pause:3.9' } },
+      ),
+    );
+    const stored = await getPod(ns, 'many-images');
+    expect(imagesOf(stored.spec)).toEqual({
+      'initContainers/init-excluded': 'busybox:1.36',
+      'initContainers/init-gcr': 'asia.gcr.io/google-containers/pause:3.9',
+      'containers/short': 'mirror.example.com/hub/library/nginx',
+      'containers/tagged': 'mirror.example.com/hub/library/redis:7.2',
+      'containers/org': 'mirror.example.com/hub/bitnami/kubectl:1.30',
+      'containers/digest': `asia.gcr.io/distroless/static@${DIGEST}`,
+      'containers/tag-and-digest': `mirror.example.com/hub/library/nginx:1.27@${DIGEST}`,
+      'containers/port': 'registry.mirror.example.com:5443/internal/team/app:2.1',
+      'containers/excluded': 'docker.io/library/busybox:1.36',
+      'containers/untouched': 'quay.io/prometheus/node-exporter:v1.8.2',
+    });
+    // The originals of exactly the rewritten images, on the object.
+    expect(JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? '{}')).toEqual({
+      'initContainers/init-gcr': 'gcr.io/google-containers/pause:3.9',
+      'containers/short': 'nginx',
+      'containers/tagged': 'redis:7.2',
+      'containers/org': 'bitnami/kubectl:1.30',
+      'containers/digest': `gcr.io/distroless/static@${DIGEST}`,
+      'containers/tag-and-digest': `nginx:1.27@${DIGEST}`,
+      'containers/port': 'registry.local:5000/team/app:2.1',
+    });
+  });
+
+  scenario(env, '3. a configuration offering only v1beta1 AdmissionReview', async () => {
+    const ns = 'v1beta1';
+    await kubectl.createNamespace(ns);
+    // A second server, so that "the new configuration is in effect" is observable: only it logs the probes.
+    const beta = await env.startExtraServe('serve-v1beta1');
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(beta.port, env.webhook.token), admissionReviewVersions: ['v1beta1'] }));
+      const registered = await kubectl.json(webhookConfiguration, ['get', 'mutatingwebhookconfiguration', 'image-rewriter']);
+      expect(registered.webhooks.map((w) => [w.name, w.admissionReviewVersions])).toEqual([[WEBHOOK_NAME, ['v1beta1']]]);
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, beta);
+
+      const [mainMark, betaMark] = [env.serve.mark(), beta.mark()];
+      await createPod(ns, podManifest('beta', { web: 'gcr.io/nginx:1.27' }));
+      expect(imagesOf((await getPod(ns, 'beta')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+      // A v1 answer to a v1beta1 request would be an error, and the Pod admitted unchanged (fail open).
+      expect(beta.reviewed(ns, 'beta', betaMark)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
+      expect(env.serve.reviewed(ns, 'beta', mainMark)).toBeUndefined();
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(beta);
+    }
+  });
+
+  scenario(env, '4. kubectl debug: an ephemeral container added through the subresource is rewritten', async () => {
+    const ns = 'debug';
+    await kubectl.createNamespace(ns);
+    await createPod(ns, podManifest('target', { app: 'quay.io/e2e/app:1' }));
+    const mark = env.serve.mark();
+
+    const debugged = await kubectl.ok(['-n', ns, 'debug', 'target', '--image=gcr.io/e2e/debug-tools:1.0', '-c', 'debugger']);
+    expect(warnings(debugged.stderr)).toEqual(['Warning: image-rewriter: rewrote ephemeralContainers[debugger] gcr.io/e2e/debug-tools:1.0 -> asia.gcr.io/e2e/debug-tools:1.0 (rule gcr)']);
+
+    const stored = await getPod(ns, 'target');
+    expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/e2e/app:1', 'ephemeralContainers/debugger': 'asia.gcr.io/e2e/debug-tools:1.0' });
+    expect(env.serve.reviewed(ns, 'target', mark)).toMatchObject({ operation: 'UPDATE', outcome: 'patched', rewrites: 1 });
+    // The subresource cannot change metadata: no annotation is attempted.
+    expect(stored.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
+  });
+
+  scenario(env, "5. each rewrite is an admission warning on kubectl's stderr", async () => {
+    const ns = 'warnings';
+    await kubectl.createNamespace(ns);
+    const applied = await kubectl.ok(['-n', ns, 'apply', '-f', '-'], {
+      input: podManifest('warned', { web: 'gcr.io/nginx:1.27', sidecar: 'nginx:1.27', untouched: 'quay.io/e2e/app:1' }),
+    });
+    expect(applied.stdout.trim()).toBe('pod/warned created');
+    expect(warnings(applied.stderr)).toEqual([
+      'Warning: image-rewriter: rewrote containers[web] gcr.io/nginx:1.27 -> asia.gcr.io/nginx:1.27 (rule gcr)',
+      'Warning: image-rewriter: rewrote containers[sidecar] nginx:1.27 -> mirror.example.com/hub/library/nginx:1.27 (rule hub)',
+    ]);
+  });
+
+  scenario(env, '6. server-side dry-run returns the rewritten object and persists nothing', async () => {
+    const ns = 'dry-run';
+    await kubectl.createNamespace(ns);
+    const mark = env.serve.mark();
+    const result = await kubectl.ok(['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest('dry', { web: 'gcr.io/nginx' }) });
+    const returned = parseJson(pod, result.stdout, 'kubectl create --dry-run=server');
+    expect(imagesOf(returned.spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
+    expect(returned.metadata.annotations?.[ORIGINAL_IMAGES]).toBe('{"containers/web":"gcr.io/nginx"}');
+    expect(warnings(result.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[web] gcr.io/nginx -> asia.gcr.io/nginx (rule gcr)']);
+    expect(env.serve.reviewed(ns, 'dry', mark)).toMatchObject({ outcome: 'patched' });
+
+    const get = await kubectl.run(['-n', ns, 'get', 'pod', 'dry']);
+    expect(get.code).toBe(1);
+    expect(get.stderr).toContain('NotFound');
+    expect((await kubectl.json(list(pod), ['-n', ns, 'get', 'pods'])).items).toEqual([]);
+  });
+
+  scenario(env, '7. opt-out: a labelled object, kube-system and a labelled namespace are left untouched', async () => {
+    const ns = 'opt-out';
+    const skippedNs = 'opted-out';
+    await kubectl.createNamespace(ns);
+    await kubectl.createNamespace(skippedNs, { [SKIP]: 'true' });
+    await kubectl.waitForServiceAccount('kube-system');
+    const image = { web: 'gcr.io/nginx' };
+    const mark = env.serve.mark();
+
+    await createPod(ns, podManifest('labelled', image, { labels: { [SKIP]: 'true' } }));
+    await createPod(ns, podManifest('annotated', image, { annotations: { [SKIP]: 'true' } }));
+    await createPod(skippedNs, podManifest('in-skipped-namespace', image));
+    await createPod('kube-system', podManifest('e2e-in-kube-system', image));
+    await createPod(ns, podManifest('control', image));
+    try {
+      for (const [namespace, name] of [[ns, 'labelled'], [ns, 'annotated'], [skippedNs, 'in-skipped-namespace'], ['kube-system', 'e2e-in-kube-system']] as const) {
+        const stored = await getPod(namespace, name);
+        expect({ name, images: imagesOf(stored.spec), original: stored.metadata.annotations?.[ORIGINAL_IMAGES] }).toEqual({ name, images: { 'containers/web': 'gcr.io/nginx' }, original: undefined });
+      }
+      // The selectors keep these from the webhook altogether; the annotation is honoured by the handler.
+      expect(env.serve.reviewed(ns, 'labelled', mark)).toBeUndefined();
+      expect(env.serve.reviewed(skippedNs, 'in-skipped-namespace', mark)).toBeUndefined();
+      expect(env.serve.reviewed('kube-system', 'e2e-in-kube-system', mark)).toBeUndefined();
+      expect(env.serve.reviewed(ns, 'annotated', mark)).toMatchObject({ outcome: 'skipped', skipped: 'opt-out' });
+      // The same Pod without an opt-out, in the same namespace, is rewritten.
+      expect(imagesOf((await getPod(ns, 'control')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
+    } finally {
+      await kubectl.ok(['-n', 'kube-system', 'delete', 'pod', 'e2e-in-kube-system', '--wait=false']);
+    }
+  });
+
+  scenario(env, '8. webhook killed: Pods admitted unchanged (fail open); restarted: rewriting resumes', async () => {
+    const ns = 'fail-open';
+    await kubectl.createNamespace(ns);
+    const apiserverPid = env.apiserverPid;
+    const killed = env.serve;
+    const apiMark = env.apiserverLog.mark();
+    await env.stopServe(killed, 'SIGKILL');
+    expect(killed.running()).toBe(false);
+
+    await createPod(ns, podManifest('while-down', { web: 'gcr.io/nginx' }));
+    const down = await getPod(ns, 'while-down');
+    expect(imagesOf(down.spec)).toEqual({ 'containers/web': 'gcr.io/nginx' });
+    expect(down.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
+    const failedOpen = env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes(`failing open ${WEBHOOK_NAME}`));
+    expect(failedOpen.length).toBeGreaterThan(0);
+    expect(failedOpen.join('\n')).toContain('connection refused');
+
+    const restarted = await env.restartServe();
+    expect(restarted.port).toBe(killed.port);
+    await waitUntilRewriting(kubectl, PROBE_NAMESPACE, restarted);
+    const mark = restarted.mark();
+    await createPod(ns, podManifest('after-restart', { web: 'gcr.io/nginx' }));
+    expect(imagesOf((await getPod(ns, 'after-restart')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
+    expect(restarted.reviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
+    // The same API server process all along.
+    expect(env.apiserverPid).toBe(apiserverPid);
+    expect(isAlive(apiserverPid)).toBe(true);
+  });
+
+  scenario(env, "9. workload templates: the Deployment's own template is rewritten and the rollout does not loop", async () => {
+    const ns = 'workloads';
+    await kubectl.createNamespace(ns);
+    const labels = { app: 'web' };
+    const manifest = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'web', labels },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: { initContainers: containers({ setup: 'alpine:3.20' }), containers: containers({ web: 'gcr.io/nginx:1.27' }) },
+            },
+          },
+        },
+        {
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          metadata: { name: 'nightly' },
+          spec: {
+            schedule: '0 3 * * *',
+            jobTemplate: { spec: { template: { spec: { restartPolicy: 'OnFailure', containers: containers({ job: 'gcr.io/e2e/batch:2' }) } } } },
+          },
+        },
+      ],
+    });
+    const expected = { 'initContainers/setup': 'mirror.example.com/hub/library/alpine:3.20', 'containers/web': 'asia.gcr.io/nginx:1.27' };
+    const applied = await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+    expect(applied.stdout.trim().split('\n')).toEqual(['deployment.apps/web created', 'cronjob.batch/nightly created']);
+
+    const stored = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+    expect(imagesOf(stored.spec.template.spec)).toEqual(expected);
+    expect(JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? '{}')).toEqual({ 'initContainers/setup': 'alpine:3.20', 'containers/web': 'gcr.io/nginx:1.27' });
+    // Nothing in the template records the rewrite (a template change would be a new rollout).
+    expect(stored.spec.template.metadata?.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
+    const cron = await kubectl.json(cronJob, ['-n', ns, 'get', 'cronjob', 'nightly']);
+    expect(imagesOf(cron.spec.jobTemplate.spec.template.spec)).toEqual({ 'containers/job': 'asia.gcr.io/e2e/batch:2' });
+
+    const pods = await waitForPods(ns, 'app=web', 2);
+    for (const p of pods) {
+      expect(imagesOf(p.spec)).toEqual(expected);
+      expect(p.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
+    }
+    await eventually('the Deployment status to observe generation 1', { timeoutMs: 60_000 }, async () => {
+      const d = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+      return d.status?.observedGeneration === d.metadata.generation ? done(undefined) : notYet(`observedGeneration ${d.status?.observedGeneration ?? 'unset'}`);
+    });
+    // Applying the same manifest again sends the original images; they are rewritten again to what is stored.
+    await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+
+    // Watch for a bounded while: one ReplicaSet, generation 1, observed, nothing moving.
+    const samples: string[] = [];
+    const windowMs = 5000;
+    const windowStart = performance.now();
+    while (performance.now() - windowStart < windowMs) {
+      const [d, rs] = await Promise.all([
+        kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']),
+        kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=web']),
+      ]);
+      samples.push(`generation=${d.metadata.generation ?? '?'} observed=${d.status?.observedGeneration ?? '?'} replicasets=${rs.items.map((r) => r.metadata.name).join(',')}`);
+      for (const r of rs.items) expect(imagesOf(r.spec.template.spec)).toEqual(expected);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const [first] = await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=web']).then((rs) => rs.items.map((r) => r.metadata.name));
+    expect(new Set(samples)).toEqual(new Set([`generation=1 observed=1 replicasets=${first ?? '?'}`]));
+  });
+
+  scenario(env, '10. a wrong token in the webhook URL: refused with 401 and logged, the Pod admitted unchanged', async () => {
+    const ns = 'wrong-token';
+    await kubectl.createNamespace(ns);
+    const serve = env.serve;
+    const wrong = newToken();
+    const configMark = serve.mark();
+    await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, wrong) }));
+    try {
+      await probeUntil(kubectl, PROBE_NAMESPACE, 'the API server to call the webhook with the wrong token', (p) => {
+        if (p.rewritten) return 'rewritten: the previous configuration is still in effect';
+        return serve.lines(configMark).some((l) => l.message === 'request rejected' && l['status'] === 401) ? undefined : 'not rewritten, but no 401 logged yet';
+      });
+
+      const [mark, apiMark] = [serve.mark(), env.apiserverLog.mark()];
+      await createPod(ns, podManifest('refused', { web: 'gcr.io/nginx' }));
+      const stored = await getPod(ns, 'refused');
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/web': 'gcr.io/nginx' });
+      expect(stored.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
+
+      const lines = serve.lines(mark);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'request rejected', status: 401, reason: 'wrong or missing webhook token', sourceIp: '127.0.0.1' }));
+      expect(lines).toContainEqual(expect.objectContaining({ message: 'request', method: 'POST', resource: '/mutate/{token}', status: 401 }));
+      expect(lines.filter((l) => l.message === 'admission reviewed')).toEqual([]);
+      // Neither token is ever logged.
+      expect(serve.text(configMark)).not.toContain(wrong);
+      expect(serve.text(configMark)).not.toContain(env.webhook.token);
+      // The API server failed open, and says why.
+      const failedOpen = env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes(`failing open ${WEBHOOK_NAME}`));
+      expect(failedOpen.length).toBeGreaterThan(0);
+      expect(failedOpen.join('\n')).toContain('the server has asked for the client to provide credentials');
+    } finally {
+      await env.restoreWebhook();
+    }
+  });
+});

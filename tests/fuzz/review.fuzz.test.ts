@@ -1,0 +1,202 @@
+/**
+ * Fuzz target "review": pod-spec walking (`findImages`) on any JSON for every workload type, and
+ * `review` on AdmissionReview-shaped bodies with null and wrong-typed values put anywhere,
+ * `__proto__` / `constructor` / `prototype` keys (own properties, as JSON.parse makes them), up to
+ * thousands of containers and very long images.
+ *
+ * Never a throw; the answer is an allowed AdmissionReview with the request's uid or a 400 with one
+ * of the fixed messages; every patch applies to the object with fast-json-patch validation and
+ * rewrites exactly the images the report names; Object.prototype and Array.prototype are the same
+ * after every case.
+ */
+import { describe, expect } from '@jest/globals';
+import fc from 'fast-check';
+import fjp from 'fast-json-patch';
+import { BAD_REQUEST, review } from '../../src/core/admission.js';
+import { CONTAINER_LISTS, findImages, workloadTypeOf } from '../../src/core/workload.js';
+import { fixture } from '../helpers/fixtures.js';
+import { rewriterFrom } from '../helpers/rules.js';
+import { format, hostile, reference } from '../helpers/arbitraries.js';
+import { apply, decodePatch, imagesOf, requestObject } from '../unit/admission.helpers.js';
+import { fuzzTarget, scale } from './budget.js';
+
+const rewriter = rewriterFrom(fixture('admission/rules.yaml'));
+const FIXED = new Set<string>(Object.values(BAD_REQUEST));
+
+const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
+const protoSnapshot = (): string =>
+  JSON.stringify([Object.getOwnPropertyNames(Object.prototype).sort(), Object.getOwnPropertyNames(Array.prototype).sort(), Object.getPrototypeOf({}) === Object.prototype]);
+const PROTO_BEFORE = protoSnapshot();
+
+function notPolluted(): void {
+  expect(protoSnapshot()).toBe(PROTO_BEFORE);
+  const probe: Record<string, unknown> = {};
+  for (const k of ['polluted', 'isAdmin', 'image', 'containers', 'spec']) expect(probe[k]).toBeUndefined();
+}
+
+/** Set a property as an own data property, whatever its name (`__proto__` included). */
+function put(o: object, k: string | number, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+// --- values put anywhere --------------------------------------------------------------------------
+
+/** An object whose keys are the prototype-pollution names, as JSON.parse builds it (own properties). */
+const protoObject = fc
+  .tuple(fc.subarray([...PROTO_KEYS], { minLength: 1 }), fc.jsonValue({ maxDepth: 2 }))
+  .map(([keys, v]) => JSON.parse(`{${keys.map((k) => `${JSON.stringify(k)}:{"polluted":true,"isAdmin":true,"x":${JSON.stringify(v)}}`).join(',')}}`) as unknown);
+
+const oddValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(null, true, false, 0, -1, 1e308, '', 'x', [], {}, [null], { image: null }),
+  fc.jsonValue({ maxDepth: 2 }),
+  protoObject,
+  hostile,
+  fc.string({ unit: 'binary', maxLength: 50 }),
+);
+
+function allPaths(v: unknown, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+  out.push(at);
+  if (Array.isArray(v)) v.forEach((x, i) => allPaths(x, [...at, i], out));
+  else if (typeof v === 'object' && v !== null) for (const k of Object.keys(v)) allPaths((v as Record<string, unknown>)[k], [...at, k], out);
+  return out;
+}
+
+/** `doc` with odd values at a few of its paths, and prototype keys added to a few of its objects. */
+function corrupt(doc: unknown, edits: readonly (readonly [number, unknown, boolean])[]): unknown {
+  const copy = JSON.parse(JSON.stringify(doc)) as unknown;
+  for (const [pick, value, addKey] of edits) {
+    const paths = allPaths(copy);
+    const path = paths[pick % paths.length] ?? [];
+    if (path.length === 0) continue;
+    let parent: unknown = copy;
+    for (const k of path.slice(0, -1)) parent = (parent as Record<string | number, unknown>)[k];
+    const last = path[path.length - 1] ?? 0;
+    const here = (parent as Record<string | number, unknown>)[last];
+    if (addKey && typeof here === 'object' && here !== null && !Array.isArray(here)) put(here, PROTO_KEYS[pick % 3] ?? '__proto__', value);
+    else put(parent as object, last, value);
+  }
+  return copy;
+}
+
+// --- AdmissionReviews -----------------------------------------------------------------------------
+
+const KINDS = [
+  { group: '', kind: 'Pod', resource: 'pods', wrap: (spec: unknown) => ({ metadata: { name: 'p', namespace: 'default', annotations: {} }, spec }) },
+  { group: 'apps', kind: 'Deployment', resource: 'deployments', wrap: (spec: unknown) => ({ metadata: { name: 'd' }, spec: { template: { metadata: { labels: { app: 'x' } }, spec } } }) },
+  { group: 'batch', kind: 'CronJob', resource: 'cronjobs', wrap: (spec: unknown) => ({ metadata: {}, spec: { jobTemplate: { spec: { template: { spec } } } } }) },
+  { group: '', kind: 'PodTemplate', resource: 'podtemplates', wrap: (spec: unknown) => ({ template: { spec } }) },
+] as const;
+
+const image = fc.oneof(
+  fc.constantFrom('gcr.io/nginx', 'nginx:1.25', 'quay.io/x/y:2', 'busybox', 'Upper/Case', '', ' '),
+  reference.map(format),
+  hostile,
+);
+const containers = (max: number): fc.Arbitrary<unknown[]> =>
+  fc.array(fc.record({ name: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(...PROTO_KEYS)), image }), { maxLength: max });
+
+const reviewOf = (kind: (typeof KINDS)[number], spec: unknown, operation: string, apiVersion: string): unknown => ({
+  apiVersion,
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'fuzz-uid',
+    kind: { group: kind.group, version: 'v1', kind: kind.kind },
+    resource: { group: kind.group, version: 'v1', resource: kind.resource },
+    operation,
+    namespace: 'default',
+    object: kind.wrap(spec),
+  },
+});
+
+const validReview = fc
+  .record({
+    kind: fc.constantFrom(...KINDS),
+    containers: containers(6),
+    initContainers: containers(2),
+    ephemeralContainers: containers(1),
+    secrets: fc.constantFrom(undefined, [], [{ name: 'x' }]),
+    operation: fc.constantFrom('CREATE', 'UPDATE'),
+    apiVersion: fc.constantFrom('admission.k8s.io/v1', 'admission.k8s.io/v1beta1'),
+  })
+  .map((g) => reviewOf(g.kind, { containers: g.containers, initContainers: g.initContainers, ephemeralContainers: g.ephemeralContainers, imagePullSecrets: g.secrets }, g.operation, g.apiVersion));
+
+const corrupted = fc
+  .tuple(validReview, fc.array(fc.tuple(fc.nat(), oddValue, fc.boolean()), { minLength: 1, maxLength: 6 }))
+  .map(([doc, edits]) => corrupt(doc, edits));
+
+/** Check one answer; returns what kind of answer it was. */
+function checkReview(body: unknown): 'bad' | 'plain' | 'patch' {
+  const outcome = review(body, rewriter);
+  notPolluted();
+  if (!outcome.ok) {
+    expect(outcome.status).toBe(400);
+    expect(FIXED.has(outcome.message)).toBe(true);
+    return 'bad';
+  }
+  const answer = outcome.response;
+  expect(answer.kind).toBe('AdmissionReview');
+  expect(answer.response.allowed).toBe(true);
+  expect(typeof answer.response.uid).toBe('string');
+  expect(JSON.parse(JSON.stringify(answer))).toEqual(answer); // plain JSON, nothing lost
+  const ops = decodePatch(answer.response);
+  if (ops === undefined) return 'plain';
+  const patched = apply(requestObject(body), ops);
+  notPolluted();
+  const after = imagesOf(body, patched);
+  for (const r of outcome.report.rewrites) expect(after[r.pointer]).toBe(r.to);
+  return 'patch';
+}
+
+const target = fuzzTarget('review');
+
+describe('fuzz: pod-spec walking and review', () => {
+  target.property(
+    'findImages: any JSON, every workload type: never throws, every pointer resolves to its image',
+    () =>
+      fc.property(fc.oneof(fc.jsonValue({ maxDepth: 6 }), validReview.map((r) => requestObject(r)), corrupted.map((r) => requestObject(r))), fc.constantFrom(...KINDS), (object, kind) => {
+        const type = workloadTypeOf({ group: kind.group, version: 'v1', kind: kind.kind }, { group: kind.group, version: 'v1', resource: kind.resource });
+        if (type === undefined) throw new Error('no type');
+        const found = findImages(object, type, CONTAINER_LISTS);
+        for (const f of found.images) expect(fjp.getValueByPointer(object, f.pointer)).toBe(f.image);
+        notPolluted();
+      }),
+    { runs: 800, share: 2 },
+  );
+
+  target.property(
+    'review: any JSON and any value: a 200 answer or a fixed 400, never a throw',
+    () =>
+      fc.property(fc.oneof(fc.jsonValue({ maxDepth: 5 }), fc.anything({ maxDepth: 3, withNullPrototype: true, withBoxedValues: true })), (body) => {
+        checkReview(body);
+        checkReview({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: body });
+      }),
+    { runs: 500, share: 2 },
+  );
+
+  target.property(
+    'review: AdmissionReviews with odd values and prototype keys anywhere: patches apply with validation',
+    () =>
+      fc.property(corrupted, (body) => {
+        checkReview(body);
+      }),
+    { runs: 1000, share: 4 },
+  );
+
+  target.property(
+    'review: thousands of containers and very long images',
+    () =>
+      fc.property(
+        fc.integer({ min: 1, max: scale(3000, 10_000) }),
+        fc.integer({ min: 1, max: scale(20_000, 1_000_000) }),
+        fc.constantFrom(...KINDS),
+        fc.constantFrom('gcr.io/', 'docker.io/', 'Bad/', 'a.'),
+        (count, length, kind, head) => {
+          const long = `${head}${'a'.repeat(length)}`;
+          const list = Array.from({ length: count }, (_, i) => ({ name: `c${i}`, image: i % 3 === 0 ? long : i % 3 === 1 ? 'gcr.io/nginx' : `nginx:${i}` }));
+          const body = reviewOf(kind, { containers: list }, 'CREATE', 'admission.k8s.io/v1');
+          expect(checkReview(body)).toBe('patch');
+        },
+      ),
+    { runs: 6, share: 1 },
+  );
+});
