@@ -9,7 +9,7 @@ if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
 const rw = parsed.rewriter;
 const { logger, metrics } = createObservability({ sink: () => undefined, logLevel: 'INFO' });
 const h = createHandler({ rules: { current: () => Promise.resolve({ ok: true, rewriter: rw, source: 'bench' }) }, token: 'example-token-0123456789abcdef', logger, metrics });
-const tmpl = JSON.parse(readFileSync('events/rest-pod-v1.json', 'utf8')) as Record<string, unknown>;
+const tmpl = JSON.parse(readFileSync('/work/main/events/rest-pod-v1.json', 'utf8')) as Record<string, unknown>;
 const v = new Variants(workload((process.argv[2] ?? 'pod5') as 'pod5'));
 const rep = process.argv[3] === 'rep';
 const N = 20000;

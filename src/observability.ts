@@ -176,19 +176,16 @@ const clip = (s: string): string => (s.length > MAX_LOGGED_IMAGE ? `${s.slice(0,
  * invalid image and one per skipped malformed field. The body itself is never logged.
  */
 export function logReport(logger: Logger, report: ReviewReport): void {
-  const object = { uid: report.uid, namespace: report.namespace, kind: report.kind, name: report.name };
+  // The object's fields are written into each line's literal: `{ ...object, container, ... }`
+  // takes V8 (Node 20) microseconds per line, more than the rest of the line.
+  const { uid, namespace, kind, name } = report;
   for (const r of report.rewrites) {
-    logger.info('image rewritten', { ...object, container: r.containerName, list: r.list, from: r.from, to: r.to, rule: r.rule });
+    logger.info('image rewritten', { uid, namespace, kind, name, container: r.containerName, list: r.list, from: r.from, to: r.to, rule: r.rule });
   }
   for (const i of report.invalid) {
-    logger.warn('image left unchanged: not a valid reference', {
-      ...object,
-      container: i.containerName,
-      list: i.list,
-      image: clip(i.image),
-      error: clip(i.error),
-      ...(i.rule === undefined ? {} : { rule: i.rule }),
-    });
+    const fields: Record<string, unknown> = { uid, namespace, kind, name, container: i.containerName, list: i.list, image: clip(i.image), error: clip(i.error) };
+    if (i.rule !== undefined) fields['rule'] = i.rule;
+    logger.warn('image left unchanged: not a valid reference', fields);
   }
-  for (const m of report.malformed) logger.warn('pod spec field skipped', { ...object, pointer: clip(m.pointer), problem: m.problem });
+  for (const m of report.malformed) logger.warn('pod spec field skipped', { uid, namespace, kind, name, pointer: clip(m.pointer), problem: m.problem });
 }

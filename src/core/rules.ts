@@ -330,7 +330,12 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   // and over (every replica, every rollout), so answers are memoized in a small bounded map.
   // Namespaces are part of the key only when some rule is scoped by namespace.
   const byNamespace = rules.some((r) => r.scoped);
+  // When full, the oldest entry goes (first in, first out). The keys are also kept in a ring, in
+  // insertion order, because finding the oldest key through `memo.keys()` walks over every entry
+  // deleted since V8 last compacted the Map: that walk cost more than a rewrite.
   const memo = new Map<string, RewriteResult>();
+  const order: string[] = [];
+  let oldest = 0;
   const rewrite = (image: string, context?: RewriteContext): RewriteResult => {
     const ns = context?.namespace;
     if (image.length > MEMO_MAX_IMAGE_LENGTH) return compute(image, ns);
@@ -338,9 +343,12 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     const cached = memo.get(key);
     if (cached !== undefined) return cached;
     const result = Object.freeze(compute(image, ns));
-    if (memo.size >= MEMO_MAX_ENTRIES) {
-      const oldest = memo.keys().next();
-      if (oldest.done !== true) memo.delete(oldest.value);
+    if (order.length < MEMO_MAX_ENTRIES) {
+      order.push(key);
+    } else {
+      memo.delete(order[oldest] ?? '');
+      order[oldest] = key;
+      oldest = (oldest + 1) % MEMO_MAX_ENTRIES;
     }
     memo.set(key, result);
     return result;

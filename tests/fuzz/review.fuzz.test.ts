@@ -64,7 +64,9 @@ function allPaths(v: unknown, at: (string | number)[] = [], out: (string | numbe
 /** `doc` with odd values at a few of its paths, and prototype keys added to a few of its objects. */
 function corrupt(doc: unknown, edits: readonly (readonly [number, unknown, boolean])[]): unknown {
   const copy = JSON.parse(JSON.stringify(doc)) as unknown;
-  for (const [pick, value, addKey] of edits) {
+  for (const [pick, shared, addKey] of edits) {
+    // A copy: constants like {} are one object, and putting it twice could make a cycle.
+    const value: unknown = typeof shared === 'object' && shared !== null ? JSON.parse(JSON.stringify(shared)) : shared;
     const paths = allPaths(copy);
     const path = paths[pick % paths.length] ?? [];
     if (path.length === 0) continue;

@@ -19,7 +19,7 @@ export interface EmergencyOptions {
   readonly runDir: string;
   /** Keep the run folder (logs) for a post-mortem. */
   readonly keep: boolean;
-  /** Also handle SIGINT, SIGTERM and SIGHUP (the demo handles them itself, for a graceful stop). */
+  /** Also handle SIGINT, SIGTERM and SIGHUP (the demo hands them over to its own graceful stop once started). */
   readonly signals: boolean;
 }
 
@@ -30,8 +30,15 @@ export function teardownSync(runDir: string, keep: boolean): string[] {
   return killed;
 }
 
-/** Install the handlers; the returned function removes them (after a normal teardown). */
-export function installEmergencyTeardown(options: EmergencyOptions): () => void {
+export interface EmergencyHandlers {
+  /** Remove the signal handlers only (the caller handles signals from now on); the exit handler stays. */
+  releaseSignals(): void;
+  /** Remove every handler (after a normal teardown). */
+  uninstall(): void;
+}
+
+/** Install the handlers. */
+export function installEmergencyTeardown(options: EmergencyOptions): EmergencyHandlers {
   const onExit = (): void => {
     const killed = teardownSync(options.runDir, options.keep);
     if (killed.length > 0) process.stderr.write(`[e2e] exiting before teardown: killed ${killed.join(', ')}\n`);
@@ -43,8 +50,14 @@ export function installEmergencyTeardown(options: EmergencyOptions): () => void 
   };
   process.on('exit', onExit);
   if (options.signals) for (const s of SIGNALS) process.on(s, onSignal);
-  return () => {
-    process.off('exit', onExit);
+  const releaseSignals = (): void => {
     for (const s of SIGNALS) process.off(s, onSignal);
+  };
+  return {
+    releaseSignals,
+    uninstall: () => {
+      releaseSignals();
+      process.off('exit', onExit);
+    },
   };
 }

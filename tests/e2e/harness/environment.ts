@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import * as z from 'zod';
 import { createTestPki } from '../../helpers/tls.js';
 import { startCluster } from './cluster.js';
-import { installEmergencyTeardown } from './emergency.js';
+import { type EmergencyHandlers, installEmergencyTeardown } from './emergency.js';
 import { Kubectl, parseJson } from './kubectl.js';
 import { LogFile } from './logs.js';
 import { initRegistry, isAlive, readRegistry, signalGroup, stopProcess } from './processes.js';
@@ -96,7 +96,7 @@ const ms = (from: number): number => performance.now() - from;
 
 export class E2eEnvironment {
   readonly kubectl: Kubectl;
-  private uninstallEmergency: (() => void) | undefined;
+  private emergency: EmergencyHandlers | undefined;
 
   private constructor(
     private state: RunState,
@@ -156,7 +156,7 @@ export class E2eEnvironment {
     await mkdir(join(runDir, 'logs'));
     await mkdir(join(runDir, 'webhook'));
     initRegistry(runDir);
-    const uninstall = installEmergencyTeardown({ runDir, keep, signals: options.handleSignals });
+    const emergency = installEmergencyTeardown({ runDir, keep, signals: options.handleSignals });
     const watchdogPid = startWatchdog(options.root, runDir);
     log(`run folder ${runDir}`);
     const stateFile = join(runDir, 'state.json');
@@ -222,12 +222,12 @@ export class E2eEnvironment {
         },
       };
       const env = new E2eEnvironment(state, stateFile);
-      env.uninstallEmergency = uninstall;
+      env.emergency = emergency;
       env.save();
       return env;
     } catch (e) {
       const logs = readRegistry(runDir).map((r) => `--- ${r.name}: ${r.log}\n${new LogFile(r.log).tail(20)}`).join('\n');
-      await teardown(runDir, keep, watchdogPid, uninstall).catch((t: unknown) => {
+      await teardown(runDir, keep, watchdogPid, emergency).catch((t: unknown) => {
         log(`teardown after the failed start: ${t instanceof Error ? t.message : String(t)}`);
       });
       throw new Error(`the end-to-end environment did not start: ${e instanceof Error ? e.message : String(e)}\n${logs}`, { cause: e });
@@ -297,9 +297,17 @@ export class E2eEnvironment {
    * the run folder (kept with IMAGE_REWRITER_E2E_KEEP=1). Returns how long it took, in ms.
    */
   async stop(): Promise<number> {
-    const uninstall = this.uninstallEmergency;
-    this.uninstallEmergency = undefined;
-    return teardown(this.runDir, this.state.keep, this.state.watchdogPid, uninstall);
+    const emergency = this.emergency;
+    this.emergency = undefined;
+    return teardown(this.runDir, this.state.keep, this.state.watchdogPid, emergency);
+  }
+
+  /**
+   * From now on the caller handles SIGINT, SIGTERM and SIGHUP (the demo: a graceful stop); the
+   * exit handler stays, so an early exit still kills everything.
+   */
+  releaseSignals(): void {
+    this.emergency?.releaseSignals();
   }
 
   private save(): void {
@@ -310,7 +318,7 @@ export class E2eEnvironment {
 }
 
 /** Stop every registered process group (newest first), then the watchdog; remove the run folder unless kept. */
-async function teardown(runDir: string, keep: boolean, watchdogPid: number, uninstallEmergency: (() => void) | undefined): Promise<number> {
+async function teardown(runDir: string, keep: boolean, watchdogPid: number, emergency: EmergencyHandlers | undefined): Promise<number> {
   const t0 = performance.now();
   const problems: string[] = [];
   for (const record of readRegistry(runDir).reverse()) {
@@ -321,7 +329,7 @@ async function teardown(runDir: string, keep: boolean, watchdogPid: number, unin
     }
   }
   if (watchdogPid > 0) signalGroup(watchdogPid, 'SIGTERM');
-  uninstallEmergency?.();
+  emergency?.uninstall();
   if (!keep) await rm(runDir, { recursive: true, force: true });
   if (problems.length > 0) throw new Error(`teardown: ${problems.join('; ')}`);
   return ms(t0);

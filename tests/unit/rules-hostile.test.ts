@@ -1,0 +1,159 @@
+/**
+ * Hostile rules documents and hostile names against the rules: regexes that would backtrack
+ * catastrophically are rejected at load (one row per construct tried, with the time the plain
+ * JavaScript regex takes on a hostile name of the longest length the rewriter accepts), the regexes
+ * users write keep loading, names with absurd registry hosts are refused before any rule runs, and
+ * the YAML tricks (alias bombs, huge documents, odd keys) are issues with a path.
+ *
+ * Regression tests for the fuzzer's findings: `.*.*.*.*.*x` was accepted and took 122 s on a
+ * 250-character name, `(a?){25}a{25}` and `a?a?...aaa` were accepted (exponential), a registry host
+ * of any length reached the regexes (quadratic and worse on a 6 MB image), and an unknown field
+ * named "" was reported with an empty path.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { parseRules } from '../../src/config/load.js';
+import { formatPath, validateDocument } from '../../src/config/schema.js';
+import { MAX_DOMAIN_LENGTH } from '../../src/core/rules.js';
+import { TEST_ENV } from '../helpers/fixtures.js';
+import { rewriterFrom } from '../helpers/rules.js';
+
+const load = (regex: string) => validateDocument({ rules: [{ name: 'r', regex, replace: 'mirror.example.com/x' }] }, TEST_ENV);
+const problem = (regex: string): string => {
+  const r = load(regex);
+  return r.ok ? 'accepted' : r.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+};
+
+const NESTED = 'nests a repetition inside a repetition';
+const ALTERNATION = 'repeats an alternation';
+const CHOICES = 'that can end at more than one place';
+
+/** The catastrophic regexes tried (docs/reliability.md has the same table with timings). */
+const rejected: readonly { regex: string; why: string; expect: string }[] = [
+  { regex: '(a+)+', why: 'nested unbounded repetition (exponential)', expect: NESTED },
+  { regex: '([a-z]+)*', why: 'nested repetition of a class', expect: NESTED },
+  { regex: '(a?){25}a{25}', why: 'optional inside a counted repetition (exponential)', expect: NESTED },
+  { regex: '(?:a?){25}a{25}', why: 'same, non-capturing', expect: NESTED },
+  { regex: '(.*){3}x', why: 'counted repetition of .*', expect: NESTED },
+  { regex: '(?:.*x){3}', why: 'counted repetition of a group holding .*', expect: NESTED },
+  { regex: '(a|a)*', why: 'repeated overlapping alternation (exponential)', expect: ALTERNATION },
+  { regex: '(a|ab)+', why: 'repeated alternation', expect: ALTERNATION },
+  { regex: '(a)\\1', why: 'backreference', expect: 'uses a backreference' },
+  { regex: '(?=a).*', why: 'lookahead', expect: 'uses a lookahead' },
+  { regex: '(?<=a).*', why: 'lookbehind (the analyser cannot read it: rejected too)', expect: 'cannot be analysed' },
+  { regex: '.*.*.*.*.*x', why: 'five adjacent .* (degree 5 polynomial: 122 s on 250 characters)', expect: CHOICES },
+  { regex: '.*.*.*x', why: 'three adjacent .* (cubic)', expect: CHOICES },
+  { regex: '.*.*x', why: 'two adjacent .* (quadratic, with an O(n) rest: cubic)', expect: CHOICES },
+  { regex: '[a-z.]*[a-z.]*[a-z.]*[a-z.]*q', why: 'overlapping classes in sequence (1.2 s on 206 characters)', expect: CHOICES },
+  { regex: '(.*)\\.(.*)z', why: 'two .* split by a character .* also matches', expect: CHOICES },
+  { regex: '(.+)-(.+)\\.example\\.com/(.*)', why: 'a plausible rule with two overlapping .+', expect: CHOICES },
+  { regex: `${'a?'.repeat(24)}${'a'.repeat(24)}`, why: 'a?^n a^n written out (exponential)', expect: CHOICES },
+  { regex: '(a|a)(a|a)(a|a)(a|a)b', why: 'overlapping alternations in sequence (2^n)', expect: CHOICES },
+  { regex: '\\d+\\d+\\d+', why: 'adjacent repetitions of one class', expect: CHOICES },
+  { regex: 'gcr\\.io/(.*', why: 'does not compile', expect: 'does not compile' },
+];
+
+/** Regexes users write (the fixtures, the README, the tests): they must keep loading. */
+const accepted: readonly string[] = [
+  'quay\\.io/(?<org>[a-z0-9_.-]+)/(?<repo>.+)',
+  '(?:[a-z]+\\.)?gcr\\.io/([a-z0-9-]+)/(.*)',
+  '([A-Za-z0-9-]+)\\.example\\.net/(.+)',
+  '([^/]+)/(.+)',
+  '(gcr\\.io/.*)',
+  '(.*)\\.gcr\\.io/(.*)',
+  '(?:us|eu|asia)\\.gcr\\.io/(.*)',
+  '([a-z0-9]+)\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com/(.*)',
+  'docker\\.io/library/([^/]+)',
+];
+
+describe('catastrophic regexes are rejected at load, never run', () => {
+  it.each(rejected)('$regex ($why)', ({ regex, expect: message }) => {
+    expect(problem(regex)).toContain(message);
+    expect(problem(regex)).toMatch(/^rules\[0\]\.regex: /);
+  });
+
+  it.each(accepted)('accepts %s', (regex) => {
+    expect(problem(regex)).toBe('accepted');
+  });
+
+  it('the accepted regexes stay fast on the longest, most hostile names the rewriter takes', () => {
+    const host = `${'a.'.repeat(Math.floor(MAX_DOMAIN_LENGTH / 2) - 1)}a`;
+    const names = [`${host}/${'a'.repeat(255)}`, `${host}/${'a-'.repeat(127)}a`, `${host}/${'a/'.repeat(127)}a`, `docker.io/library/${'a.'.repeat(118)}a`];
+    let worst = 0;
+    for (const regex of accepted) {
+      const r = load(regex);
+      if (!r.ok) throw new Error(regex);
+      for (const name of names) {
+        const started = performance.now();
+        r.rewriter.rewrite(`${name}!`);
+        r.rewriter.rewrite(name);
+        worst = Math.max(worst, performance.now() - started);
+      }
+    }
+    // A sanity ceiling only (the rejected ones take seconds to minutes); the figure is printed.
+    expect(worst).toBeLessThan(500);
+    process.stdout.write(`worst accepted-regex rewrite on a hostile name: ${worst.toFixed(2)} ms\n`);
+  });
+});
+
+describe('names with absurd registry hosts never reach the rules', () => {
+  const rewriter = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n  - name: dots\n    regex: '(.*)\\.([^/]+)/x'\n    replace: mirror.example.com/$1\n`);
+
+  it.each([
+    { what: 'a 1 MB host', image: `${'a.'.repeat(500_000)}io/x` },
+    { what: 'a host one character too long', image: `${'a'.repeat(MAX_DOMAIN_LENGTH - 2)}.io/x` },
+    { what: 'a 100k-digit port', image: `localhost:${'1'.repeat(100_000)}/x` },
+  ])('$what is left unchanged and reported as invalid', ({ image }) => {
+    const r = rewriter.rewrite(image);
+    expect(r).toMatchObject({ kind: 'invalid', image });
+    if (r.kind === 'invalid') expect(r.error).toContain(`registry host is longer than ${MAX_DOMAIN_LENGTH} characters`);
+  });
+
+  it('a host of exactly the limit is still rewritten', () => {
+    const host = `${'a'.repeat(MAX_DOMAIN_LENGTH - 3)}.io`;
+    expect(host.length).toBe(MAX_DOMAIN_LENGTH);
+    // The regex rule runs on it (its result, a 256-character path, is then rejected as too long).
+    expect(rewriter.rewrite(`${host}/x`)).toMatchObject({ kind: 'rejected', rule: { name: 'dots' } });
+    expect(rewriter.rewrite('gcr.io/y:1').kind).toBe('rewritten');
+  });
+});
+
+describe('hostile rules documents', () => {
+  it.each([
+    { what: 'an unknown field named ""', doc: { '': 1, rules: [] }, path: '[""]' },
+    { what: 'an unknown field with a dot', doc: { 'rules.0': 1, rules: [] }, path: '["rules.0"]' },
+    { what: 'an unknown rule field named ""', doc: { rules: [{ name: 'a', match: 'gcr.io', replace: 'x.io', '': 1 }] }, path: 'rules[0][""]' },
+    { what: 'an own __proto__ field', doc: JSON.parse('{"rules":[],"__proto__":{"rules":1}}') as unknown, path: '__proto__' },
+  ])('$what is reported with a non-empty, unambiguous path ($path)', ({ doc, path }) => {
+    const r = validateDocument(doc, TEST_ENV);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map((i) => i.path)).toContain(path);
+  });
+
+  it('formats paths with quoted keys where a bare key would be ambiguous', () => {
+    expect(formatPath(['rules', 2, 'replace'])).toBe('rules[2].replace');
+    expect(formatPath(['', 'a b', 'x.y', 3])).toBe('[""]["a b"]["x.y"][3]');
+  });
+
+  it('rejects a YAML alias bomb (billion laughs) with an issue, quickly', () => {
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 10; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array.from({ length: 10 }, () => `*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    lines.push('rules: []');
+    const r = parseRules(lines.join('\n'), TEST_ENV);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues[0]?.path).toBe('(document)');
+  });
+
+  it.each([
+    { what: 'a document over 1 MiB', text: `rules: []\n#${'x'.repeat(1024 * 1024)}`, message: 'larger than' },
+    { what: 'deeply nested flow sequences', text: `rules: ${'['.repeat(5000)}${']'.repeat(5000)}`, message: '' },
+    { what: 'a tab-indented document', text: 'rules:\n\t- name: a', message: '' },
+    { what: 'NUL bytes', text: 'rules: []\u0000\u0000', message: '' },
+    { what: 'a lone surrogate', text: 'rules:\n  - name: "\ud800"\n    match: gcr.io\n    replace: x.io', message: '' },
+  ])('$what: issues with a path, no throw', ({ text, message }) => {
+    const r = parseRules(text, TEST_ENV);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    for (const i of r.issues) expect(i.path.length).toBeGreaterThan(0);
+    expect(r.issues.map((i) => i.message).join('\n')).toContain(message);
+  });
+});
