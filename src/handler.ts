@@ -21,7 +21,7 @@ import type { Context } from 'aws-lambda';
 import type { RulesProvider } from './config/sources.js';
 import { type AdmissionReviewAnswer, type ReviewReport, review, WARNING_PREFIX } from './core/admission.js';
 import type { Rewriter } from './core/rules.js';
-import { flushMetrics, logReport, type Outcome, recordOutcome } from './observability.js';
+import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from './observability.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -215,15 +215,15 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     if (!state.ok && report.skipped === undefined) {
       outcome = 'failopen';
       answer = withWarning(answer, `${WARNING_PREFIX}images not rewritten: ${state.reason}`);
-      logger.warn('rules not loaded: answering allowed without a patch', { uid: report.uid, reason: state.reason });
+      logger.warn('rules not loaded: answering allowed without a patch', { uid: clip(report.uid), reason: state.reason });
     }
     note(outcome, report);
     logReport(logger, report);
     logger.info('admission reviewed', {
-      uid: report.uid,
-      kind: report.kind,
-      namespace: report.namespace,
-      name: report.name,
+      uid: clip(report.uid),
+      kind: clip(report.kind),
+      namespace: clip(report.namespace),
+      name: clip(report.name),
       operation: report.operation,
       outcome,
       rewrites: report.rewrites.length,

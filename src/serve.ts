@@ -30,7 +30,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
-import type { AddressInfo, DropArgument, Socket } from 'node:net';
+import { type AddressInfo, type DropArgument, Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { SecureVersion, TLSSocket } from 'node:tls';
@@ -88,7 +88,25 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = {
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 512;
 export const DEFAULT_CERTIFICATE_POLL_MS = 10_000;
+/** At shutdown, how long a connection accepted before it has to send its first request. */
+export const NEW_CONNECTION_GRACE_MS = 1_000;
 export const MIN_TLS_VERSION: SecureVersion = 'TLSv1.2';
+/**
+ * The cipher suites offered: TLS 1.3's, and for TLS 1.2 only ECDHE key exchange with AEAD ciphers
+ * (Mozilla's "intermediate" list). Node's default list ends in `HIGH`, which lets a TLS 1.2 client
+ * pick static-RSA key exchange (no forward secrecy) or CBC with SHA-1 MACs.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 export interface ServerOptions {
   readonly handler: ProxyHandler;
@@ -175,7 +193,7 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   }
   if (!x509.checkPrivateKey(key)) return { ok: false, reason: 'the private key does not belong to the certificate' };
   try {
-    createSecureContext({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION });
+    createSecureContext({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION, ciphers: TLS_CIPHERS });
   } catch (e) {
     return { ok: false, reason: `cannot make a TLS context (${(e as Error).message})` };
   }
@@ -625,6 +643,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     cert: pair.cert,
     key: pair.key,
     minVersion: MIN_TLS_VERSION,
+    ciphers: TLS_CIPHERS,
     honorCipherOrder: true,
     ALPNProtocols: ['http/1.1'],
   });
@@ -648,6 +667,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const conn = secured.get(req.socket);
       if (conn !== undefined) {
         conn.inFlight++;
+        conn.served++;
         res.once('close', () => {
           conn.inFlight--;
         });
@@ -668,14 +688,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on('drop', (data?: DropArgument) => {
     noisy({ level: 'warn', msg: 'connection dropped: too many connections', maxConnections, sourceIp: data?.remoteAddress });
   });
-  // Sockets past the TLS handshake, and how many requests each has in flight (for shutdown).
-  const secured = new Map<object, { readonly socket: TLSSocket; inFlight: number }>();
+  // Sockets past the TLS handshake, how many requests each has in flight and has had (for shutdown).
+  const secured = new Map<object, { readonly socket: TLSSocket; inFlight: number; served: number }>();
+  // During shutdown, connections accepted before it may still finish their handshake and send their
+  // first request until this is set (see close()).
+  let graceOver = false;
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (closing) {
+    if (closing && graceOver) {
       socket.destroy();
       return;
     }
-    secured.set(socket, { socket, inFlight: 0 });
+    secured.set(socket, { socket, inFlight: 0, served: 0 });
     socket.once('close', () => secured.delete(socket));
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -852,16 +875,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         for (const s of sockets) s.destroy();
       }, t.shutdownMs);
       deadline.unref();
-      server.close(() => {
+      const grace = setTimeout(() => {
+        graceOver = true;
+        for (const conn of secured.values()) if (conn.inFlight === 0) conn.socket.destroy();
+      }, Math.min(t.headersMs, NEW_CONNECTION_GRACE_MS));
+      grace.unref();
+      // Stop listening without https.Server#close, which would also destroy every connection with
+      // no request being parsed, new ones included: a client whose first request was still on the
+      // wire would get a reset for a request it sent before the shutdown. As Go's Shutdown does,
+      // keep-alive connections that already had a request and have none in flight are ended now; new
+      // connections get NEW_CONNECTION_GRACE_MS to send theirs; the others close after their answer
+      // (it says Connection: close).
+      NetServer.prototype.close.call(server, () => {
         clearTimeout(deadline);
+        clearTimeout(grace);
         log({ level: 'info', msg: 'stopped' });
         resolve();
       });
-      // Connections without a request in flight (idle keep-alive, or never used) close now; the
-      // others close after their answer (it says Connection: close); handshakes in progress are
-      // closed when they finish (see secureConnection) or time out.
-      server.closeIdleConnections();
-      for (const conn of secured.values()) if (conn.inFlight === 0) conn.socket.destroy();
+      // end(), not destroy(): the last answer may still be in the socket's buffer.
+      for (const conn of secured.values()) if (conn.inFlight === 0 && conn.served > 0) conn.socket.end();
     });
     return closed;
   };

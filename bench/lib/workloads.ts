@@ -213,20 +213,12 @@ export interface Variant {
 /** Makes the bodies of one workload quickly: the template is split once at its placeholders. */
 export class Variants {
   readonly workload: Workload;
-  private readonly pieces: readonly (string | typeof UID | typeof SUFFIX)[];
+  /** Text, then a placeholder, then text...: the placeholders are at the odd indexes. */
+  private readonly pieces: readonly string[];
 
   constructor(w: Workload) {
     this.workload = w;
-    const text = reviewTemplate(w);
-    const pieces: (string | typeof UID | typeof SUFFIX)[] = [];
-    for (const part of text.split(UID)) {
-      if (pieces.length > 0) pieces.push(UID);
-      part.split(SUFFIX).forEach((p, i) => {
-        if (i > 0) pieces.push(SUFFIX);
-        pieces.push(p);
-      });
-    }
-    this.pieces = pieces;
+    this.pieces = reviewTemplate(w).split(new RegExp(`(${UID}|${SUFFIX})`));
   }
 
   /** Variant `n` (distinct uid and tags), or with `n` undefined the one body repeated (fixed uid, plain tags). */
@@ -234,7 +226,9 @@ export class Variants {
     const uid = n === undefined ? '6f1c2d3e-4b5a-4c6d-8e7f-000000000000' : `6f1c2d3e-4b5a-4c6d-8e7f-${n.toString(16).padStart(12, '0')}`;
     const suffix = n === undefined ? '' : `-b${n.toString(36)}`;
     let text = '';
-    for (const p of this.pieces) text += p === UID ? uid : p === SUFFIX ? suffix : p;
+    this.pieces.forEach((p, i) => {
+      text += i % 2 === 0 ? p : p === UID ? uid : suffix;
+    });
     return { text, uid, suffix };
   }
 }

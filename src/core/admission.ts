@@ -168,6 +168,8 @@ interface ParsedRequest {
   readonly name: string | undefined;
   /** The object, or undefined when absent or null. */
   readonly object: Readonly<Record<string, unknown>> | undefined;
+  /** The stored object of an UPDATE; anything but an object is ignored (it is only compared with). */
+  readonly oldObject: Readonly<Record<string, unknown>> | undefined;
 }
 
 type Parsed = { readonly ok: true; readonly request: ParsedRequest } | { readonly ok: false; readonly message: string };
@@ -214,6 +216,7 @@ function parseReview(body: unknown): Parsed {
   if (!name.ok) return fail(BAD_REQUEST.name);
   const object = own(request, 'object');
   if (object !== undefined && object !== null && !isRecord(object)) return fail(BAD_REQUEST.object);
+  const oldObject = own(request, 'oldObject');
   return {
     ok: true,
     request: {
@@ -226,6 +229,7 @@ function parseReview(body: unknown): Parsed {
       namespace: namespace.value === '' ? undefined : namespace.value,
       name: name.value === '' ? undefined : name.value,
       object: object ?? undefined,
+      oldObject: isRecord(oldObject) ? oldObject : undefined,
     },
   };
 }
@@ -541,11 +545,21 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
   const subresource = req.subResource !== '';
   const found = findImages(object, type, subresource ? ['ephemeralContainers'] : undefined);
   malformed.push(...found.problems);
+  // On UPDATE only images the update changes are rewritten. An image already stored (the object was
+  // created while the webhook was down, or before a rule existed) is left alone: patching it would
+  // turn an unrelated update (a label, a finalizer removed by the garbage collector) into a change
+  // of an immutable field (a Job's template, existing ephemeral containers) that the API server
+  // rejects, or into an unasked-for rollout.
+  const stored = new Map<string, string>();
+  if (req.operation === 'UPDATE' && req.oldObject !== undefined) {
+    for (const f of findImages(req.oldObject, type).images) stored.set(originalImagesKey(f), f.image);
+  }
   const namespace = req.namespace ?? stringOrUndefined(own(metadata, 'namespace'));
   const done: Rewrite[] = [];
   const warnings: string[] = [];
   const invalidAudit: JsonValue[] = [];
   for (const field of found.images) {
+    if (stored.get(originalImagesKey(field)) === field.image) continue;
     const r = rewriter.rewrite(field.image, { namespace });
     // Records are written out field by field: spreading a shared `where` object into each was the
     // slowest line of the review (V8 copies it through a generic path).

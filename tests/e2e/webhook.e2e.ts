@@ -240,26 +240,34 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     const killed = env.serve;
     const apiMark = env.apiserverLog.mark();
     await env.stopServe(killed, 'SIGKILL');
-    expect(killed.running()).toBe(false);
+    try {
+      expect(killed.running()).toBe(false);
 
-    await createPod(ns, podManifest('while-down', { web: 'gcr.io/nginx' }));
-    const down = await getPod(ns, 'while-down');
-    expect(imagesOf(down.spec)).toEqual({ 'containers/web': 'gcr.io/nginx' });
-    expect(down.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
-    const failedOpen = env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes(`failing open ${WEBHOOK_NAME}`));
-    expect(failedOpen.length).toBeGreaterThan(0);
-    expect(failedOpen.join('\n')).toContain('connection refused');
+      await createPod(ns, podManifest('while-down', { web: 'gcr.io/nginx' }));
+      const down = await getPod(ns, 'while-down');
+      expect(imagesOf(down.spec)).toEqual({ 'containers/web': 'gcr.io/nginx' });
+      expect(down.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
+      const failedOpen = env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes(`failing open ${WEBHOOK_NAME}`));
+      expect(failedOpen.length).toBeGreaterThan(0);
+      expect(failedOpen.join('\n')).toContain('connection refused');
 
-    const restarted = await env.restartServe();
-    expect(restarted.port).toBe(killed.port);
-    await waitUntilRewriting(kubectl, PROBE_NAMESPACE, restarted);
-    const mark = restarted.mark();
-    await createPod(ns, podManifest('after-restart', { web: 'gcr.io/nginx' }));
-    expect(imagesOf((await getPod(ns, 'after-restart')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
-    expect(restarted.reviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
-    // The same API server process all along.
-    expect(env.apiserverPid).toBe(apiserverPid);
-    expect(isAlive(apiserverPid)).toBe(true);
+      const restarted = await env.restartServe();
+      expect(restarted.port).toBe(killed.port);
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, restarted);
+      const mark = restarted.mark();
+      await createPod(ns, podManifest('after-restart', { web: 'gcr.io/nginx' }));
+      expect(imagesOf((await getPod(ns, 'after-restart')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
+      expect(restarted.reviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
+      // The same API server process all along.
+      expect(env.apiserverPid).toBe(apiserverPid);
+      expect(isAlive(apiserverPid)).toBe(true);
+    } finally {
+      // Whatever failed above, the next scenarios get a running webhook.
+      if (!env.serve.running()) {
+        await env.restartServe();
+        await waitUntilRewriting(kubectl, PROBE_NAMESPACE, env.serve);
+      }
+    }
   });
 
   scenario(env, "9. workload templates: the Deployment's own template is rewritten and the rollout does not loop", async () => {

@@ -303,3 +303,56 @@ describe('kinds and untrusted objects', () => {
     expect(annotationOps(ops)[0]?.value).toBe('{"containers/caf\u00e9":"gcr.io/\u00e9","containers/caf\u00e9-2":"gcr.io/a"}');
   });
 });
+
+describe('UPDATE rewrites only the images the update changes', () => {
+  const job = (image: string, labels: Record<string, string> = {}): Record<string, unknown> => ({
+    metadata: { name: 'j1', labels },
+    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image }] } } },
+  });
+  const jobReview = (object: unknown, oldObject: unknown): unknown =>
+    podReview(object, {
+      kind: { group: 'batch', version: 'v1', kind: 'Job' },
+      resource: { group: 'batch', version: 'v1', resource: 'jobs' },
+      operation: 'UPDATE',
+      oldObject,
+    });
+
+  it('leaves an image already stored unrewritten (a label change on a Job created while the webhook was down)', () => {
+    // Patching it would change the Job's immutable template and the API server would reject the update.
+    const { outcome, ops } = run(jobReview(job('gcr.io/app:1', { team: 'a' }), job('gcr.io/app:1')));
+    expect(ops).toEqual([]);
+    expect(outcome.response.response.patch).toBeUndefined();
+    expect(outcome.report.rewrites).toEqual([]);
+  });
+
+  it('rewrites an image the update changes', () => {
+    const { ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a:2' }]), { operation: 'UPDATE', oldObject: pod([{ name: 'a', image: 'gcr.io/a:1' }]) }));
+    expect(ops[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:2' });
+  });
+
+  it('matches containers by name, not position, and rewrites a container the update adds', () => {
+    const before = pod([{ name: 'a', image: 'gcr.io/a:1' }]);
+    const after = pod([{ name: 'b', image: 'gcr.io/b:1' }, { name: 'a', image: 'gcr.io/a:1' }]);
+    const { ops } = run(podReview(after, { operation: 'UPDATE', oldObject: before }));
+    expect(ops.filter((o) => o.path.startsWith('/spec'))).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/b:1' }]);
+  });
+
+  it('on pods/ephemeralcontainers rewrites only the new ephemeral container, never an existing one', () => {
+    const existing = { name: 'debugger-old', image: 'gcr.io/dbg:1' };
+    const before = pod([{ name: 'a', image: 'asia.gcr.io/a' }], { spec: { containers: [{ name: 'a', image: 'asia.gcr.io/a' }], ephemeralContainers: [existing] } });
+    const after = pod([], { spec: { containers: [{ name: 'a', image: 'asia.gcr.io/a' }], ephemeralContainers: [existing, { name: 'debugger-new', image: 'gcr.io/dbg:2' }] } });
+    const { ops } = run(podReview(after, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: before }));
+    expect(ops).toEqual([{ op: 'replace', path: '/spec/ephemeralContainers/1/image', value: 'asia.gcr.io/dbg:2' }]);
+  });
+
+  it('a plain Pod UPDATE (a label) leaves an unrewritten ephemeral container alone: the API server forbids changing it', () => {
+    const spec = { containers: [{ name: 'a', image: 'asia.gcr.io/a' }], ephemeralContainers: [{ name: 'dbg', image: 'gcr.io/dbg:1' }] };
+    const { ops } = run(podReview({ metadata: { name: 'p', labels: { x: 'y' } }, spec }, { operation: 'UPDATE', oldObject: { metadata: { name: 'p' }, spec } }));
+    expect(ops).toEqual([]);
+  });
+
+  it('treats an UPDATE without a usable oldObject like a CREATE', () => {
+    const { ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a:1' }]), { operation: 'UPDATE', oldObject: 'not an object' }));
+    expect(ops[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' });
+  });
+});

@@ -220,3 +220,75 @@ describe('connection limit', () => {
     }
   });
 });
+
+describe('many idle connections (issue 6: 500 handshakes that never finish and 300 idle TLS connections)', () => {
+  it('keeps serving while 800 connections sit idle; memory stays bounded; all are closed at shutdown', async () => {
+    const many = await startServer({
+      handler: (event) => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ bytes: event.body?.length ?? 0 }) }),
+      certFile: pki.server.certFile,
+      keyFile: pki.server.keyFile,
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 1024,
+      timeouts: { handshakeMs: 60_000, headersMs: 60_000, requestMs: 60_000, idleSocketMs: 60_000, shutdownMs: 2000 },
+      log: record,
+    });
+    const sockets: { destroy: () => void }[] = [];
+    try {
+      global.gc?.();
+      const before = process.memoryUsage();
+      // 500 TCP connections that never start TLS, then 300 that finish it and send nothing.
+      const raw = await Promise.all(
+        Array.from({ length: 500 }, () => new Promise<ReturnType<typeof netConnect>>((resolve, reject) => {
+          const s = netConnect({ host: '127.0.0.1', port: many.port }, () => {
+            resolve(s);
+          });
+          s.on('error', reject);
+        })),
+      );
+      sockets.push(...raw);
+      for (let i = 0; i < 300; i += 50) {
+        const batch = await Promise.all(
+          Array.from({ length: 50 }, () => new Promise<TLSSocket>((resolve, reject) => {
+            const s = tlsConnect({ host: '127.0.0.1', port: many.port, ca: pki.ca }, () => {
+              resolve(s);
+            });
+            s.on('error', reject);
+          })),
+        );
+        sockets.push(...batch);
+      }
+      const during = process.memoryUsage();
+      // Other clients are served as usual, one after another and 20 at once.
+      for (let i = 0; i < 20; i++) expect((await httpsRequest({ port: many.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+      const posts = await Promise.all(Array.from({ length: 20 }, () => httpsRequest({ port: many.port, ca: pki.ca, method: 'POST', path: '/mutate', body: '{"x":1}' })));
+      expect(posts.map((p) => p.status)).toEqual(Array.from({ length: 20 }, () => 200));
+      const perConnectionKiB = (during.rss - before.rss) / 800 / 1024;
+      const heapMiB = (during.heapUsed - before.heapUsed) / 2 ** 20;
+      process.stdout.write(`800 idle connections: rss +${((during.rss - before.rss) / 2 ** 20).toFixed(1)} MiB (${perConnectionKiB.toFixed(1)} KiB each, both ends in this process), heap +${heapMiB.toFixed(1)} MiB; 40 other requests served\n`);
+      expect(heapMiB).toBeLessThan(256); // sanity ceiling
+    } finally {
+      const closing = many.close();
+      for (const s of sockets) s.destroy();
+      await closing;
+    }
+  }, 60_000);
+});
+
+describe('bytes that are not UTF-8 in the request line and headers', () => {
+  it.each([
+    { what: 'Latin-1 bytes in a header value', head: Buffer.concat([Buffer.from('GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Name: caf'), Buffer.from([0xe9, 0xff, 0xfe]), Buffer.from('\r\nConnection: close\r\n\r\n')]), status: /^HTTP\/1\.1 200/ },
+    { what: 'a lone UTF-8 continuation byte in a header value', head: Buffer.concat([Buffer.from('GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: '), Buffer.from([0x80, 0xc3]), Buffer.from('\r\nConnection: close\r\n\r\n')]), status: /^HTTP\/1\.1 200/ },
+    { what: 'a raw 0xFF byte in the path', head: Buffer.concat([Buffer.from('GET /mutate/'), Buffer.from([0xff]), Buffer.from(' HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')]), status: /^HTTP\/1\.1 (400|404)/ },
+    { what: 'a percent-encoded invalid UTF-8 token', head: Buffer.from('POST /mutate/%FF%FE HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}'), status: /^HTTP\/1\.1 404/ },
+    { what: 'a NUL in a header name', head: Buffer.from('GET /healthz HTTP/1.1\r\nHost: localhost\r\nX\u0000Y: 1\r\n\r\n'), status: /^HTTP\/1\.1 400/ },
+    { what: 'a header name of non-ASCII bytes', head: Buffer.concat([Buffer.from('GET /healthz HTTP/1.1\r\nHost: localhost\r\n'), Buffer.from([0xc3, 0xa9]), Buffer.from(': 1\r\n\r\n')]), status: /^HTTP\/1\.1 400/ },
+  ])('$what: a clear status, and the server keeps serving', async ({ head, status }) => {
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    socket.write(head);
+    const { data } = await closed;
+    expect(data.toString('latin1')).toMatch(status);
+    await healthy();
+  });
+});

@@ -113,6 +113,11 @@ export class E2eEnvironment {
     return this.state.root;
   }
 
+  /** The run folder is kept after teardown (IMAGE_REWRITER_E2E_KEEP=1). */
+  get keep(): boolean {
+    return this.state.keep;
+  }
+
   get binDir(): string {
     return this.state.binDir;
   }
@@ -157,7 +162,7 @@ export class E2eEnvironment {
     await mkdir(join(runDir, 'webhook'));
     initRegistry(runDir);
     const emergency = installEmergencyTeardown({ runDir, keep, signals: options.handleSignals });
-    const watchdogPid = startWatchdog(options.root, runDir);
+    const watchdogPid = startWatchdog(options.root, runDir, keep);
     log(`run folder ${runDir}`);
     const stateFile = join(runDir, 'state.json');
     try {
@@ -339,8 +344,8 @@ async function teardown(runDir: string, keep: boolean, watchdogPid: number, emer
  * watchdog.mjs, detached (its own process group) and unreferenced: it outlives this process only
  * to clean up after it. Its stderr is ours, so what it did shows where the run was watched.
  */
-function startWatchdog(root: string, runDir: string): number {
-  const child = spawn(process.execPath, [join(root, 'tests', 'e2e', 'harness', 'watchdog.mjs'), String(process.pid), runDir], {
+function startWatchdog(root: string, runDir: string, keep: boolean): number {
+  const child = spawn(process.execPath, [join(root, 'tests', 'e2e', 'harness', 'watchdog.mjs'), String(process.pid), runDir, ...(keep ? ['--keep'] : [])], {
     detached: true,
     stdio: ['ignore', 'ignore', 'inherit'],
   });

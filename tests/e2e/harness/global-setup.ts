@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import type * as JestGlobal from './jest-global.js';
 
 export const HARNESS_KEY = Symbol.for('image-rewriter.e2e.harness');
@@ -25,6 +25,8 @@ export default async function globalSetup(_globalConfig: unknown, projectConfig:
     sourcemap: 'inline',
     logLevel: 'warning',
   });
+  // esbuild's service process would otherwise live as long as jest.
+  await stopEsbuild();
   const harness = (await import(pathToFileURL(outfile).href)) as typeof JestGlobal;
   (globalThis as Record<symbol, unknown>)[HARNESS_KEY] = harness;
   await harness.setup(root);

@@ -37,7 +37,7 @@ export async function teardown(): Promise<void> {
     ...startLines(env.timings),
     ...scenarios.map((x) => `${x.title.padEnd(width)}  ${x.status === 'passed' ? 'PASS' : 'FAIL'}  ${s(x.ms).padStart(7)}`),
     `scenarios: ${scenarios.filter((x) => x.status === 'passed').length}/${scenarios.length} passed, ${s(scenarios.reduce((a, x) => a + x.ms, 0))} in all`,
-    `teardown (every process stopped, run folder removed): ${s(teardownMs)}`,
+    `teardown (every process stopped, run folder ${env.keep ? `kept: ${env.runDir}` : 'removed'}): ${s(teardownMs)}`,
     `whole suite (environment start -> teardown done): ${s(suiteMs)}`,
   ]);
 }

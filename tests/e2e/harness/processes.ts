@@ -72,6 +72,9 @@ function unregister(runDir: string, pid: number): void {
 
 const HAVE_PROC = existsSync('/proc/self/stat');
 
+/** The 'exit' of each child spawned by this module instance: it fires once Node has reaped it. */
+const reaped = new Map<number, Promise<void>>();
+
 /**
  * Whether `pid` is running. A zombie (exited, not yet reaped) counts as gone: a process that
  * exited is reaped only when its parent's event loop turns, and teardown may be synchronous.
@@ -161,9 +164,15 @@ export async function startProcess(options: StartOptions): Promise<ManagedProces
   }
   const pid = child.pid;
   if (pid === undefined) throw new Error(`cannot start ${options.name}: no pid`);
-  child.once('exit', (code, signal) => {
-    exit = signal ?? `exit code ${String(code)}`;
-  });
+  reaped.set(
+    pid,
+    new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        exit = signal ?? `exit code ${String(code)}`;
+        resolve();
+      });
+    }),
+  );
   const record: ProcessRecord = { name: options.name, pid, log: options.log, stdout: options.stdout };
   register(options.runDir, record);
   return {
@@ -196,6 +205,11 @@ export async function stopProcess(runDir: string, record: Pick<ProcessRecord, 'p
     }
   }
   signalGroup(pid, 'SIGKILL');
+  // A child of this context: wait (briefly) until Node has reaped it, so that a process that exits
+  // right after the teardown leaves no zombie behind.
+  const exited = reaped.get(pid);
+  if (exited !== undefined) await Promise.race([exited, sleep(2000)]);
+  reaped.delete(pid);
   unregister(runDir, pid);
   return how;
 }

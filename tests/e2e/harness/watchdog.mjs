@@ -1,19 +1,21 @@
 // The end-to-end environment's last line of defence, run as its own detached process:
-//   node watchdog.mjs PARENT_PID RUN_DIR [MORE_DIRS...]
+//   node watchdog.mjs PARENT_PID RUN_DIR [--keep]
 // Every half second it checks that PARENT_PID (jest, or the demo) still runs. When the parent is
 // gone without having torn the environment down (SIGKILL, a crash, an OOM kill: cases where no
 // exit or signal handler runs), it SIGKILLs every process group in RUN_DIR/processes.json, newest
-// first, removes RUN_DIR and MORE_DIRS, and exits. When RUN_DIR disappears (the normal teardown
-// removed it) it just exits. Plain JavaScript, no dependencies: it must run with `node` alone.
+// first, removes RUN_DIR (unless --keep), and exits. When RUN_DIR disappears (the normal teardown
+// removed it) it just exits; the normal teardown also SIGTERMs it. Plain JavaScript, no
+// dependencies: it must run with `node` alone.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [parentArg, runDir, ...moreDirs] = process.argv.slice(2);
+const [parentArg, runDir, flag] = process.argv.slice(2);
 const parent = Number(parentArg);
-if (!Number.isInteger(parent) || parent <= 0 || runDir === undefined) {
-  console.error('usage: node watchdog.mjs PARENT_PID RUN_DIR [MORE_DIRS...]');
+if (!Number.isInteger(parent) || parent <= 0 || runDir === undefined || (flag !== undefined && flag !== '--keep')) {
+  console.error('usage: node watchdog.mjs PARENT_PID RUN_DIR [--keep]');
   process.exit(64);
 }
+const keep = flag === '--keep';
 
 /** Running and not a zombie (a dead parent stays a zombie until its own parent reaps it). */
 function alive(pid) {
@@ -49,8 +51,8 @@ function cleanUp() {
       // already gone
     }
   }
-  for (const dir of [runDir, ...moreDirs]) rmSync(dir, { recursive: true, force: true });
-  console.error(`[e2e watchdog] parent ${parent} is gone: killed ${list.map((r) => `${r.name} (${r.pid})`).join(', ') || 'nothing'}, removed ${runDir}`);
+  if (!keep) rmSync(runDir, { recursive: true, force: true });
+  console.error(`[e2e watchdog] parent ${parent} is gone: killed ${list.map((r) => `${r.name} (${r.pid})`).join(', ') || 'nothing'}, ${keep ? 'kept' : 'removed'} ${runDir}`);
 }
 
 const timer = setInterval(() => {

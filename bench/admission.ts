@@ -1,0 +1,253 @@
+/**
+ * The admission benchmark (issue 5): what one review costs, in one run on one machine, beside a
+ * limit or a baseline measured in the same run, printed as one table.
+ *
+ *   npm run bench                  full run (a few minutes); writes docs/performance-latency.svg
+ *   npm run bench -- --quick       small counts (CI): checks every answer, exits 1 if one is wrong
+ *   options: --sections=1,2,3,4  --svg=PATH  --rates=200,800
+ *
+ * 1. `review` in-process, first sight (images the rewriter has never seen) and repeated (the same
+ *    Pod again, as in a rollout), beside a minimal webhook in JS (the demo's algorithm).
+ * 2. The Lambda handler on a REST event carrying the same objects: its overhead over `review`.
+ * 3. Cold start of dist/handler.js in a fresh node, beside a fresh node that imports nothing.
+ * 4. `serve` over HTTPS with keep-alive, driven by autocannon, beside a bare node:https server.
+ *
+ * Speed is printed, never asserted: the exit code says only whether every answer was right.
+ * Must run with node --expose-gc for the heap column (the npm script does).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, arch, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type ColdStartResult, runColdStart } from './lib/coldstart.js';
+import { type HttpsPlan, type HttpsResult, type PhaseResult, runHttps, type ServerName } from './lib/https.js';
+import { type Cell, type InProcessPlan, type InProcessResult, type Mode, runInProcess, type Subject } from './lib/inprocess.js';
+import { bytes, ms, rate, Samples, us } from './lib/stats.js';
+import { latencyChart, type Panel, type Series } from './lib/svg.js';
+import { WORKLOADS, type WorkloadId } from './lib/workloads.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sections: { type: 'string', default: '1,2,3,4' },
+    svg: { type: 'string' },
+    rates: { type: 'string', default: '200,800' },
+  },
+  strict: true,
+});
+const quick = args.quick;
+const sections = new Set(args.sections.split(',').map((s) => s.trim()));
+const rates = args.rates.split(',').map(Number);
+if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates must be positive integers: ${args.rates}`);
+
+const REPO = process.cwd();
+const inProcessPlan: InProcessPlan = quick ? { rounds: 2, batch: 25, heapBatches: 3 } : { rounds: 25, batch: 200, heapBatches: 7 };
+const coldSpawns = quick ? 2 : 15;
+const httpsPlan: HttpsPlan = quick
+  ? { warmupSeconds: 1, seconds: 1, rounds: 1, connections: 16, rateConnections: 2, rates }
+  : { warmupSeconds: 3, seconds: 8, rounds: 2, connections: 16, rateConnections: 2, rates };
+
+// The targets of issue 5.
+const TARGET = { reviewUs: 20, overheadUs: 10, coldMs: 150, bundleBytes: 1024 * 1024, httpsRatio: 0.7 } as const;
+// Given in issue 5 (the original demo's Python handler, timed in-process on this kind of machine); not measured here.
+const PYTHON_DEMO = { meanUs: 84, p99Us: 264, perSecond: 12_000 } as const;
+
+const progress = (s: string): void => {
+  process.stderr.write(`  ... ${s}\n`);
+};
+const started = new Date();
+const loadAtStart = loadavg();
+const tmp = mkdtempSync(join(tmpdir(), 'image-rewriter-bench-'));
+
+let inProcess: InProcessResult | undefined;
+let cold: ColdStartResult | undefined;
+let https: HttpsResult | undefined;
+try {
+  if (sections.has('1') || sections.has('2')) inProcess = await runInProcess(inProcessPlan, REPO, progress);
+  if (sections.has('3')) cold = await runColdStart(coldSpawns, REPO, tmp, progress);
+  if (sections.has('4')) https = await runHttps(httpsPlan, REPO, tmp, progress);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+const loadAtEnd = loadavg();
+
+// --- the table -------------------------------------------------------------------------------------
+
+interface Row {
+  readonly measure: string;
+  readonly median: string;
+  readonly p99: string;
+  readonly heap: string;
+  readonly beside: string;
+  readonly target: string;
+}
+const rows: Row[] = [];
+const targets: { name: string; met: boolean }[] = [];
+const row = (measure: string, median: string, p99 = '', heap = '', beside = '', target = ''): void => {
+  rows.push({ measure, median, p99, heap, beside, target });
+};
+const verdict = (name: string, met: boolean, text: string): string => {
+  targets.push({ name, met });
+  return `${text}: ${met ? 'met' : 'MISSED'}`;
+};
+const label = (id: WorkloadId): string => WORKLOADS.find((w) => w.id === id)?.label ?? id;
+const cell = (id: WorkloadId, mode: Mode, subject: Subject): Cell | undefined =>
+  inProcess?.cells.find((c) => c.workload === id && c.mode === mode && c.subject === subject);
+const heapOf = (c: Cell | undefined): string => (c === undefined || Number.isNaN(c.heapPerCall) ? 'n/a' : bytes(c.heapPerCall));
+
+if (inProcess !== undefined && sections.has('1')) {
+  for (const mode of ['first', 'repeated'] as const) {
+    for (const w of WORKLOADS) {
+      const c = cell(w.id, mode, 'review');
+      const base = cell(w.id, mode, 'minimal');
+      if (c === undefined || base === undefined) continue;
+      const ratio = c.samples.median / base.samples.median;
+      const target = mode === 'first' && w.id === 'pod5' ? verdict('review of the 5-container Pod', c.samples.median < TARGET.reviewUs, `< ${TARGET.reviewUs} µs`) : '';
+      row(`1 review, ${mode === 'first' ? 'first sight' : 'repeated'}: ${w.label}`, us(c.samples.median), us(c.samples.p99), heapOf(c), `x${ratio.toFixed(1)} the minimal JS webhook`, target);
+    }
+  }
+  for (const w of WORKLOADS) {
+    const base = cell(w.id, 'first', 'minimal');
+    if (base !== undefined) row(`1 baseline: minimal JS webhook (demo's algorithm), ${w.label}`, us(base.samples.median), us(base.samples.p99), heapOf(base), 'prefix map, patch, base64; nothing else');
+  }
+  row(
+    "1 reference: the demo's Python handler (given, not measured)",
+    `~${PYTHON_DEMO.meanUs} µs (mean)`,
+    `~${PYTHON_DEMO.p99Us} µs`,
+    '',
+    `~${(PYTHON_DEMO.perSecond / 1000).toFixed(0)}k reviews/s on one core`,
+  );
+}
+if (inProcess !== undefined && sections.has('2')) {
+  for (const mode of ['first', 'repeated'] as const) {
+    for (const w of WORKLOADS) {
+      const h = cell(w.id, mode, 'handler');
+      const r = cell(w.id, mode, 'review');
+      if (h === undefined || r === undefined) continue;
+      const overhead = h.samples.median - r.samples.median;
+      const target = mode === 'first' && w.id === 'pod5' ? verdict('handler overhead', overhead < TARGET.overheadUs, `overhead < ${TARGET.overheadUs} µs`) : '';
+      row(`2 handler, REST event, ${mode === 'first' ? 'first sight' : 'repeated'}: ${label(w.id)}`, us(h.samples.median), us(h.samples.p99), heapOf(h), `+${us(overhead)} over review (x${(h.samples.median / r.samples.median).toFixed(1)})`, target);
+    }
+  }
+}
+if (cold !== undefined) {
+  const added = cold.ours.median - cold.baseline.median;
+  row(
+    `3 cold start: spawn -> first answer, dist/handler.js (${cold.ours.count} spawns)`,
+    ms(cold.ours.median),
+    `${ms(cold.ours.percentile(100))} (max)`,
+    '',
+    `node importing nothing: ${ms(cold.baseline.median)}; ours adds ${ms(added)}`,
+    verdict('cold start', cold.ours.median < TARGET.coldMs, `< ${TARGET.coldMs} ms`),
+  );
+  row('3 bundle size: dist/handler.js (AWS SDK external)', bytes(cold.bundleBytes), '', '', '', verdict('bundle size', cold.bundleBytes < TARGET.bundleBytes, '< 1 MiB'));
+}
+const merge = (phases: readonly PhaseResult[]): { throughput: number; latency: Samples } => {
+  const latency = new Samples();
+  let responses = 0;
+  let seconds = 0;
+  for (const p of phases) {
+    responses += p.responses;
+    seconds += p.seconds;
+    latency.addAll(p.latency);
+  }
+  return { throughput: responses / seconds, latency };
+};
+const httpsLatency = new Map<string, Samples>();
+if (https !== undefined) {
+  const { phases } = https;
+  const sat = (s: ServerName): ReturnType<typeof merge> => merge(phases.filter((p) => p.server === s && p.rate === 0));
+  const ours = sat('serve');
+  const bare = sat('bare');
+  const ratio = ours.throughput / bare.throughput;
+  const c = httpsPlan.connections;
+  row(
+    `4 HTTPS keep-alive, saturation (${c} connections): serve throughput`,
+    rate(ours.throughput),
+    '',
+    '',
+    `bare node https: ${rate(bare.throughput)}; serve = ${(ratio * 100).toFixed(0)}% of it`,
+    verdict('HTTPS throughput', ratio >= TARGET.httpsRatio, `>= ${TARGET.httpsRatio * 100}% of bare`),
+  );
+  row(`4 HTTPS at saturation (${c} connections): serve latency`, ms(ours.latency.median), ms(ours.latency.p99), '', `bare: ${ms(bare.latency.median)}, p99 ${ms(bare.latency.p99)}`);
+  for (const r of rates) {
+    const o = https.phases.find((p) => p.server === 'serve' && p.rate === r);
+    const b = https.phases.find((p) => p.server === 'bare' && p.rate === r);
+    if (o === undefined || b === undefined) continue;
+    httpsLatency.set(`serve ${r}`, o.latency);
+    httpsLatency.set(`bare ${r}`, b.latency);
+    row(`4 HTTPS at ${r} req/s (${o.connections} connections): serve latency`, ms(o.latency.median), ms(o.latency.p99), '', `bare: ${ms(b.latency.median)}, p99 ${ms(b.latency.p99)}`);
+  }
+}
+
+const cpu = cpus();
+const header = [
+  `image-rewriter benchmark (${quick ? 'quick: small counts, figures are rough' : 'full run'}), ${started.toISOString().replace(/\.\d+Z$/, 'Z')}`,
+  `node ${process.version} ${platform()} ${arch()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'}), load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')} at end`,
+  inProcess === undefined ? '' : `in-process: ${inProcessPlan.rounds} rounds x ${inProcessPlan.batch} calls per cell, each call timed; heap per call ${inProcess.heapMeasured ? 'from V8 used-heap growth over GC-free batches' : 'not measured (run node with --expose-gc)'}`,
+  https === undefined ? '' : `https: ${httpsPlan.rounds} x ${httpsPlan.seconds} s per server at saturation, ${httpsPlan.seconds} s per rate; request ${bytes(https.requestBytes)}, answer ${bytes(https.answerBytes)}`,
+].filter((l) => l !== '');
+
+function table(rs: readonly Row[]): string {
+  const cols: { key: keyof Row; title: string }[] = [
+    { key: 'measure', title: 'measure' },
+    { key: 'median', title: 'median' },
+    { key: 'p99', title: 'p99' },
+    { key: 'heap', title: 'heap/call' },
+    { key: 'beside', title: 'beside it, same run' },
+    { key: 'target', title: 'target' },
+  ];
+  // Lengths in code points (µ is one), which is how a terminal lays out this text.
+  const length = (s: string): number => Array.from(s).length;
+  const width = cols.map((c) => Math.max(c.title.length, ...rs.map((r) => length(r[c.key]))));
+  const line = (cells: readonly string[]): string => `| ${cells.map((s, i) => s + ' '.repeat(Math.max(0, (width[i] ?? 0) - length(s)))).join(' | ')} |`;
+  return [line(cols.map((c) => c.title)), line(width.map((n) => '-'.repeat(n))), ...rs.map((r) => line(cols.map((c) => r[c.key])))].join('\n');
+}
+
+const failures = [...(inProcess?.failures ?? []), ...(cold?.failures ?? []), ...(https?.failures ?? [])];
+const checked = (inProcess?.checked ?? 0) + (cold?.checked ?? 0) + (https?.checked ?? 0);
+const met = targets.filter((t) => t.met).length;
+console.log(header.join('\n'));
+console.log('');
+console.log(table(rows));
+console.log('');
+if (targets.length > 0) console.log(`targets: ${met} met, ${targets.length - met} missed (${targets.map((t) => `${t.name} ${t.met ? 'met' : 'MISSED'}`).join('; ')})`);
+console.log(`answers checked: ${checked}, wrong: ${failures.length === 0 ? 0 : `${failures.length}${failures.length >= 20 ? '+' : ''}`}`);
+
+// --- the chart -------------------------------------------------------------------------------------
+
+const panels: Panel[] = [];
+const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+if (inProcess !== undefined) {
+  const series: Series[] = WORKLOADS.flatMap((w, i) => {
+    const c = cell(w.id, 'first', 'review');
+    return c === undefined ? [] : [{ label: `review, ${w.label}`, samples: c.samples, color: palette[i] ?? '#000' }];
+  });
+  const h = cell('pod5', 'first', 'handler');
+  if (h !== undefined) series.push({ label: `handler, ${label('pod5')}`, samples: h.samples, color: palette[1] ?? '#000', dashed: true });
+  panels.push({ title: 'In-process, first sight: µs per call', unit: 'µs', series });
+}
+if (httpsLatency.size > 0) {
+  const series: Series[] = rates.flatMap((r, i) => {
+    const o = httpsLatency.get(`serve ${r}`);
+    const b = httpsLatency.get(`bare ${r}`);
+    const color = palette[i === 0 ? 0 : 1] ?? '#000';
+    return [
+      ...(o === undefined ? [] : [{ label: `serve at ${r} req/s`, samples: o, color }]),
+      ...(b === undefined ? [] : [{ label: `bare node https at ${r} req/s`, samples: b, color, dashed: true }]),
+    ];
+  });
+  panels.push({ title: `HTTPS keep-alive, ${label('pod5')}: ms per request`, unit: 'ms', series });
+}
+if (panels.length > 0) {
+  const svgPath = resolve(args.svg ?? (quick ? join(tmpdir(), 'image-rewriter-bench', 'performance-latency.svg') : join(REPO, 'docs', 'performance-latency.svg')));
+  mkdirSync(dirname(svgPath), { recursive: true });
+  const foot = `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, ${cpu.length} CPUs, load average ${loadAtStart[0]?.toFixed(1) ?? '?'} at start${quick ? ', quick run' : ''}. npm run bench`;
+  writeFileSync(svgPath, latencyChart(panels, foot));
+  console.log(`chart: ${svgPath}`);
+}
+
+if (failures.length > 0) {
+  console.error(`\nWRONG ANSWERS:\n${failures.map((f) => `  ${f}`).join('\n')}`);
+  process.exitCode = 1;
+}

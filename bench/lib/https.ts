@@ -1,0 +1,229 @@
+/**
+ * Section 4: over HTTPS with keep-alive. `image-rewriter serve` (dist/cli.js, in its own process,
+ * logging to /dev/null) and, beside it, bench/bare-server.mjs (node:https with the same certificate
+ * and TLS settings, answering a fixed AdmissionReview: the physical limit of node's HTTPS on this
+ * machine) are driven in turn by autocannon from this process, with the same requests: POSTs of the
+ * 5-container Pod, each a first-sight variant (its own uid and tags).
+ *
+ * Throughput at saturation: `connections` keep-alive connections, one request in flight on each,
+ * for `seconds`; phases of the two servers alternate so both see the same machine. Latency at
+ * fixed rates: autocannon's `overallRate` with `rateConnections` connections. autocannon gives
+ * each connection a quota per second that it spends back to back from the start of each second,
+ * so a "fixed rate" is a short burst every second at that concurrency, not evenly spaced arrivals.
+ *
+ * Latency is timed here, per request, from the moment autocannon builds the request (just before it
+ * writes it) to the moment the whole response is parsed; autocannon's own histogram has a 1 ms
+ * resolution. The first request of each connection (built before the TLS handshake) is left out.
+ *
+ * Every answer is checked after its phase: status 200 and, from `serve`, the right AdmissionReview
+ * for that request (patch applied and compared, bench/lib/workloads.ts); from the bare server, the
+ * fixed bytes.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { review } from '../../src/core/admission.js';
+import { benchRewriter, WEBHOOK_TOKEN } from './inprocess.js';
+import { Samples } from './stats.js';
+import { BENCH_ENV, BENCH_RULES, problemWith, Variants, workload } from './workloads.js';
+
+export type ServerName = 'serve' | 'bare';
+
+export interface PhaseResult {
+  readonly server: ServerName;
+  /** 0 at saturation. */
+  readonly rate: number;
+  readonly connections: number;
+  readonly seconds: number;
+  readonly responses: number;
+  /** Milliseconds per request. */
+  readonly latency: Samples;
+}
+
+export interface HttpsPlan {
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  /** Saturation phases per server. */
+  readonly rounds: number;
+  readonly connections: number;
+  readonly rateConnections: number;
+  readonly rates: readonly number[];
+}
+
+export interface HttpsResult {
+  readonly phases: readonly PhaseResult[];
+  readonly checked: number;
+  readonly failures: readonly string[];
+  readonly answerBytes: number;
+  readonly requestBytes: number;
+}
+
+const run = promisify(execFile);
+
+/** A self-signed EC P-256 certificate for 127.0.0.1 (milliseconds to make, like the test PKI). */
+async function certificate(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  await run(
+    process.env['OPENSSL'] ?? 'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    { timeout: 30_000 },
+  );
+  return { cert, key };
+}
+
+interface Server {
+  readonly child: ChildProcess;
+  readonly port: number;
+}
+
+/** Spawn a server that prints `{"msg":"listening","port":N}` on stdout; its stderr (the logs) goes to /dev/null. */
+function startServer(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server ${args.join(' ')} did not start: ${out}`));
+    }, 30_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const line = out.split('\n').find((l) => l.includes('"listening"'));
+      if (line === undefined) return;
+      clearTimeout(timer);
+      resolve({ child, port: (JSON.parse(line) as { port: number }).port });
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server ${args.join(' ')} exited ${String(code)}: ${out}`));
+    });
+  });
+}
+
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = once(server.child, 'exit');
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function runHttps(plan: HttpsPlan, repoRoot: string, tmpDir: string, progress: (s: string) => void): Promise<HttpsResult> {
+  const w = workload('pod5');
+  const variants = new Variants(w);
+  const { cert, key } = await certificate(tmpDir);
+  // The bare server answers what `serve` answers to the repeated Pod, byte for byte.
+  const repeated = variants.make();
+  const outcome = review(JSON.parse(repeated.text), benchRewriter());
+  if (!outcome.ok) throw new Error('review of the bench Pod failed');
+  const fixedAnswer = JSON.stringify(outcome.response);
+  const answerFile = join(tmpDir, 'answer.json');
+  writeFileSync(answerFile, fixedAnswer);
+  const rulesFile = join(tmpDir, 'rules.yaml');
+  writeFileSync(rulesFile, BENCH_RULES);
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], WEBHOOK_TOKEN, ...BENCH_ENV };
+
+  const failures: string[] = [];
+  let checked = 0;
+  const fail = (s: string): void => {
+    if (failures.length < 20) failures.push(s);
+  };
+  let next = 1_000_000_000;
+
+  const phase = async (name: ServerName, server: Server, connections: number, seconds: number, rate: number): Promise<PhaseResult> => {
+    const latency = new Samples();
+    // Checked after the phase, to keep the load generator's own work small and the same for both.
+    const sent: number[] = [];
+    const bodies: string[] = [];
+    let responses = 0;
+    let built = Number.POSITIVE_INFINITY;
+    const instance = autocannon({
+      url: `https://127.0.0.1:${server.port}`,
+      connections,
+      duration: seconds,
+      ...(rate > 0 ? { overallRate: rate } : {}),
+      timeout: 10,
+      requests: [
+        {
+          method: 'POST',
+          path: `/mutate/${WEBHOOK_TOKEN}`,
+          headers: { 'content-type': 'application/json', 'user-agent': 'kube-apiserver-admission' },
+          setupRequest: (request, context) => {
+            const n = next++;
+            context['n'] = n;
+            context['t0'] = performance.now();
+            request.body = variants.make(n).text;
+            return request;
+          },
+          onResponse: (status, body, context) => {
+            const t1 = performance.now();
+            const t0 = context['t0'] as number;
+            responses++;
+            if (t0 >= built) latency.add(t1 - t0);
+            if (status !== 200) fail(`${name}: HTTP ${status}: ${body.slice(0, 200)}`);
+            if (name === 'bare') {
+              checked++;
+              if (body !== fixedAnswer) fail('bare: not the fixed answer');
+            } else {
+              sent.push(context['n'] as number);
+              bodies.push(body);
+            }
+          },
+        },
+      ],
+    });
+    built = performance.now();
+    const result = await instance;
+    if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
+      fail(`${name}: autocannon counted ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`);
+    }
+    bodies.forEach((body, i) => {
+      const variant = variants.make(sent[i]);
+      let problem: string | undefined;
+      try {
+        problem = problemWith(w, variant, JSON.parse(body));
+      } catch (e) {
+        problem = (e as Error).message;
+      }
+      checked++;
+      if (problem !== undefined) fail(`serve: ${problem}`);
+    });
+    const actual = (result.finish.getTime() - result.start.getTime()) / 1000;
+    return { server: name, rate, connections, seconds: actual, responses, latency };
+  };
+
+  progress('https: starting servers');
+  const servers: Record<ServerName, Server> = {
+    serve: await startServer(
+      [join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
+      env,
+    ),
+    bare: await startServer([join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile], env),
+  };
+  const phases: PhaseResult[] = [];
+  try {
+    for (const name of ['bare', 'serve'] as const) {
+      progress(`https: warm-up ${name}`);
+      await phase(name, servers[name], plan.connections, plan.warmupSeconds, 0);
+    }
+    for (let r = 0; r < plan.rounds; r++) {
+      for (const name of ['bare', 'serve'] as const) {
+        progress(`https: saturation ${name} (${r + 1}/${plan.rounds})`);
+        phases.push(await phase(name, servers[name], plan.connections, plan.seconds, 0));
+      }
+    }
+    for (const rate of plan.rates) {
+      for (const name of ['bare', 'serve'] as const) {
+        progress(`https: ${rate} req/s ${name}`);
+        phases.push(await phase(name, servers[name], plan.rateConnections, plan.seconds, rate));
+      }
+    }
+  } finally {
+    await Promise.all([stopServer(servers.serve), stopServer(servers.bare)]);
+  }
+  return { phases, checked, failures, answerBytes: Buffer.byteLength(fixedAnswer), requestBytes: Buffer.byteLength(repeated.text) };
+}

@@ -1,0 +1,138 @@
+/**
+ * Security review of the handler: the token check and what reaches the logs.
+ *
+ * - Token: compared as SHA-256 digests with crypto.timingSafeEqual, so the comparison takes the
+ *   same time whatever the length or content of the candidate; every wrong token of every length
+ *   from 0 to 200 (and every prefix and one-character change of the right one) gets 401, before the
+ *   body is even decoded. The source is checked for the one comparison and for no other use of the
+ *   token that could return early on its content.
+ * - Logs: a recognizable token and a recognizable body run through every outcome (200 patched,
+ *   fail-open, every fixed 400, 401, 405, 500) with every log line and EMF document captured:
+ *   neither the token nor the body's private parts (labels, env values, annotations) ever appear.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { fixedRules, type RulesProvider } from '../../src/config/sources.js';
+import { createHandler, MESSAGES } from '../../src/handler.js';
+import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { captureObservability, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+import { rewriterFrom } from '../helpers/rules.js';
+
+const TOKEN = 'Sec-Token_0123456789.abcdefXYZ~';
+const SECRET = 'PRIVATE-BODY-7d2e';
+const rules = fixedRules(rewriterFrom(EXAMPLE_RULES), 'example');
+
+function setup(provider: RulesProvider = rules) {
+  const obs = captureObservability();
+  return { obs, invoke: createHandler({ rules: provider, token: TOKEN, logger: obs.logger, metrics: obs.metrics }) };
+}
+
+const event = (token: string | null, body: unknown = review()): JsonObject => ({
+  ...withBody(loadEvent('rest-pod-v1.json'), body),
+  path: `/mutate/${token ?? ''}`,
+  pathParameters: token === null ? null : { token },
+});
+
+/** A review whose private parts (label, env value, annotation) carry SECRET. */
+function review(): JsonObject {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'uid-sec',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      operation: 'CREATE',
+      namespace: 'default',
+      object: {
+        metadata: { name: 'p', labels: { secret: SECRET }, annotations: { note: SECRET } },
+        spec: { containers: [{ name: 'app', image: 'gcr.io/app:1', env: [{ name: 'PASSWORD', value: SECRET }], args: [SECRET] }, { name: 'bad', image: 'Bad!Image' }, { name: 'odd', image: 7 }] },
+      },
+    },
+  };
+}
+
+describe('the token check', () => {
+  it('is one constant-time comparison of SHA-256 digests, with no other use of the token', () => {
+    const source = readFileSync(join(REPO_ROOT, 'src', 'handler.ts'), 'utf8');
+    expect(source).toMatch(/timingSafeEqual\(sha256\(requestToken\(req\)\), expected\)/);
+    expect(source).toMatch(/const expected = deps\.token === undefined \? undefined : sha256\(deps\.token\)/);
+    // The request's token is read in one place and used in one place: inside that comparison.
+    expect(source.match(/requestToken\(/g)).toHaveLength(2);
+    expect(source).toMatch(/function requestToken\(req: HttpRequest\): string \{/);
+    // The configured token is only checked for presence at build time, then hashed once.
+    const uses = source.match(/deps\.token[^;\n]*/g) ?? [];
+    expect(uses).toEqual([
+      "deps.token === '') throw new TypeError('createHandler: token must be undefined or a non-empty string')",
+      'deps.token === undefined ? undefined : sha256(deps.token)',
+    ]);
+    // No length, prefix or equality test on the digests or the token.
+    expect(source).not.toMatch(/\.(startsWith|endsWith|includes|indexOf)\(\s*(expected|token)|expected\.(length|equals)|[!=]==\s*expected/);
+  });
+
+  const wrong: { what: string; token: string | null }[] = [
+    { what: 'no path parameter and no token segment', token: null },
+    ...Array.from({ length: 201 }, (_, n) => ({ what: `${n} characters`, token: 'x'.repeat(n) })),
+    ...Array.from({ length: TOKEN.length }, (_, n) => ({ what: `the first ${n} characters of the token`, token: TOKEN.slice(0, n) })),
+    ...Array.from({ length: TOKEN.length }, (_, n) => ({ what: `the token with character ${n} changed`, token: TOKEN.slice(0, n) + (TOKEN[n] === 'a' ? 'b' : 'a') + TOKEN.slice(n + 1) })),
+    { what: 'the token and one more character', token: `${TOKEN}a` },
+    { what: 'the token twice', token: TOKEN + TOKEN },
+    { what: 'the token in upper case', token: TOKEN.toUpperCase() },
+    { what: 'the token URL-encoded', token: encodeURIComponent(TOKEN).replace(/~/g, '%7E') },
+    { what: 'the token with a NUL', token: `${TOKEN}\u0000` },
+  ];
+
+  it(`answers 401 to all ${wrong.length} wrong tokens, without decoding the body, and never logs them`, async () => {
+    const { invoke, obs } = setup();
+    for (const { what, token } of wrong) {
+      // An invalid body: a 400 would mean the body was looked at before the token.
+      const result = await invoke(event(token, 'not json'));
+      if (result.statusCode !== 401) throw new Error(`${what}: ${result.statusCode}`);
+      expect(JSON.parse(result.body)).toEqual({ message: MESSAGES.unauthorized });
+    }
+    expect(obs.text()).not.toContain(TOKEN);
+  });
+
+  it('answers the right token, in the path parameter or as the last path segment', async () => {
+    const { invoke } = setup();
+    expect((await invoke(event(TOKEN))).statusCode).toBe(200);
+    expect((await invoke({ ...event(TOKEN), pathParameters: null })).statusCode).toBe(200);
+  });
+});
+
+describe('nothing private in the logs', () => {
+  const broken: RulesProvider = { current: () => Promise.reject(new Error('provider failed')) };
+  const notLoaded: RulesProvider = { current: () => Promise.resolve({ ok: false, reason: 'rules parameter could not be read (AccessDeniedException)' }) };
+  const base = (): JsonObject => event(TOKEN);
+  const rows: { what: string; status: number; provider?: RulesProvider; make: () => unknown }[] = [
+    { what: 'patched', status: 200, make: base },
+    { what: 'fail-open', status: 200, provider: notLoaded, make: base },
+    { what: 'skipped (DELETE)', status: 200, make: () => event(TOKEN, { ...review(), request: { ...(review()['request'] as JsonObject), operation: 'DELETE' } }) },
+    { what: 'not JSON', status: 400, make: () => event(TOKEN, `{"${SECRET}":`) },
+    { what: 'not an object', status: 400, make: () => event(TOKEN, `["${SECRET}"]`) },
+    { what: 'wrong apiVersion', status: 400, make: () => event(TOKEN, { ...review(), apiVersion: SECRET }) },
+    { what: 'wrong kind', status: 400, make: () => event(TOKEN, { ...review(), kind: SECRET }) },
+    { what: 'bad base64', status: 400, make: () => ({ ...base(), body: `${SECRET}!`, isBase64Encoded: true }) },
+    { what: 'not UTF-8', status: 400, make: () => ({ ...base(), body: Buffer.concat([Buffer.from(SECRET), Buffer.from([0xff])]).toString('base64'), isBase64Encoded: true }) },
+    { what: 'too large', status: 400, make: () => event(TOKEN, `"${SECRET}${'x'.repeat(7 * 1024 * 1024)}"`) },
+    { what: 'wrong token', status: 401, make: () => event(`${TOKEN}x`) },
+    { what: 'GET', status: 405, make: () => ({ ...base(), httpMethod: 'GET' }) },
+    { what: 'unsupported event', status: 400, make: () => ({ Records: [{ body: SECRET, token: TOKEN }] }) },
+    { what: 'provider throws', status: 500, provider: broken, make: base },
+  ];
+
+  it.each(rows)('$what: $status, and neither the token nor the body in any log line or metric', async ({ status, provider, make }) => {
+    const { invoke, obs } = setup(provider);
+    const result = await invoke(make());
+    expect(result.statusCode).toBe(status);
+    expect(obs.lines.length).toBeGreaterThan(0);
+    const text = obs.text();
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain('PASSWORD');
+    if (status !== 200) expect(result.body).not.toContain(SECRET);
+    expect(result.body).not.toContain(TOKEN);
+  });
+});

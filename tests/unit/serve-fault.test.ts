@@ -1,0 +1,243 @@
+/**
+ * `image-rewriter serve` (the bundled CLI, as a process) under load through its faults: 4 clients
+ * send AdmissionReviews without pause (a new TLS connection each), the certificate is rotated
+ * twice the way a Kubernetes Secret volume does it, then the process gets a real SIGTERM.
+ *
+ * Counted, not timed: every request the server read (its "request" log line, by requestId) was
+ * answered 200 with the expected patch at the client (zero failed, zero dropped); requests refused
+ * once shutdown began (connection refused or reset before the server read a request) are counted
+ * and never appear in the server's log; both rotated certificates were served; the exit code is 0.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { request } from 'node:https';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { build } from 'esbuild';
+import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
+import { createTestPki, type IssuedCertificate, SecretVolume, type TestPki } from '../helpers/tls.js';
+
+const TOKEN = 'serve-fault-token-0123456789';
+
+let pki: TestPki;
+let second: IssuedCertificate;
+let third: IssuedCertificate;
+let scratch: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  [second, third] = await Promise.all([pki.issue('second'), pki.issue('third')]);
+  scratch = await mkdtemp(join(tmpdir(), 'serve-fault-'));
+});
+
+afterAll(async () => {
+  await pki.remove();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const body = (n: number): string =>
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `uid-${n}`,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      operation: 'CREATE',
+      namespace: 'default',
+      object: { metadata: { name: `p${n}` }, spec: { containers: [{ name: 'app', image: `gcr.io/app:${n}` }] } },
+    },
+  });
+
+type Outcome =
+  | { readonly kind: 'answered'; readonly status: number; readonly requestId: string; readonly image: string | undefined; readonly serial: string }
+  | { readonly kind: 'refused'; readonly code: string; readonly afterHandshake: boolean };
+
+/** One POST on a new connection; a connection error is an outcome, not a rejection. */
+function post(port: number, n: number): Promise<Outcome> {
+  return new Promise((settle) => {
+    let settled = false;
+    const resolve = (o: Outcome): void => {
+      if (!settled) settle(o);
+      settled = true;
+    };
+    let secure = false;
+    const req = request(
+      { host: '127.0.0.1', port, ca: pki.ca, method: 'POST', path: `/mutate/${TOKEN}`, agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const serial = (res.socket as TLSSocket).getPeerCertificate().serialNumber.toUpperCase();
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let image: string | undefined;
+          try {
+            const patch = (JSON.parse(text) as { response?: { patch?: string } }).response?.patch;
+            const ops = patch === undefined ? [] : (JSON.parse(Buffer.from(patch, 'base64').toString('utf8')) as { path: string; value: string }[]);
+            image = ops.find((o) => o.path === '/spec/containers/0/image')?.value;
+          } catch {
+            image = undefined;
+          }
+          resolve({ kind: 'answered', status: res.statusCode ?? 0, requestId: String(res.headers['x-request-id']), image, serial });
+        });
+        res.on('error', (e: NodeJS.ErrnoException) => {
+          resolve({ kind: 'refused', code: e.code ?? e.message, afterHandshake: true });
+        });
+        res.on('aborted', () => {
+          resolve({ kind: 'refused', code: 'aborted mid-answer', afterHandshake: true });
+        });
+      },
+    );
+    req.on('socket', (socket) => {
+      socket.once('secureConnect', () => {
+        secure = true;
+      });
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      resolve({ kind: 'refused', code: e.code ?? e.message, afterHandshake: secure });
+    });
+    // A connection closed without an answer or an error event (never seen, but never hang on it).
+    req.on('close', () => {
+      resolve({ kind: 'refused', code: 'closed without an answer', afterHandshake: secure });
+    });
+    req.end(body(n));
+  });
+}
+
+type LogLine = Record<string, unknown>;
+
+describe('serve under load: two certificate rotations, then SIGTERM', () => {
+  it('answers every request it read (zero failed or dropped), serves both new certificates, and exits 0', async () => {
+    // Bundled like scripts/build.mjs does, into the scratch folder: the test needs no prior build.
+    const cli = join(scratch, 'cli.mjs');
+    await build({
+      entryPoints: [join(REPO_ROOT, 'src', 'cli-main.ts')],
+      outfile: cli,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      logLevel: 'silent',
+    });
+    const volume = await SecretVolume.create(scratch, pki.server);
+    const rules = join(scratch, 'rules.yaml');
+    await copyFile(join(FIXTURES, 'valid-demo.yaml'), rules);
+    const tokenFile = join(scratch, 'token');
+    await writeFile(tokenFile, TOKEN);
+    const args = [cli, 'serve', '--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', volume.certFile, '--tls-private-key-file', volume.keyFile, '--token-file', tokenFile];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' } });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+
+    const logs: LogLine[] = [];
+    const waiters: { pred: (l: LogLine) => boolean; resolve: () => void }[] = [];
+    let pending = '';
+    child.stderr.on('data', (d: Buffer) => {
+      pending += d.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines.filter((l) => l.startsWith('{'))) {
+        const v = JSON.parse(line) as LogLine;
+        logs.push(v);
+        for (const w of [...waiters]) if (w.pred(v)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+    const next = (pred: (l: LogLine) => boolean): Promise<void> => new Promise((resolve) => waiters.push({ pred, resolve }));
+
+    const CLIENTS = 4;
+    const PER_PHASE = 15; // requests per client between two events
+    const outcomes: Outcome[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString('utf8');
+          if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
+        });
+        child.once('exit', (code) => {
+          reject(new Error(`serve exited early (${String(code)})`));
+        });
+      });
+
+      let n = 0;
+      let signalled = false;
+      let phaseDone = 0;
+      let phaseWaiter: () => void = () => undefined;
+      const clients = Array.from({ length: CLIENTS }, async () => {
+        let mine = 0;
+        // Each client sends until the server is gone: through the rotations and the shutdown.
+        for (;;) {
+          const outcome = await post(port, n++);
+          outcomes.push(outcome);
+          mine++;
+          if (mine % PER_PHASE === 0) {
+            phaseDone++;
+            phaseWaiter();
+          }
+          if (signalled && outcome.kind === 'refused') return;
+          if (outcomes.length > 5000) throw new Error('runaway client');
+        }
+      });
+      const afterPhase = async (): Promise<void> => {
+        const target = phaseDone + CLIENTS;
+        while (phaseDone < target) {
+          await new Promise<void>((resolve) => {
+            phaseWaiter = resolve;
+          });
+        }
+      };
+      const reloaded = (cert: IssuedCertificate) => (l: LogLine) => l['message'] === 'certificate reloaded' && l['serialNumber'] === cert.serialNumber;
+
+      await afterPhase();
+      let rotated = next(reloaded(second));
+      await volume.update(second);
+      await rotated;
+      await afterPhase();
+      rotated = next(reloaded(third));
+      await volume.update(third);
+      await rotated;
+      await afterPhase();
+      signalled = true;
+      child.kill('SIGTERM');
+      await Promise.all(clients);
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+
+    const served = logs.filter((l) => l['message'] === 'request' && l['resource'] === '/mutate/{token}');
+    const answered = outcomes.filter((o): o is Extract<Outcome, { kind: 'answered' }> => o.kind === 'answered');
+    const refused = outcomes.filter((o): o is Extract<Outcome, { kind: 'refused' }> => o.kind === 'refused');
+    const good = answered.filter((o) => o.status === 200 && o.image?.startsWith('asia.gcr.io/app:') === true);
+    const goodIds = new Set(good.map((o) => o.requestId));
+    const dropped = served.filter((l) => l['status'] !== 200 || !goodIds.has(String(l['requestId'])));
+    const serials = new Set(answered.map((o) => o.serial));
+    const summary = {
+      sent: outcomes.length,
+      readByServer: served.length,
+      answered200: good.length,
+      failed: answered.length - good.length,
+      dropped: dropped.length,
+      refusedAtShutdown: refused.length,
+      refusedCodes: [...new Set(refused.map((o) => o.code))],
+      refusedAfterHandshake: refused.filter((o) => o.afterHandshake).length,
+      certificatesServed: serials.size,
+    };
+    process.stdout.write(`serve under load: ${JSON.stringify(summary)}\n`);
+    expect(summary.failed).toBe(0);
+    expect(summary.dropped).toBe(0);
+    // A connection the server completed TLS with was never reset: refusals are connections it never took.
+    expect(summary.refusedAfterHandshake).toBe(0);
+    expect(good.length).toBe(served.length);
+    expect(good.length).toBeGreaterThanOrEqual(CLIENTS * PER_PHASE * 3);
+    expect(serials).toEqual(new Set([pki.server.serialNumber, second.serialNumber, third.serialNumber]));
+    expect(refused.length).toBeGreaterThanOrEqual(CLIENTS);
+    expect(logs.some((l) => l['message'] === 'shutdown deadline reached; closing the remaining connections')).toBe(false);
+    expect(logs.at(-1)?.['message']).toBe('stopped');
+  }, 120_000);
+});
