@@ -4,7 +4,8 @@
  *
  *   npm run bench                  full run (a few minutes); writes docs/performance-latency.svg
  *   npm run bench -- --quick       small counts (CI): checks every answer, exits 1 if one is wrong
- *   options: --sections=1,2,3,4  --svg=PATH  --rates=200,800
+ *   options: --sections=1,2,3,4  --svg=PATH  --rates=100,400  --profile-dir=DIR (CPU profiles of the
+ *            child processes: the cold starts, serve and the bare server)
  *
  * 1. `review` in-process, first sight (images the rewriter has never seen) and repeated (the same
  *    Pod again, as in a rollout), beside a minimal webhook in JS (the demo's algorithm).
@@ -31,7 +32,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     sections: { type: 'string', default: '1,2,3,4' },
     svg: { type: 'string' },
-    rates: { type: 'string', default: '200,800' },
+    rates: { type: 'string', default: '100,400' },
+    'profile-dir': { type: 'string' },
   },
   strict: true,
 });
@@ -41,6 +43,8 @@ const rates = args.rates.split(',').map(Number);
 if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates must be positive integers: ${args.rates}`);
 
 const REPO = process.cwd();
+/** Extra node options for the child processes (`--profile-dir`). */
+const childNodeArgs = args['profile-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(args['profile-dir'])}`];
 const inProcessPlan: InProcessPlan = quick ? { rounds: 2, batch: 25, heapBatches: 3 } : { rounds: 25, batch: 200, heapBatches: 7 };
 const coldSpawns = quick ? 2 : 15;
 const httpsPlan: HttpsPlan = quick
@@ -64,8 +68,8 @@ let cold: ColdStartResult | undefined;
 let https: HttpsResult | undefined;
 try {
   if (sections.has('1') || sections.has('2')) inProcess = await runInProcess(inProcessPlan, REPO, progress);
-  if (sections.has('3')) cold = await runColdStart(coldSpawns, REPO, tmp, progress);
-  if (sections.has('4')) https = await runHttps(httpsPlan, REPO, tmp, progress);
+  if (sections.has('3')) cold = await runColdStart(coldSpawns, REPO, tmp, progress, childNodeArgs);
+  if (sections.has('4')) https = await runHttps(httpsPlan, REPO, tmp, progress, childNodeArgs);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
@@ -237,7 +241,7 @@ if (httpsLatency.size > 0) {
       ...(b === undefined ? [] : [{ label: `bare node https at ${r} req/s`, samples: b, color, dashed: true }]),
     ];
   });
-  panels.push({ title: `HTTPS keep-alive, ${label('pod5')}: ms per request`, unit: 'ms', series });
+  panels.push({ title: 'HTTPS keep-alive, 5-container Pod: ms per request', unit: 'ms', series });
 }
 if (panels.length > 0) {
   const svgPath = resolve(args.svg ?? (quick ? join(tmpdir(), 'image-rewriter-bench', 'performance-latency.svg') : join(REPO, 'docs', 'performance-latency.svg')));

@@ -56,7 +56,13 @@ function once(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Spawned>
   });
 }
 
-export async function runColdStart(spawns: number, repoRoot: string, tmpDir: string, progress: (s: string) => void): Promise<ColdStartResult> {
+export async function runColdStart(
+  spawns: number,
+  repoRoot: string,
+  tmpDir: string,
+  progress: (s: string) => void,
+  nodeArgs: readonly string[] = [],
+): Promise<ColdStartResult> {
   const bundle = join(repoRoot, 'dist', 'handler.js');
   const script = join(repoRoot, 'bench', 'cold-start-child.mjs');
   const variant = new Variants(workload('pod5')).make();
@@ -76,7 +82,7 @@ export async function runColdStart(spawns: number, repoRoot: string, tmpDir: str
   const failures: string[] = [];
   let checked = 0;
   const run = async (which: 'ours' | 'baseline', record: boolean): Promise<void> => {
-    const r = await once([script, which === 'ours' ? bundle : '--baseline', eventFile], env);
+    const r = await once([...nodeArgs, script, which === 'ours' ? bundle : '--baseline', eventFile], env);
     checked++;
     if (which === 'ours') {
       const problem = handlerProblem('pod5', variant, r.answer);

@@ -112,7 +112,13 @@ async function stopServer(server: Server): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function runHttps(plan: HttpsPlan, repoRoot: string, tmpDir: string, progress: (s: string) => void): Promise<HttpsResult> {
+export async function runHttps(
+  plan: HttpsPlan,
+  repoRoot: string,
+  tmpDir: string,
+  progress: (s: string) => void,
+  nodeArgs: readonly string[] = [],
+): Promise<HttpsResult> {
   const w = workload('pod5');
   const variants = new Variants(w);
   const { cert, key } = await certificate(tmpDir);
@@ -199,10 +205,10 @@ export async function runHttps(plan: HttpsPlan, repoRoot: string, tmpDir: string
   progress('https: starting servers');
   const servers: Record<ServerName, Server> = {
     serve: await startServer(
-      [join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
+      [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
       env,
     ),
-    bare: await startServer([join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile], env),
+    bare: await startServer([...nodeArgs, join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile], env),
   };
   const phases: PhaseResult[] = [];
   try {

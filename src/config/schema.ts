@@ -45,7 +45,7 @@ const prefix = z.string().superRefine((v, ctx) => {
  * variable repetition or an alternation (`(a+)+`, `(a?){20}`, `(a|a)*`), backreferences,
  * lookarounds, and more than MAX_CHOICE_POINTS places where the match can be split several ways
  * (see `choicePoints`: `.*.*.*x` is cubic, `a?a?...a?aaa...` exponential). What remains is at most
- * quadratic in the length of the name, which the rewriter bounds (MAX_REWRITE_NAME_LENGTH).
+ * quadratic in the length of the name, which the rewriter bounds (MAX_DOMAIN_LENGTH in src/core/rules.ts).
  */
 function regexProblem(source: string): string | undefined {
   try {
@@ -113,7 +113,8 @@ function setBits(t: Tokens): bigint {
       return rangeBits(t.from, t.to);
     case types.SET: {
       const bits = t.set.reduce((acc, x) => acc | setBits(x), 0n);
-      return t.not ? ALL & ~bits : bits;
+      // A negated set still matches some non-ASCII character, whatever non-ASCII ones it lists.
+      return t.not ? ALL & ~(bits & ~(1n << OTHER)) : bits;
     }
     default:
       return ALL;
@@ -157,10 +158,7 @@ function choicePoints(root: Root): number {
   };
   const alternatives = (options: readonly (readonly Tokens[])[], follow: bigint): Scan => {
     const scans = options.map((o) => seq(o, follow));
-    let overlap = false;
-    scans.forEach((a, i) => {
-      for (const b of scans.slice(i + 1)) if ((a.first & b.first) !== 0n || (a.nullable && b.nullable)) overlap = true;
-    });
+    const overlap = scans.some((a, i) => scans.slice(i + 1).some((b) => (a.first & b.first) !== 0n || (a.nullable && b.nullable)));
     return {
       first: scans.reduce((acc, x) => acc | x.first, 0n),
       chars: scans.reduce((acc, x) => acc | x.chars, 0n),

@@ -243,8 +243,12 @@ function printable(s: string): string {
 
 /** `sha256:0123456789abcdef...` (64 hex) -> `sha256:01234567...` inside a reference or message. */
 function abbreviateDigests(s: string): string {
+  // A digest has at least 32 hex digits in a row; most texts have none, and this test is linear
+  // where the replacement's pattern retries at every word of a long registry host.
+  if (!HEX_RUN.test(s)) return s;
   return s.replace(/\b([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9]{8})[a-fA-F0-9]{24,}/g, '$1:$2...');
 }
+const HEX_RUN = /[a-fA-F0-9]{32}/;
 
 /** Cuts that would remove only a few characters are not worth the lost text. */
 const MIN_CUT = 6;

@@ -58,7 +58,7 @@ export function fuzzTarget(target: string): { property: <Ts>(name: string, make:
           const limitMs = SECONDS === undefined ? undefined : Math.round((SECONDS * 1000 * share) / totalShare);
           const params: fc.Parameters<Ts> = {
             numRuns: limitMs === undefined ? (FIXED_RUNS ?? options.runs) : (FIXED_RUNS ?? Number.MAX_SAFE_INTEGER),
-            ...(limitMs === undefined ? {} : { interruptAfterTimeLimit: limitMs, markInterruptAsFailure: false }),
+            ...(limitMs === undefined ? {} : { plugins: [fc.interruptAfterTimeLimit(limitMs, { failOnInterrupt: false })] }),
             ...(SEED === undefined ? {} : { seed: SEED }),
           };
           const started = performance.now();

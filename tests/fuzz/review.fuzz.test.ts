@@ -196,7 +196,9 @@ describe('fuzz: pod-spec walking and review', () => {
           const long = `${head}${'a'.repeat(length)}`;
           const list = Array.from({ length: count }, (_, i) => ({ name: `c${i}`, image: i % 3 === 0 ? long : i % 3 === 1 ? 'gcr.io/nginx' : `nginx:${i}` }));
           const body = reviewOf(kind, { containers: list }, 'CREATE', 'admission.k8s.io/v1');
-          expect(checkReview(body)).toBe('patch');
+          const answer = checkReview(body);
+          // Container 1 is gcr.io/nginx, which the rules rewrite (container 0 may be invalid).
+          if (count >= 2) expect(answer).toBe('patch');
         },
       ),
     { runs: 6, share: 1 },

@@ -70,7 +70,7 @@ function mutate(doc: unknown, pick: number, how: 'set' | 'delete' | 'add', value
 const KEYS = ['rules', 'exclude', 'name', 'match', 'regex', 'replace', 'namespaces', 'excludeNamespaces', 'imagePullSecrets', '__proto__', 'constructor', 'prototype', 'nmae', ''];
 const jsonValue = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>;
 const mutatedValue = fc
-  .tuple(fc.constantFrom(...VALID_VALUES), fc.array(fc.tuple(fc.nat(), fc.constantFrom('set', 'delete', 'add') as fc.Arbitrary<'set' | 'delete' | 'add'>, jsonValue, fc.constantFrom(...KEYS)), { minLength: 1, maxLength: 3 }))
+  .tuple(fc.constantFrom(...VALID_VALUES), fc.array(fc.tuple(fc.nat(), fc.constantFrom<'set' | 'delete' | 'add'>('set', 'delete', 'add'), jsonValue, fc.constantFrom(...KEYS)), { minLength: 1, maxLength: 3 }))
   .map(([doc, edits]) => edits.reduce<unknown>((d, [pick, how, value, key]) => mutate(d, pick, how, value, key), doc));
 
 // --- texts ----------------------------------------------------------------------------------------

@@ -8,19 +8,22 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { parse, type ScalarTag, type CollectionTag, type YAMLSeq } from 'yaml';
+import { parse, type ScalarTag, type CollectionTag } from 'yaml';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Json = null | boolean | number | string | Json[] | JsonObject;
+interface JsonObject {
+  [k: string]: Json;
+}
 
 const FUNCTIONS = ['Ref', 'Condition', 'Sub', 'If', 'Not', 'Equals', 'And', 'Or', 'GetAtt', 'Join', 'Select', 'Split', 'FindInMap', 'Base64', 'GetAZs', 'ImportValue', 'Cidr'];
 const key = (f: string): string => (f === 'Ref' || f === 'Condition' ? f : `Fn::${f}`);
 const TAGS: (ScalarTag | CollectionTag)[] = FUNCTIONS.flatMap((f) => [
   { tag: `!${f}`, resolve: (s: string) => ({ [key(f)]: s }) } satisfies ScalarTag,
-  { tag: `!${f}`, collection: 'seq', resolve: (seq) => ({ [key(f)]: (seq as YAMLSeq).toJSON() as Json }) } satisfies CollectionTag,
+  { tag: `!${f}`, collection: 'seq', resolve: (value) => ({ [key(f)]: value.toJSON() as Json }) } satisfies CollectionTag,
 ]);
 
-const template = parse(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'), { customTags: TAGS }) as { [k: string]: Json };
+const template = parse(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'), { customTags: TAGS }) as Record<string, Json>;
 const resources = template['Resources'] as Record<string, { Type: string; Properties: Record<string, Json> }>;
 const fn = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Serverless::Function' || r.Type === 'AWS::Lambda::Function');
 const NONE: { Type: string; Properties: Record<string, Json> } = { Type: '', Properties: {} };
@@ -121,7 +124,7 @@ describe('template.yaml: the endpoint', () => {
   it('keeps the token secret: NoEcho, URL-safe and long, generated when empty, never in an output', () => {
     const params = template['Parameters'] as Record<string, Record<string, Json>>;
     expect(params['WebhookToken']).toMatchObject({ Type: 'String', NoEcho: true });
-    expect(String(params['WebhookToken']?.['AllowedPattern'])).toBe('^$|^[A-Za-z0-9_\\-]{32,128}$');
+    expect(params['WebhookToken']?.['AllowedPattern']).toBe('^$|^[A-Za-z0-9_\\-]{32,128}$');
     const secret = resources['WebhookTokenSecret']?.Properties;
     expect(JSON.stringify(secret?.['GenerateSecretString'])).toContain('"PasswordLength":48');
     const outputs = JSON.stringify(template['Outputs']);

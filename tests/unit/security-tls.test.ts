@@ -43,7 +43,7 @@ function handshake(port: number, ca: string, options: ConnectionOptions): Promis
       resolve(`${socket.getProtocol() ?? '?'} ${socket.getCipher().standardName}`);
       socket.end();
     });
-    socket.on('error', (e) => {
+    socket.on('error', (e: Error) => {
       resolve(`refused: ${e.message}`);
     });
   });
