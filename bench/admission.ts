@@ -189,7 +189,7 @@ const header = [
   `image-rewriter benchmark (${quick ? 'quick: small counts, figures are rough' : 'full run'}), ${started.toISOString().replace(/\.\d+Z$/, 'Z')}`,
   `node ${process.version} ${platform()} ${arch()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'}), load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')} at end`,
   inProcess === undefined ? '' : `in-process: ${inProcessPlan.rounds} rounds x ${inProcessPlan.batch} calls per cell, each call timed; heap per call ${inProcess.heapMeasured ? 'from V8 used-heap growth over GC-free batches' : 'not measured (run node with --expose-gc)'}`,
-  https === undefined ? '' : `https: ${httpsPlan.rounds} x ${httpsPlan.seconds} s per server at saturation, ${httpsPlan.seconds} s per rate; request ${bytes(https.requestBytes)}, answer ${bytes(https.answerBytes)}`,
+  https === undefined ? '' : `https: ${httpsPlan.rounds} x ${httpsPlan.seconds} s per server at saturation, ${httpsPlan.seconds} s per rate; request ${bytes(https.requestBytes)}, answer ${bytes(https.answerBytes)}; serve ${https.tls.serve}, bare ${https.tls.bare}`,
 ].filter((l) => l !== '');
 
 function table(rs: readonly Row[]): string {

@@ -877,7 +877,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       deadline.unref();
       const grace = setTimeout(() => {
         graceOver = true;
-        for (const conn of secured.values()) if (conn.inFlight === 0) conn.socket.destroy();
+        for (const conn of secured.values()) if (conn.served === 0) conn.socket.destroy();
       }, Math.min(t.headersMs, NEW_CONNECTION_GRACE_MS));
       grace.unref();
       // Stop listening without https.Server#close, which would also destroy every connection with

@@ -23,6 +23,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { review } from '../../src/core/admission.js';
@@ -59,6 +60,8 @@ export interface HttpsResult {
   readonly failures: readonly string[];
   readonly answerBytes: number;
   readonly requestBytes: number;
+  /** The protocol and cipher each server negotiates with a default node client (as autocannon's). */
+  readonly tls: Readonly<Record<ServerName, string>>;
 }
 
 const run = promisify(execFile);
@@ -100,6 +103,17 @@ function startServer(args: readonly string[], env: NodeJS.ProcessEnv): Promise<S
       clearTimeout(timer);
       reject(new Error(`server ${args.join(' ')} exited ${String(code)}: ${out}`));
     });
+  });
+}
+
+/** `TLSv1.3 TLS_AES_256_GCM_SHA384`: what a default node client gets from the server. */
+function negotiated(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      resolve(`${socket.getProtocol() ?? '?'} ${socket.getCipher().name}`);
+      socket.end();
+    });
+    socket.on('error', reject);
   });
 }
 
@@ -203,15 +217,26 @@ export async function runHttps(
   };
 
   progress('https: starting servers');
-  const servers: Record<ServerName, Server> = {
-    serve: await startServer(
-      [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
-      env,
-    ),
-    bare: await startServer([...nodeArgs, join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile], env),
-  };
+  const serve = await startServer(
+    [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
+    env,
+  );
+  const serveTls = await negotiated(serve.port).catch(async (e: unknown) => {
+    await stopServer(serve);
+    throw e;
+  });
+  // The bare server prefers the suite `serve` negotiates, so both do the same cryptography.
+  const bare = await startServer([...nodeArgs, join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile, serveTls.split(' ')[1] ?? ''], env).catch(
+    async (e: unknown) => {
+      await stopServer(serve);
+      throw e;
+    },
+  );
+  const servers: Record<ServerName, Server> = { serve, bare };
   const phases: PhaseResult[] = [];
+  let bareTls: string;
   try {
+    bareTls = await negotiated(bare.port);
     for (const name of ['bare', 'serve'] as const) {
       progress(`https: warm-up ${name}`);
       await phase(name, servers[name], plan.connections, plan.warmupSeconds, 0);
@@ -231,5 +256,5 @@ export async function runHttps(
   } finally {
     await Promise.all([stopServer(servers.serve), stopServer(servers.bare)]);
   }
-  return { phases, checked, failures, answerBytes: Buffer.byteLength(fixedAnswer), requestBytes: Buffer.byteLength(repeated.text) };
+  return { phases, checked, failures, answerBytes: Buffer.byteLength(fixedAnswer), requestBytes: Buffer.byteLength(repeated.text), tls: { serve: serveTls, bare: bareTls } };
 }

@@ -172,11 +172,11 @@ describe('the event loop', () => {
     await handler(e); // warm up (JIT, memo)
     const h = monitorEventLoopDelay({ resolution: 1 });
     h.enable();
-    let longestCall = 0;
+    const calls: number[] = [];
     for (let i = 0; i < runs; i++) {
       const started = performance.now();
       const r = await handler(e);
-      longestCall = Math.max(longestCall, performance.now() - started);
+      calls.push(performance.now() - started);
       expect(r.statusCode).toBe(200);
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -184,7 +184,12 @@ describe('the event loop', () => {
     h.disable();
     const maxMs = h.max / 1e6;
     const p99Ms = h.percentile(99) / 1e6;
-    process.stdout.write(`event loop, ${what}: ${runs} reviews, max delay ${maxMs.toFixed(1)} ms, p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms, longest handler call ${longestCall.toFixed(1)} ms\n`);
+    calls.sort((a, b) => a - b);
+    const median = calls[Math.floor(calls.length / 2)] ?? 0;
+    const longest = calls.at(-1) ?? 0;
+    process.stdout.write(
+      `event loop, ${what}: ${runs} reviews, loop delay max ${maxMs.toFixed(1)} ms (p50 ${(h.percentile(50) / 1e6).toFixed(1)}, p99 ${p99Ms.toFixed(1)}), handler call median ${median.toFixed(2)} ms, longest ${longest.toFixed(1)} ms\n`,
+    );
     expect(maxMs).toBeLessThan(ceilingMs);
   });
 });
