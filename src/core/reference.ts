@@ -232,7 +232,8 @@ export function nameOf(ref: Pick<NamedReference, 'domain' | 'path'>): string {
   return ref.domain === '' ? ref.path : `${ref.domain}/${ref.path}`;
 }
 
-function withTagAndDigest(name: string, ref: NamedReference): string {
+/** `name` followed by the reference's `:tag` and `@digest`, when it has them. */
+export function withTagAndDigest(name: string, ref: Pick<NamedReference, 'tag' | 'digest'>): string {
   return name + (ref.tag === undefined ? '' : `:${ref.tag}`) + (ref.digest === undefined ? '' : `@${ref.digest}`);
 }
 

@@ -11,7 +11,7 @@
  * Pure: the environment used by `${env:NAME}` substitutions is passed in.
  */
 import type { RuleSpec, RulesDocument } from '../config/schema.js';
-import { type NamedReference, nameOf, parseNormalizedNamed } from './reference.js';
+import { nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -268,10 +268,6 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
   const exclude = Object.freeze([...(doc.exclude ?? [])]);
   return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude), warnings: issues };
-}
-
-function withTagAndDigest(name: string, ref: NamedReference): string {
-  return name + (ref.tag === undefined ? '' : `:${ref.tag}`) + (ref.digest === undefined ? '' : `@${ref.digest}`);
 }
 
 /** The longest registry host (with its port) an image can name: 253 (the longest DNS name) + `:65535`. */
