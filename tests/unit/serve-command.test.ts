@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { EXIT, type Io, main } from '../../src/cli.js';
 import { parseListen, runServe } from '../../src/serve-command.js';
+import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
-import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
+import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
@@ -192,18 +192,7 @@ describe('image-rewriter serve', () => {
   });
 
   it('shuts down gracefully on SIGTERM and exits 0 (the bundled CLI, as a process)', async () => {
-    // Bundled like scripts/build.mjs does, into the scratch folder: the test needs no prior build.
-    const cli = join(scratch, 'cli.mjs');
-    await build({
-      entryPoints: [join(REPO_ROOT, 'src', 'cli-main.ts')],
-      outfile: cli,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-      logLevel: 'silent',
-    });
+    const cli = await bundleCli(join(scratch, 'cli.mjs'));
     const child = spawn(process.execPath, [cli, 'serve', ...baseArgs(), '--token-file', tokenFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {

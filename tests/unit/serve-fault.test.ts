@@ -18,8 +18,8 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, TLSSocket } from 'node:tls';
-import { build } from 'esbuild';
-import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
+import { bundleCli } from '../helpers/cli-bundle.js';
+import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { startServer } from '../../src/serve.js';
 import { createTestPki, type IssuedCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
 
@@ -114,18 +114,7 @@ type LogLine = Record<string, unknown>;
 
 describe('serve under load: two certificate rotations, then SIGTERM', () => {
   it('answers every request it read (zero failed or dropped), serves both new certificates, and exits 0', async () => {
-    // Bundled like scripts/build.mjs does, into the scratch folder: the test needs no prior build.
-    const cli = join(scratch, 'cli.mjs');
-    await build({
-      entryPoints: [join(REPO_ROOT, 'src', 'cli-main.ts')],
-      outfile: cli,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-      logLevel: 'silent',
-    });
+    const cli = await bundleCli(join(scratch, 'cli.mjs'));
     const volume = await SecretVolume.create(scratch, pki.server);
     const rules = join(scratch, 'rules.yaml');
     await copyFile(join(FIXTURES, 'valid-demo.yaml'), rules);
