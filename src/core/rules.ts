@@ -278,9 +278,10 @@ export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
 
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]): Rewriter {
-  /** The first rule's new name, or undefined. */
-  const step = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
-    if (exclude.some((p) => hasPathPrefix(name, p))) return undefined;
+  /** True when an `exclude` prefix covers the name. */
+  const excluded = (name: string): boolean => exclude.some((p) => hasPathPrefix(name, p));
+  /** The first rule's new name for a name that is not excluded, or undefined. */
+  const firstMatch = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
     for (const rule of rules) {
       if (!rule.appliesToNamespace(ns)) continue;
       const out = rule.apply(name);
@@ -299,8 +300,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
       return { kind: 'invalid', image, error: `registry host is longer than ${MAX_DOMAIN_LENGTH} characters (a DNS name and a port)` };
     }
     const name = nameOf(ref);
-    if (exclude.some((p) => hasPathPrefix(name, p))) return { kind: 'unchanged', image, reason: 'excluded' };
-    const hit = step(name, ns);
+    if (excluded(name)) return { kind: 'unchanged', image, reason: 'excluded' };
+    const hit = firstMatch(name, ns);
     if (hit === undefined) return { kind: 'unchanged', image, reason: 'no-match' };
     const candidate = withTagAndDigest(hit.name, ref);
     const reparsed = parseNormalizedNamed(candidate);
@@ -309,7 +310,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     }
     const newName = nameOf(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
-    const again = step(newName, ns);
+    const again = excluded(newName) ? undefined : firstMatch(newName, ns);
     if (again !== undefined && again.name !== newName) {
       return {
         kind: 'rejected',
