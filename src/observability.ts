@@ -6,11 +6,12 @@
  * summary line per review; never a request body, never the webhook token.
  *
  * Metrics are CloudWatch EMF (namespace `ImageRewriter`, dimension `service`). Per invocation the
- * handler stores everything in `metrics` and flushes it once (`flushMetrics` in a `finally`), with
- * the dimension `Outcome` (see `OUTCOMES`). `Rewrites` by `Rule` cannot share that EMF document:
- * an EMF document holds one value per dimension, and one review can rewrite images with several
- * rules. So the per-rule counts are single-metric documents, one per distinct rule that rewrote
- * something in that review (rule names only: bounded by the rules document, never an image).
+ * handler stores everything in `metrics` and flushes it once (`flushMetrics` in a `finally`): one
+ * EMF document, with the dimension `Outcome` (see `OUTCOMES`). `Rewrites` by `Rule` is not in it:
+ * an EMF document holds one value per dimension and one review can rewrite images with several
+ * rules, so it would take one more document per rule per invocation (each costs about as much as
+ * the review). The "image rewritten" lines carry `rule`, and the SAM template's metric filter
+ * (`RewritesByRuleMetricFilter`) turns them into `ImageRewriter` `Rewrites` by `Rule`.
  *
  * Both are injectable: `createObservability({ sink })` sends every line to `sink` instead of stdout
  * (tests, and the `invoke` command, which keeps stdout for its answer). Without a sink they are the
@@ -29,7 +30,7 @@ export const METRICS_NAMESPACE = 'ImageRewriter';
 export const Metric = {
   /** Every answered request except health checks; dimension `Outcome`. */
   Reviews: 'Reviews',
-  /** Images rewritten; in the invocation's document (by `Outcome`) and per rule (dimension `Rule`). */
+  /** Images rewritten, by `Outcome`; by `Rule` from the log lines (template.yaml's metric filter). */
   Rewrites: 'Rewrites',
   /** Images left alone because they, or a rule's result, are not valid references. */
   InvalidImages: 'InvalidImages',
@@ -42,7 +43,7 @@ export const Metric = {
 } as const;
 export type MetricName = (typeof Metric)[keyof typeof Metric];
 
-export const Dimension = { Outcome: 'Outcome', Rule: 'Rule' } as const;
+export const Dimension = { Outcome: 'Outcome' } as const;
 
 /** What happened to one request; the values of the `Outcome` dimension. */
 export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'bad_request', 'unauthorized', 'error'] as const;
@@ -128,37 +129,13 @@ export function count(metrics: Metrics, name: MetricName, value = 1): void {
   metrics.addMetric(name, MetricUnit.Count, value);
 }
 
-/**
- * One single-metric `Metrics` per `metrics`, made on first use and reused: a single-metric
- * instance publishes and clears itself on every `addMetric`, so reusing it writes the same
- * documents, while making one (Powertools reads the environment and builds a Console each time)
- * cost more than the whole review. `metrics` never changes its default dimensions after init.
- */
-const singleMetrics = new WeakMap<Metrics, Metrics>();
-function singleMetricOf(metrics: Metrics): Metrics {
-  let single = singleMetrics.get(metrics);
-  if (single === undefined) {
-    single = metrics.singleMetric();
-    singleMetrics.set(metrics, single);
-  }
-  return single;
-}
-
-/**
- * The metrics of one answered request: `Reviews` by `Outcome`, and from the report the rewrites
- * (in total, and one single-metric document per rule) and invalid images.
- */
+/** The metrics of one answered request: `Reviews` by `Outcome`, and from the report the rewrites and invalid images. */
 export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: ReviewReport): void {
   metrics.addDimension(Dimension.Outcome, outcome);
   count(metrics, Metric.Reviews);
   if (outcome === 'unauthorized') count(metrics, Metric.AuthFailures);
   if (report === undefined) return;
-  if (report.rewrites.length > 0) {
-    count(metrics, Metric.Rewrites, report.rewrites.length);
-    const byRule = new Map<string, number>();
-    for (const r of report.rewrites) byRule.set(r.rule, (byRule.get(r.rule) ?? 0) + 1);
-    for (const [rule, n] of byRule) singleMetricOf(metrics).addDimension(Dimension.Rule, rule).addMetric(Metric.Rewrites, MetricUnit.Count, n);
-  }
+  if (report.rewrites.length > 0) count(metrics, Metric.Rewrites, report.rewrites.length);
   if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
 }
 
@@ -166,6 +143,9 @@ export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: Revie
 export function flushMetrics(metrics: Metrics): void {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }
+
+/** The message of the one line per rewrite; template.yaml's RewritesByRuleMetricFilter matches it. */
+export const REWRITE_LOG_MESSAGE = 'image rewritten';
 
 /** Longest string from a request put in a log line (an invalid image, a uid, a name: anything the client sent). */
 const MAX_LOGGED_IMAGE = 512;
@@ -186,7 +166,7 @@ export function logReport(logger: Logger, report: ReviewReport): void {
   // takes V8 (Node 20) microseconds per line, more than the rest of the line.
   const [uid, namespace, kind, name] = [clip(report.uid), clip(report.namespace), clip(report.kind), clip(report.name)];
   for (const r of report.rewrites) {
-    logger.info('image rewritten', { uid, namespace, kind, name, container: clip(r.containerName), list: r.list, from: clip(r.from), to: clip(r.to), rule: r.rule });
+    logger.info(REWRITE_LOG_MESSAGE, { uid, namespace, kind, name, container: clip(r.containerName), list: r.list, from: clip(r.from), to: clip(r.to), rule: r.rule });
   }
   for (const i of report.invalid) {
     const fields: Record<string, unknown> = { uid, namespace, kind, name, container: clip(i.containerName), list: i.list, image: clip(i.image), error: clip(i.error) };

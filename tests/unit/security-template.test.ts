@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse, type ScalarTag, type CollectionTag } from 'yaml';
+import { REWRITE_LOG_MESSAGE } from '../../src/observability.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 type Json = null | boolean | number | string | Json[] | JsonObject;
@@ -130,5 +131,17 @@ describe('template.yaml: the endpoint', () => {
     const outputs = JSON.stringify(template['Outputs']);
     expect(outputs).not.toContain('"Ref":"WebhookToken"');
     expect(outputs).not.toMatch(/\$\{WebhookToken\}/);
+  });
+});
+
+describe('per-rule metrics', () => {
+  it('the metric filter counts the rewrite lines by their rule, in the function log group', () => {
+    const filter = resources['RewritesByRuleMetricFilter'] ?? NONE;
+    expect(filter.Type).toBe('AWS::Logs::MetricFilter');
+    expect(filter.Properties['LogGroupName']).toEqual({ Ref: 'WebhookFunctionLogGroup' });
+    expect(filter.Properties['FilterPattern']).toBe(`{ $.message = "${REWRITE_LOG_MESSAGE}" }`);
+    expect(filter.Properties['MetricTransformations']).toEqual([
+      { MetricNamespace: 'ImageRewriter', MetricName: 'Rewrites', MetricValue: '1', Unit: 'Count', Dimensions: [{ Key: 'Rule', Value: '$.rule' }] },
+    ]);
   });
 });
