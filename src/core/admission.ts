@@ -515,22 +515,30 @@ export function review(body: unknown, rewriter: Rewriter, options: ReviewOptions
   const rewrites: RewriteRecord[] = [];
   const invalid: InvalidRecord[] = [];
   const malformed: FieldProblem[] = [];
-  const report = (skipped?: SkipReason): ReviewReport => ({
-    uid: req.uid,
-    kind: `${req.kind.group === '' ? '' : `${req.kind.group}/`}${req.kind.version}/${req.kind.kind}`,
-    namespace: req.namespace,
-    name: req.name ?? stringOrUndefined(at(req.object, ['metadata', 'name'])),
-    operation: req.operation,
-    rewrites,
-    invalid,
-    malformed,
-    ...(skipped === undefined ? {} : { skipped }),
-  });
-  const answer = (response: Omit<AdmissionResponse, 'uid' | 'allowed'> = {}): AdmissionReviewAnswer => ({
-    apiVersion: req.apiVersion,
-    kind: 'AdmissionReview',
-    response: { uid: req.uid, allowed: true, ...response },
-  });
+  // No object spreads here: in Node 20 a spread inside a literal with other properties takes
+  // V8's generic copy, microseconds per call on this hot path.
+  const report = (skipped?: SkipReason): ReviewReport => {
+    const r: Mutable<ReviewReport> = {
+      uid: req.uid,
+      kind: `${req.kind.group === '' ? '' : `${req.kind.group}/`}${req.kind.version}/${req.kind.kind}`,
+      namespace: req.namespace,
+      name: req.name ?? stringOrUndefined(at(req.object, ['metadata', 'name'])),
+      operation: req.operation,
+      rewrites,
+      invalid,
+      malformed,
+    };
+    if (skipped !== undefined) r.skipped = skipped;
+    return r;
+  };
+  const answer = (response: Omit<AdmissionResponse, 'uid' | 'allowed'> = {}): AdmissionReviewAnswer => {
+    const full: Mutable<AdmissionResponse> = { uid: req.uid, allowed: true };
+    if (response.patchType !== undefined) full.patchType = response.patchType;
+    if (response.patch !== undefined) full.patch = response.patch;
+    if (response.warnings !== undefined) full.warnings = response.warnings;
+    if (response.auditAnnotations !== undefined) full.auditAnnotations = response.auditAnnotations;
+    return { apiVersion: req.apiVersion, kind: 'AdmissionReview', response: full };
+  };
   const skip = (reason: SkipReason): ReviewOutcome => ({ ok: true, response: answer(), report: report(reason) });
 
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skip('operation');
