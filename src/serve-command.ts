@@ -33,6 +33,32 @@ export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
 
 const TOKEN_CHARS = /^[A-Za-z0-9._~-]+$/;
 
+/**
+ * Log lines written together, once per turn of the event loop, instead of one write each: a
+ * request makes about seven lines, and each synchronous write to a pipe or file is a system call
+ * (a fifth of the server's CPU under load, before this). Lines are never held past the current
+ * turn: a crash loses at most that turn's lines.
+ */
+export function batchedLines(write: (s: string) => void): { readonly push: (line: string) => void; readonly flush: () => void } {
+  let pending = '';
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending === '') return;
+    const out = pending;
+    pending = '';
+    write(out);
+  };
+  const push = (line: string): void => {
+    pending += `${line}\n`;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  return { push, flush };
+}
+
 /** `127.0.0.1:8443`, `[::1]:8443`, `localhost:8443` or `:8443`; host undefined means every interface. */
 export function parseListen(addr: string): { readonly host: string | undefined; readonly port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
@@ -188,7 +214,8 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
   if (loaded === undefined) return EXIT.invalidConfig;
   if (loaded.warnings !== '') io.stderr(`${loaded.warnings}\n`);
 
-  const { logger, metrics } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); } });
+  const lines = batchedLines(io.stderr);
+  const { logger, metrics } = createObservability({ sink: lines.push });
   const serveLog: Log = ({ level, msg, ...fields }) => {
     logger[level](msg, fields);
   };
@@ -212,6 +239,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
     });
   } catch (e) {
     rules.watch?.close();
+    lines.flush();
     if (e instanceof ServeError) {
       io.stderr(`error: ${e.message}\n`);
       return EXIT.failure;
@@ -223,6 +251,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
   logger.info('shutting down', { signal });
   rules.watch?.close();
   await server.close();
+  lines.flush();
   return EXIT.ok;
 }
 

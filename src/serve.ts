@@ -738,17 +738,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
     closeIfDraining();
     const done = (fields: { status: number; responseBytes?: number; requestBytes?: number; level?: LogLevel; reason?: string }): void => {
-      const { level = 'info', ...rest } = fields;
-      log({
-        level,
+      // Field by field: an object rest and spread here took V8's generic copy on every request.
+      const entry: { -readonly [K in keyof LogEntry]: LogEntry[K] } = {
+        level: fields.level ?? 'info',
         msg: 'request',
         requestId,
         method,
         resource: route?.resource ?? '(no route)',
         sourceIp,
         durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
-        ...rest,
-      });
+        status: fields.status,
+      };
+      if (fields.responseBytes !== undefined) entry['responseBytes'] = fields.responseBytes;
+      if (fields.requestBytes !== undefined) entry['requestBytes'] = fields.requestBytes;
+      if (fields.reason !== undefined) entry['reason'] = fields.reason;
+      log(entry);
     };
 
     if (route === undefined) {

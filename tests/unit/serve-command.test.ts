@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli.js';
-import { parseListen, runServe } from '../../src/serve-command.js';
+import { batchedLines, parseListen, runServe } from '../../src/serve-command.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
@@ -279,5 +279,34 @@ describe('parseListen', () => {
 
   it.each(['8443', '127.0.0.1', '::1:8443', '[::1]', '[nope]:1', 'a b:1', ':65536', ':-1', ''])('rejects %p', (addr) => {
     expect(() => parseListen(addr)).toThrow(/--listen/);
+  });
+});
+
+describe('batchedLines', () => {
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes the lines of one event-loop turn in one write, in order', async () => {
+    const writes: string[] = [];
+    const lines = batchedLines((s) => writes.push(s));
+    lines.push('{"a":1}');
+    lines.push('{"b":2}');
+    expect(writes).toEqual([]);
+    await turn();
+    expect(writes).toEqual(['{"a":1}\n{"b":2}\n']);
+    lines.push('{"c":3}');
+    await turn();
+    expect(writes).toEqual(['{"a":1}\n{"b":2}\n', '{"c":3}\n']);
+  });
+
+  it('flush writes what is pending at once, and nothing when nothing is', async () => {
+    const writes: string[] = [];
+    const lines = batchedLines((s) => writes.push(s));
+    lines.flush();
+    expect(writes).toEqual([]);
+    lines.push('x');
+    lines.flush();
+    expect(writes).toEqual(['x\n']);
+    await turn();
+    expect(writes).toEqual(['x\n']);
   });
 });
