@@ -240,6 +240,7 @@ function parseReview(body: unknown): Parsed {
 function printable(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+const NOT_PRINTABLE = /[^\x20-\x7e]/;
 
 /** `sha256:0123456789abcdef...` (64 hex) -> `sha256:01234567...` inside a reference or message. */
 function abbreviateDigests(s: string): string {
@@ -304,6 +305,10 @@ const LEVELS = [0, 1] as const;
  * accepted up to WARNING_MAX_LENGTH, where the API server starts cutting; past that it is cut.
  */
 export function fitWarning(segments: readonly (string | WarningPart)[]): string {
+  // Most warnings are short and printable as they are: then nothing below would change them.
+  let joined = '';
+  for (const s of segments) joined += typeof s === 'string' ? s : s.text;
+  if (joined.length <= WARNING_TARGET_LENGTH && !NOT_PRINTABLE.test(joined)) return joined;
   // Lengths are kept as a running sum: the text is joined once, at the end.
   const parts: Piece[] = [];
   let length = 0;
@@ -386,6 +391,9 @@ function byteLength(s: string): number {
 
 /** Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were left out. */
 function auditValue(entries: readonly JsonValue[]): string {
+  // Usually all of it fits: one stringify gives the same text as the entries joined below.
+  const whole = JSON.stringify(entries);
+  if (whole.length <= MAX_AUDIT_ANNOTATION_BYTES / 3 || byteLength(whole) <= MAX_AUDIT_ANNOTATION_BYTES) return whole;
   const omittedNote = (n: number): string => (n === 0 ? '' : `,{"omitted":${n}}`);
   let body = '';
   let bodyBytes = 0;
