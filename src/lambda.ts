@@ -6,17 +6,22 @@
  *
  * An unusable environment or an unreadable token fails the init (logged, and Lambda retries the
  * init on the next invocation); unreadable or invalid rules do not: the handler fails open.
+ *
+ * The AWS SDK clients are imported dynamically, when a setting first needs one: importing them is
+ * most of a cold start (docs/performance.md), and inline rules with an inline token never need them.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { loadSources, type Sources } from './config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
 import { createObservability, flushMetrics } from './observability.js';
 
-/** One client per container, built only if a setting needs it. */
-function lazy<T>(make: () => T): () => T {
-  let value: T | undefined;
-  return () => (value ??= make());
+/** One client per container, built only if a setting needs it; a failed build is tried again next time. */
+function lazy<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () =>
+    (value ??= make().catch((e: unknown) => {
+      value = undefined;
+      throw e;
+    }));
 }
 
 const { logger, metrics } = createObservability();
@@ -26,8 +31,8 @@ try {
   sources = await loadSources(process.env, {
     logger,
     metrics,
-    ssm: lazy(() => new SSMClient({})),
-    secretsManager: lazy(() => new SecretsManagerClient({})),
+    ssm: lazy(async () => new (await import('@aws-sdk/client-ssm')).SSMClient({})),
+    secretsManager: lazy(async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({})),
   });
 } catch (e) {
   logger.critical('cannot start: fix the function configuration', { error: e instanceof Error ? e : new Error(String(e)) });

@@ -20,17 +20,21 @@
  * malformed variables are all reported at once in one `SourceError`.
  *
  * AWS access uses the SDK v3 clients directly (`GetParameter`, `GetSecretValue`), injected so the
- * tests mock them with aws-sdk-client-mock. Not Powertools' SSMProvider: its cache expires on its
- * own clock (`Date.now`) and hides the parameter's Version, while we need the TTL and the retry
- * backoff on an injected clock, "keep the last good rewriter" on a bad document, single-flight
- * reads and the version in the logs; with `forceFetch` on every read it would add only a wrapper.
+ * tests mock them with aws-sdk-client-mock. The SDK is loaded only when a setting needs it: this
+ * module imports its types alone, the clients come from async factories (src/lambda.ts imports the
+ * client packages dynamically) and the command classes from a dynamic `import()` at the read, so
+ * inline rules and an inline token never load it (loading the two clients is most of a cold start).
+ * Not Powertools' SSMProvider: its cache expires on its own clock (`Date.now`) and hides the
+ * parameter's Version, while we need the TTL and the retry backoff on an injected clock, "keep the
+ * last good rewriter" on a bad document, single-flight reads and the version in the logs; with
+ * `forceFetch` on every read it would add only a wrapper.
  * SDK v3 clients honour `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_SSM`,
  * `AWS_ENDPOINT_URL_SECRETS_MANAGER`), so integration tests point them at a moto server.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Issue, Rewriter } from '../core/rules.js';
 import { count, Metric } from '../observability.js';
 import { parseRules } from './load.js';
@@ -190,8 +194,11 @@ export function fixedRules(rewriter: Rewriter, source: string): RulesProvider {
   return { current: () => Promise.resolve(state) };
 }
 
+/** A client, or an async factory called at the first read (src/lambda.ts: the SDK loads then). */
+export type ClientSource<T> = T | (() => Promise<T>);
+
 export interface SsmRulesOptions extends ProviderDeps {
-  readonly client: SSMClient;
+  readonly client: ClientSource<SSMClient>;
   readonly name: string;
   readonly ttlSeconds: number;
   /** Milliseconds since the epoch; injected by tests. Default `Date.now`. */
@@ -206,7 +213,9 @@ export interface SsmRulesOptions extends ProviderDeps {
  * again; the document is compiled only when its text changed.
  */
 export function ssmRules(options: SsmRulesOptions): RulesProvider {
-  const { client, name, logger, metrics } = options;
+  const { name, logger, metrics } = options;
+  const clientSource = options.client;
+  const client = async (): Promise<SSMClient> => (typeof clientSource === 'function' ? clientSource() : clientSource);
   const now = options.now ?? Date.now;
   const ttlMs = options.ttlSeconds * 1000;
   const retryBase = options.retryBaseMs ?? RETRY_BASE_MS;
@@ -226,7 +235,9 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
     let value: string;
     let version: string | undefined;
     try {
-      const out = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      // Loading the SDK (first read only) is inside the try: a failure is a failed read, retried.
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), client()]);
+      const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: AbortSignal.timeout(timeoutMs) });
       if (out.Parameter?.Value === undefined) throw new SourceError(`parameter ${name} has no value`);
       value = out.Parameter.Value;
       version = out.Parameter.Version === undefined ? undefined : String(out.Parameter.Version);
@@ -276,9 +287,12 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
 }
 
 export interface SourceDeps extends ProviderDeps {
-  /** Called only when an SSM parameter is configured (so no client is built for inline rules). */
-  readonly ssm: () => SSMClient;
-  readonly secretsManager: () => SecretsManagerClient;
+  /**
+   * Called only when an SSM parameter or a secret is configured, at the first read (so inline rules
+   * and an inline token neither build a client nor load the SDK).
+   */
+  readonly ssm: () => Promise<SSMClient>;
+  readonly secretsManager: () => Promise<SecretsManagerClient>;
   readonly now?: () => number;
 }
 
@@ -287,7 +301,7 @@ export function createRulesProvider(setting: RulesSetting, deps: SourceDeps): Ru
     case 'inline':
       return inlineRules(setting.text, ENV.rules, deps);
     case 'ssm':
-      return ssmRules({ ...deps, client: deps.ssm(), name: setting.name, ttlSeconds: setting.ttlSeconds });
+      return ssmRules({ ...deps, client: deps.ssm, name: setting.name, ttlSeconds: setting.ttlSeconds });
   }
 }
 
@@ -303,11 +317,13 @@ export async function resolveToken(
   let raw: string | undefined;
   try {
     if (setting.kind === 'ssm') {
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
-      raw = (await deps.ssm().send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
+      raw = (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
     } else {
+      const [{ GetSecretValueCommand }, secretsManager] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
       const command = new GetSecretValueCommand({ SecretId: setting.secretId });
-      raw = (await deps.secretsManager().send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;
+      raw = (await secretsManager.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;
     }
   } catch (e) {
     throw new SourceError(`cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e)}`, [], { cause: e });

@@ -1,6 +1,8 @@
 /**
  * The Lambda entry (src/lambda.ts, bundled to dist/handler.js): built from process.env at import,
  * then one handler for every invocation. Its Logger and Metrics write to stdout, captured here.
+ * With inline rules and token it must not load the AWS SDK (most of a cold start): the SDK's
+ * client packages are replaced here by modules that record being imported.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EXAMPLE_RULES } from '../../src/invoke.js';
@@ -8,6 +10,13 @@ import { EVENT_TOKEN, eventReview, loadEvent } from '../helpers/events.js';
 
 const saved = { ...process.env };
 const written: string[] = [];
+const sdkImported: string[] = [];
+for (const name of ['@aws-sdk/client-ssm', '@aws-sdk/client-secrets-manager']) {
+  jest.unstable_mockModule(name, () => {
+    sdkImported.push(name);
+    return {};
+  });
+}
 let handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
 
 beforeAll(async () => {
@@ -46,6 +55,10 @@ describe('src/lambda.ts', () => {
     expect(body.response.uid).toBe((eventReview(loadEvent('rest-pod-v1beta1-demo.json'))['request'] as { uid: string }).uid);
     expect(Buffer.from(body.response.patch, 'base64').toString('utf8')).toContain('asia.gcr.io/nginx:latest');
     expect((await handler(loadEvent('rest-wrong-token.json'))).statusCode).toBe(401);
+  });
+
+  it('does not load the AWS SDK when the rules and the token are inline', () => {
+    expect(sdkImported).toEqual([]);
   });
 
   it('writes JSON logs and one EMF document per invocation, without the token', async () => {

@@ -336,6 +336,28 @@ describe('ssmRules', () => {
     expect(options?.abortSignal).toBeInstanceOf(AbortSignal);
   });
 
+  it('builds its client with an async factory at the first read; a failed build is a failed read, retried', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
+    const built: string[] = [];
+    let fail = true;
+    const provider = make({
+      client: () => {
+        built.push(fail ? 'failed' : 'built');
+        return fail ? Promise.reject(Object.assign(new Error("Cannot find package '@aws-sdk/client-ssm'"), { name: 'Error' })) : Promise.resolve(new SSMClient({ region: 'us-west-2' }));
+      },
+    });
+    expect(built).toEqual([]);
+    expect(await provider.current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (Error)` });
+    expect(obs.logs()).toEqual([
+      expect.objectContaining({ level: 'ERROR', message: 'cannot read the rules parameter', error: 'Error', detail: "Cannot find package '@aws-sdk/client-ssm'", retryInMs: 1000 }),
+    ]);
+    fail = false;
+    clock += 1000;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '1' });
+    expect(built).toEqual(['failed', 'built']);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+  });
+
   it('works with the real clock by default', async () => {
     ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
     const provider = ssmRules({ client: new SSMClient({ region: 'us-west-2' }), name: NAME, ttlSeconds: 60, env: {}, ...obs });
@@ -344,7 +366,7 @@ describe('ssmRules', () => {
 });
 
 describe('resolveToken', () => {
-  const deps = { ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({ region: 'us-west-2' }) };
+  const deps = { ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({ region: 'us-west-2' })) };
 
   it('is undefined without a token and the value of an inline one', async () => {
     expect(await resolveToken({ kind: 'none' }, deps)).toBeUndefined();
@@ -394,9 +416,20 @@ describe('resolveToken', () => {
     const client = new SSMClient({ region: 'us-west-2' });
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a client that rejects with a string, on purpose
     client.send = (() => Promise.reject('socket hang up')) as typeof client.send;
-    await expect(resolveToken({ kind: 'ssm', name: '/t' }, { ...deps, ssm: () => client })).rejects.toThrow(
+    await expect(resolveToken({ kind: 'ssm', name: '/t' }, { ...deps, ssm: () => Promise.resolve(client) })).rejects.toThrow(
       'cannot read the webhook token from SSM parameter /t (Error): socket hang up',
     );
+  });
+
+  it.each([
+    ['SSM', { kind: 'ssm', name: '/t' } as const, 'SSM parameter /t'],
+    ['Secrets Manager', { kind: 'secret', secretId: 'arn:s' } as const, 'secret arn:s'],
+  ])('wraps a %s client that cannot be built (the SDK does not load) in a SourceError', async (_desc, setting, where) => {
+    const cause = new Error('Cannot find package');
+    const error = await resolveToken(setting, { ssm: () => Promise.reject(cause), secretsManager: () => Promise.reject(cause) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect((error as Error).message).toBe(`cannot read the webhook token from ${where} (Error): Cannot find package`);
+    expect((error as Error).cause).toBe(cause);
   });
 
   it.each([
@@ -430,11 +463,11 @@ describe('loadSources and createRulesProvider', () => {
         ...obs,
         ssm: () => {
           calls.push('ssm');
-          return new SSMClient({});
+          return Promise.resolve(new SSMClient({}));
         },
         secretsManager: () => {
           calls.push('secrets');
-          return new SecretsManagerClient({});
+          return Promise.resolve(new SecretsManagerClient({}));
         },
       },
     );
@@ -451,7 +484,7 @@ describe('loadSources and createRulesProvider', () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: TOKEN });
     const sources = await loadSources(
       { REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: '120', WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
-      { ...obs, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({ region: 'us-west-2' }) },
+      { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({ region: 'us-west-2' })) },
     );
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
     expect(sources.token).toBe(TOKEN);
@@ -467,7 +500,7 @@ describe('loadSources and createRulesProvider', () => {
   it('loads even when the rules cannot be read (the handler fails open)', async () => {
     const obs = captureObservability();
     ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException'));
-    const sources = await loadSources({ REWRITE_RULES_PARAMETER: NAME }, { ...obs, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({}) });
+    const sources = await loadSources({ REWRITE_RULES_PARAMETER: NAME }, { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) });
     expect(await sources.rules.current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (AccessDeniedException)` });
     expect(sources.token).toBeUndefined();
   });
@@ -476,21 +509,29 @@ describe('loadSources and createRulesProvider', () => {
     const obs = captureObservability();
     ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
     await expect(
-      loadSources({ REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/t' }, { ...obs, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({}) }),
+      loadSources({ REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/t' }, { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) }),
     ).rejects.toThrow('cannot read the webhook token from SSM parameter /t (ParameterNotFound)');
   });
 
   it('fails on a bad environment', async () => {
     const obs = captureObservability();
-    await expect(loadSources({}, { ...obs, ssm: () => new SSMClient({}), secretsManager: () => new SecretsManagerClient({}) })).rejects.toThrow(SourceError);
+    await expect(loadSources({}, { ...obs, ssm: () => Promise.resolve(new SSMClient({})), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) })).rejects.toThrow(SourceError);
   });
 
   it('creates the provider for each setting', async () => {
     const obs = captureObservability();
     ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
-    const deps = { ...obs, env: {}, ssm: () => new SSMClient({ region: 'us-west-2' }), secretsManager: () => new SecretsManagerClient({}) };
+    let built = 0;
+    const ssmClient = () => {
+      built++;
+      return Promise.resolve(new SSMClient({ region: 'us-west-2' }));
+    };
+    const deps = { ...obs, env: {}, ssm: ssmClient, secretsManager: () => Promise.resolve(new SecretsManagerClient({})) };
     expect(await createRulesProvider({ kind: 'inline', text: GOOD }, deps).current()).toMatchObject({ ok: true, source: 'REWRITE_RULES' });
-    expect(await createRulesProvider({ kind: 'ssm', name: NAME, ttlSeconds: 5 }, deps).current()).toMatchObject({ ok: true, source: `ssm:${NAME}` });
+    const fromSsm = createRulesProvider({ kind: 'ssm', name: NAME, ttlSeconds: 5 }, deps);
+    expect(built).toBe(0);
+    expect(await fromSsm.current()).toMatchObject({ ok: true, source: `ssm:${NAME}` });
+    expect(built).toBe(1);
   });
 
   it.each([
