@@ -146,16 +146,18 @@ if (cold !== undefined) {
   );
   row('3 bundle size: dist/handler.js (AWS SDK external)', bytes(cold.bundleBytes), '', '', '', verdict('bundle size', cold.bundleBytes < TARGET.bundleBytes, '< 1 MiB'));
 }
-const merge = (phases: readonly PhaseResult[]): { throughput: number; latency: Samples } => {
+const merge = (phases: readonly PhaseResult[]): { throughput: number; latency: Samples; cpuPerRequestUs: number } => {
   const latency = new Samples();
   let responses = 0;
   let seconds = 0;
+  let cpuMs = 0;
   for (const p of phases) {
     responses += p.responses;
     seconds += p.seconds;
+    cpuMs += p.serverCpuMs;
     latency.addAll(p.latency);
   }
-  return { throughput: responses / seconds, latency };
+  return { throughput: responses / seconds, latency, cpuPerRequestUs: (cpuMs * 1000) / responses };
 };
 const httpsLatency = new Map<string, Samples>();
 if (https !== undefined) {
@@ -173,6 +175,15 @@ if (https !== undefined) {
     `bare node https: ${rate(bare.throughput)}; serve = ${(ratio * 100).toFixed(0)}% of it`,
     verdict('HTTPS throughput', ratio >= TARGET.httpsRatio, `>= ${TARGET.httpsRatio * 100}% of bare`),
   );
+  if (Number.isFinite(ours.cpuPerRequestUs) && Number.isFinite(bare.cpuPerRequestUs)) {
+    row(
+      `4 HTTPS at saturation: server process CPU per request`,
+      us(ours.cpuPerRequestUs),
+      '',
+      '',
+      `bare: ${us(bare.cpuPerRequestUs)}; bare = ${((bare.cpuPerRequestUs / ours.cpuPerRequestUs) * 100).toFixed(0)}% of serve's`,
+    );
+  }
   row(`4 HTTPS at saturation (${c} connections): serve latency`, ms(ours.latency.median), ms(ours.latency.p99), '', `bare: ${ms(bare.latency.median)}, p99 ${ms(bare.latency.p99)}`);
   for (const r of rates) {
     const o = https.phases.find((p) => p.server === 'serve' && p.rate === r);

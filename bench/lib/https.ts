@@ -15,13 +15,16 @@
  * writes it) to the moment the whole response is parsed; autocannon's own histogram has a 1 ms
  * resolution. The first request of each connection (built before the TLS handshake) is left out.
  *
+ * The CPU time each server process uses during a phase (from /proc) gives its CPU per request, a
+ * figure that does not depend on how much of the machine the load generator and other work take.
+ *
  * Every answer is checked after its phase: status 200 and, from `serve`, the right AdmissionReview
  * for that request (patch applied and compared, bench/lib/workloads.ts); from the bare server, the
  * fixed bytes.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
@@ -42,6 +45,8 @@ export interface PhaseResult {
   readonly responses: number;
   /** Milliseconds per request. */
   readonly latency: Samples;
+  /** CPU time the server process used during the phase (user + system), ms; NaN where /proc cannot tell. */
+  readonly serverCpuMs: number;
 }
 
 export interface HttpsPlan {
@@ -65,6 +70,35 @@ export interface HttpsResult {
 }
 
 const run = promisify(execFile);
+
+/** Clock ticks per second of /proc/PID/stat's CPU times. */
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/PID/stat (fields 14 and 15,
+ * counted after the command name, which may hold spaces); NaN off Linux. Resolution: one clock tick
+ * (10 ms), small against a phase of seconds.
+ */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** A self-signed EC P-256 certificate for 127.0.0.1 (milliseconds to make, like the test PKI). */
 async function certificate(dir: string): Promise<{ cert: string; key: string }> {
@@ -197,7 +231,9 @@ export async function runHttps(
       ],
     });
     built = performance.now();
+    const cpuBefore = processCpuMs(server.child.pid);
     const result = await instance;
+    const serverCpuMs = processCpuMs(server.child.pid) - cpuBefore;
     if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
       fail(`${name}: autocannon counted ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`);
     }
@@ -213,7 +249,7 @@ export async function runHttps(
       if (problem !== undefined) fail(`serve: ${problem}`);
     });
     const actual = (result.finish.getTime() - result.start.getTime()) / 1000;
-    return { server: name, rate, connections, seconds: actual, responses, latency };
+    return { server: name, rate, connections, seconds: actual, responses, latency, serverCpuMs };
   };
 
   progress('https: starting servers');
