@@ -5,7 +5,8 @@
  *   npm run bench                  full run (a few minutes); writes docs/performance-latency.svg
  *   npm run bench -- --quick       small counts (CI): checks every answer, exits 1 if one is wrong
  *   options: --sections=1,2,3,4  --svg=PATH  --rates=100,400  --profile-dir=DIR (CPU profiles of the
- *            child processes: the cold starts, serve and the bare server)
+ *            child processes: the cold starts, serve and the bare server)  --moto (section 3 also
+ *            starts the function with its token in Secrets Manager, on a moto server: hack/python)
  *
  * 1. `review` in-process, first sight (images the rewriter has never seen) and repeated (the same
  *    Pod again, as in a rollout), beside a minimal webhook in JS (the demo's algorithm).
@@ -16,13 +17,15 @@
  * Speed is printed, never asserted: the exit code says only whether every answer was right.
  * Must run with node --expose-gc for the heap column (the npm script does).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, arch, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ColdStartResult, runColdStart } from './lib/coldstart.js';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type ColdStartResult, runColdStart, type SecretSetup } from './lib/coldstart.js';
 import { type HttpsPlan, type HttpsResult, type PhaseResult, runHttps, type ServerName } from './lib/https.js';
-import { type Cell, type InProcessPlan, type InProcessResult, type Mode, runInProcess, type Subject } from './lib/inprocess.js';
+import { type Cell, type InProcessPlan, type InProcessResult, type Mode, runInProcess, type Subject, WEBHOOK_TOKEN } from './lib/inprocess.js';
 import { bytes, ms, rate, Samples, us } from './lib/stats.js';
 import { latencyChart, type Panel, type Series } from './lib/svg.js';
 import { WORKLOADS, type WorkloadId } from './lib/workloads.js';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     svg: { type: 'string' },
     rates: { type: 'string', default: '100,400' },
     'profile-dir': { type: 'string' },
+    moto: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -56,6 +60,24 @@ const TARGET = { reviewUs: 20, overheadUs: 10, coldMs: 150, bundleBytes: 1024 * 
 // Given in issue 5 (the original demo's Python handler, timed in-process on this kind of machine); not measured here.
 const PYTHON_DEMO = { meanUs: 84, p99Us: 264, perSecond: 12_000 } as const;
 
+const motoEnv = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, MOTO_DIR: join(dir, 'moto') });
+
+/** A moto server (hack/python/moto.sh, which installs its venv if needed) holding the bench token as a secret. */
+async function startMoto(dir: string): Promise<SecretSetup> {
+  progress('cold start: starting moto (hack/python/moto.sh)');
+  const out = execFileSync('bash', [join(REPO, 'hack', 'python', 'moto.sh'), 'start', '0'], { env: motoEnv(dir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint = out.trim().split('\n').at(-1) ?? '';
+  const client = new SecretsManagerClient({ endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const created = await client.send(new CreateSecretCommand({ Name: 'image-rewriter/bench-token', SecretString: WEBHOOK_TOKEN }));
+  client.destroy();
+  if (created.ARN === undefined) throw new Error('moto: CreateSecret returned no ARN');
+  return { endpoint, secretArn: created.ARN };
+}
+
+function stopMoto(dir: string): void {
+  execFileSync('bash', [join(REPO, 'hack', 'python', 'moto.sh'), 'stop'], { env: motoEnv(dir), stdio: 'ignore' });
+}
+
 const progress = (s: string): void => {
   process.stderr.write(`  ... ${s}\n`);
 };
@@ -68,7 +90,14 @@ let cold: ColdStartResult | undefined;
 let https: HttpsResult | undefined;
 try {
   if (sections.has('1') || sections.has('2')) inProcess = await runInProcess(inProcessPlan, REPO, progress);
-  if (sections.has('3')) cold = await runColdStart(coldSpawns, REPO, tmp, progress, childNodeArgs);
+  if (sections.has('3')) {
+    const moto = args.moto ? await startMoto(tmp) : undefined;
+    try {
+      cold = await runColdStart(coldSpawns, REPO, tmp, progress, childNodeArgs, moto);
+    } finally {
+      if (moto !== undefined) stopMoto(tmp);
+    }
+  }
   if (sections.has('4')) https = await runHttps(httpsPlan, REPO, tmp, progress, childNodeArgs);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
@@ -133,6 +162,18 @@ if (inProcess !== undefined && sections.has('2')) {
       row(`2 handler, REST event, ${mode === 'first' ? 'first sight' : 'repeated'}: ${label(w.id)}`, us(h.samples.median), us(h.samples.p99), heapOf(h), `+${us(overhead)} over review (x${(h.samples.median / r.samples.median).toFixed(1)})`, target);
     }
   }
+  const c = inProcess.components;
+  const lines = WORKLOADS.find((w) => w.id === 'pod5')?.containers.filter((x) => x.rewritten !== undefined).length ?? 0;
+  row(`2 part of the overhead: JSON.parse of the request body, ${label('pod5')}`, us(c.parse.median), us(c.parse.p99), '', 'the handler must parse the body');
+  row(
+    '2 part of the overhead: one Powertools log line (formatted, not written)',
+    us(c.logLine.median),
+    us(c.logLine.p99),
+    '',
+    `x${lines + 1} per review of the ${label('pod5')} (one per rewrite + the summary)`,
+  );
+  row('2 part of the overhead: the EMF document (formatted, not written)', us(c.emf.median), us(c.emf.p99), '', 'one per invocation');
+  row('2 part of the overhead: JSON.stringify of the answer', us(c.stringify.median), us(c.stringify.p99), '', 'the reply body');
 }
 if (cold !== undefined) {
   const added = cold.ours.median - cold.baseline.median;
@@ -144,6 +185,15 @@ if (cold !== undefined) {
     `node importing nothing: ${ms(cold.baseline.median)}; ours adds ${ms(added)}`,
     verdict('cold start', cold.ours.median < TARGET.coldMs, `< ${TARGET.coldMs} ms`),
   );
+  if (cold.secret.count > 0) {
+    row(
+      `3 cold start, token from Secrets Manager (the SAM template's setup; moto on 127.0.0.1)`,
+      ms(cold.secret.median),
+      `${ms(cold.secret.percentile(100))} (max)`,
+      '',
+      `inline token: ${ms(cold.ours.median)}; the SDK client and one GetSecretValue add ${ms(cold.secret.median - cold.ours.median)}`,
+    );
+  }
   row('3 bundle size: dist/handler.js (AWS SDK external)', bytes(cold.bundleBytes), '', '', '', verdict('bundle size', cold.bundleBytes < TARGET.bundleBytes, '< 1 MiB'));
 }
 const merge = (phases: readonly PhaseResult[]): { throughput: number; latency: Samples; cpuPerRequestUs: number } => {

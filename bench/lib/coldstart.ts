@@ -5,8 +5,13 @@
  * fresh node process that imports nothing and answers with a trivial function: what node itself
  * costs on this machine. One of each is run first and not counted (file cache).
  *
- * Not measured: the Lambda runtime's own bootstrap, and the AWS SDK being read from the runtime's
- * copy instead of node_modules (the bundle leaves @aws-sdk/* out, as the Lambda build does).
+ * With an AWS API emulator (`npm run bench -- --moto`), a third kind of spawn reads the token from
+ * Secrets Manager instead (WEBHOOK_TOKEN_SECRET_ARN, as the SAM template configures the function),
+ * so the Secrets Manager client loads and one GetSecretValue call is made during the init.
+ *
+ * Not measured: the Lambda runtime's own bootstrap, the AWS SDK being read from the runtime's copy
+ * instead of node_modules (the bundle leaves @aws-sdk/* out, as the Lambda build does), and the
+ * real Secrets Manager's latency (the emulator answers from 127.0.0.1).
  */
 import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
@@ -18,6 +23,8 @@ import { BENCH_ENV, BENCH_RULES, Variants, workload } from './workloads.js';
 export interface ColdStartResult {
   /** Milliseconds from spawn to answer. */
   readonly ours: Samples;
+  /** The same, with the token read from Secrets Manager (an emulator); empty when not run. */
+  readonly secret: Samples;
   readonly baseline: Samples;
   readonly bundleBytes: number;
   readonly checked: number;
@@ -56,12 +63,21 @@ function once(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Spawned>
   });
 }
 
+/** An AWS API emulator (moto server) holding the token as a secret, for the SAM template's setup. */
+export interface SecretSetup {
+  /** AWS_ENDPOINT_URL of the emulator. */
+  readonly endpoint: string;
+  /** The secret's ARN (WEBHOOK_TOKEN_SECRET_ARN). */
+  readonly secretArn: string;
+}
+
 export async function runColdStart(
   spawns: number,
   repoRoot: string,
   tmpDir: string,
   progress: (s: string) => void,
   nodeArgs: readonly string[] = [],
+  secretSetup?: SecretSetup,
 ): Promise<ColdStartResult> {
   const bundle = join(repoRoot, 'dist', 'handler.js');
   const script = join(repoRoot, 'bench', 'cold-start-child.mjs');
@@ -77,17 +93,31 @@ export async function runColdStart(
     ...BENCH_ENV,
     AWS_LAMBDA_FUNCTION_NAME: 'image-rewriter',
   };
+  // The SAM template's setup: the token from Secrets Manager, so the SDK client loads at init.
+  const withoutToken: NodeJS.ProcessEnv = { ...env };
+  delete withoutToken['WEBHOOK_TOKEN'];
+  const secretEnv: NodeJS.ProcessEnv | undefined =
+    secretSetup === undefined
+      ? undefined
+      : {
+          ...withoutToken,
+          WEBHOOK_TOKEN_SECRET_ARN: secretSetup.secretArn,
+          AWS_ENDPOINT_URL: secretSetup.endpoint,
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+        };
   const ours = new Samples();
+  const secret = new Samples();
   const baseline = new Samples();
   const failures: string[] = [];
   let checked = 0;
-  const run = async (which: 'ours' | 'baseline', record: boolean): Promise<void> => {
-    const r = await once([...nodeArgs, script, which === 'ours' ? bundle : '--baseline', eventFile], env);
+  const run = async (which: 'ours' | 'secret' | 'baseline', record: boolean): Promise<void> => {
+    const r = await once([...nodeArgs, script, which === 'baseline' ? '--baseline' : bundle, eventFile], which === 'secret' && secretEnv !== undefined ? secretEnv : env);
     checked++;
-    if (which === 'ours') {
+    if (which !== 'baseline') {
       const problem = handlerProblem('pod5', variant, r.answer);
-      if (problem !== undefined) failures.push(`cold start: ${problem}`);
-      if (record) ours.add(r.ms);
+      if (problem !== undefined) failures.push(`cold start${which === 'secret' ? ' (token from Secrets Manager)' : ''}: ${problem}`);
+      if (record) (which === 'ours' ? ours : secret).add(r.ms);
     } else {
       if ((r.answer as { statusCode?: unknown }).statusCode !== 200) failures.push('cold start baseline: not 200');
       if (record) baseline.add(r.ms);
@@ -95,10 +125,12 @@ export async function runColdStart(
   };
   await run('baseline', false);
   await run('ours', false);
+  if (secretEnv !== undefined) await run('secret', false);
   for (let i = 0; i < spawns; i++) {
     progress(`cold start ${i + 1}/${spawns}`);
     await run('baseline', true);
     await run('ours', true);
+    if (secretEnv !== undefined) await run('secret', true);
   }
-  return { ours, baseline, bundleBytes: statSync(bundle).size, checked, failures };
+  return { ours, secret, baseline, bundleBytes: statSync(bundle).size, checked, failures };
 }

@@ -22,7 +22,9 @@ import { parseRules } from '../../src/config/load.js';
 import { review } from '../../src/core/admission.js';
 import type { Rewriter } from '../../src/core/rules.js';
 import { createHandler, type WebhookHandler } from '../../src/handler.js';
-import { createObservability } from '../../src/observability.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { createObservability, flushMetrics, recordOutcome, REWRITE_LOG_MESSAGE } from '../../src/observability.js';
 import { Samples } from './stats.js';
 import { BENCH_ENV, BENCH_RULES, problemWith, type Variant, Variants, WORKLOADS, type WorkloadId } from './workloads.js';
 
@@ -47,8 +49,21 @@ export interface InProcessPlan {
   readonly heapBatches: number;
 }
 
+/** What the handler's overhead is made of, each timed alone on the 5-container Pod (µs per call). */
+export interface Components {
+  /** `JSON.parse` of the request body (the handler cannot skip it). */
+  readonly parse: Samples;
+  /** One "image rewritten" line through the handler's Powertools Logger (formatted, not written). */
+  readonly logLine: Samples;
+  /** The invocation's one EMF document (Reviews and Rewrites by Outcome), formatted, not written. */
+  readonly emf: Samples;
+  /** `JSON.stringify` of the AdmissionReview answer (the handler's reply body). */
+  readonly stringify: Samples;
+}
+
 export interface InProcessResult {
   readonly cells: readonly Cell[];
+  readonly components: Components;
   /** Answers checked. */
   readonly checked: number;
   readonly failures: readonly string[];
@@ -252,7 +267,49 @@ export async function runInProcess(plan: InProcessPlan, repoRoot: string, progre
     progress('heap per call');
     for (const cell of cells) cell.heapPerCall = await heapPerCall(cell, calls[cell.subject], event, plan.heapBatches);
   }
-  return { cells, checked, failures, heapMeasured };
+  progress('handler overhead components');
+  const components = measureComponents(plan, logger, metrics, rewriter);
+  return { cells, checked, failures, heapMeasured, components };
+}
+
+/** Time the parts of the handler's overhead alone, in interleaved rounds like the cells. */
+function measureComponents(plan: InProcessPlan, logger: Logger, metrics: Metrics, rewriter: Rewriter): Components {
+  const v = variants('pod5');
+  const texts = Array.from({ length: plan.batch }, () => v.make(nextVariant++).text);
+  const answer = review(JSON.parse(texts[0] ?? '{}'), rewriter);
+  const fields = {
+    uid: '0df28fbd-5f5f-11e8-bc74-36e6bb280816',
+    namespace: 'default',
+    kind: 'v1/Pod',
+    name: 'web',
+    container: 'app',
+    list: 'containers',
+    from: 'gcr.io/google-containers/pause:3.10',
+    to: 'asia.gcr.io/google-containers/pause:3.10',
+    rule: 'gcr',
+  };
+  const out: Components = { parse: new Samples(), logLine: new Samples(), emf: new Samples(), stringify: new Samples() };
+  const time = (samples: Samples, record: boolean, f: (i: number) => unknown): void => {
+    for (let i = 0; i < plan.batch; i++) {
+      const t0 = performance.now();
+      f(i);
+      const t1 = performance.now();
+      if (record) samples.add((t1 - t0) * 1000);
+    }
+  };
+  for (let r = 0; r <= plan.rounds; r++) {
+    const record = r > 0; // round 0 warms up
+    time(out.parse, record, (i) => JSON.parse(texts[i] ?? ''));
+    time(out.logLine, record, () => {
+      logger.info(REWRITE_LOG_MESSAGE, fields);
+    });
+    time(out.emf, record, () => {
+      recordOutcome(metrics, 'patched', answer.ok ? answer.report : undefined);
+      flushMetrics(metrics);
+    });
+    time(out.stringify, record, () => JSON.stringify(answer.ok ? answer.response : undefined));
+  }
+  return out;
 }
 
 /** Median over `batches` GC-free batches of (used heap after - before) / calls. */
