@@ -79,32 +79,40 @@ function rewrittenImage(answer: Answer): string | undefined {
 
 const logged = (fn: Webhook, message: string, fields: JsonObject = {}): boolean => fn.logs().some((l) => l['message'] === message && Object.entries(fields).every(([k, v]) => l[k] === v));
 
+/**
+ * The function of one describe block: started in its beforeAll with the environment `prepare`
+ * returns (after setting up moto), stopped in its afterAll. Returns a getter for the tests.
+ */
+function startedFor(start: StartWebhook, prepare: () => Promise<Record<string, string>>): () => Webhook {
+  let fn: Webhook | undefined;
+  beforeAll(async () => {
+    fn = await start(await prepare());
+  });
+  afterAll(async () => {
+    await fn?.stop();
+  });
+  return () => {
+    if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
+    return fn;
+  };
+}
+
 describe.each<[string, StartWebhook]>([
   ['src/lambda.ts in process', startInProcess],
   ['dist/handler.js under RIE', startUnderRie],
 ])('%s against moto', (_label, start) => {
   describe('rules in an SSM SecureString (TTL 1 s), token in Secrets Manager', () => {
-    let fn: Webhook | undefined;
-    const webhook = (): Webhook => {
-      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-      return fn;
-    };
-
-    beforeAll(async () => {
+    const webhook = startedFor(start, async () => {
       await aws().reset();
       await putRules(rulesTo('eu.gcr.io'));
       const secret = await aws().secrets.send(new CreateSecretCommand({ Name: TOKEN_SECRET, SecretString: EVENT_TOKEN }));
       if (secret.ARN === undefined) throw new Error('moto returned no secret ARN');
-      fn = await start({
+      return {
         ...awsEnv(),
         REWRITE_RULES_PARAMETER: RULES_PARAMETER,
         REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS),
         WEBHOOK_TOKEN_SECRET_ARN: secret.ARN,
-      });
-    });
-
-    afterAll(async () => {
-      await fn?.stop();
+      };
     });
 
     it('applies the rules from SSM and checks the token from Secrets Manager', async () => {
@@ -144,19 +152,9 @@ describe.each<[string, StartWebhook]>([
   });
 
   describe('a cold start while the rules parameter does not exist', () => {
-    let fn: Webhook | undefined;
-    const webhook = (): Webhook => {
-      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-      return fn;
-    };
-
-    beforeAll(async () => {
+    const webhook = startedFor(start, async () => {
       await aws().reset();
-      fn = await start({ ...awsEnv(), REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS), WEBHOOK_TOKEN: EVENT_TOKEN });
-    });
-
-    afterAll(async () => {
-      await fn?.stop();
+      return { ...awsEnv(), REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS), WEBHOOK_TOKEN: EVENT_TOKEN };
     });
 
     it('fails open: allowed, no patch, a warning saying why', async () => {
@@ -179,20 +177,10 @@ describe.each<[string, StartWebhook]>([
   });
 
   describe('token in an SSM SecureString (WEBHOOK_TOKEN_PARAMETER)', () => {
-    let fn: Webhook | undefined;
-    const webhook = (): Webhook => {
-      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-      return fn;
-    };
-
-    beforeAll(async () => {
+    const webhook = startedFor(start, async () => {
       await aws().reset();
       await aws().ssm.send(new PutParameterCommand({ Name: TOKEN_PARAMETER, Value: EVENT_TOKEN, Type: 'SecureString' }));
-      fn = await start({ ...awsEnv(), REWRITE_RULES: EXAMPLE_RULES, WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER });
-    });
-
-    afterAll(async () => {
-      await fn?.stop();
+      return { ...awsEnv(), REWRITE_RULES: EXAMPLE_RULES, WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER };
     });
 
     it('answers requests carrying that token and rejects the others', async () => {
