@@ -11,6 +11,8 @@
 // 493 -> 387 ms. The check below keeps the SDK out of the bundle's static imports.
 import { build } from 'esbuild';
 import { chmod, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 const common = {
@@ -28,8 +30,17 @@ const common = {
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 };
+// The Lambda bundle takes `yaml` from its ES module build (the package's `default` export, which
+// it calls its browser build) rather than the CommonJS build its `node` condition selects: esbuild
+// can hoist and tree-shake an ES module, while it must wrap every CommonJS file and run the
+// wrappers at start. Measured: 18 KB smaller, 11 ms less from spawn to first answer. The two builds
+// are the same code; the ES one only avoids Node APIs where it has a fallback (`!!binary` uses
+// atob/btoa, global in Node; warnings go to console.warn, not process.emitWarning). template.yaml
+// sets the same alias for SAM's build; the integration tests check that both bundles answer every
+// event exactly as src/ does in process.
+const yamlEsm = join(dirname(createRequire(import.meta.url).resolve('yaml/package.json')), 'browser', 'index.js');
 const entries = [
-  { in: 'src/lambda.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'] },
+  { in: 'src/lambda.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm } },
   { in: 'src/cli-main.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n' },
 ];
 for (const e of entries) {
@@ -37,6 +48,7 @@ for (const e of entries) {
     ...common,
     entryPoints: [e.in],
     external: e.external ?? [],
+    alias: e.alias ?? {},
     outfile: e.out,
     banner: { js: (e.banner ?? '') + common.banner.js },
   });
