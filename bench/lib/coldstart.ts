@@ -1,6 +1,7 @@
 /**
  * Section 3: cold start. A fresh `node` process imports dist/handler.js (rules inline in
- * REWRITE_RULES, a token in WEBHOOK_TOKEN: what the Lambda's init does) and answers one REST event;
+ * REWRITE_RULES, a token in WEBHOOK_TOKEN, NODE_OPTIONS=--enable-source-maps as the template sets
+ * it: what the Lambda's init does) and answers one REST event;
  * the time is from `spawn` to the answer arriving on the parent's pipe. Beside it, in alternation, a
  * fresh node process that imports nothing and answers with a trivial function: what node itself
  * costs on this machine. One of each is run first and not counted (file cache).
@@ -84,12 +85,14 @@ export async function runColdStart(
   const variant = new Variants(workload('pod5')).make();
   const eventFile = join(tmpDir, 'cold-start-event.json');
   writeFileSync(eventFile, JSON.stringify(restEvent(repoRoot)(variant.text)));
-  // A clean environment: no NODE_OPTIONS, nothing of npm's.
+  // A clean environment (nothing of npm's), with what the template sets for the function.
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     HOME: process.env['HOME'],
     REWRITE_RULES: BENCH_RULES,
     WEBHOOK_TOKEN,
+    // As template.yaml sets it for the function: Node parses the bundle's source map at load.
+    NODE_OPTIONS: '--enable-source-maps',
     ...BENCH_ENV,
     AWS_LAMBDA_FUNCTION_NAME: 'image-rewriter',
   };
