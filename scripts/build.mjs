@@ -6,7 +6,8 @@
 // import(), when a setting needs SSM or Secrets Manager: inline rules and an inline token never load
 // it. A cold start pays for parsing the whole bundle even for code it never runs, so bundling the
 // SDK in (0.87 MiB instead of 0.29 MiB, tree-shaken ESM build) was measured and rejected
-// (spawn -> first answer, 2 vCPUs, same run; node itself 59 ms): inline settings 174 -> 251 ms;
+// (spawn -> first answer, 2 vCPUs, same run, before zod/mini and yaml's ES module build; node
+// itself 59 ms): inline settings 174 -> 251 ms;
 // token from Secrets Manager (the SAM template's setup) 333 -> 332 ms; rules from SSM as well
 // 493 -> 387 ms. The check below keeps the SDK out of the bundle's static imports.
 import { build } from 'esbuild';
