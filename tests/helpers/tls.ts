@@ -59,6 +59,32 @@ export interface TestPki {
   remove(): Promise<void>;
 }
 
+/** A test PKI with two more server certificates to rotate to, and a scratch folder (the serve tests' set-up). */
+export interface RotationPki {
+  readonly pki: TestPki;
+  readonly second: IssuedCertificate;
+  readonly third: IssuedCertificate;
+  readonly scratch: string;
+  /** Remove the PKI and the scratch folder. */
+  remove(): Promise<void>;
+}
+
+export async function createRotationPki(scratchPrefix: string): Promise<RotationPki> {
+  const pki = await createTestPki();
+  const [second, third] = await Promise.all([pki.issue('second'), pki.issue('third')]);
+  const scratch = await mkdtemp(join(tmpdir(), scratchPrefix));
+  return {
+    pki,
+    second,
+    third,
+    scratch,
+    remove: async () => {
+      await pki.remove();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface IssueOptions {
   /** Subject alternative names, openssl syntax (default `IP:127.0.0.1,IP:::1,DNS:localhost`). */
   readonly subjectAltName?: string;

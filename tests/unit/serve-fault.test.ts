@@ -14,32 +14,28 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { request } from 'node:https';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, TLSSocket } from 'node:tls';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { startServer } from '../../src/serve.js';
-import { createTestPki, type IssuedCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
+import { createRotationPki, type IssuedCertificate, type RotationPki, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
 
 const TOKEN = 'serve-fault-token-0123456789';
 
+let rig: RotationPki;
 let pki: TestPki;
 let second: IssuedCertificate;
 let third: IssuedCertificate;
 let scratch: string;
 
 beforeAll(async () => {
-  pki = await createTestPki();
-  [second, third] = await Promise.all([pki.issue('second'), pki.issue('third')]);
-  scratch = await mkdtemp(join(tmpdir(), 'serve-fault-'));
+  rig = await createRotationPki('serve-fault-');
+  ({ pki, second, third, scratch } = rig);
 });
 
-afterAll(async () => {
-  await pki.remove();
-  await rm(scratch, { recursive: true, force: true });
-});
+afterAll(() => rig.remove());
 
 const body = (n: number): string =>
   JSON.stringify({

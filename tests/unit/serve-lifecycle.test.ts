@@ -4,30 +4,26 @@
  * and the errors that stop it from starting.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFile, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, unlink, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { type LogEntry, type ProxyHandler, type RunningServer, type ServerOptions, startServer } from '../../src/serve.js';
-import { createTestPki, httpsRequest, type IssuedCertificate, peerCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
+import { createRotationPki, httpsRequest, type IssuedCertificate, type RotationPki, peerCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
 
+let rig: RotationPki;
 let pki: TestPki;
 let second: IssuedCertificate;
 let third: IssuedCertificate;
 let scratch: string;
 
 beforeAll(async () => {
-  pki = await createTestPki();
-  [second, third] = await Promise.all([pki.issue('second'), pki.issue('third')]);
-  scratch = await mkdtemp(join(tmpdir(), 'serve-lifecycle-'));
+  rig = await createRotationPki('serve-lifecycle-');
+  ({ pki, second, third, scratch } = rig);
 });
 
-afterAll(async () => {
-  await pki.remove();
-  await rm(scratch, { recursive: true, force: true });
-});
+afterAll(() => rig.remove());
 
 const ok: ProxyHandler = () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"status":"ok"}' });
 
