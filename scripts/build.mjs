@@ -45,8 +45,8 @@ const common = {
 // event exactly as src/ does in process.
 const yamlEsm = join(dirname(createRequire(import.meta.url).resolve('yaml/package.json')), 'browser', 'index.js');
 const entries = [
-  { in: 'src/lambda.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm } },
-  { in: 'src/cli-main.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n' },
+  { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm } },
+  { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n' },
 ];
 for (const e of entries) {
   const result = await build({

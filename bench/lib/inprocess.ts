@@ -21,10 +21,10 @@ import type { Context } from 'aws-lambda';
 import { parseRules } from '../../src/config/load.js';
 import { review } from '../../src/core/admission.js';
 import type { Rewriter } from '../../src/core/rules.js';
-import { createHandler, type WebhookHandler } from '../../src/handler.js';
+import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { createObservability, flushMetrics, recordOutcome, REWRITE_LOG_MESSAGE } from '../../src/observability.js';
+import { createObservability, flushMetrics, recordOutcome, REWRITE_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { Samples } from './stats.js';
 import { BENCH_ENV, BENCH_RULES, problemWith, type Variant, Variants, WORKLOADS, type WorkloadId } from './workloads.js';
 

@@ -21,7 +21,7 @@
  *
  * AWS access uses the SDK v3 clients directly (`GetParameter`, `GetSecretValue`), injected so the
  * tests mock them with aws-sdk-client-mock. The SDK is loaded only when a setting needs it: this
- * module imports its types alone, the clients come from async factories (src/lambda.ts imports the
+ * module imports its types alone, the clients come from async factories (src/lambda/main.ts imports the
  * client packages dynamically) and the command classes from a dynamic `import()` at the read, so
  * inline rules and an inline token never load it (loading the two clients is most of a cold start).
  * Not Powertools' SSMProvider: its cache expires on its own clock (`Date.now`) and hides the
@@ -36,7 +36,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Issue, Rewriter } from '../core/rules.js';
-import { count, Metric } from '../observability.js';
+import { count, Metric } from '../observability/telemetry.js';
 import { parseRules } from './load.js';
 
 /** The environment variables read here. */
@@ -194,7 +194,7 @@ export function fixedRules(rewriter: Rewriter, source: string): RulesProvider {
   return { current: () => Promise.resolve(state) };
 }
 
-/** A client, or an async factory called at the first read (src/lambda.ts: the SDK loads then). */
+/** A client, or an async factory called at the first read (src/lambda/main.ts: the SDK loads then). */
 export type ClientSource<T> = T | (() => Promise<T>);
 
 export interface SsmRulesOptions extends ProviderDeps {

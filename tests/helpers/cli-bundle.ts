@@ -5,7 +5,7 @@ import { REPO_ROOT } from './fixtures.js';
 
 export async function bundleCli(outfile: string): Promise<string> {
   await build({
-    entryPoints: [join(REPO_ROOT, 'src', 'cli-main.ts')],
+    entryPoints: [join(REPO_ROOT, 'src', 'cli', 'bin.ts')],
     outfile,
     bundle: true,
     platform: 'node',

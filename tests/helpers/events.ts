@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createObservability, type Observability } from '../../src/observability.js';
+import { createObservability, type Observability } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from './fixtures.js';
 
 export const EVENTS_DIR = join(REPO_ROOT, 'events');

@@ -1,5 +1,5 @@
 /** An in-memory `Io` for driving the CLI's `main` in tests. */
-import type { Io } from '../../src/cli.js';
+import type { Io } from '../../src/cli/main.js';
 
 export interface CapturedIo extends Io {
   readonly out: () => string;

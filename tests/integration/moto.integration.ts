@@ -1,14 +1,14 @@
 /**
  * The Lambda entry's AWS reads against a real AWS API emulator (moto server on 127.0.0.1): the
  * rules from an SSM SecureString with a 1 s TTL, the token from Secrets Manager or from an SSM
- * SecureString. Every scenario runs twice: src/lambda.ts in process, and dist/handler.js under the
+ * SecureString. Every scenario runs twice: src/lambda/main.ts in process, and dist/handler.js under the
  * Runtime Interface Emulator (the closest thing to production here). Polls are bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { EVENT_TOKEN, type JsonObject } from '../helpers/events.js';
 import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
@@ -98,7 +98,7 @@ function startedFor(start: StartWebhook, prepare: () => Promise<Record<string, s
 }
 
 describe.each<[string, StartWebhook]>([
-  ['src/lambda.ts in process', startInProcess],
+  ['src/lambda/main.ts in process', startInProcess],
   ['dist/handler.js under RIE', startUnderRie],
 ])('%s against moto', (_label, start) => {
   describe('rules in an SSM SecureString (TTL 1 s), token in Secrets Manager', () => {

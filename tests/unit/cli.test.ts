@@ -1,7 +1,7 @@
 /** The CLI contract of DESIGN.md: explain, check-config, version, help, exit codes. */
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { EXIT, main } from '../../src/cli.js';
+import { EXIT, main } from '../../src/cli/main.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 

@@ -14,9 +14,9 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { GetParameterCommand, ParameterNotFound, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { fixedRules, ssmRules } from '../../src/config/sources.js';
-import { createHandler, type WebhookResult } from '../../src/handler.js';
-import { EXAMPLE_RULES } from '../../src/invoke.js';
-import { createObservability } from '../../src/observability.js';
+import { createHandler, type WebhookResult } from '../../src/lambda/handler.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
+import { createObservability } from '../../src/observability/telemetry.js';
 import { captureObservability, EVENT_TOKEN, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { rewriterFrom } from '../helpers/rules.js';
 

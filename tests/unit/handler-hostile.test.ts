@@ -10,8 +10,8 @@ import fjp from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { fixedRules } from '../../src/config/sources.js';
 import { BAD_REQUEST, MAX_WARNINGS, WARNING_MAX_LENGTH } from '../../src/core/admission.js';
-import { createHandler, DEFAULT_MAX_BODY_BYTES, MESSAGES, type WebhookResult } from '../../src/handler.js';
-import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { createHandler, DEFAULT_MAX_BODY_BYTES, MESSAGES, type WebhookResult } from '../../src/lambda/handler.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { rewriterFrom } from '../helpers/rules.js';
 

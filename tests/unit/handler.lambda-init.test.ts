@@ -12,7 +12,7 @@ afterAll(() => {
   process.env = saved;
 });
 
-describe('src/lambda.ts with a bad environment', () => {
+describe('src/lambda/main.ts with a bad environment', () => {
   it('fails its init with a SourceError and logs why', async () => {
     delete process.env['REWRITE_RULES'];
     delete process.env['REWRITE_RULES_PARAMETER'];
@@ -26,7 +26,7 @@ describe('src/lambda.ts with a bad environment', () => {
         return true;
       });
     }
-    const error = await import('../../src/lambda.js').then(
+    const error = await import('../../src/lambda/main.js').then(
       () => undefined,
       (e: unknown) => e,
     );

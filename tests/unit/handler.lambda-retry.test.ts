@@ -44,7 +44,7 @@ beforeAll(async () => {
   delete process.env['REWRITE_RULES'];
   delete process.env['WEBHOOK_TOKEN_SECRET_ARN'];
   for (const stream of [process.stdout, process.stderr]) jest.spyOn(stream, 'write').mockImplementation(() => true);
-  ({ handler } = await import('../../src/lambda.js'));
+  ({ handler } = await import('../../src/lambda/main.js'));
 });
 
 afterAll(() => {
@@ -52,7 +52,7 @@ afterAll(() => {
   process.env = saved;
 });
 
-describe('src/lambda.ts when the SSM client cannot be built at first', () => {
+describe('src/lambda/main.ts when the SSM client cannot be built at first', () => {
   it('answers fail-open, then builds the client again at the retry and applies the rules', async () => {
     expect(constructed).toBe(1);
     expect(sent).toBe(0);

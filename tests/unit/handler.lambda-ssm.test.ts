@@ -27,7 +27,7 @@ beforeAll(async () => {
   delete process.env['REWRITE_RULES'];
   delete process.env['WEBHOOK_TOKEN'];
   for (const stream of [process.stdout, process.stderr]) jest.spyOn(stream, 'write').mockImplementation(() => true);
-  ({ handler } = await import('../../src/lambda.js'));
+  ({ handler } = await import('../../src/lambda/main.js'));
 });
 
 afterAll(() => {
@@ -35,7 +35,7 @@ afterAll(() => {
   process.env = saved;
 });
 
-describe('src/lambda.ts with SSM and Secrets Manager', () => {
+describe('src/lambda/main.ts with SSM and Secrets Manager', () => {
   it('reads the rules parameter and the token secret once, at import', async () => {
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
     expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: process.env['WEBHOOK_TOKEN_SECRET_ARN'] });

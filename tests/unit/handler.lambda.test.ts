@@ -1,11 +1,11 @@
 /**
- * The Lambda entry (src/lambda.ts, bundled to dist/handler.js): built from process.env at import,
+ * The Lambda entry (src/lambda/main.ts, bundled to dist/handler.js): built from process.env at import,
  * then one handler for every invocation. Its Logger and Metrics write to stdout, captured here.
  * With inline rules and token it must not load the AWS SDK (most of a cold start): the SDK's
  * client packages are replaced here by modules that record being imported.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { EVENT_TOKEN, eventReview, loadEvent } from '../helpers/events.js';
 
 const saved = { ...process.env };
@@ -30,7 +30,7 @@ beforeAll(async () => {
       return true;
     });
   }
-  ({ handler } = await import('../../src/lambda.js'));
+  ({ handler } = await import('../../src/lambda/main.js'));
 });
 
 afterAll(() => {
@@ -45,7 +45,7 @@ const lines = (): Record<string, unknown>[] =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-describe('src/lambda.ts', () => {
+describe('src/lambda/main.ts', () => {
   it('loads REWRITE_RULES and the token at import, and answers the demo event', async () => {
     const startup = lines().map((l) => l['message']);
     expect(startup).toEqual(['rules loaded', 'configuration']);

@@ -10,8 +10,8 @@ import type { Context } from 'aws-lambda';
 import { parseRules } from '../../src/config/load.js';
 import { fixedRules, type RulesProvider, type RulesState } from '../../src/config/sources.js';
 import { BAD_REQUEST, WARNING_PREFIX } from '../../src/core/admission.js';
-import { createHandler, DEFAULT_MAX_BODY_BYTES, type HandlerDeps, MESSAGES, parseEvent, type WebhookResult } from '../../src/handler.js';
-import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { createHandler, DEFAULT_MAX_BODY_BYTES, type HandlerDeps, MESSAGES, parseEvent, type WebhookResult } from '../../src/lambda/handler.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type Captured, EVENT_TOKEN, eventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 
 const { applyPatch } = fjp;

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT, type Io, main } from '../../src/cli.js';
+import { EXIT, type Io, main } from '../../src/cli/main.js';
 import { parseRules } from '../../src/config/load.js';
-import { EXAMPLE_RULES, presentResult } from '../../src/invoke.js';
+import { EXAMPLE_RULES, presentResult } from '../../src/cli/invoke.js';
 import { EVENT_TOKEN, EVENTS_DIR } from '../helpers/events.js';
 
 interface Run {

@@ -14,7 +14,7 @@ import {
   OUTCOMES,
   recordOutcome,
   SERVICE_NAME,
-} from '../../src/observability.js';
+} from '../../src/observability/telemetry.js';
 import { captureObservability } from '../helpers/events.js';
 
 const report = (over: Partial<ReviewReport> = {}): ReviewReport => ({

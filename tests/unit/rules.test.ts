@@ -1,7 +1,7 @@
 /** The rewrite semantics of DESIGN.md, one table row per case. */
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
-import { explainImage } from '../../src/explain.js';
+import { explainImage } from '../../src/core/explain.js';
 import { hasPathPrefix, MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
 import { rewriterFrom } from '../helpers/rules.js';
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse, type ScalarTag, type CollectionTag } from 'yaml';
-import { REWRITE_LOG_MESSAGE } from '../../src/observability.js';
+import { REWRITE_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 type Json = null | boolean | number | string | Json[] | JsonObject;

@@ -14,8 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { fixedRules, type RulesProvider } from '../../src/config/sources.js';
-import { createHandler, MESSAGES } from '../../src/handler.js';
-import { EXAMPLE_RULES } from '../../src/invoke.js';
+import { createHandler, MESSAGES } from '../../src/lambda/handler.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -56,7 +56,7 @@ function review(): JsonObject {
 
 describe('the token check', () => {
   it('is one constant-time comparison of SHA-256 digests, with no other use of the token', () => {
-    const source = readFileSync(join(REPO_ROOT, 'src', 'handler.ts'), 'utf8');
+    const source = readFileSync(join(REPO_ROOT, 'src', 'lambda', 'handler.ts'), 'utf8');
     expect(source).toMatch(/timingSafeEqual\(sha256\(requestToken\(req\)\), expected\)/);
     expect(source).toMatch(/const expected = deps\.token === undefined \? undefined : sha256\(deps\.token\)/);
     // The request's token is read in one place and used in one place: inside that comparison.

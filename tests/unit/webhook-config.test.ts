@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { EXIT, main } from '../../src/cli.js';
+import { EXIT, main } from '../../src/cli/main.js';
 import { SKIP_LABEL, SKIP_VALUE } from '../../src/core/admission.js';
 import {
   PLACEHOLDER_URL,
@@ -12,7 +12,7 @@ import {
   WebhookConfigError,
   webhookConfiguration,
   type MutatingWebhookConfiguration,
-} from '../../src/webhook-config.js';
+} from '../../src/cli/webhook-config.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 import { createTestPki, type TestPki } from '../helpers/tls.js';

@@ -1,6 +1,6 @@
 /**
  * The real Lambda entry started with a given environment, two ways, behind one interface:
- * - in process: src/lambda.ts imported afresh (jest.resetModules) with process.env set, its log
+ * - in process: src/lambda/main.ts imported afresh (jest.resetModules) with process.env set, its log
  *   lines captured from stdout/stderr;
  * - under RIE: dist/handler.js with aws-lambda-ric under the Runtime Interface Emulator, its log
  *   lines read from RIE's output. The closest thing to production that runs here.
@@ -40,7 +40,7 @@ function toAnswer(value: unknown): Answer {
 
 type Handler = (event: unknown) => Promise<unknown>;
 
-/** src/lambda.ts, imported fresh with `env` (plus the AWS settings) in process.env. */
+/** src/lambda/main.ts, imported fresh with `env` (plus the AWS settings) in process.env. */
 export const startInProcess: StartWebhook = async (env) => {
   const saved = { ...process.env };
   for (const name of SOURCE_VARIABLES) Reflect.deleteProperty(process.env, name);
@@ -67,7 +67,7 @@ export const startInProcess: StartWebhook = async (env) => {
   let handler: Handler;
   try {
     jest.resetModules();
-    ({ handler } = await import('../../../src/lambda.js'));
+    ({ handler } = await import('../../../src/lambda/main.js'));
   } catch (e) {
     restore();
     throw e;

@@ -13,12 +13,12 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import { type Command, EXIT, loadRewriter, UsageError } from './cli.js';
-import { formatIssues, parseRules } from './config/load.js';
-import { fixedRules } from './config/sources.js';
-import type { Rewriter } from './core/rules.js';
-import { createHandler, type WebhookResult } from './handler.js';
-import { createObservability } from './observability.js';
+import { type Command, EXIT, loadRewriter, UsageError } from './main.js';
+import { formatIssues, parseRules } from '../config/load.js';
+import { fixedRules } from '../config/sources.js';
+import type { Rewriter } from '../core/rules.js';
+import { createHandler, type WebhookResult } from '../lambda/handler.js';
+import { createObservability } from '../observability/telemetry.js';
 
 /** The rules `invoke` uses when given none: the demo's rule, and a Docker Hub mirror. */
 export const EXAMPLE_RULES = `# Built-in example rules of "image-rewriter invoke".

@@ -22,8 +22,8 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
-import { type Command, EXIT, UsageError } from './cli.js';
-import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from './core/admission.js';
+import { type Command, EXIT, UsageError } from './main.js';
+import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';

@@ -21,7 +21,7 @@ import { type LogItem, Logger } from '@aws-lambda-powertools/logger';
 import type { ConstructorOptions, LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricsOptions } from '@aws-lambda-powertools/metrics/types';
-import type { ReviewReport } from './core/admission.js';
+import type { ReviewReport } from '../core/admission.js';
 
 export const SERVICE_NAME = 'image-rewriter';
 export const METRICS_NAMESPACE = 'ImageRewriter';

@@ -1,5 +1,5 @@
 /** Entry point of dist/cli.js: wires the real process streams into `main`. */
-import { main } from './cli.js';
+import { main } from './main.js';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

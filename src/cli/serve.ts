@@ -1,6 +1,6 @@
 /**
- * `image-rewriter serve`: the webhook as a local HTTPS server (src/serve.ts) around the same
- * handler as the Lambda (src/handler.ts). For the end-to-end tests against a real API server, for
+ * `image-rewriter serve`: the webhook as a local HTTPS server (src/serve/server.ts) around the same
+ * handler as the Lambda (src/lambda/handler.ts). For the end-to-end tests against a real API server, for
  * local development, and for running in a cluster.
  *
  *   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
@@ -19,12 +19,12 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Command, EXIT, type Io, loadRewriter, UsageError } from './cli.js';
-import { parseRules } from './config/load.js';
-import { MIN_TOKEN_LENGTH, type RulesProvider, type RulesState } from './config/sources.js';
-import { createHandler } from './handler.js';
-import { createObservability } from './observability.js';
-import { DEFAULT_MAX_BODY_BYTES, type FileWatch, type Log, ServeError, startServer, watchFiles } from './serve.js';
+import { type Command, EXIT, type Io, loadRewriter, UsageError } from './main.js';
+import { parseRules } from '../config/load.js';
+import { MIN_TOKEN_LENGTH, type RulesProvider, type RulesState } from '../config/sources.js';
+import { createHandler } from '../lambda/handler.js';
+import { createObservability } from '../observability/telemetry.js';
+import { DEFAULT_MAX_BODY_BYTES, type FileWatch, type Log, ServeError, startServer, watchFiles } from '../serve/server.js';
 
 /** How often the rules file is checked besides fs.watch events. */
 export const RULES_POLL_MS = 10_000;

@@ -10,9 +10,9 @@
  * The AWS SDK clients are imported dynamically, when a setting first needs one: importing them is
  * most of a cold start (docs/performance.md), and inline rules with an inline token never need them.
  */
-import { loadSources, type Sources } from './config/sources.js';
+import { loadSources, type Sources } from '../config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
-import { createObservability, flushMetrics } from './observability.js';
+import { createObservability, flushMetrics } from '../observability/telemetry.js';
 
 /** One client per container, built only if a setting needs it; a failed build is tried again next time. */
 function lazy<T>(make: () => Promise<T>): () => Promise<T> {

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { formatIssues, parseRules } from './config/load.js';
-import type { Rewriter } from './core/rules.js';
-import { explainImage } from './explain.js';
+import { formatIssues, parseRules } from '../config/load.js';
+import type { Rewriter } from '../core/rules.js';
+import { explainImage } from '../core/explain.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -127,7 +127,7 @@ const lazy = (load: () => Promise<{ command: Command }>): Command => async (args
 const COMMANDS: Readonly<Record<string, Command>> = {
   explain,
   'check-config': checkConfig,
-  serve: lazy(() => import('./serve-command.js')),
+  serve: lazy(() => import('./serve.js')),
   'webhook-config': lazy(() => import('./webhook-config.js')),
   invoke: lazy(() => import('./invoke.js')),
   version,

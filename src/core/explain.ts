@@ -1,5 +1,5 @@
 /** The `explain` answer for one image (DESIGN.md): `{image, rewritten, rule, error?}`. */
-import type { Rewriter } from './core/rules.js';
+import type { Rewriter } from './rules.js';
 
 export interface Explanation {
   readonly image: string;

@@ -18,10 +18,10 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import type { RulesProvider } from './config/sources.js';
-import { type AdmissionReviewAnswer, type ReviewReport, review, WARNING_PREFIX } from './core/admission.js';
-import type { Rewriter } from './core/rules.js';
-import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from './observability.js';
+import type { RulesProvider } from '../config/sources.js';
+import { type AdmissionReviewAnswer, type ReviewReport, review, WARNING_PREFIX } from '../core/admission.js';
+import type { Rewriter } from '../core/rules.js';
+import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
