@@ -24,7 +24,9 @@ import { parseRules } from '../config/load.js';
 import { MIN_TOKEN_LENGTH, type RulesProvider, type RulesState } from '../config/sources.js';
 import { createHandler } from '../lambda/handler.js';
 import { createObservability } from '../observability/telemetry.js';
-import { DEFAULT_MAX_BODY_BYTES, type FileWatch, type Log, ServeError, startServer, watchFiles } from '../serve/server.js';
+import { type FileWatch, watchFiles } from '../config/file-watch.js';
+import type { Log } from '../observability/log.js';
+import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
 
 /** How often the rules file is checked besides fs.watch events. */
 export const RULES_POLL_MS = 10_000;

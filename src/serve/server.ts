@@ -25,30 +25,20 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { X509Certificate, createHash, createPrivateKey, randomUUID } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import { type AddressInfo, type DropArgument, Server as NetServer, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { SecureVersion, TLSSocket } from 'node:tls';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type FileWatch, watchFiles } from '../config/file-watch.js';
+import type { Log, LogEntry, LogLevel } from '../observability/log.js';
 
 /** The Lambda handler as the server calls it: a REST proxy event in, a proxy result out. */
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/** One structured log line: a level, a message, and fields (never bodies or tokens). */
-export interface LogEntry {
-  readonly level: LogLevel;
-  readonly msg: string;
-  readonly [field: string]: unknown;
-}
-
-export type Log = (entry: LogEntry) => void;
 
 /** Every time bound of the server, in milliseconds. */
 export interface ServerTimeouts {
@@ -220,69 +210,6 @@ async function readPair(certFile: string, keyFile: string): Promise<KeyPair | { 
 }
 
 const digest = (pair: KeyPair): string => createHash('sha256').update(pair.cert).update('\0').update(pair.key).digest('hex');
-
-export interface FileWatch {
-  /** Run `check` now (serialized with the watch and the poll). */
-  check(): Promise<void>;
-  close(): void;
-}
-
-/**
- * Calls `check` when files may have changed: on fs.watch events in their folders (debounced, since
- * one update makes several events) and every `pollMs` (fs.watch misses changes on some volumes, and
- * a Kubernetes Secret or ConfigMap volume swaps a `..data` symlink). Checks never overlap; a request
- * that arrives during a check runs one more check after it. `check` must not reject.
- */
-export function watchFiles(files: readonly string[], check: () => Promise<void>, options: { readonly pollMs: number; readonly log: Log; readonly what: string }): FileWatch {
-  const { log, what } = options;
-  const watchers: FSWatcher[] = [];
-  let closed = false;
-  let requested = 0;
-  let running: Promise<void> | undefined;
-  let debounce: NodeJS.Timeout | undefined;
-
-  const run = (): Promise<void> => {
-    requested++;
-    running ??= (async () => {
-      let handled = -1;
-      while (handled !== requested && !closed) {
-        handled = requested;
-        await check();
-      }
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const schedule = (): void => {
-    clearTimeout(debounce);
-    debounce = setTimeout(() => void run(), 100);
-    debounce.unref();
-  };
-  for (const dir of new Set(files.map((f) => dirname(f)))) {
-    try {
-      const w = watch(dir, { persistent: false }, schedule);
-      w.on('error', (e) => {
-        log({ level: 'warn', msg: `${what} folder watch failed; polling only`, dir, reason: e.message });
-        w.close();
-      });
-      watchers.push(w);
-    } catch (e) {
-      log({ level: 'warn', msg: `cannot watch the ${what} folder; polling only`, dir, reason: (e as Error).message });
-    }
-  }
-  const poll = setInterval(() => void run(), options.pollMs);
-  poll.unref();
-  return {
-    check: run,
-    close: () => {
-      closed = true;
-      for (const w of watchers) w.close();
-      clearInterval(poll);
-      clearTimeout(debounce);
-    },
-  };
-}
 
 /**
  * Watches the certificate and key files; when their content changes and the new pair loads, it is

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { type LogEntry, type RunningServer, startServer } from '../../src/serve/server.js';
+import type { LogEntry } from '../../src/observability/log.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
 
 /** Short bounds so the tests run fast; the tests only check that each bound is enforced, not when. */

@@ -9,7 +9,8 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { type LogEntry, type ProxyHandler, type RunningServer, type ServerOptions, startServer } from '../../src/serve/server.js';
+import type { LogEntry } from '../../src/observability/log.js';
+import { type ProxyHandler, type RunningServer, type ServerOptions, startServer } from '../../src/serve/server.js';
 import { createRotationPki, httpsRequest, type IssuedCertificate, type RotationPki, peerCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
 
 let rig: RotationPki;
