@@ -9,7 +9,6 @@
  *   worst-case reviews (a 5-container pod, a 1000-container pod, a pod with 100 invalid 100 kB
  *   images); the maxima are printed, and asserted only against a generous sanity ceiling.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { GetParameterCommand, ParameterNotFound, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -158,38 +157,24 @@ describe('the rules parameter fails mid-flight', () => {
   });
 });
 
-describe('the event loop', () => {
+describe('large pods', () => {
+  // Correctness only: how long such reviews take is measured by `npm run bench` (docs/performance.md),
+  // never asserted here (a wall-clock ceiling flakes on a loaded machine and under coverage).
   const quiet = createObservability({ sink: () => undefined });
   const handler = createHandler({ rules: fixedRules(rewriterFrom(EXAMPLE_RULES), 'example'), token: undefined, logger: quiet.logger, metrics: quiet.metrics });
   const event = (containers: unknown[]): JsonObject => withBody(loadEvent('rest-pod-v1.json'), { ...review(0), request: { ...(review(0)['request'] as JsonObject), object: { spec: { containers } } } });
   const pods = [
-    { what: 'a 5-container pod', event: event(Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, image: i % 2 === 0 ? `gcr.io/a${i}:1` : `nginx:${i}` }))), runs: 200, ceilingMs: 250 },
-    { what: 'a 1000-container pod', event: event(Array.from({ length: 1000 }, (_, i) => ({ name: `c${i}`, image: i % 2 === 0 ? `gcr.io/a${i}:1` : `nginx:${i}` }))), runs: 20, ceilingMs: 2000 },
-    { what: 'a pod with 100 invalid 50 kB images', event: event(Array.from({ length: 100 }, (_, i) => ({ name: `c${i}`, image: `Invalid/${String(i)}${'A-'.repeat(25_000)}` }))), runs: 20, ceilingMs: 2000 },
+    { what: 'a 5-container pod', size: 5, image: (i: number) => (i % 2 === 0 ? `gcr.io/a${i}:1` : `nginx:${i}`), rewritten: 5 },
+    { what: 'a 1000-container pod', size: 1000, image: (i: number) => (i % 2 === 0 ? `gcr.io/a${i}:1` : `nginx:${i}`), rewritten: 1000 },
+    { what: 'a pod with 100 invalid 50 kB images', size: 100, image: (i: number) => `Invalid/${String(i)}${'A-'.repeat(25_000)}`, rewritten: 0 },
   ];
 
-  it.each(pods)('$what: the longest stall of the event loop is printed (sanity ceiling $ceilingMs ms)', async ({ what, event: e, runs, ceilingMs }) => {
-    await handler(e); // warm up (JIT, memo)
-    const h = monitorEventLoopDelay({ resolution: 1 });
-    h.enable();
-    const calls: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const started = performance.now();
-      const r = await handler(e);
-      calls.push(performance.now() - started);
-      expect(r.statusCode).toBe(200);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    h.disable();
-    const maxMs = h.max / 1e6;
-    const p99Ms = h.percentile(99) / 1e6;
-    calls.sort((a, b) => a - b);
-    const median = calls[Math.floor(calls.length / 2)] ?? 0;
-    const longest = calls.at(-1) ?? 0;
-    process.stdout.write(
-      `event loop, ${what}: ${runs} reviews, loop delay max ${maxMs.toFixed(1)} ms (p50 ${(h.percentile(50) / 1e6).toFixed(1)}, p99 ${p99Ms.toFixed(1)}), handler call median ${median.toFixed(2)} ms, longest ${longest.toFixed(1)} ms\n`,
-    );
-    expect(maxMs).toBeLessThan(ceilingMs);
+  it.each(pods)('$what: answered 200 with one replace per rewritten image', async ({ size, image, rewritten }) => {
+    const r = await handler(event(Array.from({ length: size }, (_, i) => ({ name: `c${i}`, image: image(i) }))));
+    expect(r.statusCode).toBe(200);
+    const response = (JSON.parse(r.body) as { response: { allowed: boolean; patch?: string } }).response;
+    expect(response.allowed).toBe(true);
+    const ops = response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string }[]);
+    expect(ops.filter((o) => o.op === 'replace' && o.path.endsWith('/image'))).toHaveLength(rewritten);
   });
 });
