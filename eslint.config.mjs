@@ -27,7 +27,7 @@ export default defineConfig(
     },
   },
   {
-    // The pure core: no I/O, no AWS, no environment. DESIGN.md "one pure core, thin adapters".
+    // The pure core: no I/O, no AWS, no environment (docs/design.md, "one pure core, thin adapters").
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [

@@ -1,4 +1,4 @@
-// Bundles the two stable entry points (DESIGN.md): dist/handler.js for Lambda, dist/cli.js for humans and tests.
+// Bundles the two stable entry points (docs/design.md, "Contracts"): dist/handler.js for Lambda, dist/cli.js for humans and tests.
 // One module format (ESM), one bundler run.
 //
 // The Lambda bundle leaves the AWS SDK v3 out (the nodejs22.x runtime provides it; locally it

@@ -1,5 +1,5 @@
 /**
- * The webhook against a real kube-apiserver (issue 7): every scenario does what a user does with
+ * The webhook against a real kube-apiserver: every scenario does what a user does with
  * kubectl and reads the result back from the API server. The environment (etcd, kube-apiserver,
  * kube-controller-manager, `image-rewriter serve`, the registered configuration) is started once
  * by globalSetup (harness/environment.ts); scenarios that change the configuration or kill the
