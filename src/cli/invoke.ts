@@ -4,19 +4,18 @@
  * and no Docker, and print its answer as pretty JSON: `statusCode`, `headers`, `body` (parsed when
  * it is JSON) and, when the AdmissionReview carries a patch, `decodedPatch`.
  *
- * Rules: `--config FILE`, else `REWRITE_RULES`, else the built-in `EXAMPLE_RULES` (the demo's
- * gcr.io -> asia.gcr.io and Docker Hub's official images -> ECR Public). `WEBHOOK_TOKEN`, when set,
- * is checked like on Lambda. The handler's JSON log lines and EMF metrics go to stderr (none with
+ * Settings are read like the Lambda's (src/config/settings.ts), with two differences: no rules at
+ * all means the built-in `EXAMPLE_RULES` (the demo's gcr.io -> asia.gcr.io and Docker Hub's
+ * official images -> ECR Public), and no token is fine (an offline tool for one event answers no
+ * network request). A configured token is checked like on Lambda. The handler's JSON log lines and EMF metrics go to stderr (none with
  * `--quiet`), so stdout is only the answer. Exit 0 whenever the handler answered, whatever the
- * status (like `sam local invoke`); 1 when the event file cannot be read; 2 for invalid rules.
+ * status (like `sam local invoke`); 1 when the event file cannot be read; 2 for invalid rules;
+ * 64 for unusable settings.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import { type Command, EXIT, loadRewriter, UsageError } from './main.js';
-import { formatIssues, parseRules } from '../config/load.js';
-import { fixedRules } from '../config/sources.js';
-import type { Rewriter } from '../core/rules.js';
+import { type Command, EXIT, openCliSources, UsageError } from './common.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
 import { createObservability } from '../observability/telemetry.js';
 
@@ -64,20 +63,20 @@ export const command: Command = async (args, io) => {
   const [file, ...extra] = positionals;
   if (file === undefined || extra.length > 0) throw new UsageError('invoke needs exactly one EVENT.json (for example events/rest-pod-v1beta1-demo.json)');
 
-  let rewriter: Rewriter;
-  let source: string;
-  if (values.config !== undefined || io.env['REWRITE_RULES'] !== undefined) {
-    const loaded = await loadRewriter(values.config, io);
-    if (loaded === undefined) return EXIT.invalidConfig;
-    if (loaded.warnings !== '') io.stderr(`${loaded.warnings}\n`);
-    rewriter = loaded.rewriter;
-    source = values.config ?? 'REWRITE_RULES';
-  } else {
-    const example = parseRules(EXAMPLE_RULES, io.env);
-    if (!example.ok) throw new Error(`the built-in example rules are invalid:\n${formatIssues(example.issues)}`);
-    rewriter = example.rewriter;
-    source = 'built-in example rules';
-    if (values.quiet !== true) io.stderr('note: no --config and no REWRITE_RULES: using the built-in example rules (gcr.io -> asia.gcr.io, docker.io/library -> public.ecr.aws/docker/library)\n');
+  const { logger, metrics } = createObservability({
+    sink: values.quiet === true ? () => undefined : (line) => { io.stderr(`${line}\n`); },
+    logLevel: logLevelFrom(io.env['POWERTOOLS_LOG_LEVEL'] ?? io.env['LOG_LEVEL']),
+  });
+  const sources = await openCliSources(io, {
+    configFile: values.config,
+    tokenRequired: false,
+    fallbackRules: { text: EXAMPLE_RULES, source: 'built-in example rules' },
+    logger,
+    metrics,
+  });
+  if (typeof sources === 'number') return sources;
+  if (sources.settings.rules.kind === 'inline' && sources.settings.rules.source !== undefined && values.quiet !== true) {
+    io.stderr('note: no --config and no REWRITE_RULES: using the built-in example rules (gcr.io -> asia.gcr.io, docker.io/library -> public.ecr.aws/docker/library)\n');
   }
 
   let event: unknown;
@@ -89,12 +88,7 @@ export const command: Command = async (args, io) => {
     return EXIT.failure;
   }
 
-  const token = io.env['WEBHOOK_TOKEN']?.trim();
-  const { logger, metrics } = createObservability({
-    sink: values.quiet === true ? () => undefined : (line) => { io.stderr(`${line}\n`); },
-    logLevel: logLevelFrom(io.env['POWERTOOLS_LOG_LEVEL'] ?? io.env['LOG_LEVEL']),
-  });
-  const handler = createHandler({ rules: fixedRules(rewriter, source), token: token === '' ? undefined : token, logger, metrics });
+  const handler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics });
   const result = await handler(event);
   io.stdout(`${JSON.stringify(presentResult(result), null, 2)}\n`);
   return EXIT.ok;

@@ -3,28 +3,12 @@
  * calls the same core as the Lambda handler, and writes results. Streams and environment are
  * injected so tests drive `main` directly. Unknown options are errors (typos must fail).
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { formatIssues, parseRules } from '../config/load.js';
-import type { Rewriter } from '../core/rules.js';
 import { explainImage } from '../core/explain.js';
+import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { VERSION } from './version.js';
 
-export interface Io {
-  readonly stdout: (s: string) => void;
-  readonly stderr: (s: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly readStdin: () => Promise<string>;
-}
-
-/** Exit codes. */
-export const EXIT = { ok: 0, failure: 1, usage: 64, invalidConfig: 2 } as const;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-export type Command = (args: string[], io: Io) => Promise<number>;
+export { type Command, EXIT, type Io, UsageError } from './common.js';
 
 const HELP = `image-rewriter ${VERSION}: rewrite container image references in Kubernetes admission requests
 
@@ -33,7 +17,8 @@ Usage:
                                                                    (IMAGE "-" reads images from stdin, one per line)
   image-rewriter check-config --config FILE [--strict]            validate a rules document; lists every problem
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
-        [--token-file F] [--max-body-bytes N]                     local HTTPS webhook (POST /mutate[/TOKEN], GET /healthz);
+        [--token-file F | --allow-unauthenticated] [--max-body-bytes N]
+                                                                   local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);
                                                                    the token also comes from WEBHOOK_TOKEN
   image-rewriter webhook-config --url URL [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]
         [--admission-review-versions v1,v1beta1]                   print the MutatingWebhookConfiguration
@@ -41,39 +26,12 @@ Usage:
   image-rewriter version                                           print the version
   image-rewriter help [COMMAND]
 
-Without --config, the rules document is read from REWRITE_RULES (inline YAML or JSON).
+Without --config, the rules document is read from REWRITE_RULES (inline YAML or JSON) or the SSM
+parameter named by REWRITE_RULES_PARAMETER. serve refuses to start without a token unless
+--allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); invoke needs none.
 Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error.
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference
 `;
-
-/** Load and compile rules from --config or REWRITE_RULES; print issues and return undefined when invalid. */
-export async function loadRewriter(
-  configPath: string | undefined,
-  io: Io,
-): Promise<{ rewriter: Rewriter; warnings: string } | undefined> {
-  let text: string;
-  let source: string;
-  if (configPath !== undefined) {
-    source = configPath;
-    try {
-      text = await readFile(configPath, 'utf8');
-    } catch (e) {
-      io.stderr(`error: cannot read rules document ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
-      return undefined;
-    }
-  } else if (io.env['REWRITE_RULES'] !== undefined) {
-    source = 'REWRITE_RULES';
-    text = io.env['REWRITE_RULES'];
-  } else {
-    throw new UsageError('--config FILE is required (or set REWRITE_RULES)');
-  }
-  const result = parseRules(text, io.env);
-  if (!result.ok) {
-    io.stderr(`error: invalid rules document ${source}:\n${formatIssues(result.issues)}\n`);
-    return undefined;
-  }
-  return { rewriter: result.rewriter, warnings: result.warnings.length > 0 ? formatIssues(result.warnings) : '' };
-}
 
 const explain: Command = async (args, io) => {
   const { values, positionals } = parseArgs({
@@ -83,15 +41,15 @@ const explain: Command = async (args, io) => {
     strict: true,
   });
   if (positionals.length === 0) throw new UsageError('explain needs at least one IMAGE (or "-" to read them from stdin)');
-  const loaded = await loadRewriter(values.config, io);
-  if (loaded === undefined) return EXIT.invalidConfig;
+  const loaded = await openCliSources(io, { configFile: values.config, tokenRequired: false });
+  if (typeof loaded === 'number') return loaded;
   const images: string[] = [];
   for (const p of positionals) {
     if (p === '-') images.push(...(await io.readStdin()).split(/\r?\n/).filter((l) => l.trim() !== ''));
     else images.push(p);
   }
   for (const image of images) {
-    io.stdout(`${JSON.stringify(explainImage(loaded.rewriter, image, values.namespace))}\n`);
+    io.stdout(`${JSON.stringify(explainImage(loaded.state.rewriter, image, values.namespace))}\n`);
   }
   return EXIT.ok;
 };
@@ -103,12 +61,11 @@ const checkConfig: Command = async (args, io) => {
     allowPositionals: false,
     strict: true,
   });
-  const loaded = await loadRewriter(values.config, io);
-  if (loaded === undefined) return EXIT.invalidConfig;
-  const { rewriter, warnings } = loaded;
-  if (warnings !== '') io.stderr(`${warnings}\n`);
+  const loaded = await openCliSources(io, { configFile: values.config, tokenRequired: false });
+  if (typeof loaded === 'number') return loaded;
+  const { rewriter, warnings } = loaded.state;
   io.stdout(`ok: ${rewriter.rules.length} rule(s), ${rewriter.exclude.length} exclusion(s)\n`);
-  return warnings !== '' && values.strict === true ? EXIT.invalidConfig : EXIT.ok;
+  return warnings !== undefined && values.strict === true ? EXIT.invalidConfig : EXIT.ok;
 };
 
 const version: Command = (_args, io) => {

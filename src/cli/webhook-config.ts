@@ -22,7 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
-import { type Command, EXIT, UsageError } from './main.js';
+import { type Command, EXIT, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */

@@ -1,24 +1,15 @@
 /**
  * Rules documents from text (YAML or JSON; JSON is YAML) to a validated, compiled rewriter.
- * YAML syntax errors, duplicate keys and schema problems all come back as `Issue`s with a path or
- * a line, never as exceptions. Sources (env var, file, SSM) are read by the adapters.
+ * YAML syntax errors, duplicate keys, unknown tags and schema problems all come back as `Issue`s
+ * with a path or a line, never as exceptions. Sources (env var, file, SSM) are read by
+ * src/config/rules-provider.ts.
  */
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import type { Issue } from '../core/rules.js';
 import { type ValidationResult, validateDocument } from './schema.js';
 
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
 export const MAX_RULES_DOCUMENT_BYTES = 1024 * 1024;
-
-/** The error thrown by adapters when a rules document cannot be used; carries every issue. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly issues: readonly Issue[];
-  constructor(source: string, issues: readonly Issue[], options?: ErrorOptions) {
-    super(`invalid rules document (${source}):\n${formatIssues(issues)}`, options);
-    this.issues = issues;
-  }
-}
 
 /** One line per issue: `rules[2].replace: must not be empty`. */
 export function formatIssues(issues: readonly Issue[]): string {
@@ -34,14 +25,19 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
     return { ok: false, issues: [{ path: '(document)', severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.
+  const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  const otherWarnings = doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED');
+  if (doc.errors.length > 0 || unknownTags.length > 0) {
     return {
       ok: false,
-      issues: doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
-        return { path: pos ? `(line ${pos.line}, column ${pos.col})` : '(document)', severity: 'error' as const, message: first };
-      }),
+      issues: [
+        ...doc.errors.map((e) => yamlIssue(e, 'error')),
+        ...unknownTags.map((e) => {
+          const issue = yamlIssue(e, 'error');
+          return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
+        }),
+      ],
     };
   }
   let value: unknown;
@@ -53,5 +49,14 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, issues: [{ path: '(document)', severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
   }
-  return validateDocument(value, env);
+  const result = validateDocument(value, env);
+  if (!result.ok || otherWarnings.length === 0) return result;
+  return { ...result, warnings: [...otherWarnings.map((w) => yamlIssue(w, 'warning')), ...result.warnings] };
+}
+
+/** A YAML parser message as an issue: its first line, at its line and column. */
+function yamlIssue(e: YAMLError, severity: Issue['severity']): Issue {
+  const pos = e.linePos?.[0];
+  const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+  return { path: pos ? `(line ${pos.line}, column ${pos.col})` : '(document)', severity, message: first };
 }

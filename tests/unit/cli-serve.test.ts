@@ -93,7 +93,18 @@ function liveIo(env: Readonly<Record<string, string | undefined>> = TEST_ENV): I
   };
 }
 
-const baseArgs = (): string[] => ['--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile];
+/** The flags of a serve with a token file; `auth` replaces the `--token-file` flags. */
+const baseArgs = (auth: readonly string[] = ['--token-file', tokenFile]): string[] => [
+  '--config',
+  rulesFile,
+  '--listen',
+  '127.0.0.1:0',
+  '--tls-cert-file',
+  pki.server.certFile,
+  '--tls-private-key-file',
+  pki.server.keyFile,
+  ...auth,
+];
 
 function stopper(): { stop: Promise<string>; trigger: () => void } {
   let trigger = (): void => undefined;
@@ -119,7 +130,7 @@ describe('image-rewriter serve', () => {
   it('listens, prints one JSON line, answers with the real handler, and stops cleanly', async () => {
     const io = liveIo();
     const { stop, trigger } = stopper();
-    const exit = runServe([...baseArgs(), '--token-file', tokenFile], io, { stop });
+    const exit = runServe(baseArgs(), io, { stop });
     const { address, port } = await io.listening;
     expect(address).toBe('127.0.0.1');
     expect(io.out()).toBe(`${JSON.stringify({ msg: 'listening', address: '127.0.0.1', port })}\n`);
@@ -146,15 +157,17 @@ describe('image-rewriter serve', () => {
     try {
       expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
 
-      let logged = io.nextErrLine((l) => l['message'] === 'rules reloaded');
+      let logged = io.nextErrLine((l) => l['message'] === 'rules loaded');
       await writeFile(rulesFile, 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n');
       await logged;
       expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
 
-      logged = io.nextErrLine((l) => l['message'] === 'rules document is invalid; keeping the last good rules');
+      logged = io.nextErrLine((l) => l['message'] === 'rules document is invalid');
+      const kept = io.nextErrLine((l) => l['message'] === 'keeping the last good rules');
       await writeFile(rulesFile, 'rules:\n  - name: broken\n    match: gcr.io\n');
       const invalid = await logged;
       expect(JSON.stringify(invalid['issues'])).toContain('rules[0]');
+      expect(await kept).toMatchObject({ level: 'WARN', source: rulesFile });
       expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
       expect((await httpsRequest({ port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
     } finally {
@@ -166,7 +179,7 @@ describe('image-rewriter serve', () => {
   it('takes the token from WEBHOOK_TOKEN', async () => {
     const io = liveIo({ ...TEST_ENV, WEBHOOK_TOKEN: EVENT_TOKEN });
     const { stop, trigger } = stopper();
-    const exit = runServe(baseArgs(), io, { stop });
+    const exit = runServe(baseArgs([]), io, { stop });
     const { port } = await io.listening;
     try {
       expect(await demoImage(port, 'x'.repeat(20))).toBe('status 401');
@@ -180,7 +193,7 @@ describe('image-rewriter serve', () => {
   it('passes --max-body-bytes to the server', async () => {
     const io = liveIo();
     const { stop, trigger } = stopper();
-    const exit = runServe([...baseArgs(), '--max-body-bytes', '100'], io, { stop });
+    const exit = runServe([...baseArgs(['--allow-unauthenticated']), '--max-body-bytes', '100'], io, { stop });
     const { port } = await io.listening;
     try {
       const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: '/mutate', body: 'x'.repeat(101) });
@@ -193,7 +206,7 @@ describe('image-rewriter serve', () => {
 
   it('shuts down gracefully on SIGTERM and exits 0 (the bundled CLI, as a process)', async () => {
     const cli = await bundleCli(join(scratch, 'cli.mjs'));
-    const child = spawn(process.execPath, [cli, 'serve', ...baseArgs(), '--token-file', tokenFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
+    const child = spawn(process.execPath, [cli, 'serve', ...baseArgs()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       let stdout = '';
@@ -234,7 +247,7 @@ describe('image-rewriter serve', () => {
 
   it('exits 1 when the token file cannot be read', async () => {
     const io = captureIo(TEST_ENV);
-    expect(await main(['serve', ...baseArgs(), '--token-file', join(scratch, 'no-token')], io)).toBe(EXIT.failure);
+    expect(await main(['serve', ...baseArgs(['--token-file', join(scratch, 'no-token')])], io)).toBe(EXIT.failure);
     expect(io.err()).toContain('cannot read --token-file');
   });
 
@@ -251,17 +264,24 @@ describe('image-rewriter serve', () => {
     expect(io.err()).toContain(message);
   });
 
+  it('refuses to start without a token unless --allow-unauthenticated says so', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['serve', ...baseArgs([])], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain('WEBHOOK_TOKEN: no webhook token: set WEBHOOK_TOKEN, WEBHOOK_TOKEN_PARAMETER or WEBHOOK_TOKEN_SECRET_ARN');
+    expect(io.out()).toBe('');
+  });
+
   it('exits 64 for a token that is too short or empty', async () => {
     const short = join(scratch, 'short-token');
     await writeFile(short, 'abc\n');
     const io = captureIo(TEST_ENV);
-    expect(await main(['serve', ...baseArgs(), '--token-file', short], io)).toBe(EXIT.usage);
+    expect(await main(['serve', ...baseArgs(['--token-file', short])], io)).toBe(EXIT.usage);
     expect(io.err()).toContain('must be at least 16 characters');
     expect(io.err()).not.toContain('abc');
     const empty = join(scratch, 'empty-token');
     await writeFile(empty, '\n');
     const io2 = captureIo(TEST_ENV);
-    expect(await main(['serve', ...baseArgs(), '--token-file', empty], io2)).toBe(EXIT.usage);
+    expect(await main(['serve', ...baseArgs(['--token-file', empty])], io2)).toBe(EXIT.usage);
     expect(io2.err()).toContain('is empty');
   });
 });

@@ -56,7 +56,7 @@ describe('explain', () => {
   it.each([
     { args: ['explain', '--config', demo], message: 'explain needs at least one IMAGE' },
     { args: ['explain', '--confg', demo, 'x'], message: "Unknown option '--confg'" },
-    { args: ['explain', 'x'], message: '--config FILE is required (or set REWRITE_RULES)' },
+    { args: ['explain', 'x'], message: 'REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name); the command line also takes --config FILE' },
     { args: ['nope'], message: 'unknown command "nope"' },
     { args: [], message: 'Usage:' },
   ])('usage error for $args', async ({ args, message }) => {

@@ -53,10 +53,10 @@ const rewrite = (state: RulesState, image: string): string => {
 
 describe('readSettings', () => {
   const valid: { desc: string; env: Record<string, string>; want: unknown }[] = [
-    { desc: 'inline rules, no token', env: { REWRITE_RULES: GOOD }, want: { rules: { kind: 'inline', text: GOOD }, token: { kind: 'none' } } },
+    { desc: 'inline rules, no token (allowed)', env: { REWRITE_RULES: GOOD, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, want: { rules: { kind: 'inline', text: GOOD }, token: { kind: 'none' }, allowUnauthenticated: true } },
     {
       desc: 'SSM rules, default TTL',
-      env: { REWRITE_RULES_PARAMETER: NAME },
+      env: { REWRITE_RULES_PARAMETER: NAME, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' },
       want: { rules: { kind: 'ssm', name: NAME, ttlSeconds: DEFAULT_TTL_SECONDS }, token: { kind: 'none' } },
     },
     {
@@ -77,11 +77,11 @@ describe('readSettings', () => {
   });
 
   const invalid: { desc: string; env: Record<string, string>; issues: string[] }[] = [
-    { desc: 'no rules', env: {}, issues: ['REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name)'] },
-    { desc: 'both rules', env: { REWRITE_RULES: GOOD, REWRITE_RULES_PARAMETER: NAME }, issues: ['REWRITE_RULES: set only one of REWRITE_RULES and REWRITE_RULES_PARAMETER'] },
+    { desc: 'no rules', env: { WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, issues: ['REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name); the command line also takes --config FILE'] },
+    { desc: 'both rules', env: { REWRITE_RULES: GOOD, REWRITE_RULES_PARAMETER: NAME, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, issues: ['REWRITE_RULES: set only one of REWRITE_RULES and REWRITE_RULES_PARAMETER'] },
     ...['0', '-1', '1.5', 'abc', '86401', '60s'].map((ttl) => ({
       desc: `TTL ${ttl}`,
-      env: { REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: ttl },
+      env: { REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: ttl, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' },
       issues: ['REWRITE_RULES_TTL_SECONDS: must be a whole number of seconds from 1 to 86400'],
     })),
     {
@@ -99,7 +99,7 @@ describe('readSettings', () => {
       env: { REWRITE_RULES_TTL_SECONDS: 'x', WEBHOOK_TOKEN: 'short', WEBHOOK_TOKEN_PARAMETER: '/t' },
       issues: [
         'REWRITE_RULES_TTL_SECONDS: must be a whole number of seconds from 1 to 86400',
-        'REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name)',
+        'REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name); the command line also takes --config FILE',
         'WEBHOOK_TOKEN: set only one of WEBHOOK_TOKEN, WEBHOOK_TOKEN_PARAMETER',
         'WEBHOOK_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)',
       ],
@@ -135,7 +135,11 @@ describe('inlineRules', () => {
   it('logs every issue with its path, counts it, and is not ok', async () => {
     const obs = captureObservability();
     const state = await inlineRules(BAD, 'REWRITE_RULES', { ...obs, env: {} }).current();
-    expect(state).toEqual({ ok: false, reason: 'rules document REWRITE_RULES is invalid (2 problem(s), see the logs)' });
+    expect(state).toEqual({
+      ok: false,
+      reason: 'rules document REWRITE_RULES is invalid (2 problem(s), see the logs)',
+      issues: [expect.objectContaining({ path: 'rules[0].replace', severity: 'error' }), expect.objectContaining({ path: 'rules[0].colour', severity: 'error' })],
+    });
     expect(obs.logs()).toEqual([
       expect.objectContaining({
         level: 'ERROR',
@@ -243,7 +247,11 @@ describe('ssmRules', () => {
 
   it('is not ok when the first document is invalid', async () => {
     ssm.on(GetParameterCommand).resolves(parameter(BAD, 7));
-    expect(await make().current()).toEqual({ ok: false, reason: `rules document ssm:${NAME} version 7 is invalid (2 problem(s), see the logs)` });
+    expect(await make().current()).toEqual({
+      ok: false,
+      reason: `rules document ssm:${NAME} version 7 is invalid (2 problem(s), see the logs)`,
+      issues: [expect.objectContaining({ path: 'rules[0].replace' }), expect.objectContaining({ path: 'rules[0].colour' })],
+    });
   });
 
   const failures: { desc: string; error: Error; code: string }[] = [
@@ -500,7 +508,7 @@ describe('loadSources and createRulesProvider', () => {
   it('loads even when the rules cannot be read (the handler fails open)', async () => {
     const obs = captureObservability();
     ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException'));
-    const sources = await loadSources({ REWRITE_RULES_PARAMETER: NAME }, { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) });
+    const sources = await loadSources({ REWRITE_RULES_PARAMETER: NAME, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) });
     expect(await sources.rules.current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (AccessDeniedException)` });
     expect(sources.token).toBeUndefined();
   });

@@ -1,0 +1,71 @@
+/**
+ * What every command shares, in a leaf module so that commands never import the dispatcher
+ * (src/cli/main.ts): the injected streams and environment, the exit codes, the usage error, and
+ * the one way a command gets its configuration (src/config/sources.ts, like the Lambda).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { lazyAwsClients } from '../config/aws-clients.js';
+import { formatIssues } from '../config/load.js';
+import type { RulesState } from '../config/refresh.js';
+import { type AdapterOptions, readSettings, type Settings, SourceError } from '../config/settings.js';
+import { describeRules, openSources, type Sources } from '../config/sources.js';
+import type { Log } from '../observability/log.js';
+import { createObservability } from '../observability/telemetry.js';
+
+export interface Io {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly readStdin: () => Promise<string>;
+}
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 64, invalidConfig: 2 } as const;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type Command = (args: string[], io: Io) => Promise<number>;
+
+export interface CliSources extends Sources {
+  /** The rules, loaded and valid. */
+  readonly state: RulesState & { ok: true };
+}
+
+export interface CliSourceOptions extends AdapterOptions {
+  /** Where the sources log (JSON lines); default: nowhere (the command prints problems itself). */
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  /** Follow a rules file (`serve`). */
+  readonly watch?: { readonly log: Log };
+}
+
+/**
+ * Settings from the environment and `options` (the command's flags), then the token and the rules,
+ * as the Lambda reads them. Prints every problem and returns the exit code when they cannot be used:
+ * 64 for unusable settings, 1 for an unreadable token, 2 for rules that cannot be read or are invalid.
+ * A valid document's warnings are printed too.
+ */
+export async function openCliSources(io: Io, options: CliSourceOptions): Promise<CliSources | number> {
+  let settings: Settings;
+  let sources: Sources;
+  const observability = options.logger !== undefined && options.metrics !== undefined ? { logger: options.logger, metrics: options.metrics } : createObservability({ sink: () => undefined });
+  try {
+    settings = readSettings(io.env, options);
+    sources = await openSources(settings, { ...observability, ...lazyAwsClients(), env: io.env, ...(options.watch === undefined ? {} : { watch: options.watch }) });
+  } catch (e) {
+    if (!(e instanceof SourceError)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    return e.unreadable ? EXIT.failure : EXIT.usage;
+  }
+  const state = await sources.rules.current();
+  if (!state.ok) {
+    sources.watch?.close();
+    io.stderr(state.issues === undefined ? `error: ${state.reason}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues)}\n`);
+    return EXIT.invalidConfig;
+  }
+  if (state.warnings !== undefined) io.stderr(`${formatIssues(state.warnings)}\n`);
+  return { ...sources, state };
+}

@@ -1,0 +1,94 @@
+/**
+ * The one refresh engine behind every rules provider: it takes the text of a rules document (or
+ * the failure to read one), compiles it when it changed, and keeps the last good rules when the
+ * new document is invalid or cannot be read. Inline rules go through it once; a watched file
+ * and an SSM parameter go through it at every read (src/config/rules-provider.ts decides when).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Issue, Rewriter } from '../core/rules.js';
+import { count, Metric } from '../observability/telemetry.js';
+import { parseRules } from './load.js';
+import type { Env } from './settings.js';
+
+export type RulesState =
+  /** `warnings` when the document has some (the command line prints them). */
+  | { readonly ok: true; readonly rewriter: Rewriter; readonly source: string; readonly version?: string; readonly warnings?: readonly Issue[] }
+  /** `issues` when the reason is an invalid document (the command line prints them). */
+  | { readonly ok: false; readonly reason: string; readonly issues?: readonly Issue[] };
+
+/** The rules in force; `current()` never rejects (a failure is an `ok: false` state). */
+export interface RulesProvider {
+  current(): Promise<RulesState>;
+}
+
+export interface ProviderDeps {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Seen by `${env:NAME}` substitutions in the rules. */
+  readonly env: Env;
+}
+
+/** One read of a document: its text and, when the store has one, its version. */
+export interface Fetched {
+  readonly text: string;
+  readonly version?: string | undefined;
+}
+
+export interface RefreshEngine {
+  /** The rules in force. */
+  readonly state: () => RulesState;
+  /** A document was read: compile it if it changed; an invalid one keeps the last good rules. */
+  readonly apply: (fetched: Fetched) => RulesState;
+  /** A read failed (already logged by the caller): keeps the last good rules, else not ok with `reason`. */
+  readonly failed: (reason: string) => RulesState;
+}
+
+const lines = (issues: readonly Issue[]): string[] => issues.map((i) => `${i.path}: ${i.message}`);
+
+/** `source` names the document in logs and states (`REWRITE_RULES`, a file path, `ssm:NAME`). */
+export function refreshEngine(source: string, deps: ProviderDeps, initial?: RulesState): RefreshEngine {
+  const { logger, metrics } = deps;
+  let state: RulesState = initial ?? { ok: false, reason: `rules document ${source} has not been read yet` };
+  /** The last text compiled, good or bad: an unchanged document is not compiled (nor logged) again. */
+  let lastText: string | undefined;
+
+  const apply = ({ text, version }: Fetched): RulesState => {
+    const where = { source, ...(version === undefined ? {} : { version }) };
+    if (text === lastText) {
+      if (state.ok && version !== undefined && version !== state.version) state = { ...state, version };
+      return state;
+    }
+    lastText = text;
+    const parsed = parseRules(text, deps.env);
+    if (!parsed.ok) {
+      const errors = parsed.issues.filter((i) => i.severity === 'error');
+      count(metrics, Metric.ConfigErrors);
+      logger.error('rules document is invalid', { ...where, issues: lines(parsed.issues) });
+      if (state.ok) {
+        logger.warn('keeping the last good rules', { source, version: state.version });
+        return state;
+      }
+      const reason = `rules document ${source}${version === undefined ? '' : ` version ${version}`} is invalid (${errors.length} problem(s), see the logs)`;
+      state = { ok: false, reason, issues: parsed.issues };
+      return state;
+    }
+    if (parsed.warnings.length > 0) logger.warn('rules document has warnings', { ...where, issues: lines(parsed.warnings) });
+    logger.info('rules loaded', { ...where, rules: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
+    state = {
+      ok: true,
+      rewriter: parsed.rewriter,
+      source,
+      ...(version === undefined ? {} : { version }),
+      ...(parsed.warnings.length > 0 ? { warnings: parsed.warnings } : {}),
+    };
+    return state;
+  };
+
+  const failed = (reason: string): RulesState => {
+    if (!state.ok) state = { ok: false, reason };
+    return state;
+  };
+
+  return { state: () => state, apply, failed };
+}

@@ -1,0 +1,174 @@
+/**
+ * Rules settings to a rules provider, all on the one refresh engine (src/config/refresh.ts):
+ *
+ * - inline (`REWRITE_RULES`, built-in rules): compiled once, now;
+ * - file (`--config FILE`): read at start, then again when the file may have changed (fs.watch
+ *   plus a poll, src/config/file-watch.ts) when the adapter runs long (`serve`);
+ * - SSM (`REWRITE_RULES_PARAMETER`): read on the first `current()`, kept for the TTL, then read
+ *   again. When there is no good document yet (the first read failed: throttling, AccessDenied,
+ *   ParameterNotFound, an invalid document) the state is `{ ok: false, reason }`, the handler fails
+ *   open, and the read is retried on a later request after a backoff (1 s, doubling, at most the
+ *   TTL and 30 s), never on every request. Reads are single-flight and bounded by a timeout.
+ *
+ * AWS access uses the SDK v3 clients directly, injected so the tests mock them. The SDK is loaded
+ * only when a setting needs it: the clients come from async factories and the command classes
+ * from a dynamic `import()` at the read, so inline rules never load it (docs/performance.md).
+ * Not Powertools' SSMProvider: its cache expires on its own clock and hides the parameter's
+ * Version, while we need the TTL and the backoff on an injected clock, single-flight reads and
+ * the version in the logs.
+ */
+import { readFile } from 'node:fs/promises';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { Rewriter } from '../core/rules.js';
+import type { Log } from '../observability/log.js';
+import { count, Metric } from '../observability/telemetry.js';
+import { type FileWatch, watchFiles } from './file-watch.js';
+import { type ProviderDeps, refreshEngine, type RulesProvider, type RulesState } from './refresh.js';
+import { ENV, type RulesSetting, SourceError } from './settings.js';
+import { type AwsClients, errorCode, errorDetail, fileErrorCode, READ_TIMEOUT_MS } from './token.js';
+
+/** First retry delay after a failed read; doubles per consecutive failure. */
+export const RETRY_BASE_MS = 1000;
+/** Longest retry delay (and never longer than the TTL). */
+export const RETRY_MAX_MS = 30_000;
+/** How often a watched rules file is checked besides fs.watch events. */
+export const RULES_POLL_MS = 10_000;
+
+/** Rules from a document held in memory (`REWRITE_RULES`, built-in rules): compiled once, now. */
+export function inlineRules(text: string, source: string, deps: ProviderDeps): RulesProvider {
+  const state = refreshEngine(source, deps).apply({ text });
+  return { current: () => Promise.resolve(state) };
+}
+
+/** Rules already compiled (tests, benchmarks). */
+export function fixedRules(rewriter: Rewriter, source: string): RulesProvider {
+  const state: RulesState = { ok: true, rewriter, source };
+  return { current: () => Promise.resolve(state) };
+}
+
+/** A client, or an async factory called at the first read (the SDK loads then). */
+export type ClientSource<T> = T | (() => Promise<T>);
+
+export interface SsmRulesOptions extends ProviderDeps {
+  readonly client: ClientSource<SSMClient>;
+  readonly name: string;
+  readonly ttlSeconds: number;
+  /** Milliseconds since the epoch; injected by tests. Default `Date.now`. */
+  readonly now?: () => number;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  readonly timeoutMs?: number;
+}
+
+/** Rules from an SSM parameter, re-read after `ttlSeconds`; the document is compiled only when its text changed. */
+export function ssmRules(options: SsmRulesOptions): RulesProvider {
+  const { name, logger, metrics } = options;
+  const clientSource = options.client;
+  const client = async (): Promise<SSMClient> => (typeof clientSource === 'function' ? clientSource() : clientSource);
+  const now = options.now ?? Date.now;
+  const ttlMs = options.ttlSeconds * 1000;
+  const retryBase = options.retryBaseMs ?? RETRY_BASE_MS;
+  const retryMax = Math.min(options.retryMaxMs ?? RETRY_MAX_MS, ttlMs);
+  const timeoutMs = options.timeoutMs ?? READ_TIMEOUT_MS;
+  const engine = refreshEngine(`ssm:${name}`, options, { ok: false, reason: `rules parameter ${name} has not been read yet` });
+  let nextReadAt = Number.NEGATIVE_INFINITY;
+  let failures = 0;
+  let inflight: Promise<RulesState> | undefined;
+
+  const read = async (): Promise<RulesState> => {
+    count(metrics, Metric.ConfigRefreshes);
+    let text: string;
+    let version: string | undefined;
+    try {
+      // Loading the SDK (first read only) is inside the try: a failure is a failed read, retried.
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), client()]);
+      const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      if (out.Parameter?.Value === undefined) throw new SourceError(`parameter ${name} has no value`);
+      text = out.Parameter.Value;
+      version = out.Parameter.Version === undefined ? undefined : String(out.Parameter.Version);
+    } catch (e) {
+      failures += 1;
+      const retryInMs = Math.min(retryBase * 2 ** (failures - 1), retryMax);
+      nextReadAt = now() + retryInMs;
+      count(metrics, Metric.ConfigErrors);
+      const code = errorCode(e);
+      const kept = engine.state();
+      logger.error('cannot read the rules parameter', {
+        parameter: name,
+        error: code,
+        detail: errorDetail(e),
+        retryInMs,
+        keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: answering without rewriting',
+      });
+      return engine.failed(`rules parameter ${name} could not be read (${code})`);
+    }
+    failures = 0;
+    nextReadAt = now() + ttlMs;
+    return engine.apply({ text, version });
+  };
+
+  return {
+    current(): Promise<RulesState> {
+      if (now() < nextReadAt) return Promise.resolve(engine.state());
+      inflight ??= read().finally(() => {
+        inflight = undefined;
+      });
+      return inflight;
+    },
+  };
+}
+
+export interface FileRules {
+  readonly provider: RulesProvider;
+  /** Follows the file when `watch` was asked for; the adapter closes it at shutdown. */
+  readonly watch: FileWatch | undefined;
+}
+
+/**
+ * Rules from a file, read now; with `watch`, read again when it may have changed: a new valid
+ * document replaces the rules, an invalid or unreadable one is logged once and the last good rules stay.
+ */
+export async function fileRules(path: string, deps: ProviderDeps & { readonly watch?: { readonly log: Log; readonly pollMs?: number } }): Promise<FileRules> {
+  const engine = refreshEngine(path, deps);
+  let lastFailure: string | undefined;
+  const check = async (): Promise<void> => {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      const code = fileErrorCode(e);
+      if (lastFailure !== code) deps.logger.error('cannot read the rules file', { source: path, error: code, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
+      lastFailure = code;
+      engine.failed(`cannot read rules document ${path}: ${code}`);
+      return;
+    }
+    lastFailure = undefined;
+    engine.apply({ text });
+  };
+  await check();
+  const provider: RulesProvider = { current: () => Promise.resolve(engine.state()) };
+  if (deps.watch === undefined) return { provider, watch: undefined };
+  const watch = watchFiles([path], check, { pollMs: deps.watch.pollMs ?? RULES_POLL_MS, log: deps.watch.log, what: 'rules' });
+  return { provider, watch };
+}
+
+export interface SourceDeps extends ProviderDeps, AwsClients {
+  readonly now?: () => number;
+  /** Follow a rules file (`serve`); commands that run once leave it out. */
+  readonly watch?: { readonly log: Log; readonly pollMs?: number };
+}
+
+/** The provider for a rules setting (and the file watch to close, for a watched file). */
+export async function openRules(setting: RulesSetting, deps: SourceDeps): Promise<FileRules> {
+  if (setting.kind === 'file') return fileRules(setting.path, deps);
+  return { provider: createRulesProvider(setting, deps), watch: undefined };
+}
+
+export function createRulesProvider(setting: Exclude<RulesSetting, { kind: 'file' }>, deps: SourceDeps): RulesProvider {
+  switch (setting.kind) {
+    case 'inline':
+      return inlineRules(setting.text, setting.source ?? ENV.rules, deps);
+    case 'ssm':
+      return ssmRules({ ...deps, client: deps.ssm, name: setting.name, ttlSeconds: setting.ttlSeconds });
+  }
+}

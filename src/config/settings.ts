@@ -1,0 +1,150 @@
+/**
+ * One settings value from an adapter's environment and flags. Every adapter (the Lambda entry,
+ * `serve`, `invoke`, `explain`, `check-config`) calls `readSettings` and nothing else reads the
+ * configuration variables, so the same variables mean the same thing everywhere (docs/design.md,
+ * "Configuration"):
+ *
+ * - rules: `--config FILE` (command line), else `REWRITE_RULES` (inline YAML or JSON), else the SSM
+ *   parameter named by `REWRITE_RULES_PARAMETER`, re-read after `REWRITE_RULES_TTL_SECONDS`
+ *   (default 60). Setting both variables is an error; no rules at all is an error unless the
+ *   adapter has a fallback (`invoke`'s built-in example rules).
+ * - token: `--token-file FILE` (`serve`), else one of `WEBHOOK_TOKEN`, `WEBHOOK_TOKEN_PARAMETER`
+ *   (SSM SecureString), `WEBHOOK_TOKEN_SECRET_ARN` (Secrets Manager). An adapter that listens for
+ *   requests (the Lambda, `serve`) refuses to start without one unless
+ *   `WEBHOOK_ALLOW_UNAUTHENTICATED=true` (or `serve --allow-unauthenticated`) says so.
+ *
+ * Blank variables count as unset (a SAM template cannot easily omit a variable). Every problem is
+ * reported at once, in one `SourceError`, with the same text in every adapter.
+ */
+import type { Issue } from '../core/rules.js';
+import { tokenProblem } from './token-check.js';
+
+/** The environment variables of the configuration. */
+export const ENV = {
+  rules: 'REWRITE_RULES',
+  rulesParameter: 'REWRITE_RULES_PARAMETER',
+  ttl: 'REWRITE_RULES_TTL_SECONDS',
+  token: 'WEBHOOK_TOKEN',
+  tokenParameter: 'WEBHOOK_TOKEN_PARAMETER',
+  tokenSecretArn: 'WEBHOOK_TOKEN_SECRET_ARN',
+  allowUnauthenticated: 'WEBHOOK_ALLOW_UNAUTHENTICATED',
+} as const;
+
+export const DEFAULT_TTL_SECONDS = 60;
+export const MAX_TTL_SECONDS = 86_400;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type RulesSetting =
+  | { readonly kind: 'inline'; readonly text: string; readonly source?: string }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'ssm'; readonly name: string; readonly ttlSeconds: number };
+
+export type TokenSetting =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'inline'; readonly token: string }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'ssm'; readonly name: string }
+  | { readonly kind: 'secret'; readonly secretId: string };
+
+export interface Settings {
+  readonly rules: RulesSetting;
+  readonly token: TokenSetting;
+  /** True when no token is configured and the adapter was told that is intended. */
+  readonly allowUnauthenticated: boolean;
+}
+
+/** What an adapter adds to the environment: its flags, and its policy for a missing token or rules. */
+export interface AdapterOptions {
+  /** `--config FILE`: overrides the rules variables. */
+  readonly configFile?: string | undefined;
+  /** `--token-file FILE`: overrides the token variables. */
+  readonly tokenFile?: string | undefined;
+  /** `--allow-unauthenticated`: the flag form of `WEBHOOK_ALLOW_UNAUTHENTICATED=true`. */
+  readonly allowUnauthenticated?: boolean | undefined;
+  /** False for adapters that answer no network requests (`invoke`): no token is then fine. Default true. */
+  readonly tokenRequired?: boolean;
+  /** Rules used when none are configured (`invoke`); otherwise no rules is an error. */
+  readonly fallbackRules?: { readonly text: string; readonly source: string };
+}
+
+/** The configuration cannot be used (every problem listed), or the token cannot be read (`unreadable`). */
+export class SourceError extends Error {
+  override readonly name = 'SourceError';
+  readonly issues: readonly Issue[];
+  /** True when the settings are fine but a token source could not be read (a file, SSM, Secrets Manager). */
+  readonly unreadable: boolean;
+  constructor(message: string, issues: readonly Issue[] = [], options?: ErrorOptions & { readonly unreadable?: boolean }) {
+    super(issues.length === 0 ? message : `${message}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, options);
+    this.issues = issues;
+    this.unreadable = options?.unreadable ?? false;
+  }
+}
+
+export const MESSAGES = {
+  invalid: 'the settings do not configure image-rewriter correctly',
+  noRules: `no rules: set ${ENV.rules} (inline YAML or JSON) or ${ENV.rulesParameter} (an SSM parameter name); the command line also takes --config FILE`,
+  bothRules: `set only one of ${ENV.rules} and ${ENV.rulesParameter}`,
+  ttl: `must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}`,
+  noToken: `no webhook token: set ${ENV.token}, ${ENV.tokenParameter} or ${ENV.tokenSecretArn} (serve: or --token-file), or set ${ENV.allowUnauthenticated}=true (serve: or --allow-unauthenticated) to accept requests without one`,
+  allowValue: 'must be true or false',
+} as const;
+
+/** The variable's value, or undefined when it is unset or blank. */
+export function setting(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function readRules(env: Env, options: AdapterOptions, problem: (path: string, message: string) => void): RulesSetting | undefined {
+  const ttlText = setting(env, ENV.ttl)?.trim();
+  let ttlSeconds = DEFAULT_TTL_SECONDS;
+  if (ttlText !== undefined) {
+    ttlSeconds = /^\d+$/.test(ttlText) ? Number(ttlText) : Number.NaN;
+    if (!(ttlSeconds >= 1 && ttlSeconds <= MAX_TTL_SECONDS)) problem(ENV.ttl, MESSAGES.ttl);
+  }
+  if (options.configFile !== undefined) return { kind: 'file', path: options.configFile };
+  const inline = setting(env, ENV.rules);
+  const parameter = setting(env, ENV.rulesParameter)?.trim();
+  if (inline !== undefined && parameter !== undefined) problem(ENV.rules, MESSAGES.bothRules);
+  else if (inline !== undefined) return { kind: 'inline', text: inline };
+  else if (parameter !== undefined) return { kind: 'ssm', name: parameter, ttlSeconds };
+  else if (options.fallbackRules !== undefined) return { kind: 'inline', ...options.fallbackRules };
+  else problem(ENV.rules, MESSAGES.noRules);
+  return undefined;
+}
+
+function readToken(env: Env, options: AdapterOptions, problem: (path: string, message: string) => void): TokenSetting {
+  if (options.tokenFile !== undefined) return { kind: 'file', path: options.tokenFile };
+  const tokenVars = [ENV.token, ENV.tokenParameter, ENV.tokenSecretArn].filter((n) => setting(env, n) !== undefined);
+  if (tokenVars.length > 1) problem(ENV.token, `set only one of ${tokenVars.join(', ')}`);
+  const inlineToken = setting(env, ENV.token)?.trim();
+  const tokenParameter = setting(env, ENV.tokenParameter)?.trim();
+  const tokenSecret = setting(env, ENV.tokenSecretArn)?.trim();
+  if (inlineToken !== undefined) {
+    const p = tokenProblem(inlineToken);
+    if (p !== undefined) problem(ENV.token, p);
+    return { kind: 'inline', token: inlineToken };
+  }
+  if (tokenParameter !== undefined) return { kind: 'ssm', name: tokenParameter };
+  if (tokenSecret !== undefined) return { kind: 'secret', secretId: tokenSecret };
+  return { kind: 'none' };
+}
+
+/** Read and check the settings; throws one `SourceError` listing every problem. */
+export function readSettings(env: Env, options: AdapterOptions = {}): Settings {
+  const issues: Issue[] = [];
+  const problem = (path: string, message: string): void => {
+    issues.push({ path, severity: 'error', message });
+  };
+  const rules = readRules(env, options, problem);
+  const token = readToken(env, options, problem);
+
+  const allowText = setting(env, ENV.allowUnauthenticated)?.trim().toLowerCase();
+  if (allowText !== undefined && allowText !== 'true' && allowText !== 'false') problem(ENV.allowUnauthenticated, MESSAGES.allowValue);
+  const allowed = options.allowUnauthenticated === true || allowText === 'true';
+  if (token.kind === 'none' && !allowed && (options.tokenRequired ?? true)) problem(ENV.token, MESSAGES.noToken);
+
+  if (issues.length > 0 || rules === undefined) throw new SourceError(MESSAGES.invalid, issues);
+  return { rules, token, allowUnauthenticated: token.kind === 'none' };
+}

@@ -1,0 +1,111 @@
+/**
+ * The webhook token from its setting, read once at start: inline, a file (`serve --token-file`),
+ * an SSM SecureString, or a Secrets Manager secret (the secret string, or a JSON object's `token`
+ * field, as SecretStringTemplate makes it). Every source goes through the same check
+ * (src/config/token-check.ts). A token that cannot be read is a `SourceError` with `unreadable`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { ENV, SourceError, type TokenSetting } from './settings.js';
+import { tokenProblem } from './token-check.js';
+
+/** Longest wait for one AWS read (the API server's webhook timeout is a few seconds). */
+export const READ_TIMEOUT_MS = 3000;
+
+export interface AwsClients {
+  /** Called only when a setting names an SSM parameter or a secret (the SDK loads then). */
+  readonly ssm: () => Promise<SSMClient>;
+  readonly secretsManager: () => Promise<SecretsManagerClient>;
+}
+
+/** The AWS error code (`AccessDeniedException`, `ParameterNotFound`, `TimeoutError`...), never a message. */
+export function errorCode(e: unknown): string {
+  return e instanceof Error ? e.name : 'Error';
+}
+
+/** A file error's code (`ENOENT`, `EACCES`...), else its message. */
+export function fileErrorCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? errorDetail(e);
+}
+
+export function errorDetail(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): string {
+  switch (setting.kind) {
+    case 'file':
+      return `--token-file ${setting.path}`;
+    case 'ssm':
+      return `SSM parameter ${setting.name}`;
+    case 'secret':
+      return `secret ${setting.secretId}`;
+  }
+}
+
+async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs: number): Promise<string | undefined> {
+  switch (setting.kind) {
+    case 'file':
+      return readFile(setting.path, 'utf8');
+    case 'ssm': {
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
+      const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
+      return (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
+    }
+    case 'secret': {
+      const [{ GetSecretValueCommand }, secretsManager] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+      const command = new GetSecretValueCommand({ SecretId: setting.secretId });
+      return (await secretsManager.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;
+    }
+  }
+}
+
+/** The webhook token, read once; undefined when none is configured. Throws `SourceError`. */
+export async function resolveToken(setting: TokenSetting, deps: AwsClients, timeoutMs = READ_TIMEOUT_MS): Promise<string | undefined> {
+  if (setting.kind === 'none') return undefined;
+  if (setting.kind === 'inline') return setting.token;
+  const from = origin(setting);
+  let raw: string | undefined;
+  try {
+    raw = await readRaw(setting, deps, timeoutMs);
+  } catch (e) {
+    const what = setting.kind === 'file' ? `cannot read ${from}: ${fileErrorCode(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e)}`;
+    throw new SourceError(what, [], { cause: e, unreadable: true });
+  }
+  if (setting.kind === 'secret' && raw?.trimStart().startsWith('{') === true) raw = tokenField(raw, from);
+  const token = raw?.trim();
+  if (token === undefined || token === '') throw new SourceError(`the webhook token in ${from} is empty`);
+  const p = tokenProblem(token);
+  if (p !== undefined) throw new SourceError(`the webhook token in ${from} ${p}`);
+  return token;
+}
+
+/** A secret stored as JSON (`{"token": "..."}`). */
+function tokenField(json: string, from: string): string {
+  let field: unknown;
+  try {
+    const value: unknown = JSON.parse(json);
+    field = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['token'] : undefined;
+  } catch {
+    field = undefined;
+  }
+  if (typeof field !== 'string') throw new SourceError(`the webhook token in ${from} is JSON without a string "token" field`);
+  return field;
+}
+
+/** Where the token comes from, for logs (never the token). */
+export function describeToken(setting: TokenSetting): string {
+  switch (setting.kind) {
+    case 'none':
+      return 'none: requests are not authenticated';
+    case 'inline':
+      return ENV.token;
+    case 'file':
+      return '--token-file';
+    case 'ssm':
+      return `ssm:${setting.name}`;
+    case 'secret':
+      return `secretsmanager:${setting.secretId}`;
+  }
+}
