@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { review } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
 import { benchRewriter, WEBHOOK_TOKEN } from './inprocess.js';
 import { Samples } from './stats.js';
 import { BENCH_ENV, BENCH_RULES, problemWith, Variants, workload } from './workloads.js';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 import type { Context } from 'aws-lambda';
 import { parseRules } from '../../src/config/load.js';
-import { review } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
 import type { Rewriter } from '../../src/core/rules.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
 import type { Logger } from '@aws-lambda-powertools/logger';

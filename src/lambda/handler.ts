@@ -19,7 +19,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
-import { type AdmissionReviewAnswer, type ReviewReport, review, WARNING_PREFIX } from '../core/admission.js';
+import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
+import { review } from '../core/review.js';
 import type { Rewriter } from '../core/rules.js';
 import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from '../observability/telemetry.js';
 

@@ -12,7 +12,8 @@
 import { describe, expect } from '@jest/globals';
 import fc from 'fast-check';
 import fjp from 'fast-json-patch';
-import { BAD_REQUEST, review } from '../../src/core/admission.js';
+import { BAD_REQUEST } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
 import { CONTAINER_LISTS, findImages, workloadTypeOf } from '../../src/core/workload.js';
 import { fixture } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';

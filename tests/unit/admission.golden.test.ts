@@ -11,7 +11,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { review, WARNING_MAX_LENGTH } from '../../src/core/admission.js';
+import { WARNING_MAX_LENGTH } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { apply, decodePatch, imagesOf, requestObject, withObject } from './admission.helpers.js';

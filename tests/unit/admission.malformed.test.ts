@@ -3,7 +3,8 @@
  * message (the demo answered 500 with a stack trace). One row per way to be wrong.
  */
 import { describe, expect, it } from '@jest/globals';
-import { BAD_REQUEST, review } from '../../src/core/admission.js';
+import { BAD_REQUEST } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
 const rewriter = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n');

@@ -5,18 +5,18 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   AUDIT_INVALID_KEY,
-  fitWarning,
   AUDIT_REWRITES_KEY,
   MAX_AUDIT_ANNOTATION_BYTES,
   MAX_WARNINGS,
   ORIGINAL_IMAGES_ANNOTATION,
-  originalImagesKey,
-  review,
   type ReviewOptions,
   type ReviewOutcome,
   WARNING_MAX_LENGTH,
   WARNING_TARGET_LENGTH,
 } from '../../src/core/admission.js';
+import { originalImagesKey } from '../../src/core/original-images.js';
+import { review } from '../../src/core/review.js';
+import { fitWarning } from '../../src/core/warning-text.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { apply, decodePatch, type Ops } from './admission.helpers.js';
 

@@ -1,0 +1,146 @@
+/**
+ * The first phase of a review: decide. The AdmissionReview body is parsed, the request is checked
+ * against the skip conditions (operation, kind, opt-out, mirror pod), and every image of the pod
+ * spec is run through the rewriter. The result is a `ReviewPlan`: data only, no patch and no text
+ * yet. src/core/render.ts turns a plan into the answer; an adapter may look at the planned
+ * rewrites in between (docs/design.md, "Admission").
+ */
+import { MIRROR_POD_ANNOTATION, type BadRequest, type ReviewOptions, SKIP_LABEL, SKIP_VALUE, type SkipReason } from './admission.js';
+import { type AdmissionRequest, parseAdmissionReview } from './admission-request.js';
+import { originalImagesKey } from './original-images.js';
+import type { CompiledRule, Rewriter } from './rules.js';
+import { at, type FieldProblem, findImages, type ImageField, own, type PodSpecImages, workloadTypeOf, type WorkloadType } from './workload.js';
+
+/** An image the rules change: `field.image` becomes `to`. */
+export interface PlannedRewrite {
+  readonly outcome: 'rewrite';
+  readonly field: ImageField;
+  readonly to: string;
+  readonly rule: CompiledRule;
+}
+
+/** An image that is not a valid reference; left unchanged. */
+export interface InvalidImage {
+  readonly outcome: 'invalid';
+  readonly field: ImageField;
+  readonly error: string;
+}
+
+/** An image whose rule result is not a valid reference, or would be rewritten again; left unchanged. */
+export interface RejectedRewrite {
+  readonly outcome: 'rejected';
+  readonly field: ImageField;
+  readonly rule: CompiledRule;
+  readonly error: string;
+}
+
+/** What the rules say about one image field (images they leave alone are not listed). */
+export type PlannedImage = PlannedRewrite | InvalidImage | RejectedRewrite;
+
+/** The object under review, when it is one this webhook rewrites. */
+export interface ReviewTarget {
+  readonly object: Readonly<Record<string, unknown>>;
+  readonly type: WorkloadType;
+  /** Where the pod spec is and what it holds. */
+  readonly podSpec: Pick<PodSpecImages, 'podSpec' | 'podSpecPointer'>;
+  /** True for the `pods/ephemeralcontainers` subresource: only ephemeral containers are looked at. */
+  readonly subresource: boolean;
+}
+
+/** Everything `render` needs to build the answer, and nothing it has built yet. */
+export interface ReviewPlan {
+  readonly request: AdmissionRequest;
+  readonly options: ReviewOptions;
+  /** Set when the object is left alone as a whole; then `target` is undefined and `images` empty. */
+  readonly skipped: SkipReason | undefined;
+  readonly target: ReviewTarget | undefined;
+  /** In pod spec order (containers, initContainers, ephemeralContainers). */
+  readonly images: readonly PlannedImage[];
+  /** Fields that are not what the API server would send, skipped. */
+  readonly malformed: readonly FieldProblem[];
+}
+
+export type Decision = { readonly ok: true; readonly plan: ReviewPlan } | BadRequest;
+
+const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => own(own(meta, field), SKIP_LABEL) === SKIP_VALUE;
+
+/** Why the object is left alone as a whole, or undefined when its images are to be looked at. */
+function skipReason(request: AdmissionRequest, type: WorkloadType | undefined): SkipReason | undefined {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return 'operation';
+  const object = request.object;
+  if (object === undefined) return 'no-object';
+  if (type === undefined) return 'unsupported-kind';
+  const metadata = own(object, 'metadata');
+  const template = type.templateMetadataPath === undefined ? undefined : at(object, type.templateMetadataPath);
+  for (const meta of [metadata, template]) {
+    if (skipValue(meta, 'labels') || skipValue(meta, 'annotations')) return 'opt-out';
+  }
+  if (type.kind === 'Pod' && own(own(metadata, 'annotations'), MIRROR_POD_ANNOTATION) !== undefined) return 'mirror-pod';
+  return undefined;
+}
+
+/**
+ * The images an UPDATE leaves as they were, by original-images key. On UPDATE only images the
+ * update changes are rewritten. An image already stored (the object was created while the webhook
+ * was down, or before a rule existed) is left alone: patching it would turn an unrelated update (a
+ * label, a finalizer removed by the garbage collector) into a change of an immutable field (a Job's
+ * template, existing ephemeral containers) that the API server rejects, or into an unasked-for
+ * rollout.
+ */
+function storedImages(request: AdmissionRequest, type: WorkloadType): ReadonlyMap<string, string> {
+  const stored = new Map<string, string>();
+  if (request.operation === 'UPDATE' && request.oldObject !== undefined) {
+    for (const f of findImages(request.oldObject, type).images) stored.set(originalImagesKey(f), f.image);
+  }
+  return stored;
+}
+
+/** What the rules say about one image, or undefined when they leave it alone. */
+function planImage(field: ImageField, rewriter: Rewriter, namespace: string | undefined): PlannedImage | undefined {
+  const r = rewriter.rewrite(field.image, { namespace });
+  switch (r.kind) {
+    case 'unchanged':
+      return undefined;
+    case 'rewritten':
+      return { outcome: 'rewrite', field, to: r.rewritten, rule: r.rule };
+    case 'invalid':
+      return { outcome: 'invalid', field, error: r.error };
+    case 'rejected':
+      return { outcome: 'rejected', field, rule: r.rule, error: r.error };
+  }
+}
+
+/**
+ * Decide what to do with one AdmissionReview: `body` is the parsed JSON of the request body (any
+ * value). Returns `{ ok: false, status: 400, message }` with one of the fixed `BAD_REQUEST`
+ * messages when it is not an AdmissionReview this webhook can answer, else the plan. Never throws.
+ */
+export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions = {}): Decision {
+  const parsed = parseAdmissionReview(body);
+  if (!parsed.ok) return { ok: false, status: 400, message: parsed.message };
+  const request = parsed.request;
+  const type = workloadTypeOf(request.kind, request.resource, request.subResource);
+  const skipped = skipReason(request, type);
+  const object = request.object;
+  if (skipped !== undefined || object === undefined || type === undefined) {
+    return { ok: true, plan: { request, options, skipped, target: undefined, images: [], malformed: [] } };
+  }
+  // kubectl debug: only the ephemeral containers of a pods/ephemeralcontainers update are kept.
+  const subresource = request.subResource !== '';
+  const found = findImages(object, type, subresource ? ['ephemeralContainers'] : undefined);
+  const stored = storedImages(request, type);
+  const namespace = request.namespace ?? stringOrUndefined(own(own(object, 'metadata'), 'namespace'));
+  const images: PlannedImage[] = [];
+  for (const field of found.images) {
+    if (stored.get(originalImagesKey(field)) === field.image) continue;
+    const planned = planImage(field, rewriter, namespace);
+    if (planned !== undefined) images.push(planned);
+  }
+  const target: ReviewTarget = { object, type, podSpec: { podSpec: found.podSpec, podSpecPointer: found.podSpecPointer }, subresource };
+  return { ok: true, plan: { request, options, skipped: undefined, target, images, malformed: found.problems } };
+}
+
+/** A non-empty string, else undefined. */
+export function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -1,0 +1,74 @@
+/**
+ * The originals annotation: the JSON Patch operations that record, in the object's
+ * `image-rewriter.io/original-images` annotation, the image each rewritten container had (see
+ * src/core/admission.ts for what is kept and what is replaced).
+ */
+import { ORIGINAL_IMAGES_ANNOTATION } from './admission.js';
+import { add, type PatchOperation, pointer, replace } from './patch.js';
+import { type FieldProblem, type ImageField, isRecord, own } from './workload.js';
+
+/** The key of a container in the original-images map: `containers/nginx` (`containers/[0]` without a name). */
+export function originalImagesKey(f: Pick<ImageField, 'containerList' | 'containerName' | 'index'>): string {
+  return `${f.containerList}/${f.containerName ?? `[${f.index}]`}`;
+}
+
+/** The entries of an existing original-images annotation, or undefined when it is not a JSON map of strings. */
+function parseOriginals(value: string): Map<string, string> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed)) return undefined;
+  const map = new Map<string, string>();
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v !== 'string') return undefined;
+    map.set(k, v);
+  }
+  return map;
+}
+
+/** The ops that record `rewrites` in the original-images annotation of `object`. */
+export function originalImagesOps(
+  object: Readonly<Record<string, unknown>>,
+  rewrites: readonly { readonly field: ImageField }[],
+  malformed: FieldProblem[],
+): PatchOperation[] {
+  const metadata = own(object, 'metadata');
+  const fresh = new Map<string, string>();
+  for (const r of rewrites) {
+    const key = originalImagesKey(r.field);
+    if (!fresh.has(key)) fresh.set(key, r.field.image);
+  }
+  const json = (map: ReadonlyMap<string, string>): string => JSON.stringify(Object.fromEntries(map));
+  if (metadata === undefined || metadata === null) {
+    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) } })];
+  }
+  if (!isRecord(metadata)) {
+    malformed.push({ pointer: '/metadata', problem: 'is not an object; original images not recorded' });
+    return [];
+  }
+  const annotations = own(metadata, 'annotations');
+  if (annotations === undefined || annotations === null) {
+    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) })];
+  }
+  const path = pointer(['metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION]);
+  if (!isRecord(annotations)) {
+    malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
+    return [];
+  }
+  const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
+  if (existing === undefined) return [add(path, json(fresh))];
+  const previous = typeof existing === 'string' ? parseOriginals(existing) : undefined;
+  if (previous === undefined) {
+    malformed.push({ pointer: path, problem: 'is not a JSON map of strings; replaced' });
+    return [replace(path, json(fresh))];
+  }
+  // An image rewritten now is the original of what will run, so its entry is (re)written; entries
+  // of containers not rewritten now (already rewritten on an earlier call) are kept.
+  const merged = new Map(previous);
+  for (const [k, v] of fresh) merged.set(k, v);
+  if (json(merged) === existing) return [];
+  return [replace(path, json(merged))];
+}

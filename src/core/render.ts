@@ -1,0 +1,219 @@
+/**
+ * The second phase of a review: render. A `ReviewPlan` (src/core/decide.ts) becomes the
+ * AdmissionReview answer (JSON Patch, warnings, audit annotations) and the report for logs and
+ * metrics. Pure and deterministic: the same plan always gives the same bytes.
+ */
+import {
+  type AdmissionResponse,
+  type AdmissionReviewAnswer,
+  AUDIT_INVALID_KEY,
+  AUDIT_REWRITES_KEY,
+  type InvalidRecord,
+  type ReviewReport,
+  type RewriteRecord,
+  type SkipReason,
+  WARNING_PREFIX,
+  type WithheldRecord,
+} from './admission.js';
+import { auditValue } from './audit-annotations.js';
+import { type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
+import { originalImagesKey, originalImagesOps } from './original-images.js';
+import { encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
+import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
+import { fitWarning, limitWarnings } from './warning-text.js';
+import { at, type FieldProblem, type ImageField } from './workload.js';
+
+/** What the caller of `render` changes in the plan. */
+export interface RenderOverrides {
+  /**
+   * A reason to leave a planned rewrite out (the image stays as it is, a warning gives the reason,
+   * the report lists it under `withheld`), or undefined to apply it.
+   */
+  readonly withhold?: (rewrite: PlannedRewrite) => string | undefined;
+}
+
+export interface Rendered {
+  readonly response: AdmissionReviewAnswer;
+  readonly report: ReviewReport;
+}
+
+/** The response fields besides `uid` and `allowed`. */
+type ResponseFields = Omit<AdmissionResponse, 'uid' | 'allowed'>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function containerLabel(f: ImageField): string {
+  return `${f.containerList}[${f.containerName ?? `#${f.index}`}]`;
+}
+
+/** The admission warning for one planned image (`reason` set when its rewrite is withheld). */
+function imageWarning(image: PlannedImage, reason: string | undefined): string {
+  const { field } = image;
+  switch (image.outcome) {
+    case 'rewrite':
+      if (reason !== undefined) {
+        return fitWarning([
+          `${WARNING_PREFIX}left `,
+          { text: containerLabel(field), level: 1 },
+          ' ',
+          { text: field.image, level: 0 },
+          ' unchanged (rule ',
+          { text: image.rule.name, level: 1 },
+          '): ',
+          { text: reason, level: 0, cut: 'start' },
+        ]);
+      }
+      return fitWarning([
+        `${WARNING_PREFIX}rewrote `,
+        { text: containerLabel(field), level: 1 },
+        ' ',
+        { text: field.image, level: 0 },
+        ' -> ',
+        { text: image.to, level: 0 },
+        ' (rule ',
+        { text: image.rule.name, level: 1 },
+        ')',
+      ]);
+    case 'invalid':
+      return fitWarning([
+        `${WARNING_PREFIX}image `,
+        { text: JSON.stringify(field.image), level: 0 },
+        ' of ',
+        { text: containerLabel(field), level: 1 },
+        ' is not a valid reference, left unchanged: ',
+        { text: image.error, level: 0, cut: 'start' },
+      ]);
+    case 'rejected':
+      return fitWarning([
+        `${WARNING_PREFIX}left `,
+        { text: containerLabel(field), level: 1 },
+        ' ',
+        { text: field.image, level: 0 },
+        ' unchanged (rule ',
+        { text: image.rule.name, level: 1 },
+        '): ',
+        { text: image.error, level: 0, cut: 'start' },
+      ]);
+  }
+}
+
+/** The pull secret ops for the applied rewrites, or a warning where a Pod's list cannot change. */
+function pullSecretChanges(target: ReviewTarget, operation: string, applied: readonly PlannedRewrite[], warnings: string[], malformed: FieldProblem[]): PatchOperation[] {
+  const { podSpec, podSpecPointer } = target.podSpec;
+  // Each name once, in order of first use.
+  const wanted: string[] = [];
+  for (const r of applied) for (const name of r.rule.imagePullSecrets) if (!wanted.includes(name)) wanted.push(name);
+  if (wanted.length === 0 || podSpec === undefined) return [];
+  if (target.type.kind === 'Pod' && (operation === 'UPDATE' || target.subresource)) {
+    // The API server rejects a Pod update that changes spec.imagePullSecrets.
+    const missing = missingPullSecrets(podSpec, wanted);
+    if (missing.length > 0) {
+      warnings.push(
+        fitWarning([
+          `${WARNING_PREFIX}imagePullSecrets `,
+          { text: missing.join(','), level: 0 },
+          " not added: a Pod's imagePullSecrets cannot change after it is created",
+        ]),
+      );
+    }
+    return [];
+  }
+  return pullSecretOps(podSpec, podSpecPointer, wanted, malformed);
+}
+
+/** The auditAnnotations of the answer, or undefined when there is nothing to record. */
+function auditAnnotations(applied: readonly PlannedRewrite[], images: readonly PlannedImage[]): Record<string, string> | undefined {
+  const invalid: JsonValue[] = [];
+  for (const image of images) {
+    const container = originalImagesKey(image.field);
+    if (image.outcome === 'invalid') invalid.push({ container, image: image.field.image, error: image.error });
+    if (image.outcome === 'rejected') invalid.push({ container, image: image.field.image, rule: image.rule.name, error: image.error });
+  }
+  if (applied.length === 0 && invalid.length === 0) return undefined;
+  const annotations: Record<string, string> = {};
+  if (applied.length > 0) {
+    annotations[AUDIT_REWRITES_KEY] = auditValue(
+      applied.map((r) => ({ container: originalImagesKey(r.field), from: r.field.image, to: r.to, rule: r.rule.name })),
+    );
+  }
+  if (invalid.length > 0) annotations[AUDIT_INVALID_KEY] = auditValue(invalid);
+  return annotations;
+}
+
+/** The report's records of the planned images, in their order. */
+function records(images: readonly PlannedImage[], reasons: ReadonlyMap<PlannedImage, string>): { rewrites: RewriteRecord[]; invalid: InvalidRecord[]; withheld: WithheldRecord[] } {
+  const rewrites: RewriteRecord[] = [];
+  const invalid: InvalidRecord[] = [];
+  const withheld: WithheldRecord[] = [];
+  for (const image of images) {
+    const { containerName, containerList: list, pointer, image: from } = image.field;
+    if (image.outcome === 'rewrite') {
+      const reason = reasons.get(image);
+      if (reason === undefined) rewrites.push({ containerName, list, pointer, from, to: image.to, rule: image.rule.name });
+      else withheld.push({ containerName, list, pointer, from, to: image.to, rule: image.rule.name, reason });
+    } else if (image.outcome === 'invalid') invalid.push({ containerName, list, pointer, image: from, error: image.error });
+    else invalid.push({ containerName, list, pointer, image: from, error: image.error, rule: image.rule.name });
+  }
+  return { rewrites, invalid, withheld };
+}
+
+function report(plan: ReviewPlan, parts: Pick<ReviewReport, 'rewrites' | 'invalid' | 'malformed'>, skipped?: SkipReason, withheld?: readonly WithheldRecord[]): ReviewReport {
+  const { request } = plan;
+  const r: Mutable<ReviewReport> = {
+    uid: request.uid,
+    kind: `${request.kind.group === '' ? '' : `${request.kind.group}/`}${request.kind.version}/${request.kind.kind}`,
+    namespace: request.namespace,
+    name: request.name ?? stringOrUndefined(at(request.object, ['metadata', 'name'])),
+    operation: request.operation,
+    rewrites: parts.rewrites,
+    invalid: parts.invalid,
+    malformed: parts.malformed,
+  };
+  if (skipped !== undefined) r.skipped = skipped;
+  if (withheld !== undefined && withheld.length > 0) r.withheld = withheld;
+  return r;
+}
+
+/** The AdmissionReview answer: `uid`, `allowed`, then only the fields that apply, in this order. */
+function answer(plan: ReviewPlan, fields: ResponseFields = {}): AdmissionReviewAnswer {
+  const response: Mutable<AdmissionResponse> = { uid: plan.request.uid, allowed: true };
+  if (fields.patchType !== undefined) response.patchType = fields.patchType;
+  if (fields.patch !== undefined) response.patch = fields.patch;
+  if (fields.warnings !== undefined) response.warnings = fields.warnings;
+  if (fields.auditAnnotations !== undefined) response.auditAnnotations = fields.auditAnnotations;
+  return { apiVersion: plan.request.apiVersion, kind: 'AdmissionReview', response };
+}
+
+/**
+ * Build the answer to send (HTTP 200, always `allowed: true`; `patchType`/`patch` only when
+ * something changes) and the report of what was done, from a plan. Never throws.
+ */
+export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rendered {
+  const target = plan.target;
+  if (plan.skipped !== undefined || target === undefined) {
+    return { response: answer(plan), report: report(plan, { rewrites: [], invalid: [], malformed: [] }, plan.skipped) };
+  }
+  const reasons = new Map<PlannedImage, string>();
+  const applied: PlannedRewrite[] = [];
+  for (const image of plan.images) {
+    if (image.outcome !== 'rewrite') continue;
+    const reason = overrides.withhold?.(image);
+    if (reason === undefined) applied.push(image);
+    else reasons.set(image, reason);
+  }
+  const warnings = plan.images.map((image) => imageWarning(image, reasons.get(image)));
+  const malformed = [...plan.malformed];
+  const ops: PatchOperation[] = applied.map((r) => replace(r.field.pointer, r.to));
+  if (applied.length > 0 && plan.options.recordOriginals !== false && !target.subresource) ops.push(...originalImagesOps(target.object, applied, malformed));
+  ops.push(...pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
+
+  const fields: Mutable<ResponseFields> = {};
+  if (ops.length > 0) {
+    fields.patchType = 'JSONPatch';
+    fields.patch = encodePatch(ops);
+  }
+  if (warnings.length > 0) fields.warnings = limitWarnings(warnings);
+  const audit = auditAnnotations(applied, plan.images);
+  if (audit !== undefined) fields.auditAnnotations = audit;
+  const { rewrites, invalid, withheld } = records(plan.images, reasons);
+  return { response: answer(plan, fields), report: report(plan, { rewrites, invalid, malformed }, undefined, withheld) };
+}

@@ -1,0 +1,134 @@
+/**
+ * Warning text: admission warnings made printable ASCII and fitted to about
+ * WARNING_TARGET_LENGTH characters (kubectl prints them; the API server may cut them past
+ * WARNING_MAX_LENGTH), and the list of warnings capped at MAX_WARNINGS.
+ */
+import { MAX_WARNINGS, ORIGINAL_IMAGES_ANNOTATION, WARNING_MAX_LENGTH, WARNING_PREFIX, WARNING_TARGET_LENGTH } from './admission.js';
+
+/** Untrusted text made printable ASCII (control and non-ASCII UTF-16 units as `\uXXXX`, like JSON). */
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+const NOT_PRINTABLE = /[^\x20-\x7e]/;
+
+/** `sha256:0123456789abcdef...` (64 hex) -> `sha256:01234567...` inside a reference or message. */
+function abbreviateDigests(s: string): string {
+  // A digest has at least 32 hex digits in a row; most texts have none, and this test is linear
+  // where the replacement's pattern retries at every word of a long registry host.
+  if (!HEX_RUN.test(s)) return s;
+  return s.replace(/\b([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9]{8})[a-fA-F0-9]{24,}/g, '$1:$2...');
+}
+const HEX_RUN = /[a-fA-F0-9]{32}/;
+
+/** Cuts that would remove only a few characters are not worth the lost text. */
+const MIN_CUT = 6;
+/** No variable part is cut below this many characters. */
+const MIN_PART = 40;
+/** Longer untrusted text is cut before any work is done on it. */
+const MAX_PART_INPUT = 1024;
+
+type Cut = 'middle' | 'start';
+
+/**
+ * Cut `s` to about `max` characters. `'middle'` keeps the start and, when short enough, the last
+ * path component with its tag or digest (`123456789012.dkr.ecr.us-w.../nginx:1.26`); `'start'`
+ * keeps the end (`...repository name (Nginx) must be lowercase`), where messages say what is wrong.
+ */
+function ellipsize(s: string, max: number, cut: Cut): string {
+  if (s.length - max < MIN_CUT) return s;
+  const keep = Math.max(max - 3, 2);
+  if (cut === 'start') return `...${s.slice(s.length - keep)}`;
+  const lastSlash = s.lastIndexOf('/');
+  const at = s.indexOf('@', lastSlash + 1);
+  const tagOrDigest = at >= 0 ? at : s.indexOf(':', lastSlash + 1);
+  // The tail from the last `/`, else from the tag or digest, when it is short enough.
+  const tailFrom = (i: number): number | undefined => (i > 0 && s.length - i <= keep * 0.6 ? s.length - i : undefined);
+  const tail = tailFrom(lastSlash) ?? tailFrom(tagOrDigest) ?? Math.floor(keep * 0.4);
+  return `${s.slice(0, keep - tail)}...${s.slice(s.length - tail)}`;
+}
+
+/**
+ * A variable part of a warning. Images and messages (`level` 0) are shortened before container
+ * and rule names (`level` 1); `cut` says which end of it to keep.
+ */
+export interface WarningPart {
+  readonly text: string;
+  readonly level: 0 | 1;
+  readonly cut?: Cut;
+}
+
+/** A segment of a warning being fitted: fixed text, or a variable part that may be shortened. */
+interface Piece {
+  readonly fixed: boolean;
+  text: string;
+  readonly level: 0 | 1;
+  readonly cut: Cut;
+}
+
+const LEVELS = [0, 1] as const;
+
+/**
+ * A warning from fixed text and variable parts, kept within WARNING_TARGET_LENGTH where that
+ * leaves it readable: digests are abbreviated first, then the longest images or messages are cut
+ * (not below MIN_PART), then container and rule names. Whatever remains over the target is
+ * accepted up to WARNING_MAX_LENGTH, where the API server starts cutting; past that it is cut.
+ */
+export function fitWarning(segments: readonly (string | WarningPart)[]): string {
+  // Most warnings are short and printable as they are: then nothing below would change them.
+  let joined = '';
+  for (const s of segments) joined += typeof s === 'string' ? s : s.text;
+  if (joined.length <= WARNING_TARGET_LENGTH && !NOT_PRINTABLE.test(joined)) return joined;
+  // Lengths are kept as a running sum: the text is joined once, at the end.
+  const parts: Piece[] = [];
+  let length = 0;
+  for (const s of segments) {
+    const p: Piece =
+      typeof s === 'string'
+        ? { fixed: true, text: s, level: 0, cut: 'middle' }
+        : { fixed: false, text: printable(s.text.slice(0, MAX_PART_INPUT)), level: s.level, cut: s.cut ?? 'middle' };
+    parts.push(p);
+    length += p.text.length;
+  }
+  if (length > WARNING_TARGET_LENGTH) {
+    length = 0;
+    for (const p of parts) {
+      if (!p.fixed) p.text = abbreviateDigests(p.text);
+      length += p.text.length;
+    }
+  }
+  for (const level of LEVELS) {
+    const excess = length - WARNING_TARGET_LENGTH;
+    if (excess <= 0) break;
+    const group = parts.filter((p) => !p.fixed && p.level === level);
+    const removed = (cap: number): number => {
+      let sum = 0;
+      for (const p of group) sum += Math.max(0, p.text.length - Math.max(cap, MIN_PART));
+      return sum;
+    };
+    // The largest cap that removes at least `excess` characters (or as many as the floor allows).
+    let lo = 0;
+    let hi = 0;
+    for (const p of group) hi = Math.max(hi, p.text.length);
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (removed(mid) >= excess) lo = mid;
+      else hi = mid - 1;
+    }
+    for (const p of group) {
+      length -= p.text.length;
+      p.text = ellipsize(p.text, Math.max(lo, MIN_PART), p.cut);
+      length += p.text.length;
+    }
+  }
+  let text = '';
+  for (const p of parts) text += p.text;
+  return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
+}
+
+/** `warnings`, or its first MAX_WARNINGS - 1 and one more saying how many were left out. */
+export function limitWarnings(warnings: readonly string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return [...warnings];
+  const kept = warnings.slice(0, MAX_WARNINGS - 1);
+  kept.push(`${WARNING_PREFIX}${warnings.length - kept.length} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+  return kept;
+}
