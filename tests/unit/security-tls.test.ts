@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MIN_TLS_VERSION, type RunningServer, startServer, TLS_CIPHERS } from '../../src/serve/server.js';
+import { MIN_TLS_VERSION, TLS_CIPHERS } from '../../src/serve/certificates.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { createTestPki, type TestPki } from '../helpers/tls.js';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@
  * once shutdown began (connection refused or reset before the server read a request) are counted
  * and never appear in the server's log; both rotated certificates were served; the exit code is 0.
  *
- * Regression test for the fix in src/serve/server.ts: https.Server#close destroyed new connections whose
+ * Regression test for the shutdown of src/serve/connections.ts: https.Server#close destroyed new connections whose
  * first request was still on the wire (3 of 185 requests dropped in this test before the fix).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

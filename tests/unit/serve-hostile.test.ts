@@ -222,7 +222,7 @@ describe('connection limit', () => {
   });
 });
 
-describe('many idle connections (issue 6: 500 handshakes that never finish and 300 idle TLS connections)', () => {
+describe('many idle connections (500 handshakes that never finish and 300 idle TLS connections)', () => {
   it('keeps serving while 800 connections sit idle; memory stays bounded; all are closed at shutdown', async () => {
     const many = await startServer({
       handler: (event) => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ bytes: event.body?.length ?? 0 }) }),

@@ -12,7 +12,8 @@ import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import type { LogEntry } from '../../src/observability/log.js';
-import { type ProxyHandler, type RunningServer, startServer, toProxyEvent } from '../../src/serve/server.js';
+import { toProxyEvent } from '../../src/serve/event.js';
+import { type ProxyHandler, type RunningServer, startServer } from '../../src/serve/server.js';
 import { captureObservability, type Captured, EVENT_TOKEN, eventNames, type JsonObject, loadEvent } from '../helpers/events.js';
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
 

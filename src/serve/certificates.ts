@@ -1,0 +1,162 @@
+/**
+ * The server's TLS key pair: load and check it at start, the TLS settings built from it, and its
+ * reload when the files change (a pair that does not load is logged and the current one kept).
+ */
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import type { SecureVersion, TlsOptions } from 'node:tls';
+import { type FileWatch, watchFiles } from '../config/file-watch.js';
+import type { Log } from '../observability/log.js';
+import { ServeError } from './options.js';
+
+export const MIN_TLS_VERSION: SecureVersion = 'TLSv1.2';
+/**
+ * The cipher suites offered: TLS 1.3's, and for TLS 1.2 only ECDHE key exchange with AEAD ciphers
+ * (Mozilla's "intermediate" list). Node's default list ends in `HIGH`, which lets a TLS 1.2 client
+ * pick static-RSA key exchange (no forward secrecy) or CBC with SHA-1 MACs.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export interface KeyPair {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface CertificateFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+interface CertificateInfo {
+  readonly subject: string;
+  readonly serialNumber: string;
+  readonly fingerprint256: string;
+  readonly validTo: string;
+  readonly expired: boolean;
+}
+
+type PairCheck = { readonly ok: true; readonly info: CertificateInfo } | { readonly ok: false; readonly reason: string };
+
+/** The TLS settings of the server for a key pair (at start and on every reload). */
+export function tlsOptions(pair: KeyPair): TlsOptions {
+  return {
+    cert: pair.cert,
+    key: pair.key,
+    minVersion: MIN_TLS_VERSION,
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+    ALPNProtocols: ['http/1.1'],
+  };
+}
+
+/** Check that a certificate and key are PEM, belong together and make a TLS context. */
+function checkKeyPair(pair: KeyPair, now: number): PairCheck {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(pair.cert);
+  } catch (e) {
+    return { ok: false, reason: `certificate file does not hold a PEM certificate (${(e as Error).message})` };
+  }
+  let key;
+  try {
+    key = createPrivateKey(pair.key);
+  } catch (e) {
+    return { ok: false, reason: `private key file does not hold a PEM private key (${(e as Error).message})` };
+  }
+  if (!x509.checkPrivateKey(key)) return { ok: false, reason: 'the private key does not belong to the certificate' };
+  try {
+    createSecureContext({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION, ciphers: TLS_CIPHERS });
+  } catch (e) {
+    return { ok: false, reason: `cannot make a TLS context (${(e as Error).message})` };
+  }
+  return {
+    ok: true,
+    info: {
+      subject: x509.subject.replace(/\n/g, ', '),
+      serialNumber: x509.serialNumber,
+      fingerprint256: x509.fingerprint256,
+      validTo: x509.validTo,
+      expired: Date.parse(x509.validTo) < now,
+    },
+  };
+}
+
+async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly error: string }> {
+  try {
+    const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
+    return { cert, key };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { error: `cannot read ${err.path ?? 'the certificate files'}: ${err.code ?? err.message}` };
+  }
+}
+
+const digest = (pair: KeyPair): string => createHash('sha256').update(pair.cert).update('\0').update(pair.key).digest('hex');
+
+/** Read and check the pair at start; a pair that does not load is a `ServeError` saying why. */
+export async function loadKeyPair(files: CertificateFiles, log: Log): Promise<KeyPair> {
+  const pair = await readPair(files);
+  if ('error' in pair) throw new ServeError(pair.error);
+  const checked = checkKeyPair(pair, Date.now());
+  if (!checked.ok) throw new ServeError(`${files.certFile}, ${files.keyFile}: ${checked.reason}`);
+  log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate loaded', ...checked.info });
+  return pair;
+}
+
+/**
+ * Watches the certificate and key files; when their content changes and the new pair loads, it is
+ * handed to `apply`; when it does not, the reason is logged once and the current pair stays.
+ */
+export function reloadCertificates(
+  initial: KeyPair,
+  files: CertificateFiles,
+  apply: (pair: KeyPair) => void,
+  options: { readonly pollMs: number; readonly log: Log },
+): FileWatch {
+  const { log } = options;
+  let current = initial;
+  let lastFailed: string | undefined;
+  const failed = (id: string, reason: string): void => {
+    if (lastFailed === id) return;
+    lastFailed = id;
+    log({ level: 'error', msg: 'certificate reload failed; keeping the current certificate', reason });
+  };
+  const check = async (): Promise<void> => {
+    const read = await readPair(files);
+    if ('error' in read) {
+      failed(read.error, read.error);
+      return;
+    }
+    if (read.cert.equals(current.cert) && read.key.equals(current.key)) {
+      lastFailed = undefined;
+      return;
+    }
+    const id = digest(read);
+    const checked = checkKeyPair(read, Date.now());
+    if (!checked.ok) {
+      failed(id, checked.reason);
+      return;
+    }
+    try {
+      apply(read);
+    } catch (e) {
+      failed(id, (e as Error).message);
+      return;
+    }
+    current = read;
+    lastFailed = undefined;
+    log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
+  };
+  return watchFiles([files.certFile, files.keyFile], check, { ...options, what: 'certificate' });
+}

@@ -1,0 +1,163 @@
+/**
+ * The server's connections: which are open, which finished TLS, how many requests each has had and
+ * has in flight; the connection-level events (limits, failed handshakes, protocol errors); and the
+ * graceful shutdown that drains them.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import { type DropArgument, Server as NetServer, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Log } from '../observability/log.js';
+
+/** At shutdown, how long a connection accepted before it has to send its first request. */
+export const NEW_CONNECTION_GRACE_MS = 1_000;
+
+/** A connection past its TLS handshake. */
+interface Secured {
+  readonly socket: TLSSocket;
+  inFlight: number;
+  served: number;
+}
+
+export interface ConnectionLimits {
+  readonly maxConnections: number;
+  /** Bounds the grace new connections get at shutdown to send their first request. */
+  readonly headersMs: number;
+  readonly shutdownMs: number;
+}
+
+/** The status line Node would send for a protocol error, by its code. */
+function clientErrorStatus(code: string | undefined): { readonly status: number; readonly text: string } {
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, text: 'Request Header Fields Too Large' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, text: 'Request Timeout' };
+  return { status: 400, text: 'Bad Request' };
+}
+
+/**
+ * Owns the connection state of one server. `attach` subscribes to the server's connection events;
+ * `requestStarted` counts each request; `drain` is the graceful shutdown.
+ */
+export class Connections {
+  /** Every accepted TCP connection, TLS finished or not. */
+  private readonly sockets = new Set<Socket>();
+  /** Connections past the TLS handshake (keyed by socket). */
+  private readonly secured = new Map<object, Secured>();
+  private closing = false;
+  /** During shutdown, connections accepted before it may finish TLS and send a first request until this is set. */
+  private graceOver = false;
+
+  constructor(
+    private readonly limits: ConnectionLimits,
+    private readonly log: Log,
+    /** For lines a client can provoke at will. */
+    private readonly noisy: Log,
+  ) {}
+
+  /** True once `drain` was called: every answer then ends its connection. */
+  get draining(): boolean {
+    return this.closing;
+  }
+
+  /** Subscribe to the server's connection events and apply the connection limit. */
+  attach(server: Server): void {
+    server.maxConnections = this.limits.maxConnections;
+    server.on('connection', (socket: Socket) => {
+      this.accepted(socket);
+    });
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      this.noisy({ level: 'info', msg: 'tls handshake failed', code: err.code, reason: err.message.split('\n')[0], sourceIp: socket.remoteAddress });
+    });
+    server.on('drop', (data?: DropArgument) => {
+      this.noisy({ level: 'warn', msg: 'connection dropped: too many connections', maxConnections: this.limits.maxConnections, sourceIp: data?.remoteAddress });
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      this.securedConnection(socket);
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      this.clientError(err, socket);
+    });
+  }
+
+  /** Count a request on its connection until its response closes. */
+  requestStarted(req: IncomingMessage, res: ServerResponse): void {
+    const conn = this.secured.get(req.socket);
+    if (conn === undefined) return;
+    conn.inFlight++;
+    conn.served++;
+    res.once('close', () => {
+      conn.inFlight--;
+    });
+  }
+
+  private accepted(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private securedConnection(socket: TLSSocket): void {
+    if (this.closing && this.graceOver) {
+      socket.destroy();
+      return;
+    }
+    this.secured.set(socket, { socket, inFlight: 0, served: 0 });
+    socket.once('close', () => this.secured.delete(socket));
+  }
+
+  /** A protocol error (bad request line, header overflow, request timeout): what Node does without a listener, plus a log line. */
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    // A failed handshake is reported here too, and was logged as such by tlsClientError.
+    if (!this.secured.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    // It is a TLSSocket; the Duplex type just does not say so.
+    const { remoteAddress } = socket as Partial<Pick<Socket, 'remoteAddress'>>;
+    const { status, text } = clientErrorStatus(err.code);
+    this.noisy({ level: 'info', msg: 'bad request from client', code: err.code, status, sourceIp: remoteAddress });
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+
+  /**
+   * Graceful shutdown: stop listening, let in-flight requests finish, end idle keep-alive
+   * connections, give new ones a short grace to send their first request; after `shutdownMs`
+   * every remaining connection is closed. Resolves when the server has stopped.
+   */
+  drain(server: Server): Promise<void> {
+    const { log } = this;
+    const { shutdownMs, headersMs } = this.limits;
+    return new Promise<void>((resolve) => {
+      this.closing = true;
+      log({ level: 'info', msg: 'shutting down', connections: this.sockets.size, shutdownMs });
+      const deadline = setTimeout(() => {
+        log({ level: 'warn', msg: 'shutdown deadline reached; closing the remaining connections', connections: this.sockets.size });
+        server.closeAllConnections();
+        for (const s of this.sockets) s.destroy();
+      }, shutdownMs);
+      deadline.unref();
+      const grace = setTimeout(() => {
+        this.graceOver = true;
+        for (const conn of this.secured.values()) if (conn.served === 0) conn.socket.destroy();
+      }, Math.min(headersMs, NEW_CONNECTION_GRACE_MS));
+      grace.unref();
+      // Stop listening without https.Server#close, which would also destroy every connection with
+      // no request being parsed, new ones included: a client whose first request was still on the
+      // wire would get a reset for a request it sent before the shutdown. As Go's Shutdown does,
+      // keep-alive connections that already had a request and have none in flight are ended now; new
+      // connections get NEW_CONNECTION_GRACE_MS to send theirs; the others close after their answer
+      // (it says Connection: close).
+      NetServer.prototype.close.call(server, () => {
+        clearTimeout(deadline);
+        clearTimeout(grace);
+        log({ level: 'info', msg: 'stopped' });
+        resolve();
+      });
+      // end(), not destroy(): the last answer may still be in the socket's buffer.
+      for (const conn of this.secured.values()) if (conn.inFlight === 0 && conn.served > 0) conn.socket.end();
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The HTTPS server's options: what a caller may set, the defaults, and their check into one
+ * resolved value the other serve modules read (so a new limit is one field here, one use there).
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { Log } from '../observability/log.js';
+
+/** The Lambda handler as the server calls it: a REST proxy event in, a proxy result out. */
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** Every time bound of the server, in milliseconds. */
+export interface ServerTimeouts {
+  /** The TLS handshake must finish within this (a client that never finishes it is cut off). */
+  readonly handshakeMs: number;
+  /** The request headers must arrive within this. */
+  readonly headersMs: number;
+  /** The whole request (headers and body) must arrive within this; else 408 and close. */
+  readonly requestMs: number;
+  /** A connection with no traffic at all for this long is destroyed. */
+  readonly idleSocketMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMs: number;
+  /** The handler must answer within this; else 504, as API Gateway does after its 29 s. */
+  readonly handlerMs: number;
+  /** After an early answer (413, 404), how long the rest of the body is read and dropped so the client sees the answer. */
+  readonly lingerMs: number;
+  /** `close()` waits this long for in-flight requests, then closes every connection. */
+  readonly shutdownMs: number;
+  /** How often Node checks the header and request deadlines (its default, 30 s, is too coarse). */
+  readonly checkIntervalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  handshakeMs: 10_000,
+  headersMs: 10_000,
+  requestMs: 30_000,
+  idleSocketMs: 60_000,
+  keepAliveMs: 15_000,
+  handlerMs: 29_000,
+  lingerMs: 2_000,
+  shutdownMs: 10_000,
+  checkIntervalMs: 1_000,
+};
+
+/** Lambda's synchronous invocation payload limit: a bigger request could never reach the real handler. */
+export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
+export const DEFAULT_MAX_CONNECTIONS = 512;
+export const DEFAULT_CERTIFICATE_POLL_MS = 10_000;
+
+export interface ServerOptions {
+  readonly handler: ProxyHandler;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Address to bind; undefined binds every interface (like `:8443`). */
+  readonly host?: string | undefined;
+  /** 0 picks a free port (read it from the result). */
+  readonly port: number;
+  readonly maxBodyBytes?: number | undefined;
+  readonly maxConnections?: number | undefined;
+  readonly timeouts?: Partial<ServerTimeouts> | undefined;
+  /** How often the certificate files are checked besides fs.watch events. */
+  readonly certificatePollMs?: number | undefined;
+  /** requestContext.stage of the events (default "local"). */
+  readonly stage?: string | undefined;
+  readonly log?: Log | undefined;
+}
+
+/** Thrown by `startServer` when it cannot start (bad option, certificate unusable, address in use). */
+export class ServeError extends Error {
+  override readonly name = 'ServeError';
+}
+
+/** The options with every default applied and every bound checked. */
+export interface ResolvedOptions {
+  readonly handler: ProxyHandler;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly host: string | undefined;
+  readonly port: number;
+  readonly timeouts: ServerTimeouts;
+  readonly maxBodyBytes: number;
+  /** After an early answer, a client may finish sending up to this much, which is read and dropped. */
+  readonly discardBytes: number;
+  readonly maxConnections: number;
+  readonly certificatePollMs: number;
+  readonly stage: string;
+  readonly log: Log;
+}
+
+function positiveInteger(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v <= 0) throw new ServeError(`${name} must be a positive integer (got ${v})`);
+  return v;
+}
+
+/** Apply the defaults and check every number; a bad one is a `ServeError` naming it. */
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  const timeouts: ServerTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  for (const [k, v] of Object.entries(timeouts)) positiveInteger(`timeouts.${k}`, v as number);
+  const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  const maxConnections = positiveInteger('maxConnections', options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+  const certificatePollMs = positiveInteger('certificatePollMs', options.certificatePollMs ?? DEFAULT_CERTIFICATE_POLL_MS);
+  return {
+    handler: options.handler,
+    certFile: options.certFile,
+    keyFile: options.keyFile,
+    host: options.host,
+    port: options.port,
+    timeouts,
+    maxBodyBytes,
+    discardBytes: 2 * maxBodyBytes,
+    maxConnections,
+    certificatePollMs,
+    stage: options.stage ?? 'local',
+    log: options.log ?? (() => undefined),
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * One HTTPS request through the server: route it, answer early what never reaches the handler,
+ * read the body, run the handler under its deadline, write its answer, and log one line.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { Log, LogEntry, LogLevel } from '../observability/log.js';
+import { discardRest, readBody } from './body.js';
+import { lambdaContext, type Route, routeOf, toProxyEvent } from './event.js';
+import type { ProxyHandler, ServerTimeouts } from './options.js';
+import { sendJson, writeResult } from './response.js';
+
+/** What a request needs from the server around it. */
+export interface RequestSettings {
+  readonly handler: ProxyHandler;
+  readonly stage: string;
+  readonly timeouts: Pick<ServerTimeouts, 'handlerMs' | 'lingerMs'>;
+  readonly maxBodyBytes: number;
+  /** After an early answer, how much of the rest of the body is read and dropped. */
+  readonly discardBytes: number;
+  readonly log: Log;
+  /** True while the server shuts down: every answer then ends its connection. */
+  readonly draining: () => boolean;
+}
+
+interface Outcome {
+  readonly status: number;
+  readonly responseBytes?: number;
+  readonly requestBytes?: number;
+  readonly level?: LogLevel;
+  readonly reason?: string;
+}
+
+type HandlerOutcome =
+  | { readonly kind: 'result'; readonly value: APIGatewayProxyResult }
+  | { readonly kind: 'error'; readonly error: unknown }
+  | { readonly kind: 'timeout' };
+
+/** The request's facts for its event and its log line. */
+interface RequestFacts {
+  readonly requestId: string;
+  readonly requestTimeEpoch: number;
+  readonly startedAt: number;
+  readonly method: string;
+  readonly path: string;
+  readonly search: string;
+  readonly route: Route | undefined;
+  readonly sourceIp: string;
+}
+
+function factsOf(req: IncomingMessage): RequestFacts {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  return {
+    startedAt: performance.now(),
+    requestTimeEpoch: Date.now(),
+    requestId: randomUUID(),
+    method: req.method ?? 'GET',
+    path,
+    search: q === -1 ? '' : url.slice(q + 1),
+    route: routeOf(path),
+    sourceIp: req.socket.remoteAddress ?? '',
+  };
+}
+
+/** The one log line of a request (never its body, never its path: that may carry the token). */
+function logRequest(log: Log, f: RequestFacts, o: Outcome): void {
+  const entry: { -readonly [K in keyof LogEntry]: LogEntry[K] } = {
+    level: o.level ?? 'info',
+    msg: 'request',
+    requestId: f.requestId,
+    method: f.method,
+    resource: f.route?.resource ?? '(no route)',
+    sourceIp: f.sourceIp,
+    durationMs: Math.round((performance.now() - f.startedAt) * 10) / 10,
+    status: o.status,
+  };
+  if (o.responseBytes !== undefined) entry['responseBytes'] = o.responseBytes;
+  if (o.requestBytes !== undefined) entry['requestBytes'] = o.requestBytes;
+  if (o.reason !== undefined) entry['reason'] = o.reason;
+  log(entry);
+}
+
+/** The server's own answer to a request the handler never sees. */
+interface Refusal {
+  readonly status: number;
+  readonly message: string;
+  readonly allow?: string;
+}
+
+/** The route the request goes to the handler by, or the refusal (unknown path, wrong method, shutting down). */
+function routeOrRefusal(f: RequestFacts, draining: boolean): Route | Refusal {
+  if (f.route === undefined) return { status: 404, message: 'Not Found' };
+  if (f.route.resource !== '/healthz') return f.route;
+  if (f.method !== 'GET' && f.method !== 'HEAD') return { status: 405, message: 'method not allowed: GET /healthz', allow: 'GET, HEAD' };
+  if (draining) return { status: 503, message: 'shutting down' };
+  return f.route;
+}
+
+/** Run the handler; a throw is an error outcome, no answer within `handlerMs` a timeout. */
+async function invoke(s: RequestSettings, event: Parameters<ProxyHandler>[0], requestId: string): Promise<HandlerOutcome> {
+  const { handlerMs } = s.timeouts;
+  const deadline = Date.now() + handlerMs;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    Promise.resolve()
+      .then(() => s.handler(event, lambdaContext(requestId, deadline)))
+      .then(
+        (value) => ({ kind: 'result' as const, value }),
+        (error: unknown) => ({ kind: 'error' as const, error }),
+      ),
+    new Promise<{ kind: 'timeout' }>((resolve) => {
+      timer = setTimeout(() => {
+        resolve({ kind: 'timeout' });
+      }, handlerMs);
+      // The connection keeps the process alive while it matters; after a forced shutdown it must not.
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}
+
+/** Write the handler's outcome as the answer: its result, or 504 / 500 / 502 as API Gateway would. */
+function answer(s: RequestSettings, res: ServerResponse, f: RequestFacts, outcome: HandlerOutcome, requestBytes: number): Outcome {
+  switch (outcome.kind) {
+    case 'timeout':
+      return { status: 504, requestBytes, level: 'error', reason: `handler did not answer within ${s.timeouts.handlerMs} ms`, responseBytes: sendJson(res, 504, 'Endpoint request timed out') };
+    case 'error': {
+      const e = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
+      s.log({ level: 'error', msg: 'handler threw', requestId: f.requestId, error: e.name, reason: e.message });
+      return { status: 500, requestBytes, level: 'error', responseBytes: sendJson(res, 500, 'Internal server error') };
+    }
+    case 'result': {
+      const written = writeResult(res, outcome.value);
+      if (written.ok) return { status: written.status, requestBytes, responseBytes: written.bytes };
+      return { status: 502, requestBytes, level: 'error', reason: written.problem, responseBytes: sendJson(res, 502, 'Internal server error') };
+    }
+  }
+}
+
+/** Serve one request from its arrival to its answer; returns what is logged about it. */
+async function serve(s: RequestSettings, req: IncomingMessage, res: ServerResponse, f: RequestFacts): Promise<Outcome> {
+  res.setHeader('x-request-id', f.requestId);
+  const closeIfDraining = (): void => {
+    if (s.draining()) res.setHeader('connection', 'close');
+  };
+  closeIfDraining();
+  const route = routeOrRefusal(f, s.draining());
+  if ('status' in route) {
+    discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+    if (route.allow !== undefined) res.setHeader('allow', route.allow);
+    return { status: route.status, responseBytes: sendJson(res, route.status, route.message) };
+  }
+  const read = await readBody(req, s.maxBodyBytes);
+  if (read.kind === 'aborted') return { status: 0, level: 'info', reason: 'client closed the connection or timed out before sending the whole body' };
+  if (read.kind === 'too-large') {
+    discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+    return { status: 413, responseBytes: sendJson(res, 413, `request body is larger than ${s.maxBodyBytes} bytes`) };
+  }
+  const event = toProxyEvent({
+    // HEAD /healthz is a GET for the handler; Node leaves the body out of the answer.
+    method: route.resource === '/healthz' ? 'GET' : f.method,
+    path: f.path,
+    search: f.search,
+    route,
+    rawHeaders: req.rawHeaders,
+    body: read.body,
+    requestId: f.requestId,
+    requestTimeEpoch: f.requestTimeEpoch,
+    sourceIp: f.sourceIp,
+    userAgent: req.headers['user-agent'],
+    stage: s.stage,
+    protocol: `HTTP/${req.httpVersion}`,
+  });
+  const outcome = await invoke(s, event, f.requestId);
+  const requestBytes = read.body.length;
+  closeIfDraining();
+  if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, reason: 'client went away before the answer' };
+  return answer(s, res, f, outcome, requestBytes);
+}
+
+/** The server's request listener: serves each request and logs one line about it. */
+export function requestListener(s: RequestSettings): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
+    const facts = factsOf(req);
+    logRequest(s.log, facts, await serve(s, req, res, facts));
+  };
+}
