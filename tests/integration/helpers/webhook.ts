@@ -27,8 +27,8 @@ export interface Webhook {
 
 export type StartWebhook = (env: Readonly<Record<string, string>>) => Promise<Webhook>;
 
-/** Every variable src/config/sources.ts reads: unset unless the scenario sets it. */
-const SOURCE_VARIABLES = ['REWRITE_RULES', 'REWRITE_RULES_PARAMETER', 'REWRITE_RULES_TTL_SECONDS', 'WEBHOOK_TOKEN', 'WEBHOOK_TOKEN_PARAMETER', 'WEBHOOK_TOKEN_SECRET_ARN'];
+/** Every variable src/config/settings.ts reads: unset unless the scenario sets it. */
+const SOURCE_VARIABLES = ['REWRITE_RULES', 'REWRITE_RULES_PARAMETER', 'REWRITE_RULES_TTL_SECONDS', 'WEBHOOK_TOKEN', 'WEBHOOK_TOKEN_PARAMETER', 'WEBHOOK_TOKEN_SECRET_ARN', 'WEBHOOK_ALLOW_UNAUTHENTICATED'];
 
 function toAnswer(value: unknown): Answer {
   if (typeof value !== 'object' || value === null) throw new Error(`not a proxy result: ${JSON.stringify(value)}`);
