@@ -20,6 +20,7 @@ import type { Root, Tokens } from 'ret/dist/types/tokens.js';
 import * as z from 'zod/mini';
 import { type CompileResult, type Issue, type Rewriter, compileRules } from '../core/rules.js';
 import { grammar } from '../core/reference.js';
+import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 
 
 // Documents are validated once per load, never per request: zod's compiled (`new Function`) object
@@ -224,20 +225,19 @@ const ruleShape = {
   imagePullSecrets: z.optional(z.array(z.string().check(z.regex(dnsSubdomain, 'must be a Secret name'))).check(z.minLength(1))),
 };
 
+// The schemas validate into the core's types (src/core/rule-spec.ts): `satisfies` fails to
+// compile when what they produce stops being a RuleSpec or a RulesDocument.
 export const ruleSchema = z.strictObject(ruleShape).check(
   z.superRefine((r, ctx) => {
     if (r.match === undefined && r.regex === undefined) ctx.addIssue({ code: 'custom', message: 'needs one of "match" or "regex"' });
     if (r.match !== undefined && r.regex !== undefined) ctx.addIssue({ code: 'custom', message: 'has both "match" and "regex"; use one' });
   }),
-);
+) satisfies z.ZodMiniType<RuleSpec>;
 
 export const rulesDocumentSchema = z.strictObject({
   rules: z.array(ruleSchema),
   exclude: z.optional(z.array(prefix)),
-});
-
-export type RuleSpec = z.infer<typeof ruleSchema>;
-export type RulesDocument = z.infer<typeof rulesDocumentSchema>;
+}) satisfies z.ZodMiniType<RulesDocument>;
 
 const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   '': ['rules', 'exclude'],

@@ -10,7 +10,7 @@
  *
  * Pure: the environment used by `${env:NAME}` substitutions is passed in.
  */
-import type { RuleSpec, RulesDocument } from '../config/schema.js';
+import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
