@@ -99,7 +99,7 @@ export interface MutatingWebhookConfiguration {
 
 const OPERATIONS = ['CREATE', 'UPDATE'] as const;
 
-/** Every resource whose pod spec the handler rewrites (issue 3). */
+/** Every resource whose pod spec the handler rewrites. */
 export const RULES: readonly RuleWithOperations[] = [
   { apiGroups: [''], apiVersions: ['v1'], operations: OPERATIONS, resources: ['pods', 'pods/ephemeralcontainers', 'replicationcontrollers', 'podtemplates'], scope: 'Namespaced' },
   { apiGroups: ['apps'], apiVersions: ['v1'], operations: OPERATIONS, resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'], scope: 'Namespaced' },
