@@ -8,11 +8,15 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, ParameterNotFound, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import 'aws-sdk-client-mock-jest';
 import {
   createRulesProvider,
   DEFAULT_TTL_SECONDS,
   describeToken,
+  fileRules,
   inlineRules,
   loadSources,
   readSettings,
@@ -549,5 +553,97 @@ describe('loadSources and createRulesProvider', () => {
     [{ kind: 'secret', secretId: 'arn:s' } as const, 'secretsmanager:arn:s'],
   ])('describes the token source %j without the token', (setting, text) => {
     expect(describeToken(setting)).toBe(text);
+  });
+});
+
+describe('fileRules and a token file', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sources-file-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the file once, now, when it is not watched', async () => {
+    const obs = captureObservability();
+    const path = join(dir, 'rules.yaml');
+    await writeFile(path, GOOD);
+    const { provider, watch } = await fileRules(path, { ...obs, env: {} });
+    expect(watch).toBeUndefined();
+    const first = await provider.current();
+    expect(rewrite(first, 'gcr.io/x')).toBe('asia.gcr.io/x');
+    expect(obs.logs().map((l) => l['message'])).toEqual(['rules loaded']);
+  });
+
+  it('follows the file when watched: a new document replaces the rules, a bad one is logged and the last good stays', async () => {
+    const obs = captureObservability();
+    const path = join(dir, 'rules.yaml');
+    await writeFile(path, GOOD);
+    const log = (): void => undefined;
+    const { provider, watch } = await fileRules(path, { ...obs, env: {}, watch: { log, pollMs: 3_600_000 } });
+    try {
+      await writeFile(path, GOOD2);
+      await watch?.check();
+      expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+      await writeFile(path, BAD);
+      await watch?.check();
+      await watch?.check();
+      expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+      await rm(path);
+      await watch?.check();
+      await watch?.check();
+      expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+      const messages = obs.logs().map((l) => l['message']);
+      expect(messages).toEqual(['rules loaded', 'rules loaded', 'rules document is invalid', 'keeping the last good rules', 'cannot read the rules file']);
+      expect(obs.logs().at(-1)).toMatchObject({ level: 'ERROR', source: path, error: 'ENOENT', keeping: 'the last good rules' });
+    } finally {
+      watch?.close();
+    }
+  });
+
+  it('is not ok, with the issues, when the first document is invalid, and says why when the file is missing', async () => {
+    const obs = captureObservability();
+    const path = join(dir, 'rules.yaml');
+    await writeFile(path, BAD);
+    const bad = await (await fileRules(path, { ...obs, env: {} })).provider.current();
+    expect(bad).toMatchObject({ ok: false, issues: [expect.objectContaining({ path: 'rules[0].replace' }), expect.objectContaining({ path: 'rules[0].colour' })] });
+    const missing = await (await fileRules(join(dir, 'none.yaml'), { ...obs, env: {} })).provider.current();
+    expect(missing).toEqual({ ok: false, reason: `cannot read rules document ${join(dir, 'none.yaml')}: ENOENT` });
+  });
+
+  it('reads a token file with the same check as every other source', async () => {
+    const deps = { ssm: () => Promise.reject(new Error('unused')), secretsManager: () => Promise.reject(new Error('unused')) };
+    await writeFile(join(dir, 'token'), `${TOKEN}\n`);
+    expect(await resolveToken({ kind: 'file', path: join(dir, 'token') }, deps)).toBe(TOKEN);
+    await writeFile(join(dir, 'short'), 'abc\n');
+    await expect(resolveToken({ kind: 'file', path: join(dir, 'short') }, deps)).rejects.toThrow(
+      `the webhook token in --token-file ${join(dir, 'short')} must be at least 16 characters`,
+    );
+    const missing = await resolveToken({ kind: 'file', path: join(dir, 'none') }, deps).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(SourceError);
+    expect(missing).toMatchObject({ unreadable: true, message: `cannot read --token-file ${join(dir, 'none')}: ENOENT` });
+  });
+});
+
+describe('readSettings: the token requirement', () => {
+  it.each([
+    { desc: 'no token, no opt-in', env: { REWRITE_RULES: GOOD }, options: {}, ok: false },
+    { desc: 'no token, opt-in variable', env: { REWRITE_RULES: GOOD, WEBHOOK_ALLOW_UNAUTHENTICATED: 'TRUE' }, options: {}, ok: true },
+    { desc: 'no token, opt-in false', env: { REWRITE_RULES: GOOD, WEBHOOK_ALLOW_UNAUTHENTICATED: 'false' }, options: {}, ok: false },
+    { desc: 'no token, opt-in flag', env: { REWRITE_RULES: GOOD }, options: { allowUnauthenticated: true }, ok: true },
+    { desc: 'no token, an adapter that needs none', env: { REWRITE_RULES: GOOD }, options: { tokenRequired: false }, ok: true },
+    { desc: 'a token file', env: { REWRITE_RULES: GOOD }, options: { tokenFile: '/t' }, ok: true },
+  ])('$desc', ({ env, options, ok }) => {
+    const read = (): unknown => readSettings(env, options);
+    if (ok) expect(read).not.toThrow();
+    else expect(read).toThrow('WEBHOOK_TOKEN: no webhook token: set WEBHOOK_TOKEN, WEBHOOK_TOKEN_PARAMETER or WEBHOOK_TOKEN_SECRET_ARN');
+  });
+
+  it('takes --config over the rules variables, and the built-in rules only when none are set', () => {
+    expect(readSettings({ REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN }, { configFile: 'r.yaml' }).rules).toEqual({ kind: 'file', path: 'r.yaml' });
+    const fallback = { text: GOOD2, source: 'built-in' };
+    expect(readSettings({ REWRITE_RULES: ' ', WEBHOOK_TOKEN: TOKEN }, { fallbackRules: fallback }).rules).toEqual({ kind: 'inline', ...fallback });
+    expect(readSettings({ REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN }, { fallbackRules: fallback }).rules).toEqual({ kind: 'inline', text: GOOD });
   });
 });
