@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import { type Command, EXIT, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
+import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
@@ -99,12 +100,18 @@ export interface MutatingWebhookConfiguration {
 
 const OPERATIONS = ['CREATE', 'UPDATE'] as const;
 
-/** Every resource whose pod spec the handler rewrites. */
-export const RULES: readonly RuleWithOperations[] = [
-  { apiGroups: [''], apiVersions: ['v1'], operations: OPERATIONS, resources: ['pods', 'pods/ephemeralcontainers', 'replicationcontrollers', 'podtemplates'], scope: 'Namespaced' },
-  { apiGroups: ['apps'], apiVersions: ['v1'], operations: OPERATIONS, resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'], scope: 'Namespaced' },
-  { apiGroups: ['batch'], apiVersions: ['v1'], operations: OPERATIONS, resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
-];
+/** Every resource (and subresource) whose pod spec the handler rewrites: the core's list, one rule per API group. */
+export const RULES: readonly RuleWithOperations[] = rulesFor(WORKLOAD_TYPES);
+
+function rulesFor(types: readonly WorkloadType[]): RuleWithOperations[] {
+  const byGroup = new Map<string, string[]>();
+  for (const t of types) {
+    const resources = byGroup.get(t.group) ?? [];
+    resources.push(t.resource, ...t.subresources.map((s) => `${t.resource}/${s}`));
+    byGroup.set(t.group, resources);
+  }
+  return [...byGroup].map(([group, resources]) => ({ apiGroups: [group], apiVersions: ['v1'], operations: OPERATIONS, resources, scope: 'Namespaced' }));
+}
 
 /** Namespaces never sent to the webhook. */
 export const EXCLUDED_NAMESPACES = ['kube-system'] as const;

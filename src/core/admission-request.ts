@@ -4,7 +4,8 @@
  * properties are read, and the object itself is kept as it is (it is patched, never rebuilt).
  */
 import { type AdmissionApiVersion, ADMISSION_REVIEW_VERSIONS, BAD_REQUEST, type Operation, OPERATIONS } from './admission.js';
-import { type GroupVersionKind, type GroupVersionResource, isRecord, own } from './workload.js';
+import { isRecord, own } from './json.js';
+import type { GroupVersionKind, GroupVersionResource } from './workload.js';
 
 /** The fields of an AdmissionReview request this webhook reads. */
 export interface AdmissionRequest {

@@ -9,7 +9,8 @@ import { MIRROR_POD_ANNOTATION, type BadRequest, type ReviewOptions, SKIP_LABEL,
 import { type AdmissionRequest, parseAdmissionReview } from './admission-request.js';
 import { originalImagesKey } from './original-images.js';
 import type { CompiledRule, Rewriter } from './rules.js';
-import { at, type FieldProblem, findImages, type ImageField, own, type PodSpecImages, workloadTypeOf, type WorkloadType } from './workload.js';
+import { at, own } from './json.js';
+import { type FieldProblem, findImages, type ImageField, type PodSpecImages, workloadTypeOf, type WorkloadType } from './workload.js';
 
 /** An image the rules change: `field.image` becomes `to`. */
 export interface PlannedRewrite {

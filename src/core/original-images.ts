@@ -5,7 +5,8 @@
  */
 import { ORIGINAL_IMAGES_ANNOTATION } from './admission.js';
 import { add, type PatchOperation, pointer, replace } from './patch.js';
-import { type FieldProblem, type ImageField, isRecord, own } from './workload.js';
+import { isRecord, own } from './json.js';
+import type { FieldProblem, ImageField } from './workload.js';
 
 /** The key of a container in the original-images map: `containers/nginx` (`containers/[0]` without a name). */
 export function originalImagesKey(f: Pick<ImageField, 'containerList' | 'containerName' | 'index'>): string {

@@ -21,11 +21,6 @@ export function pointer(tokens: readonly (string | number)[]): string {
   return tokens.map((t) => `/${escapeToken(String(t))}`).join('');
 }
 
-/** The pointer for appending to the array at `arrayPointer` (RFC 6902 `-`). */
-export function appendPointer(arrayPointer: string): string {
-  return `${arrayPointer}/-`;
-}
-
 export function add(path: string, value: JsonValue): PatchOperation {
   return { op: 'add', path, value };
 }

@@ -3,7 +3,8 @@
  * name once, after the names already listed.
  */
 import { add, type PatchOperation } from './patch.js';
-import { type FieldProblem, own } from './workload.js';
+import { own } from './json.js';
+import type { FieldProblem } from './workload.js';
 
 /** The names in `wanted` that the pod spec's imagePullSecrets list lacks (all of them when it has none). */
 export function missingPullSecrets(podSpec: Readonly<Record<string, unknown>>, wanted: readonly string[]): readonly string[] {

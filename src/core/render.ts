@@ -21,7 +21,8 @@ import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
 import { fitWarning, limitWarnings } from './warning-text.js';
-import { at, type FieldProblem, type ImageField } from './workload.js';
+import { at } from './json.js';
+import type { FieldProblem, ImageField } from './workload.js';
 
 /** What the caller of `render` changes in the plan. */
 export interface RenderOverrides {

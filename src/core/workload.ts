@@ -9,6 +9,7 @@
  *
  * Pure: no I/O.
  */
+import { at, isRecord, own } from './json.js';
 import { pointer } from './patch.js';
 
 export const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
@@ -37,34 +38,40 @@ export interface WorkloadType {
   readonly podSpecPath: readonly string[];
   /** Path of the pod template's metadata; undefined for a Pod. */
   readonly templateMetadataPath: readonly string[] | undefined;
+  /** The subresources whose object is this kind and rewritten too (`ephemeralcontainers` of pods). */
+  readonly subresources: readonly string[];
 }
 
 const TEMPLATE = ['spec', 'template'] as const;
 
-function type(kind: WorkloadKind, group: string, resource: string, template: readonly string[] | undefined): WorkloadType {
+function type(kind: WorkloadKind, group: string, resource: string, template: readonly string[] | undefined, subresources: readonly string[] = []): WorkloadType {
   return Object.freeze({
     kind,
     group,
     resource,
     podSpecPath: Object.freeze(template === undefined ? ['spec'] : [...template, 'spec']),
     templateMetadataPath: template === undefined ? undefined : Object.freeze([...template, 'metadata']),
+    subresources: Object.freeze([...subresources]),
   });
 }
 
-/** Every supported kind, by `group/Kind` (any version: the pod spec is in the same place in all). */
-const WORKLOAD_TYPES: ReadonlyMap<string, WorkloadType> = new Map(
-  [
-    type('Pod', '', 'pods', undefined),
-    type('Deployment', 'apps', 'deployments', TEMPLATE),
-    type('ReplicaSet', 'apps', 'replicasets', TEMPLATE),
-    type('StatefulSet', 'apps', 'statefulsets', TEMPLATE),
-    type('DaemonSet', 'apps', 'daemonsets', TEMPLATE),
-    type('Job', 'batch', 'jobs', TEMPLATE),
-    type('CronJob', 'batch', 'cronjobs', ['spec', 'jobTemplate', 'spec', 'template']),
-    type('ReplicationController', '', 'replicationcontrollers', TEMPLATE),
-    type('PodTemplate', '', 'podtemplates', ['template']),
-  ].map((t) => [`${t.group}/${t.kind}`, t]),
-);
+/**
+ * Every kind whose pod spec is rewritten (any version: the pod spec is in the same place in all).
+ * The one list: the webhook configuration (src/cli/webhook-config.ts) registers exactly these.
+ */
+export const WORKLOAD_TYPES: readonly WorkloadType[] = Object.freeze([
+  type('Pod', '', 'pods', undefined, ['ephemeralcontainers']),
+  type('Deployment', 'apps', 'deployments', TEMPLATE),
+  type('ReplicaSet', 'apps', 'replicasets', TEMPLATE),
+  type('StatefulSet', 'apps', 'statefulsets', TEMPLATE),
+  type('DaemonSet', 'apps', 'daemonsets', TEMPLATE),
+  type('Job', 'batch', 'jobs', TEMPLATE),
+  type('CronJob', 'batch', 'cronjobs', ['spec', 'jobTemplate', 'spec', 'template']),
+  type('ReplicationController', '', 'replicationcontrollers', TEMPLATE),
+  type('PodTemplate', '', 'podtemplates', ['template']),
+]);
+
+const BY_GROUP_KIND: ReadonlyMap<string, WorkloadType> = new Map(WORKLOAD_TYPES.map((t) => [`${t.group}/${t.kind}`, t]));
 
 export interface GroupVersionKind {
   readonly group: string;
@@ -87,10 +94,10 @@ export interface GroupVersionResource {
  * `pods/ephemeralcontainers`, which `kubectl debug` uses and whose object is a whole Pod.
  */
 export function workloadTypeOf(kind: GroupVersionKind, resource: GroupVersionResource, subResource = ''): WorkloadType | undefined {
-  const t = WORKLOAD_TYPES.get(`${kind.group}/${kind.kind}`);
+  const t = BY_GROUP_KIND.get(`${kind.group}/${kind.kind}`);
   if (t?.group !== resource.group || t.resource !== resource.resource) return undefined;
   if (subResource === '') return t;
-  return t.kind === 'Pod' && subResource === 'ephemeralcontainers' ? t : undefined;
+  return t.subresources.includes(subResource) ? t : undefined;
 }
 
 /** An image field of a pod spec. */
@@ -117,23 +124,6 @@ export interface PodSpecImages {
   readonly podSpec: Readonly<Record<string, unknown>> | undefined;
   readonly images: readonly ImageField[];
   readonly problems: readonly FieldProblem[];
-}
-
-/** A plain JSON object (not null, not an array). */
-export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** An own property of a JSON object; never reaches the prototype. */
-export function own(value: unknown, key: string): unknown {
-  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
-}
-
-/** The value at `path` (own properties only), or undefined. */
-export function at(value: unknown, path: readonly string[]): unknown {
-  let v = value;
-  for (const key of path) v = own(v, key);
-  return v;
 }
 
 function describe(value: unknown): string {

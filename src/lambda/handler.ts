@@ -21,6 +21,7 @@ import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { review } from '../core/review.js';
+import { isRecord } from '../core/json.js';
 import type { Rewriter } from '../core/rules.js';
 import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from '../observability/telemetry.js';
 
@@ -78,8 +79,6 @@ export interface HttpRequest {
   readonly sourceIp: string | undefined;
 }
 
-type Json = Readonly<Record<string, unknown>>;
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Recognize the event by its shape; undefined when it is none of the three. */

@@ -7,11 +7,10 @@ import { expect } from '@jest/globals';
 import fjp from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import type { AdmissionResponse } from '../../src/core/admission.js';
-import { findImages, own, workloadTypeOf } from '../../src/core/workload.js';
+import { isRecord, own } from '../../src/core/json.js';
+import { findImages, workloadTypeOf } from '../../src/core/workload.js';
 
 const { applyPatch } = fjp;
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A decoded patch, checked to be a list of `add`/`replace` operations with string paths. */
 export type Ops = ({ op: 'add' | 'replace'; path: string; value: unknown })[];

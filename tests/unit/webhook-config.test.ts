@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EXIT, main } from '../../src/cli/main.js';
 import { SKIP_LABEL, SKIP_VALUE } from '../../src/core/admission.js';
+import { WORKLOAD_TYPES, workloadTypeOf } from '../../src/core/workload.js';
 import {
   PLACEHOLDER_URL,
   WEBHOOK_NAME,
@@ -83,20 +84,16 @@ describe('webhookConfiguration', () => {
       expect(r.apiVersions).toEqual(['v1']);
       return r.apiGroups.flatMap((g) => r.resources.map((res) => `${g === '' ? 'core' : g}/${res}`));
     });
-    expect(covered.sort()).toEqual(
-      [
-        'core/pods',
-        'core/pods/ephemeralcontainers',
-        'core/replicationcontrollers',
-        'core/podtemplates',
-        'apps/deployments',
-        'apps/replicasets',
-        'apps/statefulsets',
-        'apps/daemonsets',
-        'batch/jobs',
-        'batch/cronjobs',
-      ].sort(),
-    );
+    // Exactly what the handler rewrites (the core's list), each accepted by workloadTypeOf.
+    const rewritten = WORKLOAD_TYPES.flatMap((t) => [t.resource, ...t.subresources.map((s) => `${t.resource}/${s}`)].map((res) => `${t.group === '' ? 'core' : t.group}/${res}`));
+    expect(covered.sort()).toEqual(rewritten.sort());
+    expect(covered).toContain('core/pods/ephemeralcontainers');
+    for (const t of WORKLOAD_TYPES) {
+      for (const sub of ['', ...t.subresources]) {
+        const gv = { group: t.group, version: 'v1' };
+        expect(workloadTypeOf({ ...gv, kind: t.kind }, { ...gv, resource: t.resource }, sub)).toBe(t);
+      }
+    }
   });
 
   it('puts the CA bundle in base64 and takes the other options', () => {

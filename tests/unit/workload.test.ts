@@ -1,6 +1,7 @@
 /** Which objects carry a pod spec, and every image in it, read defensively. */
 import { describe, expect, it } from '@jest/globals';
-import { at, CONTAINER_LISTS, findImages, isRecord, own, workloadTypeOf, type WorkloadType } from '../../src/core/workload.js';
+import { at, isRecord, own } from '../../src/core/json.js';
+import { CONTAINER_LISTS, findImages, workloadTypeOf, type WorkloadType } from '../../src/core/workload.js';
 
 const gvk = (group: string, kind: string, version = 'v1') => ({ group, version, kind });
 const gvr = (group: string, resource: string, version = 'v1') => ({ group, version, resource });
