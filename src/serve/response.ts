@@ -3,6 +3,7 @@
  * API Gateway does, a malformed result becomes a 502), and the server's own JSON answers.
  */
 import type { ServerResponse } from 'node:http';
+import { isRecord } from '../core/json.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
@@ -10,10 +11,6 @@ const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 
 export type Written = { readonly ok: true; readonly status: number; readonly bytes: number } | { readonly ok: false; readonly problem: string };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const isHeaderValue = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
