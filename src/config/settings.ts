@@ -2,7 +2,7 @@
  * One settings value from an adapter's environment and flags. Every adapter (the Lambda entry,
  * `serve`, `invoke`, `explain`, `check-config`) calls `readSettings` and nothing else reads the
  * configuration variables, so the same variables mean the same thing everywhere (docs/design.md,
- * "Configuration"):
+ * "Environment"):
  *
  * - rules: `--config FILE` (command line), else `REWRITE_RULES` (inline YAML or JSON), else the SSM
  *   parameter named by `REWRITE_RULES_PARAMETER`, re-read after `REWRITE_RULES_TTL_SECONDS`
@@ -17,6 +17,7 @@
  * reported at once, in one `SourceError`, with the same text in every adapter.
  */
 import type { Issue } from '../core/rules.js';
+import { formatIssue } from './schema.js';
 import { tokenProblem } from './token-check.js';
 
 /** The environment variables of the configuration. */
@@ -75,7 +76,7 @@ export class SourceError extends Error {
   /** True when the settings are fine but a token source could not be read (a file, SSM, Secrets Manager). */
   readonly unreadable: boolean;
   constructor(message: string, issues: readonly Issue[] = [], options?: ErrorOptions & { readonly unreadable?: boolean }) {
-    super(issues.length === 0 ? message : `${message}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, options);
+    super(issues.length === 0 ? message : `${message}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`, options);
     this.issues = issues;
     this.unreadable = options?.unreadable ?? false;
   }
@@ -135,7 +136,7 @@ function readToken(env: Env, options: AdapterOptions, problem: (path: string, me
 export function readSettings(env: Env, options: AdapterOptions = {}): Settings {
   const issues: Issue[] = [];
   const problem = (path: string, message: string): void => {
-    issues.push({ path, severity: 'error', message });
+    issues.push({ path: [path], severity: 'error', message });
   };
   const rules = readRules(env, options, problem);
   const token = readToken(env, options, problem);

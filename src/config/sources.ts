@@ -1,6 +1,6 @@
 /**
  * The configuration front door: settings (src/config/settings.ts) in, the rules provider and the
- * webhook token out, the same way for every adapter (docs/design.md, "Configuration"). The
+ * webhook token out, the same way for every adapter (docs/design.md, "Environment"). The
  * token is read once, now; the first read of the rules is started now and never throws (it may
  * be `ok: false`, and the handler then fails open). A token that cannot be read is an error:
  * a webhook must not answer requests it cannot authenticate.
