@@ -6,23 +6,23 @@
  */
 import { parseDocument, type YAMLError } from 'yaml';
 import type { Issue } from '../core/rules.js';
-import { type ValidationResult, validateDocument } from './schema.js';
+import { formatIssue, type ValidationResult, validateDocument } from './schema.js';
 
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
 export const MAX_RULES_DOCUMENT_BYTES = 1024 * 1024;
 
 /** One line per issue: `rules[2].replace: must not be empty`. */
 export function formatIssues(issues: readonly Issue[]): string {
-  return issues.map((i) => `  ${i.severity === 'warning' ? 'warning: ' : ''}${i.path}: ${i.message}`).join('\n');
+  return issues.map((i) => `  ${i.severity === 'warning' ? 'warning: ' : ''}${formatIssue(i)}`).join('\n');
 }
 
 /** Parse and validate a rules document. Never throws. */
 export function parseRules(text: string, env: Readonly<Record<string, string | undefined>>): ValidationResult {
   if (Buffer.byteLength(text, 'utf8') > MAX_RULES_DOCUMENT_BYTES) {
-    return { ok: false, issues: [{ path: '(document)', severity: 'error', message: `larger than ${MAX_RULES_DOCUMENT_BYTES} bytes` }] };
+    return { ok: false, issues: [{ path: [], severity: 'error', message: `larger than ${MAX_RULES_DOCUMENT_BYTES} bytes` }] };
   }
   if (text.trim() === '') {
-    return { ok: false, issues: [{ path: '(document)', severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
+    return { ok: false, issues: [{ path: [], severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.
@@ -44,10 +44,10 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    return { ok: false, issues: [{ path: '(document)', severity: 'error', message: (e as Error).message }] };
+    return { ok: false, issues: [{ path: [], severity: 'error', message: (e as Error).message }] };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, issues: [{ path: '(document)', severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
+    return { ok: false, issues: [{ path: [], severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
   }
   const result = validateDocument(value, env);
   if (!result.ok || otherWarnings.length === 0) return result;
@@ -58,5 +58,5 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
 function yamlIssue(e: YAMLError, severity: Issue['severity']): Issue {
   const pos = e.linePos?.[0];
   const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
-  return { path: pos ? `(line ${pos.line}, column ${pos.col})` : '(document)', severity, message: first };
+  return pos ? { path: [], position: { line: pos.line, column: pos.col }, severity, message: first } : { path: [], severity, message: first };
 }

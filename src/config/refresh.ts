@@ -9,6 +9,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Issue, Rewriter } from '../core/rules.js';
 import { count, Metric } from '../observability/telemetry.js';
 import { parseRules } from './load.js';
+import { formatIssue } from './schema.js';
 import type { Env } from './settings.js';
 
 export type RulesState =
@@ -44,7 +45,7 @@ export interface RefreshEngine {
   readonly failed: (reason: string) => RulesState;
 }
 
-const lines = (issues: readonly Issue[]): string[] => issues.map((i) => `${i.path}: ${i.message}`);
+const lines = (issues: readonly Issue[]): string[] => issues.map(formatIssue);
 
 /** `source` names the document in logs and states (`REWRITE_RULES`, a file path, `ssm:NAME`). */
 export function refreshEngine(source: string, deps: ProviderDeps, initial?: RulesState): RefreshEngine {

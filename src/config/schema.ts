@@ -18,7 +18,7 @@ import { tokenizer as tokenize } from 'ret/dist/tokenizer.js';
 import { types } from 'ret/dist/types/types.js';
 import type { Root, Tokens } from 'ret/dist/types/tokens.js';
 import * as z from 'zod/mini';
-import { type CompileResult, type Issue, type Rewriter, compileRules } from '../core/rules.js';
+import { type CompileResult, type Issue, type PathSegment, type Rewriter, compileRules } from '../core/rules.js';
 import { grammar } from '../core/reference.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 
@@ -262,16 +262,30 @@ function distance(a: string, b: string): number {
 /** A key written bare in a path; any other key (empty, with dots, spaces...) is quoted: `rules[0][""]`. */
 const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
-/** `rules[2].replace` from a zod path. */
-export function formatPath(path: readonly PropertyKey[]): string {
+/** `rules[2].replace` from a path (`['rules', 2, 'replace']`); '' for the empty path. */
+export function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
-    else if (typeof p === 'string' && PLAIN_KEY.test(p)) out += out === '' ? p : `.${p}`;
-    else out += `[${JSON.stringify(String(p))}]`;
+    else if (PLAIN_KEY.test(p)) out += out === '' ? p : `.${p}`;
+    else out += `[${JSON.stringify(p)}]`;
   }
   return out;
 }
+
+/** Where an issue is, as printed: `rules[2].replace`, `(line 3, column 7)`, or `(document)`. */
+export function issueWhere(issue: Issue): string {
+  if (issue.position !== undefined) return `(line ${issue.position.line}, column ${issue.position.column})`;
+  return formatPath(issue.path) || '(document)';
+}
+
+/** One issue as printed: `rules[2].replace: must not be empty`. */
+export function formatIssue(issue: Issue): string {
+  return `${issueWhere(issue)}: ${issue.message}`;
+}
+
+/** A zod path as a document path (zod allows symbol keys; a document has none, but print them anyway). */
+const segments = (path: readonly PropertyKey[]): PathSegment[] => path.map((p) => (typeof p === 'number' ? p : String(p)));
 
 function issuesFromZod(error: z.core.$ZodError): Issue[] {
   const out: Issue[] = [];
@@ -281,13 +295,13 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
       for (const key of i.keys) {
         const best = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0];
         const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')})`;
-        out.push({ path: formatPath([...i.path, key]), severity: 'error', message: `unknown field${hint}` });
+        out.push({ path: segments([...i.path, key]), severity: 'error', message: `unknown field${hint}` });
       }
       continue;
     }
     let message = i.message;
     if (i.code === 'invalid_type') message = i.input === undefined ? 'is required' : `must be ${i.expected === 'array' ? 'a list' : i.expected === 'object' ? 'a mapping' : `a ${i.expected}`}`;
-    out.push({ path: formatPath(i.path) || '(document)', severity: 'error', message });
+    out.push({ path: segments(i.path), severity: 'error', message });
   }
   return out;
 }
@@ -326,7 +340,8 @@ export function validateDocument(input: unknown, env: Readonly<Record<string, st
     if (!partial.ok) {
       for (const i of partial.issues) {
         if (i.severity !== 'error') continue;
-        const path = i.path.replace(/^rules\[(\d+)\]/, (_m, n: string) => `rules[${indexOf[Number(n)] ?? n}]`);
+        const [first, index, ...rest] = i.path;
+        const path = first === 'rules' && typeof index === 'number' ? ['rules', indexOf[index] ?? index, ...rest] : i.path;
         issues.push({ ...i, path, message: i.message.replace(/rules\[(\d+)\]/g, (_m, n: string) => `rules[${indexOf[Number(n)] ?? n}]`) });
       }
     }
@@ -335,9 +350,8 @@ export function validateDocument(input: unknown, env: Readonly<Record<string, st
 }
 
 function sortIssues(issues: Issue[]): Issue[] {
-  const key = (p: string): (string | number)[] => p.split(/[[\].]+/).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
   return issues
-    .map((i, n) => ({ i, n, k: key(i.path) }))
+    .map((i, n) => ({ i, n, k: i.path }))
     .sort((a, b) => {
       for (let j = 0; j < Math.min(a.k.length, b.k.length); j++) {
         const x = a.k[j];

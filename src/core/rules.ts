@@ -15,11 +15,20 @@ import { nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
-/** A problem found in a rules document, with its path (`rules[2].replace`). */
+/** A step of a path into a document: a key or an index. */
+export type PathSegment = string | number;
+
+/**
+ * A problem found in a rules document (or in the settings that name it). The path stays
+ * structured (`['rules', 2, 'replace']`, empty for the document as a whole) until it is printed
+ * (`rules[2].replace`, by src/config/schema.ts).
+ */
 export interface Issue {
-  readonly path: string;
+  readonly path: readonly PathSegment[];
   readonly message: string;
   readonly severity: Severity;
+  /** Where in the text, for a problem found before there is a document (YAML syntax); then `path` is empty. */
+  readonly position?: { readonly line: number; readonly column: number };
 }
 
 export interface CompiledRule {
@@ -77,7 +86,7 @@ function globToRegExp(glob: string): RegExp {
 function substituteEnv(
   value: string,
   env: Readonly<Record<string, string | undefined>>,
-  path: string,
+  path: readonly PathSegment[],
   issues: Issue[],
 ): string {
   for (const m of value.matchAll(ANY_BRACE_REF)) {
@@ -137,9 +146,9 @@ function compileRule(
   env: Readonly<Record<string, string | undefined>>,
   issues: Issue[],
 ): CompiledRule | undefined {
-  const at = `rules[${index}]`;
+  const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
-  const replace = substituteEnv(spec.replace, env, `${at}.replace`, issues);
+  const replace = substituteEnv(spec.replace, env, replacePath, issues);
   const namespaces = (spec.namespaces ?? []).map(globToRegExp);
   const excludeNamespaces = (spec.excludeNamespaces ?? []).map(globToRegExp);
   const appliesToNamespace = (ns: string | undefined): boolean => {
@@ -159,10 +168,10 @@ function compileRule(
     const prefix = spec.match;
     if (issues.length === before) {
       const problem = replaceProblem(replace);
-      if (problem !== undefined) issues.push({ path: `${at}.replace`, severity: 'error', message: problem });
+      if (problem !== undefined) issues.push({ path: replacePath, severity: 'error', message: problem });
       else if (hasPathPrefix(replace, prefix)) {
         issues.push({
-          path: `${at}.replace`,
+          path: replacePath,
           severity: 'error',
           message: `"${replace}" is inside "${prefix}", so this rule would match its own result and rewrite it again on every reinvocation`,
         });
@@ -181,12 +190,12 @@ function compileRule(
   const re = new RegExp(`^(?:${source})$`); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
   const { parts, errors } = parseTemplate(replace, count, names);
-  for (const e of errors) issues.push({ path: `${at}.replace`, severity: 'error', message: e });
+  for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
   if (issues.length === before) {
     const sample = parts.map((p) => ('text' in p ? p.text : SAMPLE_GROUP_VALUE)).join('');
     if (!parseNormalizedNamed(sample).ok) {
       issues.push({
-        path: `${at}.replace`,
+        path: replacePath,
         severity: 'error',
         message: `can never yield a valid image name (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}")`,
       });
@@ -243,7 +252,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);
-    else issues.push({ path: `rules[${i}].name`, severity: 'error', message: `duplicate rule name "${spec.name}" (first used by rules[${first}])` });
+    else issues.push({ path: ['rules', i, 'name'], severity: 'error', message: `duplicate rule name "${spec.name}" (first used by rules[${first}])` });
     const rule = compileRule(spec, i, env, issues);
     if (rule !== undefined) {
       rules.push(rule);
@@ -256,7 +265,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
       const earlierSpec = specs[i];
       if (earlier !== undefined && earlierSpec !== undefined && shadows(earlier, later, earlierSpec)) {
         issues.push({
-          path: `rules[${later.index}]`,
+          path: ['rules', later.index],
           severity: 'warning',
           message: `rule "${later.name}" is never used: rule "${earlier.name}" (rules[${earlier.index}]) matches everything it matches and comes first`,
         });
@@ -264,7 +273,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
       }
     }
   });
-  if (doc.rules.length === 0) issues.push({ path: 'rules', severity: 'warning', message: 'no rules: nothing will be rewritten' });
+  if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
   const exclude = Object.freeze([...(doc.exclude ?? [])]);
   return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude), warnings: issues };

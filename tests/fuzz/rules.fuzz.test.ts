@@ -11,7 +11,7 @@ import { describe, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseRules } from '../../src/config/load.js';
-import { validateDocument, type ValidationResult } from '../../src/config/schema.js';
+import { issueWhere, validateDocument, type ValidationResult } from '../../src/config/schema.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
 import { fuzzTarget } from './budget.js';
 
@@ -26,8 +26,8 @@ function checkValidation(r: ValidationResult): void {
   const issues = r.ok ? r.warnings : r.issues;
   if (!r.ok) expect(r.issues.some((i) => i.severity === 'error')).toBe(true);
   for (const i of issues) {
-    expect(typeof i.path).toBe('string');
-    expect(i.path.length).toBeGreaterThan(0);
+    expect(Array.isArray(i.path)).toBe(true);
+    expect(issueWhere(i).length).toBeGreaterThan(0);
     expect(i.message.length).toBeGreaterThan(0);
     expect(['error', 'warning']).toContain(i.severity);
   }
@@ -147,7 +147,7 @@ describe('fuzz: rules documents', () => {
         const r = validateDocument({ rules: [{ name: 'r', regex: source, replace: 'mirror.example.com/x' }] }, TEST_ENV);
         checkValidation(r);
         if (!r.ok) {
-          expect(r.issues.every((i) => i.path.startsWith('rules[0]'))).toBe(true);
+          expect(r.issues.every((i) => issueWhere(i).startsWith('rules[0]'))).toBe(true);
           return;
         }
         for (const name of HOSTILE_NAMES) {

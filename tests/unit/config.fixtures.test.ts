@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { formatIssues, parseRules } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
 import { commentValues, fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
 
 const valid = fixtureNames(/^valid-.*\.(ya?ml|json)$/);
@@ -50,7 +51,7 @@ describe('invalid rules documents', () => {
     const r = parseRules(text, TEST_ENV);
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    const lines = r.issues.map((i) => `${i.path}: ${i.message}`);
+    const lines = r.issues.map(formatIssue);
     for (const e of exact) expect(lines).toContain(e);
     for (const p of prefixes) expect(lines.some((l) => l.startsWith(p))).toBe(true);
     // Nothing unexpected: every reported error is one the fixture names.

@@ -32,7 +32,7 @@ describe('src/lambda/main.ts with a bad environment', () => {
     );
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe(SourceError.name);
-    expect((error as SourceError).issues.map((i) => i.path)).toEqual(['REWRITE_RULES', 'WEBHOOK_TOKEN']);
+    expect((error as SourceError).issues.map((i) => i.path)).toEqual([['REWRITE_RULES'], ['WEBHOOK_TOKEN']]);
     const critical = written
       .join('')
       .split('\n')

@@ -13,7 +13,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
-import { formatPath, validateDocument } from '../../src/config/schema.js';
+import { formatIssue, formatPath, issueWhere, validateDocument } from '../../src/config/schema.js';
 import { MAX_DOMAIN_LENGTH } from '../../src/core/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -21,7 +21,7 @@ import { rewriterFrom } from '../helpers/rules.js';
 const load = (regex: string) => validateDocument({ rules: [{ name: 'r', regex, replace: 'mirror.example.com/x' }] }, TEST_ENV);
 const problem = (regex: string): string => {
   const r = load(regex);
-  return r.ok ? 'accepted' : r.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return r.ok ? 'accepted' : r.issues.map(formatIssue).join('; ');
 };
 
 const NESTED = 'nests a repetition inside a repetition';
@@ -127,7 +127,7 @@ describe('hostile rules documents', () => {
   ])('$what is reported with a non-empty, unambiguous path ($path)', ({ doc, path }) => {
     const r = validateDocument(doc, TEST_ENV);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.issues.map((i) => i.path)).toContain(path);
+    if (!r.ok) expect(r.issues.map(issueWhere)).toContain(path);
   });
 
   it('formats paths with quoted keys where a bare key would be ambiguous', () => {
@@ -141,7 +141,7 @@ describe('hostile rules documents', () => {
     lines.push('rules: []');
     const r = parseRules(lines.join('\n'), TEST_ENV);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.issues[0]?.path).toBe('(document)');
+    if (!r.ok) expect(r.issues.map(issueWhere)[0]).toBe('(document)');
   });
 
   it.each([
@@ -154,7 +154,7 @@ describe('hostile rules documents', () => {
     const r = parseRules(text, TEST_ENV);
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    for (const i of r.issues) expect(i.path.length).toBeGreaterThan(0);
+    for (const i of r.issues) expect(issueWhere(i).length).toBeGreaterThan(0);
     expect(r.issues.map((i) => i.message).join('\n')).toContain(message);
   });
 });

@@ -1,6 +1,7 @@
 /** The rewrite semantics of DESIGN.md, one table row per case. */
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
 import { explainImage } from '../../src/core/explain.js';
 import { hasPathPrefix, MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -174,7 +175,7 @@ describe('environment substitution', () => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+    expect(r.issues.map(formatIssue)).toEqual([
       'rules[0].replace: environment variable AWS_ACCOUNT_ID is not set (used as ${env:AWS_ACCOUNT_ID})',
       'rules[0].replace: environment variable AWS_REGION is not set (used as ${env:AWS_REGION})',
     ]);
@@ -203,7 +204,7 @@ describe('validation warnings', () => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.warnings.map((i) => `${i.path}: ${i.message}`)).toEqual([want]);
+    expect(r.warnings.map(formatIssue)).toEqual([want]);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 

@@ -26,6 +26,7 @@ import {
   ssmRules,
   type SsmRulesOptions,
 } from '../../src/config/sources.js';
+import { formatIssue } from '../../src/config/schema.js';
 import { captureObservability, type Captured } from '../helpers/events.js';
 
 const ssm = mockClient(SSMClient);
@@ -119,7 +120,7 @@ describe('readSettings', () => {
     expect(error).toBeInstanceOf(SourceError);
     const e = error as SourceError;
     expect(e.name).toBe('SourceError');
-    expect(e.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(issues);
+    expect(e.issues.map(formatIssue)).toEqual(issues);
     for (const line of issues) expect(e.message).toContain(line);
     if (env['WEBHOOK_TOKEN'] !== undefined) expect(e.message).not.toContain(env['WEBHOOK_TOKEN']);
   });
@@ -142,7 +143,7 @@ describe('inlineRules', () => {
     expect(state).toEqual({
       ok: false,
       reason: 'rules document REWRITE_RULES is invalid (2 problem(s), see the logs)',
-      issues: [expect.objectContaining({ path: 'rules[0].replace', severity: 'error' }), expect.objectContaining({ path: 'rules[0].colour', severity: 'error' })],
+      issues: [expect.objectContaining({ path: ['rules', 0, 'replace'], severity: 'error' }), expect.objectContaining({ path: ['rules', 0, 'colour'], severity: 'error' })],
     });
     expect(obs.logs()).toEqual([
       expect.objectContaining({
@@ -254,7 +255,7 @@ describe('ssmRules', () => {
     expect(await make().current()).toEqual({
       ok: false,
       reason: `rules document ssm:${NAME} version 7 is invalid (2 problem(s), see the logs)`,
-      issues: [expect.objectContaining({ path: 'rules[0].replace' }), expect.objectContaining({ path: 'rules[0].colour' })],
+      issues: [expect.objectContaining({ path: ['rules', 0, 'replace'] }), expect.objectContaining({ path: ['rules', 0, 'colour'] })],
     });
   });
 
@@ -607,7 +608,7 @@ describe('fileRules and a token file', () => {
     const path = join(dir, 'rules.yaml');
     await writeFile(path, BAD);
     const bad = await (await fileRules(path, { ...obs, env: {} })).provider.current();
-    expect(bad).toMatchObject({ ok: false, issues: [expect.objectContaining({ path: 'rules[0].replace' }), expect.objectContaining({ path: 'rules[0].colour' })] });
+    expect(bad).toMatchObject({ ok: false, issues: [expect.objectContaining({ path: ['rules', 0, 'replace'] }), expect.objectContaining({ path: ['rules', 0, 'colour'] })] });
     const missing = await (await fileRules(join(dir, 'none.yaml'), { ...obs, env: {} })).provider.current();
     expect(missing).toEqual({ ok: false, reason: `cannot read rules document ${join(dir, 'none.yaml')}: ENOENT` });
   });
