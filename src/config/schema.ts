@@ -8,9 +8,8 @@
  * `compileRules` in src/core/rules.ts. `validateDocument` runs both.
  *
  * It uses `zod/mini`: zod 4's own core and messages without the chainable API, so the bundle
- * carries only the schema types used here (measured: 72 KB less in dist/handler.js and 16 ms less
- * from spawn to first answer of a Lambda cold start; every message and path is the same as with
- * `zod`, checked on 100,000 generated documents).
+ * carries only the schema types used here (every message and path is the same as with `zod`;
+ * the bundle and cold-start figures are in docs/performance.md).
  */
 // ret (the regex tokenizer safe-regex2 uses) is CommonJS whose index replaces module.exports, so
 // import its modules directly: named CommonJS exports work the same in Node, jest and esbuild.
@@ -24,8 +23,8 @@ import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 
 
 // Documents are validated once per load, never per request: zod's compiled (`new Function`) object
-// parsers would cost more to generate at a cold start than they save (measured: 4 to 8 ms less
-// from spawn to first answer without them), and no eval is the safer default anyway.
+// parsers would cost more to generate at a cold start than they save (docs/performance.md), and
+// no eval is the safer default anyway.
 z.config({ jitless: true });
 
 /** A Kubernetes object name (DNS subdomain), as used for Secrets. */

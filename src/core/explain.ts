@@ -1,4 +1,4 @@
-/** The `explain` answer for one image (DESIGN.md): `{image, rewritten, rule, error?}`. */
+/** The `explain` answer for one image (docs/design.md, "Command line"): `{image, rewritten, rule, error?}`. */
 import type { Rewriter } from './rules.js';
 
 export interface Explanation {

@@ -1,7 +1,7 @@
 /**
  * The rewrite engine: validated rules compiled once into an immutable `Rewriter`.
  *
- * Semantics (DESIGN.md "Rewrite semantics"): every image is parsed like the kubelet does; the
+ * Semantics (docs/design.md, "Rewrite semantics"): every image is parsed like the kubelet does; the
  * normalized name (`docker.io/library/nginx`) is checked against `exclude` prefixes, then against
  * the rules in order, first match wins. `match` is a path-boundary prefix, `regex` matches the whole
  * name. Tag and digest are kept exactly, nothing is ever added, an image no rule changes is returned
@@ -336,9 +336,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   // and over (every replica, every rollout), so answers are memoized in a small bounded map.
   // Namespaces are part of the key only when some rule is scoped by namespace.
   const byNamespace = rules.some((r) => r.scoped);
-  // When full, the oldest entry goes (first in, first out). The keys are also kept in a ring, in
-  // insertion order, because finding the oldest key through `memo.keys()` walks over every entry
-  // deleted since V8 last compacted the Map: that walk cost more than a rewrite.
+  // When full, the oldest entry goes (first in, first out); the keys are kept in a ring, in
+  // insertion order, to find it (docs/performance.md says why not `memo.keys()`).
   const memo = new Map<string, RewriteResult>();
   const order: string[] = [];
   let oldest = 0;

@@ -1,4 +1,4 @@
-/** DESIGN.md: the core is pure. No Node I/O, no AWS, no environment in src/core (eslint enforces it too). */
+/** docs/design.md: the core is pure. No Node I/O, no AWS, no environment in src/core (eslint enforces it too). */
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-/** The rewrite semantics of DESIGN.md, one table row per case. */
+/** The rewrite semantics of docs/design.md, one table row per case. */
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
