@@ -1,31 +1,17 @@
 /**
  * Security review of template.yaml, parsed with the `yaml` package and CloudFormation's short-form
- * tags (`!Ref`, `!Sub`, `!If`...) read into their JSON forms: the function's own policies grant only
- * secretsmanager:GetSecretValue on this stack's token secret and ssm:GetParameter on the one rules
- * parameter (no wildcard action or resource), the stage is throttled, the token is a NoEcho
- * parameter kept out of the outputs, and the only route is POST /mutate/{token}.
+ * tags (`!Ref`, `!Sub`, `!If`...) read into their JSON forms: the webhook function may only read
+ * this stack's token parameter and the one rules parameter, the token function may only write and
+ * delete that token parameter (no wildcard action or resource), the stage is throttled, the token
+ * is generated at deploy time and kept out of parameters, attributes and outputs, access logs never
+ * hold it, a PRIVATE endpoint admits only its VPC endpoints, and the only route is POST /mutate/{token}.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { parse, type ScalarTag, type CollectionTag } from 'yaml';
 import { REWRITE_LOG_MESSAGE } from '../../src/observability/telemetry.js';
-import { REPO_ROOT } from '../helpers/fixtures.js';
+import { type Json, loadTemplate } from '../helpers/template.js';
 
-type Json = null | boolean | number | string | Json[] | JsonObject;
-interface JsonObject {
-  [k: string]: Json;
-}
-
-const FUNCTIONS = ['Ref', 'Condition', 'Sub', 'If', 'Not', 'Equals', 'And', 'Or', 'GetAtt', 'Join', 'Select', 'Split', 'FindInMap', 'Base64', 'GetAZs', 'ImportValue', 'Cidr'];
-const key = (f: string): string => (f === 'Ref' || f === 'Condition' ? f : `Fn::${f}`);
-const TAGS: (ScalarTag | CollectionTag)[] = FUNCTIONS.flatMap((f) => [
-  { tag: `!${f}`, resolve: (s: string) => ({ [key(f)]: s }) } satisfies ScalarTag,
-  { tag: `!${f}`, collection: 'seq', resolve: (value) => ({ [key(f)]: value.toJSON() as Json }) } satisfies CollectionTag,
-]);
-
-const template = parse(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'), { customTags: TAGS }) as Record<string, Json>;
-const resources = template['Resources'] as Record<string, { Type: string; Properties: Record<string, Json> }>;
+const template = loadTemplate();
+const resources = template.Resources;
 const fn = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Serverless::Function' || r.Type === 'AWS::Lambda::Function');
 const NONE: { Type: string; Properties: Record<string, Json> } = { Type: '', Properties: {} };
 
@@ -60,43 +46,52 @@ function statements(policies: Json): Record<string, Json>[] {
 
 const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
+const TOKEN_PARAMETER_ARN = { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/image-rewriter/${AWS::StackName}/webhook-token' };
+const RULES_PARAMETER_ARN = { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${RewriteRulesParameterName}' };
+const fnNamed = (name: string): { Type: string; Properties: Record<string, Json> } => fn.find(([n]) => n === name)?.[1] ?? NONE;
+const grantsOf = (name: string): { effect: Json | undefined; actions: Json[]; resources: Json[] }[] =>
+  statements(fnNamed(name).Properties['Policies'] ?? []).map((s) => ({ effect: s['Effect'], actions: list(s['Action']), resources: list(s['Resource']) }));
+
 describe('template.yaml: least privilege', () => {
-  it('has exactly one function', () => {
-    expect(fn.map(([name]) => name)).toEqual(['WebhookFunction']);
+  it('has the webhook function and the token custom resource function, nothing else', () => {
+    expect(fn.map(([name]) => name)).toEqual(['WebhookFunction', 'WebhookTokenFunction']);
   });
 
-  const [, webhook] = fn[0] ?? ['', NONE];
-  const all = statements(webhook.Properties['Policies'] ?? []);
-
-  it('grants only GetSecretValue on the token secret and GetParameter on the rules parameter', () => {
-    const grants = all.map((s) => ({ effect: s['Effect'], actions: list(s['Action']), resources: list(s['Resource']) }));
-    expect(grants).toEqual([
-      { effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: [{ Ref: 'WebhookTokenSecret' }] },
-      {
-        effect: 'Allow',
-        actions: ['ssm:GetParameter'],
-        resources: [{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${RewriteRulesParameterName}' }],
-      },
+  it('the webhook may only read its token parameter and, when used, the rules parameter', () => {
+    expect(grantsOf('WebhookFunction')).toEqual([
+      { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [TOKEN_PARAMETER_ARN] },
+      { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [RULES_PARAMETER_ARN] },
     ]);
   });
 
-  it('has no wildcard, no NotAction/NotResource, no managed or SAM policy templates', () => {
+  it('the token function may only write and delete that one token parameter', () => {
+    expect(grantsOf('WebhookTokenFunction')).toEqual([{ effect: 'Allow', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [TOKEN_PARAMETER_ARN] }]);
+    expect(resources['WebhookToken']?.Properties['ParameterName']).toEqual({ 'Fn::Sub': '/image-rewriter/${AWS::StackName}/webhook-token' });
+  });
+
+  it.each(['WebhookFunction', 'WebhookTokenFunction'])('%s: no wildcard, no NotAction/NotResource, no managed or SAM policy templates', (name) => {
+    const all = statements(fnNamed(name).Properties['Policies'] ?? []);
+    expect(all.length).toBeGreaterThan(0);
     for (const s of all) {
       expect(Object.keys(s).sort()).toEqual(['Action', 'Effect', 'Resource']);
       expect(JSON.stringify(s['Action'])).not.toContain('*');
       expect(JSON.stringify(s['Resource'])).not.toMatch(/"\*"|:\*"|\/\*"/);
     }
-    expect(webhook.Properties).not.toHaveProperty('Role');
-    expect(webhook.Properties).not.toHaveProperty('ManagedPolicyArns');
+    expect(fnNamed(name).Properties).not.toHaveProperty('Role');
+    expect(fnNamed(name).Properties).not.toHaveProperty('ManagedPolicyArns');
   });
 
-  it('grants the parameter only when the rules come from one, and names the parameter the function reads', () => {
-    const conditional = list(webhook.Properties['Policies']).find((p) => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p) as { 'Fn::If': Json[] } | undefined;
+  it('grants the rules parameter only when the rules come from one; the function reads the token from the generated parameter', () => {
+    const conditional = list(fnNamed('WebhookFunction').Properties['Policies']).find((p) => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p) as { 'Fn::If': Json[] } | undefined;
     expect(conditional?.['Fn::If'][0]).toBe('RulesFromParameter');
-    const env = (webhook.Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
-    expect(env['REWRITE_RULES_PARAMETER']).toEqual({ 'Fn::If': ['RulesFromParameter', { Ref: 'RewriteRulesParameterName' }, { Ref: 'AWS::NoValue' }] });
-    expect(env['WEBHOOK_TOKEN_SECRET_ARN']).toEqual({ Ref: 'WebhookTokenSecret' });
-    expect(env).not.toHaveProperty('WEBHOOK_TOKEN');
+    const env = (fnNamed('WebhookFunction').Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
+    expect(env['REWRITE_RULES_PARAMETER']).toEqual({ Ref: 'RewriteRulesParameterName' });
+    expect(env['REWRITE_RULES']).toEqual({ 'Fn::If': ['RulesFromParameter', '', { Ref: 'RewriteRules' }] });
+    expect(env['WEBHOOK_TOKEN_PARAMETER']).toEqual({ Ref: 'WebhookToken' });
+    // Declared (so sam local --env-vars can set it) and empty (unset) when deployed.
+    expect(env['WEBHOOK_TOKEN']).toBe('');
+    expect(env).not.toHaveProperty('WEBHOOK_TOKEN_SECRET_ARN');
+    expect(env['AWS_URL_SUFFIX']).toEqual({ Ref: 'AWS::URLSuffix' });
   });
 });
 
@@ -106,7 +101,7 @@ describe('template.yaml: the endpoint', () => {
   it('throttles every method of the stage (rate and burst from parameters with sane defaults)', () => {
     const settings = list(api?.Properties['MethodSettings']) as Record<string, Json>[];
     expect(settings).toContainEqual(expect.objectContaining({ ResourcePath: '/*', HttpMethod: '*', ThrottlingRateLimit: { Ref: 'ThrottlingRateLimit' }, ThrottlingBurstLimit: { Ref: 'ThrottlingBurstLimit' } }));
-    const params = template['Parameters'] as Record<string, Record<string, Json>>;
+    const params = template.Parameters;
     for (const p of ['ThrottlingRateLimit', 'ThrottlingBurstLimit']) {
       expect(params[p]?.['Type']).toBe('Number');
       expect(Number(params[p]?.['Default'])).toBeGreaterThan(0);
@@ -122,15 +117,27 @@ describe('template.yaml: the endpoint', () => {
     expect(api?.Properties).not.toHaveProperty('Cors');
   });
 
-  it('keeps the token secret: NoEcho, URL-safe and long, generated when empty, never in an output', () => {
-    const params = template['Parameters'] as Record<string, Record<string, Json>>;
-    expect(params['WebhookToken']).toMatchObject({ Type: 'String', NoEcho: true });
-    expect(params['WebhookToken']?.['AllowedPattern']).toBe('^$|^[A-Za-z0-9_\\-]{32,128}$');
-    const secret = resources['WebhookTokenSecret']?.Properties;
-    expect(JSON.stringify(secret?.['GenerateSecretString'])).toContain('"PasswordLength":48');
-    const outputs = JSON.stringify(template['Outputs']);
-    expect(outputs).not.toContain('"Ref":"WebhookToken"');
-    expect(outputs).not.toMatch(/\$\{WebhookToken\}/);
+  it('keeps the token secret: generated by the custom resource, no token parameter, never an attribute or output', () => {
+    const params = template.Parameters;
+    expect(Object.keys(params).filter((p) => /token/i.test(p))).toEqual([]);
+    expect(resources['WebhookToken']?.Type).toBe('AWS::CloudFormation::CustomResource');
+    expect(Object.values(resources).map((r) => r.Type)).not.toContain('AWS::SecretsManager::Secret');
+    const text = JSON.stringify(template);
+    // The resource returns no Data: nothing may read an attribute of it (the Ref is the parameter's name).
+    expect(text).not.toMatch(/"Fn::GetAtt":\["?WebhookToken[".]/);
+    expect(text).not.toContain('WebhookToken.');
+  });
+
+  it('access logs (opt-in) record the route, never the path that carries the token', () => {
+    const setting = JSON.stringify(api?.Properties['AccessLogSetting']);
+    expect(setting).toContain('$context.resourcePath');
+    expect(setting).not.toMatch(/\$context\.(path|requestOverride)/);
+  });
+
+  it('a PRIVATE endpoint denies every VPC endpoint but the listed ones', () => {
+    const auth = JSON.stringify(api?.Properties['Auth']);
+    expect(auth).toContain('"StringNotEquals":{"aws:SourceVpce":{"Fn::Split":[",",{"Ref":"VpcEndpointIds"}]}}');
+    expect(auth).toContain('"Fn::If":["IsPrivate"');
   });
 });
 

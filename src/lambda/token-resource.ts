@@ -1,0 +1,152 @@
+/**
+ * The CloudFormation custom resource that gives each stack its webhook token (template.yaml's
+ * `WebhookToken`, its own small Lambda function): the token is generated at deploy time and
+ * stored in an SSM SecureString (the aws/ssm key), which CloudFormation cannot create itself. The
+ * webhook function reads it at its cold start through `WEBHOOK_TOKEN_PARAMETER`
+ * (src/config/sources.ts). The token is never returned to CloudFormation (the answer has no
+ * `Data`), so it is in no template, output, attribute or function configuration.
+ *
+ * - Create: a fresh token (32 random bytes, base64url: 43 characters of `A-Za-z0-9_-`) written
+ *   with overwrite: a new resource always gets a new token.
+ * - Update: the token is kept. The parameter is written only when it does not exist (deleted by
+ *   hand: the next deploy restores a token). A new `ParameterName` is a new physical resource:
+ *   CloudFormation then deletes the old one.
+ * - Delete: the parameter is deleted (already gone is fine). A resource whose Create failed has a
+ *   physical id that is not its parameter name, and deleting it deletes nothing.
+ *
+ * The answer is a PUT of JSON to the pre-signed `ResponseURL`, always sent, failures included (the
+ * stack would otherwise wait an hour). A small hand-written responder rather than the `cfn-response`
+ * module: that one exists only for inline (ZipFile) code, and this function is bundled.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import * as z from 'zod/mini';
+
+/** Parameter names this resource accepts (SSM's own alphabet, a path). */
+const PARAMETER_NAME = /^\/[A-Za-z0-9_.\-/]{1,1010}$/;
+
+const eventSchema = z.object({
+  RequestType: z.enum(['Create', 'Update', 'Delete']),
+  ResponseURL: z.string().check(z.minLength(1)),
+  StackId: z.string(),
+  RequestId: z.string(),
+  LogicalResourceId: z.string(),
+  PhysicalResourceId: z.optional(z.string()),
+  ResourceProperties: z.looseObject({ ParameterName: z.optional(z.unknown()) }),
+});
+export type TokenResourceEvent = z.infer<typeof eventSchema>;
+
+/** What is PUT to the ResponseURL (CloudFormation's custom resource response object). */
+export interface TokenResourceResponse {
+  readonly Status: 'SUCCESS' | 'FAILED';
+  readonly Reason?: string;
+  readonly PhysicalResourceId: string;
+  readonly StackId: string;
+  readonly RequestId: string;
+  readonly LogicalResourceId: string;
+  readonly NoEcho: true;
+}
+
+export interface TokenResourceDeps {
+  /** The SSM client, built at the first use (the runtime provides the SDK). */
+  readonly ssm: () => Promise<SSMClient>;
+  /** Sends the answer; default an HTTPS PUT to the ResponseURL. */
+  readonly respond?: (url: string, response: TokenResourceResponse) => Promise<void>;
+  /** A new token; default 32 random bytes, base64url. */
+  readonly newToken?: () => string;
+  /** One line per request (never the token); default console.log of JSON. */
+  readonly log?: (fields: Record<string, unknown>) => void;
+}
+
+export const newToken = (): string => randomBytes(32).toString('base64url');
+
+/** PUT the answer the way CloudFormation's pre-signed S3 URL expects it (no content type). */
+export async function putResponse(url: string, response: TokenResourceResponse): Promise<void> {
+  const body = JSON.stringify(response);
+  const res = await fetch(url, { method: 'PUT', body, headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) } });
+  if (!res.ok) throw new Error(`the ResponseURL answered ${String(res.status)}`);
+}
+
+const errorName = (e: unknown): string => (e instanceof Error ? e.name : 'Error');
+const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** The handler: `(event) => Promise<void>`; it answers CloudFormation itself and never throws for a bad event. */
+export function createTokenResource(deps: TokenResourceDeps): (event: unknown) => Promise<void> {
+  const respond = deps.respond ?? putResponse;
+  const generate = deps.newToken ?? newToken;
+  const log =
+    deps.log ??
+    ((fields: Record<string, unknown>): void => {
+      console.log(JSON.stringify(fields));
+    });
+
+  const apply = async (event: TokenResourceEvent, name: string): Promise<string> => {
+    const { PutParameterCommand, DeleteParameterCommand } = await import('@aws-sdk/client-ssm');
+    const ssm = await deps.ssm();
+    const put = (overwrite: boolean) =>
+      ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: generate(), Overwrite: overwrite, Description: `image-rewriter webhook token of ${event.StackId}` }));
+    switch (event.RequestType) {
+      case 'Create':
+        await put(true);
+        return name;
+      case 'Update':
+        if (event.PhysicalResourceId === name) {
+          try {
+            await put(false);
+          } catch (e) {
+            if (errorName(e) !== 'ParameterAlreadyExists') throw e;
+          }
+        } else {
+          await put(true);
+        }
+        return name;
+      case 'Delete':
+        if (event.PhysicalResourceId === name) {
+          try {
+            await ssm.send(new DeleteParameterCommand({ Name: name }));
+          } catch (e) {
+            if (errorName(e) !== 'ParameterNotFound') throw e;
+          }
+        }
+        return event.PhysicalResourceId ?? name;
+    }
+  };
+
+  return async (input) => {
+    const parsed = eventSchema.safeParse(input);
+    if (!parsed.success) {
+      // Without a ResponseURL there is no one to answer; CloudFormation never sends such an event.
+      log({ level: 'ERROR', message: 'not a CloudFormation custom resource event', issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+      return;
+    }
+    const event = parsed.data;
+    const rawName = event.ResourceProperties.ParameterName;
+    const name = typeof rawName === 'string' ? rawName : '';
+    const base = { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId, NoEcho: true } as const;
+    let response: TokenResourceResponse;
+    if (!PARAMETER_NAME.test(name)) {
+      const reason = 'ParameterName must be an SSM parameter path starting with "/"';
+      // A Delete of a resource that never got valid properties has nothing to delete.
+      response = event.RequestType === 'Delete'
+        ? { ...base, Status: 'SUCCESS', PhysicalResourceId: event.PhysicalResourceId ?? event.LogicalResourceId }
+        : { ...base, Status: 'FAILED', Reason: reason, PhysicalResourceId: event.PhysicalResourceId ?? `${event.LogicalResourceId}-not-created` };
+    } else {
+      try {
+        const physicalId = await apply(event, name);
+        response = { ...base, Status: 'SUCCESS', PhysicalResourceId: physicalId };
+      } catch (e) {
+        const reason = `${event.RequestType} of the token parameter ${name} failed: ${errorName(e)}: ${errorMessage(e)}`;
+        response = { ...base, Status: 'FAILED', Reason: reason, PhysicalResourceId: event.PhysicalResourceId ?? `${event.LogicalResourceId}-not-created` };
+      }
+    }
+    log({ level: response.Status === 'SUCCESS' ? 'INFO' : 'ERROR', message: 'token resource', requestType: event.RequestType, parameter: name, status: response.Status, ...(response.Reason === undefined ? {} : { reason: response.Reason }) });
+    await respond(event.ResponseURL, response);
+  };
+}
+
+let client: Promise<SSMClient> | undefined;
+
+/** The Lambda entry (template.yaml's WebhookTokenFunction, `token-resource.handler`). */
+export const handler = createTokenResource({
+  ssm: () => (client ??= import('@aws-sdk/client-ssm').then((m) => new m.SSMClient({}))),
+});

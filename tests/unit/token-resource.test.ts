@@ -1,0 +1,161 @@
+/**
+ * The deploy-time token custom resource (src/lambda/token-resource.ts), its SSM client mocked with
+ * aws-sdk-client-mock and its answer captured: what it writes, keeps and deletes per request type,
+ * that it always answers CloudFormation (failures included) and never with the token.
+ */
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { DeleteParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTokenResource, newToken, putResponse, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
+
+const NAME = '/image-rewriter/my-stack/webhook-token';
+const TOKEN = 'generated-token-0123456789abcdefghijklmnopqrs';
+const ssm = mockClient(SSMClient);
+
+function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    RequestType: type,
+    ResponseURL: 'https://cloudformation-custom-resource-response.example/answer',
+    StackId: 'arn:aws:cloudformation:us-west-2:123456789012:stack/my-stack/guid',
+    RequestId: 'req-1',
+    LogicalResourceId: 'WebhookToken',
+    ResourceType: 'AWS::CloudFormation::CustomResource',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:us-west-2:123456789012:function:f', ParameterName: NAME },
+    ...extra,
+  };
+}
+
+function run(): { handler: (e: unknown) => Promise<void>; answers: TokenResourceResponse[]; logs: Record<string, unknown>[] } {
+  const answers: TokenResourceResponse[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const handler = createTokenResource({
+    ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })),
+    respond: (_url, r) => {
+      answers.push(r);
+      return Promise.resolve();
+    },
+    newToken: () => TOKEN,
+    log: (f) => logs.push(f),
+  });
+  return { handler, answers, logs };
+}
+
+beforeEach(() => {
+  ssm.reset();
+  ssm.on(PutParameterCommand).resolves({ Version: 1 });
+  ssm.on(DeleteParameterCommand).resolves({});
+});
+
+describe('token custom resource', () => {
+  it('Create writes a fresh SecureString (overwrite) and answers SUCCESS with the name, never the token', async () => {
+    const { handler, answers, logs } = run();
+    await handler(event('Create'));
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: NAME, Type: 'SecureString', Value: TOKEN, Overwrite: true });
+    expect(answers).toEqual([
+      { Status: 'SUCCESS', PhysicalResourceId: NAME, StackId: expect.any(String), RequestId: 'req-1', LogicalResourceId: 'WebhookToken', NoEcho: true },
+    ]);
+    expect(JSON.stringify(answers)).not.toContain(TOKEN);
+    expect(JSON.stringify(logs)).not.toContain(TOKEN);
+  });
+
+  it('Update of the same parameter keeps the token (writes only if absent)', async () => {
+    ssm.on(PutParameterCommand).rejects(new ParameterAlreadyExists({ message: 'exists', $metadata: {} }));
+    const { handler, answers } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME }));
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: NAME, Overwrite: false });
+    expect(answers[0]?.Status).toBe('SUCCESS');
+    expect(answers[0]?.PhysicalResourceId).toBe(NAME);
+  });
+
+  it('Update restores a token that was deleted by hand', async () => {
+    const { handler, answers } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME }));
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: NAME, Value: TOKEN, Overwrite: false });
+    expect(answers[0]?.Status).toBe('SUCCESS');
+  });
+
+  it('Update to a new name writes the new parameter and returns the new physical id', async () => {
+    const { handler, answers } = run();
+    await handler(event('Update', { PhysicalResourceId: '/image-rewriter/old/webhook-token' }));
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: NAME, Overwrite: true });
+    expect(answers[0]?.PhysicalResourceId).toBe(NAME);
+  });
+
+  it.each([
+    { desc: 'its own parameter', physical: NAME, deletes: 1 },
+    { desc: 'a resource whose Create failed', physical: 'WebhookToken-not-created', deletes: 0 },
+  ])('Delete of $desc', async ({ physical, deletes }) => {
+    const { handler, answers } = run();
+    await handler(event('Delete', { PhysicalResourceId: physical }));
+    expect(ssm).toHaveReceivedCommandTimes(DeleteParameterCommand, deletes);
+    expect(answers[0]).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physical });
+  });
+
+  it('Delete of a parameter already gone succeeds', async () => {
+    ssm.on(DeleteParameterCommand).rejects(new ParameterNotFound({ message: 'gone', $metadata: {} }));
+    const { handler, answers } = run();
+    await handler(event('Delete', { PhysicalResourceId: NAME }));
+    expect(answers[0]?.Status).toBe('SUCCESS');
+  });
+
+  it('answers FAILED with the reason when SSM refuses (so the stack does not wait an hour)', async () => {
+    ssm.on(PutParameterCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+    const { handler, answers } = run();
+    await handler(event('Create'));
+    expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: 'WebhookToken-not-created' })]);
+    expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: AccessDeniedException: not allowed`);
+  });
+
+  it.each([
+    { desc: 'missing', props: {} },
+    { desc: 'not a path', props: { ParameterName: 'token' } },
+    { desc: 'not a string', props: { ParameterName: 42 } },
+  ])('refuses a ParameterName that is $desc, and deletes nothing for it', async ({ props }) => {
+    const { handler, answers } = run();
+    await handler(event('Create', { ResourceProperties: props }));
+    await handler(event('Delete', { ResourceProperties: props, PhysicalResourceId: 'WebhookToken-not-created' }));
+    expect(answers.map((a) => a.Status)).toEqual(['FAILED', 'SUCCESS']);
+    expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(DeleteParameterCommand, 0);
+  });
+
+  it('logs and returns on something that is not a custom resource event', async () => {
+    const { handler, answers, logs } = run();
+    await handler({ RequestType: 'Explode' });
+    await handler(null);
+    expect(answers).toEqual([]);
+    expect(logs.map((l) => l['message'])).toEqual(['not a CloudFormation custom resource event', 'not a CloudFormation custom resource event']);
+  });
+
+  it('generates 43-character base64url tokens (the webhook accepts them as URL path segments)', () => {
+    const tokens = new Set(Array.from({ length: 50 }, newToken));
+    expect(tokens.size).toBe(50);
+    for (const t of tokens) expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('PUTs the answer as JSON without a content type (what the pre-signed URL was signed for)', async () => {
+    const seen: { method: string | undefined; type: string | undefined; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        seen.push({ method: req.method, type: req.headers['content-type'], body });
+        res.statusCode = seen.length === 1 ? 200 : 403;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/answer?X-Amz-Signature=x`;
+    const response: TokenResourceResponse = { Status: 'SUCCESS', PhysicalResourceId: NAME, StackId: 's', RequestId: 'r', LogicalResourceId: 'l', NoEcho: true };
+    try {
+      await putResponse(url, response);
+      await expect(putResponse(url, response)).rejects.toThrow('the ResponseURL answered 403');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(seen[0]).toEqual({ method: 'PUT', type: '', body: JSON.stringify(response) });
+  });
+});
