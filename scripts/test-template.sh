@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Prove template.yaml and the bundle SAM builds from it, offline and without Docker:
-#   1. sam validate --lint, sam validate (the SAM transform), cfn-lint   (venv: hack/python/setup-venv.sh)
+#   1. sam validate --lint and cfn-lint in a region of each partition (aws, aws-cn, aws-us-gov),
+#      sam validate (the SAM transform), and every resource type of SAM's translation on the
+#      Serverless Application Repository's supported list (docs/sar-supported-resources.txt)
+#      (venv: hack/python/setup-venv.sh)
 #   2. sam build with its esbuild build method, into a temporary --build-dir (never --build-in-source:
 #      that prunes devDependencies from the project), with node_modules/.bin on PATH for esbuild
 #   3. the artifact: the handler file the built template names, its size next to dist/handler.js's
 #   4. that artifact and dist/handler.js under the Runtime Interface Emulator with aws-lambda-ric,
 #      invoked with every file of events/: both must answer exactly like the in-process handler
 #      (tests/integration/rie.integration.ts; RIE and RIC from hack/lambda/*.sh)
+#   5. sam local invoke without Docker: the environment SAM CLI's own code gives the function
+#      (samconfig.toml, sam-local-env.json), the artifact run under RIE with exactly it on every
+#      event, start-api's routes (tests/integration/sam-local.template.ts); the artifact's source
+#      map (tests/integration/sam-artifact.template.ts). With a Docker daemon, also the real
+#      `sam local invoke` of one event in a container.
 # Env: IMAGE_REWRITER_CACHE (tool cache), KEEP_SAM_BUILD=1 keeps the build directory.
 set -euo pipefail
 
@@ -17,13 +25,31 @@ step() { echo "test-template: $*" >&2; }
 venv="$(hack/python/setup-venv.sh | tail -n1)"
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 
-step "sam validate --lint"
-"$venv/bin/sam" validate --lint --template template.yaml
+# One region of each partition the template supports: aws, aws-cn, aws-us-gov.
+regions=(us-east-1 cn-north-1 us-gov-west-1)
+for region in "${regions[@]}"; do
+  step "sam validate --lint --region $region"
+  "$venv/bin/sam" validate --lint --region "$region" --template template.yaml
+done
 step "sam validate (SAM transform, offline)"
 "$venv/bin/sam" validate --template template.yaml
-step "cfn-lint $("$venv/bin/cfn-lint" --version)"
-"$venv/bin/cfn-lint" template.yaml   # non-zero on errors (2), warnings (4) and informational findings (8)
+step "cfn-lint $("$venv/bin/cfn-lint" --version) --regions ${regions[*]}"
+# non-zero on errors (2), warnings (4) and informational findings (8)
+"$venv/bin/cfn-lint" --regions "${regions[@]}" -- template.yaml
 step "cfn-lint: no findings"
+
+step "SAM's translation uses only types the Serverless Application Repository supports"
+for params in "" "EndpointType=PRIVATE VpcEndpointIds=vpce-0123456789abcdef0 Tracing=Active"; do
+  # shellcheck disable=SC2086 # the parameters are words on purpose
+  "$venv/bin/python" hack/python/sam-translate.py template.yaml $params | "$venv/bin/python" -c '
+import json, sys
+supported = {l.strip() for l in open("docs/sar-supported-resources.txt") if l.strip() and not l.startswith("#")}
+types = sorted({r["Type"] for r in json.load(sys.stdin)["Resources"].values()})
+missing = [t for t in types if t not in supported]
+print("test-template:   translated types:", ", ".join(types), file=sys.stderr)
+sys.exit(f"test-template: not on the supported list: {missing}" if missing else 0)
+'
+done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/image-rewriter-sam.XXXXXX")"
 if [[ "${KEEP_SAM_BUILD:-}" == 1 ]]; then
@@ -87,5 +113,21 @@ export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-vm-modules"
 # The SDK warns that it will need Node 22 from 2027 (Lambda runs nodejs22.x; the tests run on the
 # local Node): once per client, in every suite. Known, and not what these tests look at.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}"
-IMAGE_REWRITER_SAM_BUNDLE="$artifact" node_modules/.bin/jest --config jest.integration.config.js tests/integration/rie.integration.ts
-step "ok: template valid, lint clean, sam build artifact answers like dist/handler.js and the in-process handler"
+export IMAGE_REWRITER_VENV="$venv" IMAGE_REWRITER_SAM_BUILD_DIR="$work/build" IMAGE_REWRITER_SAM_BUNDLE="$artifact"
+step "sam local (no Docker: SAM CLI resolves, RIE runs) and the artifacts (tests/integration/*.template.ts)"
+node_modules/.bin/jest --config jest.integration.config.js --testMatch '**/tests/integration/*.integration.ts' '**/tests/integration/*.template.ts' \
+  -- tests/integration/rie.integration.ts tests/integration/sam-local.template.ts tests/integration/sam-artifact.template.ts
+
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  step "a Docker daemon answers: sam local invoke in a container, in a copy of the project"
+  proj="$work/project"
+  mkdir -p "$proj/.aws-sam"
+  cp -r template.yaml samconfig.toml sam-local-env.json events "$proj/"
+  ln -s "$work/build" "$proj/.aws-sam/build"
+  out="$(cd "$proj" && "$venv/bin/sam" local invoke WebhookFunction -e events/rest-pod-v1.json 2>/dev/null | tail -n1)"
+  grep -q '"statusCode": *200' <<<"$out" || { step "error: sam local invoke answered: $out"; exit 1; }
+  step "sam local invoke in Docker answered 200"
+else
+  step "no Docker daemon: the container run of sam local invoke is not possible here (sam-local.template.ts ran what it would run)"
+fi
+step "ok: template valid and lint clean in every partition, SAR types, sam build artifact answers like dist/handler.js and the in-process handler, sam local environment"

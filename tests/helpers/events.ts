@@ -1,26 +1,36 @@
 /**
- * The sample events of events/ (the files `sam local invoke` and `npm run invoke` use), loaded
- * fresh for every test, plus a Logger/Metrics pair whose JSON lines are captured.
+ * The sample events of events/ (the files `sam local invoke` and `npm run invoke` use: only the
+ * template's own route) and of tests/fixtures/events/ (shapes the handler supports that the
+ * template does not route: HTTP API, Function URL, GET /healthz), loaded fresh for every test, plus
+ * a Logger/Metrics pair whose JSON lines are captured.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createObservability, type Observability } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from './fixtures.js';
 
 export const EVENTS_DIR = join(REPO_ROOT, 'events');
+export const FIXTURE_EVENTS_DIR = join(REPO_ROOT, 'tests', 'fixtures', 'events');
 
 /** The token in the path of every sample event (except rest-wrong-token.json). */
 export const EVENT_TOKEN = 'example-token-0123456789abcdef';
 
 export type JsonObject = Record<string, unknown>;
 
-/** A fresh copy of events/NAME, to change at will. */
+/** A fresh copy of events/NAME (else tests/fixtures/events/NAME), to change at will. */
 export function loadEvent(name: string): JsonObject {
-  return JSON.parse(readFileSync(join(EVENTS_DIR, name), 'utf8')) as JsonObject;
+  const path = existsSync(join(EVENTS_DIR, name)) ? join(EVENTS_DIR, name) : join(FIXTURE_EVENTS_DIR, name);
+  return JSON.parse(readFileSync(path, 'utf8')) as JsonObject;
 }
 
+/** The files of events/ (the template's route). */
 export function eventNames(): string[] {
   return readdirSync(EVENTS_DIR).filter((f) => f.endsWith('.json')).sort();
+}
+
+/** The files of tests/fixtures/events/ (shapes the template does not route). */
+export function fixtureEventNames(): string[] {
+  return readdirSync(FIXTURE_EVENTS_DIR).filter((f) => f.endsWith('.json')).sort();
 }
 
 /** The AdmissionReview inside an event (its body, base64-decoded when needed). */

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const FIXTURES = join(REPO_ROOT, 'tests', 'fixtures');
 
-/** The environment `${env:...}` substitutions see in tests (an account and the Oregon region). */
-export const TEST_ENV: Readonly<Record<string, string>> = { AWS_ACCOUNT_ID: '123456789012', AWS_REGION: 'us-west-2' };
+/** The environment `${env:...}` substitutions see in tests (an account, the Oregon region, its partition's domain). */
+export const TEST_ENV: Readonly<Record<string, string>> = { AWS_ACCOUNT_ID: '123456789012', AWS_REGION: 'us-west-2', AWS_URL_SUFFIX: 'amazonaws.com' };
 
 export function fixture(name: string): string {
   return readFileSync(join(FIXTURES, name), 'utf8');

@@ -12,7 +12,7 @@ import { fixedRules, type RulesProvider, type RulesState } from '../../src/confi
 import { BAD_REQUEST, WARNING_PREFIX } from '../../src/core/admission.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES, type HandlerDeps, MESSAGES, parseEvent, type WebhookResult } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
-import { captureObservability, type Captured, EVENT_TOKEN, eventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
+import { captureObservability, type Captured, EVENT_TOKEN, eventNames, fixtureEventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 
 const { applyPatch } = fjp;
 
@@ -89,8 +89,8 @@ describe('the sample events', () => {
     'rest-healthz.json': { status: 200 },
   };
 
-  it('covers every file in events/', () => {
-    expect(eventNames()).toEqual(Object.keys(expected).sort());
+  it('covers every file in events/ and tests/fixtures/events/', () => {
+    expect([...eventNames(), ...fixtureEventNames()].sort()).toEqual(Object.keys(expected).sort());
   });
 
   it.each(Object.entries(expected))('%s answers %j', async (name, { status, images }) => {

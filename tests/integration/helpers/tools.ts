@@ -84,3 +84,20 @@ export function distHandler(): string {
   }
   return DIST_HANDLER;
 }
+
+/** `python` of the Python tools venv, with aws-sam-cli importable (hack/python/setup-venv.sh). */
+export function venvPython(): string {
+  const script = 'hack/python/setup-venv.sh';
+  const what = 'the Python tools venv (aws-sam-cli, cfn-lint, moto)';
+  const venv = fromEnv('IMAGE_REWRITER_VENV', what, script);
+  return mustExist(join(venv, 'bin', 'python'), 'IMAGE_REWRITER_VENV', what, script, true);
+}
+
+/** The directory `sam build` wrote (its template.yaml and one folder per function): scripts/test-template.sh. */
+export function samBuildDir(): string {
+  const script = 'scripts/test-template.sh (npm run test:template)';
+  const what = 'the --build-dir of a sam build of template.yaml';
+  const dir = fromEnv('IMAGE_REWRITER_SAM_BUILD_DIR', what, script);
+  mustExist(join(dir, 'template.yaml'), 'IMAGE_REWRITER_SAM_BUILD_DIR', what, script);
+  return dir;
+}

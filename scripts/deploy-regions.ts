@@ -1,0 +1,261 @@
+/**
+ * One command that deploys the same rules to several regions (`npm run deploy:regions -- ...`):
+ * checks the rules document once per region (with that region's ${env:...} values), runs
+ * `sam build` once, then per region `sam deploy` of the same stack and `aws cloudformation
+ * describe-stacks`, and prints per region the webhook URL and the `webhook-config` command for that
+ * region's clusters. The token is never printed: each region's stack generates its own (the
+ * command reads it from that region's SSM parameter when it runs).
+ *
+ * Tokens are per region: no secret is copied between regions, a token leaked from one region's
+ * clusters (it is in their webhook configuration and in API server logs) opens only that region's
+ * endpoint and is rotated there alone, and each region deploys and fails on its own.
+ *
+ * The commands go through an injected runner, so tests check what would run without AWS. A region
+ * that fails does not stop the others; the exit status is 1 when any failed.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
+import { formatIssues, parseRules } from '../src/config/load.js';
+
+export interface RunResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+/** Runs one command (no shell) and returns its status and output. */
+export type Runner = (command: string, args: readonly string[]) => Promise<RunResult>;
+
+export interface Options {
+  readonly regions: readonly string[];
+  readonly stackName: string;
+  /** The rules document's text (YAML or JSON), passed as RewriteRules. */
+  readonly rules?: string;
+  /** Or an SSM parameter name that must exist in every region, passed as RewriteRulesParameterName. */
+  readonly rulesParameter?: string;
+  /** More `Key=Value` stack parameters, the same in every region. */
+  readonly parameters: readonly string[];
+  readonly build: boolean;
+  /** How the printed command calls the CLI. */
+  readonly cli: string;
+}
+
+export interface RegionResult {
+  readonly region: string;
+  readonly ok: boolean;
+  readonly url?: string;
+  readonly tokenParameter?: string;
+  readonly error?: string;
+}
+
+/** CloudFormation's limit on a parameter value is 4,096 bytes; Lambda's on all variables 4 KB. */
+export const MAX_INLINE_RULES_BYTES = 3500;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+/** The partition's domain suffix (AWS::URLSuffix) of a region, to check `${env:AWS_URL_SUFFIX}` rules before deploying. */
+export function urlSuffix(region: string): string {
+  if (region.startsWith('cn-')) return 'amazonaws.com.cn';
+  if (region.startsWith('us-isob-')) return 'sc2s.sgov.gov';
+  if (region.startsWith('us-iso-')) return 'c2s.ic.gov';
+  return 'amazonaws.com';
+}
+
+/**
+ * The rules as one `--parameter-overrides` word: compact JSON (a valid rules document), in double
+ * quotes with `\` and `"` escaped, the form SAM CLI's parameter parser reads back unchanged (checked
+ * against SAM CLI 1.170's CfnParameterOverridesType).
+ */
+export function rulesOverride(text: string): string {
+  const json = JSON.stringify(parse(text));
+  return `RewriteRules="${json.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** Every problem of the options and the rules (checked per region), or []. */
+export function problems(options: Options): string[] {
+  const out: string[] = [];
+  if (options.regions.length === 0) out.push('--regions: give at least one region (us-west-2,ap-southeast-1)');
+  for (const r of options.regions) if (!REGION.test(r)) out.push(`--regions: "${r}" is not a region name`);
+  if (new Set(options.regions).size !== options.regions.length) out.push('--regions: a region is listed twice');
+  if ((options.rules === undefined) === (options.rulesParameter === undefined)) out.push('give exactly one of --rules FILE and --rules-parameter NAME');
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(options.stackName)) out.push(`--stack-name: "${options.stackName}" is not a stack name`);
+  for (const p of options.parameters) {
+    if (!/^[A-Za-z0-9]+=/.test(p)) out.push(`--parameter: "${p}" is not Key=Value`);
+    if (/^(RewriteRules|RewriteRulesParameterName)=/.test(p)) out.push(`--parameter: set the rules with --rules or --rules-parameter, not ${p.split('=')[0] ?? ''}`);
+  }
+  if (options.rules !== undefined) {
+    if (Buffer.byteLength(JSON.stringify(safeParse(options.rules) ?? ''), 'utf8') > MAX_INLINE_RULES_BYTES) {
+      out.push(`--rules: the document is over ${String(MAX_INLINE_RULES_BYTES)} bytes as JSON; put it in an SSM parameter in each region and use --rules-parameter`);
+    }
+    for (const region of options.regions.filter((r) => REGION.test(r))) {
+      const result = parseRules(options.rules, { AWS_REGION: region, AWS_ACCOUNT_ID: '000000000000', AWS_URL_SUFFIX: urlSuffix(region) });
+      if (!result.ok) out.push(`--rules: invalid for ${region}:\n${formatIssues(result.issues)}`);
+    }
+  }
+  return out;
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `sam deploy` arguments for one region. */
+export function deployArgs(options: Options, region: string): string[] {
+  const rules = options.rules !== undefined ? rulesOverride(options.rules) : `RewriteRulesParameterName=${options.rulesParameter ?? ''}`;
+  return [
+    'deploy',
+    '--region', region,
+    '--stack-name', options.stackName,
+    '--capabilities', 'CAPABILITY_IAM',
+    '--resolve-s3',
+    '--no-confirm-changeset',
+    '--no-fail-on-empty-changeset',
+    '--parameter-overrides', rules, ...options.parameters,
+  ];
+}
+
+export function describeArgs(options: Options, region: string): string[] {
+  return ['cloudformation', 'describe-stacks', '--region', region, '--stack-name', options.stackName, '--query', 'Stacks[0].Outputs', '--output', 'json'];
+}
+
+/** What to run in a region's clusters to register the webhook (reads the token there, prints nothing secret). */
+export function webhookConfigCommand(options: Options, region: string, url: string, tokenParameter: string): string {
+  return (
+    `TOKEN=$(aws ssm get-parameter --region ${region} --name ${tokenParameter} --with-decryption --query Parameter.Value --output text) && ` +
+    `${options.cli} webhook-config --url "${url}$TOKEN" | kubectl --context <your ${region} cluster> apply -f -`
+  );
+}
+
+function outputs(stdout: string): Record<string, string> {
+  const parsed = JSON.parse(stdout) as unknown;
+  const out: Record<string, string> = {};
+  if (Array.isArray(parsed)) {
+    for (const o of parsed as unknown[]) {
+      if (typeof o === 'object' && o !== null && 'OutputKey' in o && 'OutputValue' in o && typeof o.OutputKey === 'string' && typeof o.OutputValue === 'string') out[o.OutputKey] = o.OutputValue;
+    }
+  }
+  return out;
+}
+
+const tail = (r: RunResult): string => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('\n');
+
+/** Deploy to one region and read its outputs. */
+async function deployRegion(options: Options, region: string, run: Runner): Promise<RegionResult> {
+  const deployed = await run('sam', deployArgs(options, region));
+  if (deployed.status !== 0) return { region, ok: false, error: `sam deploy failed (${String(deployed.status)}): ${tail(deployed)}` };
+  const described = await run('aws', describeArgs(options, region));
+  if (described.status !== 0) return { region, ok: false, error: `describe-stacks failed (${String(described.status)}): ${tail(described)}` };
+  let values: Record<string, string>;
+  try {
+    values = outputs(described.stdout);
+  } catch {
+    return { region, ok: false, error: 'describe-stacks did not print JSON' };
+  }
+  const url = values['APIGatewayURL'];
+  const tokenParameter = values['WebhookTokenParameter'];
+  if (url === undefined || tokenParameter === undefined) return { region, ok: false, error: 'the stack has no APIGatewayURL or WebhookTokenParameter output' };
+  return { region, ok: true, url, tokenParameter };
+}
+
+/** Build once, deploy each region in turn; `print` gets the report, region by region. */
+export async function deployRegions(options: Options, run: Runner, print: (line: string) => void): Promise<RegionResult[]> {
+  const found = problems(options);
+  if (found.length > 0) throw new Error(found.join('\n'));
+  if (options.build) {
+    print('sam build');
+    const built = await run('sam', ['build']);
+    if (built.status !== 0) throw new Error(`sam build failed (${String(built.status)}): ${tail(built)}`);
+  }
+  const results: RegionResult[] = [];
+  for (const region of options.regions) {
+    print(`sam deploy --region ${region} --stack-name ${options.stackName}`);
+    const r = await deployRegion(options, region, run);
+    results.push(r);
+    if (r.ok && r.url !== undefined && r.tokenParameter !== undefined) {
+      print(`\n${region}\n  URL (without its token): ${r.url}\n  token: SSM SecureString ${r.tokenParameter} (per region)\n  register the webhook in each ${region} cluster:\n    ${webhookConfigCommand(options, region, r.url, r.tokenParameter)}\n`);
+    } else {
+      print(`\n${region}: FAILED: ${r.error ?? ''}\n`);
+    }
+  }
+  const failed = results.filter((r) => !r.ok).map((r) => r.region);
+  print(failed.length === 0 ? `deployed to ${String(results.length)} region(s)` : `failed in: ${failed.join(', ')}`);
+  return results;
+}
+
+const USAGE = `usage: npm run deploy:regions -- --regions us-west-2,ap-southeast-1 (--rules FILE | --rules-parameter NAME)
+       [--stack-name image-rewriter] [--parameter Key=Value]... [--no-build] [--cli "node dist/cli.js"]`;
+
+/** Parse the command line; throws with the usage on a mistake. */
+export function parseCommandLine(argv: readonly string[], readFile: (path: string) => string): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      regions: { type: 'string' },
+      rules: { type: 'string' },
+      'rules-parameter': { type: 'string' },
+      'stack-name': { type: 'string', default: 'image-rewriter' },
+      parameter: { type: 'string', multiple: true, default: [] },
+      'no-build': { type: 'boolean', default: false },
+      cli: { type: 'string', default: 'node dist/cli.js' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  return {
+    regions: (values.regions ?? '').split(',').map((r) => r.trim()).filter((r) => r !== ''),
+    stackName: values['stack-name'],
+    ...(values.rules === undefined ? {} : { rules: readFile(values.rules) }),
+    ...(values['rules-parameter'] === undefined ? {} : { rulesParameter: values['rules-parameter'] }),
+    parameters: values.parameter,
+    build: !values['no-build'],
+    cli: values.cli,
+  };
+}
+
+/** The real runner: the command's output streams through (sam deploy takes minutes), and is kept. */
+const spawnRunner: Runner = (command, args) =>
+  new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['inherit', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+      if (command !== 'aws') process.stderr.write(c);
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+      process.stderr.write(c);
+    });
+    child.on('error', (e) => {
+      resolve({ status: 127, stdout, stderr: `${stderr}${e.message}` });
+    });
+    child.on('close', (code) => {
+      resolve({ status: code ?? 1, stdout, stderr });
+    });
+  });
+
+async function main(): Promise<number> {
+  let options: Options;
+  try {
+    options = parseCommandLine(process.argv.slice(2), (p) => readFileSync(p, 'utf8'));
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const results = await deployRegions(options, spawnRunner, (l) => {
+      console.log(l);
+    });
+    return results.every((r) => r.ok) ? 0 : 1;
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    return 2;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();

@@ -1,0 +1,119 @@
+/**
+ * scripts/deploy-regions.ts without AWS: a fake runner records every command it would run and
+ * answers with canned outputs. Per region: the sam deploy arguments, the rules passed the way SAM
+ * CLI reads them back, the describe-stacks call, and the printed URL and webhook-config command;
+ * a failing region does not stop the others; bad options and rules stop everything first.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { deployArgs, deployRegions, type Options, parseCommandLine, problems, type Runner, rulesOverride, urlSuffix } from '../../scripts/deploy-regions.js';
+
+const RULES = `rules:
+  - name: docker-hub
+    match: docker.io
+    replace: \${env:AWS_ACCOUNT_ID}.dkr.ecr.\${env:AWS_REGION}.\${env:AWS_URL_SUFFIX}/docker-hub
+`;
+
+const options = (extra: Partial<Options> = {}): Options => ({ regions: ['us-west-2', 'ap-southeast-1'], stackName: 'image-rewriter', rules: RULES, parameters: [], build: true, cli: 'node dist/cli.js', ...extra });
+
+const outputsOf = (region: string): string =>
+  JSON.stringify([
+    { OutputKey: 'APIGatewayURL', OutputValue: `https://abc123.execute-api.${region}.${urlSuffix(region)}/Prod/mutate/` },
+    { OutputKey: 'WebhookTokenParameter', OutputValue: '/image-rewriter/image-rewriter/webhook-token' },
+    { OutputKey: 'FunctionName', OutputValue: 'fn' },
+  ]);
+
+function fake(failIn: string[] = []): { run: Runner; calls: string[][] } {
+  const calls: string[][] = [];
+  const run: Runner = (command, args) => {
+    calls.push([command, ...args]);
+    const region = args[args.indexOf('--region') + 1] ?? '';
+    if (command === 'sam' && args[0] === 'deploy' && failIn.includes(region)) return Promise.resolve({ status: 1, stdout: '', stderr: 'Error: AccessDenied' });
+    if (command === 'aws') return Promise.resolve({ status: 0, stdout: outputsOf(region), stderr: '' });
+    return Promise.resolve({ status: 0, stdout: '', stderr: '' });
+  };
+  return { run, calls };
+}
+
+describe('deploy-regions', () => {
+  it('builds once, then deploys and describes each region in order', async () => {
+    const { run, calls } = fake();
+    const lines: string[] = [];
+    const results = await deployRegions(options(), run, (l) => lines.push(l));
+    expect(calls.map((c) => c.slice(0, 4).join(' '))).toEqual([
+      'sam build',
+      'sam deploy --region us-west-2',
+      'aws cloudformation describe-stacks --region',
+      'sam deploy --region ap-southeast-1',
+      'aws cloudformation describe-stacks --region',
+    ]);
+    expect(results.map((r) => [r.region, r.ok, r.url])).toEqual([
+      ['us-west-2', true, 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/'],
+      ['ap-southeast-1', true, 'https://abc123.execute-api.ap-southeast-1.amazonaws.com/Prod/mutate/'],
+    ]);
+    const text = lines.join('\n');
+    expect(text).toContain(
+      'TOKEN=$(aws ssm get-parameter --region ap-southeast-1 --name /image-rewriter/image-rewriter/webhook-token --with-decryption --query Parameter.Value --output text) && node dist/cli.js webhook-config --url "https://abc123.execute-api.ap-southeast-1.amazonaws.com/Prod/mutate/$TOKEN" | kubectl --context <your ap-southeast-1 cluster> apply -f -',
+    );
+    expect(text).toContain('deployed to 2 region(s)');
+  });
+
+  it('passes the same stack settings to every region, only the region differs', () => {
+    const [west, south] = ['us-west-2', 'ap-southeast-1'].map((r) => deployArgs(options(), r));
+    expect(west).toEqual([
+      'deploy', '--region', 'us-west-2', '--stack-name', 'image-rewriter', '--capabilities', 'CAPABILITY_IAM', '--resolve-s3',
+      '--no-confirm-changeset', '--no-fail-on-empty-changeset', '--parameter-overrides', rulesOverride(RULES),
+    ]);
+    expect(south?.filter((a) => a !== 'ap-southeast-1')).toEqual(west?.filter((a) => a !== 'us-west-2'));
+  });
+
+  it('passes the rules as compact JSON in escaped double quotes (the form SAM CLI reads back unchanged)', () => {
+    const word = rulesOverride(RULES);
+    expect(word.startsWith('RewriteRules="{\\"rules\\":[{\\"name\\":\\"docker-hub\\"')).toBe(true);
+    // Undo the quoting the way SAM's parser does: the document comes back intact.
+    const value = word.slice('RewriteRules="'.length, -1).replace(/\\(.)/g, '$1');
+    expect(JSON.parse(value)).toEqual({ rules: [{ name: 'docker-hub', match: 'docker.io', replace: '${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/docker-hub' }] });
+  });
+
+  it('passes an SSM rules parameter and extra parameters instead', () => {
+    const ssm: Options = { regions: ['eu-west-1'], stackName: 'image-rewriter', rulesParameter: '/image-rewriter/rules', parameters: ['EnableAlarms=true'], build: true, cli: 'node dist/cli.js' };
+    expect(problems(ssm)).toEqual([]);
+    const args = deployArgs(ssm, 'eu-west-1');
+    expect(args.slice(-3)).toEqual(['--parameter-overrides', 'RewriteRulesParameterName=/image-rewriter/rules', 'EnableAlarms=true']);
+  });
+
+  it('goes on after a region fails, and reports it', async () => {
+    const { run, calls } = fake(['us-west-2']);
+    const lines: string[] = [];
+    const results = await deployRegions(options({ build: false }), run, (l) => lines.push(l));
+    expect(results.map((r) => r.ok)).toEqual([false, true]);
+    expect(results[0]?.error).toBe('sam deploy failed (1): Error: AccessDenied');
+    expect(calls.filter((c) => c[0] === 'aws')).toHaveLength(1);
+    expect(lines.join('\n')).toContain('failed in: us-west-2');
+  });
+
+  it.each([
+    { desc: 'no region', extra: { regions: [] }, message: 'at least one region' },
+    { desc: 'a bad region', extra: { regions: ['us-west'] }, message: '"us-west" is not a region name' },
+    { desc: 'a region twice', extra: { regions: ['us-west-2', 'us-west-2'] }, message: 'listed twice' },
+    { desc: 'both rule sources', extra: { rulesParameter: '/x' }, message: 'exactly one of --rules' },
+    { desc: 'the rules as a parameter', extra: { parameters: ['RewriteRules=x'] }, message: 'not RewriteRules' },
+    { desc: 'invalid rules', extra: { rules: 'rules:\n  - name: x\n    match: gcr.io\n' }, message: 'invalid for us-west-2' },
+    { desc: 'rules too large', extra: { rules: `rules:\n${Array.from({ length: 80 }, (_, i) => `  - { name: r${String(i)}, match: registry${String(i)}.example.com, replace: mirror.example.com/r${String(i)} }`).join('\n')}\n` }, message: 'over 3500 bytes' },
+  ])('refuses $desc before running anything', async ({ extra, message }) => {
+    const { run, calls } = fake();
+    await expect(deployRegions(options(extra), run, () => undefined)).rejects.toThrow(message);
+    expect(calls).toEqual([]);
+  });
+
+  it('checks ${env:AWS_URL_SUFFIX} rules with each partition\'s suffix', () => {
+    expect(problems(options({ regions: ['cn-north-1', 'us-gov-west-1', 'us-east-1'] }))).toEqual([]);
+    expect(['cn-north-1', 'us-gov-west-1', 'eu-west-1'].map(urlSuffix)).toEqual(['amazonaws.com.cn', 'amazonaws.com', 'amazonaws.com']);
+  });
+
+  it('reads its command line', () => {
+    const o = parseCommandLine(['--regions', 'us-west-2, ap-southeast-1', '--rules', 'r.yaml', '--parameter', 'EnableAlarms=true', '--no-build'], (p) => `# ${p}\n${RULES}`);
+    expect(o).toMatchObject({ regions: ['us-west-2', 'ap-southeast-1'], stackName: 'image-rewriter', parameters: ['EnableAlarms=true'], build: false });
+    expect(o.rules).toContain('# r.yaml');
+    expect(() => parseCommandLine(['--region', 'x'], () => '')).toThrow(/Unknown option '--region'/);
+  });
+});
