@@ -1,14 +1,16 @@
 /**
  * The Lambda entry's AWS reads against a real AWS API emulator (moto server on 127.0.0.1): the
  * rules from an SSM SecureString with a 1 s TTL, the token from Secrets Manager or from an SSM
- * SecureString. Every scenario runs twice: src/lambda/main.ts in process, and dist/handler.js under the
+ * SecureString, among them the one the template's deploy-time custom resource
+ * (src/lambda/token-resource.ts) writes. Every scenario runs twice: src/lambda/main.ts in process, and dist/handler.js under the
  * Runtime Interface Emulator (the closest thing to production here). Polls are bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
+import { createTokenResource, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
 import { EVENT_TOKEN, type JsonObject } from '../helpers/events.js';
 import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
@@ -173,6 +175,51 @@ describe.each<[string, StartWebhook]>([
       await eventually('the rules to apply', NOTICE_WITHIN_MS, async () =>
         rewrittenImage(await webhook().call(EVENT)) === 'eu.gcr.io/google-samples/hello-app:2.0' ? true : undefined,
       );
+    });
+  });
+
+  describe('token written by the deploy-time custom resource (the template: WEBHOOK_TOKEN_PARAMETER)', () => {
+    const NAME = '/image-rewriter/image-rewriter/webhook-token';
+    const answers: TokenResourceResponse[] = [];
+    const resource = createTokenResource({
+      ssm: () => Promise.resolve(aws().ssm),
+      respond: (_url, r) => {
+        answers.push(r);
+        return Promise.resolve();
+      },
+      // The sample events carry EVENT_TOKEN; the resource's own generator is unit-tested.
+      newToken: () => EVENT_TOKEN,
+      log: () => undefined,
+    });
+    const cfnEvent = (type: 'Create' | 'Delete'): Record<string, unknown> => ({
+      RequestType: type,
+      ResponseURL: 'https://example.invalid/answer',
+      StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/image-rewriter/guid',
+      RequestId: `req-${type}`,
+      LogicalResourceId: 'WebhookToken',
+      PhysicalResourceId: NAME,
+      ResourceProperties: { ParameterName: NAME },
+    });
+    const webhook = startedFor(start, async () => {
+      await aws().reset();
+      answers.length = 0;
+      await resource(cfnEvent('Create'));
+      return { ...awsEnv(), REWRITE_RULES: EXAMPLE_RULES, WEBHOOK_TOKEN: '', WEBHOOK_TOKEN_PARAMETER: NAME };
+    });
+
+    it('writes a SecureString the function reads at its cold start', async () => {
+      expect(answers).toEqual([expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: NAME })]);
+      const stored = await aws().ssm.send(new GetParameterCommand({ Name: NAME }));
+      expect(stored.Parameter?.Type).toBe('SecureString');
+      expect(rewrittenImage(await webhook().call(EVENT))).toBe('asia.gcr.io/google-samples/hello-app:2.0');
+      expect((await webhook().call('rest-wrong-token.json')).statusCode).toBe(401);
+      expect(logged(webhook(), 'configuration', { token: `ssm:${NAME}` })).toBe(true);
+    });
+
+    it('deletes the parameter when the stack is deleted', async () => {
+      await resource(cfnEvent('Delete'));
+      expect(answers.at(-1)).toMatchObject({ Status: 'SUCCESS' });
+      await expect(aws().ssm.send(new GetParameterCommand({ Name: NAME }))).rejects.toMatchObject({ name: 'ParameterNotFound' });
     });
   });
 

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRules } from '../../src/config/load.js';
@@ -32,8 +32,21 @@ interface Resolved {
 
 const SCRIPT = join(REPO_ROOT, 'hack', 'python', 'sam-local-env.py');
 
+/**
+ * A clean shell: SAM gives the function the shell's value of any variable the template declares
+ * (NODE_OPTIONS of this jest run, for one), so only what a user's shell surely has is passed.
+ */
+function shellEnv(): Record<string, string> {
+  const env: Record<string, string> = { SAM_CLI_TELEMETRY: '0' };
+  for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 function python(args: string[], cwd: string): string[] {
-  const r = spawnSync(venvPython(), [SCRIPT, ...args], { cwd, encoding: 'utf8', env: { ...process.env, SAM_CLI_TELEMETRY: '0' }, timeout: 300_000 });
+  const r = spawnSync(venvPython(), [SCRIPT, ...args], { cwd, encoding: 'utf8', env: shellEnv(), timeout: 300_000 });
   if (r.status !== 0) throw new Error(`sam-local-env.py ${args.join(' ')} failed (${String(r.status)}):\n${r.stderr}`);
   return r.stdout.split('\n').filter((l) => l.trim() !== '');
 }
@@ -93,7 +106,7 @@ describe('sam local invoke WebhookFunction (SAM CLI resolves, RIE runs)', () => 
 
   it('mounts the artifact sam build made (the handler file the template names)', () => {
     const first = resolved[0];
-    expect(first?.codeDir).toBe(join(samBuildDir(), 'WebhookFunction'));
+    expect(realpathSync(first?.codeDir ?? '')).toBe(realpathSync(join(samBuildDir(), 'WebhookFunction')));
     expect(first?.handler).toBe('main.handler');
     expect(existsSync(join(first?.codeDir ?? '', 'main.mjs'))).toBe(true);
   });
