@@ -3,7 +3,7 @@
  * `WebhookToken`, its own small Lambda function): the token is generated at deploy time and
  * stored in an SSM SecureString (the aws/ssm key), which CloudFormation cannot create itself. The
  * webhook function reads it at its cold start through `WEBHOOK_TOKEN_PARAMETER`
- * (src/config/sources.ts). The token is never returned to CloudFormation (the answer has no
+ * (src/config/settings.ts). The token is never returned to CloudFormation (the answer has no
  * `Data`), so it is in no template, output, attribute or function configuration.
  *
  * - Create: a fresh token (32 random bytes, base64url: 43 characters of `A-Za-z0-9_-`) written
