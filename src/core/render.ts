@@ -69,7 +69,8 @@ function imageWarning(image: PlannedImage, reason: string | undefined): string {
         ' ',
         { text: field.image, level: 0 },
         ' -> ',
-        { text: image.to, level: 0 },
+        // Where the image goes (which region's registry) is what the warning is for: the source is cut first.
+        { text: image.to, level: 2 },
         ' (rule ',
         { text: image.rule.name, level: 1 },
         ')',

@@ -49,29 +49,38 @@ function ellipsize(s: string, max: number, cut: Cut): string {
 
 /**
  * A variable part of a warning. Images and messages (`level` 0) are shortened before container
- * and rule names (`level` 1); `cut` says which end of it to keep.
+ * and rule names (`level` 1), both to reach WARNING_TARGET_LENGTH; what the warning exists to say
+ * (`level` 2: where an image goes, e.g. which region's registry) is shortened only past
+ * WARNING_MAX_LENGTH, where the API server would cut it anyway. `cut` says which end to keep.
  */
 export interface WarningPart {
   readonly text: string;
-  readonly level: 0 | 1;
+  readonly level: Level;
   readonly cut?: Cut;
 }
+type Level = 0 | 1 | 2;
 
 /** A segment of a warning being fitted: fixed text, or a variable part that may be shortened. */
 interface Piece {
   readonly fixed: boolean;
   text: string;
-  readonly level: 0 | 1;
+  readonly level: Level;
   readonly cut: Cut;
 }
 
-const LEVELS = [0, 1] as const;
+/** Each level in turn, with the length it is shortened to reach. */
+const LEVELS = [
+  [0, WARNING_TARGET_LENGTH],
+  [1, WARNING_TARGET_LENGTH],
+  [2, WARNING_MAX_LENGTH],
+] as const;
 
 /**
  * A warning from fixed text and variable parts, kept within WARNING_TARGET_LENGTH where that
  * leaves it readable: digests are abbreviated first, then the longest images or messages are cut
  * (not below MIN_PART), then container and rule names. Whatever remains over the target is
- * accepted up to WARNING_MAX_LENGTH, where the API server starts cutting; past that it is cut.
+ * accepted up to WARNING_MAX_LENGTH, where the API server starts cutting: level 2 parts (a
+ * rewrite's target) are cut only to stay under it; past that the text is cut.
  */
 export function fitWarning(segments: readonly (string | WarningPart)[]): string {
   // Most warnings are short and printable as they are: then nothing below would change them.
@@ -96,8 +105,8 @@ export function fitWarning(segments: readonly (string | WarningPart)[]): string 
       length += p.text.length;
     }
   }
-  for (const level of LEVELS) {
-    const excess = length - WARNING_TARGET_LENGTH;
+  for (const [level, limit] of LEVELS) {
+    const excess = length - limit;
     if (excess <= 0) break;
     const group = parts.filter((p) => !p.fixed && p.level === level);
     const removed = (cap: number): number => {

@@ -194,12 +194,20 @@ describe('warnings', () => {
     expect(warnings[0]).toContain('image "gcr.io/Bad\\nImage\\u000');
   });
 
-  it('shorten long images in the middle, keeping the registry and the last path component', () => {
+  it('shorten a long source image in the middle (registry and last path component kept) and keep where it goes whole', () => {
     const image = `gcr.io/${'deep/'.repeat(20)}app:1.2.3`;
     const { outcome } = run(podReview(pod([{ name: 'a', image }])));
     const [w = ''] = outcome.response.response.warnings ?? [];
-    expect(w.length).toBeLessThan(140); // each image keeps at least 40 characters
-    expect(w).toMatch(/^image-rewriter: rewrote containers\[a\] gcr\.io\/deep\/.*\.\.\.\/app:1\.2\.3 -> asia\.gcr\.io\/.*\.\.\.\/app:1\.2\.3 \(rule gcr\)$/);
+    expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
+    expect(w).toMatch(/^image-rewriter: rewrote containers\[a\] gcr\.io\/deep\/.*\.\.\.\/app:1\.2\.3 -> asia\.gcr\.io\/(deep\/){20}app:1\.2\.3 \(rule gcr\)$/);
+  });
+
+  it('cut the target too, in its middle, only past the limit the API server enforces', () => {
+    const image = `gcr.io/${'deep/'.repeat(40)}app:1.2.3`;
+    const { outcome } = run(podReview(pod([{ name: 'a', image }])));
+    const [w = ''] = outcome.response.response.warnings ?? [];
+    expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
+    expect(w).toMatch(/ -> asia\.gcr\.io\/deep\/.*\.\.\.\/app:1\.2\.3 \(rule gcr\)$/);
   });
 
   it('keep short names whole and only cut names that are very long', () => {
@@ -221,6 +229,14 @@ describe('fitWarning', () => {
   it('cuts messages at the start when asked, keeping what is wrong', () => {
     const w = fitWarning(['x'.repeat(100), { text: `${'a'.repeat(60)} the reason`, level: 0, cut: 'start' }]);
     expect(w).toBe(`${'x'.repeat(100)}...${'a'.repeat(26)} the reason`);
+  });
+  it('names the whole target registry (its region) and elides the source instead', () => {
+    const to = '111122223333.dkr.ecr.ap-southeast-1.amazonaws.com/docker-hub/library/nginx:1.25.3';
+    const from = `registry.example.com/${'team/'.repeat(12)}nginx:1.25.3`;
+    const w = fitWarning(['image-rewriter: rewrote ', { text: 'containers[web-frontend-proxy]', level: 1 }, ' ', { text: from, level: 0 }, ' -> ', { text: to, level: 2 }, ' (rule ', { text: 'hub', level: 1 }, ')']);
+    expect(w).toContain(` -> ${to} (rule hub)`);
+    expect(w).toMatch(/ registry\.example\.com\/.*\.\.\.\/nginx:1\.25\.3 -> /);
+    expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
   });
   it(`cuts at ${WARNING_MAX_LENGTH} characters what cannot be shortened`, () => {
     const w = fitWarning(['f'.repeat(300), { text: 'a', level: 0 }]);
