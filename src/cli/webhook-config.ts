@@ -34,7 +34,7 @@ import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admis
 import { MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
-import { loadRewriter } from './main.js';
+import { formatIssues, parseRules } from '../config/load.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
@@ -338,9 +338,19 @@ export const command: Command = async (args, io) => {
   if (scopeText !== undefined && !SCOPES.some((s) => s === scopeText)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${scopeText}`);
   let rules: readonly CompiledRule[] | undefined;
   if (values.config !== undefined) {
-    const loaded = await loadRewriter(values.config, io);
-    if (loaded === undefined) return EXIT.invalidConfig;
-    rules = loaded.rewriter.rules;
+    let text: string;
+    try {
+      text = await readFile(values.config, 'utf8');
+    } catch (e) {
+      io.stderr(`error: cannot read --config ${values.config}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      return EXIT.invalidConfig;
+    }
+    const parsed = parseRules(text, io.env);
+    if (!parsed.ok) {
+      io.stderr(`error: invalid rules document ${values.config}:\n${formatIssues(parsed.issues)}\n`);
+      return EXIT.invalidConfig;
+    }
+    rules = parsed.rewriter.rules;
   }
   const options: WebhookConfigOptions = {
     scope: SCOPES.find((s) => s === scopeText),
