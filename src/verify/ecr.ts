@@ -45,7 +45,7 @@ export async function checkEcr(target: EcrTarget, platforms: readonly string[], 
   if (image === undefined) {
     const failure = out.failures?.[0];
     const code = failure?.failureCode ?? 'no image';
-    if (MISSING_CODES.has(code) || failure === undefined) return { status: 'missing', reason: `${describe(target)} not found (${code})` };
+    if (MISSING_CODES.has(code) || failure === undefined) return { status: 'missing', reason: `not found in ${target.registry} (${code})` };
     return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})` };
   }
   if (platforms.length === 0) return { status: 'present' };
@@ -53,8 +53,8 @@ export async function checkEcr(target: EcrTarget, platforms: readonly string[], 
   if (shape.kind !== 'index') {
     // A single-platform image: ECR returns no config here; asking for the config blob would need
     // GetDownloadUrlForLayer and a download, so the platform cannot be confirmed.
-    return { status: 'missing', reason: `${describe(target)} is not a multi-platform index (wanted ${platforms.join(', ')})` };
+    return { status: 'missing', reason: `not a multi-platform index in ${target.registry} (wanted ${platforms.join(', ')})` };
   }
   const lack = lacking(shape.platforms, platforms);
-  return lack.length > 0 ? { status: 'missing', reason: `${describe(target)} lacks platform ${lack.join(', ')}` } : { status: 'present' };
+  return lack.length > 0 ? { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` } : { status: 'present' };
 }

@@ -128,7 +128,7 @@ async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 
 
 function statusOutcome(res: HttpResponse, target: RegistryTarget, unavailable: string | undefined): CheckOutcome | undefined {
   if (res.status === 200) return undefined;
-  if (res.status === 404) return { status: 'missing', reason: `${target.registry} has no manifest ${target.repository}:${target.reference}` };
+  if (res.status === 404) return { status: 'missing', reason: `not found in ${target.registry}` };
   if (res.status === 401 || res.status === 403) {
     const why = unavailable === undefined ? '' : `; registry credentials unavailable: ${unavailable}`;
     return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}` };
@@ -163,6 +163,6 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
       return { status: 'error', reason: `${target.registry} answered a manifest that is not an OCI or Docker manifest` };
   }
   const lack = lacking(have, platforms);
-  if (lack.length > 0) return { status: 'missing', reason: `${target.registry}/${target.repository}:${target.reference} lacks platform ${lack.join(', ')}` };
+  if (lack.length > 0) return { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` };
   return { status: 'present' };
 }

@@ -48,7 +48,7 @@ describe('ECR targets', () => {
   });
 
   it.each<[string, () => void, string, RegExp]>([
-    ['ImageNotFound', () => ecr.on(BatchGetImageCommand).resolves({ images: [], failures: [{ failureCode: 'ImageNotFound', failureReason: 'Requested image not found' }] }), 'missing', /not found \(ImageNotFound\)/],
+    ['ImageNotFound', () => ecr.on(BatchGetImageCommand).resolves({ images: [], failures: [{ failureCode: 'ImageNotFound', failureReason: 'Requested image not found' }] }), 'missing', /not found in 123456789012\.dkr\.ecr\.us-west-2\.amazonaws\.com \(ImageNotFound\)/],
     ['no image and no failure', () => ecr.on(BatchGetImageCommand).resolves({}), 'missing', /not found/],
     ['RepositoryNotFoundException', () => ecr.on(BatchGetImageCommand).rejects(new RepositoryNotFoundException({ message: 'no repo', $metadata: {} })), 'missing', /has no repository mirror\/nginx/],
     ['ThrottlingException', () => ecr.on(BatchGetImageCommand).rejects(awsError('ThrottlingException')), 'unreachable', /ECR in us-west-2 failed \(ThrottlingException\)/],
