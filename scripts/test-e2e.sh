@@ -35,6 +35,12 @@ done
 step "hack/k8s/build.sh: $bin (${k8s_s}s)"
 
 t=$(now)
+registry="$(hack/registry/build.sh | tail -n1)" || fail "hack/registry/build.sh could not build the Distribution registry (its log is above)"
+registry_s=$(since "$t")
+step "hack/registry/build.sh: $registry (${registry_s}s)"
+export IMAGE_REWRITER_REGISTRY="$registry"
+
+t=$(now)
 npm run --silent build || fail "npm run build"
 build_s=$(since "$t")
 step "npm run build (${build_s}s)"
