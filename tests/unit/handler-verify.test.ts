@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookResult } from '../../src/lambda/handler.js';
 import { createVerifier } from '../../src/verify/verifier.js';
@@ -138,7 +139,7 @@ describe('the rules document', () => {
     const parsed = parseRules(rulesYaml(extra), {});
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
-    expect(parsed.issues.map((i) => `${i.path}: ${i.message}`).join('\n')).toMatch(message);
+    expect(parsed.issues.map(formatIssue).join('\n')).toMatch(message);
   });
 
   it('compiles verify with its defaults', () => {
