@@ -2,7 +2,7 @@
 # End-to-end tests (npm run test:e2e): the webhook against a real kube-apiserver.
 #   1. hack/k8s/build.sh: etcd, kube-apiserver, kube-controller-manager and kubectl built from the
 #      Go module proxy into the cache (cold: about 35 min on a loaded 2-core machine; cached: instant)
-#   2. npm run build: dist/cli.js (image-rewriter serve, webhook-config)
+#   2. hack/registry/build.sh: the Distribution registry (verify scenarios); npm run build: dist/cli.js
 #   3. jest with jest.e2e.config.js: globalSetup starts etcd, kube-apiserver,
 #      kube-controller-manager and serve and registers the webhook; the scenarios run; the
 #      teardown stops everything and prints the timings.
@@ -33,6 +33,12 @@ for b in etcd kube-apiserver kube-controller-manager kubectl; do
   [[ -x $bin/$b ]] || fail "hack/k8s/build.sh printed $bin, which has no executable $b"
 done
 step "hack/k8s/build.sh: $bin (${k8s_s}s)"
+
+t=$(now)
+registry="$(hack/registry/build.sh | tail -n1)" || fail "hack/registry/build.sh could not build the Distribution registry (its log is above)"
+registry_s=$(since "$t")
+step "hack/registry/build.sh: $registry (${registry_s}s)"
+export IMAGE_REWRITER_REGISTRY="$registry"
 
 t=$(now)
 npm run --silent build || fail "npm run build"

@@ -16,6 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { type Command, EXIT, openCliSources, UsageError } from './common.js';
+import { lazyAwsClients } from '../config/aws-clients.js';
+import { verifierFor } from '../verify/setup.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
 import { createObservability } from '../observability/telemetry.js';
 
@@ -88,7 +90,7 @@ export const command: Command = async (args, io) => {
     return EXIT.failure;
   }
 
-  const handler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics });
+  const handler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()) });
   const result = await handler(event);
   io.stdout(`${JSON.stringify(presentResult(result), null, 2)}\n`);
   return EXIT.ok;

@@ -22,6 +22,7 @@ Usage:
                                                                    the token also comes from WEBHOOK_TOKEN
   image-rewriter webhook-config --url URL [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]
         [--admission-review-versions v1,v1beta1]                   print the MutatingWebhookConfiguration
+        [--scope pods|all] [--config FILE]                         (pods: Pods only, the default; --config: matchConditions)
   image-rewriter invoke [--config FILE] EVENT.json                 run the Lambda handler on an event file
   image-rewriter version                                           print the version
   image-rewriter help [COMMAND]

@@ -20,6 +20,8 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
+import { lazyAwsClients } from '../config/aws-clients.js';
+import { verifierFor } from '../verify/setup.js';
 import { createHandler } from '../lambda/handler.js';
 import { createObservability } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
@@ -139,7 +141,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
     lines.flush();
     return sources;
   }
-  const webhook = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
+  const webhook = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
 
   let server;
   try {

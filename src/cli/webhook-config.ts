@@ -13,9 +13,16 @@
  * - sideEffects None, matchPolicy Equivalent (apps/v1beta2 and friends are converted and sent).
  * - kube-system is never sent; a namespace or an object labelled `image-rewriter.io/skip=true` is
  *   not sent either (the handler also honours the label and annotation, for objects that reach it).
- * - Pods (and the pods/ephemeralcontainers subresource that `kubectl debug` uses) and the pod
- *   templates of Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
- *   ReplicationController and PodTemplate; CREATE and UPDATE; namespaced objects only.
+ * - `--scope pods` (the default): Pods and the pods/ephemeralcontainers subresource that
+ *   `kubectl debug` uses. The objects GitOps tools own (Deployments...) are stored as applied, so
+ *   Argo CD and Flux see no drift, and a rollout costs one call per Pod instead of three more for
+ *   the Deployment, ReplicaSet and Pod template. `--scope all` adds the pod templates of
+ *   Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController and
+ *   PodTemplate (rewrites visible at `kubectl apply`, at the price of drift). CREATE and UPDATE;
+ *   namespaced objects only.
+ * - `--config FILE`: a CEL matchCondition derived from the rules (src/core/match-conditions.ts), so
+ *   the API server calls only when some image could be rewritten. It bakes the rules in: generate
+ *   the configuration again when the rules change their prefixes.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -24,7 +31,10 @@ import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import { type Command, EXIT, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
+import { MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
+import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
+import { formatIssues, parseRules } from '../config/load.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
@@ -52,7 +62,14 @@ export interface WebhookConfigOptions {
   readonly name?: string | undefined;
   /** Default `['v1', 'v1beta1']`. */
   readonly admissionReviewVersions?: readonly string[] | undefined;
+  /** What the API server sends (default `pods`). */
+  readonly scope?: Scope | undefined;
+  /** The rules to derive a CEL matchCondition from; none when omitted. */
+  readonly rules?: readonly Pick<CompiledRule, 'kind' | 'pattern'>[] | undefined;
 }
+
+export const SCOPES = ['pods', 'all'] as const satisfies readonly Scope[];
+export const DEFAULT_SCOPE: Scope = 'pods';
 
 /** The flags (or options) cannot make a valid configuration; every problem is listed. */
 export class WebhookConfigError extends Error {
@@ -95,15 +112,16 @@ export interface MutatingWebhookConfiguration {
     readonly namespaceSelector: { readonly matchExpressions: readonly LabelSelectorRequirement[] };
     readonly objectSelector: { readonly matchExpressions: readonly LabelSelectorRequirement[] };
     readonly rules: readonly RuleWithOperations[];
+    readonly matchConditions?: readonly { readonly name: string; readonly expression: string }[];
   }[];
 }
 
 const OPERATIONS = ['CREATE', 'UPDATE'] as const;
 
-/** Every resource (and subresource) whose pod spec the handler rewrites: the core's list, one rule per API group. */
-export const RULES: readonly RuleWithOperations[] = rulesFor(WORKLOAD_TYPES);
+/** Every resource (and subresource) whose pod spec the handler rewrites (`--scope all`): the core's list, one rule per API group. */
+export const RULES: readonly RuleWithOperations[] = rulesOfTypes(WORKLOAD_TYPES);
 
-function rulesFor(types: readonly WorkloadType[]): RuleWithOperations[] {
+function rulesOfTypes(types: readonly WorkloadType[]): RuleWithOperations[] {
   const byGroup = new Map<string, string[]>();
   for (const t of types) {
     const resources = byGroup.get(t.group) ?? [];
@@ -112,6 +130,11 @@ function rulesFor(types: readonly WorkloadType[]): RuleWithOperations[] {
   }
   return [...byGroup].map(([group, resources]) => ({ apiGroups: [group], apiVersions: ['v1'], operations: OPERATIONS, resources, scope: 'Namespaced' }));
 }
+
+/** Pods and `kubectl debug`'s subresource only (`--scope pods`). */
+export const POD_RULES: readonly RuleWithOperations[] = rulesOfTypes(WORKLOAD_TYPES.filter((t) => t.kind === 'Pod'));
+
+export const rulesFor = (scope: Scope): readonly RuleWithOperations[] => (scope === 'pods' ? POD_RULES : RULES);
 
 /** Namespaces never sent to the webhook. */
 export const EXCLUDED_NAMESPACES = ['kube-system'] as const;
@@ -162,6 +185,7 @@ export function optionProblems(options: WebhookConfigOptions): string[] {
     }
     if (new Set(versions).size !== versions.length) problems.push('--admission-review-versions must not repeat a version');
   }
+  if (options.scope !== undefined && !SCOPES.includes(options.scope)) problems.push(`--scope must be one of ${SCOPES.join(', ')}: ${options.scope}`);
   if (options.caBundlePem !== undefined) {
     const p = caBundleProblem(options.caBundlePem);
     if (p !== undefined) problems.push(p);
@@ -191,6 +215,8 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
   const problems = optionProblems(options);
   if (problems.length > 0) throw new WebhookConfigError(problems);
   const optOut: LabelSelectorRequirement = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
+  const scope = options.scope ?? DEFAULT_SCOPE;
+  const expression = options.rules === undefined ? undefined : matchConditionExpression(options.rules, scope);
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
@@ -212,7 +238,8 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
           matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED_NAMESPACES] }, optOut],
         },
         objectSelector: { matchExpressions: [optOut] },
-        rules: RULES,
+        rules: rulesFor(scope),
+        ...(expression === undefined ? {} : { matchConditions: [{ name: MATCH_CONDITION_NAME, expression }] }),
       },
     ],
   };
@@ -228,9 +255,12 @@ export function toYaml(config: MutatingWebhookConfiguration, header: readonly st
 
 /** What the header comment says; `commandLine` is how to make the same output again. */
 export function headerLines(options: WebhookConfigOptions, commandLine: string): string[] {
+  const scope = options.scope ?? DEFAULT_SCOPE;
   const lines = [
-    'MutatingWebhookConfiguration for image-rewriter: rewrites container image references in Pods',
-    'and in the pod templates of workloads, before the API server stores them.',
+    scope === 'pods'
+      ? 'MutatingWebhookConfiguration for image-rewriter: rewrites container image references in Pods,'
+      : 'MutatingWebhookConfiguration for image-rewriter: rewrites container image references in Pods',
+    scope === 'pods' ? 'before the API server stores them.' : 'and in the pod templates of workloads, before the API server stores them.',
     '',
     `Generated by: ${commandLine}`,
     'To change it, run the command again with other flags rather than editing it by hand.',
@@ -252,7 +282,17 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
     'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
     `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS} (API Gateway gives up after 29 s).`,
     `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
+    scope === 'pods'
+      ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
+      : 'Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD / Flux see drift).',
   );
+  if (options.rules !== undefined) {
+    lines.push(
+      options.rules.length > 0 && matchConditionExpression(options.rules, scope) === undefined
+        ? 'matchConditions: none (a rule can match any image, so every object is sent).'
+        : 'matchConditions: only objects with an image the rules could rewrite are sent; generate again when the rules change.',
+    );
+  }
   return lines;
 }
 
@@ -276,6 +316,8 @@ export const command: Command = async (args, io) => {
       'timeout-seconds': { type: 'string' },
       name: { type: 'string' },
       'admission-review-versions': { type: 'string' },
+      scope: { type: 'string' },
+      config: { type: 'string' },
     },
     allowPositionals: false,
     strict: true,
@@ -292,7 +334,27 @@ export const command: Command = async (args, io) => {
     }
   }
   const versionsText = values['admission-review-versions'];
+  const scopeText = values.scope;
+  if (scopeText !== undefined && !SCOPES.some((s) => s === scopeText)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${scopeText}`);
+  let rules: readonly CompiledRule[] | undefined;
+  if (values.config !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(values.config, 'utf8');
+    } catch (e) {
+      io.stderr(`error: cannot read --config ${values.config}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      return EXIT.invalidConfig;
+    }
+    const parsed = parseRules(text, io.env);
+    if (!parsed.ok) {
+      io.stderr(`error: invalid rules document ${values.config}:\n${formatIssues(parsed.issues)}\n`);
+      return EXIT.invalidConfig;
+    }
+    rules = parsed.rewriter.rules;
+  }
   const options: WebhookConfigOptions = {
+    scope: SCOPES.find((s) => s === scopeText),
+    rules,
     url: values.url,
     caBundlePem,
     timeoutSeconds: parseTimeout(values['timeout-seconds']),
@@ -318,6 +380,8 @@ export const command: Command = async (args, io) => {
     ['--timeout-seconds', values['timeout-seconds']?.trim()],
     ['--name', values.name],
     ['--admission-review-versions', versionsText],
+    ['--scope', scopeText],
+    ['--config', values.config],
   ] as const;
   const commandLine = ['image-rewriter webhook-config', ...flags.flatMap(([flag, v]) => (v === undefined ? [] : [`${flag} ${shellQuote(v)}`]))].join(' ');
   io.stdout(toYaml(config, headerLines(options, commandLine)));

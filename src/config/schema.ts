@@ -17,7 +17,7 @@ import { tokenizer as tokenize } from 'ret/dist/tokenizer.js';
 import { types } from 'ret/dist/types/types.js';
 import type { Root, Tokens } from 'ret/dist/types/tokens.js';
 import * as z from 'zod/mini';
-import { type CompileResult, type Issue, type PathSegment, type Rewriter, compileRules } from '../core/rules.js';
+import { type CompileResult, type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment, type Rewriter, compileRules } from '../core/rules.js';
 import { grammar } from '../core/reference.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 
@@ -30,6 +30,8 @@ z.config({ jitless: true });
 /** A Kubernetes object name (DNS subdomain), as used for Secrets. */
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+/** `os/architecture[/variant]`, as in an image index (`linux/arm64/v8`). */
+const platform = /^[a-z0-9._-]+\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$/;
 const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*)$/;
 
 /** Normalized-name prefix: a registry host, then optional repository path components. */
@@ -222,6 +224,10 @@ const ruleShape = {
   namespaces: namespaceList(),
   excludeNamespaces: namespaceList(),
   imagePullSecrets: z.optional(z.array(z.string().check(z.regex(dnsSubdomain, 'must be a Secret name'))).check(z.minLength(1))),
+  verify: z.optional(z.boolean()),
+  onMissing: z.optional(z.enum(ON_MISSING)),
+  onUnreachable: z.optional(z.enum(ON_UNREACHABLE)),
+  platforms: z.optional(z.array(z.string().check(z.regex(platform, 'must be os/architecture[/variant], like linux/amd64 or linux/arm64/v8'))).check(z.minLength(1))),
 };
 
 // The schemas validate into the core's types (src/core/rule-spec.ts): `satisfies` fails to
@@ -230,6 +236,11 @@ export const ruleSchema = z.strictObject(ruleShape).check(
   z.superRefine((r, ctx) => {
     if (r.match === undefined && r.regex === undefined) ctx.addIssue({ code: 'custom', message: 'needs one of "match" or "regex"' });
     if (r.match !== undefined && r.regex !== undefined) ctx.addIssue({ code: 'custom', message: 'has both "match" and "regex"; use one' });
+    if (r.verify !== true) {
+      for (const field of ['onMissing', 'onUnreachable', 'platforms'] as const) {
+        if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'applies only with "verify: true"' });
+      }
+    }
   }),
 ) satisfies z.ZodMiniType<RuleSpec>;
 

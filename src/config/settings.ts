@@ -13,11 +13,17 @@
  *   requests (the Lambda, `serve`) refuses to start without one unless
  *   `WEBHOOK_ALLOW_UNAUTHENTICATED=true` (or `serve --allow-unauthenticated`) says so.
  *
+ * - existence checks (rules with `verify: true`; docs/verify.md): registry credentials from one
+ *   Secrets Manager secret (`REGISTRY_CREDENTIALS_SECRET_ARN`) or SSM SecureString
+ *   (`REGISTRY_CREDENTIALS_PARAMETER`), never from the rules document; all checks of a review
+ *   within `VERIFY_DEADLINE_MS` (default 1500, well below the webhook's timeoutSeconds).
+ *
  * Blank variables count as unset (a SAM template cannot easily omit a variable). Every problem is
  * reported at once, in one `SourceError`, with the same text in every adapter.
  */
 import type { Issue } from '../core/rules.js';
 import { formatIssue } from './schema.js';
+import type { CredentialsSetting } from '../verify/credentials.js';
 import { tokenProblem } from './token-check.js';
 
 /** The environment variables of the configuration. */
@@ -29,7 +35,21 @@ export const ENV = {
   tokenParameter: 'WEBHOOK_TOKEN_PARAMETER',
   tokenSecretArn: 'WEBHOOK_TOKEN_SECRET_ARN',
   allowUnauthenticated: 'WEBHOOK_ALLOW_UNAUTHENTICATED',
+  registryCredentialsSecretArn: 'REGISTRY_CREDENTIALS_SECRET_ARN',
+  registryCredentialsParameter: 'REGISTRY_CREDENTIALS_PARAMETER',
+  verifyDeadlineMs: 'VERIFY_DEADLINE_MS',
 } as const;
+
+export const DEFAULT_VERIFY_DEADLINE_MS = 1500;
+export const MIN_VERIFY_DEADLINE_MS = 50;
+/** API Gateway gives up after 29 s and the webhook's timeoutSeconds is at most 30. */
+export const MAX_VERIFY_DEADLINE_MS = 25_000;
+
+/** How existence checks run (used only when a rule has `verify: true`). */
+export interface VerifySettings {
+  readonly deadlineMs: number;
+  readonly credentials: CredentialsSetting;
+}
 
 export const DEFAULT_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 86_400;
@@ -53,6 +73,7 @@ export interface Settings {
   readonly token: TokenSetting;
   /** True when no token is configured and the adapter was told that is intended. */
   readonly allowUnauthenticated: boolean;
+  readonly verify: VerifySettings;
 }
 
 /** What an adapter adds to the environment: its flags, and its policy for a missing token or rules. */
@@ -132,6 +153,22 @@ function readToken(env: Env, options: AdapterOptions, problem: (path: string, me
   return { kind: 'none' };
 }
 
+function readVerify(env: Env, problem: (path: string, message: string) => void): VerifySettings {
+  const deadlineText = setting(env, ENV.verifyDeadlineMs)?.trim();
+  let deadlineMs = DEFAULT_VERIFY_DEADLINE_MS;
+  if (deadlineText !== undefined) {
+    deadlineMs = /^\d+$/.test(deadlineText) ? Number(deadlineText) : Number.NaN;
+    if (!(deadlineMs >= MIN_VERIFY_DEADLINE_MS && deadlineMs <= MAX_VERIFY_DEADLINE_MS)) {
+      problem(ENV.verifyDeadlineMs, `must be a whole number of milliseconds from ${MIN_VERIFY_DEADLINE_MS} to ${MAX_VERIFY_DEADLINE_MS}`);
+    }
+  }
+  const secretId = setting(env, ENV.registryCredentialsSecretArn)?.trim();
+  const name = setting(env, ENV.registryCredentialsParameter)?.trim();
+  if (secretId !== undefined && name !== undefined) problem(ENV.registryCredentialsSecretArn, `set only one of ${ENV.registryCredentialsSecretArn} and ${ENV.registryCredentialsParameter}`);
+  const credentials: CredentialsSetting = secretId !== undefined ? { kind: 'secret', secretId } : name !== undefined ? { kind: 'ssm', name } : { kind: 'none' };
+  return { deadlineMs, credentials };
+}
+
 /** Read and check the settings; throws one `SourceError` listing every problem. */
 export function readSettings(env: Env, options: AdapterOptions = {}): Settings {
   const issues: Issue[] = [];
@@ -140,6 +177,7 @@ export function readSettings(env: Env, options: AdapterOptions = {}): Settings {
   };
   const rules = readRules(env, options, problem);
   const token = readToken(env, options, problem);
+  const verify = readVerify(env, problem);
 
   const allowText = setting(env, ENV.allowUnauthenticated)?.trim().toLowerCase();
   if (allowText !== undefined && allowText !== 'true' && allowText !== 'false') problem(ENV.allowUnauthenticated, MESSAGES.allowValue);
@@ -147,5 +185,5 @@ export function readSettings(env: Env, options: AdapterOptions = {}): Settings {
   if (token.kind === 'none' && !allowed && (options.tokenRequired ?? true)) problem(ENV.token, MESSAGES.noToken);
 
   if (issues.length > 0 || rules === undefined) throw new SourceError(MESSAGES.invalid, issues);
-  return { rules, token, allowUnauthenticated: token.kind === 'none' };
+  return { rules, token, allowUnauthenticated: token.kind === 'none', verify };
 }

@@ -16,6 +16,14 @@ export interface RuleSpec {
   readonly excludeNamespaces?: readonly string[] | undefined;
   /** Secrets added to the pod spec of a pod whose image the rule rewrote. */
   readonly imagePullSecrets?: readonly string[] | undefined;
+  /** Rewrite only when the target registry has the image (docs/verify.md). */
+  readonly verify?: boolean | undefined;
+  /** With `verify`: the target lacks the image (default keep). */
+  readonly onMissing?: 'keep' | 'rewrite' | 'deny' | undefined;
+  /** With `verify`: the target cannot be asked in time (default keep). */
+  readonly onUnreachable?: 'keep' | 'rewrite' | undefined;
+  /** With `verify`: `os/arch[/variant]` the target must provide. */
+  readonly platforms?: readonly string[] | undefined;
 }
 
 export interface RulesDocument {

@@ -31,6 +31,21 @@ export interface Issue {
   readonly position?: { readonly line: number; readonly column: number };
 }
 
+/** What to do with a rewrite whose target lacks the image (`deny` answers allowed: false). */
+export const ON_MISSING = ['keep', 'rewrite', 'deny'] as const;
+export type OnMissing = (typeof ON_MISSING)[number];
+/** What to do when the target cannot be asked in time (deadline, error, open circuit breaker). */
+export const ON_UNREACHABLE = ['keep', 'rewrite'] as const;
+export type OnUnreachable = (typeof ON_UNREACHABLE)[number];
+
+/** A rule's existence check (`verify: true`; docs/verify.md). */
+export interface VerifySpec {
+  readonly onMissing: OnMissing;
+  readonly onUnreachable: OnUnreachable;
+  /** `os/arch[/variant]` the target must provide; empty when any will do. */
+  readonly platforms: readonly string[];
+}
+
 export interface CompiledRule {
   readonly index: number;
   readonly name: string;
@@ -42,6 +57,8 @@ export interface CompiledRule {
   readonly imagePullSecrets: readonly string[];
   /** True when `namespaces` or `excludeNamespaces` limit the rule. */
   readonly scoped: boolean;
+  /** Set when the rule rewrites only to images its target has. */
+  readonly verify: VerifySpec | undefined;
   appliesToNamespace(namespace: string | undefined): boolean;
   /** The new name for a normalized name, or undefined when the rule does not match. */
   apply(name: string): string | undefined;
@@ -161,6 +178,10 @@ function compileRule(
     replace,
     imagePullSecrets: Object.freeze([...(spec.imagePullSecrets ?? [])]),
     scoped: namespaces.length > 0 || excludeNamespaces.length > 0,
+    verify:
+      spec.verify === true
+        ? Object.freeze({ onMissing: spec.onMissing ?? 'keep', onUnreachable: spec.onUnreachable ?? 'keep', platforms: Object.freeze([...(spec.platforms ?? [])]) })
+        : undefined,
     appliesToNamespace,
   };
 

@@ -20,10 +20,11 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
-import { review } from '../core/review.js';
 import { isRecord } from '../core/json.js';
+import type { Verifier, VerifyStats } from '../verify/verifier.js';
+import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from '../observability/telemetry.js';
+import { clip, flushMetrics, logReport, type Outcome, recordOutcome, recordVerify } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -56,6 +57,8 @@ export interface HandlerDeps {
   readonly metrics: Metrics;
   /** Default `DEFAULT_MAX_BODY_BYTES`. */
   readonly maxBodyBytes?: number;
+  /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it they are not checked and are kept. */
+  readonly verifier?: Verifier;
 }
 
 /** The result for every event shape: a REST proxy result and a payload 2.0 structured result alike. */
@@ -159,6 +162,12 @@ function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome
   return answer.response.patch === undefined ? 'unchanged' : 'patched';
 }
 
+/** The log fields of the existence checks of a review. */
+function verifyFields(stats: VerifyStats | undefined): Record<string, number> {
+  if (stats === undefined) return {};
+  return { verifyChecks: stats.checks, verifyCacheHits: stats.cacheHits, verifyMissing: stats.missing, verifyErrors: stats.errors, verifyMs: stats.latencyMs };
+}
+
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /** Build the handler; call once per container. */
@@ -208,10 +217,18 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       return badRequest(MESSAGES.notJson);
     }
     const state = await rules.current();
-    const result = review(body, state.ok ? state.rewriter : NO_RULES);
+    const result = await reviewVerified(body, state.ok ? state.rewriter : NO_RULES, deps.verifier);
     if (!result.ok) return badRequest(result.message);
     const { report } = result;
-    let answer = result.response;
+    if (result.verify !== undefined) recordVerify(metrics, result.verify);
+    const first = result.response;
+    if (isDenied(first)) {
+      note('denied', report);
+      logReport(logger, report);
+      logger.warn('admission denied', { uid: clip(report.uid), kind: clip(report.kind), namespace: clip(report.namespace), name: clip(report.name), ...verifyFields(result.verify), message: first.response.status.message });
+      return reply(200, first);
+    }
+    let answer: AdmissionReviewAnswer = first;
     let outcome = outcomeOf(answer, report);
     if (!state.ok && report.skipped === undefined) {
       outcome = 'failopen';
@@ -232,6 +249,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       invalid: report.invalid.length,
     };
     if (report.skipped !== undefined) summary['skipped'] = report.skipped;
+    if (report.withheld !== undefined) summary['withheld'] = report.withheld.length;
+    if (result.verify !== undefined) Object.assign(summary, verifyFields(result.verify));
     if (state.ok) {
       summary['rules'] = state.source;
       summary['rulesVersion'] = state.version;

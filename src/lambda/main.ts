@@ -11,6 +11,7 @@
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { loadSources, type Sources } from '../config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
+import { verifierFor } from '../verify/setup.js';
 import { createObservability, flushMetrics } from '../observability/telemetry.js';
 
 const { logger, metrics } = createObservability();
@@ -24,4 +25,5 @@ try {
   throw e;
 }
 
-export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics });
+const verifier = verifierFor(sources.settings.verify, lazyAwsClients());
+export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier });

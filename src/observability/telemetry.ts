@@ -40,13 +40,20 @@ export const Metric = {
   ConfigErrors: 'ConfigErrors',
   /** Reads of the rules parameter (the first one and each refresh after the TTL). */
   ConfigRefreshes: 'ConfigRefreshes',
+  /** Existence checks (distinct targets of a review; rules with `verify: true`), from the cache or not. */
+  VerifyChecks: 'VerifyChecks',
+  VerifyCacheHits: 'VerifyCacheHits',
+  /** Targets that lack the image (or a wanted platform). */
+  VerifyMissing: 'VerifyMissing',
+  /** Targets that could not be asked: errors, the deadline, an open circuit breaker. */
+  VerifyErrors: 'VerifyErrors',
 } as const;
 export type MetricName = (typeof Metric)[keyof typeof Metric];
 
 export const Dimension = { Outcome: 'Outcome' } as const;
 
 /** What happened to one request; the values of the `Outcome` dimension. */
-export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'bad_request', 'unauthorized', 'error'] as const;
+export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'denied', 'bad_request', 'unauthorized', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** Receives one JSON document per call (a log line or an EMF document), without a newline. */
@@ -137,6 +144,15 @@ export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: Revie
   if (report === undefined) return;
   if (report.rewrites.length > 0) count(metrics, Metric.Rewrites, report.rewrites.length);
   if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
+}
+
+/** The existence checks of one review: counts, and their wall time (`VerifyLatency`, milliseconds). */
+export function recordVerify(metrics: Metrics, stats: { readonly checks: number; readonly cacheHits: number; readonly missing: number; readonly errors: number; readonly latencyMs: number }): void {
+  count(metrics, Metric.VerifyChecks, stats.checks);
+  if (stats.cacheHits > 0) count(metrics, Metric.VerifyCacheHits, stats.cacheHits);
+  if (stats.missing > 0) count(metrics, Metric.VerifyMissing, stats.missing);
+  if (stats.errors > 0) count(metrics, Metric.VerifyErrors, stats.errors);
+  metrics.addMetric('VerifyLatency', MetricUnit.Milliseconds, stats.latencyMs);
 }
 
 /** The one EMF flush of an invocation; nothing is written when nothing was recorded. */

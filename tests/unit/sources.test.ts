@@ -150,7 +150,7 @@ describe('inlineRules', () => {
         level: 'ERROR',
         message: 'rules document is invalid',
         source: 'REWRITE_RULES',
-        issues: ['rules[0].replace: must not be empty', 'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets)'],
+        issues: ['rules[0].replace: must not be empty', 'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets, verify, onMissing, onUnreachable, platforms)'],
       }),
     ]);
     obs.metrics.publishStoredMetrics();

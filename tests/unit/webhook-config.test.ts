@@ -76,8 +76,14 @@ describe('webhookConfiguration', () => {
     expect(webhook.objectSelector.matchExpressions).toEqual([optOut]);
   });
 
-  it('covers Pods, ephemeral containers and every workload with a pod template, on CREATE and UPDATE', () => {
+  it('covers Pods and ephemeral containers only by default (scope pods)', () => {
     const webhook = only(webhookConfiguration({ url: URL_OK }));
+    expect(webhook.rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods', 'pods/ephemeralcontainers'], scope: 'Namespaced' }]);
+    expect(webhook.matchConditions).toBeUndefined();
+  });
+
+  it('with scope all, covers Pods, ephemeral containers and every workload with a pod template, on CREATE and UPDATE', () => {
+    const webhook = only(webhookConfiguration({ url: URL_OK, scope: 'all' }));
     const covered = webhook.rules.flatMap((r) => {
       expect(r.operations).toEqual(['CREATE', 'UPDATE']);
       expect(r.scope).toBe('Namespaced');
@@ -213,6 +219,41 @@ describe('image-rewriter webhook-config', () => {
     expect(await main(['webhook-config', '--url', URL_OK, '--ca-bundle', join(scratch, 'nope.pem')], missing)).toBe(EXIT.failure);
     expect(missing.err()).toContain('cannot read --ca-bundle');
     expect(missing.err()).toContain('ENOENT');
+  });
+});
+
+describe('--scope and --config (matchConditions)', () => {
+  it('prints the scope and a matchCondition derived from the rules, and says so in the header', async () => {
+    const rules = join(scratch, 'rules.yaml');
+    await writeFile(rules, 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: mirror.example.com/gcr\n');
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'all', '--config', rules], io)).toBe(EXIT.ok);
+    const webhook = only(parse(io.out()) as MutatingWebhookConfiguration);
+    expect(webhook.rules.flatMap((r) => r.resources)).toContain('deployments');
+    expect(webhook.matchConditions).toEqual([{ name: 'image-could-be-rewritten', expression: expect.stringContaining("c.image.matches('^(?:gcr\\\\.io)')") }]);
+    expect(io.out()).toContain(`--scope all --config ${rules}`);
+    expect(io.out()).toContain('# matchConditions: only objects with an image the rules could rewrite are sent');
+    expect(io.out()).toContain('# Scope all:');
+  });
+
+  it('prints no matchCondition when a rule can match any image', async () => {
+    const rules = join(scratch, 'any.yaml');
+    await writeFile(rules, "rules:\n  - name: any\n    regex: '([^/]+)/(.+)'\n    replace: all.example.com/$1/$2\n");
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], io)).toBe(EXIT.ok);
+    expect(only(parse(io.out()) as MutatingWebhookConfiguration).matchConditions).toBeUndefined();
+    expect(io.out()).toContain('# matchConditions: none');
+  });
+
+  it('refuses an unknown scope and an invalid rules document', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'deployments'], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain('--scope must be one of pods, all: deployments');
+    const bad = join(scratch, 'bad.yaml');
+    await writeFile(bad, 'rules:\n  - name: x\n');
+    const io2 = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', bad], io2)).toBe(EXIT.invalidConfig);
+    expect(() => webhookConfiguration({ url: URL_OK, scope: 'nodes' as 'pods' })).toThrow(/--scope must be one of pods, all: nodes/);
   });
 });
 

@@ -272,9 +272,9 @@ export class E2eEnvironment {
     await waitUntilRewriting(this.kubectl, PROBE_NAMESPACE, this.serve);
   }
 
-  /** Start another serve instance (same rules, certificate and token) on a free port. */
-  startExtraServe(name: string): Promise<ServeInstance> {
-    return startServe({ runDir: this.runDir, cli: this.state.cli, files: this.state.webhook.files, name, port: 0 });
+  /** Start another serve instance (same certificate and token; the same rules unless `rules` names a file) on a free port. */
+  startExtraServe(name: string, more: { readonly rules?: string; readonly env?: Readonly<Record<string, string>> } = {}): Promise<ServeInstance> {
+    return startServe({ runDir: this.runDir, cli: this.state.cli, files: this.state.webhook.files, name, port: 0, ...more });
   }
 
   /** Stop a serve instance: SIGTERM (graceful) or SIGKILL ("the webhook process is killed"). */

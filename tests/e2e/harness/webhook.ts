@@ -127,6 +127,10 @@ export interface StartServeOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly timeoutMs?: number;
+  /** Another rules file than the environment's. */
+  readonly rules?: string;
+  /** More environment variables (e.g. NODE_EXTRA_CA_CERTS for a test registry). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const listening = z.object({ msg: z.literal('listening'), address: z.string(), port: z.number() });
@@ -143,7 +147,7 @@ export async function startServe(options: StartServeOptions): Promise<ServeInsta
     args: [
       options.cli,
       'serve',
-      '--config', files.rules,
+      '--config', options.rules ?? files.rules,
       '--listen', `127.0.0.1:${options.port}`,
       '--tls-cert-file', files.serverCert,
       '--tls-private-key-file', files.serverKey,
@@ -151,7 +155,7 @@ export async function startServe(options: StartServeOptions): Promise<ServeInsta
     ],
     cwd: options.runDir,
     // Nothing from the caller's environment: no REWRITE_RULES, WEBHOOK_TOKEN or POWERTOOLS_* leaks in.
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' },
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...options.env },
     log,
     stdout,
   });
@@ -201,12 +205,18 @@ export interface WebhookConfigOptions {
   readonly caCert: string;
   /** `--admission-review-versions` (default: what webhook-config offers, v1 and v1beta1). */
   readonly admissionReviewVersions?: readonly string[];
+  /** `--scope`; the environment registers `all` (its scenarios rewrite workload templates). */
+  readonly scope?: 'pods' | 'all';
+  /** `--config FILE`: matchConditions derived from these rules. */
+  readonly config?: string;
 }
 
 /** The YAML `node dist/cli.js webhook-config` prints for these options. */
 export async function webhookConfigYaml(cli: string, options: WebhookConfigOptions): Promise<string> {
   const args = [cli, 'webhook-config', '--url', options.url, '--ca-bundle', options.caCert];
   if (options.admissionReviewVersions !== undefined) args.push('--admission-review-versions', options.admissionReviewVersions.join(','));
+  args.push('--scope', options.scope ?? 'all');
+  if (options.config !== undefined) args.push('--config', options.config);
   try {
     const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
     return stdout;

@@ -1,0 +1,126 @@
+/**
+ * A CEL matchCondition for the webhook configuration, derived from the rules, so the API server
+ * calls the webhook only when some image of the object could be rewritten (docs/design.md,
+ * "Fewer calls"). Conservative by construction: it may let through objects the rules leave alone,
+ * never the reverse (tests/unit/match-conditions.property.test.ts checks that with a CEL evaluator).
+ *
+ * How: every rule has a literal prefix L of the normalized names it can match (`match: P` has
+ * L = P; a regex has the literal text before its first pattern character, or '' when it has a
+ * top-level alternation). A normalized name that starts with L comes from an image that starts with
+ * L, except on Docker Hub, whose images may be short (`nginx`, `team/app`) or written with
+ * `index.docker.io`: so when L could be a Docker Hub name, every image without a registry host
+ * (no `.` or `:` in its first path component) or written with docker.io or index.docker.io counts
+ * as matching. `exclude` and namespace limits are ignored (they only send more). A rule with
+ * L = '' matches anything: then there is no condition.
+ *
+ * The expression guards every field with `has()`: a matchCondition that fails to evaluate makes
+ * the API server skip the webhook under failurePolicy Ignore, which must never happen by accident.
+ */
+import type { CompiledRule } from './rules.js';
+
+export type Scope = 'pods' | 'all';
+
+/** The condition's name in the webhook configuration. */
+export const MATCH_CONDITION_NAME = 'image-could-be-rewritten';
+
+const DOCKER_HUB_PREFIXES = ['docker.io/', 'index.docker.io/'] as const;
+
+/** Images that normalize to docker.io: short ones, and docker.io or index.docker.io written out. */
+const DOCKER_HUB_IMAGE = '[^/]*$|[^/.:]*/|docker\\.io/|index\\.docker\\.io/';
+
+const isQuantifier = (c: string | undefined): boolean => c === '?' || c === '*' || c === '+' || c === '{';
+
+/** True when the regex has a `|` outside any group or class (then it has no common prefix). */
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
+/** The literal text every match of the (implicitly anchored) regex starts with. */
+export function regexLiteralPrefix(source: string): string {
+  if (hasTopLevelAlternation(source)) return '';
+  let out = '';
+  let i = source.startsWith('^') ? 1 : 0;
+  while (i < source.length) {
+    const c = source[i] ?? '';
+    let literal: string;
+    let width: number;
+    if (c === '\\') {
+      const n = source[i + 1] ?? '';
+      if (!/^[./:@_-]$/.test(n)) break;
+      literal = n;
+      width = 2;
+    } else if (/^[a-z0-9/:@_-]$/i.test(c)) {
+      literal = c;
+      width = 1;
+    } else {
+      break;
+    }
+    // A quantified character may be absent or repeated: the prefix ends before it.
+    if (isQuantifier(source[i + width])) break;
+    out += literal;
+    i += width;
+  }
+  return out;
+}
+
+/** The literal prefix of the normalized names a rule can match. */
+export function rulePrefix(rule: Pick<CompiledRule, 'kind' | 'pattern'>): string {
+  return rule.kind === 'match' ? rule.pattern : regexLiteralPrefix(rule.pattern);
+}
+
+/** Could a normalized name starting with `prefix` be a Docker Hub name? */
+const dockerHubPossible = (prefix: string): boolean => DOCKER_HUB_PREFIXES.some((d) => d.startsWith(prefix) || prefix.startsWith(d)) || 'docker.io'.startsWith(prefix);
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A CEL single-quoted string literal. */
+const celString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * The anchored regex (RE2 and JavaScript alike) an image must match to be possibly rewritten, or
+ * undefined when every image may be (some rule has an empty prefix, or there are no rules... then
+ * nothing is rewritten: the regex matches nothing).
+ */
+export function imageRegex(rules: readonly Pick<CompiledRule, 'kind' | 'pattern'>[]): string | undefined {
+  const prefixes = rules.map(rulePrefix);
+  if (prefixes.some((p) => p === '')) return undefined;
+  if (prefixes.length === 0) return '^$.';
+  const alternatives = [...new Set(prefixes)].sort().map(escapeRegex);
+  if (prefixes.some(dockerHubPossible)) alternatives.push(DOCKER_HUB_IMAGE);
+  return `^(?:${alternatives.join('|')})`;
+}
+
+/** Pod spec locations per scope: Pods (and their ephemeralcontainers subresource), then templates. */
+const POD_SPECS: Readonly<Record<Scope, readonly (readonly string[])[]>> = {
+  pods: [['spec']],
+  all: [['spec'], ['spec', 'template', 'spec'], ['spec', 'jobTemplate', 'spec', 'template', 'spec'], ['template', 'spec']],
+};
+
+const LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+
+/** `has(object.a) && has(object.a.b) && ...` for every step of the path. */
+function guarded(path: readonly string[]): string {
+  return path.map((_, i) => `has(object.${path.slice(0, i + 1).join('.')})`).join(' && ');
+}
+
+/** The CEL expression, or undefined when no useful condition exists (every image may match). */
+export function matchConditionExpression(rules: readonly Pick<CompiledRule, 'kind' | 'pattern'>[], scope: Scope): string | undefined {
+  const re = imageRegex(rules);
+  if (re === undefined) return undefined;
+  const pattern = celString(re);
+  const specs = POD_SPECS[scope].map((spec) => {
+    const lists = LISTS.map((l) => `(has(object.${[...spec, l].join('.')}) && object.${[...spec, l].join('.')}.exists(c, has(c.image) && c.image.matches(${pattern})))`);
+    return `(${guarded(spec)} && (${lists.join(' || ')}))`;
+  });
+  return `object != null && (${specs.join(' || ')})`;
+}

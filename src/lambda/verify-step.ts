@@ -1,0 +1,88 @@
+/**
+ * decide -> verify -> render: the review of one AdmissionReview when some rule checks that its
+ * target has the image (docs/verify.md). The pure core plans the rewrites (src/core/decide.ts);
+ * here the planned rewrites whose rule has `verify` are checked, all at once under the deadline;
+ * then the core renders the answer, leaving out the rewrites the rule's `onMissing` or
+ * `onUnreachable` says to keep (its warning says why). `deny` turns the answer into
+ * `allowed: false` with a message naming the image and the reason.
+ *
+ * With no planned rewrite whose rule verifies, this is exactly `render(decide(...))`: no I/O, no
+ * await on anything but a resolved value.
+ */
+import { type AdmissionApiVersion, type AdmissionReviewAnswer, type BadRequest, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
+import { decide, type PlannedRewrite } from '../core/decide.js';
+import { render } from '../core/render.js';
+import type { Rewriter } from '../core/rules.js';
+import { fitWarning, limitWarnings } from '../core/warning-text.js';
+import type { Verdict, Verifier, VerifyStats } from '../verify/verifier.js';
+
+/** The answer of a denied review (`onMissing: deny`). */
+export interface DeniedAnswer {
+  readonly apiVersion: AdmissionApiVersion;
+  readonly kind: 'AdmissionReview';
+  readonly response: { readonly uid: string; readonly allowed: false; readonly status: { readonly code: 403; readonly reason: 'Forbidden'; readonly message: string } };
+}
+
+export const isDenied = (a: AdmissionReviewAnswer | DeniedAnswer): a is DeniedAnswer => !a.response.allowed;
+
+export type VerifiedReview =
+  | BadRequest
+  | {
+      readonly ok: true;
+      readonly response: AdmissionReviewAnswer | DeniedAnswer;
+      readonly report: ReviewReport;
+      /** Set when checks ran. */
+      readonly verify: VerifyStats | undefined;
+      readonly denied: boolean;
+    };
+
+const label = (r: PlannedRewrite): string => `${r.field.containerList}[${r.field.containerName ?? `#${r.field.index}`}]`;
+
+/** The answer for `body`: planned, checked where a rule asks for it, rendered. Never throws. */
+export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier: Verifier | undefined): Promise<VerifiedReview> {
+  const decision = decide(body, rewriter);
+  if (!decision.ok) return decision;
+  const { plan } = decision;
+  const checked = plan.images.filter((i): i is PlannedRewrite => i.outcome === 'rewrite' && i.rule.verify !== undefined);
+  if (checked.length === 0 || verifier === undefined) return { ok: true, ...render(plan), verify: undefined, denied: false };
+
+  const { verdicts, stats } = await verifier.verify(checked.map((c) => ({ image: c.to, platforms: c.rule.verify?.platforms ?? [] })));
+  const byPointer = new Map<string, Verdict>();
+  for (const [i, c] of checked.entries()) {
+    const v = verdicts[i];
+    if (v !== undefined) byPointer.set(c.field.pointer, v);
+  }
+  const extra: string[] = [];
+  const denials: string[] = [];
+  const withhold = (rewrite: PlannedRewrite): string | undefined => {
+    const spec = rewrite.rule.verify;
+    const verdict = byPointer.get(rewrite.field.pointer);
+    if (spec === undefined || verdict === undefined || verdict.status === 'present') return undefined;
+    const missing = verdict.status === 'missing';
+    const policy = missing ? spec.onMissing : spec.onUnreachable;
+    const why = missing ? verdict.reason : `not checked, ${verdict.reason}`;
+    switch (policy) {
+      case 'keep':
+        return why;
+      case 'rewrite':
+        extra.push(fitWarning([`${WARNING_PREFIX}rewrote `, { text: label(rewrite), level: 1 }, ' anyway (rule ', { text: rewrite.rule.name, level: 1 }, '): ', { text: why, level: 0, cut: 'start' }]));
+        return undefined;
+      case 'deny':
+        denials.push(`${label(rewrite)} ${rewrite.field.image} -> ${rewrite.to} (rule ${rewrite.rule.name}): ${why}`);
+        return why;
+    }
+  };
+  const rendered = render(plan, { withhold });
+  if (denials.length > 0) {
+    const message = `image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`.slice(0, 1024);
+    const response: DeniedAnswer = {
+      apiVersion: plan.request.apiVersion,
+      kind: 'AdmissionReview',
+      response: { uid: plan.request.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } },
+    };
+    return { ok: true, response, report: rendered.report, verify: stats, denied: true };
+  }
+  let { response } = rendered;
+  if (extra.length > 0) response = { ...response, response: { ...response.response, warnings: limitWarnings([...(response.response.warnings ?? []), ...extra]) } };
+  return { ok: true, response, report: rendered.report, verify: stats, denied: false };
+}

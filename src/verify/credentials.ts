@@ -1,0 +1,118 @@
+/**
+ * Registry credentials for the existence check, per registry host, from one Secrets Manager secret
+ * or one SSM SecureString parameter named in the function's settings (never in the rules
+ * document). The value is JSON, either a Docker config (`{"auths": {"host": {"auth": base64
+ * "user:password"}}}`, what `kubectl create secret docker-registry` holds) or a plain map
+ * (`{"host": {"username": "...", "password": "..."}}`). Hosts are compared as images name them
+ * (`https://index.docker.io/v1/` is `docker.io`).
+ *
+ * Read once, at the first check that needs them, shared by concurrent checks; a failed read is
+ * retried after RETRY_MS, and meanwhile checks go on anonymously, with the reason attached so a
+ * refusal (401) says that the credentials could not be read.
+ */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { CredentialLookup, RegistryCredentials } from './oci.js';
+
+export type CredentialsSetting = { readonly kind: 'none' } | { readonly kind: 'secret'; readonly secretId: string } | { readonly kind: 'ssm'; readonly name: string };
+
+export interface CredentialsDeps {
+  readonly ssm: () => Promise<SSMClient>;
+  readonly secretsManager: () => Promise<SecretsManagerClient>;
+  readonly now: () => number;
+}
+
+export const READ_TIMEOUT_MS = 3000;
+export const RETRY_MS = 30_000;
+const MAX_VALUE_CHARS = 64 * 1024;
+
+/** `https://index.docker.io/v1/` -> `docker.io`; `Mirror.Example.com:5000` -> `mirror.example.com:5000`. */
+export function registryKey(text: string): string {
+  const host = text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]?.toLowerCase() ?? '';
+  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
+}
+
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function entryCredentials(v: unknown): RegistryCredentials | undefined {
+  if (!isRecord(v)) return undefined;
+  const { username, password, auth } = v;
+  if (typeof username === 'string' && typeof password === 'string') return { username, password };
+  if (typeof auth === 'string') {
+    const text = Buffer.from(auth, 'base64').toString('utf8');
+    const colon = text.indexOf(':');
+    if (colon > 0) return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  }
+  return undefined;
+}
+
+/** The credentials map of a secret's value; throws with a message that never quotes the value. */
+export function parseCredentials(value: string): ReadonlyMap<string, RegistryCredentials> {
+  if (value.length > MAX_VALUE_CHARS) throw new Error(`the value is longer than ${MAX_VALUE_CHARS} characters`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(value);
+  } catch {
+    throw new Error('the value is not JSON');
+  }
+  if (!isRecord(doc)) throw new Error('the value is not a JSON object');
+  const auths = isRecord(doc['auths']) ? doc['auths'] : doc;
+  const out = new Map<string, RegistryCredentials>();
+  for (const [host, entry] of Object.entries(auths)) {
+    const c = entryCredentials(entry);
+    if (c === undefined) throw new Error(`the entry for ${registryKey(host).slice(0, 100)} has neither "username" and "password" nor "auth"`);
+    out.set(registryKey(host), c);
+  }
+  return out;
+}
+
+export type CredentialsSource = (registry: string, signal: AbortSignal) => Promise<CredentialLookup>;
+
+const codeOf = (e: unknown): string => (e instanceof Error ? e.name : 'Error');
+
+/** The lookup the registry client calls; reads nothing until a registry asks for credentials. */
+export function createCredentialsSource(setting: CredentialsSetting, deps: CredentialsDeps): CredentialsSource {
+  if (setting.kind === 'none') return () => Promise.resolve({ credentials: undefined });
+  let map: ReadonlyMap<string, RegistryCredentials> | undefined;
+  let failure: { reason: string; retryAt: number } | undefined;
+  let inflight: Promise<void> | undefined;
+  const from = setting.kind === 'ssm' ? `SSM parameter ${setting.name}` : `secret ${setting.secretId}`;
+
+  const read = async (): Promise<void> => {
+    const signal = AbortSignal.timeout(READ_TIMEOUT_MS);
+    let raw: string | undefined;
+    try {
+      if (setting.kind === 'ssm') {
+        const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
+        raw = (await ssm.send(new GetParameterCommand({ Name: setting.name, WithDecryption: true }), { abortSignal: signal })).Parameter?.Value;
+      } else {
+        const [{ GetSecretValueCommand }, sm] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+        raw = (await sm.send(new GetSecretValueCommand({ SecretId: setting.secretId }), { abortSignal: signal })).SecretString;
+      }
+      map = parseCredentials(raw ?? '');
+      failure = undefined;
+    } catch (e) {
+      const detail = raw === undefined ? codeOf(e) : (e as Error).message;
+      failure = { reason: `cannot read ${from} (${detail})`, retryAt: deps.now() + RETRY_MS };
+    }
+  };
+
+  return async (registry, signal) => {
+    if (map === undefined && (failure === undefined || deps.now() >= failure.retryAt)) {
+      inflight ??= read().finally(() => {
+        inflight = undefined;
+      });
+      // The read goes on for later checks even when this one's deadline passes.
+      await Promise.race([
+        inflight,
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            resolve();
+          }, { once: true });
+        }),
+      ]);
+    }
+    if (map !== undefined) return { credentials: map.get(registryKey(registry)) };
+    return { credentials: undefined, unavailable: failure?.reason ?? `${from} is still being read` };
+  };
+}

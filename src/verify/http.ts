@@ -1,0 +1,151 @@
+/**
+ * One bounded HTTPS exchange with a registry: at most `maxRedirects` redirects (GET and HEAD only,
+ * never to plain http, the Authorization header dropped when the origin changes), a body read up to
+ * `maxBodyBytes` and refused past it, and everything cut by the caller's AbortSignal (the review's
+ * deadline). Failures are `RegistryHttpError`s with a short `kind` a warning can show (`tls`, `dns`,
+ * `refused`, ...), never a hang.
+ *
+ * node:https rather than fetch: it takes a `ca` and a `lookup` per request (the tests use both:
+ * their own CA, and a resolver that fails), and it lets the body be cut at a byte count.
+ * Registries are trusted through the system CAs and NODE_EXTRA_CA_CERTS, as Node does by default.
+ */
+import type { LookupFunction } from 'node:net';
+import { type Agent, request } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type HttpFailure = 'tls' | 'dns' | 'refused' | 'reset' | 'timeout' | 'too-large' | 'redirects' | 'protocol';
+
+/** A request that did not get a usable answer; `kind` says why in a word, `message` in a sentence. */
+export class RegistryHttpError extends Error {
+  override readonly name = 'RegistryHttpError';
+  readonly kind: HttpFailure;
+  constructor(kind: HttpFailure, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.kind = kind;
+  }
+}
+
+export interface HttpOptions {
+  /** Extra CA certificates (PEM) on top of Node's defaults; the tests' CA. */
+  readonly ca?: string | undefined;
+  /** DNS lookup (tests inject failures). */
+  readonly lookup?: LookupFunction | undefined;
+  readonly agent?: Agent | undefined;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'HEAD';
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Bodies longer than this are refused (`too-large`); 0 reads none. */
+  readonly maxBodyBytes: number;
+  readonly maxRedirects: number;
+  readonly signal: AbortSignal;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** The URL that answered (after redirects). */
+  readonly url: URL;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+
+function classify(e: unknown, url: URL): RegistryHttpError {
+  if (e instanceof RegistryHttpError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const host = url.host;
+  const name = (e as Error | undefined)?.name ?? '';
+  if (name === 'AbortError' || code === 'ABORT_ERR') return new RegistryHttpError('timeout', `no answer from ${host} within the deadline`, { cause: e });
+  if (TLS_CODES.test(code)) return new RegistryHttpError('tls', `TLS error with ${host} (${code})`, { cause: e });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NODATA') {
+    return new RegistryHttpError('dns', `cannot resolve ${url.hostname} (${code})`, { cause: e });
+  }
+  if (code === 'ECONNREFUSED') return new RegistryHttpError('refused', `connection refused by ${host}`, { cause: e });
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return new RegistryHttpError('reset', `connection to ${host} reset`, { cause: e });
+  const text = code === '' ? String((e as Error | undefined)?.message ?? e).slice(0, 120) : code;
+  return new RegistryHttpError('protocol', `cannot talk to ${host} (${text})`, { cause: e });
+}
+
+function once(req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      reject(classify(e, url));
+    };
+    let r: ReturnType<typeof request>;
+    try {
+      r = request(url, {
+        method: req.method,
+        headers,
+        signal: req.signal,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+        ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+        ...(options.agent === undefined ? {} : { agent: options.agent }),
+      });
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    r.on('error', fail);
+    r.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      // A redirect's or an error's body is not read: only its status and headers matter.
+      const wanted = REDIRECTS.has(status) || status >= 300 ? 0 : req.method === 'HEAD' ? 0 : req.maxBodyBytes;
+      const declared = Number(res.headers['content-length']);
+      if (wanted > 0 && Number.isFinite(declared) && declared > wanted) {
+        res.destroy();
+        fail(new RegistryHttpError('too-large', `the answer of ${url.host} is larger than ${wanted} bytes`));
+        return;
+      }
+      res.on('data', (chunk: Buffer) => {
+        if (wanted === 0) return;
+        size += chunk.length;
+        if (size > wanted) {
+          res.destroy();
+          fail(new RegistryHttpError('too-large', `the answer of ${url.host} is larger than ${wanted} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('error', fail);
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ status, headers: res.headers, body: Buffer.concat(chunks), url });
+      });
+      if (wanted === 0) res.resume();
+    });
+    r.end();
+  });
+}
+
+/** Send the request, following redirects within the limits. Throws `RegistryHttpError`. */
+export async function send(req: HttpRequest, options: HttpOptions = {}): Promise<HttpResponse> {
+  let url = req.url;
+  let headers = req.headers;
+  for (let hop = 0; ; hop++) {
+    if (url.protocol !== 'https:') throw new RegistryHttpError('protocol', `refusing to call ${url.host} over ${url.protocol.replace(':', '')}: registries are reached over HTTPS`);
+    const res = await once(req, url, headers, options);
+    const location = res.headers.location;
+    if (!REDIRECTS.has(res.status) || location === undefined) return res;
+    if (hop >= req.maxRedirects) throw new RegistryHttpError('redirects', `more than ${req.maxRedirects} redirects from ${req.url.host}`);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch (e) {
+      throw new RegistryHttpError('protocol', `${url.host} redirected to an invalid URL`, { cause: e });
+    }
+    if (next.origin !== url.origin) {
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+    }
+    url = next;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Does an OCI registry have a manifest? `HEAD /v2/<name>/manifests/<reference>` (a `GET` when
+ * platforms are wanted, to read the index) with the Accept headers of OCI and Docker manifests and
+ * indexes, and the distribution token flow (docs/verify.md):
+ * - a 401 with `WWW-Authenticate: Bearer realm=...,service=...` gets a token from the realm for
+ *   `repository:<name>:pull` (anonymously, or with the registry's credentials as basic auth) and
+ *   retries with it; tokens are kept per registry and scope until they expire;
+ * - a 401 with `Basic` retries with the credentials when there are some.
+ * 200 is present, 404 missing; anything else is an error (the rule's onUnreachable decides).
+ */
+import { type HttpOptions, type HttpResponse, RegistryHttpError, send } from './http.js';
+import type { TtlCache } from './cache.js';
+import { ACCEPT, configPlatform, lacking, manifestShape, type Platform } from './platform.js';
+import type { RegistryTarget } from './target.js';
+
+export interface RegistryCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export type CheckOutcome =
+  | { readonly status: 'present' }
+  | { readonly status: 'missing'; readonly reason: string }
+  | { readonly status: 'error'; readonly reason: string };
+
+/** Credentials for a registry host; `unavailable` says why none could be read (shown on a 401). */
+export interface CredentialLookup {
+  readonly credentials: RegistryCredentials | undefined;
+  readonly unavailable?: string;
+}
+
+export interface OciDeps extends HttpOptions {
+  readonly credentials: (registry: string, signal: AbortSignal) => Promise<CredentialLookup>;
+  /** Bearer tokens by `registry scope`. */
+  readonly tokens: TtlCache<string>;
+}
+
+/** Manifests are at most 4 MiB in the distribution registry; so are the configs read here. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_TOKEN_BYTES = 64 * 1024;
+export const MAX_REDIRECTS = 3;
+/** A token without `expires_in` lasts 60 s (the distribution token spec's default). */
+const DEFAULT_TOKEN_SECONDS = 60;
+/** Tokens are dropped this long before they expire. */
+const TOKEN_MARGIN_MS = 5000;
+
+export interface Challenge {
+  readonly scheme: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** `Bearer realm="https://auth.example/token",service="registry"` -> scheme and parameters (RFC 7235). */
+export function parseChallenge(header: string | undefined): Challenge | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header.slice(0, 4096));
+  if (m === null) return undefined;
+  const [, scheme = '', rest = ''] = m;
+  const params: Record<string, string> = {};
+  const re = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?\s*/gy;
+  let p: RegExpExecArray | null;
+  while ((p = re.exec(rest)) !== null) {
+    const key = p[1] ?? '';
+    const quoted: string | undefined = p[2];
+    const bare: string | undefined = p[3];
+    params[key.toLowerCase()] = quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1');
+    if (re.lastIndex >= rest.length) break;
+  }
+  return { scheme: scheme.toLowerCase(), params };
+}
+
+const basic = (c: RegistryCredentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+
+async function fetchToken(challenge: Challenge, scope: string, creds: RegistryCredentials | undefined, signal: AbortSignal, deps: OciDeps): Promise<{ token: string; ttlMs: number }> {
+  const realm = challenge.params['realm'];
+  if (realm === undefined || realm === '') throw new RegistryHttpError('protocol', 'the registry asked for a bearer token without a realm');
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch (e) {
+    throw new RegistryHttpError('protocol', 'the registry named an invalid token realm', { cause: e });
+  }
+  const service = challenge.params['service'];
+  if (service !== undefined) url.searchParams.set('service', service);
+  url.searchParams.set('scope', scope);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (creds !== undefined) headers['authorization'] = basic(creds);
+  const res = await send({ method: 'GET', url, headers, maxBodyBytes: MAX_TOKEN_BYTES, maxRedirects: MAX_REDIRECTS, signal }, deps);
+  if (res.status === 401 || res.status === 403) throw new RegistryHttpError('protocol', `the token service ${url.host} refused the ${creds === undefined ? 'anonymous ' : ''}request (${res.status})`);
+  if (res.status !== 200) throw new RegistryHttpError('protocol', `the token service ${url.host} answered ${res.status}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(res.body.toString('utf8'));
+  } catch (e) {
+    throw new RegistryHttpError('protocol', `the token service ${url.host} answered something that is not JSON`, { cause: e });
+  }
+  const rec = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
+  const token = rec['token'] ?? rec['access_token'];
+  if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_BYTES) throw new RegistryHttpError('protocol', `the token service ${url.host} answered without a token`);
+  const expires = typeof rec['expires_in'] === 'number' && rec['expires_in'] > 0 ? rec['expires_in'] : DEFAULT_TOKEN_SECONDS;
+  return { token, ttlMs: Math.min(expires, 3600) * 1000 - TOKEN_MARGIN_MS };
+}
+
+function manifestUrl(target: RegistryTarget, path: 'manifests' | 'blobs', ref: string): URL {
+  return new URL(`${target.base}/v2/${target.repository}/${path}/${encodeURIComponent(ref).replace(/%3A/g, ':')}`);
+}
+
+/** A GET or HEAD with the token flow: the answer of the registry once authorized (or not). */
+async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps): Promise<{ res: HttpResponse; unavailable: string | undefined }> {
+  const scope = `repository:${target.repository}:pull`;
+  const tokenKey = `${target.registry} ${scope}`;
+  const request = (authorization: string | undefined): Promise<HttpResponse> =>
+    send({ method, url, headers: { accept, ...(authorization === undefined ? {} : { authorization }) }, maxBodyBytes: method === 'GET' ? MAX_MANIFEST_BYTES : 0, maxRedirects: MAX_REDIRECTS, signal }, deps);
+  const cached = deps.tokens.get(tokenKey);
+  let res = await request(cached === undefined ? undefined : `Bearer ${cached}`);
+  if (res.status !== 401) return { res, unavailable: undefined };
+  const header: string | string[] | undefined = res.headers['www-authenticate'];
+  const challenge = parseChallenge(typeof header === 'string' ? header : header?.[0]);
+  const lookup = await deps.credentials(target.registry, signal);
+  if (challenge?.scheme === 'bearer') {
+    const { token, ttlMs } = await fetchToken(challenge, scope, lookup.credentials, signal, deps);
+    deps.tokens.set(tokenKey, token, ttlMs);
+    res = await request(`Bearer ${token}`);
+  } else if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) {
+    res = await request(basic(lookup.credentials));
+  }
+  return { res, unavailable: lookup.unavailable };
+}
+
+function statusOutcome(res: HttpResponse, target: RegistryTarget, unavailable: string | undefined): CheckOutcome | undefined {
+  if (res.status === 200) return undefined;
+  if (res.status === 404) return { status: 'missing', reason: `not found in ${target.registry}` };
+  if (res.status === 401 || res.status === 403) {
+    const why = unavailable === undefined ? '' : `; registry credentials unavailable: ${unavailable}`;
+    return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}` };
+  }
+  return { status: 'error', reason: `${target.registry} answered ${res.status}` };
+}
+
+/** Check one target; throws `RegistryHttpError` when the registry cannot be talked to. */
+export async function checkOci(target: RegistryTarget, platforms: readonly string[], signal: AbortSignal, deps: OciDeps): Promise<CheckOutcome> {
+  const method = platforms.length > 0 ? 'GET' : 'HEAD';
+  const { res, unavailable } = await authorizedSend(target, manifestUrl(target, 'manifests', target.reference), method, ACCEPT, signal, deps);
+  const bad = statusOutcome(res, target, unavailable);
+  if (bad !== undefined) return bad;
+  if (platforms.length === 0) return { status: 'present' };
+  const ct = res.headers['content-type'];
+  const shape = manifestShape(res.body.toString('utf8'), ct);
+  let have: readonly Platform[];
+  switch (shape.kind) {
+    case 'index':
+      have = shape.platforms;
+      break;
+    case 'image': {
+      if (shape.configDigest === undefined) return { status: 'error', reason: `${target.registry} answered a manifest without a config` };
+      const blob = await authorizedSend(target, manifestUrl(target, 'blobs', shape.configDigest), 'GET', '*/*', signal, deps);
+      const badBlob = statusOutcome(blob.res, target, blob.unavailable);
+      if (badBlob !== undefined) return badBlob.status === 'missing' ? { status: 'error', reason: `${target.registry} lacks the config blob of a manifest it has` } : badBlob;
+      const p = configPlatform(blob.res.body.toString('utf8'));
+      have = p === undefined ? [] : [p];
+      break;
+    }
+    case 'unknown':
+      return { status: 'error', reason: `${target.registry} answered a manifest that is not an OCI or Docker manifest` };
+  }
+  const lack = lacking(have, platforms);
+  if (lack.length > 0) return { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` };
+  return { status: 'present' };
+}

@@ -1,0 +1,95 @@
+/**
+ * The `platforms` check: which of the wanted platforms (`linux/amd64`, `linux/arm64/v8`) an image
+ * index (OCI image index or Docker manifest list) or a single image's config provides. Manifests
+ * are foreign JSON: read loosely, and anything that is not what the specs describe counts as
+ * "does not provide it", never as an exception.
+ */
+
+/** The media types a manifest request accepts (the registry picks one). */
+export const MEDIA_TYPES = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+} as const;
+export const ACCEPT = Object.values(MEDIA_TYPES).join(', ');
+
+export interface Platform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant: string | undefined;
+}
+
+/** `os/arch[/variant]`; undefined when it is not that shape. */
+export function parsePlatform(text: string): Platform | undefined {
+  const parts = text.split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) return undefined;
+  const [os = '', architecture = '', variant] = parts;
+  return { os, architecture, variant };
+}
+
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function platformOf(value: unknown): Platform | undefined {
+  if (!isRecord(value)) return undefined;
+  const os = str(value['os']);
+  const architecture = str(value['architecture']);
+  if (os === undefined || architecture === undefined) return undefined;
+  return { os, architecture, variant: str(value['variant']) };
+}
+
+/** arm64 without a variant is v8 (containerd's normalization). */
+const variantOf = (p: Platform): string | undefined => p.variant ?? (p.architecture === 'arm64' ? 'v8' : undefined);
+
+/** Does `have` satisfy `want`? A wanted platform without a variant takes any variant. */
+export function satisfies(have: Platform, want: Platform): boolean {
+  if (have.os !== want.os || have.architecture !== want.architecture) return false;
+  return want.variant === undefined || variantOf(have) === variantOf(want);
+}
+
+export type ManifestShape =
+  | { readonly kind: 'index'; readonly platforms: readonly Platform[] }
+  | { readonly kind: 'image'; readonly configDigest: string | undefined }
+  | { readonly kind: 'unknown' };
+
+/** What a manifest body is, by its declared media type or, failing that, its shape. */
+export function manifestShape(body: string, contentType: string | undefined): ManifestShape {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return { kind: 'unknown' };
+  }
+  if (!isRecord(doc)) return { kind: 'unknown' };
+  const mediaType = str(doc['mediaType']) ?? contentType?.split(';')[0]?.trim();
+  const manifests = doc['manifests'];
+  if (mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerList || (mediaType === undefined && Array.isArray(manifests))) {
+    if (!Array.isArray(manifests)) return { kind: 'unknown' };
+    const platforms = manifests.flatMap((m: unknown) => {
+      const p = isRecord(m) ? platformOf(m['platform']) : undefined;
+      return p === undefined ? [] : [p];
+    });
+    return { kind: 'index', platforms };
+  }
+  const config = doc['config'];
+  if (isRecord(config)) return { kind: 'image', configDigest: str(config['digest']) };
+  return { kind: 'unknown' };
+}
+
+/** The platform of an image config blob (`os`, `architecture`, `variant` at its top level). */
+export function configPlatform(body: string): Platform | undefined {
+  try {
+    return platformOf(JSON.parse(body));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The wanted platforms none of `have` satisfies, as written (`linux/arm64`). */
+export function lacking(have: readonly Platform[], wanted: readonly string[]): string[] {
+  return wanted.filter((w) => {
+    const want = parsePlatform(w);
+    return want === undefined || !have.some((h) => satisfies(h, want));
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The existence checks of one review, all in parallel under one deadline (docs/verify.md): each
+ * target is answered `present`, `missing` (with why) or `unreachable` (with why: the deadline, an
+ * error, an open circuit breaker). Verdicts are cached (present for minutes, missing for seconds,
+ * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker.
+ * `verify` never throws and always settles by the deadline (plus a timer tick).
+ */
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import { Breakers } from './breaker.js';
+import { TtlCache } from './cache.js';
+import type { CredentialsSource } from './credentials.js';
+import { type HttpOptions, RegistryHttpError } from './http.js';
+import { type CheckOutcome, checkOci } from './oci.js';
+import { type Target, targetOf } from './target.js';
+
+export interface VerifyRequest {
+  /** The image the rule would write (the rewrite's target). */
+  readonly image: string;
+  /** `os/arch[/variant]` the target must provide (an index lacking one counts as missing). */
+  readonly platforms: readonly string[];
+}
+
+export type Verdict =
+  | { readonly status: 'present'; readonly cached: boolean }
+  | { readonly status: 'missing'; readonly reason: string; readonly cached: boolean }
+  | { readonly status: 'unreachable'; readonly reason: string };
+
+/** For the review's log line and metrics. */
+export interface VerifyStats {
+  /** Distinct targets asked about. */
+  readonly checks: number;
+  readonly cacheHits: number;
+  readonly missing: number;
+  /** Unreachable verdicts: errors, deadline, open breakers. */
+  readonly errors: number;
+  readonly latencyMs: number;
+}
+
+export interface VerifyResult {
+  /** One per request, in order. */
+  readonly verdicts: readonly Verdict[];
+  readonly stats: VerifyStats;
+}
+
+export interface Verifier {
+  verify(requests: readonly VerifyRequest[]): Promise<VerifyResult>;
+}
+
+export const DEFAULTS = {
+  deadlineMs: 1500,
+  positiveTtlMs: 5 * 60_000,
+  negativeTtlMs: 10_000,
+  maxCacheEntries: 2000,
+  breakerFailures: 3,
+  breakerOpenMs: 30_000,
+} as const;
+
+export interface VerifierOptions {
+  readonly deadlineMs?: number;
+  readonly positiveTtlMs?: number;
+  readonly negativeTtlMs?: number;
+  readonly maxCacheEntries?: number;
+  readonly breakerFailures?: number;
+  readonly breakerOpenMs?: number;
+  readonly credentials: CredentialsSource;
+  /** The ECR client of a region (built only when an ECR target is checked). */
+  readonly ecr: (region: string) => Promise<ECRClient>;
+  readonly http?: HttpOptions;
+  readonly now?: () => number;
+}
+
+const keyOf = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
+
+/** An error of the SDK or of the network, as a short reason (never a stack, never a body). */
+function reasonOf(e: unknown, target: Target): string {
+  if (e instanceof RegistryHttpError) return e.message;
+  const name = e instanceof Error ? e.name : 'Error';
+  if (target.kind === 'ecr') return name === 'AbortError' ? `no answer from ECR in ${target.region} within the deadline` : `ECR in ${target.region} failed (${name})`;
+  return `cannot check ${target.registry} (${name})`;
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const o = { ...DEFAULTS, ...options };
+  const now = options.now ?? (() => performance.now());
+  const cache = new TtlCache<{ present: true } | { present: false; reason: string }>(o.maxCacheEntries, now);
+  const tokens = new TtlCache<string>(256, now);
+  const breakers = new Breakers(o.breakerFailures, o.breakerOpenMs, now);
+  const ociDeps = { ...options.http, credentials: options.credentials, tokens };
+
+  const run = async (target: Target, platforms: readonly string[], signal: AbortSignal): Promise<CheckOutcome> => {
+    if (target.kind === 'oci') return checkOci(target, platforms, signal, ociDeps);
+    const [{ checkEcr }, client] = await Promise.all([import('./ecr.js'), options.ecr(target.region)]);
+    return checkEcr(target, platforms, signal, client);
+  };
+
+  /** One distinct target: never rejects. */
+  const check = async (req: VerifyRequest, key: string, signal: AbortSignal): Promise<Verdict> => {
+    const parsed = targetOf(req.image);
+    if (!parsed.ok) return { status: 'unreachable', reason: `cannot check ${req.image}: ${parsed.error}` };
+    const { target } = parsed;
+    if (!breakers.tryAcquire(target.registry)) return { status: 'unreachable', reason: `${target.registry} is failing; not asked again for a while` };
+    let outcome: CheckOutcome;
+    try {
+      outcome = await run(target, req.platforms, signal);
+    } catch (e) {
+      outcome = { status: 'error', reason: reasonOf(e, target) };
+    }
+    switch (outcome.status) {
+      case 'present':
+        breakers.success(target.registry);
+        cache.set(key, { present: true }, o.positiveTtlMs);
+        return { status: 'present', cached: false };
+      case 'missing':
+        breakers.success(target.registry);
+        cache.set(key, { present: false, reason: outcome.reason }, o.negativeTtlMs);
+        return { status: 'missing', reason: outcome.reason, cached: false };
+      case 'error':
+        breakers.failure(target.registry);
+        return { status: 'unreachable', reason: outcome.reason };
+    }
+  };
+
+  return {
+    async verify(requests) {
+      const started = now();
+      const keys = requests.map(keyOf);
+      const distinct = new Map<string, Verdict | Promise<Verdict>>();
+      let cacheHits = 0;
+      const controller = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          resolve('deadline');
+        }, o.deadlineMs);
+      });
+      for (const [i, req] of requests.entries()) {
+        const key = keys[i] ?? '';
+        if (distinct.has(key)) continue;
+        const hit = cache.get(key);
+        if (hit !== undefined) {
+          cacheHits++;
+          distinct.set(key, hit.present ? { status: 'present', cached: true } : { status: 'missing', reason: hit.reason, cached: true });
+          continue;
+        }
+        distinct.set(
+          key,
+          Promise.race([check(req, key, controller.signal), deadline]).then(
+            (v): Verdict => (v === 'deadline' ? { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline` } : v),
+          ),
+        );
+      }
+      const settled = new Map<string, Verdict>();
+      try {
+        for (const [key, v] of distinct) settled.set(key, await v);
+      } finally {
+        clearTimeout(timer);
+      }
+      const verdicts = keys.map((k): Verdict => settled.get(k) ?? { status: 'unreachable', reason: 'not checked' });
+      let missing = 0;
+      let errors = 0;
+      for (const v of settled.values()) {
+        if (v.status === 'missing') missing++;
+        else if (v.status === 'unreachable') errors++;
+      }
+      return { verdicts, stats: { checks: settled.size, cacheHits, missing, errors, latencyMs: Math.round((now() - started) * 10) / 10 } };
+    },
+  };
+}
+
+/** ECR clients by region, built with import() on first use (the SDK is not loaded otherwise). */
+export function ecrClients(maxRegions = 8): (region: string) => Promise<ECRClient> {
+  const clients = new Map<string, Promise<ECRClient>>();
+  return (region) => {
+    let c = clients.get(region);
+    if (c === undefined) {
+      if (clients.size >= maxRegions) clients.clear();
+      c = import('@aws-sdk/client-ecr').then(({ ECRClient: Client }) => new Client({ region }));
+      c.catch(() => clients.delete(region));
+      clients.set(region, c);
+    }
+    return c;
+  };
+}

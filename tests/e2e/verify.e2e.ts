@@ -1,0 +1,110 @@
+/**
+ * Existence checks, scope and matchConditions behind the real kube-apiserver:
+ * - a Pod whose target registry (a real Distribution registry, tests/helpers/registry.ts) lacks
+ *   the image keeps its original image, and kubectl prints why;
+ * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten;
+ * - with matchConditions (`webhook-config --config`) an object with no image the rules could
+ *   rewrite never reaches `serve` (its log has no line for it).
+ * Each scenario registers its own configuration and puts the environment's back when done.
+ */
+import { describe, expect } from '@jest/globals';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
+import { deployment, imagesOf, list, pod } from './harness/kubectl.js';
+import { scenario } from './harness/scenario.js';
+import { done, eventually, notYet } from './harness/wait.js';
+import { waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { startRegistry } from '../helpers/registry.js';
+import { createTestPki } from '../helpers/tls.js';
+
+const env = E2eEnvironment.connect();
+const { kubectl } = env;
+
+const podJson = (name: string, images: Readonly<Record<string, string>>): string =>
+  JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: Object.entries(images).map(([n, image]) => ({ name: n, image })) } });
+
+describe('existence checks, scope and matchConditions', () => {
+  scenario(env, 'V1. verify: a Pod whose target lacks the image keeps it, and kubectl prints why', async () => {
+    const ns = 'verify';
+    await kubectl.createNamespace(ns);
+    const pki = await createTestPki();
+    const registry = await startRegistry({ pki, auth: 'none' });
+    const rules = join(env.runDir, 'verify-rules.yaml');
+    await writeFile(
+      rules,
+      `rules:\n  - name: probe\n    match: gcr.io/image-rewriter-e2e\n    replace: asia.gcr.io/image-rewriter-e2e\n  - name: team-mirror\n    match: docker.io/team\n    replace: ${registry.host}/team\n    verify: true\n`,
+    );
+    const serve = await env.startExtraServe('serve-verify', { rules, env: { NODE_EXTRA_CA_CERTS: pki.caFile } });
+    try {
+      await registry.pushImage('team/present', '1.0');
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods' }));
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+
+      const result = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podJson('mixed', { present: 'team/present:1.0', absent: 'team/absent:1.0' }) });
+      const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'mixed']);
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/present': `${registry.host}/team/present:1.0`, 'containers/absent': 'team/absent:1.0' });
+      expect(result.stderr).toMatch(new RegExp(`Warning: image-rewriter: left containers\\[absent\\] team/absent:1\\.0 unchanged \\(rule team-mirror\\): not found in 127\\.0\\.0\\.1:${registry.port}`));
+      expect(serve.reviewed(ns, 'mixed')).toMatchObject({ outcome: 'patched', rewrites: 1, withheld: 1, verifyChecks: 2, verifyMissing: 1, verifyErrors: 0 });
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+      await registry.stop();
+      await pki.remove();
+    }
+  });
+
+  scenario(env, 'V2. --scope pods: a Deployment is stored as applied, its Pods are rewritten', async () => {
+    const ns = 'scope-pods';
+    await kubectl.createNamespace(ns);
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ scope: 'pods' }));
+      const manifest = (name: string): string =>
+        JSON.stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name },
+          spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'web', image: 'gcr.io/nginx:1.27' }] } } },
+        });
+      // The API server picks up the new configuration within moments: try until a Deployment is stored as applied.
+      const name = await eventually('a Deployment stored as applied (scope pods in effect)', { timeoutMs: 60_000 }, async () => {
+        const candidate = `web-${Date.now().toString(36)}`;
+        await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: manifest(candidate) });
+        const stored = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', candidate]);
+        if (imagesOf(stored.spec.template.spec)['containers/web'] === 'gcr.io/nginx:1.27') return done(candidate);
+        await kubectl.ok(['-n', ns, 'delete', 'deployment', candidate, '--wait=false']);
+        return notYet('the template was rewritten (scope all still in effect)');
+      });
+      const pods = await eventually(`the Pod of ${name}`, { timeoutMs: 90_000 }, async () => {
+        const found = await kubectl.json(list(pod), ['-n', ns, 'get', 'pods', '-l', `app=${name}`]);
+        return found.items.length > 0 ? done(found.items) : notYet('no Pod yet');
+      });
+      expect(imagesOf(pods[0]?.spec ?? { containers: [] })).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+      const stored = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', name]);
+      expect(imagesOf(stored.spec.template.spec)).toEqual({ 'containers/web': 'gcr.io/nginx:1.27' });
+    } finally {
+      await env.restoreWebhook();
+    }
+  });
+
+  scenario(env, 'V3. matchConditions: an object with no image the rules could rewrite never reaches serve', async () => {
+    const ns = 'match-conditions';
+    await kubectl.createNamespace(ns);
+    const serve = await env.startExtraServe('serve-match');
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods', config: env.webhook.files.rules }));
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+      const mark = serve.mark();
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podJson('quay-only', { app: 'quay.io/prometheus/node-exporter:v1.8.0' }) });
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podJson('from-gcr', { app: 'gcr.io/nginx:1.27' }) });
+      await eventually('serve to review from-gcr', { timeoutMs: 30_000 }, () => Promise.resolve(serve.reviewed(ns, 'from-gcr', mark) === undefined ? notYet('no line yet') : done(true)));
+      expect(serve.reviewed(ns, 'quay-only', mark)).toBeUndefined();
+      expect(serve.lines(mark).some((l) => l['name'] === 'quay-only')).toBe(false);
+      const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'quay-only']);
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/prometheus/node-exporter:v1.8.0' });
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+});

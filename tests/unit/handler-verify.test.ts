@@ -1,0 +1,151 @@
+/**
+ * The handler with existence checks (decide -> verify -> render) against a scriptable HTTPS
+ * registry: present is rewritten; missing follows onMissing (keep with a warning saying why,
+ * rewrite with a warning, deny with allowed: false and a message); unreachable follows
+ * onUnreachable; the log line and the metrics carry the checks; a rule without `verify` makes no
+ * request at all; the rules document's new fields are validated.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { parseRules } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
+import { fixedRules } from '../../src/config/sources.js';
+import { createHandler, type WebhookResult } from '../../src/lambda/handler.js';
+import { createVerifier } from '../../src/verify/verifier.js';
+import { captureObservability, type Captured, EVENT_TOKEN, type JsonObject, loadEvent } from '../helpers/events.js';
+import { startFakeRegistry, type FakeRegistry, type Route } from '../helpers/fake-registry.js';
+import { createTestPki, type TestPki } from '../helpers/tls.js';
+
+let pki: TestPki;
+let fake: FakeRegistry;
+beforeAll(async () => {
+  pki = await createTestPki();
+  fake = await startFakeRegistry(pki);
+});
+afterAll(async () => {
+  await fake.stop();
+  await pki.remove();
+});
+beforeEach(() => {
+  fake.seen.length = 0;
+});
+
+/** events/rest-pod-v1.json: containers[0] is gcr.io/google-samples/hello-app:2.0. */
+const EVENT = loadEvent('rest-pod-v1.json');
+const noAws = (): Promise<never> => Promise.reject(new Error('no AWS here'));
+
+function rulesYaml(extra: string): string {
+  return `rules:\n  - name: gcr\n    match: gcr.io\n    replace: ${fake.host}/gcr\n${extra}`;
+}
+
+async function run(extra: string, route: Route): Promise<{ result: WebhookResult; response: JsonObject; obs: Captured }> {
+  const parsed = parseRules(rulesYaml(extra), {});
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  fake.route = route;
+  const obs = captureObservability();
+  const verifier = createVerifier({ credentials: () => Promise.resolve({ credentials: undefined }), ecr: noAws, http: { ca: pki.ca }, deadlineMs: 3000 });
+  const handler = createHandler({ rules: fixedRules(parsed.rewriter, 'test'), token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics, verifier });
+  const result = await handler(EVENT);
+  const body = JSON.parse(result.body) as { response: JsonObject };
+  return { result, response: body.response, obs };
+}
+
+const patchOf = (response: JsonObject): { path: string; value: unknown }[] =>
+  typeof response['patch'] === 'string' ? (JSON.parse(Buffer.from(response['patch'], 'base64').toString('utf8')) as { path: string; value: unknown }[]) : [];
+const imagePatched = (response: JsonObject): boolean => patchOf(response).some((op) => op.path === '/spec/containers/0/image');
+const warnings = (response: JsonObject): string[] => (Array.isArray(response['warnings']) ? (response['warnings'] as string[]) : []);
+const reviewed = (obs: Captured): JsonObject | undefined => obs.logs().find((l) => l['message'] === 'admission reviewed');
+
+const present: Route = (_q, s) => s.writeHead(200).end();
+const absent: Route = (_q, s) => s.writeHead(404).end();
+const broken: Route = (_q, s) => s.writeHead(500).end();
+
+describe('verify: the target has the image', () => {
+  it('rewrites, after one HEAD of the target manifest, and logs and counts the check', async () => {
+    const { response, obs } = await run('    verify: true\n', present);
+    expect(imagePatched(response)).toBe(true);
+    expect(fake.seen.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/gcr/google-samples/hello-app/manifests/2.0']);
+    expect(reviewed(obs)).toMatchObject({ outcome: 'patched', verifyChecks: 1, verifyCacheHits: 0, verifyMissing: 0, verifyErrors: 0, verifyMs: expect.any(Number) });
+    expect(JSON.stringify(obs.emf())).toContain('VerifyChecks');
+  });
+});
+
+describe('verify: the target lacks the image', () => {
+  it('keeps the original by default, and the warning says why', async () => {
+    const { response, obs } = await run('    verify: true\n', absent);
+    expect(response['allowed']).toBe(true);
+    expect(imagePatched(response)).toBe(false);
+    expect(warnings(response).join('\n')).toMatch(/left containers\[app\] gcr\.io\/google-samples\/hello-app:2\.0 unchanged \(rule gcr\): not found in 127\.0\.0\.1:\d+/);
+    expect(reviewed(obs)).toMatchObject({ withheld: 1, verifyMissing: 1 });
+  });
+
+  it('rewrites anyway with onMissing: rewrite, and warns', async () => {
+    const { response } = await run('    verify: true\n    onMissing: rewrite\n', absent);
+    expect(imagePatched(response)).toBe(true);
+    expect(warnings(response).join('\n')).toMatch(/rewrote containers\[app\] anyway \(rule gcr\): not found in/);
+  });
+
+  it('denies with onMissing: deny: allowed false, code 403, a message naming the image and why', async () => {
+    const { result, response, obs } = await run('    verify: true\n    onMissing: deny\n', absent);
+    expect(result.statusCode).toBe(200);
+    expect(response).toMatchObject({ allowed: false, status: { code: 403, reason: 'Forbidden' } });
+    expect(response['patch']).toBeUndefined();
+    expect(String((response['status'] as JsonObject)['message'])).toMatch(/^image-rewriter denied the request: containers\[app\] gcr\.io\/google-samples\/hello-app:2\.0 -> 127\.0\.0\.1:\d+\/gcr\/google-samples\/hello-app:2\.0 \(rule gcr\): not found in 127\.0\.0\.1:\d+$/);
+    expect(obs.logs().find((l) => l['message'] === 'admission denied')).toMatchObject({ verifyMissing: 1 });
+    expect(JSON.stringify(obs.emf())).toContain('"denied"');
+  });
+
+  it('counts an index without a wanted platform as missing', async () => {
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } }] });
+    const { response } = await run('    verify: true\n    platforms: [linux/amd64, linux/arm64]\n', (_q, s) => s.writeHead(200).end(index));
+    expect(imagePatched(response)).toBe(false);
+    expect(warnings(response).join('\n')).toMatch(/lacks platform linux\/arm64/);
+  });
+});
+
+describe('verify: the target cannot be asked', () => {
+  it('keeps the original by default (onUnreachable: keep)', async () => {
+    const { response, obs } = await run('    verify: true\n', broken);
+    expect(imagePatched(response)).toBe(false);
+    expect(warnings(response).join('\n')).toMatch(/\(rule gcr\): not checked, 127\.0\.0\.1:\d+ answered 500/);
+    expect(reviewed(obs)).toMatchObject({ verifyErrors: 1 });
+  });
+
+  it('rewrites with onUnreachable: rewrite, even with onMissing: deny', async () => {
+    const { response } = await run('    verify: true\n    onMissing: deny\n    onUnreachable: rewrite\n', broken);
+    expect(response['allowed']).toBe(true);
+    expect(imagePatched(response)).toBe(true);
+    expect(warnings(response).join('\n')).toMatch(/rewrote containers\[app\] anyway .*not checked/);
+  });
+});
+
+describe('no rule verifies', () => {
+  it('makes no request at all and logs no check', async () => {
+    const { response, obs } = await run('', present);
+    expect(imagePatched(response)).toBe(true);
+    expect(fake.seen).toEqual([]);
+    expect(reviewed(obs)?.['verifyChecks']).toBeUndefined();
+  });
+});
+
+describe('the rules document', () => {
+  it.each([
+    ['onMissing without verify', '    onMissing: keep\n', /rules\[0\]\.onMissing: applies only with "verify: true"/],
+    ['platforms without verify', '    platforms: [linux/amd64]\n', /rules\[0\]\.platforms: applies only with "verify: true"/],
+    ['an unknown onMissing', '    verify: true\n    onMissing: maybe\n', /rules\[0\]\.onMissing/],
+    ['onUnreachable: deny', '    verify: true\n    onUnreachable: deny\n', /rules\[0\]\.onUnreachable/],
+    ['a bad platform', '    verify: true\n    platforms: [amd64]\n', /rules\[0\]\.platforms\[0\]: must be os\/architecture/],
+    ['verify that is not a boolean', '    verify: yes please\n', /rules\[0\]\.verify/],
+  ])('refuses %s', (_what, extra, message) => {
+    const parsed = parseRules(rulesYaml(extra), {});
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.issues.map(formatIssue).join('\n')).toMatch(message);
+  });
+
+  it('compiles verify with its defaults', () => {
+    const parsed = parseRules(rulesYaml('    verify: true\n'), {});
+    expect(parsed.ok && parsed.rewriter.rules[0]?.verify).toEqual({ onMissing: 'keep', onUnreachable: 'keep', platforms: [] });
+    const off = parseRules(rulesYaml(''), {});
+    expect(off.ok && off.rewriter.rules[0]?.verify).toBeUndefined();
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * The webhook's CEL matchCondition never excludes an object the engine would rewrite: generated
+ * rules (match prefixes and regexes, Docker Hub ones included) and generated objects (Pods and
+ * workloads, images written in every form the kubelet accepts: short names, docker.io,
+ * index.docker.io), the expression evaluated by a real CEL implementation (@marcbachmann/cel-js).
+ * It also never fails to evaluate (a failing condition makes the API server skip the webhook).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { evaluate } from '@marcbachmann/cel-js';
+import fc from 'fast-check';
+import { matchConditionExpression, regexLiteralPrefix, type Scope } from '../../src/core/match-conditions.js';
+import type { Rewriter } from '../../src/core/rules.js';
+import { path, reference, tag } from '../helpers/arbitraries.js';
+import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
+import { rewriterFrom } from '../helpers/rules.js';
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A rules document from generated prefixes: match rules and regex rules over them. */
+const rulesDocument = fc
+  .array(
+    fc.tuple(
+      fc.oneof(
+        reference.map((r) => `${r.domain}/${r.path}`.split('/').slice(0, 1 + (r.path.length % 3)).join('/')),
+        fc.constantFrom('docker.io', 'docker.io/library', 'docker.io/library/nginx', 'docker.io/team', 'gcr.io', 'quay.io/org', 'localhost:5000'),
+      ),
+      fc.constantFrom('match', 'regex-rest', 'regex-component', 'regex-optional'),
+    ),
+    { minLength: 1, maxLength: 4 },
+  )
+  .map((rules) => {
+    const lines = rules.map(([prefix, kind], i) => {
+      const head = `  - name: r${i}\n`;
+      switch (kind) {
+        case 'match':
+          return `${head}    match: '${prefix}'\n    replace: mirror.example.com/r${i}\n`;
+        case 'regex-rest':
+          return `${head}    regex: '${escape(prefix)}/(.+)'\n    replace: mirror.example.com/r${i}/$1\n`;
+        case 'regex-component':
+          return `${head}    regex: '${escape(prefix)}(/[a-z0-9]+)?/([^/]+)'\n    replace: mirror.example.com/r${i}/$2\n`;
+        case 'regex-optional':
+          return `${head}    regex: '${escape(prefix)}x?/(.+)'\n    replace: mirror.example.com/r${i}/$1\n`;
+      }
+    });
+    return `rules:\n${lines.join('')}`;
+  });
+
+/** An image in one of the forms a user writes; Docker Hub names also short or with index.docker.io. */
+const image = fc.tuple(reference, fc.nat({ max: 3 }), fc.option(tag, { nil: undefined })).map(([r, form, t]) => {
+  const suffix = r.tag === undefined && t === undefined ? '' : `:${r.tag ?? t ?? ''}`;
+  if (r.domain !== 'docker.io') return `${r.domain}/${r.path}${suffix}`;
+  const path = r.path;
+  switch (form) {
+    case 0:
+      return `docker.io/${path}${suffix}`;
+    case 1:
+      return `index.docker.io/${path}${suffix}`;
+    case 2:
+      return `library/${path.split('/')[0] ?? 'x'}${suffix}`;
+    default:
+      return `${path}${suffix}`;
+  }
+});
+/** Images that some rules match, by construction. */
+const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'quay.io/org/x', 'localhost:5000/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
+const anyImage = fc.oneof(image, nearImage, fc.constantFrom('', 'UPPER/Case', 'a b'));
+
+type Obj = Record<string, unknown>;
+const podSpec = fc.record({ containers: fc.array(anyImage, { maxLength: 3 }), initContainers: fc.array(anyImage, { maxLength: 2 }), ephemeralContainers: fc.array(anyImage, { maxLength: 1 }) }).map((s) => {
+  const spec: Obj = {};
+  for (const [list, images] of Object.entries(s)) if (images.length > 0) spec[list] = images.map((img, i) => ({ name: `c${i}`, image: img }));
+  return spec;
+});
+
+/** A kind, where its pod spec goes, and the images the engine would see. */
+const objects = fc.tuple(fc.constantFrom('Pod', 'Deployment', 'CronJob', 'PodTemplate'), podSpec).map(([kind, spec]): { kind: string; object: Obj; images: string[] } => {
+  const images = Object.values(spec).flatMap((l) => (l as { image: string }[]).map((c) => c.image));
+  switch (kind) {
+    case 'Pod':
+      return { kind, object: { metadata: { name: 'p' }, spec }, images };
+    case 'Deployment':
+      return { kind, object: { metadata: { name: 'd' }, spec: { template: { spec } } }, images };
+    case 'CronJob':
+      return { kind, object: { spec: { jobTemplate: { spec: { template: { spec } } } } }, images };
+    default:
+      return { kind, object: { template: { spec } }, images };
+  }
+});
+
+const rewrites = (rewriter: Rewriter, images: readonly string[]): boolean => images.some((img) => rewriter.rewrite(img, { namespace: 'default' }).kind === 'rewritten');
+
+function condition(rewriter: Rewriter, scope: Scope, object: Obj): boolean {
+  const expr = matchConditionExpression(rewriter.rules, scope);
+  if (expr === undefined) return true;
+  const result: unknown = evaluate(expr, { object });
+  expect(typeof result).toBe('boolean');
+  return result === true;
+}
+
+describe('matchConditions never exclude an object the engine would rewrite', () => {
+  it('generated rules and objects (scope all)', () => {
+    fc.assert(
+      fc.property(rulesDocument, objects, (doc, { object, images }) => {
+        const rewriter = rewriterFrom(doc, TEST_ENV);
+        if (rewrites(rewriter, images)) expect(condition(rewriter, 'all', object)).toBe(true);
+        else condition(rewriter, 'all', object);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('generated rules and Pods (scope pods)', () => {
+    fc.assert(
+      fc.property(rulesDocument, podSpec, (doc, spec) => {
+        const rewriter = rewriterFrom(doc, TEST_ENV);
+        const images = Object.values(spec).flatMap((l) => (l as { image: string }[]).map((c) => c.image));
+        if (rewrites(rewriter, images)) expect(condition(rewriter, 'pods', { spec })).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  const fixtures = fixtureNames(/^valid-.*\.ya?ml$/).map((name) => ({ name, rewriter: rewriterFrom(fixture(name), TEST_ENV) }));
+  it.each(fixtures)('$name', ({ rewriter }) => {
+    fc.assert(
+      fc.property(objects, ({ object, images }) => {
+        if (rewrites(rewriter, images)) expect(condition(rewriter, 'all', object)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('what the condition leaves out', () => {
+  const rewriter = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: mirror.example.com/gcr\n');
+  it.each<[string, Obj, boolean]>([
+    ['a Pod with a gcr.io image', { spec: { containers: [{ image: 'gcr.io/p/app:1' }] } }, true],
+    ['a Pod with an init container from gcr.io', { spec: { containers: [{ image: 'nginx' }], initContainers: [{ image: 'gcr.io/x' }] } }, true],
+    ['a Pod with Docker Hub images only', { spec: { containers: [{ image: 'nginx' }, { image: 'docker.io/team/app' }] } }, false],
+    ['a Pod with a quay.io image only', { spec: { containers: [{ image: 'quay.io/x/y' }] } }, false],
+    ['a Pod without containers', { spec: {} }, false],
+    ['a container without an image', { spec: { containers: [{ name: 'x' }] } }, false],
+    ['no spec at all', { metadata: {} }, false],
+  ])('%s: %s', (_what, object, expected) => {
+    expect(condition(rewriter, 'all', object)).toBe(expected);
+  });
+
+  it('sends everything with a Docker Hub rule to short names, and nothing is left to filter with a catch-all regex', () => {
+    const hub = rewriterFrom('rules:\n  - name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n');
+    expect(condition(hub, 'pods', { spec: { containers: [{ image: 'nginx' }] } })).toBe(true);
+    expect(condition(hub, 'pods', { spec: { containers: [{ image: 'quay.io/x/y' }] } })).toBe(false);
+    const any = rewriterFrom("rules:\n  - name: any\n    regex: '([^/]+)/(.+)'\n    replace: all.example.com/$1/$2\n");
+    expect(matchConditionExpression(any.rules, 'pods')).toBeUndefined();
+  });
+
+  it('scope pods looks at the Pod spec only', () => {
+    expect(condition(rewriter, 'pods', { spec: { template: { spec: { containers: [{ image: 'gcr.io/x' }] } } } })).toBe(false);
+    expect(condition(rewriter, 'all', { spec: { template: { spec: { containers: [{ image: 'gcr.io/x' }] } } } })).toBe(true);
+  });
+});
+
+describe('regexLiteralPrefix', () => {
+  it.each([
+    ['gcr\\.io/(.*)', 'gcr.io/'],
+    ['^quay\\.io/org/([^/]+)', 'quay.io/org/'],
+    ['docker\\.io/library/(nginx|redis)', 'docker.io/library/'],
+    ['gcr\\.iox?/(.+)', 'gcr.io'],
+    ['a+b', ''],
+    ['gcr\\.io/a|quay\\.io/b', ''],
+    ['([a-z]+)\\.gcr\\.io/(.*)', ''],
+    ['[a|b]x', ''],
+    ['(a|b)/x', ''],
+    ['gcr\\.io\\d', 'gcr.io'],
+  ])('%s -> %s', (source, prefix) => {
+    expect(regexLiteralPrefix(source)).toBe(prefix);
+  });
+});

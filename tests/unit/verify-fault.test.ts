@@ -1,0 +1,250 @@
+/**
+ * The existence check against a scriptable HTTPS server (tests/helpers/fake-registry.ts) that
+ * misbehaves: slow (the deadline holds), 401, 404, 5xx, a TLS error, a DNS failure, a refused
+ * connection, the breaker opening and then half-opening, huge and malformed answers, redirect
+ * loops, and the token flow's own failures. Every case must end in a verdict, never a throw.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { LookupFunction } from 'node:net';
+import { freePort } from '../integration/helpers/processes.js';
+import { startFakeRegistry, type FakeRegistry, type Route } from '../helpers/fake-registry.js';
+import { createTestPki, type TestPki } from '../helpers/tls.js';
+import type { CredentialLookup } from '../../src/verify/oci.js';
+import { createVerifier, type Verdict, type VerifierOptions } from '../../src/verify/verifier.js';
+
+let pki: TestPki;
+let fake: FakeRegistry;
+beforeAll(async () => {
+  pki = await createTestPki();
+  fake = await startFakeRegistry(pki);
+});
+afterAll(async () => {
+  await fake.stop();
+  await pki.remove();
+});
+beforeEach(() => {
+  fake.seen.length = 0;
+});
+
+const noAws = (): Promise<never> => Promise.reject(new Error('no AWS here'));
+const anonymous = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined });
+
+function verifier(extra: Partial<VerifierOptions> = {}) {
+  return createVerifier({ credentials: anonymous, ecr: noAws, http: { ca: pki.ca }, deadlineMs: 3000, ...extra });
+}
+
+async function one(route: Route, image = `${fake.host}/team/app:1.0`, extra: Partial<VerifierOptions> = {}, platforms: string[] = []): Promise<Verdict> {
+  fake.route = route;
+  const { verdicts } = await verifier(extra).verify([{ image, platforms }]);
+  if (verdicts[0] === undefined) throw new Error('no verdict');
+  return verdicts[0];
+}
+
+const INDEX = JSON.stringify({
+  schemaVersion: 2,
+  mediaType: 'application/vnd.oci.image.index.v1+json',
+  manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:aa', size: 1, platform: { os: 'linux', architecture: 'amd64' } }],
+});
+
+describe('answers of the registry', () => {
+  it.each<[string, Route, Verdict['status'], RegExp | undefined]>([
+    ['200 is present', (_q, s) => s.writeHead(200).end(), 'present', undefined],
+    ['404 is missing', (_q, s) => s.writeHead(404).end(), 'missing', /not found in 127\.0\.0\.1:\d+$/],
+    ['500 is unreachable', (_q, s) => s.writeHead(500).end(), 'unreachable', /answered 500/],
+    ['503 is unreachable', (_q, s) => s.writeHead(503).end(), 'unreachable', /answered 503/],
+    ['429 is unreachable', (_q, s) => s.writeHead(429).end(), 'unreachable', /answered 429/],
+    ['401 without a challenge is unreachable', (_q, s) => s.writeHead(401).end(), 'unreachable', /refused access \(401\)/],
+    ['403 is unreachable', (_q, s) => s.writeHead(403).end(), 'unreachable', /refused access \(403\)/],
+    ['a redirect loop is unreachable', (_q, s) => s.writeHead(302, { location: '/v2/team/app/manifests/1.0' }).end(), 'unreachable', /more than 3 redirects/],
+    ['a redirect to http is unreachable', (_q, s) => s.writeHead(302, { location: 'http://127.0.0.1:1/x' }).end(), 'unreachable', /over http/],
+    ['a redirect to an invalid URL is unreachable', (_q, s) => s.writeHead(302, { location: 'https://[nope' }).end(), 'unreachable', /invalid URL/],
+    ['a connection cut mid-answer is unreachable', (q) => q.socket.destroy(), 'unreachable', /reset|cannot talk/],
+  ])('%s', async (_what, route, status, reason) => {
+    const v = await one(route);
+    expect(v.status).toBe(status);
+    if (reason !== undefined) expect(v).toMatchObject({ reason: expect.stringMatching(reason) });
+  });
+
+  it('asks with HEAD and the Accept headers of OCI and Docker manifests and indexes', async () => {
+    await one((_q, s) => s.writeHead(200).end());
+    expect(fake.seen).toHaveLength(1);
+    expect(fake.seen[0]?.method).toBe('HEAD');
+    for (const t of ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']) {
+      expect(fake.seen[0]?.accept).toContain(t);
+    }
+  });
+
+  it('follows a redirect within the limit, and asks by digest when the image has one', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const v = await one((q, s) => (q.url?.includes('moved') === true ? s.writeHead(200).end() : s.writeHead(307, { location: '/moved' }).end()), `${fake.host}/team/app:1.0@${digest}`);
+    expect(v.status).toBe('present');
+    expect(fake.seen[0]?.path).toBe(`/v2/team/app/manifests/${digest}`);
+  });
+});
+
+describe('the deadline and the network', () => {
+  it('answers unreachable at the deadline when the registry never answers', async () => {
+    const v = await one(() => undefined, undefined, { deadlineMs: 200 });
+    expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/deadline/) });
+  });
+
+  it('answers unreachable at the deadline when the body trickles', async () => {
+    const v = await one((_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' });
+      s.write('{');
+    }, undefined, { deadlineMs: 200 }, ['linux/amd64']);
+    expect(v).toMatchObject({ status: 'unreachable' });
+  });
+
+  it('answers unreachable on a TLS error (a CA it does not trust)', async () => {
+    fake.route = (_q, s) => s.writeHead(200).end();
+    const { verdicts } = await createVerifier({ credentials: anonymous, ecr: noAws }).verify([{ image: `${fake.host}/a:1`, platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/TLS error/) });
+  });
+
+  it('answers unreachable when the name does not resolve', async () => {
+    const lookup: LookupFunction = (hostname, _options, callback) => {
+      callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
+    };
+    const { verdicts } = await verifier({ http: { ca: pki.ca, lookup } }).verify([{ image: 'mirror.invalid/a:1', platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/cannot resolve mirror\.invalid/) });
+  });
+
+  it('answers unreachable when the connection is refused', async () => {
+    const port = await freePort();
+    const { verdicts } = await verifier().verify([{ image: `127.0.0.1:${port}/a:1`, platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/connection refused/) });
+  });
+
+  it('answers unreachable for an image it cannot parse', async () => {
+    const { verdicts } = await verifier().verify([{ image: 'UPPER/Case', platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/cannot check/) });
+  });
+});
+
+describe('the circuit breaker', () => {
+  it('opens after 3 failures, then lets one check through after openMs, and closes on success', async () => {
+    let clock = 0;
+    const v = verifier({ now: () => clock, breakerFailures: 3, breakerOpenMs: 1000 });
+    fake.route = (_q, s) => s.writeHead(500).end();
+    for (let i = 0; i < 3; i++) await v.verify([{ image: `${fake.host}/a:${i}`, platforms: [] }]);
+    expect(fake.seen).toHaveLength(3);
+    const open = await v.verify([{ image: `${fake.host}/a:open`, platforms: [] }]);
+    expect(open.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
+    expect(fake.seen).toHaveLength(3);
+    clock = 1500;
+    fake.route = (_q, s) => s.writeHead(200).end();
+    // Half-open: one check of the two goes through.
+    const half = await v.verify([{ image: `${fake.host}/a:x`, platforms: [] }, { image: `${fake.host}/a:y`, platforms: [] }]);
+    expect(half.verdicts.map((x) => x.status).sort()).toEqual(['present', 'unreachable']);
+    expect(fake.seen).toHaveLength(4);
+    const closed = await v.verify([{ image: `${fake.host}/a:z`, platforms: [] }]);
+    expect(closed.verdicts[0]?.status).toBe('present');
+  });
+
+  it('opens again when the half-open check fails', async () => {
+    let clock = 0;
+    const v = verifier({ now: () => clock, breakerFailures: 1, breakerOpenMs: 1000 });
+    fake.route = (_q, s) => s.writeHead(502).end();
+    await v.verify([{ image: `${fake.host}/a:1`, platforms: [] }]);
+    clock = 1001;
+    await v.verify([{ image: `${fake.host}/a:2`, platforms: [] }]);
+    expect(fake.seen).toHaveLength(2);
+    const again = await v.verify([{ image: `${fake.host}/a:3`, platforms: [] }]);
+    expect(again.verdicts[0]).toMatchObject({ reason: expect.stringMatching(/is failing/) });
+    expect(fake.seen).toHaveLength(2);
+  });
+});
+
+describe('huge and malformed answers', () => {
+  const wantPlatforms = ['linux/amd64'];
+  it.each<[string, Route, RegExp]>([
+    ['a body over 4 MiB', (_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      for (let i = 0; i < 5; i++) s.write(chunk);
+      s.end();
+    }, /larger than/],
+    ['a declared Content-Length over 4 MiB', (_q, s) => {
+      s.writeHead(200, { 'content-length': String(64 * 1024 * 1024) });
+      s.write('{');
+    }, /larger than/],
+    ['a manifest that is not JSON', (_q, s) => s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end('{"manifests": ['), /not an OCI or Docker manifest/],
+    ['an index whose manifests is not a list', (_q, s) => s.writeHead(200).end('{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":7}'), /not an OCI or Docker manifest/],
+    ['a manifest without config', (_q, s) => s.writeHead(200).end('{"schemaVersion":2,"config":{"size":1}}'), /without a config/],
+  ])('%s is unreachable, not a crash', async (_what, route, reason) => {
+    const v = await one(route, undefined, {}, wantPlatforms);
+    expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(reason) });
+  });
+
+  it('an index lacking a wanted platform is missing', async () => {
+    const v = await one((_q, s) => s.writeHead(200).end(INDEX), undefined, {}, ['linux/amd64', 'linux/arm64']);
+    expect(v).toMatchObject({ status: 'missing', reason: expect.stringMatching(/lacks platform linux\/arm64/) });
+    expect(fake.seen[0]?.method).toBe('GET');
+  });
+
+  it('a single image is checked through its config blob', async () => {
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: 'sha256:cc', size: 1 } });
+    const route: Route = (q, s) => (q.url?.includes('/blobs/') === true ? s.writeHead(200).end('{"os":"linux","architecture":"arm64"}') : s.writeHead(200).end(manifest));
+    expect(await one(route, undefined, {}, ['linux/arm64/v8'])).toMatchObject({ status: 'present' });
+    expect(await one(route, undefined, {}, ['linux/amd64'])).toMatchObject({ status: 'missing' });
+    const noBlob: Route = (q, s) => (q.url?.includes('/blobs/') === true ? s.writeHead(404).end() : s.writeHead(200).end(manifest));
+    expect(await one(noBlob, undefined, {}, ['linux/amd64'])).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/config blob/) });
+  });
+});
+
+describe('the token flow', () => {
+  const challenge = (realm: string): Record<string, string> => ({ 'www-authenticate': `Bearer realm="${realm}",service="fake",scope="repository:team/app:pull"` });
+  const withToken = (token: Route): Route => (q, s, url) => {
+    if (url.pathname === '/token') {
+      token(q, s, url);
+      return;
+    }
+    if (q.headers.authorization === 'Bearer good') s.writeHead(200).end();
+    else s.writeHead(401, challenge(`https://${fake.host}/token`)).end();
+  };
+
+  it('gets an anonymous token and retries with it', async () => {
+    const v = await one(withToken((_q, s) => s.writeHead(200).end('{"token":"good","expires_in":60}')));
+    expect(v.status).toBe('present');
+    expect(fake.seen.map((r) => r.path)).toEqual(['/v2/team/app/manifests/1.0', '/token?service=fake&scope=repository%3Ateam%2Fapp%3Apull', '/v2/team/app/manifests/1.0']);
+    expect(fake.seen[1]?.authorization).toBeUndefined();
+  });
+
+  it('sends the credentials to the token service as basic auth', async () => {
+    const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
+    const v = await one(withToken((_q, s) => s.writeHead(200).end('{"access_token":"good"}')), undefined, { credentials });
+    expect(v.status).toBe('present');
+    expect(fake.seen[1]?.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+  });
+
+  it('uses basic auth when the registry asks for it', async () => {
+    const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
+    const v = await one((q, s) => (q.headers.authorization?.startsWith('Basic ') === true ? s.writeHead(200).end() : s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end()), undefined, { credentials });
+    expect(v.status).toBe('present');
+  });
+
+  it.each<[string, Route, RegExp]>([
+    ['a token service that refuses', (_q, s) => s.writeHead(401).end(), /refused the anonymous request/],
+    ['a token service that fails', (_q, s) => s.writeHead(500).end(), /answered 500/],
+    ['a token that is not JSON', (_q, s) => s.writeHead(200).end('<html>'), /not JSON/],
+    ['a token answer without a token', (_q, s) => s.writeHead(200).end('{"expires_in":60}'), /without a token/],
+    ['a huge token answer', (_q, s) => s.writeHead(200).end(`{"token":"${'x'.repeat(70_000)}"}`), /larger than/],
+  ])('%s is unreachable', async (_what, token, reason) => {
+    const v = await one(withToken(token));
+    expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(reason) });
+  });
+
+  it('a challenge without a realm, or with an invalid one, is unreachable', async () => {
+    const noRealm = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Bearer service="x"' }).end());
+    expect(noRealm).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/without a realm/) });
+    const badRealm = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Bearer realm="::not a url"' }).end());
+    expect(badRealm).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/invalid token realm/) });
+  });
+
+  it('says when the credentials could not be read (a cold function whose secret is unreadable)', async () => {
+    const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
+    const v = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end(), undefined, { credentials });
+    expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/registry credentials unavailable: cannot read secret s \(AccessDeniedException\)/) });
+  });
+});

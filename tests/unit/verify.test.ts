@@ -1,0 +1,233 @@
+/**
+ * The parts of the existence check that need no network: ECR through a mocked SDK client
+ * (aws-sdk-client-mock: found, not found, throttling, access denied, pull-through upstream
+ * failures, platforms), registry credentials from Secrets Manager or SSM (formats, a read that
+ * fails and is retried later), the bounded TTL cache, targets, challenges and platforms.
+ */
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { BatchGetImageCommand, ECRClient, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { TtlCache } from '../../src/verify/cache.js';
+import { createCredentialsSource, parseCredentials, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
+import { parseChallenge } from '../../src/verify/oci.js';
+import { lacking, manifestShape, parsePlatform } from '../../src/verify/platform.js';
+import { targetOf } from '../../src/verify/target.js';
+import { createVerifier, ecrClients } from '../../src/verify/verifier.js';
+
+const ecr = mockClient(ECRClient);
+const secrets = mockClient(SecretsManagerClient);
+const ssm = mockClient(SSMClient);
+beforeEach(() => {
+  ecr.reset();
+  secrets.reset();
+  ssm.reset();
+});
+
+const ECR_HOST = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
+const none = () => Promise.resolve({ credentials: undefined });
+const ecrVerifier = () => createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })) });
+const awsError = (name: string): Error => Object.assign(new Error(`${name} message`), { name });
+const INDEX = JSON.stringify({ schemaVersion: 2, manifests: [{ digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } }, { digest: 'sha256:b', platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }] });
+
+describe('ECR targets', () => {
+  it('asks BatchGetImage for the tag, or for the digest when there is one', async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: '{}', imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }] });
+    const digest = `sha256:${'b'.repeat(64)}`;
+    const { verdicts } = await ecrVerifier().verify([
+      { image: `${ECR_HOST}/mirror/nginx:1.27`, platforms: [] },
+      { image: `${ECR_HOST}/mirror/nginx:1.27@${digest}`, platforms: [] },
+      { image: `${ECR_HOST}/mirror/nginx`, platforms: [] },
+    ]);
+    expect(verdicts.map((v) => v.status)).toEqual(['present', 'present', 'present']);
+    expect(ecr).toHaveReceivedCommandWith(BatchGetImageCommand, { registryId: '123456789012', repositoryName: 'mirror/nginx', imageIds: [{ imageTag: '1.27' }] });
+    expect(ecr).toHaveReceivedCommandWith(BatchGetImageCommand, { imageIds: [{ imageDigest: digest }] });
+    expect(ecr).toHaveReceivedCommandWith(BatchGetImageCommand, { imageIds: [{ imageTag: 'latest' }] });
+  });
+
+  it.each<[string, () => void, string, RegExp]>([
+    ['ImageNotFound', () => ecr.on(BatchGetImageCommand).resolves({ images: [], failures: [{ failureCode: 'ImageNotFound', failureReason: 'Requested image not found' }] }), 'missing', /not found in 123456789012\.dkr\.ecr\.us-west-2\.amazonaws\.com \(ImageNotFound\)/],
+    ['no image and no failure', () => ecr.on(BatchGetImageCommand).resolves({}), 'missing', /not found/],
+    ['RepositoryNotFoundException', () => ecr.on(BatchGetImageCommand).rejects(new RepositoryNotFoundException({ message: 'no repo', $metadata: {} })), 'missing', /has no repository mirror\/nginx/],
+    ['ThrottlingException', () => ecr.on(BatchGetImageCommand).rejects(awsError('ThrottlingException')), 'unreachable', /ECR in us-west-2 failed \(ThrottlingException\)/],
+    ['AccessDeniedException', () => ecr.on(BatchGetImageCommand).rejects(awsError('AccessDeniedException')), 'unreachable', /AccessDeniedException/],
+    ['UnableToGetUpstreamImageException (pull-through)', () => ecr.on(BatchGetImageCommand).rejects(awsError('UnableToGetUpstreamImageException')), 'unreachable', /UnableToGetUpstreamImageException/],
+    ['UpstreamUnavailable (pull-through)', () => ecr.on(BatchGetImageCommand).resolves({ failures: [{ failureCode: 'UpstreamUnavailable' }] }), 'unreachable', /could not answer .* \(UpstreamUnavailable\)/],
+  ])('%s', async (_what, arrange, status, reason) => {
+    arrange();
+    const { verdicts, stats } = await ecrVerifier().verify([{ image: `${ECR_HOST}/mirror/nginx:1.27`, platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status, reason: expect.stringMatching(reason) });
+    expect(stats).toMatchObject({ checks: 1, missing: status === 'missing' ? 1 : 0, errors: status === 'unreachable' ? 1 : 0 });
+  });
+
+  it('checks platforms in the index BatchGetImage returns', async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
+    const { verdicts } = await ecrVerifier().verify([
+      { image: `${ECR_HOST}/a:1`, platforms: ['linux/arm64'] },
+      { image: `${ECR_HOST}/a:1`, platforms: ['linux/arm64', 'windows/amd64'] },
+    ]);
+    expect(verdicts[0]?.status).toBe('present');
+    expect(verdicts[1]).toMatchObject({ status: 'missing', reason: expect.stringMatching(/lacks platform windows\/amd64/) });
+  });
+
+  it('counts a single-platform image as missing when platforms are wanted', async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: '{"config":{"digest":"sha256:c"}}' }] });
+    const { verdicts } = await ecrVerifier().verify([{ image: `${ECR_HOST}/a:1`, platforms: ['linux/amd64'] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'missing', reason: expect.stringMatching(/not a multi-platform index/) });
+  });
+
+  it('caches present for minutes and missing for seconds, errors not at all', async () => {
+    let clock = 0;
+    ecr.on(BatchGetImageCommand, { imageIds: [{ imageTag: 'here' }] }).resolves({ images: [{}] }).on(BatchGetImageCommand, { imageIds: [{ imageTag: 'gone' }] }).resolves({ failures: [{ failureCode: 'ImageNotFound' }] }).on(BatchGetImageCommand, { imageIds: [{ imageTag: 'err' }] }).rejects(awsError('ServerException'));
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), now: () => clock, positiveTtlMs: 60_000, negativeTtlMs: 5000, breakerFailures: 100 });
+    const batch = [`${ECR_HOST}/a:here`, `${ECR_HOST}/a:gone`, `${ECR_HOST}/a:err`].map((image) => ({ image, platforms: [] }));
+    await v.verify(batch);
+    clock = 1000;
+    const second = await v.verify(batch);
+    expect(second.stats).toMatchObject({ checks: 3, cacheHits: 2, missing: 1, errors: 1 });
+    expect(second.verdicts[0]).toEqual({ status: 'present', cached: true });
+    clock = 10_000;
+    const third = await v.verify(batch);
+    expect(third.stats.cacheHits).toBe(1);
+    expect(ecr.commandCalls(BatchGetImageCommand)).toHaveLength(3 + 1 + 2);
+  });
+
+  it('asks once for the same target twice in one review', async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{}] });
+    const { verdicts, stats } = await ecrVerifier().verify([{ image: `${ECR_HOST}/a:1`, platforms: [] }, { image: `${ECR_HOST}/a:1`, platforms: [] }]);
+    expect(verdicts).toHaveLength(2);
+    expect(stats.checks).toBe(1);
+    expect(ecr.commandCalls(BatchGetImageCommand)).toHaveLength(1);
+  });
+
+  it('builds one client per region, with import(), and builds again after a failure', async () => {
+    const clients = ecrClients(1);
+    const a = await clients('us-west-2');
+    expect(await clients('us-west-2')).toBe(a);
+    const b = await clients('ap-southeast-1');
+    expect(b).not.toBe(a);
+    expect(await b.config.region()).toBe('ap-southeast-1');
+  });
+});
+
+describe('registry credentials', () => {
+  const deps = (now = () => 0) => ({ ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({ region: 'us-west-2' })), now });
+  const signal = () => new AbortController().signal;
+
+  it('reads a Docker config from Secrets Manager once, by registry host', async () => {
+    const auths = { auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('hub:pw').toString('base64') }, 'Mirror.Example.com:5000': { username: 'u', password: 'p:q' } } };
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(auths) });
+    const source = createCredentialsSource({ kind: 'secret', secretId: 'registry-creds' }, deps());
+    expect(await source('docker.io', signal())).toEqual({ credentials: { username: 'hub', password: 'pw' } });
+    expect(await source('mirror.example.com:5000', signal())).toEqual({ credentials: { username: 'u', password: 'p:q' } });
+    expect(await source('other.example.com', signal())).toEqual({ credentials: undefined });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+  });
+
+  it('reads a plain map from an SSM SecureString with decryption', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '{"quay.io":{"username":"a","password":"b"}}' } });
+    const source = createCredentialsSource({ kind: 'ssm', name: '/registry/creds' }, deps());
+    expect(await source('quay.io', signal())).toEqual({ credentials: { username: 'a', password: 'b' } });
+    expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: '/registry/creds', WithDecryption: true });
+  });
+
+  it('goes on anonymously when the secret cannot be read, says why, and reads again after RETRY_MS', async () => {
+    let clock = 0;
+    secrets.on(GetSecretValueCommand).rejectsOnce(awsError('AccessDeniedException')).resolves({ SecretString: '{"r.example.com":{"username":"u","password":"p"}}' });
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps(() => clock));
+    expect(await source('r.example.com', signal())).toEqual({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
+    expect(await source('r.example.com', signal())).toMatchObject({ credentials: undefined });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    clock = RETRY_MS;
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+  });
+
+  it('does not wait for the read past the caller deadline', async () => {
+    secrets.on(GetSecretValueCommand).callsFake(() => new Promise(() => undefined));
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps());
+    const result = await source('r.example.com', AbortSignal.timeout(50));
+    expect(result).toEqual({ credentials: undefined, unavailable: 'secret s is still being read' });
+  });
+
+  it.each([
+    ['not JSON', 'nope', /not JSON/],
+    ['not an object', '[1]', /not a JSON object/],
+    ['an entry without credentials', '{"auths":{"a.io":{"email":"x"}}}', /entry for a\.io has neither/],
+    ['too long', `"${'x'.repeat(70_000)}"`, /longer than/],
+  ])('refuses a value that is %s, without quoting it', (_what, value, message) => {
+    expect(() => parseCredentials(value)).toThrow(message);
+  });
+
+  it('reports a malformed secret as unavailable', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"a.io": 1}' });
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps());
+    expect(await source('a.io', signal())).toMatchObject({ unavailable: expect.stringMatching(/cannot read secret s \(the entry for a\.io/) });
+  });
+
+  it.each([
+    ['https://index.docker.io/v1/', 'docker.io'],
+    ['registry-1.docker.io', 'docker.io'],
+    ['Quay.IO', 'quay.io'],
+    ['http://localhost:5000/v2/', 'localhost:5000'],
+  ])('registryKey(%s) = %s', (input, key) => {
+    expect(registryKey(input)).toBe(key);
+  });
+
+  it('needs nothing when none is configured', async () => {
+    const source = createCredentialsSource({ kind: 'none' }, deps());
+    expect(await source('a.io', signal())).toEqual({ credentials: undefined });
+  });
+});
+
+describe('small parts', () => {
+  it('TtlCache expires entries and keeps at most maxEntries', () => {
+    let clock = 0;
+    const c = new TtlCache<number>(2, () => clock);
+    c.set('a', 1, 100);
+    c.set('b', 2, 100);
+    c.set('c', 3, 100);
+    expect([c.get('a'), c.get('b'), c.get('c'), c.size]).toEqual([undefined, 2, 3, 2]);
+    clock = 100;
+    expect(c.get('b')).toBeUndefined();
+    c.set('d', 4, 0);
+    expect(c.get('d')).toBeUndefined();
+  });
+
+  it.each([
+    ['nginx:1.27', { kind: 'oci', registry: 'docker.io', base: 'https://registry-1.docker.io', repository: 'library/nginx', reference: '1.27' }],
+    ['mirror.example.com:5000/team/app', { kind: 'oci', registry: 'mirror.example.com:5000', base: 'https://mirror.example.com:5000', repository: 'team/app', reference: 'latest' }],
+    [`${ECR_HOST}/a/b:1`, { kind: 'ecr', registryId: '123456789012', region: 'us-west-2', repository: 'a/b', tag: '1' }],
+    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/a:1', { kind: 'ecr', region: 'cn-north-1' }],
+  ])('targetOf(%s)', (image, expected) => {
+    expect(targetOf(image)).toMatchObject({ ok: true, target: expected });
+  });
+
+  it.each([
+    ['Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a:pull"', { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a:pull' } }],
+    ['Basic realm="Registry Realm"', { scheme: 'basic', params: { realm: 'Registry Realm' } }],
+    ['Bearer realm=https://a/t, service="x\\"y"', { scheme: 'bearer', params: { realm: 'https://a/t', service: 'x"y' } }],
+    ['Bearer', { scheme: 'bearer', params: {} }],
+  ])('parseChallenge(%s)', (header, expected) => {
+    expect(parseChallenge(header)).toEqual(expected);
+  });
+
+  it('parseChallenge of nothing or garbage', () => {
+    expect(parseChallenge(undefined)).toBeUndefined();
+    expect(parseChallenge('!!!')).toBeUndefined();
+  });
+
+  it('platforms: parsing, arm64 variants, and what an index lacks', () => {
+    expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(parsePlatform('linux')).toBeUndefined();
+    expect(parsePlatform('Linux/AMD64')).toBeUndefined();
+    const shape = manifestShape(INDEX, undefined);
+    expect(shape.kind).toBe('index');
+    if (shape.kind !== 'index') return;
+    expect(lacking(shape.platforms, ['linux/amd64', 'linux/arm64', 'linux/arm64/v8', 'linux/arm/v7', 'bad'])).toEqual(['linux/arm/v7', 'bad']);
+    expect(manifestShape('"x"', undefined)).toEqual({ kind: 'unknown' });
+    expect(manifestShape('{}', undefined)).toEqual({ kind: 'unknown' });
+    expect(manifestShape('{"manifests":[1,{"platform":{"os":"linux"}}]}', 'application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8')).toEqual({ kind: 'index', platforms: [] });
+  });
+});
