@@ -77,6 +77,14 @@ export function hasPathPrefix(name: string, prefix: string): boolean {
   return name === prefix || (name.length > prefix.length && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 0x2f);
 }
 
+/**
+ * The flags every rule regex is compiled and run with, and the pattern it is compiled from: the
+ * whole normalized name must match. src/config/schema.ts analyses this exact pattern with these
+ * flags, so what is checked is what runs.
+ */
+export const RULE_REGEX_FLAGS = '';
+export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
+
 /** Glob (`*`, `?`) over namespace names, compiled once. */
 function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
@@ -134,7 +142,7 @@ function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<
 /** Names of the capture groups of a compiled regex, and how many there are. */
 function groupsOf(re: RegExp): { count: number; names: Set<string> } {
   // An empty alternative makes the regex match '' so the groups show up in the result.
-  const probe = new RegExp(`${re.source}|`).exec('');
+  const probe = new RegExp(`${re.source}|`, re.flags).exec('');
   return { count: probe === null ? 0 : probe.length - 1, names: new Set(Object.keys(probe?.groups ?? {})) };
 }
 
@@ -187,7 +195,7 @@ function compileRule(
   }
 
   const source = spec.regex ?? '';
-  const re = new RegExp(`^(?:${source})$`); // validated by the schema: compiles and cannot backtrack badly
+  const re = new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
   const { parts, errors } = parseTemplate(replace, count, names);
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
