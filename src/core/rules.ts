@@ -12,7 +12,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
+import { NAME_TOTAL_LENGTH_MAX, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -312,6 +312,13 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
 /** The longest registry host (with its port) an image can name: 253 (the longest DNS name) + `:65535`. */
 export const MAX_DOMAIN_LENGTH = 253 + 6;
 
+/**
+ * The longest image that can be a valid reference here: a host of MAX_DOMAIN_LENGTH, `/`, a path of
+ * NAME_TOTAL_LENGTH_MAX, `:` and a tag of 128, `@` and the longest digest go-digest accepts
+ * (`sha512:` and 128 hex digits). A longer image is refused before it is parsed.
+ */
+export const MAX_REFERENCE_LENGTH = MAX_DOMAIN_LENGTH + 1 + NAME_TOTAL_LENGTH_MAX + 1 + 128 + 1 + 'sha512:'.length + 128;
+
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
@@ -370,6 +377,9 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   };
 
   const compute = (image: string, ns: string | undefined): RewriteResult => {
+    if (image.length > MAX_REFERENCE_LENGTH) {
+      return { kind: 'invalid', image, error: `image is ${image.length} characters, longer than any valid reference (${MAX_REFERENCE_LENGTH})` };
+    }
     const parsed = parseNormalizedNamed(image);
     if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
     const ref = parsed.value;
