@@ -287,10 +287,11 @@ export const ruleSchema = z.strictObject(ruleShape).check(
 export const rulesDocumentSchema = z.strictObject({
   rules: z.array(ruleSchema),
   exclude: z.optional(z.array(prefix)),
+  allowOptOut: z.optional(z.boolean()),
 }) satisfies z.ZodMiniType<RulesDocument>;
 
 const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
-  '': ['rules', 'exclude'],
+  '': ['rules', 'exclude', 'allowOptOut'],
   rule: Object.keys(ruleShape),
 };
 

@@ -62,6 +62,8 @@ export type RewriteResult =
 export interface Rewriter {
   readonly rules: readonly CompiledRule[];
   readonly exclude: readonly string[];
+  /** False when the document sets `allowOptOut: false`: the opt-out label and annotation are ignored. */
+  readonly allowOptOut: boolean;
   rewrite(image: string, context?: RewriteContext): RewriteResult;
 }
 
@@ -306,7 +308,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
   const exclude = Object.freeze([...(doc.exclude ?? [])]);
-  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude), warnings: issues };
+  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false), warnings: issues };
 }
 
 /** The longest registry host (with its port) an image can name: 253 (the longest DNS name) + `:65535`. */
@@ -323,7 +325,7 @@ export const MAX_REFERENCE_LENGTH = MAX_DOMAIN_LENGTH + 1 + NAME_TOTAL_LENGTH_MA
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
 
-function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]): Rewriter {
+function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
   /** True when an `exclude` prefix covers the name. */
   const excluded = (name: string): boolean => exclude.some((p) => hasPathPrefix(name, p));
   /** The first rule's new name for a name that is not excluded, or undefined. */
@@ -439,5 +441,5 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     return result;
   };
 
-  return Object.freeze({ rules, exclude, rewrite });
+  return Object.freeze({ rules, exclude, allowOptOut, rewrite });
 }

@@ -147,6 +147,7 @@ function reply(statusCode: number, body: unknown, headers: Readonly<Record<strin
 const NO_RULES: Rewriter = Object.freeze({
   rules: [],
   exclude: [],
+  allowOptOut: true,
   rewrite: (image: string) => ({ kind: 'unchanged', image, reason: 'no-match' }) as const,
 });
 
