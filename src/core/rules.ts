@@ -12,7 +12,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { NAME_TOTAL_LENGTH_MAX, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
+import { NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -321,6 +321,24 @@ export const MAX_DOMAIN_LENGTH = 253 + 6;
  */
 export const MAX_REFERENCE_LENGTH = MAX_DOMAIN_LENGTH + 1 + NAME_TOTAL_LENGTH_MAX + 1 + 128 + 1 + 'sha512:'.length + 128;
 
+/** Docker Hub's other host names: an image naming one of them pulls from Docker Hub (docker.io). */
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/**
+ * The name rules and excludes see: the normalized name with its registry host spelled one way, so
+ * that spellings of the same registry cannot slip past a rule or an exclude. Host names are
+ * case-insensitive (`GCR.io` is `gcr.io`), `:443` is the port an HTTPS registry is reached on
+ * anyway (`gcr.io:443` is `gcr.io`), and Docker Hub's hosts are `docker.io` (with its `library/`
+ * for one-component paths, as the normalizer gives `docker.io/nginx`). docs/design.md, "Rewrite
+ * semantics".
+ */
+export function matchedName(ref: Pick<NamedReference, 'domain' | 'path'>): string {
+  let host = ref.domain.toLowerCase();
+  if (host.endsWith(':443')) host = host.slice(0, -4);
+  if (!DOCKER_HUB_HOSTS.has(host)) return host === ref.domain ? nameOf(ref) : nameOf({ domain: host, path: ref.path });
+  return nameOf({ domain: 'docker.io', path: ref.path.includes('/') ? ref.path : `library/${ref.path}` });
+}
+
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
@@ -390,7 +408,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (ref.domain.length > MAX_DOMAIN_LENGTH) {
       return { kind: 'invalid', image, error: `registry host is longer than ${MAX_DOMAIN_LENGTH} characters (a DNS name and a port)` };
     }
-    const name = nameOf(ref);
+    const name = matchedName(ref);
     if (excluded(name)) return { kind: 'unchanged', image, reason: 'excluded' };
     const hit = firstMatch(name, ns);
     if (hit === undefined) return { kind: 'unchanged', image, reason: 'no-match' };
@@ -399,7 +417,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (!reparsed.ok) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
     }
-    const newName = nameOf(reparsed.value);
+    const newName = matchedName(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
     const again = excluded(newName) ? undefined : firstMatch(newName, ns);
     if (again !== undefined && again.name !== newName) {
