@@ -63,6 +63,12 @@ export interface ServerOptions {
   /** requestContext.stage of the events (default "local"). */
   readonly stage?: string | undefined;
   readonly log?: Log | undefined;
+  /**
+   * Checks the path token of `/mutate` requests before their body is read: a wrong one is answered
+   * 401 at once and its connection closed, so unauthenticated clients never get a body buffered.
+   * Undefined: every request reaches the handler, which checks the token itself.
+   */
+  readonly authorize?: ((pathToken: string) => boolean) | undefined;
 }
 
 /** Thrown by `startServer` when it cannot start (bad option, certificate unusable, address in use). */
@@ -85,6 +91,7 @@ export interface ResolvedOptions {
   readonly certificatePollMs: number;
   readonly stage: string;
   readonly log: Log;
+  readonly authorize: ((pathToken: string) => boolean) | undefined;
 }
 
 function positiveInteger(name: string, v: number): number {
@@ -101,6 +108,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   const certificatePollMs = positiveInteger('certificatePollMs', options.certificatePollMs ?? DEFAULT_CERTIFICATE_POLL_MS);
   return {
     handler: options.handler,
+    authorize: options.authorize,
     certFile: options.certFile,
     keyFile: options.keyFile,
     host: options.host,

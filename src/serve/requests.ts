@@ -14,6 +14,8 @@ import { sendJson, writeResult } from './response.js';
 /** What a request needs from the server around it. */
 export interface RequestSettings {
   readonly handler: ProxyHandler;
+  /** The token check done before the body is read (ServerOptions.authorize). */
+  readonly authorize: ((pathToken: string) => boolean) | undefined;
   readonly stage: string;
   readonly timeouts: Pick<ServerTimeouts, 'handlerMs' | 'lingerMs'>;
   readonly maxBodyBytes: number;
@@ -153,6 +155,13 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     if (route.allow !== undefined) res.setHeader('allow', route.allow);
     return { status: route.status, responseBytes: sendJson(res, route.status, route.message) };
+  }
+  if (route.resource !== '/healthz' && s.authorize !== undefined && !s.authorize(route.pathParameters?.['token'] ?? 'mutate')) {
+    // Before the body: a client without the token never gets megabytes buffered for it. The
+    // connection is closed after the answer (what is left of the body is dropped, not kept).
+    res.setHeader('connection', 'close');
+    discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+    return { status: 401, responseBytes: sendJson(res, 401, 'unauthorized') };
   }
   const read = await readBody(req, s.maxBodyBytes);
   if (read.kind === 'aborted') return { status: 0, level: 'info', reason: 'client closed the connection or timed out before sending the whole body' };

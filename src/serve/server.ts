@@ -79,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
   const onRequest = requestListener({
     handler: o.handler,
+    authorize: o.authorize,
     stage: o.stage,
     timeouts: t,
     maxBodyBytes: o.maxBodyBytes,
