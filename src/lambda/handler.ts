@@ -144,7 +144,8 @@ function decodeBody(body: string | undefined, base64: boolean, max: number): Dec
   } else {
     // A UTF-16 unit takes 1 to 3 UTF-8 bytes: count the bytes only when the length cannot decide.
     if (body.length > max || (body.length * 3 > max && Buffer.byteLength(body, 'utf8') > max)) return { ok: false, message: MESSAGES.tooLarge };
-    text = body;
+    // A byte order mark is dropped, as TextDecoder drops it from a base64 body (docs/reliability.md).
+    text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   }
   if (text.trim() === '') return { ok: false, message: MESSAGES.empty };
   return { ok: true, text };
