@@ -20,12 +20,6 @@ export const NEW_CONNECTION_GRACE_MS = 1_000;
  */
 export const CLIENT_ERROR_LINGER_MS = 1_000;
 
-/**
- * Of `maxConnections`, the share one client address may hold (rounded down, at least 1): one
- * client cannot take every slot, while the API server's few addresses (its replicas) still get
- * plenty.
- */
-export const PER_CLIENT_SHARE = 0.5;
 
 /** A connection past its TLS handshake. */
 interface Secured {
@@ -36,6 +30,11 @@ interface Secured {
 
 export interface ConnectionLimits {
   readonly maxConnections: number;
+  /**
+   * Connections one client address may hold (by default half of maxConnections): one client cannot
+   * take every slot, while the API server's few addresses (its replicas) still get plenty.
+   */
+  readonly maxConnectionsPerClient: number;
   /** Bounds the grace new connections get at shutdown to send their first request. */
   readonly headersMs: number;
   readonly shutdownMs: number;
@@ -109,7 +108,7 @@ export class Connections {
   private accepted(socket: Socket): void {
     const client = socket.remoteAddress ?? '';
     const open = this.perClient.get(client) ?? 0;
-    const cap = Math.max(1, Math.floor(this.limits.maxConnections * PER_CLIENT_SHARE));
+    const cap = this.limits.maxConnectionsPerClient;
     if (open >= cap) {
       this.noisy({ level: 'warn', msg: 'connection dropped: too many connections from one client', perClient: cap, sourceIp: client });
       socket.destroy();

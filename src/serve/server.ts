@@ -73,7 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const initial = await loadKeyPair(o, log);
 
   const connections = new Connections(
-    { maxConnections: o.maxConnections, headersMs: t.headersMs, shutdownMs: t.shutdownMs },
+    { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, headersMs: t.headersMs, shutdownMs: t.shutdownMs },
     log,
     throttled(log, NOISY_LINES_PER_WINDOW, NOISY_WINDOW_MS),
   );
@@ -83,6 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stage: o.stage,
     timeouts: t,
     maxBodyBytes: o.maxBodyBytes,
+    bodyBudget: { left: o.maxBodyBytesInFlight },
     discardBytes: o.discardBytes,
     log,
     draining: () => connections.draining,

@@ -1,7 +1,8 @@
 /**
  * Connection slots are not cheap to hold: one client address gets at most half of them, and a
  * socket that got a 408 (or 400) is destroyed a second after the answer even when its client never
- * reads, so its slot comes back.
+ * reads, so its slot comes back. Body bytes in flight have one global budget: past it, 503 before
+ * the body is read.
  *
  * Regression test: with no per-client cap, and a TLS client that sent part of a request and never
  * read keeping its slot for about 70 s after the 408, a small burst locked serve out for over a
@@ -65,5 +66,35 @@ describe('connection slots', () => {
     }
     expect(status).toBe(200);
     first.destroy();
+  }, 30_000);
+});
+
+describe('the budget of body bytes in flight', () => {
+  it('a body that would take the total past it is answered 503 before it is read; later ones are served', async () => {
+    const small = await startServer({
+      handler: () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{}' }),
+      certFile: pki.server.certFile,
+      keyFile: pki.server.keyFile,
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1000,
+      maxBodyBytesInFlight: 1500,
+      log: () => undefined,
+    });
+    try {
+      const holder = tlsConnect({ host: '127.0.0.1', port: small.port, ca: pki.ca });
+      await new Promise<void>((resolve) => holder.once('secureConnect', () => { resolve(); }));
+      holder.on('error', () => undefined);
+      holder.write('POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const post = (length: number) => httpsRequest({ port: small.port, ca: pki.ca, method: 'POST', path: '/mutate', headers: { connection: 'close', 'content-length': length }, body: 'x'.repeat(length) });
+      expect((await post(1000)).status).toBe(503);
+      expect((await post(400)).status).toBe(200);
+      holder.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await post(1000)).status).toBe(200);
+    } finally {
+      await small.close();
+    }
   }, 30_000);
 });
