@@ -1,4 +1,5 @@
 /** Entry point of dist/cli.js: wires the real process streams into `main`. */
+import { enableRegexFallback } from '../config/regex-fallback.js';
 import { main } from './main.js';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -7,6 +8,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+// Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
+enableRegexFallback();
 process.exitCode = await main(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),

@@ -46,8 +46,12 @@ const explain: Command = async (args, io) => {
   if (typeof loaded === 'number') return loaded;
   const images: string[] = [];
   for (const p of positionals) {
-    if (p === '-') images.push(...(await io.readStdin()).split(/\r?\n/).filter((l) => l.trim() !== ''));
-    else images.push(p);
+    // One by one: `push(...lines)` overflows the stack past about 130,000 lines.
+    if (p !== '-') {
+      images.push(p);
+      continue;
+    }
+    for (const line of (await io.readStdin()).split(/\r?\n/)) if (line.trim() !== '') images.push(line);
   }
   for (const image of images) {
     io.stdout(`${JSON.stringify(explainImage(loaded.state.rewriter, image, values.namespace))}\n`);

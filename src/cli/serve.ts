@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
-import { createHandler } from '../lambda/handler.js';
+import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
@@ -149,6 +149,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
       // No Lambda context: concurrent requests share the one Logger, so its context fields would
       // name the wrong request; the server's "request" line carries each requestId instead.
       handler: (event) => webhook(event),
+      authorize: tokenMatcher(sources.token),
       certFile,
       keyFile,
       host,

@@ -24,6 +24,8 @@ export interface AdmissionRequest {
   readonly object: Readonly<Record<string, unknown>> | undefined;
   /** The stored object of an UPDATE; anything but an object is ignored (it is only compared with). */
   readonly oldObject: Readonly<Record<string, unknown>> | undefined;
+  /** `userInfo.username`: who asked (set by the API server); undefined when absent or not a string. */
+  readonly userName: string | undefined;
 }
 
 export type ParsedRequest = { readonly ok: true; readonly request: AdmissionRequest } | { readonly ok: false; readonly message: string };
@@ -72,6 +74,7 @@ export function parseAdmissionReview(body: unknown): ParsedRequest {
   const object = own(request, 'object');
   if (object !== undefined && object !== null && !isRecord(object)) return fail(BAD_REQUEST.object);
   const oldObject = own(request, 'oldObject');
+  const userName = own(own(request, 'userInfo'), 'username');
   return {
     ok: true,
     request: {
@@ -85,6 +88,7 @@ export function parseAdmissionReview(body: unknown): ParsedRequest {
       name: name.value === '' ? undefined : name.value,
       object: object ?? undefined,
       oldObject: isRecord(oldObject) ? oldObject : undefined,
+      userName: typeof userName === 'string' ? userName : undefined,
     },
   };
 }

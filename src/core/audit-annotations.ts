@@ -20,25 +20,44 @@ function byteLength(s: string): number {
   return n;
 }
 
-/** Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were left out. */
-export function auditValue(entries: readonly JsonValue[]): string {
+/**
+ * Bidirectional-text controls (U+061C, U+200E-F, U+202A-E, U+2066-9): written as JSON escapes, so
+ * that an audit log viewer cannot be made to show an entry in another order than it has (the
+ * value is the same JSON).
+ */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const json = (value: unknown): string => JSON.stringify(value).replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were
+ * left out. `total` counts entries the caller did not build (it builds at most MAX_AUDIT_ENTRIES).
+ */
+export function auditValue(entries: readonly JsonValue[], total = entries.length): string {
   // Usually all of it fits: one stringify gives the same text as the entries joined below.
-  const whole = JSON.stringify(entries);
-  if (whole.length <= MAX_AUDIT_ANNOTATION_BYTES / 3 || byteLength(whole) <= MAX_AUDIT_ANNOTATION_BYTES) return whole;
+  if (total === entries.length) {
+    const whole = json(entries);
+    if (whole.length <= MAX_AUDIT_ANNOTATION_BYTES / 3 || byteLength(whole) <= MAX_AUDIT_ANNOTATION_BYTES) return whole;
+  }
   const omittedNote = (n: number): string => (n === 0 ? '' : `,{"omitted":${n}}`);
   let body = '';
   let bodyBytes = 0;
   let used = 0;
   for (const entry of entries) {
-    const piece = (used === 0 ? '' : ',') + JSON.stringify(entry);
+    const piece = (used === 0 ? '' : ',') + json(entry);
     const pieceBytes = byteLength(piece);
-    const rest = entries.length - used - 1;
+    const rest = total - used - 1;
     // The bytes of `[${body}${piece}${omittedNote(rest)}]`; the note is ASCII.
     if (2 + bodyBytes + pieceBytes + omittedNote(rest).length > MAX_AUDIT_ANNOTATION_BYTES) break;
     body += piece;
     bodyBytes += pieceBytes;
     used++;
   }
-  if (used === entries.length) return `[${body}]`;
-  return `[${body}${used === 0 ? omittedNote(entries.length).slice(1) : omittedNote(entries.length - used)}]`;
+  if (used === total) return `[${body}]`;
+  return `[${body}${used === 0 ? omittedNote(total).slice(1) : omittedNote(total - used)}]`;
 }
+
+/**
+ * At most this many entries are built for one audit annotation: more could never fit in
+ * MAX_AUDIT_ANNOTATION_BYTES (the smallest entry is over 40 bytes).
+ */
+export const MAX_AUDIT_ENTRIES = 256;

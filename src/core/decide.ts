@@ -65,18 +65,28 @@ export type Decision = { readonly ok: true; readonly plan: ReviewPlan } | BadReq
 
 const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => own(own(meta, field), SKIP_LABEL) === SKIP_VALUE;
 
+/**
+ * The prefix of the user names of kubelets (`system:node:<node name>`). Only a kubelet creates
+ * mirror pods; the mirror annotation on a Pod from anyone else is a user's annotation, which would
+ * otherwise be a way around the rewriting.
+ */
+export const NODE_USER_PREFIX = 'system:node:';
+
 /** Why the object is left alone as a whole, or undefined when its images are to be looked at. */
-function skipReason(request: AdmissionRequest, type: WorkloadType | undefined): SkipReason | undefined {
+function skipReason(request: AdmissionRequest, type: WorkloadType | undefined, allowOptOut: boolean): SkipReason | undefined {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return 'operation';
   const object = request.object;
   if (object === undefined) return 'no-object';
   if (type === undefined) return 'unsupported-kind';
   const metadata = own(object, 'metadata');
   const template = type.templateMetadataPath === undefined ? undefined : at(object, type.templateMetadataPath);
-  for (const meta of [metadata, template]) {
-    if (skipValue(meta, 'labels') || skipValue(meta, 'annotations')) return 'opt-out';
+  if (allowOptOut) {
+    for (const meta of [metadata, template]) {
+      if (skipValue(meta, 'labels') || skipValue(meta, 'annotations')) return 'opt-out';
+    }
   }
-  if (type.kind === 'Pod' && own(own(metadata, 'annotations'), MIRROR_POD_ANNOTATION) !== undefined) return 'mirror-pod';
+  const mirror = own(own(metadata, 'annotations'), MIRROR_POD_ANNOTATION) !== undefined;
+  if (type.kind === 'Pod' && mirror && request.userName?.startsWith(NODE_USER_PREFIX) === true) return 'mirror-pod';
   return undefined;
 }
 
@@ -121,7 +131,7 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
   if (!parsed.ok) return { ok: false, status: 400, message: parsed.message };
   const request = parsed.request;
   const type = workloadTypeOf(request.kind, request.resource, request.subResource);
-  const skipped = skipReason(request, type);
+  const skipped = skipReason(request, type, rewriter.allowOptOut);
   const object = request.object;
   if (skipped !== undefined || object === undefined || type === undefined) {
     return { ok: true, plan: { request, options, skipped, target: undefined, images: [], malformed: [] } };

@@ -9,13 +9,14 @@ import {
   AUDIT_INVALID_KEY,
   AUDIT_REWRITES_KEY,
   type InvalidRecord,
+  MAX_WARNINGS,
   type ReviewReport,
   type RewriteRecord,
   type SkipReason,
   WARNING_PREFIX,
   type WithheldRecord,
 } from './admission.js';
-import { auditValue } from './audit-annotations.js';
+import { auditValue, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
 import { type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
 import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
@@ -124,20 +125,26 @@ function pullSecretChanges(target: ReviewTarget, operation: string, applied: rea
 
 /** The auditAnnotations of the answer, or undefined when there is nothing to record. */
 function auditAnnotations(applied: readonly PlannedRewrite[], images: readonly PlannedImage[]): Record<string, string> | undefined {
+  // Entries are built for at most MAX_AUDIT_ENTRIES images of each kind; the rest are counted.
   const invalid: JsonValue[] = [];
+  let invalidTotal = 0;
   for (const image of images) {
+    if (image.outcome === 'rewrite') continue;
+    invalidTotal++;
+    if (invalid.length === MAX_AUDIT_ENTRIES) continue;
     const container = originalImagesKey(image.field);
     if (image.outcome === 'invalid') invalid.push({ container, image: image.field.image, error: image.error });
-    if (image.outcome === 'rejected') invalid.push({ container, image: image.field.image, rule: image.rule.name, error: image.error });
+    else invalid.push({ container, image: image.field.image, rule: image.rule.name, error: image.error });
   }
-  if (applied.length === 0 && invalid.length === 0) return undefined;
+  if (applied.length === 0 && invalidTotal === 0) return undefined;
   const annotations: Record<string, string> = {};
   if (applied.length > 0) {
     annotations[AUDIT_REWRITES_KEY] = auditValue(
-      applied.map((r) => ({ container: originalImagesKey(r.field), from: r.field.image, to: r.to, rule: r.rule.name })),
+      applied.slice(0, MAX_AUDIT_ENTRIES).map((r) => ({ container: originalImagesKey(r.field), from: r.field.image, to: r.to, rule: r.rule.name })),
+      applied.length,
     );
   }
-  if (invalid.length > 0) annotations[AUDIT_INVALID_KEY] = auditValue(invalid);
+  if (invalidTotal > 0) annotations[AUDIT_INVALID_KEY] = auditValue(invalid, invalidTotal);
   return annotations;
 }
 
@@ -202,18 +209,29 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     if (reason === undefined) applied.push(image);
     else reasons.set(image, reason);
   }
-  const warnings = plan.images.map((image) => imageWarning(image, reasons.get(image)));
+  // Text only for the warnings that can be kept (limitWarnings): the rest are counted.
+  const warnings: string[] = [];
+  for (const image of plan.images) {
+    if (warnings.length === MAX_WARNINGS) break;
+    warnings.push(imageWarning(image, reasons.get(image)));
+  }
+  const unbuilt = plan.images.length - warnings.length;
   const malformed = [...plan.malformed];
+  // Appended one by one: `push(...list)` passes every entry as an argument and overflows the
+  // stack past about 130,000 (a pod of that many rewritten containers was a 500).
   const ops: PatchOperation[] = applied.map((r) => replace(r.field.pointer, r.to));
-  if (applied.length > 0 && plan.options.recordOriginals !== false && !target.subresource) ops.push(...originalImagesOps(target.object, applied, malformed));
-  ops.push(...pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
+  const more = (list: readonly PatchOperation[]): void => {
+    for (const op of list) ops.push(op);
+  };
+  if (applied.length > 0 && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed));
+  more(pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
 
   const fields: Mutable<ResponseFields> = {};
   if (ops.length > 0) {
     fields.patchType = 'JSONPatch';
     fields.patch = encodePatch(ops);
   }
-  if (warnings.length > 0) fields.warnings = limitWarnings(warnings);
+  if (warnings.length > 0) fields.warnings = limitWarnings(warnings, warnings.length + unbuilt);
   const audit = auditAnnotations(applied, plan.images);
   if (audit !== undefined) fields.auditAnnotations = audit;
   const { rewrites, invalid, withheld } = records(plan.images, reasons);

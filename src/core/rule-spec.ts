@@ -31,4 +31,9 @@ export interface RulesDocument {
   readonly rules: readonly RuleSpec[];
   /** Normalized-name prefixes never rewritten. */
   readonly exclude?: readonly string[] | undefined;
+  /**
+   * Whether the opt-out label or annotation (`image-rewriter.io/skip: "true"`) is honoured
+   * (default true). False: anyone who can create a Pod can no longer leave it unrewritten.
+   */
+  readonly allowOptOut?: boolean | undefined;
 }

@@ -11,7 +11,8 @@
  * Pure: the environment used by `${env:NAME}` substitutions is passed in.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
-import { nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
+import { globMatcher, literalPrefix } from './patterns.js';
+import { NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -78,6 +79,8 @@ export type RewriteResult =
 export interface Rewriter {
   readonly rules: readonly CompiledRule[];
   readonly exclude: readonly string[];
+  /** False when the document sets `allowOptOut: false`: the opt-out label and annotation are ignored. */
+  readonly allowOptOut: boolean;
   rewrite(image: string, context?: RewriteContext): RewriteResult;
 }
 
@@ -94,11 +97,13 @@ export function hasPathPrefix(name: string, prefix: string): boolean {
   return name === prefix || (name.length > prefix.length && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 0x2f);
 }
 
-/** Glob (`*`, `?`) over namespace names, compiled once. */
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
+/**
+ * The flags every rule regex is compiled and run with, and the pattern it is compiled from: the
+ * whole normalized name must match. src/config/schema.ts analyses this exact pattern with these
+ * flags, so what is checked is what runs.
+ */
+export const RULE_REGEX_FLAGS = '';
+export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
 
 function substituteEnv(
   value: string,
@@ -151,7 +156,7 @@ function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<
 /** Names of the capture groups of a compiled regex, and how many there are. */
 function groupsOf(re: RegExp): { count: number; names: Set<string> } {
   // An empty alternative makes the regex match '' so the groups show up in the result.
-  const probe = new RegExp(`${re.source}|`).exec('');
+  const probe = new RegExp(`${re.source}|`, re.flags).exec('');
   return { count: probe === null ? 0 : probe.length - 1, names: new Set(Object.keys(probe?.groups ?? {})) };
 }
 
@@ -166,11 +171,11 @@ function compileRule(
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
   const replace = substituteEnv(spec.replace, env, replacePath, issues);
-  const namespaces = (spec.namespaces ?? []).map(globToRegExp);
-  const excludeNamespaces = (spec.excludeNamespaces ?? []).map(globToRegExp);
+  const namespaces = (spec.namespaces ?? []).map(globMatcher);
+  const excludeNamespaces = (spec.excludeNamespaces ?? []).map(globMatcher);
   const appliesToNamespace = (ns: string | undefined): boolean => {
-    if (namespaces.length > 0 && (ns === undefined || !namespaces.some((r) => r.test(ns)))) return false;
-    return ns === undefined || !excludeNamespaces.some((r) => r.test(ns));
+    if (namespaces.length > 0 && (ns === undefined || !namespaces.some((m) => m(ns)))) return false;
+    return ns === undefined || !excludeNamespaces.some((m) => m(ns));
   };
   const common = {
     index,
@@ -208,7 +213,7 @@ function compileRule(
   }
 
   const source = spec.regex ?? '';
-  const re = new RegExp(`^(?:${source})$`); // validated by the schema: compiles and cannot backtrack badly
+  const re = new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
   const { parts, errors } = parseTemplate(replace, count, names);
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
@@ -254,11 +259,48 @@ function replaceProblem(replace: string): string | undefined {
   return undefined;
 }
 
-/** Is rule `later` matched by everything rule `earlier` matches first? (only decidable for prefixes) */
-function shadows(earlier: CompiledRule, later: CompiledRule, earlierSpec: RuleSpec): boolean {
-  if (earlierSpec.namespaces !== undefined || earlierSpec.excludeNamespaces !== undefined) return false;
-  if (earlier.kind === 'match' && later.kind === 'match') return hasPathPrefix(later.pattern, earlier.pattern);
-  return earlier.kind === later.kind && earlier.pattern === later.pattern;
+/**
+ * At most this many rules in one document. Loading is near-linear (about 0.15 ms per rule, most of
+ * it checking and compiling regexes) and rewriting an image costs a lookup per path component and
+ * per character of the longest regex literal, whatever the count; the limit bounds the load, which
+ * `serve` does on its event loop at every reload (docs/reliability.md has the figures).
+ */
+export const MAX_RULES = 10_000;
+
+/**
+ * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
+ * everything they match (a `match` prefix that is a path prefix of theirs, or the same regex). Only
+ * that much is decidable. Indexed, so that it costs one lookup per path component of each prefix:
+ * comparing every pair took 31 s for 9,000 rules.
+ */
+function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): Issue[] {
+  const issues: Issue[] = [];
+  const byPrefix = new Map<string, CompiledRule>();
+  const byRegex = new Map<string, CompiledRule>();
+  rules.forEach((rule, i) => {
+    let earlier: CompiledRule | undefined;
+    if (rule.kind === 'regex') earlier = byRegex.get(rule.pattern);
+    else {
+      // The pattern itself, then each of its path prefixes (`a/b/c`: `a/b/c`, `a/b`, `a`): the
+      // earliest of those rules comes first.
+      for (let end = rule.pattern.length; end > 0; end = rule.pattern.lastIndexOf('/', end - 1)) {
+        const hit = byPrefix.get(rule.pattern.slice(0, end));
+        if (hit !== undefined && (earlier === undefined || hit.index < earlier.index)) earlier = hit;
+      }
+    }
+    if (earlier !== undefined) {
+      issues.push({
+        path: ['rules', rule.index],
+        severity: 'warning',
+        message: `rule "${rule.name}" is never used: rule "${earlier.name}" (rules[${earlier.index}]) matches everything it matches and comes first`,
+      });
+    }
+    const spec = specs[i];
+    if (spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
+    const index = rule.kind === 'regex' ? byRegex : byPrefix;
+    if (!index.has(rule.pattern)) index.set(rule.pattern, rule);
+  });
+  return issues;
 }
 
 /**
@@ -267,6 +309,9 @@ function shadows(earlier: CompiledRule, later: CompiledRule, earlierSpec: RuleSp
  */
 export function compileRules(doc: RulesDocument, env: Readonly<Record<string, string | undefined>>): CompileResult {
   const issues: Issue[] = [];
+  if (doc.rules.length > MAX_RULES) {
+    return { ok: false, issues: [{ path: ['rules'], severity: 'error', message: `has ${doc.rules.length} rules; at most ${MAX_RULES} are allowed (docs/reliability.md)` }] };
+  }
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];
   const seen = new Map<string, number>();
@@ -280,47 +325,102 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
       specs.push(spec);
     }
   });
-  rules.forEach((later, j) => {
-    for (let i = 0; i < j; i++) {
-      const earlier = rules[i];
-      const earlierSpec = specs[i];
-      if (earlier !== undefined && earlierSpec !== undefined && shadows(earlier, later, earlierSpec)) {
-        issues.push({
-          path: ['rules', later.index],
-          severity: 'warning',
-          message: `rule "${later.name}" is never used: rule "${earlier.name}" (rules[${earlier.index}]) matches everything it matches and comes first`,
-        });
-        break;
-      }
-    }
-  });
+  for (const warning of shadowWarnings(rules, specs)) issues.push(warning);
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
   const exclude = Object.freeze([...(doc.exclude ?? [])]);
-  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude), warnings: issues };
+  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false), warnings: issues };
 }
 
 /** The longest registry host (with its port) an image can name: 253 (the longest DNS name) + `:65535`. */
 export const MAX_DOMAIN_LENGTH = 253 + 6;
 
+/**
+ * The longest image that can be a valid reference here: a host of MAX_DOMAIN_LENGTH, `/`, a path of
+ * NAME_TOTAL_LENGTH_MAX, `:` and a tag of 128, `@` and the longest digest go-digest accepts
+ * (`sha512:` and 128 hex digits). A longer image is refused before it is parsed.
+ */
+export const MAX_REFERENCE_LENGTH = MAX_DOMAIN_LENGTH + 1 + NAME_TOTAL_LENGTH_MAX + 1 + 128 + 1 + 'sha512:'.length + 128;
+
+/** Docker Hub's other host names: an image naming one of them pulls from Docker Hub (docker.io). */
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/**
+ * The name rules and excludes see: the normalized name with its registry host spelled one way, so
+ * that spellings of the same registry cannot slip past a rule or an exclude. Host names are
+ * case-insensitive (`GCR.io` is `gcr.io`), `:443` is the port an HTTPS registry is reached on
+ * anyway (`gcr.io:443` is `gcr.io`), and Docker Hub's hosts are `docker.io` (with its `library/`
+ * for one-component paths, as the normalizer gives `docker.io/nginx`). docs/design.md, "Rewrite
+ * semantics".
+ */
+export function matchedName(ref: Pick<NamedReference, 'domain' | 'path'>): string {
+  let host = ref.domain.toLowerCase();
+  if (host.endsWith(':443')) host = host.slice(0, -4);
+  if (!DOCKER_HUB_HOSTS.has(host)) return host === ref.domain ? nameOf(ref) : nameOf({ domain: host, path: ref.path });
+  return nameOf({ domain: 'docker.io', path: ref.path.includes('/') ? ref.path : `library/${ref.path}` });
+}
+
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
 
-function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]): Rewriter {
+function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
   /** True when an `exclude` prefix covers the name. */
   const excluded = (name: string): boolean => exclude.some((p) => hasPathPrefix(name, p));
   /** The first rule's new name for a name that is not excluded, or undefined. */
+  // `match` rules indexed by prefix, regex rules by the literal text their names must start with
+  // (`literalPrefix`), both in rule order: finding the first rule that matches costs a lookup per
+  // path component and per character of the longest literal, then a run of only the regex rules
+  // whose literal the name starts with (and of those without one), not a test of every rule
+  // (9,000 regex rules cost 10 ms per image tested one by one, docs/reliability.md).
+  const byPrefix = new Map<string, CompiledRule[]>();
+  const byLiteral = new Map<string, CompiledRule[]>();
+  let longestLiteral = -1;
+  const addTo = (index: Map<string, CompiledRule[]>, key: string, rule: CompiledRule): void => {
+    const list = index.get(key);
+    if (list === undefined) index.set(key, [rule]);
+    else list.push(rule);
+  };
+  for (const rule of rules) {
+    if (rule.kind === 'match') addTo(byPrefix, rule.pattern, rule);
+    else {
+      const literal = literalPrefix(rule.pattern);
+      addTo(byLiteral, literal, rule);
+      longestLiteral = Math.max(longestLiteral, literal.length);
+    }
+  }
   const firstMatch = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
-    for (const rule of rules) {
+    let best: CompiledRule | undefined;
+    for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) {
+      for (const rule of byPrefix.get(name.slice(0, end)) ?? []) {
+        if (best !== undefined && rule.index >= best.index) break;
+        if (rule.appliesToNamespace(ns)) {
+          best = rule;
+          break;
+        }
+      }
+    }
+    const candidates: CompiledRule[] = [];
+    for (let end = 0; end <= Math.min(longestLiteral, name.length); end++) {
+      for (const rule of byLiteral.get(name.slice(0, end)) ?? []) {
+        if (best !== undefined && rule.index > best.index) break;
+        candidates.push(rule);
+      }
+    }
+    if (candidates.length > 1) candidates.sort((x, y) => x.index - y.index);
+    for (const rule of candidates) {
       if (!rule.appliesToNamespace(ns)) continue;
       const out = rule.apply(name);
       if (out !== undefined) return { rule, name: out };
     }
-    return undefined;
+    const out = best?.apply(name);
+    return best === undefined || out === undefined ? undefined : { rule: best, name: out };
   };
 
   const compute = (image: string, ns: string | undefined): RewriteResult => {
+    if (image.length > MAX_REFERENCE_LENGTH) {
+      return { kind: 'invalid', image, error: `image is ${image.length} characters, longer than any valid reference (${MAX_REFERENCE_LENGTH})` };
+    }
     const parsed = parseNormalizedNamed(image);
     if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
     const ref = parsed.value;
@@ -329,7 +429,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (ref.domain.length > MAX_DOMAIN_LENGTH) {
       return { kind: 'invalid', image, error: `registry host is longer than ${MAX_DOMAIN_LENGTH} characters (a DNS name and a port)` };
     }
-    const name = nameOf(ref);
+    const name = matchedName(ref);
     if (excluded(name)) return { kind: 'unchanged', image, reason: 'excluded' };
     const hit = firstMatch(name, ns);
     if (hit === undefined) return { kind: 'unchanged', image, reason: 'no-match' };
@@ -338,7 +438,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (!reparsed.ok) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
     }
-    const newName = nameOf(reparsed.value);
+    const newName = matchedName(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
     const again = excluded(newName) ? undefined : firstMatch(newName, ns);
     if (again !== undefined && again.name !== newName) {
@@ -380,5 +480,5 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     return result;
   };
 
-  return Object.freeze({ rules, exclude, rewrite });
+  return Object.freeze({ rules, exclude, allowOptOut, rewrite });
 }

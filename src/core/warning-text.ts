@@ -13,12 +13,12 @@ const NOT_PRINTABLE = /[^\x20-\x7e]/;
 
 /** `sha256:0123456789abcdef...` (64 hex) -> `sha256:01234567...` inside a reference or message. */
 function abbreviateDigests(s: string): string {
-  // A digest has at least 32 hex digits in a row; most texts have none, and this test is linear
-  // where the replacement's pattern retries at every word of a long registry host.
-  if (!HEX_RUN.test(s)) return s;
-  return s.replace(/\b([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9]{8})[a-fA-F0-9]{24,}/g, '$1:$2...');
+  // Linear: each `:` is followed by at most one hex run, read once. (The pattern this replaces also
+  // matched the whole algorithm before the `:`, `([a-z0-9]+(?:[+._-][a-z0-9]+)*)`, and retried it
+  // at every word of a dotted run: quadratic, seconds on a long image.)
+  return s.replace(DIGEST_HEX, (all: string, head: string, offset: number) => (/[a-z0-9]/.test(s.charAt(offset - 1)) ? `:${head}...` : all));
 }
-const HEX_RUN = /[a-fA-F0-9]{32}/;
+const DIGEST_HEX = /:([a-fA-F0-9]{8})[a-fA-F0-9]{24,}/g;
 
 /** Cuts that would remove only a few characters are not worth the lost text. */
 const MIN_CUT = 6;
@@ -134,10 +134,14 @@ export function fitWarning(segments: readonly (string | WarningPart)[]): string 
   return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
 }
 
-/** `warnings`, or its first MAX_WARNINGS - 1 and one more saying how many were left out. */
-export function limitWarnings(warnings: readonly string[]): string[] {
-  if (warnings.length <= MAX_WARNINGS) return [...warnings];
+/**
+ * `warnings`, or its first MAX_WARNINGS - 1 and one more saying how many were left out. `total`
+ * counts warnings never built as well (callers build only the first MAX_WARNINGS: text for the
+ * thousands of images of a hostile pod would be built only to be dropped).
+ */
+export function limitWarnings(warnings: readonly string[], total = warnings.length): string[] {
+  if (total <= MAX_WARNINGS) return [...warnings];
   const kept = warnings.slice(0, MAX_WARNINGS - 1);
-  kept.push(`${WARNING_PREFIX}${warnings.length - kept.length} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+  kept.push(`${WARNING_PREFIX}${total - kept.length} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
   return kept;
 }

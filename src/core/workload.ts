@@ -126,6 +126,12 @@ export interface PodSpecImages {
   readonly problems: readonly FieldProblem[];
 }
 
+/**
+ * At most this many problems are listed; the last entry then says how many more there were (a
+ * body of 100,000 bad entries is one review, not 100,000 log lines).
+ */
+export const MAX_FIELD_PROBLEMS = 20;
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -140,12 +146,23 @@ function describe(value: unknown): string {
 export function findImages(object: unknown, type: WorkloadType, lists: readonly ContainerList[] = CONTAINER_LISTS): PodSpecImages {
   const podSpecPointer = pointer(type.podSpecPath);
   const images: ImageField[] = [];
-  const problems: FieldProblem[] = [];
+  const listed: FieldProblem[] = [];
+  let more = 0;
+  const problems = {
+    push(problem: FieldProblem): void {
+      if (listed.length < MAX_FIELD_PROBLEMS) listed.push(problem);
+      else more++;
+    },
+  };
+  const done = (podSpec: Readonly<Record<string, unknown>> | undefined): PodSpecImages => {
+    if (more > 0) listed.push({ pointer: podSpecPointer, problem: `and ${more} more fields skipped` });
+    return { podSpecPointer, podSpec, images, problems: listed };
+  };
   const spec = at(object, type.podSpecPath);
-  if (spec === undefined || spec === null) return { podSpecPointer, podSpec: undefined, images, problems };
+  if (spec === undefined || spec === null) return done(undefined);
   if (!isRecord(spec)) {
     problems.push({ pointer: podSpecPointer, problem: `is ${describe(spec)}, not an object` });
-    return { podSpecPointer, podSpec: undefined, images, problems };
+    return done(undefined);
   }
   for (const list of lists) {
     const containers = own(spec, list);
@@ -178,5 +195,5 @@ export function findImages(object: unknown, type: WorkloadType, lists: readonly 
       });
     });
   }
-  return { podSpecPointer, podSpec: spec, images, problems };
+  return done(spec);
 }

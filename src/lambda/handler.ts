@@ -114,6 +114,17 @@ function requestToken(req: HttpRequest): string {
 // One-shot `hash` (Node >= 20.12): 2 µs here, against 5 µs for a createHash object per request.
 const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
 
+/**
+ * Whether a presented path token is the configured one (always true when none is configured), in
+ * constant time whatever the lengths: both sides are SHA-256 digests. serve uses it too, to refuse
+ * a wrong token before it reads the body.
+ */
+export function tokenMatcher(token: string | undefined): (presented: string) => boolean {
+  if (token === undefined) return () => true;
+  const expected = sha256(token);
+  return (presented) => timingSafeEqual(sha256(presented), expected);
+}
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -136,7 +147,8 @@ function decodeBody(body: string | undefined, base64: boolean, max: number): Dec
   } else {
     // A UTF-16 unit takes 1 to 3 UTF-8 bytes: count the bytes only when the length cannot decide.
     if (body.length > max || (body.length * 3 > max && Buffer.byteLength(body, 'utf8') > max)) return { ok: false, message: MESSAGES.tooLarge };
-    text = body;
+    // A byte order mark is dropped, as TextDecoder drops it from a base64 body (docs/reliability.md).
+    text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   }
   if (text.trim() === '') return { ok: false, message: MESSAGES.empty };
   return { ok: true, text };
@@ -150,6 +162,7 @@ function reply(statusCode: number, body: unknown, headers: Readonly<Record<strin
 const NO_RULES: Rewriter = Object.freeze({
   rules: [],
   exclude: [],
+  allowOptOut: true,
   rewrite: (image: string) => ({ kind: 'unchanged', image, reason: 'no-match' }) as const,
 });
 
@@ -175,11 +188,10 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   const { rules, logger, metrics } = deps;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (deps.token === '') throw new TypeError('createHandler: token must be undefined or a non-empty string');
-  const expected = deps.token === undefined ? undefined : sha256(deps.token);
+  const matches = tokenMatcher(deps.token);
   let coldStart = true;
 
-  /** Constant time whatever the lengths: both sides are SHA-256 digests. */
-  const authorized = (req: HttpRequest): boolean => expected === undefined || timingSafeEqual(sha256(requestToken(req)), expected);
+  const authorized = (req: HttpRequest): boolean => matches(requestToken(req));
 
   const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport) => void): Promise<WebhookResult> => {
     const req = parseEvent(event);

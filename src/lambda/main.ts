@@ -9,11 +9,13 @@
  * unreadable or invalid rules do not: the handler fails open.
  */
 import { lazyAwsClients } from '../config/aws-clients.js';
+import { enableRegexFallback } from '../config/regex-fallback.js';
 import { loadSources, type Sources } from '../config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
 import { verifierFor } from '../verify/setup.js';
 import { createObservability, flushMetrics } from '../observability/telemetry.js';
 
+enableRegexFallback();
 const { logger, metrics } = createObservability();
 
 let sources: Sources;

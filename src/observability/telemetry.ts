@@ -173,21 +173,44 @@ export function clip(s: string | undefined): string | undefined {
   return s !== undefined && s.length > MAX_LOGGED_IMAGE ? `${s.slice(0, MAX_LOGGED_IMAGE)}...` : s;
 }
 
+/** At most this many lines of each kind (rewrites, invalid images) per review; one more line counts the rest. */
+export const MAX_LOG_LINES_PER_KIND = 50;
+/** At most this many skipped fields listed in the one line that reports them. */
+const MAX_LOGGED_FIELDS = 10;
+
 /**
- * One log line per rewrite (uid, namespace, kind, name, container, list, from, to, rule), one per
- * invalid image and one per skipped malformed field. The body itself is never logged.
+ * One log line per rewrite (uid, namespace, kind, name, container, list, from, to, rule) and per
+ * invalid image, at most MAX_LOG_LINES_PER_KIND of each (then one line with the count of the rest),
+ * and one line for all the skipped malformed fields (the first few, and their count). The body
+ * itself is never logged. Bounded whatever the body: a 215 KiB body of bad entries made 28 MiB of
+ * logs when every entry had its line.
  */
 export function logReport(logger: Logger, report: ReviewReport): void {
   // The object's fields are written into each line's literal: `{ ...object, container, ... }`
   // takes V8 (Node 20) microseconds per line, more than the rest of the line.
   const [uid, namespace, kind, name] = [clip(report.uid), clip(report.namespace), clip(report.kind), clip(report.name)];
-  for (const r of report.rewrites) {
+  const rewrites = report.rewrites;
+  for (let i = 0; i < Math.min(rewrites.length, MAX_LOG_LINES_PER_KIND); i++) {
+    const r = rewrites[i];
+    if (r === undefined) break;
     logger.info(REWRITE_LOG_MESSAGE, { uid, namespace, kind, name, container: clip(r.containerName), list: r.list, from: clip(r.from), to: clip(r.to), rule: r.rule });
   }
-  for (const i of report.invalid) {
+  if (rewrites.length > MAX_LOG_LINES_PER_KIND) {
+    logger.info('more images rewritten, not logged one by one', { uid, namespace, kind, name, count: rewrites.length - MAX_LOG_LINES_PER_KIND });
+  }
+  const invalid = report.invalid;
+  for (let n = 0; n < Math.min(invalid.length, MAX_LOG_LINES_PER_KIND); n++) {
+    const i = invalid[n];
+    if (i === undefined) break;
     const fields: Record<string, unknown> = { uid, namespace, kind, name, container: clip(i.containerName), list: i.list, image: clip(i.image), error: clip(i.error) };
     if (i.rule !== undefined) fields['rule'] = i.rule;
     logger.warn('image left unchanged: not a valid reference', fields);
   }
-  for (const m of report.malformed) logger.warn('pod spec field skipped', { uid, namespace, kind, name, pointer: clip(m.pointer), problem: m.problem });
+  if (invalid.length > MAX_LOG_LINES_PER_KIND) {
+    logger.warn('more images left unchanged, not logged one by one', { uid, namespace, kind, name, count: invalid.length - MAX_LOG_LINES_PER_KIND });
+  }
+  if (report.malformed.length > 0) {
+    const fields = report.malformed.slice(0, MAX_LOGGED_FIELDS).map((m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }));
+    logger.warn('pod spec fields skipped', { uid, namespace, kind, name, fields, listed: report.malformed.length });
+  }
 }

@@ -13,6 +13,14 @@ import type { Log } from '../observability/log.js';
 /** At shutdown, how long a connection accepted before it has to send its first request. */
 export const NEW_CONNECTION_GRACE_MS = 1_000;
 
+/**
+ * After a 408, 400 or 431, how long the client gets to read it before its socket is destroyed. A
+ * client that never reads keeps a TLS socket open (and its connection slot taken) until the idle
+ * timeout, about 70 s, otherwise: a small burst locked serve out for over a minute.
+ */
+export const CLIENT_ERROR_LINGER_MS = 1_000;
+
+
 /** A connection past its TLS handshake. */
 interface Secured {
   readonly socket: TLSSocket;
@@ -22,6 +30,11 @@ interface Secured {
 
 export interface ConnectionLimits {
   readonly maxConnections: number;
+  /**
+   * Connections one client address may hold (by default half of maxConnections): one client cannot
+   * take every slot, while the API server's few addresses (its replicas) still get plenty.
+   */
+  readonly maxConnectionsPerClient: number;
   /** Bounds the grace new connections get at shutdown to send their first request. */
   readonly headersMs: number;
   readonly shutdownMs: number;
@@ -41,6 +54,8 @@ function clientErrorStatus(code: string | undefined): { readonly status: number;
 export class Connections {
   /** Every accepted TCP connection, TLS finished or not. */
   private readonly sockets = new Set<Socket>();
+  /** Open connections by client address. */
+  private readonly perClient = new Map<string, number>();
   /** Connections past the TLS handshake (keyed by socket). */
   private readonly secured = new Map<object, Secured>();
   private closing = false;
@@ -91,8 +106,22 @@ export class Connections {
   }
 
   private accepted(socket: Socket): void {
+    const client = socket.remoteAddress ?? '';
+    const open = this.perClient.get(client) ?? 0;
+    const cap = this.limits.maxConnectionsPerClient;
+    if (open >= cap) {
+      this.noisy({ level: 'warn', msg: 'connection dropped: too many connections from one client', perClient: cap, sourceIp: client });
+      socket.destroy();
+      return;
+    }
+    this.perClient.set(client, open + 1);
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left <= 0) this.perClient.delete(client);
+      else this.perClient.set(client, left);
+    });
   }
 
   private securedConnection(socket: TLSSocket): void {
@@ -120,6 +149,13 @@ export class Connections {
       return;
     }
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const timer = setTimeout(() => {
+      socket.destroy();
+    }, CLIENT_ERROR_LINGER_MS);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+    });
   }
 
   /**

@@ -56,13 +56,26 @@ export interface ServerOptions {
   /** 0 picks a free port (read it from the result). */
   readonly port: number;
   readonly maxBodyBytes?: number | undefined;
+  /**
+   * The most body bytes all requests together may have announced and not yet been answered for
+   * (default 8 x maxBodyBytes); a request past it is answered 503 before its body is read.
+   */
+  readonly maxBodyBytesInFlight?: number | undefined;
   readonly maxConnections?: number | undefined;
+  /** Connections one client address may hold (default half of maxConnections, at least 1). */
+  readonly maxConnectionsPerClient?: number | undefined;
   readonly timeouts?: Partial<ServerTimeouts> | undefined;
   /** How often the certificate files are checked besides fs.watch events. */
   readonly certificatePollMs?: number | undefined;
   /** requestContext.stage of the events (default "local"). */
   readonly stage?: string | undefined;
   readonly log?: Log | undefined;
+  /**
+   * Checks the path token of `/mutate` requests before their body is read: a wrong one is answered
+   * 401 at once and its connection closed, so unauthenticated clients never get a body buffered.
+   * Undefined: every request reaches the handler, which checks the token itself.
+   */
+  readonly authorize?: ((pathToken: string) => boolean) | undefined;
 }
 
 /** Thrown by `startServer` when it cannot start (bad option, certificate unusable, address in use). */
@@ -79,12 +92,15 @@ export interface ResolvedOptions {
   readonly port: number;
   readonly timeouts: ServerTimeouts;
   readonly maxBodyBytes: number;
+  readonly maxBodyBytesInFlight: number;
   /** After an early answer, a client may finish sending up to this much, which is read and dropped. */
   readonly discardBytes: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
   readonly certificatePollMs: number;
   readonly stage: string;
   readonly log: Log;
+  readonly authorize: ((pathToken: string) => boolean) | undefined;
 }
 
 function positiveInteger(name: string, v: number): number {
@@ -101,14 +117,17 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   const certificatePollMs = positiveInteger('certificatePollMs', options.certificatePollMs ?? DEFAULT_CERTIFICATE_POLL_MS);
   return {
     handler: options.handler,
+    authorize: options.authorize,
     certFile: options.certFile,
     keyFile: options.keyFile,
     host: options.host,
     port: options.port,
     timeouts,
     maxBodyBytes,
+    maxBodyBytesInFlight: positiveInteger('maxBodyBytesInFlight', options.maxBodyBytesInFlight ?? 8 * maxBodyBytes),
     discardBytes: 2 * maxBodyBytes,
     maxConnections,
+    maxConnectionsPerClient: positiveInteger('maxConnectionsPerClient', options.maxConnectionsPerClient ?? Math.max(1, Math.floor(maxConnections / 2))),
     certificatePollMs,
     stage: options.stage ?? 'local',
     log: options.log ?? (() => undefined),

@@ -14,9 +14,13 @@ import { sendJson, writeResult } from './response.js';
 /** What a request needs from the server around it. */
 export interface RequestSettings {
   readonly handler: ProxyHandler;
+  /** The token check done before the body is read (ServerOptions.authorize). */
+  readonly authorize: ((pathToken: string) => boolean) | undefined;
   readonly stage: string;
   readonly timeouts: Pick<ServerTimeouts, 'handlerMs' | 'lingerMs'>;
   readonly maxBodyBytes: number;
+  /** Body bytes the requests being served may still announce, shared by all (ServerOptions.maxBodyBytesInFlight). */
+  readonly bodyBudget: { left: number };
   /** After an early answer, how much of the rest of the body is read and dropped. */
   readonly discardBytes: number;
   readonly log: Log;
@@ -154,6 +158,36 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
     if (route.allow !== undefined) res.setHeader('allow', route.allow);
     return { status: route.status, responseBytes: sendJson(res, route.status, route.message) };
   }
+  if (route.resource !== '/healthz' && s.authorize !== undefined && !s.authorize(route.pathParameters?.['token'] ?? 'mutate')) {
+    // Before the body: a client without the token never gets megabytes buffered for it. The
+    // connection is closed after the answer (what is left of the body is dropped, not kept).
+    res.setHeader('connection', 'close');
+    discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+    return { status: 401, responseBytes: sendJson(res, 401, 'unauthorized') };
+  }
+  // The body's announced size (at most the limit; the limit when not announced) is held from the
+  // budget until the answer, so that many large bodies at once cannot add up past it.
+  const declared = Number(req.headers['content-length']);
+  const held = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, s.maxBodyBytes) : s.maxBodyBytes;
+  if (held > s.bodyBudget.left) {
+    res.setHeader('connection', 'close');
+    res.setHeader('retry-after', '1');
+    discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+    return { status: 503, level: 'warn', reason: 'body bytes in flight over the budget', responseBytes: sendJson(res, 503, 'Service Unavailable') };
+  }
+  s.bodyBudget.left -= held;
+  try {
+    return await readAndAnswer(s, req, res, f, route);
+  } finally {
+    s.bodyBudget.left += held;
+  }
+}
+
+/** Read the body, run the handler on its event and write its outcome. */
+async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: ServerResponse, f: RequestFacts, route: Route): Promise<Outcome> {
+  const closeIfDraining = (): void => {
+    if (s.draining()) res.setHeader('connection', 'close');
+  };
   const read = await readBody(req, s.maxBodyBytes);
   if (read.kind === 'aborted') return { status: 0, level: 'info', reason: 'client closed the connection or timed out before sending the whole body' };
   if (read.kind === 'too-large') {

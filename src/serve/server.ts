@@ -73,15 +73,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const initial = await loadKeyPair(o, log);
 
   const connections = new Connections(
-    { maxConnections: o.maxConnections, headersMs: t.headersMs, shutdownMs: t.shutdownMs },
+    { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, headersMs: t.headersMs, shutdownMs: t.shutdownMs },
     log,
     throttled(log, NOISY_LINES_PER_WINDOW, NOISY_WINDOW_MS),
   );
   const onRequest = requestListener({
     handler: o.handler,
+    authorize: o.authorize,
     stage: o.stage,
     timeouts: t,
     maxBodyBytes: o.maxBodyBytes,
+    bodyBudget: { left: o.maxBodyBytesInFlight },
     discardBytes: o.discardBytes,
     log,
     draining: () => connections.draining,

@@ -2,7 +2,7 @@
  * Fuzz target "review": pod-spec walking (`findImages`) on any JSON for every workload type, and
  * `review` on AdmissionReview-shaped bodies with null and wrong-typed values put anywhere,
  * `__proto__` / `constructor` / `prototype` keys (own properties, as JSON.parse makes them), up to
- * thousands of containers and very long images.
+ * thousands of containers and very long images, and bodies of 100,000+ entries of the worst shapes.
  *
  * Never a throw; the answer is an allowed AdmissionReview with the request's uid or a 400 with one
  * of the fixed messages; every patch applies to the object with fast-json-patch validation and
@@ -206,5 +206,46 @@ describe('fuzz: pod-spec walking and review', () => {
         },
       ),
     { runs: 6, share: 1 },
+  );
+
+  // Bodies of 100,000+ entries of the worst shapes: every output stays capped, the answer is a 200.
+  const entryShape = fc.constantFrom<(i: number) => unknown>(
+    () => 1,
+    () => null,
+    () => ({}),
+    (i) => ({ name: `c${i}`, image: `gcr.io/app${i % 7}:1` }),
+    (i) => ({ name: `c${i}`, image: `${'a'.repeat(32)}/${'a.'.repeat(400)}${i}` }),
+    (i) => ({ name: `c${i}`, image: `${'A'.repeat(700)}${i}` }),
+    (i) => ({ name: `c${i}`, image: 7 }),
+    (i) => ({ name: `\u202e${i}`, image: `BAD\u202e${i}` }),
+  );
+  target.property(
+    'review: bodies of 100,000+ entries of the worst shapes: capped outputs, a 200',
+    () =>
+      fc.property(fc.array(entryShape, { minLength: 1, maxLength: 4 }), fc.integer({ min: 100_000, max: scale(120_000, 160_000) }), (shapes, n) => {
+        const containers = Array.from({ length: n }, (_, i) => (shapes[i % shapes.length] ?? (() => 1))(i));
+        const body = {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: {
+            uid: 'u',
+            kind: { group: '', version: 'v1', kind: 'Pod' },
+            resource: { group: '', version: 'v1', resource: 'pods' },
+            operation: 'CREATE',
+            namespace: 'default',
+            object: { metadata: { name: 'p' }, spec: { containers } },
+          },
+        };
+        const r = review(body, rewriter);
+        if (!r.ok) throw new Error(r.message);
+        const { response, report } = r;
+        expect(response.response.warnings?.length ?? 0).toBeLessThanOrEqual(30);
+        expect(report.malformed.length).toBeLessThanOrEqual(21);
+        for (const v of Object.values(response.response.auditAnnotations ?? {})) {
+          expect(Buffer.byteLength(v)).toBeLessThanOrEqual(10 * 1024);
+          expect(v).not.toMatch(/[\u202a-\u202e]/);
+        }
+      }),
+    { runs: 3, share: 1 },
   );
 });

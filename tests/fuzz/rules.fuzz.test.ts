@@ -5,7 +5,8 @@
  *
  * Never a throw; an invalid document is `ok: false` with at least one error, and every issue has a
  * path and a message; a regex the validator accepts runs in bounded time on the longest, most
- * hostile names (a hang shows up as the jest timeout, a slow one as the sanity ceiling below).
+ * hostile names (a hang shows up as the jest timeout, a slow one as the sanity ceiling below); the
+ * regex parser of that check reads every generated source the way V8 runs it.
  */
 import { describe, expect } from '@jest/globals';
 import fc from 'fast-check';
@@ -13,6 +14,7 @@ import { stringify } from 'yaml';
 import { parseRules } from '../../src/config/load.js';
 import { issueWhere, validateDocument, type ValidationResult } from '../../src/config/schema.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
+import { disagreement, regexSourceArb, subjectArb } from '../helpers/regex-differential.js';
 import { fuzzTarget } from './budget.js';
 
 const VALID_TEXTS = fixtureNames(/^valid-.*\.(ya?ml|json)$/).map((n) => fixture(n));
@@ -158,5 +160,14 @@ describe('fuzz: rules documents', () => {
         }
       }),
     { runs: 400, share: 4 },
+  );
+
+  target.property(
+    'the regex parser of the check reads every source the way V8 runs it (differential)',
+    () =>
+      fc.property(fc.oneof(regexSourceArb, regexSource), fc.array(subjectArb, { maxLength: 6 }), (source, subjects) => {
+        expect(disagreement(source, subjects)).toBeUndefined();
+      }),
+    { runs: 1000, share: 2 },
   );
 });

@@ -109,6 +109,15 @@ describe('deeply nested JSON', () => {
     bounded(result, obs);
   });
 
+  it.each([
+    { what: 'plain', event: () => withBody(demo(), `\ufeff${JSON.stringify(demoReview())}`) },
+    { what: 'base64', event: () => ({ ...withBody(demo(), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(demoReview()))]).toString('base64')), isBase64Encoded: true }) },
+  ])('a byte order mark before a $what body is dropped and the review answered (a plain one was a 400)', async ({ event }) => {
+    const { invoke } = setup();
+    const result = await invoke(event());
+    expect(result.statusCode).toBe(200);
+  });
+
   it('in the original-images annotation: replaced, 200', async () => {
     const { invoke, obs } = setup();
     const review = pod([{ name: 'a', image: 'gcr.io/x' }]);

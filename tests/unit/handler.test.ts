@@ -455,7 +455,7 @@ describe('logs and metrics', () => {
       image: 'Not/A:Valid@Image',
       error: expect.any(String),
     });
-    expect(obs.logs().find((l) => l['message'] === 'pod spec field skipped')).toMatchObject({ level: 'WARN', pointer: '/spec/containers/2/image' });
+    expect(obs.logs().find((l) => l['message'] === 'pod spec fields skipped')).toMatchObject({ level: 'WARN', listed: 1, fields: [{ pointer: '/spec/containers/2/image' }] });
   });
 
   it('logs the cold start once', async () => {

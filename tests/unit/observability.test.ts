@@ -168,13 +168,13 @@ describe('logReport', () => {
       'image rewritten',
       'image left unchanged: not a valid reference',
       'image left unchanged: not a valid reference',
-      'pod spec field skipped',
+      'pod spec fields skipped',
     ]);
     expect(logs[0]).toMatchObject({ uid: 'u-1', namespace: 'shop', kind: 'v1/Pod', name: 'web', container: 'a', list: 'containers', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr' });
     expect(logs[2]).toMatchObject({ level: 'WARN', container: 'c', list: 'initContainers', error: 'invalid reference format' });
     expect(String(logs[2]?.['image'])).toHaveLength(515);
     expect(logs[2]).not.toHaveProperty('rule');
     expect(logs[3]).toMatchObject({ rule: 'r' });
-    expect(logs[4]).toMatchObject({ pointer: '/spec/containers/9/image', problem: 'image must be a string' });
+    expect(logs[4]).toMatchObject({ listed: 1, fields: [{ pointer: '/spec/containers/9/image', problem: 'image must be a string' }] });
   });
 });

@@ -182,6 +182,7 @@ describe('connection limit', () => {
       host: '127.0.0.1',
       port: 0,
       maxConnections: 2,
+      maxConnectionsPerClient: 2, // every client here is 127.0.0.1
       log: record,
     });
     type Attempt = { readonly ok: true; readonly socket: TLSSocket } | { readonly ok: false; readonly error: Error };
@@ -231,6 +232,7 @@ describe('many idle connections (500 handshakes that never finish and 300 idle T
       host: '127.0.0.1',
       port: 0,
       maxConnections: 1024,
+      maxConnectionsPerClient: 1024, // every client here is 127.0.0.1
       timeouts: { handshakeMs: 60_000, headersMs: 60_000, requestMs: 60_000, idleSocketMs: 60_000, shutdownMs: 2000 },
       log: record,
     });

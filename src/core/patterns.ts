@@ -1,0 +1,66 @@
+/**
+ * The two small matchers the rules need that must not backtrack: namespace globs, and the literal
+ * text a regex rule's names start with (which lets the rewriter skip regex rules without running
+ * them). Pure.
+ */
+
+/**
+ * A namespace glob (`*` any run, `?` one character) as a matcher that never backtracks: the glob
+ * is split at its stars, the first piece must start the name, the last must end it, and each piece
+ * between is taken at its leftmost place after the previous one (a leftmost place never loses a
+ * match that a later one would find). Work: at most the name's length times the glob's, where a
+ * regex (`^.*a.*a.*b$`) is exponential in the number of stars. Hand-written: a dozen lines, and
+ * no package does exactly this without a regex.
+ */
+export function globMatcher(glob: string): (name: string) => boolean {
+  const pieces = glob.split('*');
+  const first = pieces[0] ?? '';
+  if (pieces.length === 1) return (name) => name.length === first.length && pieceAt(name, first, 0);
+  const last = pieces[pieces.length - 1] ?? '';
+  const middle = pieces.slice(1, -1).filter((p) => p !== '');
+  const least = first.length + last.length + middle.reduce((n, p) => n + p.length, 0);
+  return (name) => {
+    if (name.length < least || !pieceAt(name, first, 0) || !pieceAt(name, last, name.length - last.length)) return false;
+    let from = first.length;
+    const end = name.length - last.length;
+    for (const piece of middle) {
+      let at = from;
+      while (at + piece.length <= end && !pieceAt(name, piece, at)) at++;
+      if (at + piece.length > end) return false;
+      from = at + piece.length;
+    }
+    return true;
+  };
+}
+
+/** True when `piece` (with `?` for any one character) matches `name` at `at`. */
+function pieceAt(name: string, piece: string, at: number): boolean {
+  for (let i = 0; i < piece.length; i++) {
+    const c = piece.charCodeAt(i);
+    if (c !== 0x3f && c !== name.charCodeAt(at + i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Text every name a regex rule matches starts with (`gcr.io/` for `gcr\.io/(.*)`), read from the
+ * start of the source: plain characters and escaped punctuation, up to the first other construct
+ * (a class, a group, `.`, an escape of a letter or digit); a character followed by a quantifier is
+ * not required. A source with a `|` anywhere has none (the alternation may be at the top). Only
+ * ever too short, never wrong: it lets the rewriter skip a regex without running it. Written by
+ * hand, since reading more would need the regex parser, which src/core does not carry.
+ */
+export function literalPrefix(source: string): string {
+  if (source.includes('|')) return '';
+  let out = '';
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i] ?? '';
+    let literal: string;
+    if (/^[A-Za-z0-9/:_@-]$/.test(c)) literal = c;
+    else if (c === '\\' && /^[./:_@-]$/.test(source[i + 1] ?? '')) literal = source[++i] ?? '';
+    else break;
+    if (/^[?*+{]$/.test(source[i + 1] ?? '')) break;
+    out += literal;
+  }
+  return out;
+}

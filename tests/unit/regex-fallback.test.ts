@@ -1,0 +1,66 @@
+/**
+ * V8's linear-time fallback for regexes that backtrack (src/config/regex-fallback.ts): with it, a
+ * regex that would backtrack for hours answers at once, with the same result; both entry points
+ * turn it on before anything else. Run in a child process (a hang there is a kill, not a stuck
+ * test), bundled by esbuild from the module itself.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+/** A child that runs catastrophic regexes (2^40 and n^5 backtracking) and prints their results. */
+async function child(enable: boolean, timeout: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'regex-fallback-'));
+  try {
+    const outfile = join(dir, 'child.mjs');
+    await build({
+      stdin: {
+        contents: `import { enableRegexFallback } from './src/config/regex-fallback.ts';
+${enable ? 'enableRegexFallback();' : ''}
+const out = [
+  /^(?:(a|a)*b)$/.test('a'.repeat(40)),
+  /^(?:.*.*.*.*.*x)$/.test('a'.repeat(400)),
+  /^(?:(a+)+)$/.exec('a'.repeat(40))?.[1]?.length,
+  /^(?:(?<h>.*)\\.(?<t>.*)z)$/.exec('a.'.repeat(100) + 'z')?.groups?.t,
+];
+process.stdout.write(JSON.stringify(out));`,
+        resolveDir: REPO_ROOT,
+        loader: 'ts',
+      },
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'silent',
+    });
+    const r = spawnSync(process.execPath, [outfile], { timeout, killSignal: 'SIGKILL', encoding: 'utf8' });
+    return { status: r.status, signal: r.signal, stdout: r.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the linear-time regex fallback', () => {
+  it('answers regexes that backtrack exponentially, with the same results', async () => {
+    const r = await child(true, 30_000);
+    expect(r).toMatchObject({ status: 0, signal: null });
+    expect(JSON.parse(r.stdout)).toEqual([false, false, 40, '']);
+  }, 60_000);
+
+  it('without it the same child does not finish (killed after 5 s; the first regex alone is 2^40 steps)', async () => {
+    const r = await child(false, 5000);
+    expect(r.signal).toBe('SIGKILL');
+  }, 30_000);
+
+  it.each(['src/lambda/main.ts', 'src/cli/bin.ts'])('%s turns it on before anything else runs', (file) => {
+    const source = readFileSync(join(REPO_ROOT, file), 'utf8');
+    const call = source.indexOf('enableRegexFallback();');
+    expect(call).toBeGreaterThan(0);
+    const firstStatement = source.split('\n').findIndex((l) => /^(const|let|export const|process\.|sources =|try)/.test(l));
+    expect(source.slice(0, call).split('\n').length - 1).toBeLessThanOrEqual(firstStatement);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * serve checks the path token before it reads a body: a client with a wrong or no token gets 401 as
+ * soon as its headers are in, with the connection closed, and nothing of its body is kept.
+ *
+ * Regression test: serve read and buffered up to 6 MiB per connection before the handler checked
+ * the token, so tens of unauthenticated connections cost hundreds of MiB.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect as tlsConnect } from 'node:tls';
+import { tokenMatcher } from '../../src/lambda/handler.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { createTestPki, type TestPki, untilClosed } from '../helpers/tls.js';
+
+const TOKEN = 'serve-auth-token-0123456789abcdef';
+let pki: TestPki;
+let server: RunningServer;
+let calls = 0;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  server = await startServer({
+    handler: () => {
+      calls++;
+      return Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    },
+    authorize: tokenMatcher(TOKEN),
+    certFile: pki.server.certFile,
+    keyFile: pki.server.keyFile,
+    host: '127.0.0.1',
+    port: 0,
+    log: () => undefined,
+  });
+});
+
+afterAll(async () => {
+  await server.close();
+  await pki.remove();
+});
+
+/** Send only the request head (a 5 MiB body announced, none sent) and read what comes back. */
+async function headOnly(path: string): Promise<string> {
+  const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca });
+  await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${5 * 1024 * 1024}\r\n\r\n`);
+  const { data } = await untilClosed(socket);
+  return data.toString('latin1');
+}
+
+describe('the token is checked before the body is read', () => {
+  it.each(['/mutate/wrong-token', '/mutate', `/mutate/${TOKEN}x`])('%s: 401 with the body never sent, connection closed', async (path) => {
+    const answer = await headOnly(path);
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toMatch(/connection: close/i);
+    expect(answer).toContain('{"message":"unauthorized"}');
+    expect(calls).toBe(0);
+  });
+
+  it('the right token still reaches the handler', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca });
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
+    socket.end(`POST /mutate/${TOKEN} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    const { data } = await untilClosed(socket);
+    expect(data.toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+    expect(calls).toBe(1);
+  });
+});
