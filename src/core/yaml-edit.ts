@@ -23,6 +23,8 @@ export interface Edit {
   readonly offset: number;
   readonly remove: number;
   readonly insert: string;
+  /** For lines added after a block collection: its column (a nested one's lines go first). */
+  readonly column?: number;
 }
 
 export class EditError extends Error {
@@ -52,6 +54,7 @@ export class DocumentEditor {
   private readonly edits: Edit[] = [];
   private readonly aliases: { node: Alias; value: JsonValue; path: string }[] = [];
   private readonly replaced = new Map<unknown, JsonValue>();
+  private readonly flowEntries = new Map<CST.FlowCollection, number>();
   /**
    * @param doc the document, composed with `keepSourceTokens`
    * @param source the whole text the document's offsets refer to
@@ -149,8 +152,11 @@ export class DocumentEditor {
       if (token?.type !== 'alias' || typeof value !== 'string') throw new EditError(`${path}: cannot replace this alias in the YAML text`);
       this.add({ offset: token.offset, remove: token.source.length, insert: scalarText('double-quoted-scalar', value) }, path);
     }
-    // Stable: insertions in the order made, before a replacement at the same offset.
-    return [...this.edits].sort((a, b) => a.offset - b.offset || Number(a.remove > 0) - Number(b.remove > 0));
+    // At one offset: insertions before a replacement; lines that end an inner block (a pod spec)
+    // before those that end an outer one (the object) that ends there too; else in the order made.
+    return [...this.edits].sort(
+      (a, b) => a.offset - b.offset || Number(a.remove > 0) - Number(b.remove > 0) || (b.column ?? 0) - (a.column ?? 0),
+    );
   }
 
   /** Column of an offset (characters since the line start). */
@@ -179,7 +185,8 @@ export class DocumentEditor {
     if (token?.type === 'block-map') {
       const { offset, lead } = this.blockEnd(token);
       const text = stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 });
-      this.add({ offset, remove: 0, insert: lead + this.indent(text, this.column(token.offset)) }, path);
+      const column = this.column(token.offset);
+      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
@@ -190,7 +197,8 @@ export class DocumentEditor {
     if (token?.type === 'block-seq') {
       const { offset, lead } = this.blockEnd(token);
       const text = stringify([value], { lineWidth: 0, minContentWidth: 0 });
-      this.add({ offset, remove: 0, insert: lead + this.indent(text, this.column(token.offset)) }, path);
+      const column = this.column(token.offset);
+      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, seq, JSON.stringify(value), path);
     } else throw new EditError(`${path}: cannot add to this list in the YAML text`);
@@ -207,7 +215,10 @@ export class DocumentEditor {
       return start === undefined || end === undefined ? undefined : { start, end };
     };
     if (node.items.length === 0) {
-      this.add({ offset: token.start.offset + 1, remove: 0, insert: entry }, path);
+      // Several entries added to an empty collection (`[]`) are separated from each other.
+      const before = this.flowEntries.get(token) ?? 0;
+      this.flowEntries.set(token, before + 1);
+      this.add({ offset: token.start.offset + 1, remove: 0, insert: (before === 0 ? '' : ', ') + entry }, path);
       return;
     }
     const first = bounds(node.items[0]);
