@@ -13,7 +13,7 @@ import { captureIo } from '../helpers/io.js';
 
 const RULES = join(FIXTURES, 'render', 'rules.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-render-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
 
 const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: app\n    image: gcr.io/app:1\n';
 
