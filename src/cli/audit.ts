@@ -16,12 +16,12 @@
  */
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { type Command, EXIT, type Io, loadRewriter, UsageError } from './main.js';
+import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { readManifests } from './render.js';
 import { type Finding, findingsOf, type ManifestObject, objectsOf, SCOPES, type Scope } from '../core/manifest.js';
 import { MAX_ALIAS_COUNT } from '../core/manifest-yaml.js';
 import type { Rewriter } from '../core/rules.js';
-import { at, isRecord, own } from '../core/workload.js';
+import { at, isRecord, own } from '../core/json.js';
 
 export const OUTPUTS = ['table', 'json'] as const;
 type Output = (typeof OUTPUTS)[number];
@@ -207,8 +207,9 @@ export const command: Command = async (args, io) => {
   if (!isOutput(output)) throw new UsageError(`-o must be one of ${OUTPUTS.join(', ')}`);
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
-  const loaded = await loadRewriter(values.config, io);
-  if (loaded === undefined) return EXIT.invalidConfig;
+  const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
+  if (typeof sources === 'number') return sources;
+  const { rewriter } = sources.state;
   const out = new Report(io, output);
   let ok: boolean;
   if (values.filename !== undefined) {
@@ -217,10 +218,10 @@ export const command: Command = async (args, io) => {
     ok = objects !== undefined;
     if (objects !== undefined) {
       const wanted = values.namespace === undefined ? objects : objects.filter((o) => o.namespace === values.namespace);
-      report(wanted, loaded.rewriter, scope, out);
+      report(wanted, rewriter, scope, out);
     }
   } else {
-    ok = await auditCluster(values, io, loaded.rewriter, scope, out);
+    ok = await auditCluster(values, io, rewriter, scope, out);
   }
   out.finish();
   if (!ok) return EXIT.invalidConfig;

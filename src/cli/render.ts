@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Command, EXIT, type Io, loadRewriter, UsageError } from './main.js';
+import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { SCOPES, type Scope } from '../core/manifest.js';
 import { renderManifests } from '../core/manifest-yaml.js';
 
@@ -45,12 +45,13 @@ export const command: Command = async (args, io) => {
   if (positionals.length > 0) throw new UsageError(`render takes its manifests from -f FILE or stdin, not from "${positionals.join(' ')}"`);
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
-  const loaded = await loadRewriter(values.config, io);
-  if (loaded === undefined) return EXIT.invalidConfig;
+  const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
+  if (typeof sources === 'number') return sources;
+  const { rewriter } = sources.state;
   const source = await readManifests(values.filename, io);
   if (source === undefined) return EXIT.invalidConfig;
   const result = renderManifests(source, {
-    rewriter: loaded.rewriter,
+    rewriter,
     namespace: values.namespace,
     annotate: values.annotate === true,
     scope,

@@ -15,10 +15,12 @@
  *
  * Pure: no I/O.
  */
-import { review, type InvalidRecord, type RewriteRecord, type SkipReason } from './admission.js';
+import type { InvalidRecord, RewriteRecord, SkipReason } from './admission.js';
+import { isRecord, own } from './json.js';
 import type { PatchOperation } from './patch.js';
 import type { Rewriter } from './rules.js';
-import { type FieldProblem, isRecord, own, workloadTypeOfKind } from './workload.js';
+import { review } from './review.js';
+import { type FieldProblem, workloadTypeOfKind } from './workload.js';
 
 export const SCOPES = ['all', 'pods'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -102,7 +102,7 @@ export function workloadTypeOf(kind: GroupVersionKind, resource: GroupVersionRes
 
 /** The type of an object from its own `apiVersion` group and `kind` (a manifest has no request.resource). */
 export function workloadTypeOfKind(group: string, kind: string): WorkloadType | undefined {
-  return WORKLOAD_TYPES.get(`${group}/${kind}`);
+  return BY_GROUP_KIND.get(`${group}/${kind}`);
 }
 
 /** An image field of a pod spec. */

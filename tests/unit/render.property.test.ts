@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parseAllDocuments, stringify } from 'yaml';
-import { review } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
 import { renderManifests } from '../../src/core/manifest-yaml.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
