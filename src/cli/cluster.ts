@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { own } from '../core/json.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 /** Objects per list call: the API server's pages of `kubectl get --chunk-size` (500). */
@@ -105,7 +106,10 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         throw new ListError(`cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}`);
       }
       yield { type, apiVersion, items: list.items };
-      token = list.metadata?._continue;
+      // The client keeps `continue` under the name its model gives it, or as sent when it has no model.
+      const meta: unknown = list.metadata;
+      const next = own(meta, '_continue') ?? own(meta, 'continue');
+      token = typeof next === 'string' ? next : undefined;
     } while (token !== undefined && token !== '');
   }
   return { server, pages };
