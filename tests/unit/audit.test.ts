@@ -68,17 +68,17 @@ beforeAll(async () => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) return send(401, { kind: 'Status', message: 'Unauthorized' });
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) { send(401, { kind: 'Status', message: 'Unauthorized' }); return; }
     const discovery = DISCOVERY[url.pathname] as [string, string][] | undefined;
     if (discovery !== undefined) {
-      return send(200, { kind: 'APIResourceList', groupVersion: url.pathname.replace(/^\/apis?\//, ''), resources: discovery.map(([name, kind]) => ({ name, kind, namespaced: true, verbs: ['list'] })) });
+      send(200, { kind: 'APIResourceList', groupVersion: url.pathname.replace(/^\/apis?\//, ''), resources: discovery.map(([name, kind]) => ({ name, kind, namespaced: true, verbs: ['list'] })) }); return;
     }
     const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined;
     calls.push({ path: url.pathname, limit });
     const all = items(url.pathname);
-    if (all === undefined) return send(404, { kind: 'Status', message: 'not found' });
+    if (all === undefined) { send(404, { kind: 'Status', message: 'not found' }); return; }
     if (all === 'forbidden') {
-      return send(403, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: 'pods is forbidden: User "auditor" cannot list resource "pods" in API group "" in the namespace "secret"' });
+      send(403, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: 'pods is forbidden: User "auditor" cannot list resource "pods" in API group "" in the namespace "secret"' }); return;
     }
     const from = Number(url.searchParams.get('continue') ?? '0');
     const page = all.slice(from, limit === undefined ? undefined : from + limit);
