@@ -223,7 +223,8 @@ export const command: Command = async (args, io) => {
   } else {
     ok = await auditCluster(values, io, rewriter, scope, out);
   }
-  out.finish();
+  // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
+  if (ok || out.total > 0) out.finish();
   if (!ok) return EXIT.invalidConfig;
   return out.total > 0 ? EXIT.failure : EXIT.ok;
 };
