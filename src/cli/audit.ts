@@ -19,7 +19,7 @@ import { parseAllDocuments } from 'yaml';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { readManifests } from './render.js';
 import { type Finding, findingsOf, type ManifestObject, objectsOf, SCOPES, type Scope } from '../core/manifest.js';
-import { MAX_ALIAS_COUNT } from '../core/manifest-yaml.js';
+import { MAX_ALIAS_COUNT } from '../manifests/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, own } from '../core/json.js';
 

@@ -1,7 +1,7 @@
 /**
  * `image-rewriter render`: manifests in (multi-document YAML or JSON: `kustomize build`, `helm
  * template`, `kubectl get -o yaml`), the same manifests out with every image the webhook would
- * rewrite rewritten, every other byte as it was (src/core/manifest-yaml.ts). Also a Helm 3
+ * rewrite rewritten, every other byte as it was (src/manifests/render.ts). Also a Helm 3
  * post-renderer (`--post-renderer` runs it with the manifests on stdin) and, through
  * helm/image-rewriter/plugin.yaml, a Helm 4 post-renderer plugin.
  *
@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { SCOPES, type Scope } from '../core/manifest.js';
-import { renderManifests } from '../core/manifest-yaml.js';
+import { renderManifests } from '../manifests/render.js';
 
 const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 

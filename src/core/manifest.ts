@@ -2,7 +2,7 @@
  * The webhook's decision for Kubernetes objects read from manifests instead of admission requests:
  * the objects of one parsed document (a single object, or the items of a `List`), and for each the
  * JSON Patch the webhook would answer to its CREATE, with what it rewrote. `render` applies the
- * patch to the YAML text (./manifest-yaml.ts), `audit` lists the rewrites.
+ * patch to the YAML text (src/manifests/render.ts), `audit` lists the rewrites.
  *
  * The decision is review() itself, on an AdmissionReview built from the object, so both commands
  * decide exactly as the webhook does: the same kinds, opt-out label and annotation, mirror pods,
@@ -106,7 +106,8 @@ export function objectsOf(document: unknown): ObjectsResult {
   if (items === null || items === undefined) return { ok: true, objects: [] };
   if (!Array.isArray(items)) return { ok: false, problem: { pointer: '/items', message: `is ${describe(items)}, not a list` } };
   // `DeploymentList` items omit apiVersion and kind; `List` items carry their own.
-  const defaults = top.kind === 'List' ? undefined : { apiVersion: stringField(top.object, 'apiVersion') ?? '', kind: top.kind.slice(0, -'List'.length) };
+  const apiVersion = top.group === '' ? top.version : `${top.group}/${top.version}`;
+  const defaults = top.kind === 'List' ? undefined : { apiVersion, kind: top.kind.slice(0, -'List'.length) };
   const objects: ManifestObject[] = [];
   const list: readonly unknown[] = items;
   for (const [i, item] of list.entries()) {
@@ -172,6 +173,7 @@ export function decide(o: ManifestObject, rewriter: Rewriter, options: DecideOpt
     { recordOriginals: options.annotate },
   );
   // The request is well formed by construction; a refusal would be a bug in this module.
+  /* c8 ignore next */
   if (!outcome.ok) throw new Error(`internal error: review refused a manifest object: ${outcome.message}`);
   const { report, response } = outcome;
   const patch = response.response.patch;
@@ -180,7 +182,7 @@ export function decide(o: ManifestObject, rewriter: Rewriter, options: DecideOpt
   return report.skipped === undefined ? decision : { ...decision, skipped: report.skipped };
 }
 
-/** One container whose image the rules would rewrite (the `audit` line, DESIGN.md). */
+/** One container whose image the rules would rewrite (one line of `audit -o json`, README.md). */
 export interface Finding {
   readonly namespace: string;
   readonly kind: string;

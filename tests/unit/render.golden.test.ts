@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { DecideOptions } from '../../src/core/manifest.js';
-import { renderManifests } from '../../src/core/manifest-yaml.js';
+import { renderManifests } from '../../src/manifests/render.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parseAllDocuments, stringify } from 'yaml';
 import { review } from '../../src/core/review.js';
-import { renderManifests } from '../../src/core/manifest-yaml.js';
+import { renderManifests } from '../../src/manifests/render.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { format, reference } from '../helpers/arbitraries.js';

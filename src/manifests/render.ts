@@ -5,7 +5,7 @@
  * order, quoting, anchors, flow style, CRLF, document separators and empty documents, stays.
  *
  * How: the `yaml` package's parser gives the concrete syntax tree with source offsets; each
- * document is composed (with its source tokens), turned into JSON, and decided by ./manifest.ts
+ * document is composed (with its source tokens), turned into JSON, and decided by src/core/manifest.ts
  * (review() itself). Each patch operation becomes a text edit at the offsets of the node it
  * targets. Then the edited document is parsed again and must equal the webhook's patch applied to
  * the original object (fast-json-patch); otherwise (an anchor shared with a field the webhook does
@@ -13,13 +13,14 @@
  * by the largest document and time is linear in the input. Nothing is returned when any document
  * fails: the command never writes half of its output.
  *
- * Pure: no I/O.
+ * No I/O, but not in src/core: it needs the `yaml` package's parser, which the webhook's hot
+ * path does without (the Lambda never imports this folder).
  */
 import fastJsonPatch from 'fast-json-patch';
 import { Composer, CST, type Document, Parser } from 'yaml';
-import { decide, type DecideOptions, objectsOf, type ManifestObject } from './manifest.js';
-import type { PatchOperation } from './patch.js';
-import type { Rewriter } from './rules.js';
+import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
+import type { PatchOperation } from '../core/patch.js';
+import type { Rewriter } from '../core/rules.js';
 import { applyEdits, DocumentEditor, EditError } from './yaml-edit.js';
 
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */

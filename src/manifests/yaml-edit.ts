@@ -11,12 +11,12 @@
  *   by the `yaml` package; to a flow collection (JSON): a new entry after the last one, on its own
  *   line when the collection spans lines; to a key that holds null: a flow value after the colon.
  * Anything else (a path through a merge key, a collection where a value was expected) is an
- * EditError. The caller checks the result by parsing it again (src/core/manifest-yaml.ts).
+ * EditError. The caller checks the result by parsing it again (src/manifests/render.ts).
  *
- * Pure: no I/O.
+ * No I/O.
  */
 import { type Alias, CST, type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, type Node as YamlNode, parse, stringify } from 'yaml';
-import type { JsonValue, PatchOperation } from './patch.js';
+import type { JsonValue, PatchOperation } from '../core/patch.js';
 
 /** A text edit: `remove` characters at `offset` replaced by `insert`. */
 export interface Edit {
