@@ -24,6 +24,10 @@ Usage:
         [--admission-review-versions v1,v1beta1]                   print the MutatingWebhookConfiguration
         [--scope pods|all] [--config FILE]                         (pods: Pods only, the default; --config: matchConditions)
   image-rewriter invoke [--config FILE] EVENT.json                 run the Lambda handler on an event file
+  image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]
+                                                                   rewrite the images of manifests (stdin by default)
+  image-rewriter audit [--config FILE] [--kubeconfig FILE | -f FILE|-] [-o table|json] [--scope all|pods]
+                                                                   list Pods and workloads whose images would be rewritten
   image-rewriter version                                           print the version
   image-rewriter help [COMMAND]
 
@@ -92,6 +96,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   serve: lazy(() => import('./serve.js')),
   'webhook-config': lazy(() => import('./webhook-config.js')),
   invoke: lazy(() => import('./invoke.js')),
+  render: lazy(() => import('./render.js')),
+  audit: lazy(() => import('./audit.js')),
   version,
   '--version': version,
   help,

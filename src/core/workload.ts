@@ -100,6 +100,11 @@ export function workloadTypeOf(kind: GroupVersionKind, resource: GroupVersionRes
   return t.subresources.includes(subResource) ? t : undefined;
 }
 
+/** The type of an object from its own `apiVersion` group and `kind` (a manifest has no request.resource). */
+export function workloadTypeOfKind(group: string, kind: string): WorkloadType | undefined {
+  return BY_GROUP_KIND.get(`${group}/${kind}`);
+}
+
 /** An image field of a pod spec. */
 export interface ImageField {
   /** RFC 6901 pointer of the `image` field, e.g. `/spec/containers/0/image`. */

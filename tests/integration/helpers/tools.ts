@@ -101,3 +101,11 @@ export function samBuildDir(): string {
   mustExist(join(dir, 'template.yaml'), 'IMAGE_REWRITER_SAM_BUILD_DIR', what, script);
   return dir;
 }
+
+/** A helm binary built from the Go module proxy (hack/helm/build.sh 3|4). */
+export function helmBinary(major: 3 | 4): string {
+  const script = `hack/helm/build.sh ${major}`;
+  const variable = `IMAGE_REWRITER_HELM${major}`;
+  const what = `a Helm ${major} binary`;
+  return mustExist(fromEnv(variable, what, script), variable, what, script, true);
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Build real Helm 3 and Helm 4 from the Go module proxy (no release downloads) into a per-version
+# cache outside the repo, like hack/k8s/build.sh. Used by the Helm post-renderer tests.
+#
+#   hack/helm/build.sh 3|4              build if needed; last stdout line = the helm binary
+#   hack/helm/build.sh pin 3|4 VERSION  re-pin hack/helm/v<N>/go.mod, e.g. `pin 4 4.3.2`
+#
+# Versions come from the pinned go.mod files (hack/helm/v3/go.mod: helm.sh/helm/v3,
+# hack/helm/v4/go.mod: helm.sh/helm/v4), so a bump is one `pin` command.
+# Cache: ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}/helm-v<VERSION>/bin/helm,
+# built in a temp dir and renamed into place only when complete.
+# Env: HELM_BUILD_JOBS (go build -p, default: nproc).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export GOWORK=off CGO_ENABLED=0
+
+T0=$(date +%s)
+log() { echo "[helm-build +$(($(date +%s) - T0))s] $*" >&2; }
+usage() { echo "usage: $0 3|4  or  $0 pin 3|4 VERSION" >&2; exit 2; }
+
+if [[ ${1:-} == pin ]]; then
+  major=${2:-}; version=${3#v}
+  [[ ($major == 3 || $major == 4) && $version =~ ^$major\.[0-9]+\.[0-9]+$ ]] || usage
+  cd "$HERE/v$major"
+  rm -f go.mod go.sum
+  printf 'module image-rewriter/hack/helm/v%s\n\ngo 1.26.0\n' "$major" >go.mod
+  go get -tool "helm.sh/helm/v$major/cmd/helm@v$version"
+  go mod tidy
+  log "pinned helm v$version"
+  exit 0
+fi
+
+MAJOR=${1:-}
+[[ $MAJOR == 3 || $MAJOR == 4 ]] || usage
+MOD=$HERE/v$MAJOR
+VERSION=$(sed -n "s|^[[:space:]]*helm.sh/helm/v$MAJOR v\([^ ]*\).*|\1|p" "$MOD/go.mod" | head -n1)
+[[ -n $VERSION ]] || { echo "cannot read the helm version from $MOD/go.mod" >&2; exit 1; }
+
+CACHE=${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
+NAME=helm-v$VERSION
+DEST=$CACHE/$NAME
+if [[ -x $DEST/bin/helm ]]; then
+  log "cached: $DEST/bin/helm"
+  echo "$DEST/bin/helm"
+  exit 0
+fi
+
+mkdir -p "$CACHE"
+TMP=$(mktemp -d "$CACHE/.$NAME.tmp.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+mkdir "$TMP/bin"
+log "building helm $VERSION into $DEST (go $(go env GOVERSION), -p ${HELM_BUILD_JOBS:-$(nproc)})"
+# helm's Makefile stamps internal/version.version the same way.
+(cd "$MOD" && go build -trimpath -pgo=off -p "${HELM_BUILD_JOBS:-$(nproc)}" \
+  -ldflags "-s -w -X helm.sh/helm/v$MAJOR/internal/version.version=v$VERSION" \
+  -o "$TMP/bin/helm" "helm.sh/helm/v$MAJOR/cmd/helm")
+"$TMP/bin/helm" version >/dev/null || { echo "the built helm does not run" >&2; exit 1; }
+printf 'helm=%s\ngo=%s\n' "$VERSION" "$(go env GOVERSION)" >"$TMP/BUILDINFO"
+chmod 755 "$TMP"
+if [[ -e $DEST && ! -x $DEST/bin/helm ]]; then rm -rf "$DEST"; fi
+if ! mv -T "$TMP" "$DEST" 2>/dev/null; then
+  [[ -x $DEST/bin/helm ]] || { echo "cannot publish $DEST" >&2; exit 1; }
+fi
+log "done: $(du -sh "$DEST/bin/helm" | cut -f1)"
+echo "$DEST/bin/helm"

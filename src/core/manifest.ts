@@ -1,0 +1,215 @@
+/**
+ * The webhook's decision for Kubernetes objects read from manifests instead of admission requests:
+ * the objects of one parsed document (a single object, or the items of a `List`), and for each the
+ * JSON Patch the webhook would answer to its CREATE, with what it rewrote. `render` applies the
+ * patch to the YAML text (src/manifests/render.ts), `audit` lists the rewrites.
+ *
+ * The decision is review() itself, on an AdmissionReview built from the object, so both commands
+ * decide exactly as the webhook does: the same kinds, opt-out label and annotation, mirror pods,
+ * namespace-scoped rules, original-images annotation and imagePullSecrets (docs/design.md).
+ *
+ * Scope: `all` (the default of both commands) decides for Pods and for the pod templates of the
+ * workload kinds; `pods` only for Pods, like a webhook registered with `--scope pods`. Rewriting
+ * templates is the point of rendering for GitOps: the Deployment in git is what Argo CD or Flux
+ * compare with the cluster, so its template must already name the mirror.
+ *
+ * Pure: no I/O.
+ */
+import type { InvalidRecord, RewriteRecord, SkipReason } from './admission.js';
+import { isRecord, own } from './json.js';
+import type { PatchOperation } from './patch.js';
+import type { Rewriter } from './rules.js';
+import { review } from './review.js';
+import { type FieldProblem, workloadTypeOfKind } from './workload.js';
+
+export const SCOPES = ['all', 'pods'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** One Kubernetes object of a document. */
+export interface ManifestObject {
+  /** RFC 6901 pointer of the object in its document: '' for the document itself, `/items/3` in a List. */
+  readonly pointer: string;
+  readonly object: Readonly<Record<string, unknown>>;
+  /** API group ('' for the core group), version and kind, from `apiVersion` and `kind` (or the List's). */
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  /** `metadata.namespace`, or undefined. */
+  readonly namespace: string | undefined;
+  /** `metadata.name` (or `metadata.generateName`), or undefined. */
+  readonly name: string | undefined;
+}
+
+/** Why a document is not Kubernetes objects. */
+export interface ManifestProblem {
+  /** Pointer of the offending value in its document ('' for the whole document). */
+  readonly pointer: string;
+  readonly message: string;
+}
+
+export type ObjectsResult =
+  | { readonly ok: true; readonly objects: readonly ManifestObject[] }
+  | { readonly ok: false; readonly problem: ManifestProblem };
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function stringField(value: unknown, key: string): string | undefined {
+  const v = own(value, key);
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+function manifestObject(
+  pointer: string,
+  value: unknown,
+  defaults: { apiVersion: string; kind: string } | undefined,
+): ManifestObject | ManifestProblem {
+  if (!isRecord(value)) return { pointer, message: `is ${describe(value)}, not a Kubernetes object (a mapping with apiVersion and kind)` };
+  const apiVersion = stringField(value, 'apiVersion') ?? defaults?.apiVersion;
+  const kind = stringField(value, 'kind') ?? defaults?.kind;
+  if (apiVersion === undefined) return { pointer: `${pointer}/apiVersion`, message: 'is missing or not a non-empty string' };
+  if (kind === undefined) return { pointer: `${pointer}/kind`, message: 'is missing or not a non-empty string' };
+  const metadata = own(value, 'metadata');
+  return {
+    pointer,
+    object: value,
+    ...splitApiVersion(apiVersion),
+    kind,
+    namespace: stringField(metadata, 'namespace'),
+    name: stringField(metadata, 'name') ?? stringField(metadata, 'generateName'),
+  };
+}
+
+/** A typed list (`DeploymentList`, as the API server returns it) or a `List` (as `kubectl get -o json` does). */
+function isList(kind: string, value: Readonly<Record<string, unknown>>): boolean {
+  return kind === 'List' || (kind.endsWith('List') && Object.hasOwn(value, 'items'));
+}
+
+/**
+ * The objects of one parsed document: none for an empty document (null), the items of a List
+ * (`kind: List`, or a typed list whose items may lack apiVersion and kind), else the document.
+ */
+export function objectsOf(document: unknown): ObjectsResult {
+  if (document === null || document === undefined) return { ok: true, objects: [] };
+  const top = manifestObject('', document, undefined);
+  if (!('object' in top)) return { ok: false, problem: top };
+  if (!isList(top.kind, top.object)) return { ok: true, objects: [top] };
+  const items = own(top.object, 'items');
+  if (items === null || items === undefined) return { ok: true, objects: [] };
+  if (!Array.isArray(items)) return { ok: false, problem: { pointer: '/items', message: `is ${describe(items)}, not a list` } };
+  // `DeploymentList` items omit apiVersion and kind; `List` items carry their own.
+  const apiVersion = top.group === '' ? top.version : `${top.group}/${top.version}`;
+  const defaults = top.kind === 'List' ? undefined : { apiVersion, kind: top.kind.slice(0, -'List'.length) };
+  const objects: ManifestObject[] = [];
+  const list: readonly unknown[] = items;
+  for (const [i, item] of list.entries()) {
+    const o = manifestObject(`/items/${i}`, item, defaults);
+    if (!('object' in o)) return { ok: false, problem: o };
+    objects.push(o);
+  }
+  return { ok: true, objects };
+}
+
+export interface DecideOptions {
+  /** The namespace of objects whose metadata names none (`kubectl apply -n`). */
+  readonly namespace?: string | undefined;
+  /** Record the originals in the `image-rewriter.io/original-images` annotation, as the webhook does. */
+  readonly annotate: boolean;
+  readonly scope: Scope;
+}
+
+/** What the webhook would do to one object. */
+export interface ObjectDecision {
+  /** The JSON Patch, its pointers relative to the document (prefixed with the object's pointer). */
+  readonly ops: readonly PatchOperation[];
+  readonly rewrites: readonly RewriteRecord[];
+  readonly invalid: readonly InvalidRecord[];
+  /** Fields that are not what the API server would accept (an image that is not a string), left alone. */
+  readonly malformed: readonly FieldProblem[];
+  /** The namespace the object would be created in. */
+  readonly namespace: string | undefined;
+  readonly skipped?: SkipReason | 'scope';
+}
+
+const decoder = new TextDecoder();
+
+/** The operations of review()'s base64 JSON Patch. */
+function decodePatch(patch: string): PatchOperation[] {
+  const binary = atob(patch);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return JSON.parse(decoder.decode(bytes)) as PatchOperation[];
+}
+
+/** What the webhook would answer to the CREATE of `o` (via review() itself); never throws. */
+export function decide(o: ManifestObject, rewriter: Rewriter, options: DecideOptions): ObjectDecision {
+  const namespace = o.namespace ?? options.namespace;
+  const none = (skipped: SkipReason | 'scope'): ObjectDecision => ({ ops: [], rewrites: [], invalid: [], malformed: [], namespace, skipped });
+  const type = workloadTypeOfKind(o.group, o.kind);
+  if (type === undefined) return none('unsupported-kind');
+  if (options.scope === 'pods' && type.kind !== 'Pod') return none('scope');
+  const outcome = review(
+    {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'manifest',
+        kind: { group: o.group, version: o.version, kind: o.kind },
+        resource: { group: type.group, version: o.version, resource: type.resource },
+        operation: 'CREATE',
+        namespace: namespace ?? '',
+        object: o.object,
+      },
+    },
+    rewriter,
+    { recordOriginals: options.annotate },
+  );
+  // The request is well formed by construction; a refusal would be a bug in this module.
+  /* c8 ignore next */
+  if (!outcome.ok) throw new Error(`internal error: review refused a manifest object: ${outcome.message}`);
+  const { report, response } = outcome;
+  const patch = response.response.patch;
+  const ops = patch === undefined ? [] : decodePatch(patch).map((op) => ({ ...op, path: o.pointer + op.path }));
+  const decision = { ops, rewrites: report.rewrites, invalid: report.invalid, malformed: report.malformed, namespace };
+  return report.skipped === undefined ? decision : { ...decision, skipped: report.skipped };
+}
+
+/** One container whose image the rules would rewrite (one line of `audit -o json`, README.md). */
+export interface Finding {
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly container: string;
+  readonly image: string;
+  readonly rewritten: string;
+  readonly rule: string;
+}
+
+/** `containers/app`, or `containers[0]` for a container without a name. */
+export function containerLabel(r: Pick<RewriteRecord, 'list' | 'containerName' | 'pointer'>): string {
+  if (r.containerName !== undefined) return r.containerName;
+  const index = /\/(\d+)\/image$/.exec(r.pointer)?.[1] ?? '?';
+  return `${r.list}[${index}]`;
+}
+
+/** The findings of one object: each container whose image the webhook would rewrite now. */
+export function findingsOf(o: ManifestObject, rewriter: Rewriter, scope: Scope = 'all'): Finding[] {
+  const d = decide(o, rewriter, { annotate: false, scope });
+  return d.rewrites.map((r) => ({
+    namespace: d.namespace ?? '',
+    kind: o.kind,
+    name: o.name ?? '',
+    container: containerLabel(r),
+    image: r.from,
+    rewritten: r.to,
+    rule: r.rule,
+  }));
+}

@@ -1,0 +1,239 @@
+/**
+ * Rewrite a multi-document YAML (or JSON) text the way the webhook would rewrite each object, by
+ * editing the text itself: the image scalars change (and, where the webhook would add them, the
+ * original-images annotation and imagePullSecrets are inserted); every other byte, comments, key
+ * order, quoting, anchors, flow style, CRLF, document separators and empty documents, stays.
+ *
+ * How: the `yaml` package's parser gives the concrete syntax tree with source offsets; each
+ * document is composed (with its source tokens), turned into JSON, and decided by src/core/manifest.ts
+ * (review() itself). Each patch operation becomes a text edit at the offsets of the node it
+ * targets. Then the edited document is parsed again and must equal the webhook's patch applied to
+ * the original object (fast-json-patch); otherwise (an anchor shared with a field the webhook does
+ * not change) the document is an error. Documents are parsed one at a time, so memory is bounded
+ * by the largest document and time is linear in the input. Nothing is returned when any document
+ * fails: the command never writes half of its output.
+ *
+ * No I/O, but not in src/core: it needs the `yaml` package's parser, which the webhook's hot
+ * path does without (the Lambda never imports this folder).
+ */
+import fastJsonPatch from 'fast-json-patch';
+import { Composer, CST, type Document, Parser } from 'yaml';
+import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
+import type { PatchOperation } from '../core/patch.js';
+import type { Rewriter } from '../core/rules.js';
+import { applyEdits, DocumentEditor, EditError } from './yaml-edit.js';
+
+/** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
+export const MAX_ALIAS_COUNT = 100;
+/** The largest input accepted. */
+export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+
+export interface RenderOptions extends DecideOptions {
+  readonly rewriter: Rewriter;
+}
+
+/** One image that changes (or would change), for the `--check` summary. */
+export interface RenderedImage {
+  /** 1-based index of the document in the input. */
+  readonly document: number;
+  readonly object: string;
+  readonly pointer: string;
+  readonly from: string;
+  readonly to: string;
+  readonly rule: string;
+}
+
+/** An image left alone with a reason (not a valid reference, or a rule's result that is not). */
+export interface RenderWarning {
+  readonly document: number;
+  readonly object: string;
+  readonly pointer: string;
+  readonly message: string;
+}
+
+export type RenderResult =
+  | { readonly ok: true; readonly output: string; readonly changes: readonly RenderedImage[]; readonly warnings: readonly RenderWarning[] }
+  | { readonly ok: false; readonly error: string };
+
+/** Why a document cannot be rendered; `offset` locates it in the text when known. */
+class RenderError extends Error {
+  override readonly name = 'RenderError';
+  constructor(
+    message: string,
+    readonly offset?: number,
+  ) {
+    super(message);
+  }
+}
+
+const { applyPatch, compare, deepClone } = fastJsonPatch;
+
+/** `Deployment default/web` for messages. */
+function objectLabel(o: ManifestObject): string {
+  const name = o.name ?? '(no name)';
+  return `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}`;
+}
+
+interface DocumentGroup {
+  /** The piece of the text the tokens' offsets refer to, and where it starts in the whole text. */
+  readonly text: string;
+  readonly base: number;
+  readonly tokens: CST.Token[];
+  /** Where the group starts and ends in `text`. */
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Where the text can be cut into pieces parsed on their own: before each line that starts with
+ * `---` (a document start; YAML 1.2 forbids such a line inside any scalar or flow collection, so
+ * no document spans it). The yaml package's parser slows down on one long text (1 MB: 1 s, 4 MB:
+ * 5 s), and pieces keep the time linear. A text with directives (`%YAML`) is parsed whole, so
+ * that each directive stays with its document.
+ */
+function pieces(source: string): number[] {
+  if (/^%/m.test(source)) return [0];
+  const starts = [0];
+  for (const m of source.matchAll(/^---(?=[ \t\r\n]|$)/gm)) if (m.index > 0) starts.push(m.index);
+  return starts;
+}
+
+/** Top-level tokens grouped by document (directives and comments before it, `...` after it). */
+function* documentGroups(source: string): Generator<DocumentGroup> {
+  const starts = pieces(source);
+  for (const [i, base] of starts.entries()) {
+    const text = source.slice(base, starts[i + 1] ?? source.length);
+    let tokens: CST.Token[] = [];
+    let start: number | undefined;
+    let end = 0;
+    let done = false;
+    for (const token of new Parser().parse(text)) {
+      if (done && token.type !== 'doc-end') {
+        yield { text, base, tokens, start: start ?? 0, end };
+        tokens = [];
+        start = undefined;
+        done = false;
+      }
+      start ??= 'offset' in token ? token.offset : end;
+      tokens.push(token);
+      end = ('offset' in token ? token.offset : end) + CST.stringify(token).length;
+      if (token.type === 'document') done = true;
+    }
+    if (done) yield { text, base, tokens, start: start ?? 0, end };
+  }
+}
+
+/** `line L, column C` (1-based) of an offset; counted only for an error message. */
+function where(source: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = source.indexOf('\n'); i >= 0 && i < offset; i = source.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, uniqueKeys: true } as const;
+
+/** One composed document (errors are thrown as RenderError with a line and column). */
+function composeOne(tokens: readonly CST.Token[]): Document.Parsed | undefined {
+  const docs = [...new Composer(COMPOSE_OPTIONS).compose(tokens)];
+  const doc = docs[0];
+  if (doc === undefined) return undefined;
+  const error = doc.errors[0];
+  if (error !== undefined) throw new RenderError(error.message.split('\n')[0] ?? error.message, error.pos[0]);
+  return doc;
+}
+
+function toJson(doc: Document.Parsed): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    throw new RenderError((e as Error).message);
+  }
+}
+
+/** The text must be YAML or JSON: no NUL bytes (binary data), and not over MAX_MANIFEST_BYTES. */
+function textProblem(source: string): string | undefined {
+  if (source.length > MAX_MANIFEST_BYTES) return `larger than ${MAX_MANIFEST_BYTES} bytes`;
+  const nul = source.indexOf('\u0000');
+  if (nul >= 0) return `binary data (a NUL byte at offset ${nul}), not YAML or JSON`;
+  return undefined;
+}
+
+/**
+ * Rewrite every document of `source` as the webhook would rewrite its objects. Returns the whole
+ * new text, or an error naming the document (1-based), its line and the path; never throws.
+ */
+export function renderManifests(source: string, options: RenderOptions): RenderResult {
+  const problem = textProblem(source);
+  if (problem !== undefined) return { ok: false, error: `input: ${problem}` };
+  const rendered: Rendered = { changes: [], warnings: [] };
+  const out: string[] = [];
+  let copied = 0;
+  let index = 0;
+  for (const group of documentGroups(source)) {
+    index++;
+    let edited: string | undefined;
+    try {
+      edited = renderDocument(group, index, options, rendered);
+    } catch (e) {
+      if (!(e instanceof RenderError || e instanceof EditError)) throw e;
+      const at = e instanceof RenderError && e.offset !== undefined ? e.offset : group.start;
+      return { ok: false, error: `document ${index} (${where(source, group.base + at)}): ${e.message}` };
+    }
+    if (edited === undefined) continue;
+    out.push(source.slice(copied, group.base + group.start), edited);
+    copied = group.base + group.end;
+  }
+  out.push(source.slice(copied));
+  return { ok: true, output: out.join(''), ...rendered };
+}
+
+interface Rendered {
+  readonly changes: RenderedImage[];
+  readonly warnings: RenderWarning[];
+}
+
+/** The new text of one document, or undefined when nothing changes. Throws RenderError or EditError. */
+function renderDocument(
+  group: DocumentGroup,
+  index: number,
+  options: RenderOptions,
+  rendered: Rendered,
+): string | undefined {
+  const doc = composeOne(group.tokens);
+  if (doc === undefined) return undefined;
+  const json = toJson(doc);
+  const objects = objectsOf(json);
+  if (!objects.ok) throw new RenderError(`${objects.problem.pointer === '' ? 'the document' : objects.problem.pointer} ${objects.problem.message}`);
+  const ops: PatchOperation[] = [];
+  for (const o of objects.objects) {
+    const d = decide(o, options.rewriter, options);
+    const label = objectLabel(o);
+    const first = d.malformed[0];
+    if (first !== undefined) throw new RenderError(`${label}: ${o.pointer}${first.pointer} ${first.problem}`);
+    for (const r of d.rewrites) rendered.changes.push({ document: index, object: label, pointer: o.pointer + r.pointer, from: r.from, to: r.to, rule: r.rule });
+    for (const i of d.invalid) rendered.warnings.push({ document: index, object: label, pointer: o.pointer + i.pointer, message: i.error });
+    ops.push(...d.ops);
+  }
+  if (ops.length === 0) return undefined;
+  const docText = group.text.slice(group.start, group.end);
+  const editor = new DocumentEditor(doc, group.text, docText.includes('\r\n') ? '\r\n' : '\n');
+  for (const op of ops) editor.apply(op);
+  const edited = applyEdits(docText, group.start, editor.finish());
+  verify(edited, json, ops);
+  return edited;
+}
+
+/** The edited text must parse to exactly the webhook's patch applied to the original. */
+function verify(edited: string, original: unknown, ops: readonly PatchOperation[]): void {
+  const expected = applyPatch(deepClone(original), deepClone(ops) as fastJsonPatch.Operation[], true, false).newDocument as unknown;
+  const docs = [...new Composer(COMPOSE_OPTIONS).compose(new Parser().parse(edited))];
+  const doc = docs[0];
+  const actual = docs.length === 1 && doc?.errors.length === 0 ? toJson(doc) : undefined;
+  if (actual === undefined || compare(expected as object, actual as object).length > 0) {
+    throw new RenderError(`cannot rewrite this document's text to exactly what the webhook would make of it (an anchor or alias shared with a field the webhook does not change?)`);
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * JSON Patch operations (the webhook's `replace` and `add`) carried out on the text of one YAML
+ * document instead of on its data: each operation becomes an edit at the source offsets of the node
+ * it targets, so every byte no operation targets stays as it was (comments, order, quoting,
+ * anchors, flow style, line endings).
+ *
+ * - `replace` of a scalar: the new value in the old one's style (plain, single or double quoted; a
+ *   block scalar becomes double quoted). An alias (`image: *img`) stays an alias when its anchor
+ *   gets the same new value, else it is replaced by the value.
+ * - `add` to a block mapping or list: new lines after its last line, at its indentation, written
+ *   by the `yaml` package; to a flow collection (JSON): a new entry after the last one, on its own
+ *   line when the collection spans lines; to a key that holds null: a flow value after the colon.
+ * Anything else (a path through a merge key, a collection where a value was expected) is an
+ * EditError. The caller checks the result by parsing it again (src/manifests/render.ts).
+ *
+ * No I/O.
+ */
+import { type Alias, CST, type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, type Node as YamlNode, parse, stringify } from 'yaml';
+import type { JsonValue, PatchOperation } from '../core/patch.js';
+
+/** A text edit: `remove` characters at `offset` replaced by `insert`. */
+export interface Edit {
+  readonly offset: number;
+  readonly remove: number;
+  readonly insert: string;
+  /** For lines added after a block collection: its column (a nested one's lines go first). */
+  readonly column?: number;
+}
+
+export class EditError extends Error {
+  override readonly name = 'EditError';
+}
+
+/** The reference tokens of an RFC 6901 pointer. */
+function tokensOf(pointer: string): string[] {
+  return pointer === '' ? [] : pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** A plain scalar that reads back as this same string in block and flow context. */
+function safePlain(value: string): boolean {
+  if (!/^[A-Za-z0-9_][^\s#,[\]{}]*$/.test(value) || value.endsWith(':') || value.includes(': ')) return false;
+  return parse(value) === value;
+}
+
+/** `value` written in the style of the scalar token it replaces (plain, single or double quoted). */
+function scalarText(type: string, value: string): string {
+  if (type === 'scalar' && safePlain(value)) return value;
+  if (type === 'single-quoted-scalar' && !/[\n\r]/.test(value)) return `'${value.replace(/'/g, "''")}'`;
+  return JSON.stringify(value); // a JSON string is a YAML double-quoted scalar
+}
+
+/** The edits of one document, built from the patch; collects per-offset edits so two ops never clash. */
+export class DocumentEditor {
+  private readonly edits: Edit[] = [];
+  private readonly aliases: { node: Alias; value: JsonValue; path: string }[] = [];
+  private readonly replaced = new Map<unknown, JsonValue>();
+  private readonly flowEntries = new Map<CST.FlowCollection, number>();
+  /**
+   * @param doc the document, composed with `keepSourceTokens`
+   * @param source the whole text the document's offsets refer to
+   * @param newline the line ending of inserted lines
+   */
+  constructor(
+    private readonly doc: Document.Parsed,
+    private readonly source: string,
+    private readonly newline: string,
+  ) {}
+
+  /** Insertions at one offset keep their order; one replacement per offset (the same one twice is one). */
+  private add(edit: Edit, what: string): void {
+    if (edit.remove > 0) {
+      const existing = this.edits.find((e) => e.offset === edit.offset && e.remove > 0);
+      if (existing !== undefined) {
+        if (existing.remove === edit.remove && existing.insert === edit.insert) return;
+        throw new EditError(`${what}: two different changes to the same text (an anchor used in two places?)`);
+      }
+    }
+    this.edits.push(edit);
+  }
+
+  /** The node at `tokens`, following aliases; undefined when absent (or behind a merge key). */
+  private locate(tokens: readonly string[]): YamlNode | null | undefined {
+    let node: unknown = this.doc.contents;
+    for (const t of tokens) {
+      if (isAlias(node)) node = node.resolve(this.doc);
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === t);
+        if (pair === undefined) return undefined;
+        node = pair.value;
+      } else if (isSeq(node) && /^(0|[1-9]\d*)$/.test(t)) {
+        node = node.items[Number(t)];
+        if (node === undefined) return undefined;
+      } else return undefined;
+    }
+    return node as YamlNode | null;
+  }
+
+  apply(op: PatchOperation): void {
+    const tokens = tokensOf(op.path);
+    const last = tokens.pop();
+    if (last === undefined) throw new EditError('cannot replace a whole document');
+    const parent = this.locate(tokens);
+    const target = parent === undefined ? undefined : this.locate([...tokens, last]);
+    if (op.op === 'replace' || target !== undefined) {
+      if (target === undefined) throw new EditError(`${op.path}: not found in the YAML text (reached through a merge key?)`);
+      this.replaceNode(target, op.value, op.path);
+      return;
+    }
+    const collection = isAlias(parent) ? parent.resolve(this.doc) : parent;
+    if (isMap(collection)) this.insertPair(collection, last, op.value, op.path);
+    else if (isSeq(collection) && last === '-') this.appendItem(collection, op.value, op.path);
+    else throw new EditError(`${op.path}: cannot add here (not a mapping or list in the YAML text)`);
+  }
+
+  /** Replace a value node (a scalar, an alias of one, a null) with `value`. */
+  private replaceNode(node: YamlNode | null, value: JsonValue, path: string): void {
+    if (node === null) throw new EditError(`${path}: not found in the YAML text`);
+    const token = node.srcToken;
+    if (isScalar(node) && (token === undefined || node.source === '')) {
+      // An empty value (`annotations:`): the text after the colon becomes a flow value.
+      const offset = node.range?.[0];
+      if (offset === undefined) throw new EditError(`${path}: not found in the YAML text`);
+      this.add({ offset, remove: 0, insert: ` ${JSON.stringify(value)}` }, path);
+      return;
+    }
+    if (isAlias(node)) {
+      // `image: *img`: kept when the anchored scalar becomes the same value, else replaced by it.
+      this.aliases.push({ node, value, path });
+      return;
+    }
+    if (token === undefined || !CST.isScalar(token)) {
+      throw new EditError(`${path}: is a collection in the YAML text where a value was expected`);
+    }
+    if (token.type === 'block-scalar') {
+      // `|` or `>` with the text on the next lines: replaced, header and all, by a quoted scalar.
+      const length = CST.stringify(token).length;
+      this.add({ offset: token.offset, remove: length, insert: JSON.stringify(value) + this.newline }, path);
+      return;
+    }
+    const text = typeof value === 'string' ? scalarText(token.type, value) : JSON.stringify(value);
+    this.add({ offset: token.offset, remove: token.source.length, insert: text }, path);
+    this.replaced.set(node, value);
+  }
+
+  /** The alias replacements left: an alias whose anchor now holds the same value stays an alias. */
+  /** The edits, sorted by offset, after the alias replacements left. */
+  finish(): Edit[] {
+    for (const { node, value, path } of this.aliases) {
+      const resolved = node.resolve(this.doc);
+      if (resolved !== undefined && this.replaced.get(resolved) === value) continue;
+      const token = node.srcToken;
+      if (token?.type !== 'alias' || typeof value !== 'string') throw new EditError(`${path}: cannot replace this alias in the YAML text`);
+      this.add({ offset: token.offset, remove: token.source.length, insert: scalarText('double-quoted-scalar', value) }, path);
+    }
+    // At one offset: insertions before a replacement; lines that end an inner block (a pod spec)
+    // before those that end an outer one (the object) that ends there too; else in the order made.
+    return [...this.edits].sort(
+      (a, b) => a.offset - b.offset || Number(a.remove > 0) - Number(b.remove > 0) || (b.column ?? 0) - (a.column ?? 0),
+    );
+  }
+
+  /** Column of an offset (characters since the line start). */
+  private column(offset: number): number {
+    return offset - (this.source.lastIndexOf('\n', offset - 1) + 1);
+  }
+
+  /** `text` (block YAML from stringify) indented to `column`, with the document's newlines. */
+  private indent(text: string, column: number): string {
+    const pad = ' '.repeat(column);
+    return text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((line) => pad + line + this.newline)
+      .join('');
+  }
+
+  /** Where a block collection ends (after its last line), with a newline first if it ends the text without one. */
+  private blockEnd(token: CST.BlockMap | CST.BlockSequence): { offset: number; lead: string } {
+    const offset = token.offset + CST.stringify(token).length;
+    return { offset, lead: this.source[offset - 1] === '\n' ? '' : this.newline };
+  }
+
+  private insertPair(map: YamlNode & { items: unknown[] }, key: string, value: JsonValue, path: string): void {
+    const token = map.srcToken;
+    if (token?.type === 'block-map') {
+      const { offset, lead } = this.blockEnd(token);
+      const text = stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 });
+      const column = this.column(token.offset);
+      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
+    } else if (token?.type === 'flow-collection') {
+      this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
+    } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
+  }
+
+  private appendItem(seq: YamlNode & { items: unknown[] }, value: JsonValue, path: string): void {
+    const token = seq.srcToken;
+    if (token?.type === 'block-seq') {
+      const { offset, lead } = this.blockEnd(token);
+      const text = stringify([value], { lineWidth: 0, minContentWidth: 0 });
+      const column = this.column(token.offset);
+      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
+    } else if (token?.type === 'flow-collection') {
+      this.insertFlow(token, seq, JSON.stringify(value), path);
+    } else throw new EditError(`${path}: cannot add to this list in the YAML text`);
+  }
+
+  /** Append an entry to a flow collection (`{...}`, `[...]`, JSON), on its own line when the collection spans lines. */
+  private insertFlow(token: CST.FlowCollection, node: YamlNode & { items: unknown[] }, entry: string, path: string): void {
+    // The first and last entries' start, and the end of the last value.
+    const bounds = (item: unknown): { start: number; end: number } | undefined => {
+      const n: unknown = isPair(item) ? item.key : item;
+      const v: unknown = isPair(item) ? (item.value ?? item.key) : item;
+      const start = isNode(n) ? n.range?.[0] : undefined;
+      const end = isNode(v) ? v.range?.[1] : undefined;
+      return start === undefined || end === undefined ? undefined : { start, end };
+    };
+    if (node.items.length === 0) {
+      // Several entries added to an empty collection (`[]`) are separated from each other.
+      const before = this.flowEntries.get(token) ?? 0;
+      this.flowEntries.set(token, before + 1);
+      this.add({ offset: token.start.offset + 1, remove: 0, insert: (before === 0 ? '' : ', ') + entry }, path);
+      return;
+    }
+    const first = bounds(node.items[0]);
+    const last = bounds(node.items.at(-1));
+    if (first === undefined || last === undefined) throw new EditError(`${path}: cannot add to this collection in the YAML text`);
+    const multiline = this.source.slice(token.start.offset, first.start).includes('\n');
+    const sep = multiline ? `,${this.newline}${' '.repeat(this.column(last.start))}` : ', ';
+    this.add({ offset: last.end, remove: 0, insert: sep + entry }, path);
+  }
+}
+
+/** `text` with `edits` (sorted by offset, not overlapping) applied (offsets relative to `base`). */
+export function applyEdits(text: string, base: number, edits: readonly Edit[]): string {
+  let out = '';
+  let at = 0;
+  for (const e of edits) {
+    out += text.slice(at, e.offset - base) + e.insert;
+    at = e.offset - base + e.remove;
+  }
+  return out + text.slice(at);
+}
+

@@ -1,0 +1,198 @@
+/**
+ * `audit` through `main`: against a fake API server (HTTPS on 127.0.0.1 speaking the list API with
+ * `limit` and `continue`, and discovery) and from `kubectl get -o json` files. Checks the JSON lines
+ * contract, the table and summary, exit codes, pagination (every call bounded by --page-size), a
+ * namespace the user may not list (a clear error, exit 2), and controlled objects left out.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { main } from '../../src/cli/main.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { createTestPki, type TestPki } from '../helpers/tls.js';
+
+const RULES = join(FIXTURES, 'render', 'rules.yaml');
+const TOKEN = 'audit-test-token';
+const PODS = 1234;
+
+/** Pod i: in namespace ns-(i % 3); every second one still pulls from gcr.io. */
+function pod(i: number): unknown {
+  return {
+    metadata: { name: `pod-${i}`, namespace: `ns-${i % 3}` },
+    spec: { containers: [{ name: 'app', image: i % 2 === 0 ? `gcr.io/app:${i}` : `asia.gcr.io/app:${i}` }] },
+  };
+}
+
+const DEPLOYMENT = { metadata: { name: 'web', namespace: 'ns-0' }, spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } } };
+/** Controlled by the Deployment: left out (the Deployment's template is what needs the fix). */
+const REPLICASET = {
+  metadata: { name: 'web-1', namespace: 'ns-0', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true }] },
+  spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+};
+
+const DISCOVERY: Record<string, unknown> = {
+  '/api/v1': [['pods', 'Pod'], ['replicationcontrollers', 'ReplicationController'], ['podtemplates', 'PodTemplate']],
+  '/apis/apps/v1': [['deployments', 'Deployment'], ['replicasets', 'ReplicaSet'], ['statefulsets', 'StatefulSet'], ['daemonsets', 'DaemonSet']],
+  '/apis/batch/v1': [['jobs', 'Job'], ['cronjobs', 'CronJob']],
+};
+
+interface Call {
+  readonly path: string;
+  readonly limit: number | undefined;
+}
+const calls: Call[] = [];
+let pki: TestPki;
+let server: Server;
+let kubeconfig: string;
+
+function items(path: string): unknown[] | 'forbidden' | undefined {
+  if (path === '/api/v1/namespaces/secret/pods') return 'forbidden';
+  const pods = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/.exec(path);
+  if (pods !== null) {
+    const all = Array.from({ length: PODS }, (_, i) => pod(i));
+    return pods[1] === undefined ? all : all.filter((_, i) => `ns-${i % 3}` === pods[1]);
+  }
+  if (/^\/apis\/apps\/v1(\/namespaces\/[^/]+)?\/deployments$/.test(path)) return [DEPLOYMENT];
+  if (/^\/apis\/apps\/v1(\/namespaces\/[^/]+)?\/replicasets$/.test(path)) return [REPLICASET];
+  return /^\/apis?\//.test(path) ? [] : undefined;
+}
+
+beforeAll(async () => {
+  pki = await createTestPki('image-rewriter-audit-');
+  server = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    const send = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) { send(401, { kind: 'Status', message: 'Unauthorized' }); return; }
+    const discovery = DISCOVERY[url.pathname] as [string, string][] | undefined;
+    if (discovery !== undefined) {
+      send(200, { kind: 'APIResourceList', groupVersion: url.pathname.replace(/^\/apis?\//, ''), resources: discovery.map(([name, kind]) => ({ name, kind, namespaced: true, verbs: ['list'] })) }); return;
+    }
+    const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined;
+    calls.push({ path: url.pathname, limit });
+    const all = items(url.pathname);
+    if (all === undefined) { send(404, { kind: 'Status', message: 'not found' }); return; }
+    if (all === 'forbidden') {
+      send(403, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: 'pods is forbidden: User "auditor" cannot list resource "pods" in API group "" in the namespace "secret"' }); return;
+    }
+    const from = Number(url.searchParams.get('continue') ?? '0');
+    const page = all.slice(from, limit === undefined ? undefined : from + limit);
+    const next = from + page.length < all.length ? String(from + page.length) : undefined;
+    // As the API server answers: a typed list (PodList) in the group's version, items without kind.
+    const resource = url.pathname.split('/').at(-1);
+    const groupVersion = /^\/apis?\/([^/]+(?:\/v1)?)/.exec(url.pathname)?.[1] ?? 'v1';
+    const kind = Object.values(DISCOVERY).flatMap((r) => r as [string, string][]).find(([name]) => name === resource)?.[1] ?? 'Unknown';
+    send(200, { kind: `${kind}List`, apiVersion: groupVersion, metadata: next === undefined ? {} : { continue: next }, items: page });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  kubeconfig = join(pki.dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority: ${pki.caFile}\nusers:\n- name: auditor\n  user:\n    token: ${TOKEN}\ncontexts:\n- name: fake\n  context: {cluster: fake, user: auditor}\ncurrent-context: fake\n`,
+  );
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await pki.remove();
+});
+
+async function audit(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo({}, stdin);
+  const code = await main(['audit', '--config', RULES, ...args], io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+describe('audit of a live cluster (fake API server)', () => {
+  it('lists every container the rules would rewrite as JSON lines, page by page; exit 1', async () => {
+    calls.length = 0;
+    const r = await audit(['--kubeconfig', kubeconfig, '-o', 'json', '--page-size', '100']);
+    expect(r.code).toBe(1);
+    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    expect(lines).toHaveLength(PODS / 2 + 1);
+    expect(lines[0]).toEqual({ namespace: 'ns-0', kind: 'Pod', name: 'pod-0', container: 'app', image: 'gcr.io/app:0', rewritten: 'asia.gcr.io/app:0', rule: 'gcr-asia' });
+    expect(lines.at(-1)).toEqual({
+      namespace: 'ns-0', kind: 'Deployment', name: 'web', container: 'web', image: 'nginx:1.27',
+      rewritten: '123456789012.dkr.ecr.us-west-2.amazonaws.com/dockerhub/nginx:1.27', rule: 'dockerhub-ecr',
+    });
+    // Pagination: 13 calls of at most 100 Pods each, never one unbounded call.
+    const podCalls = calls.filter((c) => c.path === '/api/v1/pods');
+    expect(podCalls).toHaveLength(Math.ceil(PODS / 100));
+    expect(calls.every((c) => c.limit === 100)).toBe(true);
+    expect(r.err).toContain(`audit: ${PODS / 2 + 1} container(s) in ${PODS / 2 + 1} object(s) would be rewritten`);
+    expect(r.err).toMatch(/per rule:\n {2}dockerhub-ecr: 1\n {2}gcr-asia: 617\n$/);
+  });
+
+  it('prints a table and the summary for people', async () => {
+    const r = await audit(['--kubeconfig', kubeconfig, '-n', 'ns-1', '--scope', 'pods']);
+    expect(r.code).toBe(1);
+    const [header, first] = r.out.split('\n');
+    expect(header).toMatch(/^NAMESPACE +KIND +NAME +CONTAINER +IMAGE +REWRITTEN +RULE$/);
+    expect(first).toMatch(/^ns-1 +Pod +pod-4 +app +gcr\.io\/app:4 +asia\.gcr\.io\/app:4 +gcr-asia$/);
+    expect(r.out).toContain('per namespace:\n  ns-1: 205\nper rule:\n  gcr-asia: 205\n');
+    expect(calls.at(-1)?.path).toBe('/api/v1/namespaces/ns-1/pods');
+  });
+
+  it('a namespace the user cannot list: a clear error, exit 2, no crash', async () => {
+    const r = await audit(['--kubeconfig', kubeconfig, '-n', 'secret', '--scope', 'pods']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error: cannot list pods in namespace secret');
+    expect(r.err).toContain('HTTP 403: pods is forbidden: User "auditor" cannot list resource "pods"');
+  });
+
+  it('a kubeconfig that cannot be read: exit 2', async () => {
+    const r = await audit(['--kubeconfig', join(pki.dir, 'missing')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: cannot load the kubeconfig .*missing/);
+  });
+
+  it('uses KUBECONFIG when there is no --kubeconfig', async () => {
+    const io = captureIo({ KUBECONFIG: kubeconfig }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+});
+
+describe('audit of kubectl get -o json', () => {
+  const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', ...(pod(0) as object) }, { apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT }, { apiVersion: 'apps/v1', kind: 'ReplicaSet', ...REPLICASET }] });
+
+  it('reads stdin (-f -), leaves controlled objects out', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], list);
+    expect(r.code).toBe(1);
+    expect(r.out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { kind: string }).kind)).toEqual(['Pod', 'Deployment']);
+  });
+
+  it('reads a typed list as the API server returns it, and YAML', async () => {
+    const typed = JSON.stringify({ apiVersion: 'v1', kind: 'PodList', items: [pod(2), pod(3)] });
+    expect((await audit(['-f', '-', '-o', 'json'], typed)).out.trimEnd().split('\n')).toHaveLength(1);
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/y}]\n';
+    expect((await audit(['-f', '-', '-o', 'json'], yaml)).out).toContain('"rewritten":"asia.gcr.io/y"');
+  });
+
+  it('nothing to rewrite: exit 0', async () => {
+    const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', ...(pod(1) as object) }] }));
+    expect(r).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });
+  });
+
+  it.each([
+    ['binary data', '\u0000\u0001garbage', /binary data/],
+    ['not JSON nor YAML', '{"items": [', /neither JSON nor YAML/],
+    ['not objects', '[1, 2]', /document 1: the document is a list, not a Kubernetes object/],
+  ])('%s: a clear error, exit 2', async (_name, input, message) => {
+    const r = await audit(['-f', '-'], input);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+  });
+
+  it('usage errors', async () => {
+    expect((await audit(['-f', '-', '--kubeconfig', 'x'])).code).toBe(64);
+    expect((await audit(['-o', 'yaml'])).code).toBe(64);
+    expect((await audit(['--page-size', '0', '--kubeconfig', kubeconfig])).code).toBe(64);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * The `render` command through `main`: stdin and files, --check's summary and exit codes, and bad
+ * input (not YAML, an alias bomb, binary data, a bad document among good ones, 50 MB of manifests):
+ * a clear error naming the document and the path, exit 2, and nothing on stdout.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { main } from '../../src/cli/main.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+
+const RULES = join(FIXTURES, 'render', 'rules.yaml');
+const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-render-'));
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: app\n    image: gcr.io/app:1\n';
+
+async function render(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo({}, stdin);
+  const code = await main(['render', '--config', RULES, ...args], io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+describe('render command', () => {
+  it('reads stdin by default and writes the rewritten manifests', async () => {
+    const r = await render([], POD);
+    expect(r).toEqual({ code: 0, out: POD.replace('gcr.io/app', 'asia.gcr.io/app'), err: '' });
+  });
+
+  it('reads -f FILE, and -f - is stdin', async () => {
+    const file = join(dir, 'pod.yaml');
+    writeFileSync(file, POD);
+    expect((await render(['-f', file])).out).toContain('image: asia.gcr.io/app:1');
+    expect((await render(['-f', '-'], POD)).out).toContain('image: asia.gcr.io/app:1');
+  });
+
+  it('--annotate records the originals; --scope pods leaves workload templates alone', async () => {
+    expect((await render(['--annotate'], POD)).out).toContain(`image-rewriter.io/original-images: '{"containers/app":"gcr.io/app:1"}'`);
+    const deployment = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: gcr.io/a}]\n';
+    expect((await render(['--scope', 'pods'], deployment)).out).toBe(deployment);
+    expect((await render([], deployment)).out).toContain('image: asia.gcr.io/a');
+  });
+
+  it('--check writes nothing, lists each image on stderr and exits 1 when something would change', async () => {
+    const r = await render(['--check'], POD);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('document 1: Pod p: /spec/containers/0/image: gcr.io/app:1 -> asia.gcr.io/app:1 (rule gcr-asia)\nrender --check: 1 image(s) in 1 document(s) would change\n');
+  });
+
+  it('--check exits 0 when nothing would change', async () => {
+    const r = await render(['--check'], POD.replace('gcr.io/app', 'asia.gcr.io/app'));
+    expect(r).toEqual({ code: 0, out: '', err: 'render --check: no image would change\n' });
+  });
+
+  it('warns about images left alone because they are not valid references', async () => {
+    const r = await render([], POD.replace('gcr.io/app:1', 'gcr.io/App:1'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^warning: document 1: Pod p: \/spec\/containers\/0\/image: left unchanged: .*lowercase/);
+  });
+
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+
+  it.each([
+    ['not YAML', `${POD}---\nkey: [unclosed\n`, /^error: stdin: document 2 \(line 11, column \d+\): .+; nothing written\n$/],
+    ['an alias bomb', `${POD}---\n${bomb}\n`, /^error: stdin: document 2 \(line 9, column 1\): Excessive alias count indicates a resource exhaustion attack; nothing written\n$/],
+    ['binary data', `${POD}\u0000\u0001\u0002\u00ff garbage`, /^error: stdin: input: binary data \(a NUL byte at offset 103\), not YAML or JSON; nothing written\n$/],
+    ['a scalar document', `${POD}---\njust some text\n`, /^error: stdin: document 2 \(line 9, column 1\): the document is a string, not a Kubernetes object/],
+    ['a document without kind', `${POD}---\napiVersion: v1\nmetadata: {}\n`, /^error: stdin: document 2 \(line 9, column 1\): \/kind is missing/],
+    ['an image that is not a string', `${POD}---\n${POD.replace('image: gcr.io/app:1', 'image: 5')}`, /^error: stdin: document 2 \(line 9, column 1\): Pod p: \/spec\/containers\/0\/image is a number, not a string; nothing written\n$/],
+    ['a List item that is not an object', 'apiVersion: v1\nkind: List\nitems: [3]\n', /^error: stdin: document 1 \(line 1, column 1\): \/items\/0 is a number, not a Kubernetes object/],
+    ['duplicate keys', `${POD}metadata: {}\n`, /^error: stdin: document 1 \(line 9, column 1\): Map keys must be unique/],
+  ])('%s: a clear error, exit 2, nothing written', async (_name, input, message) => {
+    const r = await render([], input);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(message);
+  });
+
+  it('an unreadable file: exit 2', async () => {
+    const r = await render(['-f', join(dir, 'missing.yaml')]);
+    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${join(dir, 'missing.yaml')}: ENOENT\n` });
+  });
+
+  it('usage errors: positionals, a bad --scope', async () => {
+    expect((await render(['x.yaml'])).code).toBe(64);
+    expect((await render(['--scope', 'some'])).code).toBe(64);
+  });
+
+  it('2 MB of manifests (50 MB: docs/performance.md): rendered whole, memory proportional to the input', async () => {
+    const unit = `${POD}---\n`;
+    const copies = Math.ceil((2 * 1024 * 1024) / unit.length);
+    const input = unit.repeat(copies);
+    global.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const r = await render(['--check'], input);
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(r.code).toBe(1);
+    expect(r.err.split('\n').length).toBe(copies + 2);
+    // Documents are parsed one at a time: what stays is the input, the summary and the output, never the documents' trees.
+    expect(grown).toBeLessThan(20 * input.length);
+  });
+});
