@@ -1,5 +1,5 @@
 /**
- * The admission benchmark (issue 5): what one review costs, in one run on one machine, beside a
+ * The admission benchmark: what one review costs, in one run on one machine, beside a
  * limit or a baseline measured in the same run, printed as one table.
  *
  *   npm run bench                  full run (a few minutes); writes docs/performance-latency.svg
@@ -55,9 +55,9 @@ const httpsPlan: HttpsPlan = quick
   ? { warmupSeconds: 1, seconds: 1, rounds: 1, connections: 16, rateConnections: 2, rates }
   : { warmupSeconds: 3, seconds: 8, rounds: 2, connections: 16, rateConnections: 2, rates };
 
-// The targets of issue 5.
+// The targets this benchmark reports against.
 const TARGET = { reviewUs: 20, overheadUs: 10, coldMs: 150, bundleBytes: 1024 * 1024, httpsRatio: 0.7 } as const;
-// Given in issue 5 (the original demo's Python handler, timed in-process on this kind of machine); not measured here.
+// Measured outside this repository (the original demo's Python handler, timed in-process on this kind of machine); not measured here.
 const PYTHON_DEMO = { meanUs: 84, p99Us: 264, perSecond: 12_000 } as const;
 
 const motoEnv = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, MOTO_DIR: join(dir, 'moto') });

@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the rewrite engine (issue 2): ns per image for a hit, a miss and an invalid
+ * Micro-benchmark of the rewrite engine: ns per image for a hit, a miss and an invalid
  * image, beside a baseline measured in the same run: the original demo's `startsWith` map, which
  * does no parsing at all. Prints a table; asserts the answers, not the speed.
  *   npm run bench:rewrite [-- --quick]
