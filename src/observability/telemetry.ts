@@ -186,7 +186,6 @@ const MAX_LOGGED_FIELDS = 10;
  * logs when every entry had its line.
  */
 export function logReport(logger: Logger, report: ReviewReport): void {
-  // The object's fields are written into each line's literal: `{ ...object, container, ... }`
   // The fields are written into each line literal rather than spread (docs/performance.md).
   const [uid, namespace, kind, name] = [clip(report.uid), clip(report.namespace), clip(report.kind), clip(report.name)];
   const rewrites = report.rewrites;
