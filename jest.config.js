@@ -12,6 +12,9 @@ export default {
   // instrumentation of the sources, so timing-sensitive tests behave as without coverage).
   collectCoverageFrom: ['src/**/*.ts'],
   coverageProvider: 'v8',
+  // A worker whose heap stays large after a file (fuzz and bounded-work suites build 100k-entry
+  // bodies) is replaced before the next file, so memory does not pile up across files.
+  workerIdleMemoryLimit: '1GB',
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: {
     './src/core/': { lines: 98, branches: 95 },
