@@ -4,6 +4,8 @@
  * characters, long enough not to be guessed.
  */
 export const MIN_TOKEN_LENGTH = 16;
+/** The reason every adapter logs when a request's token is wrong or missing (never the token). */
+export const UNAUTHORIZED_REASON = 'wrong or missing webhook token';
 const TOKEN_CHARS = /^[A-Za-z0-9._~-]+$/;
 
 /** Why a token is unusable, or undefined. Never mentions the token itself. */

@@ -19,6 +19,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
+import { UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { isRecord } from '../core/json.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
@@ -206,7 +207,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     }
     if (!authorized(req)) {
       note('unauthorized');
-      logger.warn('request rejected', { status: 401, reason: 'wrong or missing webhook token', sourceIp: req.sourceIp });
+      logger.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: req.sourceIp });
       return reply(401, { message: MESSAGES.unauthorized });
     }
     if (req.method !== 'POST') {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { UNAUTHORIZED_REASON } from '../config/token-check.js';
 import type { Log, LogEntry, LogLevel } from '../observability/log.js';
 import { discardRest, readBody } from './body.js';
 import { lambdaContext, type Route, routeOf, toProxyEvent } from './event.js';
@@ -161,6 +162,9 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
   if (route.resource !== '/healthz' && s.authorize !== undefined && !s.authorize(route.pathParameters?.['token'] ?? 'mutate')) {
     // Before the body: a client without the token never gets megabytes buffered for it. The
     // connection is closed after the answer (what is left of the body is dropped, not kept).
+    // The same warning line the handler writes on a wrong token, so log queries and alarms work
+    // the same behind API Gateway and behind serve.
+    s.log({ level: 'warn', msg: 'request rejected', requestId: f.requestId, status: 401, reason: UNAUTHORIZED_REASON, sourceIp: f.sourceIp });
     res.setHeader('connection', 'close');
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     return { status: 401, responseBytes: sendJson(res, 401, 'unauthorized') };

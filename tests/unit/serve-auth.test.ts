@@ -15,6 +15,7 @@ const TOKEN = 'serve-auth-token-0123456789abcdef';
 let pki: TestPki;
 let server: RunningServer;
 let calls = 0;
+const logged: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   pki = await createTestPki();
@@ -28,7 +29,7 @@ beforeAll(async () => {
     keyFile: pki.server.keyFile,
     host: '127.0.0.1',
     port: 0,
-    log: () => undefined,
+    log: (entry) => { logged.push({ ...entry }); },
   });
 });
 
@@ -53,6 +54,15 @@ describe('the token is checked before the body is read', () => {
     expect(answer).toMatch(/connection: close/i);
     expect(answer).toContain('{"message":"unauthorized"}');
     expect(calls).toBe(0);
+  });
+
+  it('a refusal is logged as the handler logs it: a warning with the reason and the client, never the token', async () => {
+    logged.length = 0;
+    await headOnly('/mutate/wrong-token-0123456789');
+    const rejected = logged.filter((l) => l['msg'] === 'request rejected');
+    expect(rejected).toEqual([expect.objectContaining({ level: 'warn', status: 401, reason: 'wrong or missing webhook token', sourceIp: '127.0.0.1' })]);
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'request', status: 401, resource: '/mutate/{token}' }));
+    expect(JSON.stringify(logged)).not.toContain('wrong-token-0123456789');
   });
 
   it('the right token still reaches the handler', async () => {
