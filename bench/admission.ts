@@ -4,7 +4,7 @@
  *
  *   npm run bench                  full run (a few minutes); writes docs/performance-latency.svg
  *   npm run bench -- --quick       small counts (CI): checks every answer, exits 1 if one is wrong
- *   options: --sections=1,2,3,4  --svg=PATH  --rates=100,400  --profile-dir=DIR (CPU profiles of the
+ *   options: --sections=1,2,3,4,5  --svg=PATH  --rates=100,400  --profile-dir=DIR (CPU profiles of the
  *            child processes: the cold starts, serve and the bare server)  --moto (section 3 also
  *            starts the function with its token in Secrets Manager, on a moto server: hack/python)
  *
@@ -13,6 +13,8 @@
  * 2. The Lambda handler on a REST event carrying the same objects: its overhead over `review`.
  * 3. Cold start of dist/handler.js in a fresh node, beside a fresh node that imports nothing.
  * 4. `serve` over HTTPS with keep-alive, driven by autocannon, beside a bare node:https server.
+ * 5. Per event on a mix of 1- and 5-container Pods: the handler beside a plain JS handler of the
+ *    demo's algorithm and the demo's own Python handler (python3, when there is one).
  *
  * Speed is printed, never asserted: the exit code says only whether every answer was right.
  * Must run with node --expose-gc for the heap column (the npm script does).
@@ -25,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type ColdStartResult, runColdStart, type SecretSetup } from './lib/coldstart.js';
 import { type HttpsPlan, type HttpsResult, type PhaseResult, runHttps, type ServerName } from './lib/https.js';
+import { type PerEventPlan, type PerEventResult, runPerEvent } from './lib/perevent.js';
 import { type Cell, type InProcessPlan, type InProcessResult, type Mode, runInProcess, type Subject, WEBHOOK_TOKEN } from './lib/inprocess.js';
 import { bytes, ms, rate, Samples, us } from './lib/stats.js';
 import { latencyChart, type Panel, type Series } from './lib/svg.js';
@@ -33,7 +36,7 @@ import { WORKLOADS, type WorkloadId } from './lib/workloads.js';
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    sections: { type: 'string', default: '1,2,3,4' },
+    sections: { type: 'string', default: '1,2,3,4,5' },
     svg: { type: 'string' },
     rates: { type: 'string', default: '100,400' },
     'profile-dir': { type: 'string' },
@@ -51,12 +54,13 @@ const REPO = process.cwd();
 const childNodeArgs = args['profile-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(args['profile-dir'])}`];
 const inProcessPlan: InProcessPlan = quick ? { rounds: 2, batch: 25, heapBatches: 3 } : { rounds: 25, batch: 200, heapBatches: 7 };
 const coldSpawns = quick ? 2 : 15;
+const perEventPlan: PerEventPlan = quick ? { events: 400, rounds: 2 } : { events: 4000, rounds: 10 };
 const httpsPlan: HttpsPlan = quick
   ? { warmupSeconds: 1, seconds: 1, rounds: 1, connections: 16, rateConnections: 2, rates }
   : { warmupSeconds: 3, seconds: 8, rounds: 2, connections: 16, rateConnections: 2, rates };
 
 // The targets of issue 5.
-const TARGET = { reviewUs: 20, overheadUs: 10, coldMs: 150, bundleBytes: 1024 * 1024, httpsRatio: 0.7 } as const;
+const TARGET = { reviewUs: 20, overheadUs: 10, coldMs: 150, bundleBytes: 1024 * 1024, httpsRatio: 0.7, perEventRatio: 2 } as const;
 // Given in issue 5 (the original demo's Python handler, timed in-process on this kind of machine); not measured here.
 const PYTHON_DEMO = { meanUs: 84, p99Us: 264, perSecond: 12_000 } as const;
 
@@ -88,7 +92,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'image-rewriter-bench-'));
 let inProcess: InProcessResult | undefined;
 let cold: ColdStartResult | undefined;
 let https: HttpsResult | undefined;
+let perEvent: PerEventResult | undefined;
 try {
+  if (sections.has('5')) perEvent = await runPerEvent(perEventPlan, REPO, tmp, progress);
   if (sections.has('1') || sections.has('2')) inProcess = await runInProcess(inProcessPlan, REPO, progress);
   if (sections.has('3')) {
     const moto = args.moto ? await startMoto(tmp) : undefined;
@@ -196,6 +202,24 @@ if (cold !== undefined) {
   }
   row('3 bundle size: dist/handler.js (AWS SDK external)', bytes(cold.bundleBytes), '', '', '', verdict('bundle size', cold.bundleBytes < TARGET.bundleBytes, '< 1 MiB'));
 }
+if (perEvent !== undefined) {
+  const { ours, plain, python } = perEvent;
+  const ratio = ours.median / plain.median;
+  row(
+    `5 per event, ${perEvent.events} REST events (half 1-container, half 5-container Pods, images from a pool of ten): handler, mean`,
+    us(ours.median),
+    '',
+    '',
+    `plain JS handler of the demo's algorithm: ${us(plain.median)}; x${ratio.toFixed(1)}`,
+    verdict('per event', ratio <= TARGET.perEventRatio, `<= x${TARGET.perEventRatio} the plain JS handler`),
+  );
+  row("5 baseline: plain JS handler (JSON.parse, prefix map, patch, base64, reply), mean", us(plain.median), '', '', 'no reference parsing, no logs, no metrics');
+  if (python.count > 0) {
+    row("5 baseline: the demo's Python handler (python3, in its process), mean", us(python.median), '', '', `handler = x${(ours.median / python.median).toFixed(2)} of it`);
+  } else {
+    row("5 baseline: the demo's Python handler", 'n/a', '', '', `not run: ${(perEvent.pythonProblem ?? 'python3 missing').slice(0, 80)}`);
+  }
+}
 const merge = (phases: readonly PhaseResult[]): { throughput: number; latency: Samples; cpuPerRequestUs: number } => {
   const latency = new Samples();
   let responses = 0;
@@ -269,8 +293,8 @@ function table(rs: readonly Row[]): string {
   return [line(cols.map((c) => c.title)), line(width.map((n) => '-'.repeat(n))), ...rs.map((r) => line(cols.map((c) => r[c.key])))].join('\n');
 }
 
-const failures = [...(inProcess?.failures ?? []), ...(cold?.failures ?? []), ...(https?.failures ?? [])];
-const checked = (inProcess?.checked ?? 0) + (cold?.checked ?? 0) + (https?.checked ?? 0);
+const failures = [...(inProcess?.failures ?? []), ...(cold?.failures ?? []), ...(https?.failures ?? []), ...(perEvent?.failures ?? [])];
+const checked = (inProcess?.checked ?? 0) + (cold?.checked ?? 0) + (https?.checked ?? 0) + (perEvent?.checked ?? 0);
 const met = targets.filter((t) => t.met).length;
 console.log(header.join('\n'));
 console.log('');

@@ -26,7 +26,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { createObservability, flushMetrics, recordOutcome, REWRITE_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { Samples } from './stats.js';
-import { BENCH_ENV, BENCH_RULES, problemWith, type Variant, Variants, WORKLOADS, type WorkloadId } from './workloads.js';
+import { BENCH_ENV, BENCH_RULES, problemWith, type Variant, Variants, type Workload, WORKLOADS, type WorkloadId } from './workloads.js';
 
 export type Mode = 'first' | 'repeated';
 export type Subject = 'review' | 'handler' | 'minimal';
@@ -152,11 +152,16 @@ export function restEvent(repoRoot: string): (body: string) => Json {
 
 /** Why a handler result is not a 200 with the right AdmissionReview for `variant`, or undefined. */
 export function handlerProblem(workload: WorkloadId, variant: Variant, result: unknown): string | undefined {
+  return handlerProblemFor(variants(workload).workload, variant, result);
+}
+
+/** The same, for any workload. */
+export function handlerProblemFor(workload: Workload, variant: Variant, result: unknown): string | undefined {
   const status = field(result, 'statusCode');
   if (status !== 200) return `status ${String(status)}: ${String(field(result, 'body'))}`;
   const body = field(result, 'body');
   if (typeof body !== 'string') return 'no body';
-  return problemWith(variants(workload).workload, variant, JSON.parse(body));
+  return problemWith(workload, variant, JSON.parse(body));
 }
 
 const variantsById = new Map<WorkloadId, Variants>();
