@@ -169,16 +169,17 @@ if (inProcess !== undefined && sections.has('2')) {
     }
   }
   const c = inProcess.components;
-  const lines = WORKLOADS.find((w) => w.id === 'pod5')?.containers.filter((x) => x.rewritten !== undefined).length ?? 0;
   row(`2 part of the overhead: JSON.parse of the request body, ${label('pod5')}`, us(c.parse.median), us(c.parse.p99), '', 'the handler must parse the body');
+  row(`2 part of the overhead: the review's one log line, ${label('pod5')} (formatted, not written)`, us(c.logLine.median), us(c.logLine.p99), '', 'src/observability/json-log.ts; one per review');
   row(
-    '2 part of the overhead: one Powertools log line (formatted, not written)',
-    us(c.logLine.median),
-    us(c.logLine.p99),
+    '2 beside it: the same line through Powertools Logger',
+    us(c.logLinePowertools.median),
+    us(c.logLinePowertools.p99),
     '',
-    `x${lines + 1} per review of the ${label('pod5')} (one per rewrite + the summary)`,
+    `x${(c.logLinePowertools.median / c.logLine.median).toFixed(1)} ours; with a minimal formatter ${us(c.logLinePowertoolsMinimal.median)} (x${(c.logLinePowertoolsMinimal.median / c.logLine.median).toFixed(1)})`,
   );
-  row('2 part of the overhead: the EMF document (formatted, not written)', us(c.emf.median), us(c.emf.p99), '', 'one per invocation');
+  row('2 part of the overhead: the EMF document (formatted, not written)', us(c.emf.median), us(c.emf.p99), '', 'src/observability/emf.ts; one per invocation');
+  row('2 beside it: the same document through Powertools Metrics', us(c.emfPowertools.median), us(c.emfPowertools.p99), '', `x${(c.emfPowertools.median / c.emf.median).toFixed(1)} ours`);
   row('2 part of the overhead: JSON.stringify of the answer', us(c.stringify.median), us(c.stringify.p99), '', 'the reply body');
 }
 if (cold !== undefined) {

@@ -15,15 +15,13 @@
  * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { review } from '../core/review.js';
 import { isRecord } from '../core/json.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, logReport, type Outcome, recordOutcome } from '../observability/telemetry.js';
+import { flushMetrics, type Logger, type Metrics, type Outcome, recordOutcome, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -213,31 +211,23 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const { report } = result;
     let answer = result.response;
     let outcome = outcomeOf(answer, report);
-    if (!state.ok && report.skipped === undefined) {
+    const failOpen = !state.ok && report.skipped === undefined;
+    if (failOpen) {
       outcome = 'failopen';
       answer = withWarning(answer, `${WARNING_PREFIX}images not rewritten: ${state.reason}`);
-      logger.warn('rules not loaded: answering allowed without a patch', { uid: clip(report.uid), reason: state.reason });
     }
     note(outcome, report);
-    logReport(logger, report);
-    // Optional fields are set one by one: spreading `{}` or `{...}` into the literal takes V8's slow path.
-    const summary: Record<string, unknown> = {
-      uid: clip(report.uid),
-      kind: clip(report.kind),
-      namespace: clip(report.namespace),
-      name: clip(report.name),
-      operation: report.operation,
-      outcome,
-      rewrites: report.rewrites.length,
-      invalid: report.invalid.length,
-    };
-    if (report.skipped !== undefined) summary['skipped'] = report.skipped;
+    // The review's one line: a warning when the rules were not loaded or an image or field was left alone.
+    const { fields, problems } = reviewFields(report, outcome);
     if (state.ok) {
-      summary['rules'] = state.source;
-      summary['rulesVersion'] = state.version;
+      fields['rules'] = state.source;
+      fields['rulesVersion'] = state.version;
+    } else {
+      fields['rulesNotLoaded'] = state.reason;
     }
-    summary['durationMs'] = Math.round((performance.now() - started) * 10) / 10;
-    logger.info('admission reviewed', summary);
+    fields['durationMs'] = Math.round((performance.now() - started) * 10) / 10;
+    if (failOpen || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
+    else logger.info(REVIEW_LOG_MESSAGE, fields);
     return reply(200, answer);
   };
 

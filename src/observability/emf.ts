@@ -1,0 +1,94 @@
+/**
+ * CloudWatch metrics as Embedded Metric Format documents, in the format of Powertools for AWS
+ * Lambda's Metrics: one document per flush, one metric directive (namespace, one dimension set:
+ * `service` then the added dimensions, the metrics with their units), the values at the top level.
+ * A metric added more than once in a flush is summed (every metric here is a Count).
+ *
+ * Written here rather than using Powertools' Metrics because its document costs about as much as
+ * the admission review it counts; this is one `JSON.stringify` of a small object
+ * (docs/performance.md has the figures). Format: CloudWatch's "Specification: Embedded metric
+ * format".
+ */
+import type { LineSink } from './json-log.js';
+
+export const MetricUnit = { Count: 'Count' } as const;
+export type MetricUnit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+export interface EmfMetricsOptions {
+  readonly namespace: string;
+  readonly serviceName: string;
+  /** Default: stdout, one document per line. */
+  readonly sink?: LineSink;
+  /** When true nothing is written (POWERTOOLS_METRICS_DISABLED, as with Powertools). */
+  readonly disabled?: boolean;
+}
+
+const stdoutSink: LineSink = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** At most this many metrics per document (CloudWatch's limit is 100); more are flushed first. */
+const MAX_METRICS = 100;
+
+export class EmfMetrics {
+  readonly #sink: LineSink;
+  readonly #namespace: string;
+  readonly #service: string;
+  readonly #disabled: boolean;
+  #dimensions = new Map<string, string>();
+  #values = new Map<string, number>();
+  #units = new Map<string, MetricUnit>();
+
+  constructor(options: EmfMetricsOptions) {
+    this.#sink = options.sink ?? stdoutSink;
+    this.#namespace = options.namespace;
+    this.#service = options.serviceName;
+    this.#disabled = options.disabled ?? false;
+  }
+
+  addMetric(name: string, unit: MetricUnit, value: number): void {
+    if (!this.#values.has(name) && this.#values.size >= MAX_METRICS) this.publishStoredMetrics();
+    this.#values.set(name, (this.#values.get(name) ?? 0) + value);
+    this.#units.set(name, unit);
+  }
+
+  /** A dimension of the next document (the last value given for a name wins). */
+  addDimension(name: string, value: string): void {
+    this.#dimensions.set(name, value);
+  }
+
+  hasStoredMetrics(): boolean {
+    return this.#values.size > 0;
+  }
+
+  /** Write the stored metrics as one document (nothing when there are none or metrics are disabled) and clear them. */
+  publishStoredMetrics(): void {
+    try {
+      if (this.#disabled || this.#values.size === 0) return;
+      this.#sink(JSON.stringify(this.#document()));
+    } finally {
+      this.#values.clear();
+      this.#units.clear();
+      this.#dimensions.clear();
+    }
+  }
+
+  #document(): Record<string, unknown> {
+    const dimensionSet = ['service'];
+    const metrics: { Name: string; Unit: MetricUnit }[] = [];
+    const doc: Record<string, unknown> = {
+      _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: this.#namespace, Dimensions: [dimensionSet], Metrics: metrics }] },
+      service: this.#service,
+    };
+    for (const [name, value] of this.#dimensions) {
+      if (name === 'service') continue;
+      dimensionSet.push(name);
+      doc[name] = value;
+    }
+    for (const [name, value] of this.#values) {
+      metrics.push({ Name: name, Unit: this.#units.get(name) ?? MetricUnit.Count });
+      doc[name] = value;
+    }
+    return doc;
+  }
+}
