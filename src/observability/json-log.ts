@@ -73,6 +73,7 @@ export class JsonLogger {
   /** `,"service":...` and the invocation's context keys, JSON, built once per `addContext`. */
   #prefix: string;
   #coldStart = true;
+  #function: { arn: string; memory: string; name: string; json: string } | undefined;
 
   constructor(options: JsonLoggerOptions) {
     this.#sink = options.sink ?? stdout;
@@ -93,18 +94,17 @@ export class JsonLogger {
    * the runtime set for this invocation (`_X_AMZN_TRACE_ID`).
    */
   addContext(context: Pick<Context, 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionName' | 'awsRequestId'>): void {
-    const trace = /Root=([^;]+)/.exec(process.env['_X_AMZN_TRACE_ID'] ?? '')?.[1];
-    const keys: Record<string, unknown> = {
-      cold_start: this.#coldStart,
-      function_arn: context.invokedFunctionArn,
-      function_memory_size: context.memoryLimitInMB,
-      function_name: context.functionName,
-      function_request_id: context.awsRequestId,
-      sampling_rate: 0,
-      xray_trace_id: trace,
-    };
+    const { invokedFunctionArn: arn, memoryLimitInMB: memory, functionName: name } = context;
+    // The function's keys are the same for every invocation of a container: encoded once.
+    if (this.#function === undefined || this.#function.arn !== arn || this.#function.memory !== memory || this.#function.name !== name) {
+      this.#function = { arn, memory, name, json: `,"function_arn":${JSON.stringify(arn)},"function_memory_size":${JSON.stringify(memory)},"function_name":${JSON.stringify(name)}` };
+    }
+    const traceHeader = process.env['_X_AMZN_TRACE_ID'];
+    const trace = traceHeader === undefined ? undefined : /Root=([^;]+)/.exec(traceHeader)?.[1];
+    this.#prefix =
+      `${this.#service},"cold_start":${String(this.#coldStart)}${this.#function.json},"function_request_id":${JSON.stringify(context.awsRequestId)},"sampling_rate":0` +
+      (trace === undefined ? '' : `,"xray_trace_id":${JSON.stringify(trace)}`);
     this.#coldStart = false;
-    this.#prefix = `${this.#service},${JSON.stringify(keys).slice(1, -1)}`;
   }
 
   trace(message: string, fields?: LogFields): void {

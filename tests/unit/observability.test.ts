@@ -245,6 +245,17 @@ describe('createObservability with a sink', () => {
     ]);
   });
 
+  it('writes the document JSON.stringify would write, names and values escaped', () => {
+    const obs = captureObservability();
+    obs.metrics.addDimension('Out"come', 'a\\b\n');
+    obs.metrics.addMetric('Re"views', 'Count', 2);
+    obs.metrics.addMetric('Other', 'Count', 0.5);
+    flushMetrics(obs.metrics);
+    const [doc] = obs.emf();
+    expect(obs.text()).toBe(JSON.stringify(doc));
+    expect(doc).toMatchObject({ 'Out"come': 'a\\b\n', 'Re"views': 2, Other: 0.5 });
+  });
+
   it('flushes before a 101st metric (CloudWatch takes at most 100 per document)', () => {
     const obs = captureObservability();
     for (let i = 0; i < 101; i++) obs.metrics.addMetric(`M${String(i)}`, 'Count', 1);
