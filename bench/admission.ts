@@ -60,7 +60,7 @@ const httpsPlan: HttpsPlan = quick
   : { warmupSeconds: 3, seconds: 8, rounds: 2, connections: 16, rateConnections: 2, rates };
 
 // The targets of issue 5.
-const TARGET = { reviewUs: 20, overheadUs: 10, coldMs: 150, bundleBytes: 1024 * 1024, httpsRatio: 0.7, perEventRatio: 2 } as const;
+const TARGET = { reviewUs: 20, overheadUs: 10, coldRatio: 1.3, bundleBytes: 1024 * 1024, httpsRatio: 0.7, perEventRatio: 2 } as const;
 // Given in issue 5 (the original demo's Python handler, timed in-process on this kind of machine); not measured here.
 const PYTHON_DEMO = { meanUs: 84, p99Us: 264, perSecond: 12_000 } as const;
 
@@ -185,12 +185,12 @@ if (inProcess !== undefined && sections.has('2')) {
 if (cold !== undefined) {
   const added = cold.ours.median - cold.baseline.median;
   row(
-    `3 cold start: spawn -> first answer, dist/handler.js (${cold.ours.count} spawns)`,
+    `3 cold start: spawn -> first answer, dist/handler.js, rules inline as JSON (${cold.ours.count} spawns)`,
     ms(cold.ours.median),
     `${ms(cold.ours.percentile(100))} (max)`,
     '',
-    `node importing nothing: ${ms(cold.baseline.median)}; ours adds ${ms(added)}`,
-    verdict('cold start', cold.ours.median < TARGET.coldMs, `< ${TARGET.coldMs} ms`),
+    `node importing nothing: ${ms(cold.baseline.median)}; ours adds ${ms(added)} (x${(cold.ours.median / cold.baseline.median).toFixed(2)})`,
+    verdict('cold start', cold.ours.median <= TARGET.coldRatio * cold.baseline.median, `<= x${TARGET.coldRatio} node importing nothing`),
   );
   if (cold.secret.count > 0) {
     row(

@@ -12,6 +12,7 @@
  * pull secrets, the warnings and the uid with what the rules below must give.
  */
 import fjp from 'fast-json-patch';
+import { parse as parseYaml } from 'yaml';
 import type { Operation } from 'fast-json-patch';
 
 const { applyPatch } = fjp;
@@ -41,6 +42,9 @@ rules:
 exclude:
   - docker.io/library/busybox
 `;
+
+/** The same rules as a JSON document: how the SAM template passes them (its default is JSON). */
+export const BENCH_RULES_JSON = JSON.stringify(parseYaml(BENCH_RULES));
 
 export type List = 'containers' | 'initContainers';
 
