@@ -56,6 +56,8 @@ export interface JsonLoggerOptions {
   readonly logLevel: LogLevel;
   /** Default: one line per call, WARN and above to stderr and the others to stdout (as Powertools; Lambda keeps both). */
   readonly sink?: LineSink;
+  /** Keys written on every line after `service` (Powertools' persistent keys), e.g. `serve`'s worker. */
+  readonly keys?: LogFields;
 }
 
 const stdout: LineSink = (line) => {
@@ -79,7 +81,7 @@ export class JsonLogger {
     this.#sink = options.sink ?? stdout;
     this.#warnSink = options.sink ?? stderr;
     this.#level = LEVEL_NUMBER[options.logLevel];
-    this.#service = `,"service":${JSON.stringify(options.serviceName)}`;
+    this.#service = `,"service":${JSON.stringify(options.serviceName)}${options.keys === undefined ? '' : fieldsJson(options.keys)}`;
     this.#prefix = this.#service;
   }
 

@@ -57,6 +57,8 @@ export interface ObservabilityOptions {
   readonly sink?: LineSink;
   /** Log level; default `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else `AWS_LAMBDA_LOG_LEVEL`, else INFO. */
   readonly logLevel?: LogLevel;
+  /** Keys on every log line (`serve --workers`: the worker's number). */
+  readonly keys?: Readonly<Record<string, string | number>>;
 }
 
 export interface Observability {
@@ -69,7 +71,7 @@ export function createObservability(options: ObservabilityOptions = {}): Observa
   const env = process.env;
   const logLevel = options.logLevel ?? logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? logLevelOf(env['AWS_LAMBDA_LOG_LEVEL']) ?? 'INFO';
   const sink = options.sink === undefined ? {} : { sink: options.sink };
-  const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...sink });
+  const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...sink, ...(options.keys === undefined ? {} : { keys: options.keys }) });
   const disabled = env['POWERTOOLS_METRICS_DISABLED']?.trim().toLowerCase() === 'true';
   const metrics = new EmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, disabled, ...sink });
   return { logger, metrics };
