@@ -16,6 +16,11 @@ export interface Io {
   readonly stderr: (s: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readStdin: () => Promise<string>;
+  /**
+   * The script this process runs (dist/cli.js), set by the CLI's entry point only: commands that
+   * start more processes of it (`serve --workers`) need it; in-process callers (tests) leave it out.
+   */
+  readonly processEntry?: string;
 }
 
 /** Exit codes. */

@@ -128,20 +128,24 @@ function fork(): Started {
 }
 
 /**
- * The primary of `serve --workers N` (N >= 2). `stop` resolves with the signal to shut down on.
+ * The primary of `serve --workers N` (N >= 2), forking `entry` (the CLI script and its arguments) as
+ * workers. `stop` resolves with the signal to shut down on.
  * Returns the exit code: a worker's when the start fails, else 0 after a clean shutdown.
  */
-export async function runPrimary(workers: number, io: Io, stop: Promise<string>): Promise<number> {
+export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[] }): Promise<number> {
+  cluster.setupPrimary({ exec: entry.exec, args: [...entry.args] });
   const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: 'primary' } });
   const live = new Set<Started>();
   let stopping = false;
+  /** Workers are replaced only once all have started: a failed start is the start's to report. */
+  let serving = false;
 
   const startOne = (): Started => {
     const s = fork();
     live.add(s);
     void s.exited.then((code) => {
       live.delete(s);
-      if (stopping) return;
+      if (stopping || !serving) return;
       const lived = Date.now() - s.startedAt;
       logger.error('worker exited; starting another', { workerId: s.worker.id, code, livedMs: lived });
       setTimeout(startOne, lived < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0);
@@ -179,6 +183,7 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>)
     await shutdown('SIGTERM');
     return failed.exitCode === 0 ? EXIT.failure : failed.exitCode;
   }
+  serving = true;
   io.stdout(firstReady.listening);
   logger.info('workers listening', { workers });
   return shutdown(await stop);

@@ -47,9 +47,9 @@ const OPTIONS = {
   workers: { type: 'string' },
 } as const;
 
-/** --workers: a whole number from 1 to MAX_WORKERS; default the CPUs available to this process. */
-export function parseWorkers(text: string | undefined): number {
-  if (text === undefined) return availableParallelism();
+/** --workers: a whole number from 1 to MAX_WORKERS; default the CPUs available to this process (1 in process: no entry to fork). */
+export function parseWorkers(text: string | undefined, forkable = false): number {
+  if (text === undefined) return forkable ? availableParallelism() : 1;
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!(n >= 1 && n <= MAX_WORKERS)) throw new UsageError(`--workers must be a whole number from 1 to ${String(MAX_WORKERS)}: ${text}`);
   return n;
@@ -191,13 +191,18 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
 export const command: Command = (args, io) => {
   const worker = cluster.worker;
   if (worker !== undefined) {
-    // The IPC channel to the primary would keep the process alive once the server has stopped.
-    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id).finally(() => {
-      if (process.connected) process.disconnect();
+    // The IPC channel to the primary would keep the process alive once the server has stopped;
+    // the worker's own disconnect (not `process.disconnect()`, after which Node exits with 0) lets
+    // it end with its code.
+    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id).then((code) => {
+      process.exitCode = code;
+      if (worker.isConnected()) worker.disconnect();
+      return code;
     });
   }
   const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
-  const workers = parseWorkers(values.workers);
+  const workers = parseWorkers(values.workers, io.processEntry !== undefined);
   if (workers === 1) return runServe(args, io, processSignals());
-  return runPrimary(workers, io, processSignals().stop);
+  if (io.processEntry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
+  return runPrimary(workers, io, processSignals().stop, { exec: io.processEntry, args: ['serve', ...args] });
 };
