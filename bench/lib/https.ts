@@ -45,7 +45,7 @@ export interface PhaseResult {
   readonly responses: number;
   /** Milliseconds per request. */
   readonly latency: Samples;
-  /** CPU time the server process used during the phase (user + system), ms; NaN where /proc cannot tell. */
+  /** CPU time the server's processes used during the phase (user + system), ms; NaN where /proc cannot tell. */
   readonly serverCpuMs: number;
 }
 
@@ -57,6 +57,8 @@ export interface HttpsPlan {
   readonly connections: number;
   readonly rateConnections: number;
   readonly rates: readonly number[];
+  /** `serve --workers`. */
+  readonly workers: number;
 }
 
 export interface HttpsResult {
@@ -98,6 +100,18 @@ function processCpuMs(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** The same for a process and its children, recursively (`serve --workers`: the primary and its workers). */
+function treeCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
+  } catch {
+    // No /proc children file: the process alone.
+  }
+  return children.reduce((sum, child) => sum + treeCpuMs(child), processCpuMs(pid));
 }
 
 /** A self-signed EC P-256 certificate for 127.0.0.1 (milliseconds to make, like the test PKI). */
@@ -231,9 +245,9 @@ export async function runHttps(
       ],
     });
     built = performance.now();
-    const cpuBefore = processCpuMs(server.child.pid);
+    const cpuBefore = treeCpuMs(server.child.pid);
     const result = await instance;
-    const serverCpuMs = processCpuMs(server.child.pid) - cpuBefore;
+    const serverCpuMs = treeCpuMs(server.child.pid) - cpuBefore;
     if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
       fail(`${name}: autocannon counted ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`);
     }
@@ -254,7 +268,7 @@ export async function runHttps(
 
   progress('https: starting servers');
   const serve = await startServer(
-    [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
+    [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key, '--workers', String(plan.workers)],
     env,
   );
   const serveTls = await negotiated(serve.port).catch(async (e: unknown) => {
