@@ -261,6 +261,18 @@ if (https !== undefined) {
       verdict('serve CPU per request', cpuRatio <= TARGET.serveCpuRatio, `<= x${TARGET.serveCpuRatio} bare`),
     );
   }
+  if (phases.some((p) => p.server === 'go')) {
+    const go = sat('go');
+    row(
+      `4 HTTPS saturation: Go peer-like webhook (stdlib, one prefix rule, every core): throughput`,
+      rate(go.throughput),
+      '',
+      '',
+      `serve = ${((ours.throughput / go.throughput) * 100).toFixed(0)}% of it; CPU per request ${us(go.cpuPerRequestUs)} (serve = x${(ours.cpuPerRequestUs / go.cpuPerRequestUs).toFixed(1)})`,
+    );
+  } else {
+    row('4 HTTPS saturation: Go peer-like webhook', 'n/a', '', '', `not run: ${(https.goProblem ?? '').slice(0, 80)}`);
+  }
   row(`4 HTTPS at saturation (${c} connections): serve latency`, ms(ours.latency.median), ms(ours.latency.p99), '', `bare: ${ms(bare.latency.median)}, p99 ${ms(bare.latency.p99)}`);
   for (const r of rates) {
     const o = https.phases.find((p) => p.server === 'serve' && p.rate === r);
