@@ -30,11 +30,12 @@ import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { review } from '../../src/core/review.js';
+import { GO_RULE, goAnswerProblem, goPeerBinary } from './go-peer.js';
 import { benchRewriter, WEBHOOK_TOKEN } from './inprocess.js';
 import { Samples } from './stats.js';
 import { BENCH_ENV, BENCH_RULES, problemWith, Variants, workload } from './workloads.js';
 
-export type ServerName = 'serve' | 'bare';
+export type ServerName = 'serve' | 'bare' | 'go';
 
 export interface PhaseResult {
   readonly server: ServerName;
@@ -45,7 +46,7 @@ export interface PhaseResult {
   readonly responses: number;
   /** Milliseconds per request. */
   readonly latency: Samples;
-  /** CPU time the server process used during the phase (user + system), ms; NaN where /proc cannot tell. */
+  /** CPU time the server's processes used during the phase (user + system), ms; NaN where /proc cannot tell. */
   readonly serverCpuMs: number;
 }
 
@@ -57,6 +58,8 @@ export interface HttpsPlan {
   readonly connections: number;
   readonly rateConnections: number;
   readonly rates: readonly number[];
+  /** `serve --workers`. */
+  readonly workers: number;
 }
 
 export interface HttpsResult {
@@ -66,7 +69,9 @@ export interface HttpsResult {
   readonly answerBytes: number;
   readonly requestBytes: number;
   /** The protocol and cipher each server negotiates with a default node client (as autocannon's). */
-  readonly tls: Readonly<Record<ServerName, string>>;
+  readonly tls: { readonly serve: string; readonly bare: string; readonly go?: string };
+  /** Why the Go peer baseline did not run, when it did not. */
+  readonly goProblem: string | undefined;
 }
 
 const run = promisify(execFile);
@@ -100,6 +105,18 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
+/** The same for a process and its children, recursively (`serve --workers`: the primary and its workers). */
+function treeCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
+  } catch {
+    // No /proc children file: the process alone.
+  }
+  return children.reduce((sum, child) => sum + treeCpuMs(child), processCpuMs(pid));
+}
+
 /** A self-signed EC P-256 certificate for 127.0.0.1 (milliseconds to make, like the test PKI). */
 async function certificate(dir: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, 'tls.crt');
@@ -118,9 +135,9 @@ interface Server {
 }
 
 /** Spawn a server that prints `{"msg":"listening","port":N}` on stdout; its stderr (the logs) goes to /dev/null. */
-function startServer(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Server> {
+function startServer(args: readonly string[], env: NodeJS.ProcessEnv, command = process.execPath): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -231,9 +248,9 @@ export async function runHttps(
       ],
     });
     built = performance.now();
-    const cpuBefore = processCpuMs(server.child.pid);
+    const cpuBefore = treeCpuMs(server.child.pid);
     const result = await instance;
-    const serverCpuMs = processCpuMs(server.child.pid) - cpuBefore;
+    const serverCpuMs = treeCpuMs(server.child.pid) - cpuBefore;
     if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
       fail(`${name}: autocannon counted ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`);
     }
@@ -241,12 +258,12 @@ export async function runHttps(
       const variant = variants.make(sent[i]);
       let problem: string | undefined;
       try {
-        problem = problemWith(w, variant, JSON.parse(body));
+        problem = name === 'go' ? goAnswerProblem(w, variant, JSON.parse(body)) : problemWith(w, variant, JSON.parse(body));
       } catch (e) {
         problem = (e as Error).message;
       }
       checked++;
-      if (problem !== undefined) fail(`serve: ${problem}`);
+      if (problem !== undefined) fail(`${name}: ${problem}`);
     });
     const actual = (result.finish.getTime() - result.start.getTime()) / 1000;
     return { server: name, rate, connections, seconds: actual, responses, latency, serverCpuMs };
@@ -254,7 +271,7 @@ export async function runHttps(
 
   progress('https: starting servers');
   const serve = await startServer(
-    [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key],
+    [...nodeArgs, join(repoRoot, 'dist', 'cli.js'), 'serve', '--config', rulesFile, '--listen', '127.0.0.1:0', '--tls-cert-file', cert, '--tls-private-key-file', key, '--workers', String(plan.workers)],
     env,
   );
   const serveTls = await negotiated(serve.port).catch(async (e: unknown) => {
@@ -268,29 +285,41 @@ export async function runHttps(
       throw e;
     },
   );
-  const servers: Record<ServerName, Server> = { serve, bare };
+  const built = goPeerBinary(repoRoot, progress);
+  const goProblem = 'problem' in built ? built.problem : undefined;
+  const go = 'path' in built ? await startServer([cert, key, GO_RULE.from, GO_RULE.to], env, built.path).catch(() => undefined) : undefined;
+  const servers: Partial<Record<ServerName, Server>> = { serve, bare, ...(go === undefined ? {} : { go }) };
+  const saturated: readonly ServerName[] = go === undefined ? ['bare', 'serve'] : ['bare', 'serve', 'go'];
+  const server = (name: ServerName): Server => {
+    const s = servers[name];
+    if (s === undefined) throw new Error(`no ${name} server`);
+    return s;
+  };
   const phases: PhaseResult[] = [];
   let bareTls: string;
+  let goTls: string | undefined;
   try {
     bareTls = await negotiated(bare.port);
-    for (const name of ['bare', 'serve'] as const) {
+    if (go !== undefined) goTls = await negotiated(go.port);
+    for (const name of saturated) {
       progress(`https: warm-up ${name}`);
-      await phase(name, servers[name], plan.connections, plan.warmupSeconds, 0);
+      await phase(name, server(name), plan.connections, plan.warmupSeconds, 0);
     }
     for (let r = 0; r < plan.rounds; r++) {
-      for (const name of ['bare', 'serve'] as const) {
+      for (const name of saturated) {
         progress(`https: saturation ${name} (${r + 1}/${plan.rounds})`);
-        phases.push(await phase(name, servers[name], plan.connections, plan.seconds, 0));
+        phases.push(await phase(name, server(name), plan.connections, plan.seconds, 0));
       }
     }
     for (const rate of plan.rates) {
       for (const name of ['bare', 'serve'] as const) {
         progress(`https: ${rate} req/s ${name}`);
-        phases.push(await phase(name, servers[name], plan.rateConnections, plan.seconds, rate));
+        phases.push(await phase(name, server(name), plan.rateConnections, plan.seconds, rate));
       }
     }
   } finally {
-    await Promise.all([stopServer(servers.serve), stopServer(servers.bare)]);
+    await Promise.all([stopServer(serve), stopServer(bare), ...(go === undefined ? [] : [stopServer(go)])]);
   }
-  return { phases, checked, failures, answerBytes: Buffer.byteLength(fixedAnswer), requestBytes: Buffer.byteLength(repeated.text), tls: { serve: serveTls, bare: bareTls } };
+  const tls = { serve: serveTls, bare: bareTls, ...(goTls === undefined ? {} : { go: goTls }) };
+  return { phases, checked, failures, answerBytes: Buffer.byteLength(fixedAnswer), requestBytes: Buffer.byteLength(repeated.text), tls, goProblem: go === undefined ? (goProblem ?? 'the Go webhook did not start') : undefined };
 }

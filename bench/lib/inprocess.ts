@@ -22,11 +22,11 @@ import { parseRules } from '../../src/config/load.js';
 import { review } from '../../src/core/review.js';
 import type { Rewriter } from '../../src/core/rules.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { createObservability, flushMetrics, recordOutcome, REWRITE_LOG_MESSAGE } from '../../src/observability/telemetry.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createObservability, flushMetrics, type Logger, type Metrics, recordOutcome, REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
+import { powertoolsLogger, powertoolsMetrics, powertoolsMinimalLogger } from './powertools.js';
 import { Samples } from './stats.js';
-import { BENCH_ENV, BENCH_RULES, problemWith, type Variant, Variants, WORKLOADS, type WorkloadId } from './workloads.js';
+import { BENCH_ENV, BENCH_RULES, problemWith, type Variant, Variants, type Workload, WORKLOADS, type WorkloadId } from './workloads.js';
 
 export type Mode = 'first' | 'repeated';
 export type Subject = 'review' | 'handler' | 'minimal';
@@ -53,10 +53,15 @@ export interface InProcessPlan {
 export interface Components {
   /** `JSON.parse` of the request body (the handler cannot skip it). */
   readonly parse: Samples;
-  /** One "image rewritten" line through the handler's Powertools Logger (formatted, not written). */
+  /** The review's one log line through the handler's Logger (formatted, not written). */
   readonly logLine: Samples;
+  /** The same line through Powertools' Logger (standard formatter, then a minimal one). */
+  readonly logLinePowertools: Samples;
+  readonly logLinePowertoolsMinimal: Samples;
   /** The invocation's one EMF document (Reviews and Rewrites by Outcome), formatted, not written. */
   readonly emf: Samples;
+  /** The same document through Powertools' Metrics. */
+  readonly emfPowertools: Samples;
   /** `JSON.stringify` of the AdmissionReview answer (the handler's reply body). */
   readonly stringify: Samples;
 }
@@ -152,11 +157,16 @@ export function restEvent(repoRoot: string): (body: string) => Json {
 
 /** Why a handler result is not a 200 with the right AdmissionReview for `variant`, or undefined. */
 export function handlerProblem(workload: WorkloadId, variant: Variant, result: unknown): string | undefined {
+  return handlerProblemFor(variants(workload).workload, variant, result);
+}
+
+/** The same, for any workload. */
+export function handlerProblemFor(workload: Workload, variant: Variant, result: unknown): string | undefined {
   const status = field(result, 'statusCode');
   if (status !== 200) return `status ${String(status)}: ${String(field(result, 'body'))}`;
   const body = field(result, 'body');
   if (typeof body !== 'string') return 'no body';
-  return problemWith(variants(workload).workload, variant, JSON.parse(body));
+  return problemWith(workload, variant, JSON.parse(body));
 }
 
 const variantsById = new Map<WorkloadId, Variants>();
@@ -200,7 +210,7 @@ const gc = (): void => {
 
 export async function runInProcess(plan: InProcessPlan, repoRoot: string, progress: (s: string) => void): Promise<InProcessResult> {
   const rewriter = benchRewriter();
-  // Real Powertools Logger and Metrics, formatting every line; the lines go nowhere (no I/O measured).
+  // The handler's Logger and Metrics, formatting every line; the lines go nowhere (no I/O measured).
   const { logger, metrics } = createObservability({ sink: () => undefined, logLevel: 'INFO' });
   const handler: WebhookHandler = createHandler({
     rules: { current: () => Promise.resolve({ ok: true, rewriter, source: 'bench' }) },
@@ -277,18 +287,24 @@ function measureComponents(plan: InProcessPlan, logger: Logger, metrics: Metrics
   const v = variants('pod5');
   const texts = Array.from({ length: plan.batch }, () => v.make(nextVariant++).text);
   const answer = review(JSON.parse(texts[0] ?? '{}'), rewriter);
-  const fields = {
-    uid: '0df28fbd-5f5f-11e8-bc74-36e6bb280816',
-    namespace: 'default',
-    kind: 'v1/Pod',
-    name: 'web',
-    container: 'app',
-    list: 'containers',
-    from: 'gcr.io/google-containers/pause:3.10',
-    to: 'asia.gcr.io/google-containers/pause:3.10',
-    rule: 'gcr',
+  if (!answer.ok) throw new Error('bench: the 5-container Pod does not review');
+  const { fields } = reviewFields(answer.report, 'patched');
+  Object.assign(fields, { rules: 'bench', rulesVersion: '2026-11-28T00:00:00Z', durationMs: 80.1 });
+  const drop = (): void => undefined;
+  const context = lambdaContext('c6af9ac6-7b61-11e6-9a41-93e8deadbeef');
+  const [pt, ptMinimal, ptMetrics] = [powertoolsLogger(drop), powertoolsMinimalLogger(drop), powertoolsMetrics(drop)];
+  pt.addContext(context);
+  ptMinimal.addContext(context);
+  logger.addContext(context);
+  const out: Components = {
+    parse: new Samples(),
+    logLine: new Samples(),
+    logLinePowertools: new Samples(),
+    logLinePowertoolsMinimal: new Samples(),
+    emf: new Samples(),
+    emfPowertools: new Samples(),
+    stringify: new Samples(),
   };
-  const out: Components = { parse: new Samples(), logLine: new Samples(), emf: new Samples(), stringify: new Samples() };
   const time = (samples: Samples, record: boolean, f: (i: number) => unknown): void => {
     for (let i = 0; i < plan.batch; i++) {
       const t0 = performance.now();
@@ -301,13 +317,26 @@ function measureComponents(plan: InProcessPlan, logger: Logger, metrics: Metrics
     const record = r > 0; // round 0 warms up
     time(out.parse, record, (i) => JSON.parse(texts[i] ?? ''));
     time(out.logLine, record, () => {
-      logger.info(REWRITE_LOG_MESSAGE, fields);
+      logger.info(REVIEW_LOG_MESSAGE, fields);
+    });
+    time(out.logLinePowertools, record, () => {
+      pt.info(REVIEW_LOG_MESSAGE, fields);
+    });
+    time(out.logLinePowertoolsMinimal, record, () => {
+      ptMinimal.info(REVIEW_LOG_MESSAGE, fields);
     });
     time(out.emf, record, () => {
-      recordOutcome(metrics, 'patched', answer.ok ? answer.report : undefined);
+      recordOutcome(metrics, 'patched', answer.report);
       flushMetrics(metrics);
     });
-    time(out.stringify, record, () => JSON.stringify(answer.ok ? answer.response : undefined));
+    time(out.emfPowertools, record, () => {
+      // What recordOutcome stores for this review, through Powertools' Metrics.
+      ptMetrics.addDimension('Outcome', 'patched');
+      ptMetrics.addMetric('Reviews', MetricUnit.Count, 1);
+      ptMetrics.addMetric('Rewrites', MetricUnit.Count, answer.report.rewrites.length);
+      ptMetrics.publishStoredMetrics();
+    });
+    time(out.stringify, record, () => JSON.stringify(answer.response));
   }
   return out;
 }

@@ -12,12 +12,13 @@
  * pull secrets, the warnings and the uid with what the rules below must give.
  */
 import fjp from 'fast-json-patch';
+import { parse as parseYaml } from 'yaml';
 import type { Operation } from 'fast-json-patch';
 
 const { applyPatch } = fjp;
 
 export const BENCH_ENV: Readonly<Record<string, string>> = { AWS_ACCOUNT_ID: '123456789012', AWS_REGION: 'us-west-2' };
-const ECR = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
+export const ECR = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
 
 /** Five rules and an exclusion: what a two-region fleet with a mirror might run. */
 export const BENCH_RULES = `
@@ -42,9 +43,12 @@ exclude:
   - docker.io/library/busybox
 `;
 
-type List = 'containers' | 'initContainers';
+/** The same rules as a JSON document: how the SAM template passes them (its default is JSON). */
+export const BENCH_RULES_JSON = JSON.stringify(parseYaml(BENCH_RULES));
 
-interface ContainerCase {
+export type List = 'containers' | 'initContainers';
+
+export interface ContainerCase {
   readonly list: List;
   readonly name: string;
   /** Without its tag. */
@@ -221,10 +225,13 @@ export class Variants {
     this.pieces = reviewTemplate(w).split(new RegExp(`(${UID}|${SUFFIX})`));
   }
 
-  /** Variant `n` (distinct uid and tags), or with `n` undefined the one body repeated (fixed uid, plain tags). */
-  make(n?: number): Variant {
+  /**
+   * Variant `n` (distinct uid and tags), or with `n` undefined the one body repeated (fixed uid, plain
+   * tags). With `plainTags`, variant `n` has its own uid but the workload's tags as they are.
+   */
+  make(n?: number, plainTags = false): Variant {
     const uid = n === undefined ? '6f1c2d3e-4b5a-4c6d-8e7f-000000000000' : `6f1c2d3e-4b5a-4c6d-8e7f-${n.toString(16).padStart(12, '0')}`;
-    const suffix = n === undefined ? '' : `-b${n.toString(36)}`;
+    const suffix = n === undefined || plainTags ? '' : `-b${n.toString(36)}`;
     let text = '';
     this.pieces.forEach((p, i) => {
       text += i % 2 === 0 ? p : p === UID ? uid : suffix;

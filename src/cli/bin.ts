@@ -15,4 +15,5 @@ process.exitCode = await main(process.argv.slice(2), {
   stderr: (s) => process.stderr.write(s),
   env: process.env,
   readStdin: () => readAll(process.stdin),
+  ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),
 });

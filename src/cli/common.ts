@@ -3,21 +3,24 @@
  * (src/cli/main.ts): the injected streams and environment, the exit codes, the usage error, and
  * the one way a command gets its configuration (src/config/sources.ts, like the Lambda).
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { formatIssues } from '../config/load.js';
 import type { RulesState } from '../config/refresh.js';
 import { type AdapterOptions, readSettings, type Settings, SourceError } from '../config/settings.js';
 import { describeRules, openSources, type Sources } from '../config/sources.js';
 import type { Log } from '../observability/log.js';
-import { createObservability } from '../observability/telemetry.js';
+import { createObservability, type Logger, type Metrics } from '../observability/telemetry.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
   readonly stderr: (s: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readStdin: () => Promise<string>;
+  /**
+   * The script this process runs (dist/cli.js), set by the CLI's entry point only: commands that
+   * start more processes of it (`serve --workers`) need it; in-process callers (tests) leave it out.
+   */
+  readonly processEntry?: string;
 }
 
 /** Exit codes. */

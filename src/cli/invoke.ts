@@ -14,12 +14,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { type Command, EXIT, openCliSources, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
-import { createObservability } from '../observability/telemetry.js';
+import { createObservability, type LogLevel } from '../observability/telemetry.js';
 
 /** The rules `invoke` uses when given none: the demo's rule, and a Docker Hub mirror. */
 export const EXAMPLE_RULES = `# Built-in example rules of "image-rewriter invoke".

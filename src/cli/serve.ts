@@ -4,7 +4,7 @@
  * local development, and for running in a cluster.
  *
  *   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
- *                        [--token-file F | --allow-unauthenticated] [--max-body-bytes N]
+ *                        [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
  *
  * - ADDR: `127.0.0.1:8443`, `[::1]:8443`, `:8443` (every interface); port 0 picks a free one.
  * - Settings are read like the Lambda's (src/config/settings.ts), --config and --token-file
@@ -16,8 +16,12 @@
  * - stdout gets one line, `{"msg":"listening","address":...,"port":...}`, once the server listens;
  *   log lines (JSON) go to stderr.
  * - SIGTERM or SIGINT: graceful shutdown (in-flight requests finish), then exit 0.
+ * - --workers N (default: the CPUs available to the process): N processes serve the one port
+ *   (src/cli/serve-workers.ts), each as described above; 1 serves in this process.
  */
+import cluster from 'node:cluster';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
@@ -26,9 +30,32 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
+import { runPrimary, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
+
+/** The most --workers accepted. */
+export const MAX_WORKERS = 256;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  listen: { type: 'string' },
+  'tls-cert-file': { type: 'string' },
+  'tls-private-key-file': { type: 'string' },
+  'token-file': { type: 'string' },
+  'allow-unauthenticated': { type: 'boolean' },
+  'max-body-bytes': { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
+/** --workers: a whole number from 1 to MAX_WORKERS; default the CPUs available to this process (1 in process: no entry to fork). */
+export function parseWorkers(text: string | undefined, forkable = false): number {
+  if (text === undefined) return forkable ? availableParallelism() : 1;
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS)) throw new UsageError(`--workers must be a whole number from 1 to ${String(MAX_WORKERS)}: ${text}`);
+  return n;
+}
 
 /**
  * Log lines written together, once per turn of the event loop, instead of one system call each
@@ -102,21 +129,9 @@ function processSignals(): ServeRuntime {
 }
 
 /** `serve` with an injected stop trigger (tests); `command` wires it to the process signals. */
-export async function runServe(args: string[], io: Io, runtime: ServeRuntime): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      listen: { type: 'string' },
-      'tls-cert-file': { type: 'string' },
-      'tls-private-key-file': { type: 'string' },
-      'token-file': { type: 'string' },
-      'allow-unauthenticated': { type: 'boolean' },
-      'max-body-bytes': { type: 'string' },
-    },
-    allowPositionals: false,
-    strict: true,
-  });
+export async function runServe(args: string[], io: Io, runtime: ServeRuntime, worker?: number): Promise<number> {
+  const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+  parseWorkers(values.workers);
   const missing = (['listen', 'tls-cert-file', 'tls-private-key-file'] as const).filter((k) => values[k] === undefined);
   if (missing.length > 0) throw new UsageError(`serve needs ${missing.map((k) => `--${k}`).join(', ')}`);
   const { host, port } = parseListen(values.listen ?? '');
@@ -125,7 +140,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
   const maxBodyBytes = parseMaxBody(values['max-body-bytes']);
 
   const lines = batchedLines(io.stderr);
-  const { logger, metrics } = createObservability({ sink: lines.push });
+  const { logger, metrics } = createObservability({ sink: lines.push, ...(worker === undefined ? {} : { keys: { worker } }) });
   const serveLog: Log = ({ level, msg, ...fields }) => {
     logger[level](msg, fields);
   };
@@ -175,4 +190,22 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime): P
   return EXIT.ok;
 }
 
-export const command: Command = (args, io) => runServe(args, io, processSignals());
+/** `serve`: in this process with one worker, else as the primary of `--workers` processes (or as one of them). */
+export const command: Command = (args, io) => {
+  const worker = cluster.worker;
+  if (worker !== undefined) {
+    // The IPC channel to the primary would keep the process alive once the server has stopped;
+    // the worker's own disconnect (not `process.disconnect()`, after which Node exits with 0) lets
+    // it end with its code.
+    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id).then((code) => {
+      process.exitCode = code;
+      if (worker.isConnected()) worker.disconnect();
+      return code;
+    });
+  }
+  const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+  const workers = parseWorkers(values.workers, io.processEntry !== undefined);
+  if (workers === 1) return runServe(args, io, processSignals());
+  if (io.processEntry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
+  return runPrimary(workers, io, processSignals().stop, { exec: io.processEntry, args: ['serve', ...args] });
+};

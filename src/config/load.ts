@@ -6,6 +6,7 @@
  */
 import { parseDocument, type YAMLError } from 'yaml';
 import type { Issue } from '../core/rules.js';
+import { readJsonDocument } from './json-document.js';
 import { formatIssue, type ValidationResult, validateDocument } from './schema.js';
 
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
@@ -24,6 +25,31 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
   if (text.trim() === '') {
     return { ok: false, issues: [{ path: [], severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
   }
+  // JSON (what the Lambda is usually given) skips the YAML parser: docs/performance.md.
+  const json = readJsonDocument(text);
+  if (json.kind === 'duplicate') {
+    return { ok: false, issues: [{ path: [], position: { line: json.line, column: json.column }, severity: 'error', message: 'Map keys must be unique' }] };
+  }
+  let value: unknown;
+  let otherWarnings: readonly Issue[] = [];
+  if (json.kind === 'value') {
+    value = json.value;
+  } else {
+    const yaml = readYaml(text);
+    if (!yaml.ok) return yaml;
+    value = yaml.value;
+    otherWarnings = yaml.warnings;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, issues: [{ path: [], severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
+  }
+  const result = validateDocument(value, env);
+  if (!result.ok || otherWarnings.length === 0) return result;
+  return { ...result, warnings: [...otherWarnings, ...result.warnings] };
+}
+
+/** The document read by the YAML parser: its value and warnings, or its errors as issues. */
+function readYaml(text: string): { ok: true; value: unknown; warnings: Issue[] } | { ok: false; issues: Issue[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.
   const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
@@ -40,18 +66,11 @@ export function parseRules(text: string, env: Readonly<Record<string, string | u
       ],
     };
   }
-  let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 100 });
+    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), warnings: otherWarnings.map((w) => yamlIssue(w, 'warning')) };
   } catch (e) {
     return { ok: false, issues: [{ path: [], severity: 'error', message: (e as Error).message }] };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, issues: [{ path: [], severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
-  }
-  const result = validateDocument(value, env);
-  if (!result.ok || otherWarnings.length === 0) return result;
-  return { ...result, warnings: [...otherWarnings.map((w) => yamlIssue(w, 'warning')), ...result.warnings] };
 }
 
 /** A YAML parser message as an issue: its first line, at its line and column. */

@@ -4,10 +4,8 @@
  * new document is invalid or cannot be read. Inline rules go through it once; a watched file
  * and an SSM parameter go through it at every read (src/config/rules-provider.ts decides when).
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Issue, Rewriter } from '../core/rules.js';
-import { count, Metric } from '../observability/telemetry.js';
+import { count, type Logger, Metric, type Metrics } from '../observability/telemetry.js';
 import { parseRules } from './load.js';
 import { formatIssue } from './schema.js';
 import type { Env } from './settings.js';

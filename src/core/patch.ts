@@ -13,12 +13,16 @@ export type PatchOperation =
 
 /** One reference token escaped per RFC 6901: `~` -> `~0`, then `/` -> `~1`. */
 export function escapeToken(token: string): string {
+  // Most tokens (field names, indexes, container names) have nothing to escape: skip the two replaces.
+  if (!token.includes('~') && !token.includes('/')) return token;
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** An RFC 6901 pointer from reference tokens: `['metadata', 'a/b']` -> `/metadata/a~1b`; `[]` -> `''`. */
 export function pointer(tokens: readonly (string | number)[]): string {
-  return tokens.map((t) => `/${escapeToken(String(t))}`).join('');
+  let out = '';
+  for (const t of tokens) out += `/${escapeToken(String(t))}`;
+  return out;
 }
 
 export function add(path: string, value: JsonValue): PatchOperation {

@@ -15,8 +15,6 @@
  * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
 import { UNAUTHORIZED_REASON } from '../config/token-check.js';
@@ -25,7 +23,7 @@ import { isRecord } from '../core/json.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
 import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, logReport, type Outcome, recordOutcome, recordVerify } from '../observability/telemetry.js';
+import { clip, flushMetrics, type Logger, type Metrics, type Outcome, recordOutcome, recordVerify, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -93,18 +91,21 @@ export function parseEvent(event: unknown): HttpRequest | undefined {
   const rc = isRecord(event['requestContext']) ? event['requestContext'] : undefined;
   const http = isRecord(rc?.['http']) ? rc['http'] : undefined;
   const params = isRecord(event['pathParameters']) ? event['pathParameters'] : undefined;
-  const common = { pathToken: str(params?.['token']), body: body ?? undefined, base64: event['isBase64Encoded'] === true };
+  const pathToken = str(params?.['token']);
+  const text = body ?? undefined;
+  const base64 = event['isBase64Encoded'] === true;
+  // Literals with every field (no `...common`: a spread into a literal takes V8's slow path).
   if (event['version'] === '2.0' || http !== undefined) {
     const method = str(http?.['method']);
     const path = str(event['rawPath']) ?? str(http?.['path']);
     if (method === undefined || path === undefined) return undefined;
-    return { shape: 'v2', method: method.toUpperCase(), path, sourceIp: str(http?.['sourceIp']), ...common };
+    return { shape: 'v2', method: method.toUpperCase(), path, sourceIp: str(http?.['sourceIp']), pathToken, body: text, base64 };
   }
   const method = str(event['httpMethod']);
   const path = str(event['path']);
   if (method === undefined || path === undefined) return undefined;
   const identity = isRecord(rc?.['identity']) ? rc['identity'] : undefined;
-  return { shape: 'rest', method: method.toUpperCase(), path, sourceIp: str(identity?.['sourceIp']), ...common };
+  return { shape: 'rest', method: method.toUpperCase(), path, sourceIp: str(identity?.['sourceIp']), pathToken, body: text, base64 };
 }
 
 /** The token a request carries: `pathParameters.token`, else the last non-empty path segment. */
@@ -155,8 +156,11 @@ function decodeBody(body: string | undefined, base64: boolean, max: number): Dec
   return { ok: true, text };
 }
 
-function reply(statusCode: number, body: unknown, headers: Readonly<Record<string, string>> = {}): WebhookResult {
-  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+function reply(statusCode: number, body: unknown, allow?: string): WebhookResult {
+  // A literal per reply (no spread of extra headers: V8's slow path); callers may own the object.
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (allow !== undefined) headers['Allow'] = allow;
+  return { statusCode, headers, body: JSON.stringify(body), isBase64Encoded: false };
 }
 
 /** Rewrites nothing: used to answer (allowed, no patch) while the rules are not loaded. */
@@ -176,10 +180,13 @@ function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome
   return answer.response.patch === undefined ? 'unchanged' : 'patched';
 }
 
-/** The log fields of the existence checks of a review. */
-function verifyFields(stats: VerifyStats | undefined): Record<string, number> {
-  if (stats === undefined) return {};
-  return { verifyChecks: stats.checks, verifyCacheHits: stats.cacheHits, verifyMissing: stats.missing, verifyErrors: stats.errors, verifyMs: stats.latencyMs };
+/** The log fields of the existence checks of a review, set one by one (docs/performance.md, "Hot paths"). */
+function verifyFields(fields: Record<string, unknown>, stats: VerifyStats): void {
+  fields['verifyChecks'] = stats.checks;
+  fields['verifyCacheHits'] = stats.cacheHits;
+  fields['verifyMissing'] = stats.missing;
+  fields['verifyErrors'] = stats.errors;
+  fields['verifyMs'] = stats.latencyMs;
 }
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
@@ -213,7 +220,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     if (req.method !== 'POST') {
       note('bad_request');
       logger.warn('request rejected', { status: 405, reason: MESSAGES.methodNotAllowed, method: req.method.slice(0, 16) });
-      return reply(405, { message: MESSAGES.methodNotAllowed }, { Allow: 'POST' });
+      return reply(405, { message: MESSAGES.methodNotAllowed }, 'POST');
     }
     const badRequest = (message: string): WebhookResult => {
       note('bad_request');
@@ -234,42 +241,33 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     if (!result.ok) return badRequest(result.message);
     const { report } = result;
     if (result.verify !== undefined) recordVerify(metrics, result.verify);
-    const first = result.response;
-    if (isDenied(first)) {
-      note('denied', report);
-      logReport(logger, report);
-      logger.warn('admission denied', { uid: clip(report.uid), kind: clip(report.kind), namespace: clip(report.namespace), name: clip(report.name), ...verifyFields(result.verify), message: first.response.status.message });
-      return reply(200, first);
-    }
-    let answer: AdmissionReviewAnswer = first;
-    let outcome = outcomeOf(answer, report);
-    if (!state.ok && report.skipped === undefined) {
+    let answer = result.response;
+    let outcome: Outcome;
+    let failOpen = false;
+    if (isDenied(answer)) {
+      outcome = 'denied';
+    } else if (!state.ok && report.skipped === undefined) {
+      failOpen = true;
       outcome = 'failopen';
       answer = withWarning(answer, `${WARNING_PREFIX}images not rewritten: ${state.reason}`);
-      logger.warn('rules not loaded: answering allowed without a patch', { uid: clip(report.uid), reason: state.reason });
+    } else {
+      outcome = outcomeOf(answer, report);
     }
     note(outcome, report);
-    logReport(logger, report);
-    // Optional fields are set one by one (docs/performance.md, "Hot paths").
-    const summary: Record<string, unknown> = {
-      uid: clip(report.uid),
-      kind: clip(report.kind),
-      namespace: clip(report.namespace),
-      name: clip(report.name),
-      operation: report.operation,
-      outcome,
-      rewrites: report.rewrites.length,
-      invalid: report.invalid.length,
-    };
-    if (report.skipped !== undefined) summary['skipped'] = report.skipped;
-    if (report.withheld !== undefined) summary['withheld'] = report.withheld.length;
-    if (result.verify !== undefined) Object.assign(summary, verifyFields(result.verify));
+    // The review's one line: a warning when it denied, the rules were not loaded, or an image,
+    // a rewrite or a field was left alone.
+    const { fields, problems } = reviewFields(report, outcome);
+    if (result.verify !== undefined) verifyFields(fields, result.verify);
+    if (isDenied(answer)) fields['denied'] = clip(answer.response.status.message);
     if (state.ok) {
-      summary['rules'] = state.source;
-      summary['rulesVersion'] = state.version;
+      fields['rules'] = state.source;
+      fields['rulesVersion'] = state.version;
+    } else {
+      fields['rulesNotLoaded'] = state.reason;
     }
-    summary['durationMs'] = Math.round((performance.now() - started) * 10) / 10;
-    logger.info('admission reviewed', summary);
+    fields['durationMs'] = Math.round((performance.now() - started) * 10) / 10;
+    if (outcome === 'denied' || failOpen || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
+    else logger.info(REVIEW_LOG_MESSAGE, fields);
     return reply(200, answer);
   };
 

@@ -1,27 +1,30 @@
 /**
- * Observability: the one Powertools Logger and the one Metrics of the webhook, the metric and
- * dimension names, and the helpers that turn a review into log lines and metrics.
+ * Observability: the one Logger and the one Metrics of the webhook, the metric and dimension
+ * names, and the one log line of a review.
  *
- * Logs are JSON lines (service `image-rewriter`): one line per rewrite and per invalid image, one
- * summary line per review; never a request body, never the webhook token.
+ * Logs are JSON lines (service `image-rewriter`, Powertools' format: ./json-log.ts). A review writes
+ * one line, `admission reviewed`, carrying its rewrites, invalid images and skipped fields as
+ * bounded lists (`reviewFields`); never a request body, never the webhook token.
  *
- * Metrics are CloudWatch EMF (namespace `ImageRewriter`, dimension `service`). Per invocation the
- * handler stores everything in `metrics` and flushes it once (`flushMetrics` in a `finally`): one
- * EMF document, with the dimension `Outcome` (see `OUTCOMES`). `Rewrites` by `Rule` is not in it:
- * an EMF document holds one value per dimension and one review can rewrite images with several
- * rules, so it would take one more document per rule per invocation (each costs about as much as
- * the review). The "image rewritten" lines carry `rule`, and the SAM template's metric filter
- * (`RewritesByRuleMetricFilter`) turns them into `ImageRewriter` `Rewrites` by `Rule`.
+ * Metrics are CloudWatch EMF (namespace `ImageRewriter`, dimension `service`: ./emf.ts). Per
+ * invocation the handler stores everything in `metrics` and flushes it once (`flushMetrics` in a
+ * `finally`): one EMF document, with the dimension `Outcome` (see `OUTCOMES`). `Rewrites` by `Rule`
+ * is not in it: an EMF document holds one value per dimension and one review can rewrite images
+ * with several rules. The summary line carries the count of each rule instead, in fixed slots
+ * (`rule1`/`rule1Rewrites` to `rule3`/`rule3Rewrites`, see `ruleSlots`), and the SAM template's
+ * metric filters (one per slot) turn them into `ImageRewriter` `Rewrites` by `Rule`
+ * (docs/performance.md says why this design).
  *
  * Both are injectable: `createObservability({ sink })` sends every line to `sink` instead of stdout
- * (tests, and the `invoke` command, which keeps stdout for its answer). Without a sink they are the
- * plain Powertools classes writing to stdout, which is what Lambda and CloudWatch expect.
+ * (tests, `serve`'s batched stderr, and the `invoke` command, which keeps stdout for its answer).
  */
-import { type LogItem, Logger } from '@aws-lambda-powertools/logger';
-import type { ConstructorOptions, LogLevel } from '@aws-lambda-powertools/logger/types';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricsOptions } from '@aws-lambda-powertools/metrics/types';
 import type { ReviewReport } from '../core/admission.js';
+import { EmfMetrics, MetricUnit } from './emf.js';
+import { JsonLogger, type LineSink, type LogLevel, logLevelOf } from './json-log.js';
+
+export type { LineSink, LogLevel } from './json-log.js';
+export type Logger = JsonLogger;
+export type Metrics = EmfMetrics;
 
 export const SERVICE_NAME = 'image-rewriter';
 export const METRICS_NAMESPACE = 'ImageRewriter';
@@ -30,7 +33,7 @@ export const METRICS_NAMESPACE = 'ImageRewriter';
 export const Metric = {
   /** Every answered request except health checks; dimension `Outcome`. */
   Reviews: 'Reviews',
-  /** Images rewritten, by `Outcome`; by `Rule` from the log lines (template.yaml's metric filter). */
+  /** Images rewritten, by `Outcome`; by `Rule` from the summary lines (template.yaml's metric filters). */
   Rewrites: 'Rewrites',
   /** Images left alone because they, or a rule's result, are not valid references. */
   InvalidImages: 'InvalidImages',
@@ -56,14 +59,13 @@ export const Dimension = { Outcome: 'Outcome' } as const;
 export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'denied', 'bad_request', 'unauthorized', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-/** Receives one JSON document per call (a log line or an EMF document), without a newline. */
-export type LineSink = (line: string) => void;
-
 export interface ObservabilityOptions {
-  /** Where the JSON lines go; default stdout through Powertools' own Console. */
+  /** Where the JSON lines go; default stdout. */
   readonly sink?: LineSink;
-  /** Log level; default `POWERTOOLS_LOG_LEVEL` / `LOG_LEVEL`, else INFO. */
+  /** Log level; default `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else `AWS_LAMBDA_LOG_LEVEL`, else INFO. */
   readonly logLevel?: LogLevel;
+  /** Keys on every log line (`serve --workers`: the worker's number). */
+  readonly keys?: Readonly<Record<string, string | number>>;
 }
 
 export interface Observability {
@@ -71,63 +73,14 @@ export interface Observability {
   readonly metrics: Metrics;
 }
 
-/** A Logger that hands each formatted line to a sink (Powertools' protected extension point). */
-class SinkLogger extends Logger {
-  // A plain property, not `#sink`: the base constructor may print (its init buffer) before it is set.
-  private sink: LineSink | undefined;
-
-  constructor(sink: LineSink, options: ConstructorOptions) {
-    super(options);
-    this.sink = sink;
-  }
-
-  protected override printLog(logLevel: number, log: LogItem): void {
-    /* istanbul ignore if -- only while the base constructor prints its init buffer, which our options never fill */
-    if (this.sink === undefined) {
-      super.printLog(logLevel, log);
-      return;
-    }
-    log.prepareForPrint();
-    this.sink(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
-  }
-}
-
-/** Metrics that hand each EMF document to a sink, single metrics included. */
-class SinkMetrics extends Metrics {
-  private readonly sink: LineSink;
-  private readonly options: MetricsOptions;
-
-  constructor(sink: LineSink, options: MetricsOptions) {
-    super(options);
-    this.sink = sink;
-    this.options = options;
-  }
-
-  override publishStoredMetrics(): this {
-    try {
-      if (!this.isDisabled() && this.hasStoredMetrics()) this.sink(JSON.stringify(this.serializeMetrics()));
-    } finally {
-      this.clearMetrics();
-      this.clearDimensions();
-      this.clearMetadata();
-    }
-    return this;
-  }
-
-  override singleMetric(): Metrics {
-    return new SinkMetrics(this.sink, { ...this.options, singleMetric: true });
-  }
-}
-
 /** The Logger and Metrics of one process (Lambda container, `serve`, `invoke`). */
 export function createObservability(options: ObservabilityOptions = {}): Observability {
-  const loggerOptions: ConstructorOptions = {
-    serviceName: SERVICE_NAME,
-    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
-  };
-  const logger = options.sink === undefined ? new Logger(loggerOptions) : new SinkLogger(options.sink, loggerOptions);
-  const metricsOptions: MetricsOptions = { namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger };
-  const metrics = options.sink === undefined ? new Metrics(metricsOptions) : new SinkMetrics(options.sink, metricsOptions);
+  const env = process.env;
+  const logLevel = options.logLevel ?? logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? logLevelOf(env['AWS_LAMBDA_LOG_LEVEL']) ?? 'INFO';
+  const sink = options.sink === undefined ? {} : { sink: options.sink };
+  const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...sink, ...(options.keys === undefined ? {} : { keys: options.keys }) });
+  const disabled = env['POWERTOOLS_METRICS_DISABLED']?.trim().toLowerCase() === 'true';
+  const metrics = new EmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, disabled, ...sink });
   return { logger, metrics };
 }
 
@@ -160,56 +113,93 @@ export function flushMetrics(metrics: Metrics): void {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }
 
-/** The message of the one line per rewrite; template.yaml's RewritesByRuleMetricFilter matches it. */
-export const REWRITE_LOG_MESSAGE = 'image rewritten';
+/** The message of the one line per review; template.yaml's metric filters match it. */
+export const REVIEW_LOG_MESSAGE = 'admission reviewed';
 
 /** Longest string from a request put in a log line (an invalid image, a uid, a name: anything the client sent). */
-const MAX_LOGGED_IMAGE = 512;
+export const MAX_LOGGED_STRING = 512;
 
-/** A string from the request, cut to MAX_LOGGED_IMAGE characters for a log line. */
+/** Longest of each list in the summary line; the rest is counted in `<list>Cut`. */
+export const MAX_LISTED = 20;
+
+/** Rule slots in the summary line (`rule1`..`rule3`); a review using more rules counts the rest under `OTHER_RULES` in the last. */
+export const RULE_SLOTS = 3;
+
+/** The `Rule` of the rewrites by rules beyond the slots; no rule can have this name (src/config/schema.ts: letters, digits, "-", "_", "."). */
+export const OTHER_RULES = '(other rules)';
+
+/** A string from the request, cut to MAX_LOGGED_STRING characters for a log line. */
 export function clip(s: string): string;
 export function clip(s: string | undefined): string | undefined;
 export function clip(s: string | undefined): string | undefined {
-  return s !== undefined && s.length > MAX_LOGGED_IMAGE ? `${s.slice(0, MAX_LOGGED_IMAGE)}...` : s;
+  return s !== undefined && s.length > MAX_LOGGED_STRING ? `${s.slice(0, MAX_LOGGED_STRING)}...` : s;
 }
 
-/** At most this many lines of each kind (rewrites, invalid images) per review; one more line counts the rest. */
-export const MAX_LOG_LINES_PER_KIND = 50;
-/** At most this many skipped fields listed in the one line that reports them. */
-const MAX_LOGGED_FIELDS = 10;
+/**
+ * The rewrites counted by rule, in the order each rule first appears, in at most RULE_SLOTS
+ * entries: when more rules were used, the last entry is OTHER_RULES with the rest, so the counts
+ * always add up to the number of rewrites.
+ */
+export function ruleSlots(rewrites: ReviewReport['rewrites']): [rule: string, rewrites: number][] {
+  const counts = new Map<string, number>();
+  for (const r of rewrites) counts.set(r.rule, (counts.get(r.rule) ?? 0) + 1);
+  const all = [...counts];
+  if (all.length <= RULE_SLOTS) return all;
+  const kept = all.slice(0, RULE_SLOTS - 1);
+  let rest = 0;
+  for (const [, n] of all.slice(RULE_SLOTS - 1)) rest += n;
+  kept.push([OTHER_RULES, rest]);
+  return kept;
+}
+
+/** At most MAX_LISTED entries of `items`, each made by `entry`; `fields[<key>Cut]` counts the others. */
+function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>): void {
+  if (items.length === 0) return;
+  const n = Math.min(items.length, MAX_LISTED);
+  const list = new Array<Record<string, unknown>>(n);
+  for (let i = 0; i < n; i++) list[i] = entry(items[i] as T);
+  fields[key] = list;
+  if (items.length > n) fields[`${key}Cut`] = items.length - n;
+}
 
 /**
- * One log line per rewrite (uid, namespace, kind, name, container, list, from, to, rule) and per
- * invalid image, at most MAX_LOG_LINES_PER_KIND of each (then one line with the count of the rest),
- * and one line for all the skipped malformed fields (the first few, and their count). The body
- * itself is never logged. Bounded whatever the body: a 215 KiB body of bad entries made 28 MiB of
- * logs when every entry had its line.
+ * The fields of a review's one log line: the object (uid, kind, namespace, name, operation), the
+ * outcome, the counts (`rewrites`, `invalid`), the rewrites (`rewritten`: container, from, to, rule), the
+ * invalid images (`invalidImages`: container, image, error, rule) and the skipped fields
+ * (`skippedFields`: pointer, problem) and the rewrites withheld because their target lacks the
+ * image (`withheld`, `withheldImages`: container, from, to, rule, reason) as lists of at most
+ * MAX_LISTED entries with the number left out in `<list>Cut`, every string from the request
+ * clipped; and the per-rule counts in the slots of `ruleSlots`. Whether the line is a warning:
+ * `problems` (invalid images, skipped fields or withheld rewrites).
  */
-export function logReport(logger: Logger, report: ReviewReport): void {
-  // The fields are written into each line literal rather than spread (docs/performance.md).
-  const [uid, namespace, kind, name] = [clip(report.uid), clip(report.namespace), clip(report.kind), clip(report.name)];
-  const rewrites = report.rewrites;
-  for (let i = 0; i < Math.min(rewrites.length, MAX_LOG_LINES_PER_KIND); i++) {
-    const r = rewrites[i];
-    if (r === undefined) break;
-    logger.info(REWRITE_LOG_MESSAGE, { uid, namespace, kind, name, container: clip(r.containerName), list: r.list, from: clip(r.from), to: clip(r.to), rule: r.rule });
+export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: Record<string, unknown>; problems: boolean } {
+  // Fields are set one by one: spreading objects into the literal takes V8 (Node 20)'s slow path.
+  const fields: Record<string, unknown> = {
+    uid: clip(report.uid),
+    kind: clip(report.kind),
+    namespace: clip(report.namespace),
+    name: clip(report.name),
+    operation: report.operation,
+    outcome,
+    rewrites: report.rewrites.length,
+    invalid: report.invalid.length,
+  };
+  if (report.skipped !== undefined) fields['skipped'] = report.skipped;
+  listInto(fields, 'rewritten', report.rewrites, (r) => ({ container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }));
+  const slots = ruleSlots(report.rewrites);
+  for (let i = 0; i < slots.length; i++) {
+    const [rule, n] = slots[i] ?? ['', 0];
+    fields[`rule${String(i + 1)}`] = rule;
+    fields[`rule${String(i + 1)}Rewrites`] = n;
   }
-  if (rewrites.length > MAX_LOG_LINES_PER_KIND) {
-    logger.info('more images rewritten, not logged one by one', { uid, namespace, kind, name, count: rewrites.length - MAX_LOG_LINES_PER_KIND });
-  }
-  const invalid = report.invalid;
-  for (let n = 0; n < Math.min(invalid.length, MAX_LOG_LINES_PER_KIND); n++) {
-    const i = invalid[n];
-    if (i === undefined) break;
-    const fields: Record<string, unknown> = { uid, namespace, kind, name, container: clip(i.containerName), list: i.list, image: clip(i.image), error: clip(i.error) };
-    if (i.rule !== undefined) fields['rule'] = i.rule;
-    logger.warn('image left unchanged: not a valid reference', fields);
-  }
-  if (invalid.length > MAX_LOG_LINES_PER_KIND) {
-    logger.warn('more images left unchanged, not logged one by one', { uid, namespace, kind, name, count: invalid.length - MAX_LOG_LINES_PER_KIND });
-  }
-  if (report.malformed.length > 0) {
-    const fields = report.malformed.slice(0, MAX_LOGGED_FIELDS).map((m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }));
-    logger.warn('pod spec fields skipped', { uid, namespace, kind, name, fields, listed: report.malformed.length });
-  }
+  listInto(fields, 'invalidImages', report.invalid, (i) => {
+    const entry: Record<string, unknown> = { container: clip(i.containerName), image: clip(i.image), error: clip(i.error) };
+    if (i.rule !== undefined) entry['rule'] = i.rule;
+    return entry;
+  });
+  listInto(fields, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }));
+  const withheld = report.withheld ?? [];
+  if (withheld.length > 0) fields['withheld'] = withheld.length;
+  listInto(fields, 'withheldImages', withheld, (w) => ({ container: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }));
+  return { fields, problems: report.invalid.length > 0 || report.malformed.length > 0 || withheld.length > 0 };
 }

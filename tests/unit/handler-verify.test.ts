@@ -90,7 +90,7 @@ describe('verify: the target lacks the image', () => {
     expect(response).toMatchObject({ allowed: false, status: { code: 403, reason: 'Forbidden' } });
     expect(response['patch']).toBeUndefined();
     expect(String((response['status'] as JsonObject)['message'])).toMatch(/^image-rewriter denied the request: containers\[app\] gcr\.io\/google-samples\/hello-app:2\.0 -> 127\.0\.0\.1:\d+\/gcr\/google-samples\/hello-app:2\.0 \(rule gcr\): not found in 127\.0\.0\.1:\d+$/);
-    expect(obs.logs().find((l) => l['message'] === 'admission denied')).toMatchObject({ verifyMissing: 1 });
+    expect(reviewed(obs)).toMatchObject({ level: 'WARN', outcome: 'denied', verifyMissing: 1, denied: expect.stringMatching(/^image-rewriter denied the request: containers\[app\]/) });
     expect(JSON.stringify(obs.emf())).toContain('"denied"');
   });
 

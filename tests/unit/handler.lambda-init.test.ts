@@ -19,7 +19,7 @@ describe('src/lambda/main.ts with a bad environment', () => {
     process.env['WEBHOOK_TOKEN'] = 'short';
     process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
     const written: string[] = [];
-    // Powertools writes CRITICAL/ERROR/WARN lines to stderr, the others to stdout: Lambda keeps both.
+    // The logger writes CRITICAL/ERROR/WARN lines to stderr (as Powertools does), the others to stdout: Lambda keeps both.
     for (const stream of [process.stdout, process.stderr]) {
       jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
         written.push(String(chunk));

@@ -60,7 +60,9 @@ describe('invoke', () => {
     expect(r.stdout).toMatch(/^\{\n {2}"statusCode": 200,/);
     expect(r.stderr).toContain('using the built-in example rules');
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ message: 'image rewritten', from: 'gcr.io/nginx:latest', to: 'asia.gcr.io/nginx:latest', rule: 'gcr-to-asia' }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ message: 'admission reviewed', rewritten: [{ container: 'nginx', from: 'gcr.io/nginx:latest', to: 'asia.gcr.io/nginx:latest', rule: 'gcr-to-asia' }] }),
+    );
     expect(lines).toContainEqual(expect.objectContaining({ Outcome: 'patched', Reviews: 1 }));
   });
 

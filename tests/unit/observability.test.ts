@@ -1,18 +1,25 @@
 /**
- * The Logger and Metrics: what reaches stdout by default (Powertools' own Console, as on Lambda),
- * what reaches an injected sink, and the review-to-metrics/log helpers.
+ * The Logger and Metrics: the exact JSON of a log line and of an EMF document (Powertools' format),
+ * what reaches stdout and stderr by default (as on Lambda), what reaches an injected sink, levels,
+ * and the review's one log line (`reviewFields`): its lists, their bounds and the per-rule slots.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import type { Context } from 'aws-lambda';
 import type { ReviewReport } from '../../src/core/admission.js';
+import { JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
 import {
   count,
   createObservability,
   flushMetrics,
-  logReport,
+  MAX_LISTED,
+  MAX_LOGGED_STRING,
   Metric,
   METRICS_NAMESPACE,
+  OTHER_RULES,
   OUTCOMES,
   recordOutcome,
+  reviewFields,
+  ruleSlots,
   SERVICE_NAME,
 } from '../../src/observability/telemetry.js';
 import { captureObservability } from '../helpers/events.js';
@@ -38,53 +45,148 @@ const rewrite = (rule: string, container: string) => ({
   rule,
 });
 
-/** JSON lines written to process.stdout while `run` runs (nothing reaches the real stdout). */
-function captureStdout(run: () => void): Record<string, unknown>[] {
-  const written: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  });
+const CONTEXT = {
+  functionName: 'image-rewriter',
+  invokedFunctionArn: 'arn:aws:lambda:us-west-2:123456789012:function:image-rewriter',
+  memoryLimitInMB: '256',
+  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+} satisfies Partial<Context>;
+
+/** JSON lines written to process.stdout and process.stderr while `run` runs (nothing reaches the real ones). */
+function captureStd(run: () => void): { stdout: Record<string, unknown>[]; stderr: Record<string, unknown>[] } {
+  const written = { stdout: [] as string[], stderr: [] as string[] };
+  const spies = (['stdout', 'stderr'] as const).map((name) =>
+    jest.spyOn(process[name], 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written[name].push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    }),
+  );
   try {
     run();
   } finally {
-    spy.mockRestore();
+    for (const s of spies) s.mockRestore();
   }
-  return written
-    .join('')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const parse = (w: string[]): Record<string, unknown>[] =>
+    w
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { stdout: parse(written.stdout), stderr: parse(written.stderr) };
 }
 
+describe('the log line', () => {
+  const saved = process.env['_X_AMZN_TRACE_ID'];
+  afterEach(() => {
+    if (saved === undefined) delete process.env['_X_AMZN_TRACE_ID'];
+    else process.env['_X_AMZN_TRACE_ID'] = saved;
+  });
+
+  it('has Powertools keys in Powertools order, then the fields; the Lambda context once added', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.info('before', { a: 1 });
+    process.env['_X_AMZN_TRACE_ID'] = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    logger.addContext(CONTEXT);
+    logger.info('first', { uid: 'u', skipped: undefined, n: 2 });
+    logger.addContext({ ...CONTEXT, awsRequestId: 'second' });
+    logger.warn('second');
+    const [before, first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(Object.keys(before ?? {})).toEqual(['level', 'message', 'timestamp', 'service', 'a']);
+    expect(Object.keys(first ?? {})).toEqual([
+      'level',
+      'message',
+      'timestamp',
+      'service',
+      'cold_start',
+      'function_arn',
+      'function_memory_size',
+      'function_name',
+      'function_request_id',
+      'sampling_rate',
+      'xray_trace_id',
+      'uid',
+      'n',
+    ]);
+    expect(first).toEqual({
+      level: 'INFO',
+      message: 'first',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      service: SERVICE_NAME,
+      cold_start: true,
+      function_arn: CONTEXT.invokedFunctionArn,
+      function_memory_size: '256',
+      function_name: 'image-rewriter',
+      function_request_id: CONTEXT.awsRequestId,
+      sampling_rate: 0,
+      xray_trace_id: '1-5759e988-bd862e3fe1be46a994272793',
+      uid: 'u',
+      n: 2,
+    });
+    expect(second).toMatchObject({ level: 'WARN', message: 'second', cold_start: false, function_request_id: 'second' });
+  });
+
+  it('writes an Error as name, location, message, stack and cause', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.error('failed', { error: new TypeError('outer', { cause: new Error('inner') }), other: 'kept' });
+    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(line).toMatchObject({
+      error: { name: 'TypeError', message: 'outer', location: expect.stringMatching(/observability\.test\.ts:\d+$/), stack: expect.stringContaining('TypeError: outer'), cause: { name: 'Error', message: 'inner' } },
+      other: 'kept',
+    });
+  });
+
+  it.each([
+    ['TRACE', ['trace', 'debug', 'info', 'warn', 'error', 'critical']],
+    ['INFO', ['info', 'warn', 'error', 'critical']],
+    ['ERROR', ['error', 'critical']],
+    ['SILENT', []],
+  ] as const)('at level %s writes %j', (level, written) => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: level, sink: (l) => lines.push(l) });
+    for (const m of ['trace', 'debug', 'info', 'warn', 'error', 'critical'] as const) logger[m](m);
+    expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(written);
+    expect(logger.level).toBe(level);
+    expect(logger.isEnabled('INFO')).toBe((written as readonly string[]).includes('info'));
+  });
+
+  it.each([
+    ['info', 'INFO'],
+    [' Warn ', 'WARN'],
+    ['nope', undefined],
+    [undefined, undefined],
+  ])('reads the level %j as %j', (value, level) => {
+    expect(logLevelOf(value)).toBe(level);
+  });
+});
+
 describe('createObservability without a sink (as on Lambda)', () => {
-  it('writes JSON log lines and EMF documents to stdout', () => {
-    const lines = captureStdout(() => {
+  it('writes INFO lines and EMF documents to stdout, WARN and above to stderr', () => {
+    const { stdout, stderr } = captureStd(() => {
       const { logger, metrics } = createObservability({ logLevel: 'INFO' });
       logger.info('hello', { uid: 'u-1' });
+      logger.warn('careful');
       count(metrics, Metric.Reviews);
-      metrics.singleMetric().addDimension('Rule', 'gcr').addMetric(Metric.Rewrites, 'Count', 2);
       flushMetrics(metrics);
     });
-    expect(lines).toEqual([
-      expect.objectContaining({ level: 'INFO', message: 'hello', service: SERVICE_NAME, uid: 'u-1' }),
-      expect.objectContaining({ service: SERVICE_NAME, Rule: 'gcr', Rewrites: 2 }),
-      expect.objectContaining({
+    expect(stdout).toEqual([
+      { level: 'INFO', message: 'hello', timestamp: expect.any(String), service: SERVICE_NAME, uid: 'u-1' },
+      {
+        _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: 'Reviews', Unit: 'Count' }] }] },
         service: SERVICE_NAME,
         Reviews: 1,
-        _aws: expect.objectContaining({
-          CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: 'Reviews', Unit: 'Count' }] }],
-        }),
-      }),
+      },
     ]);
+    expect(stderr).toEqual([expect.objectContaining({ level: 'WARN', message: 'careful' })]);
   });
 
   it('honours POWERTOOLS_LOG_LEVEL when no level is given', () => {
-    const lines = captureStdout(() => {
+    const { stdout, stderr } = captureStd(() => {
       const { logger } = createObservability(); // tests/setup-env.ts sets SILENT
       logger.error('not shown');
     });
-    expect(lines).toEqual([]);
+    expect([...stdout, ...stderr]).toEqual([]);
   });
 });
 
@@ -97,15 +199,14 @@ describe('createObservability with a sink', () => {
 
   it('sends everything to the sink and nothing to stdout', () => {
     const obs = captureObservability();
-    const stdout = captureStdout(() => {
+    const std = captureStd(() => {
       obs.logger.warn('careful', { a: 1 });
       count(obs.metrics, Metric.ConfigErrors, 2);
-      obs.metrics.singleMetric().addDimension('Rule', 'r').addMetric(Metric.Rewrites, 'Count', 1);
       flushMetrics(obs.metrics);
     });
-    expect(stdout).toEqual([]);
+    expect([...std.stdout, ...std.stderr]).toEqual([]);
     expect(obs.logs()).toEqual([expect.objectContaining({ level: 'WARN', message: 'careful', a: 1, service: SERVICE_NAME })]);
-    expect(obs.emf()).toEqual([expect.objectContaining({ Rule: 'r', Rewrites: 1 }), expect.objectContaining({ ConfigErrors: 2 })]);
+    expect(obs.emf()).toEqual([expect.objectContaining({ ConfigErrors: 2 })]);
   });
 
   it('writes nothing when nothing was recorded', () => {
@@ -123,6 +224,44 @@ describe('createObservability with a sink', () => {
     expect(obs.emf()).toEqual([]);
     expect(obs.metrics.hasStoredMetrics()).toBe(false);
   });
+
+  it('sums a metric added twice, keeps the last value of a dimension, and starts afresh after a flush', () => {
+    const obs = captureObservability();
+    count(obs.metrics, Metric.Rewrites, 2);
+    count(obs.metrics, Metric.Rewrites, 3);
+    obs.metrics.addDimension('Outcome', 'unchanged');
+    obs.metrics.addDimension('Outcome', 'patched');
+    flushMetrics(obs.metrics);
+    count(obs.metrics, Metric.Reviews);
+    flushMetrics(obs.metrics);
+    expect(obs.emf()).toEqual([
+      {
+        _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['service', 'Outcome']], Metrics: [{ Name: 'Rewrites', Unit: 'Count' }] }] },
+        service: SERVICE_NAME,
+        Outcome: 'patched',
+        Rewrites: 5,
+      },
+      expect.objectContaining({ Reviews: 1, _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Dimensions: [['service']] })] }) }),
+    ]);
+  });
+
+  it('writes the document JSON.stringify would write, names and values escaped', () => {
+    const obs = captureObservability();
+    obs.metrics.addDimension('Out"come', 'a\\b\n');
+    obs.metrics.addMetric('Re"views', 'Count', 2);
+    obs.metrics.addMetric('Other', 'Count', 0.5);
+    flushMetrics(obs.metrics);
+    const [doc] = obs.emf();
+    expect(obs.text()).toBe(JSON.stringify(doc));
+    expect(doc).toMatchObject({ 'Out"come': 'a\\b\n', 'Re"views': 2, Other: 0.5 });
+  });
+
+  it('flushes before a 101st metric (CloudWatch takes at most 100 per document)', () => {
+    const obs = captureObservability();
+    for (let i = 0; i < 101; i++) obs.metrics.addMetric(`M${String(i)}`, 'Count', 1);
+    flushMetrics(obs.metrics);
+    expect(obs.emf().map((d) => Object.keys(d).filter((k) => k.startsWith('M')).length)).toEqual([100, 1]);
+  });
 });
 
 describe('recordOutcome', () => {
@@ -137,7 +276,7 @@ describe('recordOutcome', () => {
     else expect(doc).not.toHaveProperty('AuthFailures');
   });
 
-  it('counts rewrites and invalid images in the one document (per rule: the log lines)', () => {
+  it('counts rewrites and invalid images in the one document (per rule: the summary line)', () => {
     const obs = captureObservability();
     const invalid = { containerName: 'x', list: 'containers' as const, pointer: '/spec/containers/3/image', image: 'A', error: 'bad' };
     recordOutcome(obs.metrics, 'patched', report({ rewrites: [rewrite('gcr', 'a'), rewrite('hub', 'b'), rewrite('gcr', 'c')], invalid: [invalid] }));
@@ -147,34 +286,94 @@ describe('recordOutcome', () => {
   });
 });
 
-describe('logReport', () => {
-  it('logs one line per rewrite, invalid image and malformed field, never more', () => {
-    const obs = captureObservability();
+describe('reviewFields: the one line of a review', () => {
+  it('pins the fields of a review with rewrites, invalid images and skipped fields', () => {
     const long = `x${'/y'.repeat(400)}`;
-    logReport(
-      obs.logger,
+    const { fields, problems } = reviewFields(
       report({
-        rewrites: [rewrite('gcr', 'a'), rewrite('gcr', 'b')],
+        rewrites: [rewrite('gcr', 'a'), rewrite('hub', 'b'), rewrite('gcr', 'c')],
         invalid: [
           { containerName: 'c', list: 'initContainers', pointer: '/spec/initContainers/0/image', image: long, error: 'invalid reference format' },
           { containerName: undefined, list: 'containers', pointer: '/spec/containers/5/image', image: 'ok.io/a', error: 'rule r produced ...', rule: 'r' },
         ],
         malformed: [{ pointer: '/spec/containers/9/image', problem: 'image must be a string' }],
       }),
+      'patched',
     );
-    const logs = obs.logs();
-    expect(logs.map((l) => l['message'])).toEqual([
-      'image rewritten',
-      'image rewritten',
-      'image left unchanged: not a valid reference',
-      'image left unchanged: not a valid reference',
-      'pod spec fields skipped',
-    ]);
-    expect(logs[0]).toMatchObject({ uid: 'u-1', namespace: 'shop', kind: 'v1/Pod', name: 'web', container: 'a', list: 'containers', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr' });
-    expect(logs[2]).toMatchObject({ level: 'WARN', container: 'c', list: 'initContainers', error: 'invalid reference format' });
-    expect(String(logs[2]?.['image'])).toHaveLength(515);
-    expect(logs[2]).not.toHaveProperty('rule');
-    expect(logs[3]).toMatchObject({ rule: 'r' });
-    expect(logs[4]).toMatchObject({ listed: 1, fields: [{ pointer: '/spec/containers/9/image', problem: 'image must be a string' }] });
+    expect(problems).toBe(true);
+    expect(fields).toEqual({
+      uid: 'u-1',
+      kind: 'v1/Pod',
+      namespace: 'shop',
+      name: 'web',
+      operation: 'CREATE',
+      outcome: 'patched',
+      rewrites: 3,
+      invalid: 2,
+      rewritten: [
+        { container: 'a', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr' },
+        { container: 'b', from: 'gcr.io/b', to: 'asia.gcr.io/b', rule: 'hub' },
+        { container: 'c', from: 'gcr.io/c', to: 'asia.gcr.io/c', rule: 'gcr' },
+      ],
+      rule1: 'gcr',
+      rule1Rewrites: 2,
+      rule2: 'hub',
+      rule2Rewrites: 1,
+      invalidImages: [
+        { container: 'c', image: `${long.slice(0, MAX_LOGGED_STRING)}...`, error: 'invalid reference format' },
+        { container: undefined, image: 'ok.io/a', error: 'rule r produced ...', rule: 'r' },
+      ],
+      skippedFields: [{ pointer: '/spec/containers/9/image', problem: 'image must be a string' }],
+    });
+  });
+
+  it('lists the rewrites withheld because the target lacks the image, and makes the line a warning', () => {
+    const withheld = [{ ...rewrite('gcr', 'a'), reason: 'not found in mirror.example.com' }];
+    const { fields, problems } = reviewFields(report({ withheld }), 'unchanged');
+    expect(problems).toBe(true);
+    expect(fields).toMatchObject({ withheld: 1, withheldImages: [{ container: 'a', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr', reason: 'not found in mirror.example.com' }] });
+    expect(fields).not.toHaveProperty('rule1');
+  });
+
+  it('has no lists and no slots for a review that changed nothing', () => {
+    const { fields, problems } = reviewFields(report({ skipped: 'opt-out' }), 'skipped');
+    expect(problems).toBe(false);
+    expect(fields).toEqual({ uid: 'u-1', kind: 'v1/Pod', namespace: 'shop', name: 'web', operation: 'CREATE', outcome: 'skipped', rewrites: 0, invalid: 0, skipped: 'opt-out' });
+  });
+
+  it(`lists at most ${String(MAX_LISTED)} of each and counts the rest`, () => {
+    const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
+    const { fields } = reviewFields(
+      report({
+        rewrites: many(MAX_LISTED + 5, (i) => rewrite('gcr', `c${String(i)}`)),
+        invalid: many(MAX_LISTED + 1, (i) => ({ containerName: `i${String(i)}`, list: 'containers' as const, pointer: '/p', image: 'A', error: 'bad' })),
+        malformed: many(MAX_LISTED * 3, () => ({ pointer: '/p', problem: 'image must be a string' })),
+      }),
+      'patched',
+    );
+    expect(fields['rewritten']).toHaveLength(MAX_LISTED);
+    expect(fields).toMatchObject({ rewrites: MAX_LISTED + 5, rewrittenCut: 5, invalidImagesCut: 1, skippedFieldsCut: MAX_LISTED * 2, rule1: 'gcr', rule1Rewrites: MAX_LISTED + 5 });
+    expect(fields['invalidImages']).toHaveLength(MAX_LISTED);
+    expect(fields['skippedFields']).toHaveLength(MAX_LISTED);
+  });
+
+  it('bounds the line whatever the request: 10,000 rewrites of 2 KB images make a line under 64 KiB', () => {
+    const image = `gcr.io/${'a'.repeat(2000)}`;
+    const r = Array.from({ length: 10_000 }, (_, i) => ({ ...rewrite(`rule-${String(i)}`, image), from: image, to: image }));
+    const { fields } = reviewFields(report({ rewrites: r, uid: 'u'.repeat(5000), name: 'n'.repeat(5000) }), 'patched');
+    expect(JSON.stringify(fields).length).toBeLessThan(64 * 1024);
+    expect(fields['rule3']).toBe(OTHER_RULES);
+    expect(fields['rule3Rewrites']).toBe(10_000 - 2);
+  });
+});
+
+describe('ruleSlots', () => {
+  it.each([
+    { desc: 'no rewrites', rules: [], slots: [] },
+    { desc: 'one rule', rules: ['a', 'a', 'a'], slots: [['a', 3]] },
+    { desc: 'three rules, in order of first use', rules: ['b', 'a', 'b', 'c'], slots: [['b', 2], ['a', 1], ['c', 1]] },
+    { desc: 'five rules: the last slot holds the rest', rules: ['a', 'b', 'c', 'd', 'e', 'a', 'e'], slots: [['a', 2], ['b', 1], [OTHER_RULES, 4]] },
+  ])('$desc', ({ rules, slots }) => {
+    expect(ruleSlots(rules.map((rule, i) => rewrite(rule, `c${String(i)}`)))).toEqual(slots);
   });
 });

@@ -7,7 +7,7 @@
  * hold it, a PRIVATE endpoint admits only its VPC endpoints, and the only route is POST /mutate/{token}.
  */
 import { describe, expect, it } from '@jest/globals';
-import { REWRITE_LOG_MESSAGE } from '../../src/observability/telemetry.js';
+import { REVIEW_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { type Json, loadTemplate } from '../helpers/template.js';
 
 const template = loadTemplate();
@@ -142,13 +142,14 @@ describe('template.yaml: the endpoint', () => {
 });
 
 describe('per-rule metrics', () => {
-  it('the metric filter counts the rewrite lines by their rule, in the function log group', () => {
-    const filter = resources['RewritesByRuleMetricFilter'] ?? NONE;
+  // What they count is tested against the emitted lines in metric-filter.test.ts.
+  it.each([1, 2, 3])('metric filter %i counts its slot of the review lines by rule, in the function log group', (i) => {
+    const filter = resources[`RewritesByRule${String(i)}MetricFilter`] ?? NONE;
     expect(filter.Type).toBe('AWS::Logs::MetricFilter');
     expect(filter.Properties['LogGroupName']).toEqual({ Ref: 'WebhookFunctionLogGroup' });
-    expect(filter.Properties['FilterPattern']).toBe(`{ $.message = "${REWRITE_LOG_MESSAGE}" }`);
+    expect(filter.Properties['FilterPattern']).toBe(`{ $.message = "${REVIEW_LOG_MESSAGE}" && $.rule${String(i)} = "*" && $.rule${String(i)}Rewrites > 0 }`);
     expect(filter.Properties['MetricTransformations']).toEqual([
-      { MetricNamespace: 'ImageRewriter', MetricName: 'Rewrites', MetricValue: '1', Unit: 'Count', Dimensions: [{ Key: 'Rule', Value: '$.rule' }] },
+      { MetricNamespace: 'ImageRewriter', MetricName: 'Rewrites', MetricValue: `$.rule${String(i)}Rewrites`, Unit: 'Count', Dimensions: [{ Key: 'Rule', Value: `$.rule${String(i)}` }] },
     ]);
   });
 });

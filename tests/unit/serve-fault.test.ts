@@ -108,7 +108,7 @@ function post(port: number, n: number): Promise<Outcome> {
 
 type LogLine = Record<string, unknown>;
 
-describe('serve under load: two certificate rotations, then SIGTERM', () => {
+describe.each([1, 2])('serve --workers %i under load: two certificate rotations, then SIGTERM', (workers) => {
   it('answers every request it read (zero failed or dropped), serves both new certificates, and exits 0', async () => {
     const cli = await bundleCli(join(scratch, 'cli.mjs'));
     const volume = await SecretVolume.create(scratch, pki.server);
@@ -116,7 +116,7 @@ describe('serve under load: two certificate rotations, then SIGTERM', () => {
     await copyFile(join(FIXTURES, 'valid-demo.yaml'), rules);
     const tokenFile = join(scratch, 'token');
     await writeFile(tokenFile, TOKEN);
-    const args = [cli, 'serve', '--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', volume.certFile, '--tls-private-key-file', volume.keyFile, '--token-file', tokenFile];
+    const args = [cli, 'serve', '--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', volume.certFile, '--tls-private-key-file', volume.keyFile, '--token-file', tokenFile, '--workers', String(workers)];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
 
@@ -180,7 +180,14 @@ describe('serve under load: two certificate rotations, then SIGTERM', () => {
           });
         }
       };
-      const reloaded = (cert: IssuedCertificate) => (l: LogLine) => l['message'] === 'certificate reloaded' && l['serialNumber'] === cert.serialNumber;
+      // Every worker reloads the certificate itself: wait for each one's line.
+      const reloaded = (cert: IssuedCertificate): ((l: LogLine) => boolean) => {
+        const seen = new Set<unknown>();
+        return (l) => {
+          if (l['message'] === 'certificate reloaded' && l['serialNumber'] === cert.serialNumber) seen.add(l['worker']);
+          return seen.size >= workers;
+        };
+      };
 
       await afterPhase();
       let rotated = next(reloaded(second));

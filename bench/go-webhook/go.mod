@@ -1,0 +1,3 @@
+module image-rewriter/bench/go-webhook
+
+go 1.22

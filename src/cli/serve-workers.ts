@@ -1,0 +1,190 @@
+/**
+ * `serve --workers N`: every core used, with node:cluster. The primary process forks N workers, each
+ * running the whole single-process `serve` (src/cli/serve.ts: its own rules file watch, its own
+ * certificate reloads, its own graceful shutdown) on the one listening socket the primary shares
+ * with them. The primary only supervises:
+ *
+ * - start: one worker first (a bad configuration fails once, with its exit code and one report),
+ *   then the others; the `listening` line is printed once, when every worker listens;
+ * - a worker that dies while serving is replaced (after a second if it lived less than one);
+ * - SIGTERM or SIGINT: every worker is told to shut down gracefully; the primary exits 0 once all
+ *   have exited 0 (1 otherwise). A worker whose primary disappears shuts down as well.
+ *
+ * Workers write their log lines to the shared stderr themselves, each line tagged `worker`, in
+ * writes of whole lines of at most PIPE_BUF bytes so that lines of two workers never interleave.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { EXIT, type Io } from './common.js';
+import { createObservability } from '../observability/telemetry.js';
+
+/** What a worker tells the primary. */
+interface WorkerMessage {
+  readonly kind: 'stdout';
+  readonly text: string;
+}
+/** What the primary tells a worker. */
+interface PrimaryMessage {
+  readonly kind: 'shutdown';
+  readonly signal: string;
+}
+
+/** Writes to a pipe of at most this many bytes are atomic (POSIX PIPE_BUF on Linux). */
+export const ATOMIC_WRITE_BYTES = 4096;
+
+/** A worker that dies sooner than this after its start is replaced after the same delay (no crash loop). */
+const RESTART_DELAY_MS = 1000;
+
+const isMessage = <T extends { kind: string }>(m: unknown, kind: T['kind']): m is T => typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === kind;
+
+/**
+ * `write` split into writes of whole lines of at most `max` bytes (a longer line goes alone), so
+ * that concurrent writers to one pipe never interleave inside a line.
+ */
+export function lineAtomicWriter(write: (s: string) => void, max = ATOMIC_WRITE_BYTES): (s: string) => void {
+  return (s) => {
+    if (Buffer.byteLength(s) <= max) {
+      write(s);
+      return;
+    }
+    let chunk = '';
+    let bytes = 0;
+    for (const line of s.split(/(?<=\n)/)) {
+      const n = Buffer.byteLength(line);
+      if (bytes > 0 && bytes + n > max) {
+        write(chunk);
+        chunk = '';
+        bytes = 0;
+      }
+      chunk += line;
+      bytes += n;
+    }
+    if (chunk !== '') write(chunk);
+  };
+}
+
+/** The Io of a worker: stdout goes to the primary, stderr in whole lines. */
+export function workerIo(io: Io): Io {
+  return {
+    ...io,
+    stdout: (text) => {
+      const message: WorkerMessage = { kind: 'stdout', text };
+      process.send?.(message);
+    },
+    stderr: lineAtomicWriter(io.stderr),
+  };
+}
+
+/** Resolves with the signal (or `disconnect`) that should shut this worker down. */
+export function workerStop(): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+      resolve(why);
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      done(signal);
+    };
+    const onMessage = (m: unknown): void => {
+      if (isMessage<PrimaryMessage>(m, 'shutdown')) done(m.signal);
+    };
+    const onDisconnect = (): void => {
+      done('disconnect');
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    process.on('message', onMessage);
+    process.once('disconnect', onDisconnect);
+  });
+}
+
+interface Started {
+  readonly worker: Worker;
+  /** The worker's first stdout text (its `listening` line), or its exit code if it exited first. */
+  readonly ready: Promise<{ readonly listening: string } | { readonly exitCode: number }>;
+  readonly exited: Promise<number>;
+  readonly startedAt: number;
+}
+
+function fork(): Started {
+  const worker = cluster.fork();
+  const exited = new Promise<number>((resolve) => {
+    worker.once('exit', (code: unknown) => {
+      // The code is null (whatever the typings say) when a signal killed the worker.
+      resolve(typeof code === 'number' ? code : EXIT.failure);
+    });
+  });
+  const ready = new Promise<{ listening: string } | { exitCode: number }>((resolve) => {
+    worker.on('message', (m: unknown) => {
+      if (isMessage<WorkerMessage>(m, 'stdout')) resolve({ listening: m.text });
+    });
+    void exited.then((exitCode) => {
+      resolve({ exitCode });
+    });
+  });
+  return { worker, ready, exited, startedAt: Date.now() };
+}
+
+/**
+ * The primary of `serve --workers N` (N >= 2), forking `entry` (the CLI script and its arguments) as
+ * workers. `stop` resolves with the signal to shut down on.
+ * Returns the exit code: a worker's when the start fails, else 0 after a clean shutdown.
+ */
+export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[] }): Promise<number> {
+  cluster.setupPrimary({ exec: entry.exec, args: [...entry.args] });
+  const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: 'primary' } });
+  const live = new Set<Started>();
+  let stopping = false;
+  /** Workers are replaced only once all have started: a failed start is the start's to report. */
+  let serving = false;
+
+  const startOne = (): Started => {
+    const s = fork();
+    live.add(s);
+    void s.exited.then((code) => {
+      live.delete(s);
+      if (stopping || !serving) return;
+      const lived = Date.now() - s.startedAt;
+      logger.error('worker exited; starting another', { workerId: s.worker.id, code, livedMs: lived });
+      setTimeout(startOne, lived < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0);
+    });
+    return s;
+  };
+  const shutdown = async (signal: string): Promise<number> => {
+    stopping = true;
+    const message: PrimaryMessage = { kind: 'shutdown', signal };
+    const pending = [...live];
+    for (const s of pending) {
+      try {
+        s.worker.send(message);
+      } catch {
+        // Its channel is already closed: it is exiting.
+      }
+    }
+    const codes = await Promise.all(pending.map((s) => s.exited));
+    return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failure;
+  };
+
+  // One worker first: a configuration it cannot start with fails once, with its code.
+  const first = startOne();
+  const firstReady = await Promise.race([first.ready, stop.then((signal) => ({ signal }))]);
+  if ('signal' in firstReady) return shutdown(firstReady.signal);
+  if ('exitCode' in firstReady) {
+    stopping = true;
+    return firstReady.exitCode === 0 ? EXIT.failure : firstReady.exitCode;
+  }
+  const others = Array.from({ length: workers - 1 }, startOne);
+  const all = await Promise.race([Promise.all(others.map((s) => s.ready)), stop.then((signal) => ({ signal }))]);
+  if ('signal' in all) return shutdown(all.signal);
+  const failed = all.find((r): r is { exitCode: number } => 'exitCode' in r);
+  if (failed !== undefined) {
+    await shutdown('SIGTERM');
+    return failed.exitCode === 0 ? EXIT.failure : failed.exitCode;
+  }
+  serving = true;
+  io.stdout(firstReady.listening);
+  logger.info('workers listening', { workers });
+  return shutdown(await stop);
+}

@@ -1,0 +1,148 @@
+/**
+ * The structured logger: one JSON line per call, in the format of Powertools for AWS Lambda's
+ * Logger (the same keys in the same order: `level`, `message`, `timestamp`, `service`, the Lambda
+ * context's `cold_start`, `function_arn`, `function_memory_size`, `function_name`,
+ * `function_request_id`, `sampling_rate`, `xray_trace_id`, then the call's fields).
+ *
+ * Written here rather than using Powertools' Logger because a line through Powertools' pipeline
+ * (log item objects, deep merges, environment reads on every line) costs several times the whole
+ * admission review it describes; this writer builds the same line with one `JSON.stringify` of the
+ * fields behind a prefix computed once per invocation (docs/performance.md has the figures).
+ */
+import type { Context } from 'aws-lambda';
+
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Powertools' numeric levels; a line is written when its level is at least the logger's. */
+const LEVEL_NUMBER: Readonly<Record<LogLevel, number>> = { TRACE: 6, DEBUG: 8, INFO: 12, WARN: 16, ERROR: 20, CRITICAL: 24, SILENT: 28 };
+
+/** The level named by `value` (any case), or undefined. */
+export function logLevelOf(value: string | undefined): LogLevel | undefined {
+  const v = value?.trim().toUpperCase();
+  return LOG_LEVELS.find((l) => l === v);
+}
+
+/** Receives one JSON document per call, without a newline. */
+export type LineSink = (line: string) => void;
+
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/** An Error as Powertools writes it: name, location (file:line of the throw), message, stack, cause. */
+function errorFields(e: Error): Record<string, unknown> {
+  const frame = /\(([^)]+?):(\d+):\d+\)|at ([^\s()]+?):(\d+):\d+/.exec(e.stack ?? '');
+  const location = frame === null ? '' : `${frame[1] ?? frame[3] ?? ''}:${frame[2] ?? frame[4] ?? ''}`;
+  const out: Record<string, unknown> = { name: e.name, location, message: e.message, stack: e.stack };
+  if (e.cause !== undefined) out['cause'] = e.cause instanceof Error ? errorFields(e.cause) : e.cause;
+  return out;
+}
+
+/** The fields as JSON, Errors formatted; `''` for none. Top-level Errors are the only ones our callers pass. */
+function fieldsJson(fields: LogFields): string {
+  let withErrors: Record<string, unknown> | undefined;
+  for (const key in fields) {
+    const v = fields[key];
+    if (v instanceof Error) {
+      withErrors ??= { ...fields };
+      withErrors[key] = errorFields(v);
+    }
+  }
+  const json = JSON.stringify(withErrors ?? fields);
+  return json.length <= 2 ? '' : `,${json.slice(1, -1)}`;
+}
+
+export interface JsonLoggerOptions {
+  readonly serviceName: string;
+  readonly logLevel: LogLevel;
+  /** Default: one line per call, WARN and above to stderr and the others to stdout (as Powertools; Lambda keeps both). */
+  readonly sink?: LineSink;
+  /** Keys written on every line after `service` (Powertools' persistent keys), e.g. `serve`'s worker. */
+  readonly keys?: LogFields;
+}
+
+const stdout: LineSink = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+const stderr: LineSink = (line) => {
+  process.stderr.write(`${line}\n`);
+};
+
+export class JsonLogger {
+  readonly #sink: LineSink;
+  readonly #warnSink: LineSink;
+  readonly #level: number;
+  readonly #service: string;
+  /** `,"service":...` and the invocation's context keys, JSON, built once per `addContext`. */
+  #prefix: string;
+  #coldStart = true;
+  #function: { arn: string; memory: string; name: string; json: string } | undefined;
+
+  constructor(options: JsonLoggerOptions) {
+    this.#sink = options.sink ?? stdout;
+    this.#warnSink = options.sink ?? stderr;
+    this.#level = LEVEL_NUMBER[options.logLevel];
+    this.#service = `,"service":${JSON.stringify(options.serviceName)}${options.keys === undefined ? '' : fieldsJson(options.keys)}`;
+    this.#prefix = this.#service;
+  }
+
+  /** The log level in force. */
+  get level(): LogLevel {
+    return LOG_LEVELS.find((l) => LEVEL_NUMBER[l] === this.#level) ?? 'INFO';
+  }
+
+  /**
+   * The Lambda context of the invocation starting: its keys go on every line until the next call.
+   * `cold_start` is true for the first invocation of the process, and the X-Ray trace id is the one
+   * the runtime set for this invocation (`_X_AMZN_TRACE_ID`).
+   */
+  addContext(context: Pick<Context, 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionName' | 'awsRequestId'>): void {
+    const { invokedFunctionArn: arn, memoryLimitInMB: memory, functionName: name } = context;
+    // The function's keys are the same for every invocation of a container: encoded once.
+    if (this.#function === undefined || this.#function.arn !== arn || this.#function.memory !== memory || this.#function.name !== name) {
+      this.#function = { arn, memory, name, json: `,"function_arn":${JSON.stringify(arn)},"function_memory_size":${JSON.stringify(memory)},"function_name":${JSON.stringify(name)}` };
+    }
+    const traceHeader = process.env['_X_AMZN_TRACE_ID'];
+    const trace = traceHeader === undefined ? undefined : /Root=([^;]+)/.exec(traceHeader)?.[1];
+    this.#prefix =
+      `${this.#service},"cold_start":${String(this.#coldStart)}${this.#function.json},"function_request_id":${JSON.stringify(context.awsRequestId)},"sampling_rate":0` +
+      (trace === undefined ? '' : `,"xray_trace_id":${JSON.stringify(trace)}`);
+    this.#coldStart = false;
+  }
+
+  trace(message: string, fields?: LogFields): void {
+    this.#write(6, 'TRACE', message, fields);
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.#write(8, 'DEBUG', message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.#write(12, 'INFO', message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.#write(16, 'WARN', message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.#write(20, 'ERROR', message, fields);
+  }
+
+  critical(message: string, fields?: LogFields): void {
+    this.#write(24, 'CRITICAL', message, fields);
+  }
+
+  /** Whether a line of `level` would be written. */
+  isEnabled(level: Exclude<LogLevel, 'SILENT'>): boolean {
+    return LEVEL_NUMBER[level] >= this.#level;
+  }
+
+  #write(level: number, name: string, message: string, fields: LogFields | undefined): void {
+    if (level < this.#level) return;
+    const extra = fields === undefined ? '' : fieldsJson(fields);
+    const line = `{"level":"${name}","message":${JSON.stringify(message)},"timestamp":"${new Date().toISOString()}"${this.#prefix}${extra}}`;
+    if (level < 16) this.#sink(line);
+    else this.#warnSink(line);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * `Rewrites` by `Rule` in CloudWatch: template.yaml's metric filters, applied to the JSON lines the
+ * webhook writes, give every rule's count. The filters are evaluated here as CloudWatch Logs
+ * would (the subset of the JSON filter pattern syntax they use: `$.key = "text"`, `$.key = "*"`,
+ * `$.key > number`, joined by `&&`; anything else fails the test), on the lines of the real Logger:
+ * for generated reviews, through `reviewFields`, and for sample events, through the handler.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { parse, type ScalarTag } from 'yaml';
+import type { ReviewReport } from '../../src/core/admission.js';
+import { createHandler } from '../../src/lambda/handler.js';
+import { REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
+import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
+import { rewriterFrom } from '../helpers/rules.js';
+
+interface Filter {
+  readonly name: string;
+  readonly pattern: string;
+  readonly value: string;
+  readonly dimensions: readonly { Key: string; Value: string }[];
+  readonly metric: string;
+  readonly namespace: string;
+  readonly logGroup: unknown;
+}
+
+// template.yaml's short-form tags, read as plain values: only the filters' properties are used here.
+const TAGS: ScalarTag[] = ['!Ref', '!Sub', '!GetAtt', '!If', '!Equals', '!Not', '!And', '!Or', '!Select', '!Split', '!Join', '!FindInMap', '!Condition'].flatMap((tag) => [
+  { tag, resolve: (s: string) => s },
+  { tag, collection: 'seq', resolve: (v: unknown) => v } as unknown as ScalarTag,
+  { tag, collection: 'map', resolve: (v: unknown) => v } as unknown as ScalarTag,
+]);
+
+function templateFilters(): Filter[] {
+  const template = parse(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'), { customTags: TAGS }) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Logs::MetricFilter')
+    .map(([name, r]) => {
+      const [t] = r.Properties['MetricTransformations'] as { MetricValue: string; MetricName: string; MetricNamespace: string; Dimensions?: { Key: string; Value: string }[] }[];
+      if (t === undefined) throw new Error(`${name}: no transformation`);
+      return { name, pattern: String(r.Properties['FilterPattern']), value: t.MetricValue, dimensions: t.Dimensions ?? [], metric: t.MetricName, namespace: t.MetricNamespace, logGroup: r.Properties['LogGroupName'] };
+    });
+}
+
+const TERM = /^\$\.([A-Za-z0-9_]+)\s*(=|>)\s*(?:"([^"]*)"|(-?\d+(?:\.\d+)?))$/;
+
+/** Whether CloudWatch Logs would match the JSON `line` with `pattern` (the subset above). */
+function matches(pattern: string, line: Record<string, unknown>): boolean {
+  const body = /^\{\s*(.*?)\s*\}$/.exec(pattern)?.[1];
+  if (body === undefined) throw new Error(`not a JSON filter pattern: ${pattern}`);
+  return body.split('&&').every((raw) => {
+    const term = TERM.exec(raw.trim());
+    if (term === null) throw new Error(`unsupported term in ${pattern}: ${raw}`);
+    const [, key = '', op, text, num] = term;
+    const v = line[key];
+    if (op === '>') return typeof v === 'number' && num !== undefined && v > Number(num);
+    if (text === '*') return v !== undefined && v !== null;
+    return typeof v === 'string' && v === text;
+  });
+}
+
+/** Apply every filter to every line: the datapoints CloudWatch would publish, summed by metric and dimensions. */
+function publish(filters: readonly Filter[], lines: readonly Record<string, unknown>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of lines) {
+    for (const f of filters) {
+      if (!matches(f.pattern, line)) continue;
+      const value = f.value.startsWith('$.') ? line[f.value.slice(2)] : Number(f.value);
+      if (typeof value !== 'number') throw new Error(`${f.name}: ${f.value} is not a number in ${JSON.stringify(line)}`);
+      const dims = f.dimensions.map((d) => `${d.Key}=${String(line[d.Value.slice(2)])}`).join(',');
+      const key = `${f.namespace}/${f.metric}{${dims}}`;
+      out.set(key, (out.get(key) ?? 0) + value);
+    }
+  }
+  return out;
+}
+
+const byRule = (rewrites: readonly { rule: string }[]): Map<string, number> => {
+  const m = new Map<string, number>();
+  for (const r of rewrites) {
+    const key = `ImageRewriter/Rewrites{Rule=${r.rule}}`;
+    m.set(key, (m.get(key) ?? 0) + 1);
+  }
+  return m;
+};
+
+const rewrite = (rule: string, i: number) => ({ containerName: `c${String(i)}`, list: 'containers' as const, pointer: `/spec/containers/${String(i)}/image`, from: 'gcr.io/a', to: 'asia.gcr.io/a', rule });
+const report = (rules: readonly string[]): ReviewReport => ({ uid: 'u', kind: 'v1/Pod', namespace: 'ns', name: 'p', operation: 'CREATE', rewrites: rules.map(rewrite), invalid: [], malformed: [] });
+
+describe("template.yaml's per-rule metric filters", () => {
+  const filters = templateFilters();
+
+  it('are the three slot filters, on the review line, in the function log group', () => {
+    expect(filters.map((f) => f.name).sort()).toEqual(['RewritesByRule1MetricFilter', 'RewritesByRule2MetricFilter', 'RewritesByRule3MetricFilter']);
+    for (const f of filters) {
+      expect(f.pattern).toContain(`$.message = "${REVIEW_LOG_MESSAGE}"`);
+      expect(f.logGroup).toBe('WebhookFunctionLogGroup');
+    }
+  });
+
+  it('count every rule exactly for reviews using up to three rules (any lines, any order)', () => {
+    const rule = fc.constantFrom('gcr', 'hub', 'quay', 'k8s.io-mirror', 'a_b');
+    const review = fc.array(rule, { maxLength: 12 });
+    fc.assert(
+      fc.property(fc.array(review, { maxLength: 8 }), (reviews) => {
+        fc.pre(reviews.every((r) => new Set(r).size <= 3));
+        const obs = captureObservability();
+        for (const rules of reviews) obs.logger.info(REVIEW_LOG_MESSAGE, reviewFields(report(rules), rules.length > 0 ? 'patched' : 'unchanged').fields);
+        expect(publish(filters, obs.logs())).toEqual(byRule(reviews.flat().map((r) => ({ rule: r }))));
+      }),
+    );
+  });
+
+  it('count the first two rules exactly and the rest as "(other rules)" for a review using more, and the total stays exact', () => {
+    const obs = captureObservability();
+    const rules = ['a', 'b', 'c', 'd', 'a', 'e', 'c'];
+    obs.logger.info(REVIEW_LOG_MESSAGE, reviewFields(report(rules), 'patched').fields);
+    const published = publish(filters, obs.logs());
+    expect(published).toEqual(
+      new Map([
+        ['ImageRewriter/Rewrites{Rule=a}', 2],
+        ['ImageRewriter/Rewrites{Rule=b}', 1],
+        ['ImageRewriter/Rewrites{Rule=(other rules)}', 4],
+      ]),
+    );
+    expect([...published.values()].reduce((a, b) => a + b, 0)).toBe(rules.length);
+  });
+
+  it('count the rewrites of the sample events through the handler, and nothing from other lines or EMF', async () => {
+    const obs = captureObservability();
+    const handler = createHandler({ rules: { current: () => Promise.resolve({ ok: true, rewriter: rewriterFrom(EXAMPLE_RULES), source: 'example' }) }, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    obs.logger.info('cold start', { rule1: 'x', rule1Rewrites: 5 });
+    for (const name of ['rest-pod-v1.json', 'rest-deployment-v1.json', 'rest-pod-v1beta1-demo.json', 'rest-wrong-token.json', 'rest-bad-body.json']) await handler(loadEvent(name));
+    const reviewed = obs.logs().filter((l) => l['message'] === REVIEW_LOG_MESSAGE);
+    const truth = reviewed.flatMap((l) => (l['rewritten'] as { rule: string }[] | undefined) ?? []);
+    expect(truth.length).toBeGreaterThanOrEqual(5);
+    expect(publish(filters, obs.lines)).toEqual(byRule(truth));
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * `serve --workers N` (src/cli/serve-workers.ts), as a process (the bundled CLI): one listening
+ * line, every worker answering, the rules file reloaded in every worker, a dead worker replaced,
+ * graceful shutdown of all of them on SIGTERM, and a start that fails once with its exit code.
+ * Certificate rotation with two workers is in serve-fault.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT, main } from '../../src/cli/main.js';
+import { ATOMIC_WRITE_BYTES, lineAtomicWriter } from '../../src/cli/serve-workers.js';
+import { bundleCli } from '../helpers/cli-bundle.js';
+import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+
+type LogLine = Record<string, unknown>;
+
+let pki: TestPki;
+let scratch: string;
+let cli: string;
+let tokenFile: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  scratch = await mkdtemp(join(tmpdir(), 'serve-workers-'));
+  cli = await bundleCli(join(scratch, 'cli.mjs'));
+  tokenFile = join(scratch, 'token');
+  await writeFile(tokenFile, `${EVENT_TOKEN}\n`);
+}, 60_000);
+
+afterAll(async () => {
+  await pki.remove();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly logs: LogLine[];
+  /** Resolves once `pred` has held for a line written after this call. */
+  readonly next: (pred: (l: LogLine) => boolean) => Promise<void>;
+  readonly port: Promise<number>;
+}
+
+function serve(args: readonly string[]): Served {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' } });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  const logs: LogLine[] = [];
+  const waiters: { pred: (l: LogLine) => boolean; resolve: () => void }[] = [];
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString('utf8');
+    pending += d.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines.filter((l) => l.startsWith('{'))) {
+      const v = JSON.parse(line) as LogLine; // a line mixed from two workers would throw here
+      logs.push(v);
+      for (const w of [...waiters]) {
+        if (w.pred(v)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    }
+  });
+  const port = new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+      if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
+    });
+    void exited.then((code) => {
+      reject(new Error(`serve exited early (${String(code)}): ${stderr.slice(0, 2000)}`));
+    });
+  });
+  port.catch(() => undefined);
+  return { child, exited, stdout: () => stdout, stderr: () => stderr, logs, next: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })), port };
+}
+
+/** Once `pred` held for a line of each of `workers` distinct workers. */
+const fromEvery = (workers: number, pred: (l: LogLine) => boolean): ((l: LogLine) => boolean) => {
+  const seen = new Set<unknown>();
+  return (l) => {
+    if (pred(l)) seen.add(l['worker']);
+    return seen.size >= workers;
+  };
+};
+
+/** The worker processes of a primary (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function demoImage(port: number): Promise<string> {
+  const body = String(loadEvent('rest-pod-v1beta1-demo.json')['body']);
+  const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body, headers: { 'content-type': 'application/json' } });
+  if (answer.status !== 200) return `status ${String(answer.status)}`;
+  const review = JSON.parse(answer.body) as { response: { patch?: string } };
+  const patch = JSON.parse(Buffer.from(review.response.patch ?? 'W10=', 'base64').toString('utf8')) as { path: string; value: string }[];
+  return patch.find((op) => op.path === '/spec/containers/0/image')?.value ?? '(unchanged)';
+}
+
+async function rulesFile(fixture = 'valid-demo.yaml'): Promise<string> {
+  const file = join(await mkdtemp(join(scratch, 'rules-')), 'rules.yaml');
+  await copyFile(join(FIXTURES, fixture), file);
+  return file;
+}
+
+const args = (rules: string, workers: number): string[] => [
+  '--config',
+  rules,
+  '--listen',
+  '127.0.0.1:0',
+  '--tls-cert-file',
+  pki.server.certFile,
+  '--tls-private-key-file',
+  pki.server.keyFile,
+  '--token-file',
+  tokenFile,
+  '--workers',
+  String(workers),
+];
+
+describe('serve --workers 2', () => {
+  it('prints one listening line, answers from both workers, reloads the rules in each, and shuts all down on SIGTERM', async () => {
+    const rules = await rulesFile();
+    const s = serve(args(rules, 2));
+    try {
+      const port = await s.port;
+      expect(s.stdout()).toBe(`${JSON.stringify({ msg: 'listening', address: '127.0.0.1', port })}\n`);
+      const workers = childrenOf(s.child.pid ?? 0);
+      expect(workers).toHaveLength(2);
+
+      const requests = s.next(fromEvery(2, (l) => l['message'] === 'request'));
+      for (let i = 0; i < 8; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      await requests; // new connections are shared out: both workers answered
+
+      const reloaded = s.next(fromEvery(2, (l) => l['message'] === 'rules loaded' && l['source'] === rules));
+      await writeFile(rules, 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n');
+      await reloaded;
+      for (let i = 0; i < 8; i++) expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
+
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      expect(workers.filter(alive)).toEqual([]);
+      expect(s.logs.filter((l) => l['message'] === 'stopped').map((l) => l['worker']).sort()).toEqual([1, 2]);
+      expect(s.stderr()).not.toContain(EVENT_TOKEN);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('replaces a worker that dies and keeps answering', async () => {
+    const s = serve(args(await rulesFile(), 2));
+    try {
+      const port = await s.port;
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const replaced = s.next((l) => l['message'] === 'worker exited; starting another');
+      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+      process.kill(victim ?? 0, 'SIGKILL');
+      await replaced;
+      await started;
+      for (let i = 0; i < 4; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      expect(childrenOf(s.child.pid ?? 0)).toHaveLength(2);
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('fails once, with the exit code and report of the first worker, when the configuration cannot start', async () => {
+    const s = serve(args(await rulesFile('invalid-missing-replace.yaml'), 2));
+    expect(await s.exited).toBe(EXIT.invalidConfig);
+    expect(s.stdout()).toBe('');
+    expect(s.stderr().match(/error: invalid rules document/g)).toHaveLength(1);
+    expect(s.stderr()).toContain('rules[0].replace: is required');
+  }, 60_000);
+
+  it.each(['0', '257', 'two', '1.5'])('refuses --workers %s (usage)', async (n) => {
+    const io = captureIo();
+    expect(await main(['serve', '--listen', '127.0.0.1:0', '--tls-cert-file', 'c', '--tls-private-key-file', 'k', '--workers', n], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain('--workers must be a whole number from 1 to 256');
+  });
+});
+
+describe('lineAtomicWriter', () => {
+  it('writes short text at once, and long text in whole lines of at most the atomic size', () => {
+    const writes: string[] = [];
+    const write = lineAtomicWriter((s) => writes.push(s), 100);
+    write('a\nb\n');
+    const lines = Array.from({ length: 30 }, (_, i) => `${'x'.repeat(20)}${String(i)}\n`);
+    write(lines.join(''));
+    write(`${'y'.repeat(150)}\nz\n`);
+    expect(writes[0]).toBe('a\nb\n');
+    const long = writes.slice(1, -2);
+    expect(long.join('')).toBe(lines.join(''));
+    for (const w of long) {
+      expect(Buffer.byteLength(w)).toBeLessThanOrEqual(100);
+      expect(w.endsWith('\n')).toBe(true);
+    }
+    expect(writes.slice(-2)).toEqual([`${'y'.repeat(150)}\n`, 'z\n']);
+    expect(ATOMIC_WRITE_BYTES).toBe(4096);
+  });
+});
