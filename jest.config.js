@@ -8,6 +8,9 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   setupFiles: ['<rootDir>/tests/setup-env.ts'],
+  // A deadline against hangs, not a speed check (npm run bench measures speed): generous, so that a
+  // loaded 2-core CI machine running suites in parallel under coverage does not fail a correct test.
+  testTimeout: 20_000,
   // `npm test` runs with --coverage, so these floors are enforced there (V8's own counters: no
   // instrumentation of the sources, so timing-sensitive tests behave as without coverage).
   collectCoverageFrom: ['src/**/*.ts'],

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -59,6 +59,10 @@ function items(path: string): unknown[] | 'forbidden' | undefined {
   if (/^\/apis\/apps\/v1(\/namespaces\/[^/]+)?\/replicasets$/.test(path)) return [REPLICASET];
   return /^\/apis?\//.test(path) ? [] : undefined;
 }
+
+// The first audit loads @kubernetes/client-node and reads 13 pages over TLS: about 1 s alone, and
+// over jest's 5 s default on a loaded 2-core machine under coverage (a CI run failed there).
+jest.setTimeout(30_000);
 
 beforeAll(async () => {
   pki = await createTestPki('image-rewriter-audit-');
