@@ -113,19 +113,26 @@ export interface ServeRuntime {
   readonly stop: Promise<string>;
 }
 
-/** SIGTERM and SIGINT; a second one gets Node's default (immediate exit). */
-function processSignals(): ServeRuntime {
-  return {
-    stop: new Promise((resolve) => {
-      const on = (signal: NodeJS.Signals): void => {
-        process.off('SIGTERM', on);
-        process.off('SIGINT', on);
-        resolve(signal);
-      };
-      process.once('SIGTERM', on);
-      process.once('SIGINT', on);
-    }),
+/**
+ * SIGTERM and SIGINT; a second one gets Node's default (immediate exit). `release` removes the
+ * handlers when the command ends without a signal (a usage error, invalid rules), so that repeated
+ * in-process runs (tests, embedding) do not pile up listeners on the process.
+ */
+function processSignals(): ServeRuntime & { release: () => void } {
+  let on: (signal: NodeJS.Signals) => void = () => undefined;
+  const release = (): void => {
+    process.off('SIGTERM', on);
+    process.off('SIGINT', on);
   };
+  const stop = new Promise<string>((resolve) => {
+    on = (signal) => {
+      release();
+      resolve(signal);
+    };
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+  });
+  return { stop, release };
 }
 
 /** `serve` with an injected stop trigger (tests); `command` wires it to the process signals. */
@@ -205,7 +212,9 @@ export const command: Command = (args, io) => {
   }
   const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
   const workers = parseWorkers(values.workers, io.processEntry !== undefined);
-  if (workers === 1) return runServe(args, io, processSignals());
-  if (io.processEntry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
-  return runPrimary(workers, io, processSignals().stop, { exec: io.processEntry, args: ['serve', ...args] });
+  const entry = io.processEntry;
+  if (workers > 1 && entry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
+  const signals = processSignals();
+  const run = workers === 1 || entry === undefined ? runServe(args, io, signals) : runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args] });
+  return run.finally(signals.release);
 };

@@ -245,6 +245,15 @@ describe('image-rewriter serve', () => {
     expect(io.out()).toBe('');
   });
 
+  it('leaves no signal handler behind when it ends without a signal (repeated in-process runs)', async () => {
+    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
+    for (let i = 0; i < 12; i++) {
+      const io = captureIo(TEST_ENV);
+      expect(await main(['serve', ...baseArgs(['--token-file', join(scratch, 'no-token')])], io)).toBe(EXIT.failure);
+    }
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
+  });
+
   it('exits 1 when the token file cannot be read', async () => {
     const io = captureIo(TEST_ENV);
     expect(await main(['serve', ...baseArgs(['--token-file', join(scratch, 'no-token')])], io)).toBe(EXIT.failure);
