@@ -10,7 +10,7 @@
  * Registries are trusted through the system CAs and NODE_EXTRA_CA_CERTS, as Node does by default.
  */
 import type { LookupFunction } from 'node:net';
-import { type Agent, request } from 'node:https';
+import type { Agent } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export type HttpFailure = 'tls' | 'dns' | 'refused' | 'reset' | 'timeout' | 'too-large' | 'redirects' | 'protocol';
@@ -70,7 +70,16 @@ function classify(e: unknown, url: URL): RegistryHttpError {
   return new RegistryHttpError('protocol', `cannot talk to ${host} (${text})`, { cause: e });
 }
 
-function once(req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions): Promise<HttpResponse> {
+type Https = typeof import('node:https');
+let https: Promise<Https> | undefined;
+/**
+ * node:https, loaded at the first existence check: with its graph (tls, net, http, streams) it is
+ * a good part of a cold start's module loading, and a configuration without `verify` never needs it
+ * (docs/performance.md, "Cold start").
+ */
+const loadHttps = (): Promise<Https> => (https ??= import('node:https'));
+
+function once(request: Https['request'], req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (e: unknown): void => {
@@ -131,9 +140,10 @@ function once(req: HttpRequest, url: URL, headers: Readonly<Record<string, strin
 export async function send(req: HttpRequest, options: HttpOptions = {}): Promise<HttpResponse> {
   let url = req.url;
   let headers = req.headers;
+  const { request } = await loadHttps();
   for (let hop = 0; ; hop++) {
     if (url.protocol !== 'https:') throw new RegistryHttpError('protocol', `refusing to call ${url.host} over ${url.protocol.replace(':', '')}: registries are reached over HTTPS`);
-    const res = await once(req, url, headers, options);
+    const res = await once(request, req, url, headers, options);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.status) || location === undefined) return res;
     if (hop >= req.maxRedirects) throw new RegistryHttpError('redirects', `more than ${req.maxRedirects} redirects from ${req.url.host}`);
