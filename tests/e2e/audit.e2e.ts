@@ -170,7 +170,7 @@ const BARE = finding('Pod', 'bare', 'app', 'nginx:1.27', 'mirror.example.com/hub
 const DB = finding('StatefulSet', 'db', 'db', 'redis:7.2', 'mirror.example.com/hub/library/redis:7.2', 'hub');
 const NIGHTLY = finding('CronJob', 'nightly', 'job', 'gcr.io/e2e/batch:2', 'asia.gcr.io/e2e/batch:2', 'gcr');
 
-/** The Pods of the Deployment web, once there are `count` of them and `accept` says yes. */
+/** The name of the one Pod of the Deployment web, once there is exactly one and `accept` says yes of its images. */
 function webPods(what: string, accept: (images: Record<string, string>) => boolean): Promise<string[]> {
   return eventually(what, { timeoutMs: 90_000 }, async () => {
     const pods = await kubectl.json(list(pod), ['-n', NS, 'get', 'pods', '-l', 'app=web']);
