@@ -206,9 +206,14 @@ export async function stopProcess(runDir: string, record: Pick<ProcessRecord, 'p
   }
   signalGroup(pid, 'SIGKILL');
   // A child of this context: wait (briefly) until Node has reaped it, so that a process that exits
-  // right after the teardown leaves no zombie behind.
+  // right after the teardown leaves no zombie behind. The bound's timer is cleared once the child
+  // is reaped: left pending, it kept jest's process alive for 2 s after the last teardown.
   const exited = reaped.get(pid);
-  if (exited !== undefined) await Promise.race([exited, sleep(2000)]);
+  if (exited !== undefined) {
+    const bound = new AbortController();
+    await Promise.race([exited, sleep(2000, undefined, { signal: bound.signal }).catch(() => undefined)]);
+    bound.abort();
+  }
   reaped.delete(pid);
   unregister(runDir, pid);
   return how;

@@ -1,0 +1,318 @@
+/**
+ * `image-rewriter audit` (dist/cli.js) against the real kube-apiserver of the environment, with
+ * the environment's rules and kubeconfig:
+ * - workloads created while the webhook configuration is removed are listed (table and JSON
+ *   lines), exit 1;
+ * - once the webhook is back, a rollout restart takes the Deployment's Pods off the list (the
+ *   Deployment stays: its stored template is unchanged) and re-created objects leave nothing, exit 0;
+ * - a user whose RBAC (the ClusterRole of README.md) does not cover a namespace, or a resource in
+ *   it, gets one plain error line per list call refused, exit 2, and what could be read is listed.
+ * The scenarios run in order: A2 restarts what A1 created, A3 reads what A1 created.
+ */
+import { describe, expect } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
+import { Kubectl, cronJob, deployment, imagesOf, list, pod, statefulSet } from './harness/kubectl.js';
+import { scenario } from './harness/scenario.js';
+import { distCli } from './harness/tools.js';
+import { done, eventually, notYet } from './harness/wait.js';
+import { probeUntil } from './harness/webhook.js';
+
+const env = E2eEnvironment.connect();
+const { kubectl } = env;
+const cli = distCli(env.root);
+
+/** What A1 creates while the webhook is away. */
+const NS = 'audit';
+/** The namespace where A3's user may list everything but Pods. */
+const NO_PODS_NS = 'audit-no-pods';
+
+interface Finding {
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly container: string;
+  readonly image: string;
+  readonly rewritten: string;
+  readonly rule: string;
+}
+
+interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * `node dist/cli.js audit --config RULES ARGS` with a minimal environment (HOME is the run folder,
+ * so no ~/.kube/config of the machine is read); `--kubeconfig` is added unless `viaEnv` (then
+ * KUBECONFIG names it, the way a user's shell does).
+ */
+function audit(args: readonly string[], options: { readonly kubeconfig?: string; readonly viaEnv?: boolean } = {}): Promise<CliResult> {
+  const kubeconfig = options.kubeconfig ?? env.kubeconfig;
+  const all = [cli, 'audit', '--config', env.webhook.files.rules, ...(options.viaEnv === true ? [] : ['--kubeconfig', kubeconfig]), ...args];
+  const childEnv: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: env.runDir, ...(options.viaEnv === true ? { KUBECONFIG: kubeconfig } : {}) };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, all, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+const byKey = (a: Finding, b: Finding): number => JSON.stringify(a).localeCompare(JSON.stringify(b));
+const sorted = (fs: readonly Finding[]): Finding[] => [...fs].sort(byKey);
+
+/** The JSON lines of `audit -o json`. */
+function jsonLines(stdout: string): Finding[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Finding);
+}
+
+/** The rows of the table (the header checked), up to the blank line before the summary. */
+function tableRows(stdout: string): Finding[] {
+  const [header, ...rest] = stdout.split('\n\n')[0]?.split('\n') ?? [];
+  expect(header?.split(/\s+/)).toEqual(['NAMESPACE', 'KIND', 'NAME', 'CONTAINER', 'IMAGE', 'REWRITTEN', 'RULE']);
+  return rest.map((line) => {
+    const cells = line.split(/\s+/);
+    expect(cells).toHaveLength(7);
+    const [namespace = '', kind = '', name = '', container = '', image = '', rewritten = '', rule = ''] = cells;
+    return { namespace, kind, name, container, image, rewritten, rule };
+  });
+}
+
+/** No stack trace, no uncaught error: only `error: ...` lines. */
+function expectPlainErrors(stderr: string): string[] {
+  expect(stderr).not.toMatch(/^\s+at /m);
+  expect(stderr).not.toMatch(/Uncaught|TypeError|ReferenceError|node:internal/);
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  for (const l of lines) expect(l).toMatch(/^error: /);
+  return lines;
+}
+
+const containers = (images: Readonly<Record<string, string>>) => Object.entries(images).map(([name, image]) => ({ name, image }));
+const template = (app: string, images: Readonly<Record<string, string>>, init: Readonly<Record<string, string>> = {}) => ({
+  metadata: { labels: { app } },
+  spec: { initContainers: containers(init), containers: containers(images) },
+});
+
+const WEB = { web: 'gcr.io/nginx:1.27' };
+const WEB_INIT = { setup: 'alpine:3.20' };
+const workloads = {
+  apiVersion: 'v1',
+  kind: 'List',
+  items: [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      // Recreate: without a kubelet no Pod is ever available, so a rolling update would never remove the old one.
+      spec: { replicas: 1, strategy: { type: 'Recreate' }, selector: { matchLabels: { app: 'web' } }, template: template('web', WEB, WEB_INIT) },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db' },
+      spec: { serviceName: 'db', replicas: 1, selector: { matchLabels: { app: 'db' } }, template: template('db', { db: 'redis:7.2' }) },
+    },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'nightly' },
+      spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'OnFailure', containers: containers({ job: 'gcr.io/e2e/batch:2' }) } } } } },
+    },
+  ],
+};
+/** A bare Pod: one container the rules rewrite, one they exclude, one no rule matches. */
+const barePod = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'bare' },
+  spec: { containers: containers({ app: 'nginx:1.27', excluded: 'busybox:1.36', untouched: 'quay.io/e2e/app:1' }) },
+});
+/** For A3: a Deployment (no replicas) in the namespace where the user may not list Pods. */
+const noPodsDeployment = JSON.stringify({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'api' },
+  spec: { replicas: 0, selector: { matchLabels: { app: 'api' } }, template: template('api', { api: 'registry.local:5000/team/api:3' }) },
+});
+
+const finding = (kind: string, name: string, container: string, image: string, rewritten: string, rule: string, namespace = NS): Finding => ({
+  namespace,
+  kind,
+  name,
+  container,
+  image,
+  rewritten,
+  rule,
+});
+const webFindings = (kind: string, name: string): Finding[] => [
+  finding(kind, name, 'setup', 'alpine:3.20', 'mirror.example.com/hub/library/alpine:3.20', 'hub'),
+  finding(kind, name, 'web', 'gcr.io/nginx:1.27', 'asia.gcr.io/nginx:1.27', 'gcr'),
+];
+const BARE = finding('Pod', 'bare', 'app', 'nginx:1.27', 'mirror.example.com/hub/library/nginx:1.27', 'hub');
+const DB = finding('StatefulSet', 'db', 'db', 'redis:7.2', 'mirror.example.com/hub/library/redis:7.2', 'hub');
+const NIGHTLY = finding('CronJob', 'nightly', 'job', 'gcr.io/e2e/batch:2', 'asia.gcr.io/e2e/batch:2', 'gcr');
+
+/** The name of the one Pod of the Deployment web, once there is exactly one and `accept` says yes of its images. */
+function webPods(what: string, accept: (images: Record<string, string>) => boolean): Promise<string[]> {
+  return eventually(what, { timeoutMs: 90_000 }, async () => {
+    const pods = await kubectl.json(list(pod), ['-n', NS, 'get', 'pods', '-l', 'app=web']);
+    const images = pods.items.map((p) => imagesOf(p.spec));
+    return pods.items.length === 1 && images.every(accept) ? done(pods.items.map((p) => p.metadata.name)) : notYet(JSON.stringify(images));
+  });
+}
+
+/**
+ * Run `fn` with the webhook configuration deleted (once the API server no longer calls it), then
+ * register it again, whatever happened.
+ */
+async function withoutWebhook<T>(fn: () => Promise<T>): Promise<T> {
+  await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'image-rewriter']);
+  try {
+    await probeUntil(kubectl, PROBE_NAMESPACE, 'the API server to stop calling the webhook', (p) => (p.rewritten ? 'still rewritten' : undefined));
+    return await fn();
+  } finally {
+    await env.restoreWebhook();
+  }
+}
+
+describe('image-rewriter audit against a real kube-apiserver', () => {
+  scenario(env, 'A1. audit lists the workloads created while the webhook was not registered (table, JSON lines, exit 1)', async () => {
+    await kubectl.createNamespace(NS);
+    await kubectl.createNamespace(NO_PODS_NS);
+    const podName = await withoutWebhook(async () => {
+      await kubectl.ok(['-n', NS, 'create', '-f', '-'], { input: JSON.stringify(workloads) });
+      await kubectl.ok(['-n', NS, 'create', '-f', '-'], { input: barePod });
+      await kubectl.ok(['-n', NO_PODS_NS, 'create', '-f', '-'], { input: noPodsDeployment });
+      const [name = ''] = await webPods('the Pod of the Deployment web', () => true);
+      // The premise: everything was stored as applied.
+      expect(imagesOf((await kubectl.json(pod, ['-n', NS, 'get', 'pod', name])).spec)).toEqual({ 'initContainers/setup': 'alpine:3.20', 'containers/web': 'gcr.io/nginx:1.27' });
+      expect(imagesOf((await kubectl.json(deployment, ['-n', NS, 'get', 'deployment', 'web'])).spec.template.spec)['containers/web']).toBe('gcr.io/nginx:1.27');
+      expect(imagesOf((await kubectl.json(statefulSet, ['-n', NS, 'get', 'statefulset', 'db'])).spec.template.spec)).toEqual({ 'containers/db': 'redis:7.2' });
+      expect(imagesOf((await kubectl.json(cronJob, ['-n', NS, 'get', 'cronjob', 'nightly'])).spec.jobTemplate.spec.template.spec)).toEqual({ 'containers/job': 'gcr.io/e2e/batch:2' });
+      return name;
+    });
+
+    // The ReplicaSet of web is controlled by the Deployment: left out. Pods first, then workloads.
+    const expected = sorted([BARE, ...webFindings('Pod', podName), ...webFindings('Deployment', 'web'), DB, NIGHTLY]);
+
+    const table = await audit(['-n', NS]);
+    expect({ code: table.code, stderr: table.stderr }).toEqual({ code: 1, stderr: '' });
+    const rows = tableRows(table.stdout);
+    expect(sorted(rows)).toEqual(expected);
+    expect(rows.map((r) => r.kind)).toEqual(['Pod', 'Pod', 'Pod', 'Deployment', 'Deployment', 'StatefulSet', 'CronJob']);
+    expect(table.stdout.split('\n\n')[1]).toBe(
+      ['audit: 7 container(s) in 5 object(s) would be rewritten', 'per namespace:', `  ${NS}: 7`, 'per rule:', '  gcr: 3', '  hub: 4', ''].join('\n'),
+    );
+
+    // JSON lines on stdout, the summary on stderr; KUBECONFIG as a user's shell sets it.
+    const json = await audit(['-n', NS, '-o', 'json'], { viaEnv: true });
+    expect(json.code).toBe(1);
+    expect(sorted(jsonLines(json.stdout))).toEqual(expected);
+    expect(json.stderr).toMatch(/^audit: 7 container\(s\) in 5 object\(s\) would be rewritten\n/);
+
+    // All namespaces, one object per page: this namespace's rows are all there (so every `continue`
+    // was followed), among those other scenarios leave, and A3's Deployment in its own namespace.
+    const everywhere = await audit(['-o', 'json', '--page-size', '1']);
+    expect(everywhere.code).toBe(1);
+    const all = jsonLines(everywhere.stdout);
+    expect(sorted(all.filter((f) => f.namespace === NS))).toEqual(expected);
+    expect(all).toContainEqual(finding('Deployment', 'api', 'api', 'registry.local:5000/team/api:3', 'registry.mirror.example.com:5443/internal/team/api:3', 'internal', NO_PODS_NS));
+  });
+
+  scenario(env, 'A2. with the webhook back: a rollout restart clears the Pods, re-created workloads clear the rest, exit 0', async () => {
+    const [before = ''] = await webPods('the Pod of the Deployment web', () => true);
+    await kubectl.ok(['-n', NS, 'rollout', 'restart', 'deployment/web']);
+    const [after = ''] = await webPods('a rewritten Pod of web to replace the old one', (images) => images['containers/web'] === 'asia.gcr.io/nginx:1.27');
+    expect(after).not.toBe(before);
+
+    // The Pods of web are rewritten (their new ReplicaSet was, when it was created), so they are no
+    // longer listed. The Deployment itself still is: on UPDATE the webhook leaves the images the
+    // update does not change (src/core/decide.ts, storedImages), and a restart changes only an
+    // annotation of the template. Its stored template keeps the upstream image until re-created.
+    const partial = await audit(['-n', NS, '-o', 'json']);
+    expect(partial.code).toBe(1);
+    expect(sorted(jsonLines(partial.stdout))).toEqual(sorted([BARE, ...webFindings('Deployment', 'web'), DB, NIGHTLY]));
+
+    await kubectl.ok(['-n', NS, 'delete', 'deployment/web', 'statefulset/db', 'cronjob/nightly', 'pod/bare']);
+    await kubectl.ok(['-n', NS, 'create', '-f', '-'], { input: JSON.stringify(workloads) });
+    await kubectl.ok(['-n', NS, 'create', '-f', '-'], { input: barePod });
+    await webPods('the rewritten Pod of the re-created web', (images) => images['containers/web'] === 'asia.gcr.io/nginx:1.27');
+
+    const json = await audit(['-n', NS, '-o', 'json']);
+    expect(json).toEqual({ code: 0, stdout: '', stderr: 'audit: no container would be rewritten\n' });
+  });
+
+  scenario(env, 'A3. a user who may not list something gets a plain error naming it, exit 2, and what was readable', async () => {
+    // The ClusterRole README.md documents, bound in NS; in NO_PODS_NS a Role without pods.
+    const readme = await readFile(join(env.root, 'README.md'), 'utf8');
+    const roleYaml = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').find((y) => y.includes('name: image-rewriter-audit'));
+    expect(roleYaml).toBeDefined();
+    await kubectl.ok(['apply', '-f', '-'], { input: roleYaml ?? '' });
+    const role = parseYaml(roleYaml ?? '') as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const noPods = role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== 'pods') }));
+    await kubectl.ok(['-n', NO_PODS_NS, 'apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'audit-no-pods' }, rules: noPods }),
+    });
+    await kubectl.ok(['-n', NS, 'create', 'serviceaccount', 'auditor']);
+    const user = `system:serviceaccount:${NS}:auditor`;
+    await kubectl.ok(['-n', NS, 'create', 'rolebinding', 'auditor', '--clusterrole=image-rewriter-audit', `--serviceaccount=${NS}:auditor`]);
+    await kubectl.ok(['-n', NO_PODS_NS, 'create', 'rolebinding', 'auditor', '--role=audit-no-pods', `--serviceaccount=${NS}:auditor`]);
+
+    // A kubeconfig of the same cluster with the ServiceAccount's token instead of the admin's.
+    const token = (await kubectl.ok(['-n', NS, 'create', 'token', 'auditor'])).stdout.trim();
+    const kubeconfig = join(env.runDir, 'auditor.kubeconfig');
+    await copyFile(env.kubeconfig, kubeconfig);
+    const auditorKubectl = new Kubectl(kubectl.binary, kubeconfig);
+    await auditorKubectl.ok(['config', 'set-credentials', 'e2e-admin', `--token=${token}`]);
+    expect((await auditorKubectl.ok(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).stdout).toBe(user);
+
+    // Where the documented ClusterRole is bound, it is enough.
+    expect(await audit(['-n', NS], { kubeconfig })).toEqual({ code: 0, stdout: 'audit: no container would be rewritten\n', stderr: '' });
+
+    // Pods refused in one namespace: that call is named, the Deployment there is still listed.
+    const server = (await kubectl.ok(['config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}'])).stdout;
+    const noPodsRun = await audit(['-n', NO_PODS_NS], { kubeconfig });
+    expect(noPodsRun.code).toBe(2);
+    expect(expectPlainErrors(noPodsRun.stderr)).toEqual([
+      `error: cannot list pods in namespace ${NO_PODS_NS} (${server}): HTTP 403: pods is forbidden: User "${user}" cannot list resource "pods" in API group "" in the namespace "${NO_PODS_NS}"`,
+    ]);
+    expect(tableRows(noPodsRun.stdout)).toEqual([
+      finding('Deployment', 'api', 'api', 'registry.local:5000/team/api:3', 'registry.mirror.example.com:5443/internal/team/api:3', 'internal', NO_PODS_NS),
+    ]);
+
+    // All namespaces: nothing is bound cluster-wide, so every list call is refused, each said once.
+    const everywhere = await audit(['-o', 'json'], { kubeconfig });
+    expect(everywhere.code).toBe(2);
+    expect(everywhere.stdout).toBe('');
+    const errors = expectPlainErrors(everywhere.stderr);
+    const resources = ['pods', 'deployments', 'statefulsets', 'daemonsets', 'cronjobs', 'jobs', 'replicasets', 'replicationcontrollers', 'podtemplates'];
+    expect(errors).toHaveLength(resources.length);
+    for (const [i, resource] of resources.entries()) {
+      expect(errors[i]).toMatch(new RegExp(`^error: cannot list ${resource} in all namespaces \\(${server.replaceAll('.', '\\.')}\\): HTTP 403: ${resource}(\\.\\w+)? is forbidden: User "${user}" cannot list resource "${resource}" in API group "[a-z]*" at the cluster scope$`));
+    }
+
+    // A token the API server does not know: one plain error per call too.
+    await auditorKubectl.ok(['config', 'set-credentials', 'e2e-admin', '--token=not-a-valid-token']);
+    const stranger = await audit(['-n', NS, '--scope', 'pods'], { kubeconfig });
+    expect(stranger.code).toBe(2);
+    expect(expectPlainErrors(stranger.stderr)).toEqual([`error: cannot list pods in namespace ${NS} (${server}): HTTP 401: Unauthorized`]);
+  });
+});
