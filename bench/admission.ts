@@ -181,6 +181,16 @@ if (inProcess !== undefined && sections.has('2')) {
   row('2 part of the overhead: the EMF document (formatted, not written)', us(c.emf.median), us(c.emf.p99), '', 'src/observability/emf.ts; one per invocation');
   row('2 beside it: the same document through Powertools Metrics', us(c.emfPowertools.median), us(c.emfPowertools.p99), '', `x${(c.emfPowertools.median / c.emf.median).toFixed(1)} ours`);
   row('2 part of the overhead: JSON.stringify of the answer', us(c.stringify.median), us(c.stringify.p99), '', 'the reply body');
+  const io = inProcess.io;
+  const started = Object.entries(io.started).map(([type, n]) => `${type} ${String(n)}`);
+  row(
+    `2 I/O started by the handler over ${String(io.calls)} reviews (no rule verifies; the Lambda's verifier in place)`,
+    String(Object.values(io.started).reduce((a, b) => a + b, 0)),
+    '',
+    '',
+    started.length === 0 ? 'no socket, DNS request or file operation (async_hooks)' : started.join(', '),
+    verdict('no I/O without verify', started.length === 0, 'none'),
+  );
 }
 if (cold !== undefined) {
   const added = cold.ours.median - cold.baseline.median;

@@ -14,6 +14,7 @@
  * v8.GCProfiler; a batch that saw one is discarded and the batch made smaller), the growth is
  * exactly what the calls allocated, garbage included.
  */
+import { createHook } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
@@ -21,7 +22,9 @@ import type { Context } from 'aws-lambda';
 import { parseRules } from '../../src/config/load.js';
 import { review } from '../../src/core/review.js';
 import type { Rewriter } from '../../src/core/rules.js';
+import { DEFAULT_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
+import { verifierFor } from '../../src/verify/setup.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createObservability, flushMetrics, type Logger, type Metrics, recordOutcome, REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
 import { powertoolsLogger, powertoolsMetrics, powertoolsMinimalLogger } from './powertools.js';
@@ -68,6 +71,8 @@ export interface Components {
 
 export interface InProcessResult {
   readonly cells: readonly Cell[];
+  /** The I/O resources (sockets, DNS requests, file operations) the handler started over `calls` reviews, by type. */
+  readonly io: { readonly calls: number; readonly started: Readonly<Record<string, number>> };
   readonly components: Components;
   /** Answers checked. */
   readonly checked: number;
@@ -204,6 +209,29 @@ function prepare(cell: Pick<Cell, 'workload' | 'mode' | 'subject'>, count: numbe
 
 type Call = (input: unknown, i: number) => unknown;
 
+/** The async resource types of sockets, DNS requests and file operations. */
+const IO_TYPES = new Set([
+  'TCPWRAP', 'TCPCONNECTWRAP', 'TLSWRAP', 'PIPEWRAP', 'PIPECONNECTWRAP', 'UDPWRAP', 'HTTPCLIENTREQUEST',
+  'GETADDRINFOREQWRAP', 'GETNAMEINFOREQWRAP', 'QUERYWRAP', 'FSREQCALLBACK', 'FSREQPROMISE', 'FILEHANDLE',
+]);
+
+/** The I/O resources started while `work` runs, by type. */
+async function ioDuring(work: () => Promise<void>): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  const hook = createHook({
+    init(_id, type) {
+      if (IO_TYPES.has(type)) seen[type] = (seen[type] ?? 0) + 1;
+    },
+  });
+  hook.enable();
+  try {
+    await work();
+  } finally {
+    hook.disable();
+  }
+  return seen;
+}
+
 const gc = (): void => {
   (globalThis as { gc?: () => void }).gc?.();
 };
@@ -212,11 +240,16 @@ export async function runInProcess(plan: InProcessPlan, repoRoot: string, progre
   const rewriter = benchRewriter();
   // The handler's Logger and Metrics, formatting every line; the lines go nowhere (no I/O measured).
   const { logger, metrics } = createObservability({ sink: () => undefined, logLevel: 'INFO' });
+  // The verifier as src/lambda/main.ts builds it (default settings); no bench rule verifies, so it
+  // must never start I/O (counted below). An AWS client asked for would fail the answers.
+  const noClient = (): Promise<never> => Promise.reject(new Error('bench: an AWS client was asked for'));
+  const verifier = verifierFor({ deadlineMs: DEFAULT_VERIFY_DEADLINE_MS, credentials: { kind: 'none' } }, { ssm: noClient, secretsManager: noClient });
   const handler: WebhookHandler = createHandler({
     rules: { current: () => Promise.resolve({ ok: true, rewriter, source: 'bench' }) },
     token: WEBHOOK_TOKEN,
     logger,
     metrics,
+    verifier,
   });
   const event = restEvent(repoRoot);
   const contexts = Array.from({ length: 64 }, (_, i) => lambdaContext(`c6af9ac6-7b61-11e6-9a41-${i.toString(16).padStart(12, '0')}`));
@@ -277,9 +310,16 @@ export async function runInProcess(plan: InProcessPlan, repoRoot: string, progre
     progress('heap per call');
     for (const cell of cells) cell.heapPerCall = await heapPerCall(cell, calls[cell.subject], event, plan.heapBatches);
   }
+  // One more (untimed) round of the handler with async_hooks counting the I/O it starts: a hook
+  // slows every promise, so it is never on while timing.
+  progress('I/O of the handler');
+  const handlerCells = cells.filter((c) => c.subject === 'handler');
+  const io = await ioDuring(async () => {
+    for (const cell of handlerCells) await runBatch(cell, plan.batch, false);
+  });
   progress('handler overhead components');
   const components = measureComponents(plan, logger, metrics, rewriter);
-  return { cells, checked, failures, heapMeasured, components };
+  return { cells, checked, failures, heapMeasured, components, io: { calls: handlerCells.length * plan.batch, started: io } };
 }
 
 /** Time the parts of the handler's overhead alone, in interleaved rounds like the cells. */
