@@ -1,9 +1,9 @@
 /**
  * The existence check's Amazon ECR path (src/verify/ecr.ts, docs/verify.md) against a real AWS API
  * emulator: repositories and images are created in a moto server (CreateRepository, PutImage with
- * OCI manifests and a multi-platform index, their real sha256 digests), then the real Lambda entry
- * (src/lambda/main.ts in process, and dist/handler.js under the Runtime Interface Emulator) answers
- * Pods whose rules rewrite to `<account>.dkr.ecr.<region>.amazonaws.com/...` with `verify: true`.
+ * OCI manifests and a multi-platform index, their real sha256 digests, which DescribeImages then
+ * reports), then the real Lambda entry (src/lambda/main.ts in process, and dist/handler.js under
+ * the Runtime Interface Emulator) answers Pods whose rules rewrite to `<account>.dkr.ecr.<region>.amazonaws.com/...` with `verify: true`.
  * The function reaches moto only through AWS_ENDPOINT_URL_ECR, the SDK's own service-specific
  * endpoint variable; the ECR client's region comes from the target's host (us-west-2), not from
  * AWS_REGION (us-east-1).
@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
@@ -96,6 +96,11 @@ async function seed(moto: Moto): Promise<void> {
     // Same repository name, another region: a target in us-west-2 must not find this tag.
     await east.send(new CreateRepositoryCommand({ repositoryName: 'mirror/app' }));
     await put(east, 'mirror/app', 'east-only', imageManifest('arm64'), OCI_MANIFEST);
+    // The premise of the digest scenarios: moto reports the digests ECR would compute.
+    const described = await west.send(new DescribeImagesCommand({ repositoryName: 'mirror/multi' }));
+    const digests = (described.imageDetails ?? []).map((d) => `${d.imageTags?.join(',') ?? ''} ${d.imageDigest ?? ''}`).sort();
+    const expected = [`2.0 ${sha256(INDEX)}`, `2.0-amd64 ${sha256(AMD64)}`];
+    if (JSON.stringify(digests) !== JSON.stringify(expected)) throw new Error(`moto describes ${JSON.stringify(digests)}, not ${JSON.stringify(expected)}`);
   } finally {
     west.destroy();
     east.destroy();
