@@ -71,10 +71,23 @@ export interface VerifierOptions {
 
 const keyOf = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
 
+/**
+ * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket
+ * error, which the SDK passes on as a plain `Error`, its `code` (`ECONNREFUSED`, `ENOTFOUND`).
+ */
+function nameOf(e: unknown): string {
+  // Read as properties, not through instanceof: Node's socket errors may come from another realm
+  // (a vm context, as under jest) and are no `instanceof Error` there.
+  if (typeof e !== 'object' || e === null) return 'Error';
+  const { name, code } = e as { name?: unknown; code?: unknown };
+  if ((name === undefined || name === 'Error') && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code)) return code;
+  return typeof name === 'string' && name !== '' ? name.slice(0, 64) : 'Error';
+}
+
 /** An error of the SDK or of the network, as a short reason (never a stack, never a body). */
 function reasonOf(e: unknown, target: Target): string {
   if (e instanceof RegistryHttpError) return e.message;
-  const name = e instanceof Error ? e.name : 'Error';
+  const name = nameOf(e);
   if (target.kind === 'ecr') return name === 'AbortError' ? `no answer from ECR in ${target.region} within the deadline` : `ECR in ${target.region} failed (${name})`;
   return `cannot check ${target.registry} (${name})`;
 }

@@ -5,7 +5,8 @@
  * fails and is retried later), the bounded TTL cache, targets, challenges and platforms.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { BatchGetImageCommand, ECRClient, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
+import { runInNewContext } from 'node:vm';
+import { BatchGetImageCommand, ECRClient, ECRServiceException, LimitExceededException, RepositoryNotFoundException, ServerException } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -30,6 +31,8 @@ const ECR_HOST = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
 const none = () => Promise.resolve({ credentials: undefined });
 const ecrVerifier = () => createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })) });
 const awsError = (name: string): Error => Object.assign(new Error(`${name} message`), { name });
+/** An error ECR's model does not declare (throttling, access denied), as the SDK builds it from the answer. */
+const unmodeled = (name: string, httpStatusCode: number): Error => new ECRServiceException({ name, $fault: 'client', message: `${name} message`, $metadata: { httpStatusCode } });
 const INDEX = JSON.stringify({ schemaVersion: 2, manifests: [{ digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } }, { digest: 'sha256:b', platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }] });
 
 describe('ECR targets', () => {
@@ -52,6 +55,16 @@ describe('ECR targets', () => {
     ['no image and no failure', () => ecr.on(BatchGetImageCommand).resolves({}), 'missing', /not found/],
     ['RepositoryNotFoundException', () => ecr.on(BatchGetImageCommand).rejects(new RepositoryNotFoundException({ message: 'no repo', $metadata: {} })), 'missing', /has no repository mirror\/nginx/],
     ['ThrottlingException', () => ecr.on(BatchGetImageCommand).rejects(awsError('ThrottlingException')), 'unreachable', /ECR in us-west-2 failed \(ThrottlingException\)/],
+    // As the SDK deserializes errors ECR's model does not declare, and the modeled ones.
+    ['ThrottlingException (as the SDK throws it)', () => ecr.on(BatchGetImageCommand).rejects(unmodeled('ThrottlingException', 400)), 'unreachable', /^ECR in us-west-2 failed \(ThrottlingException\)$/],
+    ['AccessDeniedException (as the SDK throws it)', () => ecr.on(BatchGetImageCommand).rejects(unmodeled('AccessDeniedException', 400)), 'unreachable', /^ECR in us-west-2 failed \(AccessDeniedException\)$/],
+    ['ServerException', () => ecr.on(BatchGetImageCommand).rejects(new ServerException({ message: 'boom', $metadata: { httpStatusCode: 500 } })), 'unreachable', /^ECR in us-west-2 failed \(ServerException\)$/],
+    ['LimitExceededException', () => ecr.on(BatchGetImageCommand).rejects(new LimitExceededException({ message: 'limit', $metadata: { httpStatusCode: 400 } })), 'unreachable', /\(LimitExceededException\)$/],
+    ['a refused connection (a socket error, named by its code)', () => ecr.on(BatchGetImageCommand).rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })), 'unreachable', /^ECR in us-west-2 failed \(ECONNREFUSED\)$/],
+    ['a socket error of another realm (not instanceof Error here)', () => ecr.on(BatchGetImageCommand).rejects(Object.assign(runInNewContext('new Error("read ECONNRESET")') as Error, { code: 'ECONNRESET' })), 'unreachable', /^ECR in us-west-2 failed \(ECONNRESET\)$/],
+    ['an unknown host', () => ecr.on(BatchGetImageCommand).rejects(Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' })), 'unreachable', /\(ENOTFOUND\)$/],
+    ['an error whose code is not a code', () => ecr.on(BatchGetImageCommand).rejects(Object.assign(new Error('x'), { code: 'not a code: <script>' })), 'unreachable', /^ECR in us-west-2 failed \(Error\)$/],
+    ['the deadline (AbortError)', () => ecr.on(BatchGetImageCommand).rejects(Object.assign(new Error('aborted'), { name: 'AbortError' })), 'unreachable', /^no answer from ECR in us-west-2 within the deadline$/],
     ['AccessDeniedException', () => ecr.on(BatchGetImageCommand).rejects(awsError('AccessDeniedException')), 'unreachable', /AccessDeniedException/],
     ['UnableToGetUpstreamImageException (pull-through)', () => ecr.on(BatchGetImageCommand).rejects(awsError('UnableToGetUpstreamImageException')), 'unreachable', /UnableToGetUpstreamImageException/],
     ['UpstreamUnavailable (pull-through)', () => ecr.on(BatchGetImageCommand).resolves({ failures: [{ failureCode: 'UpstreamUnavailable' }] }), 'unreachable', /could not answer .* \(UpstreamUnavailable\)/],

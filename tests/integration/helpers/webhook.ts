@@ -18,8 +18,8 @@ export interface Answer {
 }
 
 export interface Webhook {
-  /** Invoke with events/NAME; the result with its body parsed. */
-  call(eventName: string): Promise<Answer>;
+  /** Invoke with events/NAME (or with an event object); the result with its body parsed. */
+  call(event: string | JsonObject): Promise<Answer>;
   /** Every JSON log line written so far. */
   logs(): JsonObject[];
   stop(): Promise<void>;
@@ -73,7 +73,7 @@ export const startInProcess: StartWebhook = async (env) => {
     throw e;
   }
   return {
-    call: async (name) => toAnswer(await handler(loadEvent(name))),
+    call: async (event) => toAnswer(await handler(typeof event === 'string' ? loadEvent(event) : event)),
     logs: () => jsonLines(captured.join('')),
     stop: () => {
       restore();
@@ -86,7 +86,7 @@ export const startInProcess: StartWebhook = async (env) => {
 export const startUnderRie: StartWebhook = async (env) => {
   const fn = await startRie({ bundle: distHandler(), env });
   return {
-    call: async (name) => toAnswer(await fn.result(loadEvent(name))),
+    call: async (event) => toAnswer(await fn.result(typeof event === 'string' ? loadEvent(event) : event)),
     logs: () => jsonLines(fn.process.output()),
     stop: () => fn.stop(),
   };
