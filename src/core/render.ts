@@ -21,7 +21,7 @@ import { type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTar
 import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
-import { fitWarning, limitWarnings } from './warning-text.js';
+import { fitWarning, limitWarnings, type WarningPart } from './warning-text.js';
 import { at } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
@@ -47,28 +47,23 @@ function containerLabel(f: ImageField): string {
   return `${f.containerList}[${f.containerName ?? `#${f.index}`}]`;
 }
 
+/** The container and its image (`<list>[<name>] <image>`), as the image warnings name them. */
+const containerAndImage = (field: ImageField): (string | WarningPart)[] => [{ text: containerLabel(field), level: 1 }, ' ', { text: field.image, level: 0 }];
+
+/** The warning for an image left as it is although a rule matched it: `rule`'s result was refused or withheld, for `why`. */
+function leftUnchanged(field: ImageField, rule: string, why: string): string {
+  return fitWarning([`${WARNING_PREFIX}left `, ...containerAndImage(field), ' unchanged (rule ', { text: rule, level: 1 }, '): ', { text: why, level: 0, cut: 'start' }]);
+}
+
 /** The admission warning for one planned image (`reason` set when its rewrite is withheld). */
 function imageWarning(image: PlannedImage, reason: string | undefined): string {
   const { field } = image;
   switch (image.outcome) {
     case 'rewrite':
-      if (reason !== undefined) {
-        return fitWarning([
-          `${WARNING_PREFIX}left `,
-          { text: containerLabel(field), level: 1 },
-          ' ',
-          { text: field.image, level: 0 },
-          ' unchanged (rule ',
-          { text: image.rule.name, level: 1 },
-          '): ',
-          { text: reason, level: 0, cut: 'start' },
-        ]);
-      }
+      if (reason !== undefined) return leftUnchanged(field, image.rule.name, reason);
       return fitWarning([
         `${WARNING_PREFIX}rewrote `,
-        { text: containerLabel(field), level: 1 },
-        ' ',
-        { text: field.image, level: 0 },
+        ...containerAndImage(field),
         ' -> ',
         // Where the image goes (which region's registry) is what the warning is for: the source is cut first.
         { text: image.to, level: 2 },
@@ -86,16 +81,7 @@ function imageWarning(image: PlannedImage, reason: string | undefined): string {
         { text: image.error, level: 0, cut: 'start' },
       ]);
     case 'rejected':
-      return fitWarning([
-        `${WARNING_PREFIX}left `,
-        { text: containerLabel(field), level: 1 },
-        ' ',
-        { text: field.image, level: 0 },
-        ' unchanged (rule ',
-        { text: image.rule.name, level: 1 },
-        '): ',
-        { text: image.error, level: 0, cut: 'start' },
-      ]);
+      return leftUnchanged(field, image.rule.name, image.error);
   }
 }
 

@@ -8,10 +8,12 @@
  * byte for byte, and a result that is not a valid reference (or that the rules would rewrite again,
  * which would make reinvocation change it twice) is not applied.
  *
- * Pure: the environment used by `${env:NAME}` substitutions is passed in.
+ * Pure: the environment used by `${env:NAME}` substitutions is passed in. What a rule's `replace`
+ * may be and how it is filled in is src/core/replace-template.ts.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
+import { applyTemplate, groupsOf, parseTemplate, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv } from './replace-template.js';
 import { NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
@@ -88,10 +90,6 @@ export type CompileResult =
   | { readonly ok: true; readonly rewriter: Rewriter; readonly warnings: readonly Issue[] }
   | { readonly ok: false; readonly issues: readonly Issue[] };
 
-/** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
-const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
-const ANY_BRACE_REF = /\$\{[^}]*\}?/g;
-
 /** True when `name` equals `prefix` or continues it after a `/`. */
 export function hasPathPrefix(name: string, prefix: string): boolean {
   return name === prefix || (name.length > prefix.length && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 0x2f);
@@ -105,63 +103,6 @@ export function hasPathPrefix(name: string, prefix: string): boolean {
 export const RULE_REGEX_FLAGS = '';
 export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
 
-function substituteEnv(
-  value: string,
-  env: Readonly<Record<string, string | undefined>>,
-  path: readonly PathSegment[],
-  issues: Issue[],
-): string {
-  for (const m of value.matchAll(ANY_BRACE_REF)) {
-    if (!/^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$/.test(m[0])) {
-      issues.push({ path, severity: 'error', message: `bad substitution "${m[0]}": write \${env:NAME}` });
-    }
-  }
-  return value.replace(ENV_REF, (_all, varName: string) => {
-    const v = env[varName];
-    if (v === undefined || v === '') {
-      issues.push({ path, severity: 'error', message: `environment variable ${varName} is not set (used as \${env:${varName}})` });
-      return '';
-    }
-    return v;
-  });
-}
-
-// A replacement template for regex rules: literal text, $N and $<name> group references.
-type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
-
-function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
-  const parts: TemplatePart[] = [];
-  const errors: string[] = [];
-  const re = /\$(?:(\d{1,2})|<([A-Za-z_][A-Za-z0-9_]*)>)|\$/g;
-  let last = 0;
-  for (const m of tpl.matchAll(re)) {
-    if (m.index > last) parts.push({ text: tpl.slice(last, m.index) });
-    last = m.index + m[0].length;
-    const [, num, named] = m;
-    if (num !== undefined) {
-      const n = Number(num);
-      if (n < 1 || n > groupCount) errors.push(`$${num} refers to a group the regex does not have (it has ${groupCount})`);
-      parts.push({ group: n });
-    } else if (named !== undefined) {
-      if (!groupNames.has(named)) errors.push(`$<${named}> refers to a named group the regex does not have`);
-      parts.push({ named });
-    } else {
-      errors.push('a "$" must start a group reference ($1, $<name>) or ${env:NAME}');
-    }
-  }
-  if (last < tpl.length) parts.push({ text: tpl.slice(last) });
-  return { parts, errors };
-}
-
-/** Names of the capture groups of a compiled regex, and how many there are. */
-function groupsOf(re: RegExp): { count: number; names: Set<string> } {
-  // An empty alternative makes the regex match '' so the groups show up in the result.
-  const probe = new RegExp(`${re.source}|`, re.flags).exec('');
-  return { count: probe === null ? 0 : probe.length - 1, names: new Set(Object.keys(probe?.groups ?? {})) };
-}
-
-const SAMPLE_GROUP_VALUE = 'x';
-
 function compileRule(
   spec: RuleSpec,
   index: number,
@@ -170,7 +111,9 @@ function compileRule(
 ): CompiledRule | undefined {
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
-  const replace = substituteEnv(spec.replace, env, replacePath, issues);
+  const substituted = substituteEnv(spec.replace, env);
+  for (const e of substituted.errors) issues.push({ path: replacePath, severity: 'error', message: e });
+  const replace = substituted.value;
   const namespaces = (spec.namespaces ?? []).map(globMatcher);
   const excludeNamespaces = (spec.excludeNamespaces ?? []).map(globMatcher);
   const appliesToNamespace = (ns: string | undefined): boolean => {
@@ -218,7 +161,7 @@ function compileRule(
   const { parts, errors } = parseTemplate(replace, count, names);
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
   if (issues.length === before) {
-    const sample = parts.map((p) => ('text' in p ? p.text : SAMPLE_GROUP_VALUE)).join('');
+    const sample = sampleOf(parts);
     if (!parseNormalizedNamed(sample).ok) {
       issues.push({
         path: replacePath,
@@ -234,29 +177,9 @@ function compileRule(
     pattern: source,
     apply: (name: string) => {
       const m = re.exec(name);
-      if (m === null) return undefined;
-      let out = '';
-      for (const p of parts) {
-        if ('text' in p) out += p.text;
-        else if ('group' in p) out += m[p.group] ?? '';
-        else out += m.groups?.[p.named] ?? '';
-      }
-      return out;
+      return m === null ? undefined : applyTemplate(parts, m);
     },
   });
-}
-
-/** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
-function replaceProblem(replace: string): string | undefined {
-  if (replace === '') return 'must not be empty';
-  // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
-  const parsed = parseNormalizedNamed(`${replace}/x`);
-  if (!parsed.ok) return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
-  const first = replace.split('/')[0] ?? '';
-  if (!(first.includes('.') || first.includes(':') || first === 'localhost')) {
-    return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
-  }
-  return undefined;
 }
 
 /**

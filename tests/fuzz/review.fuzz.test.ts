@@ -20,6 +20,7 @@ import { rewriterFrom } from '../helpers/rules.js';
 import { format, hostile, reference } from '../helpers/arbitraries.js';
 import { apply, decodePatch, imagesOf, requestObject } from '../unit/admission.helpers.js';
 import { fuzzTarget, scale } from './budget.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const rewriter = rewriterFrom(fixture('admission/rules.yaml'));
 const FIXED = new Set<string>(Object.values(BAD_REQUEST));
@@ -224,18 +225,7 @@ describe('fuzz: pod-spec walking and review', () => {
     () =>
       fc.property(fc.array(entryShape, { minLength: 1, maxLength: 4 }), fc.integer({ min: 100_000, max: scale(120_000, 160_000) }), (shapes, n) => {
         const containers = Array.from({ length: n }, (_, i) => (shapes[i % shapes.length] ?? (() => 1))(i));
-        const body = {
-          apiVersion: 'admission.k8s.io/v1',
-          kind: 'AdmissionReview',
-          request: {
-            uid: 'u',
-            kind: { group: '', version: 'v1', kind: 'Pod' },
-            resource: { group: '', version: 'v1', resource: 'pods' },
-            operation: 'CREATE',
-            namespace: 'default',
-            object: { metadata: { name: 'p' }, spec: { containers } },
-          },
-        };
+        const body = podReview({ metadata: { name: 'p' }, spec: { containers } }, { uid: 'u' });
         const r = review(body, rewriter);
         if (!r.ok) throw new Error(r.message);
         const { response, report } = r;

@@ -12,6 +12,7 @@ import { review } from '../../src/core/review.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { decodePatch } from './admission.helpers.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const rewriter = rewriterFrom(`
 rules:
@@ -24,18 +25,7 @@ rules:
     replace: mirror.example.com/$1:x
 `);
 
-const body = (containers: readonly Record<string, unknown>[], operation = 'CREATE'): unknown => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'u-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'default',
-    operation,
-    object: { metadata: { name: 'p' }, spec: { containers } },
-  },
-});
+const body = (containers: readonly Record<string, unknown>[], operation = 'CREATE'): unknown => podReview({ metadata: { name: 'p' }, spec: { containers } }, { operation });
 
 function planOf(input: unknown): ReviewPlan {
   const decision = decide(input, rewriter);

@@ -19,6 +19,7 @@ import { review } from '../../src/core/review.js';
 import { fitWarning } from '../../src/core/warning-text.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { apply, decodePatch, type Ops } from './admission.helpers.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const rewriter = rewriterFrom(`
 rules:
@@ -40,19 +41,6 @@ rules:
 `);
 
 type Container = Record<string, unknown>;
-const podReview = (object: unknown, request: Record<string, unknown> = {}): unknown => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'u-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'default',
-    operation: 'CREATE',
-    object,
-    ...request,
-  },
-});
 const pod = (containers: Container[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   metadata: { name: 'p' },
   spec: { containers },

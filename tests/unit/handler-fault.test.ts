@@ -18,6 +18,7 @@ import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { createObservability } from '../../src/observability/telemetry.js';
 import { captureObservability, EVENT_TOKEN, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const ssm = mockClient(SSMClient);
 beforeEach(() => {
@@ -51,18 +52,7 @@ const SCRIPT: readonly Read[] = [
   { value: EU, version: 5 },
 ];
 
-const review = (i: number): JsonObject => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: `uid-${i}`,
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    operation: 'CREATE',
-    namespace: 'default',
-    object: { metadata: { name: `p${i}` }, spec: { containers: [{ name: 'app', image: `gcr.io/app:${i}` }] } },
-  },
-});
+const review = (i: number): JsonObject => podReview({ metadata: { name: `p${i}` }, spec: { containers: [{ name: 'app', image: `gcr.io/app:${i}` }] } }, { uid: `uid-${i}` });
 
 function patchedImage(result: WebhookResult): string | undefined {
   const body = JSON.parse(result.body) as { response?: { patch?: string } };

@@ -14,6 +14,7 @@ import { createHandler, DEFAULT_MAX_BODY_BYTES, MESSAGES, type WebhookResult } f
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const rules = fixedRules(rewriterFrom(EXAMPLE_RULES), 'example');
 const FIXED = new Set<string>([...Object.values(MESSAGES), ...Object.values(BAD_REQUEST)]);
@@ -49,19 +50,7 @@ function patchOf(result: WebhookResult): Operation[] {
 
 /** A review of a Pod with these containers (and a label holding `marker`). */
 function pod(containers: unknown, extra: JsonObject = {}): JsonObject {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'hostile-uid',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      operation: 'CREATE',
-      namespace: 'default',
-      object: { metadata: { name: 'p', labels: { marker: 'LABEL-MARKER-77' } }, spec: { containers } },
-      ...extra,
-    },
-  };
+  return podReview({ metadata: { name: 'p', labels: { marker: 'LABEL-MARKER-77' } }, spec: { containers } }, { uid: 'hostile-uid', ...extra });
 }
 
 /** Status, answer and log checks every hostile request must pass. */

@@ -5,44 +5,29 @@
  * onUnreachable; the log line and the metrics carry the checks; a rule without `verify` makes no
  * request at all; the rules document's new fields are validated.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookResult } from '../../src/lambda/handler.js';
-import { createVerifier } from '../../src/verify/verifier.js';
 import { captureObservability, type Captured, EVENT_TOKEN, type JsonObject, loadEvent } from '../helpers/events.js';
-import { startFakeRegistry, type FakeRegistry, type Route } from '../helpers/fake-registry.js';
-import { createTestPki, type TestPki } from '../helpers/tls.js';
+import { type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 
-let pki: TestPki;
-let fake: FakeRegistry;
-beforeAll(async () => {
-  pki = await createTestPki();
-  fake = await startFakeRegistry(pki);
-});
-afterAll(async () => {
-  await fake.stop();
-  await pki.remove();
-});
-beforeEach(() => {
-  fake.seen.length = 0;
-});
+const registry = useFakeRegistry();
 
 /** events/rest-pod-v1.json: containers[0] is gcr.io/google-samples/hello-app:2.0. */
 const EVENT = loadEvent('rest-pod-v1.json');
-const noAws = (): Promise<never> => Promise.reject(new Error('no AWS here'));
 
 function rulesYaml(extra: string): string {
-  return `rules:\n  - name: gcr\n    match: gcr.io\n    replace: ${fake.host}/gcr\n${extra}`;
+  return `rules:\n  - name: gcr\n    match: gcr.io\n    replace: ${registry.fake.host}/gcr\n${extra}`;
 }
 
 async function run(extra: string, route: Route): Promise<{ result: WebhookResult; response: JsonObject; obs: Captured }> {
   const parsed = parseRules(rulesYaml(extra), {});
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  fake.route = route;
+  registry.fake.route = route;
   const obs = captureObservability();
-  const verifier = createVerifier({ credentials: () => Promise.resolve({ credentials: undefined }), ecr: noAws, http: { ca: pki.ca }, deadlineMs: 3000 });
+  const verifier = registry.verifier();
   const handler = createHandler({ rules: fixedRules(parsed.rewriter, 'test'), token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics, verifier });
   const result = await handler(EVENT);
   const body = JSON.parse(result.body) as { response: JsonObject };
@@ -63,7 +48,7 @@ describe('verify: the target has the image', () => {
   it('rewrites, after one HEAD of the target manifest, and logs and counts the check', async () => {
     const { response, obs } = await run('    verify: true\n', present);
     expect(imagePatched(response)).toBe(true);
-    expect(fake.seen.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/gcr/google-samples/hello-app/manifests/2.0']);
+    expect(registry.fake.seen.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/gcr/google-samples/hello-app/manifests/2.0']);
     expect(reviewed(obs)).toMatchObject({ outcome: 'patched', verifyChecks: 1, verifyCacheHits: 0, verifyMissing: 0, verifyErrors: 0, verifyMs: expect.any(Number) });
     expect(JSON.stringify(obs.emf())).toContain('VerifyChecks');
   });
@@ -122,7 +107,7 @@ describe('no rule verifies', () => {
   it('makes no request at all and logs no check', async () => {
     const { response, obs } = await run('', present);
     expect(imagePatched(response)).toBe(true);
-    expect(fake.seen).toEqual([]);
+    expect(registry.fake.seen).toEqual([]);
     expect(reviewed(obs)?.['verifyChecks']).toBeUndefined();
   });
 });

@@ -12,22 +12,15 @@ import { review } from '../../src/core/review.js';
 import { validateDocument, formatIssue } from '../../src/config/schema.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const RULES = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n';
 
-const pod = (metadata: Record<string, unknown>, username = 'alice') => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'u-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    operation: 'CREATE',
-    namespace: 'shop',
-    userInfo: { username, groups: ['system:authenticated'] },
-    object: { metadata: { name: 'p', ...metadata }, spec: { containers: [{ name: 'c', image: 'gcr.io/app:1' }] } },
-  },
-});
+const pod = (metadata: Record<string, unknown>, username = 'alice') =>
+  podReview(
+    { metadata: { name: 'p', ...metadata }, spec: { containers: [{ name: 'c', image: 'gcr.io/app:1' }] } },
+    { namespace: 'shop', userInfo: { username, groups: ['system:authenticated'] } },
+  );
 
 const outcome = (rules: string, body: unknown): string => {
   const r = review(body, rewriterFrom(rules));
@@ -65,7 +58,7 @@ describe('mirror pods', () => {
 
   it('without userInfo the annotation is not trusted', () => {
     const body = pod(mirror);
-    delete (body.request as Partial<typeof body.request>).userInfo;
+    delete (body['request'] as Record<string, unknown>)['userInfo'];
     expect(outcome(RULES, body)).toBe('patched');
   });
 });

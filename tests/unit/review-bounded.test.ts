@@ -15,21 +15,12 @@ import { review } from '../../src/core/review.js';
 import { MAX_FIELD_PROBLEMS } from '../../src/core/workload.js';
 import { MAX_LISTED, reviewFields } from '../../src/observability/telemetry.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { podReview } from '../helpers/admission-review.js';
+import { fastest } from '../helpers/timing.js';
 
 const rewriter = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n  - name: dots\n    regex: '([a-z0-9.-]+)\\.example\\.com/(.*)'\n    replace: mirror.example.net/$1/$2\n`);
 
-const pod = (images: readonly unknown[]) => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'u-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    operation: 'CREATE',
-    namespace: 'shop',
-    object: { metadata: { name: 'p' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
-  },
-});
+const pod = (images: readonly unknown[]) => podReview({ metadata: { name: 'p' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } }, { namespace: 'shop' });
 
 const answer = (body: unknown): { response: AdmissionResponse; report: Parameters<typeof reviewFields>[0] } => {
   const r = review(body, rewriter);
@@ -55,16 +46,6 @@ const SHAPES: readonly ((i: number) => string)[] = [
 ];
 /** Plain images of the same lengths that no rule touches. */
 const plain = (image: string, i: number): string => `registry.example.org/${'b'.repeat(Math.max(1, Math.min(image.length, 700) - 30))}:${i}`;
-
-function fastest(runs: number, f: () => void): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    f();
-    best = Math.min(best, performance.now() - started);
-  }
-  return best;
-}
 
 describe('thousands of hostile images', () => {
   const hostile = Array.from({ length: 3200 }, (_, i) => (SHAPES[i % SHAPES.length] ?? String)(i));

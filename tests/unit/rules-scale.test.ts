@@ -15,6 +15,7 @@ import { globMatcher, literalPrefix } from '../../src/core/patterns.js';
 import { MAX_RULES, type Rewriter } from '../../src/core/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
 import { regexSourceArb } from '../helpers/regex-differential.js';
+import { fastest } from '../helpers/timing.js';
 
 const matchRules = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ name: `m${i}`, match: `registry${i}.example.com/team${i % 7}`, replace: `mirror.example.com/m${i}` }));
@@ -26,17 +27,6 @@ const load = (rules: unknown[]): Rewriter => {
   if (!r.ok) throw new Error(JSON.stringify(r.issues.slice(0, 3)));
   return r.rewriter;
 };
-
-/** The smallest of `runs` timings of `f` (the least disturbed by the rest of the machine). */
-function fastest(runs: number, f: () => void): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    f();
-    best = Math.min(best, performance.now() - started);
-  }
-  return best;
-}
 
 describe('many rules', () => {
   it('loading 16 times more rules costs far less than 16^2 times more (the shadow check is indexed)', () => {

@@ -19,6 +19,7 @@ import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const TOKEN = 'Sec-Token_0123456789.abcdefXYZ~';
 const SECRET = 'PRIVATE-BODY-7d2e';
@@ -37,21 +38,13 @@ const event = (token: string | null, body: unknown = review()): JsonObject => ({
 
 /** A review whose private parts (label, env value, annotation) carry SECRET. */
 function review(): JsonObject {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'uid-sec',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      operation: 'CREATE',
-      namespace: 'default',
-      object: {
-        metadata: { name: 'p', labels: { secret: SECRET }, annotations: { note: SECRET } },
-        spec: { containers: [{ name: 'app', image: 'gcr.io/app:1', env: [{ name: 'PASSWORD', value: SECRET }], args: [SECRET] }, { name: 'bad', image: 'Bad!Image' }, { name: 'odd', image: 7 }] },
-      },
+  return podReview(
+    {
+      metadata: { name: 'p', labels: { secret: SECRET }, annotations: { note: SECRET } },
+      spec: { containers: [{ name: 'app', image: 'gcr.io/app:1', env: [{ name: 'PASSWORD', value: SECRET }], args: [SECRET] }, { name: 'bad', image: 'Bad!Image' }, { name: 'odd', image: 7 }] },
     },
-  };
+    { uid: 'uid-sec' },
+  );
 }
 
 describe('the token check', () => {

@@ -10,7 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
+import type { RunningServer } from '../../src/serve/server.js';
+import { startOkServer } from '../helpers/serve.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
 const TIGHT = { handshakeMs: 1000, headersMs: 1000, requestMs: 2000, keepAliveMs: 500, idleSocketMs: 120_000, checkIntervalMs: 50 };
@@ -19,16 +20,7 @@ let server: RunningServer;
 
 beforeAll(async () => {
   pki = await createTestPki();
-  server = await startServer({
-    handler: () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"status":"ok"}' }),
-    certFile: pki.server.certFile,
-    keyFile: pki.server.keyFile,
-    host: '127.0.0.1',
-    port: 0,
-    maxConnections: 2,
-    timeouts: TIGHT,
-    log: () => undefined,
-  });
+  server = await startOkServer(pki, { maxConnections: 2, timeouts: TIGHT, log: () => undefined });
 });
 
 afterAll(async () => {
@@ -71,12 +63,8 @@ describe('connection slots', () => {
 
 describe('the budget of body bytes in flight', () => {
   it('a body that would take the total past it is answered 503 before it is read; later ones are served', async () => {
-    const small = await startServer({
+    const small = await startOkServer(pki, {
       handler: () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{}' }),
-      certFile: pki.server.certFile,
-      keyFile: pki.server.keyFile,
-      host: '127.0.0.1',
-      port: 0,
       maxBodyBytes: 1000,
       maxBodyBytesInFlight: 1500,
       log: () => undefined,

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { LogEntry } from '../../src/observability/log.js';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
+import type { RunningServer } from '../../src/serve/server.js';
+import { recorder, startOkServer } from '../helpers/serve.js';
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
 
 /** Short bounds so the tests run fast; the tests only check that each bound is enforced, not when. */
@@ -15,35 +16,13 @@ const TIGHT = { handshakeMs: 1000, headersMs: 1000, requestMs: 2000, keepAliveMs
 
 let pki: TestPki;
 let server: RunningServer;
-const logs: LogEntry[] = [];
-const waiters: { pred: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }[] = [];
-
-function record(e: LogEntry): void {
-  logs.push(e);
-  for (const w of [...waiters]) {
-    if (w.pred(e)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(e);
-    }
-  }
-}
-
+const logs = recorder();
 /** The next log line (from now on) that matches. */
-function nextLog(pred: (e: LogEntry) => boolean): Promise<LogEntry> {
-  return new Promise((resolve) => waiters.push({ pred, resolve }));
-}
+const nextLog = (pred: (e: LogEntry) => boolean): Promise<LogEntry> => logs.next(pred);
 
 beforeAll(async () => {
   pki = await createTestPki();
-  server = await startServer({
-    handler: () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"status":"ok"}' }),
-    certFile: pki.server.certFile,
-    keyFile: pki.server.keyFile,
-    host: '127.0.0.1',
-    port: 0,
-    timeouts: TIGHT,
-    log: record,
-  });
+  server = await startOkServer(pki, { timeouts: TIGHT, log: logs.log });
 });
 
 afterAll(async () => {
@@ -175,15 +154,11 @@ describe('wrong protocols', () => {
 
 describe('connection limit', () => {
   it('drops connections over maxConnections, and accepts again when one leaves', async () => {
-    const limited = await startServer({
+    const limited = await startOkServer(pki, {
       handler: () => Promise.resolve({ statusCode: 200, body: '' }),
-      certFile: pki.server.certFile,
-      keyFile: pki.server.keyFile,
-      host: '127.0.0.1',
-      port: 0,
       maxConnections: 2,
       maxConnectionsPerClient: 2, // every client here is 127.0.0.1
-      log: record,
+      log: logs.log,
     });
     type Attempt = { readonly ok: true; readonly socket: TLSSocket } | { readonly ok: false; readonly error: Error };
     const connect = (): Promise<Attempt> =>
@@ -225,16 +200,12 @@ describe('connection limit', () => {
 
 describe('many idle connections (500 handshakes that never finish and 300 idle TLS connections)', () => {
   it('keeps serving while 800 connections sit idle; memory stays bounded; all are closed at shutdown', async () => {
-    const many = await startServer({
+    const many = await startOkServer(pki, {
       handler: (event) => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ bytes: event.body?.length ?? 0 }) }),
-      certFile: pki.server.certFile,
-      keyFile: pki.server.keyFile,
-      host: '127.0.0.1',
-      port: 0,
       maxConnections: 1024,
       maxConnectionsPerClient: 1024, // every client here is 127.0.0.1
       timeouts: { handshakeMs: 60_000, headersMs: 60_000, requestMs: 60_000, idleSocketMs: 60_000, shutdownMs: 2000 },
-      log: record,
+      log: logs.log,
     });
     const sockets: { destroy: () => void }[] = [];
     try {

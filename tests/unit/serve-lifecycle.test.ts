@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { LogEntry } from '../../src/observability/log.js';
-import { type ProxyHandler, type RunningServer, type ServerOptions, startServer } from '../../src/serve/server.js';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/serve/server.js';
+import { ok, recorder } from '../helpers/serve.js';
 import { createRotationPki, httpsRequest, type IssuedCertificate, type RotationPki, peerCertificate, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
 
 let rig: RotationPki;
@@ -25,27 +26,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => rig.remove());
-
-const ok: ProxyHandler = () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"status":"ok"}' });
-
-/** A log that can be awaited: `next(pred)` resolves on the next matching line. */
-function recorder(): { log: (e: LogEntry) => void; entries: LogEntry[]; next: (pred: (e: LogEntry) => boolean) => Promise<LogEntry> } {
-  const entries: LogEntry[] = [];
-  const waiters: { pred: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }[] = [];
-  return {
-    entries,
-    log: (e) => {
-      entries.push(e);
-      for (const w of [...waiters]) {
-        if (w.pred(e)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(e);
-        }
-      }
-    },
-    next: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })),
-  };
-}
 
 const start = (options: Partial<ServerOptions> & Pick<ServerOptions, 'certFile' | 'keyFile'>): Promise<RunningServer> =>
   startServer({ handler: ok, host: '127.0.0.1', port: 0, certificatePollMs: 200, ...options });

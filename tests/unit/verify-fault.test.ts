@@ -4,37 +4,18 @@
  * connection, the breaker opening and then half-opening, huge and malformed answers, redirect
  * loops, and the token flow's own failures. Every case must end in a verdict, never a throw.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { LookupFunction } from 'node:net';
 import { freePort } from '../integration/helpers/processes.js';
-import { startFakeRegistry, type FakeRegistry, type Route } from '../helpers/fake-registry.js';
-import { createTestPki, type TestPki } from '../helpers/tls.js';
+import { anonymous, noAws, type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 import type { CredentialLookup } from '../../src/verify/oci.js';
-import { createVerifier, type Verdict, type VerifierOptions } from '../../src/verify/verifier.js';
+import { createVerifier, type Verdict, type Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
 
-let pki: TestPki;
-let fake: FakeRegistry;
-beforeAll(async () => {
-  pki = await createTestPki();
-  fake = await startFakeRegistry(pki);
-});
-afterAll(async () => {
-  await fake.stop();
-  await pki.remove();
-});
-beforeEach(() => {
-  fake.seen.length = 0;
-});
+const registry = useFakeRegistry();
+const verifier = (extra: Partial<VerifierOptions> = {}): Verifier => registry.verifier(extra);
 
-const noAws = (): Promise<never> => Promise.reject(new Error('no AWS here'));
-const anonymous = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined });
-
-function verifier(extra: Partial<VerifierOptions> = {}) {
-  return createVerifier({ credentials: anonymous, ecr: noAws, http: { ca: pki.ca }, deadlineMs: 3000, ...extra });
-}
-
-async function one(route: Route, image = `${fake.host}/team/app:1.0`, extra: Partial<VerifierOptions> = {}, platforms: string[] = []): Promise<Verdict> {
-  fake.route = route;
+async function one(route: Route, image = `${registry.fake.host}/team/app:1.0`, extra: Partial<VerifierOptions> = {}, platforms: string[] = []): Promise<Verdict> {
+  registry.fake.route = route;
   const { verdicts } = await verifier(extra).verify([{ image, platforms }]);
   if (verdicts[0] === undefined) throw new Error('no verdict');
   return verdicts[0];
@@ -67,18 +48,18 @@ describe('answers of the registry', () => {
 
   it('asks with HEAD and the Accept headers of OCI and Docker manifests and indexes', async () => {
     await one((_q, s) => s.writeHead(200).end());
-    expect(fake.seen).toHaveLength(1);
-    expect(fake.seen[0]?.method).toBe('HEAD');
+    expect(registry.fake.seen).toHaveLength(1);
+    expect(registry.fake.seen[0]?.method).toBe('HEAD');
     for (const t of ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']) {
-      expect(fake.seen[0]?.accept).toContain(t);
+      expect(registry.fake.seen[0]?.accept).toContain(t);
     }
   });
 
   it('follows a redirect within the limit, and asks by digest when the image has one', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    const v = await one((q, s) => (q.url?.includes('moved') === true ? s.writeHead(200).end() : s.writeHead(307, { location: '/moved' }).end()), `${fake.host}/team/app:1.0@${digest}`);
+    const v = await one((q, s) => (q.url?.includes('moved') === true ? s.writeHead(200).end() : s.writeHead(307, { location: '/moved' }).end()), `${registry.fake.host}/team/app:1.0@${digest}`);
     expect(v.status).toBe('present');
-    expect(fake.seen[0]?.path).toBe(`/v2/team/app/manifests/${digest}`);
+    expect(registry.fake.seen[0]?.path).toBe(`/v2/team/app/manifests/${digest}`);
   });
 });
 
@@ -97,8 +78,8 @@ describe('the deadline and the network', () => {
   });
 
   it('answers unreachable on a TLS error (a CA it does not trust)', async () => {
-    fake.route = (_q, s) => s.writeHead(200).end();
-    const { verdicts } = await createVerifier({ credentials: anonymous, ecr: noAws }).verify([{ image: `${fake.host}/a:1`, platforms: [] }]);
+    registry.fake.route = (_q, s) => s.writeHead(200).end();
+    const { verdicts } = await createVerifier({ credentials: anonymous, ecr: noAws }).verify([{ image: `${registry.fake.host}/a:1`, platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/TLS error/) });
   });
 
@@ -106,7 +87,7 @@ describe('the deadline and the network', () => {
     const lookup: LookupFunction = (hostname, _options, callback) => {
       callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
     };
-    const { verdicts } = await verifier({ http: { ca: pki.ca, lookup } }).verify([{ image: 'mirror.invalid/a:1', platforms: [] }]);
+    const { verdicts } = await verifier({ http: { ca: registry.pki.ca, lookup } }).verify([{ image: 'mirror.invalid/a:1', platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/cannot resolve mirror\.invalid/) });
   });
 
@@ -126,33 +107,33 @@ describe('the circuit breaker', () => {
   it('opens after 3 failures, then lets one check through after openMs, and closes on success', async () => {
     let clock = 0;
     const v = verifier({ now: () => clock, breakerFailures: 3, breakerOpenMs: 1000 });
-    fake.route = (_q, s) => s.writeHead(500).end();
-    for (let i = 0; i < 3; i++) await v.verify([{ image: `${fake.host}/a:${i}`, platforms: [] }]);
-    expect(fake.seen).toHaveLength(3);
-    const open = await v.verify([{ image: `${fake.host}/a:open`, platforms: [] }]);
+    registry.fake.route = (_q, s) => s.writeHead(500).end();
+    for (let i = 0; i < 3; i++) await v.verify([{ image: `${registry.fake.host}/a:${i}`, platforms: [] }]);
+    expect(registry.fake.seen).toHaveLength(3);
+    const open = await v.verify([{ image: `${registry.fake.host}/a:open`, platforms: [] }]);
     expect(open.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
-    expect(fake.seen).toHaveLength(3);
+    expect(registry.fake.seen).toHaveLength(3);
     clock = 1500;
-    fake.route = (_q, s) => s.writeHead(200).end();
+    registry.fake.route = (_q, s) => s.writeHead(200).end();
     // Half-open: one check of the two goes through.
-    const half = await v.verify([{ image: `${fake.host}/a:x`, platforms: [] }, { image: `${fake.host}/a:y`, platforms: [] }]);
+    const half = await v.verify([{ image: `${registry.fake.host}/a:x`, platforms: [] }, { image: `${registry.fake.host}/a:y`, platforms: [] }]);
     expect(half.verdicts.map((x) => x.status).sort()).toEqual(['present', 'unreachable']);
-    expect(fake.seen).toHaveLength(4);
-    const closed = await v.verify([{ image: `${fake.host}/a:z`, platforms: [] }]);
+    expect(registry.fake.seen).toHaveLength(4);
+    const closed = await v.verify([{ image: `${registry.fake.host}/a:z`, platforms: [] }]);
     expect(closed.verdicts[0]?.status).toBe('present');
   });
 
   it('opens again when the half-open check fails', async () => {
     let clock = 0;
     const v = verifier({ now: () => clock, breakerFailures: 1, breakerOpenMs: 1000 });
-    fake.route = (_q, s) => s.writeHead(502).end();
-    await v.verify([{ image: `${fake.host}/a:1`, platforms: [] }]);
+    registry.fake.route = (_q, s) => s.writeHead(502).end();
+    await v.verify([{ image: `${registry.fake.host}/a:1`, platforms: [] }]);
     clock = 1001;
-    await v.verify([{ image: `${fake.host}/a:2`, platforms: [] }]);
-    expect(fake.seen).toHaveLength(2);
-    const again = await v.verify([{ image: `${fake.host}/a:3`, platforms: [] }]);
+    await v.verify([{ image: `${registry.fake.host}/a:2`, platforms: [] }]);
+    expect(registry.fake.seen).toHaveLength(2);
+    const again = await v.verify([{ image: `${registry.fake.host}/a:3`, platforms: [] }]);
     expect(again.verdicts[0]).toMatchObject({ reason: expect.stringMatching(/is failing/) });
-    expect(fake.seen).toHaveLength(2);
+    expect(registry.fake.seen).toHaveLength(2);
   });
 });
 
@@ -180,7 +161,7 @@ describe('huge and malformed answers', () => {
   it('an index lacking a wanted platform is missing', async () => {
     const v = await one((_q, s) => s.writeHead(200).end(INDEX), undefined, {}, ['linux/amd64', 'linux/arm64']);
     expect(v).toMatchObject({ status: 'missing', reason: expect.stringMatching(/lacks platform linux\/arm64/) });
-    expect(fake.seen[0]?.method).toBe('GET');
+    expect(registry.fake.seen[0]?.method).toBe('GET');
   });
 
   it('a single image is checked through its config blob', async () => {
@@ -201,21 +182,21 @@ describe('the token flow', () => {
       return;
     }
     if (q.headers.authorization === 'Bearer good') s.writeHead(200).end();
-    else s.writeHead(401, challenge(`https://${fake.host}/token`)).end();
+    else s.writeHead(401, challenge(`https://${registry.fake.host}/token`)).end();
   };
 
   it('gets an anonymous token and retries with it', async () => {
     const v = await one(withToken((_q, s) => s.writeHead(200).end('{"token":"good","expires_in":60}')));
     expect(v.status).toBe('present');
-    expect(fake.seen.map((r) => r.path)).toEqual(['/v2/team/app/manifests/1.0', '/token?service=fake&scope=repository%3Ateam%2Fapp%3Apull', '/v2/team/app/manifests/1.0']);
-    expect(fake.seen[1]?.authorization).toBeUndefined();
+    expect(registry.fake.seen.map((r) => r.path)).toEqual(['/v2/team/app/manifests/1.0', '/token?service=fake&scope=repository%3Ateam%2Fapp%3Apull', '/v2/team/app/manifests/1.0']);
+    expect(registry.fake.seen[1]?.authorization).toBeUndefined();
   });
 
   it('sends the credentials to the token service as basic auth', async () => {
     const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
     const v = await one(withToken((_q, s) => s.writeHead(200).end('{"access_token":"good"}')), undefined, { credentials });
     expect(v.status).toBe('present');
-    expect(fake.seen[1]?.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    expect(registry.fake.seen[1]?.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
   });
 
   it('uses basic auth when the registry asks for it', async () => {

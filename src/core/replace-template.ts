@@ -1,0 +1,101 @@
+/**
+ * A rule's `replace`, from text to what it produces: `${env:NAME}` substitution, the checks on a
+ * `match` rule's replacement prefix, and a `regex` rule's replacement template (literal text, `$N`
+ * and `$<name>` group references), parsed once and applied per name. docs/design.md, "Rewrite
+ * semantics".
+ *
+ * Pure: the environment is passed in, and problems come back as messages; src/core/rules.ts turns
+ * them into issues with their path.
+ */
+import { parseNormalizedNamed } from './reference.js';
+
+/** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const ANY_BRACE_REF = /\$\{[^}]*\}?/g;
+
+/**
+ * `value` with every `${env:NAME}` replaced by the variable's value, and a message for each `${...}`
+ * that is not one and each variable that is not set or empty (in that order).
+ */
+export function substituteEnv(value: string, env: Readonly<Record<string, string | undefined>>): { value: string; errors: string[] } {
+  const errors: string[] = [];
+  for (const m of value.matchAll(ANY_BRACE_REF)) {
+    if (!/^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$/.test(m[0])) {
+      errors.push(`bad substitution "${m[0]}": write \${env:NAME}`);
+    }
+  }
+  const substituted = value.replace(ENV_REF, (_all, varName: string) => {
+    const v = env[varName];
+    if (v === undefined || v === '') {
+      errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
+      return '';
+    }
+    return v;
+  });
+  return { value: substituted, errors };
+}
+
+/** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
+export function replaceProblem(replace: string): string | undefined {
+  if (replace === '') return 'must not be empty';
+  // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
+  const parsed = parseNormalizedNamed(`${replace}/x`);
+  if (!parsed.ok) return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
+  const first = replace.split('/')[0] ?? '';
+  if (!(first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
+  }
+  return undefined;
+}
+
+/** A replacement template for regex rules: literal text, $N and $<name> group references. */
+export type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
+
+/** The parts of a template, and a message for each reference the regex cannot fill. */
+export function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
+  const parts: TemplatePart[] = [];
+  const errors: string[] = [];
+  const re = /\$(?:(\d{1,2})|<([A-Za-z_][A-Za-z0-9_]*)>)|\$/g;
+  let last = 0;
+  for (const m of tpl.matchAll(re)) {
+    if (m.index > last) parts.push({ text: tpl.slice(last, m.index) });
+    last = m.index + m[0].length;
+    const [, num, named] = m;
+    if (num !== undefined) {
+      const n = Number(num);
+      if (n < 1 || n > groupCount) errors.push(`$${num} refers to a group the regex does not have (it has ${groupCount})`);
+      parts.push({ group: n });
+    } else if (named !== undefined) {
+      if (!groupNames.has(named)) errors.push(`$<${named}> refers to a named group the regex does not have`);
+      parts.push({ named });
+    } else {
+      errors.push('a "$" must start a group reference ($1, $<name>) or ${env:NAME}');
+    }
+  }
+  if (last < tpl.length) parts.push({ text: tpl.slice(last) });
+  return { parts, errors };
+}
+
+/** Names of the capture groups of a compiled regex, and how many there are. */
+export function groupsOf(re: RegExp): { count: number; names: Set<string> } {
+  // An empty alternative makes the regex match '' so the groups show up in the result.
+  const probe = new RegExp(`${re.source}|`, re.flags).exec('');
+  return { count: probe === null ? 0 : probe.length - 1, names: new Set(Object.keys(probe?.groups ?? {})) };
+}
+
+/** What every group is set to when checking that a template can yield a valid name. */
+export const SAMPLE_GROUP_VALUE = 'x';
+
+/** The template with every group set to SAMPLE_GROUP_VALUE. */
+export const sampleOf = (parts: readonly TemplatePart[]): string => parts.map((p) => ('text' in p ? p.text : SAMPLE_GROUP_VALUE)).join('');
+
+/** The template filled from a match of its regex; a group that did not take part gives ''. */
+export function applyTemplate(parts: readonly TemplatePart[], m: RegExpExecArray): string {
+  let out = '';
+  for (const p of parts) {
+    if ('text' in p) out += p.text;
+    else if ('group' in p) out += m[p.group] ?? '';
+    else out += m.groups?.[p.named] ?? '';
+  }
+  return out;
+}
