@@ -16,6 +16,7 @@ import { MAX_FIELD_PROBLEMS } from '../../src/core/workload.js';
 import { MAX_LISTED, reviewFields } from '../../src/observability/telemetry.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { podReview } from '../helpers/admission-review.js';
+import { hostileImages, plainImagesLike } from '../helpers/hostile-images.js';
 import { fastest } from '../helpers/timing.js';
 
 const rewriter = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n  - name: dots\n    regex: '([a-z0-9.-]+)\\.example\\.com/(.*)'\n    replace: mirror.example.net/$1/$2\n`);
@@ -28,28 +29,9 @@ const answer = (body: unknown): { response: AdmissionResponse; report: Parameter
   return { response: r.response.response, report: r.report };
 };
 
-const LENGTH = 900;
-const fit = (s: string, i: number): string => `${s.slice(0, LENGTH)}${i}`;
-const digest = `sha256:${'a'.repeat(64)}`;
-/** Shapes that cost the most per character before the fixes; each about LENGTH characters. */
-const SHAPES: readonly ((i: number) => string)[] = [
-  // A hex run, then a dotted run: the digest-shortening regex retried at every word of it.
-  (i) => fit(`${'a'.repeat(32)}/${'a.'.repeat(LENGTH)}`, i),
-  (i) => fit(`${'0'.repeat(40)}${'.a'.repeat(LENGTH)}`, i),
-  (i) => fit(`${'a.'.repeat(120)}io/${'a-'.repeat(LENGTH)}`, i),
-  (i) => fit('A'.repeat(LENGTH), i), // upper case: the parse error quotes the name
-  (i) => fit(`gcr.io/${'x:'.repeat(LENGTH)}`, i),
-  (i) => fit(`${'a.'.repeat(100)}a:${'b'.repeat(40)}@${digest}:${digest}${'.a'.repeat(LENGTH)}`, i),
-  (i) => `${'a.'.repeat(125)}example.com/${'b'.repeat(250)}:t${i}`, // valid, under the limits, through the regex rule
-  (i) => `${`gcr.io/${'a/'.repeat(120)}a@${digest}`.slice(0, 400)}${i}`,
-  (i) => fit(`\u202e${'é'.repeat(LENGTH)}`, i),
-];
-/** Plain images of the same lengths that no rule touches. */
-const plain = (image: string, i: number): string => `registry.example.org/${'b'.repeat(Math.max(1, Math.min(image.length, 700) - 30))}:${i}`;
-
 describe('thousands of hostile images', () => {
-  const hostile = Array.from({ length: 3200 }, (_, i) => (SHAPES[i % SHAPES.length] ?? String)(i));
-  const baseline = hostile.map((image, i) => plain(image, i));
+  const hostile = hostileImages(3200);
+  const baseline = plainImagesLike(hostile);
 
   it('cost about what as many plain images of the same length cost', () => {
     // Fresh names each run, so that the rewriter's memo does not answer.

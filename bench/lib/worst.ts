@@ -1,0 +1,70 @@
+/**
+ * Section 1, the worst review: one Pod of 3,200 hostile images (tests/helpers/hostile-images.ts:
+ * the shapes that cost seconds before the bounded-work fixes; about 2.6 MB, under the API server's
+ * 3 MiB request limit) reviewed by the bench rules plus a regex rule, beside a Pod of as many plain
+ * images of the same lengths, in alternating rounds, each image made new every round so that the
+ * rewriter's memo never answers. Checked: every hostile review answers, its warnings capped.
+ */
+import { parseRules } from '../../src/config/load.js';
+import { MAX_WARNINGS } from '../../src/core/admission.js';
+import { review } from '../../src/core/review.js';
+import { hostileImages, plainImagesLike } from '../../tests/helpers/hostile-images.js';
+import { Samples } from './stats.js';
+
+export interface WorstResult {
+  /** Milliseconds per review. */
+  readonly hostile: Samples;
+  readonly plain: Samples;
+  readonly images: number;
+  readonly bodyBytes: number;
+  readonly failures: readonly string[];
+}
+
+const RULES = `rules:
+  - name: gcr
+    match: gcr.io
+    replace: asia.gcr.io
+  - name: dots
+    regex: '([a-z0-9.-]+)\\.example\\.com/(.*)'
+    replace: mirror.example.net/$1/$2
+`;
+
+const pod = (images: readonly string[]): unknown => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'worst',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    operation: 'CREATE',
+    namespace: 'bench',
+    object: { metadata: { name: 'worst' }, spec: { containers: images.map((image, i) => ({ name: `c${String(i)}`, image })) } },
+  },
+});
+
+export function runWorst(rounds: number, progress: (s: string) => void): WorstResult {
+  const parsed = parseRules(RULES, {});
+  if (!parsed.ok) throw new Error('bench: the worst-review rules do not load');
+  const rewriter = parsed.rewriter;
+  const hostile = hostileImages(3200);
+  const plain = plainImagesLike(hostile);
+  const result = { hostile: new Samples(), plain: new Samples(), images: hostile.length, bodyBytes: Buffer.byteLength(JSON.stringify(pod(hostile))), failures: [] as string[] };
+  let run = 0;
+  const once = (images: readonly string[], into: Samples, capped: boolean): void => {
+    const suffix = String(run++);
+    const body = pod(images.map((x) => `${x}${suffix}`));
+    const t0 = performance.now();
+    const r = review(body, rewriter);
+    into.add(performance.now() - t0);
+    if (!r.ok) result.failures.push(`worst review: ${r.message}`);
+    else if (capped && r.response.response.warnings?.length !== MAX_WARNINGS) result.failures.push(`worst review: ${String(r.response.response.warnings?.length)} warnings, not ${String(MAX_WARNINGS)}`);
+  };
+  once(hostile, new Samples(), true); // warm-up, not counted
+  once(plain, new Samples(), false);
+  for (let i = 0; i < rounds; i++) {
+    progress(`worst review ${String(i + 1)}/${String(rounds)}`);
+    once(hostile, result.hostile, true);
+    once(plain, result.plain, false);
+  }
+  return result;
+}
