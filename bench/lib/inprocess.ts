@@ -14,7 +14,6 @@
  * v8.GCProfiler; a batch that saw one is discarded and the batch made smaller), the growth is
  * exactly what the calls allocated, garbage included.
  */
-import { createHook } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
@@ -25,6 +24,7 @@ import type { Rewriter } from '../../src/core/rules.js';
 import { DEFAULT_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
 import { verifierFor } from '../../src/verify/setup.js';
+import { ioDuring } from '../../tests/helpers/async-io.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createObservability, flushMetrics, type Logger, type Metrics, recordOutcome, REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
 import { powertoolsLogger, powertoolsMetrics, powertoolsMinimalLogger } from './powertools.js';
@@ -208,29 +208,6 @@ function prepare(cell: Pick<Cell, 'workload' | 'mode' | 'subject'>, count: numbe
 }
 
 type Call = (input: unknown, i: number) => unknown;
-
-/** The async resource types of sockets, DNS requests and file operations. */
-const IO_TYPES = new Set([
-  'TCPWRAP', 'TCPCONNECTWRAP', 'TLSWRAP', 'PIPEWRAP', 'PIPECONNECTWRAP', 'UDPWRAP', 'HTTPCLIENTREQUEST',
-  'GETADDRINFOREQWRAP', 'GETNAMEINFOREQWRAP', 'QUERYWRAP', 'FSREQCALLBACK', 'FSREQPROMISE', 'FILEHANDLE',
-]);
-
-/** The I/O resources started while `work` runs, by type. */
-async function ioDuring(work: () => Promise<void>): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  const hook = createHook({
-    init(_id, type) {
-      if (IO_TYPES.has(type)) seen[type] = (seen[type] ?? 0) + 1;
-    },
-  });
-  hook.enable();
-  try {
-    await work();
-  } finally {
-    hook.disable();
-  }
-  return seen;
-}
 
 const gc = (): void => {
   (globalThis as { gc?: () => void }).gc?.();

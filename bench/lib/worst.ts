@@ -8,6 +8,7 @@
 import { parseRules } from '../../src/config/load.js';
 import { MAX_WARNINGS } from '../../src/core/admission.js';
 import { review } from '../../src/core/review.js';
+import { podReview } from '../../tests/helpers/admission-review.js';
 import { hostileImages, plainImagesLike } from '../../tests/helpers/hostile-images.js';
 import { Samples } from './stats.js';
 
@@ -29,18 +30,8 @@ const RULES = `rules:
     replace: mirror.example.net/$1/$2
 `;
 
-const pod = (images: readonly string[]): unknown => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'worst',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    operation: 'CREATE',
-    namespace: 'bench',
-    object: { metadata: { name: 'worst' }, spec: { containers: images.map((image, i) => ({ name: `c${String(i)}`, image })) } },
-  },
-});
+const pod = (images: readonly string[]): unknown =>
+  podReview({ metadata: { name: 'worst' }, spec: { containers: images.map((image, i) => ({ name: `c${String(i)}`, image })) } }, { uid: 'worst', namespace: 'bench' });
 
 export function runWorst(rounds: number, progress: (s: string) => void): WorstResult {
   const parsed = parseRules(RULES, {});

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { Finding } from '../../src/core/manifest.js';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { Kubectl, cronJob, deployment, imagesOf, list, pod, statefulSet } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
@@ -30,15 +31,6 @@ const NS = 'audit';
 /** The namespace where A3's user may list everything but Pods. */
 const NO_PODS_NS = 'audit-no-pods';
 
-interface Finding {
-  readonly namespace: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly container: string;
-  readonly image: string;
-  readonly rewritten: string;
-  readonly rule: string;
-}
 
 interface CliResult {
   readonly code: number | null;

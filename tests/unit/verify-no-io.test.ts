@@ -6,7 +6,6 @@
  * control (one rule with `verify: true`) shows the count is not blind.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHook } from 'node:async_hooks';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { parseRules } from '../../src/config/load.js';
@@ -14,30 +13,8 @@ import { DEFAULT_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { verifierFor } from '../../src/verify/setup.js';
+import { ioDuring } from '../helpers/async-io.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
-
-/** The async resource types of sockets, DNS requests and file operations. */
-const IO_TYPES = new Set([
-  'TCPWRAP', 'TCPCONNECTWRAP', 'TLSWRAP', 'PIPEWRAP', 'PIPECONNECTWRAP', 'UDPWRAP', 'HTTPCLIENTREQUEST',
-  'GETADDRINFOREQWRAP', 'GETNAMEINFOREQWRAP', 'QUERYWRAP', 'FSREQCALLBACK', 'FSREQPROMISE', 'FILEHANDLE', 'STATWATCHER', 'FSEVENTWRAP',
-]);
-
-/** The I/O resources started while `work` runs, by type. */
-async function ioDuring(work: () => Promise<void>): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  const hook = createHook({
-    init(_id, type) {
-      if (IO_TYPES.has(type)) seen[type] = (seen[type] ?? 0) + 1;
-    },
-  });
-  hook.enable();
-  try {
-    await work();
-  } finally {
-    hook.disable();
-  }
-  return seen;
-}
 
 const noClient = (): Promise<never> => Promise.reject(new Error('an AWS client was asked for'));
 const EVENT = loadEvent('rest-pod-v1.json');
