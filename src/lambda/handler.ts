@@ -243,11 +243,9 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     if (result.verify !== undefined) recordVerify(metrics, result.verify);
     let answer = result.response;
     let outcome: Outcome;
-    let failOpen = false;
     if (isDenied(answer)) {
       outcome = 'denied';
     } else if (!state.ok && report.skipped === undefined) {
-      failOpen = true;
       outcome = 'failopen';
       answer = withWarning(answer, `${WARNING_PREFIX}images not rewritten: ${state.reason}`);
     } else {
@@ -266,7 +264,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       fields['rulesNotLoaded'] = state.reason;
     }
     fields['durationMs'] = Math.round((performance.now() - started) * 10) / 10;
-    if (outcome === 'denied' || failOpen || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
+    if (outcome === 'denied' || outcome === 'failopen' || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
     else logger.info(REVIEW_LOG_MESSAGE, fields);
     return reply(200, answer);
   };
