@@ -124,7 +124,18 @@ const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
 export function tokenMatcher(token: string | undefined): (presented: string) => boolean {
   if (token === undefined) return () => true;
   const expected = sha256(token);
-  return (presented) => timingSafeEqual(sha256(presented), expected);
+  // The token, once a request has presented it and the digests matched: later requests carrying it
+  // skip the digest (about 1.6 us of every review; docs/performance.md). Only the token itself can
+  // be in the set. A lookup hashes the presented string whole, whatever it holds, and compares
+  // contents only when the hash codes (seeded per process) are equal, so a wrong token's time does
+  // not depend on how much of the token it guessed; any string not in the set goes through the digests.
+  const checked = new Set<string>();
+  return (presented) => {
+    if (checked.has(presented)) return true;
+    const ok = timingSafeEqual(sha256(presented), expected);
+    if (ok) checked.add(presented);
+    return ok;
+  };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

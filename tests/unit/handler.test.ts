@@ -288,6 +288,16 @@ describe('the webhook token', () => {
     expect(obs.text()).not.toContain(EVENT_TOKEN);
   });
 
+  it('still refuses near misses after the right token was accepted (the accepted token is remembered, nothing else)', async () => {
+    const { invoke } = setup({ token: EVENT_TOKEN });
+    const withToken = (token: string): unknown => ({ ...event(), pathParameters: { token } });
+    const statuses: number[] = [];
+    for (const token of [EVENT_TOKEN, EVENT_TOKEN.slice(0, -1), EVENT_TOKEN, `${EVENT_TOKEN}x`, `x${EVENT_TOKEN.slice(1)}`, EVENT_TOKEN.toUpperCase(), EVENT_TOKEN, '']) {
+      statuses.push((await invoke(withToken(token))).statusCode);
+    }
+    expect(statuses).toEqual([200, 401, 200, 401, 401, 401, 200, 401]);
+  });
+
   it('does not ask health checks for the token', async () => {
     const { invoke } = setup({ token: 'another-token-0123456789abcdef' });
     expect((await invoke(loadEvent('rest-healthz.json'))).statusCode).toBe(200);
