@@ -30,6 +30,19 @@ function parseOriginals(value: string): Map<string, string> | undefined {
   return map;
 }
 
+const ANNOTATION_POINTER = pointer(['metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION]);
+
+/**
+ * The map as a JSON object, in its order: the text of `JSON.stringify(Object.fromEntries(map))`
+ * (no key is an array index: every key has a `/`), written directly because `Object.fromEntries`
+ * builds a dictionary-mode object on every review (docs/performance.md).
+ */
+function mapJson(map: ReadonlyMap<string, string>): string {
+  let body = '';
+  for (const [k, v] of map) body += `${body === '' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  return `{${body}}`;
+}
+
 /** The ops that record `rewrites` in the original-images annotation of `object`. */
 export function originalImagesOps(
   object: Readonly<Record<string, unknown>>,
@@ -42,7 +55,7 @@ export function originalImagesOps(
     const key = originalImagesKey(r.field);
     if (!fresh.has(key)) fresh.set(key, r.field.image);
   }
-  const json = (map: ReadonlyMap<string, string>): string => JSON.stringify(Object.fromEntries(map));
+  const json = mapJson;
   if (metadata === undefined || metadata === null) {
     return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) } })];
   }
@@ -54,7 +67,7 @@ export function originalImagesOps(
   if (annotations === undefined || annotations === null) {
     return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) })];
   }
-  const path = pointer(['metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION]);
+  const path = ANNOTATION_POINTER;
   if (!isRecord(annotations)) {
     malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
     return [];

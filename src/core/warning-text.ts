@@ -83,10 +83,39 @@ const LEVELS = [
  * rewrite's target) are cut only to stay under it; past that the text is cut.
  */
 export function fitWarning(segments: readonly (string | WarningPart)[]): string {
-  // Most warnings are short and printable as they are: then nothing below would change them.
+  // Most warnings are printable and either short, or long only by parts `fitSegments` never cuts
+  // (a rewrite's target, names and images of at most MIN_PART characters) and free of digests:
+  // then it would give the text as it is.
   let joined = '';
-  for (const s of segments) joined += typeof s === 'string' ? s : s.text;
-  if (joined.length <= WARNING_TARGET_LENGTH && !NOT_PRINTABLE.test(joined)) return joined;
+  let cuttable = false;
+  for (const s of segments) {
+    if (typeof s === 'string') joined += s;
+    else {
+      joined += s.text;
+      if (s.level < 2 && s.text.length > MIN_PART) cuttable = true;
+    }
+  }
+  if (!NOT_PRINTABLE.test(joined) && (joined.length <= WARNING_TARGET_LENGTH || (!cuttable && joined.length <= WARNING_MAX_LENGTH && !hasDigest(joined)))) return joined;
+  return fitSegments(segments);
+}
+
+/**
+ * Whether `s` has a `:` followed by 32 hex digits, which DIGEST_HEX would abbreviate. A scan from
+ * each `:` rather than a regex: /:[a-fA-F0-9]{32}/ costs several times this on hex-rich text
+ * (account ids, digests), and it runs for every long warning.
+ */
+function hasDigest(s: string): boolean {
+  for (let colon = s.indexOf(':'); colon >= 0; colon = s.indexOf(':', colon + 1)) {
+    let n = 0;
+    while (n < 32 && isHex(s.charCodeAt(colon + 1 + n))) n++;
+    if (n === 32) return true;
+  }
+  return false;
+}
+const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+
+/** `fitWarning` without its shortcut: every step, whatever the text (exported for the tests that compare the two). */
+export function fitSegments(segments: readonly (string | WarningPart)[]): string {
   // Lengths are kept as a running sum: the text is joined once, at the end.
   const parts: Piece[] = [];
   let length = 0;

@@ -44,7 +44,10 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
   if (!decision.ok) return decision;
   const { plan } = decision;
   const checked = plan.images.filter((i): i is PlannedRewrite => i.outcome === 'rewrite' && i.rule.verify !== undefined);
-  if (checked.length === 0 || verifier === undefined) return { ok: true, ...render(plan), verify: undefined, denied: false };
+  if (checked.length === 0 || verifier === undefined) {
+    const { response, report } = render(plan);
+    return { ok: true, response, report, verify: undefined, denied: false };
+  }
 
   const { verdicts, stats } = await verifier.verify(checked.map((c) => ({ image: c.to, platforms: c.rule.verify?.platforms ?? [] })));
   const byPointer = new Map<string, Verdict>();

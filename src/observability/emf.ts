@@ -33,6 +33,27 @@ const MAX_METRICS = 100;
 /** Directive texts kept (see `#document`): the webhook makes a handful; a caller making more only rebuilds them. */
 const MAX_SHAPES = 64;
 
+interface StoredMetric {
+  readonly name: string;
+  /** The name as JSON. */
+  readonly key: string;
+  unit: MetricUnit;
+  value: number;
+}
+
+interface StoredDimension {
+  readonly name: string;
+  value: string;
+}
+
+/** A metric directive's text and the names and units it was built for. */
+interface Directive {
+  readonly dimensions: readonly string[];
+  readonly metrics: readonly string[];
+  readonly units: readonly MetricUnit[];
+  readonly text: string;
+}
+
 export class EmfMetrics {
   readonly #sink: LineSink;
   /** As JSON. */
@@ -40,11 +61,13 @@ export class EmfMetrics {
   /** As JSON. */
   readonly #service: string;
   readonly #disabled: boolean;
-  #dimensions = new Map<string, string>();
-  #values = new Map<string, number>();
-  #units = new Map<string, MetricUnit>();
-  /** Directive texts by the names they hold (see `#document`). */
-  readonly #directives = new Map<string, string>();
+  // Arrays searched in order rather than Maps: a document holds a handful of each.
+  #metrics: StoredMetric[] = [];
+  #dimensions: StoredDimension[] = [];
+  /** Names as JSON, encoded once: they are the code's constants. */
+  readonly #keys = new Map<string, string>();
+  /** Directive texts already built (see `#document`). */
+  #directives: Directive[] = [];
 
   constructor(options: EmfMetricsOptions) {
     this.#sink = options.sink ?? stdoutSink;
@@ -54,68 +77,85 @@ export class EmfMetrics {
   }
 
   addMetric(name: string, unit: MetricUnit, value: number): void {
-    if (!this.#values.has(name) && this.#values.size >= MAX_METRICS) this.publishStoredMetrics();
-    this.#values.set(name, (this.#values.get(name) ?? 0) + value);
-    this.#units.set(name, unit);
+    for (const m of this.#metrics) {
+      if (m.name === name) {
+        m.value += value;
+        m.unit = unit;
+        return;
+      }
+    }
+    if (this.#metrics.length >= MAX_METRICS) this.publishStoredMetrics();
+    this.#metrics.push({ name, key: this.#key(name), unit, value });
   }
 
   /** A dimension of the next document (the last value given for a name wins). */
   addDimension(name: string, value: string): void {
-    this.#dimensions.set(name, value);
+    for (const d of this.#dimensions) {
+      if (d.name === name) {
+        d.value = value;
+        return;
+      }
+    }
+    this.#dimensions.push({ name, value });
   }
 
   hasStoredMetrics(): boolean {
-    return this.#values.size > 0;
+    return this.#metrics.length > 0;
   }
 
   /** Write the stored metrics as one document (nothing when there are none or metrics are disabled) and clear them. */
   publishStoredMetrics(): void {
     try {
-      if (this.#disabled || this.#values.size === 0) return;
+      if (this.#disabled || this.#metrics.length === 0) return;
       this.#sink(this.#document());
     } finally {
-      this.#values.clear();
-      this.#units.clear();
-      this.#dimensions.clear();
+      this.#metrics = [];
+      this.#dimensions = [];
     }
+  }
+
+  #key(name: string): string {
+    let key = this.#keys.get(name);
+    if (key === undefined) {
+      key = JSON.stringify(name);
+      if (this.#keys.size < MAX_SHAPES * 4) this.#keys.set(name, key);
+    }
+    return key;
   }
 
   /**
    * The document's JSON, written directly: the same text as `JSON.stringify` of it. The metric
    * directive (dimension and metric names, units) repeats from one invocation to the next, so its
-   * text is kept by its names (a few shapes per process) and only the values are encoded each time.
+   * text is kept and only the values are encoded each time.
    */
   #document(): string {
-    let shape = '';
     let dimensionValues = '';
-    for (const [name, value] of this.#dimensions) {
-      if (name === 'service') continue;
-      shape += `${name}\n`;
-      dimensionValues += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
-    }
-    shape += '\n';
+    for (const d of this.#dimensions) if (d.name !== 'service') dimensionValues += `,${this.#key(d.name)}:${JSON.stringify(d.value)}`;
     let values = '';
-    for (const [name, value] of this.#values) {
-      shape += `${name}\n${this.#units.get(name) ?? MetricUnit.Count}\n`;
-      values += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
-    }
-    let directive = this.#directives.get(shape);
-    if (directive === undefined) {
-      directive = this.#directive();
-      if (this.#directives.size >= MAX_SHAPES) this.#directives.clear();
-      this.#directives.set(shape, directive);
-    }
-    return `{"_aws":{"Timestamp":${String(Date.now())},${directive}},"service":${this.#service}${dimensionValues}${values}}`;
+    for (const m of this.#metrics) values += `,${m.key}:${JSON.stringify(m.value)}`;
+    return `{"_aws":{"Timestamp":${String(Date.now())},${this.#directive()}},"service":${this.#service}${dimensionValues}${values}}`;
   }
 
-  /** `"CloudWatchMetrics":[...]` for the stored dimensions and metrics. */
+  /** `"CloudWatchMetrics":[...]` for the stored dimensions and metrics: a kept one when it was built before. */
   #directive(): string {
-    let dimensionNames = '"service"';
-    for (const name of this.#dimensions.keys()) if (name !== 'service') dimensionNames += `,${JSON.stringify(name)}`;
-    let definitions = '';
-    for (const name of this.#values.keys()) {
-      definitions += `${definitions === '' ? '' : ','}{"Name":${JSON.stringify(name)},"Unit":${JSON.stringify(this.#units.get(name) ?? MetricUnit.Count)}}`;
+    const dimensions = this.#dimensions.filter((d) => d.name !== 'service');
+    for (const kept of this.#directives) {
+      if (
+        kept.dimensions.length === dimensions.length &&
+        kept.metrics.length === this.#metrics.length &&
+        dimensions.every((d, i) => kept.dimensions[i] === d.name) &&
+        this.#metrics.every((m, i) => kept.metrics[i] === m.name && kept.units[i] === m.unit)
+      ) {
+        return kept.text;
+      }
     }
-    return `"CloudWatchMetrics":[{"Namespace":${this.#namespace},"Dimensions":[[${dimensionNames}]],"Metrics":[${definitions}]}]`;
+    let dimensionNames = '"service"';
+    for (const d of dimensions) dimensionNames += `,${this.#key(d.name)}`;
+    let definitions = '';
+    for (const m of this.#metrics) definitions += `${definitions === '' ? '' : ','}{"Name":${m.key},"Unit":${JSON.stringify(m.unit)}}`;
+    const text = `"CloudWatchMetrics":[{"Namespace":${this.#namespace},"Dimensions":[[${dimensionNames}]],"Metrics":[${definitions}]}]`;
+    if (this.#directives.length >= MAX_SHAPES) this.#directives = [];
+    this.#directives.push({ dimensions: dimensions.map((d) => d.name), metrics: this.#metrics.map((m) => m.name), units: this.#metrics.map((m) => m.unit), text });
+    return text;
   }
 }

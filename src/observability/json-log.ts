@@ -51,6 +51,27 @@ function fieldsJson(fields: LogFields): string {
   return json.length <= 2 ? '' : `,${json.slice(1, -1)}`;
 }
 
+/** The second the last timestamp fell in, and its ISO text up to the seconds' dot. */
+let secondStart = Number.NaN;
+let secondText = '';
+
+/**
+ * `new Date(ms).toISOString()`, from the text of its second: formatting a Date costs about 1 us, a
+ * third of the line it stamps, and lines come many to a second.
+ */
+export function isoTimestamp(ms: number): string {
+  const inSecond = ms - secondStart;
+  if (!(inSecond >= 0 && inSecond < 1000) || !Number.isInteger(ms)) {
+    const iso = new Date(ms).toISOString();
+    // Outside years 0 to 9999 the format changes (a sign and six digits): never kept; nor a fraction of a millisecond.
+    if (iso.length !== 24 || !Number.isInteger(ms)) return iso;
+    secondStart = ms - (ms % 1000 + 1000) % 1000;
+    secondText = iso.slice(0, 20);
+    return iso;
+  }
+  return `${secondText}${inSecond < 10 ? '00' : inSecond < 100 ? '0' : ''}${String(inSecond)}Z`;
+}
+
 export interface JsonLoggerOptions {
   readonly serviceName: string;
   readonly logLevel: LogLevel;
@@ -141,7 +162,7 @@ export class JsonLogger {
   #write(level: number, name: string, message: string, fields: LogFields | undefined): void {
     if (level < this.#level) return;
     const extra = fields === undefined ? '' : fieldsJson(fields);
-    const line = `{"level":"${name}","message":${JSON.stringify(message)},"timestamp":"${new Date().toISOString()}"${this.#prefix}${extra}}`;
+    const line = `{"level":"${name}","message":${JSON.stringify(message)},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
     if (level < 16) this.#sink(line);
     else this.#warnSink(line);
   }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import type { ReviewReport } from '../../src/core/admission.js';
-import { JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
+import { isoTimestamp, JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
 import {
   count,
   createObservability,
@@ -375,5 +375,14 @@ describe('ruleSlots', () => {
     { desc: 'five rules: the last slot holds the rest', rules: ['a', 'b', 'c', 'd', 'e', 'a', 'e'], slots: [['a', 2], ['b', 1], [OTHER_RULES, 4]] },
   ])('$desc', ({ rules, slots }) => {
     expect(ruleSlots(rules.map((rule, i) => rewrite(rule, `c${String(i)}`)))).toEqual(slots);
+  });
+});
+
+describe('isoTimestamp', () => {
+  it('gives the text of Date#toISOString for every millisecond, whatever came before', () => {
+    const base = Date.UTC(2026, 11, 4, 5, 59, 58, 990);
+    const times = [base, base + 1, base + 9, base + 10, base + 99, base + 100, base + 999, base + 1000, base + 1010, base - 5000, base + 61_000, 0, -1, -999, -1000, -1001, 253402300799999, 253402300800000, -62198755200001, base + 0.5, base + 11];
+    for (let i = 0; i < 20_000; i++) times.push(base + Math.floor(((i * 7919) % 5000) - 2500));
+    for (const t of times) expect(isoTimestamp(t)).toBe(new Date(t).toISOString());
   });
 });
