@@ -9,10 +9,10 @@ import { WARNING_MAX_LENGTH, WARNING_TARGET_LENGTH } from '../../src/core/admiss
 import { fitSegments, fitWarning, type WarningPart } from '../../src/core/warning-text.js';
 import { hostile } from '../helpers/arbitraries.js';
 
-const hex = (n: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: n, maxLength: n });
+const hex = (n: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...Array.from('0123456789abcdefABCDEF')), minLength: n, maxLength: n });
 /** Text of the lengths around the cut points (MIN_PART 40, the target, the maximum), digests, non-ASCII. */
 const text = fc.oneof(
-  fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789./:-_@'), minLength: 0, maxLength: 90 }),
+  fc.string({ unit: fc.constantFrom(...Array.from('abcdefghijklmnopqrstuvwxyz0123456789./:-_@')), minLength: 0, maxLength: 90 }),
   fc.integer({ min: 30, max: 50 }).map((n) => 'x'.repeat(n)),
   fc.tuple(fc.constantFrom('gcr.io/a', '123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/library/nginx', 'n'), fc.oneof(hex(31), hex(32), hex(64))).map(([a, h]) => `${a}@sha256:${h}`),
   fc.tuple(fc.constantFrom('mirror.example.com/', ''), hex(32)).map(([a, h]) => a + h),
@@ -20,7 +20,7 @@ const text = fc.oneof(
   hostile,
   fc.string({ maxLength: 60 }),
 );
-const part: fc.Arbitrary<WarningPart> = fc.record({ text, level: fc.constantFrom(0, 1, 2), cut: fc.constantFrom('middle', 'start') }, { requiredKeys: ['text', 'level'] }) as fc.Arbitrary<WarningPart>;
+const part: fc.Arbitrary<WarningPart> = fc.record({ text, level: fc.constantFrom(0, 1, 2), cut: fc.constantFrom('middle', 'start') }, { requiredKeys: ['text', 'level'] });
 const fixed = fc.oneof(fc.constantFrom('image-rewriter: rewrote ', ' -> ', ' (rule ', ')', ' ', ': '), fc.string({ maxLength: 40 }));
 const segments = fc.array(fc.oneof(fixed, part), { minLength: 1, maxLength: 9 });
 
