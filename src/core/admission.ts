@@ -27,6 +27,7 @@
  * - Every answer is `allowed: true`: this webhook mutates, it never denies.
  */
 import type { ContainerList, FieldProblem } from './workload.js';
+import type { Base64 } from './patch.js';
 
 /** The apiVersions of AdmissionReview this webhook answers (v1 first: the one to register). */
 export const ADMISSION_REVIEW_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
@@ -76,8 +77,8 @@ export interface AdmissionResponse {
   readonly allowed: true;
   /** Present (with `patch`) only when something changes. */
   readonly patchType?: 'JSONPatch';
-  /** Base64 of the JSON Patch (RFC 6902). */
-  readonly patch?: string;
+  /** Base64 of the JSON Patch (RFC 6902), from `encodePatch` only. */
+  readonly patch?: Base64;
   readonly warnings?: readonly string[];
   readonly auditAnnotations?: Readonly<Record<string, string>>;
 }

@@ -47,9 +47,13 @@ export function base64(bytes: Uint8Array): string {
 const encoder = new TextEncoder();
 const NON_ASCII = /[\u0080-\uffff]/;
 
+declare const base64Text: unique symbol;
+/** Standard base64 text (RFC 4648, section 4): only `A-Z a-z 0-9 + / =`, none of which JSON escapes. */
+export type Base64 = string & { readonly [base64Text]: true };
+
 /** The `patch` field of an AdmissionResponse: base64 of the UTF-8 JSON of the operations. */
-export function encodePatch(ops: readonly PatchOperation[]): string {
+export function encodePatch(ops: readonly PatchOperation[]): Base64 {
   const json = JSON.stringify(ops);
   // ASCII text is its own UTF-8 (and its own binary string): the usual case skips the encoder.
-  return NON_ASCII.test(json) ? base64(encoder.encode(json)) : btoa(json);
+  return (NON_ASCII.test(json) ? base64(encoder.encode(json)) : btoa(json)) as Base64;
 }

@@ -19,7 +19,7 @@ import {
 import { auditValue, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
 import { type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
 import { originalImagesKey, originalImagesOps } from './original-images.js';
-import { encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
+import { type Base64, encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
 import { fitWarning, limitWarnings, type WarningPart } from './warning-text.js';
 import { at } from './json.js';
@@ -176,6 +176,31 @@ function answer(plan: ReviewPlan, fields: ResponseFields = {}): AdmissionReviewA
   if (fields.warnings !== undefined) response.warnings = fields.warnings;
   if (fields.auditAnnotations !== undefined) response.auditAnnotations = fields.auditAnnotations;
   return { apiVersion: plan.request.apiVersion, kind: 'AdmissionReview', response };
+}
+
+/** The JSON of a value: `JSON.stringify`, with a base64 patch written as it is. */
+function valueJson(key: string, value: unknown): string | undefined {
+  return key === 'patch' && typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+}
+
+/** An object's JSON, its own keys in order, each value by `valueJson`. */
+function objectJson(o: object, nested: (key: string, value: unknown) => string | undefined): string {
+  let body = '';
+  for (const [key, value] of Object.entries(o)) {
+    const text = nested(key, value);
+    if (text !== undefined) body += `${body === '' ? '' : ','}${JSON.stringify(key)}:${text}`;
+  }
+  return `{${body}}`;
+}
+
+/**
+ * The JSON text of an answer to send, the same text as `JSON.stringify(answer)`. The patch is
+ * base64 by its type (`encodePatch`), which JSON never escapes, so it is written as it is: Node
+ * 20's `JSON.stringify` checks a string for escapes one character at a time, and the patch is about
+ * half of an answer (docs/performance.md).
+ */
+export function answerJson(answer: { readonly apiVersion: string; readonly kind: string; readonly response: object & { readonly patch?: Base64 } }): string {
+  return objectJson(answer, (key, value) => (key === 'response' && typeof value === 'object' && value !== null ? objectJson(value, valueJson) : JSON.stringify(value)));
 }
 
 /**

@@ -20,6 +20,7 @@ import type { RulesProvider } from '../config/sources.js';
 import { UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { isRecord } from '../core/json.js';
+import { answerJson } from '../core/render.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
 import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
@@ -168,10 +169,14 @@ function decodeBody(body: string | undefined, base64: boolean, max: number): Dec
 }
 
 function reply(statusCode: number, body: unknown, allow?: string): WebhookResult {
+  return replyText(statusCode, JSON.stringify(body), allow);
+}
+
+function replyText(statusCode: number, body: string, allow?: string): WebhookResult {
   // A literal per reply (no spread of extra headers: V8's slow path); callers may own the object.
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (allow !== undefined) headers['Allow'] = allow;
-  return { statusCode, headers, body: JSON.stringify(body), isBase64Encoded: false };
+  return { statusCode, headers, body, isBase64Encoded: false };
 }
 
 /** Rewrites nothing: used to answer (allowed, no patch) while the rules are not loaded. */
@@ -277,7 +282,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     fields['durationMs'] = Math.round((performance.now() - started) * 10) / 10;
     if (outcome === 'denied' || outcome === 'failopen' || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
     else logger.info(REVIEW_LOG_MESSAGE, fields);
-    return reply(200, answer);
+    return replyText(200, answerJson(answer));
   };
 
   return async (event, context) => {

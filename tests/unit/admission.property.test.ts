@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { WARNING_MAX_LENGTH } from '../../src/core/admission.js';
+import { answerJson } from '../../src/core/render.js';
 import { review } from '../../src/core/review.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -128,6 +129,8 @@ function checkAnswer(body: unknown): Seen {
   }
   const request = (body as { request: { uid: string } }).request;
   const answer = outcome.response;
+  // The text the webhook sends is JSON.stringify's, written faster.
+  expect(answerJson(answer)).toBe(JSON.stringify(answer));
   expect(answer.apiVersion).toBe((body as { apiVersion: string }).apiVersion);
   expect(answer.kind).toBe('AdmissionReview');
   expect(answer.response.uid).toBe(request.uid);
