@@ -15,3 +15,20 @@ export function tokenProblem(token: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Whether `presented` is `expected`, in a time that depends only on the length of `expected` (the
+ * configured token): every one of its UTF-16 units is compared, the differences OR-ed together,
+ * with no branch on them and no early return; a length difference is OR-ed in as well. (A unit
+ * past the end of `presented` reads as NaN, which `^` turns into 0.)
+ *
+ * Written here rather than `crypto.timingSafeEqual`, which compares equal-length buffers only (so
+ * both sides had to be hashed first, a SHA-256 per request) and needs node:crypto, whose loading
+ * and first digest were about 5 ms of every Lambda cold start (docs/performance.md). The same
+ * OR-of-XORs is what Go's crypto/subtle.ConstantTimeCompare does over bytes.
+ */
+export function sameToken(presented: string, expected: string): boolean {
+  let diff = presented.length ^ expected.length;
+  for (let i = 0; i < expected.length; i++) diff |= presented.charCodeAt(i) ^ expected.charCodeAt(i);
+  return diff === 0;
+}

@@ -14,10 +14,9 @@
  *   loaded, 503 otherwise, without a token: for `serve` and probes);
  * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
  */
-import { hash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
-import { UNAUTHORIZED_REASON } from '../config/token-check.js';
+import { sameToken, UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
@@ -114,29 +113,15 @@ function requestToken(req: HttpRequest): string {
   return req.pathToken ?? req.path.split('/').filter((s) => s !== '').at(-1) ?? '';
 }
 
-// One-shot `hash` (Node >= 20.12); docs/performance.md has the measurement.
-const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
-
 /**
  * Whether a presented path token is the configured one (always true when none is configured), in
- * constant time whatever the lengths: both sides are SHA-256 digests. serve uses it too, to refuse
- * a wrong token before it reads the body.
+ * a time that depends only on the configured token's length (`sameToken`). serve uses it too, to
+ * refuse a wrong token before it reads the body.
  */
 export function tokenMatcher(token: string | undefined): (presented: string) => boolean {
   if (token === undefined) return () => true;
-  const expected = sha256(token);
-  // The token, once a request has presented it and the digests matched: later requests carrying it
-  // skip the digest (about 1.6 us of every review; docs/performance.md). Only the token itself can
-  // be in the set. A lookup hashes the presented string whole, whatever it holds, and compares
-  // contents only when the hash codes (seeded per process) are equal, so a wrong token's time does
-  // not depend on how much of the token it guessed; any string not in the set goes through the digests.
-  const checked = new Set<string>();
-  return (presented) => {
-    if (checked.has(presented)) return true;
-    const ok = timingSafeEqual(sha256(presented), expected);
-    if (ok) checked.add(presented);
-    return ok;
-  };
+  const expected = token;
+  return (presented) => sameToken(presented, expected);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

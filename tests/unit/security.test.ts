@@ -1,8 +1,9 @@
 /**
  * Security review of the handler: the token check and what reaches the logs.
  *
- * - Token: compared as SHA-256 digests with crypto.timingSafeEqual, so the comparison takes the
- *   same time whatever the length or content of the candidate; every wrong token of every length
+ * - Token: compared by `sameToken` (every unit of the configured token XOR-ed with the candidate's
+ *   and OR-ed together, the length difference too), so the comparison takes the same time whatever
+ *   the length or content of the candidate; every wrong token of every length
  *   from 0 to 200 (and every prefix and one-character change of the right one) gets 401, before the
  *   body is even decoded. The source is checked for the one comparison and for no other use of the
  *   token that could return early on its content.
@@ -14,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { fixedRules, type RulesProvider } from '../../src/config/sources.js';
+import { sameToken } from '../../src/config/token-check.js';
 import { createHandler, MESSAGES } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
@@ -48,12 +50,21 @@ function review(): JsonObject {
 }
 
 describe('the token check', () => {
-  it('is one constant-time comparison of SHA-256 digests, with no other use of the token', () => {
+  it('is one constant-time comparison, with no other use of the token', () => {
     const source = readFileSync(join(REPO_ROOT, 'src', 'lambda', 'handler.ts'), 'utf8');
-    // One matcher (serve uses it too, before it reads a body): the configured token hashed once, the
-    // presented one hashed and compared in constant time.
-    expect(source).toMatch(/const expected = sha256\(token\);\n\s*return \(presented\) => timingSafeEqual\(sha256\(presented\), expected\);/);
-    expect(source.match(/timingSafeEqual\(/g)).toHaveLength(1); // the one comparison
+    // One matcher (serve uses it too, before it reads a body): the presented token compared with
+    // the configured one by sameToken, whose loop has no branch on the content.
+    expect(source).toMatch(/const expected = token;\n\s*return \(presented\) => sameToken\(presented, expected\);/);
+    expect(source.match(/sameToken\(/g)).toHaveLength(1); // the one comparison
+    const check = readFileSync(join(REPO_ROOT, 'src', 'config', 'token-check.ts'), 'utf8');
+    const body = /export function sameToken\(presented: string, expected: string\): boolean \{\n([^]*?)\n\}/.exec(check)?.[1];
+    expect(body).toBe(
+      [
+        '  let diff = presented.length ^ expected.length;',
+        '  for (let i = 0; i < expected.length; i++) diff |= presented.charCodeAt(i) ^ expected.charCodeAt(i);',
+        '  return diff === 0;',
+      ].join('\n'),
+    );
     // The request's token is read in one place and used in one place: handed to that matcher.
     expect(source.match(/requestToken\(/g)).toHaveLength(2);
     expect(source).toMatch(/const authorized = \(req: HttpRequest\): boolean => matches\(requestToken\(req\)\);/);
@@ -130,5 +141,20 @@ describe('nothing private in the logs', () => {
     expect(text).not.toContain('PASSWORD');
     if (status !== 200) expect(result.body).not.toContain(SECRET);
     expect(result.body).not.toContain(TOKEN);
+  });
+});
+
+describe('sameToken', () => {
+  it('is true for the same string only', () => {
+    const t = 'example-token-0123456789abcdef';
+    expect(sameToken(t, t)).toBe(true);
+    expect(sameToken(Array.from(t).join(''), t)).toBe(true);
+    for (const other of ['', t.slice(0, -1), `${t}x`, `${t}\u0000`, t.toUpperCase(), `x${t.slice(1)}`, t.replace('0', '\u0130'), `${t.slice(0, 10)}\uD800${t.slice(11)}`]) {
+      expect(sameToken(other, t)).toBe(false);
+    }
+    // Units that differ only above the low byte, and lengths that differ by a power of two.
+    expect(sameToken('\u0161', 'a')).toBe(false);
+    expect(sameToken('a'.repeat(16), 'a'.repeat(48))).toBe(false);
+    expect(sameToken('a'.repeat(48), 'a'.repeat(16))).toBe(false);
   });
 });
