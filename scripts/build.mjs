@@ -21,10 +21,13 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  sourcemap: 'linked',
-  // Positions only: Node maps stack traces without the sources, and with --enable-source-maps
-  // (the function's NODE_OPTIONS) it parses the whole map at load: 1.2 MB with the sources, 0.3 MB
-  // without, about 10 ms less at every cold start (measured).
+  // The map as a file beside the bundle with no sourceMappingURL comment: Node never parses it at
+  // load, even with --enable-source-maps (SAM adds the flag whenever its build makes a map; parsing
+  // the map was the largest part of a cold start after node itself, docs/performance.md). The first
+  // error logged reads it to give its stack in source positions (src/observability/stack-map.ts).
+  // template.yaml builds the same (`Sourcemap: external`).
+  sourcemap: 'external',
+  // Positions only: the stacks need no sources (1.2 MB with them, 0.3 MB without).
   sourcesContent: false,
   legalComments: 'none',
   minify: true,
