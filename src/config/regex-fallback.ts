@@ -2,7 +2,7 @@
  * The second wall against regexes that backtrack: V8's linear-time regex engine, used for any
  * regex execution that backtracks more than V8's threshold (50,000 backtracks by default).
  *
- * The first wall is the check of rule regexes at load (src/config/schema.ts), which rejects the
+ * The first wall is the check of rule regexes at load (src/config/regex-check.ts), which rejects the
  * constructs that backtrack badly; this one bounds what a regex the check missed could cost. The
  * flag changes no result: the fallback engine finds the same matches, only without backtracking
  * (regexes it cannot run, with backreferences or lookarounds, keep backtracking; the check rejects

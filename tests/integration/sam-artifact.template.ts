@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { printFigures } from './helpers/figures.js';
@@ -29,7 +29,16 @@ describe('the sam build artifacts', () => {
     const bytes = statSync(mapPath).size;
     printFigures('sam build artifacts', [`main.mjs: ${String(statSync(join(dir, 'main.mjs')).size)} bytes`, `main.mjs.map: ${String(bytes)} bytes (limit ${String(MAX_MAP_BYTES)})`]);
     expect(bytes).toBeLessThan(MAX_MAP_BYTES);
-    expect(readFileSync(join(dir, 'main.mjs'), 'utf8')).not.toContain('sourceMappingURL');
+  });
+
+  it('the webhook is split: what it loads with import() is in chunks/, and no file names its map', () => {
+    const chunks = readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.mjs'));
+    expect(chunks.some((f) => f.startsWith('yaml-document-'))).toBe(true);
+    expect(chunks.some((f) => f.startsWith('regex-check-'))).toBe(true);
+    for (const f of ['main.mjs', ...chunks.map((c) => join('chunks', c))]) {
+      expect(readFileSync(join(dir, f), 'utf8')).not.toContain('sourceMappingURL');
+      expect(existsSync(join(dir, `${f}.map`))).toBe(true);
+    }
   });
 
   it('an error the webhook logs at init shows its src/ position, with the NODE_OPTIONS SAM gives it', () => {

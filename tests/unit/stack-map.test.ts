@@ -1,17 +1,18 @@
 /**
  * Stack traces of a bundle in source positions (src/observability/stack-map.ts): the bundle is
- * built as scripts/build.mjs builds dist/handler.js (minified, the map a separate file with no
- * sourceMappingURL comment), and an error it logs names the src/ file and line that threw, with and
- * without --enable-source-maps (which SAM adds to the function's NODE_OPTIONS).
+ * built as scripts/build.mjs builds dist/handler.js (minified, split into chunks, each map a
+ * separate file with no sourceMappingURL comment), and an error it logs names the src/ file and
+ * line that threw, in a chunk loaded with import(), with and without --enable-source-maps (which
+ * SAM adds to the function's NODE_OPTIONS).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { mapStack, mapStackWith, projectPath, readBundleMap } from '../../src/observability/stack-map.js';
+import { mapStack, projectPath } from '../../src/observability/stack-map.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 let dir = '';
@@ -20,12 +21,12 @@ let bundle = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stack-map-'));
   bundle = join(dir, 'child.mjs');
-  // An invalid token: readSettings (src/config/settings.ts) throws, and the logger writes the error.
+  // An invalid token: readSettings (src/config/settings.ts, in a chunk) throws, and the logger writes the error.
   await build({
     stdin: {
       contents: `import { JsonLogger } from './src/observability/json-log.ts';
-import { readSettings } from './src/config/settings.ts';
 const logger = new JsonLogger({ serviceName: 'test', logLevel: 'INFO', sink: (line) => process.stdout.write(line + '\\n') });
+const { readSettings } = await import('./src/config/settings.ts');
 try {
   readSettings({ REWRITE_RULES: '{"rules":[]}', WEBHOOK_TOKEN: 'short' });
 } catch (e) {
@@ -36,7 +37,11 @@ try {
       sourcefile: 'entry.ts',
       loader: 'ts',
     },
-    outfile: bundle,
+    outdir: dir,
+    entryNames: 'child',
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -68,26 +73,28 @@ const sourceLine = (location: string): string => {
 };
 
 describe('stack traces of a bundle', () => {
-  it('the bundle has no sourceMappingURL comment: Node has no map to parse at load', () => {
-    expect(readFileSync(bundle, 'utf8')).not.toContain('sourceMappingURL');
-    expect(readBundleMap(pathToFileURL(bundle).href)).toBeDefined();
+  it('no file of the bundle names its map: Node has no map to parse at load', () => {
+    const files = [bundle, ...readdirSync(join(dir, 'chunks')).map((f) => join(dir, 'chunks', f))];
+    expect(files.filter((f) => f.endsWith('.mjs')).length).toBeGreaterThan(1);
+    for (const f of files.filter((x) => x.endsWith('.mjs'))) expect(readFileSync(f, 'utf8')).not.toContain('sourceMappingURL');
   });
 
   it.each([
     ['without flags', ''],
     ['with --enable-source-maps', '--enable-source-maps'],
-  ])('an error logged by the bundle names the src/ line that threw (%s)', (_label, options) => {
+  ])('an error logged by the bundle names the src/ line that threw, in a chunk (%s)', (_label, options) => {
     const [first, second] = loggedError(options);
     expect(first?.location).toMatch(/^src\/config\/settings\.ts:\d+$/);
     expect(sourceLine(first?.location ?? '')).toContain('throw new SourceError');
     expect(first?.stack).toMatch(/\n {4}at readSettings \(src\/config\/settings\.ts:\d+:\d+\)\n/);
-    expect(first?.stack).not.toContain('child.mjs');
+    expect(first?.stack).not.toMatch(/\.mjs:\d+/);
     // The map is read once and kept: the second line is mapped the same way.
     expect(second).toEqual(first);
   });
 
   it.each([
     ['a source of the repository', '../src/lambda/handler.ts', 'src/lambda/handler.ts'],
+    ['a chunk', '../../src/config/load.ts', 'src/config/load.ts'],
     ["SAM's build folder", '../../../tmpb17fv94x/src/lambda/main.ts', 'src/lambda/main.ts'],
     ['a project under another src folder', '../../home/me/src/image-rewriter/src/core/rules.ts', 'src/core/rules.ts'],
     ['a dependency', '../../../tmpb17fv94x/node_modules/zod/v4/core/core.js', 'node_modules/zod/v4/core/core.js'],
@@ -97,22 +104,23 @@ describe('stack traces of a bundle', () => {
     expect(projectPath(source)).toBe(shown);
   });
 
-  it('leaves frames of other files, and positions the map does not cover, as they are', () => {
-    const map = readBundleMap(pathToFileURL(bundle).href);
-    if (map === undefined) throw new Error('no map');
+  it('leaves the message, frames of other files, and positions the map does not cover as they are', () => {
     const url = pathToFileURL(bundle).href;
-    const stack = `Error: x\n    at f (node:internal/modules/run_main:1:2)\n    at g (${url}:999:1)\n    at h (/elsewhere/child.mjs:2:10)`;
-    expect(mapStackWith(map, stack)).toBe(stack);
-  });
-
-  it('a bundle without a map beside it keeps its stacks', () => {
     const lone = join(dir, 'lone.mjs');
     writeFileSync(lone, '');
-    expect(readBundleMap(pathToFileURL(lone).href)).toBeUndefined();
-    writeFileSync(`${lone}.map`, 'not json');
-    expect(readBundleMap(pathToFileURL(lone).href)).toBeUndefined();
-    // Run from the sources (as here), there is no map: the stack is the same text.
-    const stack = new Error('x').stack ?? '';
+    const broken = join(dir, 'broken.mjs');
+    writeFileSync(broken, '');
+    writeFileSync(`${broken}.map`, 'not json');
+    mkdirSync(join(dir, 'node_modules'), { recursive: true });
+    const stack = [
+      `Error: see ${url}:2:10`,
+      '    at f (node:internal/modules/run_main:1:2)',
+      `    at g (${url}:999:1)`,
+      `    at h (${lone}:2:10)`,
+      `    at ${broken}:1:1`,
+      `    at i (${join(dir, 'node_modules', 'x.js')}:1:1)`,
+      '    at j (/work/src/config/load.ts:10:3)',
+    ].join('\n');
     expect(mapStack(stack)).toBe(stack);
   });
 });
