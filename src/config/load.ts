@@ -8,11 +8,13 @@
  */
 import type { Issue } from '../core/rules.js';
 import { regexProblem } from './regex-check.js';
-import { readWithoutYaml, validateRead } from './rules-text.js';
+import { readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
 import { formatIssue, type ValidationResult, validateDocumentWith } from './schema.js';
 import { readYaml } from './yaml-document.js';
 
 export { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
+
+const checkRegex = ruleRegexCheck(regexProblem);
 
 /** One line per issue: `rules[2].replace: must not be empty`. */
 export function formatIssues(issues: readonly Issue[]): string {
@@ -22,10 +24,10 @@ export function formatIssues(issues: readonly Issue[]): string {
 /** Parse and validate a rules document. Never throws. */
 export function parseRules(text: string, env: Readonly<Record<string, string | undefined>>): ValidationResult {
   const read = readWithoutYaml(text);
-  return validateRead(read === 'yaml' ? readYaml(text) : read, env, regexProblem);
+  return validateRead(read === 'yaml' ? readYaml(text) : read, env, checkRegex);
 }
 
 /** Validate a parsed rules document (any value) and compile it (src/config/schema.ts), with the regex check. */
 export function validateDocument(input: unknown, env: Readonly<Record<string, string | undefined>>): ValidationResult {
-  return validateDocumentWith(input, env, regexProblem);
+  return validateDocumentWith(input, env, checkRegex);
 }

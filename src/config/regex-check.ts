@@ -8,7 +8,17 @@
  * (docs/performance.md, cold start).
  */
 import { type AST, RegExpParser } from '@eslint-community/regexpp';
-import { anchoredRuleSource, RULE_REGEX_FLAGS } from '../core/rules.js';
+
+/**
+ * How the rewriter compiles a rule regex (src/core/rules.ts: `anchoredRuleSource` and
+ * `RULE_REGEX_FLAGS`), given by the caller (src/config/rules-text.ts): imported here, the core's
+ * code would be shared by this module and the Lambda's entry, and esbuild would move it to a chunk
+ * of its own, one more file to load at every cold start.
+ */
+export interface RuleRegexCompile {
+  readonly anchored: (source: string) => string;
+  readonly flags: string;
+}
 
 /**
  * The parser that reads a rule regex the way V8 runs it: ECMAScript's grammar with its Annex B
@@ -34,12 +44,12 @@ export function parseRulePattern(pattern: string): AST.Pattern {
  * compiles (`anchoredRuleSource`, with the same flags), so a source cannot read one way here and
  * another way there; anything the analysis does not know is refused, not guessed at.
  */
-export function regexProblem(source: string): string | undefined {
-  const anchored = anchoredRuleSource(source);
+export function regexProblem(source: string, compile: RuleRegexCompile): string | undefined {
+  const anchored = compile.anchored(source);
   try {
     // Both: the source alone must be a regex (`a)|(b` is not, though it fits in the anchoring).
-    new RegExp(source, RULE_REGEX_FLAGS);
-    new RegExp(anchored, RULE_REGEX_FLAGS);
+    new RegExp(source, compile.flags);
+    new RegExp(anchored, compile.flags);
   } catch (e) {
     return `does not compile: ${(e as Error).message}`;
   }

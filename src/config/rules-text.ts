@@ -6,8 +6,9 @@
  * loaded (the command line, `serve`, the tests); src/config/load-async.ts loads each library only
  * when the document needs it (the Lambda's cold start).
  */
-import type { Issue } from '../core/rules.js';
+import { anchoredRuleSource, type Issue, RULE_REGEX_FLAGS } from '../core/rules.js';
 import { readJsonDocument } from './json-document.js';
+import type { regexProblem } from './regex-check.js';
 import { type RegexCheck, type ValidationResult, validateDocumentWith } from './schema.js';
 
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
@@ -37,6 +38,12 @@ export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
     case 'not-json':
       return 'yaml';
   }
+}
+
+/** The regex check of rules documents: src/config/regex-check.ts's analysis of the pattern the rewriter compiles. */
+export function ruleRegexCheck(analysis: typeof regexProblem): RegexCheck {
+  const compile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
+  return (source) => analysis(source, compile);
 }
 
 /** Whether validating `value` may run the regex check: some rule has a `regex` field. */

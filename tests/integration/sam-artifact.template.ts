@@ -51,7 +51,7 @@ describe('the sam build artifacts', () => {
     const line = r.stderr.split('\n').find((l) => l.includes('"CRITICAL"'));
     const error = (JSON.parse(line ?? '{}') as { error?: { location?: string; stack?: string } }).error;
     expect(error?.location).toMatch(/^src\/config\/settings\.ts:\d+$/);
-    expect(error?.stack).toMatch(/\n {4}at readSettings \(src\/config\/settings\.ts:\d+:\d+\)/);
+    expect(error?.stack).toMatch(/\n {4}at \S+ \(src\/config\/settings\.ts:\d+:\d+\)/);
   });
 
   it('the token custom resource function is built, without the webhook in it', () => {
