@@ -12,7 +12,7 @@ import { lazyAwsClients } from '../config/aws-clients.js';
 import { enableRegexFallback } from '../config/regex-fallback.js';
 import { loadSources, type Sources } from '../config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
-import { verifierFor } from '../verify/setup.js';
+import { lazyVerifier } from './lazy-verifier.js';
 import { createObservability, flushMetrics } from '../observability/telemetry.js';
 
 const { logger, metrics } = createObservability();
@@ -26,7 +26,7 @@ try {
   throw e;
 }
 
-const verifier = verifierFor(sources.settings.verify, lazyAwsClients());
+const verifier = lazyVerifier(sources.settings.verify, lazyAwsClients());
 export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier });
 
 // Last in the init, before the first request: no regex has run on a request's input before it (the
