@@ -11,7 +11,7 @@
 // token from Secrets Manager (the SAM template's setup) 333 -> 332 ms; rules from SSM as well
 // 493 -> 387 ms. The check below keeps the SDK out of the bundle's static imports.
 import { build } from 'esbuild';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -21,10 +21,13 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  sourcemap: 'linked',
-  // Positions only: Node maps stack traces without the sources, and with --enable-source-maps
-  // (the function's NODE_OPTIONS) it parses the whole map at load: 1.2 MB with the sources, 0.3 MB
-  // without, about 10 ms less at every cold start (measured).
+  // The map as a file beside the bundle with no sourceMappingURL comment: Node never parses it at
+  // load, even with --enable-source-maps (SAM adds the flag whenever its build makes a map; parsing
+  // the map was the largest part of a cold start after node itself, docs/performance.md). The first
+  // error logged reads it to give its stack in source positions (src/observability/stack-map.ts).
+  // template.yaml builds the same (`Sourcemap: external`).
+  sourcemap: 'external',
+  // Positions only: the stacks need no sources (1.2 MB with them, 0.3 MB without).
   sourcesContent: false,
   legalComments: 'none',
   minify: true,
@@ -44,27 +47,46 @@ const common = {
 // sets the same alias for SAM's build; the integration tests check that both bundles answer every
 // event exactly as src/ does in process.
 const yamlEsm = join(dirname(createRequire(import.meta.url).resolve('yaml/package.json')), 'browser', 'index.js');
+// The Lambda bundle is split: what a module loads with import() (the YAML parser for a document
+// that is not JSON, the regex check for a `regex` rule, the existence checks' registry client) goes
+// to its own file under dist/chunks/, which Node reads and compiles only when that import runs. In
+// one file, V8 would still have to read all of it at every cold start (docs/performance.md, cold
+// start). template.yaml builds the same (`Splitting`, `ChunkNames`).
 const entries = [
-  { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm } },
+  { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm }, split: { outdir: 'dist', entryNames: 'handler', chunkNames: 'chunks/[name]-[hash]' }, lazy: ['yaml', '@eslint-community/regexpp'],
+    // No `__name` calls for every function at load: a logged stack is mapped to src/ lines, which say more than the names.
+    keepNames: false },
   // The Kubernetes client (audit of a live cluster only) stays in node_modules, loaded with import():
   // bundled, it made dist/cli.js 4.6 MB instead of 1.0 MB, parsed at every start of every command.
   { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n', external: ['@kubernetes/client-node'] },
 ];
+// Chunk names carry a hash of their content: the chunks of an earlier build would stay beside the new ones.
+await rm('dist/chunks', { recursive: true, force: true });
 for (const e of entries) {
   const result = await build({
     ...common,
     entryPoints: [e.in],
     external: e.external ?? [],
     alias: e.alias ?? {},
-    outfile: e.out,
+    keepNames: e.keepNames ?? common.keepNames,
+    ...(e.split === undefined ? { outfile: e.out } : { splitting: true, ...e.split }),
     banner: { js: (e.banner ?? '') + common.banner.js },
   });
   if (e.banner) await chmod(e.out, 0o755);
+  const outputs = Object.entries(result.metafile.outputs).filter(([path]) => path.endsWith('.js'));
+  if (!outputs.some(([path]) => path === e.out)) throw new Error(`${e.out}: not written (outputs: ${outputs.map(([p]) => p).join(', ')})`);
   if (e.external !== undefined) {
-    const output = Object.entries(result.metafile.outputs).find(([path]) => path === e.out)?.[1];
-    const eager = output?.imports.filter((i) => i.kind !== 'dynamic-import' && e.external.some((x) => i.path.startsWith(x.replace('*', ''))));
-    if (output === undefined || eager.length > 0) {
-      throw new Error(`${e.out}: ${e.external.join(', ')} must be imported with import() only (cold start); statically imported: ${eager?.map((i) => i.path).join(', ') ?? 'no metafile'}`);
+    const eager = outputs.flatMap(([, o]) => o.imports).filter((i) => i.kind !== 'dynamic-import' && e.external.some((x) => i.path.startsWith(x.replace('*', ''))));
+    if (eager.length > 0) {
+      throw new Error(`${e.out}: ${e.external.join(', ')} must be imported with import() only (cold start); statically imported: ${eager.map((i) => i.path).join(', ')}`);
     }
+  }
+  if (e.lazy !== undefined) {
+    // What a cold start loads: the entry and the chunks it imports statically. The lazy packages must not be in it.
+    const atStart = new Set([e.out]);
+    for (const path of atStart) for (const i of result.metafile.outputs[path]?.imports ?? []) if (i.kind === 'import-statement' && !i.external) atStart.add(i.path);
+    const loaded = [...atStart].flatMap((path) => Object.keys(result.metafile.outputs[path]?.inputs ?? {}));
+    const early = loaded.filter((input) => e.lazy.some((pkg) => input.includes(`node_modules/${pkg}/`)));
+    if (early.length > 0) throw new Error(`${e.out}: ${e.lazy.join(', ')} must be loaded only with import() (cold start); loaded at start: ${early.slice(0, 5).join(', ')}`);
   }
 }

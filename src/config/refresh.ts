@@ -3,10 +3,12 @@
  * the failure to read one), compiles it when it changed, and keeps the last good rules when the
  * new document is invalid or cannot be read. Inline rules go through it once; a watched file
  * and an SSM parameter go through it at every read (src/config/rules-provider.ts decides when).
+ * Documents are parsed with src/config/load-async.ts (the YAML parser and the regex check loaded
+ * only when a document needs them), one at a time, in the order they were read.
  */
 import type { Issue, Rewriter } from '../core/rules.js';
 import { count, type Logger, Metric, type Metrics } from '../observability/telemetry.js';
-import { parseRules } from './load.js';
+import { parseRulesAsync } from './load-async.js';
 import { formatIssue } from './schema.js';
 import type { Env } from './settings.js';
 
@@ -37,8 +39,8 @@ export interface Fetched {
 export interface RefreshEngine {
   /** The rules in force. */
   readonly state: () => RulesState;
-  /** A document was read: compile it if it changed; an invalid one keeps the last good rules. */
-  readonly apply: (fetched: Fetched) => RulesState;
+  /** A document was read: compile it if it changed; an invalid one keeps the last good rules. Never rejects. */
+  readonly apply: (fetched: Fetched) => Promise<RulesState>;
   /** A read failed (already logged by the caller): keeps the last good rules, else not ok with `reason`. */
   readonly failed: (reason: string) => RulesState;
 }
@@ -52,14 +54,14 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
   /** The last text compiled, good or bad: an unchanged document is not compiled (nor logged) again. */
   let lastText: string | undefined;
 
-  const apply = ({ text, version }: Fetched): RulesState => {
+  const applyNow = async ({ text, version }: Fetched): Promise<RulesState> => {
     const where = { source, ...(version === undefined ? {} : { version }) };
     if (text === lastText) {
       if (state.ok && version !== undefined && version !== state.version) state = { ...state, version };
       return state;
     }
     lastText = text;
-    const parsed = parseRules(text, deps.env);
+    const parsed = await parseRulesAsync(text, deps.env);
     if (!parsed.ok) {
       const errors = parsed.issues.filter((i) => i.severity === 'error');
       count(metrics, Metric.ConfigErrors);
@@ -82,6 +84,14 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       ...(parsed.warnings.length > 0 ? { warnings: parsed.warnings } : {}),
     };
     return state;
+  };
+
+  /** The documents being applied, in order: a later read never lands before an earlier one. */
+  let queue: Promise<unknown> = Promise.resolve();
+  const apply = (fetched: Fetched): Promise<RulesState> => {
+    const next = queue.then(() => applyNow(fetched));
+    queue = next;
+    return next;
   };
 
   const failed = (reason: string): RulesState => {

@@ -34,10 +34,10 @@ export const RETRY_MAX_MS = 30_000;
 /** How often a watched rules file is checked besides fs.watch events. */
 export const RULES_POLL_MS = 10_000;
 
-/** Rules from a document held in memory (`REWRITE_RULES`, built-in rules): compiled once, now. */
+/** Rules from a document held in memory (`REWRITE_RULES`, built-in rules): compiled once, starting now. */
 export function inlineRules(text: string, source: string, deps: ProviderDeps): RulesProvider {
   const state = refreshEngine(source, deps).apply({ text });
-  return { current: () => Promise.resolve(state) };
+  return { current: () => state };
 }
 
 /** Rules already compiled (tests, benchmarks). */
@@ -143,7 +143,7 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
       return;
     }
     lastFailure = undefined;
-    engine.apply({ text });
+    await engine.apply({ text });
   };
   await check();
   const provider: RulesProvider = { current: () => Promise.resolve(engine.state()) };

@@ -12,10 +12,9 @@ import { lazyAwsClients } from '../config/aws-clients.js';
 import { enableRegexFallback } from '../config/regex-fallback.js';
 import { loadSources, type Sources } from '../config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
-import { verifierFor } from '../verify/setup.js';
+import { lazyVerifier } from './lazy-verifier.js';
 import { createObservability, flushMetrics } from '../observability/telemetry.js';
 
-enableRegexFallback();
 const { logger, metrics } = createObservability();
 
 let sources: Sources;
@@ -27,5 +26,12 @@ try {
   throw e;
 }
 
-const verifier = verifierFor(sources.settings.verify, lazyAwsClients());
+const verifier = lazyVerifier(sources.settings.verify, lazyAwsClients());
 export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier });
+
+// Last in the init, before the first request: no regex has run on a request's input before it (the
+// flag applies to regexes compiled earlier too), and every Node module the init needs (the AWS
+// SDK's when a setting reads from AWS, the stdout stream of the logs) is already loaded. Changing a
+// V8 flag makes V8 refuse the code cache Node ships for its own modules, so each one loaded after it
+// is compiled from source, at about 2.5 times the cost (docs/performance.md, "Cold start").
+enableRegexFallback();

@@ -10,6 +10,7 @@
  * fields behind a prefix computed once per invocation (docs/performance.md has the figures).
  */
 import type { Context } from 'aws-lambda';
+import { mapStack } from './stack-map.js';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -28,11 +29,15 @@ export type LineSink = (line: string) => void;
 
 export type LogFields = Readonly<Record<string, unknown>>;
 
-/** An Error as Powertools writes it: name, location (file:line of the throw), message, stack, cause. */
+/**
+ * An Error as Powertools writes it: name, location (file:line of the throw), message, stack, cause.
+ * A bundle's frames are given at their source positions (src/observability/stack-map.ts).
+ */
 function errorFields(e: Error): Record<string, unknown> {
-  const frame = /\(([^)]+?):(\d+):\d+\)|at ([^\s()]+?):(\d+):\d+/.exec(e.stack ?? '');
+  const stack = e.stack === undefined ? undefined : mapStack(e.stack);
+  const frame = /\(([^)]+?):(\d+):\d+\)|at ([^\s()]+?):(\d+):\d+/.exec(stack ?? '');
   const location = frame === null ? '' : `${frame[1] ?? frame[3] ?? ''}:${frame[2] ?? frame[4] ?? ''}`;
-  const out: Record<string, unknown> = { name: e.name, location, message: e.message, stack: e.stack };
+  const out: Record<string, unknown> = { name: e.name, location, message: e.message, stack };
   if (e.cause !== undefined) out['cause'] = e.cause instanceof Error ? errorFields(e.cause) : e.cause;
   return out;
 }

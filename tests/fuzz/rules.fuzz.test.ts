@@ -11,8 +11,8 @@
 import { describe, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { parseRules } from '../../src/config/load.js';
-import { issueWhere, validateDocument, type ValidationResult } from '../../src/config/schema.js';
+import { parseRules, validateDocument } from '../../src/config/load.js';
+import { issueWhere, type ValidationResult } from '../../src/config/schema.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
 import { disagreement, regexSourceArb, subjectArb } from '../helpers/regex-differential.js';
 import { fuzzTarget } from './budget.js';

@@ -1,5 +1,5 @@
 /**
- * A differential check of the rules' regex parser (regexpp, src/config/schema.ts) against V8: the
+ * A differential check of the rules' regex parser (regexpp, src/config/regex-check.ts) against V8: the
  * syntax tree the parser reads is written back out in a spelling that leaves no room for reading
  * (every character as `\uXXXX`, every quantifier as `{min,max}`), and V8 must then run both the
  * source and that rewrite the same way: both compile or neither, the same groups, the same matches
@@ -8,7 +8,7 @@
  */
 import { type AST, visitRegExpAST } from '@eslint-community/regexpp';
 import fc from 'fast-check';
-import { parseRulePattern } from '../../src/config/schema.js';
+import { parseRulePattern } from '../../src/config/regex-check.js';
 
 const hex4 = (n: number): string => `\\u${n.toString(16).padStart(4, '0')}`;
 

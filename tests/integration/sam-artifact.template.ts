@@ -1,12 +1,16 @@
 /**
  * The artifacts `sam build` makes from template.yaml (scripts/test-template.sh's build): the
- * webhook's source map holds no sources (BuildProperties `SourcesContent: 'false'`, quoted because
- * SAM's esbuild builder drops a boolean false) and stays small, since Node parses it at every cold
- * start with --enable-source-maps; the token function is built too. Prints the sizes.
+ * webhook's source map is a file beside the bundle that the bundle does not name (`Sourcemap:
+ * external`: Node never parses it at a cold start, even with the --enable-source-maps SAM adds),
+ * holds no sources (BuildProperties `SourcesContent: 'false'`, quoted because SAM's esbuild builder
+ * drops a boolean false) and stays small; an error the artifact logs is shown at its src/ line
+ * (src/observability/stack-map.ts reads the map then). The token function is built too. Prints the sizes.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { printFigures } from './helpers/figures.js';
 import { samBuildDir } from './helpers/tools.js';
 
@@ -25,6 +29,29 @@ describe('the sam build artifacts', () => {
     const bytes = statSync(mapPath).size;
     printFigures('sam build artifacts', [`main.mjs: ${String(statSync(join(dir, 'main.mjs')).size)} bytes`, `main.mjs.map: ${String(bytes)} bytes (limit ${String(MAX_MAP_BYTES)})`]);
     expect(bytes).toBeLessThan(MAX_MAP_BYTES);
+  });
+
+  it('the webhook is split: what it loads with import() is in chunks/, and no file names its map', () => {
+    const chunks = readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.mjs'));
+    expect(chunks.some((f) => f.startsWith('yaml-document-'))).toBe(true);
+    expect(chunks.some((f) => f.startsWith('regex-check-'))).toBe(true);
+    for (const f of ['main.mjs', ...chunks.map((c) => join('chunks', c))]) {
+      expect(readFileSync(join(dir, f), 'utf8')).not.toContain('sourceMappingURL');
+      expect(existsSync(join(dir, `${f}.map`))).toBe(true);
+    }
+  });
+
+  it('an error the webhook logs at init shows its src/ position, with the NODE_OPTIONS SAM gives it', () => {
+    const bundle = pathToFileURL(join(dir, 'main.mjs')).href;
+    // A token too short: the settings are refused, logged as CRITICAL with the error, and the init fails.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(bundle)}).catch(() => {});`], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'], NODE_OPTIONS: ' --enable-source-maps', REWRITE_RULES: '{"rules":[]}', WEBHOOK_TOKEN: 'short' },
+    });
+    const line = r.stderr.split('\n').find((l) => l.includes('"CRITICAL"'));
+    const error = (JSON.parse(line ?? '{}') as { error?: { location?: string; stack?: string } }).error;
+    expect(error?.location).toMatch(/^src\/config\/settings\.ts:\d+$/);
+    expect(error?.stack).toMatch(/\n {4}at \S+ \(src\/config\/settings\.ts:\d+:\d+\)/);
   });
 
   it('the token custom resource function is built, without the webhook in it', () => {

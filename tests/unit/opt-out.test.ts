@@ -9,7 +9,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { MIRROR_POD_ANNOTATION, SKIP_LABEL } from '../../src/core/admission.js';
 import { review } from '../../src/core/review.js';
-import { validateDocument, formatIssue } from '../../src/config/schema.js';
+import { validateDocument } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
 import { podReview } from '../helpers/admission-review.js';

@@ -12,8 +12,8 @@
  * named "" was reported with an empty path.
  */
 import { describe, expect, it } from '@jest/globals';
-import { parseRules } from '../../src/config/load.js';
-import { formatIssue, formatPath, issueWhere, validateDocument } from '../../src/config/schema.js';
+import { parseRules, validateDocument } from '../../src/config/load.js';
+import { formatIssue, formatPath, issueWhere } from '../../src/config/schema.js';
 import { MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from '../../src/core/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';

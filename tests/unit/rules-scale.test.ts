@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { formatIssue, validateDocument } from '../../src/config/schema.js';
+import { validateDocument } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
 import { globMatcher, literalPrefix } from '../../src/core/patterns.js';
 import { MAX_RULES, type Rewriter } from '../../src/core/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';

@@ -59,7 +59,7 @@ export async function startRie(options: RieOptions): Promise<RieFunction> {
   const env: Record<string, string> = {
     ...baseEnv(),
     // What Lambda sets and RIE does not (hack/lambda/README.md); dummy credentials so the SDK
-    // never looks for real ones. The template's NODE_OPTIONS, too.
+    // never looks for real ones. The NODE_OPTIONS SAM's build gives the function, too.
     LAMBDA_TASK_ROOT: taskRoot,
     AWS_LAMBDA_FUNCTION_NAME: 'image-rewriter',
     AWS_LAMBDA_FUNCTION_TIMEOUT: String(options.timeoutSeconds ?? 10),

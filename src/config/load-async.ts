@@ -1,0 +1,28 @@
+/**
+ * Rules documents from text to a validated, compiled rewriter, as src/config/load.ts does, but
+ * loading the YAML parser only for a document that is not JSON and the regex check (regexpp) only
+ * for a document with a `regex` rule, each with `import()` the first time. Together they are more
+ * than half of the Lambda bundle, and a JSON document without a regex (the SAM template's default)
+ * never needs them: esbuild leaves a module imported this way uncompiled until the import runs
+ * (scripts/build.mjs; docs/performance.md, cold start). The rules providers parse with it
+ * (src/config/refresh.ts).
+ */
+import { type DocumentRead, needsRegexCheck, readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
+import type { RegexCheck, ValidationResult } from './schema.js';
+
+/** For a document without a `regex` rule, whose validation never calls the check. */
+const noRegexRules: RegexCheck = () => 'cannot be checked (internal error: the regex check was not loaded)';
+/** The regex check once loaded: one per process, so the schemas built for it are built once. */
+let checkRegex: RegexCheck | undefined;
+
+/** Parse and validate a rules document. Never rejects: a library that cannot be loaded is an issue. */
+export async function parseRulesAsync(text: string, env: Readonly<Record<string, string | undefined>>): Promise<ValidationResult> {
+  try {
+    const first = readWithoutYaml(text);
+    const read: DocumentRead = first === 'yaml' ? (await import('./yaml-document.js')).readYaml(text) : first;
+    const check = read.ok && needsRegexCheck(read.value) ? (checkRegex ??= ruleRegexCheck((await import('./regex-check.js')).regexProblem)) : noRegexRules;
+    return validateRead(read, env, check);
+  } catch (e) {
+    return { ok: false, issues: [{ path: [], severity: 'error', message: `cannot be read: ${e instanceof Error ? e.message : String(e)}` }] };
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The check of a rule regex at load: it must compile, and must not be able to backtrack for long
+ * (src/config/schema.ts reports what this returns as an issue at the rule's `regex`).
+ *
+ * Its own module because it is the only user of regexpp (a quarter of the Lambda bundle's size):
+ * the Lambda loads it with `import()` only when a rules document has a `regex` rule
+ * (src/config/load-async.ts), so a document without one never compiles it at a cold start
+ * (docs/performance.md, cold start).
+ */
+import { type AST, RegExpParser } from '@eslint-community/regexpp';
+
+/**
+ * How the rewriter compiles a rule regex (src/core/rules.ts: `anchoredRuleSource` and
+ * `RULE_REGEX_FLAGS`), given by the caller (src/config/rules-text.ts): imported here, the core's
+ * code would be shared by this module and the Lambda's entry, and esbuild would move it to a chunk
+ * of its own, one more file to load at every cold start.
+ */
+export interface RuleRegexCompile {
+  readonly anchored: (source: string) => string;
+  readonly flags: string;
+}
+
+/**
+ * The parser that reads a rule regex the way V8 runs it: ECMAScript's grammar with its Annex B
+ * (web compatibility) syntax, no flags (RULE_REGEX_FLAGS), the syntax of the newest edition (a
+ * construct V8 does not support is refused by V8's compile first). regexpp is the parser ESLint's
+ * own rules rely on; it is checked against V8 on generated sources by
+ * tests/unit/regex-check.property.test.ts.
+ */
+const regexParser = new RegExpParser({ ecmaVersion: 2025, strict: false });
+
+/** The syntax tree of a rule regex pattern as V8 reads it with RULE_REGEX_FLAGS; throws a SyntaxError. */
+export function parseRulePattern(pattern: string): AST.Pattern {
+  return regexParser.parsePattern(pattern, 0, pattern.length, { unicode: false, unicodeSets: false });
+}
+
+/**
+ * Reject regexes that can backtrack for a long time: a repeated group that contains another
+ * variable repetition or an alternation (`(a+)+`, `(a?){20}`, `(a|a)*`), backreferences of any
+ * spelling (`\1`, `\k<name>`), lookarounds, and more than MAX_CHOICE_POINTS places where the match
+ * can be split several ways (see `choicePoints`: `.*.*.*x` is cubic, `a?a?...a?aaa...` exponential).
+ * What remains is at most quadratic in the length of the name, which the rewriter bounds
+ * (MAX_DOMAIN_LENGTH in src/core/rules.ts). The analysed pattern is exactly the one the rewriter
+ * compiles (`anchoredRuleSource`, with the same flags), so a source cannot read one way here and
+ * another way there; anything the analysis does not know is refused, not guessed at.
+ */
+export function regexProblem(source: string, compile: RuleRegexCompile): string | undefined {
+  const anchored = compile.anchored(source);
+  try {
+    // Both: the source alone must be a regex (`a)|(b` is not, though it fits in the anchoring).
+    new RegExp(source, compile.flags);
+    new RegExp(anchored, compile.flags);
+  } catch (e) {
+    return `does not compile: ${(e as Error).message}`;
+  }
+  let pattern: AST.Pattern;
+  try {
+    pattern = parseRulePattern(anchored);
+  } catch (e) {
+    return `cannot be analysed: ${(e as Error).message}`;
+  }
+  const structural = structuralProblem(pattern, false);
+  if (structural !== undefined) return structural;
+  const choices = choicePoints(pattern);
+  if (choices > MAX_CHOICE_POINTS) {
+    return `has ${choices} repetitions or alternations that can end at more than one place (like .*.*), which can backtrack for seconds on a long name; allow at most ${MAX_CHOICE_POINTS}: make each repetition stop at a character it cannot match (like [^/]+/ or [a-z]+\\.)`;
+  }
+  return undefined;
+}
+
+type RegexNode = AST.Pattern | AST.Alternative | AST.Element;
+
+/** The first construct that can backtrack exponentially (or that the analysis cannot read), if any. */
+function structuralProblem(node: RegexNode, insideRepeat: boolean): string | undefined {
+  const all = (nodes: readonly RegexNode[], inside: boolean): string | undefined => {
+    for (const n of nodes) {
+      const p = structuralProblem(n, inside);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  };
+  switch (node.type) {
+    case 'Pattern':
+      return all(node.alternatives, insideRepeat);
+    case 'Alternative':
+      return all(node.elements, insideRepeat);
+    case 'Group':
+    case 'CapturingGroup':
+      if (node.type === 'Group' && node.modifiers !== null) return 'uses inline modifiers like (?i:...), which are not supported in rules';
+      if (insideRepeat && node.alternatives.length > 1) return 'repeats an alternation (like (a|b)*), which can backtrack exponentially; use a character class';
+      return all(node.alternatives, insideRepeat);
+    case 'Quantifier': {
+      const unbounded = node.max > 1;
+      if (insideRepeat && (unbounded || node.min !== node.max)) return 'nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially';
+      return structuralProblem(node.element, insideRepeat || unbounded);
+    }
+    case 'Backreference':
+      return `uses a backreference (${node.raw}), which can backtrack exponentially`;
+    case 'Assertion':
+      if (node.kind === 'lookahead') return 'uses a lookahead, which is not supported in rules';
+      if (node.kind === 'lookbehind') return 'uses a lookbehind, which is not supported in rules';
+      return undefined;
+    case 'Character':
+    case 'CharacterClass':
+    case 'CharacterSet':
+      return undefined;
+    case 'ExpressionCharacterClass':
+      return `cannot be analysed: ${node.raw} needs the v flag`;
+  }
+}
+
+/** At most this many ambiguous repetitions or alternations in one regex (see `choicePoints`). */
+export const MAX_CHOICE_POINTS = 1;
+
+// Character sets as bitmaps: one bit per ASCII character, and bit 128 for every other character
+// (image names are ASCII, so that bit only makes the analysis more conservative).
+const OTHER = 128n;
+const bit = (code: number): bigint => 1n << (code < 128 ? BigInt(code) : OTHER);
+const ALL = (1n << (OTHER + 1n)) - 1n;
+function rangeBits(from: number, to: number): bigint {
+  let bits = 0n;
+  for (let c = from; c <= Math.min(to, 127); c++) bits |= 1n << BigInt(c);
+  return to >= 128 ? bits | (1n << OTHER) : bits;
+}
+/** A negated set still matches some non-ASCII character, whatever non-ASCII ones it lists. */
+const negated = (bits: bigint): bigint => ALL & ~(bits & ~(1n << OTHER));
+const DIGITS = rangeBits(0x30, 0x39);
+const WORD = DIGITS | rangeBits(0x41, 0x5a) | rangeBits(0x61, 0x7a) | bit(0x5f);
+/** `\s`: the ASCII white space (tab to carriage return, space) and many non-ASCII characters. */
+const SPACE = rangeBits(0x09, 0x0d) | bit(0x20) | (1n << OTHER);
+/** `.` without the s flag: everything but the line terminators. */
+const DOT = ALL & ~bit(0x0a) & ~bit(0x0d);
+
+type SetNode = AST.Character | AST.CharacterClass | AST.CharacterSet | AST.CharacterClassRange | AST.CharacterClassElement | AST.ExpressionCharacterClass;
+
+function setBits(t: SetNode): bigint {
+  switch (t.type) {
+    case 'Character':
+      return bit(t.value);
+    case 'CharacterClassRange':
+      return rangeBits(t.min.value, t.max.value);
+    case 'CharacterClass': {
+      const bits = (t.elements as readonly AST.CharacterClassElement[]).reduce((acc, x) => acc | setBits(x), 0n);
+      return t.negate ? negated(bits) : bits;
+    }
+    case 'CharacterSet': {
+      if (t.kind === 'any') return DOT;
+      if (t.kind === 'property') return ALL;
+      const bits = t.kind === 'digit' ? DIGITS : t.kind === 'word' ? WORD : SPACE;
+      return t.negate ? negated(bits) : bits;
+    }
+    default:
+      // Unicode sets (v flag only): never reached with the rules' flags; counted as any character.
+      return ALL;
+  }
+}
+
+interface Scan {
+  /** Characters the part can start with. */
+  readonly first: bigint;
+  /** Characters the part can match anywhere. */
+  readonly chars: bigint;
+  readonly nullable: boolean;
+  readonly choices: number;
+}
+
+/**
+ * How many places in a (structurally safe) regex can end at more than one position: a variable
+ * repetition whose characters can also start what follows it (`.*` before `.`, `[a-z]*` before
+ * `a`), or an alternation whose branches can start with the same character. Each such place
+ * multiplies the backtracking by up to the length of the name; a repetition that stops at a
+ * character it cannot match (`[^/]+/`) has one way to end and does not count.
+ */
+function choicePoints(pattern: AST.Pattern): number {
+  const seq = (elements: readonly AST.Element[], follow: bigint): Scan => {
+    let after = follow;
+    let first = 0n;
+    let chars = 0n;
+    let nullable = true;
+    let choices = 0;
+    for (let i = elements.length - 1; i >= 0; i--) {
+      const t = elements[i];
+      if (t === undefined) continue;
+      const s = one(t, after);
+      choices += s.choices;
+      chars |= s.chars;
+      first = s.nullable ? first | s.first : s.first;
+      nullable &&= s.nullable;
+      after = s.nullable ? after | s.first : s.first;
+    }
+    return { first, chars, nullable, choices };
+  };
+  const alternatives = (options: readonly AST.Alternative[], follow: bigint): Scan => {
+    const scans = options.map((o) => seq(o.elements, follow));
+    const overlap = scans.some((a, i) => scans.slice(i + 1).some((b) => (a.first & b.first) !== 0n || (a.nullable && b.nullable)));
+    return {
+      first: scans.reduce((acc, x) => acc | x.first, 0n),
+      chars: scans.reduce((acc, x) => acc | x.chars, 0n),
+      nullable: scans.some((x) => x.nullable),
+      choices: scans.reduce((acc, x) => acc + x.choices, overlap ? 1 : 0),
+    };
+  };
+  const one = (t: AST.Element, after: bigint): Scan => {
+    switch (t.type) {
+      case 'Group':
+      case 'CapturingGroup':
+        return alternatives(t.alternatives, after);
+      case 'Quantifier': {
+        const body = one(t.element, after | (t.max > 1 ? one(t.element, after).first : 0n));
+        const ambiguous = t.min !== t.max && (body.chars & after) !== 0n;
+        return { first: body.first, chars: body.chars, nullable: t.min === 0 || body.nullable, choices: body.choices + (ambiguous ? 1 : 0) };
+      }
+      case 'Assertion':
+        return { first: 0n, chars: 0n, nullable: true, choices: 0 };
+      case 'Character':
+      case 'CharacterClass':
+      case 'CharacterSet':
+      case 'ExpressionCharacterClass': {
+        const bits = setBits(t);
+        return { first: bits, chars: bits, nullable: false, choices: 0 };
+      }
+      case 'Backreference':
+        return { first: ALL, chars: ALL, nullable: true, choices: 1 };
+    }
+  };
+  return alternatives(pattern.alternatives, 0n).choices;
+}

@@ -1,0 +1,65 @@
+/**
+ * The steps from the text of a rules document to a validated, compiled rewriter that need neither
+ * the YAML parser nor the regex check loaded: the size and emptiness checks, a JSON document read
+ * without the YAML parser (src/config/json-document.ts), and the validation of the value read
+ * with the regex check it is given. src/config/load.ts runs them synchronously with both libraries
+ * loaded (the command line, `serve`, the tests); src/config/load-async.ts loads each library only
+ * when the document needs it (the Lambda's cold start).
+ */
+import { anchoredRuleSource, type Issue, RULE_REGEX_FLAGS } from '../core/rules.js';
+import { readJsonDocument } from './json-document.js';
+import type { regexProblem } from './regex-check.js';
+import { type RegexCheck, type ValidationResult, validateDocumentWith } from './schema.js';
+
+/** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
+export const MAX_RULES_DOCUMENT_BYTES = 1024 * 1024;
+
+/** A document's value with the reader's warnings, or why it could not be read. */
+export type DocumentRead = { readonly ok: true; readonly value: unknown; readonly warnings: readonly Issue[] } | { readonly ok: false; readonly issues: readonly Issue[] };
+
+/**
+ * The checks every document gets, then JSON (what the Lambda is usually given, read without the
+ * YAML parser: docs/performance.md). `'yaml'` when the text is not JSON: the YAML parser reads it
+ * (and reports what is wrong with it).
+ */
+export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
+  if (Buffer.byteLength(text, 'utf8') > MAX_RULES_DOCUMENT_BYTES) {
+    return { ok: false, issues: [{ path: [], severity: 'error', message: `larger than ${MAX_RULES_DOCUMENT_BYTES} bytes` }] };
+  }
+  if (text.trim() === '') {
+    return { ok: false, issues: [{ path: [], severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
+  }
+  const json = readJsonDocument(text);
+  switch (json.kind) {
+    case 'duplicate':
+      return { ok: false, issues: [{ path: [], position: { line: json.line, column: json.column }, severity: 'error', message: 'Map keys must be unique' }] };
+    case 'value':
+      return { ok: true, value: json.value, warnings: [] };
+    case 'not-json':
+      return 'yaml';
+  }
+}
+
+/** The regex check of rules documents: src/config/regex-check.ts's analysis of the pattern the rewriter compiles. */
+export function ruleRegexCheck(analysis: typeof regexProblem): RegexCheck {
+  const compile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
+  return (source) => analysis(source, compile);
+}
+
+/** Whether validating `value` may run the regex check: some rule has a `regex` field. */
+export function needsRegexCheck(value: unknown): boolean {
+  const rules = typeof value === 'object' && value !== null ? (value as { rules?: unknown }).rules : undefined;
+  return Array.isArray(rules) && rules.some((r: unknown) => typeof r === 'object' && r !== null && 'regex' in r);
+}
+
+/** Validate and compile what was read; the reader's warnings come first. Never throws. */
+export function validateRead(read: DocumentRead, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {
+  if (!read.ok) return read;
+  const { value } = read;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, issues: [{ path: [], severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
+  }
+  const result = validateDocumentWith(value, env, regexCheck);
+  if (!result.ok || read.warnings.length === 0) return result;
+  return { ...result, warnings: [...read.warnings, ...result.warnings] };
+}

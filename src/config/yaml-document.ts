@@ -1,0 +1,43 @@
+/**
+ * A rules document read by the YAML parser: its value and warnings, or its errors as issues (a
+ * syntax error, a duplicate key, an unknown tag), each with its line and column, never thrown.
+ *
+ * Its own module because it is the only user of `yaml` (the largest part of the Lambda bundle):
+ * the Lambda loads it with `import()` only for a document that is not JSON
+ * (src/config/load-async.ts), so a JSON document never compiles it at a cold start.
+ */
+import { parseDocument, type YAMLError } from 'yaml';
+import type { Issue } from '../core/rules.js';
+import type { DocumentRead } from './rules-text.js';
+
+/** `text` read as YAML (JSON is YAML). */
+export function readYaml(text: string): DocumentRead {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.
+  const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  const otherWarnings = doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED');
+  if (doc.errors.length > 0 || unknownTags.length > 0) {
+    return {
+      ok: false,
+      issues: [
+        ...doc.errors.map((e) => yamlIssue(e, 'error')),
+        ...unknownTags.map((e) => {
+          const issue = yamlIssue(e, 'error');
+          return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
+        }),
+      ],
+    };
+  }
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), warnings: otherWarnings.map((w) => yamlIssue(w, 'warning')) };
+  } catch (e) {
+    return { ok: false, issues: [{ path: [], severity: 'error', message: (e as Error).message }] };
+  }
+}
+
+/** A YAML parser message as an issue: its first line, at its line and column. */
+function yamlIssue(e: YAMLError, severity: Issue['severity']): Issue {
+  const pos = e.linePos?.[0];
+  const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+  return pos ? { path: [], position: { line: pos.line, column: pos.col }, severity, message: first } : { path: [], severity, message: first };
+}

@@ -1,0 +1,101 @@
+/**
+ * The rules parse of the rules providers (src/config/load-async.ts): the same results as the
+ * synchronous parseRules of the command line, with the YAML parser loaded only for a document that
+ * is not JSON and the regex check only for a document with a `regex` rule (the two modules are
+ * replaced here by wrappers that record being imported); a module that cannot be loaded is an
+ * issue, not a rejection. And the refresh engine applies documents in the order they were read,
+ * however long each parse takes.
+ */
+import { describe, expect, it, jest } from '@jest/globals';
+import { captureObservability } from '../helpers/events.js';
+
+const imported: string[] = [];
+let yamlFails = false;
+const realYaml = await import('../../src/config/yaml-document.js');
+const realRegex = await import('../../src/config/regex-check.js');
+jest.unstable_mockModule('../../src/config/yaml-document.js', () => {
+  imported.push('yaml');
+  if (yamlFails) throw new Error('chunk missing');
+  return realYaml;
+});
+jest.unstable_mockModule('../../src/config/regex-check.js', () => {
+  imported.push('regex');
+  return realRegex;
+});
+const { parseRulesAsync } = await import('../../src/config/load-async.js');
+const { parseRules } = await import('../../src/config/load.js');
+const { refreshEngine } = await import('../../src/config/refresh.js');
+
+const JSON_RULES = '{"rules":[{"name":"gcr","match":"gcr.io","replace":"asia.gcr.io"}]}';
+const JSON_REGEX = '{"rules":[{"name":"quay","regex":"quay\\\\.io/([^/]+)/(.+)","replace":"mirror.example.com/$1/$2"}]}';
+const YAML_RULES = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n';
+
+type Result = Awaited<ReturnType<typeof parseRulesAsync>>;
+
+/** A result without its functions: the issues, or the document, the warnings and what the rewriter does. */
+const summary = (r: Result): unknown => {
+  if (!r.ok) return r;
+  const image = (i: string): string => {
+    const out = r.rewriter.rewrite(i);
+    return out.kind === 'rewritten' ? out.rewritten : out.image;
+  };
+  return { document: r.document, warnings: r.warnings, rules: r.rewriter.rules.map((x) => x.name), rewrites: ['gcr.io/a/b:1', 'quay.io/o/r:2'].map(image) };
+};
+
+/** Modules are cached once imported: each row runs in a fresh module registry. */
+async function fresh(): Promise<typeof import('../../src/config/load-async.js')> {
+  jest.resetModules();
+  imported.length = 0;
+  return import('../../src/config/load-async.js');
+}
+
+describe('parseRulesAsync', () => {
+  it.each([
+    ['JSON, no regex rule', JSON_RULES, []],
+    ['JSON with a regex rule', JSON_REGEX, ['regex']],
+    ['YAML, no regex rule', YAML_RULES, ['yaml']],
+    ['YAML with a regex rule', 'rules:\n  - name: q\n    regex: quay\\.io/(.+)\n    replace: m.example.com/$1\n', ['yaml', 'regex']],
+    ['JSON with a broken regex', '{"rules":[{"name":"q","regex":"(a+)+","replace":"x.example.com"}]}', ['regex']],
+    ['JSON with a duplicate key', '{"rules":[],"rules":[]}', []],
+    ['a list (not JSON by its first character: read as YAML)', '[1]', ['yaml']],
+    ['empty', '  ', []],
+    ['JSON with a regex field that is not a string', '{"rules":[{"name":"q","regex":3,"replace":"x.example.com"}]}', ['regex']],
+    ['YAML with a syntax error', 'rules: [', ['yaml']],
+  ])('%s: what parseRules gives, loading %j', async (_label, text, loads) => {
+    const { parseRulesAsync: parse } = await fresh();
+    const env = { ACCOUNT: '123456789012' };
+    const result = await parse(text, env);
+    expect(summary(result)).toEqual(summary(parseRules(text, env)));
+    expect(imported).toEqual(loads);
+  });
+
+  it('a library that cannot be loaded is an issue of the document, not a rejection', async () => {
+    const { parseRulesAsync: parse } = await fresh();
+    yamlFails = true;
+    try {
+      expect(await parse(YAML_RULES, {})).toEqual({ ok: false, issues: [expect.objectContaining({ path: [], severity: 'error', message: expect.stringContaining('cannot be read: ') })] });
+    } finally {
+      yamlFails = false;
+    }
+    expect(await parseRulesAsync(JSON_RULES, {})).toMatchObject({ ok: true });
+  });
+});
+
+describe('refreshEngine', () => {
+  it('applies documents in the order they were read, though the first takes longer to parse', async () => {
+    await fresh();
+    const obs = captureObservability();
+    const engine = refreshEngine('test', { ...obs, env: {} });
+    // The YAML document needs the YAML parser loaded first; the JSON one parses at once.
+    const first = engine.apply({ text: YAML_RULES.replace('asia.gcr.io', 'eu.gcr.io'), version: '1' });
+    const second = engine.apply({ text: JSON_RULES, version: '2' });
+    expect(await first).toMatchObject({ ok: true, version: '1' });
+    expect(await second).toMatchObject({ ok: true, version: '2' });
+    const state = engine.state();
+    expect(state.ok && state.rewriter.rewrite('gcr.io/x')).toMatchObject({ kind: 'rewritten', rewritten: 'asia.gcr.io/x' });
+    expect(obs.logs().map((l) => [l['message'], l['version']])).toEqual([
+      ['rules loaded', '1'],
+      ['rules loaded', '2'],
+    ]);
+  });
+});
