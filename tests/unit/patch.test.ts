@@ -65,6 +65,15 @@ describe('base64', () => {
     expect(encodePatch([])).toBe(Buffer.from('[]').toString('base64'));
   });
 
+  it('gives the UTF-8 base64 of the JSON for ASCII and non-ASCII text of every length, past the check buffer too', () => {
+    for (const unit of ['a', '\u00e9', '\u00ff', '\u0080', '\u20ac', '\u{1f600}']) {
+      for (const n of [0, 1, 100, 16 * 1024 - 40, 16 * 1024, 40_000]) {
+        const ops = [replace('/a', `${'x'.repeat(n)}${unit}`)];
+        expect(encodePatch(ops)).toBe(Buffer.from(JSON.stringify(ops), 'utf8').toString('base64'));
+      }
+    }
+  });
+
   it('encodes lone surrogates (JSON.stringify escapes them), so the patch is always valid UTF-8', () => {
     const encoded = encodePatch([replace('/a', '\ud800x')]);
     const text = Buffer.from(encoded, 'base64').toString('utf8');
