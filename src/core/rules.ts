@@ -97,7 +97,7 @@ export function hasPathPrefix(name: string, prefix: string): boolean {
 
 /**
  * The flags every rule regex is compiled and run with, and the pattern it is compiled from: the
- * whole normalized name must match. src/config/schema.ts analyses this exact pattern with these
+ * whole normalized name must match. src/config/regex-check.ts analyses this exact pattern with these
  * flags, so what is checked is what runs.
  */
 export const RULE_REGEX_FLAGS = '';
@@ -348,7 +348,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
     const ref = parsed.value;
     // The grammar bounds the path (255), not the host: bound it here, so that regex rules (at most
-    // quadratic, see src/config/schema.ts) only ever run on names of a few hundred characters.
+    // quadratic, see src/config/regex-check.ts) only ever run on names of a few hundred characters.
     if (ref.domain.length > MAX_DOMAIN_LENGTH) {
       return { kind: 'invalid', image, error: `registry host is longer than ${MAX_DOMAIN_LENGTH} characters (a DNS name and a port)` };
     }
