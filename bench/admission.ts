@@ -285,6 +285,17 @@ if (https !== undefined) {
       verdict('serve CPU per request', cpuRatio <= TARGET.serveCpuRatio, `<= x${TARGET.serveCpuRatio} bare`),
     );
   }
+  if (https.bareWorkers > 0) {
+    // Like for like: the bare server as the same number of cluster workers beside the load generator.
+    const bareN = sat('bare-workers');
+    row(
+      `4 HTTPS at saturation, like for like: server CPU per request (serve and bare both --workers ${https.bareWorkers}: every process)`,
+      us(ours.cpuPerRequestUs),
+      '',
+      '',
+      `bare --workers ${https.bareWorkers}: ${us(bareN.cpuPerRequestUs)} at ${rate(bareN.throughput)}; serve = x${(ours.cpuPerRequestUs / bareN.cpuPerRequestUs).toFixed(1)} of it, ${((ours.throughput / bareN.throughput) * 100).toFixed(0)}% of its throughput`,
+    );
+  }
   if (phases.some((p) => p.server === 'go')) {
     const go = sat('go');
     row(

@@ -17,6 +17,10 @@
  *
  * The CPU time each server process uses during a phase (from /proc) gives its CPU per request, a
  * figure that does not depend on how much of the machine the load generator and other work take.
+ * It does depend on how many processes share the cores: `serve --workers N` runs N workers and a
+ * primary beside the load generator, so with N above 1 the bare server also runs as N node:cluster
+ * workers (`bare-workers`, the same code), and both comparisons are reported: against the one
+ * process and like for like.
  *
  * Every answer is checked after its phase: status 200 and, from `serve`, the right AdmissionReview
  * for that request (patch applied and compared, bench/lib/workloads.ts); from the bare server, the
@@ -35,7 +39,10 @@ import { benchRewriter, WEBHOOK_TOKEN } from './inprocess.js';
 import { Samples } from './stats.js';
 import { BENCH_ENV, BENCH_RULES, problemWith, Variants, workload } from './workloads.js';
 
-export type ServerName = 'serve' | 'bare' | 'go';
+export type ServerName = 'serve' | 'bare' | 'bare-workers' | 'go';
+
+/** The bare server, in one process or as N cluster workers: its answers are the fixed bytes. */
+const isBare = (name: ServerName): boolean => name === 'bare' || name === 'bare-workers';
 
 export interface PhaseResult {
   readonly server: ServerName;
@@ -70,6 +77,8 @@ export interface HttpsResult {
   readonly requestBytes: number;
   /** The protocol and cipher each server negotiates with a default node client (as autocannon's). */
   readonly tls: { readonly serve: string; readonly bare: string; readonly go?: string };
+  /** Workers of the `bare-workers` server (plan.workers); 0 when it did not run (one worker). */
+  readonly bareWorkers: number;
   /** Why the Go peer baseline did not run, when it did not. */
   readonly goProblem: string | undefined;
 }
@@ -236,9 +245,9 @@ export async function runHttps(
             responses++;
             if (t0 >= built) latency.add(t1 - t0);
             if (status !== 200) fail(`${name}: HTTP ${status}: ${body.slice(0, 200)}`);
-            if (name === 'bare') {
+            if (isBare(name)) {
               checked++;
-              if (body !== fixedAnswer) fail('bare: not the fixed answer');
+              if (body !== fixedAnswer) fail(`${name}: not the fixed answer`);
             } else {
               sent.push(context['n'] as number);
               bodies.push(body);
@@ -279,17 +288,28 @@ export async function runHttps(
     throw e;
   });
   // The bare server prefers the suite `serve` negotiates, so both do the same cryptography.
-  const bare = await startServer([...nodeArgs, join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile, serveTls.split(' ')[1] ?? ''], env).catch(
-    async (e: unknown) => {
-      await stopServer(serve);
-      throw e;
-    },
-  );
+  const bareArgs = [...nodeArgs, join(repoRoot, 'bench', 'bare-server.mjs'), cert, key, answerFile, serveTls.split(' ')[1] ?? ''];
+  const bare = await startServer(bareArgs, env).catch(async (e: unknown) => {
+    await stopServer(serve);
+    throw e;
+  });
+  const bareWorkers =
+    plan.workers > 1
+      ? await startServer([...bareArgs, String(plan.workers)], env).catch(async (e: unknown) => {
+          await Promise.all([stopServer(serve), stopServer(bare)]);
+          throw e;
+        })
+      : undefined;
   const built = goPeerBinary(repoRoot, progress);
   const goProblem = 'problem' in built ? built.problem : undefined;
   const go = 'path' in built ? await startServer([cert, key, GO_RULE.from, GO_RULE.to], env, built.path).catch(() => undefined) : undefined;
-  const servers: Partial<Record<ServerName, Server>> = { serve, bare, ...(go === undefined ? {} : { go }) };
-  const saturated: readonly ServerName[] = go === undefined ? ['bare', 'serve'] : ['bare', 'serve', 'go'];
+  const servers: Partial<Record<ServerName, Server>> = { serve, bare, ...(bareWorkers === undefined ? {} : { 'bare-workers': bareWorkers }), ...(go === undefined ? {} : { go }) };
+  const saturated: readonly ServerName[] = [
+    'bare',
+    ...(bareWorkers === undefined ? [] : (['bare-workers'] as const)),
+    'serve',
+    ...(go === undefined ? [] : (['go'] as const)),
+  ];
   const server = (name: ServerName): Server => {
     const s = servers[name];
     if (s === undefined) throw new Error(`no ${name} server`);
@@ -318,8 +338,17 @@ export async function runHttps(
       }
     }
   } finally {
-    await Promise.all([stopServer(serve), stopServer(bare), ...(go === undefined ? [] : [stopServer(go)])]);
+    await Promise.all([stopServer(serve), stopServer(bare), ...[bareWorkers, go].map((s) => (s === undefined ? undefined : stopServer(s)))]);
   }
   const tls = { serve: serveTls, bare: bareTls, ...(goTls === undefined ? {} : { go: goTls }) };
-  return { phases, checked, failures, answerBytes: Buffer.byteLength(fixedAnswer), requestBytes: Buffer.byteLength(repeated.text), tls, goProblem: go === undefined ? (goProblem ?? 'the Go webhook did not start') : undefined };
+  return {
+    phases,
+    checked,
+    failures,
+    answerBytes: Buffer.byteLength(fixedAnswer),
+    requestBytes: Buffer.byteLength(repeated.text),
+    tls,
+    bareWorkers: bareWorkers === undefined ? 0 : plan.workers,
+    goProblem: go === undefined ? (goProblem ?? 'the Go webhook did not start') : undefined,
+  };
 }
