@@ -220,4 +220,36 @@ describe('lineAtomicWriter', () => {
     expect(writes.slice(-2)).toEqual([`${'y'.repeat(150)}\n`, 'z\n']);
     expect(ATOMIC_WRITE_BYTES).toBe(4096);
   });
+
+  it('makes the same writes for ASCII text as splitting into lines does, and for text with multi-byte characters', () => {
+    // The reference: whole lines packed greedily into writes of at most `max` bytes, a longer line alone.
+    const reference = (s: string, max: number): string[] => {
+      if (Buffer.byteLength(s) <= max) return [s];
+      const out: string[] = [];
+      let chunk = '';
+      for (const line of s.split(/(?<=\n)/)) {
+        if (chunk !== '' && Buffer.byteLength(chunk) + Buffer.byteLength(line) > max) {
+          out.push(chunk);
+          chunk = '';
+        }
+        chunk += line;
+      }
+      if (chunk !== '') out.push(chunk);
+      return out;
+    };
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const alphabets: readonly (readonly string[])[] = [['a', 'b', '\n'], ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '\n'], ['a', 'é', '\n'], ['a', '\u{1F600}', '\n']];
+    for (let i = 0; i < 400; i++) {
+      const alphabet = alphabets[i % alphabets.length] ?? [];
+      const text = Array.from({ length: random(300) }, () => alphabet[random(alphabet.length)]).join('');
+      const max = 1 + random(60);
+      const writes: string[] = [];
+      lineAtomicWriter((s) => writes.push(s), max)(text);
+      expect(writes).toEqual(reference(text, max));
+    }
+  });
 });
