@@ -27,21 +27,28 @@ export function routeOf(path: string): Route | undefined {
   return { resource: '/mutate/{token}', pathParameters: { token } };
 }
 
-/** API Gateway REST semantics: `headers` holds the last value of a repeated header, `multiValueHeaders` all of them. */
+/** `target[key] = value` as an own property, even for `__proto__` (an assignment would set the prototype). */
+function put<T>(target: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
+ * API Gateway REST semantics: `headers` holds the last value of a repeated header, `multiValueHeaders` all of them.
+ * Built in one pass over the raw list, without an intermediate Map (this runs on every request).
+ */
 function headersOf(raw: readonly string[]): { headers: Record<string, string>; multi: Record<string, string[]> } {
-  const multi = new Map<string, string[]>();
+  const headers: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
     const value = raw[i + 1] ?? '';
-    const list = multi.get(name);
-    if (list === undefined) multi.set(name, [value]);
+    const list = Object.hasOwn(multi, name) ? multi[name] : undefined;
+    if (list === undefined) put(multi, name, [value]);
     else list.push(value);
+    put(headers, name, value);
   }
-  // Object.fromEntries defines own properties, so a header named __proto__ stays a plain key.
-  return {
-    headers: Object.fromEntries([...multi].map(([k, v]) => [k, v[v.length - 1] ?? ''])),
-    multi: Object.fromEntries(multi),
-  };
+  return { headers, multi };
 }
 
 function queryOf(search: string): { single: Record<string, string> | null; multi: Record<string, string[]> | null } {
