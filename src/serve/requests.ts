@@ -104,28 +104,38 @@ function routeOrRefusal(f: RequestFacts, draining: boolean): Route | Refusal {
   return f.route;
 }
 
-/** Run the handler; a throw is an error outcome, no answer within `handlerMs` a timeout. */
-async function invoke(s: RequestSettings, event: Parameters<ProxyHandler>[0], requestId: string): Promise<HandlerOutcome> {
+/**
+ * Run the handler; a throw is an error outcome, no answer within `handlerMs` a timeout. One promise
+ * and one timer per request (this runs on every request).
+ */
+function invoke(s: RequestSettings, event: Parameters<ProxyHandler>[0], requestId: string): Promise<HandlerOutcome> {
   const { handlerMs } = s.timeouts;
-  const deadline = Date.now() + handlerMs;
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    Promise.resolve()
-      .then(() => s.handler(event, lambdaContext(requestId, deadline)))
-      .then(
-        (value) => ({ kind: 'result' as const, value }),
-        (error: unknown) => ({ kind: 'error' as const, error }),
-      ),
-    new Promise<{ kind: 'timeout' }>((resolve) => {
-      timer = setTimeout(() => {
-        resolve({ kind: 'timeout' });
-      }, handlerMs);
-      // The connection keeps the process alive while it matters; after a forced shutdown it must not.
-      timer.unref();
-    }),
-  ]);
-  clearTimeout(timer);
-  return outcome;
+  return new Promise<HandlerOutcome>((resolve) => {
+    const timer = setTimeout(() => {
+      resolve({ kind: 'timeout' });
+    }, handlerMs);
+    // The connection keeps the process alive while it matters; after a forced shutdown it must not.
+    timer.unref();
+    const settle = (outcome: HandlerOutcome): void => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    let result: Promise<APIGatewayProxyResult>;
+    try {
+      result = Promise.resolve(s.handler(event, lambdaContext(requestId, Date.now() + handlerMs)));
+    } catch (error) {
+      settle({ kind: 'error', error });
+      return;
+    }
+    result.then(
+      (value) => {
+        settle({ kind: 'result', value });
+      },
+      (error: unknown) => {
+        settle({ kind: 'error', error });
+      },
+    );
+  });
 }
 
 /** Write the handler's outcome as the answer: its result, or 504 / 500 / 502 as API Gateway would. */

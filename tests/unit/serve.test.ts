@@ -258,11 +258,22 @@ describe('results -> HTTP, as API Gateway turns them', () => {
     expect(answer.headers['content-length']).toBe(String(Buffer.byteLength('binary \u00e9')));
   });
 
-  it('answers 500 without details when the handler throws', async () => {
-    behaviour = () => Promise.reject(new Error('secret detail'));
+  it.each([
+    { how: 'rejects', fail: (): Promise<APIGatewayProxyResult> => Promise.reject(new Error('secret detail')) },
+    {
+      how: 'throws before it returns a promise',
+      fail: (): Promise<APIGatewayProxyResult> => {
+        throw new Error('secret detail');
+      },
+    },
+  ])('answers 500 without details when the handler $how, and keeps serving', async ({ fail }) => {
+    behaviour = fail;
     const answer = await call({ method: 'POST', path: '/mutate', body: '{}' });
     expect(answer.status).toBe(500);
     expect(JSON.parse(answer.body)).toEqual({ message: 'Internal server error' });
+    expect(answer.body).not.toContain('secret');
+    behaviour = echo;
+    expect((await call({ method: 'POST', path: '/mutate', body: '{}' })).status).toBe(200);
   });
 
   it.each([
