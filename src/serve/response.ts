@@ -15,7 +15,7 @@ export type Written = { readonly ok: true; readonly status: number; readonly byt
 const isHeaderValue = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
 /** Translate the handler's result to status, headers and body, as API Gateway does; a malformed result is a problem (502). */
-function encodeResult(result: unknown): { status: number; headers: Map<string, string[]>; body: Buffer } | string {
+function encodeResult(result: unknown): { status: number; headers: Map<string, string[]>; body: string | Buffer; bytes: number } | string {
   if (!isRecord(result)) return 'the handler did not return an object';
   const { statusCode, body, isBase64Encoded } = result;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
@@ -42,7 +42,12 @@ function encodeResult(result: unknown): { status: number; headers: Map<string, s
   }
   for (const name of HOP_BY_HOP) headers.delete(name);
   const text = typeof body === 'string' ? body : '';
-  return { status: statusCode, headers, body: isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8') };
+  if (isBase64Encoded === true) {
+    const bytes = Buffer.from(text, 'base64');
+    return { status: statusCode, headers, body: bytes, bytes: bytes.length };
+  }
+  // Text goes to res.end as it is: Node writes it behind the head in one string, without a Buffer copy first.
+  return { status: statusCode, headers, body: text, bytes: Buffer.byteLength(text) };
 }
 
 /** Write the handler's result; a malformed one writes nothing and is returned as a problem. */
@@ -56,10 +61,10 @@ export function writeResult(res: ServerResponse, result: unknown): Written {
     for (const name of encoded.headers.keys()) res.removeHeader(name);
     return { ok: false, problem: `the handler returned an invalid header (${(e as Error).message})` };
   }
-  res.setHeader('content-length', encoded.body.length);
+  res.setHeader('content-length', encoded.bytes);
   res.writeHead(encoded.status);
   res.end(encoded.body);
-  return { ok: true, status: encoded.status, bytes: encoded.body.length };
+  return { ok: true, status: encoded.status, bytes: encoded.bytes };
 }
 
 /** Answer `{"message": ...}` with `status`; returns the body's size in bytes. */
