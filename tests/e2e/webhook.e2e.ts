@@ -167,7 +167,11 @@ describe('image-rewriter behind a real kube-apiserver', () => {
 
     const stored = await getPod(ns, 'target');
     expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/e2e/app:1', 'ephemeralContainers/debugger': 'asia.gcr.io/e2e/debug-tools:1.0' });
-    expect(env.serve.reviewed(ns, 'target', mark)).toMatchObject({ operation: 'UPDATE', outcome: 'patched', rewrites: 1 });
+    const update = await eventually('the UPDATE review line', { timeoutMs: 10_000 }, () => {
+      const line = env.serve.reviewed(ns, 'target', mark, 'UPDATE');
+      return Promise.resolve(line === undefined ? notYet('no line yet') : done(line));
+    });
+    expect(update).toMatchObject({ operation: 'UPDATE', outcome: 'patched', rewrites: 1 });
     // The subresource cannot change metadata: no annotation is attempted.
     expect(stored.metadata.annotations?.[ORIGINAL_IMAGES]).toBeUndefined();
   });

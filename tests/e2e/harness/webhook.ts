@@ -111,9 +111,13 @@ export class ServeInstance {
     return this.log.text(mark);
   }
 
-  /** The "admission reviewed" line of the object `name` in `namespace` since `mark`. */
-  reviewed(namespace: string, name: string, mark = 0): LogLine | undefined {
-    return this.lines(mark).find((l) => l.message === 'admission reviewed' && l['namespace'] === namespace && l['name'] === name);
+  /**
+   * The "admission reviewed" line of the object `name` in `namespace` since `mark`; of its
+   * `operation` when given (a CREATE's line can land just after a mark taken for the UPDATE that
+   * follows it: the server writes its lines after its answer).
+   */
+  reviewed(namespace: string, name: string, mark = 0, operation?: string): LogLine | undefined {
+    return this.lines(mark).find((l) => l.message === 'admission reviewed' && l['namespace'] === namespace && l['name'] === name && (operation === undefined || l['operation'] === operation));
   }
 }
 
