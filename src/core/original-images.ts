@@ -55,9 +55,8 @@ export function originalImagesOps(
     const key = originalImagesKey(r.field);
     if (!fresh.has(key)) fresh.set(key, r.field.image);
   }
-  const json = mapJson;
   if (metadata === undefined || metadata === null) {
-    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) } })];
+    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: mapJson(fresh) } })];
   }
   if (!isRecord(metadata)) {
     malformed.push({ pointer: '/metadata', problem: 'is not an object; original images not recorded' });
@@ -65,24 +64,24 @@ export function originalImagesOps(
   }
   const annotations = own(metadata, 'annotations');
   if (annotations === undefined || annotations === null) {
-    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: json(fresh) })];
+    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: mapJson(fresh) })];
   }
-  const path = ANNOTATION_POINTER;
   if (!isRecord(annotations)) {
     malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
     return [];
   }
   const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
-  if (existing === undefined) return [add(path, json(fresh))];
+  if (existing === undefined) return [add(ANNOTATION_POINTER, mapJson(fresh))];
   const previous = typeof existing === 'string' ? parseOriginals(existing) : undefined;
   if (previous === undefined) {
-    malformed.push({ pointer: path, problem: 'is not a JSON map of strings; replaced' });
-    return [replace(path, json(fresh))];
+    malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a JSON map of strings; replaced' });
+    return [replace(ANNOTATION_POINTER, mapJson(fresh))];
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries
   // of containers not rewritten now (already rewritten on an earlier call) are kept.
   const merged = new Map(previous);
   for (const [k, v] of fresh) merged.set(k, v);
-  if (json(merged) === existing) return [];
-  return [replace(path, json(merged))];
+  const text = mapJson(merged);
+  if (text === existing) return [];
+  return [replace(ANNOTATION_POINTER, text)];
 }
