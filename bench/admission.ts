@@ -319,8 +319,11 @@ if (https !== undefined) {
     // At the same arrival rate both servers get the same chance to batch work per wake-up, which
     // saturation does not give them (the faster server handles more requests per event-loop turn).
     const cpuAt = (p: PhaseResult): number => (p.serverCpuMs * 1000) / p.responses;
-    if (Number.isFinite(cpuAt(o)) && Number.isFinite(cpuAt(b))) {
-      row(`4 HTTPS at ${r} req/s: server CPU per request (same arrivals for both)`, us(cpuAt(o)), '', '', `bare: ${us(cpuAt(b))}; ${cpuAt(b) > 0 ? `serve = x${(cpuAt(o) / cpuAt(b)).toFixed(1)} of it` : 'no ratio: the bare server used less than one clock tick'} (10 ms clock ticks over ${b.responses} requests)`);
+    const serveUs = cpuAt(o);
+    const bareUs = cpuAt(b);
+    if (Number.isFinite(serveUs) && Number.isFinite(bareUs)) {
+      const ratio = bareUs > 0 ? `serve = x${(serveUs / bareUs).toFixed(1)} of it` : 'no ratio: the bare server used less than one clock tick';
+      row(`4 HTTPS at ${r} req/s: server CPU per request (same arrivals for both)`, us(serveUs), '', '', `bare: ${us(bareUs)}; ${ratio} (10 ms clock ticks over ${b.responses} requests)`);
     }
   }
 }
