@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'hack/**/bin/**', '.aws-sam/**'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'hack/**/bin/**', '.aws-sam/**', 'src/config/generated/*.js'] },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   tseslint.configs.stylisticTypeChecked,

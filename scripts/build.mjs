@@ -48,12 +48,12 @@ const common = {
 // event exactly as src/ does in process.
 const yamlEsm = join(dirname(createRequire(import.meta.url).resolve('yaml/package.json')), 'browser', 'index.js');
 // The Lambda bundle is split: what a module loads with import() (the YAML parser for a document
-// that is not JSON, the regex check for a `regex` rule, the existence checks' registry client) goes
+// that is not JSON, zod for a document the quick check does not accept, the regex check for a `regex` rule, the existence checks' registry client) goes
 // to its own file under dist/chunks/, which Node reads and compiles only when that import runs. In
 // one file, V8 would still have to read all of it at every cold start (docs/performance.md, cold
 // start). template.yaml builds the same (`Splitting`, `ChunkNames`).
 const entries = [
-  { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm }, split: { outdir: 'dist', entryNames: 'handler', chunkNames: 'chunks/[name]-[hash]' }, lazy: ['yaml', '@eslint-community/regexpp'],
+  { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm }, split: { outdir: 'dist', entryNames: 'handler', chunkNames: 'chunks/[name]-[hash]' }, lazy: ['yaml', '@eslint-community/regexpp', 'zod', 'ajv'],
     // No `__name` calls for every function at load: a logged stack is mapped to src/ lines, which say more than the names.
     keepNames: false },
   // The Kubernetes client (audit of a live cluster only) stays in node_modules, loaded with import():

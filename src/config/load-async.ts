@@ -4,16 +4,22 @@
  * for a document with a `regex` rule, each with `import()` the first time. Together they are more
  * than half of the Lambda bundle, and a JSON document without a regex (the SAM template's default)
  * never needs them: esbuild leaves a module imported this way uncompiled until the import runs
- * (scripts/build.mjs; docs/performance.md, cold start). The rules providers parse with it
- * (src/config/refresh.ts).
+ * (scripts/build.mjs; docs/performance.md, cold start). The same holds for zod (src/config/schema.ts):
+ * a valid document passes the quick check (src/config/document-check.ts) and never loads it. The
+ * rules providers parse with this module (src/config/refresh.ts).
  */
 import { type DocumentRead, needsRegexCheck, readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
-import type { RegexCheck, ValidationResult } from './schema.js';
+import { validateQuick } from './document-check.js';
+import type { RegexCheck, ValidationResult } from './issues.js';
+import type { validateWithSchema as ValidateWithSchema } from './schema.js';
 
 /** For a document without a `regex` rule, whose validation never calls the check. */
 const noRegexRules: RegexCheck = () => 'cannot be checked (internal error: the regex check was not loaded)';
 /** The regex check once loaded: one per process, so the schemas built for it are built once. */
 let checkRegex: RegexCheck | undefined;
+
+/** The zod schema's validation, once loaded. */
+let validateWithSchema: typeof ValidateWithSchema | undefined;
 
 /** Parse and validate a rules document. Never rejects: a library that cannot be loaded is an issue. */
 export async function parseRulesAsync(text: string, env: Readonly<Record<string, string | undefined>>): Promise<ValidationResult> {
@@ -21,7 +27,8 @@ export async function parseRulesAsync(text: string, env: Readonly<Record<string,
     const first = readWithoutYaml(text);
     const read: DocumentRead = first === 'yaml' ? (await import('./yaml-document.js')).readYaml(text) : first;
     const check = read.ok && needsRegexCheck(read.value) ? (checkRegex ??= ruleRegexCheck((await import('./regex-check.js')).regexProblem)) : noRegexRules;
-    return validateRead(read, env, check);
+    // A valid document is compiled without zod; any other is validated by the zod schema, which says why.
+    return validateRead(read, env, check, validateQuick) ?? validateRead(read, env, check, (validateWithSchema ??= (await import('./schema.js')).validateWithSchema));
   } catch (e) {
     return { ok: false, issues: [{ path: [], severity: 'error', message: `cannot be read: ${e instanceof Error ? e.message : String(e)}` }] };
   }

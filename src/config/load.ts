@@ -9,12 +9,18 @@
 import type { Issue } from '../core/rules.js';
 import { regexProblem } from './regex-check.js';
 import { readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
-import { formatIssue, type ValidationResult, validateDocumentWith } from './schema.js';
+import { validateQuick } from './document-check.js';
+import { formatIssue, type RegexCheck, type ValidationResult, validateWithSchema } from './schema.js';
 import { readYaml } from './yaml-document.js';
 
 export { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
 
 const checkRegex = ruleRegexCheck(regexProblem);
+
+/** The quick check for a valid document, the zod schema to say what is wrong with any other: one result either way. */
+function validateDocumentWith(input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {
+  return validateQuick(input, env, regexCheck) ?? validateWithSchema(input, env, regexCheck);
+}
 
 /** One line per issue: `rules[2].replace: must not be empty`. */
 export function formatIssues(issues: readonly Issue[]): string {
@@ -24,7 +30,7 @@ export function formatIssues(issues: readonly Issue[]): string {
 /** Parse and validate a rules document. Never throws. */
 export function parseRules(text: string, env: Readonly<Record<string, string | undefined>>): ValidationResult {
   const read = readWithoutYaml(text);
-  return validateRead(read === 'yaml' ? readYaml(text) : read, env, checkRegex);
+  return validateRead(read === 'yaml' ? readYaml(text) : read, env, checkRegex, validateDocumentWith);
 }
 
 /** Validate a parsed rules document (any value) and compile it (src/config/schema.ts), with the regex check. */

@@ -9,7 +9,7 @@
 import type { Issue, Rewriter } from '../core/rules.js';
 import { count, type Logger, Metric, type Metrics } from '../observability/telemetry.js';
 import { parseRulesAsync } from './load-async.js';
-import { formatIssue } from './schema.js';
+import { formatIssue } from './issues.js';
 import type { Env } from './settings.js';
 
 export type RulesState =

@@ -2,14 +2,14 @@
  * The steps from the text of a rules document to a validated, compiled rewriter that need neither
  * the YAML parser nor the regex check loaded: the size and emptiness checks, a JSON document read
  * without the YAML parser (src/config/json-document.ts), and the validation of the value read
- * with the regex check it is given. src/config/load.ts runs them synchronously with both libraries
+ * with the regex check and the validation it is given. src/config/load.ts runs them synchronously with both libraries
  * loaded (the command line, `serve`, the tests); src/config/load-async.ts loads each library only
  * when the document needs it (the Lambda's cold start).
  */
 import { anchoredRuleSource, type Issue, RULE_REGEX_FLAGS } from '../core/rules.js';
 import { readJsonDocument } from './json-document.js';
 import type { regexProblem } from './regex-check.js';
-import { type RegexCheck, type ValidationResult, validateDocumentWith } from './schema.js';
+import type { RegexCheck, ValidationResult } from './issues.js';
 
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
 export const MAX_RULES_DOCUMENT_BYTES = 1024 * 1024;
@@ -52,14 +52,21 @@ export function needsRegexCheck(value: unknown): boolean {
   return Array.isArray(rules) && rules.some((r: unknown) => typeof r === 'object' && r !== null && 'regex' in r);
 }
 
+/**
+ * A validation of a parsed document: the zod schema's (src/config/schema.ts, `validateWithSchema`,
+ * which says what is wrong), or the quick check's (src/config/document-check.ts, `validateQuick`,
+ * undefined for a document it does not accept).
+ */
+export type Validate<R extends ValidationResult | undefined> = (input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck) => R;
+
 /** Validate and compile what was read; the reader's warnings come first. Never throws. */
-export function validateRead(read: DocumentRead, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {
+export function validateRead<R extends ValidationResult | undefined>(read: DocumentRead, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck, validate: Validate<R>): ValidationResult | R {
   if (!read.ok) return read;
   const { value } = read;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, issues: [{ path: [], severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
   }
-  const result = validateDocumentWith(value, env, regexCheck);
-  if (!result.ok || read.warnings.length === 0) return result;
+  const result = validate(value, env, regexCheck);
+  if (result === undefined || !result.ok || read.warnings.length === 0) return result;
   return { ...result, warnings: [...read.warnings, ...result.warnings] };
 }

@@ -12,11 +12,19 @@
  * It uses `zod/mini`: zod 4's own core and messages without the chainable API, so the bundle
  * carries only the schema types used here (every message and path is the same as with `zod`;
  * the bundle and cold-start figures are in docs/performance.md).
+ *
+ * A valid document is recognised first without zod, by src/config/document-check.ts (a validator
+ * compiled at build time from this schema's JSON Schema, `rulesDocumentJsonSchema`, and the checks
+ * JSON Schema cannot express, src/config/document-rules.ts, which this schema calls too): the
+ * Lambda loads this module only for a document that check does not accept.
  */
 import * as z from 'zod/mini';
-import { type CompileResult, type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment, type Rewriter, compileRules } from '../core/rules.js';
-import { grammar } from '../core/reference.js';
+import { type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment, compileRules } from '../core/rules.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
+import { compiledResult, prefixProblem, ruleProblems } from './document-rules.js';
+import type { RegexCheck, ValidationResult } from './issues.js';
+
+export { formatIssue, formatPath, issueWhere, type RegexCheck, type ValidationResult } from './issues.js';
 
 
 // Documents are validated once per load, never per request: zod's compiled (`new Function`) object
@@ -31,19 +39,6 @@ const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const platform = /^[a-z0-9._-]+\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$/;
 const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*)$/;
 
-/** Normalized-name prefix: a registry host, then optional repository path components. */
-function prefixProblem(value: string): string | undefined {
-  // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix.
-  if (!grammar.anchoredName.test(`${value}/x`)) return 'is not a valid image name prefix (registry host, then optional /path)';
-  const first = value.split('/')[0] ?? '';
-  if (first === 'index.docker.io') return `names are normalized to docker.io; write "docker.io${value.slice(first.length)}"`;
-  if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
-    const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;
-    return `"${value}" does not start with a registry host; image names are compared in normalized form, did you mean "${suggestion}"?`;
-  }
-  return undefined;
-}
-
 const prefix = z.string().check(
   z.superRefine((v, ctx) => {
     const p = prefixProblem(v);
@@ -53,9 +48,6 @@ const prefix = z.string().check(
 
 const namespaceList = (): z.ZodMiniOptional<z.ZodMiniArray<z.ZodMiniString>> =>
   z.optional(z.array(z.string().check(z.regex(namespaceGlob, 'must be a namespace name, "*" and "?" allowed'))).check(z.minLength(1)));
-
-/** Why a rule regex cannot be used (it does not compile, or it can backtrack for long), or undefined. */
-export type RegexCheck = (source: string) => string | undefined;
 
 /** The fields of a rule, in the order the "known fields" hint lists them. */
 const RULE_KEYS = ['name', 'match', 'regex', 'replace', 'namespaces', 'excludeNamespaces', 'imagePullSecrets', 'verify', 'onMissing', 'onUnreachable', 'platforms'] as const;
@@ -92,13 +84,7 @@ function ruleShape(regexCheck: RegexCheck) {
 function buildSchemas(regexCheck: RegexCheck) {
   const rule = z.strictObject(ruleShape(regexCheck)).check(
     z.superRefine((r, ctx) => {
-      if (r.match === undefined && r.regex === undefined) ctx.addIssue({ code: 'custom', message: 'needs one of "match" or "regex"' });
-      if (r.match !== undefined && r.regex !== undefined) ctx.addIssue({ code: 'custom', message: 'has both "match" and "regex"; use one' });
-      if (r.verify !== true) {
-        for (const field of ['onMissing', 'onUnreachable', 'platforms'] as const) {
-          if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'applies only with "verify: true"' });
-        }
-      }
+      for (const p of ruleProblems(r)) ctx.addIssue(p.field === undefined ? { code: 'custom', message: p.message } : { code: 'custom', path: [p.field], message: p.message });
     }),
   ) satisfies z.ZodMiniType<RuleSpec>;
   const document = z.strictObject({
@@ -139,31 +125,6 @@ function distance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
-/** A key written bare in a path; any other key (empty, with dots, spaces...) is quoted: `rules[0][""]`. */
-const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
-
-/** `rules[2].replace` from a path (`['rules', 2, 'replace']`); '' for the empty path. */
-export function formatPath(path: readonly PathSegment[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (PLAIN_KEY.test(p)) out += out === '' ? p : `.${p}`;
-    else out += `[${JSON.stringify(p)}]`;
-  }
-  return out;
-}
-
-/** Where an issue is, as printed: `rules[2].replace`, `(line 3, column 7)`, or `(document)`. */
-export function issueWhere(issue: Issue): string {
-  if (issue.position !== undefined) return `(line ${issue.position.line}, column ${issue.position.column})`;
-  return formatPath(issue.path) || '(document)';
-}
-
-/** One issue as printed: `rules[2].replace: must not be empty`. */
-export function formatIssue(issue: Issue): string {
-  return `${issueWhere(issue)}: ${issue.message}`;
-}
-
 /** A zod path as a document path (zod allows symbol keys; a document has none, but print them anyway). */
 const segments = (path: readonly PropertyKey[]): PathSegment[] => path.map((p) => (typeof p === 'number' ? p : String(p)));
 
@@ -186,24 +147,16 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
   return out;
 }
 
-export type ValidationResult =
-  | { readonly ok: true; readonly document: RulesDocument; readonly rewriter: Rewriter; readonly warnings: readonly Issue[] }
-  | { readonly ok: false; readonly issues: readonly Issue[] };
-
 /**
- * Validate a parsed rules document (any value) and compile it. Every problem is reported at once:
- * rules that pass the schema are still compiled when others do not, so an unset variable in one
- * rule and a typo in another show up together.
+ * Validate a parsed rules document (any value) with the zod schema and compile it. Every problem
+ * is reported at once: rules that pass the schema are still compiled when others do not, so an
+ * unset variable in one rule and a typo in another show up together. Callers try the quick check
+ * first (src/config/document-check.ts: same result for a valid document, without zod).
  */
-export function validateDocumentWith(input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {
+export function validateWithSchema(input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {
   const { rule: ruleSchema, document: rulesDocumentSchema } = schemasFor(regexCheck);
   const parsed = rulesDocumentSchema.safeParse(input, { reportInput: true });
-  if (parsed.success) {
-    const compiled: CompileResult = compileRules(parsed.data, env);
-    return compiled.ok
-      ? { ok: true, document: parsed.data, rewriter: compiled.rewriter, warnings: compiled.warnings }
-      : { ok: false, issues: compiled.issues };
-  }
+  if (parsed.success) return compiledResult(parsed.data, env);
   const issues = issuesFromZod(parsed.error);
   // Compile the rules that are valid on their own, to report their problems as well.
   if (typeof input === 'object' && input !== null && Array.isArray((input as { rules?: unknown }).rules)) {
@@ -243,4 +196,18 @@ function sortIssues(issues: Issue[]): Issue[] {
       return a.n - b.n;
     })
     .map(({ i }) => i);
+}
+
+/** Whether the zod schema accepts the document (its checks of single fields and rules; not the compile). */
+export function schemaAccepts(input: unknown, regexCheck: RegexCheck): boolean {
+  return schemasFor(regexCheck).document.safeParse(input).success;
+}
+
+/**
+ * The document's structure as JSON Schema (draft-07), by zod's own conversion: the refinements
+ * (`superRefine`) are not in it. scripts/generate-validator.ts compiles it into the quick check's
+ * validator (src/config/document-check.ts).
+ */
+export function rulesDocumentJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(schemasFor(() => undefined).document, { target: 'draft-07', unrepresentable: 'throw' });
 }

@@ -22,7 +22,7 @@
  * reported at once, in one `SourceError`, with the same text in every adapter.
  */
 import type { Issue } from '../core/rules.js';
-import { formatIssue } from './schema.js';
+import { formatIssue } from './issues.js';
 import type { CredentialsSetting } from '../verify/credentials.js';
 import { tokenProblem } from './token-check.js';
 

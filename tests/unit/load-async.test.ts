@@ -1,8 +1,9 @@
 /**
  * The rules parse of the rules providers (src/config/load-async.ts): the same results as the
  * synchronous parseRules of the command line, with the YAML parser loaded only for a document that
- * is not JSON and the regex check only for a document with a `regex` rule (the two modules are
- * replaced here by wrappers that record being imported); a module that cannot be loaded is an
+ * is not JSON, the regex check only for a document with a `regex` rule and zod only for a
+ * document the quick check does not accept (the modules are replaced here by wrappers that record
+ * being imported); a module that cannot be loaded is an
  * issue, not a rejection. And the refresh engine applies documents in the order they were read,
  * however long each parse takes.
  */
@@ -21,6 +22,11 @@ jest.unstable_mockModule('../../src/config/yaml-document.js', () => {
 jest.unstable_mockModule('../../src/config/regex-check.js', () => {
   imported.push('regex');
   return realRegex;
+});
+const realSchema = await import('../../src/config/schema.js');
+jest.unstable_mockModule('../../src/config/schema.js', () => {
+  imported.push('zod');
+  return realSchema;
 });
 const { parseRulesAsync } = await import('../../src/config/load-async.js');
 const { parseRules } = await import('../../src/config/load.js');
@@ -55,11 +61,13 @@ describe('parseRulesAsync', () => {
     ['JSON with a regex rule', JSON_REGEX, ['regex']],
     ['YAML, no regex rule', YAML_RULES, ['yaml']],
     ['YAML with a regex rule', 'rules:\n  - name: q\n    regex: quay\\.io/(.+)\n    replace: m.example.com/$1\n', ['yaml', 'regex']],
-    ['JSON with a broken regex', '{"rules":[{"name":"q","regex":"(a+)+","replace":"x.example.com"}]}', ['regex']],
+    ['JSON with a broken regex', '{"rules":[{"name":"q","regex":"(a+)+","replace":"x.example.com"}]}', ['regex', 'zod']],
+    ['JSON with an unknown field (zod says which)', '{"rules":[{"name":"gcr","match":"gcr.io","replace":"asia.gcr.io","namspaces":["a"]}]}', ['zod']],
+    ['JSON whose rules only the compile refuses (no zod)', '{"rules":[{"name":"gcr","match":"gcr.io","replace":"${env:UNSET}.example.com"}]}', []],
     ['JSON with a duplicate key', '{"rules":[],"rules":[]}', []],
     ['a list (not JSON by its first character: read as YAML)', '[1]', ['yaml']],
     ['empty', '  ', []],
-    ['JSON with a regex field that is not a string', '{"rules":[{"name":"q","regex":3,"replace":"x.example.com"}]}', ['regex']],
+    ['JSON with a regex field that is not a string', '{"rules":[{"name":"q","regex":3,"replace":"x.example.com"}]}', ['regex', 'zod']],
     ['YAML with a syntax error', 'rules: [', ['yaml']],
   ])('%s: what parseRules gives, loading %j', async (_label, text, loads) => {
     const { parseRulesAsync: parse } = await fresh();

@@ -1,0 +1,42 @@
+/**
+ * The checks of a rules document that JSON Schema cannot express, shared by its zod definition
+ * (src/config/schema.ts) and the quick check (src/config/document-check.ts), so that both say the
+ * same; and the compile that follows a document's validation.
+ */
+import { compileRules, type Issue } from '../core/rules.js';
+import { grammar } from '../core/reference.js';
+import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
+import type { ValidationResult } from './issues.js';
+
+/** Normalized-name prefix: a registry host, then optional repository path components. */
+export function prefixProblem(value: string): string | undefined {
+  // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix.
+  if (!grammar.anchoredName.test(`${value}/x`)) return 'is not a valid image name prefix (registry host, then optional /path)';
+  const first = value.split('/')[0] ?? '';
+  if (first === 'index.docker.io') return `names are normalized to docker.io; write "docker.io${value.slice(first.length)}"`;
+  if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
+    const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;
+    return `"${value}" does not start with a registry host; image names are compared in normalized form, did you mean "${suggestion}"?`;
+  }
+  return undefined;
+}
+
+/** The fields that apply only with `verify: true`. */
+const VERIFY_FIELDS = ['onMissing', 'onUnreachable', 'platforms'] as const;
+
+/** What is wrong with a rule as a whole (its fields each valid): `field` when the problem is one field's. */
+export function ruleProblems(rule: RuleSpec): readonly { readonly field?: (typeof VERIFY_FIELDS)[number]; readonly message: string }[] {
+  const out: { field?: (typeof VERIFY_FIELDS)[number]; message: string }[] = [];
+  if (rule.match === undefined && rule.regex === undefined) out.push({ message: 'needs one of "match" or "regex"' });
+  if (rule.match !== undefined && rule.regex !== undefined) out.push({ message: 'has both "match" and "regex"; use one' });
+  if (rule.verify !== true) {
+    for (const field of VERIFY_FIELDS) if (rule[field] !== undefined) out.push({ field, message: 'applies only with "verify: true"' });
+  }
+  return out;
+}
+
+/** The result for a document that passed the schema: its rules compiled (problems across rules, the environment). */
+export function compiledResult(document: RulesDocument, env: Readonly<Record<string, string | undefined>>): ValidationResult {
+  const compiled = compileRules(document, env);
+  return compiled.ok ? { ok: true, document, rewriter: compiled.rewriter, warnings: compiled.warnings } : { ok: false, issues: compiled.issues satisfies readonly Issue[] };
+}
