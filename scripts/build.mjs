@@ -55,7 +55,10 @@ const yamlEsm = join(dirname(createRequire(import.meta.url).resolve('yaml/packag
 const entries = [
   { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm }, split: { outdir: 'dist', entryNames: 'handler', chunkNames: 'chunks/[name]-[hash]' }, lazy: ['yaml', '@eslint-community/regexpp', 'zod', 'ajv'],
     // No `__name` calls for every function at load: a logged stack is mapped to src/ lines, which say more than the names.
-    keepNames: false },
+    keepNames: false,
+    // No `require` for CommonJS dependencies: nothing in this bundle calls it (checked below), and
+    // the banner would run createRequire in the entry and in every chunk at each cold start.
+    requireShim: false },
   // The Kubernetes client (audit of a live cluster only) stays in node_modules, loaded with import():
   // bundled, it made dist/cli.js 4.6 MB instead of 1.0 MB, parsed at every start of every command.
   { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n', external: ['@kubernetes/client-node'] },
@@ -70,7 +73,7 @@ for (const e of entries) {
     alias: e.alias ?? {},
     keepNames: e.keepNames ?? common.keepNames,
     ...(e.split === undefined ? { outfile: e.out } : { splitting: true, ...e.split }),
-    banner: { js: (e.banner ?? '') + common.banner.js },
+    banner: { js: (e.banner ?? '') + (e.requireShim === false ? '' : common.banner.js) },
   });
   if (e.banner) await chmod(e.out, 0o755);
   const outputs = Object.entries(result.metafile.outputs).filter(([path]) => path.endsWith('.js'));
@@ -79,6 +82,12 @@ for (const e of entries) {
     const eager = outputs.flatMap(([, o]) => o.imports).filter((i) => i.kind !== 'dynamic-import' && e.external.some((x) => i.path.startsWith(x.replace('*', ''))));
     if (eager.length > 0) {
       throw new Error(`${e.out}: ${e.external.join(', ')} must be imported with import() only (cold start); statically imported: ${eager.map((i) => i.path).join(', ')}`);
+    }
+  }
+  if (e.requireShim === false) {
+    // esbuild turns a require() it cannot bundle into a call that throws "Dynamic require of ... is not supported" without the banner's `require`.
+    for (const [path] of outputs) {
+      if ((await readFile(path, 'utf8')).includes('Dynamic require of')) throw new Error(`${path}: calls require(), which this bundle does not define (requireShim: false)`);
     }
   }
   if (e.lazy !== undefined) {
