@@ -8,6 +8,7 @@
  */
 import type { Issue } from '../core/rules.js';
 import { regexProblem } from './regex-check.js';
+import { parseRulePattern } from './regex-parse-full.js';
 import { readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
 import { validateQuick } from './document-check.js';
 import { formatIssue, type RegexCheck, type ValidationResult, validateWithSchema } from './schema.js';
@@ -15,7 +16,7 @@ import { readYaml } from './yaml-document.js';
 
 export { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
 
-const checkRegex = ruleRegexCheck(regexProblem);
+const checkRegex = ruleRegexCheck((source, compile) => regexProblem(source, compile, { full: parseRulePattern }));
 
 /** The quick check for a valid document, the zod schema to say what is wrong with any other: one result either way. */
 function validateDocumentWith(input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {

@@ -2,12 +2,14 @@
  * The check of a rule regex at load: it must compile, and must not be able to backtrack for long
  * (src/config/schema.ts reports what this returns as an issue at the rule's `regex`).
  *
- * Its own module because it is the only user of regexpp (a quarter of the Lambda bundle's size):
- * the Lambda loads it with `import()` only when a rules document has a `regex` rule
- * (src/config/load-async.ts), so a document without one never compiles it at a cold start
- * (docs/performance.md, cold start).
+ * The analysis reads a syntax tree of the pattern from the subset parser (src/config/regex-subset.ts),
+ * which reads the regexes rules are written with, or from regexpp (src/config/regex-parse-full.ts)
+ * for the others. The Lambda loads this module with `import()` only when a rules document has a
+ * `regex` rule, and regexpp only when one of its regexes is outside the subset
+ * (src/config/load-async.ts; docs/performance.md, cold start): the tree is typed here by the fields
+ * the analysis reads, which both parsers' trees have, so this module does not import regexpp.
  */
-import { type AST, RegExpParser } from '@eslint-community/regexpp';
+import { parseSubsetPattern } from './regex-subset.js';
 
 /**
  * How the rewriter compiles a rule regex (src/core/rules.ts: `anchoredRuleSource` and
@@ -21,17 +23,78 @@ export interface RuleRegexCompile {
 }
 
 /**
- * The parser that reads a rule regex the way V8 runs it: ECMAScript's grammar with its Annex B
- * (web compatibility) syntax, no flags (RULE_REGEX_FLAGS), the syntax of the newest edition (a
- * construct V8 does not support is refused by V8's compile first). regexpp is the parser ESLint's
- * own rules rely on; it is checked against V8 on generated sources by
- * tests/unit/regex-check.property.test.ts.
+ * A syntax tree of a rule regex, by the fields the analysis reads: regexpp's `AST.Pattern` has
+ * them (the compiler checks it where src/config/load.ts passes regexpp's parse), and so has the
+ * subset parser's tree.
  */
-const regexParser = new RegExpParser({ ecmaVersion: 2025, strict: false });
+export interface RegexTree {
+  readonly type: 'Pattern';
+  readonly alternatives: readonly Alternative[];
+}
+interface Alternative {
+  readonly type: 'Alternative';
+  readonly elements: readonly Element[];
+}
+type Element =
+  | { readonly type: 'Group'; readonly modifiers: object | null; readonly alternatives: readonly Alternative[] }
+  | { readonly type: 'CapturingGroup'; readonly alternatives: readonly Alternative[] }
+  | { readonly type: 'Quantifier'; readonly min: number; readonly max: number; readonly element: Element }
+  | { readonly type: 'Assertion'; readonly kind: 'start' | 'end' | 'word' | 'lookahead' | 'lookbehind' }
+  | { readonly type: 'Backreference'; readonly raw: string }
+  | { readonly type: 'ExpressionCharacterClass'; readonly raw: string }
+  | CharacterClass
+  | Character
+  | CharacterSet;
+interface Character {
+  readonly type: 'Character';
+  readonly value: number;
+}
+type CharacterSet = { readonly type: 'CharacterSet'; readonly kind: 'any' } | { readonly type: 'CharacterSet'; readonly kind: 'digit' | 'space' | 'word' | 'property'; readonly negate: boolean };
+interface CharacterClass {
+  readonly type: 'CharacterClass';
+  readonly negate: boolean;
+  readonly elements: readonly ClassElement[];
+}
+type ClassElement =
+  | Character
+  | CharacterSet
+  | CharacterClass
+  | { readonly type: 'CharacterClassRange'; readonly min: Character; readonly max: Character }
+  // Only with the v flag (never in rules): counted as any character.
+  | { readonly type: 'ClassStringDisjunction' | 'ExpressionCharacterClass' };
 
-/** The syntax tree of a rule regex pattern as V8 reads it with RULE_REGEX_FLAGS; throws a SyntaxError. */
-export function parseRulePattern(pattern: string): AST.Pattern {
-  return regexParser.parsePattern(pattern, 0, pattern.length, { unicode: false, unicodeSets: false });
+/** The parsers the check reads a pattern with. */
+export interface RegexParsers {
+  /**
+   * regexpp's parse (src/config/regex-parse-full.ts), for a pattern the subset parser declines; a
+   * pattern neither reads is an issue, never accepted unread.
+   */
+  readonly full?: ((pattern: string) => RegexTree) | undefined;
+  /** False: every pattern is read by `full` (the tests compare the two readings). */
+  readonly subset?: boolean;
+}
+
+/** The source compiled as the rewriter compiles it, or why it does not compile. */
+function compiled(source: string, compile: RuleRegexCompile): { readonly anchored: string } | { readonly problem: string } {
+  const anchored = compile.anchored(source);
+  try {
+    // Both: the source alone must be a regex (`a)|(b` is not, though it fits in the anchoring).
+    new RegExp(source, compile.flags);
+    new RegExp(anchored, compile.flags);
+  } catch (e) {
+    return { problem: `does not compile: ${(e as Error).message}` };
+  }
+  return { anchored };
+}
+
+/**
+ * Whether the check of `source` needs regexpp (`full`): it compiles and the subset parser declines
+ * it. The Lambda asks before validating a document (validation is synchronous, so it cannot load
+ * regexpp when it meets such a source).
+ */
+export function needsFullParser(source: string, compile: RuleRegexCompile): boolean {
+  const c = compiled(source, compile);
+  return 'anchored' in c && parseSubsetPattern(c.anchored) === undefined;
 }
 
 /**
@@ -44,21 +107,16 @@ export function parseRulePattern(pattern: string): AST.Pattern {
  * compiles (`anchoredRuleSource`, with the same flags), so a source cannot read one way here and
  * another way there; anything the analysis does not know is refused, not guessed at.
  */
-export function regexProblem(source: string, compile: RuleRegexCompile): string | undefined {
-  const anchored = compile.anchored(source);
+export function regexProblem(source: string, compile: RuleRegexCompile, parsers: RegexParsers = {}): string | undefined {
+  const c = compiled(source, compile);
+  if ('problem' in c) return c.problem;
+  let pattern: RegexTree | undefined;
   try {
-    // Both: the source alone must be a regex (`a)|(b` is not, though it fits in the anchoring).
-    new RegExp(source, compile.flags);
-    new RegExp(anchored, compile.flags);
-  } catch (e) {
-    return `does not compile: ${(e as Error).message}`;
-  }
-  let pattern: AST.Pattern;
-  try {
-    pattern = parseRulePattern(anchored);
+    pattern = (parsers.subset === false ? undefined : parseSubsetPattern(c.anchored)) ?? parsers.full?.(c.anchored);
   } catch (e) {
     return `cannot be analysed: ${(e as Error).message}`;
   }
+  if (pattern === undefined) return 'cannot be analysed (internal error: the regex parser for it was not loaded)';
   const structural = structuralProblem(pattern, false);
   if (structural !== undefined) return structural;
   const choices = choicePoints(pattern);
@@ -68,7 +126,7 @@ export function regexProblem(source: string, compile: RuleRegexCompile): string 
   return undefined;
 }
 
-type RegexNode = AST.Pattern | AST.Alternative | AST.Element;
+type RegexNode = RegexTree | Alternative | Element;
 
 /** The first construct that can backtrack exponentially (or that the analysis cannot read), if any. */
 function structuralProblem(node: RegexNode, insideRepeat: boolean): string | undefined {
@@ -131,7 +189,7 @@ const SPACE = rangeBits(0x09, 0x0d) | bit(0x20) | (1n << OTHER);
 /** `.` without the s flag: everything but the line terminators. */
 const DOT = ALL & ~bit(0x0a) & ~bit(0x0d);
 
-type SetNode = AST.Character | AST.CharacterClass | AST.CharacterSet | AST.CharacterClassRange | AST.CharacterClassElement | AST.ExpressionCharacterClass;
+type SetNode = Element | ClassElement;
 
 function setBits(t: SetNode): bigint {
   switch (t.type) {
@@ -140,7 +198,7 @@ function setBits(t: SetNode): bigint {
     case 'CharacterClassRange':
       return rangeBits(t.min.value, t.max.value);
     case 'CharacterClass': {
-      const bits = (t.elements as readonly AST.CharacterClassElement[]).reduce((acc, x) => acc | setBits(x), 0n);
+      const bits = t.elements.reduce((acc, x) => acc | setBits(x), 0n);
       return t.negate ? negated(bits) : bits;
     }
     case 'CharacterSet': {
@@ -171,8 +229,8 @@ interface Scan {
  * multiplies the backtracking by up to the length of the name; a repetition that stops at a
  * character it cannot match (`[^/]+/`) has one way to end and does not count.
  */
-function choicePoints(pattern: AST.Pattern): number {
-  const seq = (elements: readonly AST.Element[], follow: bigint): Scan => {
+function choicePoints(pattern: RegexTree): number {
+  const seq = (elements: readonly Element[], follow: bigint): Scan => {
     let after = follow;
     let first = 0n;
     let chars = 0n;
@@ -190,7 +248,7 @@ function choicePoints(pattern: AST.Pattern): number {
     }
     return { first, chars, nullable, choices };
   };
-  const alternatives = (options: readonly AST.Alternative[], follow: bigint): Scan => {
+  const alternatives = (options: readonly Alternative[], follow: bigint): Scan => {
     const scans = options.map((o) => seq(o.elements, follow));
     const overlap = scans.some((a, i) => scans.slice(i + 1).some((b) => (a.first & b.first) !== 0n || (a.nullable && b.nullable)));
     return {
@@ -200,7 +258,7 @@ function choicePoints(pattern: AST.Pattern): number {
       choices: scans.reduce((acc, x) => acc + x.choices, overlap ? 1 : 0),
     };
   };
-  const one = (t: AST.Element, after: bigint): Scan => {
+  const one = (t: Element, after: bigint): Scan => {
     switch (t.type) {
       case 'Group':
       case 'CapturingGroup':

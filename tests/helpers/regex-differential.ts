@@ -1,5 +1,5 @@
 /**
- * A differential check of the rules' regex parser (regexpp, src/config/regex-check.ts) against V8: the
+ * A differential check of the rules' regex parser (regexpp, src/config/regex-parse-full.ts) against V8: the
  * syntax tree the parser reads is written back out in a spelling that leaves no room for reading
  * (every character as `\uXXXX`, every quantifier as `{min,max}`), and V8 must then run both the
  * source and that rewrite the same way: both compile or neither, the same groups, the same matches
@@ -8,7 +8,7 @@
  */
 import { type AST, visitRegExpAST } from '@eslint-community/regexpp';
 import fc from 'fast-check';
-import { parseRulePattern } from '../../src/config/regex-check.js';
+import { parseRulePattern } from '../../src/config/regex-parse-full.js';
 
 const hex4 = (n: number): string => `\\u${n.toString(16).padStart(4, '0')}`;
 
@@ -133,4 +133,22 @@ export function disagreement(source: string, subjects: readonly string[], read: 
     if (a !== b) return `on ${JSON.stringify(s)}: V8 ${a}, the parser's reading ${rewritten}: ${b}`;
   }
   return undefined;
+}
+
+/** The fields of a node the regex check reads (and a capturing group's name, a quantifier's greediness). */
+const READ = ['type', 'alternatives', 'elements', 'modifiers', 'min', 'max', 'greedy', 'element', 'kind', 'negate', 'value', 'name'] as const;
+
+/**
+ * A syntax tree, regexpp's or the subset parser's (src/config/regex-subset.ts), projected to the
+ * fields in READ, and `raw` where the check reads it: two trees the check cannot tell apart project
+ * to equal values.
+ */
+export function projected(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(projected);
+  if (typeof node !== 'object' || node === null) return node;
+  const n = node as Readonly<Record<string, unknown>>;
+  const out: Record<string, unknown> = {};
+  for (const key of READ) if (key in n) out[key] = projected(n[key]);
+  if (n['type'] === 'Backreference' || n['type'] === 'ExpressionCharacterClass' || n['type'] === 'Modifiers') out['raw'] = n['raw'];
+  return out;
 }

@@ -1,10 +1,10 @@
 /**
  * The rules parse of the rules providers (src/config/load-async.ts): the same results as the
  * synchronous parseRules of the command line, with the YAML parser loaded only for a document that
- * is not JSON, the regex check only for a document with a `regex` rule and zod only for a
- * document the quick check does not accept (the modules are replaced here by wrappers that record
- * being imported); a module that cannot be loaded is an
- * issue, not a rejection. And the refresh engine applies documents in the order they were read,
+ * is not JSON, the regex check only for a document with a `regex` rule, regexpp only for a regex
+ * outside the subset the check parses itself, and zod only for a document the quick check does
+ * not accept (the modules are replaced here by wrappers that record being imported); a module that
+ * cannot be loaded is an issue, not a rejection. And the refresh engine applies documents in the order they were read,
  * however long each parse takes.
  */
 import { describe, expect, it, jest } from '@jest/globals';
@@ -14,6 +14,7 @@ const imported: string[] = [];
 let yamlFails = false;
 const realYaml = await import('../../src/config/yaml-document.js');
 const realRegex = await import('../../src/config/regex-check.js');
+const realRegexpp = await import('../../src/config/regex-parse-full.js');
 jest.unstable_mockModule('../../src/config/yaml-document.js', () => {
   imported.push('yaml');
   if (yamlFails) throw new Error('chunk missing');
@@ -22,6 +23,10 @@ jest.unstable_mockModule('../../src/config/yaml-document.js', () => {
 jest.unstable_mockModule('../../src/config/regex-check.js', () => {
   imported.push('regex');
   return realRegex;
+});
+jest.unstable_mockModule('../../src/config/regex-parse-full.js', () => {
+  imported.push('regexpp');
+  return realRegexpp;
 });
 const realSchema = await import('../../src/config/schema.js');
 jest.unstable_mockModule('../../src/config/schema.js', () => {
@@ -34,6 +39,7 @@ const { refreshEngine } = await import('../../src/config/refresh.js');
 
 const JSON_RULES = '{"rules":[{"name":"gcr","match":"gcr.io","replace":"asia.gcr.io"}]}';
 const JSON_REGEX = '{"rules":[{"name":"quay","regex":"quay\\\\.io/([^/]+)/(.+)","replace":"mirror.example.com/$1/$2"}]}';
+const QUAY_RULE = '{"name":"quay","regex":"quay\\\\.io/(?<org>[^/]+)/(.+)","replace":"mirror.example.com/quay/$<org>/$2"}';
 const YAML_RULES = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n';
 
 type Result = Awaited<ReturnType<typeof parseRulesAsync>>;
@@ -68,6 +74,12 @@ describe('parseRulesAsync', () => {
     ['a list (not JSON by its first character: read as YAML)', '[1]', ['yaml']],
     ['empty', '  ', []],
     ['JSON with a regex field that is not a string', '{"rules":[{"name":"q","regex":3,"replace":"x.example.com"}]}', ['regex', 'zod']],
+    ['JSON with regexes all in the subset the check parses (no regexpp)', `{"rules":[${QUAY_RULE},{"name":"g","regex":"([a-z0-9.-]+)\\\\.gcr\\\\.io/(.+)","replace":"m.example.com/$1/$2"}]}`, ['regex']],
+    ['JSON with a safe regex outside the subset', '{"rules":[{"name":"q","regex":"quay\\\\.io/\\\\x41([^/]+)","replace":"x.example.com/$1"}]}', ['regex', 'regexpp']],
+    ['JSON with a backreference (outside the subset)', '{"rules":[{"name":"q","regex":"(a)\\\\1","replace":"x.example.com"}]}', ['regex', 'regexpp', 'zod']],
+    ['JSON with a lookahead (outside the subset) after a regex inside it', `{"rules":[${QUAY_RULE},{"name":"q","regex":"(?=a)a","replace":"x.example.com"}]}`, ['regex', 'regexpp', 'zod']],
+    ['JSON with a rule that is not a mapping before a regex outside the subset', '{"rules":["x",{"name":"q","regex":"(a)\\\\1","replace":"x.example.com"}]}', ['regex', 'regexpp', 'zod']],
+    ['JSON with a regex that does not compile (no parser needed)', '{"rules":[{"name":"q","regex":"a(","replace":"x.example.com"}]}', ['regex', 'zod']],
     ['YAML with a syntax error', 'rules: [', ['yaml']],
   ])('%s: what parseRules gives, loading %j', async (_label, text, loads) => {
     const { parseRulesAsync: parse } = await fresh();
@@ -75,6 +87,20 @@ describe('parseRulesAsync', () => {
     const result = await parse(text, env);
     expect(summary(result)).toEqual(summary(parseRules(text, env)));
     expect(imported).toEqual(loads);
+  });
+
+  it('loads regexpp for the first document that needs it, and the check of later documents reads with it', async () => {
+    const { parseRulesAsync: parse } = await fresh();
+    const outside = (regex: string): string => JSON.stringify({ rules: [{ name: 'q', regex, replace: 'x.example.com/$1' }] });
+    expect(await parse(`{"rules":[${QUAY_RULE}]}`, {})).toMatchObject({ ok: true });
+    expect(imported).toEqual(['regex']);
+    expect(await parse(outside('quay\\.io/\\x41([^/]+)'), {})).toMatchObject({ ok: true });
+    expect(imported).toEqual(['regex', 'regexpp']);
+    // Loaded once per process: the same check, now reading what the subset parser declines.
+    const backreference = outside('(a)\\1([^/]+)');
+    expect(summary(await parse(backreference, {}))).toEqual(summary(parseRules(backreference, {})));
+    expect(await parse(backreference, {})).toMatchObject({ ok: false, issues: [expect.objectContaining({ message: expect.stringContaining('uses a backreference') })] });
+    expect(imported).toEqual(['regex', 'regexpp', 'zod']);
   });
 
   it('a library that cannot be loaded is an issue of the document, not a rejection', async () => {
