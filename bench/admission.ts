@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     rates: { type: 'string', default: '100,400' },
     'profile-dir': { type: 'string' },
     moto: { type: 'boolean', default: false },
+    workers: { type: 'string' },
   },
   strict: true,
 });
@@ -49,6 +50,9 @@ const quick = args.quick;
 const sections = new Set(args.sections.split(',').map((s) => s.trim()));
 const rates = args.rates.split(',').map(Number);
 if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates must be positive integers: ${args.rates}`);
+/** `serve --workers` (and the like-for-like bare server's): the CPUs available unless --workers=N. */
+const workers = args.workers === undefined ? availableParallelism() : Number(args.workers);
+if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer: ${String(args.workers)}`);
 
 const REPO = process.cwd();
 /** Extra node options for the child processes (`--profile-dir`). */
@@ -58,8 +62,8 @@ const inProcessPlan: InProcessPlan = quick ? { rounds: 2, batch: 25, heapBatches
 const coldSpawns = quick ? 2 : 31;
 const perEventPlan: PerEventPlan = quick ? { events: 400, rounds: 2 } : { events: 4000, rounds: 10 };
 const httpsPlan: HttpsPlan = quick
-  ? { warmupSeconds: 1, seconds: 1, rounds: 1, connections: 16, rateConnections: 2, rates, workers: availableParallelism() }
-  : { warmupSeconds: 3, seconds: 8, rounds: 2, connections: 16, rateConnections: 2, rates, workers: availableParallelism() };
+  ? { warmupSeconds: 1, seconds: 1, rounds: 1, connections: 16, rateConnections: 2, rates, workers }
+  : { warmupSeconds: 3, seconds: 8, rounds: 2, connections: 16, rateConnections: 2, rates, workers };
 
 // The targets this benchmark reports against.
 const TARGET = { reviewUs: 20, overheadUs: 10, coldRatio: 1.3, bundleBytes: 1024 * 1024, httpsRatio: 0.7, perEventRatio: 2, serveCpuRatio: 3, worstRatio: 2 } as const;
