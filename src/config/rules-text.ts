@@ -2,9 +2,9 @@
  * The steps from the text of a rules document to a validated, compiled rewriter that need neither
  * the YAML parser nor the regex check loaded: the size and emptiness checks, a JSON document read
  * without the YAML parser (src/config/json-document.ts), and the validation of the value read
- * with the regex check and the validation it is given. src/config/load.ts runs them synchronously with both libraries
- * loaded (the command line, `serve`, the tests); src/config/load-async.ts loads each library only
- * when the document needs it (the Lambda's cold start).
+ * with the regex check and the validation it is given. src/config/load.ts runs them synchronously
+ * with every library loaded (the command line, `serve`, the tests); src/config/load-async.ts loads
+ * each library only when the document needs it (the Lambda's cold start).
  */
 import { anchoredRuleSource, type Issue, RULE_REGEX_FLAGS } from '../core/rules.js';
 import { readJsonDocument } from './json-document.js';
