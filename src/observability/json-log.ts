@@ -93,6 +93,13 @@ const stderr: LineSink = (line) => {
   process.stderr.write(`${line}\n`);
 };
 
+/**
+ * `,"key":value` for a context value, nothing when it is missing: the type says every key is a
+ * string, but a caller of the handler outside Lambda may pass a partial context, and a line must
+ * stay JSON (`JSON.stringify(undefined)` is no JSON text). Powertools leaves such a key out too.
+ */
+const contextKey = (key: string, value: string | undefined): string => (typeof value === 'string' ? `,"${key}":${JSON.stringify(value)}` : '');
+
 export class JsonLogger {
   readonly #sink: LineSink;
   readonly #warnSink: LineSink;
@@ -125,12 +132,12 @@ export class JsonLogger {
     const { invokedFunctionArn: arn, memoryLimitInMB: memory, functionName: name } = context;
     // The function's keys are the same for every invocation of a container: encoded once.
     if (this.#function === undefined || this.#function.arn !== arn || this.#function.memory !== memory || this.#function.name !== name) {
-      this.#function = { arn, memory, name, json: `,"function_arn":${JSON.stringify(arn)},"function_memory_size":${JSON.stringify(memory)},"function_name":${JSON.stringify(name)}` };
+      this.#function = { arn, memory, name, json: contextKey('function_arn', arn) + contextKey('function_memory_size', memory) + contextKey('function_name', name) };
     }
     const traceHeader = process.env['_X_AMZN_TRACE_ID'];
     const trace = traceHeader === undefined ? undefined : /Root=([^;]+)/.exec(traceHeader)?.[1];
     this.#prefix =
-      `${this.#service},"cold_start":${String(this.#coldStart)}${this.#function.json},"function_request_id":${JSON.stringify(context.awsRequestId)},"sampling_rate":0` +
+      `${this.#service},"cold_start":${String(this.#coldStart)}${this.#function.json}${contextKey('function_request_id', context.awsRequestId)},"sampling_rate":0` +
       (trace === undefined ? '' : `,"xray_trace_id":${JSON.stringify(trace)}`);
     this.#coldStart = false;
   }

@@ -82,6 +82,20 @@ describe('the log line', () => {
     else process.env['_X_AMZN_TRACE_ID'] = saved;
   });
 
+  it('stays JSON with a partial Lambda context: the missing keys are left out', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    // What a caller outside Lambda may pass (the handler called from a script or a test harness).
+    logger.addContext({ functionName: 'f' } as unknown as typeof CONTEXT);
+    logger.info('partial');
+    logger.addContext({ ...CONTEXT, awsRequestId: undefined } as unknown as typeof CONTEXT);
+    logger.info('no request id');
+    const [partial, noId] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(Object.keys(partial ?? {})).toEqual(['level', 'message', 'timestamp', 'service', 'cold_start', 'function_name', 'sampling_rate']);
+    expect(noId).toMatchObject({ function_arn: CONTEXT.invokedFunctionArn, function_name: CONTEXT.functionName });
+    expect(noId).not.toHaveProperty('function_request_id');
+  });
+
   it('has Powertools keys in Powertools order, then the fields; the Lambda context once added', () => {
     const lines: string[] = [];
     const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
