@@ -9,8 +9,7 @@
  * a valid document passes the quick check (src/config/document-check.ts) and never loads it. The
  * rules providers parse with this module (src/config/refresh.ts).
  */
-import { anchoredRuleSource, RULE_REGEX_FLAGS } from '../core/rules.js';
-import { type DocumentRead, needsRegexCheck, readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
+import { type DocumentRead, needsRegexCheck, readWithoutYaml, RULE_REGEX_COMPILE, ruleRegexCheck, validateRead } from './rules-text.js';
 import { validateQuick } from './document-check.js';
 import type { RegexCheck, ValidationResult } from './issues.js';
 import type { validateWithSchema as ValidateWithSchema } from './schema.js';
@@ -32,8 +31,7 @@ async function loadRegexCheck(document: unknown): Promise<RegexCheck> {
   const { needsFullParser, regexProblem } = await import('./regex-check.js');
   const rules = (document as { rules?: unknown }).rules;
   const sources: unknown[] = Array.isArray(rules) ? rules.map((r: unknown) => (typeof r === 'object' && r !== null ? (r as { regex?: unknown }).regex : undefined)) : [];
-  const compile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
-  if (parseFull === undefined && sources.some((s) => typeof s === 'string' && needsFullParser(s, compile))) {
+  if (parseFull === undefined && sources.some((s) => typeof s === 'string' && needsFullParser(s, RULE_REGEX_COMPILE))) {
     parseFull = (await import('./regex-parse-full.js')).parseRulePattern;
   }
   return (checkRegex ??= ruleRegexCheck((source, c) => regexProblem(source, c, { full: parseFull })));

@@ -8,7 +8,7 @@
  */
 import { anchoredRuleSource, type Issue, RULE_REGEX_FLAGS } from '../core/rules.js';
 import { readJsonDocument } from './json-document.js';
-import type { regexProblem } from './regex-check.js';
+import type { RuleRegexCompile, regexProblem } from './regex-check.js';
 import type { RegexCheck, ValidationResult } from './issues.js';
 
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
@@ -40,10 +40,12 @@ export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
   }
 }
 
+/** How the rewriter compiles a rule regex (src/core/rules.ts), as the regex check is given it. */
+export const RULE_REGEX_COMPILE: RuleRegexCompile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
+
 /** The regex check of rules documents: src/config/regex-check.ts's analysis of the pattern the rewriter compiles. */
 export function ruleRegexCheck(analysis: typeof regexProblem): RegexCheck {
-  const compile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
-  return (source) => analysis(source, compile);
+  return (source) => analysis(source, RULE_REGEX_COMPILE);
 }
 
 /** Whether validating `value` may run the regex check: some rule has a `regex` field. */

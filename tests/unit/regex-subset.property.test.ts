@@ -7,12 +7,13 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { anchoredRuleSource, RULE_REGEX_FLAGS } from '../../src/core/rules.js';
+import { RULE_REGEX_COMPILE } from '../../src/config/rules-text.js';
 import { regexProblem } from '../../src/config/regex-check.js';
 import { parseRulePattern } from '../../src/config/regex-parse-full.js';
 import { parseSubsetPattern } from '../../src/config/regex-subset.js';
 import { projected } from '../helpers/regex-differential.js';
 
-const compile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
+const compile = RULE_REGEX_COMPILE;
 
 /** What the subset covers, in pieces that combine into patterns inside it or near it. */
 const INSIDE = [

@@ -6,13 +6,14 @@
  * the subset parser declines, never a pass.
  */
 import { describe, expect, it } from '@jest/globals';
-import { anchoredRuleSource, RULE_REGEX_FLAGS } from '../../src/core/rules.js';
+import { anchoredRuleSource } from '../../src/core/rules.js';
+import { RULE_REGEX_COMPILE } from '../../src/config/rules-text.js';
 import { needsFullParser, regexProblem } from '../../src/config/regex-check.js';
 import { parseRulePattern } from '../../src/config/regex-parse-full.js';
 import { parseSubsetPattern } from '../../src/config/regex-subset.js';
 import { projected } from '../helpers/regex-differential.js';
 
-const compile = { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS };
+const compile = RULE_REGEX_COMPILE;
 
 describe('read by the subset parser, as regexpp reads them', () => {
   it.each([
