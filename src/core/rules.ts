@@ -293,28 +293,35 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   /** The first rule's new name for a name that is not excluded, or undefined. */
   // `match` rules indexed by prefix, regex rules by the literal text their names must start with
   // (`literalPrefix`), both in rule order: finding the first rule that matches costs a lookup per
-  // path component and per character of the longest literal, then a run of only the regex rules
-  // whose literal the name starts with (and of those without one), not a test of every rule
-  // (9,000 regex rules cost 10 ms per image tested one by one, docs/reliability.md).
+  // path component and per distinct literal length, then a run of only the regex rules whose
+  // literal the name starts with (and of those without one), not a test of every rule (9,000 regex
+  // rules cost 10 ms per image tested one by one, docs/reliability.md). Only lengths that some key
+  // has are looked up: a slice and a hash of the name per lookup were most of the cost of finding
+  // the rule for an image seen for the first time (the memo answers the others).
   const byPrefix = new Map<string, CompiledRule[]>();
   const byLiteral = new Map<string, CompiledRule[]>();
-  let longestLiteral = -1;
+  const prefixLengths = new Set<number>();
+  const literalLengthSet = new Set<number>();
   const addTo = (index: Map<string, CompiledRule[]>, key: string, rule: CompiledRule): void => {
     const list = index.get(key);
     if (list === undefined) index.set(key, [rule]);
     else list.push(rule);
   };
   for (const rule of rules) {
-    if (rule.kind === 'match') addTo(byPrefix, rule.pattern, rule);
-    else {
+    if (rule.kind === 'match') {
+      addTo(byPrefix, rule.pattern, rule);
+      prefixLengths.add(rule.pattern.length);
+    } else {
       const literal = literalPrefix(rule.pattern);
       addTo(byLiteral, literal, rule);
-      longestLiteral = Math.max(longestLiteral, literal.length);
+      literalLengthSet.add(literal.length);
     }
   }
+  const literalLengths = [...literalLengthSet].sort((x, y) => x - y);
   const firstMatch = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
     let best: CompiledRule | undefined;
     for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) {
+      if (!prefixLengths.has(end)) continue;
       for (const rule of byPrefix.get(name.slice(0, end)) ?? []) {
         if (best !== undefined && rule.index >= best.index) break;
         if (rule.appliesToNamespace(ns)) {
@@ -324,7 +331,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
       }
     }
     const candidates: CompiledRule[] = [];
-    for (let end = 0; end <= Math.min(longestLiteral, name.length); end++) {
+    for (const end of literalLengths) {
+      if (end > name.length) break;
       for (const rule of byLiteral.get(name.slice(0, end)) ?? []) {
         if (best !== undefined && rule.index > best.index) break;
         candidates.push(rule);
