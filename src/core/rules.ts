@@ -300,24 +300,17 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   // the rule for an image seen for the first time (the memo answers the others).
   const byPrefix = new Map<string, CompiledRule[]>();
   const byLiteral = new Map<string, CompiledRule[]>();
-  const prefixLengths = new Set<number>();
-  const literalLengthSet = new Set<number>();
   const addTo = (index: Map<string, CompiledRule[]>, key: string, rule: CompiledRule): void => {
     const list = index.get(key);
     if (list === undefined) index.set(key, [rule]);
     else list.push(rule);
   };
   for (const rule of rules) {
-    if (rule.kind === 'match') {
-      addTo(byPrefix, rule.pattern, rule);
-      prefixLengths.add(rule.pattern.length);
-    } else {
-      const literal = literalPrefix(rule.pattern);
-      addTo(byLiteral, literal, rule);
-      literalLengthSet.add(literal.length);
-    }
+    if (rule.kind === 'match') addTo(byPrefix, rule.pattern, rule);
+    else addTo(byLiteral, literalPrefix(rule.pattern), rule);
   }
-  const literalLengths = [...literalLengthSet].sort((x, y) => x - y);
+  const prefixLengths = new Set([...byPrefix.keys()].map((key) => key.length));
+  const literalLengths = [...new Set([...byLiteral.keys()].map((key) => key.length))].sort((x, y) => x - y);
   const firstMatch = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
     let best: CompiledRule | undefined;
     for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) {
