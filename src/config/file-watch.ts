@@ -3,7 +3,6 @@
  * for the rules file (`serve --config`) and for serve's certificate and key.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Log } from '../observability/log.js';
 
 export interface FileWatch {
@@ -44,7 +43,10 @@ export function watchFiles(files: readonly string[], check: () => Promise<void>,
     debounce = setTimeout(() => void run(), 100);
     debounce.unref();
   };
-  for (const dir of new Set(files.map((f) => dirname(f)))) {
+  // node:path only here, not imported at load: the Lambda bundle, whose inline rules watch no file,
+  // would otherwise create its module at every cold start.
+  const path = process.getBuiltinModule('node:path');
+  for (const dir of new Set(files.map((f) => path.dirname(f)))) {
     try {
       const w = watch(dir, { persistent: false }, schedule);
       w.on('error', (e) => {

@@ -15,11 +15,10 @@
  * the flag when a regex exceeds the threshold, so it applies to regexes compiled before the call
  * too. docs/reliability.md has the measurements.
  */
-import { setFlagsFromString } from 'node:v8';
-
 export const REGEX_FALLBACK_FLAG = '--enable-experimental-regexp-engine-on-excessive-backtracks';
 
 /** Turn on V8's linear-time fallback for regexes that backtrack excessively (process-wide). */
 export function enableRegexFallback(): void {
-  setFlagsFromString(REGEX_FALLBACK_FLAG);
+  // Not a static import: that would also build node:v8's ES module namespace at every cold start.
+  process.getBuiltinModule('node:v8').setFlagsFromString(REGEX_FALLBACK_FLAG);
 }

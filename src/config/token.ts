@@ -4,7 +4,7 @@
  * field, as SecretStringTemplate makes it). Every source goes through the same check
  * (src/config/token-check.ts). A token that cannot be read is a `SourceError` with `unreadable`.
  */
-import { readFile } from 'node:fs/promises';
+import { promises as fsPromises } from 'node:fs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ENV, SourceError, type TokenSetting } from './settings.js';
@@ -47,7 +47,7 @@ function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): st
 async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs: number): Promise<string | undefined> {
   switch (setting.kind) {
     case 'file':
-      return readFile(setting.path, 'utf8');
+      return fsPromises.readFile(setting.path, 'utf8');
     case 'ssm': {
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });

@@ -13,7 +13,6 @@
  * a map, and stacks Node already mapped (they name .ts files) are left as they are.
  */
 import { readFileSync } from 'node:fs';
-import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** A frame line of a stack (`    at f (...)`), not a line of the message. */
@@ -37,6 +36,9 @@ export function projectPath(source: string): string {
 }
 
 /** The map beside each file seen in a logged stack; null when it has none (or it is unreadable). */
+// node:module only once a stack is mapped, never at load (the bundle's cold start).
+type SourceMap = InstanceType<typeof import('node:module').SourceMap>;
+
 const maps = new Map<string, SourceMap | null>();
 
 function mapOf(file: string): SourceMap | null {
@@ -44,6 +46,7 @@ function mapOf(file: string): SourceMap | null {
   if (map === undefined) {
     try {
       const path = file.startsWith('file:') ? fileURLToPath(file) : file;
+      const { SourceMap } = process.getBuiltinModule('node:module');
       map = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
     } catch {
       map = null;
