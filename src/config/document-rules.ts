@@ -13,7 +13,13 @@ export function prefixProblem(value: string): string | undefined {
   // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix.
   if (!grammar.anchoredName.test(`${value}/x`)) return 'is not a valid image name prefix (registry host, then optional /path)';
   const first = value.split('/')[0] ?? '';
-  if (first === 'index.docker.io') return `names are normalized to docker.io; write "docker.io${value.slice(first.length)}"`;
+  const rest = value.slice(first.length);
+  // Names are compared with their host as `matchedName` (src/core/rules.ts) spells it: a prefix
+  // spelled otherwise could never match, so it is refused with the spelling that would.
+  let host = first.toLowerCase();
+  if (host.endsWith(':443')) host = host.slice(0, -':443'.length);
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return `names are normalized to docker.io; write "docker.io${rest}"`;
+  if (host !== first) return `registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "${host}${rest}"`;
   if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
     const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;
     return `"${value}" does not start with a registry host; image names are compared in normalized form, did you mean "${suggestion}"?`;

@@ -3,6 +3,7 @@
  * entries as fit under MAX_AUDIT_ANNOTATION_BYTES (UTF-8), then `{"omitted": n}` for the rest.
  */
 import { MAX_AUDIT_ANNOTATION_BYTES } from './admission.js';
+import { escapeBidi } from './json.js';
 import type { JsonValue } from './patch.js';
 
 /** UTF-8 length of `s`, as TextEncoder counts it (a lone surrogate becomes U+FFFD, 3 bytes), without encoding it. */
@@ -20,13 +21,8 @@ function byteLength(s: string): number {
   return n;
 }
 
-/**
- * Bidirectional-text controls (U+061C, U+200E-F, U+202A-E, U+2066-9): written as JSON escapes, so
- * that an audit log viewer cannot be made to show an entry in another order than it has (the
- * value is the same JSON).
- */
-const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const json = (value: unknown): string => JSON.stringify(value).replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** Compact JSON, bidirectional-text controls escaped (an audit log viewer shows entries as they are). */
+const json = (value: unknown): string => escapeBidi(JSON.stringify(value));
 
 /**
  * Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were

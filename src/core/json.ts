@@ -1,6 +1,7 @@
 /**
  * Reading untrusted JSON: plain-object checks and own-property access that never reach the
- * prototype (a `__proto__` key is data). The one `isRecord` of the code base.
+ * prototype (a `__proto__` key is data). The one `isRecord` of the code base. Writing JSON text
+ * that carries strings from requests: bidirectional-text controls escaped.
  */
 
 /** A plain JSON object (not null, not an array). */
@@ -18,4 +19,22 @@ export function at(value: unknown, path: readonly string[]): unknown {
   let v = value;
   for (const key of path) v = own(v, key);
   return v;
+}
+
+/**
+ * Bidirectional-text controls (U+061C, U+200E-F, U+202A-E, U+2066-9). A request can carry them in
+ * an image or a container name (mutating admission runs before the API server validates the
+ * object); written raw, they make a log or audit viewer show text in another order than it has.
+ */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const BIDI_ALL = new RegExp(BIDI.source, 'g');
+
+/**
+ * JSON text with every bidirectional-text control written as its `\uXXXX` escape: the same JSON
+ * value. They can only be inside strings (JSON's own syntax is ASCII). The test first, because on
+ * text V8 holds one byte per character (all ASCII and Latin-1 text, nearly every line) a class of
+ * characters above U+00FF fails at once, without reading the text.
+ */
+export function escapeBidi(json: string): string {
+  return BIDI.test(json) ? json.replace(BIDI_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
 }

@@ -7,11 +7,14 @@
  * How: every rule has a literal prefix L of the normalized names it can match (`match: P` has
  * L = P; a regex has the literal text before its first pattern character, or '' when it has a
  * top-level alternation). A normalized name that starts with L comes from an image that starts with
- * L, except on Docker Hub, whose images may be short (`nginx`, `team/app`) or written with
- * `index.docker.io`: so when L could be a Docker Hub name, every image without a registry host
- * (no `.` or `:` in its first path component) or written with docker.io or index.docker.io counts
- * as matching. `exclude` and namespace limits are ignored (they only send more). A rule with
- * L = '' matches anything: then there is no condition.
+ * L written the ways the engine reads as the same registry (`matchedName` in rules.ts): the host in
+ * any case (`GCR.IO`), with `:443` after it (`gcr.io:443`); so the host part of L is matched
+ * without regard to case, and an explicit `:443` may follow it. Docker Hub's images may also be
+ * short (`nginx`, `team/app`) or written with `index.docker.io` or `registry-1.docker.io`: so when
+ * L could be a Docker Hub name, every image without a registry host (no `.` or `:` in its first
+ * path component) or written with one of Docker Hub's hosts counts as matching. `exclude` and
+ * namespace limits are ignored (they only send more). A rule with L = '' matches anything: then
+ * there is no condition.
  *
  * The expression guards every field with `has()`: a matchCondition that fails to evaluate makes
  * the API server skip the webhook under failurePolicy Ignore, which must never happen by accident.
@@ -23,10 +26,31 @@ export type Scope = 'pods' | 'all';
 /** The condition's name in the webhook configuration. */
 export const MATCH_CONDITION_NAME = 'image-could-be-rewritten';
 
-const DOCKER_HUB_PREFIXES = ['docker.io/', 'index.docker.io/'] as const;
+const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'] as const;
+const DOCKER_HUB_PREFIXES = DOCKER_HUB_HOSTS.map((h) => `${h}/`);
 
-/** Images that normalize to docker.io: short ones, and docker.io or index.docker.io written out. */
-const DOCKER_HUB_IMAGE = '[^/]*$|[^/.:]*/|docker\\.io/|index\\.docker\\.io/';
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * `text` as a regex that ignores the case of its letters: `[gG][cC][rR]\.[iI][oO]`. Classes, not a
+ * `(?i)` flag, because the same pattern must mean the same in RE2 (the API server's CEL) and in
+ * JavaScript (the tests' CEL evaluator), and JavaScript has no inline flags before ES2025.
+ */
+const anyCase = (text: string): string => Array.from(text, (c) => (c.toLowerCase() === c.toUpperCase() ? escapeRegex(c) : `[${c.toLowerCase()}${c.toUpperCase()}]`)).join('');
+
+/**
+ * A normalized-name prefix as a regex over images: its host part (up to the first `/`) in any
+ * case, and, when the prefix holds the whole host and no port, an optional `:443` after it.
+ */
+function prefixRegex(prefix: string): string {
+  const slash = prefix.indexOf('/');
+  if (slash < 0) return anyCase(prefix);
+  const host = prefix.slice(0, slash);
+  return `${anyCase(host)}${host.includes(':') ? '' : '(?::443)?'}${escapeRegex(prefix.slice(slash))}`;
+}
+
+/** Images that normalize to docker.io: short ones, and Docker Hub's hosts written out. */
+const DOCKER_HUB_IMAGE = ['[^/]*$', '[^/.:]*/', ...DOCKER_HUB_PREFIXES.map(prefixRegex)].join('|');
 
 const isQuantifier = (c: string | undefined): boolean => c === '?' || c === '*' || c === '+' || c === '{';
 
@@ -82,7 +106,6 @@ export function rulePrefix(rule: Pick<CompiledRule, 'kind' | 'pattern'>): string
 /** Could a normalized name starting with `prefix` be a Docker Hub name? */
 const dockerHubPossible = (prefix: string): boolean => DOCKER_HUB_PREFIXES.some((d) => d.startsWith(prefix) || prefix.startsWith(d)) || 'docker.io'.startsWith(prefix);
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A CEL single-quoted string literal. */
 const celString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -95,7 +118,7 @@ export function imageRegex(rules: readonly Pick<CompiledRule, 'kind' | 'pattern'
   const prefixes = rules.map(rulePrefix);
   if (prefixes.some((p) => p === '')) return undefined;
   if (prefixes.length === 0) return '^$.';
-  const alternatives = [...new Set(prefixes)].sort().map(escapeRegex);
+  const alternatives = [...new Set(prefixes)].sort().map(prefixRegex);
   if (prefixes.some(dockerHubPossible)) alternatives.push(DOCKER_HUB_IMAGE);
   return `^(?:${alternatives.join('|')})`;
 }

@@ -13,26 +13,36 @@ import { parseNormalizedNamed } from './reference.js';
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const ANY_BRACE_REF = /\$\{[^}]*\}?/g;
 
+/** A piece of a `replace` after substitution: its own text, or a variable's value (plain text, never a template). */
+export interface ReplacePiece {
+  readonly text: string;
+  readonly fromEnv: boolean;
+}
+
 /**
- * `value` with every `${env:NAME}` replaced by the variable's value, and a message for each `${...}`
- * that is not one and each variable that is not set or empty (in that order).
+ * `value` with every `${env:NAME}` replaced by the variable's value, the same as pieces (so that a
+ * template reads `$1` only in the rule's own text, never in a variable's value), and a message for
+ * each `${...}` that is not one and each variable that is not set or empty (in that order).
  */
-export function substituteEnv(value: string, env: Readonly<Record<string, string | undefined>>): { value: string; errors: string[] } {
+export function substituteEnv(value: string, env: Readonly<Record<string, string | undefined>>): { value: string; pieces: ReplacePiece[]; errors: string[] } {
   const errors: string[] = [];
   for (const m of value.matchAll(ANY_BRACE_REF)) {
     if (!/^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$/.test(m[0])) {
       errors.push(`bad substitution "${m[0]}": write \${env:NAME}`);
     }
   }
-  const substituted = value.replace(ENV_REF, (_all, varName: string) => {
+  const pieces: ReplacePiece[] = [];
+  let last = 0;
+  for (const m of value.matchAll(ENV_REF)) {
+    if (m.index > last) pieces.push({ text: value.slice(last, m.index), fromEnv: false });
+    last = m.index + m[0].length;
+    const varName = m[1] ?? '';
     const v = env[varName];
-    if (v === undefined || v === '') {
-      errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
-      return '';
-    }
-    return v;
-  });
-  return { value: substituted, errors };
+    if (v === undefined || v === '') errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
+    else pieces.push({ text: v, fromEnv: true });
+  }
+  if (last < value.length) pieces.push({ text: value.slice(last), fromEnv: false });
+  return { value: pieces.map((p) => p.text).join(''), pieces, errors };
 }
 
 /** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
@@ -50,6 +60,25 @@ export function replaceProblem(replace: string): string | undefined {
 
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */
 export type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
+
+/**
+ * The parts of a substituted `replace` as a template: group references are read in the rule's own
+ * text only; a variable's value is literal text.
+ */
+export function parseTemplatePieces(pieces: readonly ReplacePiece[], groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
+  const parts: TemplatePart[] = [];
+  const errors: string[] = [];
+  for (const piece of pieces) {
+    if (piece.fromEnv) {
+      parts.push({ text: piece.text });
+      continue;
+    }
+    const parsed = parseTemplate(piece.text, groupCount, groupNames);
+    for (const p of parsed.parts) parts.push(p);
+    for (const e of parsed.errors) errors.push(e);
+  }
+  return { parts, errors };
+}
 
 /** The parts of a template, and a message for each reference the regex cannot fill. */
 export function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {

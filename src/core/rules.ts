@@ -13,7 +13,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, parseTemplate, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv } from './replace-template.js';
+import { applyTemplate, groupsOf, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv } from './replace-template.js';
 import { NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
@@ -158,7 +158,7 @@ function compileRule(
   const source = spec.regex ?? '';
   const re = new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
-  const { parts, errors } = parseTemplate(replace, count, names);
+  const { parts, errors } = parseTemplatePieces(substituted.pieces, count, names);
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
   if (issues.length === before) {
     const sample = sampleOf(parts);

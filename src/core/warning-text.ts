@@ -30,6 +30,17 @@ const MAX_PART_INPUT = 1024;
 type Cut = 'middle' | 'start';
 
 /**
+ * Untrusted text cut to MAX_PART_INPUT before any work on it, keeping the ends its cut shows: both
+ * for `'middle'` (the end of an image is its tag or digest), the end for `'start'`.
+ */
+function bounded(text: string, cut: Cut): string {
+  if (text.length <= MAX_PART_INPUT) return text;
+  if (cut === 'start') return `...${text.slice(text.length - (MAX_PART_INPUT - 3))}`;
+  const half = (MAX_PART_INPUT - 3) >> 1;
+  return `${text.slice(0, half)}...${text.slice(text.length - half)}`;
+}
+
+/**
  * Cut `s` to about `max` characters. `'middle'` keeps the start and, when short enough, the last
  * path component with its tag or digest (`123456789012.dkr.ecr.us-w.../nginx:1.26`); `'start'`
  * keeps the end (`...repository name (Nginx) must be lowercase`), where messages say what is wrong.
@@ -123,7 +134,7 @@ export function fitSegments(segments: readonly (string | WarningPart)[]): string
     const p: Piece =
       typeof s === 'string'
         ? { fixed: true, text: s, level: 0, cut: 'middle' }
-        : { fixed: false, text: printable(s.text.slice(0, MAX_PART_INPUT)), level: s.level, cut: s.cut ?? 'middle' };
+        : { fixed: false, text: printable(bounded(s.text, s.cut ?? 'middle')), level: s.level, cut: s.cut ?? 'middle' };
     parts.push(p);
     length += p.text.length;
   }

@@ -10,6 +10,7 @@
  * fields behind a prefix computed once per invocation (docs/performance.md has the figures).
  */
 import type { Context } from 'aws-lambda';
+import { escapeBidi } from '../core/json.js';
 import { mapStack } from './stack-map.js';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
@@ -173,8 +174,11 @@ export class JsonLogger {
 
   #write(level: number, name: string, message: string, fields: LogFields | undefined): void {
     if (level < this.#level) return;
-    const extra = fields === undefined ? '' : fieldsJson(fields);
-    const line = `{"level":"${name}","message":${JSON.stringify(message)},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
+    // Fields carry strings from requests (container names, invalid images): no raw
+    // bidirectional-text controls in a log viewer. Their JSON is flat text, which the check reads
+    // at once (the whole line would first be joined into one string for it).
+    const extra = fields === undefined ? '' : escapeBidi(fieldsJson(fields));
+    const line = `{"level":"${name}","message":${escapeBidi(JSON.stringify(message))},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
     if (level < 16) this.#sink(line);
     else this.#warnSink(line);
   }

@@ -226,6 +226,13 @@ describe('fitWarning', () => {
     expect(w).toMatch(/ registry\.example\.com\/.*\.\.\.\/nginx:1\.25\.3 -> /);
     expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
   });
+  it('shows the real end of a part longer than it reads (an invalid image of 2,000 characters)', () => {
+    const image = `gcr.io/${'a'.repeat(2000)}ZZZEND`;
+    const w = fitWarning(['image "', { text: image, level: 0 }, '" of containers[k] is not a valid reference']);
+    expect(w).toMatch(/^image "gcr\.io\/a+\.\.\.a+ZZZEND" of containers\[k\] is not a valid reference$/);
+    const reason = `${'r'.repeat(2000)} and the end says why`;
+    expect(fitWarning(['x ', { text: reason, level: 0, cut: 'start' }])).toMatch(/^x \.\.\.r+ and the end says why$/);
+  });
   it(`cuts at ${WARNING_MAX_LENGTH} characters what cannot be shortened`, () => {
     const w = fitWarning(['f'.repeat(300), { text: 'a', level: 0 }]);
     expect(w).toBe(`${'f'.repeat(WARNING_MAX_LENGTH - 3)}...`);

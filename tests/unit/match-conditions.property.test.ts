@@ -2,7 +2,7 @@
  * The webhook's CEL matchCondition never excludes an object the engine would rewrite: generated
  * rules (match prefixes and regexes, Docker Hub ones included) and generated objects (Pods and
  * workloads, images written in every form the kubelet accepts: short names, docker.io,
- * index.docker.io), the expression evaluated by a real CEL implementation (@marcbachmann/cel-js).
+ * index.docker.io, registry-1.docker.io, hosts in any case and with `:443`), the expression evaluated by a real CEL implementation (@marcbachmann/cel-js).
  * It also never fails to evaluate (a failing condition makes the API server skip the webhook).
  */
 import { describe, expect, it } from '@jest/globals';
@@ -45,24 +45,38 @@ const rulesDocument = fc
     return `rules:\n${lines.join('')}`;
   });
 
-/** An image in one of the forms a user writes; Docker Hub names also short or with index.docker.io. */
-const image = fc.tuple(reference, fc.nat({ max: 3 }), fc.option(tag, { nil: undefined })).map(([r, form, t]) => {
+/**
+ * A registry host as a user may spell it, all meaning the same registry to the engine: as it is,
+ * in upper or mixed case, with an explicit `:443` (when it has no port).
+ */
+const spelled = (host: string, spelling: number): string => {
+  const cased = spelling % 3 === 1 ? host.toUpperCase() : spelling % 3 === 2 ? Array.from(host, (c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('') : host;
+  return spelling >= 3 && !host.includes(':') ? `${cased}:443` : cased;
+};
+
+/**
+ * An image in one of the forms a user writes: the host spelled any way the engine reads as the
+ * same registry; Docker Hub names also short or with index.docker.io or registry-1.docker.io.
+ */
+const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: undefined }), fc.nat({ max: 5 })).map(([r, form, t, spelling]) => {
   const suffix = r.tag === undefined && t === undefined ? '' : `:${r.tag ?? t ?? ''}`;
-  if (r.domain !== 'docker.io') return `${r.domain}/${r.path}${suffix}`;
+  if (r.domain !== 'docker.io') return `${spelled(r.domain, spelling)}/${r.path}${suffix}`;
   const path = r.path;
   switch (form) {
     case 0:
-      return `docker.io/${path}${suffix}`;
+      return `${spelled('docker.io', spelling)}/${path}${suffix}`;
     case 1:
-      return `index.docker.io/${path}${suffix}`;
+      return `${spelled('index.docker.io', spelling)}/${path}${suffix}`;
     case 2:
+      return `${spelled('registry-1.docker.io', spelling)}/${path}${suffix}`;
+    case 3:
       return `library/${path.split('/')[0] ?? 'x'}${suffix}`;
     default:
       return `${path}${suffix}`;
   }
 });
 /** Images that some rules match, by construction. */
-const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'quay.io/org/x', 'localhost:5000/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
+const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'GCR.IO/p/app', 'gcr.io:443/p/app', 'Docker.IO:443/team/app', 'registry-1.docker.io/library/nginx', 'quay.io/org/x', 'Quay.io:443/org/x', 'localhost:5000/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
 const anyImage = fc.oneof(image, nearImage, fc.constantFrom('', 'UPPER/Case', 'a b'));
 
 type Obj = Record<string, unknown>;

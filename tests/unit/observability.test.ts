@@ -82,6 +82,20 @@ describe('the log line', () => {
     else process.env['_X_AMZN_TRACE_ID'] = saved;
   });
 
+  it('writes bidirectional-text controls from a request as JSON escapes: the same values, nothing reordered in a viewer', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    const controls = '\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069';
+    const fields = { container: `app${controls}`, image: 'gcr.io/x\u202eevil:1', nested: [{ name: '\u2066ü\u2069' }] };
+    logger.info(`message\u202e`, fields);
+    logger.warn('plain', { image: 'Ünïcode and \u2028 stay as JSON.stringify writes them' });
+    const [escaped = '', plain = ''] = lines;
+    expect(escaped).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    expect(escaped).toContain('\\u202e');
+    expect(JSON.parse(escaped)).toMatchObject({ message: 'message\u202e', ...fields });
+    expect(plain).toContain(JSON.stringify('Ünïcode and \u2028 stay as JSON.stringify writes them'));
+  });
+
   it('stays JSON with a partial Lambda context: the missing keys are left out', () => {
     const lines: string[] = [];
     const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });

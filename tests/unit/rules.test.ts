@@ -185,6 +185,23 @@ describe('environment substitution', () => {
     const r = rewriterFrom(`rules:\n  - name: q\n    regex: 'quay\\.io/(.*)'\n    replace: quay.\${env:AWS_REGION}.example.com/$1\n`);
     expect(explainImage(r, 'quay.io/org/app').rewritten).toBe('quay.us-west-2.example.com/org/app');
   });
+
+  const ghcr = `rules:\n  - name: ghcr\n    regex: 'ghcr\\.io/(?<rest>.+)'\n    replace: \${env:MIRROR}/ghcr/$<rest>\n`;
+  it('takes a variable\'s value as plain text, never as group references', () => {
+    expect(explainImage(rewriterFrom(ghcr, { MIRROR: 'm.example.com' }), 'ghcr.io/a/b').rewritten).toBe('m.example.com/ghcr/a/b');
+    for (const value of ['m.example.com/$1', 'm.example.com/$<rest>', 'm.example.com/${env:OTHER}']) {
+      const r = parseRules(ghcr, { MIRROR: value, OTHER: 'x' });
+      expect(r.ok).toBe(false);
+      if (r.ok) continue;
+      // The value is text in the result, which then cannot be an image name.
+      expect(r.issues.map(formatIssue)).toEqual([`rules[0].replace: can never yield a valid image name (with every group set to "x" it gives "${value}/ghcr/x")`]);
+    }
+  });
+
+  it('still reads group references next to a variable', () => {
+    const doc = `rules:\n  - name: q\n    regex: 'quay\\.io/([^/]+)/(.+)'\n    replace: \${env:MIRROR}/$1-\${env:SUFFIX}/$2\n`;
+    expect(explainImage(rewriterFrom(doc, { MIRROR: 'm.example.com/q', SUFFIX: 'v2' }), 'quay.io/org/app').rewritten).toBe('m.example.com/q/org-v2/app');
+  });
 });
 
 describe('validation warnings', () => {

@@ -230,7 +230,7 @@ describe('--scope and --config (matchConditions)', () => {
     expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'all', '--config', rules], io)).toBe(EXIT.ok);
     const webhook = only(parse(io.out()) as MutatingWebhookConfiguration);
     expect(webhook.rules.flatMap((r) => r.resources)).toContain('deployments');
-    expect(webhook.matchConditions).toEqual([{ name: 'image-could-be-rewritten', expression: expect.stringContaining("c.image.matches('^(?:gcr\\\\.io)')") }]);
+    expect(webhook.matchConditions).toEqual([{ name: 'image-could-be-rewritten', expression: expect.stringContaining("c.image.matches('^(?:[gG][cC][rR]\\\\.[iI][oO])')") }]);
     expect(io.out()).toContain(`--scope all --config ${rules}`);
     expect(io.out()).toContain('# matchConditions: only objects with an image the rules could rewrite are sent');
     expect(io.out()).toContain('# Scope all:');
