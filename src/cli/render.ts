@@ -17,13 +17,34 @@ import { renderManifests } from '../manifests/render.js';
 
 const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 
+/** Strict: a manifest that is not UTF-8 fails, as kubectl refuses it, instead of coming out with U+FFFD in it; a BOM is kept. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const NOT_UTF8 = 'is not UTF-8 text (YAML and JSON manifests are)';
+const notUtf8 = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
+
 /** The manifests of `-f FILE` (`-` or no flag: stdin); undefined after printing why they cannot be read. */
 export async function readManifests(file: string | undefined, io: Io): Promise<string | undefined> {
-  if (file === undefined || file === '-') return io.readStdin();
+  if (file === undefined || file === '-') {
+    try {
+      return await io.readStdin();
+    } catch (e) {
+      if (!notUtf8(e)) throw e;
+      io.stderr(`error: stdin ${NOT_UTF8}\n`);
+      return undefined;
+    }
+  }
+  let bytes: Buffer;
   try {
-    return await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (e) {
     io.stderr(`error: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return undefined;
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch (e) {
+    if (!notUtf8(e)) throw e;
+    io.stderr(`error: ${file} ${NOT_UTF8}\n`);
     return undefined;
   }
 }

@@ -88,9 +88,17 @@ function manifestObject(
   };
 }
 
-/** A typed list (`DeploymentList`, as the API server returns it) or a `List` (as `kubectl get -o json` does). */
+/**
+ * A typed list (`DeploymentList`, as the API server returns it) or a `List` (as `kubectl get -o
+ * json` does). A kind that only ends in `List` (a custom resource `IPAllowList` with its own
+ * `items` of strings) is a list only when its items are all objects; otherwise it is an object of
+ * a kind the webhook leaves alone.
+ */
 function isList(kind: string, value: Readonly<Record<string, unknown>>): boolean {
-  return kind === 'List' || (kind.endsWith('List') && Object.hasOwn(value, 'items'));
+  if (kind === 'List') return true;
+  if (!kind.endsWith('List')) return false;
+  const items = own(value, 'items');
+  return Array.isArray(items) && items.every((item) => isRecord(item));
 }
 
 /**

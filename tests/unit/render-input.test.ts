@@ -1,0 +1,61 @@
+/**
+ * What `render` and `audit` accept as manifests: UTF-8 text only (bytes that are not UTF-8 fail,
+ * as kubectl refuses them, instead of coming out changed), and a custom resource whose kind only
+ * ends in `List` is an object left alone, not a list of objects.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { main } from '../../src/cli/main.js';
+import { objectsOf } from '../../src/core/manifest.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+
+const RULES = join(FIXTURES, 'render', 'rules.yaml');
+const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-render-input-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo({}, '');
+  const code = await main(args, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+describe('manifests that are not UTF-8', () => {
+  const latin1 = Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n')]);
+  const file = join(dir, 'latin1.yaml');
+  writeFileSync(file, latin1);
+
+  it.each([['render'], ['audit']])('%s -f FILE: exit 2, the reason on stderr, nothing on stdout', async (command) => {
+    const r = await run([command, '--config', RULES, '-f', file]);
+    expect(r).toEqual({ code: 2, out: '', err: `error: ${file} is not UTF-8 text (YAML and JSON manifests are)\n` });
+  });
+
+  it('keeps a byte order mark, byte for byte', async () => {
+    const bom = join(dir, 'bom.yaml');
+    const text = '\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
+    writeFileSync(bom, text);
+    const r = await run(['render', '--config', RULES, '-f', bom]);
+    expect(r.code).toBe(0);
+    expect(Buffer.from(r.out)).toEqual(Buffer.from(readFileSync(bom, 'utf8').replace('gcr.io/app', 'asia.gcr.io/app')));
+    expect(r.out.startsWith('\ufeff')).toBe(true);
+  });
+});
+
+describe('kinds that end in List', () => {
+  it('a custom resource with its own items is one object, left alone', async () => {
+    const crd = 'apiVersion: example.com/v1\nkind: IPAllowList\nmetadata: {name: x}\nitems: ["10.0.0.0/8"]\n';
+    expect(objectsOf({ apiVersion: 'example.com/v1', kind: 'IPAllowList', metadata: { name: 'x' }, items: ['10.0.0.0/8'] })).toMatchObject({ ok: true, objects: [{ kind: 'IPAllowList', pointer: '' }] });
+    const file = join(dir, 'crd.yaml');
+    writeFileSync(file, crd);
+    expect(await run(['render', '--config', RULES, '-f', file])).toEqual({ code: 0, out: crd, err: '' });
+  });
+
+  it('a typed list of objects is still a list (DeploymentList items lack their kind)', () => {
+    const list = { apiVersion: 'apps/v1', kind: 'DeploymentList', items: [{ metadata: { name: 'd' }, spec: {} }] };
+    expect(objectsOf(list)).toMatchObject({ ok: true, objects: [{ kind: 'Deployment', pointer: '/items/0' }] });
+  });
+});
