@@ -201,14 +201,18 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
 export const command: Command = (args, io) => {
   const worker = cluster.worker;
   if (worker !== undefined) {
-    // The IPC channel to the primary would keep the process alive once the server has stopped;
-    // the worker's own disconnect (not `process.disconnect()`, after which Node exits with 0) lets
-    // it end with its code.
-    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id).then((code) => {
-      process.exitCode = code;
-      if (worker.isConnected()) worker.disconnect();
-      return code;
-    });
+    // The IPC channel to the primary would keep the process alive once the server has stopped, or
+    // once it failed to start (a usage error throws: main prints it and exits 64); the worker's
+    // own disconnect (not `process.disconnect()`, after which Node exits with 0) lets it end with
+    // its code.
+    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id)
+      .then((code) => {
+        process.exitCode = code;
+        return code;
+      })
+      .finally(() => {
+        if (worker.isConnected()) worker.disconnect();
+      });
   }
   const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
   const workers = parseWorkers(values.workers, io.processEntry !== undefined);

@@ -195,6 +195,18 @@ describe('serve --workers 2', () => {
     expect(s.stderr()).toContain('rules[0].replace: is required');
   }, 60_000);
 
+  it.each([
+    ['--max-body-bytes', '10MB'],
+    ['--listen', 'nonsense'],
+  ])('exits 64 at once on a usage error its workers find (%s %s), primary and worker', async (flag, value) => {
+    // The worker parses serve's flags; its IPC channel to the primary used to keep it (and so the
+    // primary, waiting for it) running after it printed the error.
+    const s = serve([...args(await rulesFile(), 2), flag, value]);
+    expect(await s.exited).toBe(EXIT.usage);
+    expect(s.stdout()).toBe('');
+    expect(s.stderr()).toContain(`error: ${flag} must be`);
+  }, 30_000);
+
   it.each(['0', '257', 'two', '1.5'])('refuses --workers %s (usage)', async (n) => {
     const io = captureIo();
     expect(await main(['serve', '--listen', '127.0.0.1:0', '--tls-cert-file', 'c', '--tls-private-key-file', 'k', '--workers', n], io)).toBe(EXIT.usage);
