@@ -2,6 +2,9 @@
 import { enableRegexFallback } from '../config/regex-fallback.js';
 import { main } from './main.js';
 
+// Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
+enableRegexFallback();
+
 /** Strict: text that is not UTF-8 is an error, not quietly turned into U+FFFD (a BOM is kept: render writes back every byte). */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -11,10 +14,21 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return utf8.decode(Buffer.concat(chunks));
 }
 
-// Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
-enableRegexFallback();
+/**
+ * A reader that stops early (`render ... | head`) closes the pipe: the writes after that fail with
+ * EPIPE, which Node would throw as an unhandled 'error' event, stack trace and all. The rest of the
+ * output is dropped instead, and the command ends with its own exit code.
+ */
+let stdoutClosed = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  stdoutClosed = true;
+});
+
 process.exitCode = await main(process.argv.slice(2), {
-  stdout: (s) => process.stdout.write(s),
+  stdout: (s) => {
+    if (!stdoutClosed) process.stdout.write(s);
+  },
   stderr: (s) => process.stderr.write(s),
   env: process.env,
   readStdin: () => readAll(process.stdin),

@@ -90,13 +90,14 @@ function manifestObject(
 
 /**
  * A typed list (`DeploymentList`, as the API server returns it) or a `List` (as `kubectl get -o
- * json` does). A kind that only ends in `List` (a custom resource `IPAllowList` with its own
+ * json` does). Another kind that ends in `List` (a custom resource `IPAllowList` with its own
  * `items` of strings) is a list only when its items are all objects; otherwise it is an object of
  * a kind the webhook leaves alone.
  */
-function isList(kind: string, value: Readonly<Record<string, unknown>>): boolean {
+function isList(group: string, kind: string, value: Readonly<Record<string, unknown>>): boolean {
   if (kind === 'List') return true;
   if (!kind.endsWith('List')) return false;
+  if (workloadTypeOfKind(group, kind.slice(0, -'List'.length)) !== undefined) return true;
   const items = own(value, 'items');
   return Array.isArray(items) && items.every((item) => isRecord(item));
 }
@@ -109,7 +110,7 @@ export function objectsOf(document: unknown): ObjectsResult {
   if (document === null || document === undefined) return { ok: true, objects: [] };
   const top = manifestObject('', document, undefined);
   if (!('object' in top)) return { ok: false, problem: top };
-  if (!isList(top.kind, top.object)) return { ok: true, objects: [top] };
+  if (!isList(top.group, top.kind, top.object)) return { ok: true, objects: [top] };
   const items = own(top.object, 'items');
   if (items === null || items === undefined) return { ok: true, objects: [] };
   if (!Array.isArray(items)) return { ok: false, problem: { pointer: '/items', message: `is ${describe(items)}, not a list` } };

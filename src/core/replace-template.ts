@@ -45,17 +45,47 @@ export function substituteEnv(value: string, env: Readonly<Record<string, string
   return { value: pieces.map((p) => p.text).join(''), pieces, errors };
 }
 
+/**
+ * Whether a name's first component is a registry host (has a `.` or a `:`, or is `localhost`), as
+ * the kubelet decides; otherwise it pulls the name from Docker Hub.
+ */
+export function hasRegistryHost(name: string): boolean {
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? name : name.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost';
+}
+
+const noHost = (replace: string): string => {
+  const first = replace.split('/')[0] ?? '';
+  return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
+};
+
 /** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
 export function replaceProblem(replace: string): string | undefined {
   if (replace === '') return 'must not be empty';
   // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
   const parsed = parseNormalizedNamed(`${replace}/x`);
   if (!parsed.ok) return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
-  const first = replace.split('/')[0] ?? '';
-  if (!(first.includes('.') || first.includes(':') || first === 'localhost')) {
-    return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
-  }
+  if (!hasRegistryHost(replace)) return noHost(replace);
   return undefined;
+}
+
+/**
+ * Why a regex rule's template cannot start with a registry host, when its first component is its
+ * own text (no group reference before the first `/`): the same rule as a prefix rule's `replace`.
+ * A first component from a group is checked on each result instead (rules.ts).
+ */
+export function templateHostProblem(parts: readonly TemplatePart[]): string | undefined {
+  let literal = '';
+  for (const p of parts) {
+    if (!('text' in p)) {
+      if (!literal.includes('/')) return undefined;
+      break;
+    }
+    literal += p.text;
+  }
+  const first = literal.split('/')[0] ?? '';
+  return hasRegistryHost(first) ? undefined : noHost(first);
 }
 
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */

@@ -13,7 +13,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem } from './replace-template.js';
 import { NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
@@ -162,7 +162,9 @@ function compileRule(
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
   if (issues.length === before) {
     const sample = sampleOf(parts);
-    if (!parseNormalizedNamed(sample).ok) {
+    const hostProblem = templateHostProblem(parts);
+    if (hostProblem !== undefined) issues.push({ path: replacePath, severity: 'error', message: hostProblem });
+    else if (!parseNormalizedNamed(sample).ok) {
       issues.push({
         path: replacePath,
         severity: 'error',
@@ -361,6 +363,10 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     const reparsed = parseNormalizedNamed(candidate);
     if (!reparsed.ok) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
+    }
+    // A regex rule's result whose first component came from a group: the template could not be checked at load.
+    if (!hasRegistryHost(candidate)) {
+      return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which does not start with a registry host: the kubelet would pull it from Docker Hub` };
     }
     const newName = matchedName(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };

@@ -1,14 +1,17 @@
 /**
  * What `render` and `audit` accept as manifests: UTF-8 text only (bytes that are not UTF-8 fail,
  * as kubectl refuses them, instead of coming out changed), and a custom resource whose kind only
- * ends in `List` is an object left alone, not a list of objects.
+ * ends in `List` is an object left alone, not a list of objects. And, through the bundled CLI, the
+ * same for stdin, and a reader that stops early (`| head`): no stack trace, the command's own code.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { objectsOf } from '../../src/core/manifest.js';
+import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 
@@ -58,4 +61,43 @@ describe('kinds that end in List', () => {
     const list = { apiVersion: 'apps/v1', kind: 'DeploymentList', items: [{ metadata: { name: 'd' }, spec: {} }] };
     expect(objectsOf(list)).toMatchObject({ ok: true, objects: [{ kind: 'Deployment', pointer: '/items/0' }] });
   });
+});
+
+describe('the bundled CLI', () => {
+  let cli = '';
+  const cliReady = (async (): Promise<void> => {
+    cli = await bundleCli(join(dir, 'cli.mjs'));
+  })();
+
+  /** Runs the CLI with `stdin`; reads at most `readBytes` of stdout, then closes it (`| head -c`). */
+  async function spawnCli(args: string[], stdin: Buffer, readBytes = Infinity): Promise<{ code: number | null; out: string; err: string }> {
+    await cliReady;
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (out.length >= readBytes) child.stdout.destroy();
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(stdin);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, out, err };
+  }
+
+  it('refuses stdin that is not UTF-8 (exit 2, nothing on stdout)', async () => {
+    const r = await spawnCli(['render', '--config', RULES], Buffer.from([0x23, 0x20, 0xe9, 0x0a]));
+    expect(r).toEqual({ code: 2, out: '', err: 'error: stdin is not UTF-8 text (YAML and JSON manifests are)\n' });
+  }, 30_000);
+
+  it('ends quietly with its own exit code when the reader closes the pipe early', async () => {
+    const docs = Array.from({ length: 3000 }, (_, i) => `---\napiVersion: v1\nkind: Pod\nmetadata: {name: p${i}}\nspec:\n  containers: [{name: a, image: gcr.io/app${i}:1}]\n`).join('');
+    const rendered = await spawnCli(['render', '--config', RULES], Buffer.from(docs), 100);
+    expect(rendered.code).toBe(0);
+    expect(rendered.err).toBe('');
+    const audited = await spawnCli(['audit', '--config', RULES, '-f', '-', '-o', 'json'], Buffer.from(docs), 100);
+    expect(audited.code).toBe(1);
+    expect(audited.err).not.toMatch(/EPIPE|Unhandled|at /);
+  }, 30_000);
 });

@@ -204,6 +204,23 @@ describe('environment substitution', () => {
   });
 });
 
+describe('a regex rule\'s result must start with a registry host (the kubelet would pull it from Docker Hub)', () => {
+  it('is refused at load when the template\'s first component is its own text', () => {
+    for (const replace of ['mirror/$1', 'mirror', 'mirror/$1-team']) {
+      const r = parseRules(`rules:\n  - name: r\n    regex: 'docker\\.io/library/(.*)'\n    replace: '${replace}'\n`, {});
+      expect(r.ok).toBe(false);
+      if (r.ok) continue;
+      expect(r.issues.map(formatIssue)).toEqual([expect.stringMatching(/^rules\[0\]\.replace: "[^"]*" does not start with a registry host, so the kubelet would pull/)]);
+    }
+  });
+
+  it('leaves the image alone, with the reason, when a group gives a first component that is not a host', () => {
+    const r = rewriterFrom(`rules:\n  - name: r\n    regex: '([a-z.]+)\\.example\\.com/(.*)'\n    replace: $1/$2\n`);
+    expect(r.rewrite('team.example.com/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "team/app:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
+    expect(r.rewrite('a.team.example.com/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'a.team/app:1' });
+  });
+});
+
 describe('validation warnings', () => {
   it.each([
     {
