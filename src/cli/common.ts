@@ -3,6 +3,7 @@
  * (src/cli/main.ts): the injected streams and environment, the exit codes, the usage error, and
  * the one way a command gets its configuration (src/config/sources.ts, like the Lambda).
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { formatIssues } from '../config/load.js';
 import type { RulesState } from '../config/refresh.js';
@@ -31,6 +32,20 @@ export class UsageError extends Error {
 }
 
 export type Command = (args: string[], io: Io) => Promise<number>;
+
+/**
+ * node:util's parseArgs, and a usage error for an option given twice: parseArgs keeps the last
+ * value, so a flag appended by a script (`--url A ... --url B`) would win without a word.
+ */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const seen = new Set<string>();
+  for (const token of parseArgs({ ...config, tokens: true }).tokens ?? []) {
+    if (token.kind !== 'option') continue;
+    if (config.options?.[token.name]?.multiple !== true && seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
+    seen.add(token.name);
+  }
+  return parseArgs(config);
+}
 
 export interface CliSources extends Sources {
   /** The rules, loaded and valid. */

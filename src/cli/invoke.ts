@@ -13,8 +13,7 @@
  * 64 for unusable settings.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { type Command, EXIT, openCliSources, UsageError } from './common.js';
+import { type Command, EXIT, openCliSources, parseFlags, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
@@ -55,7 +54,7 @@ export function presentResult(result: WebhookResult): Record<string, unknown> {
 }
 
 export const command: Command = async (args, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     options: { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' } },
     allowPositionals: true,

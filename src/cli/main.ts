@@ -3,9 +3,8 @@
  * calls the same core as the Lambda handler, and writes results. Streams and environment are
  * injected so tests drive `main` directly. Unknown options are errors (typos must fail).
  */
-import { parseArgs } from 'node:util';
 import { explainImage } from '../core/explain.js';
-import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
+import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
 import { VERSION } from './version.js';
 
 export { type Command, EXIT, type Io, UsageError } from './common.js';
@@ -39,7 +38,7 @@ Rules reference: https://github.com/image-rewriter/image-rewriter#rules-referenc
 `;
 
 const explain: Command = async (args, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     options: { config: { type: 'string', short: 'c' }, namespace: { type: 'string', short: 'n' } },
     allowPositionals: true,
@@ -64,7 +63,7 @@ const explain: Command = async (args, io) => {
 };
 
 const checkConfig: Command = async (args, io) => {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args,
     options: { config: { type: 'string', short: 'c' }, strict: { type: 'boolean' } },
     allowPositionals: false,
@@ -73,16 +72,24 @@ const checkConfig: Command = async (args, io) => {
   const loaded = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   if (typeof loaded === 'number') return loaded;
   const { rewriter, warnings } = loaded.state;
+  if (warnings !== undefined && values.strict === true) {
+    // The warnings are printed above (openCliSources); with --strict they fail the check.
+    io.stderr(`error: --strict: the warnings above count as errors\n`);
+    return EXIT.invalidConfig;
+  }
   io.stdout(`ok: ${rewriter.rules.length} rule(s), ${rewriter.exclude.length} exclusion(s)\n`);
-  return warnings !== undefined && values.strict === true ? EXIT.invalidConfig : EXIT.ok;
+  return EXIT.ok;
 };
 
-const version: Command = (_args, io) => {
+const version: Command = (args, io) => {
+  if (args.length > 0) throw new UsageError(`version takes no arguments: ${args.join(' ')}`);
   io.stdout(`${VERSION}\n`);
   return Promise.resolve(EXIT.ok);
 };
 
-const help: Command = (_args, io) => {
+const help: Command = (args, io) => {
+  const [topic, ...more] = args;
+  if (more.length > 0 || (topic !== undefined && !Object.hasOwn(COMMANDS, topic))) throw new UsageError(`help takes one command name: ${args.join(' ')}`);
   io.stdout(HELP);
   return Promise.resolve(EXIT.ok);
 };
@@ -117,6 +124,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stderr(`error: unknown command "${name}"\n\n${HELP}`);
     return EXIT.usage;
   }
+  // `image-rewriter render --help`: the usage, as for `help` (no command uses -h for anything else).
+  if (rest.some((a) => a === '--help' || a === '-h')) return help([], io);
   try {
     return await command(rest, io);
   } catch (e) {

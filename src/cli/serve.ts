@@ -22,8 +22,7 @@
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
-import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
+import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, tokenMatcher } from '../lambda/handler.js';
@@ -137,7 +136,7 @@ function processSignals(): ServeRuntime & { release: () => void } {
 
 /** `serve` with an injected stop trigger (tests); `command` wires it to the process signals. */
 export async function runServe(args: string[], io: Io, runtime: ServeRuntime, worker?: number): Promise<number> {
-  const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+  const { values } = parseFlags({ args, options: OPTIONS, allowPositionals: false, strict: true });
   parseWorkers(values.workers);
   const missing = (['listen', 'tls-cert-file', 'tls-private-key-file'] as const).filter((k) => values[k] === undefined);
   if (missing.length > 0) throw new UsageError(`serve needs ${missing.map((k) => `--${k}`).join(', ')}`);
@@ -214,7 +213,7 @@ export const command: Command = (args, io) => {
         if (worker.isConnected()) worker.disconnect();
       });
   }
-  const { values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+  const { values } = parseFlags({ args, options: OPTIONS, allowPositionals: false, strict: true });
   const workers = parseWorkers(values.workers, io.processEntry !== undefined);
   const entry = io.processEntry;
   if (workers > 1 && entry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');

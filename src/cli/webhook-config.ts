@@ -27,9 +27,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
-import { type Command, EXIT, UsageError } from './common.js';
+import { type Command, EXIT, parseFlags, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 import { MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
@@ -308,7 +307,7 @@ function parseTimeout(text: string | undefined): number | undefined {
 }
 
 export const command: Command = async (args, io) => {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args,
     options: {
       url: { type: 'string' },

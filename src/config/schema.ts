@@ -142,6 +142,9 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
     }
     let message = i.message;
     if (i.code === 'invalid_type') message = i.input === undefined ? 'is required' : `must be ${i.expected === 'array' ? 'a list' : i.expected === 'object' ? 'a mapping' : `a ${i.expected}`}`;
+    // zod/mini carries no messages of its own ("Invalid input"): say what is allowed.
+    else if (i.code === 'invalid_value') message = `must be one of: ${i.values.map(String).join(', ')}`;
+    else if (i.code === 'too_small' && i.origin === 'array' && message === 'Invalid input') message = 'must not be an empty list (leave the field out instead)';
     out.push({ path: segments(i.path), severity: 'error', message });
   }
   return out;

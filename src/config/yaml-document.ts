@@ -38,6 +38,8 @@ export function readYaml(text: string): DocumentRead {
 /** A YAML parser message as an issue: its first line, at its line and column. */
 function yamlIssue(e: YAMLError, severity: Issue['severity']): Issue {
   const pos = e.linePos?.[0];
-  const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+  let first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+  // The parser's advice is for its callers, not for a user who wrote a second `---`.
+  if (e.code === 'MULTIPLE_DOCS') first = 'a rules document is one YAML document: remove the second "---" and what follows, or merge the two';
   return pos ? { path: [], position: { line: pos.line, column: pos.col }, severity, message: first } : { path: [], severity, message: first };
 }

@@ -38,7 +38,7 @@ export function substituteEnv(value: string, env: Readonly<Record<string, string
     last = m.index + m[0].length;
     const varName = m[1] ?? '';
     const v = env[varName];
-    if (v === undefined || v === '') errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
+    if (v === undefined || v.trim() === '') errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
     else pieces.push({ text: v, fromEnv: true });
   }
   if (last < value.length) pieces.push({ text: value.slice(last), fromEnv: false });

@@ -1,0 +1,97 @@
+/**
+ * The command line's contract at its edges: an option given twice is a usage error (the last one
+ * would win without a word), `--help` on any command, `help` and `version` refuse what they do not
+ * take, `check-config --strict` fails without first saying "ok", and rules-document messages that
+ * say what is allowed (not zod/mini's bare "Invalid input", not the YAML parser's advice to its
+ * callers). Blank environment values count as unset in `${env:}`.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { EXIT, main } from '../../src/cli/main.js';
+import { captureIo } from '../helpers/io.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-cli-contract-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+const file = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const GOOD = file('good.yaml', 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo(env, '');
+  const code = await main(args, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+describe('an option given twice', () => {
+  it.each([
+    [['webhook-config', '--url', 'https://a.example/mutate/t', '--url', 'https://b.example/mutate/t'], '--url'],
+    [['explain', '--config', GOOD, '-c', GOOD, 'gcr.io/x'], '--config'],
+    [['check-config', '--config', GOOD, '--config', GOOD], '--config'],
+    [['invoke', '--config', GOOD, '--config', GOOD, 'events/rest-pod-v1.json'], '--config'],
+    [['serve', '--listen', '127.0.0.1:0', '--listen', '127.0.0.1:1', '--tls-cert-file', 'c', '--tls-private-key-file', 'k', '--workers', '1'], '--listen'],
+  ])('%j: usage error naming %s', async (args, flag) => {
+    const r = await run(args);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(`error: ${flag} is given more than once`);
+  });
+
+  it('once each is fine', async () => {
+    expect((await run(['explain', '--config', GOOD, 'gcr.io/x'])).out).toBe('{"image":"gcr.io/x","rewritten":"asia.gcr.io/x","rule":"gcr"}\n');
+  });
+});
+
+describe('help and version', () => {
+  it.each([['render', '--help'], ['audit', '-h'], ['serve', '--help']])('%s %s prints the usage, exit 0', async (...args) => {
+    const r = await run(args);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('image-rewriter render');
+  });
+
+  it.each([[['help', 'bogus']], [['help', 'render', 'audit']], [['version', 'extra']]])('%j is a usage error', async (args) => {
+    expect((await run(args)).code).toBe(EXIT.usage);
+  });
+
+  it('help COMMAND prints the usage', async () => {
+    expect(await run(['help', 'render'])).toMatchObject({ code: EXIT.ok, out: expect.stringContaining('image-rewriter audit') });
+  });
+});
+
+describe('check-config --strict', () => {
+  it('fails on warnings without saying "ok" first', async () => {
+    const r = await run(['check-config', '--strict', '--config', file('empty.yaml', 'rules: []\n')]);
+    expect(r).toEqual({ code: EXIT.invalidConfig, out: '', err: expect.stringContaining('error: --strict: the warnings above count as errors\n') });
+    expect(r.err).toContain('no rules: nothing will be rewritten');
+  });
+});
+
+describe('rules-document messages', () => {
+  it('say what is allowed', async () => {
+    const doc = file('bad.yaml', 'rules:\n  - {name: a, match: gcr.io, replace: m.example.com/a, namespaces: []}\n  - {name: b, match: quay.io, replace: m.example.com/b, verify: true, onUnreachable: maybe}\n');
+    const r = await run(['check-config', '--config', doc]);
+    expect(r.code).toBe(EXIT.invalidConfig);
+    expect(r.err).toContain('rules[0].namespaces: must not be an empty list (leave the field out instead)');
+    expect(r.err).toContain('rules[1].onUnreachable: must be one of: keep, rewrite');
+    expect(r.err).not.toContain('Invalid input');
+  });
+
+  it('a second YAML document', async () => {
+    const r = await run(['check-config', '--config', file('two.yaml', 'rules:\n  - {name: a, match: gcr.io, replace: m.example.com/a}\n---\nrules: []\n')]);
+    expect(r.code).toBe(EXIT.invalidConfig);
+    expect(r.err).toContain('(line 3, column 1): a rules document is one YAML document: remove the second "---" and what follows, or merge the two');
+  });
+
+  it('a blank ${env:} variable counts as unset', async () => {
+    const doc = file('env.yaml', 'rules:\n  - {name: a, match: gcr.io, replace: "${env:MIRROR}/gcr"}\n');
+    const r = await run(['check-config', '--config', doc], { MIRROR: '   ' });
+    expect(r.code).toBe(EXIT.invalidConfig);
+    expect(r.err).toContain('rules[0].replace: environment variable MIRROR is not set (used as ${env:MIRROR})');
+  });
+});
