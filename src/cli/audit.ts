@@ -8,37 +8,93 @@
  * with `-o json` one object per line `{namespace, kind, name, container, image, rewritten, rule}`
  * for scripts; then a summary (counts per namespace and per rule), on stderr with `-o json`.
  * Exit 1 when anything would change, 0 when nothing would, 2 when something could not be read
- * (what could be read is still reported).
+ * (what could be read is still reported). Empty input (or null) is an error: kubectl prints a List
+ * even when nothing matches, so nothing means kubectl failed.
  *
- * Objects controlled by another object audit lists (a ReplicaSet of a Deployment, a Job of a
- * CronJob) are left out: their owner's template is what needs the fix. Pods are always listed,
- * whoever owns them: they are what pulls, and what a rollout restart replaces.
+ * Left out: what the webhook is never called for (objects in the namespaces the webhook
+ * configuration excludes, mirror Pods), counted in the summary; and objects whose controller is in
+ * the input too (a ReplicaSet of a listed Deployment, a Job of a listed CronJob): their
+ * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
+ * what pulls, and what a rollout restart replaces.
  */
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
 import { readManifests } from './render.js';
-import { type Finding, findingsOf, type ManifestObject, objectsOf, SCOPES, type Scope } from '../core/manifest.js';
+import { EXCLUDED_NAMESPACES } from './webhook-config.js';
+import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
+import { type Finding, findingsOf, type ManifestObject, readObjects, SCOPES, type Scope } from '../core/manifest.js';
 import { MAX_ALIAS_COUNT } from '../manifests/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, own } from '../core/json.js';
+import { workloadTypeOfKind } from '../core/workload.js';
 
 export const OUTPUTS = ['table', 'json'] as const;
 type Output = (typeof OUTPUTS)[number];
 
-/** The kinds audit lists, Pods first. */
+/** The kinds audit lists, Pods first, controllers before the kinds they control (a live cluster is read in this order). */
 export const AUDIT_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'ReplicaSet', 'ReplicationController', 'PodTemplate'] as const;
+
+/** Objects per list call: the default of `kubectl get --chunk-size`; each page is held whole in memory. */
+export const PAGE_SIZE = { default: 500, min: 1, max: 10_000 } as const;
+
+/** How the table and the summary show an object without a namespace (`""` in `-o json`). */
+const NO_NAMESPACE = '(none)';
 
 const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 const isOutput = (s: string): s is Output => OUTPUTS.some((x) => x === s);
 
-/** True when a controller (an object audit lists too) manages this one. */
-function controlled(o: ManifestObject): boolean {
-  if (o.kind === 'Pod') return false;
-  const refs = at(o.object, ['metadata', 'ownerReferences']);
-  if (!Array.isArray(refs)) return false;
-  const list: readonly unknown[] = refs;
-  return list.some((r) => own(r, 'controller') === true && AUDIT_KINDS.some((k) => k === own(r, 'kind')));
+function pageSizeOf(text: string | undefined): number {
+  if (text === undefined) return PAGE_SIZE.default;
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= PAGE_SIZE.min && n <= PAGE_SIZE.max)) throw new UsageError(`--page-size must be a whole number from ${PAGE_SIZE.min} to ${PAGE_SIZE.max}: ${text}`);
+  return n;
+}
+
+/** Why the webhook is never called for `o` (so audit leaves it out), or undefined. */
+type LeftOut = 'namespace' | 'mirror';
+
+function leftOut(o: ManifestObject): LeftOut | undefined {
+  if (EXCLUDED_NAMESPACES.some((n) => n === o.namespace)) return 'namespace';
+  // The kubelet's API copy of a static Pod: its spec cannot change, and the webhook skips it.
+  if (o.group === '' && o.kind === 'Pod' && own(at(o.object, ['metadata', 'annotations']), MIRROR_POD_ANNOTATION) !== undefined) return 'mirror';
+  return undefined;
+}
+
+const uidOf = (value: unknown): string | undefined => {
+  const uid = own(value, 'uid');
+  return typeof uid === 'string' && uid !== '' ? uid : undefined;
+};
+
+/** The workloads of the input, to leave out the objects one of them controls. */
+class Controllers {
+  private readonly uids = new Set<string>();
+  /** `kind/namespace/name` -> uid ('' for an object without one). */
+  private readonly names = new Map<string, string>();
+
+  add(o: ManifestObject): void {
+    if (o.kind === 'Pod' || o.name === undefined || workloadTypeOfKind(o.group, o.kind) === undefined) return;
+    const uid = uidOf(o.object['metadata']);
+    if (uid !== undefined) this.uids.add(uid);
+    this.names.set(`${o.kind}\u0000${o.namespace ?? ''}\u0000${o.name}`, uid ?? '');
+  }
+
+  /** True when `o`'s controller (ownerReferences, `controller: true`) is in the input; never for a Pod. */
+  controls(o: ManifestObject): boolean {
+    if (o.kind === 'Pod') return false;
+    const refs = at(o.object, ['metadata', 'ownerReferences']);
+    if (!Array.isArray(refs)) return false;
+    const list: readonly unknown[] = refs;
+    const ref = list.find((r) => own(r, 'controller') === true);
+    const kind = own(ref, 'kind');
+    const name = own(ref, 'name');
+    const uid = uidOf(ref);
+    if (uid !== undefined && this.uids.has(uid)) return true;
+    if (typeof kind !== 'string' || typeof name !== 'string') return false;
+    const held = this.names.get(`${kind}\u0000${o.namespace ?? ''}\u0000${name}`);
+    // By name only when a uid is missing: the same name with another uid is a re-created object.
+    return held !== undefined && (held === '' || uid === undefined);
+  }
 }
 
 /** Collects findings, prints JSON lines as they come, and the table and summary at the end. */
@@ -48,6 +104,7 @@ class Report {
   private readonly byNamespace = new Map<string, number>();
   private readonly byRule = new Map<string, number>();
   private readonly objects = new Set<string>();
+  private readonly left: Record<LeftOut, number> = { namespace: 0, mirror: 0 };
 
   constructor(
     private readonly io: Io,
@@ -63,6 +120,10 @@ class Report {
     else this.findings.push(f); // a table needs every row for its column widths
   }
 
+  leaveOut(why: LeftOut): void {
+    this.left[why]++;
+  }
+
   get total(): number {
     return this.count;
   }
@@ -70,15 +131,20 @@ class Report {
   finish(): void {
     if (this.output === 'table' && this.findings.length > 0) this.io.stdout(table(this.findings));
     const say = this.output === 'json' ? this.io.stderr : this.io.stdout;
+    const left = [
+      ...(this.left.namespace > 0 ? [`${this.left.namespace} object(s) in ${EXCLUDED_NAMESPACES.join(', ')} (the webhook is not called there)`] : []),
+      ...(this.left.mirror > 0 ? [`${this.left.mirror} mirror Pod(s) (the kubelet's, never rewritten)`] : []),
+    ];
+    const note = left.length > 0 ? `left out: ${left.join(', ')}\n` : '';
     if (this.count === 0) {
-      say('audit: no container would be rewritten\n');
+      say(`audit: no container would be rewritten\n${note}`);
       return;
     }
     const counts = (m: Map<string, number>): string =>
-      [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k === '' ? '(cluster)' : k}: ${n}`).join('\n');
+      [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : k}: ${n}`).join('\n');
     say(
       `${this.output === 'table' ? '\n' : ''}audit: ${this.count} container(s) in ${this.objects.size} object(s) would be rewritten\n` +
-        `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n`,
+        `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n${note}`,
     );
   }
 }
@@ -86,63 +152,89 @@ class Report {
 const COLUMNS = ['namespace', 'kind', 'name', 'container', 'image', 'rewritten', 'rule'] as const;
 
 function table(rows: readonly Finding[]): string {
-  const widths = COLUMNS.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: readonly string[]): string => `${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`;
-  return line(COLUMNS.map((c) => c.toUpperCase())) + rows.map((r) => line(COLUMNS.map((c) => r[c]))).join('');
+  const cells = rows.map((r) => COLUMNS.map((c) => (c === 'namespace' && r[c] === '' ? NO_NAMESPACE : r[c])));
+  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]?.length ?? 0)));
+  const line = (row: readonly string[]): string => `${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`;
+  return line(COLUMNS.map((c) => c.toUpperCase())) + cells.map(line).join('');
 }
 
-/** The objects of `kubectl get -o json` (or YAML) text; undefined after printing why they cannot be read. */
-function fileObjects(text: string, io: Io, name: string): ManifestObject[] | undefined {
-  if (text.includes('\u0000')) {
-    io.stderr(`error: ${name}: binary data, not the JSON of kubectl get -o json\n`);
-    return undefined;
-  }
-  let documents: unknown[];
+/** Empty input or null: what kubectl leaves in a pipeline when it fails, never its output. */
+const EXPECTED = 'expected the JSON or YAML of `kubectl get ... -o json` (a List, even when nothing matches); did kubectl fail?';
+
+/** One document of the input: its value, or why it could not be parsed. */
+type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
+
+/** The documents of the text, or why it is neither JSON nor YAML. */
+function parseDocuments(text: string): Parsed[] | string {
   try {
-    documents = [JSON.parse(text) as unknown];
+    return [{ ok: true, value: JSON.parse(text) as unknown }];
   } catch {
     // Not JSON: YAML (`kubectl get -o yaml`), with the same limits as render.
-    const docs = parseAllDocuments(text, { merge: true });
-    const error = docs.flatMap((d) => d.errors)[0];
-    if (error !== undefined) {
-      io.stderr(`error: ${name}: neither JSON nor YAML: ${error.message.split('\n')[0] ?? ''}\n`);
-      return undefined;
-    }
+  }
+  const docs = parseAllDocuments(text, { merge: true });
+  const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0] ?? '';
+  const broken = docs.filter((d) => d.errors.length > 0);
+  if (broken.length > 0 && broken.length === docs.length) return `neither JSON nor YAML: ${first(broken[0]?.errors ?? [])}`;
+  return docs.map((d): Parsed => {
+    if (d.errors.length > 0) return { ok: false, message: `not YAML: ${first(d.errors)}` };
     try {
-      documents = docs.map((d) => d.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown);
+      return { ok: true, value: d.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
     } catch (e) {
-      io.stderr(`error: ${name}: ${(e as Error).message}\n`);
-      return undefined;
+      return { ok: false, message: (e as Error).message };
     }
-  }
-  const objects: ManifestObject[] = [];
-  for (const [i, d] of documents.entries()) {
-    const r = objectsOf(d);
-    if (!r.ok) {
-      io.stderr(`error: ${name}: document ${i + 1}: ${r.problem.pointer === '' ? 'the document' : r.problem.pointer} ${r.problem.message}\n`);
-      return undefined;
-    }
-    objects.push(...r.objects);
-  }
-  return objects;
+  });
 }
 
-function report(objects: Iterable<ManifestObject>, rewriter: Rewriter, scope: Scope, out: Report): void {
+/**
+ * The objects of `kubectl get -o json` (or YAML) text that could be read; `complete` is false
+ * after printing each part that could not (the input, a document, or an item of a List).
+ */
+function fileObjects(text: string, io: Io, name: string): { objects: ManifestObject[]; complete: boolean } {
+  const objects: ManifestObject[] = [];
+  let complete = true;
+  const unreadable = (message: string): { objects: ManifestObject[]; complete: boolean } => {
+    io.stderr(`error: ${name}: ${message}\n`);
+    complete = false;
+    return { objects, complete };
+  };
+  if (text.includes('\u0000')) return unreadable('binary data, not the JSON of kubectl get -o json');
+  if (text.trim() === '') return unreadable(`empty input: ${EXPECTED}`);
+  const documents = parseDocuments(text);
+  if (typeof documents === 'string') return unreadable(documents);
+  if (documents.every((d) => d.ok && (d.value === null || d.value === undefined))) return unreadable(`null input: ${EXPECTED}`);
+  for (const [i, d] of documents.entries()) {
+    if (!d.ok) {
+      unreadable(`document ${i + 1}: ${d.message}`);
+      continue;
+    }
+    const r = readObjects(d.value);
+    for (const p of r.problems) unreadable(`document ${i + 1}: ${p.pointer === '' ? 'the document' : p.pointer} ${p.message}`);
+    objects.push(...r.objects);
+  }
+  return { objects, complete };
+}
+
+function report(objects: readonly ManifestObject[], rewriter: Rewriter, scope: Scope, out: Report, controllers: Controllers): void {
+  // All of them first: a controller may come after what it controls.
+  for (const o of objects) controllers.add(o);
   for (const o of objects) {
-    if (!controlled(o)) for (const f of findingsOf(o, rewriter, scope)) out.add(f);
+    const type = workloadTypeOfKind(o.group, o.kind);
+    if (type === undefined || (scope === 'pods' && type.kind !== 'Pod')) continue;
+    const why = leftOut(o);
+    if (why !== undefined) out.leaveOut(why);
+    else if (!controllers.controls(o)) for (const f of findingsOf(o, rewriter, scope)) out.add(f);
   }
 }
 
 /** List the live cluster kind by kind; returns false when some list call failed (after printing it). */
 async function auditCluster(
-  values: { kubeconfig?: string | undefined; namespace?: string | undefined; 'page-size'?: string | undefined },
+  values: { kubeconfig?: string | undefined; namespace?: string | undefined },
+  pageSize: number,
   io: Io,
   rewriter: Rewriter,
   scope: Scope,
   out: Report,
 ): Promise<boolean> {
-  const pageSize = Number(values['page-size'] ?? '500');
-  if (!Number.isInteger(pageSize) || pageSize < 1) throw new UsageError('--page-size must be a positive integer');
   const { openCluster, ListError } = await import('./cluster.js');
   let cluster;
   try {
@@ -152,6 +244,8 @@ async function auditCluster(
     io.stderr(`error: ${e.message}\n`);
     return false;
   }
+  // Kept across pages and kinds (AUDIT_KINDS lists controllers first): the workloads only, not the Pods.
+  const controllers = new Controllers();
   let ok = true;
   for (const kind of scope === 'pods' ? ['Pod'] : AUDIT_KINDS) {
     try {
@@ -170,6 +264,7 @@ async function auditCluster(
           rewriter,
           scope,
           out,
+          controllers,
         );
       }
     } catch (e) {
@@ -207,6 +302,7 @@ export const command: Command = async (args, io) => {
   if (!isOutput(output)) throw new UsageError(`-o must be one of ${OUTPUTS.join(', ')}`);
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
+  const pageSize = pageSizeOf(values['page-size']);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   if (typeof sources === 'number') return sources;
   const { rewriter } = sources.state;
@@ -214,14 +310,13 @@ export const command: Command = async (args, io) => {
   let ok: boolean;
   if (values.filename !== undefined) {
     const text = await readManifests(values.filename, io);
-    const objects = text === undefined ? undefined : fileObjects(text, io, values.filename === '-' ? 'stdin' : values.filename);
-    ok = objects !== undefined;
-    if (objects !== undefined) {
-      const wanted = values.namespace === undefined ? objects : objects.filter((o) => o.namespace === values.namespace);
-      report(wanted, rewriter, scope, out);
-    }
+    const read = text === undefined ? { objects: [], complete: false } : fileObjects(text, io, values.filename === '-' ? 'stdin' : values.filename);
+    ok = read.complete;
+    // A controller is in the namespace of what it controls: -n keeps both or neither.
+    const wanted = values.namespace === undefined ? read.objects : read.objects.filter((o) => o.namespace === values.namespace);
+    report(wanted, rewriter, scope, out, new Controllers());
   } else {
-    ok = await auditCluster(values, io, rewriter, scope, out);
+    ok = await auditCluster(values, pageSize, io, rewriter, scope, out);
   }
   // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
   if (ok || out.total > 0) out.finish();

@@ -10,9 +10,6 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { own } from '../core/json.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
-/** Objects per list call: the API server's pages of `kubectl get --chunk-size` (500). */
-export const DEFAULT_PAGE_SIZE = 500;
-
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
 export class ListError extends Error {
   override readonly name = 'ListError';

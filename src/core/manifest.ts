@@ -73,8 +73,9 @@ function manifestObject(
   defaults: { apiVersion: string; kind: string } | undefined,
 ): ManifestObject | ManifestProblem {
   if (!isRecord(value)) return { pointer, message: `is ${describe(value)}, not a Kubernetes object (a mapping with apiVersion and kind)` };
-  const apiVersion = stringField(value, 'apiVersion') ?? defaults?.apiVersion;
   const kind = stringField(value, 'kind') ?? defaults?.kind;
+  // A document that is a `List` needs no apiVersion of its own: its items carry theirs.
+  const apiVersion = stringField(value, 'apiVersion') ?? defaults?.apiVersion ?? (pointer === '' && kind === 'List' ? 'v1' : undefined);
   if (apiVersion === undefined) return { pointer: `${pointer}/apiVersion`, message: 'is missing or not a non-empty string' };
   if (kind === undefined) return { pointer: `${pointer}/kind`, message: 'is missing or not a non-empty string' };
   const metadata = own(value, 'metadata');
@@ -102,29 +103,46 @@ function isList(group: string, kind: string, value: Readonly<Record<string, unkn
   return Array.isArray(items) && items.every((item) => isRecord(item));
 }
 
+/** What could be read of one document. */
+export interface DocumentObjects {
+  readonly objects: readonly ManifestObject[];
+  /** One per value that is not a Kubernetes object (the document, or an item of its List), in order. */
+  readonly problems: readonly ManifestProblem[];
+}
+
 /**
  * The objects of one parsed document: none for an empty document (null), the items of a List
  * (`kind: List`, or a typed list whose items may lack apiVersion and kind), else the document.
+ * An item that is not an object is a problem and the other items are still read (`audit` lists
+ * what it can read).
  */
-export function objectsOf(document: unknown): ObjectsResult {
-  if (document === null || document === undefined) return { ok: true, objects: [] };
+export function readObjects(document: unknown): DocumentObjects {
+  if (document === null || document === undefined) return { objects: [], problems: [] };
   const top = manifestObject('', document, undefined);
-  if (!('object' in top)) return { ok: false, problem: top };
-  if (!isList(top.group, top.kind, top.object)) return { ok: true, objects: [top] };
+  if (!('object' in top)) return { objects: [], problems: [top] };
+  if (!isList(top.group, top.kind, top.object)) return { objects: [top], problems: [] };
   const items = own(top.object, 'items');
-  if (items === null || items === undefined) return { ok: true, objects: [] };
-  if (!Array.isArray(items)) return { ok: false, problem: { pointer: '/items', message: `is ${describe(items)}, not a list` } };
+  if (items === null || items === undefined) return { objects: [], problems: [] };
+  if (!Array.isArray(items)) return { objects: [], problems: [{ pointer: '/items', message: `is ${describe(items)}, not a list` }] };
   // `DeploymentList` items omit apiVersion and kind; `List` items carry their own.
   const apiVersion = top.group === '' ? top.version : `${top.group}/${top.version}`;
   const defaults = top.kind === 'List' ? undefined : { apiVersion, kind: top.kind.slice(0, -'List'.length) };
   const objects: ManifestObject[] = [];
+  const problems: ManifestProblem[] = [];
   const list: readonly unknown[] = items;
   for (const [i, item] of list.entries()) {
     const o = manifestObject(`/items/${i}`, item, defaults);
-    if (!('object' in o)) return { ok: false, problem: o };
-    objects.push(o);
+    if ('object' in o) objects.push(o);
+    else problems.push(o);
   }
-  return { ok: true, objects };
+  return { objects, problems };
+}
+
+/** The objects of one parsed document (readObjects), or its first problem (`render` changes all or nothing). */
+export function objectsOf(document: unknown): ObjectsResult {
+  const { objects, problems } = readObjects(document);
+  const problem = problems[0];
+  return problem === undefined ? { ok: true, objects } : { ok: false, problem };
 }
 
 export interface DecideOptions {

@@ -2,7 +2,9 @@
  * `audit` through `main`: against a fake API server (HTTPS on 127.0.0.1 speaking the list API with
  * `limit` and `continue`, and discovery) and from `kubectl get -o json` files. Checks the JSON lines
  * contract, the table and summary, exit codes, pagination (every call bounded by --page-size), a
- * namespace the user may not list (a clear error, exit 2), and controlled objects left out.
+ * namespace the user may not list (a clear error, exit 2), controlled objects left out only with
+ * their controller, what the webhook is never called for (kube-system, mirror Pods), empty input
+ * (kubectl failed) and unreadable items (named, the rest still listed).
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -198,5 +200,143 @@ describe('audit of kubectl get -o json', () => {
     expect((await audit(['-f', '-', '--kubeconfig', 'x'])).code).toBe(64);
     expect((await audit(['-o', 'yaml'])).code).toBe(64);
     expect((await audit(['--page-size', '0', '--kubeconfig', kubeconfig])).code).toBe(64);
+  });
+
+  it.each([
+    ['not a number', 'abc'],
+    ['zero', '0'],
+    ['negative', '-1'],
+    ['not whole', '1.5'],
+    ['an exponent', '1e3'],
+    ['too large', '10001'],
+    ['empty', ''],
+  ])('--page-size %s: a usage error naming the flag and its range, with -f too', async (_name, size) => {
+    for (const source of [['-f', '-'], ['--kubeconfig', kubeconfig]]) {
+      const r = await audit([...source, `--page-size=${size}`], list);
+      expect(r.code).toBe(64);
+      expect(r.err).toContain(`error: --page-size must be a whole number from 1 to 10000: ${size}\n`);
+      expect(r.out).toBe('');
+    }
+  });
+});
+
+/** A Pod of `namespace` that pulls gcr.io/NAME (a finding), with more metadata. */
+const podIn = (namespace: string, name: string, metadata: object = {}): unknown => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, ...metadata }, spec: { containers: [{ name: 'app', image: `gcr.io/${name}` }] },
+});
+const listOf = (...items: unknown[]): string => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+const kinds = (out: string): string[] => out.trimEnd().split('\n').filter((l) => l !== '').map((l) => { const f = JSON.parse(l) as { kind: string; name: string }; return `${f.kind}/${f.name}`; });
+
+describe('audit -f: empty input is an error, an empty List is not', () => {
+  it.each([
+    ['no input at all (kubectl failed in a pipeline)', ''],
+    ['only whitespace', ' \n\t\n'],
+    ['JSON null', 'null'],
+    ['YAML null', '---\n~\n'],
+    ['YAML comments only', '# nothing\n'],
+  ])('%s: says what was expected, exit 2', async (_name, input) => {
+    const r = await audit(['-f', '-'], input);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^error: stdin: (empty|null) input: expected the JSON or YAML of `kubectl get \.\.\. -o json` \(a List, even when nothing matches\); did kubectl fail\?\n$/);
+  });
+
+  it.each([
+    ['as kubectl prints it', '{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[]}'],
+    ['without apiVersion', '{"kind":"List","items":[]}'],
+    ['that is a typed list (PodList)', '{"apiVersion":"v1","kind":"PodList","items":[]}'],
+  ])('an empty List %s: nothing would be rewritten, exit 0', async (_name, input) => {
+    expect(await audit(['-f', '-'], input)).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });
+  });
+});
+
+describe('audit -f: what the webhook is never called for is left out', () => {
+  const mirror = { annotations: { 'kubernetes.io/config.mirror': '3f1c' } };
+  const input = listOf(
+    podIn('kube-system', 'coredns'),
+    { apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT, metadata: { name: 'web', namespace: 'kube-system' } },
+    podIn('ns-0', 'etcd', mirror),
+    podIn('ns-0', 'app'),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc', namespace: 'kube-system' } },
+  );
+
+  it('kube-system (the namespaceSelector of webhook-config) and mirror Pods: no rows, counted in the summary', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], input);
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/app']);
+    expect(r.err).toMatch(/\nleft out: 2 object\(s\) in kube-system \(the webhook is not called there\), 1 mirror Pod\(s\) \(the kubelet's, never rewritten\)\n$/);
+  });
+
+  it('nothing else: exit 0, and the note still says what was not looked at', async () => {
+    const r = await audit(['-f', '-', '--scope', 'pods'], listOf(podIn('kube-system', 'coredns'), podIn('ns-0', 'etcd', mirror)));
+    expect(r).toEqual({
+      code: 0,
+      out: "audit: no container would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
+      err: '',
+    });
+  });
+});
+
+describe('audit -f: an object is left out only when its controller is in the input', () => {
+  const owner = (kind: string, name: string, uid?: string): object => ({ apiVersion: 'apps/v1', kind, name, ...(uid === undefined ? {} : { uid }), controller: true });
+  const rs = (ref: object): unknown => ({
+    apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'web-1', namespace: 'ns-0', ownerReferences: [ref] },
+    spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+  });
+  const deployment = (uid?: string): unknown => ({ apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT, metadata: { ...DEPLOYMENT.metadata, ...(uid === undefined ? {} : { uid }) } });
+
+  it.each([
+    ['ReplicaSets alone (kubectl get rs): listed', [rs(owner('Deployment', 'web', 'u1'))], ['ReplicaSet/web-1']],
+    ['with their Deployment, same uid: left out', [deployment('u1'), rs(owner('Deployment', 'web', 'u1'))], ['Deployment/web']],
+    ['the Deployment after them in the input: left out', [rs(owner('Deployment', 'web', 'u1')), deployment('u1')], ['Deployment/web']],
+    ['a Deployment of the same name but another uid (re-created): listed', [deployment('u2'), rs(owner('Deployment', 'web', 'u1'))], ['Deployment/web', 'ReplicaSet/web-1']],
+    ['no uid on the Deployment: matched by kind, namespace and name', [deployment(), rs(owner('Deployment', 'web', 'u1'))], ['Deployment/web']],
+    ['a Deployment of that name in another namespace: listed', [{ ...(deployment('u9') as object), metadata: { name: 'web', namespace: 'ns-1' } }, rs(owner('Deployment', 'web'))], ['Deployment/web', 'ReplicaSet/web-1']],
+    ['an owner that is not the controller: listed', [deployment('u1'), rs({ ...owner('Deployment', 'web', 'u1'), controller: false })], ['Deployment/web', 'ReplicaSet/web-1']],
+    ['a controller of a kind audit does not list (an Argo Rollout): listed', [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'web', namespace: 'ns-0', uid: 'r1' } }, rs(owner('Rollout', 'web', 'r1'))], ['ReplicaSet/web-1']],
+  ])('%s', async (_name, items, expected) => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...items));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(expected);
+  });
+});
+
+describe('audit -f: what can be read is listed, each unreadable part named, exit 2', () => {
+  it('a List with an item that is not an object', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(podIn('ns-0', 'a'), 'oops', podIn('ns-0', 'b'), 3));
+    expect(r.code).toBe(2);
+    expect(kinds(r.out)).toEqual(['Pod/a', 'Pod/b']);
+    expect(r.err).toMatch(/^error: stdin: document 1: \/items\/1 is a string, not a Kubernetes object.*\nerror: stdin: document 1: \/items\/3 is a number, not a Kubernetes object.*\n/);
+    expect(r.err).toContain('audit: 2 container(s) in 2 object(s) would be rewritten');
+  });
+
+  it('YAML documents: one a string, one that does not parse', async () => {
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/y}]\n';
+    const r = await audit(['-f', '-', '-o', 'json'], `${pod}---\noops\n---\nkind: [\n---\n${pod.replace('name: y', 'name: z')}`);
+    expect(r.code).toBe(2);
+    expect(kinds(r.out)).toEqual(['Pod/y', 'Pod/z']);
+    expect(r.err).toMatch(/^error: stdin: document 2: the document is a string, not a Kubernetes object.*\nerror: stdin: document 3: not YAML: .*\n/);
+  });
+
+  it('YAML documents: one that expands its aliases without bound', async () => {
+    const bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n';
+    const r = await audit(['-f', '-', '-o', 'json'], `${bomb}---\n${JSON.stringify(podIn('ns-0', 'a'))}\n`);
+    expect(r.code).toBe(2);
+    expect(kinds(r.out)).toEqual(['Pod/a']);
+    expect(r.err).toMatch(/^error: stdin: document 1: Excessive alias count/);
+  });
+
+  it('nothing readable: no summary (it would claim something about what was not read)', async () => {
+    const r = await audit(['-f', '-'], listOf('oops'));
+    expect({ code: r.code, out: r.out }).toEqual({ code: 2, out: '' });
+  });
+});
+
+describe('audit table: objects without a namespace', () => {
+  it('the table says (none), as the summary does', async () => {
+    const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a' }, spec: { containers: [{ name: 'c', image: 'gcr.io/a' }] } }));
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')[1]).toMatch(/^\(none\) +Pod +a +c +gcr\.io\/a +/);
+    expect(r.out).toContain('per namespace:\n  (none): 1\n');
   });
 });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { containerLabel, decide, findingsOf, objectsOf } from '../../src/core/manifest.js';
+import { containerLabel, decide, findingsOf, objectsOf, readObjects } from '../../src/core/manifest.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
@@ -30,6 +30,27 @@ describe('objectsOf', () => {
 
   it('a kind ending in List without items is an object of its own', () => {
     expect(objectsOf({ apiVersion: 'example.com/v1', kind: 'AllowList', spec: {} })).toMatchObject({ ok: true, objects: [{ kind: 'AllowList', pointer: '' }] });
+  });
+
+  it('a List needs no apiVersion of its own (its items carry theirs); an item still does', () => {
+    expect(objectsOf({ kind: 'List', items: [] })).toEqual({ ok: true, objects: [] });
+    expect(objectsOf({ kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod' }] })).toMatchObject({ ok: true, objects: [{ pointer: '/items/0', kind: 'Pod' }] });
+    expect(objectsOf({ kind: 'List', items: [{ kind: 'List' }] })).toEqual({ ok: false, problem: { pointer: '/items/0/apiVersion', message: 'is missing or not a non-empty string' } });
+  });
+});
+
+describe('readObjects', () => {
+  it('reads every item that is an object and names each that is not, in order', () => {
+    const r = readObjects({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod' }, 'oops', { apiVersion: 'v1' }, { apiVersion: 'apps/v1', kind: 'Deployment' }] });
+    expect(r.objects.map((o) => `${o.pointer} ${o.kind}`)).toEqual(['/items/0 Pod', '/items/3 Deployment']);
+    expect(r.problems).toEqual([
+      { pointer: '/items/1', message: 'is a string, not a Kubernetes object (a mapping with apiVersion and kind)' },
+      { pointer: '/items/2/kind', message: 'is missing or not a non-empty string' },
+    ]);
+  });
+
+  it('a document that is not an object: one problem, no objects', () => {
+    expect(readObjects('oops')).toEqual({ objects: [], problems: [{ pointer: '', message: 'is a string, not a Kubernetes object (a mapping with apiVersion and kind)' }] });
   });
 });
 
