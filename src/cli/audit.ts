@@ -17,9 +17,8 @@
  * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
  * what pulls, and what a rollout restart replaces.
  */
-import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
+import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
@@ -282,7 +281,7 @@ function stringAt(object: unknown, field: 'namespace' | 'name'): string | undefi
 }
 
 export const command: Command = async (args, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     options: {
       config: { type: 'string', short: 'c' },
