@@ -12,7 +12,8 @@
  * - reinvocationPolicy IfNeeded: images added by later webhooks (sidecar injectors) are rewritten too.
  * - sideEffects None, matchPolicy Equivalent (apps/v1beta2 and friends are converted and sent).
  * - kube-system is never sent; a namespace or an object labelled `image-rewriter.io/skip=true` is
- *   not sent either (the handler also honours the label and annotation, for objects that reach it).
+ *   not sent either (the handler also honours the label and annotation, for objects that reach it),
+ *   unless the rules given with `--config` say `allowOptOut: false`.
  * - `--scope pods` (the default): Pods and the pods/ephemeralcontainers subresource that
  *   `kubectl debug` uses. The objects GitOps tools own (Deployments...) are stored as applied, so
  *   Argo CD and Flux see no drift, and a rollout costs one call per Pod instead of three more for
@@ -65,6 +66,11 @@ export interface WebhookConfigOptions {
   readonly scope?: Scope | undefined;
   /** The rules to derive a CEL matchCondition from; none when omitted. */
   readonly rules?: readonly Pick<CompiledRule, 'kind' | 'pattern'>[] | undefined;
+  /**
+   * The rules document's `allowOptOut` (default true). False: the opt-out label selects nothing
+   * out, so that the API server sends what the handler would rewrite anyway.
+   */
+  readonly allowOptOut?: boolean | undefined;
 }
 
 export const SCOPES = ['pods', 'all'] as const satisfies readonly Scope[];
@@ -216,6 +222,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
   const optOut: LabelSelectorRequirement = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
   const scope = options.scope ?? DEFAULT_SCOPE;
   const expression = options.rules === undefined ? undefined : matchConditionExpression(options.rules, scope);
+  const optOutAllowed = options.allowOptOut !== false;
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
@@ -234,9 +241,9 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
         sideEffects: 'None',
         timeoutSeconds: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
         namespaceSelector: {
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED_NAMESPACES] }, optOut],
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED_NAMESPACES] }, ...(optOutAllowed ? [optOut] : [])],
         },
-        objectSelector: { matchExpressions: [optOut] },
+        objectSelector: { matchExpressions: optOutAllowed ? [optOut] : [] },
         rules: rulesFor(scope),
         ...(expression === undefined ? {} : { matchConditions: [{ name: MATCH_CONDITION_NAME, expression }] }),
       },
@@ -280,7 +287,9 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
     '',
     'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
     `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS} (API Gateway gives up after 29 s).`,
-    `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
+    options.allowOptOut === false
+      ? `Opt out: not allowed by the rules (allowOptOut: false), so the ${SKIP_LABEL} label is not a selector. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`
+      : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
     scope === 'pods'
       ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
       : 'Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD / Flux see drift).',
@@ -336,6 +345,7 @@ export const command: Command = async (args, io) => {
   const scopeText = values.scope;
   if (scopeText !== undefined && !SCOPES.some((s) => s === scopeText)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${scopeText}`);
   let rules: readonly CompiledRule[] | undefined;
+  let allowOptOut: boolean | undefined;
   if (values.config !== undefined) {
     let text: string;
     try {
@@ -350,10 +360,12 @@ export const command: Command = async (args, io) => {
       return EXIT.invalidConfig;
     }
     rules = parsed.rewriter.rules;
+    allowOptOut = parsed.rewriter.allowOptOut;
   }
   const options: WebhookConfigOptions = {
     scope: SCOPES.find((s) => s === scopeText),
     rules,
+    allowOptOut,
     url: values.url,
     caBundlePem,
     timeoutSeconds: parseTimeout(values['timeout-seconds']),

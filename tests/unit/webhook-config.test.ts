@@ -222,6 +222,22 @@ describe('image-rewriter webhook-config', () => {
   });
 });
 
+describe('--config with allowOptOut: false', () => {
+  it('selects nothing out by the opt-out label, as the handler rewrites such objects anyway', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'image-rewriter-webhook-config-'));
+    const rules = join(dir, 'rules.yaml');
+    await writeFile(rules, 'allowOptOut: false\nrules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', 'https://a.example/mutate/abcdefabcdefabcdef0123', '--config', rules], io)).toBe(0);
+    const doc = parse(io.out()) as { webhooks: { namespaceSelector: { matchExpressions: unknown[] }; objectSelector: { matchExpressions: unknown[] } }[] };
+    const webhook = doc.webhooks[0];
+    expect(webhook?.namespaceSelector.matchExpressions).toEqual([{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }]);
+    expect(webhook?.objectSelector.matchExpressions).toEqual([]);
+    expect(io.out()).toContain('Opt out: not allowed by the rules (allowOptOut: false)');
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
 describe('--scope and --config (matchConditions)', () => {
   it('prints the scope and a matchCondition derived from the rules, and says so in the header', async () => {
     const rules = join(scratch, 'rules.yaml');
