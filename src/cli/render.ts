@@ -60,7 +60,7 @@ export const command: Command = async (args, io) => {
     io.stderr(`error: ${values.filename ?? 'stdin'}: ${result.error}; nothing written\n`);
     return EXIT.invalidConfig;
   }
-  for (const w of result.warnings) io.stderr(`warning: document ${w.document}: ${w.object}: ${w.pointer}: left unchanged: ${w.message}\n`);
+  for (const w of result.warnings) io.stderr(`warning: document ${w.document}: ${w.object}: ${w.pointer}: ${w.message}\n`);
   if (values.check !== true) {
     io.stdout(result.output);
     return EXIT.ok;

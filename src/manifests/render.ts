@@ -43,7 +43,11 @@ export interface RenderedImage {
   readonly rule: string;
 }
 
-/** An image left alone with a reason (not a valid reference, or a rule's result that is not). */
+/**
+ * What the webhook would warn about: an image left alone (not a valid reference, or a rule's
+ * result that is not), an original-images annotation replaced. `message` follows the pointer
+ * (`left unchanged: ...`).
+ */
 export interface RenderWarning {
   readonly document: number;
   readonly object: string;
@@ -212,10 +216,19 @@ function renderDocument(
   for (const o of objects.objects) {
     const d = decide(o, options.rewriter, options);
     const label = objectLabel(o);
-    const first = d.malformed[0];
-    if (first !== undefined) throw new RenderError(`${label}: ${o.pointer}${first.pointer} ${first.problem}`);
+    // A field the API server would accept as it is (an original-images annotation someone wrote by
+    // hand) is what the webhook overwrites, with a warning in its log: render does the same, below.
+    // Any other entry is a field the API server would reject (an image that is not a string, a
+    // metadata that is not an object): the manifest is broken, `kubectl apply` would fail on it, so
+    // render stops. The message is the defect, without what the webhook then did (after `; `).
+    const broken = d.malformed.find((m) => m.valid !== true);
+    if (broken !== undefined) throw new RenderError(`${label}: ${o.pointer}${broken.pointer} ${broken.problem.split('; ')[0] ?? broken.problem}`);
+    const warn = (pointer: string, message: string): void => {
+      rendered.warnings.push({ document: index, object: label, pointer: o.pointer + pointer, message });
+    };
     for (const r of d.rewrites) rendered.changes.push({ document: index, object: label, pointer: o.pointer + r.pointer, from: r.from, to: r.to, rule: r.rule });
-    for (const i of d.invalid) rendered.warnings.push({ document: index, object: label, pointer: o.pointer + i.pointer, message: i.error });
+    for (const i of d.invalid) warn(i.pointer, `left unchanged: ${i.error}`);
+    for (const m of d.malformed) warn(m.pointer, m.problem);
     ops.push(...d.ops);
   }
   if (ops.length === 0) return undefined;
