@@ -8,12 +8,24 @@
  * `--check` writes nothing to stdout: one line per image that would change on stderr, exit 1 when
  * any would, 0 when none would (a CI gate). Exit 2 when the rules or the manifests cannot be used;
  * then nothing is written to stdout either.
+ *
+ * Rules with `verify: true` (docs/verify.md) are decided as the webhook decides them: the manifests
+ * are rendered once as planned; when some planned rewrite's rule verifies, every such target is
+ * checked at once, with the verifier `invoke` and `serve` build (src/verify/setup.ts), then the
+ * manifests are rendered again with each rule's policy applied (src/verify/policy.ts). Without such
+ * a rewrite the first rendering is the answer: no verifier, no network.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
+import { lazyAwsClients } from '../config/aws-clients.js';
+import type { VerifySettings } from '../config/settings.js';
+import type { PlannedRewrite } from '../core/decide.js';
 import { SCOPES, type Scope } from '../core/manifest.js';
-import { renderManifests } from '../manifests/render.js';
+import { renderManifests, type RenderOptions, type RenderResult } from '../manifests/render.js';
+import { APPLY, type PolicyOutcome, policyOutcome, verifyRequestOf } from '../verify/policy.js';
+import { verifierFor } from '../verify/setup.js';
+import { requestKey, type Verdict, type Verifier, type VerifyRequest } from '../verify/verifier.js';
 
 const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 
@@ -49,7 +61,52 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
   }
 }
 
-export const command: Command = async (args, io) => {
+/** How `render` gets its verifier; tests give one that trusts their CA. */
+export interface RenderRuntime {
+  readonly verifier: (settings: VerifySettings) => Verifier;
+}
+
+/** The verifier of `invoke` and `serve`: the system CAs and NODE_EXTRA_CA_CERTS, credentials from the settings. */
+const DEFAULT_RUNTIME: RenderRuntime = { verifier: (settings) => verifierFor(settings, lazyAwsClients()) };
+
+/**
+ * The manifests rendered as the webhook would answer for each object: planned, then, when some
+ * planned rewrite's rule verifies, checked (all targets in one call, under one deadline) and
+ * rendered again with the verdicts. Nothing is checked when the first rendering fails.
+ */
+async function renderVerified(source: string, options: RenderOptions, verifier: () => Verifier): Promise<RenderResult> {
+  if (!options.rewriter.rules.some((r) => r.verify !== undefined)) return renderManifests(source, options);
+  const requests = new Map<string, VerifyRequest>();
+  const planned = renderManifests(source, {
+    ...options,
+    check: (rewrite) => {
+      const request = verifyRequestOf(rewrite);
+      if (request !== undefined) requests.set(requestKey(request), request);
+      return APPLY;
+    },
+  });
+  if (!planned.ok || requests.size === 0) return planned;
+  const keys = [...requests.keys()];
+  const { verdicts } = await verifier().verify([...requests.values()]);
+  const byKey = new Map<string, Verdict>();
+  for (const [i, key] of keys.entries()) {
+    const verdict = verdicts[i];
+    if (verdict !== undefined) byKey.set(key, verdict);
+  }
+  const check = (rewrite: PlannedRewrite): PolicyOutcome => {
+    const request = verifyRequestOf(rewrite);
+    // A target the first rendering did not plan cannot occur (the same text, the same rules); if it
+    // did, it would count as unreachable rather than be rewritten unchecked.
+    const verdict = request === undefined ? undefined : (byKey.get(requestKey(request)) ?? { status: 'unreachable', reason: 'not checked' });
+    return policyOutcome(rewrite, verdict);
+  };
+  return renderManifests(source, { ...options, check });
+}
+
+export const command: Command = (args, io) => runRender(args, io);
+
+/** `render` with an injected runtime (tests); `command` uses the verifier every command builds. */
+export async function runRender(args: string[], io: Io, runtime: RenderRuntime = DEFAULT_RUNTIME): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: {
@@ -71,17 +128,12 @@ export const command: Command = async (args, io) => {
   const { rewriter } = sources.state;
   const source = await readManifests(values.filename, io);
   if (source === undefined) return EXIT.invalidConfig;
-  const result = renderManifests(source, {
-    rewriter,
-    namespace: values.namespace,
-    annotate: values.annotate === true,
-    scope,
-  });
+  const result = await renderVerified(source, { rewriter, namespace: values.namespace, annotate: values.annotate === true, scope }, () => runtime.verifier(sources.settings.verify));
   if (!result.ok) {
     io.stderr(`error: ${values.filename ?? 'stdin'}: ${result.error}; nothing written\n`);
     return EXIT.invalidConfig;
   }
-  for (const w of result.warnings) io.stderr(`warning: document ${w.document}: ${w.object}: ${w.pointer}: left unchanged: ${w.message}\n`);
+  for (const w of result.warnings) io.stderr(`warning: document ${w.document}: ${w.object}: ${w.pointer}: ${w.message}\n`);
   if (values.check !== true) {
     io.stdout(result.output);
     return EXIT.ok;

@@ -18,6 +18,7 @@
 import type { InvalidRecord, RewriteRecord, SkipReason } from './admission.js';
 import { isRecord, own } from './json.js';
 import type { PatchOperation } from './patch.js';
+import type { RenderOverrides } from './render.js';
 import type { Rewriter } from './rules.js';
 import { review } from './review.js';
 import { type FieldProblem, workloadTypeOfKind } from './workload.js';
@@ -151,6 +152,11 @@ export interface DecideOptions {
   /** Record the originals in the `image-rewriter.io/original-images` annotation, as the webhook does. */
   readonly annotate: boolean;
   readonly scope: Scope;
+  /**
+   * A reason to leave a planned rewrite out (src/core/render.ts): `render`'s existence checks
+   * (docs/verify.md), decided before the text is rendered, as the webhook's are before it answers.
+   */
+  readonly withhold?: RenderOverrides['withhold'] | undefined;
 }
 
 /** What the webhook would do to one object. */
@@ -198,6 +204,7 @@ export function decide(o: ManifestObject, rewriter: Rewriter, options: DecideOpt
     },
     rewriter,
     { recordOriginals: options.annotate },
+    options.withhold === undefined ? {} : { withhold: options.withhold },
   );
   // The request is well formed by construction; a refusal would be a bug in this module.
   /* c8 ignore next */

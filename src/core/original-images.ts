@@ -72,9 +72,16 @@ export function originalImagesOps(
   }
   const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
   if (existing === undefined) return [add(ANNOTATION_POINTER, mapJson(fresh))];
-  const previous = typeof existing === 'string' ? parseOriginals(existing) : undefined;
+  if (typeof existing !== 'string') {
+    // Only a manifest can hold this (the API server's annotations are strings): not a valid object.
+    malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a string; replaced' });
+    return [replace(ANNOTATION_POINTER, mapJson(fresh))];
+  }
+  const previous = parseOriginals(existing);
   if (previous === undefined) {
-    malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a JSON map of strings; replaced' });
+    // Any string is a valid annotation (someone wrote it by hand): the object is fine, the webhook
+    // only cannot merge with it.
+    malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a JSON map of strings; replaced', valid: true });
     return [replace(ANNOTATION_POINTER, mapJson(fresh))];
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries

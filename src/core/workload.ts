@@ -116,10 +116,20 @@ export interface ImageField {
   readonly image: string;
 }
 
-/** A field skipped because it is not what the API server would send. */
+/**
+ * A field skipped or overwritten because it is not what the review expects. `problem` says what is
+ * wrong with the field, then, after `; ` (when there is one), what the webhook did about it.
+ */
 export interface FieldProblem {
   readonly pointer: string;
   readonly problem: string;
+  /**
+   * Set when the API server accepts the field as it is (the original-images annotation holding a
+   * string that is not the webhook's JSON map) and the patch overwrites it: nothing is wrong with
+   * the object. Unset: the API server would not accept the field (it cannot send it, and rejects
+   * an object that has it), so `render` refuses such a manifest.
+   */
+  readonly valid?: true;
 }
 
 export interface PodSpecImages {

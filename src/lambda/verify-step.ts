@@ -14,7 +14,8 @@ import { decide, type PlannedRewrite } from '../core/decide.js';
 import { render } from '../core/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { fitWarning, limitWarnings } from '../core/warning-text.js';
-import type { Verdict, Verifier, VerifyStats } from '../verify/verifier.js';
+import { policyOutcome, rewriteText, verifyRequestOf } from '../verify/policy.js';
+import type { Verdict, Verifier, VerifyRequest, VerifyStats } from '../verify/verifier.js';
 
 /** The answer of a denied review (`onMissing: deny`). */
 export interface DeniedAnswer {
@@ -43,36 +44,38 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
   const decision = decide(body, rewriter);
   if (!decision.ok) return decision;
   const { plan } = decision;
-  const checked = plan.images.filter((i): i is PlannedRewrite => i.outcome === 'rewrite' && i.rule.verify !== undefined);
+  const checked: { rewrite: PlannedRewrite; request: VerifyRequest }[] = [];
+  for (const image of plan.images) {
+    if (image.outcome !== 'rewrite') continue;
+    const request = verifyRequestOf(image);
+    if (request !== undefined) checked.push({ rewrite: image, request });
+  }
   if (checked.length === 0 || verifier === undefined) {
     const { response, report } = render(plan);
     return { ok: true, response, report, verify: undefined, denied: false };
   }
 
-  const { verdicts, stats } = await verifier.verify(checked.map((c) => ({ image: c.to, platforms: c.rule.verify?.platforms ?? [] })));
+  const { verdicts, stats } = await verifier.verify(checked.map((c) => c.request));
   const byPointer = new Map<string, Verdict>();
   for (const [i, c] of checked.entries()) {
     const v = verdicts[i];
-    if (v !== undefined) byPointer.set(c.field.pointer, v);
+    if (v !== undefined) byPointer.set(c.rewrite.field.pointer, v);
   }
   const extra: string[] = [];
   const denials: string[] = [];
   const withhold = (rewrite: PlannedRewrite): string | undefined => {
-    const spec = rewrite.rule.verify;
-    const verdict = byPointer.get(rewrite.field.pointer);
-    if (spec === undefined || verdict === undefined || verdict.status === 'present') return undefined;
-    const missing = verdict.status === 'missing';
-    const policy = missing ? spec.onMissing : spec.onUnreachable;
-    const why = missing ? verdict.reason : `not checked, ${verdict.reason}`;
-    switch (policy) {
+    const outcome = policyOutcome(rewrite, byPointer.get(rewrite.field.pointer));
+    switch (outcome.action) {
+      case 'apply':
+        return undefined;
       case 'keep':
-        return why;
+        return outcome.reason;
       case 'rewrite':
-        extra.push(fitWarning([`${WARNING_PREFIX}rewrote `, { text: label(rewrite), level: 1 }, ' anyway (rule ', { text: rewrite.rule.name, level: 1 }, '): ', { text: why, level: 0, cut: 'start' }]));
+        extra.push(fitWarning([`${WARNING_PREFIX}rewrote `, { text: label(rewrite), level: 1 }, ' anyway (rule ', { text: rewrite.rule.name, level: 1 }, '): ', { text: outcome.reason, level: 0, cut: 'start' }]));
         return undefined;
       case 'deny':
-        denials.push(`${label(rewrite)} ${rewrite.field.image} -> ${rewrite.to} (rule ${rewrite.rule.name}): ${why}`);
-        return why;
+        denials.push(`${label(rewrite)} ${rewriteText(rewrite)}: ${outcome.reason}`);
+        return outcome.reason;
     }
   };
   const rendered = render(plan, { withhold });

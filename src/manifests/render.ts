@@ -13,14 +13,21 @@
  * by the largest document and time is linear in the input. Nothing is returned when any document
  * fails: the command never writes half of its output.
  *
+ * Existence checks (docs/verify.md) are the caller's: `check` gives the policy's outcome for each
+ * planned rewrite whose rule verifies (src/cli/render.ts asks the registries first), and each
+ * object is rendered as the webhook would answer it then: kept images with a warning, rewrites
+ * made anyway with a warning, and a denial as an error.
+ *
  * No I/O, but not in src/core: it needs the `yaml` package's parser, which the webhook's hot
  * path does without (the Lambda never imports this folder).
  */
 import fastJsonPatch from 'fast-json-patch';
 import { Composer, CST, type Document, Parser } from 'yaml';
 import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
+import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
+import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
 import { applyEdits, DocumentEditor, EditError } from './yaml-edit.js';
 
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
@@ -28,8 +35,10 @@ export const MAX_ALIAS_COUNT = 100;
 /** The largest input accepted. */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
-export interface RenderOptions extends DecideOptions {
+export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
   readonly rewriter: Rewriter;
+  /** The existence check's outcome for a planned rewrite (src/verify/policy.ts); default: apply every one. */
+  readonly check?: ((rewrite: PlannedRewrite) => PolicyOutcome) | undefined;
 }
 
 /** One image that changes (or would change), for the `--check` summary. */
@@ -43,7 +52,11 @@ export interface RenderedImage {
   readonly rule: string;
 }
 
-/** An image left alone with a reason (not a valid reference, or a rule's result that is not). */
+/**
+ * What the webhook would warn about: an image left alone (not a valid reference, a rule's result
+ * that is not, a target without the image), a rewrite made although its target lacks the image, an
+ * original-images annotation replaced. `message` follows the pointer (`left unchanged: ...`).
+ */
 export interface RenderWarning {
   readonly document: number;
   readonly object: string;
@@ -196,6 +209,54 @@ interface Rendered {
   readonly warnings: RenderWarning[];
 }
 
+/** The webhook's patch for one object (its pointers relative to the document), with what it changes and warns about. Throws RenderError. */
+function renderObject(o: ManifestObject, index: number, options: RenderOptions, rendered: Rendered): readonly PatchOperation[] {
+  const checked: { rewrite: PlannedRewrite; outcome: PolicyOutcome }[] = [];
+  const { check } = options;
+  const withhold =
+    check === undefined
+      ? undefined
+      : (rewrite: PlannedRewrite): string | undefined => {
+          const outcome = check(rewrite);
+          if (outcome.action === 'apply') return undefined;
+          checked.push({ rewrite, outcome });
+          // As src/lambda/verify-step.ts: `rewrite` applies it; `deny` leaves it out (and the object fails below).
+          return outcome.action === 'rewrite' ? undefined : outcome.reason;
+        };
+  const d = decide(o, options.rewriter, { ...options, withhold });
+  const label = objectLabel(o);
+  const warn = (pointer: string, message: string): void => {
+    rendered.warnings.push({ document: index, object: label, pointer: o.pointer + pointer, message });
+  };
+  // A field the API server would accept as it is (an original-images annotation someone wrote by
+  // hand) is what the webhook overwrites, with a warning in its log: render does the same, below.
+  // Any other entry is a field the API server would reject (an image that is not a string, a
+  // metadata that is not an object): the manifest is broken, `kubectl apply` would fail on it, so
+  // render stops. The message is the defect, without what the webhook then did (after `; `).
+  const broken = d.malformed.find((m) => m.valid !== true);
+  if (broken !== undefined) throw new RenderError(`${label}: ${o.pointer}${broken.pointer} ${broken.problem.split('; ')[0] ?? broken.problem}`);
+  for (const { rewrite, outcome } of checked) {
+    const { field, rule } = rewrite;
+    switch (outcome.action) {
+      case 'keep':
+        warn(field.pointer, `left ${field.image} unchanged (rule ${rule.name}): ${outcome.reason}`);
+        break;
+      case 'rewrite':
+        warn(field.pointer, `rewrote ${field.image} -> ${rewrite.to} anyway (rule ${rule.name}): ${outcome.reason}`);
+        break;
+      case 'deny':
+        // The webhook would answer allowed: false: the object cannot be rendered as it would be admitted.
+        throw new RenderError(`${label}: ${o.pointer}${field.pointer}: ${rewriteText(rewrite)}: ${outcome.reason}; the webhook would deny this object (onMissing: deny)`);
+      case 'apply':
+        break;
+    }
+  }
+  for (const r of d.rewrites) rendered.changes.push({ document: index, object: label, pointer: o.pointer + r.pointer, from: r.from, to: r.to, rule: r.rule });
+  for (const i of d.invalid) warn(i.pointer, `left unchanged: ${i.error}`);
+  for (const m of d.malformed) warn(m.pointer, m.problem);
+  return d.ops;
+}
+
 /** The new text of one document, or undefined when nothing changes. Throws RenderError or EditError. */
 function renderDocument(
   group: DocumentGroup,
@@ -209,15 +270,8 @@ function renderDocument(
   const objects = objectsOf(json);
   if (!objects.ok) throw new RenderError(`${objects.problem.pointer === '' ? 'the document' : objects.problem.pointer} ${objects.problem.message}`);
   const ops: PatchOperation[] = [];
-  for (const o of objects.objects) {
-    const d = decide(o, options.rewriter, options);
-    const label = objectLabel(o);
-    const first = d.malformed[0];
-    if (first !== undefined) throw new RenderError(`${label}: ${o.pointer}${first.pointer} ${first.problem}`);
-    for (const r of d.rewrites) rendered.changes.push({ document: index, object: label, pointer: o.pointer + r.pointer, from: r.from, to: r.to, rule: r.rule });
-    for (const i of d.invalid) rendered.warnings.push({ document: index, object: label, pointer: o.pointer + i.pointer, message: i.error });
-    ops.push(...d.ops);
-  }
+  // One by one: `push(...list)` passes every entry as an argument and overflows the stack past about 130,000.
+  for (const o of objects.objects) for (const op of renderObject(o, index, options, rendered)) ops.push(op);
   if (ops.length === 0) return undefined;
   const docText = group.text.slice(group.start, group.end);
   const editor = new DocumentEditor(doc, group.text, docText.includes('\r\n') ? '\r\n' : '\n');

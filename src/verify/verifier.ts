@@ -69,7 +69,8 @@ export interface VerifierOptions {
   readonly now?: () => number;
 }
 
-const keyOf = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
+/** One key per distinct check: the target, and its platforms in any order. */
+export const requestKey = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
 
 /**
  * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket
@@ -136,7 +137,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(requests) {
       const started = now();
-      const keys = requests.map(keyOf);
+      const keys = requests.map(requestKey);
       const distinct = new Map<string, Verdict | Promise<Verdict>>();
       let cacheHits = 0;
       const controller = new AbortController();

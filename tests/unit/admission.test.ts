@@ -70,20 +70,21 @@ describe('the original-images annotation', () => {
     expect(ops).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a' }]);
   });
 
+  // A string is a valid annotation, whatever it holds (`valid`: render warns and replaces it too);
+  // a value that is not a string is not a valid object (render refuses it).
+  const notOurMap = { problem: 'is not a JSON map of strings; replaced', valid: true } as const;
   it.each([
-    { name: 'not JSON', value: 'gcr.io/a' },
-    { name: 'a JSON list', value: '["gcr.io/a"]' },
-    { name: 'a map with a non-string value', value: '{"containers/a":1}' },
-    { name: 'not a string', value: 42 },
-  ])('replaces an existing value that is $name, and reports it', ({ value }) => {
+    { name: 'not JSON', value: 'gcr.io/a', reported: notOurMap },
+    { name: 'a JSON list', value: '["gcr.io/a"]', reported: notOurMap },
+    { name: 'a map with a non-string value', value: '{"containers/a":1}', reported: notOurMap },
+    { name: 'not a string', value: 42, reported: { problem: 'is not a string; replaced' } },
+  ])('replaces an existing value that is $name, and reports it', ({ value, reported }) => {
     const object = pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: value } } });
     const { outcome, ops } = run(podReview(object));
     expect(annotationOps(ops)).toEqual([
       { op: 'replace', path: '/metadata/annotations/image-rewriter.io~1original-images', value: '{"containers/a":"gcr.io/a"}' },
     ]);
-    expect(outcome.report.malformed).toEqual([
-      { pointer: '/metadata/annotations/image-rewriter.io~1original-images', problem: 'is not a JSON map of strings; replaced' },
-    ]);
+    expect(outcome.report.malformed).toStrictEqual([{ pointer: '/metadata/annotations/image-rewriter.io~1original-images', ...reported }]);
   });
 
   it('keeps entries of containers not rewritten now (even gone ones), records the new original of a re-rewritten one, adds new ones', () => {

@@ -63,6 +63,29 @@ describe('render command', () => {
     expect(r.err).toMatch(/^warning: document 1: Pod p: \/spec\/containers\/0\/image: left unchanged: .*lowercase/);
   });
 
+  describe('--annotate and an original-images annotation the webhook does not recognize', () => {
+    const annotated = (value: string): string => POD.replace('  name: p\n', `  name: p\n  annotations:\n    image-rewriter.io/original-images: ${value}\n`);
+
+    it('replaces one that is not a JSON map of strings, as the webhook does, with a warning', async () => {
+      const r = await render(['--annotate'], annotated('old'));
+      expect(r.code).toBe(0);
+      // A plain scalar cannot hold the JSON: it is written double-quoted.
+      expect(r.out).toBe(annotated(String.raw`"{\"containers/app\":\"gcr.io/app:1\"}"`).replace('gcr.io/app:1\n', 'asia.gcr.io/app:1\n'));
+      expect(r.err).toBe('warning: document 1: Pod p: /metadata/annotations/image-rewriter.io~1original-images: is not a JSON map of strings; replaced\n');
+    });
+
+    it.each([
+      ['an annotation that is not a string (the API server would reject it)', annotated('42'), ['--annotate'], /^error: stdin: document 1 \(line 1, column 1\): Pod p: \/metadata\/annotations\/image-rewriter\.io~1original-images is not a string; nothing written\n$/],
+      ['annotations that are not a map', POD.replace('  name: p\n', '  name: p\n  annotations: [x]\n'), ['--annotate'], /^error: stdin: document 1 \(line 1, column 1\): Pod p: \/metadata\/annotations is not an object; nothing written\n$/],
+      ['imagePullSecrets that is not a list', `${POD.replace('gcr.io/app:1', 'nginx:1')}  imagePullSecrets: ecr-pull\n`, [], /^error: stdin: document 1 \(line 1, column 1\): Pod p: \/spec\/imagePullSecrets is not a list; nothing written\n$/],
+    ])('still refuses %s: exit 2, nothing written', async (_name, input, args, message) => {
+      const r = await render(args, input);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(message);
+    });
+  });
+
   const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
 
   it.each([
