@@ -16,13 +16,12 @@
  * a rewrite the first rendering is the answer: no verifier, no network.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { type Command, EXIT, type Io, openCliSources, UsageError } from './common.js';
+import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import type { VerifySettings } from '../config/settings.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import { SCOPES, type Scope } from '../core/manifest.js';
-import { renderManifests, type RenderOptions, type RenderResult } from '../manifests/render.js';
+import { HEAP_PER_DOCUMENT_CHAR, renderManifests, type RenderOptions, type RenderResult } from '../manifests/render.js';
 import { APPLY, type PolicyOutcome, policyOutcome, verifyRequestOf } from '../verify/policy.js';
 import { verifierFor } from '../verify/setup.js';
 import { requestKey, type Verdict, type Verifier, type VerifyRequest } from '../verify/verifier.js';
@@ -107,7 +106,7 @@ export const command: Command = (args, io) => runRender(args, io);
 
 /** `render` with an injected runtime (tests); `command` uses the verifier every command builds. */
 export async function runRender(args: string[], io: Io, runtime: RenderRuntime = DEFAULT_RUNTIME): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     options: {
       config: { type: 'string', short: 'c' },
@@ -128,7 +127,9 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   const { rewriter } = sources.state;
   const source = await readManifests(values.filename, io);
   if (source === undefined) return EXIT.invalidConfig;
-  const result = await renderVerified(source, { rewriter, namespace: values.namespace, annotate: values.annotate === true, scope }, () => runtime.verifier(sources.settings.verify));
+  // The heap this process may use bounds the largest document it can render (RenderOptions.maxDocumentChars).
+  const maxDocumentChars = Math.floor(process.getBuiltinModule('node:v8').getHeapStatistics().heap_size_limit / HEAP_PER_DOCUMENT_CHAR);
+  const result = await renderVerified(source, { rewriter, namespace: values.namespace, annotate: values.annotate === true, scope, maxDocumentChars }, () => runtime.verifier(sources.settings.verify));
   if (!result.ok) {
     io.stderr(`error: ${values.filename ?? 'stdin'}: ${result.error}; nothing written\n`);
     return EXIT.invalidConfig;

@@ -39,7 +39,17 @@ export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
   readonly rewriter: Rewriter;
   /** The existence check's outcome for a planned rewrite (src/verify/policy.ts); default: apply every one. */
   readonly check?: ((rewrite: PlannedRewrite) => PolicyOutcome) | undefined;
+  /**
+   * The longest document (in characters) to parse. A document's syntax tree, with the source
+   * tokens its text edits need, takes about 80 (JSON) to 110 (YAML) times its size in memory: a
+   * 50 MB `kubectl get -A -o json` List took 4 GB. Past what the heap can hold, the process would
+   * die of it; the CLI sets this from its heap limit so that such a document is a clear error.
+   */
+  readonly maxDocumentChars?: number | undefined;
 }
+
+/** Memory a document takes while rendered, per character of its text (measured, rounded up: see RenderOptions). */
+export const HEAP_PER_DOCUMENT_CHAR = 120;
 
 /** One image that changes (or would change), for the `--check` summary. */
 export interface RenderedImage {
@@ -182,6 +192,20 @@ function textProblem(source: string): string | undefined {
 export function renderManifests(source: string, options: RenderOptions): RenderResult {
   const problem = textProblem(source);
   if (problem !== undefined) return { ok: false, error: `input: ${problem}` };
+  const max = options.maxDocumentChars;
+  if (max !== undefined) {
+    // Before any parsing: the parser alone would fill the heap. A piece is at least one whole document.
+    const starts = pieces(source);
+    for (const [i, start] of starts.entries()) {
+      const length = (starts[i + 1] ?? source.length) - start;
+      if (length <= max) continue;
+      const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+      return {
+        ok: false,
+        error: `the document at ${where(source, start)} is ${mib(length)}, more than render can hold in memory here (${mib(max)}: a document takes about ${HEAP_PER_DOCUMENT_CHAR} times its size while it is rewritten); split it (a List into its items, one YAML document each) or give node more heap (NODE_OPTIONS=--max-old-space-size=MiB)`,
+      };
+    }
+  }
   const rendered: Rendered = { changes: [], warnings: [] };
   const out: string[] = [];
   let copied = 0;

@@ -1,7 +1,8 @@
 /**
  * What `render` and `audit` accept as manifests: UTF-8 text only (bytes that are not UTF-8 fail,
  * as kubectl refuses them, instead of coming out changed), and a custom resource whose kind only
- * ends in `List` is an object left alone, not a list of objects. And, through the bundled CLI, the
+ * ends in `List` is an object left alone, not a list of objects. A document too large for the heap
+ * is an error before it is parsed, not a process killed by it. And, through the bundled CLI, the
  * same for stdin, and a reader that stops early (`| head`): no stack trace, the command's own code.
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { objectsOf } from '../../src/core/manifest.js';
+import { rewriterFrom } from '../helpers/rules.js';
+import { renderManifests } from '../../src/manifests/render.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -100,4 +103,23 @@ describe('the bundled CLI', () => {
     expect(audited.code).toBe(1);
     expect(audited.err).not.toMatch(/EPIPE|Unhandled|at /);
   }, 30_000);
+});
+
+describe('a document larger than the heap can hold while it is rewritten', () => {
+  const rewriter = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+  const pod = (i: number): string => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n`;
+
+  it('is refused before it is parsed, naming where it starts and how to get past it', () => {
+    const list = `# a comment\n---\n${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: Array.from({ length: 200 }, (_, i) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${i}` }, spec: { containers: [{ name: 'a', image: 'gcr.io/app:1' }] } })) })}\n`;
+    const r = renderManifests(list, { rewriter, annotate: false, scope: 'all', maxDocumentChars: 4096 });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error).toMatch(/^the document at line 2, column 1 is 0\.0 MiB, more than render can hold in memory here \(0\.0 MiB: .*\); split it \(a List into its items, one YAML document each\) or give node more heap \(NODE_OPTIONS=--max-old-space-size=MiB\)$/);
+  });
+
+  it('bounds each document, not the input: many small documents are rendered', () => {
+    const many = Array.from({ length: 200 }, (_, i) => `---\n${pod(i)}`).join('');
+    const r = renderManifests(many, { rewriter, annotate: false, scope: 'all', maxDocumentChars: 4096 });
+    expect(r.ok && r.output).toBe(many.replaceAll('gcr.io/app', 'asia.gcr.io/app'));
+  });
 });
