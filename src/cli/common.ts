@@ -69,7 +69,17 @@ export interface CliSourceOptions extends AdapterOptions {
 export async function openCliSources(io: Io, options: CliSourceOptions): Promise<CliSources | number> {
   let settings: Settings;
   let sources: Sources;
-  const observability = options.logger !== undefined && options.metrics !== undefined ? { logger: options.logger, metrics: options.metrics } : createObservability({ sink: () => undefined });
+  // Without a logger of the command's own, the lines are dropped, but the `detail` of an error line
+  // (the AWS SDK's "Region is missing", "Could not load credentials...") is kept for the message
+  // below: the rules state's reason carries only the error's name, since the Lambda shows that
+  // reason to every kubectl user in a warning.
+  const details: string[] = [];
+  const keepDetail = (line: string): void => {
+    if (!line.includes('"detail"')) return;
+    const detail: unknown = (JSON.parse(line) as Record<string, unknown>)['detail'];
+    if (typeof detail === 'string' && detail !== '') details.push(detail);
+  };
+  const observability = options.logger !== undefined && options.metrics !== undefined ? { logger: options.logger, metrics: options.metrics } : createObservability({ sink: keepDetail, logLevel: 'ERROR' });
   try {
     settings = readSettings(io.env, options);
     sources = await openSources(settings, { ...observability, ...lazyAwsClients(), env: io.env, ...(options.watch === undefined ? {} : { watch: options.watch }) });
@@ -81,7 +91,8 @@ export async function openCliSources(io: Io, options: CliSourceOptions): Promise
   const state = await sources.rules.current();
   if (!state.ok) {
     sources.watch?.close();
-    io.stderr(state.issues === undefined ? `error: ${state.reason}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues)}\n`);
+    const detail = details.at(-1);
+    io.stderr(state.issues === undefined ? `error: ${state.reason}${detail === undefined ? '' : `: ${detail}`}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues)}\n`);
     return EXIT.invalidConfig;
   }
   if (state.warnings !== undefined) io.stderr(`${formatIssues(state.warnings)}\n`);

@@ -140,6 +140,8 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   parseWorkers(values.workers);
   const missing = (['listen', 'tls-cert-file', 'tls-private-key-file'] as const).filter((k) => values[k] === undefined);
   if (missing.length > 0) throw new UsageError(`serve needs ${missing.map((k) => `--${k}`).join(', ')}`);
+  // Either says how callers are authenticated; both at once would leave it to the reader to guess.
+  if (values['token-file'] !== undefined && values['allow-unauthenticated'] === true) throw new UsageError('give --token-file or --allow-unauthenticated, not both');
   const { host, port } = parseListen(values.listen ?? '');
   const certFile = values['tls-cert-file'] ?? '';
   const keyFile = values['tls-private-key-file'] ?? '';

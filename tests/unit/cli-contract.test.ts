@@ -3,12 +3,15 @@
  * would win without a word), `--help` on any command, `help` and `version` refuse what they do not
  * take, `check-config --strict` fails without first saying "ok", and rules-document messages that
  * say what is allowed (not zod/mini's bare "Invalid input", not the YAML parser's advice to its
- * callers). Blank environment values count as unset in `${env:}`.
+ * callers). Blank environment values count as unset in `${env:}`. A rules parameter that cannot be
+ * read says why (the AWS SDK's message), not only the error's name.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
 import { EXIT, main } from '../../src/cli/main.js';
 import { captureIo } from '../helpers/io.js';
 
@@ -45,6 +48,14 @@ describe('an option given twice', () => {
 
   it('once each is fine', async () => {
     expect((await run(['explain', '--config', GOOD, 'gcr.io/x'])).out).toBe('{"image":"gcr.io/x","rewritten":"asia.gcr.io/x","rule":"gcr"}\n');
+  });
+});
+
+describe('serve', () => {
+  it('refuses --token-file with --allow-unauthenticated (which one is meant?)', async () => {
+    const r = await run(['serve', '--listen', '127.0.0.1:0', '--tls-cert-file', 'c', '--tls-private-key-file', 'k', '--workers', '1', '--token-file', 't', '--allow-unauthenticated']);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain('error: give --token-file or --allow-unauthenticated, not both');
   });
 });
 
@@ -93,5 +104,20 @@ describe('rules-document messages', () => {
     const r = await run(['check-config', '--config', doc], { MIRROR: '   ' });
     expect(r.code).toBe(EXIT.invalidConfig);
     expect(r.err).toContain('rules[0].replace: environment variable MIRROR is not set (used as ${env:MIRROR})');
+  });
+});
+
+describe('a rules parameter that cannot be read', () => {
+  it('says why, with the AWS SDK\'s message', async () => {
+    const ssm = mockClient(SSMClient);
+    const denied = Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/ci is not authorized to perform: ssm:GetParameter'), { name: 'AccessDeniedException' });
+    ssm.on(GetParameterCommand).rejects(denied);
+    try {
+      const r = await run(['check-config'], { REWRITE_RULES_PARAMETER: '/image-rewriter/rules', AWS_REGION: 'us-west-2', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+      expect(r.code).toBe(EXIT.invalidConfig);
+      expect(r.err).toContain(`error: rules parameter /image-rewriter/rules could not be read (AccessDeniedException): ${denied.message}\n`);
+    } finally {
+      ssm.restore();
+    }
   });
 });
