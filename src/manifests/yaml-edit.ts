@@ -116,8 +116,9 @@ export class DocumentEditor {
   private replaceNode(node: YamlNode | null, value: JsonValue, path: string): void {
     if (node === null) throw new EditError(`${path}: not found in the YAML text`);
     const token = node.srcToken;
-    if (isScalar(node) && (token === undefined || node.source === '')) {
-      // An empty value (`annotations:`): the text after the colon becomes a flow value.
+    if (isScalar(node) && (token === undefined || (token.type === 'scalar' && token.source === ''))) {
+      // An empty value (`annotations:`): the text after the colon becomes a flow value. Not an
+      // empty quoted string (`""`, `''`), whose quotes are text to replace like any scalar's.
       const offset = node.range?.[0];
       if (offset === undefined) throw new EditError(`${path}: not found in the YAML text`);
       this.add({ offset, remove: 0, insert: ` ${JSON.stringify(value)}` }, path);

@@ -5,6 +5,7 @@
  * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker.
  * `verify` never throws and always settles by the deadline (plus a timer tick).
  */
+import { setMaxListeners } from 'node:events';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import { Breakers } from './breaker.js';
 import { TtlCache } from './cache.js';
@@ -141,6 +142,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const distinct = new Map<string, Verdict | Promise<Verdict>>();
       let cacheHits = 0;
       const controller = new AbortController();
+      // Every check listens to the one deadline signal: past 10 listeners Node would print a
+      // "possible memory leak" warning into the logs. Their number is bounded by the review's targets.
+      setMaxListeners(0, controller.signal);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<'deadline'>((resolve) => {
         timer = setTimeout(() => {

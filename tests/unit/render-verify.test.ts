@@ -224,6 +224,25 @@ describe("render's own verifier (the one invoke and serve build)", () => {
     expect(Object.keys(await run(inline(`127.0.0.1:${String(closerPort)}`, '    verify: true\n')))).toContain('TCPCONNECTWRAP');
   });
 
+  it('checks many targets at once without a "possible memory leak" warning (the bundled CLI, as a process)', async () => {
+    const cli = await bundleCli(join(dir, 'cli-many.mjs'));
+    // Answered late, so that all 12 checks listen to the one deadline signal at the same time.
+    registry.fake.route = (_q, s) => setTimeout(() => s.writeHead(404).end(), 300);
+    const input = Array.from({ length: 12 }, (_, i) => pod(`p${i}`, `gcr.io/app${i}:1`)).join('---\n');
+    const child = spawn(process.execPath, [cli, 'render', '--config', rulesFile('    verify: true\n')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: registry.pki.caFile },
+    });
+    let err = '';
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.end(input);
+    expect(await code).toBe(0);
+    expect(err.match(/^warning: .* unchanged \(rule gcr\): not found in /gm)).toHaveLength(12);
+    expect(err).not.toContain('MaxListenersExceededWarning');
+  }, 30_000);
+
   it('trusts NODE_EXTRA_CA_CERTS (the bundled CLI, as a process)', async () => {
     const cli = await bundleCli(join(dir, 'cli.mjs'));
     registry.fake.route = only('a');

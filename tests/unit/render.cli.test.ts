@@ -75,6 +75,15 @@ describe('render command', () => {
     });
 
     it.each([
+      ['""', String.raw`"{\"containers/app\":\"gcr.io/app:1\"}"`],
+      ["''", `'{"containers/app":"gcr.io/app:1"}'`],
+    ])('replaces an empty string written %s, in its quotes (they are not an empty value to fill)', async (value, written) => {
+      const r = await render(['--annotate'], annotated(value));
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(annotated(written).replace('gcr.io/app:1\n', 'asia.gcr.io/app:1\n'));
+    });
+
+    it.each([
       ['an annotation that is not a string (the API server would reject it)', annotated('42'), ['--annotate'], /^error: stdin: document 1 \(line 1, column 1\): Pod p: \/metadata\/annotations\/image-rewriter\.io~1original-images is not a string; nothing written\n$/],
       ['annotations that are not a map', POD.replace('  name: p\n', '  name: p\n  annotations: [x]\n'), ['--annotate'], /^error: stdin: document 1 \(line 1, column 1\): Pod p: \/metadata\/annotations is not an object; nothing written\n$/],
       ['imagePullSecrets that is not a list', `${POD.replace('gcr.io/app:1', 'nginx:1')}  imagePullSecrets: ecr-pull\n`, [], /^error: stdin: document 1 \(line 1, column 1\): Pod p: \/spec\/imagePullSecrets is not a list; nothing written\n$/],
