@@ -124,11 +124,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stderr(`error: unknown command "${name}"\n\n${HELP}`);
     return EXIT.usage;
   }
-  // `image-rewriter render --help`: the usage, as for `help` (no command uses -h for anything else).
-  if (rest.some((a) => a === '--help' || a === '-h')) return help([], io);
   try {
     return await command(rest, io);
   } catch (e) {
+    // `image-rewriter render --help`: the usage, as for `help`. Only where the command's parser
+    // read it as an option: not after `--`, not as an option's value (`-f -h`).
+    if ((e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'(?:--help|-h)'/.test((e as Error).message)) return help([], io);
     if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
       io.stderr(`error: ${(e as Error).message}\nRun "image-rewriter help" for usage.\n`);
       return EXIT.usage;

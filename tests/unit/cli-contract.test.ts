@@ -70,6 +70,12 @@ describe('help and version', () => {
     expect((await run(args)).code).toBe(EXIT.usage);
   });
 
+  it('-h after -- is an argument, not a request for help', async () => {
+    const r = await run(['explain', '--config', GOOD, '--', '-h']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(JSON.parse(r.out)).toMatchObject({ image: '-h' });
+  });
+
   it('help COMMAND prints the usage', async () => {
     expect(await run(['help', 'render'])).toMatchObject({ code: EXIT.ok, out: expect.stringContaining('image-rewriter audit') });
   });
