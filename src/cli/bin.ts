@@ -1,17 +1,15 @@
 /** Entry point of dist/cli.js: wires the real process streams into `main`. */
 import { enableRegexFallback } from '../config/regex-fallback.js';
+import { strictUtf8 } from './common.js';
 import { main } from './main.js';
 
 // Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
 enableRegexFallback();
 
-/** Strict: text that is not UTF-8 is an error, not quietly turned into U+FFFD (a BOM is kept: render writes back every byte). */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
-  return utf8.decode(Buffer.concat(chunks));
+  return strictUtf8.decode(Buffer.concat(chunks));
 }
 
 /**

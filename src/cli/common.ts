@@ -24,6 +24,14 @@ export interface Io {
   readonly processEntry?: string;
 }
 
+/**
+ * Input text is UTF-8 or an error: never quietly turned into U+FFFD (kubectl refuses such
+ * manifests; render writes back every byte, so a BOM is kept, not dropped).
+ */
+export const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Whether `e` is strictUtf8's refusal. */
+export const isNotUtf8 = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
+
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 64, invalidConfig: 2 } as const;
 

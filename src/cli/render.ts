@@ -16,7 +16,7 @@
  * a rewrite the first rendering is the answer: no verifier, no network.
  */
 import { readFile } from 'node:fs/promises';
-import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import type { VerifySettings } from '../config/settings.js';
 import type { PlannedRewrite } from '../core/decide.js';
@@ -28,10 +28,7 @@ import { requestKey, type Verdict, type Verifier, type VerifyRequest } from '../
 
 const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 
-/** Strict: a manifest that is not UTF-8 fails, as kubectl refuses it, instead of coming out with U+FFFD in it; a BOM is kept. */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NOT_UTF8 = 'is not UTF-8 text (YAML and JSON manifests are)';
-const notUtf8 = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
 
 /** The manifests of `-f FILE` (`-` or no flag: stdin); undefined after printing why they cannot be read. */
 export async function readManifests(file: string | undefined, io: Io): Promise<string | undefined> {
@@ -39,7 +36,7 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
     try {
       return await io.readStdin();
     } catch (e) {
-      if (!notUtf8(e)) throw e;
+      if (!isNotUtf8(e)) throw e;
       io.stderr(`error: stdin ${NOT_UTF8}\n`);
       return undefined;
     }
@@ -52,9 +49,9 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
     return undefined;
   }
   try {
-    return utf8.decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch (e) {
-    if (!notUtf8(e)) throw e;
+    if (!isNotUtf8(e)) throw e;
     io.stderr(`error: ${file} ${NOT_UTF8}\n`);
     return undefined;
   }
