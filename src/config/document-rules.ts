@@ -18,7 +18,13 @@ export function prefixProblem(value: string): string | undefined {
   // spelled otherwise could never match, so it is refused with the spelling that would.
   let host = first.toLowerCase();
   if (host.endsWith(':443')) host = host.slice(0, -':443'.length);
-  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return `names are normalized to docker.io; write "docker.io${rest}"`;
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io') {
+    // One component is ambiguous: the image `index.docker.io/nginx` is docker.io/library/nginx,
+    // while `index.docker.io/nginx/app` is docker.io/nginx/app.
+    const only = /^\/([^/]+)$/.exec(rest)?.[1];
+    if (only !== undefined && only !== 'library') return `names are normalized to docker.io; write "docker.io/library/${only}" for the image ${only}, or "docker.io/${only}" for the images under ${only}/`;
+    return `names are normalized to docker.io; write "docker.io${rest}"`;
+  }
   if (host !== first) return `registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "${host}${rest}"`;
   if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
     const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;

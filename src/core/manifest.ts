@@ -77,7 +77,11 @@ function manifestObject(
   const kind = stringField(value, 'kind') ?? defaults?.kind;
   // A document that is a `List` needs no apiVersion of its own: its items carry theirs.
   const apiVersion = stringField(value, 'apiVersion') ?? defaults?.apiVersion ?? (pointer === '' && kind === 'List' ? 'v1' : undefined);
-  if (apiVersion === undefined) return { pointer: `${pointer}/apiVersion`, message: 'is missing or not a non-empty string' };
+  if (apiVersion === undefined) {
+    // `cat a.yaml b.yaml`: the second file's byte order mark lands after a `---`, inside the text.
+    if (pointer === '' && Object.keys(value).some((k) => k.startsWith('\ufeff'))) return { pointer, message: 'starts with a byte order mark (U+FEFF) after its "---" line, read as part of its first key: remove it (files joined with cat keep theirs)' };
+    return { pointer: `${pointer}/apiVersion`, message: 'is missing or not a non-empty string' };
+  }
   if (kind === undefined) return { pointer: `${pointer}/kind`, message: 'is missing or not a non-empty string' };
   const metadata = own(value, 'metadata');
   return {

@@ -51,6 +51,18 @@ describe('manifests that are not UTF-8', () => {
   });
 });
 
+describe('a byte order mark after a "---" (files joined with cat)', () => {
+  it.each([['render'], ['audit']])('%s names it, instead of a missing apiVersion', async (command) => {
+    const pod = '\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
+    const joined = join(dir, `joined-${command}.yaml`);
+    writeFileSync(joined, `${pod}---\n${pod}`);
+    const r = await run([command, '--config', RULES, '-f', joined]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('document 2');
+    expect(r.err).toContain('the document starts with a byte order mark (U+FEFF) after its "---" line, read as part of its first key: remove it (files joined with cat keep theirs)');
+  });
+});
+
 describe('kinds that end in List', () => {
   it('a custom resource with its own items is one object, left alone', async () => {
     const crd = 'apiVersion: example.com/v1\nkind: IPAllowList\nmetadata: {name: x}\nitems: ["10.0.0.0/8"]\n';

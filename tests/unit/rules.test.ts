@@ -204,6 +204,21 @@ describe('environment substitution', () => {
   });
 });
 
+describe('Docker Hub hosts in a prefix', () => {
+  it.each([
+    ['index.docker.io', 'names are normalized to docker.io; write "docker.io"'],
+    ['index.docker.io/bitnami/redis', 'names are normalized to docker.io; write "docker.io/bitnami/redis"'],
+    ['registry-1.docker.io/library', 'names are normalized to docker.io; write "docker.io/library"'],
+    // One component: the image index.docker.io/nginx is docker.io/library/nginx, the org is docker.io/nginx.
+    ['index.docker.io/nginx', 'names are normalized to docker.io; write "docker.io/library/nginx" for the image nginx, or "docker.io/nginx" for the images under nginx/'],
+  ])('%s: %s', (prefix, message) => {
+    const r = parseRules(`rules:\n  - {name: hub, match: '${prefix}', replace: m.example.com/hub}\n`, {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map(formatIssue)).toEqual([`rules[0].match: ${message}`]);
+  });
+});
+
 describe('a regex rule\'s result must start with a registry host (the kubelet would pull it from Docker Hub)', () => {
   it('is refused at load when the template\'s first component is its own text', () => {
     for (const replace of ['mirror/$1', 'mirror', 'mirror/$1-team']) {
