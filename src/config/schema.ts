@@ -19,7 +19,7 @@
  * Lambda loads this module only for a document that check does not accept.
  */
 import * as z from 'zod/mini';
-import { type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment, compileRules } from '../core/rules.js';
+import { compileRules, duplicateNameIssue, type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment } from '../core/rules.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import { compiledResult, prefixProblem, ruleProblems } from './document-rules.js';
 import type { RegexCheck, ValidationResult } from './issues.js';
@@ -182,6 +182,20 @@ export function validateWithSchema(input: unknown, env: Readonly<Record<string, 
         issues.push({ ...i, path, message: i.message.replace(/rules\[(\d+)\]/g, (_m, n: string) => `rules[${indexOf[Number(n)] ?? n}]`) });
       }
     }
+    // Names shared with a rule refused above, which that compile did not see (between two valid
+    // rules it reported them itself): every problem at once.
+    const valid = new Set(indexOf);
+    const firstByName = new Map<string, number>();
+    const firstValidByName = new Map<string, number>();
+    raw.forEach((r, i) => {
+      const name = typeof r === 'object' && r !== null ? (r as { name?: unknown }).name : undefined;
+      if (typeof name !== 'string') return;
+      const first = firstByName.get(name);
+      if (first === undefined) firstByName.set(name, i);
+      const reported = valid.has(i) && firstValidByName.has(name);
+      if (valid.has(i) && !firstValidByName.has(name)) firstValidByName.set(name, i);
+      if (first !== undefined && !reported) issues.push(duplicateNameIssue(name, i, first));
+    });
   }
   return { ok: false, issues: sortIssues(issues) };
 }

@@ -184,6 +184,11 @@ function compileRule(
   });
 }
 
+/** The error for rules[i] named like rules[first]. */
+export function duplicateNameIssue(name: string, i: number, first: number): Issue {
+  return { path: ['rules', i, 'name'], severity: 'error', message: `duplicate rule name "${name}" (first used by rules[${first}])` };
+}
+
 /**
  * At most this many rules in one document. Loading is near-linear (about 0.15 ms per rule, most of
  * it checking and compiling regexes) and rewriting an image costs a lookup per path component and
@@ -243,7 +248,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);
-    else issues.push({ path: ['rules', i, 'name'], severity: 'error', message: `duplicate rule name "${spec.name}" (first used by rules[${first}])` });
+    else issues.push(duplicateNameIssue(spec.name, i, first));
     const rule = compileRule(spec, i, env, issues);
     if (rule !== undefined) {
       rules.push(rule);

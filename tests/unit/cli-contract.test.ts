@@ -99,6 +99,17 @@ describe('rules-document messages', () => {
     expect(r.err).not.toContain('Invalid input');
   });
 
+  it('a duplicate rule name beside a rule refused by the schema: every problem at once', async () => {
+    const doc = file('dup.yaml', 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n  - {name: gcr, match: 5, replace: asia.gcr.io}\n  - {name: gcr, match: quay.io, replace: asia.gcr.io}\n');
+    const r = await run(['check-config', '--config', doc]);
+    expect(r.code).toBe(EXIT.invalidConfig);
+    expect(r.err.split('\n').filter((l) => l.startsWith('  '))).toEqual([
+      '  rules[1].match: must be a string',
+      '  rules[1].name: duplicate rule name "gcr" (first used by rules[0])',
+      '  rules[2].name: duplicate rule name "gcr" (first used by rules[0])',
+    ]);
+  });
+
   it('a second YAML document', async () => {
     const r = await run(['check-config', '--config', file('two.yaml', 'rules:\n  - {name: a, match: gcr.io, replace: m.example.com/a}\n---\nrules: []\n')]);
     expect(r.code).toBe(EXIT.invalidConfig);
