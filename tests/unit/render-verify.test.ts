@@ -11,32 +11,24 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { runRender } from '../../src/cli/render.js';
 import type { Verifier, VerifyRequest } from '../../src/verify/verifier.js';
 import { ioDuring } from '../helpers/async-io.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
+import { useClosingPort } from '../helpers/closing-port.js';
 import { type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 import { captureIo } from '../helpers/io.js';
 
 const registry = useFakeRegistry();
 const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-render-verify-'));
 
-/** A TCP port that accepts and closes at once: a registry that never completes a TLS handshake. */
-let closer: Server;
-let closerPort = 0;
-beforeAll(async () => {
-  closer = createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve) => closer.listen(0, '127.0.0.1', resolve));
-  closerPort = (closer.address() as AddressInfo).port;
-});
-afterAll(async () => {
-  await new Promise((resolve) => closer.close(resolve));
+/** A registry that never completes a TLS handshake. */
+const closer = useClosingPort();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -206,7 +198,7 @@ describe("render's own verifier (the one invoke and serve build)", () => {
   const inline = (host: string, extra: string): Record<string, string> => ({ REWRITE_RULES: `rules:\n  - name: gcr\n    match: gcr.io\n    replace: ${host}/gcr\n${extra}` });
 
   it('leaves an image whose target cannot be asked unchanged, with a warning (the webhook does)', async () => {
-    const io = captureIo(inline(`127.0.0.1:${String(closerPort)}`, '    verify: true\n    onMissing: keep\n'), POD);
+    const io = captureIo(inline(`127.0.0.1:${String(closer.port)}`, '    verify: true\n    onMissing: keep\n'), POD);
     expect(await main(['render'], io)).toBe(0);
     expect(io.out()).toBe(POD);
     expect(io.err()).toMatch(/^warning: document 1: Pod p: \/spec\/containers\/0\/image: left gcr\.io\/a:1 unchanged \(rule gcr\): not checked, /);
@@ -221,7 +213,7 @@ describe("render's own verifier (the one invoke and serve build)", () => {
       });
     };
     expect(await run(inline('asia.gcr.io', ''))).toEqual({});
-    expect(Object.keys(await run(inline(`127.0.0.1:${String(closerPort)}`, '    verify: true\n')))).toContain('TCPCONNECTWRAP');
+    expect(Object.keys(await run(inline(`127.0.0.1:${String(closer.port)}`, '    verify: true\n')))).toContain('TCPCONNECTWRAP');
   });
 
   it('checks many targets at once without a "possible memory leak" warning (the bundled CLI, as a process)', async () => {

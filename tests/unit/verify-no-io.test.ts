@@ -5,31 +5,21 @@
  * async_hooks, which sees every socket, DNS request and file operation Node starts; a positive
  * control (one rule with `verify: true`) shows the count is not blind.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { DEFAULT_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { verifierFor } from '../../src/verify/setup.js';
 import { ioDuring } from '../helpers/async-io.js';
+import { useClosingPort } from '../helpers/closing-port.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 
 const noClient = (): Promise<never> => Promise.reject(new Error('an AWS client was asked for'));
 const EVENT = loadEvent('rest-pod-v1.json');
 
-/** A TCP port that accepts and closes at once: a registry that never answers a TLS handshake. */
-let closer: Server;
-let closerPort = 0;
-beforeAll(async () => {
-  closer = createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve) => closer.listen(0, '127.0.0.1', resolve));
-  closerPort = (closer.address() as AddressInfo).port;
-});
-afterAll(async () => {
-  await new Promise((resolve) => closer.close(resolve));
-});
+/** A registry that never answers a TLS handshake. */
+const closer = useClosingPort();
 
 function handlerFor(rules: string) {
   const parsed = parseRules(rules, {});
@@ -58,7 +48,7 @@ describe('the hot path without existence checks', () => {
   });
 
   it('the count is not blind: one rule with verify: true opens a connection to its registry', async () => {
-    const handler = handlerFor(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: 127.0.0.1:${String(closerPort)}/gcr\n    verify: true\n    onUnreachable: keep\n`);
+    const handler = handlerFor(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: 127.0.0.1:${String(closer.port)}/gcr\n    verify: true\n    onUnreachable: keep\n`);
     const io = await ioDuring(async () => {
       const r = await handler(EVENT);
       expect(r.statusCode).toBe(200);
