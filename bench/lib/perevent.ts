@@ -2,8 +2,10 @@
  * Section 5: per event, on a mix like a cluster's. The same API Gateway REST events (half
  * 1-container Pods, half 5-container Pods with 2 init and 3 app containers, each image drawn from a
  * pool of ten, each event its own uid) go through, in this process and in alternating order:
- * - the Lambda handler (`createHandler`, as in section 2: its log lines and EMF document formatted
- *   into a sink that drops them);
+ * - the Lambda handler (`createHandler` with the Lambda's observability), its log line and EMF
+ *   document written as in Lambda, one write per invocation, here to /dev/null;
+ * - beside it, the same handler with its lines formatted and dropped (as in section 2), which shows
+ *   what the write costs;
  * - a plain JavaScript handler of the demo's algorithm: JSON.parse of the body, a prefix map over
  *   every container, a JSON Patch of one `replace` per container, base64, the reply; no reference
  *   parsing, no logs, no metrics;
@@ -16,7 +18,7 @@
  * must be the same operations.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { createHandler } from '../../src/lambda/handler.js';
@@ -33,6 +35,8 @@ export interface PerEventPlan {
 export interface PerEventResult {
   /** Mean µs per event, one sample per round. */
   readonly ours: Samples;
+  /** The same handler with its lines formatted and dropped, not written. */
+  readonly oursQuiet: Samples;
   readonly plain: Samples;
   /** Empty when python3 could not run. */
   readonly python: Samples;
@@ -151,16 +155,23 @@ function runPython(script: string, eventsFile: string, rounds: number): Promise<
 
 export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: string, progress: (s: string) => void): Promise<PerEventResult> {
   const rewriter = benchRewriter();
-  const { logger, metrics } = createObservability({ sink: () => undefined, logLevel: 'INFO' });
-  const ours = createHandler({ rules: { current: () => Promise.resolve({ ok: true, rewriter, source: 'bench' }) }, token: WEBHOOK_TOKEN, logger, metrics });
+  const rules = { current: () => Promise.resolve({ ok: true as const, rewriter, source: 'bench' }) };
+  // The handler as in Lambda: its lines written, with a system call per write, as to stdout
+  // (here /dev/null; `fs.writeSync`, without the stream's own work around it).
+  const devNull = openSync('/dev/null', 'w');
+  const written = createObservability({ write: (text) => void writeSync(devNull, text), logLevel: 'INFO' });
+  const ours = createHandler({ rules, token: WEBHOOK_TOKEN, logger: written.logger, metrics: written.metrics, output: written.output });
+  // Beside it: the same handler with its lines formatted and dropped (what the line's writes cost).
+  const dropped = createObservability({ sink: () => undefined, logLevel: 'INFO' });
+  const oursQuiet = createHandler({ rules, token: WEBHOOK_TOKEN, logger: dropped.logger, metrics: dropped.metrics });
   const events = mix(plan.events, restEvent(repoRoot));
   const contexts: Context[] = Array.from({ length: 64 }, (_, i) => lambdaContext(`c6af9ac6-7b61-11e6-9a41-${i.toString(16).padStart(12, '0')}`));
 
-  const result = { ours: new Samples(), plain: new Samples(), python: new Samples() };
-  // Answers are kept in the last round only (for the checks): holding every round's thousands of
-  // answers would make the collector's work grow with the run, for both handlers.
-  const call = (which: 'ours' | 'plain', i: number): Promise<unknown> => (which === 'ours' ? ours(events[i]?.event, contexts[i & 63]) : plainHandler(events[i]?.event));
-  const round = async (which: 'ours' | 'plain', record: boolean): Promise<void> => {
+  const result = { ours: new Samples(), oursQuiet: new Samples(), plain: new Samples(), python: new Samples() };
+  type Which = 'ours' | 'oursQuiet' | 'plain';
+  const handlers: Readonly<Record<Which, (event: unknown, context: Context | undefined) => Promise<unknown>>> = { ours, oursQuiet, plain: plainHandler };
+  const call = (which: Which, i: number): Promise<unknown> => handlers[which](events[i]?.event, contexts[i & 63]);
+  const round = async (which: Which, record: boolean): Promise<void> => {
     const t0 = performance.now();
     for (let i = 0; i < events.length; i++) await call(which, i);
     const elapsed = performance.now() - t0;
@@ -168,18 +179,27 @@ export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: 
   };
   // The checked answers come from a round of their own, untimed: holding every timed round's
   // thousands of answers would make the collector's work grow with the run, for both handlers.
-  const answersOf = async (which: 'ours' | 'plain'): Promise<unknown[]> => {
+  const answersOf = async (which: Which): Promise<unknown[]> => {
     const answers: unknown[] = [];
     for (let i = 0; i < events.length; i++) answers.push(await call(which, i));
     return answers;
   };
-  // Round 0 warms up; then the two alternate which goes first.
-  for (let r = 0; r <= plan.rounds; r++) {
-    if (r > 0) progress(`per event round ${r}/${plan.rounds}`);
-    const order: readonly ('ours' | 'plain')[] = r % 2 === 0 ? ['ours', 'plain'] : ['plain', 'ours'];
-    for (const which of order) await round(which, r > 0);
+  // Round 0 warms up; then the order turns, so that each handler runs first, second and last.
+  const orders: readonly (readonly Which[])[] = [
+    ['ours', 'plain', 'oursQuiet'],
+    ['plain', 'oursQuiet', 'ours'],
+    ['oursQuiet', 'ours', 'plain'],
+  ];
+  let oursAnswers: unknown[];
+  try {
+    for (let r = 0; r <= plan.rounds; r++) {
+      if (r > 0) progress(`per event round ${r}/${plan.rounds}`);
+      for (const which of orders[r % orders.length] ?? []) await round(which, r > 0);
+    }
+    oursAnswers = await answersOf('ours');
+  } finally {
+    closeSync(devNull);
   }
-  const oursAnswers = await answersOf('ours');
   const plainAnswers = await answersOf('plain');
 
   const failures: string[] = [];

@@ -23,7 +23,7 @@ import { answerJson } from '../core/render.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
 import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, type Logger, type Metrics, type Outcome, recordOutcome, recordVerify, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
+import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordVerify, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -58,6 +58,12 @@ export interface HandlerDeps {
   readonly maxBodyBytes?: number;
   /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it they are not checked and are kept. */
   readonly verifier?: Verifier;
+  /**
+   * The Observability's `output`: held from the review's line to the end of the invocation, so
+   * that line and the EMF document reach stdout in one write. Without it, each line is written
+   * as it comes.
+   */
+  readonly output?: LineHold;
 }
 
 /** The result for every event shape: a REST proxy result and a payload 2.0 structured result alike. */
@@ -200,7 +206,7 @@ const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(Strin
 
 /** Build the handler; call once per container. */
 export function createHandler(deps: HandlerDeps): WebhookHandler {
-  const { rules, logger, metrics } = deps;
+  const { rules, logger, metrics, output } = deps;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (deps.token === '') throw new TypeError('createHandler: token must be undefined or a non-empty string');
   const matches = tokenMatcher(deps.token);
@@ -271,6 +277,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       fields['rulesNotLoaded'] = state.reason;
     }
     fields['durationMs'] = Math.round((nowMs() - started) * 10) / 10;
+    // Nothing from here to the EMF document waits for I/O: no line is held for long.
+    output?.hold();
     if (outcome === 'denied' || outcome === 'failopen' || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
     else logger.info(REVIEW_LOG_MESSAGE, fields);
     return replyText(200, answerJson(answer));
@@ -302,6 +310,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
         flushMetrics(metrics);
       } catch (e) {
         logger.error('cannot publish metrics', { error: asError(e) });
+      } finally {
+        output?.release();
       }
     }
   };

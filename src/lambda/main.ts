@@ -15,7 +15,7 @@ import { createHandler, type WebhookHandler } from './handler.js';
 import { lazyVerifier } from './lazy-verifier.js';
 import { createObservability, flushMetrics } from '../observability/telemetry.js';
 
-const { logger, metrics } = createObservability();
+const { logger, metrics, output } = createObservability();
 
 let sources: Sources;
 try {
@@ -27,7 +27,7 @@ try {
 }
 
 const verifier = lazyVerifier(sources.settings.verify, lazyAwsClients());
-export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier });
+export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier, output });
 
 // Last in the init, before the first request: no regex has run on a request's input before it (the
 // flag applies to regexes compiled earlier too), and every Node module the init needs (the AWS

@@ -81,18 +81,64 @@ export function isoTimestamp(ms: number): string {
 export interface JsonLoggerOptions {
   readonly serviceName: string;
   readonly logLevel: LogLevel;
-  /** Default: one line per call, WARN and above to stderr and the others to stdout (as Powertools; Lambda keeps both). */
+  /** Every line, whatever its level. Default: `output`'s sinks. */
   readonly sink?: LineSink;
+  /** Without `sink`: WARN and above to `err`, the others to `out` (as Powertools; Lambda keeps both). Default: a `LineOutput` of its own. */
+  readonly output?: Pick<LineOutput, 'out' | 'err'>;
   /** Keys written on every line after `service` (Powertools' persistent keys), e.g. `serve`'s worker. */
   readonly keys?: LogFields;
 }
 
-const stdout: LineSink = (line) => {
-  process.stdout.write(`${line}\n`);
+/** Writes text to the process's stdout (1) or stderr (2). */
+export type StreamWrite = (text: string, stream: 1 | 2) => void;
+
+const processWrite: StreamWrite = (text, stream) => {
+  (stream === 1 ? process.stdout : process.stderr).write(text);
 };
-const stderr: LineSink = (line) => {
-  process.stderr.write(`${line}\n`);
-};
+
+/**
+ * Where a process's lines go: stdout for the log lines below WARN and the EMF documents, stderr for
+ * WARN and above. Lines for stdout given between `hold` and `release` are written together, in one
+ * write, at `release`: the handler holds from its review's line to the end of the invocation, so
+ * an invocation writes stdout once (the review's line and the EMF document) instead of twice.
+ * Every write to stdout is a system call, and on this kind of machine two of them cost about as
+ * much as the rest of the review's telemetry (docs/performance.md, "sixth pass"). The bytes on
+ * stdout are the same either way: each line ends with its own newline, which is how Lambda and any
+ * reader of a pipe split them. Lines for stderr are never held: a warning is written as it
+ * happens.
+ */
+export class LineOutput {
+  readonly #write: StreamWrite;
+  #held = false;
+  #pending = '';
+
+  constructor(write: StreamWrite = processWrite) {
+    this.#write = write;
+  }
+
+  readonly out: LineSink = (line) => {
+    if (this.#held) this.#pending += `${line}\n`;
+    else this.#write(`${line}\n`, 1);
+  };
+
+  readonly err: LineSink = (line) => {
+    this.#write(`${line}\n`, 2);
+  };
+
+  /** Keep stdout's lines until `release`. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Write the lines kept since `hold` (in one write), and write the next ones as they come. */
+  release(): void {
+    this.#held = false;
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#write(text, 1);
+  }
+}
 
 /**
  * `,"key":value` for a context value, nothing when it is missing: the type says every key is a
@@ -112,8 +158,9 @@ export class JsonLogger {
   #function: { arn: string; memory: string; name: string; json: string } | undefined;
 
   constructor(options: JsonLoggerOptions) {
-    this.#sink = options.sink ?? stdout;
-    this.#warnSink = options.sink ?? stderr;
+    const output = options.output ?? new LineOutput();
+    this.#sink = options.sink ?? output.out;
+    this.#warnSink = options.sink ?? output.err;
     this.#level = LEVEL_NUMBER[options.logLevel];
     this.#service = `,"service":${JSON.stringify(options.serviceName)}${options.keys === undefined ? '' : fieldsJson(options.keys)}`;
     this.#prefix = this.#service;

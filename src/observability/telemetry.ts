@@ -17,12 +17,14 @@
  *
  * Both are injectable: `createObservability({ sink })` sends every line to `sink` instead of stdout
  * (tests, `serve`'s batched stderr, and the `invoke` command, which keeps stdout for its answer).
+ * Without a sink, the handler holds stdout's lines from its review's line to the end of the
+ * invocation (`output`), so that line and the EMF document go out in one write.
  */
 import type { ReviewReport } from '../core/admission.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
-import { JsonLogger, type LineSink, type LogLevel, logLevelOf } from './json-log.js';
+import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
 
-export type { LineSink, LogLevel } from './json-log.js';
+export type { LineSink, LogLevel, StreamWrite } from './json-log.js';
 export type Logger = JsonLogger;
 export type Metrics = EmfMetrics;
 
@@ -60,28 +62,42 @@ export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'denied'
 export type Outcome = (typeof OUTCOMES)[number];
 
 export interface ObservabilityOptions {
-  /** Where the JSON lines go; default stdout. */
+  /** Where every JSON line goes, one call per line; default stdout and stderr (see `write`). */
   readonly sink?: LineSink;
+  /** Without `sink`: how text reaches stdout and stderr; default `process.stdout.write` and `process.stderr.write`. */
+  readonly write?: StreamWrite;
   /** Log level; default `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else `AWS_LAMBDA_LOG_LEVEL`, else INFO. */
   readonly logLevel?: LogLevel;
   /** Keys on every log line (`serve --workers`: the worker's number). */
   readonly keys?: Readonly<Record<string, string | number>>;
 }
 
+/** Holds stdout's lines between `hold` and `release`, for one write (./json-log.ts, `LineOutput`). */
+export interface LineHold {
+  hold(): void;
+  release(): void;
+}
+
 export interface Observability {
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Holds stdout's lines for one write; does nothing when the lines go to a `sink`. */
+  readonly output: LineHold;
 }
+
+const NO_HOLD: LineHold = { hold: () => undefined, release: () => undefined };
 
 /** The Logger and Metrics of one process (Lambda container, `serve`, `invoke`). */
 export function createObservability(options: ObservabilityOptions = {}): Observability {
   const env = process.env;
   const logLevel = options.logLevel ?? logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? logLevelOf(env['AWS_LAMBDA_LOG_LEVEL']) ?? 'INFO';
-  const sink = options.sink === undefined ? {} : { sink: options.sink };
-  const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...sink, ...(options.keys === undefined ? {} : { keys: options.keys }) });
+  const output = options.sink === undefined ? new LineOutput(options.write) : undefined;
+  const sink = options.sink ?? output?.out ?? ((): void => undefined);
+  const keys = options.keys === undefined ? {} : { keys: options.keys };
+  const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...(output === undefined ? { sink } : { output }), ...keys });
   const disabled = env['POWERTOOLS_METRICS_DISABLED']?.trim().toLowerCase() === 'true';
-  const metrics = new EmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, disabled, ...sink });
-  return { logger, metrics };
+  const metrics = new EmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, disabled, sink });
+  return { logger, metrics, output: output ?? NO_HOLD };
 }
 
 /** Add `value` to a metric (Count). */

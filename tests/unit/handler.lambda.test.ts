@@ -10,6 +10,8 @@ import { EVENT_TOKEN, eventReview, loadEvent } from '../helpers/events.js';
 
 const saved = { ...process.env };
 const written: string[] = [];
+/** Each write to stdout, as given. */
+const stdoutWrites: string[] = [];
 const sdkImported: string[] = [];
 for (const name of ['@aws-sdk/client-ssm', '@aws-sdk/client-secrets-manager']) {
   jest.unstable_mockModule(name, () => {
@@ -26,7 +28,9 @@ beforeAll(async () => {
   // The logger writes WARN and above to stderr (as Powertools does), the rest (and EMF) to stdout: Lambda keeps both.
   for (const stream of [process.stdout, process.stderr]) {
     jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      written.push(text);
+      if (stream === process.stdout) stdoutWrites.push(text);
       return true;
     });
   }
@@ -61,9 +65,13 @@ describe('src/lambda/main.ts', () => {
     expect(sdkImported).toEqual([]);
   });
 
-  it('writes JSON logs and one EMF document per invocation, without the token', async () => {
+  it('writes JSON logs and one EMF document per invocation, without the token, in one write to stdout', async () => {
     written.length = 0;
+    stdoutWrites.length = 0;
     await handler(loadEvent('rest-deployment-v1.json'));
+    // The review's line and the EMF document: one system call, not two.
+    expect(stdoutWrites).toHaveLength(1);
+    expect(stdoutWrites[0]?.split('\n').filter((l) => l !== '')).toHaveLength(2);
     const out = lines();
     expect(out.filter((l) => 'Reviews' in l)).toEqual([expect.objectContaining({ service: 'image-rewriter', Outcome: 'patched', Reviews: 1 })]);
     expect(out.filter((l) => 'message' in l && l['message'] !== 'cold start')).toEqual([
