@@ -133,9 +133,11 @@ export class DocumentEditor {
       throw new EditError(`${path}: is a collection in the YAML text where a value was expected`);
     }
     if (token.type === 'block-scalar') {
-      // `|` or `>` with the text on the next lines: replaced, header and all, by a quoted scalar.
+      // `|` or `>` with the text on the next lines: the header becomes a quoted scalar and the text
+      // goes; a comment after the header (`image: >- # pinned`) and its line ending stay.
       const length = CST.stringify(token).length;
-      this.add({ offset: token.offset, remove: length, insert: JSON.stringify(value) + this.newline }, path);
+      const header = token.props.map((p) => (p.type === 'block-scalar-header' ? JSON.stringify(value) : CST.stringify(p))).join('');
+      this.add({ offset: token.offset, remove: length, insert: header.endsWith('\n') ? header : header + this.newline }, path);
       return;
     }
     const text = typeof value === 'string' ? scalarText(token.type, value) : JSON.stringify(value);

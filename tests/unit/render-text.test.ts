@@ -1,0 +1,29 @@
+/**
+ * `render` keeps every byte it does not have to change: regressions found by QA, each a manifest
+ * whose rendering lost or changed text beside the image (a comment on a block scalar's header).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { renderManifests } from '../../src/manifests/render.js';
+import { rewriterFrom } from '../helpers/rules.js';
+
+const rewriter = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n');
+
+function render(text: string): string {
+  const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+  if (!r.ok) throw new Error(r.error);
+  return r.output;
+}
+
+const pod = (containers: string, nl = '\n'): string =>
+  ['apiVersion: v1', 'kind: Pod', 'metadata: {name: web}', 'spec:', '  containers:', containers].join(nl);
+
+describe('a block scalar image', () => {
+  it.each([
+    ['a comment after its header', '  - name: a\n    image: >- # pinned\n      gcr.io/web:1\n', '  - name: a\n    image: "asia.gcr.io/web:1" # pinned\n'],
+    ['no comment', '  - name: a\n    image: |-\n      gcr.io/web:1\n', '  - name: a\n    image: "asia.gcr.io/web:1"\n'],
+    ['CRLF and a comment', '  - name: a\r\n    image: >-  # pinned\r\n      gcr.io/web:1\r\n', '  - name: a\r\n    image: "asia.gcr.io/web:1"  # pinned\r\n'],
+  ])('%s: the header becomes the quoted image, its comment stays', (_, containers, expected) => {
+    const nl = containers.includes('\r\n') ? '\r\n' : '\n';
+    expect(render(pod(containers, nl))).toBe(pod(expected, nl));
+  });
+});
