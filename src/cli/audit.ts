@@ -23,6 +23,7 @@ import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
 import { type Finding, findingsOf, type ManifestObject, readObjects, SCOPES, type Scope } from '../core/manifest.js';
+import { jsonStreamStarts } from '../manifests/json-stream.js';
 import { MAX_ALIAS_COUNT } from '../manifests/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, own } from '../core/json.js';
@@ -168,7 +169,17 @@ function parseDocuments(text: string): Parsed[] | string {
   try {
     return [{ ok: true, value: JSON.parse(text) as unknown }];
   } catch {
-    // Not JSON: YAML (`kubectl get -o yaml`), with the same limits as render.
+    // Not one JSON document: several (`jq -c '.items[]'`), else YAML (`kubectl get -o yaml`), with the same limits as render.
+  }
+  const starts = jsonStreamStarts(text);
+  if (starts !== undefined) {
+    return starts.map((start, i): Parsed => {
+      try {
+        return { ok: true, value: JSON.parse(text.slice(start, starts[i + 1])) as unknown };
+      } catch (e) {
+        return { ok: false, message: `not JSON: ${(e as Error).message}` };
+      }
+    });
   }
   const docs = parseAllDocuments(text, { merge: true });
   const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0] ?? '';

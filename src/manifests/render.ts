@@ -28,6 +28,7 @@ import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
+import { jsonStreamStarts } from './json-stream.js';
 import { applyEdits, DocumentEditor, EditError } from './yaml-edit.js';
 
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
@@ -112,10 +113,13 @@ interface DocumentGroup {
  * `---` (a document start; YAML 1.2 forbids such a line inside any scalar or flow collection, so
  * no document spans it). The yaml package's parser slows down on one long text (1 MB: 1 s, 4 MB:
  * 5 s), and pieces keep the time linear. A text with directives (`%YAML`) is parsed whole, so
- * that each directive stays with its document.
+ * that each directive stays with its document. A stream of JSON values without `---` between them
+ * (`jq -c '.items[]'`) is cut before each value: one document each, as kubectl reads it.
  */
 function pieces(source: string): number[] {
   if (/^%/m.test(source)) return [0];
+  const json = jsonStreamStarts(source);
+  if (json !== undefined) return [0, ...json.slice(1)];
   const starts = [0];
   for (const m of source.matchAll(/^---(?=[ \t\r\n]|$)/gm)) if (m.index > 0) starts.push(m.index);
   return starts;

@@ -78,6 +78,36 @@ describe('kinds that end in List', () => {
   });
 });
 
+describe('a stream of JSON documents without "---" between them (jq -c, kubectl get ... -o json twice)', () => {
+  const podJson = (name: string, pretty: boolean): string =>
+    JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop' }, spec: { containers: [{ name: 'a', image: `gcr.io/${name}:1` }] } }, null, pretty ? 2 : undefined);
+  const file = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it.each([
+    ['one per line', `${podJson('a', false)}\n${podJson('b', false)}\n`],
+    ['pretty, back to back', `${podJson('a', true)}${podJson('b', true)}\n`],
+  ])('render: one document per value (%s), every other byte as it was', async (_, text) => {
+    const r = await run(['render', '--config', RULES, '-f', file('stream.json', text)]);
+    expect(r).toEqual({ code: 0, out: text.replaceAll('gcr.io/', 'asia.gcr.io/'), err: '' });
+  });
+
+  it('render: a broken value is named by its document number', async () => {
+    const r = await run(['render', '--config', RULES, '-f', file('broken.json', `${podJson('a', false)}\n{"kind": }\n`)]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: .*broken\.json: document 2 \(line 2, column \d+\): /);
+  });
+
+  it('audit -f: every value is read', async () => {
+    const r = await run(['audit', '--config', RULES, '-f', file('stream.json', `${podJson('a', false)}\n${podJson('b', true)}\n`), '-o', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { name: string }).name)).toEqual(['a', 'b']);
+  });
+});
+
 describe('the bundled CLI', () => {
   let cli = '';
   const cliReady = (async (): Promise<void> => {
