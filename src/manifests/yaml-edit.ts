@@ -167,6 +167,12 @@ export class DocumentEditor {
     return offset - (this.source.lastIndexOf('\n', offset - 1) + 1);
   }
 
+  /** The white space before `offset` on its line (tabs kept: JSON indented with tabs), else spaces to its column. */
+  private indentOf(offset: number): string {
+    const lead = this.source.slice(offset - this.column(offset), offset);
+    return /^[ \t]*$/.test(lead) ? lead : ' '.repeat(lead.length);
+  }
+
   /** `text` (block YAML from stringify) indented to `column`, with the document's newlines. */
   private indent(text: string, column: number): string {
     const pad = ' '.repeat(column);
@@ -228,7 +234,7 @@ export class DocumentEditor {
     const last = bounds(node.items.at(-1));
     if (first === undefined || last === undefined) throw new EditError(`${path}: cannot add to this collection in the YAML text`);
     const multiline = this.source.slice(token.start.offset, first.start).includes('\n');
-    const sep = multiline ? `,${this.newline}${' '.repeat(this.column(last.start))}` : ', ';
+    const sep = multiline ? `,${this.newline}${this.indentOf(last.start)}` : ', ';
     this.add({ offset: last.end, remove: 0, insert: sep + entry }, path);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `render` keeps every byte it does not have to change: regressions found by QA, each a manifest
- * whose rendering lost or changed text beside the image (a comment on a block scalar's header).
+ * whose rendering lost or changed text beside the image (a comment on a block scalar's header,
+ * the tabs that indent a JSON document).
  */
 import { describe, expect, it } from '@jest/globals';
 import { renderManifests } from '../../src/manifests/render.js';
@@ -25,5 +26,18 @@ describe('a block scalar image', () => {
   ])('%s: the header becomes the quoted image, its comment stays', (_, containers, expected) => {
     const nl = containers.includes('\r\n') ? '\r\n' : '\n';
     expect(render(pod(containers, nl))).toBe(pod(expected, nl));
+  });
+});
+
+describe('an entry added to JSON indented with tabs (json.dumps(indent="\\t"), jq --tab)', () => {
+  it('is indented with the tabs of the entry before it', () => {
+    const json = (o: unknown): string => `${JSON.stringify(o, null, '\t')}\n`;
+    const object = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: { containers: [{ name: 'a', image: 'gcr.io/web:1' }] } };
+    const r = renderManifests(json(object), { rewriter, annotate: true, scope: 'all' });
+    expect(r.ok && r.output).toBe(
+      json(object)
+        .replace('"name": "web"', `"name": "web",\n\t\t"annotations": {"image-rewriter.io/original-images":"{\\"containers/a\\":\\"gcr.io/web:1\\"}"}`)
+        .replace('gcr.io/web:1"\n', 'asia.gcr.io/web:1"\n'),
+    );
   });
 });
