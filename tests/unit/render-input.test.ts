@@ -95,6 +95,11 @@ describe('a stream of JSON documents without "---" between them (jq -c, kubectl 
     expect(r).toEqual({ code: 0, out: text.replaceAll('gcr.io/', 'asia.gcr.io/'), err: '' });
   });
 
+  it('render: YAML in flow style is one document, whatever its quoted strings hold', async () => {
+    const text = "{apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: a, image: gcr.io/a}]}, x-note: '}{'}\n";
+    expect(await run(['render', '--config', RULES, '-f', file('flow.yaml', text)])).toEqual({ code: 0, out: text.replace('gcr.io/', 'asia.gcr.io/'), err: '' });
+  });
+
   it('render: a broken value is named by its document number', async () => {
     const r = await run(['render', '--config', RULES, '-f', file('broken.json', `${podJson('a', false)}\n{"kind": }\n`)]);
     expect(r.code).toBe(2);
