@@ -369,6 +369,18 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (!reparsed.ok) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
     }
+    // A regex rule's name that reads as a name and a tag (`mirror.example.com:$1` gives
+    // `mirror.example.com:app`: Docker Hub's library/mirror.example.com, tagged app): the tag and
+    // digest of the result must be the image's own.
+    if (reparsed.value.tag !== ref.tag || reparsed.value.digest !== ref.digest) {
+      return {
+        kind: 'rejected',
+        image,
+        rule: hit.rule,
+        candidate,
+        error: `rule "${hit.rule.name}" produced "${candidate}", whose tag or digest is not the image's own: "${hit.name}" is not an image name`,
+      };
+    }
     // A regex rule's result whose first component came from a group: the template could not be checked at load.
     if (!hasRegistryHost(candidate)) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which does not start with a registry host: the kubelet would pull it from Docker Hub` };

@@ -129,6 +129,17 @@ rules:
     expect(chain.rewrite('mirror.example.com/gcr/app').kind).toBe('rewritten');
   });
 
+  it('rejects a regex result whose name reads as a name and a tag (the tag is kept exactly, none is added)', () => {
+    const tagged = rewriterFrom(`rules:\n  - name: colon\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: 'mirror.example.com:$1'\n`);
+    expect(tagged.rewrite('gcr.io/app')).toMatchObject({
+      kind: 'rejected',
+      candidate: 'mirror.example.com:app',
+      error: 'rule "colon" produced "mirror.example.com:app", whose tag or digest is not the image\'s own: "mirror.example.com:app" is not an image name',
+    });
+    expect(tagged.rewrite(`gcr.io/app@${DIGEST}`)).toMatchObject({ kind: 'rejected', candidate: `mirror.example.com:app@${DIGEST}` });
+    expect(explainImage(tagged, 'gcr.io/app')).toMatchObject({ image: 'gcr.io/app', rewritten: 'gcr.io/app', rule: '' });
+  });
+
   it('treats a rule whose result equals the input as no change', () => {
     const same = rewriterFrom(`rules:\n  - name: same\n    regex: '(gcr\\.io/.*)'\n    replace: $1\n`);
     expect(same.rewrite('gcr.io/app:1')).toEqual({ kind: 'unchanged', image: 'gcr.io/app:1', reason: 'identical' });
