@@ -230,6 +230,27 @@ describe('Docker Hub hosts in a prefix', () => {
   });
 });
 
+describe('a match rule whose replace is inside its own prefix', () => {
+  it.each([
+    ['gcr.io', 'gcr.io/mirror', '"gcr.io/mirror" is inside "gcr.io"'],
+    ['gcr.io', 'GCR.io/mirror', '"GCR.io/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
+    ['gcr.io', 'gcr.io:443/mirror', '"gcr.io:443/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
+    ['docker.io', 'index.docker.io/mirror', '"index.docker.io/mirror" (compared as "docker.io/mirror") is inside "docker.io"'],
+    ['docker.io/library', 'registry-1.docker.io/library/m', '"registry-1.docker.io/library/m" (compared as "docker.io/library/m") is inside "docker.io/library"'],
+  ])('match %s, replace %s: refused at load (every result would be rejected)', (match, replace, message) => {
+    const r = parseRules(`rules:\n  - name: r\n    match: ${match}\n    replace: ${replace}\n`, {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map(formatIssue)).toEqual([`rules[0].replace: ${message}, so this rule would match its own result and rewrite it again on every reinvocation`]);
+  });
+
+  it('accepts a replace on another port or another host', () => {
+    for (const replace of ['gcr.io:5000/mirror', 'asia.gcr.io', 'gcr.io.example.com/m']) {
+      expect(parseRules(`rules:\n  - name: r\n    match: gcr.io\n    replace: ${replace}\n`, {}).ok).toBe(true);
+    }
+  });
+});
+
 describe('a regex rule\'s result must start with a registry host (the kubelet would pull it from Docker Hub)', () => {
   it('is refused at load when the template\'s first component is its own text', () => {
     for (const replace of ['mirror/$1', 'mirror', 'mirror/$1-team']) {
