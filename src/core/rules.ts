@@ -396,7 +396,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
       };
     }
     // A regex rule's result whose first component came from a group: the template could not be checked at load.
-    if (!hasRegistryHost(candidate)) {
+    // A name of one component (`app.example.com`) is Docker Hub's too, whatever it looks like.
+    if (!hit.name.includes('/') || !hasRegistryHost(candidate)) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which does not start with a registry host: the kubelet would pull it from Docker Hub` };
     }
     const newName = matchedName(reparsed.value);

@@ -266,6 +266,22 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
     expect(r.rewrite('team.example.com/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "team/app:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
     expect(r.rewrite('a.team.example.com/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'a.team/app:1' });
   });
+
+  it('leaves the image alone when a result has no path after its host (a one-component name is Docker Hub\'s)', () => {
+    const r = rewriterFrom(`rules:\n  - name: r\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: '$1.example.com'\n`);
+    expect(r.rewrite('gcr.io/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "app.example.com:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
+    expect(r.rewrite('gcr.io/app')).toMatchObject({ kind: 'rejected', candidate: 'app.example.com' });
+  });
+
+  it('is refused at load when the template is all text and has no path after its host', () => {
+    const r = parseRules(`rules:\n  - name: r\n    regex: 'quay\\.io/nginx'\n    replace: 'nginx.example.com'\n`, {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map(formatIssue)).toEqual([
+      'rules[0].replace: "nginx.example.com" has no path after its host, so the kubelet would pull it from Docker Hub (docker.io/library/nginx.example.com); write the repository too, e.g. "nginx.example.com/app"',
+    ]);
+    expect(parseRules(`rules:\n  - name: r\n    regex: 'quay\\.io/nginx'\n    replace: 'nginx.example.com/nginx'\n`, {}).ok).toBe(true);
+  });
 });
 
 describe('validation warnings', () => {
