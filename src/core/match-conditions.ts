@@ -38,6 +38,9 @@ const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$
  */
 const anyCase = (text: string): string => Array.from(text, (c) => (c.toLowerCase() === c.toUpperCase() ? escapeRegex(c) : `[${c.toLowerCase()}${c.toUpperCase()}]`)).join('');
 
+/** True when a registry host ends with a port (`gcr.io:5000`, `[::1]:5000`; not `[::1]`). */
+const hasPort = (host: string): boolean => /:[0-9]+$/.test(host);
+
 /**
  * A normalized-name prefix as a regex over images: its host part (up to the first `/`) in any
  * case, and, when the prefix holds the whole host and no port, an optional `:443` after it.
@@ -46,7 +49,7 @@ function prefixRegex(prefix: string): string {
   const slash = prefix.indexOf('/');
   if (slash < 0) return anyCase(prefix);
   const host = prefix.slice(0, slash);
-  return `${anyCase(host)}${host.includes(':') ? '' : '(?::443)?'}${escapeRegex(prefix.slice(slash))}`;
+  return `${anyCase(host)}${hasPort(host) ? '' : '(?::443)?'}${escapeRegex(prefix.slice(slash))}`;
 }
 
 /** Images that normalize to docker.io: short ones, and Docker Hub's hosts written out. */

@@ -73,7 +73,9 @@ export function replaceProblem(replace: string): string | undefined {
 /**
  * Why a regex rule's template cannot start with a registry host, when its first component is its
  * own text (no group reference before the first `/`): the same rule as a prefix rule's `replace`.
- * A first component from a group is checked on each result instead (rules.ts).
+ * A template that is all text must also have a path after its host: a name of one component is
+ * Docker Hub's (`mirror.example.com` is docker.io/library/mirror.example.com). A first component
+ * from a group is checked on each result instead (rules.ts).
  */
 export function templateHostProblem(parts: readonly TemplatePart[]): string | undefined {
   let literal = '';
@@ -85,7 +87,11 @@ export function templateHostProblem(parts: readonly TemplatePart[]): string | un
     literal += p.text;
   }
   const first = literal.split('/')[0] ?? '';
-  return hasRegistryHost(first) ? undefined : noHost(first);
+  if (!hasRegistryHost(first)) return noHost(first);
+  if (!literal.includes('/')) {
+    return `"${literal}" has no path after its host, so the kubelet would pull it from Docker Hub (docker.io/library/${literal}); write the repository too, e.g. "${literal}/app"`;
+  }
+  return undefined;
 }
 
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */

@@ -14,7 +14,7 @@
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem } from './replace-template.js';
-import { NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
+import { DEFAULT_DOMAIN, NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -138,11 +138,13 @@ function compileRule(
     if (issues.length === before) {
       const problem = replaceProblem(replace);
       if (problem !== undefined) issues.push({ path: replacePath, severity: 'error', message: problem });
-      else if (hasPathPrefix(replace, prefix)) {
+      else if (hasPathPrefix(matchedPrefix(replace), prefix)) {
+        // The result is matched with its host spelled one way (`GCR.io:443/m` is `gcr.io/m`).
+        const spelled = matchedPrefix(replace);
         issues.push({
           path: replacePath,
           severity: 'error',
-          message: `"${replace}" is inside "${prefix}", so this rule would match its own result and rewrite it again on every reinvocation`,
+          message: `"${replace}"${spelled === replace ? '' : ` (compared as "${spelled}")`} is inside "${prefix}", so this rule would match its own result and rewrite it again on every reinvocation`,
         });
       }
     }
@@ -284,10 +286,22 @@ const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docke
  * semantics".
  */
 export function matchedName(ref: Pick<NamedReference, 'domain' | 'path'>): string {
-  let host = ref.domain.toLowerCase();
+  const host = matchedHost(ref.domain);
+  if (host !== DEFAULT_DOMAIN) return host === ref.domain ? nameOf(ref) : nameOf({ domain: host, path: ref.path });
+  return nameOf({ domain: DEFAULT_DOMAIN, path: ref.path.includes('/') ? ref.path : `library/${ref.path}` });
+}
+
+/** A registry host as `matchedName` spells it: lower case, no `:443`, Docker Hub's hosts `docker.io`. */
+function matchedHost(domain: string): string {
+  let host = domain.toLowerCase();
   if (host.endsWith(':443')) host = host.slice(0, -4);
-  if (!DOCKER_HUB_HOSTS.has(host)) return host === ref.domain ? nameOf(ref) : nameOf({ domain: host, path: ref.path });
-  return nameOf({ domain: 'docker.io', path: ref.path.includes('/') ? ref.path : `library/${ref.path}` });
+  return DOCKER_HUB_HOSTS.has(host) ? DEFAULT_DOMAIN : host;
+}
+
+/** A `match` rule's `replace` (a host, then optional path) with its host spelled as `matchedName` spells it. */
+function matchedPrefix(replace: string): string {
+  const slash = replace.indexOf('/');
+  return slash < 0 ? matchedHost(replace) : matchedHost(replace.slice(0, slash)) + replace.slice(slash);
 }
 
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
@@ -369,8 +383,21 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (!reparsed.ok) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
     }
+    // A regex rule's name that reads as a name and a tag (`mirror.example.com:$1` gives
+    // `mirror.example.com:app`: Docker Hub's library/mirror.example.com, tagged app): the tag and
+    // digest of the result must be the image's own.
+    if (reparsed.value.tag !== ref.tag || reparsed.value.digest !== ref.digest) {
+      return {
+        kind: 'rejected',
+        image,
+        rule: hit.rule,
+        candidate,
+        error: `rule "${hit.rule.name}" produced "${candidate}", whose tag or digest is not the image's own: "${hit.name}" is not an image name`,
+      };
+    }
     // A regex rule's result whose first component came from a group: the template could not be checked at load.
-    if (!hasRegistryHost(candidate)) {
+    // A name of one component (`app.example.com`) is Docker Hub's too, whatever it looks like.
+    if (!hit.name.includes('/') || !hasRegistryHost(candidate)) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which does not start with a registry host: the kubelet would pull it from Docker Hub` };
     }
     const newName = matchedName(reparsed.value);

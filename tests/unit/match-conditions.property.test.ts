@@ -51,7 +51,7 @@ const rulesDocument = fc
  */
 const spelled = (host: string, spelling: number): string => {
   const cased = spelling % 3 === 1 ? host.toUpperCase() : spelling % 3 === 2 ? Array.from(host, (c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('') : host;
-  return spelling >= 3 && !host.includes(':') ? `${cased}:443` : cased;
+  return spelling >= 3 && !/:[0-9]+$/.test(host) ? `${cased}:443` : cased;
 };
 
 /**
@@ -165,6 +165,15 @@ describe('what the condition leaves out', () => {
     expect(condition(hub, 'pods', { spec: { containers: [{ image: 'quay.io/x/y' }] } })).toBe(false);
     const any = rewriterFrom("rules:\n  - name: any\n    regex: '([^/]+)/(.+)'\n    replace: all.example.com/$1/$2\n");
     expect(matchConditionExpression(any.rules, 'pods')).toBeUndefined();
+  });
+
+  it('sends an IPv6 host written with :443 (the engine drops it) to a prefix with a path', () => {
+    const v6 = rewriterFrom("rules:\n  - name: v6\n    match: '[fc00::1]/team'\n    replace: mirror.example.com/v6\n");
+    for (const image of ['[fc00::1]:443/team/app', '[FC00::1]:443/team/app:1']) {
+      expect(v6.rewrite(image).kind).toBe('rewritten');
+      expect(condition(v6, 'pods', { spec: { containers: [{ image }] } })).toBe(true);
+    }
+    expect(condition(v6, 'pods', { spec: { containers: [{ image: '[fc00::1]:5000/team/app' }] } })).toBe(false);
   });
 
   it('scope pods looks at the Pod spec only', () => {

@@ -129,6 +129,17 @@ rules:
     expect(chain.rewrite('mirror.example.com/gcr/app').kind).toBe('rewritten');
   });
 
+  it('rejects a regex result whose name reads as a name and a tag (the tag is kept exactly, none is added)', () => {
+    const tagged = rewriterFrom(`rules:\n  - name: colon\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: 'mirror.example.com:$1'\n`);
+    expect(tagged.rewrite('gcr.io/app')).toMatchObject({
+      kind: 'rejected',
+      candidate: 'mirror.example.com:app',
+      error: 'rule "colon" produced "mirror.example.com:app", whose tag or digest is not the image\'s own: "mirror.example.com:app" is not an image name',
+    });
+    expect(tagged.rewrite(`gcr.io/app@${DIGEST}`)).toMatchObject({ kind: 'rejected', candidate: `mirror.example.com:app@${DIGEST}` });
+    expect(explainImage(tagged, 'gcr.io/app')).toMatchObject({ image: 'gcr.io/app', rewritten: 'gcr.io/app', rule: '' });
+  });
+
   it('treats a rule whose result equals the input as no change', () => {
     const same = rewriterFrom(`rules:\n  - name: same\n    regex: '(gcr\\.io/.*)'\n    replace: $1\n`);
     expect(same.rewrite('gcr.io/app:1')).toEqual({ kind: 'unchanged', image: 'gcr.io/app:1', reason: 'identical' });
@@ -219,6 +230,27 @@ describe('Docker Hub hosts in a prefix', () => {
   });
 });
 
+describe('a match rule whose replace is inside its own prefix', () => {
+  it.each([
+    ['gcr.io', 'gcr.io/mirror', '"gcr.io/mirror" is inside "gcr.io"'],
+    ['gcr.io', 'GCR.io/mirror', '"GCR.io/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
+    ['gcr.io', 'gcr.io:443/mirror', '"gcr.io:443/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
+    ['docker.io', 'index.docker.io/mirror', '"index.docker.io/mirror" (compared as "docker.io/mirror") is inside "docker.io"'],
+    ['docker.io/library', 'registry-1.docker.io/library/m', '"registry-1.docker.io/library/m" (compared as "docker.io/library/m") is inside "docker.io/library"'],
+  ])('match %s, replace %s: refused at load (every result would be rejected)', (match, replace, message) => {
+    const r = parseRules(`rules:\n  - name: r\n    match: ${match}\n    replace: ${replace}\n`, {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map(formatIssue)).toEqual([`rules[0].replace: ${message}, so this rule would match its own result and rewrite it again on every reinvocation`]);
+  });
+
+  it('accepts a replace on another port or another host', () => {
+    for (const replace of ['gcr.io:5000/mirror', 'asia.gcr.io', 'gcr.io.example.com/m']) {
+      expect(parseRules(`rules:\n  - name: r\n    match: gcr.io\n    replace: ${replace}\n`, {}).ok).toBe(true);
+    }
+  });
+});
+
 describe('a regex rule\'s result must start with a registry host (the kubelet would pull it from Docker Hub)', () => {
   it('is refused at load when the template\'s first component is its own text', () => {
     for (const replace of ['mirror/$1', 'mirror', 'mirror/$1-team']) {
@@ -233,6 +265,22 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
     const r = rewriterFrom(`rules:\n  - name: r\n    regex: '([a-z.]+)\\.example\\.com/(.*)'\n    replace: $1/$2\n`);
     expect(r.rewrite('team.example.com/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "team/app:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
     expect(r.rewrite('a.team.example.com/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'a.team/app:1' });
+  });
+
+  it('leaves the image alone when a result has no path after its host (a one-component name is Docker Hub\'s)', () => {
+    const r = rewriterFrom(`rules:\n  - name: r\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: '$1.example.com'\n`);
+    expect(r.rewrite('gcr.io/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "app.example.com:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
+    expect(r.rewrite('gcr.io/app')).toMatchObject({ kind: 'rejected', candidate: 'app.example.com' });
+  });
+
+  it('is refused at load when the template is all text and has no path after its host', () => {
+    const r = parseRules(`rules:\n  - name: r\n    regex: 'quay\\.io/nginx'\n    replace: 'nginx.example.com'\n`, {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map(formatIssue)).toEqual([
+      'rules[0].replace: "nginx.example.com" has no path after its host, so the kubelet would pull it from Docker Hub (docker.io/library/nginx.example.com); write the repository too, e.g. "nginx.example.com/app"',
+    ]);
+    expect(parseRules(`rules:\n  - name: r\n    regex: 'quay\\.io/nginx'\n    replace: 'nginx.example.com/nginx'\n`, {}).ok).toBe(true);
   });
 });
 
