@@ -153,21 +153,31 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
 
 /**
  * The problems of the `replace` of a rule the schema refused (a typo in another field, a `match`
- * spelled otherwise), which no compile sees: what `replace` shows on its own, an unset variable
- * and, in a `match` rule, a replacement that is not a registry prefix. Without them, fixing the
- * reported field only revealed the next problem of the same rule.
+ * spelled otherwise), which no compile of the valid rules sees. When the rule's one pattern passes
+ * the schema, the rule is compiled with only that pattern and `replace` (the problems of a regex
+ * rule's template need its groups); else what `replace` shows on its own: an unset variable and, in
+ * a `match` rule, a replacement that is not a registry prefix. Without them, fixing the reported
+ * field only revealed the next problem of the same rule.
  */
-function refusedRuleReplaceIssues(raw: unknown, index: number, env: Readonly<Record<string, string | undefined>>): Issue[] {
+function refusedRuleReplaceIssues(raw: unknown, index: number, env: Readonly<Record<string, string | undefined>>, ruleSchema: Schemas['rule']): Issue[] {
   if (typeof raw !== 'object' || raw === null || !Object.hasOwn(raw, 'replace')) return [];
   const rule = raw as Readonly<Record<string, unknown>>;
   const replace = rule['replace'];
   // Not a string, or empty: the schema said so.
   if (typeof replace !== 'string' || replace === '') return [];
   const path = ['rules', index, 'replace'];
+  const hasMatch = Object.hasOwn(rule, 'match');
+  if (hasMatch !== Object.hasOwn(rule, 'regex')) {
+    const alone = ruleSchema.safeParse(hasMatch ? { name: 'r', match: rule['match'], replace } : { name: 'r', regex: rule['regex'], replace });
+    if (alone.success) {
+      const compiled = compileRules({ rules: [alone.data] }, env);
+      if (compiled.ok) return [];
+      return compiled.issues.filter((i) => i.severity === 'error' && i.path[2] === 'replace').map((i) => ({ ...i, path }));
+    }
+  }
   const substituted = substituteEnv(replace, env);
   if (substituted.errors.length > 0) return substituted.errors.map((message) => ({ path, severity: 'error', message }));
-  // A regex rule's replacement is checked against its groups, which need a regex that compiles.
-  if (typeof rule['match'] !== 'string' || Object.hasOwn(rule, 'regex')) return [];
+  if (!hasMatch || Object.hasOwn(rule, 'regex') || typeof rule['match'] !== 'string') return [];
   const problem = replaceProblem(substituted.value);
   return problem === undefined ? [] : [{ path, severity: 'error', message: problem }];
 }
@@ -194,7 +204,7 @@ export function validateWithSchema(input: unknown, env: Readonly<Record<string, 
         good.push(one.data);
         indexOf.push(i);
       } else {
-        for (const issue of refusedRuleReplaceIssues(r, i, env)) issues.push(issue);
+        for (const issue of refusedRuleReplaceIssues(r, i, env, ruleSchema)) issues.push(issue);
       }
     });
     const partial = compileRules({ rules: good }, env);
