@@ -4,7 +4,7 @@
  * injected so tests drive `main` directly. Unknown options are errors (typos must fail).
  */
 import { explainImage } from '../core/explain.js';
-import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, UsageError } from './common.js';
 import { VERSION } from './version.js';
 
 export { type Command, EXIT, type Io, UsageError } from './common.js';
@@ -54,7 +54,15 @@ const explain: Command = async (args, io) => {
       images.push(p);
       continue;
     }
-    for (const line of (await io.readStdin()).split(/\r?\n/)) if (line.trim() !== '') images.push(line);
+    let text: string;
+    try {
+      text = await io.readStdin();
+    } catch (e) {
+      if (!isNotUtf8(e)) throw e;
+      io.stderr('error: stdin is not UTF-8 text (one image reference per line)\n');
+      return EXIT.failure;
+    }
+    for (const line of text.split(/\r?\n/)) if (line.trim() !== '') images.push(line);
   }
   for (const image of images) {
     io.stdout(`${JSON.stringify(explainImage(loaded.state.rewriter, image, values.namespace))}\n`);

@@ -29,7 +29,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Document } from 'yaml';
-import { type Command, EXIT, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, isNotUtf8, parseFlags, strictUtf8, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 import { MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
@@ -349,9 +349,11 @@ export const command: Command = async (args, io) => {
   if (values.config !== undefined) {
     let text: string;
     try {
-      text = await readFile(values.config, 'utf8');
+      // UTF-8 or an error, as every command reads its rules file (src/config/rules-provider.ts).
+      text = strictUtf8.decode(await readFile(values.config));
     } catch (e) {
-      io.stderr(`error: cannot read --config ${values.config}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      const reason = isNotUtf8(e) ? 'not UTF-8 text (save the rules document as UTF-8)' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+      io.stderr(`error: cannot read --config ${values.config}: ${reason}\n`);
       return EXIT.invalidConfig;
     }
     const parsed = parseRules(text, io.env);

@@ -120,6 +120,14 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
   };
 }
 
+/**
+ * A rules file is UTF-8 text (a byte order mark is kept: the YAML parser skips it). Bytes that are
+ * not UTF-8 are refused with that reason: decoded leniently, a file saved as UTF-16 (Windows
+ * PowerShell's `>`) became a string of replacement characters, refused as "must be a mapping".
+ */
+const rulesUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const NOT_UTF8 = 'not UTF-8 text (save the rules document as UTF-8)';
+
 export interface FileRules {
   readonly provider: RulesProvider;
   /** Follows the file when `watch` was asked for; the adapter closes it at shutdown. */
@@ -136,9 +144,9 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
   const check = async (): Promise<void> => {
     let text: string;
     try {
-      text = await fsPromises.readFile(path, 'utf8');
+      text = rulesUtf8.decode(await fsPromises.readFile(path));
     } catch (e) {
-      const code = fileErrorCode(e);
+      const code = (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : fileErrorCode(e);
       if (lastFailure !== code) deps.logger.error('cannot read the rules file', { source: path, error: code, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
       lastFailure = code;
       engine.failed(`cannot read rules document ${path}: ${code}`);

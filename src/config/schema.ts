@@ -20,6 +20,7 @@
  */
 import * as z from 'zod/mini';
 import { compileRules, duplicateNameIssue, type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment } from '../core/rules.js';
+import { replaceProblem, substituteEnv } from '../core/replace-template.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import { compiledResult, prefixProblem, ruleProblems } from './document-rules.js';
 import type { RegexCheck, ValidationResult } from './issues.js';
@@ -151,6 +152,37 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
 }
 
 /**
+ * The problems of the `replace` of a rule the schema refused (a typo in another field, a `match`
+ * spelled otherwise), which no compile of the valid rules sees. When the rule's one pattern passes
+ * the schema, the rule is compiled with only that pattern and `replace` (the problems of a regex
+ * rule's template need its groups); else what `replace` shows on its own: an unset variable and, in
+ * a `match` rule, a replacement that is not a registry prefix. Without them, fixing the reported
+ * field only revealed the next problem of the same rule.
+ */
+function refusedRuleReplaceIssues(raw: unknown, index: number, env: Readonly<Record<string, string | undefined>>, ruleSchema: Schemas['rule']): Issue[] {
+  if (typeof raw !== 'object' || raw === null || !Object.hasOwn(raw, 'replace')) return [];
+  const rule = raw as Readonly<Record<string, unknown>>;
+  const replace = rule['replace'];
+  // Not a string, or empty: the schema said so.
+  if (typeof replace !== 'string' || replace === '') return [];
+  const path = ['rules', index, 'replace'];
+  const hasMatch = Object.hasOwn(rule, 'match');
+  if (hasMatch !== Object.hasOwn(rule, 'regex')) {
+    const alone = ruleSchema.safeParse(hasMatch ? { name: 'r', match: rule['match'], replace } : { name: 'r', regex: rule['regex'], replace });
+    if (alone.success) {
+      const compiled = compileRules({ rules: [alone.data] }, env);
+      if (compiled.ok) return [];
+      return compiled.issues.filter((i) => i.severity === 'error' && i.path[2] === 'replace').map((i) => ({ ...i, path }));
+    }
+  }
+  const substituted = substituteEnv(replace, env);
+  if (substituted.errors.length > 0) return substituted.errors.map((message) => ({ path, severity: 'error', message }));
+  if (!hasMatch || Object.hasOwn(rule, 'regex') || typeof rule['match'] !== 'string') return [];
+  const problem = replaceProblem(substituted.value);
+  return problem === undefined ? [] : [{ path, severity: 'error', message: problem }];
+}
+
+/**
  * Validate a parsed rules document (any value) with the zod schema and compile it. Every problem
  * is reported at once: rules that pass the schema are still compiled when others do not, so an
  * unset variable in one rule and a typo in another show up together. Callers try the quick check
@@ -171,6 +203,8 @@ export function validateWithSchema(input: unknown, env: Readonly<Record<string, 
       if (one.success) {
         good.push(one.data);
         indexOf.push(i);
+      } else {
+        for (const issue of refusedRuleReplaceIssues(r, i, env, ruleSchema)) issues.push(issue);
       }
     });
     const partial = compileRules({ rules: good }, env);

@@ -38,6 +38,11 @@ export type Operation = (typeof OPERATIONS)[number];
 
 /** Annotation on the mutated object: JSON map `"<list>/<containerName>"` -> original image. */
 export const ORIGINAL_IMAGES_ANNOTATION = 'image-rewriter.io/original-images';
+/**
+ * The API server's limit on the total size of an object's annotations, keys and values in UTF-8
+ * bytes (apimachinery's TotalAnnotationSizeLimitB): it rejects an object past it, patched or not.
+ */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 /** Opt-out label (and annotation) key; the object is left alone when its value is `SKIP_VALUE`. */
 export const SKIP_LABEL = 'image-rewriter.io/skip';
 export const SKIP_VALUE = 'true';

@@ -7,7 +7,7 @@ import { escapeBidi } from './json.js';
 import type { JsonValue } from './patch.js';
 
 /** UTF-8 length of `s`, as TextEncoder counts it (a lone surrogate becomes U+FFFD, 3 bytes), without encoding it. */
-function byteLength(s: string): number {
+export function byteLength(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -3,7 +3,8 @@
  * `image-rewriter.io/original-images` annotation, the image each rewritten container had (see
  * src/core/admission.ts for what is kept and what is replaced).
  */
-import { ORIGINAL_IMAGES_ANNOTATION } from './admission.js';
+import { MAX_ANNOTATIONS_BYTES, ORIGINAL_IMAGES_ANNOTATION } from './admission.js';
+import { byteLength } from './audit-annotations.js';
 import { add, type PatchOperation, pointer, replace } from './patch.js';
 import { isRecord, own } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
@@ -33,6 +34,38 @@ function parseOriginals(value: string): Map<string, string> | undefined {
 const ANNOTATION_POINTER = pointer(['metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION]);
 
 /**
+ * Whether `annotations` with the original-images annotation set to `text` stay within
+ * MAX_ANNOTATIONS_BYTES. Past it the API server would reject the patched object, and the whole
+ * admission with it (an object applied with kubectl carries its last-applied-configuration in an
+ * annotation, which can fill most of the budget): the originals are then not recorded.
+ */
+function fitsAnnotations(annotations: Readonly<Record<string, unknown>> | undefined, text: string): boolean {
+  const strings = [ORIGINAL_IMAGES_ANNOTATION, text];
+  if (annotations !== undefined) {
+    for (const [k, v] of Object.entries(annotations)) {
+      if (k === ORIGINAL_IMAGES_ANNOTATION) continue;
+      strings.push(k);
+      if (typeof v === 'string') strings.push(v);
+    }
+  }
+  let units = 0;
+  for (const s of strings) units += s.length;
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes: count the bytes only when the length cannot decide.
+  if (units > MAX_ANNOTATIONS_BYTES) return false;
+  if (units * 3 <= MAX_ANNOTATIONS_BYTES) return true;
+  let bytes = 0;
+  for (const s of strings) bytes += byteLength(s);
+  return bytes <= MAX_ANNOTATIONS_BYTES;
+}
+
+/** The problem recorded when the originals do not fit (the object itself is fine as it is). */
+const TOO_LARGE: FieldProblem = {
+  pointer: ANNOTATION_POINTER,
+  problem: `would make the object's annotations larger than the API server accepts (${MAX_ANNOTATIONS_BYTES} bytes); original images not recorded`,
+  valid: true,
+};
+
+/**
  * The map as a JSON object, in its order: the text of `JSON.stringify(Object.fromEntries(map))`
  * (no key is an array index: every key has a `/`), written directly because `Object.fromEntries`
  * builds a dictionary-mode object on every review (docs/performance.md).
@@ -55,8 +88,14 @@ export function originalImagesOps(
     const key = originalImagesKey(r.field);
     if (!fresh.has(key)) fresh.set(key, r.field.image);
   }
+  const tooLarge = (): PatchOperation[] => {
+    malformed.push(TOO_LARGE);
+    return [];
+  };
   if (metadata === undefined || metadata === null) {
-    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: mapJson(fresh) } })];
+    const text = mapJson(fresh);
+    if (!fitsAnnotations(undefined, text)) return tooLarge();
+    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: text } })];
   }
   if (!isRecord(metadata)) {
     malformed.push({ pointer: '/metadata', problem: 'is not an object; original images not recorded' });
@@ -64,25 +103,33 @@ export function originalImagesOps(
   }
   const annotations = own(metadata, 'annotations');
   if (annotations === undefined || annotations === null) {
-    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: mapJson(fresh) })];
+    const text = mapJson(fresh);
+    if (!fitsAnnotations(undefined, text)) return tooLarge();
+    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: text })];
   }
   if (!isRecord(annotations)) {
     malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
     return [];
   }
   const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
-  if (existing === undefined) return [add(ANNOTATION_POINTER, mapJson(fresh))];
+  if (existing === undefined) {
+    const text = mapJson(fresh);
+    return fitsAnnotations(annotations, text) ? [add(ANNOTATION_POINTER, text)] : tooLarge();
+  }
   if (typeof existing !== 'string') {
     // Only a manifest can hold this (the API server's annotations are strings): not a valid object.
     malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a string; replaced' });
-    return [replace(ANNOTATION_POINTER, mapJson(fresh))];
+    const text = mapJson(fresh);
+    return fitsAnnotations(annotations, text) ? [replace(ANNOTATION_POINTER, text)] : tooLarge();
   }
   const previous = parseOriginals(existing);
   if (previous === undefined) {
     // Any string is a valid annotation (someone wrote it by hand): the object is fine, the webhook
     // only cannot merge with it.
+    const text = mapJson(fresh);
+    if (!fitsAnnotations(annotations, text)) return tooLarge();
     malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a JSON map of strings; replaced', valid: true });
-    return [replace(ANNOTATION_POINTER, mapJson(fresh))];
+    return [replace(ANNOTATION_POINTER, text)];
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries
   // of containers not rewritten now (already rewritten on an earlier call) are kept.
@@ -90,5 +137,5 @@ export function originalImagesOps(
   for (const [k, v] of fresh) merged.set(k, v);
   const text = mapJson(merged);
   if (text === existing) return [];
-  return [replace(ANNOTATION_POINTER, text)];
+  return fitsAnnotations(annotations, text) ? [replace(ANNOTATION_POINTER, text)] : tooLarge();
 }

@@ -125,8 +125,8 @@ export interface FieldProblem {
   readonly problem: string;
   /**
    * Set when the API server accepts the field as it is (the original-images annotation holding a
-   * string that is not the webhook's JSON map) and the patch overwrites it: nothing is wrong with
-   * the object. Unset: the API server would not accept the field (it cannot send it, and rejects
+   * string that is not the webhook's JSON map) and the patch overwrites it, or leaves it alone (the
+   * original images would not fit in the annotations): nothing is wrong with the object. Unset: the API server would not accept the field (it cannot send it, and rejects
    * an object that has it), so `render` refuses such a manifest.
    */
   readonly valid?: true;

@@ -74,7 +74,11 @@ export interface WebhookResult {
   readonly isBase64Encoded: false;
 }
 
-export type WebhookHandler = (event: unknown, context?: Context) => Promise<WebhookResult>;
+/**
+ * Lambda always passes a context; a caller that has none (a test, a local runner) may pass
+ * undefined or null: the log lines then carry no context fields.
+ */
+export type WebhookHandler = (event: unknown, context?: Context | null) => Promise<WebhookResult>;
 
 /** The parts of an event the webhook uses. */
 export interface HttpRequest {
@@ -293,7 +297,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       report = r;
     };
     try {
-      if (context !== undefined) logger.addContext(context);
+      if (context !== undefined && context !== null) logger.addContext(context);
       if (coldStart) {
         coldStart = false;
         logger.info('cold start', { coldStart: true });

@@ -6,6 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   AUDIT_INVALID_KEY,
   AUDIT_REWRITES_KEY,
+  MAX_ANNOTATIONS_BYTES,
   MAX_AUDIT_ANNOTATION_BYTES,
   MAX_WARNINGS,
   ORIGINAL_IMAGES_ANNOTATION,
@@ -119,6 +120,51 @@ describe('the original-images annotation', () => {
     expect(annotationOps(run(podReview(pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: { annotations: null } }))).ops)).toEqual([
       { op: 'add', path: '/metadata/annotations', value: { [ORIGINAL_IMAGES_ANNOTATION]: '{"containers/a":"gcr.io/a"}' } },
     ]);
+  });
+
+  describe('stays within the API server\'s limit on the size of annotations', () => {
+    // The total of keys and values the API server accepts (apimachinery's TotalAnnotationSizeLimitB):
+    // an object past it is rejected, and with it the admission the webhook should never fail.
+    const limit = MAX_ANNOTATIONS_BYTES;
+    const recorded = '{"containers/a":"gcr.io/a"}';
+    const ourBytes = ORIGINAL_IMAGES_ANNOTATION.length + recorded.length;
+    const withAnnotation = (valueBytes: number, char = 'x'): Record<string, unknown> =>
+      pod([{ name: 'a', image: 'gcr.io/a' }], { metadata: { name: 'p', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': char.repeat(valueBytes) } } });
+    const keyBytes = 'kubectl.kubernetes.io/last-applied-configuration'.length;
+    const tooLarge = {
+      pointer: '/metadata/annotations/image-rewriter.io~1original-images',
+      problem: `would make the object's annotations larger than the API server accepts (${limit} bytes); original images not recorded`,
+      valid: true,
+    };
+
+    it('records the originals when the annotations end exactly at the limit', () => {
+      const { outcome, ops } = run(podReview(withAnnotation(limit - keyBytes - ourBytes)));
+      expect(annotationOps(ops)).toEqual([{ op: 'add', path: '/metadata/annotations/image-rewriter.io~1original-images', value: recorded }]);
+      expect(outcome.report.malformed).toEqual([]);
+    });
+
+    it('rewrites the image but records nothing, with a report, one byte past it', () => {
+      const { outcome, ops } = run(podReview(withAnnotation(limit - keyBytes - ourBytes + 1)));
+      expect(ops).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a' }]);
+      expect(outcome.report.malformed).toStrictEqual([tooLarge]);
+    });
+
+    it('counts UTF-8 bytes, not UTF-16 units', () => {
+      // 'é' is 2 bytes: half as many characters fill the budget.
+      const room = limit - keyBytes - ourBytes;
+      expect(annotationOps(run(podReview(withAnnotation(Math.floor(room / 2), '\u00e9'))).ops)).toHaveLength(1);
+      expect(annotationOps(run(podReview(withAnnotation(Math.floor(room / 2) + 1, '\u00e9'))).ops)).toEqual([]);
+    });
+
+    it('does not replace an existing annotation with a map that would not fit', () => {
+      const existing = JSON.stringify({ 'containers/old': 'gcr.io/old' });
+      const object = pod([{ name: 'a', image: 'gcr.io/a' }], {
+        metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: existing, big: 'x'.repeat(limit - 3 - ORIGINAL_IMAGES_ANNOTATION.length - existing.length) } },
+      });
+      const { outcome, ops } = run(podReview(object));
+      expect(annotationOps(ops)).toEqual([]);
+      expect(outcome.report.malformed).toStrictEqual([tooLarge]);
+    });
   });
 
   it('keys unnamed containers by index and keeps the first of two containers with the same name', () => {

@@ -24,7 +24,7 @@ const notLoaded: RulesProvider = { current: () => Promise.resolve(NOT_LOADED) };
 
 interface Setup {
   readonly obs: Captured;
-  readonly invoke: (event: unknown, context?: Context) => Promise<WebhookResult>;
+  readonly invoke: (event: unknown, context?: Context | null) => Promise<WebhookResult>;
 }
 
 function setup(overrides: Partial<Omit<HandlerDeps, 'logger' | 'metrics'>> = {}): Setup {
@@ -504,6 +504,16 @@ describe('logs and metrics', () => {
       function_name: 'image-rewriter',
       function_request_id: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
     });
+  });
+});
+
+describe('a caller without a Lambda context', () => {
+  it.each([undefined, null])('answers the review with context %p (no 500)', async (context) => {
+    const { invoke, obs } = setup();
+    const result = await invoke(loadEvent('rest-pod-v1.json'), context);
+    expect(result.statusCode).toBe(200);
+    expect(responseOf(result)).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    expect(obs.logs().filter((l) => l['level'] === 'ERROR')).toEqual([]);
   });
 });
 

@@ -215,6 +215,38 @@ describe('environment substitution', () => {
   });
 });
 
+describe('every problem at once, in a rule refused for another field', () => {
+  const problems = (doc: string, env: Record<string, string> = {}): string[] => {
+    const r = parseRules(doc, env);
+    return r.ok ? [] : r.issues.map(formatIssue);
+  };
+
+  it('reports the replacement of a rule with a typo in another field, or a match spelled otherwise', () => {
+    expect(problems('rules:\n  - name: a\n    match: gcr.io\n    replace: mirror/x\n    colour: red\n  - name: b\n    match: GCR.IO\n    replace: ${env:UNSET_MIRROR}/g\n')).toEqual([
+      'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets, verify, onMissing, onUnreachable, platforms)',
+      'rules[0].replace: "mirror/x" does not start with a registry host, so the kubelet would pull "mirror/x/..." from Docker Hub (docker.io/mirror/x/...); write the host, e.g. "mirror.example.com"',
+      'rules[1].match: registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "gcr.io"',
+      'rules[1].replace: environment variable UNSET_MIRROR is not set (used as ${env:UNSET_MIRROR})',
+    ]);
+  });
+
+  it('checks a regex rule\'s template against its groups, and a match rule\'s replacement against its prefix', () => {
+    expect(problems('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: x.io/$2\n    colour: red\n  - name: b\n    match: gcr.io\n    replace: gcr.io/m\n    verify: "yes"\n')).toEqual([
+      'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets, verify, onMissing, onUnreachable, platforms)',
+      'rules[0].replace: $2 refers to a group the regex does not have (it has 1)',
+      'rules[1].verify: must be a boolean',
+      'rules[1].replace: "gcr.io/m" is inside "gcr.io", so this rule would match its own result and rewrite it again on every reinvocation',
+    ]);
+  });
+
+  it('says nothing more of a replacement that is fine, or that only its regex could judge', () => {
+    expect(problems('rules:\n  - name: a\n    match: GCR.IO\n    replace: m.example.com/${env:M}\n  - name: b\n    regex: "(a+)+"\n    replace: mirror/$1\n', { M: 'g' })).toEqual([
+      'rules[0].match: registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "gcr.io"',
+      'rules[1].regex: nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially',
+    ]);
+  });
+});
+
 describe('Docker Hub hosts in a prefix', () => {
   it.each([
     ['index.docker.io', 'names are normalized to docker.io; write "docker.io"'],

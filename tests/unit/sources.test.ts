@@ -613,6 +613,17 @@ describe('fileRules and a token file', () => {
     expect(missing).toEqual({ ok: false, reason: `cannot read rules document ${join(dir, 'none.yaml')}: ENOENT` });
   });
 
+  it('says a file that is not UTF-8 (saved as UTF-16) is not UTF-8, instead of "must be a mapping"', async () => {
+    const obs = captureObservability();
+    const path = join(dir, 'rules.yaml');
+    await writeFile(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(GOOD, 'utf16le')]));
+    const state = await (await fileRules(path, { ...obs, env: {} })).provider.current();
+    expect(state).toEqual({ ok: false, reason: `cannot read rules document ${path}: not UTF-8 text (save the rules document as UTF-8)` });
+    // A byte order mark (UTF-8's own) is still fine.
+    await writeFile(path, `\ufeff${GOOD}`);
+    expect(rewrite(await (await fileRules(path, { ...obs, env: {} })).provider.current(), 'gcr.io/x')).toBe('asia.gcr.io/x');
+  });
+
   it('reads a token file with the same check as every other source', async () => {
     const deps = { ssm: () => Promise.reject(new Error('unused')), secretsManager: () => Promise.reject(new Error('unused')) };
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);

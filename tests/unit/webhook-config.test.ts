@@ -271,6 +271,15 @@ describe('--scope and --config (matchConditions)', () => {
     expect(await main(['webhook-config', '--url', URL_OK, '--config', bad], io2)).toBe(EXIT.invalidConfig);
     expect(() => webhookConfiguration({ url: URL_OK, scope: 'nodes' as 'pods' })).toThrow(/--scope must be one of pods, all: nodes/);
   });
+
+  it('says a rules document that is not UTF-8 (saved as UTF-16) is not UTF-8', async () => {
+    const utf16 = join(scratch, 'utf16.yaml');
+    await writeFile(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('rules: []\n', 'utf16le')]));
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', utf16], io)).toBe(EXIT.invalidConfig);
+    expect(io.out()).toBe('');
+    expect(io.err()).toBe(`error: cannot read --config ${utf16}: not UTF-8 text (save the rules document as UTF-8)\n`);
+  });
 });
 
 describe('mutating-webhook.yaml', () => {
