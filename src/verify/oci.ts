@@ -21,7 +21,16 @@ export interface RegistryCredentials {
 export type CheckOutcome =
   | { readonly status: 'present' }
   | { readonly status: 'missing'; readonly reason: string }
-  | { readonly status: 'error'; readonly reason: string };
+  | {
+      readonly status: 'error';
+      readonly reason: string;
+      /**
+       * The registry answered, refusing this repository (401/403): it is up, so its circuit breaker
+       * does not count this as a failure (one private repository must not cut the checks of all
+       * the others on the same registry).
+       */
+      readonly refused?: true;
+    };
 
 /** Credentials for a registry host; `unavailable` says why none could be read (shown on a 401). */
 export interface CredentialLookup {
@@ -131,7 +140,7 @@ function statusOutcome(res: HttpResponse, target: RegistryTarget, unavailable: s
   if (res.status === 404) return { status: 'missing', reason: `not found in ${target.registry}` };
   if (res.status === 401 || res.status === 403) {
     const why = unavailable === undefined ? '' : `; registry credentials unavailable: ${unavailable}`;
-    return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}` };
+    return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, refused: true };
   }
   return { status: 'error', reason: `${target.registry} answered ${res.status}` };
 }

@@ -2,7 +2,8 @@
  * The existence checks of one review, all in parallel under one deadline (docs/verify.md): each
  * target is answered `present`, `missing` (with why) or `unreachable` (with why: the deadline, an
  * error, an open circuit breaker). Verdicts are cached (present for minutes, missing for seconds,
- * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker.
+ * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker (a
+ * refusal, 401/403 or ECR's AccessDeniedException, is an answer, not a failure).
  * `verify` never throws and always settles by the deadline (plus a timer tick).
  */
 import { setMaxListeners } from 'node:events';
@@ -118,7 +119,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       outcome = await run(target, req.platforms, signal);
     } catch (e) {
-      outcome = { status: 'error', reason: reasonOf(e, target) };
+      outcome = { status: 'error', reason: reasonOf(e, target), ...(target.kind === 'ecr' && nameOf(e) === 'AccessDeniedException' ? { refused: true as const } : {}) };
     }
     switch (outcome.status) {
       case 'present':
@@ -130,7 +131,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         cache.set(key, { present: false, reason: outcome.reason }, o.negativeTtlMs);
         return { status: 'missing', reason: outcome.reason, cached: false };
       case 'error':
-        breakers.failure(target.registry);
+        // A refusal is an answer: the registry is up, and its other repositories may be readable.
+        if (outcome.refused === true) breakers.success(target.registry);
+        else breakers.failure(target.registry);
         return { status: 'unreachable', reason: outcome.reason };
     }
   };

@@ -123,6 +123,18 @@ describe('the circuit breaker', () => {
     expect(closed.verdicts[0]?.status).toBe('present');
   });
 
+  it('does not open on refusals: a private repository (401/403) does not cut the checks of the registry', async () => {
+    const v = verifier({ breakerFailures: 3 });
+    registry.fake.route = (q, s) => (q.url?.includes('/private/') === true ? s.writeHead(403).end() : s.writeHead(200).end());
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/private/app:${i}`, platforms: [] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/refused access \(403\)/) });
+    }
+    const pub = await v.verify([{ image: `${registry.fake.host}/public/app:1`, platforms: [] }]);
+    expect(pub.verdicts[0]?.status).toBe('present');
+    expect(registry.fake.seen).toHaveLength(5);
+  });
+
   it('opens again when the half-open check fails', async () => {
     let clock = 0;
     const v = verifier({ now: () => clock, breakerFailures: 1, breakerOpenMs: 1000 });

@@ -75,6 +75,14 @@ describe('ECR targets', () => {
     expect(stats).toMatchObject({ checks: 1, missing: status === 'missing' ? 1 : 0, errors: status === 'unreachable' ? 1 : 0 });
   });
 
+  it('does not open the breaker on AccessDeniedException (one repository the role may not read)', async () => {
+    ecr.on(BatchGetImageCommand, { repositoryName: 'private' }).rejects(unmodeled('AccessDeniedException', 400));
+    ecr.on(BatchGetImageCommand, { repositoryName: 'open' }).resolves({ images: [{ imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), breakerFailures: 2 });
+    for (let i = 0; i < 3; i++) expect((await v.verify([{ image: `${ECR_HOST}/private:${i}`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
+    expect((await v.verify([{ image: `${ECR_HOST}/open:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+  });
+
   it('checks platforms in the index BatchGetImage returns', async () => {
     ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
     const { verdicts } = await ecrVerifier().verify([
