@@ -138,20 +138,38 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   };
 
+  /**
+   * Checks under way, by key, shared by the reviews that ask while one runs (a ReplicaSet's Pods
+   * arrive together): one request to the registry, not one per review. Each check has its own
+   * deadline from its start, so a review that joins one late still settles by its own.
+   */
+  const inflight = new Map<string, Promise<Verdict>>();
+  const shared = (req: VerifyRequest, key: string): Promise<Verdict> => {
+    const running = inflight.get(key);
+    if (running !== undefined) return running;
+    const controller = new AbortController();
+    // The signal has a listener per request and per credentials read of the check.
+    setMaxListeners(0, controller.signal);
+    const timer = setTimeout(() => {
+      controller.abort();
+    }, o.deadlineMs);
+    const started = check(req, key, controller.signal).finally(() => {
+      clearTimeout(timer);
+      inflight.delete(key);
+    });
+    inflight.set(key, started);
+    return started;
+  };
+
   return {
     async verify(requests) {
       const started = now();
       const keys = requests.map(requestKey);
       const distinct = new Map<string, Verdict | Promise<Verdict>>();
       let cacheHits = 0;
-      const controller = new AbortController();
-      // Every check listens to the one deadline signal: past 10 listeners Node would print a
-      // "possible memory leak" warning into the logs. Their number is bounded by the review's targets.
-      setMaxListeners(0, controller.signal);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<'deadline'>((resolve) => {
         timer = setTimeout(() => {
-          controller.abort();
           resolve('deadline');
         }, o.deadlineMs);
       });
@@ -166,7 +184,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         }
         distinct.set(
           key,
-          Promise.race([check(req, key, controller.signal), deadline]).then(
+          Promise.race([shared(req, key), deadline]).then(
             (v): Verdict => (v === 'deadline' ? { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline` } : v),
           ),
         );

@@ -103,6 +103,30 @@ describe('the deadline and the network', () => {
   });
 });
 
+describe('reviews at the same time', () => {
+  it('share one request for the same target: a ReplicaSet\'s Pods do not each ask the registry', async () => {
+    const v = verifier({ deadlineMs: 2000 });
+    registry.fake.route = (_q, s) => setTimeout(() => s.writeHead(404).end(), 100);
+    const image = `${registry.fake.host}/team/missing:1`;
+    const results = await Promise.all(Array.from({ length: 8 }, () => v.verify([{ image, platforms: [] }])));
+    expect(results.map((r) => r.verdicts[0]?.status)).toEqual(Array.from({ length: 8 }, () => 'missing'));
+    expect(registry.fake.seen).toHaveLength(1);
+  });
+
+  it('a review that joins a check late settles by the check\'s deadline, within its own', async () => {
+    const v = verifier({ deadlineMs: 300 });
+    registry.fake.route = () => undefined;
+    const image = `${registry.fake.host}/team/slow:1`;
+    const first = v.verify([{ image, platforms: [] }]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const t0 = performance.now();
+    const [a, b] = await Promise.all([first, v.verify([{ image, platforms: [] }])]);
+    expect(performance.now() - t0).toBeLessThan(290);
+    expect([a.verdicts[0]?.status, b.verdicts[0]?.status]).toEqual(['unreachable', 'unreachable']);
+    expect(registry.fake.seen).toHaveLength(1);
+  });
+});
+
 describe('the circuit breaker', () => {
   it('opens after 3 failures, then lets one check through after openMs, and closes on success', async () => {
     let clock = 0;
