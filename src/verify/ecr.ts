@@ -46,7 +46,8 @@ export async function checkEcr(target: EcrTarget, platforms: readonly string[], 
     const failure = out.failures?.[0];
     const code = failure?.failureCode ?? 'no image';
     if (MISSING_CODES.has(code) || failure === undefined) return { status: 'missing', reason: `not found in ${target.registry} (${code})` };
-    return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})` };
+    // The failures of a pull-through cache's upstream (UpstreamUnavailable...), not of ECR.
+    return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})`, answered: true };
   }
   if (platforms.length === 0) return { status: 'present' };
   const shape = manifestShape(image.imageManifest ?? '', image.imageManifestMediaType);

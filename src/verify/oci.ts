@@ -25,11 +25,12 @@ export type CheckOutcome =
       readonly status: 'error';
       readonly reason: string;
       /**
-       * The registry answered, refusing this repository (401/403): it is up, so its circuit breaker
-       * does not count this as a failure (one private repository must not cut the checks of all
-       * the others on the same registry).
+       * The registry answered, for this repository only (a refusal, 401/403; an ECR pull-through
+       * cache whose upstream failed): it is up, so its circuit breaker does not count this as a
+       * failure (one private repository, or one cache's upstream, must not cut the checks of all
+       * the other repositories of the same registry).
        */
-      readonly refused?: true;
+      readonly answered?: true;
     };
 
 /** Credentials for a registry host; `unavailable` says why none could be read (shown on a 401). */
@@ -140,7 +141,7 @@ function statusOutcome(res: HttpResponse, target: RegistryTarget, unavailable: s
   if (res.status === 404) return { status: 'missing', reason: `not found in ${target.registry}` };
   if (res.status === 401 || res.status === 403) {
     const why = unavailable === undefined ? '' : `; registry credentials unavailable: ${unavailable}`;
-    return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, refused: true };
+    return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, answered: true };
   }
   return { status: 'error', reason: `${target.registry} answered ${res.status}` };
 }

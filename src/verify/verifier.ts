@@ -2,8 +2,9 @@
  * The existence checks of one review, all in parallel under one deadline (docs/verify.md): each
  * target is answered `present`, `missing` (with why) or `unreachable` (with why: the deadline, an
  * error, an open circuit breaker). Verdicts are cached (present for minutes, missing for seconds,
- * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker (a
- * refusal, 401/403 or ECR's AccessDeniedException, is an answer, not a failure).
+ * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker (an
+ * answer about one repository, a refusal or an ECR pull-through cache's upstream failure, is no
+ * failure of the registry).
  * `verify` never throws and always settles by the deadline (plus a timer tick).
  */
 import { setMaxListeners } from 'node:events';
@@ -75,6 +76,12 @@ export interface VerifierOptions {
 export const requestKey = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
 
 /**
+ * ECR's errors about one repository, not about ECR: the role may not read it, or the upstream of
+ * its pull-through cache failed. They do not count against the registry's circuit breaker.
+ */
+const ECR_ANSWERS = new Set(['AccessDeniedException', 'UnableToGetUpstreamImageException']);
+
+/**
  * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket
  * error, which the SDK passes on as a plain `Error`, its `code` (`ECONNREFUSED`, `ENOTFOUND`).
  */
@@ -119,7 +126,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       outcome = await run(target, req.platforms, signal);
     } catch (e) {
-      outcome = { status: 'error', reason: reasonOf(e, target), ...(target.kind === 'ecr' && nameOf(e) === 'AccessDeniedException' ? { refused: true as const } : {}) };
+      outcome = { status: 'error', reason: reasonOf(e, target), ...(target.kind === 'ecr' && ECR_ANSWERS.has(nameOf(e)) ? { answered: true as const } : {}) };
     }
     switch (outcome.status) {
       case 'present':
@@ -131,8 +138,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         cache.set(key, { present: false, reason: outcome.reason }, o.negativeTtlMs);
         return { status: 'missing', reason: outcome.reason, cached: false };
       case 'error':
-        // A refusal is an answer: the registry is up, and its other repositories may be readable.
-        if (outcome.refused === true) breakers.success(target.registry);
+        // The registry answered for this repository only: it is up, and its others may be readable.
+        if (outcome.answered === true) breakers.success(target.registry);
         else breakers.failure(target.registry);
         return { status: 'unreachable', reason: outcome.reason };
     }

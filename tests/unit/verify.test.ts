@@ -83,6 +83,17 @@ describe('ECR targets', () => {
     expect((await v.verify([{ image: `${ECR_HOST}/open:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
   });
 
+  it('does not open the breaker when a pull-through cache\'s upstream fails (ECR itself answered)', async () => {
+    ecr.on(BatchGetImageCommand, { repositoryName: 'docker-hub/library/nginx' }).rejects(awsError('UnableToGetUpstreamImageException'));
+    ecr.on(BatchGetImageCommand, { repositoryName: 'quay/app' }).resolves({ failures: [{ failureCode: 'UpstreamTooManyRequests' }] });
+    ecr.on(BatchGetImageCommand, { repositoryName: 'team/app' }).resolves({ images: [{ imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), breakerFailures: 2 });
+    for (const repo of ['docker-hub/library/nginx', 'quay/app', 'docker-hub/library/nginx']) {
+      expect((await v.verify([{ image: `${ECR_HOST}/${repo}:1`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
+    }
+    expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+  });
+
   it('checks platforms in the index BatchGetImage returns', async () => {
     ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
     const { verdicts } = await ecrVerifier().verify([
