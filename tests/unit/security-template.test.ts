@@ -7,6 +7,7 @@
  * hold it, a PRIVATE endpoint admits only its VPC endpoints, and the only route is POST /mutate/{token}.
  */
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { REVIEW_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { type Json, loadTemplate } from '../helpers/template.js';
 
@@ -57,11 +58,37 @@ describe('template.yaml: least privilege', () => {
     expect(fn.map(([name]) => name)).toEqual(['WebhookFunction', 'WebhookTokenFunction']);
   });
 
-  it('the webhook may only read its token parameter and, when used, the rules parameter', () => {
+  it('the webhook may only read its token parameter and, when used, the rules parameter and what existence checks were given', () => {
     expect(grantsOf('WebhookFunction')).toEqual([
       { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [TOKEN_PARAMETER_ARN] },
       { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [RULES_PARAMETER_ARN] },
+      { effect: 'Allow', actions: ['ecr:BatchGetImage'], resources: [{ Ref: 'VerifyEcrRepositoryArns' }] },
+      { effect: 'Allow', actions: ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'], resources: [{ Ref: 'VerifyEcrRepositoryArns' }] },
+      { effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: [{ Ref: 'RegistryCredentialsSecretArn' }] },
+      { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${RegistryCredentialsParameterName}' }] },
     ]);
+  });
+
+  it('grants each existence-check permission only when its parameter asks for it, and passes the settings to the function', () => {
+    const conditions = list(fnNamed('WebhookFunction').Properties['Policies'])
+      .filter((p): p is { 'Fn::If': Json[] } => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p)
+      .map((p) => p['Fn::If'][0]);
+    expect(conditions).toEqual(['RulesFromParameter', 'VerifiesEcr', 'FillsPullThroughCache', 'RegistryCredentialsFromSecret', 'RegistryCredentialsFromParameter']);
+    const c = template['Conditions'] as Record<string, Json>;
+    expect(c['VerifiesEcr']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'VerifyEcrRepositoryArns' }] }, ''] }] });
+    expect(c['FillsPullThroughCache']).toEqual({ 'Fn::And': [{ Condition: 'VerifiesEcr' }, { 'Fn::Equals': [{ Ref: 'VerifyEcrFillPullThroughCache' }, 'true'] }] });
+    // Off unless asked for: no repository, no cache filling, no credentials.
+    const params = template.Parameters;
+    expect(params['VerifyEcrRepositoryArns']?.['Default']).toBe('');
+    expect(params['VerifyEcrFillPullThroughCache']?.['Default']).toBe('false');
+    expect(params['RegistryCredentialsSecretArn']?.['Default']).toBe('');
+    expect(params['RegistryCredentialsParameterName']?.['Default']).toBe('');
+    const env = (fnNamed('WebhookFunction').Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
+    expect(env['VERIFY_DEADLINE_MS']).toEqual({ Ref: 'VerifyDeadlineMs' });
+    expect(env['REGISTRY_CREDENTIALS_SECRET_ARN']).toEqual({ Ref: 'RegistryCredentialsSecretArn' });
+    expect(env['REGISTRY_CREDENTIALS_PARAMETER']).toEqual({ Ref: 'RegistryCredentialsParameterName' });
+    // The same bounds as the setting (src/config/settings.ts).
+    expect([params['VerifyDeadlineMs']?.['Default'], params['VerifyDeadlineMs']?.['MinValue'], params['VerifyDeadlineMs']?.['MaxValue']].map(Number)).toEqual([DEFAULT_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS]);
   });
 
   it('the token function may only write and delete that one token parameter', () => {
