@@ -250,6 +250,21 @@ describe('ssmRules', () => {
     expect(metricTotals()).toEqual({ ConfigRefreshes: 3, ConfigErrors: 1 });
   });
 
+  it('while the parameter stays invalid: the good version stays the one reported, and every read counts a ConfigError', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).resolves(parameter(BAD, 2));
+    const provider = make();
+    await provider.current();
+    for (let i = 0; i < 3; i++) {
+      clock += 60_000;
+      const kept = await provider.current();
+      expect(kept).toMatchObject({ ok: true, version: '1' });
+      expect(rewrite(kept, 'gcr.io/x')).toBe('asia.gcr.io/x');
+    }
+    // Logged once; counted at each read, so ConfigErrorAlarm does not turn OK while it is invalid.
+    expect(obs.logs().filter((l) => l['message'] === 'rules document is invalid')).toHaveLength(1);
+    expect(metricTotals()).toEqual({ ConfigRefreshes: 4, ConfigErrors: 3 });
+  });
+
   it('is not ok when the first document is invalid', async () => {
     ssm.on(GetParameterCommand).resolves(parameter(BAD, 7));
     expect(await make().current()).toEqual({
