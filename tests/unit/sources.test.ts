@@ -364,6 +364,15 @@ describe('ssmRules', () => {
     expect(options?.abortSignal).toBeInstanceOf(AbortSignal);
   });
 
+  it('says a read that timed out had no answer within the bound (the SDK says only "Request aborted")', async () => {
+    ssm.on(GetParameterCommand).rejects(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+    expect(await make({ timeoutMs: 1234 }).current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (AbortError)` });
+    expect(obs.logs().at(-1)).toMatchObject({ message: 'cannot read the rules parameter', error: 'AbortError', detail: 'no answer within 1234 ms (Request aborted)' });
+    await expect(resolveToken({ kind: 'ssm', name: '/t' }, { ssm: () => Promise.resolve(new SSMClient({})), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) }, 1234)).rejects.toThrow(
+      'cannot read the webhook token from SSM parameter /t (AbortError): no answer within 1234 ms (Request aborted)',
+    );
+  });
+
   it('builds its client with an async factory at the first read; a failed build is a failed read, retried', async () => {
     ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
     const built: string[] = [];
