@@ -106,7 +106,9 @@ function safeParse(text: string): unknown {
 
 /** The `sam deploy` arguments for one region. */
 export function deployArgs(options: Options, region: string): string[] {
-  const rules = options.rules !== undefined ? rulesOverride(options.rules) : `RewriteRulesParameterName=${options.rulesParameter ?? ''}`;
+  // `sam deploy` keeps the previous value of every parameter it is not given: inline rules must also
+  // clear a rules parameter an earlier deploy set, or the stack would go on reading the parameter.
+  const rules = options.rules !== undefined ? [rulesOverride(options.rules), 'RewriteRulesParameterName=""'] : [`RewriteRulesParameterName=${options.rulesParameter ?? ''}`];
   return [
     'deploy',
     '--region', region,
@@ -115,7 +117,7 @@ export function deployArgs(options: Options, region: string): string[] {
     '--resolve-s3',
     '--no-confirm-changeset',
     '--no-fail-on-empty-changeset',
-    '--parameter-overrides', rules, ...options.parameters,
+    '--parameter-overrides', ...rules, ...options.parameters,
   ];
 }
 

@@ -53,15 +53,24 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
   let state: RulesState = initial ?? { ok: false, reason: `rules document ${source} has not been read yet` };
   /** The last text compiled, good or bad: an unchanged document is not compiled (nor logged) again. */
   let lastText: string | undefined;
+  /** Whether `lastText` was invalid. */
+  let lastInvalid = false;
 
   const applyNow = async ({ text, version }: Fetched): Promise<RulesState> => {
     const where = { source, ...(version === undefined ? {} : { version }) };
     if (text === lastText) {
+      // Still the invalid document: counted at every read (ConfigErrorAlarm stays in alarm while the
+      // store holds it), logged once, and its version is not the one in force.
+      if (lastInvalid) {
+        count(metrics, Metric.ConfigErrors);
+        return state;
+      }
       if (state.ok && version !== undefined && version !== state.version) state = { ...state, version };
       return state;
     }
     lastText = text;
     const parsed = await parseRulesAsync(text, deps.env);
+    lastInvalid = !parsed.ok;
     if (!parsed.ok) {
       const errors = parsed.issues.filter((i) => i.severity === 'error');
       count(metrics, Metric.ConfigErrors);

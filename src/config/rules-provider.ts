@@ -98,7 +98,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
       logger.error('cannot read the rules parameter', {
         parameter: name,
         error: code,
-        detail: errorDetail(e),
+        detail: errorDetail(e, timeoutMs),
         retryInMs,
         keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: answering without rewriting',
       });

@@ -29,8 +29,13 @@ export function fileErrorCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? errorDetail(e);
 }
 
-export function errorDetail(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/**
+ * The error's message. With `timeoutMs`, the bound of the read that failed: the SDK reports the
+ * abort of our timeout as an `AbortError` "Request aborted", which does not say the store was slow.
+ */
+export function errorDetail(e: unknown, timeoutMs?: number): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return timeoutMs !== undefined && e instanceof Error && e.name === 'AbortError' ? `no answer within ${timeoutMs} ms (${message})` : message;
 }
 
 function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): string {
@@ -70,7 +75,7 @@ export async function resolveToken(setting: TokenSetting, deps: AwsClients, time
   try {
     raw = await readRaw(setting, deps, timeoutMs);
   } catch (e) {
-    const what = setting.kind === 'file' ? `cannot read ${from}: ${fileErrorCode(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e)}`;
+    const what = setting.kind === 'file' ? `cannot read ${from}: ${fileErrorCode(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs)}`;
     throw new SourceError(what, [], { cause: e, unreadable: true });
   }
   if (setting.kind === 'secret' && raw?.trimStart().startsWith('{') === true) raw = tokenField(raw, from);

@@ -13,6 +13,14 @@ import { parseNormalizedNamed } from './reference.js';
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const ANY_BRACE_REF = /\$\{[^}]*\}?/g;
 
+/**
+ * Variables that hold credentials (the function's AWS keys and session token, the webhook token, a
+ * password...): never substituted. A value put into a `replace` ends up in patches, admission
+ * warnings, annotations and, when the result is invalid, in the logged problem; whoever may edit the
+ * rules must not be able to read the function's secrets that way.
+ */
+const CREDENTIAL_VAR = /(?:^|_)(?:SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|ACCESS_KEY|PRIVATE_KEY|API_KEY|AUTHORIZATION)(?:_|$)/i;
+
 /** A piece of a `replace` after substitution: its own text, or a variable's value (plain text, never a template). */
 export interface ReplacePiece {
   readonly text: string;
@@ -38,7 +46,8 @@ export function substituteEnv(value: string, env: Readonly<Record<string, string
     last = m.index + m[0].length;
     const varName = m[1] ?? '';
     const v = env[varName];
-    if (v === undefined || v.trim() === '') errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
+    if (CREDENTIAL_VAR.test(varName)) errors.push(`environment variable ${varName} may hold a credential and is never substituted (used as \${env:${varName}})`);
+    else if (v === undefined || v.trim() === '') errors.push(`environment variable ${varName} is not set (used as \${env:${varName}})`);
     else pieces.push({ text: v, fromEnv: true });
   }
   if (last < value.length) pieces.push({ text: value.slice(last), fromEnv: false });

@@ -13,7 +13,7 @@ import { enableRegexFallback } from '../config/regex-fallback.js';
 import { loadSources, type Sources } from '../config/sources.js';
 import { createHandler, type WebhookHandler } from './handler.js';
 import { lazyVerifier } from './lazy-verifier.js';
-import { createObservability, flushMetrics } from '../observability/telemetry.js';
+import { count, createObservability, flushMetrics, Metric } from '../observability/telemetry.js';
 
 const { logger, metrics, output } = createObservability();
 
@@ -22,6 +22,8 @@ try {
   sources = await loadSources(process.env, { logger, metrics, ...lazyAwsClients() });
 } catch (e) {
   logger.critical('cannot start: fix the function configuration', { error: e instanceof Error ? e : new Error(String(e)) });
+  // Without an Outcome dimension: template.yaml's ConfigErrorAlarm sums this series (`init`) too.
+  count(metrics, Metric.ConfigErrors);
   flushMetrics(metrics);
   throw e;
 }

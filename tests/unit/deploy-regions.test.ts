@@ -61,9 +61,15 @@ describe('deploy-regions', () => {
     const [west, south] = ['us-west-2', 'ap-southeast-1'].map((r) => deployArgs(options(), r));
     expect(west).toEqual([
       'deploy', '--region', 'us-west-2', '--stack-name', 'image-rewriter', '--capabilities', 'CAPABILITY_IAM', '--resolve-s3',
-      '--no-confirm-changeset', '--no-fail-on-empty-changeset', '--parameter-overrides', rulesOverride(RULES),
+      '--no-confirm-changeset', '--no-fail-on-empty-changeset', '--parameter-overrides', rulesOverride(RULES), 'RewriteRulesParameterName=""',
     ]);
     expect(south?.filter((a) => a !== 'ap-southeast-1')).toEqual(west?.filter((a) => a !== 'us-west-2'));
+  });
+
+  it('clears a rules parameter kept from an earlier deploy when the rules are inline (sam deploy keeps unnamed parameters)', () => {
+    const args = deployArgs(options(), 'us-west-2');
+    const overrides = args.slice(args.indexOf('--parameter-overrides') + 1);
+    expect(overrides).toContain('RewriteRulesParameterName=""');
   });
 
   it('passes the rules as compact JSON in escaped double quotes (the form SAM CLI reads back unchanged)', () => {

@@ -40,6 +40,14 @@ describe('src/lambda/main.ts with a bad environment', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l['level'] === 'CRITICAL');
     expect(critical).toMatchObject({ message: 'cannot start: fix the function configuration', error: { name: 'SourceError' } });
+    // One EMF document counting the failed init as a ConfigError, without an Outcome (ConfigErrorAlarm's `init` series).
+    const emf = written
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toEqual([expect.objectContaining({ service: expect.any(String), ConfigErrors: 1 })]);
+    expect(emf[0]).not.toHaveProperty('Outcome');
     expect(written.join('')).not.toContain('"short"');
   });
 });

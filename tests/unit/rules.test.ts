@@ -192,6 +192,18 @@ describe('environment substitution', () => {
     ]);
   });
 
+  it('never substitutes a variable that may hold a credential, nor shows its value', () => {
+    const secrets = { AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjEXAMPLE', WEBHOOK_TOKEN: 'token-0123456789abcdef' };
+    for (const name of Object.keys(secrets)) {
+      for (const doc of [`rules:\n  - name: a\n    match: gcr.io\n    replace: \${env:${name}}.m.example.com/x\n`, `rules:\n  - name: a\n    regex: 'gcr\\.io/(.*)'\n    replace: m.example.com/\${env:${name}}/$1\n`]) {
+        const r = parseRules(doc, secrets);
+        expect(r.ok).toBe(false);
+        if (r.ok) continue;
+        expect(r.issues.map(formatIssue)).toEqual([`rules[0].replace: environment variable ${name} may hold a credential and is never substituted (used as \${env:${name}})`]);
+      }
+    }
+  });
+
   it('does not clash with regex group references', () => {
     const r = rewriterFrom(`rules:\n  - name: q\n    regex: 'quay\\.io/(.*)'\n    replace: quay.\${env:AWS_REGION}.example.com/$1\n`);
     expect(explainImage(r, 'quay.io/org/app').rewritten).toBe('quay.us-west-2.example.com/org/app');

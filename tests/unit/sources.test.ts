@@ -250,6 +250,21 @@ describe('ssmRules', () => {
     expect(metricTotals()).toEqual({ ConfigRefreshes: 3, ConfigErrors: 1 });
   });
 
+  it('while the parameter stays invalid: the good version stays the one reported, and every read counts a ConfigError', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).resolves(parameter(BAD, 2));
+    const provider = make();
+    await provider.current();
+    for (let i = 0; i < 3; i++) {
+      clock += 60_000;
+      const kept = await provider.current();
+      expect(kept).toMatchObject({ ok: true, version: '1' });
+      expect(rewrite(kept, 'gcr.io/x')).toBe('asia.gcr.io/x');
+    }
+    // Logged once; counted at each read, so ConfigErrorAlarm does not turn OK while it is invalid.
+    expect(obs.logs().filter((l) => l['message'] === 'rules document is invalid')).toHaveLength(1);
+    expect(metricTotals()).toEqual({ ConfigRefreshes: 4, ConfigErrors: 3 });
+  });
+
   it('is not ok when the first document is invalid', async () => {
     ssm.on(GetParameterCommand).resolves(parameter(BAD, 7));
     expect(await make().current()).toEqual({
@@ -347,6 +362,15 @@ describe('ssmRules', () => {
     await make({ timeoutMs: 1234 }).current();
     const options = (ssm.call(0).args as unknown[])[1] as { abortSignal?: unknown } | undefined;
     expect(options?.abortSignal).toBeInstanceOf(AbortSignal);
+  });
+
+  it('says a read that timed out had no answer within the bound (the SDK says only "Request aborted")', async () => {
+    ssm.on(GetParameterCommand).rejects(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+    expect(await make({ timeoutMs: 1234 }).current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (AbortError)` });
+    expect(obs.logs().at(-1)).toMatchObject({ message: 'cannot read the rules parameter', error: 'AbortError', detail: 'no answer within 1234 ms (Request aborted)' });
+    await expect(resolveToken({ kind: 'ssm', name: '/t' }, { ssm: () => Promise.resolve(new SSMClient({})), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) }, 1234)).rejects.toThrow(
+      'cannot read the webhook token from SSM parameter /t (AbortError): no answer within 1234 ms (Request aborted)',
+    );
   });
 
   it('builds its client with an async factory at the first read; a failed build is a failed read, retried', async () => {
