@@ -74,7 +74,7 @@ describe('template.yaml: least privilege', () => {
       .filter((p): p is { 'Fn::If': Json[] } => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p)
       .map((p) => p['Fn::If'][0]);
     expect(conditions).toEqual(['RulesFromParameter', 'VerifiesEcr', 'FillsPullThroughCache', 'RegistryCredentialsFromSecret', 'RegistryCredentialsFromParameter']);
-    const c = template['Conditions'] as Record<string, Json>;
+    const c = template.Conditions;
     expect(c['VerifiesEcr']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'VerifyEcrRepositoryArns' }] }, ''] }] });
     expect(c['FillsPullThroughCache']).toEqual({ 'Fn::And': [{ Condition: 'VerifiesEcr' }, { 'Fn::Equals': [{ Ref: 'VerifyEcrFillPullThroughCache' }, 'true'] }] });
     // Off unless asked for: no repository, no cache filling, no credentials.
