@@ -127,14 +127,18 @@ interface Started {
   /** The worker's first stdout text (its `listening` line), or its exit code if it exited first. */
   readonly ready: Promise<{ readonly listening: string } | { readonly exitCode: number }>;
   readonly exited: Promise<number>;
+  /** The signal that killed the worker (SIGKILL: the OOM killer, `kill -9`), once it has exited; else undefined. */
+  readonly killedBy: () => string | undefined;
   readonly startedAt: number;
 }
 
 function fork(): Started {
   const worker = cluster.fork();
+  let killedBy: string | undefined;
   const exited = new Promise<number>((resolve) => {
-    worker.once('exit', (code: unknown) => {
+    worker.once('exit', (code: unknown, signal: unknown) => {
       // The code is null (whatever the typings say) when a signal killed the worker.
+      if (typeof signal === 'string') killedBy = signal;
       resolve(typeof code === 'number' ? code : EXIT.failure);
     });
   });
@@ -146,7 +150,7 @@ function fork(): Started {
       resolve({ exitCode });
     });
   });
-  return { worker, ready, exited, startedAt: Date.now() };
+  return { worker, ready, exited, killedBy: () => killedBy, startedAt: Date.now() };
 }
 
 /**
@@ -169,7 +173,8 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
       live.delete(s);
       if (stopping || !serving) return;
       const lived = Date.now() - s.startedAt;
-      logger.error('worker exited; starting another', { workerId: s.worker.id, code, livedMs: lived });
+      const signal = s.killedBy();
+      logger.error('worker exited; starting another', { workerId: s.worker.id, code, ...(signal === undefined ? {} : { signal }), livedMs: lived });
       // A shutdown that began while the replacement waited must not start it (it would serve on
       // with nobody to stop it, and the primary would wait for it forever).
       setTimeout(() => {

@@ -177,6 +177,8 @@ describe('serve --workers 2', () => {
       const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
       process.kill(victim ?? 0, 'SIGKILL');
       await replaced;
+      // The signal is said (an OOM kill is one); the code alone read 1, as if it had failed.
+      expect(s.logs.find((l) => l['message'] === 'worker exited; starting another')).toMatchObject({ code: 1, signal: 'SIGKILL' });
       await started;
       for (let i = 0; i < 4; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
       expect(childrenOf(s.child.pid ?? 0)).toHaveLength(2);
