@@ -16,9 +16,10 @@ Usage:
                                                                    (IMAGE "-" reads images from stdin, one per line)
   image-rewriter check-config --config FILE [--strict]            validate a rules document; lists every problem
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
-        [--token-file F | --allow-unauthenticated] [--max-body-bytes N]
+        [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
                                                                    local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);
-                                                                   the token also comes from WEBHOOK_TOKEN
+                                                                   the token also comes from WEBHOOK_TOKEN; --workers:
+                                                                   processes sharing the port (default: the CPUs)
   image-rewriter webhook-config --url URL [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]
         [--admission-review-versions v1,v1beta1]                   print the MutatingWebhookConfiguration
         [--scope pods|all] [--config FILE]                         (pods: Pods only, the default; --config: matchConditions)

@@ -127,14 +127,18 @@ interface Started {
   /** The worker's first stdout text (its `listening` line), or its exit code if it exited first. */
   readonly ready: Promise<{ readonly listening: string } | { readonly exitCode: number }>;
   readonly exited: Promise<number>;
+  /** The signal that killed the worker (SIGKILL: the OOM killer, `kill -9`), once it has exited; else undefined. */
+  readonly killedBy: () => string | undefined;
   readonly startedAt: number;
 }
 
 function fork(): Started {
   const worker = cluster.fork();
+  let killedBy: string | undefined;
   const exited = new Promise<number>((resolve) => {
-    worker.once('exit', (code: unknown) => {
+    worker.once('exit', (code: unknown, signal: unknown) => {
       // The code is null (whatever the typings say) when a signal killed the worker.
+      if (typeof signal === 'string') killedBy = signal;
       resolve(typeof code === 'number' ? code : EXIT.failure);
     });
   });
@@ -146,7 +150,7 @@ function fork(): Started {
       resolve({ exitCode });
     });
   });
-  return { worker, ready, exited, startedAt: Date.now() };
+  return { worker, ready, exited, killedBy: () => killedBy, startedAt: Date.now() };
 }
 
 /**
@@ -169,8 +173,13 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
       live.delete(s);
       if (stopping || !serving) return;
       const lived = Date.now() - s.startedAt;
-      logger.error('worker exited; starting another', { workerId: s.worker.id, code, livedMs: lived });
-      setTimeout(startOne, lived < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0);
+      const signal = s.killedBy();
+      logger.error('worker exited; starting another', { workerId: s.worker.id, code, ...(signal === undefined ? {} : { signal }), livedMs: lived });
+      // A shutdown that began while the replacement waited must not start it (it would serve on
+      // with nobody to stop it, and the primary would wait for it forever).
+      setTimeout(() => {
+        if (!stopping) startOne();
+      }, lived < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0);
     });
     return s;
   };
@@ -179,11 +188,15 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
     const message: PrimaryMessage = { kind: 'shutdown', signal };
     const pending = [...live];
     for (const s of pending) {
-      try {
-        s.worker.send(message);
-      } catch {
-        // Its channel is already closed: it is exiting.
-      }
+      // Told once it listens for the message: a worker still starting (a replacement, or one of the
+      // first) would drop a message sent before that and serve on. Its `listening` line comes after
+      // it listens (workerStop() is set up before the server starts); one that exits first is not told.
+      void s.ready.then((r) => {
+        if (!('listening' in r) || !s.worker.isConnected()) return;
+        // The callback takes the error of a channel that closed meanwhile (it is exiting), which
+        // would otherwise be an 'error' event on the worker.
+        s.worker.send(message, undefined, () => undefined);
+      });
     }
     const codes = await Promise.all(pending.map((s) => s.exited));
     return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failure;

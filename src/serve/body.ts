@@ -9,10 +9,15 @@ export type BodyResult =
   | { readonly kind: 'too-large' }
   | { readonly kind: 'aborted' };
 
-/** Read the body up to `limit` bytes; stop keeping it as soon as it is (or is declared) larger. */
-export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+/**
+ * Read the body up to `limit` bytes; stop keeping it as soon as it is (or is declared) larger.
+ * `beforeRead` runs once a declared size has passed the check, just before reading starts (serve
+ * sends 100 Continue there).
+ */
+export function readBody(req: IncomingMessage, limit: number, beforeRead?: () => void): Promise<BodyResult> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.resolve({ kind: 'too-large' });
+  beforeRead?.();
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

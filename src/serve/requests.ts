@@ -52,9 +52,15 @@ interface RequestFacts {
   readonly search: string;
   readonly route: Route | undefined;
   readonly sourceIp: string;
+  /**
+   * The client sent `Expect: 100-continue` and holds its body until told to send it: 100 Continue is
+   * written only when the body is about to be read; an answer before that closes the connection (the
+   * body the head announced never comes, so the connection cannot carry another request).
+   */
+  readonly expectsContinue: boolean;
 }
 
-function factsOf(req: IncomingMessage): RequestFacts {
+function factsOf(req: IncomingMessage, expectsContinue: boolean): RequestFacts {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -67,6 +73,7 @@ function factsOf(req: IncomingMessage): RequestFacts {
     search: q === -1 ? '' : url.slice(q + 1),
     route: routeOf(path),
     sourceIp: req.socket.remoteAddress ?? '',
+    expectsContinue,
   };
 }
 
@@ -165,6 +172,7 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
   closeIfDraining();
   const route = routeOrRefusal(f, s.draining());
   if ('status' in route) {
+    if (f.expectsContinue) res.setHeader('connection', 'close');
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     if (route.allow !== undefined) res.setHeader('allow', route.allow);
     return { status: route.status, responseBytes: sendJson(res, route.status, route.message) };
@@ -202,9 +210,10 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
   const closeIfDraining = (): void => {
     if (s.draining()) res.setHeader('connection', 'close');
   };
-  const read = await readBody(req, s.maxBodyBytes);
+  const read = await readBody(req, s.maxBodyBytes, f.expectsContinue ? () => { res.writeContinue(); } : undefined);
   if (read.kind === 'aborted') return { status: 0, level: 'info', reason: 'client closed the connection or timed out before sending the whole body' };
   if (read.kind === 'too-large') {
+    if (f.expectsContinue && !req.complete) res.setHeader('connection', 'close');
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     return { status: 413, responseBytes: sendJson(res, 413, `request body is larger than ${s.maxBodyBytes} bytes`) };
   }
@@ -230,10 +239,13 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
   return answer(s, res, f, outcome, requestBytes);
 }
 
-/** The server's request listener: serves each request and logs one line about it. */
-export function requestListener(s: RequestSettings): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return async (req, res) => {
-    const facts = factsOf(req);
+/**
+ * The server's request listener: serves each request and logs one line about it. `expectsContinue`:
+ * the request came through the server's `checkContinue` event (`Expect: 100-continue`).
+ */
+export function requestListener(s: RequestSettings): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
+  return async (req, res, expectsContinue = false) => {
+    const facts = factsOf(req, expectsContinue);
     logRequest(s.log, facts, await serve(s, req, res, facts));
   };
 }

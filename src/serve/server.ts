@@ -26,6 +26,7 @@
  * The parts: options.ts (options and defaults), certificates.ts, connections.ts, requests.ts (one
  * request), body.ts, event.ts and response.ts (API Gateway emulation), log-throttle.ts.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:https';
 import { loadKeyPair, reloadCertificates, tlsOptions } from './certificates.js';
@@ -105,6 +106,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       void onRequest(req, res);
     },
   );
+  // `Expect: 100-continue`: without this listener Node answers 100 Continue as soon as the head is
+  // in, inviting the body before the token, the route and the size are checked; the request
+  // listener sends it only when it is about to read the body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    connections.requestStarted(req, res);
+    void onRequest(req, res, true);
+  });
   server.maxHeadersCount = 100;
   server.setTimeout(t.idleSocketMs);
   connections.attach(server);

@@ -66,6 +66,11 @@ describe('help and version', () => {
     expect(r.out).toContain('image-rewriter render');
   });
 
+  it('serve --help names every flag serve takes (--workers was missing)', async () => {
+    const { out } = await run(['serve', '--help']);
+    for (const flag of ['--config', '--listen', '--tls-cert-file', '--tls-private-key-file', '--token-file', '--allow-unauthenticated', '--max-body-bytes', '--workers']) expect(out).toContain(flag);
+  });
+
   it.each([[['help', 'bogus']], [['help', 'render', 'audit']], [['version', 'extra']]])('%j is a usage error', async (args) => {
     expect((await run(args)).code).toBe(EXIT.usage);
   });

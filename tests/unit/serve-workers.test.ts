@@ -177,11 +177,73 @@ describe('serve --workers 2', () => {
       const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
       process.kill(victim ?? 0, 'SIGKILL');
       await replaced;
+      // The signal is said (an OOM kill is one); the code alone read 1, as if it had failed.
+      expect(s.logs.find((l) => l['message'] === 'worker exited; starting another')).toMatchObject({ code: 1, signal: 'SIGKILL' });
       await started;
       for (let i = 0; i < 4; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
       expect(childrenOf(s.child.pid ?? 0)).toHaveLength(2);
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  // Regression: a SIGTERM while a replacement was waiting to start, or was starting, left a worker
+  // serving with nobody to stop it (the replacement was started anyway; the shutdown message reached
+  // the new worker before it listened for it), and the primary waited for it forever.
+  /**
+   * The primary's exit code once it and every worker have ended (a worker holds the stderr pipe it
+   * inherited: it closes when the last one ends), or 'still running' after `ms`; and every worker that
+   * logged anything was shut down gracefully.
+   */
+  const allEnded = async (s: Served, ms: number): Promise<number | null | 'still running'> => {
+    const closed = new Promise<void>((resolve) => s.child.stderr?.once('close', () => { resolve(); }));
+    const ended = await Promise.race([closed.then(() => 'ended' as const), new Promise<'still running'>((resolve) => setTimeout(() => { resolve('still running'); }, ms).unref())]);
+    if (ended === 'still running') return ended;
+    const killed = new Set(s.logs.filter((l) => l['message'] === 'worker exited; starting another').map((l) => l['workerId']));
+    const workers = new Set(s.logs.map((l) => l['worker']).filter((w) => typeof w === 'number' && !killed.has(w)));
+    const stopped = new Set(s.logs.filter((l) => l['message'] === 'stopped').map((l) => l['worker']));
+    expect([...workers].filter((w) => !stopped.has(w))).toEqual([]);
+    return s.exited;
+  };
+
+  it('SIGTERM just after a worker died: its replacement does not outlive the primary, which exits 0', async () => {
+    const s = serve(args(await rulesFile(), 2));
+    try {
+      await s.port;
+      // A worker that lived over a second is replaced at once (a younger one after a second).
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      if (victim === undefined) throw new Error('no worker found');
+      const replaced = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['livedMs'] === 'number' && l['livedMs'] >= 1000);
+      process.kill(victim, 'SIGKILL');
+      await replaced; // its replacement is forked now, and still loading
+      s.child.kill('SIGTERM');
+      expect(await allEnded(s, 15_000)).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('SIGTERM while a replacement waits out its restart delay: none is started, and the primary exits 0', async () => {
+    const s = serve(args(await rulesFile(), 2));
+    try {
+      await s.port;
+      const first = childrenOf(s.child.pid ?? 0);
+      if (first[0] === undefined) throw new Error('no worker found');
+      const firstReplacement = s.next((l) => l['worker'] === 3);
+      process.kill(first[0], 'SIGKILL');
+      await firstReplacement; // its first log line: it runs
+      // The replacement dies within its first second: the next one waits a second before it starts.
+      const delayed = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['livedMs'] === 'number' && l['livedMs'] < 1000);
+      const replacement = childrenOf(s.child.pid ?? 0).find((pid) => !first.includes(pid));
+      if (replacement === undefined) throw new Error('no replacement worker found');
+      process.kill(replacement, 'SIGKILL');
+      await delayed;
+      s.child.kill('SIGTERM');
+      expect(await allEnded(s, 15_000)).toBe(0);
+      expect(s.logs.map((l) => l['worker'])).not.toContain(4);
     } finally {
       s.child.kill('SIGKILL');
     }
