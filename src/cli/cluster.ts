@@ -13,6 +13,13 @@ import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
 export class ListError extends Error {
   override readonly name = 'ListError';
+  /** True when no other call can succeed either (the server unreachable, or the credentials refused: HTTP 401). */
+  readonly unreachable: boolean;
+
+  constructor(message: string, unreachable = false) {
+    super(message);
+    this.unreachable = unreachable;
+  }
 }
 
 export interface ClusterOptions {
@@ -154,7 +161,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       try {
         list = await api.list<KubernetesObject>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token);
       } catch (e) {
-        throw new ListError(`cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}`);
+        const code = (e as { code?: unknown }).code;
+        throw new ListError(`cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}`, typeof code !== 'number' || code === 401);
       }
       yield { type, apiVersion, items: list.items };
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.
