@@ -281,6 +281,8 @@ async function auditCluster(
       if (!(e instanceof ListError)) throw e;
       io.stderr(`error: ${e.message}\n`);
       ok = false;
+      // The next kinds would fail the same way: one line says it.
+      if (e.unreachable) break;
     }
   }
   return ok;

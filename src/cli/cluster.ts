@@ -5,14 +5,21 @@
  * `list` is ever called (the RBAC a user needs is in README.md, "Find what still pulls from upstream").
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { delimiter, join } from 'node:path';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { own } from '../core/json.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
 export class ListError extends Error {
   override readonly name = 'ListError';
+  /** True when no other call can succeed either (the server unreachable, or the credentials refused: HTTP 401). */
+  readonly unreachable: boolean;
+
+  constructor(message: string, unreachable = false) {
+    super(message);
+    this.unreachable = unreachable;
+  }
 }
 
 export interface ClusterOptions {
@@ -51,13 +58,60 @@ export const API_VERSIONS: Readonly<Record<string, string>> = {
   PodTemplate: 'v1',
 };
 
-function kubeconfigPath(options: ClusterOptions): string | undefined {
-  if (options.kubeconfig !== undefined) return options.kubeconfig;
-  const first = options.env['KUBECONFIG']?.split(':').find((p) => p !== '');
-  if (first !== undefined) return first;
+/**
+ * The kubeconfig files to read, as kubectl picks them: `--kubeconfig`, else every file KUBECONFIG
+ * lists (empty entries skipped), else ~/.kube/config when it exists; none: in-cluster.
+ */
+function kubeconfigPaths(options: ClusterOptions): readonly string[] {
+  if (options.kubeconfig !== undefined) return [options.kubeconfig];
+  const listed = (options.env['KUBECONFIG'] ?? '').split(delimiter).filter((p) => p !== '');
+  if (listed.length > 0) return listed;
   const home = options.env['HOME'];
   const path = home === undefined ? undefined : join(home, '.kube', 'config');
-  return path !== undefined && existsSync(path) ? path : undefined;
+  return path !== undefined && existsSync(path) ? [path] : [];
+}
+
+/** Named entries of several files merged as kubectl merges them: the first file to name one wins. */
+function firstByName<T extends { readonly name: string }>(lists: readonly (readonly T[])[]): T[] {
+  const byName = new Map<string, T>();
+  for (const list of lists) for (const entry of list) if (!byName.has(entry.name)) byName.set(entry.name, entry);
+  return [...byName.values()];
+}
+
+/**
+ * Load the kubeconfig of `paths` into `kc`. One file (`--kubeconfig`, ~/.kube/config) must be
+ * readable; KUBECONFIG's files are merged as kubectl merges them (missing ones skipped, the first
+ * file to set current-context or to name a cluster, user or context wins).
+ */
+function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boolean, make: () => KubeConfig): void {
+  if (!fromEnv) {
+    const [only] = paths;
+    if (only === undefined) return;
+    try {
+      kc.loadFromFile(only);
+    } catch (e) {
+      throw new ListError(`cannot load the kubeconfig ${only}: ${(e as Error).message}`);
+    }
+    return;
+  }
+  const configs: KubeConfig[] = [];
+  for (const path of paths) {
+    if (!existsSync(path)) continue;
+    const one = make();
+    try {
+      one.loadFromFile(path);
+    } catch (e) {
+      throw new ListError(`cannot load the kubeconfig ${path} (from KUBECONFIG): ${(e as Error).message}`);
+    }
+    configs.push(one);
+  }
+  if (configs.length === 0) throw new ListError(`cannot load the kubeconfig: none of the files KUBECONFIG names exists (${paths.join(delimiter)})`);
+  kc.loadFromOptions({
+    clusters: firstByName(configs.map((c) => c.clusters)),
+    users: firstByName(configs.map((c) => c.users)),
+    contexts: firstByName(configs.map((c) => c.contexts)),
+    currentContext: configs.map((c) => c.currentContext).find((c) => c !== '') ?? '',
+  });
 }
 
 /** The message of a failed call: the API server's Status message when there is one. */
@@ -79,15 +133,22 @@ function describeFailure(e: unknown): string {
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  const path = kubeconfigPath(options);
-  try {
-    if (path === undefined) kc.loadFromDefault();
-    else kc.loadFromFile(path);
-  } catch (e) {
-    throw new ListError(`cannot load the kubeconfig${path === undefined ? '' : ` ${path}`}: ${(e as Error).message}`);
+  const paths = kubeconfigPaths(options);
+  const fromEnv = options.kubeconfig === undefined && (options.env['KUBECONFIG'] ?? '').split(delimiter).some((p) => p !== '');
+  if (paths.length > 0) loadKubeconfig(kc, paths, fromEnv, () => new k8s.KubeConfig());
+  else if (options.env['KUBERNETES_SERVICE_HOST'] !== undefined && options.env['KUBERNETES_SERVICE_PORT'] !== undefined) {
+    try {
+      kc.loadFromCluster();
+    } catch (e) {
+      throw new ListError(`cannot use the in-cluster service account: ${(e as Error).message}`);
+    }
+  } else {
+    // Not client-node's last resort (http://localhost:8080, which every call would then fail to reach).
+    throw new ListError('no kubeconfig: give --kubeconfig FILE, set KUBECONFIG or write ~/.kube/config (or run in a Pod, with its service account)');
   }
+  const named = paths.length === 0 ? '' : ` ${paths.join(delimiter)}`;
   const server = kc.getCurrentCluster()?.server;
-  if (server === undefined) throw new ListError(`the kubeconfig${path === undefined ? '' : ` ${path}`} has no current cluster`);
+  if (server === undefined) throw new ListError(`the kubeconfig${named} has no current cluster`);
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   async function* pages(kind: string): AsyncGenerator<Page> {
     const apiVersion = API_VERSIONS[kind];
@@ -100,7 +161,8 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       try {
         list = await api.list<KubernetesObject>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token);
       } catch (e) {
-        throw new ListError(`cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}`);
+        const code = (e as { code?: unknown }).code;
+        throw new ListError(`cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}`, typeof code !== 'number' || code === 401);
       }
       yield { type, apiVersion, items: list.items };
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.

@@ -77,6 +77,15 @@ describe('Helm post-renderer', () => {
     expect(source(out, 'deployment.yaml')).toContain('image: "asia.gcr.io/shop/web:1.4.2"');
     // Helm 4 post-renders hooks too (measured with v4.3.2).
     expect(source(out, 'hook.yaml')).toContain('image: asia.gcr.io/shop/migrate:1');
+    // A failure fails helm, but Helm 4 drops the plugin's stderr (README.md says so, and how to see it).
+    let stderr = '';
+    try {
+      helm(bin, ['template', 'demo', CHART, '--post-renderer', 'image-rewriter', '--post-renderer-args=--config=/nonexistent.yaml']);
+    } catch (e) {
+      stderr = String((e as { stderr?: unknown }).stderr);
+    }
+    expect(stderr).toContain('failed to invoke post-renderer plugin "image-rewriter": plugin "image-rewriter" exited with error');
+    expect(stderr).not.toContain('cannot read rules document');
   });
 
   it('a post-renderer failure fails helm with render\'s message', () => {

@@ -6,10 +6,10 @@
  * their controller, what the webhook is never called for (kube-system, mirror Pods), empty input
  * (kubectl failed) and unreadable items (named, the rest still listed).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { FIXTURES } from '../helpers/fixtures.js';
@@ -162,6 +162,54 @@ describe('audit of a live cluster (fake API server)', () => {
     const io = captureIo({ KUBECONFIG: kubeconfig }, '');
     expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
     expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
+  it('merges the files KUBECONFIG lists as kubectl does: missing ones skipped, the first to set something wins', async () => {
+    const text = readFileSync(kubeconfig, 'utf8');
+    const users = text.indexOf('users:');
+    const contexts = text.indexOf('contexts:');
+    // The cluster and the context in one file, the user in the next (whose current-context comes second).
+    const clusterFile = join(pki.dir, 'kubeconfig-cluster');
+    const userFile = join(pki.dir, 'kubeconfig-user');
+    writeFileSync(clusterFile, text.slice(0, users) + text.slice(contexts));
+    writeFileSync(userFile, `apiVersion: v1\nkind: Config\n${text.slice(users, contexts)}current-context: elsewhere\n`);
+    const list = [join(pki.dir, 'missing'), '', clusterFile, userFile].join(delimiter);
+    const io = captureIo({ KUBECONFIG: list }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
+  it('a server that cannot be reached, or refuses the credentials: one error line, not one per kind; exit 2', async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port: closedPort } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const text = readFileSync(kubeconfig, 'utf8');
+    const down = join(pki.dir, 'kubeconfig-down');
+    writeFileSync(down, text.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${closedPort}`));
+    const badToken = join(pki.dir, 'kubeconfig-bad-token');
+    writeFileSync(badToken, text.replace(TOKEN, 'not-the-token'));
+    for (const [file, reason] of [[down, /ECONNREFUSED/], [badToken, /HTTP 401: Unauthorized/]] as const) {
+      const r = await audit(['--kubeconfig', file]);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      const lines = r.err.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^error: cannot list pods in all namespaces \(https:\/\/127\.0\.0\.1:\d+\): /);
+      expect(lines[0]).toMatch(reason);
+    }
+  });
+
+  it('no kubeconfig anywhere and not in a Pod: one plain error, exit 2, no call to http://localhost:8080', async () => {
+    const home = join(pki.dir, 'empty-home');
+    mkdirSync(home, { recursive: true });
+    for (const env of [{ HOME: home }, { HOME: home, KUBECONFIG: join(pki.dir, 'missing') }]) {
+      const io = captureIo(env, '');
+      expect(await main(['audit', '--config', RULES], io)).toBe(2);
+      expect(io.out()).toBe('');
+      expect(io.err()).toMatch(/^error: (no kubeconfig: give --kubeconfig FILE, set KUBECONFIG or write ~\/\.kube\/config|cannot load the kubeconfig: none of the files KUBECONFIG names exists)[^\n]*\n$/);
+    }
   });
 });
 
