@@ -153,7 +153,10 @@ const COLUMNS = ['namespace', 'kind', 'name', 'container', 'image', 'rewritten',
 
 function table(rows: readonly Finding[]): string {
   const cells = rows.map((r) => COLUMNS.map((c) => (c === 'namespace' && r[c] === '' ? NO_NAMESPACE : r[c])));
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]?.length ?? 0)));
+  // A loop, not Math.max(...column): a spread passes every row as an argument, and past about
+  // 120,000 rows (a large cluster) that overflows the stack.
+  const widths: number[] = COLUMNS.map((c) => c.length);
+  for (const row of cells) for (let i = 0; i < row.length; i++) widths[i] = Math.max(widths[i] ?? 0, row[i]?.length ?? 0);
   const line = (row: readonly string[]): string => `${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`;
   return line(COLUMNS.map((c) => c.toUpperCase())) + cells.map(line).join('');
 }

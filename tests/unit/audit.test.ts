@@ -340,3 +340,14 @@ describe('audit table: objects without a namespace', () => {
     expect(r.out).toContain('per namespace:\n  (none): 1\n');
   });
 });
+
+describe('audit table: a large cluster', () => {
+  it('150,000 rows: the table and the summary, no stack overflow', async () => {
+    const containers = Array.from({ length: 100 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/x${i}` }));
+    const items = Array.from({ length: 1500 }, (_, p) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${p}`, namespace: 'ns-0' }, spec: { containers } }));
+    const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    expect({ code: r.code, err: r.err }).toEqual({ code: 1, err: '' });
+    expect(r.out.split('\n')[0]).toMatch(/^NAMESPACE +KIND +NAME +CONTAINER +IMAGE +REWRITTEN +RULE$/);
+    expect(r.out).toContain('audit: 150000 container(s) in 1500 object(s) would be rewritten\n');
+  }, 60_000);
+});
