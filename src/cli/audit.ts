@@ -27,6 +27,7 @@ import { jsonStreamStarts } from '../manifests/json-stream.js';
 import { MAX_ALIAS_COUNT } from '../manifests/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, own } from '../core/json.js';
+import { printable } from '../config/load.js';
 import { workloadTypeOfKind } from '../core/workload.js';
 
 export const OUTPUTS = ['table', 'json'] as const;
@@ -141,7 +142,7 @@ class Report {
       return;
     }
     const counts = (m: Map<string, number>): string =>
-      [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : k}: ${n}`).join('\n');
+      [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : printable(k)}: ${n}`).join('\n');
     say(
       `${this.output === 'table' ? '\n' : ''}audit: ${this.count} container(s) in ${this.objects.size} object(s) would be rewritten\n` +
         `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n${note}`,
@@ -152,8 +153,12 @@ class Report {
 const COLUMNS = ['namespace', 'kind', 'name', 'container', 'image', 'rewritten', 'rule'] as const;
 
 function table(rows: readonly Finding[]): string {
-  const cells = rows.map((r) => COLUMNS.map((c) => (c === 'namespace' && r[c] === '' ? NO_NAMESPACE : r[c])));
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]?.length ?? 0)));
+  // Names come from the input (a file can hold anything): one printable cell each.
+  const cells = rows.map((r) => COLUMNS.map((c) => (c === 'namespace' && r[c] === '' ? NO_NAMESPACE : printable(r[c]))));
+  // A loop, not Math.max(...column): a spread passes every row as an argument, and past about
+  // 120,000 rows (a large cluster) that overflows the stack.
+  const widths: number[] = COLUMNS.map((c) => c.length);
+  for (const row of cells) for (let i = 0; i < row.length; i++) widths[i] = Math.max(widths[i] ?? 0, row[i]?.length ?? 0);
   const line = (row: readonly string[]): string => `${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`;
   return line(COLUMNS.map((c) => c.toUpperCase())) + cells.map(line).join('');
 }
@@ -203,7 +208,7 @@ function fileObjects(text: string, io: Io, name: string): { objects: ManifestObj
   const objects: ManifestObject[] = [];
   let complete = true;
   const unreadable = (message: string): { objects: ManifestObject[]; complete: boolean } => {
-    io.stderr(`error: ${name}: ${message}\n`);
+    io.stderr(`${printable(`error: ${name}: ${message}`)}\n`);
     complete = false;
     return { objects, complete };
   };

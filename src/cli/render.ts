@@ -18,6 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
+import { printable } from '../config/load.js';
 import type { VerifySettings } from '../config/settings.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import { SCOPES, type Scope } from '../core/manifest.js';
@@ -131,12 +132,13 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
     io.stderr(`error: ${values.filename ?? 'stdin'}: ${result.error}; nothing written\n`);
     return EXIT.invalidConfig;
   }
-  for (const w of result.warnings) io.stderr(`warning: document ${w.document}: ${w.object}: ${w.pointer}: ${w.message}\n`);
+  // Object names and images come from the manifests (a third-party chart): one printable line each.
+  for (const w of result.warnings) io.stderr(`${printable(`warning: document ${w.document}: ${w.object}: ${w.pointer}: ${w.message}`)}\n`);
   if (values.check !== true) {
     io.stdout(result.output);
     return EXIT.ok;
   }
-  for (const c of result.changes) io.stderr(`document ${c.document}: ${c.object}: ${c.pointer}: ${c.from} -> ${c.to} (rule ${c.rule})\n`);
+  for (const c of result.changes) io.stderr(`${printable(`document ${c.document}: ${c.object}: ${c.pointer}: ${c.from} -> ${c.to} (rule ${c.rule})`)}\n`);
   const documents = new Set(result.changes.map((c) => c.document)).size;
   io.stderr(
     result.changes.length === 0

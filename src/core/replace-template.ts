@@ -17,9 +17,13 @@ const ANY_BRACE_REF = /\$\{[^}]*\}?/g;
  * Variables that hold credentials (the function's AWS keys and session token, the webhook token, a
  * password...): never substituted. A value put into a `replace` ends up in patches, admission
  * warnings, annotations and, when the result is invalid, in the logged problem; whoever may edit the
- * rules must not be able to read the function's secrets that way.
+ * rules must not be able to read the function's secrets that way (nor, for `render` in CI, the
+ * pipeline's). The words are found anywhere in the name, not only as `_`-separated components:
+ * `PGPASSWORD`, `APP_SECRETS`, `SECRETKEY`, `MYSQL_PWD`, `DOCKER_AUTH_CONFIG`, `GITHUB_PAT`,
+ * `ENCRYPTION_KEY` are credentials too. A name refused by mistake costs a clear error; a secret
+ * substituted by mistake cannot be taken back.
  */
-const CREDENTIAL_VAR = /(?:^|_)(?:SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|ACCESS_KEY|PRIVATE_KEY|API_KEY|AUTHORIZATION)(?:_|$)/i;
+const CREDENTIAL_VAR = /SECRET|TOKEN|PASSW|PWD|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE|KEY(?:_|$)|(?:^|_)(?:PASS|PAT|DSN)(?:_|$)/i;
 
 /** A piece of a `replace` after substitution: its own text, or a variable's value (plain text, never a template). */
 export interface ReplacePiece {

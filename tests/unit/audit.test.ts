@@ -388,3 +388,26 @@ describe('audit table: objects without a namespace', () => {
     expect(r.out).toContain('per namespace:\n  (none): 1\n');
   });
 });
+
+describe('audit table: a large cluster', () => {
+  it('150,000 rows: the table and the summary, no stack overflow', async () => {
+    const containers = Array.from({ length: 100 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/x${i}` }));
+    const items = Array.from({ length: 1500 }, (_, p) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${p}`, namespace: 'ns-0' }, spec: { containers } }));
+    const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    expect({ code: r.code, err: r.err }).toEqual({ code: 1, err: '' });
+    expect(r.out.split('\n')[0]).toMatch(/^NAMESPACE +KIND +NAME +CONTAINER +IMAGE +REWRITTEN +RULE$/);
+    expect(r.out).toContain('audit: 150000 container(s) in 1500 object(s) would be rewritten\n');
+  }, 60_000);
+});
+
+describe('audit table: hostile names in a file', () => {
+  it('escape sequences and newlines in a name, a namespace or a container are printed escaped, one row each', async () => {
+    const evil = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p\u001b]0;pwned\u0007', namespace: 'ns\u001b[2J\nfake: 1' }, spec: { containers: [{ name: 'c\u202e', image: 'gcr.io/a' }] } };
+    const r = await audit(['-f', '-'], JSON.stringify(evil));
+    expect(r.code).toBe(1);
+    // eslint-disable-next-line no-control-regex -- control characters are what must not be written
+    expect(r.out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(r.out.split('\n')[1]).toMatch(/^ns\\u001b\[2J\\u000afake: 1 +Pod +p\\u001b\]0;pwned\\u0007 +c\\u202e +gcr\.io\/a /);
+    expect(r.out).toContain('per namespace:\n  ns\\u001b[2J\\u000afake: 1: 1\n');
+  });
+});

@@ -107,6 +107,23 @@ describe('check-config', () => {
     const strict = captureIo({});
     expect(await main(['check-config', '--config', f, '--strict'], strict)).toBe(EXIT.invalidConfig);
   });
+
+  it('a problem quoting escape sequences, newlines or bidi controls stays one printable line', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const f = join(mkdtempSync(join(tmpdir(), 'ir-')), 'hostile.yaml');
+    writeFileSync(f, 'rules:\n  - name: a\n    match: gcr.io\n    replace: "evil\\e]0;pwned\\a\\e[2J\\nrules[1].fake: all good\\u202e\\u2028\\x9b"\n  - name: b\n    match: quay.io\n    replace: q.example.com\n    "x\\e[31m": 1\n');
+    const io = captureIo({});
+    expect(await main(['check-config', '--config', f], io)).toBe(EXIT.invalidConfig);
+    const err = io.err();
+    // eslint-disable-next-line no-control-regex -- control characters are what must not be written
+    expect(err).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/);
+    const problems = err.split('\n').filter((l) => l.startsWith('  '));
+    expect(problems).toEqual([
+      expect.stringMatching(/^ {2}rules\[0\]\.replace: "evil\\u001b\]0;pwned\\u0007\\u001b\[2J\\u000arules\[1\]\.fake: all good\\u202e\\u2028\\u009b" /),
+      expect.stringMatching(/^ {2}rules\[1\]\["x\\u001b\[31m"\]: unknown field /),
+    ]);
+  });
 });
 
 describe('version and help', () => {

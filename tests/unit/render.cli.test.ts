@@ -63,6 +63,18 @@ describe('render command', () => {
     expect(r.err).toMatch(/^warning: document 1: Pod p: \/spec\/containers\/0\/image: left unchanged: .*lowercase/);
   });
 
+  it('a hostile manifest (escape sequences, newlines in names and images) gets one printable line per warning and change', async () => {
+    const hostile = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "p\\e[31m\\u202e"\nspec:\n  containers:\n  - name: a\n    image: "gcr.io/x\\e[2J\\nwarning: fake"\n  - name: b\n    image: gcr.io/y\n';
+    for (const args of [[], ['--check']]) {
+      const r = await render(args, hostile);
+      // eslint-disable-next-line no-control-regex -- control characters are what must not be written
+      expect(r.err).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      expect(r.err).toMatch(/^warning: document 1: Pod p\\u001b\[31m\\u202e: \/spec\/containers\/0\/image: left unchanged: .*\(x\\u001b\[2J\\u000awarning\) must be lowercase$/m);
+      expect(r.err.split('\n').filter((l) => l.startsWith('warning:'))).toHaveLength(1);
+    }
+    expect((await render(['--check'], hostile)).err).toContain('document 1: Pod p\\u001b[31m\\u202e: /spec/containers/1/image: gcr.io/y -> asia.gcr.io/y (rule gcr-asia)\n');
+  });
+
   describe('--annotate and an original-images annotation the webhook does not recognize', () => {
     const annotated = (value: string): string => POD.replace('  name: p\n', `  name: p\n  annotations:\n    image-rewriter.io/original-images: ${value}\n`);
 

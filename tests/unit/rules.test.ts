@@ -204,6 +204,21 @@ describe('environment substitution', () => {
     }
   });
 
+  it('never substitutes a credential whose word is not a whole component (PGPASSWORD, APP_SECRETS...), nor shows its value', () => {
+    const names = ['PGPASSWORD', 'MYSQL_PWD', 'APP_SECRETS', 'SECRETKEY', 'DOCKER_AUTH_CONFIG', 'GITHUB_PAT', 'DB_PASS', 'ENCRYPTION_KEY', 'MY_APIKEY', 'SESSIONTOKEN', 'SENTRY_DSN', 'PRIVATEKEY_PEM'];
+    for (const name of names) {
+      const r = parseRules(`rules:\n  - name: a\n    match: gcr.io\n    replace: \${env:${name}}\n`, { [name]: 'hunter2-value' });
+      expect(r.ok).toBe(false);
+      if (r.ok) continue;
+      const text = r.issues.map(formatIssue);
+      expect(text).toEqual([`rules[0].replace: environment variable ${name} may hold a credential and is never substituted (used as \${env:${name}})`]);
+      expect(text.join('\n')).not.toContain('hunter2');
+    }
+    // The variables the README and the template use are still substituted.
+    const ok = rewriterFrom('rules:\n  - name: a\n    match: gcr.io\n    replace: ${env:MIRROR}.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/${env:AWS_ACCOUNT_ID}\n', { MIRROR: 'm', AWS_REGION: 'us-west-2', AWS_URL_SUFFIX: 'amazonaws.com', AWS_ACCOUNT_ID: '111122223333' });
+    expect(explainImage(ok, 'gcr.io/x').rewritten).toBe('m.us-west-2.amazonaws.com/111122223333/x');
+  });
+
   it('does not clash with regex group references', () => {
     const r = rewriterFrom(`rules:\n  - name: q\n    regex: 'quay\\.io/(.*)'\n    replace: quay.\${env:AWS_REGION}.example.com/$1\n`);
     expect(explainImage(r, 'quay.io/org/app').rewritten).toBe('quay.us-west-2.example.com/org/app');

@@ -91,6 +91,19 @@ describe('template.yaml: least privilege', () => {
     expect([params['VerifyDeadlineMs']?.['Default'], params['VerifyDeadlineMs']?.['MinValue'], params['VerifyDeadlineMs']?.['MaxValue']].map(Number)).toEqual([DEFAULT_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS]);
   });
 
+  it('the ECR grants cannot be widened to every repository: each VerifyEcrRepositoryArns value is one region and account\'s repository (prefix)', () => {
+    const pattern = template.Parameters['VerifyEcrRepositoryArns']?.['AllowedPattern'];
+    expect(typeof pattern).toBe('string');
+    // CloudFormation matches the pattern against each value of a CommaDelimitedList.
+    const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
+    for (const ok of ['', 'arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', 'arn:aws:ecr:us-east-1:123456789012:repository/app', 'arn:aws-cn:ecr:cn-north-1:123456789012:repository/a/b', 'arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/x*']) {
+      expect([ok, allowed(ok)]).toEqual([ok, true]);
+    }
+    for (const bad of ['*', 'arn:aws:ecr:*:*:repository/*', 'arn:aws:ecr:us-east-1:123456789012:repository/*', 'arn:aws:ecr:us-east-1:*:repository/app', 'arn:aws:ecr:*:123456789012:repository/app', 'arn:aws:ecr:us-east-1:123456789012:*', 'arn:aws:s3:::bucket', 'arn:aws:ecr:us-east-1:123456789012:repository/a*b']) {
+      expect([bad, allowed(bad)]).toEqual([bad, false]);
+    }
+  });
+
   it('the token function may only write and delete that one token parameter', () => {
     expect(grantsOf('WebhookTokenFunction')).toEqual([{ effect: 'Allow', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [TOKEN_PARAMETER_ARN] }]);
     expect(resources['WebhookToken']?.Properties['ParameterName']).toEqual({ 'Fn::Sub': '/image-rewriter/${AWS::StackName}/webhook-token' });
