@@ -31,7 +31,7 @@ import { isIP } from 'node:net';
 import { Document } from 'yaml';
 import { type Command, EXIT, isNotUtf8, parseFlags, strictUtf8, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
-import { MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
+import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { formatIssues, parseRules } from '../config/load.js';
@@ -297,7 +297,9 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
   if (options.rules !== undefined) {
     lines.push(
       options.rules.length > 0 && matchConditionExpression(options.rules, scope) === undefined
-        ? 'matchConditions: none (a rule can match any image, so every object is sent).'
+        ? imageRegex(options.rules) === undefined
+          ? 'matchConditions: none (a rule can match any image, so every object is sent).'
+          : "matchConditions: none (the rules' prefixes are too many for a condition within the API server's CEL limits, so every object is sent)."
         : 'matchConditions: only objects with an image the rules could rewrite are sent; generate again when the rules change.',
     );
   }
