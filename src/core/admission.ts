@@ -24,6 +24,11 @@
  *   the API server rejects a change of a Pod's imagePullSecrets, so a warning says so instead.
  * - Opt-out: label or annotation `image-rewriter.io/skip: "true"` (exactly) on the object or on its
  *   pod template (whose labels become the pods' labels). Mirror (static) pods are never mutated.
+ * - A ReplicaSet controlled by a Deployment is never mutated: the Deployment controller finds its
+ *   ReplicaSet by comparing their templates, and a rewritten copy of a template left unrewritten
+ *   (an opted-out Deployment, one stored while the webhook was down or whose image an update left
+ *   as it was) would never match, so it would create ReplicaSet after ReplicaSet (a hash collision
+ *   loop). The rewrite belongs to the Deployment; the ReplicaSet's Pods are rewritten as Pods.
  * - Every answer is `allowed: true`: this webhook mutates, it never denies.
  */
 import type { ContainerList, FieldProblem } from './workload.js';
@@ -125,7 +130,7 @@ export interface WithheldRecord {
   readonly reason: string;
 }
 
-export type SkipReason = 'operation' | 'no-object' | 'unsupported-kind' | 'opt-out' | 'mirror-pod';
+export type SkipReason = 'operation' | 'no-object' | 'unsupported-kind' | 'opt-out' | 'mirror-pod' | 'deployment-replicaset';
 
 /** What happened, for logs and metrics; never sent to the API server. */
 export interface ReviewReport {
