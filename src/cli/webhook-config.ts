@@ -292,7 +292,7 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
       : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
     scope === 'pods'
       ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
-      : 'Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD / Flux see drift).',
+      : "Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD's default diff sees drift).",
   );
   if (options.rules !== undefined) {
     lines.push(
