@@ -153,6 +153,12 @@ export interface ReviewReport {
 export interface ReviewOptions {
   /** Record the original images in the `image-rewriter.io/original-images` annotation (default true). */
   readonly recordOriginals?: boolean;
+  /**
+   * Look at a ReplicaSet a Deployment controls like any workload (default false: the webhook leaves
+   * it alone, see above). `audit` and `render` set it: they list and rewrite what the rules would
+   * change in the objects given, and a ReplicaSet given without its Deployment is worth a line.
+   */
+  readonly includeDeploymentReplicaSets?: boolean;
 }
 
 /** A body that is not an AdmissionReview this webhook can answer: HTTP 400 with a fixed message. */
