@@ -31,7 +31,7 @@ import { isIP } from 'node:net';
 import { Document } from 'yaml';
 import { type Command, EXIT, isNotUtf8, parseFlags, strictUtf8, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
-import { MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
+import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { formatIssues, parseRules } from '../config/load.js';
@@ -292,12 +292,14 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
       : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
     scope === 'pods'
       ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
-      : 'Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD / Flux see drift).',
+      : "Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD's default diff sees drift).",
   );
   if (options.rules !== undefined) {
     lines.push(
       options.rules.length > 0 && matchConditionExpression(options.rules, scope) === undefined
-        ? 'matchConditions: none (a rule can match any image, so every object is sent).'
+        ? imageRegex(options.rules) === undefined
+          ? 'matchConditions: none (a rule can match any image, so every object is sent).'
+          : "matchConditions: none (the rules' prefixes are too many for a condition within the API server's CEL limits, so every object is sent)."
         : 'matchConditions: only objects with an image the rules could rewrite are sent; generate again when the rules change.',
     );
   }

@@ -24,6 +24,11 @@
  *   the API server rejects a change of a Pod's imagePullSecrets, so a warning says so instead.
  * - Opt-out: label or annotation `image-rewriter.io/skip: "true"` (exactly) on the object or on its
  *   pod template (whose labels become the pods' labels). Mirror (static) pods are never mutated.
+ * - A ReplicaSet controlled by a Deployment is never mutated: the Deployment controller finds its
+ *   ReplicaSet by comparing their templates, and a rewritten copy of a template left unrewritten
+ *   (an opted-out Deployment, one stored while the webhook was down or whose image an update left
+ *   as it was) would never match, so it would create ReplicaSet after ReplicaSet (a hash collision
+ *   loop). The rewrite belongs to the Deployment; the ReplicaSet's Pods are rewritten as Pods.
  * - Every answer is `allowed: true`: this webhook mutates, it never denies.
  */
 import type { ContainerList, FieldProblem } from './workload.js';
@@ -125,7 +130,7 @@ export interface WithheldRecord {
   readonly reason: string;
 }
 
-export type SkipReason = 'operation' | 'no-object' | 'unsupported-kind' | 'opt-out' | 'mirror-pod';
+export type SkipReason = 'operation' | 'no-object' | 'unsupported-kind' | 'opt-out' | 'mirror-pod' | 'deployment-replicaset';
 
 /** What happened, for logs and metrics; never sent to the API server. */
 export interface ReviewReport {
@@ -148,6 +153,12 @@ export interface ReviewReport {
 export interface ReviewOptions {
   /** Record the original images in the `image-rewriter.io/original-images` annotation (default true). */
   readonly recordOriginals?: boolean;
+  /**
+   * Look at a ReplicaSet a Deployment controls like any workload (default false: the webhook leaves
+   * it alone, see above). `audit` and `render` set it: they list and rewrite what the rules would
+   * change in the objects given, and a ReplicaSet given without its Deployment is worth a line.
+   */
+  readonly includeDeploymentReplicaSets?: boolean;
 }
 
 /** A body that is not an AdmissionReview this webhook can answer: HTTP 400 with a fixed message. */

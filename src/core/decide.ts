@@ -72,8 +72,21 @@ const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => o
  */
 export const NODE_USER_PREFIX = 'system:node:';
 
+/**
+ * True when the object's controller (the ownerReference with `controller: true`) is an apps
+ * Deployment. Such a ReplicaSet must keep the Deployment's template exactly: see admission.ts.
+ */
+function controlledByDeployment(metadata: unknown): boolean {
+  const refs = own(metadata, 'ownerReferences');
+  if (!Array.isArray(refs)) return false;
+  const list: readonly unknown[] = refs;
+  const controller = list.find((r) => own(r, 'controller') === true);
+  const apiVersion = own(controller, 'apiVersion');
+  return own(controller, 'kind') === 'Deployment' && typeof apiVersion === 'string' && apiVersion.startsWith('apps/');
+}
+
 /** Why the object is left alone as a whole, or undefined when its images are to be looked at. */
-function skipReason(request: AdmissionRequest, type: WorkloadType | undefined, allowOptOut: boolean): SkipReason | undefined {
+function skipReason(request: AdmissionRequest, type: WorkloadType | undefined, allowOptOut: boolean, options: ReviewOptions): SkipReason | undefined {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return 'operation';
   const object = request.object;
   if (object === undefined) return 'no-object';
@@ -85,6 +98,7 @@ function skipReason(request: AdmissionRequest, type: WorkloadType | undefined, a
       if (skipValue(meta, 'labels') || skipValue(meta, 'annotations')) return 'opt-out';
     }
   }
+  if (type.kind === 'ReplicaSet' && options.includeDeploymentReplicaSets !== true && controlledByDeployment(metadata)) return 'deployment-replicaset';
   const mirror = own(own(metadata, 'annotations'), MIRROR_POD_ANNOTATION) !== undefined;
   if (type.kind === 'Pod' && mirror && request.userName?.startsWith(NODE_USER_PREFIX) === true) return 'mirror-pod';
   return undefined;
@@ -131,7 +145,7 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
   if (!parsed.ok) return { ok: false, status: 400, message: parsed.message };
   const request = parsed.request;
   const type = workloadTypeOf(request.kind, request.resource, request.subResource);
-  const skipped = skipReason(request, type, rewriter.allowOptOut);
+  const skipped = skipReason(request, type, rewriter.allowOptOut, options);
   const object = request.object;
   if (skipped !== undefined || object === undefined || type === undefined) {
     return { ok: true, plan: { request, options, skipped, target: undefined, images: [], malformed: [] } };

@@ -207,7 +207,7 @@ export function decide(o: ManifestObject, rewriter: Rewriter, options: DecideOpt
       },
     },
     rewriter,
-    { recordOriginals: options.annotate },
+    { recordOriginals: options.annotate, includeDeploymentReplicaSets: true },
     options.withhold === undefined ? {} : { withhold: options.withhold },
   );
   // The request is well formed by construction; a refusal would be a bug in this module.

@@ -139,14 +139,52 @@ function guarded(path: readonly string[]): string {
   return path.map((_, i) => `has(object.${path.slice(0, i + 1).join('.')})`).join(' && ');
 }
 
-/** The CEL expression, or undefined when no useful condition exists (every image may match). */
+/**
+ * The API server's limits on a matchCondition (k8s.io/apiserver celconfig): an expression longer
+ * than MAX_EXPRESSION_SIZE code points is refused with the whole configuration, and one whose
+ * evaluation costs more than PER_CALL_COST_LIMIT fails, which makes the API server skip the
+ * webhook (failurePolicy Ignore): the object is admitted unrewritten, silently.
+ */
+export const CEL_MAX_EXPRESSION_SIZE = 100_000;
+export const CEL_PER_CALL_COST_LIMIT = 1_000_000;
+/** Images longer than this are sent without matching them (a valid reference is rarely longer). */
+export const MATCHED_IMAGE_MAX_LENGTH = 256;
+/** The share of the cost limit the regex matches may use (the rest: the lists, `has`, `size`, margin). */
+const COST_BUDGET = CEL_PER_CALL_COST_LIMIT / 2;
+/** Per image, besides the match: the loop step, `has`, `size`, the comparison, the `||` and `&&`. */
+const PER_IMAGE_OVERHEAD = 20;
+
+/**
+ * At most how many images the condition matches against `re` within the cost budget, each at most
+ * MATCHED_IMAGE_MAX_LENGTH long. cel-go's runtime cost of `s.matches(re)` is
+ * ceil((1 + size(s)) * 0.1) * ceil(size(re) * 0.25).
+ */
+export function matchableImages(re: string): number {
+  const regexCost = Math.ceil(Array.from(re).length * 0.25);
+  const perImage = Math.ceil((1 + MATCHED_IMAGE_MAX_LENGTH) * 0.1) * regexCost + PER_IMAGE_OVERHEAD;
+  return Math.floor(COST_BUDGET / perImage);
+}
+
+/**
+ * The CEL expression, or undefined when no useful condition exists (every image may match, or the
+ * rules are too many for a condition the API server accepts and can evaluate).
+ *
+ * The regex is written once, over the concatenation of every container list (the API server
+ * refuses an expression past CEL_MAX_EXPRESSION_SIZE, and a regex written per list reached it
+ * with a few dozen rules). The cost of evaluating it is bounded: an object with more images than
+ * `matchableImages` can match within the budget, or an image longer than
+ * MATCHED_IMAGE_MAX_LENGTH, is sent without matching (a condition that runs out of cost would
+ * make the API server skip the webhook).
+ */
 export function matchConditionExpression(rules: readonly Pick<CompiledRule, 'kind' | 'pattern'>[], scope: Scope): string | undefined {
   const re = imageRegex(rules);
   if (re === undefined) return undefined;
-  const pattern = celString(re);
-  const specs = POD_SPECS[scope].map((spec) => {
-    const lists = LISTS.map((l) => `(has(object.${[...spec, l].join('.')}) && object.${[...spec, l].join('.')}.exists(c, has(c.image) && c.image.matches(${pattern})))`);
-    return `(${guarded(spec)} && (${lists.join(' || ')}))`;
-  });
-  return `object != null && (${specs.join(' || ')})`;
+  const most = matchableImages(re);
+  if (most < 1) return undefined;
+  const lists = POD_SPECS[scope].flatMap((spec) => LISTS.map((l) => `(${guarded([...spec, l])} ? object.${[...spec, l].join('.')} : [])`));
+  const all = `(${lists.join(' + ')})`;
+  const expression =
+    `object != null && (size(${all}) > ${most} || ${all}.exists(c, has(c.image) && ` +
+    `(size(c.image) > ${MATCHED_IMAGE_MAX_LENGTH} || c.image.matches(${celString(re)}))))`;
+  return Array.from(expression).length > CEL_MAX_EXPRESSION_SIZE ? undefined : expression;
 }

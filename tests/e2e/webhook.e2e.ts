@@ -381,4 +381,34 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       await env.restoreWebhook();
     }
   });
+
+  scenario(env, '11. a Deployment left unrewritten (opted out on the object only) gets one ReplicaSet, not a ReplicaSet loop', async () => {
+    // The Deployment controller finds its ReplicaSet by comparing templates: a rewritten copy of
+    // an unrewritten template never matched, and it created ReplicaSet after ReplicaSet.
+    const ns = 'replicaset-loop';
+    await kubectl.createNamespace(ns);
+    const labels = { app: 'kept' };
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'kept', labels: { ...labels, [SKIP]: 'true' } },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: containers({ web: 'gcr.io/nginx:1.27' }) } } },
+    });
+    await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+    const [created] = await waitForPods(ns, 'app=kept');
+    // The Pod is rewritten as a Pod; the Deployment and its ReplicaSet keep the template as applied.
+    expect(imagesOf(created?.spec ?? { containers: [] })).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+    const restarted = await kubectl.ok(['-n', ns, 'rollout', 'restart', 'deployment/kept']);
+    expect(restarted.stdout.trim()).toBe('deployment.apps/kept restarted');
+    // A bounded watch: the initial ReplicaSet and the restart's, no more.
+    const windowStart = performance.now();
+    while (performance.now() - windowStart < 5000) {
+      const rs = await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=kept']);
+      expect(rs.items.length).toBeLessThanOrEqual(2);
+      for (const r of rs.items) expect(imagesOf(r.spec.template.spec)).toEqual({ 'containers/web': 'gcr.io/nginx:1.27' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const rs = await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=kept']);
+    expect(rs.items).toHaveLength(2);
+  });
 });

@@ -8,7 +8,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { evaluate } from '@marcbachmann/cel-js';
 import fc from 'fast-check';
-import { matchConditionExpression, regexLiteralPrefix, type Scope } from '../../src/core/match-conditions.js';
+import { imageRegex, matchableImages, matchConditionExpression, regexLiteralPrefix, type Scope } from '../../src/core/match-conditions.js';
 import type { Rewriter } from '../../src/core/rules.js';
 import { path, reference, tag } from '../helpers/arbitraries.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
@@ -179,6 +179,46 @@ describe('what the condition leaves out', () => {
   it('scope pods looks at the Pod spec only', () => {
     expect(condition(rewriter, 'pods', { spec: { template: { spec: { containers: [{ image: 'gcr.io/x' }] } } } })).toBe(false);
     expect(condition(rewriter, 'all', { spec: { template: { spec: { containers: [{ image: 'gcr.io/x' }] } } } })).toBe(true);
+  });
+});
+
+describe("within the API server's CEL limits", () => {
+  // Sixty ECR prefixes (one per account and team), as a platform team's rules may have.
+  const ecr = rewriterFrom(
+    `rules:\n${Array.from({ length: 60 }, (_, i) => {
+      const account = String(100000000000 + i);
+      return `  - name: r${i}\n    match: ${account}.dkr.ecr.eu-west-${(i % 3) + 1}.amazonaws.com/team-${i}\n    replace: ${account}.dkr.ecr.us-east-1.amazonaws.com/team-${i}\n`;
+    }).join('')}  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n`,
+  );
+  const pod = (images: readonly string[]): Obj => ({ spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } });
+
+  it.each<Scope>(['pods', 'all'])('the expression stays under the 100,000 code points the API server accepts (scope %s)', (scope) => {
+    const expr = matchConditionExpression(ecr.rules, scope);
+    expect(expr).toBeDefined();
+    expect(Array.from(expr ?? '').length).toBeLessThanOrEqual(100_000);
+  });
+
+  it('an object with more images than the cost limit lets it match is sent without matching them', () => {
+    // cel-go: s.matches(re) costs ceil((1 + size(s)) * 0.1) * ceil(size(re) * 0.25); the limit per call is 1,000,000.
+    const re = imageRegex(ecr.rules) ?? '';
+    const most = matchableImages(re);
+    expect(most).toBeGreaterThan(0);
+    expect(most * Math.ceil(257 * 0.1) * Math.ceil(Array.from(re).length * 0.25)).toBeLessThanOrEqual(1_000_000);
+    const upstream = (n: number): string[] => Array.from({ length: n }, (_, i) => `quay.io/some-organisation/some-application-name:v1.2.3-build${i}`);
+    // 100 images the rules leave alone: matching each against the regex would cost ~1.5 million,
+    // the condition would fail, and the API server would skip the webhook for the Pod.
+    expect(condition(ecr, 'pods', pod(upstream(100)))).toBe(true);
+    expect(condition(ecr, 'pods', pod([...upstream(100), 'gcr.io/x/y:1']))).toBe(true);
+    // Up to the bound, images are matched: nothing to rewrite, nothing sent.
+    expect(condition(ecr, 'pods', pod(upstream(most)))).toBe(false);
+    expect(condition(ecr, 'pods', pod([...upstream(most - 1), 'gcr.io/x/y:1']))).toBe(true);
+    // An image too long to match cheaply is sent.
+    expect(condition(ecr, 'pods', pod([`quay.io/${'a'.repeat(300)}`]))).toBe(true);
+  });
+
+  it('leaves no condition when the rules are too many for one the API server accepts', () => {
+    const many = rewriterFrom(`rules:\n${Array.from({ length: 1500 }, (_, i) => `  - name: r${i}\n    match: registry-${i}.example.com/team\n    replace: mirror.example.com/r${i}\n`).join('')}`);
+    expect(matchConditionExpression(many.rules, 'all')).toBeUndefined();
   });
 });
 
