@@ -27,7 +27,7 @@ import { jsonStreamStarts } from '../manifests/json-stream.js';
 import { MAX_ALIAS_COUNT } from '../manifests/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, own } from '../core/json.js';
-import { printable } from '../config/load.js';
+import { printable } from '../core/json.js';
 import { workloadTypeOfKind } from '../core/workload.js';
 
 export const OUTPUTS = ['table', 'json'] as const;

@@ -18,7 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
-import { printable } from '../config/load.js';
+import { printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import { SCOPES, type Scope } from '../core/manifest.js';

@@ -12,6 +12,7 @@ import { parseRulePattern } from './regex-parse-full.js';
 import { readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
 import { validateQuick } from './document-check.js';
 import { formatIssue, type RegexCheck, type ValidationResult, validateWithSchema } from './schema.js';
+import { printable } from '../core/json.js';
 import { readYaml } from './yaml-document.js';
 
 export { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
@@ -21,21 +22,6 @@ const checkRegex = ruleRegexCheck((source, compile) => regexProblem(source, comp
 /** The quick check for a valid document, the zod schema to say what is wrong with any other: one result either way. */
 function validateDocumentWith(input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck): ValidationResult {
   return validateQuick(input, env, regexCheck) ?? validateWithSchema(input, env, regexCheck);
-}
-
-/**
- * C0 and C1 controls, DEL, bidirectional-text controls and the Unicode line and paragraph
- * separators. An issue quotes the document (a `replace`, a `match`, an unknown key), which may come
- * from someone else (a pull request, an SSM parameter): written raw to a terminal or a CI log, an
- * escape sequence would recolour, retitle or clear the screen, and a newline would forge an issue
- * line of its own ("rules[1].x: ok").
- */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
-const UNPRINTABLE = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]', 'g');
-
-/** `text` with every UNPRINTABLE character written as its `\uXXXX` escape. */
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** One line per issue: `rules[2].replace: must not be empty`; what it quotes is made printable. */

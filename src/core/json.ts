@@ -36,5 +36,23 @@ const BIDI_ALL = new RegExp(BIDI.source, 'g');
  * characters above U+00FF fails at once, without reading the text.
  */
 export function escapeBidi(json: string): string {
-  return BIDI.test(json) ? json.replace(BIDI_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+  return BIDI.test(json) ? json.replace(BIDI_ALL, unicodeEscape) : json;
+}
+
+/** One UTF-16 unit as its `\uXXXX` escape (JSON's form). */
+export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * C0 and C1 controls, DEL, bidirectional-text controls and the Unicode line and paragraph
+ * separators. Text the CLI prints quotes documents that may come from someone else (a rules
+ * document in a pull request or an SSM parameter, a third-party chart): written raw to a terminal
+ * or a CI log, an escape sequence would recolour, retitle or clear the screen, and a newline would
+ * forge a line of its own ("rules[1].x: ok").
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+const UNPRINTABLE = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]', 'g');
+
+/** `text` for a terminal: every UNPRINTABLE character written as its `\uXXXX` escape, other text as it is. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, unicodeEscape);
 }

@@ -4,10 +4,11 @@
  * WARNING_MAX_LENGTH), and the list of warnings capped at MAX_WARNINGS.
  */
 import { MAX_WARNINGS, ORIGINAL_IMAGES_ANNOTATION, WARNING_MAX_LENGTH, WARNING_PREFIX, WARNING_TARGET_LENGTH } from './admission.js';
+import { unicodeEscape } from './json.js';
 
 /** Untrusted text made printable ASCII (control and non-ASCII UTF-16 units as `\uXXXX`, like JSON). */
 function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(/[^\x20-\x7e]/g, unicodeEscape);
 }
 const NOT_PRINTABLE = /[^\x20-\x7e]/;
 
