@@ -60,15 +60,15 @@ export const API_VERSIONS: Readonly<Record<string, string>> = {
 
 /**
  * The kubeconfig files to read, as kubectl picks them: `--kubeconfig`, else every file KUBECONFIG
- * lists (empty entries skipped), else ~/.kube/config when it exists; none: in-cluster.
+ * lists (empty entries skipped; `fromEnv`), else ~/.kube/config when it exists; none: in-cluster.
  */
-function kubeconfigPaths(options: ClusterOptions): readonly string[] {
-  if (options.kubeconfig !== undefined) return [options.kubeconfig];
+function kubeconfigPaths(options: ClusterOptions): { readonly paths: readonly string[]; readonly fromEnv: boolean } {
+  if (options.kubeconfig !== undefined) return { paths: [options.kubeconfig], fromEnv: false };
   const listed = (options.env['KUBECONFIG'] ?? '').split(delimiter).filter((p) => p !== '');
-  if (listed.length > 0) return listed;
+  if (listed.length > 0) return { paths: listed, fromEnv: true };
   const home = options.env['HOME'];
   const path = home === undefined ? undefined : join(home, '.kube', 'config');
-  return path !== undefined && existsSync(path) ? [path] : [];
+  return { paths: path !== undefined && existsSync(path) ? [path] : [], fromEnv: false };
 }
 
 /** Named entries of several files merged as kubectl merges them: the first file to name one wins. */
@@ -133,8 +133,7 @@ function describeFailure(e: unknown): string {
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  const paths = kubeconfigPaths(options);
-  const fromEnv = options.kubeconfig === undefined && (options.env['KUBECONFIG'] ?? '').split(delimiter).some((p) => p !== '');
+  const { paths, fromEnv } = kubeconfigPaths(options);
   if (paths.length > 0) loadKubeconfig(kc, paths, fromEnv, () => new k8s.KubeConfig());
   else if (options.env['KUBERNETES_SERVICE_HOST'] !== undefined && options.env['KUBERNETES_SERVICE_PORT'] !== undefined) {
     try {

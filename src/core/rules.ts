@@ -137,10 +137,10 @@ function compileRule(
     const prefix = spec.match;
     if (issues.length === before) {
       const problem = replaceProblem(replace);
+      // The result is matched with its host spelled one way (`GCR.io:443/m` is `gcr.io/m`).
+      const spelled = problem === undefined ? matchedPrefix(replace) : replace;
       if (problem !== undefined) issues.push({ path: replacePath, severity: 'error', message: problem });
-      else if (hasPathPrefix(matchedPrefix(replace), prefix)) {
-        // The result is matched with its host spelled one way (`GCR.io:443/m` is `gcr.io/m`).
-        const spelled = matchedPrefix(replace);
+      else if (hasPathPrefix(spelled, prefix)) {
         issues.push({
           path: replacePath,
           severity: 'error',
