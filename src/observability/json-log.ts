@@ -12,6 +12,7 @@
 import type { Context } from 'aws-lambda';
 import { escapeBidi } from '../core/json.js';
 import { mapStack } from './stack-map.js';
+import { descriptorWrite, type StreamWrite } from './stdio-write.js';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -89,12 +90,7 @@ export interface JsonLoggerOptions {
   readonly keys?: LogFields;
 }
 
-/** Writes text to the process's stdout (1) or stderr (2). */
-export type StreamWrite = (text: string, stream: 1 | 2) => void;
-
-const processWrite: StreamWrite = (text, stream) => {
-  (stream === 1 ? process.stdout : process.stderr).write(text);
-};
+export type { StreamWrite } from './stdio-write.js';
 
 /**
  * Where a process's lines go: stdout for the log lines below WARN and the EMF documents, stderr for
@@ -112,7 +108,7 @@ export class LineOutput {
   #held = false;
   #pending = '';
 
-  constructor(write: StreamWrite = processWrite) {
+  constructor(write: StreamWrite = descriptorWrite()) {
     this.#write = write;
   }
 

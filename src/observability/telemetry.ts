@@ -64,7 +64,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export interface ObservabilityOptions {
   /** Where every JSON line goes, one call per line; default stdout and stderr (see `write`). */
   readonly sink?: LineSink;
-  /** Without `sink`: how text reaches stdout and stderr; default `process.stdout.write` and `process.stderr.write`. */
+  /** Without `sink`: how text reaches stdout and stderr; default one `fs.writeSync` per text, `process.stdout`/`process.stderr` when that cannot take it (./stdio-write.ts). */
   readonly write?: StreamWrite;
   /** Log level; default `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else `AWS_LAMBDA_LOG_LEVEL`, else INFO. */
   readonly logLevel?: LogLevel;

@@ -1,12 +1,11 @@
 /**
  * The Lambda entry (src/lambda/main.ts, bundled to dist/handler.js): built from process.env at import,
- * then one handler for every invocation. Its Logger and Metrics write to stdout, captured here.
+ * then one handler for every invocation. Its Logger and Metrics write to stdout and stderr, one
+ * `fs.writeSync` per text (src/observability/stdio-write.ts): the system calls are captured here.
  * With inline rules and token it must not load the AWS SDK (most of a cold start): the SDK's
  * client packages are replaced here by modules that record being imported.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
-import { EVENT_TOKEN, eventReview, loadEvent } from '../helpers/events.js';
 
 const saved = { ...process.env };
 const written: string[] = [];
@@ -19,19 +18,31 @@ for (const name of ['@aws-sdk/client-ssm', '@aws-sdk/client-secrets-manager']) {
     return {};
   });
 }
+// node:fs as it is (taken past Jest's registry), but for writes to descriptors 1 and 2: each
+// is a system call of the entry's logs (src/observability/stdio-write.ts), recorded and taken whole.
+const realFs = process.getBuiltinModule('node:fs');
+const writeSync = (fd: number, data: string | Uint8Array, ...rest: never[]): number => {
+  if (fd !== 1 && fd !== 2) return typeof data === 'string' ? realFs.writeSync(fd, data, ...rest) : realFs.writeSync(fd, data, ...rest);
+  const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+  written.push(text);
+  if (fd === 1) stdoutWrites.push(text);
+  return Buffer.byteLength(text);
+};
+jest.unstable_mockModule('node:fs', () => ({ ...realFs, default: { ...realFs, writeSync }, writeSync }));
+// Imported after the mock: a module that loads node:fs before it would get the real one.
+const { EXAMPLE_RULES } = await import('../../src/cli/invoke.js');
+const { EVENT_TOKEN, eventReview, loadEvent } = await import('../helpers/events.js');
 let handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
 
 beforeAll(async () => {
   process.env['REWRITE_RULES'] = EXAMPLE_RULES;
   process.env['WEBHOOK_TOKEN'] = EVENT_TOKEN;
   process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
-  // The logger writes WARN and above to stderr (as Powertools does), the rest (and EMF) to stdout: Lambda keeps both.
+  // The logger writes WARN and above to stderr (as Powertools does), the rest (and EMF) to stdout:
+  // Lambda keeps both. Nothing may reach the streams themselves (their bytes would be queued).
   for (const stream of [process.stdout, process.stderr]) {
-    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      written.push(text);
-      if (stream === process.stdout) stdoutWrites.push(text);
-      return true;
+    jest.spyOn(stream, 'write').mockImplementation(() => {
+      throw new Error('written to the stream, not the descriptor');
     });
   }
   ({ handler } = await import('../../src/lambda/main.js'));

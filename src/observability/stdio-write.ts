@@ -1,0 +1,57 @@
+/**
+ * How the log lines and EMF documents reach stdout and stderr: each text in one `write(2)` on the
+ * file descriptor (`fs.writeSync`), through `process.stdout`/`process.stderr` only when the
+ * descriptor cannot take it at once.
+ *
+ * Why not always the streams: for a file (or /dev/null) `process.stdout` is a stream that copies
+ * the text into a Buffer, runs Node's Writable machinery and then calls `fs.writeSync` itself; that
+ * work cost about as much as the system call, once per invocation (docs/performance.md, "seventh
+ * pass"). `fs.writeSync` with the string encodes it in C++ and writes it.
+ *
+ * The stream stays the way out when a direct write cannot be used, so no line is lost or reordered:
+ * - a pipe or socket in non-blocking mode that is full answers EAGAIN: the text goes to the
+ *   stream, which queues it and writes it when the reader has read;
+ * - a write that took only part of the text: the rest goes to the stream;
+ * - while a stream holds bytes it has not written (`writableLength`), every text goes to it
+ *   after them, never around them;
+ * - any other error (EPIPE, EBADF): the stream, which reports it as it always did.
+ */
+import { writeSync as fsWriteSync } from 'node:fs';
+
+/** Writes text to the process's stdout (1) or stderr (2). */
+export type StreamWrite = (text: string, stream: 1 | 2) => void;
+
+/** What a direct write needs; injectable for tests. */
+export interface StdioParts {
+  readonly writeSync: (fd: number, text: string) => number;
+  /** The stream of the descriptor. */
+  readonly stream: (fd: 1 | 2) => { readonly writableLength: number; write(chunk: string | Uint8Array): unknown };
+}
+
+const processParts: StdioParts = {
+  writeSync: (fd, text) => fsWriteSync(fd, text),
+  stream: (fd) => (fd === 1 ? process.stdout : process.stderr),
+};
+
+/** A `StreamWrite` that writes each text with one system call when it can (see above). */
+export function descriptorWrite(parts: StdioParts = processParts): StreamWrite {
+  return (text, fd) => {
+    // Bytes someone wrote to the stream (these lines or any other writer's) still queued: after them.
+    const stream = parts.stream(fd);
+    if (stream.writableLength > 0) {
+      stream.write(text);
+      return;
+    }
+    let written: number;
+    try {
+      written = parts.writeSync(fd, text);
+    } catch {
+      // EAGAIN (a full non-blocking pipe) or an error the stream reports as it always did.
+      stream.write(text);
+      return;
+    }
+    // A write to a file, /dev/null or a pipe with room takes it all; otherwise the rest, in bytes.
+    if (written >= text.length && written === Buffer.byteLength(text)) return;
+    stream.write(Buffer.from(text).subarray(written));
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * `descriptorWrite`: one `write(2)` per text when the descriptor takes it, the stream otherwise, and
+ * never a line lost or reordered: a full non-blocking pipe (EAGAIN), a partial write, bytes still
+ * queued in the stream, an error. The last case runs a real process whose stdout is a pipe nobody
+ * reads for a while.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { transformSync } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { descriptorWrite, type StdioParts } from '../../src/observability/stdio-write.js';
+
+interface FakeStream {
+  writableLength: number;
+  readonly chunks: (string | Uint8Array)[];
+  write(chunk: string | Uint8Array): boolean;
+}
+
+function fake(writeSync: (fd: number, text: string) => number): { parts: StdioParts; direct: string[]; streams: Record<1 | 2, FakeStream> } {
+  const direct: string[] = [];
+  const stream = (): FakeStream => {
+    const s: FakeStream = { writableLength: 0, chunks: [], write: (chunk) => (s.chunks.push(chunk), true) };
+    return s;
+  };
+  const streams = { 1: stream(), 2: stream() };
+  return {
+    direct,
+    streams,
+    parts: {
+      writeSync: (fd, text) => {
+        const n = writeSync(fd, text);
+        direct.push(`${String(fd)}:${text}`);
+        return n;
+      },
+      stream: (fd) => streams[fd],
+    },
+  };
+}
+
+const eagain = (): never => {
+  throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
+};
+
+const text = (chunks: readonly (string | Uint8Array)[]): string => chunks.map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('utf8'))).join('');
+
+describe('descriptorWrite', () => {
+  it('writes each text to its descriptor in one call and leaves the streams alone', () => {
+    const { parts, direct, streams } = fake((_, t) => Buffer.byteLength(t));
+    const write = descriptorWrite(parts);
+    write('{"a":1}\n', 1);
+    write('{"b":"é"}\n', 2);
+    expect(direct).toEqual(['1:{"a":1}\n', '2:{"b":"é"}\n']);
+    expect(streams[1].chunks).toEqual([]);
+    expect(streams[2].chunks).toEqual([]);
+  });
+
+  it('hands a text the descriptor refuses (EAGAIN: a full pipe) to the stream', () => {
+    const { parts, streams } = fake(eagain);
+    descriptorWrite(parts)('{"a":1}\n', 1);
+    expect(streams[1].chunks).toEqual(['{"a":1}\n']);
+  });
+
+  it('hands the stream the bytes a partial write left, a multi-byte character included', () => {
+    // 5 bytes taken: `{"b":` then the rest, which starts inside nothing (é is 2 bytes at 6..7).
+    const line = '{"b":"é…"}\n';
+    for (const taken of [0, 5, 7, 9, Buffer.byteLength(line) - 1]) {
+      const { parts, streams } = fake(() => taken);
+      descriptorWrite(parts)(line, 1);
+      const rest = Buffer.concat(streams[1].chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+      expect(Buffer.concat([Buffer.from(line).subarray(0, taken), rest]).toString('utf8')).toBe(line);
+    }
+  });
+
+  it('counts bytes, not characters: a text of multi-byte characters written as far as its length is not complete', () => {
+    const line = 'ééééé\n';
+    const { parts, streams } = fake(() => line.length);
+    descriptorWrite(parts)(line, 1);
+    expect(text(streams[1].chunks)).toBe(Buffer.from(line).subarray(line.length).toString('utf8'));
+  });
+
+  it('writes after the bytes the stream still holds, never around them', () => {
+    const { parts, direct, streams } = fake((_, t) => Buffer.byteLength(t));
+    const write = descriptorWrite(parts);
+    streams[1].writableLength = 10;
+    write('{"n":2}\n', 1);
+    expect(direct).toEqual([]);
+    expect(streams[1].chunks).toEqual(['{"n":2}\n']);
+    // Drained: direct again. stderr's stream is its own.
+    streams[1].writableLength = 0;
+    write('{"n":3}\n', 1);
+    write('{"w":1}\n', 2);
+    expect(direct).toEqual(['1:{"n":3}\n', '2:{"w":1}\n']);
+  });
+
+  it('lets the stream report any other error (a closed descriptor)', () => {
+    const { parts, streams } = fake(() => {
+      throw Object.assign(new Error('EBADF: bad file descriptor, write'), { code: 'EBADF' });
+    });
+    descriptorWrite(parts)('{"a":1}\n', 2);
+    expect(streams[2].chunks).toEqual(['{"a":1}\n']);
+  });
+
+  it('a real process, stdout a pipe read only after it filled: every line arrives, in order', async () => {
+    // 2,000 lines of 300 bytes (600 KB) against a 64 KiB pipe: most writes meet a full pipe.
+    // The module as it is (it imports only node:fs), its types stripped by esbuild.
+    const source = readFileSync(fileURLToPath(new URL('../../src/observability/stdio-write.ts', import.meta.url)), 'utf8');
+    // On fd 3: how many texts went through the streams (the pipe was full: EAGAIN).
+    const script = `${transformSync(source, { loader: 'ts', format: 'esm' }).code}
+      let viaStream = 0;
+      for (const s of [process.stdout, process.stderr]) { const w = s.write.bind(s); s.write = (c) => (viaStream++, w(c)); }
+      const write = descriptorWrite();
+      for (let i = 0; i < 2000; i++) write(JSON.stringify({ n: i, pad: 'x'.repeat(280) }) + '\\n', i % 7 === 0 ? 2 : 1);
+      (await import('node:fs')).writeSync(3, String(viaStream));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const { stdout, stderr } = child;
+    if (stdout === null || stderr === null) throw new Error('no pipes');
+    let viaStream = '';
+    child.stdio[3]?.on('data', (c: Buffer) => (viaStream += c.toString()));
+    stdout.pause();
+    stderr.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => out.push(c));
+    stderr.on('data', (c: Buffer) => err.push(c));
+    stdout.resume();
+    stderr.resume();
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(0);
+    expect(Number(viaStream)).toBeGreaterThan(100);
+    const numbers = (chunks: Buffer[]): number[] =>
+      Buffer.concat(chunks)
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => (JSON.parse(l) as { n: number }).n);
+    const all = Array.from({ length: 2000 }, (_, i) => i);
+    expect(numbers(out)).toEqual(all.filter((i) => i % 7 !== 0));
+    expect(numbers(err)).toEqual(all.filter((i) => i % 7 === 0));
+  }, 30_000);
+});
