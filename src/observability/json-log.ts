@@ -92,6 +92,9 @@ export interface JsonLoggerOptions {
 
 export type { StreamWrite } from './stdio-write.js';
 
+/** The process's one writer to its descriptors: every `LineOutput` shares it, and so its view of what the streams hold. */
+const stdio = descriptorWrite();
+
 /**
  * Where a process's lines go: stdout for the log lines below WARN and the EMF documents, stderr for
  * WARN and above. Lines for stdout given between `hold` and `release` are written together, in one
@@ -108,7 +111,7 @@ export class LineOutput {
   #held = false;
   #pending = '';
 
-  constructor(write: StreamWrite = descriptorWrite()) {
+  constructor(write: StreamWrite = stdio) {
     this.#write = write;
   }
 

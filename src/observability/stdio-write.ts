@@ -12,8 +12,8 @@
  * - a pipe or socket in non-blocking mode that is full answers EAGAIN: the text goes to the
  *   stream, which queues it and writes it when the reader has read;
  * - a write that took only part of the text: the rest goes to the stream;
- * - while a stream holds bytes it has not written (`writableLength`), every text goes to it
- *   after them, never around them;
+ * - while the stream holds bytes of ours it has not written (`writableLength`), every text
+ *   goes to it after them, never around them;
  * - any other error (EPIPE, EBADF): the stream, which reports it as it always did.
  */
 import { writeSync as fsWriteSync } from 'node:fs';
@@ -24,7 +24,7 @@ export type StreamWrite = (text: string, stream: 1 | 2) => void;
 /** What a direct write needs; injectable for tests. */
 export interface StdioParts {
   readonly writeSync: (fd: number, text: string) => number;
-  /** The stream of the descriptor. */
+  /** The stream of the descriptor, asked for when a text must go through it. */
   readonly stream: (fd: 1 | 2) => { readonly writableLength: number; write(chunk: string | Uint8Array): unknown };
 }
 
@@ -35,11 +35,16 @@ const processParts: StdioParts = {
 
 /** A `StreamWrite` that writes each text with one system call when it can (see above). */
 export function descriptorWrite(parts: StdioParts = processParts): StreamWrite {
+  // A stream is asked for only when a text must go through it: creating `process.stdout` for a
+  // pipe costs about 3 ms at a cold start, and on Lambda nothing else creates it (the runtime
+  // writes its own lines to another descriptor). Once used, it is asked first while it holds bytes.
+  const used: { 1?: ReturnType<StdioParts['stream']>; 2?: ReturnType<StdioParts['stream']> } = {};
+  const viaStream = (fd: 1 | 2, chunk: string | Uint8Array): void => {
+    (used[fd] ??= parts.stream(fd)).write(chunk);
+  };
   return (text, fd) => {
-    // Bytes someone wrote to the stream (these lines or any other writer's) still queued: after them.
-    const stream = parts.stream(fd);
-    if (stream.writableLength > 0) {
-      stream.write(text);
+    if ((used[fd]?.writableLength ?? 0) > 0) {
+      viaStream(fd, text);
       return;
     }
     let written: number;
@@ -47,11 +52,11 @@ export function descriptorWrite(parts: StdioParts = processParts): StreamWrite {
       written = parts.writeSync(fd, text);
     } catch {
       // EAGAIN (a full non-blocking pipe) or an error the stream reports as it always did.
-      stream.write(text);
+      viaStream(fd, text);
       return;
     }
     // A write to a file, /dev/null or a pipe with room takes it all; otherwise the rest, in bytes.
     if (written >= text.length && written === Buffer.byteLength(text)) return;
-    stream.write(Buffer.from(text).subarray(written));
+    viaStream(fd, Buffer.from(text).subarray(written));
   };
 }

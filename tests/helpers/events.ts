@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createObservability, type Observability } from '../../src/observability/telemetry.js';
+import { createObservability, type Observability, type ObservabilityOptions } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from './fixtures.js';
 
 export const EVENTS_DIR = join(REPO_ROOT, 'events');
@@ -58,10 +58,11 @@ export interface Captured extends Observability {
 }
 
 /** Logger (level INFO) and Metrics writing into memory. */
-export function captureObservability(): Captured {
+export function captureObservability(options: Pick<ObservabilityOptions, 'write'> = {}): Captured {
   const raw: string[] = [];
   const lines: JsonObject[] = [];
   const obs = createObservability({
+    ...options,
     logLevel: 'INFO',
     sink: (line) => {
       raw.push(line);

@@ -3,7 +3,7 @@
  * what reaches stdout and stderr by default (as on Lambda), what reaches an injected sink, levels,
  * and the review's one log line (`reviewFields`): its lists, their bounds and the per-rule slots.
  */
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { isoTimestamp, JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
@@ -21,6 +21,7 @@ import {
   reviewFields,
   ruleSlots,
   SERVICE_NAME,
+  type StreamWrite,
 } from '../../src/observability/telemetry.js';
 import { captureObservability } from '../helpers/events.js';
 
@@ -52,27 +53,20 @@ const CONTEXT = {
   awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
 } satisfies Partial<Context>;
 
-/** JSON lines written to process.stdout and process.stderr while `run` runs (nothing reaches the real ones). */
-function captureStd(run: () => void): { stdout: Record<string, unknown>[]; stderr: Record<string, unknown>[] } {
-  const written = { stdout: [] as string[], stderr: [] as string[] };
-  const spies = (['stdout', 'stderr'] as const).map((name) =>
-    jest.spyOn(process[name], 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written[name].push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    }),
-  );
-  try {
-    run();
-  } finally {
-    for (const s of spies) s.mockRestore();
-  }
+/**
+ * The JSON lines `run` writes to stdout (1) and stderr (2) through `write`, the way text reaches
+ * the descriptors (by default one `fs.writeSync` each: tests/unit/stdio-write.test.ts).
+ */
+function captureStd(run: (write: StreamWrite) => void): { stdout: Record<string, unknown>[]; stderr: Record<string, unknown>[] } {
+  const written = { 1: [] as string[], 2: [] as string[] };
+  run((text, fd) => void written[fd].push(text));
   const parse = (w: string[]): Record<string, unknown>[] =>
     w
       .join('')
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { stdout: parse(written.stdout), stderr: parse(written.stderr) };
+  return { stdout: parse(written[1]), stderr: parse(written[2]) };
 }
 
 describe('the log line', () => {
@@ -191,8 +185,8 @@ describe('the log line', () => {
 
 describe('createObservability without a sink (as on Lambda)', () => {
   it('writes INFO lines and EMF documents to stdout, WARN and above to stderr', () => {
-    const { stdout, stderr } = captureStd(() => {
-      const { logger, metrics } = createObservability({ logLevel: 'INFO' });
+    const { stdout, stderr } = captureStd((write) => {
+      const { logger, metrics } = createObservability({ logLevel: 'INFO', write });
       logger.info('hello', { uid: 'u-1' });
       logger.warn('careful');
       count(metrics, Metric.Reviews);
@@ -210,8 +204,8 @@ describe('createObservability without a sink (as on Lambda)', () => {
   });
 
   it('honours POWERTOOLS_LOG_LEVEL when no level is given', () => {
-    const { stdout, stderr } = captureStd(() => {
-      const { logger } = createObservability(); // tests/setup-env.ts sets SILENT
+    const { stdout, stderr } = captureStd((write) => {
+      const { logger } = createObservability({ write }); // tests/setup-env.ts sets SILENT
       logger.error('not shown');
     });
     expect([...stdout, ...stderr]).toEqual([]);
@@ -226,8 +220,10 @@ describe('createObservability with a sink', () => {
   });
 
   it('sends everything to the sink and nothing to stdout', () => {
-    const obs = captureObservability();
-    const std = captureStd(() => {
+    let obs = captureObservability();
+    const std = captureStd((write) => {
+      // A sink takes precedence over `write`: nothing may reach the descriptors.
+      obs = captureObservability({ write });
       obs.logger.warn('careful', { a: 1 });
       count(obs.metrics, Metric.ConfigErrors, 2);
       flushMetrics(obs.metrics);

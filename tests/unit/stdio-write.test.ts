@@ -5,7 +5,7 @@
  * reads for a while.
  */
 import { describe, expect, it } from '@jest/globals';
-import { transformSync } from 'esbuild';
+import ts from 'typescript';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -79,18 +79,29 @@ describe('descriptorWrite', () => {
     expect(text(streams[1].chunks)).toBe(Buffer.from(line).subarray(line.length).toString('utf8'));
   });
 
-  it('writes after the bytes the stream still holds, never around them', () => {
-    const { parts, direct, streams } = fake((_, t) => Buffer.byteLength(t));
+  it('once a text went through the stream, writes after the bytes it still holds, never around them', () => {
+    let full = true;
+    const { parts, direct, streams } = fake((_, t) => (full ? eagain() : Buffer.byteLength(t)));
     const write = descriptorWrite(parts);
-    streams[1].writableLength = 10;
+    write('{"n":1}\n', 1);
+    expect(streams[1].chunks).toEqual(['{"n":1}\n']);
+    // The pipe has room again, but the stream still holds bytes: the next text goes after them.
+    full = false;
+    streams[1].writableLength = 8;
     write('{"n":2}\n', 1);
     expect(direct).toEqual([]);
-    expect(streams[1].chunks).toEqual(['{"n":2}\n']);
+    expect(streams[1].chunks).toEqual(['{"n":1}\n', '{"n":2}\n']);
     // Drained: direct again. stderr's stream is its own.
     streams[1].writableLength = 0;
     write('{"n":3}\n', 1);
     write('{"w":1}\n', 2);
     expect(direct).toEqual(['1:{"n":3}\n', '2:{"w":1}\n']);
+  });
+
+  it('never asks for a stream it does not need (creating process.stdout costs at a cold start)', () => {
+    const asked: number[] = [];
+    descriptorWrite({ writeSync: (_, t) => Buffer.byteLength(t), stream: (fd) => (asked.push(fd), { writableLength: 0, write: () => true }) })('{"a":1}\n', 1);
+    expect(asked).toEqual([]);
   });
 
   it('lets the stream report any other error (a closed descriptor)', () => {
@@ -101,17 +112,34 @@ describe('descriptorWrite', () => {
     expect(streams[2].chunks).toEqual(['{"a":1}\n']);
   });
 
-  it('a real process, stdout a pipe read only after it filled: every line arrives, in order', async () => {
-    // 2,000 lines of 300 bytes (600 KB) against a 64 KiB pipe: most writes meet a full pipe.
-    // The module as it is (it imports only node:fs), its types stripped by esbuild.
+  /**
+   * A real process writes 2,000 lines of 300 bytes (600 KB) to stdout and stderr, pipes the parent
+   * reads only after 0.5 s (a pipe holds 64 KiB): every line must arrive, in order. `streamsFirst`
+   * creates `process.stdout`/`process.stderr` first, which makes the descriptors non-blocking (a
+   * full pipe then answers EAGAIN); without it they stay blocking and the writes wait. Returns how
+   * many texts went through a stream.
+   */
+  async function realProcess(streamsFirst: boolean): Promise<number> {
+    // The module as it is (it imports only node:fs), its types stripped by TypeScript.
     const source = readFileSync(fileURLToPath(new URL('../../src/observability/stdio-write.ts', import.meta.url)), 'utf8');
-    // On fd 3: how many texts went through the streams (the pipe was full: EAGAIN).
-    const script = `${transformSync(source, { loader: 'ts', format: 'esm' }).code}
+    // The count goes out on fd 3. The streams' writes are counted on the streams themselves.
+    const script = `${ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText}
+      const { writeSync } = await import('node:fs');
       let viaStream = 0;
-      for (const s of [process.stdout, process.stderr]) { const w = s.write.bind(s); s.write = (c) => (viaStream++, w(c)); }
-      const write = descriptorWrite();
+      const counted = new Map();
+      const stream = (fd) => {
+        if (!counted.has(fd)) {
+          const s = fd === 1 ? process.stdout : process.stderr;
+          const w = s.write.bind(s);
+          s.write = (c) => (viaStream++, w(c));
+          counted.set(fd, s);
+        }
+        return counted.get(fd);
+      };
+      if (${String(streamsFirst)}) for (const fd of [1, 2]) stream(fd);
+      const write = descriptorWrite({ writeSync, stream });
       for (let i = 0; i < 2000; i++) write(JSON.stringify({ n: i, pad: 'x'.repeat(280) }) + '\\n', i % 7 === 0 ? 2 : 1);
-      (await import('node:fs')).writeSync(3, String(viaStream));
+      writeSync(3, String(viaStream));
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     const { stdout, stderr } = child;
@@ -129,7 +157,6 @@ describe('descriptorWrite', () => {
     stderr.resume();
     const code = await new Promise<number | null>((r) => child.on('close', r));
     expect(code).toBe(0);
-    expect(Number(viaStream)).toBeGreaterThan(100);
     const numbers = (chunks: Buffer[]): number[] =>
       Buffer.concat(chunks)
         .toString('utf8')
@@ -139,5 +166,14 @@ describe('descriptorWrite', () => {
     const all = Array.from({ length: 2000 }, (_, i) => i);
     expect(numbers(out)).toEqual(all.filter((i) => i % 7 !== 0));
     expect(numbers(err)).toEqual(all.filter((i) => i % 7 === 0));
+    return Number(viaStream);
+  }
+
+  it('a real process whose pipes stay blocking: every line arrives, in order, none through a stream', async () => {
+    expect(await realProcess(false)).toBe(0);
+  }, 30_000);
+
+  it('a real process whose pipes are non-blocking (the streams exist): the texts a full pipe refuses go through the streams, in order', async () => {
+    expect(await realProcess(true)).toBeGreaterThan(100);
   }, 30_000);
 });
