@@ -32,6 +32,11 @@ export interface RenderOverrides {
    * the report lists it under `withheld`), or undefined to apply it.
    */
   readonly withhold?: (rewrite: PlannedRewrite) => string | undefined;
+  /**
+   * Warnings to add after the review's own, read once every `withhold` call is made (the
+   * existence checks' "rewrote anyway"): they count among the warnings the answer can hold.
+   */
+  readonly warnings?: () => readonly string[];
 }
 
 export interface Rendered {
@@ -234,6 +239,7 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
   };
   if (applied.length > 0 && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed));
   more(pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
+  for (const w of overrides.warnings?.() ?? []) warnings.push(w);
 
   const fields: Mutable<ResponseFields> = {};
   if (ops.length > 0) {

@@ -298,6 +298,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     };
     try {
       if (context !== undefined && context !== null) logger.addContext(context);
+      else logger.clearContext();
       if (coldStart) {
         coldStart = false;
         logger.info('cold start', { coldStart: true });

@@ -13,7 +13,7 @@ import { type AdmissionApiVersion, type AdmissionReviewAnswer, type BadRequest, 
 import { decide, type PlannedRewrite } from '../core/decide.js';
 import { render } from '../core/render.js';
 import type { Rewriter } from '../core/rules.js';
-import { fitWarning, limitWarnings } from '../core/warning-text.js';
+import { fitWarning } from '../core/warning-text.js';
 import { policyOutcome, rewriteText, verifyRequestOf } from '../verify/policy.js';
 import type { Verdict, Verifier, VerifyRequest, VerifyStats } from '../verify/verifier.js';
 
@@ -78,7 +78,8 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
         return outcome.reason;
     }
   };
-  const rendered = render(plan, { withhold });
+  // The "anyway" warnings are counted with the review's own: limited once, the number left out is right.
+  const rendered = render(plan, { withhold, warnings: () => extra });
   if (denials.length > 0) {
     const message = `image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`.slice(0, 1024);
     const response: DeniedAnswer = {
@@ -88,7 +89,5 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
     };
     return { ok: true, response, report: rendered.report, verify: stats, denied: true };
   }
-  let { response } = rendered;
-  if (extra.length > 0) response = { ...response, response: { ...response.response, warnings: limitWarnings([...(response.response.warnings ?? []), ...extra]) } };
-  return { ok: true, response, report: rendered.report, verify: stats, denied: false };
+  return { ok: true, response: rendered.response, report: rendered.report, verify: stats, denied: false };
 }

@@ -189,6 +189,15 @@ export class JsonLogger {
     this.#coldStart = false;
   }
 
+  /**
+   * An invocation starting without a Lambda context (a local caller): its lines carry no context
+   * keys, not those of the previous invocation, and the next context is not the cold start.
+   */
+  clearContext(): void {
+    this.#prefix = this.#service;
+    this.#coldStart = false;
+  }
+
   trace(message: string, fields?: LogFields): void {
     this.#write(6, 'TRACE', message, fields);
   }

@@ -10,7 +10,7 @@ import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookResult } from '../../src/lambda/handler.js';
-import { captureObservability, type Captured, EVENT_TOKEN, type JsonObject, loadEvent } from '../helpers/events.js';
+import { captureObservability, type Captured, EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 
 const registry = useFakeRegistry();
@@ -22,14 +22,14 @@ function rulesYaml(extra: string): string {
   return `rules:\n  - name: gcr\n    match: gcr.io\n    replace: ${registry.fake.host}/gcr\n${extra}`;
 }
 
-async function run(extra: string, route: Route): Promise<{ result: WebhookResult; response: JsonObject; obs: Captured }> {
+async function run(extra: string, route: Route, event: JsonObject = EVENT): Promise<{ result: WebhookResult; response: JsonObject; obs: Captured }> {
   const parsed = parseRules(rulesYaml(extra), {});
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   registry.fake.route = route;
   const obs = captureObservability();
   const verifier = registry.verifier();
   const handler = createHandler({ rules: fixedRules(parsed.rewriter, 'test'), token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics, verifier });
-  const result = await handler(EVENT);
+  const result = await handler(event);
   const body = JSON.parse(result.body) as { response: JsonObject };
   return { result, response: body.response, obs };
 }
@@ -67,6 +67,19 @@ describe('verify: the target lacks the image', () => {
     const { response } = await run('    verify: true\n    onMissing: rewrite\n', absent);
     expect(imagePatched(response)).toBe(true);
     expect(warnings(response).join('\n')).toMatch(/rewrote containers\[app\] anyway \(rule gcr\): not found in/);
+  });
+
+  it('counts every warning left out when the rewrites and their warnings are more than fit', async () => {
+    const review = eventReview(EVENT);
+    const request = review['request'] as JsonObject;
+    const object = request['object'] as { spec: Record<string, unknown> };
+    object.spec = { containers: Array.from({ length: 40 }, (_, i) => ({ name: `c${String(i)}`, image: `gcr.io/p/a${String(i)}:1` })) };
+    const { response } = await run('    verify: true\n    onMissing: rewrite\n', absent, withBody(EVENT, review));
+    expect(patchOf(response).filter((op) => op.path.endsWith('/image'))).toHaveLength(40);
+    const shown = warnings(response);
+    expect(shown).toHaveLength(30);
+    // 40 "rewrote" and 40 "rewrote anyway" warnings, 29 of them shown.
+    expect(shown.at(-1)).toMatch(/^image-rewriter: 51 more warnings not shown/);
   });
 
   it('denies with onMissing: deny: allowed false, code 403, a message naming the image and why', async () => {

@@ -515,6 +515,16 @@ describe('a caller without a Lambda context', () => {
     expect(responseOf(result)).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
     expect(obs.logs().filter((l) => l['level'] === 'ERROR')).toEqual([]);
   });
+
+  it.each([undefined, null])('logs no context fields with context %p after an invocation that had one', async (context) => {
+    const { invoke, obs } = setup();
+    await invoke(loadEvent('rest-pod-v1.json'), { functionName: 'image-rewriter', awsRequestId: 'first-request' } as Context);
+    await invoke(loadEvent('rest-pod-v1.json'), context);
+    const reviewed = obs.logs().filter((l) => l['message'] === 'admission reviewed');
+    expect(reviewed).toHaveLength(2);
+    expect(reviewed[0]).toMatchObject({ function_request_id: 'first-request' });
+    for (const key of ['function_request_id', 'function_name', 'cold_start']) expect(reviewed[1]).not.toHaveProperty(key);
+  });
 });
 
 describe('parseEvent', () => {
