@@ -244,6 +244,12 @@ describe('audit of kubectl get -o json', () => {
     expect(r.err).toMatch(message);
   });
 
+  it('a YAML error ends with its line and column, not with the colon of the excerpt it leaves out', async () => {
+    const r = await audit(['-f', '-'], 'a: b\n  c: d\n');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: stdin: neither JSON nor YAML: .+ at line 1, column \d+\n$/);
+  });
+
   it('usage errors', async () => {
     expect((await audit(['-f', '-', '--kubeconfig', 'x'])).code).toBe(64);
     expect((await audit(['-o', 'yaml'])).code).toBe(64);
