@@ -110,7 +110,8 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     clusters: firstByName(configs.map((c) => c.clusters)),
     users: firstByName(configs.map((c) => c.users)),
     contexts: firstByName(configs.map((c) => c.contexts)),
-    currentContext: configs.map((c) => c.currentContext).find((c) => c !== '') ?? '',
+    // A file without current-context leaves it undefined (client-node), not '': it sets nothing.
+    currentContext: configs.map((c): string | undefined => c.currentContext).find((c) => c !== undefined && c !== '') ?? '',
   });
 }
 

@@ -180,6 +180,18 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
   });
 
+  it('merges as kubectl does: a file without current-context does not hide the next file\'s', async () => {
+    const text = readFileSync(kubeconfig, 'utf8');
+    const noCurrent = join(pki.dir, 'kubeconfig-no-current');
+    const currentOnly = join(pki.dir, 'kubeconfig-current-only');
+    writeFileSync(noCurrent, text.replace(/current-context: .*\n/, ''));
+    writeFileSync(currentOnly, 'apiVersion: v1\nkind: Config\ncurrent-context: fake\n');
+    const io = captureIo({ KUBECONFIG: [noCurrent, currentOnly].join(delimiter) }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
   it('a server that cannot be reached, or refuses the credentials: one error line, not one per kind; exit 2', async () => {
     const closed = createNetServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
