@@ -192,6 +192,18 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
   });
 
+  it('reads an empty kubeconfig file as kubectl does, as an empty configuration', async () => {
+    const empty = join(pki.dir, 'kubeconfig-empty');
+    const comments = join(pki.dir, 'kubeconfig-comments');
+    writeFileSync(empty, '');
+    writeFileSync(comments, '# nothing yet\n');
+    const io = captureIo({ KUBECONFIG: [empty, comments, kubeconfig].join(delimiter) }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    const alone = await audit(['--kubeconfig', empty]);
+    expect(alone).toEqual({ code: 2, out: '', err: `error: the kubeconfig ${empty} has no current cluster\n` });
+  });
+
   it('a server that cannot be reached, or refuses the credentials: one error line, not one per kind; exit 2', async () => {
     const closed = createNetServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
