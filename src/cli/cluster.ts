@@ -4,7 +4,7 @@
  * `continue`), so memory holds one page at a time whatever the size of the cluster; nothing but
  * `list` is ever called (the RBAC a user needs is in README.md, "Find what still pulls from upstream").
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { own } from '../core/json.js';
@@ -79,6 +79,18 @@ function firstByName<T extends { readonly name: string }>(lists: readonly (reado
 }
 
 /**
+ * A file kubectl reads as an empty configuration (client-go loads no data, or YAML null, as one);
+ * client-node's loader throws a TypeError on it ("Cannot read properties of undefined").
+ */
+function isEmptyKubeconfig(path: string): boolean {
+  try {
+    return readFileSync(path, 'utf8').replace(/^\s*#.*$/gm, '').trim() === '';
+  } catch {
+    return false; // loadFromFile says why it cannot be read
+  }
+}
+
+/**
  * Load the kubeconfig of `paths` into `kc`. One file (`--kubeconfig`, ~/.kube/config) must be
  * readable; KUBECONFIG's files are merged as kubectl merges them (missing ones skipped, the first
  * file to set current-context or to name a cluster, user or context wins).
@@ -86,7 +98,7 @@ function firstByName<T extends { readonly name: string }>(lists: readonly (reado
 function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boolean, make: () => KubeConfig): void {
   if (!fromEnv) {
     const [only] = paths;
-    if (only === undefined) return;
+    if (only === undefined || isEmptyKubeconfig(only)) return;
     try {
       kc.loadFromFile(only);
     } catch (e) {
@@ -95,8 +107,11 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     return;
   }
   const configs: KubeConfig[] = [];
+  let found = false;
   for (const path of paths) {
     if (!existsSync(path)) continue;
+    found = true;
+    if (isEmptyKubeconfig(path)) continue;
     const one = make();
     try {
       one.loadFromFile(path);
@@ -105,12 +120,13 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     }
     configs.push(one);
   }
-  if (configs.length === 0) throw new ListError(`cannot load the kubeconfig: none of the files KUBECONFIG names exists (${paths.join(delimiter)})`);
+  if (!found) throw new ListError(`cannot load the kubeconfig: none of the files KUBECONFIG names exists (${paths.join(delimiter)})`);
   kc.loadFromOptions({
     clusters: firstByName(configs.map((c) => c.clusters)),
     users: firstByName(configs.map((c) => c.users)),
     contexts: firstByName(configs.map((c) => c.contexts)),
-    currentContext: configs.map((c) => c.currentContext).find((c) => c !== '') ?? '',
+    // A file without current-context leaves it undefined (client-node), not '': it sets nothing.
+    currentContext: configs.map((c): string | undefined => c.currentContext).find((c) => c !== undefined && c !== '') ?? '',
   });
 }
 

@@ -63,6 +63,8 @@ const explain: Command = async (args, io) => {
       io.stderr('error: stdin is not UTF-8 text (one image reference per line)\n');
       return EXIT.failure;
     }
+    // A byte order mark (a list saved by a Windows editor) is not part of the first image.
+    if (text.startsWith('\uFEFF')) text = text.slice(1);
     for (const line of text.split(/\r?\n/)) if (line.trim() !== '') images.push(line);
   }
   for (const image of images) {

@@ -183,6 +183,19 @@ function refusedRuleReplaceIssues(raw: unknown, index: number, env: Readonly<Rec
 }
 
 /**
+ * The rule-level problems (no `match` nor `regex`, both, verify-only fields) of a rule the schema
+ * refused: zod skips a rule's refinement once a field is missing (`name`, `replace`), so without
+ * these a rule lacking both its replace and its match was reported as lacking only its replace.
+ */
+function refusedRuleProblems(raw: unknown, index: number): Issue[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  const rule = raw as Readonly<Record<string, unknown>>;
+  // A `verify` of the wrong type is reported as such; whether the other fields apply is unknown.
+  const problems = ruleProblems(rule as unknown as RuleSpec).filter((p) => p.field === undefined || rule['verify'] === undefined || typeof rule['verify'] === 'boolean');
+  return problems.map((p) => ({ path: p.field === undefined ? ['rules', index] : ['rules', index, p.field], severity: 'error', message: p.message }));
+}
+
+/**
  * Validate a parsed rules document (any value) with the zod schema and compile it. Every problem
  * is reported at once: rules that pass the schema are still compiled when others do not, so an
  * unset variable in one rule and a typo in another show up together. Callers try the quick check
@@ -205,6 +218,9 @@ export function validateWithSchema(input: unknown, env: Readonly<Record<string, 
         indexOf.push(i);
       } else {
         for (const issue of refusedRuleReplaceIssues(r, i, env, ruleSchema)) issues.push(issue);
+        for (const issue of refusedRuleProblems(r, i)) {
+          if (!issues.some((x) => x.message === issue.message && x.path.join('.') === issue.path.join('.'))) issues.push(issue);
+        }
       }
     });
     const partial = compileRules({ rules: good }, env);

@@ -180,6 +180,30 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
   });
 
+  it('merges as kubectl does: a file without current-context does not hide the next file\'s', async () => {
+    const text = readFileSync(kubeconfig, 'utf8');
+    const noCurrent = join(pki.dir, 'kubeconfig-no-current');
+    const currentOnly = join(pki.dir, 'kubeconfig-current-only');
+    writeFileSync(noCurrent, text.replace(/current-context: .*\n/, ''));
+    writeFileSync(currentOnly, 'apiVersion: v1\nkind: Config\ncurrent-context: fake\n');
+    const io = captureIo({ KUBECONFIG: [noCurrent, currentOnly].join(delimiter) }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
+  it('reads an empty kubeconfig file as kubectl does, as an empty configuration', async () => {
+    const empty = join(pki.dir, 'kubeconfig-empty');
+    const comments = join(pki.dir, 'kubeconfig-comments');
+    writeFileSync(empty, '');
+    writeFileSync(comments, '# nothing yet\n');
+    const io = captureIo({ KUBECONFIG: [empty, comments, kubeconfig].join(delimiter) }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    const alone = await audit(['--kubeconfig', empty]);
+    expect(alone).toEqual({ code: 2, out: '', err: `error: the kubeconfig ${empty} has no current cluster\n` });
+  });
+
   it('a server that cannot be reached, or refuses the credentials: one error line, not one per kind; exit 2', async () => {
     const closed = createNetServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -242,6 +266,12 @@ describe('audit of kubectl get -o json', () => {
     const r = await audit(['-f', '-'], input);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+  });
+
+  it('a YAML error ends with its line and column, not with the colon of the excerpt it leaves out', async () => {
+    const r = await audit(['-f', '-'], 'a: b\n  c: d\n');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: stdin: neither JSON nor YAML: .+ at line 1, column \d+\n$/);
   });
 
   it('usage errors', async () => {

@@ -34,6 +34,15 @@ describe('explain', () => {
     ]);
   });
 
+  it('reads images from stdin that starts with a byte order mark, and CRLF lines', async () => {
+    const io = captureIo(TEST_ENV, '\uFEFFgcr.io/a\r\ngcr.io/b\r\n');
+    expect(await main(['explain', '-c', demo, '-'], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([
+      { image: 'gcr.io/a', rewritten: 'asia.gcr.io/a', rule: 'gcr' },
+      { image: 'gcr.io/b', rewritten: 'asia.gcr.io/b', rule: 'gcr' },
+    ]);
+  });
+
   it('says stdin is not UTF-8 instead of quoting the decoder (exit 1, nothing on stdout)', async () => {
     const io = captureIo(TEST_ENV);
     const notUtf8 = { ...io, readStdin: () => Promise.resolve().then(() => strictUtf8.decode(Uint8Array.of(0x67, 0xff, 0x0a))) };

@@ -125,6 +125,12 @@ describe('render command', () => {
     expect(r.err).toMatch(message);
   });
 
+  it('names stdin as stdin in an error when it is given as -f - (as audit does)', async () => {
+    const r = await render(['-f', '-'], `${POD}---\nkey: [unclosed\n`);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: stdin: document 2 /);
+  });
+
   it('an unreadable file: exit 2', async () => {
     const r = await render(['-f', join(dir, 'missing.yaml')]);
     expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${join(dir, 'missing.yaml')}: ENOENT\n` });

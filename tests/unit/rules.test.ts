@@ -272,6 +272,21 @@ describe('every problem at once, in a rule refused for another field', () => {
       'rules[1].regex: nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially',
     ]);
   });
+
+  it('says a rule refused for a missing field also lacks its match or regex (and its verify)', () => {
+    expect(problems('rules:\n  - name: a\n  - {}\n  - name: c\n    match: gcr.io\n    regex: x\n  - name: d\n    match: gcr.io\n    onMissing: keep\n  - [x]\n')).toEqual([
+      'rules[0].replace: is required',
+      'rules[0]: needs one of "match" or "regex"',
+      'rules[1].name: is required',
+      'rules[1].replace: is required',
+      'rules[1]: needs one of "match" or "regex"',
+      'rules[2].replace: is required',
+      'rules[2]: has both "match" and "regex"; use one',
+      'rules[3].replace: is required',
+      'rules[3].onMissing: applies only with "verify: true"',
+      'rules[4]: must be a mapping',
+    ]);
+  });
 });
 
 describe('Docker Hub hosts in a prefix', () => {
