@@ -150,6 +150,13 @@ describe('template.yaml: the endpoint', () => {
     }
   });
 
+  it('has one stage: OpenApiVersion is set, so SAM adds no unthrottled "Stage" stage beside StageName', () => {
+    // Without it, SAM's AWS::ApiGateway::Deployment gets StageName "Stage" (aws/serverless-application-model#191):
+    // a second stage without MethodSettings, at /Stage/mutate/..., that the throttling and the alarms never see.
+    // scripts/test-template.sh checks SAM's translation itself.
+    expect(api?.Properties['OpenApiVersion']).toMatch(/^3\.\d+\.\d+$/);
+  });
+
   it('routes only POST /mutate/{token} to the function', () => {
     const [, webhook] = fn[0] ?? ['', NONE];
     const events = Object.values(webhook.Properties['Events'] as Record<string, { Type: string; Properties: Record<string, Json> }>);
