@@ -275,7 +275,7 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
     lines.push(
       '',
       'The URL below is a placeholder. Replace it with your endpoint: the APIGatewayURL output of the',
-      'stack, followed by mutate/<token> (the webhook token, which the endpoint requires), e.g.',
+      'stack (it ends in /mutate/), followed by the webhook token, which the endpoint requires, e.g.',
       '  https://a1b2c3d4e5.execute-api.us-west-2.amazonaws.com/Prod/mutate/<token>',
       'or generate the file for it:',
       '  image-rewriter webhook-config --url "https://.../Prod/mutate/$WEBHOOK_TOKEN" > mutating-webhook.yaml',

@@ -298,4 +298,13 @@ describe('mutating-webhook.yaml', () => {
     expect(() => webhookConfiguration({ url: PLACEHOLDER_URL })).not.toThrow();
     expect(shipped).toContain('# The URL below is a placeholder.');
   });
+
+  it("tells to append only the token to the stack's APIGatewayURL output, which already ends in /mutate/", async () => {
+    const shipped = await readFile(GOLDEN, 'utf8');
+    const template = await readFile(join(REPO_ROOT, 'template.yaml'), 'utf8');
+    expect(template).toMatch(/APIGatewayURL:[\s\S]*?\/\$\{StageName\}\/mutate\/\n/);
+    // Appending "mutate/<token>" to it would register .../mutate/mutate/<token>: API Gateway's 403, and a silent fail-open.
+    expect(shipped).not.toMatch(/APIGatewayURL output of the\n# stack, followed by mutate\//);
+    expect(shipped).toMatch(/APIGatewayURL output of the\n# stack \(it ends in \/mutate\/\), followed by the webhook token/);
+  });
 });
