@@ -1,0 +1,59 @@
+/**
+ * README.md's Troubleshooting table: the symptoms it quotes are what users grep their logs and
+ * kubectl's output for, so each quoted message must be one the code writes. Log messages are
+ * looked up in src/; the fail-open row is checked against the handler's real answer and line.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import type { RulesProvider } from '../../src/config/sources.js';
+import { createHandler } from '../../src/lambda/handler.js';
+import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const section = readme.split('\n## Troubleshooting\n')[1]?.split('\n## ')[0] ?? '';
+const rows = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| symptom'));
+/** The backticked strings of each row's symptom column. */
+const symptoms = rows.map((row) => [...(row.split(' | ')[0] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+
+function sources(dir: string): string {
+  return readdirSync(dir, { withFileTypes: true })
+    .map((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? readFileSync(join(dir, e.name), 'utf8') : ''))
+    .join('\n');
+}
+
+/** Kubernetes' own words, and kubectl's warnings (checked below against the handler's answer). */
+const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply']);
+
+describe('README Troubleshooting', () => {
+  it('has the table', () => {
+    expect(rows.length).toBeGreaterThan(5);
+  });
+
+  it('quotes only log messages, fields and metrics the code writes', () => {
+    const src = sources(join(REPO_ROOT, 'src'));
+    const missing = symptoms.flat().filter((s) => !NOT_OURS.has(s) && !s.startsWith('Warning: ') && !src.includes(s));
+    expect(missing).toEqual([]);
+  });
+
+  it('the fail-open row quotes the warning kubectl prints and the fields of the review line', async () => {
+    const obs = captureObservability();
+    const rules: RulesProvider = { current: () => Promise.resolve({ ok: false, reason: 'rules parameter /image-rewriter/rules could not be read (ParameterNotFound)' }) };
+    const handler = createHandler({ rules, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    const result = await handler(loadEvent('rest-pod-v1.json'));
+    const warnings = (JSON.parse(result.body) as { response: { warnings?: string[] } }).response.warnings ?? [];
+    const line = obs.logs().find((l) => l['message'] === 'admission reviewed') ?? {};
+    const row = symptoms.find((s) => s.includes('failopen'));
+    expect(row).toBeDefined();
+    for (const quoted of row ?? []) {
+      if (quoted.startsWith('Warning: ')) {
+        const prefix = quoted.slice('Warning: '.length).replace(/\.\.\.$/, '');
+        expect(warnings.some((w) => w.startsWith(prefix))).toBe(true);
+      }
+    }
+    expect(line['outcome']).toBe('failopen');
+    expect(line).toHaveProperty('rulesNotLoaded');
+    expect(row).toEqual(expect.arrayContaining(['outcome', 'failopen', 'rulesNotLoaded']));
+  });
+});
