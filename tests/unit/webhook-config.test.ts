@@ -125,6 +125,7 @@ describe('webhookConfiguration', () => {
     { why: 'a backslash', url: 'https://example.com\\mutate', message: '--url must not contain a backslash' },
     { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
+    { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
   ])('rejects a URL with $why', ({ url, message }) => {
     expect(() => webhookConfiguration({ url })).toThrow(WebhookConfigError);
     expect(() => webhookConfiguration({ url })).toThrow(message);
