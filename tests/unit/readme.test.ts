@@ -1,13 +1,16 @@
 /**
- * README.md's Troubleshooting table: the symptoms it quotes are what users grep their logs and
- * kubectl's output for, so each quoted message must be one the code writes. Log messages are
- * looked up in src/; the fail-open row is checked against the handler's real answer and line.
+ * What README.md tells users they will see. The Troubleshooting table: the symptoms it quotes are
+ * what users grep their logs and kubectl's output for, so each quoted message must be one the code
+ * writes (log messages are looked up in src/; the fail-open row is checked against the handler's
+ * real answer and line). The SAM verification step: what kubectl prints for the demo Deployment
+ * with the webhook configuration webhook-config prints by default.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { RulesProvider } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
+import { webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -55,5 +58,17 @@ describe('README Troubleshooting', () => {
     expect(line['outcome']).toBe('failopen');
     expect(line).toHaveProperty('rulesNotLoaded');
     expect(row).toEqual(expect.arrayContaining(['outcome', 'failopen', 'rulesNotLoaded']));
+  });
+});
+
+describe('README Deploying with SAM, step 3', () => {
+  it('promises no kubectl warning for the demo Deployment, which the default configuration does not send', () => {
+    const step = readme.split('\n## Deploying with SAM\n')[1]?.split('kubectl apply -f nginx-gcr.yaml')[1]?.split('```')[0] ?? '';
+    expect(step).toContain('# asia.gcr.io/nginx');
+    const [webhook] = webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123' }).webhooks;
+    const resources = webhook?.rules.flatMap((r) => r.resources) ?? [];
+    expect(resources).not.toContain('deployments');
+    // Only an object the API server sends gets a warning that kubectl prints.
+    expect(step).not.toMatch(/Warning: image-rewriter/);
   });
 });
