@@ -72,3 +72,12 @@ describe('README Deploying with SAM, step 3', () => {
     expect(step).not.toMatch(/Warning: image-rewriter/);
   });
 });
+
+describe('README Rotating the token', () => {
+  it('sets every shell variable its commands use, there or in step 1 of Deploying with SAM', () => {
+    const section = readme.split('\n### Rotating the token\n')[1]?.split('\n## ')[0] ?? '';
+    const used = new Set([...section.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)].map((m) => m[1] ?? ''));
+    const assigned = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Z_][A-Z0-9_]*)=\$\(/gm)].map((m) => m[1] ?? ''));
+    expect([...used].filter((v) => !assigned.has(v))).toEqual([]);
+  });
+});
