@@ -14,7 +14,7 @@
  * that fails does not stop the others; the exit status is 1 when any failed.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
@@ -269,4 +269,6 @@ async function main(): Promise<number> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();
+// Node runs a module by its real path (import.meta.url), while argv[1] keeps any symlink it was
+// reached through (a linked node_modules, where scripts/run-ts.mjs writes the bundle): compare real paths.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) process.exitCode = await main();

@@ -4,10 +4,15 @@
  * CLI reads them back, the describe-stacks call, and the printed URL and webhook-config command;
  * a failing region does not stop the others; bad options and rules stop everything first.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { deployArgs, deployRegions, type Options, parseCommandLine, problems, type Runner, rulesOverride, urlSuffix } from '../../scripts/deploy-regions.js';
 import { parseRules } from '../../src/config/load.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
 
 /**
  * The value SAM CLI 1.170 reads from one `--parameter-overrides` word `Key="..."`
@@ -145,5 +150,20 @@ describe('deploy-regions', () => {
     expect(o).toMatchObject({ regions: ['us-west-2', 'ap-southeast-1'], stackName: 'image-rewriter', parameters: ['EnableAlarms=true'], build: false });
     expect(o.rules).toContain('# r.yaml');
     expect(() => parseCommandLine(['--region', 'x'], () => '')).toThrow(/Unknown option '--region'/);
+  });
+});
+
+describe('npm run deploy:regions', () => {
+  it('runs its command line through a symlinked node_modules (not a silent exit 0)', () => {
+    // scripts/run-ts.mjs bundles into ./node_modules/.cache and runs the bundle by that path.
+    const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-deploy-regions-'));
+    try {
+      symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'run-ts.mjs'), join(REPO_ROOT, 'scripts', 'deploy-regions.ts'), '--bogus'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toContain('usage: npm run deploy:regions');
+      expect(r.status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
