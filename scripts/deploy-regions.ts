@@ -14,7 +14,7 @@
  * that fails does not stop the others; the exit status is 1 when any failed.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
@@ -63,13 +63,22 @@ export function urlSuffix(region: string): string {
 }
 
 /**
- * The rules as one `--parameter-overrides` word: compact JSON (a valid rules document), in double
- * quotes with `\` and `"` escaped, the form SAM CLI's parameter parser reads back unchanged (checked
- * against SAM CLI 1.170's CfnParameterOverridesType).
+ * The rules as compact JSON (a valid rules document) with no backslash that SAM CLI's parameter
+ * parser would touch: it unescapes only `\"`, `\'` and `\ ` and keeps every other backslash
+ * (SAM CLI 1.170's CfnParameterOverridesType, `_unquote_wrapped_quotes`), so a `\\` written for it
+ * would reach the function doubled (a regex `docker\.io` would become `docker\\.io`). The JSON
+ * escapes `\\` and `\"` are written as `\u005c` and `\u0022` instead, which mean the same to JSON.
+ */
+export function rulesJson(text: string): string {
+  return JSON.stringify(parse(text)).replace(/\\(.)/g, (pair, c: string) => (c === '\\' ? '\\u005c' : c === '"' ? '\\u0022' : pair));
+}
+
+/**
+ * The rules as one `--parameter-overrides` word: `rulesJson` in double quotes, each `"` escaped,
+ * the form SAM CLI's parameter parser reads back unchanged.
  */
 export function rulesOverride(text: string): string {
-  const json = JSON.stringify(parse(text));
-  return `RewriteRules="${json.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return `RewriteRules="${rulesJson(text).replace(/"/g, '\\"')}"`;
 }
 
 /** Every problem of the options and the rules (checked per region), or []. */
@@ -85,7 +94,7 @@ export function problems(options: Options): string[] {
     if (/^(RewriteRules|RewriteRulesParameterName)=/.test(p)) out.push(`--parameter: set the rules with --rules or --rules-parameter, not ${p.split('=')[0] ?? ''}`);
   }
   if (options.rules !== undefined) {
-    if (Buffer.byteLength(JSON.stringify(safeParse(options.rules) ?? ''), 'utf8') > MAX_INLINE_RULES_BYTES) {
+    if (safeParse(options.rules) !== undefined && Buffer.byteLength(rulesJson(options.rules), 'utf8') > MAX_INLINE_RULES_BYTES) {
       out.push(`--rules: the document is over ${String(MAX_INLINE_RULES_BYTES)} bytes as JSON; put it in an SSM parameter in each region and use --rules-parameter`);
     }
     for (const region of options.regions.filter((r) => REGION.test(r))) {
@@ -260,4 +269,6 @@ async function main(): Promise<number> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();
+// Node runs a module by its real path (import.meta.url), while argv[1] keeps any symlink it was
+// reached through (a linked node_modules, where scripts/run-ts.mjs writes the bundle): compare real paths.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) process.exitCode = await main();

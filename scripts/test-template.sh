@@ -38,16 +38,21 @@ step "cfn-lint $("$venv/bin/cfn-lint" --version) --regions ${regions[*]}"
 "$venv/bin/cfn-lint" --regions "${regions[@]}" -- template.yaml
 step "cfn-lint: no findings"
 
-step "SAM's translation uses only types the Serverless Application Repository supports"
+step "SAM's translation uses only types the Serverless Application Repository supports, and has one API stage"
 for params in "" "EndpointType=PRIVATE VpcEndpointIds=vpce-0123456789abcdef0 Tracing=Active"; do
   # shellcheck disable=SC2086 # the parameters are words on purpose
   "$venv/bin/python" hack/python/sam-translate.py template.yaml $params | "$venv/bin/python" -c '
 import json, sys
 supported = {l.strip() for l in open("docs/sar-supported-resources.txt") if l.strip() and not l.startswith("#")}
-types = sorted({r["Type"] for r in json.load(sys.stdin)["Resources"].values()})
+resources = json.load(sys.stdin)["Resources"].values()
+types = sorted({r["Type"] for r in resources})
 missing = [t for t in types if t not in supported]
 print("test-template:   translated types:", ", ".join(types), file=sys.stderr)
-sys.exit(f"test-template: not on the supported list: {missing}" if missing else 0)
+if missing: sys.exit(f"test-template: not on the supported list: {missing}")
+# One stage, the throttled one: a Deployment with a StageName creates another ("Stage", without MethodSettings).
+extra = [r["Properties"]["StageName"] for r in resources if r["Type"] == "AWS::ApiGateway::Deployment" and "StageName" in r["Properties"]]
+stages = [r for r in resources if r["Type"] == "AWS::ApiGateway::Stage"]
+sys.exit(f"test-template: the API has a stage besides StageName: {extra}" if extra or len(stages) != 1 else 0)
 '
 done
 

@@ -164,6 +164,10 @@ export function urlProblem(url: string): string | undefined {
   }
   if (authority.includes('@') || parsed.username !== '' || parsed.password !== '') return '--url must not contain a user or password ("user:password@")';
   if (parsed.hostname === '') return '--url must have a host';
+  // The stack's APIGatewayURL output with an empty token after it (`${URL}${TOKEN}` when reading the
+  // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
+  // every Pod would be admitted unrewritten without a sign.
+  if (parsed.pathname.endsWith('/mutate/')) return `--url ends in /mutate/ with no webhook token after it (was the token empty?): ${url}`;
   return undefined;
 }
 
@@ -275,7 +279,7 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
     lines.push(
       '',
       'The URL below is a placeholder. Replace it with your endpoint: the APIGatewayURL output of the',
-      'stack, followed by mutate/<token> (the webhook token, which the endpoint requires), e.g.',
+      'stack (it ends in /mutate/), followed by the webhook token, which the endpoint requires, e.g.',
       '  https://a1b2c3d4e5.execute-api.us-west-2.amazonaws.com/Prod/mutate/<token>',
       'or generate the file for it:',
       '  image-rewriter webhook-config --url "https://.../Prod/mutate/$WEBHOOK_TOKEN" > mutating-webhook.yaml',

@@ -4,8 +4,26 @@
  * CLI reads them back, the describe-stacks call, and the printed URL and webhook-config command;
  * a failing region does not stop the others; bad options and rules stop everything first.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
 import { deployArgs, deployRegions, type Options, parseCommandLine, problems, type Runner, rulesOverride, urlSuffix } from '../../scripts/deploy-regions.js';
+import { parseRules } from '../../src/config/load.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+/**
+ * The value SAM CLI 1.170 reads from one `--parameter-overrides` word `Key="..."`
+ * (samcli/cli/types.py: CfnParameterOverridesType's quoted-value pattern, then
+ * `_unquote_wrapped_quotes`, which unescapes only backslash-space, backslash-" and backslash-').
+ */
+function samCliValue(word: string): string {
+  const quoted = /^[A-Za-z0-9]+=("(?:\\.|[^"\\]+)*")$/.exec(word)?.[1];
+  if (quoted === undefined) throw new Error(`SAM CLI would not read ${word} as one quoted value`);
+  return quoted.slice(1, -1).replaceAll('\\ ', ' ').replaceAll('\\"', '"').replaceAll("\\'", "'");
+}
 
 const RULES = `rules:
   - name: docker-hub
@@ -75,9 +93,20 @@ describe('deploy-regions', () => {
   it('passes the rules as compact JSON in escaped double quotes (the form SAM CLI reads back unchanged)', () => {
     const word = rulesOverride(RULES);
     expect(word.startsWith('RewriteRules="{\\"rules\\":[{\\"name\\":\\"docker-hub\\"')).toBe(true);
-    // Undo the quoting the way SAM's parser does: the document comes back intact.
-    const value = word.slice('RewriteRules="'.length, -1).replace(/\\(.)/g, '$1');
-    expect(JSON.parse(value)).toEqual({ rules: [{ name: 'docker-hub', match: 'docker.io', replace: '${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/docker-hub' }] });
+    expect(JSON.parse(samCliValue(word))).toEqual({ rules: [{ name: 'docker-hub', match: 'docker.io', replace: '${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/docker-hub' }] });
+  });
+
+  it('keeps the backslashes of regex rules as written: SAM CLI unescapes only \\" \\\' and "\\ ", so a \\\\ would arrive doubled', () => {
+    const hub = String.raw`rules:
+  - name: hub
+    regex: 'docker\.io/(library/)?(.*)'
+    replace: 111122223333.dkr.ecr.us-west-2.amazonaws.com/hub/$2
+`;
+    const parsed = parseRules(samCliValue(rulesOverride(hub)), {});
+    expect(parsed.ok && parsed.rewriter.rewrite('nginx:1.27')).toMatchObject({ kind: 'rewritten', rewritten: '111122223333.dkr.ecr.us-west-2.amazonaws.com/hub/nginx:1.27' });
+    // Every character SAM CLI's unescaping could touch comes back as written.
+    const odd = String.raw`rules: [{name: odd, regex: 'a\ b"c''d\', replace: 'x\ "y'}]`;
+    expect(JSON.parse(samCliValue(rulesOverride(odd)))).toEqual(parse(odd));
   });
 
   it('passes an SSM rules parameter and extra parameters instead', () => {
@@ -121,5 +150,20 @@ describe('deploy-regions', () => {
     expect(o).toMatchObject({ regions: ['us-west-2', 'ap-southeast-1'], stackName: 'image-rewriter', parameters: ['EnableAlarms=true'], build: false });
     expect(o.rules).toContain('# r.yaml');
     expect(() => parseCommandLine(['--region', 'x'], () => '')).toThrow(/Unknown option '--region'/);
+  });
+});
+
+describe('npm run deploy:regions', () => {
+  it('runs its command line through a symlinked node_modules (not a silent exit 0)', () => {
+    // scripts/run-ts.mjs bundles into ./node_modules/.cache and runs the bundle by that path.
+    const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-deploy-regions-'));
+    try {
+      symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'run-ts.mjs'), join(REPO_ROOT, 'scripts', 'deploy-regions.ts'), '--bogus'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toContain('usage: npm run deploy:regions');
+      expect(r.status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -91,6 +91,18 @@ describe('template.yaml: least privilege', () => {
     expect([params['VerifyDeadlineMs']?.['Default'], params['VerifyDeadlineMs']?.['MinValue'], params['VerifyDeadlineMs']?.['MaxValue']].map(Number)).toEqual([DEFAULT_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS]);
   });
 
+  it('the registry credentials secret is given by its full ARN, the only form its grant matches', () => {
+    const pattern = template.Parameters['RegistryCredentialsSecretArn']?.['AllowedPattern'];
+    const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
+    for (const ok of ['', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:registry/creds-AbC123', 'arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:creds-a1b2c3']) {
+      expect([ok, allowed(ok)]).toEqual([ok, true]);
+    }
+    // A partial ARN (no random suffix) would deploy, and IAM would deny every GetSecretValue.
+    for (const bad of ['arn:aws:secretsmanager:us-east-1:123456789012:secret:registry/creds', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:*', 'registry/creds-AbC123']) {
+      expect([bad, allowed(bad)]).toEqual([bad, false]);
+    }
+  });
+
   it('the ECR grants cannot be widened to every repository: each VerifyEcrRepositoryArns value is one region and account\'s repository (prefix)', () => {
     const pattern = template.Parameters['VerifyEcrRepositoryArns']?.['AllowedPattern'];
     expect(typeof pattern).toBe('string');
@@ -148,6 +160,13 @@ describe('template.yaml: the endpoint', () => {
       expect(Number(params[p]?.['Default'])).toBeLessThanOrEqual(1000);
       expect(Number(params[p]?.['MinValue'])).toBeGreaterThanOrEqual(1);
     }
+  });
+
+  it('has one stage: OpenApiVersion is set, so SAM adds no unthrottled "Stage" stage beside StageName', () => {
+    // Without it, SAM's AWS::ApiGateway::Deployment gets StageName "Stage" (aws/serverless-application-model#191):
+    // a second stage without MethodSettings, at /Stage/mutate/..., that the throttling and the alarms never see.
+    // scripts/test-template.sh checks SAM's translation itself.
+    expect(api?.Properties['OpenApiVersion']).toMatch(/^3\.\d+\.\d+$/);
   });
 
   it('routes only POST /mutate/{token} to the function', () => {

@@ -125,6 +125,7 @@ describe('webhookConfiguration', () => {
     { why: 'a backslash', url: 'https://example.com\\mutate', message: '--url must not contain a backslash' },
     { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
+    { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
   ])('rejects a URL with $why', ({ url, message }) => {
     expect(() => webhookConfiguration({ url })).toThrow(WebhookConfigError);
     expect(() => webhookConfiguration({ url })).toThrow(message);
@@ -297,5 +298,14 @@ describe('mutating-webhook.yaml', () => {
     expect(only(parsed).clientConfig.url).toBe(PLACEHOLDER_URL);
     expect(() => webhookConfiguration({ url: PLACEHOLDER_URL })).not.toThrow();
     expect(shipped).toContain('# The URL below is a placeholder.');
+  });
+
+  it("tells to append only the token to the stack's APIGatewayURL output, which already ends in /mutate/", async () => {
+    const shipped = await readFile(GOLDEN, 'utf8');
+    const template = await readFile(join(REPO_ROOT, 'template.yaml'), 'utf8');
+    expect(template).toMatch(/APIGatewayURL:[\s\S]*?\/\$\{StageName\}\/mutate\/\n/);
+    // Appending "mutate/<token>" to it would register .../mutate/mutate/<token>: API Gateway's 403, and a silent fail-open.
+    expect(shipped).not.toMatch(/APIGatewayURL output of the\n# stack, followed by mutate\//);
+    expect(shipped).toMatch(/APIGatewayURL output of the\n# stack \(it ends in \/mutate\/\), followed by the webhook token/);
   });
 });

@@ -1,0 +1,83 @@
+/**
+ * What README.md tells users they will see. The Troubleshooting table: the symptoms it quotes are
+ * what users grep their logs and kubectl's output for, so each quoted message must be one the code
+ * writes (log messages are looked up in src/; the fail-open row is checked against the handler's
+ * real answer and line). The SAM verification step: what kubectl prints for the demo Deployment
+ * with the webhook configuration webhook-config prints by default.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import type { RulesProvider } from '../../src/config/sources.js';
+import { createHandler } from '../../src/lambda/handler.js';
+import { webhookConfiguration } from '../../src/cli/webhook-config.js';
+import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const section = readme.split('\n## Troubleshooting\n')[1]?.split('\n## ')[0] ?? '';
+const rows = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| symptom'));
+/** The backticked strings of each row's symptom column. */
+const symptoms = rows.map((row) => [...(row.split(' | ')[0] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+
+function sources(dir: string): string {
+  return readdirSync(dir, { withFileTypes: true })
+    .map((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? readFileSync(join(dir, e.name), 'utf8') : ''))
+    .join('\n');
+}
+
+/** Kubernetes' own words, and kubectl's warnings (checked below against the handler's answer). */
+const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply']);
+
+describe('README Troubleshooting', () => {
+  it('has the table', () => {
+    expect(rows.length).toBeGreaterThan(5);
+  });
+
+  it('quotes only log messages, fields and metrics the code writes', () => {
+    const src = sources(join(REPO_ROOT, 'src'));
+    const missing = symptoms.flat().filter((s) => !NOT_OURS.has(s) && !s.startsWith('Warning: ') && !src.includes(s));
+    expect(missing).toEqual([]);
+  });
+
+  it('the fail-open row quotes the warning kubectl prints and the fields of the review line', async () => {
+    const obs = captureObservability();
+    const rules: RulesProvider = { current: () => Promise.resolve({ ok: false, reason: 'rules parameter /image-rewriter/rules could not be read (ParameterNotFound)' }) };
+    const handler = createHandler({ rules, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    const result = await handler(loadEvent('rest-pod-v1.json'));
+    const warnings = (JSON.parse(result.body) as { response: { warnings?: string[] } }).response.warnings ?? [];
+    const line = obs.logs().find((l) => l['message'] === 'admission reviewed') ?? {};
+    const row = symptoms.find((s) => s.includes('failopen'));
+    expect(row).toBeDefined();
+    for (const quoted of row ?? []) {
+      if (quoted.startsWith('Warning: ')) {
+        const prefix = quoted.slice('Warning: '.length).replace(/\.\.\.$/, '');
+        expect(warnings.some((w) => w.startsWith(prefix))).toBe(true);
+      }
+    }
+    expect(line['outcome']).toBe('failopen');
+    expect(line).toHaveProperty('rulesNotLoaded');
+    expect(row).toEqual(expect.arrayContaining(['outcome', 'failopen', 'rulesNotLoaded']));
+  });
+});
+
+describe('README Deploying with SAM, step 3', () => {
+  it('promises no kubectl warning for the demo Deployment, which the default configuration does not send', () => {
+    const step = readme.split('\n## Deploying with SAM\n')[1]?.split('kubectl apply -f nginx-gcr.yaml')[1]?.split('```')[0] ?? '';
+    expect(step).toContain('# asia.gcr.io/nginx');
+    const [webhook] = webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123' }).webhooks;
+    const resources = webhook?.rules.flatMap((r) => r.resources) ?? [];
+    expect(resources).not.toContain('deployments');
+    // Only an object the API server sends gets a warning that kubectl prints.
+    expect(step).not.toMatch(/Warning: image-rewriter/);
+  });
+});
+
+describe('README Rotating the token', () => {
+  it('sets every shell variable its commands use, there or in step 1 of Deploying with SAM', () => {
+    const section = readme.split('\n### Rotating the token\n')[1]?.split('\n## ')[0] ?? '';
+    const used = new Set([...section.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)].map((m) => m[1] ?? ''));
+    const assigned = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Z_][A-Z0-9_]*)=\$\(/gm)].map((m) => m[1] ?? ''));
+    expect([...used].filter((v) => !assigned.has(v))).toEqual([]);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * template.yaml's CloudWatch dashboard shows the counts the function writes: the EMF documents of
+ * real handler answers (a review that rewrote one image and found another invalid, a fail-open
+ * one, a wrong token) are read for their (metric, Outcome) pairs, and each pair of a plotted metric must be on
+ * the dashboard, by a metric line with that Outcome or by a SEARCH over every Outcome.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { parseRules } from '../../src/config/load.js';
+import { fixedRules, type RulesProvider } from '../../src/config/sources.js';
+import { createHandler } from '../../src/lambda/handler.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
+import { captureObservability, EVENT_TOKEN, eventReview, loadEvent, withBody } from '../helpers/events.js';
+import { loadTemplate } from '../helpers/template.js';
+
+interface Widget {
+  readonly properties: { readonly title: string; readonly metrics: unknown[][] };
+}
+
+/** The dashboard body, with the template's substitutions filled in. */
+function dashboard(): Widget[] {
+  const sub = loadTemplate().Resources['Dashboard']?.Properties['DashboardBody'] as { 'Fn::Sub': [string, unknown] };
+  const body = sub['Fn::Sub'][0].replace(/\$\{[^}]+\}/g, 'x');
+  return (JSON.parse(body) as { widgets: Widget[] }).widgets;
+}
+
+/** Whether the dashboard plots `metric` of namespace ImageRewriter for `outcome`. */
+function shown(widgets: readonly Widget[], metric: string, outcome: string): boolean {
+  for (const w of widgets) {
+    let previous: unknown[] = [];
+    for (const line of w.properties.metrics) {
+      const first = line[0];
+      if (typeof first === 'object' && first !== null && 'expression' in first) {
+        const expression = String(first.expression);
+        if (expression.includes(`{ImageRewriter,Outcome,service} MetricName="${metric}"`)) return true;
+        continue;
+      }
+      // ["...", v]: the previous line with its last dimension value replaced; "." repeats a field.
+      const full = first === '...' ? [...previous.slice(0, previous.length - (line.length - 1)), ...line.slice(1)] : line.map((v, i) => (v === '.' ? previous[i] : v));
+      previous = full;
+      const text = full.filter((v) => typeof v === 'string');
+      if (text[0] === 'ImageRewriter' && text[1] === metric && text.includes('Outcome') && text[text.indexOf('Outcome') + 1] === outcome) return true;
+    }
+  }
+  return false;
+}
+
+/** (metric, Outcome) of every count in the EMF documents of one answer. */
+async function emitted(rules: RulesProvider, body: unknown, event = 'rest-pod-v1.json'): Promise<[string, string][]> {
+  const obs = captureObservability();
+  const handler = createHandler({ rules, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+  await handler(withBody(loadEvent(event), body));
+  return obs.emf().flatMap((doc) => {
+    const outcome = String(doc['Outcome']);
+    const aws = doc['_aws'] as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] };
+    return aws.CloudWatchMetrics.flatMap((m) => m.Metrics.map((x): [string, string] => [x.Name, outcome]));
+  });
+}
+
+describe('template.yaml dashboard', () => {
+  it('plots Rewrites, InvalidImages and AuthFailures whatever the Outcome they come with', async () => {
+    const review = eventReview(loadEvent('rest-pod-v1.json')) as { request: { object: { spec: { containers: { image: string }[] } } } };
+    const [first] = review.request.object.spec.containers;
+    if (first === undefined) throw new Error('no container');
+    first.image = 'gcr.io/NOT-VALID:x';
+    const example = parseRules(EXAMPLE_RULES, {});
+    if (!example.ok) throw new Error('example rules');
+    const pairs = [
+      ...(await emitted(fixedRules(example.rewriter, 'example'), review)),
+      ...(await emitted({ current: () => Promise.resolve({ ok: false, reason: 'not read' }) }, review)),
+      ...(await emitted(fixedRules(example.rewriter, 'example'), review, 'rest-wrong-token.json')),
+    ];
+    const plotted = pairs.filter(([metric]) => ['Rewrites', 'InvalidImages', 'AuthFailures'].includes(metric));
+    expect(plotted).toEqual(expect.arrayContaining([['Rewrites', 'patched'], ['InvalidImages', 'patched'], ['AuthFailures', 'unauthorized']]));
+    const widgets = dashboard();
+    expect(plotted.filter(([metric, outcome]) => !shown(widgets, metric, outcome))).toEqual([]);
+  });
+});
