@@ -121,7 +121,10 @@ export class DocumentEditor {
       // empty quoted string (`""`, `''`), whose quotes are text to replace like any scalar's.
       const offset = node.range?.[0];
       if (offset === undefined) throw new EditError(`${path}: not found in the YAML text`);
-      this.add({ offset, remove: 0, insert: ` ${JSON.stringify(value)}` }, path);
+      // After a comment's `#` (`annotations: # none`) the value goes before it, the comment after
+      // a space: `{...}# none` would not be a comment.
+      const insert = this.source[offset] === '#' ? `${JSON.stringify(value)} ` : ` ${JSON.stringify(value)}`;
+      this.add({ offset, remove: 0, insert }, path);
       return;
     }
     if (isAlias(node)) {

@@ -41,3 +41,18 @@ describe('an entry added to JSON indented with tabs (json.dumps(indent="\\t"), j
     );
   });
 });
+
+describe('a key that holds null, with a comment after its colon', () => {
+  const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  const head = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n';
+  const originals = '{"image-rewriter.io/original-images":"{\\"containers/a\\":\\"gcr.io/web:1\\"}"}';
+  it.each([
+    ['annotations: # none yet', `  annotations: # none yet\nspec:\n  imagePullSecrets: []\n`, `  annotations: ${originals} # none yet\nspec:\n  imagePullSecrets: [{"name":"regcred"}]\n`, true],
+    ['imagePullSecrets: # none', `spec:\n  imagePullSecrets: # none\n`, `spec:\n  imagePullSecrets: [{"name":"regcred"}] # none\n`, false],
+    ['an anchor and a comment', `  annotations: &a # none\nspec:\n  imagePullSecrets:\t&b\t# none\n`, `  annotations: &a ${originals} # none\nspec:\n  imagePullSecrets:\t&b\t[{"name":"regcred"}] # none\n`, true],
+  ])('%s: the value goes before the comment, which stays', (_, before, after, annotate) => {
+    const containers = '  containers:\n  - name: a\n    image: gcr.io/web:1\n';
+    const r = renderManifests(head + before + containers, { rewriter: pulls, annotate, scope: 'all' });
+    expect(r.ok && r.output).toBe(head + after + containers.replace('gcr.io', 'asia.gcr.io'));
+  });
+});
