@@ -188,7 +188,11 @@ export class DocumentEditor {
 
   /** Where a block collection ends (after its last line), with a newline first if it ends the text without one. */
   private blockEnd(token: CST.BlockMap | CST.BlockSequence): { offset: number; lead: string } {
-    const offset = token.offset + CST.stringify(token).length;
+    let offset = token.offset + CST.stringify(token).length;
+    // A collection that ends with a comment line (`# - name: old`) holds the indentation of the
+    // line after it too: the new lines go before that white space, not into the next line.
+    const lineStart = this.source.lastIndexOf('\n', offset - 1) + 1;
+    if (lineStart > 0 && /^[ \t]*$/.test(this.source.slice(lineStart, offset))) offset = lineStart;
     return { offset, lead: this.source[offset - 1] === '\n' ? '' : this.newline };
   }
 

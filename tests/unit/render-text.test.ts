@@ -56,3 +56,16 @@ describe('a key that holds null, with a comment after its colon', () => {
     expect(r.ok && r.output).toBe(head + after + containers.replace('gcr.io', 'asia.gcr.io'));
   });
 });
+
+describe('a block list or mapping that ends with a comment line (an entry commented out)', () => {
+  const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  it.each([
+    ['a list item', 'spec:\n  imagePullSecrets:\n    - name: old\n    # - name: older\n  containers:\n', 'spec:\n  imagePullSecrets:\n    - name: old\n    # - name: older\n    - name: regcred\n  containers:\n', false],
+    ['a mapping entry', 'metadata:\n  name: web\n  annotations:\n    a: b\n    # c: d\n  labels: {}\nspec:\n  imagePullSecrets: []\n  containers:\n', 'metadata:\n  name: web\n  annotations:\n    a: b\n    # c: d\n    image-rewriter.io/original-images: \'{"containers/a":"gcr.io/web:1"}\'\n  labels: {}\nspec:\n  imagePullSecrets: [{"name":"regcred"}]\n  containers:\n', true],
+  ])('%s: the new lines go after the comment, at the indentation of the block', (_, before, after, annotate) => {
+    const head = 'apiVersion: v1\nkind: Pod\n';
+    const containers = '  - name: a\n    image: gcr.io/web:1\n';
+    const r = renderManifests(head + before + containers, { rewriter: pulls, annotate, scope: 'all' });
+    expect(r.ok && r.output).toBe(head + after + containers.replace('gcr.io', 'asia.gcr.io'));
+  });
+});
