@@ -69,3 +69,12 @@ describe('a block list or mapping that ends with a comment line (an entry commen
     expect(r.ok && r.output).toBe(head + after + containers.replace('gcr.io', 'asia.gcr.io'));
   });
 });
+
+describe('an image whose anchor a field the webhook leaves alone uses too', () => {
+  it('stops render, naming the field that would change with it', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: a\n    image: &img gcr.io/web:1\n    env:\n    - name: IMAGE\n      value: *img\n';
+    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/^document 1 \(line 1, column 1\): cannot rewrite .*: \/spec\/containers\/0\/env\/0\/value would change too \(an anchor or alias/);
+  });
+});
