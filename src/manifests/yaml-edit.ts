@@ -186,23 +186,28 @@ export class DocumentEditor {
       .join('');
   }
 
-  /** Where a block collection ends (after its last line), with a newline first if it ends the text without one. */
-  private blockEnd(token: CST.BlockMap | CST.BlockSequence): { offset: number; lead: string } {
+  /**
+   * `text` (block YAML from stringify) as new lines after the last line of a block collection, at
+   * its column. At the end of a text without a final newline each line comes after a newline
+   * instead of before one: the text still ends without one, and two blocks that end there (a pod
+   * spec, then its object) get no empty line between them.
+   */
+  private addAtBlockEnd(token: CST.BlockMap | CST.BlockSequence, text: string, path: string): void {
     let offset = token.offset + CST.stringify(token).length;
     // A collection that ends with a comment line (`# - name: old`) holds the indentation of the
     // line after it too: the new lines go before that white space, not into the next line.
     const lineStart = this.source.lastIndexOf('\n', offset - 1) + 1;
     if (lineStart > 0 && /^[ \t]*$/.test(this.source.slice(lineStart, offset))) offset = lineStart;
-    return { offset, lead: this.source[offset - 1] === '\n' ? '' : this.newline };
+    const column = this.column(token.offset);
+    const lines = this.indent(text, column);
+    const insert = this.source[offset - 1] === '\n' ? lines : this.newline + lines.slice(0, -this.newline.length);
+    this.add({ offset, remove: 0, insert, column }, path);
   }
 
   private insertPair(map: YamlNode & { items: unknown[] }, key: string, value: JsonValue, path: string): void {
     const token = map.srcToken;
     if (token?.type === 'block-map') {
-      const { offset, lead } = this.blockEnd(token);
-      const text = stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 });
-      const column = this.column(token.offset);
-      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
+      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
@@ -211,10 +216,7 @@ export class DocumentEditor {
   private appendItem(seq: YamlNode & { items: unknown[] }, value: JsonValue, path: string): void {
     const token = seq.srcToken;
     if (token?.type === 'block-seq') {
-      const { offset, lead } = this.blockEnd(token);
-      const text = stringify([value], { lineWidth: 0, minContentWidth: 0 });
-      const column = this.column(token.offset);
-      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
+      this.addAtBlockEnd(token, stringify([value], { lineWidth: 0, minContentWidth: 0 }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, seq, JSON.stringify(value), path);
     } else throw new EditError(`${path}: cannot add to this list in the YAML text`);

@@ -78,3 +78,15 @@ describe('an image whose anchor a field the webhook leaves alone uses too', () =
     expect(!r.ok && r.error).toMatch(/^document 1 \(line 1, column 1\): cannot rewrite .*: \/spec\/containers\/0\/env\/0\/value would change too \(an anchor or alias/);
   });
 });
+
+describe('lines added at the end of a text without a final newline', () => {
+  it('come after a newline each: no empty line between two blocks that end there, and still no final newline', () => {
+    const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+    for (const nl of ['\n', '\r\n']) {
+      const text = ['apiVersion: v1', 'kind: Pod', 'spec:', '  containers:', '  - name: a', '    image: gcr.io/web:1'].join(nl);
+      const r = renderManifests(text, { rewriter: pulls, annotate: true, scope: 'all' });
+      const added = ['  imagePullSecrets:', '    - name: regcred', 'metadata:', '  annotations:', `    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'`];
+      expect(r.ok && r.output).toBe(text.replace('gcr.io', 'asia.gcr.io') + nl + added.join(nl));
+    }
+  });
+});
