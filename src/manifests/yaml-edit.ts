@@ -55,6 +55,8 @@ export class DocumentEditor {
   private readonly aliases: { node: Alias; value: JsonValue; path: string }[] = [];
   private readonly replaced = new Map<unknown, JsonValue>();
   private readonly flowEntries = new Map<CST.FlowCollection, number>();
+  /** Per collection, the entries added to it (`key or -` and value) and the path that added each. */
+  private readonly added = new Map<unknown, Map<string, string>>();
   /**
    * @param doc the document, composed with `keepSourceTokens`
    * @param source the whole text the document's offsets refer to
@@ -107,6 +109,14 @@ export class DocumentEditor {
       return;
     }
     const collection = isAlias(parent) ? parent.resolve(this.doc) : parent;
+    // One collection that two objects share through an alias (`spec: *spec` in a List) gets the
+    // entry both add once; the caller's check finds any difference between what they need.
+    const entries = this.added.get(collection) ?? new Map<string, string>();
+    this.added.set(collection, entries);
+    const entry = `${last}\u0000${JSON.stringify(op.value)}`;
+    const by = entries.get(entry);
+    if (by !== undefined && by !== op.path) return;
+    entries.set(entry, op.path);
     if (isMap(collection)) this.insertPair(collection, last, op.value, op.path);
     else if (isSeq(collection) && last === '-') this.appendItem(collection, op.value, op.path);
     else throw new EditError(`${op.path}: cannot add here (not a mapping or list in the YAML text)`);

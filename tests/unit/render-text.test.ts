@@ -90,3 +90,13 @@ describe('lines added at the end of a text without a final newline', () => {
     }
   });
 });
+
+describe('a pod spec that two objects of a List share through an alias', () => {
+  it('gets the pull secrets both add once', () => {
+    const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+    const list = (image: string, secrets: string): string =>
+      `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: &spec\n    containers:\n    - name: a\n      image: ${image}\n${secrets}- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec:\n    template:\n      spec: *spec\n`;
+    const r = renderManifests(list('gcr.io/web:1', ''), { rewriter: pulls, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(list('asia.gcr.io/web:1', '    imagePullSecrets:\n      - name: regcred\n'));
+  });
+});
