@@ -129,7 +129,8 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   const maxDocumentChars = Math.floor(process.getBuiltinModule('node:v8').getHeapStatistics().heap_size_limit / HEAP_PER_DOCUMENT_CHAR);
   const result = await renderVerified(source, { rewriter, namespace: values.namespace, annotate: values.annotate === true, scope, maxDocumentChars }, () => runtime.verifier(sources.settings.verify));
   if (!result.ok) {
-    io.stderr(`error: ${values.filename === undefined || values.filename === '-' ? 'stdin' : values.filename}: ${result.error}; nothing written\n`);
+    // The error names the object and its fields, from the manifests as well: one printable line.
+    io.stderr(`${printable(`error: ${values.filename === undefined || values.filename === '-' ? 'stdin' : values.filename}: ${result.error}; nothing written`)}\n`);
     return EXIT.invalidConfig;
   }
   // Object names and images come from the manifests (a third-party chart): one printable line each.

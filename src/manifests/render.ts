@@ -315,7 +315,11 @@ function verify(edited: string, original: unknown, ops: readonly PatchOperation[
   const docs = [...new Composer(COMPOSE_OPTIONS).compose(new Parser().parse(edited))];
   const doc = docs[0];
   const actual = docs.length === 1 && doc?.errors.length === 0 ? toJson(doc) : undefined;
-  if (actual === undefined || compare(expected as object, actual as object).length > 0) {
-    throw new RenderError(`cannot rewrite this document's text to exactly what the webhook would make of it (an anchor or alias shared with a field the webhook does not change?)`);
+  const cannot = "cannot rewrite this document's text to exactly what the webhook would make of it";
+  if (actual === undefined) throw new RenderError(cannot);
+  // The first field that would differ: where the anchor is used, so that the user knows what to write out.
+  const differ = compare(expected as object, actual as object)[0];
+  if (differ !== undefined) {
+    throw new RenderError(`${cannot}: ${differ.path === '' ? 'the document' : differ.path} would change too (an anchor or alias shared with a field the webhook does not change? write the value out there)`);
   }
 }

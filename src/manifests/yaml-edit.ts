@@ -55,6 +55,8 @@ export class DocumentEditor {
   private readonly aliases: { node: Alias; value: JsonValue; path: string }[] = [];
   private readonly replaced = new Map<unknown, JsonValue>();
   private readonly flowEntries = new Map<CST.FlowCollection, number>();
+  /** Per collection, the entries added to it (`key or -` and value) and the path that added each. */
+  private readonly added = new Map<unknown, Map<string, string>>();
   /**
    * @param doc the document, composed with `keepSourceTokens`
    * @param source the whole text the document's offsets refer to
@@ -107,6 +109,14 @@ export class DocumentEditor {
       return;
     }
     const collection = isAlias(parent) ? parent.resolve(this.doc) : parent;
+    // One collection that two objects share through an alias (`spec: *spec` in a List) gets the
+    // entry both add once; the caller's check finds any difference between what they need.
+    const entries = this.added.get(collection) ?? new Map<string, string>();
+    this.added.set(collection, entries);
+    const entry = `${last}\u0000${JSON.stringify(op.value)}`;
+    const by = entries.get(entry);
+    if (by !== undefined && by !== op.path) return;
+    entries.set(entry, op.path);
     if (isMap(collection)) this.insertPair(collection, last, op.value, op.path);
     else if (isSeq(collection) && last === '-') this.appendItem(collection, op.value, op.path);
     else throw new EditError(`${op.path}: cannot add here (not a mapping or list in the YAML text)`);
@@ -121,7 +131,10 @@ export class DocumentEditor {
       // empty quoted string (`""`, `''`), whose quotes are text to replace like any scalar's.
       const offset = node.range?.[0];
       if (offset === undefined) throw new EditError(`${path}: not found in the YAML text`);
-      this.add({ offset, remove: 0, insert: ` ${JSON.stringify(value)}` }, path);
+      // After a comment's `#` (`annotations: # none`) the value goes before it, the comment after
+      // a space: `{...}# none` would not be a comment.
+      const insert = this.source[offset] === '#' ? `${JSON.stringify(value)} ` : ` ${JSON.stringify(value)}`;
+      this.add({ offset, remove: 0, insert }, path);
       return;
     }
     if (isAlias(node)) {
@@ -183,19 +196,28 @@ export class DocumentEditor {
       .join('');
   }
 
-  /** Where a block collection ends (after its last line), with a newline first if it ends the text without one. */
-  private blockEnd(token: CST.BlockMap | CST.BlockSequence): { offset: number; lead: string } {
-    const offset = token.offset + CST.stringify(token).length;
-    return { offset, lead: this.source[offset - 1] === '\n' ? '' : this.newline };
+  /**
+   * `text` (block YAML from stringify) as new lines after the last line of a block collection, at
+   * its column. At the end of a text without a final newline each line comes after a newline
+   * instead of before one: the text still ends without one, and two blocks that end there (a pod
+   * spec, then its object) get no empty line between them.
+   */
+  private addAtBlockEnd(token: CST.BlockMap | CST.BlockSequence, text: string, path: string): void {
+    let offset = token.offset + CST.stringify(token).length;
+    // A collection that ends with a comment line (`# - name: old`) holds the indentation of the
+    // line after it too: the new lines go before that white space, not into the next line.
+    const lineStart = this.source.lastIndexOf('\n', offset - 1) + 1;
+    if (lineStart > 0 && /^[ \t]*$/.test(this.source.slice(lineStart, offset))) offset = lineStart;
+    const column = this.column(token.offset);
+    const lines = this.indent(text, column);
+    const insert = this.source[offset - 1] === '\n' ? lines : this.newline + lines.slice(0, -this.newline.length);
+    this.add({ offset, remove: 0, insert, column }, path);
   }
 
   private insertPair(map: YamlNode & { items: unknown[] }, key: string, value: JsonValue, path: string): void {
     const token = map.srcToken;
     if (token?.type === 'block-map') {
-      const { offset, lead } = this.blockEnd(token);
-      const text = stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 });
-      const column = this.column(token.offset);
-      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
+      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
@@ -204,10 +226,7 @@ export class DocumentEditor {
   private appendItem(seq: YamlNode & { items: unknown[] }, value: JsonValue, path: string): void {
     const token = seq.srcToken;
     if (token?.type === 'block-seq') {
-      const { offset, lead } = this.blockEnd(token);
-      const text = stringify([value], { lineWidth: 0, minContentWidth: 0 });
-      const column = this.column(token.offset);
-      this.add({ offset, remove: 0, insert: lead + this.indent(text, column), column }, path);
+      this.addAtBlockEnd(token, stringify([value], { lineWidth: 0, minContentWidth: 0 }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, seq, JSON.stringify(value), path);
     } else throw new EditError(`${path}: cannot add to this list in the YAML text`);

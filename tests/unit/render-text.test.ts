@@ -41,3 +41,62 @@ describe('an entry added to JSON indented with tabs (json.dumps(indent="\\t"), j
     );
   });
 });
+
+describe('a key that holds null, with a comment after its colon', () => {
+  const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  const head = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n';
+  const originals = '{"image-rewriter.io/original-images":"{\\"containers/a\\":\\"gcr.io/web:1\\"}"}';
+  it.each([
+    ['annotations: # none yet', `  annotations: # none yet\nspec:\n  imagePullSecrets: []\n`, `  annotations: ${originals} # none yet\nspec:\n  imagePullSecrets: [{"name":"regcred"}]\n`, true],
+    ['imagePullSecrets: # none', `spec:\n  imagePullSecrets: # none\n`, `spec:\n  imagePullSecrets: [{"name":"regcred"}] # none\n`, false],
+    ['an anchor and a comment', `  annotations: &a # none\nspec:\n  imagePullSecrets:\t&b\t# none\n`, `  annotations: &a ${originals} # none\nspec:\n  imagePullSecrets:\t&b\t[{"name":"regcred"}] # none\n`, true],
+  ])('%s: the value goes before the comment, which stays', (_, before, after, annotate) => {
+    const containers = '  containers:\n  - name: a\n    image: gcr.io/web:1\n';
+    const r = renderManifests(head + before + containers, { rewriter: pulls, annotate, scope: 'all' });
+    expect(r.ok && r.output).toBe(head + after + containers.replace('gcr.io', 'asia.gcr.io'));
+  });
+});
+
+describe('a block list or mapping that ends with a comment line (an entry commented out)', () => {
+  const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  it.each([
+    ['a list item', 'spec:\n  imagePullSecrets:\n    - name: old\n    # - name: older\n  containers:\n', 'spec:\n  imagePullSecrets:\n    - name: old\n    # - name: older\n    - name: regcred\n  containers:\n', false],
+    ['a mapping entry', 'metadata:\n  name: web\n  annotations:\n    a: b\n    # c: d\n  labels: {}\nspec:\n  imagePullSecrets: []\n  containers:\n', 'metadata:\n  name: web\n  annotations:\n    a: b\n    # c: d\n    image-rewriter.io/original-images: \'{"containers/a":"gcr.io/web:1"}\'\n  labels: {}\nspec:\n  imagePullSecrets: [{"name":"regcred"}]\n  containers:\n', true],
+  ])('%s: the new lines go after the comment, at the indentation of the block', (_, before, after, annotate) => {
+    const head = 'apiVersion: v1\nkind: Pod\n';
+    const containers = '  - name: a\n    image: gcr.io/web:1\n';
+    const r = renderManifests(head + before + containers, { rewriter: pulls, annotate, scope: 'all' });
+    expect(r.ok && r.output).toBe(head + after + containers.replace('gcr.io', 'asia.gcr.io'));
+  });
+});
+
+describe('an image whose anchor a field the webhook leaves alone uses too', () => {
+  it('stops render, naming the field that would change with it', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: a\n    image: &img gcr.io/web:1\n    env:\n    - name: IMAGE\n      value: *img\n';
+    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/^document 1 \(line 1, column 1\): cannot rewrite .*: \/spec\/containers\/0\/env\/0\/value would change too \(an anchor or alias/);
+  });
+});
+
+describe('lines added at the end of a text without a final newline', () => {
+  it('come after a newline each: no empty line between two blocks that end there, and still no final newline', () => {
+    const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+    for (const nl of ['\n', '\r\n']) {
+      const text = ['apiVersion: v1', 'kind: Pod', 'spec:', '  containers:', '  - name: a', '    image: gcr.io/web:1'].join(nl);
+      const r = renderManifests(text, { rewriter: pulls, annotate: true, scope: 'all' });
+      const added = ['  imagePullSecrets:', '    - name: regcred', 'metadata:', '  annotations:', `    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'`];
+      expect(r.ok && r.output).toBe(text.replace('gcr.io', 'asia.gcr.io') + nl + added.join(nl));
+    }
+  });
+});
+
+describe('a pod spec that two objects of a List share through an alias', () => {
+  it('gets the pull secrets both add once', () => {
+    const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+    const list = (image: string, secrets: string): string =>
+      `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: &spec\n    containers:\n    - name: a\n      image: ${image}\n${secrets}- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec:\n    template:\n      spec: *spec\n`;
+    const r = renderManifests(list('gcr.io/web:1', ''), { rewriter: pulls, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(list('asia.gcr.io/web:1', '    imagePullSecrets:\n      - name: regcred\n'));
+  });
+});

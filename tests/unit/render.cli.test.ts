@@ -75,6 +75,14 @@ describe('render command', () => {
     expect((await render(['--check'], hostile)).err).toContain('document 1: Pod p\\u001b[31m\\u202e: /spec/containers/1/image: gcr.io/y -> asia.gcr.io/y (rule gcr-asia)\n');
   });
 
+  it('a hostile manifest that stops the command: its error is one printable line too', async () => {
+    const hostile = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "p\\e[2J\\nerror: fake"\nspec:\n  containers:\n  - name: a\n    image: 12\n';
+    const r = await render([], hostile);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('error: stdin: document 1 (line 1, column 1): Pod p\\u001b[2J\\u000aerror: fake: /spec/containers/0/image is a number, not a string; nothing written\n');
+  });
+
   describe('--annotate and an original-images annotation the webhook does not recognize', () => {
     const annotated = (value: string): string => POD.replace('  name: p\n', `  name: p\n  annotations:\n    image-rewriter.io/original-images: ${value}\n`);
 
