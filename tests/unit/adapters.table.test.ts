@@ -17,11 +17,17 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import { runServe } from '../../src/cli/serve.js';
-import { EVENT_TOKEN, EVENTS_DIR, loadEvent } from '../helpers/events.js';
-import { captureIo } from '../helpers/io.js';
-import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+import type { TestPki } from '../helpers/tls.js';
+
+/** What the Lambda entry's logger writes to stdout and stderr (one text per write: src/observability/stdio-write.ts). */
+const lambdaWritten: string[] = [];
+jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text) }));
+// Imported after the mock: a module that loads the writer first would get the real one.
+const { main } = await import('../../src/cli/main.js');
+const { runServe } = await import('../../src/cli/serve.js');
+const { EVENT_TOKEN, EVENTS_DIR, loadEvent } = await import('../helpers/events.js');
+const { captureIo } = await import('../helpers/io.js');
+const { createTestPki, httpsRequest } = await import('../helpers/tls.js');
 
 const sdkImported: string[] = [];
 for (const name of ['@aws-sdk/client-ssm', '@aws-sdk/client-secrets-manager']) {
@@ -101,13 +107,8 @@ const ADAPTERS: Readonly<Record<AdapterName, (env: Env) => Promise<Outcome>>> = 
     const saved = { ...process.env };
     for (const name of VARIABLES) Reflect.deleteProperty(process.env, name);
     Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'INFO' }, env);
-    const written: string[] = [];
-    const spies = [process.stdout, process.stderr].map((stream) =>
-      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        written.push(String(chunk));
-        return true;
-      }),
-    );
+    lambdaWritten.length = 0;
+    const written = lambdaWritten;
     try {
       jest.resetModules();
       const { handler } = await import('../../src/lambda/main.js');
@@ -116,7 +117,6 @@ const ADAPTERS: Readonly<Record<AdapterName, (env: Env) => Promise<Outcome>>> = 
     } catch (e) {
       return { started: false, text: `${(e as Error).message}\n${written.join('')}` };
     } finally {
-      for (const spy of spies) spy.mockRestore();
       process.env = saved;
     }
   },

@@ -3,9 +3,14 @@
  * problem listed, after a CRITICAL log line, so Lambda reports an init error and retries the init.
  */
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
-import { SourceError } from '../../src/config/sources.js';
+import type { SourceError as SourceErrorType } from '../../src/config/sources.js';
 
 const saved = { ...process.env };
+// What the entry's logger writes to stdout and stderr (one text per write: src/observability/stdio-write.ts).
+const written: string[] = [];
+jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void written.push(text) }));
+// Imported after the mock: a module that loads the writer first would get the real one.
+const { SourceError } = await import('../../src/config/sources.js');
 
 afterAll(() => {
   jest.restoreAllMocks();
@@ -18,21 +23,13 @@ describe('src/lambda/main.ts with a bad environment', () => {
     delete process.env['REWRITE_RULES_PARAMETER'];
     process.env['WEBHOOK_TOKEN'] = 'short';
     process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
-    const written: string[] = [];
-    // The logger writes CRITICAL/ERROR/WARN lines to stderr (as Powertools does), the others to stdout: Lambda keeps both.
-    for (const stream of [process.stdout, process.stderr]) {
-      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        written.push(String(chunk));
-        return true;
-      });
-    }
     const error = await import('../../src/lambda/main.js').then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe(SourceError.name);
-    expect((error as SourceError).issues.map((i) => i.path)).toEqual([['REWRITE_RULES'], ['WEBHOOK_TOKEN']]);
+    expect((error as SourceErrorType).issues.map((i) => i.path)).toEqual([['REWRITE_RULES'], ['WEBHOOK_TOKEN']]);
     const critical = written
       .join('')
       .split('\n')
