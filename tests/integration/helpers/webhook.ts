@@ -1,7 +1,7 @@
 /**
  * The real Lambda entry started with a given environment, two ways, behind one interface:
  * - in process: src/lambda/main.ts imported afresh (jest.resetModules) with process.env set, its log
- *   lines captured from stdout/stderr;
+ *   lines captured from its writer to stdout/stderr;
  * - under RIE: dist/handler.js with aws-lambda-ric under the Runtime Interface Emulator, its log
  *   lines read from RIE's output. The closest thing to production that runs here.
  * Either way the function's init reads its token and rules the way Lambda's cold start does.
@@ -46,21 +46,12 @@ export const startInProcess: StartWebhook = async (env) => {
   for (const name of SOURCE_VARIABLES) Reflect.deleteProperty(process.env, name);
   Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'INFO', ...env });
 
-  // Powertools writes its JSON lines straight to stdout/stderr: keep those, let the rest through.
+  // The entry's logger writes its JSON lines to stdout and stderr, one write each
+  // (src/observability/stdio-write.ts): its writer is replaced by one that keeps them. Registered
+  // before the entry is imported afresh below, so that import gets it.
   const captured: string[] = [];
-  const spies = [process.stdout, process.stderr].map((stream) => {
-    const original = stream.write.bind(stream);
-    return jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      if (text.startsWith('{')) {
-        captured.push(text);
-        return true;
-      }
-      return original(chunk);
-    });
-  });
+  jest.unstable_mockModule('../../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void captured.push(text) }));
   const restore = (): void => {
-    for (const spy of spies) spy.mockRestore();
     process.env = saved;
   };
 
