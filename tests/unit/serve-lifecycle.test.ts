@@ -119,7 +119,7 @@ describe('certificate rotation', () => {
 });
 
 describe('graceful shutdown', () => {
-  it('finishes every request in flight (zero failed), closes idle connections at once, refuses new ones', async () => {
+  it('finishes every request in flight (zero failed), closes idle connections after the grace, refuses new ones', async () => {
     const N = 8;
     let release = (): void => undefined;
     const gate = new Promise<void>((resolve) => {
@@ -175,6 +175,31 @@ describe('graceful shutdown', () => {
     await closing;
     expect(logs.entries.some((e) => e.msg === 'shutdown deadline reached; closing the remaining connections')).toBe(false);
     expect(logs.entries.at(-1)?.msg).toBe('stopped');
+  });
+
+  it('answers a request sent on a keep-alive connection just as the shutdown starts (Connection: close), no reset', async () => {
+    // A busy keep-alive client (the API server's) sends its next request as soon as it has read an
+    // answer: at SIGTERM, about half the connections of a loaded server are between two requests.
+    // Ending them at once lost the request already on the wire (4 to 6 resets per SIGTERM with 8
+    // such clients).
+    const server = await start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile });
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
+        s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      s.on('data', (d: Buffer) => {
+        if (d.toString('latin1').includes('{"status":"ok"}')) resolve(s);
+      });
+      s.on('error', reject);
+    });
+    const closed = untilClosed(socket);
+    const closing = server.close();
+    socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}');
+    const { data } = await closed;
+    const text = data.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    await closing;
   });
 
   it('is bounded: a request still running at the deadline is cut off', async () => {
