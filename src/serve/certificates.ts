@@ -92,14 +92,21 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   };
 }
 
-async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly error: string }> {
+/** A file's bytes, or why it cannot be read, naming it (a read error such as EISDIR carries no path of its own). */
+async function readNamed(file: string): Promise<Buffer | { readonly error: string }> {
   try {
-    const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
-    return { cert, key };
+    return await readFile(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return { error: `cannot read ${err.path ?? 'the certificate files'}: ${err.code ?? err.message}` };
+    return { error: `cannot read ${file}: ${err.code ?? err.message}` };
   }
+}
+
+async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly error: string }> {
+  const [cert, key] = await Promise.all([readNamed(files.certFile), readNamed(files.keyFile)]);
+  if ('error' in cert) return cert;
+  if ('error' in key) return key;
+  return { cert, key };
 }
 
 const digest = (pair: KeyPair): string => createHash('sha256').update(pair.cert).update('\0').update(pair.key).digest('hex');

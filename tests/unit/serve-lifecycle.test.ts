@@ -232,6 +232,7 @@ describe('graceful shutdown', () => {
 describe('start', () => {
   it.each([
     { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: ENOENT/ },
+    { why: 'the certificate file is a folder', files: () => ({ certFile: scratch, keyFile: pki.server.keyFile }), message: /cannot read .*serve-lifecycle-[^:]*: EISDIR/ },
     { why: 'the key does not match', files: () => ({ certFile: second.certFile, keyFile: third.keyFile }), message: /the private key does not belong to the certificate/ },
     { why: 'the certificate is not PEM', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.keyFile }), message: /does not hold a PEM certificate/ },
   ])('fails with a clear ServeError when $why', async ({ files, message }) => {
