@@ -28,6 +28,8 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+
 export interface KeyPair {
   readonly cert: Buffer;
   readonly key: Buffer;
@@ -68,10 +70,14 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   } catch (e) {
     return { ok: false, reason: `certificate file does not hold a PEM certificate (${(e as Error).message})` };
   }
+  // X509Certificate also reads DER, which the TLS context does not ("no start line" there).
+  if (!pair.cert.includes(PEM_CERTIFICATE)) return { ok: false, reason: 'certificate file does not hold a PEM certificate (it holds DER: convert it with openssl x509 -inform der)' };
   let key;
   try {
     key = createPrivateKey(pair.key);
   } catch (e) {
+    // OpenSSL's own message for a key it cannot decrypt without a passphrase is "interrupted or cancelled".
+    if (pair.key.includes('ENCRYPTED')) return { ok: false, reason: 'the private key is encrypted: serve needs it unencrypted (openssl pkey -in KEY -out PLAIN)' };
     return { ok: false, reason: `private key file does not hold a PEM private key (${(e as Error).message})` };
   }
   if (!x509.checkPrivateKey(key)) return { ok: false, reason: 'the private key does not belong to the certificate' };

@@ -4,6 +4,7 @@
  * and the errors that stop it from starting.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { copyFile, mkdtemp, unlink, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -230,7 +231,16 @@ describe('graceful shutdown', () => {
 });
 
 describe('start', () => {
+  beforeAll(async () => {
+    // Files an operator may hand over as they are: a key with a passphrase, a certificate in DER.
+    const encrypted = createPrivateKey(second.key).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' });
+    await writeFile(join(scratch, 'encrypted.key'), encrypted);
+    await writeFile(join(scratch, 'server.der'), new X509Certificate(second.cert).raw);
+  });
+
   it.each([
+    { why: 'the key is encrypted', files: () => ({ certFile: second.certFile, keyFile: join(scratch, 'encrypted.key') }), message: /the private key is encrypted: serve needs it unencrypted/ },
+    { why: 'the certificate is DER', files: () => ({ certFile: join(scratch, 'server.der'), keyFile: second.keyFile }), message: /does not hold a PEM certificate \(it holds DER/ },
     { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: ENOENT/ },
     { why: 'the certificate file is a folder', files: () => ({ certFile: scratch, keyFile: pki.server.keyFile }), message: /cannot read .*serve-lifecycle-[^:]*: EISDIR/ },
     { why: 'the key does not match', files: () => ({ certFile: second.certFile, keyFile: third.keyFile }), message: /the private key does not belong to the certificate/ },
