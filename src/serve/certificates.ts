@@ -128,8 +128,9 @@ export async function loadKeyPair(files: CertificateFiles, log: Log): Promise<Ke
 }
 
 /**
- * Watches the certificate and key files; when their content changes and the new pair loads, it is
- * handed to `apply`; when it does not, the reason is logged once and the current pair stays.
+ * Watches the certificate and key files; when their content changes and the new pair loads (and
+ * has not expired while the current one is still valid), it is handed to `apply`; when it does
+ * not, the reason is logged once and the current pair stays.
  */
 export function reloadCertificates(
   initial: KeyPair,
@@ -139,6 +140,8 @@ export function reloadCertificates(
 ): FileWatch {
   const { log } = options;
   let current = initial;
+  /** When the certificate served expires (epoch ms). */
+  let currentValidTo = Date.parse(new X509Certificate(initial.cert).validTo);
   let lastFailed: string | undefined;
   const failed = (id: string, reason: string): void => {
     if (lastFailed === id) return;
@@ -156,9 +159,16 @@ export function reloadCertificates(
       return;
     }
     const id = digest(read);
-    const checked = checkKeyPair(read, Date.now());
+    const now = Date.now();
+    const checked = checkKeyPair(read, now);
     if (!checked.ok) {
       failed(id, checked.reason);
+      return;
+    }
+    // Every client would refuse an expired certificate (and the API server then admit unrewritten):
+    // while the one served is still valid, it stays. Once both have expired, the newer files win.
+    if (checked.info.expired && currentValidTo >= now) {
+      failed(id, `the new certificate expired on ${checked.info.validTo}`);
       return;
     }
     try {
@@ -168,6 +178,7 @@ export function reloadCertificates(
       return;
     }
     current = read;
+    currentValidTo = Date.parse(checked.info.validTo);
     lastFailed = undefined;
     log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
   };

@@ -119,6 +119,41 @@ describe('certificate rotation', () => {
   });
 });
 
+describe('an expired certificate', () => {
+  it('does not replace a valid one: every client would refuse it (the webhook would fail open)', async () => {
+    const expired = await pki.issue('expired', { expired: true });
+    const volume = await SecretVolume.create(scratch, pki.server);
+    const logs = recorder();
+    const server = await start({ certFile: volume.certFile, keyFile: volume.keyFile, log: logs.log });
+    try {
+      const event = logs.next((e) => reloaded(expired)(e) || reloadFailed(/./)(e));
+      await volume.update(expired);
+      expect(await event).toMatchObject({ msg: 'certificate reload failed; keeping the current certificate', reason: expect.stringMatching(/^the new certificate expired on Jan {1,2}2 00:00:00 2020 GMT/) as unknown });
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(pki.server.serialNumber);
+      expect(logs.entries.some((e) => e.msg === 'certificate reloaded')).toBe(false);
+
+      // A valid one after it is taken as usual.
+      const next = logs.next(reloaded(third));
+      await volume.update(third);
+      await next;
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(third.serialNumber);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is still served when it is all there is (at start: a warning)', async () => {
+    const expired = await pki.issue('expired-start', { expired: true });
+    const logs = recorder();
+    const server = await start({ certFile: expired.certFile, keyFile: expired.keyFile, log: logs.log });
+    try {
+      expect(logs.entries).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'certificate loaded', expired: true }));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes every request in flight (zero failed), closes idle connections after the grace, refuses new ones', async () => {
     const N = 8;
