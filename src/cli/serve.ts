@@ -26,7 +26,7 @@ import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } f
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, tokenMatcher } from '../lambda/handler.js';
-import { createObservability } from '../observability/telemetry.js';
+import { createObservability, flushMetrics, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
 import { runPrimary, workerIo, workerStop } from './serve-workers.js';
@@ -107,6 +107,20 @@ function parseMaxBody(text: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * The token check serve runs before the body. A refusal gets the handler's metrics for it
+ * (`AuthFailures`, Outcome `unauthorized`: the README's alarm and troubleshooting rely on them),
+ * since the handler never sees that request.
+ */
+function authorizer(matches: (presented: string) => boolean, metrics: Metrics): (presented: string) => boolean {
+  return (presented) => {
+    if (matches(presented)) return true;
+    recordOutcome(metrics, 'unauthorized');
+    flushMetrics(metrics);
+    return false;
+  };
+}
+
 export interface ServeRuntime {
   /** Resolves (with the signal's name) when the server should shut down. */
   readonly stop: Promise<string>;
@@ -172,7 +186,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
       // No Lambda context: concurrent requests share the one Logger, so its context fields would
       // name the wrong request; the server's "request" line carries each requestId instead.
       handler: (event) => webhook(event),
-      authorize: tokenMatcher(sources.token),
+      authorize: authorizer(tokenMatcher(sources.token), metrics),
       certFile,
       keyFile,
       host,

@@ -28,6 +28,8 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+
 export interface KeyPair {
   readonly cert: Buffer;
   readonly key: Buffer;
@@ -68,10 +70,14 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   } catch (e) {
     return { ok: false, reason: `certificate file does not hold a PEM certificate (${(e as Error).message})` };
   }
+  // X509Certificate also reads DER, which the TLS context does not ("no start line" there).
+  if (!pair.cert.includes(PEM_CERTIFICATE)) return { ok: false, reason: 'certificate file does not hold a PEM certificate (it holds DER: convert it with openssl x509 -inform der)' };
   let key;
   try {
     key = createPrivateKey(pair.key);
   } catch (e) {
+    // OpenSSL's own message for a key it cannot decrypt without a passphrase is "interrupted or cancelled".
+    if (pair.key.includes('ENCRYPTED')) return { ok: false, reason: 'the private key is encrypted: serve needs it unencrypted (openssl pkey -in KEY -out PLAIN)' };
     return { ok: false, reason: `private key file does not hold a PEM private key (${(e as Error).message})` };
   }
   if (!x509.checkPrivateKey(key)) return { ok: false, reason: 'the private key does not belong to the certificate' };
@@ -92,14 +98,21 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   };
 }
 
-async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly error: string }> {
+/** A file's bytes, or why it cannot be read, naming it (a read error such as EISDIR carries no path of its own). */
+async function readNamed(file: string): Promise<Buffer | { readonly error: string }> {
   try {
-    const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
-    return { cert, key };
+    return await readFile(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return { error: `cannot read ${err.path ?? 'the certificate files'}: ${err.code ?? err.message}` };
+    return { error: `cannot read ${file}: ${err.code ?? err.message}` };
   }
+}
+
+async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly error: string }> {
+  const [cert, key] = await Promise.all([readNamed(files.certFile), readNamed(files.keyFile)]);
+  if ('error' in cert) return cert;
+  if ('error' in key) return key;
+  return { cert, key };
 }
 
 const digest = (pair: KeyPair): string => createHash('sha256').update(pair.cert).update('\0').update(pair.key).digest('hex');
@@ -115,8 +128,9 @@ export async function loadKeyPair(files: CertificateFiles, log: Log): Promise<Ke
 }
 
 /**
- * Watches the certificate and key files; when their content changes and the new pair loads, it is
- * handed to `apply`; when it does not, the reason is logged once and the current pair stays.
+ * Watches the certificate and key files; when their content changes and the new pair loads (and
+ * has not expired while the current one is still valid), it is handed to `apply`; when it does
+ * not, the reason is logged once and the current pair stays.
  */
 export function reloadCertificates(
   initial: KeyPair,
@@ -126,6 +140,8 @@ export function reloadCertificates(
 ): FileWatch {
   const { log } = options;
   let current = initial;
+  /** When the certificate served expires (epoch ms). */
+  let currentValidTo = Date.parse(new X509Certificate(initial.cert).validTo);
   let lastFailed: string | undefined;
   const failed = (id: string, reason: string): void => {
     if (lastFailed === id) return;
@@ -143,9 +159,16 @@ export function reloadCertificates(
       return;
     }
     const id = digest(read);
-    const checked = checkKeyPair(read, Date.now());
+    const now = Date.now();
+    const checked = checkKeyPair(read, now);
     if (!checked.ok) {
       failed(id, checked.reason);
+      return;
+    }
+    // Every client would refuse an expired certificate (and the API server then admit unrewritten):
+    // while the one served is still valid, it stays. Once both have expired, the newer files win.
+    if (checked.info.expired && currentValidTo >= now) {
+      failed(id, `the new certificate expired on ${checked.info.validTo}`);
       return;
     }
     try {
@@ -155,6 +178,7 @@ export function reloadCertificates(
       return;
     }
     current = read;
+    currentValidTo = Date.parse(checked.info.validTo);
     lastFailed = undefined;
     log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
   };

@@ -187,6 +187,14 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     return { status: 401, responseBytes: sendJson(res, 401, 'unauthorized') };
   }
+  if (route.resource === '/healthz') {
+    // A health check needs no token, so it gets no body: none is read, buffered or held from the
+    // budget (8 strangers announcing the limit on /healthz, and never sending it, held all of it and
+    // every admission was answered 503). What a client sends anyway is dropped, bounded.
+    if (f.expectsContinue) res.setHeader('connection', 'close');
+    discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+    return invokeAndAnswer(s, req, res, f, route, Buffer.alloc(0));
+  }
   // The body's announced size (at most the limit; the limit when not announced) is held from the
   // budget until the answer, so that many large bodies at once cannot add up past it.
   const declared = Number(req.headers['content-length']);
@@ -207,9 +215,6 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
 
 /** Read the body, run the handler on its event and write its outcome. */
 async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: ServerResponse, f: RequestFacts, route: Route): Promise<Outcome> {
-  const closeIfDraining = (): void => {
-    if (s.draining()) res.setHeader('connection', 'close');
-  };
   const read = await readBody(req, s.maxBodyBytes, f.expectsContinue ? () => { res.writeContinue(); } : undefined);
   if (read.kind === 'aborted') return { status: 0, level: 'info', reason: 'client closed the connection or timed out before sending the whole body' };
   if (read.kind === 'too-large') {
@@ -217,6 +222,14 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     return { status: 413, responseBytes: sendJson(res, 413, `request body is larger than ${s.maxBodyBytes} bytes`) };
   }
+  return invokeAndAnswer(s, req, res, f, route, read.body);
+}
+
+/** Run the handler on the request's event (with `body`) and write its outcome. */
+async function invokeAndAnswer(s: RequestSettings, req: IncomingMessage, res: ServerResponse, f: RequestFacts, route: Route, body: Buffer): Promise<Outcome> {
+  const closeIfDraining = (): void => {
+    if (s.draining()) res.setHeader('connection', 'close');
+  };
   const event = toProxyEvent({
     // HEAD /healthz is a GET for the handler; Node leaves the body out of the answer.
     method: route.resource === '/healthz' ? 'GET' : f.method,
@@ -224,7 +237,7 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
     search: f.search,
     route,
     rawHeaders: req.rawHeaders,
-    body: read.body,
+    body,
     requestId: f.requestId,
     requestTimeEpoch: f.requestTimeEpoch,
     sourceIp: f.sourceIp,
@@ -233,7 +246,7 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
     protocol: `HTTP/${req.httpVersion}`,
   });
   const outcome = await invoke(s, event, f.requestId);
-  const requestBytes = read.body.length;
+  const requestBytes = body.length;
   closeIfDraining();
   if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, reason: 'client went away before the answer' };
   return answer(s, res, f, outcome, requestBytes);

@@ -89,6 +89,8 @@ export interface IssueOptions {
   /** Subject alternative names, openssl syntax (default `IP:127.0.0.1,IP:::1,DNS:localhost`). */
   readonly subjectAltName?: string;
   readonly days?: number;
+  /** Valid only on 1 January 2020 (expired long ago); `days` is then ignored. */
+  readonly expired?: boolean;
 }
 
 const DEFAULT_SAN = 'IP:127.0.0.1,IP:::1,DNS:localhost';
@@ -133,13 +135,27 @@ export async function createTestPki(prefix = 'image-rewriter-pki-'): Promise<Tes
     const bytes = randomBytes(16);
     bytes.writeUInt8((bytes.readUInt8(0) & 0x7f) | 0x10, 0);
     const serial = `0x${bytes.toString('hex')}`;
-    await openssl(
-      [
-        'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial,
-        '-days', String(options.days ?? 7), '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
-      ],
-      dir,
-    );
+    if (options.expired === true) {
+      // `openssl x509 -req` (3.0) only issues from now on: `openssl ca` takes dates in the past.
+      await writeFile(join(dir, `${name}.cnf`), `[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = ${name}.srl\npolicy = p\n[p]\ncommonName = supplied\n`);
+      await writeFile(join(dir, `${name}.srl`), `${serial.slice(2)}\n`);
+      await writeFile(join(dir, 'index.txt'), '');
+      await openssl(
+        [
+          'ca', '-batch', '-config', `${name}.cnf`, '-in', `${name}.csr`, '-cert', 'ca.crt', '-keyfile', 'ca.key', '-md', 'sha256', '-notext',
+          '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
+        ],
+        dir,
+      );
+    } else {
+      await openssl(
+        [
+          'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial,
+          '-days', String(options.days ?? 7), '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
+        ],
+        dir,
+      );
+    }
     const cert = await readFile(certFile, 'utf8');
     const key = await readFile(keyFile, 'utf8');
     const x509 = new X509Certificate(cert);

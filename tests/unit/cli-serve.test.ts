@@ -176,6 +176,21 @@ describe('image-rewriter serve', () => {
     expect(await exit).toBe(EXIT.ok);
   });
 
+  it('counts a wrong token in AuthFailures, as the handler does, though serve refuses it before the handler', async () => {
+    const io = liveIo();
+    const { stop, trigger } = stopper();
+    const exit = runServe(baseArgs(), io, { stop });
+    const { port } = await io.listening;
+    try {
+      expect(await demoImage(port, 'not-the-right-token-000000000000')).toBe('status 401');
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
+    const emf = io.err().split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as JsonLine);
+    expect(emf).toEqual([expect.objectContaining({ Outcome: 'unauthorized', AuthFailures: 1, Reviews: 1 })]);
+  });
+
   it('takes the token from WEBHOOK_TOKEN', async () => {
     const io = liveIo({ ...TEST_ENV, WEBHOOK_TOKEN: EVENT_TOKEN });
     const { stop, trigger } = stopper();

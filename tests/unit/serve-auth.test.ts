@@ -74,3 +74,54 @@ describe('the token is checked before the body is read', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('/healthz needs no token, so it takes no body', () => {
+  // Regression test: a GET /healthz announcing a body had it read and held against the body budget
+  // (8 x the limit) like an admission: 8 connections of a stranger announcing the limit, and never
+  // sending it, got every admission answered 503 (the webhook failing open) until their request
+  // timeout, again and again.
+  it('a health check announcing a body is answered at once, and holds nothing of the budget', async () => {
+    const limit = 1000;
+    const health = await startServer({
+      handler: () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{}' }),
+      authorize: tokenMatcher(TOKEN),
+      certFile: pki.server.certFile,
+      keyFile: pki.server.keyFile,
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: limit,
+    });
+    const held = Array.from({ length: 9 }, () => tlsConnect({ host: '127.0.0.1', port: health.port, ca: pki.ca }));
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const noAnswer = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => { reject(new Error('no answer to a health check waiting for its announced body')); }, 3000);
+      });
+      const answers = await Promise.race([noAnswer, Promise.all(
+        held.map(
+          (socket) =>
+            new Promise<string>((resolve, reject) => {
+              socket.once('secureConnect', () => {
+                socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: ${limit}\r\n\r\n`);
+              });
+              socket.once('data', (d: Buffer) => {
+                resolve(d.toString('latin1'));
+              });
+              socket.once('error', reject);
+            }),
+        ),
+      )]).finally(() => { clearTimeout(timer); });
+      for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 200 /);
+      const admission = await new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: health.port, ca: pki.ca }, () => {
+          socket.end(`POST /mutate/${TOKEN} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+        });
+        untilClosed(socket).then(({ data }) => { resolve(data.toString('latin1')); }, reject);
+      });
+      expect(admission).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await health.close();
+    }
+  });
+});
