@@ -322,7 +322,8 @@ export const command: Command = async (args, io) => {
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
   const pageSize = pageSizeOf(values['page-size']);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
-  if (typeof sources === 'number') return sources;
+  // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
+  if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
   const { rewriter } = sources.state;
   const out = new Report(io, output);
   let ok: boolean;

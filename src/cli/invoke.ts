@@ -17,7 +17,7 @@ import { type Command, EXIT, openCliSources, parseFlags, UsageError } from './co
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
-import { createObservability, type LogLevel } from '../observability/telemetry.js';
+import { createObservability, logLevelFromEnv } from '../observability/telemetry.js';
 
 /** The rules `invoke` uses when given none: the demo's rule, and a Docker Hub mirror. */
 export const EXAMPLE_RULES = `# Built-in example rules of "image-rewriter invoke".
@@ -31,13 +31,6 @@ rules:
     match: docker.io/library
     replace: public.ecr.aws/docker/library
 `;
-
-const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
-
-function logLevelFrom(value: string | undefined): LogLevel {
-  const v = value?.toUpperCase();
-  return LOG_LEVELS.find((l) => l === v) ?? 'INFO';
-}
 
 /** The printed answer: the result, its body parsed, and the patch decoded. */
 export function presentResult(result: WebhookResult): Record<string, unknown> {
@@ -65,7 +58,7 @@ export const command: Command = async (args, io) => {
 
   const { logger, metrics } = createObservability({
     sink: values.quiet === true ? () => undefined : (line) => { io.stderr(`${line}\n`); },
-    logLevel: logLevelFrom(io.env['POWERTOOLS_LOG_LEVEL'] ?? io.env['LOG_LEVEL']),
+    logLevel: logLevelFromEnv(io.env),
   });
   const sources = await openCliSources(io, {
     configFile: values.config,

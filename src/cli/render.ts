@@ -121,7 +121,8 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
-  if (typeof sources === 'number') return sources;
+  // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
+  if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
   const { rewriter } = sources.state;
   const source = await readManifests(values.filename, io);
   if (source === undefined) return EXIT.invalidConfig;

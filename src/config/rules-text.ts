@@ -14,6 +14,8 @@ import type { RegexCheck, ValidationResult } from './issues.js';
 /** Largest rules document accepted (SSM advanced parameters hold 8 KiB; files may be larger). */
 export const MAX_RULES_DOCUMENT_BYTES = 1024 * 1024;
 
+const NOT_TEXT = 'holds a NUL character: not UTF-8 text (UTF-16?); save the rules document as UTF-8';
+
 /** A document's value with the reader's warnings, or why it could not be read. */
 export type DocumentRead = { readonly ok: true; readonly value: unknown; readonly warnings: readonly Issue[] } | { readonly ok: false; readonly issues: readonly Issue[] };
 
@@ -28,6 +30,15 @@ export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
   }
   if (text.trim() === '') {
     return { ok: false, issues: [{ path: [], severity: 'error', message: 'is empty; expected a mapping with "rules:"' }] };
+  }
+  // Neither YAML nor JSON has a raw NUL, but UTF-8 does: a file saved as UTF-16 without a byte
+  // order mark decodes to its text with a NUL after each letter, which the YAML parser read as one
+  // string ("must be a mapping").
+  const nul = text.indexOf('\u0000');
+  if (nul !== -1) {
+    const before = text.slice(0, nul);
+    const position = { line: before.split('\n').length, column: nul - before.lastIndexOf('\n') };
+    return { ok: false, issues: [{ path: [], position, severity: 'error', message: NOT_TEXT }] };
   }
   const json = readJsonDocument(text);
   switch (json.kind) {

@@ -13,6 +13,8 @@ import type { DocumentRead } from './rules-text.js';
 /** `text` read as YAML (JSON is YAML). */
 export function readYaml(text: string): DocumentRead {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // The parser counts a byte order mark as a column of line 1; an editor shows none.
+  const bom = text.startsWith('\uFEFF');
   // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.
   const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
   const otherWarnings = doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED');
@@ -20,26 +22,26 @@ export function readYaml(text: string): DocumentRead {
     return {
       ok: false,
       issues: [
-        ...doc.errors.map((e) => yamlIssue(e, 'error')),
+        ...doc.errors.map((e) => yamlIssue(e, 'error', bom)),
         ...unknownTags.map((e) => {
-          const issue = yamlIssue(e, 'error');
+          const issue = yamlIssue(e, 'error', bom);
           return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
         }),
       ],
     };
   }
   try {
-    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), warnings: otherWarnings.map((w) => yamlIssue(w, 'warning')) };
+    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), warnings: otherWarnings.map((w) => yamlIssue(w, 'warning', bom)) };
   } catch (e) {
     return { ok: false, issues: [{ path: [], severity: 'error', message: (e as Error).message }] };
   }
 }
 
-/** A YAML parser message as an issue: its first line, at its line and column. */
-function yamlIssue(e: YAMLError, severity: Issue['severity']): Issue {
+/** A YAML parser message as an issue: its first line, at its line and column (`bom`: the text starts with a byte order mark). */
+function yamlIssue(e: YAMLError, severity: Issue['severity'], bom: boolean): Issue {
   const pos = e.linePos?.[0];
   let first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
   // The parser's advice is for its callers, not for a user who wrote a second `---`.
   if (e.code === 'MULTIPLE_DOCS') first = 'a rules document is one YAML document: remove the second "---" and what follows, or merge the two';
-  return pos ? { path: [], position: { line: pos.line, column: pos.col }, severity, message: first } : { path: [], severity, message: first };
+  return pos ? { path: [], position: { line: pos.line, column: bom && pos.line === 1 ? Math.max(1, pos.col - 1) : pos.col }, severity, message: first } : { path: [], severity, message: first };
 }

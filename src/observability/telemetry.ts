@@ -87,10 +87,20 @@ export interface Observability {
 
 const NO_HOLD: LineHold = { hold: () => undefined, release: () => undefined };
 
+/**
+ * The log level an environment names: `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else
+ * `AWS_LAMBDA_LOG_LEVEL` (any case; a blank or unknown value counts as unset), else INFO. The one
+ * reading of these variables, so that `invoke` (whose environment is injected) logs at the level
+ * the Lambda and `serve` would.
+ */
+export function logLevelFromEnv(env: Readonly<Record<string, string | undefined>>): LogLevel {
+  return logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? logLevelOf(env['AWS_LAMBDA_LOG_LEVEL']) ?? 'INFO';
+}
+
 /** The Logger and Metrics of one process (Lambda container, `serve`, `invoke`). */
 export function createObservability(options: ObservabilityOptions = {}): Observability {
   const env = process.env;
-  const logLevel = options.logLevel ?? logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? logLevelOf(env['AWS_LAMBDA_LOG_LEVEL']) ?? 'INFO';
+  const logLevel = options.logLevel ?? logLevelFromEnv(env);
   const output = options.sink === undefined ? new LineOutput(options.write) : undefined;
   const sink = options.sink ?? output?.out ?? ((): void => undefined);
   const keys = options.keys === undefined ? {} : { keys: options.keys };

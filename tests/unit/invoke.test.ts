@@ -78,6 +78,17 @@ describe('invoke', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('{"level"'))).toEqual([]);
   });
 
+  it.each([
+    ['a blank POWERTOOLS_LOG_LEVEL, then LOG_LEVEL', { POWERTOOLS_LOG_LEVEL: '', LOG_LEVEL: 'error' }],
+    ['a value with blanks around it', { POWERTOOLS_LOG_LEVEL: ' error ' }],
+    ['an unknown POWERTOOLS_LOG_LEVEL, then LOG_LEVEL', { POWERTOOLS_LOG_LEVEL: 'verbose', LOG_LEVEL: 'error' }],
+    ["Lambda's own AWS_LAMBDA_LOG_LEVEL", { AWS_LAMBDA_LOG_LEVEL: 'ERROR' }],
+  ])('reads the log level as the Lambda and serve do: %s', async (_, env) => {
+    const r = await run([event('rest-pod-v1.json')], env);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('{"level"'))).toEqual([]);
+  });
+
   it('uses --config', async () => {
     const file = join(dir, 'rules.yaml');
     await writeFile(file, 'rules:\n  - name: to-eu\n    match: gcr.io\n    replace: eu.gcr.io\n');

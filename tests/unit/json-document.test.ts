@@ -59,6 +59,17 @@ describe('parseRules on JSON', () => {
     expect(yaml.ok ? [] : yaml.issues.map((i) => i.message)).toEqual(['Map keys must be unique']);
   });
 
+  it('places a problem on the first line at the same column with a byte order mark (read by the YAML parser) as without', () => {
+    const text = '{"rules": [], "exclude": [], "exclude": []}';
+    const where = (t: string): unknown => {
+      const r = parseRules(t, TEST_ENV);
+      return r.ok ? undefined : r.issues.map((i) => i.position);
+    };
+    expect(where(text)).toEqual([{ line: 1, column: 30 }]);
+    expect(where(`\uFEFF${text}`)).toEqual([{ line: 1, column: 30 }]);
+    expect(where('\uFEFFrules: [a: b: c]\n')).toEqual(where('rules: [a: b: c]\n'));
+  });
+
   it('gives the YAML parser\'s issues for any JSON object (generated documents)', () => {
     const rule = fc.record(
       { name: fc.constantFrom('a', 'gcr', 'B!'), match: fc.constantFrom('gcr.io', 'quay.io/x', 'nginx', ''), regex: fc.constantFrom('a(.*)', '('), replace: fc.constantFrom('asia.gcr.io', 'x/$1', ''), extra: fc.jsonValue() },

@@ -165,7 +165,7 @@ describe('hostile rules documents', () => {
     { what: 'a document over 1 MiB', text: `rules: []\n#${'x'.repeat(1024 * 1024)}`, message: 'larger than' },
     { what: 'deeply nested flow sequences', text: `rules: ${'['.repeat(5000)}${']'.repeat(5000)}`, message: '' },
     { what: 'a tab-indented document', text: 'rules:\n\t- name: a', message: '' },
-    { what: 'NUL bytes', text: 'rules: []\u0000\u0000', message: '' },
+    { what: 'NUL bytes', text: 'rules: []\u0000\u0000', message: 'holds a NUL character: not UTF-8 text (UTF-16?)' },
     { what: 'a lone surrogate', text: 'rules:\n  - name: "\ud800"\n    match: gcr.io\n    replace: x.io', message: '' },
   ])('$what: issues with a path, no throw', ({ text, message }) => {
     const r = parseRules(text, TEST_ENV);

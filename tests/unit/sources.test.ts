@@ -648,6 +648,19 @@ describe('fileRules and a token file', () => {
     expect(rewrite(await (await fileRules(path, { ...obs, env: {} })).provider.current(), 'gcr.io/x')).toBe('asia.gcr.io/x');
   });
 
+
+  it.each([
+    ['UTF-16LE', 'utf16le'],
+    ['UTF-16BE', 'utf16be'],
+  ] as const)('says a file saved as %s without a byte order mark is not UTF-8 (its bytes are valid UTF-8, with NULs)', async (_, encoding) => {
+    const obs = captureObservability();
+    const path = join(dir, 'rules.yaml');
+    const le = Buffer.from(GOOD, 'utf16le');
+    await writeFile(path, encoding === 'utf16le' ? le : Buffer.from(le).swap16());
+    const state = await (await fileRules(path, { ...obs, env: {} })).provider.current();
+    expect(state).toMatchObject({ ok: false, issues: [{ path: [], severity: 'error', message: 'holds a NUL character: not UTF-8 text (UTF-16?); save the rules document as UTF-8' }] });
+    expect(state).toMatchObject({ issues: [{ position: { line: 1, column: encoding === 'utf16le' ? 2 : 1 } }] });
+  });
   it('reads a token file with the same check as every other source', async () => {
     const deps = { ssm: () => Promise.reject(new Error('unused')), secretsManager: () => Promise.reject(new Error('unused')) };
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
