@@ -252,6 +252,18 @@ describe('the token flow', () => {
     expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(reason) });
   });
 
+  it('a token service that refuses is a refusal: it says why when the credentials could not be read, and does not open the breaker', async () => {
+    const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
+    const v = verifier({ credentials, breakerFailures: 3 });
+    registry.fake.route = withToken((q, s) => (q.url?.includes('private') === true ? s.writeHead(401).end() : s.writeHead(200).end('{"token":"good"}')));
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/private/app:${i}`, platforms: [] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/refused the anonymous request \(401\); registry credentials unavailable: cannot read secret s/) });
+    }
+    const pub = await v.verify([{ image: `${registry.fake.host}/public/app:1`, platforms: [] }]);
+    expect(pub.verdicts[0]?.status).toBe('present');
+  });
+
   it('a challenge without a realm, or with an invalid one, is unreachable', async () => {
     const noRealm = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Bearer service="x"' }).end());
     expect(noRealm).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/without a realm/) });
