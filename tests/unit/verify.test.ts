@@ -232,6 +232,9 @@ describe('small parts', () => {
     ['mirror.example.com:5000/team/app', { kind: 'oci', registry: 'mirror.example.com:5000', base: 'https://mirror.example.com:5000', repository: 'team/app', reference: 'latest' }],
     [`${ECR_HOST}/a/b:1`, { kind: 'ecr', registryId: '123456789012', region: 'us-west-2', repository: 'a/b', tag: '1' }],
     ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/a:1', { kind: 'ecr', region: 'cn-north-1' }],
+    ['123456789012.dkr-ecr.eu-west-1.on.aws/a:1', { kind: 'ecr', registryId: '123456789012', region: 'eu-west-1', repository: 'a', tag: '1' }],
+    ['123456789012.dkr-ecr-fips.us-east-1.on.aws/a@sha256:' + 'b'.repeat(64), { kind: 'ecr', region: 'us-east-1', digest: 'sha256:' + 'b'.repeat(64) }],
+    ['123456789012.dkr.ecr.us-west-2.on.aws/a:1', { kind: 'oci' }],
   ])('targetOf(%s)', (image, expected) => {
     expect(targetOf(image)).toMatchObject({ ok: true, target: expected });
   });
