@@ -5,7 +5,8 @@
  * loops, and the token flow's own failures. Every case must end in a verdict, never a throw.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { LookupFunction } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { freePort } from '../integration/helpers/processes.js';
 import { anonymous, noAws, type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 import type { CredentialLookup } from '../../src/verify/oci.js';
@@ -81,6 +82,19 @@ describe('the deadline and the network', () => {
     registry.fake.route = (_q, s) => s.writeHead(200).end();
     const { verdicts } = await createVerifier({ credentials: anonymous, ecr: noAws }).verify([{ image: `${registry.fake.host}/a:1`, platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/TLS error/) });
+  });
+
+  it('answers unreachable, saying so, for a registry that speaks plain HTTP', async () => {
+    const plain = createHttpServer((_q, s) => s.writeHead(200).end());
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = plain.address() as AddressInfo;
+      const { verdicts } = await verifier().verify([{ image: `127.0.0.1:${port}/a:1`, platforms: [] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^TLS error with 127\.0\.0\.1:\d+ \(EPROTO: it does not answer in TLS; registries are checked over HTTPS only\)$/) });
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
   });
 
   it('answers unreachable when the name does not resolve', async () => {
