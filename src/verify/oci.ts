@@ -6,7 +6,8 @@
  *   `repository:<name>:pull` (anonymously, or with the registry's credentials as basic auth) and
  *   retries with it; tokens are kept per registry and scope until they expire;
  * - a 401 with `Basic` retries with the credentials when there are some.
- * 200 is present, 404 missing; anything else is an error (the rule's onUnreachable decides).
+ * 200 is present (unless it is a web page: text/*), 404 missing; anything else is an error (the
+ * rule's onUnreachable decides).
  */
 import { type HttpOptions, type HttpResponse, RegistryHttpError, send } from './http.js';
 import type { TtlCache } from './cache.js';
@@ -163,6 +164,10 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
   const manifest = answerOf(await authorizedSend(target, manifestUrl(target, 'manifests', target.reference), method, ACCEPT, signal, deps), target);
   if (!manifest.ok) return manifest.outcome;
   const { res } = manifest;
+  // A web server's catch-all page (a host that is no registry, a proxy's login page) answers 200
+  // too; a registry answers a manifest in its media type, never in text.
+  const mediaType = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType.startsWith('text/')) return { status: 'error', reason: `${target.registry} answered a web page (${mediaType}), not a manifest` };
   if (platforms.length === 0) return { status: 'present' };
   const ct = res.headers['content-type'];
   const shape = manifestShape(res.body.toString('utf8'), ct);

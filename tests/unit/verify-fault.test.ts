@@ -32,6 +32,7 @@ describe('answers of the registry', () => {
   it.each<[string, Route, Verdict['status'], RegExp | undefined]>([
     ['200 is present', (_q, s) => s.writeHead(200).end(), 'present', undefined],
     ['404 is missing', (_q, s) => s.writeHead(404).end(), 'missing', /not found in 127\.0\.0\.1:\d+$/],
+    ['200 with a web page is unreachable, not present', (_q, s) => s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html></html>'), 'unreachable', /answered a web page \(text\/html\), not a manifest/],
     ['500 is unreachable', (_q, s) => s.writeHead(500).end(), 'unreachable', /answered 500/],
     ['503 is unreachable', (_q, s) => s.writeHead(503).end(), 'unreachable', /answered 503/],
     ['429 is unreachable', (_q, s) => s.writeHead(429).end(), 'unreachable', /answered 429/],
