@@ -12,7 +12,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { TtlCache } from '../../src/verify/cache.js';
-import { createCredentialsSource, parseCredentials, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
+import { createCredentialsSource, parseCredentials, REFRESH_MS, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
 import { parseChallenge } from '../../src/verify/oci.js';
 import { lacking, manifestShape, parsePlatform } from '../../src/verify/platform.js';
 import { targetOf } from '../../src/verify/target.js';
@@ -174,6 +174,32 @@ describe('registry credentials', () => {
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
     clock = RETRY_MS;
     expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+  });
+
+  it('reads a rotated secret again after REFRESH_MS, using what it read before meanwhile and when that read fails', async () => {
+    let clock = 0;
+    secrets
+      .on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: '{"r.example.com":{"username":"u","password":"old"}}' })
+      .rejectsOnce(awsError('ThrottlingException'))
+      .resolves({ SecretString: '{"r.example.com":{"username":"u","password":"new"}}' });
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps(() => clock));
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    clock = REFRESH_MS - 1;
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    // Due: read in the background (it fails); the checks go on with the old credentials.
+    clock = REFRESH_MS;
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+    clock = REFRESH_MS + RETRY_MS;
+    await source('r.example.com', signal());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'new' } });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 3);
   });
 
   it('does not wait for the read past the caller deadline', async () => {
