@@ -7,6 +7,7 @@
  * Either way the function's init reads its token and rules the way Lambda's cold start does.
  */
 import { jest } from '@jest/globals';
+import { createRequire } from 'node:module';
 import { type JsonObject, loadEvent } from '../../helpers/events.js';
 import { jsonLines } from './processes.js';
 import { startRie } from './rie.js';
@@ -40,27 +41,38 @@ function toAnswer(value: unknown): Answer {
 
 type Handler = (event: unknown) => Promise<unknown>;
 
+/** node:fs itself (not an ES namespace), whose properties a spy can replace. */
+const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+
 /** src/lambda/main.ts, imported fresh with `env` (plus the AWS settings) in process.env. */
 export const startInProcess: StartWebhook = async (env) => {
   const saved = { ...process.env };
   for (const name of SOURCE_VARIABLES) Reflect.deleteProperty(process.env, name);
   Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'INFO', ...env });
 
-  // Powertools writes its JSON lines straight to stdout/stderr: keep those, let the rest through.
+  // The function writes its JSON lines to stdout/stderr: keep those, let the rest through. It
+  // writes them with fs.writeSync on the descriptor, and through the streams only when that cannot
+  // take them (src/observability/stdio-write.ts): both are captured. The spy on fs.writeSync is seen
+  // by the fresh import below (jest builds node:fs for it after resetModules).
   const captured: string[] = [];
-  const spies = [process.stdout, process.stderr].map((stream) => {
+  const keep = (chunk: string | Uint8Array): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (!text.startsWith('{')) return false;
+    captured.push(text);
+    return true;
+  };
+  const streamSpies = [process.stdout, process.stderr].map((stream) => {
     const original = stream.write.bind(stream);
-    return jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      if (text.startsWith('{')) {
-        captured.push(text);
-        return true;
-      }
-      return original(chunk);
-    });
+    return jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => keep(chunk) || original(chunk));
   });
+  const originalWriteSync = fs.writeSync.bind(fs);
+  const fdSpy = jest.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]): number => {
+    if ((fd === 1 || fd === 2) && (typeof data === 'string' || data instanceof Uint8Array) && keep(data)) return Buffer.byteLength(typeof data === 'string' ? data : Buffer.from(data));
+    return (originalWriteSync as (...args: unknown[]) => number)(fd, data, ...rest);
+  }));
   const restore = (): void => {
-    for (const spy of spies) spy.mockRestore();
+    for (const spy of streamSpies) spy.mockRestore();
+    fdSpy.mockRestore();
     process.env = saved;
   };
 
