@@ -60,23 +60,35 @@ export interface Challenge {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** `Bearer realm="https://auth.example/token",service="registry"` -> scheme and parameters (RFC 7235). */
+/**
+ * `Bearer realm="https://auth.example/token",service="registry"` -> scheme and parameters (RFC 7235).
+ * A 401 may carry several challenges (several headers, which Node joins with ", ", or one list):
+ * the Bearer one is taken when there is one, as the token flow works with and without
+ * credentials, else the first (containerd likewise skips a Basic challenge it cannot answer).
+ */
 export function parseChallenge(header: string | undefined): Challenge | undefined {
   if (header === undefined) return undefined;
-  const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header.slice(0, 4096));
-  if (m === null) return undefined;
-  const [, scheme = '', rest = ''] = m;
-  const params: Record<string, string> = {};
-  const re = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?\s*/gy;
-  let p: RegExpExecArray | null;
-  while ((p = re.exec(rest)) !== null) {
-    const key = p[1] ?? '';
-    const quoted: string | undefined = p[2];
-    const bare: string | undefined = p[3];
-    params[key.toLowerCase()] = quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1');
-    if (re.lastIndex >= rest.length) break;
+  const text = header.slice(0, 4096);
+  const challenges: Challenge[] = [];
+  const schemeRe = /\s*,?\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|,|$)\s*/y;
+  const paramRe = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?\s*/y;
+  let pos = 0;
+  for (let m = schemeRe.exec(text); m !== null; schemeRe.lastIndex = pos, m = schemeRe.exec(text)) {
+    const params: Record<string, string> = {};
+    paramRe.lastIndex = schemeRe.lastIndex;
+    let p: RegExpExecArray | null;
+    while ((p = paramRe.exec(text)) !== null) {
+      const key = p[1] ?? '';
+      const quoted: string | undefined = p[2];
+      const bare: string | undefined = p[3];
+      params[key.toLowerCase()] = quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1');
+      pos = paramRe.lastIndex;
+    }
+    pos = Math.max(pos, schemeRe.lastIndex);
+    challenges.push({ scheme: (m[1] ?? '').toLowerCase(), params });
+    if (pos >= text.length) break;
   }
-  return { scheme: scheme.toLowerCase(), params };
+  return challenges.find((c) => c.scheme === 'bearer') ?? challenges[0];
 }
 
 const basic = (c: RegistryCredentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;

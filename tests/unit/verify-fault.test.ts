@@ -250,6 +250,22 @@ describe('the token flow', () => {
     expect(registry.fake.seen[1]?.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
   });
 
+  it('answers the Bearer challenge of a 401 that also offers Basic (two WWW-Authenticate headers)', async () => {
+    const v = await one((q, s, url) => {
+      if (url.pathname === '/token') {
+        s.writeHead(200).end('{"token":"good"}');
+        return;
+      }
+      if (q.headers.authorization === 'Bearer good') {
+        s.writeHead(200).end();
+        return;
+      }
+      s.setHeader('www-authenticate', ['Basic realm="r"', `Bearer realm="https://${registry.fake.host}/token",service="fake"`]);
+      s.writeHead(401).end();
+    });
+    expect(v.status).toBe('present');
+  });
+
   it('uses basic auth when the registry asks for it', async () => {
     const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
     const v = await one((q, s) => (q.headers.authorization?.startsWith('Basic ') === true ? s.writeHead(200).end() : s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end()), undefined, { credentials });

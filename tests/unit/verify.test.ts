@@ -270,6 +270,10 @@ describe('small parts', () => {
     ['Basic realm="Registry Realm"', { scheme: 'basic', params: { realm: 'Registry Realm' } }],
     ['Bearer realm=https://a/t, service="x\\"y"', { scheme: 'bearer', params: { realm: 'https://a/t', service: 'x"y' } }],
     ['Bearer', { scheme: 'bearer', params: {} }],
+    // Two WWW-Authenticate headers, as Node joins them: the Bearer challenge is the one answered.
+    ['Basic realm="r", Bearer realm="https://a/t",service="s"', { scheme: 'bearer', params: { realm: 'https://a/t', service: 's' } }],
+    ['Bearer realm="https://a/t", Basic realm="r"', { scheme: 'bearer', params: { realm: 'https://a/t' } }],
+    ['Basic realm="r", Negotiate', { scheme: 'basic', params: { realm: 'r' } }],
   ])('parseChallenge(%s)', (header, expected) => {
     expect(parseChallenge(header)).toEqual(expected);
   });
