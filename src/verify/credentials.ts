@@ -6,9 +6,11 @@
  * (`{"host": {"username": "...", "password": "..."}}`). Hosts are compared as images name them
  * (`https://index.docker.io/v1/` is `docker.io`).
  *
- * Read once, at the first check that needs them, shared by concurrent checks; a failed read is
- * retried after RETRY_MS, and meanwhile checks go on anonymously, with the reason attached so a
- * refusal (401) says that the credentials could not be read.
+ * Read at the first check that needs them, shared by concurrent checks; a failed read is retried
+ * after RETRY_MS, and meanwhile checks go on anonymously, with the reason attached so a refusal
+ * (401) says that the credentials could not be read. Read again REFRESH_MS after a good read, so
+ * that a rotated secret is used without a restart: in the background, the checks meanwhile using
+ * what was read before (also when the new read fails).
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -24,6 +26,7 @@ export interface CredentialsDeps {
 
 export const READ_TIMEOUT_MS = 3000;
 export const RETRY_MS = 30_000;
+export const REFRESH_MS = 5 * 60_000;
 const MAX_VALUE_CHARS = 64 * 1024;
 
 /** `https://index.docker.io/v1/` -> `docker.io`; `Mirror.Example.com:5000` -> `mirror.example.com:5000`. */
@@ -74,6 +77,7 @@ const codeOf = (e: unknown): string => (e instanceof Error ? e.name : 'Error');
 export function createCredentialsSource(setting: CredentialsSetting, deps: CredentialsDeps): CredentialsSource {
   if (setting.kind === 'none') return () => Promise.resolve({ credentials: undefined });
   let map: ReadonlyMap<string, RegistryCredentials> | undefined;
+  let readAt = 0;
   let failure: { reason: string; retryAt: number } | undefined;
   let inflight: Promise<void> | undefined;
   const from = setting.kind === 'ssm' ? `SSM parameter ${setting.name}` : `secret ${setting.secretId}`;
@@ -90,6 +94,7 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
         raw = (await sm.send(new GetSecretValueCommand({ SecretId: setting.secretId }), { abortSignal: signal })).SecretString;
       }
       map = parseCredentials(raw ?? '');
+      readAt = deps.now();
       failure = undefined;
     } catch (e) {
       const detail = raw === undefined ? codeOf(e) : (e as Error).message;
@@ -98,10 +103,14 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
   };
 
   return async (registry, signal) => {
-    if (map === undefined && (failure === undefined || deps.now() >= failure.retryAt)) {
+    const now = deps.now();
+    const due = failure === undefined ? map === undefined || now - readAt >= REFRESH_MS : now >= failure.retryAt;
+    if (due) {
       inflight ??= read().finally(() => {
         inflight = undefined;
       });
+    }
+    if (map === undefined && inflight !== undefined) {
       // The read goes on for later checks even when this one's deadline passes.
       await Promise.race([
         inflight,

@@ -61,6 +61,12 @@ function classify(e: unknown, url: URL): RegistryHttpError {
   const name = (e as Error | undefined)?.name ?? '';
   if (name === 'AbortError' || code === 'ABORT_ERR') return new RegistryHttpError('timeout', `no answer from ${host} within the deadline`, { cause: e });
   if (TLS_CODES.test(code)) return new RegistryHttpError('tls', `TLS error with ${host} (${code})`, { cause: e });
+  // OpenSSL's "wrong version number": the first bytes back were not TLS, most often a registry
+  // that speaks plain HTTP (a kind cluster's local registry), which the kubelet may pull from.
+  if (code === 'EPROTO') {
+    const plain = /wrong version number|packet length too long|http request/i.test((e as Error | undefined)?.message ?? '');
+    return new RegistryHttpError('tls', `TLS error with ${host} (EPROTO${plain ? ': it does not answer in TLS; registries are checked over HTTPS only' : ''})`, { cause: e });
+  }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NODATA') {
     return new RegistryHttpError('dns', `cannot resolve ${url.hostname} (${code})`, { cause: e });
   }

@@ -6,7 +6,8 @@
  *   `repository:<name>:pull` (anonymously, or with the registry's credentials as basic auth) and
  *   retries with it; tokens are kept per registry and scope until they expire;
  * - a 401 with `Basic` retries with the credentials when there are some.
- * 200 is present, 404 missing; anything else is an error (the rule's onUnreachable decides).
+ * 200 is present (unless it is a web page: text/*), 404 missing; anything else is an error (the
+ * rule's onUnreachable decides).
  */
 import { type HttpOptions, type HttpResponse, RegistryHttpError, send } from './http.js';
 import type { TtlCache } from './cache.js';
@@ -59,28 +60,46 @@ export interface Challenge {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** `Bearer realm="https://auth.example/token",service="registry"` -> scheme and parameters (RFC 7235). */
+/**
+ * `Bearer realm="https://auth.example/token",service="registry"` -> scheme and parameters (RFC 7235).
+ * A 401 may carry several challenges (several headers, which Node joins with ", ", or one list):
+ * the Bearer one is taken when there is one, as the token flow works with and without
+ * credentials, else the first (containerd likewise skips a Basic challenge it cannot answer).
+ */
 export function parseChallenge(header: string | undefined): Challenge | undefined {
   if (header === undefined) return undefined;
-  const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header.slice(0, 4096));
-  if (m === null) return undefined;
-  const [, scheme = '', rest = ''] = m;
-  const params: Record<string, string> = {};
-  const re = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?\s*/gy;
-  let p: RegExpExecArray | null;
-  while ((p = re.exec(rest)) !== null) {
-    const key = p[1] ?? '';
-    const quoted: string | undefined = p[2];
-    const bare: string | undefined = p[3];
-    params[key.toLowerCase()] = quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1');
-    if (re.lastIndex >= rest.length) break;
+  const text = header.slice(0, 4096);
+  const challenges: Challenge[] = [];
+  const schemeRe = /\s*,?\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|,|$)\s*/y;
+  const paramRe = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?\s*/y;
+  let pos = 0;
+  for (let m = schemeRe.exec(text); m !== null; schemeRe.lastIndex = pos, m = schemeRe.exec(text)) {
+    const params: Record<string, string> = {};
+    paramRe.lastIndex = schemeRe.lastIndex;
+    let p: RegExpExecArray | null;
+    while ((p = paramRe.exec(text)) !== null) {
+      const key = p[1] ?? '';
+      const quoted: string | undefined = p[2];
+      const bare: string | undefined = p[3];
+      params[key.toLowerCase()] = quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1');
+      pos = paramRe.lastIndex;
+    }
+    pos = Math.max(pos, schemeRe.lastIndex);
+    challenges.push({ scheme: (m[1] ?? '').toLowerCase(), params });
+    if (pos >= text.length) break;
   }
-  return { scheme: scheme.toLowerCase(), params };
+  return challenges.find((c) => c.scheme === 'bearer') ?? challenges[0];
 }
 
 const basic = (c: RegistryCredentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 
-async function fetchToken(challenge: Challenge, scope: string, creds: RegistryCredentials | undefined, signal: AbortSignal, deps: OciDeps): Promise<{ token: string; ttlMs: number }> {
+/**
+ * The token service refused the request (401/403): like the registry's own refusal, an answer about
+ * this scope (a private repository, or credentials it does not accept), not a failure of the registry.
+ */
+type TokenAnswer = { readonly token: string; readonly ttlMs: number } | { readonly refused: string };
+
+async function fetchToken(challenge: Challenge, scope: string, creds: RegistryCredentials | undefined, signal: AbortSignal, deps: OciDeps): Promise<TokenAnswer> {
   const realm = challenge.params['realm'];
   if (realm === undefined || realm === '') throw new RegistryHttpError('protocol', 'the registry asked for a bearer token without a realm');
   let url: URL;
@@ -95,7 +114,7 @@ async function fetchToken(challenge: Challenge, scope: string, creds: RegistryCr
   const headers: Record<string, string> = { accept: 'application/json' };
   if (creds !== undefined) headers['authorization'] = basic(creds);
   const res = await send({ method: 'GET', url, headers, maxBodyBytes: MAX_TOKEN_BYTES, maxRedirects: MAX_REDIRECTS, signal }, deps);
-  if (res.status === 401 || res.status === 403) throw new RegistryHttpError('protocol', `the token service ${url.host} refused the ${creds === undefined ? 'anonymous ' : ''}request (${res.status})`);
+  if (res.status === 401 || res.status === 403) return { refused: `the token service ${url.host} refused the ${creds === undefined ? 'anonymous ' : ''}request (${res.status})` };
   if (res.status !== 200) throw new RegistryHttpError('protocol', `the token service ${url.host} answered ${res.status}`);
   let doc: unknown;
   try {
@@ -114,8 +133,11 @@ function manifestUrl(target: RegistryTarget, path: 'manifests' | 'blobs', ref: s
   return new URL(`${target.base}/v2/${target.repository}/${path}/${encodeURIComponent(ref).replace(/%3A/g, ':')}`);
 }
 
-/** A GET or HEAD with the token flow: the answer of the registry once authorized (or not). */
-async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps): Promise<{ res: HttpResponse; unavailable: string | undefined }> {
+/** The answer of the registry once authorized (or not), or the refusal of its token service. */
+type Authorized = { readonly res: HttpResponse; readonly unavailable: string | undefined } | { readonly refused: string; readonly unavailable: string | undefined };
+
+/** A GET or HEAD with the token flow. */
+async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps): Promise<Authorized> {
   const scope = `repository:${target.repository}:pull`;
   const tokenKey = `${target.registry} ${scope}`;
   const request = (authorization: string | undefined): Promise<HttpResponse> =>
@@ -127,31 +149,37 @@ async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 
   const challenge = parseChallenge(typeof header === 'string' ? header : header?.[0]);
   const lookup = await deps.credentials(target.registry, signal);
   if (challenge?.scheme === 'bearer') {
-    const { token, ttlMs } = await fetchToken(challenge, scope, lookup.credentials, signal, deps);
-    deps.tokens.set(tokenKey, token, ttlMs);
-    res = await request(`Bearer ${token}`);
+    const answer = await fetchToken(challenge, scope, lookup.credentials, signal, deps);
+    if ('refused' in answer) return { refused: answer.refused, unavailable: lookup.unavailable };
+    deps.tokens.set(tokenKey, answer.token, answer.ttlMs);
+    res = await request(`Bearer ${answer.token}`);
   } else if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) {
     res = await request(basic(lookup.credentials));
   }
   return { res, unavailable: lookup.unavailable };
 }
 
-function statusOutcome(res: HttpResponse, target: RegistryTarget, unavailable: string | undefined): CheckOutcome | undefined {
-  if (res.status === 200) return undefined;
-  if (res.status === 404) return { status: 'missing', reason: `not found in ${target.registry}` };
-  if (res.status === 401 || res.status === 403) {
-    const why = unavailable === undefined ? '' : `; registry credentials unavailable: ${unavailable}`;
-    return { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, answered: true };
-  }
-  return { status: 'error', reason: `${target.registry} answered ${res.status}` };
+/** The registry's answer when it is a 200, else the outcome it makes. */
+function answerOf(answer: Authorized, target: RegistryTarget): { readonly ok: true; readonly res: HttpResponse } | { readonly ok: false; readonly outcome: CheckOutcome } {
+  const why = answer.unavailable === undefined ? '' : `; registry credentials unavailable: ${answer.unavailable}`;
+  if ('refused' in answer) return { ok: false, outcome: { status: 'error', reason: `${answer.refused}${why}`, answered: true } };
+  const { res } = answer;
+  if (res.status === 200) return { ok: true, res };
+  if (res.status === 404) return { ok: false, outcome: { status: 'missing', reason: `not found in ${target.registry}` } };
+  if (res.status === 401 || res.status === 403) return { ok: false, outcome: { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, answered: true } };
+  return { ok: false, outcome: { status: 'error', reason: `${target.registry} answered ${res.status}` } };
 }
 
 /** Check one target; throws `RegistryHttpError` when the registry cannot be talked to. */
 export async function checkOci(target: RegistryTarget, platforms: readonly string[], signal: AbortSignal, deps: OciDeps): Promise<CheckOutcome> {
   const method = platforms.length > 0 ? 'GET' : 'HEAD';
-  const { res, unavailable } = await authorizedSend(target, manifestUrl(target, 'manifests', target.reference), method, ACCEPT, signal, deps);
-  const bad = statusOutcome(res, target, unavailable);
-  if (bad !== undefined) return bad;
+  const manifest = answerOf(await authorizedSend(target, manifestUrl(target, 'manifests', target.reference), method, ACCEPT, signal, deps), target);
+  if (!manifest.ok) return manifest.outcome;
+  const { res } = manifest;
+  // A web server's catch-all page (a host that is no registry, a proxy's login page) answers 200
+  // too; a registry answers a manifest in its media type, never in text.
+  const mediaType = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType.startsWith('text/')) return { status: 'error', reason: `${target.registry} answered a web page (${mediaType}), not a manifest` };
   if (platforms.length === 0) return { status: 'present' };
   const ct = res.headers['content-type'];
   const shape = manifestShape(res.body.toString('utf8'), ct);
@@ -162,9 +190,8 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
       break;
     case 'image': {
       if (shape.configDigest === undefined) return { status: 'error', reason: `${target.registry} answered a manifest without a config` };
-      const blob = await authorizedSend(target, manifestUrl(target, 'blobs', shape.configDigest), 'GET', '*/*', signal, deps);
-      const badBlob = statusOutcome(blob.res, target, blob.unavailable);
-      if (badBlob !== undefined) return badBlob.status === 'missing' ? { status: 'error', reason: `${target.registry} lacks the config blob of a manifest it has` } : badBlob;
+      const blob = answerOf(await authorizedSend(target, manifestUrl(target, 'blobs', shape.configDigest), 'GET', '*/*', signal, deps), target);
+      if (!blob.ok) return blob.outcome.status === 'missing' ? { status: 'error', reason: `${target.registry} lacks the config blob of a manifest it has` } : blob.outcome;
       const p = configPlatform(blob.res.body.toString('utf8'));
       have = p === undefined ? [] : [p];
       break;

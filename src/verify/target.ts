@@ -28,8 +28,12 @@ export interface EcrTarget {
 
 export type Target = RegistryTarget | EcrTarget;
 
-/** `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`. */
-const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+/**
+ * `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`, and the dual-stack (IPv6) endpoints
+ * `<account>.dkr-ecr[-fips].<region>.on.aws`: their registry API wants ECR's own Basic tokens, so
+ * they are asked through the SDK too.
+ */
+const ECR_HOST = /^(\d{12})\.(?:dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|dkr-ecr(?:-fips)?\.([a-z0-9-]+)\.on\.aws)$/;
 
 /** Docker Hub's registry API is not at docker.io. */
 const DOCKER_HUB_API = 'registry-1.docker.io';
@@ -41,7 +45,8 @@ export function targetOf(image: string): { ok: true; target: Target } | { ok: fa
   const { domain, path, tag, digest } = parsed.value;
   const ecr = ECR_HOST.exec(domain);
   if (ecr !== null) {
-    const [, registryId = '', region = ''] = ecr;
+    const [, registryId = '', classic, dualStack] = ecr;
+    const region = classic ?? dualStack ?? '';
     return { ok: true, target: { kind: 'ecr', registry: domain, registryId, region, repository: path, tag: digest === undefined ? (tag ?? 'latest') : undefined, digest } };
   }
   const host = domain === DEFAULT_DOMAIN ? DOCKER_HUB_API : domain;

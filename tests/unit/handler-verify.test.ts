@@ -100,6 +100,20 @@ describe('verify: the target lacks the image', () => {
   });
 });
 
+describe('verify on UPDATE (README, "Scope")', () => {
+  it('does not check again an image the update leaves as it was: re-applying a kept template keeps it', async () => {
+    const review = eventReview(EVENT);
+    const request = review['request'] as JsonObject;
+    const deployment = (): JsonObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { template: { spec: { containers: [{ name: 'web', image: 'gcr.io/web:1' }] } } } });
+    Object.assign(request, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', object: deployment(), oldObject: deployment() });
+    delete request['requestKind'];
+    delete request['requestResource'];
+    const { response } = await run('    verify: true\n', present, withBody(EVENT, review));
+    expect(patchOf(response)).toEqual([]);
+    expect(registry.fake.seen).toEqual([]);
+  });
+});
+
 describe('verify: the target cannot be asked', () => {
   it('keeps the original by default (onUnreachable: keep)', async () => {
     const { response, obs } = await run('    verify: true\n', broken);

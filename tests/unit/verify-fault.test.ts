@@ -5,7 +5,8 @@
  * loops, and the token flow's own failures. Every case must end in a verdict, never a throw.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { LookupFunction } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { freePort } from '../integration/helpers/processes.js';
 import { anonymous, noAws, type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 import type { CredentialLookup } from '../../src/verify/oci.js';
@@ -31,6 +32,7 @@ describe('answers of the registry', () => {
   it.each<[string, Route, Verdict['status'], RegExp | undefined]>([
     ['200 is present', (_q, s) => s.writeHead(200).end(), 'present', undefined],
     ['404 is missing', (_q, s) => s.writeHead(404).end(), 'missing', /not found in 127\.0\.0\.1:\d+$/],
+    ['200 with a web page is unreachable, not present', (_q, s) => s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html></html>'), 'unreachable', /answered a web page \(text\/html\), not a manifest/],
     ['500 is unreachable', (_q, s) => s.writeHead(500).end(), 'unreachable', /answered 500/],
     ['503 is unreachable', (_q, s) => s.writeHead(503).end(), 'unreachable', /answered 503/],
     ['429 is unreachable', (_q, s) => s.writeHead(429).end(), 'unreachable', /answered 429/],
@@ -81,6 +83,19 @@ describe('the deadline and the network', () => {
     registry.fake.route = (_q, s) => s.writeHead(200).end();
     const { verdicts } = await createVerifier({ credentials: anonymous, ecr: noAws }).verify([{ image: `${registry.fake.host}/a:1`, platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/TLS error/) });
+  });
+
+  it('answers unreachable, saying so, for a registry that speaks plain HTTP', async () => {
+    const plain = createHttpServer((_q, s) => s.writeHead(200).end());
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = plain.address() as AddressInfo;
+      const { verdicts } = await verifier().verify([{ image: `127.0.0.1:${port}/a:1`, platforms: [] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^TLS error with 127\.0\.0\.1:\d+ \(EPROTO: it does not answer in TLS; registries are checked over HTTPS only\)$/) });
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
   });
 
   it('answers unreachable when the name does not resolve', async () => {
@@ -235,6 +250,22 @@ describe('the token flow', () => {
     expect(registry.fake.seen[1]?.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
   });
 
+  it('answers the Bearer challenge of a 401 that also offers Basic (two WWW-Authenticate headers)', async () => {
+    const v = await one((q, s, url) => {
+      if (url.pathname === '/token') {
+        s.writeHead(200).end('{"token":"good"}');
+        return;
+      }
+      if (q.headers.authorization === 'Bearer good') {
+        s.writeHead(200).end();
+        return;
+      }
+      s.setHeader('www-authenticate', ['Basic realm="r"', `Bearer realm="https://${registry.fake.host}/token",service="fake"`]);
+      s.writeHead(401).end();
+    });
+    expect(v.status).toBe('present');
+  });
+
   it('uses basic auth when the registry asks for it', async () => {
     const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
     const v = await one((q, s) => (q.headers.authorization?.startsWith('Basic ') === true ? s.writeHead(200).end() : s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end()), undefined, { credentials });
@@ -250,6 +281,18 @@ describe('the token flow', () => {
   ])('%s is unreachable', async (_what, token, reason) => {
     const v = await one(withToken(token));
     expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(reason) });
+  });
+
+  it('a token service that refuses is a refusal: it says why when the credentials could not be read, and does not open the breaker', async () => {
+    const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
+    const v = verifier({ credentials, breakerFailures: 3 });
+    registry.fake.route = withToken((q, s) => (q.url?.includes('private') === true ? s.writeHead(401).end() : s.writeHead(200).end('{"token":"good"}')));
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/private/app:${i}`, platforms: [] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/refused the anonymous request \(401\); registry credentials unavailable: cannot read secret s/) });
+    }
+    const pub = await v.verify([{ image: `${registry.fake.host}/public/app:1`, platforms: [] }]);
+    expect(pub.verdicts[0]?.status).toBe('present');
   });
 
   it('a challenge without a realm, or with an invalid one, is unreachable', async () => {

@@ -12,7 +12,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { TtlCache } from '../../src/verify/cache.js';
-import { createCredentialsSource, parseCredentials, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
+import { createCredentialsSource, parseCredentials, REFRESH_MS, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
 import { parseChallenge } from '../../src/verify/oci.js';
 import { lacking, manifestShape, parsePlatform } from '../../src/verify/platform.js';
 import { targetOf } from '../../src/verify/target.js';
@@ -176,6 +176,32 @@ describe('registry credentials', () => {
     expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
   });
 
+  it('reads a rotated secret again after REFRESH_MS, using what it read before meanwhile and when that read fails', async () => {
+    let clock = 0;
+    secrets
+      .on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: '{"r.example.com":{"username":"u","password":"old"}}' })
+      .rejectsOnce(awsError('ThrottlingException'))
+      .resolves({ SecretString: '{"r.example.com":{"username":"u","password":"new"}}' });
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps(() => clock));
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    clock = REFRESH_MS - 1;
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    // Due: read in the background (it fails); the checks go on with the old credentials.
+    clock = REFRESH_MS;
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'old' } });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+    clock = REFRESH_MS + RETRY_MS;
+    await source('r.example.com', signal());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'new' } });
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 3);
+  });
+
   it('does not wait for the read past the caller deadline', async () => {
     secrets.on(GetSecretValueCommand).callsFake(() => new Promise(() => undefined));
     const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps());
@@ -232,6 +258,9 @@ describe('small parts', () => {
     ['mirror.example.com:5000/team/app', { kind: 'oci', registry: 'mirror.example.com:5000', base: 'https://mirror.example.com:5000', repository: 'team/app', reference: 'latest' }],
     [`${ECR_HOST}/a/b:1`, { kind: 'ecr', registryId: '123456789012', region: 'us-west-2', repository: 'a/b', tag: '1' }],
     ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/a:1', { kind: 'ecr', region: 'cn-north-1' }],
+    ['123456789012.dkr-ecr.eu-west-1.on.aws/a:1', { kind: 'ecr', registryId: '123456789012', region: 'eu-west-1', repository: 'a', tag: '1' }],
+    ['123456789012.dkr-ecr-fips.us-east-1.on.aws/a@sha256:' + 'b'.repeat(64), { kind: 'ecr', region: 'us-east-1', digest: 'sha256:' + 'b'.repeat(64) }],
+    ['123456789012.dkr.ecr.us-west-2.on.aws/a:1', { kind: 'oci' }],
   ])('targetOf(%s)', (image, expected) => {
     expect(targetOf(image)).toMatchObject({ ok: true, target: expected });
   });
@@ -241,6 +270,10 @@ describe('small parts', () => {
     ['Basic realm="Registry Realm"', { scheme: 'basic', params: { realm: 'Registry Realm' } }],
     ['Bearer realm=https://a/t, service="x\\"y"', { scheme: 'bearer', params: { realm: 'https://a/t', service: 'x"y' } }],
     ['Bearer', { scheme: 'bearer', params: {} }],
+    // Two WWW-Authenticate headers, as Node joins them: the Bearer challenge is the one answered.
+    ['Basic realm="r", Bearer realm="https://a/t",service="s"', { scheme: 'bearer', params: { realm: 'https://a/t', service: 's' } }],
+    ['Bearer realm="https://a/t", Basic realm="r"', { scheme: 'bearer', params: { realm: 'https://a/t' } }],
+    ['Basic realm="r", Negotiate', { scheme: 'basic', params: { realm: 'r' } }],
   ])('parseChallenge(%s)', (header, expected) => {
     expect(parseChallenge(header)).toEqual(expected);
   });
