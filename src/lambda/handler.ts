@@ -56,7 +56,7 @@ export interface HandlerDeps {
   readonly metrics: Metrics;
   /** Default `DEFAULT_MAX_BODY_BYTES`. */
   readonly maxBodyBytes?: number;
-  /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it they are not checked and are kept. */
+  /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it their rewrites are applied unchecked (every entry point passes one). */
   readonly verifier?: Verifier;
   /**
    * The Observability's `output`: held from the review's line to the end of the invocation, so

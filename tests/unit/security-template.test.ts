@@ -98,6 +98,12 @@ describe('template.yaml: least privilege', () => {
     expect(maxDeadline).toBeLessThanOrEqual(Math.min(MAX_VERIFY_DEADLINE_MS, timeoutMs - 2000));
   });
 
+  it('refuses a stack with no rules at all (a blank RewriteRules and no parameter), which could not start', () => {
+    const rules = (template as unknown as { Rules: Record<string, { RuleCondition: Json; Assertions: { Assert: Json }[] }> }).Rules;
+    expect(rules['RulesGiven']?.RuleCondition).toEqual({ 'Fn::Equals': [{ Ref: 'RewriteRulesParameterName' }, ''] });
+    expect(rules['RulesGiven']?.Assertions.map((a) => a.Assert)).toEqual([{ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'RewriteRules' }, ''] }] }]);
+  });
+
   it('the registry credentials secret is given by its full ARN, the only form its grant matches', () => {
     const pattern = template.Parameters['RegistryCredentialsSecretArn']?.['AllowedPattern'];
     const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
