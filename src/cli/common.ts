@@ -81,6 +81,12 @@ export async function openCliSources(io: Io, options: CliSourceOptions): Promise
   // (the AWS SDK's "Region is missing", "Could not load credentials...") is kept for the message
   // below: the rules state's reason carries only the error's name, since the Lambda shows that
   // reason to every kubectl user in a warning.
+  // `--config ""` (an unset shell variable) names no file: said so, not "cannot read rules document
+  // : ENOENT"; the exit code of a rules document that cannot be read, as before.
+  if (options.configFile?.trim() === '') {
+    io.stderr('error: --config names no rules document (it is empty)\n');
+    return EXIT.invalidConfig;
+  }
   const details: string[] = [];
   const keepDetail = (line: string): void => {
     if (!line.includes('"detail"')) return;

@@ -148,3 +148,18 @@ describe('version and help', () => {
     for (const c of ['explain', 'check-config', 'serve', 'webhook-config', 'invoke', 'version']) expect(io.out()).toContain(`image-rewriter ${c}`);
   });
 });
+
+describe('--config ""', () => {
+  it.each([
+    [['explain', '--config', '', 'gcr.io/a']],
+    [['check-config', '--config', '']],
+    [['render', '--config', '', '-f', join(FIXTURES, 'valid-demo.yaml')]],
+    [['audit', '--config', '', '-f', '-']],
+    [['invoke', '--config', '', join(FIXTURES, '..', '..', 'events', 'rest-pod-v1.json')]],
+  ])('%j says it names no rules document, with the exit code of one that cannot be read (2)', async (args) => {
+    const io = captureIo(TEST_ENV, '');
+    expect(await main(args, io)).toBe(EXIT.invalidConfig);
+    expect(io.err()).toBe('error: --config names no rules document (it is empty)\n');
+    expect(io.out()).toBe('');
+  });
+});
