@@ -26,8 +26,7 @@ import { type Finding, findingsOf, type ManifestObject, readObjects, SCOPES, typ
 import { jsonStreamStarts } from '../manifests/json-stream.js';
 import { MAX_ALIAS_COUNT } from '../manifests/render.js';
 import type { Rewriter } from '../core/rules.js';
-import { at, isRecord, own } from '../core/json.js';
-import { printable } from '../core/json.js';
+import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
 import { workloadTypeOfKind } from '../core/workload.js';
 
 export const OUTPUTS = ['table', 'json'] as const;
@@ -117,7 +116,7 @@ class Report {
     this.byNamespace.set(f.namespace, (this.byNamespace.get(f.namespace) ?? 0) + 1);
     this.byRule.set(f.rule, (this.byRule.get(f.rule) ?? 0) + 1);
     this.objects.add(`${f.kind}\u0000${f.namespace}\u0000${f.name}`);
-    if (this.output === 'json') this.io.stdout(`${JSON.stringify(f)}\n`);
+    if (this.output === 'json') this.io.stdout(`${jsonLine(f)}\n`);
     else this.findings.push(f); // a table needs every row for its column widths
   }
 

@@ -4,6 +4,7 @@
  * injected so tests drive `main` directly. Unknown options are errors (typos must fail).
  */
 import { explainImage } from '../core/explain.js';
+import { jsonLine } from '../core/json.js';
 import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, UsageError } from './common.js';
 import { VERSION } from './version.js';
 
@@ -68,7 +69,7 @@ const explain: Command = async (args, io) => {
     for (const line of text.split(/\r?\n/)) if (line.trim() !== '') images.push(line);
   }
   for (const image of images) {
-    io.stdout(`${JSON.stringify(explainImage(loaded.state.rewriter, image, values.namespace))}\n`);
+    io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, values.namespace))}\n`);
   }
   return EXIT.ok;
 };

@@ -39,6 +39,24 @@ export function escapeBidi(json: string): string {
   return BIDI.test(json) ? json.replace(BIDI_ALL, unicodeEscape) : json;
 }
 
+/**
+ * Characters JSON.stringify leaves raw that a reader splitting lines may take for a line break
+ * (U+0085, U+2028, U+2029: Python's `splitlines`, some log shippers) or that reorder text on a
+ * terminal (the bidirectional-text controls above).
+ */
+const LINE_UNSAFE = /[\u0085\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const LINE_UNSAFE_ALL = new RegExp(LINE_UNSAFE.source, 'g');
+
+/**
+ * One JSON line for the CLI's line-per-object outputs (`explain`, `audit -o json`): the same value
+ * as `JSON.stringify`, with LINE_UNSAFE characters as their `\uXXXX` escapes, so a line is a line
+ * for every reader.
+ */
+export function jsonLine(value: unknown): string {
+  const text = JSON.stringify(value);
+  return LINE_UNSAFE.test(text) ? text.replace(LINE_UNSAFE_ALL, unicodeEscape) : text;
+}
+
 /** One UTF-16 unit as its `\uXXXX` escape (JSON's form). */
 export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 

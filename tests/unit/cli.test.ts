@@ -163,3 +163,26 @@ describe('--config ""', () => {
     expect(io.out()).toBe('');
   });
 });
+
+describe('one JSON object per line, for every reader', () => {
+  // JSON.stringify leaves U+2028/U+2029/U+0085 raw (Python's splitlines breaks a line there) and
+  // bidirectional-text controls (a terminal shows the line reordered): they are escaped.
+  const odd = 'gcr.io/a\u2028b\u0085c\u202ed';
+  it('explain escapes them, and the line parses back to the same value', async () => {
+    const io = captureIo(TEST_ENV, `${odd}\n`);
+    expect(await main(['explain', '-c', demo, '-'], io)).toBe(EXIT.ok);
+    const out = io.out();
+    expect(out).toBe(`${JSON.stringify({ image: odd, rewritten: odd, rule: '', error: 'invalid reference format' }).replaceAll('\u2028', '\\u2028').replaceAll('\u0085', '\\u0085').replaceAll('\u202e', '\\u202e')}\n`);
+    expect(out.trimEnd().split(/\r\n|[\n\r\u0085\u2028\u2029]/)).toHaveLength(1);
+    expect(JSON.parse(out)).toEqual({ image: odd, rewritten: odd, rule: '', error: 'invalid reference format' });
+  });
+
+  it('audit -o json escapes them in names from the cluster', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p\u2028q', namespace: 'shop' }, spec: { containers: [{ name: 'c\u2029', image: 'gcr.io/app:1' }] } };
+    const io = captureIo(TEST_ENV, JSON.stringify(pod));
+    expect(await main(['audit', '-c', demo, '-f', '-', '-o', 'json'], io)).toBe(EXIT.failure);
+    const out = io.out();
+    expect(out.trimEnd().split(/\r\n|[\n\r\u0085\u2028\u2029]/)).toHaveLength(1);
+    expect(JSON.parse(out)).toMatchObject({ name: 'p\u2028q', container: 'c\u2029', image: 'gcr.io/app:1', rewritten: 'asia.gcr.io/app:1' });
+  });
+});
