@@ -31,8 +31,24 @@ interface PrimaryMessage {
 /** Writes to a pipe of at most this many bytes are atomic (POSIX PIPE_BUF on Linux). */
 export const ATOMIC_WRITE_BYTES = 4096;
 
-/** A worker that dies sooner than this after its start is replaced after the same delay (no crash loop). */
-const RESTART_DELAY_MS = 1000;
+/**
+ * A worker that dies sooner than this after its start is replaced after this delay, doubled for
+ * each such death in a row (no crash loop); one that lived longer is replaced at once.
+ */
+export const RESTART_DELAY_MS = 1000;
+export const MAX_RESTART_DELAY_MS = 60_000;
+const SETTLED_MS = RESTART_DELAY_MS;
+
+/**
+ * How long to wait before replacing a worker that lived `livedMs`, after `quickDeaths` workers in a
+ * row died before they settled. A replacement that cannot start (its rules file became invalid or
+ * was deleted while the others serve on with the rules they have) then retries at 1, 2, 4... up to
+ * 60 s, each retry one log line, instead of every second until the file is fixed.
+ */
+export function restartDelay(livedMs: number, quickDeaths: number): number {
+  if (livedMs >= SETTLED_MS) return 0;
+  return Math.min(RESTART_DELAY_MS * 2 ** Math.min(quickDeaths, 16), MAX_RESTART_DELAY_MS);
+}
 
 const isMessage = <T extends { kind: string }>(m: unknown, kind: T['kind']): m is T => typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === kind;
 
@@ -165,6 +181,8 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   let stopping = false;
   /** Workers are replaced only once all have started: a failed start is the start's to report. */
   let serving = false;
+  /** Workers in a row that died before they settled (SETTLED_MS). */
+  let quickDeaths = 0;
 
   const startOne = (): Started => {
     const s = fork();
@@ -174,12 +192,14 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
       if (stopping || !serving) return;
       const lived = Date.now() - s.startedAt;
       const signal = s.killedBy();
-      logger.error('worker exited; starting another', { workerId: s.worker.id, code, ...(signal === undefined ? {} : { signal }), livedMs: lived });
+      const delay = restartDelay(lived, quickDeaths);
+      quickDeaths = lived >= SETTLED_MS ? 0 : quickDeaths + 1;
+      logger.error('worker exited; starting another', { workerId: s.worker.id, code, ...(signal === undefined ? {} : { signal }), livedMs: lived, startInMs: delay });
       // A shutdown that began while the replacement waited must not start it (it would serve on
       // with nobody to stop it, and the primary would wait for it forever).
       setTimeout(() => {
         if (!stopping) startOne();
-      }, lived < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0);
+      }, delay);
     });
     return s;
   };

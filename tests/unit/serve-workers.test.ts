@@ -11,7 +11,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../src/cli/main.js';
-import { ATOMIC_WRITE_BYTES, lineAtomicWriter } from '../../src/cli/serve-workers.js';
+import { ATOMIC_WRITE_BYTES, lineAtomicWriter, MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay } from '../../src/cli/serve-workers.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
@@ -327,5 +327,13 @@ describe('lineAtomicWriter', () => {
       lineAtomicWriter((s) => writes.push(s), max)(text);
       expect(writes).toEqual(reference(text, max));
     }
+  });
+});
+
+describe('restartDelay', () => {
+  it('replaces a worker that lived at once, and one that died young after 1, 2, 4... s, at most 60 s', () => {
+    expect(restartDelay(RESTART_DELAY_MS, 0)).toBe(0);
+    expect(restartDelay(3_600_000, 7)).toBe(0);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 40].map((n) => restartDelay(200, n))).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, MAX_RESTART_DELAY_MS]);
   });
 });
