@@ -135,3 +135,17 @@ describe('README quoted command output', () => {
     expect(io.out()).toBe(`${quoted}\n`);
   });
 });
+
+describe('README Cold starts', () => {
+  it('quotes the cold start figures of the run docs/performance.md reports', () => {
+    const performance = readFileSync(join(REPO_ROOT, 'docs', 'performance.md'), 'utf8');
+    const row = (label: string): string => performance.split('\n').find((l) => l.startsWith(`| 3 cold start${label}`))?.split('|')[2]?.trim() ?? '';
+    const inline = row(': spawn -> first answer');
+    const fromAws = row(', token from Secrets Manager');
+    const paragraph = readme.split('- **Cold starts.**')[1]?.split('\n- **')[0] ?? '';
+    const quoted = /(\d+) ms with inline rules and token[^,]*, (\d+) ms with\s+the token read from AWS/.exec(paragraph);
+    expect(quoted).not.toBeNull();
+    expect(Math.round(Number.parseFloat(inline))).toBe(Number(quoted?.[1]));
+    expect(Math.round(Number.parseFloat(fromAws))).toBe(Number(quoted?.[2]));
+  });
+});
