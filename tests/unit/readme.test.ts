@@ -3,16 +3,20 @@
  * what users grep their logs and kubectl's output for, so each quoted message must be one the code
  * writes (log messages are looked up in src/; the fail-open row is checked against the handler's
  * real answer and line). The SAM verification step: what kubectl prints for the demo Deployment
- * with the webhook configuration webhook-config prints by default.
+ * with the webhook configuration webhook-config prints by default. The output it quotes from
+ * check-config and audit, character for character.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { RulesProvider } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
+import { main } from '../../src/cli/main.js';
 import { webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const section = readme.split('\n## Troubleshooting\n')[1]?.split('\n## ')[0] ?? '';
@@ -79,5 +83,69 @@ describe('README Rotating the token', () => {
     const used = new Set([...section.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)].map((m) => m[1] ?? ''));
     const assigned = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Z_][A-Z0-9_]*)=\$\(/gm)].map((m) => m[1] ?? ''));
     expect([...used].filter((v) => !assigned.has(v))).toEqual([]);
+  });
+});
+
+/** The fenced block that follows `after` in the README. */
+function blockAfter(after: string): string {
+  const rest = readme.split(after)[1] ?? '';
+  return rest.slice(rest.indexOf('```\n') + 4).split('\n```')[0] ?? '';
+}
+
+describe('README quoted command output', () => {
+  it('Quick start: explain prints the quoted lines for the demo rules', async () => {
+    const quick = readme.split('\n## Quick start\n')[1]?.split('\n## ')[0] ?? '';
+    const command = /^node dist\/cli\.js (explain .*)$/m.exec(quick)?.[1] ?? '';
+    const quoted = [...quick.matchAll(/^# (\{.*\})$/gm)].map((m) => m[1] ?? '');
+    expect(quoted.length).toBeGreaterThan(0);
+    const io = captureIo({});
+    const args = command.split(/\s+/).map((a) => (a === 'tests/fixtures/valid-demo.yaml' ? join(REPO_ROOT, a) : a));
+    expect(await main(args, io)).toBe(0);
+    expect(io.out()).toBe(`${quoted.join('\n')}\n`);
+  });
+
+  it('Rules reference: check-config lists every problem of the sample document, as quoted', async () => {
+    const quoted = blockAfter('every\nproblem in a document is reported at once with its path:');
+    const [command, ...output] = quoted.split('\n');
+    expect(command).toBe('$ image-rewriter check-config --config rules.yaml');
+    const file = join(mkdtempSync(join(tmpdir(), 'readme-')), 'rules.yaml');
+    writeFileSync(file, [
+      'rules:',
+      '  - {name: a, matchh: gcr.io, replace: asia.gcr.io}',
+      '  - {name: b, match: quay.io, replace: "${env:AWS_ACCOUNT_ID}.dkr.ecr.us-west-2.amazonaws.com/quay"}',
+      "  - {name: c, regex: '(a+)+', replace: mirror.example.com/x}",
+      '',
+    ].join('\n'));
+    const io = captureIo({});
+    expect(await main(['check-config', '--config', file], io)).toBe(2);
+    expect(io.err().replaceAll(file, 'rules.yaml')).toBe(`${output.join('\n')}\n`);
+  });
+
+  it('Find what still pulls from upstream: the table and summary audit prints, as quoted', async () => {
+    const quoted = blockAfter('kubectl get pods,deploy -A -o json | image-rewriter audit --config rules.yaml -f -\n```');
+    const container = { name: 'web', image: 'gcr.io/web:1.4' };
+    const list = {
+      apiVersion: 'v1', kind: 'List', items: [
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-7d9c-x2', namespace: 'shop' }, spec: { containers: [container] } },
+        { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { template: { spec: { containers: [container] } } } },
+      ],
+    };
+    const io = captureIo({ REWRITE_RULES: 'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]' }, JSON.stringify(list));
+    expect(await main(['audit', '-f', '-'], io)).toBe(1);
+    expect(io.out()).toBe(`${quoted}\n`);
+  });
+});
+
+describe('README Cold starts', () => {
+  it('quotes the cold start figures of the run docs/performance.md reports', () => {
+    const performance = readFileSync(join(REPO_ROOT, 'docs', 'performance.md'), 'utf8');
+    const row = (label: string): string => performance.split('\n').find((l) => l.startsWith(`| 3 cold start${label}`))?.split('|')[2]?.trim() ?? '';
+    const inline = row(': spawn -> first answer');
+    const fromAws = row(', token from Secrets Manager');
+    const paragraph = readme.split('- **Cold starts.**')[1]?.split('\n- **')[0] ?? '';
+    const quoted = /(\d+) ms with inline rules and token[^,]*, (\d+) ms with\s+the token read from AWS/.exec(paragraph);
+    expect(quoted).not.toBeNull();
+    expect(Math.round(Number.parseFloat(inline))).toBe(Number(quoted?.[1]));
+    expect(Math.round(Number.parseFloat(fromAws))).toBe(Number(quoted?.[2]));
   });
 });
