@@ -16,7 +16,8 @@
  *   are kept; an existing value that is not a JSON map of strings is replaced. Not written for
  *   the ephemeralcontainers subresource (the API server would drop it).
  * - One admission warning per rewrite, invalid image and rejected rule result (kubectl prints
- *   them), at most MAX_WARNINGS, printable ASCII, about WARNING_TARGET_LENGTH characters.
+ *   them), at most MAX_WARNINGS and MAX_WARNINGS_LENGTH characters in all, printable ASCII,
+ *   about WARNING_TARGET_LENGTH characters each.
  * - auditAnnotations `rewrites` and `invalid`: compact JSON lists under
  *   MAX_AUDIT_ANNOTATION_BYTES (the API server prefixes the keys with the webhook's name).
  * - A rule's `imagePullSecrets` are added to the pod spec (Pod or template) whose image it
@@ -63,6 +64,13 @@ export const WARNING_TARGET_LENGTH = 120;
 export const WARNING_MAX_LENGTH = 256;
 /** At most this many warnings (the last one then says how many more there were). */
 export const MAX_WARNINGS = 30;
+/**
+ * The warnings of one answer together stay within this many characters, the counting one
+ * included. The API server sends at most 4096 characters (runes) of warnings per response, for
+ * every webhook and its own warnings together, and drops whatever comes after: past it the
+ * warning that counts the rest was the one lost. A quarter of that is left to the others.
+ */
+export const MAX_WARNINGS_LENGTH = 3 * 1024;
 /** Each auditAnnotation value stays below this many UTF-8 bytes. */
 export const MAX_AUDIT_ANNOTATION_BYTES = 10 * 1024;
 

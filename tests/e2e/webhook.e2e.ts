@@ -189,6 +189,20 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     ]);
   });
 
+  scenario(env, '5b. many long rewrites: kubectl shows the warning that counts the ones left out', async () => {
+    // The API server keeps 4096 characters of warnings per response and drops the rest: 30
+    // warnings of about 170 characters lost the last one, which says how many were not shown.
+    const ns = 'many-warnings';
+    await kubectl.createNamespace(ns);
+    const images = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${i}`, `gcr.io/some-long-project-name-here/team/service-${i}:v1.2.3-build.12345`]));
+    const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podManifest('many', images) });
+    const shown = warnings(created.stderr);
+    const rewrites = shown.filter((w) => w.startsWith('Warning: image-rewriter: rewrote containers['));
+    expect(rewrites.length).toBeGreaterThan(10);
+    expect(shown).toEqual([...rewrites, `Warning: image-rewriter: ${40 - rewrites.length} more warnings not shown (see the ${ORIGINAL_IMAGES} annotation)`]);
+    expect(Object.keys(JSON.parse((await getPod(ns, 'many')).metadata.annotations?.[ORIGINAL_IMAGES] ?? '{}') as object)).toHaveLength(40);
+  });
+
   scenario(env, '6. server-side dry-run returns the rewritten object and persists nothing', async () => {
     const ns = 'dry-run';
     await kubectl.createNamespace(ns);

@@ -9,6 +9,7 @@ import {
   MAX_ANNOTATIONS_BYTES,
   MAX_AUDIT_ANNOTATION_BYTES,
   MAX_WARNINGS,
+  MAX_WARNINGS_LENGTH,
   ORIGINAL_IMAGES_ANNOTATION,
   type ReviewOptions,
   type ReviewOutcome,
@@ -213,6 +214,20 @@ describe('warnings', () => {
     expect(warnings[MAX_WARNINGS - 1]).toBe(`image-rewriter: 16 more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
     expect(outcome.report.rewrites).toHaveLength(45);
     expect(ops).toHaveLength(46);
+  });
+
+  it(`stay within ${MAX_WARNINGS_LENGTH} characters in all, so the API server (4096 at most, others' included) keeps the one counting the rest`, () => {
+    // 40 rewrites of about 170 characters each: the API server dropped every warning past its
+    // 4096th character, the last (counting) one with them, and kubectl showed 25 of 40 rewrites.
+    const containers = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/some-long-project-name-here/team/service-${i}:v1.2.3-build.12345` }));
+    const warnings = run(podReview(pod(containers))).outcome.response.response.warnings ?? [];
+    expect(warnings.join('').length).toBeLessThanOrEqual(MAX_WARNINGS_LENGTH);
+    expect(warnings.length).toBeGreaterThan(10);
+    expect(warnings.slice(0, -1).every((w) => w.startsWith('image-rewriter: rewrote containers['))).toBe(true);
+    expect(warnings.at(-1)).toBe(`image-rewriter: ${40 - (warnings.length - 1)} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+    // Short warnings still come MAX_WARNINGS at a time (see above); few long ones are all kept.
+    const few = run(podReview(pod(containers.slice(0, 5)))).outcome.response.response.warnings ?? [];
+    expect(few).toHaveLength(5);
   });
 
   it('make untrusted text printable ASCII and stay short', () => {
