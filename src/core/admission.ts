@@ -13,7 +13,9 @@
  *   `"<list>/<containerName>"` (`"<list>/[<index>]"` without a name) -> original image. Entries are
  *   written only for images rewritten now, so a reinvocation (image already rewritten) keeps the
  *   first original, and an UPDATE that sets a new upstream image records that one; other entries
- *   are kept; an existing value that is not a JSON map of strings is replaced. Not written for
+ *   are kept, except those an UPDATE leaves stale (the container removed, or given an image that
+ *   is not the rules' result for its recorded original); an existing value that is not a JSON map
+ *   of strings is replaced. Not written for
  *   the ephemeralcontainers subresource (the API server would drop it).
  * - One admission warning per rewrite, invalid image and rejected rule result (kubectl prints
  *   them), at most MAX_WARNINGS and MAX_WARNINGS_LENGTH characters in all, printable ASCII,

@@ -237,7 +237,8 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
   const more = (list: readonly PatchOperation[]): void => {
     for (const op of list) ops.push(op);
   };
-  if (applied.length > 0 && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed));
+  const stale = plan.staleOriginals ?? [];
+  if ((applied.length > 0 || stale.length > 0) && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed, stale));
   more(pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
   for (const w of overrides.warnings?.() ?? []) warnings.push(w);
 

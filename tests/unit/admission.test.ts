@@ -104,6 +104,53 @@ describe('the original-images annotation', () => {
     expect(ops).toEqual([]);
   });
 
+  describe('on an UPDATE that replaces or removes a recorded container image', () => {
+    const annotated = (entries: Record<string, string>, containers: Container[]) =>
+      pod(containers, { metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: JSON.stringify(entries) } } });
+    const stored = annotated({ 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:1' }, [
+      { name: 'a', image: 'asia.gcr.io/a:1' },
+      { name: 'b', image: 'asia.gcr.io/b:1' },
+    ]);
+    const update = (containers: Container[], entries: Record<string, string> = { 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:1' }) =>
+      run(podReview(annotated(entries, containers), { operation: 'UPDATE', oldObject: stored }));
+
+    it('drops the entry of an image set to one no rule rewrites (kubectl set image), keeps the others', () => {
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'registry.internal/b:2' }]);
+      expect(annotationOps(ops)).toEqual([{ op: 'replace', path: '/metadata/annotations/image-rewriter.io~1original-images', value: '{"containers/a":"gcr.io/a:1"}' }]);
+    });
+
+    it("drops the entry of a container the update removes, and of an image rolled back to another rewrite's result", () => {
+      const { ops } = update([{ name: 'b', image: 'asia.gcr.io/b:0' }]);
+      expect(originals(ops)).toBe('{}');
+      expect(ops.filter((o) => o.path.includes('/spec/'))).toEqual([]);
+    });
+
+    it('records the new original when the new image is rewritten', () => {
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'gcr.io/other:3' }]);
+      expect(originals(ops)).toBe('{"containers/a":"gcr.io/a:1","containers/b":"gcr.io/other:3"}');
+    });
+
+    it("keeps an entry whose image is the rules' result for it, or that pinned to a digest (the same upstream image sent again)", () => {
+      // b sent again as gcr.io/b:1: rewritten to asia.gcr.io/b:1, and another webhook pinned the digest its tag now has.
+      const digest = `sha256:${'c'.repeat(64)}`;
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: `asia.gcr.io/b:1@${digest}` }]);
+      expect(ops).toEqual([]);
+    });
+
+    it('keeps an entry written during this request, whatever another webhook made of the image since', () => {
+      // Ours rewrote b (gcr.io/b:2 -> asia.gcr.io/b:2) and recorded it; a later webhook sent it through a proxy.
+      const { ops } = update(
+        [{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'proxy.example.com/asia.gcr.io/b:2' }],
+        { 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:2' },
+      );
+      expect(ops).toEqual([]);
+    });
+
+    it('changes nothing on an update that leaves the images as stored (a label, a finalizer)', () => {
+      expect(update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'asia.gcr.io/b:1' }]).ops).toEqual([]);
+    });
+  });
+
   it.each([
     { name: 'metadata a string', extra: { metadata: 'x' }, pointer: '/metadata' },
     { name: 'annotations a list', extra: { metadata: { annotations: ['x'] } }, pointer: '/metadata/annotations' },
