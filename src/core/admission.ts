@@ -21,7 +21,11 @@
  *   them), at most MAX_WARNINGS and MAX_WARNINGS_LENGTH characters in all, printable ASCII,
  *   about WARNING_TARGET_LENGTH characters each.
  * - auditAnnotations `rewrites` and `invalid`: compact JSON lists under
- *   MAX_AUDIT_ANNOTATION_BYTES (the API server prefixes the keys with the webhook's name).
+ *   MAX_AUDIT_ANNOTATION_BYTES (the API server prefixes the keys with the webhook's name). A call
+ *   that finds the original-images annotation written during the request (a reinvocation, after
+ *   a later webhook changed the object: a sidecar injector) uses `reinvocation-rewrites` and
+ *   `reinvocation-invalid`: the API server refuses to overwrite a key the first call set, and
+ *   would drop the record of what the second call rewrote.
  * - A rule's `imagePullSecrets` are added to the pod spec (Pod or template) whose image it
  *   rewrote, each name once, after the ones already listed. Not on a Pod UPDATE or subresource:
  *   the API server rejects a change of a Pod's imagePullSecrets, so a warning says so instead.
@@ -59,6 +63,8 @@ export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 /** auditAnnotations keys (the API server prefixes them with `<webhook name>/`). */
 export const AUDIT_REWRITES_KEY = 'rewrites';
 export const AUDIT_INVALID_KEY = 'invalid';
+/** Prefixed to those keys in a reinvocation (see above). */
+export const AUDIT_REINVOCATION_PREFIX = 'reinvocation-';
 /** Every warning starts with this. */
 export const WARNING_PREFIX = 'image-rewriter: ';
 /** Kubernetes asks for warnings of at most 120 characters "if possible"; over 256 they may be cut. */

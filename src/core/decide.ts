@@ -61,6 +61,12 @@ export interface ReviewPlan {
   /** Fields that are not what the API server would send, skipped. */
   readonly malformed: readonly FieldProblem[];
   /**
+   * Set when the object has an original-images annotation that is not the stored object's (which
+   * has none on CREATE): an earlier call of this webhook wrote it during this request, so this
+   * call is a reinvocation.
+   */
+  readonly reinvocation?: true;
+  /**
    * Keys of original-images entries that describe an image this UPDATE replaced or removed
    * (see `staleOriginals`): dropped from the annotation, unless rewritten now. Absent: none.
    */
@@ -68,6 +74,8 @@ export interface ReviewPlan {
 }
 
 export type Decision = { readonly ok: true; readonly plan: ReviewPlan } | BadRequest;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => own(own(meta, field), SKIP_LABEL) === SKIP_VALUE;
 
@@ -137,9 +145,12 @@ function isOrPins(image: string, expected: string): boolean {
   return a.ok && b.ok && a.value.digest !== undefined && nameOf(a.value) === nameOf(b.value);
 }
 
+/** An object's original-images annotation, as it is. */
+const originalsText = (object: unknown): unknown => own(own(own(object, 'metadata'), 'annotations'), ORIGINAL_IMAGES_ANNOTATION);
+
 /** The entries of an object's original-images annotation, or undefined when it has none that parses. */
 function originalsOf(object: unknown): Map<string, string> | undefined {
-  const value = own(own(own(object, 'metadata'), 'annotations'), ORIGINAL_IMAGES_ANNOTATION);
+  const value = originalsText(object);
   return typeof value === 'string' ? parseOriginals(value) : undefined;
 }
 
@@ -224,10 +235,14 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     if (planned !== undefined) images.push(planned);
   }
   const target: ReviewTarget = { object, type, podSpec: { podSpec: found.podSpec, podSpecPointer: found.podSpecPointer }, subresource };
-  const plan: ReviewPlan = { request, options, skipped: undefined, target, images, malformed: found.problems };
+  const plan: Mutable<ReviewPlan> = { request, options, skipped: undefined, target, images, malformed: found.problems };
   // The subresource cannot change metadata; render writes no originals for it.
   const stale = subresource || options.recordOriginals === false ? [] : staleOriginals(request, object, found.images, stored, rewriter, namespace);
-  return { ok: true, plan: stale.length === 0 ? plan : { ...plan, staleOriginals: stale } };
+  if (stale.length > 0) plan.staleOriginals = stale;
+  // Only a webhook writes it during a request (an update built from a manifest leaves it out, or keeps it).
+  const originals = originalsText(object);
+  if (!subresource && typeof originals === 'string' && originals !== originalsText(request.oldObject)) plan.reinvocation = true;
+  return { ok: true, plan };
 }
 
 /** A non-empty string, else undefined. */

@@ -11,6 +11,8 @@
  */
 import { describe, expect } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
@@ -505,6 +507,55 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     } finally {
       await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'zz-second-webhook', '--ignore-not-found']);
       await env.stopServe(second);
+    }
+  });
+
+  scenario(env, "14. a sidecar injector after ours: the reinvoked call rewrites the sidecar and its audit annotation is not refused", async () => {
+    const ns = 'sidecar';
+    await kubectl.createNamespace(ns);
+    // A minimal injector (like Istio's, whose configuration sorts after ours): adds a `proxy` container once.
+    const [cert, key] = await Promise.all([readFile(env.webhook.files.serverCert), readFile(env.webhook.files.serverKey)]);
+    const injector = createServer({ cert, key }, (req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const review = JSON.parse(body) as { apiVersion: string; request: { uid: string; object: { spec: { containers: { name: string }[] } } } };
+        const { uid, object } = review.request;
+        const response: Record<string, unknown> = { uid, allowed: true };
+        if (!object.spec.containers.some((c) => c.name === 'proxy')) {
+          response['patchType'] = 'JSONPatch';
+          response['patch'] = Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: { name: 'proxy', image: 'docker.io/istio/proxyv2:1.24' } }])).toString('base64');
+        }
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response }));
+      });
+    });
+    await new Promise<void>((resolve) => injector.listen(0, '127.0.0.1', resolve));
+    const port = (injector.address() as AddressInfo).port;
+    const config = (await env.configYaml({ url: `https://127.0.0.1:${port}/inject`, scope: 'pods' }))
+      .replace(/^( {2}name: )image-rewriter$/m, '$1zz-sidecar-injector')
+      .replace(WEBHOOK_NAME, 'injector.image-rewriter.io');
+    try {
+      await env.applyWebhookConfig(config);
+      await eventually('the injector to be called', { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { app: 'quay.io/e2e/app:1' }) });
+        return created.spec.containers.length === 2 ? done(undefined) : notYet(`${created.spec.containers.length} container(s)`);
+      });
+
+      const apiMark = env.apiserverLog.mark();
+      const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podManifest('meshed', { app: 'gcr.io/nginx:1.27' }) });
+      expect(warnings(created.stderr)).toEqual([
+        'Warning: image-rewriter: rewrote containers[app] gcr.io/nginx:1.27 -> asia.gcr.io/nginx:1.27 (rule gcr)',
+        'Warning: image-rewriter: rewrote containers[proxy] docker.io/istio/proxyv2:1.24 -> mirror.example.com/hub/istio/proxyv2:1.24 (rule hub)',
+      ]);
+      const stored = await getPod(ns, 'meshed');
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'asia.gcr.io/nginx:1.27', 'containers/proxy': 'mirror.example.com/hub/istio/proxyv2:1.24' });
+      expect(JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/app': 'gcr.io/nginx:1.27', 'containers/proxy': 'docker.io/istio/proxyv2:1.24' });
+      // The second call's audit annotation went in under its own key: the API server refused none.
+      expect(env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes('Failed to set admission audit annotation'))).toEqual([]);
+    } finally {
+      await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'zz-sidecar-injector', '--ignore-not-found']);
+      await new Promise((resolve) => injector.close(resolve));
     }
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   AUDIT_INVALID_KEY,
+  AUDIT_REINVOCATION_PREFIX,
   AUDIT_REWRITES_KEY,
   MAX_ANNOTATIONS_BYTES,
   MAX_AUDIT_ANNOTATION_BYTES,
@@ -363,6 +364,35 @@ describe('auditAnnotations', () => {
     expect(last).toEqual({ omitted: 400 - (entries.length - 1) });
     expect(entries[0]).toEqual({ container: 'containers/container-0', from: 'gcr.io/some/long/repository/path/app-0:1.0.0', to: 'asia.gcr.io/some/long/repository/path/app-0:1.0.0', rule: 'gcr' });
     expect(JSON.parse(invalid)).toEqual([{ omitted: 1 }]);
+  });
+});
+
+describe('auditAnnotations of a reinvocation', () => {
+  // The API server refuses to overwrite an audit annotation the first call set (and logs
+  // "Failed to set admission audit annotation"): what the second call rewrote was lost.
+  const withOriginals = (containers: Container[], originals: string) => pod(containers, { metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: originals } } });
+  const sidecar = { name: 'proxy', image: 'quay.io/istio/proxyv2:1.24' };
+  const first = { name: 'a', image: 'asia.gcr.io/a:1' };
+  const keys = (outcome: Extract<ReviewOutcome, { ok: true }>) => Object.keys(outcome.response.response.auditAnnotations ?? {});
+
+  it('a CREATE whose object already carries the annotation (written by the first call) records under other keys', () => {
+    const { outcome } = run(podReview(withOriginals([first, sidecar, { name: 'bad', image: 'gcr.io/B' }], '{"containers/a":"gcr.io/a:1"}')));
+    expect(keys(outcome)).toEqual([`${AUDIT_REINVOCATION_PREFIX}${AUDIT_REWRITES_KEY}`, `${AUDIT_REINVOCATION_PREFIX}${AUDIT_INVALID_KEY}`]);
+    expect(JSON.parse(outcome.response.response.auditAnnotations?.['reinvocation-rewrites'] ?? '')).toEqual([
+      { container: 'containers/proxy', from: 'quay.io/istio/proxyv2:1.24', to: 'mirror.example.com/quay/istio/proxyv2:1.24', rule: 'quay' },
+    ]);
+  });
+
+  it('an UPDATE whose annotation differs from the stored one does too; an UPDATE keeping it or leaving it out does not', () => {
+    const old = withOriginals([{ name: 'a', image: 'asia.gcr.io/a:0' }], '{"containers/a":"gcr.io/a:0"}');
+    const update = (object: unknown) => keys(run(podReview(object, { operation: 'UPDATE', oldObject: old })).outcome);
+    expect(update(withOriginals([first, sidecar], '{"containers/a":"gcr.io/a:1"}'))).toEqual(['reinvocation-rewrites']);
+    expect(update(withOriginals([{ name: 'a', image: 'gcr.io/a:1' }], '{"containers/a":"gcr.io/a:0"}'))).toEqual(['rewrites']);
+    expect(update(pod([{ name: 'a', image: 'gcr.io/a:1' }]))).toEqual(['rewrites']);
+  });
+
+  it('a first call (no annotation yet) uses the plain keys', () => {
+    expect(keys(run(podReview(pod([{ name: 'a', image: 'gcr.io/a:1' }]))).outcome)).toEqual(['rewrites']);
   });
 });
 
