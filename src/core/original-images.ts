@@ -136,7 +136,8 @@ export function originalImagesOps(
     return [replace(ANNOTATION_POINTER, text)];
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries
-  // of containers not rewritten now (already rewritten on an earlier call) are kept.
+  // of containers not rewritten now (already rewritten on an earlier call) are kept, the stale ones
+  // excepted.
   const merged = new Map(previous);
   for (const k of stale) merged.delete(k);
   for (const [k, v] of fresh) merged.set(k, v);
