@@ -13,12 +13,19 @@
  *   `"<list>/<containerName>"` (`"<list>/[<index>]"` without a name) -> original image. Entries are
  *   written only for images rewritten now, so a reinvocation (image already rewritten) keeps the
  *   first original, and an UPDATE that sets a new upstream image records that one; other entries
- *   are kept; an existing value that is not a JSON map of strings is replaced. Not written for
+ *   are kept, except those an UPDATE leaves stale (the container removed, or given an image that
+ *   is not the rules' result for its recorded original); an existing value that is not a JSON map
+ *   of strings is replaced. Not written for
  *   the ephemeralcontainers subresource (the API server would drop it).
  * - One admission warning per rewrite, invalid image and rejected rule result (kubectl prints
- *   them), at most MAX_WARNINGS, printable ASCII, about WARNING_TARGET_LENGTH characters.
+ *   them), at most MAX_WARNINGS and MAX_WARNINGS_LENGTH characters in all, printable ASCII,
+ *   about WARNING_TARGET_LENGTH characters each.
  * - auditAnnotations `rewrites` and `invalid`: compact JSON lists under
- *   MAX_AUDIT_ANNOTATION_BYTES (the API server prefixes the keys with the webhook's name).
+ *   MAX_AUDIT_ANNOTATION_BYTES (the API server prefixes the keys with the webhook's name). A call
+ *   that finds the original-images annotation written during the request (a reinvocation, after
+ *   a later webhook changed the object: a sidecar injector) uses `reinvocation-rewrites` and
+ *   `reinvocation-invalid`: the API server refuses to overwrite a key the first call set, and
+ *   would drop the record of what the second call rewrote.
  * - A rule's `imagePullSecrets` are added to the pod spec (Pod or template) whose image it
  *   rewrote, each name once, after the ones already listed. Not on a Pod UPDATE or subresource:
  *   the API server rejects a change of a Pod's imagePullSecrets, so a warning says so instead.
@@ -56,6 +63,8 @@ export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 /** auditAnnotations keys (the API server prefixes them with `<webhook name>/`). */
 export const AUDIT_REWRITES_KEY = 'rewrites';
 export const AUDIT_INVALID_KEY = 'invalid';
+/** Prefixed to those keys in a reinvocation (see above). */
+export const AUDIT_REINVOCATION_PREFIX = 'reinvocation-';
 /** Every warning starts with this. */
 export const WARNING_PREFIX = 'image-rewriter: ';
 /** Kubernetes asks for warnings of at most 120 characters "if possible"; over 256 they may be cut. */
@@ -63,6 +72,13 @@ export const WARNING_TARGET_LENGTH = 120;
 export const WARNING_MAX_LENGTH = 256;
 /** At most this many warnings (the last one then says how many more there were). */
 export const MAX_WARNINGS = 30;
+/**
+ * The warnings of one answer together stay within this many characters, the counting one
+ * included. The API server sends at most 4096 characters (runes) of warnings per response, for
+ * every webhook and its own warnings together, and drops whatever comes after: past it the
+ * warning that counts the rest was the one lost. A quarter of that is left to the others.
+ */
+export const MAX_WARNINGS_LENGTH = 3 * 1024;
 /** Each auditAnnotation value stays below this many UTF-8 bytes. */
 export const MAX_AUDIT_ANNOTATION_BYTES = 10 * 1024;
 

@@ -5,9 +5,10 @@
  * yet. src/core/render.ts turns a plan into the answer; an adapter may look at the planned
  * rewrites in between (docs/design.md, "Admission").
  */
-import { MIRROR_POD_ANNOTATION, type BadRequest, type ReviewOptions, SKIP_LABEL, SKIP_VALUE, type SkipReason } from './admission.js';
+import { MIRROR_POD_ANNOTATION, ORIGINAL_IMAGES_ANNOTATION, type BadRequest, type ReviewOptions, SKIP_LABEL, SKIP_VALUE, type SkipReason } from './admission.js';
 import { type AdmissionRequest, parseAdmissionReview } from './admission-request.js';
-import { originalImagesKey } from './original-images.js';
+import { originalImagesKey, parseOriginals } from './original-images.js';
+import { nameOf, parseNormalizedNamed } from './reference.js';
 import type { CompiledRule, Rewriter } from './rules.js';
 import { at, own } from './json.js';
 import { type FieldProblem, findImages, type ImageField, type PodSpecImages, workloadTypeOf, type WorkloadType } from './workload.js';
@@ -59,9 +60,22 @@ export interface ReviewPlan {
   readonly images: readonly PlannedImage[];
   /** Fields that are not what the API server would send, skipped. */
   readonly malformed: readonly FieldProblem[];
+  /**
+   * Set when the object has an original-images annotation that is not the stored object's (which
+   * has none on CREATE): an earlier call of this webhook wrote it during this request, so this
+   * call is a reinvocation.
+   */
+  readonly reinvocation?: true;
+  /**
+   * Keys of original-images entries that describe an image this UPDATE replaced or removed
+   * (see `staleOriginals`): dropped from the annotation, unless rewritten now. Absent: none.
+   */
+  readonly staleOriginals?: readonly string[];
 }
 
 export type Decision = { readonly ok: true; readonly plan: ReviewPlan } | BadRequest;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => own(own(meta, field), SKIP_LABEL) === SKIP_VALUE;
 
@@ -120,6 +134,65 @@ function storedImages(request: AdmissionRequest, type: WorkloadType): ReadonlyMa
   return stored;
 }
 
+/**
+ * Whether `image` is `expected`, or `expected` pinned to a digest (by another webhook, which may
+ * have dropped the tag): an image with a digest in the same repository.
+ */
+function isOrPins(image: string, expected: string): boolean {
+  if (image === expected) return true;
+  const a = parseNormalizedNamed(image);
+  const b = parseNormalizedNamed(expected);
+  return a.ok && b.ok && a.value.digest !== undefined && nameOf(a.value) === nameOf(b.value);
+}
+
+/** An object's original-images annotation, as it is. */
+const originalsText = (object: unknown): unknown => own(own(own(object, 'metadata'), 'annotations'), ORIGINAL_IMAGES_ANNOTATION);
+
+/** The entries of an object's original-images annotation, or undefined when it has none that parses. */
+function originalsOf(object: unknown): Map<string, string> | undefined {
+  const value = originalsText(object);
+  return typeof value === 'string' ? parseOriginals(value) : undefined;
+}
+
+/**
+ * The original-images entries an UPDATE leaves stale: the container is gone, or the update gave it
+ * an image that is not what the rules make of the recorded original (`kubectl set image` to an
+ * image no rule rewrites, `kubectl rollout undo`). Kept, they would say that the container runs a
+ * rewrite of an image it no longer has. Only entries the stored object had are looked at, and one
+ * whose image is the rules' result for it (or that pinned to a digest) stays: a reinvocation sees
+ * images this webhook wrote a moment ago, which other webhooks may have changed since.
+ */
+function staleOriginals(
+  request: AdmissionRequest,
+  object: Readonly<Record<string, unknown>>,
+  images: readonly ImageField[],
+  stored: ReadonlyMap<string, string>,
+  rewriter: Rewriter,
+  namespace: string | undefined,
+): string[] {
+  if (request.operation !== 'UPDATE' || request.oldObject === undefined) return [];
+  const recorded = originalsOf(object);
+  const before = originalsOf(request.oldObject);
+  if (recorded === undefined || before === undefined) return [];
+  const current = new Map<string, string>();
+  for (const f of images) current.set(originalImagesKey(f), f.image);
+  const stale: string[] = [];
+  for (const [key, original] of recorded) {
+    // An entry written during this request (by an earlier call of a reinvoked webhook) is not the old object's.
+    if (before.get(key) !== original) continue;
+    const image = current.get(key);
+    if (image === undefined) {
+      if (stored.has(key)) stale.push(key);
+      continue;
+    }
+    if (stored.get(key) === image) continue;
+    const r = rewriter.rewrite(original, { namespace });
+    const expected = r.kind === 'rewritten' ? r.rewritten : original;
+    if (!isOrPins(image, expected)) stale.push(key);
+  }
+  return stale;
+}
+
 /** What the rules say about one image, or undefined when they leave it alone. */
 function planImage(field: ImageField, rewriter: Rewriter, namespace: string | undefined): PlannedImage | undefined {
   const r = rewriter.rewrite(field.image, { namespace });
@@ -162,7 +235,14 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     if (planned !== undefined) images.push(planned);
   }
   const target: ReviewTarget = { object, type, podSpec: { podSpec: found.podSpec, podSpecPointer: found.podSpecPointer }, subresource };
-  return { ok: true, plan: { request, options, skipped: undefined, target, images, malformed: found.problems } };
+  const plan: Mutable<ReviewPlan> = { request, options, skipped: undefined, target, images, malformed: found.problems };
+  // The subresource cannot change metadata; render writes no originals for it.
+  const stale = subresource || options.recordOriginals === false ? [] : staleOriginals(request, object, found.images, stored, rewriter, namespace);
+  if (stale.length > 0) plan.staleOriginals = stale;
+  // Only a webhook writes it during a request (an update built from a manifest leaves it out, or keeps it).
+  const originals = originalsText(object);
+  if (!subresource && typeof originals === 'string' && originals !== originalsText(request.oldObject)) plan.reinvocation = true;
+  return { ok: true, plan };
 }
 
 /** A non-empty string, else undefined. */

@@ -15,7 +15,7 @@ export function originalImagesKey(f: Pick<ImageField, 'containerList' | 'contain
 }
 
 /** The entries of an existing original-images annotation, or undefined when it is not a JSON map of strings. */
-function parseOriginals(value: string): Map<string, string> | undefined {
+export function parseOriginals(value: string): Map<string, string> | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -76,11 +76,15 @@ function mapJson(map: ReadonlyMap<string, string>): string {
   return `{${body}}`;
 }
 
-/** The ops that record `rewrites` in the original-images annotation of `object`. */
+/**
+ * The ops that record `rewrites` in the original-images annotation of `object`, and drop the
+ * entries of `stale` keys (see staleOriginals in src/core/decide.ts) not rewritten now.
+ */
 export function originalImagesOps(
   object: Readonly<Record<string, unknown>>,
   rewrites: readonly { readonly field: ImageField }[],
   malformed: FieldProblem[],
+  stale: readonly string[] = [],
 ): PatchOperation[] {
   const metadata = own(object, 'metadata');
   const fresh = new Map<string, string>();
@@ -132,8 +136,10 @@ export function originalImagesOps(
     return [replace(ANNOTATION_POINTER, text)];
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries
-  // of containers not rewritten now (already rewritten on an earlier call) are kept.
+  // of containers not rewritten now (already rewritten on an earlier call) are kept, the stale ones
+  // excepted.
   const merged = new Map(previous);
+  for (const k of stale) merged.delete(k);
   for (const [k, v] of fresh) merged.set(k, v);
   const text = mapJson(merged);
   if (text === existing) return [];

@@ -7,6 +7,7 @@ import {
   type AdmissionResponse,
   type AdmissionReviewAnswer,
   AUDIT_INVALID_KEY,
+  AUDIT_REINVOCATION_PREFIX,
   AUDIT_REWRITES_KEY,
   type InvalidRecord,
   MAX_WARNINGS,
@@ -114,8 +115,8 @@ function pullSecretChanges(target: ReviewTarget, operation: string, applied: rea
   return pullSecretOps(podSpec, podSpecPointer, wanted, malformed);
 }
 
-/** The auditAnnotations of the answer, or undefined when there is nothing to record. */
-function auditAnnotations(applied: readonly PlannedRewrite[], images: readonly PlannedImage[]): Record<string, string> | undefined {
+/** The auditAnnotations of the answer (keys after `prefix`), or undefined when there is nothing to record. */
+function auditAnnotations(applied: readonly PlannedRewrite[], images: readonly PlannedImage[], prefix: string): Record<string, string> | undefined {
   // Entries are built for at most MAX_AUDIT_ENTRIES images of each kind; the rest are counted.
   const invalid: JsonValue[] = [];
   let invalidTotal = 0;
@@ -130,12 +131,12 @@ function auditAnnotations(applied: readonly PlannedRewrite[], images: readonly P
   if (applied.length === 0 && invalidTotal === 0) return undefined;
   const annotations: Record<string, string> = {};
   if (applied.length > 0) {
-    annotations[AUDIT_REWRITES_KEY] = auditValue(
+    annotations[prefix + AUDIT_REWRITES_KEY] = auditValue(
       applied.slice(0, MAX_AUDIT_ENTRIES).map((r) => ({ container: originalImagesKey(r.field), from: r.field.image, to: r.to, rule: r.rule.name })),
       applied.length,
     );
   }
-  if (invalidTotal > 0) annotations[AUDIT_INVALID_KEY] = auditValue(invalid, invalidTotal);
+  if (invalidTotal > 0) annotations[prefix + AUDIT_INVALID_KEY] = auditValue(invalid, invalidTotal);
   return annotations;
 }
 
@@ -237,7 +238,8 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
   const more = (list: readonly PatchOperation[]): void => {
     for (const op of list) ops.push(op);
   };
-  if (applied.length > 0 && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed));
+  const stale = plan.staleOriginals ?? [];
+  if ((applied.length > 0 || stale.length > 0) && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed, stale));
   more(pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
   for (const w of overrides.warnings?.() ?? []) warnings.push(w);
 
@@ -247,7 +249,7 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     fields.patch = encodePatch(ops);
   }
   if (warnings.length > 0) fields.warnings = limitWarnings(warnings, warnings.length + unbuilt);
-  const audit = auditAnnotations(applied, plan.images);
+  const audit = auditAnnotations(applied, plan.images, plan.reinvocation === true ? AUDIT_REINVOCATION_PREFIX : '');
   if (audit !== undefined) fields.auditAnnotations = audit;
   const { rewrites, invalid, withheld } = records(plan.images, reasons);
   return { response: answer(plan, fields), report: report(plan, { rewrites, invalid, malformed }, undefined, withheld) };

@@ -1,9 +1,9 @@
 /**
  * Warning text: admission warnings made printable ASCII and fitted to about
  * WARNING_TARGET_LENGTH characters (kubectl prints them; the API server may cut them past
- * WARNING_MAX_LENGTH), and the list of warnings capped at MAX_WARNINGS.
+ * WARNING_MAX_LENGTH), and the list of warnings capped at MAX_WARNINGS and MAX_WARNINGS_LENGTH.
  */
-import { MAX_WARNINGS, ORIGINAL_IMAGES_ANNOTATION, WARNING_MAX_LENGTH, WARNING_PREFIX, WARNING_TARGET_LENGTH } from './admission.js';
+import { MAX_WARNINGS, MAX_WARNINGS_LENGTH, ORIGINAL_IMAGES_ANNOTATION, WARNING_MAX_LENGTH, WARNING_PREFIX, WARNING_TARGET_LENGTH } from './admission.js';
 import { unicodeEscape } from './json.js';
 
 /** Untrusted text made printable ASCII (control and non-ASCII UTF-16 units as `\uXXXX`, like JSON). */
@@ -175,14 +175,28 @@ export function fitSegments(segments: readonly (string | WarningPart)[]): string
   return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
 }
 
+/** The last warning when `count` more are left out. */
+const moreWarnings = (count: number): string => `${WARNING_PREFIX}${count} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`;
+
 /**
- * `warnings`, or its first MAX_WARNINGS - 1 and one more saying how many were left out. `total`
- * counts warnings never built as well (callers build only the first MAX_WARNINGS: text for the
- * thousands of images of a hostile pod would be built only to be dropped).
+ * `warnings`, or as many of its first ones as fit (at most MAX_WARNINGS - 1, with the last one
+ * within MAX_WARNINGS_LENGTH characters in all) and one more saying how many were left out.
+ * `total` counts warnings never built as well (callers build only the first MAX_WARNINGS: text
+ * for the thousands of images of a hostile pod would be built only to be dropped).
  */
 export function limitWarnings(warnings: readonly string[], total = warnings.length): string[] {
-  if (total <= MAX_WARNINGS) return [...warnings];
-  const kept = warnings.slice(0, MAX_WARNINGS - 1);
-  kept.push(`${WARNING_PREFIX}${total - kept.length} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+  let length = 0;
+  for (const w of warnings) length += w.length;
+  if (total <= MAX_WARNINGS && length <= MAX_WARNINGS_LENGTH) return [...warnings];
+  // Room for the last warning with the largest count it can have.
+  const budget = MAX_WARNINGS_LENGTH - moreWarnings(total).length;
+  const kept: string[] = [];
+  let used = 0;
+  for (const w of warnings) {
+    if (kept.length === MAX_WARNINGS - 1 || used + w.length > budget) break;
+    kept.push(w);
+    used += w.length;
+  }
+  kept.push(moreWarnings(total - kept.length));
   return kept;
 }

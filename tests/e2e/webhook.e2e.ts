@@ -10,7 +10,9 @@
  * docker.io/library/busybox excluded.
  */
 import { describe, expect } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
@@ -187,6 +189,20 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       'Warning: image-rewriter: rewrote containers[web] gcr.io/nginx:1.27 -> asia.gcr.io/nginx:1.27 (rule gcr)',
       'Warning: image-rewriter: rewrote containers[sidecar] nginx:1.27 -> mirror.example.com/hub/library/nginx:1.27 (rule hub)',
     ]);
+  });
+
+  scenario(env, '5b. many long rewrites: kubectl shows the warning that counts the ones left out', async () => {
+    // The API server keeps 4096 characters of warnings per response and drops the rest: 30
+    // warnings of about 170 characters lost the last one, which says how many were not shown.
+    const ns = 'many-warnings';
+    await kubectl.createNamespace(ns);
+    const images = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${i}`, `gcr.io/some-long-project-name-here/team/service-${i}:v1.2.3-build.12345`]));
+    const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podManifest('many', images) });
+    const shown = warnings(created.stderr);
+    const rewrites = shown.filter((w) => w.startsWith('Warning: image-rewriter: rewrote containers['));
+    expect(rewrites.length).toBeGreaterThan(10);
+    expect(shown).toEqual([...rewrites, `Warning: image-rewriter: ${40 - rewrites.length} more warnings not shown (see the ${ORIGINAL_IMAGES} annotation)`]);
+    expect(Object.keys(JSON.parse((await getPod(ns, 'many')).metadata.annotations?.[ORIGINAL_IMAGES] ?? '{}') as object)).toHaveLength(40);
   });
 
   scenario(env, '6. server-side dry-run returns the rewritten object and persists nothing', async () => {
@@ -410,5 +426,136 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     }
     const rs = await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=kept']);
     expect(rs.items).toHaveLength(2);
+  });
+
+  scenario(env, '12. kubectl set image: a new upstream image is recorded, an image no rule rewrites leaves no stale original', async () => {
+    const ns = 'set-image';
+    await kubectl.createNamespace(ns);
+    const labels = { app: 'set-image' };
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: containers({ web: 'gcr.io/nginx:1.27', side: 'redis:7' }) } } },
+    });
+    await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+    const originals = async (kind: string, name: string): Promise<unknown> => {
+      const stored = await kubectl.json(pod.or(deployment), ['-n', ns, 'get', kind, name]);
+      return JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null');
+    };
+
+    const bumped = await kubectl.ok(['-n', ns, 'set', 'image', 'deployment/web', 'web=gcr.io/nginx:1.28']);
+    expect(warnings(bumped.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[web] gcr.io/nginx:1.28 -> asia.gcr.io/nginx:1.28 (rule gcr)']);
+    expect(imagesOf((await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web'])).spec.template.spec)).toEqual({
+      'containers/web': 'asia.gcr.io/nginx:1.28',
+      'containers/side': 'mirror.example.com/hub/library/redis:7',
+    });
+    expect(await originals('deployment', 'web')).toEqual({ 'containers/web': 'gcr.io/nginx:1.28', 'containers/side': 'redis:7' });
+
+    // side no longer runs a rewrite of redis:7: its entry goes, web's stays.
+    await kubectl.ok(['-n', ns, 'set', 'image', 'deployment/web', 'side=quay.io/e2e/side:1']);
+    expect(imagesOf((await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web'])).spec.template.spec)).toEqual({
+      'containers/web': 'asia.gcr.io/nginx:1.28',
+      'containers/side': 'quay.io/e2e/side:1',
+    });
+    expect(await originals('deployment', 'web')).toEqual({ 'containers/web': 'gcr.io/nginx:1.28' });
+
+    // A Pod's image is mutable too.
+    await createPod(ns, podManifest('single', { app: 'gcr.io/e2e/app:1' }));
+    await kubectl.ok(['-n', ns, 'set', 'image', 'pod/single', 'app=gcr.io/e2e/app:2']);
+    expect(imagesOf((await getPod(ns, 'single')).spec)).toEqual({ 'containers/app': 'asia.gcr.io/e2e/app:2' });
+    expect(await originals('pod', 'single')).toEqual({ 'containers/app': 'gcr.io/e2e/app:2' });
+    await kubectl.ok(['-n', ns, 'set', 'image', 'pod/single', 'app=quay.io/e2e/app:3']);
+    expect(imagesOf((await getPod(ns, 'single')).spec)).toEqual({ 'containers/app': 'quay.io/e2e/app:3' });
+    expect(await originals('pod', 'single')).toEqual({});
+  });
+
+  scenario(env, '13. reinvocation: another mutating webhook after ours changes the image; ours runs again and records its original', async () => {
+    const ns = 'reinvocation';
+    await kubectl.createNamespace(ns);
+    // A second webhook, ordered after ours by its configuration's name: quay.io/e2e/reinvoke -> gcr.io/reinvoked.
+    const rules = join(env.runDir, 'webhook', 'second-rules.yaml');
+    await writeFile(rules, 'rules:\n  - name: other\n    match: quay.io/e2e/reinvoke\n    replace: gcr.io/reinvoked\n');
+    const second = await env.startExtraServe('serve-second', { rules });
+    const config = (await env.configYaml({ url: webhookUrl(second.port, env.webhook.token), scope: 'pods' }))
+      .replace(/^( {2}name: )image-rewriter$/m, '$1zz-second-webhook')
+      .replace(WEBHOOK_NAME, 'second.image-rewriter.io');
+    try {
+      await env.applyWebhookConfig(config);
+      await eventually('the second webhook to be called', { timeoutMs: 60_000 }, async () => {
+        const name = `wait-${Date.now()}`;
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(name, { c: 'quay.io/e2e/reinvoke:0' }) });
+        const image = created.spec.containers[0]?.image ?? '';
+        return image === 'asia.gcr.io/reinvoked:0' ? done(undefined) : notYet(image);
+      });
+
+      const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podManifest('r', { c: 'quay.io/e2e/reinvoke:1' }) });
+      expect(warnings(created.stderr)).toEqual([
+        'Warning: image-rewriter: rewrote containers[c] quay.io/e2e/reinvoke:1 -> gcr.io/reinvoked:1 (rule other)',
+        'Warning: image-rewriter: rewrote containers[c] gcr.io/reinvoked:1 -> asia.gcr.io/reinvoked:1 (rule gcr)',
+      ]);
+      const stored = await getPod(ns, 'r');
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/c': 'asia.gcr.io/reinvoked:1' });
+      expect(JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/c': 'gcr.io/reinvoked:1' });
+
+      // An UPDATE through both: ours first finds an image no rule rewrites (the entry of :1 goes),
+      // the second webhook rewrites it, and ours, called again, records the second's result.
+      await kubectl.ok(['-n', ns, 'set', 'image', 'pod/r', 'c=quay.io/e2e/reinvoke:2']);
+      const updated = await getPod(ns, 'r');
+      expect(imagesOf(updated.spec)).toEqual({ 'containers/c': 'asia.gcr.io/reinvoked:2' });
+      expect(JSON.parse(updated.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/c': 'gcr.io/reinvoked:2' });
+    } finally {
+      await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'zz-second-webhook', '--ignore-not-found']);
+      await env.stopServe(second);
+    }
+  });
+
+  scenario(env, "14. a sidecar injector after ours: the reinvoked call rewrites the sidecar and its audit annotation is not refused", async () => {
+    const ns = 'sidecar';
+    await kubectl.createNamespace(ns);
+    // A minimal injector (like Istio's, whose configuration sorts after ours): adds a `proxy` container once.
+    const [cert, key] = await Promise.all([readFile(env.webhook.files.serverCert), readFile(env.webhook.files.serverKey)]);
+    const injector = createServer({ cert, key }, (req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const review = JSON.parse(body) as { apiVersion: string; request: { uid: string; object: { spec: { containers: { name: string }[] } } } };
+        const { uid, object } = review.request;
+        const response: Record<string, unknown> = { uid, allowed: true };
+        if (!object.spec.containers.some((c) => c.name === 'proxy')) {
+          response['patchType'] = 'JSONPatch';
+          response['patch'] = Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: { name: 'proxy', image: 'docker.io/istio/proxyv2:1.24' } }])).toString('base64');
+        }
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response }));
+      });
+    });
+    await new Promise<void>((resolve) => injector.listen(0, '127.0.0.1', resolve));
+    const port = (injector.address() as AddressInfo).port;
+    const config = (await env.configYaml({ url: `https://127.0.0.1:${port}/inject`, scope: 'pods' }))
+      .replace(/^( {2}name: )image-rewriter$/m, '$1zz-sidecar-injector')
+      .replace(WEBHOOK_NAME, 'injector.image-rewriter.io');
+    try {
+      await env.applyWebhookConfig(config);
+      await eventually('the injector to be called', { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { app: 'quay.io/e2e/app:1' }) });
+        return created.spec.containers.length === 2 ? done(undefined) : notYet(`${created.spec.containers.length} container(s)`);
+      });
+
+      const apiMark = env.apiserverLog.mark();
+      const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podManifest('meshed', { app: 'gcr.io/nginx:1.27' }) });
+      expect(warnings(created.stderr)).toEqual([
+        'Warning: image-rewriter: rewrote containers[app] gcr.io/nginx:1.27 -> asia.gcr.io/nginx:1.27 (rule gcr)',
+        'Warning: image-rewriter: rewrote containers[proxy] docker.io/istio/proxyv2:1.24 -> mirror.example.com/hub/istio/proxyv2:1.24 (rule hub)',
+      ]);
+      const stored = await getPod(ns, 'meshed');
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'asia.gcr.io/nginx:1.27', 'containers/proxy': 'mirror.example.com/hub/istio/proxyv2:1.24' });
+      expect(JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/app': 'gcr.io/nginx:1.27', 'containers/proxy': 'docker.io/istio/proxyv2:1.24' });
+      // The second call's audit annotation went in under its own key: the API server refused none.
+      expect(env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes('Failed to set admission audit annotation'))).toEqual([]);
+    } finally {
+      await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'zz-sidecar-injector', '--ignore-not-found']);
+      await new Promise((resolve) => injector.close(resolve));
+    }
   });
 });

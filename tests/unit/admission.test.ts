@@ -5,10 +5,12 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   AUDIT_INVALID_KEY,
+  AUDIT_REINVOCATION_PREFIX,
   AUDIT_REWRITES_KEY,
   MAX_ANNOTATIONS_BYTES,
   MAX_AUDIT_ANNOTATION_BYTES,
   MAX_WARNINGS,
+  MAX_WARNINGS_LENGTH,
   ORIGINAL_IMAGES_ANNOTATION,
   type ReviewOptions,
   type ReviewOutcome,
@@ -101,6 +103,53 @@ describe('the original-images annotation', () => {
     const object = pod([{ name: 'a', image: 'asia.gcr.io/a:0' }], { metadata: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: existing } } });
     const { ops } = run(podReview(object, { operation: 'UPDATE' }));
     expect(ops).toEqual([]);
+  });
+
+  describe('on an UPDATE that replaces or removes a recorded container image', () => {
+    const annotated = (entries: Record<string, string>, containers: Container[]) =>
+      pod(containers, { metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: JSON.stringify(entries) } } });
+    const stored = annotated({ 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:1' }, [
+      { name: 'a', image: 'asia.gcr.io/a:1' },
+      { name: 'b', image: 'asia.gcr.io/b:1' },
+    ]);
+    const update = (containers: Container[], entries: Record<string, string> = { 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:1' }) =>
+      run(podReview(annotated(entries, containers), { operation: 'UPDATE', oldObject: stored }));
+
+    it('drops the entry of an image set to one no rule rewrites (kubectl set image), keeps the others', () => {
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'registry.internal/b:2' }]);
+      expect(annotationOps(ops)).toEqual([{ op: 'replace', path: '/metadata/annotations/image-rewriter.io~1original-images', value: '{"containers/a":"gcr.io/a:1"}' }]);
+    });
+
+    it("drops the entry of a container the update removes, and of an image rolled back to another rewrite's result", () => {
+      const { ops } = update([{ name: 'b', image: 'asia.gcr.io/b:0' }]);
+      expect(originals(ops)).toBe('{}');
+      expect(ops.filter((o) => o.path.includes('/spec/'))).toEqual([]);
+    });
+
+    it('records the new original when the new image is rewritten', () => {
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'gcr.io/other:3' }]);
+      expect(originals(ops)).toBe('{"containers/a":"gcr.io/a:1","containers/b":"gcr.io/other:3"}');
+    });
+
+    it("keeps an entry whose image is the rules' result for it, or that pinned to a digest (the same upstream image sent again)", () => {
+      // b sent again as gcr.io/b:1: rewritten to asia.gcr.io/b:1, and another webhook pinned the digest its tag now has.
+      const digest = `sha256:${'c'.repeat(64)}`;
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: `asia.gcr.io/b:1@${digest}` }]);
+      expect(ops).toEqual([]);
+    });
+
+    it('keeps an entry written during this request, whatever another webhook made of the image since', () => {
+      // Ours rewrote b (gcr.io/b:2 -> asia.gcr.io/b:2) and recorded it; a later webhook sent it through a proxy.
+      const { ops } = update(
+        [{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'proxy.example.com/asia.gcr.io/b:2' }],
+        { 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:2' },
+      );
+      expect(ops).toEqual([]);
+    });
+
+    it('changes nothing on an update that leaves the images as stored (a label, a finalizer)', () => {
+      expect(update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'asia.gcr.io/b:1' }]).ops).toEqual([]);
+    });
   });
 
   it.each([
@@ -215,6 +264,20 @@ describe('warnings', () => {
     expect(ops).toHaveLength(46);
   });
 
+  it(`stay within ${MAX_WARNINGS_LENGTH} characters in all, so the API server (4096 at most, others' included) keeps the one counting the rest`, () => {
+    // 40 rewrites of about 170 characters each: the API server dropped every warning past its
+    // 4096th character, the last (counting) one with them, and kubectl showed 25 of 40 rewrites.
+    const containers = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/some-long-project-name-here/team/service-${i}:v1.2.3-build.12345` }));
+    const warnings = run(podReview(pod(containers))).outcome.response.response.warnings ?? [];
+    expect(warnings.join('').length).toBeLessThanOrEqual(MAX_WARNINGS_LENGTH);
+    expect(warnings.length).toBeGreaterThan(10);
+    expect(warnings.slice(0, -1).every((w) => w.startsWith('image-rewriter: rewrote containers['))).toBe(true);
+    expect(warnings.at(-1)).toBe(`image-rewriter: ${40 - (warnings.length - 1)} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`);
+    // Short warnings still come MAX_WARNINGS at a time (see above); few long ones are all kept.
+    const few = run(podReview(pod(containers.slice(0, 5)))).outcome.response.response.warnings ?? [];
+    expect(few).toHaveLength(5);
+  });
+
   it('make untrusted text printable ASCII and stay short', () => {
     const name = `na\u00efve-\u{1f600}-${'x'.repeat(300)}`;
     const image = `gcr.io/Bad\nImage\u0000${'y'.repeat(2_000_000)}`;
@@ -301,6 +364,35 @@ describe('auditAnnotations', () => {
     expect(last).toEqual({ omitted: 400 - (entries.length - 1) });
     expect(entries[0]).toEqual({ container: 'containers/container-0', from: 'gcr.io/some/long/repository/path/app-0:1.0.0', to: 'asia.gcr.io/some/long/repository/path/app-0:1.0.0', rule: 'gcr' });
     expect(JSON.parse(invalid)).toEqual([{ omitted: 1 }]);
+  });
+});
+
+describe('auditAnnotations of a reinvocation', () => {
+  // The API server refuses to overwrite an audit annotation the first call set (and logs
+  // "Failed to set admission audit annotation"): what the second call rewrote was lost.
+  const withOriginals = (containers: Container[], originals: string) => pod(containers, { metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: originals } } });
+  const sidecar = { name: 'proxy', image: 'quay.io/istio/proxyv2:1.24' };
+  const first = { name: 'a', image: 'asia.gcr.io/a:1' };
+  const keys = (outcome: Extract<ReviewOutcome, { ok: true }>) => Object.keys(outcome.response.response.auditAnnotations ?? {});
+
+  it('a CREATE whose object already carries the annotation (written by the first call) records under other keys', () => {
+    const { outcome } = run(podReview(withOriginals([first, sidecar, { name: 'bad', image: 'gcr.io/B' }], '{"containers/a":"gcr.io/a:1"}')));
+    expect(keys(outcome)).toEqual([`${AUDIT_REINVOCATION_PREFIX}${AUDIT_REWRITES_KEY}`, `${AUDIT_REINVOCATION_PREFIX}${AUDIT_INVALID_KEY}`]);
+    expect(JSON.parse(outcome.response.response.auditAnnotations?.['reinvocation-rewrites'] ?? '')).toEqual([
+      { container: 'containers/proxy', from: 'quay.io/istio/proxyv2:1.24', to: 'mirror.example.com/quay/istio/proxyv2:1.24', rule: 'quay' },
+    ]);
+  });
+
+  it('an UPDATE whose annotation differs from the stored one does too; an UPDATE keeping it or leaving it out does not', () => {
+    const old = withOriginals([{ name: 'a', image: 'asia.gcr.io/a:0' }], '{"containers/a":"gcr.io/a:0"}');
+    const update = (object: unknown) => keys(run(podReview(object, { operation: 'UPDATE', oldObject: old })).outcome);
+    expect(update(withOriginals([first, sidecar], '{"containers/a":"gcr.io/a:1"}'))).toEqual(['reinvocation-rewrites']);
+    expect(update(withOriginals([{ name: 'a', image: 'gcr.io/a:1' }], '{"containers/a":"gcr.io/a:0"}'))).toEqual(['rewrites']);
+    expect(update(pod([{ name: 'a', image: 'gcr.io/a:1' }]))).toEqual(['rewrites']);
+  });
+
+  it('a first call (no annotation yet) uses the plain keys', () => {
+    expect(keys(run(podReview(pod([{ name: 'a', image: 'gcr.io/a:1' }]))).outcome)).toEqual(['rewrites']);
   });
 });
 
