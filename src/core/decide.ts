@@ -75,7 +75,8 @@ export interface ReviewPlan {
 
 export type Decision = { readonly ok: true; readonly plan: ReviewPlan } | BadRequest;
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** `T` with its fields writable, for an object built up before it is handed out. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => own(own(meta, field), SKIP_LABEL) === SKIP_VALUE;
 

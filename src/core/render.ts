@@ -18,7 +18,7 @@ import {
   type WithheldRecord,
 } from './admission.js';
 import { auditValue, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
-import { type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
+import { type Mutable, type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
 import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { type Base64, encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
@@ -47,7 +47,6 @@ export interface Rendered {
 
 /** The response fields besides `uid` and `allowed`. */
 type ResponseFields = Omit<AdmissionResponse, 'uid' | 'allowed'>;
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function containerLabel(f: ImageField): string {
   return `${f.containerList}[${f.containerName ?? `#${f.index}`}]`;
