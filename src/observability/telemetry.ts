@@ -21,6 +21,7 @@
  * invocation (`output`), so that line and the EMF document go out in one write.
  */
 import type { ReviewReport } from '../core/admission.js';
+import { escapeBidi } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
 
@@ -178,14 +179,46 @@ export function ruleSlots(rewrites: ReviewReport['rewrites']): [rule: string, re
   return kept;
 }
 
-/** At most MAX_LISTED entries of `items`, each made by `entry`; `fields[<key>Cut]` counts the others. */
-function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>): void {
+/**
+ * Most bytes the lists of one summary line take together. Clipping a string bounds its characters,
+ * not its bytes: a control, bidi or lone-surrogate character is 6 bytes in the line (`\u202e`), so
+ * 80 full entries could make a line of 400 KB, which Lambda cuts into several log events (at 64 KiB
+ * and at CloudWatch Logs' 256 KB): no part is JSON, and the metric filters miss the review. With
+ * the rest of the line (at most about 20 KB: the object's names, `denied`) it stays under 64 KiB.
+ */
+export const MAX_LISTED_BYTES = 40 * 1024;
+
+/** Bytes of JSON an entry may take at most: 6 a character of its strings (the longest escape), 24 a key and number. */
+function entryBound(entry: Record<string, unknown>): number {
+  let n = 2;
+  for (const key in entry) {
+    const v = entry[key];
+    n += key.length + (typeof v === 'string' ? 6 * v.length + 6 : 24);
+  }
+  return n;
+}
+
+/** An entry bounded by this is charged its bound: 4 lists of MAX_LISTED such entries fit the budget. */
+const SMALL_ENTRY = 384;
+
+/**
+ * At most MAX_LISTED entries of `items`, each made by `entry`, while `budget` (bytes, shared by the
+ * lists of a line) lasts; `fields[<key>Cut]` counts the others. An entry is charged its bound when
+ * that is small (the usual entry: nothing encoded twice), else its exact size.
+ */
+function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>, budget: { left: number }): void {
   if (items.length === 0) return;
-  const n = Math.min(items.length, MAX_LISTED);
-  const list = new Array<Record<string, unknown>>(n);
-  for (let i = 0; i < n; i++) list[i] = entry(items[i] as T);
-  fields[key] = list;
-  if (items.length > n) fields[`${key}Cut`] = items.length - n;
+  const list: Record<string, unknown>[] = [];
+  for (let i = 0; i < items.length && list.length < MAX_LISTED; i++) {
+    const e = entry(items[i] as T);
+    let size = entryBound(e);
+    if (size > SMALL_ENTRY) size = Buffer.byteLength(escapeBidi(JSON.stringify(e))) + 1;
+    if (size > budget.left) break;
+    budget.left -= size;
+    list.push(e);
+  }
+  if (list.length > 0) fields[key] = list;
+  if (items.length > list.length) fields[`${key}Cut`] = items.length - list.length;
 }
 
 /**
@@ -194,7 +227,7 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
  * invalid images (`invalidImages`: container, image, error, rule) and the skipped fields
  * (`skippedFields`: pointer, problem) and the rewrites withheld because their target lacks the
  * image (`withheld`, `withheldImages`: container, from, to, rule, reason) as lists of at most
- * MAX_LISTED entries with the number left out in `<list>Cut`, every string from the request
+ * MAX_LISTED entries (and MAX_LISTED_BYTES together) with the number left out in `<list>Cut`, every string from the request
  * clipped; and the per-rule counts in the slots of `ruleSlots`. Whether the line is a warning:
  * `problems` (invalid images, skipped fields or withheld rewrites).
  */
@@ -211,7 +244,8 @@ export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: 
     invalid: report.invalid.length,
   };
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;
-  listInto(fields, 'rewritten', report.rewrites, (r) => ({ container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }));
+  const budget = { left: MAX_LISTED_BYTES };
+  listInto(fields, 'rewritten', report.rewrites, (r) => ({ container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }), budget);
   const slots = ruleSlots(report.rewrites);
   for (let i = 0; i < slots.length; i++) {
     const [rule, n] = slots[i] ?? ['', 0];
@@ -222,10 +256,10 @@ export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: 
     const entry: Record<string, unknown> = { container: clip(i.containerName), image: clip(i.image), error: clip(i.error) };
     if (i.rule !== undefined) entry['rule'] = i.rule;
     return entry;
-  });
-  listInto(fields, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }));
+  }, budget);
+  listInto(fields, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }), budget);
   const withheld = report.withheld ?? [];
   if (withheld.length > 0) fields['withheld'] = withheld.length;
-  listInto(fields, 'withheldImages', withheld, (w) => ({ container: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }));
+  listInto(fields, 'withheldImages', withheld, (w) => ({ container: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }), budget);
   return { fields, problems: report.invalid.length > 0 || report.malformed.length > 0 || withheld.length > 0 };
 }

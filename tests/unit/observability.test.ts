@@ -389,6 +389,38 @@ describe('reviewFields: the one line of a review', () => {
     expect(fields['rule3']).toBe(OTHER_RULES);
     expect(fields['rule3Rewrites']).toBe(10_000 - 2);
   });
+
+  it('bounds the line in bytes when every list is full of characters JSON escapes (controls, bidi, lone surrogates)', () => {
+    // Each of these is 6 bytes in the line (`\u0001`, `\u202e`, `\ud800`): 512 of them clipped make 3 KB a string.
+    const hostile = (c: string, i: number): string => `${c.repeat(600)}${String(i)}`;
+    const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
+    const image = `gcr.io/${'a/'.repeat(120)}app:1`;
+    const r = report({
+      uid: hostile('\u0001', 0),
+      namespace: hostile('\u202e', 0),
+      name: hostile('\ud800', 0),
+      rewrites: many(MAX_LISTED, (i) => ({ ...rewrite('gcr', hostile('\u0001', i)), from: image, to: image })),
+      invalid: many(MAX_LISTED, (i) => ({ containerName: hostile('\u202e', i), list: 'containers' as const, pointer: '/p', image: hostile('\u0001', i), error: 'invalid reference format' })),
+      malformed: many(MAX_LISTED, (i) => ({ pointer: '/spec/containers/0/image', problem: hostile('\ud800', i) })),
+      withheld: many(MAX_LISTED, (i) => ({ ...rewrite('gcr', hostile('\u0001', i)), from: image, to: image, reason: hostile('\u0002', i) })),
+    });
+    const { fields } = reviewFields(r, 'patched');
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.addContext(CONTEXT);
+    logger.warn('admission reviewed', fields);
+    const line = lines[0] ?? '';
+    // Lambda cuts a longer stdout line into several events (and CloudWatch Logs' limit is 256 KB):
+    // no part is JSON, so the metric filters and Logs Insights miss the review.
+    expect(Buffer.byteLength(line)).toBeLessThan(64 * 1024);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(parsed).toMatchObject({ rewrites: MAX_LISTED, rule1: 'gcr', rule1Rewrites: MAX_LISTED, withheld: MAX_LISTED });
+    // What is left out is counted.
+    for (const [list, total] of [['rewritten', r.rewrites.length], ['invalidImages', r.invalid.length], ['skippedFields', r.malformed.length], ['withheldImages', MAX_LISTED]] as const) {
+      const listed = Array.isArray(parsed[list]) ? (parsed[list] as unknown[]).length : 0;
+      expect(listed + ((parsed[`${list}Cut`] as number | undefined) ?? 0)).toBe(total);
+    }
+  });
 });
 
 describe('ruleSlots', () => {
