@@ -198,22 +198,29 @@ function entryBound(entry: Record<string, unknown>): number {
   return n;
 }
 
-/** An entry bounded by this is charged its bound: 4 lists of MAX_LISTED such entries fit the budget. */
-const SMALL_ENTRY = 384;
+/** The byte budget of a line's lists; `exact`: each entry is charged its size, not its bound. */
+interface ListBudget {
+  left: number;
+  readonly exact: boolean;
+  /** Set when an entry did not fit (not when MAX_LISTED did). */
+  cut: boolean;
+}
 
 /**
  * At most MAX_LISTED entries of `items`, each made by `entry`, while `budget` (bytes, shared by the
- * lists of a line) lasts; `fields[<key>Cut]` counts the others. An entry is charged its bound when
- * that is small (the usual entry: nothing encoded twice), else its exact size.
+ * lists of a line) lasts; `fields[<key>Cut]` counts the others. Each entry is charged its bound, or
+ * its exact size when `budget.exact` (see `reviewFields`).
  */
-function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>, budget: { left: number }): void {
+function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>, budget: ListBudget): void {
   if (items.length === 0) return;
   const list: Record<string, unknown>[] = [];
   for (let i = 0; i < items.length && list.length < MAX_LISTED; i++) {
     const e = entry(items[i] as T);
-    let size = entryBound(e);
-    if (size > SMALL_ENTRY) size = Buffer.byteLength(escapeBidi(JSON.stringify(e))) + 1;
-    if (size > budget.left) break;
+    const size = budget.exact ? Buffer.byteLength(escapeBidi(JSON.stringify(e))) + 1 : entryBound(e);
+    if (size > budget.left) {
+      budget.cut = true;
+      break;
+    }
     budget.left -= size;
     list.push(e);
   }
@@ -232,6 +239,15 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
  * `problems` (invalid images, skipped fields or withheld rewrites).
  */
 export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: Record<string, unknown>; problems: boolean } {
+  // Entries charged their bound, which costs no encoding (a usual review: 20 rewrites to long ECR
+  // names are about 15 KB by it); only when the bound cuts a list (hundreds of characters per
+  // string, a hostile or broken request) are the lists made again with each entry's exact size.
+  const bounded = { left: MAX_LISTED_BYTES, exact: false, cut: false };
+  const first = reviewFieldsWithin(report, outcome, bounded);
+  return bounded.cut ? reviewFieldsWithin(report, outcome, { left: MAX_LISTED_BYTES, exact: true, cut: false }) : first;
+}
+
+function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: ListBudget): { fields: Record<string, unknown>; problems: boolean } {
   // Fields are set one by one: spreading objects into the literal takes V8 (Node 20)'s slow path.
   const fields: Record<string, unknown> = {
     uid: clip(report.uid),
@@ -244,7 +260,6 @@ export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: 
     invalid: report.invalid.length,
   };
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;
-  const budget = { left: MAX_LISTED_BYTES };
   listInto(fields, 'rewritten', report.rewrites, (r) => ({ container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }), budget);
   const slots = ruleSlots(report.rewrites);
   for (let i = 0; i < slots.length; i++) {
