@@ -122,7 +122,8 @@ export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: Revie
   count(metrics, Metric.Reviews);
   if (outcome === 'unauthorized') count(metrics, Metric.AuthFailures);
   if (report === undefined) return;
-  if (report.rewrites.length > 0) count(metrics, Metric.Rewrites, report.rewrites.length);
+  // A denied review rewrote nothing: the API server refused the object its rewrites were planned for.
+  if (report.rewrites.length > 0 && outcome !== 'denied') count(metrics, Metric.Rewrites, report.rewrites.length);
   if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
 }
 
@@ -261,7 +262,9 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
   };
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;
   listInto(fields, 'rewritten', report.rewrites, (r) => ({ container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }), budget);
-  const slots = ruleSlots(report.rewrites);
+  // The slots feed `Rewrites` by `Rule` (template.yaml's metric filters): none for a denied review,
+  // whose planned rewrites were never admitted (they are still listed in `rewritten`).
+  const slots = outcome === 'denied' ? [] : ruleSlots(report.rewrites);
   for (let i = 0; i < slots.length; i++) {
     const [rule, n] = slots[i] ?? ['', 0];
     fields[`rule${String(i + 1)}`] = rule;

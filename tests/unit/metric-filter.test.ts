@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { parse, type ScalarTag } from 'yaml';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
-import { REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
+import { flushMetrics, recordOutcome, REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
@@ -113,6 +113,18 @@ describe("template.yaml's per-rule metric filters", () => {
         expect(publish(filters, obs.logs())).toEqual(byRule(reviews.flat().map((r) => ({ rule: r }))));
       }),
     );
+  });
+
+  it('count nothing for a denied review (onMissing: deny): its planned rewrites were never admitted', () => {
+    const obs = captureObservability();
+    const { fields } = reviewFields(report(['gcr', 'hub']), 'denied');
+    obs.logger.warn(REVIEW_LOG_MESSAGE, fields);
+    recordOutcome(obs.metrics, 'denied', report(['gcr', 'hub']));
+    flushMetrics(obs.metrics);
+    expect(publish(filters, obs.logs())).toEqual(new Map());
+    expect(fields['rewritten']).toHaveLength(2);
+    expect(obs.emf()).toEqual([expect.objectContaining({ Outcome: 'denied', Reviews: 1 })]);
+    expect(obs.emf()[0]).not.toHaveProperty('Rewrites');
   });
 
   it('count the first two rules exactly and the rest as "(other rules)" for a review using more, and the total stays exact', () => {
