@@ -187,7 +187,8 @@ function parseDocuments(text: string): Parsed[] | string {
   }
   const docs = parseAllDocuments(text, { merge: true });
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
-  const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0]?.replace(/:$/, '') ?? '';
+  // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
+  const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0]?.replace(/:$/, '').replace(/^Maximum call stack size exceeded/, 'nested too deeply to be read') ?? '';
   const broken = docs.filter((d) => d.errors.length > 0);
   if (broken.length > 0 && broken.length === docs.length) return `neither JSON nor YAML: ${first(broken[0]?.errors ?? [])}`;
   return docs.map((d): Parsed => {

@@ -93,9 +93,12 @@ function imageWarning(image: PlannedImage, reason: string | undefined): string {
 /** The pull secret ops for the applied rewrites, or a warning where a Pod's list cannot change. */
 function pullSecretChanges(target: ReviewTarget, operation: string, applied: readonly PlannedRewrite[], warnings: string[], malformed: FieldProblem[]): PatchOperation[] {
   const { podSpec, podSpecPointer } = target.podSpec;
-  // Each name once, in order of first use.
-  const wanted: string[] = [];
-  for (const r of applied) for (const name of r.rule.imagePullSecrets) if (!wanted.includes(name)) wanted.push(name);
+  // Each name once, in order of first use; each rule's list read once, however many images it
+  // rewrote (a rule's list is bounded only by the document: tested name by name against the list
+  // so far, per image, 40,000 names held a review of 10 images for 24 s).
+  const wantedSet = new Set<string>();
+  for (const rule of new Set(applied.map((r) => r.rule))) for (const name of rule.imagePullSecrets) wantedSet.add(name);
+  const wanted = [...wantedSet];
   if (wanted.length === 0 || podSpec === undefined) return [];
   if (target.type.kind === 'Pod' && (operation === 'UPDATE' || target.subresource)) {
     // The API server rejects a Pod update that changes spec.imagePullSecrets.

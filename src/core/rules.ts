@@ -116,9 +116,17 @@ function compileRule(
   const replace = substituted.value;
   const namespaces = (spec.namespaces ?? []).map(globMatcher);
   const excludeNamespaces = (spec.excludeNamespaces ?? []).map(globMatcher);
-  const appliesToNamespace = (ns: string | undefined): boolean => {
+  const inNamespace = (ns: string | undefined): boolean => {
     if (namespaces.length > 0 && (ns === undefined || !namespaces.some((m) => m(ns)))) return false;
     return ns === undefined || !excludeNamespaces.some((m) => m(ns));
+  };
+  // A review asks about one namespace for each of its images: the last answer is kept, so that a
+  // rule with thousands of globs tests them once per review, not once per image (40,000 globs cost
+  // 150 us per image: seconds for the containers a Pod can hold).
+  let last: { readonly ns: string | undefined; readonly applies: boolean } | undefined;
+  const appliesToNamespace = (ns: string | undefined): boolean => {
+    if (last === undefined || last.ns !== ns) last = { ns, applies: inNamespace(ns) };
+    return last.applies;
   };
   const common = {
     index,
@@ -309,8 +317,18 @@ export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
 
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
-  /** True when an `exclude` prefix covers the name. */
-  const excluded = (name: string): boolean => exclude.some((p) => hasPathPrefix(name, p));
+  /**
+   * True when an `exclude` prefix covers the name. Looked up by path prefix, as `match` rules are:
+   * tried one by one, 40,000 exclusions (a 1 MiB document) held a review of 2,000 images for 8 s.
+   */
+  const excludeSet = new Set(exclude);
+  const excludeLengths = new Set(exclude.map((p) => p.length));
+  const excluded = (name: string): boolean => {
+    for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) {
+      if (excludeLengths.has(end) && excludeSet.has(name.slice(0, end))) return true;
+    }
+    return false;
+  };
   /** The first rule's new name for a name that is not excluded, or undefined. */
   // `match` rules indexed by prefix, regex rules by the literal text their names must start with
   // (`literalPrefix`), both in rule order: finding the first rule that matches costs a lookup per

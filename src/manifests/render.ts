@@ -169,7 +169,8 @@ function composeOne(tokens: readonly CST.Token[]): Document.Parsed | undefined {
   const doc = docs[0];
   if (doc === undefined) return undefined;
   const error = doc.errors[0];
-  if (error !== undefined) throw new RenderError(error.message.split('\n')[0] ?? error.message, error.pos[0]);
+  // The composer reports its own stack overflow as the document's error: said as TOO_DEEP too.
+  if (error !== undefined) throw new RenderError(error.message.includes('call stack') ? TOO_DEEP : (error.message.split('\n')[0] ?? error.message), error.pos[0]);
   return doc;
 }
 
@@ -179,6 +180,13 @@ function toJson(doc: Document.Parsed): unknown {
   } catch (e) {
     throw new RenderError((e as Error).message);
   }
+}
+
+const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
+
+/** A RangeError from recursion too deep for the stack (V8's message). */
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && e.message.includes('call stack');
 }
 
 /** The text must be YAML or JSON: no NUL bytes (binary data), and not over MAX_MANIFEST_BYTES. */
@@ -214,15 +222,29 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
   const out: string[] = [];
   let copied = 0;
   let index = 0;
-  for (const group of documentGroups(source)) {
+  const groups = documentGroups(source);
+  for (;;) {
+    // The yaml package recurses per level of nesting (reading and writing its syntax tree): a
+    // document nested some 10,000 levels deep overflows the stack there, and that is this
+    // document's error (exit 2), not a crash (exit 1, which `--check` uses for "would change").
+    let next: IteratorResult<DocumentGroup>;
+    try {
+      next = groups.next();
+    } catch (e) {
+      if (!isStackOverflow(e)) throw e;
+      return { ok: false, error: `document ${index + 1}: ${TOO_DEEP}` };
+    }
+    if (next.done === true) break;
+    const group = next.value;
     index++;
     let edited: string | undefined;
     try {
       edited = renderDocument(group, index, options, rendered);
     } catch (e) {
-      if (!(e instanceof RenderError || e instanceof EditError)) throw e;
+      const overflow = isStackOverflow(e);
+      if (!(e instanceof RenderError || e instanceof EditError || overflow)) throw e;
       const at = e instanceof RenderError && e.offset !== undefined ? e.offset : group.start;
-      return { ok: false, error: `document ${index} (${where(source, group.base + at)}): ${e.message}` };
+      return { ok: false, error: `document ${index} (${where(source, group.base + at)}): ${overflow ? TOO_DEEP : (e as Error).message}` };
     }
     if (edited === undefined) continue;
     out.push(source.slice(copied, group.base + group.start), edited);

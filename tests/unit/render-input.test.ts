@@ -170,3 +170,26 @@ describe('a document larger than the heap can hold while it is rewritten', () =>
     expect(r.ok && r.output).toBe(many.replaceAll('gcr.io/app', 'asia.gcr.io/app'));
   });
 });
+
+describe('a document nested deeper than the parser can recurse (a hostile chart)', () => {
+  const pod = (name: string, volumes: string): string => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n  volumes: ${volumes}\n  containers: [{name: a, image: gcr.io/app:1}]\n`;
+  const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+  const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
+
+  // 1,000 levels overflow in the composer (a document error), 100,000 in the syntax tree's own
+  // reading (a RangeError thrown out of the parser): both are that document's error.
+  it.each([[1000], [100_000]])('%d levels in the second document: that document named, exit 2 (not 1, which --check uses for "would change")', async (levels) => {
+    const file = join(dir, `deep-${levels}.yaml`);
+    writeFileSync(file, `${pod('ok', '[]')}---\n${pod('deep', deep(levels))}`);
+    const r = await run(['render', '--config', RULES, '-f', file, '--check']);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(new RegExp(`^error: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: document 2( \\(line \\d+, column \\d+\\))?: ${TOO_DEEP.replace(/[()]/g, '\\$&')}; nothing written\n$`));
+  });
+
+  it('renderManifests returns the error rather than throwing', () => {
+    const rewriter = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+    const r = renderManifests(pod('deep', deep(100_000)), { rewriter, annotate: false, scope: 'all' });
+    expect(r).toEqual({ ok: false, error: `document 1: ${TOO_DEEP}` });
+  });
+});

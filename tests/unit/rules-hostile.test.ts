@@ -163,7 +163,8 @@ describe('hostile rules documents', () => {
 
   it.each([
     { what: 'a document over 1 MiB', text: `rules: []\n#${'x'.repeat(1024 * 1024)}`, message: 'larger than' },
-    { what: 'deeply nested flow sequences', text: `rules: ${'['.repeat(5000)}${']'.repeat(5000)}`, message: '' },
+    { what: 'deeply nested flow sequences', text: `rules: ${'['.repeat(5000)}${']'.repeat(5000)}`, message: 'nested too deeply to be read' },
+    { what: 'deeply nested flow maps', text: `rules: ${'{a: '.repeat(5000)}1${'}'.repeat(5000)}`, message: 'nested too deeply to be read' },
     { what: 'a tab-indented document', text: 'rules:\n\t- name: a', message: '' },
     { what: 'NUL bytes', text: 'rules: []\u0000\u0000', message: 'holds a NUL character: not UTF-8 text (UTF-16?)' },
     { what: 'a lone surrogate', text: 'rules:\n  - name: "\ud800"\n    match: gcr.io\n    replace: x.io', message: '' },
