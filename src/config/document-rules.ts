@@ -14,7 +14,7 @@ export function prefixProblem(value: string): string | undefined {
   if (!grammar.anchoredName.test(`${value}/x`)) return 'is not a valid image name prefix (registry host, then optional /path)';
   const first = value.split('/')[0] ?? '';
   const rest = value.slice(first.length);
-  // Names are compared with their host as `matchedName` (src/core/rules.ts) spells it: a prefix
+  // Names are compared with their host as `matchedName` (src/core/matched-name.ts) spells it: a prefix
   // spelled otherwise could never match, so it is refused with the spelling that would.
   let host = first.toLowerCase();
   if (host.endsWith(':443')) host = host.slice(0, -':443'.length);

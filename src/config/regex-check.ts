@@ -103,7 +103,7 @@ export function needsFullParser(source: string, compile: RuleRegexCompile): bool
  * spelling (`\1`, `\k<name>`), lookarounds, and more than MAX_CHOICE_POINTS places where the match
  * can be split several ways (see `choicePoints`: `.*.*.*x` is cubic, `a?a?...a?aaa...` exponential).
  * What remains is at most quadratic in the length of the name, which the rewriter bounds
- * (MAX_DOMAIN_LENGTH in src/core/rules.ts). The analysed pattern is exactly the one the rewriter
+ * (MAX_DOMAIN_LENGTH in src/core/matched-name.ts). The analysed pattern is exactly the one the rewriter
  * compiles (`anchoredRuleSource`, with the same flags), so a source cannot read one way here and
  * another way there; anything the analysis does not know is refused, not guessed at.
  */

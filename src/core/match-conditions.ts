@@ -7,7 +7,7 @@
  * How: every rule has a literal prefix L of the normalized names it can match (`match: P` has
  * L = P; a regex has the literal text before its first pattern character, or '' when it has a
  * top-level alternation). A normalized name that starts with L comes from an image that starts with
- * L written the ways the engine reads as the same registry (`matchedName` in rules.ts): the host in
+ * L written the ways the engine reads as the same registry (`matchedName` in matched-name.ts): the host in
  * any case (`GCR.IO`), with `:443` after it (`gcr.io:443`); so the host part of L is matched
  * without regard to case, and an explicit `:443` may follow it. Docker Hub's images may also be
  * short (`nginx`, `team/app`) or written with `index.docker.io` or `registry-1.docker.io`: so when

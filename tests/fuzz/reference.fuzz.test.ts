@@ -16,7 +16,7 @@ import {
   type Result,
 } from '../../src/core/reference.js';
 import { format, hostile, reference } from '../helpers/arbitraries.js';
-import { MAX_DOMAIN_LENGTH } from '../../src/core/rules.js';
+import { MAX_DOMAIN_LENGTH } from '../../src/core/matched-name.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { fuzzTarget, scale } from './budget.js';
 

@@ -14,7 +14,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseRules, validateDocument } from '../../src/config/load.js';
 import { formatIssue, formatPath, issueWhere } from '../../src/config/schema.js';
-import { MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from '../../src/core/rules.js';
+import { MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from '../../src/core/matched-name.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 

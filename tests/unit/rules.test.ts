@@ -3,7 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { explainImage } from '../../src/core/explain.js';
-import { hasPathPrefix, MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
+import { hasPathPrefix } from '../../src/core/matched-name.js';
+import { MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
