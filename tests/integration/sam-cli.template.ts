@@ -1,0 +1,80 @@
+/**
+ * The `sam` command lines the README documents, and the ones `npm run deploy:regions` runs, read by
+ * SAM CLI's own command parser (hack/python/sam-cli-parse.py, from the venv) together with the
+ * committed samconfig.toml, in a copy of the project: a setting of samconfig.toml that conflicts
+ * with a documented option stops the command before it does anything, and only this catches it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { deployArgs, type Options } from '../../scripts/deploy-regions.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+import { venvPython } from './helpers/tools.js';
+
+const SCRIPT = join(REPO_ROOT, 'hack', 'python', 'sam-cli-parse.py');
+
+let dir = '';
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'image-rewriter-sam-cli-'));
+  for (const f of ['template.yaml', 'samconfig.toml']) cpSync(join(REPO_ROOT, f), join(dir, f));
+});
+
+afterAll(() => {
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+/** What SAM CLI would run `sam COMMAND ARGS...` with, in the project copy; throws with its message on a usage error. */
+function samReads(command: string, args: readonly string[]): Record<string, unknown> {
+  const env: Record<string, string> = { SAM_CLI_TELEMETRY: '0', AWS_DEFAULT_REGION: 'us-east-1' };
+  for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const r = spawnSync(venvPython(), [SCRIPT, command, ...args], { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`sam ${command} ${args.join(' ')}: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+describe('the README\'s sam commands, with the committed samconfig.toml', () => {
+  it('Publishing: sam package --s3-bucket BUCKET uploads to that bucket (no conflict with a samconfig setting)', () => {
+    expect(samReads('package', ['--s3-bucket', 'my-bucket', '--output-template-file', 'packaged.yaml'])).toMatchObject({ s3_bucket: 'my-bucket', resolve_s3: false });
+  });
+
+  it('Publishing: sam publish --template packaged.yaml --region us-east-1', () => {
+    expect(samReads('publish', ['--template', 'packaged.yaml', '--region', 'us-east-1'])['template_file']).toBe(join(dir, 'packaged.yaml'));
+  });
+
+  it('Deploying: sam deploy with the inline rules, one step (stack, capabilities and bucket from samconfig.toml)', () => {
+    const read = samReads('deploy', ['--parameter-overrides', 'RewriteRules="rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]"']);
+    expect(read).toMatchObject({ stack_name: 'image-rewriter', capabilities: ['CAPABILITY_IAM'], resolve_s3: true, guided: false });
+    expect(read['parameter_overrides']).toEqual({ RewriteRules: 'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]' });
+  });
+
+  it('Existence checks: sam deploy with the ECR repository ARNs', () => {
+    const read = samReads('deploy', ['--parameter-overrides', 'VerifyEcrRepositoryArns=arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', 'VerifyEcrFillPullThroughCache=true']);
+    expect(read['parameter_overrides']).toEqual({ VerifyEcrRepositoryArns: 'arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', VerifyEcrFillPullThroughCache: 'true' });
+  });
+});
+
+describe('npm run deploy:regions: its sam deploy, as SAM CLI reads it', () => {
+  it('gives CloudFormation the rules document unchanged, the rules parameter cleared and the extra parameters', () => {
+    const rules = String.raw`rules:
+  - name: hub
+    regex: 'docker\.io/(library/)?(?<rest>.*)'
+    replace: ${'$'}{env:AWS_ACCOUNT_ID}.dkr.ecr.${'$'}{env:AWS_REGION}.${'$'}{env:AWS_URL_SUFFIX}/hub/$<rest>
+    namespaces: ["team a", "b=c", 'quote"d']
+exclude: [docker.io/library/busybox]
+`;
+    const options: Options = { regions: ['us-west-2'], stackName: 'image-rewriter', rules, parameters: ['EnableAlarms=true', 'AlarmEmail=ops@example.com'], build: false, cli: 'node dist/cli.js' };
+    const [command, ...args] = deployArgs(options, 'us-west-2');
+    const read = samReads(command ?? '', args);
+    expect(read).toMatchObject({ stack_name: 'image-rewriter', capabilities: ['CAPABILITY_IAM'], resolve_s3: true, confirm_changeset: false });
+    const overrides = read['parameter_overrides'] as Record<string, string>;
+    expect(JSON.parse(overrides['RewriteRules'] ?? '')).toEqual(parse(rules));
+    expect({ ...overrides, RewriteRules: undefined }).toEqual({ RewriteRules: undefined, RewriteRulesParameterName: '', EnableAlarms: 'true', AlarmEmail: 'ops@example.com' });
+  });
+});
