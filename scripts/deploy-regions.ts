@@ -40,6 +40,12 @@ export interface Options {
   readonly build: boolean;
   /** How the printed command calls the CLI. */
   readonly cli: string;
+  /**
+   * The template's parameter names, when known: a `--parameter` naming another is refused, since
+   * `sam deploy` drops overrides the template does not declare without a word (EnableAlarm=true
+   * would deploy every region without alarms).
+   */
+  readonly templateParameters?: readonly string[];
 }
 
 export interface RegionResult {
@@ -91,7 +97,11 @@ export function problems(options: Options): string[] {
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(options.stackName)) out.push(`--stack-name: "${options.stackName}" is not a stack name`);
   for (const p of options.parameters) {
     if (!/^[A-Za-z0-9]+=/.test(p)) out.push(`--parameter: "${p}" is not Key=Value`);
-    if (/^(RewriteRules|RewriteRulesParameterName)=/.test(p)) out.push(`--parameter: set the rules with --rules or --rules-parameter, not ${p.split('=')[0] ?? ''}`);
+    const key = p.split('=')[0] ?? '';
+    if (/^(RewriteRules|RewriteRulesParameterName)=/.test(p)) out.push(`--parameter: set the rules with --rules or --rules-parameter, not ${key}`);
+    else if (options.templateParameters !== undefined && /^[A-Za-z0-9]+=/.test(p) && !options.templateParameters.includes(key)) {
+      out.push(`--parameter: template.yaml has no parameter ${key} (sam deploy would ignore it); it has ${options.templateParameters.join(', ')}`);
+    }
   }
   if (options.rules !== undefined) {
     if (safeParse(options.rules) !== undefined && Buffer.byteLength(rulesJson(options.rules), 'utf8') > MAX_INLINE_RULES_BYTES) {
@@ -103,6 +113,13 @@ export function problems(options: Options): string[] {
     }
   }
   return out;
+}
+
+/** The names under template.yaml's `Parameters:` (CloudFormation's `!Ref`-style tags elsewhere are read as plain values). */
+export function templateParameterNames(text: string): string[] {
+  const template = parse(text, { logLevel: 'silent' }) as unknown;
+  const parameters = typeof template === 'object' && template !== null && 'Parameters' in template ? template.Parameters : undefined;
+  return typeof parameters === 'object' && parameters !== null ? Object.keys(parameters) : [];
 }
 
 function safeParse(text: string): unknown {
@@ -253,7 +270,7 @@ const spawnRunner: Runner = (command, args) =>
 async function main(): Promise<number> {
   let options: Options;
   try {
-    options = parseCommandLine(process.argv.slice(2), (p) => readFileSync(p, 'utf8'));
+    options = { ...parseCommandLine(process.argv.slice(2), (p) => readFileSync(p, 'utf8')), templateParameters: templateParameterNames(readFileSync('template.yaml', 'utf8')) };
   } catch (e) {
     console.error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     return 2;

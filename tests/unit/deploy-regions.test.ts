@@ -7,10 +7,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { deployArgs, deployRegions, type Options, parseCommandLine, problems, type Runner, rulesOverride, urlSuffix } from '../../scripts/deploy-regions.js';
+import { readFileSync } from 'node:fs';
+import { deployArgs, deployRegions, type Options, parseCommandLine, problems, type Runner, rulesOverride, templateParameterNames, urlSuffix } from '../../scripts/deploy-regions.js';
 import { parseRules } from '../../src/config/load.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -140,6 +141,15 @@ describe('deploy-regions', () => {
     expect(calls).toEqual([]);
   });
 
+  it('refuses a --parameter template.yaml does not declare (sam deploy would drop it without a word), before running anything', async () => {
+    const templateParameters = templateParameterNames(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'));
+    expect(templateParameters).toEqual(expect.arrayContaining(['RewriteRules', 'EnableAlarms', 'EndpointType', 'VpcEndpointIds']));
+    expect(problems(options({ templateParameters, parameters: ['EnableAlarms=true', 'Tracing=Active'] }))).toEqual([]);
+    const { run, calls } = fake();
+    await expect(deployRegions(options({ templateParameters, parameters: ['EnableAlarm=true'] }), run, () => undefined)).rejects.toThrow('--parameter: template.yaml has no parameter EnableAlarm (sam deploy would ignore it)');
+    expect(calls).toEqual([]);
+  });
+
   it('checks ${env:AWS_URL_SUFFIX} rules with each partition\'s suffix', () => {
     expect(problems(options({ regions: ['cn-north-1', 'us-gov-west-1', 'us-east-1'] }))).toEqual([]);
     expect(['cn-north-1', 'us-gov-west-1', 'eu-west-1'].map(urlSuffix)).toEqual(['amazonaws.com.cn', 'amazonaws.com', 'amazonaws.com']);
@@ -165,5 +175,16 @@ describe('npm run deploy:regions', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a parameter name template.yaml lacks, from the repository root, before running sam', () => {
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'scripts', 'run-ts.mjs'), join(REPO_ROOT, 'scripts', 'deploy-regions.ts'), '--regions', 'us-west-2', '--rules', 'tests/fixtures/valid-demo.yaml', '--parameter', 'EnableAlarm=true'],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PATH: dirname(process.execPath) } },
+    );
+    expect(r.stderr).toContain('--parameter: template.yaml has no parameter EnableAlarm');
+    expect(r.stdout).not.toContain('sam build');
+    expect(r.status).toBe(2);
   });
 });
