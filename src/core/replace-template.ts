@@ -167,6 +167,26 @@ export const SAMPLE_GROUP_VALUE = 'x';
 /** The template with every group set to SAMPLE_GROUP_VALUE. */
 export const sampleOf = (parts: readonly TemplatePart[]): string => parts.map((p) => ('text' in p ? p.text : SAMPLE_GROUP_VALUE)).join('');
 
+/**
+ * The tag or digest a template's own text gives every result: an `@` (a name never has one), or a
+ * `:` after a `/` of its text (past the host a `:` can only start a tag). The image's own tag and
+ * digest are appended to the result, so every result of such a rule is refused; its sample may
+ * still parse (`mirror.example.com/x:v2`). A `:` before the first `/` may be a host's port, with
+ * the path from a group (`mirror.example.com:$1`): each result is checked for that one.
+ */
+export function templateTagOrDigest(parts: readonly TemplatePart[]): 'tag' | 'digest' | undefined {
+  let pastHost = false;
+  for (const p of parts) {
+    if (!('text' in p)) continue;
+    for (const c of p.text) {
+      if (c === '@') return 'digest';
+      if (c === ':' && pastHost) return 'tag';
+      if (c === '/') pastHost = true;
+    }
+  }
+  return undefined;
+}
+
 /** The template filled from a match of its regex; a group that did not take part gives ''. */
 export function applyTemplate(parts: readonly TemplatePart[], m: RegExpExecArray): string {
   let out = '';

@@ -13,7 +13,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
@@ -177,6 +177,15 @@ function compileRule(
         severity: 'error',
         message: `can never yield a valid image name (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}")`,
       });
+    } else {
+      const own = templateTagOrDigest(parts);
+      if (own !== undefined) {
+        issues.push({
+          path: replacePath,
+          severity: 'error',
+          message: `gives every result a ${own} of its own (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}"); write the name only: the image's own tag and digest are kept`,
+        });
+      }
     }
   }
   if (issues.length > before) return undefined;

@@ -22,7 +22,7 @@ rules:
     imagePullSecrets: [gcr-pull]
   - name: bad
     regex: quay\\.io/(.*)
-    replace: mirror.example.com/$1:x
+    replace: mirror.example.com:$1
 `);
 
 const body = (containers: readonly Record<string, unknown>[], operation = 'CREATE'): unknown => podReview({ metadata: { name: 'p' }, spec: { containers } }, { operation });

@@ -141,6 +141,23 @@ rules:
     expect(explainImage(tagged, 'gcr.io/app')).toMatchObject({ image: 'gcr.io/app', rewritten: 'gcr.io/app', rule: '' });
   });
 
+  it('refuses at load a regex replace whose own text gives every result a tag or a digest', () => {
+    // Past a `/` of the template's text a `:` can only start a tag, and an `@` starts a digest
+    // anywhere: the image's own tag and digest are appended, so every result would be refused.
+    for (const [replace, what, sample] of [
+      ['asia.gcr.io/$1:v2', 'tag', 'asia.gcr.io/x:v2'],
+      ['asia.gcr.io/mirror/$1:latest', 'tag', 'asia.gcr.io/mirror/x:latest'],
+      [`asia.gcr.io/$1@${DIGEST}`, 'digest', `asia.gcr.io/x@${DIGEST}`],
+    ] as const) {
+      const r = parseRules(`rules:\n  - name: a\n    regex: 'gcr\\.io/(.+)'\n    replace: '${replace}'\n`, {});
+      expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([
+        `rules[0].replace: gives every result a ${what} of its own (with every group set to "x" it gives "${sample}"); write the name only: the image's own tag and digest are kept`,
+      ]);
+    }
+    // A `:` before the template's first `/` may be a host's port, its path from a group: checked per result.
+    expect(parseRules(`rules:\n  - name: a\n    regex: 'gcr\\.io/(.+)'\n    replace: 'mirror.example.com:$1'\n`, {}).ok).toBe(true);
+  });
+
   it('treats a rule whose result equals the input as no change', () => {
     const same = rewriterFrom(`rules:\n  - name: same\n    regex: '(gcr\\.io/.*)'\n    replace: $1\n`);
     expect(same.rewrite('gcr.io/app:1')).toEqual({ kind: 'unchanged', image: 'gcr.io/app:1', reason: 'identical' });
