@@ -101,7 +101,9 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
       } else {
         const [{ GetSecretValueCommand, SecretsManagerClient: Client }, shared] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
         const region = secretRegion(setting.secretId);
-        const sm = region === undefined || region === (await shared.config.region()) ? shared : (regional ??= new Client({ region }));
+        // The shared client may have no region at all (serve outside AWS): the ARN's is enough then.
+        const sharedRegion = region === undefined ? undefined : await shared.config.region().catch(() => undefined);
+        const sm = region === undefined || region === sharedRegion ? shared : (regional ??= new Client({ region }));
         raw = (await sm.send(new GetSecretValueCommand({ SecretId: setting.secretId }), { abortSignal: signal })).SecretString;
       }
       map = parseCredentials(raw ?? '');

@@ -175,6 +175,9 @@ describe('registry credentials', () => {
       await createCredentialsSource({ kind: 'secret', secretId }, deps())('r.example.com', signal());
     }
     expect(regions).toEqual(['eu-west-1', 'us-west-2', 'us-west-2']);
+    // Outside AWS the shared client may have no region: the ARN's is enough.
+    const noRegion = { ...deps(), secretsManager: () => Promise.resolve(new SecretsManagerClient({ region: (): Promise<string> => Promise.reject(new Error('Region is missing')) })) };
+    expect(await createCredentialsSource({ kind: 'secret', secretId: arn }, noRegion)('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
   });
 
   it('reads a plain map from an SSM SecureString with decryption', async () => {
