@@ -158,6 +158,28 @@ describe('registry credentials', () => {
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
   });
 
+  it("reads a secret named by its ARN in the ARN's region (one secret for the stacks of every region)", async () => {
+    const regions: string[] = [];
+    secrets.on(GetSecretValueCommand).callsFake(async (_input: unknown, getClient: () => SecretsManagerClient) => {
+      const region = await getClient().config.region();
+      regions.push(region);
+      // Secrets Manager knows a secret only in its own region.
+      if (region !== 'eu-west-1') throw awsError('ResourceNotFoundException');
+      return { SecretString: '{"r.example.com":{"username":"u","password":"p"}}' };
+    });
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-creds-AbC123';
+    const source = createCredentialsSource({ kind: 'secret', secretId: arn }, deps());
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+    // A name, or an ARN of the shared client's own region, is read with the shared client.
+    for (const secretId of ['registry-creds', 'arn:aws:secretsmanager:us-west-2:123456789012:secret:registry-creds-AbC123']) {
+      await createCredentialsSource({ kind: 'secret', secretId }, deps())('r.example.com', signal());
+    }
+    expect(regions).toEqual(['eu-west-1', 'us-west-2', 'us-west-2']);
+    // Outside AWS the shared client may have no region: the ARN's is enough.
+    const noRegion = { ...deps(), secretsManager: () => Promise.resolve(new SecretsManagerClient({ region: (): Promise<string> => Promise.reject(new Error('Region is missing')) })) };
+    expect(await createCredentialsSource({ kind: 'secret', secretId: arn }, noRegion)('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+  });
+
   it('reads a plain map from an SSM SecureString with decryption', async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '{"quay.io":{"username":"a","password":"b"}}' } });
     const source = createCredentialsSource({ kind: 'ssm', name: '/registry/creds' }, deps());
