@@ -9,6 +9,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ENV, SourceError, type TokenSetting } from './settings.js';
 import { tokenProblem } from './token-check.js';
+import { secretsManagerFor } from './secret-client.js';
 
 /** Longest wait for one AWS read (the API server's webhook timeout is a few seconds). */
 export const READ_TIMEOUT_MS = 3000;
@@ -59,7 +60,8 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       return (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
     }
     case 'secret': {
-      const [{ GetSecretValueCommand }, secretsManager] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+      const [{ GetSecretValueCommand }, shared] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+      const secretsManager = await secretsManagerFor(setting.secretId, shared);
       const command = new GetSecretValueCommand({ SecretId: setting.secretId });
       return (await secretsManager.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;
     }

@@ -14,6 +14,7 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { secretsManagerFor } from '../config/secret-client.js';
 import type { CredentialLookup, RegistryCredentials } from './oci.js';
 
 export type CredentialsSetting = { readonly kind: 'none' } | { readonly kind: 'secret'; readonly secretId: string } | { readonly kind: 'ssm'; readonly name: string };
@@ -73,12 +74,6 @@ export type CredentialsSource = (registry: string, signal: AbortSignal) => Promi
 
 const codeOf = (e: unknown): string => (e instanceof Error ? e.name : 'Error');
 
-/**
- * The region of a secret named by its ARN (`arn:aws:secretsmanager:eu-west-1:...`): Secrets Manager
- * answers for a secret only in its own region (a secret in another region than the function's is
- * "not found" there), and one stack per region (`deploy:regions`) may share one secret.
- */
-const secretRegion = (id: string): string | undefined => /^arn:[a-z0-9-]+:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1];
 
 /** The lookup the registry client calls; reads nothing until a registry asks for credentials. */
 export function createCredentialsSource(setting: CredentialsSetting, deps: CredentialsDeps): CredentialsSource {
@@ -88,8 +83,6 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
   let failure: { reason: string; retryAt: number } | undefined;
   let inflight: Promise<void> | undefined;
   const from = setting.kind === 'ssm' ? `SSM parameter ${setting.name}` : `secret ${setting.secretId}`;
-  /** The client of the secret's own region, when its ARN names another one than the shared client's. */
-  let regional: SecretsManagerClient | undefined;
 
   const read = async (): Promise<void> => {
     const signal = AbortSignal.timeout(READ_TIMEOUT_MS);
@@ -99,11 +92,8 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
         const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
         raw = (await ssm.send(new GetParameterCommand({ Name: setting.name, WithDecryption: true }), { abortSignal: signal })).Parameter?.Value;
       } else {
-        const [{ GetSecretValueCommand, SecretsManagerClient: Client }, shared] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
-        const region = secretRegion(setting.secretId);
-        // The shared client may have no region at all (serve outside AWS): the ARN's is enough then.
-        const sharedRegion = region === undefined ? undefined : await shared.config.region().catch(() => undefined);
-        const sm = region === undefined || region === sharedRegion ? shared : (regional ??= new Client({ region }));
+        const [{ GetSecretValueCommand }, shared] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+        const sm = await secretsManagerFor(setting.secretId, shared);
         raw = (await sm.send(new GetSecretValueCommand({ SecretId: setting.secretId }), { abortSignal: signal })).SecretString;
       }
       map = parseCredentials(raw ?? '');

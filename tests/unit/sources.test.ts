@@ -428,6 +428,20 @@ describe('resolveToken', () => {
     expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' });
   });
 
+  it("reads a token secret named by its ARN in the ARN's region (Secrets Manager knows a secret only there)", async () => {
+    const regions: string[] = [];
+    secrets.on(GetSecretValueCommand).callsFake(async (_input: unknown, getClient: () => SecretsManagerClient) => {
+      const region = await getClient().config.region();
+      regions.push(region);
+      if (region !== 'eu-west-1') throw new ResourceNotFoundException({ message: 'not found', $metadata: {} });
+      return { SecretString: TOKEN };
+    });
+    expect(await resolveToken({ kind: 'secret', secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:t' }, deps)).toBe(TOKEN);
+    // A name is read with the shared client (in its region).
+    await expect(resolveToken({ kind: 'secret', secretId: 't' }, deps)).rejects.toThrow(/ResourceNotFoundException/);
+    expect(regions).toEqual(['eu-west-1', 'us-west-2']);
+  });
+
   it.each([
     ['a JSON secret without "token"', JSON.stringify({ password: TOKEN }), 'is JSON without a string "token" field'],
     ['a JSON secret with a numeric token', JSON.stringify({ token: 1234 }), 'is JSON without a string "token" field'],
