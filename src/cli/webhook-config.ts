@@ -353,6 +353,11 @@ export const command: Command = async (args, io) => {
   let rules: readonly CompiledRule[] | undefined;
   let allowOptOut: boolean | undefined;
   if (values.config !== undefined) {
+    // As every other command says it (src/cli/common.ts): not "cannot read --config : ENOENT".
+    if (values.config.trim() === '') {
+      io.stderr('error: --config names no rules document (it is empty)\n');
+      return EXIT.invalidConfig;
+    }
     let text: string;
     try {
       // UTF-8 or an error, as every command reads its rules file (src/config/rules-provider.ts).
