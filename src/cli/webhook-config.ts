@@ -372,6 +372,9 @@ export const command: Command = async (args, io) => {
       io.stderr(`error: invalid rules document ${values.config}:\n${formatIssues(parsed.issues)}\n`);
       return EXIT.invalidConfig;
     }
+    // Printed like every other command's (a rule never used, no rules at all): the configuration
+    // goes to stdout, often straight into kubectl, so these are the only place the user sees them.
+    if (parsed.warnings.length > 0) io.stderr(`${formatIssues(parsed.warnings)}\n`);
     rules = parsed.rewriter.rules;
     allowOptOut = parsed.rewriter.allowOptOut;
   }
