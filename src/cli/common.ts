@@ -87,6 +87,12 @@ export async function openCliSources(io: Io, options: CliSourceOptions): Promise
     io.stderr('error: --config names no rules document (it is empty)\n');
     return EXIT.invalidConfig;
   }
+  // `--token-file ""` likewise (not "cannot read --token-file : ENOENT"), with the exit code of a
+  // token file that cannot be read.
+  if (options.tokenFile?.trim() === '') {
+    io.stderr('error: --token-file names no file (it is empty)\n');
+    return EXIT.failure;
+  }
   const details: string[] = [];
   const keepDetail = (line: string): void => {
     if (!line.includes('"detail"')) return;

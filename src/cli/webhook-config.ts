@@ -353,6 +353,11 @@ export const command: Command = async (args, io) => {
   let rules: readonly CompiledRule[] | undefined;
   let allowOptOut: boolean | undefined;
   if (values.config !== undefined) {
+    // As every other command says it (src/cli/common.ts): not "cannot read --config : ENOENT".
+    if (values.config.trim() === '') {
+      io.stderr('error: --config names no rules document (it is empty)\n');
+      return EXIT.invalidConfig;
+    }
     let text: string;
     try {
       // UTF-8 or an error, as every command reads its rules file (src/config/rules-provider.ts).
@@ -367,6 +372,9 @@ export const command: Command = async (args, io) => {
       io.stderr(`error: invalid rules document ${values.config}:\n${formatIssues(parsed.issues)}\n`);
       return EXIT.invalidConfig;
     }
+    // Printed like every other command's (a rule never used, no rules at all): the configuration
+    // goes to stdout, often straight into kubectl, so these are the only place the user sees them.
+    if (parsed.warnings.length > 0) io.stderr(`${formatIssues(parsed.warnings)}\n`);
     rules = parsed.rewriter.rules;
     allowOptOut = parsed.rewriter.allowOptOut;
   }

@@ -20,9 +20,16 @@ export interface AwsClients {
   readonly secretsManager: () => Promise<SecretsManagerClient>;
 }
 
-/** The AWS error code (`AccessDeniedException`, `ParameterNotFound`, `TimeoutError`...), never a message. */
+/**
+ * The AWS error code (`AccessDeniedException`, `ParameterNotFound`, `TimeoutError`...), never a
+ * message. A socket error, which the SDK passes on as a plain `Error`, is named by its code
+ * (`ECONNREFUSED`, `ENOTFOUND`), as the existence checks name it (src/verify/verifier.ts): the
+ * reason of a failed rules read is shown to kubectl users, and "(Error)" says nothing.
+ */
 export function errorCode(e: unknown): string {
-  return e instanceof Error ? e.name : 'Error';
+  if (!(e instanceof Error)) return 'Error';
+  const code = (e as NodeJS.ErrnoException).code;
+  return e.name === 'Error' && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : e.name;
 }
 
 /** A file error's code (`ENOENT`, `EACCES`...), else its message. */

@@ -3,7 +3,7 @@
  * against the skip conditions (operation, kind, opt-out, mirror pod), and every image of the pod
  * spec is run through the rewriter. The result is a `ReviewPlan`: data only, no patch and no text
  * yet. src/core/render.ts turns a plan into the answer; an adapter may look at the planned
- * rewrites in between (docs/design.md, "Admission").
+ * rewrites in between (docs/design.md, "Data paths").
  */
 import { MIRROR_POD_ANNOTATION, ORIGINAL_IMAGES_ANNOTATION, type BadRequest, type ReviewOptions, SKIP_LABEL, SKIP_VALUE, type SkipReason } from './admission.js';
 import { type AdmissionRequest, parseAdmissionReview } from './admission-request.js';

@@ -197,7 +197,7 @@ function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome
   return answer.response.patch === undefined ? 'unchanged' : 'patched';
 }
 
-/** The log fields of the existence checks of a review, set one by one (docs/performance.md, "Hot paths"). */
+/** The log fields of the existence checks of a review, set one by one (docs/performance.md, "The round before"). */
 function verifyFields(fields: Record<string, unknown>, stats: VerifyStats): void {
   fields['verifyChecks'] = stats.checks;
   fields['verifyCacheHits'] = stats.cacheHits;

@@ -275,6 +275,13 @@ describe('image-rewriter serve', () => {
     expect(io.err()).toContain('cannot read --token-file');
   });
 
+  it('says an empty --token-file (an unset shell variable) names no file, with the exit code of an unreadable one', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['serve', ...baseArgs(['--token-file', ''])], io)).toBe(EXIT.failure);
+    expect(io.err()).toBe('error: --token-file names no file (it is empty)\n');
+    expect(io.out()).toBe('');
+  });
+
   it.each([
     { why: 'no --listen', args: () => baseArgs().slice(0, 2).concat(baseArgs().slice(4)), message: 'serve needs --listen' },
     { why: 'no certificate flags', args: () => ['--config', rulesFile, '--listen', ':8443'], message: 'serve needs --tls-cert-file, --tls-private-key-file' },

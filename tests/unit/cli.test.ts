@@ -156,6 +156,7 @@ describe('--config ""', () => {
     [['render', '--config', '', '-f', join(FIXTURES, 'valid-demo.yaml')]],
     [['audit', '--config', '', '-f', '-']],
     [['invoke', '--config', '', join(FIXTURES, '..', '..', 'events', 'rest-pod-v1.json')]],
+    [['webhook-config', '--url', 'https://a.example/mutate/0123456789abcdef', '--config', '']],
   ])('%j says it names no rules document, with the exit code of one that cannot be read (2)', async (args) => {
     const io = captureIo(TEST_ENV, '');
     expect(await main(args, io)).toBe(EXIT.invalidConfig);

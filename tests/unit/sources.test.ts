@@ -343,6 +343,16 @@ describe('ssmRules', () => {
     });
   });
 
+  it('names a socket error by its code (the SDK passes it on as a plain Error), in the reason kubectl users see', async () => {
+    const socket = Object.assign(new Error('getaddrinfo ENOTFOUND ssm.us-west-2.amazonaws.com'), { code: 'ENOTFOUND' });
+    ssm.on(GetParameterCommand).rejects(socket);
+    expect(await make().current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (ENOTFOUND)` });
+    expect(obs.logs().find((l) => l['message'] === 'cannot read the rules parameter')).toMatchObject({ error: 'ENOTFOUND', detail: socket.message });
+    const lower = Object.assign(new Error('odd'), { code: 'not a code' });
+    ssm.on(GetParameterCommand).rejects(lower);
+    expect(await make().current()).toMatchObject({ reason: `rules parameter ${NAME} could not be read (Error)` });
+  });
+
   it('treats a parameter without a value as a failed read', async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Name: NAME } });
     expect(await make().current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (SourceError)` });
@@ -461,6 +471,11 @@ describe('resolveToken', () => {
     const error = await resolveToken({ kind: 'ssm', name: '/t' }, deps).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SourceError);
     expect((error as Error).message).not.toContain('with/slash');
+  });
+
+  it('names a socket error by its code', async () => {
+    ssm.on(GetParameterCommand).rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' }));
+    await expect(resolveToken({ kind: 'ssm', name: '/t' }, deps)).rejects.toThrow('cannot read the webhook token from SSM parameter /t (ECONNREFUSED): connect ECONNREFUSED 127.0.0.1:443');
   });
 
   it('reports a failure that is not an Error', async () => {

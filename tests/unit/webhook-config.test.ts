@@ -262,6 +262,20 @@ describe('--scope and --config (matchConditions)', () => {
     expect(io.out()).toContain('# matchConditions: none');
   });
 
+  it('prints the rules document\'s warnings on stderr, like every other command, and the configuration on stdout', async () => {
+    const rules = join(scratch, 'shadowed.yaml');
+    await writeFile(rules, 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: a.example.com\n  - name: gcr-team\n    match: gcr.io/team\n    replace: b.example.com\n');
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], io)).toBe(EXIT.ok);
+    expect(only(parse(io.out()) as MutatingWebhookConfiguration).matchConditions).toHaveLength(1);
+    expect(io.err()).toBe('  warning: rules[1]: rule "gcr-team" is never used: rule "gcr" (rules[0]) matches everything it matches and comes first\n');
+    const none = join(scratch, 'no-rules.yaml');
+    await writeFile(none, 'rules: []\n');
+    const io2 = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', none], io2)).toBe(EXIT.ok);
+    expect(io2.err()).toContain('warning: rules: no rules: nothing will be rewritten');
+  });
+
   it('refuses an unknown scope and an invalid rules document', async () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'deployments'], io)).toBe(EXIT.usage);
