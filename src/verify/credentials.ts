@@ -16,6 +16,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { secretsManagerFor } from '../config/secret-client.js';
 import type { CredentialLookup, RegistryCredentials } from './oci.js';
+import { isRecord } from '../core/json.js';
 
 export type CredentialsSetting = { readonly kind: 'none' } | { readonly kind: 'secret'; readonly secretId: string } | { readonly kind: 'ssm'; readonly name: string };
 
@@ -36,7 +37,6 @@ export function registryKey(text: string): string {
   return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
 }
 
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function entryCredentials(v: unknown): RegistryCredentials | undefined {
   if (!isRecord(v)) return undefined;

@@ -4,6 +4,7 @@
  * are foreign JSON: read loosely, and anything that is not what the specs describe counts as
  * "does not provide it", never as an exception.
  */
+import { isRecord } from '../core/json.js';
 
 /** The media types a manifest request accepts (the registry picks one). */
 export const MEDIA_TYPES = {
@@ -28,7 +29,6 @@ export function parsePlatform(text: string): Platform | undefined {
   return { os, architecture, variant };
 }
 
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function platformOf(value: unknown): Platform | undefined {
