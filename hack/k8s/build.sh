@@ -72,6 +72,11 @@ if complete "$DEST"; then
   exit 0
 fi
 
+# Without Go, every step below fails with "go: command not found": say what is missing instead.
+command -v go >/dev/null 2>&1 || {
+  echo "hack/k8s/build.sh: $NAME is not in the cache ($DEST) and building it needs Go $(sed -n 's/^go //p' "$HERE/go.mod") or newer (https://go.dev/dl/); go is not on PATH" >&2
+  exit 1
+}
 mkdir -p "$CACHE"
 TMP=$(mktemp -d "$CACHE/.$NAME.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -29,6 +29,10 @@ go_build_cached() {
     return 0
   fi
 
+  if ! command -v go >/dev/null 2>&1; then
+    echo "$label: $bin is not built yet and building it needs Go $(sed -n 's/^go //p' "$here/go.mod") or newer (https://go.dev/dl/); go is not on PATH" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   # Global, not local: the EXIT trap may run after this function has returned (set -e in the caller).
   go_build_tmp="$(mktemp "$dir/.$binname.XXXXXX")"

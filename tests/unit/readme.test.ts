@@ -13,7 +13,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { RulesProvider } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { main } from '../../src/cli/main.js';
-import { webhookConfiguration } from '../../src/cli/webhook-config.js';
+import { DEFAULT_SCOPE, webhookConfiguration } from '../../src/cli/webhook-config.js';
+import { ENVIRONMENT_SCOPE } from '../e2e/harness/webhook.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -74,6 +75,18 @@ describe('README Deploying with SAM, step 3', () => {
     expect(resources).not.toContain('deployments');
     // Only an object the API server sends gets a warning that kubectl prints.
     expect(step).not.toMatch(/Warning: image-rewriter/);
+  });
+});
+
+describe('README npm run demo', () => {
+  it('names the scope the demo registers, which rewrites the Deployment template the default leaves alone', () => {
+    const demo = readme.split('\n## Try it against a real API server: `npm run demo`\n')[1]?.split('\n## ')[0] ?? '';
+    expect(demo).toContain("in the Deployment's template");
+    expect(demo.replace(/\s+/g, ' ')).toContain(`image-rewriter webhook-config --scope ${ENVIRONMENT_SCOPE}`);
+    const resources = (scope: 'pods' | 'all'): string[] => webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123', scope }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources));
+    expect(resources(ENVIRONMENT_SCOPE)).toContain('deployments');
+    expect(resources(DEFAULT_SCOPE)).not.toContain('deployments');
+    expect(demo.replace(/\s+/g, ' ')).toContain(`default you register on a real cluster, \`--scope ${DEFAULT_SCOPE}\``);
   });
 });
 

@@ -204,12 +204,15 @@ export function newToken(): string {
   return randomBytes(24).toString('hex');
 }
 
+/** The scope the environment (and npm run demo) registers: its scenarios rewrite workload templates. README's demo section names it. */
+export const ENVIRONMENT_SCOPE = 'all';
+
 export interface WebhookConfigOptions {
   readonly url: string;
   readonly caCert: string;
   /** `--admission-review-versions` (default: what webhook-config offers, v1 and v1beta1). */
   readonly admissionReviewVersions?: readonly string[];
-  /** `--scope`; the environment registers `all` (its scenarios rewrite workload templates). */
+  /** `--scope` (default ENVIRONMENT_SCOPE). */
   readonly scope?: 'pods' | 'all';
   /** `--config FILE`: matchConditions derived from these rules. */
   readonly config?: string;
@@ -219,7 +222,7 @@ export interface WebhookConfigOptions {
 export async function webhookConfigYaml(cli: string, options: WebhookConfigOptions): Promise<string> {
   const args = [cli, 'webhook-config', '--url', options.url, '--ca-bundle', options.caCert];
   if (options.admissionReviewVersions !== undefined) args.push('--admission-review-versions', options.admissionReviewVersions.join(','));
-  args.push('--scope', options.scope ?? 'all');
+  args.push('--scope', options.scope ?? ENVIRONMENT_SCOPE);
   if (options.config !== undefined) args.push('--config', options.config);
   try {
     const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
