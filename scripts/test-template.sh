@@ -15,6 +15,7 @@
 #      event, start-api's routes (tests/integration/sam-local.template.ts); the artifact's source
 #      map (tests/integration/sam-artifact.template.ts); the README's sam commands and deploy:regions'
 #      sam deploy read by SAM CLI's own parser with samconfig.toml (tests/integration/sam-cli.template.ts).
+#      SAM's translation redeploys the API whenever its resource policy changes (tests/integration/sam-transform.template.ts).
 #      With a Docker daemon, also the real
 #      `sam local invoke` of one event in a container.
 # Env: IMAGE_REWRITER_CACHE (tool cache), KEEP_SAM_BUILD=1 keeps the build directory.
@@ -123,7 +124,8 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="${AWS_SDK_JS_NODE_VERSI
 export IMAGE_REWRITER_VENV="$venv" IMAGE_REWRITER_SAM_BUILD_DIR="$work/build" IMAGE_REWRITER_SAM_BUNDLE="$artifact"
 step "sam local (no Docker: SAM CLI resolves, RIE runs) and the artifacts (tests/integration/*.template.ts)"
 node_modules/.bin/jest --config jest.integration.config.js --testMatch '**/tests/integration/*.integration.ts' '**/tests/integration/*.template.ts' \
-  -- tests/integration/rie.integration.ts tests/integration/sam-local.template.ts tests/integration/sam-artifact.template.ts tests/integration/sam-cli.template.ts
+  -- tests/integration/rie.integration.ts tests/integration/sam-local.template.ts tests/integration/sam-artifact.template.ts tests/integration/sam-cli.template.ts \
+  tests/integration/sam-transform.template.ts
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   step "a Docker daemon answers: sam local invoke in a container, in a copy of the project"

@@ -4,11 +4,14 @@
  * this stack's token parameter and the one rules parameter, the token function may only write and
  * delete that token parameter (no wildcard action or resource), the stage is throttled, the token
  * is generated at deploy time and kept out of parameters, attributes and outputs, access logs never
- * hold it, a PRIVATE endpoint admits only its VPC endpoints, and the only route is POST /mutate/{token}.
+ * hold it (tracing, which records it, says so), a PRIVATE endpoint admits only its VPC endpoints, and the only route is POST /mutate/{token}.
  */
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { REVIEW_LOG_MESSAGE } from '../../src/observability/telemetry.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
 import { type Json, loadTemplate } from '../helpers/template.js';
 
 const template = loadTemplate();
@@ -204,6 +207,14 @@ describe('template.yaml: the endpoint', () => {
     const setting = JSON.stringify(api?.Properties['AccessLogSetting']);
     expect(setting).toContain('$context.resourcePath');
     expect(setting).not.toMatch(/\$context\.(path|requestOverride)/);
+  });
+
+  it('tracing (opt-in) warns that API Gateway\'s traces record the URL, token included', () => {
+    // The stage's X-Ray segments carry http.request.url; unlike access logs, no setting drops the path.
+    expect(JSON.stringify(api?.Properties['TracingEnabled'])).toContain('TracingEnabled');
+    expect(JSON.stringify(template.Parameters['Tracing']?.['Description'])).toMatch(/request URL, which carries the webhook token/);
+    const row = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `Tracing` |')) ?? '';
+    expect(row).toMatch(/record the request URL, token included/);
   });
 
   it('a PRIVATE endpoint denies every VPC endpoint but the listed ones', () => {
