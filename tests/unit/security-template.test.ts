@@ -209,12 +209,14 @@ describe('template.yaml: the endpoint', () => {
     expect(setting).not.toMatch(/\$context\.(path|requestOverride)/);
   });
 
-  it('tracing (opt-in) warns that API Gateway\'s traces record the URL, token included', () => {
+  it('tracing (opt-in) traces the function, never the stage, whose segments record the URL, token included', () => {
     // The stage's X-Ray segments carry http.request.url; unlike access logs, no setting drops the path.
-    expect(JSON.stringify(api?.Properties['TracingEnabled'])).toContain('TracingEnabled');
-    expect(JSON.stringify(template.Parameters['Tracing']?.['Description'])).toMatch(/request URL, which carries the webhook token/);
+    expect(api?.Properties['TracingEnabled']).toBe(false);
+    expect(JSON.stringify(template.Parameters['Tracing']?.['Description'])).toMatch(/stage is never traced.*request URL, which carries the webhook token/);
+    const fn = template.Resources['WebhookFunction'] as { Properties: Record<string, unknown> } | undefined;
+    expect(fn?.Properties['Tracing']).toEqual({ Ref: 'Tracing' });
     const row = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `Tracing` |')) ?? '';
-    expect(row).toMatch(/record the request URL, token included/);
+    expect(row).toMatch(/stage is never traced.*record the request URL, token included/);
   });
 
   it('a PRIVATE endpoint denies every VPC endpoint but the listed ones', () => {
