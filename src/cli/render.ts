@@ -17,7 +17,7 @@
  */
 import { constants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
-import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
@@ -128,6 +128,7 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   if (positionals.length > 0) throw new UsageError(`render takes its manifests from -f FILE or stdin, not from "${positionals.join(' ')}"`);
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
+  const namespace = namespaceFlag(values.namespace);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
@@ -136,7 +137,7 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   if (source === undefined) return EXIT.invalidConfig;
   // The heap this process may use bounds the largest document it can render (RenderOptions.maxDocumentChars).
   const maxDocumentChars = Math.floor(process.getBuiltinModule('node:v8').getHeapStatistics().heap_size_limit / HEAP_PER_DOCUMENT_CHAR);
-  const result = await renderVerified(source, { rewriter, namespace: values.namespace, annotate: values.annotate === true, scope, maxDocumentChars }, () => runtime.verifier(sources.settings.verify));
+  const result = await renderVerified(source, { rewriter, namespace, annotate: values.annotate === true, scope, maxDocumentChars }, () => runtime.verifier(sources.settings.verify));
   if (!result.ok) {
     // The error names the object and its fields, from the manifests as well: one printable line.
     io.stderr(`${printable(`error: ${values.filename === undefined || values.filename === '-' ? 'stdin' : values.filename}: ${result.error}; nothing written`)}\n`);
