@@ -18,7 +18,7 @@
  * what pulls, and what a rollout restart replaces.
  */
 import { parseAllDocuments } from 'yaml';
-import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, type Io, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
@@ -321,6 +321,7 @@ export const command: Command = async (args, io) => {
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
   const pageSize = pageSizeOf(values['page-size']);
+  const namespace = namespaceFlag(values.namespace);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
@@ -332,10 +333,10 @@ export const command: Command = async (args, io) => {
     const read = text === undefined ? { objects: [], complete: false } : fileObjects(text, io, values.filename === '-' ? 'stdin' : values.filename);
     ok = read.complete;
     // A controller is in the namespace of what it controls: -n keeps both or neither.
-    const wanted = values.namespace === undefined ? read.objects : read.objects.filter((o) => o.namespace === values.namespace);
+    const wanted = namespace === undefined ? read.objects : read.objects.filter((o) => o.namespace === namespace);
     report(wanted, rewriter, scope, out, new Controllers());
   } else {
-    ok = await auditCluster(values, pageSize, io, rewriter, scope, out);
+    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, rewriter, scope, out);
   }
   // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
   if (ok || out.total > 0) out.finish();

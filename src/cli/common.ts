@@ -39,6 +39,15 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * `-n ""` (a script's `-n "$NS"` with NS unset) names no namespace: refused, since taking it as
+ * unset would widen the command to every namespace, and as a name it would match no object.
+ */
+export function namespaceFlag(value: string | undefined): string | undefined {
+  if (value === '') throw new UsageError('-n/--namespace is empty: name a namespace, or leave the flag out');
+  return value;
+}
+
 export type Command = (args: string[], io: Io) => Promise<number>;
 
 /**

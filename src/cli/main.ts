@@ -35,7 +35,8 @@ Usage:
 Without --config, the rules document is read from REWRITE_RULES (inline YAML or JSON) or the SSM
 parameter named by REWRITE_RULES_PARAMETER. serve refuses to start without a token unless
 --allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); invoke needs none.
-Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error.
+Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error;
+render --check and audit: 1 when something would change, 2 on any error.
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference
 `;
 
@@ -124,6 +125,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   '-h': help,
 };
 
+/** Commands whose exit code 1 means "something would change" (a CI gate), so that every error is 2. */
+const REPORTS_CHANGES: ReadonlySet<string> = new Set(['render', 'audit']);
+
 /** Run the CLI; returns the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
@@ -147,7 +151,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.usage;
     }
     io.stderr(`error: ${(e as Error).message}\n`);
-    return EXIT.failure;
+    // Their 1 says that something would change: an error no one foresaw must not say that.
+    return REPORTS_CHANGES.has(name) ? EXIT.invalidConfig : EXIT.failure;
   }
 }
 

@@ -15,8 +15,9 @@
  * manifests are rendered again with each rule's policy applied (src/verify/policy.ts). Without such
  * a rewrite the first rendering is the answer: no verifier, no network.
  */
+import { constants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
-import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
@@ -31,14 +32,21 @@ const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 
 const NOT_UTF8 = 'is not UTF-8 text (YAML and JSON manifests are)';
 
+/**
+ * Past MAX_STRING_LENGTH (2^29 - 24 characters) V8 cannot hold the text as one string: the input's
+ * error (exit 2), not a throw (exit 1, which says "something would change" to `--check` and `audit`).
+ */
+const TOO_LONG = `is larger than node can read as one text (${Math.floor(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB)`;
+const isTooLong = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG';
+
 /** The manifests of `-f FILE` (`-` or no flag: stdin); undefined after printing why they cannot be read. */
 export async function readManifests(file: string | undefined, io: Io): Promise<string | undefined> {
   if (file === undefined || file === '-') {
     try {
       return await io.readStdin();
     } catch (e) {
-      if (!isNotUtf8(e)) throw e;
-      io.stderr(`error: stdin ${NOT_UTF8}\n`);
+      if (!isNotUtf8(e) && !isTooLong(e)) throw e;
+      io.stderr(`error: stdin ${isTooLong(e) ? TOO_LONG : NOT_UTF8}\n`);
       return undefined;
     }
   }
@@ -52,8 +60,8 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
   try {
     return strictUtf8.decode(bytes);
   } catch (e) {
-    if (!isNotUtf8(e)) throw e;
-    io.stderr(`error: ${file} ${NOT_UTF8}\n`);
+    if (!isNotUtf8(e) && !isTooLong(e)) throw e;
+    io.stderr(`error: ${file} ${isTooLong(e) ? TOO_LONG : NOT_UTF8}\n`);
     return undefined;
   }
 }
@@ -120,6 +128,7 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   if (positionals.length > 0) throw new UsageError(`render takes its manifests from -f FILE or stdin, not from "${positionals.join(' ')}"`);
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
+  const namespace = namespaceFlag(values.namespace);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
@@ -128,7 +137,7 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   if (source === undefined) return EXIT.invalidConfig;
   // The heap this process may use bounds the largest document it can render (RenderOptions.maxDocumentChars).
   const maxDocumentChars = Math.floor(process.getBuiltinModule('node:v8').getHeapStatistics().heap_size_limit / HEAP_PER_DOCUMENT_CHAR);
-  const result = await renderVerified(source, { rewriter, namespace: values.namespace, annotate: values.annotate === true, scope, maxDocumentChars }, () => runtime.verifier(sources.settings.verify));
+  const result = await renderVerified(source, { rewriter, namespace, annotate: values.annotate === true, scope, maxDocumentChars }, () => runtime.verifier(sources.settings.verify));
   if (!result.ok) {
     // The error names the object and its fields, from the manifests as well: one printable line.
     io.stderr(`${printable(`error: ${values.filename === undefined || values.filename === '-' ? 'stdin' : values.filename}: ${result.error}; nothing written`)}\n`);

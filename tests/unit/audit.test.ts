@@ -297,6 +297,15 @@ describe('audit of kubectl get -o json', () => {
       expect(r.out).toBe('');
     }
   });
+
+  // `-n "$NS"` with NS unset: with -f it kept no object and said "no container would be rewritten",
+  // exit 0, about a file full of them; against a cluster it listed every namespace.
+  it.each([[['-n', '']], [['--namespace=']]])('an empty namespace (%j): a usage error, with -f too', async (flag) => {
+    for (const source of [['-f', '-'], ['--kubeconfig', kubeconfig]]) {
+      const r = await audit([...source, ...flag], list);
+      expect(r).toEqual({ code: 64, out: '', err: expect.stringContaining('error: -n/--namespace is empty: name a namespace, or leave the flag out') });
+    }
+  });
 });
 
 /** A Pod of `namespace` that pulls gcr.io/NAME (a finding), with more metadata. */

@@ -86,6 +86,21 @@ describe('help and version', () => {
   });
 });
 
+describe('render and audit: 1 says "something would change", so an error is 2', () => {
+  // An error no command foresaw (here stdin that cannot be read) was exit 1: to `render --check` and
+  // `audit` that says an image would change, about input that was never read.
+  it.each([['render'], ['audit']])('%s: an unexpected error is exit 2, its message on stderr', async (command) => {
+    const io = captureIo({}, '');
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+    const code = await main([command, '--config', GOOD, '-f', '-'], { ...io, readStdin: () => Promise.reject(eio) });
+    expect({ code, out: io.out(), err: io.err() }).toEqual({ code: EXIT.invalidConfig, out: '', err: 'error: EIO: i/o error, read\n' });
+  });
+
+  it('help says what 1 and 2 mean for them', async () => {
+    expect((await run(['help'])).out).toContain('render --check and audit: 1 when something would change, 2 on any error');
+  });
+});
+
 describe('check-config --strict', () => {
   it('fails on warnings without saying "ok" first', async () => {
     const r = await run(['check-config', '--strict', '--config', file('empty.yaml', 'rules: []\n')]);

@@ -2,11 +2,13 @@
  * What `render` and `audit` accept as manifests: UTF-8 text only (bytes that are not UTF-8 fail,
  * as kubectl refuses them, instead of coming out changed), and a custom resource whose kind only
  * ends in `List` is an object left alone, not a list of objects. A document too large for the heap
- * is an error before it is parsed, not a process killed by it. And, through the bundled CLI, the
- * same for stdin, and a reader that stops early (`| head`): no stack trace, the command's own code.
+ * is an error before it is parsed, not a process killed by it, and so is a text longer than node
+ * can hold as one string. And, through the bundled CLI, the same for stdin, and a reader that
+ * stops early (`| head`): no stack trace, the command's own code.
  */
+import { constants } from 'node:buffer';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -48,6 +50,29 @@ describe('manifests that are not UTF-8', () => {
     expect(r.code).toBe(0);
     expect(Buffer.from(r.out)).toEqual(Buffer.from(readFileSync(bom, 'utf8').replace('gcr.io/app', 'asia.gcr.io/app')));
     expect(r.out.startsWith('\ufeff')).toBe(true);
+  });
+});
+
+describe('manifests longer than node can hold as one string (about 512 MiB: kubectl get -A -o json of a large cluster)', () => {
+  // Before the fix, V8's ERR_STRING_TOO_LONG went up to main: exit 1, which to `render --check` and
+  // `audit` says "something would change", about input that was never read.
+  it.each([['render'], ['audit']])('%s -f FILE: exit 2, said plainly, nothing on stdout', async (command) => {
+    const big = join(dir, `big-${command}.json`);
+    writeFileSync(big, '');
+    truncateSync(big, constants.MAX_STRING_LENGTH + 1); // sparse: no disk used
+    try {
+      const r = await run([command, '--config', RULES, '-f', big]);
+      expect(r).toEqual({ code: 2, out: '', err: `error: ${big} is larger than node can read as one text (${Math.floor(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB)\n` });
+    } finally {
+      rmSync(big);
+    }
+  });
+
+  it.each([['render'], ['audit']])('%s from stdin: exit 2, said plainly', async (command) => {
+    const io = captureIo({}, '');
+    const tooLong = Object.assign(new Error(`Cannot create a string longer than 0x${constants.MAX_STRING_LENGTH.toString(16)} characters`), { code: 'ERR_STRING_TOO_LONG' });
+    const code = await main([command, '--config', RULES, '-f', '-'], { ...io, readStdin: () => Promise.reject(tooLong) });
+    expect({ code, out: io.out(), err: io.err() }).toEqual({ code: 2, out: '', err: `error: stdin is larger than node can read as one text (${Math.floor(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB)\n` });
   });
 });
 

@@ -149,6 +149,12 @@ describe('render command', () => {
     expect((await render(['--scope', 'some'])).code).toBe(64);
   });
 
+  it('an empty --namespace (a post-renderer given --namespace=$NS with NS unset): a usage error, not "no namespace"', async () => {
+    for (const flag of [['-n', ''], ['--namespace=']]) {
+      expect(await render(flag, POD)).toEqual({ code: 64, out: '', err: expect.stringContaining('error: -n/--namespace is empty: name a namespace, or leave the flag out') });
+    }
+  });
+
   it('2 MB of manifests (50 MB: docs/performance.md): rendered whole, memory proportional to the input', async () => {
     const unit = `${POD}---\n`;
     const copies = Math.ceil((2 * 1024 * 1024) / unit.length);
