@@ -102,16 +102,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       noDelay: true,
     },
     (req, res) => {
-      connections.requestStarted(req, res);
-      void onRequest(req, res);
+      if (connections.requestStarted(req, res)) void onRequest(req, res);
     },
   );
   // `Expect: 100-continue`: without this listener Node answers 100 Continue as soon as the head is
   // in, inviting the body before the token, the route and the size are checked; the request
   // listener sends it only when it is about to read the body.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    connections.requestStarted(req, res);
-    void onRequest(req, res, true);
+    if (connections.requestStarted(req, res)) void onRequest(req, res, true);
   });
   server.maxHeadersCount = 100;
   server.setTimeout(t.idleSocketMs);

@@ -47,6 +47,12 @@ export class Breakers {
     this.hosts.delete(host);
   }
 
+  /** A check that tried ends without a verdict on the registry: another may try (half-open). */
+  release(host: string): void {
+    const e = this.hosts.get(host);
+    if (e !== undefined) e.probing = false;
+  }
+
   failure(host: string): void {
     let e = this.hosts.get(host);
     if (e === undefined) {

@@ -4,7 +4,8 @@
  * error, an open circuit breaker). Verdicts are cached (present for minutes, missing for seconds,
  * errors not at all), bounded in size; a registry that keeps failing is skipped by its breaker (an
  * answer about one repository, a refusal or an ECR pull-through cache's upstream failure, is no
- * failure of the registry).
+ * failure of the registry). At most `maxConcurrentChecks` checks ask registries at once; the others
+ * wait for a slot until their deadline.
  * `verify` never throws and always settles by the deadline (plus a timer tick).
  */
 import { setMaxListeners } from 'node:events';
@@ -56,6 +57,13 @@ export const DEFAULTS = {
   maxCacheEntries: 2000,
   breakerFailures: 3,
   breakerOpenMs: 30_000,
+  /**
+   * Checks asking registries at once, across reviews. One Pod of thousands of distinct images (anyone
+   * who may create Pods can send one) opened as many connections at once: seconds of TLS handshakes
+   * held the event loop past the deadline, no check got its answer, and the cut checks opened the
+   * registry's breaker for every other review.
+   */
+  maxConcurrentChecks: 32,
 } as const;
 
 export interface VerifierOptions {
@@ -65,6 +73,7 @@ export interface VerifierOptions {
   readonly maxCacheEntries?: number;
   readonly breakerFailures?: number;
   readonly breakerOpenMs?: number;
+  readonly maxConcurrentChecks?: number;
   readonly credentials: CredentialsSource;
   /** The ECR client of a region (built only when an ECR target is checked). */
   readonly ecr: (region: string) => Promise<ECRClient>;
@@ -102,12 +111,49 @@ function reasonOf(e: unknown, target: Target): string {
   return `cannot check ${target.registry} (${name})`;
 }
 
+/** At most `limit` holders at once; the others wait in order, each until its signal aborts. */
+function slots(limit: number): { acquire(signal: AbortSignal): Promise<boolean>; release(): void } {
+  let free = limit;
+  const waiting = new Set<() => void>();
+  return {
+    acquire(signal) {
+      if (signal.aborted) return Promise.resolve(false);
+      if (free > 0) {
+        free--;
+        return Promise.resolve(true);
+      }
+      return new Promise((resolve) => {
+        const onAbort = (): void => {
+          waiting.delete(grant);
+          resolve(false);
+        };
+        const grant = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(true);
+        };
+        waiting.add(grant);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+    release() {
+      const next = waiting.values().next();
+      if (next.done === true) {
+        free++;
+        return;
+      }
+      waiting.delete(next.value);
+      next.value();
+    },
+  };
+}
+
 export function createVerifier(options: VerifierOptions): Verifier {
   const o = { ...DEFAULTS, ...options };
   const now = options.now ?? (() => performance.now());
   const cache = new TtlCache<{ present: true } | { present: false; reason: string }>(o.maxCacheEntries, now);
   const tokens = new TtlCache<string>(256, now);
   const breakers = new Breakers(o.breakerFailures, o.breakerOpenMs, now);
+  const checkSlots = slots(o.maxConcurrentChecks);
   const ociDeps = { ...options.http, credentials: options.credentials, tokens };
 
   const run = async (target: Target, platforms: readonly string[], signal: AbortSignal): Promise<CheckOutcome> => {
@@ -121,7 +167,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const parsed = targetOf(req.image);
     if (!parsed.ok) return { status: 'unreachable', reason: `cannot check ${req.image}: ${parsed.error}` };
     const { target } = parsed;
+    if (!(await checkSlots.acquire(signal))) return { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline (not asked: ${o.maxConcurrentChecks} other checks were running)` };
+    try {
+      return await checkTarget(req, key, target, signal);
+    } finally {
+      checkSlots.release();
+    }
+  };
+
+  /** `check` once it holds a slot. */
+  const checkTarget = async (req: VerifyRequest, key: string, target: Target, signal: AbortSignal): Promise<Verdict> => {
     if (!breakers.tryAcquire(target.registry)) return { status: 'unreachable', reason: `${target.registry} is failing; not asked again for a while` };
+    const asked = now();
     let outcome: CheckOutcome;
     try {
       outcome = await run(target, req.platforms, signal);
@@ -140,6 +197,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       case 'error':
         // The registry answered for this repository only: it is up, and its others may be readable.
         if (outcome.answered === true) breakers.success(target.registry);
+        // Cut by the deadline soon after it was asked (it waited for a slot): the registry was not
+        // given the time to answer, so this says nothing about it.
+        else if (signal.aborted && now() - asked < o.deadlineMs / 2) breakers.release(target.registry);
         else breakers.failure(target.registry);
         return { status: 'unreachable', reason: outcome.reason };
     }

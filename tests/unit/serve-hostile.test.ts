@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { LogEntry } from '../../src/observability/log.js';
+import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
 import type { RunningServer } from '../../src/serve/server.js';
 import { recorder, startOkServer } from '../helpers/serve.js';
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
@@ -94,6 +95,25 @@ describe('stalled clients', () => {
     const closed = idle.map((s) => untilClosed(s));
     await healthy();
     await Promise.all(closed);
+  });
+});
+
+describe('pipelined requests', () => {
+  it('closes a connection that pipelines requests without reading the answers, after at most MAX_PIPELINED_REQUESTS', async () => {
+    const socket = await secure();
+    socket.pause(); // never reads an answer
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => { resolve(); }));
+    const served = (): number => logs.entries.filter((e) => e.msg === 'request' && e['resource'] === '/healthz').length;
+    const before = served();
+    // No token needed. Before: Node parsed and served every request it had read (about a thousand
+    // per connection here), holding each answer for a client that never reads; the connection stayed
+    // until the idle timeout, 200 of them took serve from 70 MB to 620 MB and held a health check 8 s.
+    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(2000));
+    await closed;
+    expect(served() - before).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS);
+    expect(logs.entries.some((e) => e.msg === 'connection closed: too many pipelined requests')).toBe(true);
+    await healthy();
   });
 });
 

@@ -10,7 +10,7 @@ import type { AddressInfo, LookupFunction } from 'node:net';
 import { freePort } from '../integration/helpers/processes.js';
 import { anonymous, noAws, type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 import type { CredentialLookup } from '../../src/verify/oci.js';
-import { createVerifier, type Verdict, type Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
+import { createVerifier, DEFAULTS, type Verdict, type Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
 
 const registry = useFakeRegistry();
 const verifier = (extra: Partial<VerifierOptions> = {}): Verifier => registry.verifier(extra);
@@ -140,6 +140,35 @@ describe('reviews at the same time', () => {
     expect([a.verdicts[0]?.status, b.verdicts[0]?.status]).toEqual(['unreachable', 'unreachable']);
     expect(registry.fake.seen).toHaveLength(1);
   });
+});
+
+describe('a Pod of a thousand distinct images (anyone who may create Pods can send one)', () => {
+  it('asks at most maxConcurrentChecks at once, and the checks its deadline cuts do not open the breaker for other reviews', async () => {
+    const v = verifier({ deadlineMs: 3000 });
+    let open = 0;
+    let most = 0;
+    registry.fake.route = (_q, s) => {
+      open++;
+      most = Math.max(most, open);
+      setTimeout(() => {
+        open--;
+        s.writeHead(200).end();
+      }, 100);
+    };
+    const requests = Array.from({ length: 1000 }, (_, i) => ({ image: `${registry.fake.host}/team/app${i}:1`, platforms: [] }));
+    const { verdicts } = await v.verify(requests);
+    // Before: every check at once, 51 to 63 of them open at the registry at a time here, their TLS
+    // handshakes holding the event loop (with 2,000 images no check was answered by the deadline).
+    // Now the rest wait for a slot, and those the deadline cuts while waiting, or just after they
+    // asked, are no failure of the registry: its breaker stays closed for the next review.
+    expect(most).toBeLessThanOrEqual(DEFAULTS.maxConcurrentChecks);
+    const present = verdicts.filter((x) => x.status === 'present').length;
+    expect(present).toBeGreaterThan(0);
+    for (const x of verdicts) if (x.status !== 'present') expect(x).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/deadline/) });
+    expect(registry.fake.seen.length).toBeLessThan(requests.length);
+    const next = await v.verify([{ image: `${registry.fake.host}/team/other:1`, platforms: [] }]);
+    expect(next.verdicts[0]?.status).toBe('present');
+  }, 30_000);
 });
 
 describe('the circuit breaker', () => {
