@@ -10,7 +10,8 @@
  * - `image-rewriter.io/original-images` goes on the object's own metadata, for workloads too (an
  *   annotation on the pod template would roll the workload out again, and pods made from a
  *   rewritten template have nothing left to rewrite, so they carry no such annotation): a JSON map
- *   `"<list>/<containerName>"` (`"<list>/[<index>]"` without a name) -> original image. Entries are
+ *   `"<list>/<containerName>"` (`"<list>/[<index>]"` without a name; `"volumes/<volumeName>"` for an
+ *   image volume) -> original image. Entries are
  *   written only for images rewritten now, so a reinvocation (image already rewritten) keeps the
  *   first original, and an UPDATE that sets a new upstream image records that one; other entries
  *   are kept, except those an UPDATE leaves stale (the container removed, or given an image that
@@ -38,7 +39,7 @@
  *   loop). The rewrite belongs to the Deployment; the ReplicaSet's Pods are rewritten as Pods.
  * - Every answer is `allowed: true`: this webhook mutates, it never denies.
  */
-import type { ContainerList, FieldProblem } from './workload.js';
+import type { FieldProblem, ImageList } from './workload.js';
 import type { Base64 } from './patch.js';
 
 /** The apiVersions of AdmissionReview this webhook answers (v1 first: the one to register). */
@@ -48,7 +49,7 @@ export type AdmissionApiVersion = (typeof ADMISSION_REVIEW_VERSIONS)[number];
 export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-/** Annotation on the mutated object: JSON map `"<list>/<containerName>"` -> original image. */
+/** Annotation on the mutated object: JSON map `"<list>/<containerName>"` (`"volumes/<volumeName>"`) -> original image. */
 export const ORIGINAL_IMAGES_ANNOTATION = 'image-rewriter.io/original-images';
 /**
  * The API server's limit on the total size of an object's annotations, keys and values in UTF-8
@@ -116,9 +117,10 @@ export interface AdmissionReviewAnswer {
   readonly response: AdmissionResponse;
 }
 
+/** `list` is `volumes` and `containerName` the volume's name for an image volume's image. */
 export interface RewriteRecord {
   readonly containerName: string | undefined;
-  readonly list: ContainerList;
+  readonly list: ImageList;
   readonly pointer: string;
   readonly from: string;
   readonly to: string;
@@ -127,7 +129,7 @@ export interface RewriteRecord {
 
 export interface InvalidRecord {
   readonly containerName: string | undefined;
-  readonly list: ContainerList;
+  readonly list: ImageList;
   readonly pointer: string;
   readonly image: string;
   readonly error: string;
@@ -138,7 +140,7 @@ export interface InvalidRecord {
 /** A planned rewrite that was not applied (see `RenderOverrides` in src/core/render.ts). */
 export interface WithheldRecord {
   readonly containerName: string | undefined;
-  readonly list: ContainerList;
+  readonly list: ImageList;
   readonly pointer: string;
   readonly from: string;
   readonly to: string;

@@ -45,7 +45,7 @@ export interface ReviewTarget {
   readonly type: WorkloadType;
   /** Where the pod spec is and what it holds. */
   readonly podSpec: Pick<PodSpecImages, 'podSpec' | 'podSpecPointer'>;
-  /** True for the `pods/ephemeralcontainers` subresource: only ephemeral containers are looked at. */
+  /** True for the `pods/ephemeralcontainers` subresource: only ephemeral containers are looked at (not image volumes). */
   readonly subresource: boolean;
 }
 
@@ -56,7 +56,7 @@ export interface ReviewPlan {
   /** Set when the object is left alone as a whole; then `target` is undefined and `images` empty. */
   readonly skipped: SkipReason | undefined;
   readonly target: ReviewTarget | undefined;
-  /** In pod spec order (containers, initContainers, ephemeralContainers). */
+  /** In pod spec order (containers, initContainers, ephemeralContainers, image volumes). */
   readonly images: readonly PlannedImage[];
   /** Fields that are not what the API server would send, skipped. */
   readonly malformed: readonly FieldProblem[];
@@ -224,7 +224,8 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
   if (skipped !== undefined || object === undefined || type === undefined) {
     return { ok: true, plan: { request, options, skipped, target: undefined, images: [], malformed: [] } };
   }
-  // kubectl debug: only the ephemeral containers of a pods/ephemeralcontainers update are kept.
+  // kubectl debug: only the ephemeral containers of a pods/ephemeralcontainers update are kept
+  // (its volumes, image volumes included, are the stored Pod's).
   const subresource = request.subResource !== '';
   const found = findImages(object, type, subresource ? ['ephemeralContainers'] : undefined);
   const stored = storedImages(request, type);

@@ -231,10 +231,13 @@ export interface Finding {
   readonly rule: string;
 }
 
-/** `containers/app`, or `containers[0]` for a container without a name. */
+/**
+ * The container's name (`app`), `containers[0]` for a container without a name; an image volume
+ * as `volumes/data` (`volumes[0]`), never taken for a container of the same name.
+ */
 export function containerLabel(r: Pick<RewriteRecord, 'list' | 'containerName' | 'pointer'>): string {
-  if (r.containerName !== undefined) return r.containerName;
-  const index = /\/(\d+)\/image$/.exec(r.pointer)?.[1] ?? '?';
+  if (r.containerName !== undefined) return r.list === 'volumes' ? `volumes/${r.containerName}` : r.containerName;
+  const index = /\/(\d+)\/image(?:\/reference)?$/.exec(r.pointer)?.[1] ?? '?';
   return `${r.list}[${index}]`;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A CEL matchCondition for the webhook configuration, derived from the rules, so the API server
- * calls the webhook only when some image of the object could be rewritten (docs/design.md,
- * "Fewer calls"). Conservative by construction: it may let through objects the rules leave alone,
+ * calls the webhook only when some image of the object (a container's or an image volume's) could
+ * be rewritten (docs/design.md, "Fewer calls"). Conservative by construction: it may let through objects the rules leave alone,
  * never the reverse (tests/unit/match-conditions.property.test.ts checks that with a CEL evaluator).
  *
  * How: every rule has a literal prefix L of the normalized names it can match (`match: P` has
@@ -140,6 +140,16 @@ function guarded(path: readonly string[]): string {
 }
 
 /**
+ * The image volumes of a pod spec as containers: `{'image': <reference>}` for each volume with an
+ * `image.reference`, so one test (and one copy of the regex) covers both. Volumes of other types
+ * are left out of the list, and so out of the count of images matched.
+ */
+function imageVolumes(spec: readonly string[]): string {
+  const path = [...spec, 'volumes'];
+  return `(${guarded(path)} ? object.${path.join('.')}.filter(v, has(v.image) && has(v.image.reference)).map(v, {'image': v.image.reference}) : [])`;
+}
+
+/**
  * The API server's limits on a matchCondition (k8s.io/apiserver celconfig): an expression longer
  * than MAX_EXPRESSION_SIZE code points is refused with the whole configuration, and one whose
  * evaluation costs more than PER_CALL_COST_LIMIT fails, which makes the API server skip the
@@ -169,7 +179,8 @@ export function matchableImages(re: string): number {
  * The CEL expression, or undefined when no useful condition exists (every image may match, or the
  * rules are too many for a condition the API server accepts and can evaluate).
  *
- * The regex is written once, over the concatenation of every container list (the API server
+ * The regex is written once, over the concatenation of every container list and of the image
+ * volumes' references (the API server
  * refuses an expression past CEL_MAX_EXPRESSION_SIZE, and a regex written per list reached it
  * with a few dozen rules). The cost of evaluating it is bounded: an object with more images than
  * `matchableImages` can match within the budget, or an image longer than
@@ -181,7 +192,7 @@ export function matchConditionExpression(rules: readonly Pick<CompiledRule, 'kin
   if (re === undefined) return undefined;
   const most = matchableImages(re);
   if (most < 1) return undefined;
-  const lists = POD_SPECS[scope].flatMap((spec) => LISTS.map((l) => `(${guarded([...spec, l])} ? object.${[...spec, l].join('.')} : [])`));
+  const lists = POD_SPECS[scope].flatMap((spec) => [...LISTS.map((l) => `(${guarded([...spec, l])} ? object.${[...spec, l].join('.')} : [])`), imageVolumes(spec)]);
   const all = `(${lists.join(' + ')})`;
   const expression =
     `object != null && (size(${all}) > ${most} || ${all}.exists(c, has(c.image) && ` +

@@ -9,7 +9,10 @@ import { add, type PatchOperation, pointer, replace } from './patch.js';
 import { isRecord, own } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
-/** The key of a container in the original-images map: `containers/nginx` (`containers/[0]` without a name). */
+/**
+ * The key of a container in the original-images map: `containers/nginx` (`containers/[0]` without a
+ * name); of an image volume, `volumes/data`.
+ */
 export function originalImagesKey(f: Pick<ImageField, 'containerList' | 'containerName' | 'index'>): string {
   return `${f.containerList}/${f.containerName ?? `[${f.index}]`}`;
 }

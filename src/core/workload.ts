@@ -1,6 +1,8 @@
 /**
  * Where the images are: which objects carry a pod spec, where it is, and every image field in it
- * as an RFC 6901 JSON pointer (`/spec/template/spec/initContainers/1/image`).
+ * as an RFC 6901 JSON pointer (`/spec/template/spec/initContainers/1/image`): the containers' and
+ * the image volumes' (`/spec/volumes/0/image/reference`, KEP-4639), which the kubelet pulls the
+ * same way, with the Pod's imagePullSecrets.
  *
  * The object is untrusted JSON: only own properties are read (a `__proto__` key is data, never the
  * prototype), nothing is assumed about types, and nothing here throws. A field that is not what
@@ -14,6 +16,9 @@ import { pointer } from './patch.js';
 
 export const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 export type ContainerList = (typeof CONTAINER_LISTS)[number];
+/** The lists whose items name an image: the container lists, then `volumes` (an image volume's `image.reference`). */
+export const IMAGE_LISTS = [...CONTAINER_LISTS, 'volumes'] as const;
+export type ImageList = (typeof IMAGE_LISTS)[number];
 
 /** The kinds whose objects carry a pod spec. */
 export type WorkloadKind =
@@ -105,13 +110,14 @@ export function workloadTypeOfKind(group: string, kind: string): WorkloadType | 
   return BY_GROUP_KIND.get(`${group}/${kind}`);
 }
 
-/** An image field of a pod spec. */
+/** An image field of a pod spec: a container's `image`, or an image volume's `image.reference`. */
 export interface ImageField {
-  /** RFC 6901 pointer of the `image` field, e.g. `/spec/containers/0/image`. */
+  /** RFC 6901 pointer of the field, e.g. `/spec/containers/0/image`, `/spec/volumes/2/image/reference`. */
   readonly pointer: string;
-  readonly containerList: ContainerList;
+  /** The list the container (`volumes` for an image volume) is in. */
+  readonly containerList: ImageList;
   readonly index: number;
-  /** The container's `name`, or undefined when it has none (or not a string). */
+  /** The container's (or volume's) `name`, or undefined when it has none (or not a string). */
   readonly containerName: string | undefined;
   readonly image: string;
 }
@@ -155,10 +161,11 @@ function describe(value: unknown): string {
 
 /**
  * Every image of the pod spec of `object`, read as a `type`, in the order containers,
- * initContainers, ephemeralContainers (or only the `lists` given). Absent or null lists and a
- * missing pod spec yield nothing; wrong types are reported as problems.
+ * initContainers, ephemeralContainers, image volumes (or only the `lists` given). Absent or null
+ * lists and a missing pod spec yield nothing (as does a volume of another type); wrong types are
+ * reported as problems.
  */
-export function findImages(object: unknown, type: WorkloadType, lists: readonly ContainerList[] = CONTAINER_LISTS): PodSpecImages {
+export function findImages(object: unknown, type: WorkloadType, lists: readonly ImageList[] = IMAGE_LISTS): PodSpecImages {
   const podSpecPointer = pointer(type.podSpecPath);
   const images: ImageField[] = [];
   const listed: FieldProblem[] = [];
@@ -180,34 +187,43 @@ export function findImages(object: unknown, type: WorkloadType, lists: readonly 
     return done(undefined);
   }
   for (const list of lists) {
-    const containers = own(spec, list);
-    const listPointer = pointer([...type.podSpecPath, list]);
-    if (containers === undefined || containers === null) continue;
-    if (!Array.isArray(containers)) {
-      problems.push({ pointer: listPointer, problem: `is ${describe(containers)}, not a list` });
+    const items = own(spec, list);
+    // Nothing is built for an absent list (most pod specs have no volumes, nor ephemeral containers).
+    if (items === undefined || items === null) continue;
+    const listPointer = `${podSpecPointer}/${list}`;
+    if (!Array.isArray(items)) {
+      problems.push({ pointer: listPointer, problem: `is ${describe(items)}, not a list` });
       continue;
     }
-    const items: readonly unknown[] = containers;
-    items.forEach((container, index) => {
-      const containerPointer = `${listPointer}/${index}`;
-      if (!isRecord(container)) {
-        problems.push({ pointer: containerPointer, problem: `is ${describe(container)}, not an object` });
+    const volumes = list === 'volumes';
+    const entries: readonly unknown[] = items;
+    entries.forEach((item, index) => {
+      let fieldPointer = `${listPointer}/${index}`;
+      if (!isRecord(item)) {
+        problems.push({ pointer: fieldPointer, problem: `is ${describe(item)}, not an object` });
         return;
       }
-      const image = own(container, 'image');
+      let holder = item;
+      if (volumes) {
+        const source = own(item, 'image');
+        if (source === undefined || source === null) return; // a volume of another type
+        fieldPointer += '/image';
+        if (!isRecord(source)) {
+          problems.push({ pointer: fieldPointer, problem: `is ${describe(source)}, not an object` });
+          return;
+        }
+        holder = source;
+      }
+      const key = volumes ? 'reference' : 'image';
+      fieldPointer += `/${key}`;
+      const image = own(holder, key);
       if (image === undefined || image === null) return; // no image: nothing to rewrite (the API server rejects it)
       if (typeof image !== 'string') {
-        problems.push({ pointer: `${containerPointer}/image`, problem: `is ${describe(image)}, not a string` });
+        problems.push({ pointer: fieldPointer, problem: `is ${describe(image)}, not a string` });
         return;
       }
-      const name = own(container, 'name');
-      images.push({
-        pointer: `${containerPointer}/image`,
-        containerList: list,
-        index,
-        containerName: typeof name === 'string' ? name : undefined,
-        image,
-      });
+      const name = own(item, 'name');
+      images.push({ pointer: fieldPointer, containerList: list, index, containerName: typeof name === 'string' ? name : undefined, image });
     });
   }
   return done(spec);

@@ -4,7 +4,9 @@
  *   the image keeps its original image, and kubectl prints why;
  * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten;
  * - with matchConditions (`webhook-config --config`) an object with no image the rules could
- *   rewrite never reaches `serve` (its log has no line for it).
+ *   rewrite never reaches `serve` (its log has no line for it);
+ * - image volumes (`volumes[].image.reference`): the API server accepts the matchCondition that
+ *   reads them and sends a Pod whose only rewritable image is one; it and a Deployment's are rewritten.
  * Each scenario registers its own configuration and puts the environment's back when done.
  */
 import { describe, expect } from '@jest/globals';
@@ -102,6 +104,40 @@ describe('existence checks, scope and matchConditions', () => {
       expect(serve.lines(mark).some((l) => l['name'] === 'quay-only')).toBe(false);
       const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'quay-only']);
       expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/prometheus/node-exporter:v1.8.0' });
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
+  scenario(env, 'V4. image volumes: rewritten in a Pod (sent by the matchCondition for its image volume alone) and in a Deployment', async () => {
+    const ns = 'image-volumes';
+    await kubectl.createNamespace(ns);
+    const serve = await env.startExtraServe('serve-volumes');
+    const spec = (volume: string) => ({
+      containers: [{ name: 'app', image: 'quay.io/prometheus/node-exporter:v1.8.0', volumeMounts: [{ name: 'model', mountPath: '/models' }] }],
+      volumes: [{ name: 'scratch', emptyDir: {} }, { name: 'model', image: { reference: volume, pullPolicy: 'IfNotPresent' } }],
+    });
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all', config: env.webhook.files.rules }));
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+      const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'inference' }, spec: spec('gcr.io/models/llm:1') }) });
+      expect(created.stderr).toContain('Warning: image-rewriter: rewrote volumes[model] gcr.io/models/llm:1 -> asia.gcr.io/models/llm:1 (rule gcr)');
+      const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'inference']);
+      expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/prometheus/node-exporter:v1.8.0', 'volumes/model': 'asia.gcr.io/models/llm:1' });
+      expect(stored.metadata.annotations?.['image-rewriter.io/original-images']).toBe('{"volumes/model":"gcr.io/models/llm:1"}');
+      expect(serve.reviewed(ns, 'inference')).toMatchObject({ outcome: 'patched', rewrites: 1, rewritten: [{ volume: 'model', from: 'gcr.io/models/llm:1', to: 'asia.gcr.io/models/llm:1', rule: 'gcr' }] });
+
+      const manifest = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'inference' },
+        spec: { replicas: 1, selector: { matchLabels: { app: 'inference' } }, template: { metadata: { labels: { app: 'inference' } }, spec: spec('nginx:1.27') } },
+      };
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(manifest) });
+      const workload = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'inference']);
+      expect(imagesOf(workload.spec.template.spec)['volumes/model']).toBe('mirror.example.com/hub/library/nginx:1.27');
+      expect(workload.metadata.annotations?.['image-rewriter.io/original-images']).toBe('{"volumes/model":"nginx:1.27"}');
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);

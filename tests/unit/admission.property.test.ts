@@ -43,6 +43,20 @@ const list = fc.oneof(
   { weight: 6, arbitrary: fc.array(container, { maxLength: 5 }) },
   { weight: 1, arbitrary: fc.constantFrom(null, undefined, 'x', 0, {}) },
 );
+/** Volumes: image volumes (their reference any `image`), volumes of other types, malformed ones. */
+const imageSource = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ reference: image, pullPolicy: fc.constant('IfNotPresent') }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+);
+const volume = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ name, image: imageSource }, { requiredKeys: [] }) },
+  { weight: 2, arbitrary: fc.record({ name, emptyDir: fc.constant({}) }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+);
+const volumes = fc.oneof(
+  { weight: 6, arbitrary: fc.array(volume, { maxLength: 4 }) },
+  { weight: 1, arbitrary: fc.constantFrom(null, undefined, 'x', 0, {}) },
+);
 const secrets = fc.oneof(
   fc.constant(undefined),
   fc.constant(null),
@@ -50,7 +64,7 @@ const secrets = fc.oneof(
   fc.constantFrom('ecr-pull', 3),
 );
 const podSpec = fc
-  .record({ containers: list, initContainers: list, ephemeralContainers: list, imagePullSecrets: secrets }, { requiredKeys: [] })
+  .record({ containers: list, initContainers: list, ephemeralContainers: list, volumes, imagePullSecrets: secrets }, { requiredKeys: [] })
   .map((s) => JSON.parse(JSON.stringify(s)) as unknown); // plain JSON, as a parsed body is
 const stringMap = (keys: string[]): fc.Arbitrary<unknown> =>
   fc.oneof(
@@ -58,7 +72,7 @@ const stringMap = (keys: string[]): fc.Arbitrary<unknown> =>
     fc.constantFrom(null, undefined, 'x', [1]),
   );
 const originals = fc.oneof(
-  fc.dictionary(fc.constantFrom('containers/app', 'containers/sidecar', 'initContainers/init', 'containers/[0]'), fc.string({ maxLength: 10 }), { maxKeys: 3 }).map((m) => JSON.stringify(m)),
+  fc.dictionary(fc.constantFrom('containers/app', 'containers/sidecar', 'initContainers/init', 'containers/[0]', 'volumes/app'), fc.string({ maxLength: 10 }), { maxKeys: 3 }).map((m) => JSON.stringify(m)),
   fc.constantFrom('not json', '[]', '{"a":1}', ''),
 );
 const metadata = fc.oneof(

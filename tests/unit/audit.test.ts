@@ -253,6 +253,15 @@ describe('audit of kubectl get -o json', () => {
     expect((await audit(['-f', '-', '-o', 'json'], yaml)).out).toContain('"rewritten":"asia.gcr.io/y"');
   });
 
+  it('lists an image volume the rules would rewrite as volumes/<name>', async () => {
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: asia.gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
+    const r = await audit(['-f', '-', '-o', 'json'], yaml);
+    expect(r.code).toBe(1);
+    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+      { namespace: 'a', kind: 'Pod', name: 'y', container: 'volumes/model', image: 'gcr.io/models/llm:1', rewritten: 'asia.gcr.io/models/llm:1', rule: 'gcr-asia' },
+    ]);
+  });
+
   it('nothing to rewrite: exit 0', async () => {
     const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', ...(pod(1) as object) }] }));
     expect(r).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });

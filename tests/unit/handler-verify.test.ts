@@ -100,6 +100,32 @@ describe('verify: the target lacks the image', () => {
   });
 });
 
+describe('verify: image volumes', () => {
+  /** EVENT's Pod with an image volume `data` from gcr.io (and its container from elsewhere). */
+  function withVolume(): JsonObject {
+    const review = eventReview(EVENT);
+    const object = (review['request'] as JsonObject)['object'] as { spec: Record<string, unknown> };
+    object.spec = { containers: [{ name: 'app', image: 'registry.internal/app:1' }], volumes: [{ name: 'data', image: { reference: 'gcr.io/p/data:1' } }] };
+    return withBody(EVENT, review);
+  }
+  const volumePatched = (response: JsonObject): boolean => patchOf(response).some((op) => op.path === '/spec/volumes/0/image/reference');
+
+  it('checks the target of an image volume: rewritten when present, kept (with a warning naming the volume) when missing', async () => {
+    const found = await run('    verify: true\n', present, withVolume());
+    expect(volumePatched(found.response)).toBe(true);
+    expect(registry.fake.seen.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/gcr/p/data/manifests/1']);
+    const missing = await run('    verify: true\n', absent, withVolume());
+    expect(volumePatched(missing.response)).toBe(false);
+    expect(warnings(missing.response).join('\n')).toMatch(/left volumes\[data\] gcr\.io\/p\/data:1 unchanged \(rule gcr\): not found in/);
+  });
+
+  it('denies naming the volume with onMissing: deny', async () => {
+    const { response } = await run('    verify: true\n    onMissing: deny\n', absent, withVolume());
+    expect(response).toMatchObject({ allowed: false });
+    expect(String((response['status'] as JsonObject)['message'])).toMatch(/^image-rewriter denied the request: volumes\[data\] gcr\.io\/p\/data:1 -> /);
+  });
+});
+
 describe('verify on UPDATE (README, "Scope")', () => {
   it('does not check again an image the update leaves as it was: re-applying a kept template keeps it', async () => {
     const review = eventReview(EVENT);

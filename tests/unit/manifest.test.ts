@@ -78,4 +78,13 @@ describe('decide and findingsOf', () => {
     expect(containerLabel({ list: 'initContainers', containerName: 'init', pointer: '/spec/initContainers/0/image' })).toBe('init');
     expect(containerLabel({ list: 'containers', containerName: undefined, pointer: '/odd' })).toBe('containers[?]');
   });
+
+  it('a finding per rewritten image volume, named volumes/<name> (never taken for a container of that name)', () => {
+    const object = { spec: { containers: [{ name: 'model', image: 'gcr.io/server' }], volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'model', image: { reference: 'gcr.io/models/llm:1' } }] } };
+    expect(findingsOf({ ...pod, object, namespace: 'ml' }, rewriter)).toEqual([
+      { namespace: 'ml', kind: 'Pod', name: 'p', container: 'model', image: 'gcr.io/server', rewritten: 'asia.gcr.io/server', rule: 'gcr-asia' },
+      { namespace: 'ml', kind: 'Pod', name: 'p', container: 'volumes/model', image: 'gcr.io/models/llm:1', rewritten: 'asia.gcr.io/models/llm:1', rule: 'gcr-asia' },
+    ]);
+    expect(containerLabel({ list: 'volumes', containerName: undefined, pointer: '/spec/template/spec/volumes/3/image/reference' })).toBe('volumes[3]');
+  });
 });

@@ -13,6 +13,7 @@ import type { Rewriter } from '../../src/core/rules.js';
 import { path, reference, tag } from '../helpers/arbitraries.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { findImages, workloadTypeOfKind } from '../../src/core/workload.js';
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -80,15 +81,29 @@ const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app',
 const anyImage = fc.oneof(image, nearImage, fc.constantFrom('', 'UPPER/Case', 'a b'));
 
 type Obj = Record<string, unknown>;
-const podSpec = fc.record({ containers: fc.array(anyImage, { maxLength: 3 }), initContainers: fc.array(anyImage, { maxLength: 2 }), ephemeralContainers: fc.array(anyImage, { maxLength: 1 }) }).map((s) => {
-  const spec: Obj = {};
-  for (const [list, images] of Object.entries(s)) if (images.length > 0) spec[list] = images.map((img, i) => ({ name: `c${i}`, image: img }));
-  return spec;
-});
+/** A volume: an image volume (its reference one of the images), or another type (no image). */
+const volume = fc.option(anyImage, { nil: undefined }).map((reference) => (reference === undefined ? { emptyDir: {} } : { image: { reference, pullPolicy: 'IfNotPresent' } }));
+const podSpec = fc
+  .record({
+    containers: fc.array(anyImage, { maxLength: 3 }),
+    initContainers: fc.array(anyImage, { maxLength: 2 }),
+    ephemeralContainers: fc.array(anyImage, { maxLength: 1 }),
+    volumes: fc.array(volume, { maxLength: 2 }),
+  })
+  .map(({ volumes, ...lists }) => {
+    const spec: Obj = {};
+    for (const [list, images] of Object.entries(lists)) if (images.length > 0) spec[list] = images.map((img, i) => ({ name: `c${i}`, image: img }));
+    if (volumes.length > 0) spec['volumes'] = volumes.map((v, i) => ({ name: `v${i}`, ...v }));
+    return spec;
+  });
+
+/** The images the engine sees in a pod spec (the containers', then the image volumes'). */
+const POD = workloadTypeOfKind('', 'Pod');
+const imagesOf = (spec: Obj): string[] => (POD === undefined ? [] : findImages({ spec }, POD).images.map((f) => f.image));
 
 /** A kind, where its pod spec goes, and the images the engine would see. */
 const objects = fc.tuple(fc.constantFrom('Pod', 'Deployment', 'CronJob', 'PodTemplate'), podSpec).map(([kind, spec]): { kind: string; object: Obj; images: string[] } => {
-  const images = Object.values(spec).flatMap((l) => (l as { image: string }[]).map((c) => c.image));
+  const images = imagesOf(spec);
   switch (kind) {
     case 'Pod':
       return { kind, object: { metadata: { name: 'p' }, spec }, images };
@@ -127,7 +142,7 @@ describe('matchConditions never exclude an object the engine would rewrite', () 
     fc.assert(
       fc.property(rulesDocument, podSpec, (doc, spec) => {
         const rewriter = rewriterFrom(doc, TEST_ENV);
-        const images = Object.values(spec).flatMap((l) => (l as { image: string }[]).map((c) => c.image));
+        const images = imagesOf(spec);
         if (rewrites(rewriter, images)) expect(condition(rewriter, 'pods', { spec })).toBe(true);
       }),
       { numRuns: 300 },
@@ -154,6 +169,11 @@ describe('what the condition leaves out', () => {
     ['a Pod with a quay.io image only', { spec: { containers: [{ image: 'quay.io/x/y' }] } }, false],
     ['a Pod without containers', { spec: {} }, false],
     ['a container without an image', { spec: { containers: [{ name: 'x' }] } }, false],
+    ['a Pod with an image volume from gcr.io', { spec: { containers: [{ image: 'nginx' }], volumes: [{ name: 'cfg', configMap: { name: 'c' } }, { name: 'data', image: { reference: 'gcr.io/p/data:1' } }] } }, true],
+    ['a Deployment with an image volume from gcr.io', { spec: { template: { spec: { containers: [{ image: 'nginx' }], volumes: [{ name: 'data', image: { reference: 'GCR.IO:443/p/data' } }] } } } }, true],
+    ['a CronJob with an image volume from gcr.io', { spec: { jobTemplate: { spec: { template: { spec: { volumes: [{ name: 'data', image: { reference: 'gcr.io/p/data' } }] } } } } } }, true],
+    ['a Pod with an image volume from quay.io only', { spec: { containers: [{ image: 'nginx' }], volumes: [{ name: 'data', image: { reference: 'quay.io/x/y' } }] } }, false],
+    ['volumes of other types', { spec: { containers: [{ image: 'nginx' }], volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'data', image: {} }] } }, false],
     ['no spec at all', { metadata: {} }, false],
   ])('%s: %s', (_what, object, expected) => {
     expect(condition(rewriter, 'all', object)).toBe(expected);
@@ -179,6 +199,10 @@ describe('what the condition leaves out', () => {
   it('scope pods looks at the Pod spec only', () => {
     expect(condition(rewriter, 'pods', { spec: { template: { spec: { containers: [{ image: 'gcr.io/x' }] } } } })).toBe(false);
     expect(condition(rewriter, 'all', { spec: { template: { spec: { containers: [{ image: 'gcr.io/x' }] } } } })).toBe(true);
+    const volume = { volumes: [{ name: 'data', image: { reference: 'gcr.io/x' } }] };
+    expect(condition(rewriter, 'pods', { spec: volume })).toBe(true);
+    expect(condition(rewriter, 'pods', { spec: { template: { spec: volume } } })).toBe(false);
+    expect(condition(rewriter, 'all', { spec: { template: { spec: volume } } })).toBe(true);
   });
 });
 
@@ -214,6 +238,12 @@ describe("within the API server's CEL limits", () => {
     expect(condition(ecr, 'pods', pod([...upstream(most - 1), 'gcr.io/x/y:1']))).toBe(true);
     // An image too long to match cheaply is sent.
     expect(condition(ecr, 'pods', pod([`quay.io/${'a'.repeat(300)}`]))).toBe(true);
+    // Image volumes count among the images matched; volumes of other types do not.
+    const volumes = (images: readonly string[]): Obj[] => images.map((reference, i) => ({ name: `v${i}`, image: { reference } }));
+    const tmp = Array.from({ length: 2 * most }, (_, i) => ({ name: `tmp${i}`, emptyDir: {} }));
+    expect(condition(ecr, 'pods', { spec: { containers: [], volumes: [...tmp, ...volumes(upstream(most))] } })).toBe(false);
+    expect(condition(ecr, 'pods', { spec: { containers: [{ name: 'c', image: 'quay.io/x/y' }], volumes: volumes(upstream(most)) } })).toBe(true);
+    expect(condition(ecr, 'pods', { spec: { volumes: [...tmp, ...volumes(['gcr.io/x/y:1'])] } })).toBe(true);
   });
 
   it('leaves no condition when the rules are too many for one the API server accepts', () => {

@@ -36,7 +36,7 @@ function render(text: string, name: string): string {
 
 describe('render golden pairs', () => {
   it('has the cases', () => {
-    expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['anchors', 'annotate', 'comments-quoting', 'crlf', 'list', 'multi-doc', 'namespace', 'opt-out', 'pull-secrets']));
+    expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['anchors', 'annotate', 'comments-quoting', 'crlf', 'list', 'multi-doc', 'namespace', 'opt-out', 'pull-secrets', 'image-volumes']));
   });
 
   it.each(cases)('$input -> $output', ({ name, input, output }) => {

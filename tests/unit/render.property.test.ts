@@ -26,10 +26,16 @@ const image = fc.oneof(
 );
 const container = fc.record({ name: fc.oneof(fc.constantFrom('app', 'side', 'a/b', 'a~b'), fc.string({ maxLength: 6 })), image }, { requiredKeys: ['image'] });
 const containers = fc.array(container, { maxLength: 3 });
+/** Image volumes (their `image.reference` rewritten like a container's image) and volumes of other types. */
+const volume = fc.oneof(
+  fc.record({ name: fc.constantFrom('model', 'data', 'a/b'), image: fc.record({ reference: image, pullPolicy: fc.constantFrom('IfNotPresent', 'Always') }, { requiredKeys: ['reference'] }) }),
+  fc.record({ name: fc.constant('tmp'), emptyDir: fc.constant({}) }),
+);
 const podSpec = fc.record(
   {
     containers,
     initContainers: containers,
+    volumes: fc.array(volume, { maxLength: 3 }),
     imagePullSecrets: fc.array(fc.record({ name: fc.constantFrom('ecr-pull', 'other') }), { maxLength: 2 }),
   },
   { requiredKeys: ['containers'] },

@@ -1,7 +1,7 @@
 /** Which objects carry a pod spec, and every image in it, read defensively. */
 import { describe, expect, it } from '@jest/globals';
 import { at, isRecord, own } from '../../src/core/json.js';
-import { CONTAINER_LISTS, findImages, workloadTypeOf, type WorkloadType } from '../../src/core/workload.js';
+import { CONTAINER_LISTS, findImages, IMAGE_LISTS, MAX_FIELD_PROBLEMS, workloadTypeOf, type WorkloadType } from '../../src/core/workload.js';
 
 const gvk = (group: string, kind: string, version = 'v1') => ({ group, version, kind });
 const gvr = (group: string, resource: string, version = 'v1') => ({ group, version, resource });
@@ -132,6 +132,46 @@ describe('findImages', () => {
     expect(findImages({ spec: [] }, pod).problems).toEqual([{ pointer: '/spec', problem: 'is a list, not an object' }]);
     expect(findImages({ spec: { template: 5 } }, deployment).problems).toEqual([]);
     expect(findImages({ spec: { template: { spec: 5 } } }, deployment).problems).toEqual([{ pointer: '/spec/template/spec', problem: 'is a number, not an object' }]);
+  });
+
+  it('lists image volumes after the containers, named by the volume, other volumes left out', () => {
+    const spec = {
+      volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'data', image: { reference: 'gcr.io/p/data:1', pullPolicy: 'IfNotPresent' } }, { image: { reference: 'x' } }, { name: 'n', image: null }],
+      containers: [{ name: 'app', image: 'c' }],
+    };
+    expect(findImages({ spec }, pod).images).toEqual([
+      { pointer: '/spec/containers/0/image', containerList: 'containers', index: 0, containerName: 'app', image: 'c' },
+      { pointer: '/spec/volumes/1/image/reference', containerList: 'volumes', index: 1, containerName: 'data', image: 'gcr.io/p/data:1' },
+      { pointer: '/spec/volumes/2/image/reference', containerList: 'volumes', index: 2, containerName: undefined, image: 'x' },
+    ]);
+    expect(findImages({ spec }, pod).problems).toEqual([]);
+    expect(IMAGE_LISTS).toEqual(['containers', 'initContainers', 'ephemeralContainers', 'volumes']);
+    // The pods/ephemeralcontainers subresource: ephemeral containers only.
+    expect(findImages({ spec }, pod, ['ephemeralContainers']).images).toEqual([]);
+    const volumes = [{ name: 'v', image: { reference: 'y' } }];
+    expect(findImages({ spec: { template: { spec: { volumes } } } }, deployment).images.map((f) => f.pointer)).toEqual(['/spec/template/spec/volumes/0/image/reference']);
+    expect(findImages({ spec: { jobTemplate: { spec: { template: { spec: { volumes } } } } } }, cronJob).images.map((f) => f.pointer)).toEqual([
+      '/spec/jobTemplate/spec/template/spec/volumes/0/image/reference',
+    ]);
+    expect(findImages({ template: { spec: { volumes } } }, podTemplate).images.map((f) => f.pointer)).toEqual(['/template/spec/volumes/0/image/reference']);
+    expect(findImages({ spec: { volumes: [{ name: 'v', image: {} }, { name: 'w', image: { reference: null } }] } }, pod)).toMatchObject({ images: [], problems: [] });
+  });
+
+  it('skips and reports image volumes the API server would never send, bounded like the containers', () => {
+    const spec = { volumes: ['v', { name: 'a', image: 'gcr.io/x' }, { name: 'b', image: [] }, { name: 'c', image: { reference: 7 } }, { name: 'd', image: { reference: { r: 'x' } } }] };
+    const found = findImages({ spec }, pod);
+    expect(found.images).toEqual([]);
+    expect(found.problems).toEqual([
+      { pointer: '/spec/volumes/0', problem: 'is a string, not an object' },
+      { pointer: '/spec/volumes/1/image', problem: 'is a string, not an object' },
+      { pointer: '/spec/volumes/2/image', problem: 'is a list, not an object' },
+      { pointer: '/spec/volumes/3/image/reference', problem: 'is a number, not a string' },
+      { pointer: '/spec/volumes/4/image/reference', problem: 'is an object, not a string' },
+    ]);
+    expect(findImages({ spec: { volumes: { name: 'x' } } }, pod).problems).toEqual([{ pointer: '/spec/volumes', problem: 'is an object, not a list' }]);
+    const many = findImages({ spec: { containers: [{ name: 'c', image: 1 }], volumes: Array.from({ length: 100 }, (_, i) => ({ name: `v${i}`, image: { reference: i } })) } }, pod);
+    expect(many.problems).toHaveLength(MAX_FIELD_PROBLEMS + 1);
+    expect(many.problems[MAX_FIELD_PROBLEMS]).toEqual({ pointer: '/spec', problem: `and ${101 - MAX_FIELD_PROBLEMS} more fields skipped` });
   });
 
   it('never reads inherited properties', () => {

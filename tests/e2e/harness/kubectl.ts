@@ -132,10 +132,14 @@ export const objectMeta = z.object({
 
 export const container = z.object({ name: z.string(), image: z.string() });
 
+/** A volume; `image` only for an image volume (its `reference` is pulled like a container's image). */
+export const volume = z.object({ name: z.string(), image: z.object({ reference: z.string() }).optional() });
+
 export const podSpec = z.object({
   containers: z.array(container),
   initContainers: z.array(container).optional(),
   ephemeralContainers: z.array(container).optional(),
+  volumes: z.array(volume).optional(),
 });
 
 export const pod = z.object({ metadata: objectMeta, spec: podSpec, status: z.object({ phase: z.string().optional() }).optional() });
@@ -173,7 +177,10 @@ export const webhookConfiguration = z.object({
   ),
 });
 
-/** Every image of a pod spec by list and container name: `{ 'containers/web': 'nginx', ... }`. */
+/**
+ * Every image of a pod spec by list and container name: `{ 'containers/web': 'nginx', ... }`; an
+ * image volume's by its name (`volumes/model`).
+ */
 export function imagesOf(spec: z.infer<typeof podSpec>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [list, containers] of [
@@ -183,5 +190,6 @@ export function imagesOf(spec: z.infer<typeof podSpec>): Record<string, string> 
   ] as const) {
     for (const c of containers) out[`${list}/${c.name}`] = c.image;
   }
+  for (const v of spec.volumes ?? []) if (v.image !== undefined) out[`volumes/${v.name}`] = v.image.reference;
   return out;
 }
