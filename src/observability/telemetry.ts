@@ -20,7 +20,7 @@
  * Without a sink, the handler holds stdout's lines from its review's line to the end of the
  * invocation (`output`), so that line and the EMF document go out in one write.
  */
-import type { ReviewReport, RewriteRecord } from '../core/admission.js';
+import type { ReviewReport } from '../core/admission.js';
 import { escapeBidi } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
@@ -249,8 +249,8 @@ export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: 
   return bounded.cut ? reviewFieldsWithin(report, outcome, { left: MAX_LISTED_BYTES, exact: true, cut: false }) : first;
 }
 
-/** An entry names its container as `container`, its image volume as `volume`. */
-const nameKey = (r: Pick<RewriteRecord, 'list'>): string => (r.list === 'volumes' ? 'volume' : 'container');
+// An entry names its container as `container`, its image volume as `volume`: two literals, not a
+// computed key (V8 builds an object literal with a computed key through its slow path).
 
 function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: ListBudget): { fields: Record<string, unknown>; problems: boolean } {
   // Fields are set one by one: spreading objects into the literal takes V8 (Node 20)'s slow path.
@@ -265,7 +265,10 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
     invalid: report.invalid.length,
   };
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;
-  listInto(fields, 'rewritten', report.rewrites, (r) => ({ [nameKey(r)]: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }), budget);
+  listInto(fields, 'rewritten', report.rewrites, (r) =>
+    r.list === 'volumes'
+      ? { volume: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }
+      : { container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }, budget);
   // The slots feed `Rewrites` by `Rule` (template.yaml's metric filters): none for a denied review,
   // whose planned rewrites were never admitted (they are still listed in `rewritten`).
   const slots = outcome === 'denied' ? [] : ruleSlots(report.rewrites);
@@ -275,13 +278,17 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
     fields[`rule${String(i + 1)}Rewrites`] = n;
   }
   listInto(fields, 'invalidImages', report.invalid, (i) => {
-    const entry: Record<string, unknown> = { [nameKey(i)]: clip(i.containerName), image: clip(i.image), error: clip(i.error) };
+    const entry: Record<string, unknown> =
+      i.list === 'volumes' ? { volume: clip(i.containerName), image: clip(i.image), error: clip(i.error) } : { container: clip(i.containerName), image: clip(i.image), error: clip(i.error) };
     if (i.rule !== undefined) entry['rule'] = i.rule;
     return entry;
   }, budget);
   listInto(fields, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }), budget);
   const withheld = report.withheld ?? [];
   if (withheld.length > 0) fields['withheld'] = withheld.length;
-  listInto(fields, 'withheldImages', withheld, (w) => ({ [nameKey(w)]: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }), budget);
+  listInto(fields, 'withheldImages', withheld, (w) =>
+    w.list === 'volumes'
+      ? { volume: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }
+      : { container: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }, budget);
   return { fields, problems: report.invalid.length > 0 || report.malformed.length > 0 || withheld.length > 0 };
 }
