@@ -225,7 +225,9 @@ function fileObjects(text: string, io: Io, name: string): { objects: ManifestObj
     }
     const r = readObjects(d.value);
     for (const p of r.problems) unreadable(`document ${i + 1}: ${p.pointer === '' ? 'the document' : p.pointer} ${p.message}`);
-    objects.push(...r.objects);
+    // One by one: `push(...r.objects)` overflows the stack past about 130,000 objects (a List of
+    // every Pod of a large cluster).
+    for (const o of r.objects) objects.push(o);
   }
   return { objects, complete };
 }

@@ -81,23 +81,24 @@ function mapJson(map: ReadonlyMap<string, string>): string {
 
 /**
  * The ops that record `rewrites` in the original-images annotation of `object`, and drop the
- * entries of `stale` keys (see staleOriginals in src/core/decide.ts) not rewritten now.
+ * entries of `stale` keys (see staleOriginals in src/core/decide.ts) not rewritten now; null
+ * when they cannot be recorded (the problem is in `malformed`), so that no warning points to them.
  */
 export function originalImagesOps(
   object: Readonly<Record<string, unknown>>,
   rewrites: readonly { readonly field: ImageField }[],
   malformed: FieldProblem[],
   stale: readonly string[] = [],
-): PatchOperation[] {
+): PatchOperation[] | null {
   const metadata = own(object, 'metadata');
   const fresh = new Map<string, string>();
   for (const r of rewrites) {
     const key = originalImagesKey(r.field);
     if (!fresh.has(key)) fresh.set(key, r.field.image);
   }
-  const tooLarge = (): PatchOperation[] => {
+  const tooLarge = (): null => {
     malformed.push(TOO_LARGE);
-    return [];
+    return null;
   };
   if (metadata === undefined || metadata === null) {
     const text = mapJson(fresh);
@@ -106,7 +107,7 @@ export function originalImagesOps(
   }
   if (!isRecord(metadata)) {
     malformed.push({ pointer: '/metadata', problem: 'is not an object; original images not recorded' });
-    return [];
+    return null;
   }
   const annotations = own(metadata, 'annotations');
   if (annotations === undefined || annotations === null) {
@@ -116,7 +117,7 @@ export function originalImagesOps(
   }
   if (!isRecord(annotations)) {
     malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
-    return [];
+    return null;
   }
   const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
   if (existing === undefined) {

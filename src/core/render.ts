@@ -243,7 +243,14 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     for (const op of list) ops.push(op);
   };
   const stale = plan.staleOriginals ?? [];
-  if ((applied.length > 0 || stale.length > 0) && plan.options.recordOriginals !== false && !target.subresource) more(originalImagesOps(target.object, applied, malformed, stale));
+  // Whether the rewrites are in the original-images annotation, where the warning counting the
+  // ones not shown sends the reader.
+  let originalsRecorded = false;
+  if ((applied.length > 0 || stale.length > 0) && plan.options.recordOriginals !== false && !target.subresource) {
+    const recorded = originalImagesOps(target.object, applied, malformed, stale);
+    if (recorded !== null) more(recorded);
+    originalsRecorded = recorded !== null && applied.length > 0;
+  }
   more(pullSecretChanges(target, plan.request.operation, applied, warnings, malformed));
   for (const w of overrides.warnings?.() ?? []) warnings.push(w);
 
@@ -252,7 +259,7 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     fields.patchType = 'JSONPatch';
     fields.patch = encodePatch(ops);
   }
-  if (warnings.length > 0) fields.warnings = limitWarnings(warnings, warnings.length + unbuilt);
+  if (warnings.length > 0) fields.warnings = limitWarnings(warnings, warnings.length + unbuilt, originalsRecorded);
   const audit = auditAnnotations(applied, plan.images, plan.reinvocation === true ? AUDIT_REINVOCATION_PREFIX : '');
   if (audit !== undefined) fields.auditAnnotations = audit;
   const { rewrites, invalid, withheld } = records(plan.images, reasons);

@@ -175,21 +175,27 @@ export function fitSegments(segments: readonly (string | WarningPart)[]): string
   return text.length <= WARNING_MAX_LENGTH ? text : `${text.slice(0, WARNING_MAX_LENGTH - 3)}...`;
 }
 
-/** The last warning when `count` more are left out. */
-const moreWarnings = (count: number): string => `${WARNING_PREFIX}${count} more warnings not shown (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)`;
+/**
+ * The last warning when `count` more are left out; it points to the original-images annotation
+ * only when the answer records the rewrites there (not when nothing was rewritten, nor when the
+ * annotation would not fit or is never written: a subresource, `recordOriginals: false`).
+ */
+const moreWarnings = (count: number, originalsRecorded: boolean): string =>
+  `${WARNING_PREFIX}${count} more warnings not shown${originalsRecorded ? ` (see the ${ORIGINAL_IMAGES_ANNOTATION} annotation)` : ''}`;
 
 /**
  * `warnings`, or as many of its first ones as fit (at most MAX_WARNINGS - 1, with the last one
  * within MAX_WARNINGS_LENGTH characters in all) and one more saying how many were left out.
  * `total` counts warnings never built as well (callers build only the first MAX_WARNINGS: text
  * for the thousands of images of a hostile pod would be built only to be dropped).
+ * `originalsRecorded`: the answer records the rewrites in the original-images annotation.
  */
-export function limitWarnings(warnings: readonly string[], total = warnings.length): string[] {
+export function limitWarnings(warnings: readonly string[], total: number, originalsRecorded: boolean): string[] {
   let length = 0;
   for (const w of warnings) length += w.length;
   if (total <= MAX_WARNINGS && length <= MAX_WARNINGS_LENGTH) return [...warnings];
   // Room for the last warning with the largest count it can have.
-  const budget = MAX_WARNINGS_LENGTH - moreWarnings(total).length;
+  const budget = MAX_WARNINGS_LENGTH - moreWarnings(total, originalsRecorded).length;
   const kept: string[] = [];
   let used = 0;
   for (const w of warnings) {
@@ -197,6 +203,6 @@ export function limitWarnings(warnings: readonly string[], total = warnings.leng
     kept.push(w);
     used += w.length;
   }
-  kept.push(moreWarnings(total - kept.length));
+  kept.push(moreWarnings(total - kept.length, originalsRecorded));
   return kept;
 }

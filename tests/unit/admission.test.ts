@@ -264,6 +264,25 @@ describe('warnings', () => {
     expect(ops).toHaveLength(46);
   });
 
+  it('point to the original-images annotation for the rest only when the answer records it there', () => {
+    // 40 invalid images: nothing is rewritten, so nothing is recorded in the annotation.
+    const invalid = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: `GCR.IO/BAD${i}` }));
+    const none = run(podReview(pod(invalid)));
+    expect(none.ops).toEqual([]);
+    expect(none.outcome.response.response.warnings?.at(-1)).toMatch(/^image-rewriter: \d+ more warnings not shown$/);
+    // 40 rewrites whose originals would take the annotations past the API server's limit: not recorded.
+    const full = pod(Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/app-${i}:1` })), {
+      metadata: { name: 'p', annotations: { big: 'x'.repeat(MAX_ANNOTATIONS_BYTES - 100) } },
+    });
+    const tooLarge = run(podReview(full));
+    expect(annotationOps(tooLarge.ops)).toEqual([]);
+    expect(tooLarge.outcome.response.response.warnings?.at(-1)).toMatch(/^image-rewriter: \d+ more warnings not shown$/);
+    // Recorded: the warning says where.
+    const recorded = run(podReview(pod(invalid.map((c, i) => ({ ...c, image: `gcr.io/app-${i}:1` })))));
+    expect(originals(recorded.ops)).toBeDefined();
+    expect(recorded.outcome.response.response.warnings?.at(-1)).toMatch(new RegExp(`more warnings not shown \\(see the ${ORIGINAL_IMAGES_ANNOTATION} annotation\\)$`));
+  });
+
   it(`stay within ${MAX_WARNINGS_LENGTH} characters in all, so the API server (4096 at most, others' included) keeps the one counting the rest`, () => {
     // 40 rewrites of about 170 characters each: the API server dropped every warning past its
     // 4096th character, the last (counting) one with them, and kubectl showed 25 of 40 rewrites.

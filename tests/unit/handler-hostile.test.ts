@@ -170,7 +170,10 @@ describe('thousands of containers', () => {
     expect(patched.spec.containers.filter((c) => c.image.startsWith('asia.gcr.io/') || c.image.startsWith('public.ecr.aws/'))).toHaveLength(10_000);
     const warnings = response(result)['warnings'] as string[];
     expect(warnings.length).toBeLessThanOrEqual(MAX_WARNINGS);
-    expect(warnings.at(-1)).toBe(`image-rewriter: ${10_000 - warnings.length + 1} more warnings not shown (see the image-rewriter.io/original-images annotation)`);
+    // The originals of 10,000 containers would take the annotations past the API server's 256 KiB:
+    // not recorded, so the last warning does not send the reader to the annotation.
+    expect(ops.filter((o) => o.path.startsWith('/metadata'))).toEqual([]);
+    expect(warnings.at(-1)).toBe(`image-rewriter: ${10_000 - warnings.length + 1} more warnings not shown`);
     for (const w of warnings) expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
     expect(warnings.join('').length).toBeLessThanOrEqual(MAX_WARNINGS_LENGTH);
     const audit = (response(result)['auditAnnotations'] as Record<string, string>)['rewrites'] ?? '';

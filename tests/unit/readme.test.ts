@@ -4,12 +4,15 @@
  * writes (log messages are looked up in src/; the fail-open row is checked against the handler's
  * real answer and line). The SAM verification step: what kubectl prints for the demo Deployment
  * with the webhook configuration webhook-config prints by default. The output it quotes from
- * check-config and audit, character for character.
+ * check-config and audit, character for character. The enforcement example's policy, run by a CEL
+ * implementation.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { Environment } from '@marcbachmann/cel-js';
+import { parseAllDocuments } from 'yaml';
 import type { RulesProvider } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { main } from '../../src/cli/main.js';
@@ -160,5 +163,36 @@ describe('README Cold starts', () => {
     expect(quoted).not.toBeNull();
     expect(Math.round(Number.parseFloat(inline))).toBe(Number(quoted?.[1]));
     expect(Math.round(Number.parseFloat(fromAws))).toBe(Number(quoted?.[2]));
+  });
+});
+
+describe('README enforcement example (the ValidatingAdmissionPolicy)', () => {
+  // The policy as the README gives it, its CEL run by cel-js as the API server runs it: the match
+  // conditions first (all must hold), then the validations. Checked against kube-apiserver 1.37 too.
+  const block = readme.split('\n### Opt-out, and why this is not a policy boundary\n')[1]?.split('```yaml\n')[1]?.split('```')[0] ?? '';
+  const [policy] = parseAllDocuments(block).map((d) => d.toJS() as { spec: { matchConditions?: { expression: string }[]; validations: { expression: string }[] } });
+  const env = new Environment({ enableOptionalTypes: true, unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+  interface Pod {
+    spec: { containers: { name: string; image: string }[]; ephemeralContainers?: { name: string; image: string }[] };
+  }
+  const pod = (image: string, labels: Record<string, string> = {}): Pod & { metadata: object } => ({ metadata: { name: 'p', labels }, spec: { containers: [{ name: 'c', image }] } });
+  const admitted = (operation: 'CREATE' | 'UPDATE', object: object, oldObject: object | null = null): boolean => {
+    const vars = { request: { operation }, object, oldObject };
+    if (!(policy?.spec.matchConditions ?? []).every((c) => env.evaluate(c.expression, vars) === true)) return true;
+    return (policy?.spec.validations ?? []).every((v) => env.evaluate(v.expression, vars) === true);
+  };
+
+  it('refuses Pods from other registries, and image changes to them', () => {
+    expect(policy?.spec.validations.length).toBe(1);
+    expect(admitted('CREATE', pod('asia.gcr.io/nginx'))).toBe(true);
+    expect(admitted('CREATE', pod('nginx'))).toBe(false);
+    expect(admitted('UPDATE', pod('nginx'), pod('asia.gcr.io/nginx'))).toBe(false);
+    const debugged = { ...pod('asia.gcr.io/nginx'), spec: { ...pod('asia.gcr.io/nginx').spec, ephemeralContainers: [{ name: 'd', image: 'busybox' }] } };
+    expect(admitted('UPDATE', debugged, pod('asia.gcr.io/nginx'))).toBe(false);
+  });
+
+  it('lets a Pod that ran before the policy be labelled and finish deleting (an update that changes no image)', () => {
+    // Without this, removing a finalizer (a Job's, the garbage collector's) was refused: stuck Terminating.
+    expect(admitted('UPDATE', pod('nginx', { team: 'a' }), pod('nginx'))).toBe(true);
   });
 });
