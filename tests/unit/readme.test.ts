@@ -183,12 +183,16 @@ describe('README enforcement example (the ValidatingAdmissionPolicy)', () => {
   };
 
   it('refuses Pods from other registries, and image changes to them', () => {
-    expect(policy?.spec.validations.length).toBe(1);
+    expect(policy?.spec.validations.length).toBe(2);
     expect(admitted('CREATE', pod('asia.gcr.io/nginx'))).toBe(true);
     expect(admitted('CREATE', pod('nginx'))).toBe(false);
     expect(admitted('UPDATE', pod('nginx'), pod('asia.gcr.io/nginx'))).toBe(false);
     const debugged = { ...pod('asia.gcr.io/nginx'), spec: { ...pod('asia.gcr.io/nginx').spec, ephemeralContainers: [{ name: 'd', image: 'busybox' }] } };
     expect(admitted('UPDATE', debugged, pod('asia.gcr.io/nginx'))).toBe(false);
+    // Image volumes (pulled like images): another registry's is refused, other volume types pass.
+    const withVolumes = (reference: string): object => ({ ...pod('asia.gcr.io/nginx'), spec: { ...pod('asia.gcr.io/nginx').spec, volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'm', image: { reference } }] } });
+    expect(admitted('CREATE', withVolumes('asia.gcr.io/models/llm:1'))).toBe(true);
+    expect(admitted('CREATE', withVolumes('ghcr.io/models/llm:1'))).toBe(false);
   });
 
   it('lets a Pod that ran before the policy be labelled and finish deleting (an update that changes no image)', () => {
