@@ -250,6 +250,46 @@ function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec
 }
 
 /**
+ * The warnings for `match` rules whose every result an unscoped `match` rule takes again (its
+ * prefix is a path prefix of their `replace`), unless an exclude covers the results: such a
+ * result is never applied (`rewrite` refuses it, so that reinvocation cannot change an image
+ * twice), so the rule rewrites nothing, though each rule alone is valid (`k8s.gcr.io` ->
+ * `registry.k8s.io`, then `registry.k8s.io` -> a mirror). Indexed like `shadowWarnings`.
+ */
+function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[], exclude: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  const byPrefix = new Map<string, CompiledRule>();
+  rules.forEach((rule, i) => {
+    const spec = specs[i];
+    if (rule.kind !== 'match' || spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
+    if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
+  });
+  const excluded = new Set(exclude);
+  for (const rule of rules) {
+    if (rule.kind !== 'match') continue;
+    const result = matchedPrefix(rule.replace);
+    let again: CompiledRule | undefined;
+    for (let end = result.length; end > 0; end = result.lastIndexOf('/', end - 1)) {
+      const prefix = result.slice(0, end);
+      if (excluded.has(prefix)) {
+        again = undefined;
+        break;
+      }
+      // The earliest such rule is the one the rewriter finds.
+      const hit = byPrefix.get(prefix);
+      if (hit !== undefined && (again === undefined || hit.index < again.index)) again = hit;
+    }
+    if (again === undefined || again === rule) continue;
+    issues.push({
+      path: ['rules', rule.index, 'replace'],
+      severity: 'warning',
+      message: `rule "${rule.name}" rewrites nothing: rule "${again.name}" (rules[${again.index}]) matches every name it produces ("${rule.replace}/..."), and a result that a rule would rewrite again is not applied; write the final target`,
+    });
+  }
+  return issues;
+}
+
+/**
  * Compile a schema-valid rules document. Collects every semantic problem (unset variables,
  * unusable replacements, duplicate names, self-matching rules) and warns about shadowed rules.
  */
@@ -271,10 +311,11 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
       specs.push(spec);
     }
   });
+  const exclude = Object.freeze([...(doc.exclude ?? [])]);
   for (const warning of shadowWarnings(rules, specs)) issues.push(warning);
+  for (const warning of rewrittenAgainWarnings(rules, specs, exclude)) issues.push(warning);
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
-  const exclude = Object.freeze([...(doc.exclude ?? [])]);
   return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false), warnings: issues };
 }
 

@@ -388,6 +388,12 @@ describe('validation warnings', () => {
       doc: "rules:\n  - {name: a, regex: 'x\\.io/(.*)', replace: a.example.com/$1}\n  - {name: b, regex: 'x\\.io/(.*)', replace: b.example.com/$1}\n",
       want: 'rules[1]: rule "b" is never used: rule "a" (rules[0]) matches everything it matches and comes first',
     },
+    {
+      // check-config said "ok"; every k8s.gcr.io image was then left alone at admission.
+      why: 'a prefix rule whose every result another rule would rewrite again (so none is applied)',
+      doc: 'rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\n',
+      want: 'rules[0].replace: rule "legacy" rewrites nothing: rule "k8s" (rules[1]) matches every name it produces ("registry.k8s.io/..."), and a result that a rule would rewrite again is not applied; write the final target',
+    },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
@@ -395,6 +401,15 @@ describe('validation warnings', () => {
     if (!r.ok) return;
     expect(r.warnings.map(formatIssue)).toEqual([want]);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
+  });
+
+  it.each([
+    ['the later rule is limited to namespaces', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s, excludeNamespaces: [x]}\n'],
+    ['the results are excluded', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io]\n'],
+    ['the other rule matches only deeper names', '  - {name: k8s, match: registry.k8s.io/pause, replace: mirror.example.com/k8s}\n'],
+  ])('does not warn about rewriting again when %s', (_why, more) => {
+    const r = parseRules(`rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n${more}`, {});
+    expect(r.ok && r.warnings).toEqual([]);
   });
 
   it('does not warn when the earlier rule is limited to namespaces', () => {
