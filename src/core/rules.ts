@@ -105,6 +105,7 @@ function compileRule(
   index: number,
   env: Readonly<Record<string, string | undefined>>,
   issues: Issue[],
+  samples: Map<number, string>,
 ): CompiledRule | undefined {
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
@@ -189,6 +190,7 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
+  samples.set(index, sampleOf(parts));
   return Object.freeze({
     ...common,
     kind: 'regex' as const,
@@ -301,11 +303,12 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];
   const seen = new Map<string, number>();
+  const samples = new Map<number, string>();
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);
     else issues.push(duplicateNameIssue(spec.name, i, first));
-    const rule = compileRule(spec, i, env, issues);
+    const rule = compileRule(spec, i, env, issues, samples);
     if (rule !== undefined) {
       rules.push(rule);
       specs.push(spec);
@@ -316,7 +319,31 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   for (const warning of rewrittenAgainWarnings(rules, specs, exclude)) issues.push(warning);
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
-  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false), warnings: issues };
+  const rewriter = makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false);
+  for (const warning of regexRewrittenAgainWarnings(rules, samples, rewriter)) issues.push(warning);
+  return { ok: true, rewriter, warnings: issues };
+}
+
+/**
+ * The warnings for regex rules whose result, with every group set to SAMPLE_GROUP_VALUE, an
+ * unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror everything") matches its
+ * own results, and each of them is refused at admission, so the rule rewrites nothing. What a
+ * regex produces is not decidable; the sample is what `replace` is checked with at load.
+ */
+function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, string>, rewriter: Rewriter): Issue[] {
+  const issues: Issue[] = [];
+  for (const rule of rules) {
+    const sample = samples.get(rule.index);
+    if (sample === undefined) continue;
+    const r = rewriter.rewrite(sample);
+    if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) continue;
+    issues.push({
+      path: ['rules', rule.index, 'replace'],
+      severity: 'warning',
+      message: `rule "${rule.name}" rewrites nothing: rule "${r.rule.name}" (rules[${r.rule.index}]) matches what it produces (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
+    });
+  }
+  return issues;
 }
 
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
