@@ -111,7 +111,7 @@ describe('check-config', () => {
     const code = await main(['check-config', '--config', join(FIXTURES, 'invalid-replace-yields-invalid.yaml')], io);
     expect(code).not.toBe(0);
     const problems = io.err().split('\n').filter((l) => /^\s+rules\[\d\]/.test(l));
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(8);
   });
 
   it('prints warnings, and fails on them only with --strict', async () => {
