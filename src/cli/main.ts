@@ -5,7 +5,7 @@
  */
 import { explainImage } from '../core/explain.js';
 import { jsonLine } from '../core/json.js';
-import { type Command, EXIT, type Io, isNotUtf8, openCliSources, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { VERSION } from './version.js';
 
 export { type Command, EXIT, type Io, UsageError } from './common.js';
@@ -48,6 +48,7 @@ const explain: Command = async (args, io) => {
     strict: true,
   });
   if (positionals.length === 0) throw new UsageError('explain needs at least one IMAGE (or "-" to read them from stdin)');
+  const namespace = namespaceFlag(values.namespace);
   const loaded = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   if (typeof loaded === 'number') return loaded;
   const images: string[] = [];
@@ -70,7 +71,7 @@ const explain: Command = async (args, io) => {
     for (const line of text.split(/\r?\n/)) if (line.trim() !== '') images.push(line);
   }
   for (const image of images) {
-    io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, values.namespace))}\n`);
+    io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, namespace))}\n`);
   }
   return EXIT.ok;
 };

@@ -78,7 +78,15 @@ export function replaceProblem(replace: string): string | undefined {
   if (replace === '') return 'must not be empty';
   // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
   const parsed = parseNormalizedNamed(`${replace}/x`);
-  if (!parsed.ok) return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
+  if (!parsed.ok) {
+    // Said in the terms of what was written: the parser's own message quotes the probe's
+    // `/x` (`repository name (Hub/x)`) or only says "invalid reference format" for a `$1` or a tag.
+    if (replace.includes('$')) return `"${replace}" is not a valid image name prefix: a "$" is neither \${env:NAME} nor part of an image name (group references such as $1 are for regex rules)`;
+    const own = templateTagOrDigest([{ text: replace }]);
+    if (own !== undefined) return `"${replace}" gives every result a ${own} of its own; write the name only: the image's own tag and digest are kept`;
+    if (parsed.error.kind === 'NameContainsUppercase') return `"${replace}" is not a valid image name prefix: its path must be lower case`;
+    return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
+  }
   if (!hasRegistryHost(replace)) return noHost(replace);
   return undefined;
 }

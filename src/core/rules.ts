@@ -105,6 +105,7 @@ function compileRule(
   index: number,
   env: Readonly<Record<string, string | undefined>>,
   issues: Issue[],
+  samples: Map<number, string>,
 ): CompiledRule | undefined {
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
@@ -189,6 +190,7 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
+  samples.set(index, sampleOf(parts));
   return Object.freeze({
     ...common,
     kind: 'regex' as const,
@@ -250,6 +252,46 @@ function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec
 }
 
 /**
+ * The warnings for `match` rules whose every result an unscoped `match` rule takes again (its
+ * prefix is a path prefix of their `replace`), unless an exclude covers the results: such a
+ * result is never applied (`rewrite` refuses it, so that reinvocation cannot change an image
+ * twice), so the rule rewrites nothing, though each rule alone is valid (`k8s.gcr.io` ->
+ * `registry.k8s.io`, then `registry.k8s.io` -> a mirror). Indexed like `shadowWarnings`.
+ */
+function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[], exclude: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  const byPrefix = new Map<string, CompiledRule>();
+  rules.forEach((rule, i) => {
+    const spec = specs[i];
+    if (rule.kind !== 'match' || spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
+    if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
+  });
+  const excluded = new Set(exclude);
+  for (const rule of rules) {
+    if (rule.kind !== 'match') continue;
+    const result = matchedPrefix(rule.replace);
+    let again: CompiledRule | undefined;
+    for (let end = result.length; end > 0; end = result.lastIndexOf('/', end - 1)) {
+      const prefix = result.slice(0, end);
+      if (excluded.has(prefix)) {
+        again = undefined;
+        break;
+      }
+      // The earliest such rule is the one the rewriter finds.
+      const hit = byPrefix.get(prefix);
+      if (hit !== undefined && (again === undefined || hit.index < again.index)) again = hit;
+    }
+    if (again === undefined || again === rule) continue;
+    issues.push({
+      path: ['rules', rule.index, 'replace'],
+      severity: 'warning',
+      message: `rule "${rule.name}" rewrites nothing: rule "${again.name}" (rules[${again.index}]) matches every name it produces ("${rule.replace}/..."), and a result that a rule would rewrite again is not applied; write the final target`,
+    });
+  }
+  return issues;
+}
+
+/**
  * Compile a schema-valid rules document. Collects every semantic problem (unset variables,
  * unusable replacements, duplicate names, self-matching rules) and warns about shadowed rules.
  */
@@ -261,21 +303,47 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];
   const seen = new Map<string, number>();
+  const samples = new Map<number, string>();
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);
     else issues.push(duplicateNameIssue(spec.name, i, first));
-    const rule = compileRule(spec, i, env, issues);
+    const rule = compileRule(spec, i, env, issues, samples);
     if (rule !== undefined) {
       rules.push(rule);
       specs.push(spec);
     }
   });
+  const exclude = Object.freeze([...(doc.exclude ?? [])]);
   for (const warning of shadowWarnings(rules, specs)) issues.push(warning);
+  for (const warning of rewrittenAgainWarnings(rules, specs, exclude)) issues.push(warning);
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
-  const exclude = Object.freeze([...(doc.exclude ?? [])]);
-  return { ok: true, rewriter: makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false), warnings: issues };
+  const rewriter = makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false);
+  for (const warning of regexRewrittenAgainWarnings(rules, samples, rewriter)) issues.push(warning);
+  return { ok: true, rewriter, warnings: issues };
+}
+
+/**
+ * The warnings for regex rules whose result, with every group set to SAMPLE_GROUP_VALUE, an
+ * unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror everything") matches its
+ * own results, and each of them is refused at admission, so the rule rewrites nothing. What a
+ * regex produces is not decidable; the sample is what `replace` is checked with at load.
+ */
+function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, string>, rewriter: Rewriter): Issue[] {
+  const issues: Issue[] = [];
+  for (const rule of rules) {
+    const sample = samples.get(rule.index);
+    if (sample === undefined) continue;
+    const r = rewriter.rewrite(sample);
+    if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) continue;
+    issues.push({
+      path: ['rules', rule.index, 'replace'],
+      severity: 'warning',
+      message: `rule "${rule.name}" rewrites nothing: rule "${r.rule.name}" (rules[${r.rule.index}]) matches what it produces (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
+    });
+  }
+  return issues;
 }
 
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */

@@ -57,6 +57,15 @@ describe('explain', () => {
     expect(lines(io.out())).toEqual([{ image: 'nginx', rewritten: 'registry.internal:5000/hub/library/nginx', rule: 'team-mirror' }]);
   });
 
+  // `--namespace "$NS"` with NS unset: it answered for a namespace named "" (no object has one),
+  // so `namespaces:` rules never matched and `excludeNamespaces: ["*"]` ones always did.
+  it.each([[['-n', '']], [['--namespace=']]])('an empty namespace (%j): a usage error, as for render and audit', async (flag) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['explain', '--config', join(FIXTURES, 'valid-internal-port.yaml'), ...flag, 'nginx'], io)).toBe(EXIT.usage);
+    expect(io.out()).toBe('');
+    expect(io.err()).toContain('error: -n/--namespace is empty: name a namespace, or leave the flag out');
+  });
+
   it('reads the rules from REWRITE_RULES without --config', async () => {
     const io = captureIo({ REWRITE_RULES: '{"rules":[{"name":"g","match":"gcr.io","replace":"asia.gcr.io"}]}' });
     expect(await main(['explain', 'gcr.io/x'], io)).toBe(EXIT.ok);
@@ -102,7 +111,7 @@ describe('check-config', () => {
     const code = await main(['check-config', '--config', join(FIXTURES, 'invalid-replace-yields-invalid.yaml')], io);
     expect(code).not.toBe(0);
     const problems = io.err().split('\n').filter((l) => /^\s+rules\[\d\]/.test(l));
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(8);
   });
 
   it('prints warnings, and fails on them only with --strict', async () => {

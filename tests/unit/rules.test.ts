@@ -388,6 +388,23 @@ describe('validation warnings', () => {
       doc: "rules:\n  - {name: a, regex: 'x\\.io/(.*)', replace: a.example.com/$1}\n  - {name: b, regex: 'x\\.io/(.*)', replace: b.example.com/$1}\n",
       want: 'rules[1]: rule "b" is never used: rule "a" (rules[0]) matches everything it matches and comes first',
     },
+    {
+      // check-config said "ok"; every k8s.gcr.io image was then left alone at admission.
+      why: 'a prefix rule whose every result another rule would rewrite again (so none is applied)',
+      doc: 'rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\n',
+      want: 'rules[0].replace: rule "legacy" rewrites nothing: rule "k8s" (rules[1]) matches every name it produces ("registry.k8s.io/..."), and a result that a rule would rewrite again is not applied; write the final target',
+    },
+    {
+      // "Mirror everything": check-config said "ok"; at admission every image was left alone.
+      why: 'a regex rule that matches what it produces (so none of its results is applied)',
+      doc: "rules:\n  - {name: everything, regex: '(.+)', replace: mirror.example.com/$1}\n",
+      want: 'rules[0].replace: rule "everything" rewrites nothing: rule "everything" (rules[0]) matches what it produces (with every group set to "x" it gives "mirror.example.com/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+    },
+    {
+      why: 'a regex rule whose results a later rule would rewrite again',
+      doc: "rules:\n  - {name: quay, regex: 'quay\\.io/(.+)', replace: mirror.example.com/quay/$1}\n  - {name: mirror, match: mirror.example.com, replace: other.example.com/m}\n",
+      want: 'rules[0].replace: rule "quay" rewrites nothing: rule "mirror" (rules[1]) matches what it produces (with every group set to "x" it gives "mirror.example.com/quay/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+    },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
@@ -395,6 +412,26 @@ describe('validation warnings', () => {
     if (!r.ok) return;
     expect(r.warnings.map(formatIssue)).toEqual([want]);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
+  });
+
+  it.each([
+    ['the later rule is limited to namespaces', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s, excludeNamespaces: [x]}\n'],
+    ['the results are excluded', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io]\n'],
+    ['the other rule matches only deeper names', '  - {name: k8s, match: registry.k8s.io/pause, replace: mirror.example.com/k8s}\n'],
+  ])('does not warn about rewriting again when %s', (_why, more) => {
+    const r = parseRules(`rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n${more}`, {});
+    expect(r.ok && r.warnings).toEqual([]);
+  });
+
+  it('does not warn about a regex rule whose target is excluded, nor about one that does not match what it produces', () => {
+    for (const doc of [
+      "rules:\n  - {name: everything, regex: '(.+)', replace: mirror.example.com/$1}\nexclude: [mirror.example.com]\n",
+      "rules:\n  - {name: quay, regex: 'quay\\.io/(.+)', replace: mirror.example.com/quay/$1}\n",
+    ]) {
+      const r = parseRules(doc, {});
+      expect(r.ok && r.warnings).toEqual([]);
+      if (r.ok) expect(r.rewriter.rewrite('quay.io/a/b').kind).toBe('rewritten');
+    }
   });
 
   it('does not warn when the earlier rule is limited to namespaces', () => {
