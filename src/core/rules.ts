@@ -9,7 +9,8 @@
  * which would make reinvocation change it twice) is not applied.
  *
  * Pure: the environment used by `${env:NAME}` substitutions is passed in. What a rule's `replace`
- * may be and how it is filled in is src/core/replace-template.ts.
+ * may be and how it is filled in is src/core/replace-template.ts; the warnings about rules that
+ * can never rewrite anything are src/core/rule-warnings.ts.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
@@ -17,80 +18,11 @@ import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceP
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
-export type Severity = 'error' | 'warning';
+import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
+import { regexRewrittenAgainWarnings, rewrittenAgainWarnings, shadowWarnings } from './rule-warnings.js';
 
-/** A step of a path into a document: a key or an index. */
-export type PathSegment = string | number;
-
-/**
- * A problem found in a rules document (or in the settings that name it). The path stays
- * structured (`['rules', 2, 'replace']`, empty for the document as a whole) until it is printed
- * (`rules[2].replace`, by src/config/schema.ts).
- */
-export interface Issue {
-  readonly path: readonly PathSegment[];
-  readonly message: string;
-  readonly severity: Severity;
-  /** Where in the text, for a problem found before there is a document (YAML syntax); then `path` is empty. */
-  readonly position?: { readonly line: number; readonly column: number };
-}
-
-/** What to do with a rewrite whose target lacks the image (`deny` answers allowed: false). */
-export const ON_MISSING = ['keep', 'rewrite', 'deny'] as const;
-export type OnMissing = (typeof ON_MISSING)[number];
-/** What to do when the target cannot be asked in time (deadline, error, open circuit breaker). */
-export const ON_UNREACHABLE = ['keep', 'rewrite'] as const;
-export type OnUnreachable = (typeof ON_UNREACHABLE)[number];
-
-/** A rule's existence check (`verify: true`; docs/verify.md). */
-export interface VerifySpec {
-  readonly onMissing: OnMissing;
-  readonly onUnreachable: OnUnreachable;
-  /** `os/arch[/variant]` the target must provide; empty when any will do. */
-  readonly platforms: readonly string[];
-}
-
-export interface CompiledRule {
-  readonly index: number;
-  readonly name: string;
-  readonly kind: 'match' | 'regex';
-  /** The `match` prefix or the `regex` source, as written. */
-  readonly pattern: string;
-  /** `replace` after `${env:...}` substitution. */
-  readonly replace: string;
-  readonly imagePullSecrets: readonly string[];
-  /** True when `namespaces` or `excludeNamespaces` limit the rule. */
-  readonly scoped: boolean;
-  /** Set when the rule rewrites only to images its target has. */
-  readonly verify: VerifySpec | undefined;
-  appliesToNamespace(namespace: string | undefined): boolean;
-  /** The new name for a normalized name, or undefined when the rule does not match. */
-  apply(name: string): string | undefined;
-}
-
-export interface RewriteContext {
-  /** The namespace of the object; rules scoped to namespaces never match when it is unknown. */
-  readonly namespace?: string | undefined;
-}
-
-export type RewriteResult =
-  | { readonly kind: 'rewritten'; readonly image: string; readonly rewritten: string; readonly rule: CompiledRule }
-  | { readonly kind: 'unchanged'; readonly image: string; readonly reason: 'no-match' | 'excluded' | 'identical' }
-  | { readonly kind: 'invalid'; readonly image: string; readonly error: string }
-  | { readonly kind: 'rejected'; readonly image: string; readonly rule: CompiledRule; readonly candidate: string; readonly error: string };
-
-export interface Rewriter {
-  readonly rules: readonly CompiledRule[];
-  readonly exclude: readonly string[];
-  /** False when the document sets `allowOptOut: false`: the opt-out label and annotation are ignored. */
-  readonly allowOptOut: boolean;
-  rewrite(image: string, context?: RewriteContext): RewriteResult;
-}
-
-export type CompileResult =
-  | { readonly ok: true; readonly rewriter: Rewriter; readonly warnings: readonly Issue[] }
-  | { readonly ok: false; readonly issues: readonly Issue[] };
-
+// The types are in src/core/rule-types.ts (shared with the warnings); importers keep one entry point.
+export * from './rule-types.js';
 
 /**
  * The flags every rule regex is compiled and run with, and the pattern it is compiled from: the
@@ -216,82 +148,6 @@ export function duplicateNameIssue(name: string, i: number, first: number): Issu
 export const MAX_RULES = 10_000;
 
 /**
- * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
- * everything they match (a `match` prefix that is a path prefix of theirs, or the same regex). Only
- * that much is decidable. Indexed, so that it costs one lookup per path component of each prefix:
- * comparing every pair took 31 s for 9,000 rules.
- */
-function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): Issue[] {
-  const issues: Issue[] = [];
-  const byPrefix = new Map<string, CompiledRule>();
-  const byRegex = new Map<string, CompiledRule>();
-  rules.forEach((rule, i) => {
-    let earlier: CompiledRule | undefined;
-    if (rule.kind === 'regex') earlier = byRegex.get(rule.pattern);
-    else {
-      // The pattern itself, then each of its path prefixes (`a/b/c`: `a/b/c`, `a/b`, `a`): the
-      // earliest of those rules comes first.
-      for (let end = rule.pattern.length; end > 0; end = rule.pattern.lastIndexOf('/', end - 1)) {
-        const hit = byPrefix.get(rule.pattern.slice(0, end));
-        if (hit !== undefined && (earlier === undefined || hit.index < earlier.index)) earlier = hit;
-      }
-    }
-    if (earlier !== undefined) {
-      issues.push({
-        path: ['rules', rule.index],
-        severity: 'warning',
-        message: `rule "${rule.name}" is never used: rule "${earlier.name}" (rules[${earlier.index}]) matches everything it matches and comes first`,
-      });
-    }
-    const spec = specs[i];
-    if (spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
-    const index = rule.kind === 'regex' ? byRegex : byPrefix;
-    if (!index.has(rule.pattern)) index.set(rule.pattern, rule);
-  });
-  return issues;
-}
-
-/**
- * The warnings for `match` rules whose every result an unscoped `match` rule takes again (its
- * prefix is a path prefix of their `replace`), unless an exclude covers the results: such a
- * result is never applied (`rewrite` refuses it, so that reinvocation cannot change an image
- * twice), so the rule rewrites nothing, though each rule alone is valid (`k8s.gcr.io` ->
- * `registry.k8s.io`, then `registry.k8s.io` -> a mirror). Indexed like `shadowWarnings`.
- */
-function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[], exclude: readonly string[]): Issue[] {
-  const issues: Issue[] = [];
-  const byPrefix = new Map<string, CompiledRule>();
-  rules.forEach((rule, i) => {
-    const spec = specs[i];
-    if (rule.kind !== 'match' || spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
-    if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
-  });
-  const excluded = new Set(exclude);
-  for (const rule of rules) {
-    if (rule.kind !== 'match') continue;
-    const result = matchedPrefix(rule.replace);
-    let again: CompiledRule | undefined;
-    for (let end = result.length; end > 0; end = result.lastIndexOf('/', end - 1)) {
-      const prefix = result.slice(0, end);
-      if (excluded.has(prefix)) {
-        again = undefined;
-        break;
-      }
-      // The earliest such rule is the one the rewriter finds.
-      const hit = byPrefix.get(prefix);
-      if (hit !== undefined && (again === undefined || hit.index < again.index)) again = hit;
-    }
-    if (again === undefined || again === rule) continue;
-    issues.push({
-      path: ['rules', rule.index, 'replace'],
-      severity: 'warning',
-      message: `rule "${rule.name}" rewrites nothing: rule "${again.name}" (rules[${again.index}]) matches every name it produces ("${rule.replace}/..."), and a result that a rule would rewrite again is not applied; write the final target`,
-    });
-  }
-  return issues;
-}
-
-/**
  * Compile a schema-valid rules document. Collects every semantic problem (unset variables,
  * unusable replacements, duplicate names, self-matching rules) and warns about shadowed rules.
  */
@@ -322,28 +178,6 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   const rewriter = makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false);
   for (const warning of regexRewrittenAgainWarnings(rules, samples, rewriter)) issues.push(warning);
   return { ok: true, rewriter, warnings: issues };
-}
-
-/**
- * The warnings for regex rules whose result, with every group set to SAMPLE_GROUP_VALUE, an
- * unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror everything") matches its
- * own results, and each of them is refused at admission, so the rule rewrites nothing. What a
- * regex produces is not decidable; the sample is what `replace` is checked with at load.
- */
-function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, string>, rewriter: Rewriter): Issue[] {
-  const issues: Issue[] = [];
-  for (const rule of rules) {
-    const sample = samples.get(rule.index);
-    if (sample === undefined) continue;
-    const r = rewriter.rewrite(sample);
-    if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) continue;
-    issues.push({
-      path: ['rules', rule.index, 'replace'],
-      severity: 'warning',
-      message: `rule "${rule.name}" rewrites nothing: rule "${r.rule.name}" (rules[${r.rule.index}]) matches what it produces (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
-    });
-  }
-  return issues;
 }
 
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
