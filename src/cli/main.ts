@@ -21,9 +21,10 @@ Usage:
                                                                    local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);
                                                                    the token also comes from WEBHOOK_TOKEN; --workers:
                                                                    processes sharing the port (default: the CPUs)
-  image-rewriter webhook-config --url URL [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]
-        [--admission-review-versions v1,v1beta1]                   print the MutatingWebhookConfiguration
-        [--scope pods|all] [--config FILE]                         (pods: Pods only, the default; --config: matchConditions)
+  image-rewriter webhook-config (--url URL | --service NAMESPACE/NAME[:PORT] --token TOKEN)
+        [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
+        [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by
+        [--scope pods|all] [--config FILE]                         default; pods: Pods only, the default; --config: matchConditions)
   image-rewriter invoke [--config FILE] EVENT.json                 run the Lambda handler on an event file
   image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]
                                                                    rewrite the images of manifests (stdin by default)

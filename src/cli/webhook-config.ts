@@ -6,6 +6,8 @@
  * placeholder URL, kept in sync by tests/unit/webhook-config.test.ts (UPDATE_GOLDEN=1 rewrites it).
  *
  * What the configuration says, and why:
+ * - clientConfig: `--url` (API Gateway's `.../mutate/<token>`), or `--service NAMESPACE/NAME[:PORT]`
+ *   with `--token` for `serve` behind a Service (src/cli/webhook-endpoint.ts); nothing else differs.
  * - AdmissionReview v1 and v1beta1 offered (the handler answers both), v1 first.
  * - failurePolicy Ignore: a webhook that is down or slow never blocks Pods (fail open).
  * - timeoutSeconds 5 by default: well under API Gateway's 29 s integration timeout; 1..30 allowed.
@@ -25,9 +27,7 @@
  *   the API server calls only when some image could be rewritten. It bakes the rules in: generate
  *   the configuration again when the rules change their prefixes.
  */
-import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { Document } from 'yaml';
 import { type Command, EXIT, isNotUtf8, parseFlags, strictUtf8, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
@@ -35,6 +35,9 @@ import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope 
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { formatIssues, parseRules } from '../config/load.js';
+import { caBundleProblem, type ClientConfig, parseService, privateHostWithoutCa, serviceHost, urlProblem } from './webhook-endpoint.js';
+
+export { urlProblem } from './webhook-endpoint.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
@@ -53,8 +56,12 @@ export const PLACEHOLDER_URL = 'https://REPLACE_WITH_API_ID.execute-api.REPLACE_
 export const REVIEW_VERSIONS = ADMISSION_REVIEW_VERSIONS.map((v) => v.slice('admission.k8s.io/'.length));
 
 export interface WebhookConfigOptions {
-  /** https URL of the endpoint: API Gateway's `.../mutate/<token>`, or `serve`'s. */
-  readonly url: string;
+  /** https URL of the endpoint: API Gateway's `.../mutate/<token>`, or `serve`'s. Exactly one of `url` and `service`. */
+  readonly url?: string | undefined;
+  /** `NAMESPACE/NAME[:PORT]` (port 443 by default): `serve` behind a Service, called at `/mutate/<token>`. */
+  readonly service?: string | undefined;
+  /** The webhook token, with `service` (a URL carries its own). */
+  readonly token?: string | undefined;
   /** PEM of the CA that signed the endpoint's certificate; omit for a publicly trusted endpoint (API Gateway). */
   readonly caBundlePem?: string | undefined;
   readonly timeoutSeconds?: number | undefined;
@@ -108,7 +115,7 @@ export interface MutatingWebhookConfiguration {
   readonly webhooks: readonly {
     readonly name: string;
     readonly admissionReviewVersions: readonly string[];
-    readonly clientConfig: { readonly url: string; readonly caBundle?: string };
+    readonly clientConfig: ClientConfig;
     readonly failurePolicy: 'Ignore';
     readonly matchPolicy: 'Equivalent';
     readonly reinvocationPolicy: 'IfNeeded';
@@ -144,40 +151,34 @@ export const rulesFor = (scope: Scope): readonly RuleWithOperations[] => (scope 
 /** Namespaces never sent to the webhook. */
 export const EXCLUDED_NAMESPACES = ['kube-system'] as const;
 
-/** Why `url` cannot be a webhook's clientConfig.url (the API server's rules, and no whitespace), or undefined. */
-export function urlProblem(url: string): string | undefined {
-  if (url === '') return '--url must not be empty';
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\s\u0000-\u001f\u007f]/.test(url)) return '--url must not contain spaces or control characters';
-  if (!/^https:\/\//i.test(url)) return `--url must be an https:// URL (the API server calls webhooks over TLS only): ${url}`;
-  if (url.includes('#')) return '--url must not have a fragment ("#...")';
-  if (url.includes('?')) return '--url must not have a query ("?..."): the webhook token goes in the path, /mutate/<token>';
-  // WHATWG URLs forgive things Go's url.Parse (the API server) does not: check the authority as written.
-  const authority = url.slice('https://'.length).split('/')[0] ?? '';
-  if (authority === '' || authority.startsWith(':')) return `--url must have a host: ${url}`;
-  if (url.includes('\\')) return '--url must not contain a backslash';
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return `--url is not a valid URL: ${url}`;
-  }
-  if (authority.includes('@') || parsed.username !== '' || parsed.password !== '') return '--url must not contain a user or password ("user:password@")';
-  if (parsed.hostname === '') return '--url must have a host';
-  // The stack's APIGatewayURL output with an empty token after it (`${URL}${TOKEN}` when reading the
-  // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
-  // every Pod would be admitted unrewritten without a sign.
-  if (parsed.pathname.endsWith('/mutate/')) return `--url ends in /mutate/ with no webhook token after it (was the token empty?): ${url}`;
-  return undefined;
-}
+const ENDPOINT_REQUIRED =
+  '--url URL is required (API Gateway: https://<api>.execute-api.<region>.amazonaws.com/Prod/mutate/<token>), or --service NAMESPACE/NAME[:PORT] --token TOKEN for serve behind a Service';
+const ENDPOINT_TWICE = 'give --url or --service, not both (--url for an endpoint the API server reaches by URL, --service for serve behind a Service)';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Check every option; returns every problem (empty when all is well). */
 export function optionProblems(options: WebhookConfigOptions): string[] {
+  return endpointOf(options).problems;
+}
+
+/** The clientConfig, or every problem with the options. */
+function endpointOf(options: WebhookConfigOptions): { readonly clientConfig?: ClientConfig; readonly problems: string[] } {
   const problems: string[] = [];
-  const urlP = urlProblem(options.url);
-  if (urlP !== undefined) problems.push(urlP);
+  let clientConfig: ClientConfig | undefined;
+  const caBundle = options.caBundlePem === undefined ? {} : { caBundle: Buffer.from(options.caBundlePem, 'utf8').toString('base64') };
+  if ((options.url === undefined) === (options.service === undefined)) {
+    problems.push(options.url === undefined ? ENDPOINT_REQUIRED : ENDPOINT_TWICE);
+  } else if (options.url !== undefined) {
+    const urlP = urlProblem(options.url);
+    if (urlP !== undefined) problems.push(urlP);
+    if (options.token !== undefined) problems.push('--token goes with --service: with --url, the token is the last segment of the URL (/mutate/<token>)');
+    clientConfig = { url: options.url, ...caBundle };
+  } else if (options.service !== undefined) {
+    const parsed = parseService(options.service, options.token);
+    problems.push(...parsed.problems);
+    clientConfig = parsed.service === undefined ? undefined : { service: parsed.service, ...caBundle };
+  }
   const t = options.timeoutSeconds;
   if (t !== undefined && !(Number.isInteger(t) && t >= MIN_TIMEOUT_SECONDS && t <= MAX_TIMEOUT_SECONDS)) {
     problems.push(`--timeout-seconds must be a whole number from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS} (API Gateway gives up after 29 s; keep it short): ${String(t)}`);
@@ -199,30 +200,13 @@ export function optionProblems(options: WebhookConfigOptions): string[] {
     const p = caBundleProblem(options.caBundlePem);
     if (p !== undefined) problems.push(p);
   }
-  return problems;
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-/** A CA bundle must be PEM certificates, at least one, and nothing secret. */
-function caBundleProblem(pem: string): string | undefined {
-  if (pem.includes('PRIVATE KEY-----')) return '--ca-bundle holds a private key: give the CA certificate only';
-  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) return '--ca-bundle holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch (e) {
-      return `--ca-bundle certificate ${i + 1} does not parse: ${(e as Error).message}`;
-    }
-  }
-  return undefined;
+  return problems.length === 0 && clientConfig !== undefined ? { clientConfig, problems } : { problems };
 }
 
 /** The MutatingWebhookConfiguration for these options; throws `WebhookConfigError` listing every problem. */
 export function webhookConfiguration(options: WebhookConfigOptions): MutatingWebhookConfiguration {
-  const problems = optionProblems(options);
-  if (problems.length > 0) throw new WebhookConfigError(problems);
+  const { clientConfig, problems } = endpointOf(options);
+  if (clientConfig === undefined) throw new WebhookConfigError(problems);
   const optOut: LabelSelectorRequirement = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
   const scope = options.scope ?? DEFAULT_SCOPE;
   const expression = options.rules === undefined ? undefined : matchConditionExpression(options.rules, scope);
@@ -235,10 +219,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
       {
         name: WEBHOOK_NAME,
         admissionReviewVersions: [...(options.admissionReviewVersions ?? REVIEW_VERSIONS)],
-        clientConfig: {
-          url: options.url,
-          ...(options.caBundlePem === undefined ? {} : { caBundle: Buffer.from(options.caBundlePem, 'utf8').toString('base64') }),
-        },
+        clientConfig,
         failurePolicy: 'Ignore',
         matchPolicy: 'Equivalent',
         reinvocationPolicy: 'IfNeeded',
@@ -275,6 +256,14 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
     `Generated by: ${commandLine}`,
     'To change it, run the command again with other flags rather than editing it by hand.',
   ];
+  const service = options.service === undefined ? undefined : parseService(options.service, options.token).service;
+  if (service !== undefined) {
+    lines.push(
+      '',
+      `The API server calls the Service ${service.namespace}/${service.name} on port ${service.port} (at /mutate/<token>), over TLS:`,
+      `the certificate of serve must name ${serviceHost(service)}, and caBundle is the CA that signed it.`,
+    );
+  }
   if (options.url === PLACEHOLDER_URL) {
     lines.push(
       '',
@@ -326,6 +315,8 @@ export const command: Command = async (args, io) => {
     args,
     options: {
       url: { type: 'string' },
+      service: { type: 'string' },
+      token: { type: 'string' },
       'ca-bundle': { type: 'string' },
       'timeout-seconds': { type: 'string' },
       name: { type: 'string' },
@@ -336,7 +327,9 @@ export const command: Command = async (args, io) => {
     allowPositionals: false,
     strict: true,
   });
-  if (values.url === undefined) throw new UsageError('--url URL is required (API Gateway: https://<api>.execute-api.<region>.amazonaws.com/Prod/mutate/<token>)');
+  // Before any file is read: which endpoint is the first thing to get right.
+  if (values.url === undefined && values.service === undefined) throw new UsageError(ENDPOINT_REQUIRED);
+  if (values.url !== undefined && values.service !== undefined) throw new UsageError(ENDPOINT_TWICE);
   let caBundlePem: string | undefined;
   const caFile = values['ca-bundle'];
   if (caFile !== undefined) {
@@ -383,6 +376,8 @@ export const command: Command = async (args, io) => {
     rules,
     allowOptOut,
     url: values.url,
+    service: values.service,
+    token: values.token,
     caBundlePem,
     timeoutSeconds: parseTimeout(values['timeout-seconds']),
     name: values.name,
@@ -395,14 +390,13 @@ export const command: Command = async (args, io) => {
     if (e instanceof WebhookConfigError) throw new UsageError(e.problems.join('\nerror: '));
     throw e;
   }
-  if (caBundlePem === undefined) {
-    const host = new URL(values.url).hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 || host === 'localhost' || !host.includes('.')) {
-      io.stderr(`warning: no --ca-bundle: the API server will check ${host}'s certificate against its system trust roots; give the CA that signed it\n`);
-    }
-  }
+  const [webhook] = config.webhooks;
+  const host = webhook === undefined ? undefined : privateHostWithoutCa(webhook.clientConfig);
+  if (host !== undefined) io.stderr(`warning: no --ca-bundle: the API server will check ${host}'s certificate against its system trust roots; give the CA that signed it\n`);
   const flags = [
     ['--url', values.url],
+    ['--service', values.service],
+    ['--token', values.token],
     ['--ca-bundle', caFile],
     ['--timeout-seconds', values['timeout-seconds']?.trim()],
     ['--name', values.name],

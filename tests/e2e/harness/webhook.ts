@@ -209,6 +209,10 @@ export const ENVIRONMENT_SCOPE = 'all';
 
 export interface WebhookConfigOptions {
   readonly url: string;
+  /** `--service NAMESPACE/NAME[:PORT] --token TOKEN` instead of `--url`. */
+  readonly service?: { readonly spec: string; readonly token: string };
+  /** `--name` (default: webhook-config's, image-rewriter). */
+  readonly name?: string;
   readonly caCert: string;
   /** `--admission-review-versions` (default: what webhook-config offers, v1 and v1beta1). */
   readonly admissionReviewVersions?: readonly string[];
@@ -220,7 +224,9 @@ export interface WebhookConfigOptions {
 
 /** The YAML `node dist/cli.js webhook-config` prints for these options. */
 export async function webhookConfigYaml(cli: string, options: WebhookConfigOptions): Promise<string> {
-  const args = [cli, 'webhook-config', '--url', options.url, '--ca-bundle', options.caCert];
+  const endpoint = options.service === undefined ? ['--url', options.url] : ['--service', options.service.spec, '--token', options.service.token];
+  const args = [cli, 'webhook-config', ...endpoint, '--ca-bundle', options.caCert];
+  if (options.name !== undefined) args.push('--name', options.name);
   if (options.admissionReviewVersions !== undefined) args.push('--admission-review-versions', options.admissionReviewVersions.join(','));
   args.push('--scope', options.scope ?? ENVIRONMENT_SCOPE);
   if (options.config !== undefined) args.push('--config', options.config);

@@ -1,0 +1,127 @@
+/**
+ * Where the API server sends the reviews: the webhook's clientConfig, for `webhook-config`
+ * (src/cli/webhook-config.ts). Either `--url` (API Gateway, or any https endpoint the control plane
+ * reaches) or `--service NAMESPACE/NAME[:PORT]` with `--token` (`serve` behind a Service: the API
+ * server resolves the Service itself, where a `*.svc` URL generally does not resolve from a managed
+ * control plane such as EKS's). Pure: the API server's checks, said in terms of the flags, made
+ * before anything reaches kubectl; and the CA bundle's.
+ */
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import { tokenProblem } from '../config/token-check.js';
+
+/** The port the API server calls a Service on when none is given (its own default). */
+export const DEFAULT_SERVICE_PORT = 443;
+const MAX_PORT = 65535;
+/** The path of `serve`'s route; the token is its last segment. */
+export const MUTATE_PATH = '/mutate/';
+
+/** clientConfig.service: a Service the API server resolves and calls over TLS, at `NAME.NAMESPACE.svc`. */
+export interface ServiceReference {
+  readonly namespace: string;
+  readonly name: string;
+  readonly path: string;
+  readonly port: number;
+}
+
+export type ClientConfig =
+  | { readonly url: string; readonly caBundle?: string }
+  | { readonly service: ServiceReference; readonly caBundle?: string };
+
+/** Why `url` cannot be a webhook's clientConfig.url (the API server's rules, and no whitespace), or undefined. */
+export function urlProblem(url: string): string | undefined {
+  if (url === '') return '--url must not be empty';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\s\u0000-\u001f\u007f]/.test(url)) return '--url must not contain spaces or control characters';
+  if (!/^https:\/\//i.test(url)) return `--url must be an https:// URL (the API server calls webhooks over TLS only): ${url}`;
+  if (url.includes('#')) return '--url must not have a fragment ("#...")';
+  if (url.includes('?')) return '--url must not have a query ("?..."): the webhook token goes in the path, /mutate/<token>';
+  // WHATWG URLs forgive things Go's url.Parse (the API server) does not: check the authority as written.
+  const authority = url.slice('https://'.length).split('/')[0] ?? '';
+  if (authority === '' || authority.startsWith(':')) return `--url must have a host: ${url}`;
+  if (url.includes('\\')) return '--url must not contain a backslash';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `--url is not a valid URL: ${url}`;
+  }
+  if (authority.includes('@') || parsed.username !== '' || parsed.password !== '') return '--url must not contain a user or password ("user:password@")';
+  if (parsed.hostname === '') return '--url must have a host';
+  // The stack's APIGatewayURL output with an empty token after it (`${URL}${TOKEN}` when reading the
+  // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
+  // every Pod would be admitted unrewritten without a sign.
+  if (parsed.pathname.endsWith('/mutate/')) return `--url ends in /mutate/ with no webhook token after it (was the token empty?): ${url}`;
+  return undefined;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
+const SERVICE_FORM = '--service must be NAMESPACE/NAME or NAMESPACE/NAME:PORT (e.g. image-rewriter/image-rewriter:443)';
+
+/** `NAMESPACE/NAME[:PORT]` and the token as clientConfig.service, or every problem with them. */
+export function parseService(spec: string, token: string | undefined): { readonly service?: ServiceReference; readonly problems: string[] } {
+  const problems: string[] = [];
+  const m = /^([^/:]*)\/([^/:]*)(?::(.*))?$/.exec(spec);
+  const [, namespace = '', name = '', portText] = m ?? [];
+  // Digits only: Number() would take " 8443", "0x20fb" and "8e3".
+  const port = portText === undefined ? DEFAULT_SERVICE_PORT : /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
+  if (m === null) {
+    problems.push(`${SERVICE_FORM}: ${spec}`);
+  } else {
+    for (const [what, value] of [['namespace', namespace], ['name', name]] as const) {
+      if (value === '') problems.push(`${SERVICE_FORM}: the ${what} is empty: ${spec}`);
+      else if (value.length > 63 || !DNS_LABEL.test(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${value}`);
+    }
+    if (!(port >= 1 && port <= MAX_PORT)) problems.push(`--service port must be a whole number from 1 to ${MAX_PORT} (the Service's port, not the container's; default ${DEFAULT_SERVICE_PORT}): ${spec}`);
+  }
+  const tokenP = serviceTokenProblem(token);
+  if (tokenP !== undefined) problems.push(tokenP);
+  if (problems.length > 0 || token === undefined) return { problems };
+  return { service: { namespace, name, path: `${MUTATE_PATH}${token}`, port }, problems };
+}
+
+/**
+ * The token `serve` requires as the path's last segment. Missing or empty is refused as --url's
+ * `/mutate/` with nothing after it is: no route would answer, and with failurePolicy Ignore every
+ * Pod would be admitted unrewritten without a sign. Otherwise the check every adapter makes of a
+ * token (serve would refuse to start with one that fails it), which also keeps the path one segment.
+ */
+function serviceTokenProblem(token: string | undefined): string | undefined {
+  if (token === undefined) return `--service needs --token TOKEN: serve's webhook token, which the API server sends as the path's last segment (${MUTATE_PATH}<token>)`;
+  if (token.trim() === '') return `--token is empty (was the token empty?): the path would end in ${MUTATE_PATH} with no webhook token after it`;
+  const p = tokenProblem(token);
+  return p === undefined ? undefined : `--token ${p}`;
+}
+
+/** The host name the API server checks the endpoint's certificate for. */
+export const serviceHost = (s: ServiceReference): string => `${s.name}.${s.namespace}.svc`;
+
+/**
+ * The host whose certificate the API server will check against its system trust roots when there
+ * is no CA bundle, if it cannot have a publicly trusted certificate (an IP, localhost, a single
+ * label, a Service's `NAME.NAMESPACE.svc`); undefined when it can (API Gateway).
+ */
+export function privateHostWithoutCa(clientConfig: ClientConfig): string | undefined {
+  if (clientConfig.caBundle !== undefined) return undefined;
+  if ('service' in clientConfig) return serviceHost(clientConfig.service);
+  const host = new URL(clientConfig.url).hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) !== 0 || host === 'localhost' || !host.includes('.') ? host : undefined;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** A CA bundle must be PEM certificates, at least one, and nothing secret. */
+export function caBundleProblem(pem: string): string | undefined {
+  if (pem.includes('PRIVATE KEY-----')) return '--ca-bundle holds a private key: give the CA certificate only';
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return '--ca-bundle holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      return `--ca-bundle certificate ${i + 1} does not parse: ${(e as Error).message}`;
+    }
+  }
+  return undefined;
+}
