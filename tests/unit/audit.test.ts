@@ -131,7 +131,7 @@ describe('audit of a live cluster (fake API server)', () => {
     const podCalls = calls.filter((c) => c.path === '/api/v1/pods');
     expect(podCalls).toHaveLength(Math.ceil(PODS / 100));
     expect(calls.every((c) => c.limit === 100)).toBe(true);
-    expect(r.err).toContain(`audit: ${PODS / 2 + 1} container(s) in ${PODS / 2 + 1} object(s) would be rewritten`);
+    expect(r.err).toContain(`audit: ${PODS / 2 + 1} image(s) in ${PODS / 2 + 1} object(s) would be rewritten`);
     expect(r.err).toMatch(/per rule:\n {2}dockerhub-ecr: 1\n {2}gcr-asia: 617\n$/);
   });
 
@@ -262,9 +262,20 @@ describe('audit of kubectl get -o json', () => {
     ]);
   });
 
+  it('counts an image volume in the summary as an image, beside the containers (the summary said "container(s)")', async () => {
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
+    const r = await audit(['-f', '-'], yaml);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('\naudit: 2 image(s) in 1 object(s) would be rewritten\nper namespace:\n  a: 2\n');
+    // -o json: the same lines as before, the summary on stderr.
+    const json = await audit(['-f', '-', '-o', 'json'], yaml);
+    expect(json.out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { container: string }).container)).toEqual(['c', 'volumes/model']);
+    expect(json.err).toMatch(/^audit: 2 image\(s\) in 1 object\(s\) would be rewritten\n/);
+  });
+
   it('nothing to rewrite: exit 0', async () => {
     const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', ...(pod(1) as object) }] }));
-    expect(r).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });
+    expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\n', err: '' });
   });
 
   it.each([
@@ -307,7 +318,7 @@ describe('audit of kubectl get -o json', () => {
     }
   });
 
-  // `-n "$NS"` with NS unset: with -f it kept no object and said "no container would be rewritten",
+  // `-n "$NS"` with NS unset: with -f it kept no object and said "no image would be rewritten",
   // exit 0, about a file full of them; against a cluster it listed every namespace.
   it.each([[['-n', '']], [['--namespace=']]])('an empty namespace (%j): a usage error, with -f too', async (flag) => {
     for (const source of [['-f', '-'], ['--kubeconfig', kubeconfig]]) {
@@ -343,7 +354,7 @@ describe('audit -f: empty input is an error, an empty List is not', () => {
     ['without apiVersion', '{"kind":"List","items":[]}'],
     ['that is a typed list (PodList)', '{"apiVersion":"v1","kind":"PodList","items":[]}'],
   ])('an empty List %s: nothing would be rewritten, exit 0', async (_name, input) => {
-    expect(await audit(['-f', '-'], input)).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });
+    expect(await audit(['-f', '-'], input)).toEqual({ code: 0, out: 'audit: no image would be rewritten\n', err: '' });
   });
 });
 
@@ -368,7 +379,7 @@ describe('audit -f: what the webhook is never called for is left out', () => {
     const r = await audit(['-f', '-', '--scope', 'pods'], listOf(podIn('kube-system', 'coredns'), podIn('ns-0', 'etcd', mirror)));
     expect(r).toEqual({
       code: 0,
-      out: "audit: no container would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
+      out: "audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
       err: '',
     });
   });
@@ -404,7 +415,7 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
     expect(r.code).toBe(2);
     expect(kinds(r.out)).toEqual(['Pod/a', 'Pod/b']);
     expect(r.err).toMatch(/^error: stdin: document 1: \/items\/1 is a string, not a Kubernetes object.*\nerror: stdin: document 1: \/items\/3 is a number, not a Kubernetes object.*\n/);
-    expect(r.err).toContain('audit: 2 container(s) in 2 object(s) would be rewritten');
+    expect(r.err).toContain('audit: 2 image(s) in 2 object(s) would be rewritten');
   });
 
   it('YAML documents: one a string, one that does not parse', async () => {
@@ -445,7 +456,7 @@ describe('audit table: a large cluster', () => {
     const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     expect({ code: r.code, err: r.err }).toEqual({ code: 1, err: '' });
     expect(r.out.split('\n')[0]).toMatch(/^NAMESPACE +KIND +NAME +CONTAINER +IMAGE +REWRITTEN +RULE$/);
-    expect(r.out).toContain('audit: 150000 container(s) in 1500 object(s) would be rewritten\n');
+    expect(r.out).toContain('audit: 150000 image(s) in 1500 object(s) would be rewritten\n');
   }, 60_000);
 
   it('150,000 Pods in one List (kubectl get pods -A -o json at the largest cluster Kubernetes supports): read, no stack overflow', async () => {
@@ -455,7 +466,7 @@ describe('audit table: a large cluster', () => {
     const items = Array.from({ length: 150_000 }, (_, p) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${p}`, namespace: 'ns-0' }, spec: { containers: [{ name: 'c', image: p === 7 ? 'gcr.io/x' : 'asia.gcr.io/x' }] } }));
     const r = await audit(['-f', '-', '-o', 'json'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^audit: 1 container\(s\) in 1 object\(s\) would be rewritten\n/);
+    expect(r.err).toMatch(/^audit: 1 image\(s\) in 1 object\(s\) would be rewritten\n/);
     expect(r.out).toBe(`${JSON.stringify({ namespace: 'ns-0', kind: 'Pod', name: 'p7', container: 'c', image: 'gcr.io/x', rewritten: 'asia.gcr.io/x', rule: 'gcr-asia' })}\n`);
   }, 60_000);
 });
