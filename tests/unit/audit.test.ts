@@ -4,13 +4,15 @@
  * contract, the table and summary, exit codes, pagination (every call bounded by --page-size), a
  * namespace the user may not list (a clear error, exit 2), controlled objects left out only with
  * their controller, what the webhook is never called for (kube-system, mirror Pods), empty input
- * (kubectl failed) and unreadable items (named, the rest still listed).
+ * (kubectl failed), unreadable items (named, the rest still listed), and a throttling API server
+ * (429 or 503 with Retry-After: tried again, at most LIST_TRIES times).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { LIST_TRIES } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -46,6 +48,8 @@ interface Call {
   readonly limit: number | undefined;
 }
 const calls: Call[] = [];
+/** What the server answers the next list calls of `path` before serving it: a throttling API server. */
+let throttle: { path: string; answers: { status: number; retryAfter?: string }[] } | undefined;
 let pki: TestPki;
 let server: Server;
 let kubeconfig: string;
@@ -70,8 +74,8 @@ beforeAll(async () => {
   pki = await createTestPki('image-rewriter-audit-');
   server = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${TOKEN}`) { send(401, { kind: 'Status', message: 'Unauthorized' }); return; }
@@ -81,6 +85,11 @@ beforeAll(async () => {
     }
     const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined;
     calls.push({ path: url.pathname, limit });
+    const refusal = url.pathname === throttle?.path ? throttle.answers.shift() : undefined;
+    if (refusal !== undefined) {
+      const reason = refusal.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable';
+      send(refusal.status, { kind: 'Status', status: 'Failure', reason, code: refusal.status, message: `${reason}: try again later` }, refusal.retryAfter === undefined ? {} : { 'retry-after': refusal.retryAfter }); return;
+    }
     const all = items(url.pathname);
     if (all === undefined) { send(404, { kind: 'Status', message: 'not found' }); return; }
     if (all === 'forbidden') {
@@ -223,6 +232,51 @@ describe('audit of a live cluster (fake API server)', () => {
       expect(lines[0]).toMatch(/^error: cannot list pods in all namespaces \(https:\/\/127\.0\.0\.1:\d+\): /);
       expect(lines[0]).toMatch(reason);
     }
+  });
+
+  describe('a throttling API server (429, or 503 with Retry-After): tried again, as kubectl does, at most LIST_TRIES times', () => {
+    const PATH = '/api/v1/namespaces/ns-1/pods';
+    const throttled = async (answers: { status: number; retryAfter?: string }[]): Promise<{ code: number; out: string; err: string; tries: number; ms: number }> => {
+      throttle = { path: PATH, answers };
+      const before = calls.length;
+      const started = Date.now();
+      try {
+        const r = await audit(['--kubeconfig', kubeconfig, '-n', 'ns-1', '-o', 'json', '--page-size', '10000']);
+        return { ...r, tries: calls.slice(before).filter((c) => c.path === PATH).length, ms: Date.now() - started };
+      } finally {
+        throttle = undefined;
+      }
+    };
+    let expected: string;
+    beforeAll(async () => {
+      expected = (await throttled([])).out;
+    });
+
+    it('waits the Retry-After a 429 asks for, then lists', async () => {
+      const r = await throttled([{ status: 429, retryAfter: '1' }]);
+      expect(r).toMatchObject({ code: 1, tries: 2 });
+      expect(r.ms).toBeGreaterThanOrEqual(950);
+      expect(r.out).toBe(expected);
+      expect(r.err).toMatch(/^audit: \d+ image\(s\)/);
+    });
+
+    it('a 429 without Retry-After (a short backoff) and a 503 with one: tried again', async () => {
+      const r = await throttled([{ status: 429 }, { status: 503, retryAfter: '0' }]);
+      expect(r).toMatchObject({ code: 1, tries: 3 });
+      expect(r.out).toBe(expected);
+    });
+
+    it('still throttled after the last try: one clear error, exit 2', async () => {
+      const r = await throttled(Array.from({ length: 10 }, () => ({ status: 429, retryAfter: '0' })));
+      expect(r).toMatchObject({ code: 2, out: '', tries: LIST_TRIES });
+      expect(r.err).toMatch(/^error: cannot list pods in namespace ns-1 \(https:\/\/127\.0\.0\.1:\d+\): HTTP 429: TooManyRequests: try again later \(the API server is throttling: 5 tries\)\n$/);
+    });
+
+    it('a 503 without Retry-After is an error at once (client-go does not retry it either)', async () => {
+      const r = await throttled([{ status: 503 }]);
+      expect(r).toMatchObject({ code: 2, tries: 1 });
+      expect(r.err.split('\n')[0]).toMatch(/^error: cannot list pods in namespace ns-1 \(https:\/\/127\.0\.0\.1:\d+\): HTTP 503: ServiceUnavailable: try again later$/);
+    });
   });
 
   it('no kubeconfig anywhere and not in a Pod: one plain error, exit 2, no call to http://localhost:8080', async () => {
