@@ -186,7 +186,8 @@ function parseDocuments(text: string): Parsed[] | string {
       }
     });
   }
-  const docs = parseAllDocuments(text, { merge: true });
+  // logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
+  const docs = parseAllDocuments(text, { merge: true, logLevel: 'error' });
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
   // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
   const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0]?.replace(/:$/, '').replace(/^Maximum call stack size exceeded/, 'nested too deeply to be read') ?? '';
