@@ -1,12 +1,13 @@
 /**
- * `image-rewriter audit`: which containers of a cluster's Pods and workloads still name an image
- * the rules would rewrite (objects created before the webhook, while it failed open, or before a
+ * `image-rewriter audit`: which containers and image volumes of a cluster's Pods and workloads
+ * still name an image the rules would rewrite (objects created before the webhook, while it failed open, or before a
  * rule existed), decided exactly as the webhook would (src/core/manifest.ts).
  *
  * Input: the live cluster through the kubeconfig (./cluster.ts: list calls only, page by page), or
  * with `-f FILE|-` the JSON (or YAML) of `kubectl get ... -o json`. Output: a table for people, or
  * with `-o json` one object per line `{namespace, kind, name, container, image, rewritten, rule}`
- * for scripts; then a summary (counts per namespace and per rule), on stderr with `-o json`.
+ * for scripts; then a summary (images per namespace and per rule: an image volume counts as one,
+ * as a container does), on stderr with `-o json`.
  * Exit 1 when anything would change, 0 when nothing would, 2 when something could not be read
  * (what could be read is still reported). Empty input (or null) is an error: kubectl prints a List
  * even when nothing matches, so nothing means kubectl failed.
@@ -137,13 +138,13 @@ class Report {
     ];
     const note = left.length > 0 ? `left out: ${left.join(', ')}\n` : '';
     if (this.count === 0) {
-      say(`audit: no container would be rewritten\n${note}`);
+      say(`audit: no image would be rewritten\n${note}`);
       return;
     }
     const counts = (m: Map<string, number>): string =>
       [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : printable(k)}: ${n}`).join('\n');
     say(
-      `${this.output === 'table' ? '\n' : ''}audit: ${this.count} container(s) in ${this.objects.size} object(s) would be rewritten\n` +
+      `${this.output === 'table' ? '\n' : ''}audit: ${this.count} image(s) in ${this.objects.size} object(s) would be rewritten\n` +
         `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n${note}`,
     );
   }
@@ -185,7 +186,8 @@ function parseDocuments(text: string): Parsed[] | string {
       }
     });
   }
-  const docs = parseAllDocuments(text, { merge: true });
+  // logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
+  const docs = parseAllDocuments(text, { merge: true, logLevel: 'error' });
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
   // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
   const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0]?.replace(/:$/, '').replace(/^Maximum call stack size exceeded/, 'nested too deeply to be read') ?? '';

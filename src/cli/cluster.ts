@@ -3,9 +3,11 @@
  * only, and only when `audit` runs without `-f`). Every kind is listed page by page (`limit` and
  * `continue`), so memory holds one page at a time whatever the size of the cluster; nothing but
  * `list` is ever called (the RBAC a user needs is in README.md, "Find what still pulls from upstream").
+ * A call the API server throttles (429, or 5xx with Retry-After) is tried again, at most LIST_TRIES times.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { own } from '../core/json.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
@@ -145,6 +147,39 @@ function describeFailure(e: unknown): string {
   return typeof error.code === 'number' ? `HTTP ${error.code}: ${message}` : message;
 }
 
+/** Tries of one list call while the API server throttles (as client-go: it retries too, honouring Retry-After). */
+export const LIST_TRIES = 5;
+
+/** Longest wait before a retry, whatever Retry-After asks: audit is run by a person, who would rather hear it failed. */
+export const MAX_RETRY_WAIT_MS = 5_000;
+
+/** The wait before the first retry of a 429 without Retry-After, doubled before each next one. */
+const BACKOFF_MS = 500;
+
+/** Retry-After in milliseconds (delay-seconds or an HTTP date), capped; undefined when absent or unreadable. */
+function retryAfterMs(headers: unknown): number | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const entry = Object.entries(headers).find(([name]) => name.toLowerCase() === 'retry-after');
+  const text: unknown = entry?.[1];
+  if (typeof text !== 'string') return undefined;
+  const ms = /^\s*\d+\s*$/.test(text) ? Number(text) * 1000 : Date.parse(text) - Date.now();
+  return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), MAX_RETRY_WAIT_MS);
+}
+
+/**
+ * How long to wait before trying a failed call again (`tries` made so far), or undefined when it is
+ * not to be retried: client-go's rule, a 429, or a 5xx with Retry-After (an API server shedding load,
+ * API priority and fairness); a 429 without Retry-After after a doubling backoff.
+ */
+function retryWait(e: unknown, tries: number): number | undefined {
+  if (tries >= LIST_TRIES) return undefined;
+  const { code, headers } = e as { code?: unknown; headers?: unknown };
+  if (typeof code !== 'number' || (code !== 429 && code < 500)) return undefined;
+  const asked = retryAfterMs(headers);
+  if (asked !== undefined) return asked;
+  return code === 429 ? Math.min(BACKOFF_MS * 2 ** (tries - 1), MAX_RETRY_WAIT_MS) : undefined;
+}
+
 /** Connect to the cluster of the kubeconfig (no call is made until the first page). */
 export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const k8s = await import('@kubernetes/client-node');
@@ -173,11 +208,21 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     let token: string | undefined;
     do {
       let list;
-      try {
-        list = await api.list<KubernetesObject>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        throw new ListError(`cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}`, typeof code !== 'number' || code === 401);
+      for (let tries = 1; list === undefined; tries++) {
+        try {
+          list = await api.list<KubernetesObject>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token);
+        } catch (e) {
+          const wait = retryWait(e, tries);
+          if (wait !== undefined) {
+            await sleep(wait);
+            continue;
+          }
+          const code = (e as { code?: unknown }).code;
+          // Still throttled after the last try: the next kinds would be too, each after as many waits.
+          const throttled = tries >= LIST_TRIES && retryWait(e, 1) !== undefined;
+          const failure = `cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
+          throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled);
+        }
       }
       yield { type, apiVersion, items: list.items };
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.

@@ -75,6 +75,11 @@ export interface CliSourceOptions extends AdapterOptions {
   readonly metrics?: Metrics;
   /** Follow a rules file (`serve`). */
   readonly watch?: { readonly log: Log };
+  /**
+   * At most this many problems of the rules document printed (default: all): `serve`'s stderr is
+   * its log (kubectl logs), where 30,000 lines of one bad file drown the rest; check-config lists all.
+   */
+  readonly maxListedIssues?: number;
 }
 
 /**
@@ -121,9 +126,9 @@ export async function openCliSources(io: Io, options: CliSourceOptions): Promise
   if (!state.ok) {
     sources.watch?.close();
     const detail = details.at(-1);
-    io.stderr(state.issues === undefined ? `error: ${state.reason}${detail === undefined ? '' : `: ${detail}`}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues)}\n`);
+    io.stderr(state.issues === undefined ? `error: ${state.reason}${detail === undefined ? '' : `: ${detail}`}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues, options.maxListedIssues)}\n`);
     return EXIT.invalidConfig;
   }
-  if (state.warnings !== undefined) io.stderr(`${formatIssues(state.warnings)}\n`);
+  if (state.warnings !== undefined) io.stderr(`${formatIssues(state.warnings, options.maxListedIssues)}\n`);
   return { ...sources, state };
 }

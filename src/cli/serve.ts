@@ -8,9 +8,10 @@
  *
  * - ADDR: `127.0.0.1:8443`, `[::1]:8443`, `:8443` (every interface); port 0 picks a free one.
  * - Settings are read like the Lambda's (src/config/settings.ts), --config and --token-file
- *   overriding the variables. The rules are loaded at start (exit 2 when invalid, every problem
- *   listed); a --config file is then followed: a new valid document replaces the rules, an invalid
- *   one is logged with every problem and the last good rules stay.
+ *   overriding the variables. The rules are loaded at start (exit 2 when invalid, the first 20
+ *   problems listed and the rest counted, as in the log line); a --config file is then followed: a
+ *   new valid document replaces the rules, an invalid one is logged (the first 20 problems, the
+ *   rest counted in `issuesCut`) and the last good rules stay.
  * - Requests must end in /mutate/<token>. Without a token, serve refuses to start unless
  *   --allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true) says that is intended.
  * - stdout gets one line, `{"msg":"listening","address":...,"port":...}`, once the server listens;
@@ -26,7 +27,7 @@ import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } f
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, tokenMatcher } from '../lambda/handler.js';
-import { createObservability, flushMetrics, type Metrics, recordOutcome } from '../observability/telemetry.js';
+import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
 import { runPrimary, workerIo, workerStop } from './serve-workers.js';
@@ -173,6 +174,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     logger,
     metrics,
     watch: { log: serveLog },
+    maxListedIssues: MAX_LISTED,
   });
   if (typeof sources === 'number') {
     lines.flush();

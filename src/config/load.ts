@@ -24,9 +24,14 @@ function validateDocumentWith(input: unknown, env: Readonly<Record<string, strin
   return validateQuick(input, env, regexCheck) ?? validateWithSchema(input, env, regexCheck);
 }
 
-/** One line per issue: `rules[2].replace: must not be empty`; what it quotes is made printable. */
-export function formatIssues(issues: readonly Issue[]): string {
-  return issues.map((i) => `  ${i.severity === 'warning' ? 'warning: ' : ''}${printable(formatIssue(i))}`).join('\n');
+/**
+ * One line per issue: `rules[2].replace: must not be empty`; what it quotes is made printable. With
+ * `max`, the first `max` and a last line counting the others.
+ */
+export function formatIssues(issues: readonly Issue[], max = Infinity): string {
+  const lines = issues.slice(0, max).map((i) => `  ${i.severity === 'warning' ? 'warning: ' : ''}${printable(formatIssue(i))}`);
+  if (issues.length > lines.length) lines.push(`  ... and ${issues.length - lines.length} more (check-config lists them all)`);
+  return lines.join('\n');
 }
 
 /** Parse and validate a rules document. Never throws. */

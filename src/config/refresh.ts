@@ -7,7 +7,7 @@
  * only when a document needs them), one at a time, in the order they were read.
  */
 import type { Issue, Rewriter } from '../core/rules.js';
-import { count, type Logger, Metric, type Metrics } from '../observability/telemetry.js';
+import { clip, count, type Logger, MAX_LISTED, Metric, type Metrics } from '../observability/telemetry.js';
 import { parseRulesAsync } from './load-async.js';
 import { formatIssue } from './issues.js';
 import type { Env } from './settings.js';
@@ -45,7 +45,15 @@ export interface RefreshEngine {
   readonly failed: (reason: string) => RulesState;
 }
 
-const lines = (issues: readonly Issue[]): string[] => issues.map(formatIssue);
+/**
+ * A document's issues for a log line: the first MAX_LISTED, each clipped, and the number left out
+ * in `issuesCut` (a bad 460 KB document has 30,000 problems: all of them made one 1.7 MB line, which
+ * CloudWatch Logs cuts into pieces that are not JSON). `check-config` lists them all.
+ */
+function issueFields(issues: readonly Issue[]): { issues: string[]; issuesCut?: number } {
+  const listed = issues.slice(0, MAX_LISTED).map((i) => clip(formatIssue(i)));
+  return issues.length > listed.length ? { issues: listed, issuesCut: issues.length - listed.length } : { issues: listed };
+}
 
 /** `source` names the document in logs and states (`REWRITE_RULES`, a file path, `ssm:NAME`). */
 export function refreshEngine(source: string, deps: ProviderDeps, initial?: RulesState): RefreshEngine {
@@ -74,7 +82,7 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
     if (!parsed.ok) {
       const errors = parsed.issues.filter((i) => i.severity === 'error');
       count(metrics, Metric.ConfigErrors);
-      logger.error('rules document is invalid', { ...where, issues: lines(parsed.issues) });
+      logger.error('rules document is invalid', { ...where, ...issueFields(parsed.issues) });
       if (state.ok) {
         logger.warn('keeping the last good rules', { source, version: state.version });
         return state;
@@ -83,7 +91,7 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       state = { ok: false, reason, issues: parsed.issues };
       return state;
     }
-    if (parsed.warnings.length > 0) logger.warn('rules document has warnings', { ...where, issues: lines(parsed.warnings) });
+    if (parsed.warnings.length > 0) logger.warn('rules document has warnings', { ...where, ...issueFields(parsed.warnings) });
     logger.info('rules loaded', { ...where, rules: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
     state = {
       ok: true,

@@ -12,7 +12,9 @@ import type { DocumentRead } from './rules-text.js';
 
 /** `text` read as YAML (JSON is YAML). */
 export function readYaml(text: string): DocumentRead {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // logLevel 'error': the parser's own warnings (a mapping key that is a list or a map, stringified
+  // by toJS) would go to process.emitWarning, on stderr beside the refusal; the schema reports the key.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   // The parser counts a byte order mark as a column of line 1; an editor shows none.
   const bom = text.startsWith('\uFEFF');
   // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.

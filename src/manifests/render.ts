@@ -161,7 +161,9 @@ function where(source: string, offset: number): string {
   return `line ${line}, column ${offset - lineStart + 1}`;
 }
 
-const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, uniqueKeys: true } as const;
+// logLevel 'error': toJS of a mapping key that is a list or a map warns through process.emitWarning
+// (a Node warning on stderr, not ours to print); the key is kept, stringified, as before.
+const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, uniqueKeys: true, logLevel: 'error' } as const;
 
 /** One composed document (errors are thrown as RenderError with a line and column). */
 function composeOne(tokens: readonly CST.Token[]): Document.Parsed | undefined {

@@ -211,14 +211,14 @@ describe('image-rewriter audit against a real kube-apiserver', () => {
     expect(sorted(rows)).toEqual(expected);
     expect(rows.map((r) => r.kind)).toEqual(['Pod', 'Pod', 'Pod', 'Deployment', 'Deployment', 'StatefulSet', 'CronJob']);
     expect(table.stdout.split('\n\n')[1]).toBe(
-      ['audit: 7 container(s) in 5 object(s) would be rewritten', 'per namespace:', `  ${NS}: 7`, 'per rule:', '  gcr: 3', '  hub: 4', ''].join('\n'),
+      ['audit: 7 image(s) in 5 object(s) would be rewritten', 'per namespace:', `  ${NS}: 7`, 'per rule:', '  gcr: 3', '  hub: 4', ''].join('\n'),
     );
 
     // JSON lines on stdout, the summary on stderr; KUBECONFIG as a user's shell sets it.
     const json = await audit(['-n', NS, '-o', 'json'], { viaEnv: true });
     expect(json.code).toBe(1);
     expect(sorted(jsonLines(json.stdout))).toEqual(expected);
-    expect(json.stderr).toMatch(/^audit: 7 container\(s\) in 5 object\(s\) would be rewritten\n/);
+    expect(json.stderr).toMatch(/^audit: 7 image\(s\) in 5 object\(s\) would be rewritten\n/);
 
     // All namespaces, one object per page: this namespace's rows are all there (so every `continue`
     // was followed), among those other scenarios leave, and A3's Deployment in its own namespace.
@@ -249,7 +249,7 @@ describe('image-rewriter audit against a real kube-apiserver', () => {
     await webPods('the rewritten Pod of the re-created web', (images) => images['containers/web'] === 'asia.gcr.io/nginx:1.27');
 
     const json = await audit(['-n', NS, '-o', 'json']);
-    expect(json).toEqual({ code: 0, stdout: '', stderr: 'audit: no container would be rewritten\n' });
+    expect(json).toEqual({ code: 0, stdout: '', stderr: 'audit: no image would be rewritten\n' });
   });
 
   scenario(env, 'A3. a user who may not list something gets a plain error naming it, exit 2, and what was readable', async () => {
@@ -277,7 +277,7 @@ describe('image-rewriter audit against a real kube-apiserver', () => {
     expect((await auditorKubectl.ok(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).stdout).toBe(user);
 
     // Where the documented ClusterRole is bound, it is enough.
-    expect(await audit(['-n', NS], { kubeconfig })).toEqual({ code: 0, stdout: 'audit: no container would be rewritten\n', stderr: '' });
+    expect(await audit(['-n', NS], { kubeconfig })).toEqual({ code: 0, stdout: 'audit: no image would be rewritten\n', stderr: '' });
 
     // Pods refused in one namespace: that call is named, the Deployment there is still listed.
     const server = (await kubectl.ok(['config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}'])).stdout;

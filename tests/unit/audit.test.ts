@@ -4,13 +4,15 @@
  * contract, the table and summary, exit codes, pagination (every call bounded by --page-size), a
  * namespace the user may not list (a clear error, exit 2), controlled objects left out only with
  * their controller, what the webhook is never called for (kube-system, mirror Pods), empty input
- * (kubectl failed) and unreadable items (named, the rest still listed).
+ * (kubectl failed), unreadable items (named, the rest still listed), and a throttling API server
+ * (429 or 503 with Retry-After: tried again, at most LIST_TRIES times).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { LIST_TRIES } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -46,6 +48,8 @@ interface Call {
   readonly limit: number | undefined;
 }
 const calls: Call[] = [];
+/** What the server answers the next list calls of `path` before serving it: a throttling API server. */
+let throttle: { path: string; answers: { status: number; retryAfter?: string }[] } | undefined;
 let pki: TestPki;
 let server: Server;
 let kubeconfig: string;
@@ -70,8 +74,8 @@ beforeAll(async () => {
   pki = await createTestPki('image-rewriter-audit-');
   server = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${TOKEN}`) { send(401, { kind: 'Status', message: 'Unauthorized' }); return; }
@@ -81,6 +85,11 @@ beforeAll(async () => {
     }
     const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined;
     calls.push({ path: url.pathname, limit });
+    const refusal = url.pathname === throttle?.path ? throttle.answers.shift() : undefined;
+    if (refusal !== undefined) {
+      const reason = refusal.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable';
+      send(refusal.status, { kind: 'Status', status: 'Failure', reason, code: refusal.status, message: `${reason}: try again later` }, refusal.retryAfter === undefined ? {} : { 'retry-after': refusal.retryAfter }); return;
+    }
     const all = items(url.pathname);
     if (all === undefined) { send(404, { kind: 'Status', message: 'not found' }); return; }
     if (all === 'forbidden') {
@@ -131,7 +140,7 @@ describe('audit of a live cluster (fake API server)', () => {
     const podCalls = calls.filter((c) => c.path === '/api/v1/pods');
     expect(podCalls).toHaveLength(Math.ceil(PODS / 100));
     expect(calls.every((c) => c.limit === 100)).toBe(true);
-    expect(r.err).toContain(`audit: ${PODS / 2 + 1} container(s) in ${PODS / 2 + 1} object(s) would be rewritten`);
+    expect(r.err).toContain(`audit: ${PODS / 2 + 1} image(s) in ${PODS / 2 + 1} object(s) would be rewritten`);
     expect(r.err).toMatch(/per rule:\n {2}dockerhub-ecr: 1\n {2}gcr-asia: 617\n$/);
   });
 
@@ -225,6 +234,51 @@ describe('audit of a live cluster (fake API server)', () => {
     }
   });
 
+  describe('a throttling API server (429, or 503 with Retry-After): tried again, as kubectl does, at most LIST_TRIES times', () => {
+    const PATH = '/api/v1/namespaces/ns-1/pods';
+    const throttled = async (answers: { status: number; retryAfter?: string }[]): Promise<{ code: number; out: string; err: string; tries: number; ms: number }> => {
+      throttle = { path: PATH, answers };
+      const before = calls.length;
+      const started = Date.now();
+      try {
+        const r = await audit(['--kubeconfig', kubeconfig, '-n', 'ns-1', '-o', 'json', '--page-size', '10000']);
+        return { ...r, tries: calls.slice(before).filter((c) => c.path === PATH).length, ms: Date.now() - started };
+      } finally {
+        throttle = undefined;
+      }
+    };
+    let expected: string;
+    beforeAll(async () => {
+      expected = (await throttled([])).out;
+    });
+
+    it('waits the Retry-After a 429 asks for, then lists', async () => {
+      const r = await throttled([{ status: 429, retryAfter: '1' }]);
+      expect(r).toMatchObject({ code: 1, tries: 2 });
+      expect(r.ms).toBeGreaterThanOrEqual(950);
+      expect(r.out).toBe(expected);
+      expect(r.err).toMatch(/^audit: \d+ image\(s\)/);
+    });
+
+    it('a 429 without Retry-After (a short backoff) and a 503 with one: tried again', async () => {
+      const r = await throttled([{ status: 429 }, { status: 503, retryAfter: '0' }]);
+      expect(r).toMatchObject({ code: 1, tries: 3 });
+      expect(r.out).toBe(expected);
+    });
+
+    it('still throttled after the last try: one clear error, exit 2', async () => {
+      const r = await throttled(Array.from({ length: 10 }, () => ({ status: 429, retryAfter: '0' })));
+      expect(r).toMatchObject({ code: 2, out: '', tries: LIST_TRIES });
+      expect(r.err).toMatch(/^error: cannot list pods in namespace ns-1 \(https:\/\/127\.0\.0\.1:\d+\): HTTP 429: TooManyRequests: try again later \(the API server is throttling: 5 tries\)\n$/);
+    });
+
+    it('a 503 without Retry-After is an error at once (client-go does not retry it either)', async () => {
+      const r = await throttled([{ status: 503 }]);
+      expect(r).toMatchObject({ code: 2, tries: 1 });
+      expect(r.err.split('\n')[0]).toMatch(/^error: cannot list pods in namespace ns-1 \(https:\/\/127\.0\.0\.1:\d+\): HTTP 503: ServiceUnavailable: try again later$/);
+    });
+  });
+
   it('no kubeconfig anywhere and not in a Pod: one plain error, exit 2, no call to http://localhost:8080', async () => {
     const home = join(pki.dir, 'empty-home');
     mkdirSync(home, { recursive: true });
@@ -262,9 +316,20 @@ describe('audit of kubectl get -o json', () => {
     ]);
   });
 
+  it('counts an image volume in the summary as an image, beside the containers (the summary said "container(s)")', async () => {
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
+    const r = await audit(['-f', '-'], yaml);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('\naudit: 2 image(s) in 1 object(s) would be rewritten\nper namespace:\n  a: 2\n');
+    // -o json: the same lines as before, the summary on stderr.
+    const json = await audit(['-f', '-', '-o', 'json'], yaml);
+    expect(json.out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { container: string }).container)).toEqual(['c', 'volumes/model']);
+    expect(json.err).toMatch(/^audit: 2 image\(s\) in 1 object\(s\) would be rewritten\n/);
+  });
+
   it('nothing to rewrite: exit 0', async () => {
     const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', ...(pod(1) as object) }] }));
-    expect(r).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });
+    expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\n', err: '' });
   });
 
   it.each([
@@ -307,7 +372,7 @@ describe('audit of kubectl get -o json', () => {
     }
   });
 
-  // `-n "$NS"` with NS unset: with -f it kept no object and said "no container would be rewritten",
+  // `-n "$NS"` with NS unset: with -f it kept no object and said "no image would be rewritten",
   // exit 0, about a file full of them; against a cluster it listed every namespace.
   it.each([[['-n', '']], [['--namespace=']]])('an empty namespace (%j): a usage error, with -f too', async (flag) => {
     for (const source of [['-f', '-'], ['--kubeconfig', kubeconfig]]) {
@@ -343,7 +408,7 @@ describe('audit -f: empty input is an error, an empty List is not', () => {
     ['without apiVersion', '{"kind":"List","items":[]}'],
     ['that is a typed list (PodList)', '{"apiVersion":"v1","kind":"PodList","items":[]}'],
   ])('an empty List %s: nothing would be rewritten, exit 0', async (_name, input) => {
-    expect(await audit(['-f', '-'], input)).toEqual({ code: 0, out: 'audit: no container would be rewritten\n', err: '' });
+    expect(await audit(['-f', '-'], input)).toEqual({ code: 0, out: 'audit: no image would be rewritten\n', err: '' });
   });
 });
 
@@ -368,7 +433,7 @@ describe('audit -f: what the webhook is never called for is left out', () => {
     const r = await audit(['-f', '-', '--scope', 'pods'], listOf(podIn('kube-system', 'coredns'), podIn('ns-0', 'etcd', mirror)));
     expect(r).toEqual({
       code: 0,
-      out: "audit: no container would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
+      out: "audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
       err: '',
     });
   });
@@ -404,7 +469,7 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
     expect(r.code).toBe(2);
     expect(kinds(r.out)).toEqual(['Pod/a', 'Pod/b']);
     expect(r.err).toMatch(/^error: stdin: document 1: \/items\/1 is a string, not a Kubernetes object.*\nerror: stdin: document 1: \/items\/3 is a number, not a Kubernetes object.*\n/);
-    expect(r.err).toContain('audit: 2 container(s) in 2 object(s) would be rewritten');
+    expect(r.err).toContain('audit: 2 image(s) in 2 object(s) would be rewritten');
   });
 
   it('YAML documents: one a string, one that does not parse', async () => {
@@ -445,7 +510,7 @@ describe('audit table: a large cluster', () => {
     const r = await audit(['-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     expect({ code: r.code, err: r.err }).toEqual({ code: 1, err: '' });
     expect(r.out.split('\n')[0]).toMatch(/^NAMESPACE +KIND +NAME +CONTAINER +IMAGE +REWRITTEN +RULE$/);
-    expect(r.out).toContain('audit: 150000 container(s) in 1500 object(s) would be rewritten\n');
+    expect(r.out).toContain('audit: 150000 image(s) in 1500 object(s) would be rewritten\n');
   }, 60_000);
 
   it('150,000 Pods in one List (kubectl get pods -A -o json at the largest cluster Kubernetes supports): read, no stack overflow', async () => {
@@ -455,7 +520,7 @@ describe('audit table: a large cluster', () => {
     const items = Array.from({ length: 150_000 }, (_, p) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${p}`, namespace: 'ns-0' }, spec: { containers: [{ name: 'c', image: p === 7 ? 'gcr.io/x' : 'asia.gcr.io/x' }] } }));
     const r = await audit(['-f', '-', '-o', 'json'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^audit: 1 container\(s\) in 1 object\(s\) would be rewritten\n/);
+    expect(r.err).toMatch(/^audit: 1 image\(s\) in 1 object\(s\) would be rewritten\n/);
     expect(r.out).toBe(`${JSON.stringify({ namespace: 'ns-0', kind: 'Pod', name: 'p7', container: 'c', image: 'gcr.io/x', rewritten: 'asia.gcr.io/x', rule: 'gcr-asia' })}\n`);
   }, 60_000);
 });

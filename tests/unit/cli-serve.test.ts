@@ -252,6 +252,21 @@ describe('image-rewriter serve', () => {
     expect(io.out()).toBe('');
   });
 
+  it('exits 2 on a rules document with thousands of problems, listing the first 20 (its stderr is its log) and counting the rest', async () => {
+    const many = join(scratch, 'many-problems.yaml');
+    await writeFile(many, `rules:\n${Array.from({ length: 3000 }, (_, i) => `  - name: r${i}\n    match: gcr.io\n`).join('')}`);
+    const io = captureIo(TEST_ENV);
+    const code = await main(['serve', ...baseArgs().map((a) => (a === rulesFile ? many : a))], io);
+    expect(code).toBe(EXIT.invalidConfig);
+    const lines = io.err().split('\n');
+    const listed = lines.filter((l) => /^ {2}rules\[\d+\]/.test(l));
+    expect(listed).toHaveLength(20);
+    expect(lines).toContain('  ... and 2980 more (check-config lists them all)');
+    const logged = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JsonLine).find((l) => l['message'] === 'rules document is invalid');
+    expect(logged).toMatchObject({ issuesCut: 2980 });
+    expect(io.err().length).toBeLessThan(16 * 1024);
+  });
+
   it('exits 1 with a clear message when the certificate cannot be loaded', async () => {
     const io = captureIo(TEST_ENV);
     const args = baseArgs().map((a) => (a === pki.server.certFile ? join(scratch, 'missing.crt') : a));

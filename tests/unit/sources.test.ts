@@ -27,6 +27,7 @@ import {
   type SsmRulesOptions,
 } from '../../src/config/sources.js';
 import { formatIssue } from '../../src/config/schema.js';
+import { MAX_LISTED, MAX_LOGGED_STRING } from '../../src/observability/telemetry.js';
 import { captureObservability, type Captured } from '../helpers/events.js';
 
 const ssm = mockClient(SSMClient);
@@ -155,6 +156,20 @@ describe('inlineRules', () => {
     ]);
     obs.metrics.publishStoredMetrics();
     expect(obs.emf()).toEqual([expect.objectContaining({ ConfigErrors: 1 })]);
+  });
+
+  it('logs at most MAX_LISTED problems, each clipped, and counts the rest in issuesCut (a bad file of 30,000 problems made a 1.7 MB line)', async () => {
+    const obs = captureObservability();
+    const rules = Array.from({ length: 400 }, (_, i) => `  - name: r${i}\n    match: gcr.io\n    replace: ""\n    ${'c'.repeat(1000)}${i}: 1\n`).join('');
+    const state = await inlineRules(`rules:\n${rules}`, 'REWRITE_RULES', { ...obs, env: {} }).current();
+    expect(state).toMatchObject({ ok: false, reason: 'rules document REWRITE_RULES is invalid (800 problem(s), see the logs)' });
+    const [line] = obs.logs();
+    expect(line).toMatchObject({ level: 'ERROR', message: 'rules document is invalid', issuesCut: 800 - MAX_LISTED });
+    const issues = line?.['issues'] as string[];
+    expect(issues).toHaveLength(MAX_LISTED);
+    expect(issues[0]).toBe('rules[0].replace: must not be empty');
+    for (const i of issues) expect(i.length).toBeLessThanOrEqual(MAX_LOGGED_STRING + 3);
+    expect(JSON.stringify(line).length).toBeLessThan(16 * 1024);
   });
 
   it('logs the warnings of a valid document', async () => {
