@@ -17,13 +17,13 @@
  * - stdout gets one line, `{"msg":"listening","address":...,"port":...}`, once the server listens;
  *   log lines (JSON) go to stderr.
  * - SIGTERM or SIGINT: graceful shutdown (in-flight requests finish), then exit 0.
- * - --workers N (default: the CPUs available to the process): N processes serve the one port
+ * - --workers N (default: the CPUs available to the process, at most its CPU limit): N processes serve the one port
  *   (src/cli/serve-workers.ts), each as described above; 1 serves in this process.
  */
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
+import { availableCpus } from './cpu-limit.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, tokenMatcher } from '../lambda/handler.js';
@@ -49,9 +49,9 @@ const OPTIONS = {
   workers: { type: 'string' },
 } as const;
 
-/** --workers: a whole number from 1 to MAX_WORKERS; default the CPUs available to this process (1 in process: no entry to fork). */
+/** --workers: a whole number from 1 to MAX_WORKERS; default the CPUs available to this process, its CPU limit counted (./cpu-limit.ts; 1 in process: no entry to fork). */
 export function parseWorkers(text: string | undefined, forkable = false): number {
-  if (text === undefined) return forkable ? availableParallelism() : 1;
+  if (text === undefined) return forkable ? availableCpus() : 1;
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!(n >= 1 && n <= MAX_WORKERS)) throw new UsageError(`--workers must be a whole number from 1 to ${String(MAX_WORKERS)}: ${text}`);
   return n;

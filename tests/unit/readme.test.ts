@@ -14,7 +14,9 @@ import { describe, expect, it } from '@jest/globals';
 import { Environment } from '@marcbachmann/cel-js';
 import { parseAllDocuments } from 'yaml';
 import type { RulesProvider } from '../../src/config/sources.js';
+import type { ReviewReport } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
+import { reviewFields } from '../../src/observability/telemetry.js';
 import { main } from '../../src/cli/main.js';
 import { DEFAULT_SCOPE, webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { ENVIRONMENT_SCOPE } from '../e2e/harness/webhook.js';
@@ -149,6 +151,18 @@ describe('README quoted command output', () => {
     const io = captureIo({ REWRITE_RULES: 'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]' }, JSON.stringify(list));
     expect(await main(['audit', '-f', '-'], io)).toBe(1);
     expect(io.out()).toBe(`${quoted}\n`);
+  });
+});
+
+describe('README Logs and metrics', () => {
+  it("names every key of the review line's rewritten entries, an image volume's included", () => {
+    const text = readme.split('\n### Logs and metrics\n')[1]?.split('\n### ')[0] ?? '';
+    const rewrite = (list: 'containers' | 'volumes', name: string) => ({ containerName: name, list, pointer: '', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr' });
+    const report: ReviewReport = { uid: 'u', kind: 'v1/Pod', namespace: 'ns', name: 'p', operation: 'CREATE', rewrites: [rewrite('containers', 'app'), rewrite('volumes', 'data')], invalid: [], malformed: [] };
+    const entries = reviewFields(report, 'patched').fields['rewritten'] as Record<string, unknown>[];
+    const keys = new Set(entries.flatMap((e) => Object.keys(e)));
+    expect([...keys].sort()).toEqual(['container', 'from', 'rule', 'to', 'volume']);
+    for (const key of keys) expect(text).toContain(`\`${key}\``);
   });
 });
 
