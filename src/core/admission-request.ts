@@ -26,6 +26,13 @@ export interface AdmissionRequest {
   readonly oldObject: Readonly<Record<string, unknown>> | undefined;
   /** `userInfo.username`: who asked (set by the API server); undefined when absent or not a string. */
   readonly userName: string | undefined;
+  /**
+   * `request.dryRun` is true: the API server will not persist the object (`kubectl diff`, `kubectl
+   * apply --dry-run=server`, GitOps drift checks). The answer does not depend on it (the API server
+   * shows the same patch as a diff); only the review's counts do (src/observability/telemetry.ts).
+   * Anything but `true` is false, never a bad request.
+   */
+  readonly dryRun: boolean;
 }
 
 export type ParsedRequest = { readonly ok: true; readonly request: AdmissionRequest } | { readonly ok: false; readonly message: string };
@@ -89,6 +96,7 @@ export function parseAdmissionReview(body: unknown): ParsedRequest {
       object: object ?? undefined,
       oldObject: isRecord(oldObject) ? oldObject : undefined,
       userName: typeof userName === 'string' ? userName : undefined,
+      dryRun: own(request, 'dryRun') === true,
     },
   };
 }

@@ -166,6 +166,8 @@ export interface ReviewReport {
   readonly skipped?: SkipReason;
   /** Planned rewrites left out by the caller of `render`; absent when there are none. */
   readonly withheld?: readonly WithheldRecord[];
+  /** The request was a dry run (`request.dryRun: true`); absent otherwise. */
+  readonly dryRun?: true;
 }
 
 export interface ReviewOptions {

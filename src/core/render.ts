@@ -175,6 +175,7 @@ function report(plan: ReviewPlan, parts: Pick<ReviewReport, 'rewrites' | 'invali
   };
   if (skipped !== undefined) r.skipped = skipped;
   if (withheld !== undefined && withheld.length > 0) r.withheld = withheld;
+  if (request.dryRun) r.dryRun = true;
   return r;
 }
 

@@ -268,6 +268,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     } else {
       outcome = outcomeOf(answer, report);
     }
+    // A dry run is answered and logged as any review (its line adds `dryRun: true`); only its counts
+    // differ: `recordOutcome` counts it under `dryrun`, without its rewrites (`countedOutcome`).
     note(outcome, report);
     // The review's one line: a warning when it denied, the rules were not loaded, or an image,
     // a rewrite or a field was left alone.

@@ -8,7 +8,8 @@
  *
  * Metrics are CloudWatch EMF (namespace `ImageRewriter`, dimension `service`: ./emf.ts). Per
  * invocation the handler stores everything in `metrics` and flushes it once (`flushMetrics` in a
- * `finally`): one EMF document, with the dimension `Outcome` (see `OUTCOMES`). `Rewrites` by `Rule`
+ * `finally`): one EMF document, with the dimension `Outcome` (see `OUTCOMES`; a dry run's is
+ * `dryrun`, and its rewrites are not counted: `countedOutcome`). `Rewrites` by `Rule`
  * is not in it: an EMF document holds one value per dimension and one review can rewrite images
  * with several rules. The summary line carries the count of each rule instead, in fixed slots
  * (`rule1`/`rule1Rewrites` to `rule3`/`rule3Rewrites`, see `ruleSlots`), and the SAM template's
@@ -58,8 +59,11 @@ export type MetricName = (typeof Metric)[keyof typeof Metric];
 
 export const Dimension = { Outcome: 'Outcome' } as const;
 
-/** What happened to one request; the values of the `Outcome` dimension. */
-export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'denied', 'bad_request', 'unauthorized', 'error'] as const;
+/**
+ * What happened to one request; the values of the `Outcome` dimension. `dryrun` is only a metric
+ * value (see `countedOutcome`): the review line keeps the outcome of the answer, with `dryRun: true`.
+ */
+export const OUTCOMES = ['patched', 'unchanged', 'skipped', 'failopen', 'denied', 'bad_request', 'unauthorized', 'error', 'dryrun'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export interface ObservabilityOptions {
@@ -116,14 +120,34 @@ export function count(metrics: Metrics, name: MetricName, value = 1): void {
   metrics.addMetric(name, MetricUnit.Count, value);
 }
 
-/** The metrics of one answered request: `Reviews` by `Outcome`, and from the report the rewrites and invalid images. */
+/**
+ * The `Outcome` a review is counted under. A dry run (`request.dryRun`: `kubectl diff`, `kubectl
+ * apply --dry-run=server`, Argo CD's and Flux's drift checks, which with `--scope all` review every
+ * object at every reconcile) answered with the rules is `dryrun`, whatever its answer (patched,
+ * unchanged, skipped, denied): its own value rather than a flag beside the outcome, so that
+ * `Reviews` by `patched` (and `denied`) keep counting objects the API server admitted (or refused),
+ * and the dimension set (`service`, `Outcome`) the alarms and the dashboard name stays the same (a
+ * `DryRun` dimension would make every metric a new one). A dry run that fails open stays `failopen`:
+ * FailOpenAlarm watches it, and rules that are not loaded fail the real requests too. The outcomes
+ * without a review (`bad_request`, `unauthorized`, `error`) are never dry runs: the body was not read.
+ */
+export function countedOutcome(outcome: Outcome, report: ReviewReport | undefined): Outcome {
+  return report?.dryRun === true && outcome !== 'failopen' ? 'dryrun' : outcome;
+}
+
+/**
+ * The metrics of one answered request: `Reviews` by `Outcome` (a dry run's: `countedOutcome`), and
+ * from the report the rewrites and invalid images.
+ */
 export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: ReviewReport): void {
-  metrics.addDimension(Dimension.Outcome, outcome);
+  const counted = countedOutcome(outcome, report);
+  metrics.addDimension(Dimension.Outcome, counted);
   count(metrics, Metric.Reviews);
-  if (outcome === 'unauthorized') count(metrics, Metric.AuthFailures);
+  if (counted === 'unauthorized') count(metrics, Metric.AuthFailures);
   if (report === undefined) return;
-  // A denied review rewrote nothing: the API server refused the object its rewrites were planned for.
-  if (report.rewrites.length > 0 && outcome !== 'denied') count(metrics, Metric.Rewrites, report.rewrites.length);
+  // A denied review rewrote nothing: the API server refused the object its rewrites were planned
+  // for; nor did a dry run: the API server threw the rewritten object away.
+  if (report.rewrites.length > 0 && counted !== 'denied' && counted !== 'dryrun') count(metrics, Metric.Rewrites, report.rewrites.length);
   if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
 }
 
@@ -231,13 +255,14 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
 
 /**
  * The fields of a review's one log line: the object (uid, kind, namespace, name, operation), the
- * outcome, the counts (`rewrites`, `invalid`), the rewrites (`rewritten`: container, from, to, rule), the
+ * outcome (of the answer: a dry run's is not `dryrun`, the line has `dryRun: true` instead), the
+ * counts (`rewrites`, `invalid`), the rewrites (`rewritten`: container, from, to, rule), the
  * invalid images (`invalidImages`: container, image, error, rule) and the skipped fields
  * (`skippedFields`: pointer, problem) and the rewrites withheld because their target lacks the
  * image (`withheld`, `withheldImages`: container, from, to, rule, reason) as lists of at most
  * MAX_LISTED entries (and MAX_LISTED_BYTES together) with the number left out in `<list>Cut`, every string from the request
  * clipped (an image volume's entry has `volume`, its name, where a container's has `container`);
- * and the per-rule counts in the slots of `ruleSlots`. Whether the line is a warning:
+ * and the per-rule counts in the slots of `ruleSlots` (none for a denied review or a dry run). Whether the line is a warning:
  * `problems` (invalid images, skipped fields or withheld rewrites).
  */
 export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: Record<string, unknown>; problems: boolean } {
@@ -264,14 +289,16 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
     rewrites: report.rewrites.length,
     invalid: report.invalid.length,
   };
+  const dryRun = report.dryRun === true;
+  if (dryRun) fields['dryRun'] = true;
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;
   listInto(fields, 'rewritten', report.rewrites, (r) =>
     r.list === 'volumes'
       ? { volume: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }
       : { container: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }, budget);
-  // The slots feed `Rewrites` by `Rule` (template.yaml's metric filters): none for a denied review,
-  // whose planned rewrites were never admitted (they are still listed in `rewritten`).
-  const slots = outcome === 'denied' ? [] : ruleSlots(report.rewrites);
+  // The slots feed `Rewrites` by `Rule` (template.yaml's metric filters): none for a denied review
+  // or a dry run, whose rewrites were never admitted (they are still listed in `rewritten`).
+  const slots = outcome === 'denied' || dryRun ? [] : ruleSlots(report.rewrites);
   for (let i = 0; i < slots.length; i++) {
     const [rule, n] = slots[i] ?? ['', 0];
     fields[`rule${String(i + 1)}`] = rule;

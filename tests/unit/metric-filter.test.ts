@@ -3,7 +3,8 @@
  * webhook writes, give every rule's count. The filters are evaluated here as CloudWatch Logs
  * would (the subset of the JSON filter pattern syntax they use: `$.key = "text"`, `$.key = "*"`,
  * `$.key > number`, joined by `&&`; anything else fails the test), on the lines of the real Logger:
- * for generated reviews, through `reviewFields`, and for sample events, through the handler.
+ * for generated reviews, through `reviewFields`, and for sample events, through the handler. A
+ * denied review and a dry run count nothing.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { parse, type ScalarTag } from 'yaml';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { flushMetrics, recordOutcome, REVIEW_LOG_MESSAGE, reviewFields } from '../../src/observability/telemetry.js';
-import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { captureObservability, EVENT_TOKEN, eventReview, loadEvent, withBody } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -125,6 +126,49 @@ describe("template.yaml's per-rule metric filters", () => {
     expect(fields['rewritten']).toHaveLength(2);
     expect(obs.emf()).toEqual([expect.objectContaining({ Outcome: 'denied', Reviews: 1 })]);
     expect(obs.emf()[0]).not.toHaveProperty('Rewrites');
+  });
+
+  it('count nothing for a dry run (request.dryRun: kubectl diff, GitOps drift checks), whatever its outcome, and the other reviews exactly', () => {
+    const rule = fc.constantFrom('gcr', 'hub', 'quay');
+    const review = fc.record({ rules: fc.array(rule, { maxLength: 6 }), dryRun: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(review, { maxLength: 8 }), (reviews) => {
+        const obs = captureObservability();
+        for (const r of reviews) {
+          const outcome = r.rules.length > 0 ? 'patched' : 'unchanged';
+          const rep: ReviewReport = r.dryRun ? { ...report(r.rules), dryRun: true } : report(r.rules);
+          obs.logger.info(REVIEW_LOG_MESSAGE, reviewFields(rep, outcome).fields);
+          recordOutcome(obs.metrics, outcome, rep);
+          flushMetrics(obs.metrics);
+        }
+        const admitted = reviews.filter((r) => !r.dryRun).flatMap((r) => r.rules);
+        expect(publish(filters, obs.logs())).toEqual(byRule(admitted.map((r) => ({ rule: r }))));
+        // The EMF count agrees with the filters: the dry runs are Reviews by Outcome dryrun, without Rewrites.
+        const emf = obs.emf();
+        expect(emf.reduce((n, d) => n + ((d['Rewrites'] as number | undefined) ?? 0), 0)).toBe(admitted.length);
+        expect(emf.filter((d) => d['Outcome'] === 'dryrun')).toHaveLength(reviews.filter((r) => r.dryRun).length);
+        expect(obs.logs().filter((l) => l['dryRun'] === true)).toHaveLength(reviews.filter((r) => r.dryRun).length);
+      }),
+    );
+  });
+
+  it('count nothing for the dry runs of the sample events through the handler, and the same events without dryRun exactly', async () => {
+    const obs = captureObservability();
+    const handler = createHandler({ rules: { current: () => Promise.resolve({ ok: true, rewriter: rewriterFrom(EXAMPLE_RULES), source: 'example' }) }, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    const names = ['rest-pod-v1.json', 'rest-deployment-v1.json', 'rest-pod-v1beta1-demo.json'];
+    const dryRun = (name: string): Record<string, unknown> => {
+      const review = eventReview(loadEvent(name));
+      (review['request'] as Record<string, unknown>)['dryRun'] = true;
+      return withBody(loadEvent(name), review);
+    };
+    for (const name of names) await handler(dryRun(name));
+    const dry = obs.logs().filter((l) => l['message'] === REVIEW_LOG_MESSAGE);
+    expect(dry.map((l) => l['dryRun'])).toEqual(names.map(() => true));
+    expect(dry.flatMap((l) => (l['rewritten'] as unknown[] | undefined) ?? []).length).toBeGreaterThanOrEqual(5);
+    expect(publish(filters, obs.lines)).toEqual(new Map());
+    for (const name of names) await handler(loadEvent(name));
+    const truth = obs.logs().filter((l) => l['message'] === REVIEW_LOG_MESSAGE && l['dryRun'] === undefined).flatMap((l) => (l['rewritten'] as { rule: string }[] | undefined) ?? []);
+    expect(publish(filters, obs.lines)).toEqual(byRule(truth));
   });
 
   it('count the first two rules exactly and the rest as "(other rules)" for a review using more, and the total stays exact', () => {

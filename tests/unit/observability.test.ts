@@ -9,6 +9,7 @@ import type { ReviewReport } from '../../src/core/admission.js';
 import { isoTimestamp, JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
 import {
   count,
+  countedOutcome,
   createObservability,
   flushMetrics,
   MAX_LISTED,
@@ -308,6 +309,34 @@ describe('recordOutcome', () => {
     expect(obs.emf()).toEqual([expect.objectContaining({ Outcome: 'patched', Reviews: 1, Rewrites: 3, InvalidImages: 1 })]);
     expect(obs.emf()[0]).not.toHaveProperty('Rule');
   });
+
+  it('pins the document of a dry run: Outcome dryrun whatever the answer, no Rewrites, its invalid images still', () => {
+    const invalid = { containerName: 'x', list: 'containers' as const, pointer: '/spec/containers/3/image', image: 'A', error: 'bad' };
+    for (const outcome of ['patched', 'unchanged', 'skipped', 'denied'] as const) {
+      const obs = captureObservability();
+      recordOutcome(obs.metrics, outcome, report({ dryRun: true, rewrites: [rewrite('gcr', 'a'), rewrite('hub', 'b')], invalid: [invalid] }));
+      flushMetrics(obs.metrics);
+      expect(obs.emf()).toEqual([
+        {
+          _aws: {
+            Timestamp: expect.any(Number),
+            CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['service', 'Outcome']], Metrics: [{ Name: 'Reviews', Unit: 'Count' }, { Name: 'InvalidImages', Unit: 'Count' }] }],
+          },
+          service: SERVICE_NAME,
+          Outcome: 'dryrun',
+          Reviews: 1,
+          InvalidImages: 1,
+        },
+      ]);
+    }
+  });
+
+  it('counts a dry run that failed open as failopen (FailOpenAlarm), and the outcomes without a review as themselves', () => {
+    expect(countedOutcome('failopen', report({ dryRun: true }))).toBe('failopen');
+    expect(countedOutcome('patched', report({ dryRun: true }))).toBe('dryrun');
+    expect(countedOutcome('patched', report())).toBe('patched');
+    for (const outcome of ['bad_request', 'unauthorized', 'error'] as const) expect(countedOutcome(outcome, undefined)).toBe(outcome);
+  });
 });
 
 describe('reviewFields: the one line of a review', () => {
@@ -357,6 +386,32 @@ describe('reviewFields: the one line of a review', () => {
     expect(problems).toBe(true);
     expect(fields).toMatchObject({ withheld: 1, withheldImages: [{ container: 'a', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr', reason: 'not found in mirror.example.com' }] });
     expect(fields).not.toHaveProperty('rule1');
+  });
+
+  it('pins the line of a dry run: the answer\'s outcome, dryRun: true after the counts, the rewrites listed, no slots', () => {
+    const { fields, problems } = reviewFields(report({ dryRun: true, rewrites: [rewrite('gcr', 'a'), rewrite('hub', 'b')] }), 'patched');
+    expect(problems).toBe(false);
+    expect(JSON.stringify(fields)).toBe(
+      JSON.stringify({
+        uid: 'u-1',
+        kind: 'v1/Pod',
+        namespace: 'shop',
+        name: 'web',
+        operation: 'CREATE',
+        outcome: 'patched',
+        rewrites: 2,
+        invalid: 0,
+        dryRun: true,
+        rewritten: [
+          { container: 'a', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr' },
+          { container: 'b', from: 'gcr.io/b', to: 'asia.gcr.io/b', rule: 'hub' },
+        ],
+      }),
+    );
+  });
+
+  it('has no dryRun field unless the review was a dry run', () => {
+    expect(reviewFields(report({ rewrites: [rewrite('gcr', 'a')] }), 'patched').fields).not.toHaveProperty('dryRun');
   });
 
   it('has no lists and no slots for a review that changed nothing', () => {

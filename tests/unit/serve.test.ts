@@ -1,7 +1,8 @@
 /**
  * `serve` over real TLS: each request becomes the REST proxy event API Gateway would send, the
- * handler's result comes back as HTTP, the same AdmissionReviews as the Lambda handler in-process,
- * and the limits (body size, handler time, malformed results) answer like API Gateway.
+ * handler's result comes back as HTTP, the same AdmissionReviews as the Lambda handler in-process
+ * (a dry run's too, logged and counted as a dry run), and the limits (body size, handler time,
+ * malformed results) answer like API Gateway.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Agent } from 'node:https';
@@ -14,7 +15,7 @@ import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import type { LogEntry } from '../../src/observability/log.js';
 import { toProxyEvent } from '../../src/serve/event.js';
 import { type ProxyHandler, type RunningServer, startServer } from '../../src/serve/server.js';
-import { captureObservability, type Captured, EVENT_TOKEN, eventNames, type JsonObject, loadEvent } from '../helpers/events.js';
+import { captureObservability, type Captured, EVENT_TOKEN, eventNames, eventReview, type JsonObject, loadEvent } from '../helpers/events.js';
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
 
 const MAX_BODY = 64 * 1024;
@@ -118,6 +119,24 @@ describe('the same answers as the Lambda handler', () => {
     expect(review.apiVersion).toBe('admission.k8s.io/v1beta1');
     expect(review.response.allowed).toBe(true);
     expect(Buffer.from(review.response.patch, 'base64').toString('utf8')).toContain('asia.gcr.io/nginx:latest');
+  });
+
+  it('answers a dry run (kubectl diff) exactly as the same request without it, logs it with dryRun and counts it under dryrun', async () => {
+    const post = (dryRun: boolean): Promise<{ status: number; body: string }> => {
+      const review = eventReview(loadEvent('rest-pod-v1.json'));
+      (review['request'] as JsonObject)['dryRun'] = dryRun;
+      return httpsRequest({ port: real.port, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body: JSON.stringify(review) });
+    };
+    const real1 = await post(false);
+    const before = realObs.lines.length;
+    const dry = await post(true);
+    expect(dry.status).toBe(200);
+    expect(dry.body).toBe(real1.body);
+    const lines = realObs.lines.slice(before);
+    expect(lines.find((l) => l['message'] === 'admission reviewed')).toMatchObject({ outcome: 'patched', dryRun: true, rewrites: 3 });
+    expect(lines.find((l) => l['message'] === 'admission reviewed')).not.toHaveProperty('rule1');
+    expect(lines.filter((l) => '_aws' in l)).toEqual([expect.objectContaining({ Outcome: 'dryrun', Reviews: 1 })]);
+    expect(lines.find((l) => '_aws' in l)).not.toHaveProperty('Rewrites');
   });
 
   it('never logs the token or the body', () => {

@@ -2,7 +2,8 @@
  * template.yaml's CloudWatch dashboard shows the counts the function writes: the EMF documents of
  * real handler answers (a review that rewrote one image and found another invalid, a fail-open
  * one, a wrong token) are read for their (metric, Outcome) pairs, and each pair of a plotted metric must be on
- * the dashboard, by a metric line with that Outcome or by a SEARCH over every Outcome.
+ * the dashboard, by a metric line with that Outcome or by a SEARCH over every Outcome. Every Outcome
+ * (the dry runs' `dryrun` too) is on "Reviews by outcome" and in ConfigErrorAlarm's sum.
  */
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
@@ -10,6 +11,7 @@ import { fixedRules, type RulesProvider } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, EVENT_TOKEN, eventReview, loadEvent, withBody } from '../helpers/events.js';
+import { OUTCOMES } from '../../src/observability/telemetry.js';
 import { loadTemplate } from '../helpers/template.js';
 
 interface Widget {
@@ -69,9 +71,31 @@ describe('template.yaml dashboard', () => {
       ...(await emitted({ current: () => Promise.resolve({ ok: false, reason: 'not read' }) }, review)),
       ...(await emitted(fixedRules(example.rewriter, 'example'), review, 'rest-wrong-token.json')),
     ];
+    // A dry run (kubectl diff, GitOps drift checks): Reviews by Outcome dryrun, its invalid images too.
+    const dryRun = structuredClone(review);
+    (dryRun.request as { dryRun?: boolean }).dryRun = true;
+    pairs.push(...(await emitted(fixedRules(example.rewriter, 'example'), dryRun)));
     const plotted = pairs.filter(([metric]) => ['Rewrites', 'InvalidImages', 'AuthFailures'].includes(metric));
-    expect(plotted).toEqual(expect.arrayContaining([['Rewrites', 'patched'], ['InvalidImages', 'patched'], ['AuthFailures', 'unauthorized']]));
+    expect(plotted).toEqual(expect.arrayContaining([['Rewrites', 'patched'], ['InvalidImages', 'patched'], ['AuthFailures', 'unauthorized'], ['InvalidImages', 'dryrun']]));
+    expect(plotted).not.toContainEqual(['Rewrites', 'dryrun']);
     const widgets = dashboard();
     expect(plotted.filter(([metric, outcome]) => !shown(widgets, metric, outcome))).toEqual([]);
+    expect(pairs).toContainEqual(['Reviews', 'dryrun']);
+  });
+
+  it('plots Reviews for every Outcome the function writes, dryrun included', () => {
+    const widgets = dashboard();
+    expect(OUTCOMES.filter((outcome) => !shown(widgets, 'Reviews', outcome))).toEqual([]);
+  });
+});
+
+describe('template.yaml ConfigErrorAlarm', () => {
+  it('sums ConfigErrors over every Outcome (dryrun included) and without one, within the 10 metrics an alarm may read', () => {
+    const metrics = loadTemplate().Resources['ConfigErrorAlarm']?.Properties['Metrics'] as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[];
+    const stats = metrics.flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric]));
+    expect(stats.every((m) => m.MetricName === 'ConfigErrors')).toBe(true);
+    const outcomes = stats.map((m) => m.Dimensions.find((d) => d.Name === 'Outcome')?.Value ?? '(none)');
+    expect([...outcomes].sort()).toEqual([...OUTCOMES, '(none)'].sort());
+    expect(stats.length).toBeLessThanOrEqual(10);
   });
 });
