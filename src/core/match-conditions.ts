@@ -161,8 +161,18 @@ export const CEL_PER_CALL_COST_LIMIT = 1_000_000;
 export const MATCHED_IMAGE_MAX_LENGTH = 256;
 /** The share of the cost limit the regex matches may use (the rest: the lists, `has`, `size`, margin). */
 const COST_BUDGET = CEL_PER_CALL_COST_LIMIT / 2;
-/** Per image, besides the match: the loop step, `has`, `size`, the comparison, the `||` and `&&`. */
-const PER_IMAGE_OVERHEAD = 20;
+/**
+ * Per image, besides the match: the loop step, `has`, `size`, the comparison, the `||` and `&&`;
+ * for an image volume also the `filter` and `map` that make it `{'image': reference}` (a list and
+ * a map built per volume, about 63 in cel-go), evaluated twice (`size`, then `exists`).
+ */
+const PER_IMAGE_OVERHEAD = 150;
+/**
+ * Volumes (of every type, all pod specs together) past which the object is sent without looking
+ * at them: turning N image volumes into images costs about 63 N, so 16,000 of them (a 700 KB Pod)
+ * ran out of cost before `size` could say there were too many, and the API server skipped the webhook.
+ */
+export const MAX_VOLUMES = 5000;
 
 /**
  * At most how many images the condition matches against `re` within the cost budget, each at most
@@ -183,8 +193,8 @@ export function matchableImages(re: string): number {
  * volumes' references (the API server
  * refuses an expression past CEL_MAX_EXPRESSION_SIZE, and a regex written per list reached it
  * with a few dozen rules). The cost of evaluating it is bounded: an object with more images than
- * `matchableImages` can match within the budget, or an image longer than
- * MATCHED_IMAGE_MAX_LENGTH, is sent without matching (a condition that runs out of cost would
+ * `matchableImages` can match within the budget, more than MAX_VOLUMES volumes, or an image longer
+ * than MATCHED_IMAGE_MAX_LENGTH, is sent without matching (a condition that runs out of cost would
  * make the API server skip the webhook).
  */
 export function matchConditionExpression(rules: readonly Pick<CompiledRule, 'kind' | 'pattern'>[], scope: Scope): string | undefined {
@@ -192,10 +202,13 @@ export function matchConditionExpression(rules: readonly Pick<CompiledRule, 'kin
   if (re === undefined) return undefined;
   const most = matchableImages(re);
   if (most < 1) return undefined;
-  const lists = POD_SPECS[scope].flatMap((spec) => [...LISTS.map((l) => `(${guarded([...spec, l])} ? object.${[...spec, l].join('.')} : [])`), imageVolumes(spec)]);
+  const list = (path: readonly string[]): string => `(${guarded(path)} ? object.${path.join('.')} : [])`;
+  const lists = POD_SPECS[scope].flatMap((spec) => [...LISTS.map((l) => list([...spec, l])), imageVolumes(spec)]);
   const all = `(${lists.join(' + ')})`;
+  // Counted as they are (joining lists costs nothing per item), before any is looked at.
+  const volumes = `(${POD_SPECS[scope].map((spec) => list([...spec, 'volumes'])).join(' + ')})`;
   const expression =
-    `object != null && (size(${all}) > ${most} || ${all}.exists(c, has(c.image) && ` +
+    `object != null && (size(${volumes}) > ${MAX_VOLUMES} || size(${all}) > ${most} || ${all}.exists(c, has(c.image) && ` +
     `(size(c.image) > ${MATCHED_IMAGE_MAX_LENGTH} || c.image.matches(${celString(re)}))))`;
   return Array.from(expression).length > CEL_MAX_EXPRESSION_SIZE ? undefined : expression;
 }
