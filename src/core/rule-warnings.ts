@@ -60,9 +60,17 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
     if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
   });
   const excluded = new Set(exclude);
+  // The proper path prefixes of every exclude (`a/b/c`: `a/b`, `a`): a rule whose results an
+  // exclude deeper than their prefix covers has those results applied (they are never rewritten
+  // again), so it does rewrite something. A set, not a scan of every exclude for every rule.
+  const aboveExcludes = new Set<string>();
+  for (const ex of exclude) {
+    for (let end = ex.lastIndexOf('/'); end > 0; end = ex.lastIndexOf('/', end - 1)) aboveExcludes.add(ex.slice(0, end));
+  }
   for (const rule of rules) {
     if (rule.kind !== 'match') continue;
     const result = matchedPrefix(rule.replace);
+    if (aboveExcludes.has(result)) continue;
     let again: CompiledRule | undefined;
     for (let end = result.length; end > 0; end = result.lastIndexOf('/', end - 1)) {
       const prefix = result.slice(0, end);

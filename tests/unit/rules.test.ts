@@ -418,6 +418,8 @@ describe('validation warnings', () => {
     ['the later rule is limited to namespaces', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s, excludeNamespaces: [x]}\n'],
     ['the results are excluded', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io]\n'],
     ['the other rule matches only deeper names', '  - {name: k8s, match: registry.k8s.io/pause, replace: mirror.example.com/k8s}\n'],
+    // Some of its results (registry.k8s.io/pause/...) are excluded, so those are applied.
+    ['an exclude covers some of the results', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io/pause]\n'],
   ])('does not warn about rewriting again when %s', (_why, more) => {
     const r = parseRules(`rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n${more}`, {});
     expect(r.ok && r.warnings).toEqual([]);
