@@ -37,7 +37,7 @@ Without --config, the rules document is read from REWRITE_RULES (inline YAML or 
 parameter named by REWRITE_RULES_PARAMETER. serve refuses to start without a token unless
 --allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); invoke needs none.
 Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error;
-render --check and audit: 1 when something would change, 2 on any error.
+render --check and audit: 1 when something would change, 2 on any other error but a usage error (64).
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference
 `;
 

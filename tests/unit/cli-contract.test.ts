@@ -97,7 +97,7 @@ describe('render and audit: 1 says "something would change", so an error is 2', 
   });
 
   it('help says what 1 and 2 mean for them', async () => {
-    expect((await run(['help'])).out).toContain('render --check and audit: 1 when something would change, 2 on any error');
+    expect((await run(['help'])).out).toContain('render --check and audit: 1 when something would change, 2 on any other error but a usage error (64)');
   });
 });
 
