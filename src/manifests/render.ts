@@ -9,9 +9,10 @@
  * (review() itself). Each patch operation becomes a text edit at the offsets of the node it
  * targets. Then the edited document is parsed again and must equal the webhook's patch applied to
  * the original object (fast-json-patch); otherwise (an anchor shared with a field the webhook does
- * not change) the document is an error. Documents are parsed one at a time, so memory is bounded
- * by the largest document and time is linear in the input. Nothing is returned when any document
- * fails: the command never writes half of its output.
+ * not change) the document is an error. Documents are parsed one at a time, and a JSON List
+ * (`kubectl get -A -o json`) item by item (renderList), so memory is bounded by the largest
+ * document or item and time is linear in the input. Nothing is returned when any document fails:
+ * the command never writes half of its output.
  *
  * Existence checks (docs/verify.md) are the caller's: `check` gives the policy's outcome for each
  * planned rewrite whose rule verifies (src/cli/render.ts asks the registries first), and each
@@ -28,8 +29,10 @@ import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
+import { isRecord, own } from '../core/json.js';
+import { type JsonList, jsonListOf } from './json-list.js';
 import { jsonStreamStarts } from './json-stream.js';
-import { applyEdits, DocumentEditor, EditError } from './yaml-edit.js';
+import { applyEdits, DocumentEditor, type Edit, EditError } from './yaml-edit.js';
 
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
 export const MAX_ALIAS_COUNT = 100;
@@ -41,16 +44,21 @@ export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
   /** The existence check's outcome for a planned rewrite (src/verify/policy.ts); default: apply every one. */
   readonly check?: ((rewrite: PlannedRewrite) => PolicyOutcome) | undefined;
   /**
-   * The longest document (in characters) to parse. A document's syntax tree, with the source
-   * tokens its text edits need, takes about 80 (JSON) to 110 (YAML) times its size in memory: a
-   * 50 MB `kubectl get -A -o json` List took 4 GB. Past what the heap can hold, the process would
-   * die of it; the CLI sets this from its heap limit so that such a document is a clear error.
+   * The longest document (in characters) to parse; for a JSON List, the longest item. A
+   * document's syntax tree, with the source tokens its text edits need, takes up to
+   * HEAP_PER_DOCUMENT_CHAR times its size in memory. Past what the heap can hold, the process
+   * would die of it; the CLI sets this from its heap limit so that such a document is a clear error.
    */
   readonly maxDocumentChars?: number | undefined;
 }
 
-/** Memory a document takes while rendered, per character of its text (measured, rounded up: see RenderOptions). */
-export const HEAP_PER_DOCUMENT_CHAR = 120;
+/**
+ * Memory a document takes while rendered, per character of its text: the smallest heap that
+ * rendered it (`--max-old-space-size`), 20,000 small Pods in one List: 176 to 192 as YAML, 223 to
+ * 241 as compact JSON parsed whole (a JSON List is not, unless the yaml package finds a problem
+ * in it); rounded up.
+ */
+export const HEAP_PER_DOCUMENT_CHAR = 250;
 
 /** One image that changes (or would change), for the `--check` summary. */
 export interface RenderedImage {
@@ -125,29 +133,25 @@ function pieces(source: string): number[] {
   return starts;
 }
 
-/** Top-level tokens grouped by document (directives and comments before it, `...` after it). */
-function* documentGroups(source: string): Generator<DocumentGroup> {
-  const starts = pieces(source);
-  for (const [i, base] of starts.entries()) {
-    const text = source.slice(base, starts[i + 1] ?? source.length);
-    let tokens: CST.Token[] = [];
-    let start: number | undefined;
-    let end = 0;
-    let done = false;
-    for (const token of new Parser().parse(text)) {
-      if (done && token.type !== 'doc-end') {
-        yield { text, base, tokens, start: start ?? 0, end };
-        tokens = [];
-        start = undefined;
-        done = false;
-      }
-      start ??= 'offset' in token ? token.offset : end;
-      tokens.push(token);
-      end = ('offset' in token ? token.offset : end) + CST.stringify(token).length;
-      if (token.type === 'document') done = true;
+/** Top-level tokens of one piece (`text`, at `base` in the whole text) grouped by document (directives and comments before it, `...` after it). */
+function* documentGroups(text: string, base: number): Generator<DocumentGroup> {
+  let tokens: CST.Token[] = [];
+  let start: number | undefined;
+  let end = 0;
+  let done = false;
+  for (const token of new Parser().parse(text)) {
+    if (done && token.type !== 'doc-end') {
+      yield { text, base, tokens, start: start ?? 0, end };
+      tokens = [];
+      start = undefined;
+      done = false;
     }
-    if (done) yield { text, base, tokens, start: start ?? 0, end };
+    start ??= 'offset' in token ? token.offset : end;
+    tokens.push(token);
+    end = ('offset' in token ? token.offset : end) + CST.stringify(token).length;
+    if (token.type === 'document') done = true;
   }
+  if (done) yield { text, base, tokens, start: start ?? 0, end };
 }
 
 /** `line L, column C` (1-based) of an offset; counted only for an error message. */
@@ -199,6 +203,15 @@ function textProblem(source: string): string | undefined {
   return undefined;
 }
 
+/** Why a document this long is refused (RenderOptions.maxDocumentChars), naming where it starts. */
+function tooLarge(source: string, start: number, length: number, max: number): RenderResult {
+  const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return {
+    ok: false,
+    error: `the document at ${where(source, start)} is ${mib(length)}, more than render can hold in memory here (${mib(max)}: a document takes about ${HEAP_PER_DOCUMENT_CHAR} times its size while it is rewritten); split it (a List into its items, one YAML document each) or give node more heap (NODE_OPTIONS=--max-old-space-size=MiB)`,
+  };
+}
+
 /**
  * Rewrite every document of `source` as the webhook would rewrite its objects. Returns the whole
  * new text, or an error naming the document (1-based), its line and the path; never throws.
@@ -206,51 +219,83 @@ function textProblem(source: string): string | undefined {
 export function renderManifests(source: string, options: RenderOptions): RenderResult {
   const problem = textProblem(source);
   if (problem !== undefined) return { ok: false, error: `input: ${problem}` };
+  const starts = pieces(source);
+  const ends = starts.map((_, i) => starts[i + 1] ?? source.length);
+  // A JSON List is rendered item by item (renderList): what bounds its memory is its largest item.
+  const lists = starts.map((start, i) => jsonListOf(source.slice(start, ends[i])));
   const max = options.maxDocumentChars;
   if (max !== undefined) {
     // Before any parsing: the parser alone would fill the heap. A piece is at least one whole document.
-    const starts = pieces(source);
     for (const [i, start] of starts.entries()) {
-      const length = (starts[i + 1] ?? source.length) - start;
-      if (length <= max) continue;
-      const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
-      return {
-        ok: false,
-        error: `the document at ${where(source, start)} is ${mib(length)}, more than render can hold in memory here (${mib(max)}: a document takes about ${HEAP_PER_DOCUMENT_CHAR} times its size while it is rewritten); split it (a List into its items, one YAML document each) or give node more heap (NODE_OPTIONS=--max-old-space-size=MiB)`,
-      };
+      const list = lists[i];
+      let [at, length] = [start, (ends[i] ?? start) - start];
+      if (list !== undefined) {
+        length -= list.close - list.open - 1; // the List without its items, then each item
+        for (const [j, from] of list.starts.entries()) {
+          const n = (list.ends[j] ?? from) - from;
+          if (n > length) [at, length] = [start + from, n];
+        }
+      }
+      if (length > max) return tooLarge(source, at, length, max);
     }
   }
   const rendered: Rendered = { changes: [], warnings: [] };
   const out: string[] = [];
   let copied = 0;
   let index = 0;
-  const groups = documentGroups(source);
-  for (;;) {
-    // The yaml package recurses per level of nesting (reading and writing its syntax tree): a
-    // document nested some 10,000 levels deep overflows the stack there, and that is this
-    // document's error (exit 2), not a crash (exit 1, which `--check` uses for "would change").
-    let next: IteratorResult<DocumentGroup>;
-    try {
-      next = groups.next();
-    } catch (e) {
-      if (!isStackOverflow(e)) throw e;
-      return { ok: false, error: `document ${index + 1}: ${TOO_DEEP}` };
+  /** A document's error, located at `offset` in the whole text, as the result. */
+  const failed = (e: unknown, offset: number): RenderResult => {
+    const overflow = isStackOverflow(e);
+    if (!(e instanceof RenderError || e instanceof EditError || overflow)) throw e;
+    return { ok: false, error: `document ${index} (${where(source, offset)}): ${overflow ? TOO_DEEP : (e as Error).message}` };
+  };
+  for (const [i, base] of starts.entries()) {
+    const text = source.slice(base, ends[i]);
+    const list = lists[i];
+    if (list !== undefined) {
+      index++;
+      let edits: readonly Edit[] | typeof WHOLE;
+      try {
+        edits = renderList(text, list, index, options, rendered);
+      } catch (e) {
+        return failed(e, base);
+      }
+      if (edits !== WHOLE) {
+        for (const edit of edits) {
+          out.push(source.slice(copied, base + edit.offset), edit.insert);
+          copied = base + edit.offset + edit.remove;
+        }
+        continue;
+      }
+      // Parsed whole after all (below, as any document): bounded by its own size.
+      index--;
+      if (max !== undefined && text.length > max) return tooLarge(source, base, text.length, max);
     }
-    if (next.done === true) break;
-    const group = next.value;
-    index++;
-    let edited: string | undefined;
-    try {
-      edited = renderDocument(group, index, options, rendered);
-    } catch (e) {
-      const overflow = isStackOverflow(e);
-      if (!(e instanceof RenderError || e instanceof EditError || overflow)) throw e;
-      const at = e instanceof RenderError && e.offset !== undefined ? e.offset : group.start;
-      return { ok: false, error: `document ${index} (${where(source, group.base + at)}): ${overflow ? TOO_DEEP : (e as Error).message}` };
+    const groups = documentGroups(text, base);
+    for (;;) {
+      // The yaml package recurses per level of nesting (reading and writing its syntax tree): a
+      // document nested some 10,000 levels deep overflows the stack there, and that is this
+      // document's error (exit 2), not a crash (exit 1, which `--check` uses for "would change").
+      let next: IteratorResult<DocumentGroup>;
+      try {
+        next = groups.next();
+      } catch (e) {
+        if (!isStackOverflow(e)) throw e;
+        return { ok: false, error: `document ${index + 1}: ${TOO_DEEP}` };
+      }
+      if (next.done === true) break;
+      const group = next.value;
+      index++;
+      let edited: string | undefined;
+      try {
+        edited = renderDocument(group, index, options, rendered);
+      } catch (e) {
+        return failed(e, group.base + (e instanceof RenderError && e.offset !== undefined ? e.offset : group.start));
+      }
+      if (edited === undefined) continue;
+      out.push(source.slice(copied, group.base + group.start), edited);
+      copied = group.base + group.end;
     }
-    if (edited === undefined) continue;
-    out.push(source.slice(copied, group.base + group.start), edited);
-    copied = group.base + group.end;
   }
   out.push(source.slice(copied));
   return { ok: true, output: out.join(''), ...rendered };
@@ -333,8 +378,64 @@ function renderDocument(
   return edited;
 }
 
-/** The edited text must parse to exactly the webhook's patch applied to the original. */
-function verify(edited: string, original: unknown, ops: readonly PatchOperation[]): void {
+/** renderList's answer when a List must be rendered as one document after all. */
+const WHOLE = Symbol('whole');
+
+/** The value of a text that holds one document; undefined when the yaml package finds any problem in it. */
+function valueOf(text: string): { readonly value: unknown } | undefined {
+  try {
+    const doc = composeOne([...new Parser().parse(text)]);
+    return doc === undefined ? undefined : { value: toJson(doc) };
+  } catch (e) {
+    if (e instanceof RenderError || isStackOverflow(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * A JSON List (`kubectl get -A -o json`) item by item: the List without its items and each item
+ * parsed on their own, the items that change parsed again to be edited and checked. Its whole tree
+ * would take 200 times its text (30 KB per small Pod); this keeps the items' values (a few times).
+ * JSON has no anchors or aliases: no item depends on another, and objects, decisions, warnings,
+ * errors and edits are the whole document's. Returns the edits (offsets in `text`), or WHOLE when
+ * the yaml package finds a problem (a duplicate key) or it is not a List. Throws RenderError or EditError.
+ */
+function renderList(text: string, list: JsonList, index: number, options: RenderOptions, rendered: Rendered): readonly Edit[] | typeof WHOLE {
+  const top = valueOf(text.slice(0, list.open + 1) + text.slice(list.close))?.value;
+  if (!isRecord(top) || !Array.isArray(own(top, 'items'))) return WHOLE;
+  const items: unknown[] = [];
+  for (const [i, start] of list.starts.entries()) {
+    const item = valueOf(text.slice(start, list.ends[i]));
+    if (item === undefined) return WHOLE;
+    items.push(item.value);
+  }
+  (top as Record<string, unknown>)['items'] = items;
+  const objects = objectsOf(top);
+  if (!objects.ok) throw new RenderError(`${objects.problem.pointer === '' ? 'the document' : objects.problem.pointer} ${objects.problem.message}`);
+  if (!objects.objects.every((o) => o.pointer.startsWith('/items/'))) return WHOLE;
+  // As renderDocument: every object decided, then every edit made, then every edit checked.
+  const changed: { readonly item: number; readonly pointer: string; readonly ops: PatchOperation[] }[] = [];
+  for (const o of objects.objects) {
+    const ops = renderObject(o, index, options, rendered).map((op) => ({ ...op, path: op.path.slice(o.pointer.length) }));
+    if (ops.length > 0) changed.push({ item: Number(o.pointer.slice('/items/'.length)), pointer: o.pointer, ops });
+  }
+  const newline = text.includes('\r\n') ? '\r\n' : '\n';
+  const edits = changed.map(({ item, ops }): Edit => {
+    const [start, end] = [list.starts[item] ?? 0, list.ends[item] ?? 0];
+    const itemText = text.slice(start, end);
+    const doc = composeOne([...new Parser().parse(itemText)]);
+    if (doc === undefined) throw new RenderError('an item of the List disappeared'); // parsed above: cannot happen
+    // Offsets relative to the item: an edit uses the text around it only within a JSON value's own lines.
+    const editor = new DocumentEditor(doc, itemText, newline);
+    for (const op of ops) editor.apply(op);
+    return { offset: start, remove: end - start, insert: applyEdits(itemText, 0, editor.finish()) };
+  });
+  for (const [i, { item, pointer, ops }] of changed.entries()) verify(edits[i]?.insert ?? '', items[item], ops, pointer);
+  return edits;
+}
+
+/** The edited text must parse to exactly the webhook's patch applied to the original (at `pointer` in its document). */
+function verify(edited: string, original: unknown, ops: readonly PatchOperation[], pointer = ''): void {
   const expected = applyPatch(deepClone(original), deepClone(ops) as fastJsonPatch.Operation[], true, false).newDocument as unknown;
   const docs = [...new Composer(COMPOSE_OPTIONS).compose(new Parser().parse(edited))];
   const doc = docs[0];
@@ -344,6 +445,6 @@ function verify(edited: string, original: unknown, ops: readonly PatchOperation[
   // The first field that would differ: where the anchor is used, so that the user knows what to write out.
   const differ = compare(expected as object, actual as object)[0];
   if (differ !== undefined) {
-    throw new RenderError(`${cannot}: ${differ.path === '' ? 'the document' : differ.path} would change too (an anchor or alias shared with a field the webhook does not change? write the value out there)`);
+    throw new RenderError(`${cannot}: ${pointer + differ.path === '' ? 'the document' : pointer + differ.path} would change too (an anchor or alias shared with a field the webhook does not change? write the value out there)`);
   }
 }

@@ -52,6 +52,8 @@ function scalarText(type: string, value: string): string {
 /** The edits of one document, built from the patch; collects per-offset edits so two ops never clash. */
 export class DocumentEditor {
   private readonly edits: Edit[] = [];
+  /** The replacements by offset: a List's thousands of edits are not searched one by one for each new one. */
+  private readonly replacements = new Map<number, Edit>();
   private readonly aliases: { node: Alias; value: JsonValue; path: string }[] = [];
   private readonly replaced = new Map<unknown, JsonValue>();
   private readonly flowEntries = new Map<CST.FlowCollection, number>();
@@ -71,11 +73,12 @@ export class DocumentEditor {
   /** Insertions at one offset keep their order; one replacement per offset (the same one twice is one). */
   private add(edit: Edit, what: string): void {
     if (edit.remove > 0) {
-      const existing = this.edits.find((e) => e.offset === edit.offset && e.remove > 0);
+      const existing = this.replacements.get(edit.offset);
       if (existing !== undefined) {
         if (existing.remove === edit.remove && existing.insert === edit.insert) return;
         throw new EditError(`${what}: two different changes to the same text (an anchor used in two places?)`);
       }
+      this.replacements.set(edit.offset, edit);
     }
     this.edits.push(edit);
   }
