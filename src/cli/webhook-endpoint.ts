@@ -56,6 +56,10 @@ export function urlProblem(url: string): string | undefined {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const MAX_SUBDOMAIN_LENGTH = 253;
+const SERVICE_TOKEN_RULE =
+  'with --service must be lower-case letters, digits, "-" and "." (starting and ending with a letter or digit, at most 253 characters): the API server refuses any other path segment for a Service (e.g. a token made with openssl rand -hex 32)';
 const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
 const SERVICE_FORM = '--service must be NAMESPACE/NAME or NAMESPACE/NAME:PORT (e.g. image-rewriter/image-rewriter:443)';
 
@@ -91,7 +95,12 @@ function serviceTokenProblem(token: string | undefined): string | undefined {
   if (token === undefined) return `--service needs --token TOKEN: serve's webhook token, which the API server sends as the path's last segment (${MUTATE_PATH}<token>)`;
   if (token.trim() === '') return `--token is empty (was the token empty?): the path would end in ${MUTATE_PATH} with no webhook token after it`;
   const p = tokenProblem(token);
-  return p === undefined ? undefined : `--token ${p}`;
+  if (p !== undefined) return `--token ${p}`;
+  // The API server refuses a Service path whose segments are not DNS-1123 subdomains (the URL form
+  // has no such rule): a base64url token such as the stack's, with capitals or "_", would be accepted
+  // here and the configuration then refused by kubectl apply.
+  if (token.length > MAX_SUBDOMAIN_LENGTH || !DNS_SUBDOMAIN.test(token)) return `--token ${SERVICE_TOKEN_RULE}`;
+  return undefined;
 }
 
 /** The host name the API server checks the endpoint's certificate for. */

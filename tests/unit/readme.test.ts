@@ -5,7 +5,7 @@
  * real answer and line). The SAM verification step: what kubectl prints for the demo Deployment
  * with the webhook configuration webhook-config prints by default. The output it quotes from
  * check-config and audit, character for character. The enforcement example's policy, run by a CEL
- * implementation.
+ * implementation. The in-cluster serve example's token, which must be one the API server takes.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +101,25 @@ describe('README Rotating the token', () => {
     const used = new Set([...section.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)].map((m) => m[1] ?? ''));
     const assigned = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Z_][A-Z0-9_]*)=\$\(/gm)].map((m) => m[1] ?? ''));
     expect([...used].filter((v) => !assigned.has(v))).toEqual([]);
+  });
+});
+
+describe('README Running serve in a cluster', () => {
+  const section = readme.split('\n### Running `serve` in a cluster: admit only the API server\n')[1]?.split('\n### ')[0] ?? '';
+  const block = section.split('```sh\n')[1]?.split('\n```')[0] ?? '';
+
+  it('makes the token it registers, in a form the API server takes as a Service path segment', async () => {
+    const made = /^WEBHOOK_TOKEN=\$\(openssl rand -hex (\d+)\)/m.exec(block);
+    expect(made).not.toBeNull();
+    // openssl rand -hex N: 2N lower-case hex digits; webhook-config --service refuses what the API server would.
+    const token = 'a0'.repeat(Number(made?.[1]));
+    const command = /^image-rewriter (webhook-config --service \S+) --token "\$WEBHOOK_TOKEN"/m.exec(block)?.[1]?.split(' ') ?? [];
+    expect(command).toEqual(['webhook-config', '--service', 'image-rewriter/image-rewriter']);
+    const io = captureIo();
+    expect(await main([...command, '--token', token], io)).toBe(0);
+    // The stack's tokens (base64url) are not: the README says so.
+    expect(await main([...command, '--token', 'Xk3vQ9zLmN2pR7sT0uWyAb'], captureIo())).toBe(64);
+    expect(section.replace(/\s+/g, ' ')).toContain("a base64url token, such as the stack's, is refused by `webhook-config --service`");
   });
 });
 

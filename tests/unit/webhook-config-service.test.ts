@@ -58,6 +58,10 @@ describe('webhookConfiguration with a service', () => {
     expect(webhookConfiguration({ service: 'a/b:1', token: TOKEN }).webhooks[0]?.clientConfig).toMatchObject({ service: { port: 1 } });
     expect(webhookConfiguration({ service: 'a/b:65535', token: TOKEN }).webhooks[0]?.clientConfig).toMatchObject({ service: { port: 65535 } });
     expect(webhookConfiguration({ service: `${'n'.repeat(63)}/${'s'.repeat(63)}`, token: TOKEN }).webhooks).toHaveLength(1);
+    // Tokens the API server takes as a Service path segment: openssl rand -hex 32's, dotted, 253 characters.
+    for (const token of ['0f'.repeat(32), 'abc.def-0123456789', 'a'.repeat(253)]) {
+      expect(webhookConfiguration({ service: SERVICE, token }).webhooks[0]?.clientConfig).toMatchObject({ service: { path: `/mutate/${token}` } });
+    }
   });
 
   it.each<{ options: Omit<WebhookConfigOptions, 'url' | 'service' | 'token' | 'caBundlePem'>; withCa: boolean }>([
@@ -76,6 +80,7 @@ describe('webhookConfiguration with a service', () => {
   const label = 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
   const form = '--service must be NAMESPACE/NAME or NAMESPACE/NAME:PORT (e.g. image-rewriter/image-rewriter:443)';
   const portRule = "--service port must be a whole number from 1 to 65535 (the Service's port, not the container's; default 443)";
+  const serviceToken = '--token with --service must be lower-case letters, digits, "-" and "." (starting and ending with a letter or digit, at most 253 characters): the API server refuses any other path segment for a Service';
   it.each([
     { why: 'neither url nor service', options: {}, message: '--url URL is required (API Gateway: https://<api>.execute-api.<region>.amazonaws.com/Prod/mutate/<token>), or --service NAMESPACE/NAME[:PORT] --token TOKEN for serve behind a Service' },
     { why: 'both url and service', options: { url: URL_OK, service: SERVICE, token: TOKEN }, message: 'give --url or --service, not both' },
@@ -86,6 +91,13 @@ describe('webhookConfiguration with a service', () => {
     { why: 'a short token', options: { service: SERVICE, token: 'abc' }, message: '--token must be at least 16 characters of A-Z a-z 0-9 . _ ~ -' },
     { why: 'a token with a slash', options: { service: SERVICE, token: `${TOKEN}/x` }, message: '--token must be at least 16 characters of A-Z a-z 0-9 . _ ~ -' },
     { why: 'a token with a query', options: { service: SERVICE, token: `${TOKEN}?x=1` }, message: '--token must be at least 16 characters' },
+    // The API server's rule for a Service path's segments (DNS-1123 subdomains), which serve's token check allows.
+    { why: 'a base64url token with capitals (the stack makes such tokens)', options: { service: SERVICE, token: 'Xk3vQ9zLmN2pR7sT0uWyAb' }, message: serviceToken },
+    { why: 'a token with "_"', options: { service: SERVICE, token: 'abcdefgh_ijklmnopq' }, message: serviceToken },
+    { why: 'a token with "~"', options: { service: SERVICE, token: 'abcdefgh~ijklmnopq' }, message: serviceToken },
+    { why: 'a token starting with "-"', options: { service: SERVICE, token: '-abcdefghijklmnopq' }, message: serviceToken },
+    { why: 'a token ending with "."', options: { service: SERVICE, token: 'abcdefghijklmnopq.' }, message: serviceToken },
+    { why: 'a token of 254 characters', options: { service: SERVICE, token: 'a'.repeat(254) }, message: serviceToken },
     { why: 'an empty service', options: { service: '', token: TOKEN }, message: `${form}: ` },
     { why: 'no namespace part', options: { service: 'image-rewriter', token: TOKEN }, message: `${form}: image-rewriter` },
     { why: 'three parts', options: { service: 'a/b/c', token: TOKEN }, message: `${form}: a/b/c` },
