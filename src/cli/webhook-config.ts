@@ -279,7 +279,7 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
   lines.push(
     '',
     'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
-    `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS} (API Gateway gives up after 29 s).`,
+    `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS}${service === undefined ? ' (API Gateway gives up after 29 s)' : ''}.`,
     options.allowOptOut === false
       ? `Opt out: not allowed by the rules (allowOptOut: false), so the ${SKIP_LABEL} label is not a selector. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`
       : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
