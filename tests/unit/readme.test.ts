@@ -106,7 +106,7 @@ describe('README Rotating the token', () => {
 
 describe('README Running serve in a cluster', () => {
   const section = readme.split('\n### Running `serve` in a cluster: admit only the API server\n')[1]?.split('\n### ')[0] ?? '';
-  const block = section.split('```sh\n')[1]?.split('\n```')[0] ?? '';
+  const block = section.split('```bash\n')[1]?.split('\n```')[0] ?? '';
 
   it('makes the token it registers, in a form the API server takes as a Service path segment', async () => {
     const made = /^WEBHOOK_TOKEN=\$\(openssl rand -hex (\d+)\)/m.exec(block);
