@@ -58,6 +58,11 @@ const entries = [
     // its ES module namespace) at every cold start; load it where it is used
     // (process.getBuiltinModule, or import()). node:fs and node:url are loaded anyway.
     builtinsAtStart: ['node:fs', 'node:url'],
+    // The files a cold start loads: the entry and the chunks esbuild made of the code it shares with
+    // the lazy chunks. Each more is one more ES module to resolve, read and link at every cold start;
+    // a small module imported by both the entry and a lazy chunk (a helper moved to core/) becomes
+    // such a file: import it with import() on the lazy side's path, or keep a copy there.
+    maxFilesAtStart: 3,
     // No `__name` calls for every function at load: a logged stack is mapped to src/ lines, which say more than the names.
     keepNames: false,
     // No `require` for CommonJS dependencies: nothing in this bundle calls it (checked below), and
@@ -98,6 +103,9 @@ for (const e of entries) {
     // What a cold start loads: the entry and the chunks it imports statically. The lazy packages must not be in it.
     const atStart = new Set([e.out]);
     for (const path of atStart) for (const i of result.metafile.outputs[path]?.imports ?? []) if (i.kind === 'import-statement' && !i.external) atStart.add(i.path);
+    if (e.maxFilesAtStart !== undefined && atStart.size > e.maxFilesAtStart) {
+      throw new Error(`${e.out}: a cold start loads ${atStart.size} files (${[...atStart].join(', ')}), at most ${e.maxFilesAtStart}: a module shared by the entry and a lazy chunk became a chunk of its own`);
+    }
     const loaded = [...atStart].flatMap((path) => Object.keys(result.metafile.outputs[path]?.inputs ?? {}));
     const early = loaded.filter((input) => e.lazy.some((pkg) => input.includes(`node_modules/${pkg}/`)));
     if (early.length > 0) throw new Error(`${e.out}: ${e.lazy.join(', ')} must be loaded only with import() (cold start); loaded at start: ${early.slice(0, 5).join(', ')}`);

@@ -9,7 +9,6 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ENV, SourceError, type TokenSetting } from './settings.js';
 import { tokenProblem } from './token-check.js';
-import { secretsManagerFor } from './secret-client.js';
 
 /** Longest wait for one AWS read (the API server's webhook timeout is a few seconds). */
 export const READ_TIMEOUT_MS = 3000;
@@ -67,7 +66,13 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       return (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
     }
     case 'secret': {
-      const [{ GetSecretValueCommand }, shared] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+      // secret-client.js by import(): the verify chunk imports it too, and a module shared with the
+      // entry would become a chunk loaded at every cold start.
+      const [{ GetSecretValueCommand }, shared, { secretsManagerFor }] = await Promise.all([
+        import('@aws-sdk/client-secrets-manager'),
+        deps.secretsManager(),
+        import('./secret-client.js'),
+      ]);
       const secretsManager = await secretsManagerFor(setting.secretId, shared);
       const command = new GetSecretValueCommand({ SecretId: setting.secretId });
       return (await secretsManager.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;

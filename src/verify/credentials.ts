@@ -16,7 +16,10 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { secretsManagerFor } from '../config/secret-client.js';
 import type { CredentialLookup, RegistryCredentials } from './oci.js';
-import { isRecord } from '../core/json.js';
+
+// Its own copy, not core/json's: a module the entry and this lazily loaded one both import is split
+// by esbuild into a chunk of its own, one more file to load at every cold start.
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export type CredentialsSetting = { readonly kind: 'none' } | { readonly kind: 'secret'; readonly secretId: string } | { readonly kind: 'ssm'; readonly name: string };
 
