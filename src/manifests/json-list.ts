@@ -23,6 +23,13 @@ export interface JsonList {
   readonly ends: readonly number[];
 }
 
+/**
+ * Heap a JSON List takes while it is rendered item by item, per character of its text: its items'
+ * values, the output and what changes (docs/performance.md: 17 for small Pods, 20 with
+ * `--annotate`), rounded up; JSON.parse's value of it, made first here, takes less.
+ */
+export const HEAP_PER_LIST_CHAR = 32;
+
 /** A byte order mark (the text's first piece) and a `---` line before the JSON value (YAML's document start). */
 const PREFIX = /^\ufeff?(?:---(?=[ \t\r\n]|$))?/;
 
@@ -32,9 +39,11 @@ const NO_TEXT = new Set(['doc-mode', 'scalar', 'flow-error-end']);
 /**
  * The items of `text` (one document: an optional `---` line, then a JSON object with an `items`
  * list, then white space), or undefined: not JSON, no `items` list, `items` twice (YAML refuses
- * the duplicate key: left to the whole-document path, which says so).
+ * the duplicate key: left to the whole-document path, which says so), or longer than `heap` bytes
+ * hold at HEAP_PER_LIST_CHAR (not even JSON.parse reads it: the caller refuses such a document).
  */
-export function jsonListOf(text: string): JsonList | undefined {
+export function jsonListOf(text: string, heap = Infinity): JsonList | undefined {
+  if (text.length * HEAP_PER_LIST_CHAR > heap) return undefined;
   const from = PREFIX.exec(text)?.[0].length ?? 0;
   const json = text.slice(from);
   // Cheap and strict (a YAML document fails at its first character): the lexer below may trust

@@ -44,10 +44,10 @@ export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
   /** The existence check's outcome for a planned rewrite (src/verify/policy.ts); default: apply every one. */
   readonly check?: ((rewrite: PlannedRewrite) => PolicyOutcome) | undefined;
   /**
-   * The longest document (in characters) to parse; for a JSON List, the longest item. A
-   * document's syntax tree, with the source tokens its text edits need, takes up to
-   * HEAP_PER_DOCUMENT_CHAR times its size in memory. Past what the heap can hold, the process
-   * would die of it; the CLI sets this from its heap limit so that such a document is a clear error.
+   * The longest document (in characters) to parse; for a JSON List, the longest item, the List up
+   * to HEAP_PER_DOCUMENT_CHAR / HEAP_PER_LIST_CHAR times it. A document's syntax tree, with the source
+   * tokens its text edits need, takes up to HEAP_PER_DOCUMENT_CHAR times its size in memory. Past what the heap
+   * can hold, the process would die of it; the CLI sets this from its heap limit so that such a document is a clear error.
    */
   readonly maxDocumentChars?: number | undefined;
 }
@@ -221,9 +221,9 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
   if (problem !== undefined) return { ok: false, error: `input: ${problem}` };
   const starts = pieces(source);
   const ends = starts.map((_, i) => starts[i + 1] ?? source.length);
-  // A JSON List is rendered item by item (renderList): what bounds its memory is its largest item.
-  const lists = starts.map((start, i) => jsonListOf(source.slice(start, ends[i])));
   const max = options.maxDocumentChars;
+  // A JSON List is rendered item by item (renderList): its largest item bounds its memory, and its size (json-list.ts).
+  const lists = starts.map((start, i) => jsonListOf(source.slice(start, ends[i]), max === undefined ? Infinity : max * HEAP_PER_DOCUMENT_CHAR));
   if (max !== undefined) {
     // Before any parsing: the parser alone would fill the heap. A piece is at least one whole document.
     for (const [i, start] of starts.entries()) {

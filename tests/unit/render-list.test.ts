@@ -5,7 +5,7 @@
  * item (a duplicate key) sends it down the whole-document path, whose error it gets; and a List
  * larger than maxDocumentChars is rendered when its items are not.
  */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import type { DecideOptions } from '../../src/core/manifest.js';
 import { renderManifests, type RenderResult } from '../../src/manifests/render.js';
@@ -116,5 +116,22 @@ describe('a JSON List, item by item', () => {
     expect(r.ok && r.output).toBe(text.replaceAll('gcr.io/app', 'asia.gcr.io/app'));
     const big = `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod('big', 'gcr.io/app:1', { note: 'x'.repeat(5000) })] })}\n`;
     expect(renderManifests(big, { rewriter, ...OPTIONS, maxDocumentChars: 4096 })).toMatchObject({ ok: false, error: expect.stringMatching(/^the document at line 1, column \d+ is 0\.0 MiB, more than render can hold/) });
+  });
+
+  // The List's values, output and changes take up to HEAP_PER_LIST_CHAR times its text: a List of
+  // small items past that, or any JSON document too long for the check above, is refused before
+  // JSON.parse reads it whole (a 38 MB ConfigMap under a 200 MB heap: out of memory, exit 134).
+  it.each([
+    ['a List of small items', `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: Array.from({ length: 2000 }, (_, i) => pod(`p${i}`, 'gcr.io/app:1')) })}\n`],
+    ['a document that is not a List', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`k${i}`, 'v'])) })],
+  ])('%s too large for the heap even so is refused, before JSON.parse reads it', (_name, text) => {
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const r = renderManifests(text, { rewriter, ...OPTIONS, maxDocumentChars: 4096 });
+      expect(r).toMatchObject({ ok: false, error: expect.stringMatching(/^the document at line 1, column 1 is 0\.\d MiB, more than render can hold/) });
+      expect(parse.mock.calls.map(([arg]) => arg.length).filter((n) => n > 4096)).toEqual([]);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
