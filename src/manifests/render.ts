@@ -129,7 +129,7 @@ function pieces(source: string): number[] {
   const json = jsonStreamStarts(source);
   if (json !== undefined) return [0, ...json.slice(1)];
   const starts = [0];
-  for (const m of source.matchAll(/^---(?=[ \t\r\n]|$)/gm)) if (m.index > 0) starts.push(m.index);
+  for (const m of source.matchAll(/(?<=^|[\r\n])---(?=[ \t\r\n]|$)/g)) if (m.index > 0) starts.push(m.index);
   return starts;
 }
 

@@ -220,3 +220,16 @@ describe('a document nested deeper than the parser can recurse (a hostile chart)
     expect(r).toEqual({ ok: false, error: `document 1: ${TOO_DEEP}` });
   });
 });
+
+// JavaScript's multiline `^` also matches after U+2028 and U+2029, which YAML 1.2 and JSON read as
+// characters of a string, not line breaks: the text was cut inside the string ("Missing closing quote").
+describe('"---" after a U+2028 or U+2029 inside a string', () => {
+  const rewriter = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+  it.each([
+    ['JSON', '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","annotations":{"note":"x\u2028--- y"}},"spec":{"containers":[{"name":"a","image":"gcr.io/app:1"}]}}'],
+    ['YAML', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations: {note: "x\u2029--- y"}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n'],
+  ])('%s: one document, not cut there', (_name, text) => {
+    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+    expect(r).toMatchObject({ ok: true, output: text.replace('gcr.io/app', 'asia.gcr.io/app') });
+  });
+});
