@@ -15,12 +15,13 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import * as z from 'zod';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { type Pod, cronJob, deployment, imagesOf, list, parseJson, pod, replicaSet, webhookConfiguration } from './harness/kubectl.js';
 import { isAlive } from './harness/processes.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
-import { newToken, probeUntil, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { type LogLine, type ServeInstance, newToken, probeUntil, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
 
 const ORIGINAL_IMAGES = 'image-rewriter.io/original-images';
 const SKIP = 'image-rewriter.io/skip';
@@ -71,6 +72,43 @@ function waitForPods(namespace: string, selector: string, count = 1): Promise<Po
 }
 
 const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('Warning: '));
+
+/** An EMF document of serve (its metrics, on stderr between the log lines): the fields the scenarios read. */
+const emfDocument = z.looseObject({
+  _aws: z.object({
+    CloudWatchMetrics: z.array(z.object({ Namespace: z.string(), Dimensions: z.array(z.array(z.string())), Metrics: z.array(z.object({ Name: z.string(), Unit: z.string() })) })),
+  }),
+});
+
+/**
+ * The "admission reviewed" line of `uid` in serve's log since `mark`, and the EMF document of the
+ * same invocation: the handler flushes its metrics once, after the review's line, and a worker
+ * writes both in one batch of whole lines, so it is the next document in the log (the document has
+ * no `worker` or `uid` to match it by); another review's line between the two would make that
+ * ambiguous, and fails. Waits for both: serve writes them after its answer.
+ */
+function reviewAndMetrics(serve: ServeInstance, mark: number, namespace: string, name: string): Promise<{ line: LogLine; metrics: z.infer<typeof emfDocument> }> {
+  return eventually(`the review line of ${namespace}/${name} and its EMF document`, { timeoutMs: 10_000 }, () => {
+    const texts = serve.text(mark).split('\n');
+    const parsed = texts.map((t): unknown => {
+      try {
+        return JSON.parse(t);
+      } catch {
+        return undefined; // a partial last line
+      }
+    });
+    const isReview = (v: unknown): v is LogLine => typeof v === 'object' && v !== null && (v as LogLine).message === 'admission reviewed';
+    const at = parsed.findIndex((v) => isReview(v) && v['namespace'] === namespace && v['name'] === name);
+    const line = parsed[at];
+    if (!isReview(line)) return Promise.resolve(notYet('no review line yet'));
+    for (const v of parsed.slice(at + 1)) {
+      if (isReview(v)) throw new Error(`another review line (${String(v['namespace'])}/${String(v['name'])}) came before the EMF document of ${namespace}/${name}`);
+      const metrics = emfDocument.safeParse(v);
+      if (metrics.success) return Promise.resolve(done({ line, metrics: metrics.data }));
+    }
+    return Promise.resolve(notYet('a review line, no EMF document after it yet'));
+  });
+}
 
 describe('image-rewriter behind a real kube-apiserver', () => {
   scenario(env, '1. demo: kubectl apply -f nginx-gcr.yaml, its Pod runs asia.gcr.io/nginx', async () => {
@@ -220,6 +258,47 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     expect(get.code).toBe(1);
     expect(get.stderr).toContain('NotFound');
     expect((await kubectl.json(list(pod), ['-n', ns, 'get', 'pods'])).items).toEqual([]);
+  });
+
+  scenario(env, '6b. kubectl apply --dry-run=server: rewritten, nothing stored, logged with dryRun and counted as dryrun; the real apply is not', async () => {
+    const ns = 'apply-dry-run';
+    await kubectl.createNamespace(ns);
+    // The API server sends a dry run only to webhooks declaring no side effects (None or NoneOnDryRun);
+    // others make it refuse the request.
+    const sideEffects = await kubectl.ok(['get', 'mutatingwebhookconfiguration', 'image-rewriter', '-o', 'jsonpath={.webhooks[*].sideEffects}']);
+    expect(sideEffects.stdout).toBe('None');
+    const manifest = podManifest('applied', { web: 'gcr.io/nginx:1.27' });
+    const warned = ['Warning: image-rewriter: rewrote containers[web] gcr.io/nginx:1.27 -> asia.gcr.io/nginx:1.27 (rule gcr)'];
+
+    const dryMark = env.serve.mark();
+    const dry = await kubectl.ok(['-n', ns, 'apply', '--dry-run=server', '-o', 'yaml', '-f', '-'], { input: manifest });
+    const returned = pod.parse(parseYaml(dry.stdout));
+    expect(imagesOf(returned.spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+    expect(returned.metadata.annotations?.[ORIGINAL_IMAGES]).toBe('{"containers/web":"gcr.io/nginx:1.27"}');
+    expect(warnings(dry.stderr)).toEqual(warned);
+    const get = await kubectl.run(['-n', ns, 'get', 'pod', 'applied']);
+    expect({ code: get.code, notFound: get.stderr.includes('NotFound') }).toEqual({ code: 1, notFound: true });
+    expect((await kubectl.json(list(pod), ['-n', ns, 'get', 'pods'])).items).toEqual([]);
+
+    // The answer's outcome on the line, with dryRun; no rule slots; counted under dryrun without Rewrites.
+    const dryReview = await reviewAndMetrics(env.serve, dryMark, ns, 'applied');
+    expect(dryReview.line).toMatchObject({ operation: 'CREATE', outcome: 'patched', dryRun: true, rewrites: 1, rewritten: [{ container: 'web', from: 'gcr.io/nginx:1.27', to: 'asia.gcr.io/nginx:1.27', rule: 'gcr' }] });
+    expect(dryReview.line['rule1']).toBeUndefined();
+    expect(dryReview.metrics).toMatchObject({ service: 'image-rewriter', Outcome: 'dryrun', Reviews: 1 });
+    expect(dryReview.metrics['Rewrites']).toBeUndefined();
+    expect(dryReview.metrics._aws.CloudWatchMetrics).toEqual([{ Namespace: 'ImageRewriter', Dimensions: [['service', 'Outcome']], Metrics: [{ Name: 'Reviews', Unit: 'Count' }] }]);
+
+    // The same apply for real: stored rewritten, a line without dryRun, counted as patched with its Rewrites.
+    const mark = env.serve.mark();
+    const applied = await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+    expect(applied.stdout.trim()).toBe('pod/applied created');
+    expect(warnings(applied.stderr)).toEqual(warned);
+    const stored = await getPod(ns, 'applied');
+    expect(imagesOf(stored.spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+    const review = await reviewAndMetrics(env.serve, mark, ns, 'applied');
+    expect(review.line).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1, rule1: 'gcr', rule1Rewrites: 1 });
+    expect(review.line).not.toHaveProperty('dryRun');
+    expect(review.metrics).toMatchObject({ service: 'image-rewriter', Outcome: 'patched', Reviews: 1, Rewrites: 1 });
   });
 
   scenario(env, '7. opt-out: a labelled object, kube-system and a labelled namespace are left untouched', async () => {
