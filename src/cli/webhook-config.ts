@@ -35,7 +35,7 @@ import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope 
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { formatIssues, parseRules } from '../config/load.js';
-import { caBundleProblem, type ClientConfig, parseService, privateHostWithoutCa, serviceHost, urlProblem } from './webhook-endpoint.js';
+import { caBundleProblem, type ClientConfig, isDnsSubdomain, parseService, privateHostWithoutCa, serviceHost, urlProblem } from './webhook-endpoint.js';
 
 export { urlProblem } from './webhook-endpoint.js';
 
@@ -155,8 +155,6 @@ const ENDPOINT_REQUIRED =
   '--url URL is required (API Gateway: https://<api>.execute-api.<region>.amazonaws.com/Prod/mutate/<token>), or --service NAMESPACE/NAME[:PORT] --token TOKEN for serve behind a Service';
 const ENDPOINT_TWICE = 'give --url or --service, not both (--url for an endpoint the API server reaches by URL, --service for serve behind a Service)';
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** Check every option; returns every problem (empty when all is well). */
 export function optionProblems(options: WebhookConfigOptions): string[] {
   return endpointOf(options).problems;
@@ -184,7 +182,7 @@ function endpointOf(options: WebhookConfigOptions): { readonly clientConfig?: Cl
     problems.push(`--timeout-seconds must be a whole number from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS} (API Gateway gives up after 29 s; keep it short): ${String(t)}`);
   }
   const name = options.name;
-  if (name !== undefined && (name.length > 253 || !DNS_SUBDOMAIN.test(name))) {
+  if (name !== undefined && !isDnsSubdomain(name)) {
     problems.push(`--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): ${name}`);
   }
   const versions = options.admissionReviewVersions;

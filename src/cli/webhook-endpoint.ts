@@ -57,7 +57,9 @@ export function urlProblem(url: string): string | undefined {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const MAX_SUBDOMAIN_LENGTH = 253;
+
+/** A DNS-1123 subdomain: an object name (`--name`), a Service path segment (the token). */
+export const isDnsSubdomain = (s: string): boolean => s.length <= 253 && DNS_SUBDOMAIN.test(s);
 const SERVICE_TOKEN_RULE =
   'with --service must be lower-case letters, digits, "-" and "." (starting and ending with a letter or digit, at most 253 characters): the API server refuses any other path segment for a Service (e.g. a token made with openssl rand -hex 32)';
 const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
@@ -99,7 +101,7 @@ function serviceTokenProblem(token: string | undefined): string | undefined {
   // The API server refuses a Service path whose segments are not DNS-1123 subdomains (the URL form
   // has no such rule): a base64url token such as the stack's, with capitals or "_", would be accepted
   // here and the configuration then refused by kubectl apply.
-  if (token.length > MAX_SUBDOMAIN_LENGTH || !DNS_SUBDOMAIN.test(token)) return `--token ${SERVICE_TOKEN_RULE}`;
+  if (!isDnsSubdomain(token)) return `--token ${SERVICE_TOKEN_RULE}`;
   return undefined;
 }
 
