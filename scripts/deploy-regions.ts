@@ -10,6 +10,13 @@
  * clusters (it is in their webhook configuration and in API server logs) opens only that region's
  * endpoint and is rotated there alone, and each region deploys and fails on its own.
  *
+ * `--parameter Key=Value` goes to every region; `--parameter REGION:Key=Value` to that region only,
+ * in place of an unscoped value of the same Key, for the values that exist in one region
+ * (VpcEndpointIds, VerifyEcrRepositoryArns, or an EndpointType of its own). Before anything runs
+ * it refuses what would deploy a broken region: a REGION not in --regions, a Key the template lacks,
+ * a Key given twice in one scope, EndpointType PRIVATE without VpcEndpointIds, one VPC endpoint in
+ * two regions, ECR ARNs of another partition; and warns of ECR ARNs of another region.
+ *
  * The commands go through an injected runner, so tests check what would run without AWS. A region
  * that fails does not stop the others; the exit status is 1 when any failed.
  */
@@ -35,7 +42,7 @@ export interface Options {
   readonly rules?: string;
   /** Or an SSM parameter name that must exist in every region, passed as RewriteRulesParameterName. */
   readonly rulesParameter?: string;
-  /** More `Key=Value` stack parameters, the same in every region. */
+  /** More stack parameters: `Key=Value` for every region, `REGION:Key=Value` for one (overriding `Key=Value` there). */
   readonly parameters: readonly string[];
   readonly build: boolean;
   /** How the printed command calls the CLI. */
@@ -95,14 +102,7 @@ export function problems(options: Options): string[] {
   if (new Set(options.regions).size !== options.regions.length) out.push('--regions: a region is listed twice');
   if ((options.rules === undefined) === (options.rulesParameter === undefined)) out.push('give exactly one of --rules FILE and --rules-parameter NAME');
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(options.stackName)) out.push(`--stack-name: "${options.stackName}" is not a stack name`);
-  for (const p of options.parameters) {
-    if (!/^[A-Za-z0-9]+=/.test(p)) out.push(`--parameter: "${p}" is not Key=Value`);
-    const key = p.split('=')[0] ?? '';
-    if (/^(RewriteRules|RewriteRulesParameterName)=/.test(p)) out.push(`--parameter: set the rules with --rules or --rules-parameter, not ${key}`);
-    else if (options.templateParameters !== undefined && /^[A-Za-z0-9]+=/.test(p) && !options.templateParameters.includes(key)) {
-      out.push(`--parameter: template.yaml has no parameter ${key} (sam deploy would ignore it); it has ${options.templateParameters.join(', ')}`);
-    }
-  }
+  out.push(...parameterProblems(options));
   if (options.rules !== undefined) {
     if (safeParse(options.rules) !== undefined && Buffer.byteLength(rulesJson(options.rules), 'utf8') > MAX_INLINE_RULES_BYTES) {
       out.push(`--rules: the document is over ${String(MAX_INLINE_RULES_BYTES)} bytes as JSON; put it in an SSM parameter in each region and use --rules-parameter`);
@@ -110,6 +110,128 @@ export function problems(options: Options): string[] {
     for (const region of options.regions.filter((r) => REGION.test(r))) {
       const result = parseRules(options.rules, { AWS_REGION: region, AWS_ACCOUNT_ID: '000000000000', AWS_URL_SUFFIX: urlSuffix(region) });
       if (!result.ok) out.push(`--rules: invalid for ${region}:\n${formatIssues(result.issues)}`);
+    }
+  }
+  return out;
+}
+
+/** One `--parameter`: `Key=Value`, or `REGION:Key=Value` for one region. */
+export interface Parameter {
+  readonly region?: string;
+  readonly key: string;
+  /** As written after the `=`, handed to SAM CLI unchanged. */
+  readonly value: string;
+}
+
+/**
+ * A `--parameter` read, or undefined when it is neither form. The part before the first `=` is the
+ * Key or REGION:Key (template parameter names hold no colon; values may: ARNs).
+ */
+export function parseParameter(text: string): Parameter | undefined {
+  const m = /^(?:([^:=]*):)?([A-Za-z0-9]+)=/.exec(text);
+  if (m === null) return undefined;
+  const key = m[2] ?? '';
+  const value = text.slice(m[0].length);
+  return m[1] === undefined ? { key, value } : { region: m[1], key, value };
+}
+
+/** The `Key=Value` words for one region: the unscoped ones it does not override, then its own. */
+export function regionParameters(options: Options, region: string): string[] {
+  const parsed = options.parameters.map(parseParameter).filter((p) => p !== undefined);
+  const own = parsed.filter((p) => p.region === region);
+  const shared = parsed.filter((p) => p.region === undefined && !own.some((o) => o.key === p.key));
+  return [...shared, ...own].map((p) => `${p.key}=${p.value}`);
+}
+
+/** A region's parameter values as CloudFormation gets them (SAM CLI drops one pair of wrapping quotes). */
+function regionValues(options: Options, region: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const word of regionParameters(options, region)) {
+    const p = parseParameter(word);
+    if (p !== undefined) values.set(p.key, /^"[^"]*"$|^'[^']*'$/.test(p.value) ? p.value.slice(1, -1) : p.value);
+  }
+  return values;
+}
+
+/** The partition of a region, as ARNs name it. */
+function partition(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  return 'aws';
+}
+
+const ecrArns = (values: Map<string, string>): { arn: string; partition: string; region: string }[] =>
+  (values.get('VerifyEcrRepositoryArns') ?? '').split(',').flatMap((arn) => {
+    const m = /^arn:([a-z-]+):ecr:([a-z0-9-]+):/.exec(arn.trim());
+    return m === null ? [] : [{ arn: arn.trim(), partition: m[1] ?? '', region: m[2] ?? '' }];
+  });
+
+/** The problems of the `--parameter`s: their form, names and regions, and what would break a region. */
+function parameterProblems(options: Options): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const text of options.parameters) {
+    const p = parseParameter(text);
+    if (p === undefined) {
+      out.push(`--parameter: "${text}" is not Key=Value or REGION:Key=Value`);
+      continue;
+    }
+    if (p.region !== undefined && !options.regions.includes(p.region)) out.push(`--parameter: "${text}" is for region "${p.region}", which is not one of --regions (${options.regions.join(', ')})`);
+    if (p.key === 'RewriteRules' || p.key === 'RewriteRulesParameterName') out.push(`--parameter: set the rules with --rules or --rules-parameter, not ${p.key}`);
+    else if (options.templateParameters !== undefined && !options.templateParameters.includes(p.key)) {
+      out.push(`--parameter: template.yaml has no parameter ${p.key} (sam deploy would ignore it); it has ${options.templateParameters.join(', ')}`);
+    }
+    // Two values for one Key in one scope: SAM CLI would keep one of them without a word.
+    const scoped = p.region === undefined ? p.key : `${p.region}:${p.key}`;
+    if (seen.has(scoped)) out.push(`--parameter: ${scoped} is given twice`);
+    seen.add(scoped);
+  }
+  if (out.length > 0) return out;
+  const regions = options.regions.filter((r) => REGION.test(r));
+  const vpceRegions = new Map<string, string[]>();
+  for (const region of regions) {
+    const values = regionValues(options, region);
+    const type = values.get('EndpointType');
+    // The template's rule PrivateEndpointNeedsVpcEndpoints would fail this region's changeset only
+    // after the regions before it were deployed. A VpcEndpointIds missing here might be kept from an
+    // earlier deploy of the stack, but this command cannot know: it asks for the region's ids.
+    if (type === 'PRIVATE' && (values.get('VpcEndpointIds') ?? '') === '') {
+      out.push(`--parameter: EndpointType PRIVATE in ${region} needs that region's VPC endpoints: --parameter ${region}:VpcEndpointIds=vpce-...`);
+    }
+    // VpcEndpointIds is ignored where the EndpointType is REGIONAL (given here; else it may be PRIVATE).
+    if (type !== 'REGIONAL') {
+      for (const id of (values.get('VpcEndpointIds') ?? '').split(',').filter((i) => i !== '')) vpceRegions.set(id, [...(vpceRegions.get(id) ?? []), region]);
+    }
+    for (const arn of ecrArns(values)) {
+      if (arn.partition !== partition(region)) out.push(`--parameter: VerifyEcrRepositoryArns for ${region} names ${arn.arn}, of partition ${arn.partition}: IAM in ${region} (${partition(region)}) cannot grant it`);
+    }
+  }
+  // A VPC endpoint exists in one region: the same id in two regions' stacks is wrong in all but one.
+  for (const [id, where] of vpceRegions) {
+    if (where.length > 1) out.push(`--parameter: VpcEndpointIds ${id} would go to ${where.join(', ')}; a VPC endpoint exists in one region: give each region its own (--parameter ${where[0] ?? ''}:VpcEndpointIds=${id})`);
+  }
+  return out;
+}
+
+/**
+ * What deserves a second look but may be meant. A stack granted ECR repositories of another region
+ * is warned of, not refused: the existence check calls ECR in the target's own region
+ * (src/verify/verifier.ts), so rules that verify against one central registry need its region's
+ * ARNs in every stack. Rules written with ${env:AWS_REGION} verify against each region's own ECR,
+ * though, and there a copied ARN leaves every check unreachable.
+ */
+export function warnings(options: Options): string[] {
+  const out: string[] = [];
+  for (const region of options.regions) {
+    for (const arn of ecrArns(regionValues(options, region))) {
+      if (arn.region !== region && arn.partition === partition(region)) {
+        out.push(
+          `VerifyEcrRepositoryArns for ${region} names ${arn.arn}, a repository in ${arn.region}: the ${region} function may check only the repositories named. ` +
+            `Right for rules that verify against ${arn.region}; for ${region}'s own ECR give --parameter ${region}:VerifyEcrRepositoryArns=arn:${arn.partition}:ecr:${region}:...`,
+        );
+      }
     }
   }
   return out;
@@ -143,7 +265,7 @@ export function deployArgs(options: Options, region: string): string[] {
     '--resolve-s3',
     '--no-confirm-changeset',
     '--no-fail-on-empty-changeset',
-    '--parameter-overrides', ...rules, ...options.parameters,
+    '--parameter-overrides', ...rules, ...regionParameters(options, region),
   ];
 }
 
@@ -194,6 +316,7 @@ async function deployRegion(options: Options, region: string, run: Runner): Prom
 export async function deployRegions(options: Options, run: Runner, print: (line: string) => void): Promise<RegionResult[]> {
   const found = problems(options);
   if (found.length > 0) throw new Error(found.join('\n'));
+  for (const w of warnings(options)) print(`warning: ${w}`);
   if (options.build) {
     print('sam build');
     const built = await run('sam', ['build']);
@@ -216,7 +339,7 @@ export async function deployRegions(options: Options, run: Runner, print: (line:
 }
 
 const USAGE = `usage: npm run deploy:regions -- --regions us-west-2,ap-southeast-1 (--rules FILE | --rules-parameter NAME)
-       [--stack-name image-rewriter] [--parameter Key=Value]... [--no-build] [--cli "node dist/cli.js"]`;
+       [--stack-name image-rewriter] [--parameter [REGION:]Key=Value]... [--no-build] [--cli "node dist/cli.js"]`;
 
 /** Parse the command line; throws with the usage on a mistake. */
 export function parseCommandLine(argv: readonly string[], readFile: (path: string) => string): Options {
@@ -267,25 +390,43 @@ const spawnRunner: Runner = (command, args) =>
     });
   });
 
-async function main(): Promise<number> {
+/** What `main` reads and writes: the runner, files (relative to the working directory), stdout and stderr lines. */
+export interface Io {
+  readonly run: Runner;
+  readonly readFile: (path: string) => string;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+/** The command: argv without node and the script; returns the exit status (2: nothing deployed). */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
   let options: Options;
   try {
-    options = { ...parseCommandLine(process.argv.slice(2), (p) => readFileSync(p, 'utf8')), templateParameters: templateParameterNames(readFileSync('template.yaml', 'utf8')) };
+    options = { ...parseCommandLine(argv, io.readFile), templateParameters: templateParameterNames(io.readFile('template.yaml')) };
   } catch (e) {
-    console.error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    io.err(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     return 2;
   }
   try {
-    const results = await deployRegions(options, spawnRunner, (l) => {
-      console.log(l);
-    });
+    const results = await deployRegions(options, io.run, io.out);
     return results.every((r) => r.ok) ? 0 : 1;
   } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
+    io.err(e instanceof Error ? e.message : String(e));
     return 2;
   }
 }
 
 // Node runs a module by its real path (import.meta.url), while argv[1] keeps any symlink it was
 // reached through (a linked node_modules, where scripts/run-ts.mjs writes the bundle): compare real paths.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) process.exitCode = await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2), {
+    run: spawnRunner,
+    readFile: (p) => readFileSync(p, 'utf8'),
+    out: (l) => {
+      console.log(l);
+    },
+    err: (l) => {
+      console.error(l);
+    },
+  });
+}

@@ -77,4 +77,37 @@ exclude: [docker.io/library/busybox]
     expect(JSON.parse(overrides['RewriteRules'] ?? '')).toEqual(parse(rules));
     expect({ ...overrides, RewriteRules: undefined }).toEqual({ RewriteRules: undefined, RewriteRulesParameterName: '', EnableAlarms: 'true', AlarmEmail: 'ops@example.com' });
   });
+
+  it('gives each region its own VPC endpoints and ECR ARNs (REGION:Key=Value), lists and colons intact', () => {
+    const options: Options = {
+      regions: ['us-west-2', 'ap-southeast-1'],
+      stackName: 'image-rewriter',
+      rulesParameter: '/image-rewriter/rules',
+      parameters: [
+        'EndpointType=PRIVATE',
+        'VerifyEcrRepositoryArns=arn:aws:ecr:us-west-2:123456789012:repository/hub/*',
+        'us-west-2:VpcEndpointIds=vpce-0a1b2c3d,vpce-4e5f6a7b',
+        'ap-southeast-1:VpcEndpointIds=vpce-9f8e7d6c',
+        'ap-southeast-1:VerifyEcrRepositoryArns=arn:aws:ecr:ap-southeast-1:123456789012:repository/hub/*,arn:aws:ecr:ap-southeast-1:123456789012:repository/quay/*',
+      ],
+      build: false,
+      cli: 'node dist/cli.js',
+    };
+    const read = (region: string): unknown => {
+      const [command, ...args] = deployArgs(options, region);
+      return samReads(command ?? '', args)['parameter_overrides'];
+    };
+    expect(read('us-west-2')).toEqual({
+      RewriteRulesParameterName: '/image-rewriter/rules',
+      EndpointType: 'PRIVATE',
+      VerifyEcrRepositoryArns: 'arn:aws:ecr:us-west-2:123456789012:repository/hub/*',
+      VpcEndpointIds: 'vpce-0a1b2c3d,vpce-4e5f6a7b',
+    });
+    expect(read('ap-southeast-1')).toEqual({
+      RewriteRulesParameterName: '/image-rewriter/rules',
+      EndpointType: 'PRIVATE',
+      VpcEndpointIds: 'vpce-9f8e7d6c',
+      VerifyEcrRepositoryArns: 'arn:aws:ecr:ap-southeast-1:123456789012:repository/hub/*,arn:aws:ecr:ap-southeast-1:123456789012:repository/quay/*',
+    });
+  });
 });

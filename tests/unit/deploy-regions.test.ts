@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { deployArgs, deployRegions, type Options, parseCommandLine, problems, type Runner, rulesOverride, templateParameterNames, urlSuffix } from '../../scripts/deploy-regions.js';
+import { deployArgs, deployRegions, main, type Options, parseCommandLine, problems, type Runner, rulesOverride, templateParameterNames, urlSuffix, warnings } from '../../scripts/deploy-regions.js';
 import { parseRules } from '../../src/config/load.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -160,6 +160,135 @@ describe('deploy-regions', () => {
     expect(o).toMatchObject({ regions: ['us-west-2', 'ap-southeast-1'], stackName: 'image-rewriter', parameters: ['EnableAlarms=true'], build: false });
     expect(o.rules).toContain('# r.yaml');
     expect(() => parseCommandLine(['--region', 'x'], () => '')).toThrow(/Unknown option '--region'/);
+  });
+});
+
+describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
+  const templateParameters = templateParameterNames(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'));
+  const WEST_ECR = 'arn:aws:ecr:us-west-2:111122223333:repository/docker-hub/*';
+  const SOUTH_ECR = 'arn:aws:ecr:ap-southeast-1:111122223333:repository/docker-hub/*';
+  const overridesOf = (calls: string[][], region: string): string[] => {
+    const deploy = calls.find((c) => c[0] === 'sam' && c[1] === 'deploy' && c[c.indexOf('--region') + 1] === region) ?? [];
+    return deploy.slice(deploy.indexOf('--parameter-overrides') + 1);
+  };
+  const common = (region: string): string[] => [
+    'sam', 'deploy', '--region', region, '--stack-name', 'image-rewriter', '--capabilities', 'CAPABILITY_IAM', '--resolve-s3',
+    '--no-confirm-changeset', '--no-fail-on-empty-changeset', '--parameter-overrides', rulesOverride(RULES), 'RewriteRulesParameterName=""',
+  ];
+
+  it('gives each region the unscoped values it does not override, then its own; a value keeps its colons', async () => {
+    const { run, calls } = fake();
+    const lines: string[] = [];
+    const parameters = [
+      'EnableAlarms=true',
+      'EndpointType=PRIVATE',
+      `us-west-2:VerifyEcrRepositoryArns=${WEST_ECR}`,
+      'us-west-2:VpcEndpointIds=vpce-0a1b2c3d',
+      `ap-southeast-1:VerifyEcrRepositoryArns=${SOUTH_ECR}`,
+      'ap-southeast-1:VpcEndpointIds=vpce-9f8e7d6c,vpce-5b4a3928',
+      'MemorySize=512',
+      'ap-southeast-1:MemorySize=1024',
+    ];
+    const results = await deployRegions(options({ templateParameters, parameters, build: false }), run, (l) => lines.push(l));
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    expect(calls.filter((c) => c[0] === 'sam')).toEqual([
+      [...common('us-west-2'), 'EnableAlarms=true', 'EndpointType=PRIVATE', 'MemorySize=512', `VerifyEcrRepositoryArns=${WEST_ECR}`, 'VpcEndpointIds=vpce-0a1b2c3d'],
+      [...common('ap-southeast-1'), 'EnableAlarms=true', 'EndpointType=PRIVATE', `VerifyEcrRepositoryArns=${SOUTH_ECR}`, 'VpcEndpointIds=vpce-9f8e7d6c,vpce-5b4a3928', 'MemorySize=1024'],
+    ]);
+    expect(lines.join('\n')).not.toContain('warning');
+    expect(lines.join('\n')).toContain('deployed to 2 region(s)');
+  });
+
+  it('a region scoped to only one of them leaves the other with the unscoped value, or none', () => {
+    const o = options({ templateParameters, parameters: ['us-west-2:LogLevel=DEBUG', 'Tracing=Active', 'ap-southeast-1:Tracing=Disabled'] });
+    expect(problems(o)).toEqual([]);
+    expect(deployArgs(o, 'us-west-2').slice(-2)).toEqual(['Tracing=Active', 'LogLevel=DEBUG']);
+    expect(deployArgs(o, 'ap-southeast-1').slice(-2)).toEqual(['RewriteRulesParameterName=""', 'Tracing=Disabled']);
+  });
+
+  it.each([
+    { desc: 'a region not in --regions', parameters: ['us-east-1:LogLevel=DEBUG'], message: '--parameter: "us-east-1:LogLevel=DEBUG" is for region "us-east-1", which is not one of --regions (us-west-2, ap-southeast-1)' },
+    { desc: 'an empty region', parameters: [':LogLevel=DEBUG'], message: 'is for region "", which is not one of --regions' },
+    { desc: 'a scoped key the template lacks', parameters: ['us-west-2:VpcEndpointId=vpce-0a1b2c3d'], message: '--parameter: template.yaml has no parameter VpcEndpointId (sam deploy would ignore it)' },
+    { desc: 'scoped rules', parameters: ['us-west-2:RewriteRules=x'], message: 'set the rules with --rules or --rules-parameter, not RewriteRules' },
+    { desc: 'two colons before the =', parameters: ['us-west-2:a:LogLevel=DEBUG'], message: '"us-west-2:a:LogLevel=DEBUG" is not Key=Value or REGION:Key=Value' },
+    { desc: 'no =', parameters: ['us-west-2:LogLevel'], message: 'is not Key=Value or REGION:Key=Value' },
+    { desc: 'a key twice in one region', parameters: ['us-west-2:LogLevel=DEBUG', 'us-west-2:LogLevel=WARN'], message: '--parameter: us-west-2:LogLevel is given twice' },
+    { desc: 'a key twice for every region', parameters: ['LogLevel=DEBUG', 'LogLevel=WARN'], message: '--parameter: LogLevel is given twice' },
+    {
+      desc: 'PRIVATE in a region without VpcEndpointIds',
+      parameters: ['EndpointType=PRIVATE', 'us-west-2:VpcEndpointIds=vpce-0a1b2c3d'],
+      message: '--parameter: EndpointType PRIVATE in ap-southeast-1 needs that region\'s VPC endpoints: --parameter ap-southeast-1:VpcEndpointIds=vpce-...',
+    },
+    { desc: 'PRIVATE with an empty VpcEndpointIds', parameters: ['us-west-2:EndpointType=PRIVATE', 'us-west-2:VpcEndpointIds=""'], message: 'EndpointType PRIVATE in us-west-2 needs' },
+    {
+      desc: 'one VPC endpoint in two regions',
+      parameters: ['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0a1b2c3d'],
+      message: '--parameter: VpcEndpointIds vpce-0a1b2c3d would go to us-west-2, ap-southeast-1; a VPC endpoint exists in one region: give each region its own (--parameter us-west-2:VpcEndpointIds=vpce-0a1b2c3d)',
+    },
+    { desc: 'an ECR ARN of another partition', parameters: ['us-west-2:VerifyEcrRepositoryArns=arn:aws-cn:ecr:cn-north-1:111122223333:repository/hub/*'], message: 'VerifyEcrRepositoryArns for us-west-2 names arn:aws-cn:ecr:cn-north-1:111122223333:repository/hub/*, of partition aws-cn: IAM in us-west-2 (aws) cannot grant it' },
+  ])('refuses $desc before running anything', async ({ parameters, message }) => {
+    const { run, calls } = fake();
+    await expect(deployRegions(options({ templateParameters, parameters }), run, () => undefined)).rejects.toThrow(message);
+    expect(calls).toEqual([]);
+  });
+
+  it('lets one VPC endpoint go to every region when the others are REGIONAL (where VpcEndpointIds is ignored)', () => {
+    const o = options({ templateParameters, parameters: ['VpcEndpointIds=vpce-0a1b2c3d', 'us-west-2:EndpointType=PRIVATE', 'ap-southeast-1:EndpointType=REGIONAL'] });
+    expect(problems(o)).toEqual([]);
+  });
+
+  it('warns of ECR ARNs of another region, and deploys', async () => {
+    const o = options({ templateParameters, parameters: [`VerifyEcrRepositoryArns=${WEST_ECR}`], build: false });
+    expect(warnings(o)).toEqual([
+      `VerifyEcrRepositoryArns for ap-southeast-1 names ${WEST_ECR}, a repository in us-west-2: the ap-southeast-1 function may check only the repositories named. ` +
+        'Right for rules that verify against us-west-2; for ap-southeast-1\'s own ECR give --parameter ap-southeast-1:VerifyEcrRepositoryArns=arn:aws:ecr:ap-southeast-1:...',
+    ]);
+    const { run, calls } = fake();
+    const lines: string[] = [];
+    await deployRegions(o, run, (l) => lines.push(l));
+    expect(lines[0]).toMatch(/^warning: VerifyEcrRepositoryArns for ap-southeast-1 names/);
+    expect(calls.filter((c) => c[1] === 'deploy')).toHaveLength(2);
+    expect(warnings(options({ parameters: [`us-west-2:VerifyEcrRepositoryArns=${WEST_ECR}`, `ap-southeast-1:VerifyEcrRepositoryArns=${SOUTH_ECR}`] }))).toEqual([]);
+  });
+
+  describe('through main(argv)', () => {
+    const files: Record<string, string> = { 'template.yaml': readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'), 'rules.yaml': RULES };
+    const io = (run: Runner): { out: string[]; err: string[]; io: Parameters<typeof main>[1] } => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const readFile = (p: string): string => {
+        const text = files[p];
+        if (text === undefined) throw new Error(`ENOENT: ${p}`);
+        return text;
+      };
+      return { out, err, io: { run, readFile, out: (l) => out.push(l), err: (l) => err.push(l) } };
+    };
+
+    it('deploys each region with its own parameters', async () => {
+      const { run, calls } = fake();
+      const t = io(run);
+      const status = await main(
+        ['--regions', 'us-west-2,ap-southeast-1', '--rules', 'rules.yaml', '--parameter', 'EndpointType=PRIVATE', '--parameter', 'us-west-2:VpcEndpointIds=vpce-0a1b2c3d', '--parameter', 'ap-southeast-1:VpcEndpointIds=vpce-9f8e7d6c', '--no-build'],
+        t.io,
+      );
+      expect(t.err).toEqual([]);
+      expect(status).toBe(0);
+      expect(overridesOf(calls, 'us-west-2').slice(2)).toEqual(['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0a1b2c3d']);
+      expect(overridesOf(calls, 'ap-southeast-1').slice(2)).toEqual(['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-9f8e7d6c']);
+      expect(t.out).toContain('sam deploy --region ap-southeast-1 --stack-name image-rewriter');
+    });
+
+    it('refuses a region not in --regions and an unknown scoped key with exit 2, running nothing', async () => {
+      const { run, calls } = fake();
+      const t = io(run);
+      const status = await main(['--regions', 'us-west-2', '--rules', 'rules.yaml', '--parameter', 'eu-west-1:VpcEndpointIds=vpce-0a1b2c3d', '--parameter', 'us-west-2:EnableAlarm=true'], t.io);
+      expect(status).toBe(2);
+      expect(calls).toEqual([]);
+      expect(t.out).toEqual([]);
+      expect(t.err.join('\n')).toContain('"eu-west-1:VpcEndpointIds=vpce-0a1b2c3d" is for region "eu-west-1", which is not one of --regions (us-west-2)');
+      expect(t.err.join('\n')).toContain('template.yaml has no parameter EnableAlarm');
+    });
   });
 });
 
