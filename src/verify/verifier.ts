@@ -111,6 +111,8 @@ function reasonOf(e: unknown, target: Target): string {
   return `cannot check ${target.registry} (${name})`;
 }
 
+const failing = (target: Target): Verdict => ({ status: 'unreachable', reason: `${target.registry} is failing; not asked again for a while` });
+
 /** At most `limit` holders at once; the others wait in order, each until its signal aborts. */
 function slots(limit: number): { acquire(signal: AbortSignal): Promise<boolean>; release(): void } {
   let free = limit;
@@ -167,6 +169,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const parsed = targetOf(req.image);
     if (!parsed.ok) return { status: 'unreachable', reason: `cannot check ${req.image}: ${parsed.error}` };
     const { target } = parsed;
+    // An open breaker answers at once, before the check waits for a slot: with every slot taken by
+    // slow checks of other registries it would otherwise wait there until the deadline. Only a peek:
+    // the half-open probe is taken once the slot is held (checkTarget), so a probe never waits for one.
+    if (breakers.state(target.registry) === 'open') return failing(target);
     if (!(await checkSlots.acquire(signal))) return { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline (not asked: ${o.maxConcurrentChecks} other checks were running)` };
     try {
       return await checkTarget(req, key, target, signal);
@@ -177,7 +183,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /** `check` once it holds a slot. */
   const checkTarget = async (req: VerifyRequest, key: string, target: Target, signal: AbortSignal): Promise<Verdict> => {
-    if (!breakers.tryAcquire(target.registry)) return { status: 'unreachable', reason: `${target.registry} is failing; not asked again for a while` };
+    if (!breakers.tryAcquire(target.registry)) return failing(target);
     const asked = now();
     let outcome: CheckOutcome;
     try {

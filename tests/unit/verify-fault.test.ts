@@ -191,6 +191,24 @@ describe('the circuit breaker', () => {
     expect(closed.verdicts[0]?.status).toBe('present');
   });
 
+  it('answers an open breaker at once, even while every check slot is held by slow checks of another registry', async () => {
+    const v = verifier({ maxConcurrentChecks: 1, breakerFailures: 1, deadlineMs: 2000 });
+    const dead = `127.0.0.1:${await freePort()}`;
+    const first = await v.verify([{ image: `${dead}/a:1`, platforms: [] }]);
+    expect(first.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/connection refused/) });
+    let answer: (() => void) | undefined;
+    registry.fake.route = (_q, s) => {
+      answer = () => s.writeHead(200).end();
+    };
+    const slow = v.verify([{ image: `${registry.fake.host}/team/slow:1`, platforms: [] }]);
+    while (answer === undefined) await new Promise((r) => setTimeout(r, 5));
+    // The one slot is held by the slow check; before, this waited for it until the deadline.
+    const open = await v.verify([{ image: `${dead}/a:2`, platforms: [] }]);
+    answer();
+    expect(open.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
+    expect((await slow).verdicts[0]?.status).toBe('present');
+  });
+
   it('does not open on refusals: a private repository (401/403) does not cut the checks of the registry', async () => {
     const v = verifier({ breakerFailures: 3 });
     registry.fake.route = (q, s) => (q.url?.includes('/private/') === true ? s.writeHead(403).end() : s.writeHead(200).end());
