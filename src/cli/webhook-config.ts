@@ -13,7 +13,8 @@
  * - timeoutSeconds 5 by default: well under API Gateway's 29 s integration timeout; 1..30 allowed.
  * - reinvocationPolicy IfNeeded: images added by later webhooks (sidecar injectors) are rewritten too.
  * - sideEffects None, matchPolicy Equivalent (apps/v1beta2 and friends are converted and sent).
- * - kube-system is never sent; a namespace or an object labelled `image-rewriter.io/skip=true` is
+ * - kube-system is never sent, nor the namespace of `--service` (serve's own Pods must not depend
+ *   on it); a namespace or an object labelled `image-rewriter.io/skip=true` is
  *   not sent either (the handler also honours the label and annotation, for objects that reach it),
  *   unless the rules given with `--config` say `allowOptOut: false`.
  * - `--scope pods` (the default): Pods and the pods/ephemeralcontainers subresource that
@@ -209,6 +210,10 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
   const scope = options.scope ?? DEFAULT_SCOPE;
   const expression = options.rules === undefined ? undefined : matchConditionExpression(options.rules, scope);
   const optOutAllowed = options.allowOptOut !== false;
+  // `serve` behind a Service: its own namespace is never sent either, so that its Pods never
+  // depend on it (their image rewritten to a mirror that lacks it, by the replica still running).
+  const own = 'service' in clientConfig ? clientConfig.service.namespace : undefined;
+  const excluded = own === undefined || EXCLUDED_NAMESPACES.some((n) => n === own) ? [...EXCLUDED_NAMESPACES] : [...EXCLUDED_NAMESPACES, own];
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
@@ -224,7 +229,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
         sideEffects: 'None',
         timeoutSeconds: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
         namespaceSelector: {
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED_NAMESPACES] }, ...(optOutAllowed ? [optOut] : [])],
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded }, ...(optOutAllowed ? [optOut] : [])],
         },
         objectSelector: { matchExpressions: optOutAllowed ? [optOut] : [] },
         rules: rulesFor(scope),
@@ -274,13 +279,14 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
       'with your own CA, add --ca-bundle ca.crt.',
     );
   }
+  const never = service === undefined || EXCLUDED_NAMESPACES.some((n) => n === service.namespace) ? 'kube-system is' : `kube-system and ${service.namespace} (serve's own) are`;
   lines.push(
     '',
     'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
     `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS}${service === undefined ? ' (API Gateway gives up after 29 s)' : ''}.`,
     options.allowOptOut === false
-      ? `Opt out: not allowed by the rules (allowOptOut: false), so the ${SKIP_LABEL} label is not a selector. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`
-      : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${EXCLUDED_NAMESPACES.join(', ')} is never sent.`,
+      ? `Opt out: not allowed by the rules (allowOptOut: false), so the ${SKIP_LABEL} label is not a selector. ${never} never sent.`
+      : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${never} never sent.`,
     scope === 'pods'
       ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
       : "Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD's default diff sees drift).",

@@ -82,7 +82,9 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
       const hit = byPrefix.get(prefix);
       if (hit !== undefined && (again === undefined || hit.index < again.index)) again = hit;
     }
-    if (again === undefined || again === rule) continue;
+    // A rule whose replace is its prefix (an identity, src/core/rules.ts) leaves its names as they
+    // are: what it matches is not rewritten again.
+    if (again === undefined || again === rule || matchedPrefix(again.replace) === again.pattern) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',

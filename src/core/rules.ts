@@ -78,7 +78,10 @@ function compileRule(
       // The result is matched with its host spelled one way (`GCR.io:443/m` is `gcr.io/m`).
       const spelled = problem === undefined ? matchedPrefix(replace) : replace;
       if (problem !== undefined) issues.push({ path: replacePath, severity: 'error', message: problem });
-      else if (hasPathPrefix(spelled, prefix)) {
+      // A replace equal to the prefix changes nothing, so nothing is rewritten again: the same
+      // document deployed to every region (`${env:AWS_REGION}` in the replace) gives that in the
+      // region the rule points at, where it keeps that registry's images as they are.
+      else if (spelled !== prefix && hasPathPrefix(spelled, prefix)) {
         issues.push({
           path: replacePath,
           severity: 'error',

@@ -41,8 +41,14 @@ function platformOf(value: unknown): Platform | undefined {
   return { os, architecture, variant: str(value['variant']) };
 }
 
-/** arm64 without a variant is v8 (containerd's normalization). */
-const variantOf = (p: Platform): string | undefined => p.variant ?? (p.architecture === 'arm64' ? 'v8' : undefined);
+/**
+ * containerd's normalization (platforms.Normalize): arm64 without a variant is v8, arm without one
+ * is v7 (what an arm node pulls for an index entry `linux/arm`), amd64 v1 is plain amd64.
+ */
+function variantOf(p: Platform): string | undefined {
+  if (p.variant === undefined || p.variant === '') return p.architecture === 'arm64' ? 'v8' : p.architecture === 'arm' ? 'v7' : undefined;
+  return p.architecture === 'amd64' && p.variant === 'v1' ? undefined : p.variant;
+}
 
 /** Does `have` satisfy `want`? A wanted platform without a variant takes any variant. */
 export function satisfies(have: Platform, want: Platform): boolean {

@@ -336,6 +336,32 @@ describe('a match rule whose replace is inside its own prefix', () => {
     expect(r.issues.map(formatIssue)).toEqual([`rules[0].replace: ${message}, so this rule would match its own result and rewrite it again on every reinvocation`]);
   });
 
+  // One document deployed to every region (`${env:AWS_REGION}` in replace): in the region the rule
+  // points at, its replace is its prefix. That region's stack was refused (deploy:regions stopped
+  // before deploying anywhere, a Lambda reading it fell open with no rules).
+  it('accepts a replace equal to the prefix (an ECR-to-ECR pull-through cache in its own region): it rewrites nothing', () => {
+    const doc = [
+      'rules:',
+      '  - name: ecr-regional',
+      '    match: 111111111111.dkr.ecr.us-east-1.amazonaws.com',
+      '    replace: ${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.amazonaws.com',
+      '  - name: hub',
+      '    match: docker.io',
+      '    replace: 111111111111.dkr.ecr.us-east-1.amazonaws.com/docker-hub',
+      '',
+    ].join('\n');
+    const r = parseRules(doc, { AWS_ACCOUNT_ID: '111111111111', AWS_REGION: 'us-east-1' });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.warnings).toEqual([]);
+    expect(r.rewriter.rewrite('111111111111.dkr.ecr.us-east-1.amazonaws.com/team/app:1')).toMatchObject({ kind: 'unchanged', image: '111111111111.dkr.ecr.us-east-1.amazonaws.com/team/app:1' });
+    expect(r.rewriter.rewrite('nginx:1')).toMatchObject({ kind: 'rewritten', rewritten: '111111111111.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1', rule: { name: 'hub' } });
+    const elsewhere = parseRules(doc, { AWS_ACCOUNT_ID: '111111111111', AWS_REGION: 'eu-west-1' });
+    expect(elsewhere.ok).toBe(true);
+    if (!elsewhere.ok) return;
+    expect(elsewhere.rewriter.rewrite('111111111111.dkr.ecr.us-east-1.amazonaws.com/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/team/app:1' });
+  });
+
   it('accepts a replace on another port or another host', () => {
     for (const replace of ['gcr.io:5000/mirror', 'asia.gcr.io', 'gcr.io.example.com/m']) {
       expect(parseRules(`rules:\n  - name: r\n    match: gcr.io\n    replace: ${replace}\n`, {}).ok).toBe(true);

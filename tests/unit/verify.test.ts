@@ -313,6 +313,12 @@ describe('small parts', () => {
     expect(shape.kind).toBe('index');
     if (shape.kind !== 'index') return;
     expect(lacking(shape.platforms, ['linux/amd64', 'linux/arm64', 'linux/arm64/v8', 'linux/arm/v7', 'bad'])).toEqual(['linux/arm/v7', 'bad']);
+    // containerd's defaults: an index entry linux/arm without a variant is what a v7 node pulls;
+    // amd64 v1 is amd64. Windows entries carry an os.version, which does not matter here.
+    const entries = (ps: readonly object[]): string => JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: ps.map((platform) => ({ digest: 'sha256:x', platform })) });
+    const other = manifestShape(entries([{ os: 'linux', architecture: 'arm' }, { os: 'linux', architecture: 'amd64', variant: 'v1' }, { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' }]), undefined);
+    if (other.kind !== 'index') throw new Error(other.kind);
+    expect(lacking(other.platforms, ['linux/arm/v7', 'linux/arm', 'linux/amd64', 'linux/amd64/v1', 'windows/amd64', 'linux/arm/v6'])).toEqual(['linux/arm/v6']);
     expect(manifestShape('"x"', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{}', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{"manifests":[1,{"platform":{"os":"linux"}}]}', 'application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8')).toEqual({ kind: 'index', platforms: [] });

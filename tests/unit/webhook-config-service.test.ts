@@ -27,9 +27,19 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-/** The configuration with each webhook's clientConfig left out: what must not differ between --url and --service. */
+/**
+ * The configuration with each webhook's clientConfig left out, and the Service's own namespace
+ * (image-rewriter) from the namespaces never sent: what must not differ between --url and --service.
+ */
 function withoutClientConfig(config: MutatingWebhookConfiguration): unknown {
-  return { ...config, webhooks: config.webhooks.map((w) => ({ ...w, clientConfig: 'left out' })) };
+  return {
+    ...config,
+    webhooks: config.webhooks.map((w) => ({
+      ...w,
+      clientConfig: 'left out',
+      namespaceSelector: { matchExpressions: w.namespaceSelector.matchExpressions.map((e) => ({ ...e, values: e.values?.filter((v) => v !== 'image-rewriter') })) },
+    })),
+  };
 }
 
 function problemsOf(options: WebhookConfigOptions): readonly string[] {
@@ -46,6 +56,17 @@ describe('webhookConfiguration with a service', () => {
   it('registers the Service at /mutate/<token>, port 443 by default, with no url and no caBundle', () => {
     const config = webhookConfiguration({ service: SERVICE, token: TOKEN });
     expect(config.webhooks.map((w) => w.clientConfig)).toEqual([{ service: { namespace: 'image-rewriter', name: 'image-rewriter', path: `/mutate/${TOKEN}`, port: 443 } }]);
+  });
+
+  // The replica still running rewrote the image of serve's new Pods (to a mirror that may lack it,
+  // or that is the Harbor those Pods serve): the webhook's own namespace is never sent.
+  it("never sends the Service's own namespace, as kube-system, whether or not opting out is allowed", () => {
+    for (const allowOptOut of [true, false]) {
+      const [webhook] = webhookConfiguration({ service: 'webhooks/rewriter:8443', token: TOKEN, allowOptOut }).webhooks;
+      expect(webhook?.namespaceSelector.matchExpressions[0]).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'webhooks'] });
+    }
+    expect(webhookConfiguration({ service: 'kube-system/rewriter', token: TOKEN }).webhooks[0]?.namespaceSelector.matchExpressions[0]?.values).toEqual(['kube-system']);
+    expect(webhookConfiguration({ url: URL_OK }).webhooks[0]?.namespaceSelector.matchExpressions[0]?.values).toEqual(['kube-system']);
   });
 
   it('takes a port, and the CA bundle as --url does', () => {
@@ -144,6 +165,7 @@ describe('image-rewriter webhook-config --service', () => {
     expect(out).not.toContain("API Gateway");
     expect(out).toContain('# The API server calls the Service image-rewriter/image-rewriter on port 8443 (at /mutate/<token>), over TLS:\n');
     expect(out).toContain('# the certificate of serve must name image-rewriter.image-rewriter.svc, and caBundle is the CA that signed it.\n');
+    expect(out).toContain("# Opt out: label a namespace or an object image-rewriter.io/skip=true. kube-system and image-rewriter (serve's own) are never sent.\n");
     expect(io.err()).toBe('');
   });
 
