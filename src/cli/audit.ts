@@ -13,7 +13,10 @@
  * even when nothing matches, so nothing means kubectl failed.
  *
  * Left out: what the webhook is never called for (objects in the namespaces the webhook
- * configuration excludes, mirror Pods), counted in the summary; and objects whose controller is in
+ * configuration excludes, mirror Pods), counted in the summary; finished Pods (phase Succeeded or
+ * Failed: a completed Job's, an evicted one), which pull nothing any more and would keep a migrated
+ * cluster failing the audit for as long as they are kept, counted in the summary unless
+ * `--include-finished` lists them; and objects whose controller is in
  * the input too (a ReplicaSet of a listed Deployment, a Job of a listed CronJob): their
  * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
  * what pulls, and what a rollout restart replaces.
@@ -62,6 +65,11 @@ function leftOut(o: ManifestObject): LeftOut | undefined {
   return undefined;
 }
 
+/** Pod phases after which no container runs again (restartPolicy never restarts them): nothing more is pulled. */
+const FINISHED_PHASES: readonly unknown[] = ['Succeeded', 'Failed'];
+
+const isFinishedPod = (o: ManifestObject): boolean => o.group === '' && o.kind === 'Pod' && FINISHED_PHASES.includes(at(o.object, ['status', 'phase']));
+
 const uidOf = (value: unknown): string | undefined => {
   const uid = own(value, 'uid');
   return typeof uid === 'string' && uid !== '' ? uid : undefined;
@@ -106,6 +114,8 @@ class Report {
   private readonly byRule = new Map<string, number>();
   private readonly objects = new Set<string>();
   private readonly left: Record<LeftOut, number> = { namespace: 0, mirror: 0 };
+  /** Finished Pods that name an image the rules would rewrite, and how many such images. */
+  private readonly finished = { pods: 0, images: 0 };
 
   constructor(
     private readonly io: Io,
@@ -125,6 +135,11 @@ class Report {
     this.left[why]++;
   }
 
+  leaveOutFinished(images: number): void {
+    this.finished.pods++;
+    this.finished.images += images;
+  }
+
   get total(): number {
     return this.count;
   }
@@ -135,6 +150,9 @@ class Report {
     const left = [
       ...(this.left.namespace > 0 ? [`${this.left.namespace} object(s) in ${EXCLUDED_NAMESPACES.join(', ')} (the webhook is not called there)`] : []),
       ...(this.left.mirror > 0 ? [`${this.left.mirror} mirror Pod(s) (the kubelet's, never rewritten)`] : []),
+      ...(this.finished.pods > 0
+        ? [`${this.finished.pods} finished Pod(s) with ${this.finished.images} image(s) the rules would rewrite (phase Succeeded or Failed: they pull nothing; --include-finished lists them)`]
+        : []),
     ];
     const note = left.length > 0 ? `left out: ${left.join(', ')}\n` : '';
     if (this.count === 0) {
@@ -234,7 +252,15 @@ function fileObjects(text: string, io: Io, name: string): { objects: ManifestObj
   return { objects, complete };
 }
 
-function report(objects: readonly ManifestObject[], rewriter: Rewriter, scope: Scope, out: Report, controllers: Controllers): void {
+/** What is read and how it is decided: the same for a live cluster and for `-f`. */
+interface Audit {
+  readonly rewriter: Rewriter;
+  readonly scope: Scope;
+  readonly includeFinished: boolean;
+}
+
+function report(objects: readonly ManifestObject[], audit: Audit, out: Report, controllers: Controllers): void {
+  const { rewriter, scope } = audit;
   // All of them first: a controller may come after what it controls.
   for (const o of objects) controllers.add(o);
   for (const o of objects) {
@@ -242,7 +268,11 @@ function report(objects: readonly ManifestObject[], rewriter: Rewriter, scope: S
     if (type === undefined || (scope === 'pods' && type.kind !== 'Pod')) continue;
     const why = leftOut(o);
     if (why !== undefined) out.leaveOut(why);
-    else if (!controllers.controls(o)) for (const f of findingsOf(o, rewriter, scope)) out.add(f);
+    else if (!audit.includeFinished && isFinishedPod(o)) {
+      // Counted only when the Pod names something the rules would rewrite: the summary says what was not counted.
+      const images = findingsOf(o, rewriter, scope).length;
+      if (images > 0) out.leaveOutFinished(images);
+    } else if (!controllers.controls(o)) for (const f of findingsOf(o, rewriter, scope)) out.add(f);
   }
 }
 
@@ -251,8 +281,7 @@ async function auditCluster(
   values: { kubeconfig?: string | undefined; namespace?: string | undefined },
   pageSize: number,
   io: Io,
-  rewriter: Rewriter,
-  scope: Scope,
+  audit: Audit,
   out: Report,
 ): Promise<boolean> {
   const { openCluster, ListError } = await import('./cluster.js');
@@ -267,7 +296,7 @@ async function auditCluster(
   // Kept across pages and kinds (AUDIT_KINDS lists controllers first): the workloads only, not the Pods.
   const controllers = new Controllers();
   let ok = true;
-  for (const kind of scope === 'pods' ? ['Pod'] : AUDIT_KINDS) {
+  for (const kind of audit.scope === 'pods' ? ['Pod'] : AUDIT_KINDS) {
     try {
       for await (const page of cluster.pages(kind)) {
         const [group, version] = page.apiVersion.includes('/') ? page.apiVersion.split('/') : ['', page.apiVersion];
@@ -281,8 +310,7 @@ async function auditCluster(
             namespace: stringAt(object, 'namespace'),
             name: stringAt(object, 'name'),
           })),
-          rewriter,
-          scope,
+          audit,
           out,
           controllers,
         );
@@ -314,6 +342,7 @@ export const command: Command = async (args, io) => {
       namespace: { type: 'string', short: 'n' },
       scope: { type: 'string' },
       'page-size': { type: 'string' },
+      'include-finished': { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -329,7 +358,7 @@ export const command: Command = async (args, io) => {
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
-  const { rewriter } = sources.state;
+  const audit: Audit = { rewriter: sources.state.rewriter, scope, includeFinished: values['include-finished'] === true };
   const out = new Report(io, output);
   let ok: boolean;
   if (values.filename !== undefined) {
@@ -338,9 +367,9 @@ export const command: Command = async (args, io) => {
     ok = read.complete;
     // A controller is in the namespace of what it controls: -n keeps both or neither.
     const wanted = namespace === undefined ? read.objects : read.objects.filter((o) => o.namespace === namespace);
-    report(wanted, rewriter, scope, out, new Controllers());
+    report(wanted, audit, out, new Controllers());
   } else {
-    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, rewriter, scope, out);
+    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out);
   }
   // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
   if (ok || out.total > 0) out.finish();

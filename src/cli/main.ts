@@ -29,7 +29,8 @@ Usage:
   image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]
                                                                    rewrite the images of manifests (stdin by default)
   image-rewriter audit [--config FILE] [--kubeconfig FILE | -f FILE|-] [-o table|json] [--scope all|pods]
-        [-n NS] [--page-size N]                                    list Pods and workloads whose images would be rewritten
+        [-n NS] [--page-size N] [--include-finished]               list Pods and workloads whose images would be rewritten
+                                                                   (finished Pods only with --include-finished)
   image-rewriter version                                           print the version
   image-rewriter help [COMMAND]
 

@@ -54,8 +54,16 @@ let pki: TestPki;
 let server: Server;
 let kubeconfig: string;
 
+/** Namespace `done`: a completed Job's Pod, an evicted Pod, and a running one. */
+const DONE_PODS = [
+  { metadata: { name: 'migrate-x1', namespace: 'done' }, spec: { containers: [{ name: 'app', image: 'gcr.io/migrate:1' }] }, status: { phase: 'Succeeded' } },
+  { metadata: { name: 'web-ev', namespace: 'done' }, spec: { containers: [{ name: 'app', image: 'gcr.io/web:1' }, { name: 'side', image: 'nginx:1.27' }] }, status: { phase: 'Failed', reason: 'Evicted' } },
+  { metadata: { name: 'web-ok', namespace: 'done' }, spec: { containers: [{ name: 'app', image: 'gcr.io/web:1' }] }, status: { phase: 'Running' } },
+];
+
 function items(path: string): unknown[] | 'forbidden' | undefined {
   if (path === '/api/v1/namespaces/secret/pods') return 'forbidden';
+  if (path === '/api/v1/namespaces/done/pods') return DONE_PODS;
   const pods = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/.exec(path);
   if (pods !== null) {
     const all = Array.from({ length: PODS }, (_, i) => pod(i));
@@ -152,6 +160,17 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(first).toMatch(/^ns-1 +Pod +pod-4 +app +gcr\.io\/app:4 +asia\.gcr\.io\/app:4 +gcr-asia$/);
     expect(r.out).toContain('per namespace:\n  ns-1: 205\nper rule:\n  gcr-asia: 205\n');
     expect(calls.at(-1)?.path).toBe('/api/v1/namespaces/ns-1/pods');
+  });
+
+  it('finished Pods (Succeeded, Failed) pull nothing: not listed, no exit 1 for them, counted in the summary; --include-finished lists them', async () => {
+    const r = await audit(['--kubeconfig', kubeconfig, '-n', 'done', '--scope', 'pods', '-o', 'json']);
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web-ok']);
+    expect(r.err).toMatch(/\nleft out: 2 finished Pod\(s\) with 3 image\(s\) the rules would rewrite \(phase Succeeded or Failed: they pull nothing; --include-finished lists them\)\n$/);
+    const all = await audit(['--kubeconfig', kubeconfig, '-n', 'done', '--scope', 'pods', '-o', 'json', '--include-finished']);
+    expect(all.code).toBe(1);
+    expect(kinds(all.out)).toEqual(['Pod/migrate-x1', 'Pod/web-ev', 'Pod/web-ev', 'Pod/web-ok']);
+    expect(all.err).not.toContain('left out');
   });
 
   it('a namespace the user cannot list: a clear error, exit 2, no crash', async () => {
@@ -436,6 +455,50 @@ describe('audit -f: what the webhook is never called for is left out', () => {
       out: "audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
       err: '',
     });
+  });
+});
+
+describe('audit -f: finished Pods (phase Succeeded or Failed) pull nothing', () => {
+  const phase = (p: unknown, value: string): unknown => ({ ...(p as object), status: { phase: value } });
+  const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'migrate', namespace: 'ns-0' }, spec: { template: { spec: { containers: [{ name: 'm', image: 'gcr.io/migrate' }] } } }, status: { succeeded: 1 } };
+
+  it.each([
+    ['json', ['-o', 'json']],
+    ['table', []],
+  ])('only finished Pods left (-o %s): nothing listed, exit 0, counted on the last line', async (_name, flags) => {
+    // The third names no image the rules would rewrite: not counted.
+    const clean = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'clean', namespace: 'ns-1' }, spec: { containers: [{ name: 'app', image: 'asia.gcr.io/clean' }] } };
+    const r = await audit(['-f', '-', '--scope', 'pods', ...flags], listOf(phase(podIn('ns-0', 'job-x1'), 'Succeeded'), phase(podIn('ns-1', 'evicted'), 'Failed'), phase(clean, 'Succeeded')));
+    const summary = "audit: no image would be rewritten\nleft out: 2 finished Pod(s) with 2 image(s) the rules would rewrite (phase Succeeded or Failed: they pull nothing; --include-finished lists them)\n";
+    expect(r).toEqual(flags.length > 0 ? { code: 0, out: '', err: summary } : { code: 0, out: summary, err: '' });
+  });
+
+  it.each(['Running', 'Pending', 'Unknown', undefined])('a Pod in phase %s is listed as before', async (value) => {
+    const p = value === undefined ? podIn('ns-0', 'p') : phase(podIn('ns-0', 'p'), value);
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(p));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/p']);
+    expect(r.err).not.toContain('left out');
+  });
+
+  it('--include-finished lists them like any Pod, and they count for the exit status', async () => {
+    const r = await audit(['-f', '-', '-o', 'json', '--include-finished'], listOf(phase(podIn('ns-0', 'job-x1'), 'Succeeded')));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/job-x1']);
+    expect(r.err).not.toContain('left out');
+  });
+
+  it('workloads are unchanged: a completed Job is listed, its finished Pod is not; the table and the summary agree', async () => {
+    const r = await audit(['-f', '-'], listOf(job, phase(podIn('ns-0', 'migrate-x1'), 'Succeeded')));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\nns-0 +Job +migrate +m +gcr\.io\/migrate +asia\.gcr\.io\/migrate +gcr-asia\n\naudit: 1 image\(s\) in 1 object\(s\) would be rewritten\n/);
+    expect(r.out).not.toContain('migrate-x1 ');
+    expect(r.out).toMatch(/\nleft out: 1 finished Pod\(s\) with 1 image\(s\) the rules would rewrite \(phase Succeeded or Failed: they pull nothing; --include-finished lists them\)\n$/);
+  });
+
+  it('a finished Pod in kube-system or a mirror Pod is counted there, once', async () => {
+    const r = await audit(['-f', '-', '--scope', 'pods'], listOf(phase(podIn('kube-system', 'done'), 'Succeeded'), phase(podIn('ns-0', 'etcd', { annotations: { 'kubernetes.io/config.mirror': '3f1c' } }), 'Failed')));
+    expect(r).toEqual({ code: 0, out: "audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n", err: '' });
   });
 });
 
