@@ -5,7 +5,8 @@
  */
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
-import { matchedPrefix } from './matched-name.js';
+import { hasPathPrefix, matchedPrefix } from './matched-name.js';
+import { literalPrefix } from './patterns.js';
 import { SAMPLE_GROUP_VALUE } from './replace-template.js';
 
 /**
@@ -45,20 +46,110 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
 }
 
 /**
- * The warnings for `match` rules whose every result an unscoped `match` rule takes again (its
- * prefix is a path prefix of their `replace`), unless an exclude covers the results: such a
- * result is never applied (`rewrite` refuses it, so that reinvocation cannot change an image
- * twice), so the rule rewrites nothing, though each rule alone is valid (`k8s.gcr.io` ->
- * `registry.k8s.io`, then `registry.k8s.io` -> a mirror). Indexed like `shadowWarnings`.
+ * What a regex matches when that is decidable without a regex parser (src/core carries none): a
+ * literal text, then a tail that takes any rest. `any`: `.*` (also in a group: `(.*)`, `(?:.*)`,
+ * `(?<n>.*)`), the literal followed by anything; `some`: `.+` (and its groups), by anything but
+ * nothing; `path`: `(/.*)?` or `(/.+)?` (and `(?:...)?`, `\/`), the literal alone or followed by a
+ * path. Any other source (a class, an alternation, a quantified literal...) is undefined: not
+ * decided, so never warned about. `.` takes every character a name can hold (no line breaks).
+ */
+export interface OpenRegex {
+  readonly literal: string;
+  readonly tail: 'any' | 'some' | 'path';
+}
+
+const OPEN_TAILS: ReadonlyMap<string, OpenRegex['tail']> = (() => {
+  const tails = new Map<string, OpenRegex['tail']>();
+  for (const [dots, tail] of [['.*', 'any'], ['.+', 'some']] as const) {
+    tails.set(dots, tail);
+    for (const open of ['(', '(?:']) {
+      tails.set(`${open}${dots})`, tail);
+      for (const slash of ['/', '\\/']) tails.set(`${open}${slash}${dots})?`, 'path');
+    }
+  }
+  return tails;
+})();
+
+export function openRegex(source: string): OpenRegex | undefined {
+  let literal = '';
+  let i = 0;
+  for (; i < source.length; i++) {
+    const c = source[i] ?? '';
+    if (/^[A-Za-z0-9/:_@-]$/.test(c)) literal += c;
+    else if (c === '\\' && /^[./:_@-]$/.test(source[i + 1] ?? '')) literal += source[++i] ?? '';
+    else break;
+  }
+  // A named group is a group for what it matches (`(?<rest>.+)` is `(.+)`).
+  const rest = source.slice(i).replace(/^\(\?<[A-Za-z_$][\w$]*>/, '(');
+  const tail = OPEN_TAILS.get(rest);
+  return tail === undefined ? undefined : { literal, tail };
+}
+
+/**
+ * True when a regex of that shape matches every name `result` + `rest`, where `rest` is `/` and a
+ * path, or also nothing when `bare` (the rule's `match` prefix can be a whole name).
+ */
+function takesEvery(open: OpenRegex, result: string, bare: boolean): boolean {
+  if (open.tail === 'path') return hasPathPrefix(result, open.literal);
+  // A rest is never empty unless bare, and starts with `/`.
+  if (!bare) return `${result}/`.startsWith(open.literal);
+  return result.startsWith(open.literal) && (open.tail === 'any' || result.length > open.literal.length);
+}
+
+/**
+ * The warnings for `match` rules whose every result an unscoped rule takes again, unless an
+ * exclude covers the results: such a result is never applied (`rewrite` refuses it, so that
+ * reinvocation cannot change an image twice), so the rule rewrites nothing, though each rule alone
+ * is valid (`k8s.gcr.io` -> `registry.k8s.io`, then `registry.k8s.io` -> a mirror, or a regex
+ * `registry\.k8s\.io/(.+)` -> a mirror). The other rule is a `match` rule whose prefix is a path
+ * prefix of their `replace`, or a regex rule that `openRegex` reads and that matches every result
+ * (where it comes in the order does not matter: a result is looked up again from the first rule).
+ * Not when a regex rule before that one may match some result: it may give it back unchanged (a
+ * rule that keeps `registry.k8s.io/pause` as it is), and then the result is applied. Indexed like
+ * `shadowWarnings`: `match` rules by prefix, regex rules by their literal text.
  */
 export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[], exclude: readonly string[]): Issue[] {
   const issues: Issue[] = [];
   const byPrefix = new Map<string, CompiledRule>();
+  /** The unscoped regex rules `openRegex` reads, by literal, in rule order. */
+  const open = new Map<string, { rule: CompiledRule; shape: OpenRegex }[]>();
+  /** The first regex rule (any) by the literal every name it matches starts with, and by each path prefix of that literal ending in `/`. */
+  const firstByLiteral = new Map<string, number>();
+  const firstUnder = new Map<string, number>();
+  const lower = (m: Map<string, number>, key: string, index: number): void => {
+    const held = m.get(key);
+    if (held === undefined || index < held) m.set(key, index);
+  };
   rules.forEach((rule, i) => {
+    if (rule.kind === 'regex') {
+      const literal = literalPrefix(rule.pattern);
+      lower(firstByLiteral, literal, rule.index);
+      for (let k = literal.indexOf('/'); k >= 0; k = literal.indexOf('/', k + 1)) lower(firstUnder, literal.slice(0, k + 1), rule.index);
+    }
     const spec = specs[i];
-    if (rule.kind !== 'match' || spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
-    if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
+    if (spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
+    if (rule.kind === 'match') {
+      if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
+      return;
+    }
+    const shape = openRegex(rule.pattern);
+    if (shape === undefined) return;
+    const list = open.get(shape.literal);
+    // A later one of the same literal and tail matches the same names: the earlier takes them all.
+    if (list === undefined) open.set(shape.literal, [{ rule, shape }]);
+    else if (!list.some((e) => e.shape.tail === shape.tail)) list.push({ rule, shape });
   });
+  const openLengths = [...new Set([...open.keys()].map((key) => key.length))];
+  const literalLengths = [...new Set([...firstByLiteral.keys()].map((key) => key.length))];
+  /** The index of the first regex rule that may match a name `dir` starts (`dir` ends in `/`), or of one whose names all start with `dir`. */
+  const firstRegexAt = (dir: string): number => {
+    let first = firstUnder.get(dir) ?? Number.POSITIVE_INFINITY;
+    for (const length of literalLengths) {
+      const index = length <= dir.length ? firstByLiteral.get(dir.slice(0, length)) : undefined;
+      if (index !== undefined && index < first) first = index;
+    }
+    return first;
+  };
   const excluded = new Set(exclude);
   // The proper path prefixes of every exclude (`a/b/c`: `a/b`, `a`): a rule whose results an
   // exclude deeper than their prefix covers has those results applied (they are never rewritten
@@ -72,19 +163,38 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
     const result = matchedPrefix(rule.replace);
     if (aboveExcludes.has(result)) continue;
     let again: CompiledRule | undefined;
+    let covered = false;
     for (let end = result.length; end > 0; end = result.lastIndexOf('/', end - 1)) {
       const prefix = result.slice(0, end);
       if (excluded.has(prefix)) {
-        again = undefined;
+        covered = true;
         break;
       }
       // The earliest such rule is the one the rewriter finds.
       const hit = byPrefix.get(prefix);
       if (hit !== undefined && (again === undefined || hit.index < again.index)) again = hit;
     }
-    // A rule whose replace is its prefix (an identity, src/core/rules.ts) leaves its names as they
-    // are: what it matches is not rewritten again.
-    if (again === undefined || again === rule || matchedPrefix(again.replace) === again.pattern) continue;
+    if (covered) continue;
+    // The results are `result` and a path, or also `result` alone when the prefix can be a whole
+    // name (it has a path): a literal that takes every one is a prefix of `result/`.
+    const bare = rule.pattern.includes('/');
+    const dir = `${result}/`;
+    const sample = `${dir}${SAMPLE_GROUP_VALUE}`;
+    for (const length of openLengths) {
+      if (length > dir.length) continue;
+      for (const { rule: other, shape } of open.get(dir.slice(0, length)) ?? []) {
+        if (again !== undefined && other.index >= again.index) break;
+        if (!takesEvery(shape, result, bare)) continue;
+        // A regex that gives a result back unchanged leaves it applied (and `firstRegexAt` then
+        // finds it before any later rule).
+        const out = other.apply(sample);
+        if (out !== undefined && out !== sample && !(bare && other.apply(result) === result)) again = other;
+        break;
+      }
+    }
+    // A match rule whose replace is its prefix (an identity, src/core/rules.ts) leaves its names as
+    // they are: what it takes is not rewritten again.
+    if (again === undefined || again === rule || (again.kind === 'match' && matchedPrefix(again.replace) === again.pattern) || firstRegexAt(dir) < again.index) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',

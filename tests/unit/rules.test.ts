@@ -462,6 +462,61 @@ describe('validation warnings', () => {
     }
   });
 
+  describe('a prefix rule whose every result a regex rule takes again', () => {
+    const legacy = '  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n';
+    const warning = (name: string, index: number, at = 0): string =>
+      `rules[${at}].replace: rule "legacy" rewrites nothing: rule "${name}" (rules[${index}]) matches every name it produces ("registry.k8s.io/..."), and a result that a rule would rewrite again is not applied; write the final target`;
+    it.each([
+      ['after it: (.+)', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.io/(.+)', replace: mirror.example.com/k8s/$1}\n`, warning('k8s', 1)],
+      ['before it, a named group: (?<rest>.*)', `  - {name: k8s, regex: 'registry\\.k8s\\.io/(?<rest>.*)', replace: 'mirror.example.com/k8s/$<rest>'}\n${legacy}`, warning('k8s', 0, 1)],
+      ['the host or a path under it: (/.*)?', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.io(/.*)?', replace: mirror.example.com/k8s$1}\n`, warning('k8s', 1)],
+      ['no group: .+', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.io/.+', replace: mirror.example.com/k8s/all}\n`, warning('k8s', 1)],
+      ['a shorter literal: registry\\.k8s\\.(.+)', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.(.+)', replace: mirror.example.com/k8s/$1}\n`, warning('k8s', 1)],
+      ['everything: (.+)', `${legacy}  - {name: all, regex: '(.+)', replace: mirror.example.com/$1}\nexclude: [mirror.example.com]\n`, warning('all', 1)],
+      ['the earlier of a regex and a prefix rule is named', `${legacy}  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\n  - {name: re, regex: 'registry\\.k8s\\.io/(.+)', replace: other.example.com/k8s/$1}\n`, warning('k8s', 1)],
+    ])('warns when the regex is %s', (_why, doc, want) => {
+      const r = parseRules(`rules:\n${doc}`, {});
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.warnings.map(formatIssue)).toEqual([want]);
+      // What the warning says: the rule's results are refused.
+      expect(r.rewriter.rewrite('k8s.gcr.io/pause:3.9').kind).toBe('rejected');
+    });
+
+    it.each([
+      ['matches only some names (a class)', "  - {name: k8s, regex: 'registry\\.k8s\\.io/([a-z]+)', replace: mirror.example.com/k8s/$1}\n"],
+      ['matches only some names (an alternation)', "  - {name: k8s, regex: 'registry\\.k8s\\.io/(pause|coredns)', replace: mirror.example.com/k8s/$1}\n"],
+      ['matches only deeper names', "  - {name: k8s, regex: 'registry\\.k8s\\.io/pause/(.+)', replace: mirror.example.com/k8s/$1}\n"],
+      ['matches another host that starts the same', "  - {name: k8s, regex: 'registry\\.k8s\\.io2/(.+)', replace: mirror.example.com/k8s/$1}\n"],
+      ['is limited to namespaces', "  - {name: k8s, regex: 'registry\\.k8s\\.io/(.+)', replace: mirror.example.com/k8s/$1, namespaces: [a]}\n"],
+      ['gives the name back unchanged', "  - {name: k8s, regex: 'registry\\.k8s\\.io/(.+)', replace: registry.k8s.io/$1}\n"],
+      ['has its target excluded', "  - {name: k8s, regex: 'registry\\.k8s\\.io/(.+)', replace: mirror.example.com/k8s/$1}\nexclude: [registry.k8s.io]\n"],
+      ['has some of its target excluded', "  - {name: k8s, regex: 'registry\\.k8s\\.io/(.+)', replace: mirror.example.com/k8s/$1}\nexclude: [registry.k8s.io/pause]\n"],
+      // registry.k8s.io/pause is kept by the first rule, so legacy does rewrite k8s.gcr.io/pause.
+      ['comes after a rule that keeps some results', "  - {name: k8s, regex: 'registry\\.k8s\\.io/(.+)', replace: mirror.example.com/k8s/$1}\n", "  - {name: keep, regex: 'registry\\.k8s\\.io/pause', replace: registry.k8s.io/pause}\n"],
+    ])('does not warn when the regex %s', (_why, more, first = '') => {
+      const r = parseRules(`rules:\n${first}${legacy}${more}`, {});
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.warnings.map(formatIssue).filter((w) => w.includes('"legacy" rewrites nothing'))).toEqual([]);
+    });
+
+    it('nor about a prefix rule taken again by a prefix rule, when a regex rule before that one keeps some results', () => {
+      const doc = `rules:\n  - {name: keep, regex: 'registry\\.k8s\\.io/pause', replace: registry.k8s.io/pause}\n${legacy}  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\n`;
+      const r = parseRules(doc, {});
+      expect(r.ok && r.warnings).toEqual([]);
+      if (r.ok) expect(r.rewriter.rewrite('k8s.gcr.io/pause:3.9')).toMatchObject({ kind: 'rewritten', rewritten: 'registry.k8s.io/pause:3.9', rule: { name: 'legacy' } });
+    });
+
+    it('when the prefix can be a whole name, a regex that needs a path after it does not take every result', () => {
+      // quay.io/team itself becomes mirror.example.com/quay, which `mirror\.example\.com/quay/(.+)` does not match.
+      const doc = "rules:\n  - {name: team, match: quay.io/team, replace: mirror.example.com/quay}\n  - {name: m, regex: 'mirror\\.example\\.com/quay/(.+)', replace: other.example.com/$1}\n";
+      const r = parseRules(doc, {});
+      expect(r.ok && r.warnings).toEqual([]);
+      if (r.ok) expect(r.rewriter.rewrite('quay.io/team:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/quay:1' });
+    });
+  });
+
   it('does not warn when the earlier rule is limited to namespaces', () => {
     const r = parseRules('rules:\n  - {name: all, match: docker.io, replace: a.example.com, namespaces: [x]}\n  - {name: nginx, match: docker.io/library/nginx, replace: b.example.com}\n', {});
     expect(r.ok && r.warnings).toEqual([]);
