@@ -21,7 +21,7 @@
  * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
  * what pulls, and what a rollout restart replaces.
  */
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, YAMLParseError } from 'yaml';
 import { type Command, EXIT, type Io, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
@@ -208,7 +208,14 @@ function parseDocuments(text: string): Parsed[] | string {
   const docs = parseAllDocuments(text, { merge: true, logLevel: 'error' });
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
   // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
-  const first = (errors: readonly Error[]): string => errors[0]?.message.split('\n')[0]?.replace(/:$/, '').replace(/^Maximum call stack size exceeded/, 'nested too deeply to be read') ?? '';
+  const first = (errors: readonly Error[]): string => {
+    const error = errors[0];
+    const message = error?.message.split('\n')[0]?.replace(/:$/, '').replace(/^Maximum call stack size exceeded/, 'nested too deeply to be read') ?? '';
+    // A key repeated at the start of a line: most likely two `-o yaml` outputs put one after
+    // another (`kubectl get ... -o yaml` twice), which YAML reads as one mapping; JSON ones need nothing.
+    const concatenated = error instanceof YAMLParseError && error.code === 'DUPLICATE_KEY' && error.linePos?.[0].col === 1;
+    return concatenated ? `${message} (several \`kubectl get -o yaml\` outputs need a line "---" between them)` : message;
+  };
   const broken = docs.filter((d) => d.errors.length > 0);
   if (broken.length > 0 && broken.length === docs.length) return `neither JSON nor YAML: ${first(broken[0]?.errors ?? [])}`;
   return docs.map((d): Parsed => {

@@ -52,6 +52,11 @@ export function urlProblem(url: string): string | undefined {
   // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
   // every Pod would be admitted unrewritten without a sign.
   if (parsed.pathname.endsWith('/mutate/')) return `--url ends in /mutate/ with no webhook token after it (was the token empty?): ${url}`;
+  // Likewise a token the endpoint can never accept (short, or a SecureString's ciphertext read
+  // without --with-decryption: "+", "/", "="): every call 401 or 403, every Pod admitted unrewritten.
+  const at = parsed.pathname.lastIndexOf(MUTATE_PATH);
+  const tokenP = at < 0 ? undefined : tokenProblem(parsed.pathname.slice(at + MUTATE_PATH.length));
+  if (tokenP !== undefined) return `--url: the webhook token after /mutate/ ${tokenP}; the endpoint refuses any other (an SSM SecureString read without --with-decryption is its ciphertext)`;
   return undefined;
 }
 

@@ -362,6 +362,18 @@ describe('audit of kubectl get -o json', () => {
     expect(r.err).toMatch(message);
   });
 
+  it('two -o yaml outputs one after another: says the "---" they need, and reads them with it (README, "-f")', async () => {
+    const yaml = 'apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: y, namespace: a}\n  spec:\n    containers: [{name: c, image: gcr.io/y}]\nkind: List\n';
+    const glued = await audit(['-f', '-'], `${yaml}${yaml}`);
+    expect(glued.code).toBe(2);
+    expect(glued.err).toBe('error: stdin: neither JSON nor YAML: Map keys must be unique at line 9, column 1 (several `kubectl get -o yaml` outputs need a line "---" between them)\n');
+    const separated = await audit(['-f', '-', '-o', 'json'], `${yaml}---\n${yaml}`);
+    expect(separated.code).toBe(1);
+    expect(separated.out.trimEnd().split('\n')).toHaveLength(2);
+    // A key repeated inside one object is not mistaken for it.
+    expect((await audit(['-f', '-'], 'kind: List\nitems:\n  - a: 1\n    a: 2\n')).err).not.toContain('---');
+  });
+
   it('a YAML error ends with its line and column, not with the colon of the excerpt it leaves out', async () => {
     const r = await audit(['-f', '-'], 'a: b\n  c: d\n');
     expect(r.code).toBe(2);

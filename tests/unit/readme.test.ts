@@ -173,6 +173,30 @@ describe('README quoted command output', () => {
   });
 });
 
+describe('README The command line', () => {
+  const table = readme.split('\n## The command line\n')[1]?.split('\n## ')[0] ?? '';
+  /** The first cell of each row, by command: `serve --config FILE ...`. */
+  const synopsis = new Map(
+    table.split('\n').flatMap((l) => {
+      const cell = /^\| `([a-z-]+)([^`]*)` \|/.exec(l);
+      return cell === null ? [] : [[cell[1] ?? '', cell[2] ?? ''] as const];
+    }),
+  );
+
+  it("names every option that help's usage lists for each command", async () => {
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(0);
+    const usage = io.out().split('\n\n')[1] ?? '';
+    const commands = usage.split(/\n(?= {2}image-rewriter )/).map((part) => /^ {2}image-rewriter (\S+)([\s\S]*)$/.exec(part)).filter((m) => m !== null);
+    expect(commands.length).toBeGreaterThan(6);
+    for (const [, command = '', text = ''] of commands) {
+      if (command === 'version' || command === 'help') continue;
+      const options = new Set(text.match(/(?<![\w-])--?[a-z][a-z-]*/g) ?? []);
+      expect({ command, missing: [...options].filter((o) => !(synopsis.get(command) ?? '').includes(o)) }).toEqual({ command, missing: [] });
+    }
+  });
+});
+
 describe('README Logs and metrics', () => {
   it("names every key of the review line's rewritten entries, an image volume's included", () => {
     const text = readme.split('\n### Logs and metrics\n')[1]?.split('\n### ')[0] ?? '';

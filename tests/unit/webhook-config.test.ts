@@ -126,6 +126,13 @@ describe('webhookConfiguration', () => {
     { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
     { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
+    // Tokens no endpoint accepts: every call refused, every Pod admitted unrewritten without a sign.
+    { why: 'a token too short', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/short', message: '--url: the webhook token after /mutate/ must be at least 16 characters' },
+    {
+      why: "a SecureString's ciphertext (read without --with-decryption)",
+      url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/AQICAHh+0123456789/abcdef==',
+      message: 'an SSM SecureString read without --with-decryption is its ciphertext',
+    },
   ])('rejects a URL with $why', ({ url, message }) => {
     expect(() => webhookConfiguration({ url })).toThrow(WebhookConfigError);
     expect(() => webhookConfiguration({ url })).toThrow(message);
@@ -152,6 +159,12 @@ describe('webhookConfiguration', () => {
     },
   ])('rejects $why', ({ options, message }) => {
     expect(() => webhookConfiguration({ url: URL_OK, ...options })).toThrow(message);
+  });
+
+  it('takes a URL whose token after /mutate/ the endpoint accepts, and a path without /mutate/ as it is', () => {
+    for (const url of [URL_OK, 'https://abc123.execute-api.us-west-2.amazonaws.com/mutate/mutate/A-Za-z0-9._~0123', 'https://127.0.0.1:8443/inject']) {
+      expect(webhookConfiguration({ url }).webhooks[0]?.clientConfig).toEqual({ url });
+    }
   });
 
   it('lists every problem at once', () => {
