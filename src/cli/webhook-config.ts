@@ -36,7 +36,7 @@ import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope 
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { formatIssues, parseRules } from '../config/load.js';
-import { caBundleProblem, type ClientConfig, isDnsSubdomain, parseService, privateHostWithoutCa, serviceHost, urlProblem } from './webhook-endpoint.js';
+import { caBundleProblem, type ClientConfig, isDnsSubdomain, parseService, privateHostWithoutCa, serviceHost, urlProblem, urlWarning } from './webhook-endpoint.js';
 
 export { urlProblem } from './webhook-endpoint.js';
 
@@ -396,6 +396,8 @@ export const command: Command = async (args, io) => {
   }
   const [webhook] = config.webhooks;
   const host = webhook === undefined ? undefined : privateHostWithoutCa(webhook.clientConfig);
+  const tokenWarning = values.url === undefined ? undefined : urlWarning(values.url);
+  if (tokenWarning !== undefined) io.stderr(`warning: ${tokenWarning}\n`);
   if (host !== undefined) io.stderr(`warning: no --ca-bundle: the API server will check ${host}'s certificate against its system trust roots; give the CA that signed it\n`);
   const flags = [
     ['--url', values.url],

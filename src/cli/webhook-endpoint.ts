@@ -8,7 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { tokenProblem } from '../config/token-check.js';
+import { MIN_TOKEN_LENGTH, TOKEN_CHARS, tokenProblem } from '../config/token-check.js';
 
 /** The port the API server calls a Service on when none is given (its own default). */
 export const DEFAULT_SERVICE_PORT = 443;
@@ -52,12 +52,34 @@ export function urlProblem(url: string): string | undefined {
   // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
   // every Pod would be admitted unrewritten without a sign.
   if (parsed.pathname.endsWith('/mutate/')) return `--url ends in /mutate/ with no webhook token after it (was the token empty?): ${url}`;
-  // Likewise a token the endpoint can never accept (short, or a SecureString's ciphertext read
-  // without --with-decryption: "+", "/", "="): every call 401 or 403, every Pod admitted unrewritten.
-  const at = parsed.pathname.lastIndexOf(MUTATE_PATH);
-  const tokenP = at < 0 ? undefined : tokenProblem(parsed.pathname.slice(at + MUTATE_PATH.length));
-  if (tokenP !== undefined) return `--url: the webhook token after /mutate/ ${tokenP}; the endpoint refuses any other (an SSM SecureString read without --with-decryption is its ciphertext)`;
+  // Likewise a token no endpoint of ours can accept, because of its characters: a SecureString's
+  // ciphertext read without --with-decryption ("+", "/", "="): every call 401 or 403, every Pod
+  // admitted unrewritten. (A token that is only too short is a warning: urlWarning.)
+  const token = tokenAfterMutate(parsed.pathname);
+  if (token !== undefined && !TOKEN_CHARS.test(token)) return `--url: the webhook token after /mutate/ ${tokenProblem(token) ?? ''}; the endpoint refuses any other (an SSM SecureString read without --with-decryption is its ciphertext)`;
   return undefined;
+}
+
+/** The segment after the last `/mutate/` of a URL's path, if it has one. */
+function tokenAfterMutate(pathname: string): string | undefined {
+  const at = pathname.lastIndexOf(MUTATE_PATH);
+  return at < 0 ? undefined : pathname.slice(at + MUTATE_PATH.length);
+}
+
+/**
+ * A warning for a URL the API server can call but our endpoint would refuse: a token after
+ * /mutate/ shorter than every adapter accepts. Not an error: the URL may name another endpoint, or
+ * be a placeholder edited before it is applied.
+ */
+export function urlWarning(url: string): string | undefined {
+  let token: string | undefined;
+  try {
+    token = tokenAfterMutate(new URL(url).pathname);
+  } catch {
+    return undefined;
+  }
+  if (token === undefined || token.length >= MIN_TOKEN_LENGTH) return undefined;
+  return `the webhook token after /mutate/ has ${token.length} characters; the Lambda and serve refuse tokens shorter than ${MIN_TOKEN_LENGTH}, so every call would be refused (401) and, with failurePolicy Ignore, every Pod admitted unrewritten`;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

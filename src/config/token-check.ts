@@ -6,7 +6,7 @@
 export const MIN_TOKEN_LENGTH = 16;
 /** The reason every adapter logs when a request's token is wrong or missing (never the token). */
 export const UNAUTHORIZED_REASON = 'wrong or missing webhook token';
-const TOKEN_CHARS = /^[A-Za-z0-9._~-]+$/;
+export const TOKEN_CHARS = /^[A-Za-z0-9._~-]+$/;
 
 /** Why a token is unusable, or undefined. Never mentions the token itself. */
 export function tokenProblem(token: string): string | undefined {

@@ -127,7 +127,6 @@ describe('webhookConfiguration', () => {
     { why: 'nothing', url: '', message: '--url must not be empty' },
     { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
     // Tokens no endpoint accepts: every call refused, every Pod admitted unrewritten without a sign.
-    { why: 'a token too short', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/short', message: '--url: the webhook token after /mutate/ must be at least 16 characters' },
     {
       why: "a SecureString's ciphertext (read without --with-decryption)",
       url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/AQICAHh+0123456789/abcdef==',
@@ -199,6 +198,14 @@ describe('image-rewriter webhook-config', () => {
       webhookConfiguration({ url: 'https://127.0.0.1:8443/mutate', caBundlePem: pki.ca, timeoutSeconds: 3, name: 'e2e', admissionReviewVersions: ['v1beta1'] }),
     );
     expect(io.out()).toContain(`--ca-bundle ${pki.caFile} --timeout-seconds 3 --name e2e --admission-review-versions v1beta1`);
+  });
+
+  it('warns, and still prints it, when the token after /mutate/ is shorter than every endpoint of ours accepts', async () => {
+    const io = captureIo();
+    const url = 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/short';
+    expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain('warning: the webhook token after /mutate/ has 5 characters; the Lambda and serve refuse tokens shorter than 16');
+    expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
   });
 
   it('warns when an endpoint that cannot have a public certificate has no --ca-bundle', async () => {
