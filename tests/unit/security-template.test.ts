@@ -10,6 +10,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
+import { READ_TIMEOUT_MS } from '../../src/config/token.js';
 import { REVIEW_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { type Json, loadTemplate } from '../helpers/template.js';
@@ -91,14 +92,15 @@ describe('template.yaml: least privilege', () => {
     expect(env['REGISTRY_CREDENTIALS_SECRET_ARN']).toEqual({ Ref: 'RegistryCredentialsSecretArn' });
     expect(env['REGISTRY_CREDENTIALS_PARAMETER']).toEqual({ Ref: 'RegistryCredentialsParameterName' });
     // The setting's default and minimum (src/config/settings.ts); its maximum, for the function,
-    // leaves 2 s of the function's Timeout for the rest of the invocation, so that the deadline,
-    // not the Timeout, ends a check.
+    // leaves of the function's Timeout the longest read of the rules parameter (READ_TIMEOUT_MS: a
+    // refresh due at this request comes before its checks) and 2 s for the rest of the invocation,
+    // so that the deadline, not the Timeout, ends a check (8000 let one invocation take 11 s).
     expect([params['VerifyDeadlineMs']?.['Default'], params['VerifyDeadlineMs']?.['MinValue']].map(Number)).toEqual([DEFAULT_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS]);
     const globals = template['Globals'] as { Function?: { Timeout?: number } } | undefined;
     const timeoutMs = Number(globals?.Function?.Timeout) * 1000;
     expect(timeoutMs).toBeGreaterThan(0);
     const maxDeadline = Number(params['VerifyDeadlineMs']?.['MaxValue']);
-    expect(maxDeadline).toBeLessThanOrEqual(Math.min(MAX_VERIFY_DEADLINE_MS, timeoutMs - 2000));
+    expect(maxDeadline).toBeLessThanOrEqual(Math.min(MAX_VERIFY_DEADLINE_MS, timeoutMs - READ_TIMEOUT_MS - 2000));
   });
 
   it('refuses a stack with no rules at all (a blank RewriteRules and no parameter), which could not start', () => {

@@ -14,6 +14,9 @@ import { captureObservability, EVENT_TOKEN, eventReview, loadEvent, withBody } f
 import { OUTCOMES } from '../../src/observability/telemetry.js';
 import { loadTemplate } from '../helpers/template.js';
 
+/** The Outcome of a series written without one (a failed cold start's EMF document). */
+const NO_OUTCOME = '(none)';
+
 interface Widget {
   readonly properties: { readonly title: string; readonly metrics: unknown[][] };
 }
@@ -25,17 +28,19 @@ function dashboard(): Widget[] {
   return (JSON.parse(body) as { widgets: Widget[] }).widgets;
 }
 
-/** Whether the dashboard plots `metric` of namespace ImageRewriter for `outcome`. */
+/** Whether the dashboard plots `metric` of namespace ImageRewriter for `outcome` (NO_OUTCOME: the series without one). */
 function shown(widgets: readonly Widget[], metric: string, outcome: string): boolean {
+  const schema = outcome === NO_OUTCOME ? '{ImageRewriter,service}' : '{ImageRewriter,Outcome,service}';
   for (const w of widgets) {
     let previous: unknown[] = [];
     for (const line of w.properties.metrics) {
       const first = line[0];
       if (typeof first === 'object' && first !== null && 'expression' in first) {
         const expression = String(first.expression);
-        if (expression.includes(`{ImageRewriter,Outcome,service} MetricName="${metric}"`)) return true;
+        if (new RegExp(`SEARCH\\('${schema.replace(/[{}]/g, '\\$&')} [^']*MetricName="${metric}"`).test(expression)) return true;
         continue;
       }
+      if (outcome === NO_OUTCOME) continue;
       // ["...", v]: the previous line with its last dimension value replaced; "." repeats a field.
       const full = first === '...' ? [...previous.slice(0, previous.length - (line.length - 1)), ...line.slice(1)] : line.map((v, i) => (v === '.' ? previous[i] : v));
       previous = full;
@@ -86,6 +91,17 @@ describe('template.yaml dashboard', () => {
   it('plots Reviews for every Outcome the function writes, dryrun included', () => {
     const widgets = dashboard();
     expect(OUTCOMES.filter((outcome) => !shown(widgets, 'Reviews', outcome))).toEqual([]);
+  });
+});
+
+describe('template.yaml dashboard and ConfigErrorAlarm', () => {
+  it('plots every ConfigErrors series the alarm sums, the one a failed cold start writes without an Outcome included', () => {
+    const metrics = loadTemplate().Resources['ConfigErrorAlarm']?.Properties['Metrics'] as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[];
+    const outcomes = metrics.flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric.Dimensions.find((d) => d.Name === 'Outcome')?.Value ?? NO_OUTCOME]));
+    expect(outcomes).toContain(NO_OUTCOME);
+    const widgets = dashboard();
+    expect(outcomes.filter((outcome) => !shown(widgets, 'ConfigErrors', outcome))).toEqual([]);
+    expect([...OUTCOMES, NO_OUTCOME].filter((outcome) => !shown(widgets, 'ConfigRefreshes', outcome))).toEqual([]);
   });
 });
 
