@@ -28,23 +28,34 @@ export type ClientConfig =
   | { readonly url: string; readonly caBundle?: string }
   | { readonly service: ServiceReference; readonly caBundle?: string };
 
-/** Why `url` cannot be a webhook's clientConfig.url (the API server's rules, and no whitespace), or undefined. */
+/**
+ * `url` as an error may quote it: up to its host and port, its path left out, since the path
+ * ends in the webhook token and errors end up in CI logs (`http://example.com/...`).
+ */
+function withoutPath(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
+  const rest = url.slice(scheme.length);
+  const slash = rest.indexOf('/');
+  return slash === -1 ? url : `${scheme}${rest.slice(0, slash)}/...`;
+}
+
+/** Why `url` cannot be a webhook's clientConfig.url (the API server's rules, and no whitespace), or undefined. Never quotes its path. */
 export function urlProblem(url: string): string | undefined {
   if (url === '') return '--url must not be empty';
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\s\u0000-\u001f\u007f]/.test(url)) return '--url must not contain spaces or control characters';
-  if (!/^https:\/\//i.test(url)) return `--url must be an https:// URL (the API server calls webhooks over TLS only): ${url}`;
+  if (!/^https:\/\//i.test(url)) return `--url must be an https:// URL (the API server calls webhooks over TLS only): ${withoutPath(url)}`;
   if (url.includes('#')) return '--url must not have a fragment ("#...")';
   if (url.includes('?')) return '--url must not have a query ("?..."): the webhook token goes in the path, /mutate/<token>';
   // WHATWG URLs forgive things Go's url.Parse (the API server) does not: check the authority as written.
   const authority = url.slice('https://'.length).split('/')[0] ?? '';
-  if (authority === '' || authority.startsWith(':')) return `--url must have a host: ${url}`;
+  if (authority === '' || authority.startsWith(':')) return `--url must have a host: ${withoutPath(url)}`;
   if (url.includes('\\')) return '--url must not contain a backslash';
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return `--url is not a valid URL: ${url}`;
+    return `--url is not a valid URL: ${withoutPath(url)}`;
   }
   if (authority.includes('@') || parsed.username !== '' || parsed.password !== '') return '--url must not contain a user or password ("user:password@")';
   if (parsed.hostname === '') return '--url must have a host';

@@ -115,6 +115,29 @@ export function templateHostProblem(parts: readonly TemplatePart[]): string | un
   return undefined;
 }
 
+/**
+ * The text a regex rule's template ends its registry host with, when a group comes before it
+ * (`.mirror.example.com` of `$1.mirror.example.com/$2`): each result's host must end with it. A
+ * group that matched a `/` (`(.*)\.gcr\.io/(.*)` on `evil.example:8443/x.gcr.io/y`) would
+ * otherwise end the host inside the group, and the image would go, and be checked, wherever the
+ * Pod's own text names. Undefined when the host is all text, or ends with a group (`mirror:$1`).
+ */
+export function templateHostSuffix(parts: readonly TemplatePart[]): string | undefined {
+  let group = false;
+  let tail = '';
+  for (const p of parts) {
+    if (!('text' in p)) {
+      group = true;
+      tail = '';
+      continue;
+    }
+    const slash = p.text.indexOf('/');
+    tail += slash < 0 ? p.text : p.text.slice(0, slash);
+    if (slash >= 0) break;
+  }
+  return group && tail !== '' ? tail : undefined;
+}
+
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */
 export type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
 

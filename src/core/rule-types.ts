@@ -53,6 +53,8 @@ export interface CompiledRule {
   appliesToNamespace(namespace: string | undefined): boolean;
   /** The new name for a normalized name, or undefined when the rule does not match. */
   apply(name: string): string | undefined;
+  /** A regex rule's: the text its results' registry host must end with (replace-template.ts, templateHostSuffix). */
+  readonly hostSuffix?: string;
 }
 
 export interface RewriteContext {

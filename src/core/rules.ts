@@ -14,7 +14,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
@@ -126,10 +126,12 @@ function compileRule(
   }
   if (issues.length > before) return undefined;
   samples.set(index, sampleOf(parts));
+  const hostSuffix = templateHostSuffix(parts);
   return Object.freeze({
     ...common,
     kind: 'regex' as const,
     pattern: source,
+    ...(hostSuffix === undefined ? {} : { hostSuffix }),
     apply: (name: string) => {
       const m = re.exec(name);
       return m === null ? undefined : applyTemplate(parts, m);
@@ -288,6 +290,16 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     // A name of one component (`app.example.com`) is Docker Hub's too, whatever it looks like.
     if (!hit.name.includes('/') || !hasRegistryHost(candidate)) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which does not start with a registry host: the kubelet would pull it from Docker Hub` };
+    }
+    const suffix = hit.rule.hostSuffix;
+    if (suffix !== undefined && !hit.name.slice(0, hit.name.indexOf('/')).endsWith(suffix)) {
+      return {
+        kind: 'rejected',
+        image,
+        rule: hit.rule,
+        candidate,
+        error: `rule "${hit.rule.name}" produced "${candidate}", whose registry host does not end in "${suffix}" as its replace writes it: a group put a "/" into the host`,
+      };
     }
     const newName = matchedName(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };

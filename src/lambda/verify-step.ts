@@ -11,6 +11,7 @@
  */
 import { type AdmissionApiVersion, type AdmissionReviewAnswer, type BadRequest, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { decide, type PlannedRewrite } from '../core/decide.js';
+import { printable } from '../core/json.js';
 import { render } from '../core/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { fitWarning } from '../core/warning-text.js';
@@ -81,7 +82,9 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
   // The "anyway" warnings are counted with the review's own: limited once, the number left out is right.
   const rendered = render(plan, { withhold, warnings: () => extra });
   if (denials.length > 0) {
-    const message = `image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`.slice(0, 1024);
+    // kubectl prints the message as it is, and a container name is the Pod's own text (admission
+    // runs before validation): escapes instead of control and bidi characters, as in the warnings.
+    const message = printable(`image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`).slice(0, 1024);
     const response: DeniedAnswer = {
       apiVersion: plan.request.apiVersion,
       kind: 'AdmissionReview',

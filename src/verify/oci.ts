@@ -5,7 +5,8 @@
  * - a 401 with `WWW-Authenticate: Bearer realm=...,service=...` gets a token from the realm for
  *   `repository:<name>:pull` (anonymously, or with the registry's credentials as basic auth) and
  *   retries with it; tokens are kept per registry and scope until they expire;
- * - a 401 with `Basic` retries with the credentials when there are some.
+ * - a 401 with `Basic` retries with the credentials when there are some;
+ * - a 401 from another host the registry redirected to is a refusal (its realm gets no credentials).
  * 200 is present (unless it is a web page: text/*), 404 missing; anything else is an error (the
  * rule's onUnreachable decides).
  */
@@ -145,6 +146,10 @@ async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 
   const cached = deps.tokens.get(tokenKey);
   let res = await request(cached === undefined ? undefined : `Bearer ${cached}`);
   if (res.status !== 401) return { res, unavailable: undefined };
+  // A 401 from a host the registry redirected to is not the registry's challenge: its realm would get
+  // the registry's credentials (containerd asks that host's own), and a token for it would be sent to
+  // the registry and dropped again at the redirect. It is answered as it is, a refusal.
+  if (res.url.origin !== url.origin) return { res, unavailable: undefined };
   const header: string | string[] | undefined = res.headers['www-authenticate'];
   const challenge = parseChallenge(typeof header === 'string' ? header : header?.[0]);
   const lookup = await deps.credentials(target.registry, signal);

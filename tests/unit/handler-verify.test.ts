@@ -92,6 +92,18 @@ describe('verify: the target lacks the image', () => {
     expect(JSON.stringify(obs.emf())).toContain('"denied"');
   });
 
+  it('writes control and bidi characters of a container name (admission runs before validation) as escapes in the denial kubectl prints', async () => {
+    const review = eventReview(EVENT);
+    const object = (review['request'] as JsonObject)['object'] as { spec: { containers: { name: string }[] } };
+    const first = object.spec.containers[0];
+    if (first === undefined) throw new Error('no container');
+    first.name = 'app\n\u001b[2J\u001b[32mok: created\u202e';
+    const { response } = await run('    verify: true\n    onMissing: deny\n', absent, withBody(EVENT, review));
+    const message = String((response['status'] as JsonObject)['message']);
+    expect(Array.from(message, (c) => c.charCodeAt(0)).filter((c) => c < 0x20 || c === 0x202e)).toEqual([]);
+    expect(message).toContain('containers[app\\u000a\\u001b[2J\\u001b[32mok: created\\u202e]');
+  });
+
   it('counts an index without a wanted platform as missing', async () => {
     const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } }] });
     const { response } = await run('    verify: true\n    platforms: [linux/amd64, linux/arm64]\n', (_q, s) => s.writeHead(200).end(index));

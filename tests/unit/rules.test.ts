@@ -385,6 +385,25 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
     expect(r.rewrite('a.team.example.com/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'a.team/app:1' });
   });
 
+  it('leaves the image alone when a group puts a "/" before the host text the template ends its host with (the Pod would choose the host, and verify would ask it)', () => {
+    const r = rewriterFrom(`rules:\n  - name: r\n    regex: '(.*)\\.gcr\\.io/(.*)'\n    replace: '$1.mirror.example.com/$2'\n    verify: true\n`);
+    expect(r.rewrite('eu.gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'eu.mirror.example.com/app:1' });
+    for (const [image, candidate] of [
+      ['evil.example:8443/x.gcr.io/app:1', 'evil.example:8443/x.mirror.example.com/app:1'],
+      ['169.254.169.254/x.gcr.io/latest', '169.254.169.254/x.mirror.example.com/latest'],
+      ['localhost/a.gcr.io/b', 'localhost/a.mirror.example.com/b'],
+    ] as const) {
+      expect(r.rewrite(image)).toMatchObject({
+        kind: 'rejected',
+        candidate,
+        error: `rule "r" produced "${candidate}", whose registry host does not end in ".mirror.example.com" as its replace writes it: a group put a "/" into the host`,
+      });
+    }
+    // A host from a group after the host's text (a port, then the path) is the rule's own choice.
+    const port = rewriterFrom(`rules:\n  - name: p\n    regex: 'registry\\.corp:(.*)'\n    replace: 'mirror.corp:$1'\n`);
+    expect(port.rewrite('registry.corp:5000/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.corp:5000/team/app:1' });
+  });
+
   it('leaves the image alone when a result has no path after its host (a one-component name is Docker Hub\'s)', () => {
     const r = rewriterFrom(`rules:\n  - name: r\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: '$1.example.com'\n`);
     expect(r.rewrite('gcr.io/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "app.example.com:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });

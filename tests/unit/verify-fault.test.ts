@@ -8,7 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { freePort } from '../integration/helpers/processes.js';
-import { anonymous, noAws, type Route, useFakeRegistry } from '../helpers/fake-registry.js';
+import { anonymous, noAws, type Route, startFakeRegistry, useFakeRegistry } from '../helpers/fake-registry.js';
 import type { CredentialLookup } from '../../src/verify/oci.js';
 import { createVerifier, DEFAULTS, type Verdict, type Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
 
@@ -353,5 +353,24 @@ describe('the token flow', () => {
     const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
     const v = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end(), undefined, { credentials });
     expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/registry credentials unavailable: cannot read secret s \(AccessDeniedException\)/) });
+  });
+});
+
+describe('credentials stay with their registry', () => {
+  it('a 401 from another host the registry redirected to gets no credentials (its realm would receive them)', async () => {
+    const other = await startFakeRegistry(registry.pki);
+    try {
+      other.route = (_q, s, url) => {
+        if (url.pathname === '/token') s.writeHead(200).end('{"token":"theirs"}');
+        else s.writeHead(401, { 'www-authenticate': `Bearer realm="https://${other.host}/token",service="other"` }).end();
+      };
+      const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'secret' } });
+      const v = await one((_q, s) => s.writeHead(307, { location: `https://${other.host}/v2/team/app/manifests/1.0` }).end(), undefined, { credentials });
+      expect(v.status).toBe('unreachable');
+      expect(other.seen.map((r) => r.authorization)).not.toContain(`Basic ${Buffer.from('u:secret').toString('base64')}`);
+      expect(other.seen.every((r) => r.authorization === undefined)).toBe(true);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -230,6 +230,19 @@ describe('image-rewriter webhook-config', () => {
     expect(io.out()).toBe('');
   });
 
+  it.each([
+    ['http://example.com/Prod/mutate/', 'http://example.com/...'],
+    ['example.com/Prod/mutate/', 'example.com/...'],
+    ['https:///Prod/mutate/', 'https:///...'],
+    ['https://example.com:99999/Prod/mutate/', 'https://example.com:99999/...'],
+  ])('never quotes the webhook token of a refused --url (%s<token>): errors reach CI logs', async (prefix, shown) => {
+    const token = 'sEcReT-tOkEn_0123456789abcdef';
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', `${prefix}${token}`], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(`: ${shown}\n`);
+    expect(io.err()).not.toContain(token);
+  });
+
   it('exits 64 when --ca-bundle is not a certificate, 1 when it cannot be read', async () => {
     const notPem = join(scratch, 'not.pem');
     await writeFile(notPem, 'hello\n');
