@@ -399,6 +399,10 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
         error: `rule "r" produced "${candidate}", whose registry host does not end in ".mirror.example.com" as its replace writes it: a group put a "/" into the host`,
       });
     }
+    // The host's text as the result is compared: lower case, without :443.
+    const spelled = rewriterFrom(`rules:\n  - name: s\n    regex: '(.*)\\.gcr\\.io/(.*)'\n    replace: '$1.Mirror.Example.com:443/$2'\n`);
+    expect(spelled.rewrite('eu.gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'eu.Mirror.Example.com:443/app:1' });
+    expect(spelled.rewrite('evil.example/x.gcr.io/app:1')).toMatchObject({ kind: 'rejected' });
     // A host from a group after the host's text (a port, then the path) is the rule's own choice.
     const port = rewriterFrom(`rules:\n  - name: p\n    regex: 'registry\\.corp:(.*)'\n    replace: 'mirror.corp:$1'\n`);
     expect(port.rewrite('registry.corp:5000/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.corp:5000/team/app:1' });
