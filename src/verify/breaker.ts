@@ -17,6 +17,8 @@ interface Entry {
 
 export class Breakers {
   private readonly hosts = new Map<string, Entry>();
+  /** When each registry last answered a check (at most maxHosts, the least recent forgotten). */
+  private readonly answered = new Map<string, number>();
 
   constructor(
     private readonly failureThreshold: number,
@@ -45,6 +47,17 @@ export class Breakers {
 
   success(host: string): void {
     this.hosts.delete(host);
+    this.answered.delete(host);
+    if (this.answered.size >= this.maxHosts) {
+      const oldest = this.answered.keys().next();
+      if (oldest.done !== true) this.answered.delete(oldest.value);
+    }
+    this.answered.set(host, this.now());
+  }
+
+  /** Has the registry answered a check since `time`? Then it is up, whatever one slow check says. */
+  answeredSince(host: string, time: number): boolean {
+    return (this.answered.get(host) ?? Number.NEGATIVE_INFINITY) > time;
   }
 
   /** A check that tried ends without a verdict on the registry: another may try (half-open). */

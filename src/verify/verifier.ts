@@ -205,7 +205,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (outcome.answered === true) breakers.success(target.registry);
         // Cut by the deadline soon after it was asked (it waited for a slot): the registry was not
         // given the time to answer, so this says nothing about it.
-        else if (signal.aborted && now() - asked < o.deadlineMs / 2) breakers.release(target.registry);
+        // Nor does one the deadline cut after the registry answered other checks since it was asked
+        // (a Pod of a thousand images on a loaded process): the registry is up, the wait was ours.
+        else if (signal.aborted && (now() - asked < o.deadlineMs / 2 || breakers.answeredSince(target.registry, asked))) breakers.release(target.registry);
         else breakers.failure(target.registry);
         return { status: 'unreachable', reason: outcome.reason };
     }

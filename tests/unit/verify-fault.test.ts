@@ -191,6 +191,34 @@ describe('the circuit breaker', () => {
     expect(closed.verdicts[0]?.status).toBe('present');
   });
 
+  it('does not count a check the deadline cut against a registry that answered other checks meanwhile', async () => {
+    const v = verifier({ breakerFailures: 1, deadlineMs: 600 });
+    registry.fake.route = (q, s) => {
+      if (q.url?.includes('/hang/') !== true) setTimeout(() => s.writeHead(200).end(), 50);
+    };
+    const { verdicts } = await v.verify([
+      { image: `${registry.fake.host}/hang/app:1`, platforms: [] },
+      { image: `${registry.fake.host}/team/app:1`, platforms: [] },
+    ]);
+    expect(verdicts.map((x) => x.status)).toEqual(['unreachable', 'present']);
+    // The review is answered at its deadline; the cut request settles (and is counted) just after.
+    await new Promise((r) => setTimeout(r, 200));
+    // Before, the cut check (600 ms after it was asked, past half the deadline) opened the breaker.
+    const next = await v.verify([{ image: `${registry.fake.host}/team/other:1`, platforms: [] }]);
+    expect(next.verdicts[0]?.status).toBe('present');
+  });
+
+  it('still opens the breaker for a registry that answers nothing within the deadline', async () => {
+    const v = verifier({ breakerFailures: 1, deadlineMs: 400 });
+    registry.fake.route = () => undefined;
+    const first = await v.verify([{ image: `${registry.fake.host}/hang/app:1`, platforms: [] }]);
+    expect(first.verdicts[0]?.status).toBe('unreachable');
+    // The review is answered at its deadline; the cut request settles (and is counted) just after.
+    await new Promise((r) => setTimeout(r, 200));
+    const next = await v.verify([{ image: `${registry.fake.host}/hang/app:2`, platforms: [] }]);
+    expect(next.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
+  });
+
   it('answers an open breaker at once, even while every check slot is held by slow checks of another registry', async () => {
     const v = verifier({ maxConcurrentChecks: 1, breakerFailures: 1, deadlineMs: 2000 });
     const dead = `127.0.0.1:${await freePort()}`;
