@@ -18,7 +18,8 @@
  *   log lines (JSON) go to stderr.
  * - SIGTERM or SIGINT: graceful shutdown (in-flight requests finish), then exit 0.
  * - --workers N (default: the CPUs available to the process, at most its CPU limit): N processes serve the one port
- *   (src/cli/serve-workers.ts), each as described above; 1 serves in this process.
+ *   (src/cli/serve-workers.ts), each as described above, their log lines written to stderr by the
+ *   primary alone (whole lines, however long); 1 serves in this process.
  */
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
