@@ -14,7 +14,9 @@
  * its own, read by the primary (logRelay), which writes whole lines to its stderr, in order per
  * worker, its own lines through the same writer. Workers writing to the shared stderr themselves
  * interleaved there: a line over PIPE_BUF (4 KiB: an `admission reviewed` line listing many long
- * rewrites) took several writes, and another worker's landed between them.
+ * rewrites) took several writes, and another worker's landed between them. What the relay costs
+ * the primary goes mostly by the number of writes it reads, so a worker writes its lines every
+ * LOG_FLUSH_MS (batchedLines in ./serve.ts), not every turn of its event loop.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Readable } from 'node:stream';
@@ -55,6 +57,13 @@ const isMessage = <T extends { kind: string }>(m: unknown, kind: T['kind']): m i
 
 /** The longest line kept whole: a worker's text without a newline past this is written out, ended by one. */
 export const MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * Whole lines wait at most this long, or until this many bytes wait, to be written together: a write
+ * to a pipe that wakes its reader costs tens of µs when the cores are busy, and at 3,000 requests a
+ * second the workers' batches came one or two requests each.
+ */
+export const LOG_FLUSH_MS = 5;
+export const LOG_FLUSH_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
 
 export interface LogRelay {
@@ -65,54 +74,69 @@ export interface LogRelay {
 }
 
 /**
- * The one writer of `out` (the primary's stderr): every chunk a worker's stream gives is written up
+ * The one writer of `out` (the primary's stderr): every chunk a worker's stream gives is queued up
  * to its last newline, the rest kept until that line's newline comes (or the stream ends: then it is
- * written with a newline added, a worker killed mid-line, never glued to another's line). Chunks, not
- * lines: no per-line work, a busy worker's batch goes in one write. While `out` is full (a slow log
- * reader) the workers' streams are paused: the primary holds about a chunk and an unfinished line per
- * worker, and a worker's writes wait in its pipe (as they waited in the shared one).
+ * queued with a newline added, a worker killed mid-line, never glued to another's line). Chunks, not
+ * lines: no per-line work. The queue goes out in one write after LOG_FLUSH_MS or at LOG_FLUSH_BYTES.
+ * While `out` is full (a slow log reader) the workers' streams are paused: the primary holds about a
+ * chunk and an unfinished line per worker, and a worker's writes wait in its pipe (as they waited in
+ * the shared one).
  */
 export function logRelay(out: NodeJS.WritableStream): LogRelay {
-  const paused = new Set<Readable>();
-  let draining = false;
-  const write = (data: string | Buffer, from?: Readable): void => {
-    if (out.write(data) || from === undefined) return;
-    from.pause();
-    paused.add(from);
-    if (draining) return;
-    draining = true;
+  const streams = new Set<Readable>();
+  let queue: Buffer[] = [];
+  let queued = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let full = false;
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    const data = queue.length === 1 ? queue[0] : Buffer.concat(queue, queued);
+    queue = [];
+    queued = 0;
+    if (data === undefined || data.length === 0 || out.write(data) || full) return;
+    full = true;
+    for (const s of streams) s.pause();
     out.once('drain', () => {
-      draining = false;
-      for (const s of paused) s.resume();
-      paused.clear();
+      full = false;
+      for (const s of streams) s.resume();
     });
+  };
+  const push = (data: Buffer): void => {
+    queue.push(data);
+    queued += data.length;
+    if (queued >= LOG_FLUSH_BYTES) flush();
+    else timer ??= setTimeout(flush, LOG_FLUSH_MS);
   };
   const relay = (stream: Readable): Promise<void> =>
     new Promise((resolve) => {
+      streams.add(stream);
+      if (full) stream.pause();
       let tail: Buffer | undefined;
       stream.on('data', (chunk: Buffer) => {
         const end = chunk.lastIndexOf(10) + 1;
         if (end === 0) {
           tail = tail === undefined ? chunk : Buffer.concat([tail, chunk]);
           if (tail.length > MAX_LINE_BYTES) {
-            write(Buffer.concat([tail, NEWLINE]), stream);
+            push(Buffer.concat([tail, NEWLINE]));
             tail = undefined;
           }
           return;
         }
-        const lines = tail === undefined ? chunk.subarray(0, end) : Buffer.concat([tail, chunk.subarray(0, end)]);
+        push(tail === undefined ? chunk.subarray(0, end) : Buffer.concat([tail, chunk.subarray(0, end)]));
         tail = end < chunk.length ? chunk.subarray(end) : undefined;
-        write(lines, stream);
       });
       // A read error ends the stream as its end does ('close' follows either).
       stream.on('error', () => undefined);
       stream.once('close', () => {
-        if (tail !== undefined) write(Buffer.concat([tail, NEWLINE]));
+        streams.delete(stream);
+        if (tail !== undefined) push(Buffer.concat([tail, NEWLINE]));
         tail = undefined;
+        flush();
         resolve();
       });
     });
-  return { write: (text) => { write(text); }, relay };
+  return { write: (text) => { push(Buffer.from(text)); }, relay };
 }
 
 /** The Io of a worker: stdout goes to the primary as a message, stderr is its own pipe to the primary (logRelay). */

@@ -14,7 +14,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../src/cli/main.js';
-import { logRelay, MAX_LINE_BYTES, MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay } from '../../src/cli/serve-workers.js';
+import { LOG_FLUSH_BYTES, LOG_FLUSH_MS, logRelay, MAX_LINE_BYTES, MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay } from '../../src/cli/serve-workers.js';
 import { bundleCli, bundleScript } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
@@ -477,7 +477,7 @@ describe('logRelay', () => {
     expect(writes.join('').length).toBe('a1\na2-part\na3-more-end\nb1-part\nb2\nb3 killed mid-li\nprimary\n'.length);
   });
 
-  it('pauses the streams while the writer is full, resumes them on drain, and cuts a line longer than MAX_LINE_BYTES', async () => {
+  it('writes what waits together, pauses the streams while the writer is full, resumes them on drain, and cuts a line longer than MAX_LINE_BYTES', async () => {
     const { out, writes, drain } = sink(16);
     const relay = logRelay(out);
     const a = new PassThrough();
@@ -485,17 +485,28 @@ describe('logRelay', () => {
     const done = Promise.all([relay.relay(a), relay.relay(b)]);
     a.write(`${'x'.repeat(100)}\n`);
     b.write(`${'y'.repeat(100)}\n`);
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS + 20));
+    expect(writes).toEqual([`${'x'.repeat(100)}\n${'y'.repeat(100)}\n`]);
     expect(a.isPaused()).toBe(true);
     expect(b.isPaused()).toBe(true);
     a.end('z'.repeat(MAX_LINE_BYTES + 1));
     b.end();
     for (let i = 0; i < 10; i++) {
       drain();
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS + 5));
     }
     await done;
-    expect(writes).toEqual([`${'x'.repeat(100)}\n`, `${'y'.repeat(100)}\n`, `${'z'.repeat(MAX_LINE_BYTES + 1)}\n`]);
+    expect(writes).toEqual([`${'x'.repeat(100)}\n${'y'.repeat(100)}\n`, `${'z'.repeat(MAX_LINE_BYTES + 1)}\n`]);
+  });
+
+  it('writes at once what reaches LOG_FLUSH_BYTES', () => {
+    const { out, writes } = sink();
+    const relay = logRelay(out);
+    const a = new PassThrough();
+    void relay.relay(a);
+    a.write(`${'x'.repeat(LOG_FLUSH_BYTES)}\n`);
+    expect(writes).toHaveLength(1);
+    a.destroy();
   });
 });
 
