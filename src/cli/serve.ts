@@ -18,7 +18,8 @@
  *   log lines (JSON) go to stderr.
  * - SIGTERM or SIGINT: graceful shutdown (in-flight requests finish), then exit 0.
  * - --workers N (default: the CPUs available to the process, at most its CPU limit): N processes serve the one port
- *   (src/cli/serve-workers.ts), each as described above; 1 serves in this process.
+ *   (src/cli/serve-workers.ts), each as described above, their log lines written to stderr by the
+ *   primary alone (whole lines, however long); 1 serves in this process.
  */
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
@@ -30,7 +31,7 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
-import { runPrimary, workerIo, workerStop } from './serve-workers.js';
+import { LOG_FLUSH_BYTES, LOG_FLUSH_MS, runPrimary, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -60,9 +61,11 @@ export function parseWorkers(text: string | undefined, forkable = false): number
 /**
  * Log lines written together, once per turn of the event loop, instead of one system call each
  * (docs/performance.md). Lines are never held past the current turn: a crash loses at most that
- * turn's lines.
+ * turn's lines. With `holdMs` (a `--workers` worker), once per `holdMs` or LOG_FLUSH_BYTES instead:
+ * each write wakes the primary, which relays it (src/cli/serve-workers.ts), and at load a turn holds
+ * one or two requests' lines; a worker that crashes loses at most `holdMs` of lines.
  */
-export function batchedLines(write: (s: string) => void): { readonly push: (line: string) => void; readonly flush: () => void } {
+export function batchedLines(write: (s: string) => void, holdMs?: number): { readonly push: (line: string) => void; readonly flush: () => void } {
   let pending = '';
   let scheduled = false;
   const flush = (): void => {
@@ -74,9 +77,11 @@ export function batchedLines(write: (s: string) => void): { readonly push: (line
   };
   const push = (line: string): void => {
     pending += `${line}\n`;
-    if (!scheduled) {
+    if (holdMs !== undefined && pending.length >= LOG_FLUSH_BYTES) flush();
+    else if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      if (holdMs === undefined) setImmediate(flush);
+      else setTimeout(flush, holdMs);
     }
   };
   return { push, flush };
@@ -162,7 +167,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   const keyFile = values['tls-private-key-file'] ?? '';
   const maxBodyBytes = parseMaxBody(values['max-body-bytes']);
 
-  const lines = batchedLines(io.stderr);
+  const lines = batchedLines(io.stderr, worker === undefined ? undefined : LOG_FLUSH_MS);
   const { logger, metrics } = createObservability({ sink: lines.push, ...(worker === undefined ? {} : { keys: { worker } }) });
   const serveLog: Log = ({ level, msg, ...fields }) => {
     logger[level](msg, fields);

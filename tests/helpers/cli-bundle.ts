@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './fixtures.js';
 
 export async function bundleCli(outfile: string): Promise<string> {
+  return bundleScript(join(REPO_ROOT, 'src', 'cli', 'bin.ts'), outfile);
+}
+
+/** Any entry point (a test's process script) bundled the same way. */
+export async function bundleScript(entry: string, outfile: string): Promise<string> {
   await build({
-    entryPoints: [join(REPO_ROOT, 'src', 'cli', 'bin.ts')],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',

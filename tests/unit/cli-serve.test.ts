@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli/main.js';
 import { batchedLines, parseListen, runServe } from '../../src/cli/serve.js';
+import { LOG_FLUSH_BYTES } from '../../src/cli/serve-workers.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
@@ -374,5 +375,23 @@ describe('batchedLines', () => {
     expect(writes).toEqual(['x\n']);
     await turn();
     expect(writes).toEqual(['x\n']);
+  });
+
+  it('with holdMs (a --workers worker), holds the lines that long, or writes them at once at LOG_FLUSH_BYTES', async () => {
+    const writes: string[] = [];
+    const lines = batchedLines((s) => writes.push(s), 30);
+    lines.push('{"a":1}');
+    await turn();
+    lines.push('{"b":2}');
+    await turn();
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(writes).toEqual(['{"a":1}\n{"b":2}\n']);
+    const long = 'x'.repeat(LOG_FLUSH_BYTES);
+    lines.push(long);
+    expect(writes).toEqual(['{"a":1}\n{"b":2}\n', `${long}\n`]);
+    lines.push('y');
+    lines.flush();
+    expect(writes.at(-1)).toBe('y\n');
   });
 });

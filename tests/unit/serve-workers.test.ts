@@ -5,16 +5,19 @@
  * Certificate rotation with two workers is in serve-fault.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { Socket } from 'node:net';
+import { PassThrough, Writable } from 'node:stream';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../src/cli/main.js';
-import { ATOMIC_WRITE_BYTES, lineAtomicWriter, MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay } from '../../src/cli/serve-workers.js';
-import { bundleCli } from '../helpers/cli-bundle.js';
+import { LOG_FLUSH_BYTES, LOG_FLUSH_MS, logRelay, MAX_LINE_BYTES, MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay } from '../../src/cli/serve-workers.js';
+import { bundleCli, bundleScript } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
-import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
@@ -24,11 +27,13 @@ let pki: TestPki;
 let scratch: string;
 let cli: string;
 let tokenFile: string;
+let logWorkers: string;
 
 beforeAll(async () => {
   pki = await createTestPki();
   scratch = await mkdtemp(join(tmpdir(), 'serve-workers-'));
   cli = await bundleCli(join(scratch, 'cli.mjs'));
+  logWorkers = await bundleScript(join(REPO_ROOT, 'tests', 'helpers', 'log-workers.ts'), join(scratch, 'log-workers.mjs'));
   tokenFile = join(scratch, 'token');
   await writeFile(tokenFile, `${EVENT_TOKEN}\n`);
 }, 60_000);
@@ -278,55 +283,230 @@ describe('serve --workers 2', () => {
   });
 });
 
-describe('lineAtomicWriter', () => {
-  it('writes short text at once, and long text in whole lines of at most the atomic size', () => {
-    const writes: string[] = [];
-    const write = lineAtomicWriter((s) => writes.push(s), 100);
-    write('a\nb\n');
-    const lines = Array.from({ length: 30 }, (_, i) => `${'x'.repeat(20)}${String(i)}\n`);
-    write(lines.join(''));
-    write(`${'y'.repeat(150)}\nz\n`);
-    expect(writes[0]).toBe('a\nb\n');
-    const long = writes.slice(1, -2);
-    expect(long.join('')).toBe(lines.join(''));
-    for (const w of long) {
-      expect(Buffer.byteLength(w)).toBeLessThanOrEqual(100);
-      expect(w.endsWith('\n')).toBe(true);
+/**
+ * A script (the CLI, tests/helpers/log-workers.ts) run with its stderr a real pipe (a FIFO, as a
+ * container's stderr is; a child's 'pipe' stdio is a socket pair), read here: its lines so far, its stdout.
+ */
+interface Piped {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  /** Resolves once the pipe reaches its end (every writer closed it). */
+  readonly ended: Promise<void>;
+  readonly lines: () => string[];
+  readonly stdout: () => string;
+  readonly reader: Socket;
+}
+
+function onPipe(args: readonly string[], env: NodeJS.ProcessEnv = { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO' }): Piped {
+  const fifo = join(scratch, `stderr-${String(Date.now())}-${String(Math.random()).slice(2)}`);
+  execFileSync('mkfifo', [fifo]);
+  const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeFd = openSync(fifo, 'w');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', writeFd], env });
+  closeSync(writeFd);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const reader = new Socket({ fd: readFd, readable: true, writable: false });
+  const chunks: Buffer[] = [];
+  reader.on('data', (d: Buffer) => chunks.push(d));
+  const ended = new Promise<void>((resolve) => reader.once('end', () => { resolve(); }));
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+  const lines = (): string[] => Buffer.concat(chunks).toString('utf8').split('\n').slice(0, -1);
+  return { child, exited, ended, lines, stdout: () => stdout, reader };
+}
+
+const until = async (what: string, ready: () => boolean, ms = 20_000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+const parsed = (line: string): LogLine | undefined => {
+  try {
+    return JSON.parse(line) as LogLine;
+  } catch {
+    return undefined;
+  }
+};
+const linesOf = (lines: readonly string[], worker: number): LogLine[] => lines.map(parsed).filter((l): l is LogLine => l?.['worker'] === worker);
+
+/** Every line of `worker` came once, in order: seq 0, 1, 2... then its shutdown lines, the last counting them. */
+function expectWholeInOrder(lines: readonly string[], worker: number): void {
+  const own = linesOf(lines, worker);
+  const count = own.length - 2;
+  expect(count).toBeGreaterThan(0);
+  expect(own.slice(0, -2).map((l) => l['seq'])).toEqual(Array.from({ length: count }, (_, i) => i));
+  expect(own.slice(-2)).toEqual([{ worker, msg: 'shutting down' }, { worker, msg: 'stopped', lines: count }]);
+}
+
+const memoryKiB = (pid: number, field: 'VmHWM' | 'VmRSS'): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1]);
+
+describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
+  // Regression: each worker wrote to the shared stderr itself; a line over PIPE_BUF (4 KiB) took
+  // several writes, and another worker's write landed between them: broken JSON for the collector.
+  it('serve: admission reviewed lines of many long rewrites come whole, each once, and every shutdown line', async () => {
+    const p = onPipe([cli, 'serve', ...args(await rulesFile(), 2)], { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' });
+    try {
+      await until('the listening line', () => p.stdout().includes('\n'));
+      const { port } = JSON.parse(p.stdout()) as { port: number };
+      // 20 containers whose images are near the longest a reference may be: a review line of about 13 KB.
+      const containers = Array.from({ length: 20 }, (_, i) => ({ name: `c${String(i)}`, image: `gcr.io/${'p'.repeat(60)}/${'a'.repeat(60)}/${'b'.repeat(60)}/i${String(i)}:${'t'.repeat(100)}` }));
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'default', operation: 'CREATE', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers } } } });
+      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      const requests = 240;
+      let sent = 0;
+      const statuses: number[] = [];
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (sent < requests) {
+          sent++;
+          statuses.push((await httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body, headers: { 'content-type': 'application/json' }, agent })).status);
+        }
+      }));
+      agent.destroy();
+      expect(statuses.filter((c) => c !== 200)).toEqual([]);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      await p.ended;
+      const lines = p.lines();
+      expect(lines.filter((l) => parsed(l) === undefined).map((l) => l.slice(0, 200))).toEqual([]);
+      const logs = lines.map(parsed);
+      const reviewed = logs.filter((l) => l?.['message'] === 'admission reviewed');
+      expect(reviewed).toHaveLength(requests);
+      expect(Math.min(...reviewed.map((l) => JSON.stringify(l).length))).toBeGreaterThan(10_000);
+      expect(logs.filter((l) => l?.['message'] === 'stopped').map((l) => l?.['worker']).sort()).toEqual([1, 2]);
+    } finally {
+      p.child.kill('SIGKILL');
     }
-    expect(writes.slice(-2)).toEqual([`${'y'.repeat(150)}\n`, 'z\n']);
-    expect(ATOMIC_WRITE_BYTES).toBe(4096);
+  }, 60_000);
+
+  it('come whole, each once and in order per worker, none lost at shutdown, and the primary stays small while the pipe is not read', async () => {
+    const p = onPipe([logWorkers]);
+    try {
+      const enough = (n: number) => (): boolean => [1, 2].every((w) => linesOf(p.lines(), w).length >= n);
+      await until('lines from both workers', enough(30));
+      // A reader that stops: the primary holds back, its memory does not follow the workers' output.
+      p.reader.pause();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const pid = p.child.pid ?? 0;
+      expect(memoryKiB(pid, 'VmRSS')).toBeLessThan(150 * 1024);
+      p.reader.resume();
+      await until('more lines from both workers', enough(80));
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      await p.ended;
+      const lines = p.lines();
+      expect(lines.filter((l) => parsed(l) === undefined).map((l) => l.slice(0, 200))).toEqual([]);
+      expectWholeInOrder(lines, 1);
+      expectWholeInOrder(lines, 2);
+      expect(lines.map(parsed).filter((l) => l?.['worker'] === 'primary').map((l) => l?.['message'])).toEqual(['workers listening']);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('a worker killed mid-line leaves its part of the line on a line of its own, nothing glued to it', async () => {
+    const p = onPipe([logWorkers, 'partial']);
+    try {
+      await until('the partial line', () => p.stdout().includes('partial '));
+      const [, pid, length] = /partial (\d+) (\d+)/.exec(p.stdout()) ?? [];
+      const worker2 = linesOf(p.lines(), 2).length;
+      await until('worker 2 writing on', () => linesOf(p.lines(), 2).length >= worker2 + 10);
+      process.kill(Number(pid), 'SIGKILL');
+      await until('its replacement', () => linesOf(p.lines(), 3).length >= 10);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      await p.ended;
+      const lines = p.lines();
+      const broken = lines.filter((l) => parsed(l) === undefined);
+      expect(broken.map((l) => l.slice(0, 40))).toEqual(['{"worker":1,"seq":20,"pad":"xxxxxxxxxxxx']);
+      expect(broken[0]).toMatch(/^\{"worker":1,"seq":20,"pad":"x+$/);
+      expect(broken[0]).toHaveLength(Number(length));
+      expect(linesOf(lines, 1).map((l) => l['seq'])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expectWholeInOrder(lines, 2);
+      expectWholeInOrder(lines, 3);
+      expect(lines.map(parsed).find((l) => l?.['message'] === 'worker exited; starting another')).toMatchObject({ worker: 'primary', signal: 'SIGKILL' });
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
+
+describe('logRelay', () => {
+  /** A writer that takes `highWaterMark` bytes, then reports full until `drain()`. */
+  const sink = (highWaterMark = 1 << 20): { out: Writable; writes: string[]; drain: () => void } => {
+    const writes: string[] = [];
+    let release: (() => void) | undefined;
+    const out = new Writable({
+      highWaterMark,
+      write(chunk: Buffer, _enc, done) {
+        writes.push(chunk.toString('utf8'));
+        if (highWaterMark >= 1 << 20) done();
+        else release = done;
+      },
+    });
+    const drain = (): void => {
+      const r = release;
+      release = undefined;
+      r?.();
+    };
+    return { out, writes, drain };
+  };
+
+  it('writes whole lines only, in order per stream, whatever the chunks; a tail cut by the stream end gets its newline', async () => {
+    const { out, writes } = sink();
+    const relay = logRelay(out);
+    const a = new PassThrough();
+    const b = new PassThrough();
+    const done = Promise.all([relay.relay(a), relay.relay(b)]);
+    a.write('a1\na2-');
+    b.write('b1-');
+    relay.write('primary\n');
+    a.write('part\na3');
+    b.write('part\n');
+    a.write('-more-');
+    b.end('b2\nb3 killed mid-li');
+    a.end('end\n');
+    await done;
+    for (const w of writes) expect(w.endsWith('\n')).toBe(true);
+    const lines = writes.join('').split('\n').slice(0, -1);
+    expect(lines.filter((l) => l.startsWith('a'))).toEqual(['a1', 'a2-part', 'a3-more-end']);
+    expect(lines.filter((l) => l.startsWith('b'))).toEqual(['b1-part', 'b2', 'b3 killed mid-li']);
+    expect(lines).toContain('primary');
+    expect(writes.join('').length).toBe('a1\na2-part\na3-more-end\nb1-part\nb2\nb3 killed mid-li\nprimary\n'.length);
   });
 
-  it('makes the same writes for ASCII text as splitting into lines does, and for text with multi-byte characters', () => {
-    // The reference: whole lines packed greedily into writes of at most `max` bytes, a longer line alone.
-    const reference = (s: string, max: number): string[] => {
-      if (Buffer.byteLength(s) <= max) return [s];
-      const out: string[] = [];
-      let chunk = '';
-      for (const line of s.split(/(?<=\n)/)) {
-        if (chunk !== '' && Buffer.byteLength(chunk) + Buffer.byteLength(line) > max) {
-          out.push(chunk);
-          chunk = '';
-        }
-        chunk += line;
-      }
-      if (chunk !== '') out.push(chunk);
-      return out;
-    };
-    let seed = 7;
-    const random = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed % n;
-    };
-    const alphabets: readonly (readonly string[])[] = [['a', 'b', '\n'], ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '\n'], ['a', 'é', '\n'], ['a', '\u{1F600}', '\n']];
-    for (let i = 0; i < 400; i++) {
-      const alphabet = alphabets[i % alphabets.length] ?? [];
-      const text = Array.from({ length: random(300) }, () => alphabet[random(alphabet.length)]).join('');
-      const max = 1 + random(60);
-      const writes: string[] = [];
-      lineAtomicWriter((s) => writes.push(s), max)(text);
-      expect(writes).toEqual(reference(text, max));
+  it('writes what waits together, pauses the streams while the writer is full, resumes them on drain, and cuts a line longer than MAX_LINE_BYTES', async () => {
+    const { out, writes, drain } = sink(16);
+    const relay = logRelay(out);
+    const a = new PassThrough();
+    const b = new PassThrough();
+    const done = Promise.all([relay.relay(a), relay.relay(b)]);
+    a.write(`${'x'.repeat(100)}\n`);
+    b.write(`${'y'.repeat(100)}\n`);
+    await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS + 20));
+    expect(writes).toEqual([`${'x'.repeat(100)}\n${'y'.repeat(100)}\n`]);
+    expect(a.isPaused()).toBe(true);
+    expect(b.isPaused()).toBe(true);
+    a.end('z'.repeat(MAX_LINE_BYTES + 1));
+    b.end();
+    for (let i = 0; i < 10; i++) {
+      drain();
+      await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS + 5));
     }
+    await done;
+    expect(writes).toEqual([`${'x'.repeat(100)}\n${'y'.repeat(100)}\n`, `${'z'.repeat(MAX_LINE_BYTES + 1)}\n`]);
+  });
+
+  it('writes at once what reaches LOG_FLUSH_BYTES', () => {
+    const { out, writes } = sink();
+    const relay = logRelay(out);
+    const a = new PassThrough();
+    void relay.relay(a);
+    a.write(`${'x'.repeat(LOG_FLUSH_BYTES)}\n`);
+    expect(writes).toHaveLength(1);
+    a.destroy();
   });
 });
 
