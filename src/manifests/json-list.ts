@@ -24,9 +24,10 @@ export interface JsonList {
 }
 
 /**
- * Heap a JSON List takes while it is rendered item by item, per character of its text: its items'
+ * Heap a List takes while it is rendered item by item, per character of its text: its items'
  * values, the output and what changes (docs/performance.md: 17 for small Pods, 20 with
- * `--annotate`), rounded up; JSON.parse's value of it, made first here, takes less.
+ * `--annotate`; a YAML List, yaml-list.ts, about as much), rounded up; JSON.parse's value of it,
+ * made first here, takes less.
  */
 export const HEAP_PER_LIST_CHAR = 32;
 

@@ -9,10 +9,10 @@
  * (review() itself). Each patch operation becomes a text edit at the offsets of the node it
  * targets. Then the edited document is parsed again and must equal the webhook's patch applied to
  * the original object (fast-json-patch); otherwise (an anchor shared with a field the webhook does
- * not change) the document is an error. Documents are parsed one at a time, and a JSON List
- * (`kubectl get -A -o json`) item by item (renderList), so memory is bounded by the largest
- * document or item and time is linear in the input. Nothing is returned when any document fails:
- * the command never writes half of its output.
+ * not change) the document is an error. Documents are parsed one at a time, and a List
+ * (`kubectl get -A -o json`, or `-o yaml`) item by item (renderList), so memory is bounded by the
+ * largest document or item and time is linear in the input. Nothing is returned when any document
+ * fails: the command never writes half of its output.
  *
  * Existence checks (docs/verify.md) are the caller's: `check` gives the policy's outcome for each
  * planned rewrite whose rule verifies (src/cli/render.ts asks the registries first), and each
@@ -30,9 +30,9 @@ import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
 import { isRecord, own } from '../core/json.js';
-import { type JsonList, jsonListOf } from './json-list.js';
 import { jsonStreamStarts } from './json-stream.js';
 import { applyEdits, DocumentEditor, type Edit, EditError } from './yaml-edit.js';
+import { type ListLayout, listOf } from './yaml-list.js';
 
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
 export const MAX_ALIAS_COUNT = 100;
@@ -44,7 +44,7 @@ export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
   /** The existence check's outcome for a planned rewrite (src/verify/policy.ts); default: apply every one. */
   readonly check?: ((rewrite: PlannedRewrite) => PolicyOutcome) | undefined;
   /**
-   * The longest document (in characters) to parse; for a JSON List, the longest item, the List up
+   * The longest document (in characters) to parse; for a List (JSON, or kubectl's YAML), the longest item, the List up
    * to HEAP_PER_DOCUMENT_CHAR / HEAP_PER_LIST_CHAR times it. A document's syntax tree, with the source
    * tokens its text edits need, takes up to HEAP_PER_DOCUMENT_CHAR times its size in memory. Past what the heap
    * can hold, the process would die of it; the CLI sets this from its heap limit so that such a document is a clear error.
@@ -54,9 +54,9 @@ export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
 
 /**
  * Memory a document takes while rendered, per character of its text: the smallest heap that
- * rendered it (`--max-old-space-size`), 20,000 small Pods in one List: 176 to 192 as YAML, 223 to
- * 241 as compact JSON parsed whole (a JSON List is not, unless the yaml package finds a problem
- * in it); rounded up.
+ * rendered it (`--max-old-space-size`), 20,000 small Pods in one List parsed whole: 176 to 192 as
+ * YAML, 223 to 241 as compact JSON (a List is rendered item by item instead, unless it is in
+ * another layout or the yaml package finds a problem in it); rounded up.
  */
 export const HEAP_PER_DOCUMENT_CHAR = 250;
 
@@ -208,7 +208,7 @@ function tooLarge(source: string, start: number, length: number, max: number): R
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
   return {
     ok: false,
-    error: `the document at ${where(source, start)} is ${mib(length)}, more than render can hold in memory here (${mib(max)}: a document takes about ${HEAP_PER_DOCUMENT_CHAR} times its size while it is rewritten); split it (a List into its items, one YAML document each) or give node more heap (NODE_OPTIONS=--max-old-space-size=MiB)`,
+    error: `the document at ${where(source, start)} is ${mib(length)}, more than render can hold in memory here (${mib(max)}: a document, or an item of a List as kubectl writes it, takes about ${HEAP_PER_DOCUMENT_CHAR} times its size while it is rewritten); split it (a List into its items, one YAML document each) or give node more heap (NODE_OPTIONS=--max-old-space-size=MiB)`,
   };
 }
 
@@ -222,15 +222,15 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
   const starts = pieces(source);
   const ends = starts.map((_, i) => starts[i + 1] ?? source.length);
   const max = options.maxDocumentChars;
-  // A JSON List is rendered item by item (renderList): its largest item bounds its memory, and its size (json-list.ts).
-  const lists = starts.map((start, i) => jsonListOf(source.slice(start, ends[i]), max === undefined ? Infinity : max * HEAP_PER_DOCUMENT_CHAR));
+  // A List (JSON, or YAML in kubectl's layout) is rendered item by item (renderList): its largest item bounds its memory, and its size (yaml-list.ts).
+  const lists = starts.map((start, i) => listOf(source.slice(start, ends[i]), max === undefined ? Infinity : max * HEAP_PER_DOCUMENT_CHAR));
   if (max !== undefined) {
     // Before any parsing: the parser alone would fill the heap. A piece is at least one whole document.
     for (const [i, start] of starts.entries()) {
       const list = lists[i];
       let [at, length] = [start, (ends[i] ?? start) - start];
       if (list !== undefined) {
-        length -= list.close - list.open - 1; // the List without its items, then each item
+        length = list.top.length; // the List without its items, then each item
         for (const [j, from] of list.starts.entries()) {
           const n = (list.ends[j] ?? from) - from;
           if (n > length) [at, length] = [start + from, n];
@@ -393,19 +393,19 @@ function valueOf(text: string): { readonly value: unknown } | undefined {
 }
 
 /**
- * A JSON List (`kubectl get -A -o json`) item by item: the List without its items and each item
- * parsed on their own, the items that change parsed again to be edited and checked. Its whole tree
- * would take 200 times its text (30 KB per small Pod); this keeps the items' values (a few times).
- * JSON has no anchors or aliases: no item depends on another, and objects, decisions, warnings,
- * errors and edits are the whole document's. Returns the edits (offsets in `text`), or WHOLE when
- * the yaml package finds a problem (a duplicate key) or it is not a List. Throws RenderError or EditError.
+ * A List item by item: the List without its items and each item parsed on their own, the items
+ * that change parsed again to be edited and checked; its whole tree would take 200 times its text.
+ * No item depends on another (JSON has no aliases; a YAML item's alias to another's anchor fails to
+ * parse on its own): objects, decisions, warnings, errors and edits are the whole document's. Returns
+ * the edits (offsets in `text`), or WHOLE on any problem (a duplicate key, such an alias) or no List.
  */
-function renderList(text: string, list: JsonList, index: number, options: RenderOptions, rendered: Rendered): readonly Edit[] | typeof WHOLE {
-  const top = valueOf(text.slice(0, list.open + 1) + text.slice(list.close))?.value;
-  if (!isRecord(top) || !Array.isArray(own(top, 'items'))) return WHOLE;
+function renderList(text: string, list: ListLayout, index: number, options: RenderOptions, rendered: Rendered): readonly Edit[] | typeof WHOLE {
+  const top = valueOf(list.top)?.value;
+  if (!isRecord(top) || JSON.stringify(own(top, 'items')) !== '[]') return WHOLE; // the items' place: `[]`
+  const itemText = (i: number): string => list.document(text.slice(list.starts[i], list.ends[i]));
   const items: unknown[] = [];
-  for (const [i, start] of list.starts.entries()) {
-    const item = valueOf(text.slice(start, list.ends[i]));
+  for (const i of list.starts.keys()) {
+    const item = valueOf(itemText(i));
     if (item === undefined) return WHOLE;
     items.push(item.value);
   }
@@ -422,16 +422,16 @@ function renderList(text: string, list: JsonList, index: number, options: Render
   const newline = text.includes('\r\n') ? '\r\n' : '\n';
   const edits = changed.map(({ item, ops }): Edit => {
     const [start, end] = [list.starts[item] ?? 0, list.ends[item] ?? 0];
-    const itemText = text.slice(start, end);
-    const doc = composeOne([...new Parser().parse(itemText)]);
+    const source = itemText(item);
+    const doc = composeOne([...new Parser().parse(source)]);
     if (doc === undefined) throw new RenderError('an item of the List disappeared'); // parsed above: cannot happen
-    // Offsets relative to the item: an edit uses the text around it only within a JSON value's own lines.
-    const editor = new DocumentEditor(doc, itemText, newline);
+    // Offsets relative to the item, whose lines keep their columns.
+    const editor = new DocumentEditor(doc, source, newline);
     for (const op of ops) editor.apply(op);
-    return { offset: start, remove: end - start, insert: applyEdits(itemText, 0, editor.finish()) };
+    return { offset: start, remove: end - start, insert: applyEdits(source, 0, editor.finish()) };
   });
   for (const [i, { item, pointer, ops }] of changed.entries()) verify(edits[i]?.insert ?? '', items[item], ops, pointer);
-  return edits;
+  return edits.map((e) => ({ ...e, insert: list.restore(e.insert) }));
 }
 
 /** The edited text must parse to exactly the webhook's patch applied to the original (at `pointer` in its document). */

@@ -182,9 +182,9 @@ describe('a document larger than the heap can hold while it is rewritten', () =>
   const rewriter = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
   const pod = (i: number): string => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n`;
 
-  // A JSON List is bounded by its largest item instead (tests/unit/render-list.test.ts); a YAML one is parsed whole.
+  // A List is bounded by its largest item instead (tests/unit/render-list.test.ts, render-yaml-list.test.ts).
   it('is refused before it is parsed, naming where it starts and how to get past it', () => {
-    const list = `# a comment\n---\n${stringify({ apiVersion: 'v1', kind: 'List', items: Array.from({ length: 200 }, (_, i) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${i}` }, spec: { containers: [{ name: 'a', image: 'gcr.io/app:1' }] } })) })}`;
+    const list = `# a comment\n---\n${stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`key${i}`, 'gcr.io/app:1'])) })}`;
     const r = renderManifests(list, { rewriter, annotate: false, scope: 'all', maxDocumentChars: 4096 });
     expect(r.ok).toBe(false);
     if (r.ok) return;

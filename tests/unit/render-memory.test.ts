@@ -51,6 +51,9 @@ function peakHeap(source: string, every: number): number {
 const pod = (i: number): Record<string, unknown> => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${i}`, namespace: `ns${i % 50}` }, spec: { containers: [{ image: `gcr.io/app${i % 7}:1`, name: 'a' }] } });
 /** kubectl's List, written compactly (`jq -c .`): the most objects per byte, 140 bytes each. */
 const jsonList = (n: number): string => `${JSON.stringify({ apiVersion: 'v1', items: Array.from({ length: n }, (_, i) => pod(i)), kind: 'List', metadata: { resourceVersion: '' } })}\n`;
+/** The same List as kubectl prints it in YAML (`-o yaml`: items at column 0), rendered item by item too. */
+const yamlList = (n: number): string =>
+  `apiVersion: v1\nitems:\n${Array.from({ length: n }, (_, i) => `- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p${i}\n    namespace: ns${i % 50}\n  spec:\n    containers:\n    - image: gcr.io/app${i % 7}:1\n      name: a\n`).join('')}kind: List\nmetadata:\n  resourceVersion: ""\n`;
 const yamlDocuments = (n: number): string =>
   Array.from({ length: n }, (_, i) => `---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p${i}\n  namespace: ns${i % 50}\nspec:\n  containers:\n  - name: a\n    image: gcr.io/app${i % 7}:1\n`).join('');
 
@@ -59,6 +62,7 @@ const N = 2000;
 describe('render memory per object (N and 4N objects, every image rewritten)', () => {
   it.each([
     ['a JSON List', jsonList],
+    ['a YAML List', yamlList],
     ['multi-document YAML', yamlDocuments],
   ])('%s: each object adds about a KB, not tens', (_name, make) => {
     const [small, large] = [make(N), make(4 * N)];
