@@ -318,7 +318,7 @@ describe('ssmRules', () => {
       expect(kept).toMatchObject({ ok: true, version: '1' });
       expect(rewrite(kept, 'gcr.io/x')).toBe('asia.gcr.io/x');
     }
-    // Logged once; counted at each read, so ConfigErrorAlarm does not turn OK while it is invalid.
+    // Logged once; counted at each read (ConfigErrorAlarm reads RulesStale, counted at every invocation: tests/unit/rules-stale.test.ts).
     expect(obs.logs().filter((l) => l['message'] === 'rules document is invalid')).toHaveLength(1);
     expect(metricTotals()).toEqual({ ConfigRefreshes: 4, ConfigErrors: 3 });
   });
