@@ -21,6 +21,12 @@ export type RulesState =
 /** The rules in force; `current()` never rejects (a failure is an `ok: false` state). */
 export interface RulesProvider {
   current(): Promise<RulesState>;
+  /**
+   * Whether the latest document read is not the one in force: it was invalid, or could not be read
+   * (the last good rules, or none, are in force). The handler counts `RulesStale` at every invocation
+   * while this is true (ConfigErrorAlarm); absent: never.
+   */
+  readonly stale?: () => boolean;
 }
 
 export interface ProviderDeps {
@@ -43,6 +49,8 @@ export interface RefreshEngine {
   readonly apply: (fetched: Fetched) => Promise<RulesState>;
   /** A read failed (already logged by the caller): keeps the last good rules, else not ok with `reason`. */
   readonly failed: (reason: string) => RulesState;
+  /** Whether the latest document read was invalid or the latest read failed (RulesProvider's `stale`). */
+  readonly stale: () => boolean;
 }
 
 /**
@@ -63,12 +71,16 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
   let lastText: string | undefined;
   /** Whether `lastText` was invalid. */
   let lastInvalid = false;
+  /** Whether the latest read failed (until a document is read again). */
+  let readFailed = false;
 
   const applyNow = async ({ text, version }: Fetched): Promise<RulesState> => {
     const where = { source, ...(version === undefined ? {} : { version }) };
+    readFailed = false;
     if (text === lastText) {
-      // Still the invalid document: counted at every read (ConfigErrorAlarm stays in alarm while the
-      // store holds it), logged once, and its version is not the one in force.
+      // Still the invalid document: counted at every read, logged once, and its version is not the
+      // one in force. Reads are a TTL (or a backoff) apart, so ConfigErrors alone may leave a period
+      // empty: ConfigErrorAlarm watches `RulesStale`, which the handler counts at every invocation.
       if (lastInvalid) {
         count(metrics, Metric.ConfigErrors);
         return state;
@@ -112,9 +124,10 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
   };
 
   const failed = (reason: string): RulesState => {
+    readFailed = true;
     if (!state.ok) state = { ok: false, reason };
     return state;
   };
 
-  return { state: () => state, apply, failed };
+  return { state: () => state, apply, failed, stale: () => readFailed || lastInvalid };
 }

@@ -5,10 +5,11 @@
  * - file (`--config FILE`): read at start, then again when the file may have changed (fs.watch
  *   plus a poll, src/config/file-watch.ts) when the adapter runs long (`serve`);
  * - SSM (`REWRITE_RULES_PARAMETER`): read on the first `current()`, kept for the TTL, then read
- *   again. When there is no good document yet (the first read failed: throttling, AccessDenied,
- *   ParameterNotFound, an invalid document) the state is `{ ok: false, reason }`, the handler fails
- *   open, and the read is retried on a later request after a backoff (1 s, doubling, at most the
- *   TTL and 30 s), never on every request. Reads are single-flight and bounded by a timeout.
+ *   again. A read that fails (throttling, AccessDenied, ParameterNotFound) or finds an invalid
+ *   document is retried on a later request after a backoff (1 s, doubling, at most the TTL and
+ *   30 s), never on every request, whether the last good rules are kept or there are none (then the
+ *   state is `{ ok: false, reason }` and the handler fails open): a fixed parameter applies within
+ *   seconds, not a TTL (up to an hour) later. Reads are single-flight and bounded by a timeout.
  *
  * AWS access uses the SDK v3 clients directly, injected so the tests mock them. The SDK is loaded
  * only when a setting needs it: the clients come from async factories and the command classes
@@ -38,8 +39,9 @@ export const RULES_POLL_MS = 10_000;
 
 /** Rules from a document held in memory (`REWRITE_RULES`, built-in rules): compiled once, starting now. */
 export function inlineRules(text: string, source: string, deps: ProviderDeps): RulesProvider {
-  const state = refreshEngine(source, deps).apply({ text });
-  return { current: () => state };
+  const engine = refreshEngine(source, deps);
+  const state = engine.apply({ text });
+  return { current: () => state, stale: engine.stale };
 }
 
 /** Rules already compiled (tests, benchmarks). */
@@ -76,6 +78,11 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
   let nextReadAt = Number.NEGATIVE_INFINITY;
   let failures = 0;
   let inflight: Promise<RulesState> | undefined;
+  /** The delay before the next read after one more failed (or invalid) read. */
+  const backoff = (): number => {
+    failures += 1;
+    return Math.min(retryBase * 2 ** (failures - 1), retryMax);
+  };
 
   const read = async (): Promise<RulesState> => {
     count(metrics, Metric.ConfigRefreshes);
@@ -89,8 +96,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
       text = out.Parameter.Value;
       version = out.Parameter.Version === undefined ? undefined : String(out.Parameter.Version);
     } catch (e) {
-      failures += 1;
-      const retryInMs = Math.min(retryBase * 2 ** (failures - 1), retryMax);
+      const retryInMs = backoff();
       nextReadAt = now() + retryInMs;
       count(metrics, Metric.ConfigErrors);
       const code = errorCode(e);
@@ -104,12 +110,19 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
       });
       return engine.failed(`rules parameter ${name} could not be read (${code})`);
     }
-    failures = 0;
-    nextReadAt = now() + ttlMs;
-    return engine.apply({ text, version });
+    const state = await engine.apply({ text, version });
+    // An invalid document is retried like a failed read: the user fixing it should not wait a TTL.
+    if (engine.stale()) {
+      nextReadAt = now() + backoff();
+    } else {
+      failures = 0;
+      nextReadAt = now() + ttlMs;
+    }
+    return state;
   };
 
   return {
+    stale: engine.stale,
     current(): Promise<RulesState> {
       if (now() < nextReadAt) return Promise.resolve(engine.state());
       inflight ??= read().finally(() => {
@@ -156,7 +169,7 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
     await engine.apply({ text });
   };
   await check();
-  const provider: RulesProvider = { current: () => Promise.resolve(engine.state()) };
+  const provider: RulesProvider = { current: () => Promise.resolve(engine.state()), stale: engine.stale };
   if (deps.watch === undefined) return { provider, watch: undefined };
   const watch = watchFiles([path], check, { pollMs: deps.watch.pollMs ?? RULES_POLL_MS, log: deps.watch.log, what: 'rules' });
   return { provider, watch };

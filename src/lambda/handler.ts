@@ -23,7 +23,7 @@ import { answerJson } from '../core/render.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
 import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordVerify, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
+import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -314,6 +314,9 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     } finally {
       try {
         if (outcome !== undefined) recordOutcome(metrics, outcome, report);
+        // Every invocation while the rules are stale, not only the reads (a TTL apart): ConfigErrorAlarm
+        // stays in alarm while the function ignores the newest document. One boolean when healthy.
+        if (rules.stale?.() === true) recordRulesStale(metrics);
         flushMetrics(metrics);
       } catch (e) {
         logger.error('cannot publish metrics', { error: asError(e) });

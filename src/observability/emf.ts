@@ -1,7 +1,9 @@
 /**
  * CloudWatch metrics as Embedded Metric Format documents, in the format of Powertools for AWS
  * Lambda's Metrics: one document per flush, one metric directive (namespace, one dimension set:
- * `service` then the added dimensions, the metrics with their units), the values at the top level.
+ * `service` then the added dimensions, the metrics with their units), the values at the top level;
+ * a second directive, with `service` only, for the metrics added by `addServiceMetric` (a series an
+ * alarm reads whatever the document's other dimensions: one metric rather than one per value).
  * A metric added more than once in a flush is summed (the Counts; a latency is added once per flush).
  *
  * Written here rather than using Powertools' Metrics because its document costs about as much as
@@ -39,6 +41,8 @@ interface StoredMetric {
   readonly key: string;
   unit: MetricUnit;
   value: number;
+  /** Published with `service` only (`addServiceMetric`). */
+  readonly serviceOnly: boolean;
 }
 
 interface StoredDimension {
@@ -51,6 +55,7 @@ interface Directive {
   readonly dimensions: readonly string[];
   readonly metrics: readonly string[];
   readonly units: readonly MetricUnit[];
+  readonly serviceOnly: readonly boolean[];
   readonly text: string;
 }
 
@@ -77,6 +82,15 @@ export class EmfMetrics {
   }
 
   addMetric(name: string, unit: MetricUnit, value: number): void {
+    this.#add(name, unit, value, false);
+  }
+
+  /** A metric published with the dimension `service` only, whatever dimensions the document has. */
+  addServiceMetric(name: string, unit: MetricUnit, value: number): void {
+    this.#add(name, unit, value, true);
+  }
+
+  #add(name: string, unit: MetricUnit, value: number, serviceOnly: boolean): void {
     for (const m of this.#metrics) {
       if (m.name === name) {
         m.value += value;
@@ -85,7 +99,7 @@ export class EmfMetrics {
       }
     }
     if (this.#metrics.length >= MAX_METRICS) this.publishStoredMetrics();
-    this.#metrics.push({ name, key: this.#key(name), unit, value });
+    this.#metrics.push({ name, key: this.#key(name), unit, value, serviceOnly });
   }
 
   /** A dimension of the next document (the last value given for a name wins). */
@@ -144,7 +158,7 @@ export class EmfMetrics {
         kept.dimensions.length === dimensions.length &&
         kept.metrics.length === this.#metrics.length &&
         dimensions.every((d, i) => kept.dimensions[i] === d.name) &&
-        this.#metrics.every((m, i) => kept.metrics[i] === m.name && kept.units[i] === m.unit)
+        this.#metrics.every((m, i) => kept.metrics[i] === m.name && kept.units[i] === m.unit && kept.serviceOnly[i] === m.serviceOnly)
       ) {
         return kept.text;
       }
@@ -152,10 +166,24 @@ export class EmfMetrics {
     let dimensionNames = '"service"';
     for (const d of dimensions) dimensionNames += `,${this.#key(d.name)}`;
     let definitions = '';
-    for (const m of this.#metrics) definitions += `${definitions === '' ? '' : ','}{"Name":${m.key},"Unit":${JSON.stringify(m.unit)}}`;
-    const text = `"CloudWatchMetrics":[{"Namespace":${this.#namespace},"Dimensions":[[${dimensionNames}]],"Metrics":[${definitions}]}]`;
+    let serviceDefinitions = '';
+    for (const m of this.#metrics) {
+      const definition = `{"Name":${m.key},"Unit":${JSON.stringify(m.unit)}}`;
+      if (m.serviceOnly && dimensions.length > 0) serviceDefinitions += `${serviceDefinitions === '' ? '' : ','}${definition}`;
+      else definitions += `${definitions === '' ? '' : ','}${definition}`;
+    }
+    const directives: string[] = [];
+    if (definitions !== '') directives.push(`{"Namespace":${this.#namespace},"Dimensions":[[${dimensionNames}]],"Metrics":[${definitions}]}`);
+    if (serviceDefinitions !== '') directives.push(`{"Namespace":${this.#namespace},"Dimensions":[["service"]],"Metrics":[${serviceDefinitions}]}`);
+    const text = `"CloudWatchMetrics":[${directives.join(',')}]`;
     if (this.#directives.length >= MAX_SHAPES) this.#directives = [];
-    this.#directives.push({ dimensions: dimensions.map((d) => d.name), metrics: this.#metrics.map((m) => m.name), units: this.#metrics.map((m) => m.unit), text });
+    this.#directives.push({
+      dimensions: dimensions.map((d) => d.name),
+      metrics: this.#metrics.map((m) => m.name),
+      units: this.#metrics.map((m) => m.unit),
+      serviceOnly: this.#metrics.map((m) => m.serviceOnly),
+      text,
+    });
     return text;
   }
 }

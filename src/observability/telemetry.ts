@@ -9,7 +9,8 @@
  * Metrics are CloudWatch EMF (namespace `ImageRewriter`, dimension `service`: ./emf.ts). Per
  * invocation the handler stores everything in `metrics` and flushes it once (`flushMetrics` in a
  * `finally`): one EMF document, with the dimension `Outcome` (see `OUTCOMES`; a dry run's is
- * `dryrun`, and its rewrites are not counted: `countedOutcome`). `Rewrites` by `Rule`
+ * `dryrun`, and its rewrites are not counted: `countedOutcome`), but for `RulesStale`, published
+ * with `service` only so that ConfigErrorAlarm reads one series. `Rewrites` by `Rule`
  * is not in it: an EMF document holds one value per dimension and one review can rewrite images
  * with several rules. The summary line carries the count of each rule instead, in fixed slots
  * (`rule1`/`rule1Rewrites` to `rule3`/`rule3Rewrites`, see `ruleSlots`), and the SAM template's
@@ -43,8 +44,14 @@ export const Metric = {
   InvalidImages: 'InvalidImages',
   /** Requests without the right webhook token. */
   AuthFailures: 'AuthFailures',
-  /** Failed reads of the rules parameter and invalid rules documents. */
+  /** Failed reads of the rules parameter and invalid rules documents (once per read). */
   ConfigErrors: 'ConfigErrors',
+  /**
+   * 1 per invocation while the rules in force are not the latest document read, because it is
+   * invalid or could not be read (`RulesProvider.stale`); dimension `service` only, whatever the
+   * Outcome: ConfigErrorAlarm reads it. Never written in the healthy state.
+   */
+  RulesStale: 'RulesStale',
   /** Reads of the rules parameter (the first one and each refresh after the TTL). */
   ConfigRefreshes: 'ConfigRefreshes',
   /** Existence checks (distinct targets of a review; rules with `verify: true`), from the cache or not. */
@@ -158,6 +165,11 @@ export function recordVerify(metrics: Metrics, stats: { readonly checks: number;
   if (stats.missing > 0) count(metrics, Metric.VerifyMissing, stats.missing);
   if (stats.errors > 0) count(metrics, Metric.VerifyErrors, stats.errors);
   metrics.addMetric('VerifyLatency', MetricUnit.Milliseconds, stats.latencyMs);
+}
+
+/** An invocation while the rules are stale (see `Metric.RulesStale`). */
+export function recordRulesStale(metrics: Metrics): void {
+  metrics.addServiceMetric(Metric.RulesStale, MetricUnit.Count, 1);
 }
 
 /** The one EMF flush of an invocation; nothing is written when nothing was recorded. */

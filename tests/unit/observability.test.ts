@@ -281,6 +281,32 @@ describe('createObservability with a sink', () => {
     expect(doc).toMatchObject({ 'Out"come': 'a\\b\n', 'Re"views': 2, Other: 0.5 });
   });
 
+  it('publishes a service metric with the dimension service only, in a second directive of the same document', () => {
+    const obs = captureObservability();
+    const directives = (doc: Record<string, unknown> | undefined): unknown => (doc?.['_aws'] as { CloudWatchMetrics: unknown }).CloudWatchMetrics;
+    obs.metrics.addDimension('Outcome', 'patched');
+    count(obs.metrics, Metric.Reviews);
+    obs.metrics.addServiceMetric(Metric.RulesStale, 'Count', 1);
+    flushMetrics(obs.metrics);
+    // The same names without the flag: not the kept directive.
+    obs.metrics.addDimension('Outcome', 'patched');
+    count(obs.metrics, Metric.Reviews);
+    count(obs.metrics, Metric.RulesStale);
+    flushMetrics(obs.metrics);
+    // Without other dimensions: one directive.
+    obs.metrics.addServiceMetric(Metric.RulesStale, 'Count', 1);
+    flushMetrics(obs.metrics);
+    const [both, plain, alone] = obs.emf();
+    expect(obs.text().split('\n')[0]).toBe(JSON.stringify(both));
+    expect(both).toMatchObject({ Outcome: 'patched', Reviews: 1, RulesStale: 1 });
+    expect(directives(both)).toEqual([
+      { Namespace: METRICS_NAMESPACE, Dimensions: [['service', 'Outcome']], Metrics: [{ Name: 'Reviews', Unit: 'Count' }] },
+      { Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: 'RulesStale', Unit: 'Count' }] },
+    ]);
+    expect(directives(plain)).toEqual([{ Namespace: METRICS_NAMESPACE, Dimensions: [['service', 'Outcome']], Metrics: [{ Name: 'Reviews', Unit: 'Count' }, { Name: 'RulesStale', Unit: 'Count' }] }]);
+    expect(directives(alone)).toEqual([{ Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: 'RulesStale', Unit: 'Count' }] }]);
+  });
+
   it('flushes before a 101st metric (CloudWatch takes at most 100 per document)', () => {
     const obs = captureObservability();
     for (let i = 0; i < 101; i++) obs.metrics.addMetric(`M${String(i)}`, 'Count', 1);

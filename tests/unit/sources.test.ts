@@ -256,13 +256,56 @@ describe('ssmRules', () => {
       issues: ['rules[0].replace: must not be empty', expect.stringMatching(/^rules\[0\]\.colour: unknown field/)],
     });
     expect(obs.logs().find((l) => l['message'] === 'keeping the last good rules')).toMatchObject({ level: 'WARN', version: '1' });
-    // An invalid document is not retried before the TTL: it will not fix itself.
-    clock += 59_999;
+    // The fix is read after the backoff (1 s), not a whole TTL later.
+    clock += 999;
     await provider.current();
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
     clock += 1;
     expect(await provider.current()).toMatchObject({ ok: true, version: '3' });
     expect(metricTotals()).toEqual({ ConfigRefreshes: 3, ConfigErrors: 1 });
+  });
+
+  it('retries an invalid first document after the backoff, not the TTL: a fixed parameter applies within seconds', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(BAD, 7)).resolvesOnce(parameter(BAD, 7)).resolves(parameter(GOOD, 8));
+    const provider = make({ ttlSeconds: 3600 });
+    expect(await provider.current()).toMatchObject({ ok: false });
+    clock += 999;
+    expect(await provider.current()).toMatchObject({ ok: false });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    clock += 1;
+    expect(await provider.current()).toMatchObject({ ok: false });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+    // Doubling: the next read 2 s later finds the fixed version.
+    clock += 1999;
+    await provider.current();
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+    clock += 1;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '8' });
+    // Then back to the TTL.
+    clock += 3_599_999;
+    await provider.current();
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 3);
+    // Logged once: the unchanged invalid text is not compiled again.
+    expect(obs.logs().filter((l) => l['message'] === 'rules document is invalid')).toHaveLength(1);
+  });
+
+  it('backs off on a document that stays invalid up to the cap (30 s), never beyond the TTL', async () => {
+    ssm.on(GetParameterCommand).resolves(parameter(BAD, 2));
+    const reads = async (ttlSeconds: number, steps: number): Promise<number[]> => {
+      ssm.resetHistory();
+      const provider = make({ ttlSeconds });
+      const at: number[] = [];
+      const start = clock;
+      for (let t = 0; t <= steps; t += 500) {
+        const before = ssm.commandCalls(GetParameterCommand).length;
+        await provider.current();
+        if (ssm.commandCalls(GetParameterCommand).length > before) at.push(clock - start);
+        clock += 500;
+      }
+      return at;
+    };
+    expect(await reads(3600, 100_000)).toEqual([0, 1000, 3000, 7000, 15_000, 31_000, 61_000, 91_000]);
+    expect(await reads(5, 20_000)).toEqual([0, 1000, 3000, 7000, 12_000, 17_000]);
   });
 
   it('while the parameter stays invalid: the good version stays the one reported, and every read counts a ConfigError', async () => {
@@ -275,7 +318,7 @@ describe('ssmRules', () => {
       expect(kept).toMatchObject({ ok: true, version: '1' });
       expect(rewrite(kept, 'gcr.io/x')).toBe('asia.gcr.io/x');
     }
-    // Logged once; counted at each read, so ConfigErrorAlarm does not turn OK while it is invalid.
+    // Logged once; counted at each read (ConfigErrorAlarm reads RulesStale, counted at every invocation: tests/unit/rules-stale.test.ts).
     expect(obs.logs().filter((l) => l['message'] === 'rules document is invalid')).toHaveLength(1);
     expect(metricTotals()).toEqual({ ConfigRefreshes: 4, ConfigErrors: 3 });
   });

@@ -3,7 +3,8 @@
  * real handler answers (a review that rewrote one image and found another invalid, a fail-open
  * one, a wrong token) are read for their (metric, Outcome) pairs, and each pair of a plotted metric must be on
  * the dashboard, by a metric line with that Outcome or by a SEARCH over every Outcome. Every Outcome
- * (the dry runs' `dryrun` too) is on "Reviews by outcome" and in ConfigErrorAlarm's sum.
+ * (the dry runs' `dryrun` too) is on "Reviews by outcome". ConfigErrorAlarm reads RulesStale, which
+ * a stale function writes at every invocation, with Lambda's Invocations as the healthy signal.
  */
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
@@ -94,24 +95,57 @@ describe('template.yaml dashboard', () => {
   });
 });
 
+interface AlarmQuery {
+  readonly Id: string;
+  readonly Expression?: string;
+  readonly ReturnData?: boolean;
+  readonly MetricStat?: { readonly Metric: { readonly Namespace: string; readonly MetricName: string; readonly Dimensions: { readonly Name: string; readonly Value: unknown }[] } };
+}
+
+const configAlarm = (): { Properties: Record<string, unknown>; queries: AlarmQuery[] } => {
+  const alarm = loadTemplate().Resources['ConfigErrorAlarm'];
+  if (alarm === undefined) throw new Error('no ConfigErrorAlarm');
+  return { Properties: alarm.Properties, queries: alarm.Properties['Metrics'] as unknown as AlarmQuery[] };
+};
+
 describe('template.yaml dashboard and ConfigErrorAlarm', () => {
-  it('plots every ConfigErrors series the alarm sums, the one a failed cold start writes without an Outcome included', () => {
-    const metrics = loadTemplate().Resources['ConfigErrorAlarm']?.Properties['Metrics'] as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[];
-    const outcomes = metrics.flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric.Dimensions.find((d) => d.Name === 'Outcome')?.Value ?? NO_OUTCOME]));
-    expect(outcomes).toContain(NO_OUTCOME);
+  it('plots every ImageRewriter series the alarm reads (none has an Outcome), and ConfigRefreshes for every Outcome', () => {
+    const stats = configAlarm().queries.flatMap((q) => (q.MetricStat?.Metric.Namespace === 'ImageRewriter' ? [q.MetricStat.Metric] : []));
+    expect(stats.map((m) => m.MetricName).sort()).toEqual(['ConfigErrors', 'RulesStale']);
+    expect(stats.every((m) => m.Dimensions.every((d) => d.Name === 'service'))).toBe(true);
     const widgets = dashboard();
-    expect(outcomes.filter((outcome) => !shown(widgets, 'ConfigErrors', outcome))).toEqual([]);
+    expect(stats.filter((m) => !shown(widgets, m.MetricName, NO_OUTCOME))).toEqual([]);
+    expect(OUTCOMES.filter((outcome) => !shown(widgets, 'ConfigErrors', outcome))).toEqual([]);
     expect([...OUTCOMES, NO_OUTCOME].filter((outcome) => !shown(widgets, 'ConfigRefreshes', outcome))).toEqual([]);
   });
 });
 
 describe('template.yaml ConfigErrorAlarm', () => {
-  it('sums ConfigErrors over every Outcome (dryrun included) and without one, within the 10 metrics an alarm may read', () => {
-    const metrics = loadTemplate().Resources['ConfigErrorAlarm']?.Properties['Metrics'] as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[];
-    const stats = metrics.flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric]));
-    expect(stats.every((m) => m.MetricName === 'ConfigErrors')).toBe(true);
-    const outcomes = stats.map((m) => m.Dimensions.find((d) => d.Name === 'Outcome')?.Value ?? '(none)');
-    expect([...outcomes].sort()).toEqual([...OUTCOMES, '(none)'].sort());
-    expect(stats.length).toBeLessThanOrEqual(10);
+  it('reads the RulesStale series a stale function writes at every invocation, whatever its Outcome', async () => {
+    const stale: RulesProvider = { current: () => Promise.resolve({ ok: false, reason: 'invalid' }), stale: () => true };
+    const obs = captureObservability();
+    const handler = createHandler({ rules: stale, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    await handler(loadEvent('rest-pod-v1.json'));
+    await handler(loadEvent('rest-wrong-token.json'));
+    const series = obs.emf().map((doc) => {
+      const aws = doc['_aws'] as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+      return aws.CloudWatchMetrics.filter((d) => d.Metrics.some((m) => m.Name === 'RulesStale')).map((d) => d.Dimensions);
+    });
+    expect(series).toEqual([[[['service']]], [[['service']]]]);
+    const stat = configAlarm().queries.find((q) => q.MetricStat?.Metric.MetricName === 'RulesStale')?.MetricStat?.Metric;
+    expect(stat).toEqual({ Namespace: 'ImageRewriter', MetricName: 'RulesStale', Dimensions: [{ Name: 'service', Value: 'image-rewriter' }] });
+  });
+
+  it('stays in alarm through quiet periods, turns OK on traffic without RulesStale, within the 10 metrics an alarm may read', () => {
+    const { Properties, queries } = configAlarm();
+    // A period without invocations is missing: the state stays (the function cannot have loaded a fix).
+    expect(Properties['TreatMissingData']).toBe('ignore');
+    expect(Properties).toMatchObject({ ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 1, EvaluationPeriods: 2, DatapointsToAlarm: 1 });
+    const returned = queries.filter((q) => q.ReturnData !== false);
+    expect(returned.map((q) => q.Expression)).toEqual(['SUM([stale, init, traffic])']);
+    // Traffic: Lambda's own Invocations (no EMF cost in the healthy state), as 0.
+    expect(queries.find((q) => q.Id === 'traffic')?.Expression).toBe('invocations * 0');
+    expect(queries.find((q) => q.Id === 'invocations')?.MetricStat?.Metric).toEqual({ Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'WebhookFunction' } }] });
+    expect(queries.filter((q) => q.MetricStat !== undefined).length).toBeLessThanOrEqual(10);
   });
 });
