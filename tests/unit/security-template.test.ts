@@ -1,6 +1,7 @@
 /**
  * Security review of template.yaml, parsed with the `yaml` package and CloudFormation's short-form
- * tags (`!Ref`, `!Sub`, `!If`...) read into their JSON forms: the webhook function may only read
+ * tags (`!Ref`, `!Sub`, `!If`...) read into their JSON forms: each function runs with its own role
+ * and may write only its own log group, the webhook function may only read
  * this stack's token parameter and the one rules parameter, the token function may only write and
  * delete that token parameter (no wildcard action or resource), the stage is throttled, the token
  * is generated at deploy time and kept out of parameters, attributes and outputs, access logs never
@@ -38,6 +39,10 @@ function statements(policies: Json): Record<string, Json>[] {
       return;
     }
     if ('Ref' in p && p['Ref'] === 'AWS::NoValue') return;
+    if ('PolicyDocument' in p) {
+      visit(p['PolicyDocument'] ?? null);
+      return;
+    }
     if ('Statement' in p) {
       const s = p['Statement'];
       for (const st of Array.isArray(s) ? s : [s]) if (st !== null && typeof st === 'object' && !Array.isArray(st)) out.push(st);
@@ -54,8 +59,12 @@ const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : v === unde
 const TOKEN_PARAMETER_ARN = { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/image-rewriter/${AWS::StackName}/webhook-token' };
 const RULES_PARAMETER_ARN = { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${RewriteRulesParameterName}' };
 const fnNamed = (name: string): { Type: string; Properties: Record<string, Json> } => fn.find(([n]) => n === name)?.[1] ?? NONE;
+/** The role a function runs with: its own AWS::IAM::Role (`Role: !GetAtt <name>Role.Arn`), never SAM's. */
+const roleOf = (name: string): { Type: string; Properties: Record<string, Json> } => resources[`${name}Role`] ?? NONE;
+const rolePolicies = (name: string): Json[] => list(roleOf(name).Properties['Policies']);
 const grantsOf = (name: string): { effect: Json | undefined; actions: Json[]; resources: Json[] }[] =>
-  statements(fnNamed(name).Properties['Policies'] ?? []).map((s) => ({ effect: s['Effect'], actions: list(s['Action']), resources: list(s['Resource']) }));
+  statements(rolePolicies(name)).map((s) => ({ effect: s['Effect'], actions: list(s['Action']), resources: list(s['Resource']) }));
+const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 
 describe('template.yaml: least privilege', () => {
   it('has the webhook function and the token custom resource function, nothing else', () => {
@@ -64,6 +73,7 @@ describe('template.yaml: least privilege', () => {
 
   it('the webhook may only read its token parameter and, when used, the rules parameter and what existence checks were given', () => {
     expect(grantsOf('WebhookFunction')).toEqual([
+      { effect: 'Allow', actions: LOGS, resources: [{ 'Fn::GetAtt': 'WebhookFunctionLogGroup.Arn' }] },
       { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [TOKEN_PARAMETER_ARN] },
       { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [RULES_PARAMETER_ARN] },
       { effect: 'Allow', actions: ['ecr:BatchGetImage'], resources: [{ Ref: 'VerifyEcrRepositoryArns' }] },
@@ -74,7 +84,7 @@ describe('template.yaml: least privilege', () => {
   });
 
   it('grants each existence-check permission only when its parameter asks for it, and passes the settings to the function', () => {
-    const conditions = list(fnNamed('WebhookFunction').Properties['Policies'])
+    const conditions = rolePolicies('WebhookFunction')
       .filter((p): p is { 'Fn::If': Json[] } => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p)
       .map((p) => p['Fn::If'][0]);
     expect(conditions).toEqual(['RulesFromParameter', 'VerifiesEcr', 'FillsPullThroughCache', 'RegistryCredentialsFromSecret', 'RegistryCredentialsFromParameter']);
@@ -135,24 +145,53 @@ describe('template.yaml: least privilege', () => {
   });
 
   it('the token function may only write and delete that one token parameter', () => {
-    expect(grantsOf('WebhookTokenFunction')).toEqual([{ effect: 'Allow', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [TOKEN_PARAMETER_ARN] }]);
+    expect(grantsOf('WebhookTokenFunction')).toEqual([
+      { effect: 'Allow', actions: LOGS, resources: [{ 'Fn::GetAtt': 'WebhookTokenFunctionLogGroup.Arn' }] },
+      { effect: 'Allow', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [TOKEN_PARAMETER_ARN] },
+    ]);
     expect(resources['WebhookToken']?.Properties['ParameterName']).toEqual({ 'Fn::Sub': '/image-rewriter/${AWS::StackName}/webhook-token' });
   });
 
   it.each(['WebhookFunction', 'WebhookTokenFunction'])('%s: no wildcard, no NotAction/NotResource, no managed or SAM policy templates', (name) => {
-    const all = statements(fnNamed(name).Properties['Policies'] ?? []);
+    const all = statements(rolePolicies(name));
     expect(all.length).toBeGreaterThan(0);
     for (const s of all) {
       expect(Object.keys(s).sort()).toEqual(['Action', 'Effect', 'Resource']);
       expect(JSON.stringify(s['Action'])).not.toContain('*');
       expect(JSON.stringify(s['Resource'])).not.toMatch(/"\*"|:\*"|\/\*"/);
     }
-    expect(fnNamed(name).Properties).not.toHaveProperty('Role');
+    expect(fnNamed(name).Properties).not.toHaveProperty('Policies');
     expect(fnNamed(name).Properties).not.toHaveProperty('ManagedPolicyArns');
   });
 
+  // Without a Role, SAM makes one with AWSLambdaBasicExecutionRole: logs:CreateLogGroup,
+  // CreateLogStream and PutLogEvents on "*", i.e. write access to every log group of the account
+  // (CloudTrail's, other applications', their metric filters and alarms).
+  it.each(['WebhookFunction', 'WebhookTokenFunction'])('%s runs with its own role, which may write only its own log group', (name) => {
+    expect(fnNamed(name).Properties['Role']).toEqual({ 'Fn::GetAtt': `${name}Role.Arn` });
+    const role = roleOf(name);
+    expect(role.Type).toBe('AWS::IAM::Role');
+    expect(role.Properties['AssumeRolePolicyDocument']).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    });
+    const logGroup = (fnNamed(name).Properties['LoggingConfig'] as { LogGroup?: Json } | undefined)?.LogGroup;
+    expect(logGroup).toEqual({ Ref: `${name}LogGroup` });
+    const logs = grantsOf(name).filter((g) => g.actions.some((a) => typeof a === 'string' && a.startsWith('logs:')));
+    expect(logs).toEqual([{ effect: 'Allow', actions: LOGS, resources: [{ 'Fn::GetAtt': `${name}LogGroup.Arn` }] }]);
+    // The one managed policy: X-Ray's (no resource-level permissions exist for it), only when traced.
+    const managed = roleOf(name).Properties['ManagedPolicyArns'];
+    if (name === 'WebhookFunction') {
+      expect(managed).toEqual({ 'Fn::If': ['TracingActive', [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess' }], { Ref: 'AWS::NoValue' }] });
+      expect(template.Conditions['TracingActive']).toEqual({ 'Fn::Equals': [{ Ref: 'Tracing' }, 'Active'] });
+    } else {
+      expect(managed).toBeUndefined();
+    }
+    expect(JSON.stringify(template)).not.toContain('AWSLambdaBasicExecutionRole');
+  });
+
   it('grants the rules parameter only when the rules come from one; the function reads the token from the generated parameter', () => {
-    const conditional = list(fnNamed('WebhookFunction').Properties['Policies']).find((p) => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p) as { 'Fn::If': Json[] } | undefined;
+    const conditional = rolePolicies('WebhookFunction').find((p) => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p) as { 'Fn::If': Json[] } | undefined;
     expect(conditional?.['Fn::If'][0]).toBe('RulesFromParameter');
     const env = (fnNamed('WebhookFunction').Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
     expect(env['REWRITE_RULES_PARAMETER']).toEqual({ Ref: 'RewriteRulesParameterName' });
