@@ -5,7 +5,8 @@
  * real answer and line). The SAM verification step: what kubectl prints for the demo Deployment
  * with the webhook configuration webhook-config prints by default. The output it quotes from
  * check-config and audit, character for character. The enforcement example's policy, run by a CEL
- * implementation. The in-cluster serve example's token, which must be one the API server takes.
+ * implementation. The in-cluster serve example's token, which must be one the API server takes, and
+ * what its NetworkPolicy does not keep out.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,19 @@ describe('README Running serve in a cluster', () => {
     // The stack's tokens (base64url) are not: the README says so.
     expect(await main([...command, '--token', 'Xk3vQ9zLmN2pR7sT0uWyAb'], captureIo())).toBe(64);
     expect(section.replace(/\s+/g, ' ')).toContain("a base64url token, such as the stack's, is refused by `webhook-config --service`");
+  });
+
+  // On EKS the control plane's interfaces share the cluster's subnets with the nodes, and so with
+  // their Pods (VPC CNI): "the cluster's subnets and nothing else" let those Pods in too; and the
+  // VPC CNI enforces no NetworkPolicy unless its network policy feature is on.
+  it('does not promise that an ipBlock of the cluster subnets keeps Pods out, nor that the policy is enforced by default', () => {
+    const text = section.replace(/\s+/g, ' ');
+    expect(text).not.toContain('admits those address ranges on the webhook port and nothing else');
+    expect(text).toContain('an `ipBlock` of those subnets can then admit those Pods as well');
+    expect(text).toContain('`enableNetworkPolicy: "true"`');
+    const policy = parseAllDocuments(section.split('```yaml\n')[2]?.split('\n```')[0] ?? '').map((d) => d.toJS() as { kind?: string; spec?: { ingress?: { from?: { ipBlock?: { cidr?: string } }[] }[] } });
+    expect(policy[0]?.kind).toBe('NetworkPolicy');
+    expect(policy[0]?.spec?.ingress?.[0]?.from?.every((f) => typeof f.ipBlock?.cidr === 'string')).toBe(true);
   });
 });
 
