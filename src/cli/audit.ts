@@ -21,14 +21,15 @@
  * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
  * what pulls, and what a rollout restart replaces.
  */
-import { parseAllDocuments, YAMLParseError } from 'yaml';
+import { parseAllDocuments, parseDocument, YAMLParseError } from 'yaml';
 import { type Command, EXIT, type Io, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
 import { type Finding, findingsOf, type ManifestObject, readObjects, SCOPES, type Scope } from '../core/manifest.js';
 import { jsonStreamStarts } from '../manifests/json-stream.js';
-import { MAX_ALIAS_COUNT } from '../manifests/render.js';
+import { MAX_ALIAS_COUNT, pieces } from '../manifests/render.js';
+import { yamlListOf } from '../manifests/yaml-list.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
 import { workloadTypeOfKind } from '../core/workload.js';
@@ -187,6 +188,58 @@ const EXPECTED = 'expected the JSON or YAML of `kubectl get ... -o json` (a List
 /** One document of the input: its value, or why it could not be parsed. */
 type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
 
+// logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
+const YAML_OPTIONS = { merge: true, logLevel: 'error' } as const;
+
+/** The value of one YAML document, or undefined when the yaml package finds any problem in it. */
+function yamlValue(text: string): { readonly value: unknown } | undefined {
+  const doc = parseDocument(text, YAML_OPTIONS);
+  if (doc.errors.length > 0) return undefined;
+  try {
+    return { value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The documents of a YAML text with a List in kubectl's layout (`kubectl get -A -o yaml`, alone or
+ * joined to others by `---` lines), each such List read item by item as render reads it
+ * (src/manifests/yaml-list.ts): its whole syntax tree takes some 50 times its text, and a large
+ * cluster's List then filled node's heap (a crash, exit 134). Undefined when there is no such List
+ * or anything has a problem: the whole text is then parsed at once, which reports it with its line.
+ */
+function listDocuments(text: string): Parsed[] | undefined {
+  const starts = pieces(text);
+  const texts = starts.map((start, i) => text.slice(start, starts[i + 1]));
+  const lists = texts.map((piece) => yamlListOf(piece));
+  if (lists.every((list) => list === undefined)) return undefined;
+  const documents: Parsed[] = [];
+  for (const [i, piece] of texts.entries()) {
+    const list = lists[i];
+    const top = list === undefined ? undefined : yamlValue(list.top)?.value;
+    if (list !== undefined && isRecord(top) && JSON.stringify(own(top, 'items')) === '[]') {
+      const items: unknown[] = [];
+      for (const [j, from] of list.starts.entries()) {
+        const item = yamlValue(list.document(piece.slice(from, list.ends[j])));
+        if (item === undefined) return undefined; // an alias to another item's anchor, a duplicate key...
+        items.push(item.value);
+      }
+      documents.push({ ok: true, value: { ...top, items } });
+      continue;
+    }
+    for (const doc of parseAllDocuments(piece, YAML_OPTIONS)) {
+      if (doc.errors.length > 0) return undefined;
+      try {
+        documents.push({ ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown });
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return documents;
+}
+
 /** The documents of the text, or why it is neither JSON nor YAML. */
 function parseDocuments(text: string): Parsed[] | string {
   try {
@@ -204,8 +257,9 @@ function parseDocuments(text: string): Parsed[] | string {
       }
     });
   }
-  // logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
-  const docs = parseAllDocuments(text, { merge: true, logLevel: 'error' });
+  const lists = listDocuments(text);
+  if (lists !== undefined) return lists;
+  const docs = parseAllDocuments(text, YAML_OPTIONS);
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
   // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
   const first = (errors: readonly Error[]): string => {

@@ -124,7 +124,7 @@ interface DocumentGroup {
  * that each directive stays with its document. A stream of JSON values without `---` between them
  * (`jq -c '.items[]'`) is cut before each value: one document each, as kubectl reads it.
  */
-function pieces(source: string): number[] {
+export function pieces(source: string): number[] {
   if (/^%/m.test(source)) return [0];
   const json = jsonStreamStarts(source);
   if (json !== undefined) return [0, ...json.slice(1)];

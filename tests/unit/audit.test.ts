@@ -7,13 +7,16 @@
  * (kubectl failed), unreadable items (named, the rest still listed), and a throttling API server
  * (429 or 503 with Retry-After: tried again, at most LIST_TRIES times).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { LIST_TRIES } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
+import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 import { createTestPki, type TestPki } from '../helpers/tls.js';
@@ -411,6 +414,58 @@ describe('audit of kubectl get -o json', () => {
       expect(r).toEqual({ code: 64, out: '', err: expect.stringContaining('error: -n/--namespace is empty: name a namespace, or leave the flag out') });
     }
   });
+});
+
+/** `kubectl get pods -A -o yaml` of `n` small Pods: a YAML List in kubectl's layout (items at column 0). */
+const kubectlYamlList = (n: number): string =>
+  `apiVersion: v1\nitems:\n${Array.from({ length: n }, (_, i) => `- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p${i}\n    namespace: ns${i % 50}\n  spec:\n    containers:\n    - image: gcr.io/app${i % 7}:1\n      name: a\n`).join('')}kind: List\nmetadata:\n  resourceVersion: ""\n`;
+
+// A YAML List was parsed whole (its syntax tree some 50 times its text): `kubectl get pods -A -o
+// yaml` of a large cluster filled node's heap and audit died (exit 134). It is read item by item,
+// as render reads it; anything else, or any problem, is still parsed whole (its errors unchanged).
+describe('audit of kubectl get -o yaml: a List read item by item', () => {
+  /** The same text parsed whole: a directive first (a text with directives is never cut into items). */
+  const whole = (text: string): string => `%YAML 1.2\n---\n${text.replace(/^---\n/, '')}`;
+
+  it('the same findings and summary as the whole-document parse, alone and joined to other documents by ---', async () => {
+    const list = kubectlYamlList(40).replace('    name: p3\n', '    name: &n p3\n    labels: {same: *n}\n');
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: solo, namespace: x}\nspec:\n  containers: [{name: c, image: nginx:1}]\n';
+    for (const text of [list, `${list}---\n${pod}---\n${list.replace(/ns(\d)/g, 'other$1')}`, `---\n${pod}---\n# a comment\n${list}...\n`]) {
+      const r = await audit(['-f', '-', '-o', 'json'], text);
+      expect(r.code).toBe(1);
+      expect(r).toEqual(await audit(['-f', '-', '-o', 'json'], whole(text)));
+    }
+  });
+
+  it.each([
+    ['an alias to an anchor in another item', (l: string) => l.replace('gcr.io/app1:1', '&img gcr.io/app1:1').replace('gcr.io/app2:1', '*img')],
+    ['a duplicate key in an item', (l: string) => l.replace('    name: p5\n', '    name: p5\n    name: p6\n')],
+    ['a broken item', (l: string) => l.replace('    name: p5\n', '    name: "p5\n')],
+    ['an item that expands its aliases without bound', (l: string) => l.replace('    name: p5\n', `    name: p5\n    labels: {a: &a x, b: [${'*a, '.repeat(200)}*a]}\n`)],
+    ['such a document beside the List', (l: string) => `${l}---\na: &a x\nb: [${'*a, '.repeat(200)}*a]\n`],
+  ])('%s: as the whole-document parse says', async (_name, edit) => {
+    const text = edit(kubectlYamlList(10));
+    const r = await audit(['-f', '-', '-o', 'json'], text);
+    expect(r).toEqual(await audit(['-f', '-', '-o', 'json'], whole(text)).then((w) => ({ ...w, err: w.err.replace(/line (\d+)/g, (_m, n: string) => `line ${Number(n) - 2}`) })));
+  });
+
+  it('8,000 Pods in 64 MB of heap (parsed whole, they did not fit: exit 134)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-yaml-list-'));
+    try {
+      const cli = await bundleCli(join(dir, 'cli.mjs'));
+      writeFileSync(join(dir, 'pods.yaml'), kubectlYamlList(8000));
+      const child = spawn(process.execPath, ['--max-old-space-size=64', cli, 'audit', '--config', RULES, '-f', join(dir, 'pods.yaml'), '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect({ code, err: err.split('\n')[0] }).toEqual({ code: 1, err: 'audit: 8000 image(s) in 8000 object(s) would be rewritten' });
+      expect(out.trimEnd().split('\n')).toHaveLength(8000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 /** A Pod of `namespace` that pulls gcr.io/NAME (a finding), with more metadata. */
