@@ -58,9 +58,10 @@ const isMessage = <T extends { kind: string }>(m: unknown, kind: T['kind']): m i
 /** The longest line kept whole: a worker's text without a newline past this is written out, ended by one. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 /**
- * Whole lines wait at most this long, or until this many bytes wait, to be written together: a write
- * to a pipe that wakes its reader costs tens of µs when the cores are busy, and at 3,000 requests a
- * second the workers' batches came one or two requests each.
+ * Whole lines are written at most once per this many ms (at once after a quiet spell, held at most
+ * this long while they keep coming), or when this many bytes wait: a write to a pipe that wakes its
+ * reader costs tens of µs when the cores are busy, and at 3,000 requests a second the workers'
+ * batches came one or two requests each.
  */
 export const LOG_FLUSH_MS = 5;
 export const LOG_FLUSH_BYTES = 64 * 1024;
@@ -77,7 +78,7 @@ export interface LogRelay {
  * The one writer of `out` (the primary's stderr): every chunk a worker's stream gives is queued up
  * to its last newline, the rest kept until that line's newline comes (or the stream ends: then it is
  * queued with a newline added, a worker killed mid-line, never glued to another's line). Chunks, not
- * lines: no per-line work. The queue goes out in one write after LOG_FLUSH_MS or at LOG_FLUSH_BYTES.
+ * lines: no per-line work. The queue goes out in one write, at most one per LOG_FLUSH_MS, or at LOG_FLUSH_BYTES.
  * While `out` is full (a slow log reader) the workers' streams are paused: the primary holds about a
  * chunk and an unfinished line per worker, and a worker's writes wait in its pipe (as they waited in
  * the shared one).
@@ -87,10 +88,15 @@ export function logRelay(out: NodeJS.WritableStream): LogRelay {
   let queue: Buffer[] = [];
   let queued = 0;
   let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Immediate | undefined;
+  let lastFlush = Number.NEGATIVE_INFINITY;
   let full = false;
   const flush = (): void => {
     clearTimeout(timer);
+    clearImmediate(soon);
     timer = undefined;
+    soon = undefined;
+    lastFlush = performance.now();
     const data = queue.length === 1 ? queue[0] : Buffer.concat(queue, queued);
     queue = [];
     queued = 0;
@@ -106,7 +112,13 @@ export function logRelay(out: NodeJS.WritableStream): LogRelay {
     queue.push(data);
     queued += data.length;
     if (queued >= LOG_FLUSH_BYTES) flush();
-    else timer ??= setTimeout(flush, LOG_FLUSH_MS);
+    else if (timer === undefined && soon === undefined) {
+      // At most one write per LOG_FLUSH_MS: after a quiet spell at once (the next turn), so lines
+      // are held only while they come faster than that.
+      const wait = lastFlush + LOG_FLUSH_MS - performance.now();
+      if (wait <= 0) soon = setImmediate(flush);
+      else timer = setTimeout(flush, wait);
+    }
   };
   const relay = (stream: Readable): Promise<void> =>
     new Promise((resolve) => {

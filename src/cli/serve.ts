@@ -61,16 +61,19 @@ export function parseWorkers(text: string | undefined, forkable = false): number
 /**
  * Log lines written together, once per turn of the event loop, instead of one system call each
  * (docs/performance.md). Lines are never held past the current turn: a crash loses at most that
- * turn's lines. With `holdMs` (a `--workers` worker), once per `holdMs` or LOG_FLUSH_BYTES instead:
- * each write wakes the primary, which relays it (src/cli/serve-workers.ts), and at load a turn holds
- * one or two requests' lines; a worker that crashes loses at most `holdMs` of lines.
+ * turn's lines. With `holdMs` (a `--workers` worker), at most one write per `holdMs` (or at
+ * LOG_FLUSH_BYTES): each write wakes the primary, which relays it (src/cli/serve-workers.ts), and at
+ * load a turn holds one or two requests' lines. After a quiet spell lines still go out at the next
+ * turn; while they keep coming, a worker that crashes loses at most `holdMs` of them.
  */
 export function batchedLines(write: (s: string) => void, holdMs?: number): { readonly push: (line: string) => void; readonly flush: () => void } {
   let pending = '';
   let scheduled = false;
+  let lastFlush = Number.NEGATIVE_INFINITY;
   const flush = (): void => {
     scheduled = false;
     if (pending === '') return;
+    if (holdMs !== undefined) lastFlush = performance.now();
     const out = pending;
     pending = '';
     write(out);
@@ -80,8 +83,9 @@ export function batchedLines(write: (s: string) => void, holdMs?: number): { rea
     if (holdMs !== undefined && pending.length >= LOG_FLUSH_BYTES) flush();
     else if (!scheduled) {
       scheduled = true;
-      if (holdMs === undefined) setImmediate(flush);
-      else setTimeout(flush, holdMs);
+      const wait = holdMs === undefined ? 0 : lastFlush + holdMs - performance.now();
+      if (wait <= 0) setImmediate(flush);
+      else setTimeout(flush, wait);
     }
   };
   return { push, flush };

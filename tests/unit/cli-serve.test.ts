@@ -377,19 +377,26 @@ describe('batchedLines', () => {
     expect(writes).toEqual(['x\n']);
   });
 
-  it('with holdMs (a --workers worker), holds the lines that long, or writes them at once at LOG_FLUSH_BYTES', async () => {
+  it('with holdMs (a --workers worker), writes at most once per holdMs: at the next turn after a quiet spell, or at once at LOG_FLUSH_BYTES', async () => {
     const writes: string[] = [];
     const lines = batchedLines((s) => writes.push(s), 30);
     lines.push('{"a":1}');
     await turn();
+    expect(writes).toEqual(['{"a":1}\n']);
     lines.push('{"b":2}');
     await turn();
-    expect(writes).toEqual([]);
+    lines.push('{"c":3}');
+    await turn();
+    expect(writes).toEqual(['{"a":1}\n']);
     await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(writes).toEqual(['{"a":1}\n{"b":2}\n']);
+    expect(writes).toEqual(['{"a":1}\n', '{"b":2}\n{"c":3}\n']);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    lines.push('{"d":4}');
+    await turn();
+    expect(writes.at(-1)).toBe('{"d":4}\n');
     const long = 'x'.repeat(LOG_FLUSH_BYTES);
     lines.push(long);
-    expect(writes).toEqual(['{"a":1}\n{"b":2}\n', `${long}\n`]);
+    expect(writes).toEqual(['{"a":1}\n', '{"b":2}\n{"c":3}\n', '{"d":4}\n', `${long}\n`]);
     lines.push('y');
     lines.flush();
     expect(writes.at(-1)).toBe('y\n');

@@ -483,10 +483,15 @@ describe('logRelay', () => {
     const a = new PassThrough();
     const b = new PassThrough();
     const done = Promise.all([relay.relay(a), relay.relay(b)]);
+    // After a quiet spell a line goes out at the next turn; what follows within LOG_FLUSH_MS waits for one write.
+    relay.write('p\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['p\n']);
+    drain();
     a.write(`${'x'.repeat(100)}\n`);
     b.write(`${'y'.repeat(100)}\n`);
     await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS + 20));
-    expect(writes).toEqual([`${'x'.repeat(100)}\n${'y'.repeat(100)}\n`]);
+    expect(writes).toEqual(['p\n', `${'x'.repeat(100)}\n${'y'.repeat(100)}\n`]);
     expect(a.isPaused()).toBe(true);
     expect(b.isPaused()).toBe(true);
     a.end('z'.repeat(MAX_LINE_BYTES + 1));
@@ -496,7 +501,7 @@ describe('logRelay', () => {
       await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS + 5));
     }
     await done;
-    expect(writes).toEqual([`${'x'.repeat(100)}\n${'y'.repeat(100)}\n`, `${'z'.repeat(MAX_LINE_BYTES + 1)}\n`]);
+    expect(writes).toEqual(['p\n', `${'x'.repeat(100)}\n${'y'.repeat(100)}\n`, `${'z'.repeat(MAX_LINE_BYTES + 1)}\n`]);
   });
 
   it('writes at once what reaches LOG_FLUSH_BYTES', () => {
