@@ -2,7 +2,8 @@
  * Existence checks, scope and matchConditions behind the real kube-apiserver:
  * - a Pod whose target registry (a real Distribution registry, tests/helpers/registry.ts) lacks
  *   the image keeps its original image, and kubectl prints why;
- * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten;
+ * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten (and
+ *   logged by their generateName, all the API server sends of a controller's Pod);
  * - with matchConditions (`webhook-config --config`) an object with no image the rules could
  *   rewrite never reaches `serve` (its log has no line for it);
  * - image volumes (`volumes[].image.reference`): the API server accepts the matchCondition that
@@ -82,6 +83,15 @@ describe('existence checks, scope and matchConditions', () => {
         return found.items.length > 0 ? done(found.items) : notYet('no Pod yet');
       });
       expect(imagesOf(pods[0]?.spec ?? { containers: [] })).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+      // The API server sends the ReplicaSet's Pod with a generateName only (it names the Pod after
+      // admission): its review line names it by that prefix, the one clue to its workload.
+      const generateName = pods[0]?.metadata.generateName ?? '';
+      expect(generateName).toMatch(new RegExp(`^${name}-[a-z0-9]+-$`));
+      const line = await eventually(`the review line of ${generateName}`, { timeoutMs: 10_000 }, () => {
+        const l = env.serve.reviewed(ns, generateName);
+        return Promise.resolve(l === undefined ? notYet('no line yet') : done(l));
+      });
+      expect(line).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
       const stored = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', name]);
       expect(imagesOf(stored.spec.template.spec)).toEqual({ 'containers/web': 'gcr.io/nginx:1.27' });
     } finally {

@@ -450,6 +450,14 @@ describe('kinds and untrusted objects', () => {
     expect(run(podReview(pod([]), { name: 'q' })).outcome.report.name).toBe('q');
   });
 
+  it('names a Pod a controller makes by its generateName (the API server sends no name before admission)', () => {
+    // As the real API server sends a ReplicaSet's Pod: request.name absent, metadata.generateName only.
+    const object = { metadata: { generateName: 'web-7d9c-', namespace: 'default' }, spec: { containers: [{ name: 'a', image: 'gcr.io/a' }] } };
+    expect(run(podReview(object)).outcome.report.name).toBe('web-7d9c-');
+    expect(run(podReview(object, { name: '' })).outcome.report.name).toBe('web-7d9c-');
+    expect(run(podReview({ metadata: { name: 'p', generateName: 'web-' }, spec: {} })).outcome.report.name).toBe('p');
+  });
+
   it('treats __proto__ and constructor keys as plain data', () => {
     const text = '{"metadata":{"__proto__":{"annotations":{"image-rewriter.io/skip":"true"}},"labels":{"constructor":"x"}},"spec":{"__proto__":{"containers":[{"image":"gcr.io/evil"}]},"containers":[{"name":"a","image":"gcr.io/a","__proto__":{"image":"gcr.io/b"}}]}}';
     const object: unknown = JSON.parse(text);

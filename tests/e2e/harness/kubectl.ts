@@ -122,6 +122,7 @@ const stringMap = z.record(z.string(), z.string());
 
 export const objectMeta = z.object({
   name: z.string(),
+  generateName: z.string().optional(),
   namespace: z.string().optional(),
   uid: z.string().optional(),
   generation: z.number().optional(),
