@@ -164,6 +164,8 @@ export const cronJob = z.object({
 
 export const statefulSet = z.object({ metadata: objectMeta, spec: z.object({ template: podTemplateSpec }) });
 
+export const job = z.object({ metadata: objectMeta, spec: z.object({ template: podTemplateSpec }) });
+
 export const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 
 export const webhookConfiguration = z.object({
