@@ -188,7 +188,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       await createPod(ns, podManifest('beta', { web: 'gcr.io/nginx:1.27' }));
       expect(imagesOf((await getPod(ns, 'beta')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
       // A v1 answer to a v1beta1 request would be an error, and the Pod admitted unchanged (fail open).
-      expect(beta.reviewed(ns, 'beta', betaMark)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
+      expect(await beta.waitReviewed(ns, 'beta', betaMark)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
       expect(env.serve.reviewed(ns, 'beta', mainMark)).toBeUndefined();
     } finally {
       await env.restoreWebhook();
@@ -252,7 +252,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     expect(imagesOf(returned.spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
     expect(returned.metadata.annotations?.[ORIGINAL_IMAGES]).toBe('{"containers/web":"gcr.io/nginx"}');
     expect(warnings(result.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[web] gcr.io/nginx -> asia.gcr.io/nginx (rule gcr)']);
-    expect(env.serve.reviewed(ns, 'dry', mark)).toMatchObject({ outcome: 'patched' });
+    expect(await env.serve.waitReviewed(ns, 'dry', mark)).toMatchObject({ outcome: 'patched' });
 
     const get = await kubectl.run(['-n', ns, 'get', 'pod', 'dry']);
     expect(get.code).toBe(1);
@@ -324,7 +324,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       expect(env.serve.reviewed(ns, 'labelled', mark)).toBeUndefined();
       expect(env.serve.reviewed(skippedNs, 'in-skipped-namespace', mark)).toBeUndefined();
       expect(env.serve.reviewed('kube-system', 'e2e-in-kube-system', mark)).toBeUndefined();
-      expect(env.serve.reviewed(ns, 'annotated', mark)).toMatchObject({ outcome: 'skipped', skipped: 'opt-out' });
+      expect(await env.serve.waitReviewed(ns, 'annotated', mark)).toMatchObject({ outcome: 'skipped', skipped: 'opt-out' });
       // The same Pod without an opt-out, in the same namespace, is rewritten.
       expect(imagesOf((await getPod(ns, 'control')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
     } finally {
@@ -356,7 +356,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       const mark = restarted.mark();
       await createPod(ns, podManifest('after-restart', { web: 'gcr.io/nginx' }));
       expect(imagesOf((await getPod(ns, 'after-restart')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
-      expect(restarted.reviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
+      expect(await restarted.waitReviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
       // The same API server process all along.
       expect(env.apiserverPid).toBe(apiserverPid);
       expect(isAlive(apiserverPid)).toBe(true);
