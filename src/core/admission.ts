@@ -156,6 +156,7 @@ export interface ReviewReport {
   /** `group/version/Kind` of request.kind (`v1/Pod` for the core group). */
   readonly kind: string;
   readonly namespace: string | undefined;
+  /** `request.name`, else `metadata.name`, else `metadata.generateName` (a Pod a controller makes: `web-7d9c-`). */
   readonly name: string | undefined;
   readonly operation: Operation;
   readonly rewrites: readonly RewriteRecord[];

@@ -194,6 +194,15 @@ function staleOriginals(
   return stale;
 }
 
+/**
+ * Whether the API server refuses any change of this image on UPDATE: a Job's pod template is
+ * immutable, and so are a Pod's volumes (its image volumes). Its ephemeral containers are too, but
+ * an update through the Pod itself cannot change them, and the subresource's stored ones are skipped.
+ */
+function immutableOnUpdate(type: WorkloadType, field: ImageField): boolean {
+  return type.kind === 'Job' || (type.kind === 'Pod' && field.containerList === 'volumes');
+}
+
 /** What the rules say about one image, or undefined when they leave it alone. */
 function planImage(field: ImageField, rewriter: Rewriter, namespace: string | undefined): PlannedImage | undefined {
   const r = rewriter.rewrite(field.image, { namespace });
@@ -231,9 +240,21 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
   const stored = storedImages(request, type);
   const namespace = request.namespace ?? stringOrUndefined(own(own(object, 'metadata'), 'namespace'));
   const images: PlannedImage[] = [];
+  let recordedBefore: ReadonlyMap<string, string> | undefined;
   for (const field of found.images) {
-    if (stored.get(originalImagesKey(field)) === field.image) continue;
-    const planned = planImage(field, rewriter, namespace);
+    const key = originalImagesKey(field);
+    const storedImage = stored.get(key);
+    if (storedImage === field.image) continue;
+    let planned = planImage(field, rewriter, namespace);
+    // A re-applied manifest sends the upstream image the webhook rewrote when the object was
+    // stored (kubectl apply's and server-side apply's patches set every field the manifest has).
+    // Once the rules have changed, their result is not the stored image; where the API server
+    // refuses any change (a Job's template), that result would turn the re-apply of an unchanged
+    // manifest into "field is immutable". The stored rewrite of that same original is kept instead.
+    if (planned?.outcome === 'rewrite' && storedImage !== undefined && planned.to !== storedImage && immutableOnUpdate(type, field)) {
+      recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
+      if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage };
+    }
     if (planned !== undefined) images.push(planned);
   }
   const target: ReviewTarget = { object, type, podSpec: { podSpec: found.podSpec, podSpecPointer: found.podSpecPointer }, subresource };

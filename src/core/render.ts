@@ -167,7 +167,10 @@ function report(plan: ReviewPlan, parts: Pick<ReviewReport, 'rewrites' | 'invali
     uid: request.uid,
     kind: `${request.kind.group === '' ? '' : `${request.kind.group}/`}${request.kind.version}/${request.kind.kind}`,
     namespace: request.namespace,
-    name: request.name ?? stringOrUndefined(at(request.object, ['metadata', 'name'])),
+    // A Pod a controller makes (ReplicaSet, Job, DaemonSet) has only a generateName: the API server
+    // names it after admission, so request.name and metadata.name are both empty; its prefix
+    // (`web-7d9c-`) is what tells which workload it belongs to.
+    name: request.name ?? stringOrUndefined(at(request.object, ['metadata', 'name'])) ?? stringOrUndefined(at(request.object, ['metadata', 'generateName'])),
     operation: request.operation,
     rewrites: parts.rewrites,
     invalid: parts.invalid,

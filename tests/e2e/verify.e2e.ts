@@ -2,7 +2,8 @@
  * Existence checks, scope and matchConditions behind the real kube-apiserver:
  * - a Pod whose target registry (a real Distribution registry, tests/helpers/registry.ts) lacks
  *   the image keeps its original image, and kubectl prints why;
- * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten;
+ * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten (and
+ *   logged by their generateName, all the API server sends of a controller's Pod);
  * - with matchConditions (`webhook-config --config`) an object with no image the rules could
  *   rewrite never reaches `serve` (its log has no line for it);
  * - image volumes (`volumes[].image.reference`): the API server accepts the matchCondition that
@@ -47,7 +48,7 @@ describe('existence checks, scope and matchConditions', () => {
       const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'mixed']);
       expect(imagesOf(stored.spec)).toEqual({ 'containers/present': `${registry.host}/team/present:1.0`, 'containers/absent': 'team/absent:1.0' });
       expect(result.stderr).toMatch(new RegExp(`Warning: image-rewriter: left containers\\[absent\\] team/absent:1\\.0 unchanged \\(rule team-mirror\\): not found in 127\\.0\\.0\\.1:${registry.port}`));
-      expect(serve.reviewed(ns, 'mixed')).toMatchObject({ outcome: 'patched', rewrites: 1, withheld: 1, verifyChecks: 2, verifyMissing: 1, verifyErrors: 0 });
+      expect(await serve.waitReviewed(ns, 'mixed')).toMatchObject({ outcome: 'patched', rewrites: 1, withheld: 1, verifyChecks: 2, verifyMissing: 1, verifyErrors: 0 });
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);
@@ -82,6 +83,11 @@ describe('existence checks, scope and matchConditions', () => {
         return found.items.length > 0 ? done(found.items) : notYet('no Pod yet');
       });
       expect(imagesOf(pods[0]?.spec ?? { containers: [] })).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
+      // The API server sends the ReplicaSet's Pod with a generateName only (it names the Pod after
+      // admission): its review line names it by that prefix, the one clue to its workload.
+      const generateName = pods[0]?.metadata.generateName ?? '';
+      expect(generateName).toMatch(new RegExp(`^${name}-[a-z0-9]+-$`));
+      expect(await env.serve.waitReviewed(ns, generateName)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
       const stored = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', name]);
       expect(imagesOf(stored.spec.template.spec)).toEqual({ 'containers/web': 'gcr.io/nginx:1.27' });
     } finally {
@@ -126,7 +132,7 @@ describe('existence checks, scope and matchConditions', () => {
       const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'inference']);
       expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/prometheus/node-exporter:v1.8.0', 'volumes/model': 'asia.gcr.io/models/llm:1' });
       expect(stored.metadata.annotations?.['image-rewriter.io/original-images']).toBe('{"volumes/model":"gcr.io/models/llm:1"}');
-      expect(serve.reviewed(ns, 'inference')).toMatchObject({ outcome: 'patched', rewrites: 1, rewritten: [{ volume: 'model', from: 'gcr.io/models/llm:1', to: 'asia.gcr.io/models/llm:1', rule: 'gcr' }] });
+      expect(await serve.waitReviewed(ns, 'inference')).toMatchObject({ outcome: 'patched', rewrites: 1, rewritten: [{ volume: 'model', from: 'gcr.io/models/llm:1', to: 'asia.gcr.io/models/llm:1', rule: 'gcr' }] });
 
       const manifest = {
         apiVersion: 'apps/v1',

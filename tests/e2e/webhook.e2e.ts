@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
-import { type Pod, cronJob, deployment, imagesOf, list, parseJson, pod, replicaSet, webhookConfiguration } from './harness/kubectl.js';
+import { type Pod, cronJob, deployment, imagesOf, job, list, parseJson, pod, replicaSet, webhookConfiguration } from './harness/kubectl.js';
 import { isAlive } from './harness/processes.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
@@ -188,7 +188,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       await createPod(ns, podManifest('beta', { web: 'gcr.io/nginx:1.27' }));
       expect(imagesOf((await getPod(ns, 'beta')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
       // A v1 answer to a v1beta1 request would be an error, and the Pod admitted unchanged (fail open).
-      expect(beta.reviewed(ns, 'beta', betaMark)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
+      expect(await beta.waitReviewed(ns, 'beta', betaMark)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
       expect(env.serve.reviewed(ns, 'beta', mainMark)).toBeUndefined();
     } finally {
       await env.restoreWebhook();
@@ -252,7 +252,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     expect(imagesOf(returned.spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
     expect(returned.metadata.annotations?.[ORIGINAL_IMAGES]).toBe('{"containers/web":"gcr.io/nginx"}');
     expect(warnings(result.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[web] gcr.io/nginx -> asia.gcr.io/nginx (rule gcr)']);
-    expect(env.serve.reviewed(ns, 'dry', mark)).toMatchObject({ outcome: 'patched' });
+    expect(await env.serve.waitReviewed(ns, 'dry', mark)).toMatchObject({ outcome: 'patched' });
 
     const get = await kubectl.run(['-n', ns, 'get', 'pod', 'dry']);
     expect(get.code).toBe(1);
@@ -324,7 +324,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       expect(env.serve.reviewed(ns, 'labelled', mark)).toBeUndefined();
       expect(env.serve.reviewed(skippedNs, 'in-skipped-namespace', mark)).toBeUndefined();
       expect(env.serve.reviewed('kube-system', 'e2e-in-kube-system', mark)).toBeUndefined();
-      expect(env.serve.reviewed(ns, 'annotated', mark)).toMatchObject({ outcome: 'skipped', skipped: 'opt-out' });
+      expect(await env.serve.waitReviewed(ns, 'annotated', mark)).toMatchObject({ outcome: 'skipped', skipped: 'opt-out' });
       // The same Pod without an opt-out, in the same namespace, is rewritten.
       expect(imagesOf((await getPod(ns, 'control')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
     } finally {
@@ -356,7 +356,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       const mark = restarted.mark();
       await createPod(ns, podManifest('after-restart', { web: 'gcr.io/nginx' }));
       expect(imagesOf((await getPod(ns, 'after-restart')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
-      expect(restarted.reviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
+      expect(await restarted.waitReviewed(ns, 'after-restart', mark)).toMatchObject({ outcome: 'patched' });
       // The same API server process all along.
       expect(env.apiserverPid).toBe(apiserverPid);
       expect(isAlive(apiserverPid)).toBe(true);
@@ -547,6 +547,59 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     await kubectl.ok(['-n', ns, 'set', 'image', 'pod/single', 'app=quay.io/e2e/app:3']);
     expect(imagesOf((await getPod(ns, 'single')).spec)).toEqual({ 'containers/app': 'quay.io/e2e/app:3' });
     expect(await originals('pod', 'single')).toEqual({});
+  });
+
+  scenario(env, "12b. rules changed: re-applying a Job's unchanged manifest keeps its stored image (its template is immutable)", async () => {
+    const ns = 'rules-change';
+    await kubectl.createNamespace(ns);
+    // A serve of its own, whose rules file the scenario changes (the environment's stays as it is).
+    const rules = join(env.runDir, 'webhook', 'changing-rules.yaml');
+    const rulesTo = (target: string): string => `rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: ${target}/e2e\n`;
+    await writeFile(rules, rulesTo('old.mirror.example.com'));
+    const serve = await env.startExtraServe('serve-rules-change', { rules });
+    /** Until a Pod dry run comes back with `target`: the configuration (then the rules file) is in effect. */
+    const waitForTarget = (target: string): Promise<void> =>
+      eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
+        const image = created.spec.containers[0]?.image ?? '';
+        return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
+      });
+    const manifest = (name: string): string =>
+      JSON.stringify({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name },
+        spec: { suspend: true, template: { spec: { restartPolicy: 'Never', containers: containers({ main: 'gcr.io/e2e/migrate:1' }) } } },
+      });
+    // kubectl apply, and server-side apply (Flux), each re-applying its own manifest.
+    const appliers = [
+      { name: 'migrate', args: ['apply'] },
+      { name: 'migrate-ssa', args: ['apply', '--server-side'] },
+    ];
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token) }));
+      await waitForTarget('old.mirror.example.com');
+      for (const a of appliers) await kubectl.ok(['-n', ns, ...a.args, '-f', '-'], { input: manifest(a.name) });
+      for (const a of appliers) {
+        const stored = await kubectl.json(job, ['-n', ns, 'get', 'job', a.name]);
+        expect(imagesOf(stored.spec.template.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/migrate:1' });
+      }
+
+      await writeFile(rules, rulesTo('new.mirror.example.com'));
+      await waitForTarget('new.mirror.example.com');
+      // Both patches set the manifest's image again: new.mirror... would be refused ("field is
+      // immutable"), so the stored rewrite of the same original is kept.
+      for (const a of appliers) {
+        const again = await kubectl.run(['-n', ns, ...a.args, '-f', '-'], { input: manifest(a.name) });
+        expect({ job: a.name, code: again.code, stderr: again.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n') }).toEqual({ job: a.name, code: 0, stderr: '' });
+        const after = await kubectl.json(job, ['-n', ns, 'get', 'job', a.name]);
+        expect(imagesOf(after.spec.template.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/migrate:1' });
+        expect(JSON.parse(after.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/main': 'gcr.io/e2e/migrate:1' });
+      }
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
   });
 
   scenario(env, '13. reinvocation: another mutating webhook after ours changes the image; ours runs again and records its original', async () => {

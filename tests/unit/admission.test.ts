@@ -450,6 +450,14 @@ describe('kinds and untrusted objects', () => {
     expect(run(podReview(pod([]), { name: 'q' })).outcome.report.name).toBe('q');
   });
 
+  it('names a Pod a controller makes by its generateName (the API server sends no name before admission)', () => {
+    // As the real API server sends a ReplicaSet's Pod: request.name absent, metadata.generateName only.
+    const object = { metadata: { generateName: 'web-7d9c-', namespace: 'default' }, spec: { containers: [{ name: 'a', image: 'gcr.io/a' }] } };
+    expect(run(podReview(object)).outcome.report.name).toBe('web-7d9c-');
+    expect(run(podReview(object, { name: '' })).outcome.report.name).toBe('web-7d9c-');
+    expect(run(podReview({ metadata: { name: 'p', generateName: 'web-' }, spec: {} })).outcome.report.name).toBe('p');
+  });
+
   it('treats __proto__ and constructor keys as plain data', () => {
     const text = '{"metadata":{"__proto__":{"annotations":{"image-rewriter.io/skip":"true"}},"labels":{"constructor":"x"}},"spec":{"__proto__":{"containers":[{"image":"gcr.io/evil"}]},"containers":[{"name":"a","image":"gcr.io/a","__proto__":{"image":"gcr.io/b"}}]}}';
     const object: unknown = JSON.parse(text);
@@ -518,6 +526,37 @@ describe('UPDATE rewrites only the images the update changes', () => {
     const spec = { containers: [{ name: 'a', image: 'asia.gcr.io/a' }], ephemeralContainers: [{ name: 'dbg', image: 'gcr.io/dbg:1' }] };
     const { ops } = run(podReview({ metadata: { name: 'p', labels: { x: 'y' } }, spec }, { operation: 'UPDATE', oldObject: { metadata: { name: 'p' }, spec } }));
     expect(ops).toEqual([]);
+  });
+
+  it('keeps the stored rewrite of a re-applied original where the API server refuses a change, after the rules changed', () => {
+    // A Job stored when gcr.io went to eu.gcr.io; the rules now say asia.gcr.io. `kubectl apply`
+    // of the same manifest sends gcr.io/app:1 again: asia.gcr.io/app:1 would be refused as a
+    // change of the Job's immutable template, so the stored eu.gcr.io/app:1 stays.
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"gcr.io/app:1"}' };
+    const stored = { ...job('eu.gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const reapplied = { ...job('gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const { outcome, ops } = run(jobReview(reapplied, stored));
+    expect(ops).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'eu.gcr.io/app:1' }]);
+    expect(apply(reapplied, ops)).toEqual(stored);
+    expect(outcome.report.rewrites).toMatchObject([{ from: 'gcr.io/app:1', to: 'eu.gcr.io/app:1', rule: 'gcr' }]);
+    // A new image is the rules' (the API server refuses it whatever the webhook answers), and so
+    // is an image the stored object never recorded.
+    expect(run(jobReview({ ...job('gcr.io/app:2'), metadata: { name: 'j1', annotations: recorded } }, stored)).ops[0]?.value).toBe('asia.gcr.io/app:2');
+    expect(run(jobReview(job('gcr.io/app:1'), job('eu.gcr.io/app:1'))).ops[0]?.value).toBe('asia.gcr.io/app:1');
+    // A Deployment's template may change: the re-apply moves it to the rules' current target.
+    const deploymentReview = (object: unknown, oldObject: unknown): unknown =>
+      podReview(object, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', oldObject });
+    expect(run(deploymentReview(reapplied, stored)).ops[0]?.value).toBe('asia.gcr.io/app:1');
+    // A Pod's image volume cannot change either; its containers' images can.
+    const podWith = (container: string, volume: string): Record<string, unknown> => ({
+      metadata: { name: 'p', annotations: { 'image-rewriter.io/original-images': '{"containers/a":"gcr.io/a:1","volumes/data":"gcr.io/data:1"}' } },
+      spec: { containers: [{ name: 'a', image: container }], volumes: [{ name: 'data', image: { reference: volume } }] },
+    });
+    const podOps = run(podReview(podWith('gcr.io/a:1', 'gcr.io/data:1'), { operation: 'UPDATE', oldObject: podWith('eu.gcr.io/a:1', 'eu.gcr.io/data:1') })).ops;
+    expect(podOps.filter((o) => o.path.startsWith('/spec'))).toEqual([
+      { op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' },
+      { op: 'replace', path: '/spec/volumes/0/image/reference', value: 'eu.gcr.io/data:1' },
+    ]);
   });
 
   it('treats an UPDATE without a usable oldObject like a CREATE', () => {

@@ -122,6 +122,7 @@ const stringMap = z.record(z.string(), z.string());
 
 export const objectMeta = z.object({
   name: z.string(),
+  generateName: z.string().optional(),
   namespace: z.string().optional(),
   uid: z.string().optional(),
   generation: z.number().optional(),
@@ -162,6 +163,8 @@ export const cronJob = z.object({
 });
 
 export const statefulSet = z.object({ metadata: objectMeta, spec: z.object({ template: podTemplateSpec }) });
+
+export const job = z.object({ metadata: objectMeta, spec: z.object({ template: podTemplateSpec }) });
 
 export const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 

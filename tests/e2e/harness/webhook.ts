@@ -119,6 +119,18 @@ export class ServeInstance {
   reviewed(namespace: string, name: string, mark = 0, operation?: string): LogLine | undefined {
     return this.lines(mark).find((l) => l.message === 'admission reviewed' && l['namespace'] === namespace && l['name'] === name && (operation === undefined || l['operation'] === operation));
   }
+
+  /**
+   * `reviewed`, waited for (at most 10 s): serve writes its lines after its answer, and a worker
+   * hands them to the primary up to 5 ms later, so the line of a review kubectl has just seen
+   * answered may not be in the log yet.
+   */
+  waitReviewed(namespace: string, name: string, mark = 0, operation?: string): Promise<LogLine> {
+    return eventually(`the review line of ${namespace}/${name} in ${this.name}'s log`, { timeoutMs: 10_000 }, () => {
+      const line = this.reviewed(namespace, name, mark, operation);
+      return Promise.resolve(line === undefined ? notYet('no line yet') : done(line));
+    });
+  }
 }
 
 export interface StartServeOptions {
