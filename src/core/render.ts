@@ -102,15 +102,18 @@ function pullSecretChanges(target: ReviewTarget, operation: string, applied: rea
   for (const rule of new Set(applied.map((r) => r.rule))) for (const name of rule.imagePullSecrets) wantedSet.add(name);
   const wanted = [...wantedSet];
   if (wanted.length === 0 || podSpec === undefined) return [];
-  if (target.type.kind === 'Pod' && (operation === 'UPDATE' || target.subresource)) {
-    // The API server rejects a Pod update that changes spec.imagePullSecrets.
+  // The API server rejects a Pod update that changes spec.imagePullSecrets, and any change of a
+  // Job's pod template (decide.ts keeps a re-applied Job's stored image; a Secret the rule now
+  // names would still make that re-apply "field is immutable").
+  const pod = target.type.kind === 'Pod' && (operation === 'UPDATE' || target.subresource);
+  if (pod || (target.type.kind === 'Job' && operation === 'UPDATE')) {
     const missing = missingPullSecrets(podSpec, wanted);
     if (missing.length > 0) {
       warnings.push(
         fitWarning([
           `${WARNING_PREFIX}imagePullSecrets `,
           { text: missing.join(','), level: 0 },
-          " not added: a Pod's imagePullSecrets cannot change after it is created",
+          pod ? " not added: a Pod's imagePullSecrets cannot change after it is created" : " not added: a Job's pod template cannot change after it is created",
         ]),
       );
     }

@@ -559,6 +559,20 @@ describe('UPDATE rewrites only the images the update changes', () => {
     ]);
   });
 
+  it("adds no imagePullSecrets to a Job's template on UPDATE, where the stored rewrite is kept (the template is immutable)", () => {
+    // Stored when quay.io went to old.mirror.example.com (no Secret); the quay rule now adds
+    // shared-pull. The image stays the stored one; a Secret added would be refused just the same.
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"quay.io/app:1"}' };
+    const stored = { ...job('old.mirror.example.com/quay/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const reapplied = { ...job('quay.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const { outcome, ops } = run(jobReview(reapplied, stored));
+    expect(ops).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'old.mirror.example.com/quay/app:1' }]);
+    expect(apply(reapplied, ops)).toEqual(stored);
+    expect(outcome.response.response.warnings).toContain(
+      "image-rewriter: imagePullSecrets shared-pull not added: a Job's pod template cannot change after it is created",
+    );
+  });
+
   it('treats an UPDATE without a usable oldObject like a CREATE', () => {
     const { ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a:1' }]), { operation: 'UPDATE', oldObject: 'not an object' }));
     expect(ops[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' });

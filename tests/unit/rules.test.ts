@@ -399,7 +399,7 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
         error: `rule "r" produced "${candidate}", whose registry host does not end in ".mirror.example.com" as its replace writes it: a group put a "/" into the host`,
       });
     }
-    // The host's text as the result is compared: lower case, without :443.
+    // The host's text is compared as the template writes it (capitals, :443): the result's host comes from that same text.
     const spelled = rewriterFrom(`rules:\n  - name: s\n    regex: '(.*)\\.gcr\\.io/(.*)'\n    replace: '$1.Mirror.Example.com:443/$2'\n`);
     expect(spelled.rewrite('eu.gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'eu.Mirror.Example.com:443/app:1' });
     expect(spelled.rewrite('evil.example/x.gcr.io/app:1')).toMatchObject({ kind: 'rejected' });
