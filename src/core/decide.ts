@@ -19,6 +19,11 @@ export interface PlannedRewrite {
   readonly field: ImageField;
   readonly to: string;
   readonly rule: CompiledRule;
+  /**
+   * `to` is the image the stored object already has for this field (a Job re-applied after a rules
+   * change, below): it is in use, so an existence check has nothing to decide (src/verify/policy.ts).
+   */
+  readonly stored?: true;
 }
 
 /** An image that is not a valid reference; left unchanged. */
@@ -253,7 +258,7 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     // manifest into "field is immutable". The stored rewrite of that same original is kept instead.
     if (planned?.outcome === 'rewrite' && storedImage !== undefined && planned.to !== storedImage && immutableOnUpdate(type, field)) {
       recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
-      if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage };
+      if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage, stored: true };
     }
     if (planned !== undefined) images.push(planned);
   }

@@ -15,7 +15,10 @@ export const APPLY: PolicyOutcome = Object.freeze({ action: 'apply' });
 /** The check a planned rewrite needs, or undefined when its rule does not verify. */
 export function verifyRequestOf(rewrite: PlannedRewrite): VerifyRequest | undefined {
   const spec = rewrite.rule.verify;
-  return spec === undefined ? undefined : { image: rewrite.to, platforms: spec.platforms };
+  // The stored image of a re-applied Job (PlannedRewrite.stored): the rules may have moved on
+  // because its registry is gone, and a verdict against it could only send the upstream image,
+  // which the API server refuses for an immutable template.
+  return spec === undefined || rewrite.stored === true ? undefined : { image: rewrite.to, platforms: spec.platforms };
 }
 
 /** The policy's outcome for `rewrite` given its verdict (undefined: not checked, applied as planned). */

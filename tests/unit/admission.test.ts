@@ -17,7 +17,9 @@ import {
   WARNING_MAX_LENGTH,
   WARNING_TARGET_LENGTH,
 } from '../../src/core/admission.js';
+import { decide } from '../../src/core/decide.js';
 import { originalImagesKey } from '../../src/core/original-images.js';
+import { verifyRequestOf } from '../../src/verify/policy.js';
 import { review } from '../../src/core/review.js';
 import { fitWarning } from '../../src/core/warning-text.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -557,6 +559,24 @@ describe('UPDATE rewrites only the images the update changes', () => {
       { op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' },
       { op: 'replace', path: '/spec/volumes/0/image/reference', value: 'eu.gcr.io/data:1' },
     ]);
+  });
+
+  it('does not check the kept stored image of a re-applied Job against its registry (a rule with verify)', () => {
+    const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"gcr.io/app:1"}' };
+    const stored = { ...job('eu.gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const kept = decide(jobReview({ ...job('gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } }, stored), verifying);
+    if (!kept.ok) throw new Error(kept.message);
+    const [image] = kept.plan.images;
+    expect(image).toMatchObject({ outcome: 'rewrite', to: 'eu.gcr.io/app:1', stored: true });
+    if (image?.outcome !== 'rewrite') throw new Error('no rewrite');
+    expect(verifyRequestOf(image)).toBeUndefined();
+    // A new image of the same Job is the rules' current target, and is checked.
+    const fresh = decide(jobReview({ ...job('gcr.io/app:2'), metadata: { name: 'j1', annotations: recorded } }, stored), verifying);
+    if (!fresh.ok) throw new Error(fresh.message);
+    const [next] = fresh.plan.images;
+    if (next?.outcome !== 'rewrite') throw new Error('no rewrite');
+    expect(verifyRequestOf(next)).toEqual({ image: 'asia.gcr.io/app:2', platforms: [] });
   });
 
   it("adds no imagePullSecrets to a Job's template on UPDATE, where the stored rewrite is kept (the template is immutable)", () => {
