@@ -398,6 +398,10 @@ export const command: Command = async (args, io) => {
   const host = webhook === undefined ? undefined : privateHostWithoutCa(webhook.clientConfig);
   const tokenWarning = values.url === undefined ? undefined : urlWarning(values.url);
   if (tokenWarning !== undefined) io.stderr(`warning: ${tokenWarning}\n`);
+  // serve's own namespace is never sent (webhookConfiguration): in a namespace shared with
+  // workloads, theirs would silently go unrewritten.
+  const own = webhook !== undefined && 'service' in webhook.clientConfig ? webhook.clientConfig.service.namespace : undefined;
+  if (own === 'default') io.stderr(`warning: serve's namespace ${own} is never sent to the webhook (its own Pods must not depend on it), so no Pod in ${own} is rewritten; run serve in a namespace of its own\n`);
   if (host !== undefined) io.stderr(`warning: no --ca-bundle: the API server will check ${host}'s certificate against its system trust roots; give the CA that signed it\n`);
   const flags = [
     ['--url', values.url],

@@ -181,6 +181,15 @@ describe('image-rewriter webhook-config --service', () => {
     expect(withoutClientConfig(service)).toEqual(withoutClientConfig(parse(byUrl.out()) as MutatingWebhookConfiguration));
   });
 
+  it('warns when serve runs in default: that namespace is never sent, so none of its Pods would be rewritten', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--service', 'default/image-rewriter', '--token', TOKEN, '--ca-bundle', pki.caFile], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain("warning: serve's namespace default is never sent to the webhook");
+    const quiet = captureIo();
+    expect(await main(['webhook-config', '--service', SERVICE, '--token', TOKEN, '--ca-bundle', pki.caFile], quiet)).toBe(EXIT.ok);
+    expect(quiet.err()).toBe('');
+  });
+
   it('warns without --ca-bundle, as for a --url host that cannot have a public certificate', async () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--service', SERVICE, '--token', TOKEN], io)).toBe(EXIT.ok);
