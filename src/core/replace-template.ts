@@ -138,6 +138,21 @@ export function templateHostSuffix(parts: readonly TemplatePart[]): string | und
   return group && tail !== '' ? tail : undefined;
 }
 
+/**
+ * The registry host a regex rule's template writes whole before a group that follows it directly
+ * (`mirror.example.com` of `mirror.example.com$1`, for `gcr\.io(/.*)`): each result's host must be
+ * it, or it and a port. A group that can match more than a path (`gcr\.io(.*)` on
+ * `gcr.io.evil.example/x`) would otherwise extend the host, and the image would go, and be checked,
+ * wherever the Pod names (`mirror.example.com.evil.example`). Undefined unless the template starts
+ * with a complete host name (a dot in it, ending in a letter or digit) directly followed by a group.
+ */
+export function templateHostExact(parts: readonly TemplatePart[]): string | undefined {
+  const [first, second] = parts;
+  if (first === undefined || second === undefined || !('text' in first) || 'text' in second) return undefined;
+  const host = first.text;
+  return !host.includes('/') && host.includes('.') && /[A-Za-z0-9]$/.test(host) ? host : undefined;
+}
+
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */
 export type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
 

@@ -55,6 +55,8 @@ export interface CompiledRule {
   apply(name: string): string | undefined;
   /** A regex rule's: the text its results' registry host must end with (replace-template.ts, templateHostSuffix). */
   readonly hostSuffix?: string;
+  /** A regex rule's: the host its results must have, with a port at most (replace-template.ts, templateHostExact). */
+  readonly hostExact?: string;
 }
 
 export interface RewriteContext {

@@ -14,7 +14,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostExact, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
@@ -127,11 +127,13 @@ function compileRule(
   if (issues.length > before) return undefined;
   samples.set(index, sampleOf(parts));
   const hostSuffix = templateHostSuffix(parts);
+  const hostExact = templateHostExact(parts);
   return Object.freeze({
     ...common,
     kind: 'regex' as const,
     pattern: source,
     ...(hostSuffix === undefined ? {} : { hostSuffix }),
+    ...(hostExact === undefined ? {} : { hostExact }),
     apply: (name: string) => {
       const m = re.exec(name);
       return m === null ? undefined : applyTemplate(parts, m);
@@ -188,6 +190,11 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
 /** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
+
+/** `host` is `exact`, or `exact` with a port. */
+function hostIs(host: string, exact: string): boolean {
+  return host === exact || (host.length > exact.length + 1 && host.startsWith(exact) && host.charCodeAt(exact.length) === 0x3a && /^\d+$/.test(host.slice(exact.length + 1)));
+}
 
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
   /**
@@ -299,6 +306,16 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
         rule: hit.rule,
         candidate,
         error: `rule "${hit.rule.name}" produced "${candidate}", whose registry host does not end in "${suffix}" as its replace writes it: a group put a "/" into the host`,
+      };
+    }
+    const exact = hit.rule.hostExact;
+    if (exact !== undefined && !hostIs(hit.name.slice(0, hit.name.indexOf('/')), exact)) {
+      return {
+        kind: 'rejected',
+        image,
+        rule: hit.rule,
+        candidate,
+        error: `rule "${hit.rule.name}" produced "${candidate}", whose registry host is not "${exact}" as its replace writes it: a group added to the host`,
       };
     }
     const newName = matchedName(reparsed.value);

@@ -399,6 +399,18 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
         error: `rule "r" produced "${candidate}", whose registry host does not end in ".mirror.example.com" as its replace writes it: a group put a "/" into the host`,
       });
     }
+    // A host written whole, then a group: the group may add a port or the path, never to the host.
+    const appended = rewriterFrom(`rules:\n  - name: a\n    regex: 'gcr\\.io(.*)'\n    replace: 'mirror.example.com$1'\n`);
+    expect(appended.rewrite('gcr.io/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/team/app:1' });
+    expect(appended.rewrite('gcr.io:5000/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com:5000/team/app:1' });
+    expect(appended.rewrite('gcr.io.evil.example/app:1')).toMatchObject({
+      kind: 'rejected',
+      candidate: 'mirror.example.com.evil.example/app:1',
+      error: 'rule "a" produced "mirror.example.com.evil.example/app:1", whose registry host is not "mirror.example.com" as its replace writes it: a group added to the host',
+    });
+    // A host the template leaves open for a group to complete (`mirror.$1`) is the rule's own choice.
+    const open = rewriterFrom(`rules:\n  - name: o\n    regex: '([a-z]+)\\.gcr\\.io/(.*)'\n    replace: 'mirror.$1/$2'\n`);
+    expect(open.rewrite('eu.gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.eu/app:1' });
     // The host's text is compared as the template writes it (capitals, :443): the result's host comes from that same text.
     const spelled = rewriterFrom(`rules:\n  - name: s\n    regex: '(.*)\\.gcr\\.io/(.*)'\n    replace: '$1.Mirror.Example.com:443/$2'\n`);
     expect(spelled.rewrite('eu.gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'eu.Mirror.Example.com:443/app:1' });
