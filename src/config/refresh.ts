@@ -71,6 +71,8 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
   let lastText: string | undefined;
   /** Whether `lastText` was invalid. */
   let lastInvalid = false;
+  /** The state `lastText` gave when there were no good rules (`failed` replaces it; a new read of the text restores it). */
+  let invalidState: RulesState | undefined;
   /** Whether the latest read failed (until a document is read again). */
   let readFailed = false;
 
@@ -83,6 +85,8 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       // empty: ConfigErrorAlarm watches `RulesStale`, which the handler counts at every invocation.
       if (lastInvalid) {
         count(metrics, Metric.ConfigErrors);
+        // A failed read in between put its reason in force; the document read now is the reason again.
+        if (!state.ok && invalidState !== undefined) state = invalidState;
         return state;
       }
       if (state.ok && version !== undefined && version !== state.version) state = { ...state, version };
@@ -101,6 +105,7 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       }
       const reason = `rules document ${source}${version === undefined ? '' : ` version ${version}`} is invalid (${errors.length} problem(s), see the logs)`;
       state = { ok: false, reason, issues: parsed.issues };
+      invalidState = state;
       return state;
     }
     if (parsed.warnings.length > 0) logger.warn('rules document has warnings', { ...where, ...issueFields(parsed.warnings) });

@@ -332,6 +332,19 @@ describe('ssmRules', () => {
     });
   });
 
+  it('says the document is invalid again when it is read again after a failed read (not the failure: it is over)', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(BAD, 7)).rejectsOnce(awsError('ThrottlingException', 'Rate exceeded')).resolves(parameter(BAD, 7));
+    const provider = make();
+    const invalid = await provider.current();
+    expect(invalid).toMatchObject({ ok: false, reason: `rules document ssm:${NAME} version 7 is invalid (2 problem(s), see the logs)` });
+    clock += 1000;
+    expect(await provider.current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (ThrottlingException)` });
+    clock += 2000;
+    // The fail-open warning of every Pod names the reason: the invalid document, not a throttling long past.
+    expect(await provider.current()).toEqual(invalid);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 3);
+  });
+
   const failures: { desc: string; error: Error; code: string }[] = [
     { desc: 'throttling', error: awsError('ThrottlingException', 'Rate exceeded'), code: 'ThrottlingException' },
     { desc: 'access denied', error: awsError('AccessDeniedException', 'User: arn:aws:sts::123456789012:assumed-role/x is not authorized'), code: 'AccessDeniedException' },
