@@ -50,10 +50,30 @@ function variantOf(p: Platform): string | undefined {
   return p.architecture === 'amd64' && p.variant === 'v1' ? undefined : p.variant;
 }
 
-/** Does `have` satisfy `want`? A wanted platform without a variant takes any variant. */
+/**
+ * The variants of an architecture a node runs, newest first (containerd's platforms.Only): a node
+ * of one of them pulls an entry of a later one when the index has none of its own (an arm/v7 node
+ * an arm/v6 image, an amd64/v3 node a plain amd64 one). Plain amd64 is v1 (variantOf).
+ */
+const OLDER_VARIANTS: Readonly<Record<string, readonly (string | undefined)[]>> = {
+  arm: ['v8', 'v7', 'v6', 'v5'],
+  amd64: ['v4', 'v3', 'v2', undefined],
+};
+
+/**
+ * Does `have` satisfy `want`: would a node of `want` pull it? A wanted platform without a variant
+ * takes any variant; one with a variant takes it or an older one it runs (OLDER_VARIANTS).
+ */
 export function satisfies(have: Platform, want: Platform): boolean {
   if (have.os !== want.os || have.architecture !== want.architecture) return false;
-  return want.variant === undefined || variantOf(have) === variantOf(want);
+  if (want.variant === undefined) return true;
+  const h = variantOf(have);
+  const w = variantOf(want);
+  if (h === w) return true;
+  const order = OLDER_VARIANTS[want.architecture];
+  if (order === undefined) return false;
+  const wanted = order.indexOf(w);
+  return wanted >= 0 && order.indexOf(h) > wanted;
 }
 
 export type ManifestShape =

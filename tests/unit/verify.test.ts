@@ -319,6 +319,14 @@ describe('small parts', () => {
     const other = manifestShape(entries([{ os: 'linux', architecture: 'arm' }, { os: 'linux', architecture: 'amd64', variant: 'v1' }, { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' }]), undefined);
     if (other.kind !== 'index') throw new Error(other.kind);
     expect(lacking(other.platforms, ['linux/arm/v7', 'linux/arm', 'linux/amd64', 'linux/amd64/v1', 'windows/amd64', 'linux/arm/v6'])).toEqual(['linux/arm/v6']);
+    // A node of a newer variant pulls an older one the index has (containerd): arm/v7 and v8 nodes
+    // an arm/v6 image, amd64 v2 to v4 nodes a plain amd64 one; never the other way round.
+    const older = manifestShape(entries([{ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'amd64' }]), undefined);
+    if (older.kind !== 'index') throw new Error(older.kind);
+    expect(lacking(older.platforms, ['linux/arm/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5', 'linux/amd64/v2', 'linux/amd64/v4', 'linux/amd64', 'linux/arm64'])).toEqual(['linux/arm/v5', 'linux/arm64']);
+    const newer = manifestShape(entries([{ os: 'linux', architecture: 'amd64', variant: 'v3' }]), undefined);
+    if (newer.kind !== 'index') throw new Error(newer.kind);
+    expect(lacking(newer.platforms, ['linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4', 'linux/amd64'])).toEqual(['linux/amd64/v2']);
     expect(manifestShape('"x"', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{}', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{"manifests":[1,{"platform":{"os":"linux"}}]}', 'application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8')).toEqual({ kind: 'index', platforms: [] });
