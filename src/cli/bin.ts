@@ -22,12 +22,21 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code !== 'EPIPE') throw e;
   stdoutClosed = true;
 });
+// Likewise stderr (its messages, and `serve`'s log): a reader that went away does not crash the
+// command or the server; what it would have read is dropped.
+let stderrClosed = false;
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  stderrClosed = true;
+});
 
 process.exitCode = await main(process.argv.slice(2), {
   stdout: (s) => {
     if (!stdoutClosed) process.stdout.write(s);
   },
-  stderr: (s) => process.stderr.write(s),
+  stderr: (s) => {
+    if (!stderrClosed) process.stderr.write(s);
+  },
   env: process.env,
   readStdin: () => readAll(process.stdin),
   ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),

@@ -167,6 +167,17 @@ describe('the bundled CLI', () => {
     expect(r).toEqual({ code: 2, out: '', err: 'error: stdin is not UTF-8 text (YAML and JSON manifests are)\n' });
   }, 30_000);
 
+  it('ends with its own exit code when the reader of stderr goes away (no crash on EPIPE)', async () => {
+    await cliReady;
+    const rules = join(dir, 'many-bad-rules.yaml');
+    writeFileSync(rules, `rules:\n${Array.from({ length: 3000 }, (_, i) => `  - {name: r${i}, match: "BAD host${i}", replace: x}\n`).join('')}`);
+    const child = spawn(process.execPath, [cli, 'check-config', '--config', rules], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.once('data', () => child.stderr.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 2: an invalid rules document; before, the unhandled EPIPE ended it with 1.
+    expect(code).toBe(2);
+  }, 30_000);
+
   it('ends quietly with its own exit code when the reader closes the pipe early', async () => {
     const docs = Array.from({ length: 3000 }, (_, i) => `---\napiVersion: v1\nkind: Pod\nmetadata: {name: p${i}}\nspec:\n  containers: [{name: a, image: gcr.io/app${i}:1}]\n`).join('');
     const rendered = await spawnCli(['render', '--config', RULES], Buffer.from(docs), 100);
