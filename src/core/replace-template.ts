@@ -211,7 +211,13 @@ export function groupsOf(re: RegExp): { count: number; names: Set<string> } {
 export const SAMPLE_GROUP_VALUE = 'x';
 
 /** The template with every group set to SAMPLE_GROUP_VALUE. */
-export const sampleOf = (parts: readonly TemplatePart[]): string => parts.map((p) => ('text' in p ? p.text : SAMPLE_GROUP_VALUE)).join('');
+/**
+ * The values a regex rule's groups take in the samples of its results that the load-time warnings
+ * try (rule-warnings.ts): "x", and "/x" for a group that always starts the path (`asia.gcr.io$1`).
+ */
+export const SAMPLE_GROUP_VALUES: readonly string[] = [SAMPLE_GROUP_VALUE, `/${SAMPLE_GROUP_VALUE}`];
+
+export const sampleOf = (parts: readonly TemplatePart[], value = SAMPLE_GROUP_VALUE): string => parts.map((p) => ('text' in p ? p.text : value)).join('');
 
 /**
  * The tag or digest a template's own text gives every result: an `@` (a name never has one), or a

@@ -7,7 +7,7 @@ import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
 import { hasPathPrefix, matchedPrefix } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
-import { SAMPLE_GROUP_VALUE } from './replace-template.js';
+import { hasRegistryHost, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES } from './replace-template.js';
 
 /**
  * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
@@ -205,22 +205,34 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
 }
 
 /**
- * The warnings for regex rules whose result, with every group set to SAMPLE_GROUP_VALUE, an
- * unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror everything") matches its
- * own results, and each of them is refused at admission, so the rule rewrites nothing. What a
- * regex produces is not decidable; the sample is what `replace` is checked with at load.
+ * The warnings for regex rules whose results, with every group set to SAMPLE_GROUP_VALUE (and to
+ * `/` and it), an unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror
+ * everything") matches its own results, and each of them is refused at admission, so the rule
+ * rewrites nothing. What a regex produces is not decidable; the samples are what `replace` is
+ * checked with at load. Only a sample that is a name with a registry host is one the rule can
+ * produce (`asia.gcr.iox`, from `asia.gcr.io$1` with "x", is Docker Hub's and would be refused
+ * itself), and the warning needs every such sample taken again.
  */
-export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, string>, rewriter: Rewriter): Issue[] {
+export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly string[]>, rewriter: Rewriter): Issue[] {
   const issues: Issue[] = [];
   for (const rule of rules) {
-    const sample = samples.get(rule.index);
-    if (sample === undefined) continue;
-    const r = rewriter.rewrite(sample);
-    if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) continue;
+    let first: { readonly value: string; readonly sample: string; readonly by: CompiledRule } | undefined;
+    let produced = 0;
+    let again = 0;
+    for (const [i, sample] of (samples.get(rule.index) ?? []).entries()) {
+      if (!sample.includes('/') || !hasRegistryHost(sample)) continue;
+      const r = rewriter.rewrite(sample);
+      if (r.kind === 'invalid') continue;
+      produced++;
+      if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) continue;
+      again++;
+      first ??= { value: SAMPLE_GROUP_VALUES[i] ?? SAMPLE_GROUP_VALUE, sample, by: r.rule };
+    }
+    if (first === undefined || again < produced) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',
-      message: `rule "${rule.name}" rewrites nothing: rule "${r.rule.name}" (rules[${r.rule.index}]) matches what it produces (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
+      message: `rule "${rule.name}" rewrites nothing: rule "${first.by.name}" (rules[${first.by.index}]) matches what it produces (with every group set to "${first.value}" it gives "${first.sample}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
     });
   }
   return issues;

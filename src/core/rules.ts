@@ -14,7 +14,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, sampleOf, substituteEnv, templateHostExact, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
@@ -37,7 +37,7 @@ function compileRule(
   index: number,
   env: Readonly<Record<string, string | undefined>>,
   issues: Issue[],
-  samples: Map<number, string>,
+  samples: Map<number, readonly string[]>,
 ): CompiledRule | undefined {
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
@@ -125,7 +125,10 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
-  samples.set(index, sampleOf(parts));
+  samples.set(
+    index,
+    SAMPLE_GROUP_VALUES.map((value) => sampleOf(parts, value)),
+  );
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
   return Object.freeze({
@@ -166,7 +169,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];
   const seen = new Map<string, number>();
-  const samples = new Map<number, string>();
+  const samples = new Map<number, readonly string[]>();
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);

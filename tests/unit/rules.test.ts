@@ -466,6 +466,11 @@ describe('validation warnings', () => {
       doc: "rules:\n  - {name: quay, regex: 'quay\\.io/(.+)', replace: mirror.example.com/quay/$1}\n  - {name: mirror, match: mirror.example.com, replace: other.example.com/m}\n",
       want: 'rules[0].replace: rule "quay" rewrites nothing: rule "mirror" (rules[1]) matches what it produces (with every group set to "x" it gives "mirror.example.com/quay/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
+    {
+      why: 'a regex rule whose group starts the path, and whose results a later rule would rewrite again',
+      doc: "rules:\n  - {name: gcr, regex: 'gcr\\.io(/.*)', replace: mirror.example.com$1}\n  - {name: m, regex: 'mirror\\.example\\.com/(.*)', replace: other.example.com/$1}\n",
+      want: 'rules[0].replace: rule "gcr" rewrites nothing: rule "m" (rules[1]) matches what it produces (with every group set to "/x" it gives "mirror.example.com/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+    },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
@@ -484,6 +489,15 @@ describe('validation warnings', () => {
   ])('does not warn about rewriting again when %s', (_why, more) => {
     const r = parseRules(`rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n${more}`, {});
     expect(r.ok && r.warnings).toEqual([]);
+  });
+
+  it('does not warn about a regex rule whose group starts the path and whose results no rule takes again', () => {
+    // With its group "x", `asia.gcr.iox` (Docker Hub's library/asia.gcr.iox, which the second rule
+    // takes) is no result the rule can give. Before, a false warning (and check-config --strict
+    // exited 2) for a rule that rewrites gcr.io/nginx.
+    const r = parseRules("rules:\n  - {name: gcr, regex: 'gcr\\.io(/.*)', replace: asia.gcr.io$1}\n  - {name: hub, regex: 'docker\\.io/library/(.*)', replace: mirror.example.com/dockerhub/$1}\n", {});
+    expect(r.ok && r.warnings).toEqual([]);
+    if (r.ok) expect(r.rewriter.rewrite('gcr.io/nginx')).toMatchObject({ kind: 'rewritten', rewritten: 'asia.gcr.io/nginx' });
   });
 
   it('does not warn about a regex rule whose target is excluded, nor about one that does not match what it produces', () => {
