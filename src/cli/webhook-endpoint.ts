@@ -63,11 +63,8 @@ export function urlProblem(url: string): string | undefined {
   // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
   // every Pod would be admitted unrewritten without a sign.
   if (parsed.pathname.endsWith('/mutate/')) return `--url ends in /mutate/ with no webhook token after it (was the token empty?): ${url}`;
-  // Likewise a token no endpoint of ours can accept, because of its characters: a SecureString's
-  // ciphertext read without --with-decryption ("+", "/", "="): every call 401 or 403, every Pod
-  // admitted unrewritten. (A token that is only too short is a warning: urlWarning.)
-  const token = tokenAfterMutate(parsed.pathname);
-  if (token !== undefined && !TOKEN_CHARS.test(token)) return `--url: the webhook token after /mutate/ ${tokenProblem(token) ?? ''}; the endpoint refuses any other (an SSM SecureString read without --with-decryption is its ciphertext)`;
+  // A token our endpoints would refuse (too short, a placeholder, a SecureString's ciphertext) is a
+  // warning, not an error: urlWarning.
   return undefined;
 }
 
@@ -78,9 +75,11 @@ function tokenAfterMutate(pathname: string): string | undefined {
 }
 
 /**
- * A warning for a URL the API server can call but our endpoint would refuse: a token after
- * /mutate/ shorter than every adapter accepts. Not an error: the URL may name another endpoint, or
- * be a placeholder edited before it is applied.
+ * A warning for a URL the API server can call but our endpoints would refuse: a token after
+ * /mutate/ shorter than every adapter accepts, or with other characters (a SecureString's
+ * ciphertext read without --with-decryption: "+", "/", "="): every call refused (401 or 403) and,
+ * with failurePolicy Ignore, every Pod admitted unrewritten without a sign. Not an error: the URL
+ * may name another endpoint, or be a placeholder (`<token>`) edited before it is applied.
  */
 export function urlWarning(url: string): string | undefined {
   let token: string | undefined;
@@ -89,8 +88,13 @@ export function urlWarning(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (token === undefined || token.length >= MIN_TOKEN_LENGTH) return undefined;
-  return `the webhook token after /mutate/ has ${token.length} characters; the Lambda and serve refuse tokens shorter than ${MIN_TOKEN_LENGTH}, so every call would be refused (401) and, with failurePolicy Ignore, every Pod admitted unrewritten`;
+  if (token === undefined) return undefined;
+  const consequence = 'so every call would be refused (401) and, with failurePolicy Ignore, every Pod admitted unrewritten';
+  if (!TOKEN_CHARS.test(token)) {
+    return `the webhook token after /mutate/ has characters the Lambda and serve refuse (only A-Z a-z 0-9 . _ ~ -; an SSM SecureString read without --with-decryption is its ciphertext), ${consequence}`;
+  }
+  if (token.length >= MIN_TOKEN_LENGTH) return undefined;
+  return `the webhook token after /mutate/ has ${token.length} characters; the Lambda and serve refuse tokens shorter than ${MIN_TOKEN_LENGTH}, ${consequence}`;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -126,12 +126,6 @@ describe('webhookConfiguration', () => {
     { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
     { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
-    // Tokens no endpoint accepts: every call refused, every Pod admitted unrewritten without a sign.
-    {
-      why: "a SecureString's ciphertext (read without --with-decryption)",
-      url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/AQICAHh+0123456789/abcdef==',
-      message: 'an SSM SecureString read without --with-decryption is its ciphertext',
-    },
   ])('rejects a URL with $why', ({ url, message }) => {
     expect(() => webhookConfiguration({ url })).toThrow(WebhookConfigError);
     expect(() => webhookConfiguration({ url })).toThrow(message);
@@ -205,6 +199,17 @@ describe('image-rewriter webhook-config', () => {
     const url = 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/short';
     expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
     expect(io.err()).toContain('warning: the webhook token after /mutate/ has 5 characters; the Lambda and serve refuse tokens shorter than 16');
+    expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
+  });
+
+  it.each([
+    ["a SecureString's ciphertext (read without --with-decryption)", 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/AQICAHh+0123456789/abcdef=='],
+    ['a placeholder', 'https://example.com/Prod/mutate/<token>'],
+    ['a template placeholder', 'https://example.com/Prod/mutate/{token}'],
+  ])('warns, and still prints it, when the token after /mutate/ has characters our endpoints refuse: %s', async (_why, url) => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain('warning: the webhook token after /mutate/ has characters the Lambda and serve refuse (only A-Z a-z 0-9 . _ ~ -; an SSM SecureString read without --with-decryption is its ciphertext)');
     expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
   });
 
