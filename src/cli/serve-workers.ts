@@ -67,6 +67,33 @@ export const LOG_FLUSH_MS = 5;
 export const LOG_FLUSH_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
 
+/**
+ * When a writer of batched lines writes (batchedLines in ./serve.ts, logRelay below): at the next
+ * turn after a quiet spell, then at most once per `holdMs` while lines keep coming (every turn
+ * without `holdMs`). `request` after queueing; `done` from the writer's flush, whatever started
+ * it (the timer, or a batch past LOG_FLUSH_BYTES), which cancels what is still scheduled.
+ */
+export function flushSchedule(flush: () => void, holdMs?: number): { readonly request: () => void; readonly done: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Immediate | undefined;
+  let last = Number.NEGATIVE_INFINITY;
+  return {
+    request: () => {
+      if (timer !== undefined || soon !== undefined) return;
+      const wait = holdMs === undefined ? 0 : last + holdMs - performance.now();
+      if (wait <= 0) soon = setImmediate(flush);
+      else timer = setTimeout(flush, wait);
+    },
+    done: () => {
+      clearTimeout(timer);
+      clearImmediate(soon);
+      timer = undefined;
+      soon = undefined;
+      if (holdMs !== undefined) last = performance.now();
+    },
+  };
+}
+
 export interface LogRelay {
   /** The primary's own text (whole lines). */
   readonly write: (text: string) => void;
@@ -87,16 +114,12 @@ export function logRelay(out: NodeJS.WritableStream): LogRelay {
   const streams = new Set<Readable>();
   let queue: Buffer[] = [];
   let queued = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let soon: NodeJS.Immediate | undefined;
-  let lastFlush = Number.NEGATIVE_INFINITY;
   let full = false;
+  const schedule = flushSchedule(() => {
+    flush();
+  }, LOG_FLUSH_MS);
   const flush = (): void => {
-    clearTimeout(timer);
-    clearImmediate(soon);
-    timer = undefined;
-    soon = undefined;
-    lastFlush = performance.now();
+    schedule.done();
     const data = queue.length === 1 ? queue[0] : Buffer.concat(queue, queued);
     queue = [];
     queued = 0;
@@ -112,13 +135,7 @@ export function logRelay(out: NodeJS.WritableStream): LogRelay {
     queue.push(data);
     queued += data.length;
     if (queued >= LOG_FLUSH_BYTES) flush();
-    else if (timer === undefined && soon === undefined) {
-      // At most one write per LOG_FLUSH_MS: after a quiet spell at once (the next turn), so lines
-      // are held only while they come faster than that.
-      const wait = lastFlush + LOG_FLUSH_MS - performance.now();
-      if (wait <= 0) soon = setImmediate(flush);
-      else timer = setTimeout(flush, wait);
-    }
+    else schedule.request();
   };
   const relay = (stream: Readable): Promise<void> =>
     new Promise((resolve) => {

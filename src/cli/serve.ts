@@ -31,7 +31,7 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
-import { LOG_FLUSH_BYTES, LOG_FLUSH_MS, runPrimary, workerIo, workerStop } from './serve-workers.js';
+import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, runPrimary, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -68,12 +68,12 @@ export function parseWorkers(text: string | undefined, forkable = false): number
  */
 export function batchedLines(write: (s: string) => void, holdMs?: number): { readonly push: (line: string) => void; readonly flush: () => void } {
   let pending = '';
-  let scheduled = false;
-  let lastFlush = Number.NEGATIVE_INFINITY;
+  const schedule = flushSchedule(() => {
+    flush();
+  }, holdMs);
   const flush = (): void => {
-    scheduled = false;
+    schedule.done();
     if (pending === '') return;
-    if (holdMs !== undefined) lastFlush = performance.now();
     const out = pending;
     pending = '';
     write(out);
@@ -81,12 +81,7 @@ export function batchedLines(write: (s: string) => void, holdMs?: number): { rea
   const push = (line: string): void => {
     pending += `${line}\n`;
     if (holdMs !== undefined && pending.length >= LOG_FLUSH_BYTES) flush();
-    else if (!scheduled) {
-      scheduled = true;
-      const wait = holdMs === undefined ? 0 : lastFlush + holdMs - performance.now();
-      if (wait <= 0) setImmediate(flush);
-      else setTimeout(flush, wait);
-    }
+    else schedule.request();
   };
   return { push, flush };
 }
