@@ -194,6 +194,15 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
 
+/** Why a regex rule's result `name` has another registry host than its template writes (hostSuffix, hostExact), or undefined. */
+function templateHostMismatch(rule: CompiledRule, name: string): string | undefined {
+  if (rule.hostSuffix === undefined && rule.hostExact === undefined) return undefined;
+  const host = name.slice(0, name.indexOf('/'));
+  if (rule.hostSuffix !== undefined && !host.endsWith(rule.hostSuffix)) return `whose registry host does not end in "${rule.hostSuffix}" as its replace writes it: a group put a "/" into the host`;
+  if (rule.hostExact !== undefined && !hostIs(host, rule.hostExact)) return `whose registry host is not "${rule.hostExact}" as its replace writes it: a group added to the host`;
+  return undefined;
+}
+
 /** `host` is `exact`, or `exact` with a port. */
 function hostIs(host: string, exact: string): boolean {
   return host === exact || (host.length > exact.length + 1 && host.startsWith(exact) && host.charCodeAt(exact.length) === 0x3a && /^\d+$/.test(host.slice(exact.length + 1)));
@@ -301,26 +310,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (!hit.name.includes('/') || !hasRegistryHost(candidate)) {
       return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which does not start with a registry host: the kubelet would pull it from Docker Hub` };
     }
-    const suffix = hit.rule.hostSuffix;
-    if (suffix !== undefined && !hit.name.slice(0, hit.name.indexOf('/')).endsWith(suffix)) {
-      return {
-        kind: 'rejected',
-        image,
-        rule: hit.rule,
-        candidate,
-        error: `rule "${hit.rule.name}" produced "${candidate}", whose registry host does not end in "${suffix}" as its replace writes it: a group put a "/" into the host`,
-      };
-    }
-    const exact = hit.rule.hostExact;
-    if (exact !== undefined && !hostIs(hit.name.slice(0, hit.name.indexOf('/')), exact)) {
-      return {
-        kind: 'rejected',
-        image,
-        rule: hit.rule,
-        candidate,
-        error: `rule "${hit.rule.name}" produced "${candidate}", whose registry host is not "${exact}" as its replace writes it: a group added to the host`,
-      };
-    }
+    const hostMismatch = templateHostMismatch(hit.rule, hit.name);
+    if (hostMismatch !== undefined) return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", ${hostMismatch}` };
     const newName = matchedName(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
     const again = excluded(newName) ? undefined : firstMatch(newName, ns);
