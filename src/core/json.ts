@@ -74,3 +74,23 @@ const UNPRINTABLE = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, unicodeEscape);
 }
+
+/**
+ * `printable(text)` in at most `max` characters: when it is longer, the longest start of it that
+ * ends between two characters of `text` (never inside an escape written for one, nor between the
+ * two halves of a surrogate pair), then "...". A plain `slice` could leave `\u00` at the end, which
+ * reads as the start of an escape, or half an emoji, which JSON writes as a lone `\udXXX`.
+ */
+export function printableClipped(text: string, max: number): string {
+  const whole = printable(text);
+  if (whole.length <= max) return whole;
+  const room = max - 3;
+  let out = '';
+  // By code point (`for...of`), so a surrogate pair is one step; only a text over `max` gets here.
+  for (const c of text) {
+    const shown = printable(c);
+    if (out.length + shown.length > room) break;
+    out += shown;
+  }
+  return `${out}...`;
+}

@@ -11,7 +11,7 @@
  */
 import { type AdmissionApiVersion, type AdmissionReviewAnswer, type BadRequest, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { decide, type PlannedRewrite } from '../core/decide.js';
-import { printable } from '../core/json.js';
+import { printableClipped } from '../core/json.js';
 import { render } from '../core/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { fitWarning } from '../core/warning-text.js';
@@ -37,6 +37,9 @@ export type VerifiedReview =
       readonly verify: VerifyStats | undefined;
       readonly denied: boolean;
     };
+
+/** The denial's message: kubectl prints it whole; the API server keeps it in events and audit logs. */
+const MAX_DENIAL_MESSAGE = 1024;
 
 const label = (r: PlannedRewrite): string => `${r.field.containerList}[${r.field.containerName ?? `#${r.field.index}`}]`;
 
@@ -84,7 +87,7 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
   if (denials.length > 0) {
     // kubectl prints the message as it is, and a container name is the Pod's own text (admission
     // runs before validation): escapes instead of control and bidi characters, as in the warnings.
-    const message = printable(`image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`).slice(0, 1024);
+    const message = printableClipped(`image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`, MAX_DENIAL_MESSAGE);
     const response: DeniedAnswer = {
       apiVersion: plan.request.apiVersion,
       kind: 'AdmissionReview',

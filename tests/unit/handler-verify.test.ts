@@ -104,6 +104,27 @@ describe('verify: the target lacks the image', () => {
     expect(message).toContain('containers[app\\u000a\\u001b[2J\\u001b[32mok: created\\u202e]');
   });
 
+  it('cuts a long denial between characters: never inside an escape or a surrogate pair, at most 1024 characters, "..." at the end', async () => {
+    // Each control character is written as a 6-character escape and each emoji is two UTF-16
+    // units: across these pads the 1024-character limit falls at every position inside them.
+    for (const [pad, unit] of [0, 1, 2, 3, 4, 5].flatMap((p) => [[p, '\u0001'], [p, '\u{1f600}']] as const)) {
+      const review = eventReview(EVENT);
+      const object = (review['request'] as JsonObject)['object'] as { spec: { containers: { name: string }[] } };
+      const first = object.spec.containers[0];
+      if (first === undefined) throw new Error('no container');
+      first.name = `${'a'.repeat(pad)}${unit.repeat(600)}`;
+      const { response } = await run('    verify: true\n    onMissing: deny\n', absent, withBody(EVENT, review));
+      const message = String((response['status'] as JsonObject)['message']);
+      expect(message.length).toBeLessThanOrEqual(1024);
+      expect(message.length).toBeGreaterThanOrEqual(1019);
+      expect(message.endsWith('...')).toBe(true);
+      const kept = message.slice(0, -3);
+      // Every backslash starts a whole escape, and no surrogate is left without its pair.
+      expect(kept.replace(/\\u[0-9a-f]{4}/g, '')).not.toContain('\\');
+      expect(kept).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+    }
+  });
+
   it('counts an index without a wanted platform as missing', async () => {
     const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } }] });
     const { response } = await run('    verify: true\n    platforms: [linux/amd64, linux/arm64]\n', (_q, s) => s.writeHead(200).end(index));
