@@ -12,10 +12,12 @@
  *
  * `--parameter Key=Value` goes to every region; `--parameter REGION:Key=Value` to that region only,
  * in place of an unscoped value of the same Key, for the values that exist in one region
- * (VpcEndpointIds, VerifyEcrRepositoryArns, or an EndpointType of its own). Before anything runs
+ * (VpcEndpointIds, VerifyEcrRepositoryArns, AllowedSourceCidrs, or an EndpointType of its own).
+ * Before anything runs
  * it refuses what would deploy a broken region: a REGION not in --regions, a Key the template lacks,
- * a Key given twice in one scope, EndpointType PRIVATE without VpcEndpointIds, one VPC endpoint in
- * two regions, ECR ARNs of another partition; and warns of ECR ARNs of another region.
+ * a Key given twice in one scope, EndpointType PRIVATE without VpcEndpointIds or with
+ * AllowedSourceCidrs, one VPC endpoint in two regions, ECR ARNs of another partition; and warns of
+ * ECR ARNs of another region.
  *
  * The commands go through an injected runner, so tests check what would run without AWS. A region
  * that fails does not stop the others; the exit status is 1 when any failed.
@@ -199,6 +201,10 @@ function parameterProblems(options: Options): string[] {
     // earlier deploy of the stack, but this command cannot know: it asks for the region's ids.
     if (type === 'PRIVATE' && (values.get('VpcEndpointIds') ?? '') === '') {
       out.push(`--parameter: EndpointType PRIVATE in ${region} needs that region's VPC endpoints: --parameter ${region}:VpcEndpointIds=vpce-...`);
+    }
+    // Likewise the rule SourceCidrsNeedRegionalEndpoint.
+    if (type === 'PRIVATE' && (values.get('AllowedSourceCidrs') ?? '') !== '') {
+      out.push(`--parameter: AllowedSourceCidrs applies to REGIONAL endpoints only, and ${region} is PRIVATE (requests through a VPC endpoint have no aws:SourceIp): --parameter ${region}:AllowedSourceCidrs=""`);
     }
     // VpcEndpointIds is ignored where the EndpointType is REGIONAL (given here; else it may be PRIVATE).
     if (type !== 'REGIONAL') {

@@ -110,4 +110,22 @@ exclude: [docker.io/library/busybox]
       VerifyEcrRepositoryArns: 'arn:aws:ecr:ap-southeast-1:123456789012:repository/hub/*,arn:aws:ecr:ap-southeast-1:123456789012:repository/quay/*',
     });
   });
+
+  it('gives each region its own AllowedSourceCidrs (NAT addresses differ per region), commas, colons and an empty value intact', () => {
+    const options: Options = {
+      regions: ['us-west-2', 'ap-southeast-1'],
+      stackName: 'image-rewriter',
+      rulesParameter: '/image-rewriter/rules',
+      parameters: ['us-west-2:AllowedSourceCidrs=203.0.113.10/32,198.51.100.7/32,2600:1f14:abc:de00::/56', 'ap-southeast-1:AllowedSourceCidrs=""'],
+      build: false,
+      cli: 'node dist/cli.js',
+    };
+    const read = (region: string): unknown => {
+      const [command, ...args] = deployArgs(options, region);
+      return samReads(command ?? '', args)['parameter_overrides'];
+    };
+    expect(read('us-west-2')).toEqual({ RewriteRulesParameterName: '/image-rewriter/rules', AllowedSourceCidrs: '203.0.113.10/32,198.51.100.7/32,2600:1f14:abc:de00::/56' });
+    // Cleared, not kept from an earlier deploy (sam deploy keeps a parameter it is not given).
+    expect(read('ap-southeast-1')).toEqual({ RewriteRulesParameterName: '/image-rewriter/rules', AllowedSourceCidrs: '' });
+  });
 });

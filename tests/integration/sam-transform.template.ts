@@ -3,7 +3,7 @@
  * only the transform decides. API Gateway serves a REST API's resource policy as of its last
  * deployment, and SAM creates a new AWS::ApiGateway::Deployment only when the hash of the API's
  * OpenAPI body changes: a stack update whose policy changes without changing that hash leaves the
- * old policy in force.
+ * old policy in force. The policy in force for given parameters is checked here too.
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
@@ -13,14 +13,66 @@ import { venvPython } from './helpers/tools.js';
 
 const SCRIPT = join(REPO_ROOT, 'hack', 'python', 'sam-translate.py');
 
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
 interface Translated {
-  readonly Resources: Record<string, { readonly Type: string }>;
+  readonly Parameters: Record<string, { readonly Default?: Json }>;
+  readonly Conditions: Record<string, Json>;
+  readonly Resources: Record<string, { readonly Type: string; readonly Properties: Record<string, Json> }>;
 }
 
 function translate(...parameters: string[]): Translated {
   const r = spawnSync(venvPython(), [SCRIPT, join(REPO_ROOT, 'template.yaml'), ...parameters], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`sam-translate.py ${parameters.join(' ')}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as Translated;
+}
+
+/**
+ * The API's resource policy as CloudFormation would resolve it with these parameters: conditions
+ * evaluated, Fn::If chosen, AWS::NoValue dropped, the Fn::Sub and Fn::Split SAM left with literal
+ * strings done. Only the functions the policy and its conditions use.
+ */
+function policyInForce(t: Translated, parameters: Record<string, string>): Json {
+  const fail = (what: string): never => {
+    throw new Error(`policyInForce: ${what}`);
+  };
+  const ref = (name: string): Json => parameters[name] ?? t.Parameters[name]?.Default ?? fail(`no parameter ${name}`);
+  const condition = (name: string): boolean => {
+    const c = t.Conditions[name];
+    return c === undefined ? fail(`no condition ${name}`) : truthy(c);
+  };
+  const truthy = (c: Json): boolean => {
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return fail(`condition ${JSON.stringify(c)}`);
+    const [[fn, arg]] = Object.entries(c) as [[string, Json]];
+    const args = Array.isArray(arg) ? arg : [arg];
+    if (fn === 'Condition' && typeof arg === 'string') return condition(arg);
+    if (fn === 'Fn::Not') return !truthy(args[0] ?? null);
+    if (fn === 'Fn::And') return args.every(truthy);
+    if (fn === 'Fn::Or') return args.some(truthy);
+    if (fn === 'Fn::Equals') return JSON.stringify(resolve(args[0] ?? null)) === JSON.stringify(resolve(args[1] ?? null));
+    return fail(`condition function ${fn}`);
+  };
+  const NONE = Symbol('AWS::NoValue');
+  const resolve = (v: Json): Json | typeof NONE => {
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map(resolve).filter((x): x is Json => x !== NONE);
+    const keys = Object.keys(v);
+    const arg = v[keys[0] ?? ''] ?? null;
+    if (keys.length === 1 && keys[0] === 'Ref' && typeof arg === 'string') return arg === 'AWS::NoValue' ? NONE : ref(arg);
+    if (keys.length === 1 && keys[0] === 'Fn::If' && Array.isArray(arg) && typeof arg[0] === 'string') return resolve((condition(arg[0]) ? arg[1] : arg[2]) ?? null);
+    if (keys.length === 1 && keys[0] === 'Fn::Sub' && typeof arg === 'string' && !arg.includes('${')) return arg;
+    if (keys.length === 1 && keys[0] === 'Fn::Split' && Array.isArray(arg)) {
+      const [sep, text] = [resolve(arg[0] ?? null), resolve(arg[1] ?? null)];
+      return typeof sep === 'string' && typeof text === 'string' ? text.split(sep) : fail(`Fn::Split of ${JSON.stringify(arg)}`);
+    }
+    if (keys.some((k) => k.startsWith('Fn::'))) return fail(`function ${keys.join(',')}`);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]).filter((e): e is [string, Json] => e[1] !== NONE));
+  };
+  const api = Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGateway::RestApi');
+  const body = api?.Properties['Body'];
+  const policy = body !== null && typeof body === 'object' && !Array.isArray(body) ? body['x-amazon-apigateway-policy'] : undefined;
+  const out = resolve(policy ?? fail('no x-amazon-apigateway-policy'));
+  return out === NONE ? fail('the policy is AWS::NoValue') : out;
 }
 
 /** The logical id of the API's Deployment (SAM suffixes it with the hash of the body). */
@@ -43,5 +95,43 @@ describe('the API is redeployed whenever its resource policy changes', () => {
     const one = translate('EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0123456789abcdef0');
     const two = translate('EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0123456789abcdef0,vpce-0fedcba9876543210');
     expect(deployment(one)).not.toBe(deployment(two));
+  });
+});
+
+describe('AllowedSourceCidrs: a REGIONAL endpoint only for the listed source addresses', () => {
+  const ALLOW_ALL = { Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*' };
+  const deny = (condition: Json): Json => ({ Effect: 'Deny', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*', Condition: condition });
+  const CIDRS = '203.0.113.10/32,198.51.100.0/24,2001:db8:1234::/48';
+
+  it('empty (the default): the policy in force is the one of before, for REGIONAL and PRIVATE', () => {
+    // Not byte for byte: the body now holds the conditional statement, so a stack updated to this
+    // template gets one new deployment of the same policy.
+    expect(policyInForce(translate(), {})).toEqual({ Version: '2012-10-17', Statement: [{ Sid: 'InvokeREGIONAL', ...ALLOW_ALL }] });
+    const vpce = { EndpointType: 'PRIVATE', VpcEndpointIds: 'vpce-0123456789abcdef0' };
+    expect(policyInForce(translate('EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0123456789abcdef0'), vpce)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'InvokePRIVATE', ...ALLOW_ALL }, deny({ StringNotEquals: { 'aws:SourceVpce': ['vpce-0123456789abcdef0'] } })],
+    });
+  });
+
+  it('given: REGIONAL denies every aws:SourceIp outside the list (IPv4 and IPv6)', () => {
+    const t = translate(`AllowedSourceCidrs=${CIDRS}`);
+    expect(policyInForce(t, { AllowedSourceCidrs: CIDRS })).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'InvokeREGIONAL', ...ALLOW_ALL }, deny({ NotIpAddress: { 'aws:SourceIp': ['203.0.113.10/32', '198.51.100.0/24', '2001:db8:1234::/48'] } })],
+    });
+  });
+
+  it('never puts an aws:SourceIp Deny on a PRIVATE API (the template\'s rule refuses the combination; such requests have no aws:SourceIp)', () => {
+    const p = { EndpointType: 'PRIVATE', VpcEndpointIds: 'vpce-0123456789abcdef0', AllowedSourceCidrs: CIDRS };
+    const t = translate(...Object.entries(p).map(([k, v]) => `${k}=${v}`));
+    expect(JSON.stringify(policyInForce(t, p))).not.toContain('aws:SourceIp');
+  });
+
+  // `sam deploy` with a new list, or AllowedSourceCidrs="" to lift the restriction, must not leave
+  // the old list in force: API Gateway serves the policy of the last deployment.
+  it('a changed, added or cleared list gets a different deployment', () => {
+    const ids = ['', '203.0.113.10/32', '203.0.113.10/32,198.51.100.7/32', '203.0.113.11/32', '2001:db8::/56'].map((v) => deployment(translate(`AllowedSourceCidrs=${v}`)));
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

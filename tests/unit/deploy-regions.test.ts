@@ -222,6 +222,11 @@ describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
     },
     { desc: 'PRIVATE with an empty VpcEndpointIds', parameters: ['us-west-2:EndpointType=PRIVATE', 'us-west-2:VpcEndpointIds=""'], message: 'EndpointType PRIVATE in us-west-2 needs' },
     {
+      desc: 'AllowedSourceCidrs in a PRIVATE region',
+      parameters: ['AllowedSourceCidrs=203.0.113.10/32', 'ap-southeast-1:EndpointType=PRIVATE', 'ap-southeast-1:VpcEndpointIds=vpce-9f8e7d6c'],
+      message: '--parameter: AllowedSourceCidrs applies to REGIONAL endpoints only, and ap-southeast-1 is PRIVATE (requests through a VPC endpoint have no aws:SourceIp): --parameter ap-southeast-1:AllowedSourceCidrs=""',
+    },
+    {
       desc: 'one VPC endpoint in two regions',
       parameters: ['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0a1b2c3d'],
       message: '--parameter: VpcEndpointIds vpce-0a1b2c3d would go to us-west-2, ap-southeast-1; a VPC endpoint exists in one region: give each region its own (--parameter us-west-2:VpcEndpointIds=vpce-0a1b2c3d)',
@@ -231,6 +236,16 @@ describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
     const { run, calls } = fake();
     await expect(deployRegions(options({ templateParameters, parameters }), run, () => undefined)).rejects.toThrow(message);
     expect(calls).toEqual([]);
+  });
+
+  it('gives each region its own AllowedSourceCidrs (its NAT addresses), IPv6 colons intact, and PRIVATE ones an empty list', () => {
+    const o = options({
+      templateParameters,
+      parameters: ['us-west-2:AllowedSourceCidrs=203.0.113.10/32,2600:1f14:abc:de00::/56', 'ap-southeast-1:EndpointType=PRIVATE', 'ap-southeast-1:VpcEndpointIds=vpce-9f8e7d6c', 'ap-southeast-1:AllowedSourceCidrs=""'],
+    });
+    expect(problems(o)).toEqual([]);
+    expect(deployArgs(o, 'us-west-2').slice(-1)).toEqual(['AllowedSourceCidrs=203.0.113.10/32,2600:1f14:abc:de00::/56']);
+    expect(deployArgs(o, 'ap-southeast-1').slice(-3)).toEqual(['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-9f8e7d6c', 'AllowedSourceCidrs=""']);
   });
 
   it('lets one VPC endpoint go to every region when the others are REGIONAL (where VpcEndpointIds is ignored)', () => {

@@ -5,7 +5,8 @@
  * this stack's token parameter and the one rules parameter, the token function may only write and
  * delete that token parameter (no wildcard action or resource), the stage is throttled, the token
  * is generated at deploy time and kept out of parameters, attributes and outputs, access logs never
- * hold it (tracing, which records it, says so), a PRIVATE endpoint admits only its VPC endpoints, and the only route is POST /mutate/{token}.
+ * hold it (tracing, which records it, says so), a PRIVATE endpoint admits only its VPC endpoints, a REGIONAL one
+ * only the AllowedSourceCidrs when given, and the only route is POST /mutate/{token}.
  */
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
@@ -264,6 +265,44 @@ describe('template.yaml: the endpoint', () => {
     const auth = JSON.stringify(api?.Properties['Auth']);
     expect(auth).toContain('"StringNotEquals":{"aws:SourceVpce":{"Fn::Split":[",",{"Ref":"VpcEndpointIds"}]}}');
     expect(auth).toContain('"Fn::If":["IsPrivate"');
+  });
+
+  it('a REGIONAL endpoint with AllowedSourceCidrs denies every other source address; empty restricts nothing', () => {
+    const auth = JSON.stringify(api?.Properties['Auth']);
+    expect(auth).toContain('"Fn::If":["RestrictsSourceIp",{"Effect":"Deny","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*","Condition":{"NotIpAddress":{"aws:SourceIp":{"Fn::Split":[",",{"Ref":"AllowedSourceCidrs"}]}}}},{"Ref":"AWS::NoValue"}]');
+    expect(template.Conditions['RestrictsSourceIp']).toEqual({ 'Fn::And': [{ 'Fn::Not': [{ Condition: 'IsPrivate' }] }, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AllowedSourceCidrs' }, ''] }] }] });
+    // A String (SAM substitutes it into the policy at transform time, see VpcEndpointIds), empty by default.
+    expect(template.Parameters['AllowedSourceCidrs']).toMatchObject({ Type: 'String', Default: '' });
+  });
+
+  it('refuses AllowedSourceCidrs with PRIVATE: requests through a VPC endpoint carry no aws:SourceIp', () => {
+    const rules = (template as unknown as { Rules: Record<string, { RuleCondition: Json; Assertions: { Assert: Json }[] }> }).Rules;
+    expect(rules['SourceCidrsNeedRegionalEndpoint']?.RuleCondition).toEqual({ 'Fn::Equals': [{ Ref: 'EndpointType' }, 'PRIVATE'] });
+    expect(rules['SourceCidrsNeedRegionalEndpoint']?.Assertions.map((a) => a.Assert)).toEqual([{ 'Fn::Equals': [{ Ref: 'AllowedSourceCidrs' }, ''] }]);
+  });
+
+  it('AllowedSourceCidrs takes IPv4 and IPv6 CIDRs, comma-separated, and refuses what is not one', () => {
+    // CloudFormation matches the whole value (Java regex); this pattern means the same in JavaScript.
+    const pattern = template.Parameters['AllowedSourceCidrs']?.['AllowedPattern'];
+    expect(typeof pattern).toBe('string');
+    const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
+    const good = [
+      '', '203.0.113.10/32', '0.0.0.0/0', '10.0.0.0/8,192.168.1.0/24', '255.255.255.255/32,1.2.3.4/32,5.6.7.8/32',
+      '2001:db8::/32', '::/0', '::1/128', '1::/16', 'fe80::1:2/64', '2600:1F14:ABC:DE00::/56',
+      '2001:0db8:85a3:0000:0000:8a2e:0370:7334/128', '203.0.113.10/32,2001:db8:1234::/48',
+    ];
+    for (const ok of good) expect([ok, allowed(ok)]).toEqual([ok, true]);
+    const bad = [
+      // no prefix length, out of range, not four octets, leading zeros
+      '203.0.113.10', '203.0.113.10/33', '256.1.1.1/32', '203.0.113/24', '01.2.3.4/8', '1.2.3.4/32/32',
+      // separators: spaces, empty items, semicolons
+      ' 203.0.113.10/32', '10.0.0.0/8 ', '203.0.113.10/32, 198.51.100.0/24', '203.0.113.10/32,', ',203.0.113.10/32', '203.0.113.10/32,,1.2.3.4/32', '203.0.113.10/32;198.51.100.0/24',
+      // IPv6: prefix over 128 or padded, ":::" or two "::", nine groups, a group of five digits, not hex, no prefix
+      '2001:db8::/129', '2001:db8::/032', '2001:db8:::/32', '2001:db8::1::/64', '1:2:3:4:5:6:7:8:9/64', '1:2:3:4:5:6:7::8/64', '12345::/16', 'g::/16', '2001:db8::',
+      // other parameters' values
+      'example.com/32', 'vpce-0123456789abcdef0', '*',
+    ];
+    for (const no of bad) expect([no, allowed(no)]).toEqual([no, false]);
   });
 });
 
