@@ -14,7 +14,7 @@ import { venvPython } from './helpers/tools.js';
 const SCRIPT = join(REPO_ROOT, 'hack', 'python', 'sam-translate.py');
 
 interface Translated {
-  readonly Resources: Record<string, { readonly Type: string }>;
+  readonly Resources: Record<string, { readonly Type: string; readonly Properties?: Record<string, unknown> }>;
 }
 
 function translate(...parameters: string[]): Translated {
@@ -45,3 +45,19 @@ describe('the API is redeployed whenever its resource policy changes', () => {
     expect(deployment(one)).not.toBe(deployment(two));
   });
 });
+
+describe('KmsKeyArn is left to CloudFormation', () => {
+  // SAM resolves no condition of ours: the key's grants and the token's KmsKeyId reach CloudFormation
+  // as written, and the API is not redeployed for a change of key.
+  it('translates the same with and without a key, keeping the KMS grants and KmsKeyId under HasKmsKey', () => {
+    const without = translate();
+    const withKey = translate('KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    expect(withKey).toEqual(without);
+    expect(without.Resources['WebhookToken']?.Properties?.['KmsKeyId']).toEqual({ 'Fn::If': ['HasKmsKey', { Ref: 'KmsKeyArn' }, { Ref: 'AWS::NoValue' }] });
+    for (const role of ['WebhookFunctionRole', 'WebhookTokenFunctionRole']) {
+      const policies = JSON.stringify(without.Resources[role]?.Properties?.['Policies']);
+      expect([role, policies]).toEqual([role, expect.stringContaining('{"Fn::If":["HasKmsKey",{"PolicyName":"kms-key"')]);
+    }
+  });
+});
+
