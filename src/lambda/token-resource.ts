@@ -11,6 +11,12 @@
  * - Update: the token is kept. The parameter is written only when it does not exist (deleted by
  *   hand: the next deploy restores a token). A new `ParameterName` is a new physical resource:
  *   CloudFormation then deletes the old one.
+ * - `KmsKeyId` (template.yaml's KmsKeyArn; absent: the aws/ssm key) encrypts the SecureString. An
+ *   Update that changes it (a rollback included) re-encrypts the same token under the new key: read,
+ *   then written again with that key, so the clusters' webhook URL stays valid. A value that cannot
+ *   be read (the old key disabled, scheduled for deletion, or its key policy not letting this
+ *   account's IAM grant it) is replaced by a new token, logged as a WARN: the webhook, whose grant
+ *   moves to the new key, could not read the old one either.
  * - Delete: the parameter is deleted (already gone is fine). A resource whose Create failed has a
  *   physical id that is not its parameter name, and deleting it deletes nothing.
  *
@@ -32,7 +38,8 @@ const eventSchema = z.object({
   RequestId: z.string(),
   LogicalResourceId: z.string(),
   PhysicalResourceId: z.optional(z.string()),
-  ResourceProperties: z.looseObject({ ParameterName: z.optional(z.unknown()) }),
+  ResourceProperties: z.looseObject({ ParameterName: z.optional(z.unknown()), KmsKeyId: z.optional(z.unknown()) }),
+  OldResourceProperties: z.optional(z.looseObject({ KmsKeyId: z.optional(z.unknown()) })),
 });
 export type TokenResourceEvent = z.infer<typeof eventSchema>;
 
@@ -70,6 +77,17 @@ export async function putResponse(url: string, response: TokenResourceResponse):
 const errorName = (e: unknown): string => (e instanceof Error ? e.name : 'Error');
 const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** The KMS key of a resource's properties; blank or absent is the AWS managed key (aws/ssm). */
+const kmsKeyOf = (props: { readonly KmsKeyId?: unknown } | undefined): string | undefined =>
+  typeof props?.KmsKeyId === 'string' && props.KmsKeyId.trim() !== '' ? props.KmsKeyId.trim() : undefined;
+
+/**
+ * Errors of a read under the previous key that mean the value is lost to this stack (nothing to
+ * retry): IAM or the key policy refuses, the key is disabled or gone. Any other (throttling, an
+ * internal error) fails the Update instead, so that a passing fault never replaces the token.
+ */
+const UNREADABLE = new Set(['AccessDeniedException', 'InvalidKeyId', 'ParameterNotFound']);
+
 /** The handler: `(event) => Promise<void>`; it answers CloudFormation itself and never throws for a bad event. */
 export function createTokenResource(deps: TokenResourceDeps): (event: unknown) => Promise<void> {
   const respond = deps.respond ?? putResponse;
@@ -80,24 +98,46 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
       console.log(JSON.stringify(fields));
     });
 
+  /** The token to write under a new key: the stored one, or a new one when it cannot be read. */
+  const currentValue = async (ssm: SSMClient, name: string): Promise<string> => {
+    const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+    try {
+      const value = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter?.Value;
+      if (value !== undefined && value !== '') return value;
+    } catch (e) {
+      if (!UNREADABLE.has(errorName(e))) throw e;
+      // Not found: deleted by hand; a new token, as an Update without a key change writes one.
+      if (errorName(e) !== 'ParameterNotFound') {
+        log({ level: 'WARN', message: 'the token cannot be read under its previous key: a new token is written; register the new webhook URL', parameter: name, error: errorName(e), reason: errorMessage(e) });
+      }
+    }
+    return generate();
+  };
+
   const apply = async (event: TokenResourceEvent, name: string): Promise<string> => {
     const { PutParameterCommand, DeleteParameterCommand } = await import('@aws-sdk/client-ssm');
     const ssm = await deps.ssm();
-    const put = (overwrite: boolean) =>
-      ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: generate(), Overwrite: overwrite, Description: `image-rewriter webhook token of ${event.StackId}` }));
+    const key = kmsKeyOf(event.ResourceProperties);
+    // KeyId only with a key of the stack's own: without one, the request is exactly what it was
+    // before KmsKeyArn existed (SSM uses aws/ssm).
+    const put = (overwrite: boolean, value = generate(), keyId = key) =>
+      ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: value, Overwrite: overwrite, Description: `image-rewriter webhook token of ${event.StackId}`, ...(keyId === undefined ? {} : { KeyId: keyId }) }));
     switch (event.RequestType) {
       case 'Create':
         await put(true);
         return name;
       case 'Update':
-        if (event.PhysicalResourceId === name) {
+        if (event.PhysicalResourceId !== name) {
+          await put(true);
+        } else if (kmsKeyOf(event.OldResourceProperties) !== key) {
+          // Overwriting without a KeyId may keep the old key: name aws/ssm when going back to it.
+          await put(true, await currentValue(ssm, name), key ?? 'alias/aws/ssm');
+        } else {
           try {
             await put(false);
           } catch (e) {
             if (errorName(e) !== 'ParameterAlreadyExists') throw e;
           }
-        } else {
-          await put(true);
         }
         return name;
       case 'Delete':
@@ -124,8 +164,11 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
     const name = typeof rawName === 'string' ? rawName : '';
     const base = { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId, NoEcho: true } as const;
     let response: TokenResourceResponse;
-    if (!PARAMETER_NAME.test(name)) {
-      const reason = 'ParameterName must be an SSM parameter path starting with "/"';
+    const rawKey = event.ResourceProperties.KmsKeyId;
+    // A key given in any other form than a string must not quietly become aws/ssm (a Delete needs none).
+    const badKey = rawKey !== undefined && typeof rawKey !== 'string' && event.RequestType !== 'Delete';
+    if (!PARAMETER_NAME.test(name) || badKey) {
+      const reason = badKey ? 'KmsKeyId must be a KMS key ARN (a string)' : 'ParameterName must be an SSM parameter path starting with "/"';
       // A Delete of a resource that never got valid properties has nothing to delete.
       response = event.RequestType === 'Delete'
         ? { ...base, Status: 'SUCCESS', PhysicalResourceId: event.PhysicalResourceId ?? event.LogicalResourceId }

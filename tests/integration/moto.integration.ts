@@ -3,11 +3,14 @@
  * rules from an SSM SecureString with a 1 s TTL, the token from Secrets Manager or from an SSM
  * SecureString, among them the one the template's deploy-time custom resource
  * (src/lambda/token-resource.ts) writes. Every scenario runs twice: src/lambda/main.ts in process, and dist/handler.js under the
- * Runtime Interface Emulator (the closest thing to production here). Polls are bounded.
+ * Runtime Interface Emulator (the closest thing to production here). Polls are bounded. The
+ * custom resource with KmsKeyArn (keys made in moto's KMS) runs once, in process: moto records a
+ * SecureString's KeyId but enforces no IAM or key policy, so what it shows is the key each write
+ * names and that the token survives a change of key.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, DescribeParametersCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { createTokenResource, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
@@ -237,5 +240,90 @@ describe.each<[string, StartWebhook]>([
       expect(rejected.body).toEqual({ message: 'unauthorized' });
       expect(logged(webhook(), 'configuration', { token: `ssm:${TOKEN_PARAMETER}` })).toBe(true);
     });
+  });
+});
+
+describe('the token custom resource with KmsKeyArn, against moto (SSM and KMS)', () => {
+  const NAME = '/image-rewriter/image-rewriter/webhook-token';
+  const answers: TokenResourceResponse[] = [];
+  const resource = createTokenResource({
+    ssm: () => Promise.resolve(aws().ssm),
+    respond: (_url, r) => {
+      answers.push(r);
+      return Promise.resolve();
+    },
+    newToken: () => EVENT_TOKEN,
+    log: () => undefined,
+  });
+  const cfnEvent = (type: 'Create' | 'Update', key: string | undefined, oldKey?: string): Record<string, unknown> => ({
+    RequestType: type,
+    ResponseURL: 'https://example.invalid/answer',
+    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/image-rewriter/guid',
+    RequestId: `req-${type}`,
+    LogicalResourceId: 'WebhookToken',
+    PhysicalResourceId: NAME,
+    // As template.yaml sends them: no KmsKeyId at all without a key.
+    ResourceProperties: { ParameterName: NAME, ...(key === undefined ? {} : { KmsKeyId: key }) },
+    ...(type === 'Update' ? { OldResourceProperties: { ParameterName: NAME, ...(oldKey === undefined ? {} : { KmsKeyId: oldKey }) } } : {}),
+  });
+
+  /** A symmetric key made in moto's KMS (JSON protocol; moto routes by the credential scope and checks no signature). */
+  async function createKey(): Promise<string> {
+    const res = await fetch(aws().url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'TrentService.CreateKey',
+        authorization: `AWS4-HMAC-SHA256 Credential=${DUMMY_CREDENTIALS.accessKeyId}/20250101/${MOTO_REGION}/kms/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+      body: JSON.stringify({ Description: 'image-rewriter test key' }),
+    });
+    const arn = ((await res.json()) as { KeyMetadata?: { Arn?: string } }).KeyMetadata?.Arn;
+    if (!res.ok || arn === undefined) throw new Error(`moto CreateKey answered ${String(res.status)}`);
+    return arn;
+  }
+
+  const stored = async (): Promise<{ keyId: string | undefined; value: string | undefined }> => {
+    const described = await aws().ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [NAME] }] }));
+    const got = await aws().ssm.send(new GetParameterCommand({ Name: NAME, WithDecryption: true }));
+    return { keyId: described.Parameters?.[0]?.KeyId, value: got.Parameter?.Value };
+  };
+
+  const keys: string[] = [];
+  beforeAll(async () => {
+    await aws().reset();
+    keys.push(await createKey(), await createKey());
+  });
+
+  it('Create without a key leaves the AWS managed key; with one, the SecureString is encrypted with it', async () => {
+    await resource(cfnEvent('Create', undefined));
+    expect(await stored()).toEqual({ keyId: 'alias/aws/ssm', value: EVENT_TOKEN });
+    await aws().ssm.send(new DeleteParameterCommand({ Name: NAME }));
+    await resource(cfnEvent('Create', keys[0]));
+    expect(await stored()).toEqual({ keyId: keys[0], value: EVENT_TOKEN });
+    expect(answers.map((a) => a.Status)).toEqual(['SUCCESS', 'SUCCESS']);
+  });
+
+  it('a change of key re-encrypts the same token (the webhook URL stays valid), and back to aws/ssm', async () => {
+    await aws().ssm.send(new PutParameterCommand({ Name: NAME, Value: 'kept-token-0123456789abcdefghijklmnopqrstuvw', Type: 'SecureString', KeyId: keys[0], Overwrite: true }));
+    await resource(cfnEvent('Update', keys[1], keys[0]));
+    expect(await stored()).toEqual({ keyId: keys[1], value: 'kept-token-0123456789abcdefghijklmnopqrstuvw' });
+    await resource(cfnEvent('Update', undefined, keys[1]));
+    expect(await stored()).toEqual({ keyId: 'alias/aws/ssm', value: 'kept-token-0123456789abcdefghijklmnopqrstuvw' });
+    expect(answers.slice(-2).map((a) => a.Status)).toEqual(['SUCCESS', 'SUCCESS']);
+  });
+
+  it('the webhook reads the token the resource encrypted with the key', async () => {
+    // A new stack: an overwrite without KeyId keeps the old key in moto, which must not decide this.
+    await aws().ssm.send(new DeleteParameterCommand({ Name: NAME }));
+    await resource(cfnEvent('Create', keys[0]));
+    expect(await stored()).toEqual({ keyId: keys[0], value: EVENT_TOKEN });
+    const webhook = await startInProcess({ ...awsEnv(), REWRITE_RULES: EXAMPLE_RULES, WEBHOOK_TOKEN: '', WEBHOOK_TOKEN_PARAMETER: NAME });
+    try {
+      expect(rewrittenImage(await webhook.call(EVENT))).toBe('asia.gcr.io/google-samples/hello-app:2.0');
+      expect((await webhook.call('rest-wrong-token.json')).statusCode).toBe(401);
+    } finally {
+      await webhook.stop();
+    }
   });
 });

@@ -18,7 +18,7 @@ type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 interface Translated {
   readonly Parameters: Record<string, { readonly Default?: Json }>;
   readonly Conditions: Record<string, Json>;
-  readonly Resources: Record<string, { readonly Type: string; readonly Properties: Record<string, Json> }>;
+  readonly Resources: Record<string, { readonly Type: string; readonly Properties?: Record<string, Json> }>;
 }
 
 function translate(...parameters: string[]): Translated {
@@ -69,7 +69,7 @@ function policyInForce(t: Translated, parameters: Record<string, string>): Json 
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]).filter((e): e is [string, Json] => e[1] !== NONE));
   };
   const api = Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGateway::RestApi');
-  const body = api?.Properties['Body'];
+  const body = api?.Properties?.['Body'];
   const policy = body !== null && typeof body === 'object' && !Array.isArray(body) ? body['x-amazon-apigateway-policy'] : undefined;
   const out = resolve(policy ?? fail('no x-amazon-apigateway-policy'));
   return out === NONE ? fail('the policy is AWS::NoValue') : out;
@@ -135,3 +135,19 @@ describe('AllowedSourceCidrs: a REGIONAL endpoint only for the listed source add
     expect(new Set(ids).size).toBe(ids.length);
   });
 });
+
+describe('KmsKeyArn is left to CloudFormation', () => {
+  // SAM resolves no condition of ours: the key's grants and the token's KmsKeyId reach CloudFormation
+  // as written, and the API is not redeployed for a change of key.
+  it('translates the same with and without a key, keeping the KMS grants and KmsKeyId under HasKmsKey', () => {
+    const without = translate();
+    const withKey = translate('KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    expect(withKey).toEqual(without);
+    expect(without.Resources['WebhookToken']?.Properties?.['KmsKeyId']).toEqual({ 'Fn::If': ['HasKmsKey', { Ref: 'KmsKeyArn' }, { Ref: 'AWS::NoValue' }] });
+    for (const role of ['WebhookFunctionRole', 'WebhookTokenFunctionRole']) {
+      const policies = JSON.stringify(without.Resources[role]?.Properties?.['Policies']);
+      expect([role, policies]).toEqual([role, expect.stringContaining('{"Fn::If":["HasKmsKey",{"PolicyName":"kms-key"')]);
+    }
+  });
+});
+

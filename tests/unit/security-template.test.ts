@@ -3,7 +3,9 @@
  * tags (`!Ref`, `!Sub`, `!If`...) read into their JSON forms: each function runs with its own role
  * and may write only its own log group, the webhook function may only read
  * this stack's token parameter and the one rules parameter, the token function may only write and
- * delete that token parameter (no wildcard action or resource), the stage is throttled, the token
+ * delete that token parameter (no wildcard action or resource, but the Decrypt that re-encrypts the
+ * token, pinned to its ciphertext), with KmsKeyArn each may use that key only through SSM and Secrets
+ * Manager for what it reads or writes, the stage is throttled, the token
  * is generated at deploy time and kept out of parameters, attributes and outputs, access logs never
  * hold it (tracing, which records it, says so), a PRIVATE endpoint admits only its VPC endpoints, a REGIONAL one
  * only the AllowedSourceCidrs when given, and the only route is POST /mutate/{token}.
@@ -44,9 +46,12 @@ function statements(policies: Json): Record<string, Json>[] {
       visit(p['PolicyDocument'] ?? null);
       return;
     }
+    if ('Effect' in p) {
+      out.push(p);
+      return;
+    }
     if ('Statement' in p) {
-      const s = p['Statement'];
-      for (const st of Array.isArray(s) ? s : [s]) if (st !== null && typeof st === 'object' && !Array.isArray(st)) out.push(st);
+      visit(p['Statement'] ?? null);
       return;
     }
     out.push({ SamPolicyTemplate: p });
@@ -63,8 +68,12 @@ const fnNamed = (name: string): { Type: string; Properties: Record<string, Json>
 /** The role a function runs with: its own AWS::IAM::Role (`Role: !GetAtt <name>Role.Arn`), never SAM's. */
 const roleOf = (name: string): { Type: string; Properties: Record<string, Json> } => resources[`${name}Role`] ?? NONE;
 const rolePolicies = (name: string): Json[] => list(roleOf(name).Properties['Policies']);
-const grantsOf = (name: string): { effect: Json | undefined; actions: Json[]; resources: Json[] }[] =>
-  statements(rolePolicies(name)).map((s) => ({ effect: s['Effect'], actions: list(s['Action']), resources: list(s['Resource']) }));
+const grantsOf = (name: string): { effect: Json | undefined; actions: Json[]; resources: Json[]; condition?: Json }[] =>
+  statements(rolePolicies(name)).map((s) => ({ effect: s['Effect'], actions: list(s['Action']), resources: list(s['Resource']), ...(s['Condition'] === undefined ? {} : { condition: s['Condition'] }) }));
+const REGISTRY_PARAMETER_ARN = { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${RegistryCredentialsParameterName}' };
+const NO_VALUE = { Ref: 'AWS::NoValue' };
+/** kms:ViaService of a service of the stack's region, in both spellings (amazonaws.com; the partition's suffix). */
+const via = (service: string): Json[] => [{ 'Fn::Sub': `${service}.\${AWS::Region}.amazonaws.com` }, { 'Fn::Sub': `${service}.\${AWS::Region}.\${AWS::URLSuffix}` }];
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 
 describe('template.yaml: least privilege', () => {
@@ -80,7 +89,26 @@ describe('template.yaml: least privilege', () => {
       { effect: 'Allow', actions: ['ecr:BatchGetImage'], resources: [{ Ref: 'VerifyEcrRepositoryArns' }] },
       { effect: 'Allow', actions: ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'], resources: [{ Ref: 'VerifyEcrRepositoryArns' }] },
       { effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: [{ Ref: 'RegistryCredentialsSecretArn' }] },
-      { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${RegistryCredentialsParameterName}' }] },
+      { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [REGISTRY_PARAMETER_ARN] },
+      // KmsKeyArn: Decrypt with that key only through SSM, for the token and the parameters it reads,
+      // and through Secrets Manager for the credentials secret (each service's encryption context).
+      {
+        effect: 'Allow',
+        actions: ['kms:Decrypt'],
+        resources: [{ Ref: 'KmsKeyArn' }],
+        condition: {
+          StringEquals: {
+            'kms:ViaService': via('ssm'),
+            'kms:EncryptionContext:PARAMETER_ARN': [TOKEN_PARAMETER_ARN, { 'Fn::If': ['RulesFromParameter', RULES_PARAMETER_ARN, NO_VALUE] }, { 'Fn::If': ['RegistryCredentialsFromParameter', REGISTRY_PARAMETER_ARN, NO_VALUE] }],
+          },
+        },
+      },
+      {
+        effect: 'Allow',
+        actions: ['kms:Decrypt'],
+        resources: [{ Ref: 'KmsKeyArn' }],
+        condition: { StringEquals: { 'kms:ViaService': via('secretsmanager'), 'kms:EncryptionContext:SecretARN': { Ref: 'RegistryCredentialsSecretArn' } } },
+      },
     ]);
   });
 
@@ -88,7 +116,7 @@ describe('template.yaml: least privilege', () => {
     const conditions = rolePolicies('WebhookFunction')
       .filter((p): p is { 'Fn::If': Json[] } => p !== null && typeof p === 'object' && !Array.isArray(p) && 'Fn::If' in p)
       .map((p) => p['Fn::If'][0]);
-    expect(conditions).toEqual(['RulesFromParameter', 'VerifiesEcr', 'FillsPullThroughCache', 'RegistryCredentialsFromSecret', 'RegistryCredentialsFromParameter']);
+    expect(conditions).toEqual(['RulesFromParameter', 'VerifiesEcr', 'FillsPullThroughCache', 'RegistryCredentialsFromSecret', 'RegistryCredentialsFromParameter', 'HasKmsKey']);
     const c = template.Conditions;
     expect(c['VerifiesEcr']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'VerifyEcrRepositoryArns' }] }, ''] }] });
     expect(c['FillsPullThroughCache']).toEqual({ 'Fn::And': [{ Condition: 'VerifiesEcr' }, { 'Fn::Equals': [{ Ref: 'VerifyEcrFillPullThroughCache' }, 'true'] }] });
@@ -145,10 +173,15 @@ describe('template.yaml: least privilege', () => {
     }
   });
 
-  it('the token function may only write and delete that one token parameter', () => {
+  it('the token function may only write, read and delete that one token parameter, and encrypt it with KmsKeyArn', () => {
+    const tokenContext = { 'kms:EncryptionContext:PARAMETER_ARN': TOKEN_PARAMETER_ARN };
     expect(grantsOf('WebhookTokenFunction')).toEqual([
       { effect: 'Allow', actions: LOGS, resources: [{ 'Fn::GetAtt': 'WebhookTokenFunctionLogGroup.Arn' }] },
       { effect: 'Allow', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [TOKEN_PARAMETER_ARN] },
+      // Re-encryption on a change of KmsKeyArn reads the token under a key the template cannot name.
+      { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [TOKEN_PARAMETER_ARN] },
+      { effect: 'Allow', actions: ['kms:Decrypt'], resources: ['*'], condition: { StringEquals: { 'kms:ViaService': via('ssm'), ...tokenContext } } },
+      { effect: 'Allow', actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [{ Ref: 'KmsKeyArn' }], condition: { StringEquals: { 'kms:ViaService': via('ssm'), ...tokenContext } } },
     ]);
     expect(resources['WebhookToken']?.Properties['ParameterName']).toEqual({ 'Fn::Sub': '/image-rewriter/${AWS::StackName}/webhook-token' });
   });
@@ -157,9 +190,14 @@ describe('template.yaml: least privilege', () => {
     const all = statements(rolePolicies(name));
     expect(all.length).toBeGreaterThan(0);
     for (const s of all) {
-      expect(Object.keys(s).sort()).toEqual(['Action', 'Effect', 'Resource']);
+      const kms = list(s['Action']).every((a) => typeof a === 'string' && a.startsWith('kms:'));
+      // Conditions only on KMS grants, and every one of those through a service (kms:ViaService).
+      expect(Object.keys(s).sort()).toEqual(kms ? ['Action', 'Condition', 'Effect', 'Resource'] : ['Action', 'Effect', 'Resource']);
+      if (kms) expect(JSON.stringify(s['Condition'])).toContain('"kms:ViaService"');
       expect(JSON.stringify(s['Action'])).not.toContain('*');
-      expect(JSON.stringify(s['Resource'])).not.toMatch(/"\*"|:\*"|\/\*"/);
+      // The one "*": the token function's Decrypt of its own parameter's ciphertext (tested above).
+      const pinned = name === 'WebhookTokenFunction' && JSON.stringify(s['Action']) === '"kms:Decrypt"' && JSON.stringify(s['Condition']).includes('"kms:EncryptionContext:PARAMETER_ARN"');
+      if (!pinned) expect(JSON.stringify(s['Resource'])).not.toMatch(/"\*"|:\*"|\/\*"/);
     }
     expect(fnNamed(name).Properties).not.toHaveProperty('Policies');
     expect(fnNamed(name).Properties).not.toHaveProperty('ManagedPolicyArns');
@@ -316,5 +354,65 @@ describe('per-rule metrics', () => {
     expect(filter.Properties['MetricTransformations']).toEqual([
       { MetricNamespace: 'ImageRewriter', MetricName: 'Rewrites', MetricValue: `$.rule${String(i)}Rewrites`, Unit: 'Count', Dimensions: [{ Key: 'Rule', Value: `$.rule${String(i)}` }] },
     ]);
+  });
+});
+
+describe('template.yaml: a customer managed KMS key (KmsKeyArn)', () => {
+  const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  it('takes a key ARN of any partition (multi-Region keys too), never an alias, a bare key id or a wildcard', () => {
+    const param = template.Parameters['KmsKeyArn'];
+    expect(param?.['Default']).toBe('');
+    const pattern = param?.['AllowedPattern'];
+    const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
+    for (const ok of ['', KEY, 'arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef']) {
+      expect([ok, allowed(ok)]).toEqual([ok, true]);
+    }
+    // An alias ARN in a grant matches no key: the deploy would pass and every read be denied.
+    for (const bad of ['arn:aws:kms:eu-west-1:123456789012:alias/image-rewriter', 'alias/image-rewriter', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:123456789012:key/*', 'arn:aws:kms:*:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', `${KEY},${KEY}`, 'arn:aws:kms:eu-west-1:123456789012:key/1234ABCD-12AB-34CD-56EF-1234567890AB ']) {
+      expect([bad, allowed(bad)]).toEqual([bad, false]);
+    }
+    expect(JSON.stringify(param?.['Description'])).toMatch(/not an alias/);
+  });
+
+  it('the token custom resource gets the key as KmsKeyId, and no such property without one', () => {
+    expect(resources['WebhookToken']?.Properties['KmsKeyId']).toEqual({ 'Fn::If': ['HasKmsKey', { Ref: 'KmsKeyArn' }, NO_VALUE] });
+    expect(template.Conditions['HasKmsKey']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'KmsKeyArn' }, ''] }] });
+    expect(template.Conditions['KmsKeyForCredentialsSecret']).toEqual({ 'Fn::And': [{ Condition: 'HasKmsKey' }, { Condition: 'RegistryCredentialsFromSecret' }] });
+  });
+
+  /** The template as CloudFormation evaluates it when `off` conditions are false (the other Ifs kept). */
+  function withoutKey(value: Json): Json {
+    const off = new Set(['HasKmsKey', 'KmsKeyForCredentialsSecret']);
+    const walk = (v: Json): Json | undefined => {
+      if (Array.isArray(v)) return v.map(walk).filter((x): x is Json => x !== undefined);
+      if (v === null || typeof v !== 'object') return v;
+      const branches = v['Fn::If'];
+      if (Array.isArray(branches) && typeof branches[0] === 'string' && off.has(branches[0])) return walk(branches[2] ?? null);
+      if (v['Ref'] === 'AWS::NoValue') return undefined;
+      return Object.fromEntries(Object.entries(v).flatMap(([k, x]) => {
+        const w = walk(x);
+        return w === undefined ? [] : [[k, w]];
+      }));
+    };
+    return walk(value) ?? null;
+  }
+
+  it('without it (the default) the function, its role and the token resource are what they were: no key, no KMS grant', () => {
+    const effective = withoutKey(JSON.parse(JSON.stringify(resources)) as Json) as unknown as typeof resources;
+    expect(effective['WebhookToken']?.Properties).toEqual({ ServiceToken: { 'Fn::GetAtt': 'WebhookTokenFunction.Arn' }, ParameterName: { 'Fn::Sub': '/image-rewriter/${AWS::StackName}/webhook-token' } });
+    expect(JSON.stringify(effective['WebhookFunctionRole'])).not.toContain('kms:');
+    expect(JSON.stringify(effective['WebhookFunction'])).not.toMatch(/kms/i);
+    // The token function keeps only the grant that reads its own parameter back (for a later change of key).
+    const tokenKms = statements(list(effective['WebhookTokenFunctionRole']?.Properties['Policies'])).filter((s) => JSON.stringify(s['Action']).includes('kms:'));
+    expect(tokenKms.map((s) => s['Action'])).toEqual(['kms:Decrypt']);
+  });
+
+  it('the README documents the parameter, the key policy it needs, the rotation with --key-id, and the AccessDenied symptom', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme.split('\n').find((l) => l.startsWith('| `KmsKeyArn` |'))).toMatch(/key ARN/);
+    expect(readme).toContain('### Customer-managed KMS keys');
+    expect(readme).toMatch(/--key-id "\$KMS_KEY_ARN"/);
+    expect(readme.split('\n').some((l) => l.startsWith('| ') && l.includes('AccessDeniedException') && l.includes('KmsKeyArn'))).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * that it always answers CloudFormation (failures included) and never with the token.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { DeleteParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createServer } from 'node:http';
@@ -12,6 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { createTokenResource, newToken, putResponse, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
 
 const NAME = '/image-rewriter/my-stack/webhook-token';
+const KEY = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const OTHER_KEY = 'arn:aws:kms:us-west-2:123456789012:key/mrk-0123456789abcdef0123456789abcdef';
+const STORED = 'stored-token-0123456789abcdefghijklmnopqrstu';
 const TOKEN = 'generated-token-0123456789abcdefghijklmnopqrs';
 const ssm = mockClient(SSMClient);
 
@@ -47,7 +50,12 @@ beforeEach(() => {
   ssm.reset();
   ssm.on(PutParameterCommand).resolves({ Version: 1 });
   ssm.on(DeleteParameterCommand).resolves({});
+  ssm.on(GetParameterCommand).resolves({ Parameter: { Name: NAME, Type: 'SecureString', Value: STORED } });
 });
+
+/** The properties of the template's WebhookToken, with KmsKeyId when the stack has KmsKeyArn. */
+const props = (key?: string): Record<string, unknown> => ({ ServiceToken: 'arn:aws:lambda:us-west-2:123456789012:function:f', ParameterName: NAME, ...(key === undefined ? {} : { KmsKeyId: key }) });
+const putInputs = (): Record<string, unknown>[] => ssm.commandCalls(PutParameterCommand).map((c) => ({ ...c.args[0].input }));
 
 describe('token custom resource', () => {
   it('Create writes a fresh SecureString (overwrite) and answers SUCCESS with the name, never the token', async () => {
@@ -157,5 +165,81 @@ describe('token custom resource', () => {
       await new Promise((resolve) => server.close(resolve));
     }
     expect(seen[0]).toEqual({ method: 'PUT', type: '', body: JSON.stringify(response) });
+  });
+});
+
+describe('token custom resource: a customer managed KMS key (KmsKeyId)', () => {
+  it('Create encrypts with the key when one is given, and sends no KeyId without one (aws/ssm, as before)', async () => {
+    const { handler, answers } = run();
+    await handler(event('Create', { ResourceProperties: props(KEY) }));
+    await handler(event('Create', { ResourceProperties: props() }));
+    await handler(event('Create', { ResourceProperties: props('') }));
+    const [withKey, without, blank] = putInputs();
+    expect(withKey).toMatchObject({ Name: NAME, Type: 'SecureString', Value: TOKEN, Overwrite: true, KeyId: KEY });
+    expect(without).not.toHaveProperty('KeyId');
+    expect(blank).not.toHaveProperty('KeyId');
+    expect(answers.map((a) => a.Status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+  });
+
+  it('Update with the same key keeps the token and restores a deleted one under that key', async () => {
+    const { handler } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(KEY), OldResourceProperties: props(KEY) }));
+    expect(putInputs()).toEqual([expect.objectContaining({ Overwrite: false, KeyId: KEY })]);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 0);
+  });
+
+  it.each([
+    { desc: 'aws/ssm -> a key', old: undefined, now: KEY, keyId: KEY },
+    { desc: 'a key -> another key', old: KEY, now: OTHER_KEY, keyId: OTHER_KEY },
+    { desc: 'a key -> aws/ssm (named: an overwrite without KeyId may keep the old key)', old: KEY, now: undefined, keyId: 'alias/aws/ssm' },
+  ])('Update that changes the key re-encrypts the same token: $desc', async ({ old, now, keyId }) => {
+    const { handler, answers, logs } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(now), OldResourceProperties: props(old) }));
+    expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: NAME, WithDecryption: true });
+    expect(putInputs()).toEqual([expect.objectContaining({ Name: NAME, Type: 'SecureString', Value: STORED, Overwrite: true, KeyId: keyId })]);
+    expect(answers).toEqual([expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: NAME })]);
+    expect(JSON.stringify([answers, logs])).not.toContain(STORED);
+  });
+
+  it('a token the role can no longer decrypt is replaced by a new one under the new key, with a WARN', async () => {
+    ssm.on(GetParameterCommand).rejects(Object.assign(new Error('not authorized to perform kms:Decrypt'), { name: 'AccessDeniedException' }));
+    const { handler, answers, logs } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(), OldResourceProperties: props(KEY) }));
+    expect(putInputs()).toEqual([expect.objectContaining({ Value: TOKEN, Overwrite: true, KeyId: 'alias/aws/ssm' })]);
+    expect(answers[0]?.Status).toBe('SUCCESS');
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'WARN', error: 'AccessDeniedException', message: expect.stringContaining('register the new webhook URL') }));
+  });
+
+  it('a parameter deleted by hand gets a new token under the new key, without a WARN', async () => {
+    ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'gone', $metadata: {} }));
+    const { handler, logs } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(KEY), OldResourceProperties: props() }));
+    expect(putInputs()).toEqual([expect.objectContaining({ Value: TOKEN, KeyId: KEY })]);
+    expect(logs.filter((l) => l['level'] === 'WARN')).toEqual([]);
+  });
+
+  it('a passing fault of that read fails the Update and never replaces the token', async () => {
+    ssm.on(GetParameterCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    const { handler, answers } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(OTHER_KEY), OldResourceProperties: props(KEY) }));
+    expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
+    expect(answers[0]).toMatchObject({ Status: 'FAILED', PhysicalResourceId: NAME });
+    expect(answers[0]?.Reason).toBe(`Update of the token parameter ${NAME} failed: ThrottlingException: slow down`);
+  });
+
+  it('a new ParameterName is written under the key (the old one is deleted by CloudFormation)', async () => {
+    const { handler } = run();
+    await handler(event('Update', { PhysicalResourceId: '/image-rewriter/old/webhook-token', ResourceProperties: props(KEY), OldResourceProperties: props() }));
+    expect(putInputs()).toEqual([expect.objectContaining({ Name: NAME, Value: TOKEN, Overwrite: true, KeyId: KEY })]);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 0);
+  });
+
+  it('refuses a KmsKeyId that is not a string rather than falling back to aws/ssm; a Delete still deletes', async () => {
+    const { handler, answers } = run();
+    await handler(event('Create', { ResourceProperties: { ParameterName: NAME, KmsKeyId: ['k'] } }));
+    await handler(event('Delete', { PhysicalResourceId: NAME, ResourceProperties: { ParameterName: NAME, KmsKeyId: 42 } }));
+    expect(answers.map((a) => [a.Status, a.Reason])).toEqual([['FAILED', 'KmsKeyId must be a KMS key ARN (a string)'], ['SUCCESS', undefined]]);
+    expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(DeleteParameterCommand, 1);
   });
 });
