@@ -14,9 +14,10 @@
  * - `KmsKeyId` (template.yaml's KmsKeyArn; absent: the aws/ssm key) encrypts the SecureString. An
  *   Update that changes it (a rollback included) re-encrypts the same token under the new key: read,
  *   then written again with that key, so the clusters' webhook URL stays valid. A value that cannot
- *   be read (the old key disabled, scheduled for deletion, or its key policy not letting this
- *   account's IAM grant it) is replaced by a new token, logged as a WARN: the webhook, whose grant
- *   moves to the new key, could not read the old one either.
+ *   be read fails the Update (CloudFormation rolls back, the token and its key as they were): an
+ *   AccessDenied can be the IAM grant of this same deploy not yet in effect, and a token replaced
+ *   then would silently break every cluster's webhook URL. A parameter deleted by hand gets a new
+ *   token, as an Update without a key change does.
  * - Delete: the parameter is deleted (already gone is fine). A resource whose Create failed has a
  *   physical id that is not its parameter name, and deleting it deletes nothing.
  *
@@ -81,13 +82,6 @@ const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : S
 const kmsKeyOf = (props: { readonly KmsKeyId?: unknown } | undefined): string | undefined =>
   typeof props?.KmsKeyId === 'string' && props.KmsKeyId.trim() !== '' ? props.KmsKeyId.trim() : undefined;
 
-/**
- * Errors of a read under the previous key that mean the value is lost to this stack (nothing to
- * retry): IAM or the key policy refuses, the key is disabled or gone. Any other (throttling, an
- * internal error) fails the Update instead, so that a passing fault never replaces the token.
- */
-const UNREADABLE = new Set(['AccessDeniedException', 'InvalidKeyId', 'ParameterNotFound']);
-
 /** The handler: `(event) => Promise<void>`; it answers CloudFormation itself and never throws for a bad event. */
 export function createTokenResource(deps: TokenResourceDeps): (event: unknown) => Promise<void> {
   const respond = deps.respond ?? putResponse;
@@ -98,17 +92,15 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
       console.log(JSON.stringify(fields));
     });
 
-  /** The token to write under a new key: the stored one, or a new one when it cannot be read. */
+  /** The token to write under a new key: the stored one, or a new one when it was deleted by hand. */
   const currentValue = async (ssm: SSMClient, name: string): Promise<string> => {
     const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
     try {
       const value = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter?.Value;
       if (value !== undefined && value !== '') return value;
     } catch (e) {
-      if (!UNREADABLE.has(errorName(e))) throw e;
-      // Not found: deleted by hand; a new token, as an Update without a key change writes one.
       if (errorName(e) !== 'ParameterNotFound') {
-        log({ level: 'WARN', message: 'the token cannot be read under its previous key: a new token is written; register the new webhook URL', parameter: name, error: errorName(e), reason: errorMessage(e) });
+        throw new Error(`cannot read the token under its previous key to re-encrypt it (${errorName(e)}: ${errorMessage(e)}); the token is unchanged. Keep the previous key enabled and usable by this stack's roles until the deploy is done, or delete the parameter to get a new token (then register the new webhook URL)`, { cause: e });
       }
     }
     return generate();

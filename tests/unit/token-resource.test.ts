@@ -201,13 +201,15 @@ describe('token custom resource: a customer managed KMS key (KmsKeyId)', () => {
     expect(JSON.stringify([answers, logs])).not.toContain(STORED);
   });
 
-  it('a token the role can no longer decrypt is replaced by a new one under the new key, with a WARN', async () => {
+  // A new token here would break every cluster's webhook URL, and an AccessDenied may be this same
+  // deploy's IAM grant not yet in effect: the Update fails, CloudFormation rolls back.
+  it('a token the role cannot decrypt under its previous key fails the Update and is never replaced', async () => {
     ssm.on(GetParameterCommand).rejects(Object.assign(new Error('not authorized to perform kms:Decrypt'), { name: 'AccessDeniedException' }));
-    const { handler, answers, logs } = run();
+    const { handler, answers } = run();
     await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(), OldResourceProperties: props(KEY) }));
-    expect(putInputs()).toEqual([expect.objectContaining({ Value: TOKEN, Overwrite: true, KeyId: 'alias/aws/ssm' })]);
-    expect(answers[0]?.Status).toBe('SUCCESS');
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'WARN', error: 'AccessDeniedException', message: expect.stringContaining('register the new webhook URL') }));
+    expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
+    expect(answers[0]?.Status).toBe('FAILED');
+    expect(answers[0]?.Reason).toMatch(/cannot read the token under its previous key to re-encrypt it \(AccessDeniedException: not authorized to perform kms:Decrypt\); the token is unchanged/);
   });
 
   it('a parameter deleted by hand gets a new token under the new key, without a WARN', async () => {
@@ -224,7 +226,7 @@ describe('token custom resource: a customer managed KMS key (KmsKeyId)', () => {
     await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(OTHER_KEY), OldResourceProperties: props(KEY) }));
     expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
     expect(answers[0]).toMatchObject({ Status: 'FAILED', PhysicalResourceId: NAME });
-    expect(answers[0]?.Reason).toBe(`Update of the token parameter ${NAME} failed: ThrottlingException: slow down`);
+    expect(answers[0]?.Reason).toMatch(/^Update of the token parameter \/image-rewriter\/my-stack\/webhook-token failed: Error: cannot read the token under its previous key to re-encrypt it \(ThrottlingException: slow down\); the token is unchanged/);
   });
 
   it('a new ParameterName is written under the key (the old one is deleted by CloudFormation)', async () => {
