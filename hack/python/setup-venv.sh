@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or reuse) the Python tools venv (aws-sam-cli, cfn-lint, moto server) from hack/python/requirements.txt.
+# Create (or reuse) the Python tools venv (aws-sam-cli, cfn-lint, moto server) from hack/python/requirements.txt,
+# installed by hash (pip --require-hashes).
 # Location: <cache>/venv-<hash>, hash = sha256(requirements.txt + python major.minor), first 16 hex chars.
 # cache = ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
 # Prints the venv path as the LAST stdout line; progress on stderr.
@@ -36,8 +37,12 @@ rm -rf "$venv"
 echo "setup-venv: creating $venv (python $pyver)" >&2
 start=$SECONDS
 "$py" -m venv "$venv" >&2
+# Every file must match a sha256 in requirements.txt (hack/python/lock.sh writes them), so a re-uploaded or
+# substituted artifact fails the build instead of being installed; wheels only, so no sdist's build code runs.
+# --no-deps: the file is the whole resolved set (pip check below proves it), and the venv's pip 23.2 would
+# otherwise refuse a dependency asked for with extras (aws-sam-cli's boto3-stubs[...]>=1.41.0) as unpinned.
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
-  -r "$req" >&2
+  --require-hashes --only-binary :all: --no-deps -r "$req" >&2
 "$venv/bin/python" -m pip check >&2
 touch "$marker"
 echo "setup-venv: done in $((SECONDS - start))s" >&2
