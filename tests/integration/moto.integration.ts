@@ -183,17 +183,7 @@ describe.each<[string, StartWebhook]>([
 
   describe('token written by the deploy-time custom resource (the template: WEBHOOK_TOKEN_PARAMETER)', () => {
     const NAME = '/image-rewriter/image-rewriter/webhook-token';
-    const answers: TokenResourceResponse[] = [];
-    const resource = createTokenResource({
-      ssm: () => Promise.resolve(aws().ssm),
-      respond: (_url, r) => {
-        answers.push(r);
-        return Promise.resolve();
-      },
-      // The sample events carry EVENT_TOKEN; the resource's own generator is unit-tested.
-      newToken: () => EVENT_TOKEN,
-      log: () => undefined,
-    });
+    const { resource, answers } = tokenResourceOnMoto();
     const cfnEvent = (type: 'Create' | 'Delete'): Record<string, unknown> => ({
       RequestType: type,
       ResponseURL: 'https://example.invalid/answer',
@@ -243,8 +233,8 @@ describe.each<[string, StartWebhook]>([
   });
 });
 
-describe('the token custom resource with KmsKeyArn, against moto (SSM and KMS)', () => {
-  const NAME = '/image-rewriter/image-rewriter/webhook-token';
+/** The token custom resource writing to moto's SSM, with the answers it gives CloudFormation. */
+function tokenResourceOnMoto(): { resource: ReturnType<typeof createTokenResource>; answers: TokenResourceResponse[] } {
   const answers: TokenResourceResponse[] = [];
   const resource = createTokenResource({
     ssm: () => Promise.resolve(aws().ssm),
@@ -252,9 +242,16 @@ describe('the token custom resource with KmsKeyArn, against moto (SSM and KMS)',
       answers.push(r);
       return Promise.resolve();
     },
+    // The sample events carry EVENT_TOKEN; the resource's own generator is unit-tested.
     newToken: () => EVENT_TOKEN,
     log: () => undefined,
   });
+  return { resource, answers };
+}
+
+describe('the token custom resource with KmsKeyArn, against moto (SSM and KMS)', () => {
+  const NAME = '/image-rewriter/image-rewriter/webhook-token';
+  const { resource, answers } = tokenResourceOnMoto();
   const cfnEvent = (type: 'Create' | 'Update', key: string | undefined, oldKey?: string): Record<string, unknown> => ({
     RequestType: type,
     ResponseURL: 'https://example.invalid/answer',
