@@ -20,7 +20,7 @@ export interface PlannedRewrite {
   readonly to: string;
   readonly rule: CompiledRule;
   /**
-   * `to` is the image the stored object already has for this field (a Job re-applied after a rules
+   * `to` is the image the stored object already has for this field (a re-applied Job, after a rules
    * change, below): it is in use, so an existence check has nothing to decide (src/verify/policy.ts).
    */
   readonly stored?: true;
@@ -256,9 +256,15 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     // Once the rules have changed, their result is not the stored image; where the API server
     // refuses any change (a Job's template), that result would turn the re-apply of an unchanged
     // manifest into "field is immutable". The stored rewrite of that same original is kept instead.
-    if (planned?.outcome === 'rewrite' && storedImage !== undefined && planned.to !== storedImage && immutableOnUpdate(type, field)) {
-      recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
-      if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage, stored: true };
+    // When the rules still give the stored image, it is marked stored all the same: an existence
+    // check could only withhold it (a registry outage) and send the upstream image, refused alike.
+    if (planned?.outcome === 'rewrite' && storedImage !== undefined && immutableOnUpdate(type, field)) {
+      if (planned.to === storedImage) {
+        planned = { ...planned, stored: true };
+      } else {
+        recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
+        if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage, stored: true };
+      }
     }
     if (planned !== undefined) images.push(planned);
   }

@@ -579,6 +579,26 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(verifyRequestOf(next)).toEqual({ image: 'asia.gcr.io/app:2', platforms: [] });
   });
 
+  it("does not check a re-applied original whose rules' target is the stored image, where the API server refuses a change (a Job, a Pod's image volume)", () => {
+    // Withheld for an outage or a missing tag, the upstream image would be refused as a change.
+    const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
+    const checks = (review: unknown): unknown[] => {
+      const d = decide(review, verifying);
+      if (!d.ok) throw new Error(d.message);
+      return d.plan.images.map((i) => (i.outcome === 'rewrite' ? verifyRequestOf(i) : i.outcome));
+    };
+    expect(checks(jobReview(job('gcr.io/app:1'), job('asia.gcr.io/app:1')))).toEqual([undefined]);
+    const podWith = (container: string, volume: string): Record<string, unknown> => ({
+      metadata: { name: 'p' },
+      spec: { containers: [{ name: 'a', image: container }], volumes: [{ name: 'data', image: { reference: volume } }] },
+    });
+    // The container's image may change: it is checked; the volume's may not.
+    expect(checks(podReview(podWith('gcr.io/a:1', 'gcr.io/data:1'), { operation: 'UPDATE', oldObject: podWith('asia.gcr.io/a:1', 'asia.gcr.io/data:1') }))).toEqual([
+      { image: 'asia.gcr.io/a:1', platforms: [] },
+      undefined,
+    ]);
+  });
+
   it("adds no imagePullSecrets to a Job's template on UPDATE, where the stored rewrite is kept (the template is immutable)", () => {
     // Stored when quay.io went to old.mirror.example.com (no Secret); the quay rule now adds
     // shared-pull. The image stays the stored one; a Secret added would be refused just the same.

@@ -171,6 +171,29 @@ describe('verify on UPDATE (README, "Scope")', () => {
     expect(patchOf(response)).toEqual([]);
     expect(registry.fake.seen).toEqual([]);
   });
+  it('does not check the stored rewrite of a re-applied Job (rules unchanged): a registry outage must not send the upstream image to its immutable template', async () => {
+    // kubectl apply of the unchanged manifest sends gcr.io/web:1 again; the stored Job has the
+    // rewrite, which is the rules' target too. Kept for "unreachable", the upstream image would be
+    // refused as a change of the template ("field is immutable").
+    const review = eventReview(EVENT);
+    const request = review['request'] as JsonObject;
+    const target = `${registry.fake.host}/gcr/web:1`;
+    const job = (image: string): JsonObject => ({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j', namespace: 'default', annotations: { 'image-rewriter.io/original-images': '{"containers/web":"gcr.io/web:1"}' } },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'web', image }] } } },
+    });
+    Object.assign(request, { kind: { group: 'batch', version: 'v1', kind: 'Job' }, resource: { group: 'batch', version: 'v1', resource: 'jobs' }, operation: 'UPDATE', object: job('gcr.io/web:1'), oldObject: job(target) });
+    delete request['requestKind'];
+    delete request['requestResource'];
+    for (const extra of ['    verify: true\n', '    verify: true\n    onMissing: deny\n']) {
+      const { response } = await run(extra, broken, withBody(EVENT, review));
+      expect(response['allowed']).toBe(true);
+      expect(patchOf(response).filter((op) => op.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: target }]);
+      expect(registry.fake.seen).toEqual([]);
+    }
+  });
 });
 
 describe('verify: the target cannot be asked', () => {
