@@ -20,8 +20,9 @@ export interface PlannedRewrite {
   readonly to: string;
   readonly rule: CompiledRule;
   /**
-   * `to` is the image the stored object already has for this field (a re-applied Job, after a rules
-   * change, below): it is in use, so an existence check has nothing to decide (src/verify/policy.ts).
+   * `to` is the image the stored object already has for this field (an UPDATE re-applying the
+   * original, or a re-applied Job after a rules change, below): it is in use, so an existence check
+   * has nothing to decide (src/verify/policy.ts).
    */
   readonly stored?: true;
 }
@@ -256,12 +257,15 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     // Once the rules have changed, their result is not the stored image; where the API server
     // refuses any change (a Job's template), that result would turn the re-apply of an unchanged
     // manifest into "field is immutable". The stored rewrite of that same original is kept instead.
-    // When the rules still give the stored image, it is marked stored all the same: an existence
-    // check could only withhold it (a registry outage) and send the upstream image, refused alike.
-    if (planned?.outcome === 'rewrite' && storedImage !== undefined && immutableOnUpdate(type, field)) {
+    // When the rules still give the stored image (any field), it is marked stored too: the object
+    // already runs it, and an existence check could only withhold it (a registry outage, a tag
+    // deleted since) and send the upstream image: for a Job's template a re-apply refused as
+    // immutable, for a Deployment or a Pod a rollout or container restart to upstream that nobody
+    // asked for, at every GitOps sync during the outage, and another one back after it.
+    if (planned?.outcome === 'rewrite' && storedImage !== undefined) {
       if (planned.to === storedImage) {
         planned = { ...planned, stored: true };
-      } else {
+      } else if (immutableOnUpdate(type, field)) {
         recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
         if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage, stored: true };
       }

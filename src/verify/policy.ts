@@ -15,9 +15,10 @@ export const APPLY: PolicyOutcome = Object.freeze({ action: 'apply' });
 /** The check a planned rewrite needs, or undefined when its rule does not verify. */
 export function verifyRequestOf(rewrite: PlannedRewrite): VerifyRequest | undefined {
   const spec = rewrite.rule.verify;
-  // The stored image of a re-applied Job (PlannedRewrite.stored): the rules may have moved on
-  // because its registry is gone, and a verdict against it could only send the upstream image,
-  // which the API server refuses for an immutable template.
+  // The image the stored object already runs for that field (PlannedRewrite.stored): a verdict
+  // against it could only send the upstream image, which the API server refuses for an immutable
+  // template and which rolls a Deployment out to upstream; and the rules may have moved on from a
+  // re-applied Job's because its registry is gone.
   return spec === undefined || rewrite.stored === true ? undefined : { image: rewrite.to, platforms: spec.platforms };
 }
 

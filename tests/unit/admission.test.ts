@@ -579,8 +579,9 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(verifyRequestOf(next)).toEqual({ image: 'asia.gcr.io/app:2', platforms: [] });
   });
 
-  it("does not check a re-applied original whose rules' target is the stored image, where the API server refuses a change (a Job, a Pod's image volume)", () => {
-    // Withheld for an outage or a missing tag, the upstream image would be refused as a change.
+  it("does not check a re-applied original whose rules' target is the stored image (a Job, a Pod's container and image volume), but checks a new one", () => {
+    // Withheld for an outage or a missing tag, the upstream image would be refused as a change
+    // (a Job, an image volume) or restart a running container with the upstream image (a Pod's).
     const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
     const checks = (review: unknown): unknown[] => {
       const d = decide(review, verifying);
@@ -592,9 +593,10 @@ describe('UPDATE rewrites only the images the update changes', () => {
       metadata: { name: 'p' },
       spec: { containers: [{ name: 'a', image: container }], volumes: [{ name: 'data', image: { reference: volume } }] },
     });
-    // The container's image may change: it is checked; the volume's may not.
-    expect(checks(podReview(podWith('gcr.io/a:1', 'gcr.io/data:1'), { operation: 'UPDATE', oldObject: podWith('asia.gcr.io/a:1', 'asia.gcr.io/data:1') }))).toEqual([
-      { image: 'asia.gcr.io/a:1', platforms: [] },
+    expect(checks(podReview(podWith('gcr.io/a:1', 'gcr.io/data:1'), { operation: 'UPDATE', oldObject: podWith('asia.gcr.io/a:1', 'asia.gcr.io/data:1') }))).toEqual([undefined, undefined]);
+    // A container image the stored Pod does not run (a new tag) is checked.
+    expect(checks(podReview(podWith('gcr.io/a:2', 'gcr.io/data:1'), { operation: 'UPDATE', oldObject: podWith('asia.gcr.io/a:1', 'asia.gcr.io/data:1') }))).toEqual([
+      { image: 'asia.gcr.io/a:2', platforms: [] },
       undefined,
     ]);
   });

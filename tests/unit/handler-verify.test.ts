@@ -194,6 +194,42 @@ describe('verify on UPDATE (README, "Scope")', () => {
       expect(registry.fake.seen).toEqual([]);
     }
   });
+  it('does not check the stored rewrite of a re-applied Deployment or Pod: a registry outage or a deleted tag must not roll them out to upstream', async () => {
+    // Every GitOps sync re-applies gcr.io/web:1; the stored object runs the rewrite. Checked
+    // again and kept, the upstream image would start a rollout (a Pod: a container restart) now and
+    // another one back when the registry answers again.
+    const target = `${registry.fake.host}/gcr/web:1`;
+    const deployment = (image: string): JsonObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { template: { spec: { containers: [{ name: 'web', image }] } } } });
+    const pod = (image: string): JsonObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default' }, spec: { containers: [{ name: 'web', image }] } });
+    const cases = [
+      { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, make: deployment, pointer: '/spec/template/spec/containers/0/image' },
+      { kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, make: pod, pointer: '/spec/containers/0/image' },
+    ];
+    for (const { kind, resource, make, pointer } of cases) {
+      for (const [extra, route] of [['    verify: true\n', broken], ['    verify: true\n    onMissing: deny\n', absent]] as const) {
+        const review = eventReview(EVENT);
+        const request = review['request'] as JsonObject;
+        Object.assign(request, { kind, resource, operation: 'UPDATE', object: make('gcr.io/web:1'), oldObject: make(target) });
+        delete request['requestKind'];
+        delete request['requestResource'];
+        const { response } = await run(extra, route, withBody(EVENT, review));
+        expect([kind.kind, response['allowed']]).toEqual([kind.kind, true]);
+        expect(patchOf(response).filter((op) => op.path.endsWith('/image'))).toEqual([{ op: 'replace', path: pointer, value: target }]);
+        expect(registry.fake.seen).toEqual([]);
+      }
+    }
+  });
+  it('still checks an UPDATE that brings an image the stored object does not run (a new tag)', async () => {
+    const deployment = (image: string): JsonObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { template: { spec: { containers: [{ name: 'web', image }] } } } });
+    const review = eventReview(EVENT);
+    const request = review['request'] as JsonObject;
+    Object.assign(request, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', object: deployment('gcr.io/web:2'), oldObject: deployment(`${registry.fake.host}/gcr/web:1`) });
+    delete request['requestKind'];
+    delete request['requestResource'];
+    const { response } = await run('    verify: true\n', absent, withBody(EVENT, review));
+    expect(patchOf(response).filter((op) => op.path.endsWith('/image'))).toEqual([]);
+    expect(registry.fake.seen.length).toBeGreaterThan(0);
+  });
 });
 
 describe('verify: the target cannot be asked', () => {
