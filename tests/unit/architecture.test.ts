@@ -94,6 +94,14 @@ describe('the architecture of src/', () => {
     expect([...graph.keys()].filter((m) => layerOf(m) < 0)).toEqual([]);
   });
 
+  it('docs/design.md has a row for every folder of src/ (its map of the code)', () => {
+    const design = readFileSync(join(REPO_ROOT, 'docs', 'design.md'), 'utf8');
+    const rows = new Set([...design.matchAll(/^\| `src\/([a-z-]+)\/` \|/gm)].map((m) => m[1]));
+    const folders = LAYERS.flat();
+    expect(folders.filter((f) => !rows.has(f))).toEqual([]);
+    expect([...rows].filter((r) => !(folders as readonly string[]).includes(r ?? ''))).toEqual([]);
+  });
+
   it('no layer imports a higher one (core imports only core)', () => {
     const upward = [...graph].flatMap(([from, targets]) => targets.filter((to) => layerOf(to) > layerOf(from)).map((to) => `${from} -> ${to}`));
     expect(upward).toEqual([]);
