@@ -6,7 +6,8 @@
  *
  * - start: one worker first (a bad configuration fails once, with its exit code and one report),
  *   then the others; the `listening` line is printed once, when every worker listens;
- * - a worker that dies while serving is replaced (after a second if it lived less than one);
+ * - a worker that dies while serving is replaced: at once if it lived a second or more, else after
+ *   1, 2, 4... up to 60 s while replacements keep dying that soon (restartDelay);
  * - SIGTERM or SIGINT: every worker is told to shut down gracefully; the primary exits 0 once all
  *   have exited 0 (1 otherwise). A worker whose primary disappears shuts down as well.
  *

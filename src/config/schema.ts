@@ -7,7 +7,7 @@
  * caller, is src/config/regex-check.ts, loaded by src/config/load.ts or, only for a document
  * with a regex rule, by src/config/load-async.ts); meaning that needs the
  * environment or several rules at once (substitutions, duplicates, shadowing) is checked by
- * `compileRules` in src/core/rules.ts. `validateDocument` runs both.
+ * `compileRules` in src/core/rules.ts. `validateWithSchema` runs both.
  *
  * It uses `zod/mini`: zod 4's own core and messages without the chainable API, so the bundle
  * carries only the schema types used here (every message and path is the same as with `zod`;

@@ -37,7 +37,8 @@
  *   (an opted-out Deployment, one stored while the webhook was down or whose image an update left
  *   as it was) would never match, so it would create ReplicaSet after ReplicaSet (a hash collision
  *   loop). The rewrite belongs to the Deployment; the ReplicaSet's Pods are rewritten as Pods.
- * - Every answer is `allowed: true`: this webhook mutates, it never denies.
+ * - Every answer the core renders is `allowed: true`: the core mutates, it never denies. The one
+ *   denial is a `verify` rule's `onMissing: deny`, answered by src/lambda/verify-step.ts.
  */
 import type { FieldProblem, ImageList } from './workload.js';
 import type { Base64 } from './patch.js';

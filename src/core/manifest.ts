@@ -6,7 +6,10 @@
  *
  * The decision is review() itself, on an AdmissionReview built from the object, so both commands
  * decide exactly as the webhook does: the same kinds, opt-out label and annotation, mirror pods,
- * namespace-scoped rules, original-images annotation and imagePullSecrets (docs/design.md).
+ * namespace-scoped rules and imagePullSecrets (docs/design.md); the original-images annotation
+ * only with `annotate` (`render --annotate`). One difference, on purpose: a ReplicaSet a Deployment
+ * controls, which the webhook leaves alone, is decided like any workload (ReviewOptions'
+ * includeDeploymentReplicaSets in src/core/admission.ts).
  *
  * Scope: `all` (the default of both commands) decides for Pods and for the pod templates of the
  * workload kinds; `pods` only for Pods, like a webhook registered with `--scope pods`. Rewriting

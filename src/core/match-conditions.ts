@@ -1,7 +1,7 @@
 /**
  * A CEL matchCondition for the webhook configuration, derived from the rules, so the API server
  * calls the webhook only when some image of the object (a container's or an image volume's) could
- * be rewritten (docs/design.md, "Fewer calls"). Conservative by construction: it may let through objects the rules leave alone,
+ * be rewritten (README.md, "Scope: `--scope pods` (default) or `--scope all`"). Conservative by construction: it may let through objects the rules leave alone,
  * never the reverse (tests/unit/match-conditions.property.test.ts checks that with a CEL evaluator).
  *
  * How: every rule has a literal prefix L of the normalized names it can match (`match: P` has

@@ -1,7 +1,7 @@
 /**
  * Rewrite a multi-document YAML (or JSON) text the way the webhook would rewrite each object, by
  * editing the text itself: the image scalars change (and, where the webhook would add them, the
- * original-images annotation and imagePullSecrets are inserted); every other byte, comments, key
+ * imagePullSecrets are inserted, and with `annotate` the original-images annotation); every other byte, comments, key
  * order, quoting, anchors, flow style, CRLF, document separators and empty documents, stays.
  *
  * How: the `yaml` package's parser gives the concrete syntax tree with source offsets; each

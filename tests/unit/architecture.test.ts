@@ -94,6 +94,29 @@ describe('the architecture of src/', () => {
     expect([...graph.keys()].filter((m) => layerOf(m) < 0)).toEqual([]);
   });
 
+  it('docs/design.md has a row for every folder of src/ (its map of the code)', () => {
+    const design = readFileSync(join(REPO_ROOT, 'docs', 'design.md'), 'utf8');
+    const rows = new Set([...design.matchAll(/^\| `src\/([a-z-]+)\/` \|/gm)].map((m) => m[1]));
+    const folders = LAYERS.flat();
+    expect(folders.filter((f) => !rows.has(f))).toEqual([]);
+    expect([...rows].filter((r) => !(folders as readonly string[]).includes(r ?? ''))).toEqual([]);
+  });
+
+  it('every section a comment in src/ cites (docs/design.md, "Data paths") is a heading of that document', () => {
+    const headings = new Map<string, string[]>();
+    const headingsOf = (doc: string): string[] => {
+      let found = headings.get(doc);
+      if (found === undefined) {
+        found = [...readFileSync(join(REPO_ROOT, doc), 'utf8').matchAll(/^#{1,6} (.+)$/gm)].map((m) => (m[1] ?? '').toLowerCase());
+        headings.set(doc, found);
+      }
+      return found;
+    };
+    const cited = sourceFiles(SRC).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\b((?:docs\/[a-z-]+|README)\.md), "([^"]+)"/g)].map((m) => ({ file: relative(SRC, f), doc: m[1] ?? '', section: (m[2] ?? '').replace(/\s*\n\s*(?:\*|\/\/)?\s*/g, ' ') })));
+    expect(cited.length).toBeGreaterThan(5);
+    expect(cited.filter((c) => !headingsOf(c.doc).some((h) => h.includes(c.section.toLowerCase())))).toEqual([]);
+  });
+
   it('no layer imports a higher one (core imports only core)', () => {
     const upward = [...graph].flatMap(([from, targets]) => targets.filter((to) => layerOf(to) > layerOf(from)).map((to) => `${from} -> ${to}`));
     expect(upward).toEqual([]);
