@@ -12,8 +12,10 @@
  * (what could be read is still reported). Empty input (or null) is an error: kubectl prints a List
  * even when nothing matches, so nothing means kubectl failed.
  *
- * Left out: what the webhook is never called for (objects in the namespaces the webhook
- * configuration excludes, mirror Pods), counted in the summary; finished Pods (phase Succeeded or
+ * Left out: what the webhook is never called for, counted in the summary: what the
+ * MutatingWebhookConfiguration it is installed as does not select (./audit-selection.ts: its
+ * rules, namespaceSelector and objectSelector, decided as the API server does; without it, the
+ * namespaces webhook-config always excludes) and mirror Pods; finished Pods (phase Succeeded or
  * Failed: a completed Job's, an evicted one), which pull nothing any more and would keep a migrated
  * cluster failing the audit for as long as they are kept, counted in the summary unless
  * `--include-finished` lists them; and objects whose controller is in
@@ -23,8 +25,10 @@
  */
 import { parseAllDocuments, parseDocument, YAMLParseError } from 'yaml';
 import { type Command, EXIT, type Io, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
+import { calledFor, clusterSelection, DEFAULT_CONFIGURATION_NAME, fileSelection, isSelectionInput, type Selection, type SelectionRead } from './audit-selection.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
+import { isDnsSubdomain } from './webhook-endpoint.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
 import { type Finding, findingsOf, type ManifestObject, readObjects, SCOPES, type Scope } from '../core/manifest.js';
 import { jsonStreamStarts } from '../manifests/json-stream.js';
@@ -32,7 +36,7 @@ import { MAX_ALIAS_COUNT, pieces } from '../manifests/render.js';
 import { yamlListOf } from '../manifests/yaml-list.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
-import { workloadTypeOfKind } from '../core/workload.js';
+import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 export const OUTPUTS = ['table', 'json'] as const;
 type Output = (typeof OUTPUTS)[number];
@@ -56,14 +60,20 @@ function pageSizeOf(text: string | undefined): number {
   return n;
 }
 
-/** Why the webhook is never called for `o` (so audit leaves it out), or undefined. */
-type LeftOut = 'namespace' | 'mirror';
+/**
+ * Why the webhook is never called for `o` (so audit leaves it out), or undefined: in kube-system
+ * (said as such when the configuration does not select it either), a mirror Pod, or not selected
+ * by the configuration.
+ */
+type LeftOut = 'namespace' | 'mirror' | 'unselected';
 
-function leftOut(o: ManifestObject): LeftOut | undefined {
-  if (EXCLUDED_NAMESPACES.some((n) => n === o.namespace)) return 'namespace';
+function leftOut(o: ManifestObject, type: WorkloadType, selection: Selection | undefined): LeftOut | undefined {
   // The kubelet's API copy of a static Pod: its spec cannot change, and the webhook skips it.
   if (o.group === '' && o.kind === 'Pod' && own(at(o.object, ['metadata', 'annotations']), MIRROR_POD_ANNOTATION) !== undefined) return 'mirror';
-  return undefined;
+  const excluded = EXCLUDED_NAMESPACES.some((n) => n === o.namespace);
+  if (selection === undefined) return excluded ? 'namespace' : undefined;
+  if (calledFor(selection, o, type)) return undefined;
+  return excluded ? 'namespace' : 'unselected';
 }
 
 /** Pod phases after which no container runs again (restartPolicy never restarts them): nothing more is pulled. */
@@ -114,7 +124,9 @@ class Report {
   private readonly byNamespace = new Map<string, number>();
   private readonly byRule = new Map<string, number>();
   private readonly objects = new Set<string>();
-  private readonly left: Record<LeftOut, number> = { namespace: 0, mirror: 0 };
+  private readonly left: Record<LeftOut, number> = { namespace: 0, mirror: 0, unselected: 0 };
+  /** The configuration whose selection left objects out, for the summary. */
+  private configuration = '';
   /** Finished Pods that name an image the rules would rewrite, and how many such images. */
   private readonly finished = { pods: 0, images: 0 };
 
@@ -132,8 +144,9 @@ class Report {
     else this.findings.push(f); // a table needs every row for its column widths
   }
 
-  leaveOut(why: LeftOut): void {
+  leaveOut(why: LeftOut, configuration = ''): void {
     this.left[why]++;
+    if (why === 'unselected') this.configuration = configuration;
   }
 
   leaveOutFinished(images: number): void {
@@ -151,6 +164,7 @@ class Report {
     const left = [
       ...(this.left.namespace > 0 ? [`${this.left.namespace} object(s) in ${EXCLUDED_NAMESPACES.join(', ')} (the webhook is not called there)`] : []),
       ...(this.left.mirror > 0 ? [`${this.left.mirror} mirror Pod(s) (the kubelet's, never rewritten)`] : []),
+      ...(this.left.unselected > 0 ? [`${this.left.unselected} object(s) the webhook configuration ${printable(this.configuration)} does not select`] : []),
       ...(this.finished.pods > 0
         ? [`${this.finished.pods} finished Pod(s) with ${this.finished.images} image(s) the rules would rewrite (phase Succeeded or Failed: they pull nothing; --include-finished lists them)`]
         : []),
@@ -318,6 +332,8 @@ interface Audit {
   readonly rewriter: Rewriter;
   readonly scope: Scope;
   readonly includeFinished: boolean;
+  /** The webhook configuration and namespaces to decide what the webhook is called for; undefined: kube-system only. */
+  readonly selection?: Selection | undefined;
 }
 
 function report(objects: readonly ManifestObject[], audit: Audit, out: Report, controllers: Controllers): void {
@@ -327,8 +343,8 @@ function report(objects: readonly ManifestObject[], audit: Audit, out: Report, c
   for (const o of objects) {
     const type = workloadTypeOfKind(o.group, o.kind);
     if (type === undefined || (scope === 'pods' && type.kind !== 'Pod')) continue;
-    const why = leftOut(o);
-    if (why !== undefined) out.leaveOut(why);
+    const why = leftOut(o, type, audit.selection);
+    if (why !== undefined) out.leaveOut(why, audit.selection?.name);
     else if (!audit.includeFinished && isFinishedPod(o)) {
       // Counted only when the Pod names something the rules would rewrite: the summary says what was not counted.
       const images = findingsOf(o, rewriter, scope).length;
@@ -342,8 +358,9 @@ async function auditCluster(
   values: { kubeconfig?: string | undefined; namespace?: string | undefined },
   pageSize: number,
   io: Io,
-  audit: Audit,
+  without: Audit,
   out: Report,
+  configuration: string,
 ): Promise<boolean> {
   const { openCluster, ListError } = await import('./cluster.js');
   let cluster;
@@ -354,6 +371,7 @@ async function auditCluster(
     io.stderr(`error: ${e.message}\n`);
     return false;
   }
+  const audit: Audit = { ...without, selection: note(io, await clusterSelection(cluster, configuration)) };
   // Kept across pages and kinds (AUDIT_KINDS lists controllers first): the workloads only, not the Pods.
   const controllers = new Controllers();
   let ok = true;
@@ -387,6 +405,12 @@ async function auditCluster(
   return ok;
 }
 
+/** The selection, after printing its note (what audit assumed without one, and why). */
+function note(io: Io, read: SelectionRead): Selection | undefined {
+  if (read.note !== undefined) io.stderr(`${read.note}\n`);
+  return read.selection;
+}
+
 function stringAt(object: unknown, field: 'namespace' | 'name'): string | undefined {
   const v = at(object, ['metadata', field]);
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -404,6 +428,7 @@ export const command: Command = async (args, io) => {
       scope: { type: 'string' },
       'page-size': { type: 'string' },
       'include-finished': { type: 'boolean' },
+      'webhook-config': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -416,6 +441,8 @@ export const command: Command = async (args, io) => {
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
   const pageSize = pageSizeOf(values['page-size']);
   const namespace = namespaceFlag(values.namespace);
+  const configuration = values['webhook-config'] ?? DEFAULT_CONFIGURATION_NAME;
+  if (!isDnsSubdomain(configuration)) throw new UsageError(`--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): ${configuration}`);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
@@ -426,11 +453,13 @@ export const command: Command = async (args, io) => {
     const text = await readManifests(values.filename, io);
     const read = text === undefined ? { objects: [], complete: false } : fileObjects(text, io, values.filename === '-' ? 'stdin' : values.filename);
     ok = read.complete;
-    // A controller is in the namespace of what it controls: -n keeps both or neither.
-    const wanted = namespace === undefined ? read.objects : read.objects.filter((o) => o.namespace === namespace);
-    report(wanted, audit, out, new Controllers());
+    // A controller is in the namespace of what it controls: -n keeps both or neither. Namespaces
+    // and webhook configurations (cluster-scoped) say what the webhook is called for.
+    const wanted = read.objects.filter((o) => !isSelectionInput(o) && (namespace === undefined || o.namespace === namespace));
+    const selection = note(io, fileSelection(read.objects, wanted, configuration));
+    report(wanted, { ...audit, selection }, out, new Controllers());
   } else {
-    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out);
+    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out, configuration);
   }
   // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
   if (ok || out.total > 0) out.finish();

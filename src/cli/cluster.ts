@@ -2,13 +2,14 @@
  * Read-only listing of a live cluster for `audit`, through @kubernetes/client-node (loaded here
  * only, and only when `audit` runs without `-f`). Every kind is listed page by page (`limit` and
  * `continue`), so memory holds one page at a time whatever the size of the cluster; nothing but
- * `list` is ever called (the RBAC a user needs is in README.md, "Find what still pulls from upstream").
+ * `list`, and `get` of the webhook configuration (and of a namespace), is ever called (the RBAC a
+ * user needs is in README.md, "Find what still pulls from upstream").
  * A call the API server throttles (429, or 5xx with Retry-After) is tried again, at most LIST_TRIES times.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { own } from '../core/json.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
@@ -17,10 +18,13 @@ export class ListError extends Error {
   override readonly name = 'ListError';
   /** True when no other call can succeed either (the server unreachable, or the credentials refused: HTTP 401). */
   readonly unreachable: boolean;
+  /** The HTTP status of the failed call, when there was an answer. */
+  readonly status: number | undefined;
 
-  constructor(message: string, unreachable = false) {
+  constructor(message: string, unreachable = false, status?: number) {
     super(message);
     this.unreachable = unreachable;
+    this.status = status;
   }
 }
 
@@ -45,6 +49,10 @@ export interface Cluster {
   readonly server: string;
   /** Every object of `kind`, page by page. Throws ListError when a call fails. */
   pages(kind: string): AsyncGenerator<Page>;
+  /** The Namespaces (only the one of `namespace` when given), page by page. Throws ListError when a call fails. */
+  namespaces(): AsyncGenerator<readonly unknown[]>;
+  /** The MutatingWebhookConfiguration `name`, or undefined when there is none (HTTP 404). Throws ListError when the call fails. */
+  webhookConfiguration(name: string): Promise<unknown>;
 }
 
 /** apiVersion of each kind audit lists (the versions every supported Kubernetes serves). */
@@ -200,36 +208,61 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const server = kc.getCurrentCluster()?.server;
   if (server === undefined) throw new ListError(`the kubeconfig${named} has no current cluster`);
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
-  async function* pages(kind: string): AsyncGenerator<Page> {
-    const apiVersion = API_VERSIONS[kind];
-    const type = apiVersion === undefined ? undefined : workloadTypeOfKind(apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '', kind);
-    if (apiVersion === undefined || type === undefined) throw new ListError(`cannot list ${kind}: not a kind with a pod spec`);
-    const where = options.namespace === undefined ? 'in all namespaces' : `in namespace ${options.namespace}`;
+  const where = options.namespace === undefined ? 'in all namespaces' : `in namespace ${options.namespace}`;
+  /** `call()`, tried again while the API server throttles; a ListError saying `what` failed when it fails. */
+  async function withRetries<T>(what: string, call: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await call();
+      } catch (e) {
+        const wait = retryWait(e, tries);
+        if (wait !== undefined) {
+          await sleep(wait);
+          continue;
+        }
+        const code = (e as { code?: unknown }).code;
+        // Still throttled after the last try: the next kinds would be too, each after as many waits.
+        const throttled = tries >= LIST_TRIES && retryWait(e, 1) !== undefined;
+        const failure = `${what} (${server}): ${describeFailure(e)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
+        throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled, typeof code === 'number' ? code : undefined);
+      }
+    }
+  }
+  async function* listPages(apiVersion: string, kind: string, namespace: string | undefined, what: string): AsyncGenerator<KubernetesListObject<KubernetesObject>> {
     let token: string | undefined;
     do {
-      let list;
-      for (let tries = 1; list === undefined; tries++) {
-        try {
-          list = await api.list<KubernetesObject>(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token);
-        } catch (e) {
-          const wait = retryWait(e, tries);
-          if (wait !== undefined) {
-            await sleep(wait);
-            continue;
-          }
-          const code = (e as { code?: unknown }).code;
-          // Still throttled after the last try: the next kinds would be too, each after as many waits.
-          const throttled = tries >= LIST_TRIES && retryWait(e, 1) !== undefined;
-          const failure = `cannot list ${type.resource} ${where} (${server}): ${describeFailure(e)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
-          throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled);
-        }
-      }
-      yield { type, apiVersion, items: list.items };
+      const list = await withRetries(what, () => api.list<KubernetesObject>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token));
+      yield list;
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.
       const meta: unknown = list.metadata;
       const next = own(meta, '_continue') ?? own(meta, 'continue');
       token = typeof next === 'string' ? next : undefined;
     } while (token !== undefined && token !== '');
   }
-  return { server, pages };
+  async function* pages(kind: string): AsyncGenerator<Page> {
+    const apiVersion = API_VERSIONS[kind];
+    const type = apiVersion === undefined ? undefined : workloadTypeOfKind(apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '', kind);
+    if (apiVersion === undefined || type === undefined) throw new ListError(`cannot list ${kind}: not a kind with a pod spec`);
+    for await (const list of listPages(apiVersion, kind, options.namespace, `cannot list ${type.resource} ${where}`)) yield { type, apiVersion, items: list.items };
+  }
+  async function* namespaces(): AsyncGenerator<readonly unknown[]> {
+    // With -n, only that one: a RoleBinding in it can grant `get` on it (the API server authorizes a
+    // Namespace's own name as its namespace), where listing them all needs a ClusterRoleBinding.
+    const name = options.namespace;
+    if (name !== undefined) {
+      yield [await withRetries(`cannot get namespace ${name}`, () => api.read({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }))];
+      return;
+    }
+    for await (const list of listPages('v1', 'Namespace', undefined, 'cannot list namespaces')) yield list.items;
+  }
+  async function webhookConfiguration(name: string): Promise<unknown> {
+    const spec = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name } };
+    try {
+      return await withRetries(`cannot get mutatingwebhookconfigurations ${name}`, () => api.read(spec));
+    } catch (e) {
+      if (e instanceof ListError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+  return { server, pages, namespaces, webhookConfiguration };
 }

@@ -30,7 +30,8 @@ Usage:
                                                                    rewrite the images of manifests (stdin by default)
   image-rewriter audit [--config FILE] [--kubeconfig FILE | -f FILE|-] [-o table|json] [--scope all|pods]
         [-n NS] [--page-size N] [--include-finished]               list Pods and workloads whose images would be rewritten
-                                                                   (finished Pods only with --include-finished)
+        [--webhook-config NAME]                                    (finished Pods only with --include-finished; not what the
+                                                                   webhook configuration NAME, default image-rewriter, skips)
   image-rewriter version                                           print the version
   image-rewriter help [COMMAND]
 

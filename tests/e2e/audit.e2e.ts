@@ -6,7 +6,11 @@
  * - once the webhook is back, a rollout restart takes the Deployment's Pods off the list (the
  *   Deployment stays: its stored template is unchanged) and re-created objects leave nothing, exit 0;
  * - a user whose RBAC (the ClusterRole of README.md) does not cover a namespace, or a resource in
- *   it, gets one plain error line per list call refused, exit 2, and what could be read is listed.
+ *   it, gets one plain error line per list call refused, exit 2, and what could be read is listed;
+ *   a RoleBinding cannot grant the webhook configuration: one note says what audit assumed;
+ * - the Pods of a namespace labelled image-rewriter.io/skip=true, which the configuration
+ *   `webhook-config` printed never sends, are left out and counted (exit 0); without the
+ *   configuration, they are listed and a note says why.
  * The scenarios run in order: A2 restarts what A1 created, A3 reads what A1 created.
  */
 import { describe, expect } from '@jest/globals';
@@ -30,6 +34,8 @@ const cli = distCli(env.root);
 const NS = 'audit';
 /** The namespace where A3's user may list everything but Pods. */
 const NO_PODS_NS = 'audit-no-pods';
+/** A4's namespace, opted out of the webhook with the label. */
+const SKIP_NS = 'audit-skip';
 
 
 interface CliResult {
@@ -65,6 +71,22 @@ function audit(args: readonly string[], options: { readonly kubeconfig?: string;
   });
 }
 
+/** `node dist/cli.js audit --config RULES ARGS` reading `input` on stdin (for -f -). */
+function auditInput(args: readonly string[], input: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'audit', '--config', env.webhook.files.rules, ...args], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: env.runDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(input);
+  });
+}
+
 const byKey = (a: Finding, b: Finding): number => JSON.stringify(a).localeCompare(JSON.stringify(b));
 const sorted = (fs: readonly Finding[]): Finding[] => [...fs].sort(byKey);
 
@@ -88,13 +110,18 @@ function tableRows(stdout: string): Finding[] {
   });
 }
 
-/** No stack trace, no uncaught error: only `error: ...` lines. */
-function expectPlainErrors(stderr: string): string[] {
+/** What audit says when a RoleBinding (which cannot grant the cluster-scoped webhook configuration) is all the user has. */
+const configurationForbidden = (user: string, server: string): string =>
+  `note: cannot get mutatingwebhookconfigurations image-rewriter (${server}): HTTP 403: mutatingwebhookconfigurations.admissionregistration.k8s.io "image-rewriter" is forbidden: User "${user}" cannot get resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope: audit assumes the webhook is called for everything outside kube-system (what webhook-config always excludes)`;
+
+/** No stack trace, no uncaught error: only `error: ...` lines, after the `note: ...` lines (`notes`). */
+function expectPlainErrors(stderr: string, notes: readonly string[] = []): string[] {
   expect(stderr).not.toMatch(/^\s+at /m);
   expect(stderr).not.toMatch(/Uncaught|TypeError|ReferenceError|node:internal/);
   const lines = stderr.split('\n').filter((l) => l !== '');
-  for (const l of lines) expect(l).toMatch(/^error: /);
-  return lines;
+  expect(lines.slice(0, notes.length)).toEqual(notes);
+  for (const l of lines.slice(notes.length)) expect(l).toMatch(/^error: /);
+  return lines.slice(notes.length);
 }
 
 const containers = (images: Readonly<Record<string, string>>) => Object.entries(images).map(([name, image]) => ({ name, image }));
@@ -276,14 +303,16 @@ describe('image-rewriter audit against a real kube-apiserver', () => {
     await auditorKubectl.ok(['config', 'set-credentials', 'e2e-admin', `--token=${token}`]);
     expect((await auditorKubectl.ok(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).stdout).toBe(user);
 
-    // Where the documented ClusterRole is bound, it is enough.
-    expect(await audit(['-n', NS], { kubeconfig })).toEqual({ code: 0, stdout: 'audit: no image would be rewritten\n', stderr: '' });
+    // Where the documented ClusterRole is bound, it is enough to list; a RoleBinding does not
+    // grant the cluster-scoped webhook configuration: one note says so, not an error.
+    const server = (await kubectl.ok(['config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}'])).stdout;
+    const forbidden = configurationForbidden(user, server);
+    expect(await audit(['-n', NS], { kubeconfig })).toEqual({ code: 0, stdout: 'audit: no image would be rewritten\n', stderr: `${forbidden}\n` });
 
     // Pods refused in one namespace: that call is named, the Deployment there is still listed.
-    const server = (await kubectl.ok(['config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}'])).stdout;
     const noPodsRun = await audit(['-n', NO_PODS_NS], { kubeconfig });
     expect(noPodsRun.code).toBe(2);
-    expect(expectPlainErrors(noPodsRun.stderr)).toEqual([
+    expect(expectPlainErrors(noPodsRun.stderr, [forbidden])).toEqual([
       `error: cannot list pods in namespace ${NO_PODS_NS} (${server}): HTTP 403: pods is forbidden: User "${user}" cannot list resource "pods" in API group "" in the namespace "${NO_PODS_NS}"`,
     ]);
     expect(tableRows(noPodsRun.stdout)).toEqual([
@@ -294,7 +323,7 @@ describe('image-rewriter audit against a real kube-apiserver', () => {
     const everywhere = await audit(['-o', 'json'], { kubeconfig });
     expect(everywhere.code).toBe(2);
     expect(everywhere.stdout).toBe('');
-    const errors = expectPlainErrors(everywhere.stderr);
+    const errors = expectPlainErrors(everywhere.stderr, [forbidden]);
     const resources = ['pods', 'deployments', 'statefulsets', 'daemonsets', 'cronjobs', 'jobs', 'replicasets', 'replicationcontrollers', 'podtemplates'];
     expect(errors).toHaveLength(resources.length);
     for (const [i, resource] of resources.entries()) {
@@ -306,5 +335,32 @@ describe('image-rewriter audit against a real kube-apiserver', () => {
     const stranger = await audit(['-n', NS, '--scope', 'pods'], { kubeconfig });
     expect(stranger.code).toBe(2);
     expect(expectPlainErrors(stranger.stderr)).toEqual([`error: cannot list pods in namespace ${NS} (${server}): HTTP 401: Unauthorized`]);
+  });
+
+  scenario(env, 'A4. a namespace labelled image-rewriter.io/skip=true: left out and counted while the configuration is installed (exit 0), listed with a note without it', async () => {
+    await kubectl.createNamespace(SKIP_NS, { 'image-rewriter.io/skip': 'true' });
+    // The installed configuration (webhook-config's) does not send this namespace: stored as applied.
+    await kubectl.ok(['-n', SKIP_NS, 'create', '-f', '-'], { input: barePod });
+    expect(imagesOf((await kubectl.json(pod, ['-n', SKIP_NS, 'get', 'pod', 'bare'])).spec)['containers/app']).toBe('nginx:1.27');
+
+    const installed = await audit(['-n', SKIP_NS, '-o', 'json']);
+    expect(installed).toEqual({ code: 0, stdout: '', stderr: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n' });
+    // All namespaces: none of its rows, the others' as before.
+    const everywhere = await audit(['-o', 'json']);
+    expect(jsonLines(everywhere.stdout).filter((f) => f.namespace === SKIP_NS)).toEqual([]);
+    expect(everywhere.stderr).toMatch(/\nleft out: .*\d+ object\(s\) the webhook configuration image-rewriter does not select/);
+
+    // -f with the Namespaces and the configuration in the input: the same decision.
+    const listed = await kubectl.ok(['get', 'namespaces,mutatingwebhookconfigurations,pods', '-A', '-o', 'json']);
+    const fromFile = await auditInput(['-n', SKIP_NS, '-f', '-'], listed.stdout);
+    expect(fromFile).toEqual({ code: 0, stdout: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', stderr: '' });
+
+    // Before the webhook is installed (a valid use): listed as before, and one note says why.
+    const without = await withoutWebhook(() => audit(['-n', SKIP_NS, '-o', 'json']));
+    expect(without.code).toBe(1);
+    expect(jsonLines(without.stdout)).toEqual([finding('Pod', 'bare', 'app', 'nginx:1.27', 'mirror.example.com/hub/library/nginx:1.27', 'hub', SKIP_NS)]);
+    expect(without.stderr.split('\n')[0]).toBe(
+      'note: no MutatingWebhookConfiguration image-rewriter in the cluster (not installed yet, or under another name: --webhook-config NAME): audit assumes the webhook is called for everything outside kube-system (what webhook-config always excludes)',
+    );
   });
 });

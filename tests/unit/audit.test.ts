@@ -3,7 +3,9 @@
  * `limit` and `continue`, and discovery) and from `kubectl get -o json` files. Checks the JSON lines
  * contract, the table and summary, exit codes, pagination (every call bounded by --page-size), a
  * namespace the user may not list (a clear error, exit 2), controlled objects left out only with
- * their controller, what the webhook is never called for (kube-system, mirror Pods), empty input
+ * their controller, what the webhook is never called for (kube-system, mirror Pods, what the
+ * webhook configuration does not select, read from the cluster or the input, and the note when it
+ * cannot be), empty input
  * (kubectl failed), unreadable items (named, the rest still listed), and a throttling API server
  * (429 or 503 with Retry-After: tried again, at most LIST_TRIES times).
  */
@@ -16,6 +18,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { LIST_TRIES } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
+import { webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -41,10 +44,26 @@ const REPLICASET = {
 };
 
 const DISCOVERY: Record<string, unknown> = {
-  '/api/v1': [['pods', 'Pod'], ['replicationcontrollers', 'ReplicationController'], ['podtemplates', 'PodTemplate']],
+  '/api/v1': [['pods', 'Pod'], ['replicationcontrollers', 'ReplicationController'], ['podtemplates', 'PodTemplate'], ['namespaces', 'Namespace', false]],
   '/apis/apps/v1': [['deployments', 'Deployment'], ['replicasets', 'ReplicaSet'], ['statefulsets', 'StatefulSet'], ['daemonsets', 'DaemonSet']],
   '/apis/batch/v1': [['jobs', 'Job'], ['cronjobs', 'CronJob']],
+  '/apis/admissionregistration.k8s.io/v1': [['mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false]],
 };
+
+/** The configuration webhook-config prints for --scope all: what the cluster has installed, unless a test says otherwise. */
+const INSTALLED = webhookConfiguration({ url: 'https://abc.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123', scope: 'all' });
+const CONFIGURATION_PATH = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/';
+/** What GET of a webhook configuration answers: the object by name, or a status (404: not installed, 403: forbidden). */
+let configurations: Record<string, unknown> = { 'image-rewriter': INSTALLED };
+let configurationStatus: number | undefined;
+/** Namespaces of the fake cluster (ns-0..ns-2, done and secret have no label of their own); 403 for them all when set. */
+let namespaceStatus: number | undefined;
+const NAMESPACE_LABELS: Record<string, Record<string, string>> = { 'ns-0': {}, 'ns-1': {}, 'ns-2': {}, done: {}, secret: {}, quiet: { 'image-rewriter.io/skip': 'true' }, 'kube-system': {} };
+/** Namespace quiet (opted out with the label) and kube-system: listed with -n only. */
+const podsIn = (namespace: string): unknown[] => [0, 2].map((i) => ({ metadata: { name: `${namespace}-${i}`, namespace }, spec: { containers: [{ name: 'app', image: `gcr.io/app:${i}` }] } }));
+const namespaceObject = (name: string): unknown => ({ metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...NAMESPACE_LABELS[name] } } });
+/** GETs of single objects (webhook configurations, namespaces), apart from the list calls. */
+const gets: string[] = [];
 
 interface Call {
   readonly path: string;
@@ -67,6 +86,8 @@ const DONE_PODS = [
 function items(path: string): unknown[] | 'forbidden' | undefined {
   if (path === '/api/v1/namespaces/secret/pods') return 'forbidden';
   if (path === '/api/v1/namespaces/done/pods') return DONE_PODS;
+  if (path === '/api/v1/namespaces/quiet/pods' || path === '/api/v1/namespaces/kube-system/pods') return podsIn(path.split('/')[4] ?? '');
+  if (path === '/api/v1/namespaces') return Object.keys(NAMESPACE_LABELS).map(namespaceObject);
   const pods = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/.exec(path);
   if (pods !== null) {
     const all = Array.from({ length: PODS }, (_, i) => pod(i));
@@ -90,10 +111,29 @@ beforeAll(async () => {
       res.end(JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${TOKEN}`) { send(401, { kind: 'Status', message: 'Unauthorized' }); return; }
-    const discovery = DISCOVERY[url.pathname] as [string, string][] | undefined;
+    const discovery = DISCOVERY[url.pathname] as [string, string, boolean?][] | undefined;
     if (discovery !== undefined) {
-      send(200, { kind: 'APIResourceList', groupVersion: url.pathname.replace(/^\/apis?\//, ''), resources: discovery.map(([name, kind]) => ({ name, kind, namespaced: true, verbs: ['list'] })) }); return;
+      send(200, { kind: 'APIResourceList', groupVersion: url.pathname.replace(/^\/apis?\//, ''), resources: discovery.map(([name, kind, namespaced = true]) => ({ name, kind, namespaced, verbs: ['list', 'get'] })) }); return;
     }
+    const forbidden = (resource: string): void => {
+      send(403, { kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message: `${resource} is forbidden: User "auditor" cannot get resource "${resource}"` });
+    };
+    if (url.pathname.startsWith(CONFIGURATION_PATH)) {
+      gets.push(url.pathname);
+      const config = configurations[url.pathname.slice(CONFIGURATION_PATH.length)];
+      if (configurationStatus === 403) forbidden('mutatingwebhookconfigurations.admissionregistration.k8s.io');
+      else if (config === undefined) send(404, { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' });
+      else send(200, config);
+      return;
+    }
+    const oneNamespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
+    if (oneNamespace !== null) {
+      gets.push(url.pathname);
+      if (namespaceStatus === 403) forbidden('namespaces');
+      else send(200, { apiVersion: 'v1', kind: 'Namespace', ...(namespaceObject(oneNamespace[1] ?? '') as object) });
+      return;
+    }
+    if (url.pathname === '/api/v1/namespaces' && namespaceStatus === 403) { forbidden('namespaces'); return; }
     const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined;
     calls.push({ path: url.pathname, limit });
     const refusal = url.pathname === throttle?.path ? throttle.answers.shift() : undefined;
@@ -313,6 +353,101 @@ describe('audit of a live cluster (fake API server)', () => {
   });
 });
 
+describe('audit of a live cluster: what the webhook configuration does not select is left out', () => {
+  const run = async (args: string[], setup: () => void = () => undefined): Promise<{ code: number; out: string; err: string }> => {
+    setup();
+    try {
+      return await audit(['--kubeconfig', kubeconfig, ...args]);
+    } finally {
+      configurations = { 'image-rewriter': INSTALLED };
+      configurationStatus = undefined;
+      namespaceStatus = undefined;
+    }
+  };
+  const FALLBACK = 'audit assumes the webhook is called for everything outside kube-system (what webhook-config always excludes)';
+
+  it('a namespace labelled image-rewriter.io/skip=true: its Pods are not listed, they are counted; exit 0', async () => {
+    gets.length = 0;
+    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json']);
+    expect(r).toEqual({ code: 0, out: '', err: 'audit: no image would be rewritten\nleft out: 2 object(s) the webhook configuration image-rewriter does not select\n' });
+    // Read with get: one configuration, and with -n only that namespace (a RoleBinding can grant it).
+    expect(gets).toEqual([`${CONFIGURATION_PATH}image-rewriter`, '/api/v1/namespaces/quiet']);
+  });
+
+  it('without -n the Namespaces are listed page by page', async () => {
+    calls.length = 0;
+    const r = await run(['--scope', 'pods', '-o', 'json', '--page-size', '3']);
+    expect(r.code).toBe(1);
+    expect(calls.filter((c) => c.path === '/api/v1/namespaces')).toHaveLength(Math.ceil(Object.keys(NAMESPACE_LABELS).length / 3));
+    expect(calls.every((c) => c.limit === 3)).toBe(true);
+  });
+
+  it('the configuration not installed (audit before the webhook): today\'s behaviour and one note on stderr', async () => {
+    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], () => {
+      configurations = {};
+    });
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
+    expect(r.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}`);
+    expect(r.err.split('\n')[1]).toBe('audit: 2 image(s) in 2 object(s) would be rewritten');
+    // kube-system is left out as before.
+    const system = await run(['-n', 'kube-system', '--scope', 'pods'], () => {
+      configurations = {};
+    });
+    expect(system.code).toBe(0);
+    expect(system.out).toBe('audit: no image would be rewritten\nleft out: 2 object(s) in kube-system (the webhook is not called there)\n');
+  });
+
+  it('the configuration forbidden (RBAC): today\'s behaviour and a note saying why; not an error', async () => {
+    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], () => {
+      configurationStatus = 403;
+    });
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
+    expect(r.err.split('\n')[0]).toMatch(/^note: cannot get mutatingwebhookconfigurations image-rewriter \(https:\/\/127\.0\.0\.1:\d+\): HTTP 403: mutatingwebhookconfigurations\.admissionregistration\.k8s\.io is forbidden: User "auditor" cannot get resource "mutatingwebhookconfigurations\.admissionregistration\.k8s\.io": audit assumes the webhook is called for everything outside kube-system \(what webhook-config always excludes\)$/);
+    expect(r.err).not.toMatch(/^error/m);
+  });
+
+  it('the Namespaces forbidden: their labels are not known, so only names rule namespaces out (kube-system); a note says so', async () => {
+    const forbidden = (): void => {
+      namespaceStatus = 403;
+    };
+    const quiet = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], forbidden);
+    expect(quiet.code).toBe(1);
+    expect(kinds(quiet.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
+    expect(quiet.err.split('\n')[0]).toMatch(/^note: cannot get namespace quiet \(https:\/\/127\.0\.0\.1:\d+\): HTTP 403: namespaces is forbidden: .*: namespace labels are not known, so the namespaceSelector of image-rewriter leaves out only what namespace names decide$/);
+    const system = await run(['-n', 'kube-system', '--scope', 'pods'], forbidden);
+    expect(system.code).toBe(0);
+    expect(system.out).toBe('audit: no image would be rewritten\nleft out: 2 object(s) in kube-system (the webhook is not called there)\n');
+  });
+
+  it('--webhook-config NAME: that configuration decides, whatever it calls (here Pods only: the workloads are left out)', async () => {
+    const podsOnly = webhookConfiguration({ url: 'https://other.example.com/hook', name: 'pods-only' });
+    const r = await run(['-n', 'ns-0', '-o', 'json', '--webhook-config', 'pods-only'], () => {
+      configurations = { 'pods-only': podsOnly };
+    });
+    expect(r.code).toBe(1);
+    expect(new Set(kinds(r.out).map((k) => k.split('/')[0]))).toEqual(new Set(['Pod']));
+    // The Deployment and its ReplicaSet.
+    expect(r.err).toMatch(/\nleft out: 2 object\(s\) the webhook configuration pods-only does not select\n$/);
+  });
+
+  it('a configuration that calls the webhook in kube-system: kube-system is audited like any namespace', async () => {
+    const everything = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'image-rewriter' }, webhooks: [{ name: 'all.example.com', rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], scope: '*' }] }] };
+    const r = await run(['-n', 'kube-system', '--scope', 'pods', '-o', 'json'], () => {
+      configurations = { 'image-rewriter': everything };
+    });
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/kube-system-0', 'Pod/kube-system-2']);
+    expect(r.err).not.toContain('left out');
+  });
+
+  it('--webhook-config must be an object name', async () => {
+    expect((await audit(['--kubeconfig', kubeconfig, '--webhook-config', 'Not A Name'])).code).toBe(64);
+    expect((await audit(['--kubeconfig', kubeconfig, '--webhook-config', ''])).code).toBe(64);
+  });
+});
+
 describe('audit of kubectl get -o json', () => {
   const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', ...(pod(0) as object) }, { apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT }, { apiVersion: 'apps/v1', kind: 'ReplicaSet', ...REPLICASET }] });
 
@@ -522,6 +657,67 @@ describe('audit -f: what the webhook is never called for is left out', () => {
       out: "audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n",
       err: '',
     });
+  });
+});
+
+describe('audit -f: Namespaces and the webhook configuration in the input say what the webhook is called for', () => {
+  const ns = (name: string, labels: Record<string, string> = {}): unknown => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } } });
+  const NAMESPACES = [ns('shop'), ns('quiet', { 'image-rewriter.io/skip': 'true' }), ns('kube-system')];
+  const PODS = [podIn('shop', 'web'), podIn('quiet', 'batch'), podIn('kube-system', 'coredns'), podIn('shop', 'opted-out', { labels: { 'image-rewriter.io/skip': 'true' } })];
+  const FALLBACK = 'audit assumes the webhook is called for everything outside kube-system (what webhook-config always excludes)';
+
+  it('kubectl get namespaces,mutatingwebhookconfigurations,pods -A -o json: only what the configuration selects is listed; the extra kinds are neither listed nor unreadable', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, INSTALLED, ...PODS));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web']);
+    expect(r.err).toBe(
+      'audit: 1 image(s) in 1 object(s) would be rewritten\nper namespace:\n  shop: 1\nper rule:\n  gcr-asia: 1\n' +
+        'left out: 1 object(s) in kube-system (the webhook is not called there), 2 object(s) the webhook configuration image-rewriter does not select\n',
+    );
+  });
+
+  it('all of them selected out: exit 0 (a migrated cluster passes the gate)', async () => {
+    const r = await audit(['-f', '-'], listOf(...NAMESPACES, INSTALLED, podIn('quiet', 'batch')));
+    expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', err: '' });
+  });
+
+  it('several kubectl outputs, one after another, and -n: the same', async () => {
+    const text = `${listOf(...NAMESPACES)}\n${JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', items: [INSTALLED] })}\n${listOf(...PODS)}`;
+    const r = await audit(['-f', '-', '-o', 'json', '-n', 'quiet'], text);
+    expect(r).toEqual({ code: 0, out: '', err: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n' });
+  });
+
+  it('Namespaces but no configuration: today\'s behaviour, and a note', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, ...PODS));
+    expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
+    expect(r.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the input: ${FALLBACK}`);
+    const other = await audit(['-f', '-', '-o', 'json', '--webhook-config', 'mine'], listOf(...NAMESPACES, INSTALLED, ...PODS));
+    expect(other.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration mine in the input (it has image-rewriter: --webhook-config NAME picks one): ${FALLBACK}`);
+    expect(kinds(other.out)).toEqual(['Pod/web', 'Pod/batch']);
+  });
+
+  it('the configuration but no Namespaces: only names rule namespaces out, and a note names those missing', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, ...PODS));
+    expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
+    expect(r.err.split('\n')[0]).toBe(
+      'note: the input has no Namespace shop, quiet, kube-system (3 namespace(s)): their labels are not known, so the namespaceSelector of image-rewriter leaves out only what their names decide (add namespaces to the kubectl get)',
+    );
+    expect(r.err).toMatch(/\nleft out: 1 object\(s\) in kube-system \(the webhook is not called there\), 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+  });
+
+  it('a configuration that cannot be read: today\'s behaviour, and a note saying what is wrong', async () => {
+    const broken = { ...INSTALLED, webhooks: [{ ...INSTALLED.webhooks[0], namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] } }] };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, broken, ...PODS));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
+    expect(r.err.split('\n')[0]).toBe(
+      `note: the MutatingWebhookConfiguration image-rewriter in the input cannot be read (webhooks[0].namespaceSelector matchExpressions[0].operator is not one of In, NotIn, Exists, DoesNotExist: Gt): ${FALLBACK}`,
+    );
+  });
+
+  it('neither in the input: no note (as before)', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...PODS));
+    expect(r.err).not.toContain('note:');
   });
 });
 
