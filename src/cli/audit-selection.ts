@@ -37,17 +37,22 @@ export interface SelectionRead {
 
 const FALLBACK = `audit assumes the webhook is called for everything outside ${EXCLUDED_NAMESPACES.join(', ')} (what webhook-config always excludes)`;
 
-/** Whether the API server would call the configuration's webhooks for `o` (of workload type `type`). */
+/**
+ * Whether the API server would call the configuration's webhooks for `o` (of workload type `type`),
+ * or for the Pods made from it: a workload's template is listed as before when its Pods are sent
+ * (in its namespace, with its template's labels), even by a configuration registered for Pods only
+ * (`--scope pods`, webhook-config's default): audit's own `--scope` chooses whether templates are
+ * listed. Left out is what neither the object nor its Pods ever reach.
+ */
 export function calledFor(selection: Selection, o: ManifestObject, type: WorkloadType): boolean {
-  return isCalled(selection.webhooks, {
-    group: o.group,
-    version: o.version,
-    resource: type.resource,
+  const where = {
     namespaced: true, // every kind with a pod spec is namespaced
     namespace: o.namespace,
     namespaceLabels: o.namespace === undefined ? undefined : selection.namespaces.get(o.namespace),
-    labels: labelsOf(o.object),
-  });
+  };
+  if (isCalled(selection.webhooks, { ...where, group: o.group, version: o.version, resource: type.resource, labels: labelsOf(o.object) })) return true;
+  const template = type.templateMetadataPath === undefined ? undefined : at(o.object, type.templateMetadataPath.slice(0, -1));
+  return template !== undefined && isCalled(selection.webhooks, { ...where, group: '', version: 'v1', resource: 'pods', labels: labelsOf(template) });
 }
 
 const isNamespace = (o: ManifestObject): boolean => o.group === '' && o.kind === 'Namespace';

@@ -421,15 +421,25 @@ describe('audit of a live cluster: what the webhook configuration does not selec
     expect(system.out).toBe('audit: no image would be rewritten\nleft out: 2 object(s) in kube-system (the webhook is not called there)\n');
   });
 
-  it('--webhook-config NAME: that configuration decides, whatever it calls (here Pods only: the workloads are left out)', async () => {
+  it('--webhook-config NAME: that configuration decides, whatever it calls; one for Pods only still lists the templates whose Pods it is sent', async () => {
     const podsOnly = webhookConfiguration({ url: 'https://other.example.com/hook', name: 'pods-only' });
     const r = await run(['-n', 'ns-0', '-o', 'json', '--webhook-config', 'pods-only'], () => {
       configurations = { 'pods-only': podsOnly };
     });
     expect(r.code).toBe(1);
-    expect(new Set(kinds(r.out).map((k) => k.split('/')[0]))).toEqual(new Set(['Pod']));
-    // The Deployment and its ReplicaSet.
-    expect(r.err).toMatch(/\nleft out: 2 object\(s\) the webhook configuration pods-only does not select\n$/);
+    // As without a configuration: the Deployment's Pods are sent, so its template is listed (audit's
+    // --scope pods lists only the Pods); its ReplicaSet is left out as controlled, not as unselected.
+    expect(new Set(kinds(r.out).map((k) => k.split('/')[0]))).toEqual(new Set(['Pod', 'Deployment']));
+    expect(r.err).not.toMatch(/does not select/);
+    // A configuration that sends neither the Deployment nor its Pods (an objectSelector its
+    // template's labels fail): left out.
+    const labelled = webhookConfiguration({ url: 'https://other.example.com/hook', name: 'labelled', scope: 'all' });
+    for (const w of labelled.webhooks) Object.assign(w, { objectSelector: { matchLabels: { 'team.example.com/mirrored': 'yes' } } });
+    const none = await run(['-n', 'ns-0', '-o', 'json', '--webhook-config', 'labelled'], () => {
+      configurations = { labelled };
+    });
+    expect(none.code).toBe(0);
+    expect(none.err).toMatch(/\nleft out: \d+ object\(s\) the webhook configuration labelled does not select\n$/);
   });
 
   it('a configuration that calls the webhook in kube-system: kube-system is audited like any namespace', async () => {
