@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
-import { type Pod, cronJob, deployment, imagesOf, job, list, parseJson, pod, replicaSet, webhookConfiguration } from './harness/kubectl.js';
+import { type Pod, cronJob, deployment, imagesOf, job, list, objectMeta, parseJson, pod, podSpec, replicaSet, webhookConfiguration } from './harness/kubectl.js';
 import { isAlive } from './harness/processes.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
@@ -595,6 +595,100 @@ describe('image-rewriter behind a real kube-apiserver', () => {
         const after = await kubectl.json(job, ['-n', ns, 'get', 'job', a.name]);
         expect(imagesOf(after.spec.template.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/migrate:1' });
         expect(JSON.parse(after.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/main': 'gcr.io/e2e/migrate:1' });
+      }
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
+  scenario(env, '12c. server-side apply (Flux, Argo CD) and kubectl apply re-apply a Job, a Pod and a Deployment whose rule adds imagePullSecrets', async () => {
+    // The webhook adds fields the manifest lacks (imagePullSecrets, the original-images
+    // annotation). The API server records managedFields before it calls mutating webhooks, so
+    // the applier does not own them and a re-apply of the same manifest leaves them alone: a Pod's
+    // imagePullSecrets and a Job's template stay as stored and the re-apply is accepted.
+    const ns = 'server-side-apply';
+    await kubectl.createNamespace(ns);
+    const rules = join(env.runDir, 'webhook', 'pull-secret-rules.yaml');
+    await writeFile(rules, 'rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: mirror.example.com/e2e\n    imagePullSecrets: [mirror-pull]\n');
+    const serve = await env.startExtraServe('serve-pull-secrets', { rules });
+    const withSecrets = podSpec.extend({ imagePullSecrets: z.array(z.object({ name: z.string() })).optional() });
+    const managedFields = z.array(z.object({ manager: z.string(), operation: z.string(), fieldsV1: z.unknown() })).optional();
+    const stored = z.object({
+      metadata: objectMeta.extend({ managedFields }),
+      spec: z.union([z.object({ template: z.object({ spec: withSecrets }) }), withSecrets]),
+    });
+    const container = containers({ main: 'gcr.io/e2e/app:1' });
+    const manifests = (prefix: string): { kind: string; name: string; manifest: string }[] => [
+      {
+        kind: 'job',
+        name: `${prefix}-job`,
+        manifest: JSON.stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: `${prefix}-job` }, spec: { suspend: true, template: { spec: { restartPolicy: 'Never', containers: container } } } }),
+      },
+      {
+        // A Pod's image volumes are immutable too.
+        kind: 'pod',
+        name: `${prefix}-pod`,
+        manifest: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `${prefix}-pod` },
+          spec: { containers: [{ ...container[0], volumeMounts: [{ name: 'model', mountPath: '/model' }] }], volumes: [{ name: 'model', image: { reference: 'gcr.io/e2e/model:1' } }] },
+        }),
+      },
+      {
+        kind: 'deployment',
+        name: `${prefix}-deployment`,
+        manifest: JSON.stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: `${prefix}-deployment` },
+          spec: { replicas: 0, selector: { matchLabels: { app: prefix } }, template: { metadata: { labels: { app: prefix } }, spec: { containers: container } } },
+        }),
+      },
+    ];
+    // Server-side apply as Flux sends it (PATCH application/apply-patch+yaml, its own field
+    // manager, force), and kubectl apply's strategic merge patch.
+    const appliers = [
+      { name: 'ssa', args: ['apply', '--server-side', '--field-manager=flux', '--force-conflicts'] },
+      { name: 'csa', args: ['apply'] },
+    ];
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token) }));
+      await eventually('rewrites to mirror.example.com', { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
+        const image = created.spec.containers[0]?.image ?? '';
+        return image === 'mirror.example.com/e2e/probe:1' ? done(undefined) : notYet(image);
+      });
+      // Created, then the same manifests applied twice more (every GitOps sync).
+      for (const round of [1, 2, 3]) {
+        for (const a of appliers) {
+          for (const m of manifests(a.name)) {
+            const r = await kubectl.run(['-n', ns, ...a.args, '-f', '-'], { input: m.manifest });
+            const errors = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('Warning: '));
+            expect({ round, applier: a.name, kind: m.kind, code: r.code, errors }).toEqual({ round, applier: a.name, kind: m.kind, code: 0, errors: [] });
+            const o = await kubectl.json(stored, ['-n', ns, 'get', m.kind, m.name, '--show-managed-fields']);
+            const spec = 'template' in o.spec ? o.spec.template.spec : o.spec;
+            const expectedImages: Record<string, string> = { 'containers/main': 'mirror.example.com/e2e/app:1' };
+            const expectedOriginals: Record<string, string> = { 'containers/main': 'gcr.io/e2e/app:1' };
+            if (m.kind === 'pod') {
+              expectedImages['volumes/model'] = 'mirror.example.com/e2e/model:1';
+              expectedOriginals['volumes/model'] = 'gcr.io/e2e/model:1';
+            }
+            expect({ round, name: m.name, images: imagesOf(spec), secrets: spec.imagePullSecrets }).toEqual({ round, name: m.name, images: expectedImages, secrets: [{ name: 'mirror-pull' }] });
+            expect(JSON.parse(o.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual(expectedOriginals);
+            // Not a new rollout, nor a changed Job.
+            if (m.kind !== 'pod') expect({ name: m.name, generation: o.metadata.generation }).toEqual({ name: m.name, generation: 1 });
+            // No manager owns what the webhook added; the applier owns the image it applied.
+            const owned = JSON.stringify(o.metadata.managedFields ?? []);
+            expect(owned).not.toContain('f:imagePullSecrets');
+            expect(owned).not.toContain(`f:${ORIGINAL_IMAGES}`);
+            if (a.name === 'ssa') {
+              const flux = (o.metadata.managedFields ?? []).filter((f) => f.manager === 'flux').map((f) => f.operation);
+              expect(flux).toEqual(['Apply']);
+            }
+          }
+        }
       }
     } finally {
       await env.restoreWebhook();
