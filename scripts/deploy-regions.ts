@@ -12,12 +12,12 @@
  *
  * `--parameter Key=Value` goes to every region; `--parameter REGION:Key=Value` to that region only,
  * in place of an unscoped value of the same Key, for the values that exist in one region
- * (VpcEndpointIds, VerifyEcrRepositoryArns, AllowedSourceCidrs, or an EndpointType of its own).
- * Before anything runs
+ * (VpcEndpointIds, VerifyEcrRepositoryArns, AllowedSourceCidrs, KmsKeyArn, or an EndpointType of its
+ * own). Before anything runs
  * it refuses what would deploy a broken region: a REGION not in --regions, a Key the template lacks,
  * a Key given twice in one scope, EndpointType PRIVATE without VpcEndpointIds or with
- * AllowedSourceCidrs, one VPC endpoint in two regions, ECR ARNs of another partition; and warns of
- * ECR ARNs of another region.
+ * AllowedSourceCidrs, one VPC endpoint in two regions, ECR ARNs of another partition, a KmsKeyArn of
+ * another region; and warns of ECR ARNs of another region.
  *
  * The commands go through an injected runner, so tests check what would run without AWS. A region
  * that fails does not stop the others; the exit status is 1 when any failed.
@@ -209,6 +209,13 @@ function parameterProblems(options: Options): string[] {
     // VpcEndpointIds is ignored where the EndpointType is REGIONAL (given here; else it may be PRIVATE).
     if (type !== 'REGIONAL') {
       for (const id of (values.get('VpcEndpointIds') ?? '').split(',').filter((i) => i !== '')) vpceRegions.set(id, [...(vpceRegions.get(id) ?? []), region]);
+    }
+    // A KMS key belongs to one region, and the stack's SecureString needs one of its own region
+    // (template.yaml's KmsKeyArn): an unscoped key fails the token's write in every other region,
+    // after the regions before it were deployed.
+    const key = /^arn:[a-z-]+:kms:([a-z0-9-]+):/.exec((values.get('KmsKeyArn') ?? '').trim());
+    if (key !== null && key[1] !== region) {
+      out.push(`--parameter: KmsKeyArn for ${region} names a key of ${key[1] ?? ''}; a KMS key serves its own region only: give each region its own (--parameter ${region}:KmsKeyArn=arn:${partition(region)}:kms:${region}:...)`);
     }
     for (const arn of ecrArns(values)) {
       if (arn.partition !== partition(region)) out.push(`--parameter: VerifyEcrRepositoryArns for ${region} names ${arn.arn}, of partition ${arn.partition}: IAM in ${region} (${partition(region)}) cannot grant it`);

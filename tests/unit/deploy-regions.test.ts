@@ -231,6 +231,11 @@ describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
       parameters: ['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0a1b2c3d'],
       message: '--parameter: VpcEndpointIds vpce-0a1b2c3d would go to us-west-2, ap-southeast-1; a VPC endpoint exists in one region: give each region its own (--parameter us-west-2:VpcEndpointIds=vpce-0a1b2c3d)',
     },
+    {
+      desc: 'one KmsKeyArn for every region (a key of one region)',
+      parameters: ['KmsKeyArn=arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+      message: '--parameter: KmsKeyArn for ap-southeast-1 names a key of us-west-2; a KMS key serves its own region only: give each region its own (--parameter ap-southeast-1:KmsKeyArn=arn:aws:kms:ap-southeast-1:...)',
+    },
     { desc: 'an ECR ARN of another partition', parameters: ['us-west-2:VerifyEcrRepositoryArns=arn:aws-cn:ecr:cn-north-1:111122223333:repository/hub/*'], message: 'VerifyEcrRepositoryArns for us-west-2 names arn:aws-cn:ecr:cn-north-1:111122223333:repository/hub/*, of partition aws-cn: IAM in us-west-2 (aws) cannot grant it' },
   ])('refuses $desc before running anything', async ({ parameters, message }) => {
     const { run, calls } = fake();
@@ -246,6 +251,15 @@ describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
     expect(problems(o)).toEqual([]);
     expect(deployArgs(o, 'us-west-2').slice(-1)).toEqual(['AllowedSourceCidrs=203.0.113.10/32,2600:1f14:abc:de00::/56']);
     expect(deployArgs(o, 'ap-southeast-1').slice(-3)).toEqual(['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-9f8e7d6c', 'AllowedSourceCidrs=""']);
+  });
+
+  it("gives each region its own KmsKeyArn (a multi-Region key's replica ARN names its region)", () => {
+    const o = options({
+      templateParameters,
+      parameters: ['us-west-2:KmsKeyArn=arn:aws:kms:us-west-2:111122223333:key/mrk-0123456789abcdef0123456789abcdef', 'ap-southeast-1:KmsKeyArn=arn:aws:kms:ap-southeast-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef'],
+    });
+    expect(problems(o)).toEqual([]);
+    expect(deployArgs(o, 'ap-southeast-1').slice(-1)).toEqual(['KmsKeyArn=arn:aws:kms:ap-southeast-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef']);
   });
 
   it('lets one VPC endpoint go to every region when the others are REGIONAL (where VpcEndpointIds is ignored)', () => {
