@@ -1,7 +1,7 @@
 /**
  * The CloudFormation custom resource that gives each stack its webhook token (template.yaml's
  * `WebhookToken`, its own small Lambda function): the token is generated at deploy time and
- * stored in an SSM SecureString (the aws/ssm key), which CloudFormation cannot create itself. The
+ * stored in an SSM SecureString (the aws/ssm key, or KmsKeyId: below), which CloudFormation cannot create itself. The
  * webhook function reads it at its cold start through `WEBHOOK_TOKEN_PARAMETER`
  * (src/config/settings.ts). The token is never returned to CloudFormation (the answer has no
  * `Data`), so it is in no template, output, attribute or function configuration.
