@@ -42,7 +42,7 @@ const FALLBACK = `audit assumes the webhook is called for everything outside ${E
  * or for the Pods made from it: a workload's template is listed as before when its Pods are sent
  * (in its namespace, with its template's labels), even by a configuration registered for Pods only
  * (`--scope pods`, webhook-config's default): audit's own `--scope` chooses whether templates are
- * listed. Left out is what neither the object nor its Pods ever reach.
+ * listed. Left out is what neither the object nor its Pods ever reach (a PodTemplate makes no Pods).
  */
 export function calledFor(selection: Selection, o: ManifestObject, type: WorkloadType): boolean {
   const where = {
@@ -51,7 +51,8 @@ export function calledFor(selection: Selection, o: ManifestObject, type: Workloa
     namespaceLabels: o.namespace === undefined ? undefined : selection.namespaces.get(o.namespace),
   };
   if (isCalled(selection.webhooks, { ...where, group: o.group, version: o.version, resource: type.resource, labels: labelsOf(o.object) })) return true;
-  const template = type.templateMetadataPath === undefined ? undefined : at(o.object, type.templateMetadataPath.slice(0, -1));
+  // No controller makes Pods from a PodTemplate: its template reaches the webhook only as itself.
+  const template = type.templateMetadataPath === undefined || type.kind === 'PodTemplate' ? undefined : at(o.object, type.templateMetadataPath.slice(0, -1));
   return template !== undefined && isCalled(selection.webhooks, { ...where, group: '', version: 'v1', resource: 'pods', labels: labelsOf(template) });
 }
 

@@ -697,6 +697,19 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     expect(r).toEqual({ code: 0, out: '', err: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n' });
   });
 
+  it('a configuration for Pods only (webhook-config\'s default): a Deployment is listed (its Pods are sent), a PodTemplate is not (it makes no Pods)', async () => {
+    const podsOnly = webhookConfiguration({ url: 'https://abc.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123' });
+    const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'gcr.io/web' }] } };
+    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { template } };
+    const podTemplate = { apiVersion: 'v1', kind: 'PodTemplate', metadata: { name: 'web-template', namespace: 'shop' }, template };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, podsOnly, deployment, podTemplate));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Deployment/web']);
+    expect(r.err).toMatch(/\nleft out: 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+    // Alone, it leaves nothing the webhook could ever act on: exit 0.
+    expect(await audit(['-f', '-'], listOf(...NAMESPACES, podsOnly, podTemplate))).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', err: '' });
+  });
+
   it('Namespaces but no configuration: today\'s behaviour, and a note', async () => {
     const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, ...PODS));
     expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
