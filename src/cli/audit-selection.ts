@@ -100,6 +100,13 @@ export function fileSelection(objects: readonly ManifestObject[], audited: reado
 }
 
 /**
+ * Whether the first list call will say why `e`'s call failed (so a note would repeat it): the server
+ * not reached, or the credentials refused. A call still throttled after its last try also stops the
+ * listing (ListError.unreachable), but the list calls after it may be answered: it gets its note.
+ */
+const saidByTheLists = (e: ListError): boolean => e.unreachable && (e.status === undefined || e.status === 401);
+
+/**
  * The selection of a live cluster: `get` of the configuration, then the Namespaces. A call the server
  * answers with an error gives the fallback and a note; one it cannot be reached for (or refuses the
  * credentials of) gives the fallback silently: the first list call then says why, as before.
@@ -110,7 +117,7 @@ export async function clusterSelection(cluster: Cluster, name: string): Promise<
     config = await cluster.webhookConfiguration(name);
   } catch (e) {
     if (!(e instanceof ListError)) throw e;
-    return { selection: undefined, note: e.unreachable ? undefined : printable(`note: ${e.message}: ${FALLBACK}`) };
+    return { selection: undefined, note: saidByTheLists(e) ? undefined : printable(`note: ${e.message}: ${FALLBACK}`) };
   }
   if (config === undefined) {
     return { selection: undefined, note: `note: no MutatingWebhookConfiguration ${name} in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}` };
@@ -126,7 +133,7 @@ export async function clusterSelection(cluster: Cluster, name: string): Promise<
   } catch (e) {
     if (!(e instanceof ListError)) throw e;
     const read = selectionOf(name, config, new Map(), 'in the cluster');
-    if (read.selection === undefined || e.unreachable) return read;
+    if (read.selection === undefined || saidByTheLists(e)) return read;
     return {
       selection: read.selection,
       note: printable(`note: ${e.message}: namespace labels are not known, so the namespaceSelector of ${name} leaves out only what namespace names decide`),

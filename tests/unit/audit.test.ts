@@ -121,7 +121,8 @@ beforeAll(async () => {
     if (url.pathname.startsWith(CONFIGURATION_PATH)) {
       gets.push(url.pathname);
       const config = configurations[url.pathname.slice(CONFIGURATION_PATH.length)];
-      if (configurationStatus === 403) forbidden('mutatingwebhookconfigurations.admissionregistration.k8s.io');
+      if (configurationStatus === 429) send(429, { kind: 'Status', status: 'Failure', reason: 'TooManyRequests', code: 429, message: 'TooManyRequests: try again later' }, { 'retry-after': '0' });
+      else if (configurationStatus === 403) forbidden('mutatingwebhookconfigurations.admissionregistration.k8s.io');
       else if (config === undefined) send(404, { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' });
       else send(200, config);
       return;
@@ -406,6 +407,15 @@ describe('audit of a live cluster: what the webhook configuration does not selec
     expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
     expect(r.err.split('\n')[0]).toMatch(/^note: cannot get mutatingwebhookconfigurations image-rewriter \(https:\/\/127\.0\.0\.1:\d+\): HTTP 403: mutatingwebhookconfigurations\.admissionregistration\.k8s\.io is forbidden: User "auditor" cannot get resource "mutatingwebhookconfigurations\.admissionregistration\.k8s\.io": audit assumes the webhook is called for everything outside kube-system \(what webhook-config always excludes\)$/);
     expect(r.err).not.toMatch(/^error/m);
+  });
+
+  it('the configuration still throttled after the last try, the lists then answered: the fallback is not silent', async () => {
+    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], () => {
+      configurationStatus = 429;
+    });
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
+    expect(r.err.split('\n')[0]).toMatch(/^note: cannot get mutatingwebhookconfigurations image-rewriter \(https:\/\/127\.0\.0\.1:\d+\): HTTP 429: TooManyRequests: try again later \(the API server is throttling: 5 tries\): audit assumes /);
   });
 
   it('the Namespaces forbidden: their labels are not known, so only names rule namespaces out (kube-system); a note says so', async () => {
