@@ -42,7 +42,7 @@ const FALLBACK = `audit assumes the webhook is called for everything outside ${E
  * or for the Pods made from it: a workload's template is listed as before when its Pods are sent
  * (in its namespace, with its template's labels), even by a configuration registered for Pods only
  * (`--scope pods`, webhook-config's default): audit's own `--scope` chooses whether templates are
- * listed. Left out is what neither the object nor its Pods ever reach.
+ * listed. Left out is what neither the object nor its Pods ever reach (a PodTemplate makes no Pods).
  */
 export function calledFor(selection: Selection, o: ManifestObject, type: WorkloadType): boolean {
   const where = {
@@ -51,7 +51,8 @@ export function calledFor(selection: Selection, o: ManifestObject, type: Workloa
     namespaceLabels: o.namespace === undefined ? undefined : selection.namespaces.get(o.namespace),
   };
   if (isCalled(selection.webhooks, { ...where, group: o.group, version: o.version, resource: type.resource, labels: labelsOf(o.object) })) return true;
-  const template = type.templateMetadataPath === undefined ? undefined : at(o.object, type.templateMetadataPath.slice(0, -1));
+  // No controller makes Pods from a PodTemplate: its template reaches the webhook only as itself.
+  const template = type.templateMetadataPath === undefined || type.kind === 'PodTemplate' ? undefined : at(o.object, type.templateMetadataPath.slice(0, -1));
   return template !== undefined && isCalled(selection.webhooks, { ...where, group: '', version: 'v1', resource: 'pods', labels: labelsOf(template) });
 }
 
@@ -99,6 +100,13 @@ export function fileSelection(objects: readonly ManifestObject[], audited: reado
 }
 
 /**
+ * Whether the first list call will say why `e`'s call failed (so a note would repeat it): the server
+ * not reached, or the credentials refused. A call still throttled after its last try also stops the
+ * listing (ListError.unreachable), but the list calls after it may be answered: it gets its note.
+ */
+const saidByTheLists = (e: ListError): boolean => e.unreachable && (e.status === undefined || e.status === 401);
+
+/**
  * The selection of a live cluster: `get` of the configuration, then the Namespaces. A call the server
  * answers with an error gives the fallback and a note; one it cannot be reached for (or refuses the
  * credentials of) gives the fallback silently: the first list call then says why, as before.
@@ -109,7 +117,7 @@ export async function clusterSelection(cluster: Cluster, name: string): Promise<
     config = await cluster.webhookConfiguration(name);
   } catch (e) {
     if (!(e instanceof ListError)) throw e;
-    return { selection: undefined, note: e.unreachable ? undefined : printable(`note: ${e.message}: ${FALLBACK}`) };
+    return { selection: undefined, note: saidByTheLists(e) ? undefined : printable(`note: ${e.message}: ${FALLBACK}`) };
   }
   if (config === undefined) {
     return { selection: undefined, note: `note: no MutatingWebhookConfiguration ${name} in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}` };
@@ -125,7 +133,7 @@ export async function clusterSelection(cluster: Cluster, name: string): Promise<
   } catch (e) {
     if (!(e instanceof ListError)) throw e;
     const read = selectionOf(name, config, new Map(), 'in the cluster');
-    if (read.selection === undefined || e.unreachable) return read;
+    if (read.selection === undefined || saidByTheLists(e)) return read;
     return {
       selection: read.selection,
       note: printable(`note: ${e.message}: namespace labels are not known, so the namespaceSelector of ${name} leaves out only what namespace names decide`),

@@ -121,7 +121,8 @@ beforeAll(async () => {
     if (url.pathname.startsWith(CONFIGURATION_PATH)) {
       gets.push(url.pathname);
       const config = configurations[url.pathname.slice(CONFIGURATION_PATH.length)];
-      if (configurationStatus === 403) forbidden('mutatingwebhookconfigurations.admissionregistration.k8s.io');
+      if (configurationStatus === 429) send(429, { kind: 'Status', status: 'Failure', reason: 'TooManyRequests', code: 429, message: 'TooManyRequests: try again later' }, { 'retry-after': '0' });
+      else if (configurationStatus === 403) forbidden('mutatingwebhookconfigurations.admissionregistration.k8s.io');
       else if (config === undefined) send(404, { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' });
       else send(200, config);
       return;
@@ -406,6 +407,15 @@ describe('audit of a live cluster: what the webhook configuration does not selec
     expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
     expect(r.err.split('\n')[0]).toMatch(/^note: cannot get mutatingwebhookconfigurations image-rewriter \(https:\/\/127\.0\.0\.1:\d+\): HTTP 403: mutatingwebhookconfigurations\.admissionregistration\.k8s\.io is forbidden: User "auditor" cannot get resource "mutatingwebhookconfigurations\.admissionregistration\.k8s\.io": audit assumes the webhook is called for everything outside kube-system \(what webhook-config always excludes\)$/);
     expect(r.err).not.toMatch(/^error/m);
+  });
+
+  it('the configuration still throttled after the last try, the lists then answered: the fallback is not silent', async () => {
+    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], () => {
+      configurationStatus = 429;
+    });
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
+    expect(r.err.split('\n')[0]).toMatch(/^note: cannot get mutatingwebhookconfigurations image-rewriter \(https:\/\/127\.0\.0\.1:\d+\): HTTP 429: TooManyRequests: try again later \(the API server is throttling: 5 tries\): audit assumes /);
   });
 
   it('the Namespaces forbidden: their labels are not known, so only names rule namespaces out (kube-system); a note says so', async () => {
@@ -695,6 +705,19 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     const text = `${listOf(...NAMESPACES)}\n${JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', items: [INSTALLED] })}\n${listOf(...PODS)}`;
     const r = await audit(['-f', '-', '-o', 'json', '-n', 'quiet'], text);
     expect(r).toEqual({ code: 0, out: '', err: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n' });
+  });
+
+  it('a configuration for Pods only (webhook-config\'s default): a Deployment is listed (its Pods are sent), a PodTemplate is not (it makes no Pods)', async () => {
+    const podsOnly = webhookConfiguration({ url: 'https://abc.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123' });
+    const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'gcr.io/web' }] } };
+    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { template } };
+    const podTemplate = { apiVersion: 'v1', kind: 'PodTemplate', metadata: { name: 'web-template', namespace: 'shop' }, template };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, podsOnly, deployment, podTemplate));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Deployment/web']);
+    expect(r.err).toMatch(/\nleft out: 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+    // Alone, it leaves nothing the webhook could ever act on: exit 0.
+    expect(await audit(['-f', '-'], listOf(...NAMESPACES, podsOnly, podTemplate))).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', err: '' });
   });
 
   it('Namespaces but no configuration: today\'s behaviour, and a note', async () => {
