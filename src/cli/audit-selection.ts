@@ -33,6 +33,11 @@ export interface Selection {
 export interface SelectionRead {
   readonly selection: Selection | undefined;
   readonly note: string | undefined;
+  /**
+   * The configuration is simply not there, or may not be read (403): what audit met before it read
+   * configurations, whose output stays as it was unless the user named one (audit.ts, `note`).
+   */
+  readonly usual?: true;
 }
 
 const FALLBACK = `audit assumes the webhook is called for everything outside ${EXCLUDED_NAMESPACES.join(', ')} (what webhook-config always excludes)`;
@@ -84,7 +89,7 @@ export function fileSelection(objects: readonly ManifestObject[], audited: reado
   if (config === undefined) {
     if (configurations.length === 0 && namespaces.size === 0) return { selection: undefined, note: undefined };
     const others = configurations.length === 0 ? '' : ` (it has ${configurations.map((o) => o.name ?? '(no name)').join(', ')}: --webhook-config NAME picks one)`;
-    return { selection: undefined, note: printable(`note: no MutatingWebhookConfiguration ${name} in the input${others}: ${FALLBACK}`) };
+    return { selection: undefined, note: printable(`note: no MutatingWebhookConfiguration ${name} in the input${others}: ${FALLBACK}`), ...(configurations.length === 0 ? { usual: true } : {}) };
   }
   const read = selectionOf(name, config.object, namespaces, 'in the input');
   if (read.selection === undefined) return read;
@@ -117,10 +122,10 @@ export async function clusterSelection(cluster: Cluster, name: string): Promise<
     config = await cluster.webhookConfiguration(name);
   } catch (e) {
     if (!(e instanceof ListError)) throw e;
-    return { selection: undefined, note: saidByTheLists(e) ? undefined : printable(`note: ${e.message}: ${FALLBACK}`) };
+    return { selection: undefined, note: saidByTheLists(e) ? undefined : printable(`note: ${e.message}: ${FALLBACK}`), ...(e.status === 403 ? { usual: true } : {}) };
   }
   if (config === undefined) {
-    return { selection: undefined, note: `note: no MutatingWebhookConfiguration ${name} in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}` };
+    return { selection: undefined, note: `note: no MutatingWebhookConfiguration ${name} in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}`, usual: true };
   }
   const namespaces = new Map<string, Labels>();
   try {

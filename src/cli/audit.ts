@@ -361,6 +361,8 @@ async function auditCluster(
   without: Audit,
   out: Report,
   configuration: string,
+  /** Whether `--webhook-config` named it (see `note`). */
+  named: boolean,
 ): Promise<boolean> {
   const { openCluster, ListError } = await import('./cluster.js');
   let cluster;
@@ -371,7 +373,7 @@ async function auditCluster(
     io.stderr(`error: ${e.message}\n`);
     return false;
   }
-  const audit: Audit = { ...without, selection: note(io, await clusterSelection(cluster, configuration)) };
+  const audit: Audit = { ...without, selection: note(io, await clusterSelection(cluster, configuration), named) };
   // Kept across pages and kinds (AUDIT_KINDS lists controllers first): the workloads only, not the Pods.
   const controllers = new Controllers();
   let ok = true;
@@ -406,8 +408,14 @@ async function auditCluster(
 }
 
 /** The selection, after printing its note (what audit assumed without one, and why). */
-function note(io: Io, read: SelectionRead): Selection | undefined {
-  if (read.note !== undefined) io.stderr(`${read.note}\n`);
+/**
+ * The selection, its note written to stderr. When the configuration is simply not there or may not
+ * be read (SelectionRead.usual: audit run before the webhook is installed, a RoleBinding-only user)
+ * the note is written only if the user named it (`--webhook-config`): otherwise audit's output is
+ * what it was before it read configurations, which scripts compare.
+ */
+function note(io: Io, read: SelectionRead, named: boolean): Selection | undefined {
+  if (read.note !== undefined && (named || read.usual !== true)) io.stderr(`${read.note}\n`);
   return read.selection;
 }
 
@@ -456,10 +464,10 @@ export const command: Command = async (args, io) => {
     // A controller is in the namespace of what it controls: -n keeps both or neither. Namespaces
     // and webhook configurations (cluster-scoped) say what the webhook is called for.
     const wanted = read.objects.filter((o) => !isSelectionInput(o) && (namespace === undefined || o.namespace === namespace));
-    const selection = note(io, fileSelection(read.objects, wanted, configuration));
+    const selection = note(io, fileSelection(read.objects, wanted, configuration), values['webhook-config'] !== undefined);
     report(wanted, { ...audit, selection }, out, new Controllers());
   } else {
-    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out, configuration);
+    ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out, configuration, values['webhook-config'] !== undefined);
   }
   // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
   if (ok || out.total > 0) out.finish();

@@ -383,14 +383,20 @@ describe('audit of a live cluster: what the webhook configuration does not selec
     expect(calls.every((c) => c.limit === 3)).toBe(true);
   });
 
-  it('the configuration not installed (audit before the webhook): today\'s behaviour and one note on stderr', async () => {
+  it('the configuration not installed (audit before the webhook): today\'s behaviour, its output as before; a note when it was named', async () => {
     const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], () => {
       configurations = {};
     });
     expect(r.code).toBe(1);
     expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
-    expect(r.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}`);
-    expect(r.err.split('\n')[1]).toBe('audit: 2 image(s) in 2 object(s) would be rewritten');
+    expect(r.err.split('\n')[0]).toBe('audit: 2 image(s) in 2 object(s) would be rewritten');
+    expect(r.err).not.toContain('note:');
+    const named = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json', '--webhook-config', 'image-rewriter'], () => {
+      configurations = {};
+    });
+    expect(named.out).toBe(r.out);
+    expect(named.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the cluster (not installed yet, or under another name: --webhook-config NAME): ${FALLBACK}`);
+    expect(named.err.split('\n')[1]).toBe('audit: 2 image(s) in 2 object(s) would be rewritten');
     // kube-system is left out as before.
     const system = await run(['-n', 'kube-system', '--scope', 'pods'], () => {
       configurations = {};
@@ -399,10 +405,14 @@ describe('audit of a live cluster: what the webhook configuration does not selec
     expect(system.out).toBe('audit: no image would be rewritten\nleft out: 2 object(s) in kube-system (the webhook is not called there)\n');
   });
 
-  it('the configuration forbidden (RBAC): today\'s behaviour and a note saying why; not an error', async () => {
-    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], () => {
+  it('the configuration forbidden (RBAC): today\'s behaviour, not an error; a note saying why when it was named', async () => {
+    const forbidden = (): void => {
       configurationStatus = 403;
-    });
+    };
+    const quiet = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json'], forbidden);
+    expect(quiet.code).toBe(1);
+    expect(quiet.err).not.toContain('note:');
+    const r = await run(['-n', 'quiet', '--scope', 'pods', '-o', 'json', '--webhook-config', 'image-rewriter'], forbidden);
     expect(r.code).toBe(1);
     expect(kinds(r.out)).toEqual(['Pod/quiet-0', 'Pod/quiet-2']);
     expect(r.err.split('\n')[0]).toMatch(/^note: cannot get mutatingwebhookconfigurations image-rewriter \(https:\/\/127\.0\.0\.1:\d+\): HTTP 403: mutatingwebhookconfigurations\.admissionregistration\.k8s\.io is forbidden: User "auditor" cannot get resource "mutatingwebhookconfigurations\.admissionregistration\.k8s\.io": audit assumes the webhook is called for everything outside kube-system \(what webhook-config always excludes\)$/);
@@ -720,10 +730,12 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     expect(await audit(['-f', '-'], listOf(...NAMESPACES, podsOnly, podTemplate))).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', err: '' });
   });
 
-  it('Namespaces but no configuration: today\'s behaviour, and a note', async () => {
+  it('Namespaces but no configuration: today\'s behaviour; a note when it was named or the input has another', async () => {
     const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, ...PODS));
     expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
-    expect(r.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the input: ${FALLBACK}`);
+    expect(r.err).not.toContain('note:');
+    const named = await audit(['-f', '-', '-o', 'json', '--webhook-config', 'image-rewriter'], listOf(...NAMESPACES, ...PODS));
+    expect(named.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the input: ${FALLBACK}`);
     const other = await audit(['-f', '-', '-o', 'json', '--webhook-config', 'mine'], listOf(...NAMESPACES, INSTALLED, ...PODS));
     expect(other.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration mine in the input (it has image-rewriter: --webhook-config NAME picks one): ${FALLBACK}`);
     expect(kinds(other.out)).toEqual(['Pod/web', 'Pod/batch']);
