@@ -696,6 +696,151 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     }
   });
 
+  scenario(env, "12d. --scope all: kubectl diff and a server-side dry-run apply of unchanged manifests show no drift; after a rules change, the Deployment's new target and the Job's stored image", async () => {
+    // README (Scope table, GitOps row; "Rewrite before apply"): Flux's drift check is a
+    // server-side dry-run apply, which the webhook rewrites as it rewrote the object, so the
+    // unchanged manifest of a rewritten workload shows no drift; neither does kubectl diff.
+    const ns = 'gitops-drift';
+    await kubectl.createNamespace(ns);
+    const rules = join(env.runDir, 'webhook', 'drift-rules.yaml');
+    const rulesTo = (target: string): string => `rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: ${target}/e2e\n    imagePullSecrets: [mirror-pull]\n`;
+    await writeFile(rules, rulesTo('old.mirror.example.com'));
+    const serve = await env.startExtraServe('serve-drift', { rules });
+    const waitForTarget = (target: string): Promise<void> =>
+      eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
+        const image = created.spec.containers[0]?.image ?? '';
+        return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
+      });
+    // A Deployment, a Job and a CronJob, as git holds them; one set applied server-side, one with kubectl apply.
+    const manifest = (set: string): string => {
+      const spec = { containers: containers({ main: 'gcr.io/e2e/app:1' }) };
+      return JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `${set}-deployment` }, spec: { replicas: 0, selector: { matchLabels: { app: set } }, template: { metadata: { labels: { app: set } }, spec } } },
+          { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: `${set}-job` }, spec: { suspend: true, template: { spec: { restartPolicy: 'Never', ...spec } } } },
+          { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `${set}-cronjob` }, spec: { schedule: '0 3 * * *', suspend: true, jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', ...spec } } } } } },
+        ],
+      });
+    };
+    const workload = z.object({ kind: z.string(), metadata: objectMeta, spec: z.record(z.string(), z.unknown()) });
+    const withSecrets = podSpec.extend({ imagePullSecrets: z.array(z.object({ name: z.string() })).optional() });
+    const template = z.union([z.object({ template: z.object({ spec: withSecrets }) }), z.object({ jobTemplate: z.object({ spec: z.object({ template: z.object({ spec: withSecrets }) }) }) })]);
+    /** What a drift check compares, by `Kind/name`: the spec, the annotations, the generation. */
+    const byName = (items: z.infer<typeof workload>[]) =>
+      Object.fromEntries(items.map((o) => [`${o.kind}/${o.metadata.name}`, { generation: o.metadata.generation, annotations: o.metadata.annotations, spec: o.spec }]));
+    /** The images and pull secrets of each object's pod template, by `Kind/name`. */
+    const templates = (items: z.infer<typeof workload>[]) =>
+      Object.fromEntries(
+        items.map((o) => {
+          const t = template.parse(o.spec);
+          const spec = 'template' in t ? t.template.spec : t.jobTemplate.spec.template.spec;
+          return [`${o.kind}/${o.metadata.name}`, { images: imagesOf(spec), secrets: spec.imagePullSecrets }];
+        }),
+      );
+    const live = async (set: string) =>
+      (await kubectl.json(list(workload), ['-n', ns, 'get', `deployment/${set}-deployment`, `job/${set}-job`, `cronjob/${set}-cronjob`])).items;
+    const dryRun = async (set: string, args: readonly string[]) => {
+      const r = await kubectl.ok(['-n', ns, 'apply', ...args, '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifest(set) });
+      return parseJson(list(workload), r.stdout, `kubectl apply ${args.join(' ')} --dry-run=server`).items;
+    };
+    /** `kubectl diff`: its exit code, the lines it changes by object (`+ text`, `- text`), and stderr without warnings. */
+    const diff = async (set: string, args: readonly string[] = []) => {
+      const r = await kubectl.run(['-n', ns, 'diff', ...args, '-f', '-'], { input: manifest(set) });
+      const changed: Record<string, string[]> = {};
+      let current: string[] = [];
+      for (const line of r.stdout.split('\n')) {
+        const header = /^diff -u -N \S+\/(\S+) /.exec(line);
+        if (header !== null) changed[header[1] ?? ''] = current = [];
+        else if (/^[-+]/.test(line) && !/^(---|\+\+\+) /.test(line)) current.push(`${line[0] ?? ''} ${line.slice(1).trim()}`);
+      }
+      return { code: r.code, changed, errors: r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('Warning: ')), warnings: warnings(r.stderr) };
+    };
+    const rewroteTo = (target: string) => `Warning: image-rewriter: rewrote containers[main] gcr.io/e2e/app:1 -> ${target}/e2e/app:1 (rule e2e)`;
+    const fluxArgs = ['--server-side', '--field-manager=kustomize-controller', '--force-conflicts'];
+    const stored = (target: string) => ({ images: { 'containers/main': `${target}/e2e/app:1` }, secrets: [{ name: 'mirror-pull' }] });
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all' }));
+      await waitForTarget('old.mirror.example.com');
+      await kubectl.ok(['-n', ns, 'apply', '--server-side', '-f', '-'], { input: manifest('ssa') });
+      await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest('csa') });
+      for (const set of ['ssa', 'csa']) {
+        const objects = await live(set);
+        const kinds = [`Deployment/${set}-deployment`, `Job/${set}-job`, `CronJob/${set}-cronjob`];
+        expect(templates(objects)).toEqual(Object.fromEntries(kinds.map((k) => [k, stored('old.mirror.example.com')])));
+        for (const o of objects) expect(JSON.parse(o.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/main': 'gcr.io/e2e/app:1' });
+      }
+
+      // (1) kubectl diff --server-side of the manifest applied server-side: no drift (kubectl prints the rewrite's warning, on stderr).
+      expect(await diff('ssa', ['--server-side'])).toEqual({ code: 0, changed: {}, errors: [], warnings: [rewroteTo('old.mirror.example.com')] });
+      // Of the set applied with client-side kubectl apply: its manager owns the image, which now
+      // differs from the manifest's, so the dry-run apply stops on the conflict (README's
+      // server-side apply row); with --force-conflicts only kubectl's own rewrite of its
+      // last-applied-configuration annotation shows (and a Deployment's generation with it), no image.
+      const conflicted = await diff('csa', ['--server-side']);
+      expect(conflicted.code).toBeGreaterThan(1);
+      expect(conflicted.errors.filter((l) => l.startsWith('Error from server (Conflict)'))).toEqual([
+        'Error from server (Conflict): Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.template.spec.containers[name="main"].image',
+        'Error from server (Conflict): Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using batch/v1: .spec.template.spec.containers[name="main"].image',
+        'Error from server (Conflict): Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using batch/v1: .spec.jobTemplate.spec.template.spec.containers[name="main"].image',
+      ]);
+      const forced = await diff('csa', ['--server-side', '--force-conflicts']);
+      const withoutLastApplied = Object.fromEntries(Object.entries(forced.changed).map(([k, lines]) => [k, lines.filter((l) => !l.slice(2).startsWith('{"apiVersion"'))]));
+      expect({ code: forced.code, errors: forced.errors, changed: withoutLastApplied }).toEqual({
+        code: 1,
+        errors: [],
+        changed: { [`apps.v1.Deployment.${ns}.csa-deployment`]: ['- generation: 1', '+ generation: 2'], [`batch.v1.Job.${ns}.csa-job`]: [], [`batch.v1.CronJob.${ns}.csa-cronjob`]: [] },
+      });
+
+      // (3) client-side kubectl diff: no drift either, whichever way the objects were applied.
+      for (const set of ['ssa', 'csa']) expect({ set, ...(await diff(set)) }).toEqual({ set, code: 0, changed: {}, errors: [], warnings: [rewroteTo('old.mirror.example.com')] });
+
+      // (2) Server-side dry-run applies (kubectl's manager; Flux's, forcing) return the live objects: same spec, annotations, generation.
+      const ssaLive = byName(await live('ssa'));
+      expect(byName(await dryRun('ssa', ['--server-side']))).toEqual(ssaLive);
+      expect(byName(await dryRun('ssa', fluxArgs))).toEqual(ssaLive);
+      const csaLive = byName(await live('csa'));
+      expect(byName(await dryRun('csa', fluxArgs))).toEqual(csaLive);
+      expect(byName(await dryRun('csa', []))).toEqual(csaLive);
+
+      // (4) The rules change: the unchanged manifests now show the Deployment's and the CronJob's
+      // new target (a real change: the next sync rolls it out), and no change of the Job, whose
+      // immutable template keeps the image stored for the same original.
+      await writeFile(rules, rulesTo('new.mirror.example.com'));
+      await waitForTarget('new.mirror.example.com');
+      const moved = (set: string) => ({
+        [`apps.v1.Deployment.${ns}.${set}-deployment`]: ['- generation: 1', '+ generation: 2', '- - image: old.mirror.example.com/e2e/app:1', '+ - image: new.mirror.example.com/e2e/app:1'],
+        [`batch.v1.CronJob.${ns}.${set}-cronjob`]: ['- generation: 1', '+ generation: 2', '- - image: old.mirror.example.com/e2e/app:1', '+ - image: new.mirror.example.com/e2e/app:1'],
+      });
+      for (const [set, args] of [['ssa', ['--server-side']], ['ssa', []], ['csa', []]] as const) {
+        const d = await diff(set, args);
+        expect({ set, args, code: d.code, changed: d.changed, errors: d.errors }).toEqual({ set, args, code: 1, changed: moved(set), errors: [] });
+        expect(d.warnings).toEqual([rewroteTo('new.mirror.example.com'), rewroteTo('old.mirror.example.com')]);
+      }
+      const after = (set: string) => ({
+        [`Deployment/${set}-deployment`]: stored('new.mirror.example.com'),
+        [`Job/${set}-job`]: stored('old.mirror.example.com'),
+        [`CronJob/${set}-cronjob`]: stored('new.mirror.example.com'),
+      });
+      for (const [set, args] of [['ssa', ['--server-side']], ['ssa', fluxArgs], ['csa', fluxArgs], ['csa', []]] as const) {
+        const objects = await dryRun(set, args);
+        expect({ set, args, templates: templates(objects) }).toEqual({ set, args, templates: after(set) });
+        for (const o of objects) expect(JSON.parse(o.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/main': 'gcr.io/e2e/app:1' });
+        // The Job's dry run is the live Job.
+        const jobName = `Job/${set}-job`;
+        expect(byName(objects)[jobName]).toEqual(byName(await live(set))[jobName]);
+      }
+      // Dry runs all: nothing stored moved.
+      expect(byName(await live('ssa'))).toEqual(ssaLive);
+      expect(byName(await live('csa'))).toEqual(csaLive);
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
   scenario(env, '13. reinvocation: another mutating webhook after ours changes the image; ours runs again and records its original', async () => {
     const ns = 'reinvocation';
     await kubectl.createNamespace(ns);
