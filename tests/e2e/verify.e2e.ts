@@ -8,16 +8,20 @@
  *   rewrite never reaches `serve` (its log has no line for it);
  * - image volumes (`volumes[].image.reference`): the API server accepts the matchCondition that
  *   reads them and sends a Pod whose only rewritable image is one; it and a Deployment's are rewritten.
+ * - verify on UPDATE: a re-applied Deployment and Job (client-side and server-side apply) whose
+ *   target the registry no longer has (its tag deleted, the registry down) are not checked again:
+ *   accepted unchanged, no rollout to the upstream image, no "field is immutable"; a new tag is
+ *   checked (kept on upstream, or denied with `onMissing: deny`).
  * Each scenario registers its own configuration and puts the environment's back when done.
  */
 import { describe, expect } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
-import { deployment, imagesOf, list, pod } from './harness/kubectl.js';
+import { deployment, imagesOf, job, list, pod } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
-import { waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { type ServeInstance, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
 import { startRegistry } from '../helpers/registry.js';
 import { createTestPki } from '../helpers/tls.js';
 
@@ -26,6 +30,137 @@ const { kubectl } = env;
 
 const podJson = (name: string, images: Readonly<Record<string, string>>): string =>
   JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: Object.entries(images).map(([n, image]) => ({ name: n, image })) } });
+
+const workloads = (tag: string, suffix = '') => ({
+  deployment: JSON.stringify({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `web${suffix}` },
+    spec: { replicas: 1, selector: { matchLabels: { app: `web${suffix}` } }, template: { metadata: { labels: { app: `web${suffix}` } }, spec: { containers: [{ name: 'web', image: `team/app:${tag}` }] } } },
+  }),
+  job: JSON.stringify({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: `migrate${suffix}` },
+    spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'migrate', image: `team/app:${tag}` }] } } },
+  }),
+});
+
+/** Client-side `kubectl apply`, and `--server-side` (its own objects: README, server-side apply). */
+const APPLY_MODES = [
+  { suffix: '', flags: [] },
+  { suffix: '-ssa', flags: ['--server-side'] },
+] as const;
+
+/**
+ * A Deployment and a Job rewritten to a verified target, then re-applied (client-side and
+ * server-side) after the target became unavailable: `deleted` deletes the tag from the registry,
+ * `down` also stops the registry. serve is restarted first, so no cached verdict stands in for a check.
+ */
+async function reapplyUnchecked(ns: string, onMissing: 'keep' | 'deny', unavailable: 'deleted' | 'down'): Promise<void> {
+  await kubectl.createNamespace(ns);
+  const pki = await createTestPki();
+  const registry = await startRegistry({ pki, auth: 'none', deletes: true });
+  const rules = join(env.runDir, `${ns}-rules.yaml`);
+  await writeFile(
+    rules,
+    `rules:\n  - name: probe\n    match: gcr.io/image-rewriter-e2e\n    replace: asia.gcr.io/image-rewriter-e2e\n  - name: team-mirror\n    match: docker.io/team\n    replace: ${registry.host}/team\n    verify: true\n    onMissing: ${onMissing}\n`,
+  );
+  const target = `${registry.host}/team/app:1.0`;
+  let serve: ServeInstance | undefined;
+  const register = async (name: string): Promise<ServeInstance> => {
+    const started = await env.startExtraServe(name, { rules, env: { NODE_EXTRA_CA_CERTS: pki.caFile } });
+    serve = started;
+    await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(started.port, env.webhook.token), scope: 'all' }));
+    await waitUntilRewriting(kubectl, PROBE_NAMESPACE, started);
+    return started;
+  };
+  let registryUp = true;
+  try {
+    const pushed = await registry.pushImage('team/app', '1.0');
+    serve = await register(`${ns}-1`);
+
+    // (1) Created with the target in the registry: rewritten, after a check.
+    const generations = new Map<string, number | undefined>();
+    for (const { suffix, flags } of APPLY_MODES) {
+      const v1 = workloads('1.0', suffix);
+      for (const [kind, name, manifest] of [
+        ['deployment', `web${suffix}`, v1.deployment],
+        ['job', `migrate${suffix}`, v1.job],
+      ] as const) {
+        const mark = serve.mark();
+        await kubectl.ok(['-n', ns, 'apply', ...flags, '-f', '-'], { input: manifest });
+        expect(await serve.waitReviewed(ns, name, mark, 'CREATE')).toMatchObject({ outcome: 'patched', rewrites: 1, verifyChecks: 1, verifyMissing: 0, verifyErrors: 0 });
+        const stored = await kubectl.json(kind === 'job' ? job : deployment, ['-n', ns, 'get', kind, name]);
+        expect(Object.values(imagesOf(stored.spec.template.spec))).toEqual([target]);
+        generations.set(name, stored.metadata.generation);
+      }
+    }
+
+    // (2) The target becomes unavailable; a new serve has no cached verdict.
+    await registry.deleteImage('team/app', pushed.digest);
+    if (unavailable === 'down') {
+      await registry.stop();
+      registryUp = false;
+    }
+    await env.stopServe(serve);
+    serve = undefined;
+    serve = await register(`${ns}-2`);
+
+    // (3) The same manifests again: accepted as they are, unchecked; no rollout, the Job unchanged.
+    for (const { suffix, flags } of APPLY_MODES) {
+      const v1 = workloads('1.0', suffix);
+      for (const [kind, name, manifest] of [
+        ['deployment', `web${suffix}`, v1.deployment],
+        ['job', `migrate${suffix}`, v1.job],
+      ] as const) {
+        const mark = serve.mark();
+        const result = await kubectl.ok(['-n', ns, 'apply', ...flags, '-f', '-'], { input: manifest });
+        expect(result.stderr).not.toContain('unchanged (rule team-mirror)');
+        const line = await serve.waitReviewed(ns, name, mark, 'UPDATE');
+        expect(line).toMatchObject({ outcome: 'patched', rewrites: 1 });
+        expect(line['verifyChecks'] ?? 0).toBe(0);
+        expect(line['withheld'] ?? 0).toBe(0);
+        const stored = await kubectl.json(kind === 'job' ? job : deployment, ['-n', ns, 'get', kind, name]);
+        expect(Object.values(imagesOf(stored.spec.template.spec))).toEqual([target]);
+        expect(stored.metadata.generation).toBe(generations.get(name));
+      }
+    }
+
+    // (4) A new tag is a new image: checked, and its target missing (or the registry down) it
+    // stays upstream, or is denied.
+    const mark = serve.mark();
+    const v2 = workloads('2.0');
+    const web = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+    if (onMissing === 'deny' && unavailable === 'deleted') {
+      const refused = await kubectl.run(['-n', ns, 'apply', '-f', '-'], { input: v2.deployment });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('image-rewriter denied the request');
+      expect(refused.stderr).toContain('team/app:2.0');
+      const after = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+      expect(after.metadata.generation).toBe(web.metadata.generation);
+      expect(imagesOf(after.spec.template.spec)).toEqual({ 'containers/web': target });
+    } else {
+      const kept = await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: v2.deployment });
+      expect(kept.stderr).toContain('left containers[web] team/app:2.0 unchanged (rule team-mirror)');
+      const after = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+      expect(imagesOf(after.spec.template.spec)).toEqual({ 'containers/web': 'team/app:2.0' });
+    }
+    const checked = await serve.waitReviewed(ns, 'web', mark, 'UPDATE');
+    expect(checked).toMatchObject({
+      outcome: onMissing === 'deny' && unavailable === 'deleted' ? 'denied' : 'patched',
+      rewrites: 0,
+      withheld: 1,
+      verifyChecks: 1,
+      ...(unavailable === 'deleted' ? { verifyMissing: 1, verifyErrors: 0 } : { verifyMissing: 0, verifyErrors: 1 }),
+    });
+  } finally {
+    await env.restoreWebhook();
+    if (serve !== undefined) await env.stopServe(serve);
+    if (registryUp) await registry.stop();
+    await pki.remove();
+  }
+}
 
 describe('existence checks, scope and matchConditions', () => {
   scenario(env, 'V1. verify: a Pod whose target lacks the image keeps it, and kubectl prints why', async () => {
@@ -148,5 +283,13 @@ describe('existence checks, scope and matchConditions', () => {
       await env.restoreWebhook();
       await env.stopServe(serve);
     }
+  });
+
+  scenario(env, 'V5. verify on UPDATE: a re-applied Deployment and Job whose tag was deleted from the registry stay on it, unchecked', () =>
+    reapplyUnchecked('verify-reapply', 'keep', 'deleted'));
+
+  scenario(env, 'V6. verify on UPDATE, onMissing deny: re-applied with the registry down and with the tag deleted, accepted unchecked; a new tag denied (kept upstream while the registry is down)', async () => {
+    await reapplyUnchecked('verify-reapply-down', 'deny', 'down');
+    await reapplyUnchecked('verify-reapply-deny', 'deny', 'deleted');
   });
 });

@@ -8,7 +8,8 @@
  *   credentials (or lets anonymous clients pull, when `anonymousPull`) and signs ES256 JWTs that
  *   the registry verifies with the key set it was given (`auth.token.jwks`).
  * Images are pushed with plain distribution API calls: blobs (POST then PUT), then the manifest;
- * `pushIndex` pushes an image per platform and an OCI image index over them.
+ * `pushIndex` pushes an image per platform and an OCI image index over them; with `deletes`,
+ * `deleteImage` removes a pushed manifest and its tags (a tag deleted from a mirror).
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +30,8 @@ export interface RegistryOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** `token` only: anonymous clients get pull tokens (a public registry). Default false. */
   readonly anonymousPull?: boolean;
+  /** Allow deleting manifests (`storage.delete.enabled`), for `deleteImage`. Default false. */
+  readonly deletes?: boolean;
 }
 
 export interface PushedImage {
@@ -46,6 +49,8 @@ export interface TestRegistry {
   pushImage(repository: string, tag: string, platform?: string): Promise<PushedImage>;
   /** Push one image per platform and an OCI index over them as `repository:tag`. */
   pushIndex(repository: string, tag: string, platforms: readonly string[]): Promise<PushedImage>;
+  /** Delete a pushed manifest by digest, and with it every tag on it (`deletes` only). */
+  deleteImage(repository: string, digest: string): Promise<void>;
   /** Token requests served so far (`token` only). */
   tokenRequests(): number;
   output(): string;
@@ -165,6 +170,8 @@ storage:
   maintenance:
     uploadpurging:
       enabled: false
+  delete:
+    enabled: ${options.deletes === true}
 http:
   addr: ${host}
   secret: ${randomBytes(16).toString('hex')}
@@ -258,6 +265,9 @@ ${auth}`;
       const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests };
       const digest = await putManifest(repository, tag, 'application/vnd.oci.image.index.v1+json', index);
       return { reference: `${host}/${repository}:${tag}`, digest };
+    },
+    async deleteImage(repository, digest) {
+      expect(await call('DELETE', `/v2/${repository}/manifests/${digest}`, authFor(repository)), 202, `delete manifest ${repository}@${digest}`);
     },
     tokenRequests: () => tokens?.requests ?? 0,
     output: () => group.output(),
