@@ -80,14 +80,16 @@ function selectionOf(name: string, config: unknown, namespaces: ReadonlyMap<stri
 
 /**
  * The selection of the `-f` input's objects (those isSelectionInput says), for the objects to audit
- * (`audited`: to say which namespaces it lacks). Undefined and silent when the input has neither.
+ * (`audited`: to say which namespaces it lacks). Undefined when the input has neither (its note
+ * then written only for a named configuration).
  */
 export function fileSelection(objects: readonly ManifestObject[], audited: readonly ManifestObject[], name: string): SelectionRead {
   const configurations = objects.filter(isConfiguration);
   const namespaces = new Map(objects.filter((o) => isNamespace(o) && o.name !== undefined).map((o) => namespaceEntry(o.object, o.name ?? '')));
   const config = configurations.find((o) => o.name === name);
   if (config === undefined) {
-    if (configurations.length === 0 && namespaces.size === 0) return { selection: undefined, note: undefined };
+    // Neither: the input of audit before it read configurations; said only when one was named.
+    if (configurations.length === 0 && namespaces.size === 0) return { selection: undefined, note: `note: no MutatingWebhookConfiguration ${printable(name)} in the input: ${FALLBACK}`, usual: true };
     const others = configurations.length === 0 ? '' : ` (it has ${configurations.map((o) => o.name ?? '(no name)').join(', ')}: --webhook-config NAME picks one)`;
     return { selection: undefined, note: printable(`note: no MutatingWebhookConfiguration ${name} in the input${others}: ${FALLBACK}`), ...(configurations.length === 0 ? { usual: true } : {}) };
   }

@@ -760,9 +760,12 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     );
   });
 
-  it('neither in the input: no note (as before)', async () => {
+  it('neither in the input: no note (as before), unless the configuration was named', async () => {
     const r = await audit(['-f', '-', '-o', 'json'], listOf(...PODS));
     expect(r.err).not.toContain('note:');
+    const named = await audit(['-f', '-', '-o', 'json', '--webhook-config', 'mine'], listOf(...PODS));
+    expect(named.out).toBe(r.out);
+    expect(named.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration mine in the input: ${FALLBACK}`);
   });
 });
 
