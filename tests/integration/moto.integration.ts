@@ -183,16 +183,7 @@ describe.each<[string, StartWebhook]>([
 
   describe('token written by the deploy-time custom resource (the template: WEBHOOK_TOKEN_PARAMETER)', () => {
     const NAME = '/image-rewriter/image-rewriter/webhook-token';
-    const { resource, answers } = tokenResourceOnMoto();
-    const cfnEvent = (type: 'Create' | 'Delete'): Record<string, unknown> => ({
-      RequestType: type,
-      ResponseURL: 'https://example.invalid/answer',
-      StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/image-rewriter/guid',
-      RequestId: `req-${type}`,
-      LogicalResourceId: 'WebhookToken',
-      PhysicalResourceId: NAME,
-      ResourceProperties: { ParameterName: NAME },
-    });
+    const { resource, answers, cfnEvent } = tokenResourceOnMoto(NAME);
     const webhook = startedFor(start, async () => {
       await aws().reset();
       answers.length = 0;
@@ -233,8 +224,16 @@ describe.each<[string, StartWebhook]>([
   });
 });
 
-/** The token custom resource writing to moto's SSM, with the answers it gives CloudFormation. */
-function tokenResourceOnMoto(): { resource: ReturnType<typeof createTokenResource>; answers: TokenResourceResponse[] } {
+/**
+ * The token custom resource writing parameter `name` to moto's SSM, the answers it gives
+ * CloudFormation, and its events as CloudFormation sends them (as template.yaml sets them: no
+ * KmsKeyId at all without a key).
+ */
+function tokenResourceOnMoto(name: string): {
+  resource: ReturnType<typeof createTokenResource>;
+  answers: TokenResourceResponse[];
+  cfnEvent: (type: 'Create' | 'Update' | 'Delete', key?: string, oldKey?: string) => Record<string, unknown>;
+} {
   const answers: TokenResourceResponse[] = [];
   const resource = createTokenResource({
     ssm: () => Promise.resolve(aws().ssm),
@@ -246,23 +245,23 @@ function tokenResourceOnMoto(): { resource: ReturnType<typeof createTokenResourc
     newToken: () => EVENT_TOKEN,
     log: () => undefined,
   });
-  return { resource, answers };
-}
-
-describe('the token custom resource with KmsKeyArn, against moto (SSM and KMS)', () => {
-  const NAME = '/image-rewriter/image-rewriter/webhook-token';
-  const { resource, answers } = tokenResourceOnMoto();
-  const cfnEvent = (type: 'Create' | 'Update', key: string | undefined, oldKey?: string): Record<string, unknown> => ({
+  const properties = (key: string | undefined): Record<string, unknown> => ({ ParameterName: name, ...(key === undefined ? {} : { KmsKeyId: key }) });
+  const cfnEvent = (type: 'Create' | 'Update' | 'Delete', key?: string, oldKey?: string): Record<string, unknown> => ({
     RequestType: type,
     ResponseURL: 'https://example.invalid/answer',
     StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/image-rewriter/guid',
     RequestId: `req-${type}`,
     LogicalResourceId: 'WebhookToken',
-    PhysicalResourceId: NAME,
-    // As template.yaml sends them: no KmsKeyId at all without a key.
-    ResourceProperties: { ParameterName: NAME, ...(key === undefined ? {} : { KmsKeyId: key }) },
-    ...(type === 'Update' ? { OldResourceProperties: { ParameterName: NAME, ...(oldKey === undefined ? {} : { KmsKeyId: oldKey }) } } : {}),
+    PhysicalResourceId: name,
+    ResourceProperties: properties(key),
+    ...(type === 'Update' ? { OldResourceProperties: properties(oldKey) } : {}),
   });
+  return { resource, answers, cfnEvent };
+}
+
+describe('the token custom resource with KmsKeyArn, against moto (SSM and KMS)', () => {
+  const NAME = '/image-rewriter/image-rewriter/webhook-token';
+  const { resource, answers, cfnEvent } = tokenResourceOnMoto(NAME);
 
   /** A symmetric key made in moto's KMS (JSON protocol; moto routes by the credential scope and checks no signature). */
   async function createKey(): Promise<string> {
