@@ -52,6 +52,15 @@ const APPLY_MODES = [
   { suffix: '-ssa', flags: ['--server-side'] },
 ] as const;
 
+/** The Deployment and the Job of tag 1.0 in each apply mode, with the kubectl flags of that mode. */
+function* appliedWorkloads(): Generator<{ kind: 'deployment' | 'job'; name: string; manifest: string; flags: readonly string[] }> {
+  for (const { suffix, flags } of APPLY_MODES) {
+    const v1 = workloads('1.0', suffix);
+    yield { kind: 'deployment', name: `web${suffix}`, manifest: v1.deployment, flags };
+    yield { kind: 'job', name: `migrate${suffix}`, manifest: v1.job, flags };
+  }
+}
+
 /**
  * A Deployment and a Job rewritten to a verified target, then re-applied (client-side and
  * server-side) after the target became unavailable: `deleted` deletes the tag from the registry,
@@ -82,19 +91,13 @@ async function reapplyUnchecked(ns: string, onMissing: 'keep' | 'deny', unavaila
 
     // (1) Created with the target in the registry: rewritten, after a check.
     const generations = new Map<string, number | undefined>();
-    for (const { suffix, flags } of APPLY_MODES) {
-      const v1 = workloads('1.0', suffix);
-      for (const [kind, name, manifest] of [
-        ['deployment', `web${suffix}`, v1.deployment],
-        ['job', `migrate${suffix}`, v1.job],
-      ] as const) {
-        const mark = serve.mark();
-        await kubectl.ok(['-n', ns, 'apply', ...flags, '-f', '-'], { input: manifest });
-        expect(await serve.waitReviewed(ns, name, mark, 'CREATE')).toMatchObject({ outcome: 'patched', rewrites: 1, verifyChecks: 1, verifyMissing: 0, verifyErrors: 0 });
-        const stored = await kubectl.json(kind === 'job' ? job : deployment, ['-n', ns, 'get', kind, name]);
-        expect(Object.values(imagesOf(stored.spec.template.spec))).toEqual([target]);
-        generations.set(name, stored.metadata.generation);
-      }
+    for (const { kind, name, manifest, flags } of appliedWorkloads()) {
+      const mark = serve.mark();
+      await kubectl.ok(['-n', ns, 'apply', ...flags, '-f', '-'], { input: manifest });
+      expect(await serve.waitReviewed(ns, name, mark, 'CREATE')).toMatchObject({ outcome: 'patched', rewrites: 1, verifyChecks: 1, verifyMissing: 0, verifyErrors: 0 });
+      const stored = await kubectl.json(kind === 'job' ? job : deployment, ['-n', ns, 'get', kind, name]);
+      expect(Object.values(imagesOf(stored.spec.template.spec))).toEqual([target]);
+      generations.set(name, stored.metadata.generation);
     }
 
     // (2) The target becomes unavailable; a new serve has no cached verdict.
@@ -108,23 +111,17 @@ async function reapplyUnchecked(ns: string, onMissing: 'keep' | 'deny', unavaila
     serve = await register(`${ns}-2`);
 
     // (3) The same manifests again: accepted as they are, unchecked; no rollout, the Job unchanged.
-    for (const { suffix, flags } of APPLY_MODES) {
-      const v1 = workloads('1.0', suffix);
-      for (const [kind, name, manifest] of [
-        ['deployment', `web${suffix}`, v1.deployment],
-        ['job', `migrate${suffix}`, v1.job],
-      ] as const) {
-        const mark = serve.mark();
-        const result = await kubectl.ok(['-n', ns, 'apply', ...flags, '-f', '-'], { input: manifest });
-        expect(result.stderr).not.toContain('unchanged (rule team-mirror)');
-        const line = await serve.waitReviewed(ns, name, mark, 'UPDATE');
-        expect(line).toMatchObject({ outcome: 'patched', rewrites: 1 });
-        expect(line['verifyChecks'] ?? 0).toBe(0);
-        expect(line['withheld'] ?? 0).toBe(0);
-        const stored = await kubectl.json(kind === 'job' ? job : deployment, ['-n', ns, 'get', kind, name]);
-        expect(Object.values(imagesOf(stored.spec.template.spec))).toEqual([target]);
-        expect(stored.metadata.generation).toBe(generations.get(name));
-      }
+    for (const { kind, name, manifest, flags } of appliedWorkloads()) {
+      const mark = serve.mark();
+      const result = await kubectl.ok(['-n', ns, 'apply', ...flags, '-f', '-'], { input: manifest });
+      expect(result.stderr).not.toContain('unchanged (rule team-mirror)');
+      const line = await serve.waitReviewed(ns, name, mark, 'UPDATE');
+      expect(line).toMatchObject({ outcome: 'patched', rewrites: 1 });
+      expect(line['verifyChecks'] ?? 0).toBe(0);
+      expect(line['withheld'] ?? 0).toBe(0);
+      const stored = await kubectl.json(kind === 'job' ? job : deployment, ['-n', ns, 'get', kind, name]);
+      expect(Object.values(imagesOf(stored.spec.template.spec))).toEqual([target]);
+      expect(stored.metadata.generation).toBe(generations.get(name));
     }
 
     // (4) A new tag is a new image: checked, and its target missing (or the registry down) it
