@@ -561,8 +561,10 @@ describe('UPDATE rewrites only the images the update changes', () => {
     ]);
   });
 
+  /** The rules of this block's tests, with `verify` on the gcr rule. */
+  const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
+
   it('does not check the kept stored image of a re-applied Job against its registry (a rule with verify)', () => {
-    const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
     const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"gcr.io/app:1"}' };
     const stored = { ...job('eu.gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
     const kept = decide(jobReview({ ...job('gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } }, stored), verifying);
@@ -582,7 +584,6 @@ describe('UPDATE rewrites only the images the update changes', () => {
   it("does not check a re-applied original whose rules' target is the stored image (a Job, a Pod's container and image volume), but checks a new one", () => {
     // Withheld for an outage or a missing tag, the upstream image would be refused as a change
     // (a Job, an image volume) or restart a running container with the upstream image (a Pod's).
-    const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
     const checks = (review: unknown): unknown[] => {
       const d = decide(review, verifying);
       if (!d.ok) throw new Error(d.message);
