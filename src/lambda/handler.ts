@@ -38,6 +38,7 @@ export const HEALTH_PATH = '/healthz';
 /** Every fixed message a client can get. */
 export const MESSAGES = {
   unsupportedEvent: 'unsupported event: expected an API Gateway REST proxy, HTTP API (payload 2.0) or Lambda Function URL event',
+  bodyNotString: 'unsupported event: body must be a string (the AdmissionReview as JSON text, or its base64 with isBase64Encoded: true)',
   unauthorized: 'unauthorized',
   methodNotAllowed: 'method not allowed: POST an AdmissionReview',
   empty: 'request body is empty: expected an AdmissionReview',
@@ -221,9 +222,13 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport) => void): Promise<WebhookResult> => {
     const req = parseEvent(event);
     if (req === undefined) {
+      // A hand-made event (a console test event, `aws lambda invoke`) often carries the review as an
+      // object: say that, not that the event is of no known shape.
+      const body = isRecord(event) ? event['body'] : undefined;
+      const message = body !== undefined && body !== null && typeof body !== 'string' ? MESSAGES.bodyNotString : MESSAGES.unsupportedEvent;
       note('bad_request');
-      logger.warn('request rejected', { status: 400, reason: MESSAGES.unsupportedEvent });
-      return reply(400, { message: MESSAGES.unsupportedEvent });
+      logger.warn('request rejected', { status: 400, reason: message });
+      return reply(400, { message });
     }
     if (req.method === 'GET' && req.path === HEALTH_PATH) {
       const state = await rules.current();
