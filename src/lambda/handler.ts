@@ -45,6 +45,7 @@ export const MESSAGES = {
   tooLarge: 'request body is too large',
   notBase64: 'request body is marked base64-encoded but is not valid base64',
   notUtf8: 'request body is not valid UTF-8',
+  compressed: 'request body is gzip-compressed: send the AdmissionReview uncompressed',
   notJson: 'request body is not valid JSON: expected an AdmissionReview',
   internal: 'internal error',
 } as const;
@@ -158,7 +159,9 @@ function decodeBody(body: string | undefined, base64: boolean, max: number): Dec
     try {
       text = utf8.decode(bytes);
     } catch {
-      return { ok: false, message: MESSAGES.notUtf8 };
+      // gzip's magic number (its second byte is never valid UTF-8): a body sent with
+      // `Content-Encoding: gzip`, which no front door decompresses for a proxy integration.
+      return { ok: false, message: bytes[0] === 0x1f && bytes[1] === 0x8b ? MESSAGES.compressed : MESSAGES.notUtf8 };
     }
   } else {
     // A UTF-16 unit takes 1 to 3 UTF-8 bytes: count the bytes only when the length cannot decide.

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it, jest } from '@jest/globals';
 import fjp from 'fast-json-patch';
+import { gzipSync } from 'node:zlib';
 import type { Operation } from 'fast-json-patch';
 import type { Context } from 'aws-lambda';
 import { parseRules } from '../../src/config/load.js';
@@ -188,6 +189,7 @@ describe('malformed input', () => {
     { desc: 'invalid base64', event: () => b64(demo(), 'not base64!'), status: 400, message: MESSAGES.notBase64 },
     { desc: 'base64 of length 4n+1', event: () => b64(demo(), 'abcde'), status: 400, message: MESSAGES.notBase64 },
     { desc: 'base64 of invalid UTF-8', event: () => b64(demo(), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), status: 400, message: MESSAGES.notUtf8 },
+    { desc: 'base64 of a gzip-compressed review (Content-Encoding: gzip)', event: () => b64(demo(), gzipSync(String(demo()['body']))), status: 400, message: MESSAGES.compressed },
     { desc: 'base64 of nothing', event: () => b64(demo(), ''), status: 400, message: MESSAGES.empty },
     { desc: 'base64 of spaces', event: () => b64(demo(), Buffer.from('   ')), status: 400, message: MESSAGES.empty },
     { desc: 'base64 of not JSON', event: () => b64(demo(), Buffer.from('<xml/>')), status: 400, message: MESSAGES.notJson },
