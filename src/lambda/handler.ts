@@ -39,6 +39,7 @@ export const HEALTH_PATH = '/healthz';
 export const MESSAGES = {
   unsupportedEvent: 'unsupported event: expected an API Gateway REST proxy, HTTP API (payload 2.0) or Lambda Function URL event',
   bodyNotString: 'unsupported event: body must be a string (the AdmissionReview as JSON text, or its base64 with isBase64Encoded: true)',
+  bareReview: 'unsupported event: an AdmissionReview itself, not an HTTP event: use a Lambda proxy integration, or send the review as the body of a proxy event (events/)',
   unauthorized: 'unauthorized',
   methodNotAllowed: 'method not allowed: POST an AdmissionReview',
   empty: 'request body is empty: expected an AdmissionReview',
@@ -226,9 +227,15 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const req = parseEvent(event);
     if (req === undefined) {
       // A hand-made event (a console test event, `aws lambda invoke`) often carries the review as an
-      // object: say that, not that the event is of no known shape.
+      // object, and an API Gateway method without proxy integration passes the review itself as
+      // the event: say which, not only that the event is of no known shape.
       const body = isRecord(event) ? event['body'] : undefined;
-      const message = body !== undefined && body !== null && typeof body !== 'string' ? MESSAGES.bodyNotString : MESSAGES.unsupportedEvent;
+      const message =
+        body !== undefined && body !== null && typeof body !== 'string'
+          ? MESSAGES.bodyNotString
+          : isRecord(event) && event['kind'] === 'AdmissionReview'
+            ? MESSAGES.bareReview
+            : MESSAGES.unsupportedEvent;
       note('bad_request');
       logger.warn('request rejected', { status: 400, reason: message });
       return reply(400, { message });

@@ -197,6 +197,7 @@ describe('malformed input', () => {
     { desc: 'body the review as an object (a hand-made test event)', event: () => ({ ...demo(), body: review() }), status: 400, message: MESSAGES.bodyNotString },
     { desc: 'body an object, in a Function URL event', event: () => ({ ...loadEvent('function-url-pod-v1.json'), body: review() }), status: 400, message: MESSAGES.bodyNotString },
     { desc: 'an empty event', event: () => ({}), status: 400, message: MESSAGES.unsupportedEvent },
+    { desc: 'the AdmissionReview itself as the event (non-proxy integration, aws lambda invoke)', event: () => review(), status: 400, message: MESSAGES.bareReview },
     { desc: 'a null event', event: () => null, status: 400, message: MESSAGES.unsupportedEvent },
     { desc: 'an array event', event: () => [demo()], status: 400, message: MESSAGES.unsupportedEvent },
     { desc: 'an SQS event', event: () => ({ Records: [{ eventSource: 'aws:sqs', body: '{}' }] }), status: 400, message: MESSAGES.unsupportedEvent },
