@@ -83,18 +83,37 @@ function tokenAfterMutate(pathname: string): string | undefined {
  */
 export function urlWarning(url: string): string | undefined {
   let token: string | undefined;
+  let parsed: URL;
   try {
-    token = tokenAfterMutate(new URL(url).pathname);
+    parsed = new URL(url);
+    token = tokenAfterMutate(parsed.pathname);
   } catch {
     return undefined;
   }
-  if (token === undefined) return undefined;
   const consequence = 'so every call would be refused (401) and, with failurePolicy Ignore, every Pod admitted unrewritten';
+  if (token === undefined) return awsUrlWithoutToken(parsed, consequence);
   if (!TOKEN_CHARS.test(token)) {
     return `the webhook token after /mutate/ has characters the Lambda and serve refuse (only A-Z a-z 0-9 . _ ~ -; an SSM SecureString read without --with-decryption is its ciphertext), ${consequence}`;
   }
   if (token.length >= MIN_TOKEN_LENGTH) return undefined;
   return `the webhook token after /mutate/ has ${token.length} characters; the Lambda and serve refuse tokens shorter than ${MIN_TOKEN_LENGTH}, ${consequence}`;
+}
+
+/**
+ * An AWS endpoint's URL that cannot reach the webhook with its token: the template's API only
+ * routes `/mutate/{token}` (any other path gets API Gateway's 403), and the Lambda handler reads
+ * the token from the last path segment, so a function URL with no path has none. Other hosts are
+ * left alone: they may be a proxy that adds the token, or a `serve` without one.
+ */
+function awsUrlWithoutToken(url: URL, consequence: string): string | undefined {
+  const host = url.hostname.toLowerCase();
+  if (/\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(host)) {
+    return `the URL is an API Gateway endpoint without /mutate/<token> in its path (the stack's APIGatewayURL output followed by the token), ${consequence.replace('(401)', '(403)')}`;
+  }
+  if (/\.lambda-url\.[a-z0-9-]+\.on\.aws$/.test(host) && url.pathname.split('/').every((s) => s === '')) {
+    return `the URL is a Lambda function URL with no webhook token in its path (/mutate/<token>), ${consequence}`;
+  }
+  return undefined;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

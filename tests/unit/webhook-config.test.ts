@@ -213,6 +213,27 @@ describe('image-rewriter webhook-config', () => {
     expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
   });
 
+  it.each([
+    ['an API Gateway stage URL without /mutate/<token>', 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/', 'an API Gateway endpoint without /mutate/<token>'],
+    ['an API Gateway URL in China without a path', 'https://abc123.execute-api.cn-north-1.amazonaws.com.cn', 'an API Gateway endpoint without /mutate/<token>'],
+    ['a bare Lambda function URL', 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/', 'a Lambda function URL with no webhook token'],
+  ])('warns, and still prints it, when an AWS endpoint URL carries no token: %s', async (_why, url, warning) => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain(`warning: the URL is ${warning}`);
+    expect(io.err()).toContain('every Pod admitted unrewritten');
+    expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
+  });
+
+  it.each([
+    ['a function URL whose last segment is the token', 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/0123456789abcdef0123'],
+    ['a proxy of its own, which may add the token', 'https://webhook.example.com/'],
+  ])('does not warn about the token for %s', async (_why, url) => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
+    expect(io.err()).not.toContain('token');
+  });
+
   it('warns when an endpoint that cannot have a public certificate has no --ca-bundle', async () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--url', 'https://127.0.0.1:8443/mutate'], io)).toBe(EXIT.ok);
