@@ -1,7 +1,8 @@
 /**
  * Does an OCI registry have a manifest? `HEAD /v2/<name>/manifests/<reference>` (a `GET` when
- * platforms are wanted, to read the index) with the Accept headers of OCI and Docker manifests and
- * indexes, and the distribution token flow (docs/verify.md):
+ * platforms are wanted, to read the index, or when the registry answers the HEAD 405) with the
+ * Accept headers of OCI and Docker manifests and indexes, and the distribution token flow
+ * (docs/verify.md):
  * - a 401 with `WWW-Authenticate: Bearer realm=...,service=...` gets a token from the realm for
  *   `repository:<name>:pull` (anonymously, or with the registry's credentials as basic auth) and
  *   retries with it; tokens are kept per registry and scope until they expire;
@@ -177,8 +178,12 @@ function answerOf(answer: Authorized, target: RegistryTarget): { readonly ok: tr
 
 /** Check one target; throws `RegistryHttpError` when the registry cannot be talked to. */
 export async function checkOci(target: RegistryTarget, platforms: readonly string[], signal: AbortSignal, deps: OciDeps): Promise<CheckOutcome> {
-  const method = platforms.length > 0 ? 'GET' : 'HEAD';
-  const manifest = answerOf(await authorizedSend(target, manifestUrl(target, 'manifests', target.reference), method, ACCEPT, signal, deps), target);
+  const url = manifestUrl(target, 'manifests', target.reference);
+  let answer = await authorizedSend(target, url, platforms.length > 0 ? 'GET' : 'HEAD', ACCEPT, signal, deps);
+  // A registry that does not allow HEAD on manifests (405) still serves the pull's GET: ask again
+  // with GET, as containerd does, rather than call the image unreachable.
+  if ('res' in answer && answer.res.status === 405 && platforms.length === 0) answer = await authorizedSend(target, url, 'GET', ACCEPT, signal, deps);
+  const manifest = answerOf(answer, target);
   if (!manifest.ok) return manifest.outcome;
   const { res } = manifest;
   // A web server's catch-all page (a host that is no registry, a proxy's login page) answers 200

@@ -85,10 +85,12 @@ export interface VerifierOptions {
 export const requestKey = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
 
 /**
- * ECR's errors about one repository, not about ECR: the role may not read it, or the upstream of
- * its pull-through cache failed. They do not count against the registry's circuit breaker.
+ * ECR's errors about one repository, not about ECR: the role may not read it, the upstream of its
+ * pull-through cache failed, or the name is one ECR does not allow though image references do
+ * (`a__b`, `a--b`: InvalidParameterException), which anyone who may create Pods can send. They do
+ * not count against the registry's circuit breaker.
  */
-const ECR_ANSWERS = new Set(['AccessDeniedException', 'UnableToGetUpstreamImageException']);
+const ECR_ANSWERS = new Set(['AccessDeniedException', 'UnableToGetUpstreamImageException', 'InvalidParameterException']);
 
 /**
  * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket

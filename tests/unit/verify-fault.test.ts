@@ -57,6 +57,15 @@ describe('answers of the registry', () => {
     }
   });
 
+  it('asks again with GET when the registry does not allow HEAD (405), as containerd does', async () => {
+    const v = await one((q, s) => (q.method === 'HEAD' ? s.writeHead(405).end() : s.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end('{}')));
+    // Before: `answered 405`, unreachable, so onUnreachable kept every image of a registry the kubelet pulls from.
+    expect(v.status).toBe('present');
+    expect(registry.fake.seen.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/team/app/manifests/1.0', 'GET /v2/team/app/manifests/1.0']);
+    expect(await one((q, s) => (q.method === 'HEAD' ? s.writeHead(405).end() : s.writeHead(404).end()))).toMatchObject({ status: 'missing' });
+    expect(await one((_q, s) => s.writeHead(405).end())).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/answered 405/) });
+  });
+
   it('follows a redirect within the limit, and asks by digest when the image has one', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const v = await one((q, s) => (q.url?.includes('moved') === true ? s.writeHead(200).end() : s.writeHead(307, { location: '/moved' }).end()), `${registry.fake.host}/team/app:1.0@${digest}`);

@@ -6,7 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { runInNewContext } from 'node:vm';
-import { BatchGetImageCommand, ECRClient, ECRServiceException, LimitExceededException, RepositoryNotFoundException, ServerException } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, ECRClient, ECRServiceException, InvalidParameterException, LimitExceededException, RepositoryNotFoundException, ServerException } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -92,6 +92,21 @@ describe('ECR targets', () => {
       expect((await v.verify([{ image: `${ECR_HOST}/${repo}:1`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
     }
     expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+  });
+
+  it('does not open the breaker on InvalidParameterException (a repository name ECR does not allow, which a Pod may send)', async () => {
+    // ECR's names allow one separator between components (`a_b`, `a-b`); image references allow
+    // `a__b` and `a--b` too, so a Pod's image can make a target ECR refuses with a 400.
+    const invalid = new InvalidParameterException({ message: "Invalid parameter at 'repositoryName' failed to satisfy constraint", $metadata: { httpStatusCode: 400 } });
+    ecr.on(BatchGetImageCommand, { repositoryName: 'mirror/a__b' }).rejects(invalid);
+    ecr.on(BatchGetImageCommand, { repositoryName: 'mirror/a--b' }).rejects(invalid);
+    ecr.on(BatchGetImageCommand, { repositoryName: 'mirror/nginx' }).resolves({ images: [{ imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), breakerFailures: 2 });
+    for (const repo of ['mirror/a__b', 'mirror/a--b', 'mirror/a__b']) {
+      expect((await v.verify([{ image: `${ECR_HOST}/${repo}:1`, platforms: [] }])).verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/InvalidParameterException/) });
+    }
+    // Before: the third refusal had opened the breaker, and every other image of the registry was unreachable.
+    expect((await v.verify([{ image: `${ECR_HOST}/mirror/nginx:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
   });
 
   it('checks platforms in the index BatchGetImage returns', async () => {
