@@ -132,6 +132,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 /** Commands whose exit code 1 means "something would change" (a CI gate), so that every error is 2. */
 const REPORTS_CHANGES: ReadonlySet<string> = new Set(['render', 'audit']);
 
+/** The exit code of command `name` when it failed for a reason no one foresaw: never a CI gate's 1. */
+export const failureExit = (name: string | undefined): number => (name !== undefined && REPORTS_CHANGES.has(name) ? EXIT.invalidConfig : EXIT.failure);
+
 /** Run the CLI; returns the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
@@ -156,7 +159,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     io.stderr(`error: ${(e as Error).message}\n`);
     // Their 1 says that something would change: an error no one foresaw must not say that.
-    return REPORTS_CHANGES.has(name) ? EXIT.invalidConfig : EXIT.failure;
+    return failureExit(name);
   }
 }
 
