@@ -230,6 +230,20 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(r.err).toMatch(/^error: cannot load the kubeconfig .*missing/);
   });
 
+  // Before, the whole of js-yaml's message was printed: the reason, then the lines around it (a token, a client key).
+  it('a kubeconfig that is not YAML: the reason and where, never its lines (they hold credentials)', async () => {
+    const broken = join(pki.dir, 'broken-kubeconfig');
+    writeFileSync(broken, 'apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: SECRET-TOKEN-0123\n    bad: "unterminated\ncontexts: []\n');
+    const expected = /^error: cannot load the kubeconfig .*broken-kubeconfig( \(from KUBECONFIG\))?: unexpected end of the stream within a double quoted scalar \(\d+:\d+\)\n$/;
+    const r = await audit(['--kubeconfig', broken]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(expected);
+    const io = captureIo({ KUBECONFIG: broken }, '');
+    expect(await main(['audit', '--config', RULES], io)).toBe(2);
+    expect(io.err()).toMatch(expected);
+    expect(io.err()).not.toContain('SECRET');
+  });
+
   it('uses KUBECONFIG when there is no --kubeconfig', async () => {
     const io = captureIo({ KUBECONFIG: kubeconfig }, '');
     expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
