@@ -25,7 +25,8 @@ Usage:
         [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
         [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by
         [--scope pods|all] [--config FILE]                         default; pods: Pods only, the default; --config: matchConditions)
-  image-rewriter invoke [--config FILE] EVENT.json                 run the Lambda handler on an event file
+  image-rewriter invoke [--config FILE] [--quiet] EVENT.json       run the Lambda handler on an event file
+                                                                   (--quiet: no log lines or metrics on stderr)
   image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]
                                                                    rewrite the images of manifests (stdin by default)
   image-rewriter audit [--config FILE] [--kubeconfig FILE | -f FILE|-] [-o table|json] [--scope all|pods]
