@@ -171,8 +171,10 @@ class Report {
       say(`audit: no image would be rewritten\n${note}`);
       return;
     }
+    // Code-unit order, not localeCompare's: that follows LANG (Lithuanian puts "y" before "j"), and
+    // the same cluster must give the same summary on every machine that audits it.
     const counts = (m: Map<string, number>): string =>
-      [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : printable(k)}: ${n}`).join('\n');
+      [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : printable(k)}: ${n}`).join('\n');
     say(
       `${this.output === 'table' ? '\n' : ''}audit: ${this.count} image(s) in ${this.objects.size} object(s) would be rewritten\n` +
         `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n${note}`,

@@ -1,7 +1,7 @@
 /** Entry point of dist/cli.js: wires the real process streams into `main`. */
 import { enableRegexFallback } from '../config/regex-fallback.js';
 import { strictUtf8 } from './common.js';
-import { main } from './main.js';
+import { failureExit, main } from './main.js';
 
 // Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
 enableRegexFallback();
@@ -16,21 +16,32 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
  * A reader that stops early (`render ... | head`) closes the pipe: the writes after that fail with
  * EPIPE, which Node would throw as an unhandled 'error' event, stack trace and all. The rest of the
  * output is dropped instead, and the command ends with its own exit code.
+ * Likewise stderr (its messages, and `serve`'s log), whatever the error (EPIPE, or ENOSPC: a full
+ * disk): it does not crash the command or the server, nor change its exit code (`render --check`'s
+ * and `audit`'s verdict); what it would have read is dropped.
  */
-let stdoutClosed = false;
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
-  stdoutClosed = true;
-});
-// Likewise stderr (its messages, and `serve`'s log): a reader that went away does not crash the
-// command or the server; what it would have read is dropped.
 let stderrClosed = false;
-process.stderr.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
+process.stderr.on('error', () => {
   stderrClosed = true;
 });
+/**
+ * Any other error writing stdout (ENOSPC: `render > rendered.yaml` on a full disk; EIO) loses output
+ * someone wanted: said on stderr, without a stack trace, and the command fails (2 for render and
+ * audit, whose 1 would say that something would change) whatever it found.
+ */
+const command = process.argv[2];
+let stdoutClosed = false;
+const stdoutWrite: { failed?: true } = {};
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (stdoutClosed) return;
+  stdoutClosed = true;
+  if (e.code === 'EPIPE') return;
+  stdoutWrite.failed = true;
+  process.exitCode = failureExit(command);
+  if (!stderrClosed) process.stderr.write(`error: cannot write to stdout: ${e.message}\n`);
+});
 
-process.exitCode = await main(process.argv.slice(2), {
+const code = await main(process.argv.slice(2), {
   stdout: (s) => {
     if (!stdoutClosed) process.stdout.write(s);
   },
@@ -41,3 +52,5 @@ process.exitCode = await main(process.argv.slice(2), {
   readStdin: () => readAll(process.stdin),
   ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),
 });
+// A write that failed before the command returned; one that fails later sets the code itself.
+process.exitCode = stdoutWrite.failed === true ? failureExit(command) : code;

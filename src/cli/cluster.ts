@@ -81,6 +81,13 @@ function kubeconfigPaths(options: ClusterOptions): { readonly paths: readonly st
   return { paths: path !== undefined && existsSync(path) ? [path] : [], fromEnv: false };
 }
 
+/**
+ * Why a kubeconfig file cannot be loaded, in one line: a YAML error's message goes on with an
+ * excerpt of the file (js-yaml's snippet), whose lines hold tokens and client keys; its first line
+ * has the reason and the line:column, which is all that is printed (CI logs keep stderr).
+ */
+const loadFailure = (e: unknown): string => ((e as Error).message.split('\n', 1)[0] ?? '').trim();
+
 /** Named entries of several files merged as kubectl merges them: the first file to name one wins. */
 function firstByName<T extends { readonly name: string }>(lists: readonly (readonly T[])[]): T[] {
   const byName = new Map<string, T>();
@@ -112,7 +119,7 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     try {
       kc.loadFromFile(only);
     } catch (e) {
-      throw new ListError(`cannot load the kubeconfig ${only}: ${(e as Error).message}`);
+      throw new ListError(`cannot load the kubeconfig ${only}: ${loadFailure(e)}`);
     }
     return;
   }
@@ -126,7 +133,7 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     try {
       one.loadFromFile(path);
     } catch (e) {
-      throw new ListError(`cannot load the kubeconfig ${path} (from KUBECONFIG): ${(e as Error).message}`);
+      throw new ListError(`cannot load the kubeconfig ${path} (from KUBECONFIG): ${loadFailure(e)}`);
     }
     configs.push(one);
   }

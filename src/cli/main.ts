@@ -25,7 +25,8 @@ Usage:
         [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
         [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by
         [--scope pods|all] [--config FILE]                         default; pods: Pods only, the default; --config: matchConditions)
-  image-rewriter invoke [--config FILE] EVENT.json                 run the Lambda handler on an event file
+  image-rewriter invoke [--config FILE] [--quiet] EVENT.json       run the Lambda handler on an event file
+                                                                   (--quiet: no log lines or metrics on stderr)
   image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]
                                                                    rewrite the images of manifests (stdin by default)
   image-rewriter audit [--config FILE] [--kubeconfig FILE | -f FILE|-] [-o table|json] [--scope all|pods]
@@ -132,6 +133,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 /** Commands whose exit code 1 means "something would change" (a CI gate), so that every error is 2. */
 const REPORTS_CHANGES: ReadonlySet<string> = new Set(['render', 'audit']);
 
+/** The exit code of command `name` when it failed for a reason no one foresaw: never a CI gate's 1. */
+export const failureExit = (name: string | undefined): number => (name !== undefined && REPORTS_CHANGES.has(name) ? EXIT.invalidConfig : EXIT.failure);
+
 /** Run the CLI; returns the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
@@ -156,7 +160,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     io.stderr(`error: ${(e as Error).message}\n`);
     // Their 1 says that something would change: an error no one foresaw must not say that.
-    return REPORTS_CHANGES.has(name) ? EXIT.invalidConfig : EXIT.failure;
+    return failureExit(name);
   }
 }
 

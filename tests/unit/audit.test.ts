@@ -230,6 +230,20 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(r.err).toMatch(/^error: cannot load the kubeconfig .*missing/);
   });
 
+  // Before, the whole of js-yaml's message was printed: the reason, then the lines around it (a token, a client key).
+  it('a kubeconfig that is not YAML: the reason and where, never its lines (they hold credentials)', async () => {
+    const broken = join(pki.dir, 'broken-kubeconfig');
+    writeFileSync(broken, 'apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: SECRET-TOKEN-0123\n    bad: "unterminated\ncontexts: []\n');
+    const expected = /^error: cannot load the kubeconfig .*broken-kubeconfig( \(from KUBECONFIG\))?: unexpected end of the stream within a double quoted scalar \(\d+:\d+\)\n$/;
+    const r = await audit(['--kubeconfig', broken]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(expected);
+    const io = captureIo({ KUBECONFIG: broken }, '');
+    expect(await main(['audit', '--config', RULES], io)).toBe(2);
+    expect(io.err()).toMatch(expected);
+    expect(io.err()).not.toContain('SECRET');
+  });
+
   it('uses KUBECONFIG when there is no --kubeconfig', async () => {
     const io = captureIo({ KUBECONFIG: kubeconfig }, '');
     expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
@@ -502,6 +516,27 @@ describe('audit of kubectl get -o json', () => {
       { namespace: 'a', kind: 'Pod', name: 'y', container: 'volumes/model', image: 'gcr.io/models/llm:1', rewritten: 'asia.gcr.io/models/llm:1', rule: 'gcr-asia' },
     ]);
   });
+
+  // Before, the counts were sorted with localeCompare, whose order follows LANG: under lt_LT "ya" came before "ja".
+  it('sorts the summary in the same order whatever the locale', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-locale-'));
+    try {
+      const cli = await bundleCli(join(dir, 'cli.mjs'));
+      const input = listOf(podIn('ya', 'y'), podIn('ja', 'j'), podIn('ia', 'i'));
+      const summaries = await Promise.all(['C.UTF-8', 'lt_LT.UTF-8', 'da_DK.UTF-8'].map(async (locale) => {
+        const child = spawn(process.execPath, [cli, 'audit', '--config', RULES, '-f', '-', '-o', 'json'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LANG: locale, LC_ALL: locale } });
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+        child.stdin.end(input);
+        await new Promise((resolve) => child.once('exit', resolve));
+        return err;
+      }));
+      expect(summaries[0]).toContain('per namespace:\n  ia: 1\n  ja: 1\n  ya: 1\n');
+      expect(summaries).toEqual([summaries[0], summaries[0], summaries[0]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('counts an image volume in the summary as an image, beside the containers (the summary said "container(s)")', async () => {
     const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';

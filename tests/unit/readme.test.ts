@@ -209,6 +209,22 @@ describe('README The command line', () => {
       expect({ command, missing: [...options].filter((o) => !(synopsis.get(command) ?? '').includes(o)) }).toEqual({ command, missing: [] });
     }
   });
+
+  // The other way round: help's usage lacked invoke's --quiet, which the README's table lists.
+  it("has help's usage list every option the README gives each command", async () => {
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(0);
+    const usage = io.out().split('\n\n')[1] ?? '';
+    const text = new Map(usage.split(/\n(?= {2}image-rewriter )/).flatMap((part) => {
+      const m = /^ {2}image-rewriter (\S+)([\s\S]*)$/.exec(part);
+      return m === null ? [] : [[m[1] ?? '', m[2] ?? ''] as const];
+    }));
+    expect(synopsis.size).toBeGreaterThan(6);
+    for (const [command, options] of synopsis) {
+      const listed = text.get(command) ?? '';
+      expect({ command, missing: (options.match(/(?<![\w-])--?[a-z][a-z-]*/g) ?? []).filter((o) => !new RegExp(`(?<![\\w-])${o}(?![\\w-])`).test(listed)) }).toEqual({ command, missing: [] });
+    }
+  });
 });
 
 describe('README Logs and metrics', () => {

@@ -4,11 +4,12 @@
  * ends in `List` is an object left alone, not a list of objects. A document too large for the heap
  * is an error before it is parsed, not a process killed by it, and so is a text longer than node
  * can hold as one string. And, through the bundled CLI, the same for stdin, and a reader that
- * stops early (`| head`): no stack trace, the command's own code.
+ * stops early (`| head`): no stack trace, the command's own code; a stdout that cannot be written
+ * (a full disk): said, with an error's exit code, never a verdict.
  */
 import { constants } from 'node:buffer';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -186,6 +187,45 @@ describe('the bundled CLI', () => {
     const audited = await spawnCli(['audit', '--config', RULES, '-f', '-', '-o', 'json'], Buffer.from(docs), 100);
     expect(audited.code).toBe(1);
     expect(audited.err).not.toMatch(/EPIPE|Unhandled|at /);
+  }, 30_000);
+
+  /** Runs the CLI with stdout (or stderr) on /dev/full, where every write fails with ENOSPC (a full disk). */
+  async function spawnFull(args: string[], stdin: Buffer, full: 'stdout' | 'stderr'): Promise<{ code: number | null; other: string }> {
+    await cliReady;
+    const fd = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', full === 'stdout' ? fd : 'pipe', full === 'stderr' ? fd : 'pipe'] });
+      let other = '';
+      (full === 'stdout' ? child.stderr : child.stdout)?.setEncoding('utf8').on('data', (c: string) => (other += c));
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(stdin);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, other };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  const unchanged = Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n');
+  const changed = Buffer.from('apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n');
+
+  // Before, the write error was thrown from the stream's 'error' event: a stack trace, and exit 1,
+  // which says "something would change" to render --check and audit, for input where nothing would.
+  it.each([
+    ['render', ['render', '--config', RULES], changed, 2],
+    ['audit (table)', ['audit', '--config', RULES, '-f', '-'], unchanged, 2],
+    ['explain', ['explain', '--config', RULES, 'gcr.io/app:1'], Buffer.alloc(0), 1],
+  ])('fails clearly when stdout cannot be written (ENOSPC): %s', async (_name, args, stdin, code) => {
+    const r = await spawnFull(args, stdin, 'stdout');
+    expect(r).toEqual({ code, other: 'error: cannot write to stdout: ENOSPC: no space left on device, write\n' });
+  }, 30_000);
+
+  it.each([
+    ['render --check', ['render', '--config', RULES, '--check'], unchanged, 0],
+    ['render --check', ['render', '--config', RULES, '--check'], changed, 1],
+    ['audit -o json', ['audit', '--config', RULES, '-f', '-', '-o', 'json'], unchanged, 0],
+  ])('keeps its verdict when stderr cannot be written (ENOSPC): %s', async (_name, args, stdin, code) => {
+    expect((await spawnFull(args, stdin, 'stderr')).code).toBe(code);
   }, 30_000);
 });
 
