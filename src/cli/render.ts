@@ -108,6 +108,18 @@ async function renderVerified(source: string, options: RenderOptions, verifier: 
   return renderManifests(source, { ...options, check });
 }
 
+/** Whether any line of `text` is more than blank space, a comment or a document marker (`---`, `...`); stops at the first. */
+function hasContent(text: string): boolean {
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf('\n', start);
+    const line = text.slice(start, end === -1 ? text.length : end);
+    if (!/^\s*(?:#.*|---\s*(?:#.*)?|\.\.\.\s*)?$/.test(line)) return true;
+    if (end === -1) break;
+    start = end + 1;
+  }
+  return false;
+}
+
 export const command: Command = (args, io) => runRender(args, io);
 
 /** `render` with an injected runtime (tests); `command` uses the verifier every command builds. */
@@ -149,6 +161,9 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
     io.stdout(result.output);
     return EXIT.ok;
   }
+  // An empty input passes the gate: what a failed `kustomize build | render --check` gives without
+  // `set -o pipefail`. Not an error (Helm gives a chart without manifests an empty stream): a warning.
+  if (!hasContent(source)) io.stderr('warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\n');
   for (const c of result.changes) io.stderr(`${printable(`document ${c.document}: ${c.object}: ${c.pointer}: ${c.from} -> ${c.to} (rule ${c.rule})`)}\n`);
   const documents = new Set(result.changes.map((c) => c.document)).size;
   io.stderr(

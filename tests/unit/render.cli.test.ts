@@ -57,6 +57,20 @@ describe('render command', () => {
     expect(r).toEqual({ code: 0, out: '', err: 'render --check: no image would change\n' });
   });
 
+  it.each([
+    ['empty', ''],
+    ['blank lines', '\n  \n'],
+    ['only comments and document markers', '# Source: chart/templates/x.yaml\n---\n--- # next\n...\r\n'],
+  ])('--check warns that an input with no manifests checked nothing (%s), and still exits 0', async (_why, input) => {
+    const r = await render(['--check'], input);
+    expect(r).toEqual({ code: 0, out: '', err: 'warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\nrender --check: no image would change\n' });
+  });
+
+  it('--check does not warn about an input whose only document is inline after ---', async () => {
+    const r = await render(['--check'], '--- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n');
+    expect(r).toEqual({ code: 0, out: '', err: 'render --check: no image would change\n' });
+  });
+
   it('warns about images left alone because they are not valid references', async () => {
     const r = await render([], POD.replace('gcr.io/app:1', 'gcr.io/App:1'));
     expect(r.code).toBe(0);
