@@ -364,4 +364,23 @@ describe('the forms of a rules document read alike in every adapter', () => {
     const [answer] = await lambdaVerdicts(text, [reviewOf({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'a', image: 'gcr.io/nginx' }] } }, 0)], [{}]);
     expect(answer?.warnings.join('')).toContain('rules document REWRITE_RULES is invalid');
   });
+
+  it('a name where the document belongs is said to be one, in every adapter', async () => {
+    // REWRITE_RULES set to what REWRITE_RULES_PARAMETER (or --config) takes: YAML reads it as one string.
+    const text = '/image-rewriter/rules';
+    const file = join(dir, 'a-name');
+    await writeFile(file, `${text}\n`);
+    const inline = captureIo({ REWRITE_RULES: text });
+    const fromFile = captureIo({});
+    expect(await main(['check-config'], inline)).toBe(2);
+    expect(await main(['check-config', '--config', file], fromFile)).toBe(2);
+    const hint = 'a file or parameter name? The document must hold the rules themselves';
+    expect(inline.err()).toContain(hint);
+    expect(fromFile.err()).toContain(hint);
+    // The text itself is never echoed: a value put in the wrong variable may be a secret.
+    expect(inline.err()).not.toContain(text);
+    lambdaWritten.length = 0;
+    await lambdaVerdicts(text, [reviewOf({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'a', image: 'gcr.io/nginx' }] } }, 0)], [{}]);
+    expect(lambdaWritten.join('')).toContain(hint);
+  });
 });
