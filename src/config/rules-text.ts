@@ -72,12 +72,24 @@ export function needsRegexCheck(value: unknown): boolean {
  */
 export type Validate<R extends ValidationResult | undefined> = (input: unknown, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck) => R;
 
+const NOT_A_MAPPING = 'must be a mapping with "rules:" (and optionally "exclude:")';
+
+/**
+ * Why a document that is not a mapping is refused. One word of text is most often a name put where
+ * the document belongs (REWRITE_RULES set to a parameter's name or a file's path), which YAML reads
+ * as a string: say so, without quoting it (a value put in the wrong variable may be a secret).
+ */
+function notAMapping(value: unknown): string {
+  if (typeof value !== 'string' || !/^\S+$/.test(value)) return NOT_A_MAPPING;
+  return `${NOT_A_MAPPING}; it is one word of text: a file or parameter name? The document must hold the rules themselves (--config FILE reads a file, REWRITE_RULES_PARAMETER names an SSM parameter)`;
+}
+
 /** Validate and compile what was read; the reader's warnings come first. Never throws. */
 export function validateRead<R extends ValidationResult | undefined>(read: DocumentRead, env: Readonly<Record<string, string | undefined>>, regexCheck: RegexCheck, validate: Validate<R>): ValidationResult | R {
   if (!read.ok) return read;
   const { value } = read;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, issues: [{ path: [], severity: 'error', message: 'must be a mapping with "rules:" (and optionally "exclude:")' }] };
+    return { ok: false, issues: [{ path: [], severity: 'error', message: notAMapping(value) }] };
   }
   const result = validate(value, env, regexCheck);
   if (result === undefined || !result.ok || read.warnings.length === 0) return result;
