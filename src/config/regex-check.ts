@@ -84,6 +84,16 @@ function compiled(source: string, compile: RuleRegexCompile): { readonly anchore
   } catch (e) {
     return { problem: `does not compile: ${(e as Error).message}` };
   }
+  try {
+    // `new RegExp` only parses: V8 compiles at the first exec, where a pattern past its size limit
+    // throws "Regular expression too large" (about 32,000 classes in a row). Compile the largest
+    // form the rewriter runs, the group-counting probe of src/core/replace-template.ts (`groupsOf`).
+    new RegExp(`${new RegExp(anchored, compile.flags).source}|`, compile.flags).exec('');
+  } catch (e) {
+    // V8's message quotes the whole pattern, here some hundred kilobytes: keep only its reason.
+    const reason = (e as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/[a-z]*: /, '');
+    return { problem: `does not compile: ${reason} (V8's limit on a compiled regex: split it into several rules)` };
+  }
   return { anchored };
 }
 

@@ -83,6 +83,14 @@ describe('catastrophic regexes are rejected at load, never run', () => {
     expect(problem(regex)).toMatch(/^rules\[0\]\.regex: /);
   });
 
+  it('a regex V8 parses but will not compile (too large) is refused at its path, without quoting it', () => {
+    // `new RegExp` only parses; V8 compiles at the first exec and then throws "Regular expression too
+    // large". Was: accepted by the check, then "(document): cannot be read: ..." quoting 250 KB of pattern.
+    const message = problem(`gcr\\.io/${'[a-z]'.repeat(40_000)}`);
+    expect(message).toMatch(/^rules\[0\]\.regex: does not compile: .*too large/);
+    expect(message.length).toBeLessThan(300);
+  });
+
   it('inline modifiers are refused (by V8 where it lacks them, else by the analysis)', () => {
     expect(problem('(?i:a+)b')).toMatch(/^rules\[0\]\.regex: (does not compile|uses inline modifiers)/);
   });
