@@ -35,6 +35,8 @@ interface Secured {
   readonly socket: TLSSocket;
   inFlight: number;
   served: number;
+  /** Set while the connection has answered everything and waits for its next request (see requestStarted). */
+  idle?: NodeJS.Timeout | undefined;
 }
 
 export interface ConnectionLimits {
@@ -46,6 +48,8 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerClient: number;
   /** Bounds the grace new connections get at shutdown to send their first request. */
   readonly headersMs: number;
+  /** With headersMs, how long an answered connection may go without a new request. */
+  readonly keepAliveMs: number;
   readonly shutdownMs: number;
 }
 
@@ -119,10 +123,34 @@ export class Connections {
     }
     conn.inFlight++;
     conn.served++;
+    clearTimeout(conn.idle);
     res.once('close', () => {
       conn.inFlight--;
+      if (conn.inFlight === 0) this.awaitNext(conn);
     });
     return true;
+  }
+
+  /**
+   * Bound the wait for a connection's next request. Node's keep-alive timeout restarts on every byte
+   * received, and blank lines between requests (allowed) start none, so the headers timeout never
+   * starts either: two bytes every few seconds held a connection slot forever. A request that starts
+   * within keepAliveMs must have its headers in within headersMs: a connection with none after both
+   * is closed (re-armed while its last answer is still being written to a slow reader).
+   */
+  private awaitNext(conn: Secured): void {
+    if (conn.socket.destroyed) return;
+    const { keepAliveMs, headersMs } = this.limits;
+    conn.idle = setTimeout(() => {
+      if (conn.inFlight > 0 || conn.socket.destroyed) return;
+      if (conn.socket.writableLength > 0) {
+        this.awaitNext(conn);
+        return;
+      }
+      this.noisy({ level: 'info', msg: 'connection closed: no request after its keep-alive time', sourceIp: conn.socket.remoteAddress });
+      conn.socket.destroy();
+    }, keepAliveMs + headersMs);
+    conn.idle.unref();
   }
 
   private accepted(socket: Socket): void {
@@ -149,8 +177,12 @@ export class Connections {
       socket.destroy();
       return;
     }
-    this.secured.set(socket, { socket, inFlight: 0, served: 0 });
-    socket.once('close', () => this.secured.delete(socket));
+    const conn: Secured = { socket, inFlight: 0, served: 0 };
+    this.secured.set(socket, conn);
+    socket.once('close', () => {
+      clearTimeout(conn.idle);
+      this.secured.delete(socket);
+    });
   }
 
   /** A protocol error (bad request line, header overflow, request timeout): what Node does without a listener, plus a log line. */

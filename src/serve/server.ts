@@ -74,7 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const initial = await loadKeyPair(o, log);
 
   const connections = new Connections(
-    { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, headersMs: t.headersMs, shutdownMs: t.shutdownMs },
+    { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, headersMs: t.headersMs, keepAliveMs: t.keepAliveMs, shutdownMs: t.shutdownMs },
     log,
     throttled(log, NOISY_LINES_PER_WINDOW, NOISY_WINDOW_MS),
   );

@@ -90,6 +90,26 @@ describe('stalled clients', () => {
     expect(text.toLowerCase()).toContain('connection: keep-alive');
   });
 
+  it('closes a keep-alive connection kept busy with blank lines and no request (within keepAliveMs + headersMs)', async () => {
+    // Blank lines between requests are allowed and start no request, so neither the headers
+    // timeout nor Node's keep-alive timeout (reset by any bytes) ever fired: two bytes every few
+    // seconds held a connection slot forever.
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const started = Date.now();
+    const nudge = setInterval(() => {
+      if (!socket.destroyed) socket.write('\r\n');
+    }, TIGHT.keepAliveMs / 5);
+    const cutOff = setTimeout(() => socket.destroy(), 4 * (TIGHT.keepAliveMs + TIGHT.headersMs));
+    const { data } = await closed;
+    clearInterval(nudge);
+    clearTimeout(cutOff);
+    expect(data.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+    expect(Date.now() - started).toBeLessThan(2 * (TIGHT.keepAliveMs + TIGHT.headersMs));
+    await healthy();
+  });
+
   it('serves while many connections sit idle, and closes them all', async () => {
     const idle = await Promise.all(Array.from({ length: 50 }, () => secure()));
     const closed = idle.map((s) => untilClosed(s));
