@@ -48,6 +48,7 @@ const code = await main(process.argv.slice(2), {
   stderr: (s) => {
     if (!stderrClosed) process.stderr.write(s);
   },
+  stderrBacklog: () => process.stderr.writableLength,
   env: process.env,
   readStdin: () => readAll(process.stdin),
   ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),

@@ -22,6 +22,11 @@ export interface Io {
    * start more processes of it (`serve --workers`) need it; in-process callers (tests) leave it out.
    */
   readonly processEntry?: string;
+  /**
+   * Bytes given to `stderr` that its reader has not taken yet (the CLI's entry: what process.stderr
+   * holds); `serve` drops log lines while it is past MAX_LOG_BACKLOG_BYTES (./serve.ts).
+   */
+  readonly stderrBacklog?: () => number;
 }
 
 /**

@@ -108,8 +108,9 @@ export interface LogRelay {
  * queued with a newline added, a worker killed mid-line, never glued to another's line). Chunks, not
  * lines: no per-line work. The queue goes out in one write, at most one per LOG_FLUSH_MS, or at LOG_FLUSH_BYTES.
  * While `out` is full (a slow log reader) the workers' streams are paused: the primary holds about a
- * chunk and an unfinished line per worker, and a worker's writes wait in its pipe (as they waited in
- * the shared one).
+ * chunk and an unfinished line per worker, and a worker's lines wait in the worker (its stderr's
+ * buffer, as they waited for the shared pipe), up to MAX_LOG_BACKLOG_BYTES (./serve.ts): past it
+ * they are dropped and counted.
  */
 export function logRelay(out: NodeJS.WritableStream): LogRelay {
   const streams = new Set<Readable>();

@@ -190,9 +190,14 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   return { ok: true, rewriter, warnings: issues };
 }
 
-/** Bounds of the rewrite memo: entries, and the longest image worth remembering. */
+/**
+ * Bounds of the rewrite memo: entries, and the longest image and namespace worth remembering. A
+ * namespace is part of the key when rules are scoped by namespace: the API server's are at most 63
+ * characters, but a review sent directly may carry one of megabytes, and 4096 such keys filled the heap.
+ */
 export const MEMO_MAX_ENTRIES = 4096;
 const MEMO_MAX_IMAGE_LENGTH = 1024;
+const MEMO_MAX_NAMESPACE_LENGTH = 63;
 
 /** Why a regex rule's result `name` has another registry host than its template writes (hostSuffix, hostExact), or undefined. */
 function templateHostMismatch(rule: CompiledRule, name: string): string | undefined {
@@ -338,7 +343,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   let oldest = 0;
   const rewrite = (image: string, context?: RewriteContext): RewriteResult => {
     const ns = context?.namespace;
-    if (image.length > MEMO_MAX_IMAGE_LENGTH) return compute(image, ns);
+    if (image.length > MEMO_MAX_IMAGE_LENGTH || (byNamespace && ns !== undefined && ns.length > MEMO_MAX_NAMESPACE_LENGTH)) return compute(image, ns);
     const key = byNamespace ? `${ns ?? ''}\u0000${image}` : image;
     const cached = memo.get(key);
     if (cached !== undefined) return cached;

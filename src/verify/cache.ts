@@ -1,7 +1,9 @@
 /**
  * A bounded map whose entries expire: the verdicts of existence checks (positive for minutes,
- * negative for seconds) and the registries' bearer tokens. Least recently set entries go first
- * when it is full; expired entries are dropped when read.
+ * negative for seconds) and the registries' bearer tokens. Least recently used entries go first
+ * when it is full (a read counts: with only sets counting, the few targets every Pod names went as
+ * soon as a burst of distinct images, hostile or not, filled it, and each was asked of its registry
+ * again); expired entries are dropped when read.
  *
  * Hand-written (a Map keeps insertion order, so about twenty lines do it): the Lambda bundle is
  * parsed at every cold start, and the one feature needed (per-entry TTL on an injected clock, a
@@ -18,10 +20,10 @@ export class TtlCache<V> {
   get(key: string): V | undefined {
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
-    if (e.expires <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
+    this.entries.delete(key);
+    if (e.expires <= this.now()) return undefined;
+    // Set again: a Map keeps insertion order, so this makes it the most recently used.
+    this.entries.set(key, e);
     return e.value;
   }
 

@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli/main.js';
-import { batchedLines, parseListen, runServe } from '../../src/cli/serve.js';
+import { batchedLines, MAX_LOG_BACKLOG_BYTES, parseListen, runServe } from '../../src/cli/serve.js';
 import { LOG_FLUSH_BYTES } from '../../src/cli/serve-workers.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
@@ -148,6 +148,41 @@ describe('image-rewriter serve', () => {
     );
     expect(after).toBe('ECONNREFUSED');
     expect(io.err()).not.toContain(EVENT_TOKEN);
+  });
+
+  it('drops its log lines while stderr holds more than MAX_LOG_BACKLOG_BYTES unread, and says how many once it is read', async () => {
+    const io = liveIo();
+    // A reader that stopped: everything written stays in the process (Node's stream buffer).
+    let unread = 0;
+    const stalled: Io = {
+      ...io,
+      stderr: (s) => {
+        unread += Buffer.byteLength(s);
+        io.stderr(s);
+      },
+      stderrBacklog: () => unread,
+    };
+    const { stop, trigger } = stopper();
+    const exit = runServe(baseArgs(), stalled, { stop });
+    const { port } = await io.listening;
+    try {
+      unread = MAX_LOG_BACKLOG_BYTES;
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const held = io.err().length;
+      for (let i = 0; i < 5; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The process keeps serving, and what its log reader cannot take is not kept for it.
+      expect(io.err().length).toBe(held);
+      unread = 0;
+      const note = io.nextErrLine((l) => l['message'] === 'log lines dropped: stderr was not read');
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      // Each review: its request line, its review line and its metrics.
+      expect((await note)['dropped']).toBeGreaterThanOrEqual(10);
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
   });
 
   it('reloads the rules file; an invalid new document is logged and the last good rules stay', async () => {

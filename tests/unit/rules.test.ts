@@ -1,4 +1,6 @@
 /** The rewrite semantics of docs/design.md, one table row per case. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
@@ -181,6 +183,22 @@ rules:
     const images = Array.from({ length: MEMO_MAX_ENTRIES + 100 }, (_, i) => `gcr.io/app-${i}:1`);
     for (const image of images) expect(explainImage(rules, image).rewritten).toBe(`asia.${image}`);
     for (const image of images.slice(0, 50)) expect(rules.rewrite(image)).toEqual(rules.rewrite(image));
+  });
+
+  it('does not remember namespaces no API server sends: 300 reviews with 100 KB namespaces leave the heap as it was', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // Each namespace a string of its own (as JSON.parse makes them), not a slice of a shared one.
+    const namespace = (i: number): string => Buffer.from(`team-${String(i)}-`.padEnd(100_000, 'x')).toString('latin1');
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 300; i++) {
+      expect(rules.rewrite(`ghcr.io/o/app-${String(i)}:1`, { namespace: namespace(i) })).toMatchObject({ kind: 'rewritten', rewritten: `ghcr-mirror.example.com/o/app-${String(i)}:1` });
+    }
+    gc();
+    // Before the bound, every key held its namespace: 30 MB here, gigabytes with megabyte namespaces.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(5_000_000);
+    expect(rules.rewrite('ghcr.io/o/app:1', { namespace: 'team-a' })).toBe(rules.rewrite('ghcr.io/o/app:1', { namespace: 'team-a' }));
   });
 
   it('is immutable', () => {

@@ -290,6 +290,16 @@ describe('small parts', () => {
     expect(c.get('d')).toBeUndefined();
   });
 
+  it('TtlCache evicts the least recently used entry: one read since the others were set is kept', () => {
+    const c = new TtlCache<number>(3, () => 0);
+    c.set('hot', 1, 100);
+    for (let i = 0; i < 10; i++) {
+      c.set(`cold-${String(i)}`, i, 100);
+      expect(c.get('hot')).toBe(1);
+    }
+    expect([c.get('cold-7'), c.get('cold-8'), c.get('cold-9'), c.size]).toEqual([undefined, 8, 9, 3]);
+  });
+
   it.each([
     ['nginx:1.27', { kind: 'oci', registry: 'docker.io', base: 'https://registry-1.docker.io', repository: 'library/nginx', reference: '1.27' }],
     ['mirror.example.com:5000/team/app', { kind: 'oci', registry: 'mirror.example.com:5000', base: 'https://mirror.example.com:5000', repository: 'team/app', reference: 'latest' }],
