@@ -74,7 +74,9 @@ export const command: Command = async (args, io) => {
 
   let event: unknown;
   try {
-    event = JSON.parse(await readFile(file, 'utf8'));
+    // A byte order mark is not JSON, but editors on Windows (and PowerShell 5's Out-File) write one:
+    // read past it, as rules documents are read.
+    event = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
   } catch (e) {
     const reason = e instanceof SyntaxError ? 'not valid JSON' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
     io.stderr(`error: cannot read event ${file}: ${reason}\n`);

@@ -3,7 +3,7 @@
  * streams; stdout is only the pretty answer, logs and metrics go to stderr.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli/main.js';
@@ -128,6 +128,14 @@ describe('invoke', () => {
   it('prints a 400 answer', async () => {
     const r = await run(['-q', event('rest-bad-body.json')]);
     expect(r.answer).toEqual({ statusCode: 400, headers: { 'Content-Type': 'application/json' }, body: { message: 'request body is not valid JSON: expected an AdmissionReview' } });
+  });
+
+  it('reads an event file that starts with a byte order mark (Windows editors, PowerShell 5)', async () => {
+    const withBom = join(dir, 'bom.json');
+    await writeFile(withBom, `\uFEFF${await readFile(event('rest-pod-v1beta1-demo.json'), 'utf8')}`);
+    const r = await run(['-q', withBom]);
+    expect(r.code).toBe(EXIT.ok);
+    expect((r.answer['decodedPatch'] as unknown[])[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/nginx:latest' });
   });
 
   it.each([
