@@ -136,7 +136,9 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
       const known: readonly string[] = i.path.length === 0 ? DOCUMENT_KEYS : RULE_KEYS;
       for (const key of i.keys) {
         const best = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0];
-        const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')})`;
+        // A `//` or `/* */` comment in a JSON document: YAML reads it, and the key after it, as one key.
+        const comment = /^\s*(?:\/\/|\/\*)/.test(key) ? '; a comment? JSON has none, and YAML writes them with #' : '';
+        const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')}${comment})`;
         out.push({ path: segments([...i.path, key]), severity: 'error', message: `unknown field${hint}` });
       }
       continue;

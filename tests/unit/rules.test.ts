@@ -293,6 +293,13 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('names a // comment in a JSON document (YAML reads it and the next key as one key)', () => {
+    expect(problems('{\n  // the demo\n  "rules": [{"name": "a", /* x */ "match": "gcr.io", "replace": "asia.gcr.io"}]\n}\n')).toEqual([
+      'rules: is required',
+      '["// the demo \\"rules\\""]: unknown field (known fields: rules, exclude, allowOptOut; a comment? JSON has none, and YAML writes them with #)',
+    ]);
+  });
+
   it('checks a regex rule\'s template against its groups, and a match rule\'s replacement against its prefix', () => {
     expect(problems('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: x.io/$2\n    colour: red\n  - name: b\n    match: gcr.io\n    replace: gcr.io/m\n    verify: "yes"\n')).toEqual([
       'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets, verify, onMissing, onUnreachable, platforms)',
