@@ -85,6 +85,7 @@ describe('the sample events', () => {
     'rest-deployment-v1.json': { status: 200, images: { '/spec/template/spec/containers/0/image': 'asia.gcr.io/nginx' } },
     'httpapi-pod-v1.json': { status: 200, images: { '/spec/containers/0/image': 'asia.gcr.io/google-samples/hello-app:2.0' } },
     'function-url-pod-v1.json': { status: 200, images: { '/spec/containers/0/image': 'asia.gcr.io/google-samples/hello-app:2.0' } },
+    'alb-pod-v1.json': { status: 200, images: { '/spec/containers/0/image': 'asia.gcr.io/google-samples/hello-app:2.0' } },
     'rest-bad-body.json': { status: 400 },
     'rest-wrong-token.json': { status: 401 },
     'rest-healthz.json': { status: 200 },
@@ -121,7 +122,7 @@ describe('the sample events', () => {
     expect(decodedPatch(result)[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/nginx:latest' });
   });
 
-  it.each(['rest-pod-v1-base64.json', 'httpapi-pod-v1.json', 'function-url-pod-v1.json'])('%s gets the same AdmissionReview as rest-pod-v1.json', async (name) => {
+  it.each(['rest-pod-v1-base64.json', 'httpapi-pod-v1.json', 'function-url-pod-v1.json', 'alb-pod-v1.json'])('%s gets the same AdmissionReview as rest-pod-v1.json', async (name) => {
     const { invoke } = setup();
     const want = await invoke(loadEvent('rest-pod-v1.json'));
     const got = await invoke(loadEvent(name));
