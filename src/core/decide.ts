@@ -45,6 +45,15 @@ export interface RejectedRewrite {
 /** What the rules say about one image field (images they leave alone are not listed). */
 export type PlannedImage = PlannedRewrite | InvalidImage | RejectedRewrite;
 
+/**
+ * A re-applied original that no rule rewrites now, in a field the API server refuses to change
+ * (immutableOnUpdate): `field.image` goes back to `to`, the image stored for it.
+ */
+export interface KeptImage {
+  readonly field: ImageField;
+  readonly to: string;
+}
+
 /** The object under review, when it is one this webhook rewrites. */
 export interface ReviewTarget {
   readonly object: Readonly<Record<string, unknown>>;
@@ -77,6 +86,8 @@ export interface ReviewPlan {
    * (see `staleOriginals`): dropped from the annotation, unless rewritten now. Absent: none.
    */
   readonly staleOriginals?: readonly string[];
+  /** Stored images kept where no rule rewrites the re-applied original (see decide). Absent: none. */
+  readonly kept?: readonly KeptImage[];
 }
 
 export type Decision = { readonly ok: true; readonly plan: ReviewPlan } | BadRequest;
@@ -246,6 +257,7 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
   const stored = storedImages(request, type);
   const namespace = request.namespace ?? stringOrUndefined(own(own(object, 'metadata'), 'namespace'));
   const images: PlannedImage[] = [];
+  const kept: KeptImage[] = [];
   let recordedBefore: ReadonlyMap<string, string> | undefined;
   for (const field of found.images) {
     const key = originalImagesKey(field);
@@ -269,11 +281,20 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
         recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
         if (recordedBefore.get(key) === field.image) planned = { ...planned, to: storedImage, stored: true };
       }
+    } else if (storedImage !== undefined && immutableOnUpdate(type, field)) {
+      // The same re-apply once no rule rewrites that original (the rule removed, an exclude or a
+      // namespace limit added, a result now refused): left as it is, it is refused just the same.
+      recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
+      if (recordedBefore.get(key) === field.image) {
+        kept.push({ field, to: storedImage });
+        continue;
+      }
     }
     if (planned !== undefined) images.push(planned);
   }
   const target: ReviewTarget = { object, type, podSpec: { podSpec: found.podSpec, podSpecPointer: found.podSpecPointer }, subresource };
   const plan: Mutable<ReviewPlan> = { request, options, skipped: undefined, target, images, malformed: found.problems };
+  if (kept.length > 0) plan.kept = kept;
   // The subresource cannot change metadata; render writes no originals for it.
   const stale = subresource || options.recordOriginals === false ? [] : staleOriginals(request, object, found.images, stored, rewriter, namespace);
   if (stale.length > 0) plan.staleOriginals = stale;

@@ -18,7 +18,7 @@ import {
   type WithheldRecord,
 } from './admission.js';
 import { auditValue, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
-import { type Mutable, type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
+import { type KeptImage, type Mutable, type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
 import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { type Base64, encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
@@ -88,6 +88,21 @@ function imageWarning(image: PlannedImage, reason: string | undefined): string {
     case 'rejected':
       return leftUnchanged(field, image.rule.name, image.error);
   }
+}
+
+/** Why a kept image (decide.ts, KeptImage) could not go back to what the update sends. */
+const cannotChange = (target: ReviewTarget): string => (target.type.kind === 'Job' ? "a Job's pod template cannot change" : "a Pod's image volumes cannot change");
+
+/** The warning for a stored image kept where no rule rewrites the re-applied original. */
+function keptWarning(kept: KeptImage, target: ReviewTarget): string {
+  return fitWarning([
+    `${WARNING_PREFIX}kept `,
+    ...containerAndImage(kept.field),
+    ' as the stored ',
+    { text: kept.to, level: 2 },
+    ': no rule rewrites it now, and ',
+    cannotChange(target),
+  ]);
 }
 
 /** The pull secret ops for the applied rewrites, or a warning where a Pod's list cannot change. */
@@ -241,20 +256,32 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     if (warnings.length === MAX_WARNINGS) break;
     warnings.push(imageWarning(image, reasons.get(image)));
   }
-  const unbuilt = plan.images.length - warnings.length;
+  const kept = plan.kept ?? [];
+  for (const k of kept) {
+    if (warnings.length === MAX_WARNINGS) break;
+    warnings.push(keptWarning(k, target));
+  }
+  const unbuilt = plan.images.length + kept.length - warnings.length;
   const malformed = [...plan.malformed];
+  for (const k of kept) {
+    const problem = `is the recorded original of the stored ${k.to}, which no rule gives now; the stored image kept (${cannotChange(target)})`;
+    malformed.push({ pointer: k.field.pointer, problem, valid: true });
+  }
   // Appended one by one: `push(...list)` passes every entry as an argument and overflows the
   // stack past about 130,000 (a pod of that many rewritten containers was a 500).
   const ops: PatchOperation[] = applied.map((r) => replace(r.field.pointer, r.to));
   const more = (list: readonly PatchOperation[]): void => {
     for (const op of list) ops.push(op);
   };
+  for (const k of kept) ops.push(replace(k.field.pointer, k.to));
   const stale = plan.staleOriginals ?? [];
   // Whether the rewrites are in the original-images annotation, where the warning counting the
   // ones not shown sends the reader.
   let originalsRecorded = false;
-  if ((applied.length > 0 || stale.length > 0) && plan.options.recordOriginals !== false && !target.subresource) {
-    const recorded = originalImagesOps(target.object, applied, malformed, stale);
+  // A kept image's entry is written again (server-side apply drops it along with the manager's
+  // manifest, and the next re-apply needs it).
+  if ((applied.length > 0 || stale.length > 0 || kept.length > 0) && plan.options.recordOriginals !== false && !target.subresource) {
+    const recorded = originalImagesOps(target.object, [...applied, ...kept], malformed, stale);
     if (recorded !== null) more(recorded);
     originalsRecorded = recorded !== null && applied.length > 0;
   }

@@ -561,6 +561,63 @@ describe('UPDATE rewrites only the images the update changes', () => {
     ]);
   });
 
+  it.each([
+    ['the rule was removed', 'rules:\n  - name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n'],
+    ['an exclude now covers the image', 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\nexclude: [gcr.io/app]\n'],
+    ['the rule is now limited to other namespaces', 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    namespaces: [team-b]\n'],
+  ])('keeps the stored rewrite of a re-applied original where the API server refuses a change, once no rule rewrites it (%s)', (_why, yaml) => {
+    // A Job stored when gcr.io went to asia.gcr.io. `kubectl apply` (or a GitOps sync) of the
+    // same manifest sends gcr.io/app:1 again: left as it is, the update changes the Job's
+    // immutable template and is refused ("field is immutable"), at every sync, until the Job is
+    // deleted. The stored image stays, as it does when a rule now gives another target.
+    const rules = rewriterFrom(yaml);
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"gcr.io/app:1"}' };
+    const stored = { ...job('asia.gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const reapplied = { ...job('gcr.io/app:1'), metadata: { name: 'j1', annotations: recorded } };
+    const outcome = answered(review(jobReview(reapplied, stored), rules));
+    const ops = decodePatch(outcome.response.response) ?? [];
+    expect(ops).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'asia.gcr.io/app:1' }]);
+    expect(apply(reapplied, ops)).toEqual(stored);
+    expect(outcome.response.response.warnings).toEqual([
+      "image-rewriter: kept containers[main] gcr.io/app:1 as the stored asia.gcr.io/app:1: no rule rewrites it now, and a Job's pod template cannot change",
+    ]);
+    expect(outcome.response.response.auditAnnotations).toBeUndefined();
+    expect(outcome.report.rewrites).toEqual([]);
+    expect(outcome.report.malformed).toEqual([
+      {
+        pointer: '/spec/template/spec/containers/0/image',
+        problem: "is the recorded original of the stored asia.gcr.io/app:1, which no rule gives now; the stored image kept (a Job's pod template cannot change)",
+        valid: true,
+      },
+    ]);
+    // Server-side apply drops the annotation its manager's manifest lacks: it is written again,
+    // for the next re-apply.
+    const again = answered(review(jobReview(job('gcr.io/app:1'), stored), rules));
+    expect(decodePatch(again.response.response)).toEqual([
+      { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'asia.gcr.io/app:1' },
+      { op: 'add', path: '/metadata/annotations', value: recorded },
+    ]);
+    // An image the stored object never recorded as its original is the rules' (here: left alone,
+    // and the API server refuses the change whatever the webhook answers), and so is a Deployment's.
+    expect(decodePatch(answered(review(jobReview(job('gcr.io/app:1'), job('asia.gcr.io/app:1')), rules)).response.response)).toBeUndefined();
+    const deploymentReview = (object: unknown, oldObject: unknown): unknown =>
+      podReview(object, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', oldObject });
+    expect(decodePatch(answered(review(deploymentReview(reapplied, stored), rules)).response.response)).toBeUndefined();
+  });
+
+  it("keeps a Pod's stored image volume, not its container, once no rule rewrites their re-applied originals", () => {
+    const rules = rewriterFrom('rules:\n  - name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n');
+    const podWith = (container: string, volume: string): Record<string, unknown> => ({
+      metadata: { name: 'p', annotations: { 'image-rewriter.io/original-images': '{"containers/a":"gcr.io/a:1","volumes/data":"gcr.io/data:1"}' } },
+      spec: { containers: [{ name: 'a', image: container }], volumes: [{ name: 'data', image: { reference: volume } }] },
+    });
+    const outcome = answered(review(podReview(podWith('gcr.io/a:1', 'gcr.io/data:1'), { operation: 'UPDATE', oldObject: podWith('asia.gcr.io/a:1', 'asia.gcr.io/data:1') }), rules));
+    expect(decodePatch(outcome.response.response)).toEqual([{ op: 'replace', path: '/spec/volumes/0/image/reference', value: 'asia.gcr.io/data:1' }]);
+    expect(outcome.response.response.warnings).toEqual([
+      "image-rewriter: kept volumes[data] gcr.io/data:1 as the stored asia.gcr.io/data:1: no rule rewrites it now, and a Pod's image volumes cannot change",
+    ]);
+  });
+
   /** The rules of this block's tests, with `verify` on the gcr rule. */
   const verifying = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    verify: true\n`);
 
