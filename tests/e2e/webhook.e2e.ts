@@ -549,7 +549,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     expect(await originals('pod', 'single')).toEqual({});
   });
 
-  scenario(env, "12b. rules changed: re-applying a Job's unchanged manifest keeps its stored image (its template is immutable)", async () => {
+  scenario(env, "12b. rules changed, then the rule removed: re-applying a Job's unchanged manifest keeps its stored image (its template is immutable)", async () => {
     const ns = 'rules-change';
     await kubectl.createNamespace(ns);
     // A serve of its own, whose rules file the scenario changes (the environment's stays as it is).
@@ -595,6 +595,20 @@ describe('image-rewriter behind a real kube-apiserver', () => {
         const after = await kubectl.json(job, ['-n', ns, 'get', 'job', a.name]);
         expect(imagesOf(after.spec.template.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/migrate:1' });
         expect(JSON.parse(after.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/main': 'gcr.io/e2e/migrate:1' });
+      }
+
+      // The rule removed: gcr.io/e2e is no longer rewritten at all, and the re-apply still keeps
+      // the stored image (with a warning) instead of being refused.
+      await writeFile(rules, 'rules:\n  - name: other\n    match: gcr.io/other\n    replace: new.mirror.example.com/other\n');
+      await waitForTarget('gcr.io');
+      for (const a of appliers) {
+        const again = await kubectl.run(['-n', ns, ...a.args, '-f', '-'], { input: manifest(a.name) });
+        expect({ job: a.name, code: again.code, stderr: again.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n') }).toEqual({ job: a.name, code: 0, stderr: '' });
+        expect(warnings(again.stderr)).toEqual([
+          "Warning: image-rewriter: kept containers[main] gcr.io/e2e/migrate:1 as the stored old.mirror.example.com/e2e/migrate:1: no rule rewrites it now, and a Job's pod template cannot change",
+        ]);
+        const after = await kubectl.json(job, ['-n', ns, 'get', 'job', a.name]);
+        expect(imagesOf(after.spec.template.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/migrate:1' });
       }
     } finally {
       await env.restoreWebhook();
