@@ -5,7 +5,9 @@
  * - with `--scope pods` a Deployment is stored as applied while its Pods are rewritten (and
  *   logged by their generateName, all the API server sends of a controller's Pod);
  * - with matchConditions (`webhook-config --config`) an object with no image the rules could
- *   rewrite never reaches `serve` (its log has no line for it);
+ *   rewrite never reaches `serve` (its log has no line for it), and one with as many images of
+ *   the longest length matched as the condition matches, only the last rewritable, does: the
+ *   condition's cost stays within the API server's limit;
  * - image volumes (`volumes[].image.reference`): the API server accepts the matchCondition that
  *   reads them and sends a Pod whose only rewritable image is one; it and a Deployment's are rewritten.
  * - verify on UPDATE: a re-applied Deployment and Job (client-side and server-side apply) whose
@@ -21,7 +23,9 @@ import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { deployment, imagesOf, job, list, pod } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
-import { type ServeInstance, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { RULES_YAML, type ServeInstance, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages } from '../../src/core/match-conditions.js';
+import { rewriterFrom } from '../helpers/rules.js';
 import { startRegistry } from '../helpers/registry.js';
 import { createTestPki } from '../helpers/tls.js';
 
@@ -227,7 +231,7 @@ describe('existence checks, scope and matchConditions', () => {
     }
   });
 
-  scenario(env, 'V3. matchConditions: an object with no image the rules could rewrite never reaches serve', async () => {
+  scenario(env, 'V3. matchConditions: an object with no image the rules could rewrite never reaches serve; one with as many long images as the condition matches does', async () => {
     const ns = 'match-conditions';
     await kubectl.createNamespace(ns);
     const serve = await env.startExtraServe('serve-match');
@@ -242,6 +246,17 @@ describe('existence checks, scope and matchConditions', () => {
       expect(serve.lines(mark).some((l) => l['name'] === 'quay-only')).toBe(false);
       const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'quay-only']);
       expect(imagesOf(stored.spec)).toEqual({ 'containers/app': 'quay.io/prometheus/node-exporter:v1.8.0' });
+      // The condition's cost: as many images as it matches, each as long as it matches (256), the
+      // rewritable one last, so every one is matched. Past the API server's cost limit the
+      // condition would fail and the API server skip the webhook (failurePolicy Ignore) silently;
+      // this holds the cost model of src/core/match-conditions.ts to the real cel-go.
+      const most = matchableImages(imageRegex(rewriterFrom(RULES_YAML).rules) ?? '');
+      const long = (host: string, i: number): string => `${host}/${'x'.repeat(MATCHED_IMAGE_MAX_LENGTH - host.length - 7)}:${String(i).padStart(5, '0')}`;
+      const images = Object.fromEntries(Array.from({ length: most }, (_, i) => [`c${i}`, long(i === most - 1 ? 'gcr.io' : 'quay.io', i)]));
+      expect(Object.values(images).every((i) => i.length === MATCHED_IMAGE_MAX_LENGTH)).toBe(true);
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podJson('most-images', images) });
+      const costly = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'most-images']);
+      expect(costly.spec.containers.at(-1)?.image).toBe(`asia.${long('gcr.io', most - 1)}`);
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);
