@@ -432,6 +432,35 @@ describe('namespaces', () => {
 });
 
 describe('kinds and untrusted objects', () => {
+  // What kube-apiserver 1.37 sends for the subresources a hand-written configuration registering
+  // `pods/*` (operations `*`) adds, with the request fields newer servers set (requestKind,
+  // requestSubResource, options, userInfo.extra). The Pod's image is upstream (stored while the
+  // webhook was down): none of these may change it, and only pods/ephemeralcontainers is rewritten.
+  const upstreamPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'gcr.io/app:1' }] } };
+  it.each([
+    ['pods/resize (in-place resize)', 'UPDATE', 'resize', { group: '', version: 'v1', kind: 'Pod' }, upstreamPod],
+    ['pods/status', 'UPDATE', 'status', { group: '', version: 'v1', kind: 'Pod' }, upstreamPod],
+    ['pods/binding', 'CREATE', 'binding', { group: '', version: 'v1', kind: 'Binding' }, { kind: 'Binding', apiVersion: 'v1', metadata: { name: 'p' }, target: { kind: 'Node', name: 'n1' } }],
+    ['pods/eviction', 'CREATE', 'eviction', { group: 'policy', version: 'v1', kind: 'Eviction' }, { kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: 'p' } }],
+    ['pods/exec', 'CONNECT', 'exec', { group: '', version: 'v1', kind: 'PodExecOptions' }, { kind: 'PodExecOptions', apiVersion: 'v1', container: 'app', command: ['true'] }],
+  ])('%s as the API server sends it: allowed, no patch', (_name, operation, subResource, kind, object) => {
+    const body = podReview(object, {
+      kind,
+      requestKind: kind,
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      subResource,
+      requestSubResource: subResource,
+      name: 'p',
+      operation,
+      ...(operation === 'UPDATE' ? { oldObject: upstreamPod } : {}),
+      options: operation === 'CONNECT' ? null : { kind: `${operation === 'CREATE' ? 'Create' : 'Update'}Options`, apiVersion: 'meta.k8s.io/v1', fieldManager: 'kubectl-patch' },
+      userInfo: { username: 'admin', uid: 'admin', groups: ['system:masters'], extra: { 'authentication.kubernetes.io/credential-id': ['X509SHA256=ab'] } },
+    });
+    const outcome = answered(review(body, rewriter));
+    expect(outcome.response.response).toEqual({ uid: 'u-1', allowed: true });
+    expect(outcome.report.skipped).toBe(operation === 'CONNECT' ? 'operation' : 'unsupported-kind');
+  });
+
   it('reads the pod spec of any version of a supported kind', () => {
     const deployment = { metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'a', image: 'gcr.io/a' }] } } } };
     const { ops } = run(podReview(deployment, { kind: { group: 'apps', version: 'v1beta2', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1beta2', resource: 'deployments' } }));
