@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { Environment } from '@marcbachmann/cel-js';
 import { parseAllDocuments } from 'yaml';
+import { parseRules } from '../../src/config/load.js';
 import type { RulesProvider } from '../../src/config/sources.js';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
@@ -285,5 +286,22 @@ describe('README enforcement example (the ValidatingAdmissionPolicy)', () => {
   it('lets a Pod that ran before the policy be labelled and finish deleting (an update that changes no image)', () => {
     // Without this, removing a finalizer (a Job's, the garbage collector's) was refused: stuck Terminating.
     expect(admitted('UPDATE', pod('nginx', { team: 'a' }), pod('nginx'))).toBe(true);
+  });
+});
+
+describe('README Rule fields', () => {
+  // The table said "letters, digits, -, _, ." only: a name such as `-legacy` or `gcr.` was then
+  // refused by check-config with a condition the README did not state.
+  it.each([
+    ['a leading "-"', '-legacy'],
+    ['a trailing "."', 'gcr.'],
+    ['a leading "_"', '_x'],
+  ])('the name row states what check-config refuses: %s', (_, name) => {
+    const row = readme.split('\n').find((l) => l.startsWith('| `name` |')) ?? '';
+    const result = parseRules(`rules: [{name: "${name}", match: gcr.io, replace: asia.gcr.io}]`, {});
+    const message = result.ok ? '' : (result.issues.find((i) => i.path.join('.') === 'rules.0.name')?.message ?? '');
+    const condition = /\(([^)]+)\)$/.exec(message)?.[1] ?? '';
+    expect(condition).not.toBe('');
+    expect(row).toContain(condition);
   });
 });
