@@ -7,8 +7,8 @@
  * check-config and audit, character for character. The enforcement example's policy, run by a CEL
  * implementation. The in-cluster serve example's token, which must be one the API server takes, and
  * what its NetworkPolicy does not keep out. The stack parameters' tables against template.yaml (every
- * parameter, and the defaults they give), and the limits, defaults and timings the README quotes
- * against the constants of src/ that set them.
+ * parameter, and the defaults they give), and the limits, defaults and timings the README (and
+ * docs/verify.md) quotes against the constants of src/ that set them.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ import { LOG_FLUSH_MS, MAX_RESTART_DELAY_MS } from '../../src/cli/serve-workers.
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from '../../src/cli/webhook-config.js';
 import { MAX_RULES_DOCUMENT_BYTES } from '../../src/config/load.js';
 import { RETRY_BASE_MS, RETRY_MAX_MS } from '../../src/config/rules-provider.js';
-import { DEFAULT_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
+import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { MIN_TOKEN_LENGTH } from '../../src/config/token-check.js';
 import { CEL_MAX_EXPRESSION_SIZE, MATCHED_IMAGE_MAX_LENGTH, MAX_VOLUMES } from '../../src/core/match-conditions.js';
 import { MAX_RULES } from '../../src/core/rules.js';
@@ -45,6 +45,8 @@ import { HEAP_PER_DOCUMENT_CHAR, MAX_ALIAS_COUNT } from '../../src/manifests/ren
 import { MAX_LISTED } from '../../src/observability/telemetry.js';
 import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
 import { DEFAULT_MAX_BODY_BYTES as SERVE_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS } from '../../src/serve/options.js';
+import { REFRESH_MS as CREDENTIALS_REFRESH_MS, RETRY_MS as CREDENTIALS_RETRY_MS } from '../../src/verify/credentials.js';
+import { MAX_MANIFEST_BYTES, MAX_REDIRECTS, MAX_TOKEN_BYTES } from '../../src/verify/oci.js';
 import { DEFAULTS as VERIFY } from '../../src/verify/verifier.js';
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -393,6 +395,21 @@ describe("README figures are the code's constants", () => {
     ['render memory per List', `the List up to ${HEAP_PER_LIST_CHAR} times its size`],
     ['matchConditions: expression size', `${thousands(CEL_MAX_EXPRESSION_SIZE)} characters per expression`],
     ['matchConditions: volumes and image length', `more than ${thousands(MAX_VOLUMES)} volumes, or an image longer than ${MATCHED_IMAGE_MAX_LENGTH} characters`],
+  ])('%s', (_, phrase) => {
+    expect(text).toContain(phrase);
+  });
+});
+
+describe("docs/verify.md figures are the code's constants", () => {
+  const text = readFileSync(join(REPO_ROOT, 'docs', 'verify.md'), 'utf8').replace(/\s+/g, ' ');
+  it.each([
+    ['the deadline', `\`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS}, ${MIN_VERIFY_DEADLINE_MS} to ${MAX_VERIFY_DEADLINE_MS};`],
+    ['checks at once', `At most ${VERIFY.maxConcurrentChecks} checks ask registries at once`],
+    ['the caches', `bounded to ${VERIFY.maxCacheEntries} entries, the least recently used going first): present for ${VERIFY.positiveTtlMs / 60_000} minutes, missing for ${VERIFY.negativeTtlMs / 1000} seconds`],
+    ['the circuit breaker', `after ${VERIFY.breakerFailures} failures in a row the registry is not asked for ${VERIFY.breakerOpenMs / 1000} s`],
+    ['answer bounds', `manifests and configs up to ${MAX_MANIFEST_BYTES / 2 ** 20} MiB, token answers up to ${MAX_TOKEN_BYTES / 1024} KiB, at most ${MAX_REDIRECTS} redirects`],
+    ['credentials reads', `a failed read is retried after ${CREDENTIALS_RETRY_MS / 1000} s`],
+    ['credentials refresh', `It is read again every ${CREDENTIALS_REFRESH_MS / 60_000} minutes`],
   ])('%s', (_, phrase) => {
     expect(text).toContain(phrase);
   });
