@@ -29,6 +29,7 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 import { loadTemplate } from '../helpers/template.js';
 import { LIST_TRIES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { PAGE_SIZE } from '../../src/cli/audit.js';
 import { MAX_LOG_BACKLOG_BYTES } from '../../src/cli/serve.js';
 import { LOG_FLUSH_MS, MAX_RESTART_DELAY_MS } from '../../src/cli/serve-workers.js';
@@ -414,3 +415,18 @@ describe("docs/verify.md figures are the code's constants", () => {
     expect(text).toContain(phrase);
   });
 });
+
+describe('events/README.md', () => {
+  // "npm run invoke uses the same rules (its built-in example rules)" as sam local gets from
+  // sam-local-env.json, so the expected answers of its table hold for both.
+  it("npm run invoke's built-in rules are the rules sam-local-env.json gives sam local", () => {
+    const text = readFileSync(join(REPO_ROOT, 'events', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(text).toContain('`npm run invoke` uses the same rules (its built-in example rules)');
+    const env = (JSON.parse(readFileSync(join(REPO_ROOT, 'sam-local-env.json'), 'utf8')) as { WebhookFunction: Record<string, string> }).WebhookFunction;
+    const samLocal = parseRules(env['REWRITE_RULES'] ?? '', env);
+    const builtIn = parseRules(EXAMPLE_RULES, env);
+    expect(samLocal.ok && builtIn.ok).toBe(true);
+    if (samLocal.ok && builtIn.ok) expect(samLocal.document).toEqual(builtIn.document);
+  });
+});
+
