@@ -430,3 +430,23 @@ describe('events/README.md', () => {
   });
 });
 
+describe('links to sections of the README', () => {
+  // GitHub's anchor of a heading: lower case, spaces as "-", punctuation other than "-" dropped.
+  const anchors = readme.replace(/```[\s\S]*?```/g, '').split('\n').flatMap((l) => {
+    const heading = /^#{1,6} (.+)$/.exec(l)?.[1];
+    return heading === undefined ? [] : [heading.toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')];
+  });
+
+  it("help's link names a section the README has", async () => {
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(0);
+    expect(anchors).toContain(/#([a-z0-9-]+)\s*$/m.exec(io.out())?.[1]);
+  });
+
+  it("the README's own (#...) links each name one of its sections", () => {
+    const links = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1] ?? '');
+    expect(links.length).toBeGreaterThan(5);
+    expect(links.filter((l) => !anchors.includes(l))).toEqual([]);
+  });
+});
+
