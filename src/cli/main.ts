@@ -3,7 +3,7 @@
  * calls the same core as the Lambda handler, and writes results. Streams and environment are
  * injected so tests drive `main` directly. Unknown options are errors (typos must fail).
  */
-import { explainImage } from '../core/explain.js';
+import { explainImage, namespaceLimitedRules } from '../core/explain.js';
 import { jsonLine } from '../core/json.js';
 import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { VERSION } from './version.js';
@@ -74,8 +74,19 @@ const explain: Command = async (args, io) => {
     if (text.startsWith('\uFEFF')) text = text.slice(1);
     for (const line of text.split(/\r?\n/)) if (line.trim() !== '') images.push(line);
   }
+  // Without --namespace, an image is explained for an object of no known namespace, where rules
+  // limited to `namespaces` never apply: a note names those that would take one of the images.
+  const limitedRule = namespace === undefined ? namespaceLimitedRules(loaded.state.rewriter) : undefined;
+  const skipped = new Set<string>();
   for (const image of images) {
     io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, namespace))}\n`);
+    const rule = limitedRule?.(image);
+    if (rule !== undefined) skipped.add(rule.name);
+  }
+  if (skipped.size > 0) {
+    const names = [...skipped].slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (skipped.size > 3 ? ` and ${skipped.size - 3} more` : '');
+    const text = skipped.size === 1 ? `rule ${names} applies only in the namespaces it lists` : `rules ${names} apply only in the namespaces they list`;
+    io.stderr(`note: ${text}, where an image above would be rewritten: give --namespace NS to explain the images of a Pod in NS\n`);
   }
   return EXIT.ok;
 };

@@ -60,7 +60,7 @@ export interface CompiledRule {
 }
 
 export interface RewriteContext {
-  /** The namespace of the object; rules scoped to namespaces never match when it is unknown. */
+  /** The namespace of the object; when it is unknown, rules limited to `namespaces` never match (`excludeNamespaces` excludes none). */
   readonly namespace?: string | undefined;
 }
 

@@ -9,8 +9,10 @@
  * - Create: a fresh token (32 random bytes, base64url: 43 characters of `A-Za-z0-9_-`) written
  *   with overwrite: a new resource always gets a new token.
  * - Update: the token is kept. The parameter is written only when it does not exist (deleted by
- *   hand: the next deploy restores a token). A new `ParameterName` is a new physical resource:
- *   CloudFormation then deletes the old one.
+ *   hand: an Update writes a new token). CloudFormation sends an Update only when the resource's
+ *   properties change (its ParameterName, KmsKeyId), so a deploy that changes neither does not
+ *   restore a deleted token (README, Troubleshooting). A new `ParameterName` is a new physical
+ *   resource: CloudFormation then deletes the old one.
  * - `KmsKeyId` (template.yaml's KmsKeyArn; absent: the aws/ssm key) encrypts the SecureString. An
  *   Update that changes it (a rollback included) re-encrypts the same token under the new key: read,
  *   then written again with that key, so the clusters' webhook URL stays valid. A value that cannot

@@ -57,6 +57,42 @@ describe('explain', () => {
     expect(lines(io.out())).toEqual([{ image: 'nginx', rewritten: 'registry.internal:5000/hub/library/nginx', rule: 'team-mirror' }]);
   });
 
+  // The README's Troubleshooting step for "Pods are not rewritten" is explain IMAGE: for a rule
+  // limited to `namespaces` it answered "unchanged, no rule" without a word, which reads as "the
+  // rule does not match this image". The answer is the same (an object of no namespace); a note
+  // on stderr now names the rules that would rewrite an image in their namespaces.
+  const RULES = [
+    'rules:',
+    '  - {name: team, match: docker.io, replace: mirror.example.com/hub, namespaces: ["team-*"]}',
+    '  - {name: staging, match: quay.io, replace: mirror.example.com/quay, namespaces: [staging]}',
+    '  - {name: gcr-p, match: gcr.io/p, replace: asia.gcr.io/p}',
+    '  - {name: gcr, match: gcr.io, replace: mirror.example.com/gcr, namespaces: [x]}',
+    'exclude: [docker.io/library/busybox]',
+  ].join('\n');
+  it.each([
+    ['an image only a namespace-limited rule matches', ['nginx'], 'note: rule "team" applies only in the namespaces it lists, where an image above would be rewritten: give --namespace NS to explain the images of a Pod in NS\n'],
+    ['two such rules', ['nginx', 'quay.io/a', 'gcr.io/p/b'], 'note: rules "team", "staging" apply only in the namespaces they list, where an image above would be rewritten: give --namespace NS to explain the images of a Pod in NS\n'],
+    ['an image a rule without namespaces takes first', ['gcr.io/p/x'], ''],
+    ['an excluded image', ['busybox'], ''],
+    ['an invalid image', ['NOPE'], ''],
+    ['an image no rule matches', ['ghcr.io/a'], ''],
+  ])('without --namespace: %s', async (_, images, note) => {
+    const io = captureIo({ REWRITE_RULES: RULES });
+    expect(await main(['explain', ...images], io)).toBe(EXIT.ok);
+    expect(lines(io.out()).map((l) => (l as { rule: string }).rule)).not.toContain('team');
+    expect(io.err()).toBe(note);
+  });
+
+  it('with --namespace: no note, the rules of that namespace apply', async () => {
+    const io = captureIo({ REWRITE_RULES: RULES });
+    expect(await main(['explain', '-n', 'team-a', 'nginx', 'quay.io/a'], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([
+      { image: 'nginx', rewritten: 'mirror.example.com/hub/library/nginx', rule: 'team' },
+      { image: 'quay.io/a', rewritten: 'quay.io/a', rule: '' },
+    ]);
+    expect(io.err()).toBe('');
+  });
+
   // `--namespace "$NS"` with NS unset: it answered for a namespace named "" (no object has one),
   // so `namespaces:` rules never matched and `excludeNamespaces: ["*"]` ones always did.
   it.each([[['-n', '']], [['--namespace=']]])('an empty namespace (%j): a usage error, as for render and audit', async (flag) => {

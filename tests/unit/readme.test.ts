@@ -6,7 +6,9 @@
  * with the webhook configuration webhook-config prints by default. The output it quotes from
  * check-config and audit, character for character. The enforcement example's policy, run by a CEL
  * implementation. The in-cluster serve example's token, which must be one the API server takes, and
- * what its NetworkPolicy does not keep out.
+ * what its NetworkPolicy does not keep out. The stack parameters' tables against template.yaml (every
+ * parameter, and the defaults they give), and the limits, defaults and timings the README (and
+ * docs/verify.md) quotes against the constants of src/ that set them.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { Environment } from '@marcbachmann/cel-js';
 import { parseAllDocuments } from 'yaml';
+import { parseRules } from '../../src/config/load.js';
 import type { RulesProvider } from '../../src/config/sources.js';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
@@ -24,6 +27,28 @@ import { ENVIRONMENT_SCOPE } from '../e2e/harness/webhook.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
+import { loadTemplate } from '../helpers/template.js';
+import { LIST_TRIES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
+import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
+import { PAGE_SIZE } from '../../src/cli/audit.js';
+import { MAX_LOG_BACKLOG_BYTES } from '../../src/cli/serve.js';
+import { LOG_FLUSH_MS, MAX_RESTART_DELAY_MS } from '../../src/cli/serve-workers.js';
+import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from '../../src/cli/webhook-config.js';
+import { MAX_RULES_DOCUMENT_BYTES } from '../../src/config/load.js';
+import { RETRY_BASE_MS, RETRY_MAX_MS } from '../../src/config/rules-provider.js';
+import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
+import { MIN_TOKEN_LENGTH } from '../../src/config/token-check.js';
+import { CEL_MAX_EXPRESSION_SIZE, MATCHED_IMAGE_MAX_LENGTH, MAX_VOLUMES } from '../../src/core/match-conditions.js';
+import { MAX_RULES } from '../../src/core/rules.js';
+import { DEFAULT_MAX_BODY_BYTES as LAMBDA_MAX_BODY_BYTES } from '../../src/lambda/handler.js';
+import { HEAP_PER_LIST_CHAR } from '../../src/manifests/json-list.js';
+import { HEAP_PER_DOCUMENT_CHAR, MAX_ALIAS_COUNT } from '../../src/manifests/render.js';
+import { MAX_LISTED } from '../../src/observability/telemetry.js';
+import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
+import { DEFAULT_MAX_BODY_BYTES as SERVE_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS } from '../../src/serve/options.js';
+import { REFRESH_MS as CREDENTIALS_REFRESH_MS, RETRY_MS as CREDENTIALS_RETRY_MS } from '../../src/verify/credentials.js';
+import { MAX_MANIFEST_BYTES, MAX_REDIRECTS, MAX_TOKEN_BYTES } from '../../src/verify/oci.js';
+import { DEFAULTS as VERIFY } from '../../src/verify/verifier.js';
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const section = readme.split('\n## Troubleshooting\n')[1]?.split('\n## ')[0] ?? '';
@@ -287,3 +312,141 @@ describe('README enforcement example (the ValidatingAdmissionPolicy)', () => {
     expect(admitted('UPDATE', pod('nginx', { team: 'a' }), pod('nginx'))).toBe(true);
   });
 });
+
+describe('README Rule fields', () => {
+  // The table said "letters, digits, -, _, ." only: a name such as `-legacy` or `gcr.` was then
+  // refused by check-config with a condition the README did not state.
+  it.each([
+    ['a leading "-"', '-legacy'],
+    ['a trailing "."', 'gcr.'],
+    ['a leading "_"', '_x'],
+  ])('the name row states what check-config refuses: %s', (_, name) => {
+    const row = readme.split('\n').find((l) => l.startsWith('| `name` |')) ?? '';
+    const result = parseRules(`rules: [{name: "${name}", match: gcr.io, replace: asia.gcr.io}]`, {});
+    const message = result.ok ? '' : (result.issues.find((i) => i.path.join('.') === 'rules.0.name')?.message ?? '');
+    const condition = /\(([^)]+)\)$/.exec(message)?.[1] ?? '';
+    expect(condition).not.toBe('');
+    expect(row).toContain(condition);
+  });
+});
+
+describe('README Deploying with SAM, the parameter tables', () => {
+  const template = loadTemplate();
+  const section = readme.split('\n## Deploying with SAM\n')[1]?.split('\n## ')[0] ?? '';
+  /** The rows of the table under `header`. */
+  const table = (header: string): string[] => section.split(`\n${header}\n`)[1]?.split('\n\n')[0]?.split('\n').slice(1) ?? [];
+  const parameters = table('| parameter | default | meaning |');
+  const verify = table('| parameter | grants and sets |');
+  /** Each row's first cell split into names (`A` / `B`), with the rest of the row. */
+  const rows = [...parameters, ...verify].flatMap((l) => {
+    const m = /^\| ((?:`[A-Za-z]+`(?: \/ )?)+) \|(.*)$/.exec(l);
+    return m === null ? [] : [{ names: [...(m[1] ?? '').matchAll(/`([A-Za-z]+)`/g)].map((n) => n[1] ?? ''), rest: m[2] ?? '' }];
+  });
+  const documented = new Map(rows.flatMap((r) => r.names.map((n, i) => [n, { ...r, index: i }] as const)));
+
+  it('documents every parameter of template.yaml, and no other', () => {
+    expect([...documented.keys()].sort()).toEqual(Object.keys(template.Parameters).sort());
+  });
+
+  // The first table's second column: `default` / `default`, where "empty" is '' and a parenthesis explains.
+  it.each(rows.filter((r) => parameters.some((l) => l.endsWith(r.rest))).flatMap((r) => r.names))(
+    '%s: the default the table gives is the template\'s',
+    (name) => {
+      const row = documented.get(name);
+      const cell = (row?.rest.split(' | ')[0] ?? '').trim().replace(/ \([^)]*\)/g, '');
+      const quoted = cell.split(' / ')[row?.index ?? 0]?.replaceAll('`', '').trim();
+      expect(quoted === 'empty' ? '' : quoted).toBe(JSON.stringify(template.Parameters[name]?.['Default']).replace(/^"|"$/g, ''));
+    },
+  );
+
+  it("VerifyDeadlineMs: the default and the range the row gives are the template's", () => {
+    const row = documented.get('VerifyDeadlineMs')?.rest ?? '';
+    const p = template.Parameters['VerifyDeadlineMs'] ?? {};
+    const [byDefault, min, max] = [p['Default'], p['MinValue'], p['MaxValue']].map((v) => JSON.stringify(v));
+    expect(row).toContain(`(default ${byDefault ?? ''}, ${min ?? ''} to ${max ?? ''}:`);
+    expect(p['Default']).toBe(DEFAULT_VERIFY_DEADLINE_MS);
+  });
+});
+
+describe("README figures are the code's constants", () => {
+  const text = readme.replace(/\s+/g, ' ');
+  const mib = (bytes: number): number => bytes / 2 ** 20;
+  const thousands = (n: number): string => n.toLocaleString('en-US');
+  it.each([
+    ['rules per document and its size', `At most ${thousands(MAX_RULES)} rules, in a document of at most ${mib(MAX_RULES_DOCUMENT_BYTES)} MiB`],
+    ['existence checks at once and the caches', `in parallel (at most ${VERIFY.maxConcurrentChecks} at once) under one deadline, with a positive cache (${VERIFY.positiveTtlMs / 60_000} min), a negative cache (${VERIFY.negativeTtlMs / 1000} s)`],
+    ['VERIFY_DEADLINE_MS default', `within \`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS})`],
+    ['serve --max-body-bytes default', `(default ${mib(SERVE_MAX_BODY_BYTES)} MiB, as on Lambda; a larger one gets 413)`],
+    ['serve: the Lambda limit it copies', `default ${mib(LAMBDA_MAX_BODY_BYTES)} MiB, as on Lambda`],
+    ['serve worker restarts', `after 1, 2, 4... up to ${MAX_RESTART_DELAY_MS / 1000} s`],
+    ['serve log relay', `at most once per ${LOG_FLUSH_MS} ms`],
+    ['serve log backlog', `gets at most ${mib(MAX_LOG_BACKLOG_BYTES)} MiB of lines waiting in each serve process`],
+    ['serve connection slots', `at most half of its ${DEFAULT_MAX_CONNECTIONS} connection slots`],
+    ['serve pipelining', `more than ${MAX_PIPELINED_REQUESTS} pipelined requests unanswered`],
+    ['serve: problems listed at start', `the first ${MAX_LISTED} problems are listed and the others counted`],
+    ['webhook-config --timeout-seconds', `\`--timeout-seconds\`: 1 to ${MAX_TIMEOUT_SECONDS}, default ${DEFAULT_TIMEOUT_SECONDS}`],
+    ['token length', `shorter than ${MIN_TOKEN_LENGTH} characters`],
+    ['SSM rules: backoff', `after a backoff (${RETRY_BASE_MS / 1000} s, doubling, at most ${RETRY_MAX_MS / 1000} s and the TTL)`],
+    ['SSM rules: problems logged', `the first ${MAX_LISTED} problems with their paths in \`issues\``],
+    ['the review line lists', `as lists of at most ${MAX_LISTED} entries`],
+    ['audit pages', `one \`list\` call per page of ${PAGE_SIZE.default} objects (\`--page-size\`, ${PAGE_SIZE.min} to ${PAGE_SIZE.max})`],
+    ['audit retries', `(at most ${MAX_RETRY_WAIT_MS / 1000} s), or 0.5, 1, 2, 4 s for a 429 without one; after ${LIST_TRIES} tries`],
+    ['render alias limit', `(more than ${MAX_ALIAS_COUNT} aliases resolved in one document)`],
+    ['render memory per document', `(up to ${HEAP_PER_DOCUMENT_CHAR} times its size:`],
+    ['render memory per List', `the List up to ${HEAP_PER_LIST_CHAR} times its size`],
+    ['matchConditions: expression size', `${thousands(CEL_MAX_EXPRESSION_SIZE)} characters per expression`],
+    ['matchConditions: volumes and image length', `more than ${thousands(MAX_VOLUMES)} volumes, or an image longer than ${MATCHED_IMAGE_MAX_LENGTH} characters`],
+  ])('%s', (_, phrase) => {
+    expect(text).toContain(phrase);
+  });
+});
+
+describe("docs/verify.md figures are the code's constants", () => {
+  const text = readFileSync(join(REPO_ROOT, 'docs', 'verify.md'), 'utf8').replace(/\s+/g, ' ');
+  it.each([
+    ['the deadline', `\`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS}, ${MIN_VERIFY_DEADLINE_MS} to ${MAX_VERIFY_DEADLINE_MS};`],
+    ['checks at once', `At most ${VERIFY.maxConcurrentChecks} checks ask registries at once`],
+    ['the caches', `bounded to ${VERIFY.maxCacheEntries} entries, the least recently used going first): present for ${VERIFY.positiveTtlMs / 60_000} minutes, missing for ${VERIFY.negativeTtlMs / 1000} seconds`],
+    ['the circuit breaker', `after ${VERIFY.breakerFailures} failures in a row the registry is not asked for ${VERIFY.breakerOpenMs / 1000} s`],
+    ['answer bounds', `manifests and configs up to ${MAX_MANIFEST_BYTES / 2 ** 20} MiB, token answers up to ${MAX_TOKEN_BYTES / 1024} KiB, at most ${MAX_REDIRECTS} redirects`],
+    ['credentials reads', `a failed read is retried after ${CREDENTIALS_RETRY_MS / 1000} s`],
+    ['credentials refresh', `It is read again every ${CREDENTIALS_REFRESH_MS / 60_000} minutes`],
+  ])('%s', (_, phrase) => {
+    expect(text).toContain(phrase);
+  });
+});
+
+describe('events/README.md', () => {
+  // "npm run invoke uses the same rules (its built-in example rules)" as sam local gets from
+  // sam-local-env.json, so the expected answers of its table hold for both.
+  it("npm run invoke's built-in rules are the rules sam-local-env.json gives sam local", () => {
+    const text = readFileSync(join(REPO_ROOT, 'events', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(text).toContain('`npm run invoke` uses the same rules (its built-in example rules)');
+    const env = (JSON.parse(readFileSync(join(REPO_ROOT, 'sam-local-env.json'), 'utf8')) as { WebhookFunction: Record<string, string> }).WebhookFunction;
+    const samLocal = parseRules(env['REWRITE_RULES'] ?? '', env);
+    const builtIn = parseRules(EXAMPLE_RULES, env);
+    expect(samLocal.ok && builtIn.ok).toBe(true);
+    if (samLocal.ok && builtIn.ok) expect(samLocal.document).toEqual(builtIn.document);
+  });
+});
+
+describe('links to sections of the README', () => {
+  // GitHub's anchor of a heading: lower case, spaces as "-", punctuation other than "-" dropped.
+  const anchors = readme.replace(/```[\s\S]*?```/g, '').split('\n').flatMap((l) => {
+    const heading = /^#{1,6} (.+)$/.exec(l)?.[1];
+    return heading === undefined ? [] : [heading.toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')];
+  });
+
+  it("help's link names a section the README has", async () => {
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(0);
+    expect(anchors).toContain(/#([a-z0-9-]+)\s*$/m.exec(io.out())?.[1]);
+  });
+
+  it("the README's own (#...) links each name one of its sections", () => {
+    const links = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1] ?? '');
+    expect(links.length).toBeGreaterThan(5);
+    expect(links.filter((l) => !anchors.includes(l))).toEqual([]);
+  });
+});
+
