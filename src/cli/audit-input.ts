@@ -4,7 +4,8 @@
  * kubectl's layout item by item). Every part that cannot be read (the input, a document, an item
  * of a List) is said on stderr by name; what can be read is still audited.
  */
-import { parseAllDocuments, parseDocument, YAMLParseError } from 'yaml';
+import { type Document, LineCounter, parseAllDocuments, parseDocument, YAMLParseError } from 'yaml';
+import { addDuplicateKeyErrors } from '../config/yaml-unique-keys.js';
 import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
@@ -19,11 +20,29 @@ const EXPECTED = 'expected the JSON or YAML of `kubectl get ... -o json` (a List
 type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
 
 // logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
-const YAML_OPTIONS = { merge: true, logLevel: 'error' } as const;
+// uniqueKeys: the package's check is quadratic in a mapping's keys; ours is not (src/config/yaml-unique-keys.ts).
+const YAML_OPTIONS = { merge: true, uniqueKeys: false, logLevel: 'error' } as const;
+
+/** parseDocument, a repeated key an error as the yaml package gives it. */
+function parseOne(text: string): Document.Parsed {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  addDuplicateKeyErrors(doc, lineCounter);
+  return doc;
+}
+
+/** parseAllDocuments, likewise. */
+function parseAll(text: string): Document.Parsed[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
+  const list = Array.isArray(docs) ? docs : [];
+  for (const doc of list) addDuplicateKeyErrors(doc, lineCounter);
+  return list;
+}
 
 /** The value of one YAML document, or undefined when the yaml package finds any problem in it. */
 function yamlValue(text: string): { readonly value: unknown } | undefined {
-  const doc = parseDocument(text, YAML_OPTIONS);
+  const doc = parseOne(text);
   if (doc.errors.length > 0) return undefined;
   try {
     return { value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
@@ -58,7 +77,7 @@ function listDocuments(text: string): Parsed[] | undefined {
       documents.push({ ok: true, value: { ...top, items } });
       continue;
     }
-    for (const doc of parseAllDocuments(piece, YAML_OPTIONS)) {
+    for (const doc of parseAll(piece)) {
       if (doc.errors.length > 0) return undefined;
       try {
         documents.push({ ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown });
@@ -89,7 +108,7 @@ function parseDocuments(text: string): Parsed[] | string {
   }
   const lists = listDocuments(text);
   if (lists !== undefined) return lists;
-  const docs = parseAllDocuments(text, YAML_OPTIONS);
+  const docs = parseAll(text);
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
   // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
   const first = (errors: readonly Error[]): string => {

@@ -6,7 +6,8 @@
  * the Lambda loads it with `import()` only for a document that is not JSON
  * (src/config/load-async.ts), so a JSON document never compiles it at a cold start.
  */
-import { parseDocument, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { addDuplicateKeyErrors } from './yaml-unique-keys.js';
 import type { Issue } from '../core/rules.js';
 import type { DocumentRead } from './rules-text.js';
 
@@ -14,7 +15,10 @@ import type { DocumentRead } from './rules-text.js';
 export function readYaml(text: string): DocumentRead {
   // logLevel 'error': the parser's own warnings (a mapping key that is a list or a map, stringified
   // by toJS) would go to process.emitWarning, on stderr beside the refusal; the schema reports the key.
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  // uniqueKeys: the package's check is quadratic in a mapping's keys; ours is not (./yaml-unique-keys.ts).
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter, logLevel: 'error' });
+  addDuplicateKeyErrors(doc, lineCounter);
   // The parser counts a byte order mark as a column of line 1; an editor shows none.
   const bom = text.startsWith('\uFEFF');
   // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.

@@ -24,6 +24,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import { Composer, CST, type Document, Parser } from 'yaml';
+import { addDuplicateKeyErrors } from '../config/yaml-unique-keys.js';
 import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
@@ -167,11 +168,19 @@ function where(source: string, offset: number): string {
 
 // logLevel 'error': toJS of a mapping key that is a list or a map warns through process.emitWarning
 // (a Node warning on stderr, not ours to print); the key is kept, stringified, as before.
-const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, uniqueKeys: true, logLevel: 'error' } as const;
+// uniqueKeys: the package's check is quadratic in a mapping's keys; ours is not (src/config/yaml-unique-keys.ts).
+const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, uniqueKeys: false, logLevel: 'error' } as const;
+
+/** The documents of `tokens`, a repeated key an error in each as the yaml package gives it. */
+function composeAll(tokens: Iterable<CST.Token>): Document.Parsed[] {
+  const docs = [...new Composer(COMPOSE_OPTIONS).compose(tokens)];
+  for (const doc of docs) addDuplicateKeyErrors(doc);
+  return docs;
+}
 
 /** One composed document (errors are thrown as RenderError with a line and column). */
 function composeOne(tokens: readonly CST.Token[]): Document.Parsed | undefined {
-  const docs = [...new Composer(COMPOSE_OPTIONS).compose(tokens)];
+  const docs = composeAll(tokens);
   const doc = docs[0];
   if (doc === undefined) return undefined;
   const error = doc.errors[0];
@@ -437,7 +446,7 @@ function renderList(text: string, list: ListLayout, index: number, options: Rend
 /** The edited text must parse to exactly the webhook's patch applied to the original (at `pointer` in its document). */
 function verify(edited: string, original: unknown, ops: readonly PatchOperation[], pointer = ''): void {
   const expected = applyPatch(deepClone(original), deepClone(ops) as fastJsonPatch.Operation[], true, false).newDocument as unknown;
-  const docs = [...new Composer(COMPOSE_OPTIONS).compose(new Parser().parse(edited))];
+  const docs = composeAll(new Parser().parse(edited));
   const doc = docs[0];
   const actual = docs.length === 1 && doc?.errors.length === 0 ? toJson(doc) : undefined;
   const cannot = "cannot rewrite this document's text to exactly what the webhook would make of it";

@@ -1,0 +1,70 @@
+/**
+ * Duplicate mapping keys, found in linear time. The yaml package's own check (`uniqueKeys: true`)
+ * compares each key of a mapping with every key before it: a manifest with a mapping of 40,000
+ * keys (a ConfigMap's `data`, a Pod's annotations; 460 KiB as YAML or JSON) held `render` for 20 s,
+ * and a mapping of 100,000 for minutes. Documents are composed with `uniqueKeys: false`, then
+ * `addDuplicateKeyErrors` adds the error the package would have given for each repeated key (code
+ * `DUPLICATE_KEY`, at the key, in document order), so callers read `doc.errors` as before.
+ */
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, YAMLParseError } from 'yaml';
+
+/** The package's message (compose/resolve-block-map.js). */
+export const DUPLICATE_KEY_MESSAGE = 'Map keys must be unique';
+
+/**
+ * The offsets of the keys that repeat an earlier key of their mapping, ascending. Keys compare as
+ * the package compares them: scalars by value (`1` and `1.0` are one key, `.nan` never repeats one).
+ */
+export function duplicateKeyOffsets(doc: Pick<Document.Parsed, 'contents'>): number[] {
+  const offsets: number[] = [];
+  // A stack, not recursion: a document nested as deep as the composer accepts.
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (isScalar(key)) {
+          const value = key.value;
+          if (!(typeof value === 'number' && Number.isNaN(value))) {
+            if (seen.has(value)) offsets.push(key.range?.[0] ?? 0);
+            else seen.add(value);
+          }
+        }
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    } else if (isPair(node)) {
+      stack.push(node.key, node.value);
+    }
+  }
+  return offsets.sort((a, b) => a - b);
+}
+
+/**
+ * Add to `doc.errors` a DUPLICATE_KEY error for each repeated key, each before the first error
+ * that comes after it in the text; with `lineCounter` (the one the document was parsed with),
+ * with its line and column as `prettyErrors` gives them (`... at line L, column C:`).
+ */
+export function addDuplicateKeyErrors(doc: Document.Parsed, lineCounter?: LineCounter): void {
+  const offsets = duplicateKeyOffsets(doc);
+  if (offsets.length === 0) return;
+  const errors = doc.errors.slice();
+  const merged: typeof errors = [];
+  let next = 0;
+  for (const offset of offsets) {
+    for (let e = errors[next]; e !== undefined && e.pos[0] <= offset; e = errors[++next]) merged.push(e);
+    const error = new YAMLParseError([offset, offset + 1], 'DUPLICATE_KEY', DUPLICATE_KEY_MESSAGE);
+    if (lineCounter !== undefined) {
+      error.linePos = [lineCounter.linePos(offset), lineCounter.linePos(offset + 1)];
+      error.message += ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}:`;
+    }
+    merged.push(error);
+  }
+  // Pushed one by one: a spread of some 100,000 errors (as many repeated keys) overflows the stack.
+  for (const e of errors.slice(next)) merged.push(e);
+  doc.errors.length = 0;
+  for (const e of merged) doc.errors.push(e);
+}
