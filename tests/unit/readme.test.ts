@@ -20,6 +20,7 @@ import { parseRules } from '../../src/config/load.js';
 import type { RulesProvider } from '../../src/config/sources.js';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
+import { MAX_CHECKS_PER_REVIEW } from '../../src/lambda/verify-step.js';
 import { reviewFields } from '../../src/observability/telemetry.js';
 import { main } from '../../src/cli/main.js';
 import { DEFAULT_SCOPE, webhookConfiguration } from '../../src/cli/webhook-config.js';
@@ -406,6 +407,7 @@ describe("docs/verify.md figures are the code's constants", () => {
   it.each([
     ['the deadline', `\`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS}, ${MIN_VERIFY_DEADLINE_MS} to ${MAX_VERIFY_DEADLINE_MS};`],
     ['checks at once', `At most ${VERIFY.maxConcurrentChecks} checks ask registries at once`],
+    ['checks per review', `The webhook checks at most ${MAX_CHECKS_PER_REVIEW} distinct targets of one review; the others are \`unreachable\` at once ("not checked: the review has more than ${MAX_CHECKS_PER_REVIEW} distinct targets to check")`],
     ['the caches', `bounded to ${VERIFY.maxCacheEntries} entries, the least recently used going first): present for ${VERIFY.positiveTtlMs / 60_000} minutes, missing for ${VERIFY.negativeTtlMs / 1000} seconds`],
     ['the circuit breaker', `after ${VERIFY.breakerFailures} failures in a row the registry is not asked for ${VERIFY.breakerOpenMs / 1000} s`],
     ['answer bounds', `manifests and configs up to ${MAX_MANIFEST_BYTES / 2 ** 20} MiB, token answers up to ${MAX_TOKEN_BYTES / 1024} KiB, at most ${MAX_REDIRECTS} redirects`],

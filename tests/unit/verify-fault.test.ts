@@ -5,11 +5,16 @@
  * loops, and the token flow's own failures. Every case must end in a verdict, never a throw.
  */
 import { describe, expect, it } from '@jest/globals';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { freePort } from '../integration/helpers/processes.js';
 import { anonymous, noAws, type Route, startFakeRegistry, useFakeRegistry } from '../helpers/fake-registry.js';
 import type { CredentialLookup } from '../../src/verify/oci.js';
+import { MAX_CHECKS_PER_REVIEW, reviewVerified } from '../../src/lambda/verify-step.js';
+import { podReview } from '../helpers/admission-review.js';
+import { rewriterFrom } from '../helpers/rules.js';
 import { createVerifier, DEFAULTS, type Verdict, type Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
 
 const registry = useFakeRegistry();
@@ -177,6 +182,36 @@ describe('a Pod of a thousand distinct images (anyone who may create Pods can se
     expect(registry.fake.seen.length).toBeLessThan(requests.length);
     const next = await v.verify([{ image: `${registry.fake.host}/team/other:1`, platforms: [] }]);
     expect(next.verdicts[0]?.status).toBe('present');
+  }, 30_000);
+});
+
+describe('a Pod of 20,000 distinct images to check', () => {
+  it(`has ${MAX_CHECKS_PER_REVIEW} of them checked; the others are unreachable at once, and the heap stays small`, async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // A registry that never answers: every check asked holds its timer, controller and promises to the deadline.
+    const v = verifier({ deadlineMs: 300 });
+    registry.fake.route = () => undefined;
+    const rewriter = rewriterFrom(`rules:\n  - name: m\n    match: gcr.io\n    replace: ${registry.fake.host}/gcr\n    verify: true\n`);
+    const containers = Array.from({ length: 20_000 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/app${i}:1` }));
+    const body = podReview({ metadata: { name: 'p' }, spec: { containers } });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed - before);
+    }, 10);
+    const result = await reviewVerified(body, rewriter, v);
+    clearInterval(sampler);
+    if (!result.ok) throw new Error(result.message);
+    const reasons = (result.report.withheld ?? []).map((w) => w.reason);
+    expect(reasons).toHaveLength(containers.length);
+    expect(new Set(reasons.slice(MAX_CHECKS_PER_REVIEW))).toEqual(new Set([`not checked, not checked: the review has more than ${MAX_CHECKS_PER_REVIEW} distinct targets to check`]));
+    for (const reason of reasons.slice(0, MAX_CHECKS_PER_REVIEW)) expect(reason).toMatch(/deadline/);
+    expect(result.verify).toMatchObject({ checks: containers.length, errors: containers.length });
+    expect(registry.fake.seen.length).toBeLessThanOrEqual(MAX_CHECKS_PER_REVIEW);
+    // Before: every target asked, about 4 KB each to the deadline (90 MiB here; 210 MiB for a 2 MiB Pod of 50,000).
+    expect(peak / 2 ** 20).toBeLessThan(45);
   }, 30_000);
 });
 
