@@ -217,10 +217,24 @@ export class DocumentEditor {
     this.add({ offset, remove: 0, insert, column }, path);
   }
 
+  /**
+   * Whether the mapping writes its block lists indented under their key (`key:` then `  - a`, as
+   * Helm charts mostly do) rather than at the key's column (`- a`, as kubectl and kustomize write):
+   * as its first one does (a pod spec's `containers`); indented when it has none. A list added to
+   * the mapping follows it.
+   */
+  private indentsLists(map: CST.BlockMap): boolean {
+    for (const { key, value } of map.items) {
+      if (value?.type === 'block-seq' && key !== undefined && key !== null) return this.column(value.offset) > this.column(key.offset);
+    }
+    return true;
+  }
+
   private insertPair(map: YamlNode & { items: unknown[] }, key: string, value: JsonValue, path: string): void {
     const token = map.srcToken;
     if (token?.type === 'block-map') {
-      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 }), path);
+      const indentSeq = !Array.isArray(value) || this.indentsLists(token);
+      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0, indentSeq }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
