@@ -8,7 +8,7 @@
  *   block scalar becomes double quoted). An alias (`image: *img`) stays an alias when its anchor
  *   gets the same new value, else it is replaced by the value.
  * - `add` to a block mapping or list: new lines after its last line, at its indentation, written
- *   by the `yaml` package; to a flow collection (JSON): a new entry after the last one, on its own
+ *   by the `yaml` package nested as the mapping nests its own values (layoutOf); to a flow collection (JSON): a new entry after the last one, on its own
  *   line when the collection spans lines; to a key that holds null: a flow value after the colon.
  * Anything else (a path through a merge key, a collection where a value was expected) is an
  * EditError. The caller checks the result by parsing it again (src/manifests/render.ts).
