@@ -8,7 +8,7 @@
  *   block scalar becomes double quoted). An alias (`image: *img`) stays an alias when its anchor
  *   gets the same new value, else it is replaced by the value.
  * - `add` to a block mapping or list: new lines after its last line, at its indentation, written
- *   by the `yaml` package; to a flow collection (JSON): a new entry after the last one, on its own
+ *   by the `yaml` package nested as the mapping nests its own values (layoutOf); to a flow collection (JSON): a new entry after the last one, on its own
  *   line when the collection spans lines; to a key that holds null: a flow value after the colon.
  * Anything else (a path through a merge key, a collection where a value was expected) is an
  * EditError. The caller checks the result by parsing it again (src/manifests/render.ts).
@@ -217,10 +217,45 @@ export class DocumentEditor {
     this.add({ offset, remove: 0, insert, column }, path);
   }
 
+  /**
+   * How the mapping nests what it holds, as its own block values show (a pod spec's `containers`,
+   * metadata's `labels`): the step of a nested mapping (else of a list), and whether a list is
+   * indented under its key (`key:` then `  - a`, as Helm charts mostly write) or at its column
+   * (`- a`, as kubectl and kustomize write). When it holds neither, the step from the key above it
+   * (`metadata:` then `    name: a`); else 2 and indented. An entry added to the mapping is written
+   * the same way.
+   */
+  private layoutOf(map: CST.BlockMap): { indent: number; indentSeq: boolean } {
+    let [mapStep, seqStep]: (number | undefined)[] = [];
+    for (const { key, value } of map.items) {
+      if (key === undefined || key === null || value === undefined) continue;
+      const step = this.column(value.offset) - this.column(key.offset);
+      if (value.type === 'block-map' && step > 0) mapStep ??= step;
+      if (value.type === 'block-seq') seqStep ??= step;
+    }
+    const indent = mapStep ?? (seqStep !== undefined && seqStep > 0 ? seqStep : this.stepAbove(map.offset));
+    return { indent, indentSeq: seqStep === undefined || seqStep > 0 };
+  }
+
+  /** The columns between a mapping's first line (at `offset`) and the nearest line above it that is less indented, else 2. */
+  private stepAbove(offset: number): number {
+    const column = this.column(offset);
+    let end = offset - column;
+    while (end > 0) {
+      const start = this.source.lastIndexOf('\n', end - 2) + 1;
+      const line = this.source.slice(start, end);
+      end = start;
+      const lead = /^ */.exec(line)?.[0].length ?? 0;
+      if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+      return lead < column ? column - lead : 2;
+    }
+    return 2;
+  }
+
   private insertPair(map: YamlNode & { items: unknown[] }, key: string, value: JsonValue, path: string): void {
     const token = map.srcToken;
     if (token?.type === 'block-map') {
-      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0 }), path);
+      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0, ...this.layoutOf(token) }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);

@@ -85,7 +85,7 @@ describe('lines added at the end of a text without a final newline', () => {
     for (const nl of ['\n', '\r\n']) {
       const text = ['apiVersion: v1', 'kind: Pod', 'spec:', '  containers:', '  - name: a', '    image: gcr.io/web:1'].join(nl);
       const r = renderManifests(text, { rewriter: pulls, annotate: true, scope: 'all' });
-      const added = ['  imagePullSecrets:', '    - name: regcred', 'metadata:', '  annotations:', `    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'`];
+      const added = ['  imagePullSecrets:', '  - name: regcred', 'metadata:', '  annotations:', `    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'`];
       expect(r.ok && r.output).toBe(text.replace('gcr.io', 'asia.gcr.io') + nl + added.join(nl));
     }
   });
@@ -97,6 +97,6 @@ describe('a pod spec that two objects of a List share through an alias', () => {
     const list = (image: string, secrets: string): string =>
       `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: &spec\n    containers:\n    - name: a\n      image: ${image}\n${secrets}- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec:\n    template:\n      spec: *spec\n`;
     const r = renderManifests(list('gcr.io/web:1', ''), { rewriter: pulls, annotate: false, scope: 'all' });
-    expect(r.ok && r.output).toBe(list('asia.gcr.io/web:1', '    imagePullSecrets:\n      - name: regcred\n'));
+    expect(r.ok && r.output).toBe(list('asia.gcr.io/web:1', '    imagePullSecrets:\n    - name: regcred\n'));
   });
 });

@@ -172,7 +172,7 @@ describe('render: the checks of a whole input', () => {
     expect(r.out).toContain('    image: gcr.io/a:1\n');
     expect(r.out).toContain(`    image: ${registry.fake.host}/gcr/b:1\n`);
     expect(r.out).toContain(`image-rewriter.io/original-images: '{"containers/b":"gcr.io/b:1"}'`);
-    expect(r.out).toContain('  imagePullSecrets:\n    - name: mirror-pull\n');
+    expect(r.out).toContain('  imagePullSecrets:\n  - name: mirror-pull\n');
     const none = await render('    verify: true\n    imagePullSecrets: [mirror-pull]\n', absent, ['--annotate'], input);
     expect(none.out).toBe(input);
   });

@@ -217,7 +217,7 @@ describe('a YAML List, item by item', () => {
   it('keeps an alias to the anchor it shares with the image it rewrites, as the whole-document path does', () => {
     const r = same(KUBECTL);
     expect(r.ok && r.output).toContain('- image: &web asia.gcr.io/web:1\n          name: web\n        - image: *web\n');
-    expect(r.ok && r.output).toContain('        - image: mirror.example.com/hub/nginx\n          name: hub\n        imagePullSecrets:\n          - name: hub-pull\n');
+    expect(r.ok && r.output).toContain('        - image: mirror.example.com/hub/nginx\n          name: hub\n        imagePullSecrets:\n        - name: hub-pull\n');
   });
 
   it('an alias to another item\'s anchor, or no items: the whole-document path', () => {
