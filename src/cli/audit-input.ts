@@ -4,8 +4,8 @@
  * kubectl's layout item by item). Every part that cannot be read (the input, a document, an item
  * of a List) is said on stderr by name; what can be read is still audited.
  */
-import { type Document, LineCounter, parseAllDocuments, parseDocument, YAMLParseError } from 'yaml';
-import { addDuplicateKeyErrors } from '../config/yaml-unique-keys.js';
+import { type Document, YAMLParseError } from 'yaml';
+import { parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
 import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
@@ -20,25 +20,10 @@ const EXPECTED = 'expected the JSON or YAML of `kubectl get ... -o json` (a List
 type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
 
 // logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
-// uniqueKeys: the package's check is quadratic in a mapping's keys; ours is not (src/config/yaml-unique-keys.ts).
-const YAML_OPTIONS = { merge: true, uniqueKeys: false, logLevel: 'error' } as const;
-
-/** parseDocument, a repeated key an error as the yaml package gives it. */
-function parseOne(text: string): Document.Parsed {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
-  addDuplicateKeyErrors(doc, lineCounter);
-  return doc;
-}
-
-/** parseAllDocuments, likewise. */
-function parseAll(text: string): Document.Parsed[] {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
-  const list = Array.isArray(docs) ? docs : [];
-  for (const doc of list) addDuplicateKeyErrors(doc, lineCounter);
-  return list;
-}
+// Repeated keys are errors, found in linear time (src/config/yaml-read.ts).
+const YAML_OPTIONS = { merge: true, logLevel: 'error' } as const;
+const parseOne = (text: string): Document.Parsed => parseDocumentUnique(text, YAML_OPTIONS);
+const parseAll = (text: string): Document.Parsed[] => parseAllDocumentsUnique(text, YAML_OPTIONS);
 
 /** The value of one YAML document, or undefined when the yaml package finds any problem in it. */
 function yamlValue(text: string): { readonly value: unknown } | undefined {

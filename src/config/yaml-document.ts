@@ -6,8 +6,8 @@
  * the Lambda loads it with `import()` only for a document that is not JSON
  * (src/config/load-async.ts), so a JSON document never compiles it at a cold start.
  */
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
-import { addDuplicateKeyErrors } from './yaml-unique-keys.js';
+import type { YAMLError } from 'yaml';
+import { parseDocumentUnique, TOO_DEEP } from './yaml-read.js';
 import type { Issue } from '../core/rules.js';
 import type { DocumentRead } from './rules-text.js';
 
@@ -15,10 +15,8 @@ import type { DocumentRead } from './rules-text.js';
 export function readYaml(text: string): DocumentRead {
   // logLevel 'error': the parser's own warnings (a mapping key that is a list or a map, stringified
   // by toJS) would go to process.emitWarning, on stderr beside the refusal; the schema reports the key.
-  // uniqueKeys: the package's check is quadratic in a mapping's keys; ours is not (./yaml-unique-keys.ts).
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter, logLevel: 'error' });
-  addDuplicateKeyErrors(doc, lineCounter);
+  // Repeated keys are errors, found in linear time (./yaml-read.ts).
+  const doc = parseDocumentUnique(text, { prettyErrors: true, logLevel: 'error' });
   // The parser counts a byte order mark as a column of line 1; an editor shows none.
   const bom = text.startsWith('\uFEFF');
   // An unknown tag (`!Ref`, `!Sub`...) would be dropped and its text used as it is: refuse it.
@@ -50,6 +48,6 @@ function yamlIssue(e: YAMLError, severity: Issue['severity'], bom: boolean): Iss
   // The parser's advice is for its callers, not for a user who wrote a second `---`.
   if (e.code === 'MULTIPLE_DOCS') first = 'a rules document is one YAML document: remove the second "---" and what follows, or merge the two';
   // The composer reports its own stack overflow (lists or maps some thousand levels deep) as V8's message.
-  if (first.includes('call stack')) first = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
+  if (first.includes('call stack')) first = TOO_DEEP;
   return pos ? { path: [], position: { line: pos.line, column: bom && pos.line === 1 ? Math.max(1, pos.col - 1) : pos.col }, severity, message: first } : { path: [], severity, message: first };
 }

@@ -23,8 +23,8 @@
  * path does without (the Lambda never imports this folder).
  */
 import fastJsonPatch from 'fast-json-patch';
-import { Composer, CST, type Document, Parser } from 'yaml';
-import { addDuplicateKeyErrors } from '../config/yaml-unique-keys.js';
+import { CST, type Document, Parser } from 'yaml';
+import { composeUnique, isStackOverflow, TOO_DEEP } from '../config/yaml-read.js';
 import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
@@ -168,15 +168,9 @@ function where(source: string, offset: number): string {
 
 // logLevel 'error': toJS of a mapping key that is a list or a map warns through process.emitWarning
 // (a Node warning on stderr, not ours to print); the key is kept, stringified, as before.
-// uniqueKeys: the package's check is quadratic in a mapping's keys; ours is not (src/config/yaml-unique-keys.ts).
-const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, uniqueKeys: false, logLevel: 'error' } as const;
-
-/** The documents of `tokens`, a repeated key an error in each as the yaml package gives it. */
-function composeAll(tokens: Iterable<CST.Token>): Document.Parsed[] {
-  const docs = [...new Composer(COMPOSE_OPTIONS).compose(tokens)];
-  for (const doc of docs) addDuplicateKeyErrors(doc);
-  return docs;
-}
+// Repeated keys are errors, found in linear time (src/config/yaml-read.ts).
+const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, logLevel: 'error' } as const;
+const composeAll = (tokens: Iterable<CST.Token>): Document.Parsed[] => composeUnique(tokens, COMPOSE_OPTIONS);
 
 /** One composed document (errors are thrown as RenderError with a line and column). */
 function composeOne(tokens: readonly CST.Token[]): Document.Parsed | undefined {
@@ -195,13 +189,6 @@ function toJson(doc: Document.Parsed): unknown {
   } catch (e) {
     throw new RenderError((e as Error).message);
   }
-}
-
-const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
-
-/** A RangeError from recursion too deep for the stack (V8's message). */
-function isStackOverflow(e: unknown): boolean {
-  return e instanceof RangeError && e.message.includes('call stack');
 }
 
 /** The text must be YAML or JSON: no NUL bytes (binary data), and not over MAX_MANIFEST_BYTES. */

@@ -1,5 +1,5 @@
 /**
- * Repeated mapping keys are found in linear time (src/config/yaml-unique-keys.ts), with the
+ * Repeated mapping keys are found in linear time (src/config/yaml-read.ts), with the
  * errors the yaml package's own, quadratic check gives: a manifest with a mapping of 40,000 keys
  * (a ConfigMap's `data`, a Pod's annotations; 460 KiB as YAML or JSON) held `render` for 20 s.
  */
@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Composer, LineCounter, Parser, parseAllDocuments } from 'yaml';
 import { fileObjects } from '../../src/cli/audit-input.js';
 import { readYaml } from '../../src/config/yaml-document.js';
-import { addDuplicateKeyErrors } from '../../src/config/yaml-unique-keys.js';
+import { addDuplicateKeyErrors } from '../../src/config/yaml-read.js';
 import { renderManifests } from '../../src/manifests/render.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
