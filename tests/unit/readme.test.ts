@@ -367,6 +367,18 @@ describe('README Deploying with SAM, the parameter tables', () => {
     expect(row).toContain(`(default ${byDefault ?? ''}, ${min ?? ''} to ${max ?? ''}:`);
     expect(p['Default']).toBe(DEFAULT_VERIFY_DEADLINE_MS);
   });
+
+  // Upgrading tells a stack of an earlier template what it lost: that must stay true of this one.
+  it('Upgrading: the parameter and output it says earlier templates had are gone, the output it names instead is there', () => {
+    const upgrading = readme.slice(readme.indexOf('\n## Upgrading\n'), readme.indexOf('\n## Troubleshooting\n'));
+    expect(upgrading).toContain('a `WebhookToken` parameter and a\n  `WebhookTokenSecretArn` output');
+    expect(Object.keys(template.Parameters)).not.toContain('WebhookToken');
+    expect(Object.keys(template.Outputs)).not.toContain('WebhookTokenSecretArn');
+    expect(upgrading).toContain('read\n  `WebhookTokenParameter` now');
+    expect(Object.keys(template.Outputs)).toContain('WebhookTokenParameter');
+    expect(upgrading).toContain('printed again without `--scope` it registers Pods only');
+    expect(DEFAULT_SCOPE).toBe('pods');
+  });
 });
 
 describe("README figures are the code's constants", () => {
