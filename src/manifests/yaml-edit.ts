@@ -255,7 +255,11 @@ export class DocumentEditor {
   private insertPair(map: YamlNode & { items: unknown[] }, key: string, value: JsonValue, path: string): void {
     const token = map.srcToken;
     if (token?.type === 'block-map') {
-      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0, ...this.layoutOf(token) }), path);
+      const layout = this.layoutOf(token);
+      // Without indentSeq, stringify puts a list's `- ` at `indent - 2` columns in from its key, not
+      // at the key's column: a list (of flat items: imagePullSecrets) goes at it with indent 2.
+      if (!layout.indentSeq && Array.isArray(value)) layout.indent = 2;
+      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0, ...layout }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
