@@ -378,6 +378,8 @@ describe('README Deploying with SAM, the parameter tables', () => {
     expect(Object.keys(template.Outputs)).toContain('WebhookTokenParameter');
     expect(upgrading).toContain('printed again without `--scope` it registers Pods only');
     expect(DEFAULT_SCOPE).toBe('pods');
+    expect(upgrading).toContain('now `rules: []`');
+    expect(template.Parameters['RewriteRules']?.['Default']).toBe('rules: []');
   });
 });
 
