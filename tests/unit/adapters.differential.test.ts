@@ -27,7 +27,7 @@ import type { TestPki } from '../helpers/tls.js';
 const lambdaWritten: string[] = [];
 jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text) }));
 const { main } = await import('../../src/cli/main.js');
-const { runServe } = await import('../../src/cli/serve.js');
+const { startServeCli } = await import('../helpers/serve-cli.js');
 const { EVENT_TOKEN, loadEvent } = await import('../helpers/events.js');
 const { captureIo } = await import('../helpers/io.js');
 const { createTestPki, httpsRequest } = await import('../helpers/tls.js');
@@ -232,22 +232,8 @@ async function lambdaVerdicts(text: string, bodies: readonly string[], objects: 
 
 async function serveVerdicts(config: string, bodies: readonly string[], objects: readonly JsonObject[]): Promise<Verdict[]> {
   const io = captureIo({ WEBHOOK_TOKEN: EVENT_TOKEN, POWERTOOLS_LOG_LEVEL: 'ERROR' });
-  let listening: (port: number) => void = () => undefined;
-  const port = new Promise<number>((resolve) => {
-    listening = resolve;
-  });
-  let stop: (signal: string) => void = () => undefined;
-  const stopped = new Promise<string>((resolve) => {
-    stop = resolve;
-  });
-  const watched = {
-    ...io,
-    stdout: (s: string) => {
-      listening((JSON.parse(s) as { port: number }).port);
-    },
-  };
-  const exit = runServe(['--config', config, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile], watched, { stop: stopped });
-  const first = await Promise.race([exit.then(() => undefined), port]);
+  const serve = await startServeCli(['--config', config, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile], io);
+  const first = serve.port;
   if (first === undefined) throw new Error(`serve did not start: ${io.err()}`);
   try {
     const out: Verdict[] = [];
@@ -258,8 +244,7 @@ async function serveVerdicts(config: string, bodies: readonly string[], objects:
     }
     return out;
   } finally {
-    stop('SIGTERM');
-    await exit;
+    await serve.stop();
   }
 }
 

@@ -24,7 +24,7 @@ const lambdaWritten: string[] = [];
 jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text) }));
 // Imported after the mock: a module that loads the writer first would get the real one.
 const { main } = await import('../../src/cli/main.js');
-const { runServe } = await import('../../src/cli/serve.js');
+const { startServeCli } = await import('../helpers/serve-cli.js');
 const { EVENT_TOKEN, EVENTS_DIR, loadEvent } = await import('../helpers/events.js');
 const { captureIo } = await import('../helpers/io.js');
 const { createTestPki, httpsRequest } = await import('../helpers/tls.js');
@@ -80,25 +80,12 @@ afterAll(async () => {
 /** `serve` with `env` as its environment and `flags` added to the listening flags. */
 async function serveWith(env: Env, flags: readonly string[]): Promise<Outcome> {
   const io = captureIo(env);
-  let listening: (port: number) => void = () => undefined;
-  const port = new Promise<number>((resolve) => {
-    listening = resolve;
-  });
-  let stop: (signal: string) => void = () => undefined;
-  const stopped = new Promise<string>((resolve) => {
-    stop = resolve;
-  });
-  const watched = { ...io, stdout: (s: string) => {
-    io.stdout(s);
-    listening((JSON.parse(s) as { port: number }).port);
-  } };
-  const exit = runServe(['--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, ...flags], watched, { stop: stopped });
-  const first = await Promise.race([exit.then(() => undefined), port]);
+  const serve = await startServeCli(['--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, ...flags], io);
+  const first = serve.port;
   if (first === undefined) return { started: false, text: io.err() };
   const body = String(loadEvent(DEMO)['body']);
   const answer = await httpsRequest({ port: first, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body, headers: { 'content-type': 'application/json' } });
-  stop('SIGTERM');
-  await exit;
+  await serve.stop();
   return { started: true, image: answer.status === 200 ? imageOfReview(answer.body) : `status ${answer.status}`, text: io.err() };
 }
 
