@@ -28,6 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { formatIssues, parseRules } from '../src/config/load.js';
+import { userPath } from '../src/cli/user-path.js';
 
 export interface RunResult {
   readonly status: number;
@@ -354,8 +355,12 @@ export async function deployRegions(options: Options, run: Runner, print: (line:
 const USAGE = `usage: npm run deploy:regions -- --regions us-west-2,ap-southeast-1 (--rules FILE | --rules-parameter NAME)
        [--stack-name image-rewriter] [--parameter [REGION:]Key=Value]... [--no-build] [--cli "node dist/cli.js"]`;
 
-/** Parse the command line; throws with the usage on a mistake. */
-export function parseCommandLine(argv: readonly string[], readFile: (path: string) => string): Options {
+/**
+ * Parse the command line; throws with the usage on a mistake. `--rules` is read from the directory
+ * `npm run deploy:regions` was started in (src/cli/user-path.ts); the script itself runs from the
+ * repository's root (template.yaml, sam build).
+ */
+export function parseCommandLine(argv: readonly string[], readFile: (path: string) => string, env: Readonly<Record<string, string | undefined>> = {}): Options {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -373,7 +378,7 @@ export function parseCommandLine(argv: readonly string[], readFile: (path: strin
   return {
     regions: (values.regions ?? '').split(',').map((r) => r.trim()).filter((r) => r !== ''),
     stackName: values['stack-name'],
-    ...(values.rules === undefined ? {} : { rules: readFile(values.rules) }),
+    ...(values.rules === undefined ? {} : { rules: readFile(userPath(env, 'deploy:regions', values.rules)) }),
     ...(values['rules-parameter'] === undefined ? {} : { rulesParameter: values['rules-parameter'] }),
     parameters: values.parameter,
     build: !values['no-build'],
@@ -409,13 +414,15 @@ export interface Io {
   readonly readFile: (path: string) => string;
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  /** The environment (npm's INIT_CWD and npm_lifecycle_event place `--rules`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The command: argv without node and the script; returns the exit status (2: nothing deployed). */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let options: Options;
   try {
-    options = { ...parseCommandLine(argv, io.readFile), templateParameters: templateParameterNames(io.readFile('template.yaml')) };
+    options = { ...parseCommandLine(argv, io.readFile, io.env), templateParameters: templateParameterNames(io.readFile('template.yaml')) };
   } catch (e) {
     io.err(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     return 2;
@@ -435,6 +442,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathS
   process.exitCode = await main(process.argv.slice(2), {
     run: spawnRunner,
     readFile: (p) => readFileSync(p, 'utf8'),
+    env: process.env,
     out: (l) => {
       console.log(l);
     },

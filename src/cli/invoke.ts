@@ -14,6 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, openCliSources, parseFlags, UsageError } from './common.js';
+import { userPath } from './user-path.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
@@ -61,7 +62,7 @@ export const command: Command = async (args, io) => {
     logLevel: logLevelFromEnv(io.env),
   });
   const sources = await openCliSources(io, {
-    configFile: values.config,
+    configFile: values.config === undefined ? undefined : userPath(io.env, 'invoke', values.config),
     tokenRequired: false,
     fallbackRules: { text: EXAMPLE_RULES, source: 'built-in example rules' },
     logger,
@@ -76,7 +77,7 @@ export const command: Command = async (args, io) => {
   try {
     // A byte order mark is not JSON, but editors on Windows (and PowerShell 5's Out-File) write one:
     // read past it, as rules documents are read.
-    event = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
+    event = JSON.parse((await readFile(userPath(io.env, 'invoke', file), 'utf8')).replace(/^\uFEFF/, ''));
   } catch (e) {
     const reason = e instanceof SyntaxError ? 'not valid JSON' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
     io.stderr(`error: cannot read event ${file}: ${reason}\n`);

@@ -161,6 +161,15 @@ describe('deploy-regions', () => {
     expect(o.rules).toContain('# r.yaml');
     expect(() => parseCommandLine(['--region', 'x'], () => '')).toThrow(/Unknown option '--region'/);
   });
+
+  it('reads --rules from the directory `npm run deploy:regions` was started in (npm runs it from the root)', () => {
+    const args = ['--regions', 'us-west-2', '--rules', 'r.yaml'];
+    const read = (p: string): string => `# ${p}\n${RULES}`;
+    expect(parseCommandLine(args, read, { npm_lifecycle_event: 'deploy:regions', INIT_CWD: '/home/me/infra' }).rules).toContain('# /home/me/infra/r.yaml\n');
+    expect(parseCommandLine([...args.slice(0, 3), '/abs/r.yaml'], read, { npm_lifecycle_event: 'deploy:regions', INIT_CWD: '/home/me/infra' }).rules).toContain('# /abs/r.yaml\n');
+    // Another npm script (a user's own) keeps its own directory.
+    expect(parseCommandLine(args, read, { npm_lifecycle_event: 'deploy', INIT_CWD: '/home/me/infra' }).rules).toContain('# r.yaml\n');
+  });
 });
 
 describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {

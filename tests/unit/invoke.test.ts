@@ -138,6 +138,18 @@ describe('invoke', () => {
     expect((r.answer['decodedPatch'] as unknown[])[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/nginx:latest' });
   });
 
+  it('under `npm run invoke`, reads relative paths from the directory npm was started in (INIT_CWD), not the package root', async () => {
+    await writeFile(join(dir, 'pod.json'), await readFile(event('rest-pod-v1beta1-demo.json'), 'utf8'));
+    await writeFile(join(dir, 'eu.yaml'), 'rules:\n  - name: to-eu\n    match: gcr.io\n    replace: eu.gcr.io\n');
+    const npm = { npm_lifecycle_event: 'invoke', INIT_CWD: dir };
+    const r = await run(['-q', '--config', 'eu.yaml', 'pod.json'], npm);
+    expect(r.code).toBe(EXIT.ok);
+    expect((r.answer['decodedPatch'] as unknown[])[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'eu.gcr.io/nginx:latest' });
+    // Absolute paths are kept; outside npm's invoke script the process's directory counts.
+    expect((await run(['-q', event('rest-pod-v1beta1-demo.json')], npm)).code).toBe(EXIT.ok);
+    expect((await run(['-q', 'pod.json'], { INIT_CWD: dir })).stderr).toContain('ENOENT');
+  });
+
   it.each([
     ['a missing file', () => join(dir, 'nope.json'), 'ENOENT'],
     ['a file that is not JSON', () => join(dir, 'bad.json'), 'not valid JSON'],
