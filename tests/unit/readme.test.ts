@@ -128,6 +128,14 @@ describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
   const block = [...gitops.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').find((b) => b.includes('ignoreDifferences:')) ?? '';
   const entries = (parseAllDocuments(block)[0]?.toJS() as { spec?: { ignoreDifferences?: { group: string; kind: string; jqPathExpressions: string[] }[] } } | undefined)?.spec?.ignoreDifferences ?? [];
 
+  it("the Scope table's GitOps row does not promise the default scope stores everything as applied: it registers Pods, which git may hold", () => {
+    const row = readme.split('\n').find((l) => l.startsWith('| GitOps (Argo CD, Flux) |')) ?? '';
+    const pods = row.split(' | ')[1] ?? '';
+    const resources = webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123', scope: 'pods' }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources));
+    expect(resources).toContain('pods');
+    expect(pods).toContain('Pods kept in Git (a bare Pod, not a template) are rewritten in either scope');
+  });
+
   it('ignores, for every kind the webhook rewrites, each image field a pod spec in git can have', () => {
     // Checked with gojq (what Argo CD runs, as del(EXPR)) on the live objects of a real API server.
     // `kubectl debug`'s ephemeral containers are never in git; containers is the one list a pod
