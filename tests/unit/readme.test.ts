@@ -139,7 +139,7 @@ describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
   it('ignores, for every kind the webhook rewrites, each image field a pod spec in git can have', () => {
     // Checked with gojq (what Argo CD runs, as del(EXPR)) on the live objects of a real API server.
     // `kubectl debug`'s ephemeral containers are never in git; containers is the one list a pod
-    // spec always has: `[]` on an absent list fails the expression, and Argo CD fails the comparison.
+    // spec always has: `[]` on an absent list fails the expression (Argo CD skips it and logs).
     const fields = IMAGE_LISTS.filter((l) => l !== 'ephemeralContainers').map((l) => `${l}${l === 'containers' ? '[]' : '[]?'}.${l === 'volumes' ? 'image.reference' : 'image'}`);
     const expected = WORKLOAD_TYPES.map((t) => ({ group: t.group, kind: t.kind, jqPathExpressions: fields.map((f) => `.${t.podSpecPath.join('.')}.${f}`) }));
     const byKind = (a: { kind: string }, b: { kind: string }): number => a.kind.localeCompare(b.kind);
