@@ -54,7 +54,10 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
   try {
     bytes = await readFile(file);
   } catch (e) {
-    io.stderr(`error: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // `kubectl apply -f DIR` reads a folder of manifests; -f here takes one file: say so, not only EISDIR.
+    const hint = code === 'EISDIR' ? ' (a directory: -f takes one file, or - for stdin)' : '';
+    io.stderr(`error: cannot read ${file}: ${code ?? (e as Error).message}${hint}\n`);
     return undefined;
   }
   try {

@@ -855,6 +855,62 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     }
   });
 
+  scenario(env, "12e. --scope pods, a bare Pod in git: Flux's dry run shows no drift; after a rules change, its container's new target (applied in place) and its image volume's stored image", async () => {
+    // README (Scope table, GitOps row): Pods kept in git are rewritten in either scope. Flux's
+    // drift check (a server-side dry-run apply as kustomize-controller, forcing) shows no drift;
+    // after a rules change it shows the container's new target, which the next sync applies to
+    // the running Pod, while the image volume, immutable, keeps its stored image.
+    const ns = 'gitops-pods';
+    await kubectl.createNamespace(ns);
+    const rules = join(env.runDir, 'webhook', 'pods-drift-rules.yaml');
+    const rulesTo = (target: string): string => `rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: ${target}/e2e\n`;
+    await writeFile(rules, rulesTo('old.mirror.example.com'));
+    const serve = await env.startExtraServe('serve-pods-drift', { rules });
+    const waitForTarget = (target: string): Promise<void> =>
+      eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
+        const image = created.spec.containers[0]?.image ?? '';
+        return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
+      });
+    const manifest = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web' },
+      spec: { containers: [{ name: 'main', image: 'gcr.io/e2e/app:1', volumeMounts: [{ name: 'model', mountPath: '/model' }] }], volumes: [{ name: 'model', image: { reference: 'gcr.io/e2e/model:1' } }] },
+    });
+    const flux = ['apply', '--server-side', '--field-manager=kustomize-controller', '--force-conflicts'];
+    const compared = (p: Pod) => ({ generation: p.metadata.generation, annotations: p.metadata.annotations, spec: p.spec });
+    const dryRun = async () => compared(await kubectl.json(pod, ['-n', ns, ...flux, '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifest }));
+    const live = async () => compared(await getPod(ns, 'web'));
+    const originals = { 'containers/main': 'gcr.io/e2e/app:1', 'volumes/model': 'gcr.io/e2e/model:1' };
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods' }));
+      await waitForTarget('old.mirror.example.com');
+      await kubectl.ok(['-n', ns, ...flux, '-f', '-'], { input: manifest });
+      const before = await live();
+      expect(imagesOf(before.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/app:1', 'volumes/model': 'old.mirror.example.com/e2e/model:1' });
+      expect(await dryRun()).toEqual(before);
+
+      await writeFile(rules, rulesTo('new.mirror.example.com'));
+      await waitForTarget('new.mirror.example.com');
+      const moved = await dryRun();
+      expect({ generation: moved.generation, images: imagesOf(moved.spec), originals: JSON.parse(moved.annotations?.[ORIGINAL_IMAGES] ?? 'null') as unknown }).toEqual({
+        generation: (before.generation ?? 0) + 1,
+        images: { 'containers/main': 'new.mirror.example.com/e2e/app:1', 'volumes/model': 'old.mirror.example.com/e2e/model:1' },
+        originals,
+      });
+      expect(await live()).toEqual(before);
+      // The next sync applies it to the running Pod; then the dry run is the live Pod again.
+      await kubectl.ok(['-n', ns, ...flux, '-f', '-'], { input: manifest });
+      const after = await live();
+      expect(imagesOf(after.spec)).toEqual(imagesOf(moved.spec));
+      expect(await dryRun()).toEqual(after);
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
   scenario(env, '13. reinvocation: another mutating webhook after ours changes the image; ours runs again and records its original', async () => {
     const ns = 'reinvocation';
     await kubectl.createNamespace(ns);

@@ -41,6 +41,7 @@ import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE
 import { MIN_TOKEN_LENGTH } from '../../src/config/token-check.js';
 import { CEL_MAX_EXPRESSION_SIZE, MATCHED_IMAGE_MAX_LENGTH, MAX_VOLUMES } from '../../src/core/match-conditions.js';
 import { MAX_RULES } from '../../src/core/rules.js';
+import { IMAGE_LISTS, WORKLOAD_TYPES } from '../../src/core/workload.js';
 import { DEFAULT_MAX_BODY_BYTES as LAMBDA_MAX_BODY_BYTES } from '../../src/lambda/handler.js';
 import { HEAP_PER_LIST_CHAR } from '../../src/manifests/json-list.js';
 import { HEAP_PER_DOCUMENT_CHAR, MAX_ALIAS_COUNT } from '../../src/manifests/render.js';
@@ -119,6 +120,30 @@ describe('README npm run demo', () => {
     expect(resources(ENVIRONMENT_SCOPE)).toContain('deployments');
     expect(resources(DEFAULT_SCOPE)).not.toContain('deployments');
     expect(demo.replace(/\s+/g, ' ')).toContain(`default you register on a real cluster, \`--scope ${DEFAULT_SCOPE}\``);
+  });
+});
+
+describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
+  const gitops = readme.split('\n## Rewrite before apply (GitOps, Helm)\n')[1]?.split('\n## ')[0] ?? '';
+  const block = [...gitops.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').find((b) => b.includes('ignoreDifferences:')) ?? '';
+  const entries = (parseAllDocuments(block)[0]?.toJS() as { spec?: { ignoreDifferences?: { group: string; kind: string; jqPathExpressions: string[] }[] } } | undefined)?.spec?.ignoreDifferences ?? [];
+
+  it("the Scope table's GitOps row does not promise the default scope stores everything as applied: it registers Pods, which git may hold", () => {
+    const row = readme.split('\n').find((l) => l.startsWith('| GitOps (Argo CD, Flux) |')) ?? '';
+    const pods = row.split(' | ')[1] ?? '';
+    const resources = webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123', scope: 'pods' }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources));
+    expect(resources).toContain('pods');
+    expect(pods).toContain('Pods kept in Git (a bare Pod, not a template) are rewritten in either scope');
+  });
+
+  it('ignores, for every kind the webhook rewrites, each image field a pod spec in git can have', () => {
+    // Checked with gojq (what Argo CD runs, as del(EXPR)) on the live objects of a real API server.
+    // `kubectl debug`'s ephemeral containers are never in git; containers is the one list a pod
+    // spec always has: `[]` on an absent list fails the expression (Argo CD skips it and logs).
+    const fields = IMAGE_LISTS.filter((l) => l !== 'ephemeralContainers').map((l) => `${l}${l === 'containers' ? '[]' : '[]?'}.${l === 'volumes' ? 'image.reference' : 'image'}`);
+    const expected = WORKLOAD_TYPES.map((t) => ({ group: t.group, kind: t.kind, jqPathExpressions: fields.map((f) => `.${t.podSpecPath.join('.')}.${f}`) }));
+    const byKind = (a: { kind: string }, b: { kind: string }): number => a.kind.localeCompare(b.kind);
+    expect([...entries].sort(byKind)).toEqual([...expected].sort(byKind));
   });
 });
 

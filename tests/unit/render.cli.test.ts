@@ -158,6 +158,11 @@ describe('render command', () => {
     expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${join(dir, 'missing.yaml')}: ENOENT\n` });
   });
 
+  it('a directory (as kubectl apply -f takes one): exit 2, and says -f takes one file', async () => {
+    const r = await render(['-f', dir, '--check']);
+    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${dir}: EISDIR (a directory: -f takes one file, or - for stdin)\n` });
+  });
+
   it('usage errors: positionals, a bad --scope', async () => {
     expect((await render(['x.yaml'])).code).toBe(64);
     expect((await render(['--scope', 'some'])).code).toBe(64);
