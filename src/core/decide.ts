@@ -262,7 +262,17 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
   for (const field of found.images) {
     const key = originalImagesKey(field);
     const storedImage = stored.get(key);
-    if (storedImage === field.image) continue;
+    if (storedImage === field.image) {
+      // An image the stored object records as the original of its own rewrite, yet runs: an update
+      // reached the API server while the webhook was not called (an outage under failurePolicy
+      // Ignore, the configuration removed for a while), typically a GitOps sync re-applying git's
+      // upstream image, and put the original back. Left alone it would stay upstream until git
+      // changes it (every later re-apply sends it again); where the field may change, the rules
+      // decide it again. Any other stored image is left alone, as above.
+      if (subresource || immutableOnUpdate(type, field) || field.containerList === 'ephemeralContainers') continue;
+      recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
+      if (recordedBefore.get(key) !== field.image) continue;
+    }
     let planned = planImage(field, rewriter, namespace);
     // A re-applied manifest sends the upstream image the webhook rewrote when the object was
     // stored (kubectl apply's and server-side apply's patches set every field the manifest has).

@@ -911,6 +911,74 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     }
   });
 
+  scenario(env, '12f. an outage under failurePolicy Ignore: a GitOps re-apply writes the upstream images; once the webhook is back, the next re-apply rewrites them again', async () => {
+    // docs/design.md, semantics 7: a stored image that the object's original-images annotation
+    // records as the original of its own rewrite was put back by an update the webhook never saw,
+    // and is decided again where the field may change (a Deployment's template, a Pod's container).
+    const ns = 'outage-revert';
+    await kubectl.createNamespace(ns);
+    const manifests = [
+      {
+        kind: 'deployment',
+        manifest: JSON.stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'web' },
+          spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: containers({ main: 'gcr.io/outage/app:1' }) } } },
+        }),
+      },
+      { kind: 'pod', manifest: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: { containers: containers({ main: 'gcr.io/outage/app:1' }) } }) },
+    ];
+    const flux = ['apply', '--server-side', '--field-manager=kustomize-controller', '--force-conflicts'];
+    const stored = z.object({ metadata: objectMeta, spec: z.union([z.object({ template: z.object({ spec: podSpec }) }), podSpec]) });
+    const state = async (kind: string) => {
+      const o = await kubectl.json(stored, ['-n', ns, 'get', kind, 'web']);
+      const spec = 'template' in o.spec ? o.spec.template.spec : o.spec;
+      return { kind, image: spec.containers[0]?.image, originals: JSON.parse(o.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null') as unknown };
+    };
+    const applyAll = async (): Promise<void> => {
+      for (const m of manifests) await kubectl.ok(['-n', ns, ...flux, '-f', '-'], { input: m.manifest });
+    };
+    const expected = (image: string) => manifests.map((m) => ({ kind: m.kind, image, originals: { 'containers/main': 'gcr.io/outage/app:1' } }));
+    // A port nothing listens on: every call is refused, and the API server fails open.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closed = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => {
+      probe.close(() => {
+        resolve();
+      });
+    });
+    try {
+      await applyAll();
+      expect(await Promise.all(manifests.map((m) => state(m.kind)))).toEqual(expected('asia.gcr.io/outage/app:1'));
+
+      const apiMark = env.apiserverLog.mark();
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(closed, env.webhook.token) }));
+      await eventually('the API server fails open', { timeoutMs: 60_000 }, async () => {
+        await applyAll();
+        const now = await Promise.all(manifests.map((m) => state(m.kind)));
+        return now.every((o) => o.image === 'gcr.io/outage/app:1') ? done(now) : notYet(JSON.stringify(now));
+      });
+      // The upstream images were written; the annotation (no manager owns it) stayed.
+      expect(await Promise.all(manifests.map((m) => state(m.kind)))).toEqual(expected('gcr.io/outage/app:1'));
+      expect(env.apiserverLog.text(apiMark)).toContain(`failing open ${WEBHOOK_NAME}`);
+
+      await env.restoreWebhook();
+      // Flux's drift check (a dry run) shows the way back, and the sync takes it.
+      const dry = await kubectl.json(stored, ['-n', ns, ...flux, '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifests[0]?.manifest ?? '' });
+      expect('template' in dry.spec ? dry.spec.template.spec.containers[0]?.image : undefined).toBe('asia.gcr.io/outage/app:1');
+      await applyAll();
+      expect(await Promise.all(manifests.map((m) => state(m.kind)))).toEqual(expected('asia.gcr.io/outage/app:1'));
+      // And then it stays: the next re-apply changes nothing.
+      const generation = (await kubectl.json(stored, ['-n', ns, 'get', 'deployment', 'web'])).metadata.generation;
+      await applyAll();
+      expect((await kubectl.json(stored, ['-n', ns, 'get', 'deployment', 'web'])).metadata.generation).toBe(generation);
+    } finally {
+      await env.restoreWebhook();
+    }
+  });
+
   scenario(env, '13. reinvocation: another mutating webhook after ours changes the image; ours runs again and records its original', async () => {
     const ns = 'reinvocation';
     await kubectl.createNamespace(ns);

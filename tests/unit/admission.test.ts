@@ -533,6 +533,39 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(outcome.report.rewrites).toEqual([]);
   });
 
+  it('rewrites again an image the stored object runs but records as the original of its own rewrite (an update made while the webhook was down), where the field may change', () => {
+    // A Deployment rewritten when it was created; a GitOps sync during an outage (failurePolicy
+    // Ignore) re-applied git's gcr.io/app:1 unrewritten. Every later re-apply sends gcr.io/app:1
+    // again, equal to the stored image: without this it would stay upstream until git changes.
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"gcr.io/app:1"}' };
+    const deployment = (image: string, annotations?: Record<string, string>): Record<string, unknown> => ({
+      metadata: { name: 'd1', ...(annotations === undefined ? {} : { annotations }) },
+      spec: { template: { spec: { containers: [{ name: 'main', image }] } } },
+    });
+    const deploymentReview = (object: unknown, oldObject: unknown): unknown =>
+      podReview(object, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', oldObject });
+    const reverted = deployment('gcr.io/app:1', recorded);
+    const { outcome, ops } = run(deploymentReview(reverted, reverted));
+    expect(ops).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'asia.gcr.io/app:1' }]);
+    expect(apply(reverted, ops)).toEqual(deployment('asia.gcr.io/app:1', recorded));
+    expect(outcome.report.rewrites).toMatchObject([{ from: 'gcr.io/app:1', to: 'asia.gcr.io/app:1', rule: 'gcr' }]);
+    // A running Pod's container likewise; its image volume cannot change and stays.
+    const podWith = (image: string): Record<string, unknown> => ({
+      metadata: { name: 'p', annotations: { 'image-rewriter.io/original-images': '{"containers/a":"gcr.io/a:1","volumes/data":"gcr.io/data:1"}' } },
+      spec: { containers: [{ name: 'a', image }], volumes: [{ name: 'data', image: { reference: 'gcr.io/data:1' } }] },
+    });
+    expect(run(podReview(podWith('gcr.io/a:1'), { operation: 'UPDATE', oldObject: podWith('gcr.io/a:1') })).ops).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' }]);
+    // Not rewritten: a stored image with no such record (created before the webhook or the rule),
+    // a recorded original of another image, a Job's immutable template, and an image no rule rewrites now.
+    expect(run(deploymentReview(deployment('gcr.io/app:1'), deployment('gcr.io/app:1'))).ops).toEqual([]);
+    const other = deployment('gcr.io/app:2', recorded);
+    expect(run(deploymentReview(other, other)).ops).toEqual([]);
+    const job = { ...reverted, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'gcr.io/app:1' }] } } } };
+    expect(run(jobReview(job, job)).ops).toEqual([]);
+    const rules = rewriterFrom('rules:\n  - name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n');
+    expect(decodePatch(answered(review(deploymentReview(reverted, reverted), rules)).response.response)).toBeUndefined();
+  });
+
   it('rewrites an image the update changes', () => {
     const { ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a:2' }]), { operation: 'UPDATE', oldObject: pod([{ name: 'a', image: 'gcr.io/a:1' }]) }));
     expect(ops[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:2' });
