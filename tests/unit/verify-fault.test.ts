@@ -180,8 +180,12 @@ describe('a Pod of a thousand distinct images (anyone who may create Pods can se
     expect(present).toBeGreaterThan(0);
     for (const x of verdicts) if (x.status !== 'present') expect(x).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/deadline/) });
     expect(registry.fake.seen.length).toBeLessThan(requests.length);
+    // The checks the deadline cut may still be open at the registry (this process serves both
+    // ends): let them end, so that the next check measures the breaker, not a starved event loop
+    // (on a loaded machine it missed its own 3 s deadline behind them).
+    for (const until = performance.now() + 20_000; open > 0 && performance.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 20));
     const next = await v.verify([{ image: `${registry.fake.host}/team/other:1`, platforms: [] }]);
-    expect(next.verdicts[0]?.status).toBe('present');
+    expect(next.verdicts[0]?.status === 'present' ? 'present' : JSON.stringify(next.verdicts[0])).toBe('present');
   }, 30_000);
 });
 
@@ -249,7 +253,7 @@ describe('the circuit breaker', () => {
     await new Promise((r) => setTimeout(r, 200));
     // Before, the cut check (600 ms after it was asked, past half the deadline) opened the breaker.
     const next = await v.verify([{ image: `${registry.fake.host}/team/other:1`, platforms: [] }]);
-    expect(next.verdicts[0]?.status).toBe('present');
+    expect(JSON.stringify(next.verdicts[0])).toContain('"present"');
   });
 
   it('still opens the breaker for a registry that answers nothing within the deadline', async () => {
