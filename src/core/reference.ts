@@ -189,7 +189,7 @@ function splitDockerDomain(name: string): [domain: string, remainder: string] {
  * domain `docker.io`, path `library/nginx`, tag `1.27`.
  */
 export function parseNormalizedNamed(s: string): Result<NamedReference> {
-  if (anchoredIdentifierRegexp.test(s)) return fail('IdentifierNotAllowed', s);
+  if (anchoredIdentifierRegexp.test(s)) return fail('IdentifierNotAllowed', s, `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   const [domain, remainder] = splitDockerDomain(s);
   const tagSep = remainder.indexOf(':');
   const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
