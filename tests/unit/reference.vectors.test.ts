@@ -907,6 +907,11 @@ const derivedParseCases: readonly ParseCase[] = [
   { input: 'Foo/bar', domain: 'Foo', repository: 'Foo/bar' },
   // Lower-casing makes it match, so ErrNameContainsUppercase (reference.go:192-193).
   { input: 'docker/Docker', err: 'NameContainsUppercase' },
+  // ... with Go's strings.ToLower, a rune at a time (unicode.ToLower): U+0130 is i, not JS's i + U+0307.
+  { input: 'docker/\u0130mage', err: 'NameContainsUppercase' },
+  { input: 'example.com/app:\u0130', err: 'NameContainsUppercase' },
+  { input: 'example.com/\u212Aube', err: 'NameContainsUppercase' }, // Kelvin sign: k in both
+  { input: 'example.com/\u0131mage', err: 'ReferenceInvalidFormat' }, // dotless i: its own lower case
   // go-digest Digest.Validate (digest.go:103) and Algorithm.Validate (algorithm.go:179): exact length, lowercase hex.
   { input: 'foo@sha256:' + 'E'.repeat(64), err: 'DigestInvalidFormat' },
   { input: 'foo@sha256:' + 'f'.repeat(63), err: 'DigestInvalidLength' },
