@@ -1,0 +1,131 @@
+/**
+ * Differential test of src/core/reference.ts against the Go code it ports: every parser
+ * (Parse, ParseNamed, ParseNormalizedNamed, ParseDockerRef, ParseAnyReference) of
+ * github.com/distribution/reference v0.6.0, the kubelet's and containerd's, on a fixed-seed corpus
+ * (tests/integration/helpers/reference-corpus.ts), through hack/reference-oracle (built from the Go
+ * module proxy by hack/reference-oracle/build.sh). Every field must be Go's: the verdict, the error
+ * kind and message, domain, path, tag, digest, String(), FamiliarName(), FamiliarString().
+ *
+ * Then the product: every image the rules fixtures (tests/fixtures/valid-*.yaml) rewrite must be
+ * one Go's ParseNormalizedNamed accepts, with the image's own tag and digest as Go reads them, and
+ * one CRI-O's parser (go.podman.io/image/v5/docker/reference, an older fork) accepts when it
+ * accepted the image, unless the new name is over 255 characters (CRI-O counts the host; the
+ * kubelet and containerd do not).
+ *
+ * REFERENCE_ORACLE_INPUTS (default 30000) and REFERENCE_ORACLE_SEED change the corpus: a long run
+ * (millions) is the same test with a larger number. The times of both parsers are printed.
+ */
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it } from '@jest/globals';
+import { parseNormalizedNamed } from '../../src/core/reference.js';
+import type { Rewriter } from '../../src/core/rules.js';
+import { fixture, fixtureNames } from '../helpers/fixtures.js';
+import { rewriterFrom } from '../helpers/rules.js';
+import { printFigures } from './helpers/figures.js';
+import { askOracle, corpus, differences, type GoResult } from './helpers/reference-corpus.js';
+import { referenceOracleBinary } from './helpers/tools.js';
+
+const SIZE = Number(process.env['REFERENCE_ORACLE_INPUTS'] ?? 30_000);
+const SEED = Number(process.env['REFERENCE_ORACLE_SEED'] ?? 20261205);
+/** Inputs per oracle process: its answers are about 1.5 KB each. */
+const CHUNK = 20_000;
+const NAMESPACES = [undefined, 'team-a', 'kube-system'] as const;
+
+function isError(r: GoResult): r is { error: string; message: string } {
+  return 'error' in r;
+}
+
+/** `xs[i]`, which must be there (the oracle answers one line per input). */
+function at<T>(xs: readonly T[], i: number): T {
+  const x = xs[i];
+  if (x === undefined) throw new Error(`no answer ${i} of ${xs.length}`);
+  return x;
+}
+
+/** At most `n` lines of a list of problems, and how many there were. */
+function firstOf(problems: readonly string[], n = 20): string[] {
+  return problems.length <= n ? [...problems] : [...problems.slice(0, n), `... and ${problems.length - n} more`];
+}
+
+describe('src/core/reference.ts against Go (distribution/reference v0.6.0)', () => {
+  const oracle = referenceOracleBinary();
+  const inputs = corpus(SEED, SIZE);
+  const rewriters: (readonly [string, Rewriter])[] = fixtureNames(/^valid-.*\.ya?ml$/).map((n) => [n, rewriterFrom(fixture(n))] as const);
+
+  it(`every parser gives Go's answer, field by field, on ${SIZE} generated inputs (seed ${SEED}); every rewrite is an image Go reads the same`, () => {
+    const parserProblems: string[] = [];
+    const rewriteProblems: string[] = [];
+    const crioLonger: string[] = [];
+    let rewritten = 0;
+    let valid = 0;
+    for (let from = 0; from < inputs.length; from += CHUNK) {
+      const chunk = inputs.slice(from, from + CHUNK);
+      const answers = askOracle(oracle, chunk);
+      const outputs: { image: number; out: string; by: string }[] = [];
+      chunk.forEach((s, i) => {
+        const go = at(answers, i);
+        if (!isError(go.normalized)) valid++;
+        const d = differences(s, go);
+        if (d.length > 0) parserProblems.push(`${JSON.stringify(s)}: ${d.join('; ')}`);
+        for (const [name, rewriter] of rewriters) {
+          for (const namespace of NAMESPACES) {
+            const r = rewriter.rewrite(s, { namespace });
+            if (r.kind === 'rewritten') outputs.push({ image: i, out: r.rewritten, by: `${name} ${r.rule.name}` });
+          }
+        }
+      });
+      rewritten += outputs.length;
+      const again = askOracle(oracle, outputs.map((o) => o.out));
+      outputs.forEach(({ image, out, by }, k) => {
+        const before = at(answers, image).normalized;
+        const after = at(again, k).normalized;
+        const what = `${by}: ${JSON.stringify(chunk[image])} -> ${JSON.stringify(out)}`;
+        if ('error' in after || 'error' in before || 'digestOnly' in after || 'digestOnly' in before) {
+          rewriteProblems.push(`${what}: Go reads ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+          return;
+        }
+        if (after.tag !== before.tag || after.digest !== before.digest) rewriteProblems.push(`${what}: tag or digest changed for Go`);
+        const d = differences(out, at(again, k));
+        if (d.length > 0) rewriteProblems.push(`${what}: ${d.join('; ')}`);
+        const crioBefore = at(answers, image).crio;
+        const crioAfter = (at(again, k)).crio;
+        if (!isError(crioBefore) && isError(crioAfter)) {
+          const ours = parseNormalizedNamed(out);
+          const nameLength = ours.ok ? `${ours.value.domain}/${ours.value.path}`.length : 0;
+          if (crioAfter.error === 'NameTooLong' && nameLength > 255) crioLonger.push(what);
+          else rewriteProblems.push(`${what}: CRI-O accepted the image and refuses the rewrite: ${crioAfter.message}`);
+        }
+      });
+    }
+    printFigures('reference oracle: corpus', [
+      `${inputs.length} inputs (seed ${SEED}), ${valid} valid for Go's ParseNormalizedNamed`,
+      `${rewritten} rewrites by ${rewriters.length} rules fixtures x ${NAMESPACES.length} namespaces checked against Go`,
+      `${crioLonger.length} rewrites CRI-O refuses because the new name (host and path) is over 255 characters`,
+    ]);
+    expect(firstOf(parserProblems)).toEqual([]);
+    expect(firstOf(rewriteProblems)).toEqual([]);
+    // The corpus must exercise both sides: valid references and rewrites, not only garbage.
+    expect(valid).toBeGreaterThan(inputs.length / 5);
+    expect(rewritten).toBeGreaterThan(inputs.length / 10);
+  });
+
+  it('prints the time of ParseNormalizedNamed on the corpus, ours and Go (figures only)', () => {
+    const rounds = 5;
+    const go = spawnSync(oracle, ['-time', '-rounds', String(rounds)], { input: inputs.map((s) => JSON.stringify(s)).join('\n') + '\n', encoding: 'utf8' });
+    expect(go.status).toBe(0);
+    const goFigures = JSON.parse(go.stdout) as { inputs: number; rounds: number; valid: number; ns: number };
+    let valid = 0;
+    for (const s of inputs) if (parseNormalizedNamed(s).ok) valid++; // warm-up
+    valid = 0;
+    const start = performance.now();
+    for (let r = 0; r < rounds; r++) for (const s of inputs) if (parseNormalizedNamed(s).ok) valid++;
+    const oursNs = (performance.now() - start) * 1e6;
+    expect(valid).toBe(goFigures.valid);
+    const perInput = (ns: number): string => `${(ns / (inputs.length * rounds)).toFixed(0)} ns per input`;
+    printFigures(`reference oracle: ParseNormalizedNamed, ${inputs.length} inputs x ${rounds}`, [
+      `ours (node ${process.version}): ${(oursNs / 1e6).toFixed(1)} ms, ${perInput(oursNs)}`,
+      `Go (distribution/reference v0.6.0): ${(goFigures.ns / 1e6).toFixed(1)} ms, ${perInput(goFigures.ns)}`,
+    ]);
+  });
+});
