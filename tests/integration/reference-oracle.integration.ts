@@ -26,6 +26,7 @@ import type { Rewriter } from '../../src/core/rules.js';
 import { targetOf } from '../../src/verify/target.js';
 import { fixture, fixtureNames } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { parseRules } from '../../src/config/load.js';
 import { printFigures } from './helpers/figures.js';
 import { askOracle, corpus, differences, type GoResult } from './helpers/reference-corpus.js';
 import { referenceOracleBinary } from './helpers/tools.js';
@@ -128,6 +129,21 @@ describe('src/core/reference.ts against Go (distribution/reference v0.6.0)', () 
     // The corpus must exercise both sides: valid references and rewrites, not only garbage.
     expect(valid).toBeGreaterThan(inputs.length / 5);
     expect(rewritten).toBeGreaterThan(inputs.length / 10);
+  });
+
+  it('a rules document whose registry is an IPv6 address warns, and Go accepts its results where CRI-O refuses them (the warning says so)', () => {
+    const doc = "rules:\n  - {name: hub, match: docker.io, replace: '[fd00::1]:5000/hub'}\n";
+    const r = parseRules(doc, {});
+    expect(r.ok && r.warnings.map((w) => w.message)).toEqual([expect.stringContaining('CRI-O and Podman refuse them')]);
+    if (!r.ok) return;
+    const images = ['nginx', 'nginx:1.27', 'bitnami/redis:7.2', `busybox@sha256:${'a'.repeat(64)}`];
+    const outs = images.map((i) => {
+      const x = r.rewriter.rewrite(i);
+      return x.kind === 'rewritten' ? x.rewritten : `not rewritten: ${x.kind}`;
+    });
+    const answers = askOracle(oracle, [...images, ...outs]);
+    expect(answers.map((a) => 'error' in a.normalized)).toEqual(images.map(() => false).concat(outs.map(() => false)));
+    expect(answers.map((a) => ('error' in a.crio ? a.crio.error : 'ok'))).toEqual(images.map(() => 'ok').concat(outs.map(() => 'ReferenceInvalidFormat')));
   });
 
   it('prints the time of ParseNormalizedNamed on the corpus, ours and Go (figures only)', () => {
