@@ -8,11 +8,14 @@
 // Input: one JSON string per line (so that any string, newlines included, can be sent).
 // Output: one JSON object per input line, in order:
 //
-//	{"parse":R,"named":R,"normalized":R,"dockerRef":R,"any":R,"crio":R}
+//	{"parse":R,"named":R,"normalized":R,"dockerRef":R,"any":R,"crio":R,"grammar":G}
 //
 // where R is {"error":KIND,"message":MSG} or {"domain","path","tag","digest","string",
 // "familiarName","familiarString"} (tag and digest "" when absent), and "any" may also be
 // {"digestOnly":D}. KIND names the Go error as src/core/reference.ts's ReferenceErrorKind does.
+// G says which of the package's exported regexps (DomainRegexp, NameRegexp, ReferenceRegexp,
+// TagRegexp, DigestRegexp, IdentifierRegexp) match the whole input, by the names of reference.ts's
+// `grammar`.
 // With -time, it only parses (ParseNormalizedNamed) every input 'rounds' times and prints the
 // nanoseconds taken, for the figures in the test's log.
 package main
@@ -26,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -60,7 +64,21 @@ type answer struct {
 	DockerRef  any `json:"dockerRef"`
 	Any        any `json:"any"`
 	Crio       any `json:"crio"`
+	// Whether the package's exported regexps match the whole input (grammar in reference.ts).
+	Grammar map[string]bool `json:"grammar"`
 }
+
+// anchoredGrammar: the exported regexps of distribution/reference, anchored, by reference.ts's names.
+var anchoredGrammar = map[string]*regexp.Regexp{
+	"anchoredDomain":     anchor(reference.DomainRegexp),
+	"anchoredName":       anchor(reference.NameRegexp),
+	"anchoredReference":  anchor(reference.ReferenceRegexp),
+	"anchoredTag":        anchor(reference.TagRegexp),
+	"anchoredDigest":     anchor(reference.DigestRegexp),
+	"anchoredIdentifier": anchor(reference.IdentifierRegexp),
+}
+
+func anchor(r *regexp.Regexp) *regexp.Regexp { return regexp.MustCompile(`^(?:` + r.String() + `)$`) }
 
 // kind maps a Go error to src/core/reference.ts's ReferenceErrorKind.
 func kind(err error) string {
@@ -160,6 +178,10 @@ func answerFor(s string) answer {
 		a.Any = digestOnly{DigestOnly: r.String()}
 	}
 	a.Crio = crioResult(crio.ParseNormalizedNamed(s))
+	a.Grammar = make(map[string]bool, len(anchoredGrammar))
+	for name, r := range anchoredGrammar {
+		a.Grammar[name] = r.MatchString(s)
+	}
 	return a
 }
 
