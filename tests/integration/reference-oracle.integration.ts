@@ -23,6 +23,7 @@
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from '@jest/globals';
+import { MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from '../../src/core/matched-name.js';
 import { parseNormalizedNamed } from '../../src/core/reference.js';
 import type { Rewriter } from '../../src/core/rules.js';
 import { targetOf } from '../../src/verify/target.js';
@@ -85,7 +86,11 @@ describe('src/core/reference.ts against Go (distribution/reference v0.6.0)', () 
           const want = { registry: pulled.domain, repository: pulled.path, reference: pulled.digest === '' ? pulled.tag : pulled.digest };
           if (JSON.stringify(seen) !== JSON.stringify(want)) parserProblems.push(`${JSON.stringify(s)}: verify asks for ${JSON.stringify(seen)}, containerd pulls ${JSON.stringify(want)}`);
         }
-        // The rewriter on what Go refuses: 'invalid', as the comparison above and the fuzz target hold.
+        // The rewriter leaves alone as invalid exactly what Go refuses, and what is past the bounds
+        // docs/reliability.md gives (a host over MAX_DOMAIN_LENGTH, an image over MAX_REFERENCE_LENGTH).
+        const first = rewriters[0]?.[1].rewrite(s);
+        const past = s.length > MAX_REFERENCE_LENGTH || ('domain' in go.normalized && go.normalized.domain.length > MAX_DOMAIN_LENGTH);
+        if ((first?.kind === 'invalid') !== ('error' in go.normalized || past)) parserProblems.push(`${JSON.stringify(s)}: the rewriter says ${first?.kind ?? '?'}, Go ${JSON.stringify(go.normalized)}`);
         if ('error' in go.normalized) return;
         for (const [name, rewriter] of rewriters) {
           for (const namespace of NAMESPACES) {
