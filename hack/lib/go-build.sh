@@ -2,20 +2,20 @@
 # caller's go.mod (tool directive), from the Go module proxy into the tool cache, once.
 # cache = ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
 #
-# go_build_cached LABEL DIR MODULE PACKAGE NAME BIN
+# go_build_cached LABEL DIR MODULE PACKAGE NAME BIN [VERSION]
 #   builds PACKAGE (of MODULE, whose version is read from DIR/go.mod) to <cache>/NAME-<version>/BIN,
 #   unless that binary is already there; the path is printed as the LAST stdout line, progress goes
 #   to stderr prefixed with "LABEL: ". Non-zero when the version or the build fails.
+#   VERSION, when given, is used instead of MODULE's (a program of DIR itself: its source's hash).
 
 export GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 go_build_cached() {
-  local label=$1 here=$2 mod=$3 pkg=$4 name=$5 binname=$6
+  local label=$1 here=$2 mod=$3 pkg=$4 name=$5 binname=$6 version=${7:-}
   local cache="${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}"
 
   # Version from go.mod without invoking the network (go.mod is the source of truth).
-  local version
-  version="$(awk -v m="$mod" '$1==m {print $2; exit}' "$here/go.mod")"
+  [[ -n "$version" ]] || version="$(awk -v m="$mod" '$1==m {print $2; exit}' "$here/go.mod")"
   if [[ -z "$version" ]]; then
     echo "$label: cannot find $mod in $here/go.mod" >&2
     return 1

@@ -139,12 +139,21 @@ export function validateDigest(s: string): InvalidReferenceError | undefined {
 
 // --- parsing ----------------------------------------------------------------------------------
 
+/**
+ * Go's strings.ToLower where it can matter here: Go maps each rune by its simple case mapping, JS
+ * applies SpecialCasing, which differs for U+0130 (Go: `i`, JS: `i` + U+0307). `İ` is the only
+ * non-ASCII rune whose lower case differs that way and is ASCII (the Kelvin sign is `k` in both).
+ */
+function goToLower(s: string): string {
+  return s.replaceAll('\u0130', 'i').toLowerCase();
+}
+
 /** Go `Parse`: the strict grammar, no normalization (`nginx` has domain ''). */
 export function parse(s: string): Result<NamedReference> {
   const m = referenceRegexp.exec(s);
   if (m === null) {
     if (s === '') return fail('NameEmpty', s);
-    if (referenceRegexp.test(s.toLowerCase())) return fail('NameContainsUppercase', s);
+    if (referenceRegexp.test(goToLower(s))) return fail('NameContainsUppercase', s);
     return fail('ReferenceInvalidFormat', s);
   }
   const name = m[1] ?? '';
@@ -189,7 +198,7 @@ function splitDockerDomain(name: string): [domain: string, remainder: string] {
  * domain `docker.io`, path `library/nginx`, tag `1.27`.
  */
 export function parseNormalizedNamed(s: string): Result<NamedReference> {
-  if (anchoredIdentifierRegexp.test(s)) return fail('IdentifierNotAllowed', s);
+  if (anchoredIdentifierRegexp.test(s)) return fail('IdentifierNotAllowed', s, `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   const [domain, remainder] = splitDockerDomain(s);
   const tagSep = remainder.indexOf(':');
   const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;

@@ -46,6 +46,24 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
 }
 
 /**
+ * Warnings for rules whose results some container runtimes cannot pull: a `replace` that names its
+ * registry by an IPv6 address (`[fd00::1]:5000/mirror`). distribution/reference v0.6.0, which the
+ * kubelet and containerd parse images with, accepts it; CRI-O and Podman parse images with
+ * containers/image's older fork of that grammar (go.podman.io/image/v5 docker/reference, v5.42.1:
+ * its domain is DNS labels and a port, no brackets), which refuses every such image, so the Pod
+ * fails with InvalidImageName there. Found by tests/integration/reference-oracle.integration.ts.
+ */
+export function runtimeWarnings(rules: readonly CompiledRule[]): Issue[] {
+  return rules
+    .filter((rule) => rule.replace.startsWith('['))
+    .map((rule) => ({
+      path: ['rules', rule.index, 'replace'],
+      severity: 'warning' as const,
+      message: `"${rule.replace}" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name`,
+    }));
+}
+
+/**
  * What a regex matches when that is decidable without a regex parser (src/core carries none): a
  * literal text, then a tail that takes any rest. `any`: `.*` (also in a group: `(.*)`, `(?:.*)`,
  * `(?<n>.*)`), the literal followed by anything; `some`: `.+` (and its groups), by anything but

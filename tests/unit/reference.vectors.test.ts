@@ -907,6 +907,11 @@ const derivedParseCases: readonly ParseCase[] = [
   { input: 'Foo/bar', domain: 'Foo', repository: 'Foo/bar' },
   // Lower-casing makes it match, so ErrNameContainsUppercase (reference.go:192-193).
   { input: 'docker/Docker', err: 'NameContainsUppercase' },
+  // ... with Go's strings.ToLower, a rune at a time (unicode.ToLower): U+0130 is i, not JS's i + U+0307.
+  { input: 'docker/\u0130mage', err: 'NameContainsUppercase' },
+  { input: 'example.com/app:\u0130', err: 'NameContainsUppercase' },
+  { input: 'example.com/\u212Aube', err: 'NameContainsUppercase' }, // Kelvin sign: k in both
+  { input: 'example.com/\u0131mage', err: 'ReferenceInvalidFormat' }, // dotless i: its own lower case
   // go-digest Digest.Validate (digest.go:103) and Algorithm.Validate (algorithm.go:179): exact length, lowercase hex.
   { input: 'foo@sha256:' + 'E'.repeat(64), err: 'DigestInvalidFormat' },
   { input: 'foo@sha256:' + 'f'.repeat(63), err: 'DigestInvalidLength' },
@@ -1071,6 +1076,28 @@ const derivedDigestCases: readonly { input: string; err?: ReferenceErrorKind }[]
   { input: 'constructor:' + 'f'.repeat(64), err: 'DigestUnsupported' }, // not registered
 ];
 
+/**
+ * Error messages, as Go words them (users read them in the review's warnings). Found by the
+ * differential test against Go (tests/integration/reference-oracle.integration.ts).
+ */
+const derivedMessageCases: readonly { parser: 'parseNormalizedNamed' | 'parseNamed' | 'parseDockerRef' | 'parse'; input: string; message: string }[] = [
+  // normalize.go:57: fmt.Errorf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
+  { parser: 'parseNormalizedNamed', input: 'f'.repeat(64), message: `invalid repository name (${'f'.repeat(64)}), cannot specify 64-byte hexadecimal strings` },
+  { parser: 'parseDockerRef', input: 'f'.repeat(64), message: `invalid repository name (${'f'.repeat(64)}), cannot specify 64-byte hexadecimal strings` },
+  // normalize.go:70: fmt.Errorf("invalid reference format: repository name (%s) must be lowercase", remote)
+  { parser: 'parseNormalizedNamed', input: 'Foo:Tag', message: 'invalid reference format: repository name (library/Foo) must be lowercase' },
+  { parser: 'parseNormalizedNamed', input: 'Foo/Bar:Tag', message: 'invalid reference format: repository name (Bar) must be lowercase' },
+  // reference.go:190-195: the Err* sentinels' own text
+  { parser: 'parse', input: '', message: 'repository name must have at least one component' },
+  { parser: 'parse', input: 'docker/Docker', message: 'repository name must be lowercase' },
+  { parser: 'parse', input: 'a:-', message: 'invalid reference format' },
+  { parser: 'parse', input: 'a'.repeat(256), message: 'repository name must not be more than 255 characters' },
+  { parser: 'parseNamed', input: 'nginx', message: 'repository name must be canonical' },
+  // go-digest digest.go:70-76
+  { parser: 'parse', input: 'foo@sha256:' + 'f'.repeat(63), message: 'invalid checksum digest length' },
+  { parser: 'parse', input: 'foo@md5:' + 'f'.repeat(32), message: 'unsupported digest algorithm' },
+];
+
 /** Grammar edges. */
 const derivedGrammarCases: readonly { regexp: keyof typeof grammar; input: string; match: boolean }[] = [
   { regexp: 'anchoredTag', input: 'a'.repeat(128), match: true },
@@ -1126,6 +1153,14 @@ describe('derived vectors (distribution/reference v0.6.0 + go-digest v1.0.0 sour
   describe('validateDigest', () => {
     it.each(derivedDigestCases)('$input', ({ input, err }) => {
       expect(validateDigest(input)?.kind).toBe(err);
+    });
+  });
+
+  describe('error messages', () => {
+    const parsers = { parse, parseNamed, parseNormalizedNamed, parseDockerRef };
+    it.each(derivedMessageCases)('$parser $input', ({ parser, input, message }) => {
+      const r = parsers[parser](input);
+      expect(r.ok ? 'ok' : r.error.message).toBe(message);
     });
   });
 

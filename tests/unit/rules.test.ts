@@ -497,6 +497,17 @@ describe('validation warnings', () => {
       want: 'rules[0].replace: rule "gcr" rewrites nothing: rule "m" (rules[1]) matches what it produces (with every group set to "/x" it gives "mirror.example.com/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
+    {
+      // CRI-O's parser (containers/image) has no IPv6 hosts: every Pod rewritten to it failed there.
+      why: 'a replace whose registry is an IPv6 address',
+      doc: "rules:\n  - {name: hub, match: docker.io, replace: '[fd00::1]:5000/hub'}\n",
+      want: 'rules[0].replace: "[fd00::1]:5000/hub" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name',
+    },
+    {
+      why: 'a regex rule\'s template whose registry is an IPv6 address',
+      doc: "rules:\n  - {name: quay, regex: 'quay\\.io/(.+)', replace: '[fd00::1]/quay/$1'}\n",
+      want: 'rules[0].replace: "[fd00::1]/quay/$1" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name',
+    },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(true);

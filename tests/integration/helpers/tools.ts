@@ -109,3 +109,11 @@ export function helmBinary(major: 3 | 4): string {
   const what = `a Helm ${major} binary`;
   return mustExist(fromEnv(variable, what, script), variable, what, script, true);
 }
+
+/** The reference oracle: Go's distribution/reference v0.6.0 and CRI-O's fork as a command (hack/reference-oracle/build.sh). */
+export function referenceOracleBinary(): string {
+  const script = 'hack/reference-oracle/build.sh';
+  const variable = 'IMAGE_REWRITER_REFERENCE_ORACLE';
+  const what = 'the reference-oracle binary';
+  return mustExist(fromEnv(variable, what, script), variable, what, script, true);
+}
