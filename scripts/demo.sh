@@ -6,12 +6,14 @@
 #      environment of the end-to-end tests, shows nginx-gcr.yaml before/after, prints the
 #      KUBECONFIG to use, and waits for Ctrl-C, which stops everything and removes the temp folder.
 # Extra arguments go to scripts/demo.ts (--no-wait: tear down right after the before/after).
+# IMAGE_REWRITER_K8S_VERSION=1.32: the older Kubernetes pinned in hack/k8s/v1.32 instead of the default.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-bin="$(hack/k8s/build.sh | tail -n1)" || { echo "demo: hack/k8s/build.sh could not build the Kubernetes binaries" >&2; exit 1; }
+k8s_version=${IMAGE_REWRITER_K8S_VERSION:-}
+bin="$(hack/k8s/build.sh ${k8s_version:+"$k8s_version"} | tail -n1)" || { echo "demo: hack/k8s/build.sh could not build the Kubernetes binaries" >&2; exit 1; }
 npm run --silent build
 out=node_modules/.cache/image-rewriter/demo.mjs
 node_modules/.bin/esbuild scripts/demo.ts --bundle --platform=node --target=node20 --format=esm \

@@ -5,6 +5,10 @@
 #   hack/k8s/build.sh                   build if needed; last stdout line = the bin dir
 #   hack/k8s/build.sh pin K8S ETCD      re-pin the tools modules, e.g. `pin 1.37.2 3.7.3`
 #                                       (regenerates hack/k8s/go.mod + hack/k8s/etcd/go.mod)
+#   hack/k8s/build.sh 1.32 [pin K8S ETCD]
+#                                       the same for the older minor pinned in hack/k8s/v1.32/
+#                                       (go.mod + etcd/go.mod): the oldest Kubernetes the e2e
+#                                       suite is run against (README, Supported Kubernetes versions)
 #
 # Versions are read from the pinned go.mod files (hack/k8s/go.mod: k8s.io/kubernetes,
 # hack/k8s/etcd/go.mod: go.etcd.io/etcd/server/v3), so a bump is one `pin` command.
@@ -16,6 +20,18 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# An optional first argument 1.NN selects the module dir hack/k8s/v1.NN instead of hack/k8s.
+if [[ ${1:-} =~ ^1\.[0-9]+$ ]]; then
+  if [[ ${2:-} == pin ]]; then
+    mkdir -p "$HERE/v$1/etcd"
+  elif [[ ! -f $HERE/v$1/go.mod || ! -f $HERE/v$1/etcd/go.mod ]]; then
+    pinned=$(cd "$HERE" && for d in v1.*/go.mod; do if [[ -f $d ]]; then printf "%s " "${d%/go.mod}"; fi; done)
+    echo "hack/k8s/build.sh: Kubernetes $1 is not pinned (no hack/k8s/v$1/go.mod); pinned: ${pinned}and the default (no argument)" >&2
+    exit 2
+  fi
+  HERE=$HERE/v$1
+  shift
+fi
 export GOWORK=off CGO_ENABLED=0
 
 T0=$(date +%s)
@@ -23,24 +39,39 @@ log() { echo "[k8s-build +$(($(date +%s) - T0))s] $*" >&2; }
 
 # Mechanically derive the staging-module replaces from k/k's own go.mod (as served by the proxy).
 pin() {
-  local k8s=${1#v} etcd=${2#v} mod m
+  local k8s=${1#v} etcd=${2#v} mod m v alt minor
   [[ $k8s =~ ^1\.[0-9]+\.[0-9]+$ && $etcd =~ ^3\.[0-9]+\.[0-9]+$ ]] \
     || { echo "usage: $0 pin <k8s 1.Y.Z> <etcd 3.Y.Z>" >&2; exit 2; }
   cd "$HERE"
+  minor=${k8s#1.}
+  minor=${minor%%.*}
   rm -f go.mod go.sum
-  printf 'module image-rewriter/hack/k8s\n\ngo 1.26.0\n' >go.mod
+  printf 'module image-rewriter/hack/k8s%s\n\ngo 1.26.0\n' "${HERE##*/hack/k8s}" >go.mod
   mod=$(go list -m -json "k8s.io/kubernetes@v$k8s" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   # keep k/k's godebug defaults: a dependency's godebug line is ignored, the main module's counts
   sed -n 's/^godebug /godebug /p' "$mod" >>go.mod
   for m in $(sed -n 's|^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/src/.*|\1|p' "$mod"); do
-    go mod edit -replace="$m=$m@v0.${k8s#1.}"
+    v=v0.${k8s#1.}
+    # The proxy does not serve every staging module at every patch (k8s.io/endpointslice
+    # v0.32.13 is refused): take the newest patch of the same minor it does serve, and say so.
+    if ! go mod download "$m@$v" >/dev/null 2>&1; then
+      for alt in $(go list -m -versions "$m" | tr ' ' '\n' | grep "^v0\.${minor}\." | sort -rV); do
+        go mod download "$m@$alt" >/dev/null 2>&1 && { v=$alt; break; }
+      done
+      if [[ $v == "v0.${k8s#1.}" ]]; then
+        log "warning: the proxy serves no v0.$minor.x of $m: kept $v (the build fails only if it imports it)"
+      else
+        log "warning: the proxy does not serve $m@v0.${k8s#1.}: pinned $v, its newest v0.$minor.x"
+      fi
+    fi
+    go mod edit -replace="$m=$m@$v"
   done
   go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$k8s" \
     "k8s.io/kubernetes/cmd/kube-controller-manager@v$k8s" "k8s.io/kubernetes/cmd/kubectl@v$k8s"
   go mod tidy
   cd "$HERE/etcd"
   rm -f go.mod go.sum
-  printf 'module image-rewriter/hack/k8s/etcd\n\ngo 1.26.0\n' >go.mod
+  printf 'module image-rewriter/hack/k8s%s/etcd\n\ngo 1.26.0\n' "${HERE##*/hack/k8s}" >go.mod
   go get -tool "go.etcd.io/etcd/server/v3@v$etcd"
   go mod tidy
   log "pinned k8s v$k8s ($(grep -c ' => ' "$HERE/go.mod") staging replaces), etcd v$etcd"

@@ -4,13 +4,26 @@
  * environment's registered webhook stays as it is). The environment has no cluster DNS and no
  * kube-proxy, so the API server calling a Service is not exercised here: what is checked is that
  * every configuration the flags can make is one the API server accepts, as written.
+ *
+ * `--url` with every `--scope` and `--config` (none, the environment's rules, the sixty ECR
+ * prefixes of the matchCondition tests, and the most rules that still give a condition: the
+ * longest expression webhook-config prints) is dry-run created the same way, on each Kubernetes
+ * version the suite runs against (README, Supported Kubernetes versions); and a Pod with as many
+ * images of the longest length matched as the ECR condition matches, only the last rewritable,
+ * is rewritten while one of as many upstream images is not sent: that condition's cost stays
+ * within the API server's budget too. The same for image volumes, which cost more each, with the
+ * shortest regex (the most images matched).
  */
 import { describe, expect } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { E2eEnvironment } from './harness/environment.js';
-import { KubectlError } from './harness/kubectl.js';
+import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
+import { KubectlError, pod } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
+import { waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, matchConditionExpression } from '../../src/core/match-conditions.js';
+import { ECR_RULES_YAML, registryRulesYaml, rewriterFrom } from '../helpers/rules.js';
 
 const env = E2eEnvironment.connect();
 const { kubectl } = env;
@@ -68,6 +81,106 @@ describe('webhook-config --service against the API server', () => {
       expect(refused).toBeInstanceOf(KubectlError);
       expect((refused as KubectlError).result.stderr).toContain('webhooks[0].clientConfig.service.');
       expect((refused as KubectlError).result.stderr).toContain(says);
+    }
+  });
+});
+
+/** The most rules of registryRulesYaml that still give a matchCondition (the longest expression webhook-config prints). */
+function mostRulesWithCondition(): number {
+  let low = 1;
+  let high = 1500;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (matchConditionExpression(rewriterFrom(registryRulesYaml(mid)).rules, 'all') === undefined) high = mid - 1;
+    else low = mid;
+  }
+  return low;
+}
+
+describe('webhook-config --url, every --scope and --config, against the API server', () => {
+  scenario(env, 'every configuration is accepted as written; the largest rules document\'s condition stays within the cost budget', async () => {
+    const ecr = join(env.runDir, 'ecr-rules.yaml');
+    await writeFile(ecr, ECR_RULES_YAML);
+    const most = mostRulesWithCondition();
+    const largest = join(env.runDir, 'largest-rules.yaml');
+    await writeFile(largest, registryRulesYaml(most));
+    const configs = [undefined, env.webhook.files.rules, ecr, largest];
+    let i = 0;
+    for (const scope of ['pods', 'all'] as const) {
+      for (const config of configs) {
+        const name = `image-rewriter-url-${i++}`;
+        const generated = parseYaml(await env.configYaml({ name, scope, ...(config === undefined ? {} : { config }) })) as Configuration;
+        expect({ name, conditions: (generated.webhooks[0]?.['matchConditions'] as unknown[] | undefined)?.length }).toEqual({ name, conditions: config === undefined ? undefined : 1 });
+        const stored = await dryRunCreate(generated);
+        expect({ scope, config, webhooks: stored.webhooks }).toEqual({ scope, config, webhooks: generated.webhooks });
+      }
+    }
+
+    // The ECR condition's cost, as V3 checks the environment's: as many images as it matches, each
+    // as long as it matches, the rewritable one last. Past the budget the API server would skip
+    // the webhook (failurePolicy Ignore) and the last image would stay as it is.
+    const ns = 'ecr-condition';
+    await kubectl.createNamespace(ns);
+    const serve = await env.startExtraServe('serve-ecr', { rules: ecr });
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods', config: ecr }));
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+      const count = matchableImages(imageRegex(rewriterFrom(ECR_RULES_YAML).rules) ?? '');
+      const upstream = 'quay.io';
+      const target = '100000000059.dkr.ecr.eu-west-3.amazonaws.com/team-59';
+      const long = (prefix: string, n: number): string => `${prefix}/${'x'.repeat(MATCHED_IMAGE_MAX_LENGTH - prefix.length - 7)}:${String(n).padStart(5, '0')}`;
+      const images = Array.from({ length: count }, (_, n) => long(n === count - 1 ? target : upstream, n));
+      expect(images.every((image) => image.length === MATCHED_IMAGE_MAX_LENGTH)).toBe(true);
+      const manifest = (name: string, all: readonly string[]) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: all.map((image, n) => ({ name: `c${n}`, image })) } });
+      // As many images, none rewritable: not sent, so the condition matched them all.
+      const mark = serve.mark();
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(manifest('upstream-images', images.map((_, n) => long(upstream, n)))) });
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(manifest('most-images', images)) });
+      const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'most-images']);
+      expect(stored.spec.containers.at(-1)?.image).toBe(long(target, count - 1).replace('eu-west-3', 'us-east-1'));
+      expect(await serve.waitReviewed(ns, 'most-images')).toMatchObject({ outcome: 'patched', rewrites: 1 });
+      expect(serve.lines(mark).some((l) => l['name'] === 'upstream-images')).toBe(false);
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
+  scenario(env, 'image volumes: as many as the condition of the shortest regex matches stay within the cost budget', async () => {
+    // Image volumes cost more than containers (each is turned into {'image': reference}), and the
+    // shortest regex lets the condition match the most images: 2,192 of 256 characters for "a:1".
+    // The rewritable one last: the webhook must be called. Before 1.35 the API server then drops
+    // the volumes (README, Supported Kubernetes versions), so what is checked is serve's review line.
+    const ns = 'volume-condition';
+    await kubectl.createNamespace(ns);
+    const yaml = 'rules:\n  - {name: probe, match: gcr.io/image-rewriter-e2e, replace: asia.gcr.io/image-rewriter-e2e}\n  - {name: a, match: "a:1", replace: mirror.example.com/a}\n';
+    const rules = join(env.runDir, 'volume-rules.yaml');
+    await writeFile(rules, yaml);
+    const serve = await env.startExtraServe('serve-volumes-cost', { rules });
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods', config: rules }));
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+      const count = matchableImages(imageRegex(rewriterFrom(yaml).rules) ?? '');
+      const upstream = (n: number): string => `quay.io/${'x'.repeat(MATCHED_IMAGE_MAX_LENGTH - 14)}:${String(n).padStart(5, '0')}`;
+      expect(upstream(0).length).toBe(MATCHED_IMAGE_MAX_LENGTH);
+      // The container counts among the images matched: count - 1 volumes, and the condition matches them all.
+      const manifest = (name: string, last: string) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: { containers: [{ name: 'app', image: upstream(count) }], volumes: Array.from({ length: count - 1 }, (_, n) => ({ name: `v${n}`, image: { reference: n === count - 2 ? last : upstream(n) } })) },
+      });
+      // Nothing to rewrite: not sent, so the condition did match every image (more would be sent unmatched).
+      const mark = serve.mark();
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(manifest('upstream-volumes', upstream(count + 1))) });
+      // kubectl create -f - of a 700 KB Pod: the API server's limit is 3 MiB.
+      const created = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(manifest('most-volumes', 'a:1/model:1')) });
+      expect(created.stderr).toContain(`Warning: image-rewriter: rewrote volumes[v${count - 2}] a:1/model:1 -> mirror.example.com/a/model:1 (rule a)`);
+      expect(await serve.waitReviewed(ns, 'most-volumes')).toMatchObject({ outcome: 'patched', rewrites: 1 });
+      expect(serve.lines(mark).some((l) => l['name'] === 'upstream-volumes')).toBe(false);
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
     }
   });
 });

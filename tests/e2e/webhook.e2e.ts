@@ -686,7 +686,10 @@ describe('image-rewriter behind a real kube-apiserver', () => {
             const expectedImages: Record<string, string> = { 'containers/main': 'mirror.example.com/e2e/app:1' };
             const expectedOriginals: Record<string, string> = { 'containers/main': 'gcr.io/e2e/app:1' };
             if (m.kind === 'pod') {
-              expectedImages['volumes/model'] = 'mirror.example.com/e2e/model:1';
+              // Before 1.35 the API server drops the image volume (and its mount) after admission,
+              // so the Pod has none, though the webhook rewrote it and recorded its original
+              // (README, Supported Kubernetes versions).
+              if (env.imageVolumes) expectedImages['volumes/model'] = 'mirror.example.com/e2e/model:1';
               expectedOriginals['volumes/model'] = 'gcr.io/e2e/model:1';
             }
             expect({ round, name: m.name, images: imagesOf(spec), secrets: spec.imagePullSecrets }).toEqual({ round, name: m.name, images: expectedImages, secrets: [{ name: 'mirror-pull' }] });

@@ -12,7 +12,7 @@ import { imageRegex, matchableImages, matchConditionExpression, regexLiteralPref
 import type { Rewriter } from '../../src/core/rules.js';
 import { path, reference, tag } from '../helpers/arbitraries.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
-import { rewriterFrom } from '../helpers/rules.js';
+import { ECR_RULES_YAML, registryRulesYaml, rewriterFrom } from '../helpers/rules.js';
 import { findImages, workloadTypeOfKind } from '../../src/core/workload.js';
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -208,12 +208,7 @@ describe('what the condition leaves out', () => {
 
 describe("within the API server's CEL limits", () => {
   // Sixty ECR prefixes (one per account and team), as a platform team's rules may have.
-  const ecr = rewriterFrom(
-    `rules:\n${Array.from({ length: 60 }, (_, i) => {
-      const account = String(100000000000 + i);
-      return `  - name: r${i}\n    match: ${account}.dkr.ecr.eu-west-${(i % 3) + 1}.amazonaws.com/team-${i}\n    replace: ${account}.dkr.ecr.us-east-1.amazonaws.com/team-${i}\n`;
-    }).join('')}  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n`,
-  );
+  const ecr = rewriterFrom(ECR_RULES_YAML);
   const pod = (images: readonly string[]): Obj => ({ spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } });
 
   it.each<Scope>(['pods', 'all'])('the expression stays under the 100,000 code points the API server accepts (scope %s)', (scope) => {
@@ -280,7 +275,7 @@ describe("within the API server's CEL limits", () => {
   });
 
   it('leaves no condition when the rules are too many for one the API server accepts', () => {
-    const many = rewriterFrom(`rules:\n${Array.from({ length: 1500 }, (_, i) => `  - name: r${i}\n    match: registry-${i}.example.com/team\n    replace: mirror.example.com/r${i}\n`).join('')}`);
+    const many = rewriterFrom(registryRulesYaml(1500));
     expect(matchConditionExpression(many.rules, 'all')).toBeUndefined();
   });
 });

@@ -306,7 +306,7 @@ describe('README Cold starts', () => {
 
 describe('README enforcement example (the ValidatingAdmissionPolicy)', () => {
   // The policy as the README gives it, its CEL run by cel-js as the API server runs it: the match
-  // conditions first (all must hold), then the validations. Checked against kube-apiserver 1.37 too.
+  // conditions first (all must hold), then the validations. Checked against kube-apiserver 1.37 and 1.32 too.
   const block = readme.split('\n### Opt-out, and why this is not a policy boundary\n')[1]?.split('```yaml\n')[1]?.split('```')[0] ?? '';
   const [policy] = parseAllDocuments(block).map((d) => d.toJS() as { spec: { matchConditions?: { expression: string }[]; validations: { expression: string }[] } });
   const env = new Environment({ enableOptionalTypes: true, unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
@@ -491,3 +491,20 @@ describe('links to sections of the README', () => {
   });
 });
 
+
+describe('README Supported Kubernetes versions', () => {
+  const section = readme.split('\n### Supported Kubernetes versions\n')[1]?.split('\n### ')[0]?.replace(/\s+/g, ' ') ?? '';
+  const pinned = (dir: string): string => /^\s*k8s\.io\/kubernetes v(\S+)/m.exec(readFileSync(join(REPO_ROOT, 'hack', 'k8s', dir, 'go.mod'), 'utf8'))?.[1] ?? '';
+  const oldDirs = readdirSync(join(REPO_ROOT, 'hack', 'k8s')).filter((d) => /^v1\.\d+$/.test(d));
+
+  it('names the versions hack/k8s pins (the default and each older minor), and how to run the suite against each', () => {
+    expect(oldDirs).not.toEqual([]);
+    expect(section).toContain(`kube-apiserver ${pinned('.')} (the default)`);
+    for (const dir of oldDirs) {
+      expect(pinned(dir).startsWith(`${dir.slice(1)}.`)).toBe(true);
+      expect(section).toContain(pinned(dir));
+      expect(section).toContain(`IMAGE_REWRITER_K8S_VERSION=${dir.slice(1)} npm run test:e2e`);
+      expect(section).toContain(`\`hack/k8s/${dir}\``);
+    }
+  });
+});

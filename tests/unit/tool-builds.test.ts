@@ -40,8 +40,8 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function runWithoutGo(script: string, cache: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(join(binDir, 'bash'), [join(REPO_ROOT, script)], {
+function runWithoutGo(script: string, cache: string, args: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(join(binDir, 'bash'), [join(REPO_ROOT, script), ...args], {
     env: { PATH: binDir, HOME: scratch, IMAGE_REWRITER_CACHE: cache },
     encoding: 'utf8',
     timeout: 30_000,
@@ -57,6 +57,23 @@ describe('tool builds without Go and without a cache', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^hack\/k8s\/build\.sh: k8s-v[\d.]+-etcd-v[\d.]+ is not in the cache \(.+\) and building it needs Go 1\.\d+[.\d]* or newer \(https:\/\/go\.dev\/dl\/\); go is not on PATH\n$/);
     expect(r.stderr).not.toContain('command not found');
+    expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
+  });
+
+  it('hack/k8s/build.sh 1.32 (the oldest version the e2e suite runs against) says Go is needed for its own pinned version', () => {
+    const cache = join(scratch, 'cache-k8s-old');
+    const r = runWithoutGo('hack/k8s/build.sh', cache, ['1.32']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^hack\/k8s\/build\.sh: k8s-v1\.32\.\d+-etcd-v3\.5\.\d+ is not in the cache \(.+\) and building it needs Go 1\.\d+[.\d]* or newer \(https:\/\/go\.dev\/dl\/\); go is not on PATH\n$/);
+    expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
+  });
+
+  it('hack/k8s/build.sh with a minor that is not pinned says which are, exit 2', () => {
+    const cache = join(scratch, 'cache-k8s-unpinned');
+    const r = runWithoutGo('hack/k8s/build.sh', cache, ['1.29']);
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^hack\/k8s\/build\.sh: Kubernetes 1\.29 is not pinned \(no hack\/k8s\/v1\.29\/go\.mod\); pinned: (v1\.\d+ )*v1\.32 (v1\.\d+ )*and the default \(no argument\)\n$/);
     expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
   });
 

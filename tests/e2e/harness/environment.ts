@@ -25,7 +25,7 @@ import * as z from 'zod';
 import { createTestPki } from '../../helpers/tls.js';
 import { startCluster } from './cluster.js';
 import { type EmergencyHandlers, installEmergencyTeardown } from './emergency.js';
-import { Kubectl, parseJson } from './kubectl.js';
+import { Kubectl, parseJson, serverVersion } from './kubectl.js';
 import { LogFile } from './logs.js';
 import { initRegistry, isAlive, readRegistry, signalGroup, stopProcess } from './processes.js';
 import { checkOpenssl, distCli, type K8sBin, k8sBinaries } from './tools.js';
@@ -63,6 +63,8 @@ const stateSchema = z.object({
   }),
   serve: serveRecord,
   watchdogPid: z.number(),
+  /** The API server's version (`kubectl get --raw /version`): scenarios that depend on it ask `env.kubernetes`. */
+  kubernetes: z.object({ gitVersion: z.string(), minor: z.number() }),
   timings: z.object({
     /** Epoch ms when the start began (for the whole-suite time). */
     startedAt: z.number(),
@@ -134,6 +136,20 @@ export class E2eEnvironment {
     return this.state.webhook;
   }
 
+  /** The API server's version: `minor` 37 for v1.37.2. */
+  get kubernetes(): RunState['kubernetes'] {
+    return this.state.kubernetes;
+  }
+
+  /**
+   * The API server keeps image volumes (`volumes[].image`): the ImageVolume feature gate is on by
+   * default from 1.35 (alpha 1.31, beta but off in 1.33 and 1.34). Before, it drops each image
+   * volume and the mounts of it after admission, silently (README, Supported Kubernetes versions).
+   */
+  get imageVolumes(): boolean {
+    return this.state.kubernetes.minor >= 35;
+  }
+
   get apiserverPid(): number {
     return this.state.cluster.apiserverPid;
   }
@@ -168,6 +184,9 @@ export class E2eEnvironment {
     try {
       const cluster = await startCluster({ runDir, bin, log });
       const clusterMs = ms(t0);
+      const version = parseJson(serverVersion, (await cluster.kubectl.ok(['get', '--raw', '/version'])).stdout, 'kubectl get --raw /version');
+      const kubernetes = { gitVersion: version.gitVersion, minor: Number.parseInt(version.minor, 10) };
+      if (version.major !== '1' || !Number.isInteger(kubernetes.minor)) throw new Error(`cannot read the API server's version: ${JSON.stringify(version)}`);
 
       // The webhook's PKI and token, copied into the run folder (one folder to remove).
       const pki = await createTestPki('image-rewriter-e2e-pki-');
@@ -213,6 +232,7 @@ export class E2eEnvironment {
         webhook: { files, token, url, configYaml, configFile },
         serve: serve.record,
         watchdogPid,
+        kubernetes,
         timings: {
           startedAt,
           etcdMs: cluster.timings.etcdMs,

@@ -22,7 +22,7 @@ export async function setup(rootDir: string): Promise<void> {
     },
   });
   process.env[STATE_VARIABLE] = environment.stateFile;
-  printBlock('environment started', [...startLines(environment.timings), `kubeconfig ${environment.kubeconfig}`]);
+  printBlock('environment started', [`kube-apiserver ${environment.kubernetes.gitVersion}`, ...startLines(environment.timings), `kubeconfig ${environment.kubeconfig}`]);
 }
 
 export async function teardown(): Promise<void> {
@@ -34,6 +34,7 @@ export async function teardown(): Promise<void> {
   const suiteMs = Date.now() - env.timings.startedAt;
   const width = Math.max(0, ...scenarios.map((x) => x.title.length));
   printBlock('timings', [
+    `kube-apiserver ${env.kubernetes.gitVersion}`,
     ...startLines(env.timings),
     ...scenarios.map((x) => `${x.title.padEnd(width)}  ${x.status === 'passed' ? 'PASS' : 'FAIL'}  ${s(x.ms).padStart(7)}`),
     `scenarios: ${scenarios.filter((x) => x.status === 'passed').length}/${scenarios.length} passed, ${s(scenarios.reduce((a, x) => a + x.ms, 0))} in all`,

@@ -166,6 +166,9 @@ export const statefulSet = z.object({ metadata: objectMeta, spec: z.object({ tem
 
 export const job = z.object({ metadata: objectMeta, spec: z.object({ template: podTemplateSpec }) });
 
+/** `kubectl get --raw /version`: the API server's version (EKS writes its minor as `32+`). */
+export const serverVersion = z.object({ major: z.string(), minor: z.string(), gitVersion: z.string() });
+
 export const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 
 export const webhookConfiguration = z.object({
