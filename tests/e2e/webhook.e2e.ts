@@ -891,15 +891,19 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       await waitForTarget('old.mirror.example.com');
       await kubectl.ok(['-n', ns, ...flux, '-f', '-'], { input: manifest });
       const before = await live();
-      expect(imagesOf(before.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/app:1', 'volumes/model': 'old.mirror.example.com/e2e/model:1' });
+      // Before 1.35 the API server drops the image volume after the webhook answered (README,
+      // Supported Kubernetes versions): the container alone is stored; the originals name both.
+      const volume = (image: string): Record<string, string> => (env.imageVolumes ? { 'volumes/model': image } : {});
+      expect(imagesOf(before.spec)).toEqual({ 'containers/main': 'old.mirror.example.com/e2e/app:1', ...volume('old.mirror.example.com/e2e/model:1') });
       expect(await dryRun()).toEqual(before);
 
       await writeFile(rules, rulesTo('new.mirror.example.com'));
       await waitForTarget('new.mirror.example.com');
       const moved = await dryRun();
       expect({ generation: moved.generation, images: imagesOf(moved.spec), originals: JSON.parse(moved.annotations?.[ORIGINAL_IMAGES] ?? 'null') as unknown }).toEqual({
-        generation: (before.generation ?? 0) + 1,
-        images: { 'containers/main': 'new.mirror.example.com/e2e/app:1', 'volumes/model': 'old.mirror.example.com/e2e/model:1' },
+        // Pods have a generation from 1.34 (KEP-5067); none before.
+        generation: before.generation === undefined ? undefined : before.generation + 1,
+        images: { 'containers/main': 'new.mirror.example.com/e2e/app:1', ...volume('old.mirror.example.com/e2e/model:1') },
         originals,
       });
       expect(await live()).toEqual(before);
