@@ -25,6 +25,12 @@ export interface PlannedRewrite {
    * has nothing to decide (src/verify/policy.ts).
    */
   readonly stored?: true;
+  /**
+   * `field.image` is the image the stored object runs, decided again because its original-images
+   * annotation records it as the original of its own rewrite (see decide): the update does not
+   * bring it, so a policy's `deny` keeps it instead (src/verify/policy.ts).
+   */
+  readonly running?: true;
 }
 
 /** An image that is not a valid reference; left unchanged. */
@@ -285,7 +291,9 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     // immutable, for a Deployment or a Pod a rollout or container restart to upstream that nobody
     // asked for, at every GitOps sync during the outage, and another one back after it.
     if (planned?.outcome === 'rewrite' && storedImage !== undefined) {
-      if (planned.to === storedImage) {
+      if (storedImage === field.image) {
+        planned = { ...planned, running: true };
+      } else if (planned.to === storedImage) {
         planned = { ...planned, stored: true };
       } else if (immutableOnUpdate(type, field)) {
         recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
