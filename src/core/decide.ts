@@ -274,8 +274,11 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
       // Ignore, the configuration removed for a while), typically a GitOps sync re-applying git's
       // upstream image, and put the original back. Left alone it would stay upstream until git
       // changes it (every later re-apply sends it again); where the field may change, the rules
-      // decide it again. Any other stored image is left alone, as above.
-      if (subresource || immutableOnUpdate(type, field) || field.containerList === 'ephemeralContainers') continue;
+      // decide it again. Any other stored image is left alone, as above. Not a ReplicaSet's: the
+      // Deployment controller copies its Deployment's annotations onto it, so the record is not its
+      // own (a ReplicaSet made during the outage from the upstream template, orphaned later), and
+      // its template changed in place would only stop naming what its Pods run.
+      if (subresource || type.kind === 'ReplicaSet' || immutableOnUpdate(type, field) || field.containerList === 'ephemeralContainers') continue;
       recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
       if (recordedBefore.get(key) !== field.image) continue;
     }
