@@ -25,6 +25,12 @@ export interface PlannedRewrite {
    * has nothing to decide (src/verify/policy.ts).
    */
   readonly stored?: true;
+  /**
+   * `field.image` is the image the stored object runs, decided again because its original-images
+   * annotation records it as the original of its own rewrite (see decide): the update does not
+   * bring it, so a policy's `deny` keeps it instead (src/verify/policy.ts).
+   */
+  readonly running?: true;
 }
 
 /** An image that is not a valid reference; left unchanged. */
@@ -268,8 +274,11 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
       // Ignore, the configuration removed for a while), typically a GitOps sync re-applying git's
       // upstream image, and put the original back. Left alone it would stay upstream until git
       // changes it (every later re-apply sends it again); where the field may change, the rules
-      // decide it again. Any other stored image is left alone, as above.
-      if (subresource || immutableOnUpdate(type, field) || field.containerList === 'ephemeralContainers') continue;
+      // decide it again. Any other stored image is left alone, as above. Not a ReplicaSet's: the
+      // Deployment controller copies its Deployment's annotations onto it, so the record is not its
+      // own (a ReplicaSet made during the outage from the upstream template, orphaned later), and
+      // its template changed in place would only stop naming what its Pods run.
+      if (subresource || type.kind === 'ReplicaSet' || immutableOnUpdate(type, field) || field.containerList === 'ephemeralContainers') continue;
       recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();
       if (recordedBefore.get(key) !== field.image) continue;
     }
@@ -285,7 +294,9 @@ export function decide(body: unknown, rewriter: Rewriter, options: ReviewOptions
     // immutable, for a Deployment or a Pod a rollout or container restart to upstream that nobody
     // asked for, at every GitOps sync during the outage, and another one back after it.
     if (planned?.outcome === 'rewrite' && storedImage !== undefined) {
-      if (planned.to === storedImage) {
+      if (storedImage === field.image) {
+        planned = { ...planned, running: true };
+      } else if (planned.to === storedImage) {
         planned = { ...planned, stored: true };
       } else if (immutableOnUpdate(type, field)) {
         recordedBefore ??= originalsOf(request.oldObject) ?? new Map<string, string>();

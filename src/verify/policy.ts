@@ -26,7 +26,10 @@ export function verifyRequestOf(rewrite: PlannedRewrite): VerifyRequest | undefi
 export function policyOutcome(rewrite: PlannedRewrite, verdict: Verdict | undefined): PolicyOutcome {
   const spec = rewrite.rule.verify;
   if (spec === undefined || verdict === undefined || verdict.status === 'present') return APPLY;
-  if (verdict.status === 'missing') return { action: spec.onMissing, reason: verdict.reason };
+  // A denial cannot stop an image the stored object already runs (PlannedRewrite.running); it would
+  // only refuse every update of the object: a label, a re-apply, the garbage collector's removal
+  // of a finalizer. It is kept, as a stored image is on UPDATE.
+  if (verdict.status === 'missing') return { action: spec.onMissing === 'deny' && rewrite.running === true ? 'keep' : spec.onMissing, reason: verdict.reason };
   return { action: spec.onUnreachable, reason: `not checked, ${verdict.reason}` };
 }
 

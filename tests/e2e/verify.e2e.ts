@@ -15,10 +15,15 @@
  *   target the registry no longer has (its tag deleted, the registry down) are not checked again:
  *   accepted unchanged, no rollout to the upstream image, no "field is immutable"; a new tag is
  *   checked (kept on upstream, or denied with `onMissing: deny`).
+ * - after an outage put a verified Deployment back on its upstream image and its target left the
+ *   registry, `onMissing: deny` keeps it instead of refusing its updates: a label is accepted, and
+ *   a foreground deletion ends (the garbage collector's removal of its finalizer is an UPDATE).
  * Each scenario registers its own configuration and puts the environment's back when done.
  */
 import { describe, expect } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { deployment, imagesOf, job, list, pod } from './harness/kubectl.js';
@@ -162,6 +167,19 @@ async function reapplyUnchecked(ns: string, onMissing: 'keep' | 'deny', unavaila
     if (registryUp) await registry.stop();
     await pki.remove();
   }
+}
+
+/** A port on 127.0.0.1 nothing listens on: a webhook configuration pointing at it fails open. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => {
+    probe.close(() => {
+      resolve();
+    });
+  });
+  return port;
 }
 
 describe('existence checks, scope and matchConditions', () => {
@@ -312,5 +330,52 @@ describe('existence checks, scope and matchConditions', () => {
   scenario(env, 'V6. verify on UPDATE, onMissing deny: re-applied with the registry down and with the tag deleted, accepted unchecked; a new tag denied (kept upstream while the registry is down)', async () => {
     await reapplyUnchecked('verify-reapply-down', 'deny', 'down');
     await reapplyUnchecked('verify-reapply-deny', 'deny', 'deleted');
+  });
+
+  scenario(env, 'V7. verify after an outage, onMissing deny: a Deployment a sync put back upstream whose target has left the registry is kept on updates, not denied; its foreground deletion ends', async () => {
+    const ns = 'verify-outage-deny';
+    await kubectl.createNamespace(ns);
+    const pki = await createTestPki();
+    const registry = await startRegistry({ pki, auth: 'none', deletes: true });
+    const rules = join(env.runDir, `${ns}-rules.yaml`);
+    await writeFile(rules, `rules:\n  - name: probe\n    match: gcr.io/image-rewriter-e2e\n    replace: asia.gcr.io/image-rewriter-e2e\n  - name: team-mirror\n    match: docker.io/team\n    replace: ${registry.host}/team\n    verify: true\n    onMissing: deny\n`);
+    const manifest = workloads('1.0').deployment;
+    const flux = ['apply', '--server-side', '--field-manager=kustomize-controller', '--force-conflicts', '-f', '-'];
+    const image = async (): Promise<string | undefined> => (await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web'])).spec.template.spec.containers[0]?.image;
+    let serve: ServeInstance | undefined;
+    const register = async (name: string): Promise<void> => {
+      serve = await env.startExtraServe(name, { rules, env: { NODE_EXTRA_CA_CERTS: pki.caFile } });
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all' }));
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+    };
+    try {
+      const pushed = await registry.pushImage('team/app', '1.0');
+      await register(`${ns}-1`);
+      await kubectl.ok(['-n', ns, ...flux], { input: manifest });
+      expect(await image()).toBe(`${registry.host}/team/app:1.0`);
+      // The outage: a sync writes git's image; the annotation stays.
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(await closedPort(), env.webhook.token), scope: 'all' }));
+      await eventually('the API server fails open', { timeoutMs: 60_000 }, async () => {
+        await kubectl.ok(['-n', ns, ...flux], { input: manifest });
+        const now = await image();
+        return now === 'team/app:1.0' ? done(now) : notYet(String(now));
+      });
+      // The tag leaves the mirror; the webhook is back (a new serve: no cached verdict).
+      await registry.deleteImage('team/app', pushed.digest);
+      if (serve !== undefined) await env.stopServe(serve);
+      serve = undefined;
+      await register(`${ns}-2`);
+      const labelled = await kubectl.run(['-n', ns, 'label', 'deployment', 'web', 'team=a']);
+      expect([labelled.code, labelled.stderr]).toEqual([0, expect.stringContaining('left containers[web] team/app:1.0 unchanged (rule team-mirror)')]);
+      expect(await image()).toBe('team/app:1.0');
+      await kubectl.ok(['-n', ns, 'delete', 'deployment', 'web', '--cascade=foreground', '--timeout=60s']);
+      const gone = await kubectl.run(['-n', ns, 'get', 'deployment', 'web']);
+      expect(gone.stderr).toContain('NotFound');
+    } finally {
+      await env.restoreWebhook();
+      if (serve !== undefined) await env.stopServe(serve);
+      await registry.stop();
+      await pki.remove();
+    }
   });
 });

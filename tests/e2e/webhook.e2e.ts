@@ -918,7 +918,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     }
   });
 
-  scenario(env, '12f. an outage under failurePolicy Ignore: a GitOps re-apply writes the upstream images; once the webhook is back, the next re-apply rewrites them again', async () => {
+  scenario(env, "12f. an outage under failurePolicy Ignore: a GitOps re-apply writes the upstream images; once the webhook is back, the next re-apply rewrites them again (not an orphaned ReplicaSet's, whose annotation is its Deployment's)", async () => {
     // docs/design.md, semantics 7: a stored image that the object's original-images annotation
     // records as the original of its own rewrite was put back by an update the webhook never saw,
     // and is decided again where the field may change (a Deployment's template, a Pod's container).
@@ -981,6 +981,20 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       const generation = (await kubectl.json(stored, ['-n', ns, 'get', 'deployment', 'web'])).metadata.generation;
       await applyAll();
       expect((await kubectl.json(stored, ['-n', ns, 'get', 'deployment', 'web'])).metadata.generation).toBe(generation);
+      // The ReplicaSet made during the outage has the upstream template and a copy of the
+      // Deployment's annotation. Orphaned, it is reviewed (no Deployment controls it) and keeps its
+      // template: its record is not its own.
+      const replicaSets = async () => (await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets'])).items;
+      expect((await replicaSets()).map((rs) => [rs.spec.template.spec.containers[0]?.image, rs.metadata.annotations?.[ORIGINAL_IMAGES]]).sort()).toEqual([
+        ['asia.gcr.io/outage/app:1', '{"containers/main":"gcr.io/outage/app:1"}'],
+        ['gcr.io/outage/app:1', '{"containers/main":"gcr.io/outage/app:1"}'],
+      ]);
+      await kubectl.ok(['-n', ns, 'delete', 'deployment', 'web', '--cascade=orphan']);
+      const orphans = await eventually('the ReplicaSets orphaned', { timeoutMs: 60_000 }, async () => {
+        const items = await replicaSets();
+        return items.every((rs) => (rs.metadata.ownerReferences ?? []).length === 0) ? done(items) : notYet('an ownerReference left');
+      });
+      expect(orphans.map((rs) => rs.spec.template.spec.containers[0]?.image).sort()).toEqual(['asia.gcr.io/outage/app:1', 'gcr.io/outage/app:1']);
     } finally {
       await env.restoreWebhook();
     }

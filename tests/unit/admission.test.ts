@@ -566,6 +566,30 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(decodePatch(answered(review(deploymentReview(reverted, reverted), rules)).response.response)).toBeUndefined();
   });
 
+  it("leaves alone a ReplicaSet's stored image that its annotation records: the Deployment controller copied that annotation from its Deployment", () => {
+    // A ReplicaSet the Deployment controller created from a template a sync wrote during an outage
+    // (gcr.io/app:1, never rewritten: its Deployment's ReplicaSets are skipped) carries the
+    // Deployment's record of the same image. When the garbage collector orphans it (kubectl delete
+    // --cascade=orphan), the update is reviewed; rewritten, its template would name the target
+    // while its Pods keep running gcr.io/app:1, and a re-created Deployment adopting it would
+    // take it for a ReplicaSet of the target (kube-apiserver 1.37 and kube-controller-manager).
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/main":"gcr.io/app:1"}' };
+    const owner = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u1', controller: true };
+    const replicaSet = (ownerReferences: unknown[]): Record<string, unknown> => ({
+      metadata: { name: 'web-76db979fcd', annotations: recorded, ownerReferences },
+      spec: { template: { spec: { containers: [{ name: 'main', image: 'gcr.io/app:1' }] } } },
+    });
+    const orphaned = podReview(replicaSet([]), {
+      kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' },
+      resource: { group: 'apps', version: 'v1', resource: 'replicasets' },
+      operation: 'UPDATE',
+      oldObject: replicaSet([owner]),
+    });
+    const { outcome, ops } = run(orphaned);
+    expect(ops).toEqual([]);
+    expect(outcome.report.rewrites).toEqual([]);
+  });
+
   it('rewrites an image the update changes', () => {
     const { ops } = run(podReview(pod([{ name: 'a', image: 'gcr.io/a:2' }]), { operation: 'UPDATE', oldObject: pod([{ name: 'a', image: 'gcr.io/a:1' }]) }));
     expect(ops[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:2' });

@@ -219,6 +219,33 @@ describe('verify on UPDATE (README, "Scope")', () => {
       }
     }
   });
+  it('does not deny an update of an object that already runs the recorded original whose target is missing: it keeps it, with a warning', async () => {
+    // A Deployment rewritten at creation, put back to gcr.io/web:1 by a sync while the webhook was
+    // down; its target has since left the mirror (a lifecycle policy). The rules decide the stored
+    // image again on every update, but a denial cannot stop what already runs: it would refuse a
+    // label, a rollout restart, every re-apply, and the garbage collector's removal of a finalizer
+    // (the object could not be deleted).
+    const annotations = { 'image-rewriter.io/original-images': '{"containers/web":"gcr.io/web:1"}' };
+    const deployment = (labels: Record<string, string>): JsonObject => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'default', labels, annotations },
+      spec: { template: { spec: { containers: [{ name: 'web', image: 'gcr.io/web:1' }] } } },
+    });
+    const review = eventReview(EVENT);
+    const request = review['request'] as JsonObject;
+    Object.assign(request, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', object: deployment({ team: 'a' }), oldObject: deployment({}) });
+    delete request['requestKind'];
+    delete request['requestResource'];
+    const { response, obs } = await run('    verify: true\n    onMissing: deny\n', absent, withBody(EVENT, review));
+    expect(response['allowed']).toBe(true);
+    expect(patchOf(response).filter((op) => op.path.endsWith('/image'))).toEqual([]);
+    expect(warnings(response).join('\n')).toMatch(/left containers\[web\] gcr\.io\/web:1 unchanged \(rule gcr\): not found in 127\.0\.0\.1:\d+/);
+    expect(reviewed(obs)).toMatchObject({ withheld: 1, verifyMissing: 1 });
+    // Present, it is rewritten back, as without a check.
+    const { response: back } = await run('    verify: true\n    onMissing: deny\n', present, withBody(EVENT, review));
+    expect(patchOf(back).filter((op) => op.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${registry.fake.host}/gcr/web:1` }]);
+  });
   it('still checks an UPDATE that brings an image the stored object does not run (a new tag)', async () => {
     const deployment = (image: string): JsonObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { template: { spec: { containers: [{ name: 'web', image }] } } } });
     const review = eventReview(EVENT);
