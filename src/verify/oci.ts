@@ -191,6 +191,9 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
   const mediaType = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (mediaType.startsWith('text/')) return { status: 'error', reason: `${target.registry} answered a web page (${mediaType}), not a manifest` };
   if (platforms.length === 0) return { status: 'present' };
+  // From here the registry has answered for this repository (a manifest it cannot be read by, a
+  // config blob it lacks): unusable for this image, but no sign that the registry is down, so
+  // these are `answered` and never open its breaker for the other images it serves.
   const ct = res.headers['content-type'];
   const shape = manifestShape(res.body.toString('utf8'), ct);
   let have: readonly Platform[];
@@ -199,15 +202,15 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
       have = shape.platforms;
       break;
     case 'image': {
-      if (shape.configDigest === undefined) return { status: 'error', reason: `${target.registry} answered a manifest without a config` };
+      if (shape.configDigest === undefined) return { status: 'error', reason: `${target.registry} answered a manifest without a config`, answered: true };
       const blob = answerOf(await authorizedSend(target, manifestUrl(target, 'blobs', shape.configDigest), 'GET', '*/*', signal, deps), target);
-      if (!blob.ok) return blob.outcome.status === 'missing' ? { status: 'error', reason: `${target.registry} lacks the config blob of a manifest it has` } : blob.outcome;
+      if (!blob.ok) return blob.outcome.status === 'missing' ? { status: 'error', reason: `${target.registry} lacks the config blob of a manifest it has`, answered: true } : blob.outcome;
       const p = configPlatform(blob.res.body.toString('utf8'));
       have = p === undefined ? [] : [p];
       break;
     }
     case 'unknown':
-      return { status: 'error', reason: `${target.registry} answered a manifest that is not an OCI or Docker manifest` };
+      return { status: 'error', reason: `${target.registry} answered a manifest that is not an OCI or Docker manifest`, answered: true };
   }
   const lack = lacking(have, platforms);
   if (lack.length > 0) return { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` };

@@ -297,6 +297,32 @@ describe('the circuit breaker', () => {
     expect(registry.fake.seen).toHaveLength(5);
   });
 
+  it('does not open on unusable manifests: a registry that answered 200 for one repository is up for the others', async () => {
+    // An image of a type the platform check cannot read (a Helm chart or another OCI artifact
+    // named as an image, an image manifest without its config blob): unreachable, as before, but
+    // three of them in a row opened the breaker, and every other image of that mirror was then
+    // unreachable for 30 s (kept upstream, or denied, by onUnreachable).
+    const v = verifier({ breakerFailures: 3 });
+    const image = { mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: 'sha256:cc' } };
+    registry.fake.route = (q, s) => {
+      if (q.url?.includes('/artifact/') === true) return s.writeHead(200, { 'content-type': 'application/vnd.cncf.helm.chart.v1+json' }).end('{}');
+      if (q.url?.includes('/blobs/') === true) return s.writeHead(404).end();
+      return s.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(JSON.stringify(image));
+    };
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/artifact/chart:${i}`, platforms: ['linux/amd64'] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/not an OCI or Docker manifest/) });
+    }
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/broken/app:${i}`, platforms: ['linux/amd64'] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/lacks the config blob/) });
+    }
+    const seen = registry.fake.seen.length;
+    const next = await v.verify([{ image: `${registry.fake.host}/public/app:1`, platforms: [] }]);
+    expect(next.verdicts[0]?.status === 'present' ? 'present' : JSON.stringify(next.verdicts[0])).toBe('present');
+    expect(registry.fake.seen.length).toBe(seen + 1);
+  });
+
   it('opens again when the half-open check fails', async () => {
     let clock = 0;
     const v = verifier({ now: () => clock, breakerFailures: 1, breakerOpenMs: 1000 });
