@@ -27,7 +27,7 @@ export interface PlannedRewrite {
   readonly stored?: true;
   /**
    * `field.image` is the image the stored object runs, decided again because its original-images
-   * annotation records it as the original of its own rewrite (see decide): the update does not
+   * annotation records it as the original of its own rewrite (see planStored): the update does not
    * bring it, so a policy's `deny` keeps it instead (src/verify/policy.ts).
    */
   readonly running?: true;

@@ -22,14 +22,12 @@
  */
 import { describe, expect } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { deployment, imagesOf, job, list, pod } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
-import { RULES_YAML, type ServeInstance, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { closedPort, RULES_YAML, type ServeInstance, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
 import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages } from '../../src/core/match-conditions.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { startRegistry } from '../helpers/registry.js';
@@ -167,19 +165,6 @@ async function reapplyUnchecked(ns: string, onMissing: 'keep' | 'deny', unavaila
     if (registryUp) await registry.stop();
     await pki.remove();
   }
-}
-
-/** A port on 127.0.0.1 nothing listens on: a webhook configuration pointing at it fails open. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => {
-    probe.close(() => {
-      resolve();
-    });
-  });
-  return port;
 }
 
 describe('existence checks, scope and matchConditions', () => {

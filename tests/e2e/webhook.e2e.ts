@@ -21,7 +21,7 @@ import { type Pod, cronJob, deployment, imagesOf, job, list, objectMeta, parseJs
 import { isAlive } from './harness/processes.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
-import { type LogLine, type ServeInstance, newToken, probeUntil, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { closedPort, type LogLine, type ServeInstance, newToken, probeUntil, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
 
 const ORIGINAL_IMAGES = 'image-rewriter.io/original-images';
 const SKIP = 'image-rewriter.io/skip';
@@ -948,14 +948,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     };
     const expected = (image: string) => manifests.map((m) => ({ kind: m.kind, image, originals: { 'containers/main': 'gcr.io/outage/app:1' } }));
     // A port nothing listens on: every call is refused, and the API server fails open.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const closed = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => {
-      probe.close(() => {
-        resolve();
-      });
-    });
+    const closed = await closedPort();
     try {
       await applyAll();
       expect(await Promise.all(manifests.map((m) => state(m.kind)))).toEqual(expected('asia.gcr.io/outage/app:1'));

@@ -11,6 +11,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as z from 'zod';
@@ -320,4 +321,17 @@ export function waitUntilRewriting(kubectl: Kubectl, namespace: string, by?: Ser
 /** Read a file that must exist (the token). */
 export function readToken(file: string): string {
   return readFileSync(file, 'utf8').trim();
+}
+
+/** A port on 127.0.0.1 nothing listens on: a webhook configuration pointing at it fails open. */
+export async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => {
+    probe.close(() => {
+      resolve();
+    });
+  });
+  return port;
 }
