@@ -110,6 +110,18 @@ function reviewAndMetrics(serve: ServeInstance, mark: number, namespace: string,
   });
 }
 
+/**
+ * Until a Pod dry run in `ns` comes back with gcr.io/e2e/probe:1 as `target`/e2e/probe:1: the
+ * configuration (then the rules file) of a scenario's own serve is in effect.
+ */
+function untilRewritesTo(ns: string, target: string): Promise<void> {
+  return eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
+    const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
+    const image = created.spec.containers[0]?.image ?? '';
+    return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
+  });
+}
+
 describe('image-rewriter behind a real kube-apiserver', () => {
   scenario(env, '1. demo: kubectl apply -f nginx-gcr.yaml, its Pod runs asia.gcr.io/nginx', async () => {
     const ns = 'demo';
@@ -557,13 +569,6 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     const rulesTo = (target: string): string => `rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: ${target}/e2e\n`;
     await writeFile(rules, rulesTo('old.mirror.example.com'));
     const serve = await env.startExtraServe('serve-rules-change', { rules });
-    /** Until a Pod dry run comes back with `target`: the configuration (then the rules file) is in effect. */
-    const waitForTarget = (target: string): Promise<void> =>
-      eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
-        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
-        const image = created.spec.containers[0]?.image ?? '';
-        return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
-      });
     const manifest = (name: string): string =>
       JSON.stringify({
         apiVersion: 'batch/v1',
@@ -578,7 +583,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     ];
     try {
       await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token) }));
-      await waitForTarget('old.mirror.example.com');
+      await untilRewritesTo(ns, 'old.mirror.example.com');
       for (const a of appliers) await kubectl.ok(['-n', ns, ...a.args, '-f', '-'], { input: manifest(a.name) });
       for (const a of appliers) {
         const stored = await kubectl.json(job, ['-n', ns, 'get', 'job', a.name]);
@@ -586,7 +591,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       }
 
       await writeFile(rules, rulesTo('new.mirror.example.com'));
-      await waitForTarget('new.mirror.example.com');
+      await untilRewritesTo(ns, 'new.mirror.example.com');
       // Both patches set the manifest's image again: new.mirror... would be refused ("field is
       // immutable"), so the stored rewrite of the same original is kept.
       for (const a of appliers) {
@@ -600,7 +605,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       // The rule removed: gcr.io/e2e is no longer rewritten at all, and the re-apply still keeps
       // the stored image (with a warning) instead of being refused.
       await writeFile(rules, 'rules:\n  - name: other\n    match: gcr.io/other\n    replace: new.mirror.example.com/other\n');
-      await waitForTarget('gcr.io');
+      await untilRewritesTo(ns, 'gcr.io');
       for (const a of appliers) {
         const again = await kubectl.run(['-n', ns, ...a.args, '-f', '-'], { input: manifest(a.name) });
         expect({ job: a.name, code: again.code, stderr: again.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n') }).toEqual({ job: a.name, code: 0, stderr: '' });
@@ -669,11 +674,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     ];
     try {
       await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token) }));
-      await eventually('rewrites to mirror.example.com', { timeoutMs: 60_000 }, async () => {
-        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
-        const image = created.spec.containers[0]?.image ?? '';
-        return image === 'mirror.example.com/e2e/probe:1' ? done(undefined) : notYet(image);
-      });
+      await untilRewritesTo(ns, 'mirror.example.com');
       // Created, then the same manifests applied twice more (every GitOps sync).
       for (const round of [1, 2, 3]) {
         for (const a of appliers) {
@@ -723,12 +724,6 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     const rulesTo = (target: string): string => `rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: ${target}/e2e\n    imagePullSecrets: [mirror-pull]\n`;
     await writeFile(rules, rulesTo('old.mirror.example.com'));
     const serve = await env.startExtraServe('serve-drift', { rules });
-    const waitForTarget = (target: string): Promise<void> =>
-      eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
-        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
-        const image = created.spec.containers[0]?.image ?? '';
-        return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
-      });
     // A Deployment, a Job and a CronJob, as git holds them; one set applied server-side, one with kubectl apply.
     const manifest = (set: string): string => {
       const spec = { containers: containers({ main: 'gcr.io/e2e/app:1' }) };
@@ -780,7 +775,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     const stored = (target: string) => ({ images: { 'containers/main': `${target}/e2e/app:1` }, secrets: [{ name: 'mirror-pull' }] });
     try {
       await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all' }));
-      await waitForTarget('old.mirror.example.com');
+      await untilRewritesTo(ns, 'old.mirror.example.com');
       await kubectl.ok(['-n', ns, 'apply', '--server-side', '-f', '-'], { input: manifest('ssa') });
       await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest('csa') });
       for (const set of ['ssa', 'csa']) {
@@ -826,7 +821,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       // new target (a real change: the next sync rolls it out), and no change of the Job, whose
       // immutable template keeps the image stored for the same original.
       await writeFile(rules, rulesTo('new.mirror.example.com'));
-      await waitForTarget('new.mirror.example.com');
+      await untilRewritesTo(ns, 'new.mirror.example.com');
       const moved = (set: string) => ({
         [`apps.v1.Deployment.${ns}.${set}-deployment`]: ['- generation: 1', '+ generation: 2', '- - image: old.mirror.example.com/e2e/app:1', '+ - image: new.mirror.example.com/e2e/app:1'],
         [`batch.v1.CronJob.${ns}.${set}-cronjob`]: ['- generation: 1', '+ generation: 2', '- - image: old.mirror.example.com/e2e/app:1', '+ - image: new.mirror.example.com/e2e/app:1'],
@@ -869,12 +864,6 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     const rulesTo = (target: string): string => `rules:\n  - name: e2e\n    match: gcr.io/e2e\n    replace: ${target}/e2e\n`;
     await writeFile(rules, rulesTo('old.mirror.example.com'));
     const serve = await env.startExtraServe('serve-pods-drift', { rules });
-    const waitForTarget = (target: string): Promise<void> =>
-      eventually(`rewrites to ${target}`, { timeoutMs: 60_000 }, async () => {
-        const created = await kubectl.json(pod, ['-n', ns, 'create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: podManifest(`wait-${Date.now()}`, { c: 'gcr.io/e2e/probe:1' }) });
-        const image = created.spec.containers[0]?.image ?? '';
-        return image === `${target}/e2e/probe:1` ? done(undefined) : notYet(image);
-      });
     const manifest = JSON.stringify({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -888,7 +877,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     const originals = { 'containers/main': 'gcr.io/e2e/app:1', 'volumes/model': 'gcr.io/e2e/model:1' };
     try {
       await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods' }));
-      await waitForTarget('old.mirror.example.com');
+      await untilRewritesTo(ns, 'old.mirror.example.com');
       await kubectl.ok(['-n', ns, ...flux, '-f', '-'], { input: manifest });
       const before = await live();
       // Before 1.35 the API server drops the image volume after the webhook answered (README,
@@ -898,7 +887,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       expect(await dryRun()).toEqual(before);
 
       await writeFile(rules, rulesTo('new.mirror.example.com'));
-      await waitForTarget('new.mirror.example.com');
+      await untilRewritesTo(ns, 'new.mirror.example.com');
       const moved = await dryRun();
       expect({ generation: moved.generation, images: imagesOf(moved.spec), originals: JSON.parse(moved.annotations?.[ORIGINAL_IMAGES] ?? 'null') as unknown }).toEqual({
         // Pods have a generation from 1.34 (KEP-5067); none before.
