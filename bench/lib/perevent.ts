@@ -83,7 +83,7 @@ function lcg(seed: number): () => number {
   };
 }
 
-function mix(count: number, event: (body: string) => Record<string, unknown>): MixEvent[] {
+export function mixEvents(count: number, event: (body: string) => Record<string, unknown>): MixEvent[] {
   const random = lcg(16);
   const out: MixEvent[] = [];
   for (let n = 0; n < count; n++) {
@@ -164,7 +164,7 @@ export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: 
   // Beside it: the same handler with its lines formatted and dropped (what the line's writes cost).
   const dropped = createObservability({ sink: () => undefined, logLevel: 'INFO' });
   const oursQuiet = createHandler({ rules, token: WEBHOOK_TOKEN, logger: dropped.logger, metrics: dropped.metrics });
-  const events = mix(plan.events, restEvent(repoRoot));
+  const events = mixEvents(plan.events, restEvent(repoRoot));
   const contexts: Context[] = Array.from({ length: 64 }, (_, i) => lambdaContext(`c6af9ac6-7b61-11e6-9a41-${i.toString(16).padStart(12, '0')}`));
 
   const result = { ours: new Samples(), oursQuiet: new Samples(), plain: new Samples(), python: new Samples() };

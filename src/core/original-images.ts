@@ -6,7 +6,7 @@
 import { MAX_ANNOTATIONS_BYTES, ORIGINAL_IMAGES_ANNOTATION } from './admission.js';
 import { byteLength } from './audit-annotations.js';
 import { add, type PatchOperation, pointer, replace } from './patch.js';
-import { isRecord, own } from './json.js';
+import { isRecord, own, quote } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
 /**
@@ -75,7 +75,7 @@ const TOO_LARGE: FieldProblem = {
  */
 function mapJson(map: ReadonlyMap<string, string>): string {
   let body = '';
-  for (const [k, v] of map) body += `${body === '' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  for (const [k, v] of map) body += `${body === '' ? '' : ','}${quote(k)}:${quote(v)}`;
   return `{${body}}`;
 }
 

@@ -23,7 +23,7 @@ import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { type Base64, encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
 import { fitWarning, limitWarnings, type WarningPart } from './warning-text.js';
-import { at } from './json.js';
+import { at, isRecord, stringsJson } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
 /** What the caller of `render` changes in the plan. */
@@ -210,27 +210,46 @@ function answer(plan: ReviewPlan, fields: ResponseFields = {}): AdmissionReviewA
   return { apiVersion: plan.request.apiVersion, kind: 'AdmissionReview', response };
 }
 
-/** What stands for the patch while the answer is encoded: `"patch":"\u0000"` is in no other answer text (below). */
-const PATCH_MARK = '\u0000';
-const PATCH_MARK_JSON = `"patch":${JSON.stringify(PATCH_MARK)}`;
+/** The keys of an answer and of its response, in the order `answer` writes them. */
+const ANSWER_KEYS: readonly string[] = ['apiVersion', 'kind', 'response'];
+const RESPONSE_KEYS: readonly string[] = ['uid', 'allowed', 'patchType', 'patch', 'warnings', 'auditAnnotations'];
+
+/** Whether the object's keys are some of `order`, in that order. */
+function keysIn(object: object, order: readonly string[]): boolean {
+  let i = 0;
+  for (const key in object) {
+    while (i < order.length && order[i] !== key) i++;
+    if (i === order.length) return false;
+    i++;
+  }
+  return true;
+}
+
+/** `,"key":` and the value's JSON, or nothing where JSON.stringify leaves the key out. */
+function member(key: string, value: unknown): string {
+  const json = JSON.stringify(value) as string | undefined;
+  return json === undefined ? '' : `,"${key}":${json}`;
+}
 
 /**
- * The JSON text of an answer to send, the same text as `JSON.stringify(answer)`. The patch is
- * base64 by its type (`encodePatch`), which JSON never escapes, so it is put into the text as it
- * is: the answer is encoded with a one-character mark in its place, and the mark replaced. Node
- * 20's `JSON.stringify` checks a string for escapes one character at a time, and the patch is about
- * half of an answer (docs/performance.md). The mark's text, an unescaped quote before and after
- * `patch`, can only be a key and its value, never a part of a string; it is used only when it
- * occurs once.
+ * The JSON text of an answer to send, the same text as `JSON.stringify(answer)`, written field by
+ * field: the patch is base64 by its type (`encodePatch`), which JSON never escapes, so it goes in as
+ * it is (Node 20's `JSON.stringify` checks a string for escapes one character at a time, and the
+ * patch is about half of an answer), and the objects around the fields are not copied. An answer
+ * of any other shape (a denial's `allowed: false` and `status`, keys in another order) is left to
+ * `JSON.stringify` (docs/performance.md, "thirteenth pass").
  */
 export function answerJson(answer: { readonly apiVersion: string; readonly kind: string; readonly response: object & { readonly patch?: Base64 } }): string {
-  const { response } = answer;
-  const patch = response.patch;
-  if (typeof patch !== 'string') return JSON.stringify(answer);
-  const text = JSON.stringify({ ...answer, response: { ...response, patch: PATCH_MARK } });
-  const at = text.indexOf(PATCH_MARK_JSON);
-  if (at < 0 || text.lastIndexOf(PATCH_MARK_JSON) !== at) return JSON.stringify(answer);
-  return `${text.slice(0, at)}"patch":"${patch}"${text.slice(at + PATCH_MARK_JSON.length)}`;
+  // The checks are for callers outside the types (a test's answer): what is sent is `answer`'s.
+  const { apiVersion, kind } = answer;
+  const response: unknown = answer.response;
+  if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !isRecord(response) || !keysIn(answer, ANSWER_KEYS) || !keysIn(response, RESPONSE_KEYS)) return JSON.stringify(answer);
+  const { uid, allowed, patch } = response;
+  if (typeof uid !== 'string' || allowed !== true || (patch !== undefined && typeof patch !== 'string')) return JSON.stringify(answer);
+  const patchText = patch === undefined ? '' : `,"patch":"${patch}"`;
+  const list = response['warnings'];
+  const warnings = Array.isArray(list) ? `,"warnings":${stringsJson(list)}` : member('warnings', list);
+  return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)},"response":{"uid":${JSON.stringify(uid)},"allowed":true${member('patchType', response['patchType'])}${patchText}${warnings}${member('auditAnnotations', response['auditAnnotations'])}}}`;
 }
 
 /**

@@ -170,7 +170,9 @@ function decodeBody(body: string | undefined, base64: boolean, max: number): Dec
     // A byte order mark is dropped, as TextDecoder drops it from a base64 body (docs/reliability.md).
     text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   }
-  if (text.trim() === '') return { ok: false, message: MESSAGES.empty };
+  // Trimmed only when its first character may be white space: a copy of the body otherwise.
+  const first = text.charCodeAt(0);
+  if ((first <= 0x20 || first >= 0x7f) && text.trim() === '') return { ok: false, message: MESSAGES.empty };
   return { ok: true, text };
 }
 

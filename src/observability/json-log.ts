@@ -44,7 +44,7 @@ function errorFields(e: Error): Record<string, unknown> {
   return out;
 }
 
-/** The fields as JSON, Errors formatted; `''` for none. Top-level Errors are the only ones our callers pass. */
+/** The fields as JSON, Errors formatted, bidirectional-text controls escaped; `''` for none. Top-level Errors are the only ones our callers pass. */
 function fieldsJson(fields: LogFields): string {
   let withErrors: Record<string, unknown> | undefined;
   for (const key in fields) {
@@ -54,7 +54,9 @@ function fieldsJson(fields: LogFields): string {
       withErrors[key] = errorFields(v);
     }
   }
-  const json = JSON.stringify(withErrors ?? fields);
+  // Checked for bidirectional-text controls before it is cut: a regex reads flat text at once,
+  // and would first copy the joined `,` and slice into one string.
+  const json = escapeBidi(JSON.stringify(withErrors ?? fields));
   return json.length <= 2 ? '' : `,${json.slice(1, -1)}`;
 }
 
@@ -230,9 +232,8 @@ export class JsonLogger {
   #write(level: number, name: string, message: string, fields: LogFields | undefined): void {
     if (level < this.#level) return;
     // Fields carry strings from requests (container names, invalid images): no raw
-    // bidirectional-text controls in a log viewer. Their JSON is flat text, which the check reads
-    // at once (the whole line would first be joined into one string for it).
-    const extra = fields === undefined ? '' : escapeBidi(fieldsJson(fields));
+    // bidirectional-text controls in a log viewer (fieldsJson escapes them).
+    const extra = fields === undefined ? '' : fieldsJson(fields);
     const line = `{"level":"${name}","message":${escapeBidi(JSON.stringify(message))},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
     if (level < 16) this.#sink(line);
     else this.#warnSink(line);

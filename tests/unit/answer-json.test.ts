@@ -1,10 +1,12 @@
 /**
  * `answerJson`, the text of every 200 answer: the same as `JSON.stringify` for answers with and
  * without a patch, with warnings and audit annotations that need escapes, denied answers, and the
- * fail-open form, and in the order of the answer's own keys.
+ * fail-open form, and in the order of the answer's own keys; `quote` and `stringsJson`, which write
+ * its warnings and the original-images annotation, against `JSON.stringify` too.
  */
 import { describe, expect, it } from '@jest/globals';
 import { answerJson } from '../../src/core/render.js';
+import { quote, stringsJson } from '../../src/core/json.js';
 import { review } from '../../src/core/review.js';
 import { encodePatch } from '../../src/core/patch.js';
 import { podReview } from '../helpers/admission-review.js';
@@ -32,5 +34,45 @@ describe('answerJson', () => {
       { kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', response: { allowed: true, uid: 'u', warnings: undefined, auditAnnotations: {} } },
     ];
     for (const a of answers) expect(answerJson(a)).toBe(JSON.stringify(a));
+  });
+
+  it('gives it for shapes it does not write field by field: missing, extra, reordered or undefined keys, odd values', () => {
+    const patch = encodePatch([{ op: 'replace', path: '/spec/containers/0/image', value: 'x' }]);
+    const response = { uid: 'u', allowed: true, patchType: 'JSONPatch', patch, warnings: ['w "1"'], auditAnnotations: { rewrites: '[{"a":"b"}]' } };
+    const shapes: unknown[] = [
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response },
+      { kind: 'AdmissionReview', response },
+      { apiVersion: 'admission.k8s.io/v1', response, kind: 'AdmissionReview' },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response, extra: 1 },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: 'text' },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: [1, 2] },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: null },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { allowed: true, uid: 'u', patch } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, status: { code: 200 } } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, uid: 7 } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, patch: undefined, patchType: undefined } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, warnings: () => 1, auditAnnotations: Symbol('s') } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, patch: 12 } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, warnings: [undefined, 'a\u0000'], auditAnnotations: {} } },
+      { apiVersion: 7, kind: 'AdmissionReview', response },
+    ];
+    for (const a of shapes) expect(answerJson(a as Parameters<typeof answerJson>[0])).toBe(JSON.stringify(a));
+  });
+});
+
+describe('quote and stringsJson', () => {
+  // Every UTF-16 unit below U+0800 and the ones JSON or our checks treat apart, alone and in text.
+  const units = [...Array.from({ length: 0x800 }, (_, c) => String.fromCharCode(c)), '\u2028', '\u2029', '\u202e', '\ud800', '\udc00', '\ud83d\ude00', '\ufeff', '\uffff'];
+
+  it('gives JSON.stringify\'s text for every unit, alone and between plain text', () => {
+    for (const u of units) {
+      for (const s of [u, `a${u}`, `${u}b`, `image-rewriter: rewrote containers[c${u}] x -> y`]) expect(quote(s)).toBe(JSON.stringify(s));
+    }
+    expect(quote('')).toBe('""');
+  });
+
+  it('gives JSON.stringify\'s text for lists of strings, and for lists with anything else in them', () => {
+    const lists: unknown[][] = [[], ['a'], ['a"b', 'c\\d', 'e\nf', 'plain text'], units.slice(0, 200), ['a', undefined, 'b'], ['a', 1], [null], ['a', { b: 'c' }], ['x', () => 1]];
+    for (const l of lists) expect(stringsJson(l)).toBe(JSON.stringify(l));
   });
 });
