@@ -22,16 +22,17 @@ export function byteLength(s: string): number {
 }
 
 /** Compact JSON, bidirectional-text controls escaped (an audit log viewer shows entries as they are). */
-const json = (value: unknown): string => escapeBidi(JSON.stringify(value));
+export const entryJson = (value: JsonValue): string => escapeBidi(JSON.stringify(value));
 
 /**
  * Compact JSON of as many leading entries as fit in MAX_AUDIT_ANNOTATION_BYTES, plus how many were
- * left out. `total` counts entries the caller did not build (it builds at most MAX_AUDIT_ENTRIES).
+ * left out. `entries` are their JSON texts (`entryJson`); `total` counts entries the caller did not
+ * build (it builds at most MAX_AUDIT_ENTRIES).
  */
-export function auditValue(entries: readonly JsonValue[], total = entries.length): string {
-  // Usually all of it fits: one stringify gives the same text as the entries joined below.
+export function auditValue(entries: readonly string[], total = entries.length): string {
+  // Usually all of it fits: one join gives the same text as the entries joined below.
   if (total === entries.length) {
-    const whole = json(entries);
+    const whole = `[${entries.join(',')}]`;
     if (whole.length <= MAX_AUDIT_ANNOTATION_BYTES / 3 || byteLength(whole) <= MAX_AUDIT_ANNOTATION_BYTES) return whole;
   }
   const omittedNote = (n: number): string => (n === 0 ? '' : `,{"omitted":${n}}`);
@@ -39,7 +40,7 @@ export function auditValue(entries: readonly JsonValue[], total = entries.length
   let bodyBytes = 0;
   let used = 0;
   for (const entry of entries) {
-    const piece = (used === 0 ? '' : ',') + json(entry);
+    const piece = (used === 0 ? '' : ',') + entry;
     const pieceBytes = byteLength(piece);
     const rest = total - used - 1;
     // The bytes of `[${body}${piece}${omittedNote(rest)}]`; the note is ASCII.

@@ -64,6 +64,9 @@ export function jsonLine(value: unknown): string {
  */
 const PLAIN_JSON_TEXT = /^[ !#-[\]-~]*$/;
 
+/** Whether `s` is PLAIN_JSON_TEXT: its JSON text is `"${s}"`. */
+export const isPlainJsonText = (s: string): boolean => PLAIN_JSON_TEXT.test(s);
+
 /** The JSON text of a string, the same as `JSON.stringify(s)`. */
 export function quote(s: string): string {
   return PLAIN_JSON_TEXT.test(s) ? `"${s}"` : JSON.stringify(s);

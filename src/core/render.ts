@@ -10,6 +10,7 @@ import {
   AUDIT_REINVOCATION_PREFIX,
   AUDIT_REWRITES_KEY,
   type InvalidRecord,
+  MAX_AUDIT_ANNOTATION_BYTES,
   MAX_WARNINGS,
   type ReviewReport,
   type RewriteRecord,
@@ -17,13 +18,13 @@ import {
   WARNING_PREFIX,
   type WithheldRecord,
 } from './admission.js';
-import { auditValue, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
+import { auditValue, entryJson, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
 import { type KeptImage, type Mutable, type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
 import { originalImagesKey, originalImagesOps } from './original-images.js';
-import { type Base64, encodePatch, type JsonValue, type PatchOperation, replace } from './patch.js';
+import { type Base64, encodePatch, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
 import { fitWarning, limitWarnings, type WarningPart } from './warning-text.js';
-import { at, isRecord, stringsJson } from './json.js';
+import { at, isPlainJsonText, isRecord, stringsJson } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
 /** What the caller of `render` changes in the plan. */
@@ -137,27 +138,77 @@ function pullSecretChanges(target: ReviewTarget, operation: string, applied: rea
   return pullSecretOps(podSpec, podSpecPointer, wanted, malformed);
 }
 
+/**
+ * The auditAnnotations record of an answer, which may carry its own JSON text when
+ * `auditAnnotations` wrote it along with the values: `answerJson` then puts it in as it is. Its
+ * keys are the annotations (the text is in a private field: not a key, not copied by a spread, not
+ * compared by a test's `toEqual`); `render` makes a new one for each answer and nothing changes it
+ * after. (A WeakMap from the record to its text cost more than the text saved: every young
+ * WeakMap entry is work for each scavenge.)
+ */
+class AuditAnnotations {
+  [key: string]: string;
+  readonly #json: string | undefined;
+
+  constructor(json: string | undefined) {
+    this.#json = json;
+  }
+
+  static jsonOf(record: unknown): string | undefined {
+    return record instanceof AuditAnnotations ? record.#json : undefined;
+  }
+}
+
+/**
+ * The audit value of the rewrites (`auditValue` of their entries) and, when every string in it is
+ * printable ASCII without `"` and `\` (isPlainJsonText) and it fits, its JSON string text, written
+ * in the same pass: a JSON list in a JSON string, every quote of it escaped, is the slowest text
+ * for `JSON.stringify` (docs/performance.md, "thirteenth pass").
+ */
+function rewritesAudit(applied: readonly PlannedRewrite[]): { readonly value: string; readonly json: string | undefined } {
+  let value = '';
+  let json = '';
+  let i = 0;
+  for (const r of applied) {
+    if (i === MAX_AUDIT_ENTRIES) break;
+    const container = originalImagesKey(r.field);
+    const { image: from } = r.field;
+    const { to } = r;
+    const rule = r.rule.name;
+    if (!isPlainJsonText(container) || !isPlainJsonText(from) || !isPlainJsonText(to) || !isPlainJsonText(rule)) {
+      json = '';
+      break;
+    }
+    const comma = i++ === 0 ? '' : ',';
+    value += `${comma}{"container":"${container}","from":"${from}","to":"${to}","rule":"${rule}"}`;
+    json += `${comma}{\\"container\\":\\"${container}\\",\\"from\\":\\"${from}\\",\\"to\\":\\"${to}\\",\\"rule\\":\\"${rule}\\"}`;
+  }
+  // Plain text is ASCII: its length is its size in bytes.
+  if (json !== '' && applied.length <= MAX_AUDIT_ENTRIES && value.length + 2 <= MAX_AUDIT_ANNOTATION_BYTES) return { value: `[${value}]`, json: `"[${json}]"` };
+  const entries = applied.slice(0, MAX_AUDIT_ENTRIES).map((r) => entryJson({ container: originalImagesKey(r.field), from: r.field.image, to: r.to, rule: r.rule.name }));
+  return { value: auditValue(entries, applied.length), json: undefined };
+}
+
 /** The auditAnnotations of the answer (keys after `prefix`), or undefined when there is nothing to record. */
 function auditAnnotations(applied: readonly PlannedRewrite[], images: readonly PlannedImage[], prefix: string): Record<string, string> | undefined {
   // Entries are built for at most MAX_AUDIT_ENTRIES images of each kind; the rest are counted.
-  const invalid: JsonValue[] = [];
+  const invalid: string[] = [];
   let invalidTotal = 0;
   for (const image of images) {
     if (image.outcome === 'rewrite') continue;
     invalidTotal++;
     if (invalid.length === MAX_AUDIT_ENTRIES) continue;
     const container = originalImagesKey(image.field);
-    if (image.outcome === 'invalid') invalid.push({ container, image: image.field.image, error: image.error });
-    else invalid.push({ container, image: image.field.image, rule: image.rule.name, error: image.error });
+    if (image.outcome === 'invalid') invalid.push(entryJson({ container, image: image.field.image, error: image.error }));
+    else invalid.push(entryJson({ container, image: image.field.image, rule: image.rule.name, error: image.error }));
   }
   if (applied.length === 0 && invalidTotal === 0) return undefined;
-  const annotations: Record<string, string> = {};
-  if (applied.length > 0) {
-    annotations[prefix + AUDIT_REWRITES_KEY] = auditValue(
-      applied.slice(0, MAX_AUDIT_ENTRIES).map((r) => ({ container: originalImagesKey(r.field), from: r.field.image, to: r.to, rule: r.rule.name })),
-      applied.length,
-    );
-  }
+  let rewrites: ReturnType<typeof rewritesAudit> | undefined;
+  if (applied.length > 0) rewrites = rewritesAudit(applied);
+  // The usual record, one key: its text is known (the prefix and key are plain text).
+  const json = invalidTotal > 0 || rewrites?.json === undefined ? undefined : `{"${prefix}${AUDIT_REWRITES_KEY}":${rewrites.json}}`;
+  const annotations = new AuditAnnotations(json);
+  if (rewrites !== undefined) annotations[prefix + AUDIT_REWRITES_KEY] = rewrites.value;
   if (invalidTotal > 0) annotations[prefix + AUDIT_INVALID_KEY] = auditValue(invalid, invalidTotal);
   return annotations;
 }
@@ -249,7 +300,10 @@ export function answerJson(answer: { readonly apiVersion: string; readonly kind:
   const patchText = patch === undefined ? '' : `,"patch":"${patch}"`;
   const list = response['warnings'];
   const warnings = Array.isArray(list) ? `,"warnings":${stringsJson(list)}` : member('warnings', list);
-  return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)},"response":{"uid":${JSON.stringify(uid)},"allowed":true${member('patchType', response['patchType'])}${patchText}${warnings}${member('auditAnnotations', response['auditAnnotations'])}}}`;
+  const audit = response['auditAnnotations'];
+  const auditJson = AuditAnnotations.jsonOf(audit);
+  const annotations = auditJson === undefined ? member('auditAnnotations', audit) : `,"auditAnnotations":${auditJson}`;
+  return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)},"response":{"uid":${JSON.stringify(uid)},"allowed":true${member('patchType', response['patchType'])}${patchText}${warnings}${annotations}}}`;
 }
 
 /**

@@ -76,3 +76,59 @@ describe('quote and stringsJson', () => {
     for (const l of lists) expect(stringsJson(l)).toBe(JSON.stringify(l));
   });
 });
+
+describe('the rewrites audit annotation, written with its JSON text', () => {
+  const pod = (containers: { name: string; image: string }[], annotations?: Record<string, string>): unknown =>
+    podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', ...(annotations === undefined ? {} : { annotations }) }, spec: { containers } });
+  const answerOf = (body: unknown): { response: Parameters<typeof answerJson>[0]; audit: Record<string, string>; rewrites: { containerName: string | undefined; list: string; from: string; to: string; rule: string }[] } => {
+    const outcome = review(body, rewriter);
+    if (!outcome.ok) throw new Error(outcome.message);
+    return { response: outcome.response, audit: { ...outcome.response.response.auditAnnotations }, rewrites: [...outcome.report.rewrites] };
+  };
+  const expected = (rewrites: ReturnType<typeof answerOf>['rewrites']): string =>
+    JSON.stringify(rewrites.map((r) => ({ container: `${r.list}/${r.containerName ?? ''}`, from: r.from, to: r.to, rule: r.rule })));
+  const containers = (n: number, name = (i: number): string => `c${i}`, image = (i: number): string => `gcr.io/app${i}:1`): { name: string; image: string }[] =>
+    Array.from({ length: n }, (_, i) => ({ name: name(i), image: image(i) }));
+
+  it('is the JSON of the entries, and the answer JSON.stringify\'s text, for plain and escaped strings at any place', () => {
+    const cases = [
+      containers(1),
+      containers(5),
+      containers(3, (i) => (i === 2 ? 'c"2' : `c${i}`)),
+      containers(3, (i) => (i === 0 ? 'c\u202e0' : `c${i}`)),
+      containers(2, (i) => (i === 1 ? 'c\\1' : `c${i}`)),
+    ];
+    for (const list of cases) {
+      const { response, audit, rewrites } = answerOf(pod(list));
+      expect(rewrites).toHaveLength(list.length);
+      expect(audit).toEqual({ rewrites: expected(rewrites).replace(/\u202e/g, '\\u202e') });
+      expect(answerJson(response)).toBe(JSON.stringify(response));
+    }
+  });
+
+  it('gives JSON.stringify\'s text beside the invalid images, in a reinvocation, past the entries and bytes an annotation holds', () => {
+    const bodies = [
+      pod([...containers(2), { name: 'bad', image: 'Not A Reference' }]),
+      pod(containers(2), { 'image-rewriter.io/original-images': '{"containers/x":"gcr.io/x:1"}' }),
+      pod(containers(300)),
+      pod(containers(60, (i) => `c${i}`, (i) => `gcr.io/${'a'.repeat(150)}${i}:1`)),
+    ];
+    const keys: string[][] = [];
+    for (const body of bodies) {
+      const { response, audit } = answerOf(body);
+      keys.push(Object.keys(audit));
+      for (const value of Object.values(audit)) expect(Buffer.byteLength(value)).toBeLessThanOrEqual(10 * 1024);
+      expect(answerJson(response)).toBe(JSON.stringify(response));
+    }
+    expect(keys).toEqual([['rewrites', 'invalid'], ['reinvocation-rewrites'], ['rewrites'], ['rewrites']]);
+    const many = answerOf(bodies[2]).audit['rewrites'] ?? '';
+    expect(JSON.parse(many).at(-1)).toEqual({ omitted: expect.any(Number) });
+  });
+
+  it('is left to JSON.stringify once the answer is copied or changed', () => {
+    const { response } = answerOf(pod(containers(2)));
+    const copied = { ...response, response: { ...response.response, auditAnnotations: { ...response.response.auditAnnotations, extra: 'x' } } };
+    expect(answerJson(copied)).toBe(JSON.stringify(copied));
+    expect(answerJson(copied)).toContain('"extra":"x"');
+  });
+});
