@@ -5,8 +5,8 @@
  */
 import { MAX_ANNOTATIONS_BYTES, ORIGINAL_IMAGES_ANNOTATION } from './admission.js';
 import { byteLength } from './audit-annotations.js';
-import { add, type PatchOperation, pointer, replace } from './patch.js';
-import { isRecord, own, quote } from './json.js';
+import { add, type PatchOperation, pointer, replace, withValueJson } from './patch.js';
+import { isPlainJsonText, isRecord, own, quote } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
 /**
@@ -35,6 +35,7 @@ export function parseOriginals(value: string): Map<string, string> | undefined {
 }
 
 const ANNOTATION_POINTER = pointer(['metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION]);
+const ANNOTATION_KEY_JSON = JSON.stringify(ORIGINAL_IMAGES_ANNOTATION);
 
 /**
  * Whether `annotations` with the original-images annotation set to `text` stay within
@@ -71,13 +72,29 @@ const TOO_LARGE: FieldProblem = {
 /**
  * The map as a JSON object, in its order: the text of `JSON.stringify(Object.fromEntries(map))`
  * (no key is an array index: every key has a `/`), written directly because `Object.fromEntries`
- * builds a dictionary-mode object on every review (docs/performance.md).
+ * builds a dictionary-mode object on every review (docs/performance.md); and, when every key and
+ * value is plain text (isPlainJsonText), that text's own JSON string text, written in the same
+ * pass for the patch (`withValueJson`).
  */
-function mapJson(map: ReadonlyMap<string, string>): string {
+function mapJson(map: ReadonlyMap<string, string>): { readonly text: string; readonly json: string | undefined } {
   let body = '';
-  for (const [k, v] of map) body += `${body === '' ? '' : ','}${quote(k)}:${quote(v)}`;
-  return `{${body}}`;
+  let escaped = '';
+  let plain = true;
+  for (const [k, v] of map) {
+    const comma = body === '' ? '' : ',';
+    if (plain && isPlainJsonText(k) && isPlainJsonText(v)) {
+      body += `${comma}"${k}":"${v}"`;
+      escaped += `${comma}\\"${k}\\":\\"${v}\\"`;
+    } else {
+      plain = false;
+      body += `${comma}${quote(k)}:${quote(v)}`;
+    }
+  }
+  return { text: `{${body}}`, json: plain ? `"{${escaped}}"` : undefined };
 }
+
+/** `operation`, with the JSON text of its value when it is known. */
+const known = (operation: PatchOperation, valueJson: string | undefined): PatchOperation => (valueJson === undefined ? operation : withValueJson(operation, valueJson));
 
 /**
  * The ops that record `rewrites` in the original-images annotation of `object`, and drop the
@@ -101,9 +118,10 @@ export function originalImagesOps(
     return null;
   };
   if (metadata === undefined || metadata === null) {
-    const text = mapJson(fresh);
+    const { text, json } = mapJson(fresh);
     if (!fitsAnnotations(undefined, text)) return tooLarge();
-    return [add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: text } })];
+    const valueJson = json === undefined ? undefined : `{"annotations":{${ANNOTATION_KEY_JSON}:${json}}}`;
+    return [known(add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: text } }), valueJson)];
   }
   if (!isRecord(metadata)) {
     malformed.push({ pointer: '/metadata', problem: 'is not an object; original images not recorded' });
@@ -111,9 +129,9 @@ export function originalImagesOps(
   }
   const annotations = own(metadata, 'annotations');
   if (annotations === undefined || annotations === null) {
-    const text = mapJson(fresh);
+    const { text, json } = mapJson(fresh);
     if (!fitsAnnotations(undefined, text)) return tooLarge();
-    return [add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: text })];
+    return [known(add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: text }), json === undefined ? undefined : `{${ANNOTATION_KEY_JSON}:${json}}`)];
   }
   if (!isRecord(annotations)) {
     malformed.push({ pointer: '/metadata/annotations', problem: 'is not an object; original images not recorded' });
@@ -121,23 +139,23 @@ export function originalImagesOps(
   }
   const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
   if (existing === undefined) {
-    const text = mapJson(fresh);
-    return fitsAnnotations(annotations, text) ? [add(ANNOTATION_POINTER, text)] : tooLarge();
+    const { text, json } = mapJson(fresh);
+    return fitsAnnotations(annotations, text) ? [known(add(ANNOTATION_POINTER, text), json)] : tooLarge();
   }
   if (typeof existing !== 'string') {
     // Only a manifest can hold this (the API server's annotations are strings): not a valid object.
     malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a string; replaced' });
-    const text = mapJson(fresh);
-    return fitsAnnotations(annotations, text) ? [replace(ANNOTATION_POINTER, text)] : tooLarge();
+    const { text, json } = mapJson(fresh);
+    return fitsAnnotations(annotations, text) ? [known(replace(ANNOTATION_POINTER, text), json)] : tooLarge();
   }
   const previous = parseOriginals(existing);
   if (previous === undefined) {
     // Any string is a valid annotation (someone wrote it by hand): the object is fine, the webhook
     // only cannot merge with it.
-    const text = mapJson(fresh);
+    const { text, json } = mapJson(fresh);
     if (!fitsAnnotations(annotations, text)) return tooLarge();
     malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a JSON map of strings; replaced', valid: true });
-    return [replace(ANNOTATION_POINTER, text)];
+    return [known(replace(ANNOTATION_POINTER, text), json)];
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries
   // of containers not rewritten now (already rewritten on an earlier call) are kept, the stale ones
@@ -145,7 +163,7 @@ export function originalImagesOps(
   const merged = new Map(previous);
   for (const k of stale) merged.delete(k);
   for (const [k, v] of fresh) merged.set(k, v);
-  const text = mapJson(merged);
+  const { text, json } = mapJson(merged);
   if (text === existing) return [];
-  return fitsAnnotations(annotations, text) ? [replace(ANNOTATION_POINTER, text)] : tooLarge();
+  return fitsAnnotations(annotations, text) ? [known(replace(ANNOTATION_POINTER, text), json)] : tooLarge();
 }

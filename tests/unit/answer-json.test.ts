@@ -5,10 +5,13 @@
  * its warnings and the original-images annotation, against `JSON.stringify` too.
  */
 import { describe, expect, it } from '@jest/globals';
+import type { AdmissionReviewAnswer } from '../../src/core/admission.js';
 import { answerJson } from '../../src/core/render.js';
 import { quote, stringsJson } from '../../src/core/json.js';
 import { review } from '../../src/core/review.js';
-import { encodePatch } from '../../src/core/patch.js';
+import { at } from '../../src/core/json.js';
+import { originalImagesOps } from '../../src/core/original-images.js';
+import { add, encodePatch, type PatchOperation, replace, withValueJson } from '../../src/core/patch.js';
 import { podReview } from '../helpers/admission-review.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
@@ -80,7 +83,7 @@ describe('quote and stringsJson', () => {
 describe('the rewrites audit annotation, written with its JSON text', () => {
   const pod = (containers: { name: string; image: string }[], annotations?: Record<string, string>): unknown =>
     podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', ...(annotations === undefined ? {} : { annotations }) }, spec: { containers } });
-  const answerOf = (body: unknown): { response: Parameters<typeof answerJson>[0]; audit: Record<string, string>; rewrites: { containerName: string | undefined; list: string; from: string; to: string; rule: string }[] } => {
+  const answerOf = (body: unknown): { response: AdmissionReviewAnswer; audit: Record<string, string>; rewrites: { containerName: string | undefined; list: string; from: string; to: string; rule: string }[] } => {
     const outcome = review(body, rewriter);
     if (!outcome.ok) throw new Error(outcome.message);
     return { response: outcome.response, audit: { ...outcome.response.response.auditAnnotations }, rewrites: [...outcome.report.rewrites] };
@@ -122,7 +125,7 @@ describe('the rewrites audit annotation, written with its JSON text', () => {
     }
     expect(keys).toEqual([['rewrites', 'invalid'], ['reinvocation-rewrites'], ['rewrites'], ['rewrites']]);
     const many = answerOf(bodies[2]).audit['rewrites'] ?? '';
-    expect(JSON.parse(many).at(-1)).toEqual({ omitted: expect.any(Number) });
+    expect((JSON.parse(many) as unknown[]).at(-1)).toEqual({ omitted: expect.any(Number) });
   });
 
   it('is left to JSON.stringify once the answer is copied or changed', () => {
@@ -130,5 +133,47 @@ describe('the rewrites audit annotation, written with its JSON text', () => {
     const copied = { ...response, response: { ...response.response, auditAnnotations: { ...response.response.auditAnnotations, extra: 'x' } } };
     expect(answerJson(copied)).toBe(JSON.stringify(copied));
     expect(answerJson(copied)).toContain('"extra":"x"');
+  });
+});
+
+describe('the patch, with the original-images annotation written with its JSON text', () => {
+  const KEY = 'image-rewriter.io/original-images';
+  const originals = (names: string[]): string => JSON.stringify(Object.fromEntries(names.map((n) => [`containers/${n}`, `gcr.io/${n.replace(/[^a-z]/g, '')}:1`])));
+  const metadatas: [string, unknown][] = [
+    ['no metadata', undefined],
+    ['no annotations', { name: 'p' }],
+    ['annotations without the key', { name: 'p', annotations: { other: 'x' } }],
+    ['the key not a string', { name: 'p', annotations: { [KEY]: 7 } }],
+    ['the key not a map', { name: 'p', annotations: { [KEY]: 'hand written' } }],
+    ['the key with an entry kept', { name: 'p', annotations: { [KEY]: '{"containers/gone":"gcr.io/gone:1"}' } }],
+  ];
+
+  it('is base64 of JSON.stringify of the operations in every form the annotation takes, with plain and escaped names and images', () => {
+    for (const names of [['a', 'b'], ['a"q', 'b'], ['a', 'b\u00e9'], ['a', 'b\\'], ['a', 'b\u202e']]) {
+      for (const image of ['gcr.io/x:1', 'gcr.io/"x"']) {
+        for (const [label, metadata] of metadatas) {
+          const object = { apiVersion: 'v1', kind: 'Pod', ...(metadata === undefined ? {} : { metadata }) };
+          const rewrites = names.map((n, index) => ({ field: { pointer: `/spec/containers/${index}/image`, containerList: 'containers' as const, index, containerName: n, image } }));
+          const ops = originalImagesOps(object, rewrites, []);
+          expect({ label, ops: ops?.length }).toEqual({ label, ops: 1 });
+          expect(encodePatch(ops ?? [])).toBe(Buffer.from(JSON.stringify(ops)).toString('base64'));
+          const op = ops?.[0];
+          const value: unknown = op?.path === '/metadata' ? at(op.value, ['annotations', KEY]) : op?.path === '/metadata/annotations' ? at(op.value, [KEY]) : op?.value;
+          const map = JSON.parse(String(value)) as Record<string, string>;
+          for (const n of names) expect(map[`containers/${n}`]).toBe(image);
+        }
+      }
+    }
+  });
+
+  it('encodes an operation carrying its value\'s JSON text as the same bytes as one without', () => {
+    const value = originals(['a', 'b']);
+    const image: PatchOperation = replace('/spec/containers/0/image', 'asia.gcr.io/a:1');
+    const annotation: PatchOperation = add('/metadata/annotations/x', value);
+    const ops = [image, annotation];
+    const known = [image, withValueJson(annotation, JSON.stringify(value))];
+    expect(known).toEqual(ops);
+    expect(encodePatch(known)).toBe(Buffer.from(JSON.stringify(ops)).toString('base64'));
+    expect({ ...known[1] }).toEqual(annotation);
   });
 });
