@@ -23,7 +23,7 @@ import { type KeptImage, type Mutable, type PlannedImage, type PlannedRewrite, t
 import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { type Base64, encodePatch, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
-import { fitWarning, limitWarnings, type WarningPart } from './warning-text.js';
+import { fitsAsIs, fitWarning, limitWarnings, MIN_PART, type WarningPart } from './warning-text.js';
 import { at, isPlainJsonText, isRecord, stringsJson } from './json.js';
 import type { FieldProblem, ImageField } from './workload.js';
 
@@ -65,8 +65,13 @@ function leftUnchanged(field: ImageField, rule: string, why: string): string {
 function imageWarning(image: PlannedImage, reason: string | undefined): string {
   const { field } = image;
   switch (image.outcome) {
-    case 'rewrite':
+    case 'rewrite': {
       if (reason !== undefined) return leftUnchanged(field, image.rule.name, reason);
+      // The usual warning, joined without its segments when fitWarning would give it as it is.
+      const label = containerLabel(field);
+      const rule = image.rule.name;
+      const text = `${WARNING_PREFIX}rewrote ${label} ${field.image} -> ${image.to} (rule ${rule})`;
+      if (fitsAsIs(text, label.length > MIN_PART || field.image.length > MIN_PART || rule.length > MIN_PART)) return text;
       return fitWarning([
         `${WARNING_PREFIX}rewrote `,
         ...containerAndImage(field),
@@ -74,9 +79,10 @@ function imageWarning(image: PlannedImage, reason: string | undefined): string {
         // Where the image goes (which region's registry) is what the warning is for: the source is cut first.
         { text: image.to, level: 2 },
         ' (rule ',
-        { text: image.rule.name, level: 1 },
+        { text: rule, level: 1 },
         ')',
       ]);
+    }
     case 'invalid':
       return fitWarning([
         `${WARNING_PREFIX}image `,

@@ -24,7 +24,7 @@ const DIGEST_HEX = /:([a-fA-F0-9]{8})[a-fA-F0-9]{24,}/g;
 /** Cuts that would remove only a few characters are not worth the lost text. */
 const MIN_CUT = 6;
 /** No variable part is cut below this many characters. */
-const MIN_PART = 40;
+export const MIN_PART = 40;
 /** Longer untrusted text is cut before any work is done on it. */
 const MAX_PART_INPUT = 1024;
 
@@ -107,8 +107,16 @@ export function fitWarning(segments: readonly (string | WarningPart)[]): string 
       if (s.level < 2 && s.text.length > MIN_PART) cuttable = true;
     }
   }
-  if (!NOT_PRINTABLE.test(joined) && (joined.length <= WARNING_TARGET_LENGTH || (!cuttable && joined.length <= WARNING_MAX_LENGTH && !hasDigest(joined)))) return joined;
-  return fitSegments(segments);
+  return fitsAsIs(joined, cuttable) ? joined : fitSegments(segments);
+}
+
+/**
+ * Whether `fitWarning` gives the joined text of a warning as it is: it is printable and short, or
+ * long only by parts it never cuts and free of digests. `cuttable`: a part below level 2 is longer
+ * than MIN_PART. For callers that join a usual warning themselves, without building its segments.
+ */
+export function fitsAsIs(joined: string, cuttable: boolean): boolean {
+  return !NOT_PRINTABLE.test(joined) && (joined.length <= WARNING_TARGET_LENGTH || (!cuttable && joined.length <= WARNING_MAX_LENGTH && !hasDigest(joined)));
 }
 
 /**
