@@ -18,12 +18,12 @@ import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
 import { sameToken, UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
-import { isRecord } from '../core/json.js';
+import { escapeBidi, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
 import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields } from '../observability/telemetry.js';
+import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields, usualReviewFieldsJson } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -288,6 +288,15 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     // A dry run is answered and logged as any review (its line adds `dryRun: true`); only its counts
     // differ: `recordOutcome` counts it under `dryrun`, without its rewrites (`countedOutcome`).
     note(outcome, report);
+    // The usual review's line, its fields' JSON written directly (the same line as below).
+    const usual = state.ok && result.verify === undefined ? usualReviewFieldsJson(report, outcome) : undefined;
+    if (usual !== undefined && state.ok) {
+      const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
+      const durationMs = JSON.stringify(Math.round((nowMs() - started) * 10) / 10);
+      output?.hold();
+      logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeBidi(JSON.stringify(state.source))}${escapeBidi(version)},"durationMs":${durationMs}`);
+      return replyText(200, answerJson(answer));
+    }
     // The review's one line: a warning when it denied, the rules were not loaded, or an image,
     // a rewrite or a field was left alone.
     const { fields, problems } = reviewFields(report, outcome);

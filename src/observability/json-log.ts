@@ -229,11 +229,24 @@ export class JsonLogger {
     return LEVEL_NUMBER[level] >= this.#level;
   }
 
+  /**
+   * An INFO line whose fields are given as their JSON text without the braces (`"a":1,"b":"x"`,
+   * no bidirectional-text control in it): the same line as `info` with those fields, for a caller
+   * that wrote the text itself (src/observability/telemetry.ts, `usualReviewFieldsJson`).
+   */
+  infoWithFieldsJson(message: string, fields: string): void {
+    this.#line(12, 'INFO', message, fields === '' ? '' : `,${fields}`);
+  }
+
   #write(level: number, name: string, message: string, fields: LogFields | undefined): void {
     if (level < this.#level) return;
     // Fields carry strings from requests (container names, invalid images): no raw
     // bidirectional-text controls in a log viewer (fieldsJson escapes them).
-    const extra = fields === undefined ? '' : fieldsJson(fields);
+    this.#line(level, name, message, fields === undefined ? '' : fieldsJson(fields));
+  }
+
+  #line(level: number, name: string, message: string, extra: string): void {
+    if (level < this.#level) return;
     const line = `{"level":"${name}","message":${escapeBidi(JSON.stringify(message))},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
     if (level < 16) this.#sink(line);
     else this.#warnSink(line);

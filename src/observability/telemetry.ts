@@ -23,7 +23,7 @@
  * invocation (`output`), so that line and the EMF document go out in one write.
  */
 import type { ReviewReport } from '../core/admission.js';
-import { escapeBidi } from '../core/json.js';
+import { escapeBidi, isPlainJsonText, quote } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
 
@@ -284,6 +284,46 @@ export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: 
   const bounded = { left: MAX_LISTED_BYTES, exact: false, cut: false };
   const first = reviewFieldsWithin(report, outcome, bounded);
   return bounded.cut ? reviewFieldsWithin(report, outcome, { left: MAX_LISTED_BYTES, exact: true, cut: false }) : first;
+}
+
+/** A string from the request that a log line holds as it is: within MAX_LOGGED_STRING (no clip) and plain JSON text. */
+const loggedAsIs = (s: string): boolean => s.length <= MAX_LOGGED_STRING && isPlainJsonText(s);
+
+/**
+ * The JSON text of `reviewFields(report, outcome).fields` without its braces, written directly for
+ * the usual review: not denied and no dry run, no invalid image, skipped field or withheld rewrite,
+ * at most MAX_LISTED rewrites, each with a container (or volume) name, every string plain JSON text
+ * (isPlainJsonText) that `clip` leaves as it is. Undefined for any other review, whose line
+ * `reviewFields` makes. The line is the one the handler writes for nearly every review, and its
+ * JSON was the largest text left of a review (docs/performance.md, "thirteenth pass");
+ * tests/unit/review-line.property.test.ts checks it against `reviewFields` on generated reviews.
+ */
+export function usualReviewFieldsJson(report: ReviewReport, outcome: Outcome): string | undefined {
+  if (outcome === 'denied' || report.dryRun === true || report.invalid.length > 0 || report.malformed.length > 0 || (report.withheld?.length ?? 0) > 0) return undefined;
+  const { uid, kind, namespace, name, rewrites } = report;
+  if (rewrites.length > MAX_LISTED || !loggedAsIs(uid) || !loggedAsIs(kind) || (namespace !== undefined && !loggedAsIs(namespace)) || (name !== undefined && !loggedAsIs(name))) return undefined;
+  let text = `"uid":"${uid}","kind":"${kind}"${namespace === undefined ? '' : `,"namespace":"${namespace}"`}${name === undefined ? '' : `,"name":"${name}"`}`;
+  text += `,"operation":${quote(report.operation)},"outcome":${quote(outcome)},"rewrites":${String(rewrites.length)},"invalid":0`;
+  if (report.skipped !== undefined) text += `,"skipped":${quote(report.skipped)}`;
+  if (rewrites.length === 0) return text;
+  let list = '';
+  // Plain text is ASCII: its length is its size; within the budget, `listInto` keeps every entry.
+  let bytes = 0;
+  for (const r of rewrites) {
+    const { containerName, from, to, rule } = r;
+    if (containerName === undefined || !loggedAsIs(containerName) || !loggedAsIs(from) || !loggedAsIs(to) || !isPlainJsonText(rule)) return undefined;
+    const entry = `{"${r.list === 'volumes' ? 'volume' : 'container'}":"${containerName}","from":"${from}","to":"${to}","rule":"${rule}"}`;
+    bytes += entry.length + 1;
+    list += list === '' ? entry : `,${entry}`;
+  }
+  if (bytes > MAX_LISTED_BYTES) return undefined;
+  text += `,"rewritten":[${list}]`;
+  const slots = ruleSlots(rewrites);
+  for (let i = 0; i < slots.length; i++) {
+    const [rule, n] = slots[i] ?? ['', 0];
+    text += `,"rule${String(i + 1)}":${quote(rule)},"rule${String(i + 1)}Rewrites":${String(n)}`;
+  }
+  return text;
 }
 
 // An entry names its container as `container`, its image volume as `volume`: two literals, not a
