@@ -192,9 +192,9 @@ if (inProcess !== undefined && sections.has('2')) {
   }
   const c = inProcess.components;
   row(`2 part of the overhead: JSON.parse of the request body, ${label('pod5')}`, us(c.parse.median), us(c.parse.p99), '', 'the handler must parse the body');
-  row(`2 part of the overhead: the review's one log line, ${label('pod5')} (formatted, not written)`, us(c.logLine.median), us(c.logLine.p99), '', 'src/observability/json-log.ts; one per review');
+  row(`2 part of the overhead: the review's one log line, ${label('pod5')} (its fields' JSON built and the line formatted, not written)`, us(c.logLine.median), us(c.logLine.p99), '', 'src/observability/telemetry.ts, json-log.ts; one per review');
   row(
-    '2 beside it: the same line through Powertools Logger',
+    '2 beside it: the same line through Powertools Logger (its fields given built)',
     us(c.logLinePowertools.median),
     us(c.logLinePowertools.p99),
     '',
@@ -202,7 +202,7 @@ if (inProcess !== undefined && sections.has('2')) {
   );
   row('2 part of the overhead: the EMF document (formatted, not written)', us(c.emf.median), us(c.emf.p99), '', 'src/observability/emf.ts; one per invocation');
   row('2 beside it: the same document through Powertools Metrics', us(c.emfPowertools.median), us(c.emfPowertools.p99), '', `x${(c.emfPowertools.median / c.emf.median).toFixed(1)} ours`);
-  row('2 part of the overhead: JSON.stringify of the answer', us(c.stringify.median), us(c.stringify.p99), '', 'the reply body');
+  row('2 part of the overhead: the answer\'s JSON text (answerJson)', us(c.stringify.median), us(c.stringify.p99), '', 'the reply body');
   const io = inProcess.io;
   const started = Object.entries(io.started).map(([type, n]) => `${type} ${String(n)}`);
   row(
