@@ -132,6 +132,9 @@ function requestToken(req: HttpRequest): string {
  */
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
+/** The log line's `durationMs`: milliseconds since `started` (a `nowMs`), to a tenth. */
+const durationMs = (started: number): number => Math.round((nowMs() - started) * 10) / 10;
+
 /**
  * Whether a presented path token is the configured one (always true when none is configured), in
  * a time that depends only on the configured token's length (`sameToken`). serve uses it too, to
@@ -288,14 +291,15 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     // A dry run is answered and logged as any review (its line adds `dryRun: true`); only its counts
     // differ: `recordOutcome` counts it under `dryrun`, without its rewrites (`countedOutcome`).
     note(outcome, report);
-    // The usual review's line, its fields' JSON written directly (the same line as below).
-    const usual = state.ok && result.verify === undefined ? usualReviewFieldsJson(report, outcome) : undefined;
-    if (usual !== undefined && state.ok) {
-      const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
-      const durationMs = JSON.stringify(Math.round((nowMs() - started) * 10) / 10);
-      output?.hold();
-      logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeBidi(JSON.stringify(state.source))}${escapeBidi(version)},"durationMs":${durationMs}`);
-      return replyText(200, answerJson(answer));
+    // The usual review's line, its fields' JSON written directly: the same line as below.
+    if (state.ok && result.verify === undefined) {
+      const usual = usualReviewFieldsJson(report, outcome);
+      if (usual !== undefined) {
+        const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
+        output?.hold();
+        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeBidi(JSON.stringify(state.source) + version)},"durationMs":${JSON.stringify(durationMs(started))}`);
+        return replyText(200, answerJson(answer));
+      }
     }
     // The review's one line: a warning when it denied, the rules were not loaded, or an image,
     // a rewrite or a field was left alone.
@@ -308,7 +312,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     } else {
       fields['rulesNotLoaded'] = state.reason;
     }
-    fields['durationMs'] = Math.round((nowMs() - started) * 10) / 10;
+    fields['durationMs'] = durationMs(started);
     // Nothing from here to the EMF document waits for I/O: no line is held for long.
     output?.hold();
     if (outcome === 'denied' || outcome === 'failopen' || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
