@@ -3,10 +3,17 @@
 // with "ANSWER " and exits. With a module path it imports that module (dist/handler.js) and calls
 // its `handler`, as the Lambda runtime does; with `--baseline` it imports nothing and answers with
 // a trivial function (what node itself costs).
+//
+// Both make their stdout stream before the import, as the Lambda runtime has its own streams and
+// HTTP client loaded before it imports the handler. Made after it, the stream's Node modules would be
+// compiled after the handler's init has changed a V8 flag (src/config/regex-fallback.ts), which
+// makes V8 refuse Node's code cache for them: about 1.5 ms more than the baseline pays for the same
+// modules, a cost the Lambda never sees (docs/performance.md, "fourteenth pass").
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 const [target, eventFile] = process.argv.slice(2);
+const stdout = process.stdout;
 const context = {
   callbackWaitsForEmptyEventLoop: true,
   functionName: 'image-rewriter',
@@ -24,5 +31,5 @@ const handler =
     : (await import(pathToFileURL(target).href)).handler;
 const event = JSON.parse(readFileSync(eventFile, 'utf8'));
 const result = await handler(event, context);
-process.stdout.write(`ANSWER ${JSON.stringify(result)}\n`);
+stdout.write(`ANSWER ${JSON.stringify(result)}\n`);
 process.exit(0);
