@@ -8,6 +8,7 @@
  */
 import { anchoredRuleSource, type Issue, RULE_REGEX_FLAGS } from '../core/rules.js';
 import { readJsonDocument } from './json-document.js';
+import { readYamlSubset } from './yaml-subset.js';
 import type { RuleRegexCompile, regexProblem } from './regex-check.js';
 import type { RegexCheck, ValidationResult } from './issues.js';
 
@@ -20,9 +21,9 @@ const NOT_TEXT = 'holds a NUL character: not UTF-8 text (UTF-16?); save the rule
 export type DocumentRead = { readonly ok: true; readonly value: unknown; readonly warnings: readonly Issue[] } | { readonly ok: false; readonly issues: readonly Issue[] };
 
 /**
- * The checks every document gets, then JSON (what the Lambda is usually given, read without the
- * YAML parser: docs/performance.md). `'yaml'` when the text is not JSON: the YAML parser reads it
- * (and reports what is wrong with it).
+ * The checks every document gets, then JSON, or YAML in the subset src/config/yaml-subset.ts reads
+ * (what the Lambda is usually given, read without the YAML parser: docs/performance.md). `'yaml'`
+ * for any other text: the YAML parser reads it (and reports what is wrong with it).
  */
 export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
   if (Buffer.byteLength(text, 'utf8') > MAX_RULES_DOCUMENT_BYTES) {
@@ -46,8 +47,11 @@ export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
       return { ok: false, issues: [{ path: [], position: { line: json.line, column: json.column }, severity: 'error', message: 'Map keys must be unique' }] };
     case 'value':
       return { ok: true, value: json.value, warnings: [] };
-    case 'not-json':
-      return 'yaml';
+    case 'not-json': {
+      // The YAML most documents are written in, read without the YAML parser when it surely reads it the same.
+      const value = readYamlSubset(text);
+      return value === undefined ? 'yaml' : { ok: true, value, warnings: [] };
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Rules documents through the built bundle, where each library is a chunk loaded only when a
  * document needs it (scripts/build.mjs): zod for a document the quick check refuses, regexpp for a
- * regex outside the subset the regex check parses itself, the YAML parser for YAML. For each
+ * regex outside the subset the regex check parses itself, the YAML parser for YAML outside the
+ * subset src/config/yaml-subset.ts reads without it. For each
  * document, dist/handler.js in a fresh node (its init, then one event) must log what the command
  * line's synchronous parse finds (src/config/load.ts, every library loaded): the same issues, or the
  * same rules loaded and the same answer. A chunk that failed to load would log "cannot be read".
@@ -53,7 +54,9 @@ describe('rules documents through dist/handler.js and its chunks', () => {
     ['valid JSON, a prefix rule (no chunk)', rule({ match: 'gcr.io' })],
     ['valid JSON, a regex in the subset (the regex check chunk)', rule({ regex: 'quay\\.io/([^/]+)/(.+)', replace: 'mirror.example.com/$1/$2' })],
     ['valid JSON, a regex outside the subset (regexpp)', rule({ regex: 'quay\\.io/([a-z-0]+)/(.+)', replace: 'mirror.example.com/$1/$2' })],
-    ['valid YAML (the YAML parser)', 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: mirror.example.com/gcr\n'],
+    ['valid YAML in the subset read without the YAML parser (no chunk)', 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: mirror.example.com/gcr\n'],
+    ['valid YAML outside that subset (the YAML parser)', 'rules:\n  - name: gcr\n    match: "gcr\\x2eio"\n    replace: mirror.example.com/gcr\n'],
+    ["valid YAML, the README's one line of flow style (no chunk)", 'rules: [{name: gcr, match: gcr.io, replace: mirror.example.com/gcr}]'],
   ])('%s: the same rules loaded and the same answer', async (_what, rules) => {
     const expected = parseRules(rules, {});
     expect(expected.ok).toBe(true);

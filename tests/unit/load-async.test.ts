@@ -41,6 +41,8 @@ const JSON_RULES = '{"rules":[{"name":"gcr","match":"gcr.io","replace":"asia.gcr
 const JSON_REGEX = '{"rules":[{"name":"quay","regex":"quay\\\\.io/([^/]+)/(.+)","replace":"mirror.example.com/$1/$2"}]}';
 const QUAY_RULE = '{"name":"quay","regex":"quay\\\\.io/(?<org>[^/]+)/(.+)","replace":"mirror.example.com/quay/$<org>/$2"}';
 const YAML_RULES = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n';
+/** YAML outside the subset read without the parser (src/config/yaml-subset.ts): a double-quoted escape. */
+const YAML_PARSER_RULES = 'rules:\n  - name: gcr\n    match: "gcr\\u002eio"\n    replace: asia.gcr.io\n';
 
 type Result = Awaited<ReturnType<typeof parseRulesAsync>>;
 
@@ -65,8 +67,10 @@ describe('parseRulesAsync', () => {
   it.each([
     ['JSON, no regex rule', JSON_RULES, []],
     ['JSON with a regex rule', JSON_REGEX, ['regex']],
-    ['YAML, no regex rule', YAML_RULES, ['yaml']],
-    ['YAML with a regex rule', 'rules:\n  - name: q\n    regex: quay\\.io/(.+)\n    replace: m.example.com/$1\n', ['yaml', 'regex']],
+    ['YAML in the subset read without the parser, no regex rule', YAML_RULES, []],
+    ['YAML in the subset, with a regex rule', 'rules:\n  - name: q\n    regex: quay\\.io/(.+)\n    replace: m.example.com/$1\n', ['regex']],
+    ['YAML outside that subset', YAML_PARSER_RULES, ['yaml']],
+    ['YAML outside that subset, with a regex rule', 'rules:\n  - name: q\n    regex: quay\\.io/(.+)\n    replace: "m.example.com/\\x24\\x31"\n', ['yaml', 'regex']],
     ['JSON with a broken regex', '{"rules":[{"name":"q","regex":"(a+)+","replace":"x.example.com"}]}', ['regex', 'zod']],
     ['JSON with an unknown field (zod says which)', '{"rules":[{"name":"gcr","match":"gcr.io","replace":"asia.gcr.io","namspaces":["a"]}]}', ['zod']],
     ['JSON whose rules only the compile refuses (no zod)', '{"rules":[{"name":"gcr","match":"gcr.io","replace":"${env:UNSET}.example.com"}]}', []],
@@ -107,7 +111,7 @@ describe('parseRulesAsync', () => {
     const { parseRulesAsync: parse } = await fresh();
     yamlFails = true;
     try {
-      expect(await parse(YAML_RULES, {})).toEqual({ ok: false, issues: [expect.objectContaining({ path: [], severity: 'error', message: expect.stringContaining('cannot be read: ') })] });
+      expect(await parse(YAML_PARSER_RULES, {})).toEqual({ ok: false, issues: [expect.objectContaining({ path: [], severity: 'error', message: expect.stringContaining('cannot be read: ') })] });
     } finally {
       yamlFails = false;
     }
@@ -121,7 +125,7 @@ describe('refreshEngine', () => {
     const obs = captureObservability();
     const engine = refreshEngine('test', { ...obs, env: {} });
     // The YAML document needs the YAML parser loaded first; the JSON one parses at once.
-    const first = engine.apply({ text: YAML_RULES.replace('asia.gcr.io', 'eu.gcr.io'), version: '1' });
+    const first = engine.apply({ text: YAML_PARSER_RULES.replace('asia.gcr.io', 'eu.gcr.io'), version: '1' });
     const second = engine.apply({ text: JSON_RULES, version: '2' });
     expect(await first).toMatchObject({ ok: true, version: '1' });
     expect(await second).toMatchObject({ ok: true, version: '2' });
