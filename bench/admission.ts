@@ -224,6 +224,14 @@ if (cold !== undefined) {
     `node importing nothing: ${ms(cold.baseline.median)}; ours adds ${ms(added)} (x${(cold.ours.median / cold.baseline.median).toFixed(2)})`,
     verdict('cold start', cold.ours.median <= TARGET.coldRatio * cold.baseline.median, `<= x${TARGET.coldRatio} node importing nothing`),
   );
+  row(
+    `3 cold start, rules inline as YAML (the README's and the template's form; read without the YAML parser)`,
+    ms(cold.yaml.median),
+    `${ms(cold.yaml.percentile(100))} (max)`,
+    '',
+    `node importing nothing: ${ms(cold.baseline.median)}; ours adds ${ms(cold.yaml.median - cold.baseline.median)} (x${(cold.yaml.median / cold.baseline.median).toFixed(2)})`,
+    '',
+  );
   if (cold.secret.count > 0) {
     row(
       `3 cold start, token from Secrets Manager (the SAM template's setup; moto on 127.0.0.1)`,

@@ -10,6 +10,10 @@
  * Secrets Manager instead (WEBHOOK_TOKEN_SECRET_ARN, as the SAM template configures the function),
  * so the Secrets Manager client loads and one GetSecretValue call is made during the init.
  *
+ * Beside the JSON document (what `npm run deploy:regions` passes), a third kind of spawn is given the
+ * same rules as YAML (what the README's `RewriteRules` example, the template's default and most SSM
+ * parameters hold), read by the subset reader of src/config/yaml-subset.ts without the YAML parser.
+ *
  * Not measured: the Lambda runtime's own bootstrap, the AWS SDK being read from the runtime's copy
  * instead of node_modules (the bundle leaves @aws-sdk/* out, as the Lambda build does), and the
  * real Secrets Manager's latency (the emulator answers from 127.0.0.1).
@@ -19,11 +23,13 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { handlerProblem, restEvent, WEBHOOK_TOKEN } from './inprocess.js';
 import { Samples } from './stats.js';
-import { BENCH_ENV, BENCH_RULES_JSON, Variants, workload } from './workloads.js';
+import { BENCH_ENV, BENCH_RULES, BENCH_RULES_JSON, Variants, workload } from './workloads.js';
 
 export interface ColdStartResult {
   /** Milliseconds from spawn to answer. */
   readonly ours: Samples;
+  /** The same with the rules inline as YAML. */
+  readonly yaml: Samples;
   /** The same, with the token read from Secrets Manager (an emulator); empty when not run. */
   readonly secret: Samples;
   readonly baseline: Samples;
@@ -106,6 +112,7 @@ export async function runColdStart(
     ...BENCH_ENV,
     AWS_LAMBDA_FUNCTION_NAME: 'image-rewriter',
   };
+  const yamlEnv: NodeJS.ProcessEnv = { ...env, REWRITE_RULES: BENCH_RULES };
   // The SAM template's setup: the token from Secrets Manager, so the SDK client loads at init.
   const withoutToken: NodeJS.ProcessEnv = { ...env };
   delete withoutToken['WEBHOOK_TOKEN'];
@@ -120,17 +127,18 @@ export async function runColdStart(
           AWS_SECRET_ACCESS_KEY: 'test',
         };
   const ours = new Samples();
+  const yaml = new Samples();
   const secret = new Samples();
   const baseline = new Samples();
   const failures: string[] = [];
   let checked = 0;
-  const run = async (which: 'ours' | 'secret' | 'baseline', record: boolean): Promise<void> => {
-    const r = await once([...nodeArgs, script, which === 'baseline' ? '--baseline' : bundle, eventFile], which === 'secret' && secretEnv !== undefined ? secretEnv : env);
+  const run = async (which: 'ours' | 'yaml' | 'secret' | 'baseline', record: boolean): Promise<void> => {
+    const r = await once([...nodeArgs, script, which === 'baseline' ? '--baseline' : bundle, eventFile], which === 'secret' && secretEnv !== undefined ? secretEnv : which === 'yaml' ? yamlEnv : env);
     checked++;
     if (which !== 'baseline') {
       const problem = handlerProblem('pod5', variant, r.answer);
-      if (problem !== undefined) failures.push(`cold start${which === 'secret' ? ' (token from Secrets Manager)' : ''}: ${problem}`);
-      if (record) (which === 'ours' ? ours : secret).add(r.ms);
+      if (problem !== undefined) failures.push(`cold start${which === 'secret' ? ' (token from Secrets Manager)' : which === 'yaml' ? ' (rules as YAML)' : ''}: ${problem}`);
+      if (record) (which === 'ours' ? ours : which === 'yaml' ? yaml : secret).add(r.ms);
     } else {
       if ((r.answer as { statusCode?: unknown }).statusCode !== 200) failures.push('cold start baseline: not 200');
       if (record) baseline.add(r.ms);
@@ -138,12 +146,14 @@ export async function runColdStart(
   };
   await run('baseline', false);
   await run('ours', false);
+  await run('yaml', false);
   if (secretEnv !== undefined) await run('secret', false);
   for (let i = 0; i < spawns; i++) {
     progress(`cold start ${i + 1}/${spawns}`);
     await run('baseline', true);
     await run('ours', true);
+    await run('yaml', true);
     if (secretEnv !== undefined) await run('secret', true);
   }
-  return { ours, secret, baseline, bundleBytes: bundleBytes(bundle), checked, failures };
+  return { ours, yaml, secret, baseline, bundleBytes: bundleBytes(bundle), checked, failures };
 }
