@@ -1,10 +1,11 @@
 /**
  * Rules documents from text to a validated, compiled rewriter, as src/config/load.ts does, but
- * loading the YAML parser only for a document that is not JSON and the regex check only for a
+ * loading the YAML parser only for a document neither JSON nor in the YAML subset read without it
+ * (src/config/yaml-subset.ts), and the regex check only for a
  * document with a `regex` rule (regexpp only for a regex outside the subset the check parses
  * itself, src/config/regex-subset.ts), each with `import()` the first time. Together they are more
- * than half of the Lambda bundle, and a JSON document without a regex (the SAM template's default)
- * never needs them: esbuild leaves a module imported this way uncompiled until the import runs
+ * than half of the Lambda bundle, and a JSON or usual YAML document without a regex (the SAM
+ * template's default) never needs them: esbuild leaves a module imported this way uncompiled until the import runs
  * (scripts/build.mjs; docs/performance.md, cold start). The same holds for zod (src/config/schema.ts):
  * a valid document passes the quick check (src/config/document-check.ts) and never loads it. The
  * rules providers parse with this module (src/config/refresh.ts).
