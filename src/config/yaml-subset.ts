@@ -1,9 +1,9 @@
 /**
  * Rules documents in the YAML they are usually written in, read without the YAML parser: block
  * mappings and sequences, flow sequences and mappings on one line (`rules: [{name: gcr, ...}]`, the
- * README's `RewriteRules`; `rules: []`, the template's default), one-line plain and quoted scalars,
- * comments. Whatever else a document holds (anchors, tags, block scalars, scalars over several
- * lines, numbers, booleans, nulls, tabs, non-ASCII text, directives...) makes it decline: the `yaml`
+ * README's `RewriteRules`; `rules: []`, the template's default), one-line plain and quoted strings,
+ * `true` and `false`, comments. Whatever else a document holds (anchors, tags, block scalars, scalars
+ * over several lines, escapes, numbers, nulls, tabs, non-ASCII text, directives...) makes it decline: the `yaml`
  * package reads that document, and reports what is wrong with it, as before.
  *
  * Written by hand because the `yaml` package is the largest part of the Lambda's bundle (116 KB):
@@ -13,7 +13,7 @@
  * package on generated documents and on every rules document of the repository.
  */
 
-export type SubsetValue = string | SubsetValue[] | { [key: string]: SubsetValue };
+export type SubsetValue = string | boolean | SubsetValue[] | { [key: string]: SubsetValue };
 
 /** A line with content (not blank, not only a comment): its indentation and the text after it. */
 interface Line {
@@ -30,8 +30,12 @@ const decline = (): never => {
 /** Keys this reader accepts: plain words (never `__proto__`, checked apart). */
 const BLOCK_KEY = /^([A-Za-z_][A-Za-z0-9_-]*):(?: +|$)/;
 const FLOW_KEY = /^([A-Za-z_][A-Za-z0-9_-]*): +/;
-/** Plain scalars YAML 1.2's core schema may read as something other than a string (declined, also words of YAML 1.1). */
-const NOT_SURELY_STRING = /^(?:[-+.0-9~]|(?:null|true|false|yes|no|on|off|y|n)$)/i;
+/** YAML 1.2's core schema (the package's default): booleans, in the spellings it reads as such. */
+const CORE_BOOLEAN = /^(?:true|True|TRUE|false|False|FALSE)$/;
+/** Its numbers (`123456789012.dkr.ecr...`, an ECR host, is a string). */
+const CORE_NUMBER = /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+/** Plain scalars left to the parser beside numbers: nulls, signs, dots, and YAML 1.1's words in any case. */
+const LEFT_TO_PARSER = /^(?:[-+.~]|(?:null|true|false|yes|no|on|off|y|n)$)/i;
 /** A plain scalar's first character may not be an indicator. */
 const INDICATORS = new Set('-?:,[]{}#&*!|>\'"%@`');
 const MAX_DEPTH = 32;
@@ -73,14 +77,16 @@ function endOfLine(rest: string): void {
   if (after !== '' && !after.startsWith('#')) decline();
 }
 
-function surelyString(s: string): string {
-  if (s === '' || INDICATORS.has(s[0] ?? '') || NOT_SURELY_STRING.test(s)) decline();
+/** A plain scalar: a string, or true or false; anything the core schema could read otherwise is declined. */
+function plainScalar(s: string): string | boolean {
+  if (CORE_BOOLEAN.test(s)) return s.startsWith('t') || s.startsWith('T');
+  if (s === '' || INDICATORS.has(s[0] ?? '') || CORE_NUMBER.test(s) || LEFT_TO_PARSER.test(s)) decline();
   return s;
 }
 
 function keyOf(name: string, seen: Set<string>): string {
   // A repeated key is an error the parser reports; `__proto__` is set apart by its toJS.
-  if (name === '__proto__' || seen.has(name) || NOT_SURELY_STRING.test(name)) decline();
+  if (name === '__proto__' || seen.has(name) || LEFT_TO_PARSER.test(name)) decline();
   seen.add(name);
   return name;
 }
@@ -197,7 +203,7 @@ function inline(s: string, depth: number): SubsetValue {
   const comment = s.indexOf(' #');
   const plain = (comment === -1 ? s : s.slice(0, comment)).trimEnd();
   if (plain.includes(': ') || plain.endsWith(':')) decline();
-  return surelyString(plain);
+  return plainScalar(plain);
 }
 
 /** A flow collection on one line. */
@@ -241,7 +247,7 @@ class Flow {
     const plain = this.#s.slice(this.at, end).trimEnd();
     if (plain.includes(':') || plain.includes('#')) decline();
     this.at = end;
-    return surelyString(plain);
+    return plainScalar(plain);
   }
 
   /** `[...]` or `{...}`: entries read by `entry`, separated by commas, none empty, closed on this line. */

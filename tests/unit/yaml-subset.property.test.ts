@@ -61,6 +61,8 @@ describe('YAML subset reader', () => {
       "rules: [ {name: a, match: 'b.io', replace: \"c.io\"} , {name: x y, match: b.io/x, replace: c.io} ]  # two\n",
       'rules: [[a, [b]], {}]\n',
       'a: ${env:X} #',
+      'allowOptOut: false\nverify: true\nx: [True, FALSE, 12abc, 1.2.3, 2024-01-01, 1_000, 0x1g]\nt: 12:30\n',
+      'rules:\n  - name: central\n    match: 123456789012.dkr.ecr.us-east-1.amazonaws.com\n    replace: ${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}\n',
     ];
     for (const text of accepted) expect(agrees(text)).toBe(true);
     expect(readWithoutYaml('rules: []')).toEqual({ ok: true, value: { rules: [] }, warnings: [] });
@@ -68,7 +70,8 @@ describe('YAML subset reader', () => {
 
   it('declines what it leaves to the YAML parser', () => {
     const declined = [
-      '', '# only a comment\n', 'rules:', 'rules: ~', 'rules: null', 'a: 1', 'a: 1.5', 'a: .5', 'a: true', 'a: no', 'a: -x', 'a: +x',
+      '', '# only a comment\n', 'rules:', 'rules: ~', 'rules: null', 'rules: NULL', 'a: 1', 'a: 1.5', 'a: .5', 'a: 1e3', 'a: 1.', 'a: 0x1f', 'a: 0o17',
+      'a: [1]', 'a: .inf', 'a: -.Inf', 'a: .NaN', 'a: no', 'a: Yes', 'a: ON', 'a: tRUE', 'a: -x', 'a: +x', 'true: a', 'null: a',
       'a: &x b', 'a: *x', 'a: !!str b', 'a: !Ref b', 'a: |\n  b', 'a: >\n  b', 'a: "b\\n"', "a: 'b", 'a: "b', 'a: b\n  c', 'a: b: c', 'a: b:',
       'a:\tb', 'a: b\r\n', '\uFEFFa: b', 'a: é', '---\na: b', 'a: b\n---\nc: d', '%YAML 1.2\n---\na: b', 'a: b\n...\n', 'a: b\na: c',
       '__proto__: b', 'a: [b,]', 'a: [b, , c]', 'a: [b', 'a: [b,\n  c]', 'a: {b: c', 'a: {b:c}', 'a: [b: c]', 'a: [b#c]', 'a: {b: {c: }}',
@@ -98,7 +101,8 @@ describe('YAML subset reader', () => {
   /** Scalars: plain words and references, with the characters that make YAML read them otherwise. */
   const scalar = fc.oneof(
     { arbitrary: fc.constantFrom('gcr.io', 'asia.gcr.io', 'registry.k8s.io/pause', '${env:AWS_REGION}', 'a b', 'x', 'quay\\.io/(.+)', '$<org>/$2', 'team-*', 'a#b', 'it\'s', 'a"b', 'a:b', '[x]', '{y}'), weight: 12 },
-    fc.constantFrom('1', '1.5', '.5', '-1', '+1', '0x1f', '0o7', '1e3', '.inf', '.nan', '~', 'null', 'Null', 'true', 'False', 'yes', 'no', 'on', 'y', '', ' ', '-', '- a', ': a', 'a: b', 'a #b', '#a', '&a', '*a', '!a', '|', '>', '%a', '@a', '`a', '?', '? a'),
+    fc.constantFrom('1', '1.5', '.5', '-1', '+1', '0x1f', '0o7', '1e3', '.inf', '.nan', '~', 'null', 'Null', 'true', 'False', 'TRUE', 'tRUE', 'yes', 'no', 'on', 'y',
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com', '1.2.3', '0x1g', '0o8', '1_000', '2024-01-01', '12:30', '1.', '1.e5', '.5e1', '+.inf', '-.Inf', '1e', '0X1F', '0b1', '12abc', '1 2', '', ' ', '-', '- a', ': a', 'a: b', 'a #b', '#a', '&a', '*a', '!a', '|', '>', '%a', '@a', '`a', '?', '? a'),
     fc.string({ unit: fc.constantFrom('a', 'b', '.', '/', ':', ' ', '#', '-', '[', ']', '{', '}', ',', "'", '"', '\\', '*', '&', '!', '0', '?', '%', '@'), maxLength: 8 }),
   );
   const keyName = fc.oneof(fc.constantFrom('rules', 'name', 'match', 'regex', 'replace', 'exclude', 'namespaces', 'a', 'b_c', 'd-e', '__proto__', 'true', 'null', 'y', 'on'), fc.stringMatching(/^[a-z_][a-z0-9_-]{0,5}$/));
