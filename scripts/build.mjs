@@ -1,15 +1,17 @@
 // Bundles the two stable entry points (docs/design.md, "Contracts"): dist/handler.js for Lambda, dist/cli.js for humans and tests.
 // One module format (ESM), one bundler run.
 //
-// The Lambda bundle leaves the AWS SDK v3 out (the nodejs22.x runtime provides it; locally it
-// resolves from node_modules, where package.json pins it), and src/ loads it only with a dynamic
-// import(), when a setting needs SSM or Secrets Manager: inline rules and an inline token never load
-// it. A cold start pays for parsing the whole bundle even for code it never runs, so bundling the
-// SDK in (0.87 MiB instead of 0.29 MiB, tree-shaken ESM build) was measured and rejected
-// (spawn -> first answer, 2 vCPUs, same run, before zod/mini and yaml's ES module build; node
-// itself 59 ms): inline settings 174 -> 251 ms;
-// token from Secrets Manager (the SAM template's setup) 333 -> 332 ms; rules from SSM as well
-// 493 -> 387 ms. The check below keeps the SDK out of the bundle's static imports.
+// The Lambda bundle carries the AWS SDK v3 it uses (the SSM and Secrets Manager clients for settings
+// read from AWS, the ECR client for existence checks), from the SDK's ES module build (`mainFields`:
+// `module` first), tree-shaken and split into chunks that only import() reaches: src/ loads a client
+// only when a setting needs it, so inline rules and an inline token never read a byte of it (the
+// check below keeps the SDK out of what a cold start loads). Measured against leaving the SDK out and
+// loading the copy the Lambda runtime ships (as node_modules here), spawn -> first answer, 2 vCPUs,
+// alternating (docs/performance.md, fourteenth pass): the token from an SSM parameter (the SAM
+// template's setup) 169.6 -> 109.1 ms, from Secrets Manager 132.5 -> 100.5 ms, inline settings 47.9
+// -> 48.0 ms. An earlier measurement, bundling the SDK into the one file (no splitting), had cost
+// inline settings 77 ms, which is why it was left out then. Bundled, the function also runs the SDK
+// version package-lock.json pins rather than whichever the runtime was last updated with.
 import { build } from 'esbuild';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -53,7 +55,7 @@ const yamlEsm = join(dirname(createRequire(import.meta.url).resolve('yaml/packag
 // one file, V8 would still have to read all of it at every cold start (docs/performance.md, cold
 // start). template.yaml builds the same (`Splitting`, `ChunkNames`).
 const entries = [
-  { in: 'src/lambda/main.ts', out: 'dist/handler.js', external: ['@aws-sdk/*'], alias: { yaml: yamlEsm }, split: { outdir: 'dist', entryNames: 'handler', chunkNames: 'chunks/[name]-[hash]' }, lazy: ['yaml', '@eslint-community/regexpp', 'zod', 'ajv'],
+  { in: 'src/lambda/main.ts', out: 'dist/handler.js', mainFields: ['module', 'main'], alias: { yaml: yamlEsm }, split: { outdir: 'dist', entryNames: 'handler', chunkNames: 'chunks/[name]-[hash]' }, lazy: ['yaml', '@eslint-community/regexpp', 'zod', 'ajv', '@aws-sdk', '@smithy', '@aws-crypto'],
     // The Node built-ins a cold start may import statically: each other one costs its module (and
     // its ES module namespace) at every cold start; load it where it is used
     // (process.getBuiltinModule, or import()). node:fs and node:url are loaded anyway.
@@ -79,6 +81,7 @@ for (const e of entries) {
     ...common,
     entryPoints: [e.in],
     external: e.external ?? [],
+    ...(e.mainFields === undefined ? {} : { mainFields: e.mainFields }),
     alias: e.alias ?? {},
     keepNames: e.keepNames ?? common.keepNames,
     ...(e.split === undefined ? { outfile: e.out } : { splitting: true, ...e.split }),

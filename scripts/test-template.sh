@@ -101,13 +101,14 @@ fi
 step "artifact: $artifact (Handler: $handler); the function's files:"
 ls -la "$work/build/$code_uri" >&2
 
-# The RIE run: the tools, dist/handler.js, and the SDK for the artifact (the runtime provides it on
-# Lambda; here ESM resolution walks up from the artifact to this link).
+# The RIE run: the tools and dist/handler.js. The webhook's artifact carries the AWS SDK in its
+# chunks and gets no node_modules (none is in reach of $work/build); the token function leaves the SDK
+# to the runtime, so its directory gets a link to the project's.
 IMAGE_REWRITER_RIE="$(hack/lambda/build-rie.sh | tail -n1)"
 IMAGE_REWRITER_RIC_DIR="$(hack/lambda/install-ric.sh | tail -n1)"
 export IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR
 npm run --silent build
-ln -s "$root/node_modules" "$work/build/node_modules"
+ln -s "$root/node_modules" "$work/build/WebhookTokenFunction/node_modules"
 
 sizes() { printf '%s: %s bytes (%s gzipped)\n' "$1" "$(stat -c %s "$1")" "$(gzip -c "$1" | wc -c)"; }
 {

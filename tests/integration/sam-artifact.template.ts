@@ -7,6 +7,7 @@
  * (src/observability/stack-map.ts reads the map then). The token function is built too. Prints the sizes.
  */
 import { describe, expect, it } from '@jest/globals';
+import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +40,18 @@ describe('the sam build artifacts', () => {
       expect(readFileSync(join(dir, f), 'utf8')).not.toContain('sourceMappingURL');
       expect(existsSync(join(dir, `${f}.map`))).toBe(true);
     }
+  });
+
+  it('the webhook imports nothing from outside its files but Node built-ins: the AWS SDK is in its chunks', async () => {
+    // esbuild resolves every import and import() of the artifact as Node would, from the artifact's
+    // directory (no node_modules is in reach of it: scripts/test-template.sh): one it cannot resolve fails the build.
+    const result = await build({ entryPoints: [join(dir, 'main.mjs')], bundle: true, platform: 'node', format: 'esm', splitting: true, outdir: join(dir, 'resolved'), write: false, metafile: true, logLevel: 'silent' });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((i) => !i.includes('WebhookFunction/'))).toEqual([]);
+    // The SDK's request signing is among them, and not in the entry a cold start loads.
+    const signing = inputs.filter((i) => readFileSync(i.startsWith('/') ? i : join(process.cwd(), i), 'utf8').includes('AWS4-HMAC-SHA256'));
+    expect(signing.length).toBeGreaterThan(0);
+    expect(signing.some((i) => i.endsWith('main.mjs'))).toBe(false);
   });
 
   it('an error the webhook logs at init shows its src/ position, with the NODE_OPTIONS SAM gives it', () => {

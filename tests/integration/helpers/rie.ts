@@ -86,9 +86,8 @@ export async function startRie(options: RieOptions): Promise<RieFunction> {
     bootstrap,
     handlerName,
   ];
-  // cwd = the repository: the bundle's `@aws-sdk/*` imports resolve from its node_modules (ESM
-  // resolution walks up from the bundle's directory; for bundles outside the repository the caller
-  // links a node_modules next to them), as the nodejs22.x runtime provides the SDK.
+  // cwd = the repository (for the tools); the bundle resolves its imports from its own directory up,
+  // and carries the AWS SDK in its chunks (scripts/build.mjs).
   const group = spawnGroup(`aws-lambda-rie (${options.bundle})`, rie, args, { cwd: REPO_ROOT, env });
   try {
     await waitForPort(group, invokePort, 30_000);

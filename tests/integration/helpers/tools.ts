@@ -3,8 +3,9 @@
  * variables scripts/test-integration.sh exports. A missing tool is an error that names the script
  * providing it: these tests fail, they never skip.
  */
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../../helpers/fixtures.js';
 
 /** How to get everything at once. */
@@ -83,6 +84,32 @@ export function distHandler(): string {
     throw new MissingToolError(`${DIST_HANDLER} is older than src/: run npm run build (${WRAPPER} does), or the tests would compare a stale bundle.`);
   }
   return DIST_HANDLER;
+}
+
+/**
+ * dist/ copied (once per process) into a temporary directory with no node_modules on the way up from
+ * it, as the Lambda's task root has none: its handler.js finds nothing outside the bundle, so the
+ * AWS SDK it reads settings with must be in its chunks (scripts/build.mjs bundles it).
+ */
+let standalone: string | undefined;
+export function standaloneDistHandler(): string {
+  if (standalone === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-dist-'));
+    cpSync(dirname(distHandler()), dir, { recursive: true, filter: (f) => !f.endsWith('.map') });
+    const reachable = ancestors(dir).filter((d) => existsSync(join(d, 'node_modules')));
+    if (reachable.length > 0) throw new Error(`${dir}: a node_modules is reachable from it (${reachable.join(', ')}): the copy would not show that the bundle stands alone`);
+    process.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    standalone = join(dir, 'handler.js');
+  }
+  return standalone;
+}
+
+function ancestors(dir: string): string[] {
+  const out = [dir];
+  for (let d = dirname(dir); d !== out.at(-1); d = dirname(d)) out.push(d);
+  return out;
 }
 
 /** `python` of the Python tools venv, with aws-sam-cli importable (hack/python/setup-venv.sh). */

@@ -3,14 +3,15 @@
  * - in process: src/lambda/main.ts imported afresh (jest.resetModules) with process.env set, its log
  *   lines captured from its writer to stdout/stderr;
  * - under RIE: dist/handler.js with aws-lambda-ric under the Runtime Interface Emulator, its log
- *   lines read from RIE's output. The closest thing to production that runs here.
+ *   lines read from RIE's output, copied where no node_modules is in reach (the AWS SDK from its
+ *   own chunks, as on Lambda). The closest thing to production that runs here.
  * Either way the function's init reads its token and rules the way Lambda's cold start does.
  */
 import { jest } from '@jest/globals';
 import { type JsonObject, loadEvent } from '../../helpers/events.js';
 import { jsonLines } from './processes.js';
 import { startRie } from './rie.js';
-import { distHandler } from './tools.js';
+import { standaloneDistHandler } from './tools.js';
 
 export interface Answer {
   readonly statusCode: number;
@@ -73,9 +74,12 @@ export const startInProcess: StartWebhook = async (env) => {
   };
 };
 
-/** dist/handler.js under RIE with `env` (startRie adds the Lambda and AWS settings). */
+/**
+ * dist/handler.js under RIE with `env` (startRie adds the Lambda and AWS settings), from a copy with
+ * no node_modules in reach, as in a Lambda task root: the AWS SDK comes from its chunks.
+ */
 export const startUnderRie: StartWebhook = async (env) => {
-  const fn = await startRie({ bundle: distHandler(), env });
+  const fn = await startRie({ bundle: standaloneDistHandler(), env });
   return {
     call: async (event) => toAnswer(await fn.result(typeof event === 'string' ? loadEvent(event) : event)),
     logs: () => jsonLines(fn.process.output()),
