@@ -6,16 +6,16 @@
  * fresh node process that imports nothing and answers with a trivial function: what node itself
  * costs on this machine. One of each is run first and not counted (file cache).
  *
- * With an AWS API emulator (`npm run bench -- --moto`), a third kind of spawn reads the token from
- * Secrets Manager instead (WEBHOOK_TOKEN_SECRET_ARN, as the SAM template configures the function),
- * so the Secrets Manager client loads and one GetSecretValue call is made during the init.
+ * With an AWS API emulator (`npm run bench -- --moto`), two more kinds of spawn read the token from
+ * AWS instead: from an SSM SecureString parameter (WEBHOOK_TOKEN_PARAMETER, as the SAM template
+ * configures the function) and from Secrets Manager (WEBHOOK_TOKEN_SECRET_ARN), so that client loads
+ * from the bundle's chunks and makes one call during the init.
  *
  * Beside the JSON document (what `npm run deploy:regions` passes), a third kind of spawn is given the
  * same rules as YAML (what the README's `RewriteRules` example, the template's default and most SSM
  * parameters hold), read by the subset reader of src/config/yaml-subset.ts without the YAML parser.
  *
- * Not measured: the Lambda runtime's own bootstrap, the AWS SDK being read from the runtime's copy
- * instead of node_modules (the bundle leaves @aws-sdk/* out, as the Lambda build does), and the
+ * Not measured: the Lambda runtime's own bootstrap, and the
  * real Secrets Manager's latency (the emulator answers from 127.0.0.1).
  */
 import { spawn } from 'node:child_process';
@@ -30,6 +30,8 @@ export interface ColdStartResult {
   readonly ours: Samples;
   /** The same with the rules inline as YAML. */
   readonly yaml: Samples;
+  /** The same, with the token read from an SSM SecureString parameter (an emulator): the SAM template's setup; empty when not run. */
+  readonly ssm: Samples;
   /** The same, with the token read from Secrets Manager (an emulator); empty when not run. */
   readonly secret: Samples;
   readonly baseline: Samples;
@@ -71,12 +73,14 @@ function once(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Spawned>
   });
 }
 
-/** An AWS API emulator (moto server) holding the token as a secret, for the SAM template's setup. */
+/** An AWS API emulator (moto server) holding the token as a secret and as an SSM parameter (the SAM template's setup). */
 export interface SecretSetup {
   /** AWS_ENDPOINT_URL of the emulator. */
   readonly endpoint: string;
   /** The secret's ARN (WEBHOOK_TOKEN_SECRET_ARN). */
   readonly secretArn: string;
+  /** The SecureString parameter's name (WEBHOOK_TOKEN_PARAMETER, as the template sets it). */
+  readonly parameterName: string;
 }
 
 /** dist/handler.js and its chunks (dist/chunks/, what it loads with import()), without the source maps. */
@@ -112,48 +116,47 @@ export async function runColdStart(
     ...BENCH_ENV,
     AWS_LAMBDA_FUNCTION_NAME: 'image-rewriter',
   };
-  const yamlEnv: NodeJS.ProcessEnv = { ...env, REWRITE_RULES: BENCH_RULES };
-  // The SAM template's setup: the token from Secrets Manager, so the SDK client loads at init.
   const withoutToken: NodeJS.ProcessEnv = { ...env };
   delete withoutToken['WEBHOOK_TOKEN'];
-  const secretEnv: NodeJS.ProcessEnv | undefined =
-    secretSetup === undefined
-      ? undefined
-      : {
-          ...withoutToken,
-          WEBHOOK_TOKEN_SECRET_ARN: secretSetup.secretArn,
-          AWS_ENDPOINT_URL: secretSetup.endpoint,
-          AWS_ACCESS_KEY_ID: 'test',
-          AWS_SECRET_ACCESS_KEY: 'test',
-        };
-  const ours = new Samples();
-  const yaml = new Samples();
-  const secret = new Samples();
-  const baseline = new Samples();
+  const awsEnv = (setup: SecretSetup, setting: Record<string, string>): NodeJS.ProcessEnv => ({
+    ...withoutToken,
+    ...setting,
+    AWS_ENDPOINT_URL: setup.endpoint,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+  const samples = { baseline: new Samples(), ours: new Samples(), yaml: new Samples(), ssm: new Samples(), secret: new Samples() };
+  type Kind = keyof typeof samples;
+  // Each kind of spawn: its environment and what a wrong answer is reported as.
+  const kinds: [Kind, NodeJS.ProcessEnv, string][] = [
+    ['baseline', env, 'baseline'],
+    ['ours', env, ''],
+    ['yaml', { ...env, REWRITE_RULES: BENCH_RULES }, ' (rules as YAML)'],
+    // The SAM template's setup: the token from an SSM SecureString parameter, so the SSM client loads at init.
+    ...(secretSetup === undefined
+      ? []
+      : ([
+          ['ssm', awsEnv(secretSetup, { WEBHOOK_TOKEN_PARAMETER: secretSetup.parameterName }), ' (token from SSM)'],
+          ['secret', awsEnv(secretSetup, { WEBHOOK_TOKEN_SECRET_ARN: secretSetup.secretArn }), ' (token from Secrets Manager)'],
+        ] as [Kind, NodeJS.ProcessEnv, string][])),
+  ];
   const failures: string[] = [];
   let checked = 0;
-  const run = async (which: 'ours' | 'yaml' | 'secret' | 'baseline', record: boolean): Promise<void> => {
-    const r = await once([...nodeArgs, script, which === 'baseline' ? '--baseline' : bundle, eventFile], which === 'secret' && secretEnv !== undefined ? secretEnv : which === 'yaml' ? yamlEnv : env);
+  const run = async ([which, kindEnv, label]: [Kind, NodeJS.ProcessEnv, string], record: boolean): Promise<void> => {
+    const r = await once([...nodeArgs, script, which === 'baseline' ? '--baseline' : bundle, eventFile], kindEnv);
     checked++;
     if (which !== 'baseline') {
       const problem = handlerProblem('pod5', variant, r.answer);
-      if (problem !== undefined) failures.push(`cold start${which === 'secret' ? ' (token from Secrets Manager)' : which === 'yaml' ? ' (rules as YAML)' : ''}: ${problem}`);
-      if (record) (which === 'ours' ? ours : which === 'yaml' ? yaml : secret).add(r.ms);
-    } else {
-      if ((r.answer as { statusCode?: unknown }).statusCode !== 200) failures.push('cold start baseline: not 200');
-      if (record) baseline.add(r.ms);
+      if (problem !== undefined) failures.push(`cold start${label}: ${problem}`);
+    } else if ((r.answer as { statusCode?: unknown }).statusCode !== 200) {
+      failures.push('cold start baseline: not 200');
     }
+    if (record) samples[which].add(r.ms);
   };
-  await run('baseline', false);
-  await run('ours', false);
-  await run('yaml', false);
-  if (secretEnv !== undefined) await run('secret', false);
+  for (const kind of kinds) await run(kind, false);
   for (let i = 0; i < spawns; i++) {
     progress(`cold start ${i + 1}/${spawns}`);
-    await run('baseline', true);
-    await run('ours', true);
-    await run('yaml', true);
-    if (secretEnv !== undefined) await run('secret', true);
+    for (const kind of kinds) await run(kind, true);
   }
-  return { ours, yaml, secret, baseline, bundleBytes: bundleBytes(bundle), checked, failures };
+  return { ...samples, bundleBytes: bundleBytes(bundle), checked, failures };
 }
