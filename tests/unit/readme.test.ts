@@ -295,7 +295,7 @@ describe('README Cold starts', () => {
     const performance = readFileSync(join(REPO_ROOT, 'docs', 'performance.md'), 'utf8');
     const row = (label: string): string => performance.split('\n').find((l) => l.startsWith(`| 3 cold start${label}`))?.split('|')[2]?.trim() ?? '';
     const inline = row(': spawn -> first answer');
-    const fromAws = row(', token from Secrets Manager');
+    const fromAws = row(', token from an SSM parameter');
     const paragraph = readme.split('- **Cold starts.**')[1]?.split('\n- **')[0] ?? '';
     const quoted = /(\d+) ms with inline rules and token[^,]*, (\d+) ms with\s+the token read from AWS/.exec(paragraph);
     expect(quoted).not.toBeNull();
