@@ -3,7 +3,8 @@
 //
 // The Lambda bundle carries the AWS SDK v3 it uses (the SSM and Secrets Manager clients for settings
 // read from AWS, the ECR client for existence checks), from the SDK's ES module build (`mainFields`:
-// `module` first), tree-shaken and split into chunks that only import() reaches: src/ loads a client
+// `module` first), tree-shaken to the operations src/ calls (src/config/sdk-ssm.ts and its siblings
+// re-export only those) and split into chunks that only import() reaches: src/ loads a client
 // only when a setting needs it, so inline rules and an inline token never read a byte of it (the
 // check below keeps the SDK out of what a cold start loads). Measured against leaving the SDK out and
 // loading the copy the Lambda runtime ships (as node_modules here), spawn -> first answer, 2 vCPUs,

@@ -17,7 +17,7 @@ function lazy<T>(make: () => Promise<T>): () => Promise<T> {
 
 export function lazyAwsClients(): AwsClients {
   return {
-    ssm: lazy(async () => new (await import('@aws-sdk/client-ssm')).SSMClient({})),
-    secretsManager: lazy(async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({})),
+    ssm: lazy(async () => new (await import('./sdk-ssm.js')).SSMClient({})),
+    secretsManager: lazy(async () => new (await import('./sdk-secrets-manager.js')).SecretsManagerClient({})),
   };
 }

@@ -90,7 +90,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
     let version: string | undefined;
     try {
       // Loading the SDK (first read only) is inside the try: a failure is a failed read, retried.
-      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), client()]);
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), client()]);
       const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: AbortSignal.timeout(timeoutMs) });
       if (out.Parameter?.Value === undefined) throw new SourceError(`parameter ${name} has no value`);
       text = out.Parameter.Value;

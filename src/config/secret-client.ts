@@ -23,7 +23,7 @@ export async function secretsManagerFor(secretId: string, shared: SecretsManager
   if (region === sharedRegion) return shared;
   let client = regional.get(region);
   if (client === undefined) {
-    const { SecretsManagerClient: Client } = await import('@aws-sdk/client-secrets-manager');
+    const { SecretsManagerClient: Client } = await import('./sdk-secrets-manager.js');
     client = new Client({ region });
     regional.set(region, client);
   }

@@ -61,7 +61,7 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
     case 'file':
       return fsPromises.readFile(setting.path, 'utf8');
     case 'ssm': {
-      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
       return (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
     }
@@ -69,7 +69,7 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       // secret-client.js by import(): the verify chunk imports it too, and a module shared with the
       // entry would become a chunk loaded at every cold start.
       const [{ GetSecretValueCommand }, shared, { secretsManagerFor }] = await Promise.all([
-        import('@aws-sdk/client-secrets-manager'),
+        import('./sdk-secrets-manager.js'),
         deps.secretsManager(),
         import('./secret-client.js'),
       ]);

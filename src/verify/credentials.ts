@@ -92,10 +92,10 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
     let raw: string | undefined;
     try {
       if (setting.kind === 'ssm') {
-        const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), deps.ssm()]);
+        const [{ GetParameterCommand }, ssm] = await Promise.all([import('../config/sdk-ssm.js'), deps.ssm()]);
         raw = (await ssm.send(new GetParameterCommand({ Name: setting.name, WithDecryption: true }), { abortSignal: signal })).Parameter?.Value;
       } else {
-        const [{ GetSecretValueCommand }, shared] = await Promise.all([import('@aws-sdk/client-secrets-manager'), deps.secretsManager()]);
+        const [{ GetSecretValueCommand }, shared] = await Promise.all([import('../config/sdk-secrets-manager.js'), deps.secretsManager()]);
         const sm = await secretsManagerFor(setting.secretId, shared);
         raw = (await sm.send(new GetSecretValueCommand({ SecretId: setting.secretId }), { abortSignal: signal })).SecretString;
       }

@@ -29,7 +29,7 @@ const describe = (t: EcrTarget): string => `${t.registry}/${t.repository}${t.dig
 /** Check one ECR target; throws for errors of the SDK other than "not found" (the caller classifies them). */
 export async function checkEcr(target: EcrTarget, platforms: readonly string[], signal: AbortSignal, client: ECRClient): Promise<CheckOutcome> {
   const imageId = target.digest === undefined ? { imageTag: target.tag ?? 'latest' } : { imageDigest: target.digest };
-  const { BatchGetImageCommand } = await import('@aws-sdk/client-ecr');
+  const { BatchGetImageCommand } = await import('./sdk-ecr.js');
   let out;
   try {
     out = await client.send(

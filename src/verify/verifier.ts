@@ -291,7 +291,7 @@ export function ecrClients(maxRegions = 8): (region: string) => Promise<ECRClien
     let c = clients.get(region);
     if (c === undefined) {
       if (clients.size >= maxRegions) clients.clear();
-      c = import('@aws-sdk/client-ecr').then(({ ECRClient: Client }) => new Client({ region }));
+      c = import('./sdk-ecr.js').then(({ ECRClient: Client }) => new Client({ region }));
       c.catch(() => clients.delete(region));
       clients.set(region, c);
     }
