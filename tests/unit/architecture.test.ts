@@ -122,6 +122,18 @@ describe('the architecture of src/', () => {
     expect(upward).toEqual([]);
   });
 
+  it("the AWS SDK's code is imported only by the modules that re-export the operations called (the bundle keeps only those)", () => {
+    // Type-only imports cost nothing at run time; a value import or import() of a client package
+    // elsewhere would bring every operation of the client into the bundle (docs/performance.md, fourteenth pass).
+    const SDK_VALUE_IMPORT = /(?:\bimport\s*\(\s*|\b(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s*)'@aws-sdk\//g;
+    const importers = sourceFiles(SRC)
+      .filter((f) => [...readFileSync(f, 'utf8').matchAll(SDK_VALUE_IMPORT)].length > 0)
+      .map((f) => relative(SRC, f))
+      .sort();
+    // The deploy-time token function is built apart, with the runtime's SDK (template.yaml).
+    expect(importers).toEqual(['config/sdk-secrets-manager.ts', 'config/sdk-ssm.ts', 'lambda/token-resource.ts', 'verify/sdk-ecr.ts']);
+  });
+
   it('no source file is longer than 500 lines', () => {
     const long = sourceFiles(SRC)
       .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n').length }))
