@@ -222,11 +222,11 @@ class Flow {
   node(depth: number): SubsetValue {
     if (depth > MAX_DEPTH) decline();
     const c = this.#s[this.at];
-    if (c === '[') return this.#collection(']', depth, () => this.node(depth + 1));
+    if (c === '[') return this.#collection(']', () => this.node(depth + 1));
     if (c === '{') {
       const map: Record<string, SubsetValue> = {};
       const seen = new Set<string>();
-      this.#collection('}', depth, () => {
+      this.#collection('}', () => {
         const m = FLOW_KEY.exec(this.#s.slice(this.at));
         if (m === null) return decline();
         const key = keyOf(m[1] ?? '', seen);
@@ -251,9 +251,8 @@ class Flow {
   }
 
   /** `[...]` or `{...}`: entries read by `entry`, separated by commas, none empty, closed on this line. */
-  #collection(close: string, depth: number, entry: () => SubsetValue): SubsetValue[] {
+  #collection(close: string, entry: () => SubsetValue): SubsetValue[] {
     const items: SubsetValue[] = [];
-    if (depth > MAX_DEPTH) decline();
     this.at++;
     this.#spaces();
     if (this.#s[this.at] === close) {
