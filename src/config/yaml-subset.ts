@@ -42,13 +42,14 @@ const MAX_DEPTH = 32;
 
 /** `text` read as YAML when it is in the subset above; undefined when the YAML parser must read it. */
 export function readYamlSubset(text: string): SubsetValue | undefined {
-  // Printable ASCII and newlines only: no tab, carriage return, byte order mark or other line break.
+  // Printable ASCII and line ends only (LF, or CRLF as an editor on Windows saves it): no tab, lone
+  // carriage return, byte order mark or other line break.
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if ((c < 0x20 || c > 0x7e) && c !== 0x0a) return undefined;
+    if ((c < 0x20 || c > 0x7e) && c !== 0x0a && !(c === 0x0d && text.charCodeAt(i + 1) === 0x0a)) return undefined;
   }
   const lines: Line[] = [];
-  for (const raw of text.split('\n')) {
+  for (const raw of text.split(/\r?\n/)) {
     // Directives, document markers: left to the parser.
     if (raw.startsWith('%') || raw.startsWith('---') || raw.startsWith('...')) return undefined;
     const body = raw.trimStart();

@@ -61,6 +61,7 @@ describe('YAML subset reader', () => {
       "rules: [ {name: a, match: 'b.io', replace: \"c.io\"} , {name: x y, match: b.io/x, replace: c.io} ]  # two\n",
       'rules: [[a, [b]], {}]\n',
       'a: ${env:X} #',
+      'rules:\r\n  - name: gcr # saved on Windows\r\n    match: gcr.io\r\n    replace: asia.gcr.io\r\n',
       'allowOptOut: false\nverify: true\nx: [True, FALSE, 12abc, 1.2.3, 2024-01-01, 1_000, 0x1g]\nt: 12:30\n',
       'rules:\n  - name: central\n    match: 123456789012.dkr.ecr.us-east-1.amazonaws.com\n    replace: ${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}\n',
     ];
@@ -73,7 +74,7 @@ describe('YAML subset reader', () => {
       '', '# only a comment\n', 'rules:', 'rules: ~', 'rules: null', 'rules: NULL', 'a: 1', 'a: 1.5', 'a: .5', 'a: 1e3', 'a: 1.', 'a: 0x1f', 'a: 0o17',
       'a: [1]', 'a: .inf', 'a: -.Inf', 'a: .NaN', 'a: no', 'a: Yes', 'a: ON', 'a: tRUE', 'a: -x', 'a: +x', 'true: a', 'null: a',
       'a: &x b', 'a: *x', 'a: !!str b', 'a: !Ref b', 'a: |\n  b', 'a: >\n  b', 'a: "b\\n"', "a: 'b", 'a: "b', 'a: b\n  c', 'a: b: c', 'a: b:',
-      'a:\tb', 'a: b\r\n', '\uFEFFa: b', 'a: é', '---\na: b', 'a: b\n---\nc: d', '%YAML 1.2\n---\na: b', 'a: b\n...\n', 'a: b\na: c',
+      'a:\tb', 'a: b\r', 'a: b\rc: d', 'a: "b\r\n  c"', '\uFEFFa: b', 'a: é', '---\na: b', 'a: b\n---\nc: d', '%YAML 1.2\n---\na: b', 'a: b\n...\n', 'a: b\na: c',
       '__proto__: b', 'a: [b,]', 'a: [b, , c]', 'a: [b', 'a: [b,\n  c]', 'a: {b: c', 'a: {b:c}', 'a: [b: c]', 'a: [b#c]', 'a: {b: {c: }}',
       '- - a', '? a\n: b', 'a:b', '"a": b', 'a : b', '  a: b\n b: c', 'a:\n  - b\n   - c', 'a:\n  b: c\n d: e', 'a: [b] c', "a: 'b' c",
       'a: @b', 'a: `b', 'a: %b', 'a: b\n- c', 'a:\n- b\nc', 'y: b', 'on: b', 'a: [{b: c}]]', 'a: b #c\n  d',
@@ -158,8 +159,8 @@ describe('YAML subset reader', () => {
   };
   const style = fc.record({ indent: fc.integer({ min: 2, max: 4 }), compact: fc.boolean(), quote: fc.constantFrom('plain', 'single', 'double', 'mixed'), flowAt: fc.integer({ min: 1, max: 5 }), comments: fc.boolean() });
   const documentArb = fc
-    .tuple(fc.array(fc.tuple(keyName, node), { minLength: 1, maxLength: 3 }), style)
-    .map(([map, st]) => block({ map }, st, 0, 0).join('\n') + '\n');
+    .tuple(fc.array(fc.tuple(keyName, node), { minLength: 1, maxLength: 3 }), style, fc.constantFrom('\n', '\n', '\r\n'))
+    .map(([map, st, eol]) => block({ map }, st, 0, 0).join(eol) + eol);
   const EDITS = [' ', '  ', '\n', '#', ':', ': ', '-', '- ', ',', '[', ']', '{', '}', "'", '"', '\\', '&', '*', '!', '|', '>', '?', '%', '@', '\t', '\r', '---\n', '...\n', 'é', '~'];
   const mutated = fc.tuple(documentArb, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 2 }), fc.constantFrom(...EDITS)), { minLength: 1, maxLength: 3 })).map(([text, edits]) => {
     let t = text;
