@@ -326,9 +326,21 @@ describe.each<[string, StartWebhook, string]>([
         warnings: [warning('left containers[c0] gcr.io/keep/app:2.0 unchanged (rule keep): ', `(ECR in us-west-2 failed \\(${refused}\\)|no answer.* deadline)`)],
       });
       expect(await reviewLine(fn(), first.uid)).toMatchObject({ verifyErrors: 1 });
-      // Three failures in a row (two at the deadline, this one): the breaker is open.
-      const second = await review(fn(), ['gcr.io/keep/app:3.0']);
-      expect(outcome(second.answer, ['gcr.io/keep/app:3.0']).warnings).toEqual([warning('left containers[c0] gcr.io/keep/app:3.0 unchanged (rule keep): ', 'failing; not asked again for a while')]);
+      // Three failures in a row open the breaker. The two at the deadline count unless the
+      // deadline cut a check soon after it was asked (on a loaded machine, a check that waited to
+      // be sent: src/verify/verifier.ts does not blame the registry for that); a refused
+      // connection always counts. So the breaker is open after this review or at most two more,
+      // each of which was refused, and then the check is skipped.
+      const open = warning('left containers[c0] gcr.io/keep/app:3.0 unchanged (rule keep): ', 'failing; not asked again for a while');
+      const refusedAgain = warning('left containers[c0] gcr.io/keep/app:3.0 unchanged (rule keep): ', `ECR in us-west-2 failed \\(${refused}\\)`);
+      const seen: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const warnings = outcome((await review(fn(), ['gcr.io/keep/app:3.0'])).answer, ['gcr.io/keep/app:3.0']).warnings;
+        seen.push(...warnings);
+        if (JSON.stringify(warnings).includes('not asked again')) break;
+      }
+      expect(seen.at(-1)).toEqual(open);
+      expect(seen.slice(0, -1)).toEqual(seen.slice(0, -1).map(() => refusedAgain));
     });
   });
 });
