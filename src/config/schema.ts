@@ -19,7 +19,7 @@
  * Lambda loads this module only for a document that check does not accept.
  */
 import * as z from 'zod/mini';
-import { compileRules, duplicateNameIssue, type Issue, ON_MISSING, ON_UNREACHABLE, type PathSegment } from '../core/rules.js';
+import { compileRules, duplicateNameIssue, type Issue, MAX_RULES, ON_MISSING, ON_UNREACHABLE, type PathSegment, tooManyRulesIssue } from '../core/rules.js';
 import { replaceProblem, substituteEnv } from '../core/replace-template.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import { compiledResult, prefixProblem, ruleProblems } from './document-rules.js';
@@ -225,7 +225,9 @@ export function validateWithSchema(input: unknown, env: Readonly<Record<string, 
         }
       }
     });
-    const partial = compileRules({ rules: good }, env);
+    // A document over the limit is refused for its size (counted whole: its valid rules alone may be
+    // within it) and, like a schema-valid one, its valid rules are not compiled.
+    const partial = raw.length > MAX_RULES ? { ok: false as const, issues: [tooManyRulesIssue(raw.length)] } : compileRules({ rules: good }, env);
     if (!partial.ok) {
       for (const i of partial.issues) {
         if (i.severity !== 'error') continue;

@@ -157,6 +157,11 @@ export function duplicateNameIssue(name: string, i: number, first: number): Issu
  */
 export const MAX_RULES = 10_000;
 
+/** The error for a document of `count` rules, more than MAX_RULES. */
+export function tooManyRulesIssue(count: number): Issue {
+  return { path: ['rules'], severity: 'error', message: `has ${count} rules; at most ${MAX_RULES} are allowed (docs/reliability.md)` };
+}
+
 /**
  * Compile a schema-valid rules document. Collects every semantic problem (unset variables,
  * unusable replacements, duplicate names, self-matching rules) and warns about shadowed rules.
@@ -164,7 +169,7 @@ export const MAX_RULES = 10_000;
 export function compileRules(doc: RulesDocument, env: Readonly<Record<string, string | undefined>>): CompileResult {
   const issues: Issue[] = [];
   if (doc.rules.length > MAX_RULES) {
-    return { ok: false, issues: [{ path: ['rules'], severity: 'error', message: `has ${doc.rules.length} rules; at most ${MAX_RULES} are allowed (docs/reliability.md)` }] };
+    return { ok: false, issues: [tooManyRulesIssue(doc.rules.length)] };
   }
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];

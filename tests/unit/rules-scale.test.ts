@@ -128,6 +128,21 @@ describe('many rules', () => {
     if (!r.ok) expect(r.issues).toContainEqual({ path: ['rules'], severity: 'error', message: `has ${MAX_RULES + 1} rules; at most ${MAX_RULES} are allowed (docs/reliability.md)` });
   });
 
+  it(`more than ${MAX_RULES} rules, one of them invalid: the limit is reported with the rest, with the document's own count`, () => {
+    // The limit was checked on the rules valid on their own only: 10,001 rules with one typo said
+    // nothing of it (the next check-config did), and 10,002 with one typo said "has 10001 rules".
+    const tooMany = (n: number): unknown[] => matchRules(n).map((r, i) => (i === 5 ? { name: r.name, matchh: r.match, replace: r.replace } : r));
+    for (const n of [MAX_RULES + 1, MAX_RULES + 2]) {
+      const r = validateDocument({ rules: tooMany(n) }, TEST_ENV);
+      expect(r.ok).toBe(false);
+      if (r.ok) continue;
+      const messages = r.issues.map(formatIssue);
+      expect(messages).toContain(`rules: has ${n} rules; at most ${MAX_RULES} are allowed (docs/reliability.md)`);
+      expect(messages).toContain('rules[5].matchh: unknown field (did you mean "match"?)');
+      expect(messages.filter((m) => m.includes('at most'))).toHaveLength(1);
+    }
+  });
+
   it('the first matching rule wins, whatever mix of match and regex rules (against testing every rule in order)', () => {
     const rule = fc.oneof(
       fc.record({ kind: fc.constant('match'), host: fc.constantFrom('a.io', 'a.io/x', 'a.io/x/y', 'b.io', 'b.io/x') }),
