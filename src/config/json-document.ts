@@ -10,9 +10,17 @@
  * less than the YAML parser it replaces here; it only scans text `JSON.parse` has accepted.
  */
 
+/** A key repeated in its object, where it is repeated (line and column from 1). */
+export interface JsonDuplicate {
+  readonly key: string;
+  readonly line: number;
+  readonly column: number;
+}
+
 export type JsonDocument =
   | { readonly kind: 'value'; readonly value: unknown }
-  | { readonly kind: 'duplicate'; readonly key: string; readonly line: number; readonly column: number }
+  /** Every repeated key, in document order (as the YAML parser reports them: every problem at once). */
+  | { readonly kind: 'duplicate'; readonly duplicates: readonly JsonDuplicate[] }
   /** Not JSON (YAML, or broken): for the YAML parser. */
   | { readonly kind: 'not-json' };
 
@@ -28,16 +36,28 @@ export function readJsonDocument(text: string): JsonDocument {
   } catch {
     return { kind: 'not-json' };
   }
-  const duplicate = firstDuplicateKey(text);
-  if (duplicate === undefined) return { kind: 'value', value };
-  const before = text.slice(0, duplicate.offset);
-  const line = before.split('\n').length;
-  const column = duplicate.offset - before.lastIndexOf('\n');
-  return { kind: 'duplicate', key: duplicate.key, line, column };
+  const found = duplicateKeys(text);
+  if (found.length === 0) return { kind: 'value', value };
+  // Lines counted in one pass over the text, however many keys repeat.
+  const duplicates: JsonDuplicate[] = [];
+  let line = 1;
+  let lineStart = 0;
+  let at = 0;
+  for (const { key, offset } of found) {
+    for (; at < offset; at++) {
+      if (text.charCodeAt(at) === 0x0a) {
+        line++;
+        lineStart = at + 1;
+      }
+    }
+    duplicates.push({ key, line, column: offset - lineStart + 1 });
+  }
+  return { kind: 'duplicate', duplicates };
 }
 
-/** The first key repeated in one object of `text` (valid JSON), with its offset. */
-function firstDuplicateKey(text: string): { key: string; offset: number } | undefined {
+/** Every key repeated in one object of `text` (valid JSON), with its offset, in document order. */
+function duplicateKeys(text: string): { key: string; offset: number }[] {
+  const found: { key: string; offset: number }[] = [];
   // One entry per open object (its keys so far) or array (null).
   const open: (Set<string> | null)[] = [];
   let expectKey = false;
@@ -49,8 +69,8 @@ function firstDuplicateKey(text: string): { key: string; offset: number } | unde
       const keys = open.at(-1);
       if (expectKey && keys) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (keys.has(key)) return { key, offset: i };
-        keys.add(key);
+        if (keys.has(key)) found.push({ key, offset: i });
+        else keys.add(key);
         expectKey = false;
       }
       i = end;
@@ -67,5 +87,5 @@ function firstDuplicateKey(text: string): { key: string; offset: number } | unde
       expectKey = open.at(-1) instanceof Set;
     }
   }
-  return undefined;
+  return found;
 }

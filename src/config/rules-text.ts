@@ -44,7 +44,7 @@ export function readWithoutYaml(text: string): DocumentRead | 'yaml' {
   const json = readJsonDocument(text);
   switch (json.kind) {
     case 'duplicate':
-      return { ok: false, issues: [{ path: [], position: { line: json.line, column: json.column }, severity: 'error', message: 'Map keys must be unique' }] };
+      return { ok: false, issues: json.duplicates.map(({ line, column }) => ({ path: [], position: { line, column }, severity: 'error', message: 'Map keys must be unique' })) };
     case 'value':
       return { ok: true, value: json.value, warnings: [] };
     case 'not-json': {

@@ -16,7 +16,7 @@ describe('readJsonDocument', () => {
     { desc: 'the same key once escaped', text: '{"ab": 1, "a\\u0062": 2}', key: 'ab', line: 1, column: 11 },
     { desc: 'a key with a quote', text: '{"a\\"b": 1, "x": {"k": 1}, "a\\"b": 2}', key: 'a"b', line: 1, column: 28 },
   ])('finds $desc', ({ text, key, line, column }) => {
-    expect(readJsonDocument(text)).toEqual({ kind: 'duplicate', key, line, column });
+    expect(readJsonDocument(text)).toEqual({ kind: 'duplicate', duplicates: [{ key, line, column }] });
   });
 
   it.each([
@@ -57,6 +57,19 @@ describe('parseRules on JSON', () => {
     expect(parseRules(text, TEST_ENV)).toEqual({ ok: false, issues: [{ path: [], position: { line: 2, column: 2 }, severity: 'error', message: 'Map keys must be unique' }] });
     const yaml = parseRules(`# YAML\n${text}`, TEST_ENV);
     expect(yaml.ok ? [] : yaml.issues.map((i) => i.message)).toEqual(['Map keys must be unique']);
+  });
+
+  it('refuses every duplicate key at once, like the YAML parser (it stopped at the first)', () => {
+    const text = '{"rules": [{"name": "a", "match": "gcr.io", "replace": "x.io", "match": "quay.io"},\n {"name": "b", "match": "k8s.gcr.io", "replace": "y.io", "replace": "z.io", "replace": "w.io"}]}';
+    const viaJson = parseRules(text, TEST_ENV);
+    const viaYaml = parseRules(`${text}\n# YAML`, TEST_ENV);
+    const where = (r: typeof viaJson): unknown => (r.ok ? undefined : r.issues.map((i) => [i.position, i.message]));
+    expect(where(viaJson)).toEqual([
+      [{ line: 1, column: 64 }, 'Map keys must be unique'],
+      [{ line: 2, column: 58 }, 'Map keys must be unique'],
+      [{ line: 2, column: 77 }, 'Map keys must be unique'],
+    ]);
+    expect(where(viaJson)).toEqual(where(viaYaml));
   });
 
   it('places a problem on the first line at the same column with a byte order mark (read by the YAML parser) as without', () => {
