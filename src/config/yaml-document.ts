@@ -7,7 +7,7 @@
  * src/config/yaml-subset.ts reads (src/config/load-async.ts), so most documents never compile it at
  * a cold start.
  */
-import type { YAMLError } from 'yaml';
+import { type Document, isAlias, visit, type YAMLError } from 'yaml';
 import { parseDocumentUnique, TOO_DEEP } from './yaml-read.js';
 import type { Issue } from '../core/rules.js';
 import type { DocumentRead } from './rules-text.js';
@@ -38,8 +38,26 @@ export function readYaml(text: string): DocumentRead {
   try {
     return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), warnings: otherWarnings.map((w) => yamlIssue(w, 'warning', bom)) };
   } catch (e) {
-    return { ok: false, issues: [{ path: [], severity: 'error', message: (e as Error).message }] };
+    const alias = (e as Error).message.startsWith('Unresolved alias') ? unresolvedAlias(doc) : undefined;
+    if (alias === undefined) return { ok: false, issues: [{ path: [], severity: 'error', message: (e as Error).message }] };
+    // The package throws it without a place; a `*` glob left unquoted (`namespaces: [*-team]`) is one.
+    const before = text.slice(0, alias.offset);
+    const line = before.split('\n').length;
+    const column = alias.offset - before.lastIndexOf('\n') - (bom && line === 1 ? 1 : 0);
+    const message = `${(e as Error).message}: a value that starts with "*" is a YAML alias; quote it ("*${alias.source}")`;
+    return { ok: false, issues: [{ path: [], position: { line, column }, severity: 'error', message }] };
   }
+}
+
+/** The first alias of `doc` whose anchor is not set before it (toJS throws for it), with its offset. */
+function unresolvedAlias(doc: Document.Parsed): { offset: number; source: string } | undefined {
+  let found: { offset: number; source: string } | undefined;
+  visit(doc, (_key, node) => {
+    if (!isAlias(node) || node.resolve(doc) !== undefined) return undefined;
+    found = { offset: node.range?.[0] ?? 0, source: node.source };
+    return visit.BREAK;
+  });
+  return found;
 }
 
 /** A YAML parser message as an issue: its first line, at its line and column (`bom`: the text starts with a byte order mark). */

@@ -1,0 +1,32 @@
+/**
+ * Rules documents read by the YAML parser (src/config/yaml-document.ts): an alias whose anchor is
+ * not set (the package throws it from toJS, without a place) is reported at its line and column,
+ * with the likely cause: a namespace glob written unquoted (`namespaces: [*-team]`).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { parseRules } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/schema.js';
+import { TEST_ENV } from '../helpers/fixtures.js';
+
+const messages = (text: string): string[] => {
+  const r = parseRules(text, TEST_ENV);
+  return r.ok ? [] : r.issues.map(formatIssue);
+};
+
+describe('an alias without its anchor', () => {
+  it('is reported where it is, with what to write (a "*" glob left unquoted)', () => {
+    const text = 'rules:\n  - name: a\n    match: gcr.io\n    replace: x.io\n    namespaces:\n      - *-team\n';
+    expect(messages(text)).toEqual(['(line 6, column 9): Unresolved alias (the anchor must be set before the alias): -team: a value that starts with "*" is a YAML alias; quote it ("*-team")']);
+    expect(messages(`\uFEFFrules: *x\n`)).toEqual(['(line 1, column 8): Unresolved alias (the anchor must be set before the alias): x: a value that starts with "*" is a YAML alias; quote it ("*x")']);
+  });
+
+  it('after an alias that resolves, the one that does not', () => {
+    const text = 'a: &x 1\nrules:\n  - {name: a, match: gcr.io, replace: x.io, namespaces: [*x, *y]}\n';
+    expect(messages(text)).toEqual(['(line 3, column 62): Unresolved alias (the anchor must be set before the alias): y: a value that starts with "*" is a YAML alias; quote it ("*y")']);
+  });
+
+  it('other failures of toJS keep their message', () => {
+    const bomb = `a: &a [x, x]\nb: [${'*a, '.repeat(200)}*a]\nrules: []\n`;
+    expect(messages(bomb)).toEqual(['(document): Excessive alias count indicates a resource exhaustion attack']);
+  });
+});
