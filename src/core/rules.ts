@@ -99,6 +99,8 @@ function compileRule(
   }
 
   const source = spec.regex ?? '';
+  const slashed = slashedRegexProblem(source);
+  if (slashed !== undefined) issues.push({ path: ['rules', index, 'regex'], severity: 'error', message: slashed });
   const re = new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
   const { parts, errors } = parseTemplatePieces(substituted.pieces, count, names);
@@ -142,6 +144,18 @@ function compileRule(
       return m === null ? undefined : applyTemplate(parts, m);
     },
   });
+}
+
+/**
+ * Why a rule regex that must start with "/" can never match: a normalized name starts with its
+ * registry host. The usual cause is a JavaScript literal's slashes (`/gcr\.io\/(.*)/i`), which the
+ * engine would take as part of the pattern.
+ */
+function slashedRegexProblem(source: string): string | undefined {
+  if (!/^\^?\\?\//.test(source)) return undefined;
+  const inner = /^\/(.+)\/[a-z]*$/s.exec(source)?.[1];
+  const fix = inner === undefined ? '' : `; write the pattern alone, without a regex literal's slashes and flags: "${inner}"`;
+  return `starts with "/", which no image name does (a name starts with its registry host: docker.io/library/nginx), so the rule can never match${fix}`;
 }
 
 /** The error for rules[i] named like rules[first]. */

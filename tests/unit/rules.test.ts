@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
+import { parseRulesAsync } from '../../src/config/load-async.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { explainImage } from '../../src/core/explain.js';
 import { hasPathPrefix } from '../../src/core/matched-name.js';
@@ -618,5 +619,31 @@ describe('hasPathPrefix', () => {
     ['gcr', 'gcr.io', false],
   ] as const)('%s under %s: %s', (name, prefix, want) => {
     expect(hasPathPrefix(name, prefix)).toBe(want);
+  });
+});
+
+describe('a regex written as a JavaScript literal', () => {
+  const doc = (regex: string): string => `rules:\n  - name: g\n    regex: '${regex}'\n    replace: asia.gcr.io/$1\n`;
+  const never = 'rules[0].regex: starts with "/", which no image name does (a name starts with its registry host: docker.io/library/nginx), so the rule can never match';
+
+  it.each([
+    ['/gcr\\.io\\/(.*)/i', `${never}; write the pattern alone, without a regex literal's slashes and flags: "gcr\\.io\\/(.*)"`],
+    ['/gcr\\.io/(.*)/', `${never}; write the pattern alone, without a regex literal's slashes and flags: "gcr\\.io/(.*)"`],
+    ['\\/gcr\\.io/(.*)', never],
+    ['^/gcr\\.io/(.*)', never],
+  ])('%s is refused, by the quick check and by the schema alike', async (regex, message) => {
+    const sync = parseRules(doc(regex), {});
+    const lambda = await parseRulesAsync(doc(regex), {});
+    for (const r of [sync, lambda]) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.issues.map(formatIssue)).toEqual([message]);
+    }
+    // With a second problem in the document, both are listed.
+    const both = parseRules(`${doc(regex)}  - name: h\n    match: quay.io\n`, {});
+    expect(both.ok ? [] : both.issues.map(formatIssue)).toEqual([message, 'rules[1].replace: is required']);
+  });
+
+  it('a "/" later in the pattern is the path separator, as ever', () => {
+    expect(explainImage(rewriterFrom(doc('gcr\\.io/(.*)')), 'gcr.io/a/b').rewritten).toBe('asia.gcr.io/a/b');
   });
 });
