@@ -15,7 +15,7 @@
  *
  * No I/O.
  */
-import { type Alias, CST, type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, type Node as YamlNode, parse, stringify } from 'yaml';
+import { type Alias, CST, Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, type Node as YamlNode, parse, Scalar, type ToStringOptions, visit } from 'yaml';
 import type { JsonValue, PatchOperation } from '../core/patch.js';
 
 /** A text edit: `remove` characters at `offset` replaced by `insert`. */
@@ -36,10 +36,47 @@ function tokensOf(pointer: string): string[] {
   return pointer === '' ? [] : pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** A plain scalar that reads back as this same string in block and flow context. */
+/**
+ * Whether a plain scalar of `value` reads as this same string in YAML 1.1 too: kubectl reads
+ * manifests with sigs.k8s.io/yaml (go-yaml v2, YAML 1.1), where `no`, `on`, `y` are booleans and
+ * `0b1`, `1_000`, `1:20` numbers, though the yaml package (YAML 1.2) reads them as strings.
+ */
+function plainIn11(value: string): boolean {
+  try {
+    return parse(value, { version: '1.1' }) === value;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the yaml package may write `value` plain: it reads back as that string in YAML 1.2. */
+function plainIn12(value: string): boolean {
+  try {
+    return parse(value) === value;
+  } catch {
+    return false;
+  }
+}
+
+/** A plain scalar that reads back as this same string in block and flow context (YAML 1.2 and 1.1). */
 function safePlain(value: string): boolean {
   if (!/^[A-Za-z0-9_][^\s#,[\]{}]*$/.test(value) || value.endsWith(':') || value.includes(': ')) return false;
-  return parse(value) === value;
+  return plainIn12(value) && plainIn11(value);
+}
+
+/**
+ * `value` as block YAML, as the yaml package's stringify writes it, except that a string it would
+ * write plain but YAML 1.1 reads otherwise (a pull secret named `no`) is double quoted: kubectl
+ * would read `name: no` as `false`.
+ */
+function blockText(value: JsonValue, options: ToStringOptions): string {
+  const doc = new Document(value);
+  visit(doc, {
+    Scalar(_, node) {
+      if (typeof node.value === 'string' && plainIn12(node.value) && !plainIn11(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return doc.toString(options);
 }
 
 /** `value` written in the style of the scalar token it replaces (plain, single or double quoted). */
@@ -259,7 +296,7 @@ export class DocumentEditor {
       // Without indentSeq, stringify puts a list's `- ` at `indent - 2` columns in from its key, not
       // at the key's column: a list (of flat items: imagePullSecrets) goes at it with indent 2.
       if (!layout.indentSeq && Array.isArray(value)) layout.indent = 2;
-      this.addAtBlockEnd(token, stringify({ [key]: value }, { lineWidth: 0, minContentWidth: 0, ...layout }), path);
+      this.addAtBlockEnd(token, blockText({ [key]: value }, { lineWidth: 0, minContentWidth: 0, ...layout }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, map, `${JSON.stringify(key)}: ${JSON.stringify(value)}`, path);
     } else throw new EditError(`${path}: cannot add to this mapping in the YAML text`);
@@ -268,7 +305,7 @@ export class DocumentEditor {
   private appendItem(seq: YamlNode & { items: unknown[] }, value: JsonValue, path: string): void {
     const token = seq.srcToken;
     if (token?.type === 'block-seq') {
-      this.addAtBlockEnd(token, stringify([value], { lineWidth: 0, minContentWidth: 0 }), path);
+      this.addAtBlockEnd(token, blockText([value], { lineWidth: 0, minContentWidth: 0 }), path);
     } else if (token?.type === 'flow-collection') {
       this.insertFlow(token, seq, JSON.stringify(value), path);
     } else throw new EditError(`${path}: cannot add to this list in the YAML text`);
