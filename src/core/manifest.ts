@@ -121,6 +121,8 @@ export interface DocumentObjects {
 /**
  * The objects of one parsed document: none for an empty document (null), the items of a List
  * (`kind: List`, or a typed list whose items may lack apiVersion and kind), else the document.
+ * A List among a List's items is read as kubectl reads it (cli-runtime's FlattenListVisitor, which
+ * `kubectl apply` uses): its items are objects too, however deep, in document order.
  * An item that is not an object is a problem and the other items are still read (`audit` lists
  * what it can read).
  */
@@ -128,20 +130,32 @@ export function readObjects(document: unknown): DocumentObjects {
   if (document === null || document === undefined) return { objects: [], problems: [] };
   const top = manifestObject('', document, undefined);
   if (!('object' in top)) return { objects: [], problems: [top] };
-  if (!isList(top.group, top.kind, top.object)) return { objects: [top], problems: [] };
-  const items = own(top.object, 'items');
-  if (items === null || items === undefined) return { objects: [], problems: [] };
-  if (!Array.isArray(items)) return { objects: [], problems: [{ pointer: '/items', message: `is ${describe(items)}, not a list` }] };
-  // `DeploymentList` items omit apiVersion and kind; `List` items carry their own.
-  const apiVersion = top.group === '' ? top.version : `${top.group}/${top.version}`;
-  const defaults = top.kind === 'List' ? undefined : { apiVersion, kind: top.kind.slice(0, -'List'.length) };
   const objects: ManifestObject[] = [];
   const problems: ManifestProblem[] = [];
-  const list: readonly unknown[] = items;
-  for (const [i, item] of list.entries()) {
-    const o = manifestObject(`/items/${i}`, item, defaults);
-    if ('object' in o) objects.push(o);
-    else problems.push(o);
+  // Depth first, without recursion (a hostile document may nest Lists thousands deep).
+  const pending: ManifestObject[] = [top];
+  for (let o = pending.pop(); o !== undefined; o = pending.pop()) {
+    if (!isList(o.group, o.kind, o.object)) {
+      objects.push(o);
+      continue;
+    }
+    const items = own(o.object, 'items');
+    if (items === null || items === undefined) continue;
+    if (!Array.isArray(items)) {
+      problems.push({ pointer: `${o.pointer}/items`, message: `is ${describe(items)}, not a list` });
+      continue;
+    }
+    // `DeploymentList` items omit apiVersion and kind; `List` items carry their own.
+    const apiVersion = o.group === '' ? o.version : `${o.group}/${o.version}`;
+    const defaults = o.kind === 'List' ? undefined : { apiVersion, kind: o.kind.slice(0, -'List'.length) };
+    const found: ManifestObject[] = [];
+    const list: readonly unknown[] = items;
+    for (const [i, item] of list.entries()) {
+      const m = manifestObject(`${o.pointer}/items/${i}`, item, defaults);
+      if ('object' in m) found.push(m);
+      else problems.push(m);
+    }
+    for (const m of found.reverse()) pending.push(m);
   }
   return { objects, problems };
 }

@@ -408,7 +408,8 @@ function renderList(text: string, list: ListLayout, index: number, options: Rend
   (top as Record<string, unknown>)['items'] = items;
   const objects = objectsOf(top);
   if (!objects.ok) throw new RenderError(`${objects.problem.pointer === '' ? 'the document' : objects.problem.pointer} ${objects.problem.message}`);
-  if (!objects.objects.every((o) => o.pointer.startsWith('/items/'))) return WHOLE;
+  // An item that is a List itself (kubectl applies its items): its objects' edits are the whole path's.
+  if (!objects.objects.every((o) => /^\/items\/\d+$/.test(o.pointer))) return WHOLE;
   // As renderDocument: every object decided, then every edit made, then every edit checked.
   const changed: { readonly item: number; readonly pointer: string; readonly ops: PatchOperation[] }[] = [];
   for (const o of objects.objects) {

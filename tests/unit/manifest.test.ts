@@ -52,6 +52,17 @@ describe('readObjects', () => {
   it('a document that is not an object: one problem, no objects', () => {
     expect(readObjects('oops')).toEqual({ objects: [], problems: [{ pointer: '', message: 'is a string, not a Kubernetes object (a mapping with apiVersion and kind)' }] });
   });
+
+  it('a List among the items is flattened, as kubectl apply reads it (cli-runtime FlattenListVisitor), in document order', () => {
+    const pod = (name: string): unknown => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec });
+    const r = readObjects({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [pod('a'), { apiVersion: 'v1', kind: 'List', items: [pod('b'), { apiVersion: 'apps/v1', kind: 'DeploymentList', items: [{ metadata: { name: 'd' } }] }] }, pod('c'), { apiVersion: 'v1', kind: 'List', items: 7 }],
+    });
+    expect(r.objects.map((o) => `${o.pointer} ${o.kind} ${o.name ?? ''}`)).toEqual(['/items/0 Pod a', '/items/1/items/0 Pod b', '/items/1/items/1/items/0 Deployment d', '/items/2 Pod c']);
+    expect(r.problems).toEqual([{ pointer: '/items/3/items', message: 'is a number, not a list' }]);
+  });
 });
 
 describe('decide and findingsOf', () => {

@@ -135,3 +135,15 @@ describe('a JSON List, item by item', () => {
     }
   });
 });
+
+describe('a List within a List (kubectl apply flattens it: the webhook sees its items)', () => {
+  it('render rewrites the images of the inner items too', () => {
+    const rules = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n');
+    const pod = (name: string, image: string): unknown => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image }] } });
+    const list = (items: unknown[]): unknown => ({ apiVersion: 'v1', kind: 'List', items });
+    const text = `${JSON.stringify(list([list([pod('a', 'gcr.io/a:1')]), pod('b', 'gcr.io/b:1')]), null, 2)}\n`;
+    const r = renderManifests(text, { rewriter: rules, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(text.replace(/gcr\.io/g, 'asia.gcr.io'));
+    expect(r.ok && r.changes.map((c) => c.pointer)).toEqual(['/items/0/items/0/spec/containers/0/image', '/items/1/spec/containers/0/image']);
+  });
+});
