@@ -42,6 +42,9 @@ function tokensOf(pointer: string): string[] {
  * `0b1`, `1_000`, `1:20` numbers, though the yaml package (YAML 1.2) reads them as strings.
  */
 function plainIn11(value: string): boolean {
+  // Only these can start a YAML 1.1 boolean, null, number, timestamp or merge key: the parse (most
+  // of the cost of rendering an added annotation) is left out for every other string.
+  if (value !== '' && !/^[yYnNoOtTfF~+\-.0-9<]/.test(value)) return true;
   try {
     return parse(value, { version: '1.1' }) === value;
   } catch {
@@ -73,7 +76,8 @@ function blockText(value: JsonValue, options: ToStringOptions): string {
   const doc = new Document(value);
   visit(doc, {
     Scalar(_, node) {
-      if (typeof node.value === 'string' && plainIn12(node.value) && !plainIn11(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+      // Quoted also when YAML 1.2 would need it anyway: the same text, the style chosen here.
+      if (typeof node.value === 'string' && !plainIn11(node.value)) node.type = Scalar.QUOTE_DOUBLE;
     },
   });
   return doc.toString(options);

@@ -102,15 +102,15 @@ describe('a pod spec that two objects of a List share through an alias', () => {
 });
 
 describe('a pull secret whose name YAML 1.1 reads as a boolean or a number (kubectl reads manifests as YAML 1.1)', () => {
-  it.each(['no', 'y', 'on', 'off', 'yes', 'n', '0b1'])('%s is written quoted, so that kubectl reads the string', (secret) => {
+  it.each(['no', 'y', 'on', 'off', 'yes', 'n', '0b1', 'true', 'false', 'null', '0x1f', '1e3', '1.5'])('%s is written quoted, so that kubectl reads the string', (secret) => {
     const pulls = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: ["${secret}"]\n`);
     const r = renderManifests(pod('  - name: a\n    image: gcr.io/web:1\n'), { rewriter: pulls, annotate: false, scope: 'all' });
     expect(r.ok && r.output).toBe(pod(`  - name: a\n    image: asia.gcr.io/web:1\n  imagePullSecrets:\n  - name: "${secret}"\n`));
   });
 
-  it('a name both read as a string stays plain', () => {
-    const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  it.each(['regcred', '1-2', 'ecr.pull', 'nope', 'off-1'])('%s, a string in both, stays plain', (secret) => {
+    const pulls = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [${secret}]\n`);
     const r = renderManifests(pod('  - name: a\n    image: gcr.io/web:1\n'), { rewriter: pulls, annotate: false, scope: 'all' });
-    expect(r.ok && r.output).toBe(pod('  - name: a\n    image: asia.gcr.io/web:1\n  imagePullSecrets:\n  - name: regcred\n'));
+    expect(r.ok && r.output).toBe(pod(`  - name: a\n    image: asia.gcr.io/web:1\n  imagePullSecrets:\n  - name: ${secret}\n`));
   });
 });
