@@ -37,6 +37,15 @@ interface Secured {
   served: number;
   /** Set while the connection has answered everything and waits for its next request (see requestStarted). */
   idle?: NodeJS.Timeout | undefined;
+  /** The connection's latest request (the only one whose body may still be arriving). */
+  last?: IncomingMessage | undefined;
+  /** A protocol error after requests still being answered: its answer, sent once they are (clientError). */
+  failed?: ClientErrorStatus | undefined;
+}
+
+interface ClientErrorStatus {
+  readonly status: number;
+  readonly text: string;
 }
 
 export interface ConnectionLimits {
@@ -54,7 +63,7 @@ export interface ConnectionLimits {
 }
 
 /** The status line Node would send for a protocol error, by its code. */
-function clientErrorStatus(code: string | undefined): { readonly status: number; readonly text: string } {
+function clientErrorStatus(code: string | undefined): ClientErrorStatus {
   if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, text: 'Request Header Fields Too Large' };
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, text: 'Request Timeout' };
   return { status: 400, text: 'Bad Request' };
@@ -123,10 +132,14 @@ export class Connections {
     }
     conn.inFlight++;
     conn.served++;
+    conn.last = req;
     clearTimeout(conn.idle);
     res.once('close', () => {
       conn.inFlight--;
-      if (conn.inFlight === 0) this.awaitNext(conn);
+      if (conn.inFlight > 0) return;
+      conn.last = undefined;
+      if (conn.failed === undefined) this.awaitNext(conn);
+      else this.refuse(conn.socket, conn.failed);
     });
     return true;
   }
@@ -188,15 +201,34 @@ export class Connections {
   /** A protocol error (bad request line, header overflow, request timeout): what Node does without a listener, plus a log line. */
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     // A failed handshake is reported here too, and was logged as such by tlsClientError.
-    if (!this.secured.has(socket)) {
+    const conn = this.secured.get(socket);
+    if (conn === undefined) {
       socket.destroy();
       return;
     }
+    // Reported once: the parser reports each later chunk of the same connection again.
+    if (conn.failed !== undefined) return;
     // It is a TLSSocket; the Duplex type just does not say so.
     const { remoteAddress } = socket as Partial<Pick<Socket, 'remoteAddress'>>;
-    const { status, text } = clientErrorStatus(err.code);
-    this.noisy({ level: 'info', msg: 'bad request from client', code: err.code, status, sourceIp: remoteAddress });
+    const failed = clientErrorStatus(err.code);
+    this.noisy({ level: 'info', msg: 'bad request from client', code: err.code, status: failed.status, sourceIp: remoteAddress });
     if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Pipelined requests read in full before the bad bytes are still being answered: their answers
+    // go first, in order (RFC 9112, 9.3.2), and this one after the last of them. Written now, it
+    // reached the client as the answer to the first of them, whose own answer was lost.
+    if (conn.inFlight > 0 && conn.last?.complete === true) {
+      conn.failed = failed;
+      return;
+    }
+    this.refuse(socket, failed);
+  }
+
+  /** Answer a protocol error and close the connection, destroying it if the client does not read the answer in time. */
+  private refuse(socket: Duplex, { status, text }: ClientErrorStatus): void {
+    if (!socket.writable) {
       socket.destroy();
       return;
     }

@@ -1,0 +1,75 @@
+/**
+ * `serve` when bad bytes follow complete requests on one connection (a Content-Length shorter than
+ * the body, or garbage pipelined after a request): the requests read in full are answered first, in
+ * order, and the protocol error's 400 comes after them (RFC 9112, 9.3.2). The 400 used to be written
+ * at once, reaching the client as the answer to its first request, whose own answer was lost while
+ * the log said it was sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { ProxyHandler, RunningServer } from '../../src/serve/server.js';
+import { recorder, startOkServer } from '../helpers/serve.js';
+import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
+
+let pki: TestPki;
+let server: RunningServer;
+const logs = recorder();
+
+/** Answers after a moment (as a review that asks a registry does), echoing the body's size. */
+const slow: ProxyHandler = (event) =>
+  new Promise((resolve) => {
+    setTimeout(() => {
+      resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ bytes: event.body?.length ?? 0 }) });
+    }, 50);
+  });
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  server = await startOkServer(pki, { handler: slow, log: logs.log });
+});
+
+afterAll(async () => {
+  await server.close();
+  await pki.remove();
+});
+
+function secure(): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** The status lines of every answer the client got, in order. */
+const statusLines = (data: Buffer): string[] => data.toString('latin1').match(/HTTP\/1\.1 \d{3}/g) ?? [];
+
+describe('a protocol error after complete requests on the same connection', () => {
+  it('answers the requests first, in order, then 400 and closes', async () => {
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}' + 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n' + 'NOT HTTP AT ALL\r\n\r\n');
+    const { data } = await closed;
+    expect(statusLines(data)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(data.toString('latin1')).toContain('{"bytes":2}');
+  });
+
+  it('answers a request whose Content-Length is shorter than what was sent, then 400 for the rest', async () => {
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n{"a":1, "b": 2}');
+    const { data } = await closed;
+    expect(statusLines(data)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(data.toString('latin1')).toContain('{"bytes":5}');
+  });
+
+  it('still answers 400 at once when no request is in flight, and keeps serving', async () => {
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    socket.write('NOT HTTP AT ALL\r\n\r\n');
+    const { data } = await closed;
+    expect(statusLines(data)).toEqual(['HTTP/1.1 400']);
+    expect((await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+  });
+});
