@@ -58,7 +58,9 @@ export function tlsOptions(pair: KeyPair): TlsOptions {
     minVersion: MIN_TLS_VERSION,
     ciphers: TLS_CIPHERS,
     honorCipherOrder: true,
-    ALPNProtocols: ['http/1.1'],
+    // http/1.0 too (registered by RFC 7301; Node's default leaves it out): a client that offers only
+    // it (curl --http1.0) got a TLS alert, no_application_protocol, from a server that speaks it.
+    ALPNProtocols: ['http/1.1', 'http/1.0'],
   };
 }
 

@@ -174,6 +174,32 @@ describe('wrong protocols', () => {
     }
   });
 
+  it('negotiates http/1.1 by ALPN, and takes an HTTP/1.0 client that offers only http/1.0 (curl --http1.0)', async () => {
+    type Negotiated = { readonly socket: TLSSocket } | { readonly error: string };
+    const negotiate = (offered: string[]): Promise<Negotiated> =>
+      new Promise((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca, ALPNProtocols: offered }, () => {
+          resolve({ socket });
+        });
+        socket.on('error', (e: Error) => {
+          resolve({ error: e.message });
+        });
+      });
+    const h11 = await negotiate(['h2', 'http/1.1', 'http/1.0']);
+    if (!('socket' in h11)) throw new Error(h11.error);
+    expect(h11.socket.alpnProtocol).toBe('http/1.1');
+    h11.socket.destroy();
+    // Before: a TLS alert (no_application_protocol), though the server speaks HTTP/1.0.
+    const h10 = await negotiate(['http/1.0']);
+    if (!('socket' in h10)) throw new Error(h10.error);
+    expect(h10.socket.alpnProtocol).toBe('http/1.0');
+    const closed = untilClosed(h10.socket);
+    h10.socket.write('GET /healthz HTTP/1.0\r\n\r\n');
+    expect((await closed).data.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+    // HTTP/2 alone is still refused: the server does not speak it.
+    expect(await negotiate(['h2'])).toEqual({ error: expect.stringMatching(/application protocol/i) });
+  });
+
   it('answers malformed HTTP with 400 and closes', async () => {
     const socket = await secure();
     const closed = untilClosed(socket);
