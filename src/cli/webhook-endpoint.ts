@@ -51,6 +51,8 @@ export function urlProblem(url: string): string | undefined {
   const authority = url.slice('https://'.length).split('/')[0] ?? '';
   if (authority === '' || authority.startsWith(':')) return `--url must have a host: ${withoutPath(url)}`;
   if (url.includes('\\')) return '--url must not contain a backslash';
+  // Go's url.Parse (the API server's check) refuses it ("invalid URL escape"); WHATWG URLs keep it as text.
+  if (/%(?![0-9A-Fa-f]{2})/.test(url)) return '--url has a "%" not followed by two hexadecimal digits (an invalid escape, which the API server refuses; write "%" itself as %25)';
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -124,6 +124,9 @@ describe('webhookConfiguration', () => {
     { why: 'only a port', url: 'https://:8443/mutate', message: '--url must have a host' },
     { why: 'a backslash', url: 'https://example.com\\mutate', message: '--url must not contain a backslash' },
     { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
+    // The API server's url.Parse refuses these ("invalid URL escape"): kubectl apply failed on the output.
+    { why: 'an invalid escape in the path', url: 'https://example.com/%zz/mutate/A-Za-z0-9._~0123', message: '--url has a "%" not followed by two hexadecimal digits' },
+    { why: 'a "%" ending the token', url: 'https://example.com/mutate/A-Za-z0-9._~0123%', message: '--url has a "%" not followed by two hexadecimal digits' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
     { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
   ])('rejects a URL with $why', ({ url, message }) => {
