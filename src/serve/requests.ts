@@ -60,8 +60,24 @@ interface RequestFacts {
   readonly expectsContinue: boolean;
 }
 
+/** `scheme://authority` of a request target in absolute form (RFC 9112, 3.2.2). */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+
+/**
+ * The request target in origin form (`/path?query`). A server must accept the absolute form too
+ * (`POST https://host/mutate/TOKEN HTTP/1.1`, RFC 9112, 3.2.2): Node passes it on as it came, and
+ * every such request was a 404.
+ */
+function originForm(target: string): string {
+  if (target.startsWith('/')) return target;
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority === null) return target;
+  const rest = target.slice(authority[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
 function factsOf(req: IncomingMessage, expectsContinue: boolean): RequestFacts {
-  const url = req.url ?? '/';
+  const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   return {
