@@ -47,6 +47,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 5;
 /** The API server accepts 1..30 seconds. */
 export const MIN_TIMEOUT_SECONDS = 1;
 export const MAX_TIMEOUT_SECONDS = 30;
+/** API Gateway's integration timeout for a REST API: past it, it answers 504 (docs: "Amazon API Gateway quotas"). */
+const API_GATEWAY_SECONDS = 29;
 /**
  * The URL in the mutating-webhook.yaml we ship: a syntactically valid https URL (the API server
  * rejects `<...>`), shaped like API Gateway's, that obviously needs replacing.
@@ -398,6 +400,10 @@ export const command: Command = async (args, io) => {
   const host = webhook === undefined ? undefined : privateHostWithoutCa(webhook.clientConfig);
   const tokenWarning = values.url === undefined ? undefined : urlWarning(values.url);
   if (tokenWarning !== undefined) io.stderr(`warning: ${tokenWarning}\n`);
+  // 30 is the API server's most, one second past API Gateway's: that second is only waiting.
+  if (values.url !== undefined && options.timeoutSeconds !== undefined && options.timeoutSeconds > API_GATEWAY_SECONDS) {
+    io.stderr(`warning: --timeout-seconds ${String(options.timeoutSeconds)}: API Gateway answers 504 after ${String(API_GATEWAY_SECONDS)} s, so behind it the API server waits the last second for nothing (the stack's function stops at 10 s; the default 5 s keeps a hung endpoint from adding more to each kubectl apply)\n`);
+  }
   // serve's own namespace is never sent (webhookConfiguration): in a namespace shared with
   // workloads, theirs would silently go unrewritten.
   const own = webhook !== undefined && 'service' in webhook.clientConfig ? webhook.clientConfig.service.namespace : undefined;

@@ -206,6 +206,17 @@ describe('image-rewriter webhook-config', () => {
   });
 
   it.each([
+    ['30', true],
+    ['29', false],
+  ])('with --url and --timeout-seconds %s, warns that API Gateway gives up at 29 s: %s', async (seconds, warns) => {
+    const io = captureIo();
+    const url = 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123';
+    expect(await main(['webhook-config', '--url', url, '--timeout-seconds', seconds], io)).toBe(EXIT.ok);
+    expect(io.err().includes(`warning: --timeout-seconds ${seconds}: API Gateway answers 504 after 29 s`)).toBe(warns);
+    expect(parse(io.out())).toEqual(webhookConfiguration({ url, timeoutSeconds: Number(seconds) }));
+  });
+
+  it.each([
     ["a SecureString's ciphertext (read without --with-decryption)", 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/AQICAHh+0123456789/abcdef=='],
     ['a placeholder', 'https://example.com/Prod/mutate/<token>'],
     ['a template placeholder', 'https://example.com/Prod/mutate/{token}'],
