@@ -281,7 +281,8 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
       const signal = s.killedBy();
       const delay = restartDelay(lived, quickDeaths);
       quickDeaths = lived >= SETTLED_MS ? 0 : quickDeaths + 1;
-      logger.error('worker exited; starting another', { workerId: s.worker.id, code, ...(signal === undefined ? {} : { signal }), livedMs: lived, startInMs: delay });
+      // Killed by a signal, it has no exit code (the 1 the primary counts it as is not one it gave).
+      logger.error('worker exited; starting another', { workerId: s.worker.id, ...(signal === undefined ? { code } : { signal }), livedMs: lived, startInMs: delay });
       // A shutdown that began while the replacement waited must not start it (it would serve on
       // with nobody to stop it, and the primary would wait for it forever).
       setTimeout(() => {
