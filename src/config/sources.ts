@@ -41,13 +41,19 @@ export function describeRules(settings: Settings): string {
 /** The token and the rules of `settings`, read now. Throws `SourceError` when the token cannot be used. */
 export async function openSources(settings: Settings, deps: SourceDeps): Promise<Sources> {
   // Both at once (two AWS reads at a cold start overlap); a watch opened for nothing is closed.
-  const [token, rules] = await Promise.allSettled([resolveToken(settings.token, deps), openRules(settings.rules, deps)]);
+  // An SSM provider reads at its first current(), so that first read is part of the rules' side:
+  // awaited after the token's, it made a cold start with both in SSM two round trips long (up to
+  // twice READ_TIMEOUT_MS when SSM is slow). current() never rejects.
+  const opened = openRules(settings.rules, deps).then(async (r) => {
+    await r.provider.current();
+    return r;
+  });
+  const [token, rules] = await Promise.allSettled([resolveToken(settings.token, deps), opened]);
   if (token.status === 'rejected') {
     if (rules.status === 'fulfilled') rules.value.watch?.close();
     throw token.reason;
   }
   if (rules.status === 'rejected') throw rules.reason;
-  await rules.value.provider.current();
   deps.logger.info('configuration', {
     rules: describeRules(settings),
     ...(settings.rules.kind === 'ssm' ? { ttlSeconds: settings.rules.ttlSeconds } : {}),

@@ -634,6 +634,33 @@ describe('loadSources and createRulesProvider', () => {
     expect(obs.text()).not.toContain(TOKEN);
   });
 
+  it('reads the token and the rules parameter at once at a cold start (one round trip, not two)', async () => {
+    const obs = captureObservability();
+    const started: string[] = [];
+    let releaseToken = (): void => undefined;
+    const tokenHeld = new Promise<void>((resolve) => {
+      releaseToken = resolve;
+    });
+    ssm.on(GetParameterCommand).callsFake(async (input: { Name?: string }) => {
+      started.push(input.Name ?? '');
+      if (input.Name !== '/t') return parameter(GOOD, 2);
+      await tokenHeld;
+      return { Parameter: { Name: '/t', Type: 'SecureString', Value: TOKEN, Version: 1 } };
+    });
+    const loading = loadSources(
+      { REWRITE_RULES_PARAMETER: NAME, WEBHOOK_TOKEN_PARAMETER: '/t' },
+      { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({})) },
+    );
+    for (let i = 0; i < 100 && !started.includes(NAME); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The rules' read started while the token's was still unanswered.
+    expect(started.sort()).toEqual([NAME, '/t'].sort());
+    releaseToken();
+    const sources = await loading;
+    expect(sources.token).toBe(TOKEN);
+    expect(await sources.rules.current()).toMatchObject({ ok: true, version: '2' });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+  });
+
   it('loads even when the rules cannot be read (the handler fails open)', async () => {
     const obs = captureObservability();
     ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException'));
