@@ -319,6 +319,13 @@ describe('template.yaml: the endpoint', () => {
     expect(rules['SourceCidrsNeedRegionalEndpoint']?.Assertions.map((a) => a.Assert)).toEqual([{ 'Fn::Equals': [{ Ref: 'AllowedSourceCidrs' }, ''] }]);
   });
 
+  it('StageName takes what API Gateway takes for a stage name (letters, digits, "-", "_", at most 128), and nothing that would change the URL\'s path', () => {
+    const pattern = template.Parameters['StageName']?.['AllowedPattern'];
+    const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
+    for (const ok of ['Prod', 'v1', 'prod-eu', 'blue_green', 'a'.repeat(128)]) expect([ok, allowed(ok)]).toEqual([ok, true]);
+    for (const bad of ['', 'a'.repeat(129), 'prod/eu', 'prod.eu', 'prod eu', '$default', 'pröd']) expect([bad, allowed(bad)]).toEqual([bad, false]);
+  });
+
   it('AllowedSourceCidrs takes IPv4 and IPv6 CIDRs, comma-separated, and refuses what is not one', () => {
     // CloudFormation matches the whole value (Java regex); this pattern means the same in JavaScript.
     const pattern = template.Parameters['AllowedSourceCidrs']?.['AllowedPattern'];
