@@ -11,7 +11,7 @@
  */
 import type { LookupFunction } from 'node:net';
 import type { Agent } from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 export type HttpFailure = 'tls' | 'dns' | 'refused' | 'reset' | 'timeout' | 'too-large' | 'redirects' | 'protocol';
 
@@ -76,6 +76,27 @@ function classify(e: unknown, url: URL): RegistryHttpError {
   return new RegistryHttpError('protocol', `cannot talk to ${host} (${text})`, { cause: e });
 }
 
+/** An unread body is drained (so that its connection is reused) up to this much, then cut. */
+const DRAIN_BYTES = 64 * 1024;
+const DRAIN_MS = 1000;
+
+function drain(res: IncomingMessage): void {
+  let size = 0;
+  const timer = setTimeout(() => {
+    res.destroy();
+  }, DRAIN_MS);
+  timer.unref();
+  res.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > DRAIN_BYTES) res.destroy();
+  });
+  res.on('close', () => {
+    clearTimeout(timer);
+  });
+  res.on('error', () => undefined);
+  res.resume();
+}
+
 type Https = typeof import('node:https');
 let https: Promise<Https> | undefined;
 /**
@@ -120,8 +141,17 @@ function once(request: Https['request'], req: HttpRequest, url: URL, headers: Re
         fail(new RegistryHttpError('too-large', `the answer of ${url.host} is larger than ${wanted} bytes`));
         return;
       }
+      if (wanted === 0) {
+        // Only the status and headers are used: answered now, not when the body ends (a 404 or a
+        // 401 whose body trickled, or never ended, was cut by the deadline: unreachable, and a
+        // failure of the registry, instead of missing). The body is drained for the connection's
+        // reuse, within DRAIN_BYTES and DRAIN_MS.
+        settled = true;
+        resolve({ status, headers: res.headers, body: Buffer.alloc(0), url });
+        drain(res);
+        return;
+      }
       res.on('data', (chunk: Buffer) => {
-        if (wanted === 0) return;
         size += chunk.length;
         if (size > wanted) {
           res.destroy();
@@ -136,7 +166,6 @@ function once(request: Https['request'], req: HttpRequest, url: URL, headers: Re
         settled = true;
         resolve({ status, headers: res.headers, body: Buffer.concat(chunks), url });
       });
-      if (wanted === 0) res.resume();
     });
     r.end();
   });

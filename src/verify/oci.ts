@@ -139,11 +139,11 @@ function manifestUrl(target: RegistryTarget, path: 'manifests' | 'blobs', ref: s
 type Authorized = { readonly res: HttpResponse; readonly unavailable: string | undefined } | { readonly refused: string; readonly unavailable: string | undefined };
 
 /** A GET or HEAD with the token flow. */
-async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps): Promise<Authorized> {
+async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps, maxBodyBytes = method === 'GET' ? MAX_MANIFEST_BYTES : 0): Promise<Authorized> {
   const scope = `repository:${target.repository}:pull`;
   const tokenKey = `${target.registry} ${scope}`;
   const request = (authorization: string | undefined): Promise<HttpResponse> =>
-    send({ method, url, headers: { accept, ...(authorization === undefined ? {} : { authorization }) }, maxBodyBytes: method === 'GET' ? MAX_MANIFEST_BYTES : 0, maxRedirects: MAX_REDIRECTS, signal }, deps);
+    send({ method, url, headers: { accept, ...(authorization === undefined ? {} : { authorization }) }, maxBodyBytes, maxRedirects: MAX_REDIRECTS, signal }, deps);
   const cached = deps.tokens.get(tokenKey);
   let res = await request(cached === undefined ? undefined : `Bearer ${cached}`);
   if (res.status !== 401) return { res, unavailable: undefined };
@@ -181,8 +181,9 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
   const url = manifestUrl(target, 'manifests', target.reference);
   let answer = await authorizedSend(target, url, platforms.length > 0 ? 'GET' : 'HEAD', ACCEPT, signal, deps);
   // A registry that does not allow HEAD on manifests (405) still serves the pull's GET: ask again
-  // with GET, as containerd does, rather than call the image unreachable.
-  if ('res' in answer && answer.res.status === 405 && platforms.length === 0) answer = await authorizedSend(target, url, 'GET', ACCEPT, signal, deps);
+  // with GET, as containerd does, rather than call the image unreachable. Its body is not read: the
+  // status and Content-Type answer, as the HEAD's would have.
+  if ('res' in answer && answer.res.status === 405 && platforms.length === 0) answer = await authorizedSend(target, url, 'GET', ACCEPT, signal, deps, 0);
   const manifest = answerOf(answer, target);
   if (!manifest.ok) return manifest.outcome;
   const { res } = manifest;

@@ -93,6 +93,40 @@ describe('the deadline and the network', () => {
     expect(v).toMatchObject({ status: 'unreachable' });
   });
 
+  describe('an answer whose body is not needed is not waited for (a GET: a platforms check, a HEAD refused)', () => {
+    /** Headers now, then a body that never ends. */
+    const endless = (status: number, headers: Record<string, string>): Route => (_q, s) => {
+      s.writeHead(status, headers);
+      s.flushHeaders();
+      const timer = setInterval(() => s.write('x'.repeat(100)), 10);
+      s.on('close', () => {
+        clearInterval(timer);
+      });
+    };
+    const INDEX_TYPE = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+    it.each<[string, Route, string[], Verdict['status']]>([
+      ['a 404 is missing', endless(404, { 'content-type': 'application/json' }), ['linux/amd64'], 'missing'],
+      ['a 401 challenge gets its token', (q, s, url) => {
+        if (url.pathname === '/token') s.writeHead(200).end('{"token":"good"}');
+        else if (q.headers.authorization === 'Bearer good') s.writeHead(200, INDEX_TYPE).end(INDEX);
+        else endless(401, { 'www-authenticate': `Bearer realm="https://${registry.fake.host}/token"` })(q, s, url);
+      }, ['linux/amd64'], 'present'],
+      ['a redirect is followed', (q, s, url) => {
+        if (url.pathname === '/moved') s.writeHead(200, INDEX_TYPE).end(INDEX);
+        else endless(307, { location: '/moved' })(q, s, url);
+      }, ['linux/amd64'], 'present'],
+      ['the GET after a HEAD refused (405) answers by its status', (q, s, url) => {
+        if (q.method === 'HEAD') s.writeHead(405).end();
+        else endless(200, INDEX_TYPE)(q, s, url);
+      }, [], 'present'],
+    ])('%s', async (_what, route, platforms, status) => {
+      const started = performance.now();
+      const v = await one(route, undefined, { deadlineMs: 1000 }, platforms);
+      expect(v.status).toBe(status);
+      expect(performance.now() - started).toBeLessThan(500);
+    });
+  });
+
   it('answers unreachable on a TLS error (a CA it does not trust)', async () => {
     registry.fake.route = (_q, s) => s.writeHead(200).end();
     const { verdicts } = await createVerifier({ credentials: anonymous, ecr: noAws }).verify([{ image: `${registry.fake.host}/a:1`, platforms: [] }]);
