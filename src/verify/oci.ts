@@ -8,8 +8,8 @@
  *   retries with it; tokens are kept per registry and scope until they expire;
  * - a 401 with `Basic` retries with the credentials when there are some;
  * - a 401 from another host the registry redirected to is a refusal (its realm gets no credentials).
- * 200 is present (unless it is a web page: text/*), 404 missing; anything else is an error (the
- * rule's onUnreachable decides).
+ * 200 is present (unless it is a web page: text/*), 404 missing (unless it is a web page:
+ * text/html); anything else is an error (the rule's onUnreachable decides).
  */
 import { type HttpOptions, type HttpResponse, RegistryHttpError, send } from './http.js';
 import type { TtlCache } from './cache.js';
@@ -165,13 +165,24 @@ async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 
   return { res, unavailable: lookup.unavailable };
 }
 
+/** The media type of an answer's Content-Type, in lower case, without its parameters. */
+function mediaTypeOf(res: HttpResponse): string {
+  return (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
 /** The registry's answer when it is a 200, else the outcome it makes. */
 function answerOf(answer: Authorized, target: RegistryTarget): { readonly ok: true; readonly res: HttpResponse } | { readonly ok: false; readonly outcome: CheckOutcome } {
   const why = answer.unavailable === undefined ? '' : `; registry credentials unavailable: ${answer.unavailable}`;
   if ('refused' in answer) return { ok: false, outcome: { status: 'error', reason: `${answer.refused}${why}`, answered: true } };
   const { res } = answer;
   if (res.status === 200) return { ok: true, res };
-  if (res.status === 404) return { ok: false, outcome: { status: 'missing', reason: `not found in ${target.registry}` } };
+  if (res.status === 404) {
+    // A registry's 404 is its JSON error or nothing; a web page is a host that is no registry (a
+    // mistyped mirror, a proxy's error page), whose "missing" would make `onMissing: deny` refuse
+    // every Pod the rule sends there.
+    if (mediaTypeOf(res) === 'text/html') return { ok: false, outcome: { status: 'error', reason: `${target.registry} answered 404 with a web page (text/html), not a registry's answer` } };
+    return { ok: false, outcome: { status: 'missing', reason: `not found in ${target.registry}` } };
+  }
   if (res.status === 401 || res.status === 403) return { ok: false, outcome: { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, answered: true } };
   return { ok: false, outcome: { status: 'error', reason: `${target.registry} answered ${res.status}` } };
 }
@@ -189,7 +200,7 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
   const { res } = manifest;
   // A web server's catch-all page (a host that is no registry, a proxy's login page) answers 200
   // too; a registry answers a manifest in its media type, never in text.
-  const mediaType = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const mediaType = mediaTypeOf(res);
   if (mediaType.startsWith('text/')) return { status: 'error', reason: `${target.registry} answered a web page (${mediaType}), not a manifest` };
   if (platforms.length === 0) return { status: 'present' };
   // From here the registry has answered for this repository (a manifest it cannot be read by, a

@@ -37,6 +37,8 @@ describe('answers of the registry', () => {
   it.each<[string, Route, Verdict['status'], RegExp | undefined]>([
     ['200 is present', (_q, s) => s.writeHead(200).end(), 'present', undefined],
     ['404 is missing', (_q, s) => s.writeHead(404).end(), 'missing', /not found in 127\.0\.0\.1:\d+$/],
+    ['404 with the registry\'s JSON error is missing', (_q, s) => s.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'), 'missing', /not found in 127\.0\.0\.1:\d+$/],
+    ['404 with a web page is unreachable, not missing (a host that is no registry)', (_q, s) => s.writeHead(404, { 'content-type': 'text/html' }).end('<html>Not Found</html>'), 'unreachable', /answered 404 with a web page \(text\/html\), not a registry's answer/],
     ['200 with a web page is unreachable, not present', (_q, s) => s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html></html>'), 'unreachable', /answered a web page \(text\/html\), not a manifest/],
     ['500 is unreachable', (_q, s) => s.writeHead(500).end(), 'unreachable', /answered 500/],
     ['503 is unreachable', (_q, s) => s.writeHead(503).end(), 'unreachable', /answered 503/],
