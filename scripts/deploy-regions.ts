@@ -66,8 +66,19 @@ export interface RegionResult {
   readonly error?: string;
 }
 
-/** CloudFormation's limit on a parameter value is 4,096 bytes; Lambda's on all variables 4 KB. */
-export const MAX_INLINE_RULES_BYTES = 3500;
+/**
+ * The most REWRITE_RULES may take of Lambda's 4 KB for all of a function's variables, which Lambda
+ * measures as the JSON text of the variables (its error prints "String measured: {...}"), so every
+ * `"` of the rules counts twice. The template's other variables take up to about 700 bytes (a
+ * 128-character stack name in the token parameter's name, registry credentials set). CloudFormation's
+ * limit on the parameter itself, 4,096 bytes, is then never reached.
+ */
+export const MAX_INLINE_RULES_BYTES = 3350;
+
+/** The bytes the rules take of Lambda's variables: their compact JSON as a JSON string. */
+export function inlineRulesBytes(rules: string): number {
+  return Buffer.byteLength(JSON.stringify(rulesJson(rules)), 'utf8');
+}
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /** The partition's domain suffix (AWS::URLSuffix) of a region, to check `${env:AWS_URL_SUFFIX}` rules before deploying. */
@@ -107,8 +118,8 @@ export function problems(options: Options): string[] {
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(options.stackName)) out.push(`--stack-name: "${options.stackName}" is not a stack name`);
   out.push(...parameterProblems(options));
   if (options.rules !== undefined) {
-    if (safeParse(options.rules) !== undefined && Buffer.byteLength(rulesJson(options.rules), 'utf8') > MAX_INLINE_RULES_BYTES) {
-      out.push(`--rules: the document is over ${String(MAX_INLINE_RULES_BYTES)} bytes as JSON; put it in an SSM parameter in each region and use --rules-parameter`);
+    if (safeParse(options.rules) !== undefined && inlineRulesBytes(options.rules) > MAX_INLINE_RULES_BYTES) {
+      out.push(`--rules: the document takes ${String(inlineRulesBytes(options.rules))} bytes of the function's 4 KB of environment variables (its JSON, as a JSON string), over ${String(MAX_INLINE_RULES_BYTES)}; put it in an SSM parameter in each region and use --rules-parameter`);
     }
     for (const region of options.regions.filter((r) => REGION.test(r))) {
       const result = parseRules(options.rules, { AWS_REGION: region, AWS_ACCOUNT_ID: '000000000000', AWS_URL_SUFFIX: urlSuffix(region) });

@@ -11,9 +11,10 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { deployArgs, deployRegions, main, type Options, parseCommandLine, problems, type Runner, rulesOverride, templateParameterNames, urlSuffix, warnings } from '../../scripts/deploy-regions.js';
+import { deployArgs, deployRegions, inlineRulesBytes, main, MAX_INLINE_RULES_BYTES, type Options, parseCommandLine, problems, type Runner, rulesOverride, templateParameterNames, urlSuffix, warnings } from '../../scripts/deploy-regions.js';
 import { parseRules } from '../../src/config/load.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { type Json, loadTemplate } from '../helpers/template.js';
 
 /**
  * The value SAM CLI 1.170 reads from one `--parameter-overrides` word `Key="..."`
@@ -134,7 +135,7 @@ describe('deploy-regions', () => {
     { desc: 'both rule sources', extra: { rulesParameter: '/x' }, message: 'exactly one of --rules' },
     { desc: 'the rules as a parameter', extra: { parameters: ['RewriteRules=x'] }, message: 'not RewriteRules' },
     { desc: 'invalid rules', extra: { rules: 'rules:\n  - name: x\n    match: gcr.io\n' }, message: 'invalid for us-west-2' },
-    { desc: 'rules too large', extra: { rules: `rules:\n${Array.from({ length: 80 }, (_, i) => `  - { name: r${String(i)}, match: registry${String(i)}.example.com, replace: mirror.example.com/r${String(i)} }`).join('\n')}\n` }, message: 'over 3500 bytes' },
+    { desc: 'rules too large', extra: { rules: `rules:\n${Array.from({ length: 80 }, (_, i) => `  - { name: r${String(i)}, match: registry${String(i)}.example.com, replace: mirror.example.com/r${String(i)} }`).join('\n')}\n` }, message: 'over 3350; put it in an SSM parameter' },
   ])('refuses $desc before running anything', async ({ extra, message }) => {
     const { run, calls } = fake();
     await expect(deployRegions(options(extra), run, () => undefined)).rejects.toThrow(message);
@@ -353,5 +354,58 @@ describe('npm run deploy:regions', () => {
     expect(r.stderr).toContain('--parameter: template.yaml has no parameter EnableAlarm');
     expect(r.stdout).not.toContain('sam build');
     expect(r.status).toBe(2);
+  });
+});
+
+describe('inline rules and the 4 KB of environment variables', () => {
+  /** `count` rules in flow style, compact JSON of about 45 bytes and 12 quotes each. */
+  const rulesOf = (count: number): string => `rules:\n${Array.from({ length: count }, (_, i) => `  - { name: r${String(i)}, match: r${String(i)}.example.com, replace: m.example.com/r${String(i)} }`).join('\n')}\n`;
+  const largestAccepted = (): string => {
+    let n = 1;
+    while (inlineRulesBytes(rulesOf(n + 1)) <= MAX_INLINE_RULES_BYTES) n++;
+    return rulesOf(n);
+  };
+
+  it('counts the rules as Lambda measures them, as a JSON string: a document of about 3,100 bytes of JSON is over once its quotes are escaped', () => {
+    const rules = rulesOf(44);
+    const compact = JSON.stringify(parse(rules) as unknown);
+    expect(Buffer.byteLength(compact)).toBeLessThan(MAX_INLINE_RULES_BYTES);
+    expect(inlineRulesBytes(rules)).toBe(Buffer.byteLength(JSON.stringify(compact)));
+    expect(inlineRulesBytes(rules)).toBeGreaterThan(MAX_INLINE_RULES_BYTES);
+    expect(problems(options({ rules })).join('\n')).toContain('over 3350; put it in an SSM parameter');
+  });
+
+  it('the largest document it accepts fits beside the template\'s other variables at their longest usual values (a 128-character stack name, registry credentials set)', () => {
+    const rules = largestAccepted();
+    expect(problems(options({ rules }))).toEqual([]);
+    const template = loadTemplate();
+    const fn = template.Resources['WebhookFunction']?.Properties;
+    const variables = ((fn?.['Environment'] as Record<string, Json> | undefined)?.['Variables'] ?? {}) as Record<string, Json>;
+    const known: Record<string, string> = {
+      'AWS::AccountId': '123456789012',
+      'AWS::URLSuffix': 'amazonaws.com.cn',
+      WebhookToken: `/image-rewriter/${'s'.repeat(128)}/webhook-token`,
+      RegistryCredentialsSecretArn: 'arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:image-rewriter/registry-credentials-AbCdEf',
+      RegistryCredentialsParameterName: '/image-rewriter/registry-credentials',
+      RewriteRules: rulesOf(0),
+    };
+    const value = (v: Json): string => {
+      if (typeof v === 'string') return v;
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        const ref = v['Ref'];
+        if (typeof ref === 'string') {
+          const given = known[ref] ?? template.Parameters[ref]?.['Default'];
+          if (given === undefined || given === null || typeof given === 'object') throw new Error(`no value for Ref ${ref}`);
+          return String(given);
+        }
+        const cond = v['Fn::If'];
+        if (Array.isArray(cond) && cond[0] === 'RulesFromParameter') return JSON.stringify(parse(rules) as unknown);
+      }
+      throw new Error(`a variable of a form this test does not know: ${JSON.stringify(v)}`);
+    };
+    const resolved = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, value(v)]));
+    expect(Object.keys(resolved)).toContain('REWRITE_RULES');
+    const measured = Buffer.byteLength(JSON.stringify(resolved));
+    expect(measured).toBeLessThanOrEqual(4096);
   });
 });
