@@ -191,7 +191,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       outcome = await run(target, req.platforms, signal);
     } catch (e) {
-      outcome = { status: 'error', reason: reasonOf(e, target), ...(target.kind === 'ecr' && ECR_ANSWERS.has(nameOf(e)) ? { answered: true as const } : {}) };
+      // An answer too large to read was still an answer, for that image: no sign the registry is
+      // down, so not counted against it (its breaker would refuse every other image there).
+      const answered = (target.kind === 'ecr' && ECR_ANSWERS.has(nameOf(e))) || (e instanceof RegistryHttpError && e.kind === 'too-large');
+      outcome = { status: 'error', reason: reasonOf(e, target), ...(answered ? { answered: true as const } : {}) };
     }
     switch (outcome.status) {
       case 'present':

@@ -292,6 +292,19 @@ describe('the circuit breaker', () => {
     expect(JSON.stringify(next.verdicts[0])).toContain('"present"');
   });
 
+  it('does not count an answer too large to read against the registry: it answered, for that image', async () => {
+    const v = verifier({ breakerFailures: 1 });
+    registry.fake.route = (q, s) => {
+      if (q.url?.includes('/huge/') !== true) return s.writeHead(200).end();
+      s.writeHead(200, { 'content-length': String(64 * 1024 * 1024) });
+      return s.end();
+    };
+    const huge = await v.verify([{ image: `${registry.fake.host}/huge/app:1`, platforms: ['linux/amd64'] }]);
+    expect(huge.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/larger than/) });
+    const next = await v.verify([{ image: `${registry.fake.host}/team/app:1`, platforms: [] }]);
+    expect(next.verdicts[0]?.status).toBe('present');
+  });
+
   it('still opens the breaker for a registry that answers nothing within the deadline', async () => {
     const v = verifier({ breakerFailures: 1, deadlineMs: 400 });
     registry.fake.route = () => undefined;
