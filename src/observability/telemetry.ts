@@ -13,7 +13,7 @@
  * with `service` only so that ConfigErrorAlarm reads one series. `Rewrites` by `Rule`
  * is not in it: an EMF document holds one value per dimension and one review can rewrite images
  * with several rules. The summary line carries the count of each rule instead, in fixed slots
- * (`rule1`/`rule1Rewrites` to `rule3`/`rule3Rewrites`, see `ruleSlots`), and the SAM template's
+ * (`rule1`/`rule1Rewrites` to `rule5`/`rule5Rewrites`, see `ruleSlots`), and the SAM template's
  * metric filters (one per slot) turn them into `ImageRewriter` `Rewrites` by `Rule`
  * (docs/performance.md says why this design).
  *
@@ -186,8 +186,12 @@ export const MAX_LOGGED_STRING = 512;
 /** Longest of each list in the summary line; the rest is counted in `<list>Cut`. */
 export const MAX_LISTED = 20;
 
-/** Rule slots in the summary line (`rule1`..`rule3`); a review using more rules counts the rest under `OTHER_RULES` in the last. */
-export const RULE_SLOTS = 3;
+/**
+ * Rule slots in the summary line (`rule1`..`rule5`), one log metric filter each in template.yaml; a
+ * review using more rules counts the rest under `OTHER_RULES` in the last. Five: a Pod seldom pulls
+ * from more registries than that, and filters are free (a log group may have 100).
+ */
+export const RULE_SLOTS = 5;
 
 /** The `Rule` of the rewrites by rules beyond the slots; no rule can have this name (src/config/schema.ts: letters, digits, "-", "_", "."). */
 export const OTHER_RULES = '(other rules)';

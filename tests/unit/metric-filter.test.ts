@@ -95,20 +95,20 @@ const report = (rules: readonly string[]): ReviewReport => ({ uid: 'u', kind: 'v
 describe("template.yaml's per-rule metric filters", () => {
   const filters = templateFilters();
 
-  it('are the three slot filters, on the review line, in the function log group', () => {
-    expect(filters.map((f) => f.name).sort()).toEqual(['RewritesByRule1MetricFilter', 'RewritesByRule2MetricFilter', 'RewritesByRule3MetricFilter']);
+  it('are the five slot filters, on the review line, in the function log group', () => {
+    expect(filters.map((f) => f.name).sort()).toEqual(['RewritesByRule1MetricFilter', 'RewritesByRule2MetricFilter', 'RewritesByRule3MetricFilter', 'RewritesByRule4MetricFilter', 'RewritesByRule5MetricFilter']);
     for (const f of filters) {
       expect(f.pattern).toContain(`$.message = "${REVIEW_LOG_MESSAGE}"`);
       expect(f.logGroup).toBe('WebhookFunctionLogGroup');
     }
   });
 
-  it('count every rule exactly for reviews using up to three rules (any lines, any order)', () => {
-    const rule = fc.constantFrom('gcr', 'hub', 'quay', 'k8s.io-mirror', 'a_b');
+  it('count every rule exactly for reviews using up to five rules (any lines, any order)', () => {
+    const rule = fc.constantFrom('gcr', 'hub', 'quay', 'k8s.io-mirror', 'a_b', 'ghcr', 'ecr');
     const review = fc.array(rule, { maxLength: 12 });
     fc.assert(
       fc.property(fc.array(review, { maxLength: 8 }), (reviews) => {
-        fc.pre(reviews.every((r) => new Set(r).size <= 3));
+        fc.pre(reviews.every((r) => new Set(r).size <= 5));
         const obs = captureObservability();
         for (const rules of reviews) obs.logger.info(REVIEW_LOG_MESSAGE, reviewFields(report(rules), rules.length > 0 ? 'patched' : 'unchanged').fields);
         expect(publish(filters, obs.logs())).toEqual(byRule(reviews.flat().map((r) => ({ rule: r }))));
@@ -171,16 +171,18 @@ describe("template.yaml's per-rule metric filters", () => {
     expect(publish(filters, obs.lines)).toEqual(byRule(truth));
   });
 
-  it('count the first two rules exactly and the rest as "(other rules)" for a review using more, and the total stays exact', () => {
+  it('count the first four rules exactly and the rest as "(other rules)" for a review using more, and the total stays exact', () => {
     const obs = captureObservability();
-    const rules = ['a', 'b', 'c', 'd', 'a', 'e', 'c'];
+    const rules = ['a', 'b', 'c', 'd', 'a', 'e', 'f', 'c', 'f'];
     obs.logger.info(REVIEW_LOG_MESSAGE, reviewFields(report(rules), 'patched').fields);
     const published = publish(filters, obs.logs());
     expect(published).toEqual(
       new Map([
         ['ImageRewriter/Rewrites{Rule=a}', 2],
         ['ImageRewriter/Rewrites{Rule=b}', 1],
-        ['ImageRewriter/Rewrites{Rule=(other rules)}', 4],
+        ['ImageRewriter/Rewrites{Rule=c}', 2],
+        ['ImageRewriter/Rewrites{Rule=d}', 1],
+        ['ImageRewriter/Rewrites{Rule=(other rules)}', 3],
       ]),
     );
     expect([...published.values()].reduce((a, b) => a + b, 0)).toBe(rules.length);

@@ -353,7 +353,7 @@ describe('template.yaml: the endpoint', () => {
 
 describe('per-rule metrics', () => {
   // What they count is tested against the emitted lines in metric-filter.test.ts.
-  it.each([1, 2, 3])('metric filter %i counts its slot of the review lines by rule, in the function log group', (i) => {
+  it.each([1, 2, 3, 4, 5])('metric filter %i counts its slot of the review lines by rule, in the function log group', (i) => {
     const filter = resources[`RewritesByRule${String(i)}MetricFilter`] ?? NONE;
     expect(filter.Type).toBe('AWS::Logs::MetricFilter');
     expect(filter.Properties['LogGroupName']).toEqual({ Ref: 'WebhookFunctionLogGroup' });
