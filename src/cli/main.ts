@@ -111,6 +111,11 @@ const checkConfig: Command = async (args, io) => {
 };
 
 const version: Command = (args, io) => {
+  // `version --help` prints the usage, as `--help` does after every other command.
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    io.stdout(HELP);
+    return Promise.resolve(EXIT.ok);
+  }
   if (args.length > 0) throw new UsageError(`version takes no arguments: ${args.join(' ')}`);
   io.stdout(`${VERSION}\n`);
   return Promise.resolve(EXIT.ok);

@@ -60,7 +60,7 @@ describe('serve', () => {
 });
 
 describe('help and version', () => {
-  it.each([['render', '--help'], ['audit', '-h'], ['serve', '--help']])('%s %s prints the usage, exit 0', async (...args) => {
+  it.each([['render', '--help'], ['audit', '-h'], ['serve', '--help'], ['version', '--help'], ['version', '-h']])('%s %s prints the usage, exit 0', async (...args) => {
     const r = await run(args);
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toContain('image-rewriter render');
