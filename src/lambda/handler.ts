@@ -251,7 +251,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     }
     if (!authorized(req)) {
       note('unauthorized');
-      logger.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: req.sourceIp });
+      // The address is the event's: API Gateway's is an IP, a hand-made event's may be anything (clipped).
+      logger.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: clip(req.sourceIp) });
       return reply(401, { message: MESSAGES.unauthorized });
     }
     if (req.method !== 'POST') {

@@ -304,3 +304,20 @@ describe('null and wrong-typed values at every path of a real review', () => {
     process.stdout.write(`wrong-typed values: ${cases.length} variants, answers ${JSON.stringify(counts)}\n`);
   });
 });
+
+describe('hostile strings in the event itself', () => {
+  // A hand-made event (`aws lambda invoke`, a console test event) can carry anything where API
+  // Gateway puts the caller's address: the 401 line logs it, bounded like every string it did not make.
+  const MB = '1'.repeat(1024 * 1024);
+  it.each([
+    { what: 'REST requestContext.identity.sourceIp', event: (): JsonObject => ({ ...demo(), path: '/mutate/wrong', pathParameters: { token: 'wrong' }, requestContext: { identity: { sourceIp: MB } } }) },
+    { what: 'HTTP API requestContext.http.sourceIp', event: (): JsonObject => ({ ...loadEvent('httpapi-pod-v1.json'), rawPath: '/mutate/wrong', pathParameters: { token: 'wrong' }, requestContext: { http: { method: 'POST', path: '/mutate/wrong', sourceIp: MB } } }) },
+  ])('a 1 MB $what: 401, and its log line stays within 16 KiB', async ({ event }) => {
+    const { invoke, obs } = setup();
+    const result = await invoke(event());
+    expect(result.statusCode).toBe(401);
+    const rejected = obs.logs().find((l) => l['message'] === 'request rejected');
+    expect(rejected).toMatchObject({ status: 401, sourceIp: expect.stringMatching(/^1+\.\.\.$/) });
+    expect(Math.max(...obs.text().split('\n').map((l) => l.length))).toBeLessThanOrEqual(MAX_LOG_LINE);
+  });
+});
