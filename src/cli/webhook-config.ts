@@ -301,6 +301,13 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
           : "matchConditions: none (the rules' prefixes are too many for a condition within the API server's CEL limits, so every object is sent)."
         : 'matchConditions: only objects with an image the rules could rewrite are sent; generate again when the rules change.',
     );
+    // The API server reinvokes only webhooks it called in the first round (k8s.io/apiserver mutating dispatcher).
+    if (options.rules.length > 0 && matchConditionExpression(options.rules, scope) !== undefined) {
+      lines.push(
+        'The condition sees the object before the webhooks of configurations named after this one, and the API server never reinvokes a webhook it',
+        'skipped: images they add (a sidecar injector) stay upstream, unless --name sorts this one after theirs (delete the old one) or --config is left out.',
+      );
+    }
   }
   return lines;
 }

@@ -326,6 +326,23 @@ describe('--scope and --config (matchConditions)', () => {
     expect(io.out()).toContain('# Scope all:');
   });
 
+  it('says that a webhook the condition skips is not reinvoked after another webhook adds an image, and how to order it after', async () => {
+    // The API server reinvokes (reinvocationPolicy IfNeeded) only webhooks it called in the first
+    // round: a Pod with no rewritable image whose sidecar (gcr.io/...) a webhook of a configuration
+    // named after image-rewriter injects keeps that image upstream (checked on kube-apiserver 1.32 and 1.37).
+    const rules = join(scratch, 'rules-reinvoked.yaml');
+    await writeFile(rules, 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: mirror.example.com/gcr\n');
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], io)).toBe(EXIT.ok);
+    expect(io.out()).toContain('# The condition sees the object before the webhooks of configurations named after this one, and the API server never reinvokes a webhook it');
+    expect(io.out()).toContain('unless --name sorts this one after theirs');
+    const any = join(scratch, 'rules-any.yaml');
+    await writeFile(any, 'rules:\n  - name: all\n    regex: (.*)\n    replace: mirror.example.com/$1\n');
+    const none = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', any], none)).toBe(EXIT.ok);
+    expect(none.out()).not.toContain('never reinvokes');
+  });
+
   it('prints no matchCondition when a rule can match any image', async () => {
     const rules = join(scratch, 'any.yaml');
     await writeFile(rules, "rules:\n  - name: any\n    regex: '([^/]+)/(.+)'\n    replace: all.example.com/$1/$2\n");
