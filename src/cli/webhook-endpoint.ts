@@ -121,11 +121,13 @@ function awsUrlWithoutToken(url: URL, consequence: string): string | undefined {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** A DNS-1123 label: a namespace name (`audit -n`), a Service name. */
+export const isDnsLabel = (s: string): boolean => s.length <= 63 && DNS_LABEL.test(s);
 /** A DNS-1123 subdomain: an object name (`--name`), a Service path segment (the token). */
 export const isDnsSubdomain = (s: string): boolean => s.length <= 253 && DNS_SUBDOMAIN.test(s);
 const SERVICE_TOKEN_RULE =
   'with --service must be lower-case letters, digits, "-" and "." (starting and ending with a letter or digit, at most 253 characters): the API server refuses any other path segment for a Service (e.g. a token made with openssl rand -hex 32)';
-const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
+export const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
 const SERVICE_FORM = '--service must be NAMESPACE/NAME or NAMESPACE/NAME:PORT (e.g. image-rewriter/image-rewriter:443)';
 
 /** `NAMESPACE/NAME[:PORT]` and the token as clientConfig.service, or every problem with them. */

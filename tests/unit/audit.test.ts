@@ -224,6 +224,20 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(r.err).toContain('HTTP 403: pods is forbidden: User "auditor" cannot list resource "pods"');
   });
 
+  it('-n must be a namespace name: the client lower-cases the path and the URL resolves "..", so NS1 audited ns1 and ".." every namespace', async () => {
+    for (const namespace of ['..', '.', 'NS-1', 'ns-1/pods', 'ns-1 ', 'x'.repeat(64)]) {
+      calls.length = 0;
+      gets.length = 0;
+      const r = await audit(['--kubeconfig', kubeconfig, '-n', namespace, '-o', 'json']);
+      expect(r.code).toBe(64);
+      expect(r.out).toBe('');
+      expect(r.err.split('\n')[0]).toBe(`error: -n/--namespace must be a namespace name (a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters): ${namespace}`);
+      expect([...calls, ...gets]).toEqual([]);
+    }
+    // The same for -f: no object of a cluster is in such a namespace.
+    expect((await audit(['-f', '-', '-n', 'NS-1'], '{"kind": "List", "items": []}')).code).toBe(64);
+  });
+
   it('a kubeconfig that cannot be read: exit 2', async () => {
     const r = await audit(['--kubeconfig', join(pki.dir, 'missing')]);
     expect(r.code).toBe(2);
