@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { own } from '../core/json.js';
+import { own, printableClipped } from '../core/json.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
@@ -147,7 +147,16 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
   });
 }
 
-/** The message of a failed call: the API server's Status message when there is one. */
+/** How much of an answer that is not a Status (an HTML page) a message shows. */
+const EXCERPT_CHARS = 200;
+
+/**
+ * The message of a failed call, in one line: the API server's Status message when there is one.
+ * Otherwise client-node's own message is four lines (`HTTP-Code: ...`, `Message:`, `Body:` with
+ * the whole answer, `Headers:` with every response header, Set-Cookie included): what a server
+ * that is not an API server answers (a wrong port, a proxy's error page). Kept: what client-node
+ * says before them, and the start of the answer.
+ */
 function describeFailure(e: unknown): string {
   const error = e as { code?: unknown; body?: unknown; message?: unknown };
   let message = typeof error.message === 'string' ? error.message : String(e);
@@ -156,10 +165,18 @@ function describeFailure(e: unknown): string {
       const status = JSON.parse(error.body) as { message?: unknown; reason?: unknown };
       if (typeof status.message === 'string') message = status.message;
     } catch {
-      // not a Status: keep the error's own message
+      // not a Status: kept as client-node says it, cut below
     }
   }
-  return typeof error.code === 'number' ? `HTTP ${error.code}: ${message}` : message;
+  if (typeof error.code !== 'number') return message;
+  const at = message.indexOf('HTTP-Code: ');
+  if (at >= 0) {
+    const before = message.slice(0, at).replace(/:\s*$/, '');
+    const answer = typeof error.body === 'string' ? error.body.replace(/\s+/g, ' ').trim() : '';
+    const said = answer === '' ? 'not a Kubernetes API answer' : `not a Kubernetes API answer: ${printableClipped(answer, EXCERPT_CHARS)}`;
+    message = before === '' ? said : `${before}: ${said}`;
+  }
+  return `HTTP ${error.code}: ${message}`;
 }
 
 /** Tries of one list call while the API server throttles (as client-go: it retries too, honouring Retry-After). */

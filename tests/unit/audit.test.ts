@@ -304,6 +304,42 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(alone).toEqual({ code: 2, out: '', err: `error: the kubeconfig ${empty} has no current cluster\n` });
   });
 
+  it('a server that is not a Kubernetes API server (HTML 404, a proxy\'s 502): one short line per call, never the page nor the response headers; exit 2', async () => {
+    const page = `<html>\n<head><title>Not Found</title></head>\n<body>\n${'<p>nothing here</p>\n'.repeat(200)}</body>\n</html>\n`;
+    for (const status of [404, 502]) {
+      const other = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
+        // Discovery answers, so that the 502 comes from the list call itself (a proxy in front of the API server).
+        const discovery = status === 502 ? (DISCOVERY[new URL(req.url ?? '/', 'https://127.0.0.1').pathname] as [string, string, boolean?][] | undefined) : undefined;
+        if (discovery !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ kind: 'APIResourceList', resources: discovery.map(([name, kind, namespaced = true]) => ({ name, kind, namespaced, verbs: ['list', 'get'] })) }));
+          return;
+        }
+        res.writeHead(status, { 'content-type': 'text/html', 'set-cookie': 'session=s3cr3t' });
+        res.end(page);
+      });
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      const { port } = other.address() as AddressInfo;
+      const file = join(pki.dir, `kubeconfig-html-${status}`);
+      writeFileSync(file, readFileSync(kubeconfig, 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
+      try {
+        const r = await audit(['--kubeconfig', file, '--scope', 'pods']);
+        expect(r.code).toBe(2);
+        expect(r.err).not.toContain('s3cr3t');
+        expect(r.err).not.toContain('Headers');
+        // The 502 is also the answer to the configuration's get: a note, as for any server error (README).
+        const lines = r.err.trimEnd().split('\n').filter((l) => !(status === 502 && l.startsWith('note: cannot get mutatingwebhookconfigurations image-rewriter')));
+        expect(lines).toHaveLength(1);
+        for (const l of r.err.trimEnd().split('\n')) expect(l.length).toBeLessThan(500);
+        const what = status === 404 ? 'Failed to fetch resource metadata for v1/Pod: ' : '';
+        expect(lines[0]).toMatch(new RegExp(`^error: cannot list pods in all namespaces \\(https://127\\.0\\.0\\.1:${port}\\): HTTP ${status}: ${what}not a Kubernetes API answer: <html> <head><title>Not Found</title></head> <body> <p>nothing here</p> .*\\.\\.\\.$`));
+        expect(lines[0]?.length).toBeLessThan(400);
+      } finally {
+        await new Promise((resolve) => other.close(resolve));
+      }
+    }
+  });
+
   it('a server that cannot be reached, or refuses the credentials: one error line, not one per kind; exit 2', async () => {
     const closed = createNetServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
