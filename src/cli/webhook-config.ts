@@ -30,12 +30,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Document } from 'yaml';
-import { type Command, EXIT, isNotUtf8, parseFlags, strictUtf8, UsageError } from './common.js';
+import { type Command, EXIT, parseFlags, UsageError } from './common.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
-import { formatIssues, parseRules } from '../config/load.js';
+import { readConditionRules } from './webhook-config-rules.js';
 import { caBundleProblem, type ClientConfig, isDnsSubdomain, parseService, privateHostWithoutCa, serviceHost, urlProblem, urlWarning } from './webhook-endpoint.js';
 
 export { urlProblem } from './webhook-endpoint.js';
@@ -359,30 +359,9 @@ export const command: Command = async (args, io) => {
   let rules: readonly CompiledRule[] | undefined;
   let allowOptOut: boolean | undefined;
   if (values.config !== undefined) {
-    // As every other command says it (src/cli/common.ts): not "cannot read --config : ENOENT".
-    if (values.config.trim() === '') {
-      io.stderr('error: --config names no rules document (it is empty)\n');
-      return EXIT.invalidConfig;
-    }
-    let text: string;
-    try {
-      // UTF-8 or an error, as every command reads its rules file (src/config/rules-provider.ts).
-      text = strictUtf8.decode(await readFile(values.config));
-    } catch (e) {
-      const reason = isNotUtf8(e) ? 'not UTF-8 text (save the rules document as UTF-8)' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
-      io.stderr(`error: cannot read --config ${values.config}: ${reason}\n`);
-      return EXIT.invalidConfig;
-    }
-    const parsed = parseRules(text, io.env);
-    if (!parsed.ok) {
-      io.stderr(`error: invalid rules document ${values.config}:\n${formatIssues(parsed.issues)}\n`);
-      return EXIT.invalidConfig;
-    }
-    // Printed like every other command's (a rule never used, no rules at all): the configuration
-    // goes to stdout, often straight into kubectl, so these are the only place the user sees them.
-    if (parsed.warnings.length > 0) io.stderr(`${formatIssues(parsed.warnings)}\n`);
-    rules = parsed.rewriter.rules;
-    allowOptOut = parsed.rewriter.allowOptOut;
+    const read = await readConditionRules(values.config, io);
+    if (read === undefined) return EXIT.invalidConfig;
+    ({ rules, allowOptOut } = read);
   }
   const options: WebhookConfigOptions = {
     scope: SCOPES.find((s) => s === scopeText),

@@ -326,6 +326,23 @@ describe('--scope and --config (matchConditions)', () => {
     expect(io.out()).toContain('# Scope all:');
   });
 
+  it('makes the conditions of rules that use ${env:...} values this machine lacks (the README\'s ECR rules), as with them set, and says so', async () => {
+    const rules = join(scratch, 'rules-ecr.yaml');
+    await writeFile(rules, 'rules:\n  - name: hub\n    match: docker.io\n    replace: ${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/docker-hub\n  - name: ghcr\n    match: ghcr.io\n    replace: ${env:MIRROR}/ghcr\n');
+    const without = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], without)).toBe(EXIT.ok);
+    expect(without.err()).toContain('note: ${env:AWS_ACCOUNT_ID}, ${env:AWS_REGION}, ${env:AWS_URL_SUFFIX}, ${env:MIRROR} not set here: placeholders used (the conditions never depend on replace)');
+    const set = captureIo({ AWS_ACCOUNT_ID: '123456789012', AWS_REGION: 'eu-west-1', AWS_URL_SUFFIX: 'amazonaws.com', MIRROR: 'mirror.example.com' });
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], set)).toBe(EXIT.ok);
+    expect(set.err()).not.toContain('placeholders');
+    expect(only(parse(without.out()) as MutatingWebhookConfiguration).matchConditions).toEqual(only(parse(set.out()) as MutatingWebhookConfiguration).matchConditions);
+    // A credential's name is refused as everywhere, never given a placeholder.
+    await writeFile(rules, 'rules:\n  - name: hub\n    match: docker.io\n    replace: ${env:AWS_SECRET_ACCESS_KEY}.example.com/x\n');
+    const secret = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], secret)).toBe(EXIT.invalidConfig);
+    expect(secret.err()).toContain('may hold a credential and is never substituted');
+  });
+
   it('says that a webhook the condition skips is not reinvoked after another webhook adds an image, and how to order it after', async () => {
     // The API server reinvokes (reinvocationPolicy IfNeeded) only webhooks it called in the first
     // round: a Pod with no rewritable image whose sidecar (gcr.io/...) a webhook of a configuration
