@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { type Agent, request } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -262,6 +262,16 @@ export function httpsRequest(options: HttpsRequestOptions): Promise<HttpsAnswer>
     );
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** A TLS connection to 127.0.0.1:`port` trusting `ca`, once its handshake is done (raw HTTP/1.1 tests). */
+export function secureSocket(port: number, ca: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca }, () => {
+      resolve(socket);
+    });
+    socket.once('error', reject);
   });
 }
 

@@ -9,11 +9,11 @@
  * (megabytes) before being refused, and a 413 kept the connection open for a body that would follow.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { tokenMatcher } from '../../src/lambda/handler.js';
 import type { RunningServer } from '../../src/serve/server.js';
 import { startOkServer } from '../helpers/serve.js';
-import { createTestPki, type TestPki, untilClosed } from '../helpers/tls.js';
+import { createTestPki, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
 
 const TOKEN = 'expect-continue-token-0123456789';
 const MAX_BODY = 64 * 1024;
@@ -30,14 +30,7 @@ afterAll(async () => {
   await pki.remove();
 });
 
-function secure(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
+const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
 
 const head = (path: string, length: number): string =>
   `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;

@@ -10,7 +10,7 @@ import type { LogEntry } from '../../src/observability/log.js';
 import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
 import type { RunningServer } from '../../src/serve/server.js';
 import { recorder, startOkServer } from '../helpers/serve.js';
-import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
+import { createTestPki, httpsRequest, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
 
 /** Short bounds so the tests run fast; the tests only check that each bound is enforced, not when. */
 const TIGHT = { handshakeMs: 1000, headersMs: 1000, requestMs: 2000, keepAliveMs: 500, idleSocketMs: 10_000, checkIntervalMs: 50 };
@@ -35,14 +35,7 @@ const healthy = async (): Promise<void> => {
   expect((await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
 };
 
-function secure(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
+const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
 
 describe('stalled clients', () => {
   it('cuts off a request that stalls mid-body (408) while others are served', async () => {

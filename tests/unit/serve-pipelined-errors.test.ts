@@ -6,10 +6,10 @@
  * the log said it was sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { ProxyHandler, RunningServer } from '../../src/serve/server.js';
 import { recorder, startOkServer } from '../helpers/serve.js';
-import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
+import { createTestPki, httpsRequest, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
 
 let pki: TestPki;
 let server: RunningServer;
@@ -33,14 +33,7 @@ afterAll(async () => {
   await pki.remove();
 });
 
-function secure(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
+const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
 
 /** The status lines of every answer the client got, in order. */
 const statusLines = (data: Buffer): string[] => data.toString('latin1').match(/HTTP\/1\.1 \d{3}/g) ?? [];

@@ -4,11 +4,11 @@
  * since Node hands the target on as it came.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { ProxyHandler, RunningServer } from '../../src/serve/server.js';
 import { startOkServer } from '../helpers/serve.js';
-import { createTestPki, type TestPki, untilClosed } from '../helpers/tls.js';
+import { createTestPki, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
 
 let pki: TestPki;
 let server: RunningServer;
@@ -30,14 +30,7 @@ afterAll(async () => {
   await pki.remove();
 });
 
-function secure(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
+const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
 
 async function send(head: string): Promise<string> {
   const socket = await secure();
