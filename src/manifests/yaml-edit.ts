@@ -36,6 +36,15 @@ function tokensOf(pointer: string): string[] {
   return pointer === '' ? [] : pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+/** Whether a plain scalar of `value` reads back as this same string in YAML `version`. */
+function readsAsItself(value: string, version: '1.1' | '1.2'): boolean {
+  try {
+    return parse(value, { version }) === value;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether a plain scalar of `value` reads as this same string in YAML 1.1 too: kubectl reads
  * manifests with sigs.k8s.io/yaml (go-yaml v2, YAML 1.1), where `no`, `on`, `y` are booleans and
@@ -44,27 +53,13 @@ function tokensOf(pointer: string): string[] {
 function plainIn11(value: string): boolean {
   // Only these can start a YAML 1.1 boolean, null, number, timestamp or merge key: the parse (most
   // of the cost of rendering an added annotation) is left out for every other string.
-  if (value !== '' && !/^[yYnNoOtTfF~+\-.0-9<]/.test(value)) return true;
-  try {
-    return parse(value, { version: '1.1' }) === value;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the yaml package may write `value` plain: it reads back as that string in YAML 1.2. */
-function plainIn12(value: string): boolean {
-  try {
-    return parse(value) === value;
-  } catch {
-    return false;
-  }
+  return (value !== '' && !/^[yYnNoOtTfF~+\-.0-9<]/.test(value)) || readsAsItself(value, '1.1');
 }
 
 /** A plain scalar that reads back as this same string in block and flow context (YAML 1.2 and 1.1). */
 function safePlain(value: string): boolean {
   if (!/^[A-Za-z0-9_][^\s#,[\]{}]*$/.test(value) || value.endsWith(':') || value.includes(': ')) return false;
-  return plainIn12(value) && plainIn11(value);
+  return readsAsItself(value, '1.2') && plainIn11(value);
 }
 
 /**
