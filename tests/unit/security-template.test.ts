@@ -287,6 +287,8 @@ describe('template.yaml: the endpoint', () => {
     const setting = JSON.stringify(api?.Properties['AccessLogSetting']);
     expect(setting).toContain('$context.resourcePath');
     expect(setting).not.toMatch(/\$context\.(path|requestOverride)/);
+    // A resource policy's 403 message quotes the method ARN, path and token included.
+    expect(setting).not.toMatch(/\$context\.(error\.message|authorize\.error|authorizer\.error)/);
   });
 
   it('tracing (opt-in) traces the function, never the stage, whose segments record the URL, token included', () => {
