@@ -153,6 +153,20 @@ export function templateHostExact(parts: readonly TemplatePart[]): string | unde
   return !host.includes('/') && host.includes('.') && /[A-Za-z0-9]$/.test(host) ? host : undefined;
 }
 
+/**
+ * Whether a group writes part of a regex rule's registry host with nothing to pin the result to a
+ * host of the template's: neither `templateHostSuffix` nor `templateHostExact` applies
+ * (`$<host>/mirror/$<rest>`). The image's own text then names the host.
+ */
+export function templateHostFromGroup(parts: readonly TemplatePart[]): boolean {
+  if (templateHostSuffix(parts) !== undefined || templateHostExact(parts) !== undefined) return false;
+  for (const p of parts) {
+    if (!('text' in p)) return true;
+    if (p.text.includes('/')) return false;
+  }
+  return false;
+}
+
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */
 export type TemplatePart = { readonly text: string } | { readonly group: number } | { readonly named: string };
 

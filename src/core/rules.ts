@@ -14,7 +14,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
@@ -31,6 +31,10 @@ export * from './rule-types.js';
  */
 export const RULE_REGEX_FLAGS = '';
 export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
+
+/** The warning on a `verify` rule whose replace takes its registry host from a group. */
+export const HOST_FROM_GROUP_WARNING =
+  'the replace takes its registry host from a group, so the image names the host the existence check asks: anyone who may create Pods can make the webhook send HTTPS requests to any address it reaches, and read in the warning whether it was refused, not TLS or not resolved; write the host in the replace (mirror.example.com/$1), or end it with your own domain ($1.mirror.example.com/$2)';
 
 function compileRule(
   spec: RuleSpec,
@@ -133,6 +137,11 @@ function compileRule(
   );
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
+  // With verify, the webhook asks the target's host: a host from the Pod's own text is any address
+  // the webhook reaches, probed for whoever may create Pods (the warning says refused, TLS, DNS...).
+  if (common.verify !== undefined && templateHostFromGroup(parts)) {
+    issues.push({ path: ['rules', index, 'verify'], severity: 'warning', message: HOST_FROM_GROUP_WARNING });
+  }
   return Object.freeze({
     ...common,
     kind: 'regex' as const,

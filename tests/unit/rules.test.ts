@@ -7,7 +7,7 @@ import { parseRulesAsync } from '../../src/config/load-async.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { explainImage } from '../../src/core/explain.js';
 import { hasPathPrefix } from '../../src/core/matched-name.js';
-import { MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
+import { HOST_FROM_GROUP_WARNING, MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -509,6 +509,13 @@ describe('validation warnings', () => {
       doc: "rules:\n  - {name: quay, regex: 'quay\\.io/(.+)', replace: '[fd00::1]/quay/$1'}\n",
       want: 'rules[0].replace: "[fd00::1]/quay/$1" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name',
     },
+    {
+      // Any host:port the webhook reaches was probed for whoever may create Pods, and the warning
+      // told them "connection refused", "not TLS" or "cannot resolve": check-config said "ok".
+      why: 'a verify rule whose replace takes its registry host from a group',
+      doc: "rules:\n  - {name: keep-host, regex: '(?<host>[^/]+)/team/(?<rest>.+)', replace: '$<host>/mirror/$<rest>', verify: true}\n",
+      want: `rules[0].verify: ${HOST_FROM_GROUP_WARNING}`,
+    },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(true);
@@ -525,6 +532,20 @@ describe('validation warnings', () => {
     ['an exclude covers some of the results', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io/pause]\n'],
   ])('does not warn about rewriting again when %s', (_why, more) => {
     const r = parseRules(`rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n${more}`, {});
+    expect(r.ok && r.warnings).toEqual([]);
+  });
+
+  it.each([
+    ['a host written whole', 'mirror.example.com/quay-$1/$2'],
+    ['a host that ends with the template\'s own domain', '$1.mirror.example.com/$2'],
+    ['a host written whole and followed by a group', 'mirror.example.com/$1$2'],
+  ])('does not warn about a verify rule with %s', (_why, replace) => {
+    const r = parseRules(`rules:\n  - {name: q, regex: 'quay\\.io/([a-z]+)/(.+)', replace: '${replace}', verify: true}\n`, {});
+    expect(r.ok && r.warnings).toEqual([]);
+  });
+
+  it('does not warn about a regex rule whose host comes from a group when it does not verify (the webhook asks no registry)', () => {
+    const r = parseRules("rules:\n  - {name: keep-host, regex: '(?<host>[^/]+)/team/(?<rest>.+)', replace: '$<host>/mirror/$<rest>'}\n", {});
     expect(r.ok && r.warnings).toEqual([]);
   });
 
