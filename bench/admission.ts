@@ -6,7 +6,8 @@
  *   npm run bench -- --quick       small counts (CI): checks every answer, exits 1 if one is wrong
  *   options: --sections=1,2,3,4,5  --svg=PATH  --rates=100,400  --profile-dir=DIR (CPU profiles of the
  *            child processes: the cold starts, serve and the bare server)  --moto (section 3 also
- *            starts the function with its token in Secrets Manager, on a moto server: hack/python)
+ *            starts the function with its token in an SSM parameter and in Secrets Manager, on a
+ *            moto server: hack/python)
  *
  * 1. `review` in-process, first sight (images the rewriter has never seen) and repeated (the same
  *    Pod again, as in a rollout), beside a minimal webhook in JS (the demo's algorithm).
