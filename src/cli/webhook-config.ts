@@ -11,7 +11,9 @@
  * - AdmissionReview v1 and v1beta1 offered (the handler answers both), v1 first.
  * - failurePolicy Ignore: a webhook that is down or slow never blocks Pods (fail open).
  * - timeoutSeconds 5 by default: well under API Gateway's 29 s integration timeout; 1..30 allowed.
- * - reinvocationPolicy IfNeeded: images added by later webhooks (sidecar injectors) are rewritten too.
+ * - reinvocationPolicy IfNeeded: images added by later webhooks (sidecar injectors) are rewritten too,
+ *   unless a `--config` matchCondition skipped the first call (the API server reinvokes only the
+ *   webhooks it called then: see `--config` below).
  * - sideEffects None, matchPolicy Equivalent (apps/v1beta2 and friends are converted and sent).
  * - kube-system is never sent, nor the namespace of `--service` (serve's own Pods must not depend
  *   on it); a namespace or an object labelled `image-rewriter.io/skip=true` is
@@ -26,7 +28,11 @@
  *   namespaced objects only.
  * - `--config FILE`: a CEL matchCondition derived from the rules (src/core/match-conditions.ts), so
  *   the API server calls only when some image could be rewritten. It bakes the rules in: generate
- *   the configuration again when the rules change their prefixes.
+ *   the configuration again when the rules change their prefixes. The condition sees the object
+ *   before the webhooks of configurations named after this one, and a webhook it skipped is never
+ *   reinvoked: images they add stay upstream unless `--name` sorts this one after theirs (the
+ *   printed header says so). A `${env:NAME}` of a replace that is not set here gets a placeholder
+ *   (src/cli/webhook-config-rules.ts): the conditions never depend on replace.
  */
 import { readFile } from 'node:fs/promises';
 import { Document } from 'yaml';
