@@ -1,6 +1,7 @@
 // The physical limit for the HTTPS section of the benchmark: a bare node:https server with the same
-// certificate and TLS settings as `serve` (TLS 1.2+, ALPN http/1.1, no Nagle, keep-alive) that reads
-// each request body and answers one fixed AdmissionReview. No routing, no logs, no handler.
+// certificate and TLS settings as `serve` (TLS 1.2+, ALPN http/1.1: serve also offers http/1.0
+// after it, which no client here asks for; no Nagle, keep-alive) that reads each request body and
+// answers one fixed AdmissionReview. No routing, no logs, no handler.
 //   node bench/bare-server.mjs CERT_FILE KEY_FILE ANSWER_FILE [CIPHER [WORKERS]]
 // CIPHER (the suite `serve` negotiates; empty for node's default list) is preferred over node's
 // default list, so both servers do the same cryptography. WORKERS above 1 serves the one port from
