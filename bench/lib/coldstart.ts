@@ -107,7 +107,7 @@ export async function runColdStart(
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     HOME: process.env['HOME'],
-    // The rules as JSON, the form of the template's default (a JSON document skips the YAML parser).
+    // The rules as JSON, the form `npm run deploy:regions` passes (a JSON document skips the YAML parser).
     REWRITE_RULES: BENCH_RULES_JSON,
     WEBHOOK_TOKEN,
     // As SAM's build sets it for the function (template.yaml builds a source map). The bundle does

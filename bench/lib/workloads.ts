@@ -43,7 +43,7 @@ exclude:
   - docker.io/library/busybox
 `;
 
-/** The same rules as a JSON document: how the SAM template passes them (its default is JSON). */
+/** The same rules as a JSON document: how `npm run deploy:regions` passes them (the template's default, `rules: []`, is YAML). */
 export const BENCH_RULES_JSON = JSON.stringify(parseYaml(BENCH_RULES));
 
 export type List = 'containers' | 'initContainers';
