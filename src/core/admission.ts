@@ -139,13 +139,7 @@ export interface InvalidRecord {
 }
 
 /** A planned rewrite that was not applied (see `RenderOverrides` in src/core/render.ts). */
-export interface WithheldRecord {
-  readonly containerName: string | undefined;
-  readonly list: ImageList;
-  readonly pointer: string;
-  readonly from: string;
-  readonly to: string;
-  readonly rule: string;
+export interface WithheldRecord extends RewriteRecord {
   readonly reason: string;
 }
 
