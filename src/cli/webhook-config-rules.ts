@@ -3,9 +3,9 @@
  * command reads a rules file (UTF-8 or an error), validated as everywhere, with placeholders for
  * the `${env:...}` values the function has but this machine seldom does.
  */
-import { readFile } from 'node:fs/promises';
-import { type Io, isNotUtf8, strictUtf8 } from './common.js';
+import { type Io, isNotUtf8 } from './common.js';
 import { formatIssues, parseRules } from '../config/load.js';
+import { readRulesFile } from '../config/rules-provider.js';
 import type { CompiledRule } from '../core/rules.js';
 
 /** What an unset variable stands for here; each keeps a `replace` that uses it a valid name. */
@@ -39,7 +39,7 @@ export async function readConditionRules(file: string, io: Io): Promise<{ readon
   let text: string;
   try {
     // UTF-8 or an error, as every command reads its rules file (src/config/rules-provider.ts).
-    text = strictUtf8.decode(await readFile(file));
+    text = await readRulesFile(file);
   } catch (e) {
     const reason = isNotUtf8(e) ? 'not UTF-8 text (save the rules document as UTF-8)' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
     io.stderr(`error: cannot read --config ${file}: ${reason}\n`);

@@ -27,6 +27,7 @@ import type { Log } from '../observability/log.js';
 import { count, Metric } from '../observability/telemetry.js';
 import { type FileWatch, watchFiles } from './file-watch.js';
 import { type ProviderDeps, refreshEngine, type RulesProvider, type RulesState } from './refresh.js';
+import { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
 import { ENV, type RulesSetting, SourceError } from './settings.js';
 import { type AwsClients, errorCode, errorDetail, fileErrorCode, READ_TIMEOUT_MS } from './token.js';
 
@@ -141,6 +142,34 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
 const rulesUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NOT_UTF8 = 'not UTF-8 text (save the rules document as UTF-8)';
 
+/**
+ * The text of a rules file, read up to one byte past MAX_RULES_DOCUMENT_BYTES: read whole, a 1.5 GB
+ * file (a log named by mistake) took as much memory and failed as ERR_STRING_TOO_LONG, and
+ * `/dev/zero` was read until memory ran out. A file over the limit comes back as that first part,
+ * decoded leniently (it is refused for its size before anything else: a replacement character
+ * takes at least as many bytes as what it replaces); any other file as strict UTF-8 (throws the
+ * decoder's ERR_ENCODING_INVALID_ENCODED_DATA).
+ */
+export async function readRulesFile(path: string): Promise<string> {
+  const limit = MAX_RULES_DOCUMENT_BYTES + 1;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const file = await fsPromises.open(path, 'r');
+  try {
+    while (size < limit) {
+      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, limit - size));
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  const bytes = Buffer.concat(chunks, size);
+  return size < limit ? rulesUtf8.decode(bytes) : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+}
+
 export interface FileRules {
   readonly provider: RulesProvider;
   /** Follows the file when `watch` was asked for; the adapter closes it at shutdown. */
@@ -157,7 +186,7 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
   const check = async (): Promise<void> => {
     let text: string;
     try {
-      text = rulesUtf8.decode(await fsPromises.readFile(path));
+      text = await readRulesFile(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : fileErrorCode(e);
       if (lastFailure !== code) deps.logger.error('cannot read the rules file', { source: path, error: code, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });

@@ -180,6 +180,29 @@ describe('check-config', () => {
   });
 });
 
+describe('a rules file larger than 1 MiB', () => {
+  // It was read whole before its size was checked: a 1.5 GB file took 1.5 GB of memory and said
+  // ERR_STRING_TOO_LONG, a 3 GB one ERR_FS_FILE_TOO_LARGE, and --config /dev/zero never ended.
+  // Sparse files: no disk used.
+  it.each([
+    [['check-config']],
+    [['explain', 'gcr.io/a']],
+    [['webhook-config', '--url', 'https://a.example/mutate/0123456789abcdef']],
+  ])('%j is refused for its size, having read only what the limit needs', async (args) => {
+    const { mkdtempSync, openSync, ftruncateSync, closeSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const f = join(mkdtempSync(join(tmpdir(), 'ir-')), 'huge.yaml');
+    const fd = openSync(f, 'w');
+    ftruncateSync(fd, 3 * 1024 ** 3);
+    closeSync(fd);
+    const [name, ...rest] = args;
+    const io = captureIo(TEST_ENV);
+    expect(await main([name ?? '', '--config', f, ...rest], io)).toBe(EXIT.invalidConfig);
+    expect(io.err()).toContain(`invalid rules document ${f}:\n  (document): larger than 1048576 bytes\n`);
+    expect(io.out()).toBe('');
+  });
+});
+
 describe('version and help', () => {
   it('prints the version', async () => {
     const io = captureIo({});
