@@ -157,9 +157,9 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
  * The problems of the `replace` of a rule the schema refused (a typo in another field, a `match`
  * spelled otherwise), which no compile of the valid rules sees. When the rule's one pattern passes
  * the schema, the rule is compiled with only that pattern and `replace` (the problems of a regex
- * rule's template need its groups); else what `replace` shows on its own: an unset variable and, in
- * a `match` rule, a replacement that is not a registry prefix. Without them, fixing the reported
- * field only revealed the next problem of the same rule.
+ * rule's template need its groups); else what `replace` shows on its own: an unset variable and,
+ * in a `match` rule or for a replacement without a `$`, one that is not a registry prefix. Without
+ * them, fixing the reported field only revealed the next problem of the same rule.
  */
 function refusedRuleReplaceIssues(raw: unknown, index: number, env: Readonly<Record<string, string | undefined>>, ruleSchema: Schemas['rule']): Issue[] {
   if (typeof raw !== 'object' || raw === null || !Object.hasOwn(raw, 'replace')) return [];
@@ -179,7 +179,11 @@ function refusedRuleReplaceIssues(raw: unknown, index: number, env: Readonly<Rec
   }
   const substituted = substituteEnv(replace, env);
   if (substituted.errors.length > 0) return substituted.errors.map((message) => ({ path, severity: 'error', message }));
-  if (!hasMatch || Object.hasOwn(rule, 'regex') || typeof rule['match'] !== 'string') return [];
+  // A replacement that refers to no group is read alike in a `match` rule and in a regex rule (which
+  // also wants a path after the host): what is wrong with it as a prefix is wrong in either, so it
+  // is said for a rule with neither pattern (`matchh: gcr.io`), both, or a refused regex too.
+  const matchRule = hasMatch && !Object.hasOwn(rule, 'regex') && typeof rule['match'] === 'string';
+  if (!matchRule && substituted.value.includes('$')) return [];
   const problem = replaceProblem(substituted.value);
   return problem === undefined ? [] : [{ path, severity: 'error', message: problem }];
 }

@@ -317,6 +317,20 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('reports a replacement without a group reference that no rule may have, whatever its pattern', () => {
+    // The README's own typo (`matchh`): the rule has no pattern, but "mirror/gcr" is wrong as a
+    // match rule's replace and as a regex rule's alike; it was reported only once the typo was fixed.
+    expect(problems('rules:\n  - name: a\n    matchh: gcr.io\n    replace: mirror/gcr\n  - name: b\n    match: gcr.io\n    regex: x\n    replace: m.example.com/x:1\n  - name: c\n    regex: "(a+)+"\n    replace: m.example.com/X\n')).toEqual([
+      'rules[0].matchh: unknown field (did you mean "match"?)',
+      'rules[0]: needs one of "match" or "regex"',
+      'rules[0].replace: "mirror/gcr" does not start with a registry host, so the kubelet would pull "mirror/gcr/..." from Docker Hub (docker.io/mirror/gcr/...); write the host, e.g. "mirror.example.com"',
+      'rules[1]: has both "match" and "regex"; use one',
+      'rules[1].replace: "m.example.com/x:1" gives every result a tag of its own; write the name only: the image\'s own tag and digest are kept',
+      'rules[2].regex: nests a repetition inside a repetition (like (a+)+), which can backtrack exponentially',
+      'rules[2].replace: "m.example.com/X" is not a valid image name prefix: its path must be lower case',
+    ]);
+  });
+
   it('says a rule refused for a missing field also lacks its match or regex (and its verify)', () => {
     expect(problems('rules:\n  - name: a\n  - {}\n  - name: c\n    match: gcr.io\n    regex: x\n  - name: d\n    match: gcr.io\n    onMissing: keep\n  - [x]\n')).toEqual([
       'rules[0].replace: is required',
