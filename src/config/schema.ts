@@ -38,7 +38,9 @@ const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 /** `os/architecture[/variant]`, as in an image index (`linux/arm64/v8`). */
 const platform = /^[a-z0-9._-]+\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$/;
-const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*)$/;
+// Ends as a name does (a letter or digit) or with a wildcard: `kube-`, its `*` forgotten, matched no
+// namespace, so an excludeNamespaces of it excluded nothing.
+const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$/;
 
 const prefix = z.string().check(
   z.superRefine((v, ctx) => {

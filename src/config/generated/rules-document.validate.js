@@ -4,10 +4,10 @@
 /* eslint-disable */
 "use strict";
 export const validateStructure = validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"match":{"type":"string"},"regex":{"type":"string","minLength":1},"replace":{"type":"string","minLength":1},"namespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*)$"}},"excludeNamespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*)$"}},"imagePullSecrets":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"verify":{"type":"boolean"},"onMissing":{"type":"string","enum":["keep","rewrite","deny"]},"onUnreachable":{"type":"string","enum":["keep","rewrite"]},"platforms":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}},"required":["name","replace"],"additionalProperties":false}},"exclude":{"type":"array","items":{"type":"string"}},"allowOptOut":{"type":"boolean"}},"required":["rules"],"additionalProperties":false};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"match":{"type":"string"},"regex":{"type":"string","minLength":1},"replace":{"type":"string","minLength":1},"namespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"excludeNamespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"imagePullSecrets":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"verify":{"type":"boolean"},"onMissing":{"type":"string","enum":["keep","rewrite","deny"]},"onUnreachable":{"type":"string","enum":["keep","rewrite"]},"platforms":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}},"required":["name","replace"],"additionalProperties":false}},"exclude":{"type":"array","items":{"type":"string"}},"allowOptOut":{"type":"boolean"}},"required":["rules"],"additionalProperties":false};
 const func0 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", "");
-const pattern1 = new RegExp("^[a-z0-9*?]([-a-z0-9*?]*)$", "");
+const pattern1 = new RegExp("^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$", "");
 const pattern3 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "");
 const pattern4 = new RegExp("^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$", "");
 
@@ -151,7 +151,7 @@ const _errs17 = errors;
 if(errors === _errs17){
 if(typeof data7 === "string"){
 if(!pattern1.test(data7)){
-validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/namespaces/" + i1,schemaPath:"#/properties/rules/items/properties/namespaces/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9*?]([-a-z0-9*?]*)$"}}];
+validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/namespaces/" + i1,schemaPath:"#/properties/rules/items/properties/namespaces/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}}];
 return false;
 }
 }
@@ -196,7 +196,7 @@ const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data9 === "string"){
 if(!pattern1.test(data9)){
-validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/excludeNamespaces/" + i2,schemaPath:"#/properties/rules/items/properties/excludeNamespaces/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9*?]([-a-z0-9*?]*)$"}}];
+validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/excludeNamespaces/" + i2,schemaPath:"#/properties/rules/items/properties/excludeNamespaces/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}}];
 return false;
 }
 }
