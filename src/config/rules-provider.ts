@@ -20,13 +20,13 @@
  */
 // node:fs, not node:fs/promises: the same function, without one more built-in module to load at
 // every cold start (inline rules never read a file).
-import { promises as fsPromises } from 'node:fs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Rewriter } from '../core/rules.js';
 import type { Log } from '../observability/log.js';
 import { count, Metric } from '../observability/telemetry.js';
 import { type FileWatch, watchFiles } from './file-watch.js';
 import { type ProviderDeps, refreshEngine, type RulesProvider, type RulesState } from './refresh.js';
+import { readUpTo } from './bounded-read.js';
 import { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
 import { ENV, type RulesSetting, SourceError } from './settings.js';
 import { type AwsClients, errorCode, errorDetail, fileErrorCode, READ_TIMEOUT_MS } from './token.js';
@@ -152,22 +152,8 @@ const NOT_UTF8 = 'not UTF-8 text (save the rules document as UTF-8)';
  */
 export async function readRulesFile(path: string): Promise<string> {
   const limit = MAX_RULES_DOCUMENT_BYTES + 1;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const file = await fsPromises.open(path, 'r');
-  try {
-    while (size < limit) {
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, limit - size));
-      const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(chunk.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-  } finally {
-    await file.close();
-  }
-  const bytes = Buffer.concat(chunks, size);
-  return size < limit ? rulesUtf8.decode(bytes) : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+  const bytes = await readUpTo(path, limit);
+  return bytes.length < limit ? rulesUtf8.decode(bytes) : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
 }
 
 export interface FileRules {

@@ -4,14 +4,17 @@
  * field, as SecretStringTemplate makes it). Every source goes through the same check
  * (src/config/token-check.ts). A token that cannot be read is a `SourceError` with `unreadable`.
  */
-import { promises as fsPromises } from 'node:fs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { readUpTo } from './bounded-read.js';
 import { ENV, SourceError, type TokenSetting } from './settings.js';
 import { tokenProblem } from './token-check.js';
 
 /** Longest wait for one AWS read (the API server's webhook timeout is a few seconds). */
 export const READ_TIMEOUT_MS = 3000;
+
+/** A token file larger than this is refused unread: a token is one line of a few dozen characters. */
+export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 
 export interface AwsClients {
   /** Called only when a setting names an SSM parameter or a secret (the SDK loads then). */
@@ -58,8 +61,11 @@ function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): st
 
 async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs: number): Promise<string | undefined> {
   switch (setting.kind) {
-    case 'file':
-      return fsPromises.readFile(setting.path, 'utf8');
+    case 'file': {
+      const bytes = await readUpTo(setting.path, MAX_TOKEN_FILE_BYTES + 1);
+      if (bytes.length > MAX_TOKEN_FILE_BYTES) throw new Error(`larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
+      return bytes.toString('utf8');
+    }
     case 'ssm': {
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });

@@ -3,9 +3,9 @@
  * reload when the files change (a pair that does not load is logged and the current one kept).
  */
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import type { SecureVersion, TlsOptions } from 'node:tls';
+import { readUpTo } from '../config/bounded-read.js';
 import { type FileWatch, watchFiles } from '../config/file-watch.js';
 import type { Log } from '../observability/log.js';
 import { ServeError } from './options.js';
@@ -100,10 +100,14 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   };
 }
 
+/** A certificate or key file larger than this is refused unread (a chain of PEM certificates is a few KB). */
+const MAX_PEM_FILE_BYTES = 1024 * 1024;
+
 /** A file's bytes, or why it cannot be read, naming it (a read error such as EISDIR carries no path of its own). */
 async function readNamed(file: string): Promise<Buffer | { readonly error: string }> {
   try {
-    return await readFile(file);
+    const bytes = await readUpTo(file, MAX_PEM_FILE_BYTES + 1);
+    return bytes.length > MAX_PEM_FILE_BYTES ? { error: `cannot read ${file}: larger than ${MAX_PEM_FILE_BYTES} bytes` } : bytes;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return { error: `cannot read ${file}: ${err.code ?? err.message}` };

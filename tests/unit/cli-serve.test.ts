@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli/main.js';
@@ -324,6 +324,18 @@ describe('image-rewriter serve', () => {
     const io = captureIo(TEST_ENV);
     expect(await main(['serve', ...baseArgs(['--token-file', join(scratch, 'no-token')])], io)).toBe(EXIT.failure);
     expect(io.err()).toContain('cannot read --token-file');
+  });
+
+  it.each([['a 3 GB file', 'huge-token'], ['/dev/zero', '/dev/zero']])('refuses a --token-file that is %s for its size, unread', async (_what, name) => {
+    // Read whole, a 3 GB file failed only after trying, and /dev/zero ran until memory was gone.
+    const file = name.startsWith('/') ? name : join(scratch, name);
+    if (file !== name) {
+      await writeFile(file, '');
+      await truncate(file, 3 * 1024 ** 3);
+    }
+    const io = captureIo(TEST_ENV);
+    expect(await main(['serve', ...baseArgs(['--token-file', file])], io)).toBe(EXIT.failure);
+    expect(io.err()).toContain(`cannot read --token-file ${file}: larger than 65536 bytes, not a token file`);
   });
 
   it('says an empty --token-file (an unset shell variable) names no file, with the exit code of an unreadable one', async () => {

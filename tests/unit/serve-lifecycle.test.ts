@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, truncate, unlink, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -271,12 +271,17 @@ describe('start', () => {
     const encrypted = createPrivateKey(second.key).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' });
     await writeFile(join(scratch, 'encrypted.key'), encrypted);
     await writeFile(join(scratch, 'server.der'), new X509Certificate(second.cert).raw);
+    // A file of 3 GB named by mistake (sparse: no disk used). It was read whole: 3 GB failed as
+    // ERR_FS_FILE_TOO_LARGE only after trying, and a smaller one took its size in memory.
+    await writeFile(join(scratch, 'huge.crt'), '');
+    await truncate(join(scratch, 'huge.crt'), 3 * 1024 ** 3);
   });
 
   it.each([
     { why: 'the key is encrypted', files: () => ({ certFile: second.certFile, keyFile: join(scratch, 'encrypted.key') }), message: /the private key is encrypted: serve needs it unencrypted/ },
     { why: 'the certificate is DER', files: () => ({ certFile: join(scratch, 'server.der'), keyFile: second.keyFile }), message: /does not hold a PEM certificate \(it holds DER/ },
     { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: ENOENT/ },
+    { why: 'the certificate file is 3 GB', files: () => ({ certFile: join(scratch, 'huge.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*huge\.crt: larger than 1048576 bytes/ },
     { why: 'the certificate file is a folder', files: () => ({ certFile: scratch, keyFile: pki.server.keyFile }), message: /cannot read .*serve-lifecycle-[^:]*: EISDIR/ },
     { why: 'the key does not match', files: () => ({ certFile: second.certFile, keyFile: third.keyFile }), message: /the private key does not belong to the certificate/ },
     { why: 'the certificate is not PEM', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.keyFile }), message: /does not hold a PEM certificate/ },
