@@ -23,12 +23,44 @@ export interface Platform {
   readonly variant: string | undefined;
 }
 
+/**
+ * The platform as containerd names it (platforms.Normalize), for the other spellings it takes:
+ * `x86_64` and `x86-64` are amd64, `aarch64` arm64, `armhf` arm/v7, `armel` arm/v6, `i386` 386, an
+ * arm variant may lack its `v` (`arm/7`), and `macos` is darwin. Without it a rule's
+ * `linux/x86_64` was a platform no image has: every check missing, every Pod denied with `deny`.
+ */
+function normalized(os: string, architecture: string, variant: string | undefined): Platform {
+  const o = os.toLowerCase();
+  let a = architecture.toLowerCase();
+  let v = variant?.toLowerCase();
+  switch (a) {
+    case 'x86_64':
+    case 'x86-64':
+      a = 'amd64';
+      break;
+    case 'aarch64':
+      a = 'arm64';
+      break;
+    case 'i386':
+      a = '386';
+      v = undefined;
+      break;
+    case 'armhf':
+    case 'armel':
+      v = a === 'armhf' ? 'v7' : 'v6';
+      a = 'arm';
+      break;
+  }
+  if ((a === 'arm' || a === 'arm64') && v !== undefined && /^\d+$/.test(v)) v = `v${v}`;
+  return { os: o === 'macos' ? 'darwin' : o, architecture: a, variant: v };
+}
+
 /** `os/arch[/variant]`; undefined when it is not that shape. */
 export function parsePlatform(text: string): Platform | undefined {
   const parts = text.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) return undefined;
   const [os = '', architecture = '', variant] = parts;
-  return { os, architecture, variant };
+  return normalized(os, architecture, variant);
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -38,7 +70,7 @@ function platformOf(value: unknown): Platform | undefined {
   const os = str(value['os']);
   const architecture = str(value['architecture']);
   if (os === undefined || architecture === undefined) return undefined;
-  return { os, architecture, variant: str(value['variant']) };
+  return normalized(os, architecture, str(value['variant']));
 }
 
 /**

@@ -352,6 +352,13 @@ describe('small parts', () => {
     const newer = manifestShape(entries([{ os: 'linux', architecture: 'amd64', variant: 'v3' }]), undefined);
     if (newer.kind !== 'index') throw new Error(newer.kind);
     expect(lacking(newer.platforms, ['linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4', 'linux/amd64'])).toEqual(['linux/amd64/v2']);
+    // containerd's other spellings of an architecture (platforms.Normalize), wanted or in an index:
+    // `linux/x86_64` in a rule is amd64 to a node, not a platform no image has (every Pod denied).
+    expect(lacking(other.platforms, ['linux/x86_64', 'linux/x86-64', 'linux/armhf', 'linux/arm/7'])).toEqual([]);
+    expect(lacking(older.platforms, ['linux/armel', 'linux/armhf', 'linux/aarch64'])).toEqual(['linux/aarch64']);
+    const aliases = manifestShape(entries([{ os: 'linux', architecture: 'aarch64' }, { os: 'linux', architecture: 'x86_64' }, { os: 'linux', architecture: 'i386' }]), undefined);
+    if (aliases.kind !== 'index') throw new Error(aliases.kind);
+    expect(lacking(aliases.platforms, ['linux/arm64', 'linux/arm64/v8', 'linux/aarch64', 'linux/amd64', 'linux/386', 'linux/i386', 'linux/arm/v7'])).toEqual(['linux/arm/v7']);
     expect(manifestShape('"x"', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{}', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{"manifests":[1,{"platform":{"os":"linux"}}]}', 'application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8')).toEqual({ kind: 'index', platforms: [] });
