@@ -7,7 +7,8 @@
  *   `repository:<name>:pull` (anonymously, or with the registry's credentials as basic auth) and
  *   retries with it; tokens are kept per registry and scope until they expire;
  * - a 401 with `Basic` retries with the credentials when there are some;
- * - a 401 from another host the registry redirected to is a refusal (its realm gets no credentials).
+ * - a 401 from another host the registry redirected to is answered with that host's own challenge
+ *   and credentials (never the registry's), and that host asked again directly.
  * 200 is present (unless it is a web page: text/*), 404 missing (unless it is a web page:
  * text/html); anything else is an error (the rule's onUnreachable decides).
  */
@@ -138,31 +139,49 @@ function manifestUrl(target: RegistryTarget, path: 'manifests' | 'blobs', ref: s
 /** The answer of the registry once authorized (or not), or the refusal of its token service. */
 type Authorized = { readonly res: HttpResponse; readonly unavailable: string | undefined } | { readonly refused: string; readonly unavailable: string | undefined };
 
-/** A GET or HEAD with the token flow. */
-async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps, maxBodyBytes = method === 'GET' ? MAX_MANIFEST_BYTES : 0): Promise<Authorized> {
-  const scope = `repository:${target.repository}:pull`;
-  const tokenKey = `${target.registry} ${scope}`;
-  const request = (authorization: string | undefined): Promise<HttpResponse> =>
-    send({ method, url, headers: { accept, ...(authorization === undefined ? {} : { authorization }) }, maxBodyBytes, maxRedirects: MAX_REDIRECTS, signal }, deps);
-  const cached = deps.tokens.get(tokenKey);
-  let res = await request(cached === undefined ? undefined : `Bearer ${cached}`);
-  if (res.status !== 401) return { res, unavailable: undefined };
-  // A 401 from a host the registry redirected to is not the registry's challenge: its realm would get
-  // the registry's credentials (containerd asks that host's own), and a token for it would be sent to
-  // the registry and dropped again at the redirect. It is answered as it is, a refusal.
-  if (res.url.origin !== url.origin) return { res, unavailable: undefined };
+/** The repository a registry API URL names (`/v2/<name>/manifests/<reference>`, or `blobs`). */
+const API_PATH = /^\/v2\/(.+)\/(?:manifests|blobs)\/[^/]+$/;
+
+/**
+ * Answer the challenge of a 401 from `host` (the registry, or a host it redirected to) for `scope`,
+ * with `host`'s own credentials, and ask again with what it gets (`again`).
+ */
+async function answerChallenge(res: HttpResponse, host: string, scope: string, again: (authorization: string) => Promise<HttpResponse>, signal: AbortSignal, deps: OciDeps): Promise<Authorized> {
   const header: string | string[] | undefined = res.headers['www-authenticate'];
   const challenge = parseChallenge(typeof header === 'string' ? header : header?.[0]);
-  const lookup = await deps.credentials(target.registry, signal);
+  const lookup = await deps.credentials(host, signal);
   if (challenge?.scheme === 'bearer') {
     const answer = await fetchToken(challenge, scope, lookup.credentials, signal, deps);
     if ('refused' in answer) return { refused: answer.refused, unavailable: lookup.unavailable };
-    deps.tokens.set(tokenKey, answer.token, answer.ttlMs);
-    res = await request(`Bearer ${answer.token}`);
-  } else if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) {
-    res = await request(basic(lookup.credentials));
+    deps.tokens.set(`${host} ${scope}`, answer.token, answer.ttlMs);
+    return { res: await again(`Bearer ${answer.token}`), unavailable: lookup.unavailable };
   }
+  if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) return { res: await again(basic(lookup.credentials)), unavailable: lookup.unavailable };
   return { res, unavailable: lookup.unavailable };
+}
+
+/** A GET or HEAD with the token flow. */
+async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps, maxBodyBytes = method === 'GET' ? MAX_MANIFEST_BYTES : 0): Promise<Authorized> {
+  const scope = `repository:${target.repository}:pull`;
+  const request = (to: URL, authorization: string | undefined): Promise<HttpResponse> =>
+    send({ method, url: to, headers: { accept, ...(authorization === undefined ? {} : { authorization }) }, maxBodyBytes, maxRedirects: MAX_REDIRECTS, signal }, deps);
+  const cached = deps.tokens.get(`${target.registry} ${scope}`);
+  const res = await request(url, cached === undefined ? undefined : `Bearer ${cached}`);
+  if (res.status !== 401) return { res, unavailable: undefined };
+  if (res.url.origin === url.origin) return answerChallenge(res, target.registry, scope, (authorization) => request(url, authorization), signal, deps);
+  // A 401 from a host the registry redirected to is that host's challenge (registry.k8s.io sends its
+  // manifest requests to an Artifact Registry, which wants a token even for anonymous pulls):
+  // answered as containerd answers it, for the repository that host's URL names and with that host's
+  // own credentials (the registry's never reach its realm), and that URL asked again directly (the
+  // redirect would drop the token). Its token is kept for that host.
+  const there = res.url;
+  const name = API_PATH.exec(there.pathname)?.[1];
+  if (name === undefined) return { res, unavailable: undefined };
+  const thereScope = `repository:${name}:pull`;
+  const token = deps.tokens.get(`${there.host} ${thereScope}`);
+  const retried = token === undefined ? res : await request(there, `Bearer ${token}`);
+  if (retried.status !== 401 || retried.url.origin !== there.origin) return { res: retried, unavailable: undefined };
+  return answerChallenge(retried, there.host, thereScope, (authorization) => request(there, authorization), signal, deps);
 }
 
 /** The media type of an answer's Content-Type, in lower case, without its parameters. */

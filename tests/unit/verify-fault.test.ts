@@ -507,19 +507,52 @@ describe('the token flow', () => {
   });
 });
 
-describe('credentials stay with their registry', () => {
-  it('a 401 from another host the registry redirected to gets no credentials (its realm would receive them)', async () => {
+describe('a registry that redirects to another host (registry.k8s.io sends manifest requests to Artifact Registry)', () => {
+  const basicOf = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  it("answers that host's own challenge, with its own credentials (never the registry's), and asks it again directly", async () => {
+    const other = await startFakeRegistry(registry.pki);
+    try {
+      other.route = (q, s, url) => {
+        if (url.pathname === '/token') s.writeHead(200).end('{"token":"theirs","expires_in":300}');
+        else if (q.headers.authorization === 'Bearer theirs') s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end();
+        else s.writeHead(401, { 'www-authenticate': `Bearer realm="https://${other.host}/token",service="other"` }).end();
+      };
+      // Credentials for the registry only, as a secret keyed by host gives them.
+      const credentials = (host: string): Promise<CredentialLookup> => Promise.resolve({ credentials: host === registry.fake.host ? { username: 'u', password: 'secret' } : undefined });
+      registry.fake.route = (q, s) => s.writeHead(307, { location: `https://${other.host}${(q.url ?? '').replace('/v2/', '/v2/k8s-artifacts-prod/images/')}` }).end();
+      const v = verifier({ credentials });
+      const first = await v.verify([{ image: `${registry.fake.host}/pause:3.9`, platforms: [] }]);
+      expect(first.verdicts).toEqual([{ status: 'present', cached: false }]);
+      expect(other.seen.map((r) => `${r.method} ${r.path} ${r.authorization ?? '-'}`)).toEqual([
+        'HEAD /v2/k8s-artifacts-prod/images/pause/manifests/3.9 -',
+        'GET /token?service=other&scope=repository%3Ak8s-artifacts-prod%2Fimages%2Fpause%3Apull -',
+        'HEAD /v2/k8s-artifacts-prod/images/pause/manifests/3.9 Bearer theirs',
+      ]);
+      // Its token is kept for that host and repository: the next check asks no token.
+      other.seen.length = 0;
+      await v.verify([{ image: `${registry.fake.host}/pause:3.10`, platforms: [] }]);
+      expect(other.seen.map((r) => `${r.path} ${r.authorization ?? '-'}`)).toEqual(['/v2/k8s-artifacts-prod/images/pause/manifests/3.10 -', '/v2/k8s-artifacts-prod/images/pause/manifests/3.10 Bearer theirs']);
+      expect(other.seen.every((r) => r.authorization !== basicOf('u', 'secret'))).toBe(true);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("is a refusal when that host's token service refuses, and never opens the registry's breaker", async () => {
     const other = await startFakeRegistry(registry.pki);
     try {
       other.route = (_q, s, url) => {
-        if (url.pathname === '/token') s.writeHead(200).end('{"token":"theirs"}');
+        if (url.pathname === '/token') s.writeHead(401).end();
         else s.writeHead(401, { 'www-authenticate': `Bearer realm="https://${other.host}/token",service="other"` }).end();
       };
-      const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'secret' } });
-      const v = await one((_q, s) => s.writeHead(307, { location: `https://${other.host}/v2/team/app/manifests/1.0` }).end(), undefined, { credentials });
-      expect(v.status).toBe('unreachable');
-      expect(other.seen.map((r) => r.authorization)).not.toContain(`Basic ${Buffer.from('u:secret').toString('base64')}`);
-      expect(other.seen.every((r) => r.authorization === undefined)).toBe(true);
+      const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined });
+      registry.fake.route = (q, s) => s.writeHead(307, { location: `https://${other.host}${q.url ?? ''}` }).end();
+      const v = verifier({ credentials });
+      for (let i = 0; i < 4; i++) {
+        const { verdicts } = await v.verify([{ image: `${registry.fake.host}/team/app:${String(i)}`, platforms: [] }]);
+        expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/token service 127\.0\.0\.1:\d+ refused the anonymous request \(401\)/) });
+      }
     } finally {
       await other.stop();
     }
