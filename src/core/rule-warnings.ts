@@ -223,22 +223,70 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
 }
 
 /**
+ * Regex tests past which regexRewrittenAgainWarnings is skipped. Each sample is rewritten like an
+ * image, and an image is tried against every regex rule whose literal prefix it starts with, those
+ * with none included (src/core/rules.ts): the check costs about samples times rules when many
+ * rules share a prefix, or have none. 10,000 rules starting with a group took 146 s to load, and
+ * 4,000 `registry\.corp/(?:old1)/(.*)` -> `registry.corp/new1/$1` 12 s: past Lambda's 10 s init, and
+ * serve's event loop blocked at each reload. 1,000 of either (this bound) take under a second.
+ */
+export const MAX_SAMPLE_TESTS = 2_000_000;
+
+/** A sample a rule can produce: a name with a registry host (see regexRewrittenAgainWarnings). */
+const producible = (sample: string): boolean => sample.includes('/') && hasRegistryHost(sample);
+
+/** The regex tests rewriting `samples` costs, counted from the rewriter's own index before any regex runs. */
+function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly string[]>): number {
+  const byLiteral = new Map<string, number>();
+  for (const rule of rules) {
+    // Rules limited to namespaces too: not tested on a sample (rewritten in none), but still gathered
+    // and sorted with the others for each, which costs as much when they are thousands.
+    if (rule.kind !== 'regex') continue;
+    const literal = literalPrefix(rule.pattern);
+    byLiteral.set(literal, (byLiteral.get(literal) ?? 0) + 1);
+  }
+  const lengths = [...new Set([...byLiteral.keys()].map((key) => key.length))].sort((x, y) => x - y);
+  let tests = 0;
+  for (const list of samples.values()) {
+    for (const sample of list) {
+      if (!producible(sample)) continue;
+      for (const length of lengths) {
+        if (length > sample.length) break;
+        tests += byLiteral.get(sample.slice(0, length)) ?? 0;
+      }
+    }
+  }
+  return tests;
+}
+
+/**
  * The warnings for regex rules whose results, with every group set to SAMPLE_GROUP_VALUE (and to
  * `/` and it), an unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror
  * everything") matches its own results, and each of them is refused at admission, so the rule
  * rewrites nothing. What a regex produces is not decidable; the samples are what `replace` is
  * checked with at load. Only a sample that is a name with a registry host is one the rule can
  * produce (`asia.gcr.iox`, from `asia.gcr.io$1` with "x", is Docker Hub's and would be refused
- * itself), and the warning needs every such sample taken again.
+ * itself), and the warning needs every such sample taken again. Skipped, with a warning that says
+ * so, when it would cost more than MAX_SAMPLE_TESTS regex tests.
  */
 export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly string[]>, rewriter: Rewriter): Issue[] {
+  if (sampleTests(rules, samples) > MAX_SAMPLE_TESTS) {
+    return [
+      {
+        path: ['rules'],
+        severity: 'warning',
+        message:
+          'the check for regex rules that rewrite nothing was skipped: their results would be tried against too many regex rules (a regex that starts with a group, a class or "." is tried for every image, one that starts with literal text for every image that starts with it); start each regex with the literal text of the names it matches',
+      },
+    ];
+  }
   const issues: Issue[] = [];
   for (const rule of rules) {
     let first: { readonly value: string; readonly sample: string; readonly by: CompiledRule } | undefined;
     let produced = 0;
     let again = 0;
     for (const [i, sample] of (samples.get(rule.index) ?? []).entries()) {
-      if (!sample.includes('/') || !hasRegistryHost(sample)) continue;
+      if (!producible(sample)) continue;
       const r = rewriter.rewrite(sample);
       if (r.kind === 'invalid') continue;
       produced++;
