@@ -145,6 +145,18 @@ describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
     const byKind = (a: { kind: string }, b: { kind: string }): number => a.kind.localeCompare(b.kind);
     expect([...entries].sort(byKind)).toEqual([...expected].sort(byKind));
   });
+
+  // Checked with Argo CD v3.6.2's own sync (gitops-engine's kubectl ResourceOperations) and
+  // comparison (util/argo/diff.StateDiffs) against a real API server and serve: after a sync made
+  // while the webhook was down, a client-side sync of the unchanged manifest is "unchanged" (no
+  // request, so no rewrite): the default diff says Synced, Server-Side Diff OutOfSync; a
+  // server-side apply sync (as Flux's apply after its dry run) moves the object back to its target.
+  it('does not promise that Argo CD\'s default client-side sync moves an object back after an outage', () => {
+    const text = gitops.replace(/\s+/g, ' ');
+    expect(text).toContain('That takes a sync that sends the object.');
+    expect(text).toContain('not with its default client-side `kubectl apply`, which sends nothing for an object whose three-way merge finds no change');
+    expect(text).toContain('One sync with server-side apply (`argocd app sync --server-side`, or that sync option) moves it back.');
+  });
 });
 
 describe('README Rotating the token', () => {
