@@ -129,8 +129,9 @@ export function count(metrics: Metrics, name: MetricName, value = 1): void {
 
 /**
  * The `Outcome` a review is counted under. A dry run (`request.dryRun`: `kubectl diff`, `kubectl
- * apply --dry-run=server`, Argo CD's and Flux's drift checks, which with `--scope all` review every
- * object at every reconcile) answered with the rules is `dryrun`, whatever its answer (patched,
+ * apply --dry-run=server`, Flux's drift check, which with `--scope all` reviews every object at
+ * every reconcile, Argo CD's Server-Side Diff for each object whose diff it does not take from its
+ * cache) answered with the rules is `dryrun`, whatever its answer (patched,
  * unchanged, skipped, denied): its own value rather than a flag beside the outcome, so that
  * `Reviews` by `patched` (and `denied`) keep counting objects the API server admitted (or refused),
  * and the dimension set (`service`, `Outcome`) the alarms and the dashboard name stays the same (a

@@ -151,6 +151,17 @@ describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
   // while the webhook was down, a client-side sync of the unchanged manifest is "unchanged" (no
   // request, so no rewrite): the default diff says Synced, Server-Side Diff OutOfSync; a
   // server-side apply sync (as Flux's apply after its dry run) moves the object back to its target.
+  // Argo CD v3.6.2 controller/state.go useDiffCache: "serverSideDiff should still use cache even if
+  // status is expired"; util/argo/diff.StateDiffs then reuses the cached diff of each object whose
+  // resourceVersion is unchanged (run against a real API server and serve: no dry run, and a rules
+  // change stays unseen until a comparison without the cache).
+  it('does not promise a dry run at every Argo CD refresh: its periodic refresh reuses the cached Server-Side Diff', () => {
+    const text = readme.replace(/\s+/g, ' ');
+    expect(text).not.toContain('each refresh is then a dry-run call');
+    expect(text).not.toContain("Argo CD's and Flux's drift checks, which with `--scope all` review every object at every reconcile");
+    expect(text).toContain('its periodic refresh reuses the cached diff of each object that has not changed since, so a rules change shows only at a refresh you request');
+  });
+
   it('does not promise that Argo CD\'s default client-side sync moves an object back after an outage', () => {
     const text = gitops.replace(/\s+/g, ' ');
     expect(text).toContain('That takes a sync that sends the object.');
