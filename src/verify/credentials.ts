@@ -40,16 +40,20 @@ export function registryKey(text: string): string {
   return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
 }
 
-
+/**
+ * An entry's credentials. A non-empty `auth` wins over `username` and `password`, as the kubelet
+ * (credentialprovider's DockerConfigEntry) and the Docker CLI read an entry that has both: the
+ * check then asks with what the nodes pull with.
+ */
 function entryCredentials(v: unknown): RegistryCredentials | undefined {
   if (!isRecord(v)) return undefined;
   const { username, password, auth } = v;
-  if (typeof username === 'string' && typeof password === 'string') return { username, password };
-  if (typeof auth === 'string') {
+  if (typeof auth === 'string' && auth !== '') {
     const text = Buffer.from(auth, 'base64').toString('utf8');
     const colon = text.indexOf(':');
     if (colon > 0) return { username: text.slice(0, colon), password: text.slice(colon + 1) };
   }
+  if (typeof username === 'string' && typeof password === 'string') return { username, password };
   return undefined;
 }
 

@@ -246,6 +246,13 @@ describe('registry credentials', () => {
     expect(result).toEqual({ credentials: undefined, unavailable: 'secret s is still being read' });
   });
 
+  it('reads an entry with both "auth" and "username"/"password" as the kubelet does: "auth" wins', () => {
+    const entry = { auth: Buffer.from('node:pulls').toString('base64'), username: 'stale', password: 'old' };
+    expect(parseCredentials(JSON.stringify({ auths: { 'r.example.com': entry } })).get('r.example.com')).toEqual({ username: 'node', password: 'pulls' });
+    // An empty "auth" is none: the username and password are used.
+    expect(parseCredentials(JSON.stringify({ auths: { 'r.example.com': { ...entry, auth: '' } } })).get('r.example.com')).toEqual({ username: 'stale', password: 'old' });
+  });
+
   it.each([
     ['not JSON', 'nope', /not JSON/],
     ['not an object', '[1]', /not a JSON object/],
