@@ -46,6 +46,34 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
 }
 
 /**
+ * The warnings for rules an `exclude` covers whole: every name a `match` rule matches (its prefix),
+ * or a regex rule can match (the literal text it starts with, up to a `/`), lies under an exclude,
+ * so the rule rewrites nothing (`exclude: [gcr.io]` and `match: gcr.io/team`). One lookup per path
+ * component of each rule's prefix.
+ */
+export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: readonly string[]): Issue[] {
+  if (exclude.length === 0) return [];
+  const excluded = new Set(exclude);
+  const issues: Issue[] = [];
+  for (const rule of rules) {
+    // A regex's names all start with its literal prefix: whole components only up to its last `/`.
+    const literal = rule.kind === 'regex' ? literalPrefix(rule.pattern) : rule.pattern;
+    const prefix = rule.kind === 'regex' ? literal.slice(0, Math.max(literal.lastIndexOf('/'), 0)) : literal;
+    for (let end = prefix.length; end > 0; end = prefix.lastIndexOf('/', end - 1)) {
+      const ex = prefix.slice(0, end);
+      if (!excluded.has(ex)) continue;
+      issues.push({
+        path: ['rules', rule.index],
+        severity: 'warning',
+        message: `rule "${rule.name}" is never used: exclude "${ex}" covers every name it matches`,
+      });
+      break;
+    }
+  }
+  return issues;
+}
+
+/**
  * Warnings for rules whose results some container runtimes cannot pull: a `replace` that names its
  * registry by an IPv6 address (`[fd00::1]:5000/mirror`). distribution/reference v0.6.0, which the
  * kubelet and containerd parse images with, accepts it; CRI-O and Podman parse images with

@@ -511,6 +511,17 @@ describe('validation warnings', () => {
       doc: "rules:\n  - {name: gcr, regex: 'gcr\\.io(/.*)', replace: mirror.example.com$1}\n  - {name: m, regex: 'mirror\\.example\\.com/(.*)', replace: other.example.com/$1}\n",
       want: 'rules[0].replace: rule "gcr" rewrites nothing: rule "m" (rules[1]) matches what it produces (with every group set to "/x" it gives "mirror.example.com/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
+    {
+      // check-config said "ok"; no image under gcr.io was ever rewritten.
+      why: 'a prefix rule an exclude covers',
+      doc: 'exclude: [gcr.io]\nrules:\n  - {name: team, match: gcr.io/team, replace: mirror.example.com/team}\n',
+      want: 'rules[0]: rule "team" is never used: exclude "gcr.io" covers every name it matches',
+    },
+    {
+      why: 'a regex rule whose literal start an exclude covers',
+      doc: "exclude: [docker.io/library]\nrules:\n  - {name: lib, regex: 'docker\\.io/library/ng(.*)', replace: mirror.example.com/ng$1}\n",
+      want: 'rules[0]: rule "lib" is never used: exclude "docker.io/library" covers every name it matches',
+    },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
     {
       // CRI-O's parser (containers/image) has no IPv6 hosts: every Pod rewritten to it failed there.
@@ -540,13 +551,14 @@ describe('validation warnings', () => {
 
   it.each([
     ['the later rule is limited to namespaces', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s, excludeNamespaces: [x]}\n'],
-    ['the results are excluded', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io]\n'],
+    // The exclude makes the second rule useless, which is said, but the first rule's results apply.
+    ['the results are excluded', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io]\n', ['rules[1]: rule "k8s" is never used: exclude "registry.k8s.io" covers every name it matches']],
     ['the other rule matches only deeper names', '  - {name: k8s, match: registry.k8s.io/pause, replace: mirror.example.com/k8s}\n'],
     // Some of its results (registry.k8s.io/pause/...) are excluded, so those are applied.
     ['an exclude covers some of the results', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\nexclude: [registry.k8s.io/pause]\n'],
-  ])('does not warn about rewriting again when %s', (_why, more) => {
+  ])('does not warn about rewriting again when %s', (_why, more, want: readonly string[] = []) => {
     const r = parseRules(`rules:\n  - {name: legacy, match: k8s.gcr.io, replace: registry.k8s.io}\n${more}`, {});
-    expect(r.ok && r.warnings).toEqual([]);
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual(want);
   });
 
   it.each([
