@@ -61,6 +61,8 @@ export function urlProblem(url: string): string | undefined {
   }
   if (authority.includes('@') || parsed.username !== '' || parsed.password !== '') return '--url must not contain a user or password ("user:password@")';
   if (parsed.hostname === '') return '--url must have a host';
+  // Go's url.Parse and the API server accept port 0, but no connection reaches it (--service refuses it too).
+  if (parsed.port === '0') return `--url port must be a whole number from 1 to 65535: ${withoutPath(url)}`;
   // The stack's APIGatewayURL output with an empty token after it (`${URL}${TOKEN}` when reading the
   // token failed): no route answers it (API Gateway 403, serve 404), and with failurePolicy Ignore
   // every Pod would be admitted unrewritten without a sign.

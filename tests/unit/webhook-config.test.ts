@@ -124,6 +124,8 @@ describe('webhookConfiguration', () => {
     { why: 'only a port', url: 'https://:8443/mutate', message: '--url must have a host' },
     { why: 'a backslash', url: 'https://example.com\\mutate', message: '--url must not contain a backslash' },
     { why: 'a bad port', url: 'https://example.com:99999/mutate', message: '--url is not a valid URL' },
+    // The API server takes it; nothing listens there (--service refuses port 0 too).
+    { why: 'port 0', url: 'https://example.com:0/mutate/A-Za-z0-9._~0123', message: '--url port must be a whole number from 1 to 65535' },
     // The API server's url.Parse refuses these ("invalid URL escape"): kubectl apply failed on the output.
     { why: 'an invalid escape in the path', url: 'https://example.com/%zz/mutate/A-Za-z0-9._~0123', message: '--url has a "%" not followed by two hexadecimal digits' },
     { why: 'a "%" ending the token', url: 'https://example.com/mutate/A-Za-z0-9._~0123%', message: '--url has a "%" not followed by two hexadecimal digits' },
