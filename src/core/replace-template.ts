@@ -189,6 +189,8 @@ export function parseTemplatePieces(pieces: readonly ReplacePiece[], groupCount:
   return { parts, errors };
 }
 
+const LONE_DOLLAR = 'a "$" must start a group reference ($1, $<name>) or ${env:NAME}';
+
 /** The parts of a template, and a message for each reference the regex cannot fill. */
 export function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
   const parts: TemplatePart[] = [];
@@ -206,8 +208,9 @@ export function parseTemplate(tpl: string, groupCount: number, groupNames: Reado
     } else if (named !== undefined) {
       if (!groupNames.has(named)) errors.push(`$<${named}> refers to a named group the regex does not have`);
       parts.push({ named });
-    } else {
-      errors.push('a "$" must start a group reference ($1, $<name>) or ${env:NAME}');
+    } else if (!errors.includes(LONE_DOLLAR)) {
+      // Once per template: `$$` said it twice.
+      errors.push(LONE_DOLLAR);
     }
   }
   if (last < tpl.length) parts.push({ text: tpl.slice(last) });
@@ -224,13 +227,13 @@ export function groupsOf(re: RegExp): { count: number; names: Set<string> } {
 /** What every group is set to when checking that a template can yield a valid name. */
 export const SAMPLE_GROUP_VALUE = 'x';
 
-/** The template with every group set to SAMPLE_GROUP_VALUE. */
 /**
  * The values a regex rule's groups take in the samples of its results that the load-time warnings
  * try (rule-warnings.ts): "x", and "/x" for a group that always starts the path (`asia.gcr.io$1`).
  */
 export const SAMPLE_GROUP_VALUES: readonly string[] = [SAMPLE_GROUP_VALUE, `/${SAMPLE_GROUP_VALUE}`];
 
+/** The template with every group set to `value` (SAMPLE_GROUP_VALUE by default). */
 export const sampleOf = (parts: readonly TemplatePart[], value = SAMPLE_GROUP_VALUE): string => parts.map((p) => ('text' in p ? p.text : value)).join('');
 
 /**

@@ -310,6 +310,12 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('says once that a regex rule\'s template has a "$" that starts nothing, however many it has', () => {
+    expect(problems('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: m.io/$$/$1$\n')).toEqual([
+      'rules[0].replace: a "$" must start a group reference ($1, $<name>) or ${env:NAME}',
+    ]);
+  });
+
   it('says nothing more of a replacement that is fine, or that only its regex could judge', () => {
     expect(problems('rules:\n  - name: a\n    match: GCR.IO\n    replace: m.example.com/${env:M}\n  - name: b\n    regex: "(a+)+"\n    replace: mirror/$1\n', { M: 'g' })).toEqual([
       'rules[0].match: registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "gcr.io"',
