@@ -209,6 +209,16 @@ describe('README Running serve in a cluster', () => {
     expect(policy[0]?.kind).toBe('NetworkPolicy');
     expect(policy[0]?.spec?.ingress?.[0]?.from?.every((f) => typeof f.ipBlock?.cidr === 'string')).toBe(true);
   });
+
+  // Kubernetes lets a Pod's own node reach it whatever the NetworkPolicy (its documentation:
+  // "traffic to and from the node where a Pod is running is always allowed"; the VPC CNI's policy
+  // agent allows the node's address likewise): the kubelet's probes need no rule. An ipBlock of the
+  // nodes' range would admit, on EKS, every Pod (they take their addresses from the nodes' subnets).
+  it('does not tell users to admit the nodes\' range for the kubelet\'s probes, which would admit Pods as well', () => {
+    const text = section.replace(/\s+/g, ' ');
+    expect(text).not.toMatch(/add the nodes' range/);
+    expect(text).toContain('the kubelet\'s probes need no rule of their own');
+  });
 });
 
 /** The fenced block that follows `after` in the README. */
