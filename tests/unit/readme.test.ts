@@ -197,6 +197,17 @@ describe('README Running serve in a cluster', () => {
     expect(section.replace(/\s+/g, ' ')).toContain("a base64url token, such as the stack's, is refused by `webhook-config --service`");
   });
 
+  // Run in order against a new cluster (a real kube-apiserver), the block's first `kubectl -n
+  // image-rewriter create secret` failed: namespaces "image-rewriter" not found.
+  it('creates the namespace before it puts anything in it', () => {
+    const lines = block.split('\n');
+    const created = lines.findIndex((l) => /^kubectl create namespace image-rewriter$/.test(l));
+    const firstUse = lines.findIndex((l) => /^kubectl\b.*(-n |--namespace[ =])image-rewriter\b/.test(l));
+    expect(firstUse).toBeGreaterThan(-1);
+    expect(created).toBeGreaterThan(-1);
+    expect(created).toBeLessThan(firstUse);
+  });
+
   // On EKS the control plane's interfaces share the cluster's subnets with the nodes, and so with
   // their Pods (VPC CNI): "the cluster's subnets and nothing else" let those Pods in too; and the
   // VPC CNI enforces no NetworkPolicy unless its network policy feature is on.
