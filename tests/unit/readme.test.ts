@@ -450,6 +450,16 @@ describe('README Deploying with SAM, the parameter tables', () => {
     expect(upgrading).toContain('now `rules: []`');
     expect(template.Parameters['RewriteRules']?.['Default']).toBe('rules: []');
   });
+
+  // SAM CLI sends CloudFormation only the parameters the template declares (DeployContext.merge_parameters
+  // iterates the template's Parameters): an override of another name is dropped without a word, so
+  // nothing refuses a leftover WebhookToken (scripts/deploy-regions.ts checks its --parameter names
+  // for that reason).
+  it('Upgrading: does not say the deploy refuses a leftover WebhookToken override, which sam deploy drops silently', () => {
+    const upgrading = readme.slice(readme.indexOf('\n## Upgrading\n'), readme.indexOf('\n## Troubleshooting\n')).replace(/\s+/g, ' ');
+    expect(upgrading).not.toContain('CloudFormation refuses a parameter the template does not have');
+    expect(upgrading).toContain('`sam deploy` drops an override the template does not declare without a word');
+  });
 });
 
 describe("README figures are the code's constants", () => {
