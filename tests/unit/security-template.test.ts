@@ -13,7 +13,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
+import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS, readSettings, SourceError } from '../../src/config/settings.js';
 import { READ_TIMEOUT_MS } from '../../src/config/token.js';
 import { REVIEW_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
@@ -146,6 +146,28 @@ describe('template.yaml: least privilege', () => {
     const rules = (template as unknown as { Rules: Record<string, { RuleCondition: Json; Assertions: { Assert: Json }[] }> }).Rules;
     expect(rules['RulesGiven']?.RuleCondition).toEqual({ 'Fn::Equals': [{ Ref: 'RewriteRulesParameterName' }, ''] });
     expect(rules['RulesGiven']?.Assertions.map((a) => a.Assert)).toEqual([{ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'RewriteRules' }, ''] }] }]);
+  });
+
+  // The function counts a blank variable as unset (src/config/settings.ts), so a RewriteRules of
+  // spaces or line ends passed RulesGiven (which compares with '') and deployed a function whose
+  // every cold start failed with "no rules": each call a 502, each Pod admitted unrewritten.
+  it('refuses a RewriteRules of white space only, which the function reads as no rules at all', () => {
+    const pattern = template.Parameters['RewriteRules']?.['AllowedPattern'];
+    expect(typeof pattern).toBe('string');
+    // CloudFormation matches the whole value (Java regex); this pattern means the same in JavaScript.
+    const allowed = (value: string): boolean => typeof pattern === 'string' && new RegExp(pattern).test(value);
+    const env = (rules: string): Record<string, string> => ({ REWRITE_RULES: rules, REWRITE_RULES_PARAMETER: '', WEBHOOK_TOKEN_PARAMETER: '/image-rewriter/s/webhook-token' });
+    for (const ok of ['rules: []', '{"rules":[]}', 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n', '\n  rules: []\n']) {
+      expect([ok, allowed(ok)]).toEqual([ok, true]);
+      expect(readSettings(env(ok)).rules).toEqual({ kind: 'inline', text: ok });
+    }
+    expect(template.Parameters['RewriteRules']?.['Default']).toBe('rules: []');
+    // '' is RulesGiven's to refuse (it is fine beside RewriteRulesParameterName).
+    expect(allowed('')).toBe(true);
+    for (const bad of [' ', '\n', ' \n\t\r\n  ']) {
+      expect([bad, allowed(bad)]).toEqual([bad, false]);
+      expect(() => readSettings(env(bad))).toThrow(SourceError);
+    }
   });
 
   it('the registry credentials secret is given by its full ARN, the only form its grant matches', () => {
