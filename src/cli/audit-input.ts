@@ -12,6 +12,7 @@ import { type ManifestObject, readObjects } from '../core/manifest.js';
 import { jsonStreamStarts } from '../manifests/json-stream.js';
 import { MAX_ALIAS_COUNT, pieces } from '../manifests/render.js';
 import { yamlListOf } from '../manifests/yaml-list.js';
+import { yaml11BreakProblem } from '../manifests/yaml11-breaks.js';
 
 /** Empty input or null: what kubectl leaves in a pipeline when it fails, never its output. */
 const EXPECTED = 'expected the JSON or YAML of `kubectl get ... -o json` (a List, even when nothing matches); did kubectl fail?';
@@ -130,6 +131,8 @@ export function fileObjects(text: string, io: Io, name: string): { objects: Mani
   };
   if (text.includes('\u0000')) return unreadable('binary data, not the JSON of kubectl get -o json');
   if (text.trim() === '') return unreadable(`empty input: ${EXPECTED}`);
+  const breaks = yaml11BreakProblem(text);
+  if (breaks !== undefined) return unreadable(breaks);
   const documents = parseDocuments(text);
   if (typeof documents === 'string') return unreadable(documents);
   if (documents.every((d) => d.ok && (d.value === null || d.value === undefined))) return unreadable(`null input: ${EXPECTED}`);

@@ -34,6 +34,7 @@ import { isRecord, own } from '../core/json.js';
 import { jsonStreamStarts } from './json-stream.js';
 import { applyEdits, DocumentEditor, type Edit, EditError } from './yaml-edit.js';
 import { type ListLayout, listOf } from './yaml-list.js';
+import { yaml11BreakProblem } from './yaml11-breaks.js';
 
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
 export const MAX_ALIAS_COUNT = 100;
@@ -191,12 +192,12 @@ function toJson(doc: Document.Parsed): unknown {
   }
 }
 
-/** The text must be YAML or JSON: no NUL bytes (binary data), and not over MAX_MANIFEST_BYTES. */
+/** The text must be YAML or JSON: no NUL bytes (binary data), not over MAX_MANIFEST_BYTES, and read by kubectl as it is here. */
 function textProblem(source: string): string | undefined {
   if (source.length > MAX_MANIFEST_BYTES) return `larger than ${MAX_MANIFEST_BYTES} bytes`;
   const nul = source.indexOf('\u0000');
   if (nul >= 0) return `binary data (a NUL byte at offset ${nul}), not YAML or JSON`;
-  return undefined;
+  return yaml11BreakProblem(source);
 }
 
 /** Why a document this long is refused (RenderOptions.maxDocumentChars), naming where it starts. */

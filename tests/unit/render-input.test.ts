@@ -17,7 +17,7 @@ import { stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { objectsOf } from '../../src/core/manifest.js';
 import { rewriterFrom } from '../helpers/rules.js';
-import { renderManifests } from '../../src/manifests/render.js';
+import { pieces, renderManifests } from '../../src/manifests/render.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -276,11 +276,24 @@ describe('a document nested deeper than the parser can recurse (a hostile chart)
 // characters of a string, not line breaks: the text was cut inside the string ("Missing closing quote").
 describe('"---" after a U+2028 or U+2029 inside a string', () => {
   const rewriter = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+  const json = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","annotations":{"note":"x\u2028--- y"}},"spec":{"containers":[{"name":"a","image":"gcr.io/app:1"}]}}';
+  const yaml = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations: {note: "x\u2029--- y"}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
+
   it.each([
-    ['JSON', '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","annotations":{"note":"x\u2028--- y"}},"spec":{"containers":[{"name":"a","image":"gcr.io/app:1"}]}}'],
-    ['YAML', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations: {note: "x\u2029--- y"}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n'],
+    ['JSON', json],
+    ['YAML', yaml],
   ])('%s: one document, not cut there', (_name, text) => {
-    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
-    expect(r).toMatchObject({ ok: true, output: text.replace('gcr.io/app', 'asia.gcr.io/app') });
+    expect(pieces(text)).toEqual([0]);
+  });
+
+  it('JSON: rendered', () => {
+    const r = renderManifests(json, { rewriter, annotate: false, scope: 'all' });
+    expect(r).toMatchObject({ ok: true, output: json.replace('gcr.io/app', 'asia.gcr.io/app') });
+  });
+
+  // kubectl (YAML 1.1) takes U+2029 for a line break, and then "---" for a document start inside the string.
+  it('YAML: refused, as kubectl refuses it (tests/unit/render-yaml11-breaks.test.ts)', () => {
+    const r = renderManifests(yaml, { rewriter, annotate: false, scope: 'all' });
+    expect(r).toMatchObject({ ok: false, error: expect.stringContaining('line 5, column 25: U+2029 is a line break to kubectl') as unknown });
   });
 });
