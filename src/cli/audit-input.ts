@@ -5,7 +5,7 @@
  * of a List) is said on stderr by name; what can be read is still audited.
  */
 import { type Document, YAMLParseError } from 'yaml';
-import { parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
+import { DUPLICATE_KEY_MESSAGE, parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
 import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
@@ -102,7 +102,7 @@ function parseDocuments(text: string): Parsed[] | string {
     const message = error?.message.split('\n')[0]?.replace(/:$/, '').replace(/^Maximum call stack size exceeded/, 'nested too deeply to be read') ?? '';
     // A key repeated at the start of a line: most likely two `-o yaml` outputs put one after
     // another (`kubectl get ... -o yaml` twice), which YAML reads as one mapping; JSON ones need nothing.
-    const concatenated = error instanceof YAMLParseError && error.code === 'DUPLICATE_KEY' && error.linePos?.[0].col === 1;
+    const concatenated = error instanceof YAMLParseError && error.code === 'DUPLICATE_KEY' && error.message.startsWith(DUPLICATE_KEY_MESSAGE) && error.linePos?.[0].col === 1;
     return concatenated ? `${message} (several \`kubectl get -o yaml\` outputs need a line "---" between them)` : message;
   };
   const broken = docs.filter((d) => d.errors.length > 0);

@@ -8,9 +8,10 @@
  * as YAML or JSON) held `render` for 20 s, and a mapping of 100,000 for minutes. Documents are
  * composed with `uniqueKeys: false`, then `addDuplicateKeyErrors` adds the error the package would
  * have given for each repeated key (code `DUPLICATE_KEY`, at the key, in document order), so
- * callers read `doc.errors` as before.
+ * callers read `doc.errors` as before. The same pass finds the merge keys (`<<`) that kubectl reads
+ * otherwise than YAML's merge (keyProblems): an error of the same code, with its own message.
  */
-import { Composer, type CST, type Document, type DocumentOptions, isMap, isPair, isScalar, isSeq, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, type SchemaOptions, YAMLParseError } from 'yaml';
+import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, type SchemaOptions, YAMLParseError } from 'yaml';
 
 /** What a document nested deeper than the stack allows is told (the package, or toJS, overflows it). */
 export const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
@@ -21,24 +22,107 @@ export const isStackOverflow = (e: unknown): boolean => e instanceof RangeError 
 /** The package's message (compose/resolve-block-map.js). */
 export const DUPLICATE_KEY_MESSAGE = 'Map keys must be unique';
 
+/** A key's problem: it repeats an earlier key of its mapping, or (a merge key) it merges one kubectl reads otherwise. */
+interface KeyProblem {
+  readonly offset: number;
+  readonly message: string;
+}
+
+/** Merges of one mapping checked at most this often (toJS refuses a document whose anchor is resolved 100 times). */
+const MERGES_CHECKED = 100;
+
 /**
- * The offsets of the keys that repeat an earlier key of their mapping, ascending. Keys compare as
- * the package compares them: scalars by value (`1` and `1.0` are one key, `.nan` never repeats one).
+ * The message of a merge key (`<<`) that brings in a key its mapping already has, from a key or a
+ * merge before it. YAML's merge (the `yaml` package) keeps what came first; kubectl's reader
+ * (sigs.k8s.io/yaml: go-yaml v2) applies the entries in order, so the merged value replaces it:
+ * `image: mirror/app:1` then `<<: {image: gcr.io/app:1}` is the mirror here and gcr.io to kubectl.
  */
-export function duplicateKeyOffsets(doc: Pick<Document.Parsed, 'contents'>): number[] {
-  const offsets: number[] = [];
+const mergeMessage = (key: unknown): string =>
+  `the merge key (<<) brings in ${JSON.stringify(String(key))}, which its mapping has before it: kubectl (YAML 1.1, go-yaml) takes the merged value, YAML's merge the first one; put the merge key first in its mapping`;
+
+/**
+ * The keys a merge value brings in (a mapping, an alias of one, or a list of those; with the merges
+ * of each), or undefined past MERGES_CHECKED resolutions of one anchor.
+ */
+function mergedKeys(value: unknown, resolve: (alias: unknown) => unknown, uses: Map<unknown, number>): Set<unknown> | undefined {
+  const keys = new Set<unknown>();
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    let node = pending.pop();
+    if (isAlias(node)) {
+      node = resolve(node);
+      const n = (uses.get(node) ?? 0) + 1;
+      if (n > MERGES_CHECKED) return undefined;
+      uses.set(node, n);
+    }
+    if (seen.has(node)) continue;
+    seen.add(node);
+    if (isSeq(node)) for (const item of node.items) pending.push(item);
+    else if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        if (typeof pair.key.value === 'symbol') pending.push(pair.value);
+        else keys.add(pair.key.value);
+      }
+    }
+  }
+  return keys;
+}
+
+/** Each alias of the document to the node of its anchor (the latest one before it), in one pass in document order. */
+function aliasTargets(doc: Pick<Document.Parsed, 'contents'>): Map<unknown, unknown> {
+  const targets = new Map<unknown, unknown>();
+  const anchors = new Map<string, unknown>();
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isAlias(node)) {
+      targets.set(node, anchors.get(node.source));
+      continue;
+    }
+    if (isNode(node) && node.anchor !== undefined) anchors.set(node.anchor, node);
+    // Children pushed last first: popped in document order.
+    if (isMap(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]?.value, node.items[i]?.key);
+    else if (isSeq(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
+  return targets;
+}
+
+/**
+ * The keys that repeat an earlier key of their mapping, and the merge keys kubectl reads otherwise
+ * (mergeMessage), ascending. Keys compare as the package compares them: scalars by value (`1` and
+ * `1.0` are one key, `.nan` never repeats one).
+ */
+function keyProblems(doc: Pick<Document.Parsed, 'contents'>): KeyProblem[] {
+  const problems: KeyProblem[] = [];
+  let targets: Map<unknown, unknown> | undefined;
+  const resolve = (alias: unknown): unknown => (targets ??= aliasTargets(doc)).get(alias);
+  const uses = new Map<unknown, number>();
   // A stack, not recursion: a document nested as deep as the composer accepts.
   const stack: unknown[] = [doc.contents];
   while (stack.length > 0) {
     const node = stack.pop();
     if (isMap(node)) {
       const seen = new Set<unknown>();
+      /** The keys set so far, by a key or a merge: a merge that brings one in again is read otherwise by kubectl. */
+      const set = new Set<unknown>();
+      let merged = false;
       for (const pair of node.items) {
         const key = pair.key;
         if (isScalar(key)) {
           const value = key.value;
+          if (typeof value === 'symbol' && !merged) {
+            const keys = mergedKeys(pair.value, resolve, uses);
+            const again = keys === undefined ? undefined : [...keys].find((k) => set.has(k));
+            if (again !== undefined) {
+              problems.push({ offset: key.range?.[0] ?? 0, message: mergeMessage(again) });
+              merged = true; // one problem per mapping
+            }
+            for (const k of keys ?? []) set.add(k);
+          } else set.add(value);
           if (!(typeof value === 'number' && Number.isNaN(value))) {
-            if (seen.has(value)) offsets.push(key.range?.[0] ?? 0);
+            if (seen.has(value)) problems.push({ offset: key.range?.[0] ?? 0, message: DUPLICATE_KEY_MESSAGE });
             else seen.add(value);
           }
         }
@@ -50,7 +134,7 @@ export function duplicateKeyOffsets(doc: Pick<Document.Parsed, 'contents'>): num
       stack.push(node.key, node.value);
     }
   }
-  return offsets.sort((a, b) => a - b);
+  return problems.sort((a, b) => a.offset - b.offset);
 }
 
 /**
@@ -59,14 +143,15 @@ export function duplicateKeyOffsets(doc: Pick<Document.Parsed, 'contents'>): num
  * with its line and column as `prettyErrors` gives them (`... at line L, column C:`).
  */
 export function addDuplicateKeyErrors(doc: Document.Parsed, lineCounter?: LineCounter): void {
-  const offsets = duplicateKeyOffsets(doc);
-  if (offsets.length === 0) return;
+  const problems = keyProblems(doc);
+  if (problems.length === 0) return;
   const errors = doc.errors.slice();
   const merged: typeof errors = [];
   let next = 0;
-  for (const offset of offsets) {
+  for (const { offset, message } of problems) {
     for (let e = errors[next]; e !== undefined && e.pos[0] <= offset; e = errors[++next]) merged.push(e);
-    const error = new YAMLParseError([offset, offset + 1], 'DUPLICATE_KEY', DUPLICATE_KEY_MESSAGE);
+    // A merge key kubectl reads otherwise sets a key twice too: the same code.
+    const error = new YAMLParseError([offset, offset + 1], 'DUPLICATE_KEY', message);
     if (lineCounter !== undefined) {
       error.linePos = [lineCounter.linePos(offset), lineCounter.linePos(offset + 1)];
       error.message += ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}:`;
