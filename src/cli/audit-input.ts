@@ -38,17 +38,17 @@ function yamlValue(text: string): { readonly value: unknown } | undefined {
 }
 
 /**
- * The documents of a YAML text with a List in kubectl's layout (`kubectl get -A -o yaml`, alone or
- * joined to others by `---` lines), each such List read item by item as render reads it
- * (src/manifests/yaml-list.ts): its whole syntax tree takes some 50 times its text, and a large
- * cluster's List then filled node's heap (a crash, exit 134). Undefined when there is no such List
- * or anything has a problem: the whole text is then parsed at once, which reports it with its line.
+ * The documents of a YAML text, read piece by piece as render reads them (its `---` lines, pieces()),
+ * each List in kubectl's layout (`kubectl get -A -o yaml`) item by item (src/manifests/yaml-list.ts):
+ * a syntax tree takes some 50 times its text, and the trees of a whole stream or of a large
+ * cluster's List filled node's heap (a crash, exit 134: 2.6 GB for 50 MB of small manifests).
+ * Each tree is dropped once its value is read. Undefined when anything has a problem: the whole
+ * text is then parsed at once, which reports it with its line.
  */
 function listDocuments(text: string): Parsed[] | undefined {
   const starts = pieces(text);
   const texts = starts.map((start, i) => text.slice(start, starts[i + 1]));
   const lists = texts.map((piece) => yamlListOf(piece));
-  if (lists.every((list) => list === undefined)) return undefined;
   const documents: Parsed[] = [];
   for (const [i, piece] of texts.entries()) {
     const list = lists[i];
