@@ -47,6 +47,18 @@ describe.each([
   });
 });
 
+describe('YAML in flow style, which starts with "{" as JSON does: kubectl reads it as YAML', () => {
+  it('is refused too', async () => {
+    const file = join(dir, 'flow.yaml');
+    writeFileSync(file, '{apiVersion: v1, kind: Pod, metadata: {name: web},\n spec: {containers: [{name: a, image: asia.gcr.io/app:1}]}, # c\u2028 spec: {containers: [{name: a, image: gcr.io/app:1}]},\n}\n');
+    for (const command of [['render', '--check'], ['audit']]) {
+      const r = await run([...command, '--config', RULES, '-f', file]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('line 2, column 64: U+2028 is a line break to kubectl');
+    }
+  });
+});
+
 describe('JSON, which kubectl reads as JSON: such characters in its strings are text', () => {
   it('render and audit read it', async () => {
     const file = join(dir, 'pod.json');
@@ -58,5 +70,14 @@ describe('JSON, which kubectl reads as JSON: such characters in its strings are 
     const a = await run(['audit', '--config', RULES, '-f', file, '-o', 'json']);
     expect(a.code).toBe(1);
     expect(a.out).toContain('"image":"gcr.io/app:1"');
+  });
+
+  it('a stream of JSON documents, after a byte order mark, too', async () => {
+    const file = join(dir, 'stream.json');
+    const pod = (name: string): string => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, annotations: { note: 'a\u2028b' } }, spec: { containers: [{ name: 'a', image: 'gcr.io/app:1' }] } });
+    const text = `\ufeff${pod('a')}\n${pod('b')}\n`;
+    writeFileSync(file, text);
+    const r = await run(['render', '--config', RULES, '-f', file]);
+    expect(r).toEqual({ code: 0, out: text.replaceAll('gcr.io/app', 'asia.gcr.io/app'), err: '' });
   });
 });
