@@ -217,7 +217,10 @@ export function findImages(object: unknown, type: WorkloadType, lists: readonly 
       const key = volumes ? 'reference' : 'image';
       fieldPointer += `/${key}`;
       const image = own(holder, key);
-      if (image === undefined || image === null) return; // no image: nothing to rewrite (the API server rejects it)
+      // No image: nothing to rewrite. A pod template (and an image volume of one) may leave it unset
+      // or empty for a later tool to set (Kubernetes requires it of Pods only; OpenShift's image
+      // triggers write ""): no warning on every apply. A Pod without one is refused by the API server.
+      if (image === undefined || image === null || image === '') return;
       if (typeof image !== 'string') {
         problems.push({ pointer: fieldPointer, problem: `is ${describe(image)}, not a string` });
         return;

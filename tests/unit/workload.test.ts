@@ -105,6 +105,9 @@ describe('findImages', () => {
     { name: 'empty lists', object: { spec: { containers: [], initContainers: [] } } },
     { name: 'null lists', object: { spec: { containers: null, initContainers: null, ephemeralContainers: null } } },
     { name: 'containers without image', object: { spec: { containers: [{ name: 'a' }, { name: 'b', image: null }] } } },
+    // A template may leave the image empty for a later tool to set (OpenShift's image triggers):
+    // it was reported as an invalid image, a warning at every apply.
+    { name: 'an empty image, or image volume reference', object: { spec: { containers: [{ name: 'a', image: '' }], volumes: [{ name: 'v', image: { reference: '' } }] } } },
   ])('nothing and no problem for $name', ({ object }) => {
     const found = findImages(object, pod);
     expect(found.images).toEqual([]);
