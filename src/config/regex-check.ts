@@ -74,6 +74,17 @@ export interface RegexParsers {
   readonly subset?: boolean;
 }
 
+/** How much of a pattern V8's message may quote; past it the quote is cut (a regex of 700 KB was one line). */
+const QUOTED_PATTERN_CHARS = 120;
+
+/** V8's message for a pattern that does not parse, its quote of the pattern cut to QUOTED_PATTERN_CHARS. */
+function parseErrorMessage(e: unknown): string {
+  const message = (e as Error).message;
+  const m = /^Invalid regular expression: \/([\s\S]*)\/([a-z]*): (.*)$/.exec(message);
+  if (m === null || (m[1] ?? '').length <= QUOTED_PATTERN_CHARS) return message;
+  return `Invalid regular expression: /${(m[1] ?? '').slice(0, QUOTED_PATTERN_CHARS)}.../${m[2] ?? ''}: ${m[3] ?? ''}`;
+}
+
 /** The source compiled as the rewriter compiles it, or why it does not compile. */
 function compiled(source: string, compile: RuleRegexCompile): { readonly anchored: string } | { readonly problem: string } {
   const anchored = compile.anchored(source);
@@ -82,7 +93,7 @@ function compiled(source: string, compile: RuleRegexCompile): { readonly anchore
     new RegExp(source, compile.flags);
     new RegExp(anchored, compile.flags);
   } catch (e) {
-    return { problem: `does not compile: ${(e as Error).message}` };
+    return { problem: `does not compile: ${parseErrorMessage(e)}` };
   }
   try {
     // `new RegExp` only parses: V8 compiles at the first exec, where a pattern past its size limit

@@ -91,6 +91,15 @@ describe('catastrophic regexes are rejected at load, never run', () => {
     expect(message.length).toBeLessThan(300);
   });
 
+  it('a long regex that does not parse is refused with V8\'s reason and the start of the pattern, not all of it', () => {
+    // V8's message quotes the whole pattern: check-config printed a line as long as the regex.
+    const message = problem(`gcr\\.io/(${'[a-z]'.repeat(40_000)}`);
+    expect(message).toMatch(/^rules\[0\]\.regex: does not compile: Invalid regular expression: \/gcr\\\.io\/\(\[a-z\]\[a-z\].*\.\.\.\/[a-z]*: Unterminated group$/);
+    expect(message.length).toBeLessThan(300);
+    // A short one is quoted whole, as before.
+    expect(problem('gcr\\.io/(.*')).toBe('rules[0].regex: does not compile: Invalid regular expression: /gcr\\.io/(.*/: Unterminated group');
+  });
+
   it('inline modifiers are refused (by V8 where it lacks them, else by the analysis)', () => {
     expect(problem('(?i:a+)b')).toMatch(/^rules\[0\]\.regex: (does not compile|uses inline modifiers)/);
   });
