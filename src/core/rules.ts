@@ -243,6 +243,17 @@ function hostIs(host: string, exact: string): boolean {
   return host === exact || (host.length > exact.length + 1 && host.startsWith(exact) && host.charCodeAt(exact.length) === 0x3a && /^\d+$/.test(host.slice(exact.length + 1)));
 }
 
+/**
+ * Whether a rule's output `out` is the normalized name `name` spelled another way (`mirror.example.com:443/x`
+ * for `mirror.example.com/x`): such a rule leaves the name as it is ("identical" in compute), so a
+ * result it takes is not rewritten again on reinvocation.
+ */
+function sameName(out: string, name: string): boolean {
+  if (out === name) return true;
+  const parsed = parseNormalizedNamed(out);
+  return parsed.ok && parsed.value.tag === undefined && parsed.value.digest === undefined && matchedName(parsed.value) === name;
+}
+
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
   /**
    * True when an `exclude` prefix covers the name. Looked up by path prefix, as `match` rules are:
@@ -350,7 +361,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     const newName = matchedName(reparsed.value);
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
     const again = excluded(newName) ? undefined : firstMatch(newName, ns);
-    if (again !== undefined && again.name !== newName) {
+    if (again !== undefined && !sameName(again.name, newName)) {
       return {
         kind: 'rejected',
         image,

@@ -133,6 +133,23 @@ rules:
     expect(chain.rewrite('mirror.example.com/gcr/app').kind).toBe('rewritten');
   });
 
+  it('applies a result that a later rule only respells (same registry: reinvocation leaves it as it is)', () => {
+    // The second rule maps each name it takes to another spelling of the same name (a `:443`, an
+    // upper-case host): on reinvocation the result is "identical", so the first rewrite is stable.
+    for (const respell of ['match: mirror.example.com\n    replace: mirror.example.com:443', "regex: 'mirror\\.example\\.com/(.+)'\n    replace: MIRROR.example.com/$1"]) {
+      const chain = rewriterFrom(`
+rules:
+  - name: first
+    match: gcr.io
+    replace: mirror.example.com/gcr
+  - name: respell
+    ${respell}
+`);
+      expect(chain.rewrite('mirror.example.com/gcr/app:1')).toMatchObject({ kind: 'unchanged', reason: 'identical' });
+      expect(explainImage(chain, 'gcr.io/app:1')).toEqual({ image: 'gcr.io/app:1', rewritten: 'mirror.example.com/gcr/app:1', rule: 'first' });
+    }
+  });
+
   it('rejects a regex result whose name reads as a name and a tag (the tag is kept exactly, none is added)', () => {
     const tagged = rewriterFrom(`rules:\n  - name: colon\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: 'mirror.example.com:$1'\n`);
     expect(tagged.rewrite('gcr.io/app')).toMatchObject({
