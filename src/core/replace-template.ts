@@ -147,9 +147,12 @@ export function templateHostSuffix(parts: readonly TemplatePart[]): string | und
  * with a complete host name (a dot in it, ending in a letter or digit) directly followed by a group.
  */
 export function templateHostExact(parts: readonly TemplatePart[]): string | undefined {
-  const [first, second] = parts;
-  if (first === undefined || second === undefined || !('text' in first) || 'text' in second) return undefined;
-  const host = first.text;
+  // The text before the first group may be several parts: a host written with ${env:NAME}
+  // (`${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}$1`) is one part per piece.
+  let host = '';
+  let i = 0;
+  for (let p = parts[i]; p !== undefined && 'text' in p; p = parts[++i]) host += p.text;
+  if (i === 0 || i === parts.length) return undefined;
   return !host.includes('/') && host.includes('.') && /[A-Za-z0-9]$/.test(host) ? host : undefined;
 }
 

@@ -483,6 +483,20 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
     expect(port.rewrite('registry.corp:5000/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.corp:5000/team/app:1' });
   });
 
+  it('keeps a host written with ${env:NAME} and followed directly by a group to that host (the ECR host of the README)', () => {
+    const env = { AWS_ACCOUNT_ID: '123456789012', AWS_REGION: 'us-west-2', AWS_URL_SUFFIX: 'amazonaws.com' };
+    const ecr = rewriterFrom(`rules:\n  - name: e\n    regex: 'gcr\\.io(.*)'\n    replace: '\${env:AWS_ACCOUNT_ID}.dkr.ecr.\${env:AWS_REGION}.\${env:AWS_URL_SUFFIX}$1'\n`, env);
+    expect(ecr.rewrite('gcr.io/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: '123456789012.dkr.ecr.us-west-2.amazonaws.com/team/app:1' });
+    expect(ecr.rewrite('gcr.io.evil.example/app:1')).toMatchObject({
+      kind: 'rejected',
+      candidate: '123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.example/app:1',
+      error: expect.stringContaining('whose registry host is not "123456789012.dkr.ecr.us-west-2.amazonaws.com" as its replace writes it') as unknown as string,
+    });
+    // With verify, such a host is the rule's own: no warning that the Pod names the host asked.
+    const verified = parseRules(`rules:\n  - name: v\n    regex: 'gcr\\.io(.*)'\n    replace: 'mirror.\${env:AWS_URL_SUFFIX}$1'\n    verify: true\n`, env);
+    expect(verified.ok && verified.warnings.map((w) => w.message)).toEqual([]);
+  });
+
   it('leaves the image alone when a result has no path after its host (a one-component name is Docker Hub\'s)', () => {
     const r = rewriterFrom(`rules:\n  - name: r\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: '$1.example.com'\n`);
     expect(r.rewrite('gcr.io/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "app.example.com:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
