@@ -4,7 +4,7 @@
  * the path-boundary prefix test both use, and the longest host and image the engine parses.
  * docs/design.md, "Rewrite semantics".
  */
-import { DEFAULT_DOMAIN, NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf } from './reference.js';
+import { DEFAULT_DOMAIN, NAME_TOTAL_LENGTH_MAX, type NamedReference, nameOf, parseNormalizedNamed } from './reference.js';
 
 /** True when `name` equals `prefix` or continues it after a `/`. */
 export function hasPathPrefix(name: string, prefix: string): boolean {
@@ -49,4 +49,15 @@ export function matchedHost(domain: string): string {
 export function matchedPrefix(replace: string): string {
   const slash = replace.indexOf('/');
   return slash < 0 ? matchedHost(replace) : matchedHost(replace.slice(0, slash)) + replace.slice(slash);
+}
+
+/**
+ * Whether a rule's output `out` is the normalized name `name` spelled another way (`mirror.example.com:443/x`
+ * for `mirror.example.com/x`): such a rule leaves the name as it is ("identical" in compute), so a
+ * result it takes is not rewritten again on reinvocation.
+ */
+export function sameName(out: string, name: string): boolean {
+  if (out === name) return true;
+  const parsed = parseNormalizedNamed(out);
+  return parsed.ok && parsed.value.tag === undefined && parsed.value.digest === undefined && matchedName(parsed.value) === name;
 }

@@ -5,7 +5,7 @@
  */
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
-import { hasPathPrefix, matchedPrefix } from './matched-name.js';
+import { hasPathPrefix, matchedPrefix, sameName } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
 import { hasRegistryHost, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES } from './replace-template.js';
 
@@ -231,10 +231,11 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
       for (const { rule: other, shape } of open.get(dir.slice(0, length)) ?? []) {
         if (again !== undefined && other.index >= again.index) break;
         if (!takesEvery(shape, result, bare)) continue;
-        // A regex that gives a result back unchanged leaves it applied (and `firstRegexAt` then
-        // finds it before any later rule).
+        // A regex that gives a result back unchanged, or only respelled (`MIRROR.example.com/$1`),
+        // leaves it applied (and `firstRegexAt` then finds it before any later rule).
         const out = other.apply(sample);
-        if (out !== undefined && out !== sample && !(bare && other.apply(result) === result)) again = other;
+        const whole = bare ? other.apply(result) : undefined;
+        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result))) again = other;
         break;
       }
     }

@@ -15,7 +15,7 @@
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
-import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH } from './matched-name.js';
+import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
@@ -241,17 +241,6 @@ function templateHostMismatch(rule: CompiledRule, name: string): string | undefi
 /** `host` is `exact`, or `exact` with a port. */
 function hostIs(host: string, exact: string): boolean {
   return host === exact || (host.length > exact.length + 1 && host.startsWith(exact) && host.charCodeAt(exact.length) === 0x3a && /^\d+$/.test(host.slice(exact.length + 1)));
-}
-
-/**
- * Whether a rule's output `out` is the normalized name `name` spelled another way (`mirror.example.com:443/x`
- * for `mirror.example.com/x`): such a rule leaves the name as it is ("identical" in compute), so a
- * result it takes is not rewritten again on reinvocation.
- */
-function sameName(out: string, name: string): boolean {
-  if (out === name) return true;
-  const parsed = parseNormalizedNamed(out);
-  return parsed.ok && parsed.value.tag === undefined && parsed.value.digest === undefined && matchedName(parsed.value) === name;
 }
 
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {

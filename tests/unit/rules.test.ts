@@ -150,6 +150,19 @@ rules:
     }
   });
 
+  it('does not warn that a rule rewrites nothing when a later regex rule only respells its results', () => {
+    const loaded = parseRules(`
+rules:
+  - name: first
+    match: gcr.io
+    replace: mirror.example.com/gcr
+  - name: respell
+    regex: 'mirror\\.example\\.com/(.+)'
+    replace: MIRROR.example.com/$1
+`, {});
+    expect(loaded.ok && loaded.warnings.map(formatIssue)).toEqual([]);
+  });
+
   it('rejects a regex result whose name reads as a name and a tag (the tag is kept exactly, none is added)', () => {
     const tagged = rewriterFrom(`rules:\n  - name: colon\n    regex: 'gcr\\.io/([a-z]+)'\n    replace: 'mirror.example.com:$1'\n`);
     expect(tagged.rewrite('gcr.io/app')).toMatchObject({
