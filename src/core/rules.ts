@@ -113,7 +113,9 @@ function compileRule(
     const sample = sampleOf(parts);
     const hostProblem = templateHostProblem(parts);
     if (hostProblem !== undefined) issues.push({ path: replacePath, severity: 'error', message: hostProblem });
-    else if (!parseNormalizedNamed(sample).ok) {
+    // Every sample must fail: a group that starts the path gives "/x", and a host the template
+    // writes whole in capitals (`Mirror.Example.com$1`) then reads "Mirror.Example.comx" as a Docker Hub name.
+    else if (!SAMPLE_GROUP_VALUES.some((value) => parseNormalizedNamed(sampleOf(parts, value)).ok)) {
       issues.push({
         path: replacePath,
         severity: 'error',

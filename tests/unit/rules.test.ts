@@ -303,6 +303,17 @@ describe('environment substitution', () => {
     }
   });
 
+  it('accepts a host written in capitals and followed directly by a group that starts the path (hosts are case-insensitive)', () => {
+    for (const [doc, env] of [
+      [`rules:\n  - name: u\n    regex: 'gcr\\.io(/.*)'\n    replace: 'Mirror.Example.com$1'\n`, {}],
+      [`rules:\n  - name: u\n    regex: 'gcr\\.io(.*)'\n    replace: '\${env:ACR}$1'\n`, { ACR: 'MyRegistry.azurecr.io' }],
+    ] as const) {
+      const r = parseRules(doc, env);
+      expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+      if (r.ok) expect(explainImage(r.rewriter, 'gcr.io/team/app:1').rewritten).toMatch(/^[A-Za-z.]+\/team\/app:1$/);
+    }
+  });
+
   it('still reads group references next to a variable', () => {
     const doc = `rules:\n  - name: q\n    regex: 'quay\\.io/([^/]+)/(.+)'\n    replace: \${env:MIRROR}/$1-\${env:SUFFIX}/$2\n`;
     expect(explainImage(rewriterFrom(doc, { MIRROR: 'm.example.com/q', SUFFIX: 'v2' }), 'quay.io/org/app').rewritten).toBe('m.example.com/q/org-v2/app');
