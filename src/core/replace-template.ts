@@ -206,7 +206,11 @@ export function parseTemplate(tpl: string, groupCount: number, groupNames: Reado
     const [, num, named] = m;
     if (num !== undefined) {
       const n = Number(num);
-      if (n < 1 || n > groupCount) errors.push(`$${num} refers to a group the regex does not have (it has ${groupCount})`);
+      // Two digits are one reference: JavaScript's replace would read `$10` as `$1` and "0" when
+      // there is no group 10; say how to write that instead of guessing.
+      const single = num.length === 2 && n > groupCount && Number(num[0]) >= 1 && Number(num[0]) <= groupCount;
+      const hint = single ? `; for $${num[0]} followed by "${num[1]}", write $0${num[0]}${num[1]}` : '';
+      if (n < 1 || n > groupCount) errors.push(`$${num} refers to a group the regex does not have (it has ${groupCount})${hint}`);
       parts.push({ group: n });
     } else if (named !== undefined) {
       if (!groupNames.has(named)) errors.push(`$<${named}> refers to a named group the regex does not have`);

@@ -357,6 +357,13 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('reads two digits after a "$" (not JavaScript\'s $1 then 0 when there is no group 10), and says how to write that', () => {
+    expect(problems('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: m.example.com/v$10\n')).toEqual([
+      'rules[0].replace: $10 refers to a group the regex does not have (it has 1); for $1 followed by "0", write $010',
+    ]);
+    expect(explainImage(rewriterFrom('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: m.example.com/v$010\n'), 'gcr.io/app').rewritten).toBe('m.example.com/vapp0');
+  });
+
   it('says nothing more of a replacement that is fine, or that only its regex could judge', () => {
     expect(problems('rules:\n  - name: a\n    match: GCR.IO\n    replace: m.example.com/${env:M}\n  - name: b\n    regex: "(a+)+"\n    replace: mirror/$1\n', { M: 'g' })).toEqual([
       'rules[0].match: registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "gcr.io"',
