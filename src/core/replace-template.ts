@@ -144,7 +144,8 @@ export function templateHostSuffix(parts: readonly TemplatePart[]): string | und
  * it, or it and a port. A group that can match more than a path (`gcr\.io(.*)` on
  * `gcr.io.evil.example/x`) would otherwise extend the host, and the image would go, and be checked,
  * wherever the Pod names (`mirror.example.com.evil.example`). Undefined unless the template starts
- * with a complete host name (a dot in it, ending in a letter or digit) directly followed by a group.
+ * with a complete host name (a dot or a port in it, or `localhost`, ending in a letter or digit)
+ * directly followed by a group.
  */
 export function templateHostExact(parts: readonly TemplatePart[]): string | undefined {
   // The text before the first group may be several parts: a host written with ${env:NAME}
@@ -153,7 +154,8 @@ export function templateHostExact(parts: readonly TemplatePart[]): string | unde
   let i = 0;
   for (let p = parts[i]; p !== undefined && 'text' in p; p = parts[++i]) host += p.text;
   if (i === 0 || i === parts.length) return undefined;
-  return !host.includes('/') && host.includes('.') && /[A-Za-z0-9]$/.test(host) ? host : undefined;
+  // Complete as the kubelet reads a host: a dot, a port or `localhost` (`mirror$1` is left for the group to finish).
+  return !host.includes('/') && hasRegistryHost(host) && /[A-Za-z0-9]$/.test(host) ? host : undefined;
 }
 
 /**

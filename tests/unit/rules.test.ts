@@ -502,6 +502,13 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
       candidate: 'mirror.example.com.evil.example/app:1',
       error: 'rule "a" produced "mirror.example.com.evil.example/app:1", whose registry host is not "mirror.example.com" as its replace writes it: a group added to the host',
     });
+    // So must `localhost` and a host with its port (no dot to tell them complete).
+    for (const host of ['localhost', 'registry:5000']) {
+      const whole = rewriterFrom(`rules:\n  - name: w\n    regex: 'gcr\\.io(.*)'\n    replace: '${host}$1'\n`);
+      expect(whole.rewrite('gcr.io/team/app:1')).toMatchObject({ kind: 'rewritten', rewritten: `${host}/team/app:1` });
+      expect(whole.rewrite('gcr.io.evil.example/app:1')).toMatchObject({ kind: 'rejected' });
+      expect(whole.rewrite('gcr.io0/app:1')).toMatchObject({ kind: 'rejected' });
+    }
     // A host the template leaves open for a group to complete (`mirror.$1`) is the rule's own choice.
     const open = rewriterFrom(`rules:\n  - name: o\n    regex: '([a-z]+)\\.gcr\\.io/(.*)'\n    replace: 'mirror.$1/$2'\n`);
     expect(open.rewrite('eu.gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.eu/app:1' });
