@@ -44,8 +44,6 @@ import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { readConditionRules } from './webhook-config-rules.js';
 import { caBundleProblem, type ClientConfig, isDnsSubdomain, parseService, privateHostWithoutCa, serviceHost, urlProblem, urlWarning } from './webhook-endpoint.js';
 
-export { urlProblem } from './webhook-endpoint.js';
-
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
 export const DEFAULT_CONFIGURATION_NAME = 'image-rewriter';
@@ -163,11 +161,6 @@ export const EXCLUDED_NAMESPACES = ['kube-system'] as const;
 const ENDPOINT_REQUIRED =
   '--url URL is required (API Gateway: https://<api>.execute-api.<region>.amazonaws.com/Prod/mutate/<token>), or --service NAMESPACE/NAME[:PORT] --token TOKEN for serve behind a Service';
 const ENDPOINT_TWICE = 'give --url or --service, not both (--url for an endpoint the API server reaches by URL, --service for serve behind a Service)';
-
-/** Check every option; returns every problem (empty when all is well). */
-export function optionProblems(options: WebhookConfigOptions): string[] {
-  return endpointOf(options).problems;
-}
 
 /** The clientConfig, or every problem with the options. */
 function endpointOf(options: WebhookConfigOptions): { readonly clientConfig?: ClientConfig; readonly problems: string[] } {
