@@ -1,9 +1,10 @@
 /**
  * The webhook's HTTP adapter for Lambda: an API Gateway REST proxy event (the product's
  * endpoint), an HTTP API payload 2.0 event or a Lambda Function URL event in; the matching result
- * out. It only translates: decode the body, check the token, call the pure `review`, encode the
- * answer. Everything expensive (reading and compiling the rules) is done by the `RulesProvider`
- * once per container and on refresh, never per request.
+ * out. It only translates: check the token (before the body is decoded), decode the body, review it
+ * (./verify-step.ts: the pure decide and render, with the existence checks of `verify` rules
+ * between them), encode the answer. Everything expensive (reading and compiling the rules) is
+ * done by the `RulesProvider` once per container and on refresh, never per request.
  *
  * Answers (always `Content-Type: application/json`):
  * - 200 the AdmissionReview (docs/design.md, "The admission answer"); when the rules cannot be loaded, `allowed: true` without a
