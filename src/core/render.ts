@@ -39,6 +39,11 @@ export interface RenderOverrides {
    * existence checks' "rewrote anyway"): they count among the warnings the answer can hold.
    */
   readonly warnings?: () => readonly string[];
+  /**
+   * A warning put before the review's own (the handler's, when the rules are not loaded): it counts
+   * among the warnings the answer can hold, and is the last to be left out. Not for a skipped review.
+   */
+  readonly first?: string;
 }
 
 export interface Rendered {
@@ -330,7 +335,8 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     else reasons.set(image, reason);
   }
   // Text only for the warnings that can be kept (limitWarnings): the rest are counted.
-  const warnings: string[] = [];
+  const warnings: string[] = overrides.first === undefined ? [] : [overrides.first];
+  const leading = warnings.length;
   for (const image of plan.images) {
     if (warnings.length === MAX_WARNINGS) break;
     warnings.push(imageWarning(image, reasons.get(image)));
@@ -340,7 +346,7 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
     if (warnings.length === MAX_WARNINGS) break;
     warnings.push(keptWarning(k, target));
   }
-  const unbuilt = plan.images.length + kept.length - warnings.length;
+  const unbuilt = leading + plan.images.length + kept.length - warnings.length;
   const malformed = [...plan.malformed];
   for (const k of kept) {
     const problem = `is the recorded original of the stored ${k.to}, which no rule gives now; the stored image kept (${cannotChange(target)})`;

@@ -21,6 +21,7 @@ import { sameToken, UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { escapeBidi, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
+import { fitWarning } from '../core/warning-text.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
 import { isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
@@ -199,10 +200,6 @@ const NO_RULES: Rewriter = Object.freeze({
   rewrite: (image: string) => ({ kind: 'unchanged', image, reason: 'no-match' }) as const,
 });
 
-function withWarning(answer: AdmissionReviewAnswer, warning: string): AdmissionReviewAnswer {
-  return { ...answer, response: { ...answer.response, warnings: [warning, ...(answer.response.warnings ?? [])] } };
-}
-
 function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome {
   if (report.skipped !== undefined) return 'skipped';
   return answer.response.patch === undefined ? 'unchanged' : 'patched';
@@ -276,17 +273,20 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       return badRequest(MESSAGES.notJson);
     }
     const state = await rules.current();
-    const result = await reviewVerified(body, state.ok ? state.rewriter : NO_RULES, deps.verifier);
+    // Without rules, the first warning says why nothing is rewritten: fitted (the reason names a
+    // file or a parameter, of any length) and counted with the review's own (render's `first`).
+    const result = state.ok
+      ? await reviewVerified(body, state.rewriter, deps.verifier)
+      : await reviewVerified(body, NO_RULES, deps.verifier, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: state.reason, level: 2 }]));
     if (!result.ok) return badRequest(result.message);
     const { report } = result;
     if (result.verify !== undefined) recordVerify(metrics, result.verify);
-    let answer = result.response;
+    const answer = result.response;
     let outcome: Outcome;
     if (isDenied(answer)) {
       outcome = 'denied';
     } else if (!state.ok && report.skipped === undefined) {
       outcome = 'failopen';
-      answer = withWarning(answer, `${WARNING_PREFIX}images not rewritten: ${state.reason}`);
     } else {
       outcome = outcomeOf(answer, report);
     }

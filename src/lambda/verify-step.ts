@@ -84,8 +84,11 @@ const MAX_DENIAL_MESSAGE = 1024;
 
 const label = (r: PlannedRewrite): string => `${r.field.containerList}[${r.field.containerName ?? `#${r.field.index}`}]`;
 
-/** The answer for `body`: planned, checked where a rule asks for it, rendered. Never throws. */
-export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier: Verifier | undefined): Promise<VerifiedReview> {
+/**
+ * The answer for `body`: planned, checked where a rule asks for it, rendered. `first`: a warning
+ * before the review's own, counted with them (render's `first`). Never throws.
+ */
+export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier: Verifier | undefined, first?: string): Promise<VerifiedReview> {
   const decision = decide(body, rewriter);
   if (!decision.ok) return decision;
   const { plan } = decision;
@@ -96,7 +99,7 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
     if (request !== undefined) checked.push({ rewrite: image, request });
   }
   if (checked.length === 0 || verifier === undefined) {
-    const { response, report } = render(plan);
+    const { response, report } = render(plan, first === undefined ? {} : { first });
     return { ok: true, response, report, verify: undefined, denied: false };
   }
 
@@ -124,7 +127,7 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
     }
   };
   // The "anyway" warnings are counted with the review's own: limited once, the number left out is right.
-  const rendered = render(plan, { withhold, warnings: () => extra });
+  const rendered = render(plan, { withhold, warnings: () => extra, ...(first === undefined ? {} : { first }) });
   if (denials.length > 0) {
     // kubectl prints the message as it is, and a container name is the Pod's own text (admission
     // runs before validation): escapes instead of control and bidi characters, as in the warnings.

@@ -10,7 +10,7 @@ import type { Operation } from 'fast-json-patch';
 import type { Context } from 'aws-lambda';
 import { parseRules } from '../../src/config/load.js';
 import { fixedRules, type RulesProvider, type RulesState } from '../../src/config/sources.js';
-import { BAD_REQUEST, WARNING_PREFIX } from '../../src/core/admission.js';
+import { BAD_REQUEST, MAX_WARNINGS, MAX_WARNINGS_LENGTH, ORIGINAL_IMAGES_ANNOTATION, WARNING_MAX_LENGTH, WARNING_PREFIX } from '../../src/core/admission.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES, type HandlerDeps, MESSAGES, parseEvent, type WebhookResult } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type Captured, EVENT_TOKEN, eventNames, fixtureEventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
@@ -347,6 +347,48 @@ describe('fail-open when the rules are not loaded', () => {
     const result = await invoke(withBody(loadEvent('rest-pod-v1.json'), review));
     expect(responseOf(result)).not.toHaveProperty('warnings');
     expect(reviewDocs(obs)).toMatchObject([{ Outcome: 'skipped' }]);
+  });
+
+  it('keeps its warning printable and within one warning\'s length, however long the reason', async () => {
+    const reason = `cannot read rules document /etc/rules/${'a'.repeat(400)}\n.yaml: ENOENT`;
+    const { invoke } = setup({ rules: { current: () => Promise.resolve({ ok: false, reason }) } });
+    const warnings = responseOf(await invoke(loadEvent('rest-pod-v1.json')))['warnings'] as string[];
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^${WARNING_PREFIX}images not rewritten: cannot read rules document /etc/rules/a`));
+    expect(warnings[0]?.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
+    expect(warnings[0]).toMatch(/^[\x20-\x7e]*$/);
+  });
+
+  it('counts its warning among the review\'s, within MAX_WARNINGS and MAX_WARNINGS_LENGTH', async () => {
+    // A Job's pod template cannot change: re-applied originals keep their stored rewrites, each with a warning.
+    const containers = (image: (i: number) => string): JsonObject[] => Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: image(i) }));
+    const originals = JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`containers/c${i}`, `gcr.io/app/c${i}:1`])));
+    const job = (image: (i: number) => string): JsonObject => ({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j', namespace: 'default', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: originals } },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: containers(image) } } },
+    });
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'u-1',
+        kind: { group: 'batch', version: 'v1', kind: 'Job' },
+        resource: { group: 'batch', version: 'v1', resource: 'jobs' },
+        namespace: 'default',
+        operation: 'UPDATE',
+        object: job((i) => `gcr.io/app/c${i}:1`),
+        oldObject: job((i) => `asia.gcr.io/app/c${i}:1`),
+      },
+    };
+    const reason = `rules parameter /platform/${'clusters/'.repeat(12)}image-rewriter/rules could not be read (AccessDeniedException)`;
+    const { invoke } = setup({ rules: { current: () => Promise.resolve({ ok: false, reason }) } });
+    const warnings = responseOf(await invoke(withBody(loadEvent('rest-pod-v1.json'), review)))['warnings'] as string[];
+    expect(warnings[0]).toBe(`${WARNING_PREFIX}images not rewritten: ${reason}`);
+    expect(warnings.length).toBeLessThanOrEqual(MAX_WARNINGS);
+    expect(warnings.join('').length).toBeLessThanOrEqual(MAX_WARNINGS_LENGTH);
+    expect(warnings.at(-1)).toMatch(/^image-rewriter: \d+ more warnings not shown/);
   });
 
   it('still answers a bad body with 400', async () => {
