@@ -86,7 +86,7 @@ export function requirementMatches(r: Requirement, labels: Labels): boolean {
 /**
  * Whether `selector` matches `labels`. With `known`, only the requirements on keys it accepts are
  * evaluated, the others counted as holding: for labels only partly known (a namespace read by name
- * alone), false then means "matches whatever the other labels are not", and true "may match".
+ * alone), false then means "does not match, whatever the other labels are", and true "may match".
  */
 export function selectorMatches(selector: Selector, labels: Labels, known: (key: string) => boolean = () => true): boolean {
   return selector.every((r) => !known(r.key) || requirementMatches(r, labels));
