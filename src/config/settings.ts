@@ -71,7 +71,10 @@ export type TokenSetting =
 export interface Settings {
   readonly rules: RulesSetting;
   readonly token: TokenSetting;
-  /** True when no token is configured and the adapter was told that is intended. */
+  /**
+   * True when no token is configured: the adapter was told that is intended, or needs none
+   * (`tokenRequired: false`); an adapter that requires one and was not told fails in readSettings.
+   */
   readonly allowUnauthenticated: boolean;
   readonly verify: VerifySettings;
 }
