@@ -175,4 +175,4 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
       : `render --check: ${result.changes.length} image(s) in ${documents} document(s) would change\n`,
   );
   return result.changes.length === 0 ? EXIT.ok : EXIT.failure;
-};
+}
