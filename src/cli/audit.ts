@@ -57,13 +57,13 @@ function pageSizeOf(text: string | undefined): number {
   return n;
 }
 
-/**
- * Why the webhook is never called for `o` (so audit leaves it out), or undefined: in kube-system
- * (said as such when the configuration does not select it either), a mirror Pod, or not selected
- * by the configuration.
- */
+/** Why the webhook is never called for an object (so audit leaves it out). */
 type LeftOut = 'namespace' | 'mirror' | 'unselected';
 
+/**
+ * Why the webhook is never called for `o`, or undefined: in kube-system (said as such when the
+ * configuration does not select it either), a mirror Pod, or not selected by the configuration.
+ */
 function leftOut(o: ManifestObject, type: WorkloadType, selection: Selection | undefined): LeftOut | undefined {
   // The kubelet's API copy of a static Pod: its spec cannot change, and the webhook skips it.
   if (o.group === '' && o.kind === 'Pod' && own(at(o.object, ['metadata', 'annotations']), MIRROR_POD_ANNOTATION) !== undefined) return 'mirror';
