@@ -133,8 +133,8 @@ function once(request: Https['request'], req: HttpRequest, url: URL, headers: Re
       const status = res.statusCode ?? 0;
       const chunks: Buffer[] = [];
       let size = 0;
-      // A redirect's or an error's body is not read: only its status and headers matter.
-      const wanted = REDIRECTS.has(status) || status >= 300 ? 0 : req.method === 'HEAD' ? 0 : req.maxBodyBytes;
+      // A redirect's or an error's body (any status from 300) is not read: only its status and headers matter.
+      const wanted = status >= 300 || req.method === 'HEAD' ? 0 : req.maxBodyBytes;
       const declared = Number(res.headers['content-length']);
       if (wanted > 0 && Number.isFinite(declared) && declared > wanted) {
         res.destroy();
