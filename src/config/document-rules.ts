@@ -4,6 +4,7 @@
  * same; and the compile that follows a document's validation.
  */
 import { compileRules, type Issue } from '../core/rules.js';
+import { portWithoutLeadingZeros } from '../core/matched-name.js';
 import { grammar } from '../core/reference.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import type { ValidationResult } from './issues.js';
@@ -16,7 +17,9 @@ export function prefixProblem(value: string): string | undefined {
   const rest = value.slice(first.length);
   // Names are compared with their host as `matchedName` (src/core/matched-name.ts) spells it: a prefix
   // spelled otherwise could never match, so it is refused with the spelling that would.
-  let host = first.toLowerCase();
+  const lower = first.toLowerCase();
+  let host = portWithoutLeadingZeros(lower);
+  const zeros = host !== lower;
   if (host.endsWith(':443')) host = host.slice(0, -':443'.length);
   if (host === 'index.docker.io' || host === 'registry-1.docker.io') {
     // One component is ambiguous: the image `index.docker.io/nginx` is docker.io/library/nginx,
@@ -25,6 +28,7 @@ export function prefixProblem(value: string): string | undefined {
     if (only !== undefined && only !== 'library') return `names are normalized to docker.io; write "docker.io/library/${only}" for the image ${only}, or "docker.io/${only}" for the images under ${only}/`;
     return `names are normalized to docker.io; write "docker.io${rest}"`;
   }
+  if (zeros) return `registry hosts are compared in lower case, with a port's leading zeros and ":443" (the port HTTPS uses anyway) dropped; write "${host}${rest}"`;
   if (host !== first) return `registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "${host}${rest}"`;
   if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
     const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;

@@ -8,8 +8,10 @@
  * L = P; a regex has the literal text before its first pattern character, or '' when it has a
  * top-level alternation). A normalized name that starts with L comes from an image that starts with
  * L written the ways the engine reads as the same registry (`matchedName` in matched-name.ts): the host in
- * any case (`GCR.IO`), with `:443` after it (`gcr.io:443`); so the host part of L is matched
- * without regard to case, and an explicit `:443` may follow it. Docker Hub's images may also be
+ * any case (`GCR.IO`), with `:443` after it (`gcr.io:443`), a port with leading zeros
+ * (`gcr.io:0443`, `registry:05000`); so the host part of L is matched without regard to case, an
+ * explicit `:443` (with any leading zeros) may follow it, and zeros may come before the digits of
+ * its port. Docker Hub's images may also be
  * short (`nginx`, `team/app`) or written with `index.docker.io` or `registry-1.docker.io`: so when
  * L could be a Docker Hub name, every image without a registry host (no `.` or `:` in its first
  * path component) or written with one of Docker Hub's hosts counts as matching. `exclude` and
@@ -38,18 +40,26 @@ const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$
  */
 const anyCase = (text: string): string => Array.from(text, (c) => (c.toLowerCase() === c.toUpperCase() ? escapeRegex(c) : `[${c.toLowerCase()}${c.toUpperCase()}]`)).join('');
 
-/** True when a registry host ends with a port (`gcr.io:5000`, `[::1]:5000`; not `[::1]`). */
-const hasPort = (host: string): boolean => /:[0-9]+$/.test(host);
+/**
+ * A registry host, or the start of one (a regex's literal prefix may end inside the port:
+ * `registry:50`), as a regex over images: in any case, zeros allowed before the digits of its port
+ * (`registry:5000` is also written `registry:05000`), and, when `whole` and it has no port, an
+ * optional `:443`, with zeros too, after it.
+ */
+function hostRegex(host: string, whole: boolean): string {
+  const port = /:[0-9]*$/.exec(host);
+  if (port !== null) return `${anyCase(host.slice(0, port.index))}:0*${host.slice(port.index + 1)}`;
+  return `${anyCase(host)}${whole ? '(?::0*443)?' : ''}`;
+}
 
 /**
- * A normalized-name prefix as a regex over images: its host part (up to the first `/`) in any
- * case, and, when the prefix holds the whole host and no port, an optional `:443` after it.
+ * A normalized-name prefix as a regex over images: its host part (up to the first `/`) as
+ * `hostRegex` writes it, then the rest as it is.
  */
 function prefixRegex(prefix: string): string {
   const slash = prefix.indexOf('/');
-  if (slash < 0) return anyCase(prefix);
-  const host = prefix.slice(0, slash);
-  return `${anyCase(host)}${hasPort(host) ? '' : '(?::443)?'}${escapeRegex(prefix.slice(slash))}`;
+  if (slash < 0) return hostRegex(prefix, false);
+  return `${hostRegex(prefix.slice(0, slash), true)}${escapeRegex(prefix.slice(slash))}`;
 }
 
 /** Images that normalize to docker.io: short ones, and Docker Hub's hosts written out. */

@@ -27,7 +27,9 @@ const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docke
 /**
  * The name rules and excludes see: the normalized name with its registry host spelled one way, so
  * that spellings of the same registry cannot slip past a rule or an exclude. Host names are
- * case-insensitive (`GCR.io` is `gcr.io`), `:443` is the port an HTTPS registry is reached on
+ * case-insensitive (`GCR.io` is `gcr.io`), a port's leading zeros are not part of it (Go's net
+ * package, so the kubelet and containerd, reads `gcr.io:0443` as port 443 and `registry:05000` as
+ * port 5000), `:443` is the port an HTTPS registry is reached on
  * anyway (`gcr.io:443` is `gcr.io`), and Docker Hub's hosts are `docker.io` (with its `library/`
  * for one-component paths, as the normalizer gives `docker.io/nginx`). docs/design.md, "Rewrite
  * semantics".
@@ -38,11 +40,34 @@ export function matchedName(ref: Pick<NamedReference, 'domain' | 'path'>): strin
   return nameOf({ domain: DEFAULT_DOMAIN, path: ref.path.includes('/') ? ref.path : `library/${ref.path}` });
 }
 
-/** A registry host as `matchedName` spells it: lower case, no `:443`, Docker Hub's hosts `docker.io`. */
+/**
+ * A registry host as `matchedName` spells it: lower case, its port without leading zeros, no `:443`,
+ * Docker Hub's hosts `docker.io`.
+ */
 export function matchedHost(domain: string): string {
-  let host = domain.toLowerCase();
+  let host = portWithoutLeadingZeros(domain.toLowerCase());
   if (host.endsWith(':443')) host = host.slice(0, -4);
   return DOCKER_HUB_HOSTS.has(host) ? DEFAULT_DOMAIN : host;
+}
+
+/**
+ * `host` with the leading zeros of its port dropped (`gcr.io:0443` is `gcr.io:443`, `[::1]:05000`
+ * is `[::1]:5000`), as Go's net package reads a port. A port of zeros only (`:0`, `:000`) is left as
+ * it is written. A host without a port, or with a port that does not start with `0`, is returned
+ * as it is after one search and one character check: this runs on every image.
+ */
+export function portWithoutLeadingZeros(host: string): string {
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || host.charCodeAt(colon + 1) !== 0x30) return host;
+  let digits = colon + 1;
+  while (host.charCodeAt(digits) === 0x30) digits++;
+  if (digits === host.length) return host;
+  for (let i = digits; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    // Not a port: the `:` is inside an IPv6 address (`[::0a]`).
+    if (c < 0x30 || c > 0x39) return host;
+  }
+  return host.slice(0, colon + 1) + host.slice(digits);
 }
 
 /** A `match` rule's `replace` (a host, then optional path) with its host spelled as `matchedName` spells it. */

@@ -2,7 +2,7 @@
  * The webhook's CEL matchCondition never excludes an object the engine would rewrite: generated
  * rules (match prefixes and regexes, Docker Hub ones included) and generated objects (Pods and
  * workloads, images written in every form the kubelet accepts: short names, docker.io,
- * index.docker.io, registry-1.docker.io, hosts in any case and with `:443`), the expression evaluated by a real CEL implementation (@marcbachmann/cel-js).
+ * index.docker.io, registry-1.docker.io, hosts in any case and with `:443`, ports with leading zeros), the expression evaluated by a real CEL implementation (@marcbachmann/cel-js).
  * It also never fails to evaluate (a failing condition makes the API server skip the webhook).
  */
 import { describe, expect, it } from '@jest/globals';
@@ -25,7 +25,7 @@ const rulesDocument = fc
         reference.map((r) => `${r.domain}/${r.path}`.split('/').slice(0, 1 + (r.path.length % 3)).join('/')),
         fc.constantFrom('docker.io', 'docker.io/library', 'docker.io/library/nginx', 'docker.io/team', 'gcr.io', 'quay.io/org', 'localhost:5000'),
       ),
-      fc.constantFrom('match', 'regex-rest', 'regex-component', 'regex-optional'),
+      fc.constantFrom('match', 'regex-rest', 'regex-component', 'regex-optional', 'regex-port'),
     ),
     { minLength: 1, maxLength: 4 },
   )
@@ -41,6 +41,11 @@ const rulesDocument = fc
           return `${head}    regex: '${escape(prefix)}(/[a-z0-9]+)?/([^/]+)'\n    replace: mirror.example.com/r${i}/$2\n`;
         case 'regex-optional':
           return `${head}    regex: '${escape(prefix)}x?/(.+)'\n    replace: mirror.example.com/r${i}/$1\n`;
+        case 'regex-port': {
+          // A literal prefix that ends inside the port (`localhost:5`): images write it with zeros too.
+          const host = (prefix.split('/')[0] ?? '').replace(/:[0-9]+$/, '');
+          return `${head}    regex: '${escape(host)}:5[0-9]*/(.+)'\n    replace: mirror.example.com/r${i}/$1\n`;
+        }
       }
     });
     return `rules:\n${lines.join('')}`;
@@ -48,18 +53,24 @@ const rulesDocument = fc
 
 /**
  * A registry host as a user may spell it, all meaning the same registry to the engine: as it is,
- * in upper or mixed case, with an explicit `:443` (when it has no port).
+ * in upper or mixed case, with an explicit `:443` (when it has no port), with zeros before its
+ * port's digits (`:0443` when it has none).
  */
 const spelled = (host: string, spelling: number): string => {
   const cased = spelling % 3 === 1 ? host.toUpperCase() : spelling % 3 === 2 ? Array.from(host, (c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('') : host;
-  return spelling >= 3 && !/:[0-9]+$/.test(host) ? `${cased}:443` : cased;
+  const hasPort = /:[0-9]+$/.test(host);
+  if (spelling >= 6) {
+    const zeros = '0'.repeat(spelling - 5);
+    return hasPort ? cased.replace(/:([0-9]+)$/, `:${zeros}$1`) : `${cased}:${zeros}443`;
+  }
+  return spelling >= 3 && !hasPort ? `${cased}:443` : cased;
 };
 
 /**
  * An image in one of the forms a user writes: the host spelled any way the engine reads as the
  * same registry; Docker Hub names also short or with index.docker.io or registry-1.docker.io.
  */
-const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: undefined }), fc.nat({ max: 5 })).map(([r, form, t, spelling]) => {
+const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: undefined }), fc.nat({ max: 8 })).map(([r, form, t, spelling]) => {
   const suffix = r.tag === undefined && t === undefined ? '' : `:${r.tag ?? t ?? ''}`;
   if (r.domain !== 'docker.io') return `${spelled(r.domain, spelling)}/${r.path}${suffix}`;
   const path = r.path;
@@ -77,7 +88,7 @@ const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: unde
   }
 });
 /** Images that some rules match, by construction. */
-const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'GCR.IO/p/app', 'gcr.io:443/p/app', 'Docker.IO:443/team/app', 'registry-1.docker.io/library/nginx', 'quay.io/org/x', 'Quay.io:443/org/x', 'localhost:5000/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
+const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'GCR.IO/p/app', 'gcr.io:443/p/app', 'Docker.IO:443/team/app', 'registry-1.docker.io/library/nginx', 'quay.io/org/x', 'Quay.io:443/org/x', 'localhost:5000/a', 'gcr.io:0443/p/app', 'GCR.IO:00443/p/app', 'Docker.IO:0443/team/app', 'registry-1.docker.io:0443/library/nginx', 'Quay.io:0443/org/x', 'localhost:05000/a', 'LocalHost:0005000/a', 'localhost:050/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
 const anyImage = fc.oneof(image, nearImage, fc.constantFrom('', 'UPPER/Case', 'a b'));
 
 type Obj = Record<string, unknown>;
@@ -167,6 +178,8 @@ describe('what the condition leaves out', () => {
     ['a Pod with an init container from gcr.io', { spec: { containers: [{ image: 'nginx' }], initContainers: [{ image: 'gcr.io/x' }] } }, true],
     ['a Pod with Docker Hub images only', { spec: { containers: [{ image: 'nginx' }, { image: 'docker.io/team/app' }] } }, false],
     ['a Pod with a quay.io image only', { spec: { containers: [{ image: 'quay.io/x/y' }] } }, false],
+    ['a Pod with a gcr.io image whose port has leading zeros', { spec: { containers: [{ image: 'gcr.io:0443/p/app:1' }] } }, true],
+    ['a Pod with a quay.io image whose port has leading zeros', { spec: { containers: [{ image: 'quay.io:0443/x/y' }] } }, false],
     ['a Pod without containers', { spec: {} }, false],
     ['a container without an image', { spec: { containers: [{ name: 'x' }] } }, false],
     ['a Pod with an image volume from gcr.io', { spec: { containers: [{ image: 'nginx' }], volumes: [{ name: 'cfg', configMap: { name: 'c' } }, { name: 'data', image: { reference: 'gcr.io/p/data:1' } }] } }, true],
@@ -189,11 +202,20 @@ describe('what the condition leaves out', () => {
 
   it('sends an IPv6 host written with :443 (the engine drops it) to a prefix with a path', () => {
     const v6 = rewriterFrom("rules:\n  - name: v6\n    match: '[fc00::1]/team'\n    replace: mirror.example.com/v6\n");
-    for (const image of ['[fc00::1]:443/team/app', '[FC00::1]:443/team/app:1']) {
+    for (const image of ['[fc00::1]:443/team/app', '[FC00::1]:443/team/app:1', '[fc00::1]:0443/team/app']) {
       expect(v6.rewrite(image).kind).toBe('rewritten');
       expect(condition(v6, 'pods', { spec: { containers: [{ image }] } })).toBe(true);
     }
     expect(condition(v6, 'pods', { spec: { containers: [{ image: '[fc00::1]:5000/team/app' }] } })).toBe(false);
+  });
+
+  it('sends a port written with leading zeros (Go reads :05000 as 5000) to a prefix with that port', () => {
+    const port = rewriterFrom("rules:\n  - name: p\n    match: 'registry.local:5000/team'\n    replace: mirror.example.com/p\n  - name: r\n    regex: 'localhost:5[0-9]*/(.+)'\n    replace: mirror.example.com/r/$1\n");
+    for (const image of ['registry.local:05000/team/app', 'Registry.Local:0005000/team/app:1', 'localhost:05000/a', 'localhost:005/a']) {
+      expect(port.rewrite(image).kind).toBe('rewritten');
+      expect(condition(port, 'pods', { spec: { containers: [{ image }] } })).toBe(true);
+    }
+    expect(condition(port, 'pods', { spec: { containers: [{ image: 'registry.local:050001/team/app' }] } })).toBe(false);
   });
 
   it('scope pods looks at the Pod spec only', () => {

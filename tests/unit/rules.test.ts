@@ -64,6 +64,11 @@ describe('rewrite', () => {
     { why: 'regex does not match a look-alike host', image: 'notquay.io/a/b', want: `notquay.io/a/b`, rule: '' },
     { why: 'registry with a port', image: 'registry.local:5000/team/app:1', want: 'registry.internal:5000/mirror/team/app:1', rule: 'port' },
     { why: 'same host, other port is not matched', image: 'registry.local:5001/team/app:1', want: 'registry.local:5001/team/app:1', rule: '' },
+    { why: 'a port written with leading zeros is that port', image: 'registry.local:05000/team/app:1', want: 'registry.internal:5000/mirror/team/app:1', rule: 'port' },
+    { why: 'leading zeros do not make another port match', image: 'registry.local:050001/team/app', want: 'registry.local:050001/team/app', rule: '' },
+    { why: ':0443 is :443, the default', image: 'gcr.io:0443/proj/app:1', want: 'asia.gcr.io/proj/app:1', rule: 'gcr' },
+    { why: 'excluded whatever the zeros before the port', image: 'gcr.io:00443/distroless/static', want: 'gcr.io:00443/distroless/static', rule: '' },
+    { why: 'a port of zeros only is left as written', image: 'gcr.io:000/proj/app', want: 'gcr.io:000/proj/app', rule: '' },
     { why: 'namespace-scoped rule without a namespace', image: 'ghcr.io/org/app', want: 'ghcr.io/org/app', rule: '' },
   ])('$why: $image', ({ image, want, rule }) => {
     expect(explainImage(rules, image)).toEqual({ image, rewritten: want, rule });
@@ -406,6 +411,7 @@ describe('Docker Hub hosts in a prefix', () => {
     ['index.docker.io', 'names are normalized to docker.io; write "docker.io"'],
     ['index.docker.io/bitnami/redis', 'names are normalized to docker.io; write "docker.io/bitnami/redis"'],
     ['registry-1.docker.io/library', 'names are normalized to docker.io; write "docker.io/library"'],
+    ['index.docker.io:0443/bitnami/redis', 'names are normalized to docker.io; write "docker.io/bitnami/redis"'],
     // One component: the image index.docker.io/nginx is docker.io/library/nginx, the org is docker.io/nginx.
     ['index.docker.io/nginx', 'names are normalized to docker.io; write "docker.io/library/nginx" for the image nginx, or "docker.io/nginx" for the images under nginx/'],
   ])('%s: %s', (prefix, message) => {
@@ -421,6 +427,8 @@ describe('a match rule whose replace is inside its own prefix', () => {
     ['gcr.io', 'gcr.io/mirror', '"gcr.io/mirror" is inside "gcr.io"'],
     ['gcr.io', 'GCR.io/mirror', '"GCR.io/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
     ['gcr.io', 'gcr.io:443/mirror', '"gcr.io:443/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
+    ['gcr.io', 'gcr.io:0443/mirror', '"gcr.io:0443/mirror" (compared as "gcr.io/mirror") is inside "gcr.io"'],
+    ['registry.local:5000', 'registry.local:05000/mirror', '"registry.local:05000/mirror" (compared as "registry.local:5000/mirror") is inside "registry.local:5000"'],
     ['docker.io', 'index.docker.io/mirror', '"index.docker.io/mirror" (compared as "docker.io/mirror") is inside "docker.io"'],
     ['docker.io/library', 'registry-1.docker.io/library/m', '"registry-1.docker.io/library/m" (compared as "docker.io/library/m") is inside "docker.io/library"'],
   ])('match %s, replace %s: refused at load (every result would be rejected)', (match, replace, message) => {
