@@ -1,7 +1,9 @@
 /**
  * Warnings about rules that are valid alone but can never rewrite anything: a rule an earlier one
- * shadows, and a rule whose results another rule would take again (a result that a rule would
- * rewrite again is never applied: src/core/rules.ts). Printed by check-config, logged at load.
+ * shadows, a rule an `exclude` covers whole, and a rule whose results another rule would take
+ * again (a result that a rule would rewrite again is never applied: src/core/rules.ts); and about
+ * rules whose results some container runtimes refuse (a registry named by an IPv6 address).
+ * Printed by check-config, logged at load.
  */
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
