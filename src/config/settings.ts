@@ -1,7 +1,8 @@
 /**
  * One settings value from an adapter's environment and flags. Every adapter (the Lambda entry,
- * `serve`, `invoke`, `explain`, `check-config`) calls `readSettings` and nothing else reads the
- * configuration variables, so the same variables mean the same thing everywhere (docs/design.md,
+ * `serve`, `invoke`, `explain`, `check-config`, `render`, `audit`; not `webhook-config`, whose rules
+ * come from its own `--config` only) calls `readSettings` and nothing else reads the configuration
+ * variables, so the same variables mean the same thing everywhere (docs/design.md,
  * "Environment"):
  *
  * - rules: `--config FILE` (command line), else `REWRITE_RULES` (inline YAML or JSON), else the SSM
