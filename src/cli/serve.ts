@@ -19,7 +19,7 @@
  * - SIGTERM or SIGINT: graceful shutdown (in-flight requests finish), then exit 0.
  * - --workers N (default: the CPUs available to the process, at most its CPU limit): N processes serve the one port
  *   (src/cli/serve-workers.ts), each as described above, their log lines written to stderr by the
- *   primary alone (whole lines, however long); 1 serves in this process.
+ *   primary alone (whole lines, up to MAX_LINE_BYTES: 1 MiB); 1 serves in this process.
  */
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
