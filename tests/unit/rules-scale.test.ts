@@ -155,6 +155,12 @@ describe('many rules', () => {
     expect(large.rewrite('gcr.io/a:1')).toMatchObject({ kind: 'unchanged' });
   });
 
+  it(`exactly ${MAX_RULES} rules are accepted`, () => {
+    const r = validateDocument({ rules: matchRules(MAX_RULES) }, TEST_ENV);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.rewriter.rules).toHaveLength(MAX_RULES);
+  });
+
   it(`more than ${MAX_RULES} rules are refused with a clear error`, () => {
     const r = validateDocument({ rules: matchRules(MAX_RULES + 1) }, TEST_ENV);
     expect(r.ok).toBe(false);

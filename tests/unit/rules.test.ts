@@ -34,6 +34,10 @@ rules:
     replace: ghcr-mirror.example.com
     namespaces: ["team-*"]
     excludeNamespaces: ["team-secret"]
+  - name: not-secret
+    match: public.ecr.aws
+    replace: ecr-mirror.example.com
+    excludeNamespaces: ["team-secret"]
 exclude:
   - docker.io/library/busybox
   - gcr.io/distroless
@@ -70,6 +74,8 @@ describe('rewrite', () => {
     { why: 'excluded whatever the zeros before the port', image: 'gcr.io:00443/distroless/static', want: 'gcr.io:00443/distroless/static', rule: '' },
     { why: 'a port of zeros only is left as written', image: 'gcr.io:000/proj/app', want: 'gcr.io:000/proj/app', rule: '' },
     { why: 'namespace-scoped rule without a namespace', image: 'ghcr.io/org/app', want: 'ghcr.io/org/app', rule: '' },
+    // Only excludeNamespaces: an image reviewed without a namespace is in none of them.
+    { why: 'rule that only excludes namespaces, without a namespace', image: 'public.ecr.aws/org/app', want: 'ecr-mirror.example.com/org/app', rule: 'not-secret' },
   ])('$why: $image', ({ image, want, rule }) => {
     expect(explainImage(rules, image)).toEqual({ image, rewritten: want, rule });
   });
@@ -235,6 +241,19 @@ rules:
     // Before the bound, every key held its namespace: 30 MB here, gigabytes with megabyte namespaces.
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(5_000_000);
     expect(rules.rewrite('ghcr.io/o/app:1', { namespace: 'team-a' })).toBe(rules.rewrite('ghcr.io/o/app:1', { namespace: 'team-a' }));
+  });
+
+  it(`remembers at most ${MEMO_MAX_ENTRIES} answers: the oldest is forgotten first, the next one still remembered`, () => {
+    const fresh = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n`);
+    const first = fresh.rewrite('gcr.io/app-0:1');
+    const second = fresh.rewrite('gcr.io/app-1:1');
+    expect(fresh.rewrite('gcr.io/app-0:1')).toBe(first);
+    for (let i = 2; i <= MEMO_MAX_ENTRIES; i++) fresh.rewrite(`gcr.io/app-${String(i)}:1`);
+    // One answer past the bound: the first is forgotten (an unbounded memo would hold every image ever seen).
+    expect(fresh.rewrite('gcr.io/app-1:1')).toBe(second);
+    const again = fresh.rewrite('gcr.io/app-0:1');
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
   });
 
   it('is immutable', () => {
