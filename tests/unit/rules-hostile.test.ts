@@ -150,6 +150,13 @@ describe('names with absurd registry hosts never reach the rules', () => {
     expect(rewriter.rewrite(`${host}/x`)).toMatchObject({ kind: 'rejected', rule: { name: 'dots' } });
     expect(rewriter.rewrite('gcr.io/y:1').kind).toBe('rewritten');
   });
+
+  it(`the longest valid reference (${MAX_REFERENCE_LENGTH} characters) is parsed, not refused for its length`, () => {
+    // The longest host and port, path, tag and digest at once.
+    const image = `${'a'.repeat(MAX_DOMAIN_LENGTH - 9)}.io:65535/${'p'.repeat(255)}:${'t'.repeat(128)}@sha512:${'0'.repeat(128)}`;
+    expect(image.length).toBe(MAX_REFERENCE_LENGTH);
+    expect(rewriter.rewrite(image)).toEqual({ kind: 'unchanged', image, reason: 'no-match' });
+  });
 });
 
 describe('hostile rules documents', () => {
