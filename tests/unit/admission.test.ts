@@ -140,6 +140,13 @@ describe('the original-images annotation', () => {
       expect(ops).toEqual([]);
     });
 
+    it('leaves alone an entry of a container the stored object did not have either (this update did not remove it)', () => {
+      const entries = { 'containers/a': 'gcr.io/a:1', 'containers/b': 'gcr.io/b:1', 'containers/gone': 'gcr.io/gone:1' };
+      const containers = [{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'asia.gcr.io/b:1' }];
+      const { ops } = run(podReview(annotated(entries, containers), { operation: 'UPDATE', oldObject: annotated(entries, containers) }));
+      expect(ops).toEqual([]);
+    });
+
     it('keeps an entry written during this request, whatever another webhook made of the image since', () => {
       // Ours rewrote b (gcr.io/b:2 -> asia.gcr.io/b:2) and recorded it; a later webhook sent it through a proxy.
       const { ops } = update(
@@ -555,6 +562,12 @@ describe('UPDATE rewrites only the images the update changes', () => {
       spec: { containers: [{ name: 'a', image }], volumes: [{ name: 'data', image: { reference: 'gcr.io/data:1' } }] },
     });
     expect(run(podReview(podWith('gcr.io/a:1'), { operation: 'UPDATE', oldObject: podWith('gcr.io/a:1') })).ops).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' }]);
+    // Nor a Pod's ephemeral container: only the pods/ephemeralcontainers subresource may change it, not an update of the Pod.
+    const debugged = (image: string): Record<string, unknown> => ({
+      metadata: { name: 'p', annotations: { 'image-rewriter.io/original-images': '{"ephemeralContainers/debug":"gcr.io/debug:1"}' } },
+      spec: { containers: [{ name: 'a', image: 'asia.gcr.io/a:1' }], ephemeralContainers: [{ name: 'debug', image }] },
+    });
+    expect(run(podReview(debugged('gcr.io/debug:1'), { operation: 'UPDATE', oldObject: debugged('gcr.io/debug:1') })).ops).toEqual([]);
     // Not rewritten: a stored image with no such record (created before the webhook or the rule),
     // a recorded original of another image, a Job's immutable template, and an image no rule rewrites now.
     expect(run(deploymentReview(deployment('gcr.io/app:1'), deployment('gcr.io/app:1'))).ops).toEqual([]);
