@@ -214,6 +214,17 @@ describe('the original-images annotation', () => {
       expect(annotationOps(run(podReview(withAnnotation(Math.floor(room / 2) + 1, '\u00e9'))).ops)).toEqual([]);
     });
 
+    it('counts the existing original-images value once, as the value that replaces it', () => {
+      // A large entry replaced by a small one: the annotations end exactly at the limit once it is replaced.
+      const existing = JSON.stringify({ 'containers/a': 'x'.repeat(100_000) });
+      const object = pod([{ name: 'a', image: 'gcr.io/a' }], {
+        metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: existing, big: 'x'.repeat(limit - 3 - ourBytes) } },
+      });
+      const { outcome, ops } = run(podReview(object));
+      expect(annotationOps(ops)).toEqual([{ op: 'replace', path: '/metadata/annotations/image-rewriter.io~1original-images', value: recorded }]);
+      expect(outcome.report.malformed).toEqual([]);
+    });
+
     it('does not replace an existing annotation with a map that would not fit', () => {
       const existing = JSON.stringify({ 'containers/old': 'gcr.io/old' });
       const object = pod([{ name: 'a', image: 'gcr.io/a' }], {
