@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { BAD_REQUEST, WARNING_PREFIX } from '../../src/core/admission.js';
+import { BAD_REQUEST, MAX_WARNINGS, WARNING_PREFIX } from '../../src/core/admission.js';
 import { decide, type ReviewPlan } from '../../src/core/decide.js';
 import { render } from '../../src/core/render.js';
 import { review } from '../../src/core/review.js';
@@ -91,6 +91,16 @@ describe('render', () => {
     expect(response.response.auditAnnotations).toBeUndefined();
     expect(report.rewrites).toEqual([]);
     expect(report.withheld).toHaveLength(2);
+  });
+
+  it('counts the leading warning with the others when they do not all fit (the count of those not shown)', () => {
+    // Ten more invalid images than an answer shows, and the leading warning: those shown and the count of the rest add up.
+    const many = body(Array.from({ length: MAX_WARNINGS + 10 }, (_, i) => ({ name: `c${String(i)}`, image: `Bad${String(i)}` })));
+    const lead = `${WARNING_PREFIX}images not rewritten: rules not loaded`;
+    const warnings = render(planOf(many), { first: lead }).response.response.warnings ?? [];
+    expect(warnings[0]).toBe(lead);
+    const count = new RegExp(`^${WARNING_PREFIX}(\\d+) more warnings not shown$`).exec(warnings.at(-1) ?? '')?.[1];
+    expect(Number(count) + warnings.length - 1).toBe(MAX_WARNINGS + 11);
   });
 
   it('gives the same bytes as review for every golden request', () => {

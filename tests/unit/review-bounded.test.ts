@@ -88,6 +88,30 @@ describe('audit annotations', () => {
     }
     expect(response.auditAnnotations?.['invalid']).toContain('\\u202e');
   });
+
+  it('the invalid-images annotation counts every invalid image: the entries it lists and the omitted ones add up', () => {
+    const { response } = answer(pod(Array.from({ length: 300 }, (_, i) => `BAD-${String(i)}`)));
+    const listed = JSON.parse(response.auditAnnotations?.['invalid'] ?? '[]') as Record<string, unknown>[];
+    const omitted = listed.at(-1)?.['omitted'];
+    expect(typeof omitted).toBe('number');
+    expect(listed.length - 1 + Number(omitted)).toBe(300);
+  });
+
+  it('the rewrites annotation stays within its byte limit at every length around it (the brackets counted)', () => {
+    // 17 rewrites of the longest path, then one that grows a character at a time across the limit.
+    const long = Array.from({ length: 17 }, (_, i) => `gcr.io/${String(i % 10).repeat(255)}`);
+    let nearest = 0;
+    for (let n = 1; n <= 255; n++) {
+      const { response } = answer(pod([...long, `gcr.io/${'a'.repeat(n)}`]));
+      for (const value of Object.values(response.auditAnnotations ?? {})) {
+        expect(Buffer.byteLength(value)).toBeLessThanOrEqual(MAX_AUDIT_ANNOTATION_BYTES);
+        expect(() => JSON.parse(value) as unknown).not.toThrow();
+        nearest = Math.max(nearest, Buffer.byteLength(value));
+      }
+    }
+    // The sweep reached the limit itself, where one byte decides.
+    expect(nearest).toBeGreaterThanOrEqual(MAX_AUDIT_ANNOTATION_BYTES - 1);
+  });
 });
 
 describe('a rule with a long imagePullSecrets list', () => {
