@@ -72,6 +72,7 @@ describe('readSettings', () => {
     },
     { desc: 'token parameter', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/image-rewriter/token' }, want: { token: { kind: 'ssm', name: '/image-rewriter/token' } } },
     { desc: 'token secret', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, want: { token: { kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' } } },
+    { desc: 'a token of exactly 16 characters (the shortest)', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: '0123456789abcdef' }, want: { token: { kind: 'inline', token: '0123456789abcdef' } } },
     {
       desc: 'empty variables count as unset',
       env: { REWRITE_RULES: '', REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: '', WEBHOOK_TOKEN: '', WEBHOOK_TOKEN_PARAMETER: ' ', WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
@@ -95,7 +96,7 @@ describe('readSettings', () => {
       env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
       issues: ['WEBHOOK_TOKEN: set only one of WEBHOOK_TOKEN, WEBHOOK_TOKEN_SECRET_ARN'],
     },
-    ...['short', 'has/a/slash-0123456789', 'has space 0123456789', 'ünïcödé-0123456789'].map((token) => ({
+    ...['short', '0123456789abcde', 'has/a/slash-0123456789', 'has space 0123456789', 'ünïcödé-0123456789'].map((token) => ({
       desc: `token ${JSON.stringify(token)}`,
       env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: token },
       issues: ['WEBHOOK_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)'],
