@@ -190,6 +190,7 @@ describe('malformed input', () => {
     { desc: 'invalid base64', event: () => b64(demo(), 'not base64!'), status: 400, message: MESSAGES.notBase64 },
     { desc: 'base64 of length 4n+1', event: () => b64(demo(), 'abcde'), status: 400, message: MESSAGES.notBase64 },
     { desc: 'base64 of invalid UTF-8', event: () => b64(demo(), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), status: 400, message: MESSAGES.notUtf8 },
+    { desc: 'base64 of invalid UTF-8 whose first byte is gzip\'s but not the second', event: () => b64(demo(), Buffer.from([0x1f, 0xff, 0xfe])), status: 400, message: MESSAGES.notUtf8 },
     { desc: 'base64 of a gzip-compressed review (Content-Encoding: gzip)', event: () => b64(demo(), gzipSync(String(demo()['body']))), status: 400, message: MESSAGES.compressed },
     { desc: 'base64 of nothing', event: () => b64(demo(), ''), status: 400, message: MESSAGES.empty },
     { desc: 'base64 of spaces', event: () => b64(demo(), Buffer.from('   ')), status: 400, message: MESSAGES.empty },
@@ -278,6 +279,8 @@ describe('the webhook token', () => {
     { desc: 'no token configured, no token', token: undefined, event: () => ({ ...event(), path: '/mutate', pathParameters: null }), status: 200 },
     { desc: 'wrong token and a bad body', token: EVENT_TOKEN, event: () => withBody(loadEvent('rest-wrong-token.json'), 'x'), status: 401 },
     { desc: 'wrong token and GET', token: EVENT_TOKEN, event: () => ({ ...loadEvent('rest-wrong-token.json'), httpMethod: 'GET' }), status: 401 },
+    // Only a GET of the health path is a health check: a POST there is a review like any, token first.
+    { desc: 'POST to the health path, no token', token: EVENT_TOKEN, event: () => ({ ...event(), path: '/healthz', pathParameters: null }), status: 401 },
   ];
 
   it.each(rows)('$desc: $status', async ({ token, event: make, status }) => {
