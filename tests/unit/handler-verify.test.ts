@@ -245,6 +245,9 @@ describe('verify on UPDATE (README, "Scope")', () => {
     // Present, it is rewritten back, as without a check.
     const { response: back } = await run('    verify: true\n    onMissing: deny\n', present, withBody(EVENT, review));
     expect(patchOf(back).filter((op) => op.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${registry.fake.host}/gcr/web:1` }]);
+    // Only a denial becomes keep: with onMissing: rewrite it is rewritten anyway, as any missing target is.
+    const { response: anyway } = await run('    verify: true\n    onMissing: rewrite\n', absent, withBody(EVENT, review));
+    expect(patchOf(anyway).filter((op) => op.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${registry.fake.host}/gcr/web:1` }]);
   });
   it('still checks an UPDATE that brings an image the stored object does not run (a new tag)', async () => {
     const deployment = (image: string): JsonObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { template: { spec: { containers: [{ name: 'web', image }] } } } });
