@@ -632,6 +632,11 @@ describe('UPDATE rewrites only the images the update changes', () => {
     const after = pod([], { spec: { containers: [{ name: 'a', image: 'asia.gcr.io/a' }], ephemeralContainers: [existing, { name: 'debugger-new', image: 'gcr.io/dbg:2' }] } });
     const { ops } = run(podReview(after, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: before }));
     expect(ops).toEqual([{ op: 'replace', path: '/spec/ephemeralContainers/1/image', value: 'asia.gcr.io/dbg:2' }]);
+    // The subresource cannot change metadata, so an original-images annotation the stored Pod lacks
+    // is no sign of a reinvocation (this webhook writes none for it): the audit key is the usual one.
+    const annotated = { ...after, metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: '{"containers/a":"gcr.io/a"}' } } };
+    const { outcome } = run(podReview(annotated, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: before }));
+    expect(Object.keys(outcome.response.response.auditAnnotations ?? {})).toEqual(['rewrites']);
   });
 
   it('a plain Pod UPDATE (a label) leaves an unrewritten ephemeral container alone: the API server forbids changing it', () => {
