@@ -14,6 +14,7 @@ import { BAD_REQUEST, MAX_WARNINGS, MAX_WARNINGS_LENGTH, ORIGINAL_IMAGES_ANNOTAT
 import { createHandler, DEFAULT_MAX_BODY_BYTES, type HandlerDeps, MESSAGES, parseEvent, type WebhookResult } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type Captured, EVENT_TOKEN, eventNames, fixtureEventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
+import { podReview } from '../helpers/admission-review.js';
 
 const { applyPatch } = fjp;
 
@@ -372,19 +373,12 @@ describe('fail-open when the rules are not loaded', () => {
       metadata: { name: 'j', namespace: 'default', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: originals } },
       spec: { template: { spec: { restartPolicy: 'Never', containers: containers(image) } } },
     });
-    const review = {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: 'u-1',
-        kind: { group: 'batch', version: 'v1', kind: 'Job' },
-        resource: { group: 'batch', version: 'v1', resource: 'jobs' },
-        namespace: 'default',
-        operation: 'UPDATE',
-        object: job((i) => `gcr.io/app/c${i}:1`),
-        oldObject: job((i) => `asia.gcr.io/app/c${i}:1`),
-      },
-    };
+    const review = podReview(job((i) => `gcr.io/app/c${i}:1`), {
+      kind: { group: 'batch', version: 'v1', kind: 'Job' },
+      resource: { group: 'batch', version: 'v1', resource: 'jobs' },
+      operation: 'UPDATE',
+      oldObject: job((i) => `asia.gcr.io/app/c${i}:1`),
+    });
     const reason = `rules parameter /platform/${'clusters/'.repeat(12)}image-rewriter/rules could not be read (AccessDeniedException)`;
     const { invoke } = setup({ rules: { current: () => Promise.resolve({ ok: false, reason }) } });
     const warnings = responseOf(await invoke(withBody(loadEvent('rest-pod-v1.json'), review)))['warnings'] as string[];

@@ -20,7 +20,7 @@ import { rewriterFrom } from '../helpers/rules.js';
 import { pieces, renderManifests } from '../../src/manifests/render.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { captureIo } from '../helpers/io.js';
+import { captureIo, runCli } from '../helpers/io.js';
 
 const RULES = join(FIXTURES, 'render', 'rules.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-render-input-'));
@@ -28,11 +28,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo({}, '');
-  const code = await main(args, io);
-  return { code, out: io.out(), err: io.err() };
-}
 
 describe('manifests that are not UTF-8', () => {
   const latin1 = Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n')]);
@@ -40,7 +35,7 @@ describe('manifests that are not UTF-8', () => {
   writeFileSync(file, latin1);
 
   it.each([['render'], ['audit']])('%s -f FILE: exit 2, the reason on stderr, nothing on stdout', async (command) => {
-    const r = await run([command, '--config', RULES, '-f', file]);
+    const r = await runCli([command, '--config', RULES, '-f', file]);
     expect(r).toEqual({ code: 2, out: '', err: `error: ${file} is not UTF-8 text (YAML and JSON manifests are)\n` });
   });
 
@@ -48,7 +43,7 @@ describe('manifests that are not UTF-8', () => {
     const bom = join(dir, 'bom.yaml');
     const text = '\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
     writeFileSync(bom, text);
-    const r = await run(['render', '--config', RULES, '-f', bom]);
+    const r = await runCli(['render', '--config', RULES, '-f', bom]);
     expect(r.code).toBe(0);
     expect(Buffer.from(r.out)).toEqual(Buffer.from(readFileSync(bom, 'utf8').replace('gcr.io/app', 'asia.gcr.io/app')));
     expect(r.out.startsWith('\ufeff')).toBe(true);
@@ -63,7 +58,7 @@ describe('manifests longer than node can hold as one string (about 512 MiB: kube
     writeFileSync(big, '');
     truncateSync(big, constants.MAX_STRING_LENGTH + 1); // sparse: no disk used
     try {
-      const r = await run([command, '--config', RULES, '-f', big]);
+      const r = await runCli([command, '--config', RULES, '-f', big]);
       expect(r).toEqual({ code: 2, out: '', err: `error: ${big} is larger than node can read as one text (${Math.floor(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB)\n` });
     } finally {
       rmSync(big);
@@ -83,7 +78,7 @@ describe('a byte order mark after a "---" (files joined with cat)', () => {
     const pod = '\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
     const joined = join(dir, `joined-${command}.yaml`);
     writeFileSync(joined, `${pod}---\n${pod}`);
-    const r = await run([command, '--config', RULES, '-f', joined]);
+    const r = await runCli([command, '--config', RULES, '-f', joined]);
     expect(r.code).toBe(2);
     expect(r.err).toContain('document 2');
     expect(r.err).toContain('the document starts with a byte order mark (U+FEFF) after its "---" line, read as part of its first key: remove it (files joined with cat keep theirs)');
@@ -96,7 +91,7 @@ describe('kinds that end in List', () => {
     expect(objectsOf({ apiVersion: 'example.com/v1', kind: 'IPAllowList', metadata: { name: 'x' }, items: ['10.0.0.0/8'] })).toMatchObject({ ok: true, objects: [{ kind: 'IPAllowList', pointer: '' }] });
     const file = join(dir, 'crd.yaml');
     writeFileSync(file, crd);
-    expect(await run(['render', '--config', RULES, '-f', file])).toEqual({ code: 0, out: crd, err: '' });
+    expect(await runCli(['render', '--config', RULES, '-f', file])).toEqual({ code: 0, out: crd, err: '' });
   });
 
   it('a typed list of objects is still a list (DeploymentList items lack their kind)', () => {
@@ -118,23 +113,23 @@ describe('a stream of JSON documents without "---" between them (jq -c, kubectl 
     ['one per line', `${podJson('a', false)}\n${podJson('b', false)}\n`],
     ['pretty, back to back', `${podJson('a', true)}${podJson('b', true)}\n`],
   ])('render: one document per value (%s), every other byte as it was', async (_, text) => {
-    const r = await run(['render', '--config', RULES, '-f', file('stream.json', text)]);
+    const r = await runCli(['render', '--config', RULES, '-f', file('stream.json', text)]);
     expect(r).toEqual({ code: 0, out: text.replaceAll('gcr.io/', 'asia.gcr.io/'), err: '' });
   });
 
   it('render: YAML in flow style is one document, whatever its quoted strings hold', async () => {
     const text = "{apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: a, image: gcr.io/a}]}, x-note: '}{'}\n";
-    expect(await run(['render', '--config', RULES, '-f', file('flow.yaml', text)])).toEqual({ code: 0, out: text.replace('gcr.io/', 'asia.gcr.io/'), err: '' });
+    expect(await runCli(['render', '--config', RULES, '-f', file('flow.yaml', text)])).toEqual({ code: 0, out: text.replace('gcr.io/', 'asia.gcr.io/'), err: '' });
   });
 
   it('render: a broken value is named by its document number', async () => {
-    const r = await run(['render', '--config', RULES, '-f', file('broken.json', `${podJson('a', false)}\n{"kind": }\n`)]);
+    const r = await runCli(['render', '--config', RULES, '-f', file('broken.json', `${podJson('a', false)}\n{"kind": }\n`)]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^error: .*broken\.json: document 2 \(line 2, column \d+\): /);
   });
 
   it('audit -f: every value is read', async () => {
-    const r = await run(['audit', '--config', RULES, '-f', file('stream.json', `${podJson('a', false)}\n${podJson('b', true)}\n`), '-o', 'json']);
+    const r = await runCli(['audit', '--config', RULES, '-f', file('stream.json', `${podJson('a', false)}\n${podJson('b', true)}\n`), '-o', 'json']);
     expect(r.code).toBe(1);
     expect(r.out.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { name: string }).name)).toEqual(['a', 'b']);
   });
@@ -259,7 +254,7 @@ describe('a document nested deeper than the parser can recurse (a hostile chart)
   it.each([[1000], [100_000]])('%d levels in the second document: that document named, exit 2 (not 1, which --check uses for "would change")', async (levels) => {
     const file = join(dir, `deep-${levels}.yaml`);
     writeFileSync(file, `${pod('ok', '[]')}---\n${pod('deep', deep(levels))}`);
-    const r = await run(['render', '--config', RULES, '-f', file, '--check']);
+    const r = await runCli(['render', '--config', RULES, '-f', file, '--check']);
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toMatch(new RegExp(`^error: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: document 2( \\(line \\d+, column \\d+\\))?: ${TOO_DEEP.replace(/[()]/g, '\\$&')}; nothing written\n$`));

@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { main } from '../../src/cli/main.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { captureIo } from '../helpers/io.js';
+import { runCli } from '../helpers/io.js';
 
 const RULES = join(FIXTURES, 'render', 'rules.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-yaml11-breaks-'));
@@ -19,11 +18,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo({}, '');
-  const code = await main(args, io);
-  return { code, out: io.out(), err: io.err() };
-}
 
 /** A Pod whose image, to kubectl, is the one after the break in the comment. */
 const smuggled = (brk: string): string =>
@@ -39,7 +33,7 @@ describe.each([
   const reason = `line 8, column 39: ${name}`;
 
   it.each([[['render']], [['render', '--check']], [['audit', '-o', 'json']]])('%j -f FILE: exit 2, nothing on stdout, where it is', async (command) => {
-    const r = await run([...command, '--config', RULES, '-f', file]);
+    const r = await runCli([...command, '--config', RULES, '-f', file]);
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toContain(reason);
@@ -52,7 +46,7 @@ describe('YAML in flow style, which starts with "{" as JSON does: kubectl reads 
     const file = join(dir, 'flow.yaml');
     writeFileSync(file, '{apiVersion: v1, kind: Pod, metadata: {name: web},\n spec: {containers: [{name: a, image: asia.gcr.io/app:1}]}, # c\u2028 spec: {containers: [{name: a, image: gcr.io/app:1}]},\n}\n');
     for (const command of [['render', '--check'], ['audit']]) {
-      const r = await run([...command, '--config', RULES, '-f', file]);
+      const r = await runCli([...command, '--config', RULES, '-f', file]);
       expect(r.code).toBe(2);
       expect(r.err).toContain('line 2, column 64: U+2028 is a line break to kubectl');
     }
@@ -65,9 +59,9 @@ describe('JSON, which kubectl reads as JSON: such characters in its strings are 
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', annotations: { note: 'a\u2028b\u0085c' } }, spec: { containers: [{ name: 'a', image: 'gcr.io/app:1' }] } };
     const text = JSON.stringify(pod, null, 2);
     writeFileSync(file, text);
-    const r = await run(['render', '--config', RULES, '-f', file]);
+    const r = await runCli(['render', '--config', RULES, '-f', file]);
     expect(r).toEqual({ code: 0, out: text.replace('gcr.io/app', 'asia.gcr.io/app'), err: '' });
-    const a = await run(['audit', '--config', RULES, '-f', file, '-o', 'json']);
+    const a = await runCli(['audit', '--config', RULES, '-f', file, '-o', 'json']);
     expect(a.code).toBe(1);
     expect(a.out).toContain('"image":"gcr.io/app:1"');
   });
@@ -77,7 +71,7 @@ describe('JSON, which kubectl reads as JSON: such characters in its strings are 
     const pod = (name: string): string => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, annotations: { note: 'a\u2028b' } }, spec: { containers: [{ name: 'a', image: 'gcr.io/app:1' }] } });
     const text = `\ufeff${pod('a')}\n${pod('b')}\n`;
     writeFileSync(file, text);
-    const r = await run(['render', '--config', RULES, '-f', file]);
+    const r = await runCli(['render', '--config', RULES, '-f', file]);
     expect(r).toEqual({ code: 0, out: text.replaceAll('gcr.io/app', 'asia.gcr.io/app'), err: '' });
   });
 });
