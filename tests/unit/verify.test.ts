@@ -297,6 +297,15 @@ describe('small parts', () => {
     expect(c.get('d')).toBeUndefined();
   });
 
+  it('TtlCache: a set for 0 ms drops the value kept before and evicts nothing', () => {
+    const c = new TtlCache<number>(2, () => 0);
+    c.set('a', 1, 100);
+    c.set('b', 2, 100);
+    c.set('b', 3, 0);
+    c.set('c', 4, 0);
+    expect([c.get('a'), c.get('b'), c.get('c'), c.size]).toEqual([1, undefined, undefined, 1]);
+  });
+
   it('TtlCache evicts the least recently used entry: one read since the others were set is kept', () => {
     const c = new TtlCache<number>(3, () => 0);
     c.set('hot', 1, 100);
