@@ -11,6 +11,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { Breakers } from '../../src/verify/breaker.js';
 import { TtlCache } from '../../src/verify/cache.js';
 import { createCredentialsSource, parseCredentials, REFRESH_MS, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
 import { parseChallenge } from '../../src/verify/oci.js';
@@ -304,6 +305,38 @@ describe('small parts', () => {
     c.set('b', 3, 0);
     c.set('c', 4, 0);
     expect([c.get('a'), c.get('b'), c.get('c'), c.size]).toEqual([1, undefined, undefined, 1]);
+  });
+
+  it('Breakers: open until openMs has passed, then one probe at a time; a released or failed probe lets the next one try', () => {
+    let clock = 0;
+    const b = new Breakers(2, 1000, () => clock);
+    b.failure('r');
+    expect([b.state('r'), b.tryAcquire('r')]).toEqual(['closed', true]);
+    b.failure('r');
+    clock = 999;
+    expect([b.state('r'), b.tryAcquire('r')]).toEqual(['open', false]);
+    clock = 1000;
+    expect(b.state('r')).toBe('half-open');
+    expect([b.tryAcquire('r'), b.tryAcquire('r')]).toEqual([true, false]);
+    b.release('r');
+    expect(b.tryAcquire('r')).toBe(true);
+    b.failure('r');
+    expect(b.state('r')).toBe('open');
+    clock = 2000;
+    expect(b.tryAcquire('r')).toBe(true);
+    b.success('r');
+    expect([b.state('r'), b.tryAcquire('r'), b.tryAcquire('r')]).toEqual(['closed', true, true]);
+  });
+
+  it('Breakers: answeredSince is strictly after the time, for at most maxHosts registries (the least recent forgotten)', () => {
+    let clock = 5;
+    const b = new Breakers(1, 1000, () => clock, 2);
+    b.success('a');
+    expect([b.answeredSince('a', 4), b.answeredSince('a', 5), b.answeredSince('z', 0)]).toEqual([true, false, false]);
+    clock = 6;
+    b.success('b');
+    b.success('c');
+    expect(['a', 'b', 'c'].map((h) => b.answeredSince(h, 0))).toEqual([false, true, true]);
   });
 
   it('TtlCache evicts the least recently used entry: one read since the others were set is kept', () => {
