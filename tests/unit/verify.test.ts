@@ -383,6 +383,7 @@ describe('small parts', () => {
     expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
     expect(parsePlatform('linux')).toBeUndefined();
     expect(parsePlatform('Linux/AMD64')).toBeUndefined();
+    expect(parsePlatform('linux/arm/v7/extra')).toBeUndefined();
     const shape = manifestShape(INDEX, undefined);
     expect(shape.kind).toBe('index');
     if (shape.kind !== 'index') return;
@@ -401,6 +402,10 @@ describe('small parts', () => {
     const newer = manifestShape(entries([{ os: 'linux', architecture: 'amd64', variant: 'v3' }]), undefined);
     if (newer.kind !== 'index') throw new Error(newer.kind);
     expect(lacking(newer.platforms, ['linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4', 'linux/amd64'])).toEqual(['linux/amd64/v2']);
+    // amd64 v1 is plain amd64 on either side: a linux/amd64/v1 node pulls an amd64 entry without a variant.
+    const plain = manifestShape(entries([{ os: 'linux', architecture: 'amd64' }]), undefined);
+    if (plain.kind !== 'index') throw new Error(plain.kind);
+    expect(lacking(plain.platforms, ['linux/amd64/v1', 'linux/amd64/v2'])).toEqual([]);
     // containerd's other spellings of an architecture (platforms.Normalize), wanted or in an index:
     // `linux/x86_64` in a rule is amd64 to a node, not a platform no image has (every Pod denied).
     expect(lacking(other.platforms, ['linux/x86_64', 'linux/x86-64', 'linux/armhf', 'linux/arm/7'])).toEqual([]);
