@@ -472,6 +472,7 @@ describe('the token flow', () => {
 
   it.each<[string, Route, RegExp]>([
     ['a token service that refuses', (_q, s) => s.writeHead(401).end(), /refused the anonymous request/],
+    ['a token service that forbids', (_q, s) => s.writeHead(403).end(), /refused the anonymous request \(403\)/],
     ['a token service that fails', (_q, s) => s.writeHead(500).end(), /answered 500/],
     ['a token that is not JSON', (_q, s) => s.writeHead(200).end('<html>'), /not JSON/],
     ['a token answer without a token', (_q, s) => s.writeHead(200).end('{"expires_in":60}'), /without a token/],
@@ -491,6 +492,13 @@ describe('the token flow', () => {
     }
     const pub = await v.verify([{ image: `${registry.fake.host}/public/app:1`, platforms: [] }]);
     expect(pub.verdicts[0]?.status).toBe('present');
+  });
+
+  it('keeps a token whose expires_in is 0 for the default 60 s: the next check of the repository uses it', async () => {
+    const v = verifier();
+    registry.fake.route = withToken((_q, s) => s.writeHead(200).end('{"token":"good","expires_in":0}'));
+    for (const tag of ['1.0', '2.0']) await v.verify([{ image: `${registry.fake.host}/team/app:${tag}`, platforms: [] }]);
+    expect(registry.fake.seen.filter((r) => r.path.startsWith('/token'))).toHaveLength(1);
   });
 
   it('a challenge without a realm, or with an invalid one, is unreachable', async () => {
