@@ -292,6 +292,13 @@ describe('the circuit breaker', () => {
     expect(JSON.stringify(next.verdicts[0])).toContain('"present"');
   });
 
+  it('counts failures in a row: an answer for one repository (403) between them starts the count again', async () => {
+    const v = verifier({ breakerFailures: 2 });
+    registry.fake.route = (q, s) => s.writeHead(q.url?.includes('/private/') === true ? 403 : 500).end();
+    for (const image of ['team/app:1', 'private/app:1', 'team/app:2', 'team/app:3']) await v.verify([{ image: `${registry.fake.host}/${image}`, platforms: [] }]);
+    expect(registry.fake.seen).toHaveLength(4);
+  });
+
   it('does not count an answer too large to read against the registry: it answered, for that image', async () => {
     const v = verifier({ breakerFailures: 1 });
     registry.fake.route = (q, s) => {

@@ -150,6 +150,15 @@ describe('ECR targets', () => {
     expect(ecr.commandCalls(BatchGetImageCommand)).toHaveLength(1);
   });
 
+  it('asks once for an image wanted twice with its platforms in another order, and counts one cache hit for it in the next review', async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
+    const v = ecrVerifier();
+    const batch = [{ image: `${ECR_HOST}/a:1`, platforms: ['linux/arm64', 'linux/amd64'] }, { image: `${ECR_HOST}/a:1`, platforms: ['linux/amd64', 'linux/arm64'] }];
+    expect((await v.verify(batch)).stats).toMatchObject({ checks: 1, cacheHits: 0 });
+    expect((await v.verify(batch)).stats).toMatchObject({ checks: 1, cacheHits: 1 });
+    expect(ecr.commandCalls(BatchGetImageCommand)).toHaveLength(1);
+  });
+
   it('builds one client per region, with import(), and builds again after a failure', async () => {
     const clients = ecrClients(1);
     const a = await clients('us-west-2');
