@@ -238,6 +238,26 @@ describe('graceful shutdown', () => {
     await closing;
   });
 
+  it('answers /healthz 503 once the shutdown has started, so a readiness probe takes the Pod out of the Service', async () => {
+    const server = await start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile });
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca }, () => {
+        s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      s.on('data', (d: Buffer) => {
+        if (d.toString('latin1').includes('{"status":"ok"}')) resolve(s);
+      });
+      s.on('error', reject);
+    });
+    const closed = untilClosed(socket);
+    const closing = server.close();
+    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const text = (await closed).data.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(text).toContain('shutting down');
+    await closing;
+  });
+
   it('is bounded: a request still running at the deadline is cut off', async () => {
     const logs = recorder();
     let entered = (): void => undefined;
