@@ -833,6 +833,10 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
       'note: the input has no Namespace shop, quiet, kube-system (3 namespace(s)): their labels are not known, so the namespaceSelector of image-rewriter leaves out only what their names decide (add namespaces to the kubectl get)',
     );
     expect(r.err).toMatch(/\nleft out: 1 object\(s\) in kube-system \(the webhook is not called there\), 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+    // More than three are cut after the third.
+    const extra = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'extra' }, spec: { containers: [{ name: 'app', image: 'gcr.io/x' }] } };
+    const four = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, ...PODS, extra));
+    expect(four.err.split('\n')[0]).toMatch(/^note: the input has no Namespace shop, quiet, kube-system\.\.\. \(4 namespace\(s\)\):/);
   });
 
   it('a configuration that cannot be read: today\'s behaviour, and a note saying what is wrong', async () => {
