@@ -57,6 +57,18 @@ describe('a key that holds null, with a comment after its colon', () => {
   });
 });
 
+describe('a mapping that holds no block list (containers in flow style)', () => {
+  const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  it.each([
+    ['two spaces', '  ', '  '],
+    ['four spaces', '    ', '    '],
+  ])('%s: an added list is indented under its key, by the step of the mapping', (_, i, step) => {
+    const before = `apiVersion: v1\nkind: Pod\nmetadata:\n${i}name: web\nspec:\n${i}containers: [{name: a, image: gcr.io/web:1}]\n`;
+    const r = renderManifests(before, { rewriter: pulls, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(`${before.replace('gcr.io', 'asia.gcr.io')}${i}imagePullSecrets:\n${i}${step}- name: regcred\n`);
+  });
+});
+
 describe('a block list or mapping that ends with a comment line (an entry commented out)', () => {
   const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
   it.each([
