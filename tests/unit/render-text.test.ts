@@ -69,6 +69,15 @@ describe('a mapping that holds no block list (containers in flow style)', () => 
   });
 });
 
+describe('a mapping of scalars only, below a comment less indented than it', () => {
+  it('takes its step from the key above, not from the comment: an added mapping is nested by that step', () => {
+    const head = 'apiVersion: v1\nkind: Pod\nmetadata:\n  # the name\n    name: web\n';
+    const spec = 'spec:\n  containers:\n  - name: a\n    image: gcr.io/web:1\n';
+    const r = renderManifests(head + spec, { rewriter, annotate: true, scope: 'all' });
+    expect(r.ok && r.output).toBe(`${head}    annotations:\n        image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'\n${spec.replace('gcr.io', 'asia.gcr.io')}`);
+  });
+});
+
 describe('a block list or mapping that ends with a comment line (an entry commented out)', () => {
   const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
   it.each([
