@@ -384,6 +384,18 @@ describe('ssmRules', () => {
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 6);
   });
 
+  it('starts the backoff over after a good read: the next failure is retried after the first delay again', async () => {
+    const throttled = awsError('ThrottlingException');
+    ssm.on(GetParameterCommand).rejectsOnce(throttled).rejectsOnce(throttled).resolvesOnce(parameter(GOOD, 1)).rejects(throttled);
+    const provider = make();
+    for (const wait of [1000, 2000, 60_000, 0]) {
+      await provider.current();
+      clock += wait;
+    }
+    const delays = obs.logs().filter((l) => l['message'] === 'cannot read the rules parameter').map((l) => l['retryInMs']);
+    expect(delays).toEqual([1000, 2000, 1000]);
+  });
+
   it('keeps the last good rules when a refresh fails, and retries after the backoff', async () => {
     ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).rejectsOnce(awsError('ThrottlingException')).resolves(parameter(GOOD2, 2));
     const provider = make();
