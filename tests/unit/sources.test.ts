@@ -72,6 +72,7 @@ describe('readSettings', () => {
     },
     { desc: 'token parameter', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/image-rewriter/token' }, want: { token: { kind: 'ssm', name: '/image-rewriter/token' } } },
     { desc: 'token secret', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, want: { token: { kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' } } },
+    { desc: 'a token and the opt-in: requests are authenticated all the same', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, want: { token: { kind: 'inline', token: TOKEN }, allowUnauthenticated: false } },
     { desc: 'a token of exactly 16 characters (the shortest)', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: '0123456789abcdef' }, want: { token: { kind: 'inline', token: '0123456789abcdef' } } },
     {
       desc: 'empty variables count as unset',
@@ -820,6 +821,7 @@ describe('readSettings: the token requirement', () => {
     { desc: 'no token, no opt-in', env: { REWRITE_RULES: GOOD }, options: {}, ok: false },
     { desc: 'no token, opt-in variable', env: { REWRITE_RULES: GOOD, WEBHOOK_ALLOW_UNAUTHENTICATED: 'TRUE' }, options: {}, ok: true },
     { desc: 'no token, opt-in false', env: { REWRITE_RULES: GOOD, WEBHOOK_ALLOW_UNAUTHENTICATED: 'false' }, options: {}, ok: false },
+    { desc: 'a token, opt-in false', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_ALLOW_UNAUTHENTICATED: 'false' }, options: {}, ok: true },
     { desc: 'no token, opt-in flag', env: { REWRITE_RULES: GOOD }, options: { allowUnauthenticated: true }, ok: true },
     { desc: 'no token, an adapter that needs none', env: { REWRITE_RULES: GOOD }, options: { tokenRequired: false }, ok: true },
     { desc: 'a token file', env: { REWRITE_RULES: GOOD }, options: { tokenFile: '/t' }, ok: true },
