@@ -17,12 +17,13 @@
 import { describe, expect } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { KubectlError, pod } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
 import { waitUntilRewriting, webhookUrl } from './harness/webhook.js';
 import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, matchConditionExpression } from '../../src/core/match-conditions.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
 import { ECR_RULES_YAML, registryRulesYaml, rewriterFrom } from '../helpers/rules.js';
 
 const env = E2eEnvironment.connect();
@@ -181,6 +182,45 @@ describe('webhook-config --url, every --scope and --config, against the API serv
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);
+    }
+  });
+});
+
+/** deploy/serve.yaml's objects, moved to `namespace`. */
+async function serveManifests(namespace: string): Promise<{ kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> }[]> {
+  const text = await readFile(join(REPO_ROOT, 'deploy', 'serve.yaml'), 'utf8');
+  return parseAllDocuments(text).map((d) => {
+    const m = d.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> };
+    return { ...m, metadata: { ...m.metadata, namespace } };
+  });
+}
+
+describe('deploy/serve.yaml against the API server', () => {
+  // The API server's PodSecurity admission: `warn` on the workload (the Deployment's template),
+  // `enforce` on a Pod made from that template. No kubelet runs here, so the Pods are never started
+  // (tests/integration/container-image.integration.ts runs the image's command line).
+  scenario(env, 'is accepted as written, and its Pods pass the restricted Pod Security Standard', async () => {
+    const ns = 'serve-manifest';
+    await kubectl.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
+    try {
+      const objects = await serveManifests(ns);
+      expect(objects.map((o) => o.kind)).toEqual(['ServiceAccount', 'Deployment', 'PodDisruptionBudget', 'Service']);
+      for (const o of objects) {
+        const created = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: JSON.stringify(o) });
+        expect({ kind: o.kind, code: created.code, stderr: created.stderr }).toEqual({ kind: o.kind, code: 0, stderr: '' });
+      }
+      const template = objects.find((o) => o.kind === 'Deployment')?.spec['template'] as { metadata: { labels: Record<string, string> }; spec: { containers: Record<string, unknown>[] } & Record<string, unknown> };
+      const asPod = (spec: Record<string, unknown>): string => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'serve', namespace: ns, labels: template.metadata.labels }, spec });
+      // The template's ServiceAccount must exist for a Pod (not for a dry-run Deployment).
+      await kubectl.ok(['create', '-f', '-'], { input: JSON.stringify(objects[0]) });
+      const pod = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: asPod(template.spec) });
+      expect({ code: pod.code, stderr: pod.stderr }).toEqual({ code: 0, stderr: '' });
+      // The check can fail: the same Pod with the container's securityContext left out is refused.
+      const loose = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: asPod({ ...template.spec, containers: template.spec.containers.map((c) => ({ ...c, securityContext: undefined })) }) });
+      expect(loose.code).not.toBe(0);
+      expect(loose.stderr).toContain('violates PodSecurity "restricted');
+    } finally {
+      await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
     }
   });
 });

@@ -216,7 +216,7 @@ describe('README Running serve in a cluster', () => {
     expect(text).not.toContain('admits those address ranges on the webhook port and nothing else');
     expect(text).toContain('an `ipBlock` of those subnets can then admit those Pods as well');
     expect(text).toContain('`enableNetworkPolicy: "true"`');
-    const policy = parseAllDocuments(section.split('```yaml\n')[2]?.split('\n```')[0] ?? '').map((d) => d.toJS() as { kind?: string; spec?: { ingress?: { from?: { ipBlock?: { cidr?: string } }[] }[] } });
+    const policy = parseAllDocuments(section.split('```yaml\n')[1]?.split('\n```')[0] ?? '').map((d) => d.toJS() as { kind?: string; spec?: { ingress?: { from?: { ipBlock?: { cidr?: string } }[] }[] } });
     expect(policy[0]?.kind).toBe('NetworkPolicy');
     expect(policy[0]?.spec?.ingress?.[0]?.from?.every((f) => typeof f.ipBlock?.cidr === 'string')).toBe(true);
   });

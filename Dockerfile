@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# The container image of `image-rewriter serve`, for running the webhook in a cluster instead of on
+# Lambda (README, "Running `serve` in a cluster"; deploy/serve.yaml runs it). No image is
+# published: build it from a checkout and push it to a registry your nodes pull from, e.g.
+#   docker build -t 123456789012.dkr.ecr.us-east-1.amazonaws.com/image-rewriter:0.1.0 .
+# tests/integration/container-image.integration.ts runs the build stage's steps and the runtime
+# stage's command line without Docker.
+
+# Build: the same `npm run build` as a checkout; dependency install scripts are not run (the build
+# needs none: esbuild's JS API finds its platform package without its postinstall check).
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY scripts/ scripts/
+COPY src/ src/
+RUN npm run build
+
+# Run: dist/ only. The bundles need no node_modules; distroless has no shell or package manager,
+# and its `nonroot` user (65532) is what deploy/serve.yaml's securityContext names.
+FROM gcr.io/distroless/nodejs22-debian12:nonroot
+COPY --from=build /src/dist /app
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["/nodejs/bin/node", "/app/cli.js"]
+CMD ["serve", "--config", "/rules/rules.yaml", "--listen", ":8443", "--tls-cert-file", "/tls/tls.crt", "--tls-private-key-file", "/tls/tls.key", "--token-file", "/token/token"]

@@ -1,0 +1,126 @@
+/**
+ * deploy/serve.yaml against what it runs and what it is used with: the image's command line
+ * (Dockerfile), the names README's "Running `serve` in a cluster" creates (the namespace, the
+ * ConfigMap, the Secrets) and registers (`webhook-config --service`), the NetworkPolicy's port and
+ * selector. The image and the manifest are run in tests/integration/container-image.integration.ts
+ * and put to a real API server (PodSecurity `restricted`) in tests/e2e/webhook-config.e2e.ts.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+interface Meta {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly labels?: Record<string, string>;
+}
+interface Container {
+  readonly args: string[];
+  readonly ports: { readonly name: string; readonly containerPort: number }[];
+  readonly readinessProbe: { readonly httpGet: { readonly path: string; readonly port: string; readonly scheme: string } };
+  readonly livenessProbe: { readonly httpGet: { readonly path: string; readonly port: string; readonly scheme: string } };
+  readonly volumeMounts: { readonly name: string; readonly mountPath: string; readonly readOnly?: boolean }[];
+  readonly resources: { readonly limits?: { readonly memory?: string; readonly cpu?: string } };
+}
+interface Manifest {
+  readonly kind: string;
+  readonly metadata: Meta;
+  readonly automountServiceAccountToken?: boolean;
+  readonly spec: {
+    readonly selector?: { readonly matchLabels?: Record<string, string> } & Record<string, string>;
+    readonly ports?: { readonly port: number; readonly targetPort: string | number }[];
+    readonly template?: {
+      readonly metadata: { readonly labels: Record<string, string> };
+      readonly spec: {
+        readonly serviceAccountName: string;
+        readonly containers: Container[];
+        readonly volumes: { readonly name: string; readonly configMap?: { readonly name: string }; readonly secret?: { readonly secretName: string } }[];
+      };
+    };
+  };
+}
+
+const manifests = parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'serve.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+const byKind = (kind: string): Manifest => {
+  const found = manifests.find((m) => m.kind === kind);
+  if (found === undefined) throw new Error(`deploy/serve.yaml has no ${kind}`);
+  return found;
+};
+const deployment = byKind('Deployment');
+const template = deployment.spec.template;
+const container = template?.spec.containers[0];
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const section = readme.split('\n### Running `serve` in a cluster: admit only the API server\n')[1]?.split('\n### ')[0] ?? '';
+const commands = section.split('```bash\n')[1]?.split('\n```')[0] ?? '';
+const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+
+/** `--flag=value` and `--flag value` as one list of [flag, value] pairs. */
+function flags(args: readonly string[]): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (!a.startsWith('--')) out.push([a]);
+    else if (a.includes('=')) out.push([a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]);
+    else out.push([a, args[++i] ?? '']);
+  }
+  return out;
+}
+
+describe('deploy/serve.yaml', () => {
+  it('puts everything in the namespace README creates, under the names webhook-config --service registers', () => {
+    expect(commands).toMatch(/^kubectl create namespace image-rewriter$/m);
+    expect(new Set(manifests.map((m) => m.metadata.namespace))).toEqual(new Set(['image-rewriter']));
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    const registered = /webhook-config --service (\S+)\/(\S+) /.exec(commands);
+    expect(byKind('Service').metadata).toMatchObject({ namespace: registered?.[1], name: registered?.[2] });
+    expect(commands).toContain('kubectl apply -f deploy/serve.yaml');
+  });
+
+  it('runs the image\'s command line, with an explicit worker count and the paths its volumes mount', () => {
+    const cmd = JSON.parse(/^CMD (.*)$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    expect(flags(container?.args ?? [])).toEqual([...flags(cmd), ['--workers', '2']]);
+    const mounts = new Map((container?.volumeMounts ?? []).map((m) => [m.mountPath, m]));
+    for (const [flag, value] of flags(cmd).slice(1)) {
+      if (flag === '--listen') continue;
+      const mount = mounts.get(value?.slice(0, value.lastIndexOf('/')) ?? '');
+      expect({ flag, mounted: mount !== undefined, readOnly: mount?.readOnly }).toEqual({ flag, mounted: true, readOnly: true });
+    }
+    // A memory limit, and no CPU limit: the worker count is what bounds the processes.
+    expect(container?.resources.limits?.memory).toBeDefined();
+    expect(container?.resources.limits?.cpu).toBeUndefined();
+  });
+
+  it('mounts the ConfigMap and Secrets README creates', () => {
+    const volumes = template?.spec.volumes ?? [];
+    for (const v of volumes) {
+      const name = v.configMap?.name ?? v.secret?.secretName ?? '';
+      const kind = v.configMap === undefined ? 'secret (tls|generic)' : 'configmap';
+      expect({ name, created: new RegExp(`^kubectl -n image-rewriter create ${kind} ${name} `, 'm').test(commands) }).toEqual({ name, created: true });
+    }
+    expect(volumes).toHaveLength(3);
+  });
+
+  it('is selected by its Service, PodDisruptionBudget and README\'s NetworkPolicy, on the port serve listens on', () => {
+    const labels = template?.metadata.labels ?? {};
+    expect(deployment.spec.selector?.matchLabels).toEqual(labels);
+    expect(byKind('PodDisruptionBudget').spec.selector?.matchLabels).toEqual(labels);
+    const service = byKind('Service');
+    expect(service.spec.selector).toEqual(labels);
+    expect(service.spec.ports?.[0]?.port).toBe(443);
+    const port = container?.ports.find((p) => p.name === service.spec.ports?.[0]?.targetPort);
+    const listen = flags(container?.args ?? []).find(([f]) => f === '--listen')?.[1] ?? '';
+    expect(port?.containerPort).toBe(Number(listen.slice(listen.lastIndexOf(':') + 1)));
+    const policy = parseAllDocuments(section.split('```yaml\n')[1]?.split('\n```')[0] ?? '').map((d) => d.toJS() as { kind: string; spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { ports: { port: number }[] }[] } });
+    expect(policy[0]?.kind).toBe('NetworkPolicy');
+    expect(policy[0]?.spec.podSelector.matchLabels).toEqual(labels);
+    expect(policy[0]?.spec.ingress[0]?.ports[0]?.port).toBe(port?.containerPort);
+  });
+
+  it('probes /healthz over HTTPS on the named port, and needs no service account token', () => {
+    for (const probe of [container?.readinessProbe, container?.livenessProbe]) expect(probe?.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(byKind('ServiceAccount').automountServiceAccountToken).toBe(false);
+    expect(template?.spec.serviceAccountName).toBe(byKind('ServiceAccount').metadata.name);
+  });
+});
