@@ -214,6 +214,12 @@ describe('Dockerfile', () => {
       expect(code).toBe(0);
       expect(performance.now() - started).toBeLessThan(((podSpec?.terminationGracePeriodSeconds ?? 0) - 5) * 1000);
       expect(output.stderr()).toContain('"workers":2');
+      // README: the Lambda's lines and EMF documents, and a request line per call, one JSON document per line on stderr.
+      const lines = output.stderr().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { message?: string; _aws?: { CloudWatchMetrics: { Namespace: string }[] } });
+      expect(lines.filter((l) => l.message === 'admission reviewed').length).toBeGreaterThan(0);
+      // (and one for the refused call: an `Unauthorized` count)
+      expect(lines.filter((l) => l._aws?.CloudWatchMetrics[0]?.Namespace === 'ImageRewriter').length).toBe(lines.filter((l) => l.message === 'admission reviewed').length + 1);
+      expect(lines.filter((l) => l.message === 'request').length).toBeGreaterThan(lines.filter((l) => l.message === 'admission reviewed').length);
     } finally {
       serve.kill('SIGKILL');
     }
