@@ -36,3 +36,20 @@ export const TEMPLATE_PATH = join(REPO_ROOT, 'template.yaml');
 export function loadTemplate(path = TEMPLATE_PATH): Template {
   return parse(readFileSync(path, 'utf8'), { customTags: TAGS }) as Template;
 }
+
+/**
+ * The whole numbers a String parameter's AllowedPattern takes, as [min, max] (scanned from 0 to
+ * `upTo`); throws unless they are one unbroken range. The template's numeric settings are Strings
+ * with a pattern: a Number parameter also takes floats, which the function refuses.
+ */
+export function patternRange(template: Template, name: string, upTo = 100_000): [number, number] {
+  const pattern = template.Parameters[name]?.['AllowedPattern'];
+  if (typeof pattern !== 'string') throw new Error(`${name} has no AllowedPattern`);
+  const re = new RegExp(pattern);
+  const taken: number[] = [];
+  for (let n = 0; n <= upTo; n++) if (re.test(String(n))) taken.push(n);
+  const min = taken[0];
+  const max = taken.at(-1);
+  if (min === undefined || max === undefined || max - min + 1 !== taken.length) throw new Error(`${name}: its pattern takes no single range of whole numbers`);
+  return [min, max];
+}

@@ -17,7 +17,7 @@ import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE
 import { READ_TIMEOUT_MS } from '../../src/config/token.js';
 import { REVIEW_LOG_MESSAGE } from '../../src/observability/telemetry.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
-import { type Json, loadTemplate } from '../helpers/template.js';
+import { type Json, loadTemplate, patternRange } from '../helpers/template.js';
 
 const template = loadTemplate();
 const resources = template.Resources;
@@ -134,11 +134,11 @@ describe('template.yaml: least privilege', () => {
     // leaves of the function's Timeout the longest read of the rules parameter (READ_TIMEOUT_MS: a
     // refresh due at this request comes before its checks) and 2 s for the rest of the invocation,
     // so that the deadline, not the Timeout, ends a check (8000 let one invocation take 11 s).
-    expect([params['VerifyDeadlineMs']?.['Default'], params['VerifyDeadlineMs']?.['MinValue']].map(Number)).toEqual([DEFAULT_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS]);
+    const [minDeadline, maxDeadline] = patternRange(template, 'VerifyDeadlineMs');
+    expect([Number(params['VerifyDeadlineMs']?.['Default']), minDeadline]).toEqual([DEFAULT_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS]);
     const globals = template['Globals'] as { Function?: { Timeout?: number } } | undefined;
     const timeoutMs = Number(globals?.Function?.Timeout) * 1000;
     expect(timeoutMs).toBeGreaterThan(0);
-    const maxDeadline = Number(params['VerifyDeadlineMs']?.['MaxValue']);
     expect(maxDeadline).toBeLessThanOrEqual(Math.min(MAX_VERIFY_DEADLINE_MS, timeoutMs - READ_TIMEOUT_MS - 2000));
   });
 
@@ -445,5 +445,45 @@ describe('template.yaml: a customer managed KMS key (KmsKeyArn)', () => {
     expect(readme).toContain('### Customer-managed KMS keys');
     expect(readme).toMatch(/--key-id "\$KMS_KEY_ARN"/);
     expect(readme.split('\n').some((l) => l.startsWith('| ') && l.includes('AccessDeniedException') && l.includes('KmsKeyArn'))).toBe(true);
+  });
+});
+
+// A Number parameter takes any integer or float within MinValue and MaxValue, and reaches the
+// function as the text it was given ("60.5"); the function reads these variables as whole numbers
+// only. RewriteRulesTtlSeconds=60.5 deployed a function whose every cold start failed ("must be a
+// whole number"): each call a 502, each Pod admitted unrewritten, although the deploy succeeded.
+describe('template.yaml: every value a numeric setting admits, the function accepts', () => {
+  /** Whether CloudFormation takes `value` for the parameter (its Type, AllowedPattern, AllowedValues, MinValue, MaxValue). */
+  function admits(name: string, value: string): boolean {
+    const p = template.Parameters[name] ?? {};
+    if (p['Type'] === 'Number') {
+      if (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(value)) return false;
+      const n = Number(value);
+      return (p['MinValue'] === undefined || n >= Number(p['MinValue'])) && (p['MaxValue'] === undefined || n <= Number(p['MaxValue']));
+    }
+    const pattern = p['AllowedPattern'];
+    return typeof pattern !== 'string' || new RegExp(pattern).test(value);
+  }
+  const base = { REWRITE_RULES_PARAMETER: '/image-rewriter/rules', WEBHOOK_TOKEN_PARAMETER: '/image-rewriter/s/webhook-token' };
+  const CANDIDATES = ['0', '1', '4', '5', '49', '50', '60', '60.0', '60.5', '1e2', '+60', '060', '1500', '1500.5', '3600', '3601', '5000', '5001', '25000'];
+
+  it.each([
+    ['RewriteRulesTtlSeconds', 'REWRITE_RULES_TTL_SECONDS'],
+    ['VerifyDeadlineMs', 'VERIFY_DEADLINE_MS'],
+  ])('%s: every value the template takes starts the function (%s)', (name, variable) => {
+    const env = fnNamed('WebhookFunction').Properties['Environment'] as { Variables: Record<string, Json> };
+    expect(env.Variables[variable]).toEqual({ Ref: name });
+    const byDefault = JSON.stringify(template.Parameters[name]?.['Default'] ?? null).replace(/^"|"$/g, '');
+    const admitted = [byDefault, ...CANDIDATES].filter((v) => admits(name, v));
+    expect(admitted).toContain(byDefault);
+    const refused = admitted.filter((v) => {
+      try {
+        readSettings({ ...base, [variable]: v });
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(refused).toEqual([]);
   });
 });
