@@ -486,4 +486,16 @@ describe('template.yaml: every value a numeric setting admits, the function acce
     });
     expect(refused).toEqual([]);
   });
+
+  // HasReservedConcurrency compares the value's text with 0, as Fn::Equals does: a Number parameter
+  // took "0.0" or "00" (they are 0), the condition found them unequal, and the function got a
+  // reservation of 0, which throttles every invocation: each Pod admitted unrewritten.
+  it('ReservedConcurrency: the no-reservation condition holds for every spelling of 0 the template takes', () => {
+    const conditions = template.Conditions;
+    expect(conditions['HasReservedConcurrency']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ReservedConcurrency' }, '0'] }] });
+    const admitted = ['0', '00', '0.0', '-0', '+0', '.0', '1', '10', '10.5', '1e1'].filter((v) => admits('ReservedConcurrency', v));
+    expect(admitted).toContain('0');
+    const reserves = (v: string): boolean => v !== '0';
+    expect(admitted.filter((v) => reserves(v) !== Number(v) > 0 || (Number(v) > 0 && !Number.isInteger(Number(v))))).toEqual([]);
+  });
 });
