@@ -5,6 +5,7 @@
  * of a List) is said on stderr by name; what can be read is still audited.
  */
 import { type Document, YAMLParseError } from 'yaml';
+import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
 import { DUPLICATE_KEY_MESSAGE, parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
 import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
@@ -21,8 +22,8 @@ const EXPECTED = 'expected the JSON or YAML of `kubectl get ... -o json` (a List
 type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
 
 // logLevel 'error': no Node warning on stderr for a mapping key that is a list or a map (see render).
-// Repeated keys are errors, found in linear time (src/config/yaml-read.ts).
-const YAML_OPTIONS = { merge: true, logLevel: 'error' } as const;
+// Repeated keys are errors, found in linear time (src/config/yaml-read.ts); plain scalars are read as kubectl reads them (yaml-kubectl.ts).
+const YAML_OPTIONS = { merge: true, logLevel: 'error', customTags: KUBECTL_SCALARS } as const;
 const parseOne = (text: string): Document.Parsed => parseDocumentUnique(text, YAML_OPTIONS);
 const parseAll = (text: string): Document.Parsed[] => parseAllDocumentsUnique(text, YAML_OPTIONS);
 

@@ -24,6 +24,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import { CST, type Document, Parser } from 'yaml';
+import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
 import { composeUnique, isStackOverflow, TOO_DEEP } from '../config/yaml-read.js';
 import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
@@ -169,8 +170,8 @@ function where(source: string, offset: number): string {
 
 // logLevel 'error': toJS of a mapping key that is a list or a map warns through process.emitWarning
 // (a Node warning on stderr, not ours to print); the key is kept, stringified, as before.
-// Repeated keys are errors, found in linear time (src/config/yaml-read.ts).
-const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, logLevel: 'error' } as const;
+// Repeated keys are errors, found in linear time (src/config/yaml-read.ts); plain scalars are read as kubectl reads them (yaml-kubectl.ts).
+const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, logLevel: 'error', customTags: KUBECTL_SCALARS } as const;
 const composeAll = (tokens: Iterable<CST.Token>): Document.Parsed[] => composeUnique(tokens, COMPOSE_OPTIONS);
 
 /** One composed document (errors are thrown as RenderError with a line and column). */

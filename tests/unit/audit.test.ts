@@ -554,12 +554,12 @@ describe('audit of kubectl get -o json', () => {
   it('reads a typed list as the API server returns it, and YAML', async () => {
     const typed = JSON.stringify({ apiVersion: 'v1', kind: 'PodList', items: [pod(2), pod(3)] });
     expect((await audit(['-f', '-', '-o', 'json'], typed)).out.trimEnd().split('\n')).toHaveLength(1);
-    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/y}]\n';
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: "y", namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/y}]\n';
     expect((await audit(['-f', '-', '-o', 'json'], yaml)).out).toContain('"rewritten":"asia.gcr.io/y"');
   });
 
   it('lists an image volume the rules would rewrite as volumes/<name>', async () => {
-    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: asia.gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: "y", namespace: a}\nspec:\n  containers: [{name: c, image: asia.gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
     const r = await audit(['-f', '-', '-o', 'json'], yaml);
     expect(r.code).toBe(1);
     expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
@@ -589,7 +589,7 @@ describe('audit of kubectl get -o json', () => {
   }, 60_000);
 
   it('counts an image volume in the summary as an image, beside the containers (the summary said "container(s)")', async () => {
-    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: "y", namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
     const r = await audit(['-f', '-'], yaml);
     expect(r.code).toBe(1);
     expect(r.out).toContain('\naudit: 2 image(s) in 1 object(s) would be rewritten\nper namespace:\n  a: 2\n');
@@ -616,7 +616,7 @@ describe('audit of kubectl get -o json', () => {
   });
 
   it('two -o yaml outputs one after another: says the "---" they need, and reads them with it (README, "-f")', async () => {
-    const yaml = 'apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: y, namespace: a}\n  spec:\n    containers: [{name: c, image: gcr.io/y}]\nkind: List\n';
+    const yaml = 'apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: "y", namespace: a}\n  spec:\n    containers: [{name: c, image: gcr.io/y}]\nkind: List\n';
     const glued = await audit(['-f', '-'], `${yaml}${yaml}`);
     expect(glued.code).toBe(2);
     expect(glued.err).toBe('error: stdin: neither JSON nor YAML: Map keys must be unique at line 9, column 1 (several `kubectl get -o yaml` outputs need a line "---" between them)\n');
@@ -936,8 +936,8 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
   });
 
   it('YAML documents: one a string, one that does not parse', async () => {
-    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: y, namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/y}]\n';
-    const r = await audit(['-f', '-', '-o', 'json'], `${pod}---\noops\n---\nkind: [\n---\n${pod.replace('name: y', 'name: z')}`);
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: "y", namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/y}]\n';
+    const r = await audit(['-f', '-', '-o', 'json'], `${pod}---\noops\n---\nkind: [\n---\n${pod.replace('name: "y"', 'name: z')}`);
     expect(r.code).toBe(2);
     expect(kinds(r.out)).toEqual(['Pod/y', 'Pod/z']);
     expect(r.err).toMatch(/^error: stdin: document 2: the document is a string, not a Kubernetes object.*\nerror: stdin: document 3: not YAML: .*\n/);

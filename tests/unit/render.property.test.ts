@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parseAllDocuments, stringify } from 'yaml';
+import { KUBECTL_SCALARS } from '../../src/config/yaml-kubectl.js';
 import { review } from '../../src/core/review.js';
 import { renderManifests } from '../../src/manifests/render.js';
 import { FIXTURES } from '../helpers/fixtures.js';
@@ -83,7 +84,8 @@ const style = fc.oneof(
 
 function write(o: unknown, s: typeof style extends fc.Arbitrary<infer T> ? T : never): string {
   if (!s.yaml) return `${JSON.stringify(o, null, s.space)}\n`;
-  return stringify(o, { collectionStyle: s.collectionStyle, defaultStringType: s.defaultStringType, indentSeq: s.indentSeq, indent: s.indent, lineWidth: 0 });
+  // customTags: a string kubectl (YAML 1.1) would read as a boolean or a number (`n`, `1_0`) is quoted, as kubectl's own YAML quotes it.
+  return stringify(o, { collectionStyle: s.collectionStyle, defaultStringType: s.defaultStringType, indentSeq: s.indentSeq, indent: s.indent, lineWidth: 0, customTags: KUBECTL_SCALARS });
 }
 
 /** The object as the webhook would store it: review() of its CREATE, the patch applied. */
