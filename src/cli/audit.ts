@@ -28,7 +28,7 @@ import { calledFor, clusterSelection, DEFAULT_CONFIGURATION_NAME, fileSelection,
 import { fileObjects } from './audit-input.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
-import { DNS_LABEL_RULE, isDnsLabel, isDnsSubdomain } from './webhook-endpoint.js';
+import { isDnsSubdomain } from './webhook-endpoint.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
 import { type Finding, findingsOf, type ManifestObject, SCOPES, type Scope } from '../core/manifest.js';
 import type { Rewriter } from '../core/rules.js';
@@ -316,10 +316,8 @@ export const command: Command = async (args, io) => {
   const scope = values.scope ?? 'all';
   if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
   const pageSize = pageSizeOf(values['page-size']);
+  // A namespace name, checked before any call (namespaceFlag): the client lower-cases the URL path.
   const namespace = namespaceFlag(values.namespace);
-  // Checked before any call: the client lower-cases the URL path (NS1 audited ns1) and resolves
-  // dot segments in it (`-n ..` listed every namespace), as kubectl refuses them (`invalid namespace`).
-  if (namespace !== undefined && !isDnsLabel(namespace)) throw new UsageError(`-n/--namespace must be a namespace name (${DNS_LABEL_RULE}): ${printable(namespace)}`);
   const configuration = values['webhook-config'] ?? DEFAULT_CONFIGURATION_NAME;
   if (!isDnsSubdomain(configuration)) throw new UsageError(`--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): ${configuration}`);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });

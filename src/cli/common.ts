@@ -11,6 +11,8 @@ import { type AdapterOptions, readSettings, type Settings, SourceError } from '.
 import { describeRules, openSources, type Sources } from '../config/sources.js';
 import type { Log } from '../observability/log.js';
 import { createObservability, type Logger, type Metrics } from '../observability/telemetry.js';
+import { printable } from '../core/json.js';
+import { DNS_LABEL_RULE, isDnsLabel } from './webhook-endpoint.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -46,10 +48,14 @@ export class UsageError extends Error {
 
 /**
  * `-n ""` (a script's `-n "$NS"` with NS unset) names no namespace: refused, since taking it as
- * unset would widen the command to every namespace, and as a name it would match no object.
+ * unset would widen the command to every namespace, and as a name it would match no object. So is
+ * a value no namespace can have, as kubectl and Helm refuse it (`Team-A`, `..`): as a name it would
+ * match no rule limited to namespaces (a typo made `render --check` pass), and `audit`'s client
+ * would lower-case it in the URL path (NS1 audited ns1) and resolve `..` there (every namespace).
  */
 export function namespaceFlag(value: string | undefined): string | undefined {
   if (value === '') throw new UsageError('-n/--namespace is empty: name a namespace, or leave the flag out');
+  if (value !== undefined && !isDnsLabel(value)) throw new UsageError(`-n/--namespace must be a namespace name (${DNS_LABEL_RULE}): ${printable(value)}`);
   return value;
 }
 

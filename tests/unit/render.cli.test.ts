@@ -174,6 +174,24 @@ describe('render command', () => {
     }
   });
 
+  // A namespace kubectl and Helm refuse (`Team-A`, a typo's capital) matched no rule limited to
+  // namespaces: render wrote the images unrewritten and --check passed (exit 0), as if the rules
+  // did not apply there. It is a usage error, as it is for audit -n and explain --namespace.
+  it('--namespace must be a namespace name: a typo in it is a usage error, not a passing --check', async () => {
+    const QUAY = POD.replace('gcr.io/app:1', 'quay.io/app:1');
+    expect((await render(['--namespace', 'team-a', '--check'], QUAY)).code).toBe(1);
+    for (const namespace of ['Team-A', 'team_a', 'team-a ', '..', 'x'.repeat(64)]) {
+      for (const flags of [['--namespace', namespace, '--check'], [`--namespace=${namespace}`], ['-n', namespace]]) {
+        const r = await render(flags, QUAY);
+        expect(r).toEqual({ code: 64, out: '', err: expect.stringContaining(`error: -n/--namespace must be a namespace name (a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters): ${namespace}\n`) });
+      }
+    }
+    const io = captureIo();
+    expect(await main(['explain', '--config', RULES, '--namespace', 'Team-A', 'quay.io/app:1'], io)).toBe(64);
+    expect(io.out()).toBe('');
+    expect(io.err()).toContain('error: -n/--namespace must be a namespace name (');
+  });
+
   it('2 MB of manifests (50 MB: docs/performance.md): rendered whole, memory proportional to the input', async () => {
     const unit = `${POD}---\n`;
     const copies = Math.ceil((2 * 1024 * 1024) / unit.length);
