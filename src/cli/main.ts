@@ -24,7 +24,8 @@ Usage:
   image-rewriter webhook-config (--url URL | --service NAMESPACE/NAME[:PORT] --token TOKEN)
         [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
         [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by
-        [--scope pods|all] [--config FILE]                         default; pods: Pods only, the default; --config: matchConditions)
+        [--scope pods|all] [--config FILE]                         default; pods: Pods only, the default; --config: matchConditions;
+        [--failure-policy Ignore|Fail]                             Fail: refused while the webhook is down, default Ignore)
   image-rewriter invoke [--config FILE] [--quiet] EVENT.json       run the Lambda handler on an event file
                                                                    (--quiet: no log lines or metrics on stderr)
   image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]

@@ -9,7 +9,8 @@
  * - clientConfig: `--url` (API Gateway's `.../mutate/<token>`), or `--service NAMESPACE/NAME[:PORT]`
  *   with `--token` for `serve` behind a Service (src/cli/webhook-endpoint.ts); nothing else differs.
  * - AdmissionReview v1 and v1beta1 offered (the handler answers both), v1 first.
- * - failurePolicy Ignore: a webhook that is down or slow never blocks Pods (fail open).
+ * - failurePolicy Ignore: a webhook that is down or slow never blocks Pods (fail open); `--failure-policy
+ *   Fail` for those who want a rule's `onMissing: deny` to be certain, at the cost of refusing Pods then.
  * - timeoutSeconds 5 by default: well under API Gateway's 29 s integration timeout; 1..30 allowed.
  * - reinvocationPolicy IfNeeded: images added by later webhooks (sidecar injectors) are rewritten too,
  *   unless a `--config` matchCondition skipped the first call (the API server reinvokes only the
@@ -72,6 +73,8 @@ export interface WebhookConfigOptions {
   /** PEM of the CA that signed the endpoint's certificate; omit for a publicly trusted endpoint (API Gateway). */
   readonly caBundlePem?: string | undefined;
   readonly timeoutSeconds?: number | undefined;
+  /** `Ignore` (default: fail open) or `Fail` (what makes a rule's `onMissing: deny` certain). */
+  readonly failurePolicy?: FailurePolicy | undefined;
   /** metadata.name of the configuration (default `image-rewriter`). */
   readonly name?: string | undefined;
   /** Default `['v1', 'v1beta1']`. */
@@ -88,6 +91,8 @@ export interface WebhookConfigOptions {
 }
 
 export const SCOPES = ['pods', 'all'] as const satisfies readonly Scope[];
+export const FAILURE_POLICIES = ['Ignore', 'Fail'] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 export const DEFAULT_SCOPE: Scope = 'pods';
 
 /** The flags (or options) cannot make a valid configuration; every problem is listed. */
@@ -123,7 +128,7 @@ export interface MutatingWebhookConfiguration {
     readonly name: string;
     readonly admissionReviewVersions: readonly string[];
     readonly clientConfig: ClientConfig;
-    readonly failurePolicy: 'Ignore';
+    readonly failurePolicy: FailurePolicy;
     readonly matchPolicy: 'Equivalent';
     readonly reinvocationPolicy: 'IfNeeded';
     readonly sideEffects: 'None';
@@ -195,6 +200,7 @@ function endpointOf(options: WebhookConfigOptions): { readonly clientConfig?: Cl
     }
     if (new Set(versions).size !== versions.length) problems.push('--admission-review-versions must not repeat a version');
   }
+  if (options.failurePolicy !== undefined && !FAILURE_POLICIES.includes(options.failurePolicy)) problems.push(`--failure-policy must be Ignore or Fail: ${options.failurePolicy}`);
   if (options.scope !== undefined && !SCOPES.includes(options.scope)) problems.push(`--scope must be one of ${SCOPES.join(', ')}: ${options.scope}`);
   if (options.caBundlePem !== undefined) {
     const p = caBundleProblem(options.caBundlePem);
@@ -224,7 +230,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
         name: WEBHOOK_NAME,
         admissionReviewVersions: [...(options.admissionReviewVersions ?? REVIEW_VERSIONS)],
         clientConfig,
-        failurePolicy: 'Ignore',
+        failurePolicy: options.failurePolicy ?? 'Ignore',
         matchPolicy: 'Equivalent',
         reinvocationPolicy: 'IfNeeded',
         sideEffects: 'None',
@@ -283,7 +289,9 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
   const never = service === undefined || EXCLUDED_NAMESPACES.some((n) => n === service.namespace) ? 'kube-system is' : `kube-system and ${service.namespace} (serve's own) are`;
   lines.push(
     '',
-    'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
+    options.failurePolicy === 'Fail'
+      ? 'failurePolicy Fail: when the webhook is down or slow, the API server refuses what it would send (a rule\'s onMissing: deny is certain).'
+      : 'failurePolicy Ignore: when the webhook is down or slow, Pods are admitted unchanged (fail open).',
     `timeoutSeconds: ${options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS}${service === undefined ? ' (API Gateway gives up after 29 s)' : ''}.`,
     options.allowOptOut === false
       ? `Opt out: not allowed by the rules (allowOptOut: false), so the ${SKIP_LABEL} label is not a selector. ${never} never sent.`
@@ -331,6 +339,7 @@ export const command: Command = async (args, io) => {
       token: { type: 'string' },
       'ca-bundle': { type: 'string' },
       'timeout-seconds': { type: 'string' },
+      'failure-policy': { type: 'string' },
       name: { type: 'string' },
       'admission-review-versions': { type: 'string' },
       scope: { type: 'string' },
@@ -354,6 +363,8 @@ export const command: Command = async (args, io) => {
   }
   const versionsText = values['admission-review-versions'];
   const scopeText = values.scope;
+  const policyText = values['failure-policy'];
+  if (policyText !== undefined && !FAILURE_POLICIES.some((p) => p === policyText)) throw new UsageError(`--failure-policy must be Ignore or Fail: ${policyText}`);
   if (scopeText !== undefined && !SCOPES.some((s) => s === scopeText)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${scopeText}`);
   let rules: readonly CompiledRule[] | undefined;
   let allowOptOut: boolean | undefined;
@@ -371,6 +382,7 @@ export const command: Command = async (args, io) => {
     token: values.token,
     caBundlePem,
     timeoutSeconds: parseTimeout(values['timeout-seconds']),
+    failurePolicy: FAILURE_POLICIES.find((p) => p === policyText),
     name: values.name,
     admissionReviewVersions: versionsText?.split(',').map((v) => v.trim()),
   };
@@ -400,6 +412,7 @@ export const command: Command = async (args, io) => {
     ['--token', values.token],
     ['--ca-bundle', caFile],
     ['--timeout-seconds', values['timeout-seconds']?.trim()],
+    ['--failure-policy', policyText],
     ['--name', values.name],
     ['--admission-review-versions', versionsText],
     ['--scope', scopeText],
