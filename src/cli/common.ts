@@ -62,10 +62,28 @@ export function namespaceFlag(value: string | undefined): string | undefined {
 export type Command = (args: string[], io: Io) => Promise<number>;
 
 /**
- * node:util's parseArgs, and a usage error for an option given twice: parseArgs keeps the last
- * value, so a flag appended by a script (`--url A ... --url B`) would win without a word.
+ * `-X=VALUE` as `-X VALUE` for a short option that takes a value, as kubectl (pflag) reads it
+ * (`-o=json`, `-n=shop`, `-f=pod.yaml`); parseArgs would take `=VALUE` as the value. Not after `--`.
  */
-export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+function splitShortEquals(config: ParseArgsConfig): ParseArgsConfig {
+  const { args, options } = config;
+  if (args === undefined || options === undefined) return config;
+  const end = args.indexOf('--');
+  const split = args.flatMap((arg, i) => {
+    const m = (end < 0 || i < end) && /^-([A-Za-z])=/.exec(arg);
+    const short = m ? m[1] : undefined;
+    return short !== undefined && Object.values(options).some((o) => o.short === short && o.type === 'string') ? [`-${short}`, arg.slice(3)] : [arg];
+  });
+  return { ...config, args: split };
+}
+
+/**
+ * node:util's parseArgs (`-X=VALUE` read as kubectl reads it), and a usage error for an option given
+ * twice: parseArgs keeps the last value, so a flag appended by a script (`--url A ... --url B`)
+ * would win without a word.
+ */
+export function parseFlags<T extends ParseArgsConfig>(given: T): ReturnType<typeof parseArgs<T>> {
+  const config = splitShortEquals(given) as T;
   const seen = new Set<string>();
   for (const token of parseArgs({ ...config, tokens: true }).tokens ?? []) {
     if (token.kind !== 'option') continue;

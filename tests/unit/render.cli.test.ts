@@ -174,6 +174,19 @@ describe('render command', () => {
     }
   });
 
+  // kubectl (pflag) reads `-f=FILE`, `-n=NS`, `-o=json` as `-f FILE`...; node's parseArgs took `=FILE`
+  // as the value: render said "cannot read =pod.yaml", audit "-o must be one of table, json".
+  it('-X=VALUE is -X VALUE, as kubectl reads it', async () => {
+    const file = join(dir, 'short-equals.yaml');
+    writeFileSync(file, POD.replace('gcr.io/app:1', 'quay.io/app:1'));
+    expect(await render([`-f=${file}`, '-n=team-a', '--check'])).toEqual({ code: 1, out: '', err: expect.stringContaining('quay.io/app:1 -> mirror.example.com/quay/app:1 (rule quay-team-a)') });
+    expect((await render(['-n=', '-f', file])).err).toContain('-n/--namespace is empty');
+    writeFileSync(file, POD.replace('gcr.io/app:1', 'quay.io/app:1').replace('name: p', 'name: p\n  namespace: team-a'));
+    const io = captureIo();
+    expect(await main(['audit', '--config', RULES, `-f=${file}`, '-o=json', '-n=team-a'], io)).toBe(1);
+    expect(io.out()).toBe('{"namespace":"team-a","kind":"Pod","name":"p","container":"app","image":"quay.io/app:1","rewritten":"mirror.example.com/quay/app:1","rule":"quay-team-a"}\n');
+  });
+
   // A namespace kubectl and Helm refuse (`Team-A`, a typo's capital) matched no rule limited to
   // namespaces: render wrote the images unrewritten and --check passed (exit 0), as if the rules
   // did not apply there. It is a usage error, as it is for audit -n and explain --namespace.
