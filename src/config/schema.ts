@@ -36,6 +36,14 @@ z.config({ jitless: true });
 /** A Kubernetes object name (DNS subdomain), as used for Secrets. */
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+/**
+ * The longest rule name. A name is written whole, never clipped, where it counts: in each
+ * `admission reviewed` line's rule slots (`rule1`..`rule5`, which must stay exact for the per-rule
+ * metric) and as the value of the `Rule` dimension their metric filters publish, which CloudWatch
+ * takes up to 1,024 characters. Unbounded, five names of 20,000 characters made a review line of
+ * 120 KB, which Lambda splits into events that are no JSON, so the metric filters missed it.
+ */
+export const MAX_RULE_NAME_LENGTH = 253;
 /** `os/architecture[/variant]`, as in an image index (`linux/arm64/v8`). */
 const platform = /^[a-z0-9._-]+\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$/;
 // Ends as a name does (a letter or digit) or with a wildcard: `kube-`, its `*` forgotten, matched no
@@ -57,7 +65,10 @@ const RULE_KEYS = ['name', 'match', 'regex', 'replace', 'namespaces', 'excludeNa
 
 function ruleShape(regexCheck: RegexCheck) {
   return {
-    name: z.string().check(z.regex(ruleName, 'must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)')),
+    name: z.string().check(
+      z.regex(ruleName, 'must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)'),
+      z.maxLength(MAX_RULE_NAME_LENGTH, `must be at most ${String(MAX_RULE_NAME_LENGTH)} characters`),
+    ),
     match: z.optional(prefix),
     regex: z.optional(
       z.string().check(

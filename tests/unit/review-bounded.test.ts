@@ -13,7 +13,10 @@ import { describe, expect, it } from '@jest/globals';
 import { MAX_AUDIT_ANNOTATION_BYTES, MAX_WARNINGS, MAX_WARNINGS_LENGTH, type AdmissionResponse } from '../../src/core/admission.js';
 import { review } from '../../src/core/review.js';
 import { MAX_FIELD_PROBLEMS } from '../../src/core/workload.js';
-import { MAX_LISTED, reviewFields } from '../../src/observability/telemetry.js';
+import { MAX_LISTED, MAX_LOGGED_STRING, reviewFields } from '../../src/observability/telemetry.js';
+import { formatIssues, parseRules } from '../../src/config/load.js';
+import { MAX_RULE_NAME_LENGTH } from '../../src/config/schema.js';
+import { TEST_ENV } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { podReview } from '../helpers/admission-review.js';
 import { hostileImages, plainImagesLike } from '../helpers/hostile-images.js';
@@ -137,5 +140,34 @@ describe('a rule with a long imagePullSecrets list', () => {
     if (!r.ok) throw new Error(r.message);
     const patch = JSON.parse(Buffer.from(r.response.response.patch ?? '', 'base64').toString('utf8')) as { path: string; value: unknown }[];
     expect(patch.find((op) => op.path === '/spec/imagePullSecrets')?.value).toEqual(['pull-shared', 'pull-1', 'pull-2', 'pull-4', 'pull-5'].map((name) => ({ name })));
+  });
+});
+
+describe('rule names, which the review line writes whole (its rule slots feed the per-rule metric)', () => {
+  // Six rules: the fifth slot holds "(other rules)", the first four a name each.
+  const named = (length: number): string =>
+    `rules:\n${Array.from({ length: 6 }, (_, i) => `  - name: r${String(i)}${'x'.repeat(length - 2)}\n    match: reg${String(i)}.example.com\n    replace: mirror.example.com/r${String(i)}\n`).join('')}`;
+
+  it('are refused past MAX_RULE_NAME_LENGTH, with their path (20,000 characters made a 120 KB line, and a Rule dimension CloudWatch refuses past 1,024)', () => {
+    const r = parseRules(named(MAX_RULE_NAME_LENGTH + 1), TEST_ENV);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(formatIssues(r.issues)).toContain(`rules[0].name: must be at most ${String(MAX_RULE_NAME_LENGTH)} characters`);
+    expect(r.issues).toHaveLength(6);
+    expect(MAX_RULE_NAME_LENGTH).toBeLessThanOrEqual(1024);
+  });
+
+  it('at the limit, keep the line of a hostile review under 64 KiB, each slot naming its rule whole', () => {
+    const r = parseRules(named(MAX_RULE_NAME_LENGTH), TEST_ENV);
+    if (!r.ok) throw new Error(formatIssues(r.issues));
+    // Container names at the clip length, each character one that JSON escapes to 6 bytes.
+    const hostile = '\u202e'.repeat(MAX_LOGGED_STRING);
+    const body = podReview({ metadata: { name: hostile }, spec: { containers: Array.from({ length: 60 }, (_, i) => ({ name: `${hostile}${String(i)}`, image: `reg${String(i % 6)}.example.com/${'a'.repeat(200)}:${String(i)}` })) } }, { namespace: 'shop' });
+    const reviewed = review(body, r.rewriter);
+    if (!reviewed.ok) throw new Error(reviewed.message);
+    const { fields } = reviewFields(reviewed.report, 'patched');
+    expect(Buffer.byteLength(JSON.stringify(fields))).toBeLessThan(64 * 1024);
+    for (let slot = 1; slot <= 4; slot++) expect(String(fields[`rule${String(slot)}`])).toHaveLength(MAX_RULE_NAME_LENGTH);
+    expect(fields['rule5Rewrites']).toBe(20);
   });
 });

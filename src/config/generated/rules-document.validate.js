@@ -4,7 +4,7 @@
 /* eslint-disable */
 "use strict";
 export const validateStructure = validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"match":{"type":"string"},"regex":{"type":"string","minLength":1},"replace":{"type":"string","minLength":1},"namespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"excludeNamespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"imagePullSecrets":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"verify":{"type":"boolean"},"onMissing":{"type":"string","enum":["keep","rewrite","deny"]},"onUnreachable":{"type":"string","enum":["keep","rewrite"]},"platforms":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}},"required":["name","replace"],"additionalProperties":false}},"exclude":{"type":"array","items":{"type":"string"}},"allowOptOut":{"type":"boolean"}},"required":["rules"],"additionalProperties":false};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"match":{"type":"string"},"regex":{"type":"string","minLength":1},"replace":{"type":"string","minLength":1},"namespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"excludeNamespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"imagePullSecrets":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"verify":{"type":"boolean"},"onMissing":{"type":"string","enum":["keep","rewrite","deny"]},"onUnreachable":{"type":"string","enum":["keep","rewrite"]},"platforms":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}},"required":["name","replace"],"additionalProperties":false}},"exclude":{"type":"array","items":{"type":"string"}},"allowOptOut":{"type":"boolean"}},"required":["rules"],"additionalProperties":false};
 const func0 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", "");
 const pattern1 = new RegExp("^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$", "");
@@ -63,9 +63,15 @@ let data2 = data1.name;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
+if(data2.length > 253){
+validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/name",schemaPath:"#/properties/rules/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253}}];
+return false;
+}
+else {
 if(!pattern0.test(data2)){
 validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/name",schemaPath:"#/properties/rules/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"}}];
 return false;
+}
 }
 }
 else {
