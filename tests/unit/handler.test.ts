@@ -351,6 +351,8 @@ describe('fail-open when the rules are not loaded', () => {
     const result = await invoke(withBody(loadEvent('rest-pod-v1.json'), review));
     expect(responseOf(result)).not.toHaveProperty('warnings');
     expect(reviewDocs(obs)).toMatchObject([{ Outcome: 'skipped' }]);
+    // README "Logs and metrics": a warning line is a review answered without the rules (failopen), not one skipped anyway.
+    expect(obs.logs().find((l) => l['message'] === 'admission reviewed')).toMatchObject({ level: 'INFO', outcome: 'skipped', rulesNotLoaded: NOT_LOADED.reason });
   });
 
   it('keeps its warning printable and within one warning\'s length, however long the reason', async () => {
