@@ -9,7 +9,8 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { review } from '../../src/core/review.js';
 import { escapeBidi } from '../../src/core/json.js';
-import { OUTCOMES, reviewFields, usualReviewFieldsJson } from '../../src/observability/telemetry.js';
+import { MAX_LISTED_BYTES, MAX_LOGGED_STRING, OUTCOMES, reviewFields, usualReviewFieldsJson } from '../../src/observability/telemetry.js';
+import { MAX_RULE_NAME_LENGTH } from '../../src/config/schema.js';
 import { podReview } from '../helpers/admission-review.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
@@ -74,20 +75,18 @@ describe('usualReviewFieldsJson', () => {
     expect(generic).toBeGreaterThan(500);
   });
 
-  it('leaves to reviewFields a list of plain rewrites past the line\'s byte budget, and writes one just within it', () => {
-    // Strings from the request are at most MAX_LOGGED_STRING on this path; a rule name is not clipped.
-    const line = (ruleLength: number): { fast: string | undefined; fields: Record<string, unknown> } => {
-      const long = rewriterFrom(`rules:\n  - name: r${'x'.repeat(ruleLength)}\n    match: gcr.io\n    replace: asia.gcr.io\n`);
-      const cs = Array.from({ length: 20 }, (_, i) => ({ name: `${'n'.repeat(480)}${i}`, image: `gcr.io/${'a'.repeat(200)}${i}:1` }));
-      const outcome = review(podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: cs } }), long);
-      if (!outcome.ok) throw new Error(outcome.message);
-      return { fast: usualReviewFieldsJson(outcome.report, 'patched'), fields: reviewFields(outcome.report, 'patched').fields };
-    };
-    const over = line(2000);
-    expect(over.fast).toBeUndefined();
-    expect(over.fields['rewrittenCut']).toBeGreaterThan(0);
-    const within = line(10);
-    expect(within.fields['rewrittenCut']).toBeUndefined();
-    expect(within.fast).toBe(JSON.stringify(within.fields).slice(1, -1));
+  it('writes a list of plain rewrites at every length limit, which fits the line\'s byte budget', () => {
+    // Strings from the request are at most MAX_LOGGED_STRING on this path; a rule name is not
+    // clipped, but at most MAX_RULE_NAME_LENGTH (src/config/schema.ts): 20 entries of the longest
+    // container names, images and rule name stay within MAX_LISTED_BYTES, so nothing is cut.
+    const longest = rewriterFrom(`rules:\n  - name: r${'x'.repeat(MAX_RULE_NAME_LENGTH - 1)}\n    match: gcr.io\n    replace: asia.gcr.io\n`);
+    const cs = Array.from({ length: 20 }, (_, i) => ({ name: `${'n'.repeat(MAX_LOGGED_STRING - 2)}${String(i).padStart(2, '0')}`, image: `gcr.io/${'a'.repeat(240)}${String(i).padStart(2, '0')}:${'t'.repeat(128)}` }));
+    const outcome = review(podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: cs } }), longest);
+    if (!outcome.ok) throw new Error(outcome.message);
+    const fields = reviewFields(outcome.report, 'patched').fields;
+    expect(fields['rewritten']).toHaveLength(20);
+    expect(fields['rewrittenCut']).toBeUndefined();
+    expect(usualReviewFieldsJson(outcome.report, 'patched')).toBe(JSON.stringify(fields).slice(1, -1));
+    expect(JSON.stringify(fields['rewritten']).length).toBeLessThan(MAX_LISTED_BYTES);
   });
 });
