@@ -277,7 +277,7 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
  * invalid images (`invalidImages`: container, image, error, rule) and the skipped fields
  * (`skippedFields`: pointer, problem) and the rewrites withheld because their target lacks the
  * image (`withheld`, `withheldImages`: container, from, to, rule, reason) as lists of at most
- * MAX_LISTED entries (and MAX_LISTED_BYTES together) with the number left out in `<list>Cut`, every string from the request
+ * MAX_LISTED entries (and MAX_LISTED_BYTES together, the problem lists served first) with the number left out in `<list>Cut`, every string from the request
  * clipped (an image volume's entry has `volume`, its name, where a container's has `container`);
  * and the per-rule counts in the slots of `ruleSlots` (none for a denied review or a dry run). Whether the line is a warning:
  * `problems` (invalid images, skipped fields or withheld rewrites).
@@ -349,6 +349,23 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
   const dryRun = report.dryRun === true;
   if (dryRun) fields['dryRun'] = true;
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;
+  // The problem lists take the budget first: what was left alone is what the line is a warning
+  // for, and long rewritten entries (names of 512 escaped characters) used to leave it no room.
+  // They are made first and placed after the rewrites, the line's order.
+  const problems: Record<string, unknown> = {};
+  listInto(problems, 'invalidImages', report.invalid, (i) => {
+    const entry: Record<string, unknown> =
+      i.list === 'volumes' ? { volume: clip(i.containerName), image: clip(i.image), error: clip(i.error) } : { container: clip(i.containerName), image: clip(i.image), error: clip(i.error) };
+    if (i.rule !== undefined) entry['rule'] = i.rule;
+    return entry;
+  }, budget);
+  listInto(problems, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }), budget);
+  const withheld = report.withheld ?? [];
+  if (withheld.length > 0) problems['withheld'] = withheld.length;
+  listInto(problems, 'withheldImages', withheld, (w) =>
+    w.list === 'volumes'
+      ? { volume: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }
+      : { container: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }, budget);
   listInto(fields, 'rewritten', report.rewrites, (r) =>
     r.list === 'volumes'
       ? { volume: clip(r.containerName), from: clip(r.from), to: clip(r.to), rule: r.rule }
@@ -361,18 +378,6 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
     fields[`rule${String(i + 1)}`] = rule;
     fields[`rule${String(i + 1)}Rewrites`] = n;
   }
-  listInto(fields, 'invalidImages', report.invalid, (i) => {
-    const entry: Record<string, unknown> =
-      i.list === 'volumes' ? { volume: clip(i.containerName), image: clip(i.image), error: clip(i.error) } : { container: clip(i.containerName), image: clip(i.image), error: clip(i.error) };
-    if (i.rule !== undefined) entry['rule'] = i.rule;
-    return entry;
-  }, budget);
-  listInto(fields, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }), budget);
-  const withheld = report.withheld ?? [];
-  if (withheld.length > 0) fields['withheld'] = withheld.length;
-  listInto(fields, 'withheldImages', withheld, (w) =>
-    w.list === 'volumes'
-      ? { volume: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }
-      : { container: clip(w.containerName), from: clip(w.from), to: clip(w.to), rule: w.rule, reason: clip(w.reason) }, budget);
+  for (const key in problems) fields[key] = problems[key];
   return { fields, problems: report.invalid.length > 0 || report.malformed.length > 0 || withheld.length > 0 };
 }

@@ -171,3 +171,34 @@ describe('rule names, which the review line writes whole (its rule slots feed th
     expect(fields['rule5Rewrites']).toBe(20);
   });
 });
+
+describe("the review line's byte budget", () => {
+  it('lists what was left alone before the rewrites: long rewritten entries no longer push every invalid image and withheld rewrite out', () => {
+    const hostile = '\u202e'.repeat(MAX_LOGGED_STRING);
+    const image = (i: number): string => `gcr.io/${'a'.repeat(400)}${String(i)}`;
+    const report: Parameters<typeof reviewFields>[0] = {
+      uid: 'u',
+      kind: 'v1/Pod',
+      namespace: 'shop',
+      name: 'p',
+      operation: 'CREATE',
+      rewrites: Array.from({ length: 20 }, (_, i) => ({ containerName: `${hostile}${String(i)}`, list: 'containers' as const, pointer: `/spec/containers/${String(i)}/image`, from: image(i), to: `asia.${image(i)}`, rule: 'gcr' })),
+      invalid: Array.from({ length: 3 }, (_, i) => ({ containerName: `${hostile}bad${String(i)}`, list: 'containers' as const, pointer: `/spec/containers/${String(20 + i)}/image`, image: `BAD ${String(i)}`, error: 'invalid reference format' })),
+      malformed: [],
+      withheld: Array.from({ length: 2 }, (_, i) => ({ containerName: `${hostile}held${String(i)}`, list: 'containers' as const, pointer: `/spec/containers/${String(23 + i)}/image`, from: image(30 + i), to: `asia.${image(30 + i)}`, rule: 'gcr', reason: 'target lacks the image' })),
+    };
+    const { fields, problems } = reviewFields(report, 'patched');
+    expect(problems).toBe(true);
+    expect(fields['invalidImages']).toHaveLength(3);
+    expect(fields['withheldImages']).toHaveLength(2);
+    expect(fields).not.toHaveProperty('invalidImagesCut');
+    // The rewrites take what is left, and count the rest; every rewrite is still in the rule slots.
+    const listed = (fields['rewritten'] as unknown[]).length;
+    expect(listed).toBeGreaterThan(0);
+    expect(fields['rewrittenCut']).toBe(20 - listed);
+    expect(fields['rule1Rewrites']).toBe(20);
+    expect(Buffer.byteLength(JSON.stringify(fields))).toBeLessThan(64 * 1024);
+    // The line's order is kept: counts, rewrites, slots, then the problems.
+    expect(Object.keys(fields).slice(8)).toEqual(['rewritten', 'rewrittenCut', 'rule1', 'rule1Rewrites', 'invalidImages', 'withheld', 'withheldImages']);
+  });
+});
