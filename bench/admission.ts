@@ -22,13 +22,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, platform, arch, tmpdir } from 'node:os';
+import { cpus, loadavg, platform, arch, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { type ColdStartResult, runColdStart, type SecretSetup } from './lib/coldstart.js';
-import { type HttpsPlan, type HttpsResult, type PhaseResult, runHttps, type ServerName } from './lib/https.js';
+import { benchWorkers, type HttpsPlan, type HttpsResult, type PhaseResult, runHttps, type ServerName } from './lib/https.js';
 import { type PerEventPlan, type PerEventResult, runPerEvent } from './lib/perevent.js';
 import { runWorst, type WorstResult } from './lib/worst.js';
 import { type Cell, type InProcessPlan, type InProcessResult, type Mode, runInProcess, type Subject, WEBHOOK_TOKEN } from './lib/inprocess.js';
@@ -52,9 +52,8 @@ const quick = args.quick;
 const sections = new Set(args.sections.split(',').map((s) => s.trim()));
 const rates = args.rates.split(',').map(Number);
 if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new Error(`--rates must be positive integers: ${args.rates}`);
-/** `serve --workers` (and the like-for-like bare server's): the CPUs available unless --workers=N. */
-const workers = args.workers === undefined ? availableParallelism() : Number(args.workers);
-if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer: ${String(args.workers)}`);
+/** `serve --workers` (and the like-for-like bare server's): serve's own default unless --workers=N. */
+const workers = benchWorkers(args.workers);
 
 const REPO = process.cwd();
 /** Extra node options for the child processes (`--profile-dir`). */

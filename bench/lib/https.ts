@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { availableCpus, type ReadText } from '../../src/cli/cpu-limit.js';
 import { review } from '../../src/core/review.js';
 import { GO_RULE, goAnswerProblem, goPeerBinary } from './go-peer.js';
 import { benchRewriter, WEBHOOK_TOKEN } from './inprocess.js';
@@ -55,6 +56,17 @@ export interface PhaseResult {
   readonly latency: Samples;
   /** CPU time the server's processes used during the phase (user + system), ms; NaN where /proc cannot tell. */
   readonly serverCpuMs: number;
+}
+
+/**
+ * `--workers`: serve's (and the like-for-like bare server's) workers; without it, serve's own
+ * default (src/cli/cpu-limit.ts: the CPUs the process may run on, at most its cgroup's CPU limit),
+ * so that the bench measures the `serve` a container runs.
+ */
+export function benchWorkers(text: string | undefined, read?: ReadText, parallelism?: number): number {
+  const n = text === undefined ? availableCpus(read, parallelism) : Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--workers must be a positive integer: ${String(text)}`);
+  return n;
 }
 
 export interface HttpsPlan {

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from '@jest/globals';
 import { availableCpus, cgroupCpuLimit, type ReadText } from '../../src/cli/cpu-limit.js';
+import { benchWorkers } from '../../bench/lib/https.js';
 
 const files =
   (map: Readonly<Record<string, string>>): ReadText =>
@@ -63,5 +64,15 @@ describe('availableCpus', () => {
     const n = availableCpus();
     expect(n).toBeGreaterThanOrEqual(1);
     expect(n).toBeLessThanOrEqual(availableParallelism());
+  });
+});
+
+describe("the bench's workers (bench/lib/https.ts)", () => {
+  it("default to serve's own default, the cgroup's CPU limit counted (availableParallelism alone ignored it)", () => {
+    const limited = files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': '100000 100000\n' });
+    expect(benchWorkers(undefined, limited, 32)).toBe(1);
+    expect(benchWorkers(undefined)).toBe(availableCpus());
+    expect(benchWorkers('3')).toBe(3);
+    expect(() => benchWorkers('0')).toThrow('--workers must be a positive integer: 0');
   });
 });
