@@ -13,9 +13,10 @@
  * same events, timed in its process the same way.
  *
  * The figure is the mean per event over a round of all the events (one clock read per round), the
- * median over the rounds. Every answer of the handler, and of the handler beside it, is checked
- * (patch applied, images, pull secrets, annotation, warnings: bench/lib/workloads.ts); the plain
- * handler's and Python's patches must be the same operations.
+ * median over the rounds. The answers of an untimed round of the handler, and of the handler beside
+ * it, are checked (patch applied, images, pull secrets, annotation, warnings:
+ * bench/lib/workloads.ts), and with `--quick` those of every timed round too (`checkTimed`); the
+ * plain handler's and Python's patches must be the same operations.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
@@ -30,6 +31,13 @@ import { type ContainerCase, ECR, type List, type Variant, Variants, type Worklo
 export interface PerEventPlan {
   readonly events: number;
   readonly rounds: number;
+  /**
+   * `--quick`: every timed round's answers are held and checked once the round's clock has stopped
+   * (the handler's and the handler's beside it), on top of the untimed round. Off in a full run,
+   * whose figure is the recorded one: holding a round's thousands of answers moves them to the old
+   * generation and its collections into the later rounds' times.
+   */
+  readonly checkTimed: boolean;
 }
 
 export interface PerEventResult {
@@ -171,11 +179,25 @@ export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: 
   type Which = 'ours' | 'oursQuiet' | 'plain';
   const handlers: Readonly<Record<Which, (event: unknown, context: Context | undefined) => Promise<unknown>>> = { ours, oursQuiet, plain: plainHandler };
   const call = (which: Which, i: number): Promise<unknown> => handlers[which](events[i]?.event, contexts[i & 63]);
-  const round = async (which: Which, record: boolean): Promise<void> => {
+  const failures: string[] = [];
+  let checked = 0;
+  const check = (label: string, answers: readonly unknown[], round?: number): void => {
+    events.forEach((e, i) => {
+      checked++;
+      const problem = handlerProblemFor(e.workload, e.variant, answers[i]);
+      if (problem !== undefined && failures.length < 20) failures.push(`per event ${i} (${e.workload.label}, ${label}${round === undefined ? '' : `, timed round ${round}`}): ${problem}`);
+    });
+  };
+  const labels: Readonly<Record<Which, string | undefined>> = { ours: 'handler', oursQuiet: 'handler, lines not written', plain: undefined };
+  const round = async (which: Which, r: number): Promise<void> => {
+    const label = plan.checkTimed && r > 0 ? labels[which] : undefined;
+    const held: unknown[] = label === undefined ? [] : new Array<unknown>(events.length);
     const t0 = performance.now();
-    for (let i = 0; i < events.length; i++) await call(which, i);
+    if (label === undefined) for (let i = 0; i < events.length; i++) await call(which, i);
+    else for (let i = 0; i < events.length; i++) held[i] = await call(which, i);
     const elapsed = performance.now() - t0;
-    if (record) result[which].add((elapsed * 1000) / events.length);
+    if (r > 0) result[which].add((elapsed * 1000) / events.length);
+    if (label !== undefined) check(label, held, r);
   };
   // The checked answers come from a round of their own, untimed: holding every timed round's
   // thousands of answers would make the collector's work grow with the run, for both handlers.
@@ -194,7 +216,7 @@ export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: 
   try {
     for (let r = 0; r <= plan.rounds; r++) {
       if (r > 0) progress(`per event round ${r}/${plan.rounds}`);
-      for (const which of orders[r % orders.length] ?? []) await round(which, r > 0);
+      for (const which of orders[r % orders.length] ?? []) await round(which, r);
     }
     oursAnswers = await answersOf('ours');
   } finally {
@@ -204,15 +226,8 @@ export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: 
   const quietAnswers = await answersOf('oursQuiet');
   const plainAnswers = await answersOf('plain');
 
-  const failures: string[] = [];
-  let checked = 0;
-  for (const [label, answers] of [['handler', oursAnswers], ['handler, lines not written', quietAnswers]] as const) {
-    events.forEach((e, i) => {
-      checked++;
-      const problem = handlerProblemFor(e.workload, e.variant, answers[i]);
-      if (problem !== undefined && failures.length < 20) failures.push(`per event ${i} (${e.workload.label}, ${label}): ${problem}`);
-    });
-  }
+  check('handler', oursAnswers);
+  check('handler, lines not written', quietAnswers);
 
   let pythonProblem: string | undefined;
   const eventsFile = join(tmpDir, 'per-event-events.json');
