@@ -14,7 +14,7 @@ const HELP = `image-rewriter ${VERSION}: rewrite container image references in K
 
 Usage:
   image-rewriter explain --config FILE [--namespace NS] IMAGE...   what each image becomes, one JSON object per line
-                                                                   (IMAGE "-" reads images from stdin, one per line)
+                                                                   (IMAGE "-" reads images from stdin, separated by lines or spaces)
   image-rewriter check-config --config FILE [--strict]            validate a rules document; lists every problem
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
         [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
@@ -73,7 +73,10 @@ const explain: Command = async (args, io) => {
     }
     // A byte order mark (a list saved by a Windows editor) is not part of the first image.
     if (text.startsWith('\uFEFF')) text = text.slice(1);
-    for (const line of text.split(/\r?\n/)) if (line.trim() !== '') images.push(line);
+    // Lines, and words within a line: `kubectl get pods -o jsonpath='{..image}'` prints the images
+    // of a list separated by spaces, and no image has a space or a tab (the API server refuses one
+    // with white space around it).
+    for (const line of text.split(/\r?\n/)) for (const image of line.split(/[ \t]+/)) if (image !== '') images.push(image);
   }
   // Without --namespace, an image is explained for an object of no known namespace, where rules
   // limited to `namespaces` never apply: a note names those that would take one of the images.

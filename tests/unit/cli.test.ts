@@ -34,6 +34,17 @@ describe('explain', () => {
     ]);
   });
 
+  // kubectl get pods -o jsonpath='{..image}' prints a list's images on one line, separated by spaces.
+  it('reads images separated by spaces or tabs on a line, as kubectl\'s jsonpath prints them', async () => {
+    const io = captureIo(TEST_ENV, '  gcr.io/a k8s.gcr.io/pause:3.9\tquay.io/x \n');
+    expect(await main(['explain', '-c', demo, '-'], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([
+      { image: 'gcr.io/a', rewritten: 'asia.gcr.io/a', rule: 'gcr' },
+      { image: 'k8s.gcr.io/pause:3.9', rewritten: 'asia.gcr.io/google-containers/pause:3.9', rule: 'k8s-gcr' },
+      { image: 'quay.io/x', rewritten: 'quay.io/x', rule: '' },
+    ]);
+  });
+
   it('reads images from stdin that starts with a byte order mark, and CRLF lines', async () => {
     const io = captureIo(TEST_ENV, '\uFEFFgcr.io/a\r\ngcr.io/b\r\n');
     expect(await main(['explain', '-c', demo, '-'], io)).toBe(EXIT.ok);
