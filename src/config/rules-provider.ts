@@ -77,6 +77,10 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
   const timeoutMs = options.timeoutMs ?? READ_TIMEOUT_MS;
   const engine = refreshEngine(`ssm:${name}`, options, { ok: false, reason: `rules parameter ${name} has not been read yet` });
   let nextReadAt = Number.NEGATIVE_INFINITY;
+  // When nextReadAt was set: a clock read before it was stepped back (NTP, a Lambda environment
+  // thawed with its clock corrected), and the wait would have grown by the step, hours for an
+  // hour's step. Reading then keeps every wait within one TTL (or backoff) of the clock's reading.
+  let scheduledAt = Number.NEGATIVE_INFINITY;
   let failures = 0;
   let inflight: Promise<RulesState> | undefined;
   /** The delay before the next read after one more failed (or invalid) read. */
@@ -98,7 +102,8 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
       version = out.Parameter.Version === undefined ? undefined : String(out.Parameter.Version);
     } catch (e) {
       const retryInMs = backoff();
-      nextReadAt = now() + retryInMs;
+      scheduledAt = now();
+      nextReadAt = scheduledAt + retryInMs;
       count(metrics, Metric.ConfigErrors);
       const code = errorCode(e);
       const kept = engine.state();
@@ -113,11 +118,12 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
     }
     const state = await engine.apply({ text, version });
     // An invalid document is retried like a failed read: the user fixing it should not wait a TTL.
+    scheduledAt = now();
     if (engine.stale()) {
-      nextReadAt = now() + backoff();
+      nextReadAt = scheduledAt + backoff();
     } else {
       failures = 0;
-      nextReadAt = now() + ttlMs;
+      nextReadAt = scheduledAt + ttlMs;
     }
     return state;
   };
@@ -125,7 +131,8 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
   return {
     stale: engine.stale,
     current(): Promise<RulesState> {
-      if (now() < nextReadAt) return Promise.resolve(engine.state());
+      const t = now();
+      if (t < nextReadAt && t >= scheduledAt) return Promise.resolve(engine.state());
       inflight ??= read().finally(() => {
         inflight = undefined;
       });

@@ -228,6 +228,23 @@ describe('ssmRules', () => {
     expect(metricTotals()).toEqual({ ConfigRefreshes: 2, ConfigErrors: 0 });
   });
 
+  it('a wall clock stepped back (NTP, a thawed environment) never holds the rules past one TTL', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).resolves(parameter(GOOD2, 2));
+    const provider = make();
+    await provider.current();
+    // Stepped back an hour: read again now, rather than an hour and a TTL from now.
+    clock -= 3_600_000;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '2' });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+    // Then the TTL again, on the new reading of the clock.
+    clock += 59_999;
+    await provider.current();
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+    clock += 1;
+    await provider.current();
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 3);
+  });
+
   it('does not recompile an unchanged document, and picks up a changed one', async () => {
     ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1)).resolvesOnce(parameter(GOOD, 2)).resolves(parameter(GOOD2, 3));
     const provider = make();
