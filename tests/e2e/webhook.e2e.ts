@@ -1070,4 +1070,53 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       await new Promise((resolve) => injector.close(resolve));
     }
   });
+
+  scenario(env, '15. the default --scope pods, v1beta1 offered first: kubectl run, a Deployment rollout (create, set image) and kubectl debug --copy-to', async () => {
+    // What a cluster registers by default (README "Wiring it to EKS"): Pods only. The API server
+    // sends the first version it knows of the list, so this one is answered in v1beta1.
+    const ns = 'scope-pods';
+    await kubectl.createNamespace(ns);
+    const beta = await env.startExtraServe('serve-scope-pods');
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(beta.port, env.webhook.token), scope: 'pods', admissionReviewVersions: ['v1beta1', 'v1'] }));
+      const registered = await kubectl.json(webhookConfiguration, ['get', 'mutatingwebhookconfiguration', 'image-rewriter']);
+      expect(registered.webhooks.map((w) => [w.name, w.admissionReviewVersions])).toEqual([[WEBHOOK_NAME, ['v1beta1', 'v1']]]);
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, beta);
+      const [mainMark, mark] = [env.serve.mark(), beta.mark()];
+
+      const run = await kubectl.ok(['-n', ns, 'run', 'hello', '--image=gcr.io/e2e/hello:1.0']);
+      expect(warnings(run.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[hello] gcr.io/e2e/hello:1.0 -> asia.gcr.io/e2e/hello:1.0 (rule gcr)']);
+      const hello = await getPod(ns, 'hello');
+      expect(imagesOf(hello.spec)).toEqual({ 'containers/hello': 'asia.gcr.io/e2e/hello:1.0' });
+      expect(hello.metadata.annotations?.[ORIGINAL_IMAGES]).toBe('{"containers/hello":"gcr.io/e2e/hello:1.0"}');
+      expect(await beta.waitReviewed(ns, 'hello', mark)).toMatchObject({ operation: 'CREATE', outcome: 'patched', rewrites: 1 });
+
+      // The Deployment is stored as applied (no warning at apply); the Pods its ReplicaSet creates are rewritten.
+      const created = await kubectl.ok(['-n', ns, 'create', 'deployment', 'web', '--image=gcr.io/e2e/web:1', '--replicas=2']);
+      expect(warnings(created.stderr)).toEqual([]);
+      const first = await waitForPods(ns, 'app=web', 2);
+      expect(first.map((p) => imagesOf(p.spec))).toEqual([{ 'containers/web': 'asia.gcr.io/e2e/web:1' }, { 'containers/web': 'asia.gcr.io/e2e/web:1' }]);
+      expect(imagesOf((await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web'])).spec.template.spec)).toEqual({ 'containers/web': 'gcr.io/e2e/web:1' });
+
+      // A rollout: a new ReplicaSet for the new template (upstream, as the user wrote it), whose Pod is rewritten.
+      await kubectl.ok(['-n', ns, 'set', 'image', 'deployment/web', 'web=gcr.io/e2e/web:2']);
+      const rolled = await eventually('a Pod of the new ReplicaSet', { timeoutMs: 90_000 }, async () => {
+        const pods = await kubectl.json(list(pod), ['-n', ns, 'get', 'pods', '-l', 'app=web']);
+        const fresh = pods.items.filter((p) => (p.spec.containers[0]?.image ?? '').endsWith(':2'));
+        return fresh.length > 0 ? done(fresh) : notYet(`${pods.items.length} Pod(s), none of :2`);
+      });
+      expect(rolled.map((p) => imagesOf(p.spec))).toEqual(rolled.map(() => ({ 'containers/web': 'asia.gcr.io/e2e/web:2' })));
+      const sets = await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=web']);
+      expect(sets.items.map((r) => imagesOf(r.spec.template.spec)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([{ 'containers/web': 'gcr.io/e2e/web:1' }, { 'containers/web': 'gcr.io/e2e/web:2' }]);
+
+      // kubectl debug --copy-to: a new Pod, a copy of hello (already rewritten) with one more container.
+      const copied = await kubectl.ok(['-n', ns, 'debug', 'hello', '--copy-to=hello-debug', '--image=docker.io/e2e/tools:1', '-c', 'tools']);
+      expect(warnings(copied.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[tools] docker.io/e2e/tools:1 -> mirror.example.com/hub/e2e/tools:1 (rule hub)']);
+      expect(imagesOf((await getPod(ns, 'hello-debug')).spec)).toEqual({ 'containers/hello': 'asia.gcr.io/e2e/hello:1.0', 'containers/tools': 'mirror.example.com/hub/e2e/tools:1' });
+      expect(env.serve.reviewed(ns, 'hello', mainMark)).toBeUndefined();
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(beta);
+    }
+  });
 });
