@@ -237,10 +237,12 @@ export function groupsOf(re: RegExp): { count: number; names: Set<string> } {
 export const SAMPLE_GROUP_VALUE = 'x';
 
 /**
- * The values a regex rule's groups take in the samples of its results that the load-time warnings
- * try (rule-warnings.ts): "x", and "/x" for a group that always starts the path (`asia.gcr.io$1`).
+ * The values every group is set to when no name the regex matches (src/core/regex-samples.ts)
+ * gives a result that parses, before a rule is refused as one that can never yield a valid name:
+ * "x", "/x" for a group that always starts the path (`asia.gcr.io$1`), a port
+ * (`mirror.example.com:$1/$2`), and nothing (a group that need not take part).
  */
-export const SAMPLE_GROUP_VALUES: readonly string[] = [SAMPLE_GROUP_VALUE, `/${SAMPLE_GROUP_VALUE}`];
+export const SAMPLE_GROUP_VALUES: readonly string[] = [SAMPLE_GROUP_VALUE, `/${SAMPLE_GROUP_VALUE}`, '5000', ''];
 
 /** The template with every group set to `value` (SAMPLE_GROUP_VALUE by default). */
 export const sampleOf = (parts: readonly TemplatePart[], value = SAMPLE_GROUP_VALUE): string => parts.map((p) => ('text' in p ? p.text : value)).join('');

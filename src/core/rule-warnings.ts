@@ -9,7 +9,8 @@ import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
 import { hasPathPrefix, matchedPrefix, sameName } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
-import { hasRegistryHost, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES } from './replace-template.js';
+import { hasRegistryHost, SAMPLE_GROUP_VALUE } from './replace-template.js';
+import type { RegexSample } from './regex-samples.js';
 
 /**
  * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
@@ -259,15 +260,18 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
  * with none included (src/core/rules.ts): the check costs about samples times rules when many
  * rules share a prefix, or have none. 10,000 rules starting with a group took 146 s to load, and
  * 4,000 `registry\.corp/(?:old1)/(.*)` -> `registry.corp/new1/$1` 12 s: past Lambda's 10 s init, and
- * serve's event loop blocked at each reload. 1,000 of either (this bound) take under a second.
+ * serve's event loop blocked at each reload. About 700 of either (this bound: two results of each
+ * rule, src/core/rules.ts, both names the rewriter runs every such regex on) take under a second;
+ * 2,000,000 was the bound while one of the two samples ("/x" in every group) rarely parsed, and
+ * cost nothing past the parser.
  */
-export const MAX_SAMPLE_TESTS = 2_000_000;
+export const MAX_SAMPLE_TESTS = 1_000_000;
 
 /** A sample a rule can produce: a name with a registry host (see regexRewrittenAgainWarnings). */
 const producible = (sample: string): boolean => sample.includes('/') && hasRegistryHost(sample);
 
 /** The regex tests rewriting `samples` costs, counted from the rewriter's own index before any regex runs. */
-function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly string[]>): number {
+function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly RegexSample[]>): number {
   const byLiteral = new Map<string, number>();
   for (const rule of rules) {
     // Rules limited to namespaces too: not tested on a sample (rewritten in none), but still gathered
@@ -279,7 +283,7 @@ function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number
   const lengths = [...new Set([...byLiteral.keys()].map((key) => key.length))].sort((x, y) => x - y);
   let tests = 0;
   for (const list of samples.values()) {
-    for (const sample of list) {
+    for (const { out: sample } of list) {
       if (!producible(sample)) continue;
       for (const length of lengths) {
         if (length > sample.length) break;
@@ -291,16 +295,15 @@ function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number
 }
 
 /**
- * The warnings for regex rules whose results, with every group set to SAMPLE_GROUP_VALUE (and to
- * `/` and it), an unscoped rule takes again: `(.+)` -> `mirror.example.com/$1` ("mirror
- * everything") matches its own results, and each of them is refused at admission, so the rule
- * rewrites nothing. What a regex produces is not decidable; the samples are what `replace` is
- * checked with at load. Only a sample that is a name with a registry host is one the rule can
- * produce (`asia.gcr.iox`, from `asia.gcr.io$1` with "x", is Docker Hub's and would be refused
- * itself), and the warning needs every such sample taken again. Skipped, with a warning that says
- * so, when it would cost more than MAX_SAMPLE_TESTS regex tests.
+ * The warnings for regex rules whose results an unscoped rule takes again: `(.+)` ->
+ * `mirror.example.com/$1` ("mirror everything") matches its own results, and each of them is
+ * refused at admission, so the rule rewrites nothing. What a regex produces is not decidable; the
+ * samples are results the rule gives for names its regex matches (src/core/regex-samples.ts), and
+ * the warning needs every one of them that is a name with a registry host taken again (a rule
+ * with none gets no warning). Skipped, with a warning that says so, when it would cost more than
+ * MAX_SAMPLE_TESTS regex tests.
  */
-export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly string[]>, rewriter: Rewriter): Issue[] {
+export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly RegexSample[]>, rewriter: Rewriter): Issue[] {
   if (sampleTests(rules, samples) > MAX_SAMPLE_TESTS) {
     return [
       {
@@ -313,23 +316,23 @@ export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samp
   }
   const issues: Issue[] = [];
   for (const rule of rules) {
-    let first: { readonly value: string; readonly sample: string; readonly by: CompiledRule } | undefined;
-    let produced = 0;
-    let again = 0;
-    for (const [i, sample] of (samples.get(rule.index) ?? []).entries()) {
+    let first: { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined;
+    for (const { name, out: sample } of samples.get(rule.index) ?? []) {
       if (!producible(sample)) continue;
       const r = rewriter.rewrite(sample);
       if (r.kind === 'invalid') continue;
-      produced++;
-      if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) continue;
-      again++;
-      first ??= { value: SAMPLE_GROUP_VALUES[i] ?? SAMPLE_GROUP_VALUE, sample, by: r.rule };
+      // One result applied is enough: the rule rewrites something.
+      if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) {
+        first = undefined;
+        break;
+      }
+      first ??= { name, sample, by: r.rule };
     }
-    if (first === undefined || again < produced) continue;
+    if (first === undefined) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',
-      message: `rule "${rule.name}" rewrites nothing: rule "${first.by.name}" (rules[${first.by.index}]) matches what it produces (with every group set to "${first.value}" it gives "${first.sample}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
+      message: `rule "${rule.name}" rewrites nothing: rule "${first.by.name}" (rules[${first.by.index}]) matches what it produces (it gives "${first.sample}" for "${first.name}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
     });
   }
   return issues;

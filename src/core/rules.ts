@@ -17,6 +17,7 @@ import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
+import { type RegexSample, regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
 import { excludedRuleWarnings, regexRewrittenAgainWarnings, rewrittenAgainWarnings, runtimeWarnings, shadowWarnings } from './rule-warnings.js';
@@ -32,6 +33,9 @@ export * from './rule-types.js';
 export const RULE_REGEX_FLAGS = '';
 export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
 
+/** At most this many results of each regex rule are checked at load (src/core/regex-samples.ts; their cost: MAX_SAMPLE_TESTS in rule-warnings.ts). */
+const MAX_RULE_SAMPLES = 2;
+
 /** The warning on a `verify` rule whose replace takes its registry host from a group. */
 export const HOST_FROM_GROUP_WARNING =
   'the replace takes its registry host from a group, so the image names the host the existence check asks: anyone who may create Pods can make the webhook send HTTPS requests to any address it reaches, and read in the warning whether it was refused, not TLS or not resolved; write the host in the replace (mirror.example.com/$1), or end it with your own domain ($1.mirror.example.com/$2)';
@@ -41,7 +45,7 @@ function compileRule(
   index: number,
   env: Readonly<Record<string, string | undefined>>,
   issues: Issue[],
-  samples: Map<number, readonly string[]>,
+  samples: Map<number, readonly RegexSample[]>,
 ): CompiledRule | undefined {
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
@@ -109,13 +113,21 @@ function compileRule(
   const { count, names } = groupsOf(re);
   const { parts, errors } = parseTemplatePieces(substituted.pieces, count, names);
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
+  const apply = (name: string): string | undefined => {
+    const m = re.exec(name);
+    return m === null ? undefined : applyTemplate(parts, m);
+  };
+  // What the rule gives for names it matches (src/core/regex-samples.ts): the results the checks below look at.
+  const real = issues.length === before ? regexSamples(source, apply, MAX_RULE_SAMPLES) : [];
   if (issues.length === before) {
     const sample = sampleOf(parts);
     const hostProblem = templateHostProblem(parts);
     if (hostProblem !== undefined) issues.push({ path: replacePath, severity: 'error', message: hostProblem });
-    // Every sample must fail: a group that starts the path gives "/x", and a host the template
-    // writes whole in capitals (`Mirror.Example.com$1`) then reads "Mirror.Example.comx" as a Docker Hub name.
-    else if (!SAMPLE_GROUP_VALUES.some((value) => parseNormalizedNamed(sampleOf(parts, value)).ok)) {
+    // Refused only when no result parses, neither of a name the regex matches nor with every group
+    // set to any of SAMPLE_GROUP_VALUES (names the reader of regexSamples misses): a valid rule
+    // refused is worse than a bad one let through, whose results are each refused at admission.
+    // A host the template writes whole in capitals (`Mirror.Example.com$1`) reads as a Docker Hub name with "x".
+    else if (!real.some((s) => parseNormalizedNamed(s.out).ok) && !SAMPLE_GROUP_VALUES.some((value) => parseNormalizedNamed(sampleOf(parts, value)).ok)) {
       issues.push({
         path: replacePath,
         severity: 'error',
@@ -133,10 +145,7 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
-  samples.set(
-    index,
-    SAMPLE_GROUP_VALUES.map((value) => sampleOf(parts, value)),
-  );
+  samples.set(index, real);
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
   // With verify, the webhook asks the target's host: a host from the Pod's own text is any address
@@ -150,10 +159,7 @@ function compileRule(
     pattern: source,
     ...(hostSuffix === undefined ? {} : { hostSuffix }),
     ...(hostExact === undefined ? {} : { hostExact }),
-    apply: (name: string) => {
-      const m = re.exec(name);
-      return m === null ? undefined : applyTemplate(parts, m);
-    },
+    apply,
   });
 }
 
@@ -199,7 +205,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];
   const seen = new Map<string, number>();
-  const samples = new Map<number, readonly string[]>();
+  const samples = new Map<number, readonly RegexSample[]>();
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);

@@ -601,17 +601,17 @@ describe('validation warnings', () => {
       // "Mirror everything": check-config said "ok"; at admission every image was left alone.
       why: 'a regex rule that matches what it produces (so none of its results is applied)',
       doc: "rules:\n  - {name: everything, regex: '(.+)', replace: mirror.example.com/$1}\n",
-      want: 'rules[0].replace: rule "everything" rewrites nothing: rule "everything" (rules[0]) matches what it produces (with every group set to "x" it gives "mirror.example.com/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+      want: 'rules[0].replace: rule "everything" rewrites nothing: rule "everything" (rules[0]) matches what it produces (it gives "mirror.example.com/x.x/x" for "x.x/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
     {
       why: 'a regex rule whose results a later rule would rewrite again',
       doc: "rules:\n  - {name: quay, regex: 'quay\\.io/(.+)', replace: mirror.example.com/quay/$1}\n  - {name: mirror, match: mirror.example.com, replace: other.example.com/m}\n",
-      want: 'rules[0].replace: rule "quay" rewrites nothing: rule "mirror" (rules[1]) matches what it produces (with every group set to "x" it gives "mirror.example.com/quay/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+      want: 'rules[0].replace: rule "quay" rewrites nothing: rule "mirror" (rules[1]) matches what it produces (it gives "mirror.example.com/quay/x" for "quay.io/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
     {
       why: 'a regex rule whose group starts the path, and whose results a later rule would rewrite again',
       doc: "rules:\n  - {name: gcr, regex: 'gcr\\.io(/.*)', replace: mirror.example.com$1}\n  - {name: m, regex: 'mirror\\.example\\.com/(.*)', replace: other.example.com/$1}\n",
-      want: 'rules[0].replace: rule "gcr" rewrites nothing: rule "m" (rules[1]) matches what it produces (with every group set to "/x" it gives "mirror.example.com/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+      want: 'rules[0].replace: rule "gcr" rewrites nothing: rule "m" (rules[1]) matches what it produces (it gives "mirror.example.com/x" for "gcr.io/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
     {
       // check-config said "ok"; no image under gcr.io was ever rewritten.
@@ -684,6 +684,28 @@ describe('validation warnings', () => {
     const r = parseRules("rules:\n  - {name: gcr, regex: 'gcr\\.io(/.*)', replace: asia.gcr.io$1}\n  - {name: hub, regex: 'docker\\.io/library/(.*)', replace: mirror.example.com/dockerhub/$1}\n", {});
     expect(r.ok && r.warnings).toEqual([]);
     if (r.ok) expect(r.rewriter.rewrite('gcr.io/nginx')).toMatchObject({ kind: 'rewritten', rewritten: 'asia.gcr.io/nginx' });
+  });
+
+  it.each([
+    // With every group "x", `mirror.example.comx/x`: a Docker Hub name no image gives (the port
+    // group is empty or a port), which the rule itself takes again; a false "rewrites nothing".
+    ['an optional port group, the host from a group', '([a-z0-9.-]+)(:[0-9]+)?/(.+)', 'mirror.example.com$2/$3', 'gcr.io/a/b', 'mirror.example.com/a/b'],
+    ['an optional port group, the host from a group (with a port)', '([a-z0-9.-]+)(:[0-9]+)?/(.+)', 'mirror.example.com$2/$3', 'registry:5000/team/app', 'mirror.example.com:5000/team/app'],
+    ['an optional port group after a literal host', 'registry\\.example\\.com(:[0-9]+)?/(.+)', 'mirror.example.com$1/$2', 'registry.example.com:5000/x/y', 'mirror.example.com:5000/x/y'],
+    ['an optional port group after a literal host (without one)', 'registry\\.example\\.com(:[0-9]+)?/(.+)', 'mirror.example.com$1/$2', 'registry.example.com/x/y', 'mirror.example.com/x/y'],
+  ])('does not warn about a regex rule with %s that rewrites', (_why, regex, replace, image, rewritten) => {
+    const r = parseRules(`rules:\n  - {name: optport, regex: '${regex}', replace: '${replace}'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+    if (r.ok) expect(explainImage(r.rewriter, `${image}:1`)).toEqual({ image: `${image}:1`, rewritten: `${rewritten}:1`, rule: 'optport' });
+  });
+
+  it('accepts a regex rule whose template writes a port from a group (refused before: with every group "x" it gave "mirror.example.com:x/x")', () => {
+    const r = parseRules("rules:\n  - {name: port, regex: 'registry\\.example\\.com:([0-9]+)/(.*)', replace: 'mirror.example.com:$1/$2'}\n", {});
+    expect(r.ok ? r.warnings.map(formatIssue) : r.issues.map(formatIssue)).toEqual([]);
+    if (!r.ok) return;
+    expect(explainImage(r.rewriter, 'registry.example.com:5000/team/app:1')).toEqual({ image: 'registry.example.com:5000/team/app:1', rewritten: 'mirror.example.com:5000/team/app:1', rule: 'port' });
+    // The port as rules see it, without its leading zeros.
+    expect(explainImage(r.rewriter, 'registry.example.com:05000/app')).toMatchObject({ rewritten: 'mirror.example.com:5000/app' });
   });
 
   it('does not warn about a regex rule whose target is excluded, nor about one that does not match what it produces', () => {
