@@ -7,7 +7,7 @@
  */
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
-import { hasPathPrefix, matchedPrefix, sameName } from './matched-name.js';
+import { hasPathPrefix, matchedHost, matchedPrefix, sameName } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
 import { hasRegistryHost, SAMPLE_GROUP_VALUE } from './replace-template.js';
 import type { RegexSample } from './regex-samples.js';
@@ -72,6 +72,49 @@ export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: re
       });
       break;
     }
+  }
+  return issues;
+}
+
+/**
+ * The warnings for regex rules that can match no name because of how they spell the text every
+ * name they match starts with (`literalPrefix`): names are compared with their host as the
+ * kubelet reads it (src/core/matched-name.ts: lower case, a port without its leading zeros, no
+ * `:443`, Docker Hub's hosts `docker.io`), their path is lower case, and they start with a
+ * registry host. A `match` prefix spelled so is refused (src/config/document-rules.ts); a regex is
+ * warned about, with the spelling that matches, since only its literal start can be judged.
+ */
+export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
+  const issues: Issue[] = [];
+  for (const rule of rules) {
+    if (rule.kind !== 'regex') continue;
+    // A leading `^` is the anchoring the rewriter adds anyway.
+    const source = rule.pattern.startsWith('^') ? rule.pattern.slice(1) : rule.pattern;
+    const literal = literalPrefix(source);
+    const slash = literal.indexOf('/');
+    const host = slash < 0 ? literal : literal.slice(0, slash);
+    /** The index in `source` after its first `n` literal characters (an escape is two). */
+    const at = (n: number): number => {
+      let i = 0;
+      for (let k = 0; k < n; k++) i += source[i] === '\\' ? 2 : 1;
+      return i;
+    };
+    let why: string | undefined;
+    let fixed: string | undefined;
+    if (/[A-Z]/.test(literal)) {
+      why = `no name has the capitals of "${literal}" (a registry host is compared in lower case, and a path is lower case)`;
+      fixed = source.slice(0, at(literal.length)).toLowerCase() + source.slice(at(literal.length));
+    } else if (slash > 0 && !(host.includes('.') || host.includes(':') || host === 'localhost')) {
+      why = `no name starts with "${host}/": a name starts with its registry host (docker.io/library/nginx)`;
+      fixed = `docker\\.io/${source}`;
+    } else if ((slash > 0 && matchedHost(host) !== host) || /:0+[1-9]/.test(host)) {
+      const spelled = slash > 0 ? matchedHost(host) : host.replace(/:0+(?=[1-9])/, ':');
+      why = `no name starts with "${host}": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub's hosts as docker.io), "${spelled}" here`;
+      fixed = spelled.replace(/[.]/g, '\\.') + source.slice(at(host.length));
+    }
+    if (why === undefined) continue;
+    const anchor = source === rule.pattern ? '' : '^';
+    issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message: `rule "${rule.name}" matches nothing: ${why}; write "${anchor}${fixed ?? ''}"` });
   }
   return issues;
 }

@@ -664,6 +664,33 @@ describe('validation warnings', () => {
   });
 
   it.each([
+    // check-config said "ok"; the image registry:05000/app is registry:5000/app to the rules, which the regex never matched.
+    ['registry:05000/(.*)', 'no name starts with "registry:05000": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub\'s hosts as docker.io), "registry:5000" here; write "registry:5000/(.*)"', 'registry:05000/app'],
+    ['reg\\.example\\.com:05[0-9]+/(.*)', 'no name starts with "reg.example.com:05": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub\'s hosts as docker.io), "reg.example.com:5" here; write "reg\\.example\\.com:5[0-9]+/(.*)"', 'reg.example.com:0500/app'],
+    ['ghcr\\.io:443/(.*)', 'no name starts with "ghcr.io:443": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub\'s hosts as docker.io), "ghcr.io" here; write "ghcr\\.io/(.*)"', 'ghcr.io:443/app'],
+    ['index\\.docker\\.io/(.*)', 'no name starts with "index.docker.io": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub\'s hosts as docker.io), "docker.io" here; write "docker\\.io/(.*)"', 'index.docker.io/team/app'],
+    // check-config said "ok"; the image GCR.io/app is gcr.io/app to the rules.
+    ['GCR\\.io/(.*)', 'no name has the capitals of "GCR.io/" (a registry host is compared in lower case, and a path is lower case); write "gcr\\.io/(.*)"', 'GCR.io/app'],
+    ['^Quay\\.io/(.*)$', 'no name has the capitals of "Quay.io/" (a registry host is compared in lower case, and a path is lower case); write "^quay\\.io/(.*)$"', 'quay.io/app'],
+    ['bitnami/(.*)', 'no name starts with "bitnami/": a name starts with its registry host (docker.io/library/nginx); write "docker\\.io/bitnami/(.*)"', 'bitnami/redis'],
+  ])('warns that a regex rule %s, spelled otherwise than names are compared, matches nothing, and how to write it', (regex, why, image) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/$1'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r" matches nothing: ${why}`]);
+    if (!r.ok) return;
+    expect(explainImage(r.rewriter, image)).toMatchObject({ rewritten: image, rule: '' });
+    // The spelling it gives matches that image.
+    const fixed = /write "(.*)"$/.exec(why)?.[1] ?? '';
+    const again = parseRules(`rules:\n  - {name: r, regex: '${fixed}', replace: 'mirror.example.com/$1'}\n`, {});
+    expect(again.ok && again.warnings).toEqual([]);
+    if (again.ok) expect(explainImage(again.rewriter, image)).toMatchObject({ rule: 'r' });
+  });
+
+  it.each(['reg\\.example\\.com:0/(.*)', '[A-Za-z]+\\.example\\.org/(.*)', '(GCR|gcr)\\.io/(.*)', 'registry:0[0-9]*/(.*)'])('does not warn about a regex rule whose spelling is not decided by its literal start: %s', (regex) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+  });
+
+  it.each([
     ['a host written whole', 'mirror.example.com/quay-$1/$2'],
     ['a host that ends with the template\'s own domain', '$1.mirror.example.com/$2'],
     ['a host written whole and followed by a group', 'mirror.example.com/$1$2'],
