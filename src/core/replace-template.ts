@@ -160,16 +160,30 @@ export function templateHostExact(parts: readonly TemplatePart[]): string | unde
 
 /**
  * Whether a group writes part of a regex rule's registry host with nothing to pin the result to a
- * host of the template's: neither `templateHostSuffix` nor `templateHostExact` applies
- * (`$<host>/mirror/$<rest>`). The image's own text then names the host.
+ * host of the template's: neither `templateHostExact` applies nor a `templateHostSuffix` that
+ * names a domain (`$<host>/mirror/$<rest>`; `$1:5000/$2`, whose suffix is a port only, any host on
+ * it; `$1example.com/$2` or `$1.com/$2`, any host that ends so). The image's own text then names
+ * the host.
  */
 export function templateHostFromGroup(parts: readonly TemplatePart[]): boolean {
-  if (templateHostSuffix(parts) !== undefined || templateHostExact(parts) !== undefined) return false;
+  const suffix = templateHostSuffix(parts);
+  if ((suffix !== undefined && suffixNamesDomain(suffix)) || templateHostExact(parts) !== undefined) return false;
   for (const p of parts) {
     if (!('text' in p)) return true;
     if (p.text.includes('/')) return false;
   }
   return false;
+}
+
+/**
+ * Whether a host suffix (`templateHostSuffix`) keeps every host under one domain: past its first
+ * `.`, a name of two labels or more, before any port (`.mirror.example.com`, `-mirror.example.com:5000`:
+ * example.com; not `:5000`, `example.com`, which `evilexample.com` ends with too, nor `.com`).
+ */
+function suffixNamesDomain(suffix: string): boolean {
+  const name = suffix.replace(/:\d*$/, '');
+  const dot = name.indexOf('.');
+  return dot >= 0 && /^[^.]+\.[^.]/.test(name.slice(dot + 1));
 }
 
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */

@@ -691,7 +691,20 @@ describe('validation warnings', () => {
   });
 
   it.each([
+    // check-config said nothing, where `$1/$2` was warned about: the Pod names any host on that port.
+    ['a fixed port', '$1:5000/$2'],
+    ['a domain of one label', '$1.com/$2'],
+    ['a text any host may end with', '$1example.com/$2'],
+    ['a domain of one label and a port', '$1.com:5000/$2'],
+  ])('warns about a verify rule whose host is a group then %s (the Pod chooses the host the check asks)', (_why, replace) => {
+    const r = parseRules(`rules:\n  - {name: q, regex: '(quay\\.io|ghcr\\.io)/(.+)', replace: '${replace}', verify: true}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].verify: ${HOST_FROM_GROUP_WARNING}`]);
+  });
+
+  it.each([
     ['a host written whole', 'mirror.example.com/quay-$1/$2'],
+    ['a host that ends with the template\'s own domain and a port', '$1.mirror.example.com:5000/$2'],
+    ['a host that ends with a text of the template\'s own domain', '$1-mirror.example.com/$2'],
     ['a host that ends with the template\'s own domain', '$1.mirror.example.com/$2'],
     ['a host written whole and followed by a group', 'mirror.example.com/$1$2'],
   ])('does not warn about a verify rule with %s', (_why, replace) => {
