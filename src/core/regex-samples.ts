@@ -199,11 +199,16 @@ function sequence(elements: readonly Node[]): string[] {
   }
   const product = lists.reduce((n, l) => n * l.length, 1);
   if (product <= MAX_NAMES) {
-    // Every combination, those of the first variants first (by the sum of their ranks): what
-    // the first few names differ in is spread over the elements.
-    let out = [{ text: '', rank: 0 }];
-    for (const list of lists) out = out.flatMap((head) => list.map((v, k) => ({ text: head.text + v, rank: head.rank + k })));
-    return out.sort((a, b) => a.rank - b.rank).map((c) => c.text);
+    // Every combination, those of the first variants first (by the sum of their ranks), and of
+    // a rank those that vary an earlier element first (a host's alternatives before a path's
+    // shapes): what the first few names differ in is spread over the elements.
+    let out = [{ text: '', rank: 0, ranks: [] as number[] }];
+    for (const list of lists) out = out.flatMap((head) => list.map((v, k) => ({ text: head.text + v, rank: head.rank + k, ranks: [...head.ranks, k] })));
+    const earlier = (a: readonly number[], b: readonly number[]): number => {
+      const k = a.findIndex((r, i) => r !== b[i]);
+      return k < 0 ? 0 : (b[k] ?? 0) - (a[k] ?? 0);
+    };
+    return out.sort((a, b) => a.rank - b.rank || earlier(a.ranks, b.ranks)).map((c) => c.text);
   }
   // Else each element's variants over a base of the others' first ones, and over one of their
   // second ones, element by element in turn, the two taken in turn.

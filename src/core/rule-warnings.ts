@@ -313,8 +313,14 @@ export const MAX_SAMPLE_TESTS = 1_000_000;
 /** A sample a rule can produce: a name with a registry host (see regexRewrittenAgainWarnings). */
 const producible = (sample: string): boolean => sample.includes('/') && hasRegistryHost(sample);
 
-/** The regex tests rewriting `samples` costs, counted from the rewriter's own index before any regex runs. */
-function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly RegexSample[]>): number {
+/** A regex rule's samples: the few checked first, and more (src/core/regex-samples.ts), made only for a rule all of those few warn about. */
+export interface RuleSamples {
+  readonly first: readonly RegexSample[];
+  readonly more: () => readonly RegexSample[];
+}
+
+/** A counter of the regex tests rewriting samples costs, from the rewriter's own index before any regex runs. */
+function sampleTests(rules: readonly CompiledRule[]): (lists: Iterable<readonly RegexSample[]>) => number {
   const byLiteral = new Map<string, number>();
   for (const rule of rules) {
     // Rules limited to namespaces too: not tested on a sample (rewritten in none), but still gathered
@@ -324,17 +330,43 @@ function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number
     byLiteral.set(literal, (byLiteral.get(literal) ?? 0) + 1);
   }
   const lengths = [...new Set([...byLiteral.keys()].map((key) => key.length))].sort((x, y) => x - y);
-  let tests = 0;
-  for (const list of samples.values()) {
-    for (const { out: sample } of list) {
-      if (!producible(sample)) continue;
-      for (const length of lengths) {
-        if (length > sample.length) break;
-        tests += byLiteral.get(sample.slice(0, length)) ?? 0;
+  return (lists) => {
+    let tests = 0;
+    for (const list of lists) {
+      for (const { out: sample } of list) {
+        if (!producible(sample)) continue;
+        for (const length of lengths) {
+          if (length > sample.length) break;
+          tests += byLiteral.get(sample.slice(0, length)) ?? 0;
+        }
       }
     }
+    return tests;
+  };
+}
+
+const SKIPPED: Issue = {
+  path: ['rules'],
+  severity: 'warning',
+  message:
+    'the check for regex rules that rewrite nothing was skipped: their results would be tried against too many regex rules (a regex that starts with a group, a class or "." is tried for every image, one that starts with literal text for every image that starts with it); start each regex with the literal text of the names it matches',
+};
+
+/**
+ * The first of `samples` and the rule that takes it again, when an unscoped rule takes every one
+ * of them that is a name with a registry host again; undefined when one is applied, or none is such a name.
+ */
+function allTakenAgain(samples: readonly RegexSample[], rewriter: Rewriter): { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined {
+  let first: { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined;
+  for (const { name, out: sample } of samples) {
+    if (!producible(sample)) continue;
+    const r = rewriter.rewrite(sample);
+    if (r.kind === 'invalid') continue;
+    // One result applied is enough: the rule rewrites something.
+    if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) return undefined;
+    first ??= { name, sample, by: r.rule };
   }
-  return tests;
+  return first;
 }
 
 /**
@@ -343,40 +375,36 @@ function sampleTests(rules: readonly CompiledRule[], samples: ReadonlyMap<number
  * refused at admission, so the rule rewrites nothing. What a regex produces is not decidable; the
  * samples are results the rule gives for names its regex matches (src/core/regex-samples.ts), and
  * the warning needs every one of them that is a name with a registry host taken again (a rule
- * with none gets no warning). Skipped, with a warning that says so, when it would cost more than
- * MAX_SAMPLE_TESTS regex tests.
+ * with none gets no warning): the first few of each rule, then, for a rule all of those warn
+ * about, more (a branch of an alternation whose results are applied: `(localhost|[a-z]+\.example\.com)/...`
+ * -> `mirror.example.com/$1/...` takes again only what `localhost` gives). Skipped, with a warning
+ * that says so, when it would cost more than MAX_SAMPLE_TESTS regex tests; so is a rule whose more
+ * samples would take it past that.
  */
-export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, readonly RegexSample[]>, rewriter: Rewriter): Issue[] {
-  if (sampleTests(rules, samples) > MAX_SAMPLE_TESTS) {
-    return [
-      {
-        path: ['rules'],
-        severity: 'warning',
-        message:
-          'the check for regex rules that rewrite nothing was skipped: their results would be tried against too many regex rules (a regex that starts with a group, a class or "." is tried for every image, one that starts with literal text for every image that starts with it); start each regex with the literal text of the names it matches',
-      },
-    ];
-  }
+export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, RuleSamples>, rewriter: Rewriter): Issue[] {
+  const count = sampleTests(rules);
+  let spent = count([...samples.values()].map((s) => s.first));
+  if (spent > MAX_SAMPLE_TESTS) return [SKIPPED];
   const issues: Issue[] = [];
+  let skipped = false;
   for (const rule of rules) {
-    let first: { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined;
-    for (const { name, out: sample } of samples.get(rule.index) ?? []) {
-      if (!producible(sample)) continue;
-      const r = rewriter.rewrite(sample);
-      if (r.kind === 'invalid') continue;
-      // One result applied is enough: the rule rewrites something.
-      if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) {
-        first = undefined;
-        break;
-      }
-      first ??= { name, sample, by: r.rule };
-    }
+    const own = samples.get(rule.index);
+    if (own === undefined) continue;
+    const first = allTakenAgain(own.first, rewriter);
     if (first === undefined) continue;
+    const more = own.more();
+    spent += count([more]);
+    if (spent > MAX_SAMPLE_TESTS) {
+      skipped = true;
+      break;
+    }
+    if (allTakenAgain(more, rewriter) === undefined) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',
       message: `rule "${rule.name}" rewrites nothing: rule "${first.by.name}" (rules[${first.by.index}]) matches what it produces (it gives "${first.sample}" for "${first.name}"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target`,
     });
   }
+  if (skipped) issues.push(SKIPPED);
   return issues;
 }

@@ -17,10 +17,10 @@ import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
-import { type RegexSample, regexSamples } from './regex-samples.js';
+import { regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
-import { excludedRuleWarnings, regexRewrittenAgainWarnings, regexSpellingWarnings, rewrittenAgainWarnings, runtimeWarnings, shadowWarnings } from './rule-warnings.js';
+import { excludedRuleWarnings, regexRewrittenAgainWarnings, regexSpellingWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings, shadowWarnings } from './rule-warnings.js';
 
 // The types are in src/core/rule-types.ts (shared with the warnings); importers keep one entry point.
 export * from './rule-types.js';
@@ -33,8 +33,13 @@ export * from './rule-types.js';
 export const RULE_REGEX_FLAGS = '';
 export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
 
-/** At most this many results of each regex rule are checked at load (src/core/regex-samples.ts; their cost: MAX_SAMPLE_TESTS in rule-warnings.ts). */
+/**
+ * At most this many results of each regex rule are checked at load (src/core/regex-samples.ts;
+ * their cost: MAX_SAMPLE_TESTS in rule-warnings.ts), and this many more before a rule is warned
+ * about as one that rewrites nothing.
+ */
 const MAX_RULE_SAMPLES = 2;
+const MORE_RULE_SAMPLES = 8;
 
 /** The warning on a `verify` rule whose replace takes its registry host from a group. */
 export const HOST_FROM_GROUP_WARNING =
@@ -45,7 +50,7 @@ function compileRule(
   index: number,
   env: Readonly<Record<string, string | undefined>>,
   issues: Issue[],
-  samples: Map<number, readonly RegexSample[]>,
+  samples: Map<number, RuleSamples>,
 ): CompiledRule | undefined {
   const replacePath = ['rules', index, 'replace'];
   const before = issues.length;
@@ -145,7 +150,7 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
-  samples.set(index, real);
+  samples.set(index, { first: real, more: () => regexSamples(source, apply, MORE_RULE_SAMPLES) });
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
   // With verify, the webhook asks the target's host: a host from the Pod's own text is any address
@@ -205,7 +210,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   const rules: CompiledRule[] = [];
   const specs: RuleSpec[] = [];
   const seen = new Map<string, number>();
-  const samples = new Map<number, readonly RegexSample[]>();
+  const samples = new Map<number, RuleSamples>();
   doc.rules.forEach((spec, i) => {
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);

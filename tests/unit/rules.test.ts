@@ -739,6 +739,14 @@ describe('validation warnings', () => {
     if (r.ok) expect(explainImage(r.rewriter, `${image}:1`)).toEqual({ image: `${image}:1`, rewritten: `${rewritten}:1`, rule: 'optport' });
   });
 
+  it('does not warn about a regex rule of which only one branch of an alternation gives results that it takes again', () => {
+    // What `localhost` gives (mirror.example.com/localhost/...) the rule takes again; what the other
+    // branch gives, not: it rewrites registry.example.com/team/app. A false "rewrites nothing" before.
+    const r = parseRules("rules:\n  - {name: r, regex: '(localhost|[a-z]+\\.example\\.com)/([a-z0-9]+)/(.+)', replace: 'mirror.example.com/$1/$2/$3'}\n", {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+    if (r.ok) expect(explainImage(r.rewriter, 'registry.example.com/team/app')).toEqual({ image: 'registry.example.com/team/app', rewritten: 'mirror.example.com/registry.example.com/team/app', rule: 'r' });
+  });
+
   it('accepts a regex rule whose template writes a port from a group (refused before: with every group "x" it gave "mirror.example.com:x/x")', () => {
     const r = parseRules("rules:\n  - {name: port, regex: 'registry\\.example\\.com:([0-9]+)/(.*)', replace: 'mirror.example.com:$1/$2'}\n", {});
     expect(r.ok ? r.warnings.map(formatIssue) : r.issues.map(formatIssue)).toEqual([]);
