@@ -45,15 +45,19 @@ function pieceAt(name: string, piece: string, at: number): boolean {
 /**
  * Text every name a regex rule matches starts with (`gcr.io/` for `gcr\.io/(.*)`), read from the
  * start of the source: plain characters and escaped punctuation, up to the first other construct
- * (a class, a group, `.`, an escape of a letter or digit); a character followed by a quantifier is
- * not required. A source with a `|` anywhere has none (the alternation may be at the top). Only
- * ever too short, never wrong: it lets the rewriter skip a regex without running it. Written by
- * hand, since reading more would need the regex parser, which src/core does not carry.
+ * (a class, a group, `.`, an escape of a letter or digit), after a leading `^`; a character followed
+ * by a quantifier is not required. A source with a `|` anywhere has none (the alternation may be
+ * at the top). Only ever too short, never wrong: it lets the rewriter skip a regex without running
+ * it. Written by hand, since reading more would need the regex parser, which src/core does not
+ * carry.
  */
 export function literalPrefix(source: string): string {
   if (source.includes('|')) return '';
   let out = '';
-  for (let i = 0; i < source.length; i++) {
+  // A leading `^` is the anchoring the rewriter adds anyway (`^gcr\.io/(.*)$`): without this, an
+  // anchored regex had no literal, so it was tried for every image, and 10,000 of them skipped the
+  // load's check for rules that rewrite nothing.
+  for (let i = source.startsWith('^') ? 1 : 0; i < source.length; i++) {
     const c = source[i] ?? '';
     let literal: string;
     if (/^[A-Za-z0-9/:_@-]$/.test(c)) literal = c;

@@ -232,6 +232,20 @@ describe('many rules', () => {
     expect(literalPrefix('ab?c')).toBe('a');
     expect(literalPrefix('a\\.b|c')).toBe('');
     expect(literalPrefix('a\\cb')).toBe('a');
+    expect(literalPrefix('^gcr\\.io/(.*)$')).toBe('gcr.io/');
+  });
+
+  it('looks an anchored regex rule up by its literal text too: 4,000 of them are not each tried on every image, and the load makes its check', () => {
+    // Each was tried on every image (no literal past its `^`), and the check for rules that
+    // rewrite nothing was skipped for 10,000 of them.
+    const anchored = Array.from({ length: 4000 }, (_, i) => ({ name: `a${i}`, regex: `^reg${i}\\.example\\.com/(.*)$`, replace: `mirror.example.com/a${i}/$1` }));
+    const r = validateDocument({ rules: [...anchored, { name: 'all', regex: '^mirror\\.example\\.com/(.+)$', replace: 'other.example.com/$1' }] }, TEST_ENV);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const warnings = r.warnings.map(formatIssue);
+    expect(warnings.filter((w) => w.includes('was skipped'))).toEqual([]);
+    expect(warnings.filter((w) => w.includes('rewrites nothing'))).toHaveLength(4000);
+    expect(r.rewriter.rewrite('reg7.example.com/x')).toMatchObject({ kind: 'rejected', rule: { name: 'a7' } });
   });
 });
 
