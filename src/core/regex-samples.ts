@@ -33,6 +33,7 @@ const SHAPES = ['x', 'x.x/x', 'x.x', '5000', 'x/x', 'x-x', 'x.x:5000', 'x_x'];
 /** At most this many variants of a node, and of names per rule. */
 const MAX_VARIANTS = 4;
 const MAX_NAMES = 24;
+const MAX_NAME_LENGTH = 515;
 
 /** The characters of NAME_CHARS a one-character source takes, by source: rules share theirs (`.`, `[a-z0-9.-]`). */
 const charCache = new Map<string, string>();
@@ -170,6 +171,8 @@ function variants(node: Node): string[] {
     case 'repeat': {
       const { min, max } = node;
       const out: string[] = [];
+      // No name is that long (a host of 259 characters, a path of 255): `a{100000000}` is no 100 MB text.
+      if (min > MAX_NAME_LENGTH) return out;
       if (max > 0 && node.node.kind === 'char') {
         const chars = charsOf(node.node.source);
         for (const shape of SHAPES) if (shape.length >= min && shape.length <= max && takesAll(chars, shape)) out.push(shape);
@@ -241,9 +244,16 @@ export interface RegexSample {
  * `limit`, one per distinct result. None when the source is not read.
  */
 export function regexSamples(source: string, apply: (name: string) => string | undefined, limit: number): RegexSample[] {
-  const tree = parse(source);
-  if (tree?.kind !== 'group') return [];
-  const each = tree.alternatives.map(sequence);
+  let each: string[][];
+  try {
+    const tree = parse(source);
+    if (tree?.kind !== 'group') return [];
+    each = tree.alternatives.map(sequence);
+  } catch {
+    // Groups nested thousands deep (which the regex check lets through up to its own depth) run
+    // the reader out of stack: no names, as for a source it does not read.
+    return [];
+  }
   const out: RegexSample[] = [];
   const seen = new Set<string>();
   for (let k = 0; out.length < limit && each.some((list) => k < list.length); k++) {
