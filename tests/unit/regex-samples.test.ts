@@ -23,7 +23,16 @@ describe('regexSamples', () => {
     expect(names('GCR\\.io/(.*)')).toEqual([]);
   });
 
+  it('reads counted and lazy repetitions, escapes, word boundaries and anchors', () => {
+    expect(names('gcr\\.io/[a-z]{2,3}/(.*)')[0]).toBe('gcr.io/xx/x');
+    expect(names('gcr\\.io/a{2}/(.+?)')[0]).toBe('gcr.io/aa/x');
+    expect(names('^\\bgcr\\.io\\/\\x61(\\w+)$')).toEqual(['gcr.io/ax', 'gcr.io/a5000', 'gcr.io/ax_x']);
+    expect(names('gcr\\.io/(?<rest>[^/]+)(?:/(.*))?')).toEqual(expect.arrayContaining(['gcr.io/x', 'gcr.io/x/x']));
+  });
+
   it('gives no names for what it does not read, nor for what no name can be', () => {
+    // Sources that are no regex (refused at load before): read as nothing.
+    for (const source of ['gcr\\.io/(a))', 'gcr\\.io/[a-z', 'gcr\\.io/(a', '*a', 'a\\1']) expect(regexSamples(source, () => 'y', 2)).toEqual([]);
     expect(names('gcr\\.io/(?=a)(.*)')).toEqual([]);
     expect(names('gcr\\.io/a{100000000}(.*)')).toEqual([]);
   });
