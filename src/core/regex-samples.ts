@@ -231,6 +231,13 @@ function sequence(elements: readonly Node[]): string[] {
   return distinct(out, MAX_NAMES * 2);
 }
 
+/**
+ * At most this many results of each regex rule are checked at load (their cost: MAX_SAMPLE_TESTS
+ * in rule-warnings.ts), and this many more before a rule is warned about as one that rewrites nothing.
+ */
+export const MAX_RULE_SAMPLES = 2;
+export const MORE_RULE_SAMPLES = 8;
+
 /** A name a rule matches, and what the rule gives for it. */
 export interface RegexSample {
   readonly name: string;

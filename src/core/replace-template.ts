@@ -7,6 +7,7 @@
  * Pure: the environment is passed in, and problems come back as messages; src/core/rules.ts turns
  * them into issues with their path.
  */
+import { matchedHost } from './matched-name.js';
 import { parseNormalizedNamed } from './reference.js';
 
 /** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
@@ -184,6 +185,24 @@ function suffixNamesDomain(suffix: string): boolean {
   const name = suffix.replace(/:\d*$/, '');
   const dot = name.indexOf('.');
   return dot >= 0 && /^[^.]+\.[^.]/.test(name.slice(dot + 1));
+}
+
+/**
+ * Text every result of a regex rule's template starts with, as rules compare names (its host in
+ * lower case, its port without leading zeros, no `:443`, Docker Hub's hosts `docker.io`): the text
+ * before its first group, up to before a `:` of a host it does not end (a port a group may finish),
+ * and nothing when that could still become one of Docker Hub's hosts.
+ */
+export function templateStart(parts: readonly TemplatePart[]): string {
+  let text = '';
+  for (const p of parts) {
+    if (!('text' in p)) break;
+    text += p.text;
+  }
+  const slash = text.indexOf('/');
+  if (slash >= 0) return matchedHost(text.slice(0, slash)) + text.slice(slash);
+  const host = text.toLowerCase().split(':')[0] ?? '';
+  return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].some((hub) => hub.startsWith(host)) ? '' : host;
 }
 
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */

@@ -10,7 +10,7 @@ import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
 import { hasPathPrefix, matchedHost, matchedPrefix, sameName } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
 import { hasRegistryHost, SAMPLE_GROUP_VALUE } from './replace-template.js';
-import type { RegexSample } from './regex-samples.js';
+import { MAX_RULE_SAMPLES, type RegexSample } from './regex-samples.js';
 
 /**
  * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
@@ -303,24 +303,53 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
  * with none included (src/core/rules.ts): the check costs about samples times rules when many
  * rules share a prefix, or have none. 10,000 rules starting with a group took 146 s to load, and
  * 4,000 `registry\.corp/(?:old1)/(.*)` -> `registry.corp/new1/$1` 12 s: past Lambda's 10 s init, and
- * serve's event loop blocked at each reload. About 700 of either (this bound: two results of each
- * rule, src/core/rules.ts, both names the rewriter runs every such regex on) take under a second;
- * 2,000,000 was the bound while one of the two samples ("/x" in every group) rarely parsed, and
- * cost nothing past the parser.
+ * serve's event loop blocked at each reload. About 700 of either (this bound, for MAX_RULE_SAMPLES
+ * results of each, names the rewriter runs every such regex on) take under a second.
  */
 export const MAX_SAMPLE_TESTS = 1_000_000;
 
 /** A sample a rule can produce: a name with a registry host (see regexRewrittenAgainWarnings). */
 const producible = (sample: string): boolean => sample.includes('/') && hasRegistryHost(sample);
 
-/** A regex rule's samples: the few checked first, and more (src/core/regex-samples.ts), made only for a rule all of those few warn about. */
+/**
+ * A regex rule's samples (src/core/regex-samples.ts): the text all its results start with
+ * (`templateStart`), the few checked first, and more, made only for a rule all of those few warn about.
+ */
 export interface RuleSamples {
-  readonly first: readonly RegexSample[];
+  readonly start: string;
+  readonly first: () => readonly RegexSample[];
   readonly more: () => readonly RegexSample[];
 }
 
-/** A counter of the regex tests rewriting samples costs, from the rewriter's own index before any regex runs. */
-function sampleTests(rules: readonly CompiledRule[]): (lists: Iterable<readonly RegexSample[]>) => number {
+/**
+ * Whether a rule might take a name that starts with `start`: one whose literal text (a `match`
+ * prefix, a regex's `literalPrefix`) `start` starts with, or that starts with `start`. Most rules
+ * (`reg1\.example\.com/(.*)` -> `mirror.example.com/r1/$1`) have none, and their samples are
+ * never made: making them runs each regex, which compiles it.
+ */
+function anyRuleMayTake(rules: readonly CompiledRule[]): (start: string) => boolean {
+  const literals = new Set(rules.map((rule) => (rule.kind === 'regex' ? literalPrefix(rule.pattern) : rule.pattern)));
+  const lengths = [...new Set([...literals].map((l) => l.length))];
+  const sorted = [...literals].sort();
+  return (start) => {
+    if (lengths.some((length) => length <= start.length && literals.has(start.slice(0, length)))) return true;
+    // The first literal not before `start`, in order: the one that starts with it, if any does.
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((sorted[mid] ?? '') < start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sorted.length && (sorted[lo] ?? '').startsWith(start);
+  };
+}
+
+/**
+ * A counter of the regex tests rewriting samples costs, from the rewriter's own index before any
+ * regex runs; and of those a name that starts with a text costs at least (the rules whose literal it starts with).
+ */
+function sampleTests(rules: readonly CompiledRule[]): { readonly count: (lists: Iterable<readonly RegexSample[]>) => number; readonly atLeast: (start: string) => number } {
   const byLiteral = new Map<string, number>();
   for (const rule of rules) {
     // Rules limited to namespaces too: not tested on a sample (rewritten in none), but still gathered
@@ -330,26 +359,28 @@ function sampleTests(rules: readonly CompiledRule[]): (lists: Iterable<readonly 
     byLiteral.set(literal, (byLiteral.get(literal) ?? 0) + 1);
   }
   const lengths = [...new Set([...byLiteral.keys()].map((key) => key.length))].sort((x, y) => x - y);
-  return (lists) => {
+  const atLeast = (text: string): number => {
     let tests = 0;
-    for (const list of lists) {
-      for (const { out: sample } of list) {
-        if (!producible(sample)) continue;
-        for (const length of lengths) {
-          if (length > sample.length) break;
-          tests += byLiteral.get(sample.slice(0, length)) ?? 0;
-        }
-      }
+    for (const length of lengths) {
+      if (length > text.length) break;
+      tests += byLiteral.get(text.slice(0, length)) ?? 0;
     }
     return tests;
+  };
+  return {
+    count: (lists) => {
+      let tests = 0;
+      for (const list of lists) for (const { out: sample } of list) if (producible(sample)) tests += atLeast(sample);
+      return tests;
+    },
+    atLeast,
   };
 }
 
 const SKIPPED: Issue = {
   path: ['rules'],
   severity: 'warning',
-  message:
-    'the check for regex rules that rewrite nothing was skipped: their results would be tried against too many regex rules (a regex that starts with a group, a class or "." is tried for every image, one that starts with literal text for every image that starts with it); start each regex with the literal text of the names it matches',
+  message: 'the check for regex rules that rewrite nothing was skipped: their results would be tried against too many regex rules (a regex that starts with a group, a class or "." is tried for every image, one that starts with literal text for every image that starts with it); start each regex with the literal text of the names it matches',
 };
 
 /**
@@ -382,15 +413,22 @@ function allTakenAgain(samples: readonly RegexSample[], rewriter: Rewriter): { r
  * samples would take it past that.
  */
 export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, RuleSamples>, rewriter: Rewriter): Issue[] {
-  const count = sampleTests(rules);
-  let spent = count([...samples.values()].map((s) => s.first));
+  const { count, atLeast } = sampleTests(rules);
+  const mayTake = anyRuleMayTake(rules);
+  const taken = [...samples].filter(([, own]) => mayTake(own.start));
+  // What their samples cost at least, before they are made (10,000 rules that start with a group:
+  // each of their samples is tried against all of them).
+  if (taken.reduce((n, [, own]) => n + MAX_RULE_SAMPLES * atLeast(own.start), 0) > MAX_SAMPLE_TESTS) return [SKIPPED];
+  const checked = new Map(taken.map(([index, own]) => [index, own.first()]));
+  let spent = count(checked.values());
   if (spent > MAX_SAMPLE_TESTS) return [SKIPPED];
   const issues: Issue[] = [];
   let skipped = false;
   for (const rule of rules) {
     const own = samples.get(rule.index);
-    if (own === undefined) continue;
-    const first = allTakenAgain(own.first, rewriter);
+    const list = checked.get(rule.index);
+    if (own === undefined || list === undefined) continue;
+    const first = allTakenAgain(list, rewriter);
     if (first === undefined) continue;
     const more = own.more();
     spent += count([more]);

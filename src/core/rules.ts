@@ -14,10 +14,10 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
-import { regexSamples } from './regex-samples.js';
+import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
 import { excludedRuleWarnings, regexRewrittenAgainWarnings, regexSpellingWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings, shadowWarnings } from './rule-warnings.js';
@@ -32,14 +32,6 @@ export * from './rule-types.js';
  */
 export const RULE_REGEX_FLAGS = '';
 export const anchoredRuleSource = (source: string): string => `^(?:${source})$`;
-
-/**
- * At most this many results of each regex rule are checked at load (src/core/regex-samples.ts;
- * their cost: MAX_SAMPLE_TESTS in rule-warnings.ts), and this many more before a rule is warned
- * about as one that rewrites nothing.
- */
-const MAX_RULE_SAMPLES = 2;
-const MORE_RULE_SAMPLES = 8;
 
 /** The warning on a `verify` rule whose replace takes its registry host from a group. */
 export const HOST_FROM_GROUP_WARNING =
@@ -122,8 +114,11 @@ function compileRule(
     const m = re.exec(name);
     return m === null ? undefined : applyTemplate(parts, m);
   };
-  // What the rule gives for names it matches (src/core/regex-samples.ts): the results the checks below look at.
-  const real = issues.length === before ? regexSamples(source, apply, MAX_RULE_SAMPLES) : [];
+  // What the rule gives for names it matches (src/core/regex-samples.ts): the results the checks
+  // below look at, made only when one needs them (running the regex compiles it: about 40 us each,
+  // 0.4 s of 10,000 rules).
+  let real: readonly RegexSample[] | undefined;
+  const first = (): readonly RegexSample[] => (real ??= regexSamples(source, apply, MAX_RULE_SAMPLES));
   if (issues.length === before) {
     const sample = sampleOf(parts);
     const hostProblem = templateHostProblem(parts);
@@ -132,7 +127,7 @@ function compileRule(
     // set to any of SAMPLE_GROUP_VALUES (names the reader of regexSamples misses): a valid rule
     // refused is worse than a bad one let through, whose results are each refused at admission.
     // A host the template writes whole in capitals (`Mirror.Example.com$1`) reads as a Docker Hub name with "x".
-    else if (!real.some((s) => parseNormalizedNamed(s.out).ok) && !SAMPLE_GROUP_VALUES.some((value) => parseNormalizedNamed(sampleOf(parts, value)).ok)) {
+    else if (!SAMPLE_GROUP_VALUES.some((value) => parseNormalizedNamed(sampleOf(parts, value)).ok) && !first().some((s) => parseNormalizedNamed(s.out).ok)) {
       issues.push({
         path: replacePath,
         severity: 'error',
@@ -150,7 +145,7 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
-  samples.set(index, { first: real, more: () => regexSamples(source, apply, MORE_RULE_SAMPLES) });
+  samples.set(index, { start: templateStart(parts), first, more: () => regexSamples(source, apply, MORE_RULE_SAMPLES) });
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
   // With verify, the webhook asks the target's host: a host from the Pod's own text is any address

@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { regexSamples } from '../../src/core/regex-samples.js';
+import { regexRewrittenAgainWarnings, type RuleSamples } from '../../src/core/rule-warnings.js';
 import { anchoredRuleSource } from '../../src/core/rules.js';
 
 /** The names of `source` its own regex matches, each with the groups it matched. */
@@ -45,5 +46,33 @@ describe('regexSamples', () => {
     const doc = `rules:\n  - name: r\n    regex: 'x\\.io/${'('.repeat(1200)}a${')'.repeat(1200)}'\n    replace: 'mirror.example.com/m/$1'\n`;
     const r = parseRules(doc, {});
     expect(r.ok ? [] : r.issues.map(formatIssue).filter((i) => i.startsWith('(document)'))).toEqual([]);
+  });
+});
+
+describe('regexRewrittenAgainWarnings', () => {
+  it('makes the samples only of rules whose results some rule may take (making them runs the regex, which compiles it)', () => {
+    const loaded = parseRules("rules:\n  - {name: a, regex: 'reg1\\.example\\.com/(.*)', replace: 'mirror.example.com/a/$1'}\n  - {name: b, regex: 'mirror\\.example\\.com/(.*)', replace: 'other.example.com/$1'}\n  - {name: c, match: gcr.io, replace: asia.gcr.io}\n", {});
+    if (!loaded.ok) throw new Error('rules did not compile');
+    const made: string[] = [];
+    const samples = new Map<number, RuleSamples>(
+      [
+        [0, 'mirror.example.com/a/'],
+        [1, 'other.example.com/'],
+      ].map(([index, start]) => [
+        Number(index),
+        {
+          start: String(start),
+          first: () => {
+            made.push(String(start));
+            return [{ name: 'reg1.example.com/x', out: `${String(start)}x` }];
+          },
+          more: () => [{ name: 'reg1.example.com/x', out: `${String(start)}y` }],
+        },
+      ]),
+    );
+    const warnings = regexRewrittenAgainWarnings(loaded.rewriter.rules, samples, loaded.rewriter);
+    // Rule b takes what a gives; no rule takes other.example.com/...: its samples are never made.
+    expect(made).toEqual(['mirror.example.com/a/']);
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringContaining('rule "a" rewrites nothing: rule "b" (rules[1])')]);
   });
 });
