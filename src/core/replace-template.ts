@@ -146,7 +146,9 @@ export function templateHostSuffix(parts: readonly TemplatePart[]): string | und
  * `gcr.io.evil.example/x`) would otherwise extend the host, and the image would go, and be checked,
  * wherever the Pod names (`mirror.example.com.evil.example`). Undefined unless the template starts
  * with a complete host name (a dot or a port in it, or `localhost`, ending in a letter or digit)
- * directly followed by a group.
+ * directly followed by a group, or with a host name and the `:` of a port a group writes
+ * (`mirror.example.com:$1/$2`: a `verify` rule that asks only that host is not one whose host a
+ * group names).
  */
 export function templateHostExact(parts: readonly TemplatePart[]): string | undefined {
   // The text before the first group may be several parts: a host written with ${env:NAME}
@@ -154,9 +156,11 @@ export function templateHostExact(parts: readonly TemplatePart[]): string | unde
   let host = '';
   let i = 0;
   for (let p = parts[i]; p !== undefined && 'text' in p; p = parts[++i]) host += p.text;
-  if (i === 0 || i === parts.length) return undefined;
+  if (i === 0 || i === parts.length || host.includes('/')) return undefined;
+  // A host and the `:` of a port the group writes (`mirror.example.com:$1/$2`): that host, on any port.
+  if (host.endsWith(':')) return /^[A-Za-z0-9.-]*[A-Za-z0-9]:$/.test(host) ? host.slice(0, -1) : undefined;
   // Complete as the kubelet reads a host: a dot, a port or `localhost` (`mirror$1` is left for the group to finish).
-  return !host.includes('/') && hasRegistryHost(host) && /[A-Za-z0-9]$/.test(host) ? host : undefined;
+  return hasRegistryHost(host) && /[A-Za-z0-9]$/.test(host) ? host : undefined;
 }
 
 /**

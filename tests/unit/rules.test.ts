@@ -712,6 +712,14 @@ describe('validation warnings', () => {
     expect(r.ok && r.warnings).toEqual([]);
   });
 
+  it('does not warn about a verify rule whose host is written whole and its port comes from a group, and keeps it to that host', () => {
+    // Warned about before as one whose host a group names: the group writes only the port.
+    const r = parseRules("rules:\n  - {name: p, regex: 'registry\\.example\\.com:([0-9]+)/(.+)', replace: 'mirror.example.com:$1/$2', verify: true}\n", {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+    if (!r.ok) return;
+    expect(explainImage(r.rewriter, 'registry.example.com:5000/a:1')).toEqual({ image: 'registry.example.com:5000/a:1', rewritten: 'mirror.example.com:5000/a:1', rule: 'p' });
+  });
+
   it('does not warn about a regex rule whose host comes from a group when it does not verify (the webhook asks no registry)', () => {
     const r = parseRules("rules:\n  - {name: keep-host, regex: '(?<host>[^/]+)/team/(?<rest>.+)', replace: '$<host>/mirror/$<rest>'}\n", {});
     expect(r.ok && r.warnings).toEqual([]);
