@@ -92,7 +92,7 @@ function ruleOf(host: Part, port: Part, path: Part, anchored: boolean, form: (ty
     case 'hostPath':
       return hostRef === undefined ? undefined : { regex, replace: `${mirror}/${hostRef}${pathRef}` };
     case 'hostSuffix':
-      return hostRef === undefined ? undefined : { regex, replace: `${hostRef}.mirror.example.com${pathRef}` };
+      return hostRef === undefined ? undefined : { regex, replace: `${hostRef}.${env ? '${env:MIRROR}' : 'mirror.example.com'}${pathRef}` };
     case 'hostPort':
       return hostRef === undefined ? undefined : { regex, replace: `${hostRef}:5000${pathRef}` };
   }
