@@ -215,6 +215,9 @@ describe('many rules', () => {
       fc.property(regexSourceArb, fc.array(fc.constantFrom('a', 'b', '/', '.', '-', ':', 'k', 'c', '0', '1', '_', '<', '>', '{', '}'), { maxLength: 10 }), (source, tail) => {
         let re: RegExp;
         try {
+          // The source alone too, as the load requires: `1)?(?:` fits in the anchoring (`^(?:1)?(?:)$`)
+          // and matches "", but is refused as a rule (a flaky counterexample, about 1 in 100,000 runs).
+          new RegExp(source);
           re = new RegExp(`^(?:${source})$`);
         } catch {
           return;
