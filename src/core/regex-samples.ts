@@ -10,8 +10,8 @@
  * parser: src/config/regex-check.ts has refused whatever is not that at load, lookarounds and
  * backreferences included): a character, an escape, a class and `.` are one character each, chosen
  * by the regex engine itself among those names are made of; a repetition gives a few realistic
- * texts (`x`, `x.x/x`, `5000`...) that its character takes, and nothing when it may be absent; an
- * alternation gives each branch. A sequence gives every combination while they are few, else each
+ * texts (`x`, `x.x/x`, `5000`...) that its character takes, and nothing (second) when it may be
+ * absent; an alternation gives each branch. A sequence gives every combination while they are few, else each
  * element's variants over a base of the others. Only ever too few: a name the reader misses is not
  * tried, and whatever is not read (`undefined`) leaves the checks with no names, never wrong ones.
  */

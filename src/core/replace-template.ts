@@ -274,9 +274,9 @@ export function groupsOf(re: RegExp): { count: number; names: Set<string> } {
 export const SAMPLE_GROUP_VALUE = 'x';
 
 /**
- * The values every group is set to when no name the regex matches (src/core/regex-samples.ts)
- * gives a result that parses, before a rule is refused as one that can never yield a valid name:
- * "x", "/x" for a group that always starts the path (`asia.gcr.io$1`), a port
+ * The values every group is set to, first (nothing to run), before a rule is refused as one that
+ * can never yield a valid name; then names the regex matches are (src/core/regex-samples.ts): "x",
+ * "/x" for a group that always starts the path (`asia.gcr.io$1`), a port
  * (`mirror.example.com:$1/$2`), and nothing (a group that need not take part).
  */
 export const SAMPLE_GROUP_VALUES: readonly string[] = [SAMPLE_GROUP_VALUE, `/${SAMPLE_GROUP_VALUE}`, '5000', ''];

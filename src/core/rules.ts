@@ -123,9 +123,9 @@ function compileRule(
     const sample = sampleOf(parts);
     const hostProblem = templateHostProblem(parts);
     if (hostProblem !== undefined) issues.push({ path: replacePath, severity: 'error', message: hostProblem });
-    // Refused only when no result parses, neither of a name the regex matches nor with every group
-    // set to any of SAMPLE_GROUP_VALUES (names the reader of regexSamples misses): a valid rule
-    // refused is worse than a bad one let through, whose results are each refused at admission.
+    // Refused only when no result parses, neither with every group set to any of
+    // SAMPLE_GROUP_VALUES nor of a name the regex matches: a valid rule refused is worse than a
+    // bad one let through, whose results are each refused at admission.
     // A host the template writes whole in capitals (`Mirror.Example.com$1`) reads as a Docker Hub name with "x".
     else if (!SAMPLE_GROUP_VALUES.some((value) => parseNormalizedNamed(sampleOf(parts, value)).ok) && !first().some((s) => parseNormalizedNamed(s.out).ok)) {
       issues.push({
