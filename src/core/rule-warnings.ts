@@ -15,14 +15,16 @@ import { MAX_RULE_SAMPLES, type RegexSample } from './regex-samples.js';
 /**
  * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
  * everything they match (a `match` prefix that is a path prefix of theirs, or of the literal text
- * every name a regex matches starts with, up to its last `/`; or the same regex). Only that much is
- * decidable. Indexed, so that it costs one lookup per path component of each prefix: comparing
- * every pair took 31 s for 9,000 rules.
+ * every name a regex matches starts with, up to its last `/`; a regex of a literal and an open
+ * tail, `openRegex`, that takes every name starting with theirs; or the same regex). Only that much
+ * is decidable. Indexed, so that it costs one lookup per path component of each prefix (and, while
+ * some earlier rule is such a regex, one per character): comparing every pair took 31 s for 9,000 rules.
  */
 export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): Issue[] {
   const issues: Issue[] = [];
   const byPrefix = new Map<string, CompiledRule>();
   const byRegex = new Map<string, CompiledRule>();
+  const byOpenLiteral = new Map<string, { readonly rule: CompiledRule; readonly open: OpenRegex }[]>();
   rules.forEach((rule, i) => {
     let earlier: CompiledRule | undefined = rule.kind === 'regex' ? byRegex.get(rule.pattern) : undefined;
     // A regex's names all start with its literal prefix: whole components only up to its last `/`
@@ -35,6 +37,12 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
       const hit = byPrefix.get(prefix.slice(0, end));
       if (hit !== undefined && (earlier === undefined || hit.index < earlier.index)) earlier = hit;
     }
+    // An earlier regex whose literal starts this rule's names, then takes any rest of them.
+    for (let end = 0; byOpenLiteral.size > 0 && end <= literal.length; end++) {
+      for (const hit of byOpenLiteral.get(literal.slice(0, end)) ?? []) {
+        if ((earlier === undefined || hit.rule.index < earlier.index) && takesAllFrom(hit.open, literal, rule.kind === 'match')) earlier = hit.rule;
+      }
+    }
     if (earlier !== undefined) {
       issues.push({
         path: ['rules', rule.index],
@@ -46,8 +54,26 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
     if (spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
     const index = rule.kind === 'regex' ? byRegex : byPrefix;
     if (!index.has(rule.pattern)) index.set(rule.pattern, rule);
+    const open = rule.kind === 'regex' ? openRegex(rule.pattern) : undefined;
+    if (open !== undefined) {
+      // The earliest rule of each tail: at most three per literal, however many rules repeat it.
+      const same = byOpenLiteral.get(open.literal);
+      if (same === undefined) byOpenLiteral.set(open.literal, [{ rule, open }]);
+      else if (!same.some((e) => e.open.tail === open.tail)) same.push({ rule, open });
+    }
   });
   return issues;
+}
+
+/**
+ * True when a regex of that shape takes every name a rule can match: a `match` rule's (`start`, or
+ * `start` followed by `/` and a path), or a regex rule's (`start`, its literal prefix, followed by
+ * anything, also nothing).
+ */
+function takesAllFrom(open: OpenRegex, start: string, isMatch: boolean): boolean {
+  if (isMatch) return takesEvery(open, start, true);
+  if (open.tail === 'path') return start.startsWith(`${open.literal}/`);
+  return start.startsWith(open.literal) && (open.tail === 'any' || start.length > open.literal.length);
 }
 
 /**

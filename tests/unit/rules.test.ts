@@ -598,6 +598,21 @@ describe('validation warnings', () => {
       want: 'rules[1]: rule "ng" is never used: rule "lib" (rules[0]) matches everything it matches and comes first',
     },
     {
+      why: 'a prefix rule under an earlier regex rule that takes every name after its literal start',
+      doc: "rules:\n  - {name: gcr, regex: 'gcr\\.io/(.*)', replace: asia.gcr.io/$1}\n  - {name: team, match: gcr.io/team, replace: mirror.example.com/team}\n",
+      want: 'rules[1]: rule "team" is never used: rule "gcr" (rules[0]) matches everything it matches and comes first',
+    },
+    {
+      why: 'a prefix rule under an earlier regex rule of a host and an optional path',
+      doc: "rules:\n  - {name: quay, regex: 'quay\\.io(/.*)?', replace: mirror.example.com/quay$1}\n  - {name: q, match: quay.io, replace: other.example.com/q}\n",
+      want: 'rules[1]: rule "q" is never used: rule "quay" (rules[0]) matches everything it matches and comes first',
+    },
+    {
+      why: 'a regex rule whose literal start an earlier regex rule takes whole',
+      doc: "rules:\n  - {name: gcr, regex: 'gcr\\.io/(.+)', replace: asia.gcr.io/$1}\n  - {name: team, regex: 'gcr\\.io/team/([a-z]+)', replace: mirror.example.com/team/$1}\n",
+      want: 'rules[1]: rule "team" is never used: rule "gcr" (rules[0]) matches everything it matches and comes first',
+    },
+    {
       why: 'the same regex twice',
       doc: "rules:\n  - {name: a, regex: 'x\\.io/(.*)', replace: a.example.com/$1}\n  - {name: b, regex: 'x\\.io/(.*)', replace: b.example.com/$1}\n",
       want: 'rules[1]: rule "b" is never used: rule "a" (rules[0]) matches everything it matches and comes first',
@@ -667,6 +682,9 @@ describe('validation warnings', () => {
     ['a prefix rule that continues the literal start\'s last component', '  - {name: team, match: gcr.io/team, replace: asia.gcr.io/team}\n', 'gcr\\.io/team[a-z]*/(.*)'],
     ['a prefix rule limited to namespaces', '  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [a]}\n', 'gcr\\.io/(.*)'],
     ['a prefix rule after the regex rule', '', 'gcr\\.io/(.*)', '  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n'],
+    ['an earlier regex rule of a class', '  - {name: gcr, regex: \'gcr\\.io/([a-z]+)\', replace: asia.gcr.io/$1}\n', 'gcr\\.io/team/(.*)'],
+    ['an earlier regex rule that takes names longer than its literal only', '  - {name: gcr, regex: \'gcr\\.io/team(.+)\', replace: asia.gcr.io/$1}\n', 'gcr\\.io/team(.*)'],
+    ['an earlier regex rule of a host and an optional path, and a longer host', '  - {name: q, regex: \'quay\\.io(/.*)?\', replace: asia.gcr.io/q$1}\n', 'quay\\.io\\.example\\.com/(.*)'],
   ])('does not say a regex rule is never used for %s', (_why, before, regex, after = '') => {
     const r = parseRules(`rules:\n${before}  - {name: r, regex: '${regex}', replace: mirror.example.com/$1}\n${after}`, {});
     expect(r.ok && r.warnings.map(formatIssue).filter((w) => w.includes('never used'))).toEqual([]);
