@@ -83,6 +83,58 @@ describe('stalled clients', () => {
     expect(text.toLowerCase()).toContain('connection: keep-alive');
   });
 
+  it('serves a request that starts within keepAliveMs of the last answer and has its headers in within headersMs', async () => {
+    // The idle bound is keepAliveMs + headersMs, not keepAliveMs: a request begun just before the
+    // keep-alive time ends gets its headers time, as Node itself gives it.
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    const answered = new Promise<void>((resolve) => {
+      socket.once('data', () => {
+        resolve();
+      });
+    });
+    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await answered;
+    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    await pause(0.6 * TIGHT.keepAliveMs);
+    socket.write('GET /healthz HTTP/1.1\r\n');
+    // Past keepAliveMs since the answer, well within headersMs since the request began.
+    await pause(0.8 * TIGHT.keepAliveMs);
+    if (!socket.destroyed) socket.write('Host: localhost\r\nConnection: close\r\n\r\n');
+    const { data } = await closed;
+    expect(data.toString('latin1').match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+  });
+
+  it('bounds the wait from the latest answer: a connection that sends a request every so often stays open', async () => {
+    // Each answer starts the wait for the next request anew; a timer left from an earlier answer
+    // closed a busy connection keepAliveMs + headersMs after its first answer.
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    const count = 8;
+    let answers = 0;
+    let answered = (): void => undefined;
+    socket.on('data', (d: Buffer) => {
+      answers += (d.toString('latin1').match(/HTTP\/1\.1 200/g) ?? []).length;
+      answered();
+    });
+    const nextAnswer = (n: number): Promise<void> =>
+      new Promise((resolve) => {
+        answered = () => {
+          if (answers >= n) resolve();
+        };
+        answered();
+      });
+    for (let i = 1; i <= count && !socket.destroyed; i++) {
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: localhost\r\n${i === count ? 'Connection: close\r\n' : ''}\r\n`);
+      await Promise.race([nextAnswer(i), closed]);
+      // count - 1 pauses of 0.5 keepAliveMs: 1.75 s in all, past keepAliveMs + headersMs (1.5 s).
+      if (i < count) await pause(0.5 * TIGHT.keepAliveMs);
+    }
+    await closed;
+    expect(answers).toBe(count);
+  });
+
   it('closes a keep-alive connection kept busy with blank lines and no request (within keepAliveMs + headersMs)', async () => {
     // Blank lines between requests are allowed and start no request, so neither the headers
     // timeout nor Node's keep-alive timeout (reset by any bytes) ever fired: two bytes every few
@@ -125,6 +177,8 @@ describe('pipelined requests', () => {
     socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(2000));
     await closed;
     expect(served() - before).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS);
+    // 16, as README.md and docs/reliability.md say: the memory they measured is what this bound holds.
+    expect(MAX_PIPELINED_REQUESTS).toBe(16);
     expect(logs.entries.some((e) => e.msg === 'connection closed: too many pipelined requests')).toBe(true);
     await healthy();
   });
