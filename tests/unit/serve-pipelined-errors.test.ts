@@ -57,6 +57,47 @@ describe('a protocol error after complete requests on the same connection', () =
     expect(data.toString('latin1')).toContain('{"bytes":5}');
   });
 
+  it('logs the protocol error once, however many more chunks of bad bytes follow it', async () => {
+    const isBad = (e: { msg?: unknown }): boolean => e.msg === 'bad request from client';
+    const before = logs.entries.filter(isBad).length;
+    const socket = await secure();
+    const closed = untilClosed(socket);
+    socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}' + 'NOT HTTP AT ALL\r\n\r\n');
+    // More chunks while the request is still being answered (the handler takes 50 ms): the parser reports each again.
+    for (const chunk of ['MORE BAD BYTES\r\n', 'AND MORE\r\n\r\n']) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      socket.write(chunk);
+    }
+    const { data } = await closed;
+    expect(statusLines(data)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(logs.entries.filter(isBad)).toHaveLength(before + 1);
+  });
+
+  it('holds the 400 until the last of the requests before it is answered, however long that one takes', async () => {
+    // The second request takes longer than the first: the 400 waits for its answer, not the first's.
+    const uneven = await startOkServer(pki, {
+      handler: (event) =>
+        new Promise((resolve) => {
+          const bytes = event.body?.length ?? 0;
+          setTimeout(() => {
+            resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ bytes }) });
+          }, bytes > 2 ? 300 : 10);
+        }),
+      log: () => undefined,
+    });
+    try {
+      const socket = await secureSocket(uneven.port, pki.ca);
+      const closed = untilClosed(socket);
+      const slowBody = '{"slow":true}';
+      socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}' + `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${slowBody.length}\r\n\r\n${slowBody}` + 'NOT HTTP AT ALL\r\n\r\n');
+      const { data } = await closed;
+      expect(statusLines(data)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
+      expect(data.toString('latin1')).toContain(`{"bytes":${slowBody.length}}`);
+    } finally {
+      await uneven.close();
+    }
+  });
+
   it('still answers 400 at once when no request is in flight, and keeps serving', async () => {
     const socket = await secure();
     const closed = untilClosed(socket);
