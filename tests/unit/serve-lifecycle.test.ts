@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { copyFile, mkdtemp, truncate, unlink, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -252,6 +252,42 @@ describe('graceful shutdown', () => {
     expect(text).toMatch(/^HTTP\/1\.1 503 /);
     expect(text).toContain('shutting down');
     await closing;
+  });
+
+  it('destroys a connection that never sent a request at the end of the grace, not at the deadline', async () => {
+    const logs = recorder();
+    const server = await start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, log: logs.log, timeouts: { shutdownMs: 8000 } });
+    // A client that does not end its side when the server ends its own (allowHalfOpen): only
+    // destroying the connection frees it before the deadline.
+    // (tls.connect takes allowHalfOpen; @types/node's ConnectionOptions does not list it.)
+    const halfOpen = { host: '127.0.0.1', port: server.port, ca: pki.ca, allowHalfOpen: true };
+    const silent = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect(halfOpen, () => {
+        resolve(s);
+      });
+      s.on('error', reject);
+    });
+    silent.on('error', () => undefined);
+    const started = Date.now();
+    await server.close();
+    silent.destroy();
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(logs.entries.some((e) => e.msg === 'shutdown deadline reached; closing the remaining connections')).toBe(false);
+  });
+
+  it('at the deadline also closes a connection still in its TLS handshake', async () => {
+    const server = await start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, timeouts: { shutdownMs: 300, handshakeMs: 30_000 } });
+    const raw = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect({ host: '127.0.0.1', port: server.port }, () => {
+        resolve(s);
+      });
+      s.on('error', reject);
+    });
+    const closed = untilClosed(raw);
+    const started = Date.now();
+    await server.close();
+    await closed;
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('is bounded: a request still running at the deadline is cut off', async () => {
