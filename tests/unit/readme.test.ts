@@ -485,7 +485,7 @@ describe("README figures are the code's constants", () => {
     ['the review line lists', `as lists of at most ${MAX_LISTED} entries`],
     ['audit pages', `one \`list\` call per page of ${PAGE_SIZE.default} objects (\`--page-size\`, ${PAGE_SIZE.min} to ${PAGE_SIZE.max})`],
     ['audit retries', `(at most ${MAX_RETRY_WAIT_MS / 1000} s), or 0.5, 1, 2, 4 s for a 429 without one; after ${LIST_TRIES} tries`],
-    ['render alias limit', `(more than ${MAX_ALIAS_COUNT} aliases resolved in one document)`],
+    ['render alias limit', `(more than ${MAX_ALIAS_COUNT} aliases resolved in one document, the anchor counted as one: ${MAX_ALIAS_COUNT} aliases of one value are refused)`],
     ['render memory per document', `(up to ${HEAP_PER_DOCUMENT_CHAR} times its size:`],
     ['render memory per List', `the List up to ${HEAP_PER_LIST_CHAR} times its size`],
     ['matchConditions: expression size', `${thousands(CEL_MAX_EXPRESSION_SIZE)} characters per expression`],

@@ -135,3 +135,19 @@ describe('a pull secret whose name YAML 1.1 reads as a boolean or a number (kube
     expect(r.ok && r.output).toBe(pod(`  - name: a\n    image: asia.gcr.io/web:1\n  imagePullSecrets:\n  - name: ${secret}\n`));
   });
 });
+
+describe('aliases resolved in one document (MAX_ALIAS_COUNT)', () => {
+  // README.md: more than 100 aliases resolved in one document are refused as an alias bomb, the
+  // anchor counted as one (the yaml package's count): 99 aliases of one value pass, 100 do not.
+  const configMap = (aliases: number): string =>
+    ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: c}', 'data:', '  a: &v x', ...Array.from({ length: aliases }, (_, i) => `  k${i}: *v`), ''].join('\n');
+
+  it('renders a document with 99 of them', () => {
+    expect(render(configMap(99))).toBe(configMap(99));
+  });
+
+  it('refuses a document with 100 of them', () => {
+    const r = renderManifests(configMap(100), { rewriter, annotate: false, scope: 'all' });
+    expect(r).toEqual({ ok: false, error: expect.stringMatching(/^document 1 \(line 1, column 1\): Excessive alias count/) as unknown });
+  });
+});
