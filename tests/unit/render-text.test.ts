@@ -151,3 +151,11 @@ describe('aliases resolved in one document (MAX_ALIAS_COUNT)', () => {
     expect(r).toEqual({ ok: false, error: expect.stringMatching(/^document 1 \(line 1, column 1\): Excessive alias count/) as unknown });
   });
 });
+
+describe('a directive before a later document (`...`, then `%TAG`, then `---`)', () => {
+  it('stays with its document: both documents are rendered', () => {
+    const doc = (name: string, tag = ''): string => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${tag}${name}}\nspec:\n  containers: [{name: a, image: gcr.io/${name}:1}]\n`;
+    const text = `${doc('one')}...\n%TAG !k! tag:yaml.org,2002:\n---\n${doc('two', '!k!str ')}`;
+    expect(render(text)).toBe(text.replaceAll('gcr.io/', 'asia.gcr.io/'));
+  });
+});
