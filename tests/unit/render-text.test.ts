@@ -159,3 +159,15 @@ describe('a directive before a later document (`...`, then `%TAG`, then `---`)',
     expect(render(text)).toBe(text.replaceAll('gcr.io/', 'asia.gcr.io/'));
   });
 });
+
+describe('input render refuses or cuts', () => {
+  it('refuses binary data from its first byte on (a NUL at offset 0)', () => {
+    const r = renderManifests('\u0000apiVersion: v1\nkind: Pod\n', { rewriter, annotate: false, scope: 'all' });
+    expect(r).toEqual({ ok: false, error: 'input: binary data (a NUL byte at offset 0), not YAML or JSON' });
+  });
+
+  it('does not cut a document before a line that only starts with "---" (a key `---note`)', () => {
+    const text = pod('  - name: a\n    image: gcr.io/web:1\n').replace('metadata: {name: web}\n', 'metadata: {name: web}\n---note: kept\n');
+    expect(render(text)).toBe(text.replace('gcr.io/', 'asia.gcr.io/'));
+  });
+});
