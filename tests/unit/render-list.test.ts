@@ -147,3 +147,22 @@ describe('a List within a List (kubectl apply flattens it: the webhook sees its 
     expect(r.ok && r.changes.map((c) => c.pointer)).toEqual(['/items/0/items/0/spec/containers/0/image', '/items/1/spec/containers/0/image']);
   });
 });
+
+describe('maxDocumentChars, at its bounds', () => {
+  it('renders a document of exactly maxDocumentChars', () => {
+    const text = `${JSON.stringify(pod('a', 'gcr.io/app:1'))}\n`;
+    const r = renderManifests(text, { rewriter, ...OPTIONS, maxDocumentChars: text.length });
+    expect(r.ok && r.output).toBe(text.replace('gcr.io/app', 'asia.gcr.io/app'));
+  });
+
+  it('refuses a List of small items that must be parsed whole after all (a List within it) when the List is over it', () => {
+    // Each item is under the bound, so the List passed the first check; the whole-document path it
+    // then takes holds the whole List's tree: refused as any document that large.
+    const inner = { apiVersion: 'v1', kind: 'List', items: [pod('in', 'gcr.io/app:1')] };
+    const text = `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [inner, ...Array.from({ length: 10 }, (_, i) => pod(`p${i}`, 'gcr.io/app:1'))] })}\n`;
+    const max = 1000;
+    expect(text.length).toBeGreaterThan(max);
+    expect(renderManifests(text, { rewriter, ...OPTIONS, maxDocumentChars: max })).toMatchObject({ ok: false, error: expect.stringMatching(/^the document at line 1, column 1 is 0\.0 MiB, more than render can hold/) });
+    expect(render(text)).toMatchObject({ ok: true });
+  });
+});
