@@ -171,3 +171,12 @@ describe('input render refuses or cuts', () => {
     expect(render(text)).toBe(text.replace('gcr.io/', 'asia.gcr.io/'));
   });
 });
+
+describe('pull secrets added to an empty flow list (`imagePullSecrets: []`)', () => {
+  it('are separated from each other', () => {
+    const withSecrets = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, imagePullSecrets: [one, two]}\n');
+    const text = `${pod('  - name: a\n    image: gcr.io/web:1\n')}  imagePullSecrets: []\n`;
+    const r = renderManifests(text, { rewriter: withSecrets, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(text.replace('gcr.io/', 'asia.gcr.io/').replace('[]', '[{"name":"one"}, {"name":"two"}]'));
+  });
+});
