@@ -96,10 +96,12 @@ describe('stalled clients', () => {
     socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
     await answered;
     const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-    await pause(0.6 * TIGHT.keepAliveMs);
+    // Early within keepAliveMs (a late timer on a loaded machine has 350 ms to spare)...
+    await pause(0.3 * TIGHT.keepAliveMs);
     socket.write('GET /healthz HTTP/1.1\r\n');
-    // Past keepAliveMs since the answer, well within headersMs since the request began.
-    await pause(0.8 * TIGHT.keepAliveMs);
+    // ...then past keepAliveMs since the answer (and its check interval), well within headersMs
+    // since the request began.
+    await pause(0.9 * TIGHT.keepAliveMs);
     if (!socket.destroyed) socket.write('Host: localhost\r\nConnection: close\r\n\r\n');
     const { data } = await closed;
     expect(data.toString('latin1').match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
