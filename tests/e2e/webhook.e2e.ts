@@ -1074,9 +1074,9 @@ describe('image-rewriter behind a real kube-apiserver', () => {
   scenario(env, '15. the default --scope pods, v1beta1 offered first: kubectl run, a Deployment rollout (create, set image) and kubectl debug --copy-to', async () => {
     // What a cluster registers by default (README "Wiring it to EKS"): Pods only. The API server
     // sends the first version it knows of the list, so this one is answered in v1beta1.
-    const ns = 'scope-pods';
+    const ns = 'default-scope';
     await kubectl.createNamespace(ns);
-    const beta = await env.startExtraServe('serve-scope-pods');
+    const beta = await env.startExtraServe('serve-default-scope');
     try {
       await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(beta.port, env.webhook.token), scope: 'pods', admissionReviewVersions: ['v1beta1', 'v1'] }));
       const registered = await kubectl.json(webhookConfiguration, ['get', 'mutatingwebhookconfiguration', 'image-rewriter']);
