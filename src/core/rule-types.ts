@@ -1,7 +1,7 @@
 /**
  * The rules engine's types: a rules document's problems (`Issue`), a compiled rule, a rewrite's
- * result and the `Rewriter` (src/core/rules.ts compiles and runs them; src/core/rule-warnings.ts
- * finds the rules that can never be used).
+ * result and the `Rewriter` (src/core/rules.ts compiles and runs them; src/core/rule-reach.ts and
+ * src/core/rule-warnings.ts find the rules that can never be used).
  */
 
 export type Severity = 'error' | 'warning';

@@ -1,151 +1,18 @@
 /**
- * Warnings about rules that are valid alone but can never rewrite anything: a rule an earlier one
- * shadows, a rule an `exclude` covers whole, and a rule whose results another rule would take
- * again (a result that a rule would rewrite again is never applied: src/core/rules.ts); and about
- * rules whose results some container runtimes refuse (a registry named by an IPv6 address).
- * Printed by check-config, logged at load.
+ * Warnings about rules that are valid alone but can never rewrite anything because of what their
+ * results become: a rule whose results another rule would take again (a result that a rule would
+ * rewrite again is never applied: src/core/rules.ts), checked for regex rules on names their regex
+ * matches (src/core/regex-samples.ts); and about rules whose results some container runtimes
+ * refuse (a registry named by an IPv6 address). Rules an earlier one shadows, an `exclude` covers
+ * or that match no name: src/core/rule-reach.ts. Printed by check-config, logged at load.
  */
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
-import { hasPathPrefix, matchedHost, matchedPrefix, sameName } from './matched-name.js';
+import { matchedPrefix, sameName } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
+import { type OpenRegex, openRegex, takesEvery } from './rule-reach.js';
 import { hasRegistryHost, SAMPLE_GROUP_VALUE } from './replace-template.js';
 import { MAX_RULE_SAMPLES, type RegexSample } from './regex-samples.js';
-
-/**
- * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
- * everything they match (a `match` prefix that is a path prefix of theirs, or of the literal text
- * every name a regex matches starts with, up to its last `/`; a regex of a literal and an open
- * tail, `openRegex`, that takes every name starting with theirs; or the same regex). Only that much
- * is decidable. Indexed, so that it costs one lookup per path component of each prefix (and, while
- * some earlier rule is such a regex, one per character): comparing every pair took 31 s for 9,000 rules.
- */
-export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): Issue[] {
-  const issues: Issue[] = [];
-  const byPrefix = new Map<string, CompiledRule>();
-  const byRegex = new Map<string, CompiledRule>();
-  const byOpenLiteral = new Map<string, { readonly rule: CompiledRule; readonly open: OpenRegex }[]>();
-  rules.forEach((rule, i) => {
-    let earlier: CompiledRule | undefined = rule.kind === 'regex' ? byRegex.get(rule.pattern) : undefined;
-    // A regex's names all start with its literal prefix: whole components only up to its last `/`
-    // (`gcr\.io/team/(.*)` is under `match: gcr.io/team` and `match: gcr.io`).
-    const literal = rule.kind === 'regex' ? literalPrefix(rule.pattern) : rule.pattern;
-    const prefix = rule.kind === 'regex' ? literal.slice(0, Math.max(literal.lastIndexOf('/'), 0)) : literal;
-    // The prefix itself, then each of its path prefixes (`a/b/c`: `a/b/c`, `a/b`, `a`): the
-    // earliest of those rules comes first.
-    for (let end = prefix.length; end > 0; end = prefix.lastIndexOf('/', end - 1)) {
-      const hit = byPrefix.get(prefix.slice(0, end));
-      if (hit !== undefined && (earlier === undefined || hit.index < earlier.index)) earlier = hit;
-    }
-    // An earlier regex whose literal starts this rule's names, then takes any rest of them.
-    for (let end = 0; byOpenLiteral.size > 0 && end <= literal.length; end++) {
-      for (const hit of byOpenLiteral.get(literal.slice(0, end)) ?? []) {
-        if ((earlier === undefined || hit.rule.index < earlier.index) && takesAllFrom(hit.open, literal, rule.kind === 'match')) earlier = hit.rule;
-      }
-    }
-    if (earlier !== undefined) {
-      issues.push({
-        path: ['rules', rule.index],
-        severity: 'warning',
-        message: `rule "${rule.name}" is never used: rule "${earlier.name}" (rules[${earlier.index}]) matches everything it matches and comes first`,
-      });
-    }
-    const spec = specs[i];
-    if (spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
-    const index = rule.kind === 'regex' ? byRegex : byPrefix;
-    if (!index.has(rule.pattern)) index.set(rule.pattern, rule);
-    const open = rule.kind === 'regex' ? openRegex(rule.pattern) : undefined;
-    if (open !== undefined) {
-      // The earliest rule of each tail: at most three per literal, however many rules repeat it.
-      const same = byOpenLiteral.get(open.literal);
-      if (same === undefined) byOpenLiteral.set(open.literal, [{ rule, open }]);
-      else if (!same.some((e) => e.open.tail === open.tail)) same.push({ rule, open });
-    }
-  });
-  return issues;
-}
-
-/**
- * True when a regex of that shape takes every name a rule can match: a `match` rule's (`start`, or
- * `start` followed by `/` and a path), or a regex rule's (`start`, its literal prefix, followed by
- * anything, also nothing).
- */
-function takesAllFrom(open: OpenRegex, start: string, isMatch: boolean): boolean {
-  if (isMatch) return takesEvery(open, start, true);
-  if (open.tail === 'path') return start.startsWith(`${open.literal}/`);
-  return start.startsWith(open.literal) && (open.tail === 'any' || start.length > open.literal.length);
-}
-
-/**
- * The warnings for rules an `exclude` covers whole: every name a `match` rule matches (its prefix),
- * or a regex rule can match (the literal text it starts with, up to a `/`), lies under an exclude,
- * so the rule rewrites nothing (`exclude: [gcr.io]` and `match: gcr.io/team`). One lookup per path
- * component of each rule's prefix.
- */
-export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: readonly string[]): Issue[] {
-  if (exclude.length === 0) return [];
-  const excluded = new Set(exclude);
-  const issues: Issue[] = [];
-  for (const rule of rules) {
-    // A regex's names all start with its literal prefix: whole components only up to its last `/`.
-    const literal = rule.kind === 'regex' ? literalPrefix(rule.pattern) : rule.pattern;
-    const prefix = rule.kind === 'regex' ? literal.slice(0, Math.max(literal.lastIndexOf('/'), 0)) : literal;
-    for (let end = prefix.length; end > 0; end = prefix.lastIndexOf('/', end - 1)) {
-      const ex = prefix.slice(0, end);
-      if (!excluded.has(ex)) continue;
-      issues.push({
-        path: ['rules', rule.index],
-        severity: 'warning',
-        message: `rule "${rule.name}" is never used: exclude "${ex}" covers every name it matches`,
-      });
-      break;
-    }
-  }
-  return issues;
-}
-
-/**
- * The warnings for regex rules that can match no name because of how they spell the text every
- * name they match starts with (`literalPrefix`): names are compared with their host as the
- * kubelet reads it (src/core/matched-name.ts: lower case, a port without its leading zeros, no
- * `:443`, Docker Hub's hosts `docker.io`), their path is lower case, and they start with a
- * registry host. A `match` prefix spelled so is refused (src/config/document-rules.ts); a regex is
- * warned about, with the spelling that matches, since only its literal start can be judged.
- */
-export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
-  const issues: Issue[] = [];
-  for (const rule of rules) {
-    if (rule.kind !== 'regex') continue;
-    // A leading `^` is the anchoring the rewriter adds anyway.
-    const source = rule.pattern.startsWith('^') ? rule.pattern.slice(1) : rule.pattern;
-    const literal = literalPrefix(source);
-    const slash = literal.indexOf('/');
-    const host = slash < 0 ? literal : literal.slice(0, slash);
-    /** The index in `source` after its first `n` literal characters (an escape is two). */
-    const at = (n: number): number => {
-      let i = 0;
-      for (let k = 0; k < n; k++) i += source[i] === '\\' ? 2 : 1;
-      return i;
-    };
-    let why: string | undefined;
-    let fixed: string | undefined;
-    if (/[A-Z]/.test(literal)) {
-      why = `no name has the capitals of "${literal}" (a registry host is compared in lower case, and a path is lower case)`;
-      fixed = source.slice(0, at(literal.length)).toLowerCase() + source.slice(at(literal.length));
-    } else if (slash > 0 && !(host.includes('.') || host.includes(':') || host === 'localhost')) {
-      why = `no name starts with "${host}/": a name starts with its registry host (docker.io/library/nginx)`;
-      fixed = `docker\\.io/${source}`;
-    } else if ((slash > 0 && matchedHost(host) !== host) || /:0+[1-9]/.test(host)) {
-      const spelled = slash > 0 ? matchedHost(host) : host.replace(/:0+(?=[1-9])/, ':');
-      why = `no name starts with "${host}": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub's hosts as docker.io), "${spelled}" here`;
-      fixed = spelled.replace(/[.]/g, '\\.') + source.slice(at(host.length));
-    }
-    if (why === undefined) continue;
-    const anchor = source === rule.pattern ? '' : '^';
-    issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message: `rule "${rule.name}" matches nothing: ${why}; write "${anchor}${fixed ?? ''}"` });
-  }
-  return issues;
-}
 
 /**
  * Warnings for rules whose results some container runtimes cannot pull: a `replace` that names its
@@ -163,57 +30,6 @@ export function runtimeWarnings(rules: readonly CompiledRule[]): Issue[] {
       severity: 'warning' as const,
       message: `"${rule.replace}" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name`,
     }));
-}
-
-/**
- * What a regex matches when that is decidable without a regex parser (src/core carries none): a
- * literal text, then a tail that takes any rest. `any`: `.*` (also in a group: `(.*)`, `(?:.*)`,
- * `(?<n>.*)`), the literal followed by anything; `some`: `.+` (and its groups), by anything but
- * nothing; `path`: `(/.*)?` or `(/.+)?` (and `(?:...)?`, `\/`), the literal alone or followed by a
- * path. Any other source (a class, an alternation, a quantified literal...) is undefined: not
- * decided, so never warned about. `.` takes every character a name can hold (no line breaks).
- */
-export interface OpenRegex {
-  readonly literal: string;
-  readonly tail: 'any' | 'some' | 'path';
-}
-
-const OPEN_TAILS: ReadonlyMap<string, OpenRegex['tail']> = (() => {
-  const tails = new Map<string, OpenRegex['tail']>();
-  for (const [dots, tail] of [['.*', 'any'], ['.+', 'some']] as const) {
-    tails.set(dots, tail);
-    for (const open of ['(', '(?:']) {
-      tails.set(`${open}${dots})`, tail);
-      for (const slash of ['/', '\\/']) tails.set(`${open}${slash}${dots})?`, 'path');
-    }
-  }
-  return tails;
-})();
-
-export function openRegex(source: string): OpenRegex | undefined {
-  let literal = '';
-  let i = 0;
-  for (; i < source.length; i++) {
-    const c = source[i] ?? '';
-    if (/^[A-Za-z0-9/:_@-]$/.test(c)) literal += c;
-    else if (c === '\\' && /^[./:_@-]$/.test(source[i + 1] ?? '')) literal += source[++i] ?? '';
-    else break;
-  }
-  // A named group is a group for what it matches (`(?<rest>.+)` is `(.+)`).
-  const rest = source.slice(i).replace(/^\(\?<[A-Za-z_$][\w$]*>/, '(');
-  const tail = OPEN_TAILS.get(rest);
-  return tail === undefined ? undefined : { literal, tail };
-}
-
-/**
- * True when a regex of that shape matches every name `result` + `rest`, where `rest` is `/` and a
- * path, or also nothing when `bare` (the rule's `match` prefix can be a whole name).
- */
-function takesEvery(open: OpenRegex, result: string, bare: boolean): boolean {
-  if (open.tail === 'path') return hasPathPrefix(result, open.literal);
-  // A rest is never empty unless bare, and starts with `/`.
-  if (!bare) return `${result}/`.startsWith(open.literal);
-  return result.startsWith(open.literal) && (open.tail === 'any' || result.length > open.literal.length);
 }
 
 /**

@@ -10,7 +10,7 @@
  *
  * Pure: the environment used by `${env:NAME}` substitutions is passed in. What a rule's `replace`
  * may be and how it is filled in is src/core/replace-template.ts; the warnings about rules that
- * can never rewrite anything are src/core/rule-warnings.ts.
+ * can never rewrite anything are src/core/rule-reach.ts and src/core/rule-warnings.ts.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
@@ -20,7 +20,8 @@ import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
-import { excludedRuleWarnings, regexRewrittenAgainWarnings, regexSpellingWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings, shadowWarnings } from './rule-warnings.js';
+import { excludedRuleWarnings, regexSpellingWarnings, shadowWarnings } from './rule-reach.js';
+import { regexRewrittenAgainWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings } from './rule-warnings.js';
 
 // The types are in src/core/rule-types.ts (shared with the warnings); importers keep one entry point.
 export * from './rule-types.js';

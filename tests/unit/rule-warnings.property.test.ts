@@ -11,7 +11,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parseRules } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
-import { openRegex } from '../../src/core/rule-warnings.js';
+import { openRegex } from '../../src/core/rule-reach.js';
 
 const PREFIXES = ['k8s.gcr.io', 'quay.io/team'] as const;
 const TARGETS = ['registry.k8s.io', 'registry.k8s.io/sub', 'mirror.example.com/quay'] as const;
