@@ -22,14 +22,14 @@
  * the API server skip the webhook under failurePolicy Ignore, which must never happen by accident.
  */
 import type { CompiledRule } from './rules.js';
+import { DOCKER_HUB_HOSTS } from './matched-name.js';
 
 export type Scope = 'pods' | 'all';
 
 /** The condition's name in the webhook configuration. */
 export const MATCH_CONDITION_NAME = 'image-could-be-rewritten';
 
-const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'] as const;
-const DOCKER_HUB_PREFIXES = DOCKER_HUB_HOSTS.map((h) => `${h}/`);
+const DOCKER_HUB_PREFIXES = [...DOCKER_HUB_HOSTS].map((h) => `${h}/`);
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -22,7 +22,7 @@ export const MAX_DOMAIN_LENGTH = 253 + 6;
 export const MAX_REFERENCE_LENGTH = MAX_DOMAIN_LENGTH + 1 + NAME_TOTAL_LENGTH_MAX + 1 + 128 + 1 + 'sha512:'.length + 128;
 
 /** Docker Hub's other host names: an image naming one of them pulls from Docker Hub (docker.io). */
-const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 /**
  * The name rules and excludes see: the normalized name with its registry host spelled one way, so

@@ -7,7 +7,7 @@
  * Pure: the environment is passed in, and problems come back as messages; src/core/rules.ts turns
  * them into issues with their path.
  */
-import { matchedHost } from './matched-name.js';
+import { DOCKER_HUB_HOSTS, matchedHost } from './matched-name.js';
 import { parseNormalizedNamed } from './reference.js';
 
 /** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
@@ -206,7 +206,7 @@ export function templateStart(parts: readonly TemplatePart[]): string {
   const slash = text.indexOf('/');
   if (slash >= 0) return matchedHost(text.slice(0, slash)) + text.slice(slash);
   const host = text.toLowerCase().split(':')[0] ?? '';
-  return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].some((hub) => hub.startsWith(host)) ? '' : host;
+  return [...DOCKER_HUB_HOSTS].some((hub) => hub.startsWith(host)) ? '' : host;
 }
 
 /** A replacement template for regex rules: literal text, $N and $<name> group references. */
