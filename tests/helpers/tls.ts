@@ -174,14 +174,33 @@ export async function createTestPki(prefix = 'image-rewriter-pki-'): Promise<Tes
 }
 
 /**
- * A folder laid out like a Kubernetes Secret volume: `tls.crt` and `tls.key` are symlinks into
- * `..data`, itself a symlink to a timestamped folder; `update` writes a new timestamped folder and
- * renames a new `..data` link over the old one (one atomic step), as the kubelet's AtomicWriter does.
+ * A folder laid out as the kubelet writes a ConfigMap or Secret volume: each file a symlink into
+ * `..data`, itself a symlink to a timestamped folder; the function returned writes a new
+ * timestamped folder and renames a new `..data` link over the old one (one atomic step), as the
+ * kubelet's AtomicWriter does.
  */
-export class SecretVolume {
-  private generation = 0;
+export async function kubeletVolume(dir: string, files: Readonly<Record<string, string>>): Promise<(files: Readonly<Record<string, string>>) => Promise<void>> {
+  let generation = 0;
+  const write = async (content: Readonly<Record<string, string>>): Promise<void> => {
+    generation++;
+    const name = `..gen_${generation}`;
+    await mkdir(join(dir, name), { recursive: true });
+    for (const [file, text] of Object.entries(content)) await writeFile(join(dir, name, file), text);
+    const tmp = join(dir, '..data_tmp');
+    await symlink(name, tmp);
+    await rename(tmp, join(dir, '..data'));
+  };
+  await write(files);
+  for (const file of Object.keys(files)) await symlink(`..data/${file}`, join(dir, file));
+  return write;
+}
 
-  private constructor(readonly dir: string) {}
+/** A Secret volume (`kubeletVolume`) of a server certificate: `tls.crt` and `tls.key`. */
+export class SecretVolume {
+  private constructor(
+    readonly dir: string,
+    private readonly write: (files: Readonly<Record<string, string>>) => Promise<void>,
+  ) {}
 
   get certFile(): string {
     return join(this.dir, 'tls.crt');
@@ -193,27 +212,12 @@ export class SecretVolume {
 
   static async create(parent: string, files: { readonly cert: string; readonly key: string }): Promise<SecretVolume> {
     const dir = await mkdtemp(join(parent, 'secret-'));
-    const volume = new SecretVolume(dir);
-    await volume.writeGeneration(files);
-    await symlink('..data/tls.crt', join(dir, 'tls.crt'));
-    await symlink('..data/tls.key', join(dir, 'tls.key'));
-    return volume;
+    return new SecretVolume(dir, await kubeletVolume(dir, { 'tls.crt': files.cert, 'tls.key': files.key }));
   }
 
   /** Replace both files at once. */
   async update(files: { readonly cert: string; readonly key: string }): Promise<void> {
-    await this.writeGeneration(files);
-  }
-
-  private async writeGeneration(files: { readonly cert: string; readonly key: string }): Promise<void> {
-    this.generation++;
-    const name = `..gen_${this.generation}`;
-    await mkdir(join(this.dir, name));
-    await writeFile(join(this.dir, name, 'tls.crt'), files.cert);
-    await writeFile(join(this.dir, name, 'tls.key'), files.key);
-    const tmp = join(this.dir, '..data_tmp');
-    await symlink(name, tmp);
-    await rename(tmp, join(this.dir, '..data'));
+    await this.write({ 'tls.crt': files.cert, 'tls.key': files.key });
   }
 }
 

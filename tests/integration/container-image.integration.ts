@@ -11,13 +11,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { podReview } from '../helpers/admission-review.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
-import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+import { createTestPki, httpsRequest, kubeletVolume, type TestPki } from '../helpers/tls.js';
 import { eventually } from './helpers/processes.js';
 
 interface Instruction {
@@ -73,26 +73,6 @@ interface PodSpec {
   readonly containers: Container[];
   readonly volumes: { readonly name: string; readonly configMap?: { readonly name: string }; readonly secret?: { readonly secretName: string } }[];
   readonly terminationGracePeriodSeconds: number;
-}
-
-/**
- * A folder laid out as the kubelet writes a ConfigMap or Secret volume: each file a symlink into
- * `..data`, a symlink to a timestamped folder; `write` makes a new folder and renames a new `..data`
- * link over the old one, one atomic step.
- */
-async function kubeletVolume(dir: string, files: Readonly<Record<string, string>>): Promise<(files: Readonly<Record<string, string>>) => Promise<void>> {
-  let generation = 0;
-  const write = async (content: Readonly<Record<string, string>>): Promise<void> => {
-    generation++;
-    const name = `..2026_12_05_00_00_0${generation}.${generation}`;
-    await mkdir(join(dir, name), { recursive: true });
-    for (const [file, text] of Object.entries(content)) await writeFile(join(dir, name, file), text);
-    await symlink(name, join(dir, '..data_tmp'));
-    await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  };
-  await write(files);
-  for (const file of Object.keys(files)) await symlink(`..data/${file}`, join(dir, file));
-  return write;
 }
 
 const dockerfile = stages(await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
