@@ -235,7 +235,13 @@ async function auditCluster(
   const { openCluster, ListError } = await import('./cluster.js');
   let cluster;
   try {
-    cluster = await openCluster({ kubeconfig: values.kubeconfig, env: io.env, namespace: values.namespace, pageSize });
+    const expired = new Set<string>();
+    const onExpired = (what: string): void => {
+      if (expired.has(what)) return;
+      expired.add(what);
+      io.stderr(`note: listing ${what} outlived the API server's snapshot (HTTP 410 on its continue token); it went on from a newer one, so objects created, changed or deleted meanwhile may be missing or listed twice\n`);
+    };
+    cluster = await openCluster({ kubeconfig: values.kubeconfig, env: io.env, namespace: values.namespace, pageSize, onExpired });
   } catch (e) {
     if (!(e instanceof ListError)) throw e;
     io.stderr(`error: ${e.message}\n`);

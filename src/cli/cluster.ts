@@ -5,6 +5,10 @@
  * `list`, and `get` of the webhook configuration (and of a namespace), is ever called (the RBAC a
  * user needs is in README.md, "Find what still pulls from upstream").
  * A call the API server throttles (429, or 5xx with Retry-After) is tried again, at most LIST_TRIES times.
+ * A listing that outlives its snapshot (HTTP 410 on a `continue` token: etcd compacted past it, five
+ * minutes by default) goes on with the token the API server offers in that answer, from a newer
+ * snapshot, and says so (`onExpired`); client-go's streaming pager and kubectl stop there instead,
+ * which on a large cluster means an audit that can never finish.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -20,11 +24,14 @@ export class ListError extends Error {
   readonly unreachable: boolean;
   /** The HTTP status of the failed call, when there was an answer. */
   readonly status: number | undefined;
+  /** The `continue` token a 410 answer offers to go on from a newer snapshot (Status `metadata.continue`). */
+  readonly resumeToken: string | undefined;
 
-  constructor(message: string, unreachable = false, status?: number) {
+  constructor(message: string, unreachable = false, status?: number, resumeToken?: string) {
     super(message);
     this.unreachable = unreachable;
     this.status = status;
+    this.resumeToken = resumeToken;
   }
 }
 
@@ -35,6 +42,8 @@ export interface ClusterOptions {
   /** Only this namespace (else all namespaces). */
   readonly namespace: string | undefined;
   readonly pageSize: number;
+  /** Told when a listing's `continue` token expired and it went on from a newer snapshot (`what`: "pods in all namespaces"). */
+  readonly onExpired?: (what: string) => void;
 }
 
 /** One page of objects of one kind. */
@@ -179,6 +188,21 @@ function describeFailure(e: unknown): string {
   return `HTTP ${error.code}: ${message}`;
 }
 
+/** The `continue` token of a 410 Status (the API server's offer to go on from a newer snapshot), or undefined. */
+function resumeTokenOf(e: unknown): string | undefined {
+  const { code, body } = e as { code?: unknown; body?: unknown };
+  if (code !== 410 || typeof body !== 'string') return undefined;
+  try {
+    const token = own(own(JSON.parse(body) as unknown, 'metadata'), 'continue');
+    return typeof token === 'string' && token !== '' ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many times one listing goes on past an expired `continue` token before it gives up (each is a newer snapshot). */
+export const MAX_RESUMES = 10;
+
 /** Tries of one list call while the API server throttles (as client-go: it retries too, honouring Retry-After). */
 export const LIST_TRIES = 5;
 
@@ -248,14 +272,28 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         // Still throttled after the last try: the next kinds would be too, each after as many waits.
         const throttled = tries >= LIST_TRIES && retryWait(e, 1) !== undefined;
         const failure = `${what} (${server}): ${describeFailure(e)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
-        throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled, typeof code === 'number' ? code : undefined);
+        throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled, typeof code === 'number' ? code : undefined, resumeTokenOf(e));
       }
     }
   }
-  async function* listPages(apiVersion: string, kind: string, namespace: string | undefined, what: string): AsyncGenerator<KubernetesListObject<KubernetesObject>> {
+  async function* listPages(apiVersion: string, kind: string, namespace: string | undefined, what: string, listed: string): AsyncGenerator<KubernetesListObject<KubernetesObject>> {
     let token: string | undefined;
+    let resumes = 0;
     do {
-      const list = await withRetries(what, () => api.list<KubernetesObject>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token));
+      let list: KubernetesListObject<KubernetesObject>;
+      try {
+        list = await withRetries(what, () => api.list<KubernetesObject>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, options.pageSize, token));
+      } catch (e) {
+        if (!(e instanceof ListError) || e.status !== 410 || token === undefined) throw e;
+        if (e.resumeToken === undefined || resumes >= MAX_RESUMES) {
+          const why = e.resumeToken === undefined ? 'and the API server offered no token to go on' : `${resumes} times`;
+          throw new ListError(`${e.message} (the listing outlived its snapshot, ${why}: run audit again, with a larger --page-size or a namespace at a time)`, false, 410);
+        }
+        resumes++;
+        token = e.resumeToken;
+        options.onExpired?.(listed);
+        continue;
+      }
       yield list;
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.
       const meta: unknown = list.metadata;
@@ -267,7 +305,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     const apiVersion = API_VERSIONS[kind];
     const type = apiVersion === undefined ? undefined : workloadTypeOfKind(apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '', kind);
     if (apiVersion === undefined || type === undefined) throw new ListError(`cannot list ${kind}: not a kind with a pod spec`);
-    for await (const list of listPages(apiVersion, kind, options.namespace, `cannot list ${type.resource} ${where}`)) yield { type, apiVersion, items: list.items };
+    for await (const list of listPages(apiVersion, kind, options.namespace, `cannot list ${type.resource} ${where}`, `${type.resource} ${where}`)) yield { type, apiVersion, items: list.items };
   }
   async function* namespaces(): AsyncGenerator<readonly unknown[]> {
     // With -n, only that one: a RoleBinding in it can grant `get` on it (the API server authorizes a
@@ -277,7 +315,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       yield [await withRetries(`cannot get namespace ${name}`, () => api.read({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }))];
       return;
     }
-    for await (const list of listPages('v1', 'Namespace', undefined, 'cannot list namespaces')) yield list.items;
+    for await (const list of listPages('v1', 'Namespace', undefined, 'cannot list namespaces', 'namespaces')) yield list.items;
   }
   async function webhookConfiguration(name: string): Promise<unknown> {
     const spec = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name } };

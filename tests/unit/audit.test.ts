@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { LIST_TRIES } from '../../src/cli/cluster.js';
+import { LIST_TRIES, MAX_RESUMES } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
 import { webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
@@ -72,6 +72,8 @@ interface Call {
 const calls: Call[] = [];
 /** What the server answers the next list calls of `path` before serving it: a throttling API server. */
 let throttle: { path: string; answers: { status: number; retryAfter?: string }[] } | undefined;
+/** What the server answers the next list calls of `path` that carry a `continue` token: an expired token (HTTP 410), with or without the API server's token to go on. */
+let expire: { path: string; answers: ('offer' | 'none')[] } | undefined;
 let pki: TestPki;
 let server: Server;
 let kubeconfig: string;
@@ -141,6 +143,13 @@ beforeAll(async () => {
     if (refusal !== undefined) {
       const reason = refusal.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable';
       send(refusal.status, { kind: 'Status', status: 'Failure', reason, code: refusal.status, message: `${reason}: try again later` }, refusal.retryAfter === undefined ? {} : { 'retry-after': refusal.retryAfter }); return;
+    }
+    const expiry = url.searchParams.has('continue') && url.pathname === expire?.path ? expire.answers.shift() : undefined;
+    if (expiry !== undefined) {
+      // As the API server answers when etcd compacted past the token (storage/etcd3's handleCompactedErrorForPaging): here the offered token goes on where the expired one would have.
+      const offered = expiry === 'offer' ? { continue: url.searchParams.get('continue') ?? '' } : {};
+      send(410, { kind: 'Status', apiVersion: 'v1', metadata: offered, status: 'Failure', reason: 'Expired', code: 410, message: 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.' });
+      return;
     }
     const all = items(url.pathname);
     if (all === undefined) { send(404, { kind: 'Status', message: 'not found' }); return; }
@@ -403,6 +412,61 @@ describe('audit of a live cluster (fake API server)', () => {
       const r = await throttled([{ status: 503 }]);
       expect(r).toMatchObject({ code: 2, tries: 1 });
       expect(r.err.split('\n')[0]).toMatch(/^error: cannot list pods in namespace ns-1 \(https:\/\/127\.0\.0\.1:\d+\): HTTP 503: ServiceUnavailable: try again later$/);
+    });
+  });
+
+  describe('a listing that outlives its snapshot (HTTP 410 on a continue token: etcd compacted past it)', () => {
+    const PATH = '/api/v1/pods';
+    const expiring = async (answers: ('offer' | 'none')[]): Promise<{ code: number; out: string; err: string; tries: number }> => {
+      expire = { path: PATH, answers };
+      const before = calls.length;
+      try {
+        const r = await audit(['--kubeconfig', kubeconfig, '-o', 'json', '--page-size', '100', '--scope', 'pods']);
+        return { ...r, tries: calls.slice(before).filter((c) => c.path === PATH).length };
+      } finally {
+        expire = undefined;
+      }
+    };
+    let expected: string;
+    beforeAll(async () => {
+      expected = (await expiring([])).out;
+    });
+
+    it('goes on with the token the API server offers, lists every object and says the list may be inconsistent', async () => {
+      const r = await expiring(['offer']);
+      expect(r.code).toBe(1);
+      expect(r.out).toBe(expected);
+      expect(r.tries).toBe(Math.ceil(PODS / 100) + 1);
+      const notes = r.err.split('\n').filter((l) => l.startsWith('note: '));
+      expect(notes).toEqual([
+        "note: listing pods in all namespaces outlived the API server's snapshot (HTTP 410 on its continue token); it went on from a newer one, so objects created, changed or deleted meanwhile may be missing or listed twice",
+      ]);
+    });
+
+    it('the note is said once per listing, however often it goes on', async () => {
+      const r = await expiring(['offer', 'offer', 'offer']);
+      expect(r.code).toBe(1);
+      expect(r.out).toBe(expected);
+      expect(r.tries).toBe(Math.ceil(PODS / 100) + 3);
+      expect(r.err.match(/^note: listing pods/gm)).toHaveLength(1);
+    });
+
+    it('no token offered: one clear error, exit 2, what to do', async () => {
+      expire = { path: PATH, answers: ['none'] };
+      try {
+        const r = await audit(['--kubeconfig', kubeconfig, '-o', 'json', '--page-size', '100', '--scope', 'pods']);
+        expect(r.code).toBe(2);
+        expect(r.err).toMatch(/^error: cannot list pods in all namespaces \(https:\/\/127\.0\.0\.1:\d+\): HTTP 410: The provided continue parameter is too old .* \(the listing outlived its snapshot, and the API server offered no token to go on: run audit again, with a larger --page-size or a namespace at a time\)$/m);
+      } finally {
+        expire = undefined;
+      }
+    });
+
+    it(`expiring again and again: it gives up after ${MAX_RESUMES} newer snapshots (exit 2), not an endless listing`, async () => {
+      const r = await expiring(Array.from({ length: MAX_RESUMES + 5 }, () => 'offer' as const));
+      expect(r.code).toBe(2);
+      expect(r.tries).toBe(1 + MAX_RESUMES + 1);
+      expect(r.err).toContain(`(the listing outlived its snapshot, ${MAX_RESUMES} times: run audit again`);
     });
   });
 
