@@ -148,6 +148,15 @@ describe('template.yaml: least privilege', () => {
     expect(rules['RulesGiven']?.Assertions.map((a) => a.Assert)).toEqual([{ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'RewriteRules' }, ''] }] }]);
   });
 
+  it('refuses an AlarmEmail without EnableAlarms, which deployed and subscribed the address to nothing', () => {
+    const rules = (template as unknown as { Rules: Record<string, { RuleCondition: Json; Assertions: { Assert: Json; AssertDescription: string }[] }> }).Rules;
+    expect(rules['AlarmEmailNeedsAlarms']?.RuleCondition).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+    expect(rules['AlarmEmailNeedsAlarms']?.Assertions.map((a) => a.Assert)).toEqual([{ 'Fn::Equals': [{ Ref: 'EnableAlarms' }, 'true'] }]);
+    expect(rules['AlarmEmailNeedsAlarms']?.Assertions[0]?.AssertDescription).toContain('EnableAlarms=true');
+    // The subscription's own condition stays: with the rule, AlarmEmailGiven is the address alone.
+    expect(template.Conditions['AlarmEmailGiven']).toEqual({ 'Fn::And': [{ Condition: 'AlarmsEnabled' }, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] }] });
+  });
+
   // The function counts a blank variable as unset (src/config/settings.ts), so a RewriteRules of
   // spaces or line ends passed RulesGiven (which compares with '') and deployed a function whose
   // every cold start failed with "no rules": each call a 502, each Pod admitted unrewritten.
