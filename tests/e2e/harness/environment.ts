@@ -51,6 +51,8 @@ const stateSchema = z.object({
   cluster: z.object({
     apiserverPort: z.number(),
     apiserverPid: z.number(),
+    /** etcd's client port (its HTTP gateway: a scenario compacts it, as the API server's compactor does every 5 minutes). */
+    etcdPort: z.number(),
     logs: z.object({ etcd: z.string(), apiserver: z.string(), controllerManager: z.string() }),
   }),
   webhook: z.object({
@@ -154,6 +156,11 @@ export class E2eEnvironment {
     return this.state.cluster.apiserverPid;
   }
 
+  /** etcd's client URL on 127.0.0.1 (plain HTTP; its JSON gateway is under /v3/). */
+  get etcdUrl(): string {
+    return `http://127.0.0.1:${this.state.cluster.etcdPort}`;
+  }
+
   get apiserverLog(): LogFile {
     return new LogFile(this.state.cluster.logs.apiserver);
   }
@@ -228,7 +235,7 @@ export class E2eEnvironment {
         binDir: bin.dir,
         kubeconfig: cluster.files.kubeconfig,
         keep,
-        cluster: { apiserverPort: cluster.ports.apiserver, apiserverPid: cluster.processes.apiserver.pid, logs: cluster.files.logs },
+        cluster: { apiserverPort: cluster.ports.apiserver, apiserverPid: cluster.processes.apiserver.pid, etcdPort: cluster.ports.etcd, logs: cluster.files.logs },
         webhook: { files, token, url, configYaml, configFile },
         serve: serve.record,
         watchdogPid,
