@@ -71,6 +71,11 @@ describe('help and version', () => {
     for (const flag of ['--config', '--listen', '--tls-cert-file', '--tls-private-key-file', '--token-file', '--allow-unauthenticated', '--max-body-bytes', '--workers']) expect(out).toContain(flag);
   });
 
+  it('explain --help says what separates the images "-" reads: lines, spaces or tabs (README; tabs were left out)', async () => {
+    const { out } = await run(['explain', '--help']);
+    expect(out).toContain('separated by lines, spaces or tabs');
+  });
+
   it.each([[['help', 'bogus']], [['help', 'render', 'audit']], [['version', 'extra']]])('%j is a usage error', async (args) => {
     expect((await run(args)).code).toBe(EXIT.usage);
   });
