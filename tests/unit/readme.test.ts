@@ -97,6 +97,18 @@ describe('README Troubleshooting', () => {
     expect(line).toHaveProperty('rulesNotLoaded');
     expect(row).toEqual(expect.arrayContaining(['outcome', 'failopen', 'rulesNotLoaded']));
   });
+
+  // The API server's words for API Gateway's 403 (a JSON body): client-go keeps a 403's message only
+  // from a text/* body and says "unknown" otherwise (apimachinery's NewGenericServerResponse). Run
+  // with the webhook client of k8s.io/apiserver 1.32.13 and 1.37.2 (webhookutil.ClientManager, as
+  // the mutating dispatcher calls it) against a server answering as API Gateway does.
+  it("quotes the API server's log line for API Gateway's 403 as Kubernetes writes it", () => {
+    const text = readme.replace(/\s+/g, ' ');
+    expect(text).not.toContain('the server does not allow access to the requested resource');
+    const row = rows.find((r) => r.includes('ApiRejectedAlarm in alarm')) ?? '';
+    expect(row).toContain('"failed to call webhook: unknown"');
+    expect(text).toContain('"failed to call webhook: unknown": Kubernetes (1.32 and 1.37 alike) keeps the message of a 403 only from a plain-text body');
+  });
 });
 
 describe('README Deploying with SAM, step 3', () => {
