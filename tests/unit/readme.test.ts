@@ -109,6 +109,16 @@ describe('README Troubleshooting', () => {
     expect(row).toContain('"failed to call webhook: unknown"');
     expect(text).toContain('"failed to call webhook: unknown": Kubernetes (1.32 and 1.37 alike) keeps the message of a 403 only from a plain-text body');
   });
+
+  // k8s.io/apiserver's mutating dispatcher (1.32.13 and 1.37.2) counts a failed call in
+  // webhook_rejection_count only when the failure policy is not Ignore; webhook_request_total gets
+  // the answer's status as `code` (503, its ServiceUnavailable, for a call without an answer).
+  it('does not send users to rejection_count for the failures failurePolicy Ignore hides', () => {
+    const row = rows.find((r) => r.startsWith('| Pods are not rewritten and nothing is logged |')) ?? '';
+    expect(webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123' }).webhooks[0]?.failurePolicy).toBe('Ignore');
+    expect(row).toContain('`apiserver_admission_webhook_fail_open_count`, `..._request_total` by `code`');
+    expect(row).toContain('`..._rejection_count` counts no failure under `failurePolicy: Ignore`');
+  });
 });
 
 describe('README Deploying with SAM, step 3', () => {
