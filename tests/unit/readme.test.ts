@@ -119,6 +119,17 @@ describe('README Troubleshooting', () => {
     expect(row).toContain('`apiserver_admission_webhook_fail_open_count`, `..._request_total` by `code`');
     expect(row).toContain('`..._rejection_count` counts no failure under `failurePolicy: Ignore`');
   });
+
+  // The webhook client of k8s.io/apiserver 1.32.13 and 1.37.2 run against a server answering 429
+  // (API Gateway's throttling, whose default gateway response has no Retry-After) fails at once;
+  // client-go waits and retries only with a Retry-After header. A call that times out logs
+  // "context deadline exceeded".
+  it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
+    const row = rows.find((r) => r.startsWith('| Admissions slow')) ?? '';
+    expect(row).toContain(`\`timeoutSeconds\` (${DEFAULT_TIMEOUT_SECONDS} by default)`);
+    expect(row).not.toContain('throttling at API Gateway, or');
+    expect(row).toContain('Throttling does not make it wait');
+  });
 });
 
 describe('README Deploying with SAM, step 3', () => {
