@@ -356,6 +356,13 @@ describe('README The command line', () => {
 });
 
 describe('README Logs and metrics', () => {
+  // tests/unit/handler.lambda-init.test.ts pins the document (ConfigErrors, no Outcome); template.yaml's
+  // ConfigErrorAlarm sums that series (`init`), which a query by Outcome misses.
+  it("says a failed cold start's metrics have the dimension service only", () => {
+    const text = (readme.split('\n### Logs and metrics\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('a cold start that fails, `cannot start: fix the function configuration`, writes a document of its own with the dimension `service` only, its `ConfigErrors` counting the failure');
+  });
+
   it("names every key of the review line's rewritten entries, an image volume's included", () => {
     const text = readme.split('\n### Logs and metrics\n')[1]?.split('\n### ')[0] ?? '';
     const rewrite = (list: 'containers' | 'volumes', name: string) => ({ containerName: name, list, pointer: '', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'gcr' });
