@@ -124,6 +124,13 @@ describe('README Troubleshooting', () => {
   // (API Gateway's throttling, whose default gateway response has no Retry-After) fails at once;
   // client-go waits and retries only with a Retry-After header. A call that times out logs
   // "context deadline exceeded".
+  // The warning of a withheld rewrite is pinned in tests/unit/handler-verify.test.ts ("keeps the
+  // original by default, and the warning says why"), in the form the row quotes.
+  it("names a verify rule's withheld rewrite among the warnings of images left unchanged", () => {
+    const row = rows.find((r) => r.startsWith('| kubectl prints `Warning: image-rewriter: ...` |')) ?? '';
+    expect(row).toContain("or a `verify` rule's target lacks the image or could not be asked: `left containers[app] IMAGE unchanged (rule NAME): not found in HOST`");
+  });
+
   it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
     const row = rows.find((r) => r.startsWith('| Admissions slow')) ?? '';
     expect(row).toContain(`\`timeoutSeconds\` (${DEFAULT_TIMEOUT_SECONDS} by default)`);
