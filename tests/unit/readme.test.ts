@@ -131,6 +131,14 @@ describe('README Troubleshooting', () => {
     expect(row).toContain("or a `verify` rule's target lacks the image or could not be asked: `left containers[app] IMAGE unchanged (rule NAME): not found in HOST`");
   });
 
+  // Reproduced with dist/handler.js, a credentials parameter answering AccessDeniedException and a
+  // registry answering 401: the reason is "not checked, HOST refused access (401); registry
+  // credentials unavailable: cannot read SSM parameter NAME (AccessDeniedException)" (src/verify/oci.ts).
+  it("says where a failed credentials read's error shows, since it has no log line of its own", () => {
+    const row = rows.find((r) => r.startsWith('| `AccessDeniedException` (or another KMS error)')) ?? '';
+    expect(row).toContain('in a `withheldImages` reason after `registry credentials unavailable`');
+  });
+
   it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
     const row = rows.find((r) => r.startsWith('| Admissions slow')) ?? '';
     expect(row).toContain(`\`timeoutSeconds\` (${DEFAULT_TIMEOUT_SECONDS} by default)`);
