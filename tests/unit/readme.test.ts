@@ -136,7 +136,8 @@ describe('README Troubleshooting', () => {
   // credentials unavailable: cannot read SSM parameter NAME (AccessDeniedException)" (src/verify/oci.ts).
   it("says where a failed credentials read's error shows, since it has no log line of its own", () => {
     const row = rows.find((r) => r.startsWith('| `AccessDeniedException` (or another KMS error)')) ?? '';
-    expect(row).toContain('in a `withheldImages` reason after `registry credentials unavailable`');
+    expect(row).toContain('or in a `withheldImages` reason after `registry credentials unavailable`');
+    expect(row).toContain('A failed read of the registry credentials has no log line of its own');
   });
 
   it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
