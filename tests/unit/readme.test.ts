@@ -140,6 +140,14 @@ describe('README Troubleshooting', () => {
     expect(row).toContain('A failed read of the registry credentials has no log line of its own');
   });
 
+  // With the default scope the API server sends Pods only: a Deployment's Pods are created by the
+  // ReplicaSet controller, which gets their warnings (see "Deploying with SAM, step 3" above).
+  it('does not promise a kubectl warning for the Pods a controller creates', () => {
+    const row = rows.find((r) => r.startsWith('| Pods are not rewritten |')) ?? '';
+    expect(webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123' }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources))).not.toContain('deployments');
+    expect(row).toContain("kubectl's warning (for an object kubectl sends; the Pods of a Deployment or another controller warn that controller)");
+  });
+
   it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
     const row = rows.find((r) => r.startsWith('| Admissions slow')) ?? '';
     expect(row).toContain(`\`timeoutSeconds\` (${DEFAULT_TIMEOUT_SECONDS} by default)`);
