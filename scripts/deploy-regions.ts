@@ -149,12 +149,16 @@ export function parseParameter(text: string): Parameter | undefined {
   return m[1] === undefined ? { key, value } : { region: m[1], key, value };
 }
 
-/** The `Key=Value` words for one region: the unscoped ones it does not override, then its own. */
+/**
+ * The `Key=Value` words for one region: the unscoped ones it does not override, then its own. An
+ * empty value goes as `Key=""`: the shell hands `--parameter AllowedSourceCidrs=""` over as
+ * `AllowedSourceCidrs=`, which SAM CLI refuses ("is not a valid format"), after the regions before.
+ */
 export function regionParameters(options: Options, region: string): string[] {
   const parsed = options.parameters.map(parseParameter).filter((p) => p !== undefined);
   const own = parsed.filter((p) => p.region === region);
   const shared = parsed.filter((p) => p.region === undefined && !own.some((o) => o.key === p.key));
-  return [...shared, ...own].map((p) => `${p.key}=${p.value}`);
+  return [...shared, ...own].map((p) => `${p.key}=${p.value === '' ? '""' : p.value}`);
 }
 
 /** A region's parameter values as CloudFormation gets them (SAM CLI drops one pair of wrapping quotes). */

@@ -263,6 +263,17 @@ describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
     expect(deployArgs(o, 'ap-southeast-1').slice(-3)).toEqual(['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-9f8e7d6c', 'AllowedSourceCidrs=""']);
   });
 
+  it('passes an empty value as Key="" (the shell drops the quotes of --parameter REGION:Key=""; SAM CLI refuses Key=)', () => {
+    // What bash hands over for: --parameter ap-southeast-1:AllowedSourceCidrs="" --parameter AlarmEmail=""
+    const o = options({
+      templateParameters,
+      parameters: ['AllowedSourceCidrs=203.0.113.10/32', 'AlarmEmail=', 'ap-southeast-1:EndpointType=PRIVATE', 'ap-southeast-1:VpcEndpointIds=vpce-9f8e7d6c', 'ap-southeast-1:AllowedSourceCidrs='],
+    });
+    expect(problems(o)).toEqual([]);
+    expect(deployArgs(o, 'us-west-2').slice(-2)).toEqual(['AllowedSourceCidrs=203.0.113.10/32', 'AlarmEmail=""']);
+    expect(deployArgs(o, 'ap-southeast-1').slice(-4)).toEqual(['AlarmEmail=""', 'EndpointType=PRIVATE', 'VpcEndpointIds=vpce-9f8e7d6c', 'AllowedSourceCidrs=""']);
+  });
+
   it("gives each region its own KmsKeyArn (a multi-Region key's replica ARN names its region)", () => {
     const o = options({
       templateParameters,
