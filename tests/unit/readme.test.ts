@@ -227,6 +227,26 @@ describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
   });
 });
 
+describe('README and template.yaml, empty stack parameter values', () => {
+  // A bare `Key=""` loses its quotes to the shell, and SAM CLI 1.170 refuses `Key=` ("Key= is not a
+  // valid format"). Typed for sam deploy it must be single-quoted; deploy:regions' --parameter adds
+  // the quotes back itself (scripts/deploy-regions.ts).
+  const bare = (text: string): string[] =>
+    [...text.matchAll(/(\S*)\b([A-Z][A-Za-z]+)=""(\S*)/g)].map((m) => m[0]).filter((w) => !/^`?'[A-Za-z]+=""'/.test(w));
+
+  it('README gives every empty value for sam deploy in single quotes', () => {
+    const words = readme.replace(/```[\s\S]*?```/g, '').split(/\s+/);
+    expect(words.filter((_, i) => !(words[i - 1] ?? '').endsWith('--parameter')).flatMap((w) => bare(w))).toEqual([]);
+  });
+
+  it("template.yaml's rule messages give them in single quotes", () => {
+    const text = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8');
+    const messages = text.split('\n').filter((l) => l.includes('AssertDescription:') && l.includes('=""'));
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.flatMap((l) => l.split(/\s+/)).flatMap((w) => bare(w))).toEqual([]);
+  });
+});
+
 describe('README Rotating the token', () => {
   it('sets every shell variable its commands use, there or in step 1 of Deploying with SAM', () => {
     const section = readme.split('\n### Rotating the token\n')[1]?.split('\n## ')[0] ?? '';
