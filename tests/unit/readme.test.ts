@@ -247,6 +247,32 @@ describe('README and template.yaml, empty stack parameter values', () => {
   });
 });
 
+describe('README Rules in SSM Parameter Store, ${env:...} documents', () => {
+  const section = readme.split('\n### Rules in SSM Parameter Store\n')[1]?.split('\n### ')[0] ?? '';
+  const command = /`((?:[A-Z_]+=\S+ )+)node dist\/cli\.js (check-config --config rules\.yaml)`/.exec(section.replace(/\s*\n\s*/g, ' '));
+  const document = 'rules:\n  - name: hub\n    match: docker.io\n    replace: ${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/docker-hub\n';
+
+  it('check-config reports the variables unset in the shell, as the section says', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'readme-')), 'rules.yaml');
+    writeFileSync(file, document);
+    const io = captureIo({});
+    expect(await main(['check-config', '--config', file], io)).toBe(2);
+    const quoted = /\(`(environment variable AWS_ACCOUNT_ID is not set)`\)/.exec(section.replace(/\s*\n\s*/g, ' '))?.[1];
+    expect(quoted).toBeDefined();
+    expect(io.err()).toContain(quoted ?? '-');
+  });
+
+  it('the command it gives, with its variables, accepts the document', async () => {
+    expect(command).not.toBeNull();
+    const env = Object.fromEntries((command?.[1] ?? '').trim().split(' ').map((w) => w.split('=') as [string, string]));
+    expect(Object.keys(env).sort()).toEqual(['AWS_ACCOUNT_ID', 'AWS_REGION', 'AWS_URL_SUFFIX']);
+    const file = join(mkdtempSync(join(tmpdir(), 'readme-')), 'rules.yaml');
+    writeFileSync(file, document);
+    const io = captureIo(env);
+    expect(await main([...(command?.[2] ?? '').split(' ').slice(0, -1), file], io)).toBe(0);
+  });
+});
+
 describe('README Rotating the token', () => {
   it('sets every shell variable its commands use, there or in step 1 of Deploying with SAM', () => {
     const section = readme.split('\n### Rotating the token\n')[1]?.split('\n## ')[0] ?? '';
