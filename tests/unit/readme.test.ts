@@ -273,6 +273,19 @@ describe('README Rules in SSM Parameter Store, ${env:...} documents', () => {
   });
 });
 
+describe('README LogLevel row and Costs per million admissions', () => {
+  it('gives the share of the log volume WARN drops as the costs section measures it', () => {
+    const costs = (readme.split('\n### Costs per million admissions\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+    const info = Number(/about ([\d.]+) KB per review at `LogLevel=INFO`/.exec(costs)?.[1]);
+    const warn = Number(/or about ([\d.]+) KB \(\$[\d.]+\) at `WARN`/.exec(costs)?.[1]);
+    const row = readme.split('\n').find((l) => l.startsWith('| `LogRetentionInDays` / `LogLevel` |')) ?? '';
+    const said = /drops the per-review lines \(about ([^:)]+?) of the log volume/.exec(row)?.[1] ?? '';
+    const share = said === 'two thirds' ? 2 / 3 : said === 'half' ? 1 / 2 : Number(said.replace('%', '')) / 100;
+    expect(info).toBeGreaterThan(0);
+    expect(Math.abs(share - (1 - warn / info))).toBeLessThan(0.04);
+  });
+});
+
 describe('README Rotating the token', () => {
   it('sets every shell variable its commands use, there or in step 1 of Deploying with SAM', () => {
     const section = readme.split('\n### Rotating the token\n')[1]?.split('\n## ')[0] ?? '';
