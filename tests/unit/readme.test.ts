@@ -10,6 +10,7 @@
  * parameter, and the defaults they give), and the limits, defaults and timings the README (and
  * docs/verify.md) quotes against the constants of src/ that set them.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -283,6 +284,27 @@ describe('README LogLevel row and Costs per million admissions', () => {
     const share = said === 'two thirds' ? 2 / 3 : said === 'half' ? 1 / 2 : Number(said.replace('%', '')) / 100;
     expect(info).toBeGreaterThan(0);
     expect(Math.abs(share - (1 - warn / info))).toBeLessThan(0.04);
+  });
+});
+
+describe('README Restricting callers by address, the NAT gateway snippet', () => {
+  const section = readme.split('\n### Restricting callers by address: `AllowedSourceCidrs`\n')[1]?.split('\n### ')[0] ?? '';
+  const snippet = section.split('```sh\n')[1]?.split('```')[0] ?? '';
+  /** The snippet under bash with `aws` stubbed: route tables answer `nats`; returns the aws calls made. */
+  const run = (nats: string): string[] => {
+    const stub = `aws() { echo "$*" >&2; case "$2" in describe-cluster) printf 'subnet-1\\tsubnet-2\\n';; describe-route-tables) printf '%s' ${JSON.stringify(nats)};; esac; }\n`;
+    const r = spawnSync('bash', ['-c', stub + snippet], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    return r.stderr.split('\n').filter((l) => l !== '').map((l) => l.split(' ').slice(0, 2).join(' '));
+  };
+
+  it('asks for the NAT gateways of the route tables it found', () => {
+    expect(snippet).toContain('describe-nat-gateways');
+    expect(run('nat-0a\nnat-0b\n')).toEqual(['eks describe-cluster', 'ec2 describe-route-tables', 'ec2 describe-nat-gateways']);
+  });
+
+  it('does not call describe-nat-gateways without ids, which lists every NAT gateway of the region', () => {
+    expect(run('')).toEqual(['eks describe-cluster', 'ec2 describe-route-tables']);
   });
 });
 
