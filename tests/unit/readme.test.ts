@@ -287,6 +287,17 @@ describe('README LogLevel row and Costs per million admissions', () => {
   });
 });
 
+describe('README Costs per million admissions, the alarms', () => {
+  it("counts the metrics the template's alarms read, which CloudWatch bills one by one (the latency alarm's percentile was said to cost $0.30)", () => {
+    const alarms = Object.values(loadTemplate().Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    const metrics = alarms.map((a) => ('MetricName' in a.Properties ? 1 : (a.Properties['Metrics'] as Record<string, unknown>[]).filter((m) => 'MetricStat' in m).length));
+    const total = metrics.reduce((a, b) => a + b, 0);
+    const costs = (readme.split('\n### Costs per million admissions\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+    expect(costs).toContain(`${total} metrics in the template's ${alarms.length} alarms, about $${(total * 0.1).toFixed(2)} a month`);
+    expect(costs).not.toContain('percentile $0.30');
+  });
+});
+
 describe('README Restricting callers by address, the NAT gateway snippet', () => {
   const section = readme.split('\n### Restricting callers by address: `AllowedSourceCidrs`\n')[1]?.split('\n### ')[0] ?? '';
   const snippet = section.split('```sh\n')[1]?.split('```')[0] ?? '';
