@@ -160,6 +160,71 @@ describe('the log line', () => {
     });
   });
 
+  it('writes a cause that is no Error as it is, beside one that is', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.error('failed', { error: new Error('outer', { cause: 'a string' }), other: new Error('coded', { cause: { code: 'EPIPE' } }) });
+    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(line).toMatchObject({ error: { name: 'Error', message: 'outer', cause: 'a string' }, other: { message: 'coded', cause: { code: 'EPIPE' } } });
+  });
+
+  it('writes fields that are empty, or all undefined, as no fields: the line stays JSON', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l), keys: {} });
+    logger.info('empty', {});
+    logger.warn('undefined only', { skipped: undefined });
+    logger.infoWithFieldsJson('no text', '');
+    expect(lines.map((l) => Object.keys(JSON.parse(l) as Record<string, unknown>))).toEqual([
+      ['level', 'message', 'timestamp', 'service'],
+      ['level', 'message', 'timestamp', 'service'],
+      ['level', 'message', 'timestamp', 'service'],
+    ]);
+  });
+
+  it('calls the first context after clearContext no cold start, and no longer writes the previous one', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.clearContext();
+    logger.info('local caller');
+    logger.addContext(CONTEXT);
+    logger.info('first on Lambda');
+    logger.clearContext();
+    logger.info('local again');
+    const [local, lambda, again] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(Object.keys(local ?? {})).toEqual(['level', 'message', 'timestamp', 'service']);
+    expect(lambda).toMatchObject({ cold_start: false, function_request_id: CONTEXT.awsRequestId });
+    expect(Object.keys(again ?? {})).toEqual(['level', 'message', 'timestamp', 'service']);
+  });
+
+  it.each([
+    ['name', { functionName: 'other' }, 'function_name', 'other'],
+    ['ARN', { invokedFunctionArn: 'arn:aws:lambda:us-west-2:123456789012:function:image-rewriter:2' }, 'function_arn', 'arn:aws:lambda:us-west-2:123456789012:function:image-rewriter:2'],
+    ['memory', { memoryLimitInMB: '512' }, 'function_memory_size', '512'],
+  ] as const)('writes the function %s of the context in force, not the one of the previous invocation', (_, change, key, value) => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.addContext(CONTEXT);
+    logger.info('first');
+    logger.addContext({ ...CONTEXT, ...change });
+    logger.info('second');
+    logger.addContext(CONTEXT);
+    logger.info('third');
+    const [first, second, third] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(second).toMatchObject({ ...first, [key]: value, message: 'second', cold_start: false, timestamp: expect.any(String) });
+    expect(third).toMatchObject({ ...first, message: 'third', cold_start: false, timestamp: expect.any(String) });
+  });
+
+  it.each([
+    ['INFO', true],
+    ['WARN', false],
+    ['SILENT', false],
+  ] as const)('at level %s, writes the INFO line of infoWithFieldsJson: %j', (level, written) => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: level, sink: (l) => lines.push(l) });
+    logger.infoWithFieldsJson('review', '"uid":"u","n":2');
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual(written ? [expect.objectContaining({ level: 'INFO', message: 'review', uid: 'u', n: 2 })] : []);
+  });
+
   it.each([
     ['TRACE', ['trace', 'debug', 'info', 'warn', 'error', 'critical']],
     ['INFO', ['info', 'warn', 'error', 'critical']],
@@ -522,5 +587,12 @@ describe('isoTimestamp', () => {
     const times = [base, base + 1, base + 9, base + 10, base + 99, base + 100, base + 999, base + 1000, base + 1010, base - 5000, base + 61_000, 0, -1, -999, -1000, -1001, 253402300799999, 253402300800000, -62198755200001, base + 0.5, base + 11];
     for (let i = 0; i < 20_000; i++) times.push(base + Math.floor(((i * 7919) % 5000) - 2500));
     for (const t of times) expect(isoTimestamp(t)).toBe(new Date(t).toISOString());
+  });
+
+  it('gives the text of Date#toISOString for each millisecond in turn, and for a time between two: within a second, across seconds, before 1970, past year 9999', () => {
+    const starts = [Date.UTC(2026, 11, 4, 5, 59, 58, 500), -2500, 253402300798500];
+    for (const start of starts) {
+      for (let t = start; t < start + 3000; t += 0.5) expect(isoTimestamp(t)).toBe(new Date(t).toISOString());
+    }
   });
 });
