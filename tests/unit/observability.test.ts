@@ -6,19 +6,23 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import type { ReviewReport } from '../../src/core/admission.js';
+import { escapeBidi } from '../../src/core/json.js';
 import { isoTimestamp, JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
 import {
   count,
   countedOutcome,
   createObservability,
   flushMetrics,
+  logLevelFromEnv,
   MAX_LISTED,
+  MAX_LISTED_BYTES,
   MAX_LOGGED_STRING,
   Metric,
   METRICS_NAMESPACE,
   OTHER_RULES,
   OUTCOMES,
   recordOutcome,
+  recordVerify,
   reviewFields,
   ruleSlots,
   SERVICE_NAME,
@@ -278,6 +282,18 @@ describe('createObservability without a sink (as on Lambda)', () => {
   });
 });
 
+describe('logLevelFromEnv', () => {
+  it.each([
+    [{}, 'INFO'],
+    [{ POWERTOOLS_LOG_LEVEL: 'debug', LOG_LEVEL: 'error', AWS_LAMBDA_LOG_LEVEL: 'warn' }, 'DEBUG'],
+    [{ LOG_LEVEL: 'error', AWS_LAMBDA_LOG_LEVEL: 'warn' }, 'ERROR'],
+    [{ POWERTOOLS_LOG_LEVEL: ' ', LOG_LEVEL: 'nope', AWS_LAMBDA_LOG_LEVEL: 'warn' }, 'WARN'],
+    [{ POWERTOOLS_LOG_LEVEL: 'nope', LOG_LEVEL: 'nope', AWS_LAMBDA_LOG_LEVEL: 'nope' }, 'INFO'],
+  ] as const)('reads %j as %s: POWERTOOLS_LOG_LEVEL, else LOG_LEVEL, else AWS_LAMBDA_LOG_LEVEL, else INFO', (env, level) => {
+    expect(logLevelFromEnv(env)).toBe(level);
+  });
+});
+
 describe('createObservability with a sink', () => {
   const saved = process.env['POWERTOOLS_METRICS_DISABLED'];
   afterEach(() => {
@@ -304,6 +320,27 @@ describe('createObservability with a sink', () => {
     flushMetrics(obs.metrics);
     obs.metrics.publishStoredMetrics();
     expect(obs.lines).toEqual([]);
+  });
+
+  it.each([' True ', 'TRUE'])('writes no EMF when POWERTOOLS_METRICS_DISABLED is %j (any case, blanks around it)', (value) => {
+    process.env['POWERTOOLS_METRICS_DISABLED'] = value;
+    const obs = captureObservability();
+    count(obs.metrics, Metric.Reviews);
+    flushMetrics(obs.metrics);
+    expect(obs.emf()).toEqual([]);
+  });
+
+  it('writes the keys it is given on every log line, after service, and not in the EMF document', () => {
+    const lines: Record<string, unknown>[] = [];
+    const { logger, metrics } = createObservability({ logLevel: 'INFO', keys: { worker: 2, pool: 'a' }, sink: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    logger.info('hello', { uid: 'u' });
+    logger.warn('careful');
+    count(metrics, Metric.Reviews);
+    flushMetrics(metrics);
+    const [hello, careful, doc] = lines;
+    expect(Object.keys(hello ?? {})).toEqual(['level', 'message', 'timestamp', 'service', 'worker', 'pool', 'uid']);
+    expect(careful).toMatchObject({ worker: 2, pool: 'a' });
+    expect(doc).toEqual({ _aws: expect.any(Object), service: SERVICE_NAME, Reviews: 1 });
   });
 
   it('writes no EMF when metrics are disabled, and clears them', () => {
@@ -430,6 +467,37 @@ describe('recordOutcome', () => {
   });
 });
 
+describe('recordVerify', () => {
+  const emfOf = (stats: Parameters<typeof recordVerify>[1]): Record<string, unknown> | undefined => {
+    const obs = captureObservability();
+    recordVerify(obs.metrics, stats);
+    flushMetrics(obs.metrics);
+    return obs.emf()[0];
+  };
+  const metricsOf = (doc: Record<string, unknown> | undefined): unknown => (doc?.['_aws'] as { CloudWatchMetrics: { Metrics: unknown }[] }).CloudWatchMetrics[0]?.Metrics;
+
+  it('counts checks, cache hits, missing images and errors, and the latency in milliseconds', () => {
+    const doc = emfOf({ checks: 4, cacheHits: 1, missing: 2, errors: 1, latencyMs: 12.5 });
+    expect(doc).toMatchObject({ VerifyChecks: 4, VerifyCacheHits: 1, VerifyMissing: 2, VerifyErrors: 1, VerifyLatency: 12.5 });
+    expect(metricsOf(doc)).toEqual([
+      { Name: 'VerifyChecks', Unit: 'Count' },
+      { Name: 'VerifyCacheHits', Unit: 'Count' },
+      { Name: 'VerifyMissing', Unit: 'Count' },
+      { Name: 'VerifyErrors', Unit: 'Count' },
+      { Name: 'VerifyLatency', Unit: 'Milliseconds' },
+    ]);
+  });
+
+  it('writes no cache hits, missing images or errors when there were none: the checks and the latency only', () => {
+    const doc = emfOf({ checks: 3, cacheHits: 0, missing: 0, errors: 0, latencyMs: 4 });
+    expect(Object.keys(doc ?? {})).toEqual(['_aws', 'service', 'VerifyChecks', 'VerifyLatency']);
+    expect(metricsOf(doc)).toEqual([
+      { Name: 'VerifyChecks', Unit: 'Count' },
+      { Name: 'VerifyLatency', Unit: 'Milliseconds' },
+    ]);
+  });
+});
+
 describe('reviewFields: the one line of a review', () => {
   it('pins the fields of a review with rewrites, invalid images and skipped fields', () => {
     const long = `x${'/y'.repeat(400)}`;
@@ -534,6 +602,46 @@ describe('reviewFields: the one line of a review', () => {
     expect(JSON.stringify(fields).length).toBeLessThan(64 * 1024);
     expect(fields['rule5']).toBe(OTHER_RULES);
     expect(fields['rule5Rewrites']).toBe(10_000 - 4);
+  });
+
+  /** The bytes `reviewFields` charges its lists: each entry's JSON and its comma (a list's JSON less one). */
+  const listedBytes = (fields: Record<string, unknown>): number =>
+    ['invalidImages', 'skippedFields', 'withheldImages', 'rewritten'].reduce((n, key) => n + (fields[key] === undefined ? 0 : Buffer.byteLength(escapeBidi(JSON.stringify(fields[key]))) - 1), 0);
+
+  it('keeps the lists within MAX_LISTED_BYTES whatever the length of their escaped strings, each list alone or all of them', () => {
+    const many = <T>(f: () => T): T[] => Array.from({ length: MAX_LISTED }, f);
+    let cut = 0;
+    for (let length = 1; length <= 300; length++) {
+      // Every character 6 bytes in the line, as in a hostile request's names.
+      const s = '\u0001'.repeat(length);
+      const lists = {
+        rewrites: many(() => ({ ...rewrite('gcr', s), from: s, to: s })),
+        invalid: many(() => ({ containerName: s, list: 'containers' as const, pointer: '/p', image: s, error: s, rule: 'gcr' })),
+        malformed: many(() => ({ pointer: s, problem: s })),
+        withheld: many(() => ({ ...rewrite('gcr', s), from: s, to: s, reason: s })),
+      };
+      for (const r of [report(lists), report({ rewrites: lists.rewrites }), report({ invalid: lists.invalid }), report({ malformed: lists.malformed }), report({ withheld: lists.withheld })]) {
+        const { fields } = reviewFields(r, 'patched');
+        expect(listedBytes(fields)).toBeLessThanOrEqual(MAX_LISTED_BYTES);
+        if (Object.keys(fields).some((k) => k.endsWith('Cut'))) cut++;
+      }
+    }
+    // The budget was reached, not only approached.
+    expect(cut).toBeGreaterThan(0);
+  });
+
+  it('lists an entry that takes exactly the bytes left', () => {
+    // 20 entries of 2,047 bytes (2,048 with the comma): MAX_LISTED_BYTES exactly. Their bound (6
+    // bytes a character) is over the budget, so each is charged its exact size.
+    const entry = (container: string): Record<string, unknown> => ({ container, from: 'a'.repeat(500), to: 'b'.repeat(500), rule: 'gcr' });
+    const fill = MAX_LISTED_BYTES / MAX_LISTED - 1 - Buffer.byteLength(JSON.stringify(entry('')));
+    const container = (i: number): string => `${'\u0001'.repeat(Math.floor((fill - 2) / 6))}${'c'.repeat((fill - 2) % 6)}${String(i).padStart(2, '0')}`;
+    const r = report({ rewrites: Array.from({ length: MAX_LISTED }, (_, i) => ({ ...rewrite('gcr', container(i)), from: 'a'.repeat(500), to: 'b'.repeat(500) })) });
+    expect(Buffer.byteLength(JSON.stringify(entry(container(0))))).toBe(MAX_LISTED_BYTES / MAX_LISTED - 1);
+    const { fields } = reviewFields(r, 'patched');
+    expect(fields['rewritten']).toHaveLength(MAX_LISTED);
+    expect(fields['rewrittenCut']).toBeUndefined();
+    expect(listedBytes(fields)).toBe(MAX_LISTED_BYTES);
   });
 
   it('bounds the line in bytes when every list is full of characters JSON escapes (controls, bidi, lone surrogates)', () => {

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import type { ReviewReport } from '../../src/core/admission.js';
 import { review } from '../../src/core/review.js';
 import { escapeBidi } from '../../src/core/json.js';
 import { MAX_LISTED_BYTES, MAX_LOGGED_STRING, OUTCOMES, reviewFields, usualReviewFieldsJson } from '../../src/observability/telemetry.js';
@@ -88,5 +89,22 @@ describe('usualReviewFieldsJson', () => {
     expect(fields['rewrittenCut']).toBeUndefined();
     expect(usualReviewFieldsJson(outcome.report, 'patched')).toBe(JSON.stringify(fields).slice(1, -1));
     expect(JSON.stringify(fields['rewritten']).length).toBeLessThan(MAX_LISTED_BYTES);
+  });
+
+  it('leaves to reviewFields a list of plain rewrites over the byte budget (a rule name longer than the schema allows, from a caller of its own)', () => {
+    const rule = `r${'x'.repeat(999)}`;
+    const rewrites = Array.from({ length: 20 }, (_, i) => ({
+      containerName: `${'n'.repeat(MAX_LOGGED_STRING - 2)}${String(i).padStart(2, '0')}`,
+      list: 'containers' as const,
+      pointer: `/spec/containers/${String(i)}/image`,
+      from: `gcr.io/${'a'.repeat(MAX_LOGGED_STRING - 7)}`,
+      to: `asia.gcr.io/${'a'.repeat(MAX_LOGGED_STRING - 12)}`,
+      rule,
+    }));
+    const report: ReviewReport = { uid: 'u', kind: 'v1/Pod', namespace: 'ns', name: 'p', operation: 'CREATE', rewrites, invalid: [], malformed: [] };
+    const { fields } = reviewFields(report, 'patched');
+    expect(fields['rewrittenCut']).toBeGreaterThan(0);
+    const fast = usualReviewFieldsJson(report, 'patched');
+    if (fast !== undefined) expect(fast).toBe(JSON.stringify(fields).slice(1, -1));
   });
 });
