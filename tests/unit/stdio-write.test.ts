@@ -98,6 +98,19 @@ describe('descriptorWrite', () => {
     expect(direct).toEqual(['1:{"n":3}\n', '2:{"w":1}\n']);
   });
 
+  it('keeps each descriptor to its own stream: stderr waits behind the bytes its stream holds, stdout does not', () => {
+    let full = true;
+    const { parts, direct, streams } = fake((_, t) => (full ? eagain() : Buffer.byteLength(t)));
+    const write = descriptorWrite(parts);
+    write('{"w":1}\n', 2);
+    full = false;
+    streams[2].writableLength = 8;
+    write('{"w":2}\n', 2);
+    write('{"n":1}\n', 1);
+    expect(streams[2].chunks).toEqual(['{"w":1}\n', '{"w":2}\n']);
+    expect(direct).toEqual(['1:{"n":1}\n']);
+  });
+
   it('never asks for a stream it does not need (creating process.stdout costs at a cold start)', () => {
     const asked: number[] = [];
     descriptorWrite({ writeSync: (_, t) => Buffer.byteLength(t), stream: (fd) => (asked.push(fd), { writableLength: 0, write: () => true }) })('{"a":1}\n', 1);
@@ -116,10 +129,11 @@ describe('descriptorWrite', () => {
    * A real process writes 2,000 lines of 300 bytes (600 KB) to stdout and stderr, pipes the parent
    * reads only after 0.5 s (a pipe holds 64 KiB): every line must arrive, in order. `streamsFirst`
    * creates `process.stdout`/`process.stderr` first, which makes the descriptors non-blocking (a
-   * full pipe then answers EAGAIN); without it they stay blocking and the writes wait. Returns how
-   * many texts went through a stream.
+   * full pipe then answers EAGAIN); without it they stay blocking and the writes wait.
+   * `defaultParts`: `descriptorWrite()` as the process uses it, with `fs.writeSync` and
+   * `process.stdout`/`process.stderr` of its own. Returns how many texts went through a stream.
    */
-  async function realProcess(streamsFirst: boolean): Promise<number> {
+  async function realProcess(streamsFirst: boolean, defaultParts = false): Promise<number> {
     // The module as it is (it imports only node:fs), its types stripped by TypeScript.
     const source = readFileSync(fileURLToPath(new URL('../../src/observability/stdio-write.ts', import.meta.url)), 'utf8');
     // The count goes out on fd 3. The streams' writes are counted on the streams themselves.
@@ -137,7 +151,8 @@ describe('descriptorWrite', () => {
         return counted.get(fd);
       };
       if (${String(streamsFirst)}) for (const fd of [1, 2]) stream(fd);
-      const write = descriptorWrite({ writeSync, stream });
+      // The default parts: process.stdout and process.stderr themselves (counted as above).
+      const write = ${String(defaultParts)} ? descriptorWrite() : descriptorWrite({ writeSync, stream });
       for (let i = 0; i < 2000; i++) write(JSON.stringify({ n: i, pad: 'x'.repeat(280) }) + '\\n', i % 7 === 0 ? 2 : 1);
       writeSync(3, String(viaStream));
     `;
@@ -175,5 +190,9 @@ describe('descriptorWrite', () => {
 
   it('a real process whose pipes are non-blocking (the streams exist): the texts a full pipe refuses go through the streams, in order', async () => {
     expect(await realProcess(true)).toBeGreaterThan(100);
+  }, 30_000);
+
+  it('by default, writes to the descriptors and, when a full pipe refuses, to process.stdout and process.stderr: every line to its own, in order', async () => {
+    expect(await realProcess(true, true)).toBeGreaterThan(100);
   }, 30_000);
 });
