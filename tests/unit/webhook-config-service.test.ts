@@ -190,6 +190,19 @@ describe('image-rewriter webhook-config --service', () => {
     expect(quiet.err()).toBe('');
   });
 
+  it('names kube-system once in the header when serve runs there', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--service', 'kube-system/image-rewriter', '--token', TOKEN, '--ca-bundle', pki.caFile], io)).toBe(EXIT.ok);
+    expect(io.out()).toContain('# Opt out: label a namespace or an object image-rewriter.io/skip=true. kube-system is never sent.\n');
+  });
+
+  it('says nothing of API Gateway for a --timeout-seconds past its 29 s: a Service has no such limit', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--service', SERVICE, '--token', TOKEN, '--ca-bundle', pki.caFile, '--timeout-seconds', '30'], io)).toBe(EXIT.ok);
+    expect(io.err()).toBe('');
+    expect((parse(io.out()) as MutatingWebhookConfiguration).webhooks[0]?.timeoutSeconds).toBe(30);
+  });
+
   it('warns without --ca-bundle, as for a --url host that cannot have a public certificate', async () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--service', SERVICE, '--token', TOKEN], io)).toBe(EXIT.ok);
