@@ -397,6 +397,22 @@ describe('--scope and --config (matchConditions)', () => {
     expect(secret.err()).toContain('may hold a credential and is never substituted');
   });
 
+  it('gives a placeholder to a variable set blank, and names a variable used twice once', async () => {
+    const rules = join(scratch, 'rules-env-twice.yaml');
+    await writeFile(rules, 'rules:\n  - name: hub\n    match: docker.io\n    replace: ${env:MIRROR}/hub\n  - name: ghcr\n    match: ghcr.io\n    replace: ${env:MIRROR}/ghcr\n');
+    const io = captureIo({ MIRROR: '  ' });
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], io)).toBe(EXIT.ok);
+    expect(io.err()).toBe('note: ${env:MIRROR} not set here: placeholders used (the conditions never depend on replace)\n');
+    expect(only(parse(io.out()) as MutatingWebhookConfiguration).matchConditions).toHaveLength(1);
+  });
+
+  it.each(['', ' '])('says --config %j names no rules document', async (file) => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--config', file], io)).toBe(EXIT.invalidConfig);
+    expect(io.err()).toBe('error: --config names no rules document (it is empty)\n');
+    expect(io.out()).toBe('');
+  });
+
   it('says that a webhook the condition skips is not reinvoked after another webhook adds an image, and how to order it after', async () => {
     // The API server reinvokes (reinvocationPolicy IfNeeded) only webhooks it called in the first
     // round: a Pod with no rewritable image whose sidecar (gcr.io/...) a webhook of a configuration
