@@ -222,6 +222,7 @@ describe('image-rewriter webhook-config --service', () => {
     { why: 'an invalid namespace', args: ['--service', 'Prod/x', '--token', TOKEN], message: '--service namespace must be a DNS-1123 label' },
     { why: 'an invalid name', args: ['--service', 'ns/x.y', '--token', TOKEN], message: '--service name must be a DNS-1123 label' },
     { why: 'an invalid port', args: ['--service', 'ns/x:70000', '--token', TOKEN], message: '--service port must be a whole number from 1 to 65535' },
+    { why: 'a port of more than five digits', args: ['--service', 'ns/x:008443', '--token', TOKEN], message: '--service port must be a whole number from 1 to 65535' },
     { why: '--service twice', args: ['--service', SERVICE, '--service', 'a/b', '--token', TOKEN], message: '--service is given more than once' },
   ])('exits 64 with a clear message for $why', async ({ args, message }) => {
     const io = captureIo();

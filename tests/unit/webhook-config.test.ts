@@ -130,6 +130,9 @@ describe('webhookConfiguration', () => {
     { why: 'an invalid escape in the path', url: 'https://example.com/%zz/mutate/A-Za-z0-9._~0123', message: '--url has a "%" not followed by two hexadecimal digits' },
     { why: 'a "%" ending the token', url: 'https://example.com/mutate/A-Za-z0-9._~0123%', message: '--url has a "%" not followed by two hexadecimal digits' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
+    { why: 'a DEL character', url: 'https://example.com/mu\u007ftate/A-Za-z0-9._~0123', message: '--url must not contain spaces or control characters' },
+    { why: 'a "%" followed by one hexadecimal digit', url: 'https://example.com/%4g/mutate/A-Za-z0-9._~0123', message: '--url has a "%" not followed by two hexadecimal digits' },
+    { why: 'an empty user before "@"', url: 'https://@example.com/mutate/A-Za-z0-9._~0123', message: '--url must not contain a user or password' },
     { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
   ])('rejects a URL with $why', ({ url, message }) => {
     expect(() => webhookConfiguration({ url })).toThrow(WebhookConfigError);
@@ -164,7 +167,8 @@ describe('webhookConfiguration', () => {
   });
 
   it('takes a URL whose token after /mutate/ the endpoint accepts, and a path without /mutate/ as it is', () => {
-    for (const url of [URL_OK, 'https://abc123.execute-api.us-west-2.amazonaws.com/mutate/mutate/A-Za-z0-9._~0123', 'https://127.0.0.1:8443/inject']) {
+    // The scheme in any case: the API server's url.Parse lower-cases it.
+    for (const url of [URL_OK, 'https://abc123.execute-api.us-west-2.amazonaws.com/mutate/mutate/A-Za-z0-9._~0123', 'https://127.0.0.1:8443/inject', 'HTTPS://example.com/mutate/A-Za-z0-9._~0123']) {
       expect(webhookConfiguration({ url }).webhooks[0]?.clientConfig).toEqual({ url });
     }
   });
@@ -272,6 +276,8 @@ describe('image-rewriter webhook-config', () => {
   it.each([
     ['a function URL whose last segment is the token', 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/0123456789abcdef0123'],
     ['a proxy of its own, which may add the token', 'https://webhook.example.com/'],
+    ['a token of exactly 16 characters, the shortest our endpoints take', 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef'],
+    ['a path with /mutate/ twice: the token is the segment after the last', 'https://abc123.execute-api.us-west-2.amazonaws.com/mutate/mutate/A-Za-z0-9._~0123'],
   ])('does not warn about the token for %s', async (_why, url) => {
     const io = captureIo();
     expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
@@ -282,6 +288,24 @@ describe('image-rewriter webhook-config', () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--url', 'https://127.0.0.1:8443/mutate'], io)).toBe(EXIT.ok);
     expect(io.err()).toContain('warning: no --ca-bundle');
+  });
+
+  it.each([
+    ['an IPv4 address', 'https://127.0.0.1:8443/mutate/A-Za-z0-9._~0123', '127.0.0.1'],
+    ['an IPv6 address, named without its brackets', 'https://[::1]:8443/mutate/A-Za-z0-9._~0123', '::1'],
+    ['localhost', 'https://localhost:8443/mutate/A-Za-z0-9._~0123', 'localhost'],
+    ['a single label (a name only a cluster resolves)', 'https://image-rewriter:8443/mutate/A-Za-z0-9._~0123', 'image-rewriter'],
+    ['a public name', URL_OK, undefined],
+  ])('without --ca-bundle, for %s, warns that the system trust roots check the host: %s', async (_why, url, host) => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
+    expect(io.err()).toBe(host === undefined ? '' : `warning: no --ca-bundle: the API server will check ${host}'s certificate against its system trust roots; give the CA that signed it\n`);
+  });
+
+  it('checks every certificate of a CA bundle, the second after a good one too', () => {
+    const broken = '-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n';
+    expect(() => webhookConfiguration({ url: URL_OK, caBundlePem: `${pki.ca}${broken}` })).toThrow('--ca-bundle certificate 2 does not parse');
+    expect(() => webhookConfiguration({ url: URL_OK, caBundlePem: `${pki.ca}${pki.ca}` })).not.toThrow();
   });
 
   it.each([
