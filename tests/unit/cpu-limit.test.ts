@@ -56,6 +56,34 @@ describe('availableCpus', () => {
     expect(availableCpus(files({}), 4)).toBe(4);
   });
 
+  it('cgroup v1: only the cpu controller\'s line is read, not cpuset\'s or cpuacct\'s of their own', () => {
+    const read = files({
+      '/proc/self/cgroup': '7:cpuset:/pinned\n6:cpuacct:/acct\n4:cpu:/\n0::/\n',
+      '/sys/fs/cgroup/cpuset/pinned/cpu.cfs_quota_us': '100000\n',
+      '/sys/fs/cgroup/cpuset/pinned/cpu.cfs_period_us': '100000\n',
+      '/sys/fs/cgroup/cpuacct/acct/cpu.cfs_quota_us': '100000\n',
+      '/sys/fs/cgroup/cpuacct/acct/cpu.cfs_period_us': '100000\n',
+      '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '300000\n',
+      '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+    });
+    expect(cgroupCpuLimit(read)).toBe(3);
+    expect(availableCpus(read, 32)).toBe(3);
+  });
+
+  it.each([
+    ['blanks around a line of /proc/self/cgroup', ' 0::/ \r\n', '200000 100000', 2],
+    ['several blanks between quota and period', '0::/\n', '200000 \t 100000\n', 2],
+    ['a quota of 0', '0::/\n', '0 100000', undefined],
+    ['a period of 0', '0::/\n', '200000 0', undefined],
+    ['a quota written as an exponent', '0::/\n', '2e5 100000', undefined],
+    ['a period in hexadecimal', '0::/\n', '200000 0x186a0', undefined],
+    ['a negative quota', '0::/\n', '-200000 100000', undefined],
+  ])('cgroup v2 with %s: limit %s', (_why, cgroup, cpuMax, limit) => {
+    const read = files({ '/proc/self/cgroup': cgroup, '/sys/fs/cgroup/cpu.max': cpuMax });
+    expect(cgroupCpuLimit(read)).toBe(limit);
+    expect(availableCpus(read, 32)).toBe(limit ?? 32);
+  });
+
   it('a limit above the CPUs the process may run on changes nothing', () => {
     expect(availableCpus(files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': '800000 100000' }), 2)).toBe(2);
   });
