@@ -170,6 +170,9 @@ describe('deploy-regions', () => {
     expect(parseCommandLine([...args.slice(0, 3), '/abs/r.yaml'], read, { npm_lifecycle_event: 'deploy:regions', INIT_CWD: '/home/me/infra' }).rules).toContain('# /abs/r.yaml\n');
     // Another npm script (a user's own) keeps its own directory.
     expect(parseCommandLine(args, read, { npm_lifecycle_event: 'deploy', INIT_CWD: '/home/me/infra' }).rules).toContain('# r.yaml\n');
+    // An absolute path is read as typed; an empty INIT_CWD names no directory.
+    expect(parseCommandLine([...args.slice(0, 3), '/abs/../abs/r.yaml'], read, { npm_lifecycle_event: 'deploy:regions', INIT_CWD: '/home/me/infra' }).rules).toContain('# /abs/../abs/r.yaml\n');
+    expect(parseCommandLine(args, read, { npm_lifecycle_event: 'deploy:regions', INIT_CWD: '' }).rules).toContain('# r.yaml\n');
   });
 });
 
