@@ -791,16 +791,16 @@ const kinds = (out: string): string[] => out.trimEnd().split('\n').filter((l) =>
 
 describe('audit -f: empty input is an error, an empty List is not', () => {
   it.each([
-    ['no input at all (kubectl failed in a pipeline)', ''],
-    ['only whitespace', ' \n\t\n'],
-    ['JSON null', 'null'],
-    ['YAML null', '---\n~\n'],
-    ['YAML comments only', '# nothing\n'],
-  ])('%s: says what was expected, exit 2', async (_name, input) => {
+    ['no input at all (kubectl failed in a pipeline)', '', 'empty'],
+    ['only whitespace', ' \n\t\n', 'empty'],
+    ['JSON null', 'null', 'null'],
+    ['YAML null', '---\n~\n', 'null'],
+    ['YAML comments only', '# nothing\n', 'null'],
+  ])('%s: says what was expected (%s input), exit 2', async (_name, input, what) => {
     const r = await audit(['-f', '-'], input);
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
-    expect(r.err).toMatch(/^error: stdin: (empty|null) input: expected the JSON or YAML of `kubectl get \.\.\. -o json` \(a List, even when nothing matches\); did kubectl fail\?\n$/);
+    expect(r.err).toBe(`error: stdin: ${what} input: expected the JSON or YAML of \`kubectl get ... -o json\` (a List, even when nothing matches); did kubectl fail?\n`);
   });
 
   it.each([
@@ -1013,6 +1013,21 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
     expect(r.code).toBe(2);
     expect(kinds(r.out)).toEqual(['Pod/a']);
     expect(r.err).toMatch(/^error: stdin: document 1: Excessive alias count/);
+  });
+
+  it('JSON documents one after another: one that does not parse', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], `${JSON.stringify(podIn('ns-0', 'a'))}\n{"kind": tru}\n${JSON.stringify(podIn('ns-0', 'b'))}\n`);
+    expect(r.code).toBe(2);
+    expect(kinds(r.out)).toEqual(['Pod/a', 'Pod/b']);
+    expect(r.err).toMatch(/^error: stdin: document 2: not JSON: .*\n/);
+  });
+
+  it('a typed List (PodList) in YAML, its items without apiVersion and kind, as the API server lists them', async () => {
+    const yaml = 'apiVersion: v1\nkind: PodList\nmetadata:\n  resourceVersion: "1"\nitems:\n- metadata:\n    name: a\n    namespace: ns-0\n  spec:\n    containers:\n    - name: c\n      image: gcr.io/a\n- metadata:\n    name: b\n    namespace: ns-0\n  spec:\n    containers:\n    - name: c\n      image: gcr.io/b\n';
+    const r = await audit(['-f', '-', '-o', 'json'], yaml);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^audit: 2 image\(s\) in 2 object\(s\) would be rewritten\n/);
+    expect(kinds(r.out)).toEqual(['Pod/a', 'Pod/b']);
   });
 
   it('nothing readable: no summary (it would claim something about what was not read)', async () => {
