@@ -91,6 +91,14 @@ describe('usualReviewFieldsJson', () => {
     expect(JSON.stringify(fields['rewritten']).length).toBeLessThan(MAX_LISTED_BYTES);
   });
 
+  it('leaves to reviewFields a rewrite whose rule name JSON must escape (no such name passes the schema; a caller of its own may pass one)', () => {
+    const rewrites = [{ containerName: 'c', list: 'containers' as const, pointer: '/spec/containers/0/image', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'a"b\\c' }];
+    const report: ReviewReport = { uid: 'u', kind: 'v1/Pod', namespace: 'ns', name: 'p', operation: 'CREATE', rewrites, invalid: [], malformed: [] };
+    const fast = usualReviewFieldsJson(report, 'patched');
+    if (fast !== undefined) expect(JSON.parse(`{${fast}}`)).toEqual(reviewFields(report, 'patched').fields);
+    expect(fast ?? JSON.stringify(reviewFields(report, 'patched').fields).slice(1, -1)).toContain('"rule":"a\\"b\\\\c"');
+  });
+
   it('leaves to reviewFields a list of plain rewrites over the byte budget (a rule name longer than the schema allows, from a caller of its own)', () => {
     const rule = `r${'x'.repeat(999)}`;
     const rewrites = Array.from({ length: 20 }, (_, i) => ({
