@@ -164,6 +164,17 @@ describe('the log line', () => {
     });
   });
 
+  it('writes an Error without a stack with no stack and an empty location', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    const error = new RangeError('no stack');
+    // As a thrown value may come: an Error whose stack a library removed.
+    delete error.stack;
+    logger.error('failed', { error });
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ error: { name: 'RangeError', location: '', message: 'no stack' } });
+    expect(JSON.parse(lines[0] ?? '{}')).not.toHaveProperty('error.stack');
+  });
+
   it('writes a cause that is no Error as it is, beside one that is', () => {
     const lines: string[] = [];
     const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
