@@ -207,6 +207,12 @@ describe('image-rewriter webhook-config', () => {
     expect(io.out()).toContain(`--ca-bundle ${pki.caFile} --timeout-seconds 3 --name e2e --admission-review-versions v1beta1`);
   });
 
+  it('takes --admission-review-versions with blanks after the commas', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--admission-review-versions', 'v1beta1, v1'], io)).toBe(EXIT.ok);
+    expect(only(parse(io.out()) as MutatingWebhookConfiguration).admissionReviewVersions).toEqual(['v1beta1', 'v1']);
+  });
+
   it('takes --timeout-seconds with blanks around it, and writes it without them in the header', async () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--url', URL_OK, '--timeout-seconds', ' 7 '], io)).toBe(EXIT.ok);
@@ -399,6 +405,9 @@ describe('--scope and --config (matchConditions)', () => {
     const webhook = only(parse(io.out()) as MutatingWebhookConfiguration);
     expect(webhook.rules.flatMap((r) => r.resources)).toContain('deployments');
     expect(webhook.matchConditions).toEqual([{ name: 'image-could-be-rewritten', expression: expect.stringContaining("c.image.matches('^(?:[gG][cC][rR]\\\\.[iI][oO])')") }]);
+    // The condition reads the pod templates the scope sends, not only a Pod's spec.
+    expect(webhook.matchConditions?.[0]?.expression).toContain('object.spec.template.spec.containers');
+    expect(webhook.matchConditions?.[0]?.expression).toContain('object.spec.jobTemplate.spec.template.spec.containers');
     expect(io.out()).toContain(`--scope all --config ${rules}`);
     expect(io.out()).toContain('# matchConditions: only objects with an image the rules could rewrite are sent');
     expect(io.out()).toContain('# Scope all:');
@@ -460,7 +469,7 @@ describe('--scope and --config (matchConditions)', () => {
     const io = captureIo();
     expect(await main(['webhook-config', '--url', URL_OK, '--config', rules], io)).toBe(EXIT.ok);
     expect(only(parse(io.out()) as MutatingWebhookConfiguration).matchConditions).toBeUndefined();
-    expect(io.out()).toContain('# matchConditions: none');
+    expect(io.out()).toContain('# matchConditions: none (a rule can match any image, so every object is sent).\n');
   });
 
   it('prints the rules document\'s warnings on stderr, like every other command, and the configuration on stdout', async () => {
