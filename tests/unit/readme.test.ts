@@ -719,3 +719,33 @@ describe('README Supported Kubernetes versions', () => {
     }
   });
 });
+
+describe('README Rewrite before apply, what render decides', () => {
+  const gitops = (readme.split('\n## Rewrite before apply (GitOps, Helm)\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+  const dir = mkdtempSync(join(tmpdir(), 'readme-render-'));
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+  const replicaSet = {
+    apiVersion: 'apps/v1', kind: 'ReplicaSet',
+    metadata: { name: 'web-1', namespace: 'shop', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u1', controller: true }] },
+    spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'gcr.io/web:1' }] } } },
+  };
+
+  it('names the one object render rewrites and the webhook leaves alone: a ReplicaSet a Deployment controls', async () => {
+    const event = loadEvent('rest-deployment-v1.json');
+    const body = JSON.parse(event['body'] as string) as { request: Record<string, unknown> };
+    const kind = { group: 'apps', version: 'v1', kind: 'ReplicaSet' };
+    const resource = { group: 'apps', version: 'v1', resource: 'replicasets' };
+    Object.assign(body.request, { kind, requestKind: kind, resource, requestResource: resource, name: 'web-1', namespace: 'shop', object: replicaSet });
+    const eventFile = join(dir, 'event.json');
+    writeFileSync(eventFile, JSON.stringify({ ...event, body: JSON.stringify(body) }));
+    const invoked = captureIo({});
+    expect(await main(['invoke', '--quiet', '--config', rules, eventFile], invoked)).toBe(0);
+    expect(invoked.out()).toContain('"allowed": true');
+    expect(invoked.out()).not.toContain('"patch"');
+    const rendered = captureIo({}, JSON.stringify(replicaSet));
+    expect(await main(['render', '--config', rules], rendered)).toBe(0);
+    expect(rendered.out()).toContain('"image":"asia.gcr.io/web:1"');
+    expect(gitops).toContain('One exception: a ReplicaSet that a Deployment controls (its `ownerReferences` entry with `controller: true`), which the webhook leaves as the Deployment controller made it ("Scope"), is rewritten like any other workload.');
+  });
+});
