@@ -749,3 +749,30 @@ describe('README Rewrite before apply, what render decides', () => {
     expect(gitops).toContain('One exception: a ReplicaSet that a Deployment controls (its `ownerReferences` entry with `controller: true`), which the webhook leaves as the Deployment controller made it ("Scope"), is rewritten like any other workload.');
   });
 });
+
+describe('README Rules reference, Examples', () => {
+  const section = readme.split('\n### Examples\n')[1]?.split('\n## ')[0] ?? '';
+  const examples = [...section.matchAll(/\*\*[^*]+\*\* \(`([^`]+)`\)([\s\S]*?)```yaml\n([\s\S]*?)```/g)].map((m) => ({ file: m[1] ?? '', prose: m[2] ?? '', block: m[3] ?? '' }));
+  const env = { AWS_ACCOUNT_ID: '123456789012', AWS_REGION: 'us-west-2', AWS_URL_SUFFIX: 'amazonaws.com' };
+
+  it('shows each fixture file whole, its comments left out', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(7);
+    for (const { file, block } of examples) {
+      const text = readFileSync(join(REPO_ROOT, 'tests', 'fixtures', file), 'utf8');
+      expect(`${file}\n${block}`).toBe(`${file}\n${text.split('\n').filter((l) => !l.startsWith('#')).join('\n')}`);
+    }
+  });
+
+  it('each `IMAGE` becomes `RESULT` it states is what explain answers (in us-west-2)', async () => {
+    let pairs = 0;
+    for (const { file, prose } of examples) {
+      for (const m of prose.replace(/\s+/g, ' ').matchAll(/`([^`]+)` becomes `([^`]+)`/g)) {
+        const io = captureIo(env);
+        expect(await main(['explain', '--config', join(REPO_ROOT, 'tests', 'fixtures', file), m[1] ?? ''], io)).toBe(0);
+        expect((JSON.parse(io.out()) as { rewritten: string }).rewritten).toBe(m[2]);
+        pairs++;
+      }
+    }
+    expect(pairs).toBeGreaterThanOrEqual(5);
+  });
+});
