@@ -40,7 +40,7 @@ import { MAX_RULES_DOCUMENT_BYTES } from '../../src/config/load.js';
 import { RETRY_BASE_MS, RETRY_MAX_MS } from '../../src/config/rules-provider.js';
 import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { MIN_TOKEN_LENGTH } from '../../src/config/token-check.js';
-import { CEL_MAX_EXPRESSION_SIZE, MATCHED_IMAGE_MAX_LENGTH, MAX_VOLUMES } from '../../src/core/match-conditions.js';
+import { CEL_MAX_EXPRESSION_SIZE, imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, MAX_VOLUMES } from '../../src/core/match-conditions.js';
 import { MAX_RULES } from '../../src/core/rules.js';
 import { IMAGE_LISTS, WORKLOAD_TYPES } from '../../src/core/workload.js';
 import { DEFAULT_MAX_BODY_BYTES as LAMBDA_MAX_BODY_BYTES } from '../../src/lambda/handler.js';
@@ -774,5 +774,15 @@ describe('README Rules reference, Examples', () => {
       }
     }
     expect(pairs).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('README Scope, the images a matchConditions entry can afford to match', () => {
+  it('gives the counts webhook-config --config bakes in for the rules it names', () => {
+    const text = (readme.split('\n### Scope: `--scope pods` (default) or `--scope all`\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+    const most = (prefixes: string[]): number => matchableImages(imageRegex(prefixes.map((pattern) => ({ kind: 'match' as const, pattern }))) ?? '');
+    const demo = most(['k8s.gcr.io', 'gcr.io']);
+    const five = most(['docker.io', 'gcr.io', 'quay.io', 'ghcr.io', 'registry.k8s.io']);
+    expect(text).toContain(`(${demo} with the demo's two rules, ${five} with rules for \`docker.io\`, \`gcr.io\`, \`quay.io\`, \`ghcr.io\` and \`registry.k8s.io\`, fewer with more or longer prefixes)`);
   });
 });
