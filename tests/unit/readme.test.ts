@@ -786,3 +786,17 @@ describe('README Scope, the images a matchConditions entry can afford to match',
     expect(text).toContain(`(${demo} with the demo's two rules, ${five} with rules for \`docker.io\`, \`gcr.io\`, \`quay.io\`, \`ghcr.io\` and \`registry.k8s.io\`, fewer with more or longer prefixes)`);
   });
 });
+
+describe('README Rewrite before apply, the image scalars render changes', () => {
+  it('keeps the quoting of a one-line image, and writes a block scalar as one double-quoted line', async () => {
+    const gitops = (readme.split('\n## Rewrite before apply (GitOps, Helm)\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+    const dir = mkdtempSync(join(tmpdir(), 'readme-scalars-'));
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
+    const pod = (a: string, b: string, c: string): string => `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: a\n      image: ${a}\n    - name: b\n      image: ${b}\n    - name: c\n      image: ${c}\n`;
+    const io = captureIo({}, pod("'gcr.io/a:1'", '>-\n        gcr.io/b:1', '|-\n        gcr.io/c:1'));
+    expect(await main(['render', '--config', rules], io)).toBe(0);
+    expect(io.out()).toBe(pod("'asia.gcr.io/a:1'", '"asia.gcr.io/b:1"', '"asia.gcr.io/c:1"'));
+    expect(gitops).toContain('Only the image scalars change (quoted as they were; a block scalar, `image: >-` or `|-` with the image on the next line, becomes one double-quoted line)');
+  });
+});
