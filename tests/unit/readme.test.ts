@@ -554,6 +554,14 @@ describe('README Rule fields', () => {
     expect(condition).not.toBe('');
     expect(row).toContain(condition);
   });
+
+  it("the replace row states that a match rule's replace inside its own prefix is refused, an excluded target included", () => {
+    const row = readme.split('\n').find((l) => l.startsWith('| `replace` |')) ?? '';
+    const inside = parseRules('rules: [{name: a, match: gcr.io, replace: GCR.io/mirror}]\nexclude: [gcr.io/mirror]\n', {});
+    expect(inside.ok ? [] : inside.issues.map((i) => i.path.join('.'))).toEqual(['rules.0.replace']);
+    expect(parseRules('rules: [{name: a, match: gcr.io, replace: gcr.io}]\n', {}).ok).toBe(true);
+    expect(row).toContain("A `match` rule's replace inside its own prefix (`gcr.io/mirror` for `match: gcr.io`, the host in any spelling) is an error too, since the rule would take its own results again, even with the target excluded; one equal to it changes nothing and is allowed.");
+  });
 });
 
 describe('README Deploying with SAM, the parameter tables', () => {
