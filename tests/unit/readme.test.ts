@@ -555,6 +555,19 @@ describe('README Rule fields', () => {
     expect(row).toContain(condition);
   });
 
+  it('the namespaces row states what check-config refuses in a namespace list', () => {
+    const row = readme.split('\n').find((l) => l.startsWith('| `namespaces` |')) ?? '';
+    const paths = (list: string): string[] => {
+      const r = parseRules(`rules: [{name: a, match: gcr.io, replace: asia.gcr.io, namespaces: ${list}, excludeNamespaces: ${list}}]\n`, {});
+      return r.ok ? [] : r.issues.map((i) => i.path.join('.'));
+    };
+    expect(paths('["kube-"]')).toEqual(['rules.0.namespaces.0', 'rules.0.excludeNamespaces.0']);
+    expect(paths('["Team_A"]')).toEqual(['rules.0.namespaces.0', 'rules.0.excludeNamespaces.0']);
+    expect(paths('[]')).toEqual(['rules.0.namespaces', 'rules.0.excludeNamespaces']);
+    expect(paths('["kube-*", "t?am", "*-x", "a"]')).toEqual([]);
+    expect(row).toContain('(lower-case letters, digits and `-`, starting and ending with a letter, a digit or a wildcard: `kube-`, its `*` forgotten, is an error), and the list is not empty');
+  });
+
   it("the replace row states that a match rule's replace inside its own prefix is refused, an excluded target included", () => {
     const row = readme.split('\n').find((l) => l.startsWith('| `replace` |')) ?? '';
     const inside = parseRules('rules: [{name: a, match: gcr.io, replace: GCR.io/mirror}]\nexclude: [gcr.io/mirror]\n', {});
