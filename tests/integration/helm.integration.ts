@@ -6,7 +6,7 @@
  * without the post-renderer (Helm 4 re-indents it: the same data), and Helm's hooks are where the
  * two versions differ.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,26 @@ describe('Helm post-renderer', () => {
     }
     expect(stderr).toContain('failed to invoke post-renderer plugin "image-rewriter": plugin "image-rewriter" exited with error');
     expect(stderr).not.toContain('cannot read rules document');
+  });
+
+  it('Helm 3 beside Helm 4: a shared data folder makes Helm 3 complain of the v4 plugin; HELM_DATA_HOME for Helm 4 keeps it quiet (README)', () => {
+    const shared = join(home, 'shared');
+    const run = (bin: string, args: string[], env: Record<string, string> = {}): { status: number | null; stderr: string } => {
+      const r = spawnSync(bin, args, { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: shared, ...env } });
+      return { status: r.status, stderr: r.stderr };
+    };
+    const v3 = helmBinary(3);
+    const v4 = helmBinary(4);
+    expect(run(v4, ['plugin', 'install', PLUGIN]).status).toBe(0);
+    const complains = run(v3, ['template', 'demo', CHART]);
+    expect(complains.status).toBe(0);
+    expect(complains.stderr).toMatch(/failed to load plugins: .*json: unknown field "apiVersion"/);
+    rmSync(shared, { recursive: true, force: true });
+    const own = { HELM_DATA_HOME: join(shared, '.local', 'share', 'helm4') };
+    expect(run(v4, ['plugin', 'install', PLUGIN], own).status).toBe(0);
+    expect(run(v4, ['plugin', 'list'], own).stderr).toBe('');
+    const quiet = run(v3, ['template', 'demo', CHART]);
+    expect(quiet).toEqual({ status: 0, stderr: '' });
   });
 
   it('a post-renderer failure fails helm with render\'s message', () => {
