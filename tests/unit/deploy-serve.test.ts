@@ -29,12 +29,14 @@ interface Manifest {
   readonly metadata: Meta;
   readonly automountServiceAccountToken?: boolean;
   readonly spec: {
+    readonly replicas?: number;
     readonly selector?: { readonly matchLabels?: Record<string, string> } & Record<string, string>;
     readonly ports?: { readonly port: number; readonly targetPort: string | number }[];
     readonly template?: {
       readonly metadata: { readonly labels: Record<string, string> };
       readonly spec: {
         readonly serviceAccountName: string;
+        readonly topologySpreadConstraints?: { readonly topologyKey: string; readonly whenUnsatisfiable: string }[];
         readonly containers: Container[];
         readonly volumes: { readonly name: string; readonly configMap?: { readonly name: string }; readonly secret?: { readonly secretName: string } }[];
       };
@@ -122,5 +124,11 @@ describe('deploy/serve.yaml', () => {
     for (const probe of [container?.readinessProbe, container?.livenessProbe]) expect(probe?.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(byKind('ServiceAccount').automountServiceAccountToken).toBe(false);
     expect(template?.spec.serviceAccountName).toBe(byKind('ServiceAccount').metadata.name);
+  });
+
+  it('spreads its two replicas over nodes as a preference, as README says (a one-node cluster runs both)', () => {
+    expect(deployment.spec.replicas).toBe(2);
+    expect(template?.spec.topologySpreadConstraints?.map((c) => [c.topologyKey, c.whenUnsatisfiable])).toEqual([['kubernetes.io/hostname', 'ScheduleAnyway']]);
+    expect(section.replace(/\s+/g, ' ')).toContain('runs two replicas, on different nodes when the scheduler can (a preference, `whenUnsatisfiable: ScheduleAnyway`: a one-node cluster runs both;');
   });
 });
