@@ -52,6 +52,7 @@ import { DEFAULT_MAX_BODY_BYTES as SERVE_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS
 import { REFRESH_MS as CREDENTIALS_REFRESH_MS, RETRY_MS as CREDENTIALS_RETRY_MS } from '../../src/verify/credentials.js';
 import { MAX_MANIFEST_BYTES, MAX_REDIRECTS, MAX_TOKEN_BYTES } from '../../src/verify/oci.js';
 import { DEFAULTS as VERIFY } from '../../src/verify/verifier.js';
+import { lacking, manifestShape, type Platform } from '../../src/verify/platform.js';
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const section = readme.split('\n## Troubleshooting\n')[1]?.split('\n## ')[0] ?? '';
@@ -686,6 +687,21 @@ describe("docs/verify.md figures are the code's constants", () => {
     ['credentials refresh', `It is read again every ${CREDENTIALS_REFRESH_MS / 60_000} minutes`],
   ])('%s', (_, phrase) => {
     expect(text).toContain(phrase);
+  });
+});
+
+describe('docs/verify.md and the README on platforms written without a variant', () => {
+  // A wanted platform without a variant takes any variant of its architecture (src/verify/platform.ts,
+  // satisfies), newer ones too; with the variant written it takes that one or an older one only.
+  const index = (platform: object): ReturnType<typeof manifestShape> => manifestShape(JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: 'sha256:x', platform }] }), undefined);
+  const platformsOf = (shape: ReturnType<typeof manifestShape>): readonly Platform[] => (shape.kind === 'index' ? shape.platforms : []);
+
+  it('linux/amd64 counts an index of linux/amd64/v3 only, linux/amd64/v1 does not; linux/arm one of linux/arm/v8, linux/arm/v7 does not', () => {
+    const verify = readFileSync(join(REPO_ROOT, 'docs', 'verify.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(verify).toContain('A platform written without a variant takes an entry of any variant of its architecture, newer ones too: `linux/amd64` counts an index of `linux/amd64/v3` only, and `linux/arm` one of `linux/arm/v8` only');
+    expect(readme.replace(/\s+/g, ' ')).toContain('one written without a variant takes any variant, newer ones too: `linux/amd64` counts an index of `linux/amd64/v3` only, while `linux/amd64/v1` does not');
+    expect(lacking(platformsOf(index({ os: 'linux', architecture: 'amd64', variant: 'v3' })), ['linux/amd64', 'linux/amd64/v1'])).toEqual(['linux/amd64/v1']);
+    expect(lacking(platformsOf(index({ os: 'linux', architecture: 'arm', variant: 'v8' })), ['linux/arm', 'linux/arm/v7'])).toEqual(['linux/arm/v7']);
   });
 });
 
