@@ -19,7 +19,7 @@ import { Environment } from '@marcbachmann/cel-js';
 import { parseAllDocuments } from 'yaml';
 import { parseRules } from '../../src/config/load.js';
 import type { RulesProvider } from '../../src/config/sources.js';
-import type { ReviewReport } from '../../src/core/admission.js';
+import { type ReviewReport, WARNING_TARGET_LENGTH } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { MAX_CHECKS_PER_REVIEW } from '../../src/lambda/verify-step.js';
 import { reviewFields } from '../../src/observability/telemetry.js';
@@ -685,6 +685,7 @@ describe("docs/verify.md figures are the code's constants", () => {
     ['answer bounds', `manifests and configs up to ${MAX_MANIFEST_BYTES / 2 ** 20} MiB, token answers up to ${MAX_TOKEN_BYTES / 1024} KiB, at most ${MAX_REDIRECTS} redirects`],
     ['credentials reads', `a failed read is retried after ${CREDENTIALS_RETRY_MS / 1000} s`],
     ['credentials refresh', `It is read again every ${CREDENTIALS_REFRESH_MS / 60_000} minutes`],
+    ['warnings cut', `Each warning (what kubectl prints as \`Warning:\`) is cut to about ${WARNING_TARGET_LENGTH} characters, a long reason keeping its end`],
   ])('%s', (_, phrase) => {
     expect(text).toContain(phrase);
   });
