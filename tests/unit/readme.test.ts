@@ -685,6 +685,7 @@ describe("docs/verify.md figures are the code's constants", () => {
     ['answer bounds', `manifests and configs up to ${MAX_MANIFEST_BYTES / 2 ** 20} MiB, token answers up to ${MAX_TOKEN_BYTES / 1024} KiB, at most ${MAX_REDIRECTS} redirects`],
     ['credentials reads', `a failed read is retried after ${CREDENTIALS_RETRY_MS / 1000} s`],
     ['credentials refresh', `It is read again every ${CREDENTIALS_REFRESH_MS / 60_000} minutes`],
+    ['verify metrics of 0 left out (tests/unit/observability.test.ts, recordVerify)', '`VerifyChecks` and `VerifyLatency` in each document of a review that checked, the three others only when not 0'],
     ['warnings cut', `Each warning (what kubectl prints as \`Warning:\`) is cut to about ${WARNING_TARGET_LENGTH} characters, a long reason keeping its end`],
   ])('%s', (_, phrase) => {
     expect(text).toContain(phrase);
