@@ -276,7 +276,9 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       }
     }
   }
-  async function* listPages(apiVersion: string, kind: string, namespace: string | undefined, what: string, listed: string): AsyncGenerator<KubernetesListObject<KubernetesObject>> {
+  /** Every page of one listing; `listed` says what it lists ("pods in all namespaces"), for messages. */
+  async function* listPages(apiVersion: string, kind: string, namespace: string | undefined, listed: string): AsyncGenerator<KubernetesListObject<KubernetesObject>> {
+    const what = `cannot list ${listed}`;
     let token: string | undefined;
     let resumes = 0;
     do {
@@ -305,7 +307,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     const apiVersion = API_VERSIONS[kind];
     const type = apiVersion === undefined ? undefined : workloadTypeOfKind(apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '', kind);
     if (apiVersion === undefined || type === undefined) throw new ListError(`cannot list ${kind}: not a kind with a pod spec`);
-    for await (const list of listPages(apiVersion, kind, options.namespace, `cannot list ${type.resource} ${where}`, `${type.resource} ${where}`)) yield { type, apiVersion, items: list.items };
+    for await (const list of listPages(apiVersion, kind, options.namespace, `${type.resource} ${where}`)) yield { type, apiVersion, items: list.items };
   }
   async function* namespaces(): AsyncGenerator<readonly unknown[]> {
     // With -n, only that one: a RoleBinding in it can grant `get` on it (the API server authorizes a
@@ -315,7 +317,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       yield [await withRetries(`cannot get namespace ${name}`, () => api.read({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }))];
       return;
     }
-    for await (const list of listPages('v1', 'Namespace', undefined, 'cannot list namespaces', 'namespaces')) yield list.items;
+    for await (const list of listPages('v1', 'Namespace', undefined, 'namespaces')) yield list.items;
   }
   async function webhookConfiguration(name: string): Promise<unknown> {
     const spec = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name } };
