@@ -452,14 +452,9 @@ describe('audit of a live cluster (fake API server)', () => {
     });
 
     it('no token offered: one clear error, exit 2, what to do', async () => {
-      expire = { path: PATH, answers: ['none'] };
-      try {
-        const r = await audit(['--kubeconfig', kubeconfig, '-o', 'json', '--page-size', '100', '--scope', 'pods']);
-        expect(r.code).toBe(2);
-        expect(r.err).toMatch(/^error: cannot list pods in all namespaces \(https:\/\/127\.0\.0\.1:\d+\): HTTP 410: The provided continue parameter is too old .* \(the listing outlived its snapshot, and the API server offered no token to go on: run audit again, with a larger --page-size or a namespace at a time\)$/m);
-      } finally {
-        expire = undefined;
-      }
+      const r = await expiring(['none']);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^error: cannot list pods in all namespaces \(https:\/\/127\.0\.0\.1:\d+\): HTTP 410: The provided continue parameter is too old .* \(the listing outlived its snapshot, and the API server offered no token to go on: run audit again, with a larger --page-size or a namespace at a time\)$/m);
     });
 
     it(`expiring again and again: it gives up after ${MAX_RESUMES} newer snapshots (exit 2), not an endless listing`, async () => {
