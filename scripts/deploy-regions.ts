@@ -305,7 +305,7 @@ export function describeArgs(options: Options, region: string): string[] {
 /** What to run in a region's clusters to register the webhook (reads the token there, prints nothing secret). */
 export function webhookConfigCommand(options: Options, region: string, url: string, tokenParameter: string): string {
   return (
-    `TOKEN=$(aws ssm get-parameter --region ${region} --name ${tokenParameter} --with-decryption --query Parameter.Value --output text) && ` +
+    `TOKEN=$(aws ssm get-parameter --region ${region} --name ${tokenParameter} --with-decryption --query Parameter.Value --output text | cut -d, -f1) && ` +
     `${options.cli} webhook-config --url "${url}$TOKEN" | kubectl --context <your ${region} cluster> apply -f -`
   );
 }

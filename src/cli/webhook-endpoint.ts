@@ -72,6 +72,9 @@ export function urlProblem(url: string): string | undefined {
   return undefined;
 }
 
+/** A token parameter read during a rotation holds `NEW,OLD` (src/config/token-check.ts): the URL takes NEW. */
+const TWO_TOKENS = 'two webhook tokens separated by a comma (NEW,OLD: what the token parameter holds during a rotation)';
+
 /** The segment after the last `/mutate/` of a URL's path, if it has one. */
 function tokenAfterMutate(pathname: string): string | undefined {
   const at = pathname.lastIndexOf(MUTATE_PATH);
@@ -96,6 +99,7 @@ export function urlWarning(url: string): string | undefined {
   }
   const consequence = 'so every call would be refused (401) and, with failurePolicy Ignore, every Pod admitted unrewritten';
   if (token === undefined) return awsUrlWithoutToken(parsed, consequence);
+  if (token.includes(',')) return `${TWO_TOKENS} after /mutate/; put the first alone in the URL, ${consequence}`;
   if (!TOKEN_CHARS.test(token)) {
     return `the webhook token after /mutate/ has characters the Lambda and serve refuse (only A-Z a-z 0-9 . _ ~ -; an SSM SecureString read without --with-decryption is its ciphertext), ${consequence}`;
   }
@@ -163,6 +167,7 @@ export function parseService(spec: string, token: string | undefined): { readonl
 function serviceTokenProblem(token: string | undefined): string | undefined {
   if (token === undefined) return `--service needs --token TOKEN: serve's webhook token, which the API server sends as the path's last segment (${MUTATE_PATH}<token>)`;
   if (token.trim() === '') return `--token is empty (was the token empty?): the path would end in ${MUTATE_PATH} with no webhook token after it`;
+  if (token.includes(',')) return `--token: ${TWO_TOKENS}; give the first alone`;
   const p = tokenProblem(token);
   if (p !== undefined) return `--token ${p}`;
   // The API server refuses a Service path whose segments are not DNS-1123 subdomains (the URL form

@@ -25,7 +25,7 @@
 import type { Issue } from '../core/rules.js';
 import { formatIssue } from './issues.js';
 import type { CredentialsSetting } from '../verify/credentials.js';
-import { tokenProblem } from './token-check.js';
+import { parseTokens, type WebhookTokens } from './token-check.js';
 
 /** The environment variables of the configuration. */
 export const ENV = {
@@ -64,7 +64,7 @@ export type RulesSetting =
 
 export type TokenSetting =
   | { readonly kind: 'none' }
-  | { readonly kind: 'inline'; readonly token: string }
+  | { readonly kind: 'inline'; readonly tokens: WebhookTokens }
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'ssm'; readonly name: string }
   | { readonly kind: 'secret'; readonly secretId: string };
@@ -148,9 +148,12 @@ function readToken(env: Env, options: AdapterOptions, problem: (path: string, me
   const tokenParameter = setting(env, ENV.tokenParameter)?.trim();
   const tokenSecret = setting(env, ENV.tokenSecretArn)?.trim();
   if (inlineToken !== undefined) {
-    const p = tokenProblem(inlineToken);
-    if (p !== undefined) problem(ENV.token, p);
-    return { kind: 'inline', token: inlineToken };
+    const parsed = parseTokens(inlineToken);
+    if ('problem' in parsed) {
+      problem(ENV.token, parsed.problem);
+      return { kind: 'inline', tokens: [inlineToken] };
+    }
+    return { kind: 'inline', tokens: parsed.tokens };
   }
   if (tokenParameter !== undefined) return { kind: 'ssm', name: tokenParameter };
   if (tokenSecret !== undefined) return { kind: 'secret', secretId: tokenSecret };

@@ -9,18 +9,20 @@ import type { FileWatch } from './file-watch.js';
 import type { RulesProvider } from './refresh.js';
 import { openRules, type SourceDeps } from './rules-provider.js';
 import { type AdapterOptions, ENV, type Env, readSettings, type Settings } from './settings.js';
+import type { WebhookTokens } from './token-check.js';
 import { describeToken, resolveToken } from './token.js';
 
 export { type Fetched, type ProviderDeps, type RulesProvider, type RulesState } from './refresh.js';
 export { type ClientSource, createRulesProvider, fileRules, fixedRules, inlineRules, RETRY_BASE_MS, RETRY_MAX_MS, type SourceDeps, ssmRules, type SsmRulesOptions } from './rules-provider.js';
 export { DEFAULT_TTL_SECONDS, ENV, type Env, MAX_TTL_SECONDS, readSettings, type RulesSetting, type Settings, SourceError, type TokenSetting } from './settings.js';
-export { MIN_TOKEN_LENGTH } from './token-check.js';
+export { MIN_TOKEN_LENGTH, type WebhookTokens } from './token-check.js';
 export { describeToken, READ_TIMEOUT_MS, resolveToken } from './token.js';
 
 export interface Sources {
   readonly settings: Settings;
   readonly rules: RulesProvider;
-  readonly token: string | undefined;
+  /** The current token, and during a rotation the previous one; undefined: requests are not authenticated. */
+  readonly token: WebhookTokens | undefined;
   /** The watch of a followed rules file, to close at shutdown. */
   readonly watch: FileWatch | undefined;
 }
@@ -58,6 +60,8 @@ export async function openSources(settings: Settings, deps: SourceDeps): Promise
     rules: describeRules(settings),
     ...(settings.rules.kind === 'ssm' ? { ttlSeconds: settings.rules.ttlSeconds } : {}),
     token: describeToken(settings.token),
+    // Two tokens: a rotation is under way (README, "Rotating the token"), until the old one is removed.
+    ...(token.value?.length === 2 ? { tokens: 2 } : {}),
   });
   return { settings, rules: rules.value.provider, token: token.value, watch: rules.value.watch };
 }

@@ -2,11 +2,22 @@
  * The one check of a webhook token, whatever its source (a variable, a file, SSM, Secrets Manager)
  * and whatever the adapter. The token is the last segment of the webhook URL: unreserved URL
  * characters, long enough not to be guessed.
+ *
+ * During a rotation a source holds two tokens, the current one, a comma, then the previous one
+ * (`NEW,OLD`): both are accepted, so clusters can move to the new URL while the old one still works
+ * (README, "Rotating the token"). A comma is in no token (TOKEN_CHARS), so the value cannot be read
+ * two ways.
  */
 export const MIN_TOKEN_LENGTH = 16;
 /** The reason every adapter logs when a request's token is wrong or missing (never the token). */
 export const UNAUTHORIZED_REASON = 'wrong or missing webhook token';
 export const TOKEN_CHARS = /^[A-Za-z0-9._~-]+$/;
+
+/** How many tokens a source may hold: the current one and, during a rotation, the previous one. */
+export const MAX_TOKENS = 2;
+
+/** The configured tokens: the current one first, then (during a rotation) the previous one. */
+export type WebhookTokens = readonly [current: string] | readonly [current: string, previous: string];
 
 /** Why a token is unusable, or undefined. Never mentions the token itself. */
 export function tokenProblem(token: string): string | undefined {
@@ -14,6 +25,28 @@ export function tokenProblem(token: string): string | undefined {
     return `must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)`;
   }
   return undefined;
+}
+
+/**
+ * A source's value read as its tokens (each one trimmed), or why it cannot be. One token without a
+ * comma gets exactly `tokenProblem`'s message; never mentions a token itself.
+ */
+export function parseTokens(text: string): { readonly tokens: WebhookTokens } | { readonly problem: string } {
+  const parts = text.split(',').map((t) => t.trim());
+  const [current, previous] = parts;
+  if (current === undefined || parts.length > MAX_TOKENS) {
+    return { problem: `holds ${parts.length} comma-separated tokens; at most ${MAX_TOKENS}: the current token, then during a rotation the previous one (NEW,OLD)` };
+  }
+  if (previous === undefined) {
+    const p = tokenProblem(current);
+    return p === undefined ? { tokens: [current] } : { problem: p };
+  }
+  for (const [i, token] of [current, previous].entries()) {
+    const p = tokenProblem(token);
+    if (p !== undefined) return { problem: `holds two tokens (the current one, a comma, the previous one); the ${i === 0 ? 'first' : 'second'} ${p}` };
+  }
+  if (current === previous) return { problem: 'holds the same token twice; during a rotation: the new token, a comma, then the old one' };
+  return { tokens: [current, previous] };
 }
 
 /**

@@ -2,13 +2,13 @@
  * The webhook token from its setting, read once at start: inline, a file (`serve --token-file`),
  * an SSM SecureString, or a Secrets Manager secret (the secret string, or a JSON object's `token`
  * field, as SecretStringTemplate makes it). Every source goes through the same check
- * (src/config/token-check.ts). A token that cannot be read is a `SourceError` with `unreadable`.
+ * (src/config/token-check.ts), and each may hold two tokens during a rotation (`NEW,OLD`). A token that cannot be read is a `SourceError` with `unreadable`.
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { readUpTo } from './bounded-read.js';
 import { ENV, SourceError, type TokenSetting } from './settings.js';
-import { tokenProblem } from './token-check.js';
+import { parseTokens, type WebhookTokens } from './token-check.js';
 
 /** Longest wait for one AWS read (the API server's webhook timeout is a few seconds). */
 export const READ_TIMEOUT_MS = 3000;
@@ -86,10 +86,13 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
   }
 }
 
-/** The webhook token, read once; undefined when none is configured. Throws `SourceError`. */
-export async function resolveToken(setting: TokenSetting, deps: AwsClients, timeoutMs = READ_TIMEOUT_MS): Promise<string | undefined> {
+/**
+ * The webhook token, read once: the current one, and during a rotation the previous one
+ * (src/config/token-check.ts, `parseTokens`); undefined when none is configured. Throws `SourceError`.
+ */
+export async function resolveToken(setting: TokenSetting, deps: AwsClients, timeoutMs = READ_TIMEOUT_MS): Promise<WebhookTokens | undefined> {
   if (setting.kind === 'none') return undefined;
-  if (setting.kind === 'inline') return setting.token;
+  if (setting.kind === 'inline') return setting.tokens;
   const from = origin(setting);
   let raw: string | undefined;
   try {
@@ -101,9 +104,9 @@ export async function resolveToken(setting: TokenSetting, deps: AwsClients, time
   if (setting.kind === 'secret' && raw?.trimStart().startsWith('{') === true) raw = tokenField(raw, from);
   const token = raw?.trim();
   if (token === undefined || token === '') throw new SourceError(`the webhook token in ${from} is empty`);
-  const p = tokenProblem(token);
-  if (p !== undefined) throw new SourceError(`the webhook token in ${from} ${p}`);
-  return token;
+  const parsed = parseTokens(token);
+  if ('problem' in parsed) throw new SourceError(`the webhook token in ${from} ${parsed.problem}`);
+  return parsed.tokens;
 }
 
 /** A secret stored as JSON (`{"token": "..."}`). */

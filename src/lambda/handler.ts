@@ -10,14 +10,15 @@
  * - 200 the AdmissionReview (docs/design.md, "The admission answer"); when the rules cannot be loaded, `allowed: true` without a
  *   patch and a warning saying why (fail open, like the webhook's failurePolicy Ignore);
  * - 400 `{"message"}` with a fixed message for a body that is not an AdmissionReview (never echoed);
- * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment;
+ * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment (during a
+ *   rotation either of its two tokens is; a review called with the previous one logs `previousToken`);
  * - 405 for methods other than POST (GET `/healthz` answers 200 `{"status":"ok"}` when the rules are
  *   loaded, 503 otherwise, without a token: for `serve` and probes);
  * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
  */
 import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
-import { sameToken, UNAUTHORIZED_REASON } from '../config/token-check.js';
+import { MAX_TOKENS, sameToken, UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
 import { escapeBidi, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
@@ -55,8 +56,11 @@ export const MESSAGES = {
 
 export interface HandlerDeps {
   readonly rules: RulesProvider;
-  /** When set, requests must carry it as the last path segment (`/mutate/<token>`). */
-  readonly token: string | undefined;
+  /**
+   * When set, requests must carry it as the last path segment (`/mutate/<token>`); during a
+   * rotation, either of two tokens (the current one, then the previous one).
+   */
+  readonly token: string | readonly string[] | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Default `DEFAULT_MAX_BODY_BYTES`. */
@@ -137,15 +141,29 @@ const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 /** The log line's `durationMs`: milliseconds since `started` (a `nowMs`), to a tenth. */
 const durationMs = (started: number): number => Math.round((nowMs() - started) * 10) / 10;
 
+/** What a presented token matched: the current token (or none is configured), the previous one during a rotation, or neither. */
+export type TokenMatch = 'current' | 'previous' | undefined;
+
 /**
- * Whether a presented path token is the configured one (always true when none is configured), in
- * a time that depends only on the configured token's length (`sameToken`). serve uses it too, to
- * refuse a wrong token before it reads the body.
+ * What a presented path token matches (always `current` when no token is configured), in a time
+ * that depends only on the configured tokens' lengths (`sameToken`): during a rotation both are
+ * compared, whichever matches.
  */
-export function tokenMatcher(token: string | undefined): (presented: string) => boolean {
-  if (token === undefined) return () => true;
-  const expected = token;
-  return (presented) => sameToken(presented, expected);
+export function tokenMatch(token: string | readonly string[] | undefined): (presented: string) => TokenMatch {
+  if (token === undefined) return () => 'current';
+  const [current = '', previous] = typeof token === 'string' ? [token] : token;
+  if (previous === undefined) return (presented) => (sameToken(presented, current) ? 'current' : undefined);
+  return (presented) => {
+    const isCurrent = sameToken(presented, current);
+    const isPrevious = sameToken(presented, previous);
+    return isCurrent ? 'current' : isPrevious ? 'previous' : undefined;
+  };
+}
+
+/** Whether a presented path token is accepted (`tokenMatch`). serve uses it to refuse a wrong token before it reads the body. */
+export function tokenMatcher(token: string | readonly string[] | undefined): (presented: string) => boolean {
+  const match = tokenMatch(token);
+  return (presented) => match(presented) !== undefined;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -220,11 +238,13 @@ const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(Strin
 export function createHandler(deps: HandlerDeps): WebhookHandler {
   const { rules, logger, metrics, output } = deps;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (deps.token === '') throw new TypeError('createHandler: token must be undefined or a non-empty string');
-  const matches = tokenMatcher(deps.token);
+  const tokens = typeof deps.token === 'string' ? [deps.token] : deps.token;
+  if (tokens !== undefined && (tokens.length === 0 || tokens.length > MAX_TOKENS || tokens.includes(''))) {
+    throw new TypeError(`createHandler: token must be undefined, a non-empty string or 1 to ${MAX_TOKENS} of them`);
+  }
+  const matches = tokenMatch(deps.token);
   let coldStart = true;
 
-  const authorized = (req: HttpRequest): boolean => matches(requestToken(req));
 
   const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport) => void): Promise<WebhookResult> => {
     const req = parseEvent(event);
@@ -247,7 +267,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       const state = await rules.current();
       return state.ok ? reply(200, { status: 'ok' }) : reply(503, { status: 'unavailable' });
     }
-    if (!authorized(req)) {
+    const match = matches(requestToken(req));
+    if (match === undefined) {
       note('unauthorized');
       // The address is the event's: API Gateway's is an IP, a hand-made event's may be anything (clipped).
       logger.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: clip(req.sourceIp) });
@@ -299,7 +320,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       if (usual !== undefined) {
         const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
         output?.hold();
-        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeBidi(JSON.stringify(state.source) + version)},"durationMs":${JSON.stringify(durationMs(started))}`);
+        const previous = match === 'previous' ? ',"previousToken":true' : '';
+        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeBidi(JSON.stringify(state.source) + version)}${previous},"durationMs":${JSON.stringify(durationMs(started))}`);
         return replyText(200, answerJson(answer));
       }
     }
@@ -314,6 +336,9 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     } else {
       fields['rulesNotLoaded'] = state.reason;
     }
+    // Called with the previous token of a rotation: the cluster still has the old URL (README,
+    // "Rotating the token": the old token is removed once no line says so).
+    if (match === 'previous') fields['previousToken'] = true;
     fields['durationMs'] = durationMs(started);
     // Nothing from here to the EMF document waits for I/O: no line is held for long.
     output?.hold();

@@ -14,7 +14,7 @@ import { DeleteParameterCommand, DescribeParametersCommand, GetParameterCommand,
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { createTokenResource, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
-import { EVENT_TOKEN, type JsonObject } from '../helpers/events.js';
+import { EVENT_TOKEN, type JsonObject, loadEvent } from '../helpers/events.js';
 import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
 import { type Answer, startInProcess, type StartWebhook, startUnderRie, type Webhook } from './helpers/webhook.js';
@@ -220,6 +220,36 @@ describe.each<[string, StartWebhook]>([
       expect(rejected.statusCode).toBe(401);
       expect(rejected.body).toEqual({ message: 'unauthorized' });
       expect(logged(webhook(), 'configuration', { token: `ssm:${TOKEN_PARAMETER}` })).toBe(true);
+    });
+  });
+
+  describe('a token rotation: the SSM SecureString holds the new token, a comma, then the old one', () => {
+    const NEW_TOKEN = 'rotated-token-fedcba9876543210';
+    const webhook = startedFor(start, async () => {
+      await aws().reset();
+      await aws().ssm.send(new PutParameterCommand({ Name: TOKEN_PARAMETER, Value: `${NEW_TOKEN},${EVENT_TOKEN}`, Type: 'SecureString' }));
+      return { ...awsEnv(), REWRITE_RULES: EXAMPLE_RULES, WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER };
+    });
+    const withToken = (token: string): JsonObject => {
+      const event = loadEvent(EVENT);
+      return { ...event, path: `/mutate/${token}`, pathParameters: { token } };
+    };
+
+    it('accepts both; a review with the old one says so in its line; any other token gets 401', async () => {
+      expect(rewrittenImage(await webhook().call(withToken(NEW_TOKEN)))).toBe('asia.gcr.io/google-samples/hello-app:2.0');
+      expect(rewrittenImage(await webhook().call(EVENT))).toBe('asia.gcr.io/google-samples/hello-app:2.0');
+      for (const wrong of [`${NEW_TOKEN},${EVENT_TOKEN}`, `${NEW_TOKEN}x`, 'rest-wrong-token.json']) {
+        const answer = await webhook().call(wrong.endsWith('.json') ? wrong : withToken(wrong));
+        expect(answer.statusCode).toBe(401);
+      }
+      const reviews = webhook()
+        .logs()
+        .filter((l) => l['message'] === 'admission reviewed');
+      expect(reviews.map((l) => l['previousToken'])).toEqual([undefined, true]);
+      expect(logged(webhook(), 'configuration', { token: `ssm:${TOKEN_PARAMETER}`, tokens: 2 })).toBe(true);
+      const text = JSON.stringify(webhook().logs());
+      expect(text).not.toContain(NEW_TOKEN);
+      expect(text).not.toContain(EVENT_TOKEN);
     });
   });
 });

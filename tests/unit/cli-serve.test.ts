@@ -227,6 +227,26 @@ describe('image-rewriter serve', () => {
     expect(emf).toEqual([expect.objectContaining({ Outcome: 'unauthorized', AuthFailures: 1, Reviews: 1 })]);
   });
 
+  it('accepts both tokens of a --token-file holding a rotation (NEW,OLD), over HTTPS, and only those', async () => {
+    const NEW_TOKEN = 'rotated-serve-token-0123456789';
+    const pair = join(scratch, 'token-pair');
+    await writeFile(pair, `${NEW_TOKEN},${EVENT_TOKEN}\n`);
+    const io = liveIo();
+    const { stop, trigger } = stopper();
+    const exit = runServe(baseArgs(['--token-file', pair]), io, { stop });
+    const { port } = await io.listening;
+    expect(await demoImage(port, NEW_TOKEN)).toBe('asia.gcr.io/nginx:latest');
+    expect(await demoImage(port, EVENT_TOKEN)).toBe('asia.gcr.io/nginx:latest');
+    for (const wrong of [`${NEW_TOKEN},${EVENT_TOKEN}`, `${NEW_TOKEN}0`, 'not-the-right-token-000000000000']) expect(await demoImage(port, wrong)).toBe('status 401');
+    trigger();
+    expect(await exit).toBe(EXIT.ok);
+    const lines = io.err().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JsonLine);
+    expect(lines.filter((l) => l['message'] === 'admission reviewed').map((l) => l['previousToken'])).toEqual([undefined, true]);
+    expect(lines.find((l) => l['message'] === 'configuration')).toMatchObject({ token: '--token-file', tokens: 2 });
+    expect(io.err()).not.toContain(EVENT_TOKEN);
+    expect(io.err()).not.toContain(NEW_TOKEN);
+  });
+
   it('takes the token from WEBHOOK_TOKEN', async () => {
     const io = liveIo({ ...TEST_ENV, WEBHOOK_TOKEN: EVENT_TOKEN });
     const { stop, trigger } = stopper();

@@ -72,7 +72,7 @@ describe('deploy-regions', () => {
     ]);
     const text = lines.join('\n');
     expect(text).toContain(
-      'TOKEN=$(aws ssm get-parameter --region ap-southeast-1 --name /image-rewriter/image-rewriter/webhook-token --with-decryption --query Parameter.Value --output text) && node dist/cli.js webhook-config --url "https://abc123.execute-api.ap-southeast-1.amazonaws.com/Prod/mutate/$TOKEN" | kubectl --context <your ap-southeast-1 cluster> apply -f -',
+      'TOKEN=$(aws ssm get-parameter --region ap-southeast-1 --name /image-rewriter/image-rewriter/webhook-token --with-decryption --query Parameter.Value --output text | cut -d, -f1) && node dist/cli.js webhook-config --url "https://abc123.execute-api.ap-southeast-1.amazonaws.com/Prod/mutate/$TOKEN" | kubectl --context <your ap-southeast-1 cluster> apply -f -',
     );
     expect(text).toContain('deployed to 2 region(s)');
   });

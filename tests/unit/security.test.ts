@@ -54,8 +54,10 @@ describe('the token check', () => {
     const source = readFileSync(join(REPO_ROOT, 'src', 'lambda', 'handler.ts'), 'utf8');
     // One matcher (serve uses it too, before it reads a body): the presented token compared with
     // the configured one by sameToken, whose loop has no branch on the content.
-    expect(source).toMatch(/const expected = token;\n\s*return \(presented\) => sameToken\(presented, expected\);/);
-    expect(source.match(/sameToken\(/g)).toHaveLength(1); // the one comparison
+    expect(source).toMatch(/if \(previous === undefined\) return \(presented\) => \(sameToken\(presented, current\) \? 'current' : undefined\);/);
+    // During a rotation both tokens are compared, whichever matches, before either result is used.
+    expect(source).toMatch(/const isCurrent = sameToken\(presented, current\);\n\s*const isPrevious = sameToken\(presented, previous\);\n\s*return isCurrent \? 'current' : isPrevious \? 'previous' : undefined;/);
+    expect(source.match(/sameToken\(/g)).toHaveLength(3); // one comparison per configured token
     const check = readFileSync(join(REPO_ROOT, 'src', 'config', 'token-check.ts'), 'utf8');
     const body = /export function sameToken\(presented: string, expected: string\): boolean \{\n([^]*?)\n\}/.exec(check)?.[1];
     expect(body).toBe(
@@ -67,14 +69,12 @@ describe('the token check', () => {
     );
     // The request's token is read in one place and used in one place: handed to that matcher.
     expect(source.match(/requestToken\(/g)).toHaveLength(2);
-    expect(source).toMatch(/const authorized = \(req: HttpRequest\): boolean => matches\(requestToken\(req\)\);/);
+    expect(source).toMatch(/const match = matches\(requestToken\(req\)\);\n\s*if \(match === undefined\) \{/);
     expect(source).toMatch(/function requestToken\(req: HttpRequest\): string \{/);
     // The configured token is only checked for presence at build time, then given to the matcher.
     const uses = source.match(/deps\.token[^;\n]*/g) ?? [];
-    expect(uses).toEqual([
-      "deps.token === '') throw new TypeError('createHandler: token must be undefined or a non-empty string')",
-      'deps.token)',
-    ]);
+    expect(uses).toEqual(["deps.token === 'string' ? [deps.token] : deps.token", 'deps.token)']);
+    expect(source).toMatch(/if \(tokens !== undefined && \(tokens\.length === 0 \|\| tokens\.length > MAX_TOKENS \|\| tokens\.includes\(''\)\)\) \{\n\s*throw new TypeError/);
     // No length, prefix or equality test on the digests or the token.
     expect(source).not.toMatch(/\.(startsWith|endsWith|includes|indexOf)\(\s*(expected|token)|expected\.(length|equals)|[!=]==\s*expected/);
   });

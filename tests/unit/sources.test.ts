@@ -68,12 +68,12 @@ describe('readSettings', () => {
     {
       desc: 'SSM rules, TTL, inline token',
       env: { REWRITE_RULES_PARAMETER: ` ${NAME} `, REWRITE_RULES_TTL_SECONDS: '300', WEBHOOK_TOKEN: `${TOKEN}\n` },
-      want: { rules: { kind: 'ssm', name: NAME, ttlSeconds: 300 }, token: { kind: 'inline', token: TOKEN } },
+      want: { rules: { kind: 'ssm', name: NAME, ttlSeconds: 300 }, token: { kind: 'inline', tokens: [TOKEN] } },
     },
     { desc: 'token parameter', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_PARAMETER: '/image-rewriter/token' }, want: { token: { kind: 'ssm', name: '/image-rewriter/token' } } },
     { desc: 'token secret', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, want: { token: { kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' } } },
-    { desc: 'a token and the opt-in: requests are authenticated all the same', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, want: { token: { kind: 'inline', token: TOKEN }, allowUnauthenticated: false } },
-    { desc: 'a token of exactly 16 characters (the shortest)', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: '0123456789abcdef' }, want: { token: { kind: 'inline', token: '0123456789abcdef' } } },
+    { desc: 'a token and the opt-in: requests are authenticated all the same', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_ALLOW_UNAUTHENTICATED: 'true' }, want: { token: { kind: 'inline', tokens: [TOKEN] }, allowUnauthenticated: false } },
+    { desc: 'a token of exactly 16 characters (the shortest)', env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: '0123456789abcdef' }, want: { token: { kind: 'inline', tokens: ['0123456789abcdef'] } } },
     {
       desc: 'empty variables count as unset',
       env: { REWRITE_RULES: '', REWRITE_RULES_PARAMETER: NAME, REWRITE_RULES_TTL_SECONDS: '', WEBHOOK_TOKEN: '', WEBHOOK_TOKEN_PARAMETER: ' ', WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
@@ -519,12 +519,12 @@ describe('resolveToken', () => {
 
   it('is undefined without a token and the value of an inline one', async () => {
     expect(await resolveToken({ kind: 'none' }, deps)).toBeUndefined();
-    expect(await resolveToken({ kind: 'inline', token: TOKEN }, deps)).toBe(TOKEN);
+    expect(await resolveToken({ kind: 'inline', tokens: [TOKEN] }, deps)).toEqual([TOKEN]);
   });
 
   it('reads an SSM SecureString with decryption, trimmed', async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/t', Type: 'SecureString', Value: `${TOKEN}\n`, Version: 1 } });
-    expect(await resolveToken({ kind: 'ssm', name: '/t' }, deps)).toBe(TOKEN);
+    expect(await resolveToken({ kind: 'ssm', name: '/t' }, deps)).toEqual([TOKEN]);
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
     expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: '/t', WithDecryption: true });
   });
@@ -535,7 +535,7 @@ describe('resolveToken', () => {
     ['a JSON secret, spaced', ` { "token": " ${TOKEN} " }`],
   ])('reads %s from Secrets Manager', async (_desc, secretString) => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString });
-    expect(await resolveToken({ kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, deps)).toBe(TOKEN);
+    expect(await resolveToken({ kind: 'secret', secretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' }, deps)).toEqual([TOKEN]);
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
     expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:t' });
   });
@@ -548,7 +548,7 @@ describe('resolveToken', () => {
       if (region !== 'eu-west-1') throw new ResourceNotFoundException({ message: 'not found', $metadata: {} });
       return { SecretString: TOKEN };
     });
-    expect(await resolveToken({ kind: 'secret', secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:t' }, deps)).toBe(TOKEN);
+    expect(await resolveToken({ kind: 'secret', secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:t' }, deps)).toEqual([TOKEN]);
     // A name is read with the shared client (in its region).
     await expect(resolveToken({ kind: 'secret', secretId: 't' }, deps)).rejects.toThrow(/ResourceNotFoundException/);
     expect(regions).toEqual(['eu-west-1', 'us-west-2']);
@@ -640,7 +640,7 @@ describe('loadSources and createRulesProvider', () => {
       },
     );
     expect(calls).toEqual([]);
-    expect(sources.token).toBe(TOKEN);
+    expect(sources.token).toEqual([TOKEN]);
     expect(await sources.rules.current()).toMatchObject({ ok: true, source: 'REWRITE_RULES' });
     expect(obs.logs().find((l) => l['message'] === 'configuration')).toEqual(expect.objectContaining({ rules: 'REWRITE_RULES', token: 'WEBHOOK_TOKEN' }));
     expect(obs.text()).not.toContain(TOKEN);
@@ -655,7 +655,7 @@ describe('loadSources and createRulesProvider', () => {
       { ...obs, ssm: () => Promise.resolve(new SSMClient({ region: 'us-west-2' })), secretsManager: () => Promise.resolve(new SecretsManagerClient({ region: 'us-west-2' })) },
     );
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
-    expect(sources.token).toBe(TOKEN);
+    expect(sources.token).toEqual([TOKEN]);
     expect(sources.settings.rules).toEqual({ kind: 'ssm', name: NAME, ttlSeconds: 120 });
     expect(await sources.rules.current()).toMatchObject({ ok: true, version: '4' });
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
@@ -687,7 +687,7 @@ describe('loadSources and createRulesProvider', () => {
     expect(started.sort()).toEqual([NAME, '/t'].sort());
     releaseToken();
     const sources = await loading;
-    expect(sources.token).toBe(TOKEN);
+    expect(sources.token).toEqual([TOKEN]);
     expect(await sources.rules.current()).toMatchObject({ ok: true, version: '2' });
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
   });
@@ -731,7 +731,7 @@ describe('loadSources and createRulesProvider', () => {
 
   it.each([
     [{ kind: 'none' } as const, 'none: requests are not authenticated'],
-    [{ kind: 'inline', token: TOKEN } as const, 'WEBHOOK_TOKEN'],
+    [{ kind: 'inline', tokens: [TOKEN] } as const, 'WEBHOOK_TOKEN'],
     [{ kind: 'ssm', name: '/t' } as const, 'ssm:/t'],
     [{ kind: 'secret', secretId: 'arn:s' } as const, 'secretsmanager:arn:s'],
   ])('describes the token source %j without the token', (setting, text) => {
@@ -822,7 +822,7 @@ describe('fileRules and a token file', () => {
   it('reads a token file with the same check as every other source', async () => {
     const deps = { ssm: () => Promise.reject(new Error('unused')), secretsManager: () => Promise.reject(new Error('unused')) };
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
-    expect(await resolveToken({ kind: 'file', path: join(dir, 'token') }, deps)).toBe(TOKEN);
+    expect(await resolveToken({ kind: 'file', path: join(dir, 'token') }, deps)).toEqual([TOKEN]);
     await writeFile(join(dir, 'short'), 'abc\n');
     await expect(resolveToken({ kind: 'file', path: join(dir, 'short') }, deps)).rejects.toThrow(
       `the webhook token in --token-file ${join(dir, 'short')} must be at least 16 characters`,

@@ -109,6 +109,11 @@ describe('webhookConfiguration with a service', () => {
     { why: 'no token', options: { service: SERVICE }, message: "--service needs --token TOKEN: serve's webhook token, which the API server sends as the path's last segment (/mutate/<token>)" },
     { why: 'an empty token', options: { service: SERVICE, token: '' }, message: '--token is empty (was the token empty?): the path would end in /mutate/ with no webhook token after it' },
     { why: 'a blank token', options: { service: SERVICE, token: ' \n' }, message: '--token is empty (was the token empty?)' },
+    {
+      why: "a rotation's two tokens",
+      options: { service: SERVICE, token: '0123456789abcdef0123,fedcba9876543210fedc' },
+      message: '--token: two webhook tokens separated by a comma (NEW,OLD: what the token parameter holds during a rotation); give the first alone',
+    },
     { why: 'a short token', options: { service: SERVICE, token: 'abc' }, message: '--token must be at least 16 characters of A-Z a-z 0-9 . _ ~ -' },
     { why: 'a token with a slash', options: { service: SERVICE, token: `${TOKEN}/x` }, message: '--token must be at least 16 characters of A-Z a-z 0-9 . _ ~ -' },
     { why: 'a token with a query', options: { service: SERVICE, token: `${TOKEN}?x=1` }, message: '--token must be at least 16 characters' },

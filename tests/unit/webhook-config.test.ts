@@ -267,6 +267,16 @@ describe('image-rewriter webhook-config', () => {
     expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
   });
 
+  it('warns, and still prints it, when the URL ends in the two tokens of a rotation (NEW,OLD)', async () => {
+    const io = captureIo();
+    const url = 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123,fedcba9876543210fedc';
+    expect(await main(['webhook-config', '--url', url], io)).toBe(EXIT.ok);
+    expect(io.err()).toContain(
+      'warning: two webhook tokens separated by a comma (NEW,OLD: what the token parameter holds during a rotation) after /mutate/; put the first alone in the URL, so every call would be refused (401)',
+    );
+    expect(parse(io.out())).toEqual(webhookConfiguration({ url }));
+  });
+
   it.each([
     ['an API Gateway stage URL without /mutate/<token>', 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/', 'an API Gateway endpoint without /mutate/<token>'],
     ['an API Gateway URL in China without a path', 'https://abc123.execute-api.cn-north-1.amazonaws.com.cn', 'an API Gateway endpoint without /mutate/<token>'],
