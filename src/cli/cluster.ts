@@ -156,6 +156,40 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
   });
 }
 
+/**
+ * The credentials the kubeconfig's current user (and its server URL) hold, to be cut out of every
+ * message: an API server's Status, a proxy's error page, a JSON parser's excerpt of an answer or a
+ * connection error's URL may quote what was sent, and audit's stderr ends up in CI logs.
+ */
+function credentialsOf(kc: KubeConfig, server: string): string[] {
+  const user = kc.getCurrentUser();
+  const values: unknown[] = [user?.token, user?.password];
+  if (typeof user?.username === 'string' && typeof user.password === 'string') values.push(Buffer.from(`${user.username}:${user.password}`).toString('base64'));
+  const provider = own(own(user, 'authProvider'), 'config');
+  for (const key of ['access-token', 'id-token', 'refresh-token', 'client-secret']) values.push(own(provider, key));
+  try {
+    const url = new URL(server);
+    if (url.password !== '') values.push(url.password, decodeURIComponent(url.password));
+  } catch {
+    // not a URL: nothing in it to cut
+  }
+  // Longest first: a secret that holds another is cut whole.
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v.length >= 4))].sort((a, b) => b.length - a.length);
+}
+
+/** An Authorization header's credentials quoted back (an exec plugin's or auth provider's token too). */
+const AUTHORIZATION = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
+
+/** V8's excerpt of a text JSON.parse refused (`Unexpected token 'x', ..."abc"... is not valid JSON`): it may cut a credential short. */
+const JSON_EXCERPT = /, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON/g;
+
+/** `text` without the credentials of `secrets`, nor any quoted Authorization header's, nor a JSON parser's excerpt of an answer. */
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('<redacted>');
+  return out.replace(AUTHORIZATION, '$1$2<redacted>').replace(JSON_EXCERPT, ': the answer is not valid JSON');
+}
+
 /** How much of an answer that is not a Status (an HTML page) a message shows. */
 const EXCERPT_CHARS = 200;
 
@@ -253,8 +287,10 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     throw new ListError('no kubeconfig: give --kubeconfig FILE, set KUBECONFIG or write ~/.kube/config (or run in a Pod, with its service account)');
   }
   const named = paths.length === 0 ? '' : ` ${paths.join(delimiter)}`;
-  const server = kc.getCurrentCluster()?.server;
-  if (server === undefined) throw new ListError(`the kubeconfig${named} has no current cluster`);
+  const url = kc.getCurrentCluster()?.server;
+  if (url === undefined) throw new ListError(`the kubeconfig${named} has no current cluster`);
+  const secrets = credentialsOf(kc, url);
+  const server = redact(url, secrets);
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const where = options.namespace === undefined ? 'in all namespaces' : `in namespace ${options.namespace}`;
   /** `call()`, tried again while the API server throttles; a ListError saying `what` failed when it fails. */
@@ -271,7 +307,7 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         const code = (e as { code?: unknown }).code;
         // Still throttled after the last try: the next kinds would be too, each after as many waits.
         const throttled = tries >= LIST_TRIES && retryWait(e, 1) !== undefined;
-        const failure = `${what} (${server}): ${describeFailure(e)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
+        const failure = `${what} (${server}): ${redact(describeFailure(e), secrets)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
         throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled, typeof code === 'number' ? code : undefined, resumeTokenOf(e));
       }
     }

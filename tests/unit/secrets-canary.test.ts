@@ -20,6 +20,8 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseRules } from '../../src/config/load.js';
@@ -43,6 +45,10 @@ const TOKEN = 'CANARY-TOKEN-7f3a-0123456789abcdef';
 const REG_USER = 'canary-user-7f3a';
 const REG_PASSWORD = 'CANARY-REGPASS-7f3a';
 const REG_BEARER = 'CANARY-REGBEARER-7f3a';
+/** The kubeconfig's credentials (audit). */
+const KUBE_TOKEN = 'CANARY-KUBETOKEN-7f3a';
+const KUBE_PASSWORD = 'CANARY-KUBEPASS-7f3a';
+const KUBE_EXEC_TOKEN = 'CANARY-KUBEEXEC-7f3a';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
@@ -544,5 +550,69 @@ describe('CLI: invoke, check-config, explain, render, audit -f', () => {
         if (args[0] === 'audit' || args.includes('--check')) expectClean(`${args[0]} stdout`, io.out(), [C]);
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// audit of a live cluster: an API server (or a proxy in front of it) that echoes credentials
+// ---------------------------------------------------------------------------------------------
+
+describe('audit: a Kubernetes API that echoes the credentials it was sent', () => {
+  let pki: TestPki;
+  let server: Server;
+  let port = 0;
+  let mode = 'html';
+  beforeAll(async () => {
+    pki = await createTestPki('qa8-audit-');
+    server = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
+      const sent = req.headers.authorization ?? '';
+      if (mode === 'html') res.writeHead(401, { 'content-type': 'text/html', 'set-cookie': `s=${sent}` }).end(`<html><body>bad credentials: ${sent}</body></html>`);
+      else if (mode === 'status') res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 403, message: `credentials ${sent} are not allowed` }));
+      else if (mode === 'text') res.writeHead(502, { 'content-type': 'text/plain' }).end(`upstream refused ${sent}`);
+      else if (mode === 'json') res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: sent }));
+      // The credential where JSON.parse stops: its excerpt of the text quotes the start of it.
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(`{"kind": "PodList", "items": [ ${sent.replace(/^\S+ /, '')}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await pki.remove();
+  });
+
+  const kubeconfig = (user: string, url = `https://127.0.0.1:${port}`): string => {
+    const f = join(pki.dir, 'kubeconfig');
+    writeFileSync(f, `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\n    certificate-authority: ${pki.caFile}\nusers:\n- name: u\n  user:\n${user}\ncontexts:\n- name: fake\n  context: {cluster: fake, user: u}\ncurrent-context: fake\n`);
+    return f;
+  };
+  const USERS = {
+    token: `    token: ${KUBE_TOKEN}`,
+    basic: `    username: admin\n    password: ${KUBE_PASSWORD}`,
+    // An exec plugin's token (EKS: aws eks get-token): not in the file, sent all the same.
+    exec: `    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /bin/sh\n      args: ["-c", "echo '{\\"apiVersion\\":\\"client.authentication.k8s.io/v1beta1\\",\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"${KUBE_EXEC_TOKEN}\\"}}'"]`,
+  };
+  const SECRETS = [KUBE_TOKEN, KUBE_PASSWORD, `admin:${KUBE_PASSWORD}`, KUBE_EXEC_TOKEN];
+
+  it.each(['html', 'status', 'text', 'json', 'bad-json'])('an answer (%s) that echoes the token or password: the error says what failed, never the credentials', async (m) => {
+    mode = m;
+    const rules = join(pki.dir, 'rules.yaml');
+    writeFileSync(rules, RULES_YAML);
+    for (const user of Object.values(USERS)) {
+      const io = captureIo({});
+      expect(await main(['audit', '--config', rules, '--kubeconfig', kubeconfig(user), '-n', 'x', '--scope', 'pods'], io)).toBe(2);
+      expect(io.err()).toMatch(/^error: cannot list pods in namespace x/m);
+      expectClean(`audit ${m}`, `${io.out()}\n${io.err()}`, SECRETS);
+    }
+  });
+
+  it('a server URL with a password in it: never printed', async () => {
+    mode = 'html';
+    const rules = join(pki.dir, 'rules.yaml');
+    writeFileSync(rules, RULES_YAML);
+    const io = captureIo({});
+    expect(await main(['audit', '--config', rules, '--kubeconfig', kubeconfig(USERS.token, `https://admin:${KUBE_PASSWORD}@127.0.0.1:${port}`), '-n', 'x', '--scope', 'pods'], io)).toBe(2);
+    expect(io.err()).toContain(`127.0.0.1:${port}`);
+    expectClean('audit server url', `${io.out()}\n${io.err()}`, SECRETS);
   });
 });
