@@ -489,6 +489,35 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     }
   });
 
+  scenario(env, '10b. a token rotation without a gap: serve holds NEW,OLD; Pods are rewritten with the old URL and then the new one', async () => {
+    const ns = 'token-rotation';
+    await kubectl.createNamespace(ns);
+    const old = env.webhook.token;
+    const next = newToken();
+    const pair = join(env.runDir, 'webhook', 'token-rotation');
+    await writeFile(pair, `${next},${old}\n`);
+    const serve = await env.startExtraServe('serve-token-rotation', { tokenFile: pair });
+    try {
+      for (const [token, previousToken] of [[old, true], [next, undefined]] as const) {
+        await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, token) }));
+        await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+        const mark = serve.mark();
+        const name = previousToken === true ? 'with-old-url' : 'with-new-url';
+        await createPod(ns, podManifest(name, { web: 'gcr.io/nginx' }));
+        expect(imagesOf((await getPod(ns, name)).spec)).toEqual({ 'containers/web': 'asia.gcr.io/nginx' });
+        expect((await serve.waitReviewed(ns, name, mark))['previousToken']).toBe(previousToken);
+      }
+      // No call was refused while the configuration moved from the old URL to the new one.
+      expect(serve.lines(0).filter((l) => l.message === 'request rejected')).toEqual([]);
+      expect(serve.lines(0).find((l) => l.message === 'configuration')).toMatchObject({ token: '--token-file', tokens: 2 });
+      expect(serve.text(0)).not.toContain(old);
+      expect(serve.text(0)).not.toContain(next);
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
   scenario(env, '11. a Deployment left unrewritten (opted out on the object only) gets one ReplicaSet, not a ReplicaSet loop', async () => {
     // The Deployment controller finds its ReplicaSet by comparing templates: a rewritten copy of
     // an unrewritten template never matched, and it created ReplicaSet after ReplicaSet.

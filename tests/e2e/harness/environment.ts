@@ -300,8 +300,10 @@ export class E2eEnvironment {
   }
 
   /** Start another serve instance (same certificate and token; the same rules unless `rules` names a file) on a free port. */
-  startExtraServe(name: string, more: { readonly rules?: string; readonly env?: Readonly<Record<string, string>> } = {}): Promise<ServeInstance> {
-    return startServe({ runDir: this.runDir, cli: this.state.cli, files: this.state.webhook.files, name, port: 0, ...more });
+  startExtraServe(name: string, more: { readonly rules?: string; readonly env?: Readonly<Record<string, string>>; readonly tokenFile?: string } = {}): Promise<ServeInstance> {
+    const { tokenFile, ...rest } = more;
+    const files = { ...this.state.webhook.files, ...(tokenFile === undefined ? {} : { tokenFile }) };
+    return startServe({ runDir: this.runDir, cli: this.state.cli, files, name, port: 0, ...rest });
   }
 
   /** Stop a serve instance: SIGTERM (graceful) or SIGKILL ("the webhook process is killed"). */
