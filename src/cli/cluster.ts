@@ -167,11 +167,19 @@ function credentialsOf(kc: KubeConfig, server: string): string[] {
   if (typeof user?.username === 'string' && typeof user.password === 'string') values.push(Buffer.from(`${user.username}:${user.password}`).toString('base64'));
   const provider = own(own(user, 'authProvider'), 'config');
   for (const key of ['access-token', 'id-token', 'refresh-token', 'client-secret']) values.push(own(provider, key));
+  let password = '';
   try {
-    const url = new URL(server);
-    if (url.password !== '') values.push(url.password, decodeURIComponent(url.password));
+    password = new URL(server).password;
   } catch {
     // not a URL: nothing in it to cut
+  }
+  if (password !== '') {
+    values.push(password);
+    try {
+      values.push(decodeURIComponent(password));
+    } catch {
+      // a "%" that starts no escape: the password is cut as written
+    }
   }
   // Longest first: a secret that holds another is cut whole.
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v.length >= 4))].sort((a, b) => b.length - a.length);

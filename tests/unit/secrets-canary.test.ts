@@ -615,5 +615,10 @@ describe('audit: a Kubernetes API that echoes the credentials it was sent', () =
     expect(await main(['audit', '--config', rules, '--kubeconfig', kubeconfig(USERS.token, `https://admin:${KUBE_PASSWORD}@127.0.0.1:${port}`), '-n', 'x', '--scope', 'pods'], io)).toBe(2);
     expect(io.err()).toContain(`127.0.0.1:${port}`);
     expectClean('audit server url', `${io.out()}\n${io.err()}`, SECRETS);
+    // A "%" that starts no escape: the password cannot be URL-decoded, and is cut all the same.
+    const odd = captureIo({});
+    expect(await main(['audit', '--config', rules, '--kubeconfig', kubeconfig(USERS.token, `https://admin:${KUBE_PASSWORD}%zz@127.0.0.1:${port}`), '-n', 'x', '--scope', 'pods'], odd)).toBe(2);
+    expect(odd.err()).toContain(`127.0.0.1:${port}`);
+    expectClean('audit server url, undecodable password', `${odd.out()}\n${odd.err()}`, SECRETS);
   });
 });
