@@ -67,7 +67,8 @@ function sources(dir: string): string {
 }
 
 /** Kubernetes' own words, and kubectl's warnings (checked below against the handler's answer). */
-const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply']);
+// Quoted from others: the kubelet, kubectl, and AWS's message of a ThrottlingException (which our lines carry as the error's detail).
+const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply', 'Rate exceeded']);
 
 describe('README Troubleshooting', () => {
   it('has the table', () => {
