@@ -245,7 +245,6 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   const matches = tokenMatch(deps.token);
   let coldStart = true;
 
-
   const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport) => void): Promise<WebhookResult> => {
     const req = parseEvent(event);
     if (req === undefined) {
