@@ -94,7 +94,8 @@ export function distHandler(): string {
 let standalone: string | undefined;
 export function standaloneDistHandler(): string {
   if (standalone === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'image-rewriter-dist-'));
+    sweepStandaloneCopies();
+    const dir = mkdtempSync(join(tmpdir(), `${STANDALONE_PREFIX}${process.pid}-`));
     cpSync(dirname(distHandler()), dir, { recursive: true, filter: (f) => !f.endsWith('.map') });
     const reachable = ancestors(dir).filter((d) => existsSync(join(d, 'node_modules')));
     if (reachable.length > 0) throw new Error(`${dir}: a node_modules is reachable from it (${reachable.join(', ')}): the copy would not show that the bundle stands alone`);
@@ -104,6 +105,34 @@ export function standaloneDistHandler(): string {
     standalone = join(dir, 'handler.js');
   }
   return standalone;
+}
+
+const STANDALONE_PREFIX = 'image-rewriter-dist-';
+
+/**
+ * Removes the copies of processes that are gone. The 'exit' listener below does not run under
+ * jest (a test file's `process` is the test environment's object, whose listeners the real
+ * process never calls), so every run used to leave its copy of dist/ behind in the temporary
+ * directory. A copy is named after its process; one from before that (no pid) is removed once
+ * it is an hour old.
+ */
+function sweepStandaloneCopies(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(STANDALONE_PREFIX)) continue;
+    const path = join(tmpdir(), name);
+    const pid = /^(\d+)-/.exec(name.slice(STANDALONE_PREFIX.length))?.[1];
+    const gone = pid === undefined ? Date.now() - statSync(path).mtimeMs > 3_600_000 : !isAlive(Number(pid));
+    if (gone) rmSync(path, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function ancestors(dir: string): string[] {
