@@ -86,3 +86,72 @@ export const startUnderRie: StartWebhook = async (env) => {
     stop: () => fn.stop(),
   };
 };
+
+/**
+ * One invocation of an environment whose init may fail: the answer, or the init's error (under RIE
+ * its HTTP 502 and the runtime's `errorType`/`errorMessage`; in process the error the import threw).
+ */
+export type Invoked =
+  | { readonly init: 'ok'; readonly answer: Answer; readonly ms: number }
+  | { readonly init: 'failed'; readonly status: number | undefined; readonly errorType: string; readonly errorMessage: string; readonly ms: number };
+
+/** An execution environment as Lambda runs one: an init that failed is run again at the next invocation. */
+export interface LambdaEnvironment {
+  invoke(event: string | JsonObject): Promise<Invoked>;
+  /** Every JSON log line written so far, failed inits included. */
+  logs(): JsonObject[];
+  stop(): Promise<void>;
+}
+
+export type StartEnvironment = (env: Readonly<Record<string, string>>) => Promise<LambdaEnvironment>;
+
+/**
+ * src/lambda/main.ts in process with `env`: imported afresh at the first invocation, and again at
+ * the next one after an import that threw (Lambda's init retried); its log lines kept throughout.
+ */
+export const environmentInProcess: StartEnvironment = (env) => {
+  const saved = { ...process.env };
+  for (const name of SOURCE_VARIABLES) Reflect.deleteProperty(process.env, name);
+  Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'INFO', ...env });
+  const captured: string[] = [];
+  let handler: Handler | undefined;
+  return Promise.resolve({
+    async invoke(event) {
+      const started = performance.now();
+      if (handler === undefined) {
+        jest.unstable_mockModule('../../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void captured.push(text) }));
+        jest.resetModules();
+        try {
+          ({ handler } = await import('../../../src/lambda/main.js'));
+        } catch (e) {
+          const error = e instanceof Error ? e : new Error(String(e));
+          return { init: 'failed', status: undefined, errorType: error.name, errorMessage: error.message, ms: performance.now() - started };
+        }
+      }
+      const answer = toAnswer(await handler(typeof event === 'string' ? loadEvent(event) : event));
+      return { init: 'ok', answer, ms: performance.now() - started };
+    },
+    logs: () => jsonLines(captured.join('')),
+    stop: () => {
+      process.env = saved;
+      return Promise.resolve();
+    },
+  });
+};
+
+/** dist/handler.js under RIE with `env`, as `startUnderRie`; an init error is RIE's 502 and the runtime's error JSON. */
+export const environmentUnderRie: StartEnvironment = async (env) => {
+  const fn = await startRie({ bundle: standaloneDistHandler(), env });
+  return {
+    async invoke(event) {
+      const r = await fn.invoke(typeof event === 'string' ? loadEvent(event) : event);
+      const body = JSON.parse(r.body) as unknown;
+      if (r.status === 200) return { init: 'ok', answer: toAnswer(body), ms: r.ms };
+      const { errorType, errorMessage } = (body ?? {}) as Record<string, unknown>;
+      if (typeof errorType !== 'string' || typeof errorMessage !== 'string') throw new Error(`RIE answered ${r.status}: ${r.body}`);
+      return { init: 'failed', status: r.status, errorType, errorMessage, ms: r.ms };
+    },
+    logs: () => jsonLines(fn.process.output()),
+    stop: () => fn.stop(),
+  };
+};
