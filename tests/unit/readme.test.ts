@@ -18,6 +18,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Environment } from '@marcbachmann/cel-js';
 import { parseAllDocuments } from 'yaml';
 import { parseRules } from '../../src/config/load.js';
+import { loadSources } from '../../src/config/sources.js';
 import type { RulesProvider } from '../../src/config/sources.js';
 import { type ReviewReport, WARNING_TARGET_LENGTH } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
@@ -327,6 +328,20 @@ describe('README Rotating the token', () => {
     const used = new Set([...section.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)].map((m) => m[1] ?? ''));
     const assigned = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Z_][A-Z0-9_]*)=\$\(/gm)].map((m) => m[1] ?? ''));
     expect([...used].filter((v) => !assigned.has(v))).toEqual([]);
+  });
+
+  // Step 2 said a new environment's log starts with the `configuration` line; `rules loaded` comes first.
+  it("step 2 names the lines a new environment's log starts with, in their order", async () => {
+    const section = (readme.split('\n### Rotating the token\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+    const sentence = /each starts with ([^()]*?)\)/.exec(section)?.[1] ?? '';
+    const said = [...sentence.matchAll(/`([a-z ]+)` line/g)].map((m) => m[1]);
+    const obs = captureObservability();
+    const noAws = (): Promise<never> => Promise.reject(new Error('no AWS here'));
+    const sources = await loadSources({ REWRITE_RULES: 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n', WEBHOOK_TOKEN: `${EVENT_TOKEN},old-token-0123456789abcdef` }, { ...obs, ssm: noAws, secretsManager: noAws });
+    await createHandler({ rules: sources.rules, token: sources.token, logger: obs.logger, metrics: obs.metrics })(loadEvent('rest-pod-v1.json'));
+    const logs = obs.logs();
+    expect(said).toEqual(logs.slice(0, said.length).map((l) => l['message']));
+    expect(logs.find((l) => l['message'] === 'configuration')?.['tokens']).toBe(2);
   });
 });
 
