@@ -34,8 +34,8 @@ import { loadTemplate, patternRange } from '../helpers/template.js';
 import { LIST_TRIES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { PAGE_SIZE } from '../../src/cli/audit.js';
-import { MAX_LOG_BACKLOG_BYTES, MAX_WORKERS } from '../../src/cli/serve.js';
-import { LOG_FLUSH_MS, MAX_RESTART_DELAY_MS } from '../../src/cli/serve-workers.js';
+import { MAX_BODY_BYTES_LIMIT, MAX_LOG_BACKLOG_BYTES, MAX_WORKERS } from '../../src/cli/serve.js';
+import { LOG_FLUSH_MS, MAX_LINE_BYTES, MAX_RESTART_DELAY_MS, RESTART_DELAY_MS } from '../../src/cli/serve-workers.js';
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from '../../src/cli/webhook-config.js';
 import { MAX_RULES_DOCUMENT_BYTES } from '../../src/config/load.js';
 import { RETRY_BASE_MS, RETRY_MAX_MS } from '../../src/config/rules-provider.js';
@@ -666,6 +666,9 @@ describe("README figures are the code's constants", () => {
     ['VERIFY_DEADLINE_MS default', `within \`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS})`],
     ['serve --max-body-bytes default', `(default ${mib(SERVE_MAX_BODY_BYTES)} MiB, as on Lambda; a larger one gets 413)`],
     ['serve: the Lambda limit it copies', `default ${mib(LAMBDA_MAX_BODY_BYTES)} MiB, as on Lambda`],
+    ['serve --max-body-bytes range', `the largest request body taken, 1 byte to ${mib(MAX_BODY_BYTES_LIMIT)} MiB (default`],
+    ['serve worker restart delays', `a worker that dies is replaced at once, or after ${RESTART_DELAY_MS / 1000}, 2, 4... up to`],
+    ['serve log line length', `each line whole up to ${mib(MAX_LINE_BYTES)} MiB`],
     ['serve --workers range', `\`--workers\` processes share the port (1 to ${MAX_WORKERS}; default:`],
     ['serve worker restarts', `after 1, 2, 4... up to ${MAX_RESTART_DELAY_MS / 1000} s`],
     ['serve log relay', `at most once per ${LOG_FLUSH_MS} ms`],
