@@ -290,6 +290,44 @@ describe('README LogLevel row and Costs per million admissions', () => {
   });
 });
 
+describe('README Costs per million admissions, the arithmetic', () => {
+  const costs = (readme.split('\n### Costs per million admissions\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+  const num = (s: string | undefined): number => Number((s ?? '').replace(/,/g, ''));
+  const requests = [...costs.matchAll(/\| ([^|]+?) requests \| ([\d,]+) × \$([\d.]+) \/ ([\d,]+) \| \$([\d.]+) \|/g)];
+  const compute = [...costs.matchAll(/\| Lambda compute, (\d+) ms \| ([\d,]+) × ([\d.]+) s × ([\d.]+) GB = ([\d,]+) GB-s × \$([\d.]+) \| \$([\d.]+) \|/g)];
+  it('recomputes every row, the total and the share of API Gateway', () => {
+    expect(requests).toHaveLength(2);
+    expect(compute).toHaveLength(2);
+    for (const [, , n, price, per, total] of requests) expect(((num(n) * num(price)) / num(per)).toFixed(2)).toBe(total);
+    for (const [, ms, n, s, gb, gbs, price, total] of compute) {
+      expect(num(s) * 1000).toBeCloseTo(num(ms), 9);
+      expect(num(n) * num(s) * num(gb)).toBeCloseTo(num(gbs), 6);
+      const cost = num(gbs) * num(price);
+      expect(Math.abs(cost - num(total)) / cost).toBeLessThan(0.05);
+    }
+    const fixed = requests.reduce((a, r) => a + num(r[5]), 0);
+    const [low, high] = compute.map((c) => fixed + num(c[5]) * num(c[6]));
+    expect(costs).toContain(`**total** | | **$${low?.toFixed(2)} to $${high?.toFixed(2)}**`);
+    const gateway = num(requests.find((r) => r[1] === 'API Gateway REST')?.[5]);
+    const share = Number(/API Gateway is over (\d+)% of it/.exec(costs)?.[1]);
+    expect(gateway / (high ?? Infinity)).toBeGreaterThan(share / 100);
+  });
+  it('bills the measured duration rounded up to the millisecond, as Lambda does', () => {
+    const [, , most, billed] = /p50 ([\d.]+) to ([\d.]+) ms over several runs\) is billed as (\d+) ms/.exec(costs) ?? [];
+    expect(Math.ceil(num(most))).toBe(num(billed));
+    expect(compute.map((c) => c[1])).toContain(billed);
+  });
+  it('adds up the log volume per review and prices it at $0.50 per GB', () => {
+    const [, total, line, emf, platform] = /about ([\d.]+) KB per review at `LogLevel=INFO` \(the review's line about ([\d.]+) KB and the EMF document about ([\d.]+) KB .*?`REPORT` lines about ([\d.]+) KB\)/.exec(costs) ?? [];
+    const m = /i\.e\. ([\d.]+) GB, \$([\d.]+) per million, or about ([\d.]+) KB \(\$([\d.]+)\) at `WARN`/.exec(costs) ?? [];
+    expect(num(line) + num(emf) + num(platform)).toBeCloseTo(num(total), 9);
+    expect(num(m[1])).toBeCloseTo(num(total), 9);
+    expect(num(m[2])).toBeCloseTo(num(m[1]) * 0.5, 9);
+    expect(num(m[4])).toBeCloseTo(num(m[3]) * 0.5, 9);
+    expect(num(m[3])).toBeCloseTo(num(emf) + num(platform), 9);
+  });
+});
+
 describe('README Costs per million admissions, the alarms', () => {
   it("counts the metrics the template's alarms read, which CloudWatch bills one by one (the latency alarm's percentile was said to cost $0.30)", () => {
     const alarms = Object.values(loadTemplate().Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
