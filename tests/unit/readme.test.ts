@@ -172,6 +172,21 @@ describe('README Deploying with SAM, step 3', () => {
   });
 });
 
+describe('README Wiring it to EKS, sizing the throttling limits', () => {
+  // It said every Pod, ReplicaSet and Deployment is one request; the default scope sends Pods only.
+  it('counts as one request each kind the configuration sends, by scope', () => {
+    const wiring = (readme.split('\n## Wiring it to EKS (or any cluster)\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+    const [, byDefault = '', withAll = ''] = /every ([A-Za-z, ]+?) created or updated is one request \(with `--scope all`, every ([A-Za-z, ]+?) too\)/.exec(wiring) ?? [];
+    const kinds = (text: string): string[] => text.split(/, | and /).map((k) => `${k.toLowerCase()}s`);
+    const resources = (scope: 'pods' | 'all'): string[] => webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123', scope }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources));
+    expect(kinds(byDefault)).toEqual(resources(DEFAULT_SCOPE).filter((r) => !r.includes('/')));
+    for (const kind of kinds(withAll)) {
+      expect(resources('all')).toContain(kind);
+      expect(resources(DEFAULT_SCOPE)).not.toContain(kind);
+    }
+  });
+});
+
 describe('README npm run demo', () => {
   it('names the scope the demo registers, which rewrites the Deployment template the default leaves alone', () => {
     const demo = readme.split('\n## Try it against a real API server: `npm run demo`\n')[1]?.split('\n## ')[0] ?? '';
