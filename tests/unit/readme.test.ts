@@ -187,6 +187,18 @@ describe('README Wiring it to EKS, sizing the throttling limits', () => {
   });
 });
 
+describe('README opening, what the API server sends', () => {
+  // It said every Pod and workload; the default configuration sends Pods only.
+  it('names the workloads as sent with --scope all only', () => {
+    const opening = (readme.split('\n## Contents\n')[0] ?? '').replace(/\s+/g, ' ');
+    const resources = (scope: 'pods' | 'all'): string[] => webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123', scope }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources));
+    expect(DEFAULT_SCOPE).toBe('pods');
+    expect(resources(DEFAULT_SCOPE)).not.toContain('deployments');
+    expect(resources('all')).toContain('deployments');
+    expect(opening).toContain('the API server sends it every Pod (with `--scope all`, every workload too) before storing it');
+  });
+});
+
 describe('README npm run demo', () => {
   it('names the scope the demo registers, which rewrites the Deployment template the default leaves alone', () => {
     const demo = readme.split('\n## Try it against a real API server: `npm run demo`\n')[1]?.split('\n## ')[0] ?? '';
