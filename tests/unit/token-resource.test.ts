@@ -109,6 +109,29 @@ describe('token custom resource', () => {
     expect(answers[0]?.Status).toBe('SUCCESS');
   });
 
+  it('an Update of the same parameter that SSM refuses (not because it exists) fails with the reason, logged as an error', async () => {
+    ssm.on(PutParameterCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+    const { handler, answers, logs } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME }));
+    expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: NAME, Reason: `Update of the token parameter ${NAME} failed: AccessDeniedException: not allowed` })]);
+    expect(logs).toEqual([expect.objectContaining({ level: 'ERROR', message: 'token resource', requestType: 'Update', status: 'FAILED', reason: answers[0]?.Reason })]);
+    expect(JSON.stringify([answers, logs])).not.toContain(TOKEN);
+  });
+
+  it('a Delete that SSM refuses (not because the parameter is gone) fails with the reason and its physical id', async () => {
+    ssm.on(DeleteParameterCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+    const { handler, answers } = run();
+    await handler(event('Delete', { PhysicalResourceId: NAME }));
+    expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: NAME, Reason: `Delete of the token parameter ${NAME} failed: AccessDeniedException: not allowed` })]);
+  });
+
+  it('an Update to properties that cannot be used fails and keeps the physical id of the parameter it has', async () => {
+    const { handler, answers } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: { ParameterName: 'token' } }));
+    expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: NAME })]);
+    expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
+  });
+
   it('answers FAILED with the reason when SSM refuses (so the stack does not wait an hour)', async () => {
     ssm.on(PutParameterCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
     const { handler, answers } = run();
@@ -121,11 +144,17 @@ describe('token custom resource', () => {
     { desc: 'missing', props: {} },
     { desc: 'not a path', props: { ParameterName: 'token' } },
     { desc: 'not a string', props: { ParameterName: 42 } },
+    { desc: 'a list holding a path', props: { ParameterName: [NAME] } },
+    { desc: 'a path followed by a character SSM does not allow', props: { ParameterName: `${NAME} x` } },
+    { desc: 'a path followed by a line break', props: { ParameterName: `${NAME}\n` } },
+    { desc: 'a path longer than SSM allows', props: { ParameterName: `/${'a'.repeat(1011)}` } },
   ])('refuses a ParameterName that is $desc, and deletes nothing for it', async ({ props }) => {
     const { handler, answers } = run();
     await handler(event('Create', { ResourceProperties: props }));
     await handler(event('Delete', { ResourceProperties: props, PhysicalResourceId: 'WebhookToken-not-created' }));
     expect(answers.map((a) => a.Status)).toEqual(['FAILED', 'SUCCESS']);
+    // A Delete answers with the physical id it was given (CloudFormation's own, from the failed Create).
+    expect(answers.map((a) => a.PhysicalResourceId)).toEqual(['WebhookToken-not-created', 'WebhookToken-not-created']);
     expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
     expect(ssm).toHaveReceivedCommandTimes(DeleteParameterCommand, 0);
   });
@@ -134,8 +163,11 @@ describe('token custom resource', () => {
     const { handler, answers, logs } = run();
     await handler({ RequestType: 'Explode' });
     await handler(null);
+    // Without a ResponseURL there is no one to answer.
+    await handler(event('Create', { ResponseURL: '' }));
     expect(answers).toEqual([]);
-    expect(logs.map((l) => l['message'])).toEqual(['not a CloudFormation custom resource event', 'not a CloudFormation custom resource event']);
+    expect(ssm).toHaveReceivedCommandTimes(PutParameterCommand, 0);
+    expect(logs.map((l) => l['message'])).toEqual(Array.from({ length: 3 }, () => 'not a CloudFormation custom resource event'));
   });
 
   it('generates 43-character base64url tokens (the webhook accepts them as URL path segments)', () => {
@@ -178,6 +210,20 @@ describe('token custom resource: a customer managed KMS key (KmsKeyId)', () => {
     expect(withKey).toMatchObject({ Name: NAME, Type: 'SecureString', Value: TOKEN, Overwrite: true, KeyId: KEY });
     expect(without).not.toHaveProperty('KeyId');
     expect(blank).not.toHaveProperty('KeyId');
+    expect(answers.map((a) => a.Status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+  });
+
+  it('reads a KmsKeyId trimmed: blank is aws/ssm, and spaces around an ARN are not part of it', async () => {
+    const { handler, answers } = run();
+    await handler(event('Create', { ResourceProperties: props('  ') }));
+    await handler(event('Create', { ResourceProperties: props(` ${KEY}\n`) }));
+    // The same key, spaced otherwise: nothing to re-encrypt.
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(KEY), OldResourceProperties: props(` ${KEY} `) }));
+    const [blank, spaced, update] = putInputs();
+    expect(blank).not.toHaveProperty('KeyId');
+    expect(spaced).toMatchObject({ KeyId: KEY });
+    expect(update).toMatchObject({ Overwrite: false, KeyId: KEY });
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 0);
     expect(answers.map((a) => a.Status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
   });
 
