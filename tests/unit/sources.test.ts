@@ -27,6 +27,7 @@ import {
   type SsmRulesOptions,
 } from '../../src/config/sources.js';
 import { formatIssue } from '../../src/config/schema.js';
+import { errorCode, MAX_TOKEN_FILE_BYTES } from '../../src/config/token.js';
 import { MAX_LISTED, MAX_LOGGED_STRING } from '../../src/observability/telemetry.js';
 import { captureObservability, type Captured } from '../helpers/events.js';
 
@@ -580,6 +581,36 @@ describe('resolveToken', () => {
     await expect(resolveToken({ kind: 'ssm', name: '/t' }, deps)).rejects.toThrow('cannot read the webhook token from SSM parameter /t (ECONNREFUSED): connect ECONNREFUSED 127.0.0.1:443');
   });
 
+  it.each([
+    ['an SSM parameter', { kind: 'ssm', name: '/t' } as const, 'SSM parameter /t'],
+    ['a Secrets Manager secret', { kind: 'secret', secretId: 'image-rewriter/token' } as const, 'secret image-rewriter/token'],
+  ])('gives up on %s that never answers after its bound, as a read that timed out', async (_desc, setting, where) => {
+    // A store that answers only when the read is aborted, as the SDK does: the bound is what ends the read.
+    const hang = (_command: unknown, options?: { abortSignal?: AbortSignal }): Promise<never> =>
+      new Promise((_resolve, reject) => {
+        options?.abortSignal?.addEventListener('abort', () => {
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+        });
+      });
+    const ssmClient = new SSMClient({ region: 'us-west-2' });
+    const secretsClient = new SecretsManagerClient({ region: 'us-west-2' });
+    ssmClient.send = hang as typeof ssmClient.send;
+    secretsClient.send = hang as typeof secretsClient.send;
+    const error = await resolveToken(setting, { ssm: () => Promise.resolve(ssmClient), secretsManager: () => Promise.resolve(secretsClient) }, 50).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error).toMatchObject({ unreadable: true, message: `cannot read the webhook token from ${where} (AbortError): no answer within 50 ms (Request aborted)` });
+  });
+
+  it('names only a plain Error by its code: another error keeps its own name whatever code it carries', () => {
+    expect(errorCode(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' }))).toBe('ECONNREFUSED');
+    expect(errorCode(Object.assign(new TypeError('Invalid URL'), { code: 'ERR_INVALID_URL' }))).toBe('TypeError');
+    expect(errorCode(awsError('AccessDeniedException', 'not authorized'))).toBe('AccessDeniedException');
+    // Text in the code's place is never shown, only a code's own shape (capitals, digits, _; at most 40).
+    for (const code of ['Token abc0123456789 refused', 'econnrefused', `E${'X'.repeat(40)}`]) expect(errorCode(Object.assign(new Error('x'), { code }))).toBe('Error');
+    expect(errorCode(Object.assign(new Error('x'), { code: `E${'X'.repeat(39)}` }))).toBe(`E${'X'.repeat(39)}`);
+    expect(errorCode('socket hang up')).toBe('Error');
+  });
+
   it('reports a failure that is not an Error', async () => {
     const client = new SSMClient({ region: 'us-west-2' });
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a client that rejects with a string, on purpose
@@ -830,6 +861,19 @@ describe('fileRules and a token file', () => {
     const missing = await resolveToken({ kind: 'file', path: join(dir, 'none') }, deps).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(SourceError);
     expect(missing).toMatchObject({ unreadable: true, message: `cannot read --token-file ${join(dir, 'none')}: ENOENT` });
+  });
+
+  it(`takes a token file of exactly ${MAX_TOKEN_FILE_BYTES} bytes and refuses one byte larger, whatever its first bytes hold`, async () => {
+    const deps = { ssm: () => Promise.reject(new Error('unused')), secretsManager: () => Promise.reject(new Error('unused')) };
+    // A valid token, then blank lines: trimmed away, so only the size decides.
+    const padded = (bytes: number): string => `${TOKEN}\n`.padEnd(bytes, '\n');
+    await writeFile(join(dir, 'largest'), padded(MAX_TOKEN_FILE_BYTES));
+    expect(await resolveToken({ kind: 'file', path: join(dir, 'largest') }, deps)).toEqual([TOKEN]);
+    await writeFile(join(dir, 'too-large'), padded(MAX_TOKEN_FILE_BYTES + 1));
+    const refused = await resolveToken({ kind: 'file', path: join(dir, 'too-large') }, deps).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SourceError);
+    expect(refused).toMatchObject({ unreadable: true, message: `cannot read --token-file ${join(dir, 'too-large')}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file` });
+    expect((refused as Error).message).not.toContain(TOKEN);
   });
 });
 

@@ -14,7 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { fixedRules, loadSources, readSettings, resolveToken, SourceError } from '../../src/config/sources.js';
-import { MAX_TOKENS, parseTokens, tokenProblem } from '../../src/config/token-check.js';
+import { MAX_TOKENS, MIN_TOKEN_LENGTH, parseTokens, tokenProblem } from '../../src/config/token-check.js';
 import { createHandler, MESSAGES, tokenMatch, tokenMatcher } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type JsonObject, loadEvent } from '../helpers/events.js';
@@ -44,6 +44,18 @@ describe('parseTokens', () => {
     [`${NEW},\n${OLD}`, [NEW, OLD]],
   ])('reads %j', (text, tokens) => {
     expect(parseTokens(text)).toEqual({ tokens });
+  });
+
+  it(`takes tokens of exactly ${MIN_TOKEN_LENGTH} characters, alone or as either of a pair, and refuses one character fewer`, () => {
+    const shortest = 'a1.B_c~D-e'.padEnd(MIN_TOKEN_LENGTH, 'x');
+    const other = shortest.replace('a1', 'z9');
+    expect(parseTokens(shortest)).toEqual({ tokens: [shortest] });
+    expect(parseTokens(`${shortest},${other}`)).toEqual({ tokens: [shortest, other] });
+    expect(tokenProblem(shortest)).toBeUndefined();
+    const tooShort = shortest.slice(0, -1);
+    expect(tokenProblem(tooShort)).toContain(`must be at least ${MIN_TOKEN_LENGTH} characters`);
+    expect(parseTokens(tooShort)).toEqual({ problem: tokenProblem(tooShort) });
+    expect(parseTokens(`${NEW},${tooShort}`)).toEqual({ problem: `holds two tokens (the current one, a comma, the previous one); the second ${tokenProblem(tooShort) ?? ''}` });
   });
 
   it('gives one token exactly the message it always had', () => {
