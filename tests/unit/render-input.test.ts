@@ -142,9 +142,9 @@ describe('the bundled CLI', () => {
   })();
 
   /** Runs the CLI with `stdin`; reads at most `readBytes` of stdout, then closes it (`| head -c`). */
-  async function spawnCli(args: string[], stdin: Buffer, readBytes = Infinity): Promise<{ code: number | null; out: string; err: string }> {
+  async function spawnCli(args: string[], stdin: Buffer, readBytes = Infinity, nodeArgs: string[] = []): Promise<{ code: number | null; out: string; err: string }> {
     await cliReady;
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
@@ -221,6 +221,18 @@ describe('the bundled CLI', () => {
     ['audit -o json', ['audit', '--config', RULES, '-f', '-', '-o', 'json'], unchanged, 0],
   ])('keeps its verdict when stderr cannot be written (ENOSPC): %s', async (_name, args, stdin, code) => {
     expect((await spawnFull(args, stdin, 'stderr')).code).toBe(code);
+  }, 30_000);
+
+  // README: a document larger than the heap can hold while it is rewritten (about 250 times its
+  // size) stops render with exit 2; more heap (--max-old-space-size) lets it through.
+  it('bounds a document by the heap node was given: refused with a small heap (exit 2, nothing written), rendered with a larger one', async () => {
+    const doc = `apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  annotations:\n    note: ${'x'.repeat(1024 * 1024)}\nspec:\n  containers:\n  - name: app\n    image: gcr.io/app:1\n`;
+    const small = await spawnCli(['render', '--config', RULES], Buffer.from(doc), Infinity, ['--max-old-space-size=96']);
+    expect(small.code).toBe(2);
+    expect(small.out).toBe('');
+    expect(small.err).toMatch(/^error: stdin: the document at line 1, column 1 is 1\.0 MiB, more than render can hold in memory here \(0\.\d+ MiB: .*NODE_OPTIONS=--max-old-space-size=MiB\); nothing written\n$/);
+    const large = await spawnCli(['render', '--config', RULES], Buffer.from(doc), Infinity, ['--max-old-space-size=1024']);
+    expect(large).toEqual({ code: 0, out: doc.replace('gcr.io/app', 'asia.gcr.io/app'), err: '' });
   }, 30_000);
 });
 

@@ -52,6 +52,20 @@ describe('render command', () => {
     expect(r.err).toBe('document 1: Pod p: /spec/containers/0/image: gcr.io/app:1 -> asia.gcr.io/app:1 (rule gcr-asia)\nrender --check: 1 image(s) in 1 document(s) would change\n');
   });
 
+  it('--check counts images and the documents they are in apart: two in one document, one in another, one unchanged', async () => {
+    const twoImages = POD.replace('metadata:\n  name: p', 'metadata:\n  name: two').concat('  - name: side\n    image: gcr.io/side:2\n');
+    const unchanged = POD.replace('name: p', 'name: kept').replace('gcr.io/app', 'asia.gcr.io/app');
+    const r = await render(['--check'], [twoImages, unchanged, POD].join('---\n'));
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n').filter((l) => l.startsWith('document '))).toEqual([
+      'document 1: Pod two: /spec/containers/0/image: gcr.io/app:1 -> asia.gcr.io/app:1 (rule gcr-asia)',
+      'document 1: Pod two: /spec/containers/1/image: gcr.io/side:2 -> asia.gcr.io/side:2 (rule gcr-asia)',
+      'document 3: Pod p: /spec/containers/0/image: gcr.io/app:1 -> asia.gcr.io/app:1 (rule gcr-asia)',
+    ]);
+    expect(r.err).toContain('\nrender --check: 3 image(s) in 2 document(s) would change\n');
+  });
+
   it('--check exits 0 when nothing would change', async () => {
     const r = await render(['--check'], POD.replace('gcr.io/app', 'asia.gcr.io/app'));
     expect(r).toEqual({ code: 0, out: '', err: 'render --check: no image would change\n' });
