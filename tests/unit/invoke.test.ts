@@ -102,6 +102,14 @@ describe('invoke', () => {
     expect(r.answer['decodedPatch']).toContainEqual({ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'us.gcr.io/nginx' });
   });
 
+  it('says it uses the built-in example rules only when it does: not with REWRITE_RULES (inline rules too)', async () => {
+    const r = await run([event('rest-deployment-v1.json')], { REWRITE_RULES: '{"rules":[{"name":"us","match":"gcr.io","replace":"us.gcr.io"}]}' });
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.answer['decodedPatch']).toContainEqual({ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'us.gcr.io/nginx' });
+    expect(r.stderr).toContain('"admission reviewed"');
+    expect(r.stderr).not.toContain('built-in');
+  });
+
   it('prints the warnings of the rules document', async () => {
     const r = await run(['-q', event('rest-deployment-v1.json')], { REWRITE_RULES: 'rules: []\n' });
     expect(r.code).toBe(EXIT.ok);
