@@ -16,7 +16,8 @@ import { createServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { LIST_TRIES, MAX_RESUMES } from '../../src/cli/cluster.js';
+import { PAGE_SIZE } from '../../src/cli/audit.js';
+import { LIST_TRIES, MAX_RESUMES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
 import { webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
@@ -289,6 +290,37 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
   });
 
+  it('merges as kubectl does: a user and a cluster named in two files are the first file\'s', async () => {
+    const text = readFileSync(kubeconfig, 'utf8');
+    const later = join(pki.dir, 'kubeconfig-later');
+    // The same names, another token and a server that is not there: never used.
+    writeFileSync(later, text.replace(`token: ${TOKEN}`, 'token: a-later-files-token-0123').replace(/server: .*/, 'server: https://127.0.0.1:1'));
+    const io = captureIo({ KUBECONFIG: [kubeconfig, later].join(delimiter) }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
+  it('merges as kubectl does: an empty current-context sets nothing either', async () => {
+    const text = readFileSync(kubeconfig, 'utf8');
+    const emptyCurrent = join(pki.dir, 'kubeconfig-empty-current');
+    writeFileSync(emptyCurrent, text.replace(/current-context: .*\n/, 'current-context: ""\n'));
+    const io = captureIo({ KUBECONFIG: [emptyCurrent, kubeconfig].join(delimiter) }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
+  it.each([[''], [delimiter]])('a KUBECONFIG of %j names no file: ~/.kube/config is read, as when it is unset', async (value) => {
+    const home = join(pki.dir, `home-${value === '' ? 'blank' : 'delimiter'}`);
+    mkdirSync(join(home, '.kube'), { recursive: true });
+    writeFileSync(join(home, '.kube', 'config'), readFileSync(kubeconfig, 'utf8'));
+    const io = captureIo({ KUBECONFIG: value, HOME: home }, '');
+    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  });
+
   it('merges as kubectl does: a file without current-context does not hide the next file\'s', async () => {
     const text = readFileSync(kubeconfig, 'utf8');
     const noCurrent = join(pki.dir, 'kubeconfig-no-current');
@@ -395,6 +427,13 @@ describe('audit of a live cluster (fake API server)', () => {
       expect(r.out).toBe(expected);
       expect(r.err).toMatch(/^audit: \d+ image\(s\)/);
     });
+
+    it(`a Retry-After of an hour (seconds, or an HTTP date) is waited at most ${MAX_RETRY_WAIT_MS} ms: audit is run by a person`, async () => {
+      const r = await throttled([{ status: 429, retryAfter: new Date(Date.now() + 3_600_000).toUTCString() }]);
+      expect(r).toMatchObject({ code: 1, tries: 2 });
+      expect(r.ms).toBeGreaterThanOrEqual(MAX_RETRY_WAIT_MS - 50);
+      expect(r.out).toBe(expected);
+    }, 30_000);
 
     it('a 429 without Retry-After (a short backoff) and a 503 with one: tried again', async () => {
       const r = await throttled([{ status: 429 }, { status: 503, retryAfter: '0' }]);
@@ -647,6 +686,13 @@ describe('audit of kubectl get -o json', () => {
     }
   }, 60_000);
 
+  it('counts a Pod and a workload of the same name and namespace as two objects', async () => {
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(podIn('ns-0', 'web'), { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ns-0' }, spec: { template: { spec: { containers: [{ name: 'app', image: 'gcr.io/web' }] } } } }));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web', 'Deployment/web']);
+    expect(r.err).toContain('audit: 2 image(s) in 2 object(s) would be rewritten\n');
+  });
+
   it('counts an image volume in the summary as an image, beside the containers (the summary said "container(s)")', async () => {
     const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: "y", namespace: a}\nspec:\n  containers: [{name: c, image: gcr.io/c}]\n  volumes: [{name: model, image: {reference: gcr.io/models/llm:1}}]\n';
     const r = await audit(['-f', '-'], yaml);
@@ -690,6 +736,25 @@ describe('audit of kubectl get -o json', () => {
     const r = await audit(['-f', '-'], 'a: b\n  c: d\n');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^error: stdin: neither JSON nor YAML: .+ at line 1, column \d+\n$/);
+  });
+
+  it(`without --page-size each list call asks for ${PAGE_SIZE.default} objects`, async () => {
+    calls.length = 0;
+    const r = await audit(['--kubeconfig', kubeconfig, '-o', 'json']);
+    expect(r.code).toBe(1);
+    expect(calls.filter((c) => c.path === '/api/v1/pods')).toHaveLength(Math.ceil(PODS / PAGE_SIZE.default));
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c.limit === PAGE_SIZE.default)).toBe(true);
+  });
+
+  it.each([['1', 3], ['10000', 1]])('--page-size %s (an end of its range) is taken: each list call asks for that many', async (size, pages) => {
+    calls.length = 0;
+    const r = await audit(['--kubeconfig', kubeconfig, '-n', 'done', '--scope', 'pods', '-o', 'json', '--page-size', size]);
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web-ok']);
+    const podCalls = calls.filter((c) => c.path === '/api/v1/namespaces/done/pods');
+    expect(podCalls).toHaveLength(pages);
+    expect(podCalls.every((c) => c.limit === Number(size))).toBe(true);
   });
 
   it('usage errors', async () => {
@@ -824,6 +889,19 @@ describe('audit -f: what the webhook is never called for is left out', () => {
     expect(r.err).toMatch(/\nleft out: 2 object\(s\) in kube-system \(the webhook is not called there\), 1 mirror Pod\(s\) \(the kubelet's, never rewritten\)\n$/);
   });
 
+  it('only a Pod is a mirror Pod: a workload carrying the annotation is listed, as the webhook rewrites it', async () => {
+    const annotated = { apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT, metadata: { ...DEPLOYMENT.metadata, ...mirror } };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(annotated, podIn('ns-0', 'etcd', mirror)));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Deployment/web']);
+    expect(r.err).toMatch(/\nleft out: 1 mirror Pod\(s\) \(the kubelet's, never rewritten\)\n$/);
+  });
+
+  it('--scope pods: a workload is not looked at, so not counted as left out either', async () => {
+    const r = await audit(['-f', '-', '--scope', 'pods'], listOf({ apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT, metadata: { name: 'web', namespace: 'kube-system' } }, podIn('kube-system', 'coredns')));
+    expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there)\n', err: '' });
+  });
+
   it('nothing else: exit 0, and the note still says what was not looked at', async () => {
     const r = await audit(['-f', '-', '--scope', 'pods'], listOf(podIn('kube-system', 'coredns'), podIn('ns-0', 'etcd', mirror)));
     expect(r).toEqual({
@@ -874,6 +952,27 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     expect(await audit(['-f', '-'], listOf(...NAMESPACES, podsOnly, podTemplate))).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', err: '' });
   });
 
+  it('a configuration for Pods only decides a workload by its template\'s labels (those of the Pods it makes), not its own', async () => {
+    const podsOnly = webhookConfiguration({ url: 'https://abc.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123' });
+    // Edited to be called only for the Pods of team shop.
+    const teamOnly = { ...podsOnly, webhooks: podsOnly.webhooks.map((w) => ({ ...w, objectSelector: { matchLabels: { team: 'shop' } } })) };
+    const deployment = (name: string, own: object, template: object): unknown => ({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'shop', labels: own }, spec: { template: { metadata: { labels: template }, spec: { containers: [{ name: 'app', image: `gcr.io/${name}` }] } } },
+    });
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, teamOnly, deployment('labelled-itself', { team: 'shop' }, {}), deployment('labelled-pods', {}, { team: 'shop' })));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Deployment/labelled-pods']);
+    expect(r.err).toMatch(/\nleft out: 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+  });
+
+  it('a Namespace written by hand without kubernetes.io/metadata.name still has it, as the API server sets it: kube-system is left out', async () => {
+    const bare = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }];
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...bare, INSTALLED, podIn('kube-system', 'coredns'), podIn('shop', 'web')));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web']);
+    expect(r.err).toMatch(/\nleft out: 1 object\(s\) in kube-system \(the webhook is not called there\)\n$/);
+  });
+
   it('Namespaces but no configuration: today\'s behaviour; a note when it was named or the input has another', async () => {
     const r = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, ...PODS));
     expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
@@ -883,6 +982,11 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     const other = await audit(['-f', '-', '-o', 'json', '--webhook-config', 'mine'], listOf(...NAMESPACES, INSTALLED, ...PODS));
     expect(other.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration mine in the input (it has image-rewriter: --webhook-config NAME picks one): ${FALLBACK}`);
     expect(kinds(other.out)).toEqual(['Pod/web', 'Pod/batch']);
+    // Another configuration in the input, none named: said too (it may be the one the webhook is installed as).
+    const renamed = { ...INSTALLED, metadata: { ...INSTALLED.metadata, name: 'mine' } };
+    const unnamed = await audit(['-f', '-', '-o', 'json'], listOf(...NAMESPACES, renamed, ...PODS));
+    expect(unnamed.err.split('\n')[0]).toBe(`note: no MutatingWebhookConfiguration image-rewriter in the input (it has mine: --webhook-config NAME picks one): ${FALLBACK}`);
+    expect(kinds(unnamed.out)).toEqual(['Pod/web', 'Pod/batch']);
   });
 
   it('the configuration but no Namespaces: only names rule namespaces out, and a note names those missing', async () => {
@@ -976,6 +1080,8 @@ describe('audit -f: an object is left out only when its controller is in the inp
     ['a Deployment of the same name but another uid (re-created): listed', [deployment('u2'), rs(owner('Deployment', 'web', 'u1'))], ['Deployment/web', 'ReplicaSet/web-1']],
     ['no uid on the Deployment: matched by kind, namespace and name', [deployment(), rs(owner('Deployment', 'web', 'u1'))], ['Deployment/web']],
     ['a Deployment of that name in another namespace: listed', [{ ...(deployment('u9') as object), metadata: { name: 'web', namespace: 'ns-1' } }, rs(owner('Deployment', 'web'))], ['Deployment/web', 'ReplicaSet/web-1']],
+    ['an empty uid is no uid: a controller of another name with an empty uid too is not it: listed', [deployment(''), rs(owner('Deployment', 'api', ''))], ['Deployment/web', 'ReplicaSet/web-1']],
+    ['a Pod whose ReplicaSet is in the input: listed, as every Pod (Pods are what pulls)', [{ ...(rs(owner('Deployment', 'web', 'u1')) as object), metadata: { name: 'web-1', namespace: 'ns-0', uid: 'rs1' } }, podIn('ns-0', 'web-1-x', { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-1', uid: 'rs1', controller: true }] })], ['ReplicaSet/web-1', 'Pod/web-1-x']],
     ['an owner that is not the controller: listed', [deployment('u1'), rs({ ...owner('Deployment', 'web', 'u1'), controller: false })], ['Deployment/web', 'ReplicaSet/web-1']],
     ['a controller of a kind audit does not list (an Argo Rollout): listed', [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'web', namespace: 'ns-0', uid: 'r1' } }, rs(owner('Rollout', 'web', 'r1'))], ['ReplicaSet/web-1']],
   ])('%s', async (_name, items, expected) => {
