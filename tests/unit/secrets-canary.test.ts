@@ -570,6 +570,9 @@ describe('audit: a Kubernetes API that echoes the credentials it was sent', () =
       if (mode === 'html') res.writeHead(401, { 'content-type': 'text/html', 'set-cookie': `s=${sent}` }).end(`<html><body>bad credentials: ${sent}</body></html>`);
       else if (mode === 'status') res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 403, message: `credentials ${sent} are not allowed` }));
       else if (mode === 'text') res.writeHead(502, { 'content-type': 'text/plain' }).end(`upstream refused ${sent}`);
+      // A proxy that lower-cases the scheme it quotes ("bearer ..."): the credential after it is still one.
+      else if (mode === 'lower-scheme') res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 403, message: `credentials ${sent.replace(/^\w+/, (w) => w.toLowerCase())} are not allowed` }));
+      else if (mode === 'twice') res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 403, message: `credentials ${sent.replace(/^\S+ /, '')} are not allowed; sent: ${sent.replace(/^\S+ /, '')}` }));
       else if (mode === 'json') res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: sent }));
       // The credential where JSON.parse stops: its excerpt of the text quotes the start of it.
       else res.writeHead(200, { 'content-type': 'application/json' }).end(`{"kind": "PodList", "items": [ ${sent.replace(/^\S+ /, '')}`);
@@ -595,7 +598,7 @@ describe('audit: a Kubernetes API that echoes the credentials it was sent', () =
   };
   const SECRETS = [KUBE_TOKEN, KUBE_PASSWORD, `admin:${KUBE_PASSWORD}`, KUBE_EXEC_TOKEN];
 
-  it.each(['html', 'status', 'text', 'json', 'bad-json'])('an answer (%s) that echoes the token or password: the error says what failed, never the credentials', async (m) => {
+  it.each(['html', 'status', 'lower-scheme', 'text', 'json', 'bad-json'])('an answer (%s) that echoes the token or password: the error says what failed, never the credentials', async (m) => {
     mode = m;
     const rules = join(pki.dir, 'rules.yaml');
     writeFileSync(rules, RULES_YAML);
@@ -605,6 +608,29 @@ describe('audit: a Kubernetes API that echoes the credentials it was sent', () =
       expect(io.err()).toMatch(/^error: cannot list pods in namespace x/m);
       expectClean(`audit ${m}`, `${io.out()}\n${io.err()}`, SECRETS);
     }
+  });
+
+  it('a Status that quotes the credential of the kubeconfig twice, without its scheme: both are cut', async () => {
+    mode = 'twice';
+    const rules = join(pki.dir, 'rules.yaml');
+    writeFileSync(rules, RULES_YAML);
+    // The token and the basic user (their credentials are in the kubeconfig; an exec plugin's token is not).
+    for (const user of [USERS.token, USERS.basic]) {
+      const io = captureIo({});
+      expect(await main(['audit', '--config', rules, '--kubeconfig', kubeconfig(user), '-n', 'x', '--scope', 'pods'], io)).toBe(2);
+      expect(io.err()).toMatch(/^error: cannot list pods in namespace x .*: HTTP 403: credentials <redacted> are not allowed; sent: <redacted>$/m);
+      expectClean('audit twice', `${io.out()}\n${io.err()}`, SECRETS);
+    }
+  });
+
+  it('a server URL whose password is the start of the token: the token is cut whole, not its start only', async () => {
+    mode = 'html';
+    const rules = join(pki.dir, 'rules.yaml');
+    writeFileSync(rules, RULES_YAML);
+    const io = captureIo({});
+    expect(await main(['audit', '--config', rules, '--kubeconfig', kubeconfig(USERS.token, `https://admin:${KUBE_TOKEN.slice(0, 8)}@127.0.0.1:${port}`), '-n', 'x', '--scope', 'pods'], io)).toBe(2);
+    expect(io.err()).toMatch(/^error: cannot list pods in namespace x/m);
+    expectClean('audit server url, prefix of the token', `${io.out()}\n${io.err()}`, [...SECRETS, KUBE_TOKEN.slice(8)]);
   });
 
   it('a server URL with a password in it: never printed', async () => {
