@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
-import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
+import { awsEnvFor, DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
 import { type Answer, startInProcess, type StartWebhook, startUnderRie, type Webhook } from './helpers/webhook.js';
 
@@ -110,11 +110,7 @@ async function seed(moto: Moto): Promise<void> {
 /** The function's environment: ECR (only) at moto, dummy credentials, the rules, a deadline. */
 function functionEnv(moto: Moto, deadlineMs: number): Record<string, string> {
   return {
-    AWS_ENDPOINT_URL_ECR: moto.url,
-    AWS_REGION: MOTO_REGION,
-    AWS_DEFAULT_REGION: MOTO_REGION,
-    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+    ...awsEnvFor(moto.url, 'AWS_ENDPOINT_URL_ECR'),
     REWRITE_RULES: RULES,
     WEBHOOK_TOKEN: EVENT_TOKEN,
     VERIFY_DEADLINE_MS: String(deadlineMs),

@@ -15,9 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { createTokenResource, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
 import { EVENT_TOKEN, type JsonObject, loadEvent } from '../helpers/events.js';
-import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
+import { awsEnvFor, DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
-import { type Answer, startInProcess, type StartWebhook, startUnderRie, type Webhook } from './helpers/webhook.js';
+import { type Answer, startInProcess, type StartWebhook, startUnderRie, startedInBlock, type Webhook } from './helpers/webhook.js';
 
 const RULES_PARAMETER = '/image-rewriter/rules';
 const TOKEN_PARAMETER = '/image-rewriter/token';
@@ -47,15 +47,7 @@ afterAll(async () => {
 });
 
 /** The environment every function gets: moto's endpoint and dummy credentials. */
-function awsEnv(): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: aws().url,
-    AWS_REGION: MOTO_REGION,
-    AWS_DEFAULT_REGION: MOTO_REGION,
-    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
-  };
-}
+const awsEnv = (): Record<string, string> => awsEnvFor(aws().url);
 
 async function putRules(value: string, name = RULES_PARAMETER): Promise<string> {
   const out = await aws().ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
@@ -84,22 +76,9 @@ function rewrittenImage(answer: Answer): string | undefined {
 
 const logged = (fn: Webhook, message: string, fields: JsonObject = {}): boolean => fn.logs().some((l) => l['message'] === message && Object.entries(fields).every(([k, v]) => l[k] === v));
 
-/**
- * The function of one describe block: started in its beforeAll with the environment `prepare`
- * returns (after setting up moto), stopped in its afterAll. Returns a getter for the tests.
- */
+/** The function of one describe block, started with the environment `prepare` returns (after setting up moto). */
 function startedFor(start: StartWebhook, prepare: () => Promise<Record<string, string>>): () => Webhook {
-  let fn: Webhook | undefined;
-  beforeAll(async () => {
-    fn = await start(await prepare());
-  });
-  afterAll(async () => {
-    await fn?.stop();
-  });
-  return () => {
-    if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-    return fn;
-  };
+  return startedInBlock(async () => start(await prepare()));
 }
 
 describe.each<[string, StartWebhook]>([

@@ -21,10 +21,10 @@ import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { READ_TIMEOUT_MS } from '../../src/config/sources.js';
 import { EVENT_TOKEN, type JsonObject } from '../helpers/events.js';
 import { ms, printFigures } from './helpers/figures.js';
-import { DUMMY_CREDENTIALS, type Moto, MOTO_REGION, startMoto } from './helpers/moto.js';
+import { awsEnvFor, type Moto, startMoto } from './helpers/moto.js';
 import { eventually } from './helpers/processes.js';
 import { type GetParameterCall, type SsmProxy, startSsmProxy } from './helpers/ssm-proxy.js';
-import { type Answer, environmentInProcess, environmentUnderRie, type Invoked, type LambdaEnvironment, type StartEnvironment } from './helpers/webhook.js';
+import { type Answer, environmentInProcess, environmentUnderRie, type Invoked, type LambdaEnvironment, type StartEnvironment, startedInBlock } from './helpers/webhook.js';
 
 const TOKEN_PARAMETER = '/image-rewriter/token';
 const RULES_PARAMETER = '/image-rewriter/rules';
@@ -70,15 +70,7 @@ afterAll(async () => {
 });
 
 /** The function's AWS settings: every call goes through the proxy. */
-function awsEnv(): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: ssm().url,
-    AWS_REGION: MOTO_REGION,
-    AWS_DEFAULT_REGION: MOTO_REGION,
-    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
-  };
-}
+const awsEnv = (): Record<string, string> => awsEnvFor(ssm().url);
 
 async function put(name: string, value: string): Promise<string> {
   const out = await aws().ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
@@ -168,20 +160,12 @@ describe.each<[string, StartEnvironment]>([
   ['dist/handler.js under RIE', environmentUnderRie],
 ])('%s, Parameter Store throttled or slow', (label, start) => {
   describe('the token read throttled at every attempt of a cold start (rules from SSM too)', () => {
-    let fn: LambdaEnvironment | undefined;
-    const env = (): LambdaEnvironment => {
-      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-      return fn;
-    };
-    beforeAll(async () => {
+    const env = startedInBlock(async () => {
       await resetAws();
       await put(TOKEN_PARAMETER, EVENT_TOKEN);
       await put(RULES_PARAMETER, rulesTo('eu.gcr.io'));
       ssm().set(TOKEN_PARAMETER, { kind: 'throttle' });
-      fn = await start({ ...awsEnv(), WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: '300' });
-    });
-    afterAll(async () => {
-      await fn?.stop();
+      return start({ ...awsEnv(), WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: '300' });
     });
 
     it('fails the init: RIE 502 with the SourceError, one CRITICAL line, one EMF document of the service, never the token', async () => {
@@ -277,19 +261,12 @@ describe.each<[string, StartEnvironment]>([
   });
 
   describe(`the rules parameter throttled at a refresh of a warm environment (TTL ${TTL_SECONDS} s)`, () => {
-    let fn: LambdaEnvironment | undefined;
-    const env = (): LambdaEnvironment => {
-      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-      return fn;
-    };
-    beforeAll(async () => {
+    const env = startedInBlock(async () => {
       await resetAws();
       await put(RULES_PARAMETER, rulesTo('eu.gcr.io'));
-      fn = await start({ ...awsEnv(), WEBHOOK_TOKEN: EVENT_TOKEN, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS) });
+      const fn = await start({ ...awsEnv(), WEBHOOK_TOKEN: EVENT_TOKEN, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS) });
       expect(rewrittenImage(await fn.invoke(EVENT))).toBe('eu.gcr.io/google-samples/hello-app:2.0');
-    });
-    afterAll(async () => {
-      await fn?.stop();
+      return fn;
     });
 
     it('keeps the last good rules, logs the ThrottlingException with a retryInMs, counts ConfigErrors and RulesStale', async () => {
@@ -343,19 +320,11 @@ describe.each<[string, StartEnvironment]>([
   });
 
   describe(`a slow SSM: the token read without an answer within ${READ_TIMEOUT_MS} ms at a cold start`, () => {
-    let fn: LambdaEnvironment | undefined;
-    const env = (): LambdaEnvironment => {
-      if (fn === undefined) throw new Error('the function did not start (see the error of beforeAll)');
-      return fn;
-    };
-    beforeAll(async () => {
+    const env = startedInBlock(async () => {
       await resetAws();
       await put(TOKEN_PARAMETER, EVENT_TOKEN);
       ssm().set(TOKEN_PARAMETER, { kind: 'delay', ms: 6000 });
-      fn = await start({ ...awsEnv(), WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER, REWRITE_RULES: EXAMPLE_RULES });
-    });
-    afterAll(async () => {
-      await fn?.stop();
+      return start({ ...awsEnv(), WEBHOOK_TOKEN_PARAMETER: TOKEN_PARAMETER, REWRITE_RULES: EXAMPLE_RULES });
     });
 
     it('fails the init after the bound, one attempt, with "no answer within 3000 ms"; the next invocation starts it again', async () => {

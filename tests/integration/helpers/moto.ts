@@ -12,6 +12,20 @@ import { motoServer } from './tools.js';
 export const MOTO_REGION = 'us-east-1';
 export const DUMMY_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
 
+/**
+ * A function's AWS settings against moto (or a proxy in front of it): `endpoint` for every service
+ * (`AWS_ENDPOINT_URL`), or for one (`AWS_ENDPOINT_URL_ECR`...), moto's region, dummy credentials.
+ */
+export function awsEnvFor(endpoint: string, variable = 'AWS_ENDPOINT_URL'): Record<string, string> {
+  return {
+    [variable]: endpoint,
+    AWS_REGION: MOTO_REGION,
+    AWS_DEFAULT_REGION: MOTO_REGION,
+    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+  };
+}
+
 export interface Moto {
   readonly url: string;
   readonly process: Group;

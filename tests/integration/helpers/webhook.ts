@@ -7,7 +7,7 @@
  *   own chunks, as on Lambda). The closest thing to production that runs here.
  * Either way the function's init reads its token and rules the way Lambda's cold start does.
  */
-import { jest } from '@jest/globals';
+import { afterAll, beforeAll, jest } from '@jest/globals';
 import { type JsonObject, loadEvent } from '../../helpers/events.js';
 import { jsonLines } from './processes.js';
 import { startRie } from './rie.js';
@@ -155,3 +155,21 @@ export const environmentUnderRie: StartEnvironment = async (env) => {
     stop: () => fn.stop(),
   };
 };
+
+/**
+ * What one describe block runs its tests against: started in its beforeAll by `start` (with the
+ * setup it does first), stopped in its afterAll. Returns a getter for the tests.
+ */
+export function startedInBlock<T extends { stop(): Promise<void> }>(start: () => Promise<T>): () => T {
+  let started: T | undefined;
+  beforeAll(async () => {
+    started = await start();
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return () => {
+    if (started === undefined) throw new Error('the function did not start (see the error of beforeAll)');
+    return started;
+  };
+}
