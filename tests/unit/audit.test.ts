@@ -268,10 +268,16 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(io.err()).not.toContain('SECRET');
   });
 
-  it('uses KUBECONFIG when there is no --kubeconfig', async () => {
-    const io = captureIo({ KUBECONFIG: kubeconfig }, '');
+  /** audit of ns-2 through the kubeconfig these variables name: its Pods listed (exit 1), no error. */
+  async function expectListsNs2(env: Record<string, string>): Promise<void> {
+    const io = captureIo(env, '');
     expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
     expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+  }
+
+  it('uses KUBECONFIG when there is no --kubeconfig', async () => {
+    await expectListsNs2({ KUBECONFIG: kubeconfig });
   });
 
   it('merges the files KUBECONFIG lists as kubectl does: missing ones skipped, the first to set something wins', async () => {
@@ -284,10 +290,7 @@ describe('audit of a live cluster (fake API server)', () => {
     writeFileSync(clusterFile, text.slice(0, users) + text.slice(contexts));
     writeFileSync(userFile, `apiVersion: v1\nkind: Config\n${text.slice(users, contexts)}current-context: elsewhere\n`);
     const list = [join(pki.dir, 'missing'), '', clusterFile, userFile].join(delimiter);
-    const io = captureIo({ KUBECONFIG: list }, '');
-    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
-    expect(io.err()).not.toMatch(/^error/m);
-    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+    await expectListsNs2({ KUBECONFIG: list });
   });
 
   it('merges as kubectl does: a user and a cluster named in two files are the first file\'s', async () => {
@@ -295,30 +298,21 @@ describe('audit of a live cluster (fake API server)', () => {
     const later = join(pki.dir, 'kubeconfig-later');
     // The same names, another token and a server that is not there: never used.
     writeFileSync(later, text.replace(`token: ${TOKEN}`, 'token: a-later-files-token-0123').replace(/server: .*/, 'server: https://127.0.0.1:1'));
-    const io = captureIo({ KUBECONFIG: [kubeconfig, later].join(delimiter) }, '');
-    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
-    expect(io.err()).not.toMatch(/^error/m);
-    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+    await expectListsNs2({ KUBECONFIG: [kubeconfig, later].join(delimiter) });
   });
 
   it('merges as kubectl does: an empty current-context sets nothing either', async () => {
     const text = readFileSync(kubeconfig, 'utf8');
     const emptyCurrent = join(pki.dir, 'kubeconfig-empty-current');
     writeFileSync(emptyCurrent, text.replace(/current-context: .*\n/, 'current-context: ""\n'));
-    const io = captureIo({ KUBECONFIG: [emptyCurrent, kubeconfig].join(delimiter) }, '');
-    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
-    expect(io.err()).not.toMatch(/^error/m);
-    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+    await expectListsNs2({ KUBECONFIG: [emptyCurrent, kubeconfig].join(delimiter) });
   });
 
   it.each([[''], [delimiter]])('a KUBECONFIG of %j names no file: ~/.kube/config is read, as when it is unset', async (value) => {
     const home = join(pki.dir, `home-${value === '' ? 'blank' : 'delimiter'}`);
     mkdirSync(join(home, '.kube'), { recursive: true });
     writeFileSync(join(home, '.kube', 'config'), readFileSync(kubeconfig, 'utf8'));
-    const io = captureIo({ KUBECONFIG: value, HOME: home }, '');
-    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
-    expect(io.err()).not.toMatch(/^error/m);
-    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+    await expectListsNs2({ KUBECONFIG: value, HOME: home });
   });
 
   it('merges as kubectl does: a file without current-context does not hide the next file\'s', async () => {
@@ -327,10 +321,7 @@ describe('audit of a live cluster (fake API server)', () => {
     const currentOnly = join(pki.dir, 'kubeconfig-current-only');
     writeFileSync(noCurrent, text.replace(/current-context: .*\n/, ''));
     writeFileSync(currentOnly, 'apiVersion: v1\nkind: Config\ncurrent-context: fake\n');
-    const io = captureIo({ KUBECONFIG: [noCurrent, currentOnly].join(delimiter) }, '');
-    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
-    expect(io.err()).not.toMatch(/^error/m);
-    expect(io.out().split('\n')[0]).toContain('"namespace":"ns-2"');
+    await expectListsNs2({ KUBECONFIG: [noCurrent, currentOnly].join(delimiter) });
   });
 
   it('reads an empty kubeconfig file as kubectl does, as an empty configuration', async () => {
@@ -338,9 +329,7 @@ describe('audit of a live cluster (fake API server)', () => {
     const comments = join(pki.dir, 'kubeconfig-comments');
     writeFileSync(empty, '');
     writeFileSync(comments, '# nothing yet\n');
-    const io = captureIo({ KUBECONFIG: [empty, comments, kubeconfig].join(delimiter) }, '');
-    expect(await main(['audit', '--config', RULES, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
-    expect(io.err()).not.toMatch(/^error/m);
+    await expectListsNs2({ KUBECONFIG: [empty, comments, kubeconfig].join(delimiter) });
     const alone = await audit(['--kubeconfig', empty]);
     expect(alone).toEqual({ code: 2, out: '', err: `error: the kubeconfig ${empty} has no current cluster\n` });
   });
