@@ -237,7 +237,9 @@ const LONE_DOLLAR = 'a "$" must start a group reference ($1, $<name>) or ${env:N
 export function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
   const parts: TemplatePart[] = [];
   const errors: string[] = [];
-  const re = /\$(?:(\d{1,2})|<([A-Za-z_][A-Za-z0-9_]*)>)|\$/g;
+  // A group name is any JavaScript identifier, as in the regex itself: `(?<$host>...)` and
+  // `(?<ns_1>...)` alike (a narrower reader refused `$<$host>` as a "$" that starts nothing).
+  const re = /\$(?:(\d{1,2})|<([\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)>)|\$/gu;
   let last = 0;
   for (const m of tpl.matchAll(re)) {
     if (m.index > last) parts.push({ text: tpl.slice(last, m.index) });

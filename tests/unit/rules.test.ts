@@ -388,6 +388,15 @@ describe('every problem at once, in a rule refused for another field', () => {
     expect(explainImage(rewriterFrom('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: m.example.com/v$010\n'), 'gcr.io/app').rewritten).toBe('m.example.com/vapp0');
   });
 
+  it('reads $<name> for every group name a regex may have, "$" and non-ASCII letters included', () => {
+    const doc = "rules:\n  - name: a\n    regex: 'gcr\\.io/(?<$org>[^/]+)/(?<r\u00e9po>.+)'\n    replace: m.example.com/$<$org>/x-$<r\u00e9po>\n";
+    expect(problems(doc)).toEqual([]);
+    expect(explainImage(rewriterFrom(doc), 'gcr.io/team/app:1').rewritten).toBe('m.example.com/team/x-app:1');
+    expect(problems("rules:\n  - name: a\n    regex: 'gcr\\.io/(?<$org>.+)'\n    replace: m.example.com/$<$other>\n")).toEqual([
+      'rules[0].replace: $<$other> refers to a named group the regex does not have',
+    ]);
+  });
+
   it('says nothing more of a replacement that is fine, or that only its regex could judge', () => {
     expect(problems('rules:\n  - name: a\n    match: GCR.IO\n    replace: m.example.com/${env:M}\n  - name: b\n    regex: "(a+)+"\n    replace: mirror/$1\n', { M: 'g' })).toEqual([
       'rules[0].match: registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "gcr.io"',
