@@ -131,6 +131,8 @@ export function needsFullParser(source: string, compile: RuleRegexCompile): bool
 export function regexProblem(source: string, compile: RuleRegexCompile, parsers: RegexParsers = {}): string | undefined {
   const c = compiled(source, compile);
   if ('problem' in c) return c.problem;
+  const unicodeOnly = unicodeOnlyEscape(source);
+  if (unicodeOnly !== undefined) return unicodeOnly;
   let pattern: RegexTree | undefined;
   try {
     pattern = (parsers.subset === false ? undefined : parseSubsetPattern(c.anchored)) ?? parsers.full?.(c.anchored);
@@ -143,6 +145,24 @@ export function regexProblem(source: string, compile: RuleRegexCompile, parsers:
   const choices = choicePoints(pattern);
   if (choices > MAX_CHOICE_POINTS) {
     return `has ${choices} repetitions or alternations that can end at more than one place (like .*.*), which can backtrack for seconds on a long name; allow at most ${MAX_CHOICE_POINTS}: make each repetition stop at a character it cannot match (like [^/]+/ or [a-z]+\\.)`;
+  }
+  return undefined;
+}
+
+/**
+ * An escape that means something only with the u or v flag (`\p{L}`, `\P{Lu}`, `\u{61}`): rules are
+ * compiled without flags, where V8 reads it as plain text (`p{L}`; `u` 61 times) and the rule
+ * silently matches other names than meant (`p{L}`: none), so it is refused with how it is read there.
+ */
+function unicodeOnlyEscape(source: string): string | undefined {
+  for (let i = 0; i < source.length; i++) {
+    if (source[i] !== '\\') continue;
+    const escape = /^\\[pPu]\{[^}]*\}?/.exec(source.slice(i, i + 40))?.[0];
+    if (escape !== undefined) {
+      const means = escape[1] === 'u' ? `the letter "u" then "${escape.slice(2)}" (a repetition of it, or text)` : `the text "${escape.slice(1)}"`;
+      return `uses ${escape}, which needs the u flag: rules are compiled without flags, where it is read as ${means}, not as an escape; write a class ([a-z0-9]) or the character itself`;
+    }
+    i++; // the escaped character, whatever it is (`\\p{L}` is a backslash, then the text p{L})
   }
   return undefined;
 }

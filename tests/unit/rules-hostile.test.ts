@@ -100,6 +100,17 @@ describe('catastrophic regexes are rejected at load, never run', () => {
     expect(problem('gcr\\.io/(.*')).toBe('rules[0].regex: does not compile: Invalid regular expression: /gcr\\.io/(.*/: Unterminated group');
   });
 
+  it('escapes that need the u flag are refused with how a rule reads them (plain text), not accepted to match nothing', () => {
+    expect(problem('gcr\\.io/(\\p{L}+)')).toBe(
+      'rules[0].regex: uses \\p{L}, which needs the u flag: rules are compiled without flags, where it is read as the text "p{L}", not as an escape; write a class ([a-z0-9]) or the character itself',
+    );
+    expect(problem('gcr\\.io/([\\P{Lu}]+)')).toMatch(/^rules\[0\]\.regex: uses \\P\{Lu\}, which needs the u flag/);
+    expect(problem('gcr\\.io/\\u{61}pp')).toMatch(/^rules\[0\]\.regex: uses \\u\{61\}, which needs the u flag: .* the letter "u" then "\{61\}"/);
+    // An escaped backslash before the letter, and the escapes that mean the same without the flag, stay accepted.
+    expect(problem('gcr\\.io/\\\\p{2}')).toBe('accepted');
+    expect(problem('gcr\\.io/(\\u0061pp|p{2})')).toBe('accepted');
+  });
+
   it('inline modifiers are refused (by V8 where it lacks them, else by the analysis)', () => {
     expect(problem('(?i:a+)b')).toMatch(/^rules\[0\]\.regex: (does not compile|uses inline modifiers)/);
   });
