@@ -237,9 +237,11 @@ const LONE_DOLLAR = 'a "$" must start a group reference ($1, $<name>) or ${env:N
 export function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
   const parts: TemplatePart[] = [];
   const errors: string[] = [];
-  // A group name is any JavaScript identifier, as in the regex itself: `(?<$host>...)` and
-  // `(?<ns_1>...)` alike (a narrower reader refused `$<$host>` as a "$" that starts nothing).
-  const re = /\$(?:(\d{1,2})|<([\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)>)|\$/gu;
+  // `$<...>` takes whatever is between the brackets and looks it up among the regex's own group
+  // names, so any name the regex may give a group (`$host`, `répo`) is read: a narrower reader
+  // refused `$<$host>` as a "$" that starts nothing. Not an identifier pattern with \p{ID_Start}:
+  // this runs at every cold start, and a u-flag property class costs more to compile than the rest.
+  const re = /\$(?:(\d{1,2})|<([^<>]+)>)|\$/g;
   let last = 0;
   for (const m of tpl.matchAll(re)) {
     if (m.index > last) parts.push({ text: tpl.slice(last, m.index) });
