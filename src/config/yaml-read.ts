@@ -11,10 +11,21 @@
  * callers read `doc.errors` as before. The same pass finds the merge keys (`<<`) that kubectl reads
  * otherwise than YAML's merge (keyProblems): an error of the same code, with its own message.
  */
-import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, type SchemaOptions, YAMLParseError } from 'yaml';
+import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, Parser, type SchemaOptions, YAMLParseError } from 'yaml';
 
 /** What a document nested deeper than the stack allows is told (the package, or toJS, overflows it). */
 export const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
+
+/**
+ * Collections nested deeper than this are not composed: the part below is an error (TOO_DEEP).
+ * The package composes recursively and catches its own stack overflow (some 800 levels here), and
+ * at that edge V8 may have to compile a regular expression the package then runs: with no stack
+ * left for its compiler, V8 ends the process (`FATAL ERROR: RegExpCompiler Allocation failed`,
+ * exit 134), which no `catch` sees. Whether it does depends on what V8 compiled and flushed before,
+ * so a rules document, a manifest or `audit -f` input nested 1,000 levels deep crashed some runs
+ * and was a clear error in others. Kubernetes objects are nested some tens of levels at most.
+ */
+export const MAX_NESTING = 256;
 
 /** A RangeError from recursion too deep for the stack (V8's message). */
 export const isStackOverflow = (e: unknown): boolean => e instanceof RangeError && e.message.includes('call stack');
@@ -164,11 +175,89 @@ export function addDuplicateKeyErrors(doc: Document.Parsed, lineCounter?: LineCo
   for (const e of merged) doc.errors.push(e);
 }
 
+/**
+ * Whether `text` may nest collections more than `max` deep. Cheap and never wrong in that direction:
+ * block collections nest only by indentation or by indicators before a line's content (`- - x`,
+ * `? - x`), one level at most after them (`- a: b`), and flow collections only by their `[` and
+ * `{`, which this counts all of (so a long JSON text may be said deep; depthCapped then looks).
+ */
+function mayNestDeeper(text: string, max: number): boolean {
+  let openers = 0;
+  let prefix = 0;
+  let lineStart = true;
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) openers++; // [ {
+    if (c === 0x0a) {
+      lineStart = true;
+      run = 0;
+    } else if (lineStart && (c === 0x20 || c === 0x09 || c === 0x2d || c === 0x3f || c === 0x3a)) {
+      if (++run > prefix) prefix = run; // space, tab, - ? :
+    } else lineStart = false;
+  }
+  return openers + prefix + 1 > max;
+}
+
+/** A token in the place of a collection nested too deep: the composer reports it as an error there. */
+const tooDeepToken = (token: CST.Token): CST.ErrorToken => ({ type: 'error', offset: token.offset, source: '', message: TOO_DEEP });
+
+/**
+ * Replace, in `tokens` (in place), each collection nested more than MAX_NESTING deep by an error
+ * token, so that the composer never recurses deeper than that. A stack, not recursion (the
+ * package's parser makes these tokens without recursion, whatever the depth). True when one was.
+ */
+function depthCapped(tokens: readonly CST.Token[]): boolean {
+  let capped = false;
+  const stack: [CST.Token, number][] = tokens.map((t) => [t, 0]);
+  const visit = (child: CST.Token | null | undefined, depth: number, replace: (t: CST.Token) => void): void => {
+    if (child === null || child === undefined) return;
+    const collection = child.type === 'block-map' || child.type === 'block-seq' || child.type === 'flow-collection';
+    if (collection && depth + 1 > MAX_NESTING) {
+      replace(tooDeepToken(child));
+      capped = true;
+    } else stack.push([child, collection ? depth + 1 : depth]);
+  };
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [token, depth] = top;
+    if (token.type === 'document') visit(token.value, depth, (t) => (token.value = t));
+    else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      for (const item of token.items) {
+        if ('key' in item) visit(item.key, depth, (t) => ((item as { key?: CST.Token | null }).key = t));
+        visit(item.value, depth, (t) => (item.value = t));
+      }
+    }
+  }
+  return capped;
+}
+
+/**
+ * The documents of a text nested more than MAX_NESTING deep, composed with those collections
+ * replaced by errors, each error with its line and column as `prettyErrors` gives them.
+ */
+function composeCapped(text: string, options: UniqueKeysOptions): Document.Parsed[] | undefined {
+  if (!mayNestDeeper(text, MAX_NESTING)) return undefined;
+  const lineCounter = new LineCounter();
+  const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
+  if (!depthCapped(tokens)) return undefined;
+  const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(tokens, true, text.length)];
+  for (const doc of docs) {
+    for (const error of doc.errors) {
+      error.linePos = [lineCounter.linePos(error.pos[0]), lineCounter.linePos(error.pos[1])];
+      error.message += ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}:`;
+    }
+    addDuplicateKeyErrors(doc, lineCounter);
+  }
+  return docs;
+}
+
 /** Options of the package's parser and composer, but its own duplicate-key check (replaced here). */
 export type UniqueKeysOptions = Omit<ParseOptions & DocumentOptions & SchemaOptions, 'uniqueKeys' | 'lineCounter'>;
 
 /** `parseDocument`, repeated keys errors as its own check gives them (with line and column). */
 export function parseDocumentUnique(text: string, options: UniqueKeysOptions): Document.Parsed {
+  const capped = composeCapped(text, options)?.[0];
+  if (capped !== undefined) return capped;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { ...options, uniqueKeys: false, lineCounter });
   addDuplicateKeyErrors(doc, lineCounter);
@@ -177,6 +266,8 @@ export function parseDocumentUnique(text: string, options: UniqueKeysOptions): D
 
 /** `parseAllDocuments` (an empty list for an empty stream), likewise. */
 export function parseAllDocumentsUnique(text: string, options: UniqueKeysOptions): Document.Parsed[] {
+  const capped = composeCapped(text, options);
+  if (capped !== undefined) return capped;
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { ...options, uniqueKeys: false, lineCounter });
   const list = Array.isArray(docs) ? docs : [];
@@ -186,7 +277,9 @@ export function parseAllDocumentsUnique(text: string, options: UniqueKeysOptions
 
 /** The documents a `Composer` with `options` makes of `tokens`, repeated keys errors as its own check gives them. */
 export function composeUnique(tokens: Iterable<CST.Token>, options: UniqueKeysOptions): Document.Parsed[] {
-  const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(tokens)];
+  const list = [...tokens];
+  depthCapped(list);
+  const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(list)];
   for (const doc of docs) addDuplicateKeyErrors(doc);
   return docs;
 }

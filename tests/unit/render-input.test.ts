@@ -261,8 +261,9 @@ describe('a document nested deeper than the parser can recurse (a hostile chart)
   const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
   const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
 
-  // 1,000 levels overflow in the composer (a document error), 100,000 in the syntax tree's own
-  // reading (a RangeError thrown out of the parser): both are that document's error.
+  // 1,000 levels are refused before the composer (past MAX_NESTING, src/config/yaml-read.ts), 100,000
+  // overflow in the syntax tree's own reading (a RangeError thrown out of the parser): both are that
+  // document's error.
   it.each([[1000], [100_000]])('%d levels in the second document: that document named, exit 2 (not 1, which --check uses for "would change")', async (levels) => {
     const file = join(dir, `deep-${levels}.yaml`);
     writeFileSync(file, `${pod('ok', '[]')}---\n${pod('deep', deep(levels))}`);
