@@ -85,16 +85,43 @@ function parseErrorMessage(e: unknown): string {
   return `Invalid regular expression: /${(m[1] ?? '').slice(0, QUOTED_PATTERN_CHARS)}.../${m[2] ?? ''}: ${m[3] ?? ''}`;
 }
 
+/**
+ * Groups (of any kind) nested deeper than this are refused before V8 compiles the pattern: its
+ * regex compiler recurses once per level with no stack check, and about 2,600 levels of
+ * `(?:a(?:a...)?)?` (3,600 of lookaheads, 5,000 of plain groups) ended the process with `FATAL
+ * ERROR: RegExpCompiler Allocation failed` (exit 134, past every catch), at load in every adapter;
+ * from about 1,300 levels the parsers here overflowed the stack. Rules need a few levels.
+ */
+export const MAX_GROUP_NESTING = 256;
+
+/** The index of the first `(` that opens a group deeper than MAX_GROUP_NESTING (not escaped, not in a class), if any. */
+function tooDeepGroup(source: string): number | undefined {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === ')') depth--;
+    else if (c === '(' && ++depth > MAX_GROUP_NESTING) return i;
+  }
+  return undefined;
+}
+
 /** The source compiled as the rewriter compiles it, or why it does not compile. */
 function compiled(source: string, compile: RuleRegexCompile): { readonly anchored: string } | { readonly problem: string } {
   const anchored = compile.anchored(source);
   try {
     // Both: the source alone must be a regex (`a)|(b` is not, though it fits in the anchoring).
+    // Only parsed here (V8's parser keeps its own stack and reports "Stack overflow" as a SyntaxError).
     new RegExp(source, compile.flags);
     new RegExp(anchored, compile.flags);
   } catch (e) {
     return { problem: `does not compile: ${parseErrorMessage(e)}` };
   }
+  const deep = tooDeepGroup(source);
+  if (deep !== undefined) return { problem: `nests groups more than ${MAX_GROUP_NESTING} deep (at character ${deep + 1}); write it with fewer groups inside one another` };
   try {
     // `new RegExp` only parses: V8 compiles at the first exec, where a pattern past its size limit
     // throws "Regular expression too large" (about 32,000 classes in a row). Compile the largest

@@ -257,8 +257,8 @@ export function regexSamples(source: string, apply: (name: string) => string | u
     if (tree?.kind !== 'group') return [];
     each = tree.alternatives.map(sequence);
   } catch {
-    // Groups nested thousands deep (which the regex check lets through up to its own depth) run
-    // the reader out of stack: no names, as for a source it does not read.
+    // Groups nested thousands deep (the regex check refuses more than MAX_GROUP_NESTING, but this
+    // reader is also called directly) run it out of stack: no names, as for a source it does not read.
     return [];
   }
   const out: RegexSample[] = [];
