@@ -11,7 +11,7 @@
  * callers read `doc.errors` as before. The same pass finds the merge keys (`<<`) that kubectl reads
  * otherwise than YAML's merge (keyProblems): an error of the same code, with its own message.
  */
-import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, Parser, type SchemaOptions, YAMLParseError } from 'yaml';
+import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, Lexer, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, Parser, type SchemaOptions, YAMLParseError } from 'yaml';
 
 /** What a document nested deeper than the stack allows is told (the package, or toJS, overflows it). */
 export const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
@@ -232,14 +232,67 @@ function depthCapped(tokens: readonly CST.Token[]): boolean {
 }
 
 /**
+ * Tokens on the package parser's stack past which it is stopped (each collection open at a point
+ * is one, the document and a pending scalar or pair one or two more). The parser keeps some 800
+ * bytes for each open collection: a rules document of 1 MiB of `[` took 1 GB of heap (3 s), the
+ * Lambda's init at 256 MB ended with `FATAL ERROR: ... JavaScript heap out of memory` (exit 134),
+ * and `render -f`/`audit -f` of 3 MB took 2.7-2.9 GB and 12-21 s, only to say TOO_DEEP.
+ */
+const MAX_PARSER_STACK = 2 * MAX_NESTING;
+
+/** The offset of the (MAX_NESTING + 1)th collection on the parser's stack (each inside the one before), if any. */
+function tooDeepOffset(stack: readonly CST.Token[]): number | undefined {
+  let depth = 0;
+  for (const token of stack) {
+    if ((token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') && ++depth > MAX_NESTING) return token.offset;
+  }
+  return undefined;
+}
+
+/**
+ * `new Parser(onNewLine).parse(text)`, but a document whose collections open more than
+ * MAX_PARSER_STACK deep is cut short: in its place, a document whose value is an error token
+ * (TOO_DEEP) at its first collection too deep, and nothing after it is parsed. Its other errors,
+ * and the documents after it, are not read (the text is refused for that one anyway).
+ */
+export function* parseTokens(text: string, onNewLine?: (offset: number) => void): Generator<CST.Token> {
+  const parser = new Parser(onNewLine);
+  onNewLine?.(0);
+  let firstTooDeep: number | undefined;
+  let checked = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const token of parser.next(lexeme)) {
+      if (token.type === 'document') firstTooDeep = undefined;
+      yield token;
+    }
+    const stack = parser.stack;
+    if (firstTooDeep === undefined && stack.length > MAX_NESTING && stack.length !== checked) {
+      checked = stack.length;
+      firstTooDeep = tooDeepOffset(stack);
+    }
+    if (stack.length > MAX_PARSER_STACK) {
+      const doc = stack[0];
+      const offset = doc?.offset ?? 0;
+      yield { type: 'document', offset, start: doc?.type === 'document' ? doc.start : [], value: { type: 'error', offset: firstTooDeep ?? offset, source: '', message: TOO_DEEP } };
+      return;
+    }
+  }
+  yield* parser.end();
+}
+
+/** Whether `token` is the document parseTokens put in the place of one too deep to parse. */
+const cutShort = (token: CST.Token): boolean => token.type === 'document' && token.value?.type === 'error' && token.value.message === TOO_DEEP;
+
+/**
  * The documents of a text nested more than MAX_NESTING deep, composed with those collections
  * replaced by errors, each error with its line and column as `prettyErrors` gives them.
  */
 function composeCapped(text: string, options: UniqueKeysOptions): Document.Parsed[] | undefined {
   if (!mayNestDeeper(text, MAX_NESTING)) return undefined;
   const lineCounter = new LineCounter();
-  const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
-  if (!depthCapped(tokens)) return undefined;
+  const tokens = [...parseTokens(text, lineCounter.addNewLine)];
+  // depthCapped first: it replaces the collections too deep (in place) of what parseTokens did not cut.
+  if (!depthCapped(tokens) && !tokens.some(cutShort)) return undefined;
   const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(tokens, true, text.length)];
   for (const doc of docs) {
     for (const error of doc.errors) {

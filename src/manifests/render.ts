@@ -25,7 +25,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { CST, type Document, Parser } from 'yaml';
 import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
-import { composeUnique, isStackOverflow, TOO_DEEP } from '../config/yaml-read.js';
+import { composeUnique, isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
 import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
@@ -142,7 +142,7 @@ function* documentGroups(text: string, base: number): Generator<DocumentGroup> {
   let start: number | undefined;
   let end = 0;
   let done = false;
-  for (const token of new Parser().parse(text)) {
+  for (const token of parseTokens(text)) {
     if (done && token.type !== 'doc-end') {
       yield { text, base, tokens, start: start ?? 0, end };
       tokens = [];
@@ -382,7 +382,7 @@ const WHOLE = Symbol('whole');
 /** The value of a text that holds one document; undefined when the yaml package finds any problem in it. */
 function valueOf(text: string): { readonly value: unknown } | undefined {
   try {
-    const doc = composeOne([...new Parser().parse(text)]);
+    const doc = composeOne([...parseTokens(text)]);
     return doc === undefined ? undefined : { value: toJson(doc) };
   } catch (e) {
     if (e instanceof RenderError || isStackOverflow(e)) return undefined;

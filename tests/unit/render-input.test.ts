@@ -262,8 +262,9 @@ describe('a document nested deeper than the parser can recurse (a hostile chart)
   const TOO_DEEP = 'nested too deeply to be read (lists or maps inside one another, hundreds of levels deep)';
 
   // 1,000 levels are refused before the composer (past MAX_NESTING, src/config/yaml-read.ts), 100,000
-  // overflow in the syntax tree's own reading (a RangeError thrown out of the parser): both are that
-  // document's error.
+  // too, the parser stopped some hundreds of levels in (it overflowed in the syntax tree's own reading,
+  // a RangeError caught at the stack's edge, after some 80 MB of parser state): both are that
+  // document's error, at its first collection too deep.
   it.each([[1000], [100_000]])('%d levels in the second document: that document named, exit 2 (not 1, which --check uses for "would change")', async (levels) => {
     const file = join(dir, `deep-${levels}.yaml`);
     writeFileSync(file, `${pod('ok', '[]')}---\n${pod('deep', deep(levels))}`);
@@ -276,7 +277,8 @@ describe('a document nested deeper than the parser can recurse (a hostile chart)
   it('renderManifests returns the error rather than throwing', () => {
     const rewriter = rewriterFrom('rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n');
     const r = renderManifests(pod('deep', deep(100_000)), { rewriter, annotate: false, scope: 'all' });
-    expect(r).toEqual({ ok: false, error: `document 1: ${TOO_DEEP}` });
+    // `  volumes: ` on line 5, then the 255th `[` (the document's mapping and spec are two levels).
+    expect(r).toEqual({ ok: false, error: `document 1 (line 5, column ${12 + 254}): ${TOO_DEEP}` });
   });
 });
 
