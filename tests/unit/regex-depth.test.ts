@@ -6,16 +6,15 @@
  * 134) every time, past every catch; from about 1,300 levels of plain groups the parsers here
  * overflowed the stack and the issue said "cannot be analysed: Maximum call stack size exceeded".
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { build } from 'esbuild';
 import { MAX_GROUP_NESTING, regexProblem } from '../../src/config/regex-check.js';
 import { parseRulePattern } from '../../src/config/regex-parse-full.js';
 import { anchoredRuleSource, RULE_REGEX_FLAGS } from '../../src/core/rules.js';
-import { REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
+import { runSnippet } from '../helpers/cli-bundle.js';
+import { TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 import { main } from '../../src/cli/main.js';
 
@@ -55,28 +54,13 @@ describe('a rule regex with groups nested deeper than MAX_GROUP_NESTING', () => 
 
   it('3,000 levels: an issue, where V8 aborted the process (exit 134)', async () => {
     // In a child: before the fix this ended the whole process, jest worker and all.
-    const dir = mkdtempSync(join(tmpdir(), 'regex-depth-'));
-    try {
-      const outfile = join(dir, 'child.mjs');
-      await build({
-        stdin: {
-          contents: `import { regexProblem } from './src/config/regex-check.ts';
+    const r = await runSnippet(
+      `import { regexProblem } from './src/config/regex-check.ts';
 import { anchoredRuleSource, RULE_REGEX_FLAGS } from './src/core/rules.ts';
 const source = 'gcr\\\\.io/' + '(?:a'.repeat(3000) + ')?'.repeat(3000);
 process.stdout.write(String(regexProblem(source, { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS })));`,
-          resolveDir: REPO_ROOT,
-          loader: 'ts',
-        },
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        logLevel: 'silent',
-      });
-      const r = spawnSync(process.execPath, [outfile], { timeout: 30_000, killSignal: 'SIGKILL', encoding: 'utf8' });
-      expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ status: 0, signal: null, stdout: problemAt(PREFIX.length + 4 * MAX_GROUP_NESTING + 1) });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      { timeout: 30_000 },
+    );
+    expect(r).toEqual({ status: 0, signal: null, stdout: problemAt(PREFIX.length + 4 * MAX_GROUP_NESTING + 1) });
   });
 });

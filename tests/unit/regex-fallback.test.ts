@@ -5,21 +5,15 @@
  * test), bundled by esbuild from the module itself.
  */
 import { describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { runSnippet, type SnippetRun } from '../helpers/cli-bundle.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 /** A child that runs catastrophic regexes (2^40 and n^5 backtracking) and prints their results. */
-async function child(enable: boolean, timeout: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'regex-fallback-'));
-  try {
-    const outfile = join(dir, 'child.mjs');
-    await build({
-      stdin: {
-        contents: `import { enableRegexFallback } from './src/config/regex-fallback.ts';
+function child(enable: boolean, timeout: number): Promise<SnippetRun> {
+  return runSnippet(
+    `import { enableRegexFallback } from './src/config/regex-fallback.ts';
 ${enable ? 'enableRegexFallback();' : ''}
 const out = [
   /^(?:(a|a)*b)$/.test('a'.repeat(40)),
@@ -28,20 +22,8 @@ const out = [
   /^(?:(?<h>.*)\\.(?<t>.*)z)$/.exec('a.'.repeat(100) + 'z')?.groups?.t,
 ];
 process.stdout.write(JSON.stringify(out));`,
-        resolveDir: REPO_ROOT,
-        loader: 'ts',
-      },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      logLevel: 'silent',
-    });
-    const r = spawnSync(process.execPath, [outfile], { timeout, killSignal: 'SIGKILL', encoding: 'utf8' });
-    return { status: r.status, signal: r.signal, stdout: r.stdout };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    { timeout },
+  );
 }
 
 describe('the linear-time regex fallback', () => {

@@ -8,18 +8,13 @@
  * at the line and column of the collection too deep, in flow and block style, and reads
  * MAX_NESTING levels and long shallow texts (many `{`, long indentation) as before.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { build } from 'esbuild';
 import { parseAllDocuments } from 'yaml';
 import { fileObjects } from '../../src/cli/audit-input.js';
 import { readYaml } from '../../src/config/yaml-document.js';
 import { MAX_NESTING, parseAllDocumentsUnique, parseDocumentUnique, TOO_DEEP } from '../../src/config/yaml-read.js';
 import { renderManifests } from '../../src/manifests/render.js';
-import { REPO_ROOT } from '../helpers/fixtures.js';
+import { runSnippet } from '../helpers/cli-bundle.js';
 import { captureIo } from '../helpers/io.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
@@ -93,12 +88,8 @@ describe('a text nested a million levels deep', () => {
     // `[` took 1 GB of heap (a Lambda of 256 MB ended at init, heap out of memory), and render -f or
     // audit -f of 3 MB took 2.7-2.9 GB and 12-21 s. In a child with a small heap: before the fix
     // it was killed (SIGABRT).
-    const dir = mkdtempSync(join(tmpdir(), 'yaml-depth-'));
-    try {
-      const outfile = join(dir, 'child.mjs');
-      await build({
-        stdin: {
-          contents: `import { readYaml } from './src/config/yaml-document.ts';
+    const r = await runSnippet(
+      `import { readYaml } from './src/config/yaml-document.ts';
 import { fileObjects } from './src/cli/audit-input.ts';
 import { renderManifests } from './src/manifests/render.ts';
 import { rewriterFrom } from './tests/helpers/rules.ts';
@@ -109,25 +100,13 @@ fileObjects(deep, { stderr: (s) => { err += s; } }, 'in.yaml');
 const rewriter = rewriterFrom('rules:\\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\\n');
 const render = renderManifests(deep, { rewriter, annotate: false, scope: 'all' });
 process.stdout.write(JSON.stringify({ rules: rules.ok ? 'ok' : rules.issues.map((i) => [i.position, i.message]), audit: err, render }));`,
-          resolveDir: REPO_ROOT,
-          loader: 'ts',
-        },
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        logLevel: 'silent',
-        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-      });
-      const r = spawnSync(process.execPath, ['--max-old-space-size=128', outfile], { timeout: 60_000, killSignal: 'SIGKILL', encoding: 'utf8' });
-      expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
-      expect(JSON.parse(r.stdout)).toEqual({
-        rules: [[{ line: 1, column: 8 + MAX_NESTING - 1 }, TOO_DEEP]],
-        audit: `error: in.yaml: neither JSON nor YAML: ${TOO_DEEP} at line 1, column ${MAX_NESTING + 1}\n`,
-        render: { ok: false, error: `document 1 (line 1, column ${MAX_NESTING + 1}): ${TOO_DEEP}` },
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      { timeout: 60_000, nodeArgs: ['--max-old-space-size=128'] },
+    );
+    expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+    expect(JSON.parse(r.stdout)).toEqual({
+      rules: [[{ line: 1, column: 8 + MAX_NESTING - 1 }, TOO_DEEP]],
+      audit: `error: in.yaml: neither JSON nor YAML: ${TOO_DEEP} at line 1, column ${MAX_NESTING + 1}\n`,
+      render: { ok: false, error: `document 1 (line 1, column ${MAX_NESTING + 1}): ${TOO_DEEP}` },
+    });
   });
 });
