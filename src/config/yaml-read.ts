@@ -199,6 +199,9 @@ function mayNestDeeper(text: string, max: number): boolean {
   return openers + prefix + 1 > max;
 }
 
+/** Whether a syntax tree token opens a collection (a level of nesting). */
+const isCollectionToken = (token: CST.Token): token is CST.BlockMap | CST.BlockSequence | CST.FlowCollection => token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection';
+
 /** A token in the place of a collection nested too deep: the composer reports it as an error there. */
 const tooDeepToken = (token: CST.Token): CST.ErrorToken => ({ type: 'error', offset: token.offset, source: '', message: TOO_DEEP });
 
@@ -212,7 +215,7 @@ function depthCapped(tokens: readonly CST.Token[]): boolean {
   const stack: [CST.Token, number][] = tokens.map((t) => [t, 0]);
   const visit = (child: CST.Token | null | undefined, depth: number, replace: (t: CST.Token) => void): void => {
     if (child === null || child === undefined) return;
-    const collection = child.type === 'block-map' || child.type === 'block-seq' || child.type === 'flow-collection';
+    const collection = isCollectionToken(child);
     if (collection && depth + 1 > MAX_NESTING) {
       replace(tooDeepToken(child));
       capped = true;
@@ -221,7 +224,7 @@ function depthCapped(tokens: readonly CST.Token[]): boolean {
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
     const [token, depth] = top;
     if (token.type === 'document') visit(token.value, depth, (t) => (token.value = t));
-    else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+    else if (isCollectionToken(token)) {
       for (const item of token.items) {
         if ('key' in item) visit(item.key, depth, (t) => ((item as { key?: CST.Token | null }).key = t));
         visit(item.value, depth, (t) => (item.value = t));
@@ -244,7 +247,7 @@ const MAX_PARSER_STACK = 2 * MAX_NESTING;
 function tooDeepOffset(stack: readonly CST.Token[]): number | undefined {
   let depth = 0;
   for (const token of stack) {
-    if ((token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') && ++depth > MAX_NESTING) return token.offset;
+    if (isCollectionToken(token) && ++depth > MAX_NESTING) return token.offset;
   }
   return undefined;
 }
