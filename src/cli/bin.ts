@@ -41,6 +41,19 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (!stderrClosed) process.stderr.write(`error: cannot write to stdout: ${e.message}\n`);
 });
 
+/** Past this many bytes waiting for stdout's reader, a command that asks waits for the 'drain' (./common.ts, Io). */
+const STDOUT_BACKLOG_BYTES = 1024 * 1024;
+function stdoutDrained(): Promise<void> {
+  if (stdoutClosed || process.stdout.writableLength < STDOUT_BACKLOG_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off('drain', done).off('close', done).off('error', done);
+      resolve();
+    };
+    process.stdout.on('drain', done).on('close', done).on('error', done);
+  });
+}
+
 const code = await main(process.argv.slice(2), {
   stdout: (s) => {
     if (!stdoutClosed) process.stdout.write(s);
@@ -51,6 +64,8 @@ const code = await main(process.argv.slice(2), {
   stderrBacklog: () => process.stderr.writableLength,
   env: process.env,
   readStdin: () => readAll(process.stdin),
+  stdinChunks: () => process.stdin,
+  stdoutDrained,
   ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),
 });
 // A write that failed before the command returned; one that fails later sets the code itself.

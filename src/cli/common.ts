@@ -20,6 +20,17 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readStdin: () => Promise<string>;
   /**
+   * stdin's bytes as they arrive, for a command that answers as it reads (`explain -`); without it,
+   * such a command takes `readStdin`'s text in one piece.
+   */
+  readonly stdinChunks?: () => AsyncIterable<Uint8Array>;
+  /**
+   * Resolves once what was given to `stdout` has been taken by its reader, or at once when little
+   * is waiting: a command that writes a line per input waits on it, so that its output is not held
+   * in memory while a slow reader catches up. Without it (in-process callers), writes never wait.
+   */
+  readonly stdoutDrained?: () => Promise<void>;
+  /**
    * The script this process runs (dist/cli.js), set by the CLI's entry point only: commands that
    * start more processes of it (`serve --workers`) need it; in-process callers (tests) leave it out.
    */
@@ -36,6 +47,8 @@ export interface Io {
  * manifests; render writes back every byte, so a BOM is kept, not dropped).
  */
 export const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** A decoder of its own for one stream read chunk by chunk (`decode(chunk, { stream: true })`), as strict as strictUtf8. */
+export const strictUtf8Stream = (): InstanceType<typeof TextDecoder> => new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Whether `e` is strictUtf8's refusal. */
 export const isNotUtf8 = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
 

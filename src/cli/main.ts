@@ -6,6 +6,7 @@
 import { explainImage, namespaceLimitedRules } from '../core/explain.js';
 import { jsonLine } from '../core/json.js';
 import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
+import { stdinWords } from './stdin-words.js';
 import { VERSION } from './version.js';
 
 export { type Command, EXIT, type Io, UsageError } from './common.js';
@@ -45,6 +46,14 @@ render --check and audit: 1 when something would change, 2 on any other error bu
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference
 `;
 
+/** `explain -` asks whether stdout's reader has caught up once every this many answers (a check costs a promise). */
+const DRAIN_EVERY = 256;
+
+/** `readStdin`'s text as one chunk of bytes, for an Io without `stdinChunks`. */
+async function* textChunks(readStdin: () => Promise<string>): AsyncGenerator<Uint8Array> {
+  yield Buffer.from(await readStdin());
+}
+
 const explain: Command = async (args, io) => {
   const { values, positionals } = parseFlags({
     args,
@@ -56,36 +65,37 @@ const explain: Command = async (args, io) => {
   const namespace = namespaceFlag(values.namespace);
   const loaded = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   if (typeof loaded === 'number') return loaded;
-  const images: string[] = [];
+  // Without --namespace, an image is explained for an object of no known namespace, where rules
+  // limited to `namespaces` never apply: a note names those that would take one of the images.
+  const limitedRule = namespace === undefined ? namespaceLimitedRules(loaded.state.rewriter) : undefined;
+  const skipped = new Set<string>();
+  const explainOne = (image: string): void => {
+    io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, namespace))}\n`);
+    const rule = limitedRule?.(image);
+    if (rule !== undefined) skipped.add(rule.name);
+  };
   for (const p of positionals) {
-    // One by one: `push(...lines)` overflows the stack past about 130,000 lines.
     if (p !== '-') {
-      images.push(p);
+      explainOne(p);
       continue;
     }
-    let text: string;
+    // Each image answered as it arrives, waiting for a slow reader of the answers now and then
+    // (./stdin-words.ts): what is held stays small whatever the length of the list.
+    const chunks = io.stdinChunks?.() ?? textChunks(io.readStdin);
+    let sinceWait = 0;
     try {
-      text = await io.readStdin();
+      for await (const image of stdinWords(chunks)) {
+        explainOne(image);
+        if (++sinceWait >= DRAIN_EVERY && io.stdoutDrained !== undefined) {
+          sinceWait = 0;
+          await io.stdoutDrained();
+        }
+      }
     } catch (e) {
       if (!isNotUtf8(e)) throw e;
       io.stderr('error: stdin is not UTF-8 text (one image reference per line)\n');
       return EXIT.failure;
     }
-    // A byte order mark (a list saved by a Windows editor) is not part of the first image.
-    if (text.startsWith('\uFEFF')) text = text.slice(1);
-    // Lines, and words within a line: `kubectl get pods -o jsonpath='{..image}'` prints the images
-    // of a list separated by spaces, and no image has a space or a tab (the API server refuses one
-    // with white space around it).
-    for (const line of text.split(/\r?\n/)) for (const image of line.split(/[ \t]+/)) if (image !== '') images.push(image);
-  }
-  // Without --namespace, an image is explained for an object of no known namespace, where rules
-  // limited to `namespaces` never apply: a note names those that would take one of the images.
-  const limitedRule = namespace === undefined ? namespaceLimitedRules(loaded.state.rewriter) : undefined;
-  const skipped = new Set<string>();
-  for (const image of images) {
-    io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, namespace))}\n`);
-    const rule = limitedRule?.(image);
-    if (rule !== undefined) skipped.add(rule.name);
   }
   if (skipped.size > 0) {
     const names = [...skipped].slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (skipped.size > 3 ? ` and ${skipped.size - 3} more` : '');

@@ -1,4 +1,5 @@
 /** An in-memory `Io` for driving the CLI's `main` in tests. */
+import { Readable } from 'node:stream';
 import { type Io, main } from '../../src/cli/main.js';
 
 export interface CapturedIo extends Io {
@@ -14,6 +15,12 @@ export function captureIo(env: Readonly<Record<string, string | undefined>> = {}
     stderr: (s) => { err += s; },
     env,
     readStdin: () => Promise.resolve(stdin),
+    // In pieces of 3 bytes, as a pipe may cut it: a character of 2 to 4 bytes, a BOM and a CRLF
+    // split across reads must come out whole.
+    stdinChunks: () => {
+      const bytes = Buffer.from(stdin);
+      return Readable.from(Array.from({ length: Math.ceil(bytes.length / 3) }, (_, i) => bytes.subarray(3 * i, 3 * i + 3)));
+    },
     out: () => out,
     err: () => err,
   };

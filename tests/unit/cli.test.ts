@@ -1,6 +1,7 @@
 /** The CLI contract of DESIGN.md: explain, check-config, version, help, exit codes. */
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { strictUtf8 } from '../../src/cli/common.js';
 import { EXIT, main } from '../../src/cli/main.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
@@ -56,7 +57,11 @@ describe('explain', () => {
 
   it('says stdin is not UTF-8 instead of quoting the decoder (exit 1, nothing on stdout)', async () => {
     const io = captureIo(TEST_ENV);
-    const notUtf8 = { ...io, readStdin: () => Promise.resolve().then(() => strictUtf8.decode(Uint8Array.of(0x67, 0xff, 0x0a))) };
+    const notUtf8 = {
+      ...io,
+      readStdin: () => Promise.resolve().then(() => strictUtf8.decode(Uint8Array.of(0x67, 0xff, 0x0a))),
+      stdinChunks: () => Readable.from([Uint8Array.of(0x67, 0xff, 0x0a)]),
+    };
     expect(await main(['explain', '-c', demo, '-'], notUtf8)).toBe(EXIT.failure);
     expect(io.out()).toBe('');
     expect(io.err()).toBe('error: stdin is not UTF-8 text (one image reference per line)\n');
