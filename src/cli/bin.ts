@@ -1,4 +1,5 @@
 /** Entry point of dist/cli.js: wires the real process streams into `main`. */
+import { fstatSync } from 'node:fs';
 import { enableRegexFallback } from '../config/regex-fallback.js';
 import { strictUtf8 } from './common.js';
 import { failureExit, main } from './main.js';
@@ -6,7 +7,22 @@ import { failureExit, main } from './main.js';
 // Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
 enableRegexFallback();
 
+/**
+ * Node reads stdin opened on a directory (`render --check < manifests/`, meant as `-f`) as empty:
+ * `render --check` and `audit -f -` passed on input they never read. Refused instead, like `-f DIR`.
+ */
+function stdinNotDirectory(): void {
+  let directory = false;
+  try {
+    directory = fstatSync(0).isDirectory();
+  } catch {
+    // No stdin at all (closed): read as before, as empty.
+  }
+  if (directory) throw Object.assign(new Error('stdin is a directory: give one file (-f FILE, or < FILE) or a pipe (kustomize build DIR | ...)'), { code: 'EISDIR' });
+}
+
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  stdinNotDirectory();
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
   return strictUtf8.decode(Buffer.concat(chunks));
@@ -64,7 +80,10 @@ const code = await main(process.argv.slice(2), {
   stderrBacklog: () => process.stderr.writableLength,
   env: process.env,
   readStdin: () => readAll(process.stdin),
-  stdinChunks: () => process.stdin,
+  stdinChunks: () => {
+    stdinNotDirectory();
+    return process.stdin;
+  },
   stdoutDrained,
   ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),
 });
