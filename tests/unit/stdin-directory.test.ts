@@ -21,8 +21,8 @@ async function run(cli: string, args: string[], stdin: number | 'ignore'): Promi
   const child = spawn(process.execPath, [cli, ...args], { stdio: [stdin, 'pipe', 'pipe'], env: {} });
   let out = '';
   let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   return { code, out, err };
 }
