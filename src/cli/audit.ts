@@ -30,10 +30,10 @@ import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { isDnsSubdomain } from './webhook-endpoint.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
-import { type Finding, findingsOf, type ManifestObject, SCOPES, type Scope } from '../core/manifest.js';
+import { auditOf, type Finding, type ManifestObject, SCOPES, type Scope } from '../core/manifest.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
-import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
+import { type FieldProblem, workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 export const OUTPUTS = ['table', 'json'] as const;
 type Output = (typeof OUTPUTS)[number];
@@ -126,11 +126,23 @@ class Report {
   private configuration = '';
   /** Finished Pods that name an image the rules would rewrite, and how many such images. */
   private readonly finished = { pods: 0, images: 0 };
+  /** Fields named on stderr as unreadable (an image that is not a string): the audit is then incomplete. */
+  unreadable = 0;
 
   constructor(
     private readonly io: Io,
     private readonly output: Output,
+    /** What the objects were read from (`stdin`, a file name) for error lines; undefined: the cluster. */
+    private readonly source?: string,
   ) {}
+
+  /** A field of `o` whose image cannot be known (render refuses such a manifest): named, and the audit fails. */
+  unreadableField(o: ManifestObject, problem: FieldProblem): void {
+    this.unreadable++;
+    const name = o.name ?? '(no name)';
+    const what = `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}: ${o.pointer}${problem.pointer} ${problem.problem.split('; ')[0] ?? problem.problem}`;
+    this.io.stderr(`${printable(`error: ${this.source === undefined ? '' : `${this.source}: `}${what}`)}\n`);
+  }
 
   add(f: Finding): void {
     this.count++;
@@ -215,9 +227,15 @@ function report(objects: readonly ManifestObject[], audit: Audit, out: Report, c
     if (why !== undefined) out.leaveOut(why, audit.selection?.name);
     else if (!audit.includeFinished && isFinishedPod(o)) {
       // Counted only when the Pod names something the rules would rewrite: the summary says what was not counted.
-      const images = findingsOf(o, rewriter, scope).length;
+      const images = auditOf(o, rewriter, scope).findings.length;
       if (images > 0) out.leaveOutFinished(images);
-    } else if (!controllers.controls(o)) for (const f of findingsOf(o, rewriter, scope)) out.add(f);
+    } else if (!controllers.controls(o)) {
+      const { findings, unreadable } = auditOf(o, rewriter, scope);
+      for (const f of findings) out.add(f);
+      // Never passed over: an image that is not a string (`image: yes`, `!!binary`, which kubectl
+      // applies as a string) is a container whose image this audit did not read.
+      for (const p of unreadable) out.unreadableField(o, p);
+    }
   }
 }
 
@@ -330,7 +348,7 @@ export const command: Command = async (args, io) => {
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;
   const audit: Audit = { rewriter: sources.state.rewriter, scope, includeFinished: values['include-finished'] === true };
-  const out = new Report(io, output);
+  const out = new Report(io, output, values.filename === undefined ? undefined : values.filename === '-' ? 'stdin' : values.filename);
   let ok: boolean;
   if (values.filename !== undefined) {
     const text = await readManifests(values.filename, io);
@@ -344,6 +362,7 @@ export const command: Command = async (args, io) => {
   } else {
     ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out, configuration, values['webhook-config'] !== undefined);
   }
+  ok &&= out.unreadable === 0;
   // After a failed read, "nothing would be rewritten" would be a claim about what was not read.
   if (ok || out.total > 0) out.finish();
   if (!ok) return EXIT.invalidConfig;

@@ -260,8 +260,18 @@ export function containerLabel(r: Pick<RewriteRecord, 'list' | 'containerName' |
 
 /** The findings of one object: each container whose image the webhook would rewrite now. */
 export function findingsOf(o: ManifestObject, rewriter: Rewriter, scope: Scope = 'all'): Finding[] {
+  return auditOf(o, rewriter, scope).findings;
+}
+
+/**
+ * The findings of one object, and the fields that could not be read: what the API server would
+ * not accept (an image that is not a string), whose image is then not known. Render refuses such
+ * a manifest (src/manifests/render.ts); audit names them and fails, never passes over them.
+ */
+export function auditOf(o: ManifestObject, rewriter: Rewriter, scope: Scope = 'all'): { findings: Finding[]; unreadable: FieldProblem[] } {
   const d = decide(o, rewriter, { annotate: false, scope });
-  return d.rewrites.map((r) => ({
+  const unreadable = d.malformed.filter((m) => m.valid !== true);
+  const findings = d.rewrites.map((r) => ({
     namespace: d.namespace ?? '',
     kind: o.kind,
     name: o.name ?? '',
@@ -270,4 +280,5 @@ export function findingsOf(o: ManifestObject, rewriter: Rewriter, scope: Scope =
     rewritten: r.to,
     rule: r.rule,
   }));
+  return { findings, unreadable };
 }

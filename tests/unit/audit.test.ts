@@ -1120,6 +1120,25 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
     expect(kinds(r.out)).toEqual(['Pod/a', 'Pod/b']);
   });
 
+  // Before, such a field was skipped without a word and audit passed (exit 0, "no image would be
+  // rewritten"), where render stops (exit 2). `!!binary` is go-yaml's base64 string: kubectl
+  // applies `image: !!binary Z2NyLmlvL2FwcDox` as the Pod's image gcr.io/app:1.
+  it.each([
+    ['a boolean (kubectl reads yes as true)', 'yes', /\/spec\/containers\/0\/image is a boolean, not a string/],
+    ['a number', '1_000', /\/spec\/containers\/0\/image is a number, not a string/],
+    ['!!binary (kubectl: the string gcr.io/app:1)', '!!binary Z2NyLmlvL2FwcDox', /\/spec\/containers\/0\/image is an object, not a string/],
+  ])('an image that is %s: named on stderr, exit 2, the other objects still listed', async (_name, image, message) => {
+    const broken = `apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns-0}\nspec:\n  containers:\n  - name: c\n    image: ${image}\n`;
+    const r = await audit(['-f', '-', '-o', 'json'], `${broken}---\n${JSON.stringify(podIn('ns-0', 'a'))}\n`);
+    expect(r.code).toBe(2);
+    expect(kinds(r.out)).toEqual(['Pod/a']);
+    expect(r.err).toMatch(/^error: stdin: Pod ns-0\/x: /);
+    expect(r.err).toMatch(message);
+    // Alone: no "no image would be rewritten" about a Pod whose image was not read.
+    const alone = await audit(['-f', '-'], broken);
+    expect({ code: alone.code, out: alone.out }).toEqual({ code: 2, out: '' });
+  });
+
   it('nothing readable: no summary (it would claim something about what was not read)', async () => {
     const r = await audit(['-f', '-'], listOf('oops'));
     expect({ code: r.code, out: r.out }).toEqual({ code: 2, out: '' });
