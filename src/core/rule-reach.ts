@@ -1,6 +1,7 @@
 /**
  * Warnings about rules that can never match an image or never be reached: a rule an earlier one
- * shadows, a rule an `exclude` covers whole, a regex rule whose literal start no name has. And the
+ * shadows, a rule an `exclude` covers whole, a rule whose `excludeNamespaces` leave it no namespace,
+ * a regex rule whose literal start no name has. And the
  * reading of the regexes these checks and src/core/rule-warnings.ts decide by without a regex
  * parser (`openRegex`: a literal, then a tail that takes any rest). Printed by check-config, logged
  * at load (src/core/rules.ts).
@@ -8,7 +9,7 @@
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue } from './rule-types.js';
 import { hasPathPrefix, matchedHost } from './matched-name.js';
-import { literalPrefix } from './patterns.js';
+import { globMatcher, literalPrefix } from './patterns.js';
 
 /**
  * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
@@ -72,6 +73,48 @@ function takesAllFrom(open: OpenRegex, start: string, isMatch: boolean): boolean
   if (isMatch) return takesEvery(open, start, true);
   if (open.tail === 'path') return start.startsWith(`${open.literal}/`);
   return start.startsWith(open.literal) && (open.tail === 'any' || start.length > open.literal.length);
+}
+
+/** Name-against-glob tests namespaceWarnings may make for a whole document (the 1 MiB may hold some 100,000 of each). */
+const MAX_GLOB_TRIES = 100_000;
+
+/**
+ * The warnings for rules that their own `excludeNamespaces` leave no namespace: each entry of
+ * `namespaces` is excluded (a name an exclude glob matches, or a glob written again as an exclude),
+ * or an exclude of stars only takes every namespace. Only that much is decided (whether one glob
+ * takes all another does is not), so a warning is never wrong.
+ */
+export function namespaceWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): Issue[] {
+  const issues: Issue[] = [];
+  let tries = MAX_GLOB_TRIES;
+  rules.forEach((rule, i) => {
+    const excludes = specs[i]?.excludeNamespaces ?? [];
+    if (excludes.length === 0) return;
+    const path = ['rules', rule.index, 'excludeNamespaces'];
+    const all = excludes.find((e) => /^\*+$/.test(e));
+    if (all !== undefined) {
+      // A namespace that is not known (render without --namespace) is excluded by none.
+      const message = `rule "${rule.name}" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("${all}"); only render applies it, to objects without a namespace and without --namespace`;
+      issues.push({ path, severity: 'warning', message });
+      return;
+    }
+    const namespaces = specs[i]?.namespaces ?? [];
+    const written = new Set(excludes);
+    // Globs tried against each name only within the budget; past it, exact entries alone decide.
+    const cost = namespaces.length * excludes.length;
+    const globs = cost <= tries ? excludes.filter((e) => /[*?]/.test(e)).map((e) => ({ e, matches: globMatcher(e) })) : [];
+    if (globs.length > 0) tries -= cost;
+    const by: string[] = [];
+    for (const ns of namespaces) {
+      const hit = written.has(ns) ? ns : /[*?]/.test(ns) ? undefined : globs.find(({ matches }) => matches(ns))?.e;
+      if (hit === undefined) return;
+      by.push(`"${ns}" by "${hit}"`);
+    }
+    // A rule limited to namespaces never applies where the namespace is not known: never used at all.
+    const shown = by.length > 3 ? [...by.slice(0, 3), `${by.length - 3} more`] : by;
+    if (by.length > 0) issues.push({ path, severity: 'warning', message: `rule "${rule.name}" is never used: its excludeNamespaces exclude every namespace its namespaces name (${shown.join(', ')})` });
+  });
+  return issues;
 }
 
 /**

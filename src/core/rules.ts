@@ -20,7 +20,7 @@ import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
-import { excludedRuleWarnings, regexSpellingWarnings, shadowWarnings } from './rule-reach.js';
+import { excludedRuleWarnings, namespaceWarnings, regexSpellingWarnings, shadowWarnings } from './rule-reach.js';
 import { regexRewrittenAgainWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings } from './rule-warnings.js';
 
 // The types are in src/core/rule-types.ts (shared with the warnings); importers keep one entry point.
@@ -221,6 +221,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   for (const warning of shadowWarnings(rules, specs)) issues.push(warning);
   for (const warning of rewrittenAgainWarnings(rules, specs, exclude)) issues.push(warning);
   for (const warning of excludedRuleWarnings(rules, exclude)) issues.push(warning);
+  for (const warning of namespaceWarnings(rules, specs)) issues.push(warning);
   for (const warning of runtimeWarnings(rules)) issues.push(warning);
   for (const warning of regexSpellingWarnings(rules)) issues.push(warning);
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });

@@ -661,6 +661,22 @@ describe('validation warnings', () => {
     },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
     {
+      // check-config --strict said "ok"; the rule applies in no namespace.
+      why: 'a rule whose namespaces its excludeNamespaces all exclude',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [shop, team-a], excludeNamespaces: [shop, "team-*"]}\n',
+      want: 'rules[0].excludeNamespaces: rule "gcr" is never used: its excludeNamespaces exclude every namespace its namespaces name ("shop" by "shop", "team-a" by "team-*")',
+    },
+    {
+      why: 'a rule whose namespaces glob is excluded as written',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: ["team-*"], excludeNamespaces: ["team-*"]}\n',
+      want: 'rules[0].excludeNamespaces: rule "gcr" is never used: its excludeNamespaces exclude every namespace its namespaces name ("team-*" by "team-*")',
+    },
+    {
+      why: 'a rule that excludes every namespace',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: [a, "*"]}\n',
+      want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("*"); only render applies it, to objects without a namespace and without --namespace',
+    },
+    {
       // CRI-O's parser (containers/image) has no IPv6 hosts: every Pod rewritten to it failed there.
       why: 'a replace whose registry is an IPv6 address',
       doc: "rules:\n  - {name: hub, match: docker.io, replace: '[fd00::1]:5000/hub'}\n",
@@ -697,6 +713,15 @@ describe('validation warnings', () => {
   ])('does not say a regex rule is never used for %s', (_why, before, regex, after = '') => {
     const r = parseRules(`rules:\n${before}  - {name: r, regex: '${regex}', replace: mirror.example.com/$1}\n${after}`, {});
     expect(r.ok && r.warnings.map(formatIssue).filter((w) => w.includes('never used'))).toEqual([]);
+  });
+
+  it.each([
+    ['one of its namespaces is not excluded', 'namespaces: [shop, web], excludeNamespaces: [shop]'],
+    ['a glob that an exclude covers only in part', 'namespaces: ["team-*"], excludeNamespaces: [team-a]'],
+    ['excludes only', 'excludeNamespaces: ["team-*", "?"]'],
+  ])('does not say a rule limited to namespaces is never used when %s', (_why, fields) => {
+    const r = parseRules(`rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, ${fields}}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
 
   it.each([
