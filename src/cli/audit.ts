@@ -355,8 +355,12 @@ export const command: Command = async (args, io) => {
     const read = text === undefined ? { objects: [], complete: false } : fileObjects(text, io, values.filename === '-' ? 'stdin' : values.filename);
     ok = read.complete;
     // A controller is in the namespace of what it controls: -n keeps both or neither. Namespaces
-    // and webhook configurations (cluster-scoped) say what the webhook is called for.
-    const wanted = read.objects.filter((o) => !isSelectionInput(o) && (namespace === undefined || o.namespace === namespace));
+    // and webhook configurations (cluster-scoped) say what the webhook is called for. An object
+    // without a namespace (a manifest, never kubectl get's) is in NS, as `kubectl apply -n NS` creates it.
+    const wanted = read.objects
+      .filter((o) => !isSelectionInput(o))
+      .map((o) => (o.namespace === undefined && namespace !== undefined ? { ...o, namespace } : o))
+      .filter((o) => namespace === undefined || o.namespace === namespace);
     const selection = note(io, fileSelection(read.objects, wanted, configuration), values['webhook-config'] !== undefined);
     report(wanted, { ...audit, selection }, out, new Controllers());
   } else {

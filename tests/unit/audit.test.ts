@@ -861,6 +861,27 @@ describe('audit -f: empty input is an error, an empty List is not', () => {
   });
 });
 
+// Before, -n dropped every object without metadata.namespace: `audit -f deploy.yaml -n shop` of
+// manifests that `kubectl apply -n shop` creates in shop passed (exit 0, "no image would be rewritten").
+describe('audit -f -n NS: an object without a namespace is in NS, as kubectl apply -n and render --namespace read it', () => {
+  const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: c, image: gcr.io/web:1}]\n';
+
+  it('listed in NS, and decided there', async () => {
+    const r = await audit(['-f', '-', '-n', 'shop', '-o', 'json'], pod);
+    expect(r.code).toBe(1);
+    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+      { namespace: 'shop', kind: 'Pod', name: 'web', container: 'c', image: 'gcr.io/web:1', rewritten: 'asia.gcr.io/web:1', rule: 'gcr-asia' },
+    ]);
+  });
+
+  it('an object of another namespace is still left out, and kube-system given with -n still is', async () => {
+    expect((await audit(['-f', '-', '-n', 'shop'], pod.replace('{name: web}', '{name: web, namespace: other}'))).code).toBe(0);
+    const r = await audit(['-f', '-', '-n', 'kube-system'], pod);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('left out: 1 object(s) in kube-system');
+  });
+});
+
 describe('audit -f: what the webhook is never called for is left out', () => {
   const mirror = { annotations: { 'kubernetes.io/config.mirror': '3f1c' } };
   const input = listOf(
