@@ -75,6 +75,9 @@ describe('render command', () => {
     ['empty', ''],
     ['blank lines', '\n  \n'],
     ['only comments and document markers', '# Source: chart/templates/x.yaml\n---\n--- # next\n...\r\n'],
+    // Before, these passed without the warning: `jq '.items[0]'` of an empty List prints null.
+    ['a document that is null (jq of what is not there)', 'null\n'],
+    ['documents that are null in YAML spellings', '--- ~\n---\nNull # nothing\n---\n  NULL\r\n'],
   ])('--check warns that an input with no manifests checked nothing (%s), and still exits 0', async (_why, input) => {
     const r = await render(['--check'], input);
     expect(r).toEqual({ code: 0, out: '', err: 'warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\nrender --check: no image would change\n' });
