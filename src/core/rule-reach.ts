@@ -147,7 +147,7 @@ export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: re
 
 /**
  * The warnings for regex rules that can match no name because of how they spell the text every
- * name they match starts with (`literalPrefix`): names are compared with their host as the
+ * name they match starts with (`literalPrefix`): names have no tag or digest, are compared with their host as the
  * kubelet reads it (src/core/matched-name.ts: lower case, a port without its leading zeros, no
  * `:443`, Docker Hub's hosts `docker.io`), their path is lower case, and they start with a
  * registry host. A `match` prefix spelled so is refused (src/config/document-rules.ts); a regex is
@@ -168,6 +168,13 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
       for (let k = 0; k < n; k++) i += source[i] === '\\' ? 2 : 1;
       return i;
     };
+    // A tag or digest (`nginx:1\.27`, `app@sha256:...`): rules see the normalized name alone, never a
+    // `:` after its host nor an `@`, so such a literal start is in no name however it is spelled.
+    if (literal.includes('@') || (slash > 0 && literal.includes(':', slash))) {
+      const message = `rule "${rule.name}" matches nothing: no name has the tag or digest of "${literal}" (rules see the name alone, the tag and digest are kept as they are); match the name, whatever its tag`;
+      issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message });
+      continue;
+    }
     let why: string | undefined;
     let fixed: string | undefined;
     if (/[A-Z]/.test(literal)) {

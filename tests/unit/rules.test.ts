@@ -758,6 +758,19 @@ describe('validation warnings', () => {
     if (again.ok) expect(explainImage(again.rewriter, image)).toMatchObject({ rule: 'r' });
   });
 
+  it.each([
+    // check-config --strict said "ok"; explain showed such a rule rewrote nothing, since rules see names without tag or digest.
+    ['docker\\.io/library/nginx:1\\.27', 'docker.io/library/nginx:1.27', 'docker.io/library/nginx:1.27'],
+    ['gcr\\.io/app@sha256:(.*)', 'gcr.io/app@sha256:', `gcr.io/app@sha256:${'0'.repeat(64)}`],
+    ['^localhost:5000/team/app:v(.*)', 'localhost:5000/team/app:v', 'localhost:5000/team/app:v1'],
+  ])('warns that a regex rule naming a tag or digest (%s) matches nothing', (regex, literal, image) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([
+      `rules[0].regex: rule "r" matches nothing: no name has the tag or digest of "${literal}" (rules see the name alone, the tag and digest are kept as they are); match the name, whatever its tag`,
+    ]);
+    if (r.ok) expect(explainImage(r.rewriter, image)).toMatchObject({ rewritten: image, rule: '' });
+  });
+
   it.each(['reg\\.example\\.com:0/(.*)', '[A-Za-z]+\\.example\\.org/(.*)', '(GCR|gcr)\\.io/(.*)', 'registry:0[0-9]*/(.*)'])('does not warn about a regex rule whose spelling is not decided by its literal start: %s', (regex) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
