@@ -7,7 +7,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { RegExpParser } from '@eslint-community/regexpp';
 import fc from 'fast-check';
-import { disagreement, regexSourceArb, subjectArb } from '../helpers/regex-differential.js';
+import { RegExpParser as Parser } from '@eslint-community/regexpp';
+import { disagreement, NESTED_SUBJECT_CHARS, nestedRepetition, regexSourceArb, subjectArb } from '../helpers/regex-differential.js';
+import { runSnippet } from '../helpers/cli-bundle.js';
 
 describe('the rules regex parser reads what V8 runs', () => {
   it.each([
@@ -46,6 +48,27 @@ describe('the rules regex parser reads what V8 runs', () => {
     const read = (s: string) => strict.parsePattern(s, 0, s.length, { unicode: false });
     expect(disagreement('[\\c](a+)+]', [], read)).toContain('the parser refuses it');
     expect(disagreement('a{1', ['a{1'], read)).toContain('the parser refuses it');
+  });
+
+  // The oracle runs V8's backtracking on every source: one with repetitions inside repetitions
+  // ran for more than 13 minutes on a 10-character subject and hung a long fuzz run. Such a source
+  // is compared on subjects of at most NESTED_SUBJECT_CHARS characters (run in a child process,
+  // killed at the timeout, so that a regression fails here instead of hanging the suite).
+  it('compares a source of nested repetitions without running it into exponential time', async () => {
+    const r = await runSnippet(
+      `import { disagreement } from './tests/helpers/regex-differential.ts';
+process.stdout.write(String(disagreement('(?:(?<g>[^/]*|(?:[^/]?|\\\\w*?){2,})*(?=a)*?)*\\\\/+-', ['<\\\\}>--ak1'])));`,
+      { timeout: 30_000 },
+    );
+    expect(r).toEqual({ status: 0, signal: null, stdout: 'undefined' });
+  }, 60_000);
+
+  it('tells nested repetitions from repetitions side by side', () => {
+    const parser = new Parser({ ecmaVersion: 2025 });
+    const nested = (s: string): boolean => nestedRepetition(parser.parsePattern(s, 0, s.length, { unicode: false }));
+    expect(['(a+)+', '(?:a*b)*', '(a{2,})?c*', '(?:x|(?:y{2})+)*', '(?=a*)+'].map(nested)).toEqual([true, true, false, true, true]);
+    expect(['a+b*', '(ab)+', '(a?)+', '(a{1})*', 'a{0,1}'].map(nested)).toEqual([false, false, false, false, false]);
+    expect(NESTED_SUBJECT_CHARS).toBeGreaterThanOrEqual(3);
   });
 
   it('agrees on generated sources', () => {
