@@ -153,6 +153,28 @@ export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: re
  * registry host. A `match` prefix spelled so is refused (src/config/document-rules.ts); a regex is
  * warned about, with the spelling that matches, since only its literal start can be judged.
  */
+/** The character at `i` of a regex source when it stands for itself, must be matched there, and no name holds it. */
+function oddCharacterAt(source: string, i: number): string | undefined {
+  const c = source[i];
+  // An alternation anywhere: another branch may match where this one cannot (`literalPrefix` is '' then too).
+  if (c === undefined || source.includes('|')) return undefined;
+  let char: string;
+  let next: number;
+  if (c === '\\') {
+    // An escaped punctuation mark stands for itself (`\+`, `\#`, `\ `); `\d`, `\b`, `\1`... do not.
+    const e = source[i + 1];
+    if (e === undefined || /[A-Za-z0-9]/.test(e)) return undefined;
+    char = e;
+    next = i + 2;
+  } else {
+    if ('^$.|?*+()[]{}'.includes(c)) return undefined;
+    char = c;
+    next = i + 1;
+  }
+  if (/[A-Za-z0-9._\-/:@[\]]/.test(char) || /^[?*{]/.test(source.slice(next))) return undefined;
+  return char;
+}
+
 export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
   const issues: Issue[] = [];
   for (const rule of rules) {
@@ -172,6 +194,15 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
     // `:` after its host nor an `@`, so such a literal start is in no name however it is spelled.
     if (literal.includes('@') || (slash > 0 && literal.includes(':', slash))) {
       const message = `rule "${rule.name}" matches nothing: no name has the tag or digest of "${literal}" (rules see the name alone, the tag and digest are kept as they are); match the name, whatever its tag`;
+      issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message });
+      continue;
+    }
+    // The literal start ends at a character no normalized name holds, taken as it is (a space,
+    // `#`, `é`, or `\+`; not followed by a quantifier that could skip it): names are letters,
+    // digits, `.`, `_`, `-` and `/`, with a host's `:port` and an IPv6 host's brackets.
+    const odd = oddCharacterAt(source, at(literal.length));
+    if (odd !== undefined) {
+      const message = `rule "${rule.name}" matches nothing: no name has the character ${JSON.stringify(odd)} of "${literal}${odd}" (names are letters, digits, ".", "_", "-" and "/", with a host's ":port")`;
       issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message });
       continue;
     }

@@ -771,6 +771,24 @@ describe('validation warnings', () => {
     if (r.ok) expect(explainImage(r.rewriter, image)).toMatchObject({ rewritten: image, rule: '' });
   });
 
+  it.each([
+    // check-config --strict said "ok" for a regex whose literal start holds a character no name has.
+    ['gcr\\.io/ app(.*)', ' ', 'gcr.io/ '],
+    ['gcr\\.io/team\\+x/(.*)', '+', 'gcr.io/team+'],
+    ['quay\\.io/café/(.*)', 'é', 'quay.io/café'],
+    ['ghcr\\.io/org/#app', '#', 'ghcr.io/org/#'],
+  ])('warns that a regex rule whose literal start holds %j matches nothing', (regex, char, literal) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([
+      `rules[0].regex: rule "r" matches nothing: no name has the character ${JSON.stringify(char)} of "${literal}" (names are letters, digits, ".", "_", "-" and "/", with a host's ":port")`,
+    ]);
+  });
+
+  it.each(['[\\[]?gcr\\.io/(.*)', '\\[::1\\]:5000/team/(.*)', 'gcr\\.io/a_b__c-d\\.e/(.*)', 'localhost:5000/(.*)', 'gcr\\.io/ ?app/(.*)', 'gcr\\.io/x\\d+/(.*)', 'gcr\\.io/#*(.*)', 'gcr\\.io/(?:a|b)/(.*)', ' |gcr\\.io/(.*)'])('does not warn about a regex whose literal start holds only characters of names: %s', (regex) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+  });
+
   it.each(['reg\\.example\\.com:0/(.*)', '[A-Za-z]+\\.example\\.org/(.*)', '(GCR|gcr)\\.io/(.*)', 'registry:0[0-9]*/(.*)'])('does not warn about a regex rule whose spelling is not decided by its literal start: %s', (regex) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
