@@ -24,6 +24,13 @@ import type { Readable } from 'node:stream';
 import { EXIT, type Io } from './common.js';
 import { createObservability } from '../observability/telemetry.js';
 
+/**
+ * The variable that gives each worker the text of `--token-file` as the primary read it at start:
+ * the token is read once (README), and a worker started later (a replacement) must not take a token
+ * the file got since, while the others answer with the old one (every other call 401).
+ */
+export const TOKEN_FILE_TEXT_ENV = 'IMAGE_REWRITER_TOKEN_FILE_TEXT';
+
 /** What a worker tells the primary. */
 interface WorkerMessage {
   readonly kind: 'stdout';
@@ -219,8 +226,8 @@ interface Started {
   readonly startedAt: number;
 }
 
-function fork(logs: LogRelay): Started {
-  const worker = cluster.fork();
+function fork(logs: LogRelay, env: Readonly<Record<string, string>> | undefined): Started {
+  const worker = cluster.fork(env);
   const stderr = worker.process.stderr;
   const logged = stderr === null ? Promise.resolve() : logs.relay(stderr);
   let killedBy: string | undefined;
@@ -248,12 +255,12 @@ function fork(logs: LogRelay): Started {
  * Returns the exit code (a worker's when the start fails, else 0 after a clean shutdown) once every
  * worker's stderr has closed and all of it went to `stderr`: no last lines lost.
  */
-export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[] }, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> }, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
   // Each worker's stderr a pipe of its own, read by logRelay; stdin and stdout shared as before.
   cluster.setupPrimary({ exec: entry.exec, args: [...entry.args], stdio: [0, 1, 'pipe', 'ipc'] });
   const logs = logRelay(stderr);
   const relaying = new Set<Promise<void>>();
-  const code = await supervise(workers, io, stop, logs, (logged) => {
+  const code = await supervise(workers, io, stop, logs, entry.env, (logged) => {
     relaying.add(logged);
     void logged.then(() => relaying.delete(logged));
   });
@@ -261,7 +268,7 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   return code;
 }
 
-async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, relayed: (logged: Promise<void>) => void): Promise<number> {
+async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, env: Readonly<Record<string, string>> | undefined, relayed: (logged: Promise<void>) => void): Promise<number> {
   const { logger } = createObservability({ sink: (line) => { logs.write(`${line}\n`); }, keys: { worker: 'primary' } });
   const live = new Set<Started>();
   let stopping = false;
@@ -271,7 +278,7 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
   let quickDeaths = 0;
 
   const startOne = (): Started => {
-    const s = fork(logs);
+    const s = fork(logs, env);
     relayed(s.logged);
     live.add(s);
     void s.exited.then((code) => {

@@ -31,7 +31,8 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
-import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, runPrimary, workerIo, workerStop } from './serve-workers.js';
+import { readTokenFileText } from '../config/token.js';
+import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, runPrimary, TOKEN_FILE_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -183,7 +184,7 @@ function processSignals(): ServeRuntime & { release: () => void } {
 }
 
 /** `serve` with an injected stop trigger (tests); `command` wires it to the process signals. */
-export async function runServe(args: string[], io: Io, runtime: ServeRuntime, worker?: number): Promise<number> {
+export async function runServe(args: string[], io: Io, runtime: ServeRuntime, worker?: number, tokenFileText?: string): Promise<number> {
   const { values } = parseFlags({ args, options: OPTIONS, allowPositionals: false, strict: true });
   parseWorkers(values.workers);
   const missing = (['listen', 'tls-cert-file', 'tls-private-key-file'] as const).filter((k) => values[k] === undefined);
@@ -206,6 +207,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   const sources = await openCliSources(io, {
     configFile: values.config,
     tokenFile: values['token-file'],
+    tokenFileText,
     allowUnauthenticated: values['allow-unauthenticated'],
     logger,
     metrics,
@@ -258,7 +260,7 @@ export const command: Command = (args, io) => {
     // once it failed to start (a usage error throws: main prints it and exits 64); the worker's
     // own disconnect (not `process.disconnect()`, after which Node exits with 0) lets it end with
     // its code.
-    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id)
+    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id, io.env[TOKEN_FILE_TEXT_ENV])
       .then((code) => {
         process.exitCode = code;
         return code;
@@ -272,6 +274,19 @@ export const command: Command = (args, io) => {
   const entry = io.processEntry;
   if (workers > 1 && entry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
   const signals = processSignals();
-  const run = workers === 1 || entry === undefined ? runServe(args, io, signals) : runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args] });
-  return run.finally(signals.release);
+  if (workers === 1 || entry === undefined) return runServe(args, io, signals).finally(signals.release);
+  return workersToken(values['token-file'])
+    .then((env) => runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) }))
+    .finally(signals.release);
 };
+
+/**
+ * The workers' environment entry with the token file's text, read once here: every worker, a
+ * replacement too, uses the token `serve` started with. None when there is no such file, or it
+ * cannot be read (each worker then reads it, and the first says why it cannot), or it holds a NUL
+ * (not allowed in a variable; no token has one).
+ */
+async function workersToken(file: string | undefined): Promise<Record<string, string> | undefined> {
+  const text = file === undefined || file.trim() === '' ? undefined : await readTokenFileText(file);
+  return text === undefined || text.includes('\0') ? undefined : { [TOKEN_FILE_TEXT_ENV]: text };
+}

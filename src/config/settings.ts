@@ -65,7 +65,8 @@ export type RulesSetting =
 export type TokenSetting =
   | { readonly kind: 'none' }
   | { readonly kind: 'inline'; readonly tokens: WebhookTokens }
-  | { readonly kind: 'file'; readonly path: string }
+  /** `text`: the file's text read earlier, used instead of reading it (AdapterOptions.tokenFileText). */
+  | { readonly kind: 'file'; readonly path: string; readonly text?: string }
   | { readonly kind: 'ssm'; readonly name: string }
   | { readonly kind: 'secret'; readonly secretId: string };
 
@@ -86,6 +87,11 @@ export interface AdapterOptions {
   readonly configFile?: string | undefined;
   /** `--token-file FILE`: overrides the token variables. */
   readonly tokenFile?: string | undefined;
+  /**
+   * The text of `tokenFile` as read once before (`serve --workers`: by the primary at start, for
+   * every worker, a replacement too): a file changed since is not read again.
+   */
+  readonly tokenFileText?: string | undefined;
   /** `--allow-unauthenticated`: the flag form of `WEBHOOK_ALLOW_UNAUTHENTICATED=true`. */
   readonly allowUnauthenticated?: boolean | undefined;
   /** False for adapters that answer no network requests (`invoke`): no token is then fine. Default true. */
@@ -141,7 +147,7 @@ function readRules(env: Env, options: AdapterOptions, problem: (path: string, me
 }
 
 function readToken(env: Env, options: AdapterOptions, problem: (path: string, message: string) => void): TokenSetting {
-  if (options.tokenFile !== undefined) return { kind: 'file', path: options.tokenFile };
+  if (options.tokenFile !== undefined) return { kind: 'file', path: options.tokenFile, ...(options.tokenFileText === undefined ? {} : { text: options.tokenFileText }) };
   const tokenVars = [ENV.token, ENV.tokenParameter, ENV.tokenSecretArn].filter((n) => setting(env, n) !== undefined);
   if (tokenVars.length > 1) problem(ENV.token, `set only one of ${tokenVars.join(', ')}`);
   const inlineToken = setting(env, ENV.token)?.trim();

@@ -62,6 +62,7 @@ function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): st
 async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs: number): Promise<string | undefined> {
   switch (setting.kind) {
     case 'file': {
+      if (setting.text !== undefined) return setting.text;
       const bytes = await readUpTo(setting.path, MAX_TOKEN_FILE_BYTES + 1);
       if (bytes.length > MAX_TOKEN_FILE_BYTES) throw new Error(`larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
       return bytes.toString('utf8');
@@ -83,6 +84,19 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       const command = new GetSecretValueCommand({ SecretId: setting.secretId });
       return (await secretsManager.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;
     }
+  }
+}
+
+/**
+ * A token file's text as `--token-file` reads it, or undefined when it cannot be read or is too
+ * large (the reader that uses it then reads the file itself, and says why it cannot).
+ */
+export async function readTokenFileText(path: string): Promise<string | undefined> {
+  try {
+    const bytes = await readUpTo(path, MAX_TOKEN_FILE_BYTES + 1);
+    return bytes.length > MAX_TOKEN_FILE_BYTES ? undefined : bytes.toString('utf8');
+  } catch {
+    return undefined;
   }
 }
 

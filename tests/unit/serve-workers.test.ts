@@ -196,6 +196,35 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression: a replacement worker read --token-file again, so after the token Secret changed (and
+  // before the Pods were restarted, as the README asks) a worker killed by the OOM killer came back
+  // with the new token while the other kept the old: every other call was answered 401 (the API
+  // server then admits the Pod unrewritten). The token is read once, at start, for every worker.
+  it('a worker replaced after the token file changed answers with the token serve started with', async () => {
+    const ownToken = join(await mkdtemp(join(scratch, 'token-')), 'token');
+    await writeFile(ownToken, `${EVENT_TOKEN}\n`);
+    const base = args(await rulesFile(), 2);
+    const s = serve(base.map((a) => (a === tokenFile ? ownToken : a)));
+    try {
+      const port = await s.port;
+      await writeFile(ownToken, 'another-token-0123456789abcdef\n');
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+      process.kill(victim ?? 0, 'SIGKILL');
+      await started;
+      const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
+      const images: string[] = [];
+      for (let i = 0; i < 8; i++) images.push(await demoImage(port));
+      await answered;
+      expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+      expect(s.stderr()).not.toContain('another-token');
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   // Regression: a SIGTERM while a replacement was waiting to start, or was starting, left a worker
   // serving with nobody to stop it (the replacement was started anyway; the shutdown message reached
   // the new worker before it listened for it), and the primary waited for it forever.
