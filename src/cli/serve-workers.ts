@@ -31,6 +31,13 @@ import { createObservability } from '../observability/telemetry.js';
  */
 export const TOKEN_FILE_TEXT_ENV = 'IMAGE_REWRITER_TOKEN_FILE_TEXT';
 
+/**
+ * Set (to `1`) in the environment of a worker started while the others serve (a replacement): the
+ * plain text the CLI prints when it cannot start is then written as JSON log lines (workerIo), since
+ * it lands in the log of a running serve.
+ */
+export const REPLACEMENT_ENV = 'IMAGE_REWRITER_REPLACEMENT';
+
 /** What a worker tells the primary. */
 interface WorkerMessage {
   readonly kind: 'stdout';
@@ -177,10 +184,22 @@ export function logRelay(out: NodeJS.WritableStream): LogRelay {
   return { write: (text) => { push(Buffer.from(text)); }, relay };
 }
 
-/** The Io of a worker: stdout goes to the primary as a message, stderr is its own pipe to the primary (logRelay). */
-export function workerIo(io: Io): Io {
+/**
+ * The Io of a worker: stdout goes to the primary as a message, stderr is its own pipe to the primary
+ * (logRelay). In a replacement (`REPLACEMENT_ENV`), text that is not log lines (`error: ...` when it
+ * cannot start, the rules' warnings) becomes one JSON line (`worker cannot start` with the text as
+ * `reason`, else `worker start notes`); log lines, JSON already, pass as they are.
+ */
+export function workerIo(io: Io, id: number): Io {
+  const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: id } });
+  const stderr = io.env[REPLACEMENT_ENV] !== '1' ? io.stderr : (text: string): void => {
+    if (text.startsWith('{')) io.stderr(text);
+    else if (text.startsWith('error: ')) logger.error('worker cannot start', { reason: text.slice('error: '.length).trimEnd() });
+    else logger.warn('worker start notes', { text: text.trimEnd() });
+  };
   return {
     ...io,
+    stderr,
     stdout: (text) => {
       const message: WorkerMessage = { kind: 'stdout', text };
       process.send?.(message);
@@ -278,7 +297,8 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
   let quickDeaths = 0;
 
   const startOne = (): Started => {
-    const s = fork(logs, env);
+    // A worker started while the others serve is a replacement (REPLACEMENT_ENV).
+    const s = fork(logs, serving ? { ...env, [REPLACEMENT_ENV]: '1' } : env);
     relayed(s.logged);
     live.add(s);
     void s.exited.then((code) => {

@@ -260,7 +260,7 @@ export const command: Command = (args, io) => {
     // once it failed to start (a usage error throws: main prints it and exits 64); the worker's
     // own disconnect (not `process.disconnect()`, after which Node exits with 0) lets it end with
     // its code.
-    return runServe(args, workerIo(io), { stop: workerStop() }, worker.id, io.env[TOKEN_FILE_TEXT_ENV])
+    return runServe(args, workerIo(io, worker.id), { stop: workerStop() }, worker.id, io.env[TOKEN_FILE_TEXT_ENV])
       .then((code) => {
         process.exitCode = code;
         return code;

@@ -25,7 +25,7 @@ const script = process.argv[1] ?? '';
 const partial = process.argv[2] === 'partial';
 
 async function work(id: number): Promise<void> {
-  const wio = workerIo(io);
+  const wio = workerIo(io, id);
   const state = { stopped: false };
   void workerStop().then(() => {
     state.stopped = true;

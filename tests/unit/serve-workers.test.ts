@@ -225,6 +225,33 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression: a replacement that could not start (rules made invalid, a certificate pair caught
+  // half-rotated) printed the CLI's plain-text report (`error: ...`, one line per problem) into the
+  // log of a running serve, one JSON document per line otherwise; for a certificate or a token, that
+  // text was the only place the reason was written.
+  it('a replacement worker that cannot start says why in JSON log lines, no plain text', async () => {
+    const rules = await rulesFile();
+    const s = serve(args(rules, 2));
+    try {
+      await s.port;
+      const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
+      await writeFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
+      await invalid;
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const failed = s.next((l) => l['message'] === 'worker exited; starting another' && l['code'] === EXIT.invalidConfig);
+      process.kill(victim ?? 0, 'SIGKILL');
+      await failed;
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      expect(s.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('{'))).toEqual([]);
+      const cannot = s.logs.find((l) => l['message'] === 'worker cannot start');
+      expect(cannot).toMatchObject({ level: 'ERROR', worker: 3 });
+      expect(String(cannot?.['reason'])).toContain('rules[0].replace: is required');
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   // Regression: a SIGTERM while a replacement was waiting to start, or was starting, left a worker
   // serving with nobody to stop it (the replacement was started anyway; the shutdown message reached
   // the new worker before it listened for it), and the primary waited for it forever.
