@@ -295,6 +295,8 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
   let serving = false;
   /** Workers in a row that died before they settled (SETTLED_MS). */
   let quickDeaths = 0;
+  /** Replacements waiting out their delay: cleared at shutdown, which would otherwise wait for them (up to 60 s). */
+  const waiting = new Set<NodeJS.Timeout>();
 
   const startOne = (): Started => {
     // A worker started while the others serve is a replacement (REPLACEMENT_ENV).
@@ -312,14 +314,18 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
       logger.error('worker exited; starting another', { workerId: s.worker.id, ...(signal === undefined ? { code } : { signal }), livedMs: lived, startInMs: delay });
       // A shutdown that began while the replacement waited must not start it (it would serve on
       // with nobody to stop it, and the primary would wait for it forever).
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        waiting.delete(timer);
         if (!stopping) startOne();
       }, delay);
+      waiting.add(timer);
     });
     return s;
   };
   const shutdown = async (signal: string): Promise<number> => {
     stopping = true;
+    for (const timer of waiting) clearTimeout(timer);
+    waiting.clear();
     const message: PrimaryMessage = { kind: 'shutdown', signal };
     const pending = [...live];
     for (const s of pending) {

@@ -312,6 +312,30 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression: the primary kept the timer of a replacement waiting out its delay (up to 60 s while
+  // replacements keep failing: a rules file left invalid), so after SIGTERM it exited only when that
+  // timer fired: past a Pod's terminationGracePeriodSeconds (30 s, deploy/serve.yaml), a SIGKILL.
+  it('SIGTERM while a replacement waits out a long restart delay: the primary exits at once', async () => {
+    const rules = await rulesFile();
+    const s = serve(args(rules, 2));
+    try {
+      await s.port;
+      const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
+      await writeFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
+      await invalid;
+      // Replacements fail at start: 1 s, 2 s, then a 4 s wait.
+      const long = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['startInMs'] === 'number' && l['startInMs'] >= 4000);
+      process.kill(childrenOf(s.child.pid ?? 0)[0] ?? 0, 'SIGKILL');
+      await long;
+      const signalled = performance.now();
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      expect(performance.now() - signalled).toBeLessThan(2500);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('fails once, with the exit code and report of the first worker, when the configuration cannot start', async () => {
     const s = serve(args(await rulesFile('invalid-missing-replace.yaml'), 2));
     expect(await s.exited).toBe(EXIT.invalidConfig);
