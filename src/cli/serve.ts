@@ -32,7 +32,7 @@ import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutc
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
 import { readTokenFileText } from '../config/token.js';
-import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, runPrimary, TOKEN_FILE_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
+import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_FILE_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -275,6 +275,10 @@ export const command: Command = (args, io) => {
   if (workers > 1 && entry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
   const signals = processSignals();
   if (workers === 1 || entry === undefined) return runServe(args, io, signals).finally(signals.release);
+  // The variables the primary gives its workers are its own to set: ones it inherited (cluster.fork
+  // passes process.env on) must not reach a worker as its token or make it a replacement.
+  Reflect.deleteProperty(process.env, TOKEN_FILE_TEXT_ENV);
+  Reflect.deleteProperty(process.env, REPLACEMENT_ENV);
   return workersToken(values['token-file'])
     .then((env) => runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) }))
     .finally(signals.release);

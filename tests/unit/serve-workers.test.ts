@@ -54,8 +54,8 @@ interface Served {
   readonly port: Promise<number>;
 }
 
-function serve(args: readonly string[]): Served {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' } });
+function serve(args: readonly string[], env: Readonly<Record<string, string>> = {}): Served {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...env } });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   let stdout = '';
   let stderr = '';
@@ -220,6 +220,22 @@ describe('serve --workers 2', () => {
       expect(s.stderr()).not.toContain('another-token');
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  // The primary hands the token file's text to its workers in a variable of its own: one the
+  // primary found already set in its environment (from whoever started it) must never reach them
+  // as the token when the primary itself could not read the file.
+  it('workers never take the token from a variable the primary inherited', async () => {
+    const missing = join(await mkdtemp(join(scratch, 'token-')), 'absent');
+    const base = args(await rulesFile(), 2);
+    const s = serve(base.map((a) => (a === tokenFile ? missing : a)), { IMAGE_REWRITER_TOKEN_FILE_TEXT: `${EVENT_TOKEN}\n`, IMAGE_REWRITER_REPLACEMENT: '1' });
+    try {
+      const code = await Promise.race([s.exited, s.port.then(() => 'listening' as const)]);
+      expect(code).toBe(EXIT.failure);
+      expect(s.stderr()).toContain('absent');
     } finally {
       s.child.kill('SIGKILL');
     }
