@@ -61,12 +61,8 @@ function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): st
 
 async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs: number): Promise<string | undefined> {
   switch (setting.kind) {
-    case 'file': {
-      if (setting.text !== undefined) return setting.text;
-      const bytes = await readUpTo(setting.path, MAX_TOKEN_FILE_BYTES + 1);
-      if (bytes.length > MAX_TOKEN_FILE_BYTES) throw new Error(`larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
-      return bytes.toString('utf8');
-    }
+    case 'file':
+      return setting.text ?? (await tokenFileText(setting.path));
     case 'ssm': {
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
@@ -92,12 +88,14 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
  * large (the reader that uses it then reads the file itself, and says why it cannot).
  */
 export async function readTokenFileText(path: string): Promise<string | undefined> {
-  try {
-    const bytes = await readUpTo(path, MAX_TOKEN_FILE_BYTES + 1);
-    return bytes.length > MAX_TOKEN_FILE_BYTES ? undefined : bytes.toString('utf8');
-  } catch {
-    return undefined;
-  }
+  return tokenFileText(path).catch(() => undefined);
+}
+
+/** A token file's text; throws when it cannot be read or is larger than MAX_TOKEN_FILE_BYTES. */
+async function tokenFileText(path: string): Promise<string> {
+  const bytes = await readUpTo(path, MAX_TOKEN_FILE_BYTES + 1);
+  if (bytes.length > MAX_TOKEN_FILE_BYTES) throw new Error(`larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
+  return bytes.toString('utf8');
 }
 
 /**

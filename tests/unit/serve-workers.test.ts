@@ -129,6 +129,13 @@ async function rulesFile(fixture = 'valid-demo.yaml'): Promise<string> {
   return file;
 }
 
+/** Makes the rules file invalid (a rule without `replace`) and waits until both workers have said so. */
+async function breakRules(s: Served, rules: string): Promise<void> {
+  const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
+  await writeFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
+  await invalid;
+}
+
 const args = (rules: string, workers: number): string[] => [
   '--config',
   rules,
@@ -250,9 +257,7 @@ describe('serve --workers 2', () => {
     const s = serve(args(rules, 2));
     try {
       await s.port;
-      const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
-      await writeFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
-      await invalid;
+      await breakRules(s, rules);
       const [victim] = childrenOf(s.child.pid ?? 0);
       const failed = s.next((l) => l['message'] === 'worker exited; starting another' && l['code'] === EXIT.invalidConfig);
       process.kill(victim ?? 0, 'SIGKILL');
@@ -336,9 +341,7 @@ describe('serve --workers 2', () => {
     const s = serve(args(rules, 2));
     try {
       await s.port;
-      const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
-      await writeFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
-      await invalid;
+      await breakRules(s, rules);
       // Replacements fail at start: 1 s, 2 s, then a 4 s wait.
       const long = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['startInMs'] === 'number' && l['startInMs'] >= 4000);
       process.kill(childrenOf(s.child.pid ?? 0)[0] ?? 0, 'SIGKILL');
