@@ -68,7 +68,7 @@ describe('render and audit -f read unquoted YAML 1.1 booleans and numbers as kub
     ['1_000', 'a number'],
     ['0b101', 'a number'],
     ['1_0.5', 'a number'],
-  ])('image: %s is %s to kubectl: render stops (exit 2, nothing written), audit -f lists only the other image', async (image, what) => {
+  ])('image: %s is %s to kubectl: render stops (exit 2, nothing written), audit -f lists the other image and names this one (exit 2)', async (image, what) => {
     const path = file(`${image}.yaml`, pod(image));
     for (const command of [['render'], ['render', '--check']]) {
       const r = await runCli([...command, '--config', RULES, '-f', path]);
@@ -76,9 +76,12 @@ describe('render and audit -f read unquoted YAML 1.1 booleans and numbers as kub
       expect(r.out).toBe('');
       expect(r.err).toContain(`Pod web: /spec/containers/0/image is ${what}, not a string`);
     }
+    // An image audit cannot read is never passed over (it was exit 1 with only the other image):
+    // the audit is incomplete, exit 2, as render's.
     const a = await runCli(['audit', '--config', RULES, '-f', path, '-o', 'json']);
-    expect(a.code).toBe(1);
+    expect(a.code).toBe(2);
     expect(a.out).toBe('{"namespace":"","kind":"Pod","name":"web","container":"b","image":"gcr.io/app:1","rewritten":"asia.gcr.io/app:1","rule":"gcr-asia"}\n');
+    expect(a.err).toContain(`error: ${path}: Pod web: /spec/containers/0/image is ${what}, not a string`);
   });
 
   it.each([['"yes"'], ["'no'"], ['!!str on']])('image: %s, a string to kubectl too, is rewritten', async (image) => {
