@@ -191,12 +191,16 @@ export function logRelay(out: NodeJS.WritableStream): LogRelay {
  * `reason`, else `worker start notes`); log lines, JSON already, pass as they are.
  */
 export function workerIo(io: Io, id: number): Io {
-  const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: id } });
-  const stderr = io.env[REPLACEMENT_ENV] !== '1' ? io.stderr : (text: string): void => {
-    if (text.startsWith('{')) io.stderr(text);
-    else if (text.startsWith('error: ')) logger.error('worker cannot start', { reason: text.slice('error: '.length).trimEnd() });
-    else logger.warn('worker start notes', { text: text.trimEnd() });
+  const replacementStderr = (): ((text: string) => void) => {
+    const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: id } });
+    return (text) => {
+      if (text.startsWith('{')) io.stderr(text);
+      else if (text.startsWith('error: ')) logger.error('worker cannot start', { reason: text.slice('error: '.length).trimEnd() });
+      else logger.warn('worker start notes', { text: text.trimEnd() });
+    };
   };
+  // Only a replacement needs the logger: the first workers' start keeps the CLI's plain report.
+  const stderr = io.env[REPLACEMENT_ENV] === '1' ? replacementStderr() : io.stderr;
   return {
     ...io,
     stderr,

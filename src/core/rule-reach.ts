@@ -145,14 +145,6 @@ export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: re
   return issues;
 }
 
-/**
- * The warnings for regex rules that can match no name because of how they spell the text every
- * name they match starts with (`literalPrefix`): names have no tag or digest, are compared with their host as the
- * kubelet reads it (src/core/matched-name.ts: lower case, a port without its leading zeros, no
- * `:443`, Docker Hub's hosts `docker.io`), their path is lower case, and they start with a
- * registry host. A `match` prefix spelled so is refused (src/config/document-rules.ts); a regex is
- * warned about, with the spelling that matches, since only its literal start can be judged.
- */
 /** The character at `i` of a regex source when it stands for itself, must be matched there, and no name holds it. */
 function oddCharacterAt(source: string, i: number): string | undefined {
   const c = source[i];
@@ -175,6 +167,14 @@ function oddCharacterAt(source: string, i: number): string | undefined {
   return char;
 }
 
+/**
+ * The warnings for regex rules that can match no name because of how they spell the text every
+ * name they match starts with (`literalPrefix`): names have no tag or digest, are compared with their host as the
+ * kubelet reads it (src/core/matched-name.ts: lower case, a port without its leading zeros, no
+ * `:443`, Docker Hub's hosts `docker.io`), their path is lower case, and they start with a
+ * registry host. A `match` prefix spelled so is refused (src/config/document-rules.ts); a regex is
+ * warned about, with the spelling that matches, since only its literal start can be judged.
+ */
 export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
   const issues: Issue[] = [];
   for (const rule of rules) {
