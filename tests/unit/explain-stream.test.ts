@@ -165,7 +165,8 @@ describe('explain -', () => {
       }
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'close', not 'exit': the answers still in the pipe (the reader pauses) are read before it.
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect({ code, err: err.slice(0, 300) }).toEqual({ code: 0, err: '' });
     expect(lines).toBe(n);
     expect(last).toBe('');
