@@ -18,7 +18,10 @@ export interface ServerTimeouts {
   readonly requestMs: number;
   /** A connection with no traffic at all for this long is destroyed. */
   readonly idleSocketMs: number;
-  /** An idle keep-alive connection is closed after this. */
+  /**
+   * An idle keep-alive connection is closed after this (Node adds 1 s; a request begun by then has
+   * headersMs more to arrive). Longer than the client keeps one: see DEFAULT_TIMEOUTS.
+   */
   readonly keepAliveMs: number;
   /** The handler must answer within this; else 504, as API Gateway does after its 29 s. */
   readonly handlerMs: number;
@@ -35,7 +38,12 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = {
   headersMs: 10_000,
   requestMs: 30_000,
   idleSocketMs: 60_000,
-  keepAliveMs: 15_000,
+  // Past the 90 s the API server's HTTP client (Go's IdleConnTimeout, set by client-go through
+  // apimachinery's SetOldTransportDefaults) keeps an idle connection, so the client always closes
+  // it first. A server that closes first races the client: a review written to the connection as
+  // the close crosses it fails (reset or EOF; Go retries no POST once written) and the API server
+  // applies the failurePolicy (measured with such a Go client: docs/reliability.md).
+  keepAliveMs: 120_000,
   handlerMs: 29_000,
   lingerMs: 2_000,
   shutdownMs: 10_000,

@@ -369,6 +369,18 @@ describe('body limit', () => {
     }
   });
 
+  it('by default keeps an idle connection past the 90 s the API server client keeps one, and says so (Keep-Alive)', async () => {
+    // The idle connection itself is kept for real in tests/integration/serve-keepalive.integration.ts.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: pki.ca });
+    try {
+      const answer = await call({ method: 'POST', path: '/mutate', body: '{}', agent });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['keep-alive']).toBe('timeout=120');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('cuts off a client that keeps sending far past the limit, and keeps serving others', async () => {
     const huge = Buffer.alloc(MAX_BODY * 40, 0x61);
     const outcome = await call({ method: 'POST', path: '/mutate', body: huge }).then(

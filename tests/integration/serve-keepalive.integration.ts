@@ -1,0 +1,79 @@
+/**
+ * `serve` with its default timeouts keeps an idle keep-alive connection longer than the API server
+ * does. kube-apiserver calls webhooks through client-go's transport, whose IdleConnTimeout is Go's
+ * 90 s (apimachinery's SetOldTransportDefaults): the client must be the one that closes, or a review
+ * written as the server's close crosses it fails (Go retries no POST once written) and the API
+ * server applies the failurePolicy. Real time, not scaled: the defaults are what is under test
+ * (about 95 s; an integration test for that reason).
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type { TLSSocket } from 'node:tls';
+import type { RunningServer } from '../../src/serve/server.js';
+import { startOkServer } from '../helpers/serve.js';
+import { createTestPki, secureSocket, type TestPki } from '../helpers/tls.js';
+
+/** The API server's HTTP client closes an idle connection after this (Go's http.DefaultTransport). */
+const API_SERVER_IDLE_CONN_MS = 90_000;
+
+let pki: TestPki;
+let server: RunningServer;
+beforeAll(async () => {
+  pki = await createTestPki();
+  server = await startOkServer(pki);
+});
+afterAll(async () => {
+  await server.close();
+  await pki.remove();
+});
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sends one POST on `socket` and resolves with the raw answer (the ok handler's body ends it). */
+function post(socket: TLSSocket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (c: Buffer): void => {
+      text += c.toString('latin1');
+      if (text.endsWith('{"status":"ok"}')) {
+        done();
+        resolve(text);
+      }
+    };
+    const onClose = (): void => {
+      done();
+      reject(new Error(`the connection closed before the answer (got ${JSON.stringify(text)})`));
+    };
+    const done = (): void => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    const body = '{"kind":"AdmissionReview"}';
+    socket.write(`POST /mutate/t HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+}
+
+it('answers on the same connection after it idled past the API server client idle time (90 s), and says so in Keep-Alive', async () => {
+  const socket = await secureSocket(server.port, pki.ca);
+  let closedAfterMs: number | undefined;
+  const opened = Date.now();
+  socket.on('close', () => {
+    closedAfterMs = Date.now() - opened;
+  });
+  try {
+    const first = await post(socket);
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    // What a client that reads the hint learns: at least the API server's idle time.
+    const hint = /\r\nKeep-Alive: timeout=(\d+)\r\n/i.exec(first);
+    expect(hint).not.toBeNull();
+    expect(Number(hint?.[1]) * 1000).toBeGreaterThan(API_SERVER_IDLE_CONN_MS);
+
+    await pause(API_SERVER_IDLE_CONN_MS + 2_000);
+    expect(closedAfterMs).toBeUndefined();
+    const second = await post(socket);
+    expect(second).toMatch(/^HTTP\/1\.1 200 /);
+  } finally {
+    socket.destroy();
+  }
+}, 150_000);
