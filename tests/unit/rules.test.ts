@@ -719,6 +719,8 @@ describe('validation warnings', () => {
     ['one of its namespaces is not excluded', 'namespaces: [shop, web], excludeNamespaces: [shop]'],
     ['a glob that an exclude covers only in part', 'namespaces: ["team-*"], excludeNamespaces: [team-a]'],
     ['excludes only', 'excludeNamespaces: ["team-*", "?"]'],
+    // A glob of namespaces is not a name: "a?" takes "ab" but not "abc", which "a*" names.
+    ['its namespaces glob is taken by an exclude glob only as text', 'namespaces: ["a*"], excludeNamespaces: ["a?"]'],
   ])('does not say a rule limited to namespaces is never used when %s', (_why, fields) => {
     const r = parseRules(`rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, ${fields}}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
