@@ -672,6 +672,11 @@ describe('validation warnings', () => {
       want: 'rules[0].excludeNamespaces: rule "gcr" is never used: its excludeNamespaces exclude every namespace its namespaces name ("team-*" by "team-*")',
     },
     {
+      why: 'a rule whose many namespaces its excludeNamespaces all exclude (the first three named)',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [a, b, c, d, e], excludeNamespaces: [a, b, c, d, e]}\n',
+      want: 'rules[0].excludeNamespaces: rule "gcr" is never used: its excludeNamespaces exclude every namespace its namespaces name ("a" by "a", "b" by "b", "c" by "c", 2 more)',
+    },
+    {
       why: 'a rule that excludes every namespace',
       doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: [a, "*"]}\n',
       want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("*"); only render applies it, to objects without a namespace and without --namespace',
