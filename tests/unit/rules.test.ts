@@ -677,6 +677,11 @@ describe('validation warnings', () => {
       want: 'rules[0].excludeNamespaces: rule "gcr" is never used: its excludeNamespaces exclude every namespace its namespaces name ("a" by "a", "b" by "b", "c" by "c", 2 more)',
     },
     {
+      why: 'a rule that excludes every namespace by a glob of stars',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: ["**"]}\n',
+      want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("**"); only render applies it, to objects without a namespace and without --namespace',
+    },
+    {
       why: 'a rule that excludes every namespace',
       doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: [a, "*"]}\n',
       want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("*"); only render applies it, to objects without a namespace and without --namespace',
