@@ -775,6 +775,8 @@ describe('validation warnings', () => {
     ['docker\\.io/library/nginx:1\\.27', 'docker.io/library/nginx:1.27', 'docker.io/library/nginx:1.27'],
     ['gcr\\.io/app@sha256:(.*)', 'gcr.io/app@sha256:', `gcr.io/app@sha256:${'0'.repeat(64)}`],
     ['^localhost:5000/team/app:v(.*)', 'localhost:5000/team/app:v', 'localhost:5000/team/app:v1'],
+    // An `@` and no `:` after the host: the digest's algorithm left to the group.
+    ['^gcr\\.io/app@(.*)', 'gcr.io/app@', `gcr.io/app@sha256:${'0'.repeat(64)}`],
   ])('warns that a regex rule naming a tag or digest (%s) matches nothing', (regex, literal, image) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([
