@@ -798,7 +798,7 @@ describe('validation warnings', () => {
     ]);
   });
 
-  it.each(['[\\[]?gcr\\.io/(.*)', '\\[::1\\]:5000/team/(.*)', 'gcr\\.io/a_b__c-d\\.e/(.*)', 'localhost:5000/(.*)', 'gcr\\.io/ ?app/(.*)', 'gcr\\.io/x\\d+/(.*)', 'gcr\\.io/#*(.*)', 'gcr\\.io/(?:a|b)/(.*)', ' |gcr\\.io/(.*)'])('does not warn about a regex whose literal start holds only characters of names: %s', (regex) => {
+  it.each(['[\\[]?gcr\\.io/(.*)', '\\[::1\\]:5000/team/(.*)', 'gcr\\.io/a_b__c-d\\.e/(.*)', 'localhost:5000/(.*)', 'gcr\\.io/ ?app/(.*)', 'gcr\\.io/x\\d+/(.*)', 'gcr\\.io/#*(.*)', 'gcr\\.io/team\\+?x/(.*)', 'gcr\\.io/team\\#{0,1}x/(.*)', 'gcr\\.io/(?:a|b)/(.*)', ' |gcr\\.io/(.*)'])('does not warn about a regex whose literal start holds only characters of names: %s', (regex) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
