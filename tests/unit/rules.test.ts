@@ -736,6 +736,21 @@ describe('validation warnings', () => {
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
 
+  // Globs are tried against names within a budget for the whole document (100,000 tries; a 1 MiB
+  // document may hold some 100,000 namespaces and as many globs), past it exact entries alone decide.
+  it('tries globs of excludeNamespaces within one budget for the whole document, past it decides by exact entries only', () => {
+    const rule = (name: string, host: string): string => {
+      const namespaces = Array.from({ length: 300 }, (_, i) => `n${i}`);
+      const excludes = [...Array.from({ length: 199 }, (_, i) => `x${i}`), 'n*'];
+      return `  - {name: ${name}, match: ${host}, replace: mirror.example.com/${name}, namespaces: [${namespaces.join(', ')}], excludeNamespaces: [${excludes.map((e) => JSON.stringify(e)).join(', ')}]}\n`;
+    };
+    // 300 x 200 = 60,000 tries each: the first within the budget, the second past what is left of it.
+    const r = parseRules(`rules:\n${rule('a', 'gcr.io')}${rule('b', 'quay.io')}`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([
+      'rules[0].excludeNamespaces: rule "a" is never used: its excludeNamespaces exclude every namespace its namespaces name ("n0" by "n*", "n1" by "n*", "n2" by "n*", 297 more)',
+    ]);
+  });
+
   it.each([
     ['the later rule is limited to namespaces', '  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s, excludeNamespaces: [x]}\n'],
     // The exclude makes the second rule useless, which is said, but the first rule's results apply.
