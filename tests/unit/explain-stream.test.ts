@@ -108,6 +108,22 @@ describe('explain -', () => {
     expect(io.out().trimEnd().split('\n')).toHaveLength(2);
   });
 
+  // Only strictUtf8's refusal is "not UTF-8": a read that fails (EIO from a terminal that went
+  // away) is said as it is, after the answers to what was read before it.
+  it('says a read of stdin that fails as it is, not as stdin that is not UTF-8', async () => {
+    const io = captureIo(TEST_ENV);
+    const code = await main(['explain', '-c', demo, '-'], {
+      ...io,
+      stdinChunks: async function* () {
+        yield Buffer.from('gcr.io/a\n');
+        await Promise.resolve();
+        throw Object.assign(new Error('read EIO'), { code: 'EIO' });
+      },
+    });
+    expect({ code, err: io.err() }).toEqual({ code: EXIT.failure, err: 'error: read EIO\n' });
+    expect(io.out()).toBe(`${JSON.stringify({ image: 'gcr.io/a', rewritten: 'asia.gcr.io/a', rule: 'gcr' })}\n`);
+  });
+
   it('waits for stdout to drain every 256 answers and reads no further meanwhile', async () => {
     const io = captureIo(TEST_ENV);
     const n = 1000;
