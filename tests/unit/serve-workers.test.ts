@@ -268,6 +268,8 @@ describe('serve --workers 2', () => {
       const cannot = s.logs.find((l) => l['message'] === 'worker cannot start');
       expect(cannot).toMatchObject({ level: 'ERROR', worker: 3 });
       expect(String(cannot?.['reason'])).toContain('rules[0].replace: is required');
+      // The text without its "error: " (the line's level says so).
+      expect(String(cannot?.['reason'])).toMatch(/^invalid rules document/);
     } finally {
       s.child.kill('SIGKILL');
     }
