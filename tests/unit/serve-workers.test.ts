@@ -243,6 +243,10 @@ describe('serve --workers 2', () => {
       const code = await Promise.race([s.exited, s.port.then(() => 'listening' as const)]);
       expect(code).toBe(EXIT.failure);
       expect(s.stderr()).toContain('absent');
+      // Nor does an inherited IMAGE_REWRITER_REPLACEMENT make a first worker a replacement: the
+      // CLI's plain report, not the JSON line of a worker that cannot start.
+      expect(s.stderr()).toMatch(/^error: cannot read --token-file .*absent: ENOENT$/m);
+      expect(s.stderr()).not.toContain('worker cannot start');
     } finally {
       s.child.kill('SIGKILL');
     }
