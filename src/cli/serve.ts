@@ -31,7 +31,7 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
-import { readTokenFileText } from '../config/token.js';
+import { MAX_TOKEN_FILE_BYTES, readTokenFileText } from '../config/token.js';
 import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_FILE_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
@@ -288,9 +288,11 @@ export const command: Command = (args, io) => {
  * The workers' environment entry with the token file's text, read once here: every worker, a
  * replacement too, uses the token `serve` started with. None when there is no such file, or it
  * cannot be read (each worker then reads it, and the first says why it cannot), or it holds a NUL
- * (not allowed in a variable; no token has one).
+ * (not allowed in a variable; no token has one), or its text is larger than the file may be: bytes
+ * that are not UTF-8 read as U+FFFD, three bytes each, and past 128 KiB Linux refuses the variable
+ * (the fork failed with "spawn E2BIG" instead of the workers' report of the token).
  */
 async function workersToken(file: string | undefined): Promise<Record<string, string> | undefined> {
   const text = file === undefined || file.trim() === '' ? undefined : await readTokenFileText(file);
-  return text === undefined || text.includes('\0') ? undefined : { [TOKEN_FILE_TEXT_ENV]: text };
+  return text === undefined || text.includes('\0') || Buffer.byteLength(text) > MAX_TOKEN_FILE_BYTES ? undefined : { [TOKEN_FILE_TEXT_ENV]: text };
 }

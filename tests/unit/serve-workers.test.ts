@@ -252,6 +252,28 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // The primary hands the token file's text to its workers in a variable (IMAGE_REWRITER_TOKEN_FILE_TEXT):
+  // not a text that no variable can hold, which made the fork fail ("error: spawn E2BIG", or an
+  // invalid argument for a NUL; exit 1) instead of the workers' report of the token, as one worker gives.
+  it.each([
+    // Bytes that are not UTF-8 (a binary file given by mistake) read as U+FFFD, three bytes each:
+    // 60,000 of them are 180,000 bytes of text, past Linux's 128 KiB for one variable.
+    ['bytes that are not UTF-8', Buffer.alloc(60_000, 0xff)],
+    ['a NUL', Buffer.from(`${EVENT_TOKEN}\0\n`)],
+  ])('a token file of %s: the workers say what is wrong with the token, exit 64, as one worker does', async (_why, bytes) => {
+    const dir = await mkdtemp(join(scratch, 'token-'));
+    const file = join(dir, 'token');
+    await writeFile(file, bytes);
+    const s = serve(args(await rulesFile(), 2).map((a) => (a === tokenFile ? file : a)));
+    try {
+      const code = await Promise.race([s.exited, s.port.then(() => 'listening' as const)]);
+      expect({ code, spawnError: /spawn|ERR_INVALID_ARG_VALUE/.test(s.stderr()) }).toEqual({ code: EXIT.usage, spawnError: false });
+      expect(s.stderr()).toContain('error: the webhook token in --token-file');
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   // Regression: a replacement that could not start (rules made invalid, a certificate pair caught
   // half-rotated) printed the CLI's plain-text report (`error: ...`, one line per problem) into the
   // log of a running serve, one JSON document per line otherwise; for a certificate or a token, that
