@@ -682,6 +682,11 @@ describe('validation warnings', () => {
       want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("**"); only render applies it, to objects without a namespace and without --namespace',
     },
     {
+      why: 'a rule limited to namespaces that excludes every namespace (said once)',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [a], excludeNamespaces: ["*"]}\n',
+      want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("*"); only render applies it, to objects without a namespace and without --namespace',
+    },
+    {
       why: 'a rule that excludes every namespace',
       doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: [a, "*"]}\n',
       want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("*"); only render applies it, to objects without a namespace and without --namespace',
