@@ -797,6 +797,8 @@ describe('validation warnings', () => {
     ['^localhost:5000/team/app:v(.*)', 'localhost:5000/team/app:v', 'localhost:5000/team/app:v1'],
     // An `@` and no `:` after the host: the digest's algorithm left to the group.
     ['^gcr\\.io/app@(.*)', 'gcr.io/app@', `gcr.io/app@sha256:${'0'.repeat(64)}`],
+    // Capitals too: the tag is what to fix first, and said alone (lower case, it would still match nothing).
+    ['GCR\\.io/app:1\\.27', 'GCR.io/app:1.27', 'gcr.io/app:1.27'],
   ])('warns that a regex rule naming a tag or digest (%s) matches nothing', (regex, literal, image) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([
