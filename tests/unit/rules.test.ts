@@ -813,6 +813,8 @@ describe('validation warnings', () => {
     ['gcr\\.io/team\\+x/(.*)', '+', 'gcr.io/team+'],
     ['quay\\.io/café/(.*)', 'é', 'quay.io/café'],
     ['ghcr\\.io/org/#app', '#', 'ghcr.io/org/#'],
+    // Capitals too: said alone (lower case, it would still match nothing).
+    ['Quay\\.io/café/(.*)', 'é', 'Quay.io/café'],
   ])('warns that a regex rule whose literal start holds %j matches nothing', (regex, char, literal) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([
