@@ -1160,6 +1160,13 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
     expect({ code: alone.code, out: alone.out }).toEqual({ code: 2, out: '' });
   });
 
+  // In a List (kubectl get -o json), the field is named with the item it is in.
+  it('an image that is not a string in a List item: named by its pointer in the input', async () => {
+    const broken = { ...(podIn('ns-0', 'x') as object), spec: { containers: [{ name: 'c', image: 1000 }] } };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(podIn('ns-0', 'a'), broken));
+    expect({ code: r.code, kinds: kinds(r.out), error: r.err.split('\n')[0] }).toEqual({ code: 2, kinds: ['Pod/a'], error: 'error: stdin: Pod ns-0/x: /items/1/spec/containers/0/image is a number, not a string' });
+  });
+
   it('nothing readable: no summary (it would claim something about what was not read)', async () => {
     const r = await audit(['-f', '-'], listOf('oops'));
     expect({ code: r.code, out: r.out }).toEqual({ code: 2, out: '' });
