@@ -279,6 +279,14 @@ function fork(logs: LogRelay, env: Readonly<Record<string, string>> | undefined)
  * worker's stderr has closed and all of it went to `stderr`: no last lines lost.
  */
 export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> }, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+  // The kernel spreads the connections: each worker accepts from the shared listening socket. With
+  // node:cluster's round-robin, the primary accepted them and handed each to a worker, keeping it
+  // until the worker said it took it; a worker killed in between (the OOM killer, a busy event loop
+  // widening the window) never said so, and the connection stayed with the primary, never answered
+  // nor closed: the API server's call hung until its timeoutSeconds (one per kill with a client
+  // making new connections; docs/reliability.md). A connection no worker has accepted now waits in
+  // the socket's queue for any worker alive. Set before setupPrimary, which fixes it.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   // Each worker's stderr a pipe of its own, read by logRelay; stdin and stdout shared as before.
   cluster.setupPrimary({ exec: entry.exec, args: [...entry.args], stdio: [0, 1, 'pipe', 'ipc'] });
   const logs = logRelay(stderr);

@@ -203,6 +203,50 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression: the primary handed each new connection to a worker (node:cluster's round-robin) and
+  // kept it until the worker said it took it; a worker killed in between (the OOM killer, under load)
+  // never said so, and the connection was left with the primary: never answered, never closed (the
+  // API server's call hung until its timeoutSeconds and failed; the primary kept the socket in
+  // CLOSE_WAIT for good). One such connection per kill with a Go client making a new connection per
+  // call. The kernel now spreads the connections (SCHED_NONE): one a worker has not accepted waits
+  // in the listening socket's queue for any worker alive.
+  it('a connection arriving as a worker is killed is answered by another worker', async () => {
+    const s = serve(args(await rulesFile(), 2));
+    try {
+      const port = await s.port;
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      // Stopped, the worker cannot take what it is handed: the window before the kill, made wide.
+      process.kill(victim ?? 0, 'SIGSTOP');
+      const answered: string[] = [];
+      const calls = Array.from({ length: 4 }, () =>
+        demoImage(port).then(
+          (image) => {
+            answered.push(image);
+          },
+          (e: unknown) => {
+            answered.push(`error ${(e as Error).message}`);
+          },
+        ),
+      );
+      await until('3 of 4 calls answered', () => answered.length >= 3);
+      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+      process.kill(victim ?? 0, 'SIGKILL');
+      const all = Promise.all(calls).then(() => 'all answered');
+      const late = new Promise<string>((resolve) => {
+        setTimeout(() => {
+          resolve(`still waiting 4 s after the kill (${String(answered.length)} of 4 answered)`);
+        }, 4_000).unref();
+      });
+      expect(await Promise.race([all, late])).toBe('all answered');
+      expect(answered).toEqual(Array.from({ length: 4 }, () => 'asia.gcr.io/nginx:latest'));
+      await started;
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
   // Regression: a replacement worker read --token-file again, so after the token Secret changed (and
   // before the Pods were restarted, as the README asks) a worker killed by the OOM killer came back
   // with the new token while the other kept the old: every other call was answered 401 (the API
