@@ -317,9 +317,10 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
     live.add(s);
     void s.exited.then((code) => {
       live.delete(s);
+      const signal = s.killedBy();
+      if (stopping && signal !== undefined) logger.error('worker exited during shutdown', { workerId: s.worker.id, signal });
       if (stopping || !serving) return;
       const lived = Date.now() - s.startedAt;
-      const signal = s.killedBy();
       const delay = restartDelay(lived, quickDeaths);
       quickDeaths = lived >= SETTLED_MS ? 0 : quickDeaths + 1;
       // Killed by a signal, it has no exit code (the 1 the primary counts it as is not one it gave).
@@ -351,7 +352,10 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
         s.worker.send(message, undefined, () => undefined);
       });
     }
-    const codes = await Promise.all(pending.map((s) => s.exited));
+    // A worker killed by a signal (the OOM killer; the primary never signals its workers) is not a
+    // failed shutdown: killed just before SIGTERM it would have been replaced, and the primary then
+    // exited 0; only the order in which the two reached the primary made it exit 1.
+    const codes = await Promise.all(pending.map((s) => s.exited.then((c) => (s.killedBy() === undefined ? c : 0))));
     return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failure;
   };
 

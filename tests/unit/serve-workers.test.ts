@@ -247,6 +247,29 @@ describe('serve --workers 2', () => {
     }
   }, 30_000);
 
+  // Regression: SIGTERM that reached the primary before it had seen a worker's death (the OOM killer
+  // a moment earlier) counted the killed worker as a failed shutdown: exit 1, where the same kill a
+  // little earlier (the worker replaced, then SIGTERM) exits 0 (QA-18: 2 of 2 with no delay between).
+  it('exits 0 on SIGTERM right after a worker was killed, and logs the kill', async () => {
+    const s = serve(args(await rulesFile(), 2));
+    try {
+      await s.port;
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const logged = s.next((l) => l['signal'] === 'SIGKILL');
+      process.kill(victim ?? 0, 'SIGKILL');
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      // Either order of the two is logged: the kill seen first (a replacement scheduled, then
+      // cancelled by the shutdown) or the shutdown first.
+      await logged;
+      const killed = s.logs.filter((l) => l['signal'] === 'SIGKILL');
+      expect(killed).toHaveLength(1);
+      expect(['worker exited during shutdown', 'worker exited; starting another']).toContain(killed[0]?.['message']);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
   // Regression: a replacement worker read --token-file again, so after the token Secret changed (and
   // before the Pods were restarted, as the README asks) a worker killed by the OOM killer came back
   // with the new token while the other kept the old: every other call was answered 401 (the API
