@@ -69,7 +69,9 @@ function sources(dir: string): string {
 
 /** Kubernetes' own words, and kubectl's warnings (checked below against the handler's answer). */
 // Quoted from others: the kubelet, kubectl, and AWS's message of a ThrottlingException (which our lines carry as the error's detail).
-const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply', 'Rate exceeded']);
+// Other programs' words: the kubelet's, kubectl's, AWS's, the API server's (k8s.io/apiserver's
+// ErrCallingWebhook) and Go's net package's.
+const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply', 'Rate exceeded', 'failed calling webhook', 'connection reset by peer']);
 
 describe('README Troubleshooting', () => {
   it('has the table', () => {
