@@ -8,7 +8,7 @@
 
 # Build: the same `npm run build` as a checkout; dependency install scripts are not run (the build
 # needs none: esbuild's JS API finds its platform package without its postinstall check).
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -18,7 +18,7 @@ RUN npm run build
 
 # Run: dist/ only. The bundles need no node_modules; distroless has no shell or package manager,
 # and its `nonroot` user (65532) is what deploy/serve.yaml's securityContext names.
-FROM gcr.io/distroless/nodejs22-debian12:nonroot
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
 COPY --from=build /src/dist /app
 USER 65532:65532
 EXPOSE 8443

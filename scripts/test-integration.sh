@@ -5,6 +5,7 @@
 #   hack/python/setup-venv.sh   Python venv with moto (and aws-sam-cli, cfn-lint)  -> IMAGE_REWRITER_VENV
 #   hack/lambda/build-rie.sh    aws-lambda-rie built from the Go module proxy       -> IMAGE_REWRITER_RIE
 #   hack/lambda/install-ric.sh  aws-lambda-ric (native build) outside the project   -> IMAGE_REWRITER_RIC_DIR
+#   hack/node/install-node.sh   the Node.js Lambda runs (template.yaml's Runtime)    -> IMAGE_REWRITER_LAMBDA_NODE
 #   hack/registry/build.sh      the CNCF Distribution registry from the Go module proxy -> IMAGE_REWRITER_REGISTRY
 #   hack/helm/build.sh 3|4      helm 3 and helm 4 built from the Go module proxy     -> IMAGE_REWRITER_HELM3|4
 #   hack/reference-oracle/build.sh  Go's distribution/reference (and CRI-O's) as a command -> IMAGE_REWRITER_REFERENCE_ORACLE
@@ -31,18 +32,19 @@ timed() {
 IMAGE_REWRITER_VENV="$(timed venv hack/python/setup-venv.sh)"
 IMAGE_REWRITER_RIE="$(timed rie hack/lambda/build-rie.sh)"
 IMAGE_REWRITER_RIC_DIR="$(timed ric hack/lambda/install-ric.sh)"
+IMAGE_REWRITER_LAMBDA_NODE="$(timed lambda-node hack/node/install-node.sh)"
 IMAGE_REWRITER_REGISTRY="$(timed registry hack/registry/build.sh)"
 IMAGE_REWRITER_HELM3="$(timed helm3 hack/helm/build.sh 3)"
 IMAGE_REWRITER_HELM4="$(timed helm4 hack/helm/build.sh 4)"
 IMAGE_REWRITER_REFERENCE_ORACLE="$(timed reference-oracle hack/reference-oracle/build.sh)"
-export IMAGE_REWRITER_VENV IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR IMAGE_REWRITER_REGISTRY IMAGE_REWRITER_HELM3 IMAGE_REWRITER_HELM4 IMAGE_REWRITER_REFERENCE_ORACLE
+export IMAGE_REWRITER_VENV IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR IMAGE_REWRITER_LAMBDA_NODE IMAGE_REWRITER_REGISTRY IMAGE_REWRITER_HELM3 IMAGE_REWRITER_HELM4 IMAGE_REWRITER_REFERENCE_ORACLE
 
 start=$SECONDS
 npm run --silent build
 step "npm run build ($((SECONDS - start))s)"
 
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-vm-modules"
-# The SDK warns that it will need Node 22 from 2027 (Lambda runs nodejs22.x; the tests run on the
+# The SDK warns that it will need Node 22 from 2027 (Lambda runs nodejs24.x; the tests run on the
 # local Node): once per client, in every suite. Known, and not what these tests look at.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}"
 exec node_modules/.bin/jest --config jest.integration.config.js "$@"

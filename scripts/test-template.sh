@@ -106,7 +106,8 @@ ls -la "$work/build/$code_uri" >&2
 # to the runtime, so its directory gets a link to the project's.
 IMAGE_REWRITER_RIE="$(hack/lambda/build-rie.sh | tail -n1)"
 IMAGE_REWRITER_RIC_DIR="$(hack/lambda/install-ric.sh | tail -n1)"
-export IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR
+IMAGE_REWRITER_LAMBDA_NODE="$(hack/node/install-node.sh | tail -n1)"
+export IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR IMAGE_REWRITER_LAMBDA_NODE
 npm run --silent build
 ln -s "$root/node_modules" "$work/build/WebhookTokenFunction/node_modules"
 
@@ -119,7 +120,7 @@ sizes() { printf '%s: %s bytes (%s gzipped)\n' "$1" "$(stat -c %s "$1")" "$(gzip
 
 step "both bundles under RIE with every event (tests/integration/rie.integration.ts)"
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-vm-modules"
-# The SDK warns that it will need Node 22 from 2027 (Lambda runs nodejs22.x; the tests run on the
+# The SDK warns that it will need Node 22 from 2027 (Lambda runs nodejs24.x; the tests run on the
 # local Node): once per client, in every suite. Known, and not what these tests look at.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}"
 export IMAGE_REWRITER_VENV="$venv" IMAGE_REWRITER_SAM_BUILD_DIR="$work/build" IMAGE_REWRITER_SAM_BUNDLE="$artifact"

@@ -16,17 +16,17 @@ import { fixedRules } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { captureObservability, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { jsonLines } from './helpers/processes.js';
-import { distHandler } from './helpers/tools.js';
+import { distHandler, lambdaNode } from './helpers/tools.js';
 
 const EVENT = 'rest-pod-v1.json';
 
-/** A fresh node that imports the bundle (the init) and answers one event, as the Lambda runtime would. */
+/** A fresh node (the Lambda runtime's version) that imports the bundle (the init) and answers one event, as the Lambda runtime would. */
 function runBundle(rules: string): { logs: Record<string, unknown>[]; answer: unknown } {
   const child = `const { handler } = await import(${JSON.stringify(pathToFileURL(distHandler()).href)});
 const event = JSON.parse(process.argv[1]);
 const result = await handler(event, { awsRequestId: 'r-1', functionName: 'image-rewriter', getRemainingTimeInMillis: () => 10000 });
 process.stdout.write('ANSWER ' + JSON.stringify(result) + '\\n');`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, JSON.stringify(loadEvent(EVENT))], {
+  const r = spawnSync(lambdaNode(), ['--input-type=module', '-e', child, JSON.stringify(loadEvent(EVENT))], {
     encoding: 'utf8',
     env: { PATH: process.env['PATH'], REWRITE_RULES: rules, WEBHOOK_TOKEN: EVENT_TOKEN, AWS_LAMBDA_FUNCTION_NAME: 'image-rewriter' },
   });

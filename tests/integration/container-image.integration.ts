@@ -10,7 +10,7 @@
  * PodSecurity check of the Pod is in tests/e2e/webhook-config.e2e.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ import { podReview } from '../helpers/admission-review.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { createTestPki, httpsRequest, kubeletVolume, type TestPki } from '../helpers/tls.js';
 import { eventually } from './helpers/processes.js';
+import { lambdaNode } from './helpers/tools.js';
 
 interface Instruction {
   readonly op: string;
@@ -125,6 +126,13 @@ describe('Dockerfile', () => {
     expect(built.startsWith('#!/usr/bin/env node')).toBe(true);
   }, 600_000);
 
+  it("builds and runs on the Node.js major the Lambda function runs on (template.yaml's Runtime)", () => {
+    const major = /^v(\d+)\./.exec(execFileSync(lambdaNode(), ['--version'], { encoding: 'utf8' }))?.[1];
+    expect(major).toBeDefined();
+    // One Node.js for both ways of running the webhook: a fix for one runtime holds for the other.
+    expect(dockerfile.map((s) => s.from)).toEqual([`node:${major ?? ''}-bookworm-slim`, `gcr.io/distroless/nodejs${major ?? ''}-debian12:nonroot`]);
+  });
+
   it('runs dist/ alone with the command line of deploy/serve.yaml: health, a review, a rules update, SIGTERM', async () => {
     const runtime = dockerfile.at(-1);
     const copy = runtime?.instructions.find((i) => i.op === 'COPY')?.text;
@@ -161,7 +169,8 @@ describe('Dockerfile', () => {
     });
     expect(args).toContain('--workers=2');
 
-    const serve = spawn(process.execPath, [join(root, 'app', 'cli.js'), ...args], { cwd: root, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The image's Node.js: its base is the Lambda runtime's major (checked above).
+    const serve = spawn(lambdaNode(), [join(root, 'app', 'cli.js'), ...args], { cwd: root, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = collect(serve);
     try {
       const port = await eventually('serve listening', 60_000, () => {

@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { printFigures } from './helpers/figures.js';
-import { samBuildDir } from './helpers/tools.js';
+import { lambdaNode, samBuildDir } from './helpers/tools.js';
 
 /** The map with its sources was 1.16 MB; without them about 0.3 MB. */
 const MAX_MAP_BYTES = 500_000;
@@ -57,7 +57,7 @@ describe('the sam build artifacts', () => {
   it('an error the webhook logs at init shows its src/ position, with the NODE_OPTIONS SAM gives it', () => {
     const bundle = pathToFileURL(join(dir, 'main.mjs')).href;
     // A token too short: the settings are refused, logged as CRITICAL with the error, and the init fails.
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(bundle)}).catch(() => {});`], {
+    const r = spawnSync(lambdaNode(), ['--input-type=module', '-e', `await import(${JSON.stringify(bundle)}).catch(() => {});`], {
       encoding: 'utf8',
       env: { PATH: process.env['PATH'], NODE_OPTIONS: ' --enable-source-maps', REWRITE_RULES: '{"rules":[]}', WEBHOOK_TOKEN: 'short' },
     });

@@ -151,3 +151,18 @@ describe('KmsKeyArn is left to CloudFormation', () => {
   });
 });
 
+describe('Runtime: the Node.js Lambda runs the functions on', () => {
+  // Lambda stops creating, then updating, functions on a runtime some months after its deprecation;
+  // cfn-lint's own lifecycle table (the venv pins cfn-lint) names each Node.js runtime's successor.
+  it('deploys every function on the newest Node.js runtime cfn-lint knows (no successor yet)', () => {
+    const lifecycle = spawnSync(venvPython(), ['-c', "import cfnlint, os, sys; sys.stdout.write(open(os.path.join(os.path.dirname(cfnlint.__file__), 'data', 'AdditionalSpecs', 'LmbdRuntimeLifecycle.json')).read())"], { encoding: 'utf8' });
+    const table = JSON.parse(lifecycle.stdout) as Record<string, { readonly deprecated?: string; readonly successor?: string | null }>;
+    const runtimes = Object.values(translate().Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => r.Properties?.['Runtime']);
+    expect(runtimes).toEqual(['nodejs24.x', 'nodejs24.x']);
+    expect(table['nodejs24.x']).toMatchObject({ successor: null });
+    // The one before it, for the record of why: deprecated within months of this round.
+    expect(table['nodejs22.x']).toMatchObject({ deprecated: '2027-04-30', successor: 'nodejs24.x' });
+  });
+});

@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { basename, dirname, extname } from 'node:path';
 import { freePorts, type Group, spawnGroup, waitForPort } from './processes.js';
 import { REPO_ROOT } from '../../helpers/fixtures.js';
-import { ricBootstrap, rieBinary } from './tools.js';
+import { lambdaNode, ricBootstrap, rieBinary } from './tools.js';
 
 export interface RieOptions {
   /** The bundle, e.g. dist/handler.js; its directory is LAMBDA_TASK_ROOT. */
@@ -52,6 +52,7 @@ function baseEnv(): Record<string, string> {
 /** Start RIE for `bundle`; resolves once RIE listens (the runtime starts on the first invoke). */
 export async function startRie(options: RieOptions): Promise<RieFunction> {
   const rie = rieBinary();
+  const node = lambdaNode();
   const bootstrap = ricBootstrap();
   const taskRoot = dirname(options.bundle);
   const handlerName = `${basename(options.bundle, extname(options.bundle))}.handler`;
@@ -81,8 +82,8 @@ export async function startRie(options: RieOptions): Promise<RieFunction> {
     `127.0.0.1:${invokePort}`,
     '--runtime-api-address',
     `127.0.0.1:${runtimePort}`,
-    // The bootstrap command; RIE takes its last argument as _HANDLER.
-    process.execPath,
+    // The bootstrap command, on the Node.js of the Lambda runtime; RIE takes its last argument as _HANDLER.
+    node,
     bootstrap,
     handlerName,
   ];

@@ -3,7 +3,8 @@
  * variables scripts/test-integration.sh exports. A missing tool is an error that names the script
  * providing it: these tests fail, they never skip.
  */
-import { accessSync, constants, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../../helpers/fixtures.js';
@@ -56,6 +57,30 @@ export function ricBootstrap(): string {
   }
   return join(pkg, 'index.mjs');
 }
+
+/**
+ * The Node.js the Lambda function runs on (template.yaml's Runtime: nodejs24.x), from
+ * hack/node/install-node.sh: what the bundle is run with wherever a test runs it as Lambda would
+ * (under the emulator, the SAM artifact, the container image's command line). The tests themselves
+ * run on the local Node.js, which may be another major.
+ */
+export function lambdaNode(): string {
+  const script = 'hack/node/install-node.sh';
+  const what = "the Node.js binary of the Lambda runtime's version";
+  const node = mustExist(fromEnv('IMAGE_REWRITER_LAMBDA_NODE', what, script), 'IMAGE_REWRITER_LAMBDA_NODE', what, script, true);
+  if (checkedLambdaNode !== node) {
+    // The binary must be the major template.yaml deploys, or these tests would run the bundle on a
+    // Node.js no function runs on (hack/node/node.lock pins it; change both together).
+    const runtime = /^\s+Runtime: nodejs(\d+)\.x$/m.exec(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'))?.[1];
+    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    if (runtime === undefined || version.split('.')[0] !== `v${runtime}`) {
+      throw new MissingToolError(`IMAGE_REWRITER_LAMBDA_NODE=${node} is Node.js ${version || '(did not run)'}, but template.yaml's Runtime is nodejs${runtime ?? '?'}.x: pin that major in hack/node/node.lock and rerun ${script}.`);
+    }
+    checkedLambdaNode = node;
+  }
+  return node;
+}
+let checkedLambdaNode: string | undefined;
 
 /** `moto_server` in the Python tools venv (hack/python/setup-venv.sh). */
 export function motoServer(): string {
