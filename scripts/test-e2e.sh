@@ -2,7 +2,8 @@
 # End-to-end tests (npm run test:e2e): the webhook against a real kube-apiserver.
 #   1. hack/k8s/build.sh: etcd, kube-apiserver, kube-controller-manager and kubectl built from the
 #      Go module proxy into the cache (cold: about 35 min on a loaded 2-core machine; cached: instant)
-#   2. hack/registry/build.sh: the Distribution registry (verify scenarios); npm run build: dist/cli.js
+#   2. hack/registry/build.sh: the Distribution registry (verify scenarios); hack/node/install-node.sh:
+#      the Node.js of the container image, which `serve` runs on; npm run build: dist/cli.js
 #   3. jest with jest.e2e.config.js: globalSetup starts etcd, kube-apiserver,
 #      kube-controller-manager and serve and registers the webhook; the scenarios run; the
 #      teardown stops everything and prints the timings.
@@ -47,6 +48,15 @@ t=$(now)
 npm run --silent build || fail "npm run build"
 build_s=$(since "$t")
 step "npm run build (${build_s}s)"
+
+t=$(now)
+# `serve` runs on the Node.js of the container image (Dockerfile's base, the Lambda runtime's major:
+# tests/integration/container-image.integration.ts holds them together), not the local one.
+lambda_node="$(hack/node/install-node.sh | tail -n1)" || fail "hack/node/install-node.sh could not install the Node.js of the image (its log is above)"
+image_major="$(sed -n 's#^FROM gcr.io/distroless/nodejs\([0-9]*\)-.*#\1#p' Dockerfile)"
+[[ "$("$lambda_node" --version)" == "v$image_major."* ]] || fail "$lambda_node is Node.js $("$lambda_node" --version), the Dockerfile's image runs Node.js $image_major"
+step "hack/node/install-node.sh: $lambda_node ($(since "$t")s)"
+export IMAGE_REWRITER_LAMBDA_NODE="$lambda_node"
 
 export IMAGE_REWRITER_K8S_BIN="$bin"
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-vm-modules"

@@ -160,7 +160,8 @@ export async function startServe(options: StartServeOptions): Promise<ServeInsta
   const proc = await startProcess({
     runDir: options.runDir,
     name: options.name,
-    command: process.execPath,
+    // The Node.js of the container image (Dockerfile; scripts/test-e2e.sh sets it), else this one (`npm run demo`).
+    command: process.env['IMAGE_REWRITER_LAMBDA_NODE'] ?? process.execPath,
     args: [
       options.cli,
       'serve',
