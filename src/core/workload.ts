@@ -156,6 +156,12 @@ export const MAX_FIELD_PROBLEMS = 20;
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
+  // What the explicit tags of a YAML manifest make (render and audit -f read YAML; JSON has none).
+  // kubectl reads `!!binary` as the text it encodes: say so, since the fix is to write that text.
+  if (value instanceof Uint8Array) return 'binary data (YAML !!binary: write the image as text)';
+  if (value instanceof Date) return 'a timestamp (YAML !!timestamp)';
+  if (value instanceof Set) return 'a set (YAML !!set)';
+  if (value instanceof Map) return 'a map (YAML !!omap)';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 

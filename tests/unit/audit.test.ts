@@ -1147,7 +1147,7 @@ describe('audit -f: what can be read is listed, each unreadable part named, exit
   it.each([
     ['a boolean (kubectl reads yes as true)', 'yes', /\/spec\/containers\/0\/image is a boolean, not a string/],
     ['a number', '1_000', /\/spec\/containers\/0\/image is a number, not a string/],
-    ['!!binary (kubectl: the string gcr.io/app:1)', '!!binary Z2NyLmlvL2FwcDox', /\/spec\/containers\/0\/image is an object, not a string/],
+    ['!!binary (kubectl: the string gcr.io/app:1)', '!!binary Z2NyLmlvL2FwcDox', /\/spec\/containers\/0\/image is binary data \(YAML !!binary: write the image as text\), not a string/],
   ])('an image that is %s: named on stderr, exit 2, the other objects still listed', async (_name, image, message) => {
     const broken = `apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns-0}\nspec:\n  containers:\n  - name: c\n    image: ${image}\n`;
     const r = await audit(['-f', '-', '-o', 'json'], `${broken}---\n${JSON.stringify(podIn('ns-0', 'a'))}\n`);

@@ -68,6 +68,12 @@ describe('render and audit -f read unquoted YAML 1.1 booleans and numbers as kub
     ['1_000', 'a number'],
     ['0b101', 'a number'],
     ['1_0.5', 'a number'],
+    // Explicit tags: named by what they make, not as "an object" (kubectl reads !!binary as the
+    // text it encodes, gcr.io/app:1 here; the message says to write that).
+    ['!!binary Z2NyLmlvL2FwcDox', 'binary data (YAML !!binary: write the image as text)'],
+    ['!!timestamp 2001-12-14', 'a timestamp (YAML !!timestamp)'],
+    ['!!set {a}', 'a set (YAML !!set)'],
+    ['!!omap [a: 1]', 'a map (YAML !!omap)'],
   ])('image: %s is %s to kubectl: render stops (exit 2, nothing written), audit -f lists the other image and names this one (exit 2)', async (image, what) => {
     const path = file(`${image}.yaml`, pod(image));
     for (const command of [['render'], ['render', '--check']]) {
