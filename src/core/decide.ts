@@ -26,6 +26,12 @@ export interface PlannedRewrite {
    */
   readonly stored?: true;
   /**
+   * What the rule gives now, when `to` is the stored image kept instead of it (a re-applied Job
+   * after a rules change, below): the warning says the stored image was kept, not that the rule
+   * gave it.
+   */
+  readonly ruleTo?: string;
+  /**
    * `field.image` is the image the stored object runs, decided again because its original-images
    * annotation records it as the original of its own rewrite (see planStored): the update does not
    * bring it, so a policy's `deny` keeps it instead (src/verify/policy.ts).
@@ -296,7 +302,7 @@ function planStored(field: ImageField, s: StoredState, rewriter: Rewriter, names
   if (planned?.outcome === 'rewrite' && storedImage !== undefined) {
     if (storedImage === field.image) return { ...planned, running: true };
     if (planned.to === storedImage) return { ...planned, stored: true };
-    if (immutableOnUpdate(type, field) && recordedBefore(s).get(key) === field.image) return { ...planned, to: storedImage, stored: true };
+    if (immutableOnUpdate(type, field) && recordedBefore(s).get(key) === field.image) return { ...planned, to: storedImage, stored: true, ruleTo: planned.to };
   } else if (storedImage !== undefined && immutableOnUpdate(type, field)) {
     // The same re-apply once no rule rewrites that original (the rule removed, an exclude or a
     // namespace limit added, a result now refused): left as it is, it is refused just the same.

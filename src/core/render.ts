@@ -67,11 +67,12 @@ function leftUnchanged(field: ImageField, rule: string, why: string): string {
 }
 
 /** The admission warning for one planned image (`reason` set when its rewrite is withheld). */
-function imageWarning(image: PlannedImage, reason: string | undefined): string {
+function imageWarning(image: PlannedImage, reason: string | undefined, target: ReviewTarget): string {
   const { field } = image;
   switch (image.outcome) {
     case 'rewrite': {
       if (reason !== undefined) return leftUnchanged(field, image.rule.name, reason);
+      if (image.ruleTo !== undefined) return keptOverRuleWarning(image, image.ruleTo, target);
       // The usual warning, joined without its segments when fitWarning would give it as it is.
       const label = containerLabel(field);
       const rule = image.rule.name;
@@ -113,6 +114,22 @@ function keptWarning(kept: KeptImage, target: ReviewTarget): string {
     ' as the stored ',
     { text: kept.to, level: 2 },
     ': no rule rewrites it now, and ',
+    cannotChange(target),
+  ]);
+}
+
+/** The warning for a stored image kept where the rule now gives another one (decide.ts, `ruleTo`). */
+function keptOverRuleWarning(image: PlannedRewrite, ruleTo: string, target: ReviewTarget): string {
+  return fitWarning([
+    `${WARNING_PREFIX}kept `,
+    ...containerAndImage(image.field),
+    ' as the stored ',
+    { text: image.to, level: 2 },
+    ': rule ',
+    { text: image.rule.name, level: 1 },
+    ' now gives ',
+    { text: ruleTo, level: 2 },
+    ', and ',
     cannotChange(target),
   ]);
 }
@@ -339,7 +356,7 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
   const leading = warnings.length;
   for (const image of plan.images) {
     if (warnings.length === MAX_WARNINGS) break;
-    warnings.push(imageWarning(image, reasons.get(image)));
+    warnings.push(imageWarning(image, reasons.get(image), target));
   }
   const kept = plan.kept ?? [];
   for (const k of kept) {

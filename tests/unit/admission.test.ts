@@ -656,6 +656,11 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(ops).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'eu.gcr.io/app:1' }]);
     expect(apply(reapplied, ops)).toEqual(stored);
     expect(outcome.report.rewrites).toMatchObject([{ from: 'gcr.io/app:1', to: 'eu.gcr.io/app:1', rule: 'gcr' }]);
+    // The warning says the stored image was kept, and what the rule gives now (it said "rewrote
+    // gcr.io/app:1 -> eu.gcr.io/app:1 (rule gcr)", a target the rule no longer has).
+    expect(outcome.response.response.warnings).toEqual([
+      "image-rewriter: kept containers[main] gcr.io/app:1 as the stored eu.gcr.io/app:1: rule gcr now gives asia.gcr.io/app:1, and a Job's pod template cannot change",
+    ]);
     // A new image is the rules' (the API server refuses it whatever the webhook answers), and so
     // is an image the stored object never recorded.
     expect(run(jobReview({ ...job('gcr.io/app:2'), metadata: { name: 'j1', annotations: recorded } }, stored)).ops[0]?.value).toBe('asia.gcr.io/app:2');
