@@ -20,6 +20,9 @@ stage() {
 }
 
 stage "unit: type check, lint, build, unit and short fuzz tests" npm test
+# The same unit tests on the Node.js Lambda and the container image run (template.yaml's Runtime),
+# which is not the local one: V8's and Node's behaviour the core relies on, on the version that runs it.
+stage "unit tests on the Node.js Lambda runs" npm run --silent test:unit:lambda-node
 # The audit fails on high/critical advisories in production dependencies. Where the registry cannot
 # answer advisory queries (this workplace's answers 405), it says so loudly and the suite goes on;
 # `npm run audit` alone stays strict about that (scripts/audit.sh, docs/reliability.md).
