@@ -257,6 +257,13 @@ describe('a Pod of 20,000 distinct images to check', () => {
     // Before: every target asked, about 4 KB each to the deadline (90 MiB here; 210 MiB for a 2 MiB Pod of 50,000).
     console.log(`20,000 distinct images to check: ${(peak / 2 ** 20).toFixed(1)} MiB held at most`);
     expect(peak / 2 ** 20).toBeLessThan(45);
+    // A check the deadline cut may still reach the registry after the review (this process serves
+    // both ends, and the sampler's collections hold its event loop): let such requests arrive in
+    // this test, not in the next one's count.
+    for (let last = -1, until = performance.now() + 10_000; registry.fake.seen.length !== last && performance.now() < until; ) {
+      last = registry.fake.seen.length;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }, 30_000);
 });
 
