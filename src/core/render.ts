@@ -19,7 +19,7 @@ import {
   type WithheldRecord,
 } from './admission.js';
 import { auditValue, entryJson, MAX_AUDIT_ENTRIES } from './audit-annotations.js';
-import { type KeptImage, type Mutable, type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
+import { type Mutable, type PlannedImage, type PlannedRewrite, type ReviewPlan, type ReviewTarget, stringOrUndefined } from './decide.js';
 import { originalImagesKey, originalImagesOps } from './original-images.js';
 import { type Base64, encodePatch, type PatchOperation, replace } from './patch.js';
 import { missingPullSecrets, pullSecretOps } from './pull-secrets.js';
@@ -72,7 +72,7 @@ function imageWarning(image: PlannedImage, reason: string | undefined, target: R
   switch (image.outcome) {
     case 'rewrite': {
       if (reason !== undefined) return leftUnchanged(field, image.rule.name, reason);
-      if (image.ruleTo !== undefined) return keptOverRuleWarning(image, image.ruleTo, target);
+      if (image.ruleTo !== undefined) return keptWarning(field, image.to, ['rule ', { text: image.rule.name, level: 1 }, ' now gives ', { text: image.ruleTo, level: 2 }], target);
       // The usual warning, joined without its segments when fitWarning would give it as it is.
       const label = containerLabel(field);
       const rule = image.rule.name;
@@ -106,32 +106,12 @@ function imageWarning(image: PlannedImage, reason: string | undefined, target: R
 /** Why a kept image (decide.ts, KeptImage) could not go back to what the update sends. */
 const cannotChange = (target: ReviewTarget): string => (target.type.kind === 'Job' ? "a Job's pod template cannot change" : "a Pod's image volumes cannot change");
 
-/** The warning for a stored image kept where no rule rewrites the re-applied original. */
-function keptWarning(kept: KeptImage, target: ReviewTarget): string {
-  return fitWarning([
-    `${WARNING_PREFIX}kept `,
-    ...containerAndImage(kept.field),
-    ' as the stored ',
-    { text: kept.to, level: 2 },
-    ': no rule rewrites it now, and ',
-    cannotChange(target),
-  ]);
-}
-
-/** The warning for a stored image kept where the rule now gives another one (decide.ts, `ruleTo`). */
-function keptOverRuleWarning(image: PlannedRewrite, ruleTo: string, target: ReviewTarget): string {
-  return fitWarning([
-    `${WARNING_PREFIX}kept `,
-    ...containerAndImage(image.field),
-    ' as the stored ',
-    { text: image.to, level: 2 },
-    ': rule ',
-    { text: image.rule.name, level: 1 },
-    ' now gives ',
-    { text: ruleTo, level: 2 },
-    ', and ',
-    cannotChange(target),
-  ]);
+/**
+ * The warning for a stored image kept on UPDATE where the field cannot change (decide.ts): `now`
+ * says what the rules make of the re-applied original (nothing, or another target).
+ */
+function keptWarning(field: ImageField, stored: string, now: (string | WarningPart)[], target: ReviewTarget): string {
+  return fitWarning([`${WARNING_PREFIX}kept `, ...containerAndImage(field), ' as the stored ', { text: stored, level: 2 }, ': ', ...now, ', and ', cannotChange(target)]);
 }
 
 /** The pull secret ops for the applied rewrites, or a warning where a Pod's list cannot change. */
@@ -361,7 +341,7 @@ export function render(plan: ReviewPlan, overrides: RenderOverrides = {}): Rende
   const kept = plan.kept ?? [];
   for (const k of kept) {
     if (warnings.length === MAX_WARNINGS) break;
-    warnings.push(keptWarning(k, target));
+    warnings.push(keptWarning(k.field, k.to, ['no rule rewrites it now'], target));
   }
   const unbuilt = leading + plan.images.length + kept.length - warnings.length;
   const malformed = [...plan.malformed];

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -29,6 +29,16 @@ function fakeNpm(name: string, body: string): string {
   writeFileSync(join(bin, 'npm'), `#!/bin/sh\n${body}\n`);
   chmodSync(join(bin, 'npm'), 0o755);
   return bin;
+}
+
+/** An install as the script leaves it, stamped with `integrity`; returns its node's path. */
+function installed(cache: string, integrity: string): string {
+  const dir = join(cache, `node-v${VERSION}-linux-${ARCH}`);
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  writeFileSync(join(dir, 'bin', 'node'), '#!/bin/sh\n');
+  chmodSync(join(dir, 'bin', 'node'), 0o755);
+  writeFileSync(join(dir, '.image-rewriter-integrity'), `${integrity}\n`);
+  return join(dir, 'bin', 'node');
 }
 
 function install(cache: string, npmDir: string): { code: number | null; stdout: string; stderr: string } {
@@ -60,22 +70,14 @@ describe('hack/node/install-node.sh', () => {
 
   it('reuses an install whose stamp is the pinned integrity, without calling npm', () => {
     const cache = join(scratch, 'cache-present');
-    const dir = join(cache, `node-v${VERSION}-linux-${ARCH}`);
-    mkdirSync(join(dir, 'bin'), { recursive: true });
-    writeFileSync(join(dir, 'bin', 'node'), '#!/bin/sh\n');
-    chmodSync(join(dir, 'bin', 'node'), 0o755);
-    writeFileSync(join(dir, '.image-rewriter-integrity'), `${INTEGRITY}\n`);
+    const node = installed(cache, INTEGRITY);
     const r = install(cache, fakeNpm('npm-fails', 'echo "npm must not run" >&2; exit 9'));
-    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: `${join(dir, 'bin', 'node')}\n` });
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: `${node}\n` });
   });
 
   it('fetches again over a stamp of another integrity, and keeps the old tree while the new one is refused', () => {
     const cache = join(scratch, 'cache-stale');
-    const dir = join(cache, `node-v${VERSION}-linux-${ARCH}`);
-    mkdirSync(join(dir, 'bin'), { recursive: true });
-    writeFileSync(join(dir, 'bin', 'node'), '#!/bin/sh\n');
-    chmodSync(join(dir, 'bin', 'node'), 0o755);
-    writeFileSync(join(dir, '.image-rewriter-integrity'), 'sha512-stale\n');
+    const dir = dirname(dirname(installed(cache, 'sha512-stale')));
     const r = install(cache, fakeNpm('npm-called', 'touch "$IMAGE_REWRITER_CACHE/npm-was-called"; exit 3'));
     expect(r.code).not.toBe(0);
     expect(existsSync(join(cache, 'npm-was-called'))).toBe(true);
