@@ -16,7 +16,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$here/ric"
-cache="${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}"
+# shellcheck source=../lib/cache-install.sh
+source "$here/../lib/cache-install.sh"
 
 for tool in node npm sha256sum flock; do
   command -v "$tool" >/dev/null || { echo "install-ric: $tool is required" >&2; exit 1; }
@@ -36,9 +37,7 @@ present() {
   [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" && -f "$addon" && -f "$dir/node_modules/aws-lambda-ric/index.mjs" ]]
 }
 
-mkdir -p "$cache"
-exec 9>"$cache/.ric-$version.lock"
-flock 9
+cache_lock "ric-$version"
 
 if present; then
   echo "install-ric: present: $dir" >&2
@@ -46,11 +45,8 @@ if present; then
   exit 0
 fi
 
-tmp="$(mktemp -d "$cache/.ric-$version.new.XXXXXX")"
-chmod 0755 "$tmp"   # mktemp -d makes it 0700; the tree is shared like the other cache entries
-old=""
-cleanup() { rm -rf "$tmp" ${old:+"$old"}; }
-trap cleanup EXIT
+cache_new "ric-$version"
+tmp="$cache_tmp"
 cp "$src/package.json" "$src/package-lock.json" "$tmp/"
 echo "install-ric: npm ci aws-lambda-ric@$version in $tmp (native build, 1-4 minutes)" >&2
 start=$SECONDS
@@ -63,11 +59,6 @@ if [[ ! -f "$tmp/node_modules/aws-lambda-ric/rapid-client.node" ]]; then
 fi
 echo "$hash" >"$tmp/.image-rewriter-lock-sha256"
 
-# Swap in: move a stale tree aside first (rename is atomic within the cache), then remove it.
-if [[ -e "$dir" ]]; then
-  old="$(mktemp -d "$cache/.ric-$version.old.XXXXXX")"
-  mv "$dir" "$old/"
-fi
-mv "$tmp" "$dir"
+cache_swap_in "$dir"
 echo "install-ric: installed in $((SECONDS - start))s: $dir" >&2
 echo "$dir"

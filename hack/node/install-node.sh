@@ -17,7 +17,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 lock="$here/node.lock"
-cache="${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}"
+# shellcheck source=../lib/cache-install.sh
+source "$here/../lib/cache-install.sh"
 
 for tool in node npm tar flock; do
   command -v "$tool" >/dev/null || { echo "install-node: $tool is required" >&2; exit 1; }
@@ -41,9 +42,7 @@ present() {
   [[ -f "$stamp" && "$(cat "$stamp")" == "$integrity" && -x "$dir/bin/node" ]]
 }
 
-mkdir -p "$cache"
-exec 9>"$cache/.node-v$version-linux-$arch.lock"
-flock 9
+cache_lock "node-v$version-linux-$arch"
 
 if present; then
   echo "install-node: present: $dir" >&2
@@ -51,11 +50,8 @@ if present; then
   exit 0
 fi
 
-tmp="$(mktemp -d "$cache/.node-v$version.new.XXXXXX")"
-chmod 0755 "$tmp"
-old=""
-cleanup() { rm -rf "$tmp" ${old:+"$old"}; }
-trap cleanup EXIT
+cache_new "node-v$version-linux-$arch"
+tmp="$cache_tmp"
 echo "install-node: npm pack node-linux-$arch@$version" >&2
 (cd "$tmp" && npm pack --silent "node-linux-$arch@$version" >/dev/null)
 tarball="$tmp/node-linux-$arch-$version.tgz"
@@ -64,21 +60,14 @@ if [[ "$got" != "$integrity" ]]; then
   echo "install-node: node-linux-$arch-$version.tgz has integrity $got, hack/node/node.lock pins $integrity: refused" >&2
   exit 1
 fi
-mkdir "$tmp/node"
-tar -xzf "$tarball" -C "$tmp/node" --strip-components=1 package/bin/node package/LICENSE
+tar -xzf "$tarball" -C "$tmp" --strip-components=1 package/bin/node package/LICENSE
 rm "$tarball"
-actual="$("$tmp/node/bin/node" --version)"
+actual="$("$tmp/bin/node" --version)"
 if [[ "$actual" != "v$version" ]]; then
   echo "install-node: the unpacked binary says $actual, not v$version" >&2
   exit 1
 fi
-echo "$integrity" >"$tmp/node/.image-rewriter-integrity"
-
-# Swap in: move a stale tree aside first (rename is atomic within the cache), then remove it.
-if [[ -e "$dir" ]]; then
-  old="$cache/.node-v$version.old.$$"
-  mv "$dir" "$old"
-fi
-mv "$tmp/node" "$dir"
+echo "$integrity" >"$tmp/.image-rewriter-integrity"
+cache_swap_in "$dir"
 echo "install-node: installed $dir" >&2
 echo "$dir/bin/node"
