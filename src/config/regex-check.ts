@@ -109,8 +109,55 @@ function tooDeepGroup(source: string): number | undefined {
   return undefined;
 }
 
+/** `(?<name>` at a position, its name (identifier characters and `\u` escapes: nothing that starts another group). */
+const GROUP_NAME = /\(\?<([$\w\u0080-\uffff\\{}]+)>/y;
+/** ES2025's inline modifiers at a position: `(?i:`, `(?-s:`, `(?im-s:`. */
+const MODIFIERS = /\(\?(?:[ims]+(?:-[ims]*)?|-[ims]+):/y;
+
+/** A group name with its `\u0061` and `\u{61}` escapes read: one name however it is spelled. */
+const groupName = (raw: string): string =>
+  raw.replace(/\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})/g, (all, braced?: string, four?: string) => {
+    const code = Number.parseInt(braced ?? four ?? '', 16);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : all;
+  });
+
+/**
+ * Syntax of ES2025 that Node.js 24's V8 compiles and older ones refuse: a group name given twice
+ * (allowed there in different alternatives, `(?<h>a)|(?<h>b)`) and inline modifiers (`(?i:...)`).
+ * Refused before V8 sees the source, with one message whatever the Node.js: the Lambda and the
+ * container image run 24, a laptop's or a CI job's check-config may run 20 or 22, and a rules
+ * document must not be valid on one and refused on the other. One pass over the source, outside
+ * escapes and classes (each name is read up to the first character no name has, so no part of
+ * the source is read twice).
+ */
+export function newerEditionSyntax(source: string): string | undefined {
+  const names = new Set<string>();
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(' && source[i + 1] === '?') {
+      GROUP_NAME.lastIndex = i;
+      const raw = GROUP_NAME.exec(source)?.[1];
+      if (raw !== undefined) {
+        const name = groupName(raw);
+        if (names.has(name)) return `names the group "${name}" twice: give each group its own name (Node.js 24 allows a name twice in different alternatives, older versions refuse it, and rules must mean the same on every version)`;
+        names.add(name);
+        continue;
+      }
+      MODIFIERS.lastIndex = i;
+      if (MODIFIERS.test(source)) return 'uses inline modifiers like (?i:...), which are not supported in rules';
+    }
+  }
+  return undefined;
+}
+
 /** The source compiled as the rewriter compiles it, or why it does not compile. */
 function compiled(source: string, compile: RuleRegexCompile): { readonly anchored: string } | { readonly problem: string } {
+  const newer = newerEditionSyntax(source);
+  if (newer !== undefined) return { problem: newer };
   const anchored = compile.anchored(source);
   try {
     // Both: the source alone must be a regex (`a)|(b` is not, though it fits in the anchoring).

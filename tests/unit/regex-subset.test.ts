@@ -104,9 +104,11 @@ describe('left to regexpp', () => {
     expect(parseSubsetPattern(source)).toBeUndefined();
     const verdict = regexProblem(source, compile);
     // Without regexpp, an issue: the compile error V8 gives, that it could not be analysed, or
-    // (\p{L}, \u{61}) that it needs the u flag, which rules are not compiled with.
-    expect(verdict).toEqual(expect.stringMatching(/^(does not compile: |cannot be analysed|uses \\[pPu]\{[^}]*\}, which needs the u flag)/));
-    expect(needsFullParser(source, compile)).toBe(!verdict?.startsWith('does not compile'));
+    // (\p{L}, \u{61}) that it needs the u flag, which rules are not compiled with; or, before V8
+    // reads it, the syntax only Node.js 24 compiles (a name twice, inline modifiers).
+    expect(verdict).toEqual(expect.stringMatching(/^(does not compile: |cannot be analysed|uses \\[pPu]\{[^}]*\}, which needs the u flag|names the group "a" twice|uses inline modifiers)/));
+    // regexpp is needed only for what is refused neither before nor by V8.
+    expect(needsFullParser(source, compile)).toBe(!/^(does not compile|names the group|uses inline modifiers)/.test(verdict ?? ''));
   });
 
   it('gives up on deep nesting rather than risk the stack', () => {
