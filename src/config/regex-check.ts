@@ -94,16 +94,24 @@ function parseErrorMessage(e: unknown): string {
  */
 export const MAX_GROUP_NESTING = 256;
 
-/** The index of the first `(` that opens a group deeper than MAX_GROUP_NESTING (not escaped, not in a class), if any. */
-function tooDeepGroup(source: string): number | undefined {
-  let depth = 0;
+/** Each index of `source` that is neither escaped nor in a character class (nor a class's `[`), in order. */
+function* outsideClasses(source: string): Generator<number> {
   let inClass = false;
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
     if (c === '\\') i++;
     else if (inClass) inClass = c !== ']';
     else if (c === '[') inClass = true;
-    else if (c === ')') depth--;
+    else yield i;
+  }
+}
+
+/** The index of the first `(` that opens a group deeper than MAX_GROUP_NESTING (not escaped, not in a class), if any. */
+function tooDeepGroup(source: string): number | undefined {
+  let depth = 0;
+  for (const i of outsideClasses(source)) {
+    const c = source[i];
+    if (c === ')') depth--;
     else if (c === '(' && ++depth > MAX_GROUP_NESTING) return i;
   }
   return undefined;
@@ -132,24 +140,18 @@ const groupName = (raw: string): string =>
  */
 export function newerEditionSyntax(source: string): string | undefined {
   const names = new Set<string>();
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') i++;
-    else if (inClass) inClass = c !== ']';
-    else if (c === '[') inClass = true;
-    else if (c === '(' && source[i + 1] === '?') {
-      GROUP_NAME.lastIndex = i;
-      const raw = GROUP_NAME.exec(source)?.[1];
-      if (raw !== undefined) {
-        const name = groupName(raw);
-        if (names.has(name)) return `names the group "${name}" twice: give each group its own name (Node.js 24 allows a name twice in different alternatives, older versions refuse it, and rules must mean the same on every version)`;
-        names.add(name);
-        continue;
-      }
-      MODIFIERS.lastIndex = i;
-      if (MODIFIERS.test(source)) return 'uses inline modifiers like (?i:...), which are not supported in rules';
+  for (const i of outsideClasses(source)) {
+    if (source[i] !== '(' || source[i + 1] !== '?') continue;
+    GROUP_NAME.lastIndex = i;
+    const raw = GROUP_NAME.exec(source)?.[1];
+    if (raw !== undefined) {
+      const name = groupName(raw);
+      if (names.has(name)) return `names the group "${name}" twice: give each group its own name (Node.js 24 allows a name twice in different alternatives, older versions refuse it, and rules must mean the same on every version)`;
+      names.add(name);
+      continue;
     }
+    MODIFIERS.lastIndex = i;
+    if (MODIFIERS.test(source)) return 'uses inline modifiers like (?i:...), which are not supported in rules';
   }
   return undefined;
 }
