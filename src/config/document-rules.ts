@@ -11,8 +11,9 @@ import type { ValidationResult } from './issues.js';
 
 /** Normalized-name prefix: a registry host, then optional repository path components. */
 export function prefixProblem(value: string): string | undefined {
-  // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix.
-  if (!grammar.anchoredName.test(`${value}/x`)) return 'is not a valid image name prefix (registry host, then optional /path)';
+  // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix. The
+  // value is quoted, as in the other messages: a stray space or tab is otherwise invisible.
+  if (!grammar.anchoredName.test(`${value}/x`)) return `"${value}" is not a valid image name prefix (registry host, then optional /path)`;
   const first = value.split('/')[0] ?? '';
   const rest = value.slice(first.length);
   // Names are compared with their host as `matchedName` (src/core/matched-name.ts) spells it: a prefix

@@ -404,6 +404,16 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('quotes a match or exclude prefix that is no image name, so that a stray space or tab shows', () => {
+    // QA-21: `match: "gcr.io "` was reported as `rules[0].match: is not a valid image name prefix
+    // (...)`, with nothing to show that the trailing space was the problem.
+    expect(problems('rules:\n  - name: a\n    match: "gcr.io "\n    replace: m.example.com/g\nexclude: ["gcr.io/Bad Path", "quay.io\\t"]\n')).toEqual([
+      'rules[0].match: "gcr.io " is not a valid image name prefix (registry host, then optional /path)',
+      'exclude[0]: "gcr.io/Bad Path" is not a valid image name prefix (registry host, then optional /path)',
+      'exclude[1]: "quay.io\t" is not a valid image name prefix (registry host, then optional /path)',
+    ]);
+  });
+
   it('reports a replacement without a group reference that no rule may have, whatever its pattern', () => {
     // The README's own typo (`matchh`): the rule has no pattern, but "mirror/gcr" is wrong as a
     // match rule's replace and as a regex rule's alike; it was reported only once the typo was fixed.
