@@ -26,7 +26,7 @@ import type { Log } from '../observability/log.js';
 import { count, Metric } from '../observability/telemetry.js';
 import { type FileWatch, watchFiles } from './file-watch.js';
 import { type ProviderDeps, refreshEngine, type RulesProvider, type RulesState } from './refresh.js';
-import { readUpTo } from './bounded-read.js';
+import { NotRegularFileError, readUpTo } from './bounded-read.js';
 import { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
 import { ENV, type RulesSetting, SourceError } from './settings.js';
 import { type AwsClients, errorCode, errorDetail, fileErrorCode, READ_TIMEOUT_MS } from './token.js';
@@ -148,6 +148,12 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
  */
 const rulesUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NOT_UTF8 = 'not UTF-8 text (save the rules document as UTF-8)';
+/**
+ * A followed rules file (`serve --config`) is read again at every change and every poll: a pipe
+ * (`--config <(...)`) gives its text once, so the next read found it empty and called the rules
+ * invalid, and a named pipe put in the file's place held the check for good.
+ */
+const NOT_REGULAR = 'not a regular file (serve reads its rules file again whenever it may have changed: give it a file, not a pipe or a device)';
 
 /**
  * The text of a rules file, read up to one byte past MAX_RULES_DOCUMENT_BYTES: read whole, a 1.5 GB
@@ -155,11 +161,12 @@ const NOT_UTF8 = 'not UTF-8 text (save the rules document as UTF-8)';
  * `/dev/zero` was read until memory ran out. A file over the limit comes back as that first part,
  * decoded leniently (it is refused for its size before anything else: a replacement character
  * takes at least as many bytes as what it replaces); any other file as strict UTF-8 (throws the
- * decoder's ERR_ENCODING_INVALID_ENCODED_DATA).
+ * decoder's ERR_ENCODING_INVALID_ENCODED_DATA). With `regularFile`, a path that is not a regular
+ * file throws NotRegularFileError (./bounded-read.ts).
  */
-export async function readRulesFile(path: string): Promise<string> {
+export async function readRulesFile(path: string, options: { readonly regularFile?: boolean } = {}): Promise<string> {
   const limit = MAX_RULES_DOCUMENT_BYTES + 1;
-  const bytes = await readUpTo(path, limit);
+  const bytes = await readUpTo(path, limit, options);
   return bytes.length < limit ? rulesUtf8.decode(bytes) : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
 }
 
@@ -176,12 +183,15 @@ export interface FileRules {
 export async function fileRules(path: string, deps: ProviderDeps & { readonly watch?: { readonly log: Log; readonly pollMs?: number } }): Promise<FileRules> {
   const engine = refreshEngine(path, deps);
   let lastFailure: string | undefined;
+  // Followed, the file must be one that can be read again (NOT_REGULAR); read once, a pipe is fine
+  // (`check-config --config /dev/stdin`, `explain --config <(...)`).
+  const regularFile = deps.watch !== undefined;
   const check = async (): Promise<void> => {
     let text: string;
     try {
-      text = await readRulesFile(path);
+      text = await readRulesFile(path, { regularFile });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : fileErrorCode(e);
+      const code = e instanceof NotRegularFileError ? NOT_REGULAR : (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : fileErrorCode(e);
       if (lastFailure !== code) deps.logger.error('cannot read the rules file', { source: path, error: code, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
       lastFailure = code;
       engine.failed(`cannot read rules document ${path}: ${code}`);

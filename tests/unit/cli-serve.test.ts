@@ -3,7 +3,7 @@
  * rules reloaded from the file (an invalid one keeps the last good rules), and shutdown on SIGTERM.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
+import { startServeCli } from '../helpers/serve-cli.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
 let pki: TestPki;
@@ -306,6 +307,31 @@ describe('image-rewriter serve', () => {
     expect(code).toBe(EXIT.invalidConfig);
     expect(io.err()).toContain('rules[0]: has both "match" and "regex"; use one');
     expect(io.out()).toBe('');
+  });
+
+  it('refuses a --config it cannot follow, a pipe (`--config <(...)`), at start, with the exit code of an unreadable document', async () => {
+    // serve reads its rules file again at every change and every poll. A pipe gives its text once:
+    // read at start, it was empty at the first poll (`rules document is invalid`, "is empty", 10 s
+    // later, and RulesStale at every review), and with --workers 2 the second worker found it
+    // empty and serve could not start, saying only that the document was empty.
+    const fifo = join(scratch, 'rules-pipe');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', join(FIXTURES, 'valid-demo.yaml'), fifo], { stdio: 'ignore' });
+    const io = captureIo(TEST_ENV);
+    const served = await startServeCli(
+      baseArgs().map((a) => (a === rulesFile ? fifo : a)),
+      io,
+    );
+    try {
+      expect(served.port).toBeUndefined();
+      expect(await served.stop()).toBe(EXIT.invalidConfig);
+      expect(io.err()).toContain(`error: cannot read rules document ${fifo}: not a regular file`);
+      expect(io.out()).toBe('');
+    } finally {
+      writer.kill('SIGKILL');
+      await rm(fifo, { force: true });
+      if (served.port !== undefined) await served.stop();
+    }
   });
 
   it('exits 2 on a rules document with thousands of problems, listing the first 20 (its stderr is its log) and counting the rest', async () => {

@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, ParameterNotFound, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -813,6 +815,48 @@ describe('fileRules and a token file', () => {
       expect(obs.logs().at(-1)).toMatchObject({ level: 'ERROR', source: path, error: 'ENOENT', keeping: 'the last good rules' });
     } finally {
       watch?.close();
+    }
+  });
+
+  it('a followed file replaced by a named pipe: the check neither blocks nor reads it, says so once, keeps the last good rules, and reads the file put back', async () => {
+    // Opened as a file, a FIFO without a writer blocked the check for good: every later check
+    // waited behind it, so no later version (v2 below) was ever read, and nothing was logged.
+    const obs = captureObservability();
+    const path = join(dir, 'rules.yaml');
+    await writeFile(path, GOOD);
+    const { provider, watch } = await fileRules(path, { ...obs, env: {}, watch: { log: () => undefined, pollMs: 3_600_000 } });
+    const checked = (): Promise<string> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => {
+          resolve('still blocked after 2 s');
+        }, 2000);
+      });
+      return Promise.race([(watch?.check() ?? Promise.resolve()).then(() => 'checked'), late]).finally(() => {
+        clearTimeout(timer);
+      });
+    };
+    try {
+      await rm(path);
+      execFileSync('mkfifo', [path]);
+      expect(await checked()).toBe('checked');
+      expect(await checked()).toBe('checked');
+      expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('asia.gcr.io/x');
+      await rm(path);
+      await writeFile(path, GOOD2);
+      expect(await checked()).toBe('checked');
+      expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+      const errors = obs.logs().filter((l) => l['message'] === 'cannot read the rules file');
+      expect(errors).toEqual([expect.objectContaining({ level: 'ERROR', source: path, error: expect.stringMatching(/^not a regular file/) as unknown, keeping: 'the last good rules' })]);
+    } finally {
+      watch?.close();
+      // Before the fix a check stays blocked opening the FIFO: a writer (which does not block
+      // while that reader waits) releases it, so that the test process can end.
+      try {
+        closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting: nothing to release
+      }
     }
   });
 
