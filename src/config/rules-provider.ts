@@ -9,7 +9,8 @@
  *   document is retried on a later request after a backoff (1 s, doubling, at most the TTL and
  *   30 s), never on every request, whether the last good rules are kept or there are none (then the
  *   state is `{ ok: false, reason }` and the handler fails open): a fixed parameter applies within
- *   seconds, not a TTL (up to an hour) later. Reads are single-flight and bounded by a timeout.
+ *   seconds, not a TTL (up to an hour) later. Reads are single-flight and bounded by a timeout; while
+ *   one is under way, only the review that started it waits for it when there are good rules.
  *
  * AWS access uses the SDK v3 clients directly, injected so the tests mock them. The SDK is loaded
  * only when a setting needs it: the clients come from async factories and the command classes
@@ -133,7 +134,14 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
     current(): Promise<RulesState> {
       const t = now();
       if (t < nextReadAt && t >= scheduledAt) return Promise.resolve(engine.state());
-      inflight ??= read().finally(() => {
+      if (inflight !== undefined) {
+        // Another review started this read and waits for it. With good rules in force the others
+        // answer with them at once: serve runs many reviews at a time, and all of them waited for a
+        // slow store (up to the read's timeout, again at every retry). Without, they wait too.
+        const state = engine.state();
+        return state.ok ? Promise.resolve(state) : inflight;
+      }
+      inflight = read().finally(() => {
         inflight = undefined;
       });
       return inflight;

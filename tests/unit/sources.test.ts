@@ -463,6 +463,40 @@ describe('ssmRules', () => {
     expect(await make().current()).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (SourceError)` });
   });
 
+  it('while a refresh is under way, only the review that started it waits: the others answer at once with the last good rules', async () => {
+    // serve runs many reviews at once: all of them waited for the refresh, up to the read's 3 s
+    // each time SSM was slow (again at every retry, 1, 2, 4... s later), where the README says
+    // it delays "the review that refreshes the rules".
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1));
+    const provider = make();
+    const good = await provider.current();
+    expect(rewrite(good, 'gcr.io/x')).toBe('asia.gcr.io/x');
+    // The read's answer waits for release(), which may come before the read reaches the client.
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    ssm.on(GetParameterCommand).callsFake(() => answered.then(() => parameter(GOOD2, 2)));
+    clock += 60_000;
+    const refreshing = provider.current();
+    const waited = Symbol('waited');
+    let timer: NodeJS.Timeout | undefined;
+    const other = await Promise.race([
+      provider.current(),
+      new Promise<symbol>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(waited);
+        }, 200);
+      }),
+    ]);
+    clearTimeout(timer);
+    release();
+    expect(other).toBe(good);
+    expect(await refreshing).toMatchObject({ ok: true, version: '2' });
+    expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+  });
+
   it('reads once for concurrent requests', async () => {
     ssm.on(GetParameterCommand).resolves(parameter(GOOD, 1));
     const provider = make();
