@@ -25,11 +25,12 @@ import { EXIT, type Io } from './common.js';
 import { createObservability } from '../observability/telemetry.js';
 
 /**
- * The variable that gives each worker the text of `--token-file` as the primary read it at start:
- * the token is read once (README), and a worker started later (a replacement) must not take a token
- * the file got since, while the others answer with the old one (every other call 401).
+ * The variable that gives each worker the text of the token's source (`--token-file`,
+ * `WEBHOOK_TOKEN_PARAMETER`, `WEBHOOK_TOKEN_SECRET_ARN`) as the primary read it at start: the token
+ * is read once (README), and a worker started later (a replacement) must not take a token the
+ * source got since, while the others answer with the old one (every other call 401).
  */
-export const TOKEN_FILE_TEXT_ENV = 'IMAGE_REWRITER_TOKEN_FILE_TEXT';
+export const TOKEN_TEXT_ENV = 'IMAGE_REWRITER_TOKEN_TEXT';
 
 /**
  * Set (to `1`) in the environment of a worker started while the others serve (a replacement): the

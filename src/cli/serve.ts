@@ -31,8 +31,9 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
-import { MAX_TOKEN_FILE_BYTES, readTokenFileText } from '../config/token.js';
-import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_FILE_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
+import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
+import { type Env, readSettings } from '../config/settings.js';
+import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -184,7 +185,7 @@ function processSignals(): ServeRuntime & { release: () => void } {
 }
 
 /** `serve` with an injected stop trigger (tests); `command` wires it to the process signals. */
-export async function runServe(args: string[], io: Io, runtime: ServeRuntime, worker?: number, tokenFileText?: string): Promise<number> {
+export async function runServe(args: string[], io: Io, runtime: ServeRuntime, worker?: number, tokenText?: string): Promise<number> {
   const { values } = parseFlags({ args, options: OPTIONS, allowPositionals: false, strict: true });
   parseWorkers(values.workers);
   const missing = (['listen', 'tls-cert-file', 'tls-private-key-file'] as const).filter((k) => values[k] === undefined);
@@ -207,7 +208,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   const sources = await openCliSources(io, {
     configFile: values.config,
     tokenFile: values['token-file'],
-    tokenFileText,
+    tokenText,
     allowUnauthenticated: values['allow-unauthenticated'],
     logger,
     metrics,
@@ -260,7 +261,7 @@ export const command: Command = (args, io) => {
     // once it failed to start (a usage error throws: main prints it and exits 64); the worker's
     // own disconnect (not `process.disconnect()`, after which Node exits with 0) lets it end with
     // its code.
-    return runServe(args, workerIo(io, worker.id), { stop: workerStop() }, worker.id, io.env[TOKEN_FILE_TEXT_ENV])
+    return runServe(args, workerIo(io, worker.id), { stop: workerStop() }, worker.id, io.env[TOKEN_TEXT_ENV])
       .then((code) => {
         process.exitCode = code;
         return code;
@@ -277,22 +278,35 @@ export const command: Command = (args, io) => {
   if (workers === 1 || entry === undefined) return runServe(args, io, signals).finally(signals.release);
   // The variables the primary gives its workers are its own to set: ones it inherited (cluster.fork
   // passes process.env on) must not reach a worker as its token or make it a replacement.
-  Reflect.deleteProperty(process.env, TOKEN_FILE_TEXT_ENV);
+  Reflect.deleteProperty(process.env, TOKEN_TEXT_ENV);
   Reflect.deleteProperty(process.env, REPLACEMENT_ENV);
-  return workersToken(values['token-file'])
+  return workersToken(values, io.env)
     .then((env) => runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) }))
     .finally(signals.release);
 };
 
 /**
- * The workers' environment entry with the token file's text, read once here: every worker, a
- * replacement too, uses the token `serve` started with. None when there is no such file, or it
- * cannot be read (each worker then reads it, and the first says why it cannot), or it holds a NUL
- * (not allowed in a variable; no token has one), or its text is larger than the file may be: bytes
- * that are not UTF-8 read as U+FFFD, three bytes each, and past 128 KiB Linux refuses the variable
- * (the fork failed with "spawn E2BIG" instead of the workers' report of the token).
+ * The workers' environment entry with the text of the token's source, read once here: every worker,
+ * a replacement too, uses the token `serve` started with, from a `--token-file`, an SSM parameter
+ * (`WEBHOOK_TOKEN_PARAMETER`) or a secret (`WEBHOOK_TOKEN_SECRET_ARN`) alike: each worker read the
+ * parameter or secret at its own start, so one started after a rotation's change answered with the
+ * new token while the others kept the old (every other call 401). None when the settings cannot be
+ * used or the token is inline (the workers report the one, the environment gives them the other),
+ * when the source cannot be read (each worker then reads it, and the first says why it cannot), or
+ * its text holds a NUL (not allowed in a variable; no token has one) or is larger than a token file
+ * may be: bytes that are not UTF-8 read as U+FFFD, three bytes each, and past 128 KiB Linux refuses
+ * the variable (the fork failed with "spawn E2BIG" instead of the workers' report of the token).
  */
-async function workersToken(file: string | undefined): Promise<Record<string, string> | undefined> {
-  const text = file === undefined || file.trim() === '' ? undefined : await readTokenFileText(file);
-  return text === undefined || text.includes('\0') || Buffer.byteLength(text) > MAX_TOKEN_FILE_BYTES ? undefined : { [TOKEN_FILE_TEXT_ENV]: text };
+async function workersToken(values: { readonly config?: string | undefined; readonly 'token-file'?: string | undefined; readonly 'allow-unauthenticated'?: boolean | undefined }, env: Env): Promise<Record<string, string> | undefined> {
+  const file = values['token-file'];
+  if (file?.trim() === '') return undefined;
+  let setting;
+  try {
+    setting = readSettings(env, { configFile: values.config, tokenFile: file, allowUnauthenticated: values['allow-unauthenticated'] }).token;
+  } catch {
+    return undefined;
+  }
+  if (setting.kind === 'none' || setting.kind === 'inline') return undefined;
+  const text = await readTokenText(setting, lazyAwsClients());
+  return text === undefined || text.includes('\0') || Buffer.byteLength(text) > MAX_TOKEN_FILE_BYTES ? undefined : { [TOKEN_TEXT_ENV]: text };
 }

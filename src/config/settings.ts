@@ -65,10 +65,10 @@ export type RulesSetting =
 export type TokenSetting =
   | { readonly kind: 'none' }
   | { readonly kind: 'inline'; readonly tokens: WebhookTokens }
-  /** `text`: the file's text read earlier, used instead of reading it (AdapterOptions.tokenFileText). */
+  /** `text` (file, ssm, secret): the source's text read earlier, used instead of reading it (AdapterOptions.tokenText). */
   | { readonly kind: 'file'; readonly path: string; readonly text?: string }
-  | { readonly kind: 'ssm'; readonly name: string }
-  | { readonly kind: 'secret'; readonly secretId: string };
+  | { readonly kind: 'ssm'; readonly name: string; readonly text?: string }
+  | { readonly kind: 'secret'; readonly secretId: string; readonly text?: string };
 
 export interface Settings {
   readonly rules: RulesSetting;
@@ -88,10 +88,11 @@ export interface AdapterOptions {
   /** `--token-file FILE`: overrides the token variables. */
   readonly tokenFile?: string | undefined;
   /**
-   * The text of `tokenFile` as read once before (`serve --workers`: by the primary at start, for
-   * every worker, a replacement too): a file changed since is not read again.
+   * The text of the token's source (`tokenFile`, or the SSM parameter or secret the variables name)
+   * as read once before (`serve --workers`: by the primary at start, for every worker, a replacement
+   * too): a source changed since is not read again.
    */
-  readonly tokenFileText?: string | undefined;
+  readonly tokenText?: string | undefined;
   /** `--allow-unauthenticated`: the flag form of `WEBHOOK_ALLOW_UNAUTHENTICATED=true`. */
   readonly allowUnauthenticated?: boolean | undefined;
   /** False for adapters that answer no network requests (`invoke`): no token is then fine. Default true. */
@@ -147,7 +148,8 @@ function readRules(env: Env, options: AdapterOptions, problem: (path: string, me
 }
 
 function readToken(env: Env, options: AdapterOptions, problem: (path: string, message: string) => void): TokenSetting {
-  if (options.tokenFile !== undefined) return { kind: 'file', path: options.tokenFile, ...(options.tokenFileText === undefined ? {} : { text: options.tokenFileText }) };
+  const text = options.tokenText === undefined ? {} : { text: options.tokenText };
+  if (options.tokenFile !== undefined) return { kind: 'file', path: options.tokenFile, ...text };
   const tokenVars = [ENV.token, ENV.tokenParameter, ENV.tokenSecretArn].filter((n) => setting(env, n) !== undefined);
   if (tokenVars.length > 1) problem(ENV.token, `set only one of ${tokenVars.join(', ')}`);
   const inlineToken = setting(env, ENV.token)?.trim();
@@ -161,8 +163,8 @@ function readToken(env: Env, options: AdapterOptions, problem: (path: string, me
     }
     return { kind: 'inline', tokens: parsed.tokens };
   }
-  if (tokenParameter !== undefined) return { kind: 'ssm', name: tokenParameter };
-  if (tokenSecret !== undefined) return { kind: 'secret', secretId: tokenSecret };
+  if (tokenParameter !== undefined) return { kind: 'ssm', name: tokenParameter, ...text };
+  if (tokenSecret !== undefined) return { kind: 'secret', secretId: tokenSecret, ...text };
   return { kind: 'none' };
 }
 

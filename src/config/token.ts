@@ -64,11 +64,13 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
     case 'file':
       return setting.text ?? (await tokenFileText(setting.path));
     case 'ssm': {
+      if (setting.text !== undefined) return setting.text;
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
       return (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
     }
     case 'secret': {
+      if (setting.text !== undefined) return setting.text;
       // secret-client.js by import(): the verify chunk imports it too, and a module shared with the
       // entry would become a chunk loaded at every cold start.
       const [{ GetSecretValueCommand }, shared, { secretsManagerFor }] = await Promise.all([
@@ -84,11 +86,12 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
 }
 
 /**
- * A token file's text as `--token-file` reads it, or undefined when it cannot be read or is too
- * large (the reader that uses it then reads the file itself, and says why it cannot).
+ * The text of a token's source as `resolveToken` reads it (a file, an SSM parameter, a secret; the
+ * secret's JSON as it is), or undefined when it cannot be read, or a file is too large: the reader
+ * that uses it then reads the source itself, and says why it cannot.
  */
-export async function readTokenFileText(path: string): Promise<string | undefined> {
-  return tokenFileText(path).catch(() => undefined);
+export async function readTokenText(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs = READ_TIMEOUT_MS): Promise<string | undefined> {
+  return readRaw(setting, deps, timeoutMs).catch(() => undefined);
 }
 
 /** A token file's text; throws when it cannot be read or is larger than MAX_TOKEN_FILE_BYTES. */

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { Agent } from 'node:https';
 import { Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
@@ -299,13 +300,54 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression (QA-22): the same with the token in SSM (WEBHOOK_TOKEN_PARAMETER) or Secrets Manager:
+  // each worker read it at its own start, so a replacement started after the parameter changed took
+  // the new token while the other kept the old, and about every other call of either got 401. The
+  // README: serve reads its token only at start, like the Lambda. A stand-in for SSM answers
+  // GetParameter with whatever `current` holds.
+  it('a worker replaced after the token parameter changed answers with the token serve started with', async () => {
+    let current = EVENT_TOKEN;
+    let reads = 0;
+    const ssm = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        reads++;
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ Parameter: { Name: '/t/token', Type: 'SecureString', Value: current, Version: reads } }));
+      });
+    });
+    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve));
+    const address = ssm.address();
+    const endpoint = `http://127.0.0.1:${String(typeof address === 'object' && address !== null ? address.port : 0)}`;
+    const base = args(await rulesFile(), 2).filter((a, i, all) => a !== '--token-file' && all[i - 1] !== '--token-file');
+    const s = serve(base, { WEBHOOK_TOKEN_PARAMETER: '/t/token', AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+    try {
+      const port = await s.port;
+      current = 'another-token-0123456789abcdef';
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+      process.kill(victim ?? 0, 'SIGKILL');
+      await started;
+      const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
+      const images: string[] = [];
+      for (let i = 0; i < 8; i++) images.push(await demoImage(port));
+      await answered;
+      expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+      ssm.close();
+    }
+  }, 60_000);
+
   // The primary hands the token file's text to its workers in a variable of its own: one the
   // primary found already set in its environment (from whoever started it) must never reach them
   // as the token when the primary itself could not read the file.
   it('workers never take the token from a variable the primary inherited', async () => {
     const missing = join(await mkdtemp(join(scratch, 'token-')), 'absent');
     const base = args(await rulesFile(), 2);
-    const s = serve(base.map((a) => (a === tokenFile ? missing : a)), { IMAGE_REWRITER_TOKEN_FILE_TEXT: `${EVENT_TOKEN}\n`, IMAGE_REWRITER_REPLACEMENT: '1' });
+    const s = serve(base.map((a) => (a === tokenFile ? missing : a)), { IMAGE_REWRITER_TOKEN_TEXT: `${EVENT_TOKEN}\n`, IMAGE_REWRITER_REPLACEMENT: '1' });
     try {
       const code = await Promise.race([s.exited, s.port.then(() => 'listening' as const)]);
       expect(code).toBe(EXIT.failure);
@@ -319,7 +361,7 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
-  // The primary hands the token file's text to its workers in a variable (IMAGE_REWRITER_TOKEN_FILE_TEXT):
+  // The primary hands the token file's text to its workers in a variable (IMAGE_REWRITER_TOKEN_TEXT):
   // not a text that no variable can hold, which made the fork fail ("error: spawn E2BIG", or an
   // invalid argument for a NUL; exit 1) instead of the workers' report of the token, as one worker gives.
   it.each([
