@@ -5,7 +5,7 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { SecureVersion, TlsOptions } from 'node:tls';
-import { readUpTo } from '../config/bounded-read.js';
+import { NotRegularFileError, readUpTo } from '../config/bounded-read.js';
 import { type FileWatch, watchFiles } from '../config/file-watch.js';
 import type { Log } from '../observability/log.js';
 import { ServeError } from './options.js';
@@ -106,9 +106,12 @@ const MAX_PEM_FILE_BYTES = 1024 * 1024;
 /** A file's bytes, or why it cannot be read, naming it (a read error such as EISDIR carries no path of its own). */
 async function readNamed(file: string): Promise<Buffer | { readonly error: string }> {
   try {
-    const bytes = await readUpTo(file, MAX_PEM_FILE_BYTES + 1);
+    // Regular files only, opened without waiting: serve reads them again at every change and poll,
+    // and a named pipe put in their place held the reload in its open for good (no later pair loaded).
+    const bytes = await readUpTo(file, MAX_PEM_FILE_BYTES + 1, { regularFile: true });
     return bytes.length > MAX_PEM_FILE_BYTES ? { error: `cannot read ${file}: larger than ${MAX_PEM_FILE_BYTES} bytes` } : bytes;
   } catch (e) {
+    if (e instanceof NotRegularFileError) return { error: `cannot read ${file}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` };
     const err = e as NodeJS.ErrnoException;
     return { error: `cannot read ${file}: ${err.code ?? err.message}` };
   }

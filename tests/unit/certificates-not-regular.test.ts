@@ -1,0 +1,77 @@
+/**
+ * serve's certificate reload (src/serve/certificates.ts) when a file it follows is not a regular
+ * file. Regression (QA-22): a named pipe put in place of the certificate held the reload's check in
+ * its blocking open for good; checks never overlap, so the certificate put back after it was never
+ * loaded, and nothing was logged (the one served expired in the end). Now the pipe is refused at
+ * once, logged once, and the next pair is loaded.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LogEntry } from '../../src/observability/log.js';
+import { type KeyPair, loadKeyPair, reloadCertificates } from '../../src/serve/certificates.js';
+import { createTestPki, type TestPki } from '../helpers/tls.js';
+
+let pki: TestPki;
+let dir: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  dir = await mkdtemp(join(tmpdir(), 'certificates-not-regular-'));
+}, 60_000);
+
+afterAll(async () => {
+  await pki.remove();
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('a certificate file replaced by a named pipe: the reload neither blocks nor reads it, says so once, and loads the pair put back', async () => {
+  const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+  await copyFile(pki.server.certFile, files.certFile);
+  await copyFile(pki.server.keyFile, files.keyFile);
+  const logs: LogEntry[] = [];
+  const log = (entry: LogEntry): void => {
+    logs.push(entry);
+  };
+  const initial = await loadKeyPair(files, log);
+  const applied: KeyPair[] = [];
+  const watch = reloadCertificates(initial, files, (pair) => applied.push(pair), { pollMs: 3_600_000, log });
+  const checked = (): Promise<string> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('still blocked after 2 s');
+      }, 2000);
+    });
+    return Promise.race([watch.check().then(() => 'checked'), late]).finally(() => {
+      clearTimeout(timer);
+    });
+  };
+  try {
+    await rm(files.certFile);
+    execFileSync('mkfifo', [files.certFile]);
+    expect(await checked()).toBe('checked');
+    expect(await checked()).toBe('checked');
+    expect(applied).toEqual([]);
+    const next = await pki.issue('next');
+    await rm(files.certFile);
+    await copyFile(next.certFile, files.certFile);
+    await copyFile(next.keyFile, files.keyFile);
+    expect(await checked()).toBe('checked');
+    expect(applied).toHaveLength(1);
+    const failures = logs.filter((l) => l.msg === 'certificate reload failed; keeping the current certificate');
+    expect(failures).toEqual([expect.objectContaining({ reason: `cannot read ${files.certFile}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` })]);
+    expect(logs.filter((l) => l.msg === 'certificate reloaded')).toHaveLength(1);
+  } finally {
+    watch.close();
+    // Before the fix a check stays blocked opening the FIFO: a writer releases it, so that the test process can end.
+    try {
+      closeSync(openSync(files.certFile, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader waiting: nothing to release
+    }
+  }
+});
