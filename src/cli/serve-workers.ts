@@ -39,6 +39,25 @@ export const TOKEN_TEXT_ENV = 'IMAGE_REWRITER_TOKEN_TEXT';
  */
 export const REPLACEMENT_ENV = 'IMAGE_REWRITER_REPLACEMENT';
 
+/**
+ * Set (to the port the first worker listens on) in the environment of a worker started when no other
+ * is alive, once `--listen` asked for port 0: the workers share the socket the primary bound on a
+ * free port, and the primary closes it when the last of them dies; a replacement listening on port 0
+ * again got another free port, and the one serve announced refused every connection from then on.
+ * Every worker started after it gets it too (they share its socket).
+ */
+export const LISTEN_PORT_ENV = 'IMAGE_REWRITER_LISTEN_PORT';
+
+/** The port of a worker's `listening` line, or undefined. */
+function listeningPort(line: string): number | undefined {
+  try {
+    const port: unknown = (JSON.parse(line) as Record<string, unknown>)['port'];
+    return typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a worker tells the primary. */
 interface WorkerMessage {
   readonly kind: 'stdout';
@@ -311,9 +330,17 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
   /** Replacements waiting out their delay: cleared at shutdown, which would otherwise wait for them (up to 60 s). */
   const waiting = new Set<NodeJS.Timeout>();
 
+  /** The port the workers listen on (their `listening` line), once they serve. */
+  const bound: { port?: number | undefined } = {};
+  /** Whether workers are started on `bound.port` (LISTEN_PORT_ENV): from the first started with none alive. */
+  let pinned = false;
   const startOne = (): Started => {
+    // With none alive the shared socket is closed: this one and every later one bind the port
+    // serve announced (a worker whose --listen names a port ignores the variable).
+    if (serving && live.size === 0 && bound.port !== undefined) pinned = true;
+    const port = pinned && bound.port !== undefined ? { [LISTEN_PORT_ENV]: String(bound.port) } : {};
     // A worker started while the others serve is a replacement (REPLACEMENT_ENV).
-    const s = fork(logs, serving ? { ...env, [REPLACEMENT_ENV]: '1' } : env);
+    const s = fork(logs, serving ? { ...env, ...port, [REPLACEMENT_ENV]: '1' } : env);
     relayed(s.logged);
     live.add(s);
     void s.exited.then((code) => {
@@ -377,6 +404,7 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
     return failed.exitCode === 0 ? EXIT.failure : failed.exitCode;
   }
   serving = true;
+  bound.port = listeningPort(firstReady.listening);
   io.stdout(firstReady.listening);
   logger.info('workers listening', { workers });
   return shutdown(await stop);

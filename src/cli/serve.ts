@@ -33,7 +33,7 @@ import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { type Env, readSettings } from '../config/settings.js';
-import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
+import { flushSchedule, LISTEN_PORT_ENV, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -192,7 +192,11 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   if (missing.length > 0) throw new UsageError(`serve needs ${missing.map((k) => `--${k}`).join(', ')}`);
   // Either says how callers are authenticated; both at once would leave it to the reader to guess.
   if (values['token-file'] !== undefined && values['allow-unauthenticated'] === true) throw new UsageError('give --token-file or --allow-unauthenticated, not both');
-  const { host, port } = parseListen(values.listen ?? '');
+  const { host, port: listenPort } = parseListen(values.listen ?? '');
+  // A worker told the port serve announced (LISTEN_PORT_ENV: its primary's, when port 0 was asked
+  // for and every worker before it died) binds that one, not another free port.
+  const pinnedPort = worker === undefined || listenPort !== 0 ? undefined : io.env[LISTEN_PORT_ENV];
+  const port = pinnedPort !== undefined && /^\d{1,5}$/.test(pinnedPort) && Number(pinnedPort) <= 65535 ? Number(pinnedPort) : listenPort;
   const certFile = values['tls-cert-file'] ?? '';
   const keyFile = values['tls-private-key-file'] ?? '';
   const maxBodyBytes = parseMaxBody(values['max-body-bytes']);
@@ -280,6 +284,7 @@ export const command: Command = (args, io) => {
   // passes process.env on) must not reach a worker as its token or make it a replacement.
   Reflect.deleteProperty(process.env, TOKEN_TEXT_ENV);
   Reflect.deleteProperty(process.env, REPLACEMENT_ENV);
+  Reflect.deleteProperty(process.env, LISTEN_PORT_ENV);
   return workersToken(values, io.env)
     .then((env) => runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) }))
     .finally(signals.release);

@@ -300,6 +300,31 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression (QA-22): with `--listen HOST:0`, the workers share the listening socket the primary
+  // bound on a free port; when every worker died at once (the OOM killer, a node under pressure)
+  // the primary closed it, and the replacements bound another free port: the port serve had
+  // announced refused every connection from then on, with nothing logged.
+  it('with --listen HOST:0, replacements of workers that all died listen on the port serve announced', async () => {
+    const s = serve(args(await rulesFile(), 2));
+    try {
+      const port = await s.port;
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      const started = s.next(fromEvery(2, (l) => l['message'] === 'certificate loaded' && Number(l['worker']) > 2));
+      for (const pid of childrenOf(s.child.pid ?? 0)) process.kill(pid, 'SIGKILL');
+      await started;
+      let answer = '';
+      for (let i = 0; i < 50 && answer !== 'asia.gcr.io/nginx:latest'; i++) {
+        answer = await demoImage(port).catch((e: unknown) => String((e as NodeJS.ErrnoException).code ?? e));
+        if (answer !== 'asia.gcr.io/nginx:latest') await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(answer).toBe('asia.gcr.io/nginx:latest');
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   // Regression (QA-22): the same with the token in SSM (WEBHOOK_TOKEN_PARAMETER) or Secrets Manager:
   // each worker read it at its own start, so a replacement started after the parameter changed took
   // the new token while the other kept the old, and about every other call of either got 401. The
