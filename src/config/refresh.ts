@@ -27,6 +27,11 @@ export interface RulesProvider {
    * while this is true (ConfigErrorAlarm); absent: never.
    */
   readonly stale?: () => boolean;
+  /**
+   * The state in force now, without starting a read (absent: `current()` never reads). The health
+   * check answers from it while it is good: a probe must not wait for a refresh of the rules.
+   */
+  readonly inForce?: () => RulesState;
 }
 
 export interface ProviderDeps {

@@ -131,6 +131,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
 
   return {
     stale: engine.stale,
+    inForce: engine.state,
     current(): Promise<RulesState> {
       const t = now();
       if (t < nextReadAt && t >= scheduledAt) return Promise.resolve(engine.state());

@@ -12,8 +12,9 @@
  * - 400 `{"message"}` with a fixed message for a body that is not an AdmissionReview (never echoed);
  * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment (during a
  *   rotation either of its two tokens is; a review called with the previous one logs `previousToken`);
- * - 405 for methods other than POST (GET `/healthz` answers 200 `{"status":"ok"}` when the rules are
- *   loaded, 503 otherwise, without a token: for `serve` and probes);
+ * - 405 for methods other than POST (GET `/healthz` answers 200 `{"status":"ok"}` when good rules
+ *   are in force, at once even while a refresh is due, 503 otherwise, without a token: for `serve`
+ *   and probes);
  * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
  */
 import type { Context } from 'aws-lambda';
@@ -263,7 +264,11 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       return reply(400, { message });
     }
     if (req.method === 'GET' && req.path === HEALTH_PATH) {
-      const state = await rules.current();
+      // Good rules in force answer at once: a probe that started a refresh of rules in SSM waited
+      // for the read (up to READ_TIMEOUT_MS, 3 s) past a kubelet probe's 1 s timeout, and failed
+      // readiness took serve's Pod out of its Service. Without good rules, it waits for the read.
+      const inForce = rules.inForce?.();
+      const state = inForce?.ok === true ? inForce : await rules.current();
       return state.ok ? reply(200, { status: 'ok' }) : reply(503, { status: 'unavailable' });
     }
     const match = matches(requestToken(req));

@@ -29,6 +29,7 @@ import {
   type SsmRulesOptions,
 } from '../../src/config/sources.js';
 import { formatIssue } from '../../src/config/schema.js';
+import { createHandler } from '../../src/lambda/handler.js';
 import { errorCode, MAX_TOKEN_FILE_BYTES } from '../../src/config/token.js';
 import { MAX_LISTED, MAX_LOGGED_STRING } from '../../src/observability/telemetry.js';
 import { captureObservability, type Captured } from '../helpers/events.js';
@@ -495,6 +496,47 @@ describe('ssmRules', () => {
     expect(await refreshing).toMatchObject({ ok: true, version: '2' });
     expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+  });
+
+  it('a health check answers from the good rules in force at once, without waiting for a refresh read', async () => {
+    // GET /healthz called current(): past the TTL the probe started the refresh and waited for it,
+    // up to the read's 3 s when SSM was slow, past a kubelet probe's 1 s timeout (serve's
+    // readiness then took the Pod out of its Service). It answers from the rules in force now.
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 1));
+    const provider = make();
+    const handler = createHandler({ rules: provider, token: undefined, logger: obs.logger, metrics: obs.metrics });
+    const health = { httpMethod: 'GET', path: '/healthz', headers: {}, body: null, isBase64Encoded: false, pathParameters: null, requestContext: {} };
+    expect((await handler(health)).statusCode).toBe(200);
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    ssm.on(GetParameterCommand).callsFake(() => answered.then(() => parameter(GOOD2, 2)));
+    clock += 60_000;
+    const waited = Symbol('waited');
+    let timer: NodeJS.Timeout | undefined;
+    const probe = await Promise.race([
+      handler(health),
+      new Promise<symbol>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(waited);
+        }, 200);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(probe).toMatchObject({ statusCode: 200 });
+    // The probe started no read; the next review does, and takes the new version.
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    release();
+    expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+  });
+
+  it('a health check with no good rules yet waits for the read, and says 503 when it fails', async () => {
+    ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }));
+    const handler = createHandler({ rules: make(), token: undefined, logger: obs.logger, metrics: obs.metrics });
+    const result = await handler({ httpMethod: 'GET', path: '/healthz', headers: {}, body: null, isBase64Encoded: false, pathParameters: null, requestContext: {} });
+    expect(result.statusCode).toBe(503);
+    expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
   });
 
   it('reads once for concurrent requests', async () => {
