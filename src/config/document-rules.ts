@@ -12,8 +12,13 @@ import type { ValidationResult } from './issues.js';
 /** Normalized-name prefix: a registry host, then optional repository path components. */
 export function prefixProblem(value: string): string | undefined {
   // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix. The
-  // value is quoted, as in the other messages: a stray space or tab is otherwise invisible.
-  if (!grammar.anchoredName.test(`${value}/x`)) return `"${value}" is not a valid image name prefix (registry host, then optional /path)`;
+  // value is quoted, as in the other messages: a stray space or tab is otherwise invisible. Not one
+  // with an "@": a URL with its credentials (`https://user:password@host`) is never printed.
+  if (!grammar.anchoredName.test(`${value}/x`)) {
+    return value.includes('@')
+      ? 'is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" may be a URL\'s credentials)'
+      : `"${value}" is not a valid image name prefix (registry host, then optional /path)`;
+  }
   const first = value.split('/')[0] ?? '';
   const rest = value.slice(first.length);
   // Names are compared with their host as `matchedName` (src/core/matched-name.ts) spells it: a prefix

@@ -412,6 +412,10 @@ describe('every problem at once, in a rule refused for another field', () => {
       'exclude[0]: "gcr.io/Bad Path" is not a valid image name prefix (registry host, then optional /path)',
       'exclude[1]: "quay.io\t" is not a valid image name prefix (registry host, then optional /path)',
     ]);
+    // Not a value with an "@": a URL with its credentials stays out of every message.
+    expect(problems('rules:\n  - name: a\n    match: "https://u:hunter2@gcr.io"\n    replace: m.example.com/g\n')).toEqual([
+      'rules[0].match: is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" may be a URL\'s credentials)',
+    ]);
   });
 
   it('reports a replacement without a group reference that no rule may have, whatever its pattern', () => {
