@@ -314,6 +314,15 @@ describe('template.yaml: the endpoint', () => {
     expect(text).not.toContain('WebhookToken.');
   });
 
+  // Execution logs (a stage's LoggingLevel INFO or ERROR, in API-Gateway-Execution-Logs_<api>/<stage>)
+  // record the request as called, its path and path parameters (the token) included; with
+  // DataTraceEnabled the body too. Access logs (their route, not the path) are the only request logs.
+  it('the stage writes no execution logs, which record the path parameters (the token) and, with data trace, the body', () => {
+    const stageSettings = JSON.stringify([api?.Properties['MethodSettings'] ?? null, api?.Properties['Variables'] ?? null]);
+    expect(stageSettings).not.toMatch(/"(LoggingLevel|DataTraceEnabled)"/);
+    expect(JSON.stringify(template['Globals'] ?? null)).not.toMatch(/LoggingLevel|DataTraceEnabled/);
+  });
+
   it('access logs (opt-in) record the route, never the path that carries the token', () => {
     const setting = JSON.stringify(api?.Properties['AccessLogSetting']);
     expect(setting).toContain('$context.resourcePath');
