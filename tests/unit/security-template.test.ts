@@ -505,6 +505,18 @@ describe('template.yaml: every value a numeric setting admits, the function acce
     expect(refused).toEqual([]);
   });
 
+  // Lambda's MemorySize is a whole number of MB (128 to 10240). A Number parameter also took 256.5
+  // or 1e3, which passed the parameter checks and then failed the deploy at the function (cfn-lint:
+  // W1030 "{'Ref': 'MemorySize'} is not of type 'integer' when 'Ref' is resolved").
+  it('MemorySize: every value the template takes is a whole number of MB from 128 to 10240', () => {
+    const fnProps = fnNamed('WebhookFunction').Properties;
+    expect(fnProps['MemorySize']).toEqual({ Ref: 'MemorySize' });
+    expect(patternRange(template, 'MemorySize', 20_000)).toEqual([128, 10240]);
+    const admitted = ['127', '128', '256', '256.0', '256.5', '1e3', '+256', '0256', '10240', '10241', ...CANDIDATES].filter((v) => admits('MemorySize', v));
+    expect(admitted).toContain(template.Parameters['MemorySize']?.['Default']);
+    expect(admitted.filter((v) => !/^[1-9][0-9]*$/.test(v) || Number(v) < 128 || Number(v) > 10240)).toEqual([]);
+  });
+
   // HasReservedConcurrency compares the value's text with 0, as Fn::Equals does: a Number parameter
   // took "0.0" or "00" (they are 0), the condition found them unequal, and the function got a
   // reservation of 0, which throttles every invocation: each Pod admitted unrewritten.
