@@ -16,8 +16,9 @@
  * own). Before anything runs
  * it refuses what would deploy a broken region: a REGION not in --regions, a Key the template lacks,
  * a Key given twice in one scope, EndpointType PRIVATE without VpcEndpointIds or with
- * AllowedSourceCidrs, one VPC endpoint in two regions, ECR ARNs of another partition, a KmsKeyArn of
- * another region; and warns of ECR ARNs of another region.
+ * AllowedSourceCidrs, one VPC endpoint in two regions, ECR ARNs of another partition or with an
+ * empty item, VerifyEcrFillPullThroughCache without ECR ARNs, a KmsKeyArn of another region; and
+ * warns of ECR ARNs of another region.
  *
  * The commands go through an injected runner, so tests check what would run without AWS. A region
  * that fails does not stop the others; the exit status is 1 when any failed.
@@ -233,6 +234,17 @@ function parameterProblems(options: Options): string[] {
     if (key !== null && key[1] !== region) {
       out.push(`--parameter: KmsKeyArn for ${region} names a key of ${key[1] ?? ''}; a KMS key serves its own region only: give each region its own (--parameter ${region}:KmsKeyArn=arn:${partition(region)}:kms:${region}:...)`);
     }
+    // What deploys and cannot work: VerifyEcrFillPullThroughCache grants its actions on these ARNs,
+    // so without any it grants nothing (a list kept from an earlier deploy cannot be known here: it
+    // asks for the region's); an empty item passes the per-item AllowedPattern and puts a Resource
+    // "" in the role, which IAM refuses at deploy (MalformedPolicyDocument). The template has no
+    // Rules for these: not tried against CloudFormation (a rule it refused would stop every deploy).
+    const repositories = (values.get('VerifyEcrRepositoryArns') ?? '').split(',').map((arn) => arn.trim());
+    const noRepository = repositories.every((arn) => arn === '');
+    if (values.get('VerifyEcrFillPullThroughCache') === 'true' && noRepository) {
+      out.push(`--parameter: VerifyEcrFillPullThroughCache=true in ${region} fills the caches of the repositories in VerifyEcrRepositoryArns, and that region has none: --parameter ${region}:VerifyEcrRepositoryArns=arn:${partition(region)}:ecr:${region}:...`);
+    }
+    if (!noRepository && repositories.includes('')) out.push(`--parameter: VerifyEcrRepositoryArns for ${region} has an empty item (a comma too many)`);
     for (const arn of ecrArns(values)) {
       if (arn.partition !== partition(region)) out.push(`--parameter: VerifyEcrRepositoryArns for ${region} names ${arn.arn}, of partition ${arn.partition}: IAM in ${region} (${partition(region)}) cannot grant it`);
     }

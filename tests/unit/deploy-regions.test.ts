@@ -249,6 +249,14 @@ describe('deploy-regions: region-scoped parameters (REGION:Key=Value)', () => {
       parameters: ['KmsKeyArn=arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
       message: '--parameter: KmsKeyArn for ap-southeast-1 names a key of us-west-2; a KMS key serves its own region only: give each region its own (--parameter ap-southeast-1:KmsKeyArn=arn:aws:kms:ap-southeast-1:...)',
     },
+    // What would deploy a region that cannot check ECR (no grant), or fail its changeset at IAM only
+    // after the regions before it were deployed (an empty ARN item).
+    {
+      desc: 'VerifyEcrFillPullThroughCache in a region without VerifyEcrRepositoryArns',
+      parameters: ['VerifyEcrFillPullThroughCache=true', 'us-west-2:VerifyEcrRepositoryArns=arn:aws:ecr:us-west-2:111122223333:repository/hub/*'],
+      message: '--parameter: VerifyEcrFillPullThroughCache=true in ap-southeast-1 fills the caches of the repositories in VerifyEcrRepositoryArns, and that region has none: --parameter ap-southeast-1:VerifyEcrRepositoryArns=arn:aws:ecr:ap-southeast-1:...',
+    },
+    { desc: 'an empty item in VerifyEcrRepositoryArns', parameters: ['us-west-2:VerifyEcrRepositoryArns=arn:aws:ecr:us-west-2:111122223333:repository/hub/*,'], message: '--parameter: VerifyEcrRepositoryArns for us-west-2 has an empty item (a comma too many)' },
     { desc: 'an ECR ARN of another partition', parameters: ['us-west-2:VerifyEcrRepositoryArns=arn:aws-cn:ecr:cn-north-1:111122223333:repository/hub/*'], message: 'VerifyEcrRepositoryArns for us-west-2 names arn:aws-cn:ecr:cn-north-1:111122223333:repository/hub/*, of partition aws-cn: IAM in us-west-2 (aws) cannot grant it' },
   ])('refuses $desc before running anything', async ({ parameters, message }) => {
     const { run, calls } = fake();
