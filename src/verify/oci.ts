@@ -136,8 +136,20 @@ function manifestUrl(target: RegistryTarget, path: 'manifests' | 'blobs', ref: s
   return new URL(`${target.base}/v2/${target.repository}/${path}/${encodeURIComponent(ref).replace(/%3A/g, ':')}`);
 }
 
+/**
+ * How a challenge was answered: with `host`'s registry credentials, or anonymously. A refusal says
+ * which, since "refused access (401)" alone reads the same for a password the registry refuses and
+ * for an entry the lookup never found (a host key written otherwise).
+ */
+interface Asked {
+  readonly host: string;
+  readonly withCredentials: boolean;
+}
+
 /** The answer of the registry once authorized (or not), or the refusal of its token service. */
-type Authorized = { readonly res: HttpResponse; readonly unavailable: string | undefined } | { readonly refused: string; readonly unavailable: string | undefined };
+type Authorized =
+  | { readonly res: HttpResponse; readonly unavailable: string | undefined; readonly asked?: Asked }
+  | { readonly refused: string; readonly unavailable: string | undefined };
 
 /** The repository a registry API URL names (`/v2/<name>/manifests/<reference>`, or `blobs`). */
 const API_PATH = /^\/v2\/(.+)\/(?:manifests|blobs)\/[^/]+$/;
@@ -150,14 +162,15 @@ async function answerChallenge(res: HttpResponse, host: string, scope: string, a
   const header: string | string[] | undefined = res.headers['www-authenticate'];
   const challenge = parseChallenge(typeof header === 'string' ? header : header?.[0]);
   const lookup = await deps.credentials(host, signal);
+  const asked: Asked = { host, withCredentials: lookup.credentials !== undefined };
   if (challenge?.scheme === 'bearer') {
     const answer = await fetchToken(challenge, scope, lookup.credentials, signal, deps);
     if ('refused' in answer) return { refused: answer.refused, unavailable: lookup.unavailable };
     deps.tokens.set(`${host} ${scope}`, answer.token, answer.ttlMs);
-    return { res: await again(`Bearer ${answer.token}`), unavailable: lookup.unavailable };
+    return { res: await again(`Bearer ${answer.token}`), unavailable: lookup.unavailable, asked };
   }
-  if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) return { res: await again(basic(lookup.credentials)), unavailable: lookup.unavailable };
-  return { res, unavailable: lookup.unavailable };
+  if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) return { res: await again(basic(lookup.credentials)), unavailable: lookup.unavailable, asked };
+  return { res, unavailable: lookup.unavailable, asked: { host, withCredentials: false } };
 }
 
 /** A GET or HEAD with the token flow. */
@@ -202,7 +215,13 @@ function answerOf(answer: Authorized, target: RegistryTarget): { readonly ok: tr
     if (mediaTypeOf(res) === 'text/html') return { ok: false, outcome: { status: 'error', reason: `${target.registry} answered 404 with a web page (text/html), not a registry's answer` } };
     return { ok: false, outcome: { status: 'missing', reason: `not found in ${target.registry}` } };
   }
-  if (res.status === 401 || res.status === 403) return { ok: false, outcome: { status: 'error', reason: `${target.registry} refused access (${res.status})${why}`, answered: true } };
+  if (res.status === 401 || res.status === 403) {
+    // Which request was refused (after a challenge was answered; a first answer of 403 is left as it
+    // is), told at the reason's end, which is what a warning cut to its length keeps.
+    const asked = answer.asked;
+    const how = asked === undefined ? '' : asked.withCredentials ? ` with the registry credentials for ${asked.host}: wrong, or without pull access` : ` to an anonymous request${answer.unavailable === undefined ? `: no registry credentials for ${asked.host}` : ''}`;
+    return { ok: false, outcome: { status: 'error', reason: `${target.registry} refused access (${res.status})${how}${why}`, answered: true } };
+  }
   return { ok: false, outcome: { status: 'error', reason: `${target.registry} answered ${res.status}` } };
 }
 

@@ -138,7 +138,7 @@ describe('README Troubleshooting', () => {
   });
 
   // Reproduced with dist/handler.js, a credentials parameter answering AccessDeniedException and a
-  // registry answering 401: the reason is "not checked, HOST refused access (401); registry
+  // registry answering 401: the reason is "not checked, HOST refused access (401) to an anonymous request; registry
   // credentials unavailable: cannot read SSM parameter NAME (AccessDeniedException)" (src/verify/oci.ts).
   it("says where a failed credentials read's error shows, since it has no log line of its own", () => {
     const row = rows.find((r) => r.startsWith('| `AccessDeniedException` (or another KMS error)')) ?? '';

@@ -532,6 +532,24 @@ describe('the token flow', () => {
     const v = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end(), undefined, { credentials });
     expect(v).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/registry credentials unavailable: cannot read secret s \(AccessDeniedException\)/) });
   });
+
+  // QA-24: against the real registry (htpasswd), no credentials, wrong ones and ones filed under
+  // another host all read "HOST refused access (401)": the operator could not tell a password the
+  // registry refuses from an entry the lookup never found (a host key written otherwise).
+  it('says whether a refusal answered the registry credentials or an anonymous request', async () => {
+    const basicOnly: Route = (_q, s) => s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+    const wrong = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'wrong' } });
+    const none = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined });
+    expect(await one(basicOnly, undefined, { credentials: wrong })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) with the registry credentials for 127\.0\.0\.1:\d+: wrong, or without pull access$/) });
+    expect(await one(basicOnly, undefined, { credentials: none })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) to an anonymous request: no registry credentials for 127\.0\.0\.1:\d+$/) });
+    // A token got with the credentials, which the registry then refuses (the account may not pull).
+    const bearerRefused: Route = (q, s) => {
+      if (q.url?.startsWith('/token') === true) s.writeHead(200).end('{"token":"t"}');
+      else if (q.headers.authorization === 'Bearer t') s.writeHead(403).end();
+      else s.writeHead(401, { 'www-authenticate': `Bearer realm="https://${registry.fake.host}/token"` }).end();
+    };
+    expect(await one(bearerRefused, undefined, { credentials: wrong })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/refused access \(403\) with the registry credentials for 127\.0\.0\.1:\d+: wrong, or without pull access$/) });
+  });
 });
 
 describe('a registry that redirects to another host (registry.k8s.io sends manifest requests to Artifact Registry)', () => {
