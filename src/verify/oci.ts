@@ -146,7 +146,11 @@ interface Asked {
   readonly withCredentials: boolean;
 }
 
-/** The answer of the registry once authorized (or not), or the refusal of its token service. */
+/**
+ * The answer of the registry once authorized (or not), or the refusal of its token service (or a
+ * challenge the deadline cut while the credentials were read): an answer for this repository, not a
+ * failure of the registry.
+ */
 type Authorized =
   | { readonly res: HttpResponse; readonly unavailable: string | undefined; readonly asked?: Asked }
   | { readonly refused: string; readonly unavailable: string | undefined };
@@ -162,6 +166,10 @@ async function answerChallenge(res: HttpResponse, host: string, scope: string, a
   const header: string | string[] | undefined = res.headers['www-authenticate'];
   const challenge = parseChallenge(typeof header === 'string' ? header : header?.[0]);
   const lookup = await deps.credentials(host, signal);
+  // The deadline passed while the credentials were read (a cold start's slow Secrets Manager or SSM
+  // read): the host had answered its challenge at once, so this is no failure of it (a request now,
+  // with the signal aborted, would read "no answer from HOST" and count against its breaker).
+  if (signal.aborted) return { refused: `${host} asked for authentication (${res.status}); the deadline passed while the registry credentials were read`, unavailable: lookup.unavailable };
   const asked: Asked = { host, withCredentials: lookup.credentials !== undefined };
   if (challenge?.scheme === 'bearer') {
     const answer = await fetchToken(challenge, scope, lookup.credentials, signal, deps);

@@ -513,6 +513,32 @@ describe('the token flow', () => {
     expect(pub.verdicts[0]?.status).toBe('present');
   });
 
+  // QA-24: with a Bearer registry (Docker Hub, GHCR, Harbor) the check waited for the credentials
+  // until its deadline, then asked the token service with the signal already aborted: "no answer
+  // from HOST within the deadline", counted against the registry; a Pod of 3 images at a cold start
+  // whose credentials read is slow opened the breaker of a registry that had answered each at once.
+  it('a credentials read still going at the deadline is no failure of the registry, and says so', async () => {
+    const credentials = (_registry: string, signal: AbortSignal): Promise<CredentialLookup> =>
+      new Promise((resolve) => {
+        signal.addEventListener('abort', () => {
+          resolve({ credentials: undefined, unavailable: 'secret s is still being read' });
+        }, { once: true });
+      });
+    const v = verifier({ credentials, deadlineMs: 300, breakerFailures: 3 });
+    registry.fake.route = withToken((_q, s) => s.writeHead(200).end('{"token":"good"}'));
+    const slow = await v.verify([1, 2, 3, 4].map((n) => ({ image: `${registry.fake.host}/team/app:${n}`, platforms: [] })));
+    for (const verdict of slow.verdicts) expect(verdict).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^no answer within the 300 ms deadline$|the deadline passed while the registry credentials were read; registry credentials unavailable: secret s is still being read$/) });
+    // The registry is asked again at once (its breaker stayed closed), and the token service is
+    // never asked with a request the deadline had already cut.
+    expect(registry.fake.seen.filter((r) => r.path.startsWith('/token'))).toHaveLength(0);
+    registry.fake.seen.length = 0;
+    const after = await verifier({ deadlineMs: 300 }).verify([{ image: `${registry.fake.host}/team/app:5`, platforms: [] }]);
+    expect(after.verdicts[0]?.status).toBe('present');
+    const same = await v.verify([{ image: `${registry.fake.host}/team/app:6`, platforms: [] }]);
+    expect(same.verdicts[0]).not.toMatchObject({ reason: expect.stringMatching(/is failing/) });
+    expect(registry.fake.seen.some((r) => r.path === '/v2/team/app/manifests/6')).toBe(true);
+  });
+
   it('keeps a token whose expires_in is 0 for the default 60 s: the next check of the repository uses it', async () => {
     const v = verifier();
     registry.fake.route = withToken((_q, s) => s.writeHead(200).end('{"token":"good","expires_in":0}'));
