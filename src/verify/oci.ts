@@ -177,9 +177,24 @@ async function answerChallenge(res: HttpResponse, host: string, scope: string, a
     deps.tokens.set(`${host} ${scope}`, answer.token, answer.ttlMs);
     return { res: await again(`Bearer ${answer.token}`), unavailable: lookup.unavailable, asked };
   }
-  if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) return { res: await again(basic(lookup.credentials)), unavailable: lookup.unavailable, asked };
+  if (challenge?.scheme === 'basic' && lookup.credentials !== undefined) {
+    const answered = await again(basic(lookup.credentials));
+    // Accepted: the host's next checks send the credentials with their first request (basicKey).
+    if (answered.status !== 401) deps.tokens.set(basicKey(host), 'basic', BASIC_MS);
+    return { res: answered, unavailable: lookup.unavailable, asked };
+  }
   return { res, unavailable: lookup.unavailable, asked: { host, withCredentials: false } };
 }
+
+/**
+ * A host whose Basic challenge its credentials answered is sent them with the first request of its
+ * next checks for this long, as containerd's authorizer does once a host has challenged it: without
+ * it each check cost an anonymous request answered 401, then the same request again. Kept with the
+ * bearer tokens (a key no scope has); a host that stops taking them answers 401 and is challenged
+ * again as before.
+ */
+const BASIC_MS = 5 * 60_000;
+const basicKey = (host: string): string => `${host} basic`;
 
 /** A GET or HEAD with the token flow. */
 async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 'HEAD', accept: string, signal: AbortSignal, deps: OciDeps, maxBodyBytes = method === 'GET' ? MAX_MANIFEST_BYTES : 0): Promise<Authorized> {
@@ -187,8 +202,18 @@ async function authorizedSend(target: RegistryTarget, url: URL, method: 'GET' | 
   const request = (to: URL, authorization: string | undefined): Promise<HttpResponse> =>
     send({ method, url: to, headers: { accept, ...(authorization === undefined ? {} : { authorization }) }, maxBodyBytes, maxRedirects: MAX_REDIRECTS, signal }, deps);
   const cached = deps.tokens.get(`${target.registry} ${scope}`);
-  const res = await request(url, cached === undefined ? undefined : `Bearer ${cached}`);
-  if (res.status !== 401) return { res, unavailable: undefined };
+  let authorization = cached === undefined ? undefined : `Bearer ${cached}`;
+  let sentBasic = false;
+  if (authorization === undefined && deps.tokens.get(basicKey(target.registry)) !== undefined) {
+    const credentials = (await deps.credentials(target.registry, signal)).credentials;
+    if (credentials !== undefined) {
+      authorization = basic(credentials);
+      sentBasic = true;
+    }
+  }
+  const res = await request(url, authorization);
+  // A refusal of the credentials sent ahead (403: the account may not pull) says so, as after a challenge.
+  if (res.status !== 401) return { res, unavailable: undefined, ...(sentBasic && res.url.origin === url.origin ? { asked: { host: target.registry, withCredentials: true } } : {}) };
   if (res.url.origin === url.origin) return answerChallenge(res, target.registry, scope, (authorization) => request(url, authorization), signal, deps);
   // A 401 from a host the registry redirected to is that host's challenge (registry.k8s.io sends its
   // manifest requests to an Artifact Registry, which wants a token even for anonymous pulls):

@@ -489,6 +489,27 @@ describe('the token flow', () => {
     expect(v.status).toBe('present');
   });
 
+  // QA-24: against the real registry with htpasswd, every check cost two requests (an anonymous
+  // HEAD answered 401 Basic, then the HEAD with the credentials), each check again; containerd
+  // answers a host's Basic challenge once and sends the credentials with its next requests there.
+  it('sends the credentials at once to a registry that asked for Basic before: one request per check', async () => {
+    const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
+    const v = verifier({ credentials });
+    registry.fake.route = (q, s) => (q.headers.authorization === `Basic ${Buffer.from('u:p').toString('base64')}` ? s.writeHead(q.url?.includes('gone') === true ? 404 : 200).end() : s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end());
+    const first = await v.verify([{ image: `${registry.fake.host}/team/app:1`, platforms: [] }]);
+    expect(first.verdicts[0]?.status).toBe('present');
+    expect(registry.fake.seen).toHaveLength(2);
+    registry.fake.seen.length = 0;
+    const next = await v.verify([{ image: `${registry.fake.host}/other/app:2`, platforms: [] }, { image: `${registry.fake.host}/team/gone:3`, platforms: [] }]);
+    expect(next.verdicts.map((x) => x.status)).toEqual(['present', 'missing']);
+    expect(registry.fake.seen.map((r) => r.authorization?.slice(0, 6))).toEqual(['Basic ', 'Basic ']);
+    // Without credentials for it, nothing is sent ahead: the anonymous request as before.
+    registry.fake.seen.length = 0;
+    const anonymousOnly = await verifier({ credentials: anonymous }).verify([{ image: `${registry.fake.host}/team/app:4`, platforms: [] }]);
+    expect(anonymousOnly.verdicts[0]?.status).toBe('unreachable');
+    expect(registry.fake.seen.map((r) => r.authorization)).toEqual([undefined]);
+  });
+
   it.each<[string, Route, RegExp]>([
     ['a token service that refuses', (_q, s) => s.writeHead(401).end(), /refused the anonymous request/],
     ['a token service that forbids', (_q, s) => s.writeHead(403).end(), /refused the anonymous request \(403\)/],
