@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { LogEntry } from '../../src/observability/log.js';
 import { type KeyPair, loadKeyPair, reloadCertificates } from '../../src/serve/certificates.js';
 import { createTestPki, type TestPki } from '../helpers/tls.js';
+import { LATE, within } from '../helpers/within.js';
 
 let pki: TestPki;
 let dir: string;
@@ -39,17 +40,7 @@ it('a certificate file replaced by a named pipe: the reload neither blocks nor r
   const initial = await loadKeyPair(files, log);
   const applied: KeyPair[] = [];
   const watch = reloadCertificates(initial, files, (pair) => applied.push(pair), { pollMs: 3_600_000, log });
-  const checked = (): Promise<string> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<string>((resolve) => {
-      timer = setTimeout(() => {
-        resolve('still blocked after 2 s');
-      }, 2000);
-    });
-    return Promise.race([watch.check().then(() => 'checked'), late]).finally(() => {
-      clearTimeout(timer);
-    });
-  };
+  const checked = async (): Promise<string> => ((await within(watch.check(), 2000)) === LATE ? 'still blocked after 2 s' : 'checked');
   try {
     await rm(files.certFile);
     execFileSync('mkfifo', [files.certFile]);

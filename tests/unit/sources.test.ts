@@ -33,6 +33,7 @@ import { createHandler } from '../../src/lambda/handler.js';
 import { errorCode, MAX_TOKEN_FILE_BYTES } from '../../src/config/token.js';
 import { MAX_LISTED, MAX_LOGGED_STRING } from '../../src/observability/telemetry.js';
 import { captureObservability, type Captured } from '../helpers/events.js';
+import { LATE, within } from '../helpers/within.js';
 
 const ssm = mockClient(SSMClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -480,17 +481,7 @@ describe('ssmRules', () => {
     ssm.on(GetParameterCommand).callsFake(() => answered.then(() => parameter(GOOD2, 2)));
     clock += 60_000;
     const refreshing = provider.current();
-    const waited = Symbol('waited');
-    let timer: NodeJS.Timeout | undefined;
-    const other = await Promise.race([
-      provider.current(),
-      new Promise<symbol>((resolve) => {
-        timer = setTimeout(() => {
-          resolve(waited);
-        }, 200);
-      }),
-    ]);
-    clearTimeout(timer);
+    const other = await within(provider.current(), 200);
     release();
     expect(other).toBe(good);
     expect(await refreshing).toMatchObject({ ok: true, version: '2' });
@@ -513,17 +504,7 @@ describe('ssmRules', () => {
     });
     ssm.on(GetParameterCommand).callsFake(() => answered.then(() => parameter(GOOD2, 2)));
     clock += 60_000;
-    const waited = Symbol('waited');
-    let timer: NodeJS.Timeout | undefined;
-    const probe = await Promise.race([
-      handler(health),
-      new Promise<symbol>((resolve) => {
-        timer = setTimeout(() => {
-          resolve(waited);
-        }, 200);
-      }),
-    ]);
-    clearTimeout(timer);
+    const probe = await within(handler(health), 200);
     expect(probe).toMatchObject({ statusCode: 200 });
     // The probe started no read; the next review does, and takes the new version.
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
@@ -901,17 +882,7 @@ describe('fileRules and a token file', () => {
     const path = join(dir, 'rules.yaml');
     await writeFile(path, GOOD);
     const { provider, watch } = await fileRules(path, { ...obs, env: {}, watch: { log: () => undefined, pollMs: 3_600_000 } });
-    const checked = (): Promise<string> => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<string>((resolve) => {
-        timer = setTimeout(() => {
-          resolve('still blocked after 2 s');
-        }, 2000);
-      });
-      return Promise.race([(watch?.check() ?? Promise.resolve()).then(() => 'checked'), late]).finally(() => {
-        clearTimeout(timer);
-      });
-    };
+    const checked = async (): Promise<string> => ((await within(watch?.check() ?? Promise.resolve(), 2000)) === LATE ? 'still blocked after 2 s' : 'checked');
     try {
       await rm(path);
       execFileSync('mkfifo', [path]);
