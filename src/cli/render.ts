@@ -161,6 +161,13 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   }
   // Object names and images come from the manifests (a third-party chart): one printable line each.
   for (const w of result.warnings) io.stderr(`${printable(`warning: document ${w.document}: ${w.object}: ${w.pointer}: ${w.message}`)}\n`);
+  const limited = result.namespaceLimited ?? [];
+  if (limited.length > 0) {
+    // As explain's note: such objects are rendered as in no namespace, where these rules never apply.
+    const names = limited.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (limited.length > 3 ? ` and ${limited.length - 3} more` : '');
+    const text = limited.length === 1 ? `rule ${names} applies only in the namespaces it lists` : `rules ${names} apply only in the namespaces they list`;
+    io.stderr(`${printable(`note: ${text}, where an image of an object without metadata.namespace would be rewritten: give --namespace NS to render the objects applied in NS`)}\n`);
+  }
   if (values.check !== true) {
     io.stdout(result.output);
     return EXIT.ok;

@@ -30,6 +30,8 @@ import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../c
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
+import { namespaceLimitedRules } from '../core/explain.js';
+import { findImages, workloadTypeOfKind } from '../core/workload.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
 import { isRecord, own } from '../core/json.js';
 import { jsonStreamStarts } from './json-stream.js';
@@ -87,7 +89,18 @@ export interface RenderWarning {
 }
 
 export type RenderResult =
-  | { readonly ok: true; readonly output: string; readonly changes: readonly RenderedImage[]; readonly warnings: readonly RenderWarning[] }
+  | {
+      readonly ok: true;
+      readonly output: string;
+      readonly changes: readonly RenderedImage[];
+      readonly warnings: readonly RenderWarning[];
+      /**
+       * Rules limited to `namespaces` that would take an image of an object of no known namespace
+       * (no `metadata.namespace`, no `--namespace`), where they never apply (what `explain` notes):
+       * in order of first use; left out when there is none.
+       */
+      readonly namespaceLimited?: readonly string[];
+    }
   | { readonly ok: false; readonly error: string };
 
 /** Why a document cannot be rendered; `offset` locates it in the text when known. */
@@ -237,7 +250,8 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
       if (length > max) return tooLarge(source, at, length, max);
     }
   }
-  const rendered: Rendered = { changes: [], warnings: [] };
+  const limitedRule = options.namespace === undefined ? namespaceLimitedRules(options.rewriter) : undefined;
+  const rendered: Rendered = { changes: [], warnings: [], limitedRule, namespaceLimited: new Set() };
   const out: string[] = [];
   let copied = 0;
   let index = 0;
@@ -296,12 +310,16 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
     }
   }
   out.push(source.slice(copied));
-  return { ok: true, output: out.join(''), ...rendered };
+  const result = { ok: true as const, output: out.join(''), changes: rendered.changes, warnings: rendered.warnings };
+  return rendered.namespaceLimited.size === 0 ? result : { ...result, namespaceLimited: [...rendered.namespaceLimited] };
 }
 
 interface Rendered {
   readonly changes: RenderedImage[];
   readonly warnings: RenderWarning[];
+  /** namespaceLimitedRules of the rules, when objects may have no namespace. */
+  readonly limitedRule: ((image: string) => { readonly name: string } | undefined) | undefined;
+  readonly namespaceLimited: Set<string>;
 }
 
 /** The webhook's patch for one object (its pointers relative to the document), with what it changes and warns about. Throws RenderError. */
@@ -344,6 +362,15 @@ function renderObject(o: ManifestObject, index: number, options: RenderOptions, 
         throw new RenderError(`${label}: ${o.pointer}${field.pointer}: ${rewriteText(rewrite)}: ${outcome.reason}; the webhook would deny this object (onMissing: deny)`);
       case 'apply':
         break;
+    }
+  }
+  if (rendered.limitedRule !== undefined && d.namespace === undefined && d.skipped === undefined) {
+    const type = workloadTypeOfKind(o.group, o.kind);
+    if (type !== undefined) {
+      for (const field of findImages(o.object, type).images) {
+        const rule = rendered.limitedRule(field.image);
+        if (rule !== undefined) rendered.namespaceLimited.add(rule.name);
+      }
     }
   }
   for (const r of d.rewrites) rendered.changes.push({ document: index, object: label, pointer: o.pointer + r.pointer, from: r.from, to: r.to, rule: r.rule });

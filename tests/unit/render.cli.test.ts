@@ -222,6 +222,24 @@ describe('render command', () => {
     expect(io.err()).toContain('error: -n/--namespace must be a namespace name (');
   });
 
+  // QA-25: a chart without metadata.namespace (what `helm template` and a Helm post-renderer give)
+  // was rendered as in no namespace, where a rule limited to namespaces never applies: render left
+  // its images upstream and --check passed (exit 0) without a word, while explain notes the same case.
+  it('notes a rule limited to namespaces that would take an image of an object without a namespace', async () => {
+    const QUAY = POD.replace('gcr.io/app:1', 'quay.io/app:1');
+    const note = 'note: rule "quay-team-a" applies only in the namespaces it lists, where an image of an object without metadata.namespace would be rewritten: give --namespace NS to render the objects applied in NS\n';
+    expect(await render(['--check'], QUAY)).toEqual({ code: 0, out: '', err: `${note}render --check: no image would change\n` });
+    expect(await render([], QUAY)).toEqual({ code: 0, out: QUAY, err: note });
+    // Not when the object or --namespace names its namespace, nor for images no such rule takes.
+    expect((await render(['--namespace', 'shop'], QUAY)).err).toBe('');
+    expect((await render([], QUAY.replace('name: p', 'name: p\n  namespace: shop'))).err).toBe('');
+    expect((await render([], POD)).err).toBe('');
+    // A workload's template too, once for any number of objects; not with --scope pods, which leaves it alone.
+    const deployment = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: quay.io/a}]\n';
+    expect((await render([], [deployment, QUAY].join('---\n'))).err).toBe(note);
+    expect((await render(['--scope', 'pods'], deployment)).err).toBe('');
+  });
+
   it('2 MB of manifests (50 MB: docs/performance.md): rendered whole, memory proportional to the input', async () => {
     const unit = `${POD}---\n`;
     const copies = Math.ceil((2 * 1024 * 1024) / unit.length);
