@@ -23,14 +23,15 @@
  * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
  * what pulls, and what a rollout restart replaces.
  */
-import { type Command, EXIT, type Io, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, type Io, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, UsageError } from './common.js';
 import { calledFor, clusterSelection, DEFAULT_CONFIGURATION_NAME, fileSelection, isSelectionInput, type Selection, type SelectionRead } from './audit-selection.js';
 import { fileObjects } from './audit-input.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { isDnsSubdomain } from './webhook-endpoint.js';
 import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
-import { auditOf, type Finding, type ManifestObject, SCOPES, type Scope } from '../core/manifest.js';
+import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, namespaceLimitedOf, SCOPES, type Scope } from '../core/manifest.js';
+import { namespaceLimitedRules } from '../core/explain.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
 import { type FieldProblem, workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
@@ -214,6 +215,8 @@ interface Audit {
   readonly includeFinished: boolean;
   /** The webhook configuration and namespaces to decide what the webhook is called for; undefined: kube-system only. */
   readonly selection?: Selection | undefined;
+  /** `-f` without `-n`: the rules limited to namespaces that would take an image of an object without one (render's note). */
+  readonly limited?: { readonly rule: LimitedRule; readonly names: Set<string> } | undefined;
 }
 
 function report(objects: readonly ManifestObject[], audit: Audit, out: Report, controllers: Controllers): void {
@@ -232,6 +235,10 @@ function report(objects: readonly ManifestObject[], audit: Audit, out: Report, c
     } else if (!controllers.controls(o)) {
       const { findings, unreadable } = auditOf(o, rewriter, scope);
       for (const f of findings) out.add(f);
+      const { limited } = audit;
+      if (limited !== undefined && o.namespace === undefined) {
+        for (const name of namespaceLimitedOf(o, decide(o, rewriter, { annotate: false, scope }), limited.rule)) limited.names.add(name);
+      }
       // Never passed over: an image that is not a string (`image: yes`, `!!binary`, which kubectl
       // applies as a string) is a container whose image this audit did not read.
       for (const p of unreadable) out.unreadableField(o, p);
@@ -362,7 +369,10 @@ export const command: Command = async (args, io) => {
       .map((o) => (o.namespace === undefined && namespace !== undefined ? { ...o, namespace } : o))
       .filter((o) => namespace === undefined || o.namespace === namespace);
     const selection = note(io, fileSelection(read.objects, wanted, configuration), values['webhook-config'] !== undefined);
-    report(wanted, { ...audit, selection }, out, new Controllers());
+    const limitedRule = namespace === undefined ? namespaceLimitedRules(audit.rewriter) : undefined;
+    const limited = limitedRule === undefined ? undefined : { rule: limitedRule, names: new Set<string>() };
+    report(wanted, { ...audit, selection, limited }, out, new Controllers());
+    if (limited !== undefined && limited.names.size > 0) io.stderr(`${printable(namespaceLimitedNote([...limited.names], 'audit'))}\n`);
   } else {
     ok = await auditCluster({ kubeconfig: values.kubeconfig, namespace }, pageSize, io, audit, out, configuration, values['webhook-config'] !== undefined);
   }

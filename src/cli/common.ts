@@ -60,6 +60,16 @@ export class UsageError extends Error {
 }
 
 /**
+ * render's and audit's note for rules limited to `namespaces` that would take an image of an
+ * object of no known namespace (explain has its own words for an image alone).
+ */
+export function namespaceLimitedNote(names: readonly string[], command: 'render' | 'audit'): string {
+  const shown = names.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (names.length > 3 ? ` and ${names.length - 3} more` : '');
+  const text = names.length === 1 ? `rule ${shown} applies only in the namespaces it lists` : `rules ${shown} apply only in the namespaces they list`;
+  return `note: ${text}, where an image of an object without metadata.namespace would be rewritten: give --namespace NS to ${command} the objects applied in NS`;
+}
+
+/**
  * `-n ""` (a script's `-n "$NS"` with NS unset) names no namespace: refused, since taking it as
  * unset would widen the command to every namespace, and as a name it would match no object. So is
  * a value no namespace can have, as kubectl and Helm refuse it (`Team-A`, `..`): as a name it would

@@ -17,7 +17,7 @@
  */
 import { constants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
-import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
@@ -162,12 +162,8 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   // Object names and images come from the manifests (a third-party chart): one printable line each.
   for (const w of result.warnings) io.stderr(`${printable(`warning: document ${w.document}: ${w.object}: ${w.pointer}: ${w.message}`)}\n`);
   const limited = result.namespaceLimited ?? [];
-  if (limited.length > 0) {
-    // As explain's note: such objects are rendered as in no namespace, where these rules never apply.
-    const names = limited.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (limited.length > 3 ? ` and ${limited.length - 3} more` : '');
-    const text = limited.length === 1 ? `rule ${names} applies only in the namespaces it lists` : `rules ${names} apply only in the namespaces they list`;
-    io.stderr(`${printable(`note: ${text}, where an image of an object without metadata.namespace would be rewritten: give --namespace NS to render the objects applied in NS`)}\n`);
-  }
+  // As explain's note: such objects are rendered as in no namespace, where these rules never apply.
+  if (limited.length > 0) io.stderr(`${printable(namespaceLimitedNote(limited, 'render'))}\n`);
   if (values.check !== true) {
     io.stdout(result.output);
     return EXIT.ok;

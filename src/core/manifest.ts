@@ -24,7 +24,7 @@ import type { PatchOperation } from './patch.js';
 import type { RenderOverrides } from './render.js';
 import type { Rewriter } from './rules.js';
 import { review } from './review.js';
-import { type FieldProblem, workloadTypeOfKind } from './workload.js';
+import { type FieldProblem, findImages, workloadTypeOfKind } from './workload.js';
 
 export const SCOPES = ['all', 'pods'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -235,6 +235,26 @@ export function decide(o: ManifestObject, rewriter: Rewriter, options: DecideOpt
   const ops = patch === undefined ? [] : decodePatch(patch).map((op) => ({ ...op, path: o.pointer + op.path }));
   const decision = { ops, rewrites: report.rewrites, invalid: report.invalid, malformed: report.malformed, namespace };
   return report.skipped === undefined ? decision : { ...decision, skipped: report.skipped };
+}
+
+/** For an image, the first rule limited to `namespaces` that would take it (src/core/explain.ts namespaceLimitedRules). */
+export type LimitedRule = (image: string) => { readonly name: string } | undefined;
+
+/**
+ * The rules limited to `namespaces` that would take an image of `o`, decided as `d`, had it a
+ * namespace they list: for an object of no known namespace (no `metadata.namespace`, no
+ * `--namespace`), where they never apply; none for an object the decision skipped (opt-out, scope).
+ */
+export function namespaceLimitedOf(o: ManifestObject, d: ObjectDecision, limitedRule: LimitedRule | undefined): string[] {
+  if (limitedRule === undefined || d.namespace !== undefined || d.skipped !== undefined) return [];
+  const type = workloadTypeOfKind(o.group, o.kind);
+  if (type === undefined) return [];
+  const names: string[] = [];
+  for (const field of findImages(o.object, type).images) {
+    const rule = limitedRule(field.image);
+    if (rule !== undefined) names.push(rule.name);
+  }
+  return names;
 }
 
 /** One container whose image the rules would rewrite (one line of `audit -o json`, README.md). */

@@ -26,12 +26,11 @@ import fastJsonPatch from 'fast-json-patch';
 import { CST, type Document, Parser } from 'yaml';
 import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
 import { composeUnique, isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
-import { decide, type DecideOptions, objectsOf, type ManifestObject } from '../core/manifest.js';
+import { decide, type DecideOptions, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectsOf } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
 import { namespaceLimitedRules } from '../core/explain.js';
-import { findImages, workloadTypeOfKind } from '../core/workload.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
 import { isRecord, own } from '../core/json.js';
 import { jsonStreamStarts } from './json-stream.js';
@@ -318,7 +317,7 @@ interface Rendered {
   readonly changes: RenderedImage[];
   readonly warnings: RenderWarning[];
   /** namespaceLimitedRules of the rules, when objects may have no namespace. */
-  readonly limitedRule: ((image: string) => { readonly name: string } | undefined) | undefined;
+  readonly limitedRule: LimitedRule | undefined;
   readonly namespaceLimited: Set<string>;
 }
 
@@ -364,15 +363,7 @@ function renderObject(o: ManifestObject, index: number, options: RenderOptions, 
         break;
     }
   }
-  if (rendered.limitedRule !== undefined && d.namespace === undefined && d.skipped === undefined) {
-    const type = workloadTypeOfKind(o.group, o.kind);
-    if (type !== undefined) {
-      for (const field of findImages(o.object, type).images) {
-        const rule = rendered.limitedRule(field.image);
-        if (rule !== undefined) rendered.namespaceLimited.add(rule.name);
-      }
-    }
-  }
+  for (const name of namespaceLimitedOf(o, d, rendered.limitedRule)) rendered.namespaceLimited.add(name);
   for (const r of d.rewrites) rendered.changes.push({ document: index, object: label, pointer: o.pointer + r.pointer, from: r.from, to: r.to, rule: r.rule });
   for (const i of d.invalid) warn(i.pointer, `left unchanged: ${i.error}`);
   for (const m of d.malformed) warn(m.pointer, m.problem);

@@ -240,6 +240,19 @@ describe('render command', () => {
     expect((await render(['--scope', 'pods'], deployment)).err).toBe('');
   });
 
+  // QA-25: the same silence in `audit -f`: "no image would be rewritten", exit 0.
+  it('audit -f notes the same rules, and not with -n', async () => {
+    const file = join(dir, 'no-namespace.yaml');
+    writeFileSync(file, POD.replace('gcr.io/app:1', 'quay.io/app:1'));
+    const io = captureIo();
+    expect(await main(['audit', '--config', RULES, '-f', file], io)).toBe(0);
+    expect(io.out()).toBe('audit: no image would be rewritten\n');
+    expect(io.err()).toBe('note: rule "quay-team-a" applies only in the namespaces it lists, where an image of an object without metadata.namespace would be rewritten: give --namespace NS to audit the objects applied in NS\n');
+    const named = captureIo();
+    expect(await main(['audit', '--config', RULES, '-f', file, '-n', 'team-a', '-o', 'json'], named)).toBe(1);
+    expect(named.err()).not.toContain('note:');
+  });
+
   it('2 MB of manifests (50 MB: docs/performance.md): rendered whole, memory proportional to the input', async () => {
     const unit = `${POD}---\n`;
     const copies = Math.ceil((2 * 1024 * 1024) / unit.length);
