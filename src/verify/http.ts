@@ -7,7 +7,8 @@
  *
  * node:https rather than fetch: it takes a `ca` and a `lookup` per request (the tests use both:
  * their own CA, and a resolver that fails), and it lets the body be cut at a byte count.
- * Registries are trusted through the system CAs and NODE_EXTRA_CA_CERTS, as Node does by default.
+ * Registries are trusted through Node's bundled CAs (Mozilla's list, not the system store) and
+ * NODE_EXTRA_CA_CERTS, as Node does by default.
  */
 import type { LookupFunction } from 'node:net';
 import type { Agent } from 'node:https';
