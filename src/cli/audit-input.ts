@@ -11,7 +11,7 @@ import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
 import { jsonStreamStarts } from '../manifests/json-stream.js';
-import { MAX_ALIAS_COUNT, pieces } from '../manifests/render.js';
+import { MAX_ALIAS_COUNT, pieces } from '../manifests/documents.js';
 import { yamlListOf } from '../manifests/yaml-list.js';
 import { yaml11BreakProblem } from '../manifests/yaml11-breaks.js';
 

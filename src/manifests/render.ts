@@ -4,8 +4,8 @@
  * imagePullSecrets are inserted, and with `annotate` the original-images annotation); every other byte, comments, key
  * order, quoting, anchors, flow style, CRLF, document separators and empty documents, stays.
  *
- * How: the `yaml` package's parser gives the concrete syntax tree with source offsets; each
- * document is composed (with its source tokens), turned into JSON, and decided by src/core/manifest.ts
+ * How: the `yaml` package's parser gives the concrete syntax tree with source offsets (the text
+ * cut into documents: ./documents.ts); each document is composed (with its source tokens), turned into JSON, and decided by src/core/manifest.ts
  * (review() itself). Each patch operation becomes a text edit at the offsets of the node it
  * targets. Then the edited document is parsed again and must equal the webhook's patch applied to
  * the original object (fast-json-patch); otherwise (an anchor shared with a field the webhook does
@@ -23,9 +23,8 @@
  * path does without (the Lambda never imports this folder).
  */
 import fastJsonPatch from 'fast-json-patch';
-import { CST, type Document, Parser } from 'yaml';
-import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
-import { composeUnique, isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
+import { Parser } from 'yaml';
+import { isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
 import { decide, type DecideOptions, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectsOf } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
@@ -33,15 +32,9 @@ import type { Rewriter } from '../core/rules.js';
 import { namespaceLimitedRules } from '../core/explain.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
 import { isRecord, own } from '../core/json.js';
-import { jsonStreamStarts } from './json-stream.js';
+import { composeAll, composeOne, type DocumentGroup, documentGroups, pieces, RenderError, textProblem, toJson, where } from './documents.js';
 import { applyEdits, DocumentEditor, type Edit, EditError } from './yaml-edit.js';
 import { type ListLayout, listOf } from './yaml-list.js';
-import { yaml11BreakProblem } from './yaml11-breaks.js';
-
-/** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
-export const MAX_ALIAS_COUNT = 100;
-/** The largest input accepted. */
-export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
 export interface RenderOptions extends Omit<DecideOptions, 'withhold'> {
   readonly rewriter: Rewriter;
@@ -102,16 +95,6 @@ export type RenderResult =
     }
   | { readonly ok: false; readonly error: string };
 
-/** Why a document cannot be rendered; `offset` locates it in the text when known. */
-class RenderError extends Error {
-  override readonly name = 'RenderError';
-  constructor(
-    message: string,
-    readonly offset?: number,
-  ) {
-    super(message);
-  }
-}
 
 const { applyPatch, compare, deepClone } = fastJsonPatch;
 
@@ -121,97 +104,6 @@ function objectLabel(o: ManifestObject): string {
   return `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}`;
 }
 
-interface DocumentGroup {
-  /** The piece of the text the tokens' offsets refer to, and where it starts in the whole text. */
-  readonly text: string;
-  readonly base: number;
-  readonly tokens: CST.Token[];
-  /** Where the group starts and ends in `text`. */
-  readonly start: number;
-  readonly end: number;
-}
-
-/**
- * Where the text can be cut into pieces parsed on their own: before each line that starts with
- * `---` (a document start; YAML 1.2 forbids such a line inside any scalar or flow collection, so
- * no document spans it). The yaml package's parser slows down on one long text (1 MB: 1 s, 4 MB:
- * 5 s), and pieces keep the time linear. A text with directives (`%YAML`) is parsed whole, so
- * that each directive stays with its document. A stream of JSON values without `---` between them
- * (`jq -c '.items[]'`) is cut before each value: one document each, as kubectl reads it.
- */
-export function pieces(source: string): number[] {
-  if (/^%/m.test(source)) return [0];
-  const json = jsonStreamStarts(source);
-  if (json !== undefined) return [0, ...json.slice(1)];
-  const starts = [0];
-  for (const m of source.matchAll(/(?<=^|[\r\n])---(?=[ \t\r\n]|$)/g)) if (m.index > 0) starts.push(m.index);
-  return starts;
-}
-
-/** Top-level tokens of one piece (`text`, at `base` in the whole text) grouped by document (directives and comments before it, `...` after it). */
-function* documentGroups(text: string, base: number): Generator<DocumentGroup> {
-  let tokens: CST.Token[] = [];
-  let start: number | undefined;
-  let end = 0;
-  let done = false;
-  for (const token of parseTokens(text)) {
-    if (done && token.type !== 'doc-end') {
-      yield { text, base, tokens, start: start ?? 0, end };
-      tokens = [];
-      start = undefined;
-      done = false;
-    }
-    start ??= 'offset' in token ? token.offset : end;
-    tokens.push(token);
-    end = ('offset' in token ? token.offset : end) + CST.stringify(token).length;
-    if (token.type === 'document') done = true;
-  }
-  if (done) yield { text, base, tokens, start: start ?? 0, end };
-}
-
-/** `line L, column C` (1-based) of an offset; counted only for an error message. */
-function where(source: string, offset: number): string {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = source.indexOf('\n'); i >= 0 && i < offset; i = source.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return `line ${line}, column ${offset - lineStart + 1}`;
-}
-
-// logLevel 'error': toJS of a mapping key that is a list or a map warns through process.emitWarning
-// (a Node warning on stderr, not ours to print); the key is kept, stringified, as before.
-// Repeated keys are errors, found in linear time (src/config/yaml-read.ts); plain scalars are read as kubectl reads them (yaml-kubectl.ts).
-const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, logLevel: 'error', customTags: KUBECTL_SCALARS } as const;
-const composeAll = (tokens: Iterable<CST.Token>): Document.Parsed[] => composeUnique(tokens, COMPOSE_OPTIONS);
-
-/** One composed document (errors are thrown as RenderError with a line and column). */
-function composeOne(tokens: readonly CST.Token[]): Document.Parsed | undefined {
-  const docs = composeAll(tokens);
-  const doc = docs[0];
-  if (doc === undefined) return undefined;
-  const error = doc.errors[0];
-  // The composer reports its own stack overflow as the document's error: said as TOO_DEEP too.
-  if (error !== undefined) throw new RenderError(error.message.includes('call stack') ? TOO_DEEP : (error.message.split('\n')[0] ?? error.message), error.pos[0]);
-  return doc;
-}
-
-function toJson(doc: Document.Parsed): unknown {
-  try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (e) {
-    throw new RenderError((e as Error).message);
-  }
-}
-
-/** The text must be YAML or JSON: no NUL bytes (binary data), not over MAX_MANIFEST_BYTES, and read by kubectl as it is here. */
-function textProblem(source: string): string | undefined {
-  if (source.length > MAX_MANIFEST_BYTES) return `larger than ${MAX_MANIFEST_BYTES} bytes`;
-  const nul = source.indexOf('\u0000');
-  if (nul >= 0) return `binary data (a NUL byte at offset ${nul}), not YAML or JSON`;
-  return yaml11BreakProblem(source);
-}
 
 /** Why a document this long is refused (RenderOptions.maxDocumentChars), naming where it starts. */
 function tooLarge(source: string, start: number, length: number, max: number): RenderResult {
