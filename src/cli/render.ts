@@ -74,7 +74,7 @@ export interface RenderRuntime {
   readonly verifier: (settings: VerifySettings) => Verifier;
 }
 
-/** The verifier of `invoke` and `serve`: Node's bundled CAs and NODE_EXTRA_CA_CERTS, credentials from the settings. */
+/** The verifier of `invoke` and `serve`: Node's bundled CAs, NODE_EXTRA_CA_CERTS and the system's store (src/verify/trust.ts), credentials from the settings. */
 const DEFAULT_RUNTIME: RenderRuntime = { verifier: (settings) => verifierFor(settings, lazyAwsClients()) };
 
 /**

@@ -7,12 +7,14 @@
  *
  * node:https rather than fetch: it takes a `ca` and a `lookup` per request (the tests use both:
  * their own CA, and a resolver that fails), and it lets the body be cut at a byte count.
- * Registries are trusted through Node's bundled CAs (Mozilla's list, not the system store) and
- * NODE_EXTRA_CA_CERTS, as Node does by default.
+ * Registries are trusted through Node's defaults (its bundled Mozilla list, NODE_EXTRA_CA_CERTS) and
+ * the operating system's store (./trust.ts).
  */
 import type { LookupFunction } from 'node:net';
 import type { Agent } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { SecureContext } from 'node:tls';
+import { registryContext } from './trust.js';
 
 export type HttpFailure = 'tls' | 'dns' | 'refused' | 'reset' | 'timeout' | 'too-large' | 'redirects' | 'protocol';
 
@@ -27,7 +29,7 @@ export class RegistryHttpError extends Error {
 }
 
 export interface HttpOptions {
-  /** Extra CA certificates (PEM) on top of Node's defaults; the tests' CA. */
+  /** CA certificates (PEM) trusted instead of the defaults and the store's: the tests' CA. */
   readonly ca?: string | undefined;
   /** DNS lookup (tests inject failures). */
   readonly lookup?: LookupFunction | undefined;
@@ -99,15 +101,21 @@ function drain(res: IncomingMessage): void {
 }
 
 type Https = typeof import('node:https');
-let https: Promise<Https> | undefined;
+interface Transport {
+  readonly request: Https['request'];
+  /** The trusted CAs with the store's (./trust.ts); undefined: Node's own. */
+  readonly context: SecureContext | undefined;
+}
+let transport: Promise<Transport> | undefined;
 /**
  * node:https, loaded at the first existence check: with its graph (tls, net, http, streams) it is
  * a good part of a cold start's module loading, and a configuration without `verify` never needs it
- * (docs/performance.md, "Cold start").
+ * (docs/performance.md, "Cold start"). The CAs are read then too, once.
  */
-const loadHttps = (): Promise<Https> => (https ??= import('node:https'));
+const loadTransport = (): Promise<Transport> =>
+  (transport ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({ request: https.request, context: registryContext(tls) })));
 
-function once(request: Https['request'], req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions): Promise<HttpResponse> {
+function once({ request, context }: Transport, req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (e: unknown): void => {
@@ -121,7 +129,8 @@ function once(request: Https['request'], req: HttpRequest, url: URL, headers: Re
         method: req.method,
         headers,
         signal: req.signal,
-        ...(options.ca === undefined ? {} : { ca: options.ca }),
+        // The caller's CAs replace every other (the tests' own CA), else the defaults and the store's.
+        ...(options.ca !== undefined ? { ca: options.ca } : context === undefined ? {} : { secureContext: context }),
         ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
         ...(options.agent === undefined ? {} : { agent: options.agent }),
       });
@@ -176,10 +185,10 @@ function once(request: Https['request'], req: HttpRequest, url: URL, headers: Re
 export async function send(req: HttpRequest, options: HttpOptions = {}): Promise<HttpResponse> {
   let url = req.url;
   let headers = req.headers;
-  const { request } = await loadHttps();
+  const https = await loadTransport();
   for (let hop = 0; ; hop++) {
     if (url.protocol !== 'https:') throw new RegistryHttpError('protocol', `refusing to call ${url.host} over ${url.protocol.replace(':', '')}: registries are reached over HTTPS`);
-    const res = await once(request, req, url, headers, options);
+    const res = await once(https, req, url, headers, options);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.status) || location === undefined) return res;
     if (hop >= req.maxRedirects) throw new RegistryHttpError('redirects', `more than ${req.maxRedirects} redirects from ${req.url.host}`);

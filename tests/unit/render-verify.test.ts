@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { runRender } from '../../src/cli/render.js';
@@ -233,6 +234,50 @@ describe("render's own verifier (the one invoke and serve build)", () => {
     expect(await code).toBe(0);
     expect(err.match(/^warning: .* unchanged \(rule gcr\): not found in /gm)).toHaveLength(12);
     expect(err).not.toContain('MaxListenersExceededWarning');
+  }, 30_000);
+
+  /** The bundled CLI's `render` with the test CA only in an operating system store of SSL_CERT_FILE. */
+  async function renderWithStore(store: string): Promise<{ code: number | null; out: string; err: string }> {
+    const cli = await bundleCli(join(dir, 'cli.mjs'));
+    registry.fake.route = only('a');
+    const certs = mkdtempSync(join(dir, 'certs-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: store, SSL_CERT_DIR: certs };
+    delete env['NODE_EXTRA_CA_CERTS'];
+    delete env['NODE_OPTIONS'];
+    const child = spawn(process.execPath, [cli, 'render', '--config', rulesFile('    verify: true\n')], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.end(POD);
+    return { code: await code, out, err };
+  }
+
+  // tls.getCACertificates reads the store: Node.js 22.15, 23.5 and later (the Lambda runtime's and
+  // the image's 24); an older Node trusts its defaults only. CI runs this file on both.
+  const readsStore = typeof (tls as { getCACertificates?: unknown }).getCACertificates === 'function';
+
+  it(`${readsStore ? 'trusts' : 'cannot read (this Node)'} a CA in the operating system's store (SSL_CERT_FILE; the bundled CLI, as a process)`, async () => {
+    const { code, out, err } = await renderWithStore(registry.pki.caFile);
+    expect(code).toBe(0);
+    if (readsStore) {
+      expect(out).toBe(rewritten(registry.fake.host));
+      expect(err).toBe('');
+    } else {
+      expect(out).toBe(POD);
+      expect(err).toMatch(/^warning: .*left gcr\.io\/a:1 unchanged \(rule gcr\): .*TLS error/m);
+    }
+  }, 30_000);
+
+  it("refuses the registry when neither Node's defaults nor the store have its CA", async () => {
+    const other = join(dir, 'other-ca.pem');
+    // A store with a CA, but another one (the first of Node's bundled list).
+    writeFileSync(other, tls.rootCertificates[0] ?? '');
+    const { code, out, err } = await renderWithStore(other);
+    expect(code).toBe(0);
+    expect(out).toBe(POD);
+    expect(err).toMatch(/^warning: .*left gcr\.io\/a:1 unchanged \(rule gcr\): .*TLS error/m);
   }, 30_000);
 
   it('trusts NODE_EXTRA_CA_CERTS (the bundled CLI, as a process)', async () => {
