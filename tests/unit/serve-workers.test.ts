@@ -20,9 +20,8 @@ import { bundleCli, bundleScript } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
+import { childrenOf, killAndWait, type LogLine, type Served, withServe } from '../helpers/serve-process.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
-
-type LogLine = Record<string, unknown>;
 
 let pki: TestPki;
 let scratch: string;
@@ -44,54 +43,6 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-interface Served {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly logs: LogLine[];
-  /** Resolves once `pred` has held for a line written after this call. */
-  readonly next: (pred: (l: LogLine) => boolean) => Promise<void>;
-  readonly port: Promise<number>;
-}
-
-function serve(args: readonly string[], env: Readonly<Record<string, string>> = {}): Served {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...env } });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  let stdout = '';
-  let stderr = '';
-  let pending = '';
-  const logs: LogLine[] = [];
-  const waiters: { pred: (l: LogLine) => boolean; resolve: () => void }[] = [];
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString('utf8');
-    pending += d.toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines.filter((l) => l.startsWith('{'))) {
-      const v = JSON.parse(line) as LogLine; // a line mixed from two workers would throw here
-      logs.push(v);
-      for (const w of [...waiters]) {
-        if (w.pred(v)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    }
-  });
-  const port = new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString('utf8');
-      if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
-    });
-    void exited.then((code) => {
-      reject(new Error(`serve exited early (${String(code)}): ${stderr.slice(0, 2000)}`));
-    });
-  });
-  port.catch(() => undefined);
-  return { child, exited, stdout: () => stdout, stderr: () => stderr, logs, next: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })), port };
-}
-
 /** Once `pred` held for a line of each of `workers` distinct workers. */
 const fromEvery = (workers: number, pred: (l: LogLine) => boolean): ((l: LogLine) => boolean) => {
   const seen = new Set<unknown>();
@@ -100,11 +51,6 @@ const fromEvery = (workers: number, pred: (l: LogLine) => boolean): ((l: LogLine
     return seen.size >= workers;
   };
 };
-
-/** The worker processes of a primary (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
-}
 
 const alive = (pid: number): boolean => {
   try {
@@ -155,8 +101,7 @@ const args = (rules: string, workers: number): string[] => [
 describe('serve --workers 2', () => {
   it('prints one listening line, answers from both workers, reloads the rules in each, and shuts all down on SIGTERM', async () => {
     const rules = await rulesFile();
-    const s = serve(args(rules, 2));
-    try {
+    await withServe({ cli, args: args(rules, 2) }, async (s) => {
       const port = await s.port;
       expect(s.stdout()).toBe(`${JSON.stringify({ msg: 'listening', address: '127.0.0.1', port })}\n`);
       const workers = childrenOf(s.child.pid ?? 0);
@@ -171,19 +116,15 @@ describe('serve --workers 2', () => {
       await reloaded;
       for (let i = 0; i < 8; i++) expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
 
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      expect(await s.stop()).toBe(0);
       expect(workers.filter(alive)).toEqual([]);
       expect(s.logs.filter((l) => l['message'] === 'stopped').map((l) => l['worker']).sort()).toEqual([1, 2]);
       expect(s.stderr()).not.toContain(EVENT_TOKEN);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   it('replaces a worker that dies and keeps answering', async () => {
-    const s = serve(args(await rulesFile(), 2));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       const port = await s.port;
       const [victim] = childrenOf(s.child.pid ?? 0);
       const replaced = s.next((l) => l['message'] === 'worker exited; starting another');
@@ -197,11 +138,8 @@ describe('serve --workers 2', () => {
       await started;
       for (let i = 0; i < 4; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
       expect(childrenOf(s.child.pid ?? 0)).toHaveLength(2);
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+      expect(await s.stop()).toBe(0);
+    });
   }, 60_000);
 
   // Regression: the primary handed each new connection to a worker (node:cluster's round-robin) and
@@ -212,8 +150,7 @@ describe('serve --workers 2', () => {
   // call. The kernel now spreads the connections (SCHED_NONE): one a worker has not accepted waits
   // in the listening socket's queue for any worker alive.
   it('a connection arriving as a worker is killed is answered by another worker', async () => {
-    const s = serve(args(await rulesFile(), 2));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       const port = await s.port;
       const [victim] = childrenOf(s.child.pid ?? 0);
       // Stopped, the worker cannot take what it is handed: the window before the kill, made wide.
@@ -241,34 +178,27 @@ describe('serve --workers 2', () => {
       expect(await Promise.race([all, late])).toBe('all answered');
       expect(answered).toEqual(Array.from({ length: 4 }, () => 'asia.gcr.io/nginx:latest'));
       await started;
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+      expect(await s.stop()).toBe(0);
+    });
   }, 30_000);
 
   // Regression: SIGTERM that reached the primary before it had seen a worker's death (the OOM killer
   // a moment earlier) counted the killed worker as a failed shutdown: exit 1, where the same kill a
   // little earlier (the worker replaced, then SIGTERM) exits 0 (QA-18: 2 of 2 with no delay between).
   it('exits 0 on SIGTERM right after a worker was killed, and logs the kill', async () => {
-    const s = serve(args(await rulesFile(), 2));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       await s.port;
       const [victim] = childrenOf(s.child.pid ?? 0);
       const logged = s.next((l) => l['signal'] === 'SIGKILL');
       process.kill(victim ?? 0, 'SIGKILL');
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      expect(await s.stop()).toBe(0);
       // Either order of the two is logged: the kill seen first (a replacement scheduled, then
       // cancelled by the shutdown) or the shutdown first.
       await logged;
       const killed = s.logs.filter((l) => l['signal'] === 'SIGKILL');
       expect(killed).toHaveLength(1);
       expect(['worker exited during shutdown', 'worker exited; starting another']).toContain(killed[0]?.['message']);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 30_000);
 
   // Regression: a replacement worker read --token-file again, so after the token Secret changed (and
@@ -279,8 +209,7 @@ describe('serve --workers 2', () => {
     const ownToken = join(await mkdtemp(join(scratch, 'token-')), 'token');
     await writeFile(ownToken, `${EVENT_TOKEN}\n`);
     const base = args(await rulesFile(), 2);
-    const s = serve(base.map((a) => (a === tokenFile ? ownToken : a)));
-    try {
+    await withServe({ cli, args: base.map((a) => (a === tokenFile ? ownToken : a)) }, async (s) => {
       const port = await s.port;
       await writeFile(ownToken, 'another-token-0123456789abcdef\n');
       const [victim] = childrenOf(s.child.pid ?? 0);
@@ -293,11 +222,8 @@ describe('serve --workers 2', () => {
       await answered;
       expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
       expect(s.stderr()).not.toContain('another-token');
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+      expect(await s.stop()).toBe(0);
+    });
   }, 60_000);
 
   // Regression (QA-22): with `--listen HOST:0`, the workers share the listening socket the primary
@@ -305,8 +231,7 @@ describe('serve --workers 2', () => {
   // the primary closed it, and the replacements bound another free port: the port serve had
   // announced refused every connection from then on, with nothing logged.
   it('with --listen HOST:0, replacements of workers that all died listen on the port serve announced', async () => {
-    const s = serve(args(await rulesFile(), 2));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       const port = await s.port;
       expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
       const started = s.next(fromEvery(2, (l) => l['message'] === 'certificate loaded' && Number(l['worker']) > 2));
@@ -318,11 +243,8 @@ describe('serve --workers 2', () => {
         if (answer !== 'asia.gcr.io/nginx:latest') await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(answer).toBe('asia.gcr.io/nginx:latest');
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+      expect(await s.stop()).toBe(0);
+    });
   }, 60_000);
 
   // Regression (QA-22): the same with the token in SSM (WEBHOOK_TOKEN_PARAMETER) or Secrets Manager:
@@ -345,23 +267,23 @@ describe('serve --workers 2', () => {
     const address = ssm.address();
     const endpoint = `http://127.0.0.1:${String(typeof address === 'object' && address !== null ? address.port : 0)}`;
     const base = args(await rulesFile(), 2).filter((a, i, all) => a !== '--token-file' && all[i - 1] !== '--token-file');
-    const s = serve(base, { WEBHOOK_TOKEN_PARAMETER: '/t/token', AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+    const env = { WEBHOOK_TOKEN_PARAMETER: '/t/token', AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
     try {
-      const port = await s.port;
-      current = 'another-token-0123456789abcdef';
-      const [victim] = childrenOf(s.child.pid ?? 0);
-      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
-      process.kill(victim ?? 0, 'SIGKILL');
-      await started;
-      const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
-      const images: string[] = [];
-      for (let i = 0; i < 8; i++) images.push(await demoImage(port));
-      await answered;
-      expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      await withServe({ cli, args: base, env }, async (s) => {
+        const port = await s.port;
+        current = 'another-token-0123456789abcdef';
+        const [victim] = childrenOf(s.child.pid ?? 0);
+        const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+        process.kill(victim ?? 0, 'SIGKILL');
+        await started;
+        const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
+        const images: string[] = [];
+        for (let i = 0; i < 8; i++) images.push(await demoImage(port));
+        await answered;
+        expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+        expect(await s.stop()).toBe(0);
+      });
     } finally {
-      s.child.kill('SIGKILL');
       ssm.close();
     }
   }, 60_000);
@@ -372,8 +294,8 @@ describe('serve --workers 2', () => {
   it('workers never take the token from a variable the primary inherited', async () => {
     const missing = join(await mkdtemp(join(scratch, 'token-')), 'absent');
     const base = args(await rulesFile(), 2);
-    const s = serve(base.map((a) => (a === tokenFile ? missing : a)), { IMAGE_REWRITER_TOKEN_TEXT: `${EVENT_TOKEN}\n`, IMAGE_REWRITER_REPLACEMENT: '1' });
-    try {
+    const env = { IMAGE_REWRITER_TOKEN_TEXT: `${EVENT_TOKEN}\n`, IMAGE_REWRITER_REPLACEMENT: '1' };
+    await withServe({ cli, args: base.map((a) => (a === tokenFile ? missing : a)), env }, async (s) => {
       const code = await Promise.race([s.exited, s.port.then(() => 'listening' as const)]);
       expect(code).toBe(EXIT.failure);
       expect(s.stderr()).toContain('absent');
@@ -381,9 +303,7 @@ describe('serve --workers 2', () => {
       // CLI's plain report, not the JSON line of a worker that cannot start.
       expect(s.stderr()).toMatch(/^error: cannot read --token-file .*absent: ENOENT$/m);
       expect(s.stderr()).not.toContain('worker cannot start');
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   // The primary hands the token file's text to its workers in a variable (IMAGE_REWRITER_TOKEN_TEXT):
@@ -398,14 +318,11 @@ describe('serve --workers 2', () => {
     const dir = await mkdtemp(join(scratch, 'token-'));
     const file = join(dir, 'token');
     await writeFile(file, bytes);
-    const s = serve(args(await rulesFile(), 2).map((a) => (a === tokenFile ? file : a)));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2).map((a) => (a === tokenFile ? file : a)) }, async (s) => {
       const code = await Promise.race([s.exited, s.port.then(() => 'listening' as const)]);
       expect({ code, spawnError: /spawn|ERR_INVALID_ARG_VALUE/.test(s.stderr()) }).toEqual({ code: EXIT.usage, spawnError: false });
       expect(s.stderr()).toContain('error: the webhook token in --token-file');
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   // Regression: a replacement that could not start (rules made invalid, a certificate pair caught
@@ -414,25 +331,21 @@ describe('serve --workers 2', () => {
   // text was the only place the reason was written.
   it('a replacement worker that cannot start says why in JSON log lines, no plain text', async () => {
     const rules = await rulesFile();
-    const s = serve(args(rules, 2));
-    try {
+    await withServe({ cli, args: args(rules, 2) }, async (s) => {
       await s.port;
       await breakRules(s, rules);
       const [victim] = childrenOf(s.child.pid ?? 0);
       const failed = s.next((l) => l['message'] === 'worker exited; starting another' && l['code'] === EXIT.invalidConfig);
       process.kill(victim ?? 0, 'SIGKILL');
       await failed;
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      expect(await s.stop()).toBe(0);
       expect(s.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('{'))).toEqual([]);
       const cannot = s.logs.find((l) => l['message'] === 'worker cannot start');
       expect(cannot).toMatchObject({ level: 'ERROR', worker: 3 });
       expect(String(cannot?.['reason'])).toContain('rules[0].replace: is required');
       // The text without its "error: " (the line's level says so).
       expect(String(cannot?.['reason'])).toMatch(/^invalid rules document/);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   // Regression: a SIGTERM while a replacement was waiting to start, or was starting, left a worker
@@ -455,8 +368,7 @@ describe('serve --workers 2', () => {
   };
 
   it('SIGTERM just after a worker died: its replacement does not outlive the primary, which exits 0', async () => {
-    const s = serve(args(await rulesFile(), 2));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       await s.port;
       // A worker that lived over a second is replaced at once (a younger one after a second).
       await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -467,14 +379,11 @@ describe('serve --workers 2', () => {
       await replaced; // its replacement is forked now, and still loading
       s.child.kill('SIGTERM');
       expect(await allEnded(s, 15_000)).toBe(0);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   it('SIGTERM while a replacement waits out its restart delay: none is started, and the primary exits 0', async () => {
-    const s = serve(args(await rulesFile(), 2));
-    try {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       await s.port;
       const first = childrenOf(s.child.pid ?? 0);
       if (first[0] === undefined) throw new Error('no worker found');
@@ -490,9 +399,7 @@ describe('serve --workers 2', () => {
       s.child.kill('SIGTERM');
       expect(await allEnded(s, 15_000)).toBe(0);
       expect(s.logs.map((l) => l['worker'])).not.toContain(4);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   // Regression: the primary kept the timer of a replacement waiting out its delay (up to 60 s while
@@ -500,8 +407,7 @@ describe('serve --workers 2', () => {
   // timer fired: past a Pod's terminationGracePeriodSeconds (30 s, deploy/serve.yaml), a SIGKILL.
   it('SIGTERM while a replacement waits out a long restart delay: the primary exits at once', async () => {
     const rules = await rulesFile();
-    const s = serve(args(rules, 2));
-    try {
+    await withServe({ cli, args: args(rules, 2) }, async (s) => {
       await s.port;
       await breakRules(s, rules);
       // Replacements fail at start: 1 s, 2 s, then a 4 s wait.
@@ -509,20 +415,18 @@ describe('serve --workers 2', () => {
       process.kill(childrenOf(s.child.pid ?? 0)[0] ?? 0, 'SIGKILL');
       await long;
       const signalled = performance.now();
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      expect(await s.stop()).toBe(0);
       expect(performance.now() - signalled).toBeLessThan(2500);
-    } finally {
-      s.child.kill('SIGKILL');
-    }
+    });
   }, 60_000);
 
   it('fails once, with the exit code and report of the first worker, when the configuration cannot start', async () => {
-    const s = serve(args(await rulesFile('invalid-missing-replace.yaml'), 2));
-    expect(await s.exited).toBe(EXIT.invalidConfig);
-    expect(s.stdout()).toBe('');
-    expect(s.stderr().match(/error: invalid rules document/g)).toHaveLength(1);
-    expect(s.stderr()).toContain('rules[0].replace: is required');
+    await withServe({ cli, args: args(await rulesFile('invalid-missing-replace.yaml'), 2) }, async (s) => {
+      expect(await s.exited).toBe(EXIT.invalidConfig);
+      expect(s.stdout()).toBe('');
+      expect(s.stderr().match(/error: invalid rules document/g)).toHaveLength(1);
+      expect(s.stderr()).toContain('rules[0].replace: is required');
+    });
   }, 60_000);
 
   it.each([
@@ -533,10 +437,11 @@ describe('serve --workers 2', () => {
     // primary, waiting for it) running after it printed the error.
     const base = args(await rulesFile(), 2);
     const at = base.indexOf(flag);
-    const s = serve(at >= 0 ? base.map((a, i) => (i === at + 1 ? value : a)) : [...base, flag, value]);
-    expect(await s.exited).toBe(EXIT.usage);
-    expect(s.stdout()).toBe('');
-    expect(s.stderr()).toContain(`error: ${flag} must be`);
+    await withServe({ cli, args: at >= 0 ? base.map((a, i) => (i === at + 1 ? value : a)) : [...base, flag, value] }, async (s) => {
+      expect(await s.exited).toBe(EXIT.usage);
+      expect(s.stdout()).toBe('');
+      expect(s.stderr()).toContain(`error: ${flag} must be`);
+    });
   }, 30_000);
 
   it.each(['0', '257', 'two', '1.5'])('refuses --workers %s (usage)', async (n) => {
@@ -640,7 +545,7 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       expect(Math.min(...reviewed.map((l) => JSON.stringify(l).length))).toBeGreaterThan(10_000);
       expect(logs.filter((l) => l?.['message'] === 'stopped').map((l) => l?.['worker']).sort()).toEqual([1, 2]);
     } finally {
-      p.child.kill('SIGKILL');
+      await killAndWait(p.child, p.exited);
     }
   }, 60_000);
 
@@ -665,7 +570,7 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       expectWholeInOrder(lines, 2);
       expect(lines.map(parsed).filter((l) => l?.['worker'] === 'primary').map((l) => l?.['message'])).toEqual(['workers listening']);
     } finally {
-      p.child.kill('SIGKILL');
+      await killAndWait(p.child, p.exited);
     }
   }, 60_000);
 
@@ -691,7 +596,7 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       expectWholeInOrder(lines, 3);
       expect(lines.map(parsed).find((l) => l?.['message'] === 'worker exited; starting another')).toMatchObject({ worker: 'primary', signal: 'SIGKILL' });
     } finally {
-      p.child.kill('SIGKILL');
+      await killAndWait(p.child, p.exited);
     }
   }, 60_000);
 });
