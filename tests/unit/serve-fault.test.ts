@@ -12,13 +12,13 @@
  * first request was still on the wire (3 of 185 requests dropped in this test before the fix).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { request } from 'node:https';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, TLSSocket } from 'node:tls';
 import { bundleCli } from '../helpers/cli-bundle.js';
-import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { type LogLine, withServe } from '../helpers/serve-process.js';
 import { startServer } from '../../src/serve/server.js';
 import { createRotationPki, type IssuedCertificate, type RotationPki, SecretVolume, type TestPki, untilClosed } from '../helpers/tls.js';
 
@@ -106,8 +106,6 @@ function post(port: number, n: number): Promise<Outcome> {
   });
 }
 
-type LogLine = Record<string, unknown>;
-
 describe.each([1, 2])('serve --workers %i under load: two certificate rotations, then SIGTERM', (workers) => {
   it('answers every request it read (zero failed or dropped), serves both new certificates, and exits 0', async () => {
     const cli = await bundleCli(join(scratch, 'cli.mjs'));
@@ -116,42 +114,13 @@ describe.each([1, 2])('serve --workers %i under load: two certificate rotations,
     await copyFile(join(FIXTURES, 'valid-demo.yaml'), rules);
     const tokenFile = join(scratch, 'token');
     await writeFile(tokenFile, TOKEN);
-    const args = [cli, 'serve', '--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', volume.certFile, '--tls-private-key-file', volume.keyFile, '--token-file', tokenFile, '--workers', String(workers)];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO' } });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-
-    const logs: LogLine[] = [];
-    const waiters: { pred: (l: LogLine) => boolean; resolve: () => void }[] = [];
-    let pending = '';
-    child.stderr.on('data', (d: Buffer) => {
-      pending += d.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines.filter((l) => l.startsWith('{'))) {
-        const v = JSON.parse(line) as LogLine;
-        logs.push(v);
-        for (const w of [...waiters]) if (w.pred(v)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
-    const next = (pred: (l: LogLine) => boolean): Promise<void> => new Promise((resolve) => waiters.push({ pred, resolve }));
+    const args = ['--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', volume.certFile, '--tls-private-key-file', volume.keyFile, '--token-file', tokenFile, '--workers', String(workers)];
 
     const CLIENTS = 4;
     const PER_PHASE = 15; // requests per client between two events
     const outcomes: Outcome[] = [];
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let stdout = '';
-        child.stdout.on('data', (d: Buffer) => {
-          stdout += d.toString('utf8');
-          if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
-        });
-        child.once('exit', (code) => {
-          reject(new Error(`serve exited early (${String(code)})`));
-        });
-      });
+    const logs = await withServe({ cli, args }, async (s) => {
+      const port = await s.port;
 
       let n = 0;
       let signalled = false;
@@ -190,21 +159,20 @@ describe.each([1, 2])('serve --workers %i under load: two certificate rotations,
       };
 
       await afterPhase();
-      let rotated = next(reloaded(second));
+      let rotated = s.next(reloaded(second));
       await volume.update(second);
       await rotated;
       await afterPhase();
-      rotated = next(reloaded(third));
+      rotated = s.next(reloaded(third));
       await volume.update(third);
       await rotated;
       await afterPhase();
       signalled = true;
-      child.kill('SIGTERM');
+      s.child.kill('SIGTERM');
       await Promise.all(clients);
-      expect(await exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+      expect(await s.exited).toBe(0);
+      return s.logs;
+    });
 
     const served = logs.filter((l) => l['message'] === 'request' && l['resource'] === '/mutate/{token}');
     const answered = outcomes.filter((o): o is Extract<Outcome, { kind: 'answered' }> => o.kind === 'answered');
