@@ -40,7 +40,7 @@ const ANY_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"
 
 const target = (file: string, specifier: string): string => relative(SRC, normalize(join(dirname(file), specifier.replace(/\.js$/, '.ts'))));
 
-/** Every relative import of `file` (absolute path), in the order found. */
+/** Every relative import of `file` (absolute path): the static ones, then side-effect imports, then dynamic ones. */
 function importsOf(file: string, text = readFileSync(file, 'utf8')): Import[] {
   const from = relative(SRC, file);
   const found = (specifier: string, typeOnly: boolean): Import => ({ from, specifier, to: target(file, specifier), typeOnly });
@@ -353,7 +353,9 @@ describe('the architecture of src/', () => {
 
   // docs/design.md's table counts a type-only import as an import: config's row names verify for
   // "the type of its credentials setting" only. So `import type` counts here, and where a note says
-  // "the type of", only `import type` / `export type` is allowed (a `typeof import('...')` counts as a value).
+  // "the type of", only `import type` / `export type` is allowed. `import { type X }` counts as a
+  // value import (verbatimModuleSyntax keeps it as `import {} from`, which loads the module), and so
+  // does `typeof import('...')`.
   it("every relative import of src/ (static, dynamic, type-only) targets its own folder or one its row of docs/design.md allows", () => {
     expect(forbiddenImports(imports, table.rules)).toEqual([]);
   });
