@@ -1,0 +1,406 @@
+/**
+ * The Helm chart deploy/chart/image-rewriter, with real Helm 3 and Helm 4 (hack/helm/build.sh):
+ * `helm lint --strict` of the defaults and of varied values; `helm template` by default renders
+ * deploy/serve.yaml's objects (labels aside); the values change what they say and nothing else; the
+ * schema refuses bad values; and the drift test: for each set of inputs, the chart's
+ * MutatingWebhookConfiguration is the one the built CLI's `webhook-config --service NS/NAME[:PORT]
+ * --token T [--ca-bundle F] [--timeout-seconds N] [--failure-policy X] [--scope S] [--config F]`
+ * prints, its `webhooks` field for field and its name (the chart adds labels and, with
+ * cert-manager, the inject-ca-from annotation). The rendered objects are put to a real API server
+ * (restricted Pod Security Standard) in tests/e2e/chart.e2e.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+import { distHandler, helmBinary } from './helpers/tools.js';
+
+const CHART = join(REPO_ROOT, 'deploy', 'chart', 'image-rewriter');
+const CLI = join(REPO_ROOT, 'dist', 'cli.js');
+const work = mkdtempSync(join(tmpdir(), 'image-rewriter-chart-'));
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface K8sObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+type Webhook = Record<string, unknown> & { clientConfig: { service: { namespace: string; name: string; path: string; port: number }; caBundle?: string }; matchConditions?: unknown[] };
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function helm(major: 3 | 4, args: readonly string[]): Run {
+  const home = join(work, `helm${major}`);
+  const r = spawnSync(helmBinary(major), args, {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data') },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A values file in the work folder. */
+let files = 0;
+function valuesFile(values: Record<string, unknown>): string {
+  const file = join(work, `values-${++files}.yaml`);
+  writeFileSync(file, stringify(values));
+  return file;
+}
+
+/** `helm template RELEASE CHART -n NAMESPACE -f VALUES`: the objects, or throws with helm's stderr. */
+function template(major: 3 | 4, values: Record<string, unknown> = {}, release = 'image-rewriter', namespace = 'image-rewriter'): K8sObject[] {
+  const r = helm(major, ['template', release, CHART, '--namespace', namespace, '-f', valuesFile(values)]);
+  if (r.code !== 0) throw new Error(`helm ${major} template failed (${String(r.code)}): ${r.stderr}`);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject | null).filter((o) => o !== null);
+}
+
+function find(objects: readonly K8sObject[], kind: string, name?: string): K8sObject {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (found === undefined) throw new Error(`no ${kind}${name === undefined ? '' : ` ${name}`} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
+
+/** The value at `path` in `obj`, undefined where the path leaves it. */
+function at(obj: unknown, ...path: readonly (string | number)[]): unknown {
+  let v: unknown = obj;
+  for (const key of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[key] : undefined;
+  return v;
+}
+
+/** The string at `path` in `obj`, base64-decoded. */
+function decoded(obj: unknown, ...path: readonly (string | number)[]): string {
+  const v = at(obj, ...path);
+  if (typeof v !== 'string') throw new Error(`no string at ${path.join('.')}`);
+  return Buffer.from(v, 'base64').toString('utf8');
+}
+
+/** The token the chart put in its Secret. */
+const tokenOf = (objects: readonly K8sObject[], name = 'image-rewriter-token'): string => decoded(find(objects, 'Secret', name), 'data', 'token');
+
+const HELMS = [3, 4] as const;
+
+/** deploy/serve.yaml's objects, by kind. */
+const serveYaml = new Map(parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'serve.yaml'), 'utf8')).map((d) => [(d.toJS() as K8sObject).kind, d.toJS() as K8sObject]));
+
+/** `obj` without the fields the chart sets differently from deploy/serve.yaml on purpose: labels, selectors, annotations. */
+function withoutLabels(obj: unknown): unknown {
+  if (Array.isArray(obj)) return obj.map(withoutLabels);
+  if (obj === null || typeof obj !== 'object') return obj;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === 'labels' || k === 'matchLabels' || k === 'annotations') continue;
+    if (k === 'selector' && v !== null && typeof v === 'object' && !('matchLabels' in v)) continue; // a Service's selector is the labels
+    out[k] = withoutLabels(v);
+  }
+  return out;
+}
+
+/** The built CLI's `webhook-config` output, parsed; throws with its stderr when it fails. */
+function webhookConfig(args: readonly string[]): K8sObject & { webhooks: Webhook[] } {
+  const r = spawnSync(process.execPath, [CLI, 'webhook-config', ...args], { encoding: 'utf8', env: {} });
+  if (r.status !== 0) throw new Error(`webhook-config ${args.join(' ')} failed (${String(r.status)}): ${r.stderr}`);
+  return parse(r.stdout) as K8sObject & { webhooks: Webhook[] };
+}
+
+/** A CA and a certificate for `host` it signed, made by openssl, in the work folder. */
+function ownCertificate(host: string): { caFile: string; caPem: string } {
+  const dir = mkdtempSync(join(work, 'tls-'));
+  const run = (args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.crt']);
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${host}`, '-keyout', 'tls.key', '-out', 'tls.csr']);
+  writeFileSync(join(dir, 'ext'), `subjectAltName=DNS:${host}\n`);
+  run(['x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'tls.crt', '-extfile', 'ext']);
+  return { caFile: join(dir, 'ca.crt'), caPem: readFileSync(join(dir, 'ca.crt'), 'utf8') };
+}
+
+describe('deploy/chart/image-rewriter', () => {
+  distHandler(); // dist/ is built by the wrapper script (the drift test runs dist/cli.js)
+
+  it.each(HELMS)('Helm %i: helm lint --strict passes with the defaults and with every option turned on', (major) => {
+    const lint = (values: Record<string, unknown>): Run => helm(major, ['lint', '--strict', CHART, '--namespace', 'image-rewriter', '-f', valuesFile(values)]);
+    const varied = [
+      {},
+      { tls: { mode: 'certManager' }, metrics: { enabled: true, serviceMonitor: { enabled: true } }, networkPolicy: { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] } },
+      { tls: { mode: 'secret', existingSecret: 'own-tls', caBundle: ownCertificate('x.y.svc').caPem }, rules: { existingConfigMap: 'own-rules' }, webhook: { scope: 'all', failurePolicy: 'Fail' } },
+    ];
+    for (const values of varied) {
+      const r = lint(values);
+      expect({ values, code: r.code, out: r.stdout.includes('0 chart(s) failed') ? '' : r.stdout + r.stderr }).toEqual({ values, code: 0, out: '' });
+    }
+  });
+
+  it.each(HELMS)('Helm %i: renders by default the objects of deploy/serve.yaml, labels aside, plus the rules, token and TLS and the webhook configuration', (major) => {
+    const objects = template(major);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'ConfigMap/image-rewriter-rules',
+        'Deployment/image-rewriter',
+        'MutatingWebhookConfiguration/image-rewriter',
+        'PodDisruptionBudget/image-rewriter',
+        'Secret/image-rewriter-tls',
+        'Secret/image-rewriter-token',
+        'Service/image-rewriter',
+        'ServiceAccount/image-rewriter',
+      ].sort(),
+    );
+    for (const o of objects) if (o.kind !== 'MutatingWebhookConfiguration') expect({ kind: o.kind, namespace: o.metadata.namespace }).toEqual({ kind: o.kind, namespace: 'image-rewriter' });
+    for (const kind of ['ServiceAccount', 'Deployment', 'PodDisruptionBudget', 'Service']) {
+      expect({ kind, chart: withoutLabels(find(objects, kind)) }).toEqual({ kind, chart: withoutLabels(serveYaml.get(kind)) });
+    }
+    // The labels: app.kubernetes.io/*, the selectors select the Pods and only this release's.
+    const deployment = find(objects, 'Deployment');
+    const podLabels = at(deployment, 'spec', 'template', 'metadata', 'labels') as Record<string, string>;
+    expect(podLabels).toEqual({ 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'image-rewriter' });
+    expect(at(deployment, 'spec', 'selector', 'matchLabels')).toEqual(podLabels);
+    expect(at(find(objects, 'PodDisruptionBudget'), 'spec', 'selector', 'matchLabels')).toEqual(podLabels);
+    expect(at(find(objects, 'Service'), 'spec', 'selector')).toEqual(podLabels);
+    expect(at(deployment, 'spec', 'template', 'spec', 'topologySpreadConstraints', 0, 'labelSelector', 'matchLabels')).toEqual(podLabels);
+    expect(at(deployment, 'metadata', 'labels')).toMatchObject({ ...podLabels, 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'image-rewriter-0.1.0' });
+    // The rules ConfigMap holds a valid document (no rules); the token is one serve and the API server take.
+    expect(parse(at(find(objects, 'ConfigMap'), 'data', 'rules.yaml') as string)).toEqual({ rules: [] });
+    const token = tokenOf(objects);
+    expect(token).toMatch(/^[a-z0-9]{48}$/);
+    expect(at(deployment, 'spec', 'template', 'metadata', 'annotations')).toEqual({ 'checksum/token': createHash('sha256').update(token).digest('hex') });
+    // The generated certificate: for the Service's name, signed by the CA the webhook trusts.
+    const tls = find(objects, 'Secret', 'image-rewriter-tls');
+    expect(at(tls, 'type')).toBe('kubernetes.io/tls');
+    const ca = new X509Certificate(decoded(tls, 'data', 'ca.crt'));
+    const cert = new X509Certificate(decoded(tls, 'data', 'tls.crt'));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkHost('image-rewriter.image-rewriter.svc')).toBe('image-rewriter.image-rewriter.svc');
+    expect(ca.ca).toBe(true);
+    const webhook = (find(objects, 'MutatingWebhookConfiguration')['webhooks'] as Webhook[])[0];
+    expect(webhook?.clientConfig.caBundle).toBe(at(tls, 'data', 'ca.crt'));
+    expect(webhook?.clientConfig.service.path).toBe(`/mutate/${token}`);
+    // No cluster, no lookup: every helm template makes a new token (README says so).
+    expect(tokenOf(template(major))).not.toBe(token);
+  });
+
+  it.each(HELMS)('Helm %i: the values change what they name', (major) => {
+    const objects = template(
+      major,
+      {
+        image: { repository: 'registry.example.com/image-rewriter', digest: `sha256:${'a'.repeat(64)}`, pullPolicy: 'Always' },
+        imagePullSecrets: [{ name: 'pull' }],
+        replicas: 3,
+        workers: 4,
+        resources: { requests: { cpu: '500m', memory: '600Mi' }, limits: { memory: '1Gi' } },
+        nodeSelector: { 'kubernetes.io/os': 'linux' },
+        tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'system', effect: 'NoSchedule' }],
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'role', operator: 'In', values: ['system'] }] }] } } },
+        podAnnotations: { 'example.com/a': 'b' },
+        podLabels: { team: 'platform' },
+        priorityClassName: 'system-cluster-critical',
+        extraEnv: [{ name: 'ACCOUNT', value: '123456789012' }],
+        extraArgs: ['--max-body-bytes=4194304'],
+        service: { port: 8443 },
+        podDisruptionBudget: { enabled: false },
+        rules: { text: '# ours\nrules:\n  - { name: gcr, match: gcr.io, replace: "${env:ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/gcr" }\n' },
+        token: { existingSecret: 'own-token' },
+        webhook: { create: false },
+        tls: { mode: 'secret', existingSecret: 'own-tls', caBundle: ownCertificate('r-image-rewriter.ns.svc').caPem },
+        metrics: { enabled: true, port: 9464 },
+        networkPolicy: { enabled: true, apiServerCIDRs: ['10.0.0.0/24', '10.0.1.0/24'], metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+      },
+      'r',
+      'ns',
+    );
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/r-image-rewriter-rules', 'Deployment/r-image-rewriter', 'NetworkPolicy/r-image-rewriter-from-api-server-only', 'Service/r-image-rewriter', 'ServiceAccount/r-image-rewriter']);
+    const d = find(objects, 'Deployment');
+    const pod = at(d, 'spec', 'template');
+    const c = at(pod, 'spec', 'containers', 0);
+    expect(at(d, 'spec', 'replicas')).toBe(3);
+    expect(at(c, 'image')).toBe(`registry.example.com/image-rewriter@sha256:${'a'.repeat(64)}`);
+    expect(at(c, 'imagePullPolicy')).toBe('Always');
+    expect(at(c, 'args')).toEqual(['serve', '--config=/rules/rules.yaml', '--listen=:8443', '--tls-cert-file=/tls/tls.crt', '--tls-private-key-file=/tls/tls.key', '--token-file=/token/token', '--workers=4', '--metrics-listen=:9464', '--max-body-bytes=4194304']);
+    expect(at(c, 'env')).toEqual([{ name: 'ACCOUNT', value: '123456789012' }]);
+    expect(at(c, 'ports')).toEqual([{ name: 'https', containerPort: 8443 }, { name: 'metrics', containerPort: 9464 }]);
+    expect(at(c, 'resources')).toEqual({ requests: { cpu: '500m', memory: '600Mi' }, limits: { memory: '1Gi' } });
+    expect(at(pod, 'spec')).toMatchObject({ nodeSelector: { 'kubernetes.io/os': 'linux' }, priorityClassName: 'system-cluster-critical', imagePullSecrets: [{ name: 'pull' }] });
+    expect(at(pod, 'spec', 'tolerations')).toHaveLength(1);
+    expect(at(pod, 'spec', 'affinity', 'nodeAffinity')).toBeDefined();
+    expect(at(pod, 'metadata', 'labels')).toEqual({ 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'r', team: 'platform' });
+    // An existing token Secret without a cluster to read it from: no checksum (nothing to hash).
+    expect(at(pod, 'metadata', 'annotations')).toEqual({ 'example.com/a': 'b' });
+    expect(at(pod, 'spec', 'volumes')).toEqual([
+      { name: 'rules', configMap: { name: 'r-image-rewriter-rules' } },
+      { name: 'tls', secret: { secretName: 'own-tls' } },
+      { name: 'token', secret: { secretName: 'own-token' } },
+    ]);
+    expect(at(find(objects, 'ConfigMap'), 'data', 'rules.yaml')).toBe('# ours\nrules:\n  - { name: gcr, match: gcr.io, replace: "${env:ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/gcr" }\n');
+    expect(at(find(objects, 'Service'), 'spec', 'ports')).toEqual([{ name: 'https', port: 8443, targetPort: 'https' }, { name: 'metrics', port: 9464, targetPort: 'metrics' }]);
+    const policy = at(find(objects, 'NetworkPolicy'), 'spec');
+    expect(at(policy, 'podSelector', 'matchLabels')).toEqual({ 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'r' });
+    expect(at(policy, 'ingress')).toEqual([
+      { from: [{ ipBlock: { cidr: '10.0.0.0/24' } }, { ipBlock: { cidr: '10.0.1.0/24' } }], ports: [{ protocol: 'TCP', port: 8443 }] },
+      { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
+    ]);
+
+    // cert-manager: the CA chain and serve's Certificate for the Service's names, the ServiceMonitor.
+    const cm = template(major, { tls: { mode: 'certManager' }, metrics: { enabled: true, serviceMonitor: { enabled: true } } }, 'r', 'ns');
+    const certificate = at(find(cm, 'Certificate', 'r-image-rewriter-tls'), 'spec');
+    expect(certificate).toMatchObject({ secretName: 'r-image-rewriter-tls', dnsNames: ['r-image-rewriter.ns.svc', 'r-image-rewriter.ns.svc.cluster.local'], issuerRef: { name: 'r-image-rewriter-ca', kind: 'Issuer' } });
+    expect(at(find(cm, 'Certificate', 'r-image-rewriter-ca'), 'spec')).toMatchObject({ isCA: true, secretName: 'r-image-rewriter-ca', issuerRef: { name: 'r-image-rewriter-selfsigned' } });
+    expect(at(find(cm, 'Issuer', 'r-image-rewriter-ca'), 'spec')).toEqual({ ca: { secretName: 'r-image-rewriter-ca' } });
+    expect(at(find(cm, 'Issuer', 'r-image-rewriter-selfsigned'), 'spec')).toEqual({ selfSigned: {} });
+    expect(cm.some((o) => o.kind === 'Secret' && o.metadata.name === 'r-image-rewriter-tls')).toBe(false);
+    expect(at(find(cm, 'MutatingWebhookConfiguration'), 'metadata', 'annotations')).toEqual({ 'cert-manager.io/inject-ca-from': 'ns/r-image-rewriter-tls' });
+    expect(at(find(cm, 'ServiceMonitor'), 'spec')).toMatchObject({ endpoints: [{ port: 'metrics', path: '/metrics' }], namespaceSelector: { matchNames: ['ns'] } });
+    // An issuer of one's own: no chart CA.
+    const own = template(major, { tls: { mode: 'certManager', certManager: { issuerRef: { name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' } } } });
+    expect(own.filter((o) => o.kind === 'Issuer' || o.kind === 'Certificate').map((o) => o.metadata.name)).toEqual(['image-rewriter-tls']);
+    expect(at(find(own, 'Certificate'), 'spec', 'issuerRef')).toEqual({ name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+  });
+
+  it.each(HELMS)('Helm %i: refuses bad values with the schema, and what the schema cannot say with the message of fail', (major) => {
+    const refused = (values: Record<string, unknown>): string => {
+      const r = helm(major, ['template', 'image-rewriter', CHART, '-f', valuesFile(values)]);
+      expect({ values, code: r.code }).toEqual({ values, code: 1 });
+      return r.stderr;
+    };
+    expect(refused({ replicas: 'two' })).toMatch(/replicas.*(integer|number)/s);
+    expect(refused({ replicas: 0 })).toContain('replicas');
+    expect(refused({ workers: 257 })).toContain('workers');
+    expect(refused({ webhook: { timeoutSeconds: 31 } })).toContain('timeoutSeconds');
+    expect(refused({ webhook: { failurePolicy: 'ignore' } })).toContain('failurePolicy');
+    expect(refused({ webhook: { scope: 'deployments' } })).toContain('scope');
+    expect(refused({ webhook: { admissionReviewVersions: ['v2'] } })).toContain('admissionReviewVersions');
+    expect(refused({ tls: { mode: 'letsencrypt' } })).toContain('mode');
+    expect(refused({ tls: { mode: 'secret', existingSecret: 'own' } })).toContain('caBundle');
+    expect(refused({ image: { digest: 'sha256:abc' } })).toContain('digest');
+    expect(refused({ replica: 2 })).toMatch(/replica/);
+    expect(refused({ networkPolicy: { enabled: true } })).toContain('networkPolicy.enabled needs networkPolicy.apiServerCIDRs');
+    expect(refused({ metrics: { serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
+    // The token of an existing Secret is read from the cluster, which helm template has not.
+    expect(refused({ token: { existingSecret: 'own-token' } })).toContain('token.existingSecret own-token: no such Secret');
+  });
+
+  describe('the webhook configuration is the one webhook-config prints (drift test)', () => {
+    const rulesFile = join(work, 'rules.yaml');
+    const rulesText = 'rules:\n  - { name: gcr, match: gcr.io, replace: asia.gcr.io }\n  - { name: hub, match: docker.io/library, replace: mirror.example.com/hub }\n';
+    writeFileSync(rulesFile, rulesText);
+    const strictFile = join(work, 'strict-rules.yaml');
+    const strictText = `allowOptOut: false\n${rulesText}`;
+    writeFileSync(strictFile, strictText);
+    const secretTls = ownCertificate('webhooks-image-rewriter.image-rewriter.svc');
+
+    /** Inputs: the chart's values and release, and webhook-config's flags for the same. */
+    interface Variant {
+      readonly title: string;
+      readonly release: string;
+      readonly namespace: string;
+      readonly values: Record<string, unknown>;
+      /** The flags besides --service and --token (and --ca-bundle, from the rendered ca.crt with tls.mode generate). */
+      readonly flags: string[];
+      readonly service: string;
+    }
+    const variants: Variant[] = [
+      { title: 'defaults', release: 'image-rewriter', namespace: 'image-rewriter', values: {}, flags: [], service: 'image-rewriter/image-rewriter' },
+      {
+        title: 'another release and namespace, Service port, timeout, failurePolicy Fail, scope all, v1 only',
+        release: 'mirror',
+        namespace: 'platform',
+        values: { service: { port: 8443 }, webhook: { timeoutSeconds: 10, failurePolicy: 'Fail', scope: 'all', admissionReviewVersions: ['v1'] } },
+        flags: ['--timeout-seconds', '10', '--failure-policy', 'Fail', '--scope', 'all', '--admission-review-versions', 'v1', '--name', 'mirror-image-rewriter'],
+        service: 'platform/mirror-image-rewriter:8443',
+      },
+      {
+        title: 'webhook.name, a TLS Secret of ones own and its caBundle',
+        release: 'webhooks',
+        namespace: 'image-rewriter',
+        values: { webhook: { name: 'zz-image-rewriter' }, tls: { mode: 'secret', existingSecret: 'own-tls', caBundle: secretTls.caPem } },
+        flags: ['--name', 'zz-image-rewriter', '--ca-bundle', secretTls.caFile],
+        service: 'image-rewriter/webhooks-image-rewriter',
+      },
+      {
+        title: 'cert-manager: no caBundle (the cainjector fills it)',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { tls: { mode: 'certManager' } },
+        flags: [],
+        service: 'image-rewriter/image-rewriter',
+      },
+      {
+        title: 'in kube-system (excluded once)',
+        release: 'image-rewriter',
+        namespace: 'kube-system',
+        values: { webhook: { scope: 'all' } },
+        flags: ['--scope', 'all'],
+        service: 'kube-system/image-rewriter',
+      },
+    ];
+    // With --config: the matchConditions webhook-config prints, copied into webhook.matchConditions
+    // (what README tells), and allowOptOut from the chart's rules document (text or map) or webhook.allowOptOut.
+    const conditions = (file: string, scope: string): unknown[] =>
+      webhookConfig(['--service', 'a/b', '--token', 'x'.repeat(16), '--scope', scope, '--config', file]).webhooks[0]?.matchConditions ?? [];
+    variants.push(
+      {
+        title: '--config: matchConditions copied, rules as text',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { rules: { text: rulesText }, webhook: { matchConditions: conditions(rulesFile, 'pods') } },
+        flags: ['--config', rulesFile],
+        service: 'image-rewriter/image-rewriter',
+      },
+      {
+        title: '--config with allowOptOut: false, scope all, rules as a map',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { rules: { document: parse(strictText) as unknown }, webhook: { scope: 'all', matchConditions: conditions(strictFile, 'all') } },
+        flags: ['--config', strictFile, '--scope', 'all'],
+        service: 'image-rewriter/image-rewriter',
+      },
+      {
+        title: '--config with allowOptOut: false, the rules in a ConfigMap of ones own (webhook.allowOptOut false)',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { rules: { existingConfigMap: 'own-rules' }, webhook: { allowOptOut: false, matchConditions: conditions(strictFile, 'pods') } },
+        flags: ['--config', strictFile],
+        service: 'image-rewriter/image-rewriter',
+      },
+    );
+
+    it.each(HELMS.flatMap((major) => variants.map((v) => [major, v.title, v] as const)))('Helm %i: %s', (major, _title, v) => {
+      const objects = template(major, v.values, v.release, v.namespace);
+      const chart = find(objects, 'MutatingWebhookConfiguration') as K8sObject & { webhooks: Webhook[] };
+      const token = tokenOf(objects, `${v.service.split('/')[1]?.split(':')[0] ?? ''}-token`);
+      const flags = ['--service', v.service, '--token', token, ...v.flags];
+      const tls = objects.find((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-tls'));
+      if (tls !== undefined) {
+        const caFile = join(work, `ca-${++files}.crt`);
+        writeFileSync(caFile, decoded(tls, 'data', 'ca.crt'));
+        flags.push('--ca-bundle', caFile);
+      }
+      const generated = webhookConfig(flags);
+      expect(chart.apiVersion).toBe(generated.apiVersion);
+      expect(chart.metadata.name).toBe(generated.metadata.name);
+      expect(chart.metadata.labels).toMatchObject(generated.metadata.labels ?? {});
+      expect(chart.webhooks).toEqual(generated.webhooks);
+      // The whole object, apart from the chart's labels and annotations.
+      expect({ ...chart, metadata: { name: chart.metadata.name } }).toEqual({ ...generated, metadata: { name: generated.metadata.name } });
+    });
+
+    it('compares something: a chart whose selectors or path differed would fail it', () => {
+      const objects = template(3, { tls: { mode: 'certManager' } });
+      const chart = find(objects, 'MutatingWebhookConfiguration') as K8sObject & { webhooks: Webhook[] };
+      const generated = webhookConfig(['--service', 'image-rewriter/image-rewriter', '--token', 'x'.repeat(16)]);
+      expect(chart.webhooks).not.toEqual(generated.webhooks);
+      expect(chart.webhooks[0]?.clientConfig.service.path).not.toBe(generated.webhooks[0]?.clientConfig.service.path);
+      const withToken = webhookConfig(['--service', 'image-rewriter/image-rewriter', '--token', tokenOf(objects), '--scope', 'all']);
+      expect(chart.webhooks).not.toEqual(withToken.webhooks);
+    });
+  });
+});
