@@ -1,0 +1,106 @@
+/**
+ * The Helm chart deploy/chart/image-rewriter installed with real Helm 3 (hack/helm/build.sh 3,
+ * IMAGE_REWRITER_HELM3, which scripts/test-e2e.sh exports) into a namespace that enforces the
+ * restricted Pod Security Standard: the API server takes every object, the ReplicaSet controller's
+ * Pods pass PodSecurity (no kubelet runs here, so they stay Pending), `helm upgrade` keeps the
+ * token and the certificate it generated (lookup), and the webhook configuration rendered against
+ * the cluster carries them and is accepted by a server-side dry run. It is not registered for real:
+ * its Service has no endpoints here and every Pod of the other scenarios would wait for it.
+ * tests/integration/chart.integration.ts checks the rendering itself (values, schema, drift from
+ * webhook-config).
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
+import { E2eEnvironment } from './harness/environment.js';
+import { scenario } from './harness/scenario.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+const env = E2eEnvironment.connect();
+const { kubectl } = env;
+const CHART = join(REPO_ROOT, 'deploy', 'chart', 'image-rewriter');
+
+function helmBinary(): string {
+  const helm = process.env['IMAGE_REWRITER_HELM3'] ?? '';
+  try {
+    accessSync(helm, constants.X_OK);
+  } catch {
+    throw new Error(`IMAGE_REWRITER_HELM3=${helm} is not an executable: run the suite with npm run test:e2e, or export IMAGE_REWRITER_HELM3=$(hack/helm/build.sh 3 | tail -n1)`);
+  }
+  return helm;
+}
+
+/** Helm against the environment's API server, with its own folders. */
+async function helm(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const home = join(env.runDir, 'helm');
+  const child = spawn(helmBinary(), [...args, '--kubeconfig', env.kubeconfig], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data') },
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+interface Obj {
+  readonly kind: string;
+  readonly metadata: { readonly name: string };
+  readonly data?: Record<string, string>;
+  readonly webhooks?: { clientConfig: { service: { path: string }; caBundle?: string } }[];
+}
+
+describe('the Helm chart against the API server', () => {
+  scenario(env, 'helm install into a restricted namespace: objects and Pods accepted, upgrade keeps the generated token and certificate', async () => {
+    const ns = 'chart-e2e';
+    const release = 'chart-e2e';
+    await kubectl.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
+    const values = ['--set', 'webhook.create=false', '--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.apiServerCIDRs={10.0.0.0/24}'];
+    try {
+      const install = await helm(['install', release, CHART, '--namespace', ns, ...values]);
+      expect({ code: install.code, stderr: install.stderr }).toEqual({ code: 0, stderr: '' });
+      const secret = async (name: string): Promise<Record<string, string>> => (JSON.parse((await kubectl.ok(['-n', ns, 'get', 'secret', name, '-o', 'json'])).stdout) as Obj).data ?? {};
+      const token = await secret(`${release}-image-rewriter-token`);
+      const tls = await secret(`${release}-image-rewriter-tls`);
+      expect(Object.keys(tls).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+      // The ReplicaSet controller creates both Pods: PodSecurity `restricted` enforced on them.
+      const selector = `app.kubernetes.io/instance=${release}`;
+      const started = performance.now();
+      let pods = 0;
+      while (pods < 2 && performance.now() - started < 60_000) {
+        pods = (await kubectl.ok(['-n', ns, 'get', 'pods', '-l', selector, '-o', 'name'])).stdout.split('\n').filter((l) => l !== '').length;
+        if (pods < 2) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const events = (await kubectl.run(['-n', ns, 'get', 'events', '--field-selector', 'reason=FailedCreate', '-o', 'custom-columns=M:.message', '--no-headers'])).stdout;
+      expect({ pods, events }).toEqual({ pods: 2, events: '' });
+
+      // An upgrade (and a new render against the cluster) keeps the token and the certificate.
+      const upgrade = await helm(['upgrade', release, CHART, '--namespace', ns, ...values]);
+      expect({ code: upgrade.code, stderr: upgrade.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await secret(`${release}-image-rewriter-token`)).toEqual(token);
+      expect(await secret(`${release}-image-rewriter-tls`)).toEqual(tls);
+      const rendered = await helm(['template', release, CHART, '--namespace', ns, '--dry-run=server', '--set', 'webhook.create=true']);
+      expect({ code: rendered.code, stderr: rendered.stderr }).toEqual({ code: 0, stderr: '' });
+      const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Obj | null).filter((o) => o !== null);
+      const config = objects.find((o) => o.kind === 'MutatingWebhookConfiguration');
+      const [webhook] = config?.webhooks ?? [];
+      expect(webhook?.clientConfig.service.path).toBe(`/mutate/${Buffer.from(token['token'] ?? '', 'base64').toString('utf8')}`);
+      expect(webhook?.clientConfig.caBundle).toBe(tls['ca.crt']);
+      // The API server takes the configuration as rendered (a dry run: not registered).
+      const created = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: JSON.stringify(config) });
+      expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: '' });
+      // The check can fail: without the container's securityContext, the API server warns of the Deployment.
+      const loose = await helm(['template', 'chart-loose', CHART, '--namespace', ns, '--set', 'securityContext=null']);
+      const deployment = parseAllDocuments(loose.stdout).map((d) => d.toJS() as Obj | null).find((o) => o?.kind === 'Deployment');
+      const warned = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: JSON.stringify(deployment) });
+      expect(warned.stderr).toContain('would violate PodSecurity "restricted');
+      const uninstall = await helm(['uninstall', release, '--namespace', ns]);
+      expect(uninstall.code).toBe(0);
+    } finally {
+      await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+    }
+  });
+});
