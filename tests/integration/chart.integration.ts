@@ -288,6 +288,35 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ token: { existingSecret: 'own-token' } })).toContain('token.existingSecret own-token: no such Secret');
   });
 
+  describe('README, Installing `serve` with Helm', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.split('\n### Installing `serve` with Helm\n')[1]?.split('\n### ')[0] ?? '';
+    const defaults = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+
+    it('names only values the chart has, in its table and its text', () => {
+      const named = [...section.matchAll(/`((?:image|rules|token|tls|webhook|networkPolicy|metrics|service|podDisruptionBudget|replicas|workers|resources|priorityClassName|nodeSelector|tolerations|affinity|topologySpreadConstraints|podAnnotations|podLabels|extraEnv|extraArgs|extraVolumes|extraVolumeMounts|imagePullSecrets|podSecurityContext|securityContext)(?:\.[A-Za-z]+)*)`/g)].map((m) => m[1] ?? '');
+      expect(named.length).toBeGreaterThan(30);
+      // (`rules.yaml` is the ConfigMap's key, not a value.)
+      expect(named.filter((v) => v !== 'rules.yaml' && at(defaults, ...v.split('.')) === undefined)).toEqual([]);
+      // The defaults the table gives.
+      expect([at(defaults, 'replicas'), at(defaults, 'workers'), at(defaults, 'tls', 'mode'), at(defaults, 'webhook', 'failurePolicy'), at(defaults, 'webhook', 'timeoutSeconds'), at(defaults, 'webhook', 'scope'), at(defaults, 'metrics', 'port')]).toEqual([2, 2, 'generate', 'Ignore', 5, 'pods', 9090]);
+      expect(section).toContain('| `replicas`, `workers`, `resources` | `2`, `2`, requests 250m CPU and 320Mi, limit 512Mi memory |');
+      expect(section).toContain('| `webhook.failurePolicy`, `webhook.timeoutSeconds`, `webhook.scope` | `Ignore`, `5`, `pods` |');
+    });
+
+    it.each(HELMS)('Helm %i: its helm install command renders (as helm template, with a rules.yaml)', (major) => {
+      const install = /^helm install .*?(?<!\\)$/ms.exec(section.split('```bash\n')[1] ?? '')?.[0] ?? '';
+      const args = install.replace(/\\\n/g, ' ').split(/\s+/).filter((a) => a !== '' && a !== '--create-namespace');
+      expect(args.slice(0, 4)).toEqual(['helm', 'install', 'image-rewriter', 'deploy/chart/image-rewriter']);
+      const dir = mkdtempSync(join(work, 'readme-'));
+      writeFileSync(join(dir, 'rules.yaml'), 'rules:\n  - { name: gcr, match: gcr.io, replace: asia.gcr.io }\n');
+      const r = spawnSync(helmBinary(major), ['template', ...args.slice(2).map((a) => (a === 'deploy/chart/image-rewriter' ? CHART : a))], { cwd: dir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: dir } });
+      expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout).toContain('rules.yaml: |\n    rules:\n      - { name: gcr, match: gcr.io, replace: asia.gcr.io }');
+      expect(r.stdout).toContain('namespace: image-rewriter');
+    });
+  });
+
   describe('the webhook configuration is the one webhook-config prints (drift test)', () => {
     const rulesFile = join(work, 'rules.yaml');
     const rulesText = 'rules:\n  - { name: gcr, match: gcr.io, replace: asia.gcr.io }\n  - { name: hub, match: docker.io/library, replace: mirror.example.com/hub }\n';
