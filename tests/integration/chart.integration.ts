@@ -288,6 +288,25 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ token: { existingSecret: 'own-token' } })).toContain('token.existingSecret own-token: no such Secret');
   });
 
+  it('Helm 4: NOTES.txt says what was installed and what is left to do (helm install --dry-run=client needs no cluster)', () => {
+    const notes = (values: Record<string, unknown>, release = 'image-rewriter', namespace = 'image-rewriter'): string => {
+      const r = helm(4, ['install', release, CHART, '--namespace', namespace, '--dry-run=client', '-f', valuesFile(values)]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      return r.stdout.split('\nNOTES:\n')[1] ?? '';
+    };
+    const byDefault = notes({});
+    expect(byDefault).toContain('WARNING: image.repository is the placeholder');
+    expect(byDefault).toContain('kubectl -n image-rewriter rollout status deployment/image-rewriter');
+    expect(byDefault).toContain('The MutatingWebhookConfiguration image-rewriter sends it Pods (failurePolicy Ignore).');
+    expect(byDefault).not.toContain('PodDisruptionBudget');
+    const own = notes({ image: { repository: 'registry.example.com/image-rewriter' }, replicas: 1, service: { port: 8443 }, webhook: { create: false } }, 'r', 'ns');
+    expect(own).not.toContain('placeholder');
+    expect(own).toContain('WARNING: replicas 1 with a PodDisruptionBudget of minAvailable 1');
+    expect(own).toContain("kubectl -n ns get secret r-image-rewriter-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt");
+    expect(own).toContain('image-rewriter webhook-config --service ns/r-image-rewriter:8443 --token "$(kubectl -n ns get secret r-image-rewriter-token');
+    expect(notes({ tls: { mode: 'certManager' }, webhook: { failurePolicy: 'Fail' } })).toMatch(/failurePolicy Fail: until a replica is ready[\s\S]*cert-manager's cainjector/);
+  });
+
   describe('README, Installing `serve` with Helm', () => {
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     const section = readme.split('\n### Installing `serve` with Helm\n')[1]?.split('\n### ')[0] ?? '';
