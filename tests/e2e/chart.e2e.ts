@@ -4,12 +4,14 @@
  * restricted Pod Security Standard: the API server takes every object, the ReplicaSet controller's
  * Pods pass PodSecurity (no kubelet runs here, so they stay Pending), `helm upgrade` keeps the
  * token and the certificate it generated (lookup), and the webhook configuration rendered against
- * the cluster carries them and is accepted by a server-side dry run. It is not registered for real:
+ * the cluster carries them and is accepted by a server-side dry run; with a token Secret of one's
+ * own holding NEW,OLD (a rotation), the path carries OLD. It is not registered for real:
  * its Service has no endpoints here and every Pod of the other scenarios would wait for it.
  * tests/integration/chart.integration.ts checks the rendering itself (values, schema, drift from
  * webhook-config).
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from '@jest/globals';
@@ -92,6 +94,16 @@ describe('the Helm chart against the API server', () => {
       // The API server takes the configuration as rendered (a dry run: not registered).
       const created = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: JSON.stringify(config) });
       expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: '' });
+      // A token Secret of one's own, during a rotation (NEW,OLD): the path keeps OLD, which the Pods
+      // running before the upgrade accept as well as those it restarts (the checksum changes).
+      const [next, previous] = ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'];
+      await kubectl.ok(['-n', ns, 'create', 'secret', 'generic', 'own-token', `--from-literal=token=${next},${previous}`]);
+      const rotating = await helm(['template', release, CHART, '--namespace', ns, '--dry-run=server', '--set', 'token.existingSecret=own-token']);
+      expect({ code: rotating.code, stderr: rotating.stderr }).toEqual({ code: 0, stderr: '' });
+      const owned = parseAllDocuments(rotating.stdout).map((d) => d.toJS() as Obj | null);
+      expect(owned.find((o) => o?.kind === 'MutatingWebhookConfiguration')?.webhooks?.[0]?.clientConfig.service.path).toBe(`/mutate/${previous}`);
+      expect(owned.some((o) => o?.kind === 'Secret' && o.metadata.name.endsWith('-token'))).toBe(false);
+      expect(rotating.stdout).toContain(`checksum/token: ${createHash('sha256').update(`${next},${previous}`).digest('hex')}`);
       // The check can fail: without the container's securityContext, the API server warns of the Deployment.
       const loose = await helm(['template', 'chart-loose', CHART, '--namespace', ns, '--set', 'securityContext=null']);
       const deployment = parseAllDocuments(loose.stdout).map((d) => d.toJS() as Obj | null).find((o) => o?.kind === 'Deployment');
