@@ -72,14 +72,18 @@ const entries = [
     maxFilesAtStart: 3,
     // No `require` for CommonJS dependencies: nothing in this bundle calls it (checked below), and
     // the banner would run createRequire in the entry and in every chunk at each cold start.
-    requireShim: false },
+    requireShim: false,
+    // Packages the function never runs, in no file of its bundle, lazy or not: Prometheus is
+    // `serve --metrics-listen`'s alone (src/cli/serve-metrics.ts).
+    never: ['prom-client'] },
   // The Kubernetes client (audit of a live cluster only) stays in node_modules, loaded with import():
   // bundled, it made dist/cli.js 4.6 MB instead of 1.0 MB, parsed at every start of every command.
   // Split as well, its chunks under dist/cli-chunks/: each command loads its own modules with
   // import(), and the AWS SDK (from its ES module build, as above) only where a setting reads from
   // AWS. One file was 1.27 MB for every start of every command (`render` of one manifest 200 ms;
   // split, 157 ms: docs/performance.md, fourteenth pass).
-  { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n', external: ['@kubernetes/client-node'], mainFields: ['module', 'main'], split: { outdir: 'dist', entryNames: 'cli', chunkNames: 'cli-chunks/[name]-[hash]' } },
+  // prom-client (`serve --metrics-listen` only) is in chunks that only that import() reaches.
+  { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n', external: ['@kubernetes/client-node'], mainFields: ['module', 'main'], split: { outdir: 'dist', entryNames: 'cli', chunkNames: 'cli-chunks/[name]-[hash]' }, lazy: ['prom-client'] },
 ];
 // Chunk names carry a hash of their content: the chunks of an earlier build would stay beside the new ones.
 await rm('dist/chunks', { recursive: true, force: true });
@@ -119,9 +123,16 @@ for (const e of entries) {
     const loaded = [...atStart].flatMap((path) => Object.keys(result.metafile.outputs[path]?.inputs ?? {}));
     const early = loaded.filter((input) => e.lazy.some((pkg) => input.includes(`node_modules/${pkg}/`)));
     if (early.length > 0) throw new Error(`${e.out}: ${e.lazy.join(', ')} must be loaded only with import() (cold start); loaded at start: ${early.slice(0, 5).join(', ')}`);
-    const builtins = [...atStart].flatMap((path) => (result.metafile.outputs[path]?.imports ?? []).filter((i) => i.kind === 'import-statement' && i.path.startsWith('node:')).map((i) => i.path));
-    const extra = [...new Set(builtins)].filter((b) => !(e.builtinsAtStart ?? []).includes(b));
-    if (extra.length > 0) throw new Error(`${e.out}: imports ${extra.join(', ')} at start; only ${(e.builtinsAtStart ?? []).join(', ')} may be (cold start): load it where it is used`);
+    if (e.builtinsAtStart !== undefined) {
+      const builtins = [...atStart].flatMap((path) => (result.metafile.outputs[path]?.imports ?? []).filter((i) => i.kind === 'import-statement' && i.path.startsWith('node:')).map((i) => i.path));
+      const extra = [...new Set(builtins)].filter((b) => !e.builtinsAtStart.includes(b));
+      if (extra.length > 0) throw new Error(`${e.out}: imports ${extra.join(', ')} at start; only ${e.builtinsAtStart.join(', ')} may be (cold start): load it where it is used`);
+    }
+  }
+  if (e.never !== undefined) {
+    const inputs = outputs.flatMap(([, o]) => Object.keys(o.inputs));
+    const found = inputs.filter((input) => e.never.some((pkg) => input.includes(`node_modules/${pkg}/`)));
+    if (found.length > 0) throw new Error(`${e.out}: ${e.never.join(', ')} must not be in this bundle at all; found: ${found.slice(0, 5).join(', ')}`);
   }
 }
 // dist/ says its own module type: without this file Node reads and parses the project's whole

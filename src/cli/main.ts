@@ -19,9 +19,10 @@ Usage:
   image-rewriter check-config --config FILE [--strict]            validate a rules document; lists every problem
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
         [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
-                                                                   local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);
+        [--metrics-listen ADDR]                                    local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);
                                                                    the token also comes from WEBHOOK_TOKEN; --workers:
-                                                                   processes sharing the port (default: the CPUs)
+                                                                   processes sharing the port (default: the CPUs);
+                                                                   --metrics-listen: Prometheus GET /metrics, plain HTTP
   image-rewriter webhook-config (--url URL | --service NAMESPACE/NAME[:PORT] --token TOKEN)
         [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
         [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by

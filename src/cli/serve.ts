@@ -5,6 +5,7 @@
  *
  *   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
  *                        [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
+ *                        [--metrics-listen ADDR]
  *
  * - ADDR: `127.0.0.1:8443`, `[::1]:8443`, `:8443` (every interface); port 0 picks a free one.
  * - Settings are read like the Lambda's (src/config/settings.ts), --config and --token-file
@@ -20,6 +21,9 @@
  * - --workers N (default: the CPUs available to the process, at most its CPU limit): N processes serve the one port
  *   (src/cli/serve-workers.ts), each as described above, their log lines written to stderr by the
  *   primary alone (whole lines, up to MAX_LINE_BYTES: 1 MiB); 1 serves in this process.
+ * - --metrics-listen ADDR (ADDR as for --listen, another port): Prometheus metrics over plain HTTP,
+ *   `GET /metrics`, from this process or, with workers, their sum from the primary
+ *   (./serve-metrics.ts, loaded only then). Off by default. A `metrics listening` line says where.
  */
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
@@ -31,6 +35,7 @@ import { createHandler, tokenMatcher } from '../lambda/handler.js';
 import { createObservability, flushMetrics, MAX_LISTED, type Metrics, recordOutcome } from '../observability/telemetry.js';
 import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
+import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { type Env, readSettings } from '../config/settings.js';
 import { flushSchedule, LISTEN_PORT_ENV, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
@@ -50,6 +55,7 @@ const OPTIONS = {
   'allow-unauthenticated': { type: 'boolean' },
   'max-body-bytes': { type: 'string' },
   workers: { type: 'string' },
+  'metrics-listen': { type: 'string' },
 } as const;
 
 /** --workers: a whole number from 1 to MAX_WORKERS; default the CPUs available to this process, its CPU limit counted (./cpu-limit.ts; 1 in process: no entry to fork). */
@@ -117,23 +123,38 @@ export function boundedWrite(write: (s: string) => void, backlog: (() => number)
   };
 }
 
-/** `127.0.0.1:8443`, `[::1]:8443`, `localhost:8443` or `:8443`; host undefined means every interface. */
-export function parseListen(addr: string): { readonly host: string | undefined; readonly port: number } {
+/** `127.0.0.1:8443`, `[::1]:8443`, `localhost:8443` or `:8443`; host undefined means every interface. `flag` names it in errors. */
+export function parseListen(addr: string, flag = '--listen'): { readonly host: string | undefined; readonly port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
   const port = Number(m?.[3]);
   if (m === null || !(port >= 0 && port <= 65535)) {
-    throw new UsageError(`--listen must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535: ${addr}`);
+    throw new UsageError(`${flag} must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535: ${addr}`);
   }
   const v6 = m[1];
   if (v6 !== undefined) {
-    if (isIP(v6) !== 6) throw new UsageError(`--listen: ${v6} is not an IPv6 address`);
+    if (isIP(v6) !== 6) throw new UsageError(`${flag}: ${v6} is not an IPv6 address`);
     return { host: v6, port };
   }
   const host = m[2] ?? '';
   if (host !== '' && isIP(host) === 0 && !/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/.test(host)) {
-    throw new UsageError(`--listen: ${host} is not an IP address or host name`);
+    throw new UsageError(`${flag}: ${host} is not an IP address or host name`);
   }
   return { host: host === '' ? undefined : host, port };
+}
+
+/**
+ * --metrics-listen, checked as --listen is (and --listen with it, when given); undefined without
+ * it. Its port may not be --listen's (0, a free port, excepted): the second server could not bind it.
+ */
+export function parseMetricsListen(values: { readonly listen?: string | undefined; readonly 'metrics-listen'?: string | undefined }): { readonly host: string | undefined; readonly port: number } | undefined {
+  const text = values['metrics-listen'];
+  if (text === undefined) return undefined;
+  const at = parseListen(text, '--metrics-listen');
+  const webhook = values.listen === undefined ? undefined : parseListen(values.listen);
+  if (webhook !== undefined && at.port !== 0 && at.port === webhook.port) {
+    throw new UsageError(`--metrics-listen: port ${String(at.port)} is the webhook's (--listen ${values.listen ?? ''}): give the metrics another`);
+  }
+  return at;
 }
 
 function parseMaxBody(text: string | undefined): number | undefined {
@@ -193,6 +214,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   // Either says how callers are authenticated; both at once would leave it to the reader to guess.
   if (values['token-file'] !== undefined && values['allow-unauthenticated'] === true) throw new UsageError('give --token-file or --allow-unauthenticated, not both');
   const { host, port: listenPort } = parseListen(values.listen ?? '');
+  const metricsAt = parseMetricsListen(values);
   // A worker told the port serve announced (LISTEN_PORT_ENV: its primary's, when port 0 was asked
   // for and every worker before it died) binds that one, not another free port.
   const pinnedPort = worker === undefined || listenPort !== 0 ? undefined : io.env[LISTEN_PORT_ENV];
@@ -205,7 +227,10 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     logger.warn('log lines dropped: stderr was not read', { dropped, maxBacklogBytes: MAX_LOG_BACKLOG_BYTES });
   });
   const lines = batchedLines(toStderr, worker === undefined ? undefined : LOG_FLUSH_MS);
-  const { logger, metrics } = createObservability({ sink: lines.push, ...(worker === undefined ? {} : { keys: { worker } }) });
+  // Only with --metrics-listen: without it, nothing of Prometheus is loaded, and the metrics have no tap.
+  const exporter = metricsAt === undefined ? undefined : await import('./serve-metrics.js');
+  const prometheus = exporter === undefined ? undefined : worker === undefined ? exporter.processMetrics() : exporter.workerMetrics();
+  const { logger, metrics } = createObservability({ sink: lines.push, ...(worker === undefined ? {} : { keys: { worker } }), ...(prometheus === undefined ? {} : { tap: prometheus.tap }) });
   const serveLog: Log = ({ level, msg, ...fields }) => {
     logger[level](msg, fields);
   };
@@ -223,10 +248,17 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     lines.flush();
     return sources;
   }
+  prometheus?.watchRules(sources.rules);
   const webhook = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
 
   let server;
+  // A --workers worker's metrics are served by the primary (./serve-metrics.ts).
+  let metricsServer: RunningMetricsServer | undefined;
   try {
+    if (exporter !== undefined && prometheus !== undefined && metricsAt !== undefined && worker === undefined) {
+      metricsServer = await exporter.serveProcessMetrics(prometheus, metricsAt, serveLog);
+      logger.info('metrics listening', { address: metricsServer.address, port: metricsServer.port });
+    }
     server = await startServer({
       // No Lambda context: concurrent requests share the one Logger, so its context fields would
       // name the wrong request; the server's "request" line carries each requestId instead.
@@ -241,6 +273,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     });
   } catch (e) {
     sources.watch?.close();
+    await metricsServer?.close();
     lines.flush();
     if (e instanceof ServeError) {
       io.stderr(`error: ${e.message}\n`);
@@ -253,6 +286,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   logger.info('shutting down', { signal });
   sources.watch?.close();
   await server.close();
+  await metricsServer?.close();
   lines.flush();
   return EXIT.ok;
 }
@@ -276,6 +310,7 @@ export const command: Command = (args, io) => {
   }
   const { values } = parseFlags({ args, options: OPTIONS, allowPositionals: false, strict: true });
   const workers = parseWorkers(values.workers, io.processEntry !== undefined);
+  const metricsAt = parseMetricsListen(values);
   const entry = io.processEntry;
   if (workers > 1 && entry === undefined) throw new UsageError('--workers above 1 needs the image-rewriter process (dist/cli.js), not an in-process call');
   const signals = processSignals();
@@ -286,9 +321,38 @@ export const command: Command = (args, io) => {
   Reflect.deleteProperty(process.env, REPLACEMENT_ENV);
   Reflect.deleteProperty(process.env, LISTEN_PORT_ENV);
   return workersToken(values, io.env)
-    .then((env) => runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) }))
+    .then(async (env) => {
+      const metricsServer = metricsAt === undefined ? undefined : await primaryMetrics(metricsAt, io);
+      if (typeof metricsServer === 'number') return metricsServer;
+      try {
+        return await runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) });
+      } finally {
+        await metricsServer?.close();
+      }
+    })
     .finally(signals.release);
 };
+
+/**
+ * The primary's metrics server (the workers' sum, ./serve-metrics.ts), started before any worker
+ * is forked: an address it cannot bind fails the start once (1, as for --listen). Its lines are
+ * the primary's (`worker: "primary"`), whole lines on the same stderr as the relay's.
+ */
+async function primaryMetrics(at: { readonly host: string | undefined; readonly port: number }, io: Io): Promise<RunningMetricsServer | number> {
+  const { servePrimaryMetrics } = await import('./serve-metrics.js');
+  const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: 'primary' } });
+  try {
+    const served = await servePrimaryMetrics(at, ({ level, msg, ...fields }) => {
+      logger[level](msg, fields);
+    });
+    logger.info('metrics listening', { address: served.address, port: served.port });
+    return served;
+  } catch (e) {
+    if (!(e instanceof ServeError)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    return EXIT.failure;
+  }
+}
 
 /**
  * The workers' environment entry with the text of the token's source, read once here: every worker,

@@ -374,7 +374,11 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       return reply(500, { message: MESSAGES.internal });
     } finally {
       try {
-        if (outcome !== undefined) recordOutcome(metrics, outcome, report);
+        if (outcome !== undefined) {
+          recordOutcome(metrics, outcome, report);
+          // Only `serve --metrics-listen` has a tap: without one, the clock is not even read.
+          metrics.tap?.duration(nowMs() - started);
+        }
         // Every invocation while the rules are stale, not only the reads (a TTL apart): ConfigErrorAlarm
         // stays in alarm while the function ignores the newest document. One boolean when healthy.
         if (rules.stale?.() === true) recordRulesStale(metrics);

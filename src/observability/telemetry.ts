@@ -17,19 +17,52 @@
  * metric filters (one per slot) turn them into `ImageRewriter` `Rewrites` by `Rule`
  * (docs/performance.md says why this design).
  *
+ * `serve --metrics-listen` counts the same events for Prometheus (./prometheus.ts): a `MetricsTap`
+ * given to `createObservability` is handed each one as it is recorded here. Without one (the
+ * Lambda, `invoke`, `serve` without the flag) a record costs one property read more, and nothing of
+ * Prometheus is loaded.
+ *
  * Both are injectable: `createObservability({ sink })` sends every line to `sink` instead of stdout
  * (tests, `serve`'s batched stderr, and the `invoke` command, which keeps stdout for its answer).
  * Without a sink, the handler holds stdout's lines from its review's line to the end of the
  * invocation (`output`), so that line and the EMF document go out in one write.
  */
-import type { ReviewReport } from '../core/admission.js';
+import type { ReviewReport, RewriteRecord } from '../core/admission.js';
 import { escapeBidi, isPlainJsonText, quote } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
 
 export type { LineSink, LogLevel, StreamWrite } from './json-log.js';
 export type Logger = JsonLogger;
-export type Metrics = EmfMetrics;
+/** The EMF metrics of a process, and the tap that sees what they record (`serve --metrics-listen` only). */
+export type Metrics = EmfMetrics & { readonly tap?: MetricsTap | undefined };
+
+/** The counts of a review's existence checks, and their wall time (milliseconds). */
+export interface VerifyCounts {
+  readonly checks: number;
+  readonly cacheHits: number;
+  readonly missing: number;
+  readonly errors: number;
+  readonly latencyMs: number;
+}
+
+/**
+ * What is recorded for EMF, handed on as it is recorded, once per event: the Prometheus metrics of
+ * `serve --metrics-listen` (./prometheus.ts) count from it, so both count the same things.
+ */
+export interface MetricsTap {
+  /**
+   * An answered request (`recordOutcome`): the Outcome it is counted under (`countedOutcome`), the
+   * rewrites counted as `Rewrites` (none for a denied review or a dry run), its invalid images.
+   */
+  readonly outcome: (outcome: Outcome, rewrites: readonly RewriteRecord[], invalidImages: number) => void;
+  /** A review's existence checks (`recordVerify`). */
+  readonly verify: (counts: VerifyCounts) => void;
+  /** Every other Count, as `count` adds it (`ConfigErrors`, `ConfigRefreshes`). */
+  readonly count: (name: MetricName, value: number) => void;
+  /** The handler's time for a request it counted (its line's `durationMs`, unrounded). */
+  readonly duration: (ms: number) => void;
+}
 
 export const SERVICE_NAME = 'image-rewriter';
 export const METRICS_NAMESPACE = 'ImageRewriter';
@@ -82,6 +115,8 @@ export interface ObservabilityOptions {
   readonly logLevel?: LogLevel;
   /** Keys on every log line (`serve --workers`: the worker's number). */
   readonly keys?: Readonly<Record<string, string | number>>;
+  /** Handed every event the metrics record (`serve --metrics-listen`). */
+  readonly tap?: MetricsTap | undefined;
 }
 
 /** Holds stdout's lines between `hold` and `release`, for one write (./json-log.ts, `LineOutput`). */
@@ -118,12 +153,20 @@ export function createObservability(options: ObservabilityOptions = {}): Observa
   const keys = options.keys === undefined ? {} : { keys: options.keys };
   const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...(output === undefined ? { sink } : { output }), ...keys });
   const disabled = env['POWERTOOLS_METRICS_DISABLED']?.trim().toLowerCase() === 'true';
-  const metrics = new EmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, disabled, sink });
+  const emf = new EmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, disabled, sink });
+  // The tap is its own: POWERTOOLS_METRICS_DISABLED turns off the EMF documents, not Prometheus.
+  const metrics: Metrics = options.tap === undefined ? emf : Object.assign(emf, { tap: options.tap });
   return { logger, metrics, output: output ?? NO_HOLD };
 }
 
 /** Add `value` to a metric (Count). */
 export function count(metrics: Metrics, name: MetricName, value = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, value);
+  metrics.tap?.count(name, value);
+}
+
+/** A Count of the record functions below, which hand the tap their event whole instead. */
+function add(metrics: Metrics, name: MetricName, value = 1): void {
   metrics.addMetric(name, MetricUnit.Count, value);
 }
 
@@ -150,22 +193,27 @@ export function countedOutcome(outcome: Outcome, report: ReviewReport | undefine
 export function recordOutcome(metrics: Metrics, outcome: Outcome, report?: ReviewReport): void {
   const counted = countedOutcome(outcome, report);
   metrics.addDimension(Dimension.Outcome, counted);
-  count(metrics, Metric.Reviews);
-  if (counted === 'unauthorized') count(metrics, Metric.AuthFailures);
-  if (report === undefined) return;
+  add(metrics, Metric.Reviews);
+  if (counted === 'unauthorized') add(metrics, Metric.AuthFailures);
   // A denied review rewrote nothing: the API server refused the object its rewrites were planned
   // for; nor did a dry run: the API server threw the rewritten object away.
-  if (report.rewrites.length > 0 && counted !== 'denied' && counted !== 'dryrun') count(metrics, Metric.Rewrites, report.rewrites.length);
-  if (report.invalid.length > 0) count(metrics, Metric.InvalidImages, report.invalid.length);
+  const rewrites = report === undefined || counted === 'denied' || counted === 'dryrun' ? NO_REWRITES : report.rewrites;
+  const invalid = report?.invalid.length ?? 0;
+  if (rewrites.length > 0) add(metrics, Metric.Rewrites, rewrites.length);
+  if (invalid > 0) add(metrics, Metric.InvalidImages, invalid);
+  metrics.tap?.outcome(counted, rewrites, invalid);
 }
 
+const NO_REWRITES: readonly RewriteRecord[] = [];
+
 /** The existence checks of one review: counts, and their wall time (`VerifyLatency`, milliseconds). */
-export function recordVerify(metrics: Metrics, stats: { readonly checks: number; readonly cacheHits: number; readonly missing: number; readonly errors: number; readonly latencyMs: number }): void {
-  count(metrics, Metric.VerifyChecks, stats.checks);
-  if (stats.cacheHits > 0) count(metrics, Metric.VerifyCacheHits, stats.cacheHits);
-  if (stats.missing > 0) count(metrics, Metric.VerifyMissing, stats.missing);
-  if (stats.errors > 0) count(metrics, Metric.VerifyErrors, stats.errors);
+export function recordVerify(metrics: Metrics, stats: VerifyCounts): void {
+  add(metrics, Metric.VerifyChecks, stats.checks);
+  if (stats.cacheHits > 0) add(metrics, Metric.VerifyCacheHits, stats.cacheHits);
+  if (stats.missing > 0) add(metrics, Metric.VerifyMissing, stats.missing);
+  if (stats.errors > 0) add(metrics, Metric.VerifyErrors, stats.errors);
   metrics.addMetric('VerifyLatency', MetricUnit.Milliseconds, stats.latencyMs);
+  metrics.tap?.verify(stats);
 }
 
 /** An invocation while the rules are stale (see `Metric.RulesStale`). */

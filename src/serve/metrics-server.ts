@@ -1,0 +1,106 @@
+/**
+ * The plain HTTP server of `serve --metrics-listen`: `GET /metrics` answers the Prometheus text
+ * that `collect` gives (with its content type), 404 any other path, 405 any other method; 503 when
+ * `collect` fails (a worker that does not answer: src/cli/serve-metrics.ts bounds the wait). No TLS
+ * and no token: what it tells is counts, and a scraper is another Pod, which a NetworkPolicy admits
+ * or not (README, "Metrics for Prometheus"). Apart from the webhook's server, so that a scraper never
+ * takes one of its connection slots, and loaded only with the flag.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Log } from '../observability/log.js';
+import { ServeError } from './options.js';
+
+export const METRICS_PATH = '/metrics';
+
+/** Scrapers are few (a Prometheus or two per replica); more connections than this are refused. */
+const MAX_CONNECTIONS = 16;
+/** A scrape's request is a line and a few headers: it must be in within this. */
+const REQUEST_MS = 10_000;
+
+export interface MetricsText {
+  readonly contentType: string;
+  readonly text: string;
+}
+
+export interface MetricsServerOptions {
+  /** Undefined binds every interface. */
+  readonly host: string | undefined;
+  /** 0 picks a free port (read it from the result). */
+  readonly port: number;
+  readonly collect: () => Promise<MetricsText>;
+  readonly log: Log;
+}
+
+export interface RunningMetricsServer {
+  readonly address: string;
+  readonly port: number;
+  /** Stops listening and closes every connection (a scrape cut short is retried at the next interval); idempotent. */
+  close(): Promise<void>;
+}
+
+function answer(res: ServerResponse, status: number, text: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+  res.end(text);
+}
+
+/** Starts the server; rejects with a `ServeError` when the address cannot be bound. */
+export function startMetricsServer(options: MetricsServerOptions): Promise<RunningMetricsServer> {
+  const { collect, log } = options;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== METRICS_PATH) {
+      answer(res, 404, 'not found: GET /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET') {
+      answer(res, 405, 'method not allowed: GET /metrics\n', { Allow: 'GET' });
+      return;
+    }
+    collect().then(
+      (m) => {
+        res.writeHead(200, { 'Content-Type': m.contentType });
+        res.end(m.text);
+      },
+      (e: unknown) => {
+        const reason = e instanceof Error ? e.message : String(e);
+        log({ level: 'warn', msg: 'metrics not collected', reason });
+        answer(res, 503, `metrics not collected: ${reason}\n`);
+      },
+    );
+  };
+  const server = createServer({ requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, maxHeaderSize: 16 * 1024 }, onRequest);
+  server.maxConnections = MAX_CONNECTIONS;
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      reject(new ServeError(`--metrics-listen: cannot listen on ${options.host ?? '*'}:${String(options.port)}: ${e.code ?? e.message}`, { cause: e }));
+    };
+    server.once('error', onError);
+    server.listen({ port: options.port, host: options.host }, () => {
+      server.off('error', onError);
+      server.on('error', (e) => {
+        log({ level: 'error', msg: 'metrics server error', reason: e.message });
+      });
+      const bound = server.address() as AddressInfo;
+      let closed: Promise<void> | undefined;
+      resolve({
+        address: bound.address,
+        port: bound.port,
+        close: () => {
+          closed ??= new Promise((done) => {
+            server.close(() => {
+              done();
+            });
+            for (const s of sockets) s.destroy();
+          });
+          return closed;
+        },
+      });
+    });
+  });
+}
