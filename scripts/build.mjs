@@ -82,8 +82,9 @@ const entries = [
   // import(), and the AWS SDK (from its ES module build, as above) only where a setting reads from
   // AWS. One file was 1.27 MB for every start of every command (`render` of one manifest 200 ms;
   // split, 157 ms: docs/performance.md, fourteenth pass).
-  // prom-client (`serve --metrics-listen` only) is in chunks that only that import() reaches.
-  { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n', external: ['@kubernetes/client-node'], mainFields: ['module', 'main'], split: { outdir: 'dist', entryNames: 'cli', chunkNames: 'cli-chunks/[name]-[hash]' }, lazy: ['prom-client'] },
+  // prom-client (`serve --metrics-listen` only) is in chunks that only the import() of
+  // src/cli/serve-metrics.ts reaches: `serve` without the flag, and every other command, load none of it.
+  { in: 'src/cli/bin.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node\n', external: ['@kubernetes/client-node'], mainFields: ['module', 'main'], split: { outdir: 'dist', entryNames: 'cli', chunkNames: 'cli-chunks/[name]-[hash]' }, loadedOnlyBy: { 'prom-client': 'src/cli/serve-metrics.ts' } },
 ];
 // Chunk names carry a hash of their content: the chunks of an earlier build would stay beside the new ones.
 await rm('dist/chunks', { recursive: true, force: true });
@@ -123,10 +124,24 @@ for (const e of entries) {
     const loaded = [...atStart].flatMap((path) => Object.keys(result.metafile.outputs[path]?.inputs ?? {}));
     const early = loaded.filter((input) => e.lazy.some((pkg) => input.includes(`node_modules/${pkg}/`)));
     if (early.length > 0) throw new Error(`${e.out}: ${e.lazy.join(', ')} must be loaded only with import() (cold start); loaded at start: ${early.slice(0, 5).join(', ')}`);
-    if (e.builtinsAtStart !== undefined) {
-      const builtins = [...atStart].flatMap((path) => (result.metafile.outputs[path]?.imports ?? []).filter((i) => i.kind === 'import-statement' && i.path.startsWith('node:')).map((i) => i.path));
-      const extra = [...new Set(builtins)].filter((b) => !e.builtinsAtStart.includes(b));
-      if (extra.length > 0) throw new Error(`${e.out}: imports ${extra.join(', ')} at start; only ${e.builtinsAtStart.join(', ')} may be (cold start): load it where it is used`);
+    const builtins = [...atStart].flatMap((path) => (result.metafile.outputs[path]?.imports ?? []).filter((i) => i.kind === 'import-statement' && i.path.startsWith('node:')).map((i) => i.path));
+    const extra = [...new Set(builtins)].filter((b) => !(e.builtinsAtStart ?? []).includes(b));
+    if (extra.length > 0) throw new Error(`${e.out}: imports ${extra.join(', ')} at start; only ${(e.builtinsAtStart ?? []).join(', ')} may be (cold start): load it where it is used`);
+  }
+  if (e.loadedOnlyBy !== undefined) {
+    // What each way in loads: the entry, or a module import() reaches, with the chunks they import statically.
+    const staticClosure = (root) => {
+      const files = new Set([root]);
+      for (const path of files) for (const i of result.metafile.outputs[path]?.imports ?? []) if (i.kind === 'import-statement' && !i.external) files.add(i.path);
+      return files;
+    };
+    for (const [pkg, only] of Object.entries(e.loadedOnlyBy)) {
+      const roots = [e.out, ...outputs.filter(([, o]) => o.entryPoint !== undefined && o.entryPoint !== only).map(([path]) => path)];
+      for (const root of roots) {
+        const early = [...staticClosure(root)].flatMap((path) => Object.keys(result.metafile.outputs[path]?.inputs ?? {})).filter((input) => input.includes(`node_modules/${pkg}/`));
+        if (early.length > 0) throw new Error(`${e.out}: ${pkg} must be loaded only by the import() of ${only}; ${root} loads ${early.slice(0, 3).join(', ')}`);
+      }
+      if (!outputs.some(([, o]) => o.entryPoint === only)) throw new Error(`${e.out}: ${only} is not loaded with import() (no chunk of its own)`);
     }
   }
   if (e.never !== undefined) {
