@@ -58,3 +58,28 @@ export async function runSnippet(contents: string, options: { readonly timeout: 
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The CLI split into chunks as scripts/build.mjs builds dist/cli.js (each command, and
+ * `serve --metrics-listen`'s prom-client, in chunks of their own under cli-chunks/), into `dir`:
+ * for tests of what a process loads. Returns the entry's path.
+ */
+export async function bundleCliSplit(dir: string): Promise<string> {
+  await build({
+    entryPoints: [join(REPO_ROOT, 'src', 'cli', 'bin.ts')],
+    outdir: dir,
+    entryNames: 'cli',
+    chunkNames: 'cli-chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    external: ['@kubernetes/client-node'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'silent',
+  });
+  return join(dir, 'cli.mjs');
+}

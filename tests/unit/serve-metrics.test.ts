@@ -1,0 +1,375 @@
+/**
+ * `serve --metrics-listen` as a process (the CLI bundled and split as dist/cli.js is): real reviews
+ * over TLS, then `GET /metrics` counted exactly, from one process and from the primary of
+ * `--workers 2` (the sum over the workers, a replacement's counts included, the dead one's gone);
+ * a worker killed in the middle of a scrape bounds it (503) and the next scrapes count again;
+ * 404 and 405; the option's errors; and without the flag no second port and no prom-client loaded.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Registry } from 'prom-client';
+import { EXIT, main } from '../../src/cli/main.js';
+import { SCRAPE_TIMEOUT_MS } from '../../src/cli/serve-metrics.js';
+import { bundleCliSplit } from '../helpers/cli-bundle.js';
+import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+
+type LogLine = Record<string, unknown>;
+
+let pki: TestPki;
+let scratch: string;
+let bundle: string;
+let cli: string;
+let tokenFile: string;
+let rules: string;
+let importHook: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  scratch = await mkdtemp(join(tmpdir(), 'serve-metrics-'));
+  bundle = join(scratch, 'bundle');
+  cli = await bundleCliSplit(bundle);
+  tokenFile = join(scratch, 'token');
+  await writeFile(tokenFile, `${EVENT_TOKEN}\n`);
+  rules = join(scratch, 'rules.yaml');
+  await copyFile(join(FIXTURES, 'valid-demo.yaml'), rules);
+  // `node --import` this: every module the process loads is appended to $LOADED_MODULES.
+  await writeFile(join(scratch, 'hooks.mjs'), "import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  appendFileSync(process.env.LOADED_MODULES, `${url}\\n`);\n  return next(url, context);\n}\n");
+  importHook = join(scratch, 'register.mjs');
+  await writeFile(importHook, "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+}, 60_000);
+
+afterAll(async () => {
+  await pki.remove();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly stderr: () => string;
+  readonly logs: LogLine[];
+  readonly next: (pred: (l: LogLine) => boolean) => Promise<LogLine>;
+  readonly port: Promise<number>;
+  /** The port of the `metrics listening` line. */
+  readonly metricsPort: Promise<number>;
+}
+
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+function serve(extra: readonly string[], options: { readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[] } = {}): Served {
+  const args = ['serve', '--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', tokenFile, ...extra];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...options.env } });
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    running.delete(child);
+    resolve(code);
+  }));
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  const logs: LogLine[] = [];
+  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  const next = (pred: (l: LogLine) => boolean): Promise<LogLine> => {
+    const seen = logs.find(pred);
+    return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ pred, resolve }));
+  };
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString('utf8');
+    pending += d.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines.filter((l) => l.startsWith('{'))) {
+      const v = JSON.parse(line) as LogLine;
+      logs.push(v);
+      for (const w of [...waiters]) {
+        if (w.pred(v)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(v);
+        }
+      }
+    }
+  });
+  const port = new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+      if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
+    });
+    void exited.then((code) => {
+      reject(new Error(`serve exited early (${String(code)}): ${stderr.slice(0, 2000)}`));
+    });
+  });
+  port.catch(() => undefined);
+  const metricsPort = next((l) => l['message'] === 'metrics listening').then((l) => Number(l['port']));
+  return { child, exited, stderr: () => stderr, logs, next, port, metricsPort };
+}
+
+async function stop(s: Served): Promise<number | null> {
+  s.child.kill('SIGTERM');
+  return s.exited;
+}
+
+interface Scraped {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  readonly ms: number;
+}
+
+function scrape(port: number, method = 'GET', path = '/metrics'): Promise<Scraped> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A sample's value in the text exposition format; undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+const DEMO = String(loadEvent('rest-pod-v1beta1-demo.json')['body']);
+const review = (port: number, token = EVENT_TOKEN, body = DEMO): Promise<number> =>
+  httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${token}`, body, headers: { 'content-type': 'application/json' } }).then((a) => a.status);
+
+/** The TCP ports `pid` listens on (Linux /proc): its sockets' inodes in the listening state. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set(
+    readdirSync(`/proc/${String(pid)}/fd`).flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${String(pid)}/fd/${fd}`))?.[1] ?? ''];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  const ports = ['tcp', 'tcp6'].flatMap((t) =>
+    readFileSync(`/proc/${String(pid)}/net/${t}`, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[3] === '0A' && inodes.has(f[9] ?? ''))
+      .map((f) => Number.parseInt(f[1]?.split(':')[1] ?? '', 16)),
+  );
+  return ports.sort((a, b) => a - b);
+}
+
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
+}
+
+async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (performance.now() > deadline) throw new Error(`not within ${String(ms)} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const reviewed = (l: LogLine): boolean => l['message'] === 'admission reviewed';
+
+describe('serve --metrics-listen, one process', () => {
+  it('answers GET /metrics with exact counts of the requests served, and nothing else', async () => {
+    const s = serve(['--workers', '1', '--metrics-listen', '127.0.0.1:0']);
+    const port = await s.port;
+    const metricsPort = await s.metricsPort;
+    expect(metricsPort).not.toBe(port);
+    expect(listeningPorts(s.child.pid ?? 0)).toEqual([port, metricsPort].sort((a, b) => a - b));
+    for (let i = 0; i < 5; i++) expect(await review(port)).toBe(200);
+    for (let i = 0; i < 2; i++) expect(await review(port, 'wrong-token-wrong-token-0123')).toBe(401);
+    expect(await review(port, EVENT_TOKEN, '{not json')).toBe(400);
+    expect((await httpsRequest({ port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+
+    const m = await scrape(metricsPort);
+    expect(m.status).toBe(200);
+    expect(m.headers['content-type']).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+    const counts = {
+      patched: sample(m.body, 'image_rewriter_admission_reviews_total{outcome="patched"}'),
+      unauthorized: sample(m.body, 'image_rewriter_admission_reviews_total{outcome="unauthorized"}'),
+      badRequest: sample(m.body, 'image_rewriter_admission_reviews_total{outcome="bad_request"}'),
+      unchanged: sample(m.body, 'image_rewriter_admission_reviews_total{outcome="unchanged"}'),
+      authFailures: sample(m.body, 'image_rewriter_unauthorized_requests_total'),
+      rewritesGcr: sample(m.body, 'image_rewriter_rewrites_total{rule="gcr"}'),
+      // The 401s serve refuses before the handler have no handler time; the health check is no review.
+      timed: sample(m.body, 'image_rewriter_review_duration_seconds_count'),
+      stale: sample(m.body, 'image_rewriter_rules_stale'),
+    };
+    expect(counts).toEqual({ patched: 5, unauthorized: 2, badRequest: 1, unchanged: 0, authFailures: 2, rewritesGcr: 5, timed: 6, stale: 0 });
+    expect(sample(m.body, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(m.body).toContain('# TYPE image_rewriter_admission_reviews_total counter');
+
+    expect((await scrape(metricsPort, 'GET', '/metrics?debug=1')).status).toBe(200);
+    for (const path of ['/', '/metrics/', '/metricsx', '/healthz']) expect({ path, status: (await scrape(metricsPort, 'GET', path)).status }).toEqual({ path, status: 404 });
+    for (const method of ['POST', 'HEAD', 'DELETE']) {
+      const r = await scrape(metricsPort, method);
+      expect({ method, status: r.status, allow: r.headers['allow'] }).toEqual({ method, status: 405, allow: 'GET' });
+    }
+    expect(await stop(s)).toBe(EXIT.ok);
+    await expect(scrape(metricsPort)).rejects.toThrow(/ECONNREFUSED/);
+  }, 30_000);
+
+  it('is off by default: no second port, and neither the metrics chunk nor prom-client is loaded', async () => {
+    const chunks = readdirSync(join(bundle, 'cli-chunks'));
+    const metricsChunks = chunks.filter((f) => f.startsWith('serve-metrics-') || readFileSync(join(bundle, 'cli-chunks', f), 'utf8').includes('prom-client:getMetricsReq'));
+    expect(metricsChunks.length).toBeGreaterThan(0);
+    const run = async (extra: readonly string[]): Promise<{ ports: number; loaded: string[] }> => {
+      const log = join(scratch, `loaded-${String(extra.length)}.txt`);
+      await writeFile(log, '');
+      const s = serve(['--workers', '1', ...extra], { env: { LOADED_MODULES: log }, nodeArgs: ['--import', pathToFileURL(importHook).href] });
+      const port = await s.port;
+      expect(await review(port)).toBe(200);
+      const ports = listeningPorts(s.child.pid ?? 0).length;
+      expect(await stop(s)).toBe(EXIT.ok);
+      return { ports, loaded: readFileSync(log, 'utf8').split('\n') };
+    };
+    const loadedChunks = (loaded: string[]): string[] => metricsChunks.filter((c) => loaded.some((u) => u.endsWith(`/cli-chunks/${c}`)));
+    const off = await run([]);
+    // The control: the hook saw serve's own chunks load.
+    expect(off.loaded.some((u) => /\/cli-chunks\/serve-[A-Z0-9]+\.mjs$/.test(u))).toBe(true);
+    expect({ ports: off.ports, metrics: loadedChunks(off.loaded) }).toEqual({ ports: 1, metrics: [] });
+    const on = await run(['--metrics-listen', '127.0.0.1:0']);
+    expect(on.ports).toBe(2);
+    expect(loadedChunks(on.loaded).length).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+describe('serve --metrics-listen, --workers 2', () => {
+  it('serves from the primary the sum over the workers, a replacement\'s counts included', async () => {
+    const s = serve(['--workers', '2', '--metrics-listen', '127.0.0.1:0']);
+    const port = await s.port;
+    const metricsPort = await s.metricsPort;
+    const primary = s.child.pid ?? 0;
+    // The primary listens on both: the workers' shared socket and the metrics.
+    expect(listeningPorts(primary)).toEqual([port, metricsPort].sort((a, b) => a - b));
+    let sent = 0;
+    /** Sends batches of 8 at once (each its own connection) until `done`; waits until each is logged. */
+    const sendUntil = async (done: () => boolean): Promise<void> => {
+      for (let round = 0; round < 40 && !done(); round++) {
+        const statuses = await Promise.all(Array.from({ length: 8 }, () => review(port)));
+        expect(statuses.every((st) => st === 200)).toBe(true);
+        sent += 8;
+        const want = sent;
+        await eventually('every review logged', 10_000, () => Promise.resolve(s.logs.filter(reviewed).length >= want ? true : undefined));
+      }
+    };
+    const workersSeen = (): Set<unknown> => new Set(s.logs.filter(reviewed).map((l) => l['worker']));
+    await sendUntil(() => sent >= 40 && workersSeen().size >= 2);
+    expect([...workersSeen()].sort()).toEqual([1, 2]);
+    const first = await scrape(metricsPort);
+    expect(first.status).toBe(200);
+    expect(sample(first.body, 'image_rewriter_admission_reviews_total{outcome="patched"}')).toBe(sent);
+    expect(sample(first.body, 'image_rewriter_rewrites_total{rule="gcr"}')).toBe(sent);
+    expect(sample(first.body, 'image_rewriter_review_duration_seconds_count')).toBe(sent);
+
+    // A worker killed: its counts go with it; its replacement's are in the sum.
+    const [victim] = childrenOf(primary);
+    process.kill(victim ?? 0, 'SIGKILL');
+    const exited = await s.next((l) => l['message'] === 'worker exited; starting another');
+    const dead = exited['workerId'];
+    await sendUntil(() => s.logs.some((l) => reviewed(l) && l['worker'] === 3));
+    const expected = s.logs.filter((l) => reviewed(l) && l['worker'] !== dead).length;
+    expect(expected).toBeLessThan(sent);
+    const after = await eventually('a scrape of every worker', 10_000, async () => {
+      const r = await scrape(metricsPort);
+      return r.status === 200 ? r : undefined;
+    });
+    expect(sample(after.body, 'image_rewriter_admission_reviews_total{outcome="patched"}')).toBe(expected);
+    expect(await stop(s)).toBe(EXIT.ok);
+  }, 60_000);
+
+  it('bounds a scrape that a worker killed meanwhile never answers (503), and counts again at the next ones', async () => {
+    const s = serve(['--workers', '2', '--metrics-listen', '127.0.0.1:0']);
+    const port = await s.port;
+    const metricsPort = await s.metricsPort;
+    const primary = s.child.pid ?? 0;
+    expect(await review(port)).toBe(200);
+    expect((await scrape(metricsPort)).status).toBe(200);
+    const [victim] = childrenOf(primary);
+    // Stopped, it takes the request and never answers; killed during the scrape, it never will.
+    process.kill(victim ?? 0, 'SIGSTOP');
+    const pending = scrape(metricsPort);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(victim ?? 0, 'SIGKILL');
+    const cut = await pending;
+    expect(cut.status).toBe(503);
+    expect(cut.body).toContain(`did not answer within ${String(SCRAPE_TIMEOUT_MS)} ms`);
+    expect(cut.ms).toBeGreaterThan(SCRAPE_TIMEOUT_MS - 500);
+    expect(cut.ms).toBeLessThan(SCRAPE_TIMEOUT_MS + 1500);
+    await s.next((l) => l['message'] === 'metrics not collected' && l['worker'] === 'primary');
+    // The primary lives on, replaces the worker, and its scrapes answer again.
+    process.kill(primary, 0);
+    await s.next((l) => l['message'] === 'worker exited; starting another');
+    const back = await eventually('a scrape answered', 15_000, async () => {
+      const r = await scrape(metricsPort);
+      return r.status === 200 ? r : undefined;
+    });
+    expect(sample(back.body, 'image_rewriter_rules_stale')).toBe(0);
+    expect(await stop(s)).toBe(EXIT.ok);
+  }, 60_000);
+});
+
+describe('serve --metrics-listen, refused', () => {
+  const base = ['serve', '--config', 'r.yaml', '--tls-cert-file', 'c', '--tls-private-key-file', 'k', '--allow-unauthenticated'];
+  it.each([
+    [['--listen', '127.0.0.1:0', '--metrics-listen', '9090'], '--metrics-listen must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535: 9090'],
+    [['--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:65536'], '--metrics-listen must be HOST:PORT'],
+    [['--listen', '127.0.0.1:0', '--metrics-listen', '[nope]:9090'], '--metrics-listen: nope is not an IPv6 address'],
+    [['--listen', '127.0.0.1:0', '--metrics-listen', 'bad_host:9090'], '--metrics-listen: bad_host is not an IP address or host name'],
+    [['--listen', ':8443', '--metrics-listen', '127.0.0.1:8443'], "--metrics-listen: port 8443 is the webhook's (--listen :8443): give the metrics another"],
+    [['--listen', '127.0.0.1:8443', '--metrics-listen', '127.0.0.1:9090', '--metrics-listen', ':9091'], '--metrics-listen is given more than once'],
+  ])('%j: exit 64', async (args, message) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main([...base, ...args], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(message);
+  });
+
+  it('with --workers, before any worker starts: the same port (64), a port in use (1)', async () => {
+    const s = spawn(process.execPath, [cli, 'serve', '--config', rules, '--listen', '127.0.0.1:18443', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', tokenFile, '--workers', '2', '--metrics-listen', ':18443'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
+    let err = '';
+    let out = '';
+    s.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    s.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    expect(await new Promise((resolve) => s.once('exit', resolve))).toBe(EXIT.usage);
+    expect(err).toContain("--metrics-listen: port 18443 is the webhook's");
+    expect(out).toBe('');
+
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const taken = (busy.address() as { port: number }).port;
+    try {
+      for (const workers of ['1', '2']) {
+        const b = serve(['--workers', workers, '--metrics-listen', `127.0.0.1:${String(taken)}`]);
+        expect({ workers, code: await b.exited }).toEqual({ workers, code: EXIT.failure });
+        expect(b.stderr()).toContain(`error: --metrics-listen: cannot listen on 127.0.0.1:${String(taken)}: EADDRINUSE`);
+        // No worker was started (its lines would say `worker`), and nothing listened.
+        expect(b.logs.filter((l) => typeof l['worker'] === 'number')).toEqual([]);
+        expect(b.logs.filter((l) => l['message'] === 'certificate loaded')).toEqual([]);
+      }
+    } finally {
+      busy.close();
+    }
+  }, 40_000);
+});
