@@ -163,6 +163,7 @@ describe('Dockerfile', () => {
     }
     const args = (container?.args ?? []).map((a) => {
       if (a === '--listen=:8443') return '--listen=127.0.0.1:0';
+      if (a === '--metrics-listen=:9090') return '--metrics-listen=127.0.0.1:0';
       const [flag, value = ''] = a.split('=');
       for (const [path, dir] of mounts) if (value.startsWith(`${path}/`)) return `${flag ?? ''}=${dir}${value.slice(path.length)}`;
       return a;

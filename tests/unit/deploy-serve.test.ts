@@ -80,9 +80,9 @@ describe('deploy/serve.yaml', () => {
     expect(commands).toContain('kubectl apply -f deploy/serve.yaml');
   });
 
-  it('runs the image\'s command line, with an explicit worker count and the paths its volumes mount', () => {
+  it('runs the image\'s command line, with an explicit worker count, the metrics and the paths its volumes mount', () => {
     const cmd = JSON.parse(/^CMD (.*)$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
-    expect(flags(container?.args ?? [])).toEqual([...flags(cmd), ['--workers', '2']]);
+    expect(flags(container?.args ?? [])).toEqual([...flags(cmd), ['--workers', '2'], ['--metrics-listen', ':9090']]);
     const mounts = new Map((container?.volumeMounts ?? []).map((m) => [m.mountPath, m]));
     for (const [flag, value] of flags(cmd).slice(1)) {
       if (flag === '--listen') continue;
@@ -118,6 +118,20 @@ describe('deploy/serve.yaml', () => {
     expect(policy[0]?.kind).toBe('NetworkPolicy');
     expect(policy[0]?.spec.podSelector.matchLabels).toEqual(labels);
     expect(policy[0]?.spec.ingress[0]?.ports[0]?.port).toBe(port?.containerPort);
+  });
+
+  it('names the metrics port serve listens on, which the Service does not send webhook calls to', () => {
+    const metrics = flags(container?.args ?? []).find(([f]) => f === '--metrics-listen')?.[1] ?? '';
+    const port = container?.ports.find((p) => p.name === 'metrics');
+    expect(port?.containerPort).toBe(Number(metrics.slice(metrics.lastIndexOf(':') + 1)));
+    expect(byKind('Service').spec.ports?.map((p) => p.targetPort)).toEqual(['https']);
+    // README's PodMonitor scrapes that port by its name.
+    const metricsSection = readme.split('\n### Metrics for Prometheus: `serve --metrics-listen`\n')[1]?.split('\n### ')[0] ?? '';
+    const monitor = parseAllDocuments(metricsSection.split('```yaml\n')[1]?.split('\n```')[0] ?? '').map((d) => d.toJS() as { kind: string; metadata: Meta; spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; podMetricsEndpoints: { port: string; path: string }[] } })[0];
+    expect(monitor?.kind).toBe('PodMonitor');
+    expect(monitor?.spec.podMetricsEndpoints).toEqual([{ port: 'metrics', path: '/metrics' }]);
+    expect(monitor?.spec.selector.matchLabels).toEqual(template?.metadata.labels);
+    expect(monitor?.spec.namespaceSelector.matchNames).toEqual([deployment.metadata.namespace]);
   });
 
   it('probes /healthz over HTTPS on the named port, and needs no service account token', () => {
