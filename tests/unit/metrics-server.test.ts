@@ -1,0 +1,135 @@
+/**
+ * The metrics server of `serve --metrics-listen` in process (src/serve/metrics-server.ts,
+ * src/cli/serve-metrics.ts): what it answers (200 with the collector's content type, 404, 405 with
+ * Allow, 503 with a log line when collecting fails), an address it cannot bind, close; and `serve`
+ * run in process (`runServe`) with the flag: a review counted, the `metrics listening` line, and the
+ * port closed at shutdown. The process-level tests (workers, loading) are in serve-metrics.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { EXIT } from '../../src/cli/main.js';
+import { processMetrics, serveProcessMetrics, servePrimaryMetrics } from '../../src/cli/serve-metrics.js';
+import type { LogEntry } from '../../src/observability/log.js';
+import { ServeError } from '../../src/serve/options.js';
+import { startMetricsServer } from '../../src/serve/metrics-server.js';
+import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
+import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { startServeCli } from '../helpers/serve-cli.js';
+import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+
+function get(port: number, method = 'GET', path = '/metrics'): Promise<{ status: number; type: string | undefined; allow: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], allow: res.headers.allow, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the metrics server', () => {
+  it('answers GET /metrics with what collect gives, 404 elsewhere, 405 to other methods', async () => {
+    const logs: LogEntry[] = [];
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: (e) => logs.push(e), collect: () => Promise.resolve({ contentType: 'text/plain; version=0.0.4; charset=utf-8', text: 'm_total 3\n' }) });
+    try {
+      expect(server.address).toBe('127.0.0.1');
+      expect(await get(server.port)).toEqual({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', allow: undefined, body: 'm_total 3\n' });
+      expect((await get(server.port, 'GET', '/nope')).status).toBe(404);
+      expect(await get(server.port, 'PUT')).toMatchObject({ status: 405, allow: 'GET' });
+      expect(logs).toEqual([]);
+    } finally {
+      await server.close();
+    }
+    await expect(get(server.port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('answers 503 and logs why when collecting fails', async () => {
+    const logs: LogEntry[] = [];
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: (e) => logs.push(e), collect: () => Promise.reject(new Error('a worker did not answer within 3000 ms')) });
+    try {
+      const r = await get(server.port);
+      expect([r.status, r.body]).toEqual([503, 'metrics not collected: a worker did not answer within 3000 ms\n']);
+      expect(logs).toEqual([{ level: 'warn', msg: 'metrics not collected', reason: 'a worker did not answer within 3000 ms' }]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses an address it cannot bind with a ServeError naming the flag', async () => {
+    const first = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: '' }) });
+    try {
+      const second = startMetricsServer({ host: '127.0.0.1', port: first.port, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: '' }) });
+      await expect(second).rejects.toThrow(ServeError);
+      await expect(second).rejects.toThrow(`--metrics-listen: cannot listen on 127.0.0.1:${String(first.port)}: EADDRINUSE`);
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('serves a process registry in its content type, and the primary with no worker an empty sum', async () => {
+    const metrics = processMetrics();
+    metrics.tap.outcome('patched', [], 0);
+    const own = await serveProcessMetrics(metrics, { host: '127.0.0.1', port: 0 }, () => undefined);
+    const primary = await servePrimaryMetrics({ host: '127.0.0.1', port: 0 }, () => undefined);
+    try {
+      const r = await get(own.port);
+      expect(r.type).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+      expect(r.body).toContain('\nimage_rewriter_admission_reviews_total{outcome="patched"} 1\n');
+      expect(await get(primary.port)).toMatchObject({ status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE, body: '' });
+    } finally {
+      await own.close();
+      await primary.close();
+    }
+  });
+});
+
+describe('serve --metrics-listen in process', () => {
+  let pki: TestPki;
+  let scratch: string;
+  beforeAll(async () => {
+    pki = await createTestPki();
+    scratch = await mkdtemp(join(tmpdir(), 'metrics-server-'));
+  });
+  afterAll(async () => {
+    await pki.remove();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('counts a review, says where it listens, and closes the port at shutdown', async () => {
+    const rules = join(scratch, 'rules.yaml');
+    await copyFile(join(FIXTURES, 'valid-demo.yaml'), rules);
+    const token = join(scratch, 'token');
+    await writeFile(token, EVENT_TOKEN);
+    const io = captureIo(TEST_ENV);
+    // The Logger reads its level from the process's environment, which the test setup silences.
+    const saved = process.env['POWERTOOLS_LOG_LEVEL'];
+    process.env['POWERTOOLS_LOG_LEVEL'] = 'INFO';
+    const args = ['--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', token, '--metrics-listen', '127.0.0.1:0'];
+    const served = await startServeCli(args, io).finally(() => {
+      if (saved === undefined) delete process.env['POWERTOOLS_LOG_LEVEL'];
+      else process.env['POWERTOOLS_LOG_LEVEL'] = saved;
+    });
+    const port = served.port ?? 0;
+    const body = String(loadEvent('rest-pod-v1beta1-demo.json')['body']);
+    expect((await httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body })).status).toBe(200);
+    // The line is written at the next turn of the event loop (batchedLines).
+    await new Promise((r) => setImmediate(r));
+    const line = io.err().split('\n').find((l) => l.includes('"metrics listening"')) ?? '{}';
+    const metricsPort = Number((JSON.parse(line) as { port?: number }).port);
+    expect(metricsPort).toBeGreaterThan(0);
+    const r = await get(metricsPort);
+    expect(r.body).toContain('\nimage_rewriter_admission_reviews_total{outcome="patched"} 1\n');
+    expect(r.body).toContain('\nimage_rewriter_rewrites_total{rule="gcr"} 1\n');
+    expect(await served.stop()).toBe(EXIT.ok);
+    await expect(get(metricsPort)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
