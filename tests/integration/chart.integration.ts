@@ -241,7 +241,8 @@ describe('deploy/chart/image-rewriter', () => {
       { name: 'token', secret: { secretName: 'own-token' } },
     ]);
     expect(at(find(objects, 'ConfigMap'), 'data', 'rules.yaml')).toBe('# ours\nrules:\n  - { name: gcr, match: gcr.io, replace: "${env:ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/gcr" }\n');
-    expect(at(find(objects, 'Service'), 'spec', 'ports')).toEqual([{ name: 'https', port: 8443, targetPort: 'https' }, { name: 'metrics', port: 9464, targetPort: 'metrics' }]);
+    // The metrics port is on the Service only for the ServiceMonitor (below).
+    expect(at(find(objects, 'Service'), 'spec', 'ports')).toEqual([{ name: 'https', port: 8443, targetPort: 'https' }]);
     const policy = at(find(objects, 'NetworkPolicy'), 'spec');
     expect(at(policy, 'podSelector', 'matchLabels')).toEqual({ 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'r' });
     expect(at(policy, 'ingress')).toEqual([
@@ -259,6 +260,7 @@ describe('deploy/chart/image-rewriter', () => {
     expect(cm.some((o) => o.kind === 'Secret' && o.metadata.name === 'r-image-rewriter-tls')).toBe(false);
     expect(at(find(cm, 'MutatingWebhookConfiguration'), 'metadata', 'annotations')).toEqual({ 'cert-manager.io/inject-ca-from': 'ns/r-image-rewriter-tls' });
     expect(at(find(cm, 'ServiceMonitor'), 'spec')).toMatchObject({ endpoints: [{ port: 'metrics', path: '/metrics' }], namespaceSelector: { matchNames: ['ns'] } });
+    expect(at(find(cm, 'Service'), 'spec', 'ports')).toEqual([{ name: 'https', port: 443, targetPort: 'https' }, { name: 'metrics', port: 9090, targetPort: 'metrics' }]);
     // An issuer of one's own: no chart CA.
     const own = template(major, { tls: { mode: 'certManager', certManager: { issuerRef: { name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' } } } });
     expect(own.filter((o) => o.kind === 'Issuer' || o.kind === 'Certificate').map((o) => o.metadata.name)).toEqual(['image-rewriter-tls']);
@@ -283,7 +285,7 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ image: { digest: 'sha256:abc' } })).toContain('digest');
     expect(refused({ replica: 2 })).toMatch(/replica/);
     expect(refused({ networkPolicy: { enabled: true } })).toContain('networkPolicy.enabled needs networkPolicy.apiServerCIDRs');
-    expect(refused({ metrics: { serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
+    expect(refused({ metrics: { enabled: false, serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
     // The token of an existing Secret is read from the cluster, which helm template has not.
     expect(refused({ token: { existingSecret: 'own-token' } })).toContain('token.existingSecret own-token: no such Secret');
   });
