@@ -84,7 +84,7 @@ describe('the metrics server', () => {
       const r = await get(own.port);
       expect(r.type).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
       expect(r.body).toContain('\nimage_rewriter_admission_reviews_total{outcome="patched"} 1\n');
-      expect(await get(primary.port)).toMatchObject({ status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE, body: '' });
+      expect(await get(primary.port)).toMatchObject({ status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE, body: '\n' });
     } finally {
       await own.close();
       await primary.close();

@@ -257,7 +257,25 @@ describe('serve --metrics-listen, one process', () => {
 });
 
 describe('serve --metrics-listen, --workers 2', () => {
-  it('serves from the primary the sum over the workers, a replacement\'s counts included', async () => {
+  /**
+   * Sends batches of 8 reviews at once (each its own connection) until `done`, waiting until each is
+   * logged; returns how many were sent.
+   */
+  const sendUntil = async (s: Served, port: number, done: () => boolean): Promise<number> => {
+    let sent = 0;
+    for (let round = 0; round < 40 && !done(); round++) {
+      const before = s.logs.filter(reviewed).length;
+      const statuses = await Promise.all(Array.from({ length: 8 }, () => review(port)));
+      expect(statuses.every((st) => st === 200)).toBe(true);
+      sent += 8;
+      await eventually('every review logged', 10_000, () => Promise.resolve(s.logs.filter(reviewed).length >= before + 8 ? true : undefined));
+    }
+    return sent;
+  };
+  const workersSeen = (s: Served): Set<unknown> => new Set(s.logs.filter(reviewed).map((l) => l['worker']));
+  const PATCHED = 'image_rewriter_admission_reviews_total{outcome="patched"}';
+
+  it("serves from the primary the sum over the workers, a replacement's counts included, and a dead worker's counts kept", async () => {
     const s = serve(['--workers', '2', '--metrics-listen', '127.0.0.1:0']);
     const port = await s.port;
     const metricsPort = await s.metricsPort;
@@ -265,67 +283,65 @@ describe('serve --metrics-listen, --workers 2', () => {
     // The primary listens on both: the workers' shared socket and the metrics.
     expect(listeningPorts(primary)).toEqual([port, metricsPort].sort((a, b) => a - b));
     let sent = 0;
-    /** Sends batches of 8 at once (each its own connection) until `done`; waits until each is logged. */
-    const sendUntil = async (done: () => boolean): Promise<void> => {
-      for (let round = 0; round < 40 && !done(); round++) {
-        const statuses = await Promise.all(Array.from({ length: 8 }, () => review(port)));
-        expect(statuses.every((st) => st === 200)).toBe(true);
-        sent += 8;
-        const want = sent;
-        await eventually('every review logged', 10_000, () => Promise.resolve(s.logs.filter(reviewed).length >= want ? true : undefined));
-      }
-    };
-    const workersSeen = (): Set<unknown> => new Set(s.logs.filter(reviewed).map((l) => l['worker']));
-    await sendUntil(() => sent >= 40 && workersSeen().size >= 2);
-    expect([...workersSeen()].sort()).toEqual([1, 2]);
+    sent += await sendUntil(s, port, () => sent >= 40 && workersSeen(s).size >= 2);
+    expect([...workersSeen(s)].sort()).toEqual([1, 2]);
     const first = await scrape(metricsPort);
     expect(first.status).toBe(200);
-    expect(sample(first.body, 'image_rewriter_admission_reviews_total{outcome="patched"}')).toBe(sent);
+    expect(sample(first.body, PATCHED)).toBe(sent);
     expect(sample(first.body, 'image_rewriter_rewrites_total{rule="gcr"}')).toBe(sent);
     expect(sample(first.body, 'image_rewriter_review_duration_seconds_count')).toBe(sent);
 
-    // A worker killed: its counts go with it; its replacement's are in the sum.
+    // A worker killed: its counts as last scraped stay in the sum (a sum that dropped would be a
+    // counter reset to Prometheus' rate(), which would count the other worker's total again as
+    // new); its replacement's are added.
     const [victim] = childrenOf(primary);
     process.kill(victim ?? 0, 'SIGKILL');
     const exited = await s.next((l) => l['message'] === 'worker exited; starting another');
     const dead = exited['workerId'];
-    await sendUntil(() => s.logs.some((l) => reviewed(l) && l['worker'] === 3));
-    const expected = s.logs.filter((l) => reviewed(l) && l['worker'] !== dead).length;
-    expect(expected).toBeLessThan(sent);
+    expect(s.logs.filter((l) => reviewed(l) && l['worker'] === dead).length).toBeGreaterThan(0);
+    sent += await sendUntil(s, port, () => s.logs.some((l) => reviewed(l) && l['worker'] === 3));
+    expect(s.logs.filter(reviewed)).toHaveLength(sent);
     const after = await eventually('a scrape of every worker', 10_000, async () => {
       const r = await scrape(metricsPort);
       return r.status === 200 ? r : undefined;
     });
-    expect(sample(after.body, 'image_rewriter_admission_reviews_total{outcome="patched"}')).toBe(expected);
+    expect(sample(after.body, PATCHED)).toBe(sent);
+    expect(sample(after.body, 'image_rewriter_review_duration_seconds_count')).toBe(sent);
     expect(await stop(s)).toBe(EXIT.ok);
   }, 60_000);
 
-  it('bounds a scrape that a worker killed meanwhile never answers (503), and counts again at the next ones', async () => {
+  it('bounds a scrape that a stopped worker never answers (503); one killed during a scrape ends its wait, its counts kept', async () => {
     const s = serve(['--workers', '2', '--metrics-listen', '127.0.0.1:0']);
     const port = await s.port;
     const metricsPort = await s.metricsPort;
     const primary = s.child.pid ?? 0;
-    expect(await review(port)).toBe(200);
-    expect((await scrape(metricsPort)).status).toBe(200);
+    const sent = await sendUntil(s, port, () => workersSeen(s).size >= 2);
+    expect(sample((await scrape(metricsPort)).body, PATCHED)).toBe(sent);
     const [victim] = childrenOf(primary);
-    // Stopped, it takes the request and never answers; killed during the scrape, it never will.
+    // Stopped, it takes the request and never answers.
     process.kill(victim ?? 0, 'SIGSTOP');
-    const pending = scrape(metricsPort);
-    await new Promise((r) => setTimeout(r, 300));
-    process.kill(victim ?? 0, 'SIGKILL');
-    const cut = await pending;
+    const cut = await scrape(metricsPort);
     expect(cut.status).toBe(503);
     expect(cut.body).toContain(`did not answer within ${String(SCRAPE_TIMEOUT_MS)} ms`);
     expect(cut.ms).toBeGreaterThan(SCRAPE_TIMEOUT_MS - 500);
     expect(cut.ms).toBeLessThan(SCRAPE_TIMEOUT_MS + 2500);
     await s.next((l) => l['message'] === 'metrics not collected' && l['worker'] === 'primary');
-    // The primary lives on, replaces the worker, and its scrapes answer again.
+    // Killed while a scrape waits for it: the scrape answers then, from its counts as last scraped.
+    const pending = scrape(metricsPort);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(victim ?? 0, 'SIGKILL');
+    const answered = await pending;
+    expect(answered.status).toBe(200);
+    expect(answered.ms).toBeLessThan(SCRAPE_TIMEOUT_MS - 500);
+    expect(sample(answered.body, PATCHED)).toBe(sent);
+    // The primary lives on, replaces the worker, and its scrapes answer, the sum kept.
     process.kill(primary, 0);
     await s.next((l) => l['message'] === 'worker exited; starting another');
     const back = await eventually('a scrape answered', 15_000, async () => {
       const r = await scrape(metricsPort);
       return r.status === 200 ? r : undefined;
     });
+    expect(sample(back.body, PATCHED)).toBe(sent);
     expect(sample(back.body, 'image_rewriter_rules_stale')).toBe(0);
     expect(await stop(s)).toBe(EXIT.ok);
   }, 60_000);
