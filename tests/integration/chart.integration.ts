@@ -267,6 +267,30 @@ describe('deploy/chart/image-rewriter', () => {
     expect(at(find(own, 'Certificate'), 'spec', 'issuerRef')).toEqual({ name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' });
   });
 
+  it.each(HELMS)('Helm %i: a release name of the longest Helm takes, in a long namespace: every name and label is one the API server and cert-manager take', (major) => {
+    const release = 'a-release-name-of-fifty-three-characters-helm-s-limit';
+    expect(release).toHaveLength(53);
+    const namespace = `ns-${'x'.repeat(60)}`;
+    const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+    for (const values of [
+      { networkPolicy: { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] } },
+      { tls: { mode: 'certManager' }, metrics: { enabled: true, serviceMonitor: { enabled: true } } },
+    ]) {
+      const objects = template(major, values, release, namespace);
+      for (const o of objects) {
+        const { name, labels = {} } = o.metadata;
+        const limit = o.kind === 'Service' ? 63 : 253;
+        expect({ kind: o.kind, name, valid: dnsSubdomain.test(name) && name.length <= limit }).toEqual({ kind: o.kind, name, valid: true });
+        for (const [key, value] of Object.entries(labels)) expect({ kind: o.kind, key, length: Math.min(value.length, 64) }).toEqual({ kind: o.kind, key, length: Math.min(value.length, 63) });
+        // cert-manager's webhook refuses a commonName over 64 bytes (X.509's upper bound).
+        const commonName = o.kind === 'Certificate' ? (at(o, 'spec', 'commonName') as string | undefined) : undefined;
+        if (commonName !== undefined) expect({ name, commonName, length: Math.min(commonName.length, 65) }).toEqual({ name, commonName, length: Math.min(commonName.length, 64) });
+      }
+    }
+    const ca = find(template(major, { tls: { mode: 'certManager' } }, release, namespace), 'Certificate', 'a-release-name-of-fifty-three-characters-helm-s-limit-image-rew-ca');
+    expect(at(ca, 'spec', 'commonName')).toBe('a-release-name-of-fifty-three-characters-helm-s-limit-image-r-ca');
+  });
+
   it.each(HELMS)('Helm %i: refuses bad values with the schema, and what the schema cannot say with the message of fail', (major) => {
     const refused = (values: Record<string, unknown>): string => {
       const r = helm(major, ['template', 'image-rewriter', CHART, '-f', valuesFile(values)]);
