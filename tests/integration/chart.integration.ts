@@ -312,6 +312,12 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ metrics: { enabled: false, serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
     // The token of an existing Secret is read from the cluster, which helm template has not.
     expect(refused({ token: { existingSecret: 'own-token' } })).toContain('token.existingSecret own-token: no such Secret');
+    // A preStop sleep longer than the grace period is refused by the API server; one of 0 too
+    // before Kubernetes 1.33 (PodLifecycleSleepActionAllowZero): no hook then.
+    expect(refused({ preStopSleepSeconds: 45 })).toContain('preStopSleepSeconds 45 is longer than terminationGracePeriodSeconds 30');
+    const container = (values: Record<string, unknown>): unknown => at(find(template(major, values), 'Deployment'), 'spec', 'template', 'spec', 'containers', 0);
+    expect(at(container({ preStopSleepSeconds: 0 }), 'lifecycle')).toBeUndefined();
+    expect(at(container({ preStopSleepSeconds: 45, terminationGracePeriodSeconds: 55 }), 'lifecycle')).toEqual({ preStop: { sleep: { seconds: 45 } } });
   });
 
   it('Helm 4: NOTES.txt says what was installed and what is left to do (helm install --dry-run=client needs no cluster)', () => {
