@@ -15,8 +15,16 @@ export const METRICS_PATH = '/metrics';
 
 /** Scrapers are few (a Prometheus or two per replica); more connections than this are refused. */
 const MAX_CONNECTIONS = 16;
+/**
+ * Connections one client address may hold: a Prometheus keeps one per target. Without it, one
+ * client holding 16 idle connections (nothing sent) refused every scrape until the server timed
+ * them out, and again as soon as it reconnected.
+ */
+export const MAX_CONNECTIONS_PER_CLIENT = 4;
 /** A scrape's request is a line and a few headers: it must be in within this. */
 const REQUEST_MS = 10_000;
+/** How often connections are checked against REQUEST_MS (Node's default, 30 s, held them 40 s). */
+const CHECK_MS = 1000;
 
 export interface MetricsText {
   readonly contentType: string;
@@ -69,12 +77,25 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
       },
     );
   };
-  const server = createServer({ requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, maxHeaderSize: 16 * 1024 }, onRequest);
+  const server = createServer({ requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, connectionsCheckingInterval: CHECK_MS, maxHeaderSize: 16 * 1024 }, onRequest);
   server.maxConnections = MAX_CONNECTIONS;
   const sockets = new Set<Socket>();
+  const perClient = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
+    const client = socket.remoteAddress ?? '';
+    const open = perClient.get(client) ?? 0;
+    if (open >= MAX_CONNECTIONS_PER_CLIENT) {
+      socket.destroy();
+      return;
+    }
+    perClient.set(client, open + 1);
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
+    });
   });
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -15,7 +16,7 @@ import { EXIT } from '../../src/cli/main.js';
 import { processMetrics, serveProcessMetrics, servePrimaryMetrics } from '../../src/cli/serve-metrics.js';
 import type { LogEntry } from '../../src/observability/log.js';
 import { ServeError } from '../../src/serve/options.js';
-import { startMetricsServer } from '../../src/serve/metrics-server.js';
+import { MAX_CONNECTIONS_PER_CLIENT, startMetricsServer } from '../../src/serve/metrics-server.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -60,6 +61,30 @@ describe('the metrics server', () => {
       expect([r.status, r.body]).toEqual([503, 'metrics not collected: a worker did not answer within 3000 ms\n']);
       expect(logs).toEqual([{ level: 'warn', msg: 'metrics not collected', reason: 'a worker did not answer within 3000 ms' }]);
     } finally {
+      await server.close();
+    }
+  });
+
+  it('lets one client address hold only a few connections: idle ones from another address leave the scraper its slot', async () => {
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
+    const held: Socket[] = [];
+    try {
+      // As many idle connections as the server takes in all, from 127.0.0.2 (nothing sent on them).
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, () =>
+          new Promise<'closed' | 'open'>((resolve) => {
+            const s = connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.2' });
+            held.push(s);
+            s.on('error', () => undefined);
+            s.once('close', () => { resolve('closed'); });
+            s.once('connect', () => setTimeout(() => { resolve(s.destroyed ? 'closed' : 'open'); }, 200));
+          }),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 'open')).toHaveLength(MAX_CONNECTIONS_PER_CLIENT);
+      expect(await get(server.port)).toMatchObject({ status: 200, body: 'm_total 1\n' });
+    } finally {
+      for (const s of held) s.destroy();
       await server.close();
     }
   });
