@@ -310,6 +310,9 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ replica: 2 })).toMatch(/replica/);
     expect(refused({ networkPolicy: { enabled: true } })).toContain('networkPolicy.enabled needs networkPolicy.apiServerCIDRs');
     expect(refused({ metrics: { enabled: false, serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
+    // The ServiceMonitor's interval: what its CRD takes (a Prometheus duration, 1m30s too), nothing else.
+    expect(refused({ metrics: { serviceMonitor: { interval: '30 s' } } })).toContain('interval');
+    expect(at(find(template(major, { metrics: { serviceMonitor: { enabled: true, interval: '1m30s' } } }), 'ServiceMonitor'), 'spec', 'endpoints', 0, 'interval')).toBe('1m30s');
     // The token of an existing Secret is read from the cluster, which helm template has not.
     expect(refused({ token: { existingSecret: 'own-token' } })).toContain('token.existingSecret own-token: no such Secret');
     // A preStop sleep longer than the grace period is refused by the API server; one of 0 too
