@@ -340,6 +340,10 @@ describe('deploy/chart/image-rewriter', () => {
     expect(own).toContain("kubectl -n ns get secret r-image-rewriter-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt");
     expect(own).toContain('image-rewriter webhook-config --service ns/r-image-rewriter:8443 --token "$(kubectl -n ns get secret r-image-rewriter-token');
     expect(notes({ tls: { mode: 'certManager' }, webhook: { failurePolicy: 'Fail' } })).toMatch(/failurePolicy Fail: until a replica is ready[\s\S]*cert-manager's cainjector/);
+    expect(byDefault).not.toContain('scrape');
+    const policy = { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] };
+    expect(notes({ networkPolicy: policy })).toContain('WARNING: the NetworkPolicy admits the API server alone: nothing can scrape the metrics port 9090.');
+    expect(notes({ networkPolicy: { ...policy, metricsFrom: [{ podSelector: {} }] } })).not.toContain('scrape');
     // Without webhook.create, the command registers the configuration the webhook values describe.
     expect(own).toContain("--ca-bundle ca.crt | kubectl apply -f -\n");
     const set = notes({ webhook: { create: false, failurePolicy: 'Fail', timeoutSeconds: 10, scope: 'all', name: 'rewriter', admissionReviewVersions: ['v1'] } });
