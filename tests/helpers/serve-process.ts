@@ -16,8 +16,10 @@ export interface Served {
   readonly stdout: () => string;
   readonly stderr: () => string;
   readonly logs: LogLine[];
-  /** Resolves once `pred` has held for a line written after this call. */
-  readonly next: (pred: (l: LogLine) => boolean) => Promise<void>;
+  /** Resolves with the first line written after this call for which `pred` holds. */
+  readonly next: (pred: (l: LogLine) => boolean) => Promise<LogLine>;
+  /** Resolves with the first line for which `pred` holds, written before this call or after. */
+  readonly first: (pred: (l: LogLine) => boolean) => Promise<LogLine>;
   /** The port of its listening line (its first line on stdout); rejects when it exits first. */
   readonly port: Promise<number>;
   /** SIGTERM, then its exit code. */
@@ -31,17 +33,19 @@ export interface ServeOptions {
   readonly args: readonly string[];
   /** Added to the test environment (TEST_ENV, log level INFO). */
   readonly env?: Readonly<Record<string, string>>;
+  /** node's own arguments, before the CLI's (`--import` a loader hook). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** `node CLI serve ARGS`, its stderr read as JSON log lines (a line that is not JSON, mixed from two workers, throws). */
-export function startServe({ cli, args, env = {} }: ServeOptions): Served {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...env } });
+export function startServe({ cli, args, env = {}, nodeArgs = [] }: ServeOptions): Served {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...env } });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   let stdout = '';
   let stderr = '';
   let pending = '';
   const logs: LogLine[] = [];
-  const waiters: { pred: (l: LogLine) => boolean; resolve: () => void }[] = [];
+  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString('utf8');
     pending += d.toString('utf8');
@@ -53,7 +57,7 @@ export function startServe({ cli, args, env = {} }: ServeOptions): Served {
       for (const w of [...waiters]) {
         if (w.pred(v)) {
           waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
+          w.resolve(v);
         }
       }
     }
@@ -75,6 +79,10 @@ export function startServe({ cli, args, env = {} }: ServeOptions): Served {
     stderr: () => stderr,
     logs,
     next: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })),
+    first: (pred) => {
+      const seen = logs.find(pred);
+      return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ pred, resolve }));
+    },
     port,
     stop: () => {
       child.kill('SIGTERM');

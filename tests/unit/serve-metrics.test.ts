@@ -1,13 +1,13 @@
 /**
  * `serve --metrics-listen` as a process (the CLI bundled and split as dist/cli.js is): real reviews
  * over TLS, then `GET /metrics` counted exactly, from one process and from the primary of
- * `--workers 2` (the sum over the workers, a replacement's counts included, the dead one's gone);
- * a worker killed in the middle of a scrape bounds it (503) and the next scrapes count again;
+ * `--workers 2` (the sum over the workers, a replacement's counts included, a dead one's kept as
+ * last scraped); a stopped worker bounds a scrape (503), one killed during a scrape ends its wait;
  * 404 and 405; the option's errors; and without the flag no second port and no prom-client loaded.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -21,6 +21,7 @@ import { bundleCliSplit } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
+import { childrenOf, killAndWait, type Served, startServe } from '../helpers/serve-process.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
 type LogLine = Record<string, unknown>;
@@ -53,73 +54,26 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-interface Served {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  readonly stderr: () => string;
-  readonly logs: LogLine[];
-  readonly next: (pred: (l: LogLine) => boolean) => Promise<LogLine>;
-  readonly port: Promise<number>;
+interface MetricsServed extends Served {
   /** The port of the `metrics listening` line. */
   readonly metricsPort: Promise<number>;
 }
 
-const running = new Set<ChildProcess>();
-afterAll(() => {
-  for (const c of running) c.kill('SIGKILL');
+const running = new Set<Served>();
+afterAll(async () => {
+  await Promise.all([...running].map((s) => killAndWait(s.child, s.exited)));
 });
 
-function serve(extra: readonly string[], options: { readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[] } = {}): Served {
-  const args = ['serve', '--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', tokenFile, ...extra];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...options.env } });
-  running.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    running.delete(child);
-    resolve(code);
-  }));
-  let stdout = '';
-  let stderr = '';
-  let pending = '';
-  const logs: LogLine[] = [];
-  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  const next = (pred: (l: LogLine) => boolean): Promise<LogLine> => {
-    const seen = logs.find(pred);
-    return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ pred, resolve }));
-  };
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString('utf8');
-    pending += d.toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines.filter((l) => l.startsWith('{'))) {
-      const v = JSON.parse(line) as LogLine;
-      logs.push(v);
-      for (const w of [...waiters]) {
-        if (w.pred(v)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(v);
-        }
-      }
-    }
-  });
-  const port = new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString('utf8');
-      if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
-    });
-    void exited.then((code) => {
-      reject(new Error(`serve exited early (${String(code)}): ${stderr.slice(0, 2000)}`));
-    });
-  });
-  port.catch(() => undefined);
-  const metricsPort = next((l) => l['message'] === 'metrics listening').then((l) => Number(l['port']));
-  return { child, exited, stderr: () => stderr, logs, next, port, metricsPort };
+function serve(extra: readonly string[], options: { readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[] } = {}): MetricsServed {
+  const args = ['--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', tokenFile, ...extra];
+  const s = startServe({ cli, args, ...options });
+  running.add(s);
+  void s.exited.then(() => running.delete(s));
+  const metricsPort = s.first((l) => l['message'] === 'metrics listening').then((l) => Number(l['port']));
+  return { ...s, metricsPort };
 }
 
-async function stop(s: Served): Promise<number | null> {
-  s.child.kill('SIGTERM');
-  return s.exited;
-}
+const stop = (s: Served): Promise<number | null> => s.stop();
 
 interface Scraped {
   readonly status: number;
@@ -173,10 +127,6 @@ function listeningPorts(pid: number): number[] {
       .map((f) => Number.parseInt(f[1]?.split(':')[1] ?? '', 16)),
   );
   return ports.sort((a, b) => a - b);
-}
-
-function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
 }
 
 async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -296,7 +246,7 @@ describe('serve --metrics-listen, --workers 2', () => {
     // new); its replacement's are added.
     const [victim] = childrenOf(primary);
     process.kill(victim ?? 0, 'SIGKILL');
-    const exited = await s.next((l) => l['message'] === 'worker exited; starting another');
+    const exited = await s.first((l) => l['message'] === 'worker exited; starting another');
     const dead = exited['workerId'];
     expect(s.logs.filter((l) => reviewed(l) && l['worker'] === dead).length).toBeGreaterThan(0);
     sent += await sendUntil(s, port, () => s.logs.some((l) => reviewed(l) && l['worker'] === 3));
@@ -325,7 +275,7 @@ describe('serve --metrics-listen, --workers 2', () => {
     expect(cut.body).toContain(`did not answer within ${String(SCRAPE_TIMEOUT_MS)} ms`);
     expect(cut.ms).toBeGreaterThan(SCRAPE_TIMEOUT_MS - 500);
     expect(cut.ms).toBeLessThan(SCRAPE_TIMEOUT_MS + 2500);
-    await s.next((l) => l['message'] === 'metrics not collected' && l['worker'] === 'primary');
+    await s.first((l) => l['message'] === 'metrics not collected' && l['worker'] === 'primary');
     // Killed while a scrape waits for it: the scrape answers then, from its counts as last scraped.
     const pending = scrape(metricsPort);
     await new Promise((r) => setTimeout(r, 300));
@@ -336,7 +286,7 @@ describe('serve --metrics-listen, --workers 2', () => {
     expect(sample(answered.body, PATCHED)).toBe(sent);
     // The primary lives on, replaces the worker, and its scrapes answer, the sum kept.
     process.kill(primary, 0);
-    await s.next((l) => l['message'] === 'worker exited; starting another');
+    await s.first((l) => l['message'] === 'worker exited; starting another');
     const back = await eventually('a scrape answered', 15_000, async () => {
       const r = await scrape(metricsPort);
       return r.status === 200 ? r : undefined;
