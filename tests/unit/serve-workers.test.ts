@@ -201,6 +201,24 @@ describe('serve --workers 2', () => {
     });
   }, 30_000);
 
+  /**
+   * The token's source changed by `change`, then a worker killed: once its replacement has started,
+   * 8 calls with the token serve started with are all answered, by both workers.
+   */
+  async function replacedAfter(s: Served, change: () => unknown): Promise<void> {
+    const port = await s.port;
+    await change();
+    const [victim] = childrenOf(s.child.pid ?? 0);
+    const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+    process.kill(victim ?? 0, 'SIGKILL');
+    await started;
+    const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
+    const images: string[] = [];
+    for (let i = 0; i < 8; i++) images.push(await demoImage(port));
+    await answered;
+    expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+  }
+
   // Regression: a replacement worker read --token-file again, so after the token Secret changed (and
   // before the Pods were restarted, as the README asks) a worker killed by the OOM killer came back
   // with the new token while the other kept the old: every other call was answered 401 (the API
@@ -210,17 +228,7 @@ describe('serve --workers 2', () => {
     await writeFile(ownToken, `${EVENT_TOKEN}\n`);
     const base = args(await rulesFile(), 2);
     await withServe({ cli, args: base.map((a) => (a === tokenFile ? ownToken : a)) }, async (s) => {
-      const port = await s.port;
-      await writeFile(ownToken, 'another-token-0123456789abcdef\n');
-      const [victim] = childrenOf(s.child.pid ?? 0);
-      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
-      process.kill(victim ?? 0, 'SIGKILL');
-      await started;
-      const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
-      const images: string[] = [];
-      for (let i = 0; i < 8; i++) images.push(await demoImage(port));
-      await answered;
-      expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+      await replacedAfter(s, () => writeFile(ownToken, 'another-token-0123456789abcdef\n'));
       expect(s.stderr()).not.toContain('another-token');
       expect(await s.stop()).toBe(0);
     });
@@ -270,17 +278,9 @@ describe('serve --workers 2', () => {
     const env = { WEBHOOK_TOKEN_PARAMETER: '/t/token', AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
     try {
       await withServe({ cli, args: base, env }, async (s) => {
-        const port = await s.port;
-        current = 'another-token-0123456789abcdef';
-        const [victim] = childrenOf(s.child.pid ?? 0);
-        const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
-        process.kill(victim ?? 0, 'SIGKILL');
-        await started;
-        const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
-        const images: string[] = [];
-        for (let i = 0; i < 8; i++) images.push(await demoImage(port));
-        await answered;
-        expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+        await replacedAfter(s, () => {
+          current = 'another-token-0123456789abcdef';
+        });
         expect(await s.stop()).toBe(0);
       });
     } finally {
