@@ -8,7 +8,7 @@ import { lazyAwsClients } from '../config/aws-clients.js';
 import { formatIssues } from '../config/load.js';
 import type { RulesState } from '../config/refresh.js';
 import { type AdapterOptions, readSettings, type Settings, SourceError } from '../config/settings.js';
-import { describeRules, openSources, type Sources } from '../config/sources.js';
+import { describeRules, openSources, type SharedRules, type Sources } from '../config/sources.js';
 import type { Log } from '../observability/log.js';
 import { createObservability, type Logger, type Metrics } from '../observability/telemetry.js';
 import { printable } from '../core/json.js';
@@ -127,6 +127,8 @@ export interface CliSourceOptions extends AdapterOptions {
   readonly metrics?: Metrics;
   /** Follow a rules file (`serve`). */
   readonly watch?: { readonly log: Log };
+  /** A rules file's rules shared with the other workers (`serve --workers`: src/cli/serve-workers.ts). */
+  readonly shared?: SharedRules;
   /**
    * At most this many problems of the rules document printed (default: all): `serve`'s stderr is
    * its log (kubectl logs), where 30,000 lines of one bad file drown the rest; check-config lists all.
@@ -168,7 +170,7 @@ export async function openCliSources(io: Io, options: CliSourceOptions): Promise
   const observability = options.logger !== undefined && options.metrics !== undefined ? { logger: options.logger, metrics: options.metrics } : createObservability({ sink: keepDetail, logLevel: 'ERROR' });
   try {
     settings = readSettings(io.env, options);
-    sources = await openSources(settings, { ...observability, ...lazyAwsClients(), env: io.env, ...(options.watch === undefined ? {} : { watch: options.watch }) });
+    sources = await openSources(settings, { ...observability, ...lazyAwsClients(), env: io.env, ...(options.watch === undefined ? {} : { watch: options.watch }), ...(options.shared === undefined ? {} : { shared: options.shared }) });
   } catch (e) {
     if (!(e instanceof SourceError)) throw e;
     io.stderr(`error: ${e.message}\n`);

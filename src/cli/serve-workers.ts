@@ -8,6 +8,8 @@
  *   then the others; the `listening` line is printed once, when every worker listens;
  * - a worker that dies while serving is replaced: at once if it lived a second or more, else after
  *   1, 2, 4... up to 60 s while replacements keep dying that soon (restartDelay);
+ * - the last good rules: it keeps the latest rules document a worker loaded, and gives it to a
+ *   replacement whose rules file has no good rules at its start (RulesGoodMessage);
  * - SIGTERM or SIGINT: every worker is told to shut down gracefully; the primary exits 0 once all
  *   have exited 0 (1 otherwise). A worker whose primary disappears shuts down as well.
  *
@@ -22,6 +24,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Readable } from 'node:stream';
 import { EXIT, type Io } from './common.js';
+import { MAX_RULES_DOCUMENT_BYTES } from '../config/rules-text.js';
+import type { SharedRules } from '../config/sources.js';
 import { createObservability } from '../observability/telemetry.js';
 
 /**
@@ -67,6 +71,74 @@ interface WorkerMessage {
 interface PrimaryMessage {
   readonly kind: 'shutdown';
   readonly signal: string;
+}
+
+/**
+ * The last good rules, shared (SharedRules): every worker tells the primary the text of each rules
+ * document it loads (`rules-good`, when it changed; at most MAX_RULES_DOCUMENT_BYTES, the most a
+ * valid one has), and the primary keeps the latest told, one copy. A replacement whose rules file
+ * gives no good rules at its start (made invalid, or unreadable, since the others loaded it) asks
+ * for it (`rules-fallback-request`) and serves it, validated again, until the file is valid again;
+ * without it, it could not start, and once every worker had died nothing listened.
+ */
+interface RulesGoodMessage {
+  readonly kind: 'rules-good';
+  readonly source: string;
+  readonly text: string;
+}
+interface RulesFallbackRequest {
+  readonly kind: 'rules-fallback-request';
+}
+/** The primary's answer: no `text` when it has none. */
+interface RulesFallbackMessage {
+  readonly kind: 'rules-fallback';
+  readonly source?: string;
+  readonly text?: string;
+}
+/** How long a replacement waits for the primary's answer (it answers at once; past this, it starts without). */
+export const RULES_FALLBACK_TIMEOUT_MS = 2000;
+
+/** A failed send (the other side is gone) is nothing to report: the callback takes its error. */
+const ignore = (): void => undefined;
+
+const rulesText = (source: unknown, text: unknown): { source: string; text: string } | undefined =>
+  typeof source === 'string' && typeof text === 'string' && Buffer.byteLength(text) <= MAX_RULES_DOCUMENT_BYTES ? { source, text } : undefined;
+
+/** The primary's last good rules text for `source`, asked over the IPC channel; undefined when it has none or does not answer in `timeoutMs`. */
+function askLastGood(source: string, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const done = (text?: string): void => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(text);
+    };
+    const onMessage = (m: unknown): void => {
+      if (!isMessage<RulesFallbackMessage>(m, 'rules-fallback')) return;
+      const given = rulesText(m.source, m.text);
+      done(given?.source === source ? given.text : undefined);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    process.on('message', onMessage);
+    const request: RulesFallbackRequest = { kind: 'rules-fallback-request' };
+    if (process.send === undefined) done();
+    else process.send(request, undefined, {}, (e: Error | null) => { if (e !== null) done(); });
+  });
+}
+
+/**
+ * A worker's side of the shared rules: what it loads goes to the primary (once per text); a
+ * replacement (`REPLACEMENT_ENV`) may ask for the last good text. The first workers never ask: an
+ * invalid file at start still fails the start (exit 2).
+ */
+export function workerRules(io: Io, timeoutMs = RULES_FALLBACK_TIMEOUT_MS): SharedRules {
+  let told: string | undefined;
+  const loaded = (source: string, text: string): void => {
+    if (text === told || rulesText(source, text) === undefined) return;
+    told = text;
+    const message: RulesGoodMessage = { kind: 'rules-good', source, text };
+    process.send?.(message, undefined, {}, ignore);
+  };
+  return io.env[REPLACEMENT_ENV] === '1' ? { loaded, lastGood: (source) => askLastGood(source, timeoutMs) } : { loaded };
 }
 
 /**
@@ -329,6 +401,8 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
   let quickDeaths = 0;
   /** Replacements waiting out their delay: cleared at shutdown, which would otherwise wait for them (up to 60 s). */
   const waiting = new Set<NodeJS.Timeout>();
+  /** The latest rules document a worker loaded (RulesGoodMessage): a replacement's when its file gives none. */
+  let lastGood: { readonly source: string; readonly text: string } | undefined;
 
   /** The port the workers listen on (their `listening` line), once they serve. */
   const bound: { port?: number | undefined } = {};
@@ -343,6 +417,15 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
     const s = fork(logs, serving ? { ...env, ...port, [REPLACEMENT_ENV]: '1' } : env);
     relayed(s.logged);
     live.add(s);
+    s.worker.on('message', (m: unknown) => {
+      if (isMessage<RulesGoodMessage>(m, 'rules-good')) {
+        lastGood = rulesText(m.source, m.text) ?? lastGood;
+      } else if (isMessage<RulesFallbackRequest>(m, 'rules-fallback-request')) {
+        const answer: RulesFallbackMessage = { kind: 'rules-fallback', ...lastGood };
+        // The callback takes the error of a channel that closed meanwhile.
+        s.worker.send(answer, undefined, ignore);
+      }
+    });
     void s.exited.then((code) => {
       live.delete(s);
       const signal = s.killedBy();

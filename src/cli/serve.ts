@@ -12,7 +12,9 @@
  *   overriding the variables. The rules are loaded at start (exit 2 when invalid, the first 20
  *   problems listed and the rest counted, as in the log line); a --config file is then followed: a
  *   new valid document replaces the rules, an invalid one is logged (the first 20 problems, the
- *   rest counted in `issuesCut`) and the last good rules stay.
+ *   rest counted in `issuesCut`) and the last good rules stay. With --workers, a worker started
+ *   while the others serve (a replacement) whose file is invalid or unreadable then starts with the
+ *   last good rules the others loaded (./serve-workers.ts), and follows the file as they do.
  * - Requests must end in /mutate/<token>. Without a token, serve refuses to start unless
  *   --allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true) says that is intended.
  * - stdout gets one line, `{"msg":"listening","address":...,"port":...}`, once the server listens;
@@ -38,7 +40,7 @@ import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server
 import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { type Env, readSettings } from '../config/settings.js';
-import { flushSchedule, LISTEN_PORT_ENV, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerStop } from './serve-workers.js';
+import { flushSchedule, LISTEN_PORT_ENV, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -242,6 +244,9 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     logger,
     metrics,
     watch: { log: serveLog },
+    // A --workers worker tells the primary the rules it loads; a replacement whose rules file gives
+    // none at its start serves the others' last good ones (./serve-workers.ts).
+    ...(worker === undefined ? {} : { shared: workerRules(io) }),
     maxListedIssues: MAX_LISTED,
   });
   if (typeof sources === 'number') {

@@ -56,6 +56,17 @@ export interface RefreshEngine {
   readonly failed: (reason: string) => RulesState;
   /** Whether the latest document read was invalid or the latest read failed (RulesProvider's `stale`). */
   readonly stale: () => boolean;
+  /**
+   * Rules known good elsewhere (`serve --workers`: the other workers' last good document), taken
+   * only while no good rules are in force, validated like any document: the latest read stays the
+   * one `stale` speaks of. Logs what it did; resolves with the state in force. Never rejects.
+   */
+  readonly fallback: (text: string, because: string) => Promise<RulesState>;
+}
+
+export interface EngineHooks {
+  /** Told the text of each document that becomes the rules in force (not a fallback's). */
+  readonly loaded?: (text: string) => void;
 }
 
 /**
@@ -69,7 +80,7 @@ function issueFields(issues: readonly Issue[]): { issues: string[]; issuesCut?: 
 }
 
 /** `source` names the document in logs and states (`REWRITE_RULES`, a file path, `ssm:NAME`). */
-export function refreshEngine(source: string, deps: ProviderDeps, initial?: RulesState): RefreshEngine {
+export function refreshEngine(source: string, deps: ProviderDeps, initial?: RulesState, hooks: EngineHooks = {}): RefreshEngine {
   const { logger, metrics } = deps;
   let state: RulesState = initial ?? { ok: false, reason: `rules document ${source} has not been read yet` };
   /** The last text compiled, good or bad: an unchanged document is not compiled (nor logged) again. */
@@ -122,6 +133,19 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       ...(version === undefined ? {} : { version }),
       ...(parsed.warnings.length > 0 ? { warnings: parsed.warnings } : {}),
     };
+    hooks.loaded?.(text);
+    return state;
+  };
+
+  const fallbackNow = async (text: string, because: string): Promise<RulesState> => {
+    if (state.ok) return state;
+    const parsed = await parseRulesAsync(text, deps.env);
+    if (!parsed.ok) {
+      logger.error('the last good rules given are invalid: not used', { source, ...issueFields(parsed.issues) });
+      return state;
+    }
+    logger.warn('using the last good rules of the other workers', { source, because, rules: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
+    state = { ok: true, rewriter: parsed.rewriter, source };
     return state;
   };
 
@@ -139,5 +163,11 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
     return state;
   };
 
-  return { state: () => state, apply, failed, stale: () => readFailed || lastInvalid };
+  const fallback = (text: string, because: string): Promise<RulesState> => {
+    const next = queue.then(() => fallbackNow(text, because));
+    queue = next;
+    return next;
+  };
+
+  return { state: () => state, apply, failed, fallback, stale: () => readFailed || lastInvalid };
 }

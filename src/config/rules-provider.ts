@@ -186,11 +186,26 @@ export interface FileRules {
 }
 
 /**
- * Rules from a file, read now; with `watch`, read again when it may have changed: a new valid
- * document replaces the rules, an invalid or unreadable one is logged once and the last good rules stay.
+ * The rules a `serve --workers` worker shares with the others, through its primary
+ * (src/cli/serve-workers.ts): what it loads, and, for a worker started while the others serve, the
+ * last good document they loaded, taken when the file cannot give good rules at its start (made
+ * invalid, or unreadable, since they loaded it).
  */
-export async function fileRules(path: string, deps: ProviderDeps & { readonly watch?: { readonly log: Log; readonly pollMs?: number } }): Promise<FileRules> {
-  const engine = refreshEngine(path, deps);
+export interface SharedRules {
+  /** Told the text of each document of `source` that becomes the rules in force. */
+  readonly loaded: (source: string, text: string) => void;
+  /** The last good text the others loaded from `source`, or undefined (none, or no answer). Absent: none asked for. */
+  readonly lastGood?: (source: string) => Promise<string | undefined>;
+}
+
+/**
+ * Rules from a file, read now; with `watch`, read again when it may have changed: a new valid
+ * document replaces the rules, an invalid or unreadable one is logged once and the last good rules
+ * stay. With `shared`, those may be the others' (SharedRules) when the first read gives none.
+ */
+export async function fileRules(path: string, deps: ProviderDeps & { readonly watch?: { readonly log: Log; readonly pollMs?: number }; readonly shared?: SharedRules }): Promise<FileRules> {
+  const { shared } = deps;
+  const engine = refreshEngine(path, deps, undefined, shared === undefined ? {} : { loaded: (text) => { shared.loaded(path, text); } });
   let lastFailure: string | undefined;
   // Followed, the file must be one that can be read again (NOT_REGULAR); read once, a pipe is fine
   // (`check-config --config /dev/stdin`, `explain --config <(...)`).
@@ -210,6 +225,12 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
     await engine.apply({ text });
   };
   await check();
+  // The file's document is still the latest read (`stale`), and a valid version later replaces
+  // the fallback as usual: only the rules in force come from the others.
+  if (!engine.state().ok && shared?.lastGood !== undefined) {
+    const text = await shared.lastGood(path);
+    if (text !== undefined) await engine.fallback(text, lastFailure === undefined ? 'the rules document is invalid' : `cannot read the rules file: ${lastFailure}`);
+  }
   const provider: RulesProvider = { current: () => Promise.resolve(engine.state()), stale: engine.stale };
   if (deps.watch === undefined) return { provider, watch: undefined };
   const watch = watchFiles([path], check, { pollMs: deps.watch.pollMs ?? RULES_POLL_MS, log: deps.watch.log, what: 'rules' });
@@ -220,6 +241,8 @@ export interface SourceDeps extends ProviderDeps, AwsClients {
   readonly now?: () => number;
   /** Follow a rules file (`serve`); commands that run once leave it out. */
   readonly watch?: { readonly log: Log; readonly pollMs?: number };
+  /** A rules file's rules shared with other processes (`serve --workers`). */
+  readonly shared?: SharedRules;
 }
 
 /** The provider for a rules setting (and the file watch to close, for a watched file). */

@@ -11,7 +11,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { Agent } from 'node:https';
 import { Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../src/cli/main.js';
@@ -81,6 +81,26 @@ async function breakRules(s: Served, rules: string): Promise<void> {
   const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
   await writeFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
   await invalid;
+}
+
+/** Replaces `file` whole (a temporary file renamed over it), as a ConfigMap's or Secret's update does. */
+async function replaceFile(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.new`, text);
+  await rename(`${file}.new`, file);
+}
+
+/**
+ * serve's arguments with a certificate pair of its own (a copy of the test's), and a function that
+ * makes its certificate file unusable: a replacement then cannot start, whatever its rules.
+ */
+async function ownCertificate(rules: string, workers: number): Promise<{ readonly args: string[]; readonly breakCertificate: () => Promise<void> }> {
+  const dir = await mkdtemp(join(scratch, 'tls-'));
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  await copyFile(pki.server.certFile, certFile);
+  await copyFile(pki.server.keyFile, keyFile);
+  const mapped = args(rules, workers).map((a) => (a === pki.server.certFile ? certFile : a === pki.server.keyFile ? keyFile : a));
+  return { args: mapped, breakCertificate: () => replaceFile(certFile, 'not a certificate\n') };
 }
 
 const args = (rules: string, workers: number): string[] => [
@@ -329,22 +349,87 @@ describe('serve --workers 2', () => {
   // half-rotated) printed the CLI's plain-text report (`error: ...`, one line per problem) into the
   // log of a running serve, one JSON document per line otherwise; for a certificate or a token, that
   // text was the only place the reason was written.
+  // (A rules file made invalid no longer stops a replacement: see the last good rules test below.)
   it('a replacement worker that cannot start says why in JSON log lines, no plain text', async () => {
-    const rules = await rulesFile();
-    await withServe({ cli, args: args(rules, 2) }, async (s) => {
+    const own = await ownCertificate(await rulesFile(), 2);
+    await withServe({ cli, args: own.args }, async (s) => {
       await s.port;
-      await breakRules(s, rules);
+      await own.breakCertificate();
       const [victim] = childrenOf(s.child.pid ?? 0);
-      const failed = s.next((l) => l['message'] === 'worker exited; starting another' && l['code'] === EXIT.invalidConfig);
+      const failed = s.next((l) => l['message'] === 'worker exited; starting another' && l['code'] === EXIT.failure);
       process.kill(victim ?? 0, 'SIGKILL');
       await failed;
       expect(await s.stop()).toBe(0);
       expect(s.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('{'))).toEqual([]);
       const cannot = s.logs.find((l) => l['message'] === 'worker cannot start');
       expect(cannot).toMatchObject({ level: 'ERROR', worker: 3 });
-      expect(String(cannot?.['reason'])).toContain('rules[0].replace: is required');
       // The text without its "error: " (the line's level says so).
-      expect(String(cannot?.['reason'])).toMatch(/^invalid rules document/);
+      expect(String(cannot?.['reason'])).not.toMatch(/^error: /);
+      expect(String(cannot?.['reason'])).toContain('tls.crt');
+    });
+  }, 60_000);
+
+  // Regression: a worker started while the rules file was invalid (a replacement of one the OOM
+  // killer or a crash ended) read the file, could not start (exit 2), and was retried after 1, 2,
+  // 4... up to 60 s: capacity halved, and once every worker had died nothing listened until the
+  // file was fixed. It now serves the last good rules the others loaded, and follows the file.
+  it('a replacement started while the rules file is invalid serves the last good rules, says so, and takes the next valid version with the others', async () => {
+    const rules = await rulesFile();
+    await withServe({ cli, args: args(rules, 2) }, async (s) => {
+      const port = await s.port;
+      expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid'));
+      await replaceFile(rules, 'rules:\n  - name: x\n    match: gcr.io\n');
+      await invalid;
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const replaced = s.next((l) => l['message'] === 'worker exited; starting another');
+      const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
+      const fallback = s.first((l) => l['message'] === 'using the last good rules of the other workers' && l['worker'] === 3);
+      process.kill(victim ?? 0, 'SIGKILL');
+      expect(await replaced).toMatchObject({ signal: 'SIGKILL' });
+      await started;
+      expect(await fallback).toMatchObject({ level: 'WARN', source: rules, because: 'the rules document is invalid', rules: 2 });
+      expect(s.logs.find((l) => l['message'] === 'rules document is invalid' && l['worker'] === 3)).toBeDefined();
+      const answered = s.next(fromEvery(2, (l) => l['message'] === 'request'));
+      for (let i = 0; i < 8; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      await answered; // the replacement answered some of them
+      const health = await httpsRequest({ port, ca: pki.ca, method: 'GET', path: '/healthz' });
+      expect(health.status).toBe(200);
+      expect(s.logs.filter((l) => l['message'] === 'worker exited; starting another')).toHaveLength(1);
+      expect(s.logs.find((l) => l['message'] === 'worker cannot start')).toBeUndefined();
+      expect(childrenOf(s.child.pid ?? 0)).toHaveLength(2);
+
+      const reloaded = s.next(fromEvery(2, (l) => l['message'] === 'rules loaded' && l['source'] === rules));
+      await replaceFile(rules, 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n');
+      await reloaded;
+      // Worker 3 had loaded nothing of its own: this is its first `rules loaded`.
+      expect(s.logs.filter((l) => l['message'] === 'rules loaded' && l['worker'] === 3)).toHaveLength(1);
+      const both = s.next(fromEvery(2, (l) => l['message'] === 'request'));
+      for (let i = 0; i < 8; i++) expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
+      await both;
+      expect(await s.stop()).toBe(0);
+    });
+  }, 60_000);
+
+  it('both workers killed one after the other while the rules file is invalid: serve keeps listening and answering with the last good rules', async () => {
+    const rules = await rulesFile();
+    await withServe({ cli, args: args(rules, 2) }, async (s) => {
+      const port = await s.port;
+      await breakRules(s, rules);
+      const first = childrenOf(s.child.pid ?? 0);
+      for (const [i, victim] of first.entries()) {
+        const started = s.next((l) => l['message'] === 'using the last good rules of the other workers' && l['worker'] === 3 + i);
+        const listening = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3 + i);
+        process.kill(victim, 'SIGKILL');
+        await Promise.all([started, listening]);
+        for (let n = 0; n < 4; n++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
+      }
+      expect(childrenOf(s.child.pid ?? 0).filter((pid) => first.includes(pid))).toEqual([]);
+      expect(childrenOf(s.child.pid ?? 0)).toHaveLength(2);
+      // No replacement failed (none in a restart backoff): two deaths, two replacements serving.
+      expect(s.logs.filter((l) => l['message'] === 'worker exited; starting another')).toHaveLength(2);
+      expect(s.logs.find((l) => l['message'] === 'worker cannot start')).toBeUndefined();
+      expect(await s.stop()).toBe(0);
     });
   }, 60_000);
 
@@ -403,13 +488,13 @@ describe('serve --workers 2', () => {
   }, 60_000);
 
   // Regression: the primary kept the timer of a replacement waiting out its delay (up to 60 s while
-  // replacements keep failing: a rules file left invalid), so after SIGTERM it exited only when that
+  // replacements keep failing: a certificate file left broken), so after SIGTERM it exited only when that
   // timer fired: past a Pod's terminationGracePeriodSeconds (30 s, deploy/serve.yaml), a SIGKILL.
   it('SIGTERM while a replacement waits out a long restart delay: the primary exits at once', async () => {
-    const rules = await rulesFile();
-    await withServe({ cli, args: args(rules, 2) }, async (s) => {
+    const own = await ownCertificate(await rulesFile(), 2);
+    await withServe({ cli, args: own.args }, async (s) => {
       await s.port;
-      await breakRules(s, rules);
+      await own.breakCertificate();
       // Replacements fail at start: 1 s, 2 s, then a 4 s wait.
       const long = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['startInMs'] === 'number' && l['startInMs'] >= 4000);
       process.kill(childrenOf(s.child.pid ?? 0)[0] ?? 0, 'SIGKILL');

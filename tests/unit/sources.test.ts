@@ -24,6 +24,7 @@ import {
   readSettings,
   resolveToken,
   type RulesState,
+  type SharedRules,
   SourceError,
   ssmRules,
   type SsmRulesOptions,
@@ -873,6 +874,75 @@ describe('fileRules and a token file', () => {
     } finally {
       watch?.close();
     }
+  });
+
+  // serve --workers: a replacement worker whose rules file was made invalid (or deleted) since the
+  // others loaded it could not start (exit 2) and, all of them dead, nothing listened.
+  describe('shared with other workers (SharedRules)', () => {
+    const sharing = (given: string | undefined): { readonly told: string[]; readonly asked: string[]; readonly shared: SharedRules } => {
+      const told: string[] = [];
+      const asked: string[] = [];
+      return {
+        told,
+        asked,
+        shared: {
+          loaded: (_source, text) => { told.push(text); },
+          lastGood: (source) => {
+            asked.push(source);
+            return Promise.resolve(given);
+          },
+        },
+      };
+    };
+
+    it('tells each document loaded; an invalid first document then takes the last good rules given, stale, and a valid version replaces them', async () => {
+      const obs = captureObservability();
+      const path = join(dir, 'rules.yaml');
+      await writeFile(path, BAD);
+      const { told, asked, shared } = sharing(GOOD);
+      const { provider, watch } = await fileRules(path, { ...obs, env: {}, watch: { log: () => undefined, pollMs: 3_600_000 }, shared });
+      try {
+        expect(asked).toEqual([path]);
+        expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('asia.gcr.io/x');
+        expect(provider.stale?.()).toBe(true);
+        expect(obs.logs().map((l) => l['message'])).toEqual(['rules document is invalid', 'using the last good rules of the other workers']);
+        expect(obs.logs().at(-1)).toMatchObject({ level: 'WARN', source: path, because: 'the rules document is invalid', rules: 1 });
+        expect(told).toEqual([]);
+        await writeFile(path, GOOD2);
+        await watch?.check();
+        expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+        expect(provider.stale?.()).toBe(false);
+        expect(told).toEqual([GOOD2]);
+      } finally {
+        watch?.close();
+      }
+    });
+
+    it('an unreadable first read takes them too; a valid first document asks for nothing', async () => {
+      const obs = captureObservability();
+      const missing = sharing(GOOD);
+      const state = await (await fileRules(join(dir, 'none.yaml'), { ...obs, env: {}, shared: missing.shared })).provider.current();
+      expect(rewrite(state, 'gcr.io/x')).toBe('asia.gcr.io/x');
+      expect(obs.logs().at(-1)).toMatchObject({ message: 'using the last good rules of the other workers', because: 'cannot read the rules file: ENOENT' });
+      const path = join(dir, 'rules.yaml');
+      await writeFile(path, GOOD2);
+      const valid = sharing(GOOD);
+      expect(rewrite(await (await fileRules(path, { ...obs, env: {}, shared: valid.shared })).provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+      expect(valid.asked).toEqual([]);
+      expect(valid.told).toEqual([GOOD2]);
+    });
+
+    it('refuses last good rules that are invalid (never trusted blindly), and starts as without them when none are given', async () => {
+      const path = join(dir, 'rules.yaml');
+      await writeFile(path, BAD);
+      const obs = captureObservability();
+      const state = await (await fileRules(path, { ...obs, env: {}, shared: sharing(BAD.replace('blue', 'red')).shared })).provider.current();
+      expect(state.ok).toBe(false);
+      expect(obs.logs().map((l) => l['message'])).toEqual(['rules document is invalid', 'the last good rules given are invalid: not used']);
+      const none = captureObservability();
+      expect((await (await fileRules(path, { ...none, env: {}, shared: sharing(undefined).shared })).provider.current()).ok).toBe(false);
+      expect(none.logs().map((l) => l['message'])).toEqual(['rules document is invalid']);
+    });
   });
 
   it('a followed file replaced by a named pipe: the check neither blocks nor reads it, says so once, keeps the last good rules, and reads the file put back', async () => {
