@@ -217,41 +217,36 @@ describe("render's own verifier (the one invoke and serve build)", () => {
     expect(Object.keys(await run(inline(`127.0.0.1:${String(closer.port)}`, '    verify: true\n')))).toContain('TCPCONNECTWRAP');
   });
 
-  it('checks many targets at once without a "possible memory leak" warning (the bundled CLI, as a process)', async () => {
-    const cli = await bundleCli(join(dir, 'cli-many.mjs'));
-    // Answered late, so that all 12 checks listen to the one deadline signal at the same time.
-    registry.fake.route = (_q, s) => setTimeout(() => s.writeHead(404).end(), 300);
-    const input = Array.from({ length: 12 }, (_, i) => pod(`p${i}`, `gcr.io/app${i}:1`)).join('---\n');
-    const child = spawn(process.execPath, [cli, 'render', '--config', rulesFile('    verify: true\n')], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: registry.pki.caFile },
-    });
-    let err = '';
-    child.stdout.resume();
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.end(input);
-    expect(await code).toBe(0);
-    expect(err.match(/^warning: .* unchanged \(rule gcr\): not found in /gm)).toHaveLength(12);
-    expect(err).not.toContain('MaxListenersExceededWarning');
-  }, 30_000);
-
-  /** The bundled CLI's `render` with the test CA only in an operating system store of SSL_CERT_FILE. */
-  async function renderWithStore(store: string): Promise<{ code: number | null; out: string; err: string }> {
+  /** The bundled CLI's `render` of `input` with a verifying rule, as a process with `env`: its exit code, stdout and stderr. */
+  async function renderProcess(input: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
     const cli = await bundleCli(join(dir, 'cli.mjs'));
-    registry.fake.route = only('a');
-    const certs = mkdtempSync(join(dir, 'certs-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: store, SSL_CERT_DIR: certs };
-    delete env['NODE_EXTRA_CA_CERTS'];
-    delete env['NODE_OPTIONS'];
     const child = spawn(process.execPath, [cli, 'render', '--config', rulesFile('    verify: true\n')], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
     const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.end(POD);
+    child.stdin.end(input);
     return { code: await code, out, err };
+  }
+
+  it('checks many targets at once without a "possible memory leak" warning (the bundled CLI, as a process)', async () => {
+    // Answered late, so that all 12 checks listen to the one deadline signal at the same time.
+    registry.fake.route = (_q, s) => setTimeout(() => s.writeHead(404).end(), 300);
+    const input = Array.from({ length: 12 }, (_, i) => pod(`p${i}`, `gcr.io/app${i}:1`)).join('---\n');
+    const { code, err } = await renderProcess(input, { ...process.env, NODE_EXTRA_CA_CERTS: registry.pki.caFile });
+    expect(code).toBe(0);
+    expect(err.match(/^warning: .* unchanged \(rule gcr\): not found in /gm)).toHaveLength(12);
+    expect(err).not.toContain('MaxListenersExceededWarning');
+  }, 30_000);
+
+  /** The bundled CLI's `render` with the test CA only in an operating system store of SSL_CERT_FILE. */
+  function renderWithStore(store: string): Promise<{ code: number | null; out: string; err: string }> {
+    registry.fake.route = only('a');
+    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: store, SSL_CERT_DIR: mkdtempSync(join(dir, 'certs-')) };
+    delete env['NODE_EXTRA_CA_CERTS'];
+    delete env['NODE_OPTIONS'];
+    return renderProcess(POD, env);
   }
 
   // tls.getCACertificates reads the store: Node.js 22.15, 23.5 and later (the Lambda runtime's and
@@ -281,20 +276,9 @@ describe("render's own verifier (the one invoke and serve build)", () => {
   }, 30_000);
 
   it('trusts NODE_EXTRA_CA_CERTS (the bundled CLI, as a process)', async () => {
-    const cli = await bundleCli(join(dir, 'cli.mjs'));
     registry.fake.route = only('a');
-    const input = `${POD}---\n${pod('q', 'gcr.io/b:1')}`;
-    const child = spawn(process.execPath, [cli, 'render', '--config', rulesFile('    verify: true\n')], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: registry.pki.caFile },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.end(input);
-    expect(await code).toBe(0);
+    const { code, out, err } = await renderProcess(`${POD}---\n${pod('q', 'gcr.io/b:1')}`, { ...process.env, NODE_EXTRA_CA_CERTS: registry.pki.caFile });
+    expect(code).toBe(0);
     expect(out).toBe(`${rewritten(registry.fake.host)}---\n${pod('q', 'gcr.io/b:1')}`);
     expect(err).toMatch(/^warning: document 2: Pod q: \/spec\/containers\/0\/image: left gcr\.io\/b:1 unchanged \(rule gcr\): not found in 127\.0\.0\.1:\d+\n$/);
   }, 30_000);
