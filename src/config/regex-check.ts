@@ -175,7 +175,11 @@ function compiled(source: string, compile: RuleRegexCompile): { readonly anchore
     // `new RegExp` only parses: V8 compiles at the first exec, where a pattern past its size limit
     // throws "Regular expression too large" (about 32,000 classes in a row). Compile the largest
     // form the rewriter runs, the group-counting probe of src/core/replace-template.ts (`groupsOf`).
-    new RegExp(`${new RegExp(anchored, compile.flags).source}|`, compile.flags).exec('');
+    // The empty alternative first: V8 compiles the whole pattern before it matches, and matches ''
+    // at once. After the pattern (`...|`), a pattern that fails on '' was run first, and one that
+    // backtracks, not yet analysed, held the process for good: `((?:\S{7}a||){7}\/|x+){7}\$`
+    // (found by the subset parser's property test) hung check-config, a cold start, a reload.
+    new RegExp(`|${new RegExp(anchored, compile.flags).source}`, compile.flags).exec('');
   } catch (e) {
     // V8's message quotes the whole pattern, here some hundred kilobytes: keep only its reason.
     const reason = (e as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/[a-z]*: /, '');

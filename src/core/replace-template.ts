@@ -269,8 +269,9 @@ export function parseTemplate(tpl: string, groupCount: number, groupNames: Reado
 
 /** Names of the capture groups of a compiled regex, and how many there are. */
 export function groupsOf(re: RegExp): { count: number; names: Set<string> } {
-  // An empty alternative makes the regex match '' so the groups show up in the result.
-  const probe = new RegExp(`${re.source}|`, re.flags).exec('');
+  // An empty alternative makes the regex match '' so the groups show up in the result; first, so
+  // that the pattern itself is never run (one that backtracks on '' would hold the process).
+  const probe = new RegExp(`|${re.source}`, re.flags).exec('');
   return { count: probe === null ? 0 : probe.length - 1, names: new Set(Object.keys(probe?.groups ?? {})) };
 }
 

@@ -64,3 +64,30 @@ process.stdout.write(String(regexProblem(source, { anchored: anchoredRuleSource,
     expect(r).toEqual({ status: 0, signal: null, stdout: problemAt(PREFIX.length + 4 * MAX_GROUP_NESTING + 1) });
   });
 });
+
+/**
+ * The probes that make V8 compile a rule regex (the check's, src/config/regex-check.ts `compiled`,
+ * and the group count, src/core/replace-template.ts `groupsOf`) match '' with an empty alternative.
+ * Placed after the pattern (`...|`), the pattern itself ran first on '', and one that backtracks on
+ * it, not yet analysed, held the process for good: this regex, found by
+ * regex-subset.property.test.ts (CI's unit run stuck for ten minutes), hung check-config, a cold
+ * start and every serve worker's reload. Run in a child: a hang here must fail, not hold jest.
+ */
+describe('a rule regex that backtracks on the empty string', () => {
+  const HANGS = "((?:\\S{007}a\\+*||){007}\\/??|<{0,1}'{1,}){007}\\$";
+
+  it("is refused by the analysis at once, and its groups are counted without running it", async () => {
+    const r = await runSnippet(
+      `import { regexProblem } from './src/config/regex-check.ts';
+import { groupsOf } from './src/core/replace-template.ts';
+import { anchoredRuleSource, RULE_REGEX_FLAGS } from './src/core/rules.ts';
+const source = ${JSON.stringify(HANGS)};
+const groups = groupsOf(new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS));
+process.stdout.write(JSON.stringify({ problem: regexProblem(source, { anchored: anchoredRuleSource, flags: RULE_REGEX_FLAGS }), count: groups.count }));`,
+      { timeout: 20_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ problem: 'repeats an alternation (like (a|b)*), which can backtrack exponentially; use a character class', count: 1 });
+  }, 60_000);
+});
