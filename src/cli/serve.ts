@@ -40,7 +40,8 @@ import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server
 import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { type Env, readSettings } from '../config/settings.js';
-import { flushSchedule, LISTEN_PORT_ENV, LOG_FLUSH_BYTES, LOG_FLUSH_MS, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
+import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from './log-relay.js';
+import { LISTEN_PORT_ENV, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;

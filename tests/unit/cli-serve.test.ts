@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli/main.js';
 import { batchedLines, MAX_LOG_BACKLOG_BYTES, parseListen, runServe } from '../../src/cli/serve.js';
-import { LOG_FLUSH_BYTES } from '../../src/cli/serve-workers.js';
+import { LOG_FLUSH_BYTES } from '../../src/cli/log-relay.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
