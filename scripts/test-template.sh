@@ -67,6 +67,9 @@ else
 fi
 
 step "sam build (esbuild, no container) -> $work/build"
+# The README's `npm run sam:build` (sam local, publishing) leaves .aws-sam/build in the project: only
+# what this build writes there is an error, not a directory that was there before it.
+touch "$work/before-build"
 start=$SECONDS
 # SAM copies the sources, runs `npm install --omit=dev` in the copy and then esbuild, which must
 # therefore come from PATH (it is a devDependency).
@@ -74,7 +77,7 @@ PATH="$root/node_modules/.bin:$PATH" "$venv/bin/sam" build --template-file templ
   --build-dir "$work/build" --cache-dir "$work/cache" >&2
 sam_seconds=$((SECONDS - start))
 step "sam build took ${sam_seconds}s"
-if [[ -e "$root/.aws-sam" ]]; then
+if [[ -e "$root/.aws-sam" ]] && [[ -n "$(find "$root/.aws-sam" -newer "$work/before-build" -print -quit)" ]]; then
   step "error: sam build wrote $root/.aws-sam; it must build only into --build-dir"
   exit 1
 fi
