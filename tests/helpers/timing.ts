@@ -13,3 +13,15 @@ export function fastest(runs: number, f: () => void): number {
   }
   return best;
 }
+
+/**
+ * The least of up to `attempts` ratios `measure()` gives, stopping at the first below `bound`.
+ * A cost that grows the wrong way (quadratic instead of linear) is above the bound every time; a
+ * ratio pushed over it by the rest of the machine (other jest workers, a GC pause in one timing)
+ * is measured again instead of failing the test. The caller still asserts the result.
+ */
+export function leastRatio(bound: number, measure: () => number, attempts = 3): number {
+  let least = Infinity;
+  for (let i = 0; i < attempts && least >= bound; i++) least = Math.min(least, measure());
+  return least;
+}

@@ -20,7 +20,7 @@ import { TEST_ENV } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { podReview } from '../helpers/admission-review.js';
 import { hostileImages, plainImagesLike } from '../helpers/hostile-images.js';
-import { fastest } from '../helpers/timing.js';
+import { fastest, leastRatio } from '../helpers/timing.js';
 
 const rewriter = rewriterFrom(`rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n  - name: dots\n    regex: '([a-z0-9.-]+)\\.example\\.com/(.*)'\n    replace: mirror.example.net/$1/$2\n`);
 
@@ -40,7 +40,7 @@ describe('thousands of hostile images', () => {
     // Fresh names each run, so that the rewriter's memo does not answer.
     let run = 0;
     const cost = (images: readonly string[]) => fastest(3, () => answer(pod(images.map((x) => `${x}${run++}`))));
-    const ratio = cost(hostile) / cost(baseline);
+    const ratio = leastRatio(4, () => cost(hostile) / cost(baseline));
     process.stdout.write(`3,200 hostile images vs 3,200 plain ones: ${ratio.toFixed(2)}x\n`);
     // Before the fixes: 8 times (3 s against 0.4 s here; 4 s for the review in the report).
     expect(ratio).toBeLessThan(4);
@@ -132,7 +132,7 @@ describe('a rule with a long imagePullSecrets list', () => {
       });
     };
     // 16 times more names: the quadratic loop made it about 16 * 16 * 200 / 200 times more.
-    expect(cost(6400) / cost(400)).toBeLessThan(40);
+    expect(leastRatio(40, () => cost(6400) / cost(400))).toBeLessThan(40);
   });
 
   it('each name once, in order of first use', () => {
