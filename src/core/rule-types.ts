@@ -57,6 +57,12 @@ export interface CompiledRule {
   readonly hostSuffix?: string;
   /** A regex rule's: the host its results must have, with a port at most (replace-template.ts, templateHostExact). */
   readonly hostExact?: string;
+  /**
+   * A regex rule's: how its results start, when its replace starts with text that names the host
+   * whole (`mirror.example.com/` for `mirror.example.com/$1`, the host as names spell it). A rule
+   * that matches its own results leaves alone an image that starts so (src/core/rules.ts, compute).
+   */
+  readonly resultStart?: string;
 }
 
 export interface RewriteContext {
@@ -66,7 +72,7 @@ export interface RewriteContext {
 
 export type RewriteResult =
   | { readonly kind: 'rewritten'; readonly image: string; readonly rewritten: string; readonly rule: CompiledRule }
-  | { readonly kind: 'unchanged'; readonly image: string; readonly reason: 'no-match' | 'excluded' | 'identical' }
+  | { readonly kind: 'unchanged'; readonly image: string; readonly reason: 'no-match' | 'excluded' | 'identical' | 'at-target' }
   | { readonly kind: 'invalid'; readonly image: string; readonly error: string }
   | { readonly kind: 'rejected'; readonly image: string; readonly rule: CompiledRule; readonly candidate: string; readonly error: string };
 

@@ -245,9 +245,10 @@ function allTakenAgain(samples: readonly RegexSample[], rewriter: Rewriter): { r
 }
 
 /**
- * The warnings for regex rules whose results an unscoped rule takes again: `(.+)` ->
- * `mirror.example.com/$1` ("mirror everything") matches its own results, and each of them is
- * refused at admission, so the rule rewrites nothing. What a regex produces is not decidable; the
+ * The warnings for regex rules whose results an unscoped rule takes again: `gcr\.io/(.+)` ->
+ * `mirror.example.com/$1` behind a rule that takes `mirror.example.com/...` elsewhere, so each of
+ * its results is refused at admission and the rule rewrites nothing (a rule that takes only its own
+ * results again leaves them, src/core/rules.ts, so it is not warned about). What a regex produces is not decidable; the
  * samples are results the rule gives for names its regex matches (src/core/regex-samples.ts), and
  * the warning needs every one of them that is a name with a registry host taken again (a rule
  * with none gets no warning): the first few of each rule, then, for a rule all of those warn

@@ -146,7 +146,8 @@ function compileRule(
     }
   }
   if (issues.length > before) return undefined;
-  samples.set(index, { start: templateStart(parts), first, more: () => regexSamples(source, apply, MORE_RULE_SAMPLES) });
+  const start = templateStart(parts);
+  samples.set(index, { start, first, more: () => regexSamples(source, apply, MORE_RULE_SAMPLES) });
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
   // With verify, the webhook asks the target's host: a host from the Pod's own text is any address
@@ -160,6 +161,8 @@ function compileRule(
     pattern: source,
     ...(hostSuffix === undefined ? {} : { hostSuffix }),
     ...(hostExact === undefined ? {} : { hostExact }),
+    // Only a start that names its host whole (up to a "/") says where the rule's results are.
+    ...(start.includes('/') ? { resultStart: start } : {}),
     apply,
   });
 }
@@ -362,6 +365,15 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     if (newName === name) return { kind: 'unchanged', image, reason: 'identical' };
     const again = excluded(newName) ? undefined : firstMatch(newName, ns);
     if (again !== undefined && !sameName(again.name, newName)) {
+      // A rule that matches its own results (`(.+)` -> `mirror.example.com/$1`, "mirror everything")
+      // leaves an image that already starts as its results do (its target), and rewrites any other
+      // whose result it then leaves: the rewrite stays idempotent without an `exclude` of the target.
+      // (Below, `compute` of the result ends at the first test: the result starts as the rule's do.)
+      const start = hit.rule.resultStart;
+      if (again.rule === hit.rule && start !== undefined) {
+        if (name.startsWith(start)) return { kind: 'unchanged', image, reason: 'at-target' };
+        if (newName.startsWith(start) && compute(candidate, ns).kind === 'unchanged') return { kind: 'rewritten', image, rewritten: candidate, rule: hit.rule };
+      }
       return {
         kind: 'rejected',
         image,

@@ -144,6 +144,50 @@ rules:
     expect(chain.rewrite('mirror.example.com/gcr/app').kind).toBe('rewritten');
   });
 
+  it.each([
+    { what: 'a catch-all', rule: "regex: '(.+)'\n    replace: mirror.example.com/$1", image: 'nginx:1.27', want: 'mirror.example.com/docker.io/library/nginx:1.27' },
+    { what: 'named groups', rule: "regex: '(?<host>[^/]+)/(?<path>.+)'\n    replace: mirror.example.com/$<host>/$<path>", image: 'gcr.io/team/app:1', want: 'mirror.example.com/gcr.io/team/app:1' },
+    { what: 'a path inside the same registry', rule: "regex: 'docker\\.io/(.+)'\n    replace: docker.io/mirror/$1", image: 'bitnami/redis:7', want: 'docker.io/mirror/bitnami/redis:7' },
+  ])('a rule that matches its own results ($what) rewrites an image once and leaves its results and its target alone', ({ rule, image, want }) => {
+    // "Mirror everything" without an `exclude` of the mirror: each result starts as the rule's
+    // results do, so the rule leaves it (reinvocation changes nothing); before, every result was
+    // refused as "rewritten again" and the rule rewrote nothing.
+    const rw = rewriterFrom(`rules:\n  - name: all\n    ${rule}\n`);
+    expect(rw.rewrite(image)).toMatchObject({ kind: 'rewritten', rewritten: want, rule: { name: 'all' } });
+    expect(rw.rewrite(want)).toEqual({ kind: 'unchanged', image: want, reason: 'at-target' });
+    const digest = `${image.replace(/:[^:/]+$/, '')}@sha256:${'a'.repeat(64)}`;
+    const once = rw.rewrite(digest);
+    expect(once.kind === 'rewritten' && once.rewritten.endsWith(`@sha256:${'a'.repeat(64)}`)).toBe(true);
+    if (once.kind === 'rewritten') expect(rw.rewrite(once.rewritten)).toMatchObject({ kind: 'unchanged', reason: 'at-target' });
+    expect(explainImage(rw, want)).toEqual({ image: want, rewritten: want, rule: '' });
+  });
+
+  it('a rule that matches its own results still refuses a result another rule would then rewrite', () => {
+    // The result is left by the rule itself, but an earlier rule takes it: not idempotent, refused as before.
+    const rw = rewriterFrom(`
+rules:
+  - name: m
+    regex: 'mirror\\.example\\.com/(.*)'
+    replace: other.example.com/$1
+  - name: all
+    regex: '(.+)'
+    replace: mirror.example.com/$1
+`);
+    const r = rw.rewrite('gcr.io/app:1');
+    expect(r).toMatchObject({ kind: 'rejected', rule: { name: 'all' } });
+    if (r.kind === 'rejected') expect(r.error).toContain('which rule "m" would rewrite again');
+    // A rule that matches its own results whose result another rule takes after it has left it
+    // (an exclude-like shape: the second rule is reached only when the first leaves the image).
+    const shortened = rewriterFrom(`
+rules:
+  - name: shorten
+    regex: 'mirror\\.example\\.com/old/(.+)'
+    replace: mirror.example.com/$1
+`);
+    // Not the rule's own results (they do not start with old/): applied as before.
+    expect(shortened.rewrite('mirror.example.com/old/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/app:1' });
+  });
+
   it('applies a result that a later rule only respells (same registry: reinvocation leaves it as it is)', () => {
     // The second rule maps each name it takes to another spelling of the same name (a `:443`, an
     // upper-case host): on reinvocation the result is "identical", so the first rewrite is stable.
@@ -647,10 +691,11 @@ describe('validation warnings', () => {
       want: 'rules[0].replace: rule "legacy" rewrites nothing: rule "k8s" (rules[1]) matches every name it produces ("registry.k8s.io/..."), and a result that a rule would rewrite again is not applied; write the final target',
     },
     {
-      // "Mirror everything": check-config said "ok"; at admission every image was left alone.
-      why: 'a regex rule that matches what it produces (so none of its results is applied)',
-      doc: "rules:\n  - {name: everything, regex: '(.+)', replace: mirror.example.com/$1}\n",
-      want: 'rules[0].replace: rule "everything" rewrites nothing: rule "everything" (rules[0]) matches what it produces (it gives "mirror.example.com/x.x/x" for "x.x/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
+      // "Mirror everything" behind a rule that takes the mirror's names: check-config said "ok"; at
+      // admission every image was left alone. (Alone, the rule leaves its own results: rewritten once.)
+      why: 'a regex rule whose every result an earlier rule would rewrite again',
+      doc: "exclude: [other.example.com]\nrules:\n  - {name: m, regex: 'mirror\\.example\\.com/(.*)', replace: other.example.com/$1}\n  - {name: everything, regex: '(.+)', replace: mirror.example.com/$1}\n",
+      want: 'rules[1].replace: rule "everything" rewrites nothing: rule "m" (rules[0]) matches what it produces (it gives "mirror.example.com/x.x/x" for "x.x/x"), and a result that a rule would rewrite again is not applied; narrow the regex, or exclude the target',
     },
     {
       why: 'a regex rule whose results a later rule would rewrite again',
