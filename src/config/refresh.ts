@@ -72,10 +72,14 @@ export interface EngineHooks {
 /**
  * A document's issues for a log line: the first MAX_LISTED, each clipped, and the number left out
  * in `issuesCut` (a bad 460 KB document has 30,000 problems: all of them made one 1.7 MB line, which
- * CloudWatch Logs cuts into pieces that are not JSON). `check-config` lists them all.
+ * CloudWatch Logs cuts into pieces that are not JSON). `check-config` lists them all. Among the
+ * problems of an invalid document, a warning is marked `warning: ` as the command line marks it
+ * (src/config/load.ts, formatIssues), so the Lambda, `serve` and the CLI list the same lines, and
+ * nobody fixes a warning thinking it is what keeps the document from loading.
  */
 function issueFields(issues: readonly Issue[]): { issues: string[]; issuesCut?: number } {
-  const listed = issues.slice(0, MAX_LISTED).map((i) => clip(formatIssue(i)));
+  const mixed = issues.some((i) => i.severity === 'error');
+  const listed = issues.slice(0, MAX_LISTED).map((i) => clip(`${mixed && i.severity === 'warning' ? 'warning: ' : ''}${formatIssue(i)}`));
   return issues.length > listed.length ? { issues: listed, issuesCut: issues.length - listed.length } : { issues: listed };
 }
 

@@ -29,6 +29,7 @@ import {
   ssmRules,
   type SsmRulesOptions,
 } from '../../src/config/sources.js';
+import { formatIssues } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { errorCode, MAX_TOKEN_FILE_BYTES } from '../../src/config/token.js';
@@ -164,6 +165,20 @@ describe('inlineRules', () => {
     ]);
     obs.metrics.publishStoredMetrics();
     expect(obs.emf()).toEqual([expect.objectContaining({ ConfigErrors: 1 })]);
+  });
+
+  it('marks a warning among the problems of an invalid document "warning: ", as check-config prints it (the log listed it like a problem)', async () => {
+    const doc = 'rules:\n  - name: team\n    match: registry:5000\n    replace: mirror.example.com/team\n  - name: self\n    match: gcr.io\n    replace: gcr.io/mirror\nexclude: [registry:5000]\n';
+    const obs = captureObservability();
+    const state = await inlineRules(doc, 'REWRITE_RULES', { ...obs, env: {} }).current();
+    expect(state).toMatchObject({ ok: false, reason: 'rules document REWRITE_RULES is invalid (1 problem(s), see the logs)' });
+    const issues = obs.logs().find((l) => l['message'] === 'rules document is invalid')?.['issues'];
+    expect(issues).toEqual([
+      'rules[1].replace: "gcr.io/mirror" is inside "gcr.io", so this rule would match its own result and rewrite it again on every reinvocation',
+      'warning: rules[0]: rule "team" is never used: exclude "registry:5000" covers every name it matches',
+    ]);
+    // The same lines as the command line's `error: invalid rules document ...` listing.
+    expect(issues).toEqual(formatIssues(state.ok ? [] : (state.issues ?? [])).split('\n').map((l) => l.slice(2)));
   });
 
   it('logs at most MAX_LISTED problems, each clipped, and counts the rest in issuesCut (a bad file of 30,000 problems made a 1.7 MB line)', async () => {
