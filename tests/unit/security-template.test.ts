@@ -281,11 +281,11 @@ describe('template.yaml: the endpoint', () => {
     const settings = list(api?.Properties['MethodSettings']) as Record<string, Json>[];
     expect(settings).toContainEqual(expect.objectContaining({ ResourcePath: '/*', HttpMethod: '*', ThrottlingRateLimit: { Ref: 'ThrottlingRateLimit' }, ThrottlingBurstLimit: { Ref: 'ThrottlingBurstLimit' } }));
     const params = template.Parameters;
+    expect(params['ThrottlingRateLimit']?.['Type']).toBe('Number');
+    expect(Number(params['ThrottlingRateLimit']?.['MinValue'])).toBeGreaterThanOrEqual(1);
     for (const p of ['ThrottlingRateLimit', 'ThrottlingBurstLimit']) {
-      expect(params[p]?.['Type']).toBe('Number');
       expect(Number(params[p]?.['Default'])).toBeGreaterThan(0);
       expect(Number(params[p]?.['Default'])).toBeLessThanOrEqual(1000);
-      expect(Number(params[p]?.['MinValue'])).toBeGreaterThanOrEqual(1);
     }
   });
 
@@ -503,6 +503,14 @@ describe('template.yaml: every value a numeric setting admits, the function acce
       }
     });
     expect(refused).toEqual([]);
+  });
+
+  // API Gateway's burst is a whole number (the rate may be a fraction). A Number parameter also took
+  // 200.5 or 1e3, which passed the parameter checks and then failed the deploy at the stage.
+  it('ThrottlingBurstLimit: every value the template takes is a whole number from 1', () => {
+    const admitted = ['0', '1', '200', '200.0', '200.5', '1e3', '+200', '0200', '-1', '999999', '1000000', ''].filter((v) => admits('ThrottlingBurstLimit', v));
+    expect(admitted).toContain(template.Parameters['ThrottlingBurstLimit']?.['Default']);
+    expect(admitted).toEqual(['1', '200', '999999']);
   });
 
   // Lambda's MemorySize is a whole number of MB (128 to 10240). A Number parameter also took 256.5
