@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, openCliSources, parseFlags, UsageError } from './common.js';
 import { userPath } from './user-path.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
+import { describeSystemError } from '../config/system-error.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, type WebhookResult } from '../lambda/handler.js';
 import { createObservability, logLevelFromEnv } from '../observability/telemetry.js';
@@ -79,7 +80,7 @@ export const command: Command = async (args, io) => {
     // read past it, as rules documents are read.
     event = JSON.parse((await readFile(userPath(io.env, 'invoke', file), 'utf8')).replace(/^\uFEFF/, ''));
   } catch (e) {
-    const reason = e instanceof SyntaxError ? 'not valid JSON' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    const reason = e instanceof SyntaxError ? 'not valid JSON' : describeSystemError(e);
     io.stderr(`error: cannot read event ${file}: ${reason}\n`);
     return EXIT.failure;
   }

@@ -19,6 +19,7 @@ import { constants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
+import { describeSystemError } from '../config/system-error.js';
 import { printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
 import type { PlannedRewrite } from '../core/decide.js';
@@ -54,10 +55,9 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
   try {
     bytes = await readFile(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
     // `kubectl apply -f DIR` reads a folder of manifests; -f here takes one file: say so, not only EISDIR.
-    const hint = code === 'EISDIR' ? ' (a directory: -f takes one file, or - for stdin)' : '';
-    io.stderr(`error: cannot read ${file}: ${code ?? (e as Error).message}${hint}\n`);
+    const hint = (e as NodeJS.ErrnoException).code === 'EISDIR' ? '; -f takes one file, not a directory, or - for stdin' : '';
+    io.stderr(`error: cannot read ${file}: ${describeSystemError(e)}${hint}\n`);
     return undefined;
   }
   try {

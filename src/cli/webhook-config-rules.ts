@@ -6,6 +6,7 @@
 import { type Io, isNotUtf8 } from './common.js';
 import { formatIssues, parseRules } from '../config/load.js';
 import { readRulesFile } from '../config/rules-provider.js';
+import { describeSystemError } from '../config/system-error.js';
 import type { CompiledRule } from '../core/rules.js';
 
 /** What an unset variable stands for here; each keeps a `replace` that uses it a valid name. */
@@ -41,7 +42,7 @@ export async function readConditionRules(file: string, io: Io): Promise<{ readon
     // UTF-8 or an error, as every command reads its rules file (src/config/rules-provider.ts).
     text = await readRulesFile(file);
   } catch (e) {
-    const reason = isNotUtf8(e) ? 'not UTF-8 text (save the rules document as UTF-8)' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    const reason = isNotUtf8(e) ? 'not UTF-8 text (save the rules document as UTF-8)' : describeSystemError(e);
     io.stderr(`error: cannot read --config ${file}: ${reason}\n`);
     return undefined;
   }

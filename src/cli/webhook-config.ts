@@ -38,6 +38,7 @@
 import { readFile } from 'node:fs/promises';
 import { Document } from 'yaml';
 import { type Command, EXIT, parseFlags, UsageError } from './common.js';
+import { describeSystemError } from '../config/system-error.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
@@ -357,7 +358,7 @@ export const command: Command = async (args, io) => {
     try {
       caBundlePem = await readFile(caFile, 'utf8');
     } catch (e) {
-      io.stderr(`error: cannot read --ca-bundle ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      io.stderr(`error: cannot read --ca-bundle ${caFile}: ${describeSystemError(e)}\n`);
       return EXIT.failure;
     }
   }

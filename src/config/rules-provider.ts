@@ -30,7 +30,7 @@ import { type ProviderDeps, refreshEngine, type RulesProvider, type RulesState }
 import { NotRegularFileError, readUpTo } from './bounded-read.js';
 import { MAX_RULES_DOCUMENT_BYTES } from './rules-text.js';
 import { ENV, type RulesSetting, SourceError } from './settings.js';
-import { type AwsClients, errorCode, errorDetail, fileErrorCode, READ_TIMEOUT_MS } from './token.js';
+import { type AwsClients, errorCode, errorDetail, READ_TIMEOUT_MS } from './token.js';
 
 /** First retry delay after a failed read; doubles per consecutive failure. */
 export const RETRY_BASE_MS = 1000;
@@ -115,7 +115,10 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
         retryInMs,
         keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: answering without rewriting',
       });
-      return engine.failed(`rules parameter ${name} could not be read (${code})`);
+      // import() on this error path only: statically, the module the existence checks share with the
+      // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).
+      const { becauseOf } = await import('./system-error.js');
+      return engine.failed(`rules parameter ${name} could not be read${becauseOf(code)}`);
     }
     const state = await engine.apply({ text, version });
     // An invalid document is retried like a failed read: the user fixing it should not wait a TTL.
@@ -215,10 +218,12 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
     try {
       text = await readRulesFile(path, { regularFile });
     } catch (e) {
-      const code = e instanceof NotRegularFileError ? NOT_REGULAR : (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : fileErrorCode(e);
-      if (lastFailure !== code) deps.logger.error('cannot read the rules file', { source: path, error: code, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
-      lastFailure = code;
-      engine.failed(`cannot read rules document ${path}: ${code}`);
+      // In words with the code (`no such file or directory (ENOENT)`): the code alone said nothing to most readers.
+      const { describeSystemError } = await import('./system-error.js');
+      const reason = e instanceof NotRegularFileError ? NOT_REGULAR : (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : describeSystemError(e);
+      if (lastFailure !== reason) deps.logger.error('cannot read the rules file', { source: path, error: reason, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
+      lastFailure = reason;
+      engine.failed(`cannot read rules document ${path}: ${reason}`);
       return;
     }
     lastFailure = undefined;

@@ -25,18 +25,13 @@ export interface AwsClients {
 /**
  * The AWS error code (`AccessDeniedException`, `ParameterNotFound`, `TimeoutError`...), never a
  * message. A socket error, which the SDK passes on as a plain `Error`, is named by its code
- * (`ECONNREFUSED`, `ENOTFOUND`), as the existence checks name it (src/verify/verifier.ts): the
+ * (`ECONNREFUSED`, `ENOTFOUND`), as the existence checks name it (src/config/system-error.ts, errorName): the
  * reason of a failed rules read is shown to kubectl users, and "(Error)" says nothing.
  */
 export function errorCode(e: unknown): string {
   if (!(e instanceof Error)) return 'Error';
   const code = (e as NodeJS.ErrnoException).code;
   return e.name === 'Error' && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : e.name;
-}
-
-/** A file error's code (`ENOENT`, `EACCES`...), else its message. */
-export function fileErrorCode(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? errorDetail(e);
 }
 
 /**
@@ -113,7 +108,9 @@ export async function resolveToken(setting: TokenSetting, deps: AwsClients, time
   try {
     raw = await readRaw(setting, deps, timeoutMs);
   } catch (e) {
-    const what = setting.kind === 'file' ? `cannot read ${from}: ${fileErrorCode(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs)}`;
+    // import(), on this error path only: statically, the module the existence checks share with the
+    // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).
+    const what = setting.kind === 'file' ? `cannot read ${from}: ${(await import('./system-error.js')).describeSystemError(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs)}`;
     throw new SourceError(what, [], { cause: e, unreadable: true });
   }
   if (setting.kind === 'secret' && raw?.trimStart().startsWith('{') === true) raw = tokenField(raw, from);

@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import type { SecureVersion, TlsOptions } from 'node:tls';
 import { NotRegularFileError, readUpTo } from '../config/bounded-read.js';
 import { type FileWatch, watchFiles } from '../config/file-watch.js';
+import { describeSystemError } from '../config/system-error.js';
 import type { Log } from '../observability/log.js';
 import { ServeError } from './options.js';
 
@@ -112,8 +113,7 @@ async function readNamed(file: string): Promise<Buffer | { readonly error: strin
     return bytes.length > MAX_PEM_FILE_BYTES ? { error: `cannot read ${file}: larger than ${MAX_PEM_FILE_BYTES} bytes` } : bytes;
   } catch (e) {
     if (e instanceof NotRegularFileError) return { error: `cannot read ${file}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` };
-    const err = e as NodeJS.ErrnoException;
-    return { error: `cannot read ${file}: ${err.code ?? err.message}` };
+    return { error: `cannot read ${file}: ${describeSystemError(e)}` };
   }
 }
 

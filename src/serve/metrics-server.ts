@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { describeSystemError } from '../config/system-error.js';
 import type { Log } from '../observability/log.js';
 import { ServeError } from './options.js';
 
@@ -99,7 +100,7 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
   });
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
-      reject(new ServeError(`--metrics-listen: cannot listen on ${options.host ?? '*'}:${String(options.port)}: ${e.code ?? e.message}`, { cause: e }));
+      reject(new ServeError(`--metrics-listen: cannot listen on ${options.host ?? '*'}:${String(options.port)}: ${describeSystemError(e)}`, { cause: e }));
     };
     server.once('error', onError);
     server.listen({ port: options.port, host: options.host }, () => {

@@ -29,6 +29,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:https';
+import { describeSystemError } from '../config/system-error.js';
 import { loadKeyPair, reloadCertificates, tlsOptions } from './certificates.js';
 import { Connections } from './connections.js';
 import { throttled } from './log-throttle.js';
@@ -54,7 +55,7 @@ const NOISY_WINDOW_MS = 10_000;
 function listen(server: Server, o: ResolvedOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
-      reject(new ServeError(`cannot listen on ${o.host ?? '*'}:${o.port}: ${e.code ?? e.message}`, { cause: e }));
+      reject(new ServeError(`cannot listen on ${o.host ?? '*'}:${o.port}: ${describeSystemError(e)}`, { cause: e }));
     };
     server.once('error', onError);
     server.listen({ port: o.port, host: o.host }, () => {

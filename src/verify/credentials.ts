@@ -15,6 +15,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { secretsManagerFor } from '../config/secret-client.js';
+import { becauseOf, errorName } from '../config/system-error.js';
 import type { CredentialLookup, RegistryCredentials } from './oci.js';
 
 // Its own copy, not core/json's: a module the entry and this lazily loaded one both import is split
@@ -79,9 +80,6 @@ export function parseCredentials(value: string): ReadonlyMap<string, RegistryCre
 
 export type CredentialsSource = (registry: string, signal: AbortSignal) => Promise<CredentialLookup>;
 
-const codeOf = (e: unknown): string => (e instanceof Error ? e.name : 'Error');
-
-
 /** The lookup the registry client calls; reads nothing until a registry asks for credentials. */
 export function createCredentialsSource(setting: CredentialsSetting, deps: CredentialsDeps): CredentialsSource {
   if (setting.kind === 'none') return () => Promise.resolve({ credentials: undefined });
@@ -107,8 +105,9 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
       readAt = deps.now();
       failure = undefined;
     } catch (e) {
-      const detail = raw === undefined ? codeOf(e) : (e as Error).message;
-      failure = { reason: `cannot read ${from} (${detail})`, retryAt: deps.now() + RETRY_MS };
+      // A socket error is named by its code, in words (`: connection refused (ECONNREFUSED)`), not "(Error)".
+      const detail = raw === undefined ? becauseOf(errorName(e)) : ` (${(e as Error).message})`;
+      failure = { reason: `cannot read ${from}${detail}`, retryAt: deps.now() + RETRY_MS };
     }
   };
 

@@ -10,6 +10,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { ECRClient } from '@aws-sdk/client-ecr';
+import { errorName } from '../config/system-error.js';
 import { Breakers } from './breaker.js';
 import { TtlCache } from './cache.js';
 import type { CredentialsSource } from './credentials.js';
@@ -92,23 +93,12 @@ export const requestKey = (r: VerifyRequest): string => (r.platforms.length === 
  */
 const ECR_ANSWERS = new Set(['AccessDeniedException', 'UnableToGetUpstreamImageException', 'InvalidParameterException']);
 
-/**
- * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket
- * error, which the SDK passes on as a plain `Error`, its `code` (`ECONNREFUSED`, `ENOTFOUND`).
- */
-function nameOf(e: unknown): string {
-  // Read as properties, not through instanceof: Node's socket errors may come from another realm
-  // (a vm context, as under jest) and are no `instanceof Error` there.
-  if (typeof e !== 'object' || e === null) return 'Error';
-  const { name, code } = e as { name?: unknown; code?: unknown };
-  if ((name === undefined || name === 'Error') && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code)) return code;
-  return typeof name === 'string' && name !== '' ? name.slice(0, 64) : 'Error';
-}
-
 /** An error of the SDK or of the network, as a short reason (never a stack, never a body). */
 function reasonOf(e: unknown, target: Target): string {
   if (e instanceof RegistryHttpError) return e.message;
-  const name = nameOf(e);
+  const name = errorName(e);
+  // The code alone, not in words (src/config/system-error.ts): a warning keeps this reason's end
+  // within its length, and `ECR in us-west-2 failed: connection refused (ECONNREFUSED)` lost its start there.
   if (target.kind === 'ecr') return name === 'AbortError' ? `no answer from ECR in ${target.region} within the deadline` : `ECR in ${target.region} failed (${name})`;
   return `cannot check ${target.registry} (${name})`;
 }
@@ -193,7 +183,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (e) {
       // An answer too large to read was still an answer, for that image: no sign the registry is
       // down, so not counted against it (its breaker would refuse every other image there).
-      const answered = (target.kind === 'ecr' && ECR_ANSWERS.has(nameOf(e))) || (e instanceof RegistryHttpError && e.kind === 'too-large');
+      const answered = (target.kind === 'ecr' && ECR_ANSWERS.has(errorName(e))) || (e instanceof RegistryHttpError && e.kind === 'too-large');
       outcome = { status: 'error', reason: reasonOf(e, target), ...(answered ? { answered: true as const } : {}) };
     }
     switch (outcome.status) {

@@ -353,7 +353,7 @@ describe('image-rewriter serve', () => {
     const io = captureIo(TEST_ENV);
     const args = baseArgs().map((a) => (a === pki.server.certFile ? join(scratch, 'missing.crt') : a));
     expect(await main(['serve', ...args], io)).toBe(EXIT.failure);
-    expect(io.err()).toMatch(/error: cannot read .*missing\.crt: ENOENT/);
+    expect(io.err()).toMatch(/error: cannot read .*missing\.crt: no such file or directory \(ENOENT\)$/m);
     expect(io.out()).toBe('');
   });
 

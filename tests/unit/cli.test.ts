@@ -147,7 +147,7 @@ describe('explain', () => {
   it('says clearly when the rules file cannot be read', async () => {
     const io = captureIo({});
     expect(await main(['explain', '--config', '/nonexistent/rules.yaml', 'x'], io)).toBe(EXIT.invalidConfig);
-    expect(io.err()).toBe('error: cannot read rules document /nonexistent/rules.yaml: ENOENT\n');
+    expect(io.err()).toBe('error: cannot read rules document /nonexistent/rules.yaml: no such file or directory (ENOENT)\n');
   });
 });
 

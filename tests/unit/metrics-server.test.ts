@@ -94,7 +94,7 @@ describe('the metrics server', () => {
     try {
       const second = startMetricsServer({ host: '127.0.0.1', port: first.port, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: '' }) });
       await expect(second).rejects.toThrow(ServeError);
-      await expect(second).rejects.toThrow(`--metrics-listen: cannot listen on 127.0.0.1:${String(first.port)}: EADDRINUSE`);
+      await expect(second).rejects.toThrow(`--metrics-listen: cannot listen on 127.0.0.1:${String(first.port)}: address already in use (EADDRINUSE)`);
     } finally {
       await first.close();
     }

@@ -172,12 +172,12 @@ describe('render command', () => {
 
   it('an unreadable file: exit 2', async () => {
     const r = await render(['-f', join(dir, 'missing.yaml')]);
-    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${join(dir, 'missing.yaml')}: ENOENT\n` });
+    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${join(dir, 'missing.yaml')}: no such file or directory (ENOENT)\n` });
   });
 
   it('a directory (as kubectl apply -f takes one): exit 2, and says -f takes one file', async () => {
     const r = await render(['-f', dir, '--check']);
-    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${dir}: EISDIR (a directory: -f takes one file, or - for stdin)\n` });
+    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read ${dir}: illegal operation on a directory (EISDIR); -f takes one file, not a directory, or - for stdin\n` });
   });
 
   it('usage errors: positionals, a bad --scope', async () => {

@@ -332,9 +332,9 @@ describe('start', () => {
   it.each([
     { why: 'the key is encrypted', files: () => ({ certFile: second.certFile, keyFile: join(scratch, 'encrypted.key') }), message: /the private key is encrypted: serve needs it unencrypted/ },
     { why: 'the certificate is DER', files: () => ({ certFile: join(scratch, 'server.der'), keyFile: second.keyFile }), message: /does not hold a PEM certificate \(it holds DER/ },
-    { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: ENOENT/ },
+    { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: no such file or directory \(ENOENT\)$/ },
     { why: 'the certificate file is 3 GB', files: () => ({ certFile: join(scratch, 'huge.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*huge\.crt: larger than 1048576 bytes/ },
-    { why: 'the certificate file is a folder', files: () => ({ certFile: scratch, keyFile: pki.server.keyFile }), message: /cannot read .*serve-lifecycle-[^:]*: EISDIR/ },
+    { why: 'the certificate file is a folder', files: () => ({ certFile: scratch, keyFile: pki.server.keyFile }), message: /cannot read .*serve-lifecycle-[^:]*: illegal operation on a directory \(EISDIR\)$/ },
     { why: 'the key does not match', files: () => ({ certFile: second.certFile, keyFile: third.keyFile }), message: /the private key does not belong to the certificate/ },
     { why: 'the certificate is not PEM', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.keyFile }), message: /does not hold a PEM certificate/ },
   ])('fails with a clear ServeError when $why', async ({ files, message }) => {
@@ -351,7 +351,7 @@ describe('start', () => {
       });
     });
     try {
-      await expect(start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+      await expect(start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: address already in use \(EADDRINUSE\)$/);
     } finally {
       blocker.close();
     }

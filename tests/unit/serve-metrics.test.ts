@@ -329,7 +329,7 @@ describe('serve --metrics-listen, refused', () => {
       for (const workers of ['1', '2']) {
         const b = serve(['--workers', workers, '--metrics-listen', `127.0.0.1:${String(taken)}`]);
         expect({ workers, code: await b.exited }).toEqual({ workers, code: EXIT.failure });
-        expect(b.stderr()).toContain(`error: --metrics-listen: cannot listen on 127.0.0.1:${String(taken)}: EADDRINUSE`);
+        expect(b.stderr()).toContain(`error: --metrics-listen: cannot listen on 127.0.0.1:${String(taken)}: address already in use (EADDRINUSE)`);
         // No worker was started (its lines would say `worker`), and nothing listened.
         expect(b.logs.filter((l) => typeof l['worker'] === 'number')).toEqual([]);
         expect(b.logs.filter((l) => l['message'] === 'certificate loaded')).toEqual([]);

@@ -322,7 +322,7 @@ describe('serve --workers 2', () => {
       expect(s.stderr()).toContain('absent');
       // Nor does an inherited IMAGE_REWRITER_REPLACEMENT make a first worker a replacement: the
       // CLI's plain report, not the JSON line of a worker that cannot start.
-      expect(s.stderr()).toMatch(/^error: cannot read --token-file .*absent: ENOENT$/m);
+      expect(s.stderr()).toMatch(/^error: cannot read --token-file .*absent: no such file or directory \(ENOENT\)$/m);
       expect(s.stderr()).not.toContain('worker cannot start');
     });
   }, 60_000);

@@ -885,7 +885,7 @@ describe('fileRules and a token file', () => {
       expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
       const messages = obs.logs().map((l) => l['message']);
       expect(messages).toEqual(['rules loaded', 'rules loaded', 'rules document is invalid', 'keeping the last good rules', 'cannot read the rules file']);
-      expect(obs.logs().at(-1)).toMatchObject({ level: 'ERROR', source: path, error: 'ENOENT', keeping: 'the last good rules' });
+      expect(obs.logs().at(-1)).toMatchObject({ level: 'ERROR', source: path, error: 'no such file or directory (ENOENT)', keeping: 'the last good rules' });
     } finally {
       watch?.close();
     }
@@ -938,7 +938,7 @@ describe('fileRules and a token file', () => {
       const missing = sharing(GOOD);
       const state = await (await fileRules(join(dir, 'none.yaml'), { ...obs, env: {}, shared: missing.shared })).provider.current();
       expect(rewrite(state, 'gcr.io/x')).toBe('asia.gcr.io/x');
-      expect(obs.logs().at(-1)).toMatchObject({ message: 'using the last good rules of the other workers', because: 'cannot read the rules file: ENOENT' });
+      expect(obs.logs().at(-1)).toMatchObject({ message: 'using the last good rules of the other workers', because: 'cannot read the rules file: no such file or directory (ENOENT)' });
       const path = join(dir, 'rules.yaml');
       await writeFile(path, GOOD2);
       const valid = sharing(GOOD);
@@ -999,7 +999,7 @@ describe('fileRules and a token file', () => {
     const bad = await (await fileRules(path, { ...obs, env: {} })).provider.current();
     expect(bad).toMatchObject({ ok: false, issues: [expect.objectContaining({ path: ['rules', 0, 'replace'] }), expect.objectContaining({ path: ['rules', 0, 'colour'] })] });
     const missing = await (await fileRules(join(dir, 'none.yaml'), { ...obs, env: {} })).provider.current();
-    expect(missing).toEqual({ ok: false, reason: `cannot read rules document ${join(dir, 'none.yaml')}: ENOENT` });
+    expect(missing).toEqual({ ok: false, reason: `cannot read rules document ${join(dir, 'none.yaml')}: no such file or directory (ENOENT)` });
   });
 
   it('says a file that is not UTF-8 (saved as UTF-16) is not UTF-8, instead of "must be a mapping"', async () => {
@@ -1036,7 +1036,7 @@ describe('fileRules and a token file', () => {
     );
     const missing = await resolveToken({ kind: 'file', path: join(dir, 'none') }, deps).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(SourceError);
-    expect(missing).toMatchObject({ unreadable: true, message: `cannot read --token-file ${join(dir, 'none')}: ENOENT` });
+    expect(missing).toMatchObject({ unreadable: true, message: `cannot read --token-file ${join(dir, 'none')}: no such file or directory (ENOENT)` });
   });
 
   it(`takes a token file of exactly ${MAX_TOKEN_FILE_BYTES} bytes and refuses one byte larger, whatever its first bytes hold`, async () => {
