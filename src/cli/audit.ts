@@ -8,8 +8,9 @@
  * with `-o json` one object per line `{namespace, kind, name, container, image, rewritten, rule}`
  * for scripts; then a summary (images per namespace and per rule: an image volume counts as one,
  * as a container does), on stderr with `-o json`.
- * Exit 1 when anything would change, 0 when nothing would, 2 when something could not be read
- * (what could be read is still reported). Empty input (or null) is an error: kubectl prints a List
+ * An image left unchanged because it, or its rule's result, is not a valid reference is warned of
+ * on stderr, as render and the webhook warn of it. Exit 1 when anything would change, 0 when nothing
+ * would, 2 when something could not be read (what could be read is still reported). Empty input (or null) is an error: kubectl prints a List
  * even when nothing matches, so nothing means kubectl failed.
  *
  * Left out: what the webhook is never called for, counted in the summary: what the
@@ -29,7 +30,7 @@ import { fileObjects } from './audit-input.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { isDnsSubdomain } from './webhook-endpoint.js';
-import { MIRROR_POD_ANNOTATION } from '../core/admission.js';
+import { type InvalidRecord, MIRROR_POD_ANNOTATION } from '../core/admission.js';
 import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, namespaceLimitedOf, SCOPES, type Scope } from '../core/manifest.js';
 import { namespaceLimitedRules } from '../core/explain.js';
 import type { Rewriter } from '../core/rules.js';
@@ -145,6 +146,17 @@ class Report {
     this.io.stderr(`${printable(`error: ${this.source === undefined ? '' : `${this.source}: `}${what}`)}\n`);
   }
 
+  /**
+   * An image of `o` left unchanged because it, or its rule's result, is not a valid reference: a
+   * warning on stderr, worded as render's (`left unchanged: ...`), as the webhook warns at each
+   * admission. Not a finding: nothing would change, so the exit status does not count it.
+   */
+  invalidImage(o: ManifestObject, record: InvalidRecord): void {
+    const name = o.name ?? '(no name)';
+    const what = `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}: ${o.pointer}${record.pointer}: left unchanged: ${record.error}`;
+    this.io.stderr(`${printable(`warning: ${this.source === undefined ? '' : `${this.source}: `}${what}`)}\n`);
+  }
+
   add(f: Finding): void {
     this.count++;
     this.byNamespace.set(f.namespace, (this.byNamespace.get(f.namespace) ?? 0) + 1);
@@ -233,8 +245,9 @@ function report(objects: readonly ManifestObject[], audit: Audit, out: Report, c
       const images = auditOf(o, rewriter, scope).findings.length;
       if (images > 0) out.leaveOutFinished(images);
     } else if (!controllers.controls(o)) {
-      const { findings, unreadable } = auditOf(o, rewriter, scope);
+      const { findings, unreadable, invalid } = auditOf(o, rewriter, scope);
       for (const f of findings) out.add(f);
+      for (const i of invalid) out.invalidImage(o, i);
       const { limited } = audit;
       if (limited !== undefined && o.namespace === undefined) {
         for (const name of namespaceLimitedOf(o, decide(o, rewriter, { annotate: false, scope }), limited.rule)) limited.names.add(name);

@@ -287,8 +287,14 @@ export function findingsOf(o: ManifestObject, rewriter: Rewriter, scope: Scope =
  * The findings of one object, and the fields that could not be read: what the API server would
  * not accept (an image that is not a string), whose image is then not known. Render refuses such
  * a manifest (src/manifests/render.ts); audit names them and fails, never passes over them.
+ * `invalid`: the images left unchanged because they, or their rule's result, are not valid
+ * references, which the webhook and render report with a warning, and audit too.
  */
-export function auditOf(o: ManifestObject, rewriter: Rewriter, scope: Scope = 'all'): { findings: Finding[]; unreadable: FieldProblem[] } {
+export function auditOf(
+  o: ManifestObject,
+  rewriter: Rewriter,
+  scope: Scope = 'all',
+): { findings: Finding[]; unreadable: FieldProblem[]; invalid: readonly InvalidRecord[] } {
   const d = decide(o, rewriter, { annotate: false, scope });
   const unreadable = d.malformed.filter((m) => m.valid !== true);
   const findings = d.rewrites.map((r) => ({
@@ -300,5 +306,5 @@ export function auditOf(o: ManifestObject, rewriter: Rewriter, scope: Scope = 'a
     rewritten: r.to,
     rule: r.rule,
   }));
-  return { findings, unreadable };
+  return { findings, unreadable, invalid: d.invalid };
 }

@@ -698,6 +698,26 @@ describe('audit of kubectl get -o json', () => {
     expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\n', err: '' });
   });
 
+  it('warns of an image left unchanged because it, or its rule\'s result, is not a valid reference, as render and the webhook do (audit said nothing); not counted in the exit status', async () => {
+    // A path of 255 characters (library/xxx...): valid; its rewrite's (dockerhub/xxx...) is 257, too long.
+    const long = 'x'.repeat(247);
+    const object = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'a' }, spec: { containers: [{ name: 'c', image: 'NGINX' }, { name: 'd', image: long }] } };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(object));
+    const why = [
+      'invalid reference format: repository name (library/NGINX) must be lowercase',
+      `rule "dockerhub-ecr" produced "123456789012.dkr.ecr.us-west-2.amazonaws.com/dockerhub/${long}", which is not a valid image reference: repository name must not be more than 255 characters`,
+    ];
+    expect(r).toEqual({
+      code: 0,
+      out: '',
+      err: `warning: stdin: Pod a/p: /items/0/spec/containers/0/image: left unchanged: ${why[0] ?? ''}\nwarning: stdin: Pod a/p: /items/0/spec/containers/1/image: left unchanged: ${why[1] ?? ''}\naudit: no image would be rewritten\n`,
+    });
+    // The same words as render's warnings for the same object.
+    const io = captureIo({}, JSON.stringify(object));
+    expect(await main(['render', '--config', RULES, '-f', '-'], io)).toBe(0);
+    expect(io.err()).toBe(`warning: document 1: Pod a/p: /spec/containers/0/image: left unchanged: ${why[0] ?? ''}\nwarning: document 1: Pod a/p: /spec/containers/1/image: left unchanged: ${why[1] ?? ''}\n`);
+  });
+
   it.each([
     ['binary data', '\u0000\u0001garbage', /binary data/],
     ['not JSON nor YAML', '{"items": [', /neither JSON nor YAML/],
