@@ -31,7 +31,7 @@ import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
 import { isDnsSubdomain } from './webhook-endpoint.js';
 import { type InvalidRecord, MIRROR_POD_ANNOTATION } from '../core/admission.js';
-import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, namespaceLimitedOf, SCOPES, type Scope } from '../core/manifest.js';
+import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectLabel, SCOPES, type Scope } from '../core/manifest.js';
 import { namespaceLimitedRules } from '../core/explain.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
@@ -141,9 +141,7 @@ class Report {
   /** A field of `o` whose image cannot be known (render refuses such a manifest): named, and the audit fails. */
   unreadableField(o: ManifestObject, problem: FieldProblem): void {
     this.unreadable++;
-    const name = o.name ?? '(no name)';
-    const what = `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}: ${o.pointer}${problem.pointer} ${problem.problem.split('; ')[0] ?? problem.problem}`;
-    this.io.stderr(`${printable(`error: ${this.source === undefined ? '' : `${this.source}: `}${what}`)}\n`);
+    this.line('error', `${objectLabel(o)}: ${o.pointer}${problem.pointer} ${problem.problem.split('; ')[0] ?? problem.problem}`);
   }
 
   /**
@@ -152,9 +150,12 @@ class Report {
    * admission. Not a finding: nothing would change, so the exit status does not count it.
    */
   invalidImage(o: ManifestObject, record: InvalidRecord): void {
-    const name = o.name ?? '(no name)';
-    const what = `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}: ${o.pointer}${record.pointer}: left unchanged: ${record.error}`;
-    this.io.stderr(`${printable(`warning: ${this.source === undefined ? '' : `${this.source}: `}${what}`)}\n`);
+    this.line('warning', `${objectLabel(o)}: ${o.pointer}${record.pointer}: left unchanged: ${record.error}`);
+  }
+
+  /** One line on stderr about an object: `error: stdin: Pod a/p: ...`, printable whatever the manifest holds. */
+  private line(level: 'error' | 'warning', what: string): void {
+    this.io.stderr(`${printable(`${level}: ${this.source === undefined ? '' : `${this.source}: `}${what}`)}\n`);
   }
 
   add(f: Finding): void {

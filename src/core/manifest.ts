@@ -44,6 +44,12 @@ export interface ManifestObject {
   readonly name: string | undefined;
 }
 
+/** `Deployment default/web`, the object as messages name it (render's warnings, audit's lines). */
+export function objectLabel(o: ManifestObject): string {
+  const name = o.name ?? '(no name)';
+  return `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}`;
+}
+
 /** Why a document is not Kubernetes objects. */
 export interface ManifestProblem {
   /** Pointer of the offending value in its document ('' for the whole document). */

@@ -25,7 +25,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { Parser } from 'yaml';
 import { isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
-import { decide, type DecideOptions, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectsOf } from '../core/manifest.js';
+import { decide, type DecideOptions, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectLabel, objectsOf } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Rewriter } from '../core/rules.js';
@@ -97,12 +97,6 @@ export type RenderResult =
 
 
 const { applyPatch, compare, deepClone } = fastJsonPatch;
-
-/** `Deployment default/web` for messages. */
-function objectLabel(o: ManifestObject): string {
-  const name = o.name ?? '(no name)';
-  return `${o.kind} ${o.namespace === undefined ? name : `${o.namespace}/${name}`}`;
-}
 
 
 /** Why a document this long is refused (RenderOptions.maxDocumentChars), naming where it starts. */
