@@ -38,3 +38,8 @@ export function issueWhere(issue: Issue): string {
 export function formatIssue(issue: Issue): string {
   return `${issueWhere(issue)}: ${issue.message}`;
 }
+
+/** One issue listed among an invalid document's problems: a warning marked `warning: ` (check-config, the log line). */
+export function listedIssue(issue: Issue): string {
+  return `${issue.severity === 'warning' ? 'warning: ' : ''}${formatIssue(issue)}`;
+}

@@ -11,7 +11,8 @@ import { regexProblem } from './regex-check.js';
 import { parseRulePattern } from './regex-parse-full.js';
 import { readWithoutYaml, ruleRegexCheck, validateRead } from './rules-text.js';
 import { validateQuick } from './document-check.js';
-import { formatIssue, type RegexCheck, type ValidationResult, validateWithSchema } from './schema.js';
+import { listedIssue } from './issues.js';
+import { type RegexCheck, type ValidationResult, validateWithSchema } from './schema.js';
 import { printable } from '../core/json.js';
 import { readYaml } from './yaml-document.js';
 
@@ -29,7 +30,7 @@ function validateDocumentWith(input: unknown, env: Readonly<Record<string, strin
  * `max`, the first `max` and a last line counting the others.
  */
 export function formatIssues(issues: readonly Issue[], max = Infinity): string {
-  const lines = issues.slice(0, max).map((i) => `  ${i.severity === 'warning' ? 'warning: ' : ''}${printable(formatIssue(i))}`);
+  const lines = issues.slice(0, max).map((i) => `  ${printable(listedIssue(i))}`);
   if (issues.length > lines.length) lines.push(`  ... and ${issues.length - lines.length} more (check-config lists them all)`);
   return lines.join('\n');
 }

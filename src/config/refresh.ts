@@ -9,7 +9,7 @@
 import type { Issue, Rewriter } from '../core/rules.js';
 import { clip, count, type Logger, MAX_LISTED, Metric, type Metrics } from '../observability/telemetry.js';
 import { parseRulesAsync } from './load-async.js';
-import { formatIssue } from './issues.js';
+import { formatIssue, listedIssue } from './issues.js';
 import type { Env } from './settings.js';
 
 export type RulesState =
@@ -74,12 +74,12 @@ export interface EngineHooks {
  * in `issuesCut` (a bad 460 KB document has 30,000 problems: all of them made one 1.7 MB line, which
  * CloudWatch Logs cuts into pieces that are not JSON). `check-config` lists them all. Among the
  * problems of an invalid document, a warning is marked `warning: ` as the command line marks it
- * (src/config/load.ts, formatIssues), so the Lambda, `serve` and the CLI list the same lines, and
+ * (listedIssue, which formatIssues uses too), so the Lambda, `serve` and the CLI list the same lines, and
  * nobody fixes a warning thinking it is what keeps the document from loading.
  */
 function issueFields(issues: readonly Issue[]): { issues: string[]; issuesCut?: number } {
   const mixed = issues.some((i) => i.severity === 'error');
-  const listed = issues.slice(0, MAX_LISTED).map((i) => clip(`${mixed && i.severity === 'warning' ? 'warning: ' : ''}${formatIssue(i)}`));
+  const listed = issues.slice(0, MAX_LISTED).map((i) => clip(mixed ? listedIssue(i) : formatIssue(i)));
   return issues.length > listed.length ? { issues: listed, issuesCut: issues.length - listed.length } : { issues: listed };
 }
 
