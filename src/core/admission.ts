@@ -26,7 +26,8 @@
  *   that finds the original-images annotation written during the request (a reinvocation, after
  *   a later webhook changed the object: a sidecar injector) uses `reinvocation-rewrites` and
  *   `reinvocation-invalid`: the API server refuses to overwrite a key the first call set, and
- *   would drop the record of what the second call rewrote.
+ *   would drop the record of what the second call rewrote (not recognised after an UPDATE whose
+ *   first call only put back what was stored: docs/design.md, "The admission answer").
  * - A rule's `imagePullSecrets` are added to the pod spec (Pod or template) whose image it
  *   rewrote, each name once, after the ones already listed. Not on a Pod UPDATE or subresource:
  *   the API server rejects a change of a Pod's imagePullSecrets, so a warning says so instead.

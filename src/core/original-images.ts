@@ -159,9 +159,10 @@ export function originalImagesOps(
   }
   // An image rewritten now is the original of what will run, so its entry is (re)written; entries
   // of containers not rewritten now (already rewritten on an earlier call) are kept, the stale ones
-  // excepted.
+  // excepted. An entry written anew keeps its place (a stale one too): an unchanged re-apply, whose
+  // upstream images are all rewritten again, then leaves the annotation as stored, not reordered.
   const merged = new Map(previous);
-  for (const k of stale) merged.delete(k);
+  for (const k of stale) if (!fresh.has(k)) merged.delete(k);
   for (const [k, v] of fresh) merged.set(k, v);
   const { text, json } = mapJson(merged);
   if (text === existing) return [];

@@ -143,7 +143,8 @@ describe('image volumes', () => {
       const { ops } = update([imageVolume('data', 'gcr.io/p/data:2')]);
       expect(ops).toEqual([
         { op: 'replace', path: '/spec/template/spec/volumes/0/image/reference', value: 'asia.gcr.io/p/data:2' },
-        { op: 'replace', path: ORIGINALS_POINTER, value: '{"containers/data":"gcr.io/p/app:1","volumes/data":"gcr.io/p/data:2"}' },
+        // The entry written anew keeps its place.
+        { op: 'replace', path: ORIGINALS_POINTER, value: '{"volumes/data":"gcr.io/p/data:2","containers/data":"gcr.io/p/app:1"}' },
       ]);
     });
 

@@ -590,6 +590,26 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(decodePatch(answered(review(deploymentReview(reverted, reverted), rules)).response.response)).toBeUndefined();
   });
 
+  it("keeps the original-images entries in their order on an unchanged re-apply: the object stays as stored (QA-36)", () => {
+    // kubectl apply of the same manifest sends its upstream images again, with the stored
+    // annotation (client-side apply keeps what the manifest does not name); each entry is written
+    // anew, and one moved to the end changed the object (a Deployment's generation went up) at
+    // every such apply whose stored entries were not in the pod spec's order.
+    const recorded = { 'image-rewriter.io/original-images': '{"containers/b":"gcr.io/b:1","containers/a":"gcr.io/a:1"}' };
+    const deployment = (a: string, b: string): Record<string, unknown> => ({
+      metadata: { name: 'd1', annotations: recorded },
+      spec: { template: { spec: { containers: [{ name: 'a', image: a }, { name: 'b', image: b }] } } },
+    });
+    const stored = deployment('asia.gcr.io/a:1', 'asia.gcr.io/b:1');
+    const applied = deployment('gcr.io/a:1', 'gcr.io/b:1');
+    const { ops } = run(podReview(applied, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', oldObject: stored }));
+    expect(ops).toEqual([
+      { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'asia.gcr.io/a:1' },
+      { op: 'replace', path: '/spec/template/spec/containers/1/image', value: 'asia.gcr.io/b:1' },
+    ]);
+    expect(apply(applied, ops)).toEqual(stored);
+  });
+
   it("leaves alone a ReplicaSet's stored image that its annotation records: the Deployment controller copied that annotation from its Deployment", () => {
     // A ReplicaSet the Deployment controller created from a template a sync wrote during an outage
     // (gcr.io/app:1, never rewritten: its Deployment's ReplicaSets are skipped) carries the
