@@ -875,6 +875,18 @@ describe('README Rewrite before apply, what render decides', () => {
     expect(rendered.out()).toContain('"image":"asia.gcr.io/web:1"');
     expect(gitops).toContain('One exception: a ReplicaSet that a Deployment controls (its `ownerReferences` entry with `controller: true`), which the webhook leaves as the Deployment controller made it ("Scope"), is rewritten like any other workload.');
   });
+
+  it('gives helm template and kubectl apply the namespace its render --namespace assumes (QA-39)', () => {
+    // `helm template` without -n writes .Release.Namespace as `default`, and `kubectl apply -f -`
+    // without -n creates an object of no namespace in the kubeconfig's: render decided for another.
+    const lines = readme.split('\n').filter((l) => /^helm template .*\| image-rewriter render .*--namespace /.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      const ns = /--namespace[= ](\S+)/.exec(line)?.[1] ?? '';
+      expect(line).toMatch(new RegExp(`^helm template \\S+ \\S+ (?:-n|--namespace)[= ]${ns} `));
+      if (line.includes('kubectl apply')) expect(line).toMatch(new RegExp(`kubectl apply (?:-n|--namespace)[= ]${ns} `));
+    }
+  });
 });
 
 describe('README Rules reference, Examples', () => {
