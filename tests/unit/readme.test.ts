@@ -876,6 +876,16 @@ describe('README Rewrite before apply, what render decides', () => {
     expect(gitops).toContain('One exception: a ReplicaSet that a Deployment controls (its `ownerReferences` entry with `controller: true`), which the webhook leaves as the Deployment controller made it ("Scope"), is rewritten like any other workload.');
   });
 
+  it('says that custom resources with pod templates (an Argo Rollout) pass render untouched (QA-39)', async () => {
+    const rollout = 'apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: gcr.io/web:1}]\n';
+    const rendered = captureIo({}, rollout);
+    expect(await main(['render', '--config', rules], rendered)).toBe(0);
+    expect(rendered.out()).toBe(rollout);
+    const checked = captureIo({}, rollout);
+    expect(await main(['render', '--check', '--config', rules], checked)).toBe(0);
+    expect(gitops).toContain("Custom resources that hold a pod template or containers of their own (Argo Rollouts' `Rollout`, Knative's `Service`, Argo Workflows, Tekton) are none of these kinds: render leaves them byte for byte and `--check` does not count them");
+  });
+
   it('gives helm template and kubectl apply the namespace its render --namespace assumes (QA-39)', () => {
     // `helm template` without -n writes .Release.Namespace as `default`, and `kubectl apply -f -`
     // without -n creates an object of no namespace in the kubeconfig's: render decided for another.
