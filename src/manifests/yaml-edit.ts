@@ -7,7 +7,8 @@
  * - `replace` of a scalar: the new value in the old one's style (plain, single or double quoted; a
  *   block scalar becomes double quoted). An alias (`image: *img`) stays an alias when its anchor
  *   gets the same new value, else it is replaced by the value.
- * - `add` to a block mapping or list: new lines after its last line, at its indentation, written
+ * - `add` to a block mapping or list: new lines after its last line (above the comment lines less
+ *   indented than it that end it, which belong to what follows), at its indentation, written
  *   by the `yaml` package nested as the mapping nests its own values (layoutOf); to a flow collection (JSON): a new entry after the last one, on its own
  *   line when the collection spans lines; to a key that holds null: a flow value after the colon.
  * Anything else (a path through a merge key, a collection where a value was expected) is an
@@ -248,6 +249,20 @@ export class DocumentEditor {
     const lineStart = this.source.lastIndexOf('\n', offset - 1) + 1;
     if (lineStart > 0 && /^[ \t]*$/.test(this.source.slice(lineStart, offset))) offset = lineStart;
     const column = this.column(token.offset);
+    // The parser ends the block after the comment lines that follow it, also those less indented
+    // than it (`# The spec` above `spec:`), which belong to what comes next: the new lines go
+    // before the first of them, not between such a comment and its key. Blank lines above it stay
+    // above the new lines (after a `|+` scalar they are part of its value).
+    for (let at = offset; this.source[at - 1] === '\n'; ) {
+      const start = this.source.lastIndexOf('\n', at - 2) + 1;
+      if (start <= token.offset) break;
+      const line = this.source.slice(start, at);
+      const indent = line.length - line.trimStart().length;
+      at = start;
+      if (line.trim() === '') continue;
+      if (line[indent] !== '#' || indent >= column) break;
+      offset = start;
+    }
     const lines = this.indent(text, column);
     const insert = this.source[offset - 1] === '\n' ? lines : this.newline + lines.slice(0, -this.newline.length);
     this.add({ offset, remove: 0, insert, column }, path);

@@ -91,6 +91,25 @@ describe('a block list or mapping that ends with a comment line (an entry commen
   });
 });
 
+describe('a block followed by comment lines less indented than it (the comment above the next key)', () => {
+  it('gets its new lines before them: each comment stays above its key (QA-39)', () => {
+    const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+    for (const nl of ['\n', '\r\n']) {
+      const before = ['apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: web', '  # more labels later', '', '# The spec', 'spec:', '  template:', '    spec:', '      containers:', '      - name: a', '        image: gcr.io/web:1', '      # env later', '    # c4', '', '# end', ''];
+      const after = ['apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: web', '  # more labels later', '', '  annotations:', `    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'`, '# The spec', 'spec:', '  template:', '    spec:', '      containers:', '      - name: a', '        image: asia.gcr.io/web:1', '      # env later', '      imagePullSecrets:', '      - name: regcred', '    # c4', '', '# end', ''];
+      const r = renderManifests(before.join(nl), { rewriter: pulls, annotate: true, scope: 'all' });
+      expect(r.ok && r.output).toBe(after.join(nl));
+    }
+  });
+
+  it('leaves the blank lines that end a kept block scalar (`|+`) in its value', () => {
+    const head = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n    note: |+\n      keep\n\n';
+    const spec = '# The spec\nspec:\n  containers:\n  - name: a\n    image: gcr.io/web:1\n';
+    const r = renderManifests(head + spec, { rewriter, annotate: true, scope: 'all' });
+    expect(r.ok && r.output).toBe(`${head}  annotations:\n    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'\n${spec.replace('gcr.io', 'asia.gcr.io')}`);
+  });
+});
+
 describe('an image whose anchor a field the webhook leaves alone uses too', () => {
   it('stops render, naming the field that would change with it', () => {
     const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: a\n    image: &img gcr.io/web:1\n    env:\n    - name: IMAGE\n      value: *img\n';
