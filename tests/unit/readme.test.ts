@@ -887,7 +887,7 @@ describe('README Rewrite before apply, what render decides', () => {
   });
 
   it('gives helm template and kubectl apply the namespace its render --namespace assumes (QA-39)', () => {
-    // `helm template` without -n writes .Release.Namespace as `default`, and `kubectl apply -f -`
+    // `helm template` without -n writes .Release.Namespace as the kubeconfig's, and `kubectl apply -f -`
     // without -n creates an object of no namespace in the kubeconfig's: render decided for another.
     const lines = readme.split('\n').filter((l) => /^helm template .*\| image-rewriter render .*--namespace /.test(l));
     expect(lines.length).toBeGreaterThan(0);
