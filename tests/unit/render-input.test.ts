@@ -40,6 +40,20 @@ describe('manifests that are not UTF-8', () => {
     expect(r).toEqual({ code: 2, out: '', err: `error: ${file} is not UTF-8 text (YAML and JSON manifests are)\n` });
   });
 
+  it.each([
+    ['little-endian', 'utf16le', [0xff, 0xfe]],
+    ['big-endian', 'utf16be', [0xfe, 0xff]],
+  ])('%s -f FILE saved as UTF-16 (%s, as Windows PowerShell writes it): exit 2, and what to do', async (_order, name, bom) => {
+    const le = Buffer.from('apiVersion: v1\nkind: Pod\n', 'utf16le');
+    const text = name === 'utf16le' ? le : Buffer.from(le).swap16();
+    const utf16 = join(dir, `${name}.yaml`);
+    writeFileSync(utf16, Buffer.concat([Buffer.from(bom), text]));
+    for (const command of ['render', 'audit']) {
+      const r = await runCli([command, '--config', RULES, '-f', utf16]);
+      expect(r).toEqual({ code: 2, out: '', err: `error: ${utf16} is UTF-16 text (Windows PowerShell 5's > writes it); YAML and JSON manifests are UTF-8: save it as UTF-8\n` });
+    }
+  });
+
   it('keeps a byte order mark, byte for byte', async () => {
     const bom = join(dir, 'bom.yaml');
     const text = '\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
