@@ -128,6 +128,12 @@ class Report {
   private configuration = '';
   /** Finished Pods that name an image the rules would rewrite, and how many such images. */
   private readonly finished = { pods: 0, images: 0 };
+  /**
+   * Objects of `-f` input of kinds the webhook does not rewrite (a Rollout, a ConfigMap), by kind;
+   * said only when the input has no Pod or workload (`kubectl get all` lists Services beside them).
+   */
+  private readonly otherKinds = new Map<string, number>();
+  private workloads = 0;
   /** Fields named on stderr as unreadable (an image that is not a string): the audit is then incomplete. */
   unreadable = 0;
 
@@ -172,6 +178,15 @@ class Report {
     if (why === 'unselected') this.configuration = configuration;
   }
 
+  /** An object of a kind the webhook rewrites (a Pod or a workload) was read. */
+  readWorkload(): void {
+    this.workloads++;
+  }
+
+  leaveOutKind(kind: string): void {
+    this.otherKinds.set(kind, (this.otherKinds.get(kind) ?? 0) + 1);
+  }
+
   leaveOutFinished(images: number): void {
     this.finished.pods++;
     this.finished.images += images;
@@ -191,6 +206,7 @@ class Report {
       ...(this.finished.pods > 0
         ? [`${this.finished.pods} finished Pod(s) with ${this.finished.images} image(s) the rules would rewrite (phase Succeeded or Failed: they pull nothing; --include-finished lists them)`]
         : []),
+      ...(this.otherKinds.size > 0 && this.workloads === 0 ? [otherKindsNote(this.otherKinds)] : []),
     ];
     const note = left.length > 0 ? `left out: ${left.join(', ')}\n` : '';
     if (this.count === 0) {
@@ -206,6 +222,20 @@ class Report {
         `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n${note}`,
     );
   }
+}
+
+/**
+ * `3 object(s) of kinds the webhook does not rewrite (Rollout, ConfigMap)`: said when nothing else
+ * was read, or a `-f` of `kubectl get rollouts -o json` would pass as "no image would be rewritten"
+ * with no word that nothing in it was audited (their controllers' Pods are audited as Pods).
+ */
+function otherKindsNote(kinds: ReadonlyMap<string, number>): string {
+  const MAX_KINDS = 5;
+  let total = 0;
+  for (const n of kinds.values()) total += n;
+  const names = [...kinds.keys()].slice(0, MAX_KINDS).map((k) => printable(k === '' ? '(no kind)' : k));
+  const more = kinds.size > MAX_KINDS ? `, ${kinds.size - MAX_KINDS} more` : '';
+  return `${total} object(s) of kinds the webhook does not rewrite (${names.join(', ')}${more})`;
 }
 
 const COLUMNS = ['namespace', 'kind', 'name', 'container', 'image', 'rewritten', 'rule'] as const;
@@ -238,7 +268,12 @@ function report(objects: readonly ManifestObject[], audit: Audit, out: Report, c
   for (const o of objects) controllers.add(o);
   for (const o of objects) {
     const type = workloadTypeOfKind(o.group, o.kind);
-    if (type === undefined || (scope === 'pods' && type.kind !== 'Pod')) continue;
+    if (type === undefined) {
+      out.leaveOutKind(o.kind);
+      continue;
+    }
+    out.readWorkload();
+    if (scope === 'pods' && type.kind !== 'Pod') continue;
     const why = leftOut(o, type, audit.selection);
     if (why !== undefined) out.leaveOut(why, audit.selection?.name);
     else if (!audit.includeFinished && isFinishedPod(o)) {

@@ -902,6 +902,26 @@ describe('audit -f -n NS: an object without a namespace is in NS, as kubectl app
   });
 });
 
+describe('audit -f of objects the webhook does not rewrite (QA-39)', () => {
+  const rollout = (name: string): unknown => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name, namespace: 'shop' },
+    spec: { template: { spec: { containers: [{ name: 'app', image: 'gcr.io/app:1' }] } } },
+  });
+
+  it('says that nothing was audited when the input holds none of the kinds it reads (kubectl get rollouts -o json)', async () => {
+    const r = await audit(['-f', '-'], listOf(rollout('a'), rollout('b'), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }));
+    expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 3 object(s) of kinds the webhook does not rewrite (Rollout, ConfigMap)\n', err: '' });
+  });
+
+  it('says nothing of them beside Pods or workloads (kubectl get all lists Services)', async () => {
+    const r = await audit(['-f', '-'], listOf(rollout('a'), podIn('shop', 'web')));
+    expect(r.code).toBe(1);
+    expect(r.out).not.toContain('kinds the webhook does not rewrite');
+  });
+});
+
 describe('audit -f: what the webhook is never called for is left out', () => {
   const mirror = { annotations: { 'kubernetes.io/config.mirror': '3f1c' } };
   const input = listOf(
