@@ -167,13 +167,16 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
   const limited = result.namespaceLimited ?? [];
   // As explain's note: such objects are rendered as in no namespace, where these rules never apply.
   if (limited.length > 0) io.stderr(`${printable(namespaceLimitedNote(limited, 'render'))}\n`);
+  // An empty input is what a failed `kustomize build | render` gives without `set -o pipefail`: an
+  // empty file committed, or a gate passed. Not an error (Helm gives a chart without manifests an
+  // empty stream): a warning, for both.
+  const empty = !hasContent(source);
   if (values.check !== true) {
+    if (empty) io.stderr('warning: the input has no manifests: nothing was rendered (did the command before render fail? see set -o pipefail)\n');
     io.stdout(result.output);
     return EXIT.ok;
   }
-  // An empty input passes the gate: what a failed `kustomize build | render --check` gives without
-  // `set -o pipefail`. Not an error (Helm gives a chart without manifests an empty stream): a warning.
-  if (!hasContent(source)) io.stderr('warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\n');
+  if (empty) io.stderr('warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\n');
   for (const c of result.changes) io.stderr(`${printable(`document ${c.document}: ${c.object}: ${c.pointer}: ${c.from} -> ${c.to} (rule ${c.rule})`)}\n`);
   const documents = new Set(result.changes.map((c) => c.document)).size;
   io.stderr(

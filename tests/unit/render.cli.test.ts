@@ -83,6 +83,14 @@ describe('render command', () => {
     expect(r).toEqual({ code: 0, out: '', err: 'warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\nrender --check: no image would change\n' });
   });
 
+  it.each([
+    ['empty', ''],
+    ['only comments and document markers', '# Source: chart/templates/x.yaml\n---\n'],
+  ])('without --check, warns that an input with no manifests rendered nothing (%s: a failed kustomize build | render > file), writes it as it is and exits 0', async (_why, input) => {
+    const r = await render([], input);
+    expect(r).toEqual({ code: 0, out: input, err: 'warning: the input has no manifests: nothing was rendered (did the command before render fail? see set -o pipefail)\n' });
+  });
+
   it('--check does not warn about an input whose only document is inline after ---', async () => {
     const r = await render(['--check'], '--- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n');
     expect(r).toEqual({ code: 0, out: '', err: 'render --check: no image would change\n' });
