@@ -25,8 +25,10 @@
  *   Argo CD and Flux see no drift, and a rollout costs one call per Pod instead of three more for
  *   the Deployment, ReplicaSet and Pod template. `--scope all` adds the pod templates of
  *   Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController and
- *   PodTemplate (rewrites visible at `kubectl apply`, at the price of drift). CREATE and UPDATE;
- *   namespaced objects only.
+ *   PodTemplate (rewrites visible at `kubectl apply`, at the price of drift), and a matchCondition
+ *   `not-deployment-replicaset` (src/core/match-conditions.ts) so that a ReplicaSet a Deployment
+ *   controls, which the handler leaves alone, is not sent: a rollout updates them at every step.
+ *   CREATE and UPDATE; namespaced objects only.
  * - `--config FILE`: a CEL matchCondition derived from the rules (src/core/match-conditions.ts), so
  *   the API server calls only when some image could be rewritten. It bakes the rules in: generate
  *   the configuration again when the rules change their prefixes. The condition sees the object
@@ -40,7 +42,7 @@ import { Document } from 'yaml';
 import { type Command, EXIT, parseFlags, UsageError } from './common.js';
 import { describeSystemError } from '../config/system-error.js';
 import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
-import { imageRegex, MATCH_CONDITION_NAME, matchConditionExpression, type Scope } from '../core/match-conditions.js';
+import { imageRegex, type MatchCondition, matchConditionExpression, matchConditions, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { readConditionRules } from './webhook-config-rules.js';
@@ -137,7 +139,7 @@ export interface MutatingWebhookConfiguration {
     readonly namespaceSelector: { readonly matchExpressions: readonly LabelSelectorRequirement[] };
     readonly objectSelector: { readonly matchExpressions: readonly LabelSelectorRequirement[] };
     readonly rules: readonly RuleWithOperations[];
-    readonly matchConditions?: readonly { readonly name: string; readonly expression: string }[];
+    readonly matchConditions?: readonly MatchCondition[];
   }[];
 }
 
@@ -216,7 +218,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
   if (clientConfig === undefined) throw new WebhookConfigError(problems);
   const optOut: LabelSelectorRequirement = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
   const scope = options.scope ?? DEFAULT_SCOPE;
-  const expression = options.rules === undefined ? undefined : matchConditionExpression(options.rules, scope);
+  const conditions = matchConditions(options.rules, scope);
   const optOutAllowed = options.allowOptOut !== false;
   // `serve` behind a Service: its own namespace is never sent either, so that its Pods never
   // depend on it (their image rewritten to a mirror that lacks it, by the replica still running).
@@ -241,7 +243,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
         },
         objectSelector: { matchExpressions: optOutAllowed ? [optOut] : [] },
         rules: rulesFor(scope),
-        ...(expression === undefined ? {} : { matchConditions: [{ name: MATCH_CONDITION_NAME, expression }] }),
+        ...(conditions.length === 0 ? {} : { matchConditions: conditions }),
       },
     ],
   };
@@ -301,13 +303,17 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
       ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
       : "Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD's default diff sees drift).",
   );
+  if (scope === 'all') lines.push('matchCondition not-deployment-replicaset: a ReplicaSet a Deployment controls is not sent (the webhook leaves it as its controller made it).');
   if (options.rules !== undefined) {
+    // With --scope all, the ReplicaSet condition above is there either way: this one is named.
+    const [none, some, every] =
+      scope === 'all' ? ['No matchCondition image-could-be-rewritten', 'matchCondition image-could-be-rewritten', 'every object but those ReplicaSets is sent'] : ['matchConditions: none', 'matchConditions', 'every object is sent'];
     lines.push(
       options.rules.length > 0 && matchConditionExpression(options.rules, scope) === undefined
         ? imageRegex(options.rules) === undefined
-          ? 'matchConditions: none (a rule can match any image, so every object is sent).'
-          : "matchConditions: none (the rules' prefixes are too many for a condition within the API server's CEL limits, so every object is sent)."
-        : 'matchConditions: only objects with an image the rules could rewrite are sent; generate again when the rules change.',
+          ? `${none} (a rule can match any image, so ${every}).`
+          : `${none} (the rules' prefixes are too many for a condition within the API server's CEL limits, so ${every}).`
+        : `${some}: only objects with an image the rules could rewrite are sent; generate again when the rules change.`,
     );
     // The API server reinvokes only webhooks it called in the first round (k8s.io/apiserver mutating dispatcher).
     if (options.rules.length > 0 && matchConditionExpression(options.rules, scope) !== undefined) {

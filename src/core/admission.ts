@@ -38,6 +38,7 @@
  *   (an opted-out Deployment, one stored while the webhook was down or whose image an update left
  *   as it was) would never match, so it would create ReplicaSet after ReplicaSet (a hash collision
  *   loop). The rewrite belongs to the Deployment; the ReplicaSet's Pods are rewritten as Pods.
+ *   `webhook-config --scope all` keeps the API server from sending it at all (a matchCondition).
  * - Every answer the core renders is `allowed: true`: the core mutates, it never denies. The one
  *   denial is a `verify` rule's `onMissing: deny`, answered by src/lambda/verify-step.ts.
  */

@@ -119,6 +119,7 @@ export const NODE_USER_PREFIX = 'system:node:';
 /**
  * True when the object's controller (the ownerReference with `controller: true`) is an apps
  * Deployment. Such a ReplicaSet must keep the Deployment's template exactly: see admission.ts.
+ * NOT_DEPLOYMENT_REPLICASET_EXPRESSION (match-conditions.ts) is this test in CEL: change both.
  */
 function controlledByDeployment(metadata: unknown): boolean {
   const refs = own(metadata, 'ownerReferences');

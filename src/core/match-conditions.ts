@@ -1,5 +1,5 @@
 /**
- * A CEL matchCondition for the webhook configuration, derived from the rules, so the API server
+ * The CEL matchConditions of the webhook configuration. The first, derived from the rules, so the API server
  * calls the webhook only when some image of the object (a container's or an image volume's) could
  * be rewritten (README.md, "Scope: `--scope pods` (default) or `--scope all`"). Conservative by construction: it may let through objects the rules leave alone,
  * never the reverse (tests/unit/match-conditions.property.test.ts checks that with a CEL evaluator).
@@ -18,7 +18,13 @@
  * namespace limits are ignored (they only send more). A rule with L = '' matches anything: then
  * there is no condition.
  *
- * The expression guards every field with `has()`: a matchCondition that fails to evaluate makes
+ * `--scope all` also gets `NOT_DEPLOYMENT_REPLICASET_EXPRESSION`, with or without rules: false
+ * exactly for a ReplicaSet whose controller a Deployment is, which the handler leaves alone
+ * (`controlledByDeployment` in decide.ts, reason `deployment-replicaset`), so that each update the
+ * Deployment controller makes to its ReplicaSets in a rollout is not a call answered unchanged
+ * (tests/unit/match-conditions.replicaset.test.ts checks it against the handler's decision).
+ *
+ * The expressions guard every field with `has()`: a matchCondition that fails to evaluate makes
  * the API server skip the webhook under failurePolicy Ignore, which must never happen by accident.
  */
 import type { CompiledRule } from './rules.js';
@@ -28,6 +34,29 @@ export type Scope = 'pods' | 'all';
 
 /** The condition's name in the webhook configuration. */
 export const MATCH_CONDITION_NAME = 'image-could-be-rewritten';
+/** The name of the condition `--scope all` adds: ReplicaSets a Deployment controls are not sent. */
+export const NOT_DEPLOYMENT_REPLICASET_NAME = 'not-deployment-replicaset';
+
+/** An entry of a webhook's `matchConditions` (the API server ANDs them). */
+export interface MatchCondition {
+  readonly name: string;
+  readonly expression: string;
+}
+
+/** The object's ownerReferences with `controller: true` (the API server's validation allows one, after the webhooks). */
+const CONTROLLER_REFERENCES = 'object.metadata.ownerReferences.filter(r, has(r.controller) && r.controller == true)';
+
+/**
+ * False exactly for an apps ReplicaSet (the request's kind, as the handler reads it) whose first
+ * controller ownerReference is a `Deployment` of an `apps/` apiVersion, as `controlledByDeployment`
+ * in decide.ts decides; true for everything else (another kind, no owner, another owner, an owner
+ * that is not the controller, no object).
+ */
+export const NOT_DEPLOYMENT_REPLICASET_EXPRESSION =
+  "!(has(request.kind) && has(request.kind.group) && has(request.kind.kind) && request.kind.group == 'apps' && request.kind.kind == 'ReplicaSet' && " +
+  'object != null && has(object.metadata) && has(object.metadata.ownerReferences) && ' +
+  `size(${CONTROLLER_REFERENCES}) > 0 && ` +
+  `${CONTROLLER_REFERENCES}.map(r, has(r.kind) && r.kind == 'Deployment' && has(r.apiVersion) && r.apiVersion.startsWith('apps/'))[0])`;
 
 const DOCKER_HUB_PREFIXES = [...DOCKER_HUB_HOSTS].map((h) => `${h}/`);
 
@@ -221,4 +250,16 @@ export function matchConditionExpression(rules: readonly Pick<CompiledRule, 'kin
     `object != null && (size(${volumes}) > ${MAX_VOLUMES} || size(${all}) > ${most} || ${all}.exists(c, has(c.image) && ` +
     `(size(c.image) > ${MATCHED_IMAGE_MAX_LENGTH} || c.image.matches(${celString(re)}))))`;
   return Array.from(expression).length > CEL_MAX_EXPRESSION_SIZE ? undefined : expression;
+}
+
+/**
+ * The webhook's matchConditions: the image condition when rules are given and one exists, then,
+ * with `--scope all`, the one that leaves out ReplicaSets a Deployment controls.
+ */
+export function matchConditions(rules: readonly Pick<CompiledRule, 'kind' | 'pattern'>[] | undefined, scope: Scope): MatchCondition[] {
+  const expression = rules === undefined ? undefined : matchConditionExpression(rules, scope);
+  return [
+    ...(expression === undefined ? [] : [{ name: MATCH_CONDITION_NAME, expression }]),
+    ...(scope === 'all' ? [{ name: NOT_DEPLOYMENT_REPLICASET_NAME, expression: NOT_DEPLOYMENT_REPLICASET_EXPRESSION }] : []),
+  ];
 }

@@ -15,10 +15,11 @@
  *   kubernetes.io/metadata.name to its name on every namespace); for a Namespace, its own labels;
  *   a cluster-scoped object is never skipped by it;
  * - objectSelector matches the object's labels.
- * matchConditions are not evaluated: they are CEL, and the ones `webhook-config --config` writes
+ * matchConditions are not evaluated: they are CEL, and the ones `webhook-config` writes
  * (src/core/match-conditions.ts) only skip objects with no image the rules could rewrite, which
- * audit does not list anyway (a condition made from older rules, or written by hand, may skip
- * more: those objects stay listed).
+ * audit does not list anyway, and ReplicaSets a Deployment controls, which the webhook leaves alone
+ * when sent (audit lists one only when its Deployment is not among the objects). A condition made
+ * from older rules, or written by hand, may skip more: those objects stay listed.
  * Where something is not known (the labels of a namespace, its name), the object counts as sent:
  * audit leaves out only what the webhook is certainly never called for.
  *

@@ -13,16 +13,21 @@
  * is rewritten while one of as many upstream images is not sent: that condition's cost stays
  * within the API server's budget too. The same for image volumes, which cost more each, with the
  * shortest regex (the most images matched).
+ *
+ * `--scope all`'s not-deployment-replicaset condition, evaluated by the API server: the ReplicaSets
+ * a Deployment's controller creates and updates (scaling, a rollout) are not sent, a ReplicaSet
+ * no Deployment controls is.
  */
 import { describe, expect } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
-import { KubectlError, pod } from './harness/kubectl.js';
+import { KubectlError, list, pod, replicaSet } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
+import { done, eventually, notYet } from './harness/wait.js';
 import { waitUntilRewriting, webhookUrl } from './harness/webhook.js';
-import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, matchConditionExpression } from '../../src/core/match-conditions.js';
+import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, matchConditionExpression, NOT_DEPLOYMENT_REPLICASET_EXPRESSION } from '../../src/core/match-conditions.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { ECR_RULES_YAML, registryRulesYaml, rewriterFrom } from '../helpers/rules.js';
 
@@ -56,7 +61,8 @@ describe('webhook-config --service against the API server', () => {
         service: { namespace, name: rest.split(':')[0], path: `/mutate/${token}`, port: v.port },
         caBundle: Buffer.from(await readFile(env.webhook.files.caCert, 'utf8')).toString('base64'),
       });
-      if (v.config !== undefined) expect(generated.webhooks[0]?.['matchConditions']).toHaveLength(1);
+      const names = ((generated.webhooks[0]?.['matchConditions'] ?? []) as { name: string }[]).map((c) => c.name);
+      expect(names).toEqual([...(v.config === undefined ? [] : ['image-could-be-rewritten']), ...(v.scope === 'all' ? ['not-deployment-replicaset'] : [])]);
       const stored = await dryRunCreate(generated);
       expect(stored.metadata.name).toBe(`image-rewriter-service-${i}`);
       expect(stored.webhooks).toEqual(generated.webhooks);
@@ -111,7 +117,9 @@ describe('webhook-config --url, every --scope and --config, against the API serv
       for (const config of configs) {
         const name = `image-rewriter-url-${i++}`;
         const generated = parseYaml(await env.configYaml({ name, scope, ...(config === undefined ? {} : { config }) })) as Configuration;
-        expect({ name, conditions: (generated.webhooks[0]?.['matchConditions'] as unknown[] | undefined)?.length }).toEqual({ name, conditions: config === undefined ? undefined : 1 });
+        // --scope all adds not-deployment-replicaset to the rules' condition.
+        const count = (config === undefined ? 0 : 1) + (scope === 'all' ? 1 : 0);
+        expect({ name, conditions: (generated.webhooks[0]?.['matchConditions'] as unknown[] | undefined)?.length }).toEqual({ name, conditions: count === 0 ? undefined : count });
         const stored = await dryRunCreate(generated);
         expect({ scope, config, webhooks: stored.webhooks }).toEqual({ scope, config, webhooks: generated.webhooks });
       }
@@ -179,6 +187,53 @@ describe('webhook-config --url, every --scope and --config, against the API serv
       expect(created.stderr).toContain(`Warning: image-rewriter: rewrote volumes[v${count - 2}] a:1/model:1 -> mirror.example.com/a/model:1 (rule a)`);
       expect(await serve.waitReviewed(ns, 'most-volumes')).toMatchObject({ outcome: 'patched', rewrites: 1 });
       expect(serve.lines(mark).some((l) => l['name'] === 'upstream-volumes')).toBe(false);
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+});
+
+describe('webhook-config --scope all: the ReplicaSets a Deployment controls are not sent', () => {
+  scenario(env, "a Deployment's ReplicaSets, created, scaled and rolled out by its controller, are not sent; a ReplicaSet no Deployment controls is", async () => {
+    // Each was a call answered unchanged (the handler leaves them as their controller made them):
+    // 13 of the 22 calls of a rolling update of 8 replicas, before the condition.
+    const ns = 'replicaset-condition';
+    await kubectl.createNamespace(ns);
+    const serve = await env.startExtraServe('serve-replicasets');
+    try {
+      const yaml = await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all' });
+      expect((parseYaml(yaml) as Configuration).webhooks[0]?.['matchConditions']).toEqual([{ name: 'not-deployment-replicaset', expression: NOT_DEPLOYMENT_REPLICASET_EXPRESSION }]);
+      await env.applyWebhookConfig(yaml);
+      await waitUntilRewriting(kubectl, PROBE_NAMESPACE, serve);
+      const mark = serve.mark();
+      const workload = (kind: string, name: string, replicas: number) => ({
+        apiVersion: 'apps/v1',
+        kind,
+        metadata: { name },
+        spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'web', image: 'gcr.io/nginx:1.27' }] } } },
+      });
+      const podCount = (n: number) =>
+        eventually(`${n} Pods in ${ns}`, { timeoutMs: 90_000 }, async () => {
+          const items = (await kubectl.json(list(pod), ['-n', ns, 'get', 'pods', '-l', 'app=web'])).items;
+          return items.length >= n ? done(items) : notYet(`${items.length} Pods`);
+        });
+      await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(workload('Deployment', 'web', 1)) });
+      await podCount(1);
+      await kubectl.ok(['-n', ns, 'scale', 'deployment/web', '--replicas=3']);
+      await podCount(3);
+      // No kubelet: the new ReplicaSet gets its surge Pod and the rollout waits there.
+      await kubectl.ok(['-n', ns, 'rollout', 'restart', 'deployment/web']);
+      const pods = await podCount(4);
+      // Made from the rewritten template: nothing left to rewrite.
+      expect(pods.map((p) => p.spec.containers[0]?.image)).toEqual(pods.map(() => 'asia.gcr.io/nginx:1.27'));
+      await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(workload('ReplicaSet', 'bare', 0)) });
+      expect(await serve.waitReviewed(ns, 'bare', mark)).toMatchObject({ kind: 'apps/v1/ReplicaSet', outcome: 'patched', rewrites: 1 });
+      const reviewed = serve.lines(mark).filter((l) => l.message === 'admission reviewed' && l['namespace'] === ns);
+      expect(reviewed.filter((l) => l['kind'] === 'apps/v1/ReplicaSet').map((l) => l['name'])).toEqual(['bare']);
+      expect(reviewed.filter((l) => l['kind'] === 'apps/v1/Deployment').length).toBeGreaterThanOrEqual(2);
+      const replicaSets = await kubectl.json(list(replicaSet), ['-n', ns, 'get', 'replicasets', '-l', 'app=web']);
+      expect(replicaSets.items).toHaveLength(2);
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);

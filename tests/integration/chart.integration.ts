@@ -455,6 +455,25 @@ describe('deploy/chart/image-rewriter', () => {
         service: 'image-rewriter/image-rewriter',
       },
       {
+        // The chart writes not-deployment-replicaset itself with scope all (copied from a --scope
+        // all output above, it is not written twice): left out of the copy, it is still there;
+        // copied into a chart of scope pods, it is dropped, as webhook-config --scope pods has none.
+        title: 'scope all, the rules condition copied without not-deployment-replicaset',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { rules: { text: rulesText }, webhook: { scope: 'all', matchConditions: conditions(rulesFile, 'all').filter((c) => at(c, 'name') !== 'not-deployment-replicaset') } },
+        flags: ['--config', rulesFile, '--scope', 'all'],
+        service: 'image-rewriter/image-rewriter',
+      },
+      {
+        title: 'scope pods, not-deployment-replicaset copied too',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { rules: { text: rulesText }, webhook: { matchConditions: [...conditions(rulesFile, 'pods'), ...conditions(rulesFile, 'all').filter((c) => at(c, 'name') === 'not-deployment-replicaset')] } },
+        flags: ['--config', rulesFile],
+        service: 'image-rewriter/image-rewriter',
+      },
+      {
         title: '--config with allowOptOut: false, the rules in a ConfigMap of ones own (webhook.allowOptOut false)',
         release: 'image-rewriter',
         namespace: 'image-rewriter',

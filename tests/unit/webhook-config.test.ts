@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { EXIT, main } from '../../src/cli/main.js';
 import { SKIP_LABEL, SKIP_VALUE } from '../../src/core/admission.js';
 import { WORKLOAD_TYPES, workloadTypeOf } from '../../src/core/workload.js';
+import { NOT_DEPLOYMENT_REPLICASET_EXPRESSION } from '../../src/core/match-conditions.js';
 import {
   PLACEHOLDER_URL,
   WEBHOOK_NAME,
@@ -414,13 +415,42 @@ describe('--scope and --config (matchConditions)', () => {
     expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'all', '--config', rules], io)).toBe(EXIT.ok);
     const webhook = only(parse(io.out()) as MutatingWebhookConfiguration);
     expect(webhook.rules.flatMap((r) => r.resources)).toContain('deployments');
-    expect(webhook.matchConditions).toEqual([{ name: 'image-could-be-rewritten', expression: expect.stringContaining("c.image.matches('^(?:[gG][cC][rR]\\\\.[iI][oO])')") }]);
+    expect(webhook.matchConditions).toEqual([
+      { name: 'image-could-be-rewritten', expression: expect.stringContaining("c.image.matches('^(?:[gG][cC][rR]\\\\.[iI][oO])')") },
+      { name: 'not-deployment-replicaset', expression: NOT_DEPLOYMENT_REPLICASET_EXPRESSION },
+    ]);
     // The condition reads the pod templates the scope sends, not only a Pod's spec.
     expect(webhook.matchConditions?.[0]?.expression).toContain('object.spec.template.spec.containers');
     expect(webhook.matchConditions?.[0]?.expression).toContain('object.spec.jobTemplate.spec.template.spec.containers');
     expect(io.out()).toContain(`--scope all --config ${rules}`);
-    expect(io.out()).toContain('# matchConditions: only objects with an image the rules could rewrite are sent');
+    expect(io.out()).toContain('# matchCondition image-could-be-rewritten: only objects with an image the rules could rewrite are sent');
     expect(io.out()).toContain('# Scope all:');
+    expect(io.out()).toContain('# matchCondition not-deployment-replicaset: a ReplicaSet a Deployment controls is not sent');
+  });
+
+  it('with --scope all, leaves out ReplicaSets a Deployment controls, with or without --config; --scope pods has no such condition', async () => {
+    // A rolling update of 8 replicas made 22 calls under --scope all, 13 of them the Deployment
+    // controller's updates of its ReplicaSets, each answered unchanged (kube-apiserver 1.37).
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'all'], io)).toBe(EXIT.ok);
+    expect(only(parse(io.out()) as MutatingWebhookConfiguration).matchConditions).toEqual([{ name: 'not-deployment-replicaset', expression: NOT_DEPLOYMENT_REPLICASET_EXPRESSION }]);
+    expect(io.out()).toContain('# matchCondition not-deployment-replicaset: a ReplicaSet a Deployment controls is not sent (the webhook leaves it as its controller made it).\n');
+    expect(io.out()).not.toContain('image-could-be-rewritten');
+    for (const scope of [undefined, 'pods'] as const) {
+      expect(only(webhookConfiguration({ url: URL_OK, scope })).matchConditions).toBeUndefined();
+      const rules = [{ kind: 'match' as const, pattern: 'gcr.io' }];
+      expect(only(webhookConfiguration({ url: URL_OK, scope, rules })).matchConditions?.map((c) => c.name)).toEqual(['image-could-be-rewritten']);
+    }
+    const pods = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'pods'], pods)).toBe(EXIT.ok);
+    expect(pods.out()).not.toContain('not-deployment-replicaset');
+    // A rule that matches any image: no rules condition, the ReplicaSet one stays, and the header says both.
+    const any = join(scratch, 'any-all.yaml');
+    await writeFile(any, "rules:\n  - name: any\n    regex: '([^/]+)/(.+)'\n    replace: all.example.com/$1/$2\n");
+    const anyIo = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--scope', 'all', '--config', any], anyIo)).toBe(EXIT.ok);
+    expect(only(parse(anyIo.out()) as MutatingWebhookConfiguration).matchConditions?.map((c) => c.name)).toEqual(['not-deployment-replicaset']);
+    expect(anyIo.out()).toContain('# No matchCondition image-could-be-rewritten (a rule can match any image, so every object but those ReplicaSets is sent).\n');
   });
 
   it('makes the conditions of rules that use ${env:...} values this machine lacks (the README\'s ECR rules), as with them set, and says so', async () => {
