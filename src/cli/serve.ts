@@ -270,6 +270,11 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
       // name the wrong request; the server's "request" line carries each requestId instead.
       handler: (event) => webhook(event),
       authorize: authorizer(tokenMatcher(sources.token), metrics),
+      // Counted as the Lambda counts the 400 it answers for a body too large.
+      tooLarge: () => {
+        recordOutcome(metrics, 'bad_request');
+        flushMetrics(metrics);
+      },
       certFile,
       keyFile,
       host,

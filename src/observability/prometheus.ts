@@ -37,7 +37,7 @@ export function prometheusMetrics(options: { readonly processMetrics?: boolean }
   const rewrites = new Counter({ name: 'image_rewriter_rewrites_total', help: 'Images rewritten, by rule; none for a denied review or a dry run (EMF Rewrites).', labelNames: ['rule'] as const, registers });
   const invalid = new Counter({ name: 'image_rewriter_invalid_images_total', help: 'Images left alone because they, or a rule\'s result, are not valid references (EMF InvalidImages).', registers });
   const unauthorized = new Counter({ name: 'image_rewriter_unauthorized_requests_total', help: 'Requests without the right webhook token (EMF AuthFailures).', registers });
-  const duration = new Histogram({ name: 'image_rewriter_review_duration_seconds', help: 'The handler\'s time for each request it answered, the 401s serve refuses before the body left out (the review line\'s durationMs).', buckets: [...DURATION_BUCKETS], registers });
+  const duration = new Histogram({ name: 'image_rewriter_review_duration_seconds', help: 'The handler\'s time for each request it answered, the 401s and 413s serve answers itself left out (the review line\'s durationMs).', buckets: [...DURATION_BUCKETS], registers });
   const counters: Partial<Record<MetricName, Counter>> = {
     [Metric.ConfigErrors]: new Counter({ name: 'image_rewriter_config_errors_total', help: 'Failed reads of the rules parameter and invalid rules documents read, a reload of the rules file included (EMF ConfigErrors).', registers }),
     [Metric.ConfigRefreshes]: new Counter({ name: 'image_rewriter_config_refreshes_total', help: 'Reads of the rules parameter in SSM (EMF ConfigRefreshes).', registers }),

@@ -84,6 +84,11 @@ export interface ServerOptions {
    * Undefined: every request reaches the handler, which checks the token itself.
    */
   readonly authorize?: ((pathToken: string) => boolean) | undefined;
+  /**
+   * Told of each authorized `/mutate` request refused for its body's size (413) before the handler
+   * runs: `serve` counts it as the Lambda counts the 400 it answers for a body too large.
+   */
+  readonly tooLarge?: (() => void) | undefined;
 }
 
 /** Thrown by `startServer` when it cannot start (bad option, certificate unusable, address in use). */
@@ -109,6 +114,7 @@ export interface ResolvedOptions {
   readonly stage: string;
   readonly log: Log;
   readonly authorize: ((pathToken: string) => boolean) | undefined;
+  readonly tooLarge: (() => void) | undefined;
 }
 
 function positiveInteger(name: string, v: number): number {
@@ -126,6 +132,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   return {
     handler: options.handler,
     authorize: options.authorize,
+    tooLarge: options.tooLarge,
     certFile: options.certFile,
     keyFile: options.keyFile,
     host: options.host,

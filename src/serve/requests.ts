@@ -17,6 +17,8 @@ export interface RequestSettings {
   readonly handler: ProxyHandler;
   /** The token check done before the body is read (ServerOptions.authorize). */
   readonly authorize: ((pathToken: string) => boolean) | undefined;
+  /** Told of each `/mutate` request refused for its body's size (ServerOptions.tooLarge). */
+  readonly tooLarge?: (() => void) | undefined;
   readonly stage: string;
   readonly timeouts: Pick<ServerTimeouts, 'handlerMs' | 'lingerMs'>;
   readonly maxBodyBytes: number;
@@ -236,7 +238,12 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
   if (read.kind === 'too-large') {
     if (f.expectsContinue && !req.complete) res.setHeader('connection', 'close');
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
-    return { status: 413, responseBytes: sendJson(res, 413, `request body is larger than ${s.maxBodyBytes} bytes`) };
+    const message = `request body is larger than ${s.maxBodyBytes} bytes`;
+    // A review the API server then admits unchanged (failurePolicy Ignore): a warning and a count, as
+    // the handler's own refusal of a body too large (400) has, not only the `request` line at INFO.
+    s.log({ level: 'warn', msg: 'request rejected', requestId: f.requestId, status: 413, reason: message });
+    s.tooLarge?.();
+    return { status: 413, responseBytes: sendJson(res, 413, message) };
   }
   return invokeAndAnswer(s, req, res, f, route, read.body);
 }

@@ -82,6 +82,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const onRequest = requestListener({
     handler: o.handler,
     authorize: o.authorize,
+    tooLarge: o.tooLarge,
     stage: o.stage,
     timeouts: t,
     maxBodyBytes: o.maxBodyBytes,

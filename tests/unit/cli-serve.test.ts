@@ -276,6 +276,28 @@ describe('image-rewriter serve', () => {
     expect(await exit).toBe(EXIT.ok);
   });
 
+  // Regression (QA-37): a review refused for its size was only in the `request` line, at INFO: at
+  // LOG_LEVEL=WARN nothing showed it, no metric counted it, and the API server admitted the Pod
+  // unchanged (failurePolicy Ignore). The Lambda warns and counts its own refusal (400, bad_request).
+  it('warns of a body over --max-body-bytes and counts it as the Lambda counts its 400 (bad_request), at LOG_LEVEL=WARN too', async () => {
+    const io = liveIo({ ...TEST_ENV, LOG_LEVEL: 'WARN', WEBHOOK_TOKEN: EVENT_TOKEN });
+    const { stop, trigger } = stopper();
+    const exit = runServe([...baseArgs([]), '--max-body-bytes', '100'], io, { stop });
+    const { port } = await io.listening;
+    try {
+      const rejected = io.nextErrLine((l) => l['message'] === 'request rejected');
+      const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body: 'x'.repeat(101) });
+      expect(answer.status).toBe(413);
+      expect(await rejected).toMatchObject({ level: 'WARN', status: 413, reason: 'request body is larger than 100 bytes' });
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
+    const documents = io.err().split('\n').filter((l) => l.startsWith('{"_aws"')).map((l) => JSON.parse(l) as JsonLine);
+    expect(documents).toEqual([expect.objectContaining({ Outcome: 'bad_request', Reviews: 1 })]);
+    expect(io.err()).not.toContain(EVENT_TOKEN);
+  });
+
   it('shuts down gracefully on SIGTERM and exits 0 (the bundled CLI, as a process)', async () => {
     const cli = await bundleCli(join(scratch, 'cli.mjs'));
     const child = spawn(process.execPath, [cli, 'serve', ...baseArgs()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
