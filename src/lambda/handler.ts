@@ -246,7 +246,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   const matches = tokenMatch(deps.token);
   let coldStart = true;
 
-  const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport) => void): Promise<WebhookResult> => {
+  const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport, v?: VerifyStats) => void): Promise<WebhookResult> => {
     const req = parseEvent(event);
     if (req === undefined) {
       // A hand-made event (a console test event, `aws lambda invoke`) often carries the review as an
@@ -305,7 +305,6 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       : await reviewVerified(body, NO_RULES, deps.verifier, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: state.reason, level: 2 }]));
     if (!result.ok) return badRequest(result.message);
     const { report } = result;
-    if (result.verify !== undefined) recordVerify(metrics, result.verify);
     const answer = result.response;
     let outcome: Outcome;
     if (isDenied(answer)) {
@@ -317,7 +316,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     }
     // A dry run is answered and logged as any review (its line adds `dryRun: true`); only its counts
     // differ: `recordOutcome` counts it under `dryrun`, without its rewrites (`countedOutcome`).
-    note(outcome, report);
+    note(outcome, report, result.verify);
     // The usual review's line, its fields' JSON written directly: the same line as below.
     if (state.ok && result.verify === undefined) {
       const usual = usualReviewFieldsJson(report, outcome);
@@ -355,9 +354,11 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const started = nowMs();
     let outcome: Outcome | undefined;
     let report: ReviewReport | undefined;
-    const note = (o: Outcome, r?: ReviewReport): void => {
+    let verify: VerifyStats | undefined;
+    const note = (o: Outcome, r?: ReviewReport, v?: VerifyStats): void => {
       outcome = o;
       report = r;
+      verify = v;
     };
     try {
       if (context !== undefined && context !== null) logger.addContext(context);
@@ -374,6 +375,11 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       return reply(500, { message: MESSAGES.internal });
     } finally {
       try {
+        // Recorded here, with the outcome, and flushed at once: `serve` runs reviews concurrently on
+        // one Metrics, and the existence checks recorded as they ended went into the document of
+        // whichever review flushed next (several reviews sharing one check: one document with their
+        // checks and their VerifyLatency summed, the others with none).
+        if (verify !== undefined) recordVerify(metrics, verify);
         if (outcome !== undefined) {
           recordOutcome(metrics, outcome, report);
           // Only `serve --metrics-listen` has a tap: without one, the clock is not even read.

@@ -11,6 +11,7 @@ import { formatIssue } from '../../src/config/schema.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookResult } from '../../src/lambda/handler.js';
 import { captureObservability, type Captured, EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
+import type { Verifier } from '../../src/verify/verifier.js';
 import { type Route, useFakeRegistry } from '../helpers/fake-registry.js';
 
 const registry = useFakeRegistry();
@@ -307,5 +308,37 @@ describe('the rules document', () => {
     expect(parsed.ok && parsed.rewriter.rules[0]?.verify).toEqual({ onMissing: 'keep', onUnreachable: 'keep', platforms: [] });
     const off = parseRules(rulesYaml(''), {});
     expect(off.ok && off.rewriter.rules[0]?.verify).toBeUndefined();
+  });
+});
+
+// Regression (QA-37): `serve` runs reviews concurrently on one Metrics. Each review recorded its
+// checks when they ended and its outcome when it answered, so reviews whose checks ended together
+// (a ReplicaSet's Pods sharing one check) put all their checks in the first document flushed: one
+// document with VerifyChecks 4 and VerifyLatency 1243.9 (four checks of about 310 ms summed) beside
+// Reviews 1, three with none. Each document now holds its own review's checks.
+describe('verify: concurrent reviews (serve)', () => {
+  it('puts each review\'s checks and VerifyLatency in its own EMF document', async () => {
+    const parsed = parseRules(rulesYaml('    verify: true\n'), {});
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    const obs = captureObservability();
+    // The reviews' checks end in the same turn, as a check they share does.
+    let release: () => void = () => undefined;
+    const ended = new Promise<void>((resolve) => { release = resolve; });
+    let latencyMs = 100;
+    const verifier: Verifier = {
+      verify: async (requests) => {
+        const latency = latencyMs++;
+        await ended;
+        return { verdicts: requests.map(() => ({ status: 'present', cached: false }) as const), stats: { checks: requests.length, cacheHits: 0, missing: 0, errors: 0, latencyMs: latency } };
+      },
+    };
+    const handler = createHandler({ rules: fixedRules(parsed.rewriter, 'test'), token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics, verifier });
+    const answers = [handler(EVENT), handler(EVENT), handler(EVENT)];
+    release();
+    expect((await Promise.all(answers)).map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    const documents = obs.emf();
+    expect(documents).toHaveLength(3);
+    for (const d of documents) expect(d).toMatchObject({ Outcome: 'patched', Reviews: 1, VerifyChecks: 1 });
+    expect(documents.map((d) => d['VerifyLatency']).sort()).toEqual([100, 101, 102]);
   });
 });
