@@ -271,7 +271,10 @@ async function invokeAndAnswer(s: RequestSettings, req: IncomingMessage, res: Se
   const outcome = await invoke(s, event, f.requestId);
   const requestBytes = body.length;
   closeIfDraining();
-  if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, reason: 'client went away before the answer' };
+  // The API server stopped waiting (its timeoutSeconds) and applied its failurePolicy: with Ignore the
+  // object was admitted unchanged, though the handler counted the review's outcome (patched...). A
+  // warning, so that it shows at LOG_LEVEL=WARN too.
+  if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, level: 'warn', reason: 'client went away before the answer' };
   return answer(s, res, f, outcome, requestBytes);
 }
 

@@ -318,6 +318,25 @@ describe('results -> HTTP, as API Gateway turns them', () => {
     expect((await call({ path: '/healthz' })).status).toBe(200);
   });
 
+  // Regression (QA-37): the API server stopping its wait (timeoutSeconds) fails the review open,
+  // while the handler still counts its outcome (patched): the `request` line was the only trace,
+  // at INFO, so at LOG_LEVEL=WARN nothing showed the object admitted unchanged.
+  it('logs a client that went away before the answer (the API server gave up) as a warning', async () => {
+    let finish: () => void = () => undefined;
+    behaviour = (event) => new Promise((resolve) => { finish = () => { resolve(json(200, { late: event.path })); }; });
+    serveLogs.length = 0;
+    const socket = tlsConnect({ host: '127.0.0.1', port: fake.port, ca: pki.ca });
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
+    socket.write('POST /mutate/gone HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toHaveLength(1);
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    finish();
+    for (let i = 0; i < 100 && !serveLogs.some((l) => l.msg === 'request'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(serveLogs.find((l) => l.msg === 'request')).toMatchObject({ level: 'warn', status: 0, reason: 'client went away before the answer' });
+  });
+
   it('gives the handler a Lambda-like context with the remaining time', async () => {
     let remaining = -1;
     let requestId = '';
