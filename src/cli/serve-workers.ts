@@ -146,6 +146,14 @@ export function workerRules(io: Io, timeoutMs = RULES_FALLBACK_TIMEOUT_MS): Shar
  * A worker that dies sooner than this after its start is replaced after this delay, doubled for
  * each such death in a row (no crash loop); one that lived longer is replaced at once.
  */
+/**
+ * The `worker` of the primary's own log lines. A number, as the workers' are (1, 2...): a log store
+ * that types a field by its first value (Elasticsearch and OpenSearch's dynamic mapping) refused
+ * every line of the other type, and with `"primary"` beside numbers it dropped the primary's lines
+ * (`worker exited; starting another`, `metrics not collected`) from an index a worker's line began.
+ */
+export const PRIMARY_WORKER = 0;
+
 export const RESTART_DELAY_MS = 1000;
 export const MAX_RESTART_DELAY_MS = 60_000;
 const SETTLED_MS = RESTART_DELAY_MS;
@@ -279,7 +287,7 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
 }
 
 async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, env: Readonly<Record<string, string>> | undefined, relayed: (logged: Promise<void>) => void): Promise<number> {
-  const { logger } = createObservability({ sink: (line) => { logs.write(`${line}\n`); }, keys: { worker: 'primary' } });
+  const { logger } = createObservability({ sink: (line) => { logs.write(`${line}\n`); }, keys: { worker: PRIMARY_WORKER } });
   const live = new Set<Started>();
   let stopping = false;
   /** Workers are replaced only once all have started: a failed start is the start's to report. */

@@ -41,7 +41,7 @@ import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { type Env, readSettings } from '../config/settings.js';
 import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from './log-relay.js';
-import { LISTEN_PORT_ENV, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
+import { LISTEN_PORT_ENV, PRIMARY_WORKER, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -347,11 +347,11 @@ export const command: Command = (args, io) => {
 /**
  * The primary's metrics server (the workers' sum, ./serve-metrics.ts), started before any worker
  * is forked: an address it cannot bind fails the start once (1, as for --listen). Its lines are
- * the primary's (`worker: "primary"`), whole lines on the same stderr as the relay's.
+ * the primary's (`worker: 0`, PRIMARY_WORKER), whole lines on the same stderr as the relay's.
  */
 async function primaryMetrics(at: { readonly host: string | undefined; readonly port: number }, io: Io): Promise<RunningMetricsServer | number> {
   const { servePrimaryMetrics } = await import('./serve-metrics.js');
-  const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: 'primary' } });
+  const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: PRIMARY_WORKER } });
   try {
     const served = await servePrimaryMetrics(at, ({ level, msg, ...fields }) => {
       logger[level](msg, fields);

@@ -461,7 +461,7 @@ describe('serve --workers 2', () => {
     const ended = await Promise.race([closed.then(() => 'ended' as const), new Promise<'still running'>((resolve) => setTimeout(() => { resolve('still running'); }, ms).unref())]);
     if (ended === 'still running') return ended;
     const killed = new Set(s.logs.filter((l) => l['message'] === 'worker exited; starting another').map((l) => l['workerId']));
-    const workers = new Set(s.logs.map((l) => l['worker']).filter((w) => typeof w === 'number' && !killed.has(w)));
+    const workers = new Set(s.logs.map((l) => l['worker']).filter((w) => typeof w === 'number' && w !== 0 && !killed.has(w)));
     const stopped = new Set(s.logs.filter((l) => l['message'] === 'stopped').map((l) => l['worker']));
     expect([...workers].filter((w) => !stopped.has(w))).toEqual([]);
     return s.exited;
@@ -644,6 +644,11 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       expect(reviewed).toHaveLength(requests);
       expect(Math.min(...reviewed.map((l) => JSON.stringify(l).length))).toBeGreaterThan(10_000);
       expect(logs.filter((l) => l?.['message'] === 'stopped').map((l) => l?.['worker']).sort()).toEqual([1, 2]);
+      // Regression (QA-37): the primary's lines had `worker: "primary"` beside the workers' numbers,
+      // and a log store that types a field by its first value (Elasticsearch, OpenSearch) dropped
+      // the lines of the other type. One type: the primary is worker 0.
+      expect(logs.find((l) => l?.['message'] === 'workers listening')).toMatchObject({ worker: 0 });
+      expect([...new Set(logs.filter((l) => l?.['message'] !== undefined).map((l) => typeof l?.['worker']))]).toEqual(['number']);
     } finally {
       await killAndWait(p.child, p.exited);
     }
@@ -668,7 +673,7 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       expect(lines.filter((l) => parsed(l) === undefined).map((l) => l.slice(0, 200))).toEqual([]);
       expectWholeInOrder(lines, 1);
       expectWholeInOrder(lines, 2);
-      expect(lines.map(parsed).filter((l) => l?.['worker'] === 'primary').map((l) => l?.['message'])).toEqual(['workers listening']);
+      expect(lines.map(parsed).filter((l) => l?.['worker'] === 0).map((l) => l?.['message'])).toEqual(['workers listening']);
     } finally {
       await killAndWait(p.child, p.exited);
     }
@@ -694,7 +699,7 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       expect(linesOf(lines, 1).map((l) => l['seq'])).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expectWholeInOrder(lines, 2);
       expectWholeInOrder(lines, 3);
-      expect(lines.map(parsed).find((l) => l?.['message'] === 'worker exited; starting another')).toMatchObject({ worker: 'primary', signal: 'SIGKILL' });
+      expect(lines.map(parsed).find((l) => l?.['message'] === 'worker exited; starting another')).toMatchObject({ worker: 0, signal: 'SIGKILL' });
     } finally {
       await killAndWait(p.child, p.exited);
     }
