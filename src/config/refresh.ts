@@ -129,7 +129,7 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       return state;
     }
     if (parsed.warnings.length > 0) logger.warn('rules document has warnings', { ...where, ...issueFields(parsed.warnings) });
-    logger.info('rules loaded', { ...where, rules: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
+    logger.info('rules loaded', { ...where, ruleCount: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
     state = {
       ok: true,
       rewriter: parsed.rewriter,
@@ -148,7 +148,7 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
       logger.error('the last good rules given are invalid: not used', { source, ...issueFields(parsed.issues) });
       return state;
     }
-    logger.warn('using the last good rules of the other workers', { source, because, rules: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
+    logger.warn('using the last good rules of the other workers', { source, because, ruleCount: parsed.rewriter.rules.length, exclusions: parsed.rewriter.exclude.length });
     state = { ok: true, rewriter: parsed.rewriter, source };
     return state;
   };

@@ -62,7 +62,7 @@ describe('rules documents through dist/handler.js and its chunks', () => {
     expect(expected.ok).toBe(true);
     const { logs, answer } = runBundle(rules);
     expect(logs.find((l) => l['message'] === 'rules document is invalid')).toBeUndefined();
-    expect(logs.find((l) => l['message'] === 'rules loaded')).toMatchObject({ rules: expected.ok ? expected.rewriter.rules.length : -1 });
+    expect(logs.find((l) => l['message'] === 'rules loaded')).toMatchObject({ ruleCount: expected.ok ? expected.rewriter.rules.length : -1 });
     expect(answer).toEqual(await expectedAnswer(rules));
   });
 

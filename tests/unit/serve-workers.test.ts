@@ -407,7 +407,7 @@ describe('serve --workers 2', () => {
       process.kill(victim ?? 0, 'SIGKILL');
       expect(await replaced).toMatchObject({ signal: 'SIGKILL' });
       await started;
-      expect(await fallback).toMatchObject({ level: 'WARN', source: rules, because: 'the rules document is invalid', rules: 2 });
+      expect(await fallback).toMatchObject({ level: 'WARN', source: rules, because: 'the rules document is invalid', ruleCount: 2 });
       expect(s.logs.find((l) => l['message'] === 'rules document is invalid' && l['worker'] === 3)).toBeDefined();
       await answeredByBoth(s, port, 'asia.gcr.io/nginx:latest'); // the replacement answered some of them
       const health = await httpsRequest({ port, ca: pki.ca, method: 'GET', path: '/healthz' });

@@ -34,7 +34,7 @@ import { formatIssue } from '../../src/config/schema.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { errorCode, MAX_TOKEN_FILE_BYTES } from '../../src/config/token.js';
 import { MAX_LISTED, MAX_LOGGED_STRING } from '../../src/observability/telemetry.js';
-import { captureObservability, type Captured } from '../helpers/events.js';
+import { captureObservability, type Captured, EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { LATE, within } from '../helpers/within.js';
 
 const ssm = mockClient(SSMClient);
@@ -144,7 +144,25 @@ describe('inlineRules', () => {
     expect(a).toMatchObject({ ok: true, source: 'REWRITE_RULES' });
     expect(await provider.current()).toBe(a);
     expect(rewrite(a, 'gcr.io/nginx')).toBe('asia.gcr.io/nginx');
-    expect(obs.logs()).toEqual([expect.objectContaining({ level: 'INFO', message: 'rules loaded', source: 'REWRITE_RULES', rules: 1, exclusions: 0 })]);
+    expect(obs.logs()).toEqual([expect.objectContaining({ level: 'INFO', message: 'rules loaded', source: 'REWRITE_RULES', ruleCount: 1, exclusions: 0 })]);
+  });
+
+  // Regression (QA-37): `rules` was the number of rules in `rules loaded` and the document's name
+  // in `configuration` and every `admission reviewed` line. A log store that types a field by its
+  // first value (Elasticsearch's and OpenSearch's dynamic mapping, behind serve's Fluent Bit)
+  // refuses the lines of the other type: an index begun by a `rules loaded` line (a restart before
+  // the day's first review) dropped every review line. Each field now has one JSON type.
+  it('gives each log field one JSON type, from the rules loaded to the review', async () => {
+    const obs = captureObservability();
+    const provider = inlineRules(GOOD, 'REWRITE_RULES', { ...obs, env: {} });
+    const state = await provider.current();
+    if (!state.ok) throw new Error('rules not loaded');
+    const handler = createHandler({ rules: provider, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    expect((await handler(loadEvent('rest-pod-v1.json'))).statusCode).toBe(200);
+    const types = new Map<string, Set<string>>();
+    for (const line of obs.logs()) for (const [key, value] of Object.entries(line)) types.set(key, (types.get(key) ?? new Set()).add(Array.isArray(value) ? 'array' : typeof value));
+    expect(obs.logs().map((l) => l['message'])).toEqual(['rules loaded', 'cold start', 'admission reviewed']);
+    expect([...types].filter(([, t]) => t.size > 1).map(([key, t]) => `${key}: ${[...t].join(', ')}`)).toEqual([]);
   });
 
   it('logs every issue with its path, counts it, and is not ok', async () => {
@@ -245,7 +263,7 @@ describe('ssmRules', () => {
     clock += 1;
     await provider.current();
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 2);
-    expect(obs.logs().filter((l) => l['message'] === 'rules loaded')).toEqual([expect.objectContaining({ source: `ssm:${NAME}`, version: '3', rules: 1 })]);
+    expect(obs.logs().filter((l) => l['message'] === 'rules loaded')).toEqual([expect.objectContaining({ source: `ssm:${NAME}`, version: '3', ruleCount: 1 })]);
     expect(metricTotals()).toEqual({ ConfigRefreshes: 2, ConfigErrors: 0 });
   });
 
@@ -921,7 +939,7 @@ describe('fileRules and a token file', () => {
         expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('asia.gcr.io/x');
         expect(provider.stale?.()).toBe(true);
         expect(obs.logs().map((l) => l['message'])).toEqual(['rules document is invalid', 'using the last good rules of the other workers']);
-        expect(obs.logs().at(-1)).toMatchObject({ level: 'WARN', source: path, because: 'the rules document is invalid', rules: 1 });
+        expect(obs.logs().at(-1)).toMatchObject({ level: 'WARN', source: path, because: 'the rules document is invalid', ruleCount: 1 });
         expect(told).toEqual([]);
         await writeFile(path, GOOD2);
         await watch?.check();
