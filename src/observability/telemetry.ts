@@ -138,10 +138,13 @@ const NO_HOLD: LineHold = { hold: () => undefined, release: () => undefined };
  * The log level an environment names: `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else
  * `AWS_LAMBDA_LOG_LEVEL` (any case; a blank or unknown value counts as unset), else INFO. The one
  * reading of these variables, so that `invoke` (whose environment is injected) logs at the level
- * the Lambda and `serve` would.
+ * the Lambda and `serve` would. `AWS_LAMBDA_LOG_LEVEL` is Lambda's `ApplicationLogLevel`, whose
+ * highest level is `FATAL`: read as CRITICAL, as Powertools reads it (unknown, it meant INFO: the
+ * most lines where the fewest were asked for).
  */
 export function logLevelFromEnv(env: Readonly<Record<string, string | undefined>>): LogLevel {
-  return logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? logLevelOf(env['AWS_LAMBDA_LOG_LEVEL']) ?? 'INFO';
+  const lambda = env['AWS_LAMBDA_LOG_LEVEL'];
+  return logLevelOf(env['POWERTOOLS_LOG_LEVEL']) ?? logLevelOf(env['LOG_LEVEL']) ?? (lambda?.trim().toUpperCase() === 'FATAL' ? 'CRITICAL' : logLevelOf(lambda)) ?? 'INFO';
 }
 
 /** The Logger and Metrics of one process (Lambda container, `serve`, `invoke`). */

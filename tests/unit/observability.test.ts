@@ -300,6 +300,10 @@ describe('logLevelFromEnv', () => {
     [{ LOG_LEVEL: 'error', AWS_LAMBDA_LOG_LEVEL: 'warn' }, 'ERROR'],
     [{ POWERTOOLS_LOG_LEVEL: ' ', LOG_LEVEL: 'nope', AWS_LAMBDA_LOG_LEVEL: 'warn' }, 'WARN'],
     [{ POWERTOOLS_LOG_LEVEL: 'nope', LOG_LEVEL: 'nope', AWS_LAMBDA_LOG_LEVEL: 'nope' }, 'INFO'],
+    // Regression (QA-37): Lambda's ApplicationLogLevel FATAL (its highest) counted as unset: INFO.
+    [{ AWS_LAMBDA_LOG_LEVEL: 'FATAL' }, 'CRITICAL'],
+    [{ LOG_LEVEL: 'warn', AWS_LAMBDA_LOG_LEVEL: 'FATAL' }, 'WARN'],
+    [{ LOG_LEVEL: 'fatal' }, 'INFO'],
   ] as const)('reads %j as %s: POWERTOOLS_LOG_LEVEL, else LOG_LEVEL, else AWS_LAMBDA_LOG_LEVEL, else INFO', (env, level) => {
     expect(logLevelFromEnv(env)).toBe(level);
   });
