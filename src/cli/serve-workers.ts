@@ -330,7 +330,9 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
       const delay = restartDelay(lived, quickDeaths);
       quickDeaths = lived >= SETTLED_MS ? 0 : quickDeaths + 1;
       // Killed by a signal, it has no exit code (the 1 the primary counts it as is not one it gave).
-      logger.error('worker exited; starting another', { workerId: s.worker.id, ...(signal === undefined ? { code } : { signal }), livedMs: lived, startInMs: delay });
+      // `exitCode`, not `code`: serve's other lines hold a string there (`tls handshake failed`: the
+      // error's code), and a log store that types a field by its first value refuses the other type.
+      logger.error('worker exited; starting another', { workerId: s.worker.id, ...(signal === undefined ? { exitCode: code } : { signal }), livedMs: lived, startInMs: delay });
       // A shutdown that began while the replacement waited must not start it (it would serve on
       // with nobody to stop it, and the primary would wait for it forever).
       const timer = setTimeout(() => {
