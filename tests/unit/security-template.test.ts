@@ -11,7 +11,7 @@
  * only the AllowedSourceCidrs when given, and the only route is POST /mutate/{token}.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS, readSettings, SourceError } from '../../src/config/settings.js';
 import { READ_TIMEOUT_MS } from '../../src/config/token.js';
@@ -271,6 +271,20 @@ describe('template.yaml: least privilege', () => {
     expect(env['WEBHOOK_TOKEN']).toBe('');
     expect(env).not.toHaveProperty('WEBHOOK_TOKEN_SECRET_ARN');
     expect(env['AWS_URL_SUFFIX']).toEqual({ Ref: 'AWS::URLSuffix' });
+  });
+
+  it("sets no environment variable the code does not read (QA-37: Powertools' service name and metrics namespace stayed after Powertools left; Lambda's 4 KB of variables is shared with RewriteRules)", () => {
+    const sources = readdirSync(join(REPO_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(REPO_ROOT, 'src', f), 'utf8'))
+      .join('\n');
+    // Set for `${env:NAME}` in rules (README, "Values from the environment"): read by name from the document.
+    const forRules = ['AWS_ACCOUNT_ID', 'AWS_URL_SUFFIX'];
+    for (const [name, resource] of fn) {
+      const variables = (resource.Properties['Environment'] as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
+      const unread = Object.keys(variables).filter((v) => !forRules.includes(v) && !sources.includes(`'${v}'`) && !sources.includes(`.${v}`));
+      expect({ name, unread }).toEqual({ name, unread: [] });
+    }
   });
 });
 

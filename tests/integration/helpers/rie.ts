@@ -70,8 +70,6 @@ export async function startRie(options: RieOptions): Promise<RieFunction> {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     NODE_OPTIONS: '--enable-source-maps',
-    POWERTOOLS_SERVICE_NAME: 'image-rewriter',
-    POWERTOOLS_METRICS_NAMESPACE: 'ImageRewriter',
     POWERTOOLS_LOG_LEVEL: 'INFO',
     ...options.env,
   };
