@@ -30,6 +30,14 @@ export const CLIENT_ERROR_LINGER_MS = 1_000;
 export const MAX_PIPELINED_REQUESTS = 16;
 
 
+/**
+ * The TLS alerts a client sends when it does not trust the server's certificate (bad_certificate,
+ * certificate_expired, certificate_unknown, unknown_ca), as OpenSSL names them in the error's code.
+ */
+const DISTRUST_ALERT = /_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA)$/;
+const DISTRUST_HINT =
+  "the client does not trust this server's certificate: the webhook configuration's caBundle must be the CA that signed --tls-cert-file, and the certificate must name the host the client calls (SERVICE.NAMESPACE.svc) and be current";
+
 /** A connection past its TLS handshake. */
 interface Secured {
   readonly socket: TLSSocket;
@@ -103,7 +111,17 @@ export class Connections {
       this.accepted(socket);
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-      this.noisy({ level: 'info', msg: 'tls handshake failed', code: err.code, reason: err.message.split('\n')[0], sourceIp: socket.remoteAddress });
+      // Anyone can fail a handshake (a scanner, plain HTTP): INFO. A client that refuses this
+      // certificate is most likely the API server with a caBundle that did not sign it: WARN.
+      const distrusted = err.code !== undefined && DISTRUST_ALERT.test(err.code);
+      this.noisy({
+        level: distrusted ? 'warn' : 'info',
+        msg: 'tls handshake failed',
+        code: err.code,
+        reason: err.message.split('\n')[0],
+        sourceIp: socket.remoteAddress,
+        ...(distrusted ? { hint: DISTRUST_HINT } : {}),
+      });
     });
     server.on('drop', (data?: DropArgument) => {
       this.noisy({ level: 'warn', msg: 'connection dropped: too many connections', maxConnections: this.limits.maxConnections, sourceIp: data?.remoteAddress });

@@ -4,6 +4,7 @@
  * keep being served. Waits are event-driven (a socket closing, a log line), never fixed sleeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { LogEntry } from '../../src/observability/log.js';
@@ -183,6 +184,31 @@ describe('pipelined requests', () => {
     expect(MAX_PIPELINED_REQUESTS).toBe(16);
     expect(logs.entries.some((e) => e.msg === 'connection closed: too many pipelined requests')).toBe(true);
     await healthy();
+  });
+});
+
+describe('a client that does not trust the certificate', () => {
+  it("warns, with what to check, when the client refuses the certificate (the API server with a wrong caBundle; QA-37)", async () => {
+    const other = await createTestPki('image-rewriter-other-ca-');
+    try {
+      const logged = nextLog((e) => e.msg === 'tls handshake failed' && e['sourceIp'] !== undefined && String(e['code']).endsWith('ALERT_UNKNOWN_CA'));
+      // openssl sends the unknown_ca alert a Go client (kube-apiserver) sends as bad_certificate: Node's own client sends none.
+      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-CAfile', other.caFile, '-verify_return_error', '-servername', 'localhost'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      child.stdin.end();
+      await new Promise((resolve) => child.once('exit', resolve));
+      const entry = await logged;
+      expect(entry.level).toBe('warn');
+      expect(entry['hint']).toContain("caBundle must be the CA that signed --tls-cert-file");
+      // Any other failed handshake stays at INFO, without the hint (below: plain HTTP).
+      const plain = nextLog((e) => e.msg === 'tls handshake failed' && e['code'] === 'ERR_SSL_HTTP_REQUEST');
+      const socket = netConnect({ host: '127.0.0.1', port: server.port }, () => socket.write('GET / HTTP/1.1\r\n\r\n'));
+      await untilClosed(socket);
+      expect(await plain).not.toHaveProperty('hint');
+      expect((await plain).level).toBe('info');
+      await healthy();
+    } finally {
+      await other.remove();
+    }
   });
 });
 
