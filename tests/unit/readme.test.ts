@@ -73,7 +73,19 @@ function sources(dir: string): string {
 // Quoted from others: the kubelet, kubectl, and AWS's message of a ThrottlingException (which our lines carry as the error's detail).
 // Other programs' words: the kubelet's, kubectl's, AWS's, the API server's (k8s.io/apiserver's
 // ErrCallingWebhook) and Go's net package's.
-const NOT_OURS = new Set(['ImagePullBackOff', 'kubectl apply', 'Rate exceeded', 'failed calling webhook', 'connection reset by peer']);
+// The API server's (Go's crypto/x509) and OpenSSL's words, quoted beside ours.
+const NOT_OURS = new Set([
+  'ImagePullBackOff',
+  'kubectl apply',
+  'Rate exceeded',
+  'failed calling webhook',
+  'connection reset by peer',
+  'tls: failed to verify certificate: x509: certificate signed by unknown authority',
+  'certificate is valid for ..., not ...',
+  'has expired',
+  'ALERT_BAD_CERTIFICATE',
+  'ALERT_UNKNOWN_CA',
+]);
 
 describe('README Troubleshooting', () => {
   it('has the table', () => {
