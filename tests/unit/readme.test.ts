@@ -188,6 +188,17 @@ describe('README Deploying with SAM, step 3', () => {
   });
 });
 
+describe('README Deploying with SAM, what you need (QA-41)', () => {
+  // Troubleshooting's first command is `aws logs tail`, which AWS CLI version 1 does not have
+  // (`aws: error: argument operation: Invalid choice`); the requirements named no version.
+  it('asks for AWS CLI version 2 when a command it gives exists in version 2 only', () => {
+    const commands = readme.split('\n').filter((l) => /^\s*aws logs tail\b/.test(l));
+    expect(commands.length).toBeGreaterThan(0);
+    const section = (readme.split('\n## Deploying with SAM\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+    expect(section).toContain('You need the AWS SAM CLI, the AWS CLI version 2');
+  });
+});
+
 describe('README Wiring it to EKS, sizing the throttling limits', () => {
   // It said every Pod, ReplicaSet and Deployment is one request; the default scope sends Pods only.
   it('counts as one request each kind the configuration sends, by scope', () => {
