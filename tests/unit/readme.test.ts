@@ -199,6 +199,19 @@ describe('README Deploying with SAM, what you need (QA-41)', () => {
   });
 });
 
+describe('README Installing serve with Helm, the NetworkPolicy values (QA-41)', () => {
+  // With networkPolicy.enabled and metrics.enabled (the default), the chart's policy admits the
+  // metrics port only to networkPolicy.metricsFrom; the row named the API server's CIDRs alone, so
+  // a user enabling the policy from the README lost every scrape.
+  it('names networkPolicy.metricsFrom, which the chart has, next to the API server ranges', () => {
+    const values = readFileSync(join(REPO_ROOT, 'deploy', 'chart', 'image-rewriter', 'values.yaml'), 'utf8');
+    expect(values).toMatch(/^ {2}metricsFrom: \[\]$/m);
+    const row = readme.split('\n').find((l) => l.startsWith('| `networkPolicy.enabled`')) ?? '';
+    expect(row).toContain('`networkPolicy.metricsFrom`');
+    expect(row).toContain('the metrics port');
+  });
+});
+
 describe('README Wiring it to EKS, sizing the throttling limits', () => {
   // It said every Pod, ReplicaSet and Deployment is one request; the default scope sends Pods only.
   it('counts as one request each kind the configuration sends, by scope', () => {
