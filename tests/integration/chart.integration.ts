@@ -339,6 +339,8 @@ describe('deploy/chart/image-rewriter', () => {
     expect(own).toContain('WARNING: replicas 1 with a PodDisruptionBudget of minAvailable 1');
     expect(own).toContain("kubectl -n ns get secret r-image-rewriter-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt");
     expect(own).toContain('image-rewriter webhook-config --service ns/r-image-rewriter:8443 --token "$(kubectl -n ns get secret r-image-rewriter-token');
+    // During a rotation the Secret holds NEW,OLD, which webhook-config --token refuses: the first is the one to register (QA-41).
+    expect(own).toContain("-o jsonpath='{.data.token}' | base64 -d | cut -d, -f1)\" --ca-bundle ca.crt");
     expect(notes({ tls: { mode: 'certManager' }, webhook: { failurePolicy: 'Fail' } })).toMatch(/failurePolicy Fail: until a replica is ready[\s\S]*cert-manager's cainjector/);
     expect(byDefault).not.toContain('scrape');
     const policy = { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] };
