@@ -66,6 +66,8 @@ function yamlIssue(e: YAMLError, severity: Issue['severity'], bom: boolean): Iss
   let first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
   // The parser's advice is for its callers, not for a user who wrote a second `---`.
   if (e.code === 'MULTIPLE_DOCS') first = 'a rules document is one YAML document: remove the second "---" and what follows, or merge the two';
+  // A `*` alone is an alias without a name to YAML: the "every namespace" glob (`excludeNamespaces: [*]`) written unquoted.
+  if (e.code === 'BAD_ALIAS' && first === 'Alias cannot be an empty string') first = `${first}: a "*" alone is a YAML alias; quote it ("*")`;
   // The composer reports its own stack overflow (lists or maps some thousand levels deep) as V8's message.
   if (first.includes('call stack')) first = TOO_DEEP;
   return pos ? { path: [], position: { line: pos.line, column: bom && pos.line === 1 ? Math.max(1, pos.col - 1) : pos.col }, severity, message: first } : { path: [], severity, message: first };

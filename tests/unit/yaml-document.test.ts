@@ -20,6 +20,12 @@ describe('an alias without its anchor', () => {
     expect(messages(`\uFEFFrules: *x\n`)).toEqual(['(line 1, column 8): Unresolved alias (the anchor must be set before the alias): x: a value that starts with "*" is a YAML alias; quote it ("*x")']);
   });
 
+  it('a "*" alone (the every-namespace glob) unquoted, with what to write', () => {
+    const rule = 'rules:\n  - name: a\n    match: gcr.io\n    replace: x.io\n';
+    expect(messages(`${rule}    excludeNamespaces: [*]\n`)).toEqual(['(line 5, column 25): Alias cannot be an empty string: a "*" alone is a YAML alias; quote it ("*")']);
+    expect(messages(`${rule}    namespaces:\n      - *\n`)).toEqual(['(line 6, column 9): Alias cannot be an empty string: a "*" alone is a YAML alias; quote it ("*")']);
+  });
+
   it('after an alias that resolves, the one that does not', () => {
     const text = 'a: &x 1\nrules:\n  - {name: a, match: gcr.io, replace: x.io, namespaces: [*x, *y]}\n';
     expect(messages(text)).toEqual(['(line 3, column 62): Unresolved alias (the anchor must be set before the alias): y: a value that starts with "*" is a YAML alias; quote it ("*y")']);
