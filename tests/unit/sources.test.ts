@@ -199,6 +199,25 @@ describe('inlineRules', () => {
     expect(issues).toEqual(formatIssues(state.ok ? [] : (state.issues ?? [])).split('\n').map((l) => l.slice(2)));
   });
 
+  it('quotes what a terminal or log viewer shows as nothing, a space or a "-" (pasted text) as \\uXXXX, in the log line and in check-config alike', async () => {
+    // A zero-width space, a no-break space, a byte order mark and U+2010 (a hyphen): "gcr.io" was
+    // said not to be a valid image name prefix, and the key "name\u200b" printed as "name".
+    const doc = 'rules:\n  - name: a\n    match: gcr.io\u200b\n    replace: asia.gcr.io\u00a0\n  - name: b\n    match: quay\u2010io\n    replace: q.example.com\n    name\u200b: c\nexclude: [gcr.io/x\ufeff]\n';
+    const obs = captureObservability();
+    const state = await inlineRules(doc, 'REWRITE_RULES', { ...obs, env: {} }).current();
+    const issues = obs.logs().find((l) => l['message'] === 'rules document is invalid')?.['issues'] as string[];
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'rules[0].match: "gcr.io\\u200b" is not a valid image name prefix (registry host, then optional /path)',
+        'rules[1].match: "quay\\u2010io" is not a valid image name prefix (registry host, then optional /path)',
+        'rules[1]["name\\u200b"]: unknown field (did you mean "name"?)',
+        'exclude[0]: "gcr.io/x\\ufeff" is not a valid image name prefix (registry host, then optional /path)',
+      ]),
+    );
+    for (const i of issues) expect(i).toMatch(/^[\x20-\x7e]*$/);
+    expect(issues).toEqual(formatIssues(state.ok ? [] : (state.issues ?? [])).split('\n').map((l) => l.slice(2)));
+  });
+
   it('logs at most MAX_LISTED problems, each clipped, and counts the rest in issuesCut (a bad file of 30,000 problems made a 1.7 MB line)', async () => {
     const obs = captureObservability();
     const rules = Array.from({ length: 400 }, (_, i) => `  - name: r${i}\n    match: gcr.io\n    replace: ""\n    ${'c'.repeat(1000)}${i}: 1\n`).join('');
