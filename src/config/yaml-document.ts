@@ -32,6 +32,7 @@ export function readYaml(text: string): DocumentRead {
           const issue = yamlIssue(e, 'error', bom);
           return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
         }),
+        ...noBreakIndent(text, bom),
       ],
     };
   }
@@ -47,6 +48,20 @@ export function readYaml(text: string): DocumentRead {
     const message = `${(e as Error).message}: a value that starts with "*" is a YAML alias; quote it ("*${alias.source}")`;
     return { ok: false, issues: [{ path: [], position: { line, column }, severity: 'error', message }] };
   }
+}
+
+/**
+ * The first line indented with a no-break space (U+00A0), as text copied from a web page or a chat
+ * often is: YAML reads it as text, not indentation, and the parser's errors there ("Nested mappings
+ * are not allowed in compact mappings") name neither the character nor the fix.
+ */
+function noBreakIndent(text: string, bom: boolean): Issue[] {
+  const m = /^[ \t\uFEFF]*\u00A0/m.exec(text);
+  if (m === null) return [];
+  const before = text.slice(0, m.index);
+  const line = before.split('\n').length;
+  const column = m[0].length - (bom && line === 1 ? 1 : 0);
+  return [{ path: [], position: { line, column }, severity: 'error', message: 'indented with a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as indentation: retype it as spaces' }];
 }
 
 /** The first alias of `doc` whose anchor is not set before it (toJS throws for it), with its offset. */
