@@ -82,6 +82,8 @@ function yamlIssue(e: YAMLError, severity: Issue['severity'], bom: boolean): Iss
   // The parser's advice is for its callers, not for a user who wrote a second `---`.
   if (e.code === 'MULTIPLE_DOCS') first = 'a rules document is one YAML document: remove the second "---" and what follows, or merge the two';
   // A `*` alone is an alias without a name to YAML: the "every namespace" glob (`excludeNamespaces: [*]`) written unquoted.
+  // A regex in double quotes (`regex: "gcr\.io/(.*)"`): YAML reads its backslashes as escapes.
+  if (e.code === 'BAD_DQ_ESCAPE') first = `${first}: in double quotes a backslash starts a YAML escape; write the value in single quotes ('gcr\\.io/(.*)'), or double its backslashes`;
   if (e.code === 'BAD_ALIAS' && first === 'Alias cannot be an empty string') first = `${first}: a "*" alone is a YAML alias; quote it ("*")`;
   // The composer reports its own stack overflow (lists or maps some thousand levels deep) as V8's message.
   if (first.includes('call stack')) first = TOO_DEEP;

@@ -46,3 +46,10 @@ describe('a line indented with a no-break space', () => {
     expect(messages(`\uFEFFrules:\n  - name: gcr\n  \u00a0  match: gcr.io\n    replace: asia.gcr.io\n`).at(-1)).toMatch(/^\(line 3, column 3\): indented with a no-break space/);
   });
 });
+
+describe('a regex in double quotes', () => {
+  it('says that its backslashes are YAML escapes there, and what to write', () => {
+    const text = 'rules:\n  - name: gcr\n    regex: "gcr\\.io/(.*)"\n    replace: asia.gcr.io/$1\n';
+    expect(messages(text)).toEqual([`(line 3, column 16): Invalid escape sequence \\.: in double quotes a backslash starts a YAML escape; write the value in single quotes ('gcr\\.io/(.*)'), or double its backslashes`]);
+  });
+});
