@@ -152,7 +152,9 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
         // A `//` or `/* */` comment in a JSON document: YAML reads it, and the key after it, as one key.
         const comment = /^\s*(?:\/\/|\/\*)/.test(key) ? '; a comment? JSON has none, and YAML writes them with #' : '';
         const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')}${comment})`;
-        out.push({ path: segments([...i.path, key]), severity: 'error', message: `unknown field${hint}` });
+        // `<<: *defaults`, as in Compose files and kubectl's manifests: YAML 1.2, which rules documents are read as, has no merge key.
+        const message = key === '<<' ? 'unknown field: a YAML merge key (<<: *anchor), which rules documents do not read (YAML 1.2 has none); write the fields out in each rule' : `unknown field${hint}`;
+        out.push({ path: segments([...i.path, key]), severity: 'error', message });
       }
       continue;
     }

@@ -410,6 +410,14 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('names a YAML merge key (<<: *anchor), which rules documents do not read, rather than calling it an unknown field alone', () => {
+    const text = 'rules:\n  - &hub\n    name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n  - <<: *hub\n    name: quay\n    match: quay.io\n';
+    expect(problems(text)).toEqual([
+      'rules[1].replace: is required',
+      'rules[1]["<<"]: unknown field: a YAML merge key (<<: *anchor), which rules documents do not read (YAML 1.2 has none); write the fields out in each rule',
+    ]);
+  });
+
   it('checks a regex rule\'s template against its groups, and a match rule\'s replacement against its prefix', () => {
     expect(problems('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: x.io/$2\n    colour: red\n  - name: b\n    match: gcr.io\n    replace: gcr.io/m\n    verify: "yes"\n')).toEqual([
       'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets, verify, onMissing, onUnreachable, platforms)',
