@@ -142,6 +142,18 @@ function distance(a: string, b: string): number {
 /** A zod path as a document path (zod allows symbol keys; a document has none, but print them anyway). */
 const segments = (path: readonly PropertyKey[]): PathSegment[] => path.map((p) => (typeof p === 'number' ? p : String(p)));
 
+/**
+ * What YAML made of a scalar written for another type: `name: 2024` and `name: 1.10` are numbers,
+ * `verify: yes` and `allowOptOut: "false"` text (YAML 1.2 reads only true and false as booleans,
+ * unquoted), `replace: ~` or nothing after the colon null. The value itself is not quoted.
+ */
+function scalarHint(expected: string, input: unknown): string {
+  if (input === null) return ', and is empty (null)';
+  if (expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) return `, not a ${typeof input}: put the value in quotes`;
+  if (expected === 'boolean' && typeof input === 'string') return ': true or false, without quotes (YAML 1.2 reads yes, no, on and off as text)';
+  return '';
+}
+
 function issuesFromZod(error: z.core.$ZodError): Issue[] {
   const out: Issue[] = [];
   for (const i of error.issues) {
@@ -159,7 +171,7 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
       continue;
     }
     let message = i.message;
-    if (i.code === 'invalid_type') message = i.input === undefined ? 'is required' : `must be ${i.expected === 'array' ? 'a list' : i.expected === 'object' ? 'a mapping' : `a ${i.expected}`}`;
+    if (i.code === 'invalid_type') message = i.input === undefined ? 'is required' : `must be ${i.expected === 'array' ? 'a list' : i.expected === 'object' ? 'a mapping' : `a ${i.expected}`}${scalarHint(i.expected, i.input)}`;
     // zod/mini carries no messages of its own ("Invalid input"): say what is allowed.
     else if (i.code === 'invalid_value') message = `must be one of: ${i.values.map(String).join(', ')}`;
     else if (i.code === 'too_small' && i.origin === 'array' && message === 'Invalid input') message = 'must not be an empty list (leave the field out instead)';

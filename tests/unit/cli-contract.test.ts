@@ -129,7 +129,7 @@ describe('rules-document messages', () => {
     const r = await run(['check-config', '--config', doc]);
     expect(r.code).toBe(EXIT.invalidConfig);
     expect(r.err.split('\n').filter((l) => l.startsWith('  '))).toEqual([
-      '  rules[1].match: must be a string',
+      '  rules[1].match: must be a string, not a number: put the value in quotes',
       '  rules[1].name: duplicate rule name "gcr" (first used by rules[0])',
       '  rules[2].name: duplicate rule name "gcr" (first used by rules[0])',
     ]);

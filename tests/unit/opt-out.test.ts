@@ -41,7 +41,7 @@ describe('opt-out', () => {
 
   it('allowOptOut must be a boolean (the schema is strict)', () => {
     const r = validateDocument({ allowOptOut: 'no', rules: [] }, TEST_ENV);
-    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual(['allowOptOut: must be a boolean']);
+    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual(['allowOptOut: must be a boolean: true or false, without quotes (YAML 1.2 reads yes, no, on and off as text)']);
   });
 });
 

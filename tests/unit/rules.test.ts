@@ -410,6 +410,17 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('says what YAML made of a scalar written for another type: a number, text for a boolean, an empty value', () => {
+    const text = 'rules:\n  - name: 2024\n    match: gcr.io\n    replace:\n    verify: yes\n  - name: b\n    match: quay.io\n    replace: q.example.com\nexclude: [1.10]\nallowOptOut: "false"\n';
+    expect(problems(text)).toEqual([
+      'rules[0].name: must be a string, not a number: put the value in quotes',
+      'rules[0].replace: must be a string, and is empty (null)',
+      'rules[0].verify: must be a boolean: true or false, without quotes (YAML 1.2 reads yes, no, on and off as text)',
+      'exclude[0]: must be a string, not a number: put the value in quotes',
+      'allowOptOut: must be a boolean: true or false, without quotes (YAML 1.2 reads yes, no, on and off as text)',
+    ]);
+  });
+
   it('names a YAML merge key (<<: *anchor), which rules documents do not read, rather than calling it an unknown field alone', () => {
     const text = 'rules:\n  - &hub\n    name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n  - <<: *hub\n    name: quay\n    match: quay.io\n';
     expect(problems(text)).toEqual([
@@ -422,7 +433,7 @@ describe('every problem at once, in a rule refused for another field', () => {
     expect(problems('rules:\n  - name: a\n    regex: "gcr\\\\.io/(.*)"\n    replace: x.io/$2\n    colour: red\n  - name: b\n    match: gcr.io\n    replace: gcr.io/m\n    verify: "yes"\n')).toEqual([
       'rules[0].colour: unknown field (known fields: name, match, regex, replace, namespaces, excludeNamespaces, imagePullSecrets, verify, onMissing, onUnreachable, platforms)',
       'rules[0].replace: $2 refers to a group the regex does not have (it has 1)',
-      'rules[1].verify: must be a boolean',
+      'rules[1].verify: must be a boolean: true or false, without quotes (YAML 1.2 reads yes, no, on and off as text)',
       'rules[1].replace: "gcr.io/m" is inside "gcr.io", so this rule would match its own result and rewrite it again on every reinvocation',
     ]);
   });
