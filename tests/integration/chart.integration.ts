@@ -267,6 +267,14 @@ describe('deploy/chart/image-rewriter', () => {
     expect(at(find(own, 'Certificate'), 'spec', 'issuerRef')).toEqual({ name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' });
   });
 
+  it.each(HELMS)('Helm %i: rules.text is written as it is, whatever the indentation of its first line (an indented comment, a line of spaces)', (major) => {
+    // The block scalar guessed its indentation from the first line: a first line indented more than
+    // the next made a manifest Helm refused ("did not find expected key"), for documents check-config takes.
+    for (const text of ['  # mirrors for the team\nrules:\n  - { name: gcr, match: gcr.io, replace: asia.gcr.io }\n', '   \nrules: []\n', '    {"rules":\n  []}\n']) {
+      expect(at(find(template(major, { rules: { text } }), 'ConfigMap'), 'data', 'rules.yaml')).toBe(text);
+    }
+  });
+
   it.each(HELMS)('Helm %i: a release name of the longest Helm takes, in a long namespace: every name and label is one the API server and cert-manager take', (major) => {
     const release = 'a-release-name-of-fifty-three-characters-helm-s-limit';
     expect(release).toHaveLength(53);
@@ -376,7 +384,7 @@ describe('deploy/chart/image-rewriter', () => {
       writeFileSync(join(dir, 'rules.yaml'), 'rules:\n  - { name: gcr, match: gcr.io, replace: asia.gcr.io }\n');
       const r = spawnSync(helmBinary(major), ['template', ...args.slice(2).map((a) => (a === 'deploy/chart/image-rewriter' ? CHART : a))], { cwd: dir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: dir } });
       expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(r.stdout).toContain('rules.yaml: |\n    rules:\n      - { name: gcr, match: gcr.io, replace: asia.gcr.io }');
+      expect(r.stdout).toContain('rules.yaml: |2\n    rules:\n      - { name: gcr, match: gcr.io, replace: asia.gcr.io }');
       expect(r.stdout).toContain('namespace: image-rewriter');
     });
   });
