@@ -24,10 +24,13 @@ export function readYaml(text: string): DocumentRead {
   const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
   const otherWarnings = doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED');
   if (doc.errors.length > 0 || unknownTags.length > 0) {
+    // Split once, and only for an error that reads its line (a bad document may have thousands).
+    let split: readonly string[] | undefined;
+    const lines = (): readonly string[] => (split ??= text.split('\n'));
     return {
       ok: false,
       issues: [
-        ...doc.errors.map((e) => yamlIssue(e, 'error', bom)),
+        ...doc.errors.map((e) => withMissingSpace(yamlIssue(e, 'error', bom), e, lines)),
         ...unknownTags.map((e) => {
           const issue = yamlIssue(e, 'error', bom);
           return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
@@ -62,6 +65,19 @@ function noBreakIndent(text: string, bom: boolean): Issue[] {
   const line = before.split('\n').length;
   const column = m[0].length - (bom && line === 1 ? 1 : 0);
   return [{ path: [], position: { line, column }, severity: 'error', message: 'indented with a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as indentation: retype it as spaces' }];
+}
+
+/**
+ * `match:gcr.io`, its space forgotten, is no key to YAML but text that runs into the next line's
+ * key, and the parser says "Implicit keys need to be on a single line" there: name the line's
+ * `key:value` and the space it needs.
+ */
+function withMissingSpace(issue: Issue, e: YAMLError, lines: () => readonly string[]): Issue {
+  if (e.code !== 'MULTILINE_IMPLICIT_KEY' || issue.position === undefined) return issue;
+  const line = lines()[issue.position.line - 1] ?? '';
+  const m = /^[\s\uFEFF]*(?:-\s+)?([A-Za-z_][A-Za-z0-9_-]*):([^\s#][^\s#]*)/.exec(line);
+  if (m === null) return issue;
+  return { ...issue, message: `${issue.message}: "${m[1] ?? ''}:${m[2] ?? ''}" needs a space after the colon ("${m[1] ?? ''}: ${m[2] ?? ''}")` };
 }
 
 /** The first alias of `doc` whose anchor is not set before it (toJS throws for it), with its offset. */

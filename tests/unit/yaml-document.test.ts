@@ -53,3 +53,10 @@ describe('a regex in double quotes', () => {
     expect(messages(text)).toEqual([`(line 3, column 16): Invalid escape sequence \\.: in double quotes a backslash starts a YAML escape; write the value in single quotes ('gcr\\.io/(.*)'), or double its backslashes`]);
   });
 });
+
+describe('a key without the space after its colon', () => {
+  it('names the key:value and the space it needs (the parser said only "Implicit keys need to be on a single line")', () => {
+    expect(messages('rules:\n  - name: gcr\n    match:gcr.io\n    replace: asia.gcr.io\n')).toEqual(['(line 3, column 5): Implicit keys need to be on a single line: "match:gcr.io" needs a space after the colon ("match: gcr.io")']);
+    expect(messages('rules:\n  - name:gcr\n    match: gcr.io\n    replace: asia.gcr.io\n')).toEqual(['(line 2, column 5): Implicit keys need to be on a single line: "name:gcr" needs a space after the colon ("name: gcr")']);
+  });
+});
