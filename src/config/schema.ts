@@ -165,7 +165,14 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
         const comment = /^\s*(?:\/\/|\/\*)/.test(key) ? '; a comment? JSON has none, and YAML writes them with #' : '';
         const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')}${comment})`;
         // `<<: *defaults`, as in Compose files and kubectl's manifests: YAML 1.2, which rules documents are read as, has no merge key.
-        const message = key === '<<' ? 'unknown field: a YAML merge key (<<: *anchor), which rules documents do not read (YAML 1.2 has none); write the fields out in each rule' : `unknown field${hint}`;
+        // `{name:gcr}` or JSON5's `{name:'gcr'}`: YAML reads a key without the space after its colon as one key.
+        const joined = /^([A-Za-z]+):(\S.*)$/s.exec(key);
+        const message =
+          key === '<<'
+            ? 'unknown field: a YAML merge key (<<: *anchor), which rules documents do not read (YAML 1.2 has none); write the fields out in each rule'
+            : joined?.[1] !== undefined && known.includes(joined[1])
+              ? `unknown field: "${joined[1]}" without a space after its colon, which YAML reads as one key; write "${joined[1]}: ${joined[2] ?? ''}"`
+              : `unknown field${hint}`;
         out.push({ path: segments([...i.path, key]), severity: 'error', message });
       }
       continue;

@@ -421,6 +421,17 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('names a key written without the space after its colon in a flow mapping (or JSON5), which YAML reads as one key', () => {
+    expect(problems("rules:\n  - {name:gcr, match: gcr.io, replace: 'asia.gcr.io'}\n")).toEqual([
+      'rules[0].name: is required',
+      'rules[0]["name:gcr"]: unknown field: "name" without a space after its colon, which YAML reads as one key; write "name: gcr"',
+    ]);
+    expect(problems("{rules: [{name: gcr, match:'gcr.io', replace: asia.gcr.io}]}\n")).toEqual([
+      'rules[0]["match:\'gcr.io\'"]: unknown field: "match" without a space after its colon, which YAML reads as one key; write "match: \'gcr.io\'"',
+      'rules[0]: needs one of "match" or "regex"',
+    ]);
+  });
+
   it('names a YAML merge key (<<: *anchor), which rules documents do not read, rather than calling it an unknown field alone', () => {
     const text = 'rules:\n  - &hub\n    name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n  - <<: *hub\n    name: quay\n    match: quay.io\n';
     expect(problems(text)).toEqual([
