@@ -421,6 +421,16 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('quotes a name, a namespace, a Secret or a platform refused for its form (an invisible character in it as \\uXXXX)', () => {
+    const text = 'rules:\n  - name: "gcr\\u200b"\n    match: gcr.io\n    replace: asia.gcr.io\n    excludeNamespaces: [kube-]\n    imagePullSecrets: [Harbor]\n    verify: true\n    platforms: [Linux/AMD64]\n';
+    expect(problems(text)).toEqual([
+      'rules[0].name: "gcr\\u200b" must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)',
+      'rules[0].excludeNamespaces[0]: "kube-" must be a namespace name, "*" and "?" allowed (its "*" forgotten? "kube-*")',
+      'rules[0].imagePullSecrets[0]: "Harbor" must be a Secret name',
+      'rules[0].platforms[0]: "Linux/AMD64" must be os/architecture[/variant], like linux/amd64 or linux/arm64/v8',
+    ]);
+  });
+
   it('names a key written without the space after its colon in a flow mapping (or JSON5), which YAML reads as one key', () => {
     expect(problems("rules:\n  - {name:gcr, match: gcr.io, replace: 'asia.gcr.io'}\n")).toEqual([
       'rules[0].name: is required',
