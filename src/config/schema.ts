@@ -151,6 +151,9 @@ function scalarHint(expected: string, input: unknown): string {
   if (input === null) return ', and is empty (null)';
   if (expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) return `, not a ${typeof input}: put the value in quotes`;
   if (expected === 'boolean' && typeof input === 'string') return ': true or false, without quotes (YAML 1.2 reads yes, no, on and off as text)';
+  // `exclude: gcr.io/x`, `namespaces: team-a`; `rules:` followed by `gcr: {match: ...}`.
+  if (expected === 'array' && typeof input === 'string') return ', even of one entry: write it in brackets ([a]) or on lines starting with "- "';
+  if (expected === 'array' && typeof input === 'object' && !Array.isArray(input)) return ', not a mapping: start each entry with "- "';
   return '';
 }
 

@@ -442,6 +442,13 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('says how to write a list given one value or a mapping (rules as a map of names, exclude as one prefix)', () => {
+    expect(problems('rules:\n  gcr:\n    match: gcr.io\n    replace: asia.gcr.io\nexclude: gcr.io/distroless\n')).toEqual([
+      'rules: must be a list, not a mapping: start each entry with "- "',
+      'exclude: must be a list, even of one entry: write it in brackets ([a]) or on lines starting with "- "',
+    ]);
+  });
+
   it('names a YAML merge key (<<: *anchor), which rules documents do not read, rather than calling it an unknown field alone', () => {
     const text = 'rules:\n  - &hub\n    name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n  - <<: *hub\n    name: quay\n    match: quay.io\n';
     expect(problems(text)).toEqual([
