@@ -84,8 +84,15 @@ const NOT_A_MAPPING = 'must be a mapping with "rules:" (and optionally "exclude:
  * as a string: say so, without quoting it (a value put in the wrong variable may be a secret).
  */
 function notAMapping(value: unknown): string {
-  if (typeof value !== 'string' || !/^\S+$/.test(value)) return NOT_A_MAPPING;
-  return `${NOT_A_MAPPING}; it is one word of text: a file or parameter name? The document must hold the rules themselves (--config FILE reads a file, REWRITE_RULES_PARAMETER names an SSM parameter)`;
+  if (typeof value !== 'string') return NOT_A_MAPPING;
+  if (/^\S+$/.test(value)) {
+    return `${NOT_A_MAPPING}; it is one word of text: a file or parameter name? The document must hold the rules themselves (--config FILE reads a file, REWRITE_RULES_PARAMETER names an SSM parameter)`;
+  }
+  // A variable set with its line breaks escaped (`rules:\n  - name: ...`), or with its quotes kept
+  // (docker --env-file and .env readers keep them): YAML reads either as one string.
+  if (!value.includes('\n') && value.includes('\\n')) return `${NOT_A_MAPPING}; it is one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})`;
+  if (/^\s*(?:rules|exclude|allowOptOut)\s*:/.test(value)) return `${NOT_A_MAPPING}; it is one quoted string: the document was given inside quotes (a .env file or docker --env-file keeps them); give it without them`;
+  return NOT_A_MAPPING;
 }
 
 /** Validate and compile what was read; the reader's warnings come first. Never throws. */

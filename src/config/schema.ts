@@ -165,7 +165,12 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
       for (const key of i.keys) {
         const best = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0];
         // A `//` or `/* */` comment in a JSON document: YAML reads it, and the key after it, as one key.
-        const comment = /^\s*(?:\/\/|\/\*)/.test(key) ? '; a comment? JSON has none, and YAML writes them with #' : '';
+        const comment = /^\s*(?:\/\/|\/\*)/.test(key)
+          ? '; a comment? JSON has none, and YAML writes them with #'
+          : // `{\"rules\": []}`: quotes escaped for a shell or a SAM parameter, and the backslashes kept.
+            /^\\["']/.test(key)
+            ? '; its quotes kept the backslashes that escaped them (\\"): give the document without them'
+            : '';
         const hint = best !== undefined && distance(key, best) <= 2 ? ` (did you mean "${best}"?)` : ` (known fields: ${known.join(', ')}${comment})`;
         // `<<: *defaults`, as in Compose files and kubectl's manifests: YAML 1.2, which rules documents are read as, has no merge key.
         // `{name:gcr}` or JSON5's `{name:'gcr'}`: YAML reads a key without the space after its colon as one key.

@@ -12,6 +12,8 @@ import { parseDocumentUnique, TOO_DEEP } from './yaml-read.js';
 import type { Issue } from '../core/rules.js';
 import type { DocumentRead } from './rules-text.js';
 
+const ESCAPED_BREAKS = 'one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})';
+
 /** `text` read as YAML (JSON is YAML). */
 export function readYaml(text: string): DocumentRead {
   // logLevel 'error': the parser's own warnings (a mapping key that is a list or a map, stringified
@@ -36,6 +38,8 @@ export function readYaml(text: string): DocumentRead {
           return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
         }),
         ...noBreakIndent(text, bom),
+        // `rules:\n  - name: ...` in a variable: its line breaks escaped, which YAML reads as text.
+        ...(!text.includes('\n') && text.includes('\\n') ? [{ path: [], severity: 'error' as const, message: ESCAPED_BREAKS }] : []),
       ],
     };
   }

@@ -60,3 +60,20 @@ describe('a key without the space after its colon', () => {
     expect(messages('rules:\n  - name:gcr\n    match: gcr.io\n    replace: asia.gcr.io\n')).toEqual(['(line 2, column 5): Implicit keys need to be on a single line: "name:gcr" needs a space after the colon ("name: gcr")']);
   });
 });
+
+describe('a document given escaped or quoted (REWRITE_RULES set from a .env file, a CI variable, a SAM parameter)', () => {
+  const NOT_A_MAPPING = '(document): must be a mapping with "rules:" (and optionally "exclude:")';
+  it('its line breaks written as \\n', () => {
+    expect(messages('rules:\\n  - name: gcr\\n    match: gcr.io\\n    replace: asia.gcr.io\\n').at(-1)).toBe('(document): one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})');
+    expect(messages('rules:\\n  - gcr')).toEqual([`${NOT_A_MAPPING}; it is one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})`]);
+  });
+
+  it('inside quotes, or with the backslashes of its escaped quotes', () => {
+    expect(messages("'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]'")).toEqual([`${NOT_A_MAPPING}; it is one quoted string: the document was given inside quotes (a .env file or docker --env-file keeps them); give it without them`]);
+    expect(messages('{\\"rules\\": []}')).toEqual(['rules: is required', '["\\\\\\"rules\\\\\\""]: unknown field (known fields: rules, exclude, allowOptOut; its quotes kept the backslashes that escaped them (\\"): give the document without them)']);
+  });
+
+  it('a name alone, a path with a backslash in it, is still said to be one', () => {
+    expect(messages('C:\\rules\\new.yaml')).toEqual([`${NOT_A_MAPPING}; it is one word of text: a file or parameter name? The document must hold the rules themselves (--config FILE reads a file, REWRITE_RULES_PARAMETER names an SSM parameter)`]);
+  });
+});
