@@ -9,15 +9,27 @@ import { grammar } from '../core/reference.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import type { ValidationResult } from './issues.js';
 
+/** What a refused prefix was most likely meant as, in the shapes people write: a URL, a glob, a tag, a trailing slash. */
+function prefixHint(value: string): string {
+  const bare = value.replace(/^[a-z]+:\/\//i, '');
+  if (bare !== value) return `: no scheme, write "${bare.replace(/\/+$/, '')}"`;
+  const glob = /^(.*?)\/\*+$/.exec(value)?.[1];
+  if (glob !== undefined && !glob.includes('*')) return `: a prefix takes every name under it, without a wildcard: write "${glob}"`;
+  if (value.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';
+  if (value.endsWith('/')) return `: without the trailing "/", write "${value.replace(/\/+$/, '')}"`;
+  const tagged = /^(.*\/[^/:]+):[^/]*$/.exec(value)?.[1];
+  if (tagged !== undefined) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): write "${tagged}"`;
+  return '';
+}
+
 /** Normalized-name prefix: a registry host, then optional repository path components. */
 export function prefixProblem(value: string): string | undefined {
   // `${value}/x` so that a bare host with a port (`localhost:5000`) is accepted as a prefix. The
   // value is quoted, as in the other messages: a stray space or tab is otherwise invisible. Not one
   // with an "@": a URL with its credentials (`https://user:password@host`) is never printed.
   if (!grammar.anchoredName.test(`${value}/x`)) {
-    return value.includes('@')
-      ? 'is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" may be a URL\'s credentials)'
-      : `"${value}" is not a valid image name prefix (registry host, then optional /path)`;
+    if (value.includes('@')) return 'is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" may be a URL\'s credentials)';
+    return `"${value}" is not a valid image name prefix (registry host, then optional /path)${prefixHint(value)}`;
   }
   const first = value.split('/')[0] ?? '';
   const rest = value.slice(first.length);
