@@ -4,23 +4,11 @@
  * same; and the compile that follows a document's validation.
  */
 import { compileRules, type Issue } from '../core/rules.js';
+import { prefixHint } from '../core/replace-template.js';
 import { portWithoutLeadingZeros } from '../core/matched-name.js';
 import { grammar } from '../core/reference.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import type { ValidationResult } from './issues.js';
-
-/** What a refused prefix was most likely meant as, in the shapes people write: a URL, a glob, a tag, a trailing slash. */
-function prefixHint(value: string): string {
-  const bare = value.replace(/^[a-z]+:\/\//i, '');
-  if (bare !== value) return `: no scheme, write "${bare.replace(/\/+$/, '')}"`;
-  const glob = /^(.*?)\/\*+$/.exec(value)?.[1];
-  if (glob !== undefined && !glob.includes('*')) return `: a prefix takes every name under it, without a wildcard: write "${glob}"`;
-  if (value.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';
-  if (value.endsWith('/')) return `: without the trailing "/", write "${value.replace(/\/+$/, '')}"`;
-  const tagged = /^(.*\/[^/:]+):[^/]*$/.exec(value)?.[1];
-  if (tagged !== undefined) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): write "${tagged}"`;
-  return '';
-}
 
 /** Normalized-name prefix: a registry host, then optional repository path components. */
 export function prefixProblem(value: string): string | undefined {

@@ -74,6 +74,22 @@ const noHost = (replace: string): string => {
   return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
 };
 
+/**
+ * What a refused prefix (a `match`, an `exclude`, a match rule's `replace`) was most likely meant as,
+ * in the shapes people write: a URL, a glob, a tag, a trailing slash; '' for any other.
+ */
+export function prefixHint(value: string): string {
+  const bare = value.replace(/^[a-z]+:\/\//i, '');
+  if (bare !== value) return `: no scheme, write "${bare.replace(/\/+$/, '')}"`;
+  const glob = /^(.*?)\/\*+$/.exec(value)?.[1];
+  if (glob !== undefined && !glob.includes('*')) return `: a prefix takes every name under it, without a wildcard: write "${glob}"`;
+  if (value.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';
+  if (value.endsWith('/')) return `: without the trailing "/", write "${value.replace(/\/+$/, '')}"`;
+  const tagged = /^(.*\/[^/:]+):[^/]*$/.exec(value)?.[1];
+  if (tagged !== undefined) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): write "${tagged}"`;
+  return '';
+}
+
 /** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
 export function replaceProblem(replace: string): string | undefined {
   if (replace === '') return 'must not be empty';
@@ -86,6 +102,8 @@ export function replaceProblem(replace: string): string | undefined {
     const own = templateTagOrDigest([{ text: replace }]);
     if (own !== undefined) return `"${replace}" gives every result a ${own} of its own; write the name only: the image's own tag and digest are kept`;
     if (parsed.error.kind === 'NameContainsUppercase') return `"${replace}" is not a valid image name prefix: its path must be lower case`;
+    const hint = prefixHint(replace);
+    if (hint !== '') return `"${replace}" is not a valid image name prefix${hint}`;
     return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
   }
   if (!hasRegistryHost(replace)) return noHost(replace);

@@ -449,14 +449,16 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
-  it('says what a prefix written as a URL, a glob, with a tag or a trailing slash should be', () => {
-    const text = "rules:\n  - {name: a, match: 'https://gcr.io/', replace: m.example.com/a}\n  - {name: b, match: 'quay.io/*', replace: m.example.com/b}\n  - {name: c, match: '*.gcr.io', replace: m.example.com/c}\nexclude: ['docker.io/library/nginx:1.27', 'ghcr.io/org/']\n";
+  it('says what a prefix (a match, an exclude, a replace) written as a URL, a glob, with a tag or a trailing slash should be', () => {
+    const text = "rules:\n  - {name: a, match: 'https://gcr.io/', replace: 'https://m.example.com/a/'}\n  - {name: b, match: 'quay.io/*', replace: m.example.com/b}\n  - {name: c, match: '*.gcr.io', replace: m.example.com/c}\nexclude: ['docker.io/library/nginx:1.27', 'ghcr.io/org/']\n";
     expect(problems(text)).toEqual([
       'rules[0].match: "https://gcr.io/" is not a valid image name prefix (registry host, then optional /path): no scheme, write "gcr.io"',
       'rules[1].match: "quay.io/*" is not a valid image name prefix (registry host, then optional /path): a prefix takes every name under it, without a wildcard: write "quay.io"',
       'rules[2].match: "*.gcr.io" is not a valid image name prefix (registry host, then optional /path): a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule',
       'exclude[0]: "docker.io/library/nginx:1.27" is not a valid image name prefix (registry host, then optional /path): a prefix is a name without its tag (rules see names alone, and keep the tag): write "docker.io/library/nginx"',
       'exclude[1]: "ghcr.io/org/" is not a valid image name prefix (registry host, then optional /path): without the trailing "/", write "ghcr.io/org"',
+      // The replace of a rule the schema refused is checked after the schema's problems.
+      'rules[0].replace: "https://m.example.com/a/" is not a valid image name prefix: no scheme, write "m.example.com/a"',
     ]);
   });
 
