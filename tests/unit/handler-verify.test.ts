@@ -294,7 +294,7 @@ describe('the rules document', () => {
     ['platforms without verify', '    platforms: [linux/amd64]\n', /rules\[0\]\.platforms: applies only with "verify: true"/],
     ['an unknown onMissing', '    verify: true\n    onMissing: maybe\n', /rules\[0\]\.onMissing/],
     ['onUnreachable: deny', '    verify: true\n    onUnreachable: deny\n', /rules\[0\]\.onUnreachable/],
-    ['a bad platform', '    verify: true\n    platforms: [amd64]\n', /rules\[0\]\.platforms\[0\]: must be os\/architecture/],
+    ['a bad platform', '    verify: true\n    platforms: [amd64]\n', /rules\[0\]\.platforms\[0\]: "amd64" must be os\/architecture/],
     ['verify that is not a boolean', '    verify: yes please\n', /rules\[0\]\.verify/],
   ])('refuses %s', (_what, extra, message) => {
     const parsed = parseRules(rulesYaml(extra), {});
