@@ -84,6 +84,8 @@ const NOT_A_MAPPING = 'must be a mapping with "rules:" (and optionally "exclude:
  * as a string: say so, without quoting it (a value put in the wrong variable may be a secret).
  */
 function notAMapping(value: unknown): string {
+  // The rules alone (`- name: gcr ...`), their `rules:` forgotten.
+  if (Array.isArray(value)) return `${NOT_A_MAPPING}; it is a list: the rules go under "rules:" (a first line "rules:", the list below it)`;
   if (typeof value !== 'string') return NOT_A_MAPPING;
   if (/^\S+$/.test(value)) {
     return `${NOT_A_MAPPING}; it is one word of text: a file or parameter name? The document must hold the rules themselves (--config FILE reads a file, REWRITE_RULES_PARAMETER names an SSM parameter)`;

@@ -73,6 +73,12 @@ describe('a document given escaped or quoted (REWRITE_RULES set from a .env file
     expect(messages('{\\"rules\\": []}')).toEqual(['rules: is required', '["\\\\\\"rules\\\\\\""]: unknown field (known fields: rules, exclude, allowOptOut; its quotes kept the backslashes that escaped them (\\"): give the document without them)']);
   });
 
+  it('the rules alone, their "rules:" forgotten (YAML and JSON)', () => {
+    const said = `${NOT_A_MAPPING}; it is a list: the rules go under "rules:" (a first line "rules:", the list below it)`;
+    expect(messages('- name: gcr\n  match: gcr.io\n  replace: asia.gcr.io\n')).toEqual([said]);
+    expect(messages('[{"name": "gcr", "match": "gcr.io", "replace": "asia.gcr.io"}]')).toEqual([said]);
+  });
+
   it('a name alone, a path with a backslash in it, is still said to be one', () => {
     expect(messages('C:\\rules\\new.yaml')).toEqual([`${NOT_A_MAPPING}; it is one word of text: a file or parameter name? The document must hold the rules themselves (--config FILE reads a file, REWRITE_RULES_PARAMETER names an SSM parameter)`]);
   });
