@@ -37,7 +37,7 @@ export function readYaml(text: string): DocumentRead {
           const issue = yamlIssue(e, 'error', bom);
           return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
         }),
-        ...noBreakIndent(text, bom),
+        ...noBreakSpace(text, bom),
         // `rules:\n  - name: ...` in a variable: its line breaks escaped, which YAML reads as text.
         ...(!text.includes('\n') && text.includes('\\n') ? [{ path: [], severity: 'error' as const, message: ESCAPED_BREAKS }] : []),
       ],
@@ -58,17 +58,18 @@ export function readYaml(text: string): DocumentRead {
 }
 
 /**
- * The first line indented with a no-break space (U+00A0), as text copied from a web page or a chat
- * often is: YAML reads it as text, not indentation, and the parser's errors there ("Nested mappings
- * are not allowed in compact mappings") name neither the character nor the fix.
+ * The first no-break space (U+00A0) of a document the parser refused: text copied out of a web page
+ * or a chat often has them where spaces belong, as indentation or after a key's colon, which YAML
+ * reads as text, and the parser's errors there ("Nested mappings are not allowed in compact
+ * mappings", "Implicit keys need to be on a single line") name neither the character nor the fix.
  */
-function noBreakIndent(text: string, bom: boolean): Issue[] {
-  const m = /^[ \t\uFEFF]*\u00A0/m.exec(text);
-  if (m === null) return [];
-  const before = text.slice(0, m.index);
+function noBreakSpace(text: string, bom: boolean): Issue[] {
+  const at = text.indexOf('\u00A0');
+  if (at === -1) return [];
+  const before = text.slice(0, at);
   const line = before.split('\n').length;
-  const column = m[0].length - (bom && line === 1 ? 1 : 0);
-  return [{ path: [], position: { line, column }, severity: 'error', message: 'indented with a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as indentation: retype it as spaces' }];
+  const column = at - before.lastIndexOf('\n') - (bom && line === 1 ? 1 : 0);
+  return [{ path: [], position: { line, column }, severity: 'error', message: 'a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space' }];
 }
 
 /**

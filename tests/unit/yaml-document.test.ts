@@ -37,13 +37,15 @@ describe('an alias without its anchor', () => {
   });
 });
 
-describe('a line indented with a no-break space', () => {
-  it('is named where it is, with the parser\'s errors it causes (copied out of a web page or a chat)', () => {
-    const text = 'rules:\n  - name: gcr\n\u00a0   match: gcr.io\n    replace: asia.gcr.io\n';
-    const found = messages(text);
-    expect(found.length).toBeGreaterThan(1);
-    expect(found.at(-1)).toBe('(line 3, column 1): indented with a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as indentation: retype it as spaces');
-    expect(messages(`\uFEFFrules:\n  - name: gcr\n  \u00a0  match: gcr.io\n    replace: asia.gcr.io\n`).at(-1)).toMatch(/^\(line 3, column 3\): indented with a no-break space/);
+describe('a no-break space where a space belongs', () => {
+  it('is named where it is, after the parser\'s errors it causes (copied out of a web page or a chat)', () => {
+    const said = 'a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space';
+    const indented = messages('rules:\n  - name: gcr\n\u00a0   match: gcr.io\n    replace: asia.gcr.io\n');
+    expect(indented.length).toBeGreaterThan(1);
+    expect(indented.at(-1)).toBe(`(line 3, column 1): ${said}`);
+    expect(messages('\uFEFFrules:\n  - name: gcr\n  \u00a0  match: gcr.io\n    replace: asia.gcr.io\n').at(-1)).toBe(`(line 3, column 3): ${said}`);
+    // After a key's colon: the key and its value are one text to YAML.
+    expect(messages('rules:\n  - name: gcr\n    match:\u00a0gcr.io\n    replace: asia.gcr.io\n').at(-1)).toBe(`(line 3, column 11): ${said}`);
   });
 });
 
