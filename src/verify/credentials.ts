@@ -70,11 +70,16 @@ export function parseCredentials(value: string): ReadonlyMap<string, RegistryCre
   if (!isRecord(doc)) throw new Error('the value is not a JSON object');
   const auths = isRecord(doc['auths']) ? doc['auths'] : doc;
   const out = new Map<string, RegistryCredentials>();
+  // An entry without credentials is skipped, as the kubelet reads it (no credentials for that host):
+  // `docker login` beside a `credsStore` writes `{}`, `az acr login` an `identitytoken`, and one such
+  // entry made every host's credentials unreadable. A value without any usable entry is refused.
+  let unusable: string | undefined;
   for (const [host, entry] of Object.entries(auths)) {
     const c = entryCredentials(entry);
-    if (c === undefined) throw new Error(`the entry for ${registryKey(host).slice(0, 100)} has neither "username" and "password" nor "auth"`);
-    out.set(registryKey(host), c);
+    if (c === undefined) unusable ??= host;
+    else out.set(registryKey(host), c);
   }
+  if (out.size === 0 && unusable !== undefined) throw new Error(`the entry for ${registryKey(unusable).slice(0, 100)} has neither "username" and "password" nor "auth"`);
   return out;
 }
 

@@ -263,6 +263,16 @@ describe('registry credentials', () => {
     expect(parseCredentials(JSON.stringify({ auths: { 'r.example.com': { ...entry, auth: '' } } })).get('r.example.com')).toEqual({ username: 'stale', password: 'old' });
   });
 
+  it('skips an entry without credentials, as the kubelet does, and reads the others', () => {
+    // What `docker login` writes beside a credsStore (`{}`), and `az acr login` (an identitytoken):
+    // one such entry made the whole secret unreadable, every host's checks anonymous.
+    const auth = Buffer.from('node:pulls').toString('base64');
+    const value = JSON.stringify({ auths: { 'https://index.docker.io/v1/': {}, 'acr.example.io': { identitytoken: 'x' }, 'r.example.com': { auth } }, credsStore: 'desktop' });
+    const map = parseCredentials(value);
+    expect([...map.keys()]).toEqual(['r.example.com']);
+    expect(map.get('r.example.com')).toEqual({ username: 'node', password: 'pulls' });
+  });
+
   it.each([
     ['not JSON', 'nope', /not JSON/],
     ['not an object', '[1]', /not a JSON object/],
