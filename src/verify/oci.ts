@@ -144,6 +144,8 @@ function manifestUrl(target: RegistryTarget, path: 'manifests' | 'blobs', ref: s
 interface Asked {
   readonly host: string;
   readonly withCredentials: boolean;
+  /** A 401 whose challenge is neither Bearer nor Basic (none at all, `Negotiate`): no credentials could answer it. */
+  readonly unanswerable?: string;
 }
 
 /**
@@ -183,7 +185,10 @@ async function answerChallenge(res: HttpResponse, host: string, scope: string, a
     if (answered.status !== 401) deps.tokens.set(basicKey(host), 'basic', BASIC_MS);
     return { res: answered, unavailable: lookup.unavailable, asked };
   }
-  return { res, unavailable: lookup.unavailable, asked: { host, withCredentials: false } };
+  // No challenge credentials can answer: saying "no registry credentials" would send the operator to
+  // the secret's host keys, when the entry was found and the host asked for nothing it can take.
+  const unanswerable = challenge === undefined ? 'none' : challenge.scheme === 'basic' ? undefined : challenge.scheme;
+  return { res, unavailable: lookup.unavailable, asked: { host, withCredentials: false, ...(unanswerable === undefined ? {} : { unanswerable }) } };
 }
 
 /**
@@ -252,7 +257,14 @@ function answerOf(answer: Authorized, target: RegistryTarget): { readonly ok: tr
     // Which request was refused (after a challenge was answered; a first answer of 403 is left as it
     // is), told at the reason's end, which is what a warning cut to its length keeps.
     const asked = answer.asked;
-    const how = asked === undefined ? '' : asked.withCredentials ? ` with the registry credentials for ${asked.host}: wrong, or without pull access` : ` to an anonymous request${answer.unavailable === undefined ? `: no registry credentials for ${asked.host}` : ''}`;
+    const how =
+      asked === undefined
+        ? ''
+        : asked.withCredentials
+          ? ` with the registry credentials for ${asked.host}: wrong, or without pull access`
+          : asked.unanswerable !== undefined
+            ? ` to an anonymous request: ${asked.host} asked for no Bearer or Basic authentication (challenge: ${asked.unanswerable.slice(0, 40)})`
+            : ` to an anonymous request${answer.unavailable === undefined ? `: no registry credentials for ${asked.host}` : ''}`;
     return { ok: false, outcome: { status: 'error', reason: `${target.registry} refused access (${res.status})${how}${why}`, answered: true } };
   }
   return { ok: false, outcome: { status: 'error', reason: `${target.registry} answered ${res.status}` } };

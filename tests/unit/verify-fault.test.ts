@@ -597,6 +597,16 @@ describe('the token flow', () => {
     };
     expect(await one(bearerRefused, undefined, { credentials: wrong })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/refused access \(403\) with the registry credentials for 127\.0\.0\.1:\d+: wrong, or without pull access$/) });
   });
+
+  // QA-43: a 401 without a challenge (a proxy that drops WWW-Authenticate) or with one no credentials
+  // answer (Negotiate) read "no registry credentials for HOST" though the secret had the host's entry.
+  it('says when a refusal came with no challenge the credentials could answer, not that there are none', async () => {
+    const found = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'p' } });
+    const bare = await one((_q, s) => s.writeHead(401).end(), undefined, { credentials: found });
+    expect(bare).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) to an anonymous request: 127\.0\.0\.1:\d+ asked for no Bearer or Basic authentication \(challenge: none\)$/) });
+    const negotiate = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Negotiate' }).end(), undefined, { credentials: found });
+    expect(negotiate).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/\(challenge: negotiate\)$/) });
+  });
 });
 
 describe('a registry that redirects to another host (registry.k8s.io sends manifest requests to Artifact Registry)', () => {
