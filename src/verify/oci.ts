@@ -298,7 +298,17 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
       break;
     case 'image': {
       if (shape.configDigest === undefined) return { status: 'error', reason: `${target.registry} answered a manifest without a config`, answered: true };
-      const blob = answerOf(await authorizedSend(target, manifestUrl(target, 'blobs', shape.configDigest), 'GET', '*/*', signal, deps), target);
+      let sent: Authorized;
+      try {
+        sent = await authorizedSend(target, manifestUrl(target, 'blobs', shape.configDigest), 'GET', '*/*', signal, deps);
+      } catch (e) {
+        // The registry has just answered the manifest: a blob it sends where the check cannot follow
+        // (a storage redirect to plain http, a CDN that fails) is about this image, and counting it
+        // opened the breaker for every other repository of a registry that answers them all.
+        if (!(e instanceof RegistryHttpError)) throw e;
+        return { status: 'error', reason: `the config blob of a manifest ${target.registry} has: ${e.message}`, answered: true };
+      }
+      const blob = answerOf(sent, target);
       if (!blob.ok) return blob.outcome.status === 'missing' ? { status: 'error', reason: `${target.registry} lacks the config blob of a manifest it has`, answered: true } : blob.outcome;
       const p = configPlatform(blob.res.body.toString('utf8'));
       have = p === undefined ? [] : [p];

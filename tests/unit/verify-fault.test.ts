@@ -391,6 +391,24 @@ describe('the circuit breaker', () => {
     expect(registry.fake.seen.length).toBe(seen + 1);
   });
 
+  // QA-43: a registry storing blobs in S3 or MinIO redirects blob GETs to the storage's URL, plain
+  // http inside a cluster; the check does not follow it (HTTPS only), and three such platform checks
+  // opened the breaker: every other image of a registry that answered each request was unreachable.
+  it('does not open on a config blob it cannot follow (a storage redirect to plain http)', async () => {
+    const v = verifier({ breakerFailures: 3 });
+    const image = { mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: 'sha256:cc' } };
+    registry.fake.route = (q, s) => {
+      if (q.url?.includes('/blobs/') === true) return s.writeHead(307, { location: `http://127.0.0.1:9${q.url}` }).end();
+      return s.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(JSON.stringify(image));
+    };
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/single/app:${i}`, platforms: ['linux/amd64'] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^the config blob of a manifest 127\.0\.0\.1:\d+ has: refusing to call 127\.0\.0\.1:9 over http/) });
+    }
+    const next = await v.verify([{ image: `${registry.fake.host}/other/app:1`, platforms: [] }]);
+    expect(next.verdicts[0]?.status === 'present' ? 'present' : JSON.stringify(next.verdicts[0])).toBe('present');
+  });
+
   it('opens again when the half-open check fails', async () => {
     let clock = 0;
     const v = verifier({ now: () => clock, breakerFailures: 1, breakerOpenMs: 1000 });
