@@ -509,7 +509,8 @@ function expectedOriginals(annotations: Readonly<Record<string, string>> | undef
   if (fresh.size === 0 && stale.length === 0) return { value: existing, recorded: false };
   const previous = parseOriginals(existing);
   const merged = new Map(previous ?? []);
-  for (const k of stale) merged.delete(k);
+  // An entry written anew keeps its place (src/core/original-images.ts).
+  for (const k of stale) if (!fresh.has(k)) merged.delete(k);
   for (const [k, v] of fresh) merged.set(k, v);
   const text = JSON.stringify(Object.fromEntries(merged));
   if (text === existing) return { value: existing, recorded: true };
