@@ -58,6 +58,10 @@ function entryCredentials(v: unknown): RegistryCredentials | undefined {
   return undefined;
 }
 
+/** An entry that gives credentials, usable or not: not one without any (`{}`, an `identitytoken` alone). */
+const hasCredentialFields = (v: unknown): boolean =>
+  isRecord(v) && ((typeof v['auth'] === 'string' && v['auth'] !== '') || v['username'] !== undefined || v['password'] !== undefined);
+
 /** The credentials map of a secret's value; throws with a message that never quotes the value. */
 export function parseCredentials(value: string): ReadonlyMap<string, RegistryCredentials> {
   if (value.length > MAX_VALUE_CHARS) throw new Error(`the value is longer than ${MAX_VALUE_CHARS} characters`);
@@ -73,11 +77,15 @@ export function parseCredentials(value: string): ReadonlyMap<string, RegistryCre
   // An entry without credentials is skipped, as the kubelet reads it (no credentials for that host):
   // `docker login` beside a `credsStore` writes `{}`, `az acr login` an `identitytoken`, and one such
   // entry made every host's credentials unreadable. A value without any usable entry is refused.
+  // An entry that has credentials the check cannot read (an `auth` that is not base64 of
+  // `user:password`, a `username` without a `password`) is refused, as the kubelet refuses it:
+  // skipped, its host's checks went anonymous, said to have "no registry credentials".
   let unusable: string | undefined;
   for (const [host, entry] of Object.entries(auths)) {
     const c = entryCredentials(entry);
-    if (c === undefined) unusable ??= host;
-    else out.set(registryKey(host), c);
+    if (c !== undefined) out.set(registryKey(host), c);
+    else if (hasCredentialFields(entry)) throw new Error(`the entry for ${registryKey(host).slice(0, 100)} has credentials that cannot be read (an "auth" that is not base64 of "username:password", or "username" and "password" not both strings)`);
+    else unusable ??= host;
   }
   if (out.size === 0 && unusable !== undefined) throw new Error(`the entry for ${registryKey(unusable).slice(0, 100)} has neither "username" and "password" nor "auth"`);
   return out;

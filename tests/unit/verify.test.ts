@@ -274,6 +274,18 @@ describe('registry credentials', () => {
   });
 
   it.each([
+    ['an auth that is not base64 of user:password', { auth: Buffer.from('nocolon').toString('base64') }],
+    ['a username without a password', { username: 'node' }],
+  ])('refuses an entry whose credentials cannot be read (%s), though another is good', (_what, entry) => {
+    // Skipped, the host's checks went anonymous and a refusal said "no registry credentials" for a
+    // host the secret names: the broken entry was never reported.
+    const good = { auth: Buffer.from('node:pulls').toString('base64') };
+    const value = JSON.stringify({ auths: { 'r.example.com': good, 'mirror.example.com': entry } });
+    expect(() => parseCredentials(value)).toThrow(/entry for mirror\.example\.com has credentials that cannot be read/);
+    expect(() => parseCredentials(value)).not.toThrow(/nocolon|bm9jb2xvbg/);
+  });
+
+  it.each([
     ['not JSON', 'nope', /not JSON/],
     ['not an object', '[1]', /not a JSON object/],
     ['an entry without credentials', '{"auths":{"a.io":{"email":"x"}}}', /entry for a\.io has neither/],
