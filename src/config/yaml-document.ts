@@ -17,6 +17,9 @@ import type { DocumentRead } from './rules-text.js';
 // start (scripts/build.mjs refuses a fourth file).
 const ESCAPED_BREAKS = 'one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})';
 
+/** A line break written as `\n` where one ends a line of block YAML: before indentation or a list's "- ". */
+const ESCAPED_BREAK = /\\n[ \t-]/;
+
 /** `text` read as YAML (JSON is YAML). */
 export function readYaml(text: string): DocumentRead {
   // logLevel 'error': the parser's own warnings (a mapping key that is a list or a map, stringified
@@ -41,8 +44,10 @@ export function readYaml(text: string): DocumentRead {
           return { ...issue, message: `${issue.message} (rules documents use no YAML tags)` };
         }),
         ...noBreakSpace(text, bom),
-        // `rules:\n  - name: ...` in a variable: its line breaks escaped, which YAML reads as text.
-        ...(!text.includes('\n') && text.includes('\\n') ? [{ path: [], severity: 'error' as const, message: ESCAPED_BREAKS }] : []),
+        // `rules:\n  - name: ...` in a variable: its line breaks escaped, which YAML reads as text. A
+        // `\n` before an indentation or a list's "- ", not any: a one-line JSON document (what the
+        // message asks for) with an error elsewhere and a `\n` in a string (a regex) is no such text.
+        ...(!text.includes('\n') && ESCAPED_BREAK.test(text) ? [{ path: [], severity: 'error' as const, message: ESCAPED_BREAKS }] : []),
       ],
     };
   }

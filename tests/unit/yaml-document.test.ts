@@ -70,6 +70,11 @@ describe('a document given escaped or quoted (REWRITE_RULES set from a .env file
     expect(messages('rules:\\n  - gcr')).toEqual([`${NOT_A_MAPPING}; it is one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})`]);
   });
 
+  it('not for a one-line JSON document with an error and a \\n in a string (the form that message asks for)', () => {
+    const json = String.raw`{"rules": [{"name": "a", "regex": "^gcr\\.io/(.*)\\n", "replace": "m.io/$1"}]`;
+    expect(messages(json)).toEqual(['(line 1, column 78): Flow map must end with a }']);
+  });
+
   it('inside quotes, or with the backslashes of its escaped quotes', () => {
     expect(messages("'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]'")).toEqual([`${NOT_A_MAPPING}; it is one quoted string: the document was given inside quotes (a .env file or docker --env-file keeps them); give it without them`]);
     expect(messages('{\\"rules\\": []}')).toEqual(['rules: is required', '["\\\\\\"rules\\\\\\""]: unknown field (known fields: rules, exclude, allowOptOut; its quotes kept the backslashes that escaped them (\\"): give the document without them)']);
