@@ -90,6 +90,8 @@ function withMissingSpace(issue: Issue, e: YAMLError, lines: () => readonly stri
   const line = lines()[issue.position.line - 1] ?? '';
   const m = /^[\s\uFEFF]*(?:-\s+)?([A-Za-z_][A-Za-z0-9_-]*):([^\s#][^\s#]*)/.exec(line);
   if (m === null) return issue;
+  // Not a value with an "@", as prefixProblem: `replace:https://user:password@host` would print the password.
+  if (m[2]?.includes('@') === true) return { ...issue, message: `${issue.message}: "${m[1] ?? ''}:" needs a space after the colon (the value is not shown: an "@" may be a URL's credentials)` };
   return { ...issue, message: `${issue.message}: "${m[1] ?? ''}:${m[2] ?? ''}" needs a space after the colon ("${m[1] ?? ''}: ${m[2] ?? ''}")` };
 }
 

@@ -61,6 +61,12 @@ describe('a key without the space after its colon', () => {
     expect(messages('rules:\n  - name: gcr\n    match:gcr.io\n    replace: asia.gcr.io\n')).toEqual(['(line 3, column 5): Implicit keys need to be on a single line: "match:gcr.io" needs a space after the colon ("match: gcr.io")']);
     expect(messages('rules:\n  - name:gcr\n    match: gcr.io\n    replace: asia.gcr.io\n')).toEqual(['(line 2, column 5): Implicit keys need to be on a single line: "name:gcr" needs a space after the colon ("name: gcr")']);
   });
+
+  it('does not quote a value with an "@" (a URL\'s credentials) in that message', () => {
+    const said = messages('rules:\n  - name: gcr\n    match: gcr.io\n    replace:https://robot:s3cr3t@mirror.example.com\n    verify: true\n');
+    expect(said).toEqual(['(line 4, column 5): Implicit keys need to be on a single line: "replace:" needs a space after the colon (the value is not shown: an "@" may be a URL\'s credentials)']);
+    expect(said.join('\n')).not.toContain('s3cr3t');
+  });
 });
 
 describe('a document given escaped or quoted (REWRITE_RULES set from a .env file, a CI variable, a SAM parameter)', () => {
