@@ -143,10 +143,6 @@ export function workerRules(io: Io, timeoutMs = RULES_FALLBACK_TIMEOUT_MS): Shar
 }
 
 /**
- * A worker that dies sooner than this after its start is replaced after this delay, doubled for
- * each such death in a row (no crash loop); one that lived longer is replaced at once.
- */
-/**
  * The `worker` of the primary's own log lines. A number, as the workers' are (1, 2...): a log store
  * that types a field by its first value (Elasticsearch and OpenSearch's dynamic mapping) refused
  * every line of the other type, and with `"primary"` beside numbers it dropped the primary's lines
@@ -154,6 +150,10 @@ export function workerRules(io: Io, timeoutMs = RULES_FALLBACK_TIMEOUT_MS): Shar
  */
 export const PRIMARY_WORKER = 0;
 
+/**
+ * A worker that dies sooner than this after its start is replaced after this delay, doubled for
+ * each such death in a row (no crash loop); one that lived longer is replaced at once.
+ */
 export const RESTART_DELAY_MS = 1000;
 export const MAX_RESTART_DELAY_MS = 60_000;
 const SETTLED_MS = RESTART_DELAY_MS;
