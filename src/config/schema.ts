@@ -190,9 +190,10 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
     // zod/mini carries no messages of its own ("Invalid input"): say what is allowed.
     else if (i.code === 'invalid_value') message = `must be one of: ${i.values.map(String).join(', ')}`;
     else if (i.code === 'too_small' && i.origin === 'array' && message === 'Invalid input') message = 'must not be an empty list (leave the field out instead)';
-    // A name, a namespace, a Secret or a platform refused for its form: say which (a zero-width
-    // space or a no-break space in it is written as \uXXXX where the issue is printed).
-    else if (i.code === 'invalid_format' && typeof i.input === 'string' && i.input.length <= MAX_RULE_NAME_LENGTH) {
+    // A name, a namespace or a platform refused for its form: say which (a zero-width space or a
+    // no-break space in it is written as \uXXXX where the issue is printed). Not a Secret's: what
+    // is pasted where its name belongs may be its token (`ghp_...`), and the log line would keep it.
+    else if (i.code === 'invalid_format' && typeof i.input === 'string' && i.input.length <= MAX_RULE_NAME_LENGTH && !i.path.includes('imagePullSecrets')) {
       const forgotten = i.path.some((p) => p === 'namespaces' || p === 'excludeNamespaces') && i.input.endsWith('-') ? ` (its "*" forgotten? "${i.input}*")` : '';
       message = `${JSON.stringify(i.input)} ${message}${forgotten}`;
     }

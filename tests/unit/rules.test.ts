@@ -421,14 +421,20 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
-  it('quotes a name, a namespace, a Secret or a platform refused for its form (an invisible character in it as \\uXXXX)', () => {
+  it('quotes a name, a namespace or a platform refused for its form (an invisible character in it as \\uXXXX), not a Secret name', () => {
     const text = 'rules:\n  - name: "gcr\\u200b"\n    match: gcr.io\n    replace: asia.gcr.io\n    excludeNamespaces: [kube-]\n    imagePullSecrets: [Harbor]\n    verify: true\n    platforms: [Linux/AMD64]\n';
     expect(problems(text)).toEqual([
       'rules[0].name: "gcr\\u200b" must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)',
       'rules[0].excludeNamespaces[0]: "kube-" must be a namespace name, "*" and "?" allowed (its "*" forgotten? "kube-*")',
-      'rules[0].imagePullSecrets[0]: "Harbor" must be a Secret name',
+      'rules[0].imagePullSecrets[0]: must be a Secret name',
       'rules[0].platforms[0]: "Linux/AMD64" must be os/architecture[/variant], like linux/amd64 or linux/arm64/v8',
     ]);
+  });
+
+  it('never quotes what was written as a Secret name: it may be the token itself, pasted in the wrong place (QA-44)', () => {
+    const token = 'ghp_R4nd0mT0k3nV4lu3F0rTh3T3st0nly';
+    const text = `rules:\n  - name: gh\n    match: ghcr.io\n    replace: mirror.example.com/ghcr\n    imagePullSecrets: [${token}]\n`;
+    expect(problems(text)).toEqual(['rules[0].imagePullSecrets[0]: must be a Secret name']);
   });
 
   it('names a key written without the space after its colon in a flow mapping (or JSON5), which YAML reads as one key', () => {
