@@ -98,6 +98,9 @@ export function replaceProblem(replace: string): string | undefined {
   if (!parsed.ok) {
     // Said in the terms of what was written: the parser's own message quotes the probe's
     // `/x` (`repository name (Hub/x)`) or only says "invalid reference format" for a `$1` or a tag.
+    // An "@" in the host part is a URL's credentials (`https://robot:token@mirror.example.com`):
+    // never printed, here or in the log line of an invalid document.
+    if (/^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i.test(replace)) return 'is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" before its first "/" may be a URL\'s credentials)';
     if (replace.includes('$')) return `"${replace}" is not a valid image name prefix: a "$" is neither \${env:NAME} nor part of an image name (group references such as $1 are for regex rules)`;
     const own = templateTagOrDigest([{ text: replace }]);
     if (own !== undefined) return `"${replace}" gives every result a ${own} of its own; write the name only: the image's own tag and digest are kept`;

@@ -431,6 +431,18 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it.each([['https://robot:s3cr3t-t0ken@mirror.example.com/hub'], ['robot:s3cr3t-t0ken@mirror.example.com'], ['user@mirror.example.com/x']])(
+    "never quotes a match rule's replace with an \"@\" before its first \"/\" (%s): a URL's credentials (QA-44)",
+    (replace) => {
+      const out = problems(`rules:\n  - name: hub\n    match: docker.io\n    replace: '${replace}'\n`);
+      expect(out).toEqual(['rules[0].replace: is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" before its first "/" may be a URL\'s credentials)']);
+    },
+  );
+
+  it("still names a digest written in a match rule's replace, after its path", () => {
+    expect(problems('rules:\n  - name: hub\n    match: docker.io\n    replace: mirror.example.com/app@sha256:0123456789012345678901234567890123456789012345678901234567890123\n')[0]).toContain('gives every result a digest of its own');
+  });
+
   it('never quotes what was written as a Secret name: it may be the token itself, pasted in the wrong place (QA-44)', () => {
     const token = 'ghp_R4nd0mT0k3nV4lu3F0rTh3T3st0nly';
     const text = `rules:\n  - name: gh\n    match: ghcr.io\n    replace: mirror.example.com/ghcr\n    imagePullSecrets: [${token}]\n`;
