@@ -90,6 +90,14 @@ export function prefixHint(value: string): string {
   return '';
 }
 
+/**
+ * An "@" before the first "/" (after an optional scheme) is a URL's credentials
+ * (`https://robot:token@mirror.example.com`), not part of an image name: such a replace is refused
+ * without being printed, here or in the log line of an invalid document.
+ */
+const mayHoldCredentials = (text: string): boolean => /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i.test(text);
+const CREDENTIALS_HIDDEN = 'is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" before its first "/" may be a URL\'s credentials)';
+
 /** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
 export function replaceProblem(replace: string): string | undefined {
   if (replace === '') return 'must not be empty';
@@ -98,9 +106,7 @@ export function replaceProblem(replace: string): string | undefined {
   if (!parsed.ok) {
     // Said in the terms of what was written: the parser's own message quotes the probe's
     // `/x` (`repository name (Hub/x)`) or only says "invalid reference format" for a `$1` or a tag.
-    // An "@" in the host part is a URL's credentials (`https://robot:token@mirror.example.com`):
-    // never printed, here or in the log line of an invalid document.
-    if (/^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i.test(replace)) return 'is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" before its first "/" may be a URL\'s credentials)';
+    if (mayHoldCredentials(replace)) return CREDENTIALS_HIDDEN;
     if (replace.includes('$')) return `"${replace}" is not a valid image name prefix: a "$" is neither \${env:NAME} nor part of an image name (group references such as $1 are for regex rules)`;
     const own = templateTagOrDigest([{ text: replace }]);
     if (own !== undefined) return `"${replace}" gives every result a ${own} of its own; write the name only: the image's own tag and digest are kept`;
@@ -129,6 +135,7 @@ export function templateHostProblem(parts: readonly TemplatePart[]): string | un
     }
     literal += p.text;
   }
+  if (mayHoldCredentials(literal)) return CREDENTIALS_HIDDEN;
   const first = literal.split('/')[0] ?? '';
   if (!hasRegistryHost(first)) return noHost(first);
   if (!literal.includes('/')) {

@@ -439,6 +439,11 @@ describe('every problem at once, in a rule refused for another field', () => {
     },
   );
 
+  it.each([["https://robot:s3cr3t-t0ken@mirror.example.com/$1"], ["robot:s3cr3t-t0ken@mirror.example.com/$1"]])("never quotes a regex rule's replace with an \"@\" before its first \"/\" (%s) (QA-44)", (replace) => {
+    const out = problems(`rules:\n  - name: hub\n    regex: 'docker\\.io/(.*)'\n    replace: '${replace}'\n`);
+    expect(out).toEqual(['rules[0].replace: is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" before its first "/" may be a URL\'s credentials)']);
+  });
+
   it("still names a digest written in a match rule's replace, after its path", () => {
     expect(problems('rules:\n  - name: hub\n    match: docker.io\n    replace: mirror.example.com/app@sha256:0123456789012345678901234567890123456789012345678901234567890123\n')[0]).toContain('gives every result a digest of its own');
   });
