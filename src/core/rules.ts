@@ -10,7 +10,8 @@
  *
  * Pure: the environment used by `${env:NAME}` substitutions is passed in. What a rule's `replace`
  * may be and how it is filled in is src/core/replace-template.ts; the warnings about rules that
- * can never rewrite anything are src/core/rule-reach.ts and src/core/rule-warnings.ts.
+ * can never rewrite anything are src/core/rule-reach.ts and src/core/rule-warnings.ts, those about
+ * platforms no check can find src/core/platform-warnings.ts.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
@@ -22,6 +23,7 @@ import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } f
 import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
 import { excludedRuleWarnings, namespaceWarnings, regexSpellingWarnings, shadowWarnings } from './rule-reach.js';
 import { regexRewrittenAgainWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings } from './rule-warnings.js';
+import { platformWarnings } from './platform-warnings.js';
 
 // The types are in src/core/rule-types.ts (shared with the warnings); importers keep one entry point.
 export * from './rule-types.js';
@@ -226,6 +228,7 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   for (const warning of excludedRuleWarnings(rules, exclude)) issues.push(warning);
   for (const warning of namespaceWarnings(rules, specs)) issues.push(warning);
   for (const warning of runtimeWarnings(rules)) issues.push(warning);
+  for (const warning of platformWarnings(rules)) issues.push(warning);
   for (const warning of regexSpellingWarnings(rules)) issues.push(warning);
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };

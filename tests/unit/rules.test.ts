@@ -851,12 +851,35 @@ describe('validation warnings', () => {
       doc: "rules:\n  - {name: keep-host, regex: '(?<host>[^/]+)/team/(?<rest>.+)', replace: '$<host>/mirror/$<rest>', verify: true}\n",
       want: `rules[0].verify: ${HOST_FROM_GROUP_WARNING}`,
     },
+    {
+      // check-config said "ok"; no index entry has a variant "10.0.20348": every check missing,
+      // every Pod denied with onMissing: deny (a Windows build is an entry's os.version).
+      why: 'a verify rule whose platform gives a Windows build as its variant',
+      doc: 'rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, onMissing: deny, platforms: [windows/amd64/10.0.20348]}\n',
+      want: 'rules[0].platforms[0]: "windows/amd64/10.0.20348": 10.0.20348 is a Windows build, not a variant: an index gives the build as an entry\'s os.version, which the check does not compare, and no entry has that variant, so every check of rule "win" would find the target missing; write windows/amd64 (an entry of any build then counts)',
+    },
+    {
+      why: 'a verify rule whose platform names an OS no image is built for',
+      doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd64, lnux/arm64]}\n',
+      want: 'rules[0].platforms[1]: "lnux/arm64": no image is built for the OS "lnux", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64)',
+    },
+    {
+      why: 'a verify rule whose platform names an architecture no image is built for',
+      doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd46]}\n',
+      want: 'rules[0].platforms[0]: "linux/amd46": no image is built for the architecture "amd46", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64)',
+    },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.warnings.map(formatIssue)).toEqual([want]);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
+  });
+
+  it('gives no warning for platforms images are built for, in containerd\'s spellings too', () => {
+    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64]';
+    const r = parseRules(`rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: ${platforms}}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
 
   it.each([
