@@ -5,7 +5,7 @@
  */
 import { compileRules, type Issue } from '../core/rules.js';
 import { prefixHint } from '../core/replace-template.js';
-import { portWithoutLeadingZeros } from '../core/matched-name.js';
+import { DOCKER_HUB_HOSTS, portWithoutLeadingZeros } from '../core/matched-name.js';
 import { grammar } from '../core/reference.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import type { ValidationResult } from './issues.js';
@@ -27,7 +27,7 @@ export function prefixProblem(value: string): string | undefined {
   let host = portWithoutLeadingZeros(lower);
   const zeros = host !== lower;
   if (host.endsWith(':443')) host = host.slice(0, -':443'.length);
-  if (host === 'index.docker.io' || host === 'registry-1.docker.io') {
+  if (host !== 'docker.io' && DOCKER_HUB_HOSTS.has(host)) {
     // One component is ambiguous: the image `index.docker.io/nginx` is docker.io/library/nginx,
     // while `index.docker.io/nginx/app` is docker.io/nginx/app.
     const only = /^\/([^/]+)$/.exec(rest)?.[1];

@@ -12,7 +12,8 @@
  * (`gcr.io:0443`, `registry:05000`); so the host part of L is matched without regard to case, an
  * explicit `:443` (with any leading zeros) may follow it, and zeros may come before the digits of
  * its port. Docker Hub's images may also be
- * short (`nginx`, `team/app`) or written with `index.docker.io` or `registry-1.docker.io`: so when
+ * short (`nginx`, `team/app`) or written with another of its hosts (`index.docker.io`,
+ * `registry-1.docker.io`, `registry.hub.docker.com`: DOCKER_HUB_HOSTS): so when
  * L could be a Docker Hub name, every image without a registry host (no `.` or `:` in its first
  * path component) or written with one of Docker Hub's hosts counts as matching. `exclude` and
  * namespace limits are ignored (they only send more). A rule with L = '' matches anything: then

@@ -21,8 +21,11 @@ export const MAX_DOMAIN_LENGTH = 253 + 6;
  */
 export const MAX_REFERENCE_LENGTH = MAX_DOMAIN_LENGTH + 1 + NAME_TOTAL_LENGTH_MAX + 1 + 128 + 1 + 'sha512:'.length + 128;
 
-/** Docker Hub's other host names: an image naming one of them pulls from Docker Hub (docker.io). */
-export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+/**
+ * Docker Hub's host names: an image naming one of them pulls from Docker Hub (docker.io).
+ * `registry.hub.docker.com` serves the same registry API (CI tools log in and push there).
+ */
+export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 /**
  * The name rules and excludes see: the normalized name with its registry host spelled one way, so

@@ -21,6 +21,8 @@ import type { CredentialLookup, RegistryCredentials } from './oci.js';
 // Its own copy, not core/json's: a module the entry and this lazily loaded one both import is split
 // by esbuild into a chunk of its own, one more file to load at every cold start.
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Docker Hub's other host names; its own copy of core/matched-name's DOCKER_HUB_HOSTS, for the same reason. */
+const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 export type CredentialsSetting = { readonly kind: 'none' } | { readonly kind: 'secret'; readonly secretId: string } | { readonly kind: 'ssm'; readonly name: string };
 
@@ -38,7 +40,7 @@ const MAX_VALUE_CHARS = 64 * 1024;
 /** `https://index.docker.io/v1/` -> `docker.io`; `Mirror.Example.com:5000` -> `mirror.example.com:5000`. */
 export function registryKey(text: string): string {
   const host = text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]?.toLowerCase() ?? '';
-  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
+  return DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host;
 }
 
 /**

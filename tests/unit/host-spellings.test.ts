@@ -4,7 +4,8 @@
  * the kubelet and containerd pull `gcr.io:0443/x` from gcr.io), Docker Hub's other host names.
  * Regression test: `GCR.IO/x`, `gcr.io:443/x`, `gcr.io:0443/x`, `registry:05000/x` and
  * `registry-1.docker.io/library/nginx` slipped past rules written for `gcr.io`, `registry:5000`
- * and `docker.io`.
+ * and `docker.io`; so did `registry.hub.docker.com/library/nginx` (Docker Hub's registry under
+ * another name, found in a security review: a tenant pulled from Docker Hub past a mirror rule).
  */
 import { describe, expect, it } from '@jest/globals';
 import { matchedHost } from '../../src/core/matched-name.js';
@@ -37,6 +38,9 @@ describe('registry host spellings', () => {
     ['registry-1.docker.io/library/nginx:1.27', 'mirror.example.com/hub/nginx:1.27'],
     ['registry-1.docker.io/nginx', 'mirror.example.com/hub/nginx'],
     ['index.docker.io/library/nginx', 'mirror.example.com/hub/nginx'],
+    ['registry.hub.docker.com/library/nginx:1.27', 'mirror.example.com/hub/nginx:1.27'],
+    ['Registry.Hub.Docker.com:443/library/nginx', 'mirror.example.com/hub/nginx'],
+    ['registry.hub.docker.com/nginx', 'mirror.example.com/hub/nginx'],
     ['Docker.IO/library/nginx', 'mirror.example.com/hub/nginx'],
     ['docker.io:443/library/nginx', 'mirror.example.com/hub/nginx'],
     ['nginx', 'mirror.example.com/hub/nginx'],
@@ -53,7 +57,7 @@ describe('registry host spellings', () => {
     expect(rewriter.rewrite(image)).toMatchObject({ kind: 'rewritten', rewritten: expected });
   });
 
-  it.each(['registry-1.docker.io/library/busybox:1.36', 'BUSYBOX', 'Docker.io:443/busybox', 'Docker.io:0443/busybox', 'registry.example.com:005000/private/app'])('the exclude covers %s', (image) => {
+  it.each(['registry-1.docker.io/library/busybox:1.36', 'registry.hub.docker.com/library/busybox', 'BUSYBOX', 'Docker.io:443/busybox', 'Docker.io:0443/busybox', 'registry.example.com:005000/private/app'])('the exclude covers %s', (image) => {
     const r = rewriter.rewrite(image);
     expect(r.kind === 'unchanged' ? r.reason : r.kind).toBe(image === 'BUSYBOX' ? 'invalid' : 'excluded');
   });
@@ -63,6 +67,8 @@ describe('registry host spellings', () => {
     'gcr.io.evil.example/app',
     'eu.gcr.io/app',
     'registry-2.docker.io/library/nginx',
+    'hub.docker.com/library/nginx',
+    'registry.hub.docker.com.evil.example/library/nginx',
     'docker.io.evil.example/library/nginx',
     'gcr.io:04430/app',
     'registry.example.com:50000/app',

@@ -68,7 +68,8 @@ const spelled = (host: string, spelling: number): string => {
 
 /**
  * An image in one of the forms a user writes: the host spelled any way the engine reads as the
- * same registry; Docker Hub names also short or with index.docker.io or registry-1.docker.io.
+ * same registry; Docker Hub names also short or with index.docker.io, registry-1.docker.io or
+ * registry.hub.docker.com.
  */
 const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: undefined }), fc.nat({ max: 8 })).map(([r, form, t, spelling]) => {
   const suffix = r.tag === undefined && t === undefined ? '' : `:${r.tag ?? t ?? ''}`;
@@ -80,7 +81,7 @@ const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: unde
     case 1:
       return `${spelled('index.docker.io', spelling)}/${path}${suffix}`;
     case 2:
-      return `${spelled('registry-1.docker.io', spelling)}/${path}${suffix}`;
+      return `${spelled(spelling % 2 === 0 ? 'registry-1.docker.io' : 'registry.hub.docker.com', spelling)}/${path}${suffix}`;
     case 3:
       return `library/${path.split('/')[0] ?? 'x'}${suffix}`;
     default:
@@ -88,7 +89,7 @@ const image = fc.tuple(reference, fc.nat({ max: 4 }), fc.option(tag, { nil: unde
   }
 });
 /** Images that some rules match, by construction. */
-const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'GCR.IO/p/app', 'gcr.io:443/p/app', 'Docker.IO:443/team/app', 'registry-1.docker.io/library/nginx', 'quay.io/org/x', 'Quay.io:443/org/x', 'localhost:5000/a', 'gcr.io:0443/p/app', 'GCR.IO:00443/p/app', 'Docker.IO:0443/team/app', 'registry-1.docker.io:0443/library/nginx', 'Quay.io:0443/org/x', 'localhost:05000/a', 'LocalHost:0005000/a', 'localhost:050/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
+const nearImage = fc.tuple(fc.constantFrom('nginx', 'library/nginx', 'team/app', 'docker.io/team/app', 'gcr.io/p/app', 'GCR.IO/p/app', 'gcr.io:443/p/app', 'Docker.IO:443/team/app', 'registry-1.docker.io/library/nginx', 'registry.hub.docker.com/library/nginx', 'quay.io/org/x', 'Quay.io:443/org/x', 'localhost:5000/a', 'gcr.io:0443/p/app', 'GCR.IO:00443/p/app', 'Docker.IO:0443/team/app', 'registry-1.docker.io:0443/library/nginx', 'Quay.io:0443/org/x', 'localhost:05000/a', 'LocalHost:0005000/a', 'localhost:050/a'), path, fc.boolean()).map(([p, rest, extend]) => (extend ? `${p}/${rest}` : p));
 const anyImage = fc.oneof(image, nearImage, fc.constantFrom('', 'UPPER/Case', 'a b'));
 
 type Obj = Record<string, unknown>;

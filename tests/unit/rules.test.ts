@@ -580,6 +580,7 @@ describe('Docker Hub hosts in a prefix', () => {
     ['index.docker.io', 'names are normalized to docker.io; write "docker.io"'],
     ['index.docker.io/bitnami/redis', 'names are normalized to docker.io; write "docker.io/bitnami/redis"'],
     ['registry-1.docker.io/library', 'names are normalized to docker.io; write "docker.io/library"'],
+    ['registry.hub.docker.com/library', 'names are normalized to docker.io; write "docker.io/library"'],
     ['index.docker.io:0443/bitnami/redis', 'names are normalized to docker.io; write "docker.io/bitnami/redis"'],
     // One component: the image index.docker.io/nginx is docker.io/library/nginx, the org is docker.io/nginx.
     ['index.docker.io/nginx', 'names are normalized to docker.io; write "docker.io/library/nginx" for the image nginx, or "docker.io/nginx" for the images under nginx/'],

@@ -303,6 +303,7 @@ describe('registry credentials', () => {
   it.each([
     ['https://index.docker.io/v1/', 'docker.io'],
     ['registry-1.docker.io', 'docker.io'],
+    ['https://registry.hub.docker.com', 'docker.io'],
     ['Quay.IO', 'quay.io'],
     ['http://localhost:5000/v2/', 'localhost:5000'],
   ])('registryKey(%s) = %s', (input, key) => {
