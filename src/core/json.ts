@@ -47,6 +47,20 @@ export function escapeBidi(json: string): string {
 const LINE_UNSAFE = /[\u0085\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const LINE_UNSAFE_ALL = new RegExp(LINE_UNSAFE.source, 'g');
 
+/** LINE_UNSAFE without U+0085: every character above U+00FF, so a one-byte string fails the class at once. */
+const WIDE_LINE_UNSAFE = /[\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * JSON text with every LINE_UNSAFE character written as its `\uXXXX` escape: the same JSON value,
+ * one line for every reader, nothing reordered. For log lines, which carry strings from requests
+ * (container names, images: mutating admission runs before the API server validates them). U+0085
+ * is looked for by `includes` and the others by a class above U+00FF: on the one-byte text of
+ * nearly every line both fail fast, where one class holding U+0085 reads every character.
+ */
+export function escapeLineUnsafe(json: string): string {
+  return json.includes('\u0085') || WIDE_LINE_UNSAFE.test(json) ? json.replace(LINE_UNSAFE_ALL, unicodeEscape) : json;
+}
+
 /**
  * One JSON line for the CLI's line-per-object outputs (`explain`, `audit -o json`): the same value
  * as `JSON.stringify`, with LINE_UNSAFE characters as their `\uXXXX` escapes, so a line is a line

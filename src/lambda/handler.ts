@@ -21,7 +21,7 @@ import type { Context } from 'aws-lambda';
 import type { RulesProvider } from '../config/sources.js';
 import { MAX_TOKENS, sameToken, UNAUTHORIZED_REASON } from '../config/token-check.js';
 import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '../core/admission.js';
-import { escapeBidi, isRecord } from '../core/json.js';
+import { escapeLineUnsafe, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
 import { fitWarning } from '../core/warning-text.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
@@ -324,7 +324,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
         const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
         output?.hold();
         const previous = match === 'previous' ? ',"previousToken":true' : '';
-        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeBidi(JSON.stringify(state.source) + version)}${previous},"durationMs":${JSON.stringify(durationMs(started))}`);
+        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeLineUnsafe(JSON.stringify(state.source) + version)}${previous},"durationMs":${JSON.stringify(durationMs(started))}`);
         return replyText(200, answerJson(answer));
       }
     }

@@ -10,7 +10,7 @@
  * fields behind a prefix computed once per invocation (docs/performance.md has the figures).
  */
 import type { Context } from 'aws-lambda';
-import { escapeBidi } from '../core/json.js';
+import { escapeLineUnsafe } from '../core/json.js';
 import { mapStack } from './stack-map.js';
 import { descriptorWrite, type StreamWrite } from './stdio-write.js';
 
@@ -44,7 +44,7 @@ function errorFields(e: Error): Record<string, unknown> {
   return out;
 }
 
-/** The fields as JSON, Errors formatted, bidirectional-text controls escaped; `''` for none. Top-level Errors are the only ones our callers pass. */
+/** The fields as JSON, Errors formatted, line breaks and bidirectional-text controls escaped (escapeLineUnsafe); `''` for none. Top-level Errors are the only ones our callers pass. */
 function fieldsJson(fields: LogFields): string {
   let withErrors: Record<string, unknown> | undefined;
   for (const key in fields) {
@@ -54,9 +54,9 @@ function fieldsJson(fields: LogFields): string {
       withErrors[key] = errorFields(v);
     }
   }
-  // Checked for bidirectional-text controls before it is cut: a regex reads flat text at once,
-  // and would first copy the joined `,` and slice into one string.
-  const json = escapeBidi(JSON.stringify(withErrors ?? fields));
+  // Checked for line breaks and bidirectional-text controls before it is cut: a regex reads flat
+  // text at once, and would first copy the joined `,` and slice into one string.
+  const json = escapeLineUnsafe(JSON.stringify(withErrors ?? fields));
   return json.length <= 2 ? '' : `,${json.slice(1, -1)}`;
 }
 
@@ -231,7 +231,7 @@ export class JsonLogger {
 
   /**
    * An INFO line whose fields are given as their JSON text without the braces (`"a":1,"b":"x"`,
-   * no bidirectional-text control in it): the same line as `info` with those fields, for a caller
+   * no line break nor bidirectional-text control in it: escapeLineUnsafe): the same line as `info` with those fields, for a caller
    * that wrote the text itself (src/observability/telemetry.ts, `usualReviewFieldsJson`).
    */
   infoWithFieldsJson(message: string, fields: string): void {
@@ -240,14 +240,14 @@ export class JsonLogger {
 
   #write(level: number, name: string, message: string, fields: LogFields | undefined): void {
     if (level < this.#level) return;
-    // Fields carry strings from requests (container names, invalid images): no raw
-    // bidirectional-text controls in a log viewer (fieldsJson escapes them).
+    // Fields carry strings from requests (container names, invalid images): no raw line breaks
+    // (U+2028: Python's splitlines ends a line there) nor bidirectional-text controls (fieldsJson).
     this.#line(level, name, message, fields === undefined ? '' : fieldsJson(fields));
   }
 
   #line(level: number, name: string, message: string, extra: string): void {
     if (level < this.#level) return;
-    const line = `{"level":"${name}","message":${escapeBidi(JSON.stringify(message))},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
+    const line = `{"level":"${name}","message":${escapeLineUnsafe(JSON.stringify(message))},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
     if (level < 16) this.#sink(line);
     else this.#warnSink(line);
   }

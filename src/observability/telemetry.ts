@@ -28,7 +28,7 @@
  * invocation (`output`), so that line and the EMF document go out in one write.
  */
 import type { ReviewReport, RewriteRecord } from '../core/admission.js';
-import { escapeBidi, isPlainJsonText, quote } from '../core/json.js';
+import { escapeLineUnsafe, isPlainJsonText, quote } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
 
@@ -309,7 +309,7 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
   const list: Record<string, unknown>[] = [];
   for (let i = 0; i < items.length && list.length < MAX_LISTED; i++) {
     const e = entry(items[i] as T);
-    const size = budget.exact ? Buffer.byteLength(escapeBidi(JSON.stringify(e))) + 1 : entryBound(e);
+    const size = budget.exact ? Buffer.byteLength(escapeLineUnsafe(JSON.stringify(e))) + 1 : entryBound(e);
     if (size > budget.left) {
       budget.cut = true;
       break;

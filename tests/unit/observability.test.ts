@@ -87,12 +87,32 @@ describe('the log line', () => {
     const controls = '\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069';
     const fields = { container: `app${controls}`, image: 'gcr.io/x\u202eevil:1', nested: [{ name: '\u2066ü\u2069' }] };
     logger.info(`message\u202e`, fields);
-    logger.warn('plain', { image: 'Ünïcode and \u2028 stay as JSON.stringify writes them' });
+    logger.warn('plain', { image: 'Ünïcode stays as JSON.stringify writes it' });
     const [escaped = '', plain = ''] = lines;
     expect(escaped).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
     expect(escaped).toContain('\\u202e');
     expect(JSON.parse(escaped)).toMatchObject({ message: 'message\u202e', ...fields });
-    expect(plain).toContain(JSON.stringify('Ünïcode and \u2028 stay as JSON.stringify writes them'));
+    expect(plain).toContain(JSON.stringify('Ünïcode stays as JSON.stringify writes it'));
+  });
+
+  // QA-45: a container name with U+2028 reached the review's line raw (JSON.stringify leaves U+0085,
+  // U+2028 and U+2029 as they are), where Python's splitlines and some log shippers end a line: one
+  // review became two fragments that are not JSON, and its line was lost to queries and filters.
+  it('writes the line breaks JSON.stringify leaves raw (U+0085, U+2028, U+2029) as JSON escapes: one line for every reader', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    const fields = { container: 'app\u2028{"level":"INFO","message":"forged"}', image: 'gcr.io/x\u0085y:1', nested: [{ name: 'a\u2029b' }] };
+    logger.info('message\u2028', fields);
+    logger.warn('latin-1 only', { container: 'caf\u00e9\u0085' });
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).not.toMatch(/[\u0085\u2028\u2029]/);
+      // Python's str.splitlines: its line boundaries (the C0 ones JSON.stringify escapes anyway).
+      // eslint-disable-next-line no-control-regex -- the control characters are the point
+      expect(line.split(/\r\n|[\n\r\u000b\u000c\u001c-\u001e\u0085\u2028\u2029]/)).toHaveLength(1);
+    }
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ message: 'message\u2028', ...fields });
+    expect(JSON.parse(lines[1] ?? '')).toMatchObject({ container: 'caf\u00e9\u0085' });
   });
 
   it('stays JSON with a partial Lambda context: the missing keys are left out', () => {
