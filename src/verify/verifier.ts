@@ -105,38 +105,56 @@ function reasonOf(e: unknown, target: Target): string {
 
 const failing = (target: Target): Verdict => ({ status: 'unreachable', reason: `${target.registry} is failing; not asked again for a while` });
 
-/** At most `limit` holders at once; the others wait in order, each until its signal aborts. */
-function slots(limit: number): { acquire(signal: AbortSignal): Promise<boolean>; release(): void } {
+/**
+ * At most `limit` holders at once; the others wait, each until its signal aborts. A freed slot goes
+ * to the reviews with checks waiting in turn (`owner`: one per review), each review's own in order:
+ * under `serve` a Pod of hundreds of distinct new targets (anyone who may create Pods can send one)
+ * would otherwise hold every slot until its last check, and the checks of every review after it
+ * wait behind them (a review of 1024 pushed the next one's check past the default deadline).
+ */
+function slots(limit: number): { acquire(signal: AbortSignal, owner: object): Promise<boolean>; release(): void } {
   let free = limit;
-  const waiting = new Set<() => void>();
+  // Reviews in the order of their turn; an empty queue is removed, so the first entry always has a waiter.
+  const queues = new Map<object, Set<() => void>>();
   return {
-    acquire(signal) {
+    acquire(signal, owner) {
       if (signal.aborted) return Promise.resolve(false);
       if (free > 0) {
         free--;
         return Promise.resolve(true);
       }
       return new Promise((resolve) => {
+        let queue = queues.get(owner);
+        if (queue === undefined) {
+          queue = new Set();
+          queues.set(owner, queue);
+        }
+        const mine = queue;
         const onAbort = (): void => {
-          waiting.delete(grant);
+          mine.delete(grant);
+          if (mine.size === 0 && queues.get(owner) === mine) queues.delete(owner);
           resolve(false);
         };
         const grant = (): void => {
           signal.removeEventListener('abort', onAbort);
           resolve(true);
         };
-        waiting.add(grant);
+        mine.add(grant);
         signal.addEventListener('abort', onAbort, { once: true });
       });
     },
     release() {
-      const next = waiting.values().next();
-      if (next.done === true) {
-        free++;
+      for (const [owner, queue] of queues) {
+        queues.delete(owner);
+        const grant = queue.values().next().value;
+        if (grant === undefined) continue;
+        queue.delete(grant);
+        // To the back of the turn: the next review with a check waiting is served next.
+        if (queue.size > 0) queues.set(owner, queue);
+        grant();
         return;
       }
-      waiting.delete(next.value);
-      next.value();
+      free++;
     },
   };
 }
@@ -157,7 +175,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   /** One distinct target: never rejects. */
-  const check = async (req: VerifyRequest, key: string, signal: AbortSignal): Promise<Verdict> => {
+  const check = async (req: VerifyRequest, key: string, signal: AbortSignal, owner: object): Promise<Verdict> => {
     const parsed = targetOf(req.image);
     if (!parsed.ok) return { status: 'unreachable', reason: `cannot check ${req.image}: ${parsed.error}` };
     const { target } = parsed;
@@ -165,7 +183,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // slow checks of other registries it would otherwise wait there until the deadline. Only a peek:
     // the half-open probe is taken once the slot is held (checkTarget), so a probe never waits for one.
     if (breakers.state(target.registry) === 'open') return failing(target);
-    if (!(await checkSlots.acquire(signal))) return { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline (not asked: ${o.maxConcurrentChecks} other checks were running)` };
+    if (!(await checkSlots.acquire(signal, owner))) return { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline (not asked: ${o.maxConcurrentChecks} other checks were running)` };
     try {
       return await checkTarget(req, key, target, signal);
     } finally {
@@ -214,7 +232,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * deadline from its start, so a review that joins one late still settles by its own.
    */
   const inflight = new Map<string, Promise<Verdict>>();
-  const shared = (req: VerifyRequest, key: string): Promise<Verdict> => {
+  const shared = (req: VerifyRequest, key: string, owner: object): Promise<Verdict> => {
     const running = inflight.get(key);
     if (running !== undefined) return running;
     const controller = new AbortController();
@@ -223,7 +241,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const timer = setTimeout(() => {
       controller.abort();
     }, o.deadlineMs);
-    const started = check(req, key, controller.signal).finally(() => {
+    const started = check(req, key, controller.signal, owner).finally(() => {
       clearTimeout(timer);
       inflight.delete(key);
     });
@@ -234,6 +252,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(requests) {
       const started = now();
+      // This review's turn for check slots (the checks it starts; one it joins keeps its starter's).
+      const owner = {};
       const keys = requests.map(requestKey);
       const distinct = new Map<string, Verdict | Promise<Verdict>>();
       let cacheHits = 0;
@@ -254,7 +274,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         }
         distinct.set(
           key,
-          Promise.race([shared(req, key), deadline]).then(
+          Promise.race([shared(req, key, owner), deadline]).then(
             (v): Verdict => (v === 'deadline' ? { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline` } : v),
           ),
         );

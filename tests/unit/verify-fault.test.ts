@@ -225,6 +225,26 @@ describe('a Pod of a thousand distinct images (anyone who may create Pods can se
   }, 30_000);
 });
 
+describe('check slots shared by reviews (serve: one process, many tenants)', () => {
+  it('go to the reviews in turn: a review of many distinct targets does not make the next review wait for all of them', async () => {
+    const v = verifier({ maxConcurrentChecks: 2, deadlineMs: 5000 });
+    registry.fake.route = (_q, s) => {
+      setTimeout(() => s.writeHead(200).end(), 20);
+    };
+    const many = v.verify(Array.from({ length: 40 }, (_, i) => ({ image: `${registry.fake.host}/team/a${i}:1`, platforms: [] })));
+    // Once the first review's checks are asking and the rest wait for a slot.
+    while (registry.fake.seen.length < 2) await new Promise((r) => setTimeout(r, 2));
+    const next = await v.verify([{ image: `${registry.fake.host}/team/b:1`, platforms: [] }]);
+    expect(next.verdicts[0]?.status).toBe('present');
+    const position = registry.fake.seen.findIndex((r) => r.path === '/v2/team/b/manifests/1');
+    // Before: first come, first served, so after all 40 of the first review's (position 40).
+    // Now the next freed slot is its turn: after the 2 running and at most 2 more of the first review.
+    expect(position).toBeGreaterThanOrEqual(0);
+    expect(position).toBeLessThanOrEqual(4);
+    expect((await many).verdicts.every((x) => x.status === 'present')).toBe(true);
+  });
+});
+
 describe('a Pod of 20,000 distinct images to check', () => {
   it(`has ${MAX_CHECKS_PER_REVIEW} of them checked; the others are unreachable at once, and the heap stays small`, async () => {
     setFlagsFromString('--expose-gc');
