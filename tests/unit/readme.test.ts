@@ -40,7 +40,7 @@ import { MAX_RESTART_DELAY_MS, RESTART_DELAY_MS } from '../../src/cli/serve-work
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from '../../src/cli/webhook-config.js';
 import { MAX_RULES_DOCUMENT_BYTES } from '../../src/config/load.js';
 import { RETRY_BASE_MS, RETRY_MAX_MS } from '../../src/config/rules-provider.js';
-import { DEFAULT_VERIFY_DEADLINE_MS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
+import { DEFAULT_TTL_SECONDS, DEFAULT_VERIFY_DEADLINE_MS, MAX_TTL_SECONDS, MAX_VERIFY_DEADLINE_MS, MIN_VERIFY_DEADLINE_MS } from '../../src/config/settings.js';
 import { MIN_TOKEN_LENGTH } from '../../src/config/token-check.js';
 import { CEL_MAX_EXPRESSION_SIZE, imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, MAX_VOLUMES } from '../../src/core/match-conditions.js';
 import { MAX_RULES } from '../../src/core/rules.js';
@@ -736,6 +736,15 @@ describe('README Deploying with SAM, the parameter tables', () => {
     expect(Number(p['Default'])).toBe(DEFAULT_VERIFY_DEADLINE_MS);
   });
 
+  // The stack's range, in the table and where the command line's settings give the variable's own.
+  it("RewriteRulesTtlSeconds: the range the README gives is the template's, inside the variable's", () => {
+    const [min, max] = patternRange(template, 'RewriteRulesTtlSeconds');
+    expect(documented.get('RewriteRulesTtlSeconds')?.rest ?? '').toContain(`in whole seconds from ${min} to ${max}`);
+    expect(readme.replace(/\s+/g, ' ')).toContain(`the stack sets it from \`RewriteRulesTtlSeconds\`, ${min} to ${max})`);
+    expect(Number(template.Parameters['RewriteRulesTtlSeconds']?.['Default'])).toBe(DEFAULT_TTL_SECONDS);
+    expect(min >= 1 && max <= MAX_TTL_SECONDS).toBe(true);
+  });
+
   // Upgrading tells a stack of an earlier template what it lost: that must stay true of this one.
   it('Upgrading: the parameter and output it says earlier templates had are gone, the output it names instead is there', () => {
     const upgrading = readme.slice(readme.indexOf('\n## Upgrading\n'), readme.indexOf('\n## Troubleshooting\n'));
@@ -783,6 +792,8 @@ describe("README figures are the code's constants", () => {
     ['serve: problems listed at start', `the first ${MAX_LISTED} problems are listed and the others counted`],
     ['webhook-config --timeout-seconds', `\`--timeout-seconds\`: 1 to ${MAX_TIMEOUT_SECONDS}, default ${DEFAULT_TIMEOUT_SECONDS}`],
     ['token length', `shorter than ${MIN_TOKEN_LENGTH} characters`],
+    // serve and the other commands read a rules parameter too, with their own variable (the stack's parameter has its own range).
+    ['SSM rules: REWRITE_RULES_TTL_SECONDS', `\`REWRITE_RULES_TTL_SECONDS\` (default ${DEFAULT_TTL_SECONDS}, a whole number of seconds from 1 to ${thousands(MAX_TTL_SECONDS)};`],
     ['SSM rules: backoff', `after a backoff (${RETRY_BASE_MS / 1000} s, doubling, at most ${RETRY_MAX_MS / 1000} s and the TTL)`],
     ['SSM rules: problems logged', `the first ${MAX_LISTED} problems with their paths in \`issues\``],
     ['the review line lists', `as lists of at most ${MAX_LISTED} entries`],
