@@ -8,7 +8,8 @@
  * implementation. The in-cluster serve example's token, which must be one the API server takes, and
  * what its NetworkPolicy does not keep out. The stack parameters' tables against template.yaml (every
  * parameter, and the defaults they give), and the limits, defaults and timings the README (and
- * docs/verify.md) quotes against the constants of src/ that set them.
+ * docs/verify.md) quotes against the constants of src/ that set them; docs/reliability.md's fuzz
+ * budget against the fuzz targets' own.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -806,6 +807,18 @@ describe("README figures are the code's constants", () => {
     ['matchConditions: volumes and image length', `more than ${thousands(MAX_VOLUMES)} volumes, or an image longer than ${MATCHED_IMAGE_MAX_LENGTH} characters`],
   ])('%s', (_, phrase) => {
     expect(text).toContain(phrase);
+  });
+});
+
+// The short budget docs/reliability.md gives is each fuzz target's `runs`, property by property in
+// the order the file registers them (a property added to a target left the page a count short).
+describe("docs/reliability.md, the fuzz targets' short budget", () => {
+  const budget = readFileSync(join(REPO_ROOT, 'docs', 'reliability.md'), 'utf8').replace(/\s+/g, ' ').split('**Budget.**')[1]?.split(';')[0] ?? '';
+  it.each(['reference', 'rules', 'review', 'handler'])('%s', (target) => {
+    const file = readFileSync(join(REPO_ROOT, 'tests', 'fuzz', `${target}.fuzz.test.ts`), 'utf8');
+    const runs = [...file.matchAll(/\{ runs: ([\d_]+)/g)].map((m) => Number((m[1] ?? '').replaceAll('_', '')).toLocaleString('en-US'));
+    expect(runs.length).toBe((file.match(/target\.property\(/g) ?? []).length);
+    expect(budget).toMatch(new RegExp(`(?:: |, )${runs.join('/')}(?: cases)? \\(${target}[:)]`));
   });
 });
 
