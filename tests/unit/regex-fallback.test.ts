@@ -5,10 +5,12 @@
  * test), bundled by esbuild from the module itself.
  */
 import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSnippet, type SnippetRun } from '../helpers/cli-bundle.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { REGEX_FALLBACK_FLAG } from '../../src/config/regex-fallback.js';
 
 /** A child that runs catastrophic regexes (2^40 and n^5 backtracking) and prints their results. */
 function child(enable: boolean, timeout: number): Promise<SnippetRun> {
@@ -37,6 +39,17 @@ describe('the linear-time regex fallback', () => {
     const r = await child(false, 5000);
     expect(r.signal).toBe('SIGKILL');
   }, 30_000);
+
+  // Why the entry points set it themselves: the template cannot put it in NODE_OPTIONS, on the
+  // Node.js that runs these tests nor on the Lambda's (docs/reliability.md names both).
+  it('Node refuses the flag in NODE_OPTIONS, as docs/reliability.md says of Node 20 and the Lambda\'s', () => {
+    const r = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: REGEX_FALLBACK_FLAG }, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${REGEX_FALLBACK_FLAG} is not allowed in NODE_OPTIONS`);
+    const lambdaMajor = /^\s+Runtime: nodejs(\d+)\.x$/m.exec(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'))?.[1];
+    const page = readFileSync(join(REPO_ROOT, 'docs', 'reliability.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(page).toContain(`("is not allowed in NODE_OPTIONS", Node 20 and ${lambdaMajor ?? '?'}, the Lambda's)`);
+  });
 
   it('src/cli/bin.ts turns it on before anything else runs', () => {
     const source = readFileSync(join(REPO_ROOT, 'src/cli/bin.ts'), 'utf8');
