@@ -175,6 +175,15 @@ describe('README Troubleshooting', () => {
     expect(row).not.toContain('throttling at API Gateway, or');
     expect(row).toContain('Throttling does not make it wait');
   });
+
+  // A connection serve drops at once for its per-client cap fails the API server's call as EOF or
+  // a reset, and the warning serve writes then is the one line that tells it from the other causes.
+  it("names, among the causes of serve's EOF and resets, the warning of a connection dropped for the per-client cap", () => {
+    const row = rows.find((r) => r.startsWith('| `serve` in a cluster: now and then the API server logs `failed calling webhook` with `EOF`')) ?? '';
+    const connections = readFileSync(join(REPO_ROOT, 'src', 'serve', 'connections.ts'), 'utf8');
+    const dropped = /level: 'warn', msg: '(connection dropped: too many connections from one client)'/.exec(connections)?.[1] ?? '(no such line in src/serve/connections.ts)';
+    expect(row).toContain(`a \`${dropped}\` warning (a burst of more than ${DEFAULT_MAX_CONNECTIONS / 2} calls at once reached one worker`);
+  });
 });
 
 describe('README Deploying with SAM, step 3', () => {
