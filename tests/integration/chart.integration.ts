@@ -366,7 +366,7 @@ describe('deploy/chart/image-rewriter', () => {
     const defaults = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
 
     it('names only values the chart has, in its table and its text', () => {
-      const named = [...section.matchAll(/`((?:image|rules|token|tls|webhook|networkPolicy|metrics|service|podDisruptionBudget|replicas|workers|resources|priorityClassName|nodeSelector|tolerations|affinity|topologySpreadConstraints|podAnnotations|podLabels|extraEnv|extraArgs|extraVolumes|extraVolumeMounts|imagePullSecrets|podSecurityContext|securityContext)(?:\.[A-Za-z]+)*)`/g)].map((m) => m[1] ?? '');
+      const named = [...section.matchAll(/`((?:image|rules|token|tls|webhook|networkPolicy|metrics|service|podDisruptionBudget|replicas|workers|resources|priorityClassName|nodeSelector|tolerations|affinity|topologySpreadConstraints|podAnnotations|podLabels|extraEnv|extraArgs|extraVolumes|extraVolumeMounts|imagePullSecrets|podSecurityContext|securityContext|preStopSleepSeconds|terminationGracePeriodSeconds|serviceAccount)(?:\.[A-Za-z]+)*)`/g)].map((m) => m[1] ?? '');
       expect(named.length).toBeGreaterThan(30);
       // (`rules.yaml` is the ConfigMap's key, not a value.)
       expect(named.filter((v) => v !== 'rules.yaml' && at(defaults, ...v.split('.')) === undefined)).toEqual([]);
@@ -374,6 +374,9 @@ describe('deploy/chart/image-rewriter', () => {
       expect([at(defaults, 'replicas'), at(defaults, 'workers'), at(defaults, 'tls', 'mode'), at(defaults, 'webhook', 'failurePolicy'), at(defaults, 'webhook', 'timeoutSeconds'), at(defaults, 'webhook', 'scope'), at(defaults, 'metrics', 'port')]).toEqual([2, 2, 'generate', 'Ignore', 5, 'pods', 9090]);
       expect(section).toContain('| `replicas`, `workers`, `resources` | `2`, `2`, requests 250m CPU and 320Mi, limit 512Mi memory |');
       expect(section).toContain('| `webhook.failurePolicy`, `webhook.timeoutSeconds`, `webhook.scope` | `Ignore`, `5`, `pods` |');
+      // The pause and the grace period deploy/serve.yaml also has, with the defaults the text gives.
+      expect([at(defaults, 'preStopSleepSeconds'), at(defaults, 'terminationGracePeriodSeconds')]).toEqual([5, 30]);
+      expect(section.replace(/\s+/g, ' ')).toContain('`preStopSleepSeconds` (5: the pause before `serve` gets SIGTERM) and `terminationGracePeriodSeconds` (30)');
     });
 
     it.each(HELMS)('Helm %i: its helm install command renders (as helm template, with a rules.yaml)', (major) => {
