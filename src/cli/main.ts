@@ -20,9 +20,10 @@ Usage:
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
         [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
         [--metrics-listen ADDR]                                    local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);
-                                                                   the token also comes from WEBHOOK_TOKEN; --workers:
-                                                                   processes sharing the port (default: the CPUs);
-                                                                   --metrics-listen: Prometheus GET /metrics, plain HTTP
+                                                                   the token also comes from WEBHOOK_TOKEN,
+                                                                   WEBHOOK_TOKEN_PARAMETER (SSM) or WEBHOOK_TOKEN_SECRET_ARN;
+                                                                   --workers: processes sharing the port (default: the
+                                                                   CPUs); --metrics-listen: Prometheus GET /metrics, plain HTTP
   image-rewriter webhook-config (--url URL | --service NAMESPACE/NAME[:PORT] --token TOKEN)
         [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
         [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by
@@ -41,8 +42,8 @@ Usage:
 
 Without --config, the rules document is read from REWRITE_RULES (inline YAML or JSON) or the SSM
 parameter named by REWRITE_RULES_PARAMETER. serve refuses to start without a token unless
---allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); invoke needs none.
-Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error;
+--allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); the other commands need none.
+Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error or settings that cannot be used;
 render --check and audit: 1 when something would change, 2 on any other error but a usage error (64).
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference
 `;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { strictUtf8 } from '../../src/cli/common.js';
 import { EXIT, main } from '../../src/cli/main.js';
+import { ENV } from '../../src/config/settings.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 
@@ -230,6 +231,18 @@ describe('version and help', () => {
     const io = captureIo({});
     expect(await main([flag], io)).toBe(EXIT.ok);
     for (const c of ['explain', 'check-config', 'serve', 'webhook-config', 'invoke', 'version']) expect(io.out()).toContain(`image-rewriter ${c}`);
+  });
+
+  // The usage named WEBHOOK_TOKEN alone, and 64 as a usage error alone: serve reads the token from
+  // any of the three, and settings that cannot be used (two rules sources, no rules) exit 64 too.
+  it("names every token variable serve reads, and what exit 64 also means: settings that cannot be used", async () => {
+    const help = captureIo({});
+    expect(await main(['help'], help)).toBe(EXIT.ok);
+    const usage = help.out().replace(/\s+/g, ' ');
+    for (const v of [ENV.token, ENV.tokenParameter, ENV.tokenSecretArn]) expect(usage).toContain(v);
+    expect(usage).toContain(`${EXIT.usage} usage error or settings that cannot be used`);
+    const io = captureIo({ ...TEST_ENV, [ENV.rules]: 'rules: []', [ENV.rulesParameter]: '/image-rewriter/rules' });
+    expect(await main(['check-config'], io)).toBe(EXIT.usage);
   });
 });
 
