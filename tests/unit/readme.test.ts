@@ -52,7 +52,7 @@ import { MAX_ALIAS_COUNT } from '../../src/manifests/documents.js';
 import { HEAP_PER_DOCUMENT_CHAR } from '../../src/manifests/render.js';
 import { MAX_LISTED } from '../../src/observability/telemetry.js';
 import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
-import { DEFAULT_MAX_BODY_BYTES as SERVE_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS } from '../../src/serve/options.js';
+import { DEFAULT_MAX_BODY_BYTES as SERVE_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, resolveOptions } from '../../src/serve/options.js';
 import { REFRESH_MS as CREDENTIALS_REFRESH_MS, RETRY_MS as CREDENTIALS_RETRY_MS } from '../../src/verify/credentials.js';
 import { MAX_MANIFEST_BYTES, MAX_REDIRECTS, MAX_TOKEN_BYTES } from '../../src/verify/oci.js';
 import { DEFAULTS as VERIFY } from '../../src/verify/verifier.js';
@@ -828,6 +828,19 @@ describe("docs/reliability.md, the fuzz targets' short budget", () => {
     const runs = [...file.matchAll(/\{ runs: ([\d_]+)/g)].map((m) => Number((m[1] ?? '').replaceAll('_', '')).toLocaleString('en-US'));
     expect(runs.length).toBe((file.match(/target\.property\(/g) ?? []).length);
     expect(budget).toMatch(new RegExp(`(?:: |, )${runs.join('/')}(?: cases)? \\(${target}[:)]`));
+  });
+});
+
+// serve's second bound on bodies, the one a burst of large reviews meets: its 503 is a call the API
+// server counts as failed, so the README says when it comes and what serve logs then.
+describe("README serve's bodies in flight", () => {
+  it('gives the budget of body bytes in flight resolveOptions sets, and the reason the request line carries', () => {
+    const o = resolveOptions({ handler: () => Promise.reject(new Error('not called')), certFile: '', keyFile: '', port: 0 });
+    const requests = readFileSync(join(REPO_ROOT, 'src', 'serve', 'requests.ts'), 'utf8');
+    const reason = /status: 503, level: 'warn', reason: '([^']+)'/.exec(requests)?.[1] ?? '(no such 503 in src/serve/requests.ts)';
+    expect(readme.replace(/\s+/g, ' ')).toContain(
+      `at most ${o.maxBodyBytesInFlight / o.maxBodyBytes} times \`--max-body-bytes\` of bodies at once (${o.maxBodyBytesInFlight / 2 ** 20} MiB by default): a review past that is answered 503 before its body is read, logged as a \`request\` warning (\`${reason}\`)`,
+    );
   });
 });
 
