@@ -110,7 +110,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
       const kept = engine.state();
       logger.error('cannot read the rules parameter', {
         parameter: name,
-        error: code,
+        errorCode: code,
         detail: errorDetail(e, timeoutMs),
         retryInMs,
         keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: answering without rewriting',
@@ -221,7 +221,7 @@ export async function fileRules(path: string, deps: ProviderDeps & { readonly wa
       // In words with the code (`no such file or directory (ENOENT)`): the code alone said nothing to most readers.
       const { describeSystemError } = await import('./system-error.js');
       const reason = e instanceof NotRegularFileError ? NOT_REGULAR : (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? NOT_UTF8 : describeSystemError(e);
-      if (lastFailure !== reason) deps.logger.error('cannot read the rules file', { source: path, error: reason, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
+      if (lastFailure !== reason) deps.logger.error('cannot read the rules file', { source: path, reason, keeping: engine.state().ok ? 'the last good rules' : 'nothing' });
       lastFailure = reason;
       engine.failed(`cannot read rules document ${path}: ${reason}`);
       return;

@@ -170,7 +170,7 @@ function answer(s: RequestSettings, res: ServerResponse, f: RequestFacts, outcom
       return { status: 504, requestBytes, level: 'error', reason: `handler did not answer within ${s.timeouts.handlerMs} ms`, responseBytes: sendJson(res, 504, 'Endpoint request timed out') };
     case 'error': {
       const e = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
-      s.log({ level: 'error', msg: 'handler threw', requestId: f.requestId, error: e.name, reason: e.message });
+      s.log({ level: 'error', msg: 'handler threw', requestId: f.requestId, errorName: e.name, reason: e.message });
       return { status: 500, requestBytes, level: 'error', responseBytes: sendJson(res, 500, 'Internal server error') };
     }
     case 'result': {

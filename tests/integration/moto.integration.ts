@@ -129,7 +129,7 @@ describe.each<[string, StartWebhook]>([
       await aws().ssm.send(new DeleteParameterCommand({ Name: RULES_PARAMETER }));
       await eventually('the failed read to be logged', NOTICE_WITHIN_MS, async () => {
         expect(rewrittenImage(await webhook().call(EVENT))).toBe('us.gcr.io/google-samples/hello-app:2.0');
-        return logged(webhook(), 'cannot read the rules parameter', { error: 'ParameterNotFound' }) ? true : undefined;
+        return logged(webhook(), 'cannot read the rules parameter', { errorCode: 'ParameterNotFound' }) ? true : undefined;
       });
       expect(rewrittenImage(await webhook().call(EVENT))).toBe('us.gcr.io/google-samples/hello-app:2.0');
     });
@@ -148,7 +148,7 @@ describe.each<[string, StartWebhook]>([
       expect(response['warnings']).toEqual(
         expect.arrayContaining([`image-rewriter: images not rewritten: rules parameter ${RULES_PARAMETER} could not be read (ParameterNotFound)`]),
       );
-      expect(logged(webhook(), 'cannot read the rules parameter', { error: 'ParameterNotFound' })).toBe(true);
+      expect(logged(webhook(), 'cannot read the rules parameter', { errorCode: 'ParameterNotFound' })).toBe(true);
       expect(logged(webhook(), 'admission reviewed', { level: 'WARN', outcome: 'failopen' })).toBe(true);
     });
 
