@@ -5,7 +5,9 @@
  * Pods pass PodSecurity (no kubelet runs here, so they stay Pending), `helm upgrade` keeps the
  * token and the certificate it generated (lookup), and the webhook configuration rendered against
  * the cluster carries them and is accepted by a server-side dry run; with a token Secret of one's
- * own holding NEW,OLD (a rotation), the path carries OLD. It is not registered for real:
+ * own holding NEW,OLD (a rotation), the path carries OLD; `helm rollback` past the rotation puts
+ * the old path back, and an upgrade with that revision's values the current one (README,
+ * "Rollbacks"). It is not registered for real:
  * its Service has no endpoints here and every Pod of the other scenarios would wait for it.
  * tests/integration/chart.integration.ts checks the rendering itself (values, schema, drift from
  * webhook-config).
@@ -13,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
@@ -112,6 +115,45 @@ describe('the Helm chart against the API server', () => {
       const uninstall = await helm(['uninstall', release, '--namespace', ns]);
       expect(uninstall.code).toBe(0);
     } finally {
+      await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+    }
+  });
+
+  scenario(env, 'helm rollback past a token change puts the old path back; an upgrade with that revision\'s values renders the current one (README, Rollbacks)', async () => {
+    const ns = 'chart-rollback';
+    const release = 'chart-rollback';
+    await kubectl.createNamespace(ns, {});
+    const [previous, next] = ['fedcba9876543210fedcba9876543210', '0123456789abcdef0123456789abcdef'];
+    const ownToken = async (value: string): Promise<void> => {
+      await kubectl.run(['-n', ns, 'delete', 'secret', 'own-token']);
+      await kubectl.ok(['-n', ns, 'create', 'secret', 'generic', 'own-token', `--from-literal=token=${value}`]);
+    };
+    const path = async (): Promise<string> => (await kubectl.ok(['get', 'mutatingwebhookconfiguration', `${release}-image-rewriter`, '-o', 'jsonpath={.webhooks[0].clientConfig.service.path}'])).stdout;
+    const ok = (r: { code: number | null; stderr: string }): void => {
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    };
+    const values = ['--namespace', ns, '--set', 'token.existingSecret=own-token'];
+    try {
+      // The rotation of "Installing serve with Helm": OLD, then NEW,OLD, then NEW, each with helm upgrade.
+      await ownToken(previous);
+      ok(await helm(['install', release, CHART, ...values]));
+      await ownToken(`${next},${previous}`);
+      ok(await helm(['upgrade', release, CHART, ...values]));
+      await ownToken(next);
+      ok(await helm(['upgrade', release, CHART, ...values]));
+      expect(await path()).toBe(`/mutate/${next}`);
+      // helm rollback re-applies revision 1 as rendered: the path OLD, which no Pod accepts any more.
+      expect((await helm(['rollback', release, '1', '--namespace', ns])).code).toBe(0);
+      expect(await path()).toBe(`/mutate/${previous}`);
+      // The README's way: revision 1's values, rendered against the Secret as it is.
+      const given = await helm(['get', 'values', release, '--revision', '1', '--namespace', ns, '-o', 'yaml']);
+      ok(given);
+      const file = join(env.runDir, 'chart-rollback-values.yaml');
+      await writeFile(file, given.stdout);
+      ok(await helm(['upgrade', release, CHART, '--namespace', ns, '-f', file]));
+      expect(await path()).toBe(`/mutate/${next}`);
+    } finally {
+      await helm(['uninstall', release, '--namespace', ns]);
       await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
     }
   });

@@ -222,6 +222,19 @@ describe('README Installing serve with Helm, the NetworkPolicy values (QA-41)', 
   });
 });
 
+describe('README Installing serve with Helm, rollbacks (QA-46)', () => {
+  // helm rollback re-applies a revision as rendered (no lookup): past a change of the token in
+  // token.existingSecret it puts the old path back while the restarted Pods read the Secret as it
+  // is, and every call is refused (tests/e2e/chart.e2e.ts shows it with real Helm). The section
+  // described upgrades and the rotation only.
+  const helm = (readme.split('\n### Installing `serve` with Helm\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+  it('warns that helm rollback past a token change breaks the path, and gives the upgrade that does not', () => {
+    expect(helm).toContain('Rollbacks: `helm rollback` applies a revision\'s objects as they were rendered then');
+    expect(helm).toContain('every call of the API server gets 401');
+    expect(helm).toContain('helm get values RELEASE --revision N -o yaml > previous.yaml && helm upgrade RELEASE deploy/chart/image-rewriter --namespace NAMESPACE -f previous.yaml');
+  });
+});
+
 describe('README Wiring it to EKS, sizing the throttling limits', () => {
   // It said every Pod, ReplicaSet and Deployment is one request; the default scope sends Pods only.
   it('counts as one request each kind the configuration sends, by scope', () => {
