@@ -77,6 +77,7 @@ function sources(dir: string): string {
 // The API server's (Go's crypto/x509) and OpenSSL's words, quoted beside ours.
 const NOT_OURS = new Set([
   'ImagePullBackOff',
+  'CrashLoopBackOff',
   'kubectl apply',
   'Rate exceeded',
   'failed calling webhook',
@@ -167,6 +168,15 @@ describe('README Troubleshooting', () => {
     const row = rows.find((r) => r.startsWith('| Pods are not rewritten |')) ?? '';
     expect(webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123' }).webhooks.flatMap((w) => w.rules.flatMap((r) => r.resources))).not.toContain('deployments');
     expect(row).toContain("kubectl's warning (for an object kubectl sends; the Pods of a Deployment or another controller warn that controller)");
+  });
+
+  // serve's stale rules had a metric and log lines but no row: the ConfigErrorAlarm row is the
+  // Lambda's, and a new Pod that cannot start on an invalid ConfigMap was nowhere (QA-46).
+  it("has a row for serve's rules file made invalid: the stale gauge, the Pods that cannot start, and check-config", () => {
+    const row = rows.find((r) => (r.split(' | ')[0] ?? '').includes('`image_rewriter_rules_stale`')) ?? '';
+    expect(row).toContain('`CrashLoopBackOff`');
+    expect(row).toContain('`check-config --config rules.yaml`');
+    expect(row).toContain('Running Pods keep their last good rules');
   });
 
   it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
