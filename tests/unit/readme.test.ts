@@ -245,6 +245,17 @@ describe('README Installing serve with Helm, rollbacks (QA-46)', () => {
   });
 });
 
+describe('README Deploying with SAM, StageName (QA-46)', () => {
+  // AWS::ApiGateway::Stage's StageName is create-only (cfn-lint's schema): a changed one replaces
+  // the stage and the URL every cluster calls, whose 403s no alarm of the stack sees. The row said
+  // only that it is part of the URL.
+  it('says that changing it on a deployed stack changes the URL, to be registered again', () => {
+    const row = readme.split('\n').find((l) => l.startsWith('| `StageName` |')) ?? '';
+    expect(row).toContain('the stage is replaced');
+    expect(row).toContain('register the new `APIGatewayURL` in every cluster');
+  });
+});
+
 describe('README Wiring it to EKS, sizing the throttling limits', () => {
   // It said every Pod, ReplicaSet and Deployment is one request; the default scope sends Pods only.
   it('counts as one request each kind the configuration sends, by scope', () => {
