@@ -342,6 +342,38 @@ describe('README Rewrite before apply, Argo CD ignoreDifferences', () => {
   });
 });
 
+describe('README Rolling back a bad rules document, what the rolled-back rules admitted (QA-46)', () => {
+  // After a rollback of the rules the objects admitted under the newer ones keep its target; the
+  // section said only when the function takes the old version, and audit, the tool the README
+  // gives for what is left to do, passes such a cluster (exit 0).
+  const section = (readme.split('\n#### Rolling back a bad rules document\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+  const originals = JSON.stringify({ 'containers/web': 'gcr.io/x:1' });
+  const image = 'mirror-b.example.com/gcr/x:1';
+  const listed = {
+    kind: 'List',
+    items: [
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop', annotations: { 'image-rewriter.io/original-images': originals } }, spec: { selector: {}, template: { spec: { containers: [{ name: 'web', image }] } } } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop', annotations: { 'image-rewriter.io/original-images': originals } }, spec: { containers: [{ name: 'web', image }] }, status: { phase: 'Running' } },
+    ],
+  };
+
+  it('audit passes objects holding the target of a rule rolled back, as the section says', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'readme-'));
+    writeFileSync(join(dir, 'rules.yaml'), 'rules:\n  - name: gcr-a\n    match: gcr.io\n    replace: mirror-a.example.com/gcr\n');
+    writeFileSync(join(dir, 'live.json'), JSON.stringify(listed));
+    const io = captureIo({});
+    expect(await main(['audit', '--config', join(dir, 'rules.yaml'), '-f', join(dir, 'live.json')], io)).toBe(0);
+    expect(section).toContain('`audit` does not list them');
+  });
+
+  it('says how to find them and how each kind is rewritten again', () => {
+    expect(section).toContain('What was admitted under the version rolled back keeps the images it gave');
+    expect(section).toContain('T=mirror-b.example.com/');
+    expect(section).toContain('keeps its image through a restart');
+    expect(section).toContain('apply its manifest again');
+  });
+});
+
 describe('README and template.yaml, empty stack parameter values', () => {
   // A bare `Key=""` loses its quotes to the shell, and SAM CLI 1.170 refuses `Key=` ("Key= is not a
   // valid format"). Typed for sam deploy it must be single-quoted; deploy:regions' --parameter adds
