@@ -78,6 +78,8 @@ function sources(dir: string): string {
 const NOT_OURS = new Set([
   'ImagePullBackOff',
   'CrashLoopBackOff',
+  'Error from server (InternalError): Internal error occurred: failed calling webhook "image-rewriter.image-rewriter.io"',
+  'FailedCreate',
   'kubectl apply',
   'Rate exceeded',
   'failed calling webhook',
@@ -177,6 +179,21 @@ describe('README Troubleshooting', () => {
     expect(row).toContain('`CrashLoopBackOff`');
     expect(row).toContain('`check-config --config rules.yaml`');
     expect(row).toContain('Running Pods keep their last good rules');
+  });
+
+  // failurePolicy Fail made an outage a refusal of every object, which no row named: the rows of
+  // fail-open outages send users to fail_open_count, which Fail does not count (QA-46, measured on
+  // kube-apiserver 1.37: a webhook that cannot be reached, rejection_count with
+  // error_type="calling_webhook_error" and rejection_code="503").
+  it("has a row for failurePolicy Fail's refusals, with the API server's counter and the way back", () => {
+    const row = rows.find((r) => (r.split(' | ')[0] ?? '').includes('Internal error occurred: failed calling webhook')) ?? '';
+    expect(row).toContain('error_type="calling_webhook_error"');
+    expect(row).toContain('"path":"/webhooks/0/failurePolicy","value":"Ignore"');
+    expect(row).toContain('`audit` lists what was admitted unrewritten');
+    // Helm 4.3.2 against kube-apiserver 1.37: after that kubectl patch, helm upgrade failed with
+    // "Apply failed with 1 conflict: conflict with \"kubectl-patch\"" (Helm 3.21: Fail put back).
+    expect(row).toContain('--reuse-values --set webhook.failurePolicy=Ignore');
+    expect(row).toContain('until it is given `--force-conflicts`');
   });
 
   it('does not give throttling as a cause of the wait of timeoutSeconds', () => {
