@@ -24,7 +24,7 @@ import type { RulesProvider } from '../../src/config/sources.js';
 import { type ReviewReport, WARNING_TARGET_LENGTH } from '../../src/core/admission.js';
 import { createHandler } from '../../src/lambda/handler.js';
 import { MAX_CHECKS_PER_REVIEW } from '../../src/lambda/verify-step.js';
-import { reviewFields } from '../../src/observability/telemetry.js';
+import { OUTCOMES, reviewFields } from '../../src/observability/telemetry.js';
 import { main } from '../../src/cli/main.js';
 import { DEFAULT_SCOPE, webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { ENVIRONMENT_SCOPE } from '../e2e/harness/webhook.js';
@@ -270,6 +270,30 @@ describe('README Deploying with SAM, StageName (QA-46)', () => {
     const row = readme.split('\n').find((l) => l.startsWith('| `StageName` |')) ?? '';
     expect(row).toContain('the stage is replaced');
     expect(row).toContain('register the new `APIGatewayURL` in every cluster');
+  });
+});
+
+describe('README Metrics for Prometheus, alerts (QA-46)', () => {
+  // The function had alarms for each outage; serve had metrics and one query, and no alert for a
+  // stale rules file, fail-open answers, 401s, or a webhook the API server cannot call.
+  const section = readme.split('\n### Metrics for Prometheus: `serve --metrics-listen`\n')[1]?.split('\n### ')[0] ?? '';
+  const block = /\nAlerts, [\s\S]*?```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+
+  it('gives an alert for fail-open answers, stale rules, 401s and failed calls', () => {
+    const alerts = (parseAllDocuments(block)[0]?.toJS() ?? []) as { alert: string; expr: string }[];
+    expect(alerts.map((a) => a.alert)).toEqual(['ImageRewriterFailOpen', 'ImageRewriterRulesStale', 'ImageRewriterAuthFailures', 'ImageRewriterNotCalled']);
+  });
+
+  it('names only metrics serve writes, outcomes it counts, and the API server metrics measured on kube-apiserver 1.37', () => {
+    const src = sources(join(REPO_ROOT, 'src'));
+    const ours = [...block.matchAll(/\b(image_rewriter_[a-z_]+)/g)].map((m) => m[1] ?? '');
+    expect(ours.length).toBe(3);
+    expect(ours.filter((m) => !src.includes(`'${m}'`))).toEqual([]);
+    const outcomes = /outcome=~"([^"]+)"/.exec(block)?.[1]?.split('|') ?? [];
+    expect(outcomes.filter((o) => !(OUTCOMES as readonly string[]).includes(o))).toEqual([]);
+    // The counters a failed call moves, Ignore and Fail (measured on kube-apiserver 1.37 with a webhook that cannot be reached).
+    expect(block).toContain('apiserver_admission_webhook_fail_open_count{name="image-rewriter.image-rewriter.io"}');
+    expect(block).toContain('apiserver_admission_webhook_rejection_count{name="image-rewriter.image-rewriter.io",error_type="calling_webhook_error"}');
   });
 });
 
