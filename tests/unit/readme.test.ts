@@ -249,6 +249,17 @@ describe('README Installing serve with Helm, the NetworkPolicy values (QA-41)', 
   });
 });
 
+describe('README Installing serve with Helm, changing tls.mode (QA-46)', () => {
+  // Helm 3.21 against kube-apiserver 1.37, cert-manager's CRDs stood in: right after the upgrade from
+  // generate to certManager the Secret <release>-tls was gone and the caBundle empty. The section
+  // described each mode, not the switch.
+  const helm = (readme.split('\n### Installing `serve` with Helm\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
+  it('says that a switch of mode has the gap of a renewal, longer into certManager', () => {
+    expect(helm).toContain('Changing `tls.mode` of an installed release is a renewal, with its gap');
+    expect(helm).toContain('the upgrade deletes the generated Secret `<release>-tls` (the Certificate\'s Secret has that name) and the configuration\'s `caBundle`');
+  });
+});
+
 describe('README Installing serve with Helm, rollbacks (QA-46)', () => {
   // helm rollback re-applies a revision as rendered (no lookup): past a change of the token in
   // token.existingSecret it puts the old path back while the restarted Pods read the Secret as it
