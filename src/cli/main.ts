@@ -28,7 +28,8 @@ Usage:
         [--ca-bundle FILE] [--timeout-seconds N] [--name NAME]     print the MutatingWebhookConfiguration (--service: serve
         [--admission-review-versions v1,v1beta1]                   behind a Service, called at /mutate/TOKEN, port 443 by
         [--scope pods|all] [--config FILE]                         default; pods: Pods only, the default; --config: matchConditions;
-        [--failure-policy Ignore|Fail]                             Fail: refused while the webhook is down, default Ignore)
+        [--failure-policy Ignore|Fail] [--opt-in]                  Fail: refused while the webhook is down, default Ignore;
+                                                                   --opt-in: only namespaces labelled image-rewriter.io/rewrite=true)
   image-rewriter invoke [--config FILE] [--quiet] EVENT.json       run the Lambda handler on an event file
                                                                    (--quiet: no log lines or metrics on stderr)
   image-rewriter render [--config FILE] [-f FILE|-] [--namespace NS] [--annotate] [--scope all|pods] [--check]

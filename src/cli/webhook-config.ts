@@ -19,7 +19,9 @@
  * - kube-system is never sent, nor the namespace of `--service` (serve's own Pods must not depend
  *   on it); a namespace or an object labelled `image-rewriter.io/skip=true` is
  *   not sent either (the handler also honours the label and annotation, for objects that reach it),
- *   unless the rules given with `--config` say `allowOptOut: false`.
+ *   unless the rules given with `--config` say `allowOptOut: false`. `--opt-in`: only namespaces
+ *   labelled `image-rewriter.io/rewrite=true` are sent (a rollout namespace by namespace); the
+ *   opt-out label and the namespaces above still win.
  * - `--scope pods` (the default): Pods and the pods/ephemeralcontainers subresource that
  *   `kubectl debug` uses. The objects GitOps tools own (Deployments...) are stored as applied, so
  *   Argo CD and Flux see no drift, and a rollout costs one call per Pod instead of three more for
@@ -41,7 +43,7 @@ import { readFile } from 'node:fs/promises';
 import { Document } from 'yaml';
 import { type Command, EXIT, parseFlags, UsageError } from './common.js';
 import { describeSystemError } from '../config/system-error.js';
-import { ADMISSION_REVIEW_VERSIONS, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
+import { ADMISSION_REVIEW_VERSIONS, OPT_IN_LABEL, OPT_IN_VALUE, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 import { imageRegex, type MatchCondition, matchConditionExpression, matchConditions, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
@@ -91,6 +93,8 @@ export interface WebhookConfigOptions {
    * out, so that the API server sends what the handler would rewrite anyway.
    */
   readonly allowOptOut?: boolean | undefined;
+  /** True: only namespaces labelled `OPT_IN_LABEL=OPT_IN_VALUE` are sent (default false: every namespace but the excluded). */
+  readonly optIn?: boolean | undefined;
 }
 
 export const SCOPES = ['pods', 'all'] as const satisfies readonly Scope[];
@@ -217,6 +221,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
   const { clientConfig, problems } = endpointOf(options);
   if (clientConfig === undefined) throw new WebhookConfigError(problems);
   const optOut: LabelSelectorRequirement = { key: SKIP_LABEL, operator: 'NotIn', values: [SKIP_VALUE] };
+  const optIn: LabelSelectorRequirement = { key: OPT_IN_LABEL, operator: 'In', values: [OPT_IN_VALUE] };
   const scope = options.scope ?? DEFAULT_SCOPE;
   const conditions = matchConditions(options.rules, scope);
   const optOutAllowed = options.allowOptOut !== false;
@@ -239,7 +244,7 @@ export function webhookConfiguration(options: WebhookConfigOptions): MutatingWeb
         sideEffects: 'None',
         timeoutSeconds: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
         namespaceSelector: {
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded }, ...(optOutAllowed ? [optOut] : [])],
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded }, ...(optOutAllowed ? [optOut] : []), ...(options.optIn === true ? [optIn] : [])],
         },
         objectSelector: { matchExpressions: optOutAllowed ? [optOut] : [] },
         rules: rulesFor(scope),
@@ -299,6 +304,7 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
     options.allowOptOut === false
       ? `Opt out: not allowed by the rules (allowOptOut: false), so the ${SKIP_LABEL} label is not a selector. ${never} never sent.`
       : `Opt out: label a namespace or an object ${SKIP_LABEL}=${SKIP_VALUE}. ${never} never sent.`,
+    ...(options.optIn === true ? [`Opt in: only namespaces labelled ${OPT_IN_LABEL}=${OPT_IN_VALUE} are sent (kubectl label namespace NS ${OPT_IN_LABEL}=${OPT_IN_VALUE}).`] : []),
     scope === 'pods'
       ? 'Scope pods: Deployments and other workloads are stored as applied (no GitOps drift); their Pods are rewritten.'
       : "Scope all: pod templates of workloads are rewritten too (shown at kubectl apply; Argo CD's default diff sees drift).",
@@ -351,6 +357,7 @@ export const command: Command = async (args, io) => {
       'admission-review-versions': { type: 'string' },
       scope: { type: 'string' },
       config: { type: 'string' },
+      'opt-in': { type: 'boolean' },
     },
     allowPositionals: false,
     strict: true,
@@ -384,6 +391,7 @@ export const command: Command = async (args, io) => {
     scope: SCOPES.find((s) => s === scopeText),
     rules,
     allowOptOut,
+    optIn: values['opt-in'],
     url: values.url,
     service: values.service,
     token: values.token,
@@ -425,7 +433,7 @@ export const command: Command = async (args, io) => {
     ['--scope', scopeText],
     ['--config', values.config],
   ] as const;
-  const commandLine = ['image-rewriter webhook-config', ...flags.flatMap(([flag, v]) => (v === undefined ? [] : [`${flag} ${shellQuote(v)}`]))].join(' ');
+  const commandLine = ['image-rewriter webhook-config', ...flags.flatMap(([flag, v]) => (v === undefined ? [] : [`${flag} ${shellQuote(v)}`])), ...(values['opt-in'] === true ? ['--opt-in'] : [])].join(' ');
   io.stdout(toYaml(config, headerLines(options, commandLine)));
   return EXIT.ok;
 };

@@ -62,6 +62,13 @@ export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 /** Opt-out label (and annotation) key; the object is left alone when its value is `SKIP_VALUE`. */
 export const SKIP_LABEL = 'image-rewriter.io/skip';
 export const SKIP_VALUE = 'true';
+/**
+ * Opt-in namespace label (`webhook-config --opt-in`, the chart's `webhook.optIn`): the
+ * namespaceSelector then sends only namespaces whose value is `OPT_IN_VALUE`. A selector only:
+ * the handler does not read it (what reaches it was selected), and the opt-out label still wins.
+ */
+export const OPT_IN_LABEL = 'image-rewriter.io/rewrite';
+export const OPT_IN_VALUE = 'true';
 /** Set by the kubelet on the API copy of a static pod; such pods are never mutated. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 /** auditAnnotations keys (the API server prefixes them with `<webhook name>/`). */

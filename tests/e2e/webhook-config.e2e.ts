@@ -17,6 +17,10 @@
  * `--scope all`'s not-deployment-replicaset condition, evaluated by the API server: the ReplicaSets
  * a Deployment's controller creates and updates (scaling, a rollout) are not sent, a ReplicaSet
  * no Deployment controls is.
+ *
+ * `--opt-in`, its namespaceSelector evaluated by the API server: a Pod in a namespace without the
+ * label image-rewriter.io/rewrite=true is not sent (stored as it was created), one in a namespace
+ * with it is rewritten.
  */
 import { describe, expect } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -26,7 +30,7 @@ import { E2eEnvironment, PROBE_NAMESPACE } from './harness/environment.js';
 import { KubectlError, list, pod, replicaSet } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
 import { done, eventually, notYet } from './harness/wait.js';
-import { waitUntilRewriting, webhookUrl } from './harness/webhook.js';
+import { PROBE_IMAGE, probeUntil, waitUntilRewriting, webhookUrl } from './harness/webhook.js';
 import { imageRegex, MATCHED_IMAGE_MAX_LENGTH, matchableImages, matchConditionExpression, NOT_DEPLOYMENT_REPLICASET_EXPRESSION } from '../../src/core/match-conditions.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { ECR_RULES_YAML, registryRulesYaml, rewriterFrom } from '../helpers/rules.js';
@@ -237,6 +241,32 @@ describe('webhook-config --scope all: the ReplicaSets a Deployment controls are 
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);
+    }
+  });
+});
+
+describe('webhook-config --opt-in: only namespaces labelled image-rewriter.io/rewrite=true are sent', () => {
+  scenario(env, 'a Pod in an unlabelled namespace is stored as created, not sent; one in a namespace labelled image-rewriter.io/rewrite=true is rewritten', async () => {
+    const [labelled, unlabelled] = ['opt-in-labelled', 'opt-in-unlabelled'];
+    await kubectl.createNamespace(labelled, { 'image-rewriter.io/rewrite': 'true' });
+    await kubectl.createNamespace(unlabelled);
+    try {
+      const yaml = await env.configYaml({ optIn: true });
+      expect(yaml).toContain('# Opt in: only namespaces labelled image-rewriter.io/rewrite=true are sent');
+      await env.applyWebhookConfig(yaml);
+      // The API server has taken the new configuration once a probe in an unlabelled namespace is no longer rewritten.
+      await probeUntil(kubectl, unlabelled, 'the API server to stop sending an unlabelled namespace', (p) => (p.image === PROBE_IMAGE ? undefined : `stored image ${p.image}`));
+      const mark = env.serve.mark();
+      const web = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: { containers: [{ name: 'web', image: 'gcr.io/nginx:1.27' }] } };
+      for (const ns of [unlabelled, labelled]) await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: JSON.stringify(web) });
+      const stored = async (ns: string): Promise<string | undefined> => (await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'web'])).spec.containers[0]?.image;
+      expect({ labelled: await stored(labelled), unlabelled: await stored(unlabelled) }).toEqual({ labelled: 'asia.gcr.io/nginx:1.27', unlabelled: 'gcr.io/nginx:1.27' });
+      expect(await env.serve.waitReviewed(labelled, 'web', mark)).toMatchObject({ outcome: 'patched', rewrites: 1 });
+      // Not sent at all (the namespaceSelector), not answered unchanged.
+      expect(env.serve.lines(mark).filter((l) => l['namespace'] === unlabelled)).toEqual([]);
+    } finally {
+      await env.restoreWebhook();
+      await kubectl.run(['delete', 'namespace', labelled, unlabelled, '--wait=false']);
     }
   });
 });

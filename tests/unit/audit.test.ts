@@ -613,6 +613,27 @@ describe('audit of a live cluster: what the webhook configuration does not selec
     expect(none.err).toMatch(/\nleft out: \d+ object\(s\) the webhook configuration labelled does not select\n$/);
   });
 
+  it('--webhook-config NAME of webhook-config --opt-in: the Pods of a namespace without image-rewriter.io/rewrite=true are left out, those of one with it listed', async () => {
+    const optIn = webhookConfiguration({ url: 'https://other.example.com/hook', name: 'opt-in', optIn: true });
+    const before = NAMESPACE_LABELS['ns-1'];
+    try {
+      NAMESPACE_LABELS['ns-1'] = { 'image-rewriter.io/rewrite': 'true' };
+      const setup = (): void => {
+        configurations = { 'opt-in': optIn };
+      };
+      const unlabelled = await run(['-n', 'ns-0', '--scope', 'pods', '-o', 'json', '--webhook-config', 'opt-in'], setup);
+      expect(unlabelled.code).toBe(0);
+      expect(unlabelled.out).toBe('');
+      expect(unlabelled.err).toMatch(/^audit: no image would be rewritten\nleft out: \d+ object\(s\) the webhook configuration opt-in does not select\n$/);
+      const labelled = await run(['-n', 'ns-1', '--scope', 'pods', '-o', 'json', '--webhook-config', 'opt-in'], setup);
+      expect(labelled.code).toBe(1);
+      expect(new Set(kinds(labelled.out).map((k) => k.split('/')[0]))).toEqual(new Set(['Pod']));
+      expect(labelled.err).not.toMatch(/does not select/);
+    } finally {
+      NAMESPACE_LABELS['ns-1'] = before ?? {};
+    }
+  });
+
   it('a configuration that calls the webhook in kube-system: kube-system is audited like any namespace', async () => {
     const everything = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'image-rewriter' }, webhooks: [{ name: 'all.example.com', rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], scope: '*' }] }] };
     const r = await run(['-n', 'kube-system', '--scope', 'pods', '-o', 'json'], () => {
@@ -1013,6 +1034,29 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     expect(r.code).toBe(1);
     expect(kinds(r.out)).toEqual(['Deployment/labelled-pods']);
     expect(r.err).toMatch(/\nleft out: 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+  });
+
+  it('a configuration of webhook-config --opt-in: only namespaces labelled image-rewriter.io/rewrite=true are listed, the others counted; the opt-out label and kube-system still win', async () => {
+    const optIn = webhookConfiguration({ url: 'https://abc.execute-api.us-west-2.amazonaws.com/Prod/mutate/0123456789abcdef0123', scope: 'all', optIn: true });
+    const rewrite = { 'image-rewriter.io/rewrite': 'true' };
+    const namespaces = [
+      ns('shop', rewrite),
+      ns('later'),
+      ns('quiet', { ...rewrite, 'image-rewriter.io/skip': 'true' }),
+      ns('almost', { 'image-rewriter.io/rewrite': 'True' }),
+      ns('kube-system', rewrite),
+    ];
+    const pods = [podIn('shop', 'web'), podIn('later', 'api'), podIn('quiet', 'batch'), podIn('almost', 'cron'), podIn('kube-system', 'coredns'), podIn('shop', 'opted-out', { labels: { 'image-rewriter.io/skip': 'true' } })];
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(...namespaces, optIn, ...pods));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/web']);
+    expect(r.err).toMatch(/\nleft out: 1 object\(s\) in kube-system \(the webhook is not called there\), 4 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+    // Before any namespace is opted in, nothing is sent: exit 0, everything counted apart.
+    const none = await audit(['-f', '-'], listOf(ns('later'), optIn, podIn('later', 'api')));
+    expect(none).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) the webhook configuration image-rewriter does not select\n', err: '' });
+    // The same configuration without the Namespaces: their labels are not known, so nothing is left out by them.
+    const unknown = await audit(['-f', '-', '-o', 'json'], listOf(optIn, podIn('later', 'api')));
+    expect(kinds(unknown.out)).toEqual(['Pod/api']);
   });
 
   it('a Namespace written by hand without kubernetes.io/metadata.name still has it, as the API server sets it: kube-system is left out', async () => {

@@ -48,6 +48,22 @@ describe('the configurations webhook-config prints', () => {
     expect(isCalled(pods, pod('shop', { labels: labels({ 'image-rewriter.io/skip': 'true' }) }))).toBe(false);
   });
 
+  it('--opt-in: calls only in namespaces labelled image-rewriter.io/rewrite=true (exactly), the opt-out label and kube-system still winning', () => {
+    const optIn = webhooks(webhookConfiguration({ url: URL, optIn: true }));
+    const rewrite = { 'image-rewriter.io/rewrite': 'true' };
+    expect(isCalled(optIn, pod('shop'))).toBe(false);
+    expect(isCalled(optIn, pod('shop', { namespaceLabels: labels(rewrite) }))).toBe(true);
+    for (const value of ['false', 'True', 'yes', '']) expect(isCalled(optIn, pod('shop', { namespaceLabels: labels({ 'image-rewriter.io/rewrite': value }) }))).toBe(false);
+    // On the Pod, not the namespace: not sent (a namespace label).
+    expect(isCalled(optIn, pod('shop', { labels: labels(rewrite) }))).toBe(false);
+    expect(isCalled(optIn, pod('quiet', { namespaceLabels: labels({ ...rewrite, 'image-rewriter.io/skip': 'true' }) }))).toBe(false);
+    expect(isCalled(optIn, pod('shop', { namespaceLabels: labels(rewrite), labels: labels({ 'image-rewriter.io/skip': 'true' }) }))).toBe(false);
+    expect(isCalled(optIn, pod('kube-system', { namespaceLabels: labels(rewrite) }))).toBe(false);
+    // Labels not known: it may be labelled, so it counts as called (audit leaves out only what is certain).
+    expect(isCalled(optIn, pod('shop', { namespaceLabels: undefined }))).toBe(true);
+    expect(isCalled(optIn, pod('kube-system', { namespaceLabels: undefined }))).toBe(false);
+  });
+
   it('--scope pods never calls for workloads; --scope all does', () => {
     expect(isCalled(pods, deployment('shop'))).toBe(false);
     expect(isCalled(all, deployment('shop'))).toBe(true);

@@ -234,6 +234,8 @@ export interface WebhookConfigOptions {
   readonly scope?: 'pods' | 'all';
   /** `--config FILE`: matchConditions derived from these rules. */
   readonly config?: string;
+  /** `--opt-in`: only namespaces labelled image-rewriter.io/rewrite=true are sent. */
+  readonly optIn?: boolean;
 }
 
 /** The YAML `node dist/cli.js webhook-config` prints for these options. */
@@ -244,6 +246,7 @@ export async function webhookConfigYaml(cli: string, options: WebhookConfigOptio
   if (options.admissionReviewVersions !== undefined) args.push('--admission-review-versions', options.admissionReviewVersions.join(','));
   args.push('--scope', options.scope ?? ENVIRONMENT_SCOPE);
   if (options.config !== undefined) args.push('--config', options.config);
+  if (options.optIn === true) args.push('--opt-in');
   try {
     const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
     return stdout;
