@@ -4,7 +4,7 @@
  * deploy/serve.yaml's objects (labels aside); the values change what they say and nothing else; the
  * schema refuses bad values; and the drift test: for each set of inputs, the chart's
  * MutatingWebhookConfiguration is the one the built CLI's `webhook-config --service NS/NAME[:PORT]
- * --token T [--ca-bundle F] [--timeout-seconds N] [--failure-policy X] [--scope S] [--config F]`
+ * --token T [--ca-bundle F] [--timeout-seconds N] [--failure-policy X] [--scope S] [--config F] [--opt-in]`
  * prints, its `webhooks` field for field and its name (the chart adds labels and, with
  * cert-manager, the inject-ca-from annotation). The rendered objects are put to a real API server
  * (restricted Pod Security Standard) in tests/e2e/chart.e2e.ts.
@@ -134,7 +134,7 @@ describe('deploy/chart/image-rewriter', () => {
     const varied = [
       {},
       { tls: { mode: 'certManager' }, metrics: { enabled: true, serviceMonitor: { enabled: true } }, networkPolicy: { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] } },
-      { tls: { mode: 'secret', existingSecret: 'own-tls', caBundle: ownCertificate('x.y.svc').caPem }, rules: { existingConfigMap: 'own-rules' }, webhook: { scope: 'all', failurePolicy: 'Fail' } },
+      { tls: { mode: 'secret', existingSecret: 'own-tls', caBundle: ownCertificate('x.y.svc').caPem }, rules: { existingConfigMap: 'own-rules' }, webhook: { scope: 'all', failurePolicy: 'Fail', optIn: true } },
     ];
     for (const values of varied) {
       const r = lint(values);
@@ -311,6 +311,7 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ webhook: { timeoutSeconds: 31 } })).toContain('timeoutSeconds');
     expect(refused({ webhook: { failurePolicy: 'ignore' } })).toContain('failurePolicy');
     expect(refused({ webhook: { scope: 'deployments' } })).toContain('scope');
+    expect(refused({ webhook: { optIn: 'always' } })).toContain('optIn');
     expect(refused({ webhook: { admissionReviewVersions: ['v2'] } })).toContain('admissionReviewVersions');
     expect(refused({ tls: { mode: 'letsencrypt' } })).toContain('mode');
     expect(refused({ tls: { mode: 'secret', existingSecret: 'own' } })).toContain('caBundle');
@@ -358,6 +359,12 @@ describe('deploy/chart/image-rewriter', () => {
     expect(own).toContain("--ca-bundle ca.crt | kubectl apply -f -\n");
     const set = notes({ webhook: { create: false, failurePolicy: 'Fail', timeoutSeconds: 10, scope: 'all', name: 'rewriter', admissionReviewVersions: ['v1'] } });
     expect(set).toContain("--ca-bundle ca.crt --failure-policy Fail --timeout-seconds 10 --scope all --name rewriter --admission-review-versions v1 | kubectl apply -f -\n");
+    // webhook.optIn: how to opt a namespace in; without the configuration, the flag that writes its selector.
+    expect(byDefault).not.toContain('image-rewriter.io/rewrite');
+    expect(notes({ webhook: { optIn: true } })).toContain(
+      'Opt in (webhook.optIn): only namespaces labelled image-rewriter.io/rewrite=true are sent. Opt a namespace in with:\n  kubectl label namespace NAMESPACE image-rewriter.io/rewrite=true\n',
+    );
+    expect(notes({ webhook: { create: false, optIn: true, scope: 'all' } })).toContain('--ca-bundle ca.crt --scope all --opt-in | kubectl apply -f -\n');
   });
 
   describe('README, Installing `serve` with Helm', () => {
@@ -438,6 +445,22 @@ describe('deploy/chart/image-rewriter', () => {
         service: 'image-rewriter/image-rewriter',
       },
       {
+        title: 'webhook.optIn (webhook-config --opt-in)',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { webhook: { optIn: true } },
+        flags: ['--opt-in'],
+        service: 'image-rewriter/image-rewriter',
+      },
+      {
+        title: 'webhook.optIn, another namespace, scope all',
+        release: 'mirror',
+        namespace: 'platform',
+        values: { webhook: { optIn: true, scope: 'all' } },
+        flags: ['--opt-in', '--scope', 'all', '--name', 'mirror-image-rewriter'],
+        service: 'platform/mirror-image-rewriter',
+      },
+      {
         title: 'in kube-system (excluded once)',
         release: 'image-rewriter',
         namespace: 'kube-system',
@@ -494,6 +517,14 @@ describe('deploy/chart/image-rewriter', () => {
         flags: ['--config', strictFile],
         service: 'image-rewriter/image-rewriter',
       },
+      {
+        title: 'webhook.optIn with allowOptOut: false in the rules: the opt-in label without the opt-out one',
+        release: 'image-rewriter',
+        namespace: 'image-rewriter',
+        values: { rules: { text: strictText }, webhook: { optIn: true, matchConditions: conditions(strictFile, 'pods') } },
+        flags: ['--config', strictFile, '--opt-in'],
+        service: 'image-rewriter/image-rewriter',
+      },
     );
 
     it.each(HELMS.flatMap((major) => variants.map((v) => [major, v.title, v] as const)))('Helm %i: %s', (major, _title, v) => {
@@ -524,6 +555,12 @@ describe('deploy/chart/image-rewriter', () => {
       expect(chart.webhooks[0]?.clientConfig.service.path).not.toBe(generated.webhooks[0]?.clientConfig.service.path);
       const withToken = webhookConfig(['--service', 'image-rewriter/image-rewriter', '--token', tokenOf(objects), '--scope', 'all']);
       expect(chart.webhooks).not.toEqual(withToken.webhooks);
+      // webhook.optIn changes the namespaceSelector: a chart that left it out would fail the variants above.
+      const optIn = find(template(3, { tls: { mode: 'certManager' }, webhook: { optIn: true } }), 'MutatingWebhookConfiguration') as K8sObject & { webhooks: Webhook[] };
+      const same = webhookConfig(['--service', 'image-rewriter/image-rewriter', '--token', tokenOf(objects)]);
+      expect(chart.webhooks).toEqual(same.webhooks);
+      expect(optIn.webhooks).not.toEqual(same.webhooks);
+      expect(at(optIn.webhooks, 0, 'namespaceSelector', 'matchExpressions', 2)).toEqual({ key: 'image-rewriter.io/rewrite', operator: 'In', values: ['true'] });
     });
   });
 });
