@@ -11,10 +11,16 @@
  * rule's onMissing keeps the original (safe either way). Upstream failures are errors (onUnreachable),
  * not "missing". docs/verify.md says what was verified and what was not.
  *
+ * A cache fills from a request by tag, not from one by digest, even when the reference has a tag
+ * too (docs/verify.md, "Amazon ECR", on pull-through cache prefixes). So an image pinned as
+ * `tag@digest` is asked by tag first, and is present when the tag's image has the pinned digest
+ * (the kubelet pulls that digest); otherwise it is asked by digest, as a digest-only image is
+ * (checkTagged).
+ *
  * The SDK is loaded with import() at the first ECR check, so it is never loaded unless a rule
  * verifies an ECR target (the Lambda bundle's static imports must not include it: scripts/build.mjs).
  */
-import type { ECRClient } from '@aws-sdk/client-ecr';
+import type { BatchGetImageCommandOutput, ECRClient, Image, ImageIdentifier } from '@aws-sdk/client-ecr';
 import { lacking, manifestShape, MEDIA_TYPES } from './platform.js';
 import type { CheckOutcome } from './oci.js';
 import type { EcrTarget } from './target.js';
@@ -23,32 +29,34 @@ import type { EcrTarget } from './target.js';
 const MISSING_CODES = new Set(['ImageNotFound', 'ImageTagDoesNotMatchDigest', 'ImageReferencedByManifestList']);
 /** Exceptions that say the repository is not there. */
 const MISSING_EXCEPTIONS = new Set(['RepositoryNotFoundException']);
+/**
+ * Errors of a request by tag that are answers about this repository (as the verifier's ECR_ANSWERS),
+ * after which the digest may still be there: the role may not import the tag (no
+ * `ecr:BatchImportUpstreamImage`) or the upstream failed, while the cache holds the digest.
+ */
+const TAG_ANSWERS = new Set(['AccessDeniedException', 'UnableToGetUpstreamImageException', 'InvalidParameterException']);
 
 const describe = (t: EcrTarget): string => `${t.registry}/${t.repository}${t.digest === undefined ? `:${t.tag ?? 'latest'}` : `@${t.digest}`}`;
+const nameOf = (e: unknown): string => (e as Error | undefined)?.name ?? '';
 
-/** Check one ECR target; throws for errors of the SDK other than "not found" (the caller classifies them). */
-export async function checkEcr(target: EcrTarget, platforms: readonly string[], signal: AbortSignal, client: ECRClient): Promise<CheckOutcome> {
-  const imageId = target.digest === undefined ? { imageTag: target.tag ?? 'latest' } : { imageDigest: target.digest };
+/** One BatchGetImage of one image id; "no such repository" is an answer, other errors are thrown. */
+async function batchGet(target: EcrTarget, imageId: ImageIdentifier, signal: AbortSignal, client: ECRClient): Promise<BatchGetImageCommandOutput | CheckOutcome> {
   const { BatchGetImageCommand } = await import('./sdk-ecr.js');
-  let out;
   try {
-    out = await client.send(
+    return await client.send(
       new BatchGetImageCommand({ registryId: target.registryId, repositoryName: target.repository, imageIds: [imageId], acceptedMediaTypes: Object.values(MEDIA_TYPES) }),
       { abortSignal: signal },
     );
   } catch (e) {
-    const name = (e as Error | undefined)?.name ?? '';
-    if (MISSING_EXCEPTIONS.has(name)) return { status: 'missing', reason: `${target.registry} has no repository ${target.repository}` };
+    if (MISSING_EXCEPTIONS.has(nameOf(e))) return { status: 'missing', reason: `${target.registry} has no repository ${target.repository}` };
     throw e;
   }
-  const image = out.images?.[0];
-  if (image === undefined) {
-    const failure = out.failures?.[0];
-    const code = failure?.failureCode ?? 'no image';
-    if (MISSING_CODES.has(code) || failure === undefined) return { status: 'missing', reason: `not found in ${target.registry} (${code})` };
-    // The failures of a pull-through cache's upstream (UpstreamUnavailable...), not of ECR.
-    return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})`, answered: true };
-  }
+}
+
+const isOutcome = (out: BatchGetImageCommandOutput | CheckOutcome): out is CheckOutcome => 'status' in out;
+
+/** The image ECR returned, judged for the wanted platforms. */
+function judge(image: Image, target: EcrTarget, platforms: readonly string[]): CheckOutcome {
   if (platforms.length === 0) return { status: 'present' };
   const shape = manifestShape(image.imageManifest ?? '', image.imageManifestMediaType);
   if (shape.kind !== 'index') {
@@ -58,4 +66,78 @@ export async function checkEcr(target: EcrTarget, platforms: readonly string[], 
   }
   const lack = lacking(shape.platforms, platforms);
   return lack.length > 0 ? { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` } : { status: 'present' };
+}
+
+/**
+ * Check one ECR target; throws for errors of the SDK other than "not found" (the caller classifies them).
+ * `budgetMs`: what is left of the check's deadline (`signal` aborts then), shared by the two
+ * requests of a `tag@digest` image.
+ */
+export async function checkEcr(target: EcrTarget, platforms: readonly string[], signal: AbortSignal, client: ECRClient, budgetMs: number): Promise<CheckOutcome> {
+  let moved: string | undefined;
+  if (target.digest !== undefined && target.tag !== undefined) {
+    const byTag = await checkTagged(target, target.tag, target.digest, platforms, signal, client, budgetMs);
+    if (byTag.status !== 'ask by digest') return byTag;
+    moved = byTag.movedTo;
+  }
+  const out = await batchGet(target, target.digest === undefined ? { imageTag: target.tag ?? 'latest' } : { imageDigest: target.digest }, signal, client);
+  if (isOutcome(out)) return out;
+  const image = out.images?.[0];
+  if (image === undefined) {
+    const failure = out.failures?.[0];
+    const code = failure?.failureCode ?? 'no image';
+    const tagMoved = moved === undefined ? '' : `; its tag ${target.tag ?? ''} now points at ${moved}`;
+    if (MISSING_CODES.has(code) || failure === undefined) return { status: 'missing', reason: `not found in ${target.registry} (${code})${tagMoved}` };
+    // The failures of a pull-through cache's upstream (UpstreamUnavailable...), not of ECR.
+    return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})`, answered: true };
+  }
+  return judge(image, target, platforms);
+}
+
+/** No verdict by tag; `movedTo`: the digest the tag names now, when it names another. */
+interface AskByDigest {
+  readonly status: 'ask by digest';
+  readonly movedTo: string | undefined;
+}
+
+/**
+ * The first request for a `tag@digest` image: by tag, the one that fills a pull-through cache.
+ * The image is present when the tag's image has the pinned digest (the same manifest, so it serves
+ * the platforms check too); a repository not found is missing (none by digest either). Anything
+ * else is no verdict, and checkEcr asks by digest as for a digest-only image: the tag not found, an
+ * answer about the repository (access denied, an upstream failure: the cache may hold the digest
+ * all the same), no answer within half of `budgetMs` (a slow import: should ECR finish it all the
+ * same, a later check finds it; the request by digest keeps the other half), or the tag naming another
+ * digest now (`movedTo`, which the reason then names).
+ * The deadline (`signal`) and errors of ECR itself (throttling, 5xx, the network, each already
+ * retried by the SDK) are thrown: a second request would fail alike, adding load to a failing
+ * service, and the check counts once against the circuit breaker, as before.
+ * Not one request with both ids: ECR fills a cache from a pull, which asks for one id, and a call
+ * that fails as a whole (UnableToGetUpstreamImageException) would lose the other id's answer; moto
+ * answers such a request per id but reports a digest it lacks as `imageTag: "null"`, so tests could
+ * not tell the answers apart either. A present image costs one request either way; a missing one
+ * two, once per negativeTtlMs (the verdict's cache). The log line and metrics count checks, not
+ * requests.
+ */
+async function checkTagged(target: EcrTarget, tag: string, digest: string, platforms: readonly string[], signal: AbortSignal, client: ECRClient, budgetMs: number): Promise<CheckOutcome | AskByDigest> {
+  const cut = new AbortController();
+  const onAbort = (): void => {
+    cut.abort();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(onAbort, Math.max(budgetMs / 2, 0));
+  let out;
+  try {
+    out = await batchGet(target, { imageTag: tag }, cut.signal, client);
+  } catch (e) {
+    if (signal.aborted || !(cut.signal.aborted || TAG_ANSWERS.has(nameOf(e)))) throw e;
+    return { status: 'ask by digest', movedTo: undefined };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+  if (isOutcome(out)) return out;
+  const image = out.images?.find((i) => i.imageId?.imageDigest === digest);
+  if (image !== undefined) return judge(image, target, platforms);
+  return { status: 'ask by digest', movedTo: out.images?.[0]?.imageId?.imageDigest };
 }

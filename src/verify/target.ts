@@ -2,7 +2,8 @@
  * Where to ask whether an image exists: the registry host and API base URL, the repository and the
  * manifest reference (the digest when there is one, since the kubelet pulls by digest then, else
  * the tag, else `latest` as the kubelet does), and whether the host is an Amazon ECR private
- * registry (asked through the AWS SDK with the function's role instead of the registry API).
+ * registry (asked through the AWS SDK with the function's role instead of the registry API; its
+ * target keeps the tag of a `tag@digest` image too, since a pull-through cache fills by tag only).
  */
 import { DEFAULT_DOMAIN, parseNormalizedNamed } from '../core/reference.js';
 
@@ -22,7 +23,9 @@ export interface EcrTarget {
   readonly registryId: string;
   readonly region: string;
   readonly repository: string;
+  /** The tag, `latest` when there is neither tag nor digest; undefined for a digest-only image. */
   readonly tag: string | undefined;
+  /** With a tag too (`tag@digest`), the check asks by tag first (src/verify/ecr.ts). */
   readonly digest: string | undefined;
 }
 
@@ -47,7 +50,7 @@ export function targetOf(image: string): { ok: true; target: Target } | { ok: fa
   if (ecr !== null) {
     const [, registryId = '', classic, dualStack] = ecr;
     const region = classic ?? dualStack ?? '';
-    return { ok: true, target: { kind: 'ecr', registry: domain, registryId, region, repository: path, tag: digest === undefined ? (tag ?? 'latest') : undefined, digest } };
+    return { ok: true, target: { kind: 'ecr', registry: domain, registryId, region, repository: path, tag: digest === undefined ? (tag ?? 'latest') : tag, digest } };
   }
   const host = domain === DEFAULT_DOMAIN ? DOCKER_HUB_API : domain;
   return { ok: true, target: { kind: 'oci', registry: domain, base: `https://${host}`, repository: path, reference: digest ?? tag ?? 'latest' } };

@@ -82,7 +82,13 @@ export interface VerifierOptions {
   readonly now?: () => number;
 }
 
-/** One key per distinct check: the target, and its platforms in any order. */
+/**
+ * One key per distinct check: the target, and its platforms in any order. The image as written, so
+ * `name:tag@digest` and `name@digest` are two keys: on ECR the first is asked by tag first, and may
+ * be present (the tag filled a pull-through cache) while the second is missing. Either verdict is
+ * about the digest, so present holds for positiveTtlMs; missing for negativeTtlMs only, after which
+ * the tag is asked again (it may fill the cache then).
+ */
 export const requestKey = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
 
 /**
@@ -168,14 +174,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const checkSlots = slots(o.maxConcurrentChecks);
   const ociDeps = { ...options.http, credentials: options.credentials, tokens };
 
-  const run = async (target: Target, platforms: readonly string[], signal: AbortSignal): Promise<CheckOutcome> => {
+  /** `deadlineAt`: when `signal` aborts (on `now`'s clock). */
+  const run = async (target: Target, platforms: readonly string[], signal: AbortSignal, deadlineAt: number): Promise<CheckOutcome> => {
     if (target.kind === 'oci') return checkOci(target, platforms, signal, ociDeps);
     const [{ checkEcr }, client] = await Promise.all([import('./ecr.js'), options.ecr(target.region)]);
-    return checkEcr(target, platforms, signal, client);
+    // What is left of the deadline: a tag@digest image may take two requests (src/verify/ecr.ts).
+    return checkEcr(target, platforms, signal, client, deadlineAt - now());
   };
 
   /** One distinct target: never rejects. */
-  const check = async (req: VerifyRequest, key: string, signal: AbortSignal, owner: object): Promise<Verdict> => {
+  const check = async (req: VerifyRequest, key: string, signal: AbortSignal, owner: object, deadlineAt: number): Promise<Verdict> => {
     const parsed = targetOf(req.image);
     if (!parsed.ok) return { status: 'unreachable', reason: `cannot check ${req.image}: ${parsed.error}` };
     const { target } = parsed;
@@ -185,19 +193,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (breakers.state(target.registry) === 'open') return failing(target);
     if (!(await checkSlots.acquire(signal, owner))) return { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline (not asked: ${o.maxConcurrentChecks} other checks were running)` };
     try {
-      return await checkTarget(req, key, target, signal);
+      return await checkTarget(req, key, target, signal, deadlineAt);
     } finally {
       checkSlots.release();
     }
   };
 
   /** `check` once it holds a slot. */
-  const checkTarget = async (req: VerifyRequest, key: string, target: Target, signal: AbortSignal): Promise<Verdict> => {
+  const checkTarget = async (req: VerifyRequest, key: string, target: Target, signal: AbortSignal, deadlineAt: number): Promise<Verdict> => {
     if (!breakers.tryAcquire(target.registry)) return failing(target);
     const asked = now();
     let outcome: CheckOutcome;
     try {
-      outcome = await run(target, req.platforms, signal);
+      outcome = await run(target, req.platforms, signal, deadlineAt);
     } catch (e) {
       // An answer too large to read was still an answer, for that image: no sign the registry is
       // down, so not counted against it (its breaker would refuse every other image there).
@@ -241,7 +249,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const timer = setTimeout(() => {
       controller.abort();
     }, o.deadlineMs);
-    const started = check(req, key, controller.signal, owner).finally(() => {
+    const started = check(req, key, controller.signal, owner, now() + o.deadlineMs).finally(() => {
       clearTimeout(timer);
       inflight.delete(key);
     });

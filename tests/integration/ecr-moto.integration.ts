@@ -8,7 +8,8 @@
  * endpoint variable; the ECR client's region comes from the target's host (us-west-2), not from
  * AWS_REGION (us-east-1).
  *
- * Checked: present tag and digest -> rewritten; absent tag, digest or repository -> the rule's
+ * Checked: present tag and digest -> rewritten; a tag@digest image asked by tag, then by digest
+ * when the tag moved; absent tag, digest or repository -> the rule's
  * onMissing (keep with a warning saying why, rewrite with a warning, deny with allowed: false);
  * an index lacking a wanted platform -> missing; moto frozen (SIGSTOP) -> onUnreachable at the
  * deadline; moto gone -> onUnreachable, then the circuit breaker.
@@ -237,6 +238,24 @@ describe.each<[string, StartWebhook, string]>([
       // RepositoryNotFoundException: missing, not an error.
       expect(warnings).toContainEqual(warning('left containers[c3] gcr.io/keep/nothere:1.0 unchanged (rule keep): ', 'has no repository mirror/nothere'));
       expect(await reviewLine(fn(), uid)).toMatchObject({ verifyChecks: 4, verifyMissing: 4, verifyErrors: 0, withheld: 4 });
+    });
+
+    it('asks a tag@digest image by tag first: rewritten when the tag has the digest or, the tag moved, when the digest is there; else kept, naming where the tag points', async () => {
+      // moto has no pull-through cache (a request by tag fills one, src/verify/ecr.ts), so what it
+      // shows is the rest: its answer by tag carries the digest compared, and a moved tag leaves the
+      // verdict to the digest.
+      const digestOfTag = sha256(AMD64);
+      const images = [`gcr.io/keep/multi:2.0@${sha256(INDEX)}`, `gcr.io/keep/multi:2.0@${digestOfTag}`, `gcr.io/keep/multi:2.0-amd64@${ABSENT_DIGEST}`];
+      const { answer, uid } = await review(fn(), images);
+      const { images: final, warnings } = outcome(answer, images);
+      expect(final).toEqual([`${ECR}/mirror/multi:2.0@${sha256(INDEX)}`, `${ECR}/mirror/multi:2.0@${digestOfTag}`, images[2]]);
+      // The warning keeps the reason's end (digests shortened); the log line has all of it.
+      expect(warnings.filter((w) => /unchanged|anyway/.test(w))).toEqual([warning('left containers[c2] gcr.io/keep/multi:', `unchanged \\(rule keep\\): .*now points at ${digestOfTag.slice(0, 15)}\\.\\.\\.`)]);
+      const line = await reviewLine(fn(), uid);
+      expect(line).toMatchObject({ verifyChecks: 3, verifyMissing: 1, verifyErrors: 0, withheld: 1 });
+      expect(line['withheldImages']).toEqual([
+        expect.objectContaining({ container: 'c2', reason: `not found in ${ECR} (ImageNotFound); its tag 2.0-amd64 now points at ${digestOfTag}` }),
+      ]);
     });
 
     it('rewrites an absent tag anyway with onMissing: rewrite, and warns', async () => {

@@ -387,7 +387,9 @@ describe('small parts', () => {
     [`${ECR_HOST}/a/b:1`, { kind: 'ecr', registryId: '123456789012', region: 'us-west-2', repository: 'a/b', tag: '1' }],
     ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/a:1', { kind: 'ecr', region: 'cn-north-1' }],
     ['123456789012.dkr-ecr.eu-west-1.on.aws/a:1', { kind: 'ecr', registryId: '123456789012', region: 'eu-west-1', repository: 'a', tag: '1' }],
-    ['123456789012.dkr-ecr-fips.us-east-1.on.aws/a@sha256:' + 'b'.repeat(64), { kind: 'ecr', region: 'us-east-1', digest: 'sha256:' + 'b'.repeat(64) }],
+    ['123456789012.dkr-ecr-fips.us-east-1.on.aws/a@sha256:' + 'b'.repeat(64), { kind: 'ecr', region: 'us-east-1', tag: undefined, digest: 'sha256:' + 'b'.repeat(64) }],
+    // The tag too: a pull-through cache fills from a request by tag only (src/verify/ecr.ts).
+    [`${ECR_HOST}/a:1.2@sha256:` + 'b'.repeat(64), { kind: 'ecr', repository: 'a', tag: '1.2', digest: 'sha256:' + 'b'.repeat(64) }],
     ['123456789012.dkr.ecr.us-west-2.on.aws/a:1', { kind: 'oci' }],
   ])('targetOf(%s)', (image, expected) => {
     expect(targetOf(image)).toMatchObject({ ok: true, target: expected });
