@@ -113,7 +113,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
         errorCode: code,
         detail: errorDetail(e, timeoutMs),
         retryInMs,
-        keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: answering without rewriting',
+        keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: no rules were loaded yet',
       });
       // import() on this error path only: statically, the module the existence checks share with the
       // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).

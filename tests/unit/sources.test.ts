@@ -436,7 +436,8 @@ describe('ssmRules', () => {
     const state = await provider.current();
     expect(state).toEqual({ ok: false, reason: `rules parameter ${NAME} could not be read (${code})` });
     expect(obs.logs()).toEqual([
-      expect.objectContaining({ level: 'ERROR', message: 'cannot read the rules parameter', parameter: NAME, errorCode: code, detail: error.message, retryInMs: 1000 }),
+      // Not 'answering without rewriting': serve exits 2 on a first read that fails (QA-46).
+      expect.objectContaining({ level: 'ERROR', message: 'cannot read the rules parameter', parameter: NAME, errorCode: code, detail: error.message, retryInMs: 1000, keeping: 'nothing: no rules were loaded yet' }),
     ]);
     // `error` is the object of Errors in every line that has it (`unexpected error; answered 500`,
     // `cannot start`): a string here made two JSON types of one field, and a log store that types a
