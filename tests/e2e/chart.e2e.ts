@@ -134,11 +134,18 @@ describe('the Helm chart against the API server', () => {
     };
     const values = ['--namespace', ns, '--set', 'token.existingSecret=own-token'];
     try {
-      // The rotation of "Installing serve with Helm": OLD, then NEW,OLD, then NEW, each with helm upgrade.
+      // The rotation of "Installing serve with Helm": OLD, then NEW,OLD, OLD,NEW and NEW, each with
+      // helm upgrade. The path carries the Secret's last token: it moves to NEW only while every
+      // Pod accepts both, and NEW alone comes once the path is NEW, so a Pod restarted between
+      // editing the Secret and the upgrade accepts the path's token at every step.
       await ownToken(previous);
       ok(await helm(['install', release, CHART, ...values]));
       await ownToken(`${next},${previous}`);
       ok(await helm(['upgrade', release, CHART, ...values]));
+      expect(await path()).toBe(`/mutate/${previous}`);
+      await ownToken(`${previous},${next}`);
+      ok(await helm(['upgrade', release, CHART, ...values]));
+      expect(await path()).toBe(`/mutate/${next}`);
       await ownToken(next);
       ok(await helm(['upgrade', release, CHART, ...values]));
       expect(await path()).toBe(`/mutate/${next}`);
