@@ -279,7 +279,7 @@ describe.each<[string, StartEnvironment]>([
       expect(rewrittenImage(r)).toBe('eu.gcr.io/google-samples/hello-app:2.0');
       const failed = linesOf(env(), 'cannot read the rules parameter');
       expect(failed).toHaveLength(1);
-      const code = failed[0]?.['error'];
+      const code = failed[0]?.['errorCode'];
       expectThrottledRead(onlyRead(RULES_PARAMETER, from), String(code));
       expect(failed[0]).toMatchObject({
         level: 'ERROR',
