@@ -43,6 +43,12 @@ export function registryKey(text: string): string {
   return DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host;
 }
 
+/** Whether a Docker config key names Docker Hub as the kubelet does (`https://index.docker.io/v1/`, `docker.io`). */
+const isHubOwn = (text: string): boolean => {
+  const host = text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]?.toLowerCase() ?? '';
+  return host === 'index.docker.io' || host === 'docker.io';
+};
+
 /**
  * An entry's credentials. A non-empty `auth` wins over `username` and `password`, as the kubelet
  * (credentialprovider's DockerConfigEntry) and the Docker CLI read an entry that has both: the
@@ -82,10 +88,19 @@ export function parseCredentials(value: string): ReadonlyMap<string, RegistryCre
   // An entry that has credentials the check cannot read (an `auth` that is not base64 of
   // `user:password`, a `username` without a `password`) is refused, as the kubelet refuses it:
   // skipped, its host's checks went anonymous, said to have "no registry credentials".
+  // Docker Hub's entry is the one under index.docker.io (or docker.io), which the kubelet pulls its
+  // images with: one under another of its hosts (`docker login registry.hub.docker.com` in CI) only
+  // when there is none.
+  let hubOwn = false;
   let unusable: string | undefined;
   for (const [host, entry] of Object.entries(auths)) {
     const c = entryCredentials(entry);
-    if (c !== undefined) out.set(registryKey(host), c);
+    const key = registryKey(host);
+    if (c !== undefined && key === 'docker.io') {
+      const own = isHubOwn(host);
+      if (own || !hubOwn) out.set(key, c);
+      hubOwn ||= own;
+    } else if (c !== undefined) out.set(key, c);
     else if (hasCredentialFields(entry)) throw new Error(`the entry for ${registryKey(host).slice(0, 100)} has credentials that cannot be read (an "auth" that is not base64 of "username:password", or "username" and "password" not both strings)`);
     else unusable ??= host;
   }

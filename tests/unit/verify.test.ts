@@ -310,6 +310,17 @@ describe('registry credentials', () => {
     expect(registryKey(input)).toBe(key);
   });
 
+  it.each([
+    ['after it', ['https://index.docker.io/v1/', 'registry.hub.docker.com']],
+    ['before it', ['registry.hub.docker.com', 'https://index.docker.io/v1/']],
+    ['after it (registry-1.docker.io)', ['docker.io', 'registry-1.docker.io']],
+  ])("keeps Docker Hub's own entry (index.docker.io, as the kubelet uses) when an entry under another of its hosts comes %s", (_when, hosts) => {
+    // `docker login registry.hub.docker.com` in CI beside the cluster's pull secret for Docker Hub:
+    // the nodes pull docker.io images with the index.docker.io entry, so the check asks with it.
+    const value = { auths: Object.fromEntries(hosts.map((h) => [h, h.includes('index') || h === 'docker.io' ? { username: 'hub', password: 'pull' } : { username: 'ci', password: 'push' }])) };
+    expect(parseCredentials(JSON.stringify(value)).get('docker.io')).toEqual({ username: 'hub', password: 'pull' });
+  });
+
   it('needs nothing when none is configured', async () => {
     const source = createCredentialsSource({ kind: 'none' }, deps());
     expect(await source('a.io', signal())).toEqual({ credentials: undefined });
