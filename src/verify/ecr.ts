@@ -74,30 +74,45 @@ function judge(image: Image, target: EcrTarget, platforms: readonly string[]): C
  * requests of a `tag@digest` image.
  */
 export async function checkEcr(target: EcrTarget, platforms: readonly string[], signal: AbortSignal, client: ECRClient, budgetMs: number): Promise<CheckOutcome> {
-  let moved: string | undefined;
+  let byTag: AskByDigest | undefined;
   if (target.digest !== undefined && target.tag !== undefined) {
-    const byTag = await checkTagged(target, target.tag, target.digest, platforms, signal, client, budgetMs);
-    if (byTag.status !== 'ask by digest') return byTag;
-    moved = byTag.movedTo;
+    const answer = await checkTagged(target, target.tag, target.digest, platforms, signal, client, budgetMs);
+    if (answer.status !== 'ask by digest') return answer;
+    byTag = answer;
   }
   const out = await batchGet(target, target.digest === undefined ? { imageTag: target.tag ?? 'latest' } : { imageDigest: target.digest }, signal, client);
-  if (isOutcome(out)) return out;
+  if (isOutcome(out)) return out.status === 'missing' ? afterTag(out.reason, byTag, target) : out;
   const image = out.images?.[0];
   if (image === undefined) {
     const failure = out.failures?.[0];
     const code = failure?.failureCode ?? 'no image';
-    const tagMoved = moved === undefined ? '' : `; its tag ${target.tag ?? ''} now points at ${moved}`;
-    if (MISSING_CODES.has(code) || failure === undefined) return { status: 'missing', reason: `not found in ${target.registry} (${code})${tagMoved}` };
+    const tagMoved = byTag?.movedTo === undefined ? '' : `; its tag ${target.tag ?? ''} now points at ${byTag.movedTo}`;
+    if (MISSING_CODES.has(code) || failure === undefined) return afterTag(`not found in ${target.registry} (${code})${tagMoved}`, byTag, target);
     // The failures of a pull-through cache's upstream (UpstreamUnavailable...), not of ECR.
     return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})`, answered: true };
   }
   return judge(image, target, platforms);
 }
 
-/** No verdict by tag; `movedTo`: the digest the tag names now, when it names another. */
+/**
+ * No verdict by tag; `movedTo`: the digest the tag names now, when it names another; `unanswered`:
+ * why the tag got no answer about its image (an upstream failure, access denied, cut by the time).
+ */
 interface AskByDigest {
   readonly status: 'ask by digest';
   readonly movedTo: string | undefined;
+  readonly unanswered?: string;
+}
+
+/**
+ * A digest not there: missing, unless the request by tag got no answer about its image. Then it is
+ * what the tag alone would be, an error (onUnreachable): the cache may not hold the digest only
+ * because its import failed (Docker Hub's rate limit), and upstream failures are not missing
+ * (docs/verify.md, "Amazon ECR").
+ */
+function afterTag(reason: string, byTag: AskByDigest | undefined, target: EcrTarget): CheckOutcome {
+  if (byTag?.unanswered === undefined) return { status: 'missing', reason };
+  return { status: 'error', reason: `ECR could not answer for ${target.registry}/${target.repository}:${target.tag ?? ''} (${byTag.unanswered}); ${reason.replace(/^not found in \S+/, 'not found by digest')}`, answered: true };
 }
 
 /**
@@ -108,7 +123,8 @@ interface AskByDigest {
  * answer about the repository (access denied, an upstream failure: the cache may hold the digest
  * all the same), no answer within half of `budgetMs` (a slow import: should ECR finish it all the
  * same, a later check finds it; the request by digest keeps the other half), or the tag naming another
- * digest now (`movedTo`, which the reason then names).
+ * digest now (`movedTo`, which the reason then names). A digest not there after no answer about
+ * the tag's image is an error, not missing (afterTag).
  * The deadline (`signal`) and errors of ECR itself (throttling, 5xx, the network, each already
  * retried by the SDK) are thrown: a second request would fail alike, adding load to a failing
  * service, and the check counts once against the circuit breaker, as before.
@@ -131,7 +147,7 @@ async function checkTagged(target: EcrTarget, tag: string, digest: string, platf
     out = await batchGet(target, { imageTag: tag }, cut.signal, client);
   } catch (e) {
     if (signal.aborted || !(cut.signal.aborted || TAG_ANSWERS.has(nameOf(e)))) throw e;
-    return { status: 'ask by digest', movedTo: undefined };
+    return { status: 'ask by digest', movedTo: undefined, unanswered: cut.signal.aborted ? `no answer by tag within ${String(Math.round(Math.max(budgetMs / 2, 0)))} ms` : nameOf(e) };
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
@@ -139,5 +155,7 @@ async function checkTagged(target: EcrTarget, tag: string, digest: string, platf
   if (isOutcome(out)) return out;
   const image = out.images?.find((i) => i.imageId?.imageDigest === digest);
   if (image !== undefined) return judge(image, target, platforms);
-  return { status: 'ask by digest', movedTo: out.images?.[0]?.imageId?.imageDigest };
+  const code = out.failures?.[0]?.failureCode;
+  const failed = out.images?.[0] === undefined && code !== undefined && !MISSING_CODES.has(code);
+  return { status: 'ask by digest', movedTo: out.images?.[0]?.imageId?.imageDigest, ...(failed ? { unanswered: code } : {}) };
 }

@@ -111,6 +111,32 @@ describe('ECR targets pinned as tag@digest', () => {
     expect(asked()).toEqual([BY_TAG, BY_DIGEST]);
   });
 
+  it.each<[string, () => void, RegExp]>([
+    ['the failure code UpstreamTooManyRequests', () => ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).resolves({ failures: [{ imageId: BY_TAG[0], failureCode: 'UpstreamTooManyRequests' }] }), /\(UpstreamTooManyRequests\)/],
+    ['UnableToGetUpstreamImageException', () => ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).rejects(awsError('UnableToGetUpstreamImageException')), /\(UnableToGetUpstreamImageException\)/],
+    ['AccessDeniedException', () => ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).rejects(awsError('AccessDeniedException')), /\(AccessDeniedException\)/],
+  ])('is unreachable, as the tag alone would be, when the request by tag got %s and the digest is not there', async (_what, arrangeTag, reason) => {
+    // docs/verify.md: upstream failures count as unreachable, not missing (onMissing: deny must not
+    // refuse a Pod because Docker Hub rate-limited the cache's import).
+    ecr.on(BatchGetImageCommand, { imageIds: BY_DIGEST }).resolves({ images: [], failures: [{ imageId: BY_DIGEST[0], failureCode: 'ImageNotFound' }] });
+    arrangeTag();
+    const { verdicts, stats } = await verifier().verify([{ image: `${ECR_HOST}/${REPO}:1.27@${PINNED}`, platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(reason) });
+    expect(verdicts[0]?.status === 'unreachable' && verdicts[0].reason).toMatch(/not found by digest \(ImageNotFound\)/);
+    expect(stats).toMatchObject({ missing: 0, errors: 1 });
+    expect(asked()).toEqual([BY_TAG, BY_DIGEST]);
+  });
+
+  it('is missing when the tag is not found either, and by digest no repository after a failed import is unreachable', async () => {
+    ecr.on(BatchGetImageCommand, { imageIds: BY_DIGEST }).resolves({ images: [], failures: [{ imageId: BY_DIGEST[0], failureCode: 'ImageNotFound' }] });
+    ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).resolves({ images: [], failures: [{ imageId: BY_TAG[0], failureCode: 'ImageNotFound' }] });
+    expect((await verifier().verify([{ image: `${ECR_HOST}/${REPO}:1.27@${PINNED}`, platforms: [] }])).verdicts[0]).toMatchObject({ status: 'missing' });
+    ecr.reset();
+    ecr.on(BatchGetImageCommand, { imageIds: BY_DIGEST }).rejects(new RepositoryNotFoundException({ message: 'no repo', $metadata: {} }));
+    ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).resolves({ failures: [{ imageId: BY_TAG[0], failureCode: 'UpstreamUnavailable' }] });
+    expect((await verifier().verify([{ image: `${ECR_HOST}/${REPO}:1.27@${PINNED}`, platforms: [] }])).verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/\(UpstreamUnavailable\).*has no repository/) });
+  });
+
   it.each<[string, () => void, string, RegExp]>([
     // Already retried by the SDK: a second request would fail alike (one failure for the breaker, as before).
     ['ThrottlingException', () => ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).rejects(awsError('ThrottlingException')), 'unreachable', /^ECR in us-west-2 failed \(ThrottlingException\)$/],
@@ -127,13 +153,14 @@ describe('ECR targets pinned as tag@digest', () => {
 
 describe('the deadline of a tag@digest check', () => {
   /** A client whose requests by tag never answer (a slow import), those by digest answering `digest`. */
-  function slowByTag(digest: 'present' | 'never'): { client: ECRClient; calls: { ids: unknown; at: number; abortedAt?: number }[] } {
+  function slowByTag(digest: 'present' | 'missing' | 'never'): { client: ECRClient; calls: { ids: unknown; at: number; abortedAt?: number }[] } {
     const calls: { ids: unknown; at: number; abortedAt?: number }[] = [];
     const started = performance.now();
     const send = (command: BatchGetImageCommand, options: { abortSignal: AbortSignal }): Promise<BatchGetImageCommandOutput> => {
       const call: { ids: unknown; at: number; abortedAt?: number } = { ids: command.input.imageIds, at: performance.now() - started };
       calls.push(call);
       if (command.input.imageIds?.[0]?.imageTag === undefined && digest === 'present') return Promise.resolve({ $metadata: {}, images: [{ imageId: { imageDigest: PINNED }, imageManifest: '{}' }] });
+      if (command.input.imageIds?.[0]?.imageTag === undefined && digest === 'missing') return Promise.resolve({ $metadata: {}, images: [], failures: [{ imageId: { imageDigest: PINNED }, failureCode: 'ImageNotFound' }] });
       return new Promise((_resolve, reject) => {
         options.abortSignal.addEventListener('abort', () => {
           call.abortedAt = performance.now() - started;
@@ -154,6 +181,14 @@ describe('the deadline of a tag@digest check', () => {
     // Cut at about 500 ms (timers may fire late on a busy machine, never early), well before the deadline.
     expect(calls[0]?.abortedAt).toBeGreaterThanOrEqual(450);
     expect(stats.latencyMs).toBeLessThan(1000);
+  });
+
+  it('is unreachable when the request by tag was cut (a slow import) and the digest is not there yet, as the tag alone would be', async () => {
+    const { client, calls } = slowByTag('missing');
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(client), deadlineMs: 400 });
+    const { verdicts } = await v.verify([{ image: `${ECR_HOST}/${REPO}:1.27@${PINNED}`, platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/no answer by tag within \d+ ms.*not found by digest \(ImageNotFound\)/) });
+    expect(calls.map((c) => c.ids)).toEqual([BY_TAG, BY_DIGEST]);
   });
 
   it('is unreachable at the deadline when neither request answers', async () => {
