@@ -11,11 +11,12 @@ import type { CompiledRule, Issue } from './rule-types.js';
 
 /**
  * The OS names images are built for: Go's GOOS values, which the OCI image spec recommends for an
- * index entry's `os`, and `macos`, which containerd reads as darwin.
+ * index entry's `os`, `macos`, which containerd reads as darwin, and `wasi`, the OS of Docker's
+ * WebAssembly images (`docker buildx build --platform wasi/wasm`).
  */
 const OS_NAMES: ReadonlySet<string> = new Set([
   'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'macos', 'nacl', 'netbsd',
-  'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos',
+  'openbsd', 'plan9', 'solaris', 'wasi', 'wasip1', 'windows', 'zos',
 ]);
 
 /**

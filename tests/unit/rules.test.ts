@@ -877,6 +877,11 @@ describe('validation warnings', () => {
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 
+  it('gives no warning for WebAssembly images as Docker builds them (wasi/wasm, docker buildx build --platform wasi/wasm)', () => {
+    const r = parseRules('rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [wasi/wasm, wasip1/wasm]}\n', {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+  });
+
   it('gives no warning for platforms images are built for, in containerd\'s spellings too', () => {
     const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64]';
     const r = parseRules(`rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: ${platforms}}\n`, {});
