@@ -86,7 +86,12 @@ export async function checkEcr(target: EcrTarget, platforms: readonly string[], 
   if (image === undefined) {
     const failure = out.failures?.[0];
     const code = failure?.failureCode ?? 'no image';
-    const tagMoved = byTag?.movedTo === undefined ? '' : `; its tag ${target.tag ?? ''} now points at ${byTag.movedTo}`;
+    const tagMoved =
+      byTag?.movedTo === undefined
+        ? ''
+        : byTag.listsDigest === true
+          ? `; its tag ${target.tag ?? ''} names an index (${byTag.movedTo}) that lists it`
+          : `; its tag ${target.tag ?? ''} now points at ${byTag.movedTo}`;
     if (MISSING_CODES.has(code) || failure === undefined) return afterTag(`not found in ${target.registry} (${code})${tagMoved}`, byTag, target);
     // The failures of a pull-through cache's upstream (UpstreamUnavailable...), not of ECR.
     return { status: 'error', reason: `ECR could not answer for ${describe(target)} (${code})`, answered: true };
@@ -101,6 +106,8 @@ export async function checkEcr(target: EcrTarget, platforms: readonly string[], 
 interface AskByDigest {
   readonly status: 'ask by digest';
   readonly movedTo: string | undefined;
+  /** The tag's image is an index listing the pinned digest (a platform's manifest): the tag did not move. */
+  readonly listsDigest?: boolean;
   readonly unanswered?: string;
 }
 
@@ -157,5 +164,17 @@ async function checkTagged(target: EcrTarget, tag: string, digest: string, platf
   if (image !== undefined) return judge(image, target, platforms);
   const code = out.failures?.[0]?.failureCode;
   const failed = out.images?.[0] === undefined && code !== undefined && !MISSING_CODES.has(code);
-  return { status: 'ask by digest', movedTo: out.images?.[0]?.imageId?.imageDigest, ...(failed ? { unanswered: code } : {}) };
+  const named = out.images?.[0];
+  const listsDigest = named !== undefined && indexLists(named.imageManifest, digest);
+  return { status: 'ask by digest', movedTo: named?.imageId?.imageDigest, ...(listsDigest ? { listsDigest } : {}), ...(failed ? { unanswered: code } : {}) };
+}
+
+/** Whether a manifest is an index with an entry of `digest` (a pin of one platform's manifest). */
+function indexLists(manifest: string | undefined, digest: string): boolean {
+  try {
+    const parsed = JSON.parse(manifest ?? '') as { manifests?: unknown };
+    return Array.isArray(parsed.manifests) && parsed.manifests.some((m) => (m as { digest?: unknown } | null)?.digest === digest);
+  } catch {
+    return false;
+  }
 }

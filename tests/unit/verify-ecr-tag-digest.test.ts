@@ -87,6 +87,18 @@ describe('ECR targets pinned as tag@digest', () => {
     expect(asked()).toHaveLength(2);
   });
 
+  it('does not say the tag moved when the pin is one platform\'s manifest of the index the tag names (QA-53)', async () => {
+    const listing = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ digest: PINNED, platform: { os: 'linux', architecture: 'amd64' } }] });
+    ecr.on(BatchGetImageCommand).callsFake((input: BatchGetImageCommandInput): BatchGetImageCommandOutput => {
+      const [id] = input.imageIds ?? [];
+      if (id?.imageTag !== undefined) return { $metadata: {}, images: [{ imageId: { imageDigest: OTHER, imageTag: id.imageTag }, imageManifest: listing, imageManifestMediaType: OCI_INDEX }], failures: [] };
+      return { $metadata: {}, images: [], failures: [{ imageId: id, failureCode: 'ImageNotFound' }] };
+    });
+    const { verdicts } = await verifier().verify([{ image: `${ECR_HOST}/${REPO}:1.27@${PINNED}`, platforms: [] }]);
+    // Before: "its tag 1.27 now points at sha256:eee...", though the tag still names that index.
+    expect(verdicts[0]).toMatchObject({ status: 'missing', reason: `not found in ${ECR_HOST} (ImageNotFound); its tag 1.27 names an index (${OTHER}) that lists it` });
+  });
+
   it('asks by digest when the tag moved: present when the cache holds the pinned digest, else missing, saying where the tag points now', async () => {
     const cached = pullThroughCache({ '1.27': OTHER });
     const image = `${ECR_HOST}/${REPO}:1.27@${PINNED}`;
