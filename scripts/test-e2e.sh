@@ -2,8 +2,8 @@
 # End-to-end tests (npm run test:e2e): the webhook against a real kube-apiserver.
 #   1. hack/k8s/build.sh: etcd, kube-apiserver, kube-controller-manager and kubectl built from the
 #      Go module proxy into the cache (cold: about 35 min on a loaded 2-core machine; cached: instant)
-#   2. hack/registry/build.sh: the Distribution registry (verify scenarios); hack/helm/build.sh 3:
-#      Helm 3 (the chart scenario); hack/node/install-node.sh:
+#   2. hack/registry/build.sh: the Distribution registry (verify scenarios); hack/helm/build.sh 3|4:
+#      Helm 3 and 4 (the chart scenarios); hack/node/install-node.sh:
 #      the Node.js of the container image, which `serve` runs on; npm run build: dist/cli.js
 #   3. jest with jest.e2e.config.js: globalSetup starts etcd, kube-apiserver,
 #      kube-controller-manager and serve and registers the webhook; the scenarios run; the
@@ -46,11 +46,14 @@ step "hack/registry/build.sh: $registry (${registry_s}s)"
 export IMAGE_REWRITER_REGISTRY="$registry"
 
 t=$(now)
-# Helm 3 (tests/e2e/chart.e2e.ts installs deploy/chart/image-rewriter): cached by the integration
-# tests' build, about 5 min cold.
+# Helm 3 and Helm 4 (tests/e2e/chart.e2e.ts installs deploy/chart/image-rewriter with both): cached
+# by the integration tests' build, about 5 min each cold.
 helm3="$(hack/helm/build.sh 3 | tail -n1)" || fail "hack/helm/build.sh 3 could not build Helm 3 (its log is above)"
 step "hack/helm/build.sh 3: $helm3 ($(since "$t")s)"
-export IMAGE_REWRITER_HELM3="$helm3"
+t=$(now)
+helm4="$(hack/helm/build.sh 4 | tail -n1)" || fail "hack/helm/build.sh 4 could not build Helm 4 (its log is above)"
+step "hack/helm/build.sh 4: $helm4 ($(since "$t")s)"
+export IMAGE_REWRITER_HELM3="$helm3" IMAGE_REWRITER_HELM4="$helm4"
 
 t=$(now)
 npm run --silent build || fail "npm run build"

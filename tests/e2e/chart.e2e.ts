@@ -1,14 +1,18 @@
 /**
- * The Helm chart deploy/chart/image-rewriter installed with real Helm 3 (hack/helm/build.sh 3,
- * IMAGE_REWRITER_HELM3, which scripts/test-e2e.sh exports) into a namespace that enforces the
+ * The Helm chart deploy/chart/image-rewriter installed with real Helm 3 and Helm 4
+ * (hack/helm/build.sh 3|4, IMAGE_REWRITER_HELM3|4, which scripts/test-e2e.sh exports) into a namespace that enforces the
  * restricted Pod Security Standard: the API server takes every object, the ReplicaSet controller's
  * Pods pass PodSecurity (no kubelet runs here, so they stay Pending), `helm upgrade` keeps the
  * token and the certificate it generated (lookup), and the webhook configuration rendered against
  * the cluster carries them and is accepted by a server-side dry run; with a token Secret of one's
  * own holding NEW,OLD (a rotation), the path carries OLD; `helm rollback` past the rotation puts
  * the old path back, and an upgrade with that revision's values the current one (README,
- * "Rollbacks"). It is not registered for real:
- * its Service has no endpoints here and every Pod of the other scenarios would wait for it.
+ * "Rollbacks"), with both versions. With both too: webhook.optIn as the API server stores it, and
+ * failurePolicy changed by helm upgrade, or by kubectl patch and then helm upgrade, where they differ
+ * (Helm 3 merges three ways and puts the chart's value back; Helm 4 applies server-side and reports
+ * the conflict: README, Troubleshooting). A configuration registered for real is opted in
+ * (webhook.optIn) and no namespace here has the label, so it sends nothing: its Service has no
+ * endpoints, and every Pod of the other scenarios would wait for it.
  * tests/integration/chart.integration.ts checks the rendering itself (values, schema, drift from
  * webhook-config).
  */
@@ -27,20 +31,30 @@ const env = E2eEnvironment.connect();
 const { kubectl } = env;
 const CHART = join(REPO_ROOT, 'deploy', 'chart', 'image-rewriter');
 
-function helmBinary(): string {
-  const helm = process.env['IMAGE_REWRITER_HELM3'] ?? '';
+const HELMS = [3, 4] as const;
+type HelmMajor = (typeof HELMS)[number];
+
+function helmBinary(major: HelmMajor): string {
+  const variable = `IMAGE_REWRITER_HELM${String(major)}`;
+  const helm = process.env[variable] ?? '';
   try {
     accessSync(helm, constants.X_OK);
   } catch {
-    throw new Error(`IMAGE_REWRITER_HELM3=${helm} is not an executable: run the suite with npm run test:e2e, or export IMAGE_REWRITER_HELM3=$(hack/helm/build.sh 3 | tail -n1)`);
+    throw new Error(`${variable}=${helm} is not an executable: run the suite with npm run test:e2e, or export ${variable}=$(hack/helm/build.sh ${String(major)} | tail -n1)`);
   }
   return helm;
 }
 
-/** Helm against the environment's API server, with its own folders. */
-async function helm(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const home = join(env.runDir, 'helm');
-  const child = spawn(helmBinary(), [...args, '--kubeconfig', env.kubeconfig], {
+interface HelmRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Helm 3 or 4 against the environment's API server, with its own folders. */
+async function helm(major: HelmMajor, args: readonly string[]): Promise<HelmRun> {
+  const home = join(env.runDir, `helm${String(major)}`);
+  const child = spawn(helmBinary(major), [...args, '--kubeconfig', env.kubeconfig], {
     env: { PATH: process.env['PATH'] ?? '', HOME: home, HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data') },
   });
   const out: Buffer[] = [];
@@ -49,6 +63,11 @@ async function helm(args: readonly string[]): Promise<{ code: number | null; std
   child.stderr.on('data', (b: Buffer) => err.push(b));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** Helm exited 0 and said nothing on stderr. */
+function ok(r: HelmRun): void {
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
 }
 
 interface Obj {
@@ -65,7 +84,7 @@ describe('the Helm chart against the API server', () => {
     await kubectl.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
     const values = ['--set', 'webhook.create=false', '--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.apiServerCIDRs={10.0.0.0/24}'];
     try {
-      const install = await helm(['install', release, CHART, '--namespace', ns, ...values]);
+      const install = await helm(3, ['install', release, CHART, '--namespace', ns, ...values]);
       expect({ code: install.code, stderr: install.stderr }).toEqual({ code: 0, stderr: '' });
       const secret = async (name: string): Promise<Record<string, string>> => (JSON.parse((await kubectl.ok(['-n', ns, 'get', 'secret', name, '-o', 'json'])).stdout) as Obj).data ?? {};
       const token = await secret(`${release}-image-rewriter-token`);
@@ -83,11 +102,11 @@ describe('the Helm chart against the API server', () => {
       expect({ pods, events }).toEqual({ pods: 2, events: '' });
 
       // An upgrade (and a new render against the cluster) keeps the token and the certificate.
-      const upgrade = await helm(['upgrade', release, CHART, '--namespace', ns, ...values]);
+      const upgrade = await helm(3, ['upgrade', release, CHART, '--namespace', ns, ...values]);
       expect({ code: upgrade.code, stderr: upgrade.stderr }).toEqual({ code: 0, stderr: '' });
       expect(await secret(`${release}-image-rewriter-token`)).toEqual(token);
       expect(await secret(`${release}-image-rewriter-tls`)).toEqual(tls);
-      const rendered = await helm(['template', release, CHART, '--namespace', ns, '--dry-run=server', '--set', 'webhook.create=true']);
+      const rendered = await helm(3, ['template', release, CHART, '--namespace', ns, '--dry-run=server', '--set', 'webhook.create=true']);
       expect({ code: rendered.code, stderr: rendered.stderr }).toEqual({ code: 0, stderr: '' });
       const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Obj | null).filter((o) => o !== null);
       const config = objects.find((o) => o.kind === 'MutatingWebhookConfiguration');
@@ -101,67 +120,134 @@ describe('the Helm chart against the API server', () => {
       // running before the upgrade accept as well as those it restarts (the checksum changes).
       const [next, previous] = ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'];
       await kubectl.ok(['-n', ns, 'create', 'secret', 'generic', 'own-token', `--from-literal=token=${next},${previous}`]);
-      const rotating = await helm(['template', release, CHART, '--namespace', ns, '--dry-run=server', '--set', 'token.existingSecret=own-token']);
+      const rotating = await helm(3, ['template', release, CHART, '--namespace', ns, '--dry-run=server', '--set', 'token.existingSecret=own-token']);
       expect({ code: rotating.code, stderr: rotating.stderr }).toEqual({ code: 0, stderr: '' });
       const owned = parseAllDocuments(rotating.stdout).map((d) => d.toJS() as Obj | null);
       expect(owned.find((o) => o?.kind === 'MutatingWebhookConfiguration')?.webhooks?.[0]?.clientConfig.service.path).toBe(`/mutate/${previous}`);
       expect(owned.some((o) => o?.kind === 'Secret' && o.metadata.name.endsWith('-token'))).toBe(false);
       expect(rotating.stdout).toContain(`checksum/token: ${createHash('sha256').update(`${next},${previous}`).digest('hex')}`);
       // The check can fail: without the container's securityContext, the API server warns of the Deployment.
-      const loose = await helm(['template', 'chart-loose', CHART, '--namespace', ns, '--set', 'securityContext=null']);
+      const loose = await helm(3, ['template', 'chart-loose', CHART, '--namespace', ns, '--set', 'securityContext=null']);
       const deployment = parseAllDocuments(loose.stdout).map((d) => d.toJS() as Obj | null).find((o) => o?.kind === 'Deployment');
       const warned = await kubectl.run(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { input: JSON.stringify(deployment) });
       expect(warned.stderr).toContain('would violate PodSecurity "restricted');
-      const uninstall = await helm(['uninstall', release, '--namespace', ns]);
+      const uninstall = await helm(3, ['uninstall', release, '--namespace', ns]);
       expect(uninstall.code).toBe(0);
     } finally {
       await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
     }
   });
 
-  scenario(env, 'helm rollback past a token change puts the old path back; an upgrade with that revision\'s values renders the current one (README, Rollbacks)', async () => {
-    const ns = 'chart-rollback';
-    const release = 'chart-rollback';
-    await kubectl.createNamespace(ns, {});
-    const [previous, next] = ['fedcba9876543210fedcba9876543210', '0123456789abcdef0123456789abcdef'];
-    const ownToken = async (value: string): Promise<void> => {
-      await kubectl.run(['-n', ns, 'delete', 'secret', 'own-token']);
-      await kubectl.ok(['-n', ns, 'create', 'secret', 'generic', 'own-token', `--from-literal=token=${value}`]);
-    };
-    const path = async (): Promise<string> => (await kubectl.ok(['get', 'mutatingwebhookconfiguration', `${release}-image-rewriter`, '-o', 'jsonpath={.webhooks[0].clientConfig.service.path}'])).stdout;
-    const ok = (r: { code: number | null; stderr: string }): void => {
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    };
-    const values = ['--namespace', ns, '--set', 'token.existingSecret=own-token'];
-    try {
-      // The rotation of "Installing serve with Helm": OLD, then NEW,OLD, OLD,NEW and NEW, each with
-      // helm upgrade. The path carries the Secret's last token: it moves to NEW only while every
-      // Pod accepts both, and NEW alone comes once the path is NEW, so a Pod restarted between
-      // editing the Secret and the upgrade accepts the path's token at every step.
-      await ownToken(previous);
-      ok(await helm(['install', release, CHART, ...values]));
-      await ownToken(`${next},${previous}`);
-      ok(await helm(['upgrade', release, CHART, ...values]));
-      expect(await path()).toBe(`/mutate/${previous}`);
-      await ownToken(`${previous},${next}`);
-      ok(await helm(['upgrade', release, CHART, ...values]));
-      expect(await path()).toBe(`/mutate/${next}`);
-      await ownToken(next);
-      ok(await helm(['upgrade', release, CHART, ...values]));
-      expect(await path()).toBe(`/mutate/${next}`);
-      // helm rollback re-applies revision 1 as rendered: the path OLD, which no Pod accepts any more.
-      expect((await helm(['rollback', release, '1', '--namespace', ns])).code).toBe(0);
-      expect(await path()).toBe(`/mutate/${previous}`);
-      // The README's way: revision 1's values, rendered against the Secret as it is.
-      const given = await helm(['get', 'values', release, '--revision', '1', '--namespace', ns, '-o', 'yaml']);
-      ok(given);
-      const file = join(env.runDir, 'chart-rollback-values.yaml');
-      await writeFile(file, given.stdout);
-      ok(await helm(['upgrade', release, CHART, '--namespace', ns, '-f', file]));
-      expect(await path()).toBe(`/mutate/${next}`);
-    } finally {
-      await helm(['uninstall', release, '--namespace', ns]);
-      await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
-    }
-  });
+  for (const major of HELMS) {
+    scenario(env, `Helm ${String(major)}: helm rollback past a token change puts the old path back; an upgrade with that revision's values renders the current one (README, Rollbacks)`, async () => {
+      const ns = `chart-rollback-h${String(major)}`;
+      const release = ns;
+      await kubectl.createNamespace(ns, {});
+      const [previous, next] = ['fedcba9876543210fedcba9876543210', '0123456789abcdef0123456789abcdef'];
+      const ownToken = async (value: string): Promise<void> => {
+        await kubectl.run(['-n', ns, 'delete', 'secret', 'own-token']);
+        await kubectl.ok(['-n', ns, 'create', 'secret', 'generic', 'own-token', `--from-literal=token=${value}`]);
+      };
+      const path = async (): Promise<string> => (await kubectl.ok(['get', 'mutatingwebhookconfiguration', `${release}-image-rewriter`, '-o', 'jsonpath={.webhooks[0].clientConfig.service.path}'])).stdout;
+      const values = ['--namespace', ns, '--set', 'token.existingSecret=own-token', '--set', 'webhook.optIn=true'];
+      try {
+        // The rotation of "Installing serve with Helm": OLD, then NEW,OLD, OLD,NEW and NEW, each with
+        // helm upgrade. The path carries the Secret's last token: it moves to NEW only while every
+        // Pod accepts both, and NEW alone comes once the path is NEW, so a Pod restarted between
+        // editing the Secret and the upgrade accepts the path's token at every step.
+        await ownToken(previous);
+        ok(await helm(major, ['install', release, CHART, ...values]));
+        await ownToken(`${next},${previous}`);
+        ok(await helm(major, ['upgrade', release, CHART, ...values]));
+        expect(await path()).toBe(`/mutate/${previous}`);
+        await ownToken(`${previous},${next}`);
+        ok(await helm(major, ['upgrade', release, CHART, ...values]));
+        expect(await path()).toBe(`/mutate/${next}`);
+        await ownToken(next);
+        ok(await helm(major, ['upgrade', release, CHART, ...values]));
+        expect(await path()).toBe(`/mutate/${next}`);
+        // helm rollback re-applies revision 1 as rendered: the path OLD, which no Pod accepts any more.
+        expect((await helm(major, ['rollback', release, '1', '--namespace', ns])).code).toBe(0);
+        expect(await path()).toBe(`/mutate/${previous}`);
+        // The README's way: revision 1's values, rendered against the Secret as it is.
+        const given = await helm(major, ['get', 'values', release, '--revision', '1', '--namespace', ns, '-o', 'yaml']);
+        ok(given);
+        const file = join(env.runDir, `${release}-values.yaml`);
+        await writeFile(file, given.stdout);
+        ok(await helm(major, ['upgrade', release, CHART, '--namespace', ns, '-f', file]));
+        expect(await path()).toBe(`/mutate/${next}`);
+      } finally {
+        await helm(major, ['uninstall', release, '--namespace', ns]);
+        await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+      }
+    });
+  }
+
+  for (const major of HELMS) {
+    scenario(env, `Helm ${String(major)}: webhook.optIn is stored as the namespaceSelector says; failurePolicy changed with helm upgrade --set, and after a kubectl patch (README, Troubleshooting)`, async () => {
+      const ns = `chart-patch-h${String(major)}`;
+      const release = ns;
+      const name = `${release}-image-rewriter`;
+      await kubectl.createNamespace(ns, {});
+      const stored = async (): Promise<{ failurePolicy: string; namespaceSelector: unknown }> => {
+        const config = JSON.parse((await kubectl.ok(['get', 'mutatingwebhookconfiguration', name, '-o', 'json'])).stdout) as { webhooks: { failurePolicy: string; namespaceSelector: unknown }[] };
+        const [webhook] = config.webhooks;
+        return { failurePolicy: webhook?.failurePolicy ?? '', namespaceSelector: webhook?.namespaceSelector };
+      };
+      const policy = async (): Promise<string> => (await stored()).failurePolicy;
+      const status = async (): Promise<string> => (JSON.parse((await helm(major, ['status', release, '--namespace', ns, '-o', 'json'])).stdout) as { info: { status: string } }).info.status;
+      const upgrade = (...args: string[]): Promise<HelmRun> => helm(major, ['upgrade', release, CHART, '--namespace', ns, '--reuse-values', ...args]);
+      const patch = (value: string): Promise<unknown> => kubectl.ok(['patch', 'mutatingwebhookconfiguration', name, '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/webhooks/0/failurePolicy', value }])]);
+      const observed: Record<string, unknown> = {};
+      try {
+        // Opted in: no namespace here is labelled image-rewriter.io/rewrite=true, so the configuration,
+        // registered for real, sends nothing to a Service that has no endpoints.
+        ok(await helm(major, ['install', release, CHART, '--namespace', ns, '--set', 'webhook.optIn=true', '--set', 'webhook.failurePolicy=Fail']));
+        observed['installed'] = await stored();
+        // The README's way through an outage: the value, with helm upgrade, and back.
+        ok(await upgrade('--set', 'webhook.failurePolicy=Ignore'));
+        observed['helm --set Ignore'] = await policy();
+        ok(await upgrade('--set', 'webhook.failurePolicy=Fail'));
+        observed['helm --set Fail'] = await policy();
+        // kubectl patch instead, then the next upgrade.
+        await patch('Ignore');
+        const after = await upgrade();
+        observed['patched, then helm upgrade'] = { code: after.code, conflict: after.stderr.includes('conflict with "kubectl-patch"'), policy: await policy(), status: await status() };
+        const forced = await upgrade(...(major === 4 ? ['--force-conflicts'] : []));
+        observed['then helm upgrade (Helm 4: --force-conflicts)'] = { code: forced.code, policy: await policy(), status: await status() };
+        // Patched, then the README's helm upgrade --set Ignore, and back to Fail.
+        await patch('Ignore');
+        const ignore = await upgrade('--set', 'webhook.failurePolicy=Ignore');
+        observed['patched, then helm --set Ignore'] = { code: ignore.code, policy: await policy() };
+        const back = await upgrade('--set', 'webhook.failurePolicy=Fail');
+        observed['then helm --set Fail'] = { code: back.code, conflict: back.stderr.includes('conflict with "kubectl-patch"'), policy: await policy() };
+        // Helm 3 merges three ways (its last manifest, the chart's, the live object): the chart's value
+        // goes back. Helm 4 applies server-side: failurePolicy is kubectl-patch's too, and any value
+        // other than the patched one is refused until --force-conflicts, even after an upgrade that
+        // set the patched value (both own it then).
+        const helm4 = major === 4;
+        expect(observed).toEqual({
+          installed: {
+            failurePolicy: 'Fail',
+            namespaceSelector: {
+              matchExpressions: [
+                { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', ns] },
+                { key: 'image-rewriter.io/skip', operator: 'NotIn', values: ['true'] },
+                { key: 'image-rewriter.io/rewrite', operator: 'In', values: ['true'] },
+              ],
+            },
+          },
+          'helm --set Ignore': 'Ignore',
+          'helm --set Fail': 'Fail',
+          'patched, then helm upgrade': helm4 ? { code: 1, conflict: true, policy: 'Ignore', status: 'failed' } : { code: 0, conflict: false, policy: 'Fail', status: 'deployed' },
+          'then helm upgrade (Helm 4: --force-conflicts)': { code: 0, policy: 'Fail', status: 'deployed' },
+          'patched, then helm --set Ignore': { code: 0, policy: 'Ignore' },
+          'then helm --set Fail': helm4 ? { code: 1, conflict: true, policy: 'Ignore' } : { code: 0, conflict: false, policy: 'Fail' },
+        });
+      } finally {
+        await helm(major, ['uninstall', release, '--namespace', ns]);
+        await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+      }
+    });
+  }
 });

@@ -191,8 +191,10 @@ describe('README Troubleshooting', () => {
     expect(row).toContain('"path":"/webhooks/0/failurePolicy","value":"Ignore"');
     expect(row).toContain('`audit` lists what was admitted unrewritten');
     // Helm 4.3.2 against kube-apiserver 1.37: after that kubectl patch, helm upgrade failed with
-    // "Apply failed with 1 conflict: conflict with \"kubectl-patch\"" (Helm 3.21: Fail put back).
+    // "Apply failed with 1 conflict: conflict with \"kubectl-patch\"" (Helm 3.21: Fail put back),
+    // and so did an upgrade back to Fail after one with Ignore, which succeeded (tests/e2e/chart.e2e.ts).
     expect(row).toContain('--reuse-values --set webhook.failurePolicy=Ignore');
+    expect(row).toContain('`Fail` again after an upgrade with `Ignore` included');
     expect(row).toContain('until it is given `--force-conflicts`');
   });
 
