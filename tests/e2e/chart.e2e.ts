@@ -10,7 +10,9 @@
  * "Rollbacks"), with both versions. With both too: webhook.optIn as the API server stores it, and
  * failurePolicy changed by helm upgrade, or by kubectl patch and then helm upgrade, where they differ
  * (Helm 3 merges three ways and puts the chart's value back; Helm 4 applies server-side and reports
- * the conflict: README, Troubleshooting). A configuration registered for real is opted in
+ * the conflict: README, Troubleshooting); and tls.mode switched from generate to certManager, with
+ * cert-manager's CRDs stood in: the caBundle stays until the cainjector (a patch by its field
+ * manager) replaces it, and the generated Secret stays when annotated keep. A configuration registered for real is opted in
  * (webhook.optIn) and no namespace here has the label, so it sends nothing: its Service has no
  * endpoints, and every Pod of the other scenarios would wait for it.
  * tests/integration/chart.integration.ts checks the rendering itself (values, schema, drift from
@@ -246,6 +248,62 @@ describe('the Helm chart against the API server', () => {
         });
       } finally {
         await helm(major, ['uninstall', release, '--namespace', ns]);
+        await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+      }
+    });
+  }
+
+  for (const major of HELMS) {
+    scenario(env, `Helm ${String(major)}: tls.mode generate to certManager (stand-in cert-manager CRDs): the caBundle stays until the cainjector replaces it, later upgrades keep the injected one, the generated Secret stays when annotated keep (README, Installing serve with Helm)`, async () => {
+      // cert-manager's kinds, taking anything: enough for the API server to store the chart's objects.
+      for (const [kind, plural] of [['Certificate', 'certificates'], ['Issuer', 'issuers']] as const) {
+        const crd = {
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+          metadata: { name: `${plural}.cert-manager.io` },
+          spec: {
+            group: 'cert-manager.io',
+            names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+            scope: 'Namespaced',
+            versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+          },
+        };
+        await kubectl.ok(['apply', '-f', '-'], { input: JSON.stringify(crd) });
+        await kubectl.ok(['wait', '--for=condition=Established', `crd/${plural}.cert-manager.io`, '--timeout=60s']);
+      }
+      const ns = `chart-tls-h${String(major)}`;
+      await kubectl.createNamespace(ns, {});
+      const observed: Record<string, unknown> = {};
+      try {
+        for (const keep of [false, true]) {
+          const release = `tls-${keep ? 'keep' : 'plain'}-h${String(major)}`;
+          const fullname = `${release}-image-rewriter`;
+          const secret = async (key: string): Promise<string> => (await kubectl.run(['-n', ns, 'get', 'secret', `${fullname}-tls`, '-o', `jsonpath={.data.${key.replace('.', '\\.')}}`])).stdout;
+          const caBundle = async (): Promise<string> => (await kubectl.ok(['get', 'mutatingwebhookconfiguration', fullname, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])).stdout;
+          const generation = async (): Promise<string> => (await kubectl.ok(['-n', ns, 'get', 'deployment', fullname, '-o', 'jsonpath={.metadata.generation}'])).stdout;
+          const upgrade = (...args: string[]): Promise<HelmRun> => helm(major, ['upgrade', release, CHART, '--namespace', ns, '--reuse-values', ...args]);
+          ok(await helm(major, ['install', release, CHART, '--namespace', ns, '--set', 'webhook.optIn=true']));
+          const [ca, other] = [await secret('ca.crt'), await secret('tls.crt')];
+          expect({ ca: ca !== '', caBundle: await caBundle() }).toEqual({ ca: true, caBundle: ca });
+          // README: annotated keep, Helm leaves the Secret, which cert-manager then takes over.
+          if (keep) await kubectl.ok(['-n', ns, 'annotate', 'secret', `${fullname}-tls`, 'helm.sh/resource-policy=keep']);
+          const switched = await upgrade('--set', 'tls.mode=certManager');
+          const certificate = await kubectl.run(['-n', ns, 'get', 'certificates.cert-manager.io', `${fullname}-tls`, '-o', 'jsonpath={.spec.secretName}']);
+          const afterSwitch = { code: switched.code, stderr: switched.stderr, certificateSecret: certificate.stdout, secretKept: (await secret('ca.crt')) === ca, caBundleKept: (await caBundle()) === ca, deploymentGeneration: await generation() };
+          // The cainjector's update (its own field manager), then an upgrade: the injected caBundle stays.
+          await kubectl.ok(['patch', 'mutatingwebhookconfiguration', fullname, '--field-manager=cert-manager-cainjector', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: other }])]);
+          const next = await upgrade();
+          observed[keep ? 'annotated keep' : 'as installed'] = { afterSwitch, afterInjection: { code: next.code, stderr: next.stderr, caBundleInjected: (await caBundle()) === other } };
+          await helm(major, ['uninstall', release, '--namespace', ns]);
+        }
+        // The Secret keeps its name (the Certificate's): the Pods are not restarted, the kubelet
+        // updates their files once cert-manager has written it.
+        const afterSwitch = { code: 0, stderr: '', caBundleKept: true, deploymentGeneration: '1' };
+        expect(observed).toEqual({
+          'as installed': { afterSwitch: { ...afterSwitch, certificateSecret: `tls-plain-h${String(major)}-image-rewriter-tls`, secretKept: false }, afterInjection: { code: 0, stderr: '', caBundleInjected: true } },
+          'annotated keep': { afterSwitch: { ...afterSwitch, certificateSecret: `tls-keep-h${String(major)}-image-rewriter-tls`, secretKept: true }, afterInjection: { code: 0, stderr: '', caBundleInjected: true } },
+        });
+      } finally {
         await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
       }
     });

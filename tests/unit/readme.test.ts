@@ -254,11 +254,14 @@ describe('README Installing serve with Helm, the NetworkPolicy values (QA-41)', 
 describe('README Installing serve with Helm, changing tls.mode (QA-46)', () => {
   // Helm 3.21 against kube-apiserver 1.37, cert-manager's CRDs stood in: right after the upgrade from
   // generate to certManager the Secret <release>-tls was gone and the caBundle empty. The section
-  // described each mode, not the switch.
+  // described each mode, not the switch. Since QA-54 the chart keeps the caBundle (lookup), and the
+  // Secret stays when annotated keep, with Helm 3.21 and 4.3 (tests/e2e/chart.e2e.ts).
   const helm = (readme.split('\n### Installing `serve` with Helm\n')[1]?.split('\n### ')[0] ?? '').replace(/\s+/g, ' ');
-  it('says that a switch of mode has the gap of a renewal, longer into certManager', () => {
+  it('says that a switch of mode has the gap of a renewal, and how to keep the Secret into certManager', () => {
     expect(helm).toContain('Changing `tls.mode` of an installed release is a renewal, with its gap');
-    expect(helm).toContain('the upgrade deletes the generated Secret `<release>-tls` (the Certificate\'s Secret has that name) and the configuration\'s `caBundle`');
+    expect(helm).toContain('the upgrade keeps the configuration\'s `caBundle` (the generated CA');
+    expect(helm).toContain('But the upgrade deletes the generated Secret `<release>-tls`');
+    expect(helm).toContain('`kubectl -n NAMESPACE annotate secret <release>-tls helm.sh/resource-policy=keep`');
   });
 });
 
