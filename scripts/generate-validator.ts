@@ -1,8 +1,14 @@
-// Writes the quick check's structure validator (src/config/document-check.ts):
-// src/config/generated/rules-document.validate.js, the JSON Schema of the rules document's zod
-// definition (src/config/schema.ts, `rulesDocumentJsonSchema`) compiled by ajv into standalone
-// code, so that neither zod nor ajv runs at a cold start. `npm run generate` after changing the
-// schema; tests/unit/document-check.test.ts fails while the file is not what this writes.
+// Writes what is generated from the JSON Schema of the rules document's zod definition
+// (src/config/schema.ts, `rulesDocumentJsonSchema`):
+// - the quick check's structure validator (src/config/document-check.ts):
+//   src/config/generated/rules-document.validate.js, that schema compiled by ajv into standalone
+//   code, so that neither zod nor ajv runs at a cold start;
+// - the chart's schema of `rules.document` (deploy/chart/image-rewriter/values.schema.json), so
+//   that helm install/upgrade/template refuse a document of the wrong shape (unknown fields, a
+//   missing `replace`, a bad `onMissing`) before it reaches serve's ConfigMap. What JSON Schema
+//   cannot say (one of match/regex, a regex that compiles) is left to serve.
+// `npm run generate` after changing the schema; tests/unit/document-check.property.test.ts fails
+// while the files are not what this writes.
 import { Ajv } from 'ajv';
 import standaloneModule from 'ajv/dist/standalone/index.js';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -40,11 +46,33 @@ export function validatorSource(): string {
   return HEADER + standaloneCode(ajv, { validateStructure: 'rules-document' }) + '\n';
 }
 
+export const CHART_VALUES_SCHEMA = 'deploy/chart/image-rewriter/values.schema.json';
+
+/** The chart's values.schema.json (its text `current`) with `rules.document` the rules document's schema. */
+export function chartValuesSchemaSource(current: string): string {
+  const schema = JSON.parse(current) as { properties: { rules: { properties: Record<string, unknown> } } };
+  // A subschema: no $schema of its own (the file's is draft-07 too).
+  const document = rulesDocumentJsonSchema();
+  delete document['$schema'];
+  schema.properties.rules.properties['document'] = {
+    description: 'the rules document (README, "Rules reference"); generated from src/config/schema.ts by npm run generate',
+    ...document,
+  };
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
+
+const outputs = [
+  { file: GENERATED_VALIDATOR, source: (): string => validatorSource() },
+  { file: CHART_VALUES_SCHEMA, source: (current: string): string => chartValuesSchemaSource(current) },
+];
 if (process.argv.includes('--check')) {
-  if ((await readFile(GENERATED_VALIDATOR, 'utf8')) !== validatorSource()) {
-    console.error(`${GENERATED_VALIDATOR} is out of date: run npm run generate`);
-    process.exit(1);
+  for (const { file, source } of outputs) {
+    const current = await readFile(file, 'utf8');
+    if (current !== source(current)) {
+      console.error(`${file} is out of date: run npm run generate`);
+      process.exit(1);
+    }
   }
 } else if (process.argv.includes('--write')) {
-  await writeFile(GENERATED_VALIDATOR, validatorSource());
+  for (const { file, source } of outputs) await writeFile(file, source(await readFile(file, 'utf8')));
 }

@@ -320,6 +320,24 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ networkPolicy: { enabled: true } })).toContain('networkPolicy.enabled needs networkPolicy.apiServerCIDRs');
     expect(refused({ metrics: { enabled: false, serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
     // The ServiceMonitor's interval: what its CRD takes (a Prometheus duration, 1m30s too), nothing else.
+    // rules.document: the rules document's schema (generated from src/config/schema.ts), every
+    // problem with its path; a document with every field passes.
+    const document = refused({ rules: { document: { rules: [{ name: 'gcr', match: 'gcr.io', replacement: 'asia.gcr.io', onMissing: 'drop' }], exlude: [] } } });
+    expect(document).toContain("at '/rules/document': additional properties 'exlude' not allowed");
+    expect(document).toContain("at '/rules/document/rules/0': missing property 'replace'");
+    expect(document).toContain("at '/rules/document/rules/0': additional properties 'replacement' not allowed");
+    expect(document).toContain("at '/rules/document/rules/0/onMissing'");
+    expect(refused({ rules: { document: { rules: { name: 'gcr' } } } })).toContain("at '/rules/document/rules'");
+    expect(refused({ rules: { document: { rules: [{ name: 'has space', match: 'gcr.io', replace: 'x', verify: 1 }] } } })).toMatch(/rules\/0\/name[\s\S]*rules\/0\/verify|rules\/0\/verify[\s\S]*rules\/0\/name/);
+    const everyField = {
+      allowOptOut: false,
+      exclude: ['docker.io/library/busybox'],
+      rules: [
+        { name: 'hub', match: 'docker.io', replace: '${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.${env:AWS_URL_SUFFIX}/docker-hub', namespaces: ['team-*'], excludeNamespaces: ['team-x'], imagePullSecrets: ['ecr'], verify: true, onMissing: 'deny', onUnreachable: 'rewrite', platforms: ['linux/amd64', 'linux/arm64/v8'] },
+        { name: 'gcr', regex: 'gcr\\.io/(.*)', replace: 'mirror.example.com/gcr/$1' },
+      ],
+    };
+    expect(parse(String(at(find(template(major, { rules: { document: everyField } }), 'ConfigMap'), 'data', 'rules.yaml')))).toEqual(everyField);
     expect(refused({ metrics: { serviceMonitor: { interval: '30 s' } } })).toContain('interval');
     expect(at(find(template(major, { metrics: { serviceMonitor: { enabled: true, interval: '1m30s' } } }), 'ServiceMonitor'), 'spec', 'endpoints', 0, 'interval')).toBe('1m30s');
     // The token of an existing Secret is read from the cluster, which helm template has not.

@@ -13,7 +13,7 @@ import { regexProblem } from '../../src/config/regex-check.js';
 import { parseRulePattern } from '../../src/config/regex-parse-full.js';
 import { ruleRegexCheck } from '../../src/config/rules-text.js';
 import { schemaAccepts, validateWithSchema, type ValidationResult } from '../../src/config/schema.js';
-import { GENERATED_VALIDATOR, validatorSource } from '../../scripts/generate-validator.js';
+import { CHART_VALUES_SCHEMA, GENERATED_VALIDATOR, chartValuesSchemaSource, validatorSource } from '../../scripts/generate-validator.js';
 
 /** The regex check as the command line has it (src/config/load.ts): regexpp for a regex outside the subset. */
 const check = ruleRegexCheck((source, compile) => regexProblem(source, compile, { full: parseRulePattern }));
@@ -149,5 +149,12 @@ describe('the quick check of a rules document says what the zod schema says', ()
 describe('the generated validator', () => {
   it(`${GENERATED_VALIDATOR} is what npm run generate writes from the zod schema`, () => {
     expect(readFileSync(GENERATED_VALIDATOR, 'utf8')).toBe(validatorSource());
+  });
+
+  // The chart's rules.document was any object: helm upgrade wrote a document serve refused (QA-54).
+  it(`${CHART_VALUES_SCHEMA} has as rules.document the schema npm run generate writes from the zod schema`, () => {
+    const current = readFileSync(CHART_VALUES_SCHEMA, 'utf8');
+    expect(current).toBe(chartValuesSchemaSource(current));
+    expect(JSON.parse(current)).toMatchObject({ properties: { rules: { properties: { document: { additionalProperties: false, required: ['rules'] } } } } });
   });
 });
