@@ -74,7 +74,7 @@ const RULE_POOL: readonly JsonObject[] = [
 const EXCLUDES = ['docker.io/library/busybox', 'gcr.io/distroless', 'quay.io', 'localhost:5000/keep'];
 const SHA = (c: string): string => `sha256:${c.repeat(64)}`;
 const IMAGES = [
-  'nginx', 'nginx:1.27', 'docker.io/nginx', 'index.docker.io/library/nginx:1', 'registry-1.docker.io/bitnami/redis:7.2', 'bitnami/redis',
+  'nginx', 'nginx:1.27', 'docker.io/nginx', 'index.docker.io/library/nginx:1', 'registry-1.docker.io/bitnami/redis:7.2', 'registry.hub.docker.com/library/nginx:1', 'Registry.Hub.Docker.com/nginx', 'bitnami/redis',
   'library/nginx', 'busybox:1.36', 'busyboxplus', 'gcr.io/nginx', 'gcr.io/distroless/static:nonroot', 'GCR.IO/app:1', 'Gcr.Io:443/a/b:1',
   'gcr.io:443/app', 'gcr.io:5000/app', `eu.gcr.io/proj/app@${SHA('a')}`, `gcr.io/proj/app:1.2@${SHA('b')}`, `nginx@${SHA('d')}`,
   'localhost:5000/app', `localhost:5000/a:1@${SHA('c')}`, 'localhost:5000/keep/x:1', 'localhost/app', 'registry:5000/team/app',
