@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { createHandler } from '../../src/lambda/handler.js';
+import { createHandler, LAMBDA_MAX_RESULT_BYTES } from '../../src/lambda/handler.js';
 import { createObservability } from '../../src/observability/telemetry.js';
 import { benchRewriter, handlerProblemFor, lambdaContext, restEvent, WEBHOOK_TOKEN } from './inprocess.js';
 import { Samples } from './stats.js';
@@ -168,10 +168,10 @@ export async function runPerEvent(plan: PerEventPlan, repoRoot: string, tmpDir: 
   // (here /dev/null; `fs.writeSync`, without the stream's own work around it).
   const devNull = openSync('/dev/null', 'w');
   const written = createObservability({ write: (text) => void writeSync(devNull, text), logLevel: 'INFO' });
-  const ours = createHandler({ rules, token: WEBHOOK_TOKEN, logger: written.logger, metrics: written.metrics, output: written.output });
+  const ours = createHandler({ rules, token: WEBHOOK_TOKEN, logger: written.logger, metrics: written.metrics, output: written.output, maxResultBytes: LAMBDA_MAX_RESULT_BYTES });
   // Beside it: the same handler with its lines formatted and dropped (what the line's writes cost).
   const dropped = createObservability({ sink: () => undefined, logLevel: 'INFO' });
-  const oursQuiet = createHandler({ rules, token: WEBHOOK_TOKEN, logger: dropped.logger, metrics: dropped.metrics });
+  const oursQuiet = createHandler({ rules, token: WEBHOOK_TOKEN, logger: dropped.logger, metrics: dropped.metrics, maxResultBytes: LAMBDA_MAX_RESULT_BYTES });
   const events = mixEvents(plan.events, restEvent(repoRoot));
   const contexts: Context[] = Array.from({ length: 64 }, (_, i) => lambdaContext(`c6af9ac6-7b61-11e6-9a41-${i.toString(16).padStart(12, '0')}`));
 

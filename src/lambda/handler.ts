@@ -8,7 +8,8 @@
  *
  * Answers (always `Content-Type: application/json`):
  * - 200 the AdmissionReview (docs/design.md, "The admission answer"); when the rules cannot be loaded, `allowed: true` without a
- *   patch and a warning saying why (fail open, like the webhook's failurePolicy Ignore);
+ *   patch and a warning saying why (fail open, like the webhook's failurePolicy Ignore); on Lambda
+ *   (`maxResultBytes`), `allowed: false` for an object whose answer would be over Lambda's response quota;
  * - 400 `{"message"}` with a fixed message for a body that is not an AdmissionReview (never echoed);
  * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment (during a
  *   rotation either of its two tokens is; a review called with the previous one logs `previousToken`);
@@ -25,7 +26,7 @@ import { escapeLineUnsafe, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
 import { fitWarning } from '../core/warning-text.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
-import { isDenied, reviewVerified } from './verify-step.js';
+import { answerTooLarge, isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
 import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields, usualReviewFieldsJson } from '../observability/telemetry.js';
 
@@ -36,6 +37,13 @@ import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outc
  * invocation cannot carry more than 6 MB anyway. For `serve` it bounds what a client can make us parse.
  */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Lambda's quota for a synchronous invocation's response: the result as the runtime serializes it
+ * (JSON, the answer JSON-escaped again as `body`), in bytes. Over it the invocation fails (API
+ * Gateway answers 502) and the API server applies the failurePolicy. Only the Lambda entry sets it.
+ */
+export const LAMBDA_MAX_RESULT_BYTES = 6_291_556;
 
 export const HEALTH_PATH = '/healthz';
 
@@ -66,6 +74,11 @@ export interface HandlerDeps {
   readonly metrics: Metrics;
   /** Default `DEFAULT_MAX_BODY_BYTES`. */
   readonly maxBodyBytes?: number;
+  /**
+   * Largest result (serialized as the Lambda runtime does) a review may answer with; a larger one
+   * is refused instead (`answerTooLarge`). Unset (serve, which has no such limit): no limit.
+   */
+  readonly maxResultBytes?: number;
   /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it their rewrites are applied unchecked (every entry point passes one). */
   readonly verifier?: Verifier;
   /**
@@ -219,6 +232,16 @@ const NO_RULES: Rewriter = Object.freeze({
   rewrite: (image: string) => ({ kind: 'unchanged', image, reason: 'no-match' }) as const,
 });
 
+/** The bytes of a 200 result besides its body's text, whose JSON takes at most 6 bytes per UTF-16 unit (a lone surrogate's `\udXXX`). */
+const RESULT_ENVELOPE_BYTES = JSON.stringify(replyText(200, '')).length;
+
+/** The size of the 200 result of `text` as the Lambda runtime serializes it, when it may exceed `max` (a length check otherwise); else 0. */
+function resultBytesOver(text: string, max: number): number {
+  if (RESULT_ENVELOPE_BYTES + text.length * 6 <= max) return 0;
+  const bytes = Buffer.byteLength(JSON.stringify(replyText(200, text)));
+  return bytes > max ? bytes : 0;
+}
+
 function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome {
   if (report.skipped !== undefined) return 'skipped';
   return answer.response.patch === undefined ? 'unchanged' : 'patched';
@@ -239,6 +262,7 @@ const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(Strin
 export function createHandler(deps: HandlerDeps): WebhookHandler {
   const { rules, logger, metrics, output } = deps;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxResultBytes = deps.maxResultBytes ?? Number.POSITIVE_INFINITY;
   const tokens = typeof deps.token === 'string' ? [deps.token] : deps.token;
   if (tokens !== undefined && (tokens.length === 0 || tokens.length > MAX_TOKENS || tokens.includes(''))) {
     throw new TypeError(`createHandler: token must be undefined, a non-empty string or 1 to ${MAX_TOKENS} of them`);
@@ -305,7 +329,17 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       : await reviewVerified(body, NO_RULES, deps.verifier, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: state.reason, level: 2 }]));
     if (!result.ok) return badRequest(result.message);
     const { report } = result;
-    const answer = result.response;
+    let answer = result.response;
+    let text = answerJson(answer);
+    // An answer Lambda cannot return (tens of thousands of rewrites: no real workload's object) is
+    // refused, not left to fail the invocation: that failure admitted the object unrewritten under
+    // failurePolicy Ignore (what the rules exist to prevent) after the line and the metrics had said
+    // `patched`. A refusal says why and what to do, and is logged and counted as a denial.
+    const tooLarge = resultBytesOver(text, maxResultBytes);
+    if (tooLarge > 0) {
+      answer = answerTooLarge(answer, tooLarge, maxResultBytes, report.rewrites.length);
+      text = answerJson(answer);
+    }
     let outcome: Outcome;
     if (isDenied(answer)) {
       outcome = 'denied';
@@ -325,7 +359,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
         output?.hold();
         const previous = match === 'previous' ? ',"previousToken":true' : '';
         logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeLineUnsafe(JSON.stringify(state.source) + version)}${previous},"durationMs":${JSON.stringify(durationMs(started))}`);
-        return replyText(200, answerJson(answer));
+        return replyText(200, text);
       }
     }
     // The review's one line: a warning when it denied, the rules were not loaded, or an image,
@@ -333,6 +367,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const { fields, problems } = reviewFields(report, outcome);
     if (result.verify !== undefined) verifyFields(fields, result.verify);
     if (isDenied(answer)) fields['denied'] = clip(answer.response.status.message);
+    if (tooLarge > 0) fields['answerBytes'] = tooLarge;
     if (state.ok) {
       fields['rules'] = state.source;
       fields['rulesVersion'] = state.version;
@@ -347,7 +382,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     output?.hold();
     if (outcome === 'denied' || outcome === 'failopen' || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
     else logger.info(REVIEW_LOG_MESSAGE, fields);
-    return replyText(200, answerJson(answer));
+    return replyText(200, text);
   };
 
   return async (event, context) => {

@@ -11,7 +11,7 @@
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { enableRegexFallback } from '../config/regex-fallback.js';
 import { loadSources, type Sources } from '../config/sources.js';
-import { createHandler, type WebhookHandler } from './handler.js';
+import { createHandler, LAMBDA_MAX_RESULT_BYTES, type WebhookHandler } from './handler.js';
 import { lazyVerifier } from './lazy-verifier.js';
 import { count, createObservability, flushMetrics, Metric } from '../observability/telemetry.js';
 
@@ -29,7 +29,7 @@ try {
 }
 
 const verifier = lazyVerifier(sources.settings.verify, lazyAwsClients());
-export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier, output });
+export const handler: WebhookHandler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier, output, maxResultBytes: LAMBDA_MAX_RESULT_BYTES });
 
 // Last in the init, before the first request: no regex has run on a request's input before it (the
 // flag applies to regexes compiled earlier too), and every Node module the init needs (the AWS

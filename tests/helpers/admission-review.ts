@@ -20,3 +20,17 @@ export function podReview(object: unknown, request: JsonObject = {}): JsonObject
     },
   };
 }
+
+/**
+ * A review of a Pod with `count` containers, each with a gcr.io image of `length` characters (the
+ * example rules rewrite every one), uid `limit-uid`, and a label `marker: LABEL-MARKER-55` that no
+ * log line may show. With 160-character images each rewrite adds about 308 bytes to the Lambda's
+ * result: 22,000 containers (a 4.4 MB body) make it 6.8 MB, over Lambda's response quota.
+ */
+export function manyImagesReview(count: number, length: number): JsonObject {
+  const containers = Array.from({ length: count }, (_, i) => {
+    const name = `c${String(i)}`;
+    return { name, image: `gcr.io/${name}/${'x'.repeat(Math.max(1, length - 8 - name.length))}` };
+  });
+  return podReview({ metadata: { name: 'big', labels: { marker: 'LABEL-MARKER-55' } }, spec: { containers } }, { uid: 'limit-uid' });
+}

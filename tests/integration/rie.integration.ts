@@ -12,7 +12,8 @@ import { parseRules } from '../../src/config/load.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
-import { captureObservability, EVENT_TOKEN, eventNames, loadEvent } from '../helpers/events.js';
+import { captureObservability, EVENT_TOKEN, eventNames, loadEvent, withBody } from '../helpers/events.js';
+import { manyImagesReview } from '../helpers/admission-review.js';
 import { bundleSize, ms, percentile, printFigures, reportedDurations } from './helpers/figures.js';
 import { jsonLines } from './helpers/processes.js';
 import { type RieFunction, startRie } from './helpers/rie.js';
@@ -114,6 +115,28 @@ describe.each(bundles)('%s under the Runtime Interface Emulator', (label, locate
     figures.push(
       `warm invoke, client side (${WARM_CALLS} serial calls of ${WARM_EVENT}, keep-alive): p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(Math.max(...latencies))}`,
     );
+  });
+
+  // RIE applies Lambda's response quota (6,291,556 bytes): without the refusal this invocation
+  // failed with `Function.ResponseSizeTooLarge` instead of answering (API Gateway: a 502).
+  it('refuses an object whose answer would exceed Lambda\'s 6 MB response quota, in a small answer', async () => {
+    const event = withBody(loadEvent(WARM_EVENT), manyImagesReview(22_000, 160));
+    const r = await running().invoke(event);
+    expect(r.status).toBe(200);
+    expect(Buffer.byteLength(r.body)).toBeLessThan(4096);
+    const got = answer(JSON.parse(r.body) as unknown);
+    expect(got.statusCode).toBe(200);
+    expect(got.body).toMatchObject({ response: { uid: 'limit-uid', allowed: false, status: { code: 403, message: expect.stringMatching(/^image-rewriter denied the request: the answer would be 6\.8 MB, over Lambda's 6 MB response limit/) } } });
+    const lines = jsonLines(running().process.output());
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'admission reviewed', level: 'WARN', outcome: 'denied', answerBytes: expect.any(Number) }));
+    expect(running().process.output()).not.toContain('LABEL-MARKER-55');
+  });
+
+  it('answers an object whose answer fits the quota (6.16 MB) with its patch, as the in-process handler does', async () => {
+    const event = withBody(loadEvent(WARM_EVENT), manyImagesReview(20_000, 160));
+    const r = await running().invoke(event);
+    expect(Buffer.byteLength(r.body)).toBeGreaterThan(6_100_000);
+    expect(answer(JSON.parse(r.body) as unknown)).toEqual(answer(await expected(event)));
   });
 
   it('logged one cold start, JSON lines, and never the token', () => {

@@ -22,7 +22,7 @@ import { parseRules } from '../../src/config/load.js';
 import { loadSources } from '../../src/config/sources.js';
 import type { RulesProvider } from '../../src/config/sources.js';
 import { type ReviewReport, WARNING_TARGET_LENGTH } from '../../src/core/admission.js';
-import { createHandler } from '../../src/lambda/handler.js';
+import { createHandler, LAMBDA_MAX_RESULT_BYTES } from '../../src/lambda/handler.js';
 import { MAX_CHECKS_PER_REVIEW } from '../../src/lambda/verify-step.js';
 import { OUTCOMES, reviewFields } from '../../src/observability/telemetry.js';
 import { main } from '../../src/cli/main.js';
@@ -964,6 +964,13 @@ describe("README serve's bodies in flight", () => {
     expect(readme.replace(/\s+/g, ' ')).toContain(
       `at most ${o.maxBodyBytesInFlight / o.maxBodyBytes} times \`--max-body-bytes\` of bodies at once (${o.maxBodyBytesInFlight / 2 ** 20} MiB by default): a review past that is answered 503 before its body is read, logged as a \`request\` warning (\`${reason}\`)`,
     );
+  });
+});
+
+// The response quota the Lambda entry gives the handler (a refusal past it): the figure the README quotes.
+describe("README's Lambda sizes", () => {
+  it('quotes the response quota the handler enforces', () => {
+    expect(readme.replace(/\s+/g, ' ')).toContain(`at most 6 MB each way (${LAMBDA_MAX_RESULT_BYTES.toLocaleString('en-US')} bytes:`);
   });
 });
 
