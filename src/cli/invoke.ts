@@ -7,7 +7,8 @@
  * Settings are read like the Lambda's (src/config/settings.ts), with two differences: no rules at
  * all means the built-in `EXAMPLE_RULES` (the demo's gcr.io -> asia.gcr.io and Docker Hub's
  * official images -> ECR Public), and no token is fine (an offline tool for one event answers no
- * network request). A configured token is checked like on Lambda. The handler's JSON log lines and EMF metrics go to stderr (none with
+ * network request). A configured token is checked like on Lambda, and an answer over Lambda's
+ * response quota is refused as on Lambda. The handler's JSON log lines and EMF metrics go to stderr (none with
  * `--quiet`), so stdout is only the answer. Exit 0 whenever the handler answered, whatever the
  * status (like `sam local invoke`); 1 when the event file cannot be read; 2 for invalid rules;
  * 64 for unusable settings.
@@ -18,7 +19,7 @@ import { userPath } from './user-path.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { describeSystemError } from '../config/system-error.js';
 import { verifierFor } from '../verify/setup.js';
-import { createHandler, type WebhookResult } from '../lambda/handler.js';
+import { createHandler, LAMBDA_MAX_RESULT_BYTES, type WebhookResult } from '../lambda/handler.js';
 import { createObservability, logLevelFromEnv } from '../observability/telemetry.js';
 
 /** The rules `invoke` uses when given none: the demo's rule, and a Docker Hub mirror. */
@@ -85,7 +86,8 @@ export const command: Command = async (args, io) => {
     return EXIT.failure;
   }
 
-  const handler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()) });
+  // Lambda's response quota too: an answer the Lambda would refuse is refused here.
+  const handler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), maxResultBytes: LAMBDA_MAX_RESULT_BYTES });
   const result = await handler(event);
   io.stdout(`${JSON.stringify(presentResult(result), null, 2)}\n`);
   return EXIT.ok;
