@@ -8,7 +8,7 @@
  * all means the built-in `EXAMPLE_RULES` (the demo's gcr.io -> asia.gcr.io and Docker Hub's
  * official images -> ECR Public), and no token is fine (an offline tool for one event answers no
  * network request). A configured token is checked like on Lambda, and an answer over Lambda's
- * response quota is refused as on Lambda. The handler's JSON log lines and EMF metrics go to stderr (none with
+ * response quota is left out as on Lambda (the object answered unchanged, with a warning). The handler's JSON log lines and EMF metrics go to stderr (none with
  * `--quiet`), so stdout is only the answer. Exit 0 whenever the handler answered, whatever the
  * status (like `sam local invoke`); 1 when the event file cannot be read; 2 for invalid rules;
  * 64 for unusable settings.
@@ -86,7 +86,7 @@ export const command: Command = async (args, io) => {
     return EXIT.failure;
   }
 
-  // Lambda's response quota too: an answer the Lambda would refuse is refused here.
+  // Lambda's response quota too: an answer the Lambda cannot return is left out here as there.
   const handler = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), maxResultBytes: LAMBDA_MAX_RESULT_BYTES });
   const result = await handler(event);
   io.stdout(`${JSON.stringify(presentResult(result), null, 2)}\n`);

@@ -8,8 +8,8 @@
  *
  * Answers (always `Content-Type: application/json`):
  * - 200 the AdmissionReview (docs/design.md, "The admission answer"); when the rules cannot be loaded, `allowed: true` without a
- *   patch and a warning saying why (fail open, like the webhook's failurePolicy Ignore); on Lambda
- *   (`maxResultBytes`), `allowed: false` for an object whose answer would be over Lambda's response quota;
+ *   patch and a warning saying why (fail open, like the webhook's failurePolicy Ignore); so too, on
+ *   Lambda (`maxResultBytes`), for an object whose answer would be over Lambda's response quota;
  * - 400 `{"message"}` with a fixed message for a body that is not an AdmissionReview (never echoed);
  * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment (during a
  *   rotation either of its two tokens is; a review called with the previous one logs `previousToken`);
@@ -26,7 +26,7 @@ import { escapeLineUnsafe, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
 import { fitWarning } from '../core/warning-text.js';
 import type { Verifier, VerifyStats } from '../verify/verifier.js';
-import { answerTooLarge, isDenied, reviewVerified } from './verify-step.js';
+import { answerTooLargeReason, isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
 import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields, usualReviewFieldsJson } from '../observability/telemetry.js';
 
@@ -328,22 +328,27 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       ? await reviewVerified(body, state.rewriter, deps.verifier)
       : await reviewVerified(body, NO_RULES, deps.verifier, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: state.reason, level: 2 }]));
     if (!result.ok) return badRequest(result.message);
-    const { report } = result;
+    let { report } = result;
     let answer = result.response;
     let text = answerJson(answer);
     // An answer Lambda cannot return (tens of thousands of rewrites: no real workload's object) is
-    // refused, not left to fail the invocation: that failure admitted the object unrewritten under
-    // failurePolicy Ignore (what the rules exist to prevent) after the line and the metrics had said
-    // `patched`. A refusal says why and what to do, and is logged and counted as a denial.
+    // answered as when no rules are loaded: allowed, unchanged, a warning saying why (fail open, the
+    // handler contract's `allowed: true`), logged and counted as `failopen` (FailOpenAlarm). Left
+    // to fail the invocation, it was admitted unrewritten all the same under failurePolicy Ignore,
+    // after the line and the metrics had said `patched`.
     const tooLarge = resultBytesOver(text, maxResultBytes);
-    if (tooLarge > 0) {
-      answer = answerTooLarge(answer, tooLarge, maxResultBytes, report.rewrites.length);
+    const tooLargeReason = tooLarge > 0 ? answerTooLargeReason(tooLarge, maxResultBytes, report.rewrites.length) : undefined;
+    if (tooLargeReason !== undefined) {
+      const unchanged = await reviewVerified(body, NO_RULES, undefined, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: tooLargeReason, level: 2 }]));
+      if (!unchanged.ok) return badRequest(unchanged.message);
+      report = unchanged.report;
+      answer = unchanged.response;
       text = answerJson(answer);
     }
     let outcome: Outcome;
     if (isDenied(answer)) {
       outcome = 'denied';
-    } else if (!state.ok && report.skipped === undefined) {
+    } else if ((!state.ok || tooLargeReason !== undefined) && report.skipped === undefined) {
       outcome = 'failopen';
     } else {
       outcome = outcomeOf(answer, report);
@@ -352,7 +357,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     // differ: `recordOutcome` counts it under `dryrun`, without its rewrites (`countedOutcome`).
     note(outcome, report, result.verify);
     // The usual review's line, its fields' JSON written directly: the same line as below.
-    if (state.ok && result.verify === undefined) {
+    if (state.ok && result.verify === undefined && tooLargeReason === undefined) {
       const usual = usualReviewFieldsJson(report, outcome);
       if (usual !== undefined) {
         const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
@@ -367,7 +372,10 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const { fields, problems } = reviewFields(report, outcome);
     if (result.verify !== undefined) verifyFields(fields, result.verify);
     if (isDenied(answer)) fields['denied'] = clip(answer.response.status.message);
-    if (tooLarge > 0) fields['answerBytes'] = tooLarge;
+    if (tooLargeReason !== undefined) {
+      fields['answerBytes'] = tooLarge;
+      fields['notRewritten'] = tooLargeReason;
+    }
     if (state.ok) {
       fields['rules'] = state.source;
       fields['rulesVersion'] = state.version;

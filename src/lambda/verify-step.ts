@@ -86,16 +86,16 @@ const MAX_DENIAL_MESSAGE = 1024;
 const mb = (bytes: number): string => (Math.ceil(bytes / 1e5) / 10).toFixed(1);
 
 /**
- * The refusal of a review whose answer would not fit Lambda's response (the handler's
- * `maxResultBytes`): `resultBytes`, the serialized result, over `limit`. Only an object with tens of
- * thousands of images to rewrite gets there (docs/reliability.md, "Round two"); the message names the
- * cause and the two ways out.
+ * Why a review is answered without its rewrites: its answer would not fit Lambda's response (the
+ * handler's `maxResultBytes`), `resultBytes` the serialized result, over `limit`. Only an object
+ * with tens of thousands of images to rewrite gets there (docs/reliability.md, "Round two"); the
+ * warning names the cause and the two ways out.
  */
-export function answerTooLarge(answer: AdmissionReviewAnswer | DeniedAnswer, resultBytes: number, limit: number, rewrites: number): DeniedAnswer {
-  const message =
-    `image-rewriter denied the request: the answer would be ${mb(resultBytes)} MB, over Lambda's ${String(Math.floor(limit / 1e6))} MB response limit: ` +
-    `the object has too many images to rewrite in one answer (${String(rewrites)} rewrites); split it into smaller objects, or run the webhook with \`image-rewriter serve\`, which has no such limit`;
-  return { apiVersion: answer.apiVersion, kind: 'AdmissionReview', response: { uid: answer.response.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } } };
+export function answerTooLargeReason(resultBytes: number, limit: number, rewrites: number): string {
+  return (
+    `the answer would be ${mb(resultBytes)} MB, over Lambda's ${String(Math.floor(limit / 1e6))} MB response limit, with its ${String(rewrites)} rewrites; ` +
+    'split the object into smaller ones, or send it to `image-rewriter serve`, which has no such limit'
+  );
 }
 
 const label = (r: PlannedRewrite): string => `${r.field.containerList}[${r.field.containerName ?? `#${r.field.index}`}]`;

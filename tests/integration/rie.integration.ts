@@ -117,18 +117,19 @@ describe.each(bundles)('%s under the Runtime Interface Emulator', (label, locate
     );
   });
 
-  // RIE applies Lambda's response quota (6,291,556 bytes): without the refusal this invocation
-  // failed with `Function.ResponseSizeTooLarge` instead of answering (API Gateway: a 502).
-  it('refuses an object whose answer would exceed Lambda\'s 6 MB response quota, in a small answer', async () => {
+  // RIE applies Lambda's response quota (6,291,556 bytes): before, this invocation failed with
+  // `Function.ResponseSizeTooLarge` instead of answering (API Gateway: a 502).
+  it('answers unchanged, with a warning, an object whose answer would exceed Lambda\'s 6 MB response quota', async () => {
     const event = withBody(loadEvent(WARM_EVENT), manyImagesReview(22_000, 160));
     const r = await running().invoke(event);
     expect(r.status).toBe(200);
     expect(Buffer.byteLength(r.body)).toBeLessThan(4096);
     const got = answer(JSON.parse(r.body) as unknown);
     expect(got.statusCode).toBe(200);
-    expect(got.body).toMatchObject({ response: { uid: 'limit-uid', allowed: false, status: { code: 403, message: expect.stringMatching(/^image-rewriter denied the request: the answer would be 6\.8 MB, over Lambda's 6 MB response limit/) } } });
+    expect(got.body).toMatchObject({ response: { uid: 'limit-uid', allowed: true, warnings: [expect.stringMatching(/^image-rewriter: images not rewritten: the answer would be 6\.8 MB, over Lambda's 6 MB response limit/)] } });
+    expect(got.body).not.toHaveProperty('response.patch');
     const lines = jsonLines(running().process.output());
-    expect(lines).toContainEqual(expect.objectContaining({ message: 'admission reviewed', level: 'WARN', outcome: 'denied', answerBytes: expect.any(Number) }));
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'admission reviewed', level: 'WARN', outcome: 'failopen', answerBytes: expect.any(Number) }));
     expect(running().process.output()).not.toContain('LABEL-MARKER-55');
   });
 

@@ -1,8 +1,9 @@
 /**
  * The Lambda's answer against its response quota (`maxResultBytes`, LAMBDA_MAX_RESULT_BYTES): an
- * AdmissionReview whose answer would not fit is refused with a message naming the cause and the
- * fix, logged as a `denied` review (no body) and counted as a denial; one that fits is patched as
- * before, up to the exact byte; without the option (serve) nothing is refused.
+ * AdmissionReview whose answer would not fit is answered as without rules (allowed, unchanged, a
+ * warning naming the size, the cause and the fix), logged as a `failopen` review (no body) and
+ * counted so; one that fits is patched as before, up to the exact byte; without the option (serve)
+ * nothing is left out.
  */
 import { describe, expect, it } from '@jest/globals';
 import { fixedRules } from '../../src/config/sources.js';
@@ -33,7 +34,7 @@ const outcomes = (obs: Captured): unknown[] => obs.emf().map((d) => d['Outcome']
 const OVER = event(22_000, 160);
 
 describe('an answer over Lambda\'s response quota', () => {
-  it('is refused (allowed: false, 403) with a message naming the size, the cause and the fix; logged and counted as denied', async () => {
+  it('is answered unchanged (allowed: true, no patch) with a warning naming the size, the cause and the fix; logged and counted as failopen', async () => {
     const unlimited = await setup().invoke(OVER);
     const size = serialized(unlimited);
     expect(size).toBeGreaterThan(LAMBDA_MAX_RESULT_BYTES);
@@ -44,30 +45,25 @@ describe('an answer over Lambda\'s response quota', () => {
     expect(result.statusCode).toBe(200);
     expect(serialized(result)).toBeLessThan(4096);
     const response = answerOf(result);
-    expect(response).toEqual({
-      uid: 'limit-uid',
-      allowed: false,
-      status: {
-        code: 403,
-        reason: 'Forbidden',
-        message: `image-rewriter denied the request: the answer would be ${(Math.ceil(size / 1e5) / 10).toFixed(1)} MB, over Lambda's 6 MB response limit: the object has too many images to rewrite in one answer (22000 rewrites); split it into smaller objects, or run the webhook with \`image-rewriter serve\`, which has no such limit`,
-      },
-    });
+    const reason = `the answer would be ${(Math.ceil(size / 1e5) / 10).toFixed(1)} MB, over Lambda's 6 MB response limit, with its 22000 rewrites; split the object into smaller ones, or send it to \`image-rewriter serve\`, which has no such limit`;
+    // The handler contract's `allowed: true` (as when no rules are loaded); before: the invocation
+    // failed (RIE's Function.ResponseSizeTooLarge), after the line and the metrics said `patched`.
+    expect(response).toEqual({ uid: 'limit-uid', allowed: true, warnings: [`image-rewriter: images not rewritten: ${reason}`] });
     expect(JSON.parse(result.body)).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
 
     const line = reviewed(obs);
-    expect(line).toMatchObject({ level: 'WARN', outcome: 'denied', answerBytes: size, denied: (response['status'] as JsonObject)['message'] });
+    expect(line).toMatchObject({ level: 'WARN', outcome: 'failopen', answerBytes: size, notRewritten: reason, rewrites: 0 });
     expect(obs.text()).not.toContain('LABEL-MARKER-55');
     expect(obs.text()).not.toContain(EVENT_TOKEN);
     expect(Math.max(...obs.text().split('\n').map((l) => l.length))).toBeLessThan(64 * 1024);
-    // Counted as a denial: Reviews by Outcome denied, no Rewrites (the API server refused the object).
-    expect(outcomes(obs)).toEqual(['denied']);
+    // Counted as a fail-open answer (FailOpenAlarm), with no Rewrites: none was applied.
+    expect(outcomes(obs)).toEqual(['failopen']);
     const emf = obs.emf()[0] ?? {};
     expect(emf['Reviews']).toBe(1);
     expect(emf).not.toHaveProperty('Rewrites');
   });
 
-  it('is patched as before up to the exact byte: a limit of its size answers it, one byte less refuses it', async () => {
+  it('is patched as before up to the exact byte: a limit of its size answers it, one byte less leaves its rewrites out', async () => {
     const small = event(50, 64);
     const expected = await setup().invoke(small);
     const size = serialized(expected);
@@ -75,8 +71,9 @@ describe('an answer over Lambda\'s response quota', () => {
     expect(at).toEqual(expected);
     const { obs, invoke } = setup(size - 1);
     const over = await invoke(small);
-    expect(answerOf(over)).toMatchObject({ allowed: false, status: { code: 403 } });
-    expect(reviewed(obs)).toMatchObject({ outcome: 'denied', answerBytes: size });
+    expect(answerOf(over)).toMatchObject({ allowed: true, warnings: [expect.stringContaining('images not rewritten: the answer would be')] });
+    expect(answerOf(over)).not.toHaveProperty('patch');
+    expect(reviewed(obs)).toMatchObject({ outcome: 'failopen', answerBytes: size });
   });
 
   it('is patched under the real quota when it fits: an answer of 6.16 MB', async () => {

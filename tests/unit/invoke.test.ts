@@ -134,14 +134,14 @@ describe('invoke', () => {
     expect(blank.answer['statusCode']).toBe(200);
   });
 
-  it('refuses, as the Lambda does, an object whose answer would be over Lambda\'s response quota', async () => {
+  it('answers unchanged, as the Lambda does, an object whose answer would be over Lambda\'s response quota', async () => {
     // 22,000 rewrites: a 6.8 MB answer (tests/unit/handler-answer-limit.test.ts), which the Lambda
-    // refuses; `invoke` runs the same handler, so it must not print a patch the Lambda never returns.
+    // cannot return; `invoke` runs the same handler, so it must not print a patch the Lambda never returns.
     const big = join(dir, 'over-quota.json');
     await writeFile(big, JSON.stringify(withBody(loadEvent('rest-pod-v1.json'), manyImagesReview(22_000, 160))));
     const r = await run(['-q', big]);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.answer).toMatchObject({ statusCode: 200, body: { response: { uid: 'limit-uid', allowed: false, status: { code: 403, message: expect.stringContaining("over Lambda's 6 MB response limit") } } } });
+    expect(r.answer).toMatchObject({ statusCode: 200, body: { response: { uid: 'limit-uid', allowed: true, warnings: [expect.stringContaining("over Lambda's 6 MB response limit")] } } });
     expect(r.answer).not.toHaveProperty('decodedPatch');
   });
 
