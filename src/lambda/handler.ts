@@ -76,7 +76,7 @@ export interface HandlerDeps {
   readonly maxBodyBytes?: number;
   /**
    * Largest result (serialized as the Lambda runtime does) a review may answer with; a larger one
-   * is refused instead (`answerTooLarge`). Unset (serve, which has no such limit): no limit.
+   * is answered unchanged with a warning instead (`answerTooLargeReason`). Unset (serve, which has no such limit): no limit.
    */
   readonly maxResultBytes?: number;
   /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it their rewrites are applied unchecked (every entry point passes one). */
