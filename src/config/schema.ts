@@ -44,8 +44,8 @@ const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
  * 120 KB, which Lambda splits into events that are no JSON, so the metric filters missed it.
  */
 export const MAX_RULE_NAME_LENGTH = 253;
-/** `os/architecture[/variant]`, as in an image index (`linux/arm64/v8`). */
-const platform = /^[a-z0-9._-]+\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$/;
+/** `os[(osversion)]/architecture[/variant]`, as in an image index (`linux/arm64/v8`), with the OS version as containerd writes it (`windows(10.0.20348)/amd64`). */
+const platform = /^[a-z0-9._-]+(\([a-z0-9._-]+\))?\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$/;
 // Ends as a name does (a letter or digit) or with a wildcard: `kube-`, its `*` forgotten, matched no
 // namespace, so an excludeNamespaces of it excluded nothing.
 const namespaceGlob = /^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$/;
@@ -86,7 +86,7 @@ function ruleShape(regexCheck: RegexCheck) {
     verify: z.optional(z.boolean()),
     onMissing: z.optional(z.enum(ON_MISSING)),
     onUnreachable: z.optional(z.enum(ON_UNREACHABLE)),
-    platforms: z.optional(z.array(z.string().check(z.regex(platform, 'must be os/architecture[/variant], like linux/amd64 or linux/arm64/v8'))).check(z.minLength(1))),
+    platforms: z.optional(z.array(z.string().check(z.regex(platform, 'must be os/architecture[/variant] (the os with its version as os(osversion) for a Windows build), like linux/amd64, linux/arm64/v8 or windows(10.0.20348)/amd64'))).check(z.minLength(1))),
   } satisfies Record<(typeof RULE_KEYS)[number], z.ZodMiniType>;
 }
 

@@ -1,11 +1,14 @@
 /**
  * Warnings about a `verify` rule's `platforms` entries that no image index lists, so that every
  * check of the rule finds its target missing (with `onMissing: deny`, every Pod refused), though
- * the entry has the `os/arch[/variant]` form: an OS or an architecture that images are never built
- * for (a typo, `lnux/amd64`), and a Windows build written as the variant
+ * the entry has the `os[(osversion)]/arch[/variant]` form: an OS or an architecture that images
+ * are never built for (a typo, `lnux/amd64`); a Windows build written as the variant
  * (`windows/amd64/10.0.20348`): an index gives a Windows image's build as the entry's `os.version`,
- * which the check does not compare (src/verify/platform.ts), and no entry has such a variant.
- * Printed by check-config, logged at load.
+ * which `windows(10.0.20348)/amd64` compares, and no entry has such a variant; an OS version that
+ * is no Windows build (`windows(ltsc2022)/amd64`, `windows(10.0)/amd64`); and an OS version on
+ * another OS (`linux(5.15)/amd64`): accepted, as containerd's platforms.Parse accepts it, but only
+ * a Windows node compares an image's `os.version` and other images seldom carry one, so the check,
+ * which compares it as written, would find none. Printed by check-config, logged at load.
  */
 import type { CompiledRule, Issue } from './rule-types.js';
 
@@ -32,14 +35,32 @@ const ARCHITECTURE_NAMES: ReadonlySet<string> = new Set([
 /** A Windows build (`10.0.20348`, `10.0.17763.6414`): what an index entry's `os.version` holds. */
 const BUILD = /^\d+\.\d+\.\d+(\.\d+)?$/;
 
-const EXAMPLES = 'write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64)';
+const EXAMPLES = 'write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)';
 
-function platformProblem(platform: string): string | undefined {
-  const [os = '', architecture = '', variant] = platform.split('/');
-  if (!OS_NAMES.has(os)) return `no image is built for the OS "${os}"`;
-  if (!ARCHITECTURE_NAMES.has(architecture)) return `no image is built for the architecture "${architecture}"`;
+/** What is wrong with a platform, and how to write it instead. */
+function platformProblem(platform: string): { problem: string; fix: string } | undefined {
+  const [osPart = '', architecture = '', variant] = platform.split('/');
+  const [os = '', version] = osPart.split('(').map((s) => s.replace(')', ''));
+  if (!OS_NAMES.has(os)) return { problem: `no image is built for the OS "${os}"`, fix: EXAMPLES };
+  if (!ARCHITECTURE_NAMES.has(architecture)) return { problem: `no image is built for the architecture "${architecture}"`, fix: EXAMPLES };
+  const rest = variant === undefined ? '' : `/${variant}`;
+  if (version !== undefined && os !== 'windows') {
+    return {
+      problem: `${version} is an OS version, which the check compares with an entry's os.version as written, though only Windows images carry one and only a Windows node compares it`,
+      fix: `write ${os}/${architecture}${rest}`,
+    };
+  }
+  if (version !== undefined && !BUILD.test(version)) {
+    return {
+      problem: `${version} is not a Windows build (major.minor.build, what an entry's os.version begins with)`,
+      fix: 'write the build, like windows(10.0.17763)/amd64 for ltsc2019, windows(10.0.20348)/amd64 for ltsc2022',
+    };
+  }
   if (variant !== undefined && BUILD.test(variant)) {
-    return `${variant} is a Windows build, not a variant: an index gives the build as an entry's os.version, which the check does not compare, and no entry has that variant`;
+    return {
+      problem: `${variant} is a Windows build, not a variant: an index gives the build as an entry's os.version, and no entry has that variant`,
+      fix: `write ${os}(${variant.split('.').slice(0, 3).join('.')})/${architecture} (an entry of that build then counts), or ${os}/${architecture} (one of any build)`,
+    };
   }
   return undefined;
 }
@@ -49,13 +70,12 @@ export function platformWarnings(rules: readonly CompiledRule[]): Issue[] {
   const issues: Issue[] = [];
   for (const rule of rules) {
     rule.verify?.platforms.forEach((platform, j) => {
-      const problem = platformProblem(platform);
-      if (problem === undefined) return;
-      const fix = problem.includes('Windows build') ? `write ${platform.split('/').slice(0, 2).join('/')} (an entry of any build then counts)` : EXAMPLES;
+      const found = platformProblem(platform);
+      if (found === undefined) return;
       issues.push({
         path: ['rules', rule.index, 'platforms', j],
         severity: 'warning',
-        message: `"${platform}": ${problem}, so every check of rule "${rule.name}" would find the target missing; ${fix}`,
+        message: `"${platform}": ${found.problem}, so every check of rule "${rule.name}" would find the target missing; ${found.fix}`,
       });
     });
   }

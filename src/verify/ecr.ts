@@ -21,7 +21,7 @@
  * verifies an ECR target (the Lambda bundle's static imports must not include it: scripts/build.mjs).
  */
 import type { BatchGetImageCommandOutput, ECRClient, Image, ImageIdentifier } from '@aws-sdk/client-ecr';
-import { lacking, manifestShape, MEDIA_TYPES } from './platform.js';
+import { lackReason, manifestShape, MEDIA_TYPES } from './platform.js';
 import type { CheckOutcome } from './oci.js';
 import type { EcrTarget } from './target.js';
 
@@ -64,8 +64,8 @@ function judge(image: Image, target: EcrTarget, platforms: readonly string[]): C
     // GetDownloadUrlForLayer and a download, so the platform cannot be confirmed.
     return { status: 'missing', reason: `not a multi-platform index in ${target.registry} (wanted ${platforms.join(', ')})` };
   }
-  const lack = lacking(shape.platforms, platforms);
-  return lack.length > 0 ? { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` } : { status: 'present' };
+  const reason = lackReason(target.registry, shape.platforms, platforms);
+  return reason !== undefined ? { status: 'missing', reason } : { status: 'present' };
 }
 
 /**

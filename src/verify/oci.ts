@@ -14,7 +14,7 @@
  */
 import { type HttpOptions, type HttpResponse, RegistryHttpError, send } from './http.js';
 import type { TtlCache } from './cache.js';
-import { ACCEPT, configPlatform, lacking, manifestShape, type Platform } from './platform.js';
+import { ACCEPT, configPlatform, lackReason, manifestShape, type Platform } from './platform.js';
 import type { RegistryTarget } from './target.js';
 
 export interface RegistryCredentials {
@@ -317,7 +317,7 @@ export async function checkOci(target: RegistryTarget, platforms: readonly strin
     case 'unknown':
       return { status: 'error', reason: `${target.registry} answered a manifest that is not an OCI or Docker manifest`, answered: true };
   }
-  const lack = lacking(have, platforms);
-  if (lack.length > 0) return { status: 'missing', reason: `${target.registry} lacks platform ${lack.join(', ')}` };
+  const reason = lackReason(target.registry, have, platforms);
+  if (reason !== undefined) return { status: 'missing', reason };
   return { status: 'present' };
 }

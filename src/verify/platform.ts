@@ -1,6 +1,7 @@
 /**
- * The `platforms` check: which of the wanted platforms (`linux/amd64`, `linux/arm64/v8`) an image
- * index (OCI image index or Docker manifest list) or a single image's config provides. Manifests
+ * The `platforms` check: which of the wanted platforms (`linux/amd64`, `linux/arm64/v8`,
+ * `windows(10.0.20348)/amd64`) an image index (OCI image index or Docker manifest list) or a single
+ * image's config provides. Manifests
  * are foreign JSON: read loosely, and anything that is not what the specs describe counts as
  * "does not provide it", never as an exception.
  */
@@ -21,6 +22,8 @@ export interface Platform {
   readonly os: string;
   readonly architecture: string;
   readonly variant: string | undefined;
+  /** `os.version`: a Windows image's build (`10.0.20348.2700`); wanted only when written `os(version)`. */
+  readonly osVersion?: string | undefined;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface Platform {
  * arm variant may lack its `v` (`arm/7`), and `macos` is darwin. Without it a rule's
  * `linux/x86_64` was a platform no image has: every check missing, every Pod denied with `deny`.
  */
-function normalized(os: string, architecture: string, variant: string | undefined): Platform {
+function normalized(os: string, architecture: string, variant: string | undefined, osVersion: string | undefined): Platform {
   const o = os.toLowerCase();
   let a = architecture.toLowerCase();
   let v = variant?.toLowerCase();
@@ -52,15 +55,20 @@ function normalized(os: string, architecture: string, variant: string | undefine
       break;
   }
   if ((a === 'arm' || a === 'arm64') && v !== undefined && /^\d+$/.test(v)) v = `v${v}`;
-  return { os: o === 'macos' ? 'darwin' : o, architecture: a, variant: v };
+  return { os: o === 'macos' ? 'darwin' : o, architecture: a, variant: v, osVersion };
 }
 
-/** `os/arch[/variant]`; undefined when it is not that shape. */
+/**
+ * `os[(osversion)]/arch[/variant]`, the form containerd's platforms.Parse reads and FormatAll writes
+ * (`windows(10.0.20348)/amd64`); undefined when it is not that shape.
+ */
 export function parsePlatform(text: string): Platform | undefined {
   const parts = text.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) return undefined;
-  const [os = '', architecture = '', variant] = parts;
-  return normalized(os, architecture, variant);
+  const osPart = /^([a-z0-9._-]+)(?:\(([a-z0-9._-]+)\))?$/.exec(parts[0] ?? '');
+  if (osPart === null || parts.length < 2 || parts.length > 3 || parts.slice(1).some((p) => !/^[a-z0-9._-]+$/.test(p))) return undefined;
+  const [, os = '', osVersion] = osPart;
+  const [, architecture = '', variant] = parts;
+  return normalized(os, architecture, variant, osVersion);
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -70,7 +78,7 @@ function platformOf(value: unknown): Platform | undefined {
   const os = str(value['os']);
   const architecture = str(value['architecture']);
   if (os === undefined || architecture === undefined) return undefined;
-  return normalized(os, architecture, str(value['variant']));
+  return normalized(os, architecture, str(value['variant']), str(value['os.version']));
 }
 
 /**
@@ -92,12 +100,34 @@ const OLDER_VARIANTS: Readonly<Record<string, readonly (string | undefined)[]>> 
   amd64: ['v4', 'v3', 'v2', undefined],
 };
 
+/** The build of an OS version, its first three dot-separated parts (`10.0.20348` of `10.0.20348.2700`). */
+const buildOf = (version: string): string => version.split('.').slice(0, 3).join('.');
+
+/**
+ * The OS version part of a match, for a wanted platform that gives one (`windows(10.0.20348)/amd64`):
+ * the entry's `os.version` must be of the same build, its first three dot-separated parts
+ * (major.minor.build) equal, whatever its revision (`10.0.20348.2700` for `10.0.20348`); an entry
+ * without one does not count. A Windows node with process isolation runs only an image of its own
+ * build, and containerd picks an index entry for it so: its Windows matcher (containerd/platforms,
+ * `Default` in defaults_windows.go, the host's version written `major.minor.build`, and
+ * platform_windows_compat.go) keeps the entries whose `os.version` has the host's major.minor.build
+ * (the revision only orders them, newest first). The check reads the version as the build the index
+ * must hold: containerd 2.x also lets a host of a build after ltsc2022 (10.0.20348) run an image of
+ * an earlier build down to the LTSC before it (an ltsc2025 node an ltsc2022 image); for such a node,
+ * write the build its Pods' images are of.
+ */
+function sameBuild(have: Platform, want: Platform): boolean {
+  if (want.osVersion === undefined) return true;
+  return have.osVersion !== undefined && buildOf(have.osVersion) === buildOf(want.osVersion);
+}
+
 /**
  * Does `have` satisfy `want`: would a node of `want` pull it? A wanted platform without a variant
- * takes any variant; one with a variant takes it or an older one it runs (OLDER_VARIANTS).
+ * takes any variant; one with a variant takes it or an older one it runs (OLDER_VARIANTS); one
+ * with an OS version only an entry of its build (sameBuild).
  */
 export function satisfies(have: Platform, want: Platform): boolean {
-  if (have.os !== want.os || have.architecture !== want.architecture) return false;
+  if (have.os !== want.os || have.architecture !== want.architecture || !sameBuild(have, want)) return false;
   if (want.variant === undefined) return true;
   const h = variantOf(have);
   const w = variantOf(want);
@@ -137,7 +167,7 @@ export function manifestShape(body: string, contentType: string | undefined): Ma
   return { kind: 'unknown' };
 }
 
-/** The platform of an image config blob (`os`, `architecture`, `variant` at its top level). */
+/** The platform of an image config blob (`os`, `architecture`, `variant`, `os.version` at its top level). */
 export function configPlatform(body: string): Platform | undefined {
   try {
     return platformOf(JSON.parse(body));
@@ -152,4 +182,21 @@ export function lacking(have: readonly Platform[], wanted: readonly string[]): s
     const want = parsePlatform(w);
     return want === undefined || !have.some((h) => satisfies(h, want));
   });
+}
+
+/**
+ * Why a target counts as missing for its platforms, or undefined when it has them all: `R lacks
+ * platform windows(10.0.20348)/amd64`, and for a platform wanted of one OS build, the builds the
+ * target has for its os/arch (`its windows/amd64 builds: 10.0.17763.6414`), the cause to fix.
+ */
+export function lackReason(registry: string, have: readonly Platform[], wanted: readonly string[]): string | undefined {
+  const lack = lacking(have, wanted);
+  if (lack.length === 0) return undefined;
+  const builds = lack.flatMap((w) => {
+    const want = parsePlatform(w);
+    if (want?.osVersion === undefined) return [];
+    const versions = have.filter((h) => h.os === want.os && h.architecture === want.architecture).map((h) => h.osVersion ?? 'none given');
+    return [`its ${want.os}/${want.architecture} builds: ${versions.length > 0 ? [...new Set(versions)].join(', ') : 'none'}`];
+  });
+  return `${registry} lacks platform ${lack.join(', ')}${builds.length > 0 ? ` (${builds.join('; ')})` : ''}`;
 }

@@ -21,7 +21,7 @@ import { type Target, targetOf } from './target.js';
 export interface VerifyRequest {
   /** The image the rule would write (the rewrite's target). */
   readonly image: string;
-  /** `os/arch[/variant]` the target must provide (an index lacking one counts as missing). */
+  /** `os[(osversion)]/arch[/variant]` the target must provide (an index lacking one counts as missing). */
   readonly platforms: readonly string[];
 }
 

@@ -46,7 +46,7 @@ const regex = fc.oneof({ weight: 5, arbitrary: fc.constantFrom('quay\\.io/(?<org
 const replace = fc.oneof({ weight: 5, arbitrary: fc.constantFrom('mirror.example.com', 'mirror.example.com/$1', '${env:AWS_ACCOUNT_ID}.dkr.ecr.${env:AWS_REGION}.amazonaws.com/hub', '${env:UNSET}/x', 'x/$<org>') }, fc.constantFrom(''), notString);
 const globs = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(['default'], ['kube-*', 'team-?'], ['*']) }, fc.constantFrom([], ['Bad'], ['a b'], ['']), fc.array(fc.oneof(fc.string({ maxLength: 4 }), notString), { maxLength: 2 }), notString);
 const secrets = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(['ecr-pull'], ['a.b-c']) }, fc.constantFrom([], ['Bad_Name'], ['-x'], ['a..b']), notString);
-const platforms = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(['linux/amd64'], ['linux/arm64/v8']) }, fc.constantFrom([], ['linux'], ['Linux/amd64'], ['linux/amd64/v8/x']), notString);
+const platforms = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(['linux/amd64'], ['linux/arm64/v8'], ['windows(10.0.20348)/amd64']) }, fc.constantFrom([], ['linux'], ['Linux/amd64'], ['linux/amd64/v8/x'], ['windows()/amd64'], ['windows(10.0.20348/amd64']), notString);
 const bool = fc.oneof({ weight: 5, arbitrary: fc.boolean() }, fc.constantFrom('true', 1, null));
 const extraKey = fc.constantFrom('nmae', 'matches', '__proto__', 'constructor', 'toString', '');
 

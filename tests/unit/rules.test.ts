@@ -427,7 +427,7 @@ describe('every problem at once, in a rule refused for another field', () => {
       'rules[0].name: "gcr\\u200b" must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)',
       'rules[0].excludeNamespaces[0]: "kube-" must be a namespace name, "*" and "?" allowed (its "*" forgotten? "kube-*")',
       'rules[0].imagePullSecrets[0]: must be a Secret name',
-      'rules[0].platforms[0]: "Linux/AMD64" must be os/architecture[/variant], like linux/amd64 or linux/arm64/v8',
+      'rules[0].platforms[0]: "Linux/AMD64" must be os/architecture[/variant] (the os with its version as os(osversion) for a Windows build), like linux/amd64, linux/arm64/v8 or windows(10.0.20348)/amd64',
     ]);
   });
 
@@ -857,23 +857,45 @@ describe('validation warnings', () => {
       // every Pod denied with onMissing: deny (a Windows build is an entry's os.version).
       why: 'a verify rule whose platform gives a Windows build as its variant',
       doc: 'rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, onMissing: deny, platforms: [windows/amd64/10.0.20348]}\n',
-      want: 'rules[0].platforms[0]: "windows/amd64/10.0.20348": 10.0.20348 is a Windows build, not a variant: an index gives the build as an entry\'s os.version, which the check does not compare, and no entry has that variant, so every check of rule "win" would find the target missing; write windows/amd64 (an entry of any build then counts)',
+      want: 'rules[0].platforms[0]: "windows/amd64/10.0.20348": 10.0.20348 is a Windows build, not a variant: an index gives the build as an entry\'s os.version, and no entry has that variant, so every check of rule "win" would find the target missing; write windows(10.0.20348)/amd64 (an entry of that build then counts), or windows/amd64 (one of any build)',
+    },
+    {
+      // The build with its revision as the variant: the hint gives the build containerd compares.
+      why: 'a verify rule whose platform gives a Windows build and revision as its variant',
+      doc: 'rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, platforms: [windows/amd64/10.0.17763.6414]}\n',
+      want: 'rules[0].platforms[0]: "windows/amd64/10.0.17763.6414": 10.0.17763.6414 is a Windows build, not a variant: an index gives the build as an entry\'s os.version, and no entry has that variant, so every check of rule "win" would find the target missing; write windows(10.0.17763)/amd64 (an entry of that build then counts), or windows/amd64 (one of any build)',
+    },
+    {
+      // An index entry's os.version is a build (10.0.20348.2700); a release name matches none.
+      why: 'a verify rule whose platform gives an OS version that is no Windows build',
+      doc: 'rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, platforms: [windows(ltsc2022)/amd64, windows(10.0)/amd64]}\n',
+      want: [
+        'rules[0].platforms[0]: "windows(ltsc2022)/amd64": ltsc2022 is not a Windows build (major.minor.build, what an entry\'s os.version begins with), so every check of rule "win" would find the target missing; write the build, like windows(10.0.17763)/amd64 for ltsc2019, windows(10.0.20348)/amd64 for ltsc2022',
+        'rules[0].platforms[1]: "windows(10.0)/amd64": 10.0 is not a Windows build (major.minor.build, what an entry\'s os.version begins with), so every check of rule "win" would find the target missing; write the build, like windows(10.0.17763)/amd64 for ltsc2019, windows(10.0.20348)/amd64 for ltsc2022',
+      ],
+    },
+    {
+      // containerd's Parse takes it, so the document is valid; but no Linux index entry carries an
+      // os.version, which the check compares as written.
+      why: 'a verify rule whose platform gives an OS version on another OS than Windows',
+      doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux(5.15)/arm64/v8]}\n',
+      want: 'rules[0].platforms[0]: "linux(5.15)/arm64/v8": 5.15 is an OS version, which the check compares with an entry\'s os.version as written, though only Windows images carry one and only a Windows node compares it, so every check of rule "hub" would find the target missing; write linux/arm64/v8',
     },
     {
       why: 'a verify rule whose platform names an OS no image is built for',
       doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd64, lnux/arm64]}\n',
-      want: 'rules[0].platforms[1]: "lnux/arm64": no image is built for the OS "lnux", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64)',
+      want: 'rules[0].platforms[1]: "lnux/arm64": no image is built for the OS "lnux", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)',
     },
     {
       why: 'a verify rule whose platform names an architecture no image is built for',
       doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd46]}\n',
-      want: 'rules[0].platforms[0]: "linux/amd46": no image is built for the architecture "amd46", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64)',
+      want: 'rules[0].platforms[0]: "linux/amd46": no image is built for the architecture "amd46", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)',
     },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.warnings.map(formatIssue)).toEqual([want]);
+    expect(r.warnings.map(formatIssue)).toEqual(typeof want === 'string' ? [want] : want);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 
@@ -882,8 +904,13 @@ describe('validation warnings', () => {
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
 
+  it.each([['windows()/amd64'], ['windows(10.0.20348/amd64'], ['windows/amd64(10.0.20348)'], ['windows(10.0.20348)'], ['(10.0.20348)/amd64']])('refuses the platform %s, not os[(osversion)]/architecture[/variant] as containerd parses it', (platform) => {
+    const r = parseRules(`rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, platforms: ["${platform}"]}\n`, {});
+    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([`rules[0].platforms[0]: "${platform}" must be os/architecture[/variant] (the os with its version as os(osversion) for a Windows build), like linux/amd64, linux/arm64/v8 or windows(10.0.20348)/amd64`]);
+  });
+
   it('gives no warning for platforms images are built for, in containerd\'s spellings too', () => {
-    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64]';
+    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64, "windows(10.0.20348)/amd64", "windows(10.0.17763.6414)/amd64"]';
     const r = parseRules(`rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: ${platforms}}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });

@@ -478,6 +478,17 @@ describe('huge and malformed answers', () => {
     const noBlob: Route = (q, s) => (q.url?.includes('/blobs/') === true ? s.writeHead(404).end() : s.writeHead(200).end(manifest));
     expect(await one(noBlob, undefined, {}, ['linux/amd64'])).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/config blob/) });
   });
+
+  it('a single Windows image is checked for its build through the os.version of its config blob', async () => {
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: 'sha256:cc', size: 1 } });
+    const config = JSON.stringify({ os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.6414' });
+    const route: Route = (q, s) => (q.url?.includes('/blobs/') === true ? s.writeHead(200).end(config) : s.writeHead(200).end(manifest));
+    expect(await one(route, undefined, {}, ['windows/amd64', 'windows(10.0.17763)/amd64'])).toMatchObject({ status: 'present' });
+    expect(await one(route, undefined, {}, ['windows(10.0.20348)/amd64'])).toMatchObject({
+      status: 'missing',
+      reason: expect.stringMatching(/lacks platform windows\(10\.0\.20348\)\/amd64 \(its windows\/amd64 builds: 10\.0\.17763\.6414\)$/),
+    });
+  });
 });
 
 describe('the token flow', () => {

@@ -15,7 +15,7 @@ import { Breakers } from '../../src/verify/breaker.js';
 import { TtlCache } from '../../src/verify/cache.js';
 import { createCredentialsSource, parseCredentials, REFRESH_MS, registryKey, RETRY_MS } from '../../src/verify/credentials.js';
 import { parseChallenge } from '../../src/verify/oci.js';
-import { lacking, manifestShape, parsePlatform } from '../../src/verify/platform.js';
+import { configPlatform, lackReason, lacking, manifestShape, parsePlatform } from '../../src/verify/platform.js';
 import { targetOf } from '../../src/verify/target.js';
 import { createVerifier, ecrClients } from '../../src/verify/verifier.js';
 
@@ -118,6 +118,20 @@ describe('ECR targets', () => {
     ]);
     expect(verdicts[0]?.status).toBe('present');
     expect(verdicts[1]).toMatchObject({ status: 'missing', reason: expect.stringMatching(/lacks platform windows\/amd64/) });
+  });
+
+  it('checks a Windows build in the index BatchGetImage returns, and names the builds it has', async () => {
+    const windows = JSON.stringify({
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ digest: 'sha256:a', platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.6414' } }],
+    });
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: windows, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
+    const { verdicts } = await ecrVerifier().verify([
+      { image: `${ECR_HOST}/a:1`, platforms: ['windows(10.0.17763)/amd64'] },
+      { image: `${ECR_HOST}/a:1`, platforms: ['windows(10.0.20348)/amd64'] },
+    ]);
+    expect(verdicts[0]?.status).toBe('present');
+    expect(verdicts[1]).toMatchObject({ status: 'missing', reason: `${ECR_HOST} lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: 10.0.17763.6414)` });
   });
 
   it('counts a single-platform image as missing when platforms are wanted', async () => {
@@ -461,5 +475,39 @@ describe('small parts', () => {
     expect(manifestShape('"x"', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{}', undefined)).toEqual({ kind: 'unknown' });
     expect(manifestShape('{"manifests":[1,{"platform":{"os":"linux"}}]}', 'application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8')).toEqual({ kind: 'index', platforms: [] });
+  });
+
+  it('platforms: an OS version, as containerd writes it (os(osversion)/arch), counts only an entry of its build', () => {
+    // containerd's platforms.Parse: `<os>[(<OSVersion>)]/<arch>[/<variant>]`.
+    expect(parsePlatform('windows(10.0.20348)/amd64')).toEqual({ os: 'windows', architecture: 'amd64', variant: undefined, osVersion: '10.0.20348' });
+    expect(parsePlatform('windows(10.0.20348.2700)/arm64/v8')).toEqual({ os: 'windows', architecture: 'arm64', variant: 'v8', osVersion: '10.0.20348.2700' });
+    for (const bad of ['windows()/amd64', 'windows(10.0.20348/amd64', 'windows10.0.20348)/amd64', 'windows/amd64(10.0.20348)', '(10.0.20348)/amd64']) expect(parsePlatform(bad)).toBeUndefined();
+    // A Windows index lists one entry per build: ltsc2019 (10.0.17763) and ltsc2022 (10.0.20348).
+    const entries = (ps: readonly object[]): string => JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: ps.map((platform) => ({ digest: 'sha256:x', platform })) });
+    const both = manifestShape(
+      entries([
+        { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.6414' },
+        { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2700' },
+        { os: 'linux', architecture: 'amd64' },
+      ]),
+      undefined,
+    );
+    if (both.kind !== 'index') throw new Error(both.kind);
+    // major.minor.build equal, whatever the revision: a wanted revision is not compared either.
+    const builds = ['windows(10.0.17763)/amd64', 'windows(10.0.20348)/amd64', 'windows(10.0.20348.1)/amd64', 'windows(10.0.26100)/amd64', 'windows(10.0.2034)/amd64', 'windows(10.0)/amd64', 'windows(10.0.20348)/arm64', 'windows/amd64'];
+    expect(lacking(both.platforms, builds)).toEqual(['windows(10.0.26100)/amd64', 'windows(10.0.2034)/amd64', 'windows(10.0)/amd64', 'windows(10.0.20348)/arm64']);
+    // The mirror of the ltsc2019 build only: `windows/amd64` passes, an ltsc2022 node pool's build does not.
+    const ltsc2019 = manifestShape(entries([{ os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.6414' }, { os: 'windows', architecture: 'amd64' }]), undefined);
+    if (ltsc2019.kind !== 'index') throw new Error(ltsc2019.kind);
+    expect(lacking(ltsc2019.platforms, ['windows/amd64', 'windows(10.0.17763)/amd64', 'windows(10.0.20348)/amd64'])).toEqual(['windows(10.0.20348)/amd64']);
+    expect(lackReason('mirror.example.com', ltsc2019.platforms, ['windows(10.0.20348)/amd64', 'linux/amd64'])).toBe(
+      'mirror.example.com lacks platform windows(10.0.20348)/amd64, linux/amd64 (its windows/amd64 builds: 10.0.17763.6414, none given)',
+    );
+    expect(lackReason('mirror.example.com', [], ['windows(10.0.20348)/amd64'])).toBe('mirror.example.com lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: none)');
+    expect(lackReason('mirror.example.com', both.platforms, ['windows(10.0.20348)/amd64', 'linux/amd64'])).toBeUndefined();
+    // An OS version on another OS is compared as written: a Linux entry carries none.
+    expect(lacking(both.platforms, ['linux(5.15)/amd64', 'linux/amd64'])).toEqual(['linux(5.15)/amd64']);
+    // The config blob of a single-platform image gives os.version too.
+    expect(configPlatform('{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2700"}')).toEqual({ os: 'windows', architecture: 'amd64', variant: undefined, osVersion: '10.0.20348.2700' });
   });
 });

@@ -4,12 +4,12 @@
 /* eslint-disable */
 "use strict";
 export const validateStructure = validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"match":{"type":"string"},"regex":{"type":"string","minLength":1},"replace":{"type":"string","minLength":1},"namespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"excludeNamespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"imagePullSecrets":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"verify":{"type":"boolean"},"onMissing":{"type":"string","enum":["keep","rewrite","deny"]},"onUnreachable":{"type":"string","enum":["keep","rewrite"]},"platforms":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}},"required":["name","replace"],"additionalProperties":false}},"exclude":{"type":"array","items":{"type":"string"}},"allowOptOut":{"type":"boolean"}},"required":["rules"],"additionalProperties":false};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"rules":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"match":{"type":"string"},"regex":{"type":"string","minLength":1},"replace":{"type":"string","minLength":1},"namespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"excludeNamespaces":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"}},"imagePullSecrets":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"verify":{"type":"boolean"},"onMissing":{"type":"string","enum":["keep","rewrite","deny"]},"onUnreachable":{"type":"string","enum":["keep","rewrite"]},"platforms":{"minItems":1,"type":"array","items":{"type":"string","pattern":"^[a-z0-9._-]+(\\([a-z0-9._-]+\\))?\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}},"required":["name","replace"],"additionalProperties":false}},"exclude":{"type":"array","items":{"type":"string"}},"allowOptOut":{"type":"boolean"}},"required":["rules"],"additionalProperties":false};
 const func0 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", "");
 const pattern1 = new RegExp("^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$", "");
 const pattern3 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "");
-const pattern4 = new RegExp("^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$", "");
+const pattern4 = new RegExp("^[a-z0-9._-]+(\\([a-z0-9._-]+\\))?\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$", "");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -338,7 +338,7 @@ const _errs35 = errors;
 if(errors === _errs35){
 if(typeof data16 === "string"){
 if(!pattern4.test(data16)){
-validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/platforms/" + i4,schemaPath:"#/properties/rules/items/properties/platforms/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9._-]+\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}];
+validate10.errors = [{instancePath:instancePath+"/rules/" + i0+"/platforms/" + i4,schemaPath:"#/properties/rules/items/properties/platforms/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9._-]+(\\([a-z0-9._-]+\\))?\\/[a-z0-9._-]+(\\/[a-z0-9._-]+)?$"}}];
 return false;
 }
 }
