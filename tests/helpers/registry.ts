@@ -8,7 +8,8 @@
  *   credentials (or lets anonymous clients pull, when `anonymousPull`) and signs ES256 JWTs that
  *   the registry verifies with the key set it was given (`auth.token.jwks`).
  * Images are pushed with plain distribution API calls: blobs (POST then PUT), then the manifest;
- * `pushIndex` pushes an image per platform and an OCI image index over them; with `deletes`,
+ * `pushIndex` pushes an image per platform and an OCI image index over them (a platform may give
+ * a Windows build, `windows(10.0.20348.2700)/amd64`, written as the entries' os.version); with `deletes`,
  * `deleteImage` removes a pushed manifest and its tags (a tag deleted from a mirror).
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
@@ -60,6 +61,16 @@ export interface TestRegistry {
 const DEFAULT_USERS = { pusher: 'push-secret' } as const;
 const SERVICE = 'image-rewriter-test-registry';
 const ISSUER = 'image-rewriter-test-issuer';
+
+/**
+ * The platform fields of an image config or an index entry for `os[(osversion)]/arch[/variant]`
+ * (containerd's FormatAll form: `windows(10.0.20348.2700)/amd64` gives a Windows build's os.version).
+ */
+function platformFields(platform: string): Record<string, string> {
+  const [osPart = 'linux', architecture = 'amd64', variant] = platform.split('/');
+  const [, os = osPart, version] = /^([^(]+)\((.+)\)$/.exec(osPart) ?? [];
+  return { os, architecture, ...(variant === undefined ? {} : { variant }), ...(version === undefined ? {} : { 'os.version': version }) };
+}
 
 /** The registry binary (hack/registry/build.sh). */
 export function registryBinary(): string {
@@ -231,8 +242,7 @@ ${auth}`;
   };
 
   const imageManifest = async (repository: string, platform: string): Promise<{ manifest: object; size: number; digest: string }> => {
-    const [os = 'linux', architecture = 'amd64', variant] = platform.split('/');
-    const config = Buffer.from(JSON.stringify({ os, architecture, ...(variant === undefined ? {} : { variant }), rootfs: { type: 'layers', diff_ids: [] }, config: {} }));
+    const config = Buffer.from(JSON.stringify({ ...platformFields(platform), rootfs: { type: 'layers', diff_ids: [] }, config: {} }));
     const layer = randomBytes(64);
     const [configDigest, layerDigest] = [await pushBlob(repository, config), await pushBlob(repository, layer)];
     const manifest = {
@@ -259,8 +269,7 @@ ${auth}`;
       for (const p of platforms) {
         const { manifest, size, digest } = await imageManifest(repository, p);
         await putManifest(repository, digest, 'application/vnd.oci.image.manifest.v1+json', manifest);
-        const [os = 'linux', architecture = 'amd64', variant] = p.split('/');
-        manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, platform: { os, architecture, ...(variant === undefined ? {} : { variant }) } });
+        manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, platform: platformFields(p) });
       }
       const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests };
       const digest = await putManifest(repository, tag, 'application/vnd.oci.image.index.v1+json', index);

@@ -2,7 +2,7 @@
  * The existence check against a real OCI registry (CNCF Distribution, tests/helpers/registry.ts)
  * on 127.0.0.1 with TLS, in its three authentication modes: anonymous, htpasswd (basic), and token
  * (bearer from a token server, anonymously or with credentials). Images and a multi-platform index
- * are pushed with plain distribution API calls first.
+ * are pushed with plain distribution API calls first, and Windows indexes of one and two builds.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createCredentialsSource } from '../../src/verify/credentials.js';
@@ -73,6 +73,24 @@ describe.each<{ auth: RegistryAuth; anonymousPull: boolean; withCredentials: boo
     ]);
     expect(verdicts.map((v) => v.status)).toEqual(['present', 'missing', 'present', 'missing']);
     expect(verdicts[1]).toMatchObject({ reason: expect.stringContaining('lacks platform linux/s390x') });
+  });
+
+  it('checks a Windows build in an index of two builds, in one of one build, and in a single image', async () => {
+    // What a Windows base image index lists: one entry per build (ltsc2019, ltsc2022); a mirror
+    // that copied only the ltsc2019 build; a single-platform image of the ltsc2022 build.
+    const both = await registry.pushIndex('windows/servercore', 'ltsc', ['windows(10.0.17763.6414)/amd64', 'windows(10.0.20348.2700)/amd64']);
+    const ltsc2019 = await registry.pushIndex('windows/servercore', 'ltsc2019', ['windows(10.0.17763.6414)/amd64']);
+    const single = await registry.pushImage('windows/app', 'ltsc2022', 'windows(10.0.20348.2700)/amd64');
+    const { verdicts } = await verifierFor(creds()).verify([
+      { image: both.reference, platforms: ['windows(10.0.17763)/amd64', 'windows(10.0.20348)/amd64'] },
+      { image: ltsc2019.reference, platforms: ['windows/amd64'] },
+      { image: ltsc2019.reference, platforms: ['windows(10.0.20348)/amd64'] },
+      { image: single.reference, platforms: ['windows(10.0.20348)/amd64'] },
+      { image: single.reference, platforms: ['windows(10.0.17763)/amd64'] },
+    ]);
+    expect(verdicts.map((v) => v.status)).toEqual(['present', 'present', 'missing', 'present', 'missing']);
+    expect(verdicts[2]).toMatchObject({ reason: `${registry.host} lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: 10.0.17763.6414)` });
+    expect(verdicts[4]).toMatchObject({ reason: `${registry.host} lacks platform windows(10.0.17763)/amd64 (its windows/amd64 builds: 10.0.20348.2700)` });
   });
 
   it('answers a second review from the cache', async () => {
