@@ -37,15 +37,18 @@ export const RETRY_MS = 30_000;
 export const REFRESH_MS = 5 * 60_000;
 const MAX_VALUE_CHARS = 64 * 1024;
 
+/** The host of a Docker config key, in lower case: `https://Index.docker.io/v1/` -> `index.docker.io`. */
+const keyHost = (text: string): string => text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]?.toLowerCase() ?? '';
+
 /** `https://index.docker.io/v1/` -> `docker.io`; `Mirror.Example.com:5000` -> `mirror.example.com:5000`. */
 export function registryKey(text: string): string {
-  const host = text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]?.toLowerCase() ?? '';
+  const host = keyHost(text);
   return DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host;
 }
 
 /** Whether a Docker config key names Docker Hub as the kubelet does (`https://index.docker.io/v1/`, `docker.io`). */
 const isHubOwn = (text: string): boolean => {
-  const host = text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]?.toLowerCase() ?? '';
+  const host = keyHost(text);
   return host === 'index.docker.io' || host === 'docker.io';
 };
 
