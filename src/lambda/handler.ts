@@ -232,6 +232,9 @@ const NO_RULES: Rewriter = Object.freeze({
   rewrite: (image: string) => ({ kind: 'unchanged', image, reason: 'no-match' }) as const,
 });
 
+/** The first warning of an answer left without its rewrites, fitted (the reason may be of any length). */
+const notRewritten = (reason: string): string => fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: reason, level: 2 }]);
+
 /** The bytes of a 200 result besides its body's text, whose JSON takes at most 6 bytes per UTF-16 unit (a lone surrogate's `\udXXX`). */
 const RESULT_ENVELOPE_BYTES = JSON.stringify(replyText(200, '')).length;
 
@@ -326,7 +329,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     // file or a parameter, of any length) and counted with the review's own (render's `first`).
     const result = state.ok
       ? await reviewVerified(body, state.rewriter, deps.verifier)
-      : await reviewVerified(body, NO_RULES, deps.verifier, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: state.reason, level: 2 }]));
+      : await reviewVerified(body, NO_RULES, deps.verifier, notRewritten(state.reason));
     if (!result.ok) return badRequest(result.message);
     let { report } = result;
     let answer = result.response;
@@ -339,7 +342,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const tooLarge = resultBytesOver(text, maxResultBytes);
     const tooLargeReason = tooLarge > 0 ? answerTooLargeReason(tooLarge, maxResultBytes, report.rewrites.length) : undefined;
     if (tooLargeReason !== undefined) {
-      const unchanged = await reviewVerified(body, NO_RULES, undefined, fitWarning([`${WARNING_PREFIX}images not rewritten: `, { text: tooLargeReason, level: 2 }]));
+      const unchanged = await reviewVerified(body, NO_RULES, undefined, notRewritten(tooLargeReason));
       if (!unchanged.ok) return badRequest(unchanged.message);
       report = unchanged.report;
       answer = unchanged.response;
