@@ -275,6 +275,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
         recordOutcome(metrics, 'bad_request');
         flushMetrics(metrics);
       },
+      ...(prometheus === undefined ? {} : { certificateLoaded: prometheus.certificate }),
       certFile,
       keyFile,
       host,

@@ -26,6 +26,8 @@ export interface PrometheusMetrics {
   readonly tap: MetricsTap;
   /** `image_rewriter_rules_stale` reads `stale()` of these rules at each scrape (0 until given). */
   readonly watchRules: (rules: { readonly stale?: (() => boolean) | undefined }) => void;
+  /** `image_rewriter_certificate_expiration_timestamp_seconds`: the certificate served expires then (epoch ms). */
+  readonly certificate: (validToMs: number) => void;
 }
 
 /** A new registry with the webhook's metrics and, unless `processMetrics` is false, prom-client's default ones. */
@@ -57,6 +59,9 @@ export function prometheusMetrics(options: { readonly processMetrics?: boolean }
       this.set(stale?.() === true ? 1 : 0);
     },
   });
+  // Registered at the first certificate: an unlabelled gauge reads 0 until set, which an expiry
+  // alert (`... - time() < 14 * 86400`) takes for a certificate expired in 1970.
+  let expiration: Gauge | undefined;
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const tap: MetricsTap = {
@@ -85,6 +90,15 @@ export function prometheusMetrics(options: { readonly processMetrics?: boolean }
     tap,
     watchRules: (rules) => {
       stale = rules.stale;
+    },
+    certificate: (validToMs) => {
+      expiration ??= new Gauge({
+        name: 'image_rewriter_certificate_expiration_timestamp_seconds',
+        help: 'When the TLS certificate served expires, in seconds since the epoch (the last one loaded, a reload included); the earliest of the workers.',
+        aggregator: 'min',
+        registers,
+      });
+      expiration.set(validToMs / 1000);
     },
   };
 }

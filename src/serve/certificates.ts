@@ -139,18 +139,20 @@ export async function loadKeyPair(files: CertificateFiles, log: Log): Promise<Ke
 /**
  * Watches the certificate and key files; when their content changes and the new pair loads (and
  * has not expired while the current one is still valid), it is handed to `apply`; when it does
- * not, the reason is logged once and the current pair stays.
+ * not, the reason is logged once and the current pair stays. `loaded` is told when the certificate
+ * served expires: at once for `initial`, then at each pair applied.
  */
 export function reloadCertificates(
   initial: KeyPair,
   files: CertificateFiles,
   apply: (pair: KeyPair) => void,
-  options: { readonly pollMs: number; readonly log: Log },
+  options: { readonly pollMs: number; readonly log: Log; readonly loaded?: ((validToMs: number) => void) | undefined },
 ): FileWatch {
-  const { log } = options;
+  const { log, loaded } = options;
   let current = initial;
   /** When the certificate served expires (epoch ms). */
   let currentValidTo = Date.parse(new X509Certificate(initial.cert).validTo);
+  loaded?.(currentValidTo);
   let lastFailed: string | undefined;
   const failed = (id: string, reason: string): void => {
     if (lastFailed === id) return;
@@ -189,6 +191,7 @@ export function reloadCertificates(
     current = read;
     currentValidTo = Date.parse(checked.info.validTo);
     lastFailed = undefined;
+    loaded?.(currentValidTo);
     log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
   };
   return watchFiles([files.certFile, files.keyFile], check, { ...options, what: 'certificate' });

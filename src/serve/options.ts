@@ -89,6 +89,11 @@ export interface ServerOptions {
    * runs: `serve` counts it as the Lambda counts the 400 it answers for a body too large.
    */
   readonly tooLarge?: (() => void) | undefined;
+  /**
+   * Told when the certificate served changes: at start, and at each reload that takes, with when
+   * it expires (epoch ms): `serve --metrics-listen`'s expiry gauge.
+   */
+  readonly certificateLoaded?: ((validToMs: number) => void) | undefined;
 }
 
 /** Thrown by `startServer` when it cannot start (bad option, certificate unusable, address in use). */
@@ -115,6 +120,7 @@ export interface ResolvedOptions {
   readonly log: Log;
   readonly authorize: ((pathToken: string) => boolean) | undefined;
   readonly tooLarge: (() => void) | undefined;
+  readonly certificateLoaded: ((validToMs: number) => void) | undefined;
 }
 
 function positiveInteger(name: string, v: number): number {
@@ -133,6 +139,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     handler: options.handler,
     authorize: options.authorize,
     tooLarge: options.tooLarge,
+    certificateLoaded: options.certificateLoaded,
     certFile: options.certFile,
     keyFile: options.keyFile,
     host: options.host,

@@ -127,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (pair) => {
       server.setSecureContext(tlsOptions(pair));
     },
-    { pollMs: o.certificatePollMs, log },
+    { pollMs: o.certificatePollMs, log, loaded: o.certificateLoaded },
   );
 
   const bound = server.address() as AddressInfo;

@@ -6,6 +6,7 @@
  * are `outcome` and `rule` only; without a tap nothing changes (no property, the same documents).
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { AggregatorRegistry } from 'prom-client';
 import { parseRules } from '../../src/config/load.js';
 import { fixedRules } from '../../src/config/sources.js';
 import { createHandler } from '../../src/lambda/handler.js';
@@ -161,6 +162,20 @@ describe('Prometheus metrics from the handler', () => {
     expect(await metrics.registry.metrics()).toContain('\nimage_rewriter_rules_stale 1\n');
     stale = false;
     expect(await metrics.registry.metrics()).toContain('\nimage_rewriter_rules_stale 0\n');
+  });
+
+  it('have no certificate expiration until a certificate is loaded (a 0 would read as expired in 1970), then the last one, the earliest across workers', async () => {
+    const name = 'image_rewriter_certificate_expiration_timestamp_seconds';
+    const metrics = prometheusMetrics({ processMetrics: false });
+    expect(await metrics.registry.metrics()).not.toContain(name);
+    metrics.certificate(Date.parse('2027-03-01T12:00:00Z'));
+    expect(await metrics.registry.metrics()).toContain(`\n${name} ${String(Date.parse('2027-03-01T12:00:00Z') / 1000)}\n`);
+    metrics.certificate(Date.parse('2027-06-01T00:00:00Z'));
+    expect(value(await families(metrics), name)).toBe(Date.parse('2027-06-01T00:00:00Z') / 1000);
+    const other = prometheusMetrics({ processMetrics: false });
+    other.certificate(Date.parse('2027-01-01T00:00:00Z'));
+    const sum = AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), await other.registry.getMetricsAsJSON()]);
+    expect(await sum.metrics()).toContain(`\n${name} ${String(Date.parse('2027-01-01T00:00:00Z') / 1000)}\n`);
   });
 
   it('count with EMF turned off (POWERTOOLS_METRICS_DISABLED), which is about the documents only', async () => {

@@ -6,6 +6,7 @@
  * 404 and 405; the option's errors; and without the flag no second port and no prom-client loaded.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -64,8 +65,8 @@ afterAll(async () => {
   await Promise.all([...running].map((s) => killAndWait(s.child, s.exited)));
 });
 
-function serve(extra: readonly string[], options: { readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[] } = {}): MetricsServed {
-  const args = ['--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', tokenFile, ...extra];
+function serve(extra: readonly string[], options: { readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[]; readonly certFile?: string; readonly keyFile?: string } = {}): MetricsServed {
+  const args = ['--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', options.certFile ?? pki.server.certFile, '--tls-private-key-file', options.keyFile ?? pki.server.keyFile, '--token-file', tokenFile, ...extra];
   const s = startServe({ cli, args, ...options });
   running.add(s);
   void s.exited.then(() => running.delete(s));
@@ -141,6 +142,10 @@ async function eventually<T>(what: string, ms: number, probe: () => Promise<T | 
 
 const reviewed = (l: LogLine): boolean => l['message'] === 'admission reviewed';
 
+/** When a PEM certificate expires, in the gauge's unit (seconds since the epoch). */
+const notAfter = (pem: string): number => Date.parse(new X509Certificate(pem).validTo) / 1000;
+const EXPIRATION = 'image_rewriter_certificate_expiration_timestamp_seconds';
+
 describe('serve --metrics-listen, one process', () => {
   it('answers GET /metrics with exact counts of the requests served, and nothing else', async () => {
     const s = serve(['--workers', '1', '--metrics-listen', '127.0.0.1:0']);
@@ -179,6 +184,28 @@ describe('serve --metrics-listen, one process', () => {
     }
     expect(await stop(s)).toBe(EXIT.ok);
     await expect(scrape(metricsPort)).rejects.toThrow(/ECONNREFUSED/);
+  }, 30_000);
+
+  it("says when the certificate served expires, and follows a rotation of the files", async () => {
+    const certFile = join(scratch, 'expiring.crt');
+    const keyFile = join(scratch, 'expiring.key');
+    await copyFile(pki.server.certFile, certFile);
+    await copyFile(pki.server.keyFile, keyFile);
+    const later = await pki.issue('later', { days: 30 });
+    const s = serve(['--workers', '1', '--metrics-listen', '127.0.0.1:0'], { certFile, keyFile });
+    await s.port;
+    const metricsPort = await s.metricsPort;
+    const first = await scrape(metricsPort);
+    expect(first.body).toContain(`# TYPE ${EXPIRATION} gauge`);
+    expect(sample(first.body, EXPIRATION)).toBe(notAfter(pki.server.cert));
+    // The key first, then the certificate: the pair loads once both are the new ones.
+    await copyFile(later.keyFile, keyFile);
+    await copyFile(later.certFile, certFile);
+    await s.first((l) => l['message'] === 'certificate reloaded' && l['serialNumber'] === later.serialNumber);
+    const second = await scrape(metricsPort);
+    expect(notAfter(later.cert)).toBeGreaterThan(notAfter(pki.server.cert));
+    expect(sample(second.body, EXPIRATION)).toBe(notAfter(later.cert));
+    expect(await stop(s)).toBe(EXIT.ok);
   }, 30_000);
 
   it('is off by default: no second port, and neither the metrics chunk nor prom-client is loaded', async () => {
@@ -240,6 +267,8 @@ describe('serve --metrics-listen, --workers 2', () => {
     expect(sample(first.body, PATCHED)).toBe(sent);
     expect(sample(first.body, 'image_rewriter_rewrites_total{rule="gcr"}')).toBe(sent);
     expect(sample(first.body, 'image_rewriter_review_duration_seconds_count')).toBe(sent);
+    // The earliest of the workers' (both serve the same files): one sample, not their sum.
+    expect(sample(first.body, EXPIRATION)).toBe(notAfter(pki.server.cert));
 
     // A worker killed: its counts as last scraped stay in the sum (a sum that dropped would be a
     // counter reset to Prometheus' rate(), which would count the other worker's total again as
