@@ -187,7 +187,9 @@ export function lacking(have: readonly Platform[], wanted: readonly string[]): s
 /**
  * Why a target counts as missing for its platforms, or undefined when it has them all: `R lacks
  * platform windows(10.0.20348)/amd64`, and for a platform wanted of one OS build, the builds the
- * target has for its os/arch (`its windows/amd64 builds: 10.0.17763.6414`), the cause to fix.
+ * target has for its os/arch (`R (its windows/amd64 builds: 10.0.17763.6414) lacks platform ...`),
+ * the cause to fix. What is lacking comes last: an admission warning keeps a reason's end when it
+ * cuts it to length (src/core/warning-text.ts).
  */
 export function lackReason(registry: string, have: readonly Platform[], wanted: readonly string[]): string | undefined {
   const lack = lacking(have, wanted);
@@ -198,5 +200,5 @@ export function lackReason(registry: string, have: readonly Platform[], wanted: 
     const versions = have.filter((h) => h.os === want.os && h.architecture === want.architecture).map((h) => h.osVersion ?? 'none given');
     return [`its ${want.os}/${want.architecture} builds: ${versions.length > 0 ? [...new Set(versions)].join(', ') : 'none'}`];
   });
-  return `${registry} lacks platform ${lack.join(', ')}${builds.length > 0 ? ` (${builds.join('; ')})` : ''}`;
+  return `${registry}${builds.length > 0 ? ` (${builds.join('; ')})` : ''} lacks platform ${lack.join(', ')}`;
 }

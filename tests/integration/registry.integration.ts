@@ -89,8 +89,8 @@ describe.each<{ auth: RegistryAuth; anonymousPull: boolean; withCredentials: boo
       { image: single.reference, platforms: ['windows(10.0.17763)/amd64'] },
     ]);
     expect(verdicts.map((v) => v.status)).toEqual(['present', 'present', 'missing', 'present', 'missing']);
-    expect(verdicts[2]).toMatchObject({ reason: `${registry.host} lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: 10.0.17763.6414)` });
-    expect(verdicts[4]).toMatchObject({ reason: `${registry.host} lacks platform windows(10.0.17763)/amd64 (its windows/amd64 builds: 10.0.20348.2700)` });
+    expect(verdicts[2]).toMatchObject({ reason: `${registry.host} (its windows/amd64 builds: 10.0.17763.6414) lacks platform windows(10.0.20348)/amd64` });
+    expect(verdicts[4]).toMatchObject({ reason: `${registry.host} (its windows/amd64 builds: 10.0.20348.2700) lacks platform windows(10.0.17763)/amd64` });
   });
 
   it('answers a second review from the cache', async () => {

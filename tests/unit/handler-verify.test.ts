@@ -132,6 +132,19 @@ describe('verify: the target lacks the image', () => {
     expect(imagePatched(response)).toBe(false);
     expect(warnings(response).join('\n')).toMatch(/lacks platform linux\/arm64/);
   });
+
+  it('says which Windows build is lacking, in the warning cut to its length too', async () => {
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ digest: 'sha256:a', platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.6414' } }],
+    });
+    const { response, obs } = await run('    verify: true\n    platforms: ["windows(10.0.20348)/amd64"]\n', (_q, s) => s.writeHead(200).end(index));
+    expect(imagePatched(response)).toBe(false);
+    // The warning keeps the end of the reason: the platform lacking, not only the builds the target has.
+    expect(warnings(response).join('\n')).toMatch(/platform windows\(10\.0\.20348\)\/amd64$/);
+    expect(JSON.stringify(reviewed(obs))).toContain('(its windows/amd64 builds: 10.0.17763.6414) lacks platform windows(10.0.20348)/amd64');
+  });
 });
 
 describe('verify: image volumes', () => {

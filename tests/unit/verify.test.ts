@@ -131,7 +131,7 @@ describe('ECR targets', () => {
       { image: `${ECR_HOST}/a:1`, platforms: ['windows(10.0.20348)/amd64'] },
     ]);
     expect(verdicts[0]?.status).toBe('present');
-    expect(verdicts[1]).toMatchObject({ status: 'missing', reason: `${ECR_HOST} lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: 10.0.17763.6414)` });
+    expect(verdicts[1]).toMatchObject({ status: 'missing', reason: `${ECR_HOST} (its windows/amd64 builds: 10.0.17763.6414) lacks platform windows(10.0.20348)/amd64` });
   });
 
   it('counts a single-platform image as missing when platforms are wanted', async () => {
@@ -501,9 +501,9 @@ describe('small parts', () => {
     if (ltsc2019.kind !== 'index') throw new Error(ltsc2019.kind);
     expect(lacking(ltsc2019.platforms, ['windows/amd64', 'windows(10.0.17763)/amd64', 'windows(10.0.20348)/amd64'])).toEqual(['windows(10.0.20348)/amd64']);
     expect(lackReason('mirror.example.com', ltsc2019.platforms, ['windows(10.0.20348)/amd64', 'linux/amd64'])).toBe(
-      'mirror.example.com lacks platform windows(10.0.20348)/amd64, linux/amd64 (its windows/amd64 builds: 10.0.17763.6414, none given)',
+      'mirror.example.com (its windows/amd64 builds: 10.0.17763.6414, none given) lacks platform windows(10.0.20348)/amd64, linux/amd64',
     );
-    expect(lackReason('mirror.example.com', [], ['windows(10.0.20348)/amd64'])).toBe('mirror.example.com lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: none)');
+    expect(lackReason('mirror.example.com', [], ['windows(10.0.20348)/amd64'])).toBe('mirror.example.com (its windows/amd64 builds: none) lacks platform windows(10.0.20348)/amd64');
     expect(lackReason('mirror.example.com', both.platforms, ['windows(10.0.20348)/amd64', 'linux/amd64'])).toBeUndefined();
     // An OS version on another OS is compared as written: a Linux entry carries none.
     expect(lacking(both.platforms, ['linux(5.15)/amd64', 'linux/amd64'])).toEqual(['linux(5.15)/amd64']);
