@@ -338,6 +338,13 @@ describe('deploy/chart/image-rewriter', () => {
       ],
     };
     expect(parse(String(at(find(template(major, { rules: { document: everyField } }), 'ConfigMap'), 'data', 'rules.yaml')))).toEqual(everyField);
+    // The rules condition of webhook-config's default --scope pods looks at a Pod's spec only: with
+    // scope all it would keep the API server from sending any workload. Printed for all, it is taken.
+    const conditionRules = join(work, 'condition-rules.yaml');
+    writeFileSync(conditionRules, 'rules:\n  - { name: gcr, match: gcr.io, replace: asia.gcr.io }\n');
+    const printed = (scope: string): unknown[] => webhookConfig(['--service', 'a/b', '--token', 'x'.repeat(16), '--scope', scope, '--config', conditionRules]).webhooks[0]?.matchConditions ?? [];
+    expect(refused({ webhook: { scope: 'all', matchConditions: printed('pods') } })).toContain('webhook-config --scope all --config rules.yaml');
+    expect(template(major, { webhook: { scope: 'all', matchConditions: printed('all') } }).some((o) => o.kind === 'MutatingWebhookConfiguration')).toBe(true);
     expect(refused({ metrics: { serviceMonitor: { interval: '30 s' } } })).toContain('interval');
     expect(at(find(template(major, { metrics: { serviceMonitor: { enabled: true, interval: '1m30s' } } }), 'ServiceMonitor'), 'spec', 'endpoints', 0, 'interval')).toBe('1m30s');
     // The token of an existing Secret is read from the cluster, which helm template has not.
@@ -360,6 +367,9 @@ describe('deploy/chart/image-rewriter', () => {
     expect(byDefault).toContain('WARNING: image.repository is the placeholder');
     expect(byDefault).toContain('kubectl -n image-rewriter rollout status deployment/image-rewriter');
     expect(byDefault).toContain('The MutatingWebhookConfiguration image-rewriter sends it Pods (failurePolicy Ignore).');
+    // The matchConditions to copy are printed for the chart's scope (those of --scope pods send no workload).
+    expect(byDefault).toContain('`image-rewriter webhook-config --service ... --config rules.yaml`');
+    expect(notes({ webhook: { scope: 'all' } })).toContain('`image-rewriter webhook-config --service ... --scope all --config rules.yaml`');
     expect(byDefault).not.toContain('PodDisruptionBudget');
     const own = notes({ image: { repository: 'registry.example.com/image-rewriter' }, replicas: 1, service: { port: 8443 }, webhook: { create: false } }, 'r', 'ns');
     expect(own).not.toContain('placeholder');
