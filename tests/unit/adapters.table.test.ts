@@ -6,10 +6,13 @@
  * - lambda: src/lambda/main.ts imported afresh with the row in process.env, then the demo event;
  * - serve: `runServe` with the row as its environment, then the demo event over HTTPS;
  * - invoke: `image-rewriter invoke` on the demo event file;
- * - check-config: `image-rewriter check-config`.
+ * - check-config: `image-rewriter check-config`;
+ * - explain, render, audit: the demo image alone, the demo Pod as a manifest (`render -f`), and as
+ *   `kubectl get -o json` prints it (`audit -f`).
  *
- * Decisions a row records: `invoke` and `check-config` answer no network request, so they need
- * no token (the README's first command runs with none); a configured token is still checked.
+ * Decisions a row records: `invoke`, `check-config`, `explain`, `render` and `audit` answer no
+ * network request, so they need no token (the README's first command runs with none); a configured
+ * token is still checked.
  * `invoke` without any rules uses its built-in example rules. An invalid rules document stops the
  * command line (exit 2) but not the Lambda, which cannot exit: it starts and fails open.
  */
@@ -38,7 +41,7 @@ for (const name of ['@aws-sdk/client-ssm', '@aws-sdk/client-secrets-manager']) {
 }
 
 type Env = Readonly<Record<string, string>>;
-type AdapterName = 'lambda' | 'serve' | 'invoke' | 'check-config';
+type AdapterName = 'lambda' | 'serve' | 'invoke' | 'check-config' | 'explain' | 'render' | 'audit';
 
 /** What an adapter did with a row: started (and what the demo image became) or refused, and everything it printed. */
 interface Outcome {
@@ -69,13 +72,30 @@ function imageOfReview(body: string): string {
   return imageOf(patch === undefined ? [] : JSON.parse(Buffer.from(patch, 'base64').toString('utf8')));
 }
 
+/** The demo event's first image, which RULES rewrite to asia.gcr.io/nginx:latest. */
+const DEMO_IMAGE = 'gcr.io/nginx:latest';
+
 let pki: TestPki;
+/** The demo Pod as a manifest (render) and as `kubectl get -o json` prints it (audit). */
+let manifestFile: string;
+let listFile: string;
+let manifests: string;
 beforeAll(async () => {
   pki = await createTestPki('adapters-table-');
+  manifests = await mkdtemp(join(tmpdir(), 'adapters-table-manifests-'));
+  manifestFile = join(manifests, 'pod.yaml');
+  await writeFile(manifestFile, `apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\n  namespace: admission-test\nspec:\n  containers:\n    - name: nginx\n      image: ${DEMO_IMAGE}\n`);
+  listFile = join(manifests, 'pods.json');
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'demo', namespace: 'admission-test' }, spec: { containers: [{ name: 'nginx', image: DEMO_IMAGE }] }, status: { phase: 'Running' } };
+  await writeFile(listFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod] }));
 });
 afterAll(async () => {
   await pki.remove();
+  await rm(manifests, { recursive: true, force: true });
 });
+
+/** The image an offline command printed for the demo image, `(unchanged)` when it is the same. */
+const printedImage = (image: string | undefined): string => (image === undefined || image === DEMO_IMAGE ? '(unchanged)' : image);
 
 /** `serve` with `env` as its environment and `flags` added to the listening flags. */
 async function serveWith(env: Env, flags: readonly string[]): Promise<Outcome> {
@@ -120,11 +140,33 @@ const ADAPTERS: Readonly<Record<AdapterName, (env: Env) => Promise<Outcome>>> = 
     const code = await main(['check-config'], io);
     return { started: code === 0, text: `${io.out()}${io.err()}` };
   },
+  async explain(env) {
+    const io = captureIo(env);
+    const code = await main(['explain', DEMO_IMAGE], io);
+    if (code !== 0) return { started: false, text: io.err() };
+    return { started: true, image: printedImage((JSON.parse(io.out()) as { rewritten: string }).rewritten), text: io.err() };
+  },
+  async render(env) {
+    const io = captureIo(env);
+    const code = await main(['render', '-f', manifestFile], io);
+    if (code !== 0) return { started: false, text: io.err() };
+    return { started: true, image: printedImage(/image: (\S+)/.exec(io.out())?.[1]), text: io.err() };
+  },
+  async audit(env) {
+    // Exit 1: something would change, 0: nothing would; anything else is a refusal.
+    const io = captureIo(env);
+    const code = await main(['audit', '-f', listFile, '-o', 'json'], io);
+    if (code !== 0 && code !== 1) return { started: false, text: io.err() };
+    const rewritten = code === 1 ? (JSON.parse(io.out()) as { rewritten: string }).rewritten : undefined;
+    return { started: true, image: printedImage(rewritten), text: io.err() };
+  },
 };
 
-const ALL: readonly AdapterName[] = ['lambda', 'serve', 'invoke', 'check-config'];
+const ALL: readonly AdapterName[] = ['lambda', 'serve', 'invoke', 'check-config', 'explain', 'render', 'audit'];
 const LISTENERS: readonly AdapterName[] = ['lambda', 'serve'];
-const OFFLINE: readonly AdapterName[] = ['invoke', 'check-config'];
+const OFFLINE: readonly AdapterName[] = ['invoke', 'check-config', 'explain', 'render', 'audit'];
+/** The command line that applies rules read from the settings, invoke aside (it has built-in rules). */
+const RULES_COMMANDS: readonly AdapterName[] = ['check-config', 'explain', 'render', 'audit'];
 
 interface Row {
   readonly desc: string;
@@ -141,7 +183,7 @@ const WITH_TOKEN = { WEBHOOK_TOKEN: EVENT_TOKEN };
 const ROWS: readonly Row[] = [
   { desc: 'inline rules and a token: rewrites', env: { REWRITE_RULES: RULES, ...WITH_TOKEN }, adapters: ALL, started: true, image: 'asia.gcr.io/nginx:latest' },
   { desc: 'rules: [] is valid and rewrites nothing', env: { REWRITE_RULES: 'rules: []\n', ...WITH_TOKEN }, adapters: ALL, started: true, image: '(unchanged)', message: 'no rules: nothing will be rewritten' },
-  { desc: 'blank REWRITE_RULES is unset: no rules is refused', env: { REWRITE_RULES: '  \n', ...WITH_TOKEN }, adapters: ['lambda', 'serve', 'check-config'], started: false, message: NO_RULES },
+  { desc: 'blank REWRITE_RULES is unset: no rules is refused', env: { REWRITE_RULES: '  \n', ...WITH_TOKEN }, adapters: ['lambda', 'serve', ...RULES_COMMANDS], started: false, message: NO_RULES },
   { desc: 'blank REWRITE_RULES is unset: invoke uses its built-in example rules', env: { REWRITE_RULES: '  \n', ...WITH_TOKEN }, adapters: ['invoke'], started: true, image: 'asia.gcr.io/nginx:latest' },
   {
     desc: 'both rules variables are refused',
@@ -170,9 +212,9 @@ const ROWS: readonly Row[] = [
     started: false,
     message: 'WEBHOOK_ALLOW_UNAUTHENTICATED: must be true or false',
   },
-  { desc: 'an invalid rules document stops the command line', env: { REWRITE_RULES: INVALID, ...WITH_TOKEN }, adapters: ['serve', 'invoke', 'check-config'], started: false, message: 'rules[0].replace: must not be empty' },
+  { desc: 'an invalid rules document stops the command line', env: { REWRITE_RULES: INVALID, ...WITH_TOKEN }, adapters: ['serve', 'invoke', ...RULES_COMMANDS], started: false, message: 'rules[0].replace: must not be empty' },
   { desc: 'an invalid rules document: the Lambda starts and fails open', env: { REWRITE_RULES: INVALID, ...WITH_TOKEN }, adapters: ['lambda'], started: true, image: '(unchanged)', message: 'rules[0].replace: must not be empty' },
-  { desc: 'an unknown YAML tag is an error', env: { REWRITE_RULES: TAGGED, ...WITH_TOKEN }, adapters: ['serve', 'invoke', 'check-config'], started: false, message: 'Unresolved tag: !Sub (rules documents use no YAML tags)' },
+  { desc: 'an unknown YAML tag is an error', env: { REWRITE_RULES: TAGGED, ...WITH_TOKEN }, adapters: ['serve', 'invoke', ...RULES_COMMANDS], started: false, message: 'Unresolved tag: !Sub (rules documents use no YAML tags)' },
 ];
 
 const CASES = ROWS.flatMap((row) => row.adapters.map((adapter) => ({ ...row, adapter, name: `${adapter}: ${row.desc}` })));
