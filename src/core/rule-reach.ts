@@ -1,7 +1,7 @@
 /**
  * Warnings about rules that can never match an image or never be reached: a rule an earlier one
  * shadows, a rule an `exclude` covers whole, a rule whose `excludeNamespaces` leave it no namespace,
- * a regex rule whose literal start no name has. And the
+ * a regex rule whose literal start no name has, or that needs a brace V8 reads as text. And the
  * reading of the regexes these checks and src/core/rule-warnings.ts decide by without a regex
  * parser (`openRegex`: a literal, then a tail that takes any rest). Printed by check-config, logged
  * at load (src/core/rules.ts).
@@ -145,6 +145,34 @@ export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: re
   return issues;
 }
 
+/**
+ * The first brace of a regex source that V8 reads as text, shown with what follows it up to its `}`
+ * (`{,2}`, `{`, `}`), or undefined. Without the u flag (src/core/rules.ts compiles rules without
+ * flags) a `{` that does not make a repetition `{n}`, `{n,}` or `{n,m}` is a literal brace, and so
+ * is a `}` outside one: `a{,2}`, "at most 2" in Python and PCRE, is the text `a{,2}` there. No
+ * normalized name holds a brace. Escaped braces and braces in a class are left alone (written so,
+ * they say what they mean).
+ */
+export function literalBrace(source: string): string | undefined {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+    } else if (inClass) {
+      inClass = c !== ']';
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '{' || c === '}') {
+      const rest = source.slice(i, i + 24);
+      const repetition = c === '{' ? /^\{\d+(?:,\d*)?\}/.exec(rest)?.[0] : undefined;
+      if (repetition === undefined) return c === '{' ? (/^\{[^{}\\[\]()]{0,20}\}/.exec(rest)?.[0] ?? '{') : '}';
+      i += repetition.length - 1;
+    }
+  }
+  return undefined;
+}
+
 /** The character at `i` of a regex source when it stands for itself, must be matched there, and no name holds it. */
 function oddCharacterAt(source: string, i: number): string | undefined {
   const c = source[i];
@@ -179,6 +207,15 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
   const issues: Issue[] = [];
   for (const rule of rules) {
     if (rule.kind !== 'regex') continue;
+    const brace = literalBrace(rule.pattern);
+    if (brace !== undefined) {
+      const atMost = /^\{,(\d+)\}$/.exec(brace)?.[1];
+      const write = rule.pattern.includes('${env:')
+        ? '${env:NAME} is replaced in replace only'
+        : atMost !== undefined ? `write {0,${atMost}} for "at most ${atMost}"` : 'remove it, or write a repetition as {n}, {n,} or {n,m} after what it repeats';
+      const message = `rule "${rule.name}": "${brace}" is read as text (rules are compiled without flags: a brace that does not make {n}, {n,} or {n,m} stands for itself), and no name holds a brace, so that part of the regex matches nothing; ${write}`;
+      issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message });
+    }
     // A leading `^` is the anchoring the rewriter adds anyway.
     const source = rule.pattern.startsWith('^') ? rule.pattern.slice(1) : rule.pattern;
     const literal = literalPrefix(source);

@@ -1020,6 +1020,26 @@ describe('validation warnings', () => {
     ]);
   });
 
+  it.each([
+    // check-config --strict said "ok": without the u flag V8 reads these braces as text, which no name holds.
+    ['gcr\\.io/team-a{,2}/(.*)', '{,2}', 'write {0,2} for "at most 2"', 'gcr.io/team-aa/app'],
+    ['gcr\\.io/(.*){', '{', 'remove it, or write a repetition as {n}, {n,} or {n,m} after what it repeats', 'gcr.io/app'],
+    ['gcr\\.io/(.*)}', '}', 'remove it, or write a repetition as {n}, {n,} or {n,m} after what it repeats', 'gcr.io/app'],
+    ['gcr\\.io/[\\]{]?x{abc}/(.*)', '{abc}', 'remove it, or write a repetition as {n}, {n,} or {n,m} after what it repeats', 'gcr.io/x/app'],
+    ['gcr\\.io/${env:AWS_REGION}/(.*)', '{env:AWS_REGION}', '${env:NAME} is replaced in replace only', 'gcr.io/us-west-2/app'],
+  ])('warns that a brace V8 reads as text in %s makes that part of the regex match nothing', (regex, brace, write, image) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([
+      `rules[0].regex: rule "r": "${brace}" is read as text (rules are compiled without flags: a brace that does not make {n}, {n,} or {n,m} stands for itself), and no name holds a brace, so that part of the regex matches nothing; ${write}`,
+    ]);
+    if (r.ok) expect(explainImage(r.rewriter, image)).toMatchObject({ rewritten: image, rule: '' });
+  });
+
+  it.each(['gcr\\.io/x{2}(.*)', 'gcr\\.io/x{2,}(.*)', 'gcr\\.io/x{2,3}?(.*)', 'gcr\\.io/[{}]?(.*)', 'gcr\\.io/\\{?(.*)', 'gcr\\.io/[^]{2}(.*)', 'gcr\\.io/(?<n>[a-z]{1,5})/(.*)', 'gcr\\.io/[\\]{}]?(.*)'])('does not warn about braces that make a repetition, are escaped or are in a class: %s', (regex) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+  });
+
   it.each(['[\\[]?gcr\\.io/(.*)', '\\[::1\\]:5000/team/(.*)', 'gcr\\.io/a_b__c-d\\.e/(.*)', 'localhost:5000/(.*)', 'gcr\\.io/ ?app/(.*)', 'gcr\\.io/x\\d+/(.*)', 'gcr\\.io/#*(.*)', 'gcr\\.io/team\\+?x/(.*)', 'gcr\\.io/team\\#{0,1}x/(.*)', 'gcr\\.io/(?:a|b)/(.*)', ' |gcr\\.io/(.*)'])('does not warn about a regex whose literal start holds only characters of names: %s', (regex) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
