@@ -21,10 +21,17 @@ function stdinNotDirectory(): void {
   if (directory) throw Object.assign(new Error('stdin is a directory: give one file (-f FILE, or < FILE) or a pipe (kustomize build DIR | ...)'), { code: 'EISDIR' });
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+/** stdin's text; past `maxBytes` bytes it stops reading (./common.ts, Io's readStdin). */
+async function readAll(stream: NodeJS.ReadableStream, maxBytes = Number.POSITIVE_INFINITY): Promise<string> {
   stdinNotDirectory();
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  let size = 0;
+  for await (const c of stream) {
+    const chunk = typeof c === 'string' ? Buffer.from(c) : c;
+    size += chunk.length;
+    if (size > maxBytes) throw Object.assign(new Error(`stdin holds more than ${String(maxBytes)} bytes`), { code: 'ERR_STRING_TOO_LONG' });
+    chunks.push(chunk);
+  }
   return strictUtf8.decode(Buffer.concat(chunks));
 }
 
@@ -79,7 +86,7 @@ const code = await main(process.argv.slice(2), {
   },
   stderrBacklog: () => process.stderr.writableLength,
   env: process.env,
-  readStdin: () => readAll(process.stdin),
+  readStdin: (maxBytes) => readAll(process.stdin, maxBytes),
   stdinChunks: () => {
     stdinNotDirectory();
     return process.stdin;

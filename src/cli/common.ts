@@ -18,7 +18,12 @@ export interface Io {
   readonly stdout: (s: string) => void;
   readonly stderr: (s: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly readStdin: () => Promise<string>;
+  /**
+   * stdin's text. With `maxBytes`, reading stops past that many bytes with an error whose code is
+   * `ERR_STRING_TOO_LONG` (as V8's for a text too long to hold): an endless or huge stdin is not
+   * held in memory whole before it can be refused.
+   */
+  readonly readStdin: (maxBytes?: number) => Promise<string>;
   /**
    * stdin's bytes as they arrive, for a command that answers as it reads (`explain -`); without it,
    * such a command takes `readStdin`'s text in one piece.

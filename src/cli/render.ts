@@ -16,9 +16,9 @@
  * a rewrite the first rendering is the answer: no verifier, no network.
  */
 import { constants } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
+import { readUpTo } from '../config/bounded-read.js';
 import { describeSystemError } from '../config/system-error.js';
 import { printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
@@ -43,11 +43,16 @@ const isUtf16 = (bytes: Buffer): boolean => bytes.length >= 2 && ((bytes[0] === 
 const TOO_LONG = `is larger than node can read as one text (${Math.floor(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB)`;
 const isTooLong = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG';
 
-/** The manifests of `-f FILE` (`-` or no flag: stdin); undefined after printing why they cannot be read. */
+/**
+ * The manifests of `-f FILE` (`-` or no flag: stdin); undefined after printing why they cannot be read.
+ * At most MAX_STRING_LENGTH bytes are read (a UTF-8 text has at least as many bytes as characters):
+ * read whole first, `-f /dev/zero` or an endless pipe took all the memory (5 GB in 8 s) before the
+ * text could be refused.
+ */
 export async function readManifests(file: string | undefined, io: Io): Promise<string | undefined> {
   if (file === undefined || file === '-') {
     try {
-      return await io.readStdin();
+      return await io.readStdin(constants.MAX_STRING_LENGTH);
     } catch (e) {
       if (!isNotUtf8(e) && !isTooLong(e)) throw e;
       io.stderr(`error: stdin ${isTooLong(e) ? TOO_LONG : NOT_UTF8}\n`);
@@ -56,11 +61,15 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
   }
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readUpTo(file, constants.MAX_STRING_LENGTH + 1);
   } catch (e) {
     // `kubectl apply -f DIR` reads a folder of manifests; -f here takes one file: say so, not only EISDIR.
     const hint = (e as NodeJS.ErrnoException).code === 'EISDIR' ? '; -f takes one file, not a directory, or - for stdin' : '';
     io.stderr(`error: cannot read ${file}: ${describeSystemError(e)}${hint}\n`);
+    return undefined;
+  }
+  if (bytes.length > constants.MAX_STRING_LENGTH) {
+    io.stderr(`error: ${file} ${TOO_LONG}\n`);
     return undefined;
   }
   try {

@@ -9,7 +9,8 @@
  */
 import { constants } from 'node:buffer';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -172,6 +173,38 @@ describe('the bundled CLI', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     return { code, out, err };
   }
+
+  // Read whole before any check, `render -f /dev/zero` or `yes | render` took all the memory
+  // (5 GB in 8 s) and never ended. Reading now stops past MAX_STRING_LENGTH bytes, the most a text
+  // node can hold has, without waiting for an end the writer here never gives.
+  it.each([
+    ['render', 'stdin'],
+    ['audit', 'a named pipe (-f FIFO)'],
+  ])('%s from %s that does not end: exit 2 once past what node can hold, said plainly', async (command, from) => {
+    await cliReady;
+    const fifo = join(dir, `endless-${command}`);
+    const fromStdin = from === 'stdin';
+    if (!fromStdin) execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [cli, command, '--config', RULES, '-f', fromStdin ? '-' : fifo], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    let exited: number | null | undefined;
+    const exit = new Promise<void>((resolve) => child.once('exit', (code) => {
+      exited = code;
+      resolve();
+    }));
+    const sink = fromStdin ? child.stdin : createWriteStream(fifo);
+    sink.on('error', () => undefined);
+    // A few MiB past the limit, then no more and no end: without the bound the command waits for ever.
+    const chunk = Buffer.alloc(1024 * 1024, 'y');
+    for (let written = 0; exited === undefined && written <= constants.MAX_STRING_LENGTH + 4 * chunk.length; written += chunk.length) {
+      if (!sink.write(chunk)) await Promise.race([once(sink, 'drain').catch(() => undefined), exit]);
+    }
+    await Promise.race([exit, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+    child.kill();
+    sink.destroy();
+    expect({ code: exited, err }).toEqual({ code: 2, err: `error: ${fromStdin ? 'stdin' : fifo} is larger than node can read as one text (${Math.floor(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB)\n` });
+  }, 120_000);
 
   it('refuses stdin that is not UTF-8 (exit 2, nothing on stdout)', async () => {
     const r = await spawnCli(['render', '--config', RULES], Buffer.from([0x23, 0x20, 0xe9, 0x0a]));
