@@ -13,14 +13,20 @@
  * status (like `sam local invoke`); 1 when the event file cannot be read; 2 for invalid rules;
  * 64 for unusable settings.
  */
-import { readFile } from 'node:fs/promises';
 import { type Command, EXIT, openCliSources, parseFlags, UsageError } from './common.js';
 import { userPath } from './user-path.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
+import { readUpTo } from '../config/bounded-read.js';
 import { describeSystemError } from '../config/system-error.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, LAMBDA_MAX_RESULT_BYTES, type WebhookResult } from '../lambda/handler.js';
 import { createObservability, logLevelFromEnv } from '../observability/telemetry.js';
+
+/**
+ * An event file larger than this is refused unread: Lambda takes events of at most 6 MB (README,
+ * "Sizes"), and a file read whole (`invoke /dev/zero`) took all the memory node could give a string.
+ */
+export const MAX_EVENT_FILE_BYTES = 64 * 1024 * 1024;
 
 /** The rules `invoke` uses when given none: the demo's rule, and a Docker Hub mirror. */
 export const EXAMPLE_RULES = `# Built-in example rules of "image-rewriter invoke".
@@ -79,9 +85,11 @@ export const command: Command = async (args, io) => {
   try {
     // A byte order mark is not JSON, but editors on Windows (and PowerShell 5's Out-File) write one:
     // read past it, as rules documents are read.
-    event = JSON.parse((await readFile(userPath(io.env, 'invoke', file), 'utf8')).replace(/^\uFEFF/, ''));
+    const bytes = await readUpTo(userPath(io.env, 'invoke', file), MAX_EVENT_FILE_BYTES + 1);
+    if (bytes.length > MAX_EVENT_FILE_BYTES) throw new RangeError(`larger than ${String(MAX_EVENT_FILE_BYTES)} bytes (a Lambda event is at most 6 MB)`);
+    event = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
   } catch (e) {
-    const reason = e instanceof SyntaxError ? 'not valid JSON' : describeSystemError(e);
+    const reason = e instanceof SyntaxError ? 'not valid JSON' : e instanceof RangeError ? e.message : describeSystemError(e);
     io.stderr(`error: cannot read event ${file}: ${reason}\n`);
     return EXIT.failure;
   }

@@ -3,12 +3,12 @@
  * streams; stdout is only the pretty answer, logs and metrics go to stderr.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type Io, main } from '../../src/cli/main.js';
 import { parseRules } from '../../src/config/load.js';
-import { EXAMPLE_RULES, presentResult } from '../../src/cli/invoke.js';
+import { EXAMPLE_RULES, MAX_EVENT_FILE_BYTES, presentResult } from '../../src/cli/invoke.js';
 import { EVENT_TOKEN, EVENTS_DIR, loadEvent, withBody } from '../helpers/events.js';
 import { manyImagesReview } from '../helpers/admission-review.js';
 
@@ -178,6 +178,16 @@ describe('invoke', () => {
     const r = await run(['-q', file()]);
     expect(r.code).toBe(EXIT.failure);
     expect(r.stderr).toContain(reason);
+  });
+
+  // Read whole, `invoke /dev/zero` took all the memory node gives a string (0.6 GB) and ended on
+  // V8's "Invalid string length"; a file over the bound is refused before it is read whole.
+  it('exits 1 on a file larger than any event, without reading it whole', async () => {
+    const big = join(dir, 'big.json');
+    await writeFile(big, '');
+    await truncate(big, MAX_EVENT_FILE_BYTES + 1); // sparse: no disk used
+    const r = await run(['-q', big]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: EXIT.failure, stderr: `error: cannot read event ${big}: larger than ${String(MAX_EVENT_FILE_BYTES)} bytes (a Lambda event is at most 6 MB)\n` });
   });
 
   it.each([[[]], [['a.json', 'b.json']], [['--nope', 'a.json']]])('is a usage error with arguments %j', async (args) => {
