@@ -39,7 +39,7 @@
  *   printed header says so). A `${env:NAME}` of a replace that is not set here gets a placeholder
  *   (src/cli/webhook-config-rules.ts): the conditions never depend on replace.
  */
-import { readFile } from 'node:fs/promises';
+import { readUpTo } from '../config/bounded-read.js';
 import { Document } from 'yaml';
 import { type Command, EXIT, parseFlags, UsageError } from './common.js';
 import { describeSystemError } from '../config/system-error.js';
@@ -57,6 +57,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 5;
 /** The API server accepts 1..30 seconds. */
 export const MIN_TIMEOUT_SECONDS = 1;
 export const MAX_TIMEOUT_SECONDS = 30;
+/** A --ca-bundle larger than this is refused unread (src/serve/certificates.ts bounds its PEM files alike). */
+export const MAX_CA_BUNDLE_BYTES = 1024 * 1024;
 /** API Gateway's integration timeout for a REST API: past it, it answers 504 (docs: "Amazon API Gateway quotas"). */
 const API_GATEWAY_SECONDS = 29;
 /**
@@ -368,12 +370,19 @@ export const command: Command = async (args, io) => {
   let caBundlePem: string | undefined;
   const caFile = values['ca-bundle'];
   if (caFile !== undefined) {
+    // Bounded, as serve's certificate files are: read whole, --ca-bundle /dev/zero took 0.6 GB.
+    let bytes: Buffer;
     try {
-      caBundlePem = await readFile(caFile, 'utf8');
+      bytes = await readUpTo(caFile, MAX_CA_BUNDLE_BYTES + 1);
     } catch (e) {
       io.stderr(`error: cannot read --ca-bundle ${caFile}: ${describeSystemError(e)}\n`);
       return EXIT.failure;
     }
+    if (bytes.length > MAX_CA_BUNDLE_BYTES) {
+      io.stderr(`error: cannot read --ca-bundle ${caFile}: larger than ${String(MAX_CA_BUNDLE_BYTES)} bytes, not a bundle of PEM certificates\n`);
+      return EXIT.failure;
+    }
+    caBundlePem = bytes.toString('utf8');
   }
   const versionsText = values['admission-review-versions'];
   const scopeText = values.scope;

@@ -1,6 +1,6 @@
 /** `webhook-config`: the MutatingWebhookConfiguration object, the flag validation, and mutating-webhook.yaml kept in sync. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -9,6 +9,7 @@ import { OPT_IN_LABEL, OPT_IN_VALUE, SKIP_LABEL, SKIP_VALUE } from '../../src/co
 import { WORKLOAD_TYPES, workloadTypeOf } from '../../src/core/workload.js';
 import { NOT_DEPLOYMENT_REPLICASET_EXPRESSION } from '../../src/core/match-conditions.js';
 import {
+  MAX_CA_BUNDLE_BYTES,
   PLACEHOLDER_URL,
   WEBHOOK_NAME,
   WebhookConfigError,
@@ -364,6 +365,16 @@ describe('image-rewriter webhook-config', () => {
     expect(await main(['webhook-config', '--url', URL_OK, '--ca-bundle', join(scratch, 'nope.pem')], missing)).toBe(EXIT.failure);
     expect(missing.err()).toContain('cannot read --ca-bundle');
     expect(missing.err()).toContain('ENOENT');
+  });
+
+  // Read whole, --ca-bundle /dev/zero took 0.6 GB and failed on V8's "Invalid string length".
+  it('exits 1 on a --ca-bundle larger than any bundle of certificates, without reading it whole', async () => {
+    const big = join(scratch, 'big.pem');
+    await writeFile(big, '');
+    await truncate(big, MAX_CA_BUNDLE_BYTES + 1); // sparse: no disk used
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', URL_OK, '--ca-bundle', big], io)).toBe(EXIT.failure);
+    expect(io.err()).toBe(`error: cannot read --ca-bundle ${big}: larger than ${String(MAX_CA_BUNDLE_BYTES)} bytes, not a bundle of PEM certificates\n`);
   });
 });
 
