@@ -6,7 +6,7 @@
  * Streamed, not read whole first: a cluster's worth of images (tens of MB) was held as one string,
  * then as an array of every image, and every answer line waited for the last image (78 MB of
  * images: 3.1 GB RSS). Written by hand: a strict UTF-8 decoder in streaming mode and a split at
- * the last newline of what has arrived are all it takes.
+ * the last separator (a line end, a space or a tab) of what has arrived are all it takes.
  */
 import { strictUtf8Stream } from './common.js';
 
@@ -24,7 +24,9 @@ export async function* stdinWords(chunks: AsyncIterable<Uint8Array>): AsyncGener
       // A byte order mark (a list saved by a Windows editor) is not part of the first image.
       if (text.startsWith('\uFEFF')) text = text.slice(1);
     }
-    const last = text.lastIndexOf('\n');
+    // Cut at the last separator, not only at the last line end: `kubectl get pods -o
+    // jsonpath='{..image}'` prints every image on one line, which was held whole (767 MB for 65 MB).
+    const last = Math.max(text.lastIndexOf('\n'), text.lastIndexOf(' '), text.lastIndexOf('\t'));
     if (last === -1) {
       rest += text;
       return;

@@ -84,6 +84,32 @@ describe('stdinWords', () => {
     expect((await third).value).toBe('gcr.io/cd');
     expect((await words.next()).done).toBe(true);
   });
+
+  // `kubectl get pods -o jsonpath='{..image}'` prints every image on one line, spaces between them
+  // (no line end at all): cut only at line ends, that line was held whole until stdin ended
+  // (65 MB of images: 767 MB RSS against 127 MB for the same images one per line).
+  it('gives each word of a line before the rest of the line arrives (jsonpath output: one line, spaces between)', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const source = (async function* () {
+      yield Buffer.from('gcr.io/a gcr.io/b\tgcr.io/c');
+      await gate;
+      yield Buffer.from('d gcr.io/e');
+    })();
+    const words = stdinWords(source);
+    // Before the rest arrives (the gate still closed): 'waiting' if the first word is held back.
+    const first = await Promise.race([words.next().then((r) => r.value), new Promise((r) => {
+      setTimeout(() => {
+        r('waiting');
+      }, 2000);
+    })]);
+    release();
+    expect(first).toBe('gcr.io/a');
+    expect((await words.next()).value).toBe('gcr.io/b');
+    expect((await words.next()).value).toBe('gcr.io/cd');
+    expect((await words.next()).value).toBe('gcr.io/e');
+    expect((await words.next()).done).toBe(true);
+  });
 });
 
 describe('explain -', () => {
