@@ -92,6 +92,7 @@ const code = await main(process.argv.slice(2), {
     return process.stdin;
   },
   stdoutDrained,
+  stdoutClosed: () => stdoutClosed,
   ...(process.argv[1] === undefined ? {} : { processEntry: process.argv[1] }),
 });
 // A write that failed before the command returned; one that fails later sets the code itself.

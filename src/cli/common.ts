@@ -36,6 +36,11 @@ export interface Io {
    */
   readonly stdoutDrained?: () => Promise<void>;
   /**
+   * True once stdout's reader has gone (EPIPE: `explain - | head -1`): a command answering an
+   * endless stdin as it reads stops there, as a writer killed by SIGPIPE would. Without it, never.
+   */
+  readonly stdoutClosed?: () => boolean;
+  /**
    * The script this process runs (dist/cli.js), set by the CLI's entry point only: commands that
    * start more processes of it (`serve --workers`) need it; in-process callers (tests) leave it out.
    */

@@ -89,6 +89,8 @@ const explain: Command = async (args, io) => {
     let sinceWait = 0;
     try {
       for await (const image of stdinWords(chunks)) {
+        // No one reads the answers any more (`yes IMAGE | explain - | head -1`): stop reading.
+        if (io.stdoutClosed?.() === true) break;
         explainOne(image);
         if (++sinceWait >= DRAIN_EVERY && io.stdoutDrained !== undefined) {
           sinceWait = 0;

@@ -113,6 +113,26 @@ describe('stdinWords', () => {
 });
 
 describe('explain -', () => {
+  // `yes IMAGE | explain - | head -1` never ended: stdout's EPIPE was dropped (bin.ts) and the
+  // endless stdin read on, where a writer killed by SIGPIPE would have stopped.
+  it('stops reading stdin once no one reads the answers (stdout closed)', async () => {
+    const io = captureIo(TEST_ENV);
+    let chunksRead = 0;
+    const code = await main(['explain', '-c', demo, '-'], {
+      ...io,
+      stdoutClosed: () => io.out() !== '',
+      stdinChunks: () =>
+        Readable.from(
+          (function* () {
+            for (; chunksRead < 100_000; chunksRead++) yield Buffer.from('gcr.io/a\n');
+          })(),
+        ),
+    });
+    expect(code).toBe(EXIT.ok);
+    // Without the stop: every one of the 100,000 chunks.
+    expect(chunksRead).toBeLessThan(100);
+  });
+
   it('answers the images read so far before stdin ends', async () => {
     const io = captureIo(TEST_ENV);
     let release: () => void = () => undefined;
