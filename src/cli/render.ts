@@ -46,7 +46,7 @@ const isTooLong = (e: unknown): boolean => (e as NodeJS.ErrnoException).code ===
 /**
  * The manifests of `-f FILE` (`-` or no flag: stdin); undefined after printing why they cannot be read.
  * At most MAX_STRING_LENGTH bytes are read (a UTF-8 text has at least as many bytes as characters):
- * read whole first, `-f /dev/zero` or an endless pipe took all the memory (5 GB in 8 s) before the
+ * read whole first, `-f /dev/zero` or an endless pipe took all the memory there was before the
  * text could be refused.
  */
 export async function readManifests(file: string | undefined, io: Io): Promise<string | undefined> {

@@ -25,7 +25,7 @@ export async function* stdinWords(chunks: AsyncIterable<Uint8Array>): AsyncGener
       if (text.startsWith('\uFEFF')) text = text.slice(1);
     }
     // Cut at the last separator, not only at the last line end: `kubectl get pods -o
-    // jsonpath='{..image}'` prints every image on one line, which was held whole (767 MB for 65 MB).
+    // jsonpath='{..image}'` prints every image on one line, which was held whole until stdin ended.
     const last = Math.max(text.lastIndexOf('\n'), text.lastIndexOf(' '), text.lastIndexOf('\t'));
     if (last === -1) {
       rest += text;

@@ -370,7 +370,7 @@ export const command: Command = async (args, io) => {
   let caBundlePem: string | undefined;
   const caFile = values['ca-bundle'];
   if (caFile !== undefined) {
-    // Bounded, as serve's certificate files are: read whole, --ca-bundle /dev/zero took 0.6 GB.
+    // Bounded, as serve's certificate files are: read whole, --ca-bundle /dev/zero took what memory node gives a string.
     let bytes: Buffer;
     try {
       bytes = await readUpTo(caFile, MAX_CA_BUNDLE_BYTES + 1);
