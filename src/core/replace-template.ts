@@ -60,8 +60,9 @@ export function substituteEnv(value: string, env: Readonly<Record<string, string
 }
 
 /**
- * Whether a name's first component is a registry host (has a `.` or a `:`, or is `localhost`), as
- * the kubelet decides; otherwise it pulls the name from Docker Hub.
+ * Whether a name's first component is a registry host written as rules write hosts: it has a `.`
+ * or a `:`, or is `localhost`; otherwise the kubelet pulls the name from Docker Hub. (A first
+ * component in capitals is a host too for the reference grammar, but not one written in lower case.)
  */
 export function hasRegistryHost(name: string): boolean {
   const slash = name.indexOf('/');
@@ -71,6 +72,13 @@ export function hasRegistryHost(name: string): boolean {
 
 const noHost = (replace: string): string => {
   const first = replace.split('/')[0] ?? '';
+  // Capitals make a first component a host for the reference grammar (`MIRROR/x` is host MIRROR,
+  // not Docker Hub's docker.io/MIRROR/x, which the grammar refuses): refused all the same, since
+  // hosts are written in lower case (docs/design.md, "Rewrite semantics"), but not for Docker Hub.
+  if (first !== first.toLowerCase()) {
+    const lower = first.toLowerCase();
+    return `"${replace}" starts with "${first}", a registry host only because of its capitals (in lower case, "${lower}" would be a Docker Hub name); write the host in lower case, with a dot or a port, e.g. "${lower}.example.com"`;
+  }
   return `"${replace}" does not start with a registry host, so the kubelet would pull "${replace}/..." from Docker Hub (docker.io/${replace}/...); write the host, e.g. "${first}.example.com"`;
 };
 

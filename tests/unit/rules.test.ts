@@ -651,6 +651,18 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
     }
   });
 
+  it.each([
+    ['a match rule', "match: gcr.io\n    replace: 'Mirror'", 'Mirror'],
+    ['a match rule, with a path', "match: gcr.io\n    replace: 'MIRROR/gcr'", 'MIRROR/gcr'],
+    ['a regex rule', "regex: 'gcr\\.io/(.*)'\n    replace: 'Mirror/$1'", 'Mirror'],
+  ])('%s whose replace starts with one label in capitals is refused as a host in capitals, not as Docker Hub (the grammar reads `MIRROR/x` as host MIRROR)', (_kind, fields, replace) => {
+    const r = parseRules(`rules:\n  - name: r\n    ${fields}\n`, {});
+    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([
+      `rules[0].replace: "${replace}" starts with "${replace.split('/')[0] ?? ''}", a registry host only because of its capitals (in lower case, "${(replace.split('/')[0] ?? '').toLowerCase()}" would be a Docker Hub name); write the host in lower case, with a dot or a port, e.g. "${(replace.split('/')[0] ?? '').toLowerCase()}.example.com"`,
+    ]);
+    expect(explainImage(rewriterFrom('rules:\n  - name: hub\n    match: docker.io\n    replace: hub.example.com\n'), `${replace.split('/')[0] ?? ''}/x`)).toMatchObject({ rule: '' });
+  });
+
   it('leaves the image alone, with the reason, when a group gives a first component that is not a host', () => {
     const r = rewriterFrom(`rules:\n  - name: r\n    regex: '([a-z.]+)\\.example\\.com/(.*)'\n    replace: $1/$2\n`);
     expect(r.rewrite('team.example.com/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "team/app:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
