@@ -9,6 +9,7 @@
  */
 import { DOCKER_HUB_HOSTS, matchedHost } from './matched-name.js';
 import { parseNormalizedNamed } from './reference.js';
+import type { RegexSample } from './regex-samples.js';
 
 /** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -214,6 +215,25 @@ export function templateHostFromGroup(parts: readonly TemplatePart[]): boolean {
     if (p.text.includes('/')) return false;
   }
   return false;
+}
+
+/**
+ * A result of a regex rule whose template writes its first component with a group, when none of
+ * its samples (the few, then more: src/core/regex-samples.ts) is a name with a registry host: the
+ * kubelet would pull each from Docker Hub, so each is refused at admission (src/core/rules.ts) and
+ * the rule rewrites nothing. Undefined when one has a host, a literal writes it, or none was made.
+ */
+export function hostlessSample(parts: readonly TemplatePart[], first: () => readonly RegexSample[], more: () => readonly RegexSample[]): RegexSample | undefined {
+  let fromGroup = false;
+  for (const p of parts) {
+    if (!('text' in p)) fromGroup = true;
+    if (!('text' in p) || p.text.includes('/')) break;
+  }
+  if (!fromGroup) return undefined;
+  const hostless = (list: readonly RegexSample[]): boolean => list.length > 0 && list.every((s) => !s.out.includes('/') || !hasRegistryHost(s.out));
+  if (!hostless(first())) return undefined;
+  const all = more();
+  return hostless(all) ? all[0] : undefined;
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
@@ -149,7 +149,18 @@ function compileRule(
   }
   if (issues.length > before) return undefined;
   const start = templateStart(parts);
-  samples.set(index, { start, first, more: () => regexSamples(source, apply, MORE_RULE_SAMPLES) });
+  const more = (): readonly RegexSample[] => regexSamples(source, apply, MORE_RULE_SAMPLES);
+  samples.set(index, { start, first, more });
+  const noHost = hostlessSample(parts, first, more);
+  if (noHost !== undefined) {
+    // Each result without a registry host is refused at admission (rewrite(), below): the rule
+    // rewrites nothing, which check-config must say (docs/design.md, "Rewrite semantics").
+    issues.push({
+      path: replacePath,
+      severity: 'warning',
+      message: `rule "${spec.name}" rewrites nothing: no result it gives starts with a registry host, a first component with a "." or a ":", or localhost (it gives "${noHost.out}" for "${noHost.name}"), and a result without one (a Docker Hub name) is left unchanged at admission; write the host in the replace, e.g. "mirror.example.com/${replace}"`,
+    });
+  }
   const hostSuffix = templateHostSuffix(parts);
   const hostExact = templateHostExact(parts);
   // With verify, the webhook asks the target's host: a host from the Pod's own text is any address

@@ -663,6 +663,26 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
     expect(explainImage(rewriterFrom('rules:\n  - name: hub\n    match: docker.io\n    replace: hub.example.com\n'), `${replace.split('/')[0] ?? ''}/x`)).toMatchObject({ rule: '' });
   });
 
+  it.each([
+    ['the group alone', "'$1/$2'", 'x/x'],
+    ['text, then the group', "'mir$1/$2'", 'mirx/x'],
+  ])('warns at load that a rule rewrites nothing when no result has a host (%s: a group of letters never writes a "." or a ":")', (_what, replace, out) => {
+    const doc = `rules:\n  - name: r\n    regex: 'gcr\\.io/([a-z]+)/(.*)'\n    replace: ${replace}\n`;
+    const r = parseRules(doc, {});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.warnings.map(formatIssue)).toEqual([
+      `rules[0].replace: rule "r" rewrites nothing: no result it gives starts with a registry host, a first component with a "." or a ":", or localhost (it gives "${out}" for "gcr.io/x/x"), and a result without one (a Docker Hub name) is left unchanged at admission; write the host in the replace, e.g. "mirror.example.com/${replace.slice(1, -1)}"`,
+    ]);
+    // What the warning says: every image the regex matches is left as it is.
+    expect(r.rewriter.rewrite('gcr.io/team/app:1')).toMatchObject({ kind: 'rejected' });
+  });
+
+  it('gives no such warning when a group can write a host (a class with ".")', () => {
+    const r = parseRules(`rules:\n  - name: r\n    regex: '([a-z.]+)\\.example\\.com/(.*)'\n    replace: $1/$2\n`, {});
+    expect(r.ok ? r.warnings : ['not ok']).toEqual([]);
+  });
+
   it('leaves the image alone, with the reason, when a group gives a first component that is not a host', () => {
     const r = rewriterFrom(`rules:\n  - name: r\n    regex: '([a-z.]+)\\.example\\.com/(.*)'\n    replace: $1/$2\n`);
     expect(r.rewrite('team.example.com/app:1')).toMatchObject({ kind: 'rejected', error: 'rule "r" produced "team/app:1", which does not start with a registry host: the kubelet would pull it from Docker Hub' });
