@@ -224,12 +224,20 @@ export function templateHostFromGroup(parts: readonly TemplatePart[]): boolean {
  * the rule rewrites nothing. Undefined when one has a host, a literal writes it, or none was made.
  */
 export function hostlessSample(parts: readonly TemplatePart[], first: () => readonly RegexSample[], more: () => readonly RegexSample[]): RegexSample | undefined {
+  // The first component's own text: with a "." or a ":" every result has a host, and no sample is
+  // made (making them runs the regex, which compiles it: a cost at load for each such rule).
   let fromGroup = false;
+  let text = '';
   for (const p of parts) {
-    if (!('text' in p)) fromGroup = true;
-    if (!('text' in p) || p.text.includes('/')) break;
+    if (!('text' in p)) {
+      fromGroup = true;
+      continue;
+    }
+    const slash = p.text.indexOf('/');
+    text += slash < 0 ? p.text : p.text.slice(0, slash);
+    if (slash >= 0) break;
   }
-  if (!fromGroup) return undefined;
+  if (!fromGroup || text.includes('.') || text.includes(':')) return undefined;
   const hostless = (list: readonly RegexSample[]): boolean => list.length > 0 && list.every((s) => !s.out.includes('/') || !hasRegistryHost(s.out));
   if (!hostless(first())) return undefined;
   const all = more();
