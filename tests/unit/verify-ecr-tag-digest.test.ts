@@ -139,6 +139,15 @@ describe('ECR targets pinned as tag@digest', () => {
     expect(asked()).toEqual([BY_TAG, BY_DIGEST]);
   });
 
+  it("does not open the registry's breaker when failed imports leave tag@digest images unreachable, one after another (ECR answered)", async () => {
+    ecr.on(BatchGetImageCommand, { repositoryName: REPO, imageIds: BY_DIGEST }).resolves({ images: [], failures: [{ imageId: BY_DIGEST[0], failureCode: 'ImageNotFound' }] });
+    ecr.on(BatchGetImageCommand, { repositoryName: REPO, imageIds: BY_TAG }).rejects(awsError('UnableToGetUpstreamImageException'));
+    ecr.on(BatchGetImageCommand, { repositoryName: 'team/app' }).resolves({ images: [{ imageId: { imageDigest: PINNED }, imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), breakerFailures: 2 });
+    for (let i = 0; i < 3; i++) expect((await v.verify([{ image: `${ECR_HOST}/${REPO}:1.27@${PINNED}`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
+    expect((await v.verify([{ image: `${ECR_HOST}/team/app:1@${PINNED}`, platforms: [] }])).verdicts[0]).toEqual({ status: 'present', cached: false });
+  });
+
   it('is missing when the tag is not found either, and by digest no repository after a failed import is unreachable', async () => {
     ecr.on(BatchGetImageCommand, { imageIds: BY_DIGEST }).resolves({ images: [], failures: [{ imageId: BY_DIGEST[0], failureCode: 'ImageNotFound' }] });
     ecr.on(BatchGetImageCommand, { imageIds: BY_TAG }).resolves({ images: [], failures: [{ imageId: BY_TAG[0], failureCode: 'ImageNotFound' }] });

@@ -110,6 +110,30 @@ describe('ECR targets', () => {
     expect((await v.verify([{ image: `${ECR_HOST}/mirror/nginx:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
   });
 
+  it('does not open the breaker on the upstream failure codes of a pull-through cache, one after another, and names the image as asked', async () => {
+    // BatchGetImage's `failures` (not an exception): ECR answered; only the cache's upstream failed.
+    const digest = `sha256:${'c'.repeat(64)}`;
+    ecr.on(BatchGetImageCommand, { repositoryName: 'quay/app' }).resolves({ failures: [{ failureCode: 'UpstreamUnavailable' }] });
+    ecr.on(BatchGetImageCommand, { repositoryName: 'ghcr/app' }).resolves({ failures: [{ failureCode: 'UpstreamAccessDenied' }] });
+    ecr.on(BatchGetImageCommand, { repositoryName: 'team/app' }).resolves({ images: [{ imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), breakerFailures: 2 });
+    const verdicts = [];
+    for (const image of [`${ECR_HOST}/quay/app:1`, `${ECR_HOST}/ghcr/app@${digest}`, `${ECR_HOST}/quay/app:2`]) verdicts.push((await v.verify([{ image, platforms: [] }])).verdicts[0]);
+    expect(verdicts).toEqual([
+      { status: 'unreachable', reason: `ECR could not answer for ${ECR_HOST}/quay/app:1 (UpstreamUnavailable)` },
+      { status: 'unreachable', reason: `ECR could not answer for ${ECR_HOST}/ghcr/app@${digest} (UpstreamAccessDenied)` },
+      { status: 'unreachable', reason: `ECR could not answer for ${ECR_HOST}/quay/app:2 (UpstreamUnavailable)` },
+    ]);
+    expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+  });
+
+  it('asks for the manifest in the index media types too, so a multi-platform image comes back as its index', async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
+    expect((await ecrVerifier().verify([{ image: `${ECR_HOST}/a:1`, platforms: ['linux/arm64'] }])).verdicts[0]?.status).toBe('present');
+    const accepted = ecr.commandCalls(BatchGetImageCommand)[0]?.args[0].input.acceptedMediaTypes;
+    expect(accepted).toEqual(expect.arrayContaining(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']));
+  });
+
   it('checks platforms in the index BatchGetImage returns', async () => {
     ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
     const { verdicts } = await ecrVerifier().verify([
