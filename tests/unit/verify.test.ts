@@ -314,6 +314,7 @@ describe('registry credentials', () => {
   it.each([
     ['an auth that is not base64 of user:password', { auth: Buffer.from('nocolon').toString('base64') }],
     ['a username without a password', { username: 'node' }],
+    ['a password without a username', { password: 'pulls' }],
   ])('refuses an entry whose credentials cannot be read (%s), though another is good', (_what, entry) => {
     // Skipped, the host's checks went anonymous and a refusal said "no registry credentials" for a
     // host the secret names: the broken entry was never reported.
@@ -357,6 +358,26 @@ describe('registry credentials', () => {
     // the nodes pull docker.io images with the index.docker.io entry, so the check asks with it.
     const value = { auths: Object.fromEntries(hosts.map((h) => [h, h.includes('index') || h === 'docker.io' ? { username: 'hub', password: 'pull' } : { username: 'ci', password: 'push' }])) };
     expect(parseCredentials(JSON.stringify(value)).get('docker.io')).toEqual({ username: 'hub', password: 'pull' });
+  });
+
+  it("uses an entry under another of Docker Hub's hosts when there is none under index.docker.io", () => {
+    const value = { auths: { 'registry.hub.docker.com': { username: 'ci', password: 'push' }, 'quay.io': { username: 'q', password: 'r' } } };
+    expect(parseCredentials(JSON.stringify(value)).get('docker.io')).toEqual({ username: 'ci', password: 'push' });
+  });
+
+  it('reads once per REFRESH_MS on a clock far from zero, after a failed read too (not at every check)', async () => {
+    let clock = 10 * REFRESH_MS;
+    secrets.on(GetSecretValueCommand).rejectsOnce(awsError('ThrottlingException')).resolves({ SecretString: '{"r.example.com":{"username":"u","password":"p"}}' });
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps(() => clock));
+    expect(await source('r.example.com', signal())).toMatchObject({ credentials: undefined, unavailable: 'cannot read secret s (ThrottlingException)' });
+    const readAt = (clock += RETRY_MS);
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+    for (const later of [1000, RETRY_MS, REFRESH_MS - 1]) {
+      clock = readAt + later;
+      expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
   });
 
   it('needs nothing when none is configured', async () => {
