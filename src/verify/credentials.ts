@@ -55,7 +55,8 @@ const isHubOwn = (text: string): boolean => {
 /**
  * An entry's credentials. A non-empty `auth` wins over `username` and `password`, as the kubelet
  * (credentialprovider's DockerConfigEntry) and the Docker CLI read an entry that has both: the
- * check then asks with what the nodes pull with.
+ * check then asks with what the nodes pull with. Its username may be empty (`:token`), as the
+ * kubelet reads it (split at the first colon) and pulls with it.
  */
 function entryCredentials(v: unknown): RegistryCredentials | undefined {
   if (!isRecord(v)) return undefined;
@@ -63,7 +64,7 @@ function entryCredentials(v: unknown): RegistryCredentials | undefined {
   if (typeof auth === 'string' && auth !== '') {
     const text = Buffer.from(auth, 'base64').toString('utf8');
     const colon = text.indexOf(':');
-    if (colon > 0) return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+    if (colon >= 0) return { username: text.slice(0, colon), password: text.slice(colon + 1) };
   }
   if (typeof username === 'string' && typeof password === 'string') return { username, password };
   return undefined;

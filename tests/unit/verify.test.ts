@@ -297,6 +297,8 @@ describe('registry credentials', () => {
   it('reads an entry with both "auth" and "username"/"password" as the kubelet does: "auth" wins', () => {
     const entry = { auth: Buffer.from('node:pulls').toString('base64'), username: 'stale', password: 'old' };
     expect(parseCredentials(JSON.stringify({ auths: { 'r.example.com': entry } })).get('r.example.com')).toEqual({ username: 'node', password: 'pulls' });
+    // An empty username (a token as the password), as the kubelet reads it and pulls with it.
+    expect(parseCredentials(JSON.stringify({ auths: { 'r.example.com': { auth: Buffer.from(':t0ken:x').toString('base64') } } })).get('r.example.com')).toEqual({ username: '', password: 't0ken:x' });
     // An empty "auth" is none: the username and password are used.
     expect(parseCredentials(JSON.stringify({ auths: { 'r.example.com': { ...entry, auth: '' } } })).get('r.example.com')).toEqual({ username: 'stale', password: 'old' });
   });
