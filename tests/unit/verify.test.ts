@@ -524,6 +524,42 @@ describe('small parts', () => {
     expect(manifestShape('{"manifests":[1,{"platform":{"os":"linux"}}]}', 'application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8')).toEqual({ kind: 'index', platforms: [] });
   });
 
+  it("platforms: index entries and wanted platforms read as containerd's platforms.Normalize reads them", () => {
+    const entries = (ps: readonly object[]): string => JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: ps.map((platform) => ({ digest: 'sha256:x', platform })) });
+    const platformsOf = (ps: readonly object[]) => {
+      const shape = manifestShape(entries(ps), undefined);
+      return shape.kind === 'index' ? shape.platforms : [];
+    };
+    // An entry in another case, an empty variant (arm64's default, v8), macos (darwin).
+    expect(lacking(platformsOf([{ os: 'Linux', architecture: 'AMD64' }, { os: 'linux', architecture: 'arm64', variant: '' }, { os: 'linux', architecture: 'arm', variant: 'V7' }]), ['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7'])).toEqual([]);
+    expect(lacking(platformsOf([{ os: 'darwin', architecture: 'arm64' }]), ['macos/arm64', 'darwin/arm64'])).toEqual([]);
+    // armel is arm/v6: an index of arm/v7 alone lacks it (a v6 node cannot run v7), armhf (v7) not.
+    expect(lacking(platformsOf([{ os: 'linux', architecture: 'arm', variant: 'v7' }]), ['linux/armel', 'linux/armhf'])).toEqual(['linux/armel']);
+    // An entry without an os or an architecture provides nothing, and the others still count.
+    expect(platformsOf([{ architecture: 'amd64' }, { os: 'linux' }, { os: 'linux', architecture: 'arm64' }])).toEqual([{ os: 'linux', architecture: 'arm64', variant: undefined, osVersion: undefined }]);
+    // A variant no node runs, or an architecture without an order of variants: lacking, never an exception.
+    expect(lacking(platformsOf([{ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm64', variant: 'v9' }]), ['linux/arm/v9', 'linux/arm64/v8'])).toEqual(['linux/arm/v9', 'linux/arm64/v8']);
+  });
+
+  it("platforms: a manifest's own mediaType wins over the Content-Type; an index without a manifests list, or a config that is no object, is unknown", () => {
+    const index = { mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: 'sha256:x', platform: { os: 'linux', architecture: 'amd64' } }] };
+    expect(manifestShape(JSON.stringify(index), 'application/octet-stream')).toMatchObject({ kind: 'index', platforms: [{ os: 'linux', architecture: 'amd64' }] });
+    expect(manifestShape(JSON.stringify({ mediaType: index.mediaType }), undefined)).toEqual({ kind: 'unknown' });
+    expect(manifestShape(JSON.stringify({ mediaType: index.mediaType, manifests: {} }), undefined)).toEqual({ kind: 'unknown' });
+    expect(manifestShape('{"config":"sha256:x"}', undefined)).toEqual({ kind: 'unknown' });
+  });
+
+  it("platforms: the reason names the builds of the wanted OS and architecture only, each once, and nothing for a platform without a build", () => {
+    const have = [
+      { os: 'linux', architecture: 'amd64', variant: undefined },
+      { os: 'windows', architecture: 'amd64', variant: undefined, osVersion: '10.0.17763.6414' },
+      { os: 'windows', architecture: 'amd64', variant: undefined, osVersion: '10.0.17763.6414' },
+      { os: 'windows', architecture: 'arm64', variant: undefined, osVersion: '10.0.26100.1' },
+    ];
+    expect(lackReason('r.example', have, ['windows(10.0.20348)/amd64'])).toBe('r.example lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: 10.0.17763.6414)');
+    expect(lackReason('r.example', have, ['linux/arm64'])).toBe('r.example lacks platform linux/arm64');
+  });
+
   it('platforms: an OS version, as containerd writes it (os(osversion)/arch), counts only an entry of its build', () => {
     // containerd's platforms.Parse: `<os>[(<OSVersion>)]/<arch>[/<variant>]`.
     expect(parsePlatform('windows(10.0.20348)/amd64')).toEqual({ os: 'windows', architecture: 'amd64', variant: undefined, osVersion: '10.0.20348' });
