@@ -355,6 +355,20 @@ describe('the circuit breaker', () => {
     expect(next.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
   });
 
+  it('opens the breaker for a check the deadline cut past half the deadline after it was asked (the registry had the time)', async () => {
+    // The verifier's clock: the check is asked at 0; its request reaches the registry, which never
+    // answers, at 70% of the deadline; the cut comes then (asked long enough ago to count).
+    let clock = 0;
+    const v = verifier({ breakerFailures: 1, deadlineMs: 400, now: () => clock });
+    registry.fake.route = () => {
+      clock = 280;
+    };
+    expect((await v.verify([{ image: `${registry.fake.host}/hang/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
+    await new Promise((r) => setTimeout(r, 200));
+    const next = await v.verify([{ image: `${registry.fake.host}/hang/app:2`, platforms: [] }]);
+    expect(next.verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
+  });
+
   it('answers an open breaker at once, even while every check slot is held by slow checks of another registry', async () => {
     const v = verifier({ maxConcurrentChecks: 1, breakerFailures: 1, deadlineMs: 2000 });
     const dead = `127.0.0.1:${await freePort()}`;

@@ -127,6 +127,27 @@ describe('ECR targets', () => {
     expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
   });
 
+  it('does not open the breaker on UnableToGetUpstreamImageException one after another (a cache whose upstream is down)', async () => {
+    ecr.on(BatchGetImageCommand, { repositoryName: 'docker-hub/library/nginx' }).rejects(awsError('UnableToGetUpstreamImageException'));
+    ecr.on(BatchGetImageCommand, { repositoryName: 'team/app' }).resolves({ images: [{ imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), breakerFailures: 2 });
+    for (let i = 0; i < 3; i++) expect((await v.verify([{ image: `${ECR_HOST}/docker-hub/library/nginx:${i}`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
+    expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+  });
+
+  it("closes the breaker on a probe answered missing: the registry answered, and its other images are asked again", async () => {
+    let clock = 0;
+    ecr.on(BatchGetImageCommand, { repositoryName: 'flaky' }).rejects(awsError('ThrottlingException'));
+    ecr.on(BatchGetImageCommand, { repositoryName: 'gone' }).resolves({ images: [], failures: [{ failureCode: 'ImageNotFound' }] });
+    ecr.on(BatchGetImageCommand, { repositoryName: 'team/app' }).resolves({ images: [{ imageManifest: '{}' }] });
+    const v = createVerifier({ credentials: none, ecr: () => Promise.resolve(new ECRClient({ region: 'us-west-2' })), now: () => clock, breakerFailures: 1, breakerOpenMs: 1000 });
+    expect((await v.verify([{ image: `${ECR_HOST}/flaky:1`, platforms: [] }])).verdicts[0]?.status).toBe('unreachable');
+    expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/is failing/) });
+    clock = 1000;
+    expect((await v.verify([{ image: `${ECR_HOST}/gone:1`, platforms: [] }])).verdicts[0]?.status).toBe('missing');
+    expect((await v.verify([{ image: `${ECR_HOST}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+  });
+
   it('asks for the manifest in the index media types too, so a multi-platform image comes back as its index', async () => {
     ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX, imageManifestMediaType: 'application/vnd.oci.image.index.v1+json' }] });
     expect((await ecrVerifier().verify([{ image: `${ECR_HOST}/a:1`, platforms: ['linux/arm64'] }])).verdicts[0]?.status).toBe('present');
@@ -204,6 +225,15 @@ describe('ECR targets', () => {
     const b = await clients('ap-southeast-1');
     expect(b).not.toBe(a);
     expect(await b.config.region()).toBe('ap-southeast-1');
+  });
+
+  it('keeps the clients of at most maxRegions regions: one more drops them all', async () => {
+    const clients = ecrClients(2);
+    const first = await clients('us-west-2');
+    await clients('eu-west-1');
+    expect(await clients('us-west-2')).toBe(first);
+    await clients('ap-southeast-1');
+    expect(await clients('us-west-2')).not.toBe(first);
   });
 });
 
