@@ -630,6 +630,26 @@ describe('the token flow', () => {
     expect(registry.fake.seen.filter((r) => r.path.startsWith('/token'))).toHaveLength(1);
   });
 
+  it.each([
+    ['60 s: until 5 s before it expires', 60, 55_000],
+    ['two hours: for an hour at most, less the 5 s', 7200, 3_595_000],
+  ])('keeps a token whose expires_in is %s', async (_what, expiresIn, keptMs) => {
+    let clock = 0;
+    const v = verifier({ now: () => clock });
+    registry.fake.route = withToken((_q, s) => s.writeHead(200).end(JSON.stringify({ token: 'good', expires_in: expiresIn })));
+    const tokens = (): number => registry.fake.seen.filter((r) => r.path.startsWith('/token')).length;
+    const check = async (tag: string): Promise<void> => {
+      expect((await v.verify([{ image: `${registry.fake.host}/team/app:${tag}`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+    };
+    await check('1');
+    clock = keptMs - 1;
+    await check('2');
+    expect(tokens()).toBe(1);
+    clock = keptMs;
+    await check('3');
+    expect(tokens()).toBe(2);
+  });
+
   it('a challenge without a realm, or with an invalid one, is unreachable', async () => {
     const noRealm = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Bearer service="x"' }).end());
     expect(noRealm).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/without a realm/) });
