@@ -409,6 +409,7 @@ describe('the circuit breaker', () => {
     registry.fake.route = (q, s) => {
       if (q.url?.includes('/artifact/') === true) return s.writeHead(200, { 'content-type': 'application/vnd.cncf.helm.chart.v1+json' }).end('{}');
       if (q.url?.includes('/blobs/') === true) return s.writeHead(404).end();
+      if (q.url?.includes('/noconfig/') === true) return s.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(JSON.stringify({ ...image, config: {} }));
       return s.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(JSON.stringify(image));
     };
     for (let i = 0; i < 4; i++) {
@@ -418,6 +419,10 @@ describe('the circuit breaker', () => {
     for (let i = 0; i < 4; i++) {
       const { verdicts } = await v.verify([{ image: `${registry.fake.host}/broken/app:${i}`, platforms: ['linux/amd64'] }]);
       expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/lacks the config blob/) });
+    }
+    for (let i = 0; i < 4; i++) {
+      const { verdicts } = await v.verify([{ image: `${registry.fake.host}/noconfig/app:${i}`, platforms: ['linux/amd64'] }]);
+      expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/a manifest without a config$/) });
     }
     const seen = registry.fake.seen.length;
     const next = await v.verify([{ image: `${registry.fake.host}/public/app:1`, platforms: [] }]);
@@ -552,6 +557,41 @@ describe('the token flow', () => {
     expect(v.status).toBe('present');
   });
 
+  it('says a refusal of the credentials sent ahead was of the credentials; asks anonymously once the credentials are gone', async () => {
+    let entry: CredentialLookup = { credentials: { username: 'u', password: 'p' } };
+    const v = verifier({ credentials: () => Promise.resolve(entry) });
+    const basicUp = `Basic ${Buffer.from('u:p').toString('base64')}`;
+    registry.fake.route = (q, s) => {
+      if (q.headers.authorization !== basicUp) s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+      else s.writeHead(q.url?.includes('/private/') === true ? 403 : 200).end();
+    };
+    expect((await v.verify([{ image: `${registry.fake.host}/team/app:1`, platforms: [] }])).verdicts[0]?.status).toBe('present');
+    // Sent ahead, refused: the account may not pull that repository.
+    expect((await v.verify([{ image: `${registry.fake.host}/private/app:1`, platforms: [] }])).verdicts[0]).toMatchObject({
+      status: 'unreachable',
+      reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(403\) with the registry credentials for 127\.0\.0\.1:\d+: wrong, or without pull access$/),
+    });
+    // The secret no longer has the host (rotated): an anonymous request, refused as such.
+    entry = { credentials: undefined };
+    registry.fake.seen.length = 0;
+    expect((await v.verify([{ image: `${registry.fake.host}/team/app:2`, platforms: [] }])).verdicts[0]).toMatchObject({
+      status: 'unreachable',
+      reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) to an anonymous request: no registry credentials for 127\.0\.0\.1:\d+$/),
+    });
+    expect(registry.fake.seen.map((r) => r.authorization)).toEqual([undefined]);
+  });
+
+  it('leaves a first answer of 403 as it is (nothing was sent), and knows a web page in any case', async () => {
+    expect(await one((_q, s) => s.writeHead(403).end())).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(403\)$/) });
+    expect(await one((_q, s) => s.writeHead(200, { 'content-type': 'Text/HTML; charset=UTF-8' }).end('<html></html>'))).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/answered a web page \(text\/html\)/) });
+    // Any text, not only HTML: a catch-all answering `OK` is no registry.
+    expect(await one((_q, s) => s.writeHead(200, { 'content-type': 'text/plain' }).end('OK'))).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/answered a web page \(text\/plain\), not a manifest$/) });
+    // A GET (platforms wanted) answered 405 is the answer: not asked again.
+    registry.fake.seen.length = 0;
+    expect(await one((_q, s) => s.writeHead(405).end(), undefined, {}, ['linux/amd64'])).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/answered 405$/) });
+    expect(registry.fake.seen.map((r) => r.method)).toEqual(['GET']);
+  });
+
   // QA-24: against the real registry with htpasswd, every check cost two requests (an anonymous
   // HEAD answered 401 Basic, then the HEAD with the credentials), each check again; containerd
   // answers a host's Basic challenge once and sends the credentials with its next requests there.
@@ -672,6 +712,9 @@ describe('the token flow', () => {
     const none = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined });
     expect(await one(basicOnly, undefined, { credentials: wrong })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) with the registry credentials for 127\.0\.0\.1:\d+: wrong, or without pull access$/) });
     expect(await one(basicOnly, undefined, { credentials: none })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) to an anonymous request: no registry credentials for 127\.0\.0\.1:\d+$/) });
+    // The credentials could not be read: that is the cause said, not that there are none for the host.
+    const unreadable = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
+    expect(await one(basicOnly, undefined, { credentials: unreadable })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) to an anonymous request; registry credentials unavailable: cannot read secret s \(AccessDeniedException\)$/) });
     // A token got with the credentials, which the registry then refuses (the account may not pull).
     const bearerRefused: Route = (q, s) => {
       if (q.url?.startsWith('/token') === true) s.writeHead(200).end('{"token":"t"}');
@@ -679,6 +722,8 @@ describe('the token flow', () => {
       else s.writeHead(401, { 'www-authenticate': `Bearer realm="https://${registry.fake.host}/token"` }).end();
     };
     expect(await one(bearerRefused, undefined, { credentials: wrong })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/refused access \(403\) with the registry credentials for 127\.0\.0\.1:\d+: wrong, or without pull access$/) });
+    // An anonymous token, which the registry then refuses (a private repository): no credentials were sent.
+    expect(await one(bearerRefused, undefined, { credentials: none })).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(403\) to an anonymous request: no registry credentials for 127\.0\.0\.1:\d+$/) });
   });
 
   // QA-43: a 401 without a challenge (a proxy that drops WWW-Authenticate) or with one no credentials
@@ -689,6 +734,9 @@ describe('the token flow', () => {
     expect(bare).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/^127\.0\.0\.1:\d+ refused access \(401\) to an anonymous request: 127\.0\.0\.1:\d+ asked for no Bearer or Basic authentication \(challenge: none\)$/) });
     const negotiate = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Negotiate' }).end(), undefined, { credentials: found });
     expect(negotiate).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/\(challenge: negotiate\)$/) });
+    // A challenge of any length is named by its first 40 characters.
+    const long = await one((_q, s) => s.writeHead(401, { 'www-authenticate': `X${'y'.repeat(500)}` }).end(), undefined, { credentials: found });
+    expect(long).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(new RegExp(`\\(challenge: x${'y'.repeat(39)}\\)$`)) });
   });
 });
 
