@@ -400,6 +400,25 @@ describe('fail-open when the rules are not loaded', () => {
     const result = await invoke(loadEvent('rest-healthz.json'));
     expect(result).toEqual({ statusCode: 503, headers: JSON_HEADERS, body: '{"status":"unavailable"}', isBase64Encoded: false });
   });
+
+  it('answers the health check from the good rules in force at once, without waiting for a read; without good rules it waits for the read', async () => {
+    // A refresh that never ends (an SSM read past its TTL): a probe must not wait for it.
+    const reading = new Promise<RulesState>(() => undefined);
+    const good = RULES.current();
+    const inForceGood: RulesProvider = { current: () => reading, inForce: () => ({ ok: true, rewriter: example.rewriter, source: 'example' }) };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<'waited'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('waited');
+      }, 2000);
+    });
+    const answer = await Promise.race([setup({ rules: inForceGood }).invoke(loadEvent('rest-healthz.json')), waited]);
+    clearTimeout(timer);
+    expect(answer === 'waited' ? answer : answer.statusCode).toBe(200);
+    // Not good in force: the state the read gives (good here, so 200).
+    const inForceBad: RulesProvider = { current: () => good, inForce: () => NOT_LOADED };
+    expect((await setup({ rules: inForceBad }).invoke(loadEvent('rest-healthz.json'))).statusCode).toBe(200);
+  });
 });
 
 describe('unexpected errors', () => {
