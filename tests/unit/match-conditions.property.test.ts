@@ -315,6 +315,12 @@ describe('regexLiteralPrefix', () => {
     ['[a|b]x', ''],
     ['(a|b)/x', ''],
     ['gcr\\.io\\d', 'gcr.io'],
+    // A counted repetition may be absent too ({0,1}); a hyphen, escaped or not, is literal.
+    ['gcr\\.io/team-a{0,1}/(.*)', 'gcr.io/team-'],
+    ['gcr\\.io/team\\-a/(.*)', 'gcr.io/team-a/'],
+    // An escaped parenthesis opens no group, and one in a class neither: the `|` after them is top-level.
+    ['gcr\\.io/a\\(|quay\\.io/.*', ''],
+    ['gcr\\.io/[ab(]x|quay\\.io/.*', ''],
   ])('%s -> %s', (source, prefix) => {
     expect(regexLiteralPrefix(source)).toBe(prefix);
   });
