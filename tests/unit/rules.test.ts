@@ -900,10 +900,11 @@ describe('validation warnings', () => {
     {
       // An index entry's os.version is a build (10.0.20348.2700); a release name matches none.
       why: 'a verify rule whose platform gives an OS version that is no Windows build',
-      doc: 'rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, platforms: [windows(ltsc2022)/amd64, windows(10.0)/amd64]}\n',
+      doc: 'rules:\n  - {name: win, match: mcr.microsoft.com, replace: mirror.example.com/mcr, verify: true, platforms: [windows(ltsc2022)/amd64, windows(10.0)/amd64, windows(v10.0.20348)/amd64]}\n',
       want: [
         'rules[0].platforms[0]: "windows(ltsc2022)/amd64": ltsc2022 is not a Windows build (major.minor.build, what an entry\'s os.version begins with), so every check of rule "win" would find the target missing; write the build, like windows(10.0.17763)/amd64 for ltsc2019, windows(10.0.20348)/amd64 for ltsc2022',
         'rules[0].platforms[1]: "windows(10.0)/amd64": 10.0 is not a Windows build (major.minor.build, what an entry\'s os.version begins with), so every check of rule "win" would find the target missing; write the build, like windows(10.0.17763)/amd64 for ltsc2019, windows(10.0.20348)/amd64 for ltsc2022',
+        'rules[0].platforms[2]: "windows(v10.0.20348)/amd64": v10.0.20348 is not a Windows build (major.minor.build, what an entry\'s os.version begins with), so every check of rule "win" would find the target missing; write the build, like windows(10.0.17763)/amd64 for ltsc2019, windows(10.0.20348)/amd64 for ltsc2022',
       ],
     },
     {
@@ -942,7 +943,7 @@ describe('validation warnings', () => {
   });
 
   it('gives no warning for platforms images are built for, in containerd\'s spellings too', () => {
-    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64, "windows(10.0.20348)/amd64", "windows(10.0.17763.6414)/amd64"]';
+    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64, macos/arm64, linux/armel, "windows(10.0.20348)/amd64", "windows(10.0.17763.6414)/amd64"]';
     const r = parseRules(`rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: ${platforms}}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
