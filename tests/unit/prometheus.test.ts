@@ -144,6 +144,15 @@ describe('Prometheus metrics from the handler', () => {
     expect([bucket(0.1), bucket(0.25)]).toEqual([0, 1]);
   });
 
+  it('observe a review\'s duration in seconds: 250 ms in the 0.25 bucket, not the 0.1 one', async () => {
+    const metrics = prometheusMetrics({ processMetrics: false });
+    metrics.tap.duration(250);
+    const all = await families(metrics);
+    const bucket = (le: number): number | undefined => all.get('image_rewriter_review_duration_seconds')?.values.find((v) => v.metricName === 'image_rewriter_review_duration_seconds_bucket' && v.labels['le'] === le)?.value;
+    expect([bucket(0.1), bucket(0.25)]).toEqual([0, 1]);
+    expect(value(all, 'image_rewriter_review_duration_seconds', {}, 'image_rewriter_review_duration_seconds_sum')).toBe(0.25);
+  });
+
   it('count ConfigErrors and ConfigRefreshes as count() adds them, and leave the other names to their own events', async () => {
     const metrics = prometheusMetrics({ processMetrics: false });
     const { metrics: m } = createObservability({ logLevel: 'SILENT', sink: () => undefined, tap: metrics.tap });
