@@ -89,6 +89,30 @@ describe('the metrics server', () => {
     }
   });
 
+  it("takes a client's connections again once they close (a scraper reconnects), answers a query string, and close() cuts a request half sent", async () => {
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
+    let closed = false;
+    try {
+      // More connections, one after another, than one address may hold at once.
+      for (let i = 0; i < MAX_CONNECTIONS_PER_CLIENT + 2; i++) {
+        expect(await get(server.port, 'GET', `/metrics?scrape=${i}`)).toMatchObject({ status: 200, body: 'm_total 1\n' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // A request whose headers never end: close() does not wait for the server's request timeout.
+      const slow = connect({ host: '127.0.0.1', port: server.port });
+      slow.on('error', () => undefined);
+      await new Promise((resolve) => slow.once('connect', resolve));
+      slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = performance.now();
+      await server.close();
+      closed = true;
+      expect(performance.now() - started).toBeLessThan(2000);
+    } finally {
+      if (!closed) await server.close();
+    }
+  });
+
   it('refuses an address it cannot bind with a ServeError naming the flag', async () => {
     const first = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: '' }) });
     try {
