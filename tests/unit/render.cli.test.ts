@@ -100,6 +100,9 @@ describe('render command', () => {
     const r = await render([], POD.replace('gcr.io/app:1', 'gcr.io/App:1'));
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/^warning: document 1: Pod p: \/spec\/containers\/0\/image: left unchanged: .*lowercase/);
+    // An object without a name is named so (a generateName Pod, a template's output).
+    const unnamed = await render([], POD.replace('gcr.io/app:1', 'gcr.io/App:1').replace('  name: p\n', '  labels: {}\n'));
+    expect(unnamed.err).toMatch(/^warning: document 1: Pod \(no name\): \/spec\/containers\/0\/image: left unchanged: .*lowercase/);
   });
 
   it('a hostile manifest (escape sequences, newlines in names and images) gets one printable line per warning and change', async () => {
