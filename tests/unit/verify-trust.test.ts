@@ -6,7 +6,7 @@
  */
 import type tls from 'node:tls';
 import { describe, expect, it } from '@jest/globals';
-import { storeAdditions } from '../../src/verify/trust.js';
+import { registryContext, storeAdditions } from '../../src/verify/trust.js';
 
 type Tls = typeof tls;
 const pem = (n: number): string => `-----BEGIN CERTIFICATE-----\nCA${n}\n-----END CERTIFICATE-----\n`;
@@ -39,5 +39,24 @@ describe('storeAdditions', () => {
 
   it('is undefined when the store cannot be read (the defaults still apply)', () => {
     expect(storeAdditions(fakeTls({ default: [pem(1)], system: new Error('cannot open') }))).toBeUndefined();
+  });
+});
+
+describe('registryContext', () => {
+  it("is a context of the defaults and the store's additions, made at the first call and kept for the process", () => {
+    const made: string[][] = [];
+    const context = { made: 'first' } as unknown as tls.SecureContext;
+    const withStore = {
+      getCACertificates: (type: 'default' | 'system'): string[] => (type === 'default' ? [pem(1)] : [pem(1), pem(2)]),
+      createSecureContext: (options: { ca: string[] }): tls.SecureContext => {
+        made.push(options.ca);
+        return context;
+      },
+    } as unknown as Tls;
+    expect(registryContext(withStore)).toBe(context);
+    expect(made).toEqual([[pem(1), pem(2).trim()]]);
+    // Later calls (a store changed meanwhile, or another module's view of it) use the first one.
+    expect(registryContext(fakeTls({ default: [pem(1)], system: [] }))).toBe(context);
+    expect(made).toHaveLength(1);
   });
 });
