@@ -89,6 +89,31 @@ describe('the metrics server', () => {
     }
   });
 
+  it('holds at most 16 connections in all, from any number of addresses', async () => {
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
+    const held: Socket[] = [];
+    try {
+      // Idle connections, as many as one address may hold, from five addresses (20 in all).
+      const outcomes = await Promise.all(
+        [2, 3, 4, 5, 6].flatMap((n) =>
+          Array.from({ length: MAX_CONNECTIONS_PER_CLIENT }, () =>
+            new Promise<'closed' | 'open'>((resolve) => {
+              const s = connect({ host: '127.0.0.1', port: server.port, localAddress: `127.0.0.${String(n)}` });
+              held.push(s);
+              s.on('error', () => undefined);
+              s.once('close', () => { resolve('closed'); });
+              s.once('connect', () => setTimeout(() => { resolve(s.destroyed ? 'closed' : 'open'); }, 200));
+            }),
+          ),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 'open')).toHaveLength(16);
+    } finally {
+      for (const s of held) s.destroy();
+      await server.close();
+    }
+  });
+
   it("takes a client's connections again once they close (a scraper reconnects), answers a query string, and close() cuts a request half sent", async () => {
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
     let closed = false;
