@@ -115,6 +115,22 @@ describe('the log line', () => {
     expect(JSON.parse(lines[1] ?? '')).toMatchObject({ container: 'caf\u00e9\u0085' });
   });
 
+  it.each([
+    ['U+061C (Arabic letter mark)', '\u061c'],
+    ['U+200E (left-to-right mark)', '\u200e'],
+    ['U+202E (right-to-left override)', '\u202e'],
+    ['U+2066 (left-to-right isolate)', '\u2066'],
+    ['U+2068 (first strong isolate)', '\u2068'],
+    ['U+2069 (pop directional isolate)', '\u2069'],
+  ])('writes a bidirectional-text control alone in a line, %s, as its JSON escape: nothing reordered on a terminal', (_what, control) => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    logger.warn('hostile', { container: `app${control}1.evil` });
+    expect(lines[0]).not.toContain(control);
+    expect(lines[0]).toContain(`\\u${control.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ container: `app${control}1.evil` });
+  });
+
   it('stays JSON with a partial Lambda context: the missing keys are left out', () => {
     const lines: string[] = [];
     const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
