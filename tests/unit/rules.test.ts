@@ -188,6 +188,16 @@ rules:
     expect(shortened.rewrite('mirror.example.com/old/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/app:1' });
   });
 
+  it('refuses, not leaves, an image a rule whose results start with a group would rewrite again (no target to be at)', () => {
+    // `$1/m/$2`: its results share no literal start, so no image is "at its target"; each would be rewritten at every reinvocation.
+    const rw = rewriterFrom("rules:\n  - name: all\n    regex: '([^/]+)/(.+)'\n    replace: $1/m/$2\n");
+    for (const image of ['gcr.io/app:1', 'gcr.io/m/app:1']) {
+      const r = rw.rewrite(image);
+      expect(r).toMatchObject({ kind: 'rejected', rule: { name: 'all' } });
+      if (r.kind === 'rejected') expect(r.error).toContain('which rule "all" would rewrite again');
+    }
+  });
+
   it('applies a result that a later rule only respells (same registry: reinvocation leaves it as it is)', () => {
     // The second rule maps each name it takes to another spelling of the same name (a `:443`, an
     // upper-case host): on reinvocation the result is "identical", so the first rewrite is stable.
