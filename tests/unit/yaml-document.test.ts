@@ -46,6 +46,8 @@ describe('a no-break space where a space belongs', () => {
     expect(messages('\uFEFFrules:\n  - name: gcr\n  \u00a0  match: gcr.io\n    replace: asia.gcr.io\n').at(-1)).toBe(`(line 3, column 3): ${said}`);
     // After a key's colon: the key and its value are one text to YAML.
     expect(messages('rules:\n  - name: gcr\n    match:\u00a0gcr.io\n    replace: asia.gcr.io\n').at(-1)).toBe(`(line 3, column 11): ${said}`);
+    // On the first line after a byte order mark, which is no column.
+    expect(messages('\uFEFFrules:\u00a0\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n').at(-1)).toBe(`(line 1, column 7): ${said}`);
   });
 });
 
@@ -74,6 +76,12 @@ describe('a document given escaped or quoted (REWRITE_RULES set from a .env file
   it('its line breaks written as \\n', () => {
     expect(messages('rules:\\n  - name: gcr\\n    match: gcr.io\\n    replace: asia.gcr.io\\n').at(-1)).toBe('(document): one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})');
     expect(messages('rules:\\n  - gcr')).toEqual([`${NOT_A_MAPPING}; it is one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})`]);
+    // Before a list's "- " at the start of a line too, not only before an indentation.
+    expect(messages('rules:\\n- {name: gcr, match: gcr.io, replace: asia.gcr.io}').at(-1)).toBe('(document): one line whose line breaks are written as \\n (a backslash and an n): give the document with real line breaks, or on one line as flow YAML or JSON ({rules: [...]})');
+  });
+
+  it('not for a document of real lines with an error and a \\n in a comment', () => {
+    expect(messages('rules:\n  - name: gcr # was: rules:\\n  - name: gcr\n    match:gcr.io\n    replace: asia.gcr.io\n')).toEqual(['(line 3, column 5): Implicit keys need to be on a single line: "match:gcr.io" needs a space after the colon ("match: gcr.io")']);
   });
 
   it('not for a one-line JSON document with an error and a \\n in a string (the form that message asks for)', () => {
