@@ -165,6 +165,9 @@ describe('render command', () => {
     ['binary data', `${POD}\u0000\u0001\u0002\u00ff garbage`, /^error: stdin: input: binary data \(a NUL byte at offset 103\), not YAML or JSON; nothing written\n$/],
     ['a scalar document', `${POD}---\njust some text\n`, /^error: stdin: document 2 \(line 9, column 1\): the document is a string, not a Kubernetes object/],
     ['a document without kind', `${POD}---\napiVersion: v1\nmetadata: {}\n`, /^error: stdin: document 2 \(line 9, column 1\): \/kind is missing/],
+    // Comments after a document are no document of their own: the next one is still document 2.
+    ['a document without kind after comments', `${POD}# the end of the Pod\n# more\n---\napiVersion: v1\nmetadata: {}\n`, /^error: stdin: document 2 \(line 11, column 1\): \/kind is missing/],
+    ['a document without kind after a header of comments', '# generated\n---\napiVersion: v1\nmetadata: {}\n', /^error: stdin: document 1 \(line 2, column 1\): \/kind is missing/],
     ['an image that is not a string', `${POD}---\n${POD.replace('image: gcr.io/app:1', 'image: 5')}`, /^error: stdin: document 2 \(line 9, column 1\): Pod p: \/spec\/containers\/0\/image is a number, not a string; nothing written\n$/],
     ['a List item that is not an object', 'apiVersion: v1\nkind: List\nitems: [3]\n', /^error: stdin: document 1 \(line 1, column 1\): \/items\/0 is a number, not a Kubernetes object/],
     ['duplicate keys', `${POD}metadata: {}\n`, /^error: stdin: document 1 \(line 9, column 1\): Map keys must be unique/],
