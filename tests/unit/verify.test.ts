@@ -247,6 +247,8 @@ describe('registry credentials', () => {
     const source = createCredentialsSource({ kind: 'secret', secretId: 'registry-creds' }, deps());
     expect(await source('docker.io', signal())).toEqual({ credentials: { username: 'hub', password: 'pw' } });
     expect(await source('mirror.example.com:5000', signal())).toEqual({ credentials: { username: 'u', password: 'p:q' } });
+    // An image may write its host in any case; the kubelet's lookup does not care either.
+    expect(await source('MIRROR.example.com:5000', signal())).toEqual({ credentials: { username: 'u', password: 'p:q' } });
     expect(await source('other.example.com', signal())).toEqual({ credentials: undefined });
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
   });
@@ -315,6 +317,19 @@ describe('registry credentials', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'new' } });
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 3);
+  });
+
+  it('does not make a check wait for a refresh: a read that hangs leaves the checks on what was read before', async () => {
+    let clock = 0;
+    secrets.on(GetSecretValueCommand).resolvesOnce({ SecretString: '{"r.example.com":{"username":"u","password":"p"}}' }).callsFake(() => new Promise(() => undefined));
+    const source = createCredentialsSource({ kind: 'secret', secretId: 's' }, deps(() => clock));
+    expect(await source('r.example.com', signal())).toEqual({ credentials: { username: 'u', password: 'p' } });
+    clock = REFRESH_MS;
+    const started = performance.now();
+    expect(await source('r.example.com', AbortSignal.timeout(1000))).toEqual({ credentials: { username: 'u', password: 'p' } });
+    expect(performance.now() - started).toBeLessThan(500);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
   });
 
   it('does not wait for the read past the caller deadline', async () => {
