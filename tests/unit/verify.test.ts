@@ -601,7 +601,7 @@ describe('small parts', () => {
       { os: 'windows', architecture: 'amd64', variant: undefined, osVersion: '10.0.17763.6414' },
       { os: 'windows', architecture: 'arm64', variant: undefined, osVersion: '10.0.26100.1' },
     ];
-    expect(lackReason('r.example', have, ['windows(10.0.20348)/amd64'])).toBe('r.example lacks platform windows(10.0.20348)/amd64 (its windows/amd64 builds: 10.0.17763.6414)');
+    expect(lackReason('r.example', have, ['windows(10.0.20348)/amd64'])).toBe('r.example (its windows/amd64 builds: 10.0.17763.6414) lacks platform windows(10.0.20348)/amd64');
     expect(lackReason('r.example', have, ['linux/arm64'])).toBe('r.example lacks platform linux/arm64');
   });
 
