@@ -8,7 +8,8 @@
  * is no Windows build (`windows(ltsc2022)/amd64`, `windows(10.0)/amd64`); and an OS version on
  * another OS (`linux(5.15)/amd64`): accepted, as containerd's platforms.Parse accepts it, but only
  * a Windows node compares an image's `os.version` and other images seldom carry one, so the check,
- * which compares it as written, would find none. Printed by check-config, logged at load.
+ * which compares it as written, would find none; and a variant containerd does not know for amd64,
+ * arm or arm64 (`linux/amd64/v9`). Printed by check-config, logged at load.
  */
 import type { CompiledRule, Issue } from './rule-types.js';
 
@@ -34,6 +35,21 @@ const ARCHITECTURE_NAMES: ReadonlySet<string> = new Set([
 
 /** A Windows build (`10.0.20348`, `10.0.17763.6414`): what an index entry's `os.version` holds. */
 const BUILD = /^\d+\.\d+\.\d+(\.\d+)?$/;
+
+/**
+ * The variants containerd knows for the architectures that have them (platforms.Normalize, and the
+ * amd64 levels of platforms.Only): another is an entry no index has. Other architectures' variants
+ * are left alone.
+ */
+interface KnownVariants {
+  readonly pattern: RegExp;
+  readonly names: string;
+  readonly example: string;
+}
+const AMD64: KnownVariants = { pattern: /^v[1-4]$/, names: 'v1 to v4', example: 'v2' };
+const ARM: KnownVariants = { pattern: /^v?[5-8]$/, names: 'v5 to v8', example: 'v7' };
+const ARM64: KnownVariants = { pattern: /^v?[89](\.\d)?$/, names: 'v8, v8.1 to v8.9, v9, v9.1 to v9.9', example: 'v8' };
+const KNOWN_VARIANTS: Readonly<Partial<Record<string, KnownVariants>>> = { amd64: AMD64, x86_64: AMD64, 'x86-64': AMD64, arm: ARM, arm64: ARM64, aarch64: ARM64 };
 
 const EXAMPLES = 'write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)';
 
@@ -61,6 +77,10 @@ function platformProblem(platform: string): { problem: string; fix: string } | u
       problem: `${variant} is a Windows build, not a variant: an index gives the build as an entry's os.version, and no entry has that variant`,
       fix: `write ${os}(${variant.split('.').slice(0, 3).join('.')})/${architecture} (an entry of that build then counts), or ${os}/${architecture} (one of any build)`,
     };
+  }
+  const known = variant === undefined ? undefined : KNOWN_VARIANTS[architecture.toLowerCase()];
+  if (variant !== undefined && known !== undefined && !known.pattern.test(variant.toLowerCase())) {
+    return { problem: `no image is built for the ${architecture} variant "${variant}" (${known.names})`, fix: `write ${os}/${architecture}/${known.example}, or ${os}/${architecture} (any variant)` };
   }
   return undefined;
 }

@@ -930,6 +930,18 @@ describe('validation warnings', () => {
       want: 'rules[0].platforms[1]: "lnux/arm64": no image is built for the OS "lnux", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)',
     },
     {
+      // containerd knows amd64 v1 to v4, arm v5 to v8, arm64 v8 and v9 (with a minor): with deny, a
+      // v9 amd64 entry denied every Pod, though the document was valid.
+      why: 'a verify rule whose platform names a variant no image of its architecture has',
+      doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd64/v9, linux/arm/v9, linux/arm64/v7, linux/x86_64/v5, linux/ppc64le/power9]}\n',
+      want: [
+        'rules[0].platforms[0]: "linux/amd64/v9": no image is built for the amd64 variant "v9" (v1 to v4), so every check of rule "hub" would find the target missing; write linux/amd64/v2, or linux/amd64 (any variant)',
+        'rules[0].platforms[1]: "linux/arm/v9": no image is built for the arm variant "v9" (v5 to v8), so every check of rule "hub" would find the target missing; write linux/arm/v7, or linux/arm (any variant)',
+        'rules[0].platforms[2]: "linux/arm64/v7": no image is built for the arm64 variant "v7" (v8, v8.1 to v8.9, v9, v9.1 to v9.9), so every check of rule "hub" would find the target missing; write linux/arm64/v8, or linux/arm64 (any variant)',
+        'rules[0].platforms[3]: "linux/x86_64/v5": no image is built for the x86_64 variant "v5" (v1 to v4), so every check of rule "hub" would find the target missing; write linux/x86_64/v2, or linux/x86_64 (any variant)',
+      ],
+    },
+    {
       why: 'a verify rule whose platform names an architecture no image is built for',
       doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd46]}\n',
       want: 'rules[0].platforms[0]: "linux/amd46": no image is built for the architecture "amd46", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)',
@@ -953,7 +965,7 @@ describe('validation warnings', () => {
   });
 
   it('gives no warning for platforms images are built for, in containerd\'s spellings too', () => {
-    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64, macos/arm64, linux/armel, "windows(10.0.20348)/amd64", "windows(10.0.17763.6414)/amd64"]';
+    const platforms = '[linux/amd64, linux/arm64/v8, linux/arm/v7, linux/x86_64, linux/aarch64, linux/armhf, windows/amd64, linux/amd64/v3, linux/s390x, linux/ppc64le, linux/riscv64, linux/386, darwin/arm64, macos/arm64, linux/armel, linux/arm/6, linux/arm/v5, linux/arm/v8, linux/arm64/v8.2, linux/arm64/v9, linux/aarch64/8, linux/amd64/v1, linux/amd64/v4, "windows(10.0.20348)/amd64", "windows(10.0.17763.6414)/amd64"]';
     const r = parseRules(`rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: ${platforms}}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
