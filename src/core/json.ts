@@ -1,5 +1,5 @@
 /**
- * Reading untrusted JSON: plain-object checks and own-property access that never reach the
+ * Reading untrusted JSON: plain-object and list checks and own-property access that never reach the
  * prototype (a `__proto__` key is data). The one `isRecord` of the code base. Writing JSON text
  * that carries strings from requests: bidirectional-text controls escaped.
  */
@@ -7,6 +7,16 @@
 /** A plain JSON object (not null, not an array). */
 export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A JSON array, typed as its elements being unknown (Array.isArray alone narrows to `any[]`). */
+export function isList(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
+}
+
+/** A JSON array of strings only. */
+export function isStringList(value: unknown): value is readonly string[] {
+  return isList(value) && value.every((v) => typeof v === 'string');
 }
 
 /** An own property of a JSON object; never reaches the prototype. */

@@ -12,7 +12,7 @@
  *
  * Pure: no I/O.
  */
-import { isRecord, own } from './json.js';
+import { isList, isRecord, isStringList, own } from './json.js';
 
 export const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 export type Operator = (typeof OPERATORS)[number];
@@ -49,16 +49,16 @@ export function parseSelector(value: unknown): { readonly selector: Selector } |
   }
   const expressions = own(value, 'matchExpressions');
   if (expressions !== undefined && expressions !== null) {
-    if (!Array.isArray(expressions)) return { problem: 'matchExpressions is not a list' };
-    for (const [i, e] of (expressions as readonly unknown[]).entries()) {
+    if (!isList(expressions)) return { problem: 'matchExpressions is not a list' };
+    for (const [i, e] of expressions.entries()) {
       const key = own(e, 'key');
       const operator = own(e, 'operator');
       const raw = own(e, 'values') ?? [];
       const where = `matchExpressions[${i}]`;
       if (typeof key !== 'string' || key === '') return { problem: `${where}.key is missing` };
       if (!isOperator(operator)) return { problem: `${where}.operator is not one of ${OPERATORS.join(', ')}: ${String(operator)}` };
-      if (!Array.isArray(raw) || !(raw as readonly unknown[]).every((v) => typeof v === 'string')) return { problem: `${where}.values is not a list of strings` };
-      const values = raw as readonly string[];
+      if (!isStringList(raw)) return { problem: `${where}.values is not a list of strings` };
+      const values = raw;
       const needsValues = operator === 'In' || operator === 'NotIn';
       if (needsValues && values.length === 0) return { problem: `${where}: ${operator} needs at least one value` };
       if (!needsValues && values.length > 0) return { problem: `${where}: ${operator} takes no values` };

@@ -25,7 +25,7 @@
  *
  * Pure: no I/O.
  */
-import { isRecord, own } from './json.js';
+import { isList, isRecord, isStringList, own } from './json.js';
 import { type Labels, parseSelector, type Selector, selectorMatches } from './label-selector.js';
 
 /** Set by the API server on every namespace to its name (Kubernetes 1.21 and later). */
@@ -67,8 +67,7 @@ export interface AdmissionTarget {
   readonly labels: Labels;
 }
 
-const strings = (value: unknown): readonly string[] | undefined =>
-  Array.isArray(value) && (value as readonly unknown[]).every((v) => typeof v === 'string') ? (value as readonly string[]) : undefined;
+const strings = (value: unknown): readonly string[] | undefined => (isStringList(value) ? value : undefined);
 
 function ruleOf(value: unknown): Rule | string {
   const [operations, apiGroups, apiVersions, resources] = ['operations', 'apiGroups', 'apiVersions', 'resources'].map((k) => strings(own(value, k) ?? []));
@@ -81,15 +80,15 @@ function ruleOf(value: unknown): Rule | string {
 /** The webhooks of a MutatingWebhookConfiguration, or what is wrong with it (in words for a message). */
 export function webhooksOf(config: unknown): { readonly webhooks: readonly WebhookMatcher[] } | { readonly problem: string } {
   const list = own(config, 'webhooks') ?? [];
-  if (!Array.isArray(list)) return { problem: 'webhooks is not a list' };
+  if (!isList(list)) return { problem: 'webhooks is not a list' };
   const webhooks: WebhookMatcher[] = [];
-  for (const [i, w] of (list as readonly unknown[]).entries()) {
+  for (const [i, w] of list.entries()) {
     const where = `webhooks[${i}]`;
     if (!isRecord(w)) return { problem: `${where} is not a mapping` };
     const rawRules = own(w, 'rules') ?? [];
-    if (!Array.isArray(rawRules)) return { problem: `${where}.rules is not a list` };
+    if (!isList(rawRules)) return { problem: `${where}.rules is not a list` };
     const rules: Rule[] = [];
-    for (const [j, r] of (rawRules as readonly unknown[]).entries()) {
+    for (const [j, r] of rawRules.entries()) {
       const rule = ruleOf(r);
       if (typeof rule === 'string') return { problem: `${where}.rules[${j}]: ${rule}` };
       rules.push(rule);
