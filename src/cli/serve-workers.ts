@@ -97,7 +97,7 @@ interface RulesFallbackMessage {
   readonly text?: string;
 }
 /** How long a replacement waits for the primary's answer (it answers at once; past this, it starts without). */
-export const RULES_FALLBACK_TIMEOUT_MS = 2000;
+const RULES_FALLBACK_TIMEOUT_MS = 2000;
 
 /** A failed send (the other side is gone) is nothing to report: the callback takes its error. */
 const ignore = (): void => undefined;

@@ -18,7 +18,7 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = { AWS_ACCOUNT_ID: '000000
  * `${env:...}`; the values the function has (its account, its region) are seldom set where the
  * configuration is made, and the README's ECR rules would stop it for nothing.
  */
-export function withPlaceholders(text: string, env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; placeheld: string[] } {
+function withPlaceholders(text: string, env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; placeheld: string[] } {
   const out: Record<string, string | undefined> = { ...env };
   const placeheld: string[] = [];
   for (const m of text.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)) {

@@ -11,10 +11,10 @@ import { isIP } from 'node:net';
 import { MIN_TOKEN_LENGTH, TOKEN_CHARS, tokenProblem } from '../config/token-check.js';
 
 /** The port the API server calls a Service on when none is given (its own default). */
-export const DEFAULT_SERVICE_PORT = 443;
+const DEFAULT_SERVICE_PORT = 443;
 const MAX_PORT = 65535;
 /** The path of `serve`'s route; the token is its last segment. */
-export const MUTATE_PATH = '/mutate/';
+const MUTATE_PATH = '/mutate/';
 
 /** clientConfig.service: a Service the API server resolves and calls over TLS, at `NAME.NAMESPACE.svc`. */
 export interface ServiceReference {

@@ -37,7 +37,7 @@ export const RETRY_BASE_MS = 1000;
 /** Longest retry delay (and never longer than the TTL). */
 export const RETRY_MAX_MS = 30_000;
 /** How often a watched rules file is checked besides fs.watch events. */
-export const RULES_POLL_MS = 10_000;
+const RULES_POLL_MS = 10_000;
 
 /** Rules from a document held in memory (`REWRITE_RULES`, built-in rules): compiled once, starting now. */
 export function inlineRules(text: string, source: string, deps: ProviderDeps): RulesProvider {

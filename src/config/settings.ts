@@ -114,7 +114,7 @@ export class SourceError extends Error {
   }
 }
 
-export const MESSAGES = {
+const MESSAGES = {
   invalid: 'the settings do not configure image-rewriter correctly',
   noRules: `no rules: set ${ENV.rules} (inline YAML or JSON) or ${ENV.rulesParameter} (an SSM parameter name); the command line also takes --config FILE`,
   bothRules: `set only one of ${ENV.rules} and ${ENV.rulesParameter}`,
@@ -124,7 +124,7 @@ export const MESSAGES = {
 } as const;
 
 /** The variable's value, or undefined when it is unset or blank. */
-export function setting(env: Env, name: string): string | undefined {
+function setting(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === '' ? undefined : v;
 }

@@ -114,7 +114,7 @@ const skipValue = (meta: unknown, field: 'labels' | 'annotations'): boolean => o
  * mirror pods; the mirror annotation on a Pod from anyone else is a user's annotation, which would
  * otherwise be a way around the rewriting.
  */
-export const NODE_USER_PREFIX = 'system:node:';
+const NODE_USER_PREFIX = 'system:node:';
 
 /**
  * True when the object's controller (the ownerReference with `controller: true`) is an apps

@@ -14,7 +14,7 @@
  */
 import { isList, isRecord, isStringList, own } from './json.js';
 
-export const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
+const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 export type Operator = (typeof OPERATORS)[number];
 
 export interface Requirement {

@@ -34,7 +34,7 @@ import { DOCKER_HUB_HOSTS } from './matched-name.js';
 export type Scope = 'pods' | 'all';
 
 /** The condition's name in the webhook configuration. */
-export const MATCH_CONDITION_NAME = 'image-could-be-rewritten';
+const MATCH_CONDITION_NAME = 'image-could-be-rewritten';
 /** The name of the condition `--scope all` adds: ReplicaSets a Deployment controls are not sent. */
 export const NOT_DEPLOYMENT_REPLICASET_NAME = 'not-deployment-replicaset';
 
@@ -142,7 +142,7 @@ export function regexLiteralPrefix(source: string): string {
 }
 
 /** The literal prefix of the normalized names a rule can match. */
-export function rulePrefix(rule: Pick<CompiledRule, 'kind' | 'pattern'>): string {
+function rulePrefix(rule: Pick<CompiledRule, 'kind' | 'pattern'>): string {
   return rule.kind === 'match' ? rule.pattern : regexLiteralPrefix(rule.pattern);
 }
 
@@ -196,7 +196,7 @@ function imageVolumes(spec: readonly string[]): string {
  * webhook (failurePolicy Ignore): the object is admitted unrewritten, silently.
  */
 export const CEL_MAX_EXPRESSION_SIZE = 100_000;
-export const CEL_PER_CALL_COST_LIMIT = 1_000_000;
+const CEL_PER_CALL_COST_LIMIT = 1_000_000;
 /** Images longer than this are sent without matching them (a valid reference is rarely longer). */
 export const MATCHED_IMAGE_MAX_LENGTH = 256;
 /** The share of the cost limit the regex matches may use (the rest: the lists, `has`, `size`, margin). */

@@ -298,7 +298,7 @@ export function parseTemplatePieces(pieces: readonly ReplacePiece[], groupCount:
 const LONE_DOLLAR = 'a "$" must start a group reference ($1, $<name>) or ${env:NAME}';
 
 /** The parts of a template, and a message for each reference the regex cannot fill. */
-export function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
+function parseTemplate(tpl: string, groupCount: number, groupNames: ReadonlySet<string>): { parts: TemplatePart[]; errors: string[] } {
   const parts: TemplatePart[] = [];
   const errors: string[] = [];
   // `$<...>` takes whatever is between the brackets and looks it up among the regex's own group

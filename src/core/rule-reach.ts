@@ -153,7 +153,7 @@ export function excludedRuleWarnings(rules: readonly CompiledRule[], exclude: re
  * normalized name holds a brace. Escaped braces and braces in a class are left alone (written so,
  * they say what they mean).
  */
-export function literalBrace(source: string): string | undefined {
+function literalBrace(source: string): string | undefined {
   let inClass = false;
   for (let i = 0; i < source.length; i++) {
     const c = source[i];

@@ -150,7 +150,7 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
  * serve's event loop blocked at each reload. About 700 of either (this bound, for MAX_RULE_SAMPLES
  * results of each, names the rewriter runs every such regex on) take under a second.
  */
-export const MAX_SAMPLE_TESTS = 1_000_000;
+const MAX_SAMPLE_TESTS = 1_000_000;
 
 /** A sample a rule can produce: a name with a registry host (see regexRewrittenAgainWarnings). */
 const producible = (sample: string): boolean => sample.includes('/') && hasRegistryHost(sample);

@@ -14,7 +14,7 @@ import { yaml11BreakProblem } from './yaml11-breaks.js';
 /** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
 export const MAX_ALIAS_COUNT = 100;
 /** The largest input accepted. */
-export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
 /** Why a document cannot be rendered; `offset` locates it in the text when known. */
 export class RenderError extends Error {

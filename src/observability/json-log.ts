@@ -14,7 +14,7 @@ import { escapeLineUnsafe } from '../core/json.js';
 import { mapStack } from './stack-map.js';
 import { descriptorWrite, type StreamWrite } from './stdio-write.js';
 
-export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Powertools' numeric levels; a line is written when its level is at least the logger's. */

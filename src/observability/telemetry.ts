@@ -243,7 +243,7 @@ export const MAX_LISTED = 20;
  * review using more rules counts the rest under `OTHER_RULES` in the last. Five: a Pod seldom pulls
  * from more registries than that, and filters are free (a log group may have 100).
  */
-export const RULE_SLOTS = 5;
+const RULE_SLOTS = 5;
 
 /** The `Rule` of the rewrites by rules beyond the slots; no rule can have this name (src/config/schema.ts: letters, digits, "-", "_", "."). */
 export const OTHER_RULES = '(other rules)';

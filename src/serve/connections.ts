@@ -11,14 +11,14 @@ import type { Duplex } from 'node:stream';
 import type { Log } from '../observability/log.js';
 
 /** At shutdown, how long every connection has to send one more request (a new one: its first). */
-export const NEW_CONNECTION_GRACE_MS = 1_000;
+const NEW_CONNECTION_GRACE_MS = 1_000;
 
 /**
  * After a 408, 400 or 431, how long the client gets to read it before its socket is destroyed. A
  * client that never reads keeps a TLS socket open (and its connection slot taken) until the idle
  * timeout, about 70 s, otherwise: a small burst locked serve out for over a minute.
  */
-export const CLIENT_ERROR_LINGER_MS = 1_000;
+const CLIENT_ERROR_LINGER_MS = 1_000;
 
 /**
  * Requests one connection may have in flight (received, not yet answered); a connection past it is

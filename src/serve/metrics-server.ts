@@ -12,7 +12,7 @@ import { describeSystemError } from '../config/system-error.js';
 import type { Log } from '../observability/log.js';
 import { ServeError } from './options.js';
 
-export const METRICS_PATH = '/metrics';
+const METRICS_PATH = '/metrics';
 
 /** Scrapers are few (a Prometheus or two per replica); more connections than this are refused. */
 const MAX_CONNECTIONS = 16;

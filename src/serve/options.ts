@@ -33,7 +33,7 @@ export interface ServerTimeouts {
   readonly checkIntervalMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+const DEFAULT_TIMEOUTS: ServerTimeouts = {
   handshakeMs: 10_000,
   headersMs: 10_000,
   requestMs: 30_000,
@@ -53,7 +53,7 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = {
 /** Lambda's synchronous invocation payload limit: a bigger request could never reach the real handler. */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 512;
-export const DEFAULT_CERTIFICATE_POLL_MS = 10_000;
+const DEFAULT_CERTIFICATE_POLL_MS = 10_000;
 
 export interface ServerOptions {
   readonly handler: ProxyHandler;

@@ -32,7 +32,7 @@ export interface CredentialsDeps {
   readonly now: () => number;
 }
 
-export const READ_TIMEOUT_MS = 3000;
+const READ_TIMEOUT_MS = 3000;
 export const RETRY_MS = 30_000;
 export const REFRESH_MS = 5 * 60_000;
 const MAX_VALUE_CHARS = 64 * 1024;

@@ -126,7 +126,7 @@ function sameBuild(have: Platform, want: Platform): boolean {
  * takes any variant; one with a variant takes it or an older one it runs (OLDER_VARIANTS); one
  * with an OS version only an entry of its build (sameBuild).
  */
-export function satisfies(have: Platform, want: Platform): boolean {
+function satisfies(have: Platform, want: Platform): boolean {
   if (have.os !== want.os || have.architecture !== want.architecture || !sameBuild(have, want)) return false;
   if (want.variant === undefined) return true;
   const h = variantOf(have);
