@@ -4,8 +4,8 @@
  * no image has a space or a tab (the API server refuses one with white space around it).
  *
  * Streamed, not read whole first: a cluster's worth of images (tens of MB) was held as one string,
- * then as an array of every image, and every answer line waited for the last image (78 MB of
- * images: 3.1 GB RSS). Written by hand: a strict UTF-8 decoder in streaming mode and a split at
+ * then as an array of every image, and every answer line waited for the last image (gigabytes of
+ * memory for tens of MB of images: docs/performance.md, "Figures behind the comments"). Written by hand: a strict UTF-8 decoder in streaming mode and a split at
  * the last separator (a line end, a space or a tab) of what has arrived are all it takes.
  */
 import { strictUtf8Stream } from './common.js';

@@ -2,8 +2,8 @@
  * The quick check of a rules document: is it valid, answered without zod (the Lambda's cold start).
  *
  * src/config/schema.ts is the document's definition (zod): it finds every problem and says where.
- * Running it costs about 5 ms at a cold start (zod's schemas built and its code run for the first
- * time), more than everything else the validation does, and most documents it sees are valid. So
+ * Running it is costly at a cold start (zod's schemas built and its code run for the first time:
+ * docs/performance.md), more than everything else the validation does, and most documents it sees are valid. So
  * a document is first checked here: its structure by the validator ajv compiled at build time from
  * that zod schema's own JSON Schema (src/config/generated/: plain code, neither zod nor ajv loaded
  * at run time; written by `npm run generate`, which a test keeps current), then the checks JSON

@@ -87,10 +87,10 @@ function parseErrorMessage(e: unknown): string {
 
 /**
  * Groups (of any kind) nested deeper than this are refused before V8 compiles the pattern: its
- * regex compiler recurses once per level with no stack check, and about 2,600 levels of
- * `(?:a(?:a...)?)?` (3,600 of lookaheads, 5,000 of plain groups) ended the process with `FATAL
- * ERROR: RegExpCompiler Allocation failed` (exit 134, past every catch), at load in every adapter;
- * from about 1,300 levels the parsers here overflowed the stack. Rules need a few levels.
+ * regex compiler recurses once per level with no stack check, and a few thousand levels of
+ * `(?:a(?:a...)?)?` (or of lookaheads, or of plain groups) ended the process with `FATAL ERROR:
+ * RegExpCompiler Allocation failed` (exit 134, past every catch), at load in every adapter; from
+ * about half as many the parsers here overflowed the stack (docs/performance.md, "Figures behind the comments"). Rules need a few levels.
  */
 export const MAX_GROUP_NESTING = 256;
 

@@ -168,8 +168,8 @@ const NOT_UTF8 = 'not UTF-8 text (save the rules document as UTF-8)';
 const NOT_REGULAR = 'not a regular file (serve reads its rules file again whenever it may have changed: give it a file, not a pipe or a device)';
 
 /**
- * The text of a rules file, read up to one byte past MAX_RULES_DOCUMENT_BYTES: read whole, a 1.5 GB
- * file (a log named by mistake) took as much memory and failed as ERR_STRING_TOO_LONG, and
+ * The text of a rules file, read up to one byte past MAX_RULES_DOCUMENT_BYTES: read whole, a file of
+ * gigabytes (a log named by mistake) took as much memory and failed as ERR_STRING_TOO_LONG, and
  * `/dev/zero` was read until memory ran out. A file over the limit comes back as that first part,
  * decoded leniently (it is refused for its size before anything else: a replacement character
  * takes at least as many bytes as what it replaces); any other file as strict UTF-8 (throws the

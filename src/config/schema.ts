@@ -40,8 +40,8 @@ const ruleName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
  * The longest rule name. A name is written whole, never clipped, where it counts: in each
  * `admission reviewed` line's rule slots (`rule1`..`rule5`, which must stay exact for the per-rule
  * metric) and as the value of the `Rule` dimension their metric filters publish, which CloudWatch
- * takes up to 1,024 characters. Unbounded, five names of 20,000 characters made a review line of
- * 120 KB, which Lambda splits into events that are no JSON, so the metric filters missed it.
+ * takes up to 1,024 characters. Unbounded, five long names made a review line larger than a log
+ * event, which Lambda splits into events that are no JSON, so the metric filters missed it.
  */
 export const MAX_RULE_NAME_LENGTH = 253;
 /** `os[(osversion)]/architecture[/variant]`, as in an image index (`linux/arm64/v8`), with the OS version as containerd writes it (`windows(10.0.20348)/amd64`). */

@@ -4,8 +4,8 @@
  * with duplicate mapping keys found in linear time, and TOO_DEEP says what its stack overflow means.
  *
  * The package's own check (`uniqueKeys: true`) compares each key of a mapping with every key before
- * it: a manifest with a mapping of 40,000 keys (a ConfigMap's `data`, a Pod's annotations; 460 KiB
- * as YAML or JSON) held `render` for 20 s, and a mapping of 100,000 for minutes. Documents are
+ * it, quadratic: a manifest with a mapping of tens of thousands of keys (a ConfigMap's `data`, a
+ * Pod's annotations) held `render` for seconds to minutes (docs/performance.md, "Figures behind the comments"). Documents are
  * composed with `uniqueKeys: false`, then `addDuplicateKeyErrors` adds the error the package would
  * have given for each repeated key (code `DUPLICATE_KEY`, at the key, in document order), so
  * callers read `doc.errors` as before. The same pass finds the merge keys (`<<`) that kubectl reads
@@ -236,10 +236,11 @@ function depthCapped(tokens: readonly CST.Token[]): boolean {
 
 /**
  * Tokens on the package parser's stack past which it is stopped (each collection open at a point
- * is one, the document and a pending scalar or pair one or two more). The parser keeps some 800
- * bytes for each open collection: a rules document of 1 MiB of `[` took 1 GB of heap (3 s), the
- * Lambda's init at 256 MB ended with `FATAL ERROR: ... JavaScript heap out of memory` (exit 134),
- * and `render -f`/`audit -f` of 3 MB took 2.7-2.9 GB and 12-21 s, only to say TOO_DEEP.
+ * is one, the document and a pending scalar or pair one or two more). The parser keeps hundreds of
+ * bytes for each open collection: a rules document of a megabyte of `[` took a gigabyte of heap,
+ * the Lambda's init ended with `FATAL ERROR: ... JavaScript heap out of memory` (exit 134), and
+ * `render -f`/`audit -f` of a few megabytes took gigabytes and seconds, only to say TOO_DEEP
+ * (docs/performance.md, "Figures behind the comments").
  */
 const MAX_PARSER_STACK = 2 * MAX_NESTING;
 

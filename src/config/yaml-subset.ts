@@ -6,7 +6,7 @@
  * over several lines, escapes, numbers, nulls, tabs, non-ASCII text, directives...) makes it decline: the `yaml`
  * package reads that document, and reports what is wrong with it, as before.
  *
- * Written by hand because the `yaml` package is the largest part of the Lambda's bundle (116 KB):
+ * Written by hand because the `yaml` package is the largest part of the Lambda's bundle:
  * loading and compiling it was most of a cold start with inline YAML rules (docs/performance.md,
  * "fourteenth pass"), and no smaller maintained parser reads YAML as it does. It accepts only text
  * it reads as the package does, which tests/unit/yaml-subset.property.test.ts checks against the

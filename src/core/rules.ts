@@ -59,8 +59,8 @@ function compileRule(
     return ns === undefined || !excludeNamespaces.some((m) => m(ns));
   };
   // A review asks about one namespace for each of its images: the last answer is kept, so that a
-  // rule with thousands of globs tests them once per review, not once per image (40,000 globs cost
-  // 150 us per image: seconds for the containers a Pod can hold).
+  // rule with thousands of globs tests them once per review, not once per image (tens of thousands
+  // of globs per image make seconds for the containers a Pod can hold: docs/performance.md, "Figures behind the comments").
   let last: { readonly ns: string | undefined; readonly applies: boolean } | undefined;
   const appliesToNamespace = (ns: string | undefined): boolean => {
     if (last === undefined || last.ns !== ns) last = { ns, applies: inNamespace(ns) };
@@ -118,8 +118,8 @@ function compileRule(
     return m === null ? undefined : applyTemplate(parts, m);
   };
   // What the rule gives for names it matches (src/core/regex-samples.ts): the results the checks
-  // below look at, made only when one needs them (running the regex compiles it: about 40 us each,
-  // 0.4 s of 10,000 rules).
+  // below look at, made only when one needs them (running the regex compiles it, a cost that adds
+  // up over thousands of rules: docs/performance.md, "Figures behind the comments").
   let real: readonly RegexSample[] | undefined;
   const first = (): readonly RegexSample[] => (real ??= regexSamples(source, apply, MAX_RULE_SAMPLES));
   if (issues.length === before) {
@@ -198,8 +198,8 @@ export function duplicateNameIssue(name: string, i: number, first: number): Issu
 }
 
 /**
- * At most this many rules in one document. Loading is near-linear (about 0.15 ms per rule, most of
- * it checking and compiling regexes) and rewriting an image costs a lookup per path component and
+ * At most this many rules in one document. Loading is near-linear (most of it checking and compiling
+ * regexes) and rewriting an image costs a lookup per path component and
  * per character of the longest regex literal, whatever the count; the limit bounds the load, which
  * `serve` does on its event loop at every reload (docs/reliability.md has the figures).
  */
@@ -274,7 +274,8 @@ function hostIs(host: string, exact: string): boolean {
 function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
   /**
    * True when an `exclude` prefix covers the name. Looked up by path prefix, as `match` rules are:
-   * tried one by one, 40,000 exclusions (a 1 MiB document) held a review of 2,000 images for 8 s.
+   * tried one by one, tens of thousands of exclusions held a large review for seconds
+   * (docs/performance.md, "Figures behind the comments").
    */
   const excludeSet = new Set(exclude);
   const excludeLengths = new Set(exclude.map((p) => p.length));
@@ -288,8 +289,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   // `match` rules indexed by prefix, regex rules by the literal text their names must start with
   // (`literalPrefix`), both in rule order: finding the first rule that matches costs a lookup per
   // path component and per distinct literal length, then a run of only the regex rules whose
-  // literal the name starts with (and of those without one), not a test of every rule (9,000 regex
-  // rules cost 10 ms per image tested one by one, docs/reliability.md). Only lengths that some key
+  // literal the name starts with (and of those without one), not a test of every rule (thousands of
+  // regex rules tested one by one cost milliseconds per image, docs/reliability.md). Only lengths that some key
   // has are looked up: a slice and a hash of the name per lookup were most of the cost of finding
   // the rule for an image seen for the first time (the memo answers the others).
   const byPrefix = new Map<string, CompiledRule[]>();

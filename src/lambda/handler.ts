@@ -148,7 +148,8 @@ function requestToken(req: HttpRequest): string {
 
 /**
  * Milliseconds on a monotonic clock, for `durationMs`. Not `performance.now()`: the first use of the
- * `performance` global loads node:perf_hooks, about 2 ms of the first request of a cold start.
+ * `performance` global loads node:perf_hooks, a measurable part of the first request of a cold
+ * start (docs/performance.md, "Figures behind the comments").
  */
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 

@@ -40,8 +40,8 @@ export interface DocumentGroup {
 /**
  * Where the text can be cut into pieces parsed on their own: before each line that starts with
  * `---` (a document start; YAML 1.2 forbids such a line inside any scalar or flow collection, so
- * no document spans it). The yaml package's parser slows down on one long text (1 MB: 1 s, 4 MB:
- * 5 s), and pieces keep the time linear. A text with directives (`%YAML`) is parsed whole, so
+ * no document spans it). The yaml package's parser slows down on one long text (docs/performance.md, "Figures behind the comments"),
+ * and pieces keep the time linear. A text with directives (`%YAML`) is parsed whole, so
  * that each directive stays with its document. A stream of JSON values without `---` between them
  * (`jq -c '.items[]'`) is cut before each value: one document each, as kubectl reads it.
  */

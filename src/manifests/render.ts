@@ -296,7 +296,8 @@ function valueOf(text: string): { readonly value: unknown } | undefined {
 
 /**
  * A List item by item: the List without its items and each item parsed on their own, the items
- * that change parsed again to be edited and checked; its whole tree would take 200 times its text.
+ * that change parsed again to be edited and checked; its whole tree would take a couple of hundred
+ * times its text (src/manifests/json-list.ts).
  * No item depends on another (JSON has no aliases; a YAML item's alias to another's anchor fails to
  * parse on its own): objects, decisions, warnings, errors and edits are the whole document's. Returns
  * the edits (offsets in `text`), or WHOLE on any problem (a duplicate key, such an alias) or no List.

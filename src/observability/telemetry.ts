@@ -275,9 +275,9 @@ export function ruleSlots(rewrites: ReviewReport['rewrites']): [rule: string, re
 /**
  * Most bytes the lists of one summary line take together. Clipping a string bounds its characters,
  * not its bytes: a control, bidi or lone-surrogate character is 6 bytes in the line (`\u202e`), so
- * 80 full entries could make a line of 400 KB, which Lambda cuts into several log events (at 64 KiB
- * and at CloudWatch Logs' 256 KB): no part is JSON, and the metric filters miss the review. With
- * the rest of the line (at most about 20 KB: the object's names, `denied`) it stays under 64 KiB.
+ * full entries could make a line of hundreds of KB, which Lambda cuts into several log events (at
+ * 64 KiB and at CloudWatch Logs' 256 KB): no part is JSON, and the metric filters miss the review.
+ * With the rest of the line (the object's names, `denied`, bounded apart) it stays under 64 KiB.
  */
 export const MAX_LISTED_BYTES = 40 * 1024;
 
@@ -334,8 +334,8 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
  * `problems` (invalid images, skipped fields or withheld rewrites).
  */
 export function reviewFields(report: ReviewReport, outcome: Outcome): { fields: Record<string, unknown>; problems: boolean } {
-  // Entries charged their bound, which costs no encoding (a usual review: 20 rewrites to long ECR
-  // names are about 15 KB by it); only when the bound cuts a list (hundreds of characters per
+  // Entries charged their bound, which costs no encoding (a usual review's rewrites stay well
+  // within MAX_LISTED_BYTES by it); only when the bound cuts a list (hundreds of characters per
   // string, a hostile or broken request) are the lists made again with each entry's exact size.
   const bounded = { left: MAX_LISTED_BYTES, exact: false, cut: false };
   const first = reviewFieldsWithin(report, outcome, bounded);

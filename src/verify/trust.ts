@@ -7,8 +7,8 @@
  * Node trusts only its defaults unless started with `--use-system-ca`; `tls.getCACertificates`
  * (Node.js 22.15 and 23.5 on; the Lambda runtime and the container image run 24) reads the store,
  * honouring SSL_CERT_FILE and SSL_CERT_DIR on Linux. On an older Node the store is not read and the
- * defaults alone are trusted (docs/verify.md says so). Reading the store takes about 50 ms (580
- * certificates on a Debian store) and a context with a few hundred CAs about 12 ms, so it is done
+ * defaults alone are trusted (docs/verify.md says so). Reading the store and making a context with a
+ * few hundred CAs are slow (docs/performance.md, "Figures behind the comments"), so it is done
  * once per process, at the first check; when the store adds nothing to the defaults (the usual
  * case: a distribution's store is Mozilla's list too) no context of ours is made and Node's shared
  * one is used.
