@@ -39,12 +39,13 @@ function yamlValue(text: string): { readonly value: unknown } | undefined {
 }
 
 /**
- * The documents of a YAML text, read piece by piece as render reads them (its `---` lines, pieces()),
- * each List in kubectl's layout (`kubectl get -A -o yaml`) item by item (src/manifests/yaml-list.ts):
- * a syntax tree takes many times its text, and the trees of a whole stream or of a large
- * cluster's List filled node's heap (a crash, exit 134: docs/performance.md, "Figures behind the comments").
- * Each tree is dropped once its value is read. Undefined when anything has a problem: the whole
- * text is then parsed at once, which reports it with its line.
+ * The documents of a YAML text, read piece by piece as render reads them (its `---` lines,
+ * pieces()), each List in kubectl's layout (`kubectl get -A -o yaml`) item by item
+ * (src/manifests/yaml-list.ts): a syntax tree takes many times its text, and the trees of a whole
+ * stream or of a large cluster's List filled node's heap (a crash, exit 134:
+ * docs/performance.md, "Figures behind the comments"). Each tree is dropped once its value is read.
+ * Undefined when anything has a problem: the whole text is then parsed at once, which reports it
+ * with its line.
  */
 function listDocuments(text: string): Parsed[] | undefined {
   const starts = pieces(text);

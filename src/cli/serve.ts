@@ -101,8 +101,8 @@ export function batchedLines(write: (s: string) => void, holdMs?: number): { rea
  * Most bytes of log lines `serve` lets wait for its stderr's reader. What a pipe (a container's
  * stderr; a worker's, to the primary) does not take at once, Node keeps in the process, however
  * much: with a reader that stopped (a stalled log collector) every request's lines stayed in memory
- * until the process was killed for it (docs/performance.md, "Figures behind the comments"). Past it, lines
- * are dropped, and once the reader has caught up one line says how many.
+ * until the process was killed for it (docs/performance.md, "Figures behind the comments"). Past
+ * it, lines are dropped, and once the reader has caught up one line says how many.
  */
 export const MAX_LOG_BACKLOG_BYTES = 16 * 1024 * 1024;
 

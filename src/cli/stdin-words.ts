@@ -5,8 +5,9 @@
  *
  * Streamed, not read whole first: a cluster's worth of images (tens of MB) was held as one string,
  * then as an array of every image, and every answer line waited for the last image (gigabytes of
- * memory for tens of MB of images: docs/performance.md, "Figures behind the comments"). Written by hand: a strict UTF-8 decoder in streaming mode and a split at
- * the last separator (a line end, a space or a tab) of what has arrived are all it takes.
+ * memory for tens of MB of images: docs/performance.md, "Figures behind the comments"). Written by
+ * hand: a strict UTF-8 decoder in streaming mode and a split at the last separator (a line end, a
+ * space or a tab) of what has arrived are all it takes.
  */
 import { strictUtf8Stream } from './common.js';
 

@@ -3,14 +3,14 @@
  *
  * src/config/schema.ts is the document's definition (zod): it finds every problem and says where.
  * Running it is costly at a cold start (zod's schemas built and its code run for the first time:
- * docs/performance.md), more than everything else the validation does, and most documents it sees are valid. So
- * a document is first checked here: its structure by the validator ajv compiled at build time from
- * that zod schema's own JSON Schema (src/config/generated/: plain code, neither zod nor ajv loaded
- * at run time; written by `npm run generate`, which a test keeps current), then the checks JSON
- * Schema cannot express, by the functions the zod schema calls too (src/config/document-rules.ts).
- * A document this does not accept is validated by the zod schema, which says why (the Lambda,
- * src/config/load-async.ts, loads zod only then). A property test holds the two to the same verdict
- * on generated documents (tests/unit/document-check.property.test.ts).
+ * docs/performance.md), more than everything else the validation does, and most documents it sees
+ * are valid. So a document is first checked here: its structure by the validator ajv compiled at
+ * build time from that zod schema's own JSON Schema (src/config/generated/: plain code, neither zod
+ * nor ajv loaded at run time; written by `npm run generate`, which a test keeps current), then the
+ * checks JSON Schema cannot express, by the functions the zod schema calls too
+ * (src/config/document-rules.ts). A document this does not accept is validated by the zod schema,
+ * which says why (the Lambda, src/config/load-async.ts, loads zod only then). A property test holds
+ * the two to the same verdict on generated documents (tests/unit/document-check.property.test.ts).
  */
 import type { RulesDocument } from '../core/rule-spec.js';
 import { compiledResult, prefixProblem, ruleProblems } from './document-rules.js';

@@ -72,10 +72,11 @@ export interface EngineHooks {
 /**
  * A document's issues for a log line: the first MAX_LISTED, each clipped, and the number left out
  * in `issuesCut` (a large bad document has tens of thousands of problems: all of them made one line
- * that CloudWatch Logs cuts into pieces that are not JSON; docs/performance.md, "Figures behind the comments"). `check-config` lists them all. Among the
+ * that CloudWatch Logs cuts into pieces that are not JSON;
+ * docs/performance.md, "Figures behind the comments"). `check-config` lists them all. Among the
  * problems of an invalid document, a warning is marked `warning: ` as the command line marks it
- * (listedIssue, which formatIssues uses too), so the Lambda, `serve` and the CLI list the same lines, and
- * nobody fixes a warning thinking it is what keeps the document from loading.
+ * (listedIssue, which formatIssues uses too), so the Lambda, `serve` and the CLI list the same
+ * lines, and nobody fixes a warning thinking it is what keeps the document from loading.
  */
 function issueFields(issues: readonly Issue[]): { issues: string[]; issuesCut?: number } {
   const mixed = issues.some((i) => i.severity === 'error');

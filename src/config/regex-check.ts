@@ -90,7 +90,8 @@ function parseErrorMessage(e: unknown): string {
  * regex compiler recurses once per level with no stack check, and a few thousand levels of
  * `(?:a(?:a...)?)?` (or of lookaheads, or of plain groups) ended the process with `FATAL ERROR:
  * RegExpCompiler Allocation failed` (exit 134, past every catch), at load in every adapter; from
- * about half as many the parsers here overflowed the stack (docs/performance.md, "Figures behind the comments"). Rules need a few levels.
+ * about half as many the parsers here overflowed the stack
+ * (docs/performance.md, "Figures behind the comments"). Rules need a few levels.
  */
 export const MAX_GROUP_NESTING = 256;
 

@@ -57,8 +57,9 @@ export function parseTokens(text: string): { readonly tokens: WebhookTokens } | 
  *
  * Written here rather than `crypto.timingSafeEqual`, which compares equal-length buffers only (so
  * both sides had to be hashed first, a SHA-256 per request) and needs node:crypto, whose loading
- * and first digest were a measurable part of every Lambda cold start (docs/performance.md, "Figures behind the comments"). The same
- * OR-of-XORs is what Go's crypto/subtle.ConstantTimeCompare does over bytes.
+ * and first digest were a measurable part of every Lambda cold start
+ * (docs/performance.md, "Figures behind the comments"). The same OR-of-XORs is what Go's
+ * crypto/subtle.ConstantTimeCompare does over bytes.
  */
 export function sameToken(presented: string, expected: string): boolean {
   let diff = presented.length ^ expected.length;

@@ -5,11 +5,12 @@
  *
  * The package's own check (`uniqueKeys: true`) compares each key of a mapping with every key before
  * it, quadratic: a manifest with a mapping of tens of thousands of keys (a ConfigMap's `data`, a
- * Pod's annotations) held `render` for seconds to minutes (docs/performance.md, "Figures behind the comments"). Documents are
- * composed with `uniqueKeys: false`, then `addDuplicateKeyErrors` adds the error the package would
- * have given for each repeated key (code `DUPLICATE_KEY`, at the key, in document order), so
- * callers read `doc.errors` as before. The same pass finds the merge keys (`<<`) that kubectl reads
- * otherwise than YAML's merge (keyProblems): an error of the same code, with its own message.
+ * Pod's annotations) held `render` for seconds to minutes
+ * (docs/performance.md, "Figures behind the comments"). Documents are composed with `uniqueKeys:
+ * false`, then `addDuplicateKeyErrors` adds the error the package would have given for each
+ * repeated key (code `DUPLICATE_KEY`, at the key, in document order), so callers read `doc.errors`
+ * as before. The same pass finds the merge keys (`<<`) that kubectl reads otherwise than YAML's
+ * merge (keyProblems): an error of the same code, with its own message.
  */
 import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, Lexer, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, Parser, type SchemaOptions, YAMLParseError } from 'yaml';
 

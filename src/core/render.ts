@@ -119,8 +119,8 @@ function pullSecretChanges(target: ReviewTarget, operation: string, applied: rea
   const { podSpec, podSpecPointer } = target.podSpec;
   // Each name once, in order of first use; each rule's list read once, however many images it
   // rewrote (a rule's list is bounded only by the document: tested name by name against the list
-  // so far, per image, a long list held a review for seconds: docs/performance.md, "Figures behind the comments").
-  // Most rules add none: nothing is built for them.
+  // so far, per image, a long list held a review for seconds; docs/performance.md, "Figures behind
+  // the comments"). Most rules add none: nothing is built for them.
   if (!applied.some((r) => r.rule.imagePullSecrets.length > 0)) return [];
   const wantedSet = new Set<string>();
   for (const rule of new Set(applied.map((r) => r.rule))) for (const name of rule.imagePullSecrets) wantedSet.add(name);

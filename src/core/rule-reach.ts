@@ -17,7 +17,8 @@ import { globMatcher, literalPrefix } from './patterns.js';
  * every name a regex matches starts with, up to its last `/`; a regex of a literal and an open
  * tail, `openRegex`, that takes every name starting with theirs; or the same regex). Only that much
  * is decidable. Indexed, so that it costs one lookup per path component of each prefix (and, while
- * some earlier rule is such a regex, one per character): comparing every pair took seconds for thousands of rules (docs/performance.md, "Figures behind the comments").
+ * some earlier rule is such a regex, one per character): comparing every pair took seconds for
+ * thousands of rules (docs/performance.md, "Figures behind the comments").
  */
 export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): Issue[] {
   const issues: Issue[] = [];

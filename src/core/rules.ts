@@ -60,7 +60,8 @@ function compileRule(
   };
   // A review asks about one namespace for each of its images: the last answer is kept, so that a
   // rule with thousands of globs tests them once per review, not once per image (tens of thousands
-  // of globs per image make seconds for the containers a Pod can hold: docs/performance.md, "Figures behind the comments").
+  // of globs per image make seconds for the containers a Pod can hold:
+  // docs/performance.md, "Figures behind the comments").
   let last: { readonly ns: string | undefined; readonly applies: boolean } | undefined;
   const appliesToNamespace = (ns: string | undefined): boolean => {
     if (last === undefined || last.ns !== ns) last = { ns, applies: inNamespace(ns) };

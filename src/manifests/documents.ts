@@ -39,11 +39,12 @@ export interface DocumentGroup {
 
 /**
  * Where the text can be cut into pieces parsed on their own: before each line that starts with
- * `---` (a document start; YAML 1.2 forbids such a line inside any scalar or flow collection, so
- * no document spans it). The yaml package's parser slows down on one long text (docs/performance.md, "Figures behind the comments"),
- * and pieces keep the time linear. A text with directives (`%YAML`) is parsed whole, so
- * that each directive stays with its document. A stream of JSON values without `---` between them
- * (`jq -c '.items[]'`) is cut before each value: one document each, as kubectl reads it.
+ * `---` (a document start; YAML 1.2 forbids such a line inside any scalar or flow collection, so no
+ * document spans it). The yaml package's parser slows down on one long text
+ * (docs/performance.md, "Figures behind the comments"), and pieces keep the time linear. A text
+ * with directives (`%YAML`) is parsed whole, so that each directive stays with its document. A
+ * stream of JSON values without `---` between them (`jq -c '.items[]'`) is cut before each value:
+ * one document each, as kubectl reads it.
  */
 export function pieces(source: string): number[] {
   if (/^%/m.test(source)) return [0];

@@ -1,8 +1,9 @@
 /**
  * Where the items of a JSON List are in its text (`kubectl get pods -A -o json`: one document of
  * 200,000 Pods), found without building the List's syntax tree: that tree, with the source tokens
- * render's text edits need, takes a couple of hundred times the text's size (docs/performance.md, "Figures behind the comments"), so
- * src/manifests/render.ts parses and edits such a List one item at a time instead.
+ * render's text edits need, takes a couple of hundred times the text's size
+ * (docs/performance.md, "Figures behind the comments"), so src/manifests/render.ts parses and edits
+ * such a List one item at a time instead.
  *
  * The text must be JSON (JSON.parse says so, and its value must be an object with an `items`
  * list); the `yaml` package's lexer then gives its tokens one by one (strings, escapes, brackets),

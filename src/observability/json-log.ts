@@ -65,8 +65,9 @@ let secondStart = Number.NaN;
 let secondText = '';
 
 /**
- * `new Date(ms).toISOString()`, from the text of its second: formatting a Date costs a good part
- * of the line it stamps, and lines come many to a second (docs/performance.md, "Figures behind the comments").
+ * `new Date(ms).toISOString()`, from the text of its second: formatting a Date costs a good part of
+ * the line it stamps, and lines come many to a second
+ * (docs/performance.md, "Figures behind the comments").
  */
 export function isoTimestamp(ms: number): string {
   const inSecond = ms - secondStart;

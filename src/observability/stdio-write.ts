@@ -35,9 +35,10 @@ const processParts: StdioParts = {
 
 /** A `StreamWrite` that writes each text with one system call when it can (see above). */
 export function descriptorWrite(parts: StdioParts = processParts): StreamWrite {
-  // A stream is asked for only when a text must go through it: creating `process.stdout` for a
-  // pipe is a measurable part of a cold start (docs/performance.md, "Figures behind the comments"), and on Lambda nothing else creates it (the runtime
-  // writes its own lines to another descriptor). Once used, it is asked first while it holds bytes.
+  // A stream is asked for only when a text must go through it: creating `process.stdout` for a pipe
+  // is a measurable part of a cold start (docs/performance.md, "Figures behind the comments"), and
+  // on Lambda nothing else creates it (the runtime writes its own lines to another descriptor).
+  // Once used, it is asked first while it holds bytes.
   const used: { 1?: ReturnType<StdioParts['stream']>; 2?: ReturnType<StdioParts['stream']> } = {};
   const viaStream = (fd: 1 | 2, chunk: string | Uint8Array): void => {
     (used[fd] ??= parts.stream(fd)).write(chunk);

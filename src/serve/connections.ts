@@ -23,9 +23,10 @@ const CLIENT_ERROR_LINGER_MS = 1_000;
 /**
  * Requests one connection may have in flight (received, not yet answered); a connection past it is
  * closed. HTTP/1.1 lets a client pipeline thousands of requests in one write and never read an
- * answer: Node parses and serves every one it has read, and holds each answer for the client.
- * A few hundred such connections to /healthz (no token needed) multiplied serve's memory and held
- * a health check for seconds (docs/performance.md, "Figures behind the comments"). The API server sends one request at a time on a connection.
+ * answer: Node parses and serves every one it has read, and holds each answer for the client. A few
+ * hundred such connections to /healthz (no token needed) multiplied serve's memory and held a
+ * health check for seconds (docs/performance.md, "Figures behind the comments"). The API server
+ * sends one request at a time on a connection.
  */
 export const MAX_PIPELINED_REQUESTS = 16;
 
