@@ -1,9 +1,10 @@
 /**
- * One settings value from an adapter's environment and flags. Every adapter (the Lambda entry,
- * `serve`, `invoke`, `explain`, `check-config`, `render`, `audit`; not `webhook-config`, whose rules
- * come from its own `--config` only) calls `readSettings` and nothing else reads the configuration
- * variables, so the same variables mean the same thing everywhere (docs/design.md,
- * "Environment"):
+ * The settings of an adapter, read once from its environment and flags into one `Settings` value
+ * (the rules' source, the token's, whether no token is allowed, the existence checks' settings).
+ * Every adapter (the Lambda entry, `serve`, `invoke`, `explain`, `check-config`, `render`,
+ * `audit`; not `webhook-config`, whose rules come from its own `--config` only) calls
+ * `readSettings` and nothing else reads the configuration variables, so the same variables mean the
+ * same thing everywhere (docs/design.md, "Environment"):
  *
  * - rules: `--config FILE` (command line), else `REWRITE_RULES` (inline YAML or JSON), else the SSM
  *   parameter named by `REWRITE_RULES_PARAMETER`, re-read after `REWRITE_RULES_TTL_SECONDS`

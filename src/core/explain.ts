@@ -1,4 +1,8 @@
-/** The `explain` answer for one image (docs/design.md, "Command line"): `{image, rewritten, rule, error?}`. */
+/**
+ * The `explain` answer for one image (docs/design.md, "Command line"): `{image, rewritten, rule,
+ * error?}`; and the rule limited to namespaces that would have taken an image, which `explain`,
+ * `render` and `audit` name when they decide without a namespace.
+ */
 import { matchedName } from './matched-name.js';
 import { parseNormalizedNamed } from './reference.js';
 import type { CompiledRule, Rewriter } from './rules.js';
@@ -12,6 +16,7 @@ export interface Explanation {
   readonly error?: string;
 }
 
+/** What the rules make of one image, in `explain`'s words: never throws (an invalid image is an `error`). */
 export function explainImage(rewriter: Rewriter, image: string, namespace?: string): Explanation {
   const r = rewriter.rewrite(image, { namespace });
   switch (r.kind) {
@@ -27,7 +32,7 @@ export function explainImage(rewriter: Rewriter, image: string, namespace?: stri
 }
 
 /**
- * For `explain` without a namespace: a function giving, for an image, the first rule limited to
+ * For `explain`, `render` and `audit` without a namespace: a function giving, for an image, the first rule limited to
  * `namespaces` that would take it, in a namespace it lists, before the rule that did (or when none
  * did). Such a rule never applies to an object of no known namespace, so explain's answer there
  * reads as "no rule matches this image". Undefined when no rule is limited so.

@@ -2,7 +2,7 @@
  * What a rule's `onMissing` / `onUnreachable` (docs/verify.md) make of the verdict on one planned
  * rewrite: apply it, keep the original, rewrite anyway, or deny the object. One policy for every
  * adapter that checks targets: the webhook's review (src/lambda/verify-step.ts) and `render`
- * (src/cli/render.ts), so that both decide alike. Pure.
+ * (src/cli/render.ts, src/manifests/render.ts), so that both decide alike. Pure.
  */
 import type { PlannedRewrite } from '../core/decide.js';
 import type { Verdict, VerifyRequest } from './verifier.js';
