@@ -167,6 +167,7 @@ function rulesOfTypes(types: readonly WorkloadType[]): RuleWithOperations[] {
 /** Pods and `kubectl debug`'s subresource only (`--scope pods`). */
 export const POD_RULES: readonly RuleWithOperations[] = rulesOfTypes(WORKLOAD_TYPES.filter((t) => t.kind === 'Pod'));
 
+/** The configuration's rules for a `--scope`. */
 export const rulesFor = (scope: Scope): readonly RuleWithOperations[] => (scope === 'pods' ? POD_RULES : RULES);
 
 /** Namespaces never sent to the webhook. */

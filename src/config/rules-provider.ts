@@ -256,6 +256,7 @@ export async function openRules(setting: RulesSetting, deps: SourceDeps): Promis
   return { provider: createRulesProvider(setting, deps), watch: undefined };
 }
 
+/** The provider for inline rules (compiled once, now) or an SSM parameter (read now, again after its TTL). */
 export function createRulesProvider(setting: Exclude<RulesSetting, { kind: 'file' }>, deps: SourceDeps): RulesProvider {
   switch (setting.kind) {
     case 'inline':

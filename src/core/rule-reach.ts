@@ -289,6 +289,7 @@ const OPEN_TAILS: ReadonlyMap<string, OpenRegex['tail']> = (() => {
   return tails;
 })();
 
+/** The source as an OpenRegex (its literal start and its open tail), or undefined when it is not one. */
 export function openRegex(source: string): OpenRegex | undefined {
   let literal = '';
   let i = 0;

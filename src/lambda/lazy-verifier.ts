@@ -12,6 +12,7 @@ import type { Verifier, VerifyResult } from '../verify/verifier.js';
 
 type Setup = Pick<typeof import('../verify/setup.js'), 'verifierFor'>;
 
+/** A Verifier that loads src/verify/setup.ts (and builds the real verifier) at its first check; `load` is injected by tests. */
 export function lazyVerifier(settings: VerifySettings, clients: VerifierClients, load: () => Promise<Setup> = () => import('../verify/setup.js')): Verifier {
   let verifier: Promise<Verifier> | undefined;
   return {

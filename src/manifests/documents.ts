@@ -91,6 +91,7 @@ export function where(source: string, offset: number): string {
 // (a Node warning on stderr, not ours to print); the key is kept, stringified, as before.
 // Repeated keys are errors, found in linear time (src/config/yaml-read.ts); plain scalars are read as kubectl reads them (yaml-kubectl.ts).
 const COMPOSE_OPTIONS = { keepSourceTokens: true, merge: true, logLevel: 'error', customTags: KUBECTL_SCALARS } as const;
+/** Every document of the tokens, composed as kubectl reads YAML (COMPOSE_OPTIONS); errors are left in each document's `errors`. */
 export const composeAll = (tokens: Iterable<CST.Token>): Document.Parsed[] => composeUnique(tokens, COMPOSE_OPTIONS);
 
 /** One composed document (errors are thrown as RenderError with a line and column). */
@@ -104,6 +105,7 @@ export function composeOne(tokens: readonly CST.Token[]): Document.Parsed | unde
   return doc;
 }
 
+/** The document's value as JSON, its aliases expanded at most MAX_ALIAS_COUNT times (past it, a RenderError). */
 export function toJson(doc: Document.Parsed): unknown {
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });

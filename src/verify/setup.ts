@@ -14,6 +14,7 @@ export interface VerifierClients {
   readonly secretsManager: () => Promise<SecretsManagerClient>;
 }
 
+/** The verifier for the settings: their deadline, and their registry credentials' source. */
 export function verifierFor(settings: VerifySettings, clients: VerifierClients): Verifier {
   const credentials = createCredentialsSource(settings.credentials, { ...clients, now: () => performance.now() });
   return createVerifier({ deadlineMs: settings.deadlineMs, credentials, ecr: ecrClients() });
