@@ -274,64 +274,68 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   const matches = tokenMatch(deps.token);
   let coldStart = true;
 
-  const handle = async (event: unknown, started: number, note: (o: Outcome, r?: ReviewReport, v?: VerifyStats) => void): Promise<WebhookResult> => {
+  type Note = (o: Outcome, r?: ReviewReport, v?: VerifyStats) => void;
+  const badRequest = (message: string, note: Note): WebhookResult => {
+    note('bad_request');
+    logger.warn('request rejected', { status: 400, reason: message });
+    return reply(400, { message });
+  };
+  // Good rules in force answer at once (a probe that started a refresh of rules in SSM waited for the read, up to READ_TIMEOUT_MS,
+  // 3 s, past a kubelet probe's 1 s timeout, and failed readiness took serve's Pod out of its Service); without, it waits for the read.
+  const health = async (): Promise<WebhookResult> => {
+    const inForce = rules.inForce?.();
+    const state = inForce?.ok === true ? inForce : await rules.current();
+    return state.ok ? reply(200, { status: 'ok' }) : reply(503, { status: 'unavailable' });
+  };
+
+  /** Before a review (the event's shape, health, the token before the body, the method, the body): the body and the token matched, or the answer given. */
+  const admit = (event: unknown, note: Note): { readonly answer: WebhookResult | Promise<WebhookResult> } | { readonly body: unknown; readonly match: Exclude<TokenMatch, undefined> } => {
     const req = parseEvent(event);
     if (req === undefined) {
       // A hand-made event (a console test event, `aws lambda invoke`) often carries the review as an
       // object, and an API Gateway method without proxy integration passes the review itself as
       // the event: say which, not only that the event is of no known shape.
       const body = isRecord(event) ? event['body'] : undefined;
-      const message =
-        body !== undefined && body !== null && typeof body !== 'string'
-          ? MESSAGES.bodyNotString
-          : isRecord(event) && event['kind'] === 'AdmissionReview'
-            ? MESSAGES.bareReview
-            : MESSAGES.unsupportedEvent;
-      note('bad_request');
-      logger.warn('request rejected', { status: 400, reason: message });
-      return reply(400, { message });
+      const bare = isRecord(event) && event['kind'] === 'AdmissionReview';
+      const message = body !== undefined && body !== null && typeof body !== 'string' ? MESSAGES.bodyNotString : bare ? MESSAGES.bareReview : MESSAGES.unsupportedEvent;
+      return { answer: badRequest(message, note) };
     }
-    if (req.method === 'GET' && req.path === HEALTH_PATH) {
-      // Good rules in force answer at once: a probe that started a refresh of rules in SSM waited
-      // for the read (up to READ_TIMEOUT_MS, 3 s) past a kubelet probe's 1 s timeout, and failed
-      // readiness took serve's Pod out of its Service. Without good rules, it waits for the read.
-      const inForce = rules.inForce?.();
-      const state = inForce?.ok === true ? inForce : await rules.current();
-      return state.ok ? reply(200, { status: 'ok' }) : reply(503, { status: 'unavailable' });
-    }
+    if (req.method === 'GET' && req.path === HEALTH_PATH) return { answer: health() };
     const match = matches(requestToken(req));
     if (match === undefined) {
       note('unauthorized');
       // The address is the event's: API Gateway's is an IP, a hand-made event's may be anything (clipped).
       logger.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: clip(req.sourceIp) });
-      return reply(401, { message: MESSAGES.unauthorized });
+      return { answer: reply(401, { message: MESSAGES.unauthorized }) };
     }
     if (req.method !== 'POST') {
       note('bad_request');
       logger.warn('request rejected', { status: 405, reason: MESSAGES.methodNotAllowed, method: req.method.slice(0, 16) });
-      return reply(405, { message: MESSAGES.methodNotAllowed }, 'POST');
+      return { answer: reply(405, { message: MESSAGES.methodNotAllowed }, 'POST') };
     }
-    const badRequest = (message: string): WebhookResult => {
-      note('bad_request');
-      logger.warn('request rejected', { status: 400, reason: message });
-      return reply(400, { message });
-    };
     const decoded = decodeBody(req.body, req.base64, maxBodyBytes);
-    if (!decoded.ok) return badRequest(decoded.message);
+    if (!decoded.ok) return { answer: badRequest(decoded.message, note) };
     let body: unknown;
     try {
       body = JSON.parse(decoded.text);
     } catch {
       // The parser's message quotes the body: never log it.
-      return badRequest(MESSAGES.notJson);
+      return { answer: badRequest(MESSAGES.notJson, note) };
     }
+    return { body, match };
+  };
+
+  const handle = async (event: unknown, started: number, note: Note): Promise<WebhookResult> => {
+    const admitted = admit(event, note);
+    if ('answer' in admitted) return admitted.answer;
+    const { body, match } = admitted;
     const state = await rules.current();
     // Without rules, the first warning says why nothing is rewritten: fitted (the reason names a
     // file or a parameter, of any length) and counted with the review's own (render's `first`).
     const result = state.ok
       ? await reviewVerified(body, state.rewriter, deps.verifier)
       : await reviewVerified(body, NO_RULES, deps.verifier, notRewritten(state.reason));
-    if (!result.ok) return badRequest(result.message);
+    if (!result.ok) return badRequest(result.message, note);
     let { report } = result;
     let answer = result.response;
     let text = answerJson(answer);
@@ -344,7 +348,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const tooLargeReason = tooLarge > 0 ? answerTooLargeReason(tooLarge, maxResultBytes, report.rewrites.length) : undefined;
     if (tooLargeReason !== undefined) {
       const unchanged = await reviewVerified(body, NO_RULES, undefined, notRewritten(tooLargeReason));
-      if (!unchanged.ok) return badRequest(unchanged.message);
+      if (!unchanged.ok) return badRequest(unchanged.message, note);
       report = unchanged.report;
       answer = unchanged.response;
       text = answerJson(answer);
