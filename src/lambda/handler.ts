@@ -25,10 +25,10 @@ import { type AdmissionReviewAnswer, type ReviewReport, WARNING_PREFIX } from '.
 import { escapeLineUnsafe, isRecord } from '../core/json.js';
 import { answerJson } from '../core/render.js';
 import { fitWarning } from '../core/warning-text.js';
-import type { Verifier, VerifyStats } from '../verify/verifier.js';
+import type { Verifier } from '../verify/verifier.js';
 import { answerTooLargeReason, isDenied, reviewVerified } from './verify-step.js';
 import type { Rewriter } from '../core/rules.js';
-import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields, usualReviewFieldsJson } from '../observability/telemetry.js';
+import { clip, flushMetrics, type LineHold, type Logger, type Metrics, type Outcome, recordOutcome, recordRulesStale, recordVerify, REVIEW_LOG_MESSAGE, reviewFields, usualReviewFieldsJson, type VerifyCounts } from '../observability/telemetry.js';
 
 /**
  * Largest request body accepted, after base64 decoding: 6 MiB. The API server takes objects of
@@ -252,7 +252,7 @@ function outcomeOf(answer: AdmissionReviewAnswer, report: ReviewReport): Outcome
 }
 
 /** The log fields of the existence checks of a review, set one by one (docs/performance.md, "The round before"). */
-function verifyFields(fields: Record<string, unknown>, stats: VerifyStats): void {
+function verifyFields(fields: Record<string, unknown>, stats: VerifyCounts): void {
   fields['verifyChecks'] = stats.checks;
   fields['verifyCacheHits'] = stats.cacheHits;
   fields['verifyMissing'] = stats.missing;
@@ -274,7 +274,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   const matches = tokenMatch(deps.token);
   let coldStart = true;
 
-  type Note = (o: Outcome, r?: ReviewReport, v?: VerifyStats) => void;
+  type Note = (o: Outcome, r?: ReviewReport, v?: VerifyCounts) => void;
   const badRequest = (message: string, note: Note): WebhookResult => {
     note('bad_request');
     logger.warn('request rejected', { status: 400, reason: message });
@@ -405,8 +405,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const started = nowMs();
     let outcome: Outcome | undefined;
     let report: ReviewReport | undefined;
-    let verify: VerifyStats | undefined;
-    const note = (o: Outcome, r?: ReviewReport, v?: VerifyStats): void => {
+    let verify: VerifyCounts | undefined;
+    const note = (o: Outcome, r?: ReviewReport, v?: VerifyCounts): void => {
       outcome = o;
       report = r;
       verify = v;

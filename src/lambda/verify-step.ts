@@ -15,8 +15,9 @@ import { printableClipped } from '../core/json.js';
 import { render } from '../core/render.js';
 import type { Rewriter } from '../core/rules.js';
 import { fitWarning } from '../core/warning-text.js';
+import type { VerifyCounts } from '../observability/telemetry.js';
 import { policyOutcome, rewriteText, verifyRequestOf } from '../verify/policy.js';
-import type { Verdict, Verifier, VerifyRequest, VerifyStats } from '../verify/verifier.js';
+import type { Verdict, Verifier, VerifyRequest } from '../verify/verifier.js';
 
 /** The answer of a denied review (`onMissing: deny`). */
 export interface DeniedAnswer {
@@ -34,7 +35,7 @@ export type VerifiedReview =
       readonly response: AdmissionReviewAnswer | DeniedAnswer;
       readonly report: ReviewReport;
       /** Set when checks ran. */
-      readonly verify: VerifyStats | undefined;
+      readonly verify: VerifyCounts | undefined;
       readonly denied: boolean;
     };
 
@@ -58,7 +59,7 @@ const NOT_ASKED: Verdict = Object.freeze({ status: 'unreachable', reason: `not c
 const requestKey = (r: VerifyRequest): string => (r.platforms.length === 0 ? r.image : `${r.image} ${[...r.platforms].sort().join(',')}`);
 
 /** The verdicts of `requests`: those of the first MAX_CHECKS_PER_REVIEW distinct targets asked, NOT_ASKED for the others. */
-async function verifyBounded(verifier: Verifier, requests: readonly VerifyRequest[]): Promise<{ verdicts: readonly (Verdict | undefined)[]; stats: VerifyStats }> {
+async function verifyBounded(verifier: Verifier, requests: readonly VerifyRequest[]): Promise<{ verdicts: readonly (Verdict | undefined)[]; stats: VerifyCounts }> {
   const keys = new Set<string>();
   const dropped = new Set<string>();
   const asked: VerifyRequest[] = [];

@@ -39,9 +39,11 @@ export type Metrics = EmfMetrics & { readonly tap?: MetricsTap | undefined };
 
 /** The counts of a review's existence checks, and their wall time (milliseconds). */
 export interface VerifyCounts {
+  /** Distinct targets asked about. */
   readonly checks: number;
   readonly cacheHits: number;
   readonly missing: number;
+  /** Unreachable verdicts: errors, deadline, open breakers. */
   readonly errors: number;
   readonly latencyMs: number;
 }

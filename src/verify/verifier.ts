@@ -11,6 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import { errorName } from '../config/system-error.js';
+import type { VerifyCounts } from '../observability/telemetry.js';
 import { Breakers } from './breaker.js';
 import { TtlCache } from './cache.js';
 import type { CredentialsSource } from './credentials.js';
@@ -30,21 +31,12 @@ export type Verdict =
   | { readonly status: 'missing'; readonly reason: string; readonly cached: boolean }
   | { readonly status: 'unreachable'; readonly reason: string };
 
-/** For the review's log line and metrics. */
-export interface VerifyStats {
-  /** Distinct targets asked about. */
-  readonly checks: number;
-  readonly cacheHits: number;
-  readonly missing: number;
-  /** Unreachable verdicts: errors, deadline, open breakers. */
-  readonly errors: number;
-  readonly latencyMs: number;
-}
 
 export interface VerifyResult {
   /** One per request, in order. */
   readonly verdicts: readonly Verdict[];
-  readonly stats: VerifyStats;
+  /** For the review's log line and metrics. */
+  readonly stats: VerifyCounts;
 }
 
 export interface Verifier {
