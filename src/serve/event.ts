@@ -143,12 +143,11 @@ export function lambdaContext(requestId: string, deadline: number): Context {
     logGroupName: '/local/image-rewriter-serve',
     logStreamName: 'serve',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    // The deprecated callbacks are part of the Context type; a promise handler never calls them.
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the Context type has the deprecated callbacks; a promise handler never calls them
     done: () => undefined,
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- as done
     fail: () => undefined,
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- as done
     succeed: () => undefined,
   };
 }
