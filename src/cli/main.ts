@@ -1,7 +1,9 @@
 /**
- * The `image-rewriter` command line (dist/cli.js). A thin adapter: it reads files and arguments,
- * calls the same core as the Lambda handler, and writes results. Streams and environment are
- * injected so tests drive `main` directly. Unknown options are errors (typos must fail).
+ * The `image-rewriter` command line's dispatcher (dist/cli.js, through ./bin.ts): `explain` and
+ * `check-config` themselves, and every other command in its own file, loaded with import() when it
+ * runs. A thin adapter: it reads files and arguments, calls the same core as the Lambda handler,
+ * and writes results. Streams and environment are injected so tests drive `main` directly.
+ * Unknown options are errors (typos must fail).
  */
 import { explainImage, namespaceLimitedRules } from '../core/explain.js';
 import { jsonLine } from '../core/json.js';
