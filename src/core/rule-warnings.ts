@@ -32,22 +32,20 @@ export function runtimeWarnings(rules: readonly CompiledRule[]): Issue[] {
     }));
 }
 
-/**
- * The warnings for `match` rules whose every result an unscoped rule takes again, unless an
- * exclude covers the results: such a result is never applied (`rewrite` refuses it, so that
- * reinvocation cannot change an image twice), so the rule rewrites nothing, though each rule alone
- * is valid (`k8s.gcr.io` -> `registry.k8s.io`, then `registry.k8s.io` -> a mirror, or a regex
- * `registry\.k8s\.io/(.+)` -> a mirror). The other rule is a `match` rule whose prefix is a path
- * prefix of their `replace`, or a regex rule that `openRegex` reads and that matches every result
- * (where it comes in the order does not matter: a result is looked up again from the first rule).
- * Not when a regex rule before that one may match some result: it may give it back unchanged (a
- * rule that keeps `registry.k8s.io/pause` as it is), and then the result is applied. Indexed like
- * `shadowWarnings`: `match` rules by prefix, regex rules by their literal text.
- */
-export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[], exclude: readonly string[]): Issue[] {
-  const issues: Issue[] = [];
-  const byPrefix = new Map<string, CompiledRule>();
+/** The rules rewrittenAgainWarnings looks results up in: see its comment. */
+interface AgainIndex {
+  /** The first unscoped `match` rule of each prefix. */
+  readonly byPrefix: ReadonlyMap<string, CompiledRule>;
   /** The unscoped regex rules `openRegex` reads, by literal, in rule order. */
+  readonly open: ReadonlyMap<string, readonly { readonly rule: CompiledRule; readonly shape: OpenRegex }[]>;
+  /** The lengths of `open`'s keys. */
+  readonly openLengths: readonly number[];
+  /** The index of the first regex rule that may match a name `dir` starts (`dir` ends in `/`), or of one whose names all start with `dir`. */
+  readonly firstRegexAt: (dir: string) => number;
+}
+
+function againIndex(rules: readonly CompiledRule[], specs: readonly RuleSpec[]): AgainIndex {
+  const byPrefix = new Map<string, CompiledRule>();
   const open = new Map<string, { rule: CompiledRule; shape: OpenRegex }[]>();
   /** The first regex rule (any) by the literal every name it matches starts with, and by each path prefix of that literal ending in `/`. */
   const firstByLiteral = new Map<string, number>();
@@ -77,7 +75,6 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
   });
   const openLengths = [...new Set([...open.keys()].map((key) => key.length))];
   const literalLengths = [...new Set([...firstByLiteral.keys()].map((key) => key.length))];
-  /** The index of the first regex rule that may match a name `dir` starts (`dir` ends in `/`), or of one whose names all start with `dir`. */
   const firstRegexAt = (dir: string): number => {
     let first = firstUnder.get(dir) ?? Number.POSITIVE_INFINITY;
     for (const length of literalLengths) {
@@ -86,6 +83,24 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
     }
     return first;
   };
+  return { byPrefix, open, openLengths, firstRegexAt };
+}
+
+/**
+ * The warnings for `match` rules whose every result an unscoped rule takes again, unless an
+ * exclude covers the results: such a result is never applied (`rewrite` refuses it, so that
+ * reinvocation cannot change an image twice), so the rule rewrites nothing, though each rule alone
+ * is valid (`k8s.gcr.io` -> `registry.k8s.io`, then `registry.k8s.io` -> a mirror, or a regex
+ * `registry\.k8s\.io/(.+)` -> a mirror). The other rule is a `match` rule whose prefix is a path
+ * prefix of their `replace`, or a regex rule that `openRegex` reads and that matches every result
+ * (where it comes in the order does not matter: a result is looked up again from the first rule).
+ * Not when a regex rule before that one may match some result: it may give it back unchanged (a
+ * rule that keeps `registry.k8s.io/pause` as it is), and then the result is applied. Indexed like
+ * `shadowWarnings`: `match` rules by prefix, regex rules by their literal text.
+ */
+export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: readonly RuleSpec[], exclude: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  const { byPrefix, open, openLengths, firstRegexAt } = againIndex(rules, specs);
   const excluded = new Set(exclude);
   // The proper path prefixes of every exclude (`a/b/c`: `a/b`, `a`): a rule whose results an
   // exclude deeper than their prefix covers has those results applied (they are never rewritten
