@@ -15,12 +15,12 @@
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
-import { applyTemplate, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
+import { applyTemplate, type ReplacePiece, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
 import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
-import type { CompiledRule, CompileResult, Issue, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
+import type { CompiledRule, CompileResult, Issue, PathSegment, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
 import { excludedRuleWarnings, namespaceWarnings, regexSpellingWarnings, shadowWarnings } from './rule-reach.js';
 import { regexRewrittenAgainWarnings, rewrittenAgainWarnings, type RuleSamples, runtimeWarnings } from './rule-warnings.js';
 import { platformWarnings } from './platform-warnings.js';
@@ -79,40 +79,58 @@ function compileRule(
         : undefined,
     appliesToNamespace,
   };
+  const rule: RuleBeingCompiled = { spec, index, replace, replacePath, issues, before, common };
+  return spec.match === undefined ? compileRegexRule(rule, substituted.pieces, samples) : compileMatchRule(rule, spec.match);
+}
 
-  if (spec.match !== undefined) {
-    const prefix = spec.match;
-    if (issues.length === before) {
-      const problem = replaceProblem(replace);
-      // The result is matched with its host spelled one way (`GCR.io:443/m` is `gcr.io/m`).
-      const spelled = problem === undefined ? matchedPrefix(replace) : replace;
-      if (problem !== undefined) issues.push({ path: replacePath, severity: 'error', message: problem });
-      // A replace equal to the prefix changes nothing, so nothing is rewritten again: the same
-      // document deployed to every region (`${env:AWS_REGION}` in the replace) gives that in the
-      // region the rule points at, where it keeps that registry's images as they are.
-      else if (spelled !== prefix && hasPathPrefix(spelled, prefix)) {
-        issues.push({
-          path: replacePath,
-          severity: 'error',
-          message: `"${replace}"${spelled === replace ? '' : ` (compared as "${spelled}")`} is inside "${prefix}", so this rule would match its own result and rewrite it again on every reinvocation`,
-        });
-      }
+/** A rule being compiled: what compileRule read, for the part of its kind. */
+interface RuleBeingCompiled {
+  readonly spec: RuleSpec;
+  readonly index: number;
+  /** `replace` after `${env:...}` substitution. */
+  readonly replace: string;
+  readonly replacePath: readonly PathSegment[];
+  /** The document's issues, added to; `before` is their count when this rule began. */
+  readonly issues: Issue[];
+  readonly before: number;
+  readonly common: Omit<CompiledRule, 'kind' | 'pattern' | 'apply'>;
+}
+
+/** A `match` rule: its replace checked (a host, not inside the prefix), then the prefix swap. */
+function compileMatchRule({ replace, replacePath, issues, before, common }: RuleBeingCompiled, prefix: string): CompiledRule | undefined {
+  if (issues.length === before) {
+    const problem = replaceProblem(replace);
+    // The result is matched with its host spelled one way (`GCR.io:443/m` is `gcr.io/m`).
+    const spelled = problem === undefined ? matchedPrefix(replace) : replace;
+    if (problem !== undefined) issues.push({ path: replacePath, severity: 'error', message: problem });
+    // A replace equal to the prefix changes nothing, so nothing is rewritten again: the same
+    // document deployed to every region (`${env:AWS_REGION}` in the replace) gives that in the
+    // region the rule points at, where it keeps that registry's images as they are.
+    else if (spelled !== prefix && hasPathPrefix(spelled, prefix)) {
+      issues.push({
+        path: replacePath,
+        severity: 'error',
+        message: `"${replace}"${spelled === replace ? '' : ` (compared as "${spelled}")`} is inside "${prefix}", so this rule would match its own result and rewrite it again on every reinvocation`,
+      });
     }
-    if (issues.length > before) return undefined;
-    return Object.freeze({
-      ...common,
-      kind: 'match' as const,
-      pattern: prefix,
-      apply: (name: string) => (hasPathPrefix(name, prefix) ? replace + name.slice(prefix.length) : undefined),
-    });
   }
+  if (issues.length > before) return undefined;
+  return Object.freeze({
+    ...common,
+    kind: 'match' as const,
+    pattern: prefix,
+    apply: (name: string) => (hasPathPrefix(name, prefix) ? replace + name.slice(prefix.length) : undefined),
+  });
+}
 
+/** A `regex` rule: its replace template checked against the regex's groups and against names it matches. */
+function compileRegexRule({ spec, index, replace, replacePath, issues, before, common }: RuleBeingCompiled, pieces: readonly ReplacePiece[], samples: Map<number, RuleSamples>): CompiledRule | undefined {
   const source = spec.regex ?? '';
   const slashed = slashedRegexProblem(source);
   if (slashed !== undefined) issues.push({ path: ['rules', index, 'regex'], severity: 'error', message: slashed });
   const re = new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
-  const { parts, errors } = parseTemplatePieces(substituted.pieces, count, names);
+  const { parts, errors } = parseTemplatePieces(pieces, count, names);
   for (const e of errors) issues.push({ path: replacePath, severity: 'error', message: e });
   const apply = (name: string): string | undefined => {
     const m = re.exec(name);
