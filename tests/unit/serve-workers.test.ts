@@ -128,9 +128,7 @@ describe('serve --workers 2', () => {
       const workers = childrenOf(s.child.pid ?? 0);
       expect(workers).toHaveLength(2);
 
-      const requests = s.next(fromEvery(2, (l) => l['message'] === 'request'));
-      for (let i = 0; i < 8; i++) expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
-      await requests; // new connections are shared out: both workers answered
+      await answeredByBoth(s, port, 'asia.gcr.io/nginx:latest'); // new connections are shared out: both workers answered
 
       const reloaded = s.next(fromEvery(2, (l) => l['message'] === 'rules loaded' && l['source'] === rules));
       await writeFile(rules, 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n');
@@ -233,11 +231,7 @@ describe('serve --workers 2', () => {
     const started = s.next((l) => l['message'] === 'certificate loaded' && l['worker'] === 3);
     process.kill(victim ?? 0, 'SIGKILL');
     await started;
-    const answered = s.next(fromEvery(2, (l) => l['message'] === 'request')); // both workers, the replacement too
-    const images: string[] = [];
-    for (let i = 0; i < 8; i++) images.push(await demoImage(port));
-    await answered;
-    expect(images).toEqual(Array(8).fill('asia.gcr.io/nginx:latest'));
+    await answeredByBoth(s, port, 'asia.gcr.io/nginx:latest'); // the replacement too
   }
 
   // Regression: a replacement worker read --token-file again, so after the token Secret changed (and
