@@ -156,6 +156,12 @@ describe('the original-images annotation', () => {
       expect(ops).toEqual([]);
     });
 
+    it('drops the entry of a removed container listed after an entry written during this request', () => {
+      // Ours rewrote a (gcr.io/a:2 -> asia.gcr.io/a:2) and recorded it in a's place; the update removed b.
+      const { ops } = update([{ name: 'a', image: 'asia.gcr.io/a:2' }], { 'containers/a': 'gcr.io/a:2', 'containers/b': 'gcr.io/b:1' });
+      expect(annotationOps(ops)).toEqual([{ op: 'replace', path: '/metadata/annotations/image-rewriter.io~1original-images', value: '{"containers/a":"gcr.io/a:2"}' }]);
+    });
+
     it('changes nothing on an update that leaves the images as stored (a label, a finalizer)', () => {
       expect(update([{ name: 'a', image: 'asia.gcr.io/a:1' }, { name: 'b', image: 'asia.gcr.io/b:1' }]).ops).toEqual([]);
     });
@@ -505,6 +511,8 @@ describe('kinds and untrusted objects', () => {
     expect(run(podReview(object)).outcome.report.name).toBe('web-7d9c-');
     expect(run(podReview(object, { name: '' })).outcome.report.name).toBe('web-7d9c-');
     expect(run(podReview({ metadata: { name: 'p', generateName: 'web-' }, spec: {} })).outcome.report.name).toBe('p');
+    // A name that is not a string (a hand-made review) is no name: the log line's `name` is the generateName.
+    expect(run(podReview({ metadata: { name: 42, generateName: 'web-' }, spec: {} })).outcome.report.name).toBe('web-');
   });
 
   it('treats __proto__ and constructor keys as plain data', () => {
