@@ -483,6 +483,20 @@ describe('logs and metrics', () => {
     ]);
   });
 
+  it("names the rules' source and version (an SSM parameter's) on the review line, usual or a warning", async () => {
+    const versioned: RulesProvider = { current: () => Promise.resolve({ ok: true, rewriter: example.rewriter, source: 'ssm:/image-rewriter/rules', version: '7' }) };
+    const { invoke, obs } = setup({ rules: versioned });
+    await invoke(loadEvent('rest-pod-v1.json'));
+    const review = eventReview(loadEvent('rest-pod-v1beta1-demo.json'));
+    (at(review, 'request', 'object', 'spec', 'containers') as JsonObject[]).push({ name: 'bad', image: 'Not/A:Valid' });
+    await invoke(withBody(loadEvent('rest-pod-v1beta1-demo.json'), review));
+    const reviewed = obs.logs().filter((l) => l['message'] === 'admission reviewed');
+    expect(reviewed.map((l) => [l['level'], l['rules'], l['rulesVersion']])).toEqual([
+      ['INFO', 'ssm:/image-rewriter/rules', '7'],
+      ['WARN', 'ssm:/image-rewriter/rules', '7'],
+    ]);
+  });
+
   it.each(eventNames())('%s: neither the token nor the body appear in the output', async (name) => {
     const { invoke, obs } = setup();
     const event = loadEvent(name);
