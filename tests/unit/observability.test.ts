@@ -695,6 +695,21 @@ describe('reviewFields: the one line of a review', () => {
     expect(listedBytes(fields)).toBe(MAX_LISTED_BYTES);
   });
 
+  it('lists the leading entries that fit: none after the first that does not, however small', () => {
+    // Four entries of about 9 KB (512 clipped characters of 6 bytes, three strings), a fifth that no
+    // longer fits, then small ones that would: the list stays the first four, the rest counted.
+    const big = (i: number) => {
+      const s = `${'\u0001'.repeat(600)}${String(i)}`;
+      return { ...rewrite('gcr', s), from: s, to: s };
+    };
+    const small = (i: number) => rewrite('gcr', `small-${String(i)}`);
+    const r = report({ rewrites: [big(0), big(1), big(2), big(3), big(4), small(5), small(6), small(7)] });
+    const { fields } = reviewFields(r, 'patched');
+    const listed = (fields['rewritten'] as { container: string }[]).map((e) => e.container);
+    expect(listed).toEqual(Array.from({ length: 4 }, () => `${'\u0001'.repeat(MAX_LOGGED_STRING)}...`));
+    expect(fields['rewrittenCut']).toBe(4);
+  });
+
   it('bounds the line in bytes when every list is full of characters JSON escapes (controls, bidi, lone surrogates)', () => {
     // Each of these is 6 bytes in the line (`\u0001`, `\u202e`, `\ud800`): 512 of them clipped make 3 KB a string.
     const hostile = (c: string, i: number): string => `${c.repeat(600)}${String(i)}`;
