@@ -710,6 +710,17 @@ describe('reviewFields: the one line of a review', () => {
     expect(fields['rewrittenCut']).toBe(4);
   });
 
+  it('leaves out a list none of whose entries fit (no empty list), and counts them', () => {
+    // Five invalid images of about 9 KB each: four are listed, and what is left of the budget takes
+    // no skipped field of about 6 KB.
+    const s = '\u0001'.repeat(600);
+    const invalid = Array.from({ length: 5 }, () => ({ containerName: s, list: 'containers' as const, pointer: '/p', image: s, error: s }));
+    const { fields } = reviewFields(report({ invalid, malformed: [{ pointer: s, problem: s }] }), 'unchanged');
+    expect(fields).toMatchObject({ invalidImagesCut: 1, skippedFieldsCut: 1 });
+    expect(fields['invalidImages']).toHaveLength(4);
+    expect(fields).not.toHaveProperty('skippedFields');
+  });
+
   it('bounds the line in bytes when every list is full of characters JSON escapes (controls, bidi, lone surrogates)', () => {
     // Each of these is 6 bytes in the line (`\u0001`, `\u202e`, `\ud800`): 512 of them clipped make 3 KB a string.
     const hostile = (c: string, i: number): string => `${c.repeat(600)}${String(i)}`;
