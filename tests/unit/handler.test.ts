@@ -559,6 +559,16 @@ describe('logs and metrics', () => {
     ]);
   });
 
+  it('logs a review whose only problem is one malformed field as a warning, with the field', async () => {
+    const { invoke, obs } = setup();
+    const review = eventReview(loadEvent('rest-pod-v1beta1-demo.json'));
+    (at(review, 'request', 'object', 'spec', 'containers') as JsonObject[]).push({ name: 'weird', image: 42 });
+    await invoke(withBody(loadEvent('rest-pod-v1beta1-demo.json'), review));
+    expect(obs.logs().filter((l) => l['message'] === 'admission reviewed')).toEqual([
+      expect.objectContaining({ level: 'WARN', outcome: 'patched', invalid: 0, skippedFields: [{ pointer: '/spec/containers/1/image', problem: expect.any(String) }] }),
+    ]);
+  });
+
   it('logs the cold start once', async () => {
     const { invoke, obs } = setup();
     await invoke(loadEvent('rest-pod-v1.json'));
