@@ -309,6 +309,19 @@ describe('warnings', () => {
     expect(recorded.outcome.response.response.warnings?.at(-1)).toMatch(new RegExp(`more warnings not shown \\(see the ${ORIGINAL_IMAGES_ANNOTATION} annotation\\)$`));
   });
 
+  it('point to the annotation when one image is rewritten, not when the annotation only loses a stale entry', () => {
+    const invalid = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: `GCR.IO/BAD${i}` }));
+    const one = run(podReview(pod([{ name: 'a', image: 'gcr.io/a:1' }, ...invalid])));
+    expect(one.outcome.report.rewrites).toHaveLength(1);
+    expect(one.outcome.response.response.warnings?.at(-1)).toMatch(new RegExp(`more warnings not shown \\(see the ${ORIGINAL_IMAGES_ANNOTATION} annotation\\)$`));
+    // An UPDATE that removes the recorded container x and adds 40 invalid images: the annotation
+    // drops x's entry, and records no rewrite to look for.
+    const annotated = (containers: Container[]) => pod(containers, { metadata: { name: 'p', annotations: { [ORIGINAL_IMAGES_ANNOTATION]: '{"containers/x":"gcr.io/x:1"}' } } });
+    const stale = run(podReview(annotated(invalid), { operation: 'UPDATE', oldObject: annotated([{ name: 'x', image: 'asia.gcr.io/x:1' }]) }));
+    expect(originals(stale.ops)).toBe('{}');
+    expect(stale.outcome.response.response.warnings?.at(-1)).toMatch(/^image-rewriter: \d+ more warnings not shown$/);
+  });
+
   it(`stay within ${MAX_WARNINGS_LENGTH} characters in all, so the API server (4096 at most, others' included) keeps the one counting the rest`, () => {
     // 40 rewrites of about 170 characters each: the API server dropped every warning past its
     // 4096th character, the last (counting) one with them, and kubectl showed 25 of 40 rewrites.
