@@ -264,6 +264,15 @@ describe('imagePullSecrets', () => {
     expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([]);
   });
 
+  it.each([
+    { name: 'null (`imagePullSecrets:` with no value in a manifest)', list: null, ops: [{ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'hub-pull' }, { name: 'shared-pull' }] }] },
+    { name: 'a list naming one of them', list: [{ name: 'shared-pull' }], ops: [{ op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'hub-pull' } }] },
+  ])('adds the missing Secrets to an imagePullSecrets that is $name, unreported', ({ list, ops: expected }) => {
+    const { outcome, ops } = run(podReview({ metadata: {}, spec: { containers: [{ name: 'a', image: 'nginx' }], imagePullSecrets: list } }));
+    expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual(expected);
+    expect(outcome.report.malformed).toEqual([]);
+  });
+
   it('reports an imagePullSecrets that is not a list and adds nothing', () => {
     const { outcome, ops } = run(podReview({ metadata: {}, spec: { containers: [{ name: 'a', image: 'nginx' }], imagePullSecrets: 'hub-pull' } }));
     expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([]);
