@@ -91,6 +91,23 @@ describe('usualReviewFieldsJson', () => {
     expect(JSON.stringify(fields['rewritten']).length).toBeLessThan(MAX_LISTED_BYTES);
   });
 
+  it('clips an image over MAX_LOGGED_STRING whose rewrite is shorter (a rule to a shorter host), as reviewFields does', () => {
+    // A name of 255 characters (the grammar's most), a 128-character tag and a sha512 digest: 520
+    // characters, rewritten to a host of 4.
+    const host = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.io`;
+    const image = `${host}/${'p'.repeat(254 - host.length)}:${'t'.repeat(128)}@sha512:${'0'.repeat(128)}`;
+    const shorter = rewriterFrom(`rules:\n  - name: short\n    match: ${host}\n    replace: m.io\n`);
+    const outcome = review(podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image }] } }), shorter);
+    if (!outcome.ok) throw new Error(outcome.message);
+    const [rewrite] = outcome.report.rewrites;
+    expect(rewrite?.from.length).toBeGreaterThan(MAX_LOGGED_STRING);
+    expect(rewrite?.to.length).toBeLessThanOrEqual(MAX_LOGGED_STRING);
+    const { fields } = reviewFields(outcome.report, 'patched');
+    expect(fields['rewritten']).toEqual([{ container: 'c', from: `${image.slice(0, MAX_LOGGED_STRING)}...`, to: rewrite?.to, rule: 'short' }]);
+    const fast = usualReviewFieldsJson(outcome.report, 'patched');
+    if (fast !== undefined) expect(fast).toBe(JSON.stringify(fields).slice(1, -1));
+  });
+
   it('leaves to reviewFields a rewrite whose rule name JSON must escape (no such name passes the schema; a caller of its own may pass one)', () => {
     const rewrites = [{ containerName: 'c', list: 'containers' as const, pointer: '/spec/containers/0/image', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: 'a"b\\c' }];
     const report: ReviewReport = { uid: 'u', kind: 'v1/Pod', namespace: 'ns', name: 'p', operation: 'CREATE', rewrites, invalid: [], malformed: [] };
