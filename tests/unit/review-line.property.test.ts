@@ -116,6 +116,19 @@ describe('usualReviewFieldsJson', () => {
     expect(fast ?? JSON.stringify(reviewFields(report, 'patched').fields).slice(1, -1)).toContain('"rule":"a\\"b\\\\c"');
   });
 
+  it('charges each plain entry its comma, as reviewFields does: 20 entries of 2,048 bytes are over the budget', () => {
+    const entry = (i: number, rule: string) => ({ containerName: `c${String(i).padStart(2, '0')}`, list: 'containers' as const, pointer: `/spec/containers/${String(i)}/image`, from: 'gcr.io/a', to: 'asia.gcr.io/a', rule });
+    const base = JSON.stringify({ container: 'c00', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule: '' }).length;
+    const rule = `r${'x'.repeat(MAX_LISTED_BYTES / 20 - base - 1)}`;
+    const rewrites = Array.from({ length: 20 }, (_, i) => entry(i, rule));
+    expect(JSON.stringify({ container: 'c00', from: 'gcr.io/a', to: 'asia.gcr.io/a', rule }).length).toBe(MAX_LISTED_BYTES / 20);
+    const report: ReviewReport = { uid: 'u', kind: 'v1/Pod', namespace: 'ns', name: 'p', operation: 'CREATE', rewrites, invalid: [], malformed: [] };
+    const { fields } = reviewFields(report, 'patched');
+    expect(fields['rewrittenCut']).toBe(1);
+    const fast = usualReviewFieldsJson(report, 'patched');
+    if (fast !== undefined) expect(fast).toBe(JSON.stringify(fields).slice(1, -1));
+  });
+
   it('leaves to reviewFields a list of plain rewrites over the byte budget (a rule name longer than the schema allows, from a caller of its own)', () => {
     const rule = `r${'x'.repeat(999)}`;
     const rewrites = Array.from({ length: 20 }, (_, i) => ({
