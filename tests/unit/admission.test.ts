@@ -279,6 +279,18 @@ describe('imagePullSecrets', () => {
     expect(outcome.report.malformed).toEqual([{ pointer: '/spec/imagePullSecrets', problem: 'is not a list; imagePullSecrets not added' }]);
   });
 
+  it.each([
+    { name: "a Deployment's UPDATE (its template may change)", group: 'apps', kind: 'Deployment', resource: 'deployments', operation: 'UPDATE' },
+    { name: "a Job's CREATE", group: 'batch', kind: 'Job', resource: 'jobs', operation: 'CREATE' },
+  ])('adds them to the pod template on $name, without a warning', ({ group, kind, resource, operation }) => {
+    const template = (image: string) => ({ metadata: { name: 'w' }, spec: { template: { spec: { containers: [{ name: 'a', image }] } } } });
+    const { outcome, ops } = run(
+      podReview(template('quay.io/a:2'), { kind: { group, version: 'v1', kind }, resource: { group, version: 'v1', resource }, operation, ...(operation === 'UPDATE' ? { oldObject: template('mirror.example.com/quay/a:1') } : {}) }),
+    );
+    expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([{ op: 'add', path: '/spec/template/spec/imagePullSecrets', value: [{ name: 'shared-pull' }] }]);
+    expect(outcome.response.response.warnings?.filter((w) => w.includes('imagePullSecrets'))).toEqual([]);
+  });
+
   it('on a Pod UPDATE, warns instead of changing them (the API server would reject the update)', () => {
     const { outcome, ops } = run(podReview(pod([{ name: 'a', image: 'quay.io/a' }]), { operation: 'UPDATE' }));
     expect(ops.filter((o) => o.path.includes('imagePullSecrets'))).toEqual([]);
