@@ -258,6 +258,20 @@ describe('malformed input', () => {
     const result = await invoke({ ...event, body, httpMethod: 'post' });
     expect(result.statusCode).toBe(200);
   });
+
+  it('accepts a lower-case method in a payload 2.0 event too', async () => {
+    const { invoke } = setup();
+    const event = loadEvent('httpapi-pod-v1.json');
+    const requestContext = event['requestContext'] as JsonObject;
+    const result = await invoke({ ...event, requestContext: { ...requestContext, http: { ...(requestContext['http'] as JsonObject), method: 'post' } } });
+    expect(result.statusCode).toBe(200);
+  });
+
+  it('logs at most 16 characters of a method it refuses (a hand-made event may carry any string)', async () => {
+    const { invoke, obs } = setup();
+    expect((await invoke({ ...loadEvent('rest-pod-v1.json'), httpMethod: `PATCH${'X'.repeat(5000)}` })).statusCode).toBe(405);
+    expect(obs.logs().find((l) => l['status'] === 405)).toMatchObject({ method: `PATCH${'X'.repeat(11)}` });
+  });
 });
 
 describe('the webhook token', () => {
