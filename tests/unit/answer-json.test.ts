@@ -28,6 +28,19 @@ describe('answerJson', () => {
     expect(JSON.parse(answerJson(outcome.response))).toEqual(outcome.response);
   });
 
+  it('escapes a container name JSON must escape in the rewrites audit annotation, alone or beside an invalid image', () => {
+    const name = 'a"b\\c\u202e';
+    for (const extra of [[], [{ name: 'z', image: 'Not A Reference' }]]) {
+      const body = podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name, image: 'gcr.io/app:1' }, ...extra] } });
+      const outcome = review(body, rewriter);
+      if (!outcome.ok) throw new Error(outcome.message);
+      const text = answerJson(outcome.response);
+      expect(text).toBe(JSON.stringify(outcome.response));
+      const rewrites = at(JSON.parse(text), ['response', 'auditAnnotations', 'rewrites']);
+      expect(JSON.parse(String(rewrites))).toEqual([{ container: `containers/${name}`, from: 'gcr.io/app:1', to: 'asia.gcr.io/app:1', rule: 'gcr' }]);
+    }
+  });
+
   it('gives it for answers without a patch, denied answers and answers with extra or missing fields', () => {
     const patch = encodePatch([{ op: 'replace', path: '/spec/containers/0/image', value: 'é' }]);
     const answers = [
