@@ -20,6 +20,9 @@ export type ContainerList = (typeof CONTAINER_LISTS)[number];
 export const IMAGE_LISTS = [...CONTAINER_LISTS, 'volumes'] as const;
 export type ImageList = (typeof IMAGE_LISTS)[number];
 
+/** The image Istio's gateway manifests give the container its injector fills in (istio-proxy). */
+const AUTO_IMAGE = 'auto';
+
 /** The kinds whose objects carry a pod spec. */
 export type WorkloadKind =
   | 'Pod'
@@ -227,6 +230,10 @@ export function findImages(object: unknown, type: WorkloadType, lists: readonly 
       // or empty for a later tool to set (Kubernetes requires it of Pods only; OpenShift's image
       // triggers write ""): no warning on every apply. A Pod without one is refused by the API server.
       if (image === undefined || image === null || image === '') return;
+      // Istio's placeholder: its injector replaces a container's `image: auto` with its proxy image,
+      // but keeps any other image there, so a rewrite (`docker.io/library/auto` to a mirror) would
+      // leave the Pod an image that exists nowhere (docs/design.md, "Rewrite semantics" 2).
+      if (image === AUTO_IMAGE && !volumes && list !== 'ephemeralContainers') return;
       if (typeof image !== 'string') {
         problems.push({ pointer: fieldPointer, problem: `is ${describe(image)}, not a string` });
         return;

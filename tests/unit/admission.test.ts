@@ -860,3 +860,26 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(ops[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/a:1' });
   });
 });
+
+describe("Istio's image placeholder auto", () => {
+  // An Istio gateway Deployment names its proxy container's image `auto`; Istio's injector (a
+  // webhook called after this one, by name) replaces it with its proxy image only while it is
+  // `auto`. Rewritten to the mirror's `.../auto`, it stayed there, an image that exists nowhere.
+  const gateway = pod([
+    { name: 'istio-proxy', image: 'auto' },
+    { name: 'app', image: 'nginx:1.27' },
+  ]);
+  it('is left for the injector, the other images rewritten', () => {
+    const { outcome, ops } = run(podReview(gateway));
+    expect(ops.filter((o) => o.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/containers/1/image', value: 'mirror.example.com/hub/nginx:1.27' }]);
+    expect(originals(ops)).toBe('{"containers/app":"nginx:1.27"}');
+    expect(outcome.response.response.warnings?.join('\n')).not.toContain('auto');
+  });
+  it('the proxy image the injector put there is rewritten on reinvocation', () => {
+    const injected = apply(gateway, run(podReview(gateway)).ops) as Record<string, unknown>;
+    const spec = injected['spec'] as { containers: Container[] };
+    spec.containers[0] = { name: 'istio-proxy', image: 'docker.io/library/proxyv2:1.28.0' };
+    const { ops } = run(podReview(injected));
+    expect(ops.filter((o) => o.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'mirror.example.com/hub/proxyv2:1.28.0' }]);
+  });
+});

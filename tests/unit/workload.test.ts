@@ -108,10 +108,27 @@ describe('findImages', () => {
     // A template may leave the image empty for a later tool to set (OpenShift's image triggers):
     // it was reported as an invalid image, a warning at every apply.
     { name: 'an empty image, or image volume reference', object: { spec: { containers: [{ name: 'a', image: '' }], volumes: [{ name: 'v', image: { reference: '' } }] } } },
+    // Istio's gateway Deployments: its injector fills in `auto` only while it is `auto`.
+    { name: "Istio's image placeholder auto", object: { spec: { containers: [{ name: 'istio-proxy', image: 'auto' }], initContainers: [{ name: 'istio-init', image: 'auto' }] } } },
   ])('nothing and no problem for $name', ({ object }) => {
     const found = findImages(object, pod);
     expect(found.images).toEqual([]);
     expect(found.problems).toEqual([]);
+  });
+
+  it('lists auto as an image where Istio fills in nothing, and any other spelling of it', () => {
+    const spec = {
+      containers: [{ name: 'a', image: 'auto:1' }, { name: 'b', image: 'docker.io/library/auto' }, { name: 'c', image: 'AUTO' }],
+      ephemeralContainers: [{ name: 'debug', image: 'auto' }],
+      volumes: [{ name: 'v', image: { reference: 'auto' } }],
+    };
+    expect(findImages({ spec }, pod).images.map((f) => `${f.pointer}=${f.image}`)).toEqual([
+      '/spec/containers/0/image=auto:1',
+      '/spec/containers/1/image=docker.io/library/auto',
+      '/spec/containers/2/image=AUTO',
+      '/spec/ephemeralContainers/0/image=auto',
+      '/spec/volumes/0/image/reference=auto',
+    ]);
   });
 
   it('skips and reports what the API server would never send', () => {
