@@ -2,8 +2,9 @@
  * Warnings about rules that are valid alone but can never rewrite anything because of what their
  * results become: a rule whose results another rule would take again (a result that a rule would
  * rewrite again is never applied: src/core/rules.ts), checked for regex rules on names their regex
- * matches (src/core/regex-samples.ts); and about rules whose results some container runtimes
- * refuse (a registry named by an IPv6 address). Rules an earlier one shadows, an `exclude` covers
+ * matches (src/core/regex-samples.ts); about rules whose results some container runtimes
+ * refuse (a registry named by an IPv6 address), and rules that give Docker Hub images names an ECR
+ * pull-through cache of Docker Hub does not serve (`library/` dropped or added). Rules an earlier one shadows, an `exclude` covers
  * or that match no name: src/core/rule-reach.ts. Printed by check-config, logged at load.
  */
 import type { RuleSpec } from './rule-spec.js';
@@ -23,13 +24,53 @@ import { MAX_RULE_SAMPLES, type RegexSample } from './regex-samples.js';
  * fails with InvalidImageName there. Found by tests/integration/reference-oracle.integration.ts.
  */
 export function runtimeWarnings(rules: readonly CompiledRule[]): Issue[] {
-  return rules
+  const ipv6 = rules
     .filter((rule) => rule.replace.startsWith('['))
     .map((rule) => ({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning' as const,
       message: `"${rule.replace}" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name`,
     }));
+  return [...ipv6, ...ecrLibraryWarnings(rules)];
+}
+
+/**
+ * A name in a private ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`, or dual-stack
+ * `....on.aws`) under `docker-hub/`, the repository prefix AWS's documentation gives Docker Hub's
+ * pull-through cache: repositories named so by hand are unlikely, so the warning is seldom wrong.
+ */
+const ECR_DOCKER_HUB_CACHE = /^\d{12}\.(?:dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?|dkr-ecr(?:-fips)?\.[a-z0-9-]+\.on\.aws)\/docker-hub\//;
+const OFFICIAL_SAMPLE = 'docker.io/library/nginx';
+const USER_SAMPLE = 'docker.io/bitnami/redis';
+
+/**
+ * Warnings for rules that send Docker Hub images to a private ECR's `docker-hub/` under a name a
+ * pull-through cache of Docker Hub does not serve: an official image must keep its `library/`
+ * (`.../docker-hub/library/nginx`, as `match: docker.io` keeps it), and another image must not
+ * gain one (`.../docker-hub/library/bitnami/redis`), as AWS's documentation of pull-through caches
+ * says; every Pod rewritten so fails to pull. Each rule is tried on one name of each kind (an
+ * official image's: its own `match` name, when it names one).
+ */
+function ecrLibraryWarnings(rules: readonly CompiledRule[]): Issue[] {
+  const issues: Issue[] = [];
+  for (const rule of rules) {
+    const own = rule.kind === 'match' && rule.pattern.split('/').length >= 3 ? rule.pattern : undefined;
+    const official = own?.startsWith('docker.io/library/') === true ? own : OFFICIAL_SAMPLE;
+    const wrong = [
+      { name: official, bad: (r: string): boolean => !r.endsWith(`/${official.slice('docker.io/'.length)}`), what: `an ECR pull-through cache of Docker Hub has it only as .../library/${official.slice('docker.io/library/'.length)} (an official image keeps its library/)` },
+      { name: USER_SAMPLE, bad: (r: string): boolean => r.endsWith('/library/bitnami/redis'), what: 'an ECR pull-through cache of Docker Hub has it only as .../bitnami/redis (library/ is for official images alone)' },
+    ].find(({ name, bad }) => {
+      const result = rule.apply(name);
+      return result !== undefined && ECR_DOCKER_HUB_CACHE.test(result) && bad(result);
+    });
+    if (wrong === undefined) continue;
+    issues.push({
+      path: ['rules', rule.index, 'replace'],
+      severity: 'warning',
+      message: `rule "${rule.name}" rewrites ${wrong.name} to ${rule.apply(wrong.name) ?? ''}: ${wrong.what}, so such Pods would fail to pull; for a pull-through cache write match: docker.io and replace: <registry>/<cache prefix> (normalized names have library/ for official images only), or ignore this if these repositories are not a pull-through cache`,
+    });
+  }
+  return issues;
 }
 
 /** The rules rewrittenAgainWarnings looks results up in: see its comment. */

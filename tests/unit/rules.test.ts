@@ -946,12 +946,45 @@ describe('validation warnings', () => {
       doc: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub, verify: true, platforms: [linux/amd46]}\n',
       want: 'rules[0].platforms[0]: "linux/amd46": no image is built for the architecture "amd46", so every check of rule "hub" would find the target missing; write it as an image index names it (linux/amd64, linux/arm64/v8, windows/amd64, windows(10.0.20348)/amd64)',
     },
+    {
+      // check-config said "ok"; an ECR pull-through cache of Docker Hub has nginx as
+      // docker-hub/library/nginx only, so every official image rewritten so failed to pull.
+      why: 'a rule that drops the library/ of official images on their way to a private ECR',
+      doc: 'rules:\n  - {name: hub, match: docker.io/library, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub}\n',
+      want: 'rules[0].replace: rule "hub" rewrites docker.io/library/nginx to 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/nginx: an ECR pull-through cache of Docker Hub has it only as .../library/nginx (an official image keeps its library/), so such Pods would fail to pull; for a pull-through cache write match: docker.io and replace: <registry>/<cache prefix> (normalized names have library/ for official images only), or ignore this if these repositories are not a pull-through cache',
+    },
+    {
+      why: 'a regex rule, and a rule for one official image, that drop its library/ (dual-stack ECR host)',
+      doc: "rules:\n  - {name: pg, match: docker.io/library/postgres, replace: 123456789012.dkr-ecr.eu-west-1.on.aws/docker-hub/postgres}\n  - {name: hub, regex: 'docker\\.io/library/(.+)', replace: '123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/$1'}\n",
+      want: [
+        'rules[0].replace: rule "pg" rewrites docker.io/library/postgres to 123456789012.dkr-ecr.eu-west-1.on.aws/docker-hub/postgres: an ECR pull-through cache of Docker Hub has it only as .../library/postgres (an official image keeps its library/), so such Pods would fail to pull; for a pull-through cache write match: docker.io and replace: <registry>/<cache prefix> (normalized names have library/ for official images only), or ignore this if these repositories are not a pull-through cache',
+        'rules[1].replace: rule "hub" rewrites docker.io/library/nginx to 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/nginx: an ECR pull-through cache of Docker Hub has it only as .../library/nginx (an official image keeps its library/), so such Pods would fail to pull; for a pull-through cache write match: docker.io and replace: <registry>/<cache prefix> (normalized names have library/ for official images only), or ignore this if these repositories are not a pull-through cache',
+      ],
+    },
+    {
+      why: 'a rule that gives every Docker Hub image a library/ on its way to a private ECR',
+      doc: 'rules:\n  - {name: hub, match: docker.io, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/library}\n',
+      want: 'rules[0].replace: rule "hub" rewrites docker.io/bitnami/redis to 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/library/bitnami/redis: an ECR pull-through cache of Docker Hub has it only as .../bitnami/redis (library/ is for official images alone), so such Pods would fail to pull; for a pull-through cache write match: docker.io and replace: <registry>/<cache prefix> (normalized names have library/ for official images only), or ignore this if these repositories are not a pull-through cache',
+    },
   ])('$why', ({ doc, want }) => {
     const r = parseRules(doc, {});
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.warnings.map(formatIssue)).toEqual(typeof want === 'string' ? [want] : want);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
+  });
+
+  it.each([
+    ['match: docker.io, the pull-through cache preset', 'match: docker.io, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub'],
+    ['official images with their library/', 'match: docker.io/library, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/library'],
+    ['one official image with its library/', 'match: docker.io/library/nginx, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/library/nginx'],
+    ['a Docker Hub organization', 'match: docker.io/bitnami, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/bitnami'],
+    ['a registry other than ECR', 'match: docker.io/library, replace: mirror.example.com/docker-hub'],
+    ['an ECR prefix other than docker-hub (repositories filled by hand)', 'match: docker.io/library, replace: 123456789012.dkr.ecr.us-west-2.amazonaws.com/dockerhub'],
+    ['ECR Public, no private ECR', 'match: docker.io/library, replace: public.ecr.aws/docker/library/x'],
+  ])('gives no ECR library/ warning for %s', (_why, fields) => {
+    const r = parseRules(`rules:\n  - {name: hub, ${fields}}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
   });
 
   it('gives no warning for WebAssembly images as Docker builds them (wasi/wasm, docker buildx build --platform wasi/wasm)', () => {
