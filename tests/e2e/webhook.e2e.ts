@@ -1059,18 +1059,23 @@ describe('image-rewriter behind a real kube-apiserver', () => {
   scenario(env, "14. a sidecar injector after ours: the reinvoked call rewrites the sidecar and its audit annotation is not refused", async () => {
     const ns = 'sidecar';
     await kubectl.createNamespace(ns);
-    // A minimal injector (like Istio's, whose configuration sorts after ours): adds a `proxy` container once.
+    // A minimal injector (like Istio's, whose configuration sorts after ours): adds a `proxy` container once,
+    // and, as Istio does for a gateway's `image: auto`, fills in the image of a `proxy` container
+    // whose image is `auto` (any other image there it keeps).
     const [cert, key] = await Promise.all([readFile(env.webhook.files.serverCert), readFile(env.webhook.files.serverKey)]);
     const injector = createServer({ cert, key }, (req, res) => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        const review = JSON.parse(body) as { apiVersion: string; request: { uid: string; object: { spec: { containers: { name: string }[] } } } };
+        const review = JSON.parse(body) as { apiVersion: string; request: { uid: string; object: { spec: { containers: { name: string; image?: string }[] } } } };
         const { uid, object } = review.request;
         const response: Record<string, unknown> = { uid, allowed: true };
-        if (!object.spec.containers.some((c) => c.name === 'proxy')) {
+        const proxy = 'docker.io/istio/proxyv2:1.24';
+        const at = object.spec.containers.findIndex((c) => c.name === 'proxy');
+        const ops = at < 0 ? [{ op: 'add', path: '/spec/containers/-', value: { name: 'proxy', image: proxy } }] : object.spec.containers[at]?.image === 'auto' ? [{ op: 'replace', path: `/spec/containers/${at}/image`, value: proxy }] : [];
+        if (ops.length > 0) {
           response['patchType'] = 'JSONPatch';
-          response['patch'] = Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: { name: 'proxy', image: 'docker.io/istio/proxyv2:1.24' } }])).toString('base64');
+          response['patch'] = Buffer.from(JSON.stringify(ops)).toString('base64');
         }
         res.setHeader('Content-Type', 'application/json');
         res.end(JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response }));
@@ -1099,6 +1104,12 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       expect(JSON.parse(stored.metadata.annotations?.[ORIGINAL_IMAGES] ?? 'null')).toEqual({ 'containers/app': 'gcr.io/nginx:1.27', 'containers/proxy': 'docker.io/istio/proxyv2:1.24' });
       // The second call's audit annotation went in under its own key: the API server refused none.
       expect(env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes('Failed to set admission audit annotation'))).toEqual([]);
+
+      // A gateway's `image: auto` is left for the injector, and the image it fills in is rewritten.
+      // It was rewritten to mirror.example.com/hub/library/auto, which the injector kept.
+      const gateway = await kubectl.ok(['-n', ns, 'create', '-f', '-'], { input: podManifest('gateway', { proxy: 'auto' }) });
+      expect(warnings(gateway.stderr)).toEqual(['Warning: image-rewriter: rewrote containers[proxy] docker.io/istio/proxyv2:1.24 -> mirror.example.com/hub/istio/proxyv2:1.24 (rule hub)']);
+      expect(imagesOf((await getPod(ns, 'gateway')).spec)).toEqual({ 'containers/proxy': 'mirror.example.com/hub/istio/proxyv2:1.24' });
     } finally {
       await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'zz-sidecar-injector', '--ignore-not-found']);
       await new Promise((resolve) => injector.close(resolve));
