@@ -73,6 +73,9 @@ function imageWarning(image: PlannedImage, reason: string | undefined, target: R
     case 'rewrite': {
       if (reason !== undefined) return leftUnchanged(field, image.rule.name, reason);
       if (image.ruleTo !== undefined) return keptWarning(field, image.to, ['rule ', { text: image.rule.name, level: 1 }, ' now gives ', { text: image.ruleTo, level: 2 }], target);
+      if (field.pullNever === true) {
+        return fitWarning([`${WARNING_PREFIX}rewrote `, ...containerAndImage(field), ' -> ', { text: image.to, level: 2 }, ' (rule ', { text: image.rule.name, level: 1 }, '); pull policy Never: the node must hold the new image']);
+      }
       // The usual warning, joined without its segments when fitWarning would give it as it is.
       const label = containerLabel(field);
       const rule = image.rule.name;

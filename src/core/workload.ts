@@ -123,6 +123,12 @@ export interface ImageField {
   /** The container's (or volume's) `name`, or undefined when it has none (or not a string). */
   readonly containerName: string | undefined;
   readonly image: string;
+  /**
+   * Set when the kubelet never pulls this image (`imagePullPolicy: Never`, an image volume's
+   * `pullPolicy: Never`): it runs only what the node holds under the name, so a rewrite's warning
+   * says the node must hold the new one (docs/design.md, "Rewrite semantics" 2).
+   */
+  readonly pullNever?: true;
 }
 
 /**
@@ -239,7 +245,8 @@ export function findImages(object: unknown, type: WorkloadType, lists: readonly 
         return;
       }
       const name = own(item, 'name');
-      images.push({ pointer: fieldPointer, containerList: list, index, containerName: typeof name === 'string' ? name : undefined, image });
+      const field: ImageField = { pointer: fieldPointer, containerList: list, index, containerName: typeof name === 'string' ? name : undefined, image };
+      images.push(own(holder, volumes ? 'pullPolicy' : 'imagePullPolicy') === 'Never' ? { ...field, pullNever: true } : field);
     });
   }
   return done(spec);

@@ -883,3 +883,27 @@ describe("Istio's image placeholder auto", () => {
     expect(ops.filter((o) => o.path.endsWith('/image'))).toEqual([{ op: 'replace', path: '/spec/containers/0/image', value: 'mirror.example.com/hub/proxyv2:1.28.0' }]);
   });
 });
+
+describe('imagePullPolicy Never', () => {
+  // kind load docker-image app:dev, then imagePullPolicy: Never: the kubelet runs only what the node
+  // holds under the Pod's name, and never pulls. The rewrite stays (the rules say where every image
+  // comes from), and its warning says the node must hold the new image, or the Pod would fail with
+  // ErrImageNeverPull without a word from the webhook.
+  it('is rewritten, and its warning says the node must hold the new image', () => {
+    const { outcome, ops } = run(podReview(pod([
+      { name: 'dev', image: 'gcr.io/app:dev', imagePullPolicy: 'Never' },
+      { name: 'web', image: 'gcr.io/web:1', imagePullPolicy: 'IfNotPresent' },
+    ])));
+    expect(ops.filter((o) => o.path.endsWith('/image')).map((o) => o.path)).toEqual(['/spec/containers/0/image', '/spec/containers/1/image']);
+    expect(outcome.response.response.warnings).toEqual([
+      'image-rewriter: rewrote containers[dev] gcr.io/app:dev -> asia.gcr.io/app:dev (rule gcr); pull policy Never: the node must hold the new image',
+      'image-rewriter: rewrote containers[web] gcr.io/web:1 -> asia.gcr.io/web:1 (rule gcr)',
+    ]);
+  });
+  it("an image volume's pullPolicy Never, and no other spelling", () => {
+    const spec = pod([{ name: 'a', image: 'gcr.io/a:1', imagePullPolicy: 'never' }]) as { spec: Record<string, unknown> };
+    spec.spec['volumes'] = [{ name: 'v', image: { reference: 'gcr.io/data:1', pullPolicy: 'Never' } }];
+    const warnings = run(podReview(spec)).outcome.response.response.warnings ?? [];
+    expect(warnings.filter((w) => w.includes('pull policy Never'))).toEqual(['image-rewriter: rewrote volumes[v] gcr.io/data:1 -> asia.gcr.io/data:1 (rule gcr); pull policy Never: the node must hold the new image']);
+  });
+});
