@@ -365,18 +365,18 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     // differ: `recordOutcome` counts it under `dryrun`, without its rewrites (`countedOutcome`).
     note(outcome, report, result.verify);
     // The usual review's line, its fields' JSON written directly: the same line as below.
-    if (state.ok && result.verify === undefined && tooLargeReason === undefined) {
+    if (state.ok && result.verify === undefined && tooLargeReason === undefined && match !== 'previous') {
       const usual = usualReviewFieldsJson(report, outcome);
       if (usual !== undefined) {
         const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
         output?.hold();
-        const previous = match === 'previous' ? ',"previousToken":true' : '';
-        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeLineUnsafe(JSON.stringify(state.source) + version)}${previous},"durationMs":${JSON.stringify(durationMs(started))}`);
+        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeLineUnsafe(JSON.stringify(state.source) + version)},"durationMs":${JSON.stringify(durationMs(started))}`);
         return replyText(200, text);
       }
     }
-    // The review's one line: a warning when it denied, the rules were not loaded, or an image,
-    // a rewrite or a field was left alone.
+    // The review's one line: a warning when it denied, the rules were not loaded, an image, a
+    // rewrite or a field was left alone, or it was called with the previous token of a rotation
+    // (README, "Rotating the token": the old token may go once no line says so, at LogLevel WARN too).
     const { fields, problems } = reviewFields(report, outcome);
     if (result.verify !== undefined) verifyFields(fields, result.verify);
     if (isDenied(answer)) fields['denied'] = clip(answer.response.status.message);
@@ -390,13 +390,12 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     } else {
       fields['rulesNotLoaded'] = state.reason;
     }
-    // Called with the previous token of a rotation: the cluster still has the old URL (README,
-    // "Rotating the token": the old token is removed once no line says so).
+    // Called with the previous token of a rotation: the cluster still has the old URL.
     if (match === 'previous') fields['previousToken'] = true;
     fields['durationMs'] = durationMs(started);
     // Nothing from here to the EMF document waits for I/O: no line is held for long.
     output?.hold();
-    if (outcome === 'denied' || outcome === 'failopen' || problems) logger.warn(REVIEW_LOG_MESSAGE, fields);
+    if (outcome === 'denied' || outcome === 'failopen' || problems || match === 'previous') logger.warn(REVIEW_LOG_MESSAGE, fields);
     else logger.info(REVIEW_LOG_MESSAGE, fields);
     return replyText(200, text);
   };

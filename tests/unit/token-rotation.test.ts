@@ -16,6 +16,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { fixedRules, loadSources, readSettings, resolveToken, SourceError } from '../../src/config/sources.js';
 import { MAX_TOKENS, MIN_TOKEN_LENGTH, parseTokens, tokenProblem } from '../../src/config/token-check.js';
 import { createHandler, MESSAGES, tokenMatch, tokenMatcher } from '../../src/lambda/handler.js';
+import { createObservability } from '../../src/observability/telemetry.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { captureObservability, type JsonObject, loadEvent } from '../helpers/events.js';
 import { rewriterFrom } from '../helpers/rules.js';
@@ -158,6 +159,19 @@ describe('the handler during a rotation', () => {
     expect(reviews[1]).toMatchObject({ previousToken: true });
     expect(obs.text()).not.toContain(NEW);
     expect(obs.text()).not.toContain(OLD);
+  });
+
+  // README, "Rotating the token", step 4: the old token goes once no line says previousToken, so
+  // the line must be there at LogLevel WARN (the stack's cheaper level) too: it is a warning.
+  it('writes a review called with the previous token as a warning, kept at LogLevel WARN', async () => {
+    const lines: JsonObject[] = [];
+    const obs = createObservability({ logLevel: 'WARN', sink: (line) => lines.push(JSON.parse(line) as JsonObject) });
+    const invoke = createHandler({ rules, token: [NEW, OLD], logger: obs.logger, metrics: obs.metrics });
+    expect((await invoke(event(NEW))).statusCode).toBe(200);
+    expect((await invoke(event(OLD))).statusCode).toBe(200);
+    const reviews = lines.filter((l) => l['message'] === 'admission reviewed');
+    expect(reviews).toHaveLength(1);
+    expect(reviews[0]).toMatchObject({ level: 'WARN', outcome: 'patched', previousToken: true });
   });
 
   it("says so on a review's other line too (a warning: no rules loaded)", async () => {
