@@ -10,7 +10,7 @@
  *   1, 2, 4... up to 60 s while replacements keep dying that soon (restartDelay);
  * - the last good rules: it keeps the latest rules document a worker loaded, and gives it to a
  *   replacement whose rules file has no good rules at its start (RulesGoodMessage);
- * - SIGTERM or SIGINT: every worker is told to shut down gracefully; the primary exits 0 once all
+ * - SIGTERM, SIGINT or SIGHUP: every worker is told to shut down gracefully; the primary exits 0 once all
  *   have exited 0 (1 otherwise). A worker whose primary disappears shuts down as well.
  *
  * Log lines (each tagged `worker`) have one writer, the primary: each worker's stderr is a pipe of
@@ -198,12 +198,19 @@ export function workerIo(io: Io, id: number): Io {
   };
 }
 
+/**
+ * The signals that shut `serve` down gracefully (in-flight requests finish). SIGHUP too: without a
+ * handler Node ends the process at once, cutting the calls in flight without a line logged, where a
+ * hangup (a closed terminal, an operator's `kill -HUP` meant as a reload) asks no such thing; rules
+ * and certificates need no signal (serve follows their files), and a restart reads the token again.
+ */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 /** Resolves with the signal (or `disconnect`) that should shut this worker down. */
 export function workerStop(): Promise<string> {
   return new Promise((resolve) => {
     const done = (why: string): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
       process.off('message', onMessage);
       process.off('disconnect', onDisconnect);
       resolve(why);
@@ -217,8 +224,7 @@ export function workerStop(): Promise<string> {
     const onDisconnect = (): void => {
       done('disconnect');
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
     process.on('message', onMessage);
     process.once('disconnect', onDisconnect);
   });

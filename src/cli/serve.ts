@@ -19,7 +19,7 @@
  *   --allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true) says that is intended.
  * - stdout gets one line, `{"msg":"listening","address":...,"port":...}`, once the server listens;
  *   log lines (JSON) go to stderr.
- * - SIGTERM or SIGINT: graceful shutdown (in-flight requests finish), then exit 0.
+ * - SIGTERM, SIGINT or SIGHUP: graceful shutdown (in-flight requests finish), then exit 0.
  * - --workers N (default: the CPUs available to the process, at most its CPU limit): N processes serve the one port
  *   (src/cli/serve-workers.ts), each as described above, their log lines written to stderr by the
  *   primary alone (whole lines, up to MAX_LINE_BYTES: 1 MiB); 1 serves in this process.
@@ -41,7 +41,7 @@ import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { type Env, readSettings } from '../config/settings.js';
 import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from './log-relay.js';
-import { LISTEN_PORT_ENV, PRIMARY_WORKER, REPLACEMENT_ENV, runPrimary, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
+import { LISTEN_PORT_ENV, PRIMARY_WORKER, REPLACEMENT_ENV, runPrimary, STOP_SIGNALS, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
 export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -187,23 +187,21 @@ export interface ServeRuntime {
 }
 
 /**
- * SIGTERM and SIGINT; a second one gets Node's default (immediate exit). `release` removes the
+ * STOP_SIGNALS (SIGTERM, SIGINT, SIGHUP); a second one gets Node's default (immediate exit). `release` removes the
  * handlers when the command ends without a signal (a usage error, invalid rules), so that repeated
  * in-process runs (tests, embedding) do not pile up listeners on the process.
  */
 function processSignals(): ServeRuntime & { release: () => void } {
   let on: (signal: NodeJS.Signals) => void = () => undefined;
   const release = (): void => {
-    process.off('SIGTERM', on);
-    process.off('SIGINT', on);
+    for (const signal of STOP_SIGNALS) process.off(signal, on);
   };
   const stop = new Promise<string>((resolve) => {
     on = (signal) => {
       release();
       resolve(signal);
     };
-    process.once('SIGTERM', on);
-    process.once('SIGINT', on);
+    for (const signal of STOP_SIGNALS) process.once(signal, on);
   });
   return { stop, release };
 }

@@ -298,7 +298,9 @@ describe('image-rewriter serve', () => {
     expect(io.err()).not.toContain(EVENT_TOKEN);
   });
 
-  it('shuts down gracefully on SIGTERM and exits 0 (the bundled CLI, as a process)', async () => {
+  // SIGHUP too: without a handler Node ended serve at once, nothing logged (a closed terminal, a
+  // `kill -HUP` meant as a reload).
+  it.each(['SIGTERM', 'SIGHUP'] as const)('shuts down gracefully on %s and exits 0 (the bundled CLI, as a process)', async (signal) => {
     const cli = await bundleCli(join(scratch, 'cli.mjs'));
     const child = spawn(process.execPath, [cli, 'serve', ...baseArgs()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -315,7 +317,7 @@ describe('image-rewriter serve', () => {
         });
       });
       expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
-      child.kill('SIGTERM');
+      child.kill(signal);
       expect(await exited).toBe(0);
       expect(stdout).toBe(`${JSON.stringify({ msg: 'listening', address: '127.0.0.1', port })}\n`);
     } finally {
@@ -380,12 +382,12 @@ describe('image-rewriter serve', () => {
   });
 
   it('leaves no signal handler behind when it ends without a signal (repeated in-process runs)', async () => {
-    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
+    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT'), process.listenerCount('SIGHUP')];
     for (let i = 0; i < 12; i++) {
       const io = captureIo(TEST_ENV);
       expect(await main(['serve', ...baseArgs(['--token-file', join(scratch, 'no-token')])], io)).toBe(EXIT.failure);
     }
-    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT'), process.listenerCount('SIGHUP')]).toEqual(before);
   });
 
   it('exits 1 when the token file cannot be read', async () => {

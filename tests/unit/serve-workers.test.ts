@@ -142,6 +142,23 @@ describe('serve --workers 2', () => {
     });
   }, 60_000);
 
+  // Regression: SIGHUP (a closed terminal, an operator's `kill -HUP` meant as a reload) had no
+  // handler, so Node ended the primary at once: the workers went with it, the calls in flight cut,
+  // nothing logged. It shuts down gracefully, as SIGTERM does.
+  it('shuts all down gracefully on SIGHUP too, and says so', async () => {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
+      const port = await s.port;
+      await answeredByBoth(s, port, 'asia.gcr.io/nginx:latest');
+      const workers = childrenOf(s.child.pid ?? 0);
+      s.child.kill('SIGHUP');
+      expect(await s.exited).toBe(0);
+      expect(workers.filter(alive)).toEqual([]);
+      const stopping = s.logs.filter((l) => l['message'] === 'shutting down' && l['signal'] === 'SIGHUP');
+      expect(stopping.map((l) => l['worker']).sort()).toEqual([1, 2]);
+      expect(s.logs.filter((l) => l['message'] === 'stopped').map((l) => l['worker']).sort()).toEqual([1, 2]);
+    });
+  }, 60_000);
+
   it('replaces a worker that dies and keeps answering', async () => {
     await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       const port = await s.port;
