@@ -45,8 +45,11 @@ interface CertificateInfo {
   readonly subject: string;
   readonly serialNumber: string;
   readonly fingerprint256: string;
+  readonly validFrom: string;
   readonly validTo: string;
   readonly expired: boolean;
+  /** Its notBefore is still ahead: clients refuse it as they refuse an expired one ("not yet valid"). */
+  readonly notYetValid: boolean;
 }
 
 type PairCheck = { readonly ok: true; readonly info: CertificateInfo } | { readonly ok: false; readonly reason: string };
@@ -95,8 +98,10 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
       subject: x509.subject.replace(/\n/g, ', '),
       serialNumber: x509.serialNumber,
       fingerprint256: x509.fingerprint256,
+      validFrom: x509.validFrom,
       validTo: x509.validTo,
       expired: Date.parse(x509.validTo) < now,
+      notYetValid: Date.parse(x509.validFrom) > now,
     },
   };
 }
@@ -124,6 +129,9 @@ async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly e
   return { cert, key };
 }
 
+/** Whether every client refuses the certificate now: expired, or not valid yet. */
+const unusable = (info: CertificateInfo): boolean => info.expired || info.notYetValid;
+
 const digest = (pair: KeyPair): string => createHash('sha256').update(pair.cert).update('\0').update(pair.key).digest('hex');
 
 /** Read and check the pair at start; a pair that does not load is a `ServeError` saying why. */
@@ -132,14 +140,15 @@ export async function loadKeyPair(files: CertificateFiles, log: Log): Promise<Ke
   if ('error' in pair) throw new ServeError(pair.error);
   const checked = checkKeyPair(pair, Date.now());
   if (!checked.ok) throw new ServeError(`${files.certFile}, ${files.keyFile}: ${checked.reason}`);
-  log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate loaded', ...checked.info });
+  log({ level: unusable(checked.info) ? 'warn' : 'info', msg: 'certificate loaded', ...checked.info });
   return pair;
 }
 
 /**
  * Watches the certificate and key files; when their content changes and the new pair loads (and
- * has not expired while the current one is still valid), it is handed to `apply`; when it does
- * not, the reason is logged once and the current pair stays. `loaded` is told when the certificate
+ * is valid now, or the current one is not either), it is handed to `apply`; when it does not, the
+ * reason is logged once and the current pair stays (a pair not valid yet is taken at the first check
+ * after its notBefore). `loaded` is told when the certificate
  * served expires: at once for `initial`, then at each pair applied.
  */
 export function reloadCertificates(
@@ -150,8 +159,10 @@ export function reloadCertificates(
 ): FileWatch {
   const { log, loaded } = options;
   let current = initial;
-  /** When the certificate served expires (epoch ms). */
-  let currentValidTo = Date.parse(new X509Certificate(initial.cert).validTo);
+  /** When the certificate served becomes valid and expires (epoch ms). */
+  const initialX509 = new X509Certificate(initial.cert);
+  let currentValidFrom = Date.parse(initialX509.validFrom);
+  let currentValidTo = Date.parse(initialX509.validTo);
   loaded?.(currentValidTo);
   let lastFailed: string | undefined;
   const failed = (id: string, reason: string): void => {
@@ -176,10 +187,11 @@ export function reloadCertificates(
       failed(id, checked.reason);
       return;
     }
-    // Every client would refuse an expired certificate (and the API server then admit unrewritten):
-    // while the one served is still valid, it stays. Once both have expired, the newer files win.
-    if (checked.info.expired && currentValidTo >= now) {
-      failed(id, `the new certificate expired on ${checked.info.validTo}`);
+    // Every client would refuse an expired certificate, or one not valid yet (and the API server
+    // then admit unrewritten): while the one served is valid, it stays. When neither is, the newer
+    // files win.
+    if (unusable(checked.info) && currentValidFrom <= now && currentValidTo >= now) {
+      failed(id, checked.info.expired ? `the new certificate expired on ${checked.info.validTo}` : `the new certificate is not valid before ${checked.info.validFrom} (the clock of whatever made it is ahead, or it was issued for later)`);
       return;
     }
     try {
@@ -189,10 +201,11 @@ export function reloadCertificates(
       return;
     }
     current = read;
+    currentValidFrom = Date.parse(checked.info.validFrom);
     currentValidTo = Date.parse(checked.info.validTo);
     lastFailed = undefined;
     loaded?.(currentValidTo);
-    log({ level: checked.info.expired ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
+    log({ level: unusable(checked.info) ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });
   };
   return watchFiles([files.certFile, files.keyFile], check, { ...options, what: 'certificate' });
 }

@@ -91,6 +91,8 @@ export interface IssueOptions {
   readonly days?: number;
   /** Valid only on 1 January 2020 (expired long ago); `days` is then ignored. */
   readonly expired?: boolean;
+  /** Valid only on 1 January 2099 (not valid yet); `days` is then ignored. */
+  readonly notYetValid?: boolean;
 }
 
 const DEFAULT_SAN = 'IP:127.0.0.1,IP:::1,DNS:localhost';
@@ -135,7 +137,8 @@ export async function createTestPki(prefix = 'image-rewriter-pki-'): Promise<Tes
     const bytes = randomBytes(16);
     bytes.writeUInt8((bytes.readUInt8(0) & 0x7f) | 0x10, 0);
     const serial = `0x${bytes.toString('hex')}`;
-    if (options.expired === true) {
+    const dates = options.expired === true ? ['20200101000000Z', '20200102000000Z'] : options.notYetValid === true ? ['20990101000000Z', '20990102000000Z'] : undefined;
+    if (dates !== undefined) {
       // `openssl x509 -req` (3.0) only issues from now on: `openssl ca` takes dates in the past.
       await writeFile(join(dir, `${name}.cnf`), `[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = ${name}.srl\npolicy = p\n[p]\ncommonName = supplied\n`);
       await writeFile(join(dir, `${name}.srl`), `${serial.slice(2)}\n`);
@@ -143,7 +146,7 @@ export async function createTestPki(prefix = 'image-rewriter-pki-'): Promise<Tes
       await openssl(
         [
           'ca', '-batch', '-config', `${name}.cnf`, '-in', `${name}.csr`, '-cert', 'ca.crt', '-keyfile', 'ca.key', '-md', 'sha256', '-notext',
-          '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
+          '-startdate', dates[0] ?? '', '-enddate', dates[1] ?? '', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
         ],
         dir,
       );

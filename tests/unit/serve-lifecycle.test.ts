@@ -154,6 +154,37 @@ describe('an expired certificate', () => {
   });
 });
 
+// Regression: a pair whose notBefore was still ahead (made on a machine whose clock ran ahead, or
+// issued for later) replaced the valid one, logged at INFO with `expired: false`: the API server
+// refused it ("not yet valid") and every call failed, with nothing in serve's log to say why.
+describe('a certificate not valid yet', () => {
+  it('does not replace a valid one, and says why', async () => {
+    const early = await pki.issue('not-yet-valid', { notYetValid: true });
+    const volume = await SecretVolume.create(scratch, pki.server);
+    const logs = recorder();
+    const server = await start({ certFile: volume.certFile, keyFile: volume.keyFile, log: logs.log });
+    try {
+      const event = logs.next((e) => reloaded(early)(e) || reloadFailed(/./)(e));
+      await volume.update(early);
+      expect(await event).toMatchObject({ msg: 'certificate reload failed; keeping the current certificate', reason: expect.stringMatching(/^the new certificate is not valid before Jan {1,2}1 00:00:00 2099 GMT/) as unknown });
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(pki.server.serialNumber);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is served when it is all there is, with a warning (at start)', async () => {
+    const early = await pki.issue('not-yet-valid-start', { notYetValid: true });
+    const logs = recorder();
+    const server = await start({ certFile: early.certFile, keyFile: early.keyFile, log: logs.log });
+    try {
+      expect(logs.entries).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'certificate loaded', expired: false, notYetValid: true }));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes every request in flight (zero failed), closes idle connections after the grace, refuses new ones', async () => {
     const N = 8;
