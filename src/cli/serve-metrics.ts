@@ -12,6 +12,9 @@
  *   the sum dropped, which Prometheus' rate() reads as a counter reset and counts the remaining
  *   workers' totals again as new (a spike on every dashboard and alert at each worker's death). What
  *   it counted after the last scrape is lost, as a restarted process's counts are. Its gauges go.
+ * - The primary adds its own count of the workers that died while serving, each replaced
+ *   (`image_rewriter_worker_exits_total`): a worker the OOM killer ends restarts no container, so
+ *   neither Kubernetes nor the workers' own counts show it.
  * - A scrape waits for the workers at most SCRAPE_TIMEOUT_MS (one that is stuck, or killed
  *   meanwhile), then gets a 503; the next scrape asks again.
  *
@@ -20,7 +23,7 @@
  * worker once it exits, and holds a timed-out request forever.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Registry } from 'prom-client';
 import type { Log } from '../observability/log.js';
 import { type PrometheusMetrics, prometheusMetrics } from '../observability/prometheus.js';
 import { type RunningMetricsServer, startMetricsServer } from '../serve/metrics-server.js';
@@ -86,11 +89,20 @@ const growing = (list: readonly MetricJson[]): MetricJson[] => list.filter((m) =
 /** Past this many exited workers' snapshots, they are summed into one (a crash loop's are many). */
 const MAX_RETIRED = 8;
 
+/** What the primary's metrics are told by its supervisor (./serve-workers.ts). */
+export interface WorkerEvents {
+  /** A worker died while serving (a signal, the OOM killer, a crash), and is replaced. */
+  readonly workerExited: () => void;
+}
+
 /**
  * The workers' sum, as the primary collects it: `collect` asks every ready worker; `exited` keeps
- * a worker's last snapshot's counters and histograms. Exported for its tests.
+ * a worker's last snapshot's counters and histograms; the primary's own counter is added. Exported
+ * for its tests.
  */
-export function clusterCollector(timeoutMs = SCRAPE_TIMEOUT_MS): { readonly collect: () => Promise<string>; readonly contentType: string; readonly close: () => void } {
+export function clusterCollector(timeoutMs = SCRAPE_TIMEOUT_MS): WorkerEvents & { readonly collect: () => Promise<string>; readonly contentType: string; readonly close: () => void } {
+  const own = new Registry();
+  const exits = new Counter({ name: 'image_rewriter_worker_exits_total', help: 'Workers that died while serving, each replaced (the log\'s "worker exited; starting another"); with --workers only.', registers: [own] });
   const ready = new Set<Worker>();
   const last = new Map<Worker, MetricJson[]>();
   let retired: MetricJson[][] = [];
@@ -154,7 +166,7 @@ export function clusterCollector(timeoutMs = SCRAPE_TIMEOUT_MS): { readonly coll
     // A worker that exited during the scrape is in `retired` already, as of its snapshot before:
     // its answer now is left out (counted twice, then dropped at the next scrape). A ready worker
     // not asked (its channel closing) counts as last scraped, until its exit retires it.
-    const sum: MetricJson[][] = [...retired];
+    const sum: MetricJson[][] = [...retired, await own.getMetricsAsJSON()];
     for (const w of ready) {
       const list = got.get(w);
       if (list !== undefined) last.set(w, list);
@@ -168,7 +180,7 @@ export function clusterCollector(timeoutMs = SCRAPE_TIMEOUT_MS): { readonly coll
     cluster.off('exit', onExit);
     cluster.off('fork', onFork);
   };
-  return { collect, contentType: new AggregatorRegistry().contentType, close };
+  return { collect, contentType: new AggregatorRegistry().contentType, close, workerExited: () => { exits.inc(); } };
 }
 
 /** Serves one process's registry. */
@@ -178,7 +190,7 @@ export function serveProcessMetrics(metrics: PrometheusMetrics, at: MetricsAddre
 }
 
 /** Serves the sum of the workers' registries (./serve.ts starts it in the primary before it forks them). */
-export async function servePrimaryMetrics(at: MetricsAddress, log: Log, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<RunningMetricsServer> {
+export async function servePrimaryMetrics(at: MetricsAddress, log: Log, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<RunningMetricsServer & WorkerEvents> {
   const workers = clusterCollector(timeoutMs);
   const server = await startMetricsServer({ ...at, log, collect: async () => ({ contentType: workers.contentType, text: await workers.collect() }) }).catch((e: unknown) => {
     workers.close();
@@ -187,6 +199,7 @@ export async function servePrimaryMetrics(at: MetricsAddress, log: Log, timeoutM
   return {
     address: server.address,
     port: server.port,
+    workerExited: workers.workerExited,
     close: async () => {
       workers.close();
       await server.close();

@@ -269,9 +269,10 @@ function fork(logs: LogRelay, env: Readonly<Record<string, string>> | undefined)
  * The primary of `serve --workers N` (N >= 2), forking `entry` (the CLI script and its arguments) as
  * workers. `stop` resolves with the signal to shut down on; `stderr` is the primary's, written by it alone.
  * Returns the exit code (a worker's when the start fails, else 0 after a clean shutdown) once every
- * worker's stderr has closed and all of it went to `stderr`: no last lines lost.
+ * worker's stderr has closed and all of it went to `stderr`: no last lines lost. `events.workerExited`
+ * is told of each worker that died while serving (the primary's metrics count them).
  */
-export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> }, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function runPrimary(workers: number, io: Io, stop: Promise<string>, entry: { readonly exec: string; readonly args: readonly string[]; readonly env?: Readonly<Record<string, string>> }, stderr: NodeJS.WritableStream = process.stderr, events: { readonly workerExited?: () => void } = {}): Promise<number> {
   // The kernel spreads the connections: each worker accepts from the shared listening socket. With
   // node:cluster's round-robin, the primary accepted them and handed each to a worker, keeping it
   // until the worker said it took it; a worker killed in between (the OOM killer, a busy event loop
@@ -284,7 +285,7 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   cluster.setupPrimary({ exec: entry.exec, args: [...entry.args], stdio: [0, 1, 'pipe', 'ipc'] });
   const logs = logRelay(stderr);
   const relaying = new Set<Promise<void>>();
-  const code = await supervise(workers, io, stop, logs, entry.env, (logged) => {
+  const code = await supervise(workers, io, stop, logs, entry.env, events, (logged) => {
     relaying.add(logged);
     void logged.then(() => relaying.delete(logged));
   });
@@ -292,7 +293,7 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   return code;
 }
 
-async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, env: Readonly<Record<string, string>> | undefined, relayed: (logged: Promise<void>) => void): Promise<number> {
+async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, env: Readonly<Record<string, string>> | undefined, events: { readonly workerExited?: () => void }, relayed: (logged: Promise<void>) => void): Promise<number> {
   const { logger } = createObservability({ sink: (line) => { logs.write(`${line}\n`); }, keys: { worker: PRIMARY_WORKER } });
   const live = new Set<Started>();
   let stopping = false;
@@ -339,6 +340,7 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
       // `exitCode`, not `code`: serve's other lines hold a string there (`tls handshake failed`: the
       // error's code), and a log store that types a field by its first value refuses the other type.
       logger.error('worker exited; starting another', { workerId: s.worker.id, ...(signal === undefined ? { exitCode: code } : { signal }), livedMs: lived, startInMs: delay });
+      events.workerExited?.();
       // A shutdown that began while the replacement waited must not start it (it would serve on
       // with nobody to stop it, and the primary would wait for it forever).
       const timer = setTimeout(() => {

@@ -335,7 +335,7 @@ export const command: Command = (args, io) => {
       const metricsServer = metricsAt === undefined ? undefined : await primaryMetrics(metricsAt, io);
       if (typeof metricsServer === 'number') return metricsServer;
       try {
-        return await runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) });
+        return await runPrimary(workers, io, signals.stop, { exec: entry, args: ['serve', ...args], ...(env === undefined ? {} : { env }) }, process.stderr, metricsServer ?? {});
       } finally {
         await metricsServer?.close();
       }
@@ -348,7 +348,7 @@ export const command: Command = (args, io) => {
  * is forked: an address it cannot bind fails the start once (1, as for --listen). Its lines are
  * the primary's (`worker: 0`, PRIMARY_WORKER), whole lines on the same stderr as the relay's.
  */
-async function primaryMetrics(at: { readonly host: string | undefined; readonly port: number }, io: Io): Promise<RunningMetricsServer | number> {
+async function primaryMetrics(at: { readonly host: string | undefined; readonly port: number }, io: Io): Promise<(RunningMetricsServer & { readonly workerExited: () => void }) | number> {
   const { servePrimaryMetrics } = await import('./serve-metrics.js');
   const { logger } = createObservability({ sink: (line) => { io.stderr(`${line}\n`); }, keys: { worker: PRIMARY_WORKER } });
   try {

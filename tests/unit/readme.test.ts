@@ -295,15 +295,15 @@ describe('README Metrics for Prometheus, alerts (QA-46)', () => {
   const section = readme.split('\n### Metrics for Prometheus: `serve --metrics-listen`\n')[1]?.split('\n### ')[0] ?? '';
   const block = /\nAlerts, [\s\S]*?```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
 
-  it('gives an alert for fail-open answers, stale rules, 401s, the certificate about to expire and failed calls', () => {
+  it('gives an alert for fail-open answers, stale rules, 401s, the certificate about to expire, workers that died and failed calls', () => {
     const alerts = (parseAllDocuments(block)[0]?.toJS() ?? []) as { alert: string; expr: string }[];
-    expect(alerts.map((a) => a.alert)).toEqual(['ImageRewriterFailOpen', 'ImageRewriterRulesStale', 'ImageRewriterAuthFailures', 'ImageRewriterCertificateExpiry', 'ImageRewriterNotCalled']);
+    expect(alerts.map((a) => a.alert)).toEqual(['ImageRewriterFailOpen', 'ImageRewriterRulesStale', 'ImageRewriterAuthFailures', 'ImageRewriterCertificateExpiry', 'ImageRewriterWorkerDied', 'ImageRewriterNotCalled']);
   });
 
   it('names only metrics serve writes, outcomes it counts, and the API server metrics measured on kube-apiserver 1.37', () => {
     const src = sources(join(REPO_ROOT, 'src'));
     const ours = [...block.matchAll(/\b(image_rewriter_[a-z_]+)/g)].map((m) => m[1] ?? '');
-    expect(ours.length).toBe(4);
+    expect(ours.length).toBe(5);
     expect(ours.filter((m) => !src.includes(`'${m}'`))).toEqual([]);
     const outcomes = /outcome=~"([^"]+)"/.exec(block)?.[1]?.split('|') ?? [];
     expect(outcomes.filter((o) => !(OUTCOMES as readonly string[]).includes(o))).toEqual([]);

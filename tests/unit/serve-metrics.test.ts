@@ -145,6 +145,7 @@ const reviewed = (l: LogLine): boolean => l['message'] === 'admission reviewed';
 /** When a PEM certificate expires, in the gauge's unit (seconds since the epoch). */
 const notAfter = (pem: string): number => Date.parse(new X509Certificate(pem).validTo) / 1000;
 const EXPIRATION = 'image_rewriter_certificate_expiration_timestamp_seconds';
+const WORKER_EXITS = 'image_rewriter_worker_exits_total';
 
 describe('serve --metrics-listen, one process', () => {
   it('answers GET /metrics with exact counts of the requests served, and nothing else', async () => {
@@ -269,6 +270,7 @@ describe('serve --metrics-listen, --workers 2', () => {
     expect(sample(first.body, 'image_rewriter_review_duration_seconds_count')).toBe(sent);
     // The earliest of the workers' (both serve the same files): one sample, not their sum.
     expect(sample(first.body, EXPIRATION)).toBe(notAfter(pki.server.cert));
+    expect(sample(first.body, WORKER_EXITS)).toBe(0);
 
     // A worker killed: its counts as last scraped stay in the sum (a sum that dropped would be a
     // counter reset to Prometheus' rate(), which would count the other worker's total again as
@@ -286,6 +288,9 @@ describe('serve --metrics-listen, --workers 2', () => {
     });
     expect(sample(after.body, PATCHED)).toBe(sent);
     expect(sample(after.body, 'image_rewriter_review_duration_seconds_count')).toBe(sent);
+    // The death itself is counted by the primary: an OOM kill of a worker restarts no container,
+    // so nothing else a Prometheus reads shows it.
+    expect(sample(after.body, WORKER_EXITS)).toBe(1);
     expect(await stop(s)).toBe(EXIT.ok);
   }, 60_000);
 
