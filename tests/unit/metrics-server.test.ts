@@ -149,7 +149,7 @@ describe('the metrics server', () => {
     }
   });
 
-  it('serves a process registry in its content type, and the primary with no worker an empty sum', async () => {
+  it('serves a process registry in its content type, and the primary with no worker its own count alone', async () => {
     const metrics = processMetrics();
     metrics.tap.outcome('patched', [], 0);
     const own = await serveProcessMetrics(metrics, { host: '127.0.0.1', port: 0 }, () => undefined);
@@ -158,7 +158,10 @@ describe('the metrics server', () => {
       const r = await get(own.port);
       expect(r.type).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
       expect(r.body).toContain('\nimage_rewriter_admission_reviews_total{outcome="patched"} 1\n');
-      expect(await get(primary.port)).toMatchObject({ status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE, body: '\n' });
+      // No worker yet: the primary's own count of workers that died, and nothing else.
+      const sum = await get(primary.port);
+      expect(sum).toMatchObject({ status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE });
+      expect(sum.body.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual(['image_rewriter_worker_exits_total 0']);
     } finally {
       await own.close();
       await primary.close();
