@@ -48,6 +48,13 @@ export const MAX_BODY_BYTES_LIMIT = 64 * 1024 * 1024;
 
 /** The most --workers accepted. */
 export const MAX_WORKERS = 256;
+/**
+ * How often serve asks for rules kept in SSM between requests. The provider reads only on
+ * `current()` and only when the TTL or a backoff is due (as on Lambda, where nothing runs between
+ * invocations); serve runs between requests, so an idle serve notices a bad version (its log line,
+ * `image_rewriter_rules_stale`) or a fix on time, not at the next review.
+ */
+export const SSM_RULES_CHECK_MS = 1000;
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -253,6 +260,8 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     return sources;
   }
   prometheus?.watchRules(sources.rules);
+  const ssmCheck = sources.settings.rules.kind === 'ssm' ? setInterval(() => void sources.rules.current(), SSM_RULES_CHECK_MS) : undefined;
+  ssmCheck?.unref();
   const webhook = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
 
   let server;
@@ -282,6 +291,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
       log: serveLog,
     });
   } catch (e) {
+    clearInterval(ssmCheck);
     sources.watch?.close();
     await metricsServer?.close();
     lines.flush();
@@ -294,6 +304,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   io.stdout(`${JSON.stringify({ msg: 'listening', address: server.address, port: server.port })}\n`);
   const signal = await runtime.stop;
   logger.info('shutting down', { signal });
+  clearInterval(ssmCheck);
   sources.watch?.close();
   await server.close();
   await metricsServer?.close();

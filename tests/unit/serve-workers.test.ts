@@ -320,6 +320,45 @@ describe('serve --workers 2', () => {
     }
   }, 60_000);
 
+  // Regression: rules in SSM were read only when a review asked for them (as on Lambda, where
+  // nothing runs between invocations), so an idle serve never noticed a bad version pushed to the
+  // parameter (no `rules document is invalid`, image_rewriter_rules_stale 0) nor, once stale, the fix
+  // (the RulesStale alert kept firing). It now asks between requests: each worker reads on its TTL.
+  it('reads rules kept in SSM on their TTL with no review coming, and says so when a version is invalid', async () => {
+    let current = 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n';
+    let version = 1;
+    const ssm = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ Parameter: { Name: '/t/rules', Type: 'String', Value: current, Version: version } }));
+      });
+    });
+    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve));
+    const address = ssm.address();
+    const endpoint = `http://127.0.0.1:${String(typeof address === 'object' && address !== null ? address.port : 0)}`;
+    const base = args(await rulesFile(), 2).filter((a, i, all) => a !== '--config' && all[i - 1] !== '--config');
+    const env = { REWRITE_RULES_PARAMETER: '/t/rules', REWRITE_RULES_TTL_SECONDS: '1', AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    try {
+      await withServe({ cli, args: base, env }, async (s) => {
+        await s.port;
+        const invalid = s.next(fromEvery(2, (l) => l['message'] === 'rules document is invalid' && l['version'] === '2'));
+        current = 'rules:\n  - name: gcr\n    match: gcr.io\n';
+        version = 2;
+        await invalid;
+        const fixed = s.next(fromEvery(2, (l) => l['message'] === 'rules loaded' && l['version'] === '3'));
+        current = 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n';
+        version = 3;
+        await fixed;
+        expect(s.logs.filter((l) => l['message'] === 'admission reviewed')).toEqual([]);
+        expect(await demoImage(await s.port)).toBe('eu.gcr.io/nginx:latest');
+        expect(await s.stop()).toBe(0);
+      });
+    } finally {
+      ssm.close();
+    }
+  }, 60_000);
+
   // The primary hands the token file's text to its workers in a variable of its own: one the
   // primary found already set in its environment (from whoever started it) must never reach them
   // as the token when the primary itself could not read the file.
