@@ -39,6 +39,7 @@ import type { Log } from '../observability/log.js';
 import { DEFAULT_MAX_BODY_BYTES, ServeError, startServer } from '../serve/server.js';
 import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
+import { watchTokenFile } from '../config/token-watch.js';
 import { type Env, readSettings } from '../config/settings.js';
 import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from './log-relay.js';
 import { LISTEN_PORT_ENV, PRIMARY_WORKER, REPLACEMENT_ENV, runPrimary, STOP_SIGNALS, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
@@ -262,6 +263,9 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   prometheus?.watchRules(sources.rules);
   const ssmCheck = sources.settings.rules.kind === 'ssm' ? setInterval(() => void sources.rules.current(), SSM_RULES_CHECK_MS) : undefined;
   ssmCheck?.unref();
+  // The token is read only at start: a new token file (a rotation's Secret) is said, not applied.
+  const tokenFile = values['token-file'];
+  const tokenWatch = tokenFile === undefined || sources.token === undefined ? undefined : watchTokenFile(tokenFile, sources.token, { log: serveLog });
   const webhook = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
 
   let server;
@@ -292,6 +296,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     });
   } catch (e) {
     clearInterval(ssmCheck);
+    tokenWatch?.close();
     sources.watch?.close();
     await metricsServer?.close();
     lines.flush();
@@ -305,6 +310,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   const signal = await runtime.stop;
   logger.info('shutting down', { signal });
   clearInterval(ssmCheck);
+  tokenWatch?.close();
   sources.watch?.close();
   await server.close();
   await metricsServer?.close();

@@ -298,6 +298,29 @@ describe('image-rewriter serve', () => {
     expect(io.err()).not.toContain(EVENT_TOKEN);
   });
 
+  // README, "Rotating the token": serve reads its token only at start. A token file changed under
+  // it (the Secret of a rotation, the Pods not restarted) was applied by nothing and said by
+  // nothing; a webhook configuration moved to the new token then got 401 at every call.
+  it('warns when its token file changes, since it reads the token only at start', async () => {
+    const NEW_TOKEN = 'rotated-serve-token-0123456789';
+    const own = join(scratch, 'token-watched');
+    await writeFile(own, `${EVENT_TOKEN}\n`);
+    const io = liveIo({ ...TEST_ENV, LOG_LEVEL: 'WARN' });
+    const { stop, trigger } = stopper();
+    const exit = runServe(baseArgs(['--token-file', own]), io, { stop });
+    await io.listening;
+    try {
+      const warned = io.nextErrLine((l) => typeof l['message'] === 'string' && l['message'].startsWith('token file changed'));
+      await writeFile(own, `${NEW_TOKEN},${EVENT_TOKEN}\n`);
+      expect(await warned).toMatchObject({ level: 'WARN', message: 'token file changed; serve reads its token only at start: restart it to use the new one', tokenFile: own, tokens: 2, tokensInUse: 1 });
+    } finally {
+      trigger();
+    }
+    expect(await exit).toBe(EXIT.ok);
+    expect(io.err()).not.toContain(NEW_TOKEN);
+    expect(io.err()).not.toContain(EVENT_TOKEN);
+  });
+
   // SIGHUP too: without a handler Node ended serve at once, nothing logged (a closed terminal, a
   // `kill -HUP` meant as a reload).
   it.each(['SIGTERM', 'SIGHUP'] as const)('shuts down gracefully on %s and exits 0 (the bundled CLI, as a process)', async (signal) => {
