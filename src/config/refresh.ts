@@ -99,6 +99,7 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
 
   const applyNow = async ({ text, version }: Fetched): Promise<RulesState> => {
     const where = { source, ...(version === undefined ? {} : { version }) };
+    const recovered = readFailed;
     readFailed = false;
     if (text === lastText) {
       // Still the invalid document: counted at every read, logged once, and its version is not the
@@ -111,6 +112,9 @@ export function refreshEngine(source: string, deps: ProviderDeps, initial?: Rule
         return state;
       }
       if (state.ok && version !== undefined && version !== state.version) state = { ...state, version };
+      // The document in force, read again after failed reads (access restored, the parameter or the
+      // file put back unchanged): said as a load is, the line the README's fixes wait for.
+      if (recovered && state.ok) logger.info('rules loaded', { ...where, ruleCount: state.rewriter.rules.length, exclusions: state.rewriter.exclude.length, afterFailedReads: true });
       return state;
     }
     lastText = text;

@@ -451,6 +451,31 @@ describe('ssmRules', () => {
     expect(metricTotals()).toEqual({ ConfigRefreshes: 2, ConfigErrors: 1 });
   });
 
+  // Regression: after failed reads (access denied, then the KMS key policy fixed; the parameter
+  // deleted, then put back as it was), the same document read again logged nothing: the last line
+  // was the ERROR, where the README's Troubleshooting waits for `rules loaded`.
+  it('says `rules loaded` when the document in force is read again after failed reads', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce(parameter(GOOD, 3)).rejectsOnce(awsError('AccessDeniedException')).resolves(parameter(GOOD, 3));
+    const provider = make();
+    await provider.current();
+    clock += 60_000;
+    await provider.current();
+    expect(provider.stale?.()).toBe(true);
+    clock += 1000;
+    expect(await provider.current()).toMatchObject({ ok: true, version: '3' });
+    expect(provider.stale?.()).toBe(false);
+    expect(obs.logs().map((l) => [l['message'], l['afterFailedReads']])).toEqual([
+      ['rules loaded', undefined],
+      ['cannot read the rules parameter', undefined],
+      ['rules loaded', true],
+    ]);
+    expect(obs.logs().at(-1)).toMatchObject({ level: 'INFO', source: `ssm:${NAME}`, version: '3', ruleCount: 1, exclusions: 0 });
+    // Read again with nothing failed in between: nothing more said.
+    clock += 60_000;
+    await provider.current();
+    expect(obs.logs()).toHaveLength(3);
+  });
+
   it('backs off exponentially, up to the cap and never beyond the TTL', async () => {
     ssm.on(GetParameterCommand).rejects(awsError('ThrottlingException'));
     const provider = make({ ttlSeconds: 10 });
