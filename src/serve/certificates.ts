@@ -177,6 +177,9 @@ export function reloadCertificates(
       return;
     }
     if (read.cert.equals(current.cert) && read.key.equals(current.key)) {
+      // The files hold the pair served again (put back, or a refused pair replaced by it): said, so
+      // that the ERROR of the failure is not the last line.
+      if (lastFailed !== undefined) log({ level: 'info', msg: 'certificate files hold the certificate served again', serialNumber: new X509Certificate(current.cert).serialNumber });
       lastFailed = undefined;
       return;
     }

@@ -87,6 +87,11 @@ describe('certificate rotation', () => {
       await unlink(certFile);
       await event;
       expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(second.serialNumber);
+
+      // Put back as it was: said, so that the ERROR is not the last line.
+      event = logs.next((e) => e.msg === 'certificate files hold the certificate served again');
+      await writeFile(certFile, second.cert);
+      expect(await event).toMatchObject({ level: 'info', serialNumber: second.serialNumber });
     } finally {
       await server.close();
     }
