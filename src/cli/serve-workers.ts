@@ -11,7 +11,8 @@
  * - the last good rules: it keeps the latest rules document a worker loaded, and gives it to a
  *   replacement whose rules file has no good rules at its start (RulesGoodMessage);
  * - SIGTERM, SIGINT or SIGHUP: every worker is told to shut down gracefully; the primary exits 0 once all
- *   have exited 0 (1 otherwise). A worker whose primary disappears shuts down as well.
+ *   have exited 0 (1 otherwise; a worker still alive after WORKER_STOP_DEADLINE_MS is killed). A
+ *   worker whose primary disappears shuts down as well.
  *
  * Log lines (each tagged `worker`) have one writer, the primary: each worker's stderr is a pipe of
  * its own, read by the primary (logRelay), which writes whole lines to its stderr, in order per
@@ -206,6 +207,15 @@ export function workerIo(io: Io, id: number): Io {
  */
 export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
+/**
+ * How long the primary waits for its workers once told to shut down. A worker's own shutdown ends
+ * its last connections after the server's `shutdownMs` (10 s, src/serve/options.ts); one still
+ * alive 10 s after that is stuck (stopped, or its event loop blocked) and is killed, with a line
+ * naming it and exit code 1: a SIGTERM always ends `serve`, not only the kubelet's SIGKILL at the
+ * end of the Pod's grace period (docs/reliability.md).
+ */
+export const WORKER_STOP_DEADLINE_MS = 20_000;
+
 /** Resolves with the signal (or `disconnect`) that should shut this worker down. */
 export function workerStop(): Promise<string> {
   return new Promise((resolve) => {
@@ -371,7 +381,17 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
     // A worker killed by a signal (the OOM killer; the primary never signals its workers) is not a
     // failed shutdown: killed just before SIGTERM it would have been replaced, and the primary then
     // exited 0; only the order in which the two reached the primary made it exit 1.
-    const codes = await Promise.all(pending.map((s) => s.exited.then((c) => (s.killedBy() === undefined ? c : 0))));
+    const stuck = new Set<Started>();
+    const deadline = setTimeout(() => {
+      for (const s of pending) {
+        if (s.worker.isDead()) continue;
+        stuck.add(s);
+        logger.error('worker did not stop in time; killing it', { workerId: s.worker.id, waitedMs: WORKER_STOP_DEADLINE_MS });
+        s.worker.process.kill('SIGKILL');
+      }
+    }, WORKER_STOP_DEADLINE_MS);
+    const codes = await Promise.all(pending.map((s) => s.exited.then((c) => (stuck.has(s) ? EXIT.failure : s.killedBy() === undefined ? c : 0))));
+    clearTimeout(deadline);
     return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failure;
   };
 

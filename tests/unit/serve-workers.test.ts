@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../src/cli/main.js';
 import { LOG_FLUSH_BYTES, LOG_FLUSH_MS, logRelay, MAX_LINE_BYTES } from '../../src/cli/log-relay.js';
-import { MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay } from '../../src/cli/serve-workers.js';
+import { MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay, WORKER_STOP_DEADLINE_MS } from '../../src/cli/serve-workers.js';
 import { bundleCli, bundleScript } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
@@ -156,6 +156,29 @@ describe('serve --workers 2', () => {
       const stopping = s.logs.filter((l) => l['message'] === 'shutting down' && l['signal'] === 'SIGHUP');
       expect(stopping.map((l) => l['worker']).sort()).toEqual([1, 2]);
       expect(s.logs.filter((l) => l['message'] === 'stopped').map((l) => l['worker']).sort()).toEqual([1, 2]);
+    });
+  }, 60_000);
+
+  // Regression: a worker that never ended its shutdown (stopped, or its event loop blocked) kept the
+  // primary waiting for good after SIGTERM, with no line: only the kubelet's SIGKILL at the end of the
+  // grace period ended serve. The primary now kills it after WORKER_STOP_DEADLINE_MS and says which.
+  it('kills a worker that does not stop in time, says which, and exits 1', async () => {
+    await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
+      const port = await s.port;
+      await answeredByBoth(s, port, 'asia.gcr.io/nginx:latest');
+      const workers = childrenOf(s.child.pid ?? 0);
+      const [victim] = workers;
+      process.kill(victim ?? 0, 'SIGSTOP');
+      const sent = Date.now();
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(1);
+      expect(Date.now() - sent).toBeGreaterThanOrEqual(WORKER_STOP_DEADLINE_MS - 1_000);
+      expect(workers.filter(alive)).toEqual([]);
+      const killed = s.logs.filter((l) => l['message'] === 'worker did not stop in time; killing it');
+      expect(killed).toHaveLength(1);
+      expect(killed[0]).toMatchObject({ level: 'ERROR', waitedMs: WORKER_STOP_DEADLINE_MS });
+      // The other worker stopped as usual.
+      expect(s.logs.filter((l) => l['message'] === 'stopped')).toHaveLength(1);
     });
   }, 60_000);
 
