@@ -4,7 +4,10 @@
  * `collect` fails (a worker that does not answer: src/cli/serve-metrics.ts bounds the wait). No TLS
  * and no token: what it tells is counts, and a scraper is another Pod, which a NetworkPolicy admits
  * or not (README, "Metrics for Prometheus"). Apart from the webhook's server, so that a scraper never
- * takes one of its connection slots, and loaded only with the flag.
+ * takes one of its connection slots, and loaded only with the flag. Anyone who reaches the port
+ * can send requests, so each is bounded: connections (in all and per client), the time a request
+ * takes to arrive, the requests a connection has unanswered, and collections (scrapes at the same
+ * time share one).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -26,6 +29,15 @@ export const MAX_CONNECTIONS_PER_CLIENT = 4;
 const REQUEST_MS = 10_000;
 /** How often connections are checked against REQUEST_MS (Node's default, 30 s, held them 40 s). */
 const CHECK_MS = 1000;
+/**
+ * Requests one connection may have unanswered; a connection past it is closed. A scraper sends one
+ * at a time. Node parses and serves every request pipelined in one write and holds each answer for
+ * a client that never reads: thousands of `GET /metrics` in a few writes each asked every worker
+ * for its registry, and the workers' backlog of answers grew their memory past the chart's limit
+ * and held the webhook's health checks for tens of seconds, long after the client had gone (as
+ * src/serve/connections.ts bounds the webhook's own connections).
+ */
+export const MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION = 4;
 
 export interface MetricsText {
   readonly contentType: string;
@@ -55,8 +67,29 @@ function answer(res: ServerResponse, status: number, text: string, headers: Read
 
 /** Starts the server; rejects with a `ServeError` when the address cannot be bound. */
 export function startMetricsServer(options: MetricsServerOptions): Promise<RunningMetricsServer> {
-  const { collect, log } = options;
+  const { log } = options;
+  // Scrapes at the same time share one collection: with workers, each asks every one of them.
+  let collecting: Promise<MetricsText> | undefined;
+  const collect = (): Promise<MetricsText> => {
+    collecting ??= options.collect().finally(() => {
+      collecting = undefined;
+    });
+    return collecting;
+  };
+  const inFlight = new Map<Socket, number>();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const { socket } = req;
+    const unanswered = inFlight.get(socket) ?? 0;
+    if (unanswered >= MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION) {
+      socket.destroy();
+      return;
+    }
+    inFlight.set(socket, unanswered + 1);
+    res.once('close', () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      if (left > 0) inFlight.set(socket, left);
+      else inFlight.delete(socket);
+    });
     const path = (req.url ?? '').split('?')[0];
     if (path !== METRICS_PATH) {
       answer(res, 404, 'not found: GET /metrics\n');
@@ -93,6 +126,7 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
     sockets.add(socket);
     socket.once('close', () => {
       sockets.delete(socket);
+      inFlight.delete(socket);
       const left = (perClient.get(client) ?? 1) - 1;
       if (left > 0) perClient.set(client, left);
       else perClient.delete(client);

@@ -16,7 +16,7 @@ import { EXIT } from '../../src/cli/main.js';
 import { processMetrics, serveProcessMetrics, servePrimaryMetrics } from '../../src/cli/serve-metrics.js';
 import type { LogEntry } from '../../src/observability/log.js';
 import { ServeError } from '../../src/serve/options.js';
-import { MAX_CONNECTIONS_PER_CLIENT, startMetricsServer } from '../../src/serve/metrics-server.js';
+import { MAX_CONNECTIONS_PER_CLIENT, MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION, startMetricsServer } from '../../src/serve/metrics-server.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
@@ -135,6 +135,58 @@ describe('the metrics server', () => {
       expect(performance.now() - started).toBeLessThan(2000);
     } finally {
       if (!closed) await server.close();
+    }
+  });
+
+  it('closes a connection that pipelines more scrapes than it reads answers, and collects for at most a few of them', async () => {
+    let collects = 0;
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const collect = async (): Promise<{ contentType: string; text: string }> => {
+      collects++;
+      await held;
+      return { contentType: 'text/plain', text: 'm_total 1\n' };
+    };
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect });
+    try {
+      // A thousand scrapes in one write, none of their answers read.
+      const s = connect({ host: '127.0.0.1', port: server.port });
+      s.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => s.once('close', () => { resolve(); }));
+      await new Promise((resolve) => s.once('connect', resolve));
+      s.pause();
+      s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1000));
+      await closed;
+      release();
+      expect(collects).toBeLessThanOrEqual(MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION);
+      // The server still answers a scraper.
+      expect(await get(server.port)).toMatchObject({ status: 200, body: 'm_total 1\n' });
+    } finally {
+      release();
+      await server.close();
+    }
+  });
+
+  it('collects once for scrapes that arrive while a collection is under way (with workers, each asks every one)', async () => {
+    let collects = 0;
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const collect = async (): Promise<{ contentType: string; text: string }> => {
+      collects++;
+      await held;
+      return { contentType: 'text/plain', text: `m_total ${String(collects)}\n` };
+    };
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect });
+    try {
+      const scrapes = Array.from({ length: 3 }, () => get(server.port));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+      expect((await Promise.all(scrapes)).map((r) => r.body)).toEqual(['m_total 1\n', 'm_total 1\n', 'm_total 1\n']);
+      // Once it is over, the next scrape collects anew.
+      expect((await get(server.port)).body).toBe('m_total 2\n');
+    } finally {
+      release();
+      await server.close();
     }
   });
 
