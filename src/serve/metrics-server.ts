@@ -38,6 +38,16 @@ const CHECK_MS = 1000;
  * src/serve/connections.ts bounds the webhook's own connections).
  */
 export const MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION = 4;
+/** An answered connection is closed when no request comes within this (Node's default). */
+const KEEP_ALIVE_MS = 5000;
+/**
+ * How long an answered connection may go without a new request, whatever it sends. Node's keep-alive
+ * timeout restarts on every byte, and blank lines between requests start no request (nor its
+ * headers timeout): a client that sent one scrape and then two bytes every few seconds held its slot
+ * for good, and four such clients kept Prometheus out (src/serve/connections.ts bounds the webhook's
+ * own connections the same way).
+ */
+export const IDLE_CONNECTION_MS = KEEP_ALIVE_MS + REQUEST_MS;
 
 export interface MetricsText {
   readonly contentType: string;
@@ -51,6 +61,8 @@ export interface MetricsServerOptions {
   readonly port: number;
   readonly collect: () => Promise<MetricsText>;
   readonly log: Log;
+  /** How long an answered connection may go without a new request (default IDLE_CONNECTION_MS; tests shorten it). */
+  readonly idleMs?: number;
 }
 
 export interface RunningMetricsServer {
@@ -67,7 +79,7 @@ function answer(res: ServerResponse, status: number, text: string, headers: Read
 
 /** Starts the server; rejects with a `ServeError` when the address cannot be bound. */
 export function startMetricsServer(options: MetricsServerOptions): Promise<RunningMetricsServer> {
-  const { log } = options;
+  const { log, idleMs = IDLE_CONNECTION_MS } = options;
   // Scrapes at the same time share one collection: with workers, each asks every one of them.
   let collecting: Promise<MetricsText> | undefined;
   const collect = (): Promise<MetricsText> => {
@@ -76,19 +88,24 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
     });
     return collecting;
   };
-  const inFlight = new Map<Socket, number>();
+  /** Each connection's unanswered requests, and once it has none, the timer that closes it (IDLE_CONNECTION_MS). */
+  const connections = new Map<Socket, { unanswered: number; idle?: NodeJS.Timeout | undefined }>();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const { socket } = req;
-    const unanswered = inFlight.get(socket) ?? 0;
-    if (unanswered >= MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION) {
+    const conn = connections.get(socket);
+    if (conn === undefined || conn.unanswered >= MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION) {
       socket.destroy();
       return;
     }
-    inFlight.set(socket, unanswered + 1);
+    conn.unanswered++;
+    clearTimeout(conn.idle);
     res.once('close', () => {
-      const left = (inFlight.get(socket) ?? 1) - 1;
-      if (left > 0) inFlight.set(socket, left);
-      else inFlight.delete(socket);
+      conn.unanswered--;
+      if (conn.unanswered > 0 || socket.destroyed) return;
+      conn.idle = setTimeout(() => {
+        socket.destroy();
+      }, idleMs);
+      conn.idle.unref();
     });
     const path = (req.url ?? '').split('?')[0];
     if (path !== METRICS_PATH) {
@@ -111,7 +128,7 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
       },
     );
   };
-  const server = createServer({ requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, connectionsCheckingInterval: CHECK_MS, maxHeaderSize: 16 * 1024 }, onRequest);
+  const server = createServer({ requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, keepAliveTimeout: KEEP_ALIVE_MS, connectionsCheckingInterval: CHECK_MS, maxHeaderSize: 16 * 1024 }, onRequest);
   server.maxConnections = MAX_CONNECTIONS;
   const sockets = new Set<Socket>();
   const perClient = new Map<string, number>();
@@ -124,9 +141,11 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
     }
     perClient.set(client, open + 1);
     sockets.add(socket);
+    connections.set(socket, { unanswered: 0 });
     socket.once('close', () => {
       sockets.delete(socket);
-      inFlight.delete(socket);
+      clearTimeout(connections.get(socket)?.idle);
+      connections.delete(socket);
       const left = (perClient.get(client) ?? 1) - 1;
       if (left > 0) perClient.set(client, left);
       else perClient.delete(client);

@@ -167,6 +167,29 @@ describe('the metrics server', () => {
     }
   });
 
+  it('closes an answered connection that sends no new request in time, though it keeps sending blank lines', async () => {
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, idleMs: 500, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
+    const s = connect({ host: '127.0.0.1', port: server.port });
+    let drip: NodeJS.Timeout | undefined;
+    try {
+      s.on('error', () => undefined);
+      s.on('data', () => undefined);
+      const closed = new Promise<number>((resolve) => s.once('close', () => { resolve(performance.now()); }));
+      await new Promise((resolve) => s.once('connect', resolve));
+      s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      const started = performance.now();
+      // Blank lines, allowed between requests, restart Node's keep-alive timer and start no request.
+      drip = setInterval(() => s.write('\r\n'), 100);
+      const outcome = await Promise.race([closed, new Promise<'open'>((resolve) => setTimeout(() => { resolve('open'); }, 4000))]);
+      expect(outcome).not.toBe('open');
+      expect(Number(outcome) - started).toBeLessThan(2000);
+    } finally {
+      clearInterval(drip);
+      s.destroy();
+      await server.close();
+    }
+  });
+
   it('collects once for scrapes that arrive while a collection is under way (with workers, each asks every one)', async () => {
     let collects = 0;
     let release = (): void => undefined;
