@@ -44,6 +44,8 @@ interface Secured {
   readonly socket: TLSSocket;
   inFlight: number;
   served: number;
+  /** Set once a request on it was a `/mutate` request with the token (or no token is required): see awaitNext. */
+  trusted: boolean;
   /** Set while the connection has answered everything and waits for its next request (see requestStarted). */
   idle?: NodeJS.Timeout | undefined;
   /** The connection's latest request (the only one whose body may still be arriving). */
@@ -66,7 +68,7 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerClient: number;
   /** Bounds the grace new connections get at shutdown to send their first request. */
   readonly headersMs: number;
-  /** With headersMs, how long an answered connection may go without a new request. */
+  /** With headersMs, how long an answered connection that showed the token may go without a new request. */
   readonly keepAliveMs: number;
   readonly shutdownMs: number;
 }
@@ -164,15 +166,29 @@ export class Connections {
   }
 
   /**
+   * Mark the connection of `req` as one of a caller with the token (a `/mutate` request the token
+   * check let through): it keeps its keep-alive time between requests (awaitNext).
+   */
+  trust(req: IncomingMessage): void {
+    const conn = this.secured.get(req.socket);
+    if (conn !== undefined) conn.trusted = true;
+  }
+
+  /**
    * Bound the wait for a connection's next request. Node's keep-alive timeout restarts on every byte
    * received, and blank lines between requests (allowed) start none, so the headers timeout never
    * starts either: two bytes every few seconds held a connection slot forever. A request that starts
    * within keepAliveMs must have its headers in within headersMs: a connection with none after both
-   * is closed (re-armed while its last answer is still being written to a slow reader).
+   * is closed (re-armed while its last answer is still being written to a slow reader). The long
+   * keep-alive time is for the API server, whose client keeps an idle connection 90 s
+   * (options.ts); a connection that never showed the token (health checks, 404s) gets headersMs,
+   * as one that sends nothing at all does: each stranger's connection held its slot for 130 s
+   * after one `GET /healthz`, and two addresses holding half the slots each locked the API server out.
    */
   private awaitNext(conn: Secured): void {
     if (conn.socket.destroyed) return;
     const { keepAliveMs, headersMs } = this.limits;
+    const wait = conn.trusted ? keepAliveMs + headersMs : headersMs;
     conn.idle = setTimeout(() => {
       if (conn.inFlight > 0 || conn.socket.destroyed) return;
       if (conn.socket.writableLength > 0) {
@@ -181,7 +197,7 @@ export class Connections {
       }
       this.noisy({ level: 'info', msg: 'connection closed: no request after its keep-alive time', sourceIp: conn.socket.remoteAddress });
       conn.socket.destroy();
-    }, keepAliveMs + headersMs);
+    }, wait);
     conn.idle.unref();
   }
 
@@ -209,7 +225,7 @@ export class Connections {
       socket.destroy();
       return;
     }
-    const conn: Secured = { socket, inFlight: 0, served: 0 };
+    const conn: Secured = { socket, inFlight: 0, served: 0, trusted: false };
     this.secured.set(socket, conn);
     socket.once('close', () => {
       clearTimeout(conn.idle);

@@ -29,6 +29,8 @@ export interface RequestSettings {
   readonly log: Log;
   /** True while the server shuts down: every answer then ends its connection. */
   readonly draining: () => boolean;
+  /** Told of each `/mutate` request the token check let through (its connection keeps its keep-alive time: connections.ts). */
+  readonly trusted?: ((req: IncomingMessage) => void) | undefined;
 }
 
 interface Outcome {
@@ -205,6 +207,7 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
     discardRest(req, s.discardBytes, s.timeouts.lingerMs);
     return { status: 401, responseBytes: sendJson(res, 401, 'unauthorized') };
   }
+  if (route.resource !== '/healthz') s.trusted?.(req);
   if (route.resource === '/healthz') {
     // A health check needs no token, so it gets no body: none is read, buffered or held from the
     // budget (8 strangers announcing the limit on /healthz, and never sending it, held all of it and

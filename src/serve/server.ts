@@ -90,6 +90,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     discardBytes: o.discardBytes,
     log,
     draining: () => connections.draining,
+    trusted: (req) => {
+      connections.trust(req);
+    },
   });
   const server: Server = createServer(
     {

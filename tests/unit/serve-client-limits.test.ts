@@ -88,3 +88,37 @@ describe('the budget of body bytes in flight', () => {
     }
   }, 30_000);
 });
+
+describe('the keep-alive time of a connection', () => {
+  const TOKEN = 'abcdefghijklmnop0123456789';
+  const LONG = { handshakeMs: 1000, headersMs: 400, requestMs: 2000, keepAliveMs: 5000, idleSocketMs: 120_000, checkIntervalMs: 50 };
+
+  /** A keep-alive connection that sends `request` and waits: how long after its answer the server closes it (Infinity: still open after `within` ms). */
+  async function closedAfter(port: number, request: string, within: number): Promise<number> {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.ca });
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
+    socket.on('error', () => undefined);
+    const closed = new Promise<number>((resolve) => socket.once('close', () => { resolve(performance.now()); }));
+    const answered = new Promise<number>((resolve) => socket.once('data', () => { resolve(performance.now()); }));
+    socket.write(request);
+    const at = await answered;
+    const outcome = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => { resolve(Number.POSITIVE_INFINITY); }, within))]);
+    socket.destroy();
+    return outcome - at;
+  }
+
+  it('is long for the caller with the token, and headersMs for a connection that never showed it (a health check, a 404)', async () => {
+    // Regression test: every connection kept keepAliveMs + headersMs (130 s by default) after its
+    // answer; strangers from two addresses, one GET /healthz per connection, held every slot.
+    const long = await startOkServer(pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
+    try {
+      const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`;
+      expect(await closedAfter(long.port, get('/healthz'), 3000)).toBeLessThan(2000);
+      expect(await closedAfter(long.port, get('/nope'), 3000)).toBeLessThan(2000);
+      const post = `POST /mutate/${TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}`;
+      expect(await closedAfter(long.port, post, 1500)).toBe(Number.POSITIVE_INFINITY);
+    } finally {
+      await long.close();
+    }
+  }, 30_000);
+});
