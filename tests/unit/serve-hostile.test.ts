@@ -236,6 +236,23 @@ describe('wrong protocols', () => {
     await logged;
   });
 
+  it('refuses a TLS 1.2 renegotiation (a full handshake the client could ask for again and again)', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('close', () => { resolve('closed'); });
+      const asked = socket.renegotiate({}, (e) => {
+        resolve(e === null ? 'renegotiated' : 'refused');
+      });
+      if (!asked) resolve('refused');
+      // The server answers the client's hello with an alert (or not at all): a request tells which.
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    socket.destroy();
+    expect(outcome).not.toBe('renegotiated');
+  });
+
   it('accepts TLS 1.2 and TLS 1.3', async () => {
     for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       const protocol = await new Promise<string | null>((resolve, reject) => {
