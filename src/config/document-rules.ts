@@ -34,12 +34,15 @@ export function prefixProblem(value: string): string | undefined {
     if (only !== undefined && only !== 'library') return `names are normalized to docker.io; write "docker.io/library/${only}" for the image ${only}, or "docker.io/${only}" for the images under ${only}/`;
     return `names are normalized to docker.io; write "docker.io${rest}"`;
   }
-  if (zeros) return `registry hosts are compared in lower case, with a port's leading zeros and ":443" (the port HTTPS uses anyway) dropped; write "${host}${rest}"`;
-  if (host !== first) return `registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "${host}${rest}"`;
-  if (!(first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
-    const suggestion = value.includes('/') ? `docker.io/${value}` : `docker.io/library/${value}`;
+  // A first component that is no host in lower case either (`NGINX`) gets the normalized name,
+  // not its lower case, which would be refused in turn.
+  if (!(host.includes('.') || host.includes(':') || host === 'localhost')) {
+    const name = `${host}${rest}`;
+    const suggestion = rest === '' ? `docker.io/library/${name}` : `docker.io/${name}`;
     return `"${value}" does not start with a registry host; image names are compared in normalized form, did you mean "${suggestion}"?`;
   }
+  if (zeros) return `registry hosts are compared in lower case, with a port's leading zeros and ":443" (the port HTTPS uses anyway) dropped; write "${host}${rest}"`;
+  if (host !== first) return `registry hosts are compared in lower case and without ":443" (the port HTTPS uses anyway); write "${host}${rest}"`;
   return undefined;
 }
 
