@@ -1064,6 +1064,8 @@ describe('validation warnings', () => {
     ['GCR\\.io/(.*)', 'no name has the capitals of "GCR.io/" (a registry host is compared in lower case, and a path is lower case); write "gcr\\.io/(.*)"', 'GCR.io/app'],
     ['^Quay\\.io/(.*)$', 'no name has the capitals of "Quay.io/" (a registry host is compared in lower case, and a path is lower case); write "^quay\\.io/(.*)$"', 'quay.io/app'],
     ['bitnami/(.*)', 'no name starts with "bitnami/": a name starts with its registry host (docker.io/library/nginx); write "docker\\.io/bitnami/(.*)"', 'bitnami/redis'],
+    // Capitals in a first component that is no host in lower case either: the spelling given was "bitnami/(.*)", which warned in turn.
+    ['Bitnami/(.*)', 'no name has the capitals of "Bitnami/" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/bitnami/(.*)"', 'bitnami/redis'],
   ])('warns that a regex rule %s, spelled otherwise than names are compared, matches nothing, and how to write it', (regex, why, image) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/$1'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r" matches nothing: ${why}`]);
