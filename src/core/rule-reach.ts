@@ -246,12 +246,17 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
     }
     let why: string | undefined;
     let fixed: string | undefined;
+    // The whole regex is one component (`nginx`): every name has a host before a `/`.
+    const whole = slash < 0 && literal !== '' && at(literal.length) === source.replace(/\$$/, '').length;
     if (/[A-Z]/.test(literal)) {
       why = `no name has the capitals of "${literal}" (a registry host is compared in lower case, and a path is lower case)`;
       // A first component that is no host in lower case either (`Bitnami/`) needs Docker Hub's too.
       const lower = host.toLowerCase();
-      const hub = slash > 0 && !(lower.includes('.') || lower.includes(':') || lower === 'localhost') ? 'docker\\.io/' : '';
+      const hub = whole ? 'docker\\.io/library/' : slash > 0 && !(lower.includes('.') || lower.includes(':') || lower === 'localhost') ? 'docker\\.io/' : '';
       fixed = hub + source.slice(0, at(literal.length)).toLowerCase() + source.slice(at(literal.length));
+    } else if (whole) {
+      why = `no name is "${literal}": a name starts with its registry host (docker.io/library/nginx)`;
+      fixed = `docker\\.io/library/${source}`;
     } else if (slash > 0 && !(host.includes('.') || host.includes(':') || host === 'localhost')) {
       why = `no name starts with "${host}/": a name starts with its registry host (docker.io/library/nginx)`;
       fixed = `docker\\.io/${source}`;

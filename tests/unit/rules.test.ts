@@ -1079,6 +1079,22 @@ describe('validation warnings', () => {
   });
 
   it.each([
+    // A regex of one component: check-config said "ok", and the rule rewrote nothing.
+    ['nginx', 'no name is "nginx": a name starts with its registry host (docker.io/library/nginx); write "docker\\.io/library/nginx"', 'nginx:1.27'],
+    ['^nginx$', 'no name is "nginx": a name starts with its registry host (docker.io/library/nginx); write "^docker\\.io/library/nginx$"', 'nginx'],
+    ['NGINX', 'no name has the capitals of "NGINX" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/library/nginx"', 'nginx'],
+  ])('warns that a regex rule of one component (%s) matches nothing, and how to write it', (regex, why, image) => {
+    const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/nginx'}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r" matches nothing: ${why}`]);
+    if (!r.ok) return;
+    expect(explainImage(r.rewriter, image)).toMatchObject({ rewritten: image, rule: '' });
+    const fixed = /write "(.*)"$/.exec(why)?.[1] ?? '';
+    const again = parseRules(`rules:\n  - {name: r, regex: '${fixed}', replace: 'mirror.example.com/nginx'}\n`, {});
+    expect(again.ok && again.warnings).toEqual([]);
+    if (again.ok) expect(explainImage(again.rewriter, image)).toMatchObject({ rule: 'r' });
+  });
+
+  it.each([
     // check-config --strict said "ok"; explain showed such a rule rewrote nothing, since rules see names without tag or digest.
     ['docker\\.io/library/nginx:1\\.27', 'docker.io/library/nginx:1.27', 'docker.io/library/nginx:1.27'],
     ['gcr\\.io/app@sha256:(.*)', 'gcr.io/app@sha256:', `gcr.io/app@sha256:${'0'.repeat(64)}`],
