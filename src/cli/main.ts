@@ -45,8 +45,9 @@ Usage:
 
 Without --config, the rules document is read from REWRITE_RULES (inline YAML or JSON) or the SSM
 parameter named by REWRITE_RULES_PARAMETER. serve refuses to start without a token unless
---allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); the other commands read none
-(webhook-config --service takes the one to register as --token).
+--allow-unauthenticated (or WEBHOOK_ALLOW_UNAUTHENTICATED=true); the other commands need none, but
+read and check one that is configured, except webhook-config, which reads none (--service takes
+the one to register as --token).
 Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error or settings that cannot be used;
 render --check and audit: 1 when something would change, 2 on any other error but a usage error (64).
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference

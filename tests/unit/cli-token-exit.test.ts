@@ -49,4 +49,13 @@ describe('a configured token that cannot be read', () => {
     expect(await main(args, io)).toBe(EXIT.failure);
     expect(io.err()).toBe(MESSAGE);
   });
+
+  it('is what the usage says of the commands other than serve: they need no token, but read one that is configured', async () => {
+    // The usage said "the other commands read none", while each of them stops on this token.
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(EXIT.ok);
+    const said = io.out().replace(/\s+/g, ' ');
+    expect(said).toContain('the other commands need none, but read and check one that is configured, except webhook-config, which reads none');
+    expect(said).not.toContain('read none');
+  });
 });
