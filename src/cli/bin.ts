@@ -1,7 +1,7 @@
 /** Entry point of dist/cli.js: wires the real process streams into `main`. */
 import { fstatSync } from 'node:fs';
 import { enableRegexFallback } from '../config/regex-fallback.js';
-import { strictUtf8 } from './common.js';
+import { isNotUtf8, startsUtf16, strictUtf8 } from './common.js';
 import { failureExit, main } from './main.js';
 
 // Before any rule is compiled (serve, explain, render, audit): see src/config/regex-fallback.ts.
@@ -32,7 +32,14 @@ async function readAll(stream: NodeJS.ReadableStream, maxBytes = Number.POSITIVE
     if (size > maxBytes) throw Object.assign(new Error(`stdin holds more than ${String(maxBytes)} bytes`), { code: 'ERR_STRING_TOO_LONG' });
     chunks.push(chunk);
   }
-  return strictUtf8.decode(Buffer.concat(chunks));
+  const bytes = Buffer.concat(chunks);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (e) {
+    // Said as for a file (`render < file.yaml` saved as UTF-16 by Windows PowerShell 5's `>`).
+    if (isNotUtf8(e) && startsUtf16(bytes)) Object.assign(e as object, { utf16: true });
+    throw e;
+  }
 }
 
 /**

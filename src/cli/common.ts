@@ -21,7 +21,8 @@ export interface Io {
   /**
    * stdin's text. With `maxBytes`, reading stops past that many bytes with an error whose code is
    * `ERR_STRING_TOO_LONG` (as V8's for a text too long to hold): an endless or huge stdin is not
-   * held in memory whole before it can be refused.
+   * held in memory whole before it can be refused. Bytes that are not UTF-8 reject with strictUtf8's
+   * error, marked `utf16: true` when they start with a UTF-16 byte order mark (isUtf16Refusal).
    */
   readonly readStdin: (maxBytes?: number) => Promise<string>;
   /**
@@ -61,6 +62,10 @@ export const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: tru
 export const strictUtf8Stream = (): InstanceType<typeof TextDecoder> => new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Whether `e` is strictUtf8's refusal. */
 export const isNotUtf8 = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
+/** A UTF-16 byte order mark (FF FE, FE FF): what Windows PowerShell's `>` writes, which kubectl reads. */
+export const startsUtf16 = (bytes: Uint8Array): boolean => bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+/** Whether `e`, strictUtf8's refusal of stdin, was of text that starts as UTF-16 (Io's readStdin marks it so). */
+export const isUtf16Refusal = (e: unknown): boolean => (e as { utf16?: unknown }).utf16 === true;
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 64, invalidConfig: 2 } as const;

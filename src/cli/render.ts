@@ -16,7 +16,7 @@
  * a rewrite the first rendering is the answer: no verifier, no network.
  */
 import { constants } from 'node:buffer';
-import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, strictUtf8, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isNotUtf8, isUtf16Refusal, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, startsUtf16, strictUtf8, UsageError } from './common.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { readUpTo } from '../config/bounded-read.js';
 import { describeSystemError } from '../config/system-error.js';
@@ -32,9 +32,8 @@ import { requestKey, type Verdict, type Verifier, type VerifyRequest } from '../
 const isScope = (s: string): s is Scope => SCOPES.some((x) => x === s);
 
 const NOT_UTF8 = 'is not UTF-8 text (YAML and JSON manifests are)';
-/** A UTF-16 byte order mark (FF FE, FE FF): what Windows PowerShell's `>` writes, which kubectl reads. */
+/** Text that starts with a UTF-16 byte order mark (common.ts, startsUtf16). */
 const UTF16 = 'is UTF-16 text (Windows PowerShell 5\'s > writes it); YAML and JSON manifests are UTF-8: save it as UTF-8';
-const isUtf16 = (bytes: Buffer): boolean => bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
 
 /**
  * Past MAX_STRING_LENGTH (2^29 - 24 characters) V8 cannot hold the text as one string: the input's
@@ -55,7 +54,7 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
       return await io.readStdin(constants.MAX_STRING_LENGTH);
     } catch (e) {
       if (!isNotUtf8(e) && !isTooLong(e)) throw e;
-      io.stderr(`error: stdin ${isTooLong(e) ? TOO_LONG : NOT_UTF8}\n`);
+      io.stderr(`error: stdin ${isTooLong(e) ? TOO_LONG : isUtf16Refusal(e) ? UTF16 : NOT_UTF8}\n`);
       return undefined;
     }
   }
@@ -76,7 +75,7 @@ export async function readManifests(file: string | undefined, io: Io): Promise<s
     return strictUtf8.decode(bytes);
   } catch (e) {
     if (!isNotUtf8(e) && !isTooLong(e)) throw e;
-    io.stderr(`error: ${file} ${isTooLong(e) ? TOO_LONG : isUtf16(bytes) ? UTF16 : NOT_UTF8}\n`);
+    io.stderr(`error: ${file} ${isTooLong(e) ? TOO_LONG : startsUtf16(bytes) ? UTF16 : NOT_UTF8}\n`);
     return undefined;
   }
 }

@@ -211,6 +211,17 @@ describe('the bundled CLI', () => {
     expect(r).toEqual({ code: 2, out: '', err: 'error: stdin is not UTF-8 text (YAML and JSON manifests are)\n' });
   }, 30_000);
 
+  // As for -f FILE: `render < file.yaml` of a file saved as UTF-16 was only "not UTF-8 text".
+  it.each([
+    ['render', 'little-endian', [0xff, 0xfe]],
+    ['audit', 'big-endian', [0xfe, 0xff]],
+  ])('%s: stdin saved as UTF-16 (%s) is named so, with what to do', async (command, order, bom) => {
+    const le = Buffer.from('apiVersion: v1\nkind: Pod\n', 'utf16le');
+    const text = order === 'little-endian' ? le : Buffer.from(le).swap16();
+    const r = await spawnCli([command, '--config', RULES, '-f', '-'], Buffer.concat([Buffer.from(bom), text]));
+    expect(r).toEqual({ code: 2, out: '', err: "error: stdin is UTF-16 text (Windows PowerShell 5's > writes it); YAML and JSON manifests are UTF-8: save it as UTF-8\n" });
+  }, 30_000);
+
   it('ends with its own exit code when the reader of stderr goes away (no crash on EPIPE)', async () => {
     await cliReady;
     const rules = join(dir, 'many-bad-rules.yaml');
