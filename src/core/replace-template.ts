@@ -85,17 +85,19 @@ const noHost = (replace: string): string => {
 
 /**
  * What a refused prefix (a `match`, an `exclude`, a match rule's `replace`) was most likely meant as,
- * in the shapes people write: a URL, a glob, a tag, a trailing slash; '' for any other.
+ * in the shapes people write: a URL, a glob, a tag, a trailing slash; '' for any other. `respell`
+ * gives the spelling to write for what is left (a `match` or `exclude` compares hosts in one spelling).
  */
-export function prefixHint(value: string): string {
+export function prefixHint(value: string, respell: (spelling: string) => string = (s) => s): string {
   const bare = value.replace(/^[a-z]+:\/\//i, '');
-  if (bare !== value) return `: no scheme, write "${bare.replace(/\/+$/, '')}"`;
+  // A trailing `/` or `/*` goes too (`https://gcr.io/team/*`: the prefix is gcr.io/team).
+  if (bare !== value) return `: no scheme, write "${respell(bare.replace(/(?:\/\**)+$/, ''))}"`;
   const glob = /^(.*?)\/\*+$/.exec(value)?.[1];
-  if (glob !== undefined && !glob.includes('*')) return `: a prefix takes every name under it, without a wildcard: write "${glob}"`;
+  if (glob !== undefined && !glob.includes('*')) return `: a prefix takes every name under it, without a wildcard: write "${respell(glob)}"`;
   if (value.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';
-  if (value.endsWith('/')) return `: without the trailing "/", write "${value.replace(/\/+$/, '')}"`;
+  if (value.endsWith('/')) return `: without the trailing "/", write "${respell(value.replace(/\/+$/, ''))}"`;
   const tagged = /^(.*\/[^/:]+):[^/]*$/.exec(value)?.[1];
-  if (tagged !== undefined) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): write "${tagged}"`;
+  if (tagged !== undefined) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): write "${respell(tagged)}"`;
   return '';
 }
 
