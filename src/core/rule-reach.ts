@@ -246,22 +246,27 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
     }
     let why: string | undefined;
     let fixed: string | undefined;
-    // The whole regex is one component (`nginx`): every name has a host before a `/`.
-    const whole = slash < 0 && literal !== '' && at(literal.length) === source.replace(/\$$/, '').length;
+    // The whole regex is one component (`nginx`; not a `host:port`): every name has a host before a `/`.
+    const whole = slash < 0 && literal !== '' && !literal.includes(':') && at(literal.length) === source.replace(/\$$/, '').length;
+    /** The host as names spell it, when `h` (in lower case) is spelled otherwise (a port's zeros, `:443`, Docker Hub's other hosts). */
+    const respelled = (h: string): string | undefined => ((slash > 0 && matchedHost(h) !== h) || /:0+[1-9]/.test(h) ? (slash > 0 ? matchedHost(h) : h.replace(/:0+(?=[1-9])/, ':')) : undefined);
     if (/[A-Z]/.test(literal)) {
       why = `no name has the capitals of "${literal}" (a registry host is compared in lower case, and a path is lower case)`;
-      // A first component that is no host in lower case either (`Bitnami/`) needs Docker Hub's too.
+      // A first component that is no host in lower case either (`Bitnami/`) needs Docker Hub's too,
+      // and a host spelled otherwise in lower case too (`Index\.docker\.io/`) its spelling.
       const lower = host.toLowerCase();
       const hub = whole ? 'docker\\.io/library/' : slash > 0 && !(lower.includes('.') || lower.includes(':') || lower === 'localhost') ? 'docker\\.io/' : '';
-      fixed = hub + source.slice(0, at(literal.length)).toLowerCase() + source.slice(at(literal.length));
+      const spelled = hub === '' ? respelled(lower) : undefined;
+      const start = spelled === undefined ? source.slice(0, at(literal.length)).toLowerCase() : spelled.replace(/[.]/g, '\\.') + source.slice(at(host.length), at(literal.length)).toLowerCase();
+      fixed = hub + start + source.slice(at(literal.length));
     } else if (whole) {
       why = `no name is "${literal}": a name starts with its registry host (docker.io/library/nginx)`;
       fixed = `docker\\.io/library/${source}`;
     } else if (slash > 0 && !(host.includes('.') || host.includes(':') || host === 'localhost')) {
       why = `no name starts with "${host}/": a name starts with its registry host (docker.io/library/nginx)`;
       fixed = `docker\\.io/${source}`;
-    } else if ((slash > 0 && matchedHost(host) !== host) || /:0+[1-9]/.test(host)) {
-      const spelled = slash > 0 ? matchedHost(host) : host.replace(/:0+(?=[1-9])/, ':');
+    } else if (respelled(host) !== undefined) {
+      const spelled = respelled(host) ?? host;
       why = `no name starts with "${host}": a registry host is compared as the kubelet reads it (a port without its leading zeros, no ":443", Docker Hub's hosts as docker.io), "${spelled}" here`;
       fixed = spelled.replace(/[.]/g, '\\.') + source.slice(at(host.length));
     }

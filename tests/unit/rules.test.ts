@@ -1066,6 +1066,10 @@ describe('validation warnings', () => {
     ['bitnami/(.*)', 'no name starts with "bitnami/": a name starts with its registry host (docker.io/library/nginx); write "docker\\.io/bitnami/(.*)"', 'bitnami/redis'],
     // Capitals in a first component that is no host in lower case either: the spelling given was "bitnami/(.*)", which warned in turn.
     ['Bitnami/(.*)', 'no name has the capitals of "Bitnami/" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/bitnami/(.*)"', 'bitnami/redis'],
+    // Capitals of a host spelled otherwise in lower case too: the spelling given was "index\.docker\.io/(.*)", "registry:05000/(.*)", which warned in turn.
+    ['Index\\.docker\\.io/(.*)', 'no name has the capitals of "Index.docker.io/" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/(.*)"', 'index.docker.io/team/app'],
+    ['^Registry:05000/(.*)$', 'no name has the capitals of "Registry:05000/" (a registry host is compared in lower case, and a path is lower case); write "^registry:5000/(.*)$"', 'registry:05000/app'],
+    ['GCR\\.io:443/Team/(.*)', 'no name has the capitals of "GCR.io:443/Team/" (a registry host is compared in lower case, and a path is lower case); write "gcr\\.io/team/(.*)"', 'gcr.io/team/app'],
   ])('warns that a regex rule %s, spelled otherwise than names are compared, matches nothing, and how to write it', (regex, why, image) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/$1'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r" matches nothing: ${why}`]);
