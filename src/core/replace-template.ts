@@ -122,8 +122,13 @@ export function replaceProblem(replace: string): string | undefined {
     const own = templateTagOrDigest([{ text: replace }]);
     if (own !== undefined) return `"${replace}" gives every result a ${own} of its own; write the name only: the image's own tag and digest are kept`;
     if (parsed.error.kind === 'NameContainsUppercase') return `"${replace}" is not a valid image name prefix: its path must be lower case`;
-    const hint = prefixHint(replace);
-    if (hint !== '') return `"${replace}" is not a valid image name prefix${hint}`;
+    // The spelling a hint gives can be refused in turn (`https://mirror/x` -> "mirror/x", no host): said at once.
+    let then: string | undefined;
+    const hint = prefixHint(replace, (spelling) => {
+      then = replaceProblem(spelling);
+      return spelling;
+    });
+    if (hint !== '') return `"${replace}" is not a valid image name prefix${hint}${then === undefined ? '' : `; but ${then}`}`;
     return `"${replace}" is not a valid image name prefix: ${parsed.error.message}`;
   }
   if (!hasRegistryHost(replace)) return noHost(replace);

@@ -495,6 +495,14 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it("says at once what is wrong with the spelling a replace's hint gives, when that is refused too", () => {
+    // It said 'no scheme, write "mirror/x"', and "mirror/x" was then refused as a Docker Hub name.
+    expect(problems("rules:\n  - {name: a, match: gcr.io, replace: 'https://mirror/x'}\n  - {name: b, match: quay.io, replace: 'mirror/'}\n")).toEqual([
+      'rules[0].replace: "https://mirror/x" is not a valid image name prefix: no scheme, write "mirror/x"; but "mirror/x" does not start with a registry host, so the kubelet would pull "mirror/x/..." from Docker Hub (docker.io/mirror/x/...); write the host, e.g. "mirror.example.com"',
+      'rules[1].replace: "mirror/" is not a valid image name prefix: without the trailing "/", write "mirror"; but "mirror" does not start with a registry host, so the kubelet would pull "mirror/..." from Docker Hub (docker.io/mirror/...); write the host, e.g. "mirror.example.com"',
+    ]);
+  });
+
   it('names a YAML merge key (<<: *anchor), which rules documents do not read, rather than calling it an unknown field alone', () => {
     const text = 'rules:\n  - &hub\n    name: hub\n    match: docker.io\n    replace: mirror.example.com/hub\n  - <<: *hub\n    name: quay\n    match: quay.io\n';
     expect(problems(text)).toEqual([
