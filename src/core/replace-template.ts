@@ -89,6 +89,8 @@ const noHost = (replace: string): string => {
  * gives the spelling to write for what is left (a `match` or `exclude` compares hosts in one spelling).
  */
 export function prefixHint(value: string, respell: (spelling: string) => string = (s) => s): string {
+  // Substituted in `replace` only (README, "Values from the environment"): a `match` or `exclude` names its prefix itself.
+  if (value.includes('${env:')) return ': ${env:NAME} is replaced in replace only; write the prefix itself';
   const bare = value.replace(/^[a-z]+:\/\//i, '');
   // A trailing `/` or `/*` goes too (`https://gcr.io/team/*`: the prefix is gcr.io/team).
   if (bare !== value) return `: no scheme, write "${respell(bare.replace(/(?:\/\**)+$/, ''))}"`;

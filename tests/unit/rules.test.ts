@@ -495,6 +495,14 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('says that ${env:NAME} is substituted in replace only, for a match or an exclude that has one', () => {
+    // It said only "is not a valid image name prefix".
+    expect(problems("rules:\n  - {name: a, match: '${env:MIRROR_HOST}', replace: m.example.com/a}\nexclude: ['${env:MIRROR_HOST}/x']\n")).toEqual([
+      'rules[0].match: "${env:MIRROR_HOST}" is not a valid image name prefix (registry host, then optional /path): ${env:NAME} is replaced in replace only; write the prefix itself',
+      'exclude[0]: "${env:MIRROR_HOST}/x" is not a valid image name prefix (registry host, then optional /path): ${env:NAME} is replaced in replace only; write the prefix itself',
+    ]);
+  });
+
   it("says at once what is wrong with the spelling a replace's hint gives, when that is refused too", () => {
     // It said 'no scheme, write "mirror/x"', and "mirror/x" was then refused as a Docker Hub name.
     expect(problems("rules:\n  - {name: a, match: gcr.io, replace: 'https://mirror/x'}\n  - {name: b, match: quay.io, replace: 'mirror/'}\n")).toEqual([
