@@ -15,6 +15,7 @@ import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { own, printableClipped } from '../core/json.js';
+import { describeSystemError } from '../config/system-error.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
@@ -93,9 +94,13 @@ function kubeconfigPaths(options: ClusterOptions): { readonly paths: readonly st
 /**
  * Why a kubeconfig file cannot be loaded, in one line: a YAML error's message goes on with an
  * excerpt of the file (js-yaml's snippet), whose lines hold tokens and client keys; its first line
- * has the reason and the line:column, which is all that is printed (CI logs keep stderr).
+ * has the reason and the line:column, which is all that is printed (CI logs keep stderr). A file
+ * that cannot be read is said in words, as every other (src/config/system-error.ts).
  */
-const loadFailure = (e: unknown): string => ((e as Error).message.split('\n', 1)[0] ?? '').trim();
+const loadFailure = (e: unknown): string => {
+  const { code } = e as { readonly code?: unknown };
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? describeSystemError(e) : ((e as Error).message.split('\n', 1)[0] ?? '').trim();
+};
 
 /** Named entries of several files merged as kubectl merges them: the first file to name one wins. */
 function firstByName<T extends { readonly name: string }>(lists: readonly (readonly T[])[]): T[] {
