@@ -146,7 +146,10 @@ const version: Command = (args, io) => {
 
 const help: Command = (args, io) => {
   const [topic, ...more] = args;
-  if (more.length > 0 || (topic !== undefined && !Object.hasOwn(COMMANDS, topic))) throw new UsageError(`help takes one command name: ${args.join(' ')}`);
+  if (more.length > 0) throw new UsageError(`help takes one command name: ${args.join(' ')}`);
+  if (topic !== undefined && !Object.hasOwn(COMMANDS, topic)) {
+    throw new UsageError(`unknown command "${topic}": help takes one of ${Object.keys(COMMANDS).filter((c) => !c.startsWith('-')).join(', ')}`);
+  }
   io.stdout(HELP);
   return Promise.resolve(EXIT.ok);
 };

@@ -233,6 +233,17 @@ describe('version and help', () => {
     for (const c of ['explain', 'check-config', 'serve', 'webhook-config', 'invoke', 'version']) expect(io.out()).toContain(`image-rewriter ${c}`);
   });
 
+  // `help bogus` said "help takes one command name: bogus", as if one name were too many.
+  it.each([
+    [['help', 'bogus'], 'error: unknown command "bogus": help takes one of explain, check-config, serve, webhook-config, invoke, render, audit, version, help'],
+    [['help', 'explain', 'render'], 'error: help takes one command name: explain render'],
+  ])('%j: exit 64, and why', async (args, message) => {
+    const io = captureIo({});
+    expect(await main(args, io)).toBe(EXIT.usage);
+    expect(io.out()).toBe('');
+    expect(io.err().split('\n')[0]).toBe(message);
+  });
+
   // The usage named WEBHOOK_TOKEN alone, and 64 as a usage error alone: serve reads the token from
   // any of the three, and settings that cannot be used (two rules sources, no rules) exit 64 too.
   it("names every token variable serve reads, and what exit 64 also means: settings that cannot be used", async () => {
