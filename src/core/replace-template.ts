@@ -85,23 +85,26 @@ const noHost = (replace: string): string => {
 
 /**
  * What a refused prefix (a `match`, an `exclude`, a match rule's `replace`) was most likely meant as,
- * in the shapes people write: a URL, a glob, a tag, a trailing slash; '' for any other. `respell`
- * gives the spelling to write for what is left (a `match` or `exclude` compares hosts in one spelling).
+ * in the shapes people write: a URL, a glob, a tag, a trailing slash; '' for any other. The spelling
+ * it gives drops every one of them (`https://gcr.io/app:1/` is gcr.io/app), and `respell` gives the
+ * spelling to write for what is left (a `match` or `exclude` compares hosts in one spelling).
  */
 export function prefixHint(value: string, respell: (spelling: string) => string = (s) => s): string {
   // Substituted in `replace` only (README, "Values from the environment"): a `match` or `exclude` names its prefix itself.
   if (value.includes('${env:')) return ': ${env:NAME} is replaced in replace only; write the prefix itself';
   const bare = value.replace(/^[a-z]+:\/\//i, '');
-  // A trailing `/` or `/*` goes too (`https://gcr.io/team/*`: the prefix is gcr.io/team).
-  if (bare !== value) return `: no scheme, write "${respell(bare.replace(/(?:\/\**)+$/, ''))}"`;
-  const glob = /^(.*?)\/\*+$/.exec(value)?.[1];
-  if (glob !== undefined && !glob.includes('*')) return `: a prefix takes every name under it, without a wildcard: write "${respell(glob)}"`;
-  if (value.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';
-  if (value.endsWith('/')) return `: without the trailing "/", write "${respell(value.replace(/\/+$/, ''))}"`;
-  const tagged = /^(.*\/[^/:]+):[^/]*$/.exec(value)?.[1];
-  if (tagged !== undefined) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): write "${respell(tagged)}"`;
+  const fixed = withoutTag(bare.replace(/(?:\/\**)+$/, ''));
+  if (fixed.includes('*')) return value.includes('*') ? ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule' : '';
+  const write = `write "${respell(fixed)}"`;
+  if (bare !== value) return `: no scheme, ${write}`;
+  if (/\/\*+$/.test(value)) return `: a prefix takes every name under it, without a wildcard: ${write}`;
+  if (value.endsWith('/')) return `: without the trailing "/", ${write}`;
+  if (fixed !== value) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): ${write}`;
   return '';
 }
+
+/** `name:tag` -> `name` (a `:` after the last `/`; a host's port has no `/` before it). */
+const withoutTag = (value: string): string => /^(.*\/[^/:]+):[^/]*$/.exec(value)?.[1] ?? value;
 
 /**
  * An "@" before the first "/" (after an optional scheme) is a URL's credentials
