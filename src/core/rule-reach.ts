@@ -248,6 +248,9 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
     let fixed: string | undefined;
     // The whole regex is one component (`nginx`; not a `host:port`): every name has a host before a `/`.
     const whole = slash < 0 && literal !== '' && !literal.includes(':') && at(literal.length) === source.replace(/\$$/, '').length;
+    // ... a host (`gcr\.io`), meant with the path every name has after it; else Docker Hub's name.
+    const wholeHost = whole && /^(?:.*\..*|localhost)$/.test(literal.toLowerCase());
+    const withPath = (text: string): string => (text.endsWith('$') ? `${text.slice(0, -1)}/(.*)$` : `${text}/(.*)`);
     /** The host as names spell it, when `h` (in lower case) is spelled otherwise (a port's zeros, `:443`, Docker Hub's other hosts). */
     const respelled = (h: string): string | undefined => ((slash > 0 && matchedHost(h) !== h) || /:0+[1-9]/.test(h) ? (slash > 0 ? matchedHost(h) : h.replace(/:0+(?=[1-9])/, ':')) : undefined);
     if (/[A-Z]/.test(literal)) {
@@ -255,10 +258,14 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
       // A first component that is no host in lower case either (`Bitnami/`) needs Docker Hub's too,
       // and a host spelled otherwise in lower case too (`Index\.docker\.io/`) its spelling.
       const lower = host.toLowerCase();
-      const hub = whole ? 'docker\\.io/library/' : slash > 0 && !(lower.includes('.') || lower.includes(':') || lower === 'localhost') ? 'docker\\.io/' : '';
+      const hub = whole && !wholeHost ? 'docker\\.io/library/' : slash > 0 && !(lower.includes('.') || lower.includes(':') || lower === 'localhost') ? 'docker\\.io/' : '';
       const spelled = hub === '' ? respelled(lower) : undefined;
       const start = spelled === undefined ? source.slice(0, at(literal.length)).toLowerCase() : spelled.replace(/[.]/g, '\\.') + source.slice(at(host.length), at(literal.length)).toLowerCase();
       fixed = hub + start + source.slice(at(literal.length));
+      if (wholeHost) fixed = withPath(fixed);
+    } else if (wholeHost) {
+      why = `no name is "${literal}": a name has a path after its registry host`;
+      fixed = withPath(source);
     } else if (whole) {
       why = `no name is "${literal}": a name starts with its registry host (docker.io/library/nginx)`;
       fixed = `docker\\.io/library/${source}`;
