@@ -250,7 +250,13 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
     const whole = slash < 0 && literal !== '' && !literal.includes(':') && at(literal.length) === source.replace(/\$$/, '').length;
     // ... a host (`gcr\.io`), meant with the path every name has after it; else Docker Hub's name.
     const wholeHost = whole && /^(?:.*\..*|localhost)$/.test(literal.toLowerCase());
-    const withPath = (text: string): string => (text.endsWith('$') ? `${text.slice(0, -1)}/(.*)$` : `${text}/(.*)`);
+    /** The host alone, as names spell it (`index\.docker\.io` is docker.io), with that path. */
+    const withPath = (text: string): string => {
+      const end = text.endsWith('$') ? '$' : '';
+      const spelled = matchedHost(literal);
+      const start = spelled === literal.toLowerCase() ? text.slice(0, text.length - end.length) : spelled.replace(/[.]/g, '\\.');
+      return `${start}/(.*)${end}`;
+    };
     /** The host as names spell it, when `h` (in lower case) is spelled otherwise (a port's zeros, `:443`, Docker Hub's other hosts). */
     const respelled = (h: string): string | undefined => ((slash > 0 && matchedHost(h) !== h) || /:0+[1-9]/.test(h) ? (slash > 0 ? matchedHost(h) : h.replace(/:0+(?=[1-9])/, ':')) : undefined);
     if (/[A-Z]/.test(literal)) {

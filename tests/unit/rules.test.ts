@@ -1106,6 +1106,7 @@ describe('validation warnings', () => {
     // A host alone: meant with its path, not as Docker Hub's image "gcr.io".
     ['gcr\\.io', 'no name is "gcr.io": a name has a path after its registry host; write "gcr\\.io/(.*)"', 'gcr.io/app'],
     ['^GCR\\.io$', 'no name has the capitals of "GCR.io" (a registry host is compared in lower case, and a path is lower case); write "^gcr\\.io/(.*)$"', 'gcr.io/app'],
+    ['Index\\.Docker\\.IO', 'no name has the capitals of "Index.Docker.IO" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/(.*)"', 'index.docker.io/team/app'],
   ])('warns that a regex rule of one component (%s) matches nothing, and how to write it', (regex, why, image) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/nginx'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r" matches nothing: ${why}`]);
