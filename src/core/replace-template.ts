@@ -95,11 +95,12 @@ export function prefixHint(value: string, respell: (spelling: string) => string 
   const bare = value.replace(/^[a-z]+:\/\//i, '');
   const fixed = withoutTag(bare.replace(/(?:\/\**)+$/, ''));
   if (fixed.includes('*')) return value.includes('*') ? ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule' : '';
-  const write = `write "${respell(fixed)}"`;
-  if (bare !== value) return `: no scheme, ${write}`;
-  if (/\/\*+$/.test(value)) return `: a prefix takes every name under it, without a wildcard: ${write}`;
-  if (value.endsWith('/')) return `: without the trailing "/", ${write}`;
-  if (fixed !== value) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): ${write}`;
+  // Only for a value one of the shapes changed: `respell` may check the spelling as a value again.
+  const write = (): string => `write "${respell(fixed)}"`;
+  if (bare !== value) return `: no scheme, ${write()}`;
+  if (/\/\*+$/.test(value)) return `: a prefix takes every name under it, without a wildcard: ${write()}`;
+  if (value.endsWith('/')) return `: without the trailing "/", ${write()}`;
+  if (fixed !== value) return `: a prefix is a name without its tag (rules see names alone, and keep the tag): ${write()}`;
   return '';
 }
 
@@ -116,6 +117,11 @@ const CREDENTIALS_HIDDEN = 'is not a valid image name prefix (registry host, the
 
 /** Why a prefix rule's `replace` is not a usable registry/repository prefix, if it is not. */
 export function replaceProblem(replace: string): string | undefined {
+  return replaceProblemOf(replace, true);
+}
+
+/** replaceProblem, with (`hinted`) or without what is wrong with the spelling its hint gives: one level, however many shapes a value nests. */
+function replaceProblemOf(replace: string, hinted: boolean): string | undefined {
   if (replace === '') return 'must not be empty';
   // Parse it as the prefix of a name, so that a bare `host:5000` is not read as `host` tagged `5000`.
   const parsed = parseNormalizedNamed(`${replace}/x`);
@@ -130,7 +136,7 @@ export function replaceProblem(replace: string): string | undefined {
     // The spelling a hint gives can be refused in turn (`https://mirror/x` -> "mirror/x", no host): said at once.
     let then: string | undefined;
     const hint = prefixHint(replace, (spelling) => {
-      then = replaceProblem(spelling);
+      if (hinted) then = replaceProblemOf(spelling, false);
       return spelling;
     });
     if (hint !== '') return `"${replace}" is not a valid image name prefix${hint}${then === undefined ? '' : `; but ${then}`}`;
