@@ -163,6 +163,9 @@ export function templateHostProblem(parts: readonly TemplatePart[]): string | un
     literal += p.text;
   }
   if (mayHoldCredentials(literal)) return CREDENTIALS_HIDDEN;
+  // Said as for a match rule's replace (prefixHint), not only "can never yield a valid image name".
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(literal)?.[0];
+  if (scheme !== undefined) return `"${literal}..." starts with a URL's scheme, which no image name has: no scheme, write the template without "${scheme}"`;
   const first = literal.split('/')[0] ?? '';
   if (!hasRegistryHost(first)) return noHost(first);
   if (!literal.includes('/')) {

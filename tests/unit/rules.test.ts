@@ -495,6 +495,13 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it("says that a regex rule's template written as a URL has a scheme no name has", () => {
+    // It said only 'can never yield a valid image name (with every group set to "x" it gives "https://m.example.com/x")'.
+    expect(problems("rules:\n  - {name: a, regex: 'gcr\\.io/(.*)', replace: 'https://m.example.com/$1'}\n")).toEqual([
+      'rules[0].replace: "https://m.example.com/..." starts with a URL\'s scheme, which no image name has: no scheme, write the template without "https://"',
+    ]);
+  });
+
   it('says that ${env:NAME} is substituted in replace only, for a match or an exclude that has one', () => {
     // It said only "is not a valid image name prefix".
     expect(problems("rules:\n  - {name: a, match: '${env:MIRROR_HOST}', replace: m.example.com/a}\nexclude: ['${env:MIRROR_HOST}/x']\n")).toEqual([
