@@ -79,8 +79,12 @@ function takesAllFrom(open: OpenRegex, start: string, isMatch: boolean): boolean
 /** Name-against-glob tests namespaceWarnings may make for a whole document (the 1 MiB may hold some 100,000 of each). */
 const MAX_GLOB_TRIES = 100_000;
 
+/** The longest namespace name: a DNS label (RFC 1123). */
+const MAX_NAMESPACE_LENGTH = 63;
+
 /**
- * The warnings for rules that their own `excludeNamespaces` leave no namespace: each entry of
+ * The warnings for `namespaces` and `excludeNamespaces` entries longer than any namespace name, and
+ * for rules that their own `excludeNamespaces` leave no namespace: each entry of
  * `namespaces` is excluded (a name an exclude glob matches, or a glob written again as an exclude),
  * or an exclude of stars only takes every namespace. Only that much is decided (whether one glob
  * takes all another does is not), so a warning is never wrong.
@@ -89,6 +93,16 @@ export function namespaceWarnings(rules: readonly CompiledRule[], specs: readonl
   const issues: Issue[] = [];
   let tries = MAX_GLOB_TRIES;
   rules.forEach((rule, i) => {
+    for (const field of ['namespaces', 'excludeNamespaces'] as const) {
+      (specs[i]?.[field] ?? []).forEach((entry, j) => {
+        // A name of Kubernetes' namespaces is a DNS label: a `*` may stand for nothing, but an entry
+        // without one longer than a label matches no namespace (a warning, not an error: documents
+        // that loaded before still load).
+        if (entry.length > MAX_NAMESPACE_LENGTH && !entry.includes('*')) {
+          issues.push({ path: ['rules', rule.index, field, j], severity: 'warning', message: `rule "${rule.name}": "${entry.slice(0, 80)}${entry.length > 80 ? '...' : ''}" is ${entry.length} characters, longer than a namespace name can be (${MAX_NAMESPACE_LENGTH}), so it matches no namespace` });
+        }
+      });
+    }
     const excludes = specs[i]?.excludeNamespaces ?? [];
     if (excludes.length === 0) return;
     const path = ['rules', rule.index, 'excludeNamespaces'];

@@ -885,6 +885,17 @@ describe('validation warnings', () => {
       want: 'rules[0].excludeNamespaces: rule "gcr" is never used: its excludeNamespaces exclude every namespace its namespaces name ("a" by "a", "b" by "b", "c" by "c", 2 more)',
     },
     {
+      // check-config said "ok"; a namespace name is a DNS label of at most 63 characters.
+      why: 'a namespaces entry longer than any namespace name',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [shop, nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn]}\n',
+      want: 'rules[0].namespaces[1]: rule "gcr": "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" is 64 characters, longer than a namespace name can be (63), so it matches no namespace',
+    },
+    {
+      why: 'an excludeNamespaces entry longer than any namespace name',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: [nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn]}\n',
+      want: 'rules[0].excludeNamespaces[0]: rule "gcr": "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" is 64 characters, longer than a namespace name can be (63), so it matches no namespace',
+    },
+    {
       why: 'a rule that excludes every namespace by a glob of stars',
       doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: ["**"]}\n',
       want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("**"); only render applies it, to objects without a namespace and without --namespace',
@@ -1369,5 +1380,15 @@ describe('a regex written as a JavaScript literal', () => {
 
   it('a "/" later in the pattern is the path separator, as ever', () => {
     expect(explainImage(rewriterFrom(doc('gcr\\.io/(.*)')), 'gcr.io/a/b').rewritten).toBe('asia.gcr.io/a/b');
+  });
+});
+
+describe('namespace entries and the 63 characters of a namespace name', () => {
+  it('says nothing of an entry of 63 characters, nor of a longer one with a *', () => {
+    const ok = 'n'.repeat(63);
+    const glob = `${'n'.repeat(70)}*`;
+    const r = parseRules(`rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [${ok}, '${glob}'], excludeNamespaces: ['${glob}']}\n`, {});
+    expect(r.ok).toBe(true);
+    expect(r.ok ? r.warnings.map(formatIssue) : []).toEqual([]);
   });
 });
