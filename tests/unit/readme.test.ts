@@ -820,7 +820,7 @@ describe('README Rule fields', () => {
     expect(paths('["Team_A"]')).toEqual(['rules.0.namespaces.0', 'rules.0.excludeNamespaces.0']);
     expect(paths('[]')).toEqual(['rules.0.namespaces', 'rules.0.excludeNamespaces']);
     expect(paths('["kube-*", "t?am", "*-x", "a"]')).toEqual([]);
-    expect(row).toContain('(lower-case letters, digits and `-`, starting and ending with a letter, a digit or a wildcard: `kube-`, its `*` forgotten, is an error), and the list is not empty');
+    expect(row).toContain('(lower-case letters, digits and `-`, starting and ending with a letter, a digit or a wildcard: `kube-`, its `*` forgotten, is an error; one without a `*` longer than a namespace name\'s 63 characters matches nothing, and `check-config` warns), and the list is not empty');
   });
 
   it("the replace row states that a match rule's replace inside its own prefix is refused, an excluded target included", () => {
