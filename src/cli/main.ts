@@ -7,6 +7,7 @@
  */
 import { explainImage, namespaceLimitedRules } from '../core/explain.js';
 import { jsonLine } from '../core/json.js';
+import { AUTO_IMAGE } from '../core/workload.js';
 import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { stdinWords } from './stdin-words.js';
 import { VERSION } from './version.js';
@@ -76,10 +77,13 @@ const explain: Command = async (args, io) => {
   // limited to `namespaces` never apply: a note names those that would take one of the images.
   const limitedRule = namespace === undefined ? namespaceLimitedRules(loaded.state.rewriter) : undefined;
   const skipped = new Set<string>();
+  const seen = { placeholder: false };
   const explainOne = (image: string): void => {
-    io.stdout(`${jsonLine(explainImage(loaded.state.rewriter, image, namespace))}\n`);
+    const answer = explainImage(loaded.state.rewriter, image, namespace);
+    io.stdout(`${jsonLine(answer)}\n`);
     const rule = limitedRule?.(image);
     if (rule !== undefined) skipped.add(rule.name);
+    if (image === AUTO_IMAGE && answer.rewritten !== image) seen.placeholder = true;
   };
   for (const p of positionals) {
     if (p !== '-') {
@@ -110,6 +114,11 @@ const explain: Command = async (args, io) => {
     const names = [...skipped].slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (skipped.size > 3 ? ` and ${skipped.size - 3} more` : '');
     const text = skipped.size === 1 ? `rule ${names} applies only in the namespaces it lists` : `rules ${names} apply only in the namespaces they list`;
     io.stderr(`note: ${text}, where an image above would be rewritten: give --namespace NS to explain the images of a Pod in NS\n`);
+  }
+  // The answer is the reference's; as a container's image, `auto` is no image (docs/design.md,
+  // "Rewrite semantics"): said, or a check of a gateway manifest's images against explain misleads.
+  if (seen.placeholder) {
+    io.stderr(`note: "${AUTO_IMAGE}" as a container's or init container's image is the placeholder of Istio's gateway injection: the webhook, render and audit leave it as it is (the injector replaces it with the proxy image, which they rewrite)\n`);
   }
   return EXIT.ok;
 };

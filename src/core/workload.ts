@@ -21,7 +21,7 @@ export const IMAGE_LISTS = [...CONTAINER_LISTS, 'volumes'] as const;
 export type ImageList = (typeof IMAGE_LISTS)[number];
 
 /** The image Istio's gateway manifests give the container its injector fills in (istio-proxy). */
-const AUTO_IMAGE = 'auto';
+export const AUTO_IMAGE = 'auto';
 
 /** The kinds whose objects carry a pod spec. */
 export type WorkloadKind =

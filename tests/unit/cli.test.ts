@@ -100,6 +100,22 @@ describe('explain', () => {
     expect(io.err()).toBe(note);
   });
 
+  // explain answers for the reference `auto` (docker.io/library/auto); as a container's image in
+  // Istio's gateway manifests it is a placeholder that the webhook, render and audit leave alone,
+  // so checking a manifest's images with explain read as "this will be rewritten" without a word.
+  it.each([
+    ['auto, which a rule rewrites', ['auto', 'nginx'], true],
+    ['no auto among the images', ['ghcr.io/a', 'nginx'], false],
+    ['an image that merely contains auto', ['auto:1', 'docker.io/library/auto'], false],
+  ])('the placeholder note: %s', async (_, images, noted) => {
+    const io = captureIo({ REWRITE_RULES: 'rules:\n  - {name: hub, match: docker.io, replace: mirror.example.com/hub}\n' });
+    expect(await main(['explain', ...images], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toHaveLength(images.length);
+    expect(io.err()).toBe(
+      noted ? 'note: "auto" as a container\'s or init container\'s image is the placeholder of Istio\'s gateway injection: the webhook, render and audit leave it as it is (the injector replaces it with the proxy image, which they rewrite)\n' : '',
+    );
+  });
+
   it('with --namespace: no note, the rules of that namespace apply', async () => {
     const io = captureIo({ REWRITE_RULES: RULES });
     expect(await main(['explain', '-n', 'team-a', 'nginx', 'quay.io/a'], io)).toBe(EXIT.ok);
