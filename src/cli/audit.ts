@@ -35,7 +35,10 @@ import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, n
 import { namespaceLimitedRules } from '../core/explain.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
-import { type FieldProblem, workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
+import { type FieldProblem, WORKLOAD_TYPES, workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
+
+/** The kinds the webhook rewrites, in their own groups (src/core/workload.ts). */
+const WORKLOAD_KINDS: ReadonlySet<string> = new Set(WORKLOAD_TYPES.map((t) => t.kind));
 
 export const OUTPUTS = ['table', 'json'] as const;
 type Output = (typeof OUTPUTS)[number];
@@ -233,7 +236,9 @@ function otherKindsNote(kinds: ReadonlyMap<string, number>): string {
   const MAX_KINDS = 5;
   let total = 0;
   for (const n of kinds.values()) total += n;
-  const names = [...kinds.keys()].slice(0, MAX_KINDS).map((k) => printable(k === '' ? '(no kind)' : k));
+  // Those named with their apiVersion first: a reader looks for them, not for the ConfigMaps beside them.
+  const named = [...kinds.keys()].sort((a, b) => Number(b.includes(' of ')) - Number(a.includes(' of ')));
+  const names = named.slice(0, MAX_KINDS).map((k) => printable(k === '' ? '(no kind)' : k));
   const more = kinds.size > MAX_KINDS ? `, ${kinds.size - MAX_KINDS} more` : '';
   return `${total} object(s) of kinds the webhook does not rewrite (${names.join(', ')}${more})`;
 }
@@ -269,7 +274,9 @@ function report(objects: readonly ManifestObject[], audit: Audit, out: Report, c
   for (const o of objects) {
     const type = workloadTypeOfKind(o.group, o.kind);
     if (type === undefined) {
-      out.leaveOutKind(o.kind);
+      // A workload's kind in another group (`extensions/v1beta1` DaemonSets of old manifests, a
+      // Volcano Job) is named with its apiVersion: "kinds the webhook does not rewrite (DaemonSet)" misleads.
+      out.leaveOutKind(WORKLOAD_KINDS.has(o.kind) ? `${o.kind} of ${o.group === '' ? o.version : `${o.group}/${o.version}`}` : o.kind);
       continue;
     }
     out.readWorkload();

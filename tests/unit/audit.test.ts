@@ -937,6 +937,20 @@ describe('audit -f of objects the webhook does not rewrite (QA-39)', () => {
     expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 3 object(s) of kinds the webhook does not rewrite (Rollout, ConfigMap)\n', err: '' });
   });
 
+  // An old manifest's extensions/v1beta1 DaemonSet (flannel's, before 1.16) was counted as "kinds
+  // the webhook does not rewrite (..., DaemonSet)", which the webhook does rewrite; and behind
+  // "1 more" when five other kinds came first.
+  it('names a workload kind of another group with its apiVersion, before the other kinds', async () => {
+    const other = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'PodSecurityPolicy', 'ConfigMap'].map((kind) => ({ apiVersion: 'v1', kind, metadata: { name: 'x' } }));
+    const daemonSet = { apiVersion: 'extensions/v1beta1', kind: 'DaemonSet', metadata: { name: 'flannel', namespace: 'kube-system' }, spec: { template: { spec: { containers: [{ name: 'f', image: 'gcr.io/f:1' }] } } } };
+    const r = await audit(['-f', '-'], listOf(...other, daemonSet));
+    expect(r).toEqual({
+      code: 0,
+      out: 'audit: no image would be rewritten\nleft out: 6 object(s) of kinds the webhook does not rewrite (DaemonSet of extensions/v1beta1, ServiceAccount, ClusterRole, ClusterRoleBinding, PodSecurityPolicy, 1 more)\n',
+      err: '',
+    });
+  });
+
   it('says nothing of them beside Pods or workloads (kubectl get all lists Services)', async () => {
     const r = await audit(['-f', '-'], listOf(rollout('a'), podIn('shop', 'web')));
     expect(r.code).toBe(1);
