@@ -11,7 +11,7 @@ import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
 import { jsonStreamStarts } from '../manifests/json-stream.js';
-import { MAX_ALIAS_COUNT, pieces } from '../manifests/documents.js';
+import { documentBoms, MAX_ALIAS_COUNT, pieces, withoutBoms } from '../manifests/documents.js';
 import { yamlListOf } from '../manifests/yaml-list.js';
 import { yaml11BreakProblem } from '../manifests/yaml11-breaks.js';
 
@@ -94,9 +94,11 @@ function parseDocuments(text: string): Parsed[] | string {
       }
     });
   }
-  const lists = listDocuments(text);
+  // Each document's byte order mark after its `---` line read as kubectl reads it (src/manifests/documents.ts).
+  const yaml = withoutBoms(text, documentBoms(text));
+  const lists = listDocuments(yaml);
   if (lists !== undefined) return lists;
-  const docs = parseAll(text);
+  const docs = parseAll(yaml);
   // The parser's first line ends in ":" before its excerpt of the text, which is not printed.
   // Its own stack overflow (nesting some thousand levels deep) comes as V8's message: said plainly.
   const first = (errors: readonly Error[]): string => {

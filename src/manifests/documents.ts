@@ -55,6 +55,31 @@ export function pieces(source: string): number[] {
   return starts;
 }
 
+/**
+ * Byte order marks that start a document, right after its `---` line: `cat a.yaml b.yaml` of files
+ * saved with one (an editor's, PowerShell's). kubectl reads each document on its own and skips a
+ * byte order mark at the start of a line (go-yaml's scanner), as YAML 1.2 allows one before a
+ * document; the `yaml` package reads it as part of the first key. Their offsets in `source`.
+ */
+export function documentBoms(source: string): number[] {
+  if (!source.includes('\ufeff')) return [];
+  return [...source.matchAll(/(?<=^|[\r\n])---(?:[ \t][^\r\n]*)?(?:\r\n|\n|\r)\ufeff/g)].map((m) => m.index + m[0].length - 1);
+}
+
+/**
+ * `source` to parse, each of `boms` a line break instead: the same length, so that every offset the
+ * parser gives is the text's (the output is cut from the text itself, byte order marks kept).
+ */
+export function withoutBoms(source: string, boms: readonly number[]): string {
+  let text = '';
+  let from = 0;
+  for (const at of boms) {
+    text += `${source.slice(from, at)}\n`;
+    from = at + 1;
+  }
+  return boms.length === 0 ? source : text + source.slice(from);
+}
+
 /** Top-level tokens of one piece (`text`, at `base` in the whole text) grouped by document (directives and comments before it, `...` after it). */
 export function* documentGroups(text: string, base: number): Generator<DocumentGroup> {
   let tokens: CST.Token[] = [];

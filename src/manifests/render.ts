@@ -32,7 +32,7 @@ import type { Rewriter } from '../core/rules.js';
 import { namespaceLimitedRules } from '../core/explain.js';
 import { type PolicyOutcome, rewriteText } from '../verify/policy.js';
 import { isRecord, own } from '../core/json.js';
-import { composeAll, composeOne, type DocumentGroup, documentGroups, pieces, RenderError, textProblem, toJson, where } from './documents.js';
+import { composeAll, composeOne, type DocumentGroup, documentBoms, documentGroups, pieces, RenderError, textProblem, toJson, where, withoutBoms } from './documents.js';
 import { applyEdits, DocumentEditor, type Edit, EditError } from './yaml-edit.js';
 import { type ListLayout, listOf } from './yaml-list.js';
 
@@ -115,11 +115,14 @@ function tooLarge(source: string, start: number, length: number, max: number): R
 export function renderManifests(source: string, options: RenderOptions): RenderResult {
   const problem = textProblem(source);
   if (problem !== undefined) return { ok: false, error: `input: ${problem}` };
+  // Parsed with each document's byte order mark as a line break; the output is cut from `source`.
+  const boms = documentBoms(source);
+  const parsed = withoutBoms(source, boms);
   const starts = pieces(source);
   const ends = starts.map((_, i) => starts[i + 1] ?? source.length);
   const max = options.maxDocumentChars;
   // A List (JSON, or YAML in kubectl's layout) is rendered item by item (renderList): its largest item bounds its memory, and its size (yaml-list.ts).
-  const lists = starts.map((start, i) => listOf(source.slice(start, ends[i]), max === undefined ? Infinity : max * HEAP_PER_DOCUMENT_CHAR));
+  const lists = starts.map((start, i) => listOf(parsed.slice(start, ends[i]), max === undefined ? Infinity : max * HEAP_PER_DOCUMENT_CHAR));
   if (max !== undefined) {
     // Before any parsing: the parser alone would fill the heap. A piece is at least one whole document.
     for (const [i, start] of starts.entries()) {
@@ -147,7 +150,7 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
     return { ok: false, error: `document ${index} (${where(source, offset)}): ${overflow ? TOO_DEEP : (e as Error).message}` };
   };
   for (const [i, base] of starts.entries()) {
-    const text = source.slice(base, ends[i]);
+    const text = parsed.slice(base, ends[i]);
     const list = lists[i];
     if (list !== undefined) {
       index++;
@@ -190,6 +193,10 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
         return failed(e, group.base + (e instanceof RenderError && e.offset !== undefined ? e.offset : group.start));
       }
       if (edited === undefined) continue;
+      // Edits come after a document's first line: its byte order mark is where it was.
+      const bom = boms.find((at) => at >= group.base + group.start && at < group.base + group.end) ?? -1;
+      const k = bom - group.base - group.start;
+      if (bom >= 0 && edited.charAt(k) === '\n') edited = `${edited.slice(0, k)}\ufeff${edited.slice(k + 1)}`;
       out.push(source.slice(copied, group.base + group.start), edited);
       copied = group.base + group.end;
     }

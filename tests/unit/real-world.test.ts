@@ -181,6 +181,19 @@ describe('real-world manifests', () => {
     expect(render(`\uFEFF${crlf(input)}`)).toBe(`\uFEFF${crlf(output)}`);
   });
 
+  // `cat *.yaml` of files an editor saved with a BOM, joined with `---` lines: kubectl reads each
+  // document on its own, its BOM skipped; render rewrites them as each file alone, BOMs kept.
+  it('all of them joined by ---, each with its BOM, render as each alone', async () => {
+    const texts = FILES.map((f) => readFileSync(join(DIR, f), 'utf8'));
+    const joined = texts.map((t) => `\uFEFF${t}`).join('---\n');
+    expect(render(joined)).toBe(texts.map((t) => `\uFEFF${render(t)}`).join('---\n'));
+    const io = captureIo(TEST_ENV, joined);
+    expect(await main(['audit', '--config', RULES, '-f', '-', '-o', 'json'], io)).toBe(1);
+    expect(io.out().split('\n').filter((l) => l !== '')).toHaveLength(
+      texts.flatMap(imagesOf).filter((f) => expected(f) !== f.node.value && f.namespace !== 'kube-system').length,
+    );
+  });
+
   it.each(FILES)('%s: audit -f lists exactly the images that would change', async (file) => {
     const want = imagesOf(readFileSync(join(DIR, file), 'utf8'))
       .filter((f) => expected(f) !== f.node.value && f.namespace !== 'kube-system')

@@ -90,10 +90,31 @@ describe('manifests longer than node can hold as one string (about 512 MiB: kube
 });
 
 describe('a byte order mark after a "---" (files joined with cat)', () => {
-  it.each([['render'], ['audit']])('%s names it, instead of a missing apiVersion', async (command) => {
-    const pod = '\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: gcr.io/app:1}]\n';
+  // kubectl reads each document on its own, and go-yaml skips a byte order mark at the start of a
+  // line: `cat a.yaml b.yaml` of files saved with one applies both. render and audit read it so
+  // (it was refused as "part of the first key"), and render keeps it in its output.
+  const pod = (name: string): string => `\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n  containers: [{name: a, image: gcr.io/${name}:1}]\n`;
+  it.each([
+    ['LF', (s: string): string => s],
+    ['CRLF', (s: string): string => s.replace(/\n/g, '\r\n')],
+  ])('render rewrites each document, the marks kept (%s)', async (_, eol) => {
+    const joined = join(dir, 'joined-render.yaml');
+    writeFileSync(joined, eol(`${pod('p')}---\n${pod('q')}--- # Source: b.yaml\n${pod('r')}`));
+    const r = await runCli(['render', '--config', RULES, '-f', joined]);
+    expect(r).toEqual({ code: 0, out: eol(`${pod('p')}---\n${pod('q')}--- # Source: b.yaml\n${pod('r')}`).replace(/gcr\.io/g, 'asia.gcr.io'), err: '' });
+  });
+
+  it('audit lists the images of each document', async () => {
+    const joined = join(dir, 'joined-audit.yaml');
+    writeFileSync(joined, `${pod('p')}---\n${pod('q')}`);
+    const r = await runCli(['audit', '--config', RULES, '-f', joined, '-o', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { name: string }).name)).toEqual(['p', 'q']);
+  });
+
+  it.each([['render'], ['audit']])('%s names one that is not at the start of its document', async (command) => {
     const joined = join(dir, `joined-${command}.yaml`);
-    writeFileSync(joined, `${pod}---\n${pod}`);
+    writeFileSync(joined, `${pod('p')}---\n# a comment first\n${pod('q')}`);
     const r = await runCli([command, '--config', RULES, '-f', joined]);
     expect(r.code).toBe(2);
     expect(r.err).toContain('document 2');
