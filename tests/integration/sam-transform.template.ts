@@ -136,6 +136,24 @@ describe('AllowedSourceCidrs: a REGIONAL endpoint only for the listed source add
   });
 });
 
+describe('EndpointSecurityPolicy: the TLS of the endpoint the API server calls', () => {
+  // SAM's AWS::Serverless::Api passes SecurityPolicy and EndpointAccessMode to the RestApi; without
+  // them a REGIONAL API's endpoint keeps API Gateway's legacy TLS_1_0 policy.
+  it.each([
+    ['REGIONAL', []],
+    ['PRIVATE', ['EndpointType=PRIVATE', 'VpcEndpointIds=vpce-0123456789abcdef0']],
+  ])('%s: the RestApi gets the enhanced policy and the access mode of the parameters', (_type, parameters) => {
+    const t = translate(...parameters);
+    const apis = Object.values(t.Resources).filter((r) => r.Type === 'AWS::ApiGateway::RestApi');
+    expect(apis).toHaveLength(1);
+    expect(apis[0]?.Properties).toMatchObject({ SecurityPolicy: { Ref: 'EndpointSecurityPolicy' }, EndpointAccessMode: { Ref: 'EndpointAccessMode' } });
+    expect(t.Parameters['EndpointSecurityPolicy']?.Default).toBe('SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09');
+    expect(t.Parameters['EndpointAccessMode']?.Default).toBe('STRICT');
+    // A domain name of SAM's own (Domain) would be a second endpoint with its own policy: there is none.
+    expect(Object.values(t.Resources).map((r) => r.Type)).not.toContain('AWS::ApiGateway::DomainName');
+  });
+});
+
 describe('KmsKeyArn is left to CloudFormation', () => {
   // SAM resolves no condition of ours: the key's grants and the token's KmsKeyId reach CloudFormation
   // as written, and the API is not redeployed for a change of key.

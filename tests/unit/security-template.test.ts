@@ -355,6 +355,24 @@ describe('template.yaml: the endpoint', () => {
     expect(row).toMatch(/stage is never traced.*record the request URL, token included/);
   });
 
+  // Without SecurityPolicy, API Gateway gives a REGIONAL API's default endpoint the legacy TLS_1_0
+  // policy (TLS 1.0 and CBC suites with SHA-1): the endpoint the API server calls, token in its path.
+  it('requires TLS 1.2 or newer on the endpoint: an enhanced security policy (TLS 1.3 only by choice), STRICT access mode by default', () => {
+    expect(api?.Properties['SecurityPolicy']).toEqual({ Ref: 'EndpointSecurityPolicy' });
+    expect(api?.Properties['EndpointAccessMode']).toEqual({ Ref: 'EndpointAccessMode' });
+    const policy = template.Parameters['EndpointSecurityPolicy'] ?? {};
+    // Enhanced policies only (legacy TLS_1_0 and TLS_1_2 are not offered), each with no TLS below 1.2.
+    const values = list(policy['AllowedValues']);
+    expect(values.length).toBeGreaterThan(0);
+    for (const v of values) expect([v, v]).toEqual([v, expect.stringMatching(/^SecurityPolicy_TLS13_1_[23]_/)]);
+    expect(values).toContain('SecurityPolicy_TLS13_1_3_2025_09');
+    // The default keeps TLS 1.2 (clients without TLS 1.3) with forward-secret AEAD suites only.
+    expect(policy['Default']).toBe('SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09');
+    expect(template.Parameters['EndpointAccessMode']).toMatchObject({ Default: 'STRICT', AllowedValues: ['STRICT', 'BASIC'] });
+    // The access log (opt-in) shows which TLS version the callers use, before one moves to TLS 1.3 only.
+    expect(JSON.stringify(api?.Properties['AccessLogSetting'])).toContain('$context.tlsVersion');
+  });
+
   it('a PRIVATE endpoint denies every VPC endpoint but the listed ones', () => {
     const auth = JSON.stringify(api?.Properties['Auth']);
     expect(auth).toContain('"StringNotEquals":{"aws:SourceVpce":{"Fn::Split":[",",{"Ref":"VpcEndpointIds"}]}}');
