@@ -78,6 +78,16 @@ describe('token custom resource', () => {
     expect(answers[0]?.PhysicalResourceId).toBe(NAME);
   });
 
+  // template.yaml's ServiceTimeout came after the resource: the first deploy with it is an Update.
+  it('Update that only adds ServiceTimeout (CloudFormation sends it as a string) keeps the token', async () => {
+    ssm.on(PutParameterCommand).rejects(new ParameterAlreadyExists({ message: 'exists', $metadata: {} }));
+    const { handler, answers } = run();
+    await handler(event('Update', { PhysicalResourceId: NAME, ResourceProperties: { ...props(), ServiceTimeout: '600' }, OldResourceProperties: props() }));
+    expect(putInputs()).toEqual([expect.objectContaining({ Name: NAME, Overwrite: false })]);
+    expect(putInputs()[0]).not.toHaveProperty('KeyId');
+    expect(answers[0]).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: NAME });
+  });
+
   it('Update restores a token that was deleted by hand', async () => {
     const { handler, answers } = run();
     await handler(event('Update', { PhysicalResourceId: NAME }));
