@@ -375,7 +375,7 @@ describe('template.yaml: the endpoint', () => {
     expect(values.length).toBeGreaterThan(0);
     for (const v of values) expect([v, v]).toEqual([v, expect.stringMatching(/^SecurityPolicy_TLS13_1_[23]_/)]);
     expect(values).toContain('SecurityPolicy_TLS13_1_3_2025_09');
-    // The default keeps TLS 1.2 (clients without TLS 1.3) with forward-secret AEAD suites only.
+    // The default keeps TLS 1.2 (clients without TLS 1.3) with forward-secret (ECDHE) suites only.
     expect(policy['Default']).toBe('SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09');
     expect(template.Parameters['EndpointAccessMode']).toMatchObject({ Default: 'STRICT', AllowedValues: ['STRICT', 'BASIC'] });
     // The access log (opt-in) shows which TLS version the callers use, before one moves to TLS 1.3 only.
