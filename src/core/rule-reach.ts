@@ -260,10 +260,12 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
     }
     let why: string | undefined;
     let fixed: string | undefined;
-    // The whole regex is one component (`nginx`; not a `host:port`): every name has a host before a `/`.
-    const whole = slash < 0 && literal !== '' && !literal.includes(':') && at(literal.length) === source.replace(/\$$/, '').length;
-    // ... a host (`gcr\.io`), meant with the path every name has after it; else Docker Hub's name.
-    const wholeHost = whole && /^(?:.*\..*|localhost)$/.test(literal.toLowerCase());
+    // The whole regex is one component (`nginx`, `registry:5000`; a `:` only before a port): every
+    // name has a host before a `/`.
+    const hostPort = /^[^:]+:\d+$/.test(literal);
+    const whole = slash < 0 && literal !== '' && (hostPort || !literal.includes(':')) && at(literal.length) === source.replace(/\$$/, '').length;
+    // ... a host (`gcr\.io`, `registry:5000`), meant with the path every name has after it; else Docker Hub's name.
+    const wholeHost = whole && (hostPort || /^(?:.*\..*|localhost)$/.test(literal.toLowerCase()));
     /** The host alone, as names spell it (`index\.docker\.io` is docker.io), with that path. */
     const withPath = (text: string): string => {
       const end = text.endsWith('$') ? '$' : '';

@@ -1125,6 +1125,11 @@ describe('validation warnings', () => {
     ['gcr\\.io', 'no name is "gcr.io": a name has a path after its registry host; write "gcr\\.io/(.*)"', 'gcr.io/app'],
     ['^GCR\\.io$', 'no name has the capitals of "GCR.io" (a registry host is compared in lower case, and a path is lower case); write "^gcr\\.io/(.*)$"', 'gcr.io/app'],
     ['Index\\.Docker\\.IO', 'no name has the capitals of "Index.Docker.IO" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/(.*)"', 'index.docker.io/team/app'],
+    // A host with its port alone: check-config said "ok", and for Registry:5000 told to write registry:5000, which matched nothing either.
+    ['registry:5000', 'no name is "registry:5000": a name has a path after its registry host; write "registry:5000/(.*)"', 'registry:5000/app'],
+    ['^localhost:5000$', 'no name is "localhost:5000": a name has a path after its registry host; write "^localhost:5000/(.*)$"', 'localhost:5000/app'],
+    ['gcr\\.io:443', 'no name is "gcr.io:443": a name has a path after its registry host; write "gcr\\.io/(.*)"', 'gcr.io/app'],
+    ['Registry:05000', 'no name has the capitals of "Registry:05000" (a registry host is compared in lower case, and a path is lower case); write "registry:5000/(.*)"', 'registry:5000/app'],
   ])('warns that a regex rule of one component (%s) matches nothing, and how to write it', (regex, why, image) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/nginx'}\n`, {});
     expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r" matches nothing: ${why}`]);
