@@ -167,6 +167,68 @@ describe('the metrics server', () => {
     }
   });
 
+  it('answers 4 pipelined scrapes, and closes a connection with a 5th unanswered (README: "more than 4 requests unanswered")', async () => {
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: async () => { await held; return { contentType: 'text/plain', text: 'm_total 1\n' }; } });
+    const pipeline = async (n: number): Promise<{ answers: number; closed: boolean }> => {
+      const s = connect({ host: '127.0.0.1', port: server.port });
+      s.on('error', () => undefined);
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const closed = new Promise<void>((resolve) => s.once('close', () => { resolve(); }));
+      await new Promise((resolve) => s.once('connect', resolve));
+      s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n));
+      const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 300))]);
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      s.destroy();
+      return { answers: text.split('HTTP/1.1 200').length - 1, closed: outcome === 'closed' };
+    };
+    try {
+      expect(await pipeline(4)).toEqual({ answers: 4, closed: false });
+      expect(await pipeline(5)).toEqual({ answers: 0, closed: true });
+    } finally {
+      release();
+      await server.close();
+    }
+  });
+
+  it('keeps a connection that scrapes again within its idle time, and one whose pipelined scrape is still being collected', async () => {
+    let slow: Promise<void> | undefined;
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, idleMs: 400, collect: async () => { await slow; return { contentType: 'text/plain', text: 'm_total 1\n' }; } });
+    const open = async (): Promise<{ s: Socket; text: () => string; closed: () => boolean }> => {
+      const s = connect({ host: '127.0.0.1', port: server.port });
+      s.on('error', () => undefined);
+      let text = '';
+      let closed = false;
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.once('close', () => { closed = true; });
+      await new Promise((resolve) => s.once('connect', resolve));
+      return { s, text: () => text, closed: () => closed };
+    };
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      // A scrape every 250 ms for 1.5 s: each restarts the idle time, none is cut.
+      const a = await open();
+      for (let i = 0; i < 6; i++) {
+        a.s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+        await sleep(250);
+      }
+      expect({ answers: a.text().split('HTTP/1.1 200').length - 1, closed: a.closed() }).toEqual({ answers: 6, closed: false });
+      a.s.destroy();
+      // A 404 answered at once, then a scrape that takes 1 s: the idle time waits for its answer.
+      slow = sleep(1000);
+      const b = await open();
+      b.s.write('GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      await sleep(1300);
+      expect({ notFound: b.text().includes('HTTP/1.1 404'), answered: b.text().includes('HTTP/1.1 200') }).toEqual({ notFound: true, answered: true });
+      b.s.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('closes an answered connection that sends no new request in time, though it keeps sending blank lines', async () => {
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, idleMs: 500, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
     const s = connect({ host: '127.0.0.1', port: server.port });
