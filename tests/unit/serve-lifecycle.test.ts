@@ -178,6 +178,35 @@ describe('a certificate not valid yet', () => {
     }
   });
 
+  it('is replaced by a newer one while the one served is not valid yet either, and refused again once a valid one is served', async () => {
+    const early = await pki.issue('not-yet-valid-a', { notYetValid: true });
+    const later = await pki.issue('not-yet-valid-b', { notYetValid: true });
+    const volume = await SecretVolume.create(scratch, early);
+    const logs = recorder();
+    const server = await start({ certFile: volume.certFile, keyFile: volume.keyFile, log: logs.log });
+    try {
+      // A few checks of unchanged files first (every 200 ms here): nothing to say.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Neither is valid: the newer files win, with a warning.
+      let event = logs.next((e) => reloaded(later)(e) || reloadFailed(/./)(e));
+      await volume.update(later);
+      expect(await event).toMatchObject({ level: 'warn', msg: 'certificate reloaded', notYetValid: true });
+      // A valid one replaces it.
+      event = logs.next((e) => reloaded(pki.server)(e) || reloadFailed(/./)(e));
+      await volume.update(pki.server);
+      expect(await event).toMatchObject({ level: 'info', msg: 'certificate reloaded', notYetValid: false });
+      // From then on, one not valid yet is refused: the one served is valid now.
+      event = logs.next((e) => reloaded(early)(e) || reloadFailed(/./)(e));
+      await volume.update(early);
+      expect(await event).toMatchObject({ msg: 'certificate reload failed; keeping the current certificate', reason: expect.stringMatching(/^the new certificate is not valid before /) as unknown });
+      expect((await peerCertificate(server.port, pki.ca)).serialNumber).toBe(pki.server.serialNumber);
+      // The files never held the served pair again after a failure: no line says so, however many checks ran.
+      expect(logs.entries.filter((e) => e.msg === 'certificate files hold the certificate served again')).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('is served when it is all there is, with a warning (at start)', async () => {
     const early = await pki.issue('not-yet-valid-start', { notYetValid: true });
     const logs = recorder();
