@@ -31,7 +31,7 @@ export function watchTokenFile(path: string, inUse: WebhookTokens, options: { re
     }
     if (text === said) return;
     said = text;
-    const parsed = parseTokens(text.trim());
+    const parsed = parseTokens(text);
     if ('tokens' in parsed && parsed.tokens.join(',') === inUse.join(',')) return;
     if ('problem' in parsed) {
       log({ level: 'warn', msg: 'token file changed to a value serve would refuse at its next start', tokenFile: path, reason: `the webhook token ${parsed.problem}` });

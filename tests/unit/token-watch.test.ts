@@ -61,4 +61,20 @@ describe('watchTokenFile', () => {
       watch.close();
     }
   });
+
+  it('says that a restart is needed when the previous token of a rotation leaves the file (serve still accepts it)', async () => {
+    const file = join(scratch, 'rotated');
+    await writeFile(file, `${NEW},${OLD}\n`);
+    const logs: LogEntry[] = [];
+    const watch = watchTokenFile(file, [NEW, OLD], { log: (e) => logs.push(e), pollMs: 60_000 });
+    try {
+      await watch.check();
+      expect(logs).toEqual([]);
+      await replace(file, `${NEW}\n`);
+      await watch.check();
+      expect(logs).toEqual([{ level: 'warn', msg: 'token file changed; serve reads its token only at start: restart it to use the new one', tokenFile: file, tokens: 1, tokensInUse: 2 }]);
+    } finally {
+      watch.close();
+    }
+  });
 });
