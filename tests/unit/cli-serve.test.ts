@@ -4,6 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
 import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -321,6 +323,27 @@ describe('image-rewriter serve', () => {
     expect(io.err()).not.toContain(EVENT_TOKEN);
   });
 
+  // An embedding (or a test) that runs serve again in the same process must not get a stopped
+  // serve's lines: its token file is no longer followed once serve ends, whether it served or not.
+  it.each([
+    { how: 'after a shutdown', args: (own: string) => baseArgs(['--token-file', own]), code: EXIT.ok },
+    { how: 'after a start that failed (no certificate file)', args: (own: string) => baseArgs(['--token-file', own]).map((a) => (a === pki.server.certFile ? join(scratch, 'missing.crt') : a)), code: EXIT.failure },
+  ])('stops following its token file $how', async ({ args, code }) => {
+    const own = join(scratch, `token-unwatched-${String(code)}`);
+    await writeFile(own, `${EVENT_TOKEN}\n`);
+    const io = liveIo({ ...TEST_ENV, LOG_LEVEL: 'WARN' });
+    const { stop, trigger } = stopper();
+    const exit = runServe(args(own), io, { stop });
+    if (code === EXIT.ok) {
+      await io.listening;
+      trigger();
+    }
+    expect(await exit).toBe(code);
+    await writeFile(own, 'rotated-serve-token-0123456789\n');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(io.err()).not.toContain('token file changed');
+  });
+
   // SIGHUP too: without a handler Node ended serve at once, nothing logged (a closed terminal, a
   // `kill -HUP` meant as a reload).
   it.each(['SIGTERM', 'SIGHUP'] as const)('shuts down gracefully on %s and exits 0 (the bundled CLI, as a process)', async (signal) => {
@@ -470,6 +493,33 @@ describe('image-rewriter serve', () => {
     const io2 = captureIo(TEST_ENV);
     expect(await main(['serve', ...baseArgs(['--token-file', empty])], io2)).toBe(EXIT.usage);
     expect(io2.err()).toContain('is empty');
+  });
+});
+
+// Rules kept in SSM are read on their TTL between requests too (an idle serve notices a bad
+// version), and no more once serve has stopped: an embedding (or a test) running serve again in the
+// same process gets no reads, nor their lines, from one that ended.
+describe('serve with rules kept in SSM', () => {
+  it('reads them on their TTL with no review coming, and stops reading once it has stopped', async () => {
+    const ssm = mockClient(SSMClient);
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/t/rules', Type: 'String', Value: 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n', Version: 1 } });
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      const io = liveIo({ ...TEST_ENV, REWRITE_RULES: undefined, REWRITE_RULES_PARAMETER: '/t/rules', REWRITE_RULES_TTL_SECONDS: '1', LOG_LEVEL: 'WARN' });
+      const { stop, trigger } = stopper();
+      const exit = runServe(baseArgs().filter((a, i, all) => a !== '--config' && all[i - 1] !== '--config'), io, { stop });
+      await io.listening;
+      const atStart = ssm.commandCalls(GetParameterCommand).length;
+      await sleep(2500);
+      expect(ssm.commandCalls(GetParameterCommand).length).toBeGreaterThan(atStart);
+      trigger();
+      expect(await exit).toBe(EXIT.ok);
+      const atStop = ssm.commandCalls(GetParameterCommand).length;
+      await sleep(2500);
+      expect(ssm.commandCalls(GetParameterCommand).length).toBe(atStop);
+    } finally {
+      ssm.restore();
+    }
   });
 });
 
