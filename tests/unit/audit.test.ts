@@ -951,6 +951,12 @@ describe('audit -f of objects the webhook does not rewrite (QA-39)', () => {
     });
   });
 
+  it('names a workload kind given the core group with its apiVersion alone (v1, not /v1)', async () => {
+    const deployment = { apiVersion: 'v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { template: { spec: { containers: [{ name: 'w', image: 'gcr.io/w:1' }] } } } };
+    const r = await audit(['-f', '-'], listOf(deployment));
+    expect(r).toEqual({ code: 0, out: 'audit: no image would be rewritten\nleft out: 1 object(s) of kinds the webhook does not rewrite (Deployment of v1)\n', err: '' });
+  });
+
   it('says nothing of them beside Pods or workloads (kubectl get all lists Services)', async () => {
     const r = await audit(['-f', '-'], listOf(rollout('a'), podIn('shop', 'web')));
     expect(r.code).toBe(1);

@@ -116,6 +116,13 @@ describe('explain', () => {
     );
   });
 
+  it('no placeholder note when no rule rewrites auto', async () => {
+    const io = captureIo({ REWRITE_RULES: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io}\n' });
+    expect(await main(['explain', 'auto'], io)).toBe(EXIT.ok);
+    expect(lines(io.out())).toEqual([{ image: 'auto', rewritten: 'auto', rule: '' }]);
+    expect(io.err()).toBe('');
+  });
+
   it('with --namespace: no note, the rules of that namespace apply', async () => {
     const io = captureIo({ REWRITE_RULES: RULES });
     expect(await main(['explain', '-n', 'team-a', 'nginx', 'quay.io/a'], io)).toBe(EXIT.ok);
