@@ -25,7 +25,7 @@ export function prefixProblem(value: string): string | undefined {
     };
     const hint = prefixHint(value, respell);
     const lower = lowerPath(value);
-    const capitals = hint === '' && isPrefix(lower) ? `: a name's path is lower case, write "${respell(lower)}"` : '';
+    const capitals = isPrefix(lower) ? `: a name's path is lower case, write "${respell(lower)}"` : '';
     return `"${value}" is not a valid image name prefix (registry host, then optional /path)${hint}${capitals}`;
   }
   return respelling(value)?.message;

@@ -94,7 +94,7 @@ export function prefixHint(value: string, respell: (spelling: string) => string 
   if (value.includes('${env:')) return ': ${env:NAME} is replaced in replace only; write the prefix itself';
   const bare = value.replace(/^[a-z]+:\/\//i, '');
   const fixed = withoutTag(bare.replace(/(?:\/\**)+$/, ''));
-  if (fixed.includes('*')) return value.includes('*') ? ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule' : '';
+  if (fixed.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';
   // Only for a value one of the shapes changed: `respell` may check the spelling as a value again.
   const write = (): string => `write "${respell(fixed)}"`;
   if (bare !== value) return `: no scheme, ${write()}`;

@@ -54,8 +54,7 @@ const USER_SAMPLE = 'docker.io/bitnami/redis';
 function ecrLibraryWarnings(rules: readonly CompiledRule[]): Issue[] {
   const issues: Issue[] = [];
   for (const rule of rules) {
-    const own = rule.kind === 'match' && rule.pattern.split('/').length >= 3 ? rule.pattern : undefined;
-    const official = own?.startsWith('docker.io/library/') === true ? own : OFFICIAL_SAMPLE;
+    const official = rule.kind === 'match' && rule.pattern.startsWith('docker.io/library/') ? rule.pattern : OFFICIAL_SAMPLE;
     const wrong = [
       { name: official, bad: (r: string): boolean => !r.endsWith(`/${official.slice('docker.io/'.length)}`), what: `an ECR pull-through cache of Docker Hub has it only as .../library/${official.slice('docker.io/library/'.length)} (an official image keeps its library/)` },
       { name: USER_SAMPLE, bad: (r: string): boolean => r.endsWith('/library/bitnami/redis'), what: 'an ECR pull-through cache of Docker Hub has it only as .../bitnami/redis (library/ is for official images alone)' },
