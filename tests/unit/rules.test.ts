@@ -896,6 +896,11 @@ describe('validation warnings', () => {
       want: 'rules[0].excludeNamespaces[0]: rule "gcr": "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" is 64 characters, longer than a namespace name can be (63), so it matches no namespace',
     },
     {
+      why: 'a namespaces entry far longer than any namespace name, quoted up to 80 characters',
+      doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, namespaces: [nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn]}\n',
+      want: 'rules[0].namespaces[0]: rule "gcr": "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn..." is 100 characters, longer than a namespace name can be (63), so it matches no namespace',
+    },
+    {
       why: 'a rule that excludes every namespace by a glob of stars',
       doc: 'rules:\n  - {name: gcr, match: gcr.io, replace: asia.gcr.io, excludeNamespaces: ["**"]}\n',
       want: 'rules[0].excludeNamespaces: rule "gcr" rewrites nothing at admission: its excludeNamespaces exclude every namespace ("**"); only render applies it, to objects without a namespace and without --namespace',
