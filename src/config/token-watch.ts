@@ -21,9 +21,11 @@ export function watchTokenFile(path: string, inUse: WebhookTokens, options: { re
   let said: string | undefined;
   const check = async (): Promise<void> => {
     let text: string;
+    let tooLarge: boolean;
     try {
       const bytes = await readUpTo(path, MAX_TOKEN_FILE_BYTES + 1, { regularFile: true });
       text = bytes.toString('utf8');
+      tooLarge = bytes.length > MAX_TOKEN_FILE_BYTES;
     } catch {
       // Gone or unreadable for a moment (a Secret volume's update): the token in use is unaffected,
       // and a start would say why it cannot read it.
@@ -31,10 +33,18 @@ export function watchTokenFile(path: string, inUse: WebhookTokens, options: { re
     }
     if (text === said) return;
     said = text;
+    const refused = (reason: string): void => {
+      log({ level: 'warn', msg: 'token file changed to a value serve would refuse at its next start', tokenFile: path, reason });
+    };
+    // What a start says of it (src/config/token.ts): not the problem of its first bytes as a token.
+    if (tooLarge) {
+      refused(`larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
+      return;
+    }
     const parsed = parseTokens(text);
     if ('tokens' in parsed && parsed.tokens.join(',') === inUse.join(',')) return;
     if ('problem' in parsed) {
-      log({ level: 'warn', msg: 'token file changed to a value serve would refuse at its next start', tokenFile: path, reason: `the webhook token ${parsed.problem}` });
+      refused(`the webhook token ${parsed.problem}`);
       return;
     }
     log({ level: 'warn', msg: 'token file changed; serve reads its token only at start: restart it to use the new one', tokenFile: path, tokens: parsed.tokens.length, tokensInUse: inUse.length });

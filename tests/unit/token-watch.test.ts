@@ -8,6 +8,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MAX_TOKEN_FILE_BYTES } from '../../src/config/token.js';
 import { watchTokenFile } from '../../src/config/token-watch.js';
 import type { LogEntry } from '../../src/observability/log.js';
 
@@ -57,6 +58,23 @@ describe('watchTokenFile', () => {
       expect(logs).toHaveLength(2);
       expect(JSON.stringify(logs)).not.toContain(NEW);
       expect(JSON.stringify(logs)).not.toContain(OLD);
+    } finally {
+      watch.close();
+    }
+  });
+
+  // A file of valid token characters past the size serve reads was told "restart it to use the new
+  // one", and the restart then refused it.
+  it('says that a file larger than a token file would be refused, as a start says it', async () => {
+    const file = join(scratch, 'large');
+    await writeFile(file, OLD);
+    const logs: LogEntry[] = [];
+    const watch = watchTokenFile(file, [OLD], { log: (e) => logs.push(e), pollMs: 60_000 });
+    try {
+      await watch.check();
+      await replace(file, 'a'.repeat(MAX_TOKEN_FILE_BYTES + 1));
+      await watch.check();
+      expect(logs).toEqual([{ level: 'warn', msg: 'token file changed to a value serve would refuse at its next start', tokenFile: file, reason: `larger than ${String(MAX_TOKEN_FILE_BYTES)} bytes, not a token file` }]);
     } finally {
       watch.close();
     }
