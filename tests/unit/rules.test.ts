@@ -1131,6 +1131,7 @@ describe('validation warnings', () => {
     ['^GCR\\.io$', 'no name has the capitals of "GCR.io" (a registry host is compared in lower case, and a path is lower case); write "^gcr\\.io/(.*)$"', 'gcr.io/app'],
     ['Index\\.Docker\\.IO', 'no name has the capitals of "Index.Docker.IO" (a registry host is compared in lower case, and a path is lower case); write "docker\\.io/(.*)"', 'index.docker.io/team/app'],
     // A host with its port alone: check-config said "ok", and for Registry:5000 told to write registry:5000, which matched nothing either.
+    ['localhost', 'no name is "localhost": a name has a path after its registry host; write "localhost/(.*)"', 'localhost/app'],
     ['registry:5000', 'no name is "registry:5000": a name has a path after its registry host; write "registry:5000/(.*)"', 'registry:5000/app'],
     ['^localhost:5000$', 'no name is "localhost:5000": a name has a path after its registry host; write "^localhost:5000/(.*)$"', 'localhost:5000/app'],
     ['gcr\\.io:443', 'no name is "gcr.io:443": a name has a path after its registry host; write "gcr\\.io/(.*)"', 'gcr.io/app'],
