@@ -66,6 +66,9 @@ function leftUnchanged(field: ImageField, rule: string, why: string): string {
   return fitWarning([`${WARNING_PREFIX}left `, ...containerAndImage(field), ' unchanged (rule ', { text: rule, level: 1 }, '): ', { text: why, level: 0, cut: 'start' }]);
 }
 
+/** The end of a rewrite's warning for an image the kubelet never pulls (ImageField's `pullNever`). */
+const PULL_NEVER_NOTE = '); pull policy Never: the node must hold the new image';
+
 /** The admission warning for one planned image (`reason` set when its rewrite is withheld). */
 function imageWarning(image: PlannedImage, reason: string | undefined, target: ReviewTarget): string {
   const { field } = image;
@@ -73,13 +76,11 @@ function imageWarning(image: PlannedImage, reason: string | undefined, target: R
     case 'rewrite': {
       if (reason !== undefined) return leftUnchanged(field, image.rule.name, reason);
       if (image.ruleTo !== undefined) return keptWarning(field, image.to, ['rule ', { text: image.rule.name, level: 1 }, ' now gives ', { text: image.ruleTo, level: 2 }], target);
-      if (field.pullNever === true) {
-        return fitWarning([`${WARNING_PREFIX}rewrote `, ...containerAndImage(field), ' -> ', { text: image.to, level: 2 }, ' (rule ', { text: image.rule.name, level: 1 }, '); pull policy Never: the node must hold the new image']);
-      }
       // The usual warning, joined without its segments when fitWarning would give it as it is.
       const label = containerLabel(field);
       const rule = image.rule.name;
-      const text = `${WARNING_PREFIX}rewrote ${label} ${field.image} -> ${image.to} (rule ${rule})`;
+      const end = field.pullNever === true ? PULL_NEVER_NOTE : ')';
+      const text = `${WARNING_PREFIX}rewrote ${label} ${field.image} -> ${image.to} (rule ${rule}${end}`;
       if (fitsAsIs(text, label.length > MIN_PART || field.image.length > MIN_PART || rule.length > MIN_PART)) return text;
       return fitWarning([
         `${WARNING_PREFIX}rewrote `,
@@ -89,7 +90,7 @@ function imageWarning(image: PlannedImage, reason: string | undefined, target: R
         { text: image.to, level: 2 },
         ' (rule ',
         { text: rule, level: 1 },
-        ')',
+        end,
       ]);
     }
     case 'invalid':
