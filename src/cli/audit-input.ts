@@ -11,7 +11,7 @@ import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
 import { jsonStreamStarts } from '../manifests/json-stream.js';
-import { documentBoms, MAX_ALIAS_COUNT, pieces, withoutBoms } from '../manifests/documents.js';
+import { documentBoms, pieces, toJson, withoutBoms } from '../manifests/documents.js';
 import { yamlListOf } from '../manifests/yaml-list.js';
 import { yaml11BreakProblem } from '../manifests/yaml11-breaks.js';
 
@@ -32,7 +32,7 @@ function yamlValue(text: string): { readonly value: unknown } | undefined {
   const doc = parseOne(text);
   if (doc.errors.length > 0) return undefined;
   try {
-    return { value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
+    return { value: toJson(doc) };
   } catch {
     return undefined;
   }
@@ -68,7 +68,7 @@ function listDocuments(text: string): Parsed[] | undefined {
     for (const doc of parseAll(piece)) {
       if (doc.errors.length > 0) return undefined;
       try {
-        documents.push({ ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown });
+        documents.push({ ok: true, value: toJson(doc) });
       } catch {
         return undefined;
       }
@@ -114,7 +114,7 @@ function parseDocuments(text: string): Parsed[] | string {
   return docs.map((d): Parsed => {
     if (d.errors.length > 0) return { ok: false, message: `not YAML: ${first(d.errors)}` };
     try {
-      return { ok: true, value: d.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
+      return { ok: true, value: toJson(d) };
     } catch (e) {
       return { ok: false, message: (e as Error).message };
     }

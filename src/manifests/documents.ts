@@ -8,11 +8,10 @@
 import { CST, type Document } from 'yaml';
 import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
 import { composeUnique, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
+import { aliasingProblem } from './aliasing.js';
 import { jsonStreamStarts } from './json-stream.js';
 import { yaml11BreakProblem } from './yaml11-breaks.js';
 
-/** Aliases resolved per document before it counts as an attack (the `yaml` package's default). */
-export const MAX_ALIAS_COUNT = 100;
 /** The largest input accepted. */
 const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
@@ -130,10 +129,13 @@ export function composeOne(tokens: readonly CST.Token[]): Document.Parsed | unde
   return doc;
 }
 
-/** The document's value as JSON, its aliases expanded at most MAX_ALIAS_COUNT times (past it, a RenderError). */
+/** The document's value as JSON; aliases that kubectl would refuse (./aliasing.ts) are a RenderError. */
 export function toJson(doc: Document.Parsed): unknown {
+  const problem = aliasingProblem(doc);
+  if (problem !== undefined) throw new RenderError(problem.message, problem.offset);
   try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    // Counted above as kubectl counts: the `yaml` package's own count (at most 100 uses of an anchor) off.
+    return doc.toJS({ maxAliasCount: -1 });
   } catch (e) {
     throw new RenderError((e as Error).message);
   }

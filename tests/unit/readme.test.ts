@@ -48,7 +48,6 @@ import { MAX_RULES } from '../../src/core/rules.js';
 import { IMAGE_LISTS, WORKLOAD_TYPES } from '../../src/core/workload.js';
 import { DEFAULT_MAX_BODY_BYTES as LAMBDA_MAX_BODY_BYTES } from '../../src/lambda/handler.js';
 import { HEAP_PER_LIST_CHAR } from '../../src/manifests/json-list.js';
-import { MAX_ALIAS_COUNT } from '../../src/manifests/documents.js';
 import { HEAP_PER_DOCUMENT_CHAR } from '../../src/manifests/render.js';
 import { MAX_LISTED } from '../../src/observability/telemetry.js';
 import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
@@ -932,7 +931,7 @@ describe("README figures are the code's constants", () => {
     ['the review line lists', `as lists of at most ${MAX_LISTED} entries`],
     ['audit pages', `one \`list\` call per page of ${PAGE_SIZE.default} objects (\`--page-size\`, ${PAGE_SIZE.min} to ${PAGE_SIZE.max})`],
     ['audit retries', `(at most ${MAX_RETRY_WAIT_MS / 1000} s), or 0.5, 1, 2, 4 s for a 429 without one; after ${LIST_TRIES} tries`],
-    ['render alias limit', `(more than ${MAX_ALIAS_COUNT} aliases resolved in one document, the anchor counted as one: ${MAX_ALIAS_COUNT} aliases of one value are refused)`],
+    ['render alias limit', 'one it refuses for its aliases\' expansion is refused'],
     ['render memory per document', `(up to ${HEAP_PER_DOCUMENT_CHAR} times its size:`],
     ['render memory per List', `the List up to ${HEAP_PER_LIST_CHAR} times its size`],
     ['matchConditions: expression size', `${thousands(CEL_MAX_EXPRESSION_SIZE)} characters per expression`],

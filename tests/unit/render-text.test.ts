@@ -155,19 +155,35 @@ describe('a pull secret whose name YAML 1.1 reads as a boolean or a number (kube
   });
 });
 
-describe('aliases resolved in one document (MAX_ALIAS_COUNT)', () => {
-  // README.md: more than 100 aliases resolved in one document are refused as an alias bomb, the
-  // anchor counted as one (the yaml package's count): 99 aliases of one value pass, 100 do not.
+describe('aliases, counted as kubectl counts them (src/manifests/aliasing.ts)', () => {
+  // README.md: a document kubectl would refuse as an alias bomb is refused; one it reads, however
+  // many aliases it holds, is rendered (the yaml package's own limit refused the 101st use of one anchor).
   const configMap = (aliases: number): string =>
     ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: c}', 'data:', '  a: &v x', ...Array.from({ length: aliases }, (_, i) => `  k${i}: *v`), ''].join('\n');
+  const labelled = (rules: number): string =>
+    ['apiVersion: monitoring.coreos.com/v1', 'kind: PrometheusRule', 'metadata: {name: r}', 'spec:', '  groups:', '  - name: g', '    rules:', ...Array.from({ length: rules }, (_, i) => `    - {alert: A${i}, expr: up == 0, labels: ${i === 0 ? '&l {severity: warning, team: platform}' : '*l'}}`), ''].join('\n');
 
-  it('renders a document with 99 of them', () => {
-    expect(render(configMap(99))).toBe(configMap(99));
+  it.each([99, 100, 101, 1000])('renders a ConfigMap with %i aliases of one value, as kubectl reads it', (aliases) => {
+    expect(render(configMap(aliases))).toBe(configMap(aliases));
   });
 
-  it('refuses a document with 100 of them', () => {
-    const r = renderManifests(configMap(100), { rewriter, annotate: false, scope: 'all' });
-    expect(r).toEqual({ ok: false, error: expect.stringMatching(/^document 1 \(line 1, column 1\): Excessive alias count/) as unknown });
+  it('renders a PrometheusRule whose 150 rules alias one set of labels', () => {
+    expect(render(labelled(150))).toBe(labelled(150));
+  });
+
+  it('refuses a billion laughs at the alias where kubectl stops', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${'bcdefghi'[i]}: &${'bcdefghi'[i]} [${Array.from({ length: 9 }, () => `*${'abcdefgh'[i]}`).join(', ')}]`)];
+    const r = renderManifests(['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: c}', 'data:', ...levels.map((l) => `  ${l}`), ''].join('\n'), { rewriter, annotate: false, scope: 'all' });
+    expect(r).toEqual({ ok: false, error: 'document 1 (line 8, column 26): excessive aliasing: its aliases expand to more than kubectl reads (an alias bomb)' });
+  });
+
+  it.each([
+    ['a map', 'labels: &x {a: *x}', 'line 3, column 36'],
+    ['a list', 'finalizers: &x [a, *x]', 'line 3, column 40'],
+    ['a merge', 'labels: &x {<<: *x}', 'line 3, column 37'],
+  ])('refuses an anchor that holds its own alias (%s), as kubectl does', (_what, field, where) => {
+    const r = renderManifests(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, ${field}}\n`, { rewriter, annotate: false, scope: 'all' });
+    expect(r).toEqual({ ok: false, error: `document 1 (${where}): anchor 'x' value contains itself` });
   });
 });
 

@@ -191,6 +191,14 @@ export function helmBinary(major: 3 | 4): string {
   return mustExist(fromEnv(variable, what, script), variable, what, script, true);
 }
 
+/** The YAML oracle: kubectl's YAML reader, sigs.k8s.io/yaml, as a command (hack/yaml-oracle/build.sh). */
+export function yamlOracleBinary(): string {
+  const script = 'hack/yaml-oracle/build.sh';
+  const variable = 'IMAGE_REWRITER_YAML_ORACLE';
+  const what = 'the yaml-oracle binary';
+  return mustExist(fromEnv(variable, what, script), variable, what, script, true);
+}
+
 /** The reference oracle: Go's distribution/reference v0.6.0 and CRI-O's fork as a command (hack/reference-oracle/build.sh). */
 export function referenceOracleBinary(): string {
   const script = 'hack/reference-oracle/build.sh';
