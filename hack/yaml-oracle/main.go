@@ -2,7 +2,8 @@
 // documents. kubectl reads each document of a manifest with sigs.k8s.io/yaml's YAMLToJSON (go-yaml v2
 // underneath), which refuses alias bombs by its own count (src/manifests/aliasing.ts ports it).
 // Reads a JSON array of documents (strings) on stdin; writes a JSON array of the same length, each
-// {"ok": true} or {"ok": false, "error": MESSAGE}.
+// {"ok": true} or {"ok": false, "error": MESSAGE}; with the argument `json`, {"ok": true, "json":
+// JSON}: the document as kubectl sends it to the API server.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 type verdict struct {
 	OK    bool   `json:"ok"`
+	JSON  string `json:"json,omitempty"`
 	Error string `json:"error,omitempty"`
 }
 
@@ -30,12 +32,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "yaml-oracle: stdin is not a JSON array of strings:", err)
 		os.Exit(2)
 	}
+	withJSON := len(os.Args) > 1 && os.Args[1] == "json"
 	out := make([]verdict, len(docs))
 	for i, doc := range docs {
-		if _, err := yaml.YAMLToJSON([]byte(doc)); err != nil {
+		if j, err := yaml.YAMLToJSON([]byte(doc)); err != nil {
 			out[i] = verdict{Error: err.Error()}
 		} else {
 			out[i] = verdict{OK: true}
+			if withJSON {
+				out[i].JSON = string(j)
+			}
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {

@@ -13,11 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
 import { parseTokens } from '../../src/config/yaml-read.js';
 import { aliasingProblem } from '../../src/manifests/aliasing.js';
-import { composeOne } from '../../src/manifests/documents.js';
+import { composeOne, RenderError, toJson } from '../../src/manifests/documents.js';
 import { yamlOracleBinary } from './helpers/tools.js';
 
 interface Verdict {
   readonly ok: boolean;
+  readonly json?: string;
   readonly error?: string;
 }
 
@@ -126,4 +127,63 @@ describe('src/manifests/aliasing.ts against kubectl (sigs.k8s.io/yaml)', () => {
     expect(verdicts('bomb')).toEqual(['ok', 'yaml: document contains excessive aliasing']);
     expect(verdicts('self')).toEqual(['ok', "yaml: anchor 'x' value contains itself", "yaml: anchor 'y' value contains itself"]);
   }, 120_000);
+});
+
+/**
+ * Plain and quoted scalars as values, in lists and as keys: render and audit -f read each as kubectl
+ * does (src/config/yaml-kubectl.ts: YAML 1.1 booleans, octal, binary and underscored numbers), or
+ * refuse the document where kubectl refuses it. A value that is not the image's string type is what
+ * render refuses an `image:` for ("quote such an image"), so a difference here would be a document
+ * that render rewrites and kubectl applies differently.
+ *
+ * Left out, where render and audit differ from kubectl on purpose or on nothing they read: explicit
+ * tags (`!!binary` and `!!timestamp` images are refused with their own message, README), keys that
+ * kubectl refuses (null, a map, an integer over 2^63), writes in its own float format (`.inf`,
+ * `6.8523015e+5`: Go's 32-bit formatting) or keeps to more digits than a JavaScript number holds
+ * (integers over 2^53; as values the API server reads them as JSON numbers all the same), and `.inf`/`.nan` values, which kubectl cannot send as
+ * JSON (render leaves those fields alone; as an image they are refused by both).
+ */
+const SCALARS = [
+  ...['y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'on', 'On', 'ON', 'off', 'Off', 'OFF', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'yEs', 'tRUE'],
+  ...['nULL', 'none', 'None'],
+  ...['0', '-0', '+1', '-1', '010', '0o10', '0O10', '08', '0x1F', '0X1f', '0x', '0b101', '0B101', '0b2', '1_000', '_1', '1_', '0_7', '+0x1F', '-0b11', '9007199254740991', '-9007199254740991', '1,000'],
+  ...['1.0', '1.', '.5', '-.5', '1e3', '1E3', '1.5e-3', '1.0.1', '0.0.1', '1e', 'e1', 'inf', '.infinity', 'NaN'],
+  ...['190:20:30', '1:20', '10:00', '0:1', '1:0', '190:20:30.15', '2001-12-14', '2001-12-14t21:59:43.10-05:00', '2001-12-14 21:59:43.10 -5', '2002-12-14T01:02:03Z'],
+  ...["'yes'", '"on"', "'1.0'", '"0x1F"', "''", '""', "'~'", '"null"'],
+  ...['nginx:1.0', 'gcr.io/a:1', 'a:1', '1:a', '-a', '@a', '`a', '%a', 'a #b', 'a#b', 'registry:5000/x@sha256:0123'],
+];
+
+/** Each scalar as a value, as a list item and as a key. */
+const scalarDocuments = (): string[] => SCALARS.flatMap((v) => [`v: ${v}\n`, `v: [${v}]\n`, `${v}: v\n`, `v:\n- ${v}\n`]);
+
+/** Ours: the JSON render and audit -f read, or why they refuse the document. */
+function oursAsJson(text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string } {
+  try {
+    const doc = composeOne([...parseTokens(text)]);
+    if (doc === undefined) return { ok: false, error: 'no document' };
+    return { ok: true, value: JSON.parse(JSON.stringify(toJson(doc) ?? null)) as unknown };
+  } catch (e) {
+    if (e instanceof RenderError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+describe('src/config/yaml-kubectl.ts and render\'s reading against kubectl (sigs.k8s.io/yaml)', () => {
+  const oracle = yamlOracleBinary();
+  const documents = scalarDocuments();
+  const run = spawnSync(oracle, ['json'], { input: JSON.stringify(documents), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const go = run.status === 0 ? (JSON.parse(run.stdout) as Verdict[]) : [];
+
+  it('reads every scalar to the value kubectl sends, and refuses what kubectl refuses', () => {
+    expect(go).toHaveLength(documents.length);
+    const differences = documents.flatMap((text, i) => {
+      const theirs = go[i];
+      const mine = oursAsJson(text);
+      if (theirs === undefined) return [`${JSON.stringify(text)}: no answer`];
+      if (!theirs.ok || !mine.ok) return theirs.ok === mine.ok ? [] : [`${JSON.stringify(text)}: kubectl ${theirs.ok ? theirs.json : theirs.error}, ours ${mine.ok ? JSON.stringify(mine.value) : mine.error}`];
+      const expected = JSON.parse(theirs.json ?? 'null') as unknown;
+      return JSON.stringify(expected) === JSON.stringify(mine.value) ? [] : [`${JSON.stringify(text)}: kubectl ${JSON.stringify(expected)}, ours ${JSON.stringify(mine.value)}`];
+    });
+    expect(differences).toEqual([]);
+  });
 });
