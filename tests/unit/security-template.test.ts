@@ -209,9 +209,10 @@ describe('template.yaml: least privilege', () => {
     expect(grantsOf('WebhookTokenFunction')).toEqual([
       { effect: 'Allow', actions: LOGS, resources: [{ 'Fn::GetAtt': 'WebhookTokenFunctionLogGroup.Arn' }] },
       { effect: 'Allow', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [TOKEN_PARAMETER_ARN] },
-      // Re-encryption on a change of KmsKeyArn reads the token under a key the template cannot name.
+      // Re-encryption on a change of KmsKeyArn reads the token under a key the template cannot name:
+      // one of this region's keys (SSM's), not Resource "*" (parliament: "Unnecessary use of Resource *").
       { effect: 'Allow', actions: ['ssm:GetParameter'], resources: [TOKEN_PARAMETER_ARN] },
-      { effect: 'Allow', actions: ['kms:Decrypt'], resources: ['*'], condition: { StringEquals: { 'kms:ViaService': via('ssm'), ...tokenContext } } },
+      { effect: 'Allow', actions: ['kms:Decrypt'], resources: [{ 'Fn::Sub': 'arn:${AWS::Partition}:kms:${AWS::Region}:*:key/*' }], condition: { StringEquals: { 'kms:ViaService': via('ssm'), ...tokenContext } } },
       { effect: 'Allow', actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [{ Ref: 'KmsKeyArn' }], condition: { StringEquals: { 'kms:ViaService': via('ssm'), ...tokenContext } } },
     ]);
     expect(resources['WebhookToken']?.Properties['ParameterName']).toEqual({ 'Fn::Sub': '/image-rewriter/${AWS::StackName}/webhook-token' });
@@ -226,7 +227,8 @@ describe('template.yaml: least privilege', () => {
       expect(Object.keys(s).sort()).toEqual(kms ? ['Action', 'Condition', 'Effect', 'Resource'] : ['Action', 'Effect', 'Resource']);
       if (kms) expect(JSON.stringify(s['Condition'])).toContain('"kms:ViaService"');
       expect(JSON.stringify(s['Action'])).not.toContain('*');
-      // The one "*": the token function's Decrypt of its own parameter's ciphertext (tested above).
+      // The one wildcard: the token function's Decrypt of its own parameter's ciphertext with any of
+      // this region's keys (tested above).
       const pinned = name === 'WebhookTokenFunction' && JSON.stringify(s['Action']) === '"kms:Decrypt"' && JSON.stringify(s['Condition']).includes('"kms:EncryptionContext:PARAMETER_ARN"');
       if (!pinned) expect(JSON.stringify(s['Resource'])).not.toMatch(/"\*"|:\*"|\/\*"/);
     }
