@@ -169,6 +169,8 @@ describe('deploy/chart/image-rewriter', () => {
     expect(at(find(objects, 'Service'), 'spec', 'selector')).toEqual(podLabels);
     expect(at(deployment, 'spec', 'template', 'spec', 'topologySpreadConstraints', 0, 'labelSelector', 'matchLabels')).toEqual(podLabels);
     expect(at(deployment, 'metadata', 'labels')).toMatchObject({ ...podLabels, 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'image-rewriter-0.1.0' });
+    // The scanners' suppressions are deploy/serve.yaml's (docs/design.md, "What the scanners say").
+    expect(Object.keys(at(deployment, 'metadata', 'annotations') as Record<string, string>).sort()).toEqual(Object.keys(serveYaml.get('Deployment')?.metadata.annotations ?? {}).sort());
     // The rules ConfigMap holds a valid document (no rules); the token is one serve and the API server take.
     expect(parse(at(find(objects, 'ConfigMap'), 'data', 'rules.yaml') as string)).toEqual({ rules: [] });
     const token = tokenOf(objects);
@@ -223,6 +225,11 @@ describe('deploy/chart/image-rewriter', () => {
     const pod = at(d, 'spec', 'template');
     const c = at(pod, 'spec', 'containers', 0);
     expect(at(d, 'spec', 'replicas')).toBe(3);
+    // What a digest, Always and a NetworkPolicy settle is no longer excused (no CPU limit still is).
+    expect(Object.keys(at(d, 'metadata', 'annotations') as Record<string, string>).sort()).toEqual(['checkov.io/skip1', 'ignore-check.kube-linter.io/no-anti-affinity', 'ignore-check.kube-linter.io/unset-cpu-requirements']);
+    expect(at(d, 'metadata', 'annotations', 'checkov.io/skip1')).toMatch(/^CKV_K8S_11=/);
+    const limited = at(find(template(major, { resources: { limits: { cpu: '1', memory: '512Mi' } } }), 'Deployment'), 'metadata', 'annotations') as Record<string, string>;
+    expect(Object.keys(limited).filter((k) => k === 'checkov.io/skip1' || k.endsWith('/unset-cpu-requirements'))).toEqual([]);
     expect(at(c, 'image')).toBe(`registry.example.com/image-rewriter@sha256:${'a'.repeat(64)}`);
     expect(at(c, 'imagePullPolicy')).toBe('Always');
     expect(at(c, 'args')).toEqual(['serve', '--config=/rules/rules.yaml', '--listen=:8443', '--tls-cert-file=/tls/tls.crt', '--tls-private-key-file=/tls/tls.key', '--token-file=/token/token', '--workers=4', '--metrics-listen=:9464', '--max-body-bytes=4194304']);
