@@ -3,7 +3,7 @@
 #   1. sam validate --lint and cfn-lint in a region of each partition (aws, aws-cn, aws-us-gov),
 #      sam validate (the SAM transform), and every resource type of SAM's translation on the
 #      Serverless Application Repository's supported list (docs/sar-supported-resources.txt)
-#      (venv: hack/python/setup-venv.sh)
+#      (venv: hack/python/setup-venv.sh); checkov and parliament on what we ship (scripts/test-scanners.sh)
 #   2. sam build with its esbuild build method, into a temporary --build-dir (never --build-in-source:
 #      that prunes devDependencies from the project), with node_modules/.bin on PATH for esbuild
 #   3. the artifact: the handler file the built template names, its size next to dist/handler.js's
@@ -40,6 +40,9 @@ step "cfn-lint $("$venv/bin/cfn-lint" --version) --regions ${regions[*]}"
 # non-zero on errors (2), warnings (4) and informational findings (8)
 "$venv/bin/cfn-lint" --regions "${regions[@]}" -- template.yaml
 step "cfn-lint: no findings"
+
+step "security scanners: checkov, parliament (scripts/test-scanners.sh)"
+bash scripts/test-scanners.sh
 
 step "SAM's translation uses only types the Serverless Application Repository supports, and has one API stage"
 for params in "" "EndpointType=PRIVATE VpcEndpointIds=vpce-0123456789abcdef0 Tracing=Active"; do

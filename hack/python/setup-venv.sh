@@ -2,6 +2,8 @@
 # Create (or reuse) the Python tools venv (aws-sam-cli, cfn-lint, moto server) from hack/python/requirements.txt,
 # installed by hash (pip --require-hashes).
 # Location: <cache>/venv-<hash>, hash = sha256(requirements.txt + python major.minor), first 16 hex chars.
+# `setup-venv.sh scanners`: the security scanners of scanners.txt (checkov, parliament) instead, in
+# <cache>/scanners-venv-<hash> (hash of scanners.txt the same way): a venv of their own.
 # cache = ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
 # Prints the venv path as the LAST stdout line; progress on stderr.
 # Env: PYTHON (default python3; must be 3.11 for the pinned set).
@@ -9,6 +11,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 req="$here/requirements.txt"
+prefix=venv
+if [[ "${1:-}" == scanners ]]; then req="$here/scanners.txt"; prefix=scanners-venv; fi
 py="${PYTHON:-python3}"
 cache="${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}"
 
@@ -17,12 +21,12 @@ if [[ "$pyver" != "3.11" ]]; then
   echo "setup-venv: warning: $py is Python $pyver; requirements.txt was resolved on 3.11" >&2
 fi
 hash="$( { cat "$req"; echo "python=$pyver"; } | sha256sum | cut -c1-16)"
-venv="$cache/venv-$hash"
+venv="$cache/$prefix-$hash"
 marker="$venv/.image-rewriter-complete"
 
 mkdir -p "$cache"
 # Serialise concurrent callers (CI steps, parallel shells) on the same venv.
-exec 9>"$cache/.venv-$hash.lock"
+exec 9>"$cache/.$prefix-$hash.lock"
 flock 9
 
 if [[ -f "$marker" ]]; then
