@@ -22,8 +22,32 @@ trap 'rm -rf "$work"' EXIT
 
 # Offline: no guideline download from checkov's platform, no version check.
 export BC_SKIP_MAPPING=TRUE CHECKOV_SKIP_VERSION_CHECK=1 ANSI_COLORS_DISABLED=1
+# checkov ARGS...: no failed check, no file it could not parse, and every framework named in
+# $frameworks saw something (a file checkov skipped would otherwise pass unseen).
 checkov() {
-  "$scanners/bin/checkov" --skip-download --compact --quiet --framework cloudformation kubernetes dockerfile "$@"
+  "$scanners/bin/checkov" --skip-download --framework cloudformation kubernetes dockerfile -o json "$@" \
+    >"$work/checkov.json" || true
+  "$scanners/bin/python" - "$work/checkov.json" "$frameworks" <<'PY'
+import json, sys
+runs = json.load(open(sys.argv[1]))
+runs = runs if isinstance(runs, list) else [runs]
+seen, bad = set(), False
+for run in runs:
+    s = run["summary"]
+    seen.add(run["check_type"])
+    print(f"test-scanners:   {run['check_type']}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped", file=sys.stderr)
+    for c in run["results"]["failed_checks"]:
+        bad = True
+        print(f"test-scanners:   FAILED {c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}", file=sys.stderr)
+    if s["parsing_errors"]:
+        bad = True
+        print(f"test-scanners:   {s['parsing_errors']} file(s) checkov could not parse", file=sys.stderr)
+missing = set(sys.argv[2].split()) - seen
+if missing:
+    bad = True
+    print(f"test-scanners:   nothing scanned for {sorted(missing)}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
 }
 
 chart=deploy/chart/image-rewriter
@@ -34,6 +58,7 @@ printf 'rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n' >"
   --set-file rules.text="$work/rules.yaml" >"$work/chart-readme.yaml"
 
 step "checkov $("$scanners/bin/checkov" --version 2>/dev/null): template.yaml, deploy/serve.yaml, mutating-webhook.yaml, Dockerfile, the chart"
+frameworks="cloudformation kubernetes dockerfile"
 checkov -f template.yaml -f deploy/serve.yaml -f mutating-webhook.yaml -f Dockerfile \
   -f "$work/chart-default.yaml" -f "$work/chart-readme.yaml"
 
@@ -41,6 +66,7 @@ step "checkov: SAM's translation of template.yaml (default parameters, then PRIV
 "$venv/bin/python" hack/python/sam-translate.py template.yaml >"$work/translated.json"
 "$venv/bin/python" hack/python/sam-translate.py template.yaml EndpointType=PRIVATE VpcEndpointIds=vpce-0123456789abcdef0 \
   Tracing=Active >"$work/translated-private.json"
+frameworks=cloudformation
 checkov -f "$work/translated.json" -f "$work/translated-private.json" --skip-check CKV_AWS_73,CKV_AWS_76,CKV_AWS_120
 
 step "parliament $("$scanners/bin/parliament" --version </dev/null): the inline IAM policies, every condition true"
