@@ -24,7 +24,7 @@ function allowedAliasRatio(decoded: number): number {
  * A merge key (`<<`, plain), which go-yaml does not decode as a node. Composed with `merge: true`
  * (as render and audit compose), the `yaml` package holds its value as a symbol.
  */
-const isMergeKey = (key: unknown): boolean =>
+export const isMergeKey = (key: unknown): boolean =>
   isScalar(key) && (key.type === 'PLAIN' || key.type === undefined) && (key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<'));
 
 /** Why kubectl would refuse a document's aliases, and the offset of the alias where it would. */

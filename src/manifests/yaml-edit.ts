@@ -11,13 +11,15 @@
  *   indented than it that end it, which belong to what follows), at its indentation, written
  *   by the `yaml` package nested as the mapping nests its own values (layoutOf); to a flow collection (JSON): a new entry after the last one, on its own
  *   line when the collection spans lines; to a key that holds null: a flow value after the colon.
- * Anything else (a path through a merge key, a collection where a value was expected) is an
+ * A value a merge key brings in is written out in the mapping that merges it (a new pair). Anything
+ * else (a collection reached through a merge key, a collection where a value was expected) is an
  * EditError. The caller checks the result by parsing it again (src/manifests/render.ts).
  *
  * No I/O.
  */
 import { type Alias, CST, Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, type Node as YamlNode, parse, Scalar, type ToStringOptions, visit } from 'yaml';
 import type { JsonValue, PatchOperation } from '../core/patch.js';
+import { isMergeKey } from './aliasing.js';
 
 /** A text edit: `remove` characters at `offset` replaced by `insert`. */
 export interface Edit {
@@ -144,7 +146,16 @@ export class DocumentEditor {
     const parent = this.locate(tokens);
     const target = parent === undefined ? undefined : this.locate([...tokens, last]);
     if (op.op === 'replace' || target !== undefined) {
-      if (target === undefined) throw new EditError(`${op.path}: not found in the YAML text (reached through a merge key?)`);
+      if (target === undefined) {
+        // A value a merge key brings in (`- <<: *container`): written out in its mapping, after
+        // the merge key, where it wins over the merged one in YAML's merge and in kubectl's go-yaml.
+        const map = isAlias(parent) ? parent.resolve(this.doc) : parent;
+        if (isMap(map) && map.items.some((p) => isMergeKey(p.key))) {
+          this.insertPair(map, last, op.value, op.path);
+          return;
+        }
+        throw new EditError(`${op.path}: not found in the YAML text`);
+      }
       this.replaceNode(target, op.value, op.path);
       return;
     }

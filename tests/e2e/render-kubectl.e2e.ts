@@ -1,13 +1,13 @@
 /**
  * `render` (dist/cli.js) read back by the real kubectl: for the release manifests of
- * tests/fixtures/real-world and for manifests that write an image in every way YAML allows (quoted,
- * escaped, folded, on its own line, behind an anchor, tagged, in flow style, CRLF, a BOM, several
- * documents and separators), what kubectl sends to the API server for render's output must be what
- * it sends for the input with only the images changed, each to what `explain` says. kubectl reads
- * the files offline (`kubectl annotate --local -o json`: its own YAML reader and document splitting,
- * no API server), so a text edit that kubectl would read otherwise (a quote, an indentation, a
- * comment swallowed, another document's bytes touched) fails here, whatever render's own parser
- * thinks of it.
+ * tests/fixtures/real-world and for manifests that write an image in every way YAML allows
+ * (quoted, escaped, folded, on its own line, behind an anchor or a merge key, tagged, in flow
+ * style, CRLF, a BOM, several documents and separators), what kubectl sends to the API server for
+ * render's output must be what it sends for the input with only the images changed, each to what
+ * `explain` says. kubectl reads the files offline (`kubectl annotate --local -o json`: its own YAML
+ * reader and document splitting, no API server), so a text edit that kubectl would read otherwise
+ * (a quote, an indentation, a comment swallowed, another document's bytes touched) fails here,
+ * whatever render's own parser thinks of it.
  */
 import { describe, expect } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
@@ -100,6 +100,7 @@ const LAYOUTS: Readonly<Record<string, string>> = {
   'flow style': `${POD}spec: {containers: [{name: a, image: gcr.io/x:1}, {name: b, image: 'quay.io/y'}], initContainers: [{"name": "i", "image": "ghcr.io/z"}]}\n`,
   'an anchor and its alias': `${POD}spec:\n  containers:\n  - name: a\n    image: &i gcr.io/x:1\n  - name: b\n    image: *i\n`,
   'an alias of a value outside the pod spec': `${POD}  annotations:\n    source: &i gcr.io/x:1\nspec:\n  containers:\n  - name: a\n    image: *i\n`,
+  'an image a merge key brings in': `${POD}spec:\n  initContainers:\n  - &c {name: a, image: gcr.io/x:1}\n  containers:\n  - <<: *c\n    name: b\n  - {<<: [{image: quay.io/y}, *c], name: c}\n`,
   'quoted keys': `${POD}spec:\n  containers:\n  - "name": a\n    'image': gcr.io/x:1\n`,
   'an empty image beside one rewritten': `${POD}spec:\n  containers:\n  - name: a\n    image:\n  - name: b\n    image: gcr.io/x\n`,
   'CRLF': container('gcr.io/x:1').replaceAll('\n', '\r\n'),

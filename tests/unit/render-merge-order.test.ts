@@ -4,7 +4,8 @@
  * go-yaml v2) applies the entries in order, and the merged value wins. `image: mirror/app:1` then
  * `<<: {image: gcr.io/app:1}` passed `render --check` and `audit -f` while kubectl applied
  * gcr.io/app:1; the same for two merges that bring in one key. Such a mapping is refused (exit 2,
- * its line); merges kubectl reads as YAML does (first in their mapping, or of other keys) are not.
+ * its line); merges kubectl reads as YAML does (first in their mapping, or of other keys) are not,
+ * and an image one brings in is written out after it.
  */
 import { describe, expect, it } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
@@ -43,15 +44,22 @@ describe('merge keys kubectl reads as YAML does', () => {
   it.each([
     ['first in the mapping, the key after it', pod('    <<: *up\n    image: gcr.io/app:3\n'), 'asia.gcr.io/app:3'],
     ['after keys it does not bring in', pod('    image: gcr.io/app:3\n    <<: *pol\n'), 'asia.gcr.io/app:3'],
-    ['a list of merges, the first wins in both', pod('    <<: [{image: gcr.io/app:3}, *up]\n    name: b\n').replace('  - name: a\n', '  - '), undefined],
   ])('%s: rendered', async (_name, text, image) => {
     const r = await run(['render', '-f', '-'], text);
-    if (image === undefined) {
-      // An image reached through a merge key cannot be rewritten in the text (README): exit 2, but not for this reason.
-      expect(r.err).not.toContain('the merge key (<<) brings in');
-      return;
-    }
     expect(r).toEqual({ code: 0, out: text.replace('gcr.io/app:3', image), err: '' });
+  });
+
+  // An image a merge key brings in is written out after it, in the mapping that merges it, where it
+  // wins in YAML's merge and in kubectl's (tests/e2e/render-kubectl.e2e.ts reads it back with kubectl).
+  it.each([
+    ['an alias', pod('    <<: *up\n'), pod('    <<: *up\n    image: asia.gcr.io/app:1\n')],
+    ['a list of merges, the first wins in both', pod('').replace('  - name: a\n', '  - <<: [{image: gcr.io/app:3}, *up]\n    name: b\n'), pod('').replace('  - name: a\n', '  - <<: [{image: gcr.io/app:3}, *up]\n    name: b\n    image: asia.gcr.io/app:3\n')],
+    ['a flow mapping', pod('').replace('  - name: a\n', '  - {name: a, <<: *up}\n'), pod('').replace('  - name: a\n', '  - {name: a, <<: *up, "image": "asia.gcr.io/app:1"}\n')],
+    ['a container that is itself an anchor', `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  initContainers:\n  - &c {name: a, image: gcr.io/x:1}\n  containers:\n  - <<: *c\n    name: b\n`, `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  initContainers:\n  - &c {name: a, image: asia.gcr.io/x:1}\n  containers:\n  - <<: *c\n    name: b\n    image: asia.gcr.io/x:1\n`],
+  ])('an image reached through a merge key (%s): written out after it', async (_name, text, out) => {
+    const r = await run(['render', '-f', '-'], text);
+    expect(r).toEqual({ code: 0, out, err: '' });
+    expect(await run(['render', '-f', '-'], out)).toEqual({ code: 0, out, err: '' });
   });
 
   it('audit -f: a top-level merge key is not taken for two `kubectl get -o yaml` outputs run together', async () => {
