@@ -6,7 +6,8 @@
  *
  * - `replace` of a scalar: the new value in the old one's style (plain, single or double quoted; a
  *   block scalar becomes double quoted). An alias (`image: *img`) stays an alias when its anchor
- *   gets the same new value, else it is replaced by the value.
+ *   gets the same new value, else it is replaced by the value; an alias of a rewritten anchor that
+ *   no operation targets (`value: *img`) is replaced by the value it had.
  * - `add` to a block mapping or list: new lines after its last line (above the comment lines less
  *   indented than it that end it, which belong to what follows), at its indentation, written
  *   by the `yaml` package nested as the mapping nests its own values (layoutOf); to a flow collection (JSON): a new entry after the last one, on its own
@@ -219,11 +220,33 @@ export class DocumentEditor {
       if (token?.type !== 'alias' || typeof value !== 'string') throw new EditError(`${path}: cannot replace this alias in the YAML text`);
       this.add({ offset: token.offset, remove: token.source.length, insert: scalarText('double-quoted-scalar', value) }, path);
     }
+    this.pinOtherAliases();
     // At one offset: insertions before a replacement; lines that end an inner block (a pod spec)
     // before those that end an outer one (the object) that ends there too; else in the order made.
     return [...this.edits].sort(
       (a, b) => a.offset - b.offset || Number(a.remove > 0) - Number(b.remove > 0) || (b.column ?? 0) - (a.column ?? 0),
     );
+  }
+
+  /**
+   * An alias of a rewritten anchor where no operation goes (`value: *img` in an env entry) keeps
+   * the value it had: it is written out, double quoted, as the anchor's text changes.
+   */
+  private pinOtherAliases(): void {
+    const anchored = new Set([...this.replaced.keys()].filter((n) => isScalar(n) && n.anchor !== undefined));
+    if (anchored.size === 0) return;
+    const targeted = new Set<unknown>(this.aliases.map((a) => a.node));
+    visit(this.doc, {
+      Alias: (_key, node) => {
+        if (targeted.has(node)) return;
+        const resolved = node.resolve(this.doc);
+        if (!anchored.has(resolved)) return;
+        const token = node.srcToken;
+        const old = isScalar(resolved) ? resolved.value : undefined;
+        if (token?.type !== 'alias' || typeof old !== 'string') throw new EditError(`*${node.source}: cannot keep this alias's value in the YAML text`);
+        this.add({ offset: token.offset, remove: token.source.length, insert: scalarText('double-quoted-scalar', old) }, `*${node.source}`);
+      },
+    });
   }
 
   /** Column of an offset (characters since the line start). */

@@ -100,6 +100,7 @@ const LAYOUTS: Readonly<Record<string, string>> = {
   'flow style': `${POD}spec: {containers: [{name: a, image: gcr.io/x:1}, {name: b, image: 'quay.io/y'}], initContainers: [{"name": "i", "image": "ghcr.io/z"}]}\n`,
   'an anchor and its alias': `${POD}spec:\n  containers:\n  - name: a\n    image: &i gcr.io/x:1\n  - name: b\n    image: *i\n`,
   'an alias of a value outside the pod spec': `${POD}  annotations:\n    source: &i gcr.io/x:1\nspec:\n  containers:\n  - name: a\n    image: *i\n`,
+  'an anchored image that an env value aliases': `${POD}spec:\n  containers:\n  - name: a\n    image: &i gcr.io/x:1\n    env:\n    - {name: IMAGE, value: *i}\n    args: [--image, *i]\n`,
   'an image a merge key brings in': `${POD}spec:\n  initContainers:\n  - &c {name: a, image: gcr.io/x:1}\n  containers:\n  - <<: *c\n    name: b\n  - {<<: [{image: quay.io/y}, *c], name: c}\n`,
   'quoted keys': `${POD}spec:\n  containers:\n  - "name": a\n    'image': gcr.io/x:1\n`,
   'an empty image beside one rewritten': `${POD}spec:\n  containers:\n  - name: a\n    image:\n  - name: b\n    image: gcr.io/x\n`,

@@ -111,11 +111,23 @@ describe('a block followed by comment lines less indented than it (the comment a
 });
 
 describe('an image whose anchor a field the webhook leaves alone uses too', () => {
-  it('stops render, naming the field that would change with it', () => {
-    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: a\n    image: &img gcr.io/web:1\n    env:\n    - name: IMAGE\n      value: *img\n';
+  it('keeps that field: its alias is written out with the value it had', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: a\n    image: &img gcr.io/web:1\n    env:\n    - name: IMAGE\n      value: *img\n    args: [--image, *img]\n';
+    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(text.replace('&img gcr.io/web:1', '&img asia.gcr.io/web:1').replace('value: *img', 'value: "gcr.io/web:1"').replace('[--image, *img]', '[--image, "gcr.io/web:1"]'));
+  });
+
+  it('keeps an alias of an anchor outside the pod spec that no image uses, and writes out those that are', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, annotations: {source: &img gcr.io/web:1}}\nspec:\n  containers:\n  - {name: a, image: *img, args: [*img]}\n';
+    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(text.replace('image: *img', 'image: "asia.gcr.io/web:1"'));
+  });
+
+  it('stops render when the container the webhook changes is an alias of a mapping outside the pod spec, naming the field', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nx: &c {name: a, image: gcr.io/web:1}\nspec:\n  containers:\n  - *c\n';
     const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.error).toMatch(/^document 1 \(line 1, column 1\): cannot rewrite .*: \/spec\/containers\/0\/env\/0\/value would change too \(an anchor or alias/);
+    expect(!r.ok && r.error).toMatch(/^document 1 \(line 1, column 1\): cannot rewrite .*: \/x\/image would change too \(an anchor or alias/);
   });
 });
 
