@@ -249,6 +249,10 @@ interface Started {
   readonly logged: Promise<void>;
   /** The signal that killed the worker (SIGKILL: the OOM killer, `kill -9`), once it has exited; else undefined. */
   readonly killedBy: () => string | undefined;
+  /**
+   * When it was forked, on the monotonic clock (`performance.now()`): on the wall clock a step back
+   * made a worker of days a quick death (a negative `livedMs`, its replacement delayed and backed off).
+   */
   readonly startedAt: number;
 }
 
@@ -272,7 +276,7 @@ function fork(logs: LogRelay, env: Readonly<Record<string, string>> | undefined)
       resolve({ exitCode });
     });
   });
-  return { worker, ready, exited, logged, killedBy: () => killedBy, startedAt: Date.now() };
+  return { worker, ready, exited, logged, killedBy: () => killedBy, startedAt: performance.now() };
 }
 
 /**
@@ -343,7 +347,7 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
       const signal = s.killedBy();
       if (stopping && signal !== undefined) logger.error('worker exited during shutdown', { workerId: s.worker.id, signal });
       if (stopping || !serving) return;
-      const lived = Date.now() - s.startedAt;
+      const lived = Math.round(performance.now() - s.startedAt);
       const delay = restartDelay(lived, quickDeaths);
       quickDeaths = lived >= SETTLED_MS ? 0 : quickDeaths + 1;
       // Killed by a signal, it has no exit code (the 1 the primary counts it as is not one it gave).

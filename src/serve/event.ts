@@ -131,8 +131,13 @@ export function toProxyEvent(p: EventParts): APIGatewayProxyEvent {
   };
 }
 
-/** The Lambda context of one invocation; `deadline` is when the handler's time is up (epoch ms). */
-export function lambdaContext(requestId: string, deadline: number): Context {
+/**
+ * The Lambda context of one invocation whose handler has `budgetMs` from now. Its remaining time is
+ * counted on the monotonic clock, as Lambda counts it: on the wall clock, a step of NTP during the
+ * call made it hours too long, or 0.
+ */
+export function lambdaContext(requestId: string, budgetMs: number): Context {
+  const deadline = performance.now() + budgetMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'image-rewriter-serve',
@@ -142,7 +147,7 @@ export function lambdaContext(requestId: string, deadline: number): Context {
     awsRequestId: requestId,
     logGroupName: '/local/image-rewriter-serve',
     logStreamName: 'serve',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, Math.round(deadline - performance.now())),
     // eslint-disable-next-line @typescript-eslint/no-deprecated -- the Context type has the deprecated callbacks; a promise handler never calls them
     done: () => undefined,
     // eslint-disable-next-line @typescript-eslint/no-deprecated -- as done

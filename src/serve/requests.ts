@@ -149,7 +149,7 @@ function invoke(s: RequestSettings, event: Parameters<ProxyHandler>[0], requestI
     };
     let result: Promise<APIGatewayProxyResult>;
     try {
-      result = Promise.resolve(s.handler(event, lambdaContext(requestId, Date.now() + handlerMs)));
+      result = Promise.resolve(s.handler(event, lambdaContext(requestId, handlerMs)));
     } catch (error) {
       settle({ kind: 'error', error });
       return;

@@ -4,7 +4,7 @@
  * (a dry run's too, logged and counted as a dry run), and the limits (body size, handler time,
  * malformed results) answer like API Gateway.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Agent } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -13,7 +13,7 @@ import { fixedRules } from '../../src/config/sources.js';
 import { createHandler, type WebhookHandler } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import type { LogEntry } from '../../src/observability/log.js';
-import { toProxyEvent } from '../../src/serve/event.js';
+import { lambdaContext, toProxyEvent } from '../../src/serve/event.js';
 import { type ProxyHandler, type RunningServer, startServer } from '../../src/serve/server.js';
 import { captureObservability, type Captured, EVENT_TOKEN, eventNames, eventReview, type JsonObject, loadEvent } from '../helpers/events.js';
 import { createTestPki, httpsRequest, type TestPki, untilClosed } from '../helpers/tls.js';
@@ -440,5 +440,25 @@ describe('toProxyEvent', () => {
       requestContext: expect.objectContaining({ stage: 'Prod', path: '/Prod/mutate/t', requestId: 'id', requestTimeEpoch: 1 }),
     };
     expect(event).toMatchObject(expected);
+  });
+});
+
+describe('lambdaContext', () => {
+  it.each([
+    ['back by an hour', -3_600_000],
+    ['forward by an hour', 3_600_000],
+  ])('counts the remaining time on the monotonic clock: a wall clock stepped %s changes nothing', (_title, step) => {
+    jest.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    try {
+      const context = lambdaContext('id', 29_000);
+      expect(context.getRemainingTimeInMillis()).toBe(29_000);
+      jest.setSystemTime(Date.now() + step);
+      jest.advanceTimersByTime(1000);
+      expect(context.getRemainingTimeInMillis()).toBe(28_000);
+      jest.advanceTimersByTime(30_000);
+      expect(context.getRemainingTimeInMillis()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
