@@ -321,6 +321,9 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ webhook: { optIn: 'always' } })).toContain('optIn');
     expect(refused({ webhook: { admissionReviewVersions: ['v2'] } })).toContain('admissionReviewVersions');
     expect(refused({ tls: { mode: 'letsencrypt' } })).toContain('mode');
+    // Helm's genCA counts the validity in a Go duration, which wraps around past 292 years: a
+    // certificate that expired before it was made (days 1000000: notAfter in 1842).
+    expect(refused({ tls: { generate: { days: 106752 } } })).toContain('days');
     expect(refused({ tls: { mode: 'secret', existingSecret: 'own' } })).toContain('caBundle');
     expect(refused({ image: { digest: 'sha256:abc' } })).toContain('digest');
     expect(refused({ replica: 2 })).toMatch(/replica/);
