@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { own, printableClipped } from '../core/json.js';
 import { describeSystemError } from '../config/system-error.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
@@ -45,6 +45,8 @@ export interface ClusterOptions {
   readonly pageSize: number;
   /** Told when a listing's `continue` token expired and it went on from a newer snapshot (`what`: "pods in all namespaces"). */
   readonly onExpired?: (what: string) => void;
+  /** The longest wait for one answer, in milliseconds (default REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** One page of objects of one kind. */
@@ -256,6 +258,14 @@ export const LIST_TRIES = 5;
 /** Longest wait before a retry, whatever Retry-After asks: audit is run by a person, who would rather hear it failed. */
 export const MAX_RETRY_WAIT_MS = 5_000;
 
+/**
+ * The longest wait for one answer of the API server (a page, a read), its body included. The API
+ * server itself ends a request after its --request-timeout, 60 s by default; without a bound, a
+ * server that took the connection and never answered (a hung one, a proxy holding it) held audit
+ * for good, with no word of why.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
 /** The wait before the first retry of a 429 without Retry-After, doubled before each next one. */
 const BACKOFF_MS = 500;
 
@@ -304,10 +314,28 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   if (url === undefined) throw new ListError(`the kubeconfig${named} has no current cluster`);
   const secrets = credentialsOf(kc, url);
   const server = redact(url, secrets);
-  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  // KubernetesObjectApi.makeApiClient's configuration plus a deadline on every call (the signal
+  // aborts its fetch). Not its default namespace: audit lists with an explicit namespace or none,
+  // and reads only cluster-scoped objects.
+  const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const deadline = {
+    pre: (ctx: RequestContext) => {
+      ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      return Promise.resolve(ctx);
+    },
+    post: (r: ResponseContext) => Promise.resolve(r),
+  };
+  const api = new k8s.KubernetesObjectApi(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(url, {}), authMethods: { default: kc }, promiseMiddleware: [deadline] }));
   const where = options.namespace === undefined ? 'in all namespaces' : `in namespace ${options.namespace}`;
+  /**
+   * Set once a call got no answer in time: the later calls are not made (each would wait as long:
+   * the configuration's read, then the first list, took two timeouts to say one thing).
+   */
+  let silent = false;
+  const noAnswer = `no answer within ${timeoutMs / 1000} s`;
   /** `call()`, tried again while the API server throttles; a ListError saying `what` failed when it fails. */
   async function withRetries<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (silent) throw new ListError(`${what} (${server}): ${noAnswer}`, true);
     for (let tries = 1; ; tries++) {
       try {
         return await call();
@@ -320,7 +348,9 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         const code = (e as { code?: unknown }).code;
         // Still throttled after the last try: the next kinds would be too, each after as many waits.
         const throttled = tries >= LIST_TRIES && retryWait(e, 1) !== undefined;
-        const failure = `${what} (${server}): ${redact(describeFailure(e), secrets)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
+        silent = (e as { name?: unknown }).name === 'AbortError';
+        const detail = silent ? noAnswer : describeFailure(e);
+        const failure = `${what} (${server}): ${redact(detail, secrets)}${throttled ? ` (the API server is throttling: ${tries} tries)` : ''}`;
         throw new ListError(failure, typeof code !== 'number' || code === 401 || throttled, typeof code === 'number' ? code : undefined, resumeTokenOf(e));
       }
     }

@@ -17,7 +17,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { PAGE_SIZE } from '../../src/cli/audit.js';
-import { LIST_TRIES, MAX_RESUMES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
+import { LIST_TRIES, MAX_RESUMES, MAX_RETRY_WAIT_MS, openCluster, REQUEST_TIMEOUT_MS } from '../../src/cli/cluster.js';
 import { main } from '../../src/cli/main.js';
 import { webhookConfiguration } from '../../src/cli/webhook-config.js';
 import { bundleCli } from '../helpers/cli-bundle.js';
@@ -389,6 +389,30 @@ describe('audit of a live cluster (fake API server)', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^error: cannot list pods in all namespaces \(https:\/\/127\.0\.0\.1:\d+\): /);
       expect(lines[0]).toMatch(reason);
+    }
+  });
+
+  it('a server that takes the connection and never answers: an error after REQUEST_TIMEOUT_MS, not a wait for good', async () => {
+    // A hung API server (or a proxy holding the connection): audit waited for good, saying nothing.
+    expect(REQUEST_TIMEOUT_MS).toBe(60_000);
+    const silent = createServer({ cert: pki.server.cert, key: pki.server.key }, () => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const hung = join(pki.dir, 'kubeconfig-hung');
+      writeFileSync(hung, readFileSync(kubeconfig, 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
+      const cluster = await openCluster({ kubeconfig: hung, env: {}, namespace: undefined, pageSize: 10, requestTimeoutMs: 300 });
+      const started = performance.now();
+      const first = cluster.pages('Pod').next();
+      await expect(first).rejects.toThrow(new RegExp(`^cannot list pods in all namespaces \\(https://127\\.0\\.0\\.1:${port}\\): no answer within 0\\.3 s$`));
+      expect(performance.now() - started).toBeLessThan(5000);
+      // The next calls are not made: each would wait as long, to say the same.
+      const again = performance.now();
+      await expect(cluster.pages('Deployment').next()).rejects.toThrow(/^cannot list deployments in all namespaces \(.*\): no answer within 0\.3 s$/);
+      expect(performance.now() - again).toBeLessThan(250);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 
