@@ -70,6 +70,23 @@ export interface TokenResourceDeps {
 
 export const newToken = (): string => randomBytes(32).toString('base64url');
 
+/**
+ * Kept back from the function's remaining time to send the answer. A function stopped by its
+ * Timeout answers nothing, and the stack waits its ServiceTimeout (template.yaml) for the answer:
+ * an SSM call that hung held the deploy 10 minutes, then failed it without a reason.
+ */
+export const ANSWER_RESERVE_MS = 5000;
+/** The SSM calls' bound without a Lambda context (a test, a local run): the template's Timeout (60 s) less the reserve. */
+const DEFAULT_WORK_MS = 55_000;
+
+/** How long the SSM calls may take, from the context's remaining time (absent, or not a number: DEFAULT_WORK_MS). */
+function workBudget(context: { readonly getRemainingTimeInMillis?: unknown } | undefined): number {
+  const remainingTime = context?.getRemainingTimeInMillis;
+  const remaining = typeof remainingTime === 'function' ? Number((remainingTime as () => unknown).call(context)) : Number.NaN;
+  if (!Number.isFinite(remaining)) return DEFAULT_WORK_MS;
+  return Math.max(remaining - ANSWER_RESERVE_MS, remaining / 2, 0);
+}
+
 /** PUT the answer the way CloudFormation's pre-signed S3 URL expects it (no content type). */
 export async function putResponse(url: string, response: TokenResourceResponse): Promise<void> {
   const body = JSON.stringify(response);
@@ -84,8 +101,11 @@ const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : S
 const kmsKeyOf = (props: { readonly KmsKeyId?: unknown } | undefined): string | undefined =>
   typeof props?.KmsKeyId === 'string' && props.KmsKeyId.trim() !== '' ? props.KmsKeyId.trim() : undefined;
 
-/** The handler: `(event) => Promise<void>`; it answers CloudFormation itself and never throws for a bad event. */
-export function createTokenResource(deps: TokenResourceDeps): (event: unknown) => Promise<void> {
+/**
+ * The handler: `(event, context) => Promise<void>`; it answers CloudFormation itself and never
+ * throws for a bad event. Its SSM calls end ANSWER_RESERVE_MS before the function's time does.
+ */
+export function createTokenResource(deps: TokenResourceDeps): (event: unknown, context?: { readonly getRemainingTimeInMillis?: unknown }) => Promise<void> {
   const respond = deps.respond ?? putResponse;
   const generate = deps.newToken ?? newToken;
   const log =
@@ -95,10 +115,10 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
     });
 
   /** The token to write under a new key: the stored one, or a new one when it was deleted by hand. */
-  const currentValue = async (ssm: SSMClient, name: string): Promise<string> => {
+  const currentValue = async (ssm: SSMClient, name: string, abortSignal: AbortSignal): Promise<string> => {
     const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
     try {
-      const value = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter?.Value;
+      const value = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal })).Parameter?.Value;
       if (value !== undefined && value !== '') return value;
     } catch (e) {
       if (errorName(e) !== 'ParameterNotFound') {
@@ -108,14 +128,14 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
     return generate();
   };
 
-  const apply = async (event: TokenResourceEvent, name: string): Promise<string> => {
+  const apply = async (event: TokenResourceEvent, name: string, abortSignal: AbortSignal): Promise<string> => {
     const { PutParameterCommand, DeleteParameterCommand } = await import('@aws-sdk/client-ssm');
     const ssm = await deps.ssm();
     const key = kmsKeyOf(event.ResourceProperties);
     // KeyId only with a key of the stack's own: without one, the request is exactly what it was
     // before KmsKeyArn existed (SSM uses aws/ssm).
     const put = (overwrite: boolean, value = generate(), keyId = key) =>
-      ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: value, Overwrite: overwrite, Description: `image-rewriter webhook token of ${event.StackId}`, ...(keyId === undefined ? {} : { KeyId: keyId }) }));
+      ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: value, Overwrite: overwrite, Description: `image-rewriter webhook token of ${event.StackId}`, ...(keyId === undefined ? {} : { KeyId: keyId }) }), { abortSignal });
     switch (event.RequestType) {
       case 'Create':
         await put(true);
@@ -125,7 +145,7 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
           await put(true);
         } else if (kmsKeyOf(event.OldResourceProperties) !== key) {
           // Overwriting without a KeyId may keep the old key: name aws/ssm when going back to it.
-          await put(true, await currentValue(ssm, name), key ?? 'alias/aws/ssm');
+          await put(true, await currentValue(ssm, name, abortSignal), key ?? 'alias/aws/ssm');
         } else {
           try {
             await put(false);
@@ -137,7 +157,7 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
       case 'Delete':
         if (event.PhysicalResourceId === name) {
           try {
-            await ssm.send(new DeleteParameterCommand({ Name: name }));
+            await ssm.send(new DeleteParameterCommand({ Name: name }), { abortSignal });
           } catch (e) {
             if (errorName(e) !== 'ParameterNotFound') throw e;
           }
@@ -146,7 +166,8 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
     }
   };
 
-  return async (input) => {
+  return async (input, context) => {
+    const budgetMs = workBudget(context);
     const parsed = eventSchema.safeParse(input);
     if (!parsed.success) {
       // Without a ResponseURL there is no one to answer; CloudFormation never sends such an event.
@@ -169,10 +190,11 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown) =
         : { ...base, Status: 'FAILED', Reason: reason, PhysicalResourceId: event.PhysicalResourceId ?? `${event.LogicalResourceId}-not-created` };
     } else {
       try {
-        const physicalId = await apply(event, name);
+        const physicalId = await apply(event, name, AbortSignal.timeout(budgetMs));
         response = { ...base, Status: 'SUCCESS', PhysicalResourceId: physicalId };
       } catch (e) {
-        const reason = `${event.RequestType} of the token parameter ${name} failed: ${errorName(e)}: ${errorMessage(e)}`;
+        const why = errorName(e) === 'AbortError' ? `SSM did not answer within ${Math.round(budgetMs)} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer` : `${errorName(e)}: ${errorMessage(e)}`;
+        const reason = `${event.RequestType} of the token parameter ${name} failed: ${why}`;
         response = { ...base, Status: 'FAILED', Reason: reason, PhysicalResourceId: event.PhysicalResourceId ?? `${event.LogicalResourceId}-not-created` };
       }
     }

@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTokenResource, newToken, putResponse, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
+import { ANSWER_RESERVE_MS, createTokenResource, newToken, putResponse, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
 
 const NAME = '/image-rewriter/my-stack/webhook-token';
 const KEY = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -148,6 +148,30 @@ describe('token custom resource', () => {
     await handler(event('Create'));
     expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: 'WebhookToken-not-created' })]);
     expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: AccessDeniedException: not allowed`);
+  });
+
+  it.each([
+    ['a little left (100 ms)', 100, 50],
+    ['none left (0)', 0, 0],
+    ['less than none (-20)', -20, 0],
+  ])('an SSM call that never answers, with %s of the function\'s time: FAILED with the reason, sent before the Timeout', async (_desc, remaining, budget) => {
+    // A client that answers only when its call is aborted, as the SDK does. Before, the call held the
+    // function until its Timeout, which answers nothing: the deploy waited ServiceTimeout (10 minutes).
+    const client = new SSMClient({ region: 'us-west-2' });
+    const hang = (_command: unknown, options?: { abortSignal?: AbortSignal }): Promise<never> =>
+      new Promise((_resolve, reject) => {
+        options?.abortSignal?.addEventListener('abort', () => {
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+        });
+      });
+    client.send = hang as typeof client.send;
+    const answers: TokenResourceResponse[] = [];
+    const handler = createTokenResource({ ssm: () => Promise.resolve(client), respond: (_url, r) => Promise.resolve(void answers.push(r)), newToken: () => TOKEN, log: () => undefined });
+    const started = performance.now();
+    await handler(event('Create'), { getRemainingTimeInMillis: () => remaining });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: 'WebhookToken-not-created' })]);
+    expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer`);
   });
 
   it.each([
