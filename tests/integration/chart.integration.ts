@@ -324,6 +324,10 @@ describe('deploy/chart/image-rewriter', () => {
     // Helm's genCA counts the validity in a Go duration, which wraps around past 292 years: a
     // certificate that expired before it was made (days 1000000: notAfter in 1842).
     expect(refused({ tls: { generate: { days: 106752 } } })).toContain('days');
+    // cert-manager reads its durations with Go's time.ParseDuration, which has no days: its webhook
+    // refused the Certificate mid-install.
+    expect(refused({ tls: { mode: 'certManager', certManager: { duration: '90d' } } })).toContain('duration');
+    expect(refused({ tls: { mode: 'certManager', certManager: { renewBefore: '-720h' } } })).toContain('renewBefore');
     expect(refused({ tls: { mode: 'secret', existingSecret: 'own' } })).toContain('caBundle');
     expect(refused({ image: { digest: 'sha256:abc' } })).toContain('digest');
     expect(refused({ replica: 2 })).toMatch(/replica/);
