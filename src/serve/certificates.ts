@@ -167,7 +167,14 @@ export function reloadCertificates(
   const initialX509 = new X509Certificate(initial.cert);
   let currentValidFrom = Date.parse(initialX509.validFrom);
   let currentValidTo = Date.parse(initialX509.validTo);
+  let currentX509 = initialX509;
   loaded?.(currentValidTo);
+  /**
+   * Whether the expiry of the certificate served was said: by the line that loaded it, or once at
+   * the first check after its notAfter. Nothing said it while serve ran past it: every client then
+   * refused the handshake, and the log had only their failures.
+   */
+  let expirySaid = currentValidTo < Date.now();
   let lastFailed: string | undefined;
   const failed = (id: string, reason: string): void => {
     if (lastFailed === id) return;
@@ -175,6 +182,10 @@ export function reloadCertificates(
     log({ level: 'error', msg: 'certificate reload failed; keeping the current certificate', reason });
   };
   const check = async (): Promise<void> => {
+    if (!expirySaid && currentValidTo < Date.now()) {
+      expirySaid = true;
+      log({ level: 'error', msg: 'certificate served has expired; clients refuse it until the files hold a current one', subject: currentX509.subject.replace(/\n/g, ', '), serialNumber: currentX509.serialNumber, validTo: currentX509.validTo });
+    }
     const read = await readPair(files);
     if ('error' in read) {
       failed(read.error, read.error);
@@ -183,7 +194,7 @@ export function reloadCertificates(
     if (read.cert.equals(current.cert) && read.key.equals(current.key)) {
       // The files hold the pair served again (put back, or a refused pair replaced by it): said, so
       // that the ERROR of the failure is not the last line.
-      if (lastFailed !== undefined) log({ level: 'info', msg: 'certificate files hold the certificate served again', serialNumber: new X509Certificate(current.cert).serialNumber });
+      if (lastFailed !== undefined) log({ level: 'info', msg: 'certificate files hold the certificate served again', serialNumber: currentX509.serialNumber });
       lastFailed = undefined;
       return;
     }
@@ -210,6 +221,8 @@ export function reloadCertificates(
     current = read;
     currentValidFrom = Date.parse(checked.info.validFrom);
     currentValidTo = Date.parse(checked.info.validTo);
+    currentX509 = new X509Certificate(read.cert);
+    expirySaid = checked.info.expired;
     lastFailed = undefined;
     loaded?.(currentValidTo);
     log({ level: unusable(checked.info) ? 'warn' : 'info', msg: 'certificate reloaded', ...checked.info });

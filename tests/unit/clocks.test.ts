@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 const WALL_CLOCK: Readonly<Record<string, { readonly uses: number; readonly why: string }>> = {
   'src/observability/emf.ts': { uses: 1, why: 'the Timestamp of a metrics document' },
   'src/observability/json-log.ts': { uses: 1, why: 'the timestamp of a log line' },
-  'src/serve/certificates.ts': { uses: 2, why: "a certificate's notBefore and notAfter are times of day" },
+  'src/serve/certificates.ts': { uses: 4, why: "a certificate's notBefore and notAfter are times of day" },
   'src/serve/requests.ts': { uses: 1, why: "the event's requestContext.requestTimeEpoch, as API Gateway sets it" },
   'src/cli/cluster.ts': { uses: 1, why: 'a Retry-After given as an HTTP date' },
   'src/config/rules-provider.ts': { uses: 1, why: "the rules parameter's TTL counts the time a Lambda environment is frozen; a step back is handled there" },
