@@ -78,13 +78,16 @@ export const newToken = (): string => randomBytes(32).toString('base64url');
 export const ANSWER_RESERVE_MS = 5000;
 /** The SSM calls' bound without a Lambda context (a test, a local run): the template's Timeout (60 s) less the reserve. */
 const DEFAULT_WORK_MS = 55_000;
+/** Lambda's longest Timeout (15 minutes). */
+const MAX_WORK_MS = 900_000;
 
 /** How long the SSM calls may take, from the context's remaining time (absent, or not a number: DEFAULT_WORK_MS). */
 function workBudget(context: { readonly getRemainingTimeInMillis?: unknown } | undefined): number {
   const remainingTime = context?.getRemainingTimeInMillis;
   const remaining = typeof remainingTime === 'function' ? Number((remainingTime as () => unknown).call(context)) : Number.NaN;
   if (!Number.isFinite(remaining)) return DEFAULT_WORK_MS;
-  return Math.max(remaining - ANSWER_RESERVE_MS, remaining / 2, 0);
+  // Whole milliseconds within Lambda's longest Timeout: AbortSignal.timeout throws on a fraction.
+  return Math.floor(Math.min(Math.max(remaining - ANSWER_RESERVE_MS, remaining / 2, 0), MAX_WORK_MS));
 }
 
 /** PUT the answer the way CloudFormation's pre-signed S3 URL expects it (no content type). */

@@ -152,6 +152,7 @@ describe('token custom resource', () => {
 
   it.each([
     ['a little left (100 ms)', 100, 50],
+    ['a fraction of a millisecond more (101.5 ms; AbortSignal.timeout takes whole ones)', 101.5, 50],
     ['none left (0)', 0, 0],
     ['less than none (-20)', -20, 0],
   ])('an SSM call that never answers, with %s of the function\'s time: FAILED with the reason, sent before the Timeout', async (_desc, remaining, budget) => {
