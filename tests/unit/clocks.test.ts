@@ -16,7 +16,7 @@ const WALL_CLOCK: Readonly<Record<string, { readonly uses: number; readonly why:
   'src/serve/certificates.ts': { uses: 4, why: "a certificate's notBefore and notAfter are times of day" },
   'src/serve/requests.ts': { uses: 1, why: "the event's requestContext.requestTimeEpoch, as API Gateway sets it" },
   'src/cli/cluster.ts': { uses: 1, why: 'a Retry-After given as an HTTP date' },
-  'src/config/rules-provider.ts': { uses: 1, why: "the rules parameter's TTL counts the time a Lambda environment is frozen; a step back is handled there" },
+  'src/config/rules-provider.ts': { uses: 1, why: "the rules parameter's TTL (its default clock; a step back is handled there: it never holds the rules past one TTL)" },
 };
 
 function sources(dir: string): string[] {
