@@ -115,15 +115,27 @@ let transport: Promise<Transport> | undefined;
 const loadTransport = (): Promise<Transport> =>
   (transport ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({ request: https.request, context: registryContext(tls) })));
 
-function once({ request, context }: Transport, req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions): Promise<HttpResponse> {
+/**
+ * Failures of a request sent on a kept-alive connection that the registry had closed meanwhile:
+ * reset before any answer. Its idle timeout passed (a Lambda environment frozen past it keeps such
+ * connections in Node's pool), and the request was never seen: it is sent again once, on a new
+ * connection, as Node's documentation advises (http.ClientRequest's `reusedSocket`). Such a
+ * reset was an unreachable registry: the rewrite left out (onUnreachable) and the breaker counting.
+ */
+const staleConnection = new WeakSet<RegistryHttpError>();
+
+function once({ request, context }: Transport, req: HttpRequest, url: URL, headers: Readonly<Record<string, string>>, options: HttpOptions, fresh = false): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    let answered = false;
     const fail = (e: unknown): void => {
       if (settled) return;
       settled = true;
-      reject(classify(e, url));
+      const error = classify(e, url);
+      if (error.kind === 'reset' && !answered && r?.reusedSocket === true) staleConnection.add(error);
+      reject(error);
     };
-    let r: ReturnType<typeof request>;
+    let r: ReturnType<typeof request> | undefined;
     try {
       r = request(url, {
         method: req.method,
@@ -132,7 +144,8 @@ function once({ request, context }: Transport, req: HttpRequest, url: URL, heade
         // The caller's CAs replace every other (the tests' own CA), else the defaults and the store's.
         ...(options.ca !== undefined ? { ca: options.ca } : context === undefined ? {} : { secureContext: context }),
         ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-        ...(options.agent === undefined ? {} : { agent: options.agent }),
+        // A retry after a stale connection: a new one, not another from the pool.
+        ...(fresh ? { agent: false } : options.agent === undefined ? {} : { agent: options.agent }),
       });
     } catch (e) {
       fail(e);
@@ -140,6 +153,7 @@ function once({ request, context }: Transport, req: HttpRequest, url: URL, heade
     }
     r.on('error', fail);
     r.on('response', (res) => {
+      answered = true;
       const status = res.statusCode ?? 0;
       const chunks: Buffer[] = [];
       let size = 0;
@@ -188,7 +202,10 @@ export async function send(req: HttpRequest, options: HttpOptions = {}): Promise
   const https = await loadTransport();
   for (let hop = 0; ; hop++) {
     if (url.protocol !== 'https:') throw new RegistryHttpError('protocol', `refusing to call ${url.host} over ${url.protocol.replace(':', '')}: registries are reached over HTTPS`);
-    const res = await once(https, req, url, headers, options);
+    const res = await once(https, req, url, headers, options).catch((e: unknown) => {
+      if (!(e instanceof RegistryHttpError) || !staleConnection.has(e) || req.signal.aborted) throw e;
+      return once(https, req, url, headers, options, true);
+    });
     const location = res.headers.location;
     if (!REDIRECTS.has(res.status) || location === undefined) return res;
     if (hop >= req.maxRedirects) throw new RegistryHttpError('redirects', `more than ${req.maxRedirects} redirects from ${req.url.host}`);

@@ -162,6 +162,27 @@ describe('the deadline and the network', () => {
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/connection refused/) });
   });
 
+  it('a kept-alive connection the registry closed meanwhile (its idle timeout; a Lambda environment frozen past it): asked again on a new one, not unreachable', async () => {
+    // The registry takes the second request of each connection and drops the connection, as one
+    // that closed it idle does to a request that crossed the close.
+    const served = new WeakMap<object, number>();
+    registry.fake.route = (q, s) => {
+      const n = (served.get(q.socket) ?? 0) + 1;
+      served.set(q.socket, n);
+      if (n > 1) q.socket.destroy();
+      // With a length, as registries answer HEAD: Node keeps the connection then.
+      else s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': '100' }).end();
+    };
+    const v = verifier();
+    const first = await v.verify([{ image: `${registry.fake.host}/team/app:1.0`, platforms: [] }]);
+    // Idle a moment: the first connection is back in Node's pool.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await v.verify([{ image: `${registry.fake.host}/team/app:2.0`, platforms: [] }]);
+    expect([first.verdicts[0]?.status, second.verdicts[0]?.status]).toEqual(['present', 'present']);
+    // The first connection's second request, then the new connection's.
+    expect(registry.fake.seen).toHaveLength(3);
+  });
+
   it('answers unreachable for an image it cannot parse', async () => {
     const { verdicts } = await verifier().verify([{ image: 'UPPER/Case', platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/cannot check/) });
