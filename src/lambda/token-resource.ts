@@ -196,7 +196,7 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown, c
         const physicalId = await apply(event, name, AbortSignal.timeout(budgetMs));
         response = { ...base, Status: 'SUCCESS', PhysicalResourceId: physicalId };
       } catch (e) {
-        const why = errorName(e) === 'AbortError' ? `SSM did not answer within ${Math.round(budgetMs)} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer` : `${errorName(e)}: ${errorMessage(e)}`;
+        const why = errorName(e) === 'AbortError' ? `SSM did not answer within ${budgetMs} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer` : `${errorName(e)}: ${errorMessage(e)}`;
         const reason = `${event.RequestType} of the token parameter ${name} failed: ${why}`;
         response = { ...base, Status: 'FAILED', Reason: reason, PhysicalResourceId: event.PhysicalResourceId ?? `${event.LogicalResourceId}-not-created` };
       }

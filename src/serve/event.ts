@@ -133,8 +133,8 @@ export function toProxyEvent(p: EventParts): APIGatewayProxyEvent {
 
 /**
  * The Lambda context of one invocation whose handler has `budgetMs` from now. Its remaining time is
- * counted on the monotonic clock, as Lambda counts it: on the wall clock, a step of NTP during the
- * call made it hours too long, or 0.
+ * counted on the monotonic clock: on the wall clock, a step of NTP during the call made it hours
+ * too long, or 0.
  */
 export function lambdaContext(requestId: string, budgetMs: number): Context {
   const deadline = performance.now() + budgetMs;
