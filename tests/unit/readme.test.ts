@@ -422,11 +422,26 @@ describe('README Rolling back a bad rules document, what the rolled-back rules a
     expect(section).toContain('`audit` does not list them');
   });
 
+  it("the jq that finds them looks at image volumes' references too, not only at the containers' image strings", () => {
+    // `.image? | strings` alone skipped a Pod whose image volume (volumes[].image.reference) holds the
+    // target: its `.image` is an object (checked with jq against kube-apiserver 1.37).
+    expect(section).toContain('[.. | objects | (.image?, .image?.reference?) | strings | select(startswith($t))]');
+  });
+
   it('says how to find them and how each kind is rewritten again', () => {
     expect(section).toContain('What was admitted under the version rolled back keeps the images it gave');
     expect(section).toContain('T=mirror-b.example.com/');
     expect(section).toContain('keeps its image through a restart');
     expect(section).toContain('apply its manifest again');
+  });
+});
+
+describe('README Find what still pulls from upstream, the ClusterRole bound by a RoleBinding', () => {
+  const section = (readme.split('\n## Find what still pulls from upstream\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
+
+  it('does not promise a note line for the configuration a RoleBinding cannot grant: audit falls back silently unless it is named (audit.test.ts)', () => {
+    expect(section).not.toContain('falls back, with its `note:` line');
+    expect(section).toContain('a RoleBinding cannot grant the cluster-scoped webhook configuration, so audit then falls back as when it is not installed, with no `note:` line unless you give `--webhook-config NAME`');
   });
 });
 
