@@ -379,7 +379,7 @@ export async function deployRegions(options: Options, run: Runner, print: (line:
   return results;
 }
 
-const USAGE = `usage: npm run deploy:regions -- --regions us-west-2,ap-southeast-1 (--rules FILE | --rules-parameter NAME)
+export const USAGE = `usage: npm run deploy:regions -- --regions us-west-2,ap-southeast-1 (--rules FILE | --rules-parameter NAME)
        [--stack-name image-rewriter] [--parameter [REGION:]Key=Value]... [--no-build] [--cli "node dist/cli.js"]`;
 
 /**

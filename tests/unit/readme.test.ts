@@ -34,6 +34,7 @@ import { captureIo } from '../helpers/io.js';
 import { loadTemplate, patternRange } from '../helpers/template.js';
 import { LIST_TRIES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
+import { USAGE } from '../../scripts/deploy-regions.js';
 import { PAGE_SIZE } from '../../src/cli/audit.js';
 import { MAX_BODY_BYTES_LIMIT, MAX_LOG_BACKLOG_BYTES, MAX_WORKERS } from '../../src/cli/serve.js';
 import { LOG_FLUSH_MS, MAX_LINE_BYTES } from '../../src/cli/log-relay.js';
@@ -433,6 +434,16 @@ describe('README Rolling back a bad rules document, what the rolled-back rules a
     expect(section).toContain('T=mirror-b.example.com/');
     expect(section).toContain('keeps its image through a restart');
     expect(section).toContain('apply its manifest again');
+  });
+});
+
+describe('README Deploying to several regions', () => {
+  const section = readme.split('\n### Deploying to several regions\n')[1]?.split('\n### ')[0] ?? '';
+
+  it("names every option of deploy:regions' usage (--cli was in none)", () => {
+    const options = [...USAGE.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]);
+    expect(options).toContain('--cli');
+    expect(options.filter((o) => !new RegExp(`${o}(?![a-z-])`).test(section))).toEqual([]);
   });
 });
 
