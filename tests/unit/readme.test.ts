@@ -437,6 +437,25 @@ describe('README Rolling back a bad rules document, what the rolled-back rules a
   });
 });
 
+describe('README Development, what the suites need', () => {
+  const development = readme.split('\n## Development\n')[1] ?? '';
+
+  it("names every command .ci/run checks for or installs before npm run test:all (cmake, g++, Python's venv were in none)", () => {
+    const ci = readFileSync(join(REPO_ROOT, '.ci', 'run'), 'utf8');
+    const pairs = /for pair in ([^;]+); do/.exec(ci)?.[1]?.trim().split(/\s+/) ?? [];
+    const tools = [...pairs.map((pair) => pair.split(':')[0] ?? ''), ...[...ci.matchAll(/\|\| need\+=\(([\w-]+)\)/g)].map((m) => m[1] ?? '')];
+    expect(tools).toEqual(expect.arrayContaining(['cmake', 'g++', 'python3', 'python3-venv']));
+    expect(ci).toContain('command -v go');
+    expect(tools.filter((tool) => !development.includes(`\`${tool}\``) && !(tool.startsWith('python3') && development.includes('Python 3.11')))).toEqual([]);
+    expect(development).toContain('Go\n1.26 or newer');
+  });
+
+  it('names every npm script, but the type check, lint and unit tests that npm test runs', () => {
+    const scripts = Object.keys((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    expect(scripts.filter((name) => !new RegExp(`npm (run )?${name.replace(/[:.]/g, '\\$&')}(?![\\w:-])`).test(readme))).toEqual(['typecheck', 'lint', 'test:unit']);
+  });
+});
+
 describe('README Deploying to several regions', () => {
   const section = readme.split('\n### Deploying to several regions\n')[1]?.split('\n### ')[0] ?? '';
 
