@@ -437,6 +437,15 @@ describe('README Rolling back a bad rules document, what the rolled-back rules a
   });
 });
 
+describe("README The command line, serve's stdout", () => {
+  it('quotes the one line serve writes on stdout once it listens, as src/cli/serve.ts writes it', () => {
+    const quoted = /Its stdout is one line, once it listens: `(\{[^`]+\})`/.exec(readme)?.[1] ?? '';
+    expect(Object.keys(JSON.parse(quoted) as object)).toEqual(['msg', 'address', 'port']);
+    expect(JSON.parse(quoted)).toMatchObject({ msg: 'listening' });
+    expect(readFileSync(join(REPO_ROOT, 'src', 'cli', 'serve.ts'), 'utf8')).toContain("JSON.stringify({ msg: 'listening', address: server.address, port: server.port })");
+  });
+});
+
 describe('README Development, what the suites need', () => {
   const development = readme.split('\n## Development\n')[1] ?? '';
 
