@@ -964,6 +964,7 @@ describe("README figures are the code's constants", () => {
     ['rules per document and its size', `At most ${thousands(MAX_RULES)} rules, in a document of at most ${mib(MAX_RULES_DOCUMENT_BYTES)} MiB`],
     ['existence checks at once and the caches', `in parallel (at most ${VERIFY.maxConcurrentChecks} at once) under one deadline, with a positive cache (${VERIFY.positiveTtlMs / 60_000} min), a negative cache (${VERIFY.negativeTtlMs / 1000} s)`],
     ['VERIFY_DEADLINE_MS default', `within \`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS})`],
+    ['VERIFY_DEADLINE_MS range, among the settings of the command line (only the stack\'s was given)', `\`VERIFY_DEADLINE_MS\` (default ${DEFAULT_VERIFY_DEADLINE_MS}, ${MIN_VERIFY_DEADLINE_MS} to ${thousands(MAX_VERIFY_DEADLINE_MS)} ms;`],
     ['serve --max-body-bytes default', `(default ${mib(SERVE_MAX_BODY_BYTES)} MiB, the handler's own limit;`],
     ['serve: the Lambda limit it copies', `default ${mib(LAMBDA_MAX_BODY_BYTES)} MiB, the handler's own limit`],
     ['serve --max-body-bytes range', `the largest request body taken, 1 byte to ${mib(MAX_BODY_BYTES_LIMIT)} MiB (default`],
