@@ -437,6 +437,14 @@ describe('README Rolling back a bad rules document, what the rolled-back rules a
   });
 });
 
+describe("README The command line, explain's stdin example", () => {
+  it('feeds explain every image field of a Pod, an image volume\'s reference included, not {..image}, which gives that volume\'s map', () => {
+    const example = /`(kubectl get pods -A -o jsonpath='[^']+') \\\| image-rewriter explain -c rules\.yaml -`/.exec(readme)?.[1] ?? '';
+    expect(example).not.toContain('{..image}');
+    for (const list of IMAGE_LISTS) expect(example).toContain(`{.items[*].spec.${list}[*].${list === 'volumes' ? 'image.reference' : 'image'}}`);
+  });
+});
+
 describe("README The command line, serve's stdout", () => {
   it('quotes the one line serve writes on stdout once it listens, as src/cli/serve.ts writes it', () => {
     const quoted = /Its stdout is one line, once it listens: `(\{[^`]+\})`/.exec(readme)?.[1] ?? '';
