@@ -69,7 +69,10 @@ export function aliasingProblem(doc: Document.Parsed): AliasingProblem | undefin
     if (problem !== undefined) return;
     if (!isMergeSequence) {
       decoded += 1;
-      if (excessive()) problem = { message: EXCESSIVE, offset: isNode(node) ? node.range?.[0] : undefined };
+      if (excessive()) {
+        problem = { message: EXCESSIVE, offset: isNode(node) ? node.range?.[0] : undefined };
+        return; // go-yaml counts before it follows an alias
+      }
     }
     if (isAlias(node)) {
       const target = anchors.get(node.source);
