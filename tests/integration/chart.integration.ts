@@ -328,6 +328,11 @@ describe('deploy/chart/image-rewriter', () => {
     // refused the Certificate mid-install.
     expect(refused({ tls: { mode: 'certManager', certManager: { duration: '90d' } } })).toContain('duration');
     expect(refused({ tls: { mode: 'certManager', certManager: { renewBefore: '-720h' } } })).toContain('renewBefore');
+    // What the earlier chart (no pattern) took and cert-manager reads: an empty value renders null,
+    // which the API server prunes (cert-manager's default), and Go's durations may have a plus sign.
+    const durations = { duration: '+2160h0m0s', renewBefore: '', caDuration: '87600h' };
+    const certificates = template(major, { tls: { mode: 'certManager', certManager: durations } }).filter((o) => o.kind === 'Certificate');
+    expect(certificates.map((c) => [at(c, 'spec', 'duration'), at(c, 'spec', 'renewBefore')])).toEqual([['87600h', undefined], ['+2160h0m0s', null]]);
     expect(refused({ tls: { mode: 'secret', existingSecret: 'own' } })).toContain('caBundle');
     expect(refused({ image: { digest: 'sha256:abc' } })).toContain('digest');
     expect(refused({ replica: 2 })).toMatch(/replica/);
