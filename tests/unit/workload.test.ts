@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { at, isRecord, own } from '../../src/core/json.js';
 import { CONTAINER_LISTS, findImages, IMAGE_LISTS, MAX_FIELD_PROBLEMS, workloadTypeOf, type WorkloadType } from '../../src/core/workload.js';
+import { cpuMs } from '../helpers/timing.js';
 
 const gvk = (group: string, kind: string, version = 'v1') => ({ group, version, kind });
 const gvr = (group: string, resource: string, version = 'v1') => ({ group, version, resource });
@@ -212,10 +213,13 @@ describe('findImages', () => {
 
   it('handles a large pod spec in linear time', () => {
     const containers = Array.from({ length: 50_000 }, (_, i) => ({ name: `c${i}`, image: `gcr.io/app-${i}` }));
-    const started = Date.now();
-    const found = findImages({ spec: { containers } }, pod);
-    expect(found.images).toHaveLength(50_000);
-    expect(found.images[49_999]?.pointer).toBe('/spec/containers/49999/image');
-    expect(Date.now() - started).toBeLessThan(2000);
+    let found: ReturnType<typeof findImages> | undefined;
+    // CPU time: a loaded machine does not stretch it (tests/helpers/timing.ts).
+    const ms = cpuMs(() => {
+      found = findImages({ spec: { containers } }, pod);
+    });
+    expect(found?.images).toHaveLength(50_000);
+    expect(found?.images[49_999]?.pointer).toBe('/spec/containers/49999/image');
+    expect(ms).toBeLessThan(2000);
   });
 });
