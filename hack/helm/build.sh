@@ -13,6 +13,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/retry.sh
+source "$HERE/../lib/retry.sh"
 export GOWORK=off CGO_ENABLED=0
 
 T0=$(date +%s)
@@ -52,6 +54,8 @@ trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 mkdir "$TMP/bin"
 log "building helm $VERSION into $DEST (go $(go env GOVERSION), -p ${HELM_BUILD_JOBS:-$(nproc)})"
+# The modules first, again after a failure (hack/lib/retry.sh); the build then reads them offline.
+retry_fetch helm-build go -C "$MOD" list -deps "helm.sh/helm/v$MAJOR/cmd/helm" >/dev/null
 # helm's Makefile stamps internal/version.version the same way.
 (cd "$MOD" && go build -trimpath -pgo=off -p "${HELM_BUILD_JOBS:-$(nproc)}" \
   -ldflags "-s -w -X helm.sh/helm/v$MAJOR/internal/version.version=v$VERSION" \

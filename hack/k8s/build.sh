@@ -20,6 +20,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/retry.sh
+source "$HERE/../lib/retry.sh"
 # An optional first argument 1.NN selects the module dir hack/k8s/v1.NN instead of hack/k8s.
 if [[ ${1:-} =~ ^1\.[0-9]+$ ]]; then
   if [[ ${2:-} == pin ]]; then
@@ -130,9 +132,10 @@ K8S_PKGS=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-contro
   k8s.io/kubernetes/cmd/kubectl)
 
 # Download only the modules the four commands need (not the whole go.mod graph).
+# Again after a failure: one proxy hiccup must not fail a cold build (hack/lib/retry.sh).
 log "downloading modules"
-(cd "$HERE" && go list -tags "$K8S_TAGS" -deps "${K8S_PKGS[@]}" >/dev/null)
-(cd "$HERE/etcd" && go list -deps go.etcd.io/etcd/server/v3 >/dev/null)
+retry_fetch k8s-build go -C "$HERE" list -tags "$K8S_TAGS" -deps "${K8S_PKGS[@]}" >/dev/null
+retry_fetch k8s-build go -C "$HERE/etcd" list -deps go.etcd.io/etcd/server/v3 >/dev/null
 log "modules ready"
 
 (cd "$HERE/etcd" && go build "${COMMON[@]}" -ldflags "-s -w" -o "$TMP/bin/etcd" go.etcd.io/etcd/server/v3)

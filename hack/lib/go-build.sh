@@ -9,6 +9,8 @@
 #   VERSION, when given, is used instead of MODULE's (a program of DIR itself: its source's hash).
 
 export GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+# shellcheck source=retry.sh
+source "$(dirname "${BASH_SOURCE[0]}")/retry.sh"
 
 go_build_cached() {
   local label=$1 here=$2 mod=$3 pkg=$4 name=$5 binname=$6 version=${7:-}
@@ -39,6 +41,8 @@ go_build_cached() {
   trap 'rm -f "$go_build_tmp"' EXIT
   echo "$label: building $pkg@$version -> $bin" >&2
   local start=$SECONDS
+  # The modules first, again after a failure (hack/lib/retry.sh); the build then reads them offline.
+  retry_fetch "$label" go -C "$here" list -deps "$pkg" >/dev/null
   (
     cd "$here"
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$go_build_tmp" "$pkg"

@@ -5,7 +5,7 @@
  * "go: command not found", and leave nothing half-made in the cache.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -85,5 +85,62 @@ describe('tool builds without Go and without a cache', () => {
     expect(r.stderr).toMatch(/^build-registry: .+\/registry-v[\d.]+\/registry is not built yet and building it needs Go 1\.\d+[.\d]* or newer \(https:\/\/go\.dev\/dl\/\); go is not on PATH\n$/);
     expect(r.stderr).not.toContain('command not found');
     expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
+  });
+});
+
+describe('tool builds when the Go module proxy fails', () => {
+  /** A PATH with a `go` whose module fetch (`go list -deps`) fails `fails` times like a proxy's 502, and a `sleep` that only records its argument. */
+  function fakeGo(name: string, fails: number): { env: Record<string, string>; sleeps: () => string[]; fetches: () => number } {
+    const dir = join(scratch, name);
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of [...TOOLS, 'chmod', 'mv']) {
+      const found = which(tool);
+      if (found !== undefined) symlinkSync(found, join(bin, tool));
+    }
+    const script = (body: string): string => `#!${join(bin, 'bash')}\n${body}\n`;
+    writeFileSync(join(bin, 'sleep'), script(`echo "$1" >>"${dir}/sleeps"`), { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'go'),
+      script(`[[ $1 == -C ]] && shift 2
+case $1 in
+  list) echo x >>"${dir}/fetches"
+        if (( $(wc -l <"${dir}/fetches") <= ${String(fails)} )); then echo "go: reading https://proxy.golang.org/x/@v/v1.mod: 502 Bad Gateway" >&2; exit 1; fi ;;
+  build) while [[ $# -gt 0 && $1 != -o ]]; do shift; done; printf '#!/bin/sh\\n' >"$2" ;;
+esac`),
+      { mode: 0o755 },
+    );
+    symlinkSync(which('wc') ?? '/usr/bin/wc', join(bin, 'wc'));
+    const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : []);
+    return {
+      env: { PATH: bin, HOME: dir, IMAGE_REWRITER_CACHE: join(dir, 'cache') },
+      sleeps: () => lines(join(dir, 'sleeps')),
+      fetches: () => lines(join(dir, 'fetches')).length,
+    };
+  }
+
+  const run = (script: string, env: Record<string, string>) => spawnSync(join(env['PATH'] ?? '', 'bash'), [join(REPO_ROOT, script)], { env, encoding: 'utf8', timeout: 30_000 });
+
+  // Before, one 502 of the proxy failed the build, and with it a cold CI run.
+  it('hack/registry/build.sh fetches the modules again after a failure, and builds', () => {
+    const go = fakeGo('proxy-hiccup', 1);
+    const r = run('hack/registry/build.sh', go.env);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('build-registry: failed (attempt 1 of 3), again in 15 s: go -C ');
+    expect(go.sleeps()).toEqual(['15']);
+    const bin = r.stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect(bin).toMatch(/\/registry-v[\d.]+\/registry$/);
+    accessSync(bin, constants.X_OK);
+  });
+
+  it('hack/registry/build.sh gives up after 3 fetches, and leaves no binary in the cache', () => {
+    const go = fakeGo('proxy-down', 99);
+    const r = run('hack/registry/build.sh', go.env);
+    expect(r.status).not.toBe(0);
+    expect(go.fetches()).toBe(3);
+    expect(go.sleeps()).toEqual(['15', '45']);
+    expect(r.stderr).toContain('build-registry: failed 3 times, giving up: go -C ');
+    const cache = go.env['IMAGE_REWRITER_CACHE'] ?? '';
+    expect(readdirSync(cache).flatMap((d) => readdirSync(join(cache, d)))).toEqual([]);
   });
 });
