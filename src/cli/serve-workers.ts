@@ -46,11 +46,11 @@ export const TOKEN_TEXT_ENV = 'IMAGE_REWRITER_TOKEN_TEXT';
 export const REPLACEMENT_ENV = 'IMAGE_REWRITER_REPLACEMENT';
 
 /**
- * Set (to the port the first worker listens on) in the environment of a worker started when no other
- * is alive, once `--listen` asked for port 0: the workers share the socket the primary bound on a
- * free port, and the primary closes it when the last of them dies; a replacement listening on port 0
- * again got another free port, and the one serve announced refused every connection from then on.
- * Every worker started after it gets it too (they share its socket).
+ * Set (to the port the first worker listens on) in the environment of every replacement, once
+ * `--listen` asked for port 0: the workers share the socket the primary bound on a free port, and
+ * the primary closes it when the last of them dies; a replacement listening on port 0 again got
+ * another free port, and the one serve announced refused every connection from then on. With it, a
+ * replacement that gets another port binds this one instead (ServerOptions.announcedPort).
  */
 export const LISTEN_PORT_ENV = 'IMAGE_REWRITER_LISTEN_PORT';
 
@@ -322,13 +322,12 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
 
   /** The port the workers listen on (their `listening` line), once they serve. */
   const bound: { port?: number | undefined } = {};
-  /** Whether workers are started on `bound.port` (LISTEN_PORT_ENV): from the first started with none alive. */
-  let pinned = false;
   const startOne = (): Started => {
-    // With none alive the shared socket is closed: this one and every later one bind the port
-    // serve announced (a worker whose --listen names a port ignores the variable).
-    if (serving && live.size === 0 && bound.port !== undefined) pinned = true;
-    const port = pinned && bound.port !== undefined ? { [LISTEN_PORT_ENV]: String(bound.port) } : {};
+    // Every replacement is told the port serve announced: it joins the shared socket, or binds the
+    // port when the socket was closed with the last worker holding it (a worker whose --listen
+    // names a port ignores the variable). Whether the socket is still open is known only when the
+    // replacement listens: the deaths of workers killed together reach the primary one by one.
+    const port = bound.port === undefined ? {} : { [LISTEN_PORT_ENV]: String(bound.port) };
     // A worker started while the others serve is a replacement (REPLACEMENT_ENV).
     const s = fork(logs, serving ? { ...env, ...port, [REPLACEMENT_ENV]: '1' } : env);
     relayed(s.logged);

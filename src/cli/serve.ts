@@ -224,10 +224,10 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   if (values['token-file'] !== undefined && values['allow-unauthenticated'] === true) throw new UsageError('give --token-file or --allow-unauthenticated, not both');
   const { host, port: listenPort } = parseListen(values.listen ?? '');
   const metricsAt = parseMetricsListen(values);
-  // A worker told the port serve announced (LISTEN_PORT_ENV: its primary's, when port 0 was asked
-  // for and every worker before it died) binds that one, not another free port.
-  const pinnedPort = worker === undefined || listenPort !== 0 ? undefined : io.env[LISTEN_PORT_ENV];
-  const port = pinnedPort !== undefined && /^\d{1,5}$/.test(pinnedPort) && Number(pinnedPort) <= 65535 ? Number(pinnedPort) : listenPort;
+  // A replacement worker told the port serve announced (LISTEN_PORT_ENV, when port 0 was asked for)
+  // joins the workers' socket on it, or binds it when that socket is gone (ServerOptions.announcedPort).
+  const announced = worker === undefined || listenPort !== 0 ? undefined : io.env[LISTEN_PORT_ENV];
+  const announcedPort = announced !== undefined && /^\d{1,5}$/.test(announced) && Number(announced) <= 65535 ? Number(announced) : undefined;
   const certFile = values['tls-cert-file'] ?? '';
   const keyFile = values['tls-private-key-file'] ?? '';
   const maxBodyBytes = parseMaxBody(values['max-body-bytes']);
@@ -290,7 +290,8 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
       certFile,
       keyFile,
       host,
-      port,
+      port: listenPort,
+      announcedPort,
       maxBodyBytes: maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       log: serveLog,
     });

@@ -63,6 +63,12 @@ export interface ServerOptions {
   readonly host?: string | undefined;
   /** 0 picks a free port (read it from the result). */
   readonly port: number;
+  /**
+   * With port 0, in a `serve --workers` worker: the port serve announced. The worker joins the
+   * socket the workers share; when that socket is gone (every worker holding it died and the
+   * primary closed it), port 0 gives another free port, and this one is bound instead.
+   */
+  readonly announcedPort?: number | undefined;
   readonly maxBodyBytes?: number | undefined;
   /**
    * The most body bytes all requests together may have announced and not yet been answered for
@@ -108,6 +114,7 @@ export interface ResolvedOptions {
   readonly keyFile: string;
   readonly host: string | undefined;
   readonly port: number;
+  readonly announcedPort: number | undefined;
   readonly timeouts: ServerTimeouts;
   readonly maxBodyBytes: number;
   readonly maxBodyBytesInFlight: number;
@@ -144,6 +151,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     keyFile: options.keyFile,
     host: options.host,
     port: options.port,
+    announcedPort: options.announcedPort,
     timeouts,
     maxBodyBytes,
     maxBodyBytesInFlight: positiveInteger('maxBodyBytesInFlight', options.maxBodyBytesInFlight ?? 8 * maxBodyBytes),

@@ -52,17 +52,27 @@ export interface RunningServer {
 const NOISY_LINES_PER_WINDOW = 20;
 const NOISY_WINDOW_MS = 10_000;
 
-function listen(server: Server, o: ResolvedOptions): Promise<void> {
+function listenOn(server: Server, host: string | undefined, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
-      reject(new ServeError(`cannot listen on ${o.host ?? '*'}:${o.port}: ${describeSystemError(e)}`, { cause: e }));
+      reject(new ServeError(`cannot listen on ${host ?? '*'}:${port}: ${describeSystemError(e)}`, { cause: e }));
     };
     server.once('error', onError);
-    server.listen({ port: o.port, host: o.host }, () => {
+    server.listen({ port, host }, () => {
       server.off('error', onError);
       resolve();
     });
   });
+}
+
+async function listen(server: Server, o: ResolvedOptions): Promise<void> {
+  await listenOn(server, o.host, o.port);
+  // A --workers replacement of port 0 (ServerOptions.announcedPort): another port means the shared
+  // socket was closed with the last worker holding it; whether it still was could not be known
+  // before asking (the primary sees the workers' deaths one by one, while this one starts).
+  if (o.announcedPort === undefined || (server.address() as AddressInfo).port === o.announcedPort) return;
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await listenOn(server, o.host, o.announcedPort);
 }
 
 /**
