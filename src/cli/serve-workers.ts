@@ -152,15 +152,17 @@ export function workerRules(io: Io, timeoutMs = RULES_FALLBACK_TIMEOUT_MS): Shar
 export const PRIMARY_WORKER = 0;
 
 /**
- * A worker that dies sooner than this after its start is replaced after this delay, doubled for
- * each such death in a row (no crash loop); one that lived longer is replaced at once.
+ * A worker that dies before it has served this long (one that never listened: at once) is replaced
+ * after this delay, doubled for each such death in a row (no crash loop); one that served longer is
+ * replaced at once. Counted from its listening, not its start: a replacement that cannot start but
+ * takes over a second to fail (a loaded node, rules read from SSM) was replaced at once, every time.
  */
 export const RESTART_DELAY_MS = 1000;
 export const MAX_RESTART_DELAY_MS = 60_000;
 const SETTLED_MS = RESTART_DELAY_MS;
 
 /**
- * How long to wait before replacing a worker that lived `livedMs`, after `quickDeaths` workers in a
+ * How long to wait before replacing a worker that served `livedMs`, after `quickDeaths` workers in a
  * row died before they settled. A replacement that cannot start (its rules file became invalid or
  * was deleted while the others serve on with the rules they have) then retries at 1, 2, 4... up to
  * 60 s, each retry one log line, instead of every second until the file is fixed.
@@ -254,6 +256,8 @@ interface Started {
    * made a worker of days a quick death (a negative `livedMs`, its replacement delayed and backed off).
    */
   readonly startedAt: number;
+  /** When its `listening` line came (monotonic clock, as `startedAt`), once it has. */
+  readonly listeningAt: () => number | undefined;
 }
 
 function fork(logs: LogRelay, env: Readonly<Record<string, string>> | undefined): Started {
@@ -268,15 +272,18 @@ function fork(logs: LogRelay, env: Readonly<Record<string, string>> | undefined)
       resolve(typeof code === 'number' ? code : EXIT.failure);
     });
   });
+  let listeningAt: number | undefined;
   const ready = new Promise<{ listening: string } | { exitCode: number }>((resolve) => {
     worker.on('message', (m: unknown) => {
-      if (isMessage<WorkerMessage>(m, 'stdout')) resolve({ listening: m.text });
+      if (!isMessage<WorkerMessage>(m, 'stdout')) return;
+      listeningAt ??= performance.now();
+      resolve({ listening: m.text });
     });
     void exited.then((exitCode) => {
       resolve({ exitCode });
     });
   });
-  return { worker, ready, exited, logged, killedBy: () => killedBy, startedAt: performance.now() };
+  return { worker, ready, exited, logged, killedBy: () => killedBy, startedAt: performance.now(), listeningAt: () => listeningAt };
 }
 
 /**
@@ -347,8 +354,10 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
       if (stopping && signal !== undefined) logger.error('worker exited during shutdown', { workerId: s.worker.id, signal });
       if (stopping || !serving) return;
       const lived = Math.round(performance.now() - s.startedAt);
-      const delay = restartDelay(lived, quickDeaths);
-      quickDeaths = lived >= SETTLED_MS ? 0 : quickDeaths + 1;
+      const listeningAt = s.listeningAt();
+      const served = listeningAt === undefined ? 0 : performance.now() - listeningAt;
+      const delay = restartDelay(served, quickDeaths);
+      quickDeaths = served >= SETTLED_MS ? 0 : quickDeaths + 1;
       // Killed by a signal, it has no exit code (the 1 the primary counts it as is not one it gave).
       // `exitCode`, not `code`: serve's other lines hold a string there (`tls handshake failed`: the
       // error's code), and a log store that types a field by its first value refuses the other type.

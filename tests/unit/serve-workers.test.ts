@@ -14,6 +14,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { EXIT, main } from '../../src/cli/main.js';
 import { LOG_FLUSH_BYTES, LOG_FLUSH_MS, logRelay, MAX_LINE_BYTES } from '../../src/cli/log-relay.js';
 import { MAX_RESTART_DELAY_MS, RESTART_DELAY_MS, restartDelay, WORKER_STOP_DEADLINE_MS } from '../../src/cli/serve-workers.js';
@@ -476,6 +477,31 @@ describe('serve --workers 2', () => {
     });
   }, 60_000);
 
+  // Regression: a worker that died sooner than a second after its start was replaced after a
+  // delay (doubled for each in a row), one that lived longer at once: a replacement that cannot
+  // start but takes over a second to fail (a loaded node: the test above then had a second
+  // replacement start, fail and turn the shutdown's exit code to 1) was replaced at once, every
+  // time, a crash loop without delay. What counts now is how long it served.
+  it('a replacement that cannot start is replaced after a delay, however long it took to fail', async () => {
+    // Replacements start slowly (1.2 s at startup), as on a loaded node.
+    const hook = join(scratch, 'slow-replacement.mjs');
+    await writeFile(hook, "if (process.env.IMAGE_REWRITER_REPLACEMENT === '1') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1200);\n");
+    const own = await ownCertificate(await rulesFile(), 2);
+    await withServe({ cli, args: own.args, nodeArgs: ['--import', pathToFileURL(hook).href] }, async (s) => {
+      await s.port;
+      // A worker that served over a second is replaced at once: the delay is the replacement's.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await own.breakCertificate();
+      const [victim] = childrenOf(s.child.pid ?? 0);
+      const failed = s.next((l) => l['message'] === 'worker exited; starting another' && l['workerId'] === 3);
+      process.kill(victim ?? 0, 'SIGKILL');
+      const line = await failed;
+      expect(line).toMatchObject({ exitCode: EXIT.failure });
+      expect(line['livedMs']).toBeGreaterThanOrEqual(1200);
+      expect(line['startInMs']).toBe(RESTART_DELAY_MS);
+    });
+  }, 60_000);
+
   // Regression: a worker started while the rules file was invalid (a replacement of one the OOM
   // killer or a crash ended) read the file, could not start (exit 2), and was retried after 1, 2,
   // 4... up to 60 s: capacity halved, and once every worker had died nothing listened until the
@@ -596,8 +622,8 @@ describe('serve --workers 2', () => {
       const firstReplacement = s.next((l) => l['worker'] === 3);
       process.kill(first[0], 'SIGKILL');
       await firstReplacement; // its first log line: it runs
-      // The replacement dies within its first second: the next one waits a second before it starts.
-      const delayed = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['livedMs'] === 'number' && l['livedMs'] < 1000);
+      // The replacement dies before it has served a second: the next one waits a second before it starts.
+      const delayed = s.next((l) => l['message'] === 'worker exited; starting another' && typeof l['startInMs'] === 'number' && l['startInMs'] >= 1000);
       const replacement = childrenOf(s.child.pid ?? 0).find((pid) => !first.includes(pid));
       if (replacement === undefined) throw new Error('no replacement worker found');
       process.kill(replacement, 'SIGKILL');
