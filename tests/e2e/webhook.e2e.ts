@@ -536,6 +536,12 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     expect(imagesOf(created?.spec ?? { containers: [] })).toEqual({ 'containers/web': 'asia.gcr.io/nginx:1.27' });
     const restarted = await kubectl.ok(['-n', ns, 'rollout', 'restart', 'deployment/kept']);
     expect(restarted.stdout.trim()).toBe('deployment.apps/kept restarted');
+    // The controller has made the restart's ReplicaSet once it observes the new generation (on a
+    // loaded machine that can take longer than the watch below).
+    await eventually('the Deployment status to observe the restart', { timeoutMs: 60_000 }, async () => {
+      const d = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'kept']);
+      return d.metadata.generation === 2 && d.status?.observedGeneration === 2 ? done(undefined) : notYet(`generation ${String(d.metadata.generation)}, observedGeneration ${d.status?.observedGeneration ?? 'unset'}`);
+    });
     // A bounded watch: the initial ReplicaSet and the restart's, no more.
     const windowStart = performance.now();
     while (performance.now() - windowStart < 5000) {
