@@ -441,3 +441,20 @@ describe('start', () => {
     }
   });
 });
+
+describe('the announced port (a serve --workers replacement asked for port 0)', () => {
+  it('is bound when port 0 gives another one (the workers\' shared socket was closed)', async () => {
+    // A port that was free a moment ago, as the one serve announced.
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const announced = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const server = await start({ certFile: pki.server.certFile, keyFile: pki.server.keyFile, announcedPort: announced });
+    try {
+      expect(server.port).toBe(announced);
+      expect((await peerCertificate(announced, pki.ca)).serialNumber).toBe(pki.server.serialNumber);
+    } finally {
+      await server.close();
+    }
+  });
+});
