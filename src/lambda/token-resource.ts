@@ -124,6 +124,8 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown, c
       const value = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal })).Parameter?.Value;
       if (value !== undefined && value !== '') return value;
     } catch (e) {
+      // No answer in time is not the key's fault: said as for every other call (the handler's Reason).
+      if (errorName(e) === 'AbortError') throw e;
       if (errorName(e) !== 'ParameterNotFound') {
         throw new Error(`cannot read the token under its previous key to re-encrypt it (${errorName(e)}: ${errorMessage(e)}); the token is unchanged. Keep the previous key enabled and usable by this stack's roles until the deploy is done, or delete the parameter to get a new token (then register the new webhook URL)`, { cause: e });
       }

@@ -3,7 +3,7 @@
  * aws-sdk-client-mock and its answer captured: what it writes, keeps and deletes per request type,
  * that it always answers CloudFormation (failures included) and never with the token.
  */
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { DeleteParameterCommand, GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -173,6 +173,46 @@ describe('token custom resource', () => {
     expect(performance.now() - started).toBeLessThan(2000);
     expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: 'WebhookToken-not-created' })]);
     expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer`);
+  });
+
+  it.each([
+    ['a Delete', event('Delete', { PhysicalResourceId: NAME }), NAME],
+    ['an Update that moves the token to another KMS key (it reads the stored token first)', event('Update', { PhysicalResourceId: NAME, ResourceProperties: props(KEY), OldResourceProperties: props() }), NAME],
+  ])('%s whose SSM call never answers: FAILED with the reason, sent before the Timeout', async (_desc, request, physicalId) => {
+    const client = new SSMClient({ region: 'us-west-2' });
+    // Only a call given the deadline's signal ends; one without it would hang the test.
+    client.send = ((_command: unknown, options?: { abortSignal?: AbortSignal }): Promise<never> =>
+      new Promise((_resolve, reject) => {
+        options?.abortSignal?.addEventListener('abort', () => {
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+        });
+      })) as typeof client.send;
+    const answers: TokenResourceResponse[] = [];
+    const handler = createTokenResource({ ssm: () => Promise.resolve(client), respond: (_url, r) => Promise.resolve(void answers.push(r)), newToken: () => TOKEN, log: () => undefined });
+    await handler(request, { getRemainingTimeInMillis: () => 100 });
+    expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: physicalId })]);
+    expect(answers[0]?.Reason).toMatch(/ failed: SSM did not answer within 50 ms, /);
+  });
+
+  it.each([
+    ['a minute left (the template\'s Timeout)', { getRemainingTimeInMillis: () => 60_000 }, 55_000],
+    ['no Lambda context', undefined, 55_000],
+    ['more than Lambda\'s longest Timeout left', { getRemainingTimeInMillis: () => 2_000_000 }, 900_000],
+  ])('with %s, the SSM calls get the time less what answering takes', async (_desc, context, budget) => {
+    // The deadline's signal already aborted, so that the test need not wait it out: the Reason names the bound.
+    const timeout = jest.spyOn(AbortSignal, 'timeout').mockImplementation(() => AbortSignal.abort());
+    try {
+      const client = new SSMClient({ region: 'us-west-2' });
+      client.send = ((_command: unknown, options?: { abortSignal?: AbortSignal }): Promise<never> =>
+        Promise.reject(Object.assign(new Error('Request aborted'), { name: options?.abortSignal?.aborted === true ? 'AbortError' : 'Unexpected' }))) as typeof client.send;
+      const answers: TokenResourceResponse[] = [];
+      const handler = createTokenResource({ ssm: () => Promise.resolve(client), respond: (_url, r) => Promise.resolve(void answers.push(r)), newToken: () => TOKEN, log: () => undefined });
+      await handler(event('Create'), context);
+      expect(timeout).toHaveBeenCalledWith(budget);
+      expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer`);
+    } finally {
+      timeout.mockRestore();
+    }
   });
 
   it.each([
