@@ -444,6 +444,14 @@ describe('toProxyEvent', () => {
 });
 
 describe('lambdaContext', () => {
+  it('gives whole milliseconds, as Lambda does (AbortSignal.timeout refuses a fraction)', async () => {
+    const context = lambdaContext('id', 29_000);
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    const remaining = context.getRemainingTimeInMillis();
+    expect(Number.isInteger(remaining)).toBe(true);
+    expect(remaining).toBeLessThan(29_000);
+  });
+
   it.each([
     ['back by an hour', -3_600_000],
     ['forward by an hour', 3_600_000],
