@@ -152,7 +152,8 @@ export class DocumentEditor {
         // the merge key, where it wins over the merged one in YAML's merge and in kubectl's go-yaml.
         const map = isAlias(parent) ? parent.resolve(this.doc) : parent;
         if (isMap(map) && map.items.some((p) => isMergeKey(p.key))) {
-          this.insertPair(map, last, op.value, op.path);
+          // Once for a mapping that two containers share through an alias (`- *c`), as below.
+          if (this.firstToAdd(map, last, op)) this.insertPair(map, last, op.value, op.path);
           return;
         }
         throw new EditError(`${op.path}: not found in the YAML text`);
@@ -161,17 +162,25 @@ export class DocumentEditor {
       return;
     }
     const collection = isAlias(parent) ? parent.resolve(this.doc) : parent;
-    // One collection that two objects share through an alias (`spec: *spec` in a List) gets the
-    // entry both add once; the caller's check finds any difference between what they need.
-    const entries = this.added.get(collection) ?? new Map<string, string>();
-    this.added.set(collection, entries);
-    const entry = `${last}\u0000${JSON.stringify(op.value)}`;
-    const by = entries.get(entry);
-    if (by !== undefined && by !== op.path) return;
-    entries.set(entry, op.path);
+    if (!this.firstToAdd(collection, last, op)) return;
     if (isMap(collection)) this.insertPair(collection, last, op.value, op.path);
     else if (isSeq(collection) && last === '-') this.appendItem(collection, op.value, op.path);
     else throw new EditError(`${op.path}: cannot add here (not a mapping or list in the YAML text)`);
+  }
+
+  /**
+   * Whether `op` is the first to add `key` with its value to `collection`: one collection that two
+   * objects share through an alias (`spec: *spec` in a List) gets the entry both add once; the
+   * caller's check finds any difference between what they need.
+   */
+  private firstToAdd(collection: unknown, key: string, op: PatchOperation): boolean {
+    const entries = this.added.get(collection) ?? new Map<string, string>();
+    this.added.set(collection, entries);
+    const entry = `${key}\u0000${JSON.stringify(op.value)}`;
+    const by = entries.get(entry);
+    if (by !== undefined && by !== op.path) return false;
+    entries.set(entry, op.path);
+    return true;
   }
 
   /** Replace a value node (a scalar, an alias of one, a null) with `value`. */

@@ -56,6 +56,7 @@ describe('merge keys kubectl reads as YAML does', () => {
     ['a list of merges, the first wins in both', pod('').replace('  - name: a\n', '  - <<: [{image: gcr.io/app:3}, *up]\n    name: b\n'), pod('').replace('  - name: a\n', '  - <<: [{image: gcr.io/app:3}, *up]\n    name: b\n    image: asia.gcr.io/app:3\n')],
     ['a flow mapping', pod('').replace('  - name: a\n', '  - {name: a, <<: *up}\n'), pod('').replace('  - name: a\n', '  - {name: a, <<: *up, "image": "asia.gcr.io/app:1"}\n')],
     ['a container that is itself an anchor', `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  initContainers:\n  - &c {name: a, image: gcr.io/x:1}\n  containers:\n  - <<: *c\n    name: b\n`, `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  initContainers:\n  - &c {name: a, image: asia.gcr.io/x:1}\n  containers:\n  - <<: *c\n    name: b\n    image: asia.gcr.io/x:1\n`],
+    ['a container that another list holds as an alias of it (one image for both)', `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nx: &up {image: gcr.io/x:1}\nspec:\n  initContainers:\n  - &c\n    <<: *up\n    name: a\n  containers:\n  - *c\n`, `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nx: &up {image: gcr.io/x:1}\nspec:\n  initContainers:\n  - &c\n    <<: *up\n    name: a\n    image: asia.gcr.io/x:1\n  containers:\n  - *c\n`],
   ])('an image reached through a merge key (%s): written out after it', async (_name, text, out) => {
     const r = await run(['render', '-f', '-'], text);
     expect(r).toEqual({ code: 0, out, err: '' });
