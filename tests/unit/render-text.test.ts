@@ -117,6 +117,12 @@ describe('an image whose anchor a field the webhook leaves alone uses too', () =
     expect(r.ok && r.output).toBe(text.replace('&img gcr.io/web:1', '&img asia.gcr.io/web:1').replace('value: *img', 'value: "gcr.io/web:1"').replace('[--image, *img]', '[--image, "gcr.io/web:1"]'));
   });
 
+  it('leaves the aliases of other anchors as they are (a label value in an env entry)', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, labels: {app: &app web}}\nspec:\n  containers:\n  - name: a\n    image: &img gcr.io/web:1\n    env:\n    - {name: IMAGE, value: *img}\n    - {name: APP, value: *app}\n';
+    const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(text.replace('&img gcr.io/web:1', '&img asia.gcr.io/web:1').replace('value: *img', 'value: "gcr.io/web:1"'));
+  });
+
   it('keeps an alias of an anchor outside the pod spec that no image uses, and writes out those that are', () => {
     const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, annotations: {source: &img gcr.io/web:1}}\nspec:\n  containers:\n  - {name: a, image: *img, args: [*img]}\n';
     const r = renderManifests(text, { rewriter, annotate: false, scope: 'all' });
