@@ -88,3 +88,39 @@ it('a certificate expired at start (its load line said so) is not said again by 
     watch.close();
   }
 });
+
+it('after a reload, the expiry said is the loaded certificate\'s: once, and not again for an expired one that the line of its load said', async () => {
+  const files = { certFile: join(dir, 'r.crt'), keyFile: join(dir, 'r.key') };
+  const put = async (pair: { readonly certFile: string; readonly keyFile: string }): Promise<void> => {
+    await copyFile(pair.certFile, files.certFile);
+    await copyFile(pair.keyFile, files.keyFile);
+  };
+  await put(pki.server);
+  const logs: LogEntry[] = [];
+  const log = (entry: LogEntry): void => {
+    logs.push(entry);
+  };
+  const watch = reloadCertificates(await loadKeyPair(files, log), files, () => undefined, { pollMs: 3_600_000, log });
+  try {
+    fakeDate();
+    jest.setSystemTime(Date.parse(new X509Certificate(pki.server.cert).validTo) + 1000);
+    await watch.check();
+    expect(logs.filter((l) => l.msg === EXPIRED)).toHaveLength(1);
+    // Another expired pair: loaded (neither can serve; the newer files win), its load line says it expired.
+    await put(await pki.issue('also-old', { expired: true }));
+    await watch.check();
+    await watch.check();
+    expect(logs.filter((l) => l.msg === 'certificate reloaded')).toEqual([expect.objectContaining({ level: 'warn', expired: true })]);
+    expect(logs.filter((l) => l.msg === EXPIRED)).toHaveLength(1);
+    // A current pair, then its own expiry: the ERROR names it, not the first.
+    const next = await pki.issue('next', { days: 30 });
+    await put(next);
+    await watch.check();
+    const nextX509 = new X509Certificate(next.cert);
+    jest.setSystemTime(Date.parse(nextX509.validTo) + 1000);
+    await watch.check();
+    expect(logs.filter((l) => l.msg === EXPIRED).map((l) => l['serialNumber'])).toEqual([new X509Certificate(pki.server.cert).serialNumber, nextX509.serialNumber]);
+  } finally {
+    watch.close();
+  }
+});
