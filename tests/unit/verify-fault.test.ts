@@ -183,6 +183,31 @@ describe('the deadline and the network', () => {
     expect(registry.fake.seen).toHaveLength(3);
   });
 
+  it('a reset on a new connection is not asked again: unreachable after one request', async () => {
+    registry.fake.route = (q) => {
+      q.socket.destroy();
+    };
+    const { verdicts } = await verifier().verify([{ image: `${registry.fake.host}/team/app:1.0`, platforms: [] }]);
+    expect(verdicts[0]?.status).toBe('unreachable');
+    expect(registry.fake.seen).toHaveLength(1);
+  });
+
+  it('two kept-alive connections the registry closed meanwhile: asked again on a new one, not on the other stale one', async () => {
+    const served = new WeakMap<object, number>();
+    registry.fake.route = (q, s) => {
+      const n = (served.get(q.socket) ?? 0) + 1;
+      served.set(q.socket, n);
+      if (n > 1) q.socket.destroy();
+      // Answered a moment later: the two first requests each take a connection.
+      else setTimeout(() => s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': '100' }).end(), 20);
+    };
+    const v = verifier();
+    const first = await v.verify([{ image: `${registry.fake.host}/team/app:1.0`, platforms: [] }, { image: `${registry.fake.host}/team/app:1.1`, platforms: [] }]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await v.verify([{ image: `${registry.fake.host}/team/app:2.0`, platforms: [] }]);
+    expect([...first.verdicts, ...second.verdicts].map((d) => d.status)).toEqual(['present', 'present', 'present']);
+  });
+
   it('answers unreachable for an image it cannot parse', async () => {
     const { verdicts } = await verifier().verify([{ image: 'UPPER/Case', platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/cannot check/) });
