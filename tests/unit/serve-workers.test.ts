@@ -499,6 +499,11 @@ describe('serve --workers 2', () => {
       expect(line).toMatchObject({ exitCode: EXIT.failure });
       expect(line['livedMs']).toBeGreaterThanOrEqual(1200);
       expect(line['startInMs']).toBe(RESTART_DELAY_MS);
+      // And the next one, as slow to fail, after twice that: the deaths count as quick from the
+      // listening line, which none of them reached (not from their start, over a second before).
+      const again = await s.next((l) => l['message'] === 'worker exited; starting another' && l['workerId'] === 4);
+      expect(again['livedMs']).toBeGreaterThanOrEqual(1200);
+      expect(again['startInMs']).toBe(2 * RESTART_DELAY_MS);
     });
   }, 60_000);
 
