@@ -416,6 +416,26 @@ describe('audit of a live cluster (fake API server)', () => {
     }
   });
 
+  it('a server that answers slowly (1.5 s) but within REQUEST_TIMEOUT_MS: its answer is read', async () => {
+    const resources = { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['list'] }] };
+    const slow = createServer({ cert: pki.server.cert, key: pki.server.key }, (q, s) => {
+      const body = q.url === '/api/v1' ? resources : { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] };
+      setTimeout(() => s.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)), 1500);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = slow.address() as AddressInfo;
+      const file = join(pki.dir, 'kubeconfig-slow');
+      writeFileSync(file, readFileSync(kubeconfig, 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
+      const cluster = await openCluster({ kubeconfig: file, env: {}, namespace: undefined, pageSize: 10 });
+      const page = await cluster.pages('Pod').next();
+      expect(page.done).toBe(false);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
   describe('a throttling API server (429, or 503 with Retry-After): tried again, as kubectl does, at most LIST_TRIES times', () => {
     const PATH = '/api/v1/namespaces/ns-1/pods';
     const throttled = async (answers: { status: number; retryAfter?: string }[]): Promise<{ code: number; out: string; err: string; tries: number; ms: number }> => {
