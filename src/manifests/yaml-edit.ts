@@ -146,14 +146,14 @@ export class DocumentEditor {
     if (last === undefined) throw new EditError('cannot replace a whole document');
     const parent = this.locate(tokens);
     const target = parent === undefined ? undefined : this.locate([...tokens, last]);
+    const collection = isAlias(parent) ? parent.resolve(this.doc) : parent;
     if (op.op === 'replace' || target !== undefined) {
       if (target === undefined) {
         // A value a merge key brings in (`- <<: *container`): written out in its mapping, after
-        // the merge key, where it wins over the merged one in YAML's merge and in kubectl's go-yaml.
-        const map = isAlias(parent) ? parent.resolve(this.doc) : parent;
-        if (isMap(map) && map.items.some((p) => isMergeKey(p.key))) {
-          // Once for a mapping that two containers share through an alias (`- *c`), as below.
-          if (this.firstToAdd(map, last, op)) this.insertPair(map, last, op.value, op.path);
+        // the merge key, where it wins over the merged one in YAML's merge and in kubectl's go-yaml;
+        // once for a mapping that two containers share through an alias (`- *c`), as an add is.
+        if (isMap(collection) && collection.items.some((p) => isMergeKey(p.key))) {
+          if (this.firstToAdd(collection, last, op)) this.insertPair(collection, last, op.value, op.path);
           return;
         }
         throw new EditError(`${op.path}: not found in the YAML text`);
@@ -161,7 +161,6 @@ export class DocumentEditor {
       this.replaceNode(target, op.value, op.path);
       return;
     }
-    const collection = isAlias(parent) ? parent.resolve(this.doc) : parent;
     if (!this.firstToAdd(collection, last, op)) return;
     if (isMap(collection)) this.insertPair(collection, last, op.value, op.path);
     else if (isSeq(collection) && last === '-') this.appendItem(collection, op.value, op.path);
