@@ -294,6 +294,16 @@ describe('serve --workers 2', () => {
   // bound on a free port; when every worker died at once (the OOM killer, a node under pressure)
   // the primary closed it, and the replacements bound another free port: the port serve had
   // announced refused every connection from then on, with nothing logged.
+  /** The demo Pod's image as `serve` on `port` answers it, asked every 100 ms (at most 50 times) until it does; else the last error's code. */
+  async function answerOnceServing(port: number): Promise<string> {
+    let answer = '';
+    for (let i = 0; i < 50 && answer !== 'asia.gcr.io/nginx:latest'; i++) {
+      answer = await demoImage(port).catch((e: unknown) => String((e as NodeJS.ErrnoException).code ?? e));
+      if (answer !== 'asia.gcr.io/nginx:latest') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return answer;
+  }
+
   it('with --listen HOST:0, replacements of workers that all died listen on the port serve announced', async () => {
     await withServe({ cli, args: args(await rulesFile(), 2) }, async (s) => {
       const port = await s.port;
@@ -301,12 +311,7 @@ describe('serve --workers 2', () => {
       const started = s.next(fromEvery(2, (l) => l['message'] === 'certificate loaded' && Number(l['worker']) > 2));
       for (const pid of childrenOf(s.child.pid ?? 0)) process.kill(pid, 'SIGKILL');
       await started;
-      let answer = '';
-      for (let i = 0; i < 50 && answer !== 'asia.gcr.io/nginx:latest'; i++) {
-        answer = await demoImage(port).catch((e: unknown) => String((e as NodeJS.ErrnoException).code ?? e));
-        if (answer !== 'asia.gcr.io/nginx:latest') await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(answer).toBe('asia.gcr.io/nginx:latest');
+      expect(await answerOnceServing(port)).toBe('asia.gcr.io/nginx:latest');
       expect(await s.stop()).toBe(0);
     });
   }, 60_000);
@@ -331,12 +336,7 @@ describe('serve --workers 2', () => {
       const started = s.first(fromEvery(2, (l) => l['message'] === 'certificate loaded' && Number(l['worker']) > 2));
       process.kill(second, 'SIGKILL');
       await started;
-      let answer = '';
-      for (let i = 0; i < 50 && answer !== 'asia.gcr.io/nginx:latest'; i++) {
-        answer = await demoImage(port).catch((e: unknown) => String((e as NodeJS.ErrnoException).code ?? e));
-        if (answer !== 'asia.gcr.io/nginx:latest') await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(answer).toBe('asia.gcr.io/nginx:latest');
+      expect(await answerOnceServing(port)).toBe('asia.gcr.io/nginx:latest');
       expect(await s.stop()).toBe(0);
     });
   }, 60_000);
