@@ -17,6 +17,7 @@ import { build } from 'esbuild';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { thirdPartyNotices } from './third-party-notices.mjs';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 const common = {
@@ -89,6 +90,8 @@ const entries = [
 // Chunk names carry a hash of their content: the chunks of an earlier build would stay beside the new ones.
 await rm('dist/chunks', { recursive: true, force: true });
 await rm('dist/cli-chunks', { recursive: true, force: true });
+// Each bundle's metafile, by the name THIRD-PARTY-NOTICES gives it (below).
+const metafiles = {};
 for (const e of entries) {
   const result = await build({
     ...common,
@@ -100,6 +103,7 @@ for (const e of entries) {
     banner: { js: (e.banner ?? '') + (e.requireShim === false ? '' : common.banner.js) },
   });
   if (e.banner) await chmod(e.out, 0o755);
+  metafiles[e.split?.entryNames ?? e.out] = result.metafile;
   const outputs = Object.entries(result.metafile.outputs).filter(([path]) => path.endsWith('.js'));
   if (!outputs.some(([path]) => path === e.out)) throw new Error(`${e.out}: not written (outputs: ${outputs.map(([p]) => p).join(', ')})`);
   if (e.external !== undefined) {
@@ -150,6 +154,9 @@ for (const e of entries) {
     if (found.length > 0) throw new Error(`${e.out}: ${e.never.join(', ')} must not be in this bundle at all; found: ${found.slice(0, 5).join(', ')}`);
   }
 }
+// The licence texts and notices of the packages the bundles carry (scripts/third-party-notices.mjs;
+// the container image copies dist/ whole). It fails the build on a licence not decided there.
+await writeFile('dist/THIRD-PARTY-NOTICES', thirdPartyNotices(metafiles, { root: process.cwd(), project: pkg }));
 // dist/ says its own module type: without this file Node reads and parses the project's whole
 // package.json to learn that dist/handler.js is an ES module, at every cold start (about 0.5 ms in
 // a profile). The Lambda's files need no such lookup: SAM's build names them .mjs (template.yaml).

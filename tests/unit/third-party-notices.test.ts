@@ -1,0 +1,135 @@
+/**
+ * dist/THIRD-PARTY-NOTICES (scripts/third-party-notices.mjs, written by scripts/build.mjs): the
+ * licence texts and notices of the packages the bundles carry, which the licences of most of them
+ * ask to travel with every copy (the container image copies dist/ whole). The list is exactly the
+ * packages of which esbuild bundled a file: both bundles are built here as scripts/build.mjs builds
+ * them, into memory, and every package of their metafiles must be listed with its version, licence
+ * and text. A licence not on the allowed list (a GPL, none declared) fails the build.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { build, type Metafile } from 'esbuild';
+import { bundledPackages, licenceAllowed, thirdPartyNotices } from '../../scripts/third-party-notices.mjs';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+const project = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string };
+
+async function metafile(entry: string, options: { external?: string[]; alias?: Record<string, string> }): Promise<Metafile> {
+  const result = await build({
+    entryPoints: [join(REPO_ROOT, entry)],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    splitting: true,
+    outdir: join(REPO_ROOT, 'out-never-written'),
+    external: options.external ?? [],
+    alias: options.alias ?? {},
+    metafile: true,
+    write: false,
+    logLevel: 'silent',
+    absWorkingDir: REPO_ROOT,
+  });
+  return result.metafile;
+}
+
+let bundles: Record<string, Metafile> = {};
+let notices = '';
+let scratch = '';
+
+beforeAll(async () => {
+  const yamlEsm = join(dirname(createRequire(join(REPO_ROOT, 'package.json')).resolve('yaml/package.json')), 'browser', 'index.js');
+  const [handler, cli] = await Promise.all([metafile('src/lambda/main.ts', { alias: { yaml: yamlEsm } }), metafile('src/cli/bin.ts', { external: ['@kubernetes/client-node'] })]);
+  bundles = { handler, cli };
+  notices = thirdPartyNotices(bundles, { root: REPO_ROOT, project });
+  scratch = mkdtempSync(join(tmpdir(), 'third-party-notices-'));
+}, 60_000);
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('THIRD-PARTY-NOTICES', () => {
+  it('lists every package of which a file is bundled, with its version, licence and licence text', () => {
+    const packages = [...bundledPackages(bundles, REPO_ROOT).keys()].map((dir) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; version: string; license: string });
+    expect(packages.map((p) => p.name)).toEqual(expect.arrayContaining(['@aws-sdk/client-ssm', '@smithy/core', 'yaml', 'zod', 'prom-client']));
+    // What stays in node_modules (the Kubernetes client, loaded with import()) is not shipped in dist/.
+    expect(packages.map((p) => p.name)).not.toContain('@kubernetes/client-node');
+    for (const p of packages) {
+      const escaped = p.name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      expect({ name: p.name, row: new RegExp(`^${escaped} +${p.version.replace(/\./g, '\\.')} +${p.license} +(cli|handler)`, 'm').test(notices) }).toEqual({ name: p.name, row: true });
+      // Its section: the licence text (or where the same text is), right under its header.
+      const section = notices.split(`\n${p.name} ${p.version} (${p.license})\n\n`)[1]?.split(`\n${'-'.repeat(100)}\n`)[0] ?? '';
+      expect({ name: p.name, text: /^(LICEN[CS]E[^\n]*:|COPYING[^\n]*:|The package ships no licence file)/i.test(section) }).toEqual({ name: p.name, text: true });
+    }
+    expect(notices).toContain('Apache License');
+    expect(notices).toContain('Permission is hereby granted');
+  });
+
+  it('no bundled package has a licence off the allowed list (no GPL, no AGPL, none undeclared)', () => {
+    const licences = notices.split(`\n${'-'.repeat(100)}\n`).slice(1).map((s) => /^\S+ \S+ \((.*)\)$/m.exec(s)?.[1] ?? '');
+    expect(licences.length).toBeGreaterThan(10);
+    expect(licences.filter((l) => !licenceAllowed(l) || l.includes('GPL'))).toEqual([]);
+  });
+
+  it('is what npm run build wrote in dist/', () => {
+    expect(readFileSync(join(REPO_ROOT, 'dist', 'THIRD-PARTY-NOTICES'), 'utf8')).toBe(notices);
+  });
+
+  it('names the project and its own licence, as package.json and LICENSE give them', () => {
+    expect(notices.split('\n')[0]).toBe(`Third-party software in ${project.name} ${project.version}`);
+    expect(notices).toContain(`licensed under ${project.license} (LICENSE)`);
+    expect(project.license).toBe('MIT-0');
+    expect(readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8').split('\n')[0]).toBe('MIT No Attribution');
+  });
+});
+
+describe('the licence policy', () => {
+  it.each([
+    ['a permissive licence', 'MIT', true],
+    ['an OR with one allowed', '(MIT OR GPL-3.0-only)', true],
+    ['an AND with one not allowed', 'MIT AND GPL-3.0-only', false],
+    ['a GPL', 'GPL-3.0-only', false],
+    ['an AGPL', 'AGPL-3.0-or-later', false],
+    ['an LGPL', 'LGPL-2.1-only', false],
+    ['a custom licence', 'SEE LICENSE IN LICENSE.md', false],
+    ['none', '', false],
+    ['not a string', undefined, false],
+  ])('%s (%s): allowed %s', (_, expression, allowed) => {
+    expect(licenceAllowed(expression)).toBe(allowed);
+  });
+
+  /** A fake bundle of packages in a node_modules of its own, each `[name, package.json fields, files]`. */
+  function fake(packages: [string, Record<string, unknown>, Record<string, string>][]): Record<string, Metafile> {
+    const root = mkdtempSync(join(scratch, 'root-'));
+    const inputs: Metafile['inputs'] = {};
+    for (const [name, fields, files] of packages) {
+      const dir = join(root, 'node_modules', name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...fields }));
+      for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+      inputs[`node_modules/${name}/index.js`] = { bytes: 1, imports: [] };
+    }
+    return { [root]: { inputs, outputs: {} } };
+  }
+  const notice = (bundles: Record<string, Metafile>): string => thirdPartyNotices(bundles, { root: Object.keys(bundles)[0] ?? '', project });
+
+  it('refuses a bundled package under a GPL, or declaring no licence, naming it', () => {
+    expect(() => notice(fake([['ok', { license: 'MIT' }, { LICENSE: 'MIT text' }], ['copyleft', { license: 'GPL-3.0-only' }, { COPYING: 'GPL' }]]))).toThrow('copyleft@1.0.0 (GPL-3.0-only)');
+    expect(() => notice(fake([['bare', {}, { LICENSE: 'text' }]]))).toThrow('bare@1.0.0 (none declared)');
+  });
+
+  it('carries a NOTICE file, and refers a package without a licence file to the text of its licence', () => {
+    const text = notice(fake([['a', { license: 'Apache-2.0' }, { 'LICENSE.txt': 'Apache text', NOTICE: 'Copyright A' }], ['b', { license: 'Apache-2.0' }, {}]]));
+    expect(text).toContain('LICENSE.txt:\n\nApache text\n');
+    expect(text).toContain('NOTICE:\n\nCopyright A\n');
+    expect(text).toContain('b 1.0.0 (Apache-2.0)\n\nThe package ships no licence file; its package.json declares Apache-2.0, whose text is given under a 1.0.0.');
+  });
+
+  it('refuses a package without a licence text when no other bundled package has one of its licence', () => {
+    expect(() => notice(fake([['lonely', { license: 'ISC' }, {}]]))).toThrow('without a licence text: lonely@1.0.0 (ISC)');
+  });
+});
