@@ -172,3 +172,30 @@ describe('deploy/serve.yaml', () => {
     expect(section.replace(/\s+/g, ' ')).toContain('runs two replicas, on different nodes when the scheduler can (a preference, `whenUnsatisfiable: ScheduleAnyway`: a one-node cluster runs both;');
   });
 });
+
+// What a platform team's review of the image reads: who made it, under which licence, which
+// version, and the licences of what it bundles (dist/THIRD-PARTY-NOTICES, docs/design.md, "What we ship").
+describe('Dockerfile: what the image says about itself', () => {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const labels = Object.fromEntries([...(/^LABEL (.*)$/m.exec(runtime)?.[1] ?? '').matchAll(/(\S+?)=(\S+)/g)].map((m) => [m[1] ?? '', m[2] ?? '']));
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string };
+  const template = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8');
+
+  it("carries the OCI labels of its source, licence and version, as package.json and template.yaml's SourceCodeUrl give them", () => {
+    expect(labels).toEqual({
+      'org.opencontainers.image.title': pkg.name,
+      'org.opencontainers.image.source': /^ {4}SourceCodeUrl: (\S+)$/m.exec(template)?.[1],
+      'org.opencontainers.image.licenses': pkg.license,
+      'org.opencontainers.image.version': pkg.version,
+    });
+  });
+
+  it('copies dist/ (with THIRD-PARTY-NOTICES) and LICENSE, which .dockerignore lets into the build context, and nothing else', () => {
+    expect([...runtime.matchAll(/^COPY (.*)$/gm)].map((m) => m[1])).toEqual(['--from=build /src/dist /app', 'LICENSE /app/LICENSE']);
+    expect(readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['*', '!LICENSE']));
+  });
+
+  it('runs as a numeric non-root user', () => {
+    expect(/^USER (\d+):(\d+)$/m.exec(runtime)?.slice(1)).toEqual(['65532', '65532']);
+  });
+});
