@@ -6,7 +6,7 @@
 // which a file is in a bundle (not what package.json or package-lock.json name), each with its
 // version, the licence its package.json declares, and its LICENSE/COPYING and NOTICE files. A
 // licence outside ALLOWED (a GPL, an AGPL, none declared) fails the build: someone must decide it.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** SPDX identifiers whose code may be bundled and shipped with its notices. */
@@ -26,7 +26,8 @@ export function licenceAllowed(expression) {
 /**
  * The package folders whose files are inputs of the metafiles, each with the bundles it is in.
  * `bundles` maps a bundle's name (`handler`, `cli`) to its metafile; input paths are relative to
- * `root` (esbuild's working directory). The folder is the one under the last `node_modules/`.
+ * `root` (esbuild's working directory). The folder is the one under the last `node_modules/`, by
+ * its real path.
  */
 export function bundledPackages(bundles, root) {
   const found = new Map();
@@ -34,7 +35,8 @@ export function bundledPackages(bundles, root) {
     for (const input of Object.keys(metafile.inputs)) {
       const m = /^(.*node_modules\/)((?:@[^/]+\/)?[^/]+)\//.exec(input);
       if (m === null) continue;
-      const dir = join(root, m[1] + m[2]);
+      // One folder however it was reached (a symlinked node_modules, an alias to its real path).
+      const dir = realpathSync(join(root, m[1] + m[2]));
       const entry = found.get(dir) ?? new Set();
       entry.add(bundle);
       found.set(dir, entry);

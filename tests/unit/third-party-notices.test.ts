@@ -7,7 +7,7 @@
  * and text. A licence not on the allowed list (a GPL, none declared) fails the build.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -127,6 +127,16 @@ describe('the licence policy', () => {
     expect(text).toContain('LICENSE.txt:\n\nApache text\n');
     expect(text).toContain('NOTICE:\n\nCopyright A\n');
     expect(text).toContain('b 1.0.0 (Apache-2.0)\n\nThe package ships no licence file; its package.json declares Apache-2.0, whose text is given under a 1.0.0.');
+  });
+
+  it('lists a package once when the bundles reach it by two paths (a symlinked node_modules and its target)', () => {
+    const bundles = fake([['twice', { license: 'MIT' }, { LICENSE: 'MIT text' }]]);
+    const root = Object.keys(bundles)[0] ?? '';
+    mkdirSync(join(root, 'linked'));
+    symlinkSync(join(root, 'node_modules'), join(root, 'linked', 'node_modules'));
+    const text = notice({ ...bundles, cli: { inputs: { 'linked/node_modules/twice/index.js': { bytes: 1, imports: [] } }, outputs: {} } });
+    expect(text.split('\ntwice 1.0.0 (MIT)\n').length).toBe(2);
+    expect(text).toMatch(/^twice +1\.0\.0 +MIT +\/\S+, cli$/m);
   });
 
   it('refuses a package without a licence text when no other bundled package has one of its licence', () => {
