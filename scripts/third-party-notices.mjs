@@ -12,6 +12,15 @@ import { join } from 'node:path';
 /** SPDX identifiers whose code may be bundled and shipped with its notices. */
 export const ALLOWED = ['0BSD', 'Apache-2.0', 'BlueOak-1.0.0', 'BSD-2-Clause', 'BSD-3-Clause', 'CC0-1.0', 'ISC', 'MIT', 'MIT-0', 'Python-2.0', 'Unlicense', 'Zlib'];
 
+/**
+ * Third-party code ported by hand into our own sources (each file says so in its header): listed
+ * when a bundle holds one of its files, with the copyright lines of its sources, under its licence.
+ */
+export const PORTED = [
+  { name: 'github.com/distribution/reference', version: 'v0.6.0', licence: 'Apache-2.0', files: ['src/core/reference.ts'], notice: 'The reference grammar (regexp.go) and its parsing and normalization (reference.go, normalize.go), ported to TypeScript.' },
+  { name: 'github.com/opencontainers/go-digest', version: 'v1.0.0', licence: 'Apache-2.0', files: ['src/core/reference.ts'], notice: 'Copyright 2019, 2020 OCI Contributors\nCopyright 2017 Docker, Inc.\n\nThe digest validation (Digest.Validate, the registered algorithms), ported to TypeScript.' },
+];
+
 const LICENSE_FILE = /^(licen[cs]e|copying)([.-].*)?$/i;
 const NOTICE_FILE = /^notice([.-].*)?$/i;
 
@@ -73,6 +82,11 @@ export function thirdPartyNotices(bundles, { root, project }) {
   const missing = packages.filter((p) => p.licences.length === 0 && !textOf.has(p.licence));
   if (missing.length > 0) throw new Error(`bundled packages without a licence text: ${missing.map((p) => `${p.name}@${p.version} (${p.licence})`).join(', ')}`);
 
+  const inputs = new Set(Object.values(bundles).flatMap((m) => Object.keys(m.inputs)));
+  const ported = PORTED.filter((p) => p.files.some((f) => inputs.has(f)));
+  const portedWithoutText = ported.filter((p) => !textOf.has(p.licence));
+  if (portedWithoutText.length > 0) throw new Error(`ported code without a licence text: ${portedWithoutText.map((p) => `${p.name} (${p.licence})`).join(', ')}`);
+
   const width = Math.max(...packages.map((p) => p.name.length), 7);
   const out = [
     `Third-party software in ${project.name} ${project.version}`,
@@ -101,6 +115,14 @@ export function thirdPartyNotices(bundles, { root, project }) {
       } else {
         out.push(`${file}: the same text as under ${same}.`);
       }
+    }
+  }
+  if (ported.length > 0) {
+    if (out.at(-1) !== '') out.push('');
+    out.push('='.repeat(100), `Code ported into ${project.name}'s own sources`, '');
+    for (const p of ported) {
+      const from = textOf.get(p.licence);
+      out.push('-'.repeat(100), `${p.name} ${p.version} (${p.licence}), in ${p.files.join(', ')}`, '', p.notice, '', `Licensed under ${p.licence}, whose text is given under ${from.name} ${from.version}.`, '');
     }
   }
   return `${out.join('\n').replace(/\n+$/, '')}\n`;

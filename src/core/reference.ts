@@ -1,7 +1,9 @@
 /**
  * Container image references, parsed exactly as the kubelet and containerd parse them: a port of
  * Go's github.com/distribution/reference v0.6.0 (Parse, ParseNormalizedNamed, ParseNamed,
- * ParseDockerRef, ParseAnyReference, Familiar*) with go-digest's digest validation.
+ * ParseDockerRef, ParseAnyReference, Familiar*) with go-digest v1.0.0's digest validation. Both
+ * are under the Apache License 2.0; the ported parts keep it, and the bundles carry the notice
+ * (dist/THIRD-PARTY-NOTICES; docs/design.md, "What we ship").
  *
  * Written by hand because no npm package passes that package's vectors without catastrophic regex
  * backtracking (one took seconds on a 13-character input). The grammar below is Go's current one:

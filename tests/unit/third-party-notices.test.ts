@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { build, type Metafile } from 'esbuild';
-import { bundledPackages, licenceAllowed, thirdPartyNotices } from '../../scripts/third-party-notices.mjs';
+import { bundledPackages, licenceAllowed, PORTED, thirdPartyNotices } from '../../scripts/third-party-notices.mjs';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 const project = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string };
@@ -70,9 +70,20 @@ describe('THIRD-PARTY-NOTICES', () => {
   });
 
   it('no bundled package has a licence off the allowed list (no GPL, no AGPL, none undeclared)', () => {
-    const licences = notices.split(`\n${'-'.repeat(100)}\n`).slice(1).map((s) => /^\S+ \S+ \((.*)\)$/m.exec(s)?.[1] ?? '');
+    const licences = notices.split(`\n${'-'.repeat(100)}\n`).slice(1).map((s) => /^\S+ \S+ \(([^)]*)\)(, in \S+)?$/m.exec(s)?.[1] ?? '');
     expect(licences.length).toBeGreaterThan(10);
     expect(licences.filter((l) => !licenceAllowed(l) || l.includes('GPL'))).toEqual([]);
+  });
+
+  it('credits the code ported into src/, under its licence, each file saying so in its header', () => {
+    expect(PORTED.length).toBeGreaterThan(0);
+    for (const p of PORTED) {
+      expect(notices).toContain(`\n${p.name} ${p.version} (${p.licence}), in ${p.files.join(', ')}\n\n${p.notice}\n\nLicensed under ${p.licence}, whose text is given under `);
+      for (const file of p.files) {
+        const header = readFileSync(join(REPO_ROOT, file), 'utf8').split('*/')[0] ?? '';
+        expect({ file, names: header.replace(/\s+/g, ' ').includes(`${p.name.split('/').slice(-1)[0] ?? ''} ${p.version}`), licence: header.includes('Apache License 2.0') }).toEqual({ file, names: true, licence: true });
+      }
+    }
   });
 
   it('is what npm run build wrote in dist/', () => {
