@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { printFigures } from './helpers/figures.js';
 import { lambdaNode, samBuildDir } from './helpers/tools.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
 
 /** The map with its sources was 1.16 MB; without them about 0.3 MB. */
 const MAX_MAP_BYTES = 500_000;
@@ -65,6 +66,21 @@ describe('the sam build artifacts', () => {
     const error = (JSON.parse(line ?? '{}') as { error?: { location?: string; stack?: string } }).error;
     expect(error?.location).toMatch(/^src\/config\/settings\.ts:\d+$/);
     expect(error?.stack).toMatch(/\n {4}at \S+ \(src\/config\/settings\.ts:\d+:\d+\)/);
+  });
+
+  it('each function carries THIRD-PARTY-NOTICES.txt, naming every package its maps show bundled', () => {
+    const notices = readFileSync(join(REPO_ROOT, 'src', 'lambda', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    for (const fn of ['WebhookFunction', 'WebhookTokenFunction']) expect(readFileSync(join(samBuildDir(), fn, 'THIRD-PARTY-NOTICES.txt'), 'utf8')).toBe(notices);
+    const maps = ['main.mjs.map', ...readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.map')).map((f) => join('chunks', f))];
+    const packages = new Set(
+      maps.flatMap((m) => (JSON.parse(readFileSync(join(dir, m), 'utf8')) as { sources: string[] }).sources.flatMap((s) => /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(s)?.[1] ?? [])),
+    );
+    expect(packages.size).toBeGreaterThan(10);
+    const listed = new Set(notices.split('\n').map((l) => l.split(' ')[0]));
+    expect([...packages].filter((p) => !listed.has(p))).toEqual([]);
+    // The token function bundles zod (its input's check), and its notices say so.
+    expect(readFileSync(join(samBuildDir(), 'WebhookTokenFunction', 'token-resource.mjs'), 'utf8')).toContain('ZodError');
+    expect(listed.has('zod')).toBe(true);
   });
 
   it('the token custom resource function is built, without the webhook in it', () => {

@@ -90,6 +90,14 @@ describe('THIRD-PARTY-NOTICES', () => {
     expect(readFileSync(join(REPO_ROOT, 'dist', 'THIRD-PARTY-NOTICES'), 'utf8')).toBe(notices);
   });
 
+  it('is the file sam build copies into both functions (src/lambda/THIRD-PARTY-NOTICES.txt, current)', () => {
+    // template.yaml's esbuild entries copy it: SAM builds from src/, not from dist/. After a
+    // dependency change: npm run build && cp dist/THIRD-PARTY-NOTICES src/lambda/THIRD-PARTY-NOTICES.txt
+    expect(readFileSync(join(REPO_ROOT, 'src', 'lambda', 'THIRD-PARTY-NOTICES.txt'), 'utf8')).toBe(notices);
+    const template = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8');
+    expect(template.match(/EntryPoints: \[src\/lambda\/[\w-]+\.ts, src\/lambda\/THIRD-PARTY-NOTICES\.txt\]\n\s+Loader: \['\.txt=copy'\]/g)).toHaveLength(2);
+  });
+
   it('names the project and its own licence, as package.json and LICENSE give them', () => {
     expect(notices.split('\n')[0]).toBe(`Third-party software in ${project.name} ${project.version}`);
     expect(notices).toContain(`licensed under ${project.license} (LICENSE)`);
