@@ -6,7 +6,8 @@
  * (docker.io/library/yes), render would write a mirror's image there and make the manifest one the
  * API server admits. KUBECTL_SCALARS are tags for the yaml package (`customTags`) that read such
  * plain scalars as go-yaml does; `render` and `audit -f` compose manifests with them (quoted or
- * `!!str` scalars stay strings, as to kubectl). Scalars both read alike keep the core schema's tags.
+ * `!!str` scalars stay strings, as to kubectl), and read as strings the `0x` and `0o` integers past
+ * uint64 that go-yaml keeps as text. Scalars both read alike keep the core schema's tags.
  *
  * go-yaml v2's resolve (yaml.v2/resolve.go): a plain scalar in its table of booleans is one; one
  * that starts with a digit, `+` or `-` is, with every `_` removed, an integer when Go's
@@ -54,11 +55,6 @@ function goNumber(text: string): number | undefined {
   return GO_FLOAT.test(plain) ? Number(plain) : undefined;
 }
 
-/** What kubectl reads a plain scalar as when it is a boolean or a number; undefined for a string (or null). */
-export function kubectlScalar(text: string): boolean | number | undefined {
-  return BOOLEANS.get(text) ?? (/^(?:true|True|TRUE)$/.test(text) ? true : /^(?:false|False|FALSE)$/.test(text) ? false : goNumber(text));
-}
-
 /** A RegExp whose `test` is a predicate: the yaml package picks a plain scalar's tag with `tag.test.test(text)`. */
 class Predicate extends RegExp {
   constructor(private readonly accepts: (text: string) => boolean) {
@@ -74,11 +70,20 @@ class Predicate extends RegExp {
 const numberOnlyToKubectl = (text: string): boolean => goNumber(text) !== undefined && /_|^[-+]|^0[bBXO]|^0[0-7]/.test(text);
 
 /**
+ * Whether YAML 1.2's core schema reads as a number what go-yaml reads as a string: a `0x` or `0o`
+ * integer past uint64, which strconv refuses and go-yaml's float syntax does not take
+ * (`0xffffffffffffffffffff`), while the core schema reads any number of hex or octal digits.
+ */
+const stringOnlyToKubectl = (text: string): boolean => /^0[xo]/.test(text) && goNumber(text) === undefined;
+
+/**
  * Tags for the yaml package's `customTags` (ahead of the schema's own): the plain scalars kubectl
- * reads as booleans or numbers where YAML 1.2 reads strings. No `identify`: never used to write.
+ * reads as booleans or numbers where YAML 1.2 reads strings, and the reverse. No `identify`: never
+ * used to write.
  */
 export const KUBECTL_SCALARS = (tags: Tags): Tags => {
   const bool: ScalarTag = { tag: 'tag:yaml.org,2002:bool', default: true, test: new Predicate((s) => BOOLEANS.has(s)), resolve: (s) => BOOLEANS.get(s) };
   const number: ScalarTag = { tag: 'tag:yaml.org,2002:float', default: true, test: new Predicate(numberOnlyToKubectl), resolve: (s) => goNumber(s) };
-  return [bool, number, ...tags];
+  const string: ScalarTag = { tag: 'tag:yaml.org,2002:str', default: true, test: new Predicate(stringOnlyToKubectl), resolve: (s) => s };
+  return [bool, number, string, ...tags];
 };
