@@ -105,7 +105,7 @@ const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const field = (v: unknown, key: string): unknown => (isRecord(v) ? v[key] : undefined);
 
 /** The demo's algorithm in JS, over every container list of a Pod or a pod template. */
-export function minimalWebhook(body: unknown): unknown {
+function minimalWebhook(body: unknown): unknown {
   const request = field(body, 'request');
   const object = field(request, 'object');
   const template = field(field(object, 'spec'), 'template');

@@ -55,7 +55,7 @@ export interface PerEventResult {
 }
 
 /** The demo's prefix map over the bench rules' registries (the demo's `image_mirrors`). */
-export const DEMO_PREFIXES: readonly (readonly [string, string])[] = [
+const DEMO_PREFIXES: readonly (readonly [string, string])[] = [
   ['registry.k8s.io/', `${ECR}/k8s/`],
   ['gcr.io/', 'asia.gcr.io/'],
   ['quay.io/', 'mirror.example.com/quay/'],
@@ -91,7 +91,7 @@ function lcg(seed: number): () => number {
   };
 }
 
-export function mixEvents(count: number, event: (body: string) => Record<string, unknown>): MixEvent[] {
+function mixEvents(count: number, event: (body: string) => Record<string, unknown>): MixEvent[] {
   const random = lcg(16);
   const out: MixEvent[] = [];
   for (let n = 0; n < count; n++) {
@@ -119,7 +119,7 @@ const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const field = (v: unknown, key: string): unknown => (isRecord(v) ? v[key] : undefined);
 
 /** The demo's algorithm in plain JavaScript, as an async Lambda handler (see bench/demo-handler.py). */
-export function plainHandler(event: unknown): Promise<unknown> {
+function plainHandler(event: unknown): Promise<unknown> {
   const body: unknown = JSON.parse(String(field(event, 'body')));
   const request = field(body, 'request');
   const spec = field(field(request, 'object'), 'spec');

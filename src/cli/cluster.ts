@@ -68,7 +68,7 @@ export interface Cluster {
 }
 
 /** apiVersion of each kind audit lists (the versions every supported Kubernetes serves). */
-export const API_VERSIONS: Readonly<Record<string, string>> = {
+const API_VERSIONS: Readonly<Record<string, string>> = {
   Pod: 'v1',
   Deployment: 'apps/v1',
   ReplicaSet: 'apps/v1',

@@ -12,7 +12,7 @@ import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, 
 import { stdinWords } from './stdin-words.js';
 import { VERSION } from './version.js';
 
-export { type Command, EXIT, type Io, UsageError } from './common.js';
+export { EXIT, type Io } from './common.js';
 
 const HELP = `image-rewriter ${VERSION}: rewrite container image references in Kubernetes admission requests
 

@@ -290,7 +290,7 @@ function structuralProblem(node: RegexNode, insideRepeat: boolean): string | und
 }
 
 /** At most this many ambiguous repetitions or alternations in one regex (see `choicePoints`). */
-export const MAX_CHOICE_POINTS = 1;
+const MAX_CHOICE_POINTS = 1;
 
 // Character sets as bitmaps: one bit per ASCII character, and bit 128 for every other character
 // (image names are ASCII, so that bit only makes the analysis more conservative).

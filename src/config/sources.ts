@@ -12,10 +12,9 @@ import { type AdapterOptions, ENV, type Env, readSettings, type Settings } from 
 import type { WebhookTokens } from './token-check.js';
 import { describeToken, resolveToken } from './token.js';
 
-export { type Fetched, type ProviderDeps, type RulesProvider, type RulesState } from './refresh.js';
-export { type ClientSource, createRulesProvider, fileRules, fixedRules, inlineRules, RETRY_BASE_MS, RETRY_MAX_MS, type SharedRules, type SourceDeps, ssmRules, type SsmRulesOptions } from './rules-provider.js';
-export { DEFAULT_TTL_SECONDS, ENV, type Env, MAX_TTL_SECONDS, readSettings, type RulesSetting, type Settings, SourceError, type TokenSetting } from './settings.js';
-export { MIN_TOKEN_LENGTH, type WebhookTokens } from './token-check.js';
+export { type RulesProvider, type RulesState } from './refresh.js';
+export { createRulesProvider, fileRules, fixedRules, inlineRules, RETRY_BASE_MS, type SharedRules, type SourceDeps, ssmRules, type SsmRulesOptions } from './rules-provider.js';
+export { DEFAULT_TTL_SECONDS, type Env, readSettings, type Settings, SourceError } from './settings.js';
 export { describeToken, READ_TIMEOUT_MS, resolveToken } from './token.js';
 
 export interface Sources {

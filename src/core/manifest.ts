@@ -284,11 +284,6 @@ export function containerLabel(r: Pick<RewriteRecord, 'list' | 'containerName' |
   return `${r.list}[${index}]`;
 }
 
-/** The findings of one object: each container whose image the webhook would rewrite now. */
-export function findingsOf(o: ManifestObject, rewriter: Rewriter, scope: Scope = 'all'): Finding[] {
-  return auditOf(o, rewriter, scope).findings;
-}
-
 /**
  * The findings of one object, and the fields that could not be read: what the API server would
  * not accept (an image that is not a string), whose image is then not known. Render refuses such

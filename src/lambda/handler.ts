@@ -45,7 +45,7 @@ export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
  */
 export const LAMBDA_MAX_RESULT_BYTES = 6_291_556;
 
-export const HEALTH_PATH = '/healthz';
+const HEALTH_PATH = '/healthz';
 
 /** Every fixed message a client can get. */
 export const MESSAGES = {

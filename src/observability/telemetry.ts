@@ -99,7 +99,7 @@ export const Metric = {
 } as const;
 export type MetricName = (typeof Metric)[keyof typeof Metric];
 
-export const Dimension = { Outcome: 'Outcome' } as const;
+const Dimension = { Outcome: 'Outcome' } as const;
 
 /**
  * What happened to one request; the values of the `Outcome` dimension. `dryrun` is only a metric

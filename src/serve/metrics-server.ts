@@ -47,7 +47,7 @@ const KEEP_ALIVE_MS = 5000;
  * for good, and four such clients kept Prometheus out (src/serve/connections.ts bounds the webhook's
  * own connections the same way).
  */
-export const IDLE_CONNECTION_MS = KEEP_ALIVE_MS + REQUEST_MS;
+const IDLE_CONNECTION_MS = KEEP_ALIVE_MS + REQUEST_MS;
 
 export interface MetricsText {
   readonly contentType: string;

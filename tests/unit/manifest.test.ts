@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { containerLabel, decide, findingsOf, objectsOf, readObjects } from '../../src/core/manifest.js';
+import { auditOf, containerLabel, decide, objectsOf, readObjects } from '../../src/core/manifest.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
@@ -65,7 +65,7 @@ describe('readObjects', () => {
   });
 });
 
-describe('decide and findingsOf', () => {
+describe('decide and auditOf', () => {
   const pod = { pointer: '', object: { metadata: { name: 'p' }, spec }, group: '', version: 'v1', kind: 'Pod', namespace: undefined, name: 'p' } as const;
 
   it('patches as the webhook would, with pointers from the document', () => {
@@ -82,17 +82,17 @@ describe('decide and findingsOf', () => {
   });
 
   it('a finding per rewritten container; a container without a name is named by its list and index', () => {
-    expect(findingsOf({ ...pod, namespace: 'shop' }, rewriter)).toEqual([
+    expect(auditOf({ ...pod, namespace: 'shop' }, rewriter, 'all').findings).toEqual([
       { namespace: 'shop', kind: 'Pod', name: 'p', container: 'containers[0]', image: 'gcr.io/a', rewritten: 'asia.gcr.io/a', rule: 'gcr-asia' },
     ]);
-    expect(findingsOf({ ...pod, name: undefined }, rewriter)[0]).toMatchObject({ namespace: '', name: '' });
+    expect(auditOf({ ...pod, name: undefined }, rewriter, 'all').findings[0]).toMatchObject({ namespace: '', name: '' });
     expect(containerLabel({ list: 'initContainers', containerName: 'init', pointer: '/spec/initContainers/0/image' })).toBe('init');
     expect(containerLabel({ list: 'containers', containerName: undefined, pointer: '/odd' })).toBe('containers[?]');
   });
 
   it('a finding per rewritten image volume, named volumes/<name> (never taken for a container of that name)', () => {
     const object = { spec: { containers: [{ name: 'model', image: 'gcr.io/server' }], volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'model', image: { reference: 'gcr.io/models/llm:1' } }] } };
-    expect(findingsOf({ ...pod, object, namespace: 'ml' }, rewriter)).toEqual([
+    expect(auditOf({ ...pod, object, namespace: 'ml' }, rewriter, 'all').findings).toEqual([
       { namespace: 'ml', kind: 'Pod', name: 'p', container: 'model', image: 'gcr.io/server', rewritten: 'asia.gcr.io/server', rule: 'gcr-asia' },
       { namespace: 'ml', kind: 'Pod', name: 'p', container: 'volumes/model', image: 'gcr.io/models/llm:1', rewritten: 'asia.gcr.io/models/llm:1', rule: 'gcr-asia' },
     ]);
