@@ -30,6 +30,7 @@
  */
 import type { CompiledRule } from './rules.js';
 import { DOCKER_HUB_HOSTS } from './matched-name.js';
+import { literalPrefix } from './patterns.js';
 
 export type Scope = 'pods' | 'all';
 
@@ -95,55 +96,9 @@ function prefixRegex(prefix: string): string {
 /** Images that normalize to docker.io: short ones, and Docker Hub's hosts written out. */
 const DOCKER_HUB_IMAGE = ['[^/]*$', '[^/.:]*/', ...DOCKER_HUB_PREFIXES.map(prefixRegex)].join('|');
 
-const isQuantifier = (c: string | undefined): boolean => c === '?' || c === '*' || c === '+' || c === '{';
-
-/** True when the regex has a `|` outside any group or class (then it has no common prefix). */
-function hasTopLevelAlternation(source: string): boolean {
-  let depth = 0;
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') i++;
-    else if (inClass) inClass = c !== ']';
-    else if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) return true;
-  }
-  return false;
-}
-
-/** The literal text every match of the (implicitly anchored) regex starts with. */
-export function regexLiteralPrefix(source: string): string {
-  if (hasTopLevelAlternation(source)) return '';
-  let out = '';
-  let i = source.startsWith('^') ? 1 : 0;
-  while (i < source.length) {
-    const c = source[i] ?? '';
-    let literal: string;
-    let width: number;
-    if (c === '\\') {
-      const n = source[i + 1] ?? '';
-      if (!/^[./:@_-]$/.test(n)) break;
-      literal = n;
-      width = 2;
-    } else if (/^[a-z0-9/:@_-]$/i.test(c)) {
-      literal = c;
-      width = 1;
-    } else {
-      break;
-    }
-    // A quantified character may be absent or repeated: the prefix ends before it.
-    if (isQuantifier(source[i + width])) break;
-    out += literal;
-    i += width;
-  }
-  return out;
-}
-
 /** The literal prefix of the normalized names a rule can match. */
 function rulePrefix(rule: Pick<CompiledRule, 'kind' | 'pattern'>): string {
-  return rule.kind === 'match' ? rule.pattern : regexLiteralPrefix(rule.pattern);
+  return rule.kind === 'match' ? rule.pattern : literalPrefix(rule.pattern);
 }
 
 /** Could a normalized name starting with `prefix` be a Docker Hub name? */

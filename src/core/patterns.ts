@@ -42,17 +42,34 @@ function pieceAt(name: string, piece: string, at: number): boolean {
   return true;
 }
 
+/** True when the regex has a `|` outside any group or class (a branch that may start otherwise). */
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
 /**
  * Text every name a regex rule matches starts with (`gcr.io/` for `gcr\.io/(.*)`), read from the
  * start of the source: plain characters and escaped punctuation, up to the first other construct
  * (a class, a group, `.`, an escape of a letter or digit), after a leading `^`; a character followed
- * by a quantifier is not required. A source with a `|` anywhere has none (the alternation may be
- * at the top). Only ever too short, never wrong: it lets the rewriter skip a regex without running
- * it. Written by hand, since reading more would need the regex parser, which src/core does not
- * carry.
+ * by a quantifier is not required. A source with a `|` outside its groups and classes has none
+ * (`docker\.io/library/(nginx|redis)` has `docker.io/library/`). Only ever too short, never wrong:
+ * it lets the rewriter skip a regex without running it, the load's checks decide by it, and
+ * `webhook-config`'s matchCondition sends only the images that start with it. Written by hand,
+ * since reading more would need the regex parser, which src/core does not carry.
  */
 export function literalPrefix(source: string): string {
-  if (source.includes('|')) return '';
+  if (hasTopLevelAlternation(source)) return '';
   let out = '';
   // A leading `^` is the anchoring the rewriter adds anyway (`^gcr\.io/(.*)$`): without this, an
   // anchored regex had no literal, so it was tried for every image, and 10,000 of them skipped the

@@ -191,7 +191,7 @@ function literalBrace(source: string): string | undefined {
 /** The character at `i` of a regex source when it stands for itself, must be matched there, and no name holds it. */
 function oddCharacterAt(source: string, i: number): string | undefined {
   const c = source[i];
-  // An alternation anywhere: another branch may match where this one cannot (`literalPrefix` is '' then too).
+  // An alternation anywhere: another branch may match where this one cannot.
   if (c === undefined || source.includes('|')) return undefined;
   let char: string;
   let next: number;

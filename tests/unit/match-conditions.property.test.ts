@@ -8,7 +8,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { evaluate } from '@marcbachmann/cel-js';
 import fc from 'fast-check';
-import { imageRegex, matchableImages, matchConditionExpression, regexLiteralPrefix, type Scope } from '../../src/core/match-conditions.js';
+import { imageRegex, matchableImages, matchConditionExpression, type Scope } from '../../src/core/match-conditions.js';
+import { literalPrefix } from '../../src/core/patterns.js';
 import type { Rewriter } from '../../src/core/rules.js';
 import { path, reference, tag } from '../helpers/arbitraries.js';
 import { fixture, fixtureNames, TEST_ENV } from '../helpers/fixtures.js';
@@ -303,7 +304,7 @@ describe("within the API server's CEL limits", () => {
   });
 });
 
-describe('regexLiteralPrefix', () => {
+describe('literalPrefix, as the matchCondition reads a regex rule', () => {
   it.each([
     ['gcr\\.io/(.*)', 'gcr.io/'],
     ['^quay\\.io/org/([^/]+)', 'quay.io/org/'],
@@ -322,6 +323,6 @@ describe('regexLiteralPrefix', () => {
     ['gcr\\.io/a\\(|quay\\.io/.*', ''],
     ['gcr\\.io/[ab(]x|quay\\.io/.*', ''],
   ])('%s -> %s', (source, prefix) => {
-    expect(regexLiteralPrefix(source)).toBe(prefix);
+    expect(literalPrefix(source)).toBe(prefix);
   });
 });

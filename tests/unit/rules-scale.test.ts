@@ -236,6 +236,7 @@ describe('many rules', () => {
     expect(literalPrefix('gcr\\.io/(.*)')).toBe('gcr.io/');
     expect(literalPrefix('ab?c')).toBe('a');
     expect(literalPrefix('a\\.b|c')).toBe('');
+    expect(literalPrefix('docker\\.io/library/(nginx|redis)')).toBe('docker.io/library/');
     expect(literalPrefix('a\\cb')).toBe('a');
     expect(literalPrefix('^gcr\\.io/(.*)$')).toBe('gcr.io/');
   });

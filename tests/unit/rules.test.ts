@@ -867,6 +867,12 @@ describe('validation warnings', () => {
       doc: "exclude: [docker.io/library]\nrules:\n  - {name: lib, regex: 'docker\\.io/library/ng(.*)', replace: mirror.example.com/ng$1}\n",
       want: 'rules[0]: rule "lib" is never used: exclude "docker.io/library" covers every name it matches',
     },
+    {
+      // check-config said "ok": a `|` in a group was read as one that may start another branch.
+      why: 'a regex rule with an alternation in a group, whose literal start an exclude covers',
+      doc: "exclude: [gcr.io/team]\nrules:\n  - {name: team, regex: 'gcr\\.io/team/(app|web)', replace: mirror.example.com/team/$1}\n",
+      want: 'rules[0]: rule "team" is never used: exclude "gcr.io/team" covers every name it matches',
+    },
     { why: 'no rules', doc: 'rules: []\n', want: 'rules: no rules: nothing will be rewritten' },
     {
       // check-config --strict said "ok"; the rule applies in no namespace.
