@@ -2,10 +2,10 @@
  * A rules document read by the YAML parser: its value and warnings, or its errors as issues (a
  * syntax error, a duplicate key, an unknown tag), each with its line and column, never thrown.
  *
- * Its own module because it is the only user of `yaml` (the largest part of the Lambda bundle):
- * the Lambda loads it with `import()` only for a document that is neither JSON nor in the subset
- * src/config/yaml-subset.ts reads (src/config/load-async.ts), so most documents never compile it at
- * a cold start.
+ * Its own module because it is, with ./yaml-read.ts, the rules' only user of `yaml` (the largest
+ * part of the Lambda bundle): the Lambda loads it with `import()` only for a document that is
+ * neither JSON nor in the subset src/config/yaml-subset.ts reads (src/config/load-async.ts), so
+ * most documents never compile it at a cold start.
  */
 import { type Document, isAlias, visit, type YAMLError } from 'yaml';
 import { parseDocumentUnique, TOO_DEEP } from './yaml-read.js';

@@ -1,7 +1,7 @@
 /**
  * The two small matchers the rules need that must not backtrack: namespace globs, and the literal
  * text a regex rule's names start with (which lets the rewriter skip regex rules without running
- * them). Pure.
+ * them, and `webhook-config`'s matchCondition leave out images no rule can take). Pure.
  */
 
 /**

@@ -1,9 +1,9 @@
 /**
  * The Prometheus metrics of `serve --metrics-listen`: the webhook's EMF metrics (./telemetry.ts)
  * counted again from the same events (its `MetricsTap`), in a registry of their own, beside
- * prom-client's process metrics. Only `serve` with the flag loads this module (an import() in
- * src/cli/serve.ts): the Lambda's bundle holds no prom-client at all, and the CLI's holds it in a
- * chunk of its own (scripts/build.mjs checks both).
+ * prom-client's process metrics. Only `serve` with the flag loads this module (through the import()
+ * of src/cli/serve-metrics.ts in src/cli/serve.ts): the Lambda's bundle holds no prom-client at
+ * all, and the CLI's holds it in a chunk of its own (scripts/build.mjs checks both).
  *
  * Labels stay few: `outcome` (the nine of OUTCOMES, each series there from the start) and `rule`
  * (the names of the rules in force, which the rules document bounds; every rule by its own name,
