@@ -1,7 +1,9 @@
 /**
  * Reading untrusted JSON: plain-object and list checks and own-property access that never reach the
- * prototype (a `__proto__` key is data). The one `isRecord` of the code base. Writing JSON text
- * that carries strings from requests: bidirectional-text controls escaped.
+ * prototype (a `__proto__` key is data). The one `isRecord` of the code base, but for the copies
+ * src/verify keeps so that its lazily loaded chunk shares no module with the Lambda's entry
+ * (src/verify/platform.ts says why). Writing JSON text that carries strings from requests:
+ * bidirectional-text controls escaped.
  */
 
 /** A plain JSON object (not null, not an array). */
