@@ -32,7 +32,7 @@ import { escapeLineUnsafe, isPlainJsonText, quote } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
 
-export type { LineSink, LogLevel, StreamWrite } from './json-log.js';
+export type { LogLevel, StreamWrite } from './json-log.js';
 export type Logger = JsonLogger;
 /** The EMF metrics of a process, and the tap that sees what they record (`serve --metrics-listen` only). */
 export type Metrics = EmfMetrics & { readonly tap?: MetricsTap | undefined };

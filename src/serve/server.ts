@@ -38,7 +38,7 @@ import { requestListener } from './requests.js';
 
 // The serve command and the tests start the server through this module.
 export { DEFAULT_MAX_BODY_BYTES, ServeError } from './options.js';
-export type { ProxyHandler, ServerOptions, ServerTimeouts } from './options.js';
+export type { ProxyHandler, ServerOptions } from './options.js';
 
 export interface RunningServer {
   /** The bound address (`127.0.0.1`, `::`). */
