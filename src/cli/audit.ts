@@ -24,12 +24,11 @@
  * controller's template is what needs the fix. Pods are always listed, whoever owns them: they are
  * what pulls, and what a rollout restart replaces.
  */
-import { type Command, EXIT, type Io, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, type Io, isDnsSubdomain, namespaceFlag, namespaceLimitedNote, openCliSources, parseFlags, UsageError } from './common.js';
 import { calledFor, clusterSelection, DEFAULT_CONFIGURATION_NAME, fileSelection, isSelectionInput, type Selection, type SelectionRead } from './audit-selection.js';
 import { fileObjects } from './audit-input.js';
 import { readManifests } from './render.js';
 import { EXCLUDED_NAMESPACES } from './webhook-config.js';
-import { isDnsSubdomain } from './webhook-endpoint.js';
 import { type InvalidRecord, MIRROR_POD_ANNOTATION } from '../core/admission.js';
 import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectLabel, SCOPES, type Scope } from '../core/manifest.js';
 import { namespaceLimitedRules } from '../core/explain.js';

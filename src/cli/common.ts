@@ -1,7 +1,8 @@
 /**
  * What every command shares, in a leaf module so that commands never import the dispatcher
- * (src/cli/main.ts): the injected streams and environment, the exit codes, the usage error, and
- * the one way a command gets its configuration (src/config/sources.ts, like the Lambda).
+ * (src/cli/main.ts): the injected streams and environment, the exit codes, the usage error, the
+ * flags' parsing and Kubernetes name checks, and the one way a command gets its configuration
+ * (src/config/sources.ts, like the Lambda).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { lazyAwsClients } from '../config/aws-clients.js';
@@ -12,7 +13,6 @@ import { describeRules, openSources, type SharedRules, type Sources } from '../c
 import type { Log } from '../observability/log.js';
 import { createObservability, type Logger, type Metrics } from '../observability/telemetry.js';
 import { printable } from '../core/json.js';
-import { DNS_LABEL_RULE, isDnsLabel } from './webhook-endpoint.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -83,6 +83,15 @@ export function namespaceLimitedNote(names: readonly string[], command: 'render'
   const text = names.length === 1 ? `rule ${shown} applies only in the namespaces it lists` : `rules ${shown} apply only in the namespaces they list`;
   return `note: ${text}, where an image of an object without metadata.namespace would be rewritten: give --namespace NS to ${command} the objects applied in NS`;
 }
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A DNS-1123 label: a namespace name (`audit -n`), a Service name. */
+export const isDnsLabel = (s: string): boolean => s.length <= 63 && DNS_LABEL.test(s);
+/** A DNS-1123 subdomain: an object name (`--name`), a Service path segment (the token). */
+export const isDnsSubdomain = (s: string): boolean => s.length <= 253 && DNS_SUBDOMAIN.test(s);
+export const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
 
 /**
  * `-n ""` (a script's `-n "$NS"` with NS unset) names no namespace: refused, since taking it as

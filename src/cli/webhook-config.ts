@@ -41,14 +41,14 @@
  */
 import { readUpTo } from '../config/bounded-read.js';
 import { Document } from 'yaml';
-import { type Command, EXIT, parseFlags, UsageError } from './common.js';
+import { type Command, EXIT, isDnsSubdomain, parseFlags, UsageError } from './common.js';
 import { describeSystemError } from '../config/system-error.js';
 import { ADMISSION_REVIEW_VERSIONS, OPT_IN_LABEL, OPT_IN_VALUE, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
 import { imageRegex, type MatchCondition, matchConditionExpression, matchConditions, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { readConditionRules } from './webhook-config-rules.js';
-import { caBundleProblem, type ClientConfig, isDnsSubdomain, parseService, privateHostWithoutCa, serviceHost, urlProblem, urlWarning } from './webhook-endpoint.js';
+import { caBundleProblem, type ClientConfig, parseService, privateHostWithoutCa, serviceHost, urlProblem, urlWarning } from './webhook-endpoint.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';

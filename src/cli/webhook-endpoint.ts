@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { MIN_TOKEN_LENGTH, TOKEN_CHARS, tokenProblem } from '../config/token-check.js';
+import { DNS_LABEL_RULE, isDnsLabel, isDnsSubdomain } from './common.js';
 
 /** The port the API server calls a Service on when none is given (its own default). */
 const DEFAULT_SERVICE_PORT = 443;
@@ -124,16 +125,8 @@ function awsUrlWithoutToken(url: URL, consequence: string): string | undefined {
   return undefined;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** A DNS-1123 label: a namespace name (`audit -n`), a Service name. */
-export const isDnsLabel = (s: string): boolean => s.length <= 63 && DNS_LABEL.test(s);
-/** A DNS-1123 subdomain: an object name (`--name`), a Service path segment (the token). */
-export const isDnsSubdomain = (s: string): boolean => s.length <= 253 && DNS_SUBDOMAIN.test(s);
 const SERVICE_TOKEN_RULE =
   'with --service must be lower-case letters, digits, "-" and "." (starting and ending with a letter or digit, at most 253 characters): the API server refuses any other path segment for a Service (e.g. a token made with openssl rand -hex 32)';
-export const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
 const SERVICE_FORM = '--service must be NAMESPACE/NAME or NAMESPACE/NAME:PORT (e.g. image-rewriter/image-rewriter:443)';
 
 /** `NAMESPACE/NAME[:PORT]` and the token as clientConfig.service, or every problem with them. */
@@ -148,7 +141,7 @@ export function parseService(spec: string, token: string | undefined): { readonl
   } else {
     for (const [what, value] of [['namespace', namespace], ['name', name]] as const) {
       if (value === '') problems.push(`${SERVICE_FORM}: the ${what} is empty: ${spec}`);
-      else if (value.length > 63 || !DNS_LABEL.test(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${value}`);
+      else if (!isDnsLabel(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${value}`);
     }
     if (!(port >= 1 && port <= MAX_PORT)) problems.push(`--service port must be a whole number from 1 to ${MAX_PORT} (the Service's port, not the container's; default ${DEFAULT_SERVICE_PORT}): ${spec}`);
   }

@@ -387,6 +387,12 @@ describe('the architecture of src/', () => {
     expect(importers).toEqual(['config/sdk-secrets-manager.ts', 'config/sdk-ssm.ts', 'lambda/token-resource.ts', 'verify/sdk-ecr.ts']);
   });
 
+  it("src/cli/common.ts, the commands' leaf module of shared helpers (docs/design.md), imports no other module of src/cli", () => {
+    // A command's own module imported here is loaded by every command (webhook-endpoint.ts, with
+    // node:crypto and node:net, was, for its DNS name checks).
+    expect(imports.filter((i) => i.from === 'cli/common.ts' && folderOf(i.to) === 'cli').map((i) => i.specifier)).toEqual([]);
+  });
+
   it('no source file is longer than 500 lines', () => {
     const long = sourceFiles(SRC)
       .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n').length }))
