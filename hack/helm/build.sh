@@ -9,12 +9,14 @@
 # hack/helm/v4/go.mod: helm.sh/helm/v4), so a bump is one `pin` command.
 # Cache: ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}/helm-v<VERSION>/bin/helm,
 # built in a temp dir and renamed into place only when complete.
-# Env: HELM_BUILD_JOBS (go build -p, default: nproc).
+# Env: HELM_BUILD_JOBS (go build -p, default: the number of CPUs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/retry.sh
 source "$HERE/../lib/retry.sh"
+# shellcheck source=../lib/publish-dir.sh
+source "$HERE/../lib/publish-dir.sh"
 export GOWORK=off CGO_ENABLED=0
 
 T0=$(date +%s)
@@ -53,18 +55,19 @@ TMP=$(mktemp -d "$CACHE/.$NAME.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 mkdir "$TMP/bin"
-log "building helm $VERSION into $DEST (go $(go env GOVERSION), -p ${HELM_BUILD_JOBS:-$(nproc)})"
+JOBS=${HELM_BUILD_JOBS:-$(build_jobs)}
+log "building helm $VERSION into $DEST (go $(go env GOVERSION), -p $JOBS)"
 # The modules first, again after a failure (hack/lib/retry.sh); the build then reads them offline.
 retry_fetch helm-build go -C "$MOD" list -deps "helm.sh/helm/v$MAJOR/cmd/helm" >/dev/null
 # helm's Makefile stamps internal/version.version the same way.
-(cd "$MOD" && go build -trimpath -pgo=off -p "${HELM_BUILD_JOBS:-$(nproc)}" \
+(cd "$MOD" && go build -trimpath -pgo=off -p "$JOBS" \
   -ldflags "-s -w -X helm.sh/helm/v$MAJOR/internal/version.version=v$VERSION" \
   -o "$TMP/bin/helm" "helm.sh/helm/v$MAJOR/cmd/helm")
 "$TMP/bin/helm" version >/dev/null || { echo "the built helm does not run" >&2; exit 1; }
 printf 'helm=%s\ngo=%s\n' "$VERSION" "$(go env GOVERSION)" >"$TMP/BUILDINFO"
 chmod 755 "$TMP"
 if [[ -e $DEST && ! -x $DEST/bin/helm ]]; then rm -rf "$DEST"; fi
-if ! mv -T "$TMP" "$DEST" 2>/dev/null; then
+if ! publish_dir "$TMP" "$DEST"; then
   [[ -x $DEST/bin/helm ]] || { echo "cannot publish $DEST" >&2; exit 1; }
 fi
 log "done: $(du -sh "$DEST/bin/helm" | cut -f1)"

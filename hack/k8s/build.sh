@@ -16,12 +16,14 @@
 # Cache: ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}/k8s-v<K8S>-etcd-v<ETCD>/bin/
 # The build goes into a temp dir next to it and is renamed into place only when all four
 # binaries are there, so an interrupted build never leaves a half-filled cache entry.
-# Env: K8S_BUILD_JOBS (go build -p, default: nproc), SOURCE_DATE_EPOCH (stamped build date).
+# Env: K8S_BUILD_JOBS (go build -p, default: the number of CPUs), SOURCE_DATE_EPOCH (stamped build date).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/retry.sh
 source "$HERE/../lib/retry.sh"
+# shellcheck source=../lib/publish-dir.sh
+source "$HERE/../lib/publish-dir.sh"
 # An optional first argument 1.NN selects the module dir hack/k8s/v1.NN instead of hack/k8s.
 if [[ ${1:-} =~ ^1\.[0-9]+$ ]]; then
   if [[ ${2:-} == pin ]]; then
@@ -115,18 +117,24 @@ TMP=$(mktemp -d "$CACHE/.$NAME.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 mkdir "$TMP/bin"
-log "building k8s $K8S_VERSION + etcd $ETCD_VERSION into $DEST (go $(go env GOVERSION), -p ${K8S_BUILD_JOBS:-$(nproc)})"
+JOBS=${K8S_BUILD_JOBS:-$(build_jobs)}
+log "building k8s $K8S_VERSION + etcd $ETCD_VERSION into $DEST (go $(go env GOVERSION), -p $JOBS)"
 
 MINOR=${K8S_VERSION#1.}
 MINOR=${MINOR%%.*}
-BUILD_DATE=$(date -u ${SOURCE_DATE_EPOCH:+--date=@$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
+if [[ -n ${SOURCE_DATE_EPOCH:-} ]]; then
+  # GNU date reads the epoch with -d, BSD date (macOS) with -r.
+  BUILD_DATE=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+else
+  BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+fi
 ldx=()
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldx+=("-X $pkg.gitVersion=v$K8S_VERSION" "-X $pkg.gitMajor=1" "-X $pkg.gitMinor=$MINOR"
     "-X $pkg.gitTreeState=clean" "-X $pkg.buildDate=$BUILD_DATE"
     "-X $pkg.gitCommit=") # the proxy does not tell the commit; blank beats "$Format:%H$"
 done
-COMMON=(-trimpath -pgo=off -p "${K8S_BUILD_JOBS:-$(nproc)}")
+COMMON=(-trimpath -pgo=off -p "$JOBS")
 K8S_TAGS=selinux,notest,grpcnotrace # as upstream hack/lib/golang.sh for non-debug builds
 K8S_PKGS=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
   k8s.io/kubernetes/cmd/kubectl)
@@ -150,10 +158,10 @@ printf 'k8s=%s\netcd=%s\ngo=%s\nbuilt=%s\n' "$K8S_VERSION" "$ETCD_VERSION" "$(go
   "$BUILD_DATE" >"$TMP/BUILDINFO"
 chmod 755 "$TMP" # mktemp makes it 0700
 
-# Atomic publish. rm only an incomplete leftover; `mv -T` fails instead of nesting if a
+# Atomic publish. rm only an incomplete leftover; publish_dir fails instead of nesting if a
 # concurrent build won the race, in which case its (complete) result is used.
 if [[ -e $DEST ]] && ! complete "$DEST"; then rm -rf "$DEST"; fi
-if ! mv -T "$TMP" "$DEST" 2>/dev/null; then
+if ! publish_dir "$TMP" "$DEST"; then
   complete "$DEST" || { echo "cannot publish $DEST" >&2; exit 1; }
 fi
 log "done: $(du -sh "$DEST/bin" | cut -f1) in $DEST/bin"

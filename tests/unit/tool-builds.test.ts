@@ -2,7 +2,8 @@
  * The tool builds `npm run demo` and `npm run test:e2e` start with (hack/k8s/build.sh,
  * hack/registry/build.sh through hack/lib/go-build.sh) on a machine without Go and with nothing
  * cached: a newcomer's first run. They must say that Go is what is missing, not leave a trail of
- * "go: command not found", and leave nothing half-made in the cache.
+ * "go: command not found", and leave nothing half-made in the cache. And on macOS's tools (BSD mv,
+ * no nproc): a build publishes its tree in the cache there too (hack/lib/publish-dir.sh).
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -142,5 +143,73 @@ esac`),
     expect(r.stderr).toContain('build-registry: failed 3 times, giving up: go -C ');
     const cache = go.env['IMAGE_REWRITER_CACHE'] ?? '';
     expect(readdirSync(cache).flatMap((d) => readdirSync(join(cache, d)))).toEqual([]);
+  });
+});
+
+describe('tool builds with the tools macOS has (BSD mv, without -T; no nproc)', () => {
+  /** A PATH with a `go` that "builds" (an empty script per binary), an `mv` that refuses -T as BSD mv does, and no nproc. */
+  function macTools(name: string): Record<string, string> {
+    const dir = join(scratch, name);
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of [...TOOLS, 'chmod', 'du', 'cut', 'ls', 'head', 'getconf']) {
+      const found = which(tool);
+      if (found !== undefined) symlinkSync(found, join(bin, tool));
+    }
+    const script = (body: string): string => `#!${join(bin, 'bash')}\n${body}\n`;
+    const realMv = which('mv') ?? '/bin/mv';
+    writeFileSync(join(bin, 'mv'), script(`for a in "$@"; do [[ $a == -T ]] && { echo "mv: illegal option -- T" >&2; exit 64; }; done\nexec ${realMv} "$@"`), { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'go'),
+      script(`[[ $1 == -C ]] && shift 2
+case $1 in
+  env) echo go1.26.0 ;;
+  build) while [[ $# -gt 0 && $1 != -o ]]; do shift; done; out=$2; shift 2
+         while [[ $1 == -* ]]; do shift; done
+         if [[ $out == */ ]]; then for p in "$@"; do printf '#!/bin/sh\\n' >"$out\${p##*/}"; chmod +x "$out\${p##*/}"; done
+         else printf '#!/bin/sh\\n' >"$out"; chmod +x "$out"; fi ;;
+esac`),
+      { mode: 0o755 },
+    );
+    return { PATH: bin, HOME: dir, IMAGE_REWRITER_CACHE: join(dir, 'cache') };
+  }
+  const run = (env: Record<string, string>, script: string, args: readonly string[] = []) => spawnSync(join(env['PATH'] ?? '', 'bash'), [join(REPO_ROOT, script), ...args], { env, encoding: 'utf8', timeout: 30_000 });
+
+  // Before, the tree was published with GNU `mv -T` (and `nproc` gave go build -p): on macOS a cold
+  // build of npm run demo ran to the end, then failed with "cannot publish".
+  it.each([
+    ['hack/k8s/build.sh', [], /\/k8s-v[\d.]+-etcd-v[\d.]+\/bin$/, ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl']],
+    ['hack/helm/build.sh', ['3'], /\/helm-v3\.[\d.]+\/bin\/helm$/, []],
+  ])('%s builds and publishes its tree, and reuses it the next time', (script, args, printed, binaries) => {
+    const env = macTools(`mac-${script.split('/')[1] ?? ''}`);
+    const r = run(env, script, args);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.not.stringMatching(/illegal option|nproc|cannot publish/) });
+    const out = r.stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect(out).toMatch(printed);
+    for (const b of binaries) accessSync(join(out, b), constants.X_OK);
+    if (binaries.length === 0) accessSync(out, constants.X_OK);
+    const cache = env['IMAGE_REWRITER_CACHE'] ?? '';
+    expect(readdirSync(cache).filter((d) => d.startsWith('.'))).toEqual([]);
+    const again = run(env, script, args);
+    expect({ status: again.status, stdout: again.stdout }).toEqual({ status: 0, stdout: r.stdout });
+    expect(again.stderr).toContain('cached: ');
+  });
+
+  it.each([
+    ['before publish_dir looks', false],
+    ['between its look and its rename (BSD and GNU mv then move the tree into it)', true],
+  ])('publish_dir, when another build published first %s: fails, and leaves that tree as it was', (_when, race) => {
+    const dir = join(scratch, `publish-race-${String(race)}`);
+    mkdirSync(join(dir, '.tmp.1', 'bin'), { recursive: true });
+    writeFileSync(join(dir, '.tmp.1', 'bin', 'ours'), '');
+    const theirs = 'mkdir -p "$2/bin" && : >"$2/bin/theirs"';
+    const body = [
+      `source ${JSON.stringify(join(REPO_ROOT, 'hack', 'lib', 'publish-dir.sh'))}`,
+      race ? `mv() { ${theirs}; command mv "$@"; }` : theirs,
+      'publish_dir "$1" "$2"; echo "status $?"',
+    ].join('\n');
+    const r = spawnSync('bash', ['-c', body, 'x', join(dir, '.tmp.1'), join(dir, 'dest')], { encoding: 'utf8' });
+    expect(r.stdout).toBe('status 1\n');
+    expect(readdirSync(join(dir, 'dest'), { recursive: true }).sort()).toEqual(['bin', join('bin', 'theirs')]);
   });
 });
