@@ -2,12 +2,14 @@
  * hack/node/install-node.sh, without the network: `npm` on PATH is a stand-in that packs a tarball
  * of our own (or fails), so what is checked is the script's own part: a tarball whose sha512 is not
  * the one hack/node/node.lock pins is refused and leaves nothing in the cache; an install whose
- * stamp matches is reused without calling npm; a stale stamp is replaced.
+ * stamp matches is reused without calling npm; a stale stamp is replaced. On a machine without
+ * util-linux's `flock` (macOS: npm test runs there too), a stand-in that takes no lock is on PATH:
+ * what is checked here is not the lock.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -22,12 +24,15 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** A directory with an `npm` that runs `body` (a shell script), first on PATH. */
+const hasFlock = (process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'flock')));
+
+/** A directory with an `npm` that runs `body` (a shell script), first on PATH; and a `flock` where the machine has none. */
 function fakeNpm(name: string, body: string): string {
   const bin = join(scratch, name);
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, 'npm'), `#!/bin/sh\n${body}\n`);
   chmodSync(join(bin, 'npm'), 0o755);
+  if (!hasFlock) writeFileSync(join(bin, 'flock'), '#!/bin/sh\n', { mode: 0o755 });
   return bin;
 }
 
