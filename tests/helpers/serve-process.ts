@@ -5,8 +5,8 @@
  * which hands one to a test's scenario and then, passed or failed, kills it and waits for its exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { TEST_ENV } from './fixtures.js';
+import { childrenOf } from './processes.js';
 
 export type LogLine = Record<string, unknown>;
 
@@ -89,11 +89,6 @@ export function startServe({ cli, args, env = {}, nodeArgs = [] }: ServeOptions)
       return exited;
     },
   };
-}
-
-/** The worker processes of a primary (Linux /proc). */
-export function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
 }
 
 /** Unless it has exited: SIGKILL to `child` and to the workers it still has; then its exit, awaited. */

@@ -20,8 +20,12 @@ import { MAX_CONNECTIONS_PER_CLIENT, MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION, star
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
+import { canBindAll, itWhere } from '../helpers/platform.js';
 import { startServeCli } from '../helpers/serve-cli.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+
+/** Clients from other loopback addresses than 127.0.0.1 (Linux has them all; macOS not unless aliased: tests/helpers/platform.ts). */
+const loopbacks = await canBindAll(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']);
 
 function get(port: number, method = 'GET', path = '/metrics'): Promise<{ status: number; type: string | undefined; allow: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
@@ -65,7 +69,7 @@ describe('the metrics server', () => {
     }
   });
 
-  it('lets one client address hold only a few connections: idle ones from another address leave the scraper its slot', async () => {
+  itWhere(loopbacks)('lets one client address hold only a few connections: idle ones from another address leave the scraper its slot', async () => {
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
     const held: Socket[] = [];
     try {
@@ -89,7 +93,7 @@ describe('the metrics server', () => {
     }
   });
 
-  it('holds at most 16 connections in all, from any number of addresses', async () => {
+  itWhere(loopbacks)('holds at most 16 connections in all, from any number of addresses', async () => {
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect: () => Promise.resolve({ contentType: 'text/plain', text: 'm_total 1\n' }) });
     const held: Socket[] = [];
     try {

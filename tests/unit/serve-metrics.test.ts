@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -22,7 +22,8 @@ import { bundleCliSplit } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
-import { childrenOf, killAndWait, type Served, startServe } from '../helpers/serve-process.js';
+import { childrenOf, listeningPorts } from '../helpers/processes.js';
+import { killAndWait, type Served, startServe } from '../helpers/serve-process.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
 type LogLine = Record<string, unknown>;
@@ -107,28 +108,6 @@ function sample(text: string, series: string): number | undefined {
 const DEMO = String(loadEvent('rest-pod-v1beta1-demo.json')['body']);
 const review = (port: number, token = EVENT_TOKEN, body = DEMO): Promise<number> =>
   httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${token}`, body, headers: { 'content-type': 'application/json' } }).then((a) => a.status);
-
-/** The TCP ports `pid` listens on (Linux /proc): its sockets' inodes in the listening state. */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set(
-    readdirSync(`/proc/${String(pid)}/fd`).flatMap((fd) => {
-      try {
-        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${String(pid)}/fd/${fd}`))?.[1] ?? ''];
-      } catch {
-        return [];
-      }
-    }),
-  );
-  const ports = ['tcp', 'tcp6'].flatMap((t) =>
-    readFileSync(`/proc/${String(pid)}/net/${t}`, 'utf8')
-      .split('\n')
-      .slice(1)
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f[3] === '0A' && inodes.has(f[9] ?? ''))
-      .map((f) => Number.parseInt(f[1]?.split(':')[1] ?? '', 16)),
-  );
-  return ports.sort((a, b) => a - b);
-}
 
 async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = performance.now() + ms;

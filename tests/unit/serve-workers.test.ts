@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { Agent } from 'node:https';
 import { Socket } from 'node:net';
@@ -22,7 +22,8 @@ import { bundleCli, bundleScript } from '../helpers/cli-bundle.js';
 import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
-import { childrenOf, killAndWait, type LogLine, type Served, withServe } from '../helpers/serve-process.js';
+import { childrenOf, rssKiB } from '../helpers/processes.js';
+import { killAndWait, type LogLine, type Served, withServe } from '../helpers/serve-process.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
 let pki: TestPki;
@@ -746,8 +747,6 @@ function expectWholeInOrder(lines: readonly string[], worker: number): void {
   expect(own.slice(-2)).toEqual([{ worker, msg: 'shutting down' }, { worker, msg: 'stopped', lines: count }]);
 }
 
-const memoryKiB = (pid: number, field: 'VmHWM' | 'VmRSS'): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1]);
-
 describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
   // Regression: each worker wrote to the shared stderr itself; a line over PIPE_BUF (4 KiB) took
   // several writes, and another worker's write landed between them: broken JSON for the collector.
@@ -800,7 +799,7 @@ describe('serve --workers: log lines of 10 to 100 KB into one pipe', () => {
       p.reader.pause();
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const pid = p.child.pid ?? 0;
-      expect(memoryKiB(pid, 'VmRSS')).toBeLessThan(150 * 1024);
+      expect(rssKiB(pid)).toBeLessThan(150 * 1024);
       p.reader.resume();
       await until('more lines from both workers', enough(80));
       p.child.kill('SIGTERM');
