@@ -1,7 +1,7 @@
 /**
  * The Go peer-like baseline of section 4 (bench/go-webhook: a standard-library Go HTTPS mutating
  * webhook with one prefix rule), built with the local Go toolchain into
- * ~/.cache/image-rewriter/go-webhook-<hash of its source>/ (the pattern of hack/'s tool builds:
+ * <tool cache>/go-webhook-<hash of its source>/ (the cache and pattern of hack/'s tool builds:
  * built once, reused), and the check of its answers. It needs nothing from the module proxy. When
  * there is no `go`, or the build fails, section 4 runs without it and says why.
  */
@@ -15,6 +15,15 @@ import type { Variant, Workload } from './workloads.js';
 /** The one rule the Go webhook applies (one of the bench rules: gcr.io -> asia.gcr.io). */
 export const GO_RULE = { from: 'gcr.io/', to: 'asia.gcr.io/' } as const;
 
+/**
+ * The tool cache, as hack/'s scripts name it: IMAGE_REWRITER_CACHE, else $XDG_CACHE_HOME/image-rewriter,
+ * else ~/.cache/image-rewriter; a variable set but empty counts as unset, as the shell's `:-` has it.
+ */
+export function toolCache(env: NodeJS.ProcessEnv, home: string): string {
+  const set = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  return set('IMAGE_REWRITER_CACHE') ?? join(set('XDG_CACHE_HOME') ?? join(home, '.cache'), 'image-rewriter');
+}
+
 /** The Go webhook's binary, built if needed; or why there is none. */
 export function goPeerBinary(repoRoot: string, progress: (s: string) => void): { path: string } | { problem: string } {
   const dir = join(repoRoot, 'bench', 'go-webhook');
@@ -23,7 +32,7 @@ export function goPeerBinary(repoRoot: string, progress: (s: string) => void): {
     .update(readFileSync(join(dir, 'go.mod')))
     .digest('hex')
     .slice(0, 16);
-  const out = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'image-rewriter', `go-webhook-${hash}`);
+  const out = join(toolCache(process.env, homedir()), `go-webhook-${hash}`);
   const binary = join(out, 'go-webhook');
   if (existsSync(binary)) return { path: binary };
   const go = ['go', '/usr/local/go/bin/go'].find((g) => {
