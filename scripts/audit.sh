@@ -15,7 +15,7 @@
 #      not run is not a pass. IMAGE_REWRITER_AUDIT_UNAVAILABLE=allow turns that into a warning and
 #      exit 0, for CI on such a network; steps 3 still runs and still fails on its own.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 say() { echo "audit: $*" >&2; }
 status=0

@@ -13,12 +13,14 @@ E2E_VERSION_SUBSET='1\. demo|12c\.|V3\.|V4\.|A5\.|F1\.|webhook-config|the Helm c
 T0=$(date +%s)
 stage() {
   local name=$1; shift
-  local t=$(date +%s)
+  local t
+  t=$(date +%s)
   echo "=== ${name}" >&2
   "$@"
   echo "=== ${name}: ok in $(( $(date +%s) - t ))s (total $(( $(date +%s) - T0 ))s)" >&2
 }
 
+stage "shell scripts: shellcheck" npm run --silent lint:sh
 stage "unit: type check, lint, build, unit and short fuzz tests" npm test
 # The same unit tests on the Node.js Lambda and the container image run (template.yaml's Runtime),
 # which is not the local one: V8's and Node's behaviour the core relies on, on the version that runs it.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by hack/lambda/install-ric.sh and hack/node/install-node.sh: a tree installed into the
 # tool cache once, under a lock, made in a temporary directory beside its place and renamed into it,
 # so that a reader never sees a half-made tree and concurrent installers wait for each other.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by hack/registry/build.sh and hack/lambda/build-rie.sh: build one Go command, pinned in the
 # caller's go.mod (tool directive), from the Go module proxy into the tool cache, once.
 # cache = ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
@@ -44,7 +45,7 @@ go_build_cached() {
   # The modules first, again after a failure (hack/lib/retry.sh); the build then reads them offline.
   retry_fetch "$label" go -C "$here" list -deps "$pkg" >/dev/null
   (
-    cd "$here"
+    cd "$here" || exit 1
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$go_build_tmp" "$pkg"
   ) >&2
   chmod 0755 "$go_build_tmp"

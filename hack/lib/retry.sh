@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the tool builds (hack/lib/go-build.sh, hack/k8s/build.sh, hack/helm/build.sh) and by
 # .ci/run (apt-get, npm ci): a step that fetches from the network, run again after a failure, so
 # that one hiccup of a mirror or of the Go module proxy (a 502, a reset connection, a name that did
