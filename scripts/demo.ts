@@ -17,6 +17,7 @@ import { E2eEnvironment } from '../tests/e2e/harness/environment.js';
 import { deployment, list, pod } from '../tests/e2e/harness/kubectl.js';
 import { startLines } from '../tests/e2e/harness/timings.js';
 import { done, eventually, notYet } from '../tests/e2e/harness/wait.js';
+import { usageLines } from './demo-usage.js';
 
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -75,16 +76,7 @@ async function main(): Promise<number> {
 
     const files = env.webhook.files;
     out();
-    out('Try your own manifests (in another terminal):');
-    out(`  export KUBECONFIG=${env.kubeconfig}`);
-    out(`  export PATH=${env.binDir}:$PATH   # the kubectl built for this cluster (any recent kubectl works too)`);
-    out("  kubectl get pods -l app=nginx-gcr -o jsonpath='{.items[0].spec.containers[0].image}'");
-    out('  kubectl run hello --image=gcr.io/google-samples/hello-app:1.0        # stored as asia.gcr.io/google-samples/hello-app:1.0');
-    out('  kubectl create deployment web --image=nginx:1.27 --dry-run=server -o yaml   # docker.io -> mirror.example.com/hub');
-    out('  kubectl apply -f my-manifest.yaml');
-    out(`Rules: ${files.rules} (edit it: serve reloads it)`);
-    out(`Webhook log: tail -f ${env.serve.record.log}`);
-    out(`All logs: ${join(env.runDir, 'logs')}`);
+    for (const line of usageLines({ kubeconfig: env.kubeconfig, binDir: env.binDir, rules: files.rules, webhookLog: env.serve.record.log, logs: join(env.runDir, 'logs') })) out(line);
     out();
     if (!values['no-wait']) out('Press Ctrl-C to stop everything and remove the temporary folder.');
     const why = await stop;

@@ -336,7 +336,7 @@ export function headerLines(options: WebhookConfigOptions, commandLine: string):
 }
 
 /** A flag value quoted for a POSIX shell when it needs it. */
-const shellQuote = (s: string): string => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const shellQuote = (s: string): string => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
