@@ -24,15 +24,16 @@ function fakeCli(dir: string): string {
   return cli;
 }
 
-const run = (imageRewriter: string): { status: number | null; stdout: string; stderr: string } => {
-  const r = spawnSync('sh', [SCRIPT, '--config=/abs/rules.yaml'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', IMAGE_REWRITER: imageRewriter } });
+const run = (imageRewriter: string, cwd = scratch): { status: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync('sh', [SCRIPT, '--config=/abs/rules.yaml'], { cwd, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', IMAGE_REWRITER: imageRewriter } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
 describe('helm/image-rewriter/post-renderer.sh', () => {
-  it('runs IMAGE_REWRITER as a command with arguments ("sh /path/to/cli.js")', () => {
-    const cli = fakeCli(join(scratch, 'plain'));
-    expect(run(`sh ${cli}`)).toEqual({ status: 0, stdout: 'render\n--config=/abs/rules.yaml\n', stderr: '' });
+  it('runs IMAGE_REWRITER as a command with arguments ("sh path/to/cli.js")', () => {
+    // Relative: the split form cannot name a path with a space, and TMPDIR may have one.
+    fakeCli(join(scratch, 'plain'));
+    expect(run('sh plain/cli.js')).toEqual({ status: 0, stdout: 'render\n--config=/abs/rules.yaml\n', stderr: '' });
   });
 
   it.each([

@@ -99,7 +99,8 @@ describe('tool builds when the Go module proxy fails', () => {
       const found = which(tool);
       if (found !== undefined) symlinkSync(found, join(bin, tool));
     }
-    const script = (body: string): string => `#!${join(bin, 'bash')}\n${body}\n`;
+    // The bash on this PATH through env: a #! line cannot name a path with a space in it (a TMPDIR's).
+    const script = (body: string): string => `#!/usr/bin/env bash\n${body}\n`;
     writeFileSync(join(bin, 'sleep'), script(`echo "$1" >>"${dir}/sleeps"`), { mode: 0o755 });
     writeFileSync(
       join(bin, 'go'),
@@ -156,7 +157,8 @@ describe('tool builds with the tools macOS has (BSD mv, without -T; no nproc)', 
       const found = which(tool);
       if (found !== undefined) symlinkSync(found, join(bin, tool));
     }
-    const script = (body: string): string => `#!${join(bin, 'bash')}\n${body}\n`;
+    // The bash on this PATH through env: a #! line cannot name a path with a space in it (a TMPDIR's).
+    const script = (body: string): string => `#!/usr/bin/env bash\n${body}\n`;
     const realMv = which('mv') ?? '/bin/mv';
     writeFileSync(join(bin, 'mv'), script(`for a in "$@"; do [[ $a == -T ]] && { echo "mv: illegal option -- T" >&2; exit 64; }; done\nexec ${realMv} "$@"`), { mode: 0o755 });
     writeFileSync(
