@@ -11,6 +11,7 @@ import { NOT_DEPLOYMENT_REPLICASET_EXPRESSION } from '../../src/core/match-condi
 import {
   MAX_CA_BUNDLE_BYTES,
   PLACEHOLDER_URL,
+  shellQuote,
   WEBHOOK_NAME,
   WebhookConfigError,
   webhookConfiguration,
@@ -206,7 +207,7 @@ describe('image-rewriter webhook-config', () => {
     expect(parse(io.out())).toEqual(
       webhookConfiguration({ url: 'https://127.0.0.1:8443/mutate', caBundlePem: pki.ca, timeoutSeconds: 3, name: 'e2e', admissionReviewVersions: ['v1beta1'] }),
     );
-    expect(io.out()).toContain(`--ca-bundle ${pki.caFile} --timeout-seconds 3 --name e2e --admission-review-versions v1beta1`);
+    expect(io.out()).toContain(`--ca-bundle ${shellQuote(pki.caFile)} --timeout-seconds 3 --name e2e --admission-review-versions v1beta1`);
   });
 
   it('takes --admission-review-versions with blanks after the commas', async () => {
@@ -490,7 +491,7 @@ describe('--scope and --config (matchConditions)', () => {
     // The condition reads the pod templates the scope sends, not only a Pod's spec.
     expect(webhook.matchConditions?.[0]?.expression).toContain('object.spec.template.spec.containers');
     expect(webhook.matchConditions?.[0]?.expression).toContain('object.spec.jobTemplate.spec.template.spec.containers');
-    expect(io.out()).toContain(`--scope all --config ${rules}`);
+    expect(io.out()).toContain(`--scope all --config ${shellQuote(rules)}`);
     expect(io.out()).toContain('# matchCondition image-could-be-rewritten: only objects with an image the rules could rewrite are sent');
     expect(io.out()).toContain('# Scope all:');
     expect(io.out()).toContain('# matchCondition not-deployment-replicaset: a ReplicaSet a Deployment controls is not sent');
