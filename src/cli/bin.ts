@@ -21,9 +21,21 @@ function stdinNotDirectory(): void {
   if (directory) throw Object.assign(new Error('stdin is a directory: give one file (-f FILE, or < FILE) or a pipe (kustomize build DIR | ...)'), { code: 'EISDIR' });
 }
 
+/**
+ * stdin a terminal: `render --config rules.yaml` typed at a prompt without -f waits, silent, for
+ * manifests the person may not know it reads. Said once on stderr; a pipe or a file says nothing.
+ */
+let terminalNoted = false;
+function noteTerminalStdin(): void {
+  if (terminalNoted || !process.stdin.isTTY) return;
+  terminalNoted = true;
+  if (!stderrClosed) process.stderr.write('note: reading stdin, which is a terminal: end the input with Ctrl-D\n');
+}
+
 /** stdin's text; past `maxBytes` bytes it stops reading (./common.ts, Io's readStdin). */
 async function readAll(stream: NodeJS.ReadableStream, maxBytes = Number.POSITIVE_INFINITY): Promise<string> {
   stdinNotDirectory();
+  noteTerminalStdin();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of stream) {
@@ -96,6 +108,7 @@ const code = await main(process.argv.slice(2), {
   readStdin: (maxBytes) => readAll(process.stdin, maxBytes),
   stdinChunks: () => {
     stdinNotDirectory();
+    noteTerminalStdin();
     return process.stdin;
   },
   stdoutDrained,

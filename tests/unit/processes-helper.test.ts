@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { canBindAll, hasDevFull } from '../helpers/platform.js';
+import { canBindAll, hasDevFull, hasUtilLinuxScript } from '../helpers/platform.js';
 import { childrenOf, listeningPorts, rssKiB } from '../helpers/processes.js';
 
 /** A node that starts two sleeping children, listens on two ports of 127.0.0.1 and prints them. */
@@ -55,8 +55,8 @@ describe('tests/helpers/processes.ts', () => {
 });
 
 describe('tests/helpers/platform.ts', () => {
-  it('on Linux, has /dev/full and the loopback addresses beside 127.0.0.1: the tests it guards run there', async () => {
+  it('on Linux, has /dev/full, util-linux script and the loopback addresses beside 127.0.0.1: the tests it guards run there', async () => {
     const linux = process.platform === 'linux';
-    expect({ devFull: hasDevFull || !linux, loopbacks: (await canBindAll(['127.0.0.2', '127.0.0.6'])) || !linux }).toEqual({ devFull: true, loopbacks: true });
+    expect({ devFull: hasDevFull || !linux, script: hasUtilLinuxScript || !linux, loopbacks: (await canBindAll(['127.0.0.2', '127.0.0.6'])) || !linux }).toEqual({ devFull: true, script: true, loopbacks: true });
   });
 });
