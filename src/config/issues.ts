@@ -4,7 +4,7 @@
  * Apart from src/config/schema.ts so that the Lambda, which reports issues but only loads zod for a
  * document the quick check does not accept (src/config/document-check.ts), can print them.
  */
-import { unicodeEscape } from '../core/json.js';
+import { escapeInvisible } from '../core/json.js';
 import type { Issue, PathSegment, Rewriter } from '../core/rules.js';
 import type { RulesDocument } from '../core/rule-spec.js';
 
@@ -35,19 +35,9 @@ export function issueWhere(issue: Issue): string {
   return formatPath(issue.path) || '(document)';
 }
 
-/**
- * Characters a terminal or a log viewer shows as nothing, as a plain space or as "-": no-break and
- * other spaces, zero-width characters, the byte order mark, direction marks, line separators,
- * hyphens and dashes. Text pasted from a wiki, a chat or a word processor carries them; quoted raw,
- * `"gcr.io\u200b" is not a valid image name prefix` read as `"gcr.io"` and said nothing. Messages
- * quote them as `\uXXXX`, in check-config and in the log line alike (other letters, `é`, stay).
- */
-// eslint-disable-next-line no-misleading-character-class -- joiners and variation selectors alone are what is escaped
-const INVISIBLE = new RegExp('[\\u00a0\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u2000-\\u2015\\u2028-\\u202f\\u205f-\\u206f\\u2212\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]', 'g');
-
 /** One issue as printed: `rules[2].replace: must not be empty`. */
 export function formatIssue(issue: Issue): string {
-  return `${issueWhere(issue)}: ${issue.message}`.replace(INVISIBLE, unicodeEscape);
+  return escapeInvisible(`${issueWhere(issue)}: ${issue.message}`);
 }
 
 /** One issue listed among an invalid document's problems: a warning marked `warning: ` (check-config, the log line). */

@@ -80,7 +80,23 @@ export function escapeLineUnsafe(json: string): string {
  */
 export function jsonLine(value: unknown): string {
   const text = JSON.stringify(value);
-  return LINE_UNSAFE.test(text) ? text.replace(LINE_UNSAFE_ALL, unicodeEscape) : text;
+  return escapeInvisible(LINE_UNSAFE.test(text) ? text.replace(LINE_UNSAFE_ALL, unicodeEscape) : text);
+}
+
+/**
+ * Characters a terminal or a log viewer shows as nothing, as a plain space or as "-": no-break and
+ * other spaces, zero-width characters, the byte order mark, direction marks, line separators,
+ * hyphens and dashes. Text pasted from a wiki, a chat or a word processor carries them; quoted raw,
+ * `"gcr.io\u200b" is not a valid image name prefix` read as `"gcr.io"` and said nothing, and
+ * explain's `{"image":"gcr.io/nginx\u200b"}` as a valid image refused. Messages (check-config, the
+ * log line) and the CLI's JSON lines quote them as `\uXXXX` (other letters, `é`, stay).
+ */
+// eslint-disable-next-line no-misleading-character-class -- joiners and variation selectors alone are what is escaped
+const INVISIBLE = new RegExp('[\\u00a0\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u2000-\\u2015\\u2028-\\u202f\\u205f-\\u206f\\u2212\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]', 'g');
+
+/** `text` with INVISIBLE characters as their `\uXXXX` escapes (in JSON text: the same value). */
+export function escapeInvisible(text: string): string {
+  return text.replace(INVISIBLE, unicodeEscape);
 }
 
 /**

@@ -139,6 +139,38 @@ export function validateDigest(s: string): InvalidReferenceError | undefined {
   return undefined;
 }
 
+/**
+ * Where a text holds a character no reference holds (references are printable ASCII): `U+043E at
+ * character 2, not printable ASCII (...)`, `a space at character 7` (or a tab), or undefined. Go's message
+ * alone ("invalid reference format") does not say that a space, a zero-width space or a Cyrillic
+ * look-alike copied with an image is what it refuses, and the text quoted beside it looks right.
+ */
+export function foreignCharacter(s: string): string | undefined {
+  let n = 0;
+  for (const c of s) {
+    n++;
+    if (!/^[!-~]$/.test(c)) return foreignCharacterAt(c, n);
+  }
+  return undefined;
+}
+
+/**
+ * A parse error as users read it (explain's `error`, the review's warnings and log line): Go's
+ * message, which stays as Go words it here (tests/integration/reference-oracle.integration.ts), with
+ * foreignCharacter's place of the character that made the format invalid.
+ */
+export function referenceProblem(error: InvalidReferenceError): string {
+  const foreign = error.kind === 'ReferenceInvalidFormat' ? foreignCharacter(error.input) : undefined;
+  return foreign === undefined ? error.message : `${error.message}: ${foreign}`;
+}
+
+/** The character `c` (not printable ASCII, or a space), the `n`th of a text, as foreignCharacter says it. */
+export function foreignCharacterAt(c: string, n: number): string {
+  if (c === ' ' || c === '\t') return `a ${c === ' ' ? 'space' : 'tab'} at character ${n}`;
+  const code = (c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  return `U+${code} at character ${n}, not printable ASCII (a look-alike or invisible character copied with it?)`;
+}
+
 // --- parsing ----------------------------------------------------------------------------------
 
 /**

@@ -8,7 +8,7 @@
  * them into issues with their path.
  */
 import { DOCKER_HUB_HOSTS, matchedHost } from './matched-name.js';
-import { parseNormalizedNamed } from './reference.js';
+import { foreignCharacter, parseNormalizedNamed } from './reference.js';
 import type { RegexSample } from './regex-samples.js';
 
 /** `${env:NAME}`: cannot clash with regex group references (`$1`, `$<name>`). */
@@ -92,6 +92,9 @@ const noHost = (replace: string): string => {
 export function prefixHint(value: string, respell: (spelling: string) => string = (s) => s): string {
   // Substituted in `replace` only (README, "Values from the environment"): a `match` or `exclude` names its prefix itself.
   if (value.includes('${env:')) return ': ${env:NAME} is replaced in replace only; write the prefix itself';
+  // A space, a zero-width space or a Cyrillic `о` in `dоcker.io`: said where, the value looks right.
+  const foreign = foreignCharacter(value);
+  if (foreign !== undefined) return `: ${foreign}`;
   const bare = value.replace(/^[a-z]+:\/\//i, '');
   const fixed = withoutTag(bare.replace(/(?:\/\**)+$/, ''));
   if (fixed.includes('*')) return ': a prefix takes no wildcards (it names one host, then a path); for several hosts write one per host, or a regex rule';

@@ -10,6 +10,7 @@ import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue } from './rule-types.js';
 import { hasPathPrefix, matchedHost } from './matched-name.js';
 import { globMatcher, literalPrefix } from './patterns.js';
+import { foreignCharacterAt } from './reference.js';
 
 /**
  * The warnings for rules that can never be used: an earlier rule, not limited by namespace, matches
@@ -211,6 +212,26 @@ function oddCharacterAt(source: string, i: number): string | undefined {
 }
 
 /**
+ * The first character of a regex outside a character class that is not printable ASCII and stands
+ * for itself (`U+200B at character 13, ...`; a space is one), or undefined: names are ASCII, so such a
+ * character matches in no name. One in a class (`[^ /]`) may be meant.
+ */
+function foreignOutsideClass(source: string): string | undefined {
+  let n = 0;
+  let inClass = false;
+  let escaped = false;
+  for (const c of source) {
+    n++;
+    if (escaped) escaped = false;
+    else if (c === '\\') escaped = true;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (!/^[!-~]$/.test(c)) return foreignCharacterAt(c, n);
+  }
+  return undefined;
+}
+
+/**
  * The warnings for regex rules that can match no name because of how they spell the text every
  * name they match starts with (`literalPrefix`): names have no tag or digest, are compared with their host as the
  * kubelet reads it (src/core/matched-name.ts: lower case, a port without its leading zeros, no
@@ -257,6 +278,12 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
       const message = `rule "${rule.name}" matches nothing: no name has the character ${JSON.stringify(odd)} of "${literal}${odd}" (names are letters, digits, ".", "_", "-" and "/", with a host's ":port")`;
       issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message });
       continue;
+    }
+    // Past the literal start, the same: a zero-width space or a Cyrillic look-alike anywhere else.
+    const foreign = foreignOutsideClass(rule.pattern);
+    if (foreign !== undefined) {
+      const message = `rule "${rule.name}": its regex holds ${foreign}, which no name holds; remove it`;
+      issues.push({ path: ['rules', rule.index, 'regex'], severity: 'warning', message });
     }
     let why: string | undefined;
     let fixed: string | undefined;

@@ -17,7 +17,7 @@ import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, type ReplacePiece, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
-import { parseNormalizedNamed, withTagAndDigest } from './reference.js';
+import { parseNormalizedNamed, referenceProblem, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, PathSegment, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
@@ -360,7 +360,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
       return { kind: 'invalid', image, error: `image is ${image.length} characters, longer than any valid reference (${MAX_REFERENCE_LENGTH})` };
     }
     const parsed = parseNormalizedNamed(image);
-    if (!parsed.ok) return { kind: 'invalid', image, error: parsed.error.message };
+    if (!parsed.ok) return { kind: 'invalid', image, error: referenceProblem(parsed.error) };
     const ref = parsed.value;
     // The grammar bounds the path (255), not the host: bound it here, so that regex rules (at most
     // quadratic, see src/config/regex-check.ts) only ever run on names of a few hundred characters.
@@ -374,7 +374,7 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     const candidate = withTagAndDigest(hit.name, ref);
     const reparsed = parseNormalizedNamed(candidate);
     if (!reparsed.ok) {
-      return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${reparsed.error.message}` };
+      return { kind: 'rejected', image, rule: hit.rule, candidate, error: `rule "${hit.rule.name}" produced "${candidate}", which is not a valid image reference: ${referenceProblem(reparsed.error)}` };
     }
     // A regex rule's name that reads as a name and a tag (`mirror.example.com:$1` gives
     // `mirror.example.com:app`: Docker Hub's library/mirror.example.com, tagged app): the tag and

@@ -304,9 +304,22 @@ describe('one JSON object per line, for every reader', () => {
     const io = captureIo(TEST_ENV, `${odd}\n`);
     expect(await main(['explain', '-c', demo, '-'], io)).toBe(EXIT.ok);
     const out = io.out();
-    expect(out).toBe(`${JSON.stringify({ image: odd, rewritten: odd, rule: '', error: 'invalid reference format' }).replaceAll('\u2028', '\\u2028').replaceAll('\u0085', '\\u0085').replaceAll('\u202e', '\\u202e')}\n`);
+    const error = 'invalid reference format: U+2028 at character 9, not printable ASCII (a look-alike or invisible character copied with it?)';
+    expect(out).toBe(`${JSON.stringify({ image: odd, rewritten: odd, rule: '', error }).replaceAll('\u2028', '\\u2028').replaceAll('\u0085', '\\u0085').replaceAll('\u202e', '\\u202e')}\n`);
     expect(out.trimEnd().split(/\r\n|[\n\r\u0085\u2028\u2029]/)).toHaveLength(1);
-    expect(JSON.parse(out)).toEqual({ image: odd, rewritten: odd, rule: '', error: 'invalid reference format' });
+    expect(JSON.parse(out)).toEqual({ image: odd, rewritten: odd, rule: '', error });
+  });
+
+  it('explain escapes invisible characters (a zero-width or no-break space) and says where the first is', async () => {
+    // Quoted raw, `{"image":"gcr.io/nginx\u200b"}` read as a valid image refused, with "invalid reference format".
+    const io = captureIo(TEST_ENV);
+    expect(await main(['explain', '-c', demo, 'gcr.io/nginx\u200b:1', 'gcr.io/nginx\u00a0', 'gcr.io/ngin\u0445'], io)).toBe(EXIT.ok);
+    const lines = io.out().trimEnd().split('\n');
+    expect(lines[0]).toBe('{"image":"gcr.io/nginx\\u200b:1","rewritten":"gcr.io/nginx\\u200b:1","rule":"","error":"invalid reference format: U+200B at character 13, not printable ASCII (a look-alike or invisible character copied with it?)"}');
+    expect(lines[1]).toContain('"image":"gcr.io/nginx\\u00a0"');
+    // A Cyrillic look-alike is a letter, written as it is, but its code point is named.
+    expect(JSON.parse(lines[2] ?? '')).toEqual({ image: 'gcr.io/ngin\u0445', rewritten: 'gcr.io/ngin\u0445', rule: '', error: 'invalid reference format: U+0445 at character 12, not printable ASCII (a look-alike or invisible character copied with it?)' });
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toHaveLength(3);
   });
 
   it('audit -o json escapes them in names from the cluster', async () => {

@@ -568,14 +568,24 @@ describe('every problem at once, in a rule refused for another field', () => {
     // QA-21: `match: "gcr.io "` was reported as `rules[0].match: is not a valid image name prefix
     // (...)`, with nothing to show that the trailing space was the problem.
     expect(problems('rules:\n  - name: a\n    match: "gcr.io "\n    replace: m.example.com/g\nexclude: ["gcr.io/Bad Path", "quay.io\\t"]\n')).toEqual([
-      'rules[0].match: "gcr.io " is not a valid image name prefix (registry host, then optional /path)',
-      'exclude[0]: "gcr.io/Bad Path" is not a valid image name prefix (registry host, then optional /path)',
-      'exclude[1]: "quay.io\t" is not a valid image name prefix (registry host, then optional /path)',
+      'rules[0].match: "gcr.io " is not a valid image name prefix (registry host, then optional /path): a space at character 7',
+      'exclude[0]: "gcr.io/Bad Path" is not a valid image name prefix (registry host, then optional /path): a space at character 11',
+      'exclude[1]: "quay.io\t" is not a valid image name prefix (registry host, then optional /path): a tab at character 8',
     ]);
     // Not a value with an "@": a URL with its credentials stays out of every message.
     expect(problems('rules:\n  - name: a\n    match: "https://u:hunter2@gcr.io"\n    replace: m.example.com/g\n')).toEqual([
       'rules[0].match: is not a valid image name prefix (registry host, then optional /path; the value is not shown: an "@" may be a URL\'s credentials)',
     ]);
+  });
+
+  it.each([
+    ['a Cyrillic o', 'match', 'd\u043ecker.io', 'rules[0].match: "d\u043ecker.io" is not a valid image name prefix (registry host, then optional /path): U+043E at character 2, not printable ASCII (a look-alike or invisible character copied with it?)'],
+    ['a fullwidth g', 'match', '\uff47cr.io', 'rules[0].match: "\uff47cr.io" is not a valid image name prefix (registry host, then optional /path): U+FF47 at character 1, not printable ASCII (a look-alike or invisible character copied with it?)'],
+    ['a zero-width space', 'match', 'gcr.io\u200b', 'rules[0].match: "gcr.io\\u200b" is not a valid image name prefix (registry host, then optional /path): U+200B at character 7, not printable ASCII (a look-alike or invisible character copied with it?)'],
+    ['a no-break space in replace', 'replace', 'asia.gcr.io\u00a0', 'rules[0].replace: "asia.gcr.io\\u00a0" is not a valid image name prefix: U+00A0 at character 12, not printable ASCII (a look-alike or invisible character copied with it?)'],
+  ])('names the code point and place of %s in a prefix, which the quoted value does not show', (_what, field, value, message) => {
+    const rule = { name: 'a', match: 'gcr.io', replace: 'm.example.com/g', [field]: value };
+    expect(problems(`rules:\n  - ${JSON.stringify(rule)}\n`)).toEqual([message]);
   });
 
   it('reports a replacement without a group reference that no rule may have, whatever its pattern', () => {
@@ -796,6 +806,19 @@ describe('a regex rule\'s result must start with a registry host (the kubelet wo
 });
 
 describe('validation warnings', () => {
+  it.each([
+    ['a zero-width space after a group', 'gcr\\.io/(.*)\u200b', 'U+200B at character 13, not printable ASCII (a look-alike or invisible character copied with it?)'],
+    ['a trailing space', 'gcr\\.io/(.*) ', 'a space at character 13'],
+    ['a Cyrillic o in an alternative', '(?:quay|d\u043ecker)\\.io/(.*)', 'U+043E at character 10, not printable ASCII (a look-alike or invisible character copied with it?)'],
+  ])('warns about a regex holding %s past its literal start, which no name holds', (_what, regex, where) => {
+    const r = parseRules(`rules:\n  - ${JSON.stringify({ name: 'r', regex, replace: 'mirror.example.com/x/$1' })}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([`rules[0].regex: rule "r": its regex holds ${where}, which no name holds; remove it`.replace('\u200b', '\\u200b')]);
+  });
+
+  it('does not warn about a space or a look-alike inside a character class, or written as an escape', () => {
+    const r = parseRules(`rules:\n  - ${JSON.stringify({ name: 'r', regex: 'gcr\\.io/([^ /\u200b]+)/x\\u0020?(.*)', replace: 'mirror.example.com/x/$1/$2' })}\n`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+  });
   it.each([
     {
       why: 'a narrower prefix after a broader one',
@@ -1207,7 +1230,8 @@ describe('validation warnings', () => {
 
   it.each(['[\\[]?gcr\\.io/(.*)', '\\[::1\\]:5000/team/(.*)', 'gcr\\.io/a_b__c-d\\.e/(.*)', 'localhost:5000/(.*)', 'gcr\\.io/ ?app/(.*)', 'gcr\\.io/x\\d+/(.*)', 'gcr\\.io/#*(.*)', 'gcr\\.io/team\\+?x/(.*)', 'gcr\\.io/team\\#{0,1}x/(.*)', 'gcr\\.io/(?:a|b)/(.*)', ' |gcr\\.io/(.*)'])('does not warn about a regex whose literal start holds only characters of names: %s', (regex) => {
     const r = parseRules(`rules:\n  - {name: r, regex: '${regex}', replace: 'mirror.example.com/x/$1'}\n`, {});
-    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+    // A space is said apart, wherever it is (the warning that the regex holds one, tested below).
+    expect(r.ok && r.warnings.map(formatIssue).filter((w) => !w.includes('its regex holds a space'))).toEqual([]);
   });
 
   it.each(['reg\\.example\\.com:0/(.*)', '[A-Za-z]+\\.example\\.org/(.*)', '(GCR|gcr)\\.io/(.*)', 'registry:0[0-9]*/(.*)'])('does not warn about a regex rule whose spelling is not decided by its literal start: %s', (regex) => {

@@ -208,10 +208,10 @@ describe('inlineRules', () => {
     const issues = obs.logs().find((l) => l['message'] === 'rules document is invalid')?.['issues'] as string[];
     expect(issues).toEqual(
       expect.arrayContaining([
-        'rules[0].match: "gcr.io\\u200b" is not a valid image name prefix (registry host, then optional /path)',
-        'rules[1].match: "quay\\u2010io" is not a valid image name prefix (registry host, then optional /path)',
+        'rules[0].match: "gcr.io\\u200b" is not a valid image name prefix (registry host, then optional /path): U+200B at character 7, not printable ASCII (a look-alike or invisible character copied with it?)',
+        'rules[1].match: "quay\\u2010io" is not a valid image name prefix (registry host, then optional /path): U+2010 at character 5, not printable ASCII (a look-alike or invisible character copied with it?)',
         'rules[1]["name\\u200b"]: unknown field (did you mean "name"?)',
-        'exclude[0]: "gcr.io/x\\ufeff" is not a valid image name prefix (registry host, then optional /path)',
+        'exclude[0]: "gcr.io/x\\ufeff" is not a valid image name prefix (registry host, then optional /path): U+FEFF at character 9, not printable ASCII (a look-alike or invisible character copied with it?)',
       ]),
     );
     for (const i of issues) expect(i).toMatch(/^[\x20-\x7e]*$/);
