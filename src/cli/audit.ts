@@ -33,7 +33,7 @@ import { type InvalidRecord, MIRROR_POD_ANNOTATION } from '../core/admission.js'
 import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectLabel, SCOPES, type Scope } from '../core/manifest.js';
 import { namespaceLimitedRules } from '../core/explain.js';
 import type { Rewriter } from '../core/rules.js';
-import { at, isRecord, jsonLine, own, printable } from '../core/json.js';
+import { at, isRecord, jsonLine, oneLine, own, printable } from '../core/json.js';
 import { type FieldProblem, WORKLOAD_TYPES, workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 /** The kinds the webhook rewrites, in their own groups (src/core/workload.ts). */
@@ -57,7 +57,7 @@ const isOutput = (s: string): s is Output => OUTPUTS.some((x) => x === s);
 function pageSizeOf(text: string | undefined): number {
   if (text === undefined) return PAGE_SIZE.default;
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(n >= PAGE_SIZE.min && n <= PAGE_SIZE.max)) throw new UsageError(`--page-size must be a whole number from ${PAGE_SIZE.min} to ${PAGE_SIZE.max}: ${text}`);
+  if (!(n >= PAGE_SIZE.min && n <= PAGE_SIZE.max)) throw new UsageError(`--page-size must be a whole number from ${PAGE_SIZE.min} to ${PAGE_SIZE.max}: ${oneLine(text)}`);
   return n;
 }
 
@@ -395,17 +395,17 @@ export const command: Command = async (args, io) => {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length > 0) throw new UsageError(`audit takes no arguments (got "${positionals.join(' ')}")`);
+  if (positionals.length > 0) throw new UsageError(`audit takes no arguments (got "${oneLine(positionals.join(' '))}")`);
   if (values.kubeconfig !== undefined && values.filename !== undefined) throw new UsageError('--kubeconfig and -f are exclusive');
   const output = values.output ?? 'table';
-  if (!isOutput(output)) throw new UsageError(`-o must be one of ${OUTPUTS.join(', ')}`);
+  if (!isOutput(output)) throw new UsageError(`-o must be one of ${OUTPUTS.join(', ')}: ${oneLine(output)}`);
   const scope = values.scope ?? 'all';
-  if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
+  if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${oneLine(scope)}`);
   const pageSize = pageSizeOf(values['page-size']);
   // A namespace name, checked before any call (namespaceFlag): the client lower-cases the URL path.
   const namespace = namespaceFlag(values.namespace);
   const configuration = values['webhook-config'] ?? DEFAULT_CONFIGURATION_NAME;
-  if (!isDnsSubdomain(configuration)) throw new UsageError(`--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): ${configuration}`);
+  if (!isDnsSubdomain(configuration)) throw new UsageError(`--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): ${oneLine(configuration)}`);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;

@@ -12,7 +12,7 @@ import { type AdapterOptions, readSettings, type Settings, SourceError } from '.
 import { describeRules, openSources, type SharedRules, type Sources } from '../config/sources.js';
 import type { Log } from '../observability/log.js';
 import { createObservability, type Logger, type Metrics } from '../observability/telemetry.js';
-import { printable } from '../core/json.js';
+import { oneLine, terminalLines } from '../core/json.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -102,7 +102,7 @@ export const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and 
  */
 export function namespaceFlag(value: string | undefined): string | undefined {
   if (value === '') throw new UsageError('-n/--namespace is empty: name a namespace, or leave the flag out');
-  if (value !== undefined && !isDnsLabel(value)) throw new UsageError(`-n/--namespace must be a namespace name (${DNS_LABEL_RULE}): ${printable(value)}`);
+  if (value !== undefined && !isDnsLabel(value)) throw new UsageError(`-n/--namespace must be a namespace name (${DNS_LABEL_RULE}): ${oneLine(value)}`);
   return value;
 }
 
@@ -197,16 +197,17 @@ export async function openCliSources(io: Io, options: CliSourceOptions): Promise
     sources = await openSources(settings, { ...observability, ...lazyAwsClients(), env: io.env, ...(options.watch === undefined ? {} : { watch: options.watch }), ...(options.shared === undefined ? {} : { shared: options.shared }) });
   } catch (e) {
     if (!(e instanceof SourceError)) throw e;
-    io.stderr(`error: ${e.message}\n`);
+    io.stderr(`error: ${terminalLines(e.message)}\n`);
     return e.unreadable ? EXIT.failure : EXIT.usage;
   }
   const state = await sources.rules.current();
   if (!state.ok) {
     sources.watch?.close();
     const detail = details.at(-1);
-    io.stderr(state.issues === undefined ? `error: ${state.reason}${detail === undefined ? '' : `: ${detail}`}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues, options.maxListedIssues)}\n`);
+    // Through terminalLines as well for serve, whose stderr main() leaves as it is (its log lines).
+    io.stderr(terminalLines(state.issues === undefined ? `error: ${state.reason}${detail === undefined ? '' : `: ${detail}`}\n` : `error: invalid rules document ${describeRules(settings)}:\n${formatIssues(state.issues, options.maxListedIssues)}\n`));
     return EXIT.invalidConfig;
   }
-  if (state.warnings !== undefined) io.stderr(`${formatIssues(state.warnings, options.maxListedIssues)}\n`);
+  if (state.warnings !== undefined) io.stderr(terminalLines(`${formatIssues(state.warnings, options.maxListedIssues)}\n`));
   return { ...sources, state };
 }

@@ -6,7 +6,7 @@
  * Unknown options are errors (typos must fail).
  */
 import { explainImage, namespaceLimitedRules } from '../core/explain.js';
-import { jsonLine } from '../core/json.js';
+import { jsonLine, oneLine, terminalLines } from '../core/json.js';
 import { AUTO_IMAGE } from '../core/workload.js';
 import { type Command, EXIT, type Io, isNotUtf8, namespaceFlag, openCliSources, parseFlags, UsageError } from './common.js';
 import { stdinWords } from './stdin-words.js';
@@ -148,16 +148,16 @@ const version: Command = (args, io) => {
     io.stdout(HELP);
     return Promise.resolve(EXIT.ok);
   }
-  if (args.length > 0) throw new UsageError(`version takes no arguments: ${args.join(' ')}`);
+  if (args.length > 0) throw new UsageError(`version takes no arguments: ${oneLine(args.join(' '))}`);
   io.stdout(`${VERSION}\n`);
   return Promise.resolve(EXIT.ok);
 };
 
 const help: Command = (args, io) => {
   const [topic, ...more] = args;
-  if (more.length > 0) throw new UsageError(`help takes one command name: ${args.join(' ')}`);
+  if (more.length > 0) throw new UsageError(`help takes one command name: ${oneLine(args.join(' '))}`);
   if (topic !== undefined && !Object.hasOwn(COMMANDS, topic)) {
-    throw new UsageError(`unknown command "${topic}": help takes one of ${Object.keys(COMMANDS).filter((c) => !c.startsWith('-')).join(', ')}`);
+    throw new UsageError(`unknown command "${oneLine(topic)}": help takes one of ${Object.keys(COMMANDS).filter((c) => !c.startsWith('-')).join(', ')}`);
   }
   io.stdout(HELP);
   return Promise.resolve(EXIT.ok);
@@ -196,20 +196,23 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
-    io.stderr(`error: unknown command "${name}"\n\n${HELP}`);
+    io.stderr(`error: unknown command "${oneLine(name)}"\n\n${HELP}`);
     return EXIT.usage;
   }
+  // What commands write to stderr quotes paths, flags' values and documents: no escape sequence, no
+  // invisible character raw (json.ts, terminalLines). Not serve's: its log lines are JSON already.
+  const out: Io = name === 'serve' ? io : { ...io, stderr: (s) => { io.stderr(terminalLines(s)); } };
   try {
-    return await command(rest, io);
+    return await command(rest, out);
   } catch (e) {
     // `image-rewriter render --help`: the usage, as for `help`. Only where the command's parser
     // read it as an option: not after `--`, not as an option's value (`-f -h`).
     if ((e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'(?:--help|-h)'/.test((e as Error).message)) return help([], io);
     if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      io.stderr(`error: ${(e as Error).message}\nRun "image-rewriter help" for usage.\n`);
+      io.stderr(`error: ${terminalLines((e as Error).message)}\nRun "image-rewriter help" for usage.\n`);
       return EXIT.usage;
     }
-    io.stderr(`error: ${(e as Error).message}\n`);
+    io.stderr(`error: ${terminalLines((e as Error).message)}\n`);
     // Their 1 says that something would change: an error no one foresaw must not say that.
     return failureExit(name);
   }

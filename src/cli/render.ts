@@ -20,7 +20,7 @@ import { type Command, EXIT, type Io, isNotUtf8, isUtf16Refusal, namespaceFlag, 
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { readUpTo } from '../config/bounded-read.js';
 import { describeSystemError } from '../config/system-error.js';
-import { printable } from '../core/json.js';
+import { oneLine, printable } from '../core/json.js';
 import type { VerifySettings } from '../config/settings.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import { SCOPES, type Scope } from '../core/manifest.js';
@@ -152,9 +152,9 @@ export async function runRender(args: string[], io: Io, runtime: RenderRuntime =
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length > 0) throw new UsageError(`render takes its manifests from -f FILE or stdin, not from "${positionals.join(' ')}"`);
+  if (positionals.length > 0) throw new UsageError(`render takes its manifests from -f FILE or stdin, not from "${oneLine(positionals.join(' '))}"`);
   const scope = values.scope ?? 'all';
-  if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`);
+  if (!isScope(scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${oneLine(scope)}`);
   const namespace = namespaceFlag(values.namespace);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.

@@ -29,6 +29,7 @@
  */
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
+import { oneLine, terminalLines } from '../core/json.js';
 import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
 import { availableCpus } from './cpu-limit.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
@@ -73,7 +74,7 @@ const OPTIONS = {
 export function parseWorkers(text: string | undefined, forkable = false): number {
   if (text === undefined) return forkable ? availableCpus() : 1;
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(n >= 1 && n <= MAX_WORKERS)) throw new UsageError(`--workers must be a whole number from 1 to ${String(MAX_WORKERS)}: ${text}`);
+  if (!(n >= 1 && n <= MAX_WORKERS)) throw new UsageError(`--workers must be a whole number from 1 to ${String(MAX_WORKERS)}: ${oneLine(text)}`);
   return n;
 }
 
@@ -139,16 +140,16 @@ export function parseListen(addr: string, flag = '--listen'): { readonly host: s
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
   const port = Number(m?.[3]);
   if (m === null || !(port >= 0 && port <= 65535)) {
-    throw new UsageError(`${flag} must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535: ${addr}`);
+    throw new UsageError(`${flag} must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535: ${oneLine(addr)}`);
   }
   const v6 = m[1];
   if (v6 !== undefined) {
-    if (isIP(v6) !== 6) throw new UsageError(`${flag}: ${v6} is not an IPv6 address`);
+    if (isIP(v6) !== 6) throw new UsageError(`${flag}: ${oneLine(v6)} is not an IPv6 address`);
     return { host: v6, port };
   }
   const host = m[2] ?? '';
   if (host !== '' && isIP(host) === 0 && !/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/.test(host)) {
-    throw new UsageError(`${flag}: ${host} is not an IP address or host name`);
+    throw new UsageError(`${flag}: ${oneLine(host)} is not an IP address or host name`);
   }
   return { host: host === '' ? undefined : host, port };
 }
@@ -171,7 +172,7 @@ export function parseMetricsListen(values: { readonly listen?: string | undefine
 function parseMaxBody(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(n >= 1 && n <= MAX_BODY_BYTES_LIMIT)) throw new UsageError(`--max-body-bytes must be a whole number from 1 to ${MAX_BODY_BYTES_LIMIT}: ${text}`);
+  if (!(n >= 1 && n <= MAX_BODY_BYTES_LIMIT)) throw new UsageError(`--max-body-bytes must be a whole number from 1 to ${MAX_BODY_BYTES_LIMIT}: ${oneLine(text)}`);
   return n;
 }
 
@@ -302,7 +303,7 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
     await metricsServer?.close();
     lines.flush();
     if (e instanceof ServeError) {
-      io.stderr(`error: ${e.message}\n`);
+      io.stderr(`error: ${terminalLines(e.message)}\n`);
       return EXIT.failure;
     }
     throw e;
@@ -377,7 +378,7 @@ async function primaryMetrics(at: { readonly host: string | undefined; readonly 
     return served;
   } catch (e) {
     if (!(e instanceof ServeError)) throw e;
-    io.stderr(`error: ${e.message}\n`);
+    io.stderr(`error: ${terminalLines(e.message)}\n`);
     return EXIT.failure;
   }
 }

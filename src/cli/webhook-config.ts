@@ -44,6 +44,7 @@ import { Document } from 'yaml';
 import { type Command, EXIT, isDnsSubdomain, parseFlags, UsageError } from './common.js';
 import { describeSystemError } from '../config/system-error.js';
 import { ADMISSION_REVIEW_VERSIONS, OPT_IN_LABEL, OPT_IN_VALUE, SKIP_LABEL, SKIP_VALUE } from '../core/admission.js';
+import { oneLine } from '../core/json.js';
 import { imageRegex, type MatchCondition, matchConditionExpression, matchConditions, type Scope } from '../core/match-conditions.js';
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
@@ -200,18 +201,18 @@ function endpointOf(options: WebhookConfigOptions): { readonly clientConfig?: Cl
   }
   const name = options.name;
   if (name !== undefined && !isDnsSubdomain(name)) {
-    problems.push(`--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): ${name}`);
+    problems.push(`--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): ${oneLine(name)}`);
   }
   const versions = options.admissionReviewVersions;
   if (versions !== undefined) {
     if (versions.length === 0) problems.push(`--admission-review-versions must list at least one of ${REVIEW_VERSIONS.join(', ')}`);
     for (const v of versions) {
-      if (!REVIEW_VERSIONS.includes(v)) problems.push(`--admission-review-versions: "${v}" is not one of ${REVIEW_VERSIONS.join(', ')}`);
+      if (!REVIEW_VERSIONS.includes(v)) problems.push(`--admission-review-versions: "${oneLine(v)}" is not one of ${REVIEW_VERSIONS.join(', ')}`);
     }
     if (new Set(versions).size !== versions.length) problems.push('--admission-review-versions must not repeat a version');
   }
-  if (options.failurePolicy !== undefined && !FAILURE_POLICIES.includes(options.failurePolicy)) problems.push(`--failure-policy must be Ignore or Fail: ${options.failurePolicy}`);
-  if (options.scope !== undefined && !SCOPES.includes(options.scope)) problems.push(`--scope must be one of ${SCOPES.join(', ')}: ${options.scope}`);
+  if (options.failurePolicy !== undefined && !FAILURE_POLICIES.includes(options.failurePolicy)) problems.push(`--failure-policy must be Ignore or Fail: ${oneLine(options.failurePolicy)}`);
+  if (options.scope !== undefined && !SCOPES.includes(options.scope)) problems.push(`--scope must be one of ${SCOPES.join(', ')}: ${oneLine(options.scope)}`);
   if (options.caBundlePem !== undefined) {
     const p = caBundleProblem(options.caBundlePem);
     if (p !== undefined) problems.push(p);
@@ -341,7 +342,7 @@ export const shellQuote = (s: string): string => (/^[A-Za-z0-9_./:=,@%+-]+$/.tes
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text.trim())) {
-    throw new UsageError(`--timeout-seconds must be a whole number from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS}: ${text}`);
+    throw new UsageError(`--timeout-seconds must be a whole number from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS}: ${oneLine(text)}`);
   }
   return Number(text.trim());
 }
@@ -388,8 +389,8 @@ export const command: Command = async (args, io) => {
   const versionsText = values['admission-review-versions'];
   const scopeText = values.scope;
   const policyText = values['failure-policy'];
-  if (policyText !== undefined && !FAILURE_POLICIES.some((p) => p === policyText)) throw new UsageError(`--failure-policy must be Ignore or Fail: ${policyText}`);
-  if (scopeText !== undefined && !SCOPES.some((s) => s === scopeText)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${scopeText}`);
+  if (policyText !== undefined && !FAILURE_POLICIES.some((p) => p === policyText)) throw new UsageError(`--failure-policy must be Ignore or Fail: ${oneLine(policyText)}`);
+  if (scopeText !== undefined && !SCOPES.some((s) => s === scopeText)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}: ${oneLine(scopeText)}`);
   let rules: readonly CompiledRule[] | undefined;
   let allowOptOut: boolean | undefined;
   if (values.config !== undefined) {

@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { MIN_TOKEN_LENGTH, TOKEN_CHARS, tokenProblem } from '../config/token-check.js';
+import { oneLine } from '../core/json.js';
 import { DNS_LABEL_RULE, isDnsLabel, isDnsSubdomain } from './common.js';
 
 /** The port the API server calls a Service on when none is given (its own default). */
@@ -137,13 +138,13 @@ export function parseService(spec: string, token: string | undefined): { readonl
   // Digits only: Number() would take " 8443", "0x20fb" and "8e3".
   const port = portText === undefined ? DEFAULT_SERVICE_PORT : /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
   if (m === null) {
-    problems.push(`${SERVICE_FORM}: ${spec}`);
+    problems.push(`${SERVICE_FORM}: ${oneLine(spec)}`);
   } else {
     for (const [what, value] of [['namespace', namespace], ['name', name]] as const) {
-      if (value === '') problems.push(`${SERVICE_FORM}: the ${what} is empty: ${spec}`);
-      else if (!isDnsLabel(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${value}`);
+      if (value === '') problems.push(`${SERVICE_FORM}: the ${what} is empty: ${oneLine(spec)}`);
+      else if (!isDnsLabel(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${oneLine(value)}`);
     }
-    if (!(port >= 1 && port <= MAX_PORT)) problems.push(`--service port must be a whole number from 1 to ${MAX_PORT} (the Service's port, not the container's; default ${DEFAULT_SERVICE_PORT}): ${spec}`);
+    if (!(port >= 1 && port <= MAX_PORT)) problems.push(`--service port must be a whole number from 1 to ${MAX_PORT} (the Service's port, not the container's; default ${DEFAULT_SERVICE_PORT}): ${oneLine(spec)}`);
   }
   const tokenP = serviceTokenProblem(token);
   if (tokenP !== undefined) problems.push(tokenP);

@@ -144,6 +144,22 @@ export function printable(text: string): string {
 }
 
 /**
+ * Lines for a terminal: `printable`, but keeping line breaks and tabs, and escaping INVISIBLE
+ * characters too. What the CLI writes to stderr: its messages quote paths, flags' values and
+ * documents (`cannot read rules document rules.yaml\u200b`, a value ending in a CRLF file's `\r`).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+export function terminalLines(text: string): string {
+  return escapeInvisible(text.replace(TERMINAL_UNSAFE, unicodeEscape));
+}
+
+/** A value quoted in a one-line message (a flag's, a path): `printable`, and INVISIBLE characters escaped. */
+export function oneLine(text: string): string {
+  return escapeInvisible(printable(text));
+}
+
+/**
  * `printable(text)` in at most `max` characters: when it is longer, the longest start of it that
  * ends between two characters of `text` (never inside an escape written for one, nor between the
  * two halves of a surrogate pair), then "...". A plain `slice` could leave `\u00` at the end, which

@@ -331,3 +331,42 @@ describe('one JSON object per line, for every reader', () => {
     expect(JSON.parse(out)).toMatchObject({ name: 'p\u2028q', container: 'c\u2029', image: 'gcr.io/app:1', rewritten: 'asia.gcr.io/app:1' });
   });
 });
+
+describe('values quoted in error messages, for a terminal', () => {
+  // A flag's value or a path came back raw: an escape sequence recoloured the terminal, a newline
+  // forged a line of its own ("error: forged"), and a zero-width space or a CRLF file's "\r" left
+  // "--scope must be one of pods, all: pods" with nothing to show what was wrong.
+  const hostile = 'x\u001b[31m\nerror: forged\u200b\r';
+  const shown = 'x\\u001b[31m\\u000aerror: forged\\u200b\\u000d';
+  it.each([
+    ['webhook-config --scope', ['webhook-config', '--url', 'https://x.example.com/mutate/t', '--scope', hostile], `--scope must be one of pods, all: ${shown}`],
+    ['webhook-config --failure-policy', ['webhook-config', '--url', 'https://x.example.com/mutate/t', '--failure-policy', hostile], `--failure-policy must be Ignore or Fail: ${shown}`],
+    ['webhook-config --service', ['webhook-config', '--service', hostile, '--token', 'a'.repeat(32)], `--service must be NAMESPACE/NAME or NAMESPACE/NAME:PORT (e.g. image-rewriter/image-rewriter:443): ${shown}`],
+    ['render --scope (which did not say the value)', ['render', '--scope', hostile], `--scope must be one of all, pods: ${shown}`],
+    ['audit -o (which did not say the value)', ['audit', '-f', '-', '-o', hostile], `-o must be one of table, json: ${shown}`],
+    ['audit --page-size', ['audit', '-f', '-', '--page-size', hostile], `--page-size must be a whole number from 1 to 10000: ${shown}`],
+    ['audit with an argument', ['audit', '-f', '-', hostile], `audit takes no arguments (got "${shown}")`],
+    ['serve --workers', ['serve', '--workers', hostile], `--workers must be a whole number from 1 to 256: ${shown}`],
+    ['help TOPIC', ['help', hostile], `unknown command "${shown}": help takes one of`],
+  ])('%s: escaped, on one line', async (_what, args, message) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(args, io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(`error: ${message}`);
+    expect(io.err()).not.toContain('\nerror: forged');
+    expect(io.err()).toMatch(/^[\x20-\x7e\n]*$/);
+    expect(io.out()).toBe('');
+  });
+
+  it('an unknown command: escaped', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main([hostile], io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(`error: unknown command "${shown}"\n`);
+    expect(io.err()).not.toContain('\nerror: forged');
+  });
+
+  it('a path holding an invisible character or an escape sequence: escaped where it cannot be read', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['check-config', '--config', join(FIXTURES, 'valid-demo.yaml\u200b\u001b[2J')], io)).toBe(EXIT.invalidConfig);
+    expect(io.err()).toMatch(/^error: cannot read rules document .*valid-demo\.yaml\\u200b\\u001b\[2J: no such file or directory \(ENOENT\)\n$/);
+  });
+});
