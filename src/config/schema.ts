@@ -20,6 +20,7 @@
  */
 import * as z from 'zod/mini';
 import { compileRules, duplicateNameIssue, type Issue, MAX_RULES, ON_MISSING, ON_UNREACHABLE, type PathSegment, tooManyRulesIssue } from '../core/rules.js';
+import { foreignCharacter } from '../core/reference.js';
 import { replaceProblem, substituteEnv } from '../core/replace-template.js';
 import type { RuleSpec, RulesDocument } from '../core/rule-spec.js';
 import { compiledResult, prefixProblem, ruleProblems } from './document-rules.js';
@@ -191,11 +192,13 @@ function issuesFromZod(error: z.core.$ZodError): Issue[] {
     else if (i.code === 'invalid_value') message = `must be one of: ${i.values.map(String).join(', ')}`;
     else if (i.code === 'too_small' && i.origin === 'array' && message === 'Invalid input') message = 'must not be an empty list (leave the field out instead)';
     // A name, a namespace or a platform refused for its form: say which (a zero-width space or a
-    // no-break space in it is written as \uXXXX where the issue is printed). Not a Secret's: what
+    // no-break space in it is written as \uXXXX where the issue is printed), and where a character
+    // no such name holds is (a Cyrillic look-alike shows as the letter it looks like). Not a Secret's: what
     // is pasted where its name belongs may be its token (`ghp_...`), and the log line would keep it.
     else if (i.code === 'invalid_format' && typeof i.input === 'string' && i.input.length <= MAX_RULE_NAME_LENGTH && !i.path.includes('imagePullSecrets')) {
       const forgotten = i.path.some((p) => p === 'namespaces' || p === 'excludeNamespaces') && i.input.endsWith('-') ? ` (its "*" forgotten? "${i.input}*")` : '';
-      message = `${JSON.stringify(i.input)} ${message}${forgotten}`;
+      const foreign = foreignCharacter(i.input);
+      message = `${JSON.stringify(i.input)} ${message}${forgotten}${foreign === undefined ? '' : `: ${foreign}`}`;
     }
     out.push({ path: segments(i.path), severity: 'error', message });
   }

@@ -434,7 +434,7 @@ describe('every problem at once, in a rule refused for another field', () => {
   it('quotes a name, a namespace or a platform refused for its form (an invisible character in it as \\uXXXX), not a Secret name', () => {
     const text = 'rules:\n  - name: "gcr\\u200b"\n    match: gcr.io\n    replace: asia.gcr.io\n    excludeNamespaces: [kube-]\n    imagePullSecrets: [Harbor]\n    verify: true\n    platforms: [Linux/AMD64]\n';
     expect(problems(text)).toEqual([
-      'rules[0].name: "gcr\\u200b" must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit)',
+      'rules[0].name: "gcr\\u200b" must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit): U+200B at character 4, not printable ASCII (a look-alike or invisible character copied with it?)',
       'rules[0].excludeNamespaces[0]: "kube-" must be a namespace name, "*" and "?" allowed (its "*" forgotten? "kube-*")',
       'rules[0].imagePullSecrets[0]: must be a Secret name',
       'rules[0].platforms[0]: "Linux/AMD64" must be os/architecture[/variant] (the os with its version as os(osversion) for a Windows build), like linux/amd64, linux/arm64/v8 or windows(10.0.20348)/amd64',
@@ -586,6 +586,15 @@ describe('every problem at once, in a rule refused for another field', () => {
   ])('names the code point and place of %s in a prefix, which the quoted value does not show', (_what, field, value, message) => {
     const rule = { name: 'a', match: 'gcr.io', replace: 'm.example.com/g', [field]: value };
     expect(problems(`rules:\n  - ${JSON.stringify(rule)}\n`)).toEqual([message]);
+  });
+
+  it('names the place of a look-alike or invisible character in a rule name or a namespace', () => {
+    const doc = 'rules:\n  - name: "gcr\u200b"\n    match: gcr.io\n    replace: m.example.com/g\n    namespaces: ["d\u0435v", "prod "]\n';
+    expect(problems(doc)).toEqual([
+      'rules[0].name: "gcr\\u200b" must be letters, digits, "-", "_" or "." (starting and ending with a letter or digit): U+200B at character 4, not printable ASCII (a look-alike or invisible character copied with it?)',
+      'rules[0].namespaces[0]: "d\u0435v" must be a namespace name, "*" and "?" allowed: U+0435 at character 2, not printable ASCII (a look-alike or invisible character copied with it?)',
+      'rules[0].namespaces[1]: "prod " must be a namespace name, "*" and "?" allowed: a space at character 5',
+    ]);
   });
 
   it('reports a replacement without a group reference that no rule may have, whatever its pattern', () => {
