@@ -66,18 +66,28 @@ export function readYaml(text: string): DocumentRead {
 }
 
 /**
- * The first no-break space (U+00A0) of a document the parser refused: text copied out of a web page
- * or a chat often has them where spaces belong, as indentation or after a key's colon, which YAML
- * reads as text, and the parser's errors there ("Nested mappings are not allowed in compact
- * mappings", "Implicit keys need to be on a single line") name neither the character nor the fix.
+ * The first no-break space (U+00A0), or other space YAML does not read as one, of a document the
+ * parser refused: text copied out of a web page, a chat or a CJK input method often has them where
+ * spaces belong, as indentation or after a key's colon, which YAML reads as text, and the parser's
+ * errors there ("Nested mappings are not allowed in compact mappings", "Implicit keys need to be on
+ * a single line") name neither the character nor the fix. A character that takes no room (a
+ * zero-width space, a byte order mark past the start) is to be deleted, not retyped.
  */
+const NOT_YAML_SPACE = /[\u00a0\u1680\u180e\u2000-\u200b\u202f\u205f\u2060\u3000\ufeff]/g;
+const SPACE_NAMES: Readonly<Record<string, string>> = { '\u00a0': 'no-break space', '\u200b': 'zero-width space', '\u202f': 'narrow no-break space', '\u3000': 'ideographic space', '\ufeff': 'byte order mark', '\u2060': 'word joiner' };
 function noBreakSpace(text: string, bom: boolean): Issue[] {
-  const at = text.indexOf('\u00A0');
-  if (at === -1) return [];
+  const found = [...text.matchAll(NOT_YAML_SPACE)].find((m) => m.index > 0 || !bom);
+  if (found === undefined) return [];
+  const at = found.index;
+  const c = found[0];
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n') - (bom && line === 1 ? 1 : 0);
-  return [{ path: [], position: { line, column }, severity: 'error', message: 'a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space' }];
+  const code = `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const zeroWidth = c === '\u200b' || c === '\u2060' || c === '\ufeff' || c === '\u180e';
+  const name = SPACE_NAMES[c] ?? (zeroWidth ? 'zero-width character' : 'typographic space');
+  const what = `${name.startsWith('i') ? 'an' : 'a'} ${name} (${code}, from text copied out of a web page or a chat)`;
+  return [{ path: [], position: { line, column }, severity: 'error', message: zeroWidth ? `${what}, which YAML reads as text: delete it` : `${what}, which YAML does not read as a space: retype it as a space` }];
 }
 
 /**

@@ -51,6 +51,20 @@ describe('a no-break space where a space belongs', () => {
   });
 });
 
+describe('other characters that look like a space, or like nothing', () => {
+  it.each([
+    ['an ideographic space as indentation (a CJK input method)', 'rules:\n\u3000 - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n', '(line 2, column 1): an ideographic space (U+3000, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space'],
+    ['an em space after a colon', 'rules:\n  - name: gcr\n    match:\u2003gcr.io\n    replace: asia.gcr.io\n', '(line 3, column 11): a typographic space (U+2003, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space'],
+    ['a zero-width space before an indentation', 'rules:\n  - name: gcr\n\u200b    match: gcr.io\n    replace: asia.gcr.io\n', '(line 3, column 1): a zero-width space (U+200B, from text copied out of a web page or a chat), which YAML reads as text: delete it'],
+  ])('%s: named where it is (the parser said only "Implicit keys need to be on a single line")', (_what, text, said) => {
+    expect(messages(text).at(-1)).toBe(said);
+  });
+
+  it('not the byte order mark that starts a document', () => {
+    expect(messages('\uFEFFrules:\n  - name: gcr\n    match:gcr.io\n    replace: asia.gcr.io\n').join('\n')).not.toContain('U+FEFF');
+  });
+});
+
 describe('a regex in double quotes', () => {
   it('says that its backslashes are YAML escapes there, and what to write', () => {
     const text = 'rules:\n  - name: gcr\n    regex: "gcr\\.io/(.*)"\n    replace: asia.gcr.io/$1\n';
