@@ -7,6 +7,7 @@
 import { type Document, YAMLParseError } from 'yaml';
 import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
 import { DUPLICATE_KEY_MESSAGE, parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
+import { notYamlSpaceNear } from '../config/yaml-document.js';
 import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';
@@ -107,7 +108,8 @@ function parseDocuments(text: string): Parsed[] | string {
     // A key repeated at the start of a line: most likely two `-o yaml` outputs put one after
     // another (`kubectl get ... -o yaml` twice), which YAML reads as one mapping; JSON ones need nothing.
     const concatenated = error instanceof YAMLParseError && error.code === 'DUPLICATE_KEY' && error.message.startsWith(DUPLICATE_KEY_MESSAGE) && error.linePos?.[0].col === 1;
-    return concatenated ? `${message} (several \`kubectl get -o yaml\` outputs need a line "---" between them)` : message;
+    if (concatenated) return `${message} (several \`kubectl get -o yaml\` outputs need a line "---" between them)`;
+    return error instanceof YAMLParseError ? `${message}${notYamlSpaceNear(yaml, error.pos[0])}` : message;
   };
   const broken = docs.filter((d) => d.errors.length > 0);
   if (broken.length > 0 && broken.length === docs.length) return `neither JSON nor YAML: ${first(broken[0]?.errors ?? [])}`;

@@ -79,15 +79,37 @@ function noBreakSpace(text: string, bom: boolean): Issue[] {
   const found = [...text.matchAll(NOT_YAML_SPACE)].find((m) => m.index > 0 || !bom);
   if (found === undefined) return [];
   const at = found.index;
-  const c = found[0];
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n') - (bom && line === 1 ? 1 : 0);
+  return [{ path: [], position: { line, column }, severity: 'error', message: notYamlSpace(found[0]) }];
+}
+
+/** What noBreakSpace says of the character `c`. */
+function notYamlSpace(c: string): string {
   const code = `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
   const zeroWidth = c === '\u200b' || c === '\u2060' || c === '\ufeff' || c === '\u180e';
   const name = SPACE_NAMES[c] ?? (zeroWidth ? 'zero-width character' : 'typographic space');
   const what = `${name.startsWith('i') ? 'an' : 'a'} ${name} (${code}, from text copied out of a web page or a chat)`;
-  return [{ path: [], position: { line, column }, severity: 'error', message: zeroWidth ? `${what}, which YAML reads as text: delete it` : `${what}, which YAML does not read as a space: retype it as a space` }];
+  return zeroWidth ? `${what}, which YAML reads as text: delete it` : `${what}, which YAML does not read as a space: retype it as a space`;
+}
+
+/**
+ * For a manifest the parser refused at `offset` of `text` (render, audit -f): `; at line L, column
+ * C: <noBreakSpace's words>` for the last such character on the error's line or the line before it
+ * (where one makes the errors render and audit quote), else ''. Not a whole file's first: an earlier
+ * document may hold one inside a quoted string, harmlessly.
+ */
+export function notYamlSpaceNear(text: string, offset: number): string {
+  const lineEnd = text.indexOf('\n', offset);
+  const end = lineEnd < 0 ? text.length : lineEnd;
+  const previousEnd = offset > 0 ? text.lastIndexOf('\n', offset - 1) : -1;
+  const start = previousEnd <= 0 ? 0 : text.lastIndexOf('\n', previousEnd - 1) + 1;
+  const found = [...text.slice(start, end).matchAll(NOT_YAML_SPACE)].at(-1);
+  if (found === undefined || (found[0] === '\ufeff' && start + found.index === 0)) return '';
+  const at = start + found.index;
+  const before = text.slice(0, at);
+  return `; at line ${before.split('\n').length}, column ${at - before.lastIndexOf('\n')}: ${notYamlSpace(found[0])}`;
 }
 
 /**

@@ -25,6 +25,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { Parser } from 'yaml';
 import { isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
+import { notYamlSpaceNear } from '../config/yaml-document.js';
 import { decide, type DecideOptions, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectLabel, objectsOf } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
@@ -147,7 +148,9 @@ export function renderManifests(source: string, options: RenderOptions): RenderR
   const failed = (e: unknown, offset: number): RenderResult => {
     const overflow = isStackOverflow(e);
     if (!(e instanceof RenderError || e instanceof EditError || overflow)) throw e;
-    return { ok: false, error: `document ${index} (${where(source, offset)}): ${overflow ? TOO_DEEP : (e as Error).message}` };
+    // A parser's error (it has a place) caused by a no-break or ideographic space: named (src/config/yaml-document.ts).
+    const space = e instanceof RenderError && e.offset !== undefined ? notYamlSpaceNear(source, offset) : '';
+    return { ok: false, error: `document ${index} (${where(source, offset)}): ${overflow ? TOO_DEEP : (e as Error).message}${space}` };
   };
   for (const [i, base] of starts.entries()) {
     const text = parsed.slice(base, ends[i]);

@@ -795,6 +795,14 @@ describe('audit of kubectl get -o json', () => {
     expect(r.err).toMatch(message);
   });
 
+  it('YAML refused because of a no-break or ideographic space (copied out of a web page or a chat): names it, where it is', async () => {
+    const nbsp = await audit(['-f', '-'], 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image:\u00a0gcr.io/nginx\n');
+    expect(nbsp.code).toBe(2);
+    expect(nbsp.err).toBe('error: stdin: neither JSON nor YAML: Implicit map keys need to be followed by map values at line 8, column 5; at line 8, column 11: a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space\n');
+    const ideographic = await audit(['-f', '-'], 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n\u3000 - name: a\n    image: gcr.io/nginx\n');
+    expect(ideographic.err).toContain('; at line 7, column 1: an ideographic space (U+3000, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space\n');
+  });
+
   it('two -o yaml outputs one after another: says the "---" they need, and reads them with it (README, "-f")', async () => {
     const yaml = 'apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: "y", namespace: a}\n  spec:\n    containers: [{name: c, image: gcr.io/y}]\nkind: List\n';
     const glued = await audit(['-f', '-'], `${yaml}${yaml}`);

@@ -26,6 +26,15 @@ async function render(args: string[], stdin = ''): Promise<{ code: number; out: 
 }
 
 describe('render command', () => {
+  it('YAML refused because of a no-break or ideographic space (copied out of a web page or a chat): names it, where it is', async () => {
+    const nbsp = await render([], POD.replace('image: ', 'image:\u00a0'));
+    expect(nbsp).toEqual({ code: 2, out: '', err: 'error: stdin: document 1 (line 8, column 5): Implicit map keys need to be followed by map values; at line 8, column 11: a no-break space (U+00A0, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space; nothing written\n' });
+    const ideographic = await render([], POD.replace('  - name: app', '\u3000 - name: app'));
+    expect(ideographic.err).toContain('; at line 7, column 1: an ideographic space (U+3000, from text copied out of a web page or a chat), which YAML does not read as a space: retype it as a space; nothing written\n');
+    // Not one in an earlier, valid document's quoted string.
+    const earlier = await render([], `${POD.replace('name: p', 'name: "p\u00a0"')}---\n${POD.replace('  - name: app', '\t- name: app')}`);
+    expect(earlier.err).not.toContain('U+00A0');
+  });
   it('reads stdin by default and writes the rewritten manifests', async () => {
     const r = await render([], POD);
     expect(r).toEqual({ code: 0, out: POD.replace('gcr.io/app', 'asia.gcr.io/app'), err: '' });
