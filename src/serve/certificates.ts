@@ -78,6 +78,8 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
   try {
     x509 = new X509Certificate(pair.cert);
   } catch (e) {
+    // The two files given the other way round (OpenSSL's own words: "no start line").
+    if (pair.cert.includes('PRIVATE KEY-----')) return { ok: false, reason: `certificate file holds a private key, not a certificate${pair.key.includes(PEM_CERTIFICATE) ? ', and the private key file a certificate: the two files are swapped' : ''}` };
     return { ok: false, reason: `certificate file does not hold a PEM certificate (${(e as Error).message})` };
   }
   // X509Certificate also reads DER, which the TLS context does not ("no start line" there).
@@ -114,20 +116,20 @@ function checkKeyPair(pair: KeyPair, now: number): PairCheck {
 const MAX_PEM_FILE_BYTES = 1024 * 1024;
 
 /** A file's bytes, or why it cannot be read, naming it (a read error such as EISDIR carries no path of its own). */
-async function readNamed(file: string): Promise<Buffer | { readonly error: string }> {
+async function readNamed(file: string, what: string): Promise<Buffer | { readonly error: string }> {
   try {
     // Regular files only, opened without waiting: serve reads them again at every change and poll,
     // and a named pipe put in their place held the reload in its open for good (no later pair loaded).
     const bytes = await readUpTo(file, MAX_PEM_FILE_BYTES + 1, { regularFile: true });
-    return bytes.length > MAX_PEM_FILE_BYTES ? { error: `cannot read ${file}: larger than ${MAX_PEM_FILE_BYTES} bytes` } : bytes;
+    return bytes.length > MAX_PEM_FILE_BYTES ? { error: `cannot read ${what} ${file}: larger than ${MAX_PEM_FILE_BYTES} bytes` } : bytes;
   } catch (e) {
-    if (e instanceof NotRegularFileError) return { error: `cannot read ${file}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` };
-    return { error: `cannot read ${file}: ${describeSystemError(e)}` };
+    if (e instanceof NotRegularFileError) return { error: `cannot read ${what} ${file}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` };
+    return { error: `cannot read ${what} ${file}: ${describeSystemError(e)}` };
   }
 }
 
 async function readPair(files: CertificateFiles): Promise<KeyPair | { readonly error: string }> {
-  const [cert, key] = await Promise.all([readNamed(files.certFile), readNamed(files.keyFile)]);
+  const [cert, key] = await Promise.all([readNamed(files.certFile, 'certificate file'), readNamed(files.keyFile, 'private key file')]);
   if ('error' in cert) return cert;
   if ('error' in key) return key;
   return { cert, key };
@@ -143,7 +145,7 @@ export async function loadKeyPair(files: CertificateFiles, log: Log): Promise<Ke
   const pair = await readPair(files);
   if ('error' in pair) throw new ServeError(pair.error);
   const checked = checkKeyPair(pair, Date.now());
-  if (!checked.ok) throw new ServeError(`${files.certFile}, ${files.keyFile}: ${checked.reason}`);
+  if (!checked.ok) throw new ServeError(`certificate file ${files.certFile}, private key file ${files.keyFile}: ${checked.reason}`);
   log({ level: unusable(checked.info) ? 'warn' : 'info', msg: 'certificate loaded', ...checked.info });
   return pair;
 }

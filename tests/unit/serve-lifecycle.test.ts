@@ -388,6 +388,7 @@ describe('start', () => {
     const encrypted = createPrivateKey(second.key).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' });
     await writeFile(join(scratch, 'encrypted.key'), encrypted);
     await writeFile(join(scratch, 'server.der'), new X509Certificate(second.cert).raw);
+    await writeFile(join(scratch, 'garbage.crt'), 'not a certificate\n');
     // A file of 3 GB named by mistake (sparse: no disk used). It was read whole: 3 GB failed as
     // ERR_FS_FILE_TOO_LARGE only after trying, and a smaller one took its size in memory.
     await writeFile(join(scratch, 'huge.crt'), '');
@@ -397,11 +398,14 @@ describe('start', () => {
   it.each([
     { why: 'the key is encrypted', files: () => ({ certFile: second.certFile, keyFile: join(scratch, 'encrypted.key') }), message: /the private key is encrypted: serve needs it unencrypted/ },
     { why: 'the certificate is DER', files: () => ({ certFile: join(scratch, 'server.der'), keyFile: second.keyFile }), message: /does not hold a PEM certificate \(it holds DER/ },
-    { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*nope\.crt: no such file or directory \(ENOENT\)$/ },
+    { why: 'the certificate file is missing', files: () => ({ certFile: join(scratch, 'nope.crt'), keyFile: pki.server.keyFile }), message: /cannot read certificate file .*nope\.crt: no such file or directory \(ENOENT\)$/ },
     { why: 'the certificate file is 3 GB', files: () => ({ certFile: join(scratch, 'huge.crt'), keyFile: pki.server.keyFile }), message: /cannot read .*huge\.crt: larger than 1048576 bytes/ },
     { why: 'the certificate file is a folder', files: () => ({ certFile: scratch, keyFile: pki.server.keyFile }), message: /cannot read .*serve-lifecycle-[^:]*: illegal operation on a directory \(EISDIR\)$/ },
     { why: 'the key does not match', files: () => ({ certFile: second.certFile, keyFile: third.keyFile }), message: /the private key does not belong to the certificate/ },
-    { why: 'the certificate is not PEM', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.keyFile }), message: /does not hold a PEM certificate/ },
+    { why: 'the certificate file holds a key', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.keyFile }), message: /^certificate file .*, private key file .*: certificate file holds a private key, not a certificate$/ },
+    // OpenSSL said "no start line", after both names: which file was which was left to guess.
+    { why: 'the two files are swapped', files: () => ({ certFile: pki.server.keyFile, keyFile: pki.server.certFile }), message: /: certificate file holds a private key, not a certificate, and the private key file a certificate: the two files are swapped$/ },
+    { why: 'the certificate is not PEM', files: () => ({ certFile: join(scratch, 'garbage.crt'), keyFile: pki.server.keyFile }), message: /: certificate file does not hold a PEM certificate \(/ },
   ])('fails with a clear ServeError when $why', async ({ files, message }) => {
     await expect(start(files())).rejects.toThrow(message);
     await expect(start(files())).rejects.toHaveProperty('name', 'ServeError');
