@@ -155,6 +155,8 @@ function scalarHint(expected: string, input: unknown): string {
   // `exclude: gcr.io/x`, `namespaces: team-a`; `rules:` followed by `gcr: {match: ...}`.
   if (expected === 'array' && typeof input === 'string') return ', even of one entry: write it in brackets ([a]) or on lines starting with "- "';
   if (expected === 'array' && typeof input === 'object' && !Array.isArray(input)) return ', not a mapping: start each entry with "- "';
+  // `rules: [gcr.io]`, `- gcr.io -> asia.gcr.io`: a rule written as one line of text.
+  if (expected === 'object' && typeof input === 'string') return `, not the text ${JSON.stringify(input.length > 80 ? `${input.slice(0, 80)}...` : input)}: a rule is "name:", "match:" (or "regex:") and "replace:", each on its own line under its "- "`;
   return '';
 }
 

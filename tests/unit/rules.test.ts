@@ -611,6 +611,10 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('says what a rule written as one line of text needs', () => {
+    expect(problems('rules:\n  - gcr.io -> asia.gcr.io\n')).toEqual(['rules[0]: must be a mapping, not the text "gcr.io -> asia.gcr.io": a rule is "name:", "match:" (or "regex:") and "replace:", each on its own line under its "- "']);
+  });
+
   it('says a rule refused for a missing field also lacks its match or regex (and its verify)', () => {
     expect(problems('rules:\n  - name: a\n  - {}\n  - name: c\n    match: gcr.io\n    regex: x\n  - name: d\n    match: gcr.io\n    onMissing: keep\n  - [x]\n')).toEqual([
       'rules[0].replace: is required',
