@@ -134,6 +134,10 @@ describe('webhookConfiguration', () => {
     { why: 'a "%" ending the token', url: 'https://example.com/mutate/A-Za-z0-9._~0123%', message: '--url has a "%" not followed by two hexadecimal digits' },
     { why: 'nothing', url: '', message: '--url must not be empty' },
     { why: 'a DEL character', url: 'https://example.com/mu\u007ftate/A-Za-z0-9._~0123', message: '--url must not contain spaces or control characters' },
+    // The API server took them; its calls then carried another token, or looked up no host.
+    { why: 'a zero-width space after the token', url: 'https://example.com/mutate/A-Za-z0-9._~0123\u200b', message: '--url must not contain spaces or control characters, nor any other character than printable ASCII: U+200B at character 44, not printable ASCII (a look-alike or invisible character copied with it?)' },
+    { why: 'a Cyrillic look-alike in the host', url: 'https://ex\u0430mple.com/mutate/A-Za-z0-9._~0123', message: 'U+0430 at character 11' },
+    { why: 'a CRLF file\'s carriage return', url: 'https://example.com/mutate/A-Za-z0-9._~0123\r', message: 'U+000D at character 44' },
     { why: 'a "%" followed by one hexadecimal digit', url: 'https://example.com/%4g/mutate/A-Za-z0-9._~0123', message: '--url has a "%" not followed by two hexadecimal digits' },
     { why: 'an empty user before "@"', url: 'https://@example.com/mutate/A-Za-z0-9._~0123', message: '--url must not contain a user or password' },
     { why: 'an empty token (APIGatewayURL alone)', url: 'https://abc123.execute-api.us-west-2.amazonaws.com/Prod/mutate/', message: '--url ends in /mutate/ with no webhook token after it' },
