@@ -8,6 +8,8 @@
  * (README, "Rotating the token"). A comma is in no token (TOKEN_CHARS), so the value cannot be read
  * two ways.
  */
+import { foreignCharacterAt } from '../core/reference.js';
+
 export const MIN_TOKEN_LENGTH = 16;
 /** The reason every adapter logs when a request's token is wrong or missing (never the token). */
 export const UNAUTHORIZED_REASON = 'wrong or missing webhook token';
@@ -22,9 +24,24 @@ export type WebhookTokens = readonly [current: string] | readonly [current: stri
 /** Why a token is unusable, or undefined. Never mentions the token itself. */
 export function tokenProblem(token: string): string | undefined {
   if (token.length < MIN_TOKEN_LENGTH || !TOKEN_CHARS.test(token)) {
-    return `must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)`;
+    return `must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)${otherCharacter(token)}`;
   }
   return undefined;
+}
+
+/**
+ * Where the first character that is none of TOKEN_CHARS' is, for tokenProblem: a zero-width or
+ * no-break space pasted with a token otherwise right made the message above read as nonsense. Its
+ * code point only when it is not printable ASCII (a `/` or `+` of the token itself is not shown).
+ */
+function otherCharacter(token: string): string {
+  let n = 0;
+  for (const c of token) {
+    n++;
+    if (/^[A-Za-z0-9._~-]$/.test(c)) continue;
+    return /^[!-~]$/.test(c) ? `; character ${n} is not one of them` : `; ${foreignCharacterAt(c, n)}`;
+  }
+  return '';
 }
 
 /**

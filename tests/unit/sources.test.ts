@@ -104,10 +104,11 @@ describe('readSettings', () => {
       env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: TOKEN, WEBHOOK_TOKEN_SECRET_ARN: 'arn:s' },
       issues: ['WEBHOOK_TOKEN: set only one of WEBHOOK_TOKEN, WEBHOOK_TOKEN_SECRET_ARN'],
     },
-    ...['short', '0123456789abcde', 'has/a/slash-0123456789', 'has space 0123456789', 'ünïcödé-0123456789'].map((token) => ({
+    // Where the first character that is not allowed is (its code point only when not printable ASCII: never the token's own).
+    ...([['short', ''], ['0123456789abcde', ''], ['has/a/slash-0123456789', '; character 4 is not one of them'], ['has space 0123456789', '; a space at character 4'], ['ünïcödé-0123456789', '; U+00FC at character 1, not printable ASCII (a look-alike or invisible character copied with it?)'], ['0123456789abcdef\u200b', '; U+200B at character 17, not printable ASCII (a look-alike or invisible character copied with it?)']] as const).map(([token, where]) => ({
       desc: `token ${JSON.stringify(token)}`,
       env: { REWRITE_RULES: GOOD, WEBHOOK_TOKEN: token },
-      issues: ['WEBHOOK_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)'],
+      issues: [`WEBHOOK_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (it is the last segment of the webhook URL)${where}`],
     })),
     {
       desc: 'every problem at once',
