@@ -218,7 +218,7 @@ class Report {
     // Code-unit order, not localeCompare's: that follows LANG (Lithuanian puts "y" before "j"), and
     // the same cluster must give the same summary on every machine that audits it.
     const counts = (m: Map<string, number>): string =>
-      [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : printable(k)}: ${n}`).join('\n');
+      [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => `  ${k === '' ? NO_NAMESPACE : oneLine(k)}: ${n}`).join('\n');
     say(
       `${this.output === 'table' ? '\n' : ''}audit: ${this.count} image(s) in ${this.objects.size} object(s) would be rewritten\n` +
         `per namespace:\n${counts(this.byNamespace)}\nper rule:\n${counts(this.byRule)}\n${note}`,
@@ -246,7 +246,7 @@ const COLUMNS = ['namespace', 'kind', 'name', 'container', 'image', 'rewritten',
 
 function table(rows: readonly Finding[]): string {
   // Names come from the input (a file can hold anything): one printable cell each.
-  const cells = rows.map((r) => COLUMNS.map((c) => (c === 'namespace' && r[c] === '' ? NO_NAMESPACE : printable(r[c]))));
+  const cells = rows.map((r) => COLUMNS.map((c) => (c === 'namespace' && r[c] === '' ? NO_NAMESPACE : oneLine(r[c]))));
   // A loop, not Math.max(...column): a spread passes every row as an argument, and past about
   // 120,000 rows (a large cluster) that overflows the stack.
   const widths: number[] = COLUMNS.map((c) => c.length);

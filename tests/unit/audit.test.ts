@@ -1372,4 +1372,11 @@ describe('audit table: hostile names in a file', () => {
     expect(r.out.split('\n')[1]).toMatch(/^ns\\u001b\[2J\\u000afake: 1 +Pod +p\\u001b\]0;pwned\\u0007 +c\\u202e +gcr\.io\/a /);
     expect(r.out).toContain('per namespace:\n  ns\\u001b[2J\\u000afake: 1: 1\n');
   });
+
+  it('a zero-width or no-break space in a name or a namespace (a file edited by hand) is printed escaped, in the table and its summary', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p\u200b', namespace: 'ns\u00a0' }, spec: { containers: [{ name: 'c', image: 'gcr.io/a' }] } };
+    const r = await audit(['-f', '-'], JSON.stringify(pod));
+    expect(r.out.split('\n')[1]).toMatch(/^ns\\u00a0 +Pod +p\\u200b +c +gcr\.io\/a /);
+    expect(r.out).toContain('per namespace:\n  ns\\u00a0: 1\n');
+  });
 });
