@@ -6,8 +6,7 @@
  */
 import { type Document, YAMLParseError } from 'yaml';
 import { KUBECTL_SCALARS } from '../config/yaml-kubectl.js';
-import { DUPLICATE_KEY_MESSAGE, parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
-import { notYamlSpaceNear } from '../config/yaml-document.js';
+import { DUPLICATE_KEY_MESSAGE, notYamlSpaceNear, parseAllDocumentsUnique, parseDocumentUnique } from '../config/yaml-read.js';
 import type { Io } from './common.js';
 import { isRecord, own, printable } from '../core/json.js';
 import { type ManifestObject, readObjects } from '../core/manifest.js';

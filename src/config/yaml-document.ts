@@ -8,7 +8,7 @@
  * most documents never compile it at a cold start.
  */
 import { type Document, isAlias, visit, type YAMLError } from 'yaml';
-import { parseDocumentUnique, TOO_DEEP } from './yaml-read.js';
+import { NOT_YAML_SPACE, notYamlSpace, parseDocumentUnique, TOO_DEEP } from './yaml-read.js';
 import type { Issue } from '../core/rules.js';
 import type { DocumentRead } from './rules-text.js';
 
@@ -73,8 +73,6 @@ export function readYaml(text: string): DocumentRead {
  * a single line") name neither the character nor the fix. A character that takes no room (a
  * zero-width space, a byte order mark past the start) is to be deleted, not retyped.
  */
-const NOT_YAML_SPACE = /[\u00a0\u1680\u180e\u2000-\u200b\u202f\u205f\u2060\u3000\ufeff]/g;
-const SPACE_NAMES: Readonly<Record<string, string>> = { '\u00a0': 'no-break space', '\u200b': 'zero-width space', '\u202f': 'narrow no-break space', '\u3000': 'ideographic space', '\ufeff': 'byte order mark', '\u2060': 'word joiner' };
 function noBreakSpace(text: string, bom: boolean): Issue[] {
   const found = [...text.matchAll(NOT_YAML_SPACE)].find((m) => m.index > 0 || !bom);
   if (found === undefined) return [];
@@ -83,33 +81,6 @@ function noBreakSpace(text: string, bom: boolean): Issue[] {
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n') - (bom && line === 1 ? 1 : 0);
   return [{ path: [], position: { line, column }, severity: 'error', message: notYamlSpace(found[0]) }];
-}
-
-/** What noBreakSpace says of the character `c`. */
-function notYamlSpace(c: string): string {
-  const code = `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
-  const zeroWidth = c === '\u200b' || c === '\u2060' || c === '\ufeff' || c === '\u180e';
-  const name = SPACE_NAMES[c] ?? (zeroWidth ? 'zero-width character' : 'typographic space');
-  const what = `${name.startsWith('i') ? 'an' : 'a'} ${name} (${code}, from text copied out of a web page or a chat)`;
-  return zeroWidth ? `${what}, which YAML reads as text: delete it` : `${what}, which YAML does not read as a space: retype it as a space`;
-}
-
-/**
- * For a manifest the parser refused at `offset` of `text` (render, audit -f): `; at line L, column
- * C: <noBreakSpace's words>` for the last such character on the error's line or the line before it
- * (where one makes the errors render and audit quote), else ''. Not a whole file's first: an earlier
- * document may hold one inside a quoted string, harmlessly.
- */
-export function notYamlSpaceNear(text: string, offset: number): string {
-  const lineEnd = text.indexOf('\n', offset);
-  const end = lineEnd < 0 ? text.length : lineEnd;
-  const previousEnd = offset > 0 ? text.lastIndexOf('\n', offset - 1) : -1;
-  const start = previousEnd <= 0 ? 0 : text.lastIndexOf('\n', previousEnd - 1) + 1;
-  const found = [...text.slice(start, end).matchAll(NOT_YAML_SPACE)].at(-1);
-  if (found === undefined || (found[0] === '\ufeff' && start + found.index === 0)) return '';
-  const at = start + found.index;
-  const before = text.slice(0, at);
-  return `; at line ${before.split('\n').length}, column ${at - before.lastIndexOf('\n')}: ${notYamlSpace(found[0])}`;
 }
 
 /**

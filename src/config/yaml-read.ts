@@ -10,7 +10,8 @@
  * false`, then `addDuplicateKeyErrors` adds the error the package would have given for each
  * repeated key (code `DUPLICATE_KEY`, at the key, in document order), so callers read `doc.errors`
  * as before. The same pass finds the merge keys (`<<`) that kubectl reads otherwise than YAML's
- * merge (keyProblems): an error of the same code, with its own message.
+ * merge (keyProblems): an error of the same code, with its own message. And the words every reader
+ * uses for a space YAML does not read as one (NOT_YAML_SPACE), where its errors come from one.
  */
 import { Composer, type CST, type Document, type DocumentOptions, isAlias, isMap, isNode, isPair, isScalar, isSeq, Lexer, LineCounter, type ParseOptions, parseAllDocuments, parseDocument, Parser, type SchemaOptions, YAMLParseError } from 'yaml';
 
@@ -340,4 +341,39 @@ export function composeUnique(tokens: Iterable<CST.Token>, options: UniqueKeysOp
   const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(list)];
   for (const doc of docs) addDuplicateKeyErrors(doc);
   return docs;
+}
+
+/**
+ * Spaces YAML does not read as one, and characters that take no room: text copied out of a web
+ * page, a chat or a CJK input method has them where spaces belong (as indentation, after a key's
+ * colon), and the parser's errors there name neither the character nor the fix. Named by
+ * src/config/yaml-document.ts for a rules document, and by render and audit for manifests.
+ */
+export const NOT_YAML_SPACE = /[\u00a0\u1680\u180e\u2000-\u200b\u202f\u205f\u2060\u3000\ufeff]/g;
+const SPACE_NAMES: Readonly<Record<string, string>> = { '\u00a0': 'no-break space', '\u200b': 'zero-width space', '\u202f': 'narrow no-break space', '\u3000': 'ideographic space', '\ufeff': 'byte order mark', '\u2060': 'word joiner' };
+/** What src/config/yaml-document.ts (noBreakSpace) says of the character `c`. */
+export function notYamlSpace(c: string): string {
+  const code = `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const zeroWidth = c === '\u200b' || c === '\u2060' || c === '\ufeff' || c === '\u180e';
+  const name = SPACE_NAMES[c] ?? (zeroWidth ? 'zero-width character' : 'typographic space');
+  const what = `${name.startsWith('i') ? 'an' : 'a'} ${name} (${code}, from text copied out of a web page or a chat)`;
+  return zeroWidth ? `${what}, which YAML reads as text: delete it` : `${what}, which YAML does not read as a space: retype it as a space`;
+}
+
+/**
+ * For a manifest the parser refused at `offset` of `text` (render, audit -f): `; at line L, column
+ * C: <noBreakSpace's words>` for the last such character on the error's line or the line before it
+ * (where one makes the errors render and audit quote), else ''. Not a whole file's first: an earlier
+ * document may hold one inside a quoted string, harmlessly.
+ */
+export function notYamlSpaceNear(text: string, offset: number): string {
+  const lineEnd = text.indexOf('\n', offset);
+  const end = lineEnd < 0 ? text.length : lineEnd;
+  const previousEnd = offset > 0 ? text.lastIndexOf('\n', offset - 1) : -1;
+  const start = previousEnd <= 0 ? 0 : text.lastIndexOf('\n', previousEnd - 1) + 1;
+  const found = [...text.slice(start, end).matchAll(NOT_YAML_SPACE)].at(-1);
+  if (found === undefined || (found[0] === '\ufeff' && start + found.index === 0)) return '';
+  const at = start + found.index;
+  const before = text.slice(0, at);
+  return `; at line ${before.split('\n').length}, column ${at - before.lastIndexOf('\n')}: ${notYamlSpace(found[0])}`;
 }

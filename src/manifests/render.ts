@@ -24,8 +24,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import { Parser } from 'yaml';
-import { isStackOverflow, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
-import { notYamlSpaceNear } from '../config/yaml-document.js';
+import { isStackOverflow, notYamlSpaceNear, parseTokens, TOO_DEEP } from '../config/yaml-read.js';
 import { decide, type DecideOptions, type LimitedRule, type ManifestObject, namespaceLimitedOf, objectLabel, objectsOf } from '../core/manifest.js';
 import type { PlannedRewrite } from '../core/decide.js';
 import type { PatchOperation } from '../core/patch.js';
