@@ -132,7 +132,12 @@ function splitShortEquals(config: ParseArgsConfig): ParseArgsConfig {
 export function parseFlags<T extends ParseArgsConfig>(given: T): ReturnType<typeof parseArgs<T>> {
   const config = splitShortEquals(given) as T;
   const seen = new Set<string>();
-  for (const token of parseArgs({ ...config, tokens: true }).tokens ?? []) {
+  for (const token of parseArgs({ ...config, allowPositionals: true, tokens: true }).tokens ?? []) {
+    // `check-config rules.yaml`: Node said "Unexpected argument 'rules.yaml'. This command does not take positional arguments".
+    if (token.kind === 'positional' && config.allowPositionals !== true) {
+      const hint = config.options?.['config'] !== undefined && /\.(?:ya?ml|json)$/i.test(token.value) ? `; a rules document is given as --config ${oneLine(token.value)}` : '';
+      throw new UsageError(`unexpected argument "${oneLine(token.value)}": this command takes no arguments, only flags${hint}`);
+    }
     if (token.kind !== 'option') continue;
     if (config.options?.[token.name]?.multiple !== true && seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
     seen.add(token.name);

@@ -332,6 +332,19 @@ describe('one JSON object per line, for every reader', () => {
   });
 });
 
+describe('an argument where only flags are taken', () => {
+  // Node's own words were "Unexpected argument 'rules.yaml'. This command does not take positional arguments".
+  it.each([
+    [['check-config', 'rules.yaml'], 'unexpected argument "rules.yaml": this command takes no arguments, only flags; a rules document is given as --config rules.yaml'],
+    [['webhook-config', '--url', 'https://x.example.com/mutate/abcdefghijklmnop', 'extra'], 'unexpected argument "extra": this command takes no arguments, only flags'],
+    [['serve', 'x\u200b'], 'unexpected argument "x\\u200b": this command takes no arguments, only flags'],
+  ])('%j: says which, and where a rules document goes', async (args, message) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(args, io)).toBe(EXIT.usage);
+    expect(io.err()).toBe(`error: ${message}\nRun "image-rewriter help" for usage.\n`);
+  });
+});
+
 describe('values quoted in error messages, for a terminal', () => {
   // A flag's value or a path came back raw: an escape sequence recoloured the terminal, a newline
   // forged a line of its own ("error: forged"), and a zero-width space or a CRLF file's "\r" left
