@@ -132,17 +132,57 @@ function splitShortEquals(config: ParseArgsConfig): ParseArgsConfig {
 export function parseFlags<T extends ParseArgsConfig>(given: T): ReturnType<typeof parseArgs<T>> {
   const config = splitShortEquals(given) as T;
   const seen = new Set<string>();
-  for (const token of parseArgs({ ...config, allowPositionals: true, tokens: true }).tokens ?? []) {
-    // `check-config rules.yaml`: Node said "Unexpected argument 'rules.yaml'. This command does not take positional arguments".
-    if (token.kind === 'positional' && config.allowPositionals !== true) {
-      const hint = config.options?.['config'] !== undefined && /\.(?:ya?ml|json)$/i.test(token.value) ? `; a rules document is given as --config ${oneLine(token.value)}` : '';
-      throw new UsageError(`unexpected argument "${oneLine(token.value)}": this command takes no arguments, only flags${hint}`);
-    }
+  for (const token of strictTokens(config)) {
     if (token.kind !== 'option') continue;
     if (config.options?.[token.name]?.multiple !== true && seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
     seen.add(token.name);
   }
   return parseArgs(config);
+}
+
+/**
+ * The tokens of a strict parse; an unknown option or an argument where only flags are taken in our
+ * words. Node's were "Unknown option '--tls-cert'. To specify a positional argument starting with a
+ * '-', place it at the end of the command after '--', as in '-- "--tls-cert"" and "Unexpected
+ * argument 'rules.yaml'. This command does not take positional arguments", the value raw. `--help`
+ * is left to Node's error, which main() answers with the usage.
+ */
+function strictTokens(config: ParseArgsConfig): NonNullable<ReturnType<typeof parseArgs>['tokens']> {
+  try {
+    return parseArgs({ ...config, tokens: true }).tokens;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const known = Object.keys(config.options ?? {});
+    const tokens = parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true }).tokens;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const token = tokens.find((t) => t.kind === 'option' && !known.includes(t.name));
+      if (token?.kind === 'option' && token.name !== 'help' && token.name !== 'h') {
+        // The option it starts (`--tls-cert`), else one a typo or two away (`--confg`).
+        const longs = known.filter((k) => k.length > 1);
+        const near = longs.find((k) => token.name.length > 1 && k.startsWith(token.name)) ?? longs.find((k) => editDistance(token.name, k) <= 2);
+        const hint = near === undefined ? '' : ` (did you mean --${near}?)`;
+        throw new UsageError(`unknown option ${oneLine(token.rawName)}${hint}`);
+      }
+    }
+    const positional = code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? tokens.find((t) => t.kind === 'positional') : undefined;
+    if (positional?.kind === 'positional') {
+      // `check-config rules.yaml`: where a rules document goes.
+      const hint = known.includes('config') && /\.(?:ya?ml|json)$/i.test(positional.value) ? `; a rules document is given as --config ${oneLine(positional.value)}` : '';
+      throw new UsageError(`unexpected argument "${oneLine(positional.value)}": this command takes no arguments, only flags${hint}`);
+    }
+    throw e;
+  }
+}
+
+/** Levenshtein's distance, for an unknown option's "did you mean". */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
+  }
+  return row[b.length] ?? 0;
 }
 
 export interface CliSources extends Sources {

@@ -158,7 +158,7 @@ describe('explain', () => {
 
   it.each([
     { args: ['explain', '--config', demo], message: 'explain needs at least one IMAGE' },
-    { args: ['explain', '--confg', demo, 'x'], message: "Unknown option '--confg'" },
+    { args: ['explain', '--confg', demo, 'x'], message: 'unknown option --confg (did you mean --config?)' },
     { args: ['explain', 'x'], message: 'REWRITE_RULES: no rules: set REWRITE_RULES (inline YAML or JSON) or REWRITE_RULES_PARAMETER (an SSM parameter name); the command line also takes --config FILE' },
     { args: ['nope'], message: 'unknown command "nope"' },
     { args: [], message: 'Usage:' },
@@ -342,6 +342,27 @@ describe('an argument where only flags are taken', () => {
     const io = captureIo(TEST_ENV);
     expect(await main(args, io)).toBe(EXIT.usage);
     expect(io.err()).toBe(`error: ${message}\nRun "image-rewriter help" for usage.\n`);
+  });
+});
+
+describe('an unknown option', () => {
+  // Node's words: "Unknown option '--tls-cert'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- "--tls-cert"".
+  it.each([
+    [['serve', '--tls-cert', 'c.pem'], 'unknown option --tls-cert (did you mean --tls-cert-file?)'],
+    [['audit', '--kube-config', 'kc'], 'unknown option --kube-config (did you mean --kubeconfig?)'],
+    [['check-config', '--strct'], 'unknown option --strct (did you mean --strict?)'],
+    [['render', '-x'], 'unknown option -x'],
+    [['render', '--x\u001b[2J'], 'unknown option --x\\u001b[2J'],
+  ])('%j: said with what was meant', async (args, message) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(args, io)).toBe(EXIT.usage);
+    expect(io.err()).toBe(`error: ${message}\nRun "image-rewriter help" for usage.\n`);
+  });
+
+  it('--help after a command is still its usage', async () => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(['render', '--help'], io)).toBe(EXIT.ok);
+    expect(io.out()).toContain('Usage:');
   });
 });
 

@@ -339,7 +339,7 @@ describe('image-rewriter webhook-config', () => {
     { why: 'a timeout of 31', args: ['--url', URL_OK, '--timeout-seconds', '31'], message: '--timeout-seconds must be a whole number from 1 to 30' },
     { why: 'a timeout that is not a number', args: ['--url', URL_OK, '--timeout-seconds', '5s'], message: '--timeout-seconds must be a whole number from 1 to 30: 5s' },
     { why: 'a review version list with a typo', args: ['--url', URL_OK, '--admission-review-versions', 'v1,v1beta'], message: '"v1beta" is not one of v1, v1beta1' },
-    { why: 'an unknown flag', args: ['--url', URL_OK, '--timeout', '5'], message: "Unknown option '--timeout'" },
+    { why: 'an unknown flag', args: ['--url', URL_OK, '--timeout', '5'], message: 'unknown option --timeout (did you mean --timeout-seconds?)' },
   ])('exits 64 with a clear message for $why', async ({ args, message }) => {
     const io = captureIo();
     expect(await main(['webhook-config', ...args], io)).toBe(EXIT.usage);
