@@ -154,6 +154,12 @@ export function foreignCharacter(s: string): string | undefined {
   return undefined;
 }
 
+/** foreignCharacter's words after a message's colon (`: U+200B at character 7, ...`), or ''. */
+export function foreignNote(s: string): string {
+  const foreign = foreignCharacter(s);
+  return foreign === undefined ? '' : `: ${foreign}`;
+}
+
 /**
  * A parse error as users read it (explain's `error`, the review's warnings and log line): Go's
  * message, which stays as Go words it here (tests/integration/reference-oracle.integration.ts), with

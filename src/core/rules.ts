@@ -17,7 +17,7 @@ import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, type ReplacePiece, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
-import { parseNormalizedNamed, referenceProblem, withTagAndDigest } from './reference.js';
+import { foreignNote, parseNormalizedNamed, referenceProblem, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
 import type { CompiledRule, CompileResult, Issue, PathSegment, Rewriter, RewriteResult, RewriteContext } from './rule-types.js';
@@ -153,7 +153,7 @@ function compileRegexRule({ spec, index, replace, replacePath, issues, before, c
       issues.push({
         path: replacePath,
         severity: 'error',
-        message: `can never yield a valid image name (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}")`,
+        message: `can never yield a valid image name (with every group set to "${SAMPLE_GROUP_VALUE}" it gives "${sample}")${foreignNote(replace)}`,
       });
     } else {
       const own = templateTagOrDigest(parts);

@@ -597,6 +597,12 @@ describe('every problem at once, in a rule refused for another field', () => {
     ]);
   });
 
+  it('names the place of a look-alike in a regex rule\'s replace that can never yield a valid name', () => {
+    expect(problems('rules:\n  - name: a\n    regex: gcr\\.io/(.*)\n    replace: asi\u0430.gcr.io/$1\n')).toEqual([
+      'rules[0].replace: can never yield a valid image name (with every group set to "x" it gives "asi\u0430.gcr.io/x"): U+0430 at character 4, not printable ASCII (a look-alike or invisible character copied with it?)',
+    ]);
+  });
+
   it('reports a replacement without a group reference that no rule may have, whatever its pattern', () => {
     // The README's own typo (`matchh`): the rule has no pattern, but "mirror/gcr" is wrong as a
     // match rule's replace and as a regex rule's alike; it was reported only once the typo was fixed.
