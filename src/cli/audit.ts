@@ -34,6 +34,7 @@ import { auditOf, decide, type Finding, type LimitedRule, type ManifestObject, n
 import { namespaceLimitedRules } from '../core/explain.js';
 import type { Rewriter } from '../core/rules.js';
 import { at, isRecord, jsonLine, oneLine, own, printable } from '../core/json.js';
+import { foreignNote } from '../core/reference.js';
 import { type FieldProblem, WORKLOAD_TYPES, workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
 
 /** The kinds the webhook rewrites, in their own groups (src/core/workload.ts). */
@@ -405,7 +406,7 @@ export const command: Command = async (args, io) => {
   // A namespace name, checked before any call (namespaceFlag): the client lower-cases the URL path.
   const namespace = namespaceFlag(values.namespace);
   const configuration = values['webhook-config'] ?? DEFAULT_CONFIGURATION_NAME;
-  if (!isDnsSubdomain(configuration)) throw new UsageError(`--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): ${oneLine(configuration)}`);
+  if (!isDnsSubdomain(configuration)) throw new UsageError(`--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): ${oneLine(configuration)}${foreignNote(configuration)}`);
   const sources = await openCliSources(io, { configFile: values.config, tokenRequired: false });
   // A token that cannot be read is exit 1 elsewhere; here 1 says that something would change.
   if (typeof sources === 'number') return sources === EXIT.failure ? EXIT.invalidConfig : sources;

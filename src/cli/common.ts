@@ -13,6 +13,7 @@ import { describeRules, openSources, type SharedRules, type Sources } from '../c
 import type { Log } from '../observability/log.js';
 import { createObservability, type Logger, type Metrics } from '../observability/telemetry.js';
 import { oneLine, terminalLines } from '../core/json.js';
+import { foreignNote } from '../core/reference.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -102,7 +103,7 @@ export const DNS_LABEL_RULE = 'a DNS-1123 label: lower-case letters, digits and 
  */
 export function namespaceFlag(value: string | undefined): string | undefined {
   if (value === '') throw new UsageError('-n/--namespace is empty: name a namespace, or leave the flag out');
-  if (value !== undefined && !isDnsLabel(value)) throw new UsageError(`-n/--namespace must be a namespace name (${DNS_LABEL_RULE}): ${oneLine(value)}`);
+  if (value !== undefined && !isDnsLabel(value)) throw new UsageError(`-n/--namespace must be a namespace name (${DNS_LABEL_RULE}): ${oneLine(value)}${foreignNote(value)}`);
   return value;
 }
 

@@ -30,6 +30,7 @@
 import cluster from 'node:cluster';
 import { isIP } from 'node:net';
 import { oneLine, terminalLines } from '../core/json.js';
+import { foreignNote } from '../core/reference.js';
 import { type Command, EXIT, type Io, openCliSources, parseFlags, UsageError } from './common.js';
 import { availableCpus } from './cpu-limit.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
@@ -149,7 +150,7 @@ export function parseListen(addr: string, flag = '--listen'): { readonly host: s
   }
   const host = m[2] ?? '';
   if (host !== '' && isIP(host) === 0 && !/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/.test(host)) {
-    throw new UsageError(`${flag}: ${oneLine(host)} is not an IP address or host name`);
+    throw new UsageError(`${flag}: ${oneLine(host)} is not an IP address or host name${foreignNote(host)}`);
   }
   return { host: host === '' ? undefined : host, port };
 }

@@ -49,7 +49,7 @@ import { imageRegex, type MatchCondition, matchConditionExpression, matchConditi
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { readConditionRules } from './webhook-config-rules.js';
-import { caBundleProblem, type ClientConfig, parseService, privateHostWithoutCa, serviceHost, urlProblem, urlWarning } from './webhook-endpoint.js';
+import { caBundleProblem, type ClientConfig, parseService, privateHostWithoutCa, serviceHost, shownValue, urlProblem, urlWarning } from './webhook-endpoint.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
@@ -201,7 +201,7 @@ function endpointOf(options: WebhookConfigOptions): { readonly clientConfig?: Cl
   }
   const name = options.name;
   if (name !== undefined && !isDnsSubdomain(name)) {
-    problems.push(`--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): ${oneLine(name)}`);
+    problems.push(`--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): ${shownValue(name)}`);
   }
   const versions = options.admissionReviewVersions;
   if (versions !== undefined) {

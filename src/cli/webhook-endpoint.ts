@@ -10,8 +10,11 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { MIN_TOKEN_LENGTH, TOKEN_CHARS, tokenProblem } from '../config/token-check.js';
 import { oneLine } from '../core/json.js';
-import { foreignCharacter } from '../core/reference.js';
+import { foreignCharacter, foreignNote } from '../core/reference.js';
 import { DNS_LABEL_RULE, isDnsLabel, isDnsSubdomain } from './common.js';
+
+/** A name given on the command line, in a message that refuses it: escaped, and where a look-alike or invisible character is. */
+export const shownValue = (value: string): string => `${oneLine(value)}${foreignNote(value)}`;
 
 /** The port the API server calls a Service on when none is given (its own default). */
 const DEFAULT_SERVICE_PORT = 443;
@@ -146,7 +149,7 @@ export function parseService(spec: string, token: string | undefined): { readonl
   } else {
     for (const [what, value] of [['namespace', namespace], ['name', name]] as const) {
       if (value === '') problems.push(`${SERVICE_FORM}: the ${what} is empty: ${oneLine(spec)}`);
-      else if (!isDnsLabel(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${oneLine(value)}`);
+      else if (!isDnsLabel(value)) problems.push(`--service ${what} must be ${DNS_LABEL_RULE}: ${shownValue(value)}`);
     }
     if (!(port >= 1 && port <= MAX_PORT)) problems.push(`--service port must be a whole number from 1 to ${MAX_PORT} (the Service's port, not the container's; default ${DEFAULT_SERVICE_PORT}): ${oneLine(spec)}`);
   }

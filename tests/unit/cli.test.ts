@@ -366,6 +366,21 @@ describe('an unknown option', () => {
   });
 });
 
+describe('a look-alike or invisible character in a name given as a flag', () => {
+  // "-n/--namespace must be a namespace name (...): dеv" (a Cyrillic e) quoted a value that looks right.
+  const NOTE = 'not printable ASCII (a look-alike or invisible character copied with it?)';
+  it.each([
+    [['audit', '-f', '-', '-n', 'd\u0435v'], `: d\u0435v: U+0435 at character 2, ${NOTE}\n`],
+    [['serve', '--config', demo, '--allow-unauthenticated', '--tls-cert-file', 'c', '--tls-private-key-file', 'k', '--listen', 'l\u043ecalhost:8443'], `--listen: l\u043ecalhost is not an IP address or host name: U+043E at character 2, ${NOTE}\n`],
+    [['webhook-config', '--url', 'https://x.example.com/mutate/abcdefghijklmnop', '--name', 'image-rewriter\u200b'], `: image-rewriter\\u200b: U+200B at character 15, ${NOTE}\n`],
+    [['webhook-config', '--service', 'ns/n\u0430me', '--token', 'abcdefghijklmnopqrstuvwxyz'], `: n\u0430me: U+0430 at character 2, ${NOTE}\n`],
+  ])('%j: says which and where', async (args, end) => {
+    const io = captureIo(TEST_ENV);
+    expect(await main(args, io)).toBe(EXIT.usage);
+    expect(io.err()).toContain(end);
+  });
+});
+
 describe('values quoted in error messages, for a terminal', () => {
   // A flag's value or a path came back raw: an escape sequence recoloured the terminal, a newline
   // forged a line of its own ("error: forged"), and a zero-width space or a CRLF file's "\r" left
