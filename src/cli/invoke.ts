@@ -18,6 +18,7 @@ import { userPath } from './user-path.js';
 import { lazyAwsClients } from '../config/aws-clients.js';
 import { readUpTo } from '../config/bounded-read.js';
 import { describeSystemError } from '../config/system-error.js';
+import { where } from '../manifests/documents.js';
 import { verifierFor } from '../verify/setup.js';
 import { createHandler, LAMBDA_MAX_RESULT_BYTES, type WebhookResult } from '../lambda/handler.js';
 import { createObservability, logLevelFromEnv } from '../observability/telemetry.js';
@@ -82,14 +83,16 @@ export const command: Command = async (args, io) => {
   }
 
   let event: unknown;
+  let text = '';
   try {
     // A byte order mark is not JSON, but editors on Windows (and PowerShell 5's Out-File) write one:
     // read past it, as rules documents are read.
     const bytes = await readUpTo(userPath(io.env, 'invoke', file), MAX_EVENT_FILE_BYTES + 1);
     if (bytes.length > MAX_EVENT_FILE_BYTES) throw new RangeError(`larger than ${String(MAX_EVENT_FILE_BYTES)} bytes (a Lambda event is at most 6 MB)`);
-    event = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
+    text = bytes.toString('utf8').replace(/^\uFEFF/, '');
+    event = JSON.parse(text);
   } catch (e) {
-    const reason = e instanceof SyntaxError ? 'not valid JSON' : e instanceof RangeError ? e.message : describeSystemError(e);
+    const reason = e instanceof SyntaxError ? `not valid JSON: ${jsonProblem(e, text)}` : e instanceof RangeError ? e.message : describeSystemError(e);
     io.stderr(`error: cannot read event ${file}: ${reason}\n`);
     return EXIT.failure;
   }
@@ -100,3 +103,13 @@ export const command: Command = async (args, io) => {
   io.stdout(`${JSON.stringify(presentResult(result), null, 2)}\n`);
   return EXIT.ok;
 };
+
+/**
+ * V8's words for a JSON.parse error, where it is as a line and column: without the excerpt of the
+ * text some messages quote (`Unexpected token 'x', "{..." is not valid JSON`), which can be long.
+ */
+function jsonProblem(e: SyntaxError, text: string): string {
+  const position = /at position (\d+)/.exec(e.message)?.[1];
+  const what = e.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+  return position === undefined ? what : `${what} at ${where(text, Number(position))}`;
+}

@@ -180,6 +180,13 @@ describe('invoke', () => {
     expect(r.stderr).toContain(reason);
   });
 
+  it('says where an event file is not valid JSON (it said "not valid JSON" alone)', async () => {
+    const file = join(dir, 'comma.json');
+    await writeFile(file, '{\n  "body": "{}"\n  "httpMethod": "POST"\n}\n');
+    const r = await run(['-q', file]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: EXIT.failure, stderr: `error: cannot read event ${file}: not valid JSON: Expected ',' or '}' after property value at line 3, column 3\n` });
+  });
+
   // Read whole, `invoke /dev/zero` took all the memory node gives a string (0.6 GB) and ended on
   // V8's "Invalid string length"; a file over the bound is refused before it is read whole.
   it('exits 1 on a file larger than any event, without reading it whole', async () => {
