@@ -54,7 +54,7 @@ it('a certificate file replaced by a named pipe: the reload neither blocks nor r
     expect(await checked()).toBe('checked');
     expect(applied).toHaveLength(1);
     const failures = logs.filter((l) => l.msg === 'certificate reload failed; keeping the current certificate');
-    expect(failures).toEqual([expect.objectContaining({ reason: `cannot read ${files.certFile}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` })]);
+    expect(failures).toEqual([expect.objectContaining({ reason: `cannot read certificate file ${files.certFile}: not a regular file (serve reads it again whenever it may have changed: give it a file, not a pipe or a device)` })]);
     expect(logs.filter((l) => l.msg === 'certificate reloaded')).toHaveLength(1);
   } finally {
     watch.close();
