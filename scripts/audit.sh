@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dependency audit for CI (npm run audit). Policy (docs/reliability.md, "Dependencies"):
+# Dependency audit for CI (npm run audit). Policy (docs/reliability.md, "Dependency policy"):
 #   1. Production dependencies (what ships in dist/ and the Lambda bundle): `npm audit --omit=dev`;
 #      a high or critical advisory fails the run. Fix by upgrading, or, when it cannot apply, record
 #      an exception in scripts/audit-exceptions.txt: its id and why, on one line. An exception that

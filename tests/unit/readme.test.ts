@@ -1107,6 +1107,46 @@ describe('links to sections of the README', () => {
   });
 });
 
+// tests/unit/architecture.test.ts holds src/'s comments to the sections they cite; the other files
+// cite them too (scripts/audit.sh named reliability.md's "Dependencies", a heading it never had).
+describe('sections cited outside src/ (README, "..."; docs/....md, "...")', () => {
+  const headings = new Map<string, string[]>();
+  const headingsOf = (doc: string): string[] => {
+    let found = headings.get(doc);
+    if (found === undefined) {
+      found = [...readFileSync(join(REPO_ROOT, doc), 'utf8').replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => (m[1] ?? '').toLowerCase());
+      headings.set(doc, found);
+    }
+    return found;
+  };
+  const SKIP = new Set(['node_modules', 'generated', 'ric', 'go-webhook']);
+  const TEXT = /\.(?:md|ts|mjs|sh|ya?ml|tpl|txt|toml|py)$/;
+  const walk = (dir: string): string[] =>
+    readdirSync(join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory()) return SKIP.has(e.name) ? [] : walk(path);
+      return TEXT.test(e.name) && !e.name.endsWith('.lock') ? [path] : [];
+    });
+  const files = [...['docs', 'scripts', 'deploy', 'hack', 'bench', 'helm', 'events'].flatMap(walk), 'README.md', 'template.yaml', 'samconfig.toml', 'Dockerfile', 'mutating-webhook.yaml'];
+  // A citation's quote may run over comment lines (`#`, `//`, ` * `); a reference to docs/ from inside docs/ may drop the folder.
+  const CITATION = /\b(README(?:\.md)?|docs\/[a-z-]+\.md|(?<![\w/])(?:design|reliability|verify|performance)\.md)[,:]? "([^"]+)"/g;
+  const cited = files.flatMap((file) =>
+    [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(CITATION)].map((m) => {
+      const doc = m[1] ?? '';
+      return {
+        file,
+        doc: doc.startsWith('README') ? 'README.md' : doc.startsWith('docs/') ? doc : `docs/${doc}`,
+        section: (m[2] ?? '').replace(/\s*\n\s*(?:\*|\/\/|#)?\s*/g, ' ').replaceAll('\\`', '`'),
+      };
+    }),
+  );
+
+  it('each names a heading of the document it cites', () => {
+    expect(cited.length).toBeGreaterThan(20);
+    expect(cited.filter((c) => !headingsOf(c.doc).some((h) => h.includes(c.section.toLowerCase())))).toEqual([]);
+  });
+});
+
 
 describe('README Supported Kubernetes versions', () => {
   const section = readme.split('\n### Supported Kubernetes versions\n')[1]?.split('\n### ')[0]?.replace(/\s+/g, ' ') ?? '';
