@@ -439,7 +439,7 @@ describe('README Rolling back a bad rules document, what the rolled-back rules a
 
 describe("README The command line, explain's stdin example", () => {
   it('feeds explain every image field of a Pod, an image volume\'s reference included, not {..image}, which gives that volume\'s map', () => {
-    const example = /`(kubectl get pods -A -o jsonpath='[^']+') \\\| image-rewriter explain -c rules\.yaml -`/.exec(readme)?.[1] ?? '';
+    const example = /`(kubectl get pods -A -o jsonpath='[^']+') \\\| image-rewriter explain --config rules\.yaml -`/.exec(readme)?.[1] ?? '';
     expect(example).not.toContain('{..image}');
     for (const list of IMAGE_LISTS) expect(example).toContain(`{.items[*].spec.${list}[*].${list === 'volumes' ? 'image.reference' : 'image'}}`);
   });
@@ -785,6 +785,25 @@ describe('README The command line', () => {
       const listed = text.get(command) ?? '';
       expect({ command, missing: (options.match(/(?<![\w-])--?[a-z][a-z-]*/g) ?? []).filter((o) => !new RegExp(`(?<![\\w-])${o}(?![\\w-])`).test(listed)) }).toEqual({ command, missing: [] });
     }
+  });
+
+  // The commands the README gives to run (its code blocks and inline commands), not only the table:
+  // each option is one help's usage lists for that command (explain's example used -c, an alias
+  // that no usage, table or other example names).
+  it("gives each command it shows to run only options help's usage lists for it", async () => {
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(0);
+    const usage = io.out().split('\n\n')[1] ?? '';
+    const listed = new Map(usage.split(/\n(?= {2}image-rewriter )/).flatMap((part) => {
+      const m = /^ {2}image-rewriter (\S+)([\s\S]*)$/.exec(part);
+      return m === null ? [] : [[m[1] ?? '', m[2] ?? ''] as const];
+    }));
+    const shown = [...readme.replaceAll('\\\n', ' ').matchAll(/(?:node dist\/cli\.js|image-rewriter) ([a-z][a-z-]+)((?: [^\n|#;&)`<>]*)?)/g)].flatMap((m) => {
+      const command = m[1] ?? '';
+      return listed.has(command) ? (m[2]?.match(/(?<![\w-])--?[a-z][a-z-]*/g) ?? []).map((option) => ({ command, option })) : [];
+    });
+    expect(shown.length).toBeGreaterThan(30);
+    expect(shown.filter(({ command, option }) => !new RegExp(`(?<![\\w-])${option}(?![\\w-])`).test(listed.get(command) ?? ''))).toEqual([]);
   });
 });
 
