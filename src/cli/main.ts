@@ -19,7 +19,7 @@ const HELP = `image-rewriter ${VERSION}: rewrite container image references in K
 Usage:
   image-rewriter explain --config FILE [--namespace NS] IMAGE...   what each image becomes, one JSON object per line
                                                                    (IMAGE "-" reads images from stdin, separated by lines, spaces or tabs)
-  image-rewriter check-config --config FILE [--strict]            validate a rules document; lists every problem
+  image-rewriter check-config --config FILE [--strict]             validate a rules document; lists every problem
   image-rewriter serve --config FILE --listen ADDR --tls-cert-file F --tls-private-key-file F
         [--token-file F | --allow-unauthenticated] [--max-body-bytes N] [--workers N]
         [--metrics-listen ADDR]                                    local HTTPS webhook (POST /mutate/TOKEN, GET /healthz);

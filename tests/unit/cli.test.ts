@@ -256,6 +256,19 @@ describe('version and help', () => {
     for (const c of ['explain', 'check-config', 'serve', 'webhook-config', 'invoke', 'version']) expect(io.out()).toContain(`image-rewriter ${c}`);
   });
 
+  // check-config's description began a column left of every other one.
+  it("starts every description of the usage in one column", async () => {
+    const io = captureIo({});
+    expect(await main(['help'], io)).toBe(EXIT.ok);
+    const usage = (io.out().split('\n\n')[1] ?? '').split('\n').slice(1);
+    const columns = new Set(usage.flatMap((l) => {
+      const at = /\S {3,}(?=[a-z(-])/.exec(l);
+      return at === null ? [] : [at.index + at[0].length];
+    }));
+    expect(usage.length).toBeGreaterThan(20);
+    expect([...columns]).toHaveLength(1);
+  });
+
   // `help bogus` said "help takes one command name: bogus", as if one name were too many.
   it.each([
     [['help', 'bogus'], 'error: unknown command "bogus": help takes one of explain, check-config, serve, webhook-config, invoke, render, audit, version, help'],
