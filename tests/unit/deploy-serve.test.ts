@@ -9,7 +9,10 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { main } from '../../src/cli/main.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { captureIo } from '../helpers/io.js';
+import { createTestPki } from '../helpers/tls.js';
 
 interface Meta {
   readonly name: string;
@@ -47,7 +50,8 @@ interface Manifest {
   };
 }
 
-const manifests = parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'serve.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+const serveYaml = readFileSync(join(REPO_ROOT, 'deploy', 'serve.yaml'), 'utf8');
+const manifests = parseAllDocuments(serveYaml).map((d) => d.toJS() as Manifest);
 const byKind = (kind: string): Manifest => {
   const found = manifests.find((m) => m.kind === kind);
   if (found === undefined) throw new Error(`deploy/serve.yaml has no ${kind}`);
@@ -81,6 +85,21 @@ describe('deploy/serve.yaml', () => {
     const registered = /webhook-config --service (\S+)\/(\S+) /.exec(commands);
     expect(byKind('Service').metadata).toMatchObject({ namespace: registered?.[1], name: registered?.[2] });
     expect(commands).toContain('kubectl apply -f deploy/serve.yaml');
+  });
+
+  // The header's command lacked --token, without which webhook-config --service exits 64.
+  it('says how to register it with a command webhook-config takes, for its Service', async () => {
+    const header = serveYaml.split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^# ?/, '')).join(' ');
+    const args = (/`image-rewriter (webhook-config [^`]+)`/.exec(header)?.[1] ?? '').split(/\s+/);
+    const pki = await createTestPki();
+    try {
+      const io = captureIo({});
+      const code = await main(args.map((a) => (a === 'TOKEN' ? '0123456789abcdef0123' : a === 'ca.crt' ? pki.caFile : a)), io);
+      expect({ code, err: io.err() }).toEqual({ code: 0, err: '' });
+      expect(io.out()).toContain(`namespace: ${byKind('Service').metadata.namespace}\n        name: ${byKind('Service').metadata.name}\n`);
+    } finally {
+      await pki.remove();
+    }
   });
 
   it('runs the image\'s command line, with an explicit worker count, the metrics and the paths its volumes mount', () => {
