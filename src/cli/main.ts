@@ -50,7 +50,8 @@ parameter named by REWRITE_RULES_PARAMETER. serve refuses to start without a tok
 read and check one that is configured, except webhook-config, which reads none (--service takes
 the one to register as --token).
 Exit codes: 0 ok, 1 failure, 2 invalid rules document, 64 usage error or settings that cannot be used;
-render --check and audit: 1 when something would change, 2 on any other error but a usage error (64).
+render and audit: 2 on any other error but a usage error (64), and 1 when something would change
+(render with --check).
 Rules reference: https://github.com/image-rewriter/image-rewriter#rules-reference
 `;
 
