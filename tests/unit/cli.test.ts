@@ -1,11 +1,12 @@
 /** The CLI contract of DESIGN.md: explain, check-config, version, help, exit codes. */
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { strictUtf8 } from '../../src/cli/common.js';
 import { EXIT, main } from '../../src/cli/main.js';
 import { ENV } from '../../src/config/settings.js';
-import { FIXTURES, TEST_ENV } from '../helpers/fixtures.js';
+import { FIXTURES, REPO_ROOT, TEST_ENV } from '../helpers/fixtures.js';
 import { captureIo } from '../helpers/io.js';
 
 const demo = join(FIXTURES, 'valid-demo.yaml');
@@ -288,6 +289,8 @@ describe('version and help', () => {
     const usage = help.out().replace(/\s+/g, ' ');
     for (const v of [ENV.token, ENV.tokenParameter, ENV.tokenSecretArn]) expect(usage).toContain(v);
     expect(usage).toContain(`${EXIT.usage} usage error or settings that cannot be used`);
+    // docs/design.md's contract gave 64 as a usage error alone.
+    expect(readFileSync(join(REPO_ROOT, 'docs', 'design.md'), 'utf8').replace(/\s+/g, ' ')).toContain(`${EXIT.usage} usage error or settings that cannot be used`);
     const io = captureIo({ ...TEST_ENV, [ENV.rules]: 'rules: []', [ENV.rulesParameter]: '/image-rewriter/rules' });
     expect(await main(['check-config'], io)).toBe(EXIT.usage);
   });
