@@ -238,6 +238,21 @@ describe('README Deploying with SAM, what you need (QA-41)', () => {
   });
 });
 
+// The section named the chart's Secrets `<release>-tls` and `<release>-token`: a release `shop` makes
+// `shop-image-rewriter-tls` (_helpers.tpl's fullname), so its `kubectl annotate secret` found nothing.
+describe('README Installing serve with Helm, the names of the objects', () => {
+  const section = readme.split('\n### Installing `serve` with Helm\n')[1]?.split('\n### ')[0] ?? '';
+  const helpers = readFileSync(join(REPO_ROOT, 'deploy', 'chart', 'image-rewriter', 'templates', '_helpers.tpl'), 'utf8');
+
+  it("names them by the chart's full name, as _helpers.tpl makes it, never by the release's name alone", () => {
+    expect(helpers).toContain('{{- if contains $name .Release.Name }}');
+    expect(helpers).toContain('{{- printf "%s-%s" .Release.Name $name');
+    expect(section.replace(/\s+/g, ' ')).toContain("`<fullname>` below: the release's name when it holds `image-rewriter` (a release `image-rewriter` gets the names above), else the release's name and `-image-rewriter` (a release `shop`: `shop-image-rewriter`, `shop-image-rewriter-tls`)");
+    expect(section.match(/<release>(?:-[a-z]|\.<namespace>)/g) ?? []).toEqual([]);
+    expect(section).toContain('`<fullname>-tls`');
+  });
+});
+
 describe('README Installing serve with Helm, the NetworkPolicy values (QA-41)', () => {
   // With networkPolicy.enabled and metrics.enabled (the default), the chart's policy admits the
   // metrics port only to networkPolicy.metricsFrom; the row named the API server's CIDRs alone, so
@@ -260,8 +275,8 @@ describe('README Installing serve with Helm, changing tls.mode (QA-46)', () => {
   it('says that a switch of mode has the gap of a renewal, and how to keep the Secret into certManager', () => {
     expect(helm).toContain('Changing `tls.mode` of an installed release is a renewal, with its gap');
     expect(helm).toContain('the upgrade keeps the configuration\'s `caBundle` (the generated CA');
-    expect(helm).toContain('But the upgrade deletes the generated Secret `<release>-tls`');
-    expect(helm).toContain('`kubectl -n NAMESPACE annotate secret <release>-tls helm.sh/resource-policy=keep`');
+    expect(helm).toContain('But the upgrade deletes the generated Secret `<fullname>-tls`');
+    expect(helm).toContain('`kubectl -n NAMESPACE annotate secret <fullname>-tls helm.sh/resource-policy=keep`');
   });
 });
 
