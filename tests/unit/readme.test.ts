@@ -9,7 +9,9 @@
  * what its NetworkPolicy does not keep out. The stack parameters' tables against template.yaml (every
  * parameter, and the defaults they give), and the limits, defaults and timings the README (and
  * docs/verify.md) quotes against the constants of src/ that set them; docs/reliability.md's fuzz
- * budget against the fuzz targets' own.
+ * budget against the fuzz targets' own. The options of every command it shows against help's usage,
+ * and the sections that files outside src/ cite (README, "..."; docs/....md, "...") against the
+ * headings of the document they name.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
