@@ -202,6 +202,16 @@ describe('what the condition leaves out', () => {
     expect(matchConditionExpression(any.rules, 'pods')).toBeUndefined();
   });
 
+  it('a group closed before a top-level `|`: the other branch is rewritten, and the condition sends its images', () => {
+    // `gcr\.io/(a)|quay\.io/(.*)`: the `|` is outside the group, which ends before it; read as
+    // inside, the literal start `gcr.io/` left quay.io out of the rewrite and of the condition.
+    const two = rewriterFrom("rules:\n  - name: two\n    regex: 'gcr\\.io/(a)|quay\\.io/(.*)'\n    replace: mirror.example.com/$1$2\n");
+    expect(two.rewrite('quay.io/team/app')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/team/app' });
+    expect(condition(two, 'pods', { spec: { containers: [{ image: 'quay.io/team/app' }] } })).toBe(true);
+    expect(literalPrefix('gcr\\.io/(a)|quay\\.io/(.*)')).toBe('');
+    expect(literalPrefix('gcr\\.io/(a|b)(c)/(.*)')).toBe('gcr.io/');
+  });
+
   it('sends an IPv6 host written with :443 (the engine drops it) to a prefix with a path', () => {
     const v6 = rewriterFrom("rules:\n  - name: v6\n    match: '[fc00::1]/team'\n    replace: mirror.example.com/v6\n");
     for (const image of ['[fc00::1]:443/team/app', '[FC00::1]:443/team/app:1', '[fc00::1]:0443/team/app']) {
