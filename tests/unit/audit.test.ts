@@ -235,7 +235,7 @@ describe('audit of a live cluster (fake API server)', () => {
   });
 
   it('-n must be a namespace name: the client lower-cases the path and the URL resolves "..", so NS1 audited ns1 and ".." every namespace', async () => {
-    for (const namespace of ['..', '.', 'NS-1', 'ns-1/pods', 'ns-1 ', 'x'.repeat(64)]) {
+    for (const namespace of ['..', '.', 'NS-1', 'ns-1/pods', 'ns-1 ', 'ns-1-', 'x'.repeat(64)]) {
       calls.length = 0;
       gets.length = 0;
       const r = await audit(['--kubeconfig', kubeconfig, '-n', namespace, '-o', 'json']);

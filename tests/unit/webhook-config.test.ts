@@ -151,6 +151,8 @@ describe('webhookConfiguration', () => {
     { why: 'timeout 31', options: { timeoutSeconds: 31 }, message: '--timeout-seconds must be a whole number from 1 to 30' },
     { why: 'timeout 2.5', options: { timeoutSeconds: 2.5 }, message: '--timeout-seconds must be a whole number from 1 to 30' },
     { why: 'an upper-case name', options: { name: 'Image-Rewriter' }, message: '--name must be a Kubernetes object name' },
+    { why: 'a name ending in "-"', options: { name: 'image-rewriter-' }, message: '--name must be a Kubernetes object name' },
+    { why: 'a name with a segment ending in "-"', options: { name: 'image-.rewriter' }, message: '--name must be a Kubernetes object name' },
     { why: 'an unknown review version', options: { admissionReviewVersions: ['v2'] }, message: '"v2" is not one of v1, v1beta1' },
     { why: 'no review version', options: { admissionReviewVersions: [] }, message: 'must list at least one of v1, v1beta1' },
     { why: 'a repeated review version', options: { admissionReviewVersions: ['v1', 'v1'] }, message: 'must not repeat a version' },
