@@ -42,6 +42,8 @@ describe('stdin that is a terminal', () => {
     ['render', ['render', '--config', rules], 'warning: the input has no manifests: nothing was rendered (did the command before render fail? see set -o pipefail)\r\n', 0],
     ['audit -f -', ['audit', '--config', rules, '-f', '-'], 'error: stdin: empty input: expected the JSON or YAML of `kubectl get ... -o json` (a List, even when nothing matches); did kubectl fail?\r\n', 2],
     ['explain -', ['explain', '--config', rules, '-'], '', 0],
+    // `-` twice reads stdin twice (the second time, ended, it gives nothing): said once all the same.
+    ['explain - -', ['explain', '--config', rules, '-', '-'], '', 0],
   ])('%s: says it reads the terminal, and Ctrl-D ends the input', async (_name, args, then, code) => {
     const cli = await bundleCli(join(dir, 'cli.mjs'));
     expect(await onTerminal(cli, args)).toEqual({ code, shown: `${NOTE}${then}` });
