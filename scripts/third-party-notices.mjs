@@ -24,12 +24,15 @@ export const PORTED = [
 const LICENSE_FILE = /^(licen[cs]e|copying)([.-].*)?$/i;
 const NOTICE_FILE = /^notice([.-].*)?$/i;
 
-/** Whether an SPDX expression is allowed: every identifier of an AND, one of an OR. */
+/**
+ * Whether an SPDX expression is allowed: every identifier of an AND, one of an OR. The operators in
+ * either case (package.json files write `MIT and GPL-3.0-only` too, which is no OR).
+ */
 export function licenceAllowed(expression) {
-  if (typeof expression !== 'string' || expression.trim() === '') return false;
-  const ids = expression.replace(/[()]/g, ' ').split(/\s+/).filter((w) => w !== '' && w !== 'AND' && w !== 'OR' && w !== 'WITH');
+  if (typeof expression !== 'string') return false;
+  const ids = expression.replace(/[()]/g, ' ').split(/\s+/).filter((w) => w !== '' && !/^(?:AND|OR|WITH)$/i.test(w));
   if (ids.length === 0) return false;
-  return /\bAND\b/.test(expression) ? ids.every((id) => ALLOWED.includes(id)) : ids.some((id) => ALLOWED.includes(id));
+  return /\bAND\b/i.test(expression) ? ids.every((id) => ALLOWED.includes(id)) : ids.some((id) => ALLOWED.includes(id));
 }
 
 /**

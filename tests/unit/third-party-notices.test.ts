@@ -111,6 +111,9 @@ describe('the licence policy', () => {
     ['a permissive licence', 'MIT', true],
     ['an OR with one allowed', '(MIT OR GPL-3.0-only)', true],
     ['an AND with one not allowed', 'MIT AND GPL-3.0-only', false],
+    ['a lower-case and with one not allowed', 'MIT and GPL-3.0-only', false],
+    ['a lower-case and, both allowed', '(MIT and ISC)', true],
+    ['a lower-case or with one allowed', 'GPL-3.0-only or MIT', true],
     ['a GPL', 'GPL-3.0-only', false],
     ['an AGPL', 'AGPL-3.0-or-later', false],
     ['an LGPL', 'LGPL-2.1-only', false],
@@ -156,6 +159,35 @@ describe('the licence policy', () => {
     const text = notice({ ...bundles, cli: { inputs: { 'linked/node_modules/twice/index.js': { bytes: 1, imports: [] } }, outputs: {} } });
     expect(text.split('\ntwice 1.0.0 (MIT)\n').length).toBe(2);
     expect(text).toMatch(/^twice +1\.0\.0 +MIT +\/\S+, cli$/m);
+  });
+
+  it('reads a licence however the package declares and spells it: LICENCE, NOTICE.md, CRLF lines, the old licenses list and license object; two versions in order', () => {
+    const bundles = fake([
+      ['old-list', { licenses: [{ type: 'MIT' }, { type: 'Apache-2.0' }] }, { LICENCE: 'Licence text\r\nsecond line\r\n\r\n' }],
+      ['old-object', { license: { type: 'ISC' } }, { 'COPYING.md': 'ISC text', 'NOTICE.md': 'Copyright B' }],
+    ]);
+    const root = Object.keys(bundles)[0] ?? '';
+    // A second version of old-object, nested under old-list (credited to itself, not to old-list).
+    const nested = join(root, 'node_modules', 'old-list', 'node_modules', 'old-object');
+    mkdirSync(nested, { recursive: true });
+    writeFileSync(join(nested, 'package.json'), JSON.stringify({ name: 'old-object', version: '0.9.0', license: 'ISC' }));
+    writeFileSync(join(nested, 'LICENSE'), 'ISC text, older');
+    // A REUSE folder of licence texts is not a licence file (it is no file at all).
+    mkdirSync(join(root, 'node_modules', 'old-list', 'LICENSES'));
+    const inputs = { ...bundles[root]?.inputs, 'node_modules/old-list/node_modules/old-object/index.js': { bytes: 1, imports: [] } };
+    const text = notice({ [root]: { inputs, outputs: {} } });
+    expect(text).toContain('\nold-list 1.0.0 (MIT OR Apache-2.0)\n\nLICENCE:\n\nLicence text\nsecond line\n\n\n---');
+    expect(text).toContain('\nold-object 1.0.0 (ISC)\n\nCOPYING.md:\n\nISC text\n\nNOTICE.md:\n\nCopyright B\n');
+    expect(text.indexOf('\nold-object 0.9.0 (ISC)\n\nLICENSE:\n\nISC text, older\n')).toBeGreaterThan(text.indexOf('\nold-list 1.0.0 ('));
+    expect(text.indexOf('\nold-object 0.9.0 (ISC)')).toBeLessThan(text.indexOf('\nold-object 1.0.0 (ISC)'));
+    expect(text).not.toContain('Code ported');
+  });
+
+  it('refuses code ported into src/ when no bundled package carries the text of its licence', () => {
+    const bundles = fake([['mit-only', { license: 'MIT' }, { LICENSE: 'MIT text' }]]);
+    const root = Object.keys(bundles)[0] ?? '';
+    const inputs = { ...bundles[root]?.inputs, 'src/core/reference.ts': { bytes: 1, imports: [] } };
+    expect(() => notice({ [root]: { inputs, outputs: {} } })).toThrow('ported code without a licence text: github.com/distribution/reference (Apache-2.0)');
   });
 
   it('refuses a package without a licence text when no other bundled package has one of its licence', () => {
