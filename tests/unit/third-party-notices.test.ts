@@ -119,6 +119,7 @@ describe('the licence policy', () => {
     ['an LGPL', 'LGPL-2.1-only', false],
     ['a custom licence', 'SEE LICENSE IN LICENSE.md', false],
     ['none', '', false],
+    ['operators alone', 'AND', false],
     ['not a string', undefined, false],
   ])('%s (%s): allowed %s', (_, expression, allowed) => {
     expect(licenceAllowed(expression)).toBe(allowed);
@@ -188,6 +189,14 @@ describe('the licence policy', () => {
     const root = Object.keys(bundles)[0] ?? '';
     const inputs = { ...bundles[root]?.inputs, 'src/core/reference.ts': { bytes: 1, imports: [] } };
     expect(() => notice({ [root]: { inputs, outputs: {} } })).toThrow('ported code without a licence text: github.com/distribution/reference (Apache-2.0)');
+  });
+
+  it('credits ported code after a blank line, and aligns the table under its header, however short the names', () => {
+    const bundles = fake([['a', { license: 'Apache-2.0' }, { LICENSE: 'Apache text' }], ['b', { license: 'Apache-2.0' }, {}]]);
+    const root = Object.keys(bundles)[0] ?? '';
+    const text = notice({ [root]: { inputs: { ...bundles[root]?.inputs, 'src/core/reference.ts': { bytes: 1, imports: [] } }, outputs: {} } });
+    expect(text).toContain('\npackage  version      licence        in\na        1.0.0        Apache-2.0     ');
+    expect(text).toContain('whose text is given under a 1.0.0.\n\n' + '='.repeat(100) + "\nCode ported into image-rewriter's own sources\n");
   });
 
   it('refuses a package without a licence text when no other bundled package has one of its licence', () => {
