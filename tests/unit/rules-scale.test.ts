@@ -241,6 +241,35 @@ describe('many rules', () => {
     expect(literalPrefix('^gcr\\.io/(.*)$')).toBe('gcr.io/');
   });
 
+  it('a regex rule only ever matches names that start with its literal prefix: strings drawn from the regex itself', () => {
+    // Subjects made from the regex (fast-check's stringMatching; not for lookarounds and
+    // backreferences, which the subjects above cover), so that most of them match, through any
+    // group, class or alternation of the source.
+    let drawn = 0;
+    fc.assert(
+      fc.property(fc.tuple(fc.array(fc.constantFrom('a', 'k', '/', '\\.', '-', '_', 'b{0,1}', '(a)', '(|b)', '|'), { maxLength: 5 }), regexSourceArb), fc.integer(), ([start, rest], seed) => {
+        // A literal start, so that there is a prefix to get wrong, and what may end it.
+        const source = `${start.join('')}${rest}`;
+        let re: RegExp;
+        let samples: string[];
+        try {
+          new RegExp(source);
+          re = new RegExp(`^(?:${source})$`);
+          samples = fc.sample(fc.stringMatching(re, { size: 'small' }), { numRuns: 10, seed });
+        } catch {
+          return;
+        }
+        const prefix = literalPrefix(source);
+        for (const s of samples.filter((x) => re.test(x))) {
+          drawn++;
+          expect({ source, s, starts: s.startsWith(prefix) }).toEqual({ source, s, starts: true });
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(drawn).toBeGreaterThan(1000);
+  });
+
   it('looks an anchored regex rule up by its literal text too: 4,000 of them are not each tried on every image, and the load makes its check', () => {
     // Each was tried on every image (no literal past its `^`), and the check for rules that
     // rewrite nothing was skipped for 10,000 of them.
