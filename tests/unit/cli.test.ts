@@ -300,7 +300,7 @@ describe('a usage error that echoes a flag value', () => {
   it.each([
     ['webhook-config --name', ['webhook-config', '--url', 'https://example.com/x', '--name', 'a\u001b[31m', '--timeout-seconds', '99'], '--name must be a Kubernetes object name (lower-case letters, digits, "-" and ".", at most 253 characters): a\\u001b[31m'],
     ['audit --webhook-config', ['audit', '--webhook-config', 'a\u001b]0;x\u0007', '-f', '-'], '--webhook-config must name a MutatingWebhookConfiguration (a Kubernetes object name): a\\u001b]0;x\\u0007'],
-    ['an unknown option', ['render', '--x\u001b[2J'], "Unknown option '--x\\u001b[2J'"],
+    ['an unknown option', ['render', '--x\u001b[2J'], 'unknown option --x\\u001b[2J'],
   ])('%s: its control characters escaped, every line of it still a line', async (_what, args, shown) => {
     const io = captureIo(TEST_ENV, '');
     expect(await main(args, io)).toBe(EXIT.usage);
