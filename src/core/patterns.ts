@@ -42,7 +42,12 @@ function pieceAt(name: string, piece: string, at: number): boolean {
   return true;
 }
 
-/** True when the regex has a `|` outside any group or class (a branch that may start otherwise). */
+/**
+ * True when the regex has a `|` outside any group or class (a branch that may start otherwise).
+ * src/config/regex-check.ts's outsideClasses walks a source the same way; one shared generator
+ * put this module in a chunk of its own, a fourth file on the cold start's path that
+ * scripts/build.mjs refuses, so each keeps its loop.
+ */
 function hasTopLevelAlternation(source: string): boolean {
   let depth = 0;
   let inClass = false;
