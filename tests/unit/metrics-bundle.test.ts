@@ -8,30 +8,12 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { bundleMetafile } from '../helpers/bundle-metafile.js';
 
 const PROM = 'node_modules/prom-client/';
 
-async function metafile(entry: string, external: string[] = []): Promise<Metafile> {
-  const result = await build({
-    entryPoints: [join(REPO_ROOT, entry)],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    splitting: true,
-    outdir: join(REPO_ROOT, 'out-never-written'),
-    chunkNames: 'chunks/[name]-[hash]',
-    external,
-    metafile: true,
-    write: false,
-    logLevel: 'silent',
-    absWorkingDir: REPO_ROOT,
-  });
-  return result.metafile;
-}
 
 /** The outputs one output loads with it: itself and the chunks it imports statically. */
 function staticClosure(meta: Metafile, root: string): Set<string> {
@@ -46,7 +28,7 @@ let lambda: Metafile;
 let cli: Metafile;
 
 beforeAll(async () => {
-  [lambda, cli] = await Promise.all([metafile('src/lambda/main.ts'), metafile('src/cli/bin.ts', ['@kubernetes/client-node'])]);
+  [lambda, cli] = await Promise.all([bundleMetafile('src/lambda/main.ts'), bundleMetafile('src/cli/bin.ts', { external: ['@kubernetes/client-node'] })]);
 }, 60_000);
 
 describe('prom-client in the bundles', () => {

@@ -11,31 +11,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { bundledPackages, licenceAllowed, PORTED, thirdPartyNotices } from '../../scripts/third-party-notices.mjs';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { bundleMetafile } from '../helpers/bundle-metafile.js';
 
 const project = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string };
 
-async function metafile(entry: string, options: { external?: string[]; alias?: Record<string, string> }): Promise<Metafile> {
-  const result = await build({
-    entryPoints: [join(REPO_ROOT, entry)],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    splitting: true,
-    outdir: join(REPO_ROOT, 'out-never-written'),
-    external: options.external ?? [],
-    alias: options.alias ?? {},
-    metafile: true,
-    write: false,
-    logLevel: 'silent',
-    absWorkingDir: REPO_ROOT,
-  });
-  return result.metafile;
-}
 
 let bundles: Record<string, Metafile> = {};
 let notices = '';
@@ -43,7 +25,7 @@ let scratch = '';
 
 beforeAll(async () => {
   const yamlEsm = join(dirname(createRequire(join(REPO_ROOT, 'package.json')).resolve('yaml/package.json')), 'browser', 'index.js');
-  const [handler, cli] = await Promise.all([metafile('src/lambda/main.ts', { alias: { yaml: yamlEsm } }), metafile('src/cli/bin.ts', { external: ['@kubernetes/client-node'] })]);
+  const [handler, cli] = await Promise.all([bundleMetafile('src/lambda/main.ts', { alias: { yaml: yamlEsm } }), bundleMetafile('src/cli/bin.ts', { external: ['@kubernetes/client-node'] })]);
   bundles = { handler, cli };
   notices = thirdPartyNotices(bundles, { root: REPO_ROOT, project });
   scratch = mkdtempSync(join(tmpdir(), 'third-party-notices-'));
