@@ -70,8 +70,22 @@ const WIDE_LINE_UNSAFE = /[\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2
  * nearly every line both fail fast, where one class holding U+0085 reads every character.
  */
 export function escapeLineUnsafe(json: string): string {
-  return json.includes('\u0085') || WIDE_LINE_UNSAFE.test(json) ? json.replace(LINE_UNSAFE_ALL, unicodeEscape) : json;
+  const safe = json.includes('\u0085') || WIDE_LINE_UNSAFE.test(json) ? json.replace(LINE_UNSAFE_ALL, unicodeEscape) : json;
+  return safe.includes('\\ud') ? safe.replace(LONE_SURROGATE_ESCAPE, wellFormedEscape) : safe;
 }
+
+/**
+ * An escaped backslash, or a surrogate's escape. `JSON.stringify` writes a surrogate pair raw and
+ * a lone surrogate (a hostile request's `"\ud800"`, or a pair a clip cut in two) as its escape:
+ * JSON text, but no Unicode text, and strict readers refuse the whole line (Go's encoding/json/v2:
+ * "invalid surrogate pair"; Rust's serde_json, in Vector: "lone leading surrogate"), so a log
+ * shipper loses the line (docs/design.md, "Logs and metrics"). The backslashes are matched in pairs
+ * so that the text `\ud800` (an escaped backslash, then letters) is left as it is.
+ */
+const LONE_SURROGATE_ESCAPE = /\\(?:\\|ud[89a-f][0-9a-f]{2})/g;
+
+/** A lone surrogate's escape as U+FFFD's (what a UTF-8 encoder writes for it), an escaped backslash as it is. */
+const wellFormedEscape = (escape: string): string => (escape === '\\\\' ? escape : '\\ufffd');
 
 /**
  * One JSON line for the CLI's line-per-object outputs (`explain`, `audit -o json`): the same value

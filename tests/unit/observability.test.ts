@@ -131,6 +131,26 @@ describe('the log line', () => {
     expect(JSON.parse(lines[0] ?? '')).toMatchObject({ container: `app${control}1.evil` });
   });
 
+  // A request's strings may hold lone surrogates (JSON.parse reads `"\ud800"`), and clipping a
+  // string to MAX_LOGGED_STRING can cut a pair in two. JSON.stringify writes either as its escape:
+  // JSON text, but Go's encoding/json/v2 and Rust's serde_json (Vector) refuse the whole line.
+  it('writes a lone surrogate, from the request or from a clip, as U+FFFD: every line is well-formed Unicode', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    const emoji = '\ud83d\ude00';
+    logger.warn('hostile\udfff', { namespace: 'ns\ud800', container: 'a\udc00\ud800b', nested: [{ image: `x${emoji}\ud83d` }], text: 'a\\ud800 b' });
+    const clipped = report({ invalid: [{ containerName: 'c', image: `${'a'.repeat(MAX_LOGGED_STRING - 1)}${emoji}`, error: 'bad', list: 'containers', pointer: '/spec/containers/0/image' }] });
+    logger.warn('admission reviewed', reviewFields(clipped, 'unchanged').fields);
+    const wellFormed = (s: string): boolean => new TextDecoder().decode(new TextEncoder().encode(s)) === s;
+    const strings = (v: unknown): string[] => (typeof v === 'string' ? [v] : typeof v === 'object' && v !== null ? Object.entries(v).flatMap(([k, x]) => [k, ...strings(x)]) : []);
+    for (const line of lines) {
+      expect(line).not.toMatch(/(?<!\\)(\\\\)*\\ud[89a-f]/);
+      for (const s of strings(JSON.parse(line))) expect(wellFormed(s)).toBe(true);
+    }
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ message: 'hostile\ufffd', namespace: 'ns\ufffd', container: 'a\ufffd\ufffdb', nested: [{ image: `x${emoji}\ufffd` }], text: 'a\\ud800 b' });
+    expect(JSON.parse(lines[1] ?? '')).toMatchObject({ invalidImages: [{ image: `${'a'.repeat(MAX_LOGGED_STRING - 1)}\ufffd...` }] });
+  });
+
   it('stays JSON with a partial Lambda context: the missing keys are left out', () => {
     const lines: string[] = [];
     const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
