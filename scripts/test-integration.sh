@@ -10,11 +10,12 @@
 #   hack/helm/build.sh 3|4      helm 3 and helm 4 built from the Go module proxy     -> IMAGE_REWRITER_HELM3|4
 #   hack/reference-oracle/build.sh  Go's distribution/reference (and CRI-O's) as a command -> IMAGE_REWRITER_REFERENCE_ORACLE
 #   hack/yaml-oracle/build.sh   kubectl's YAML reader (sigs.k8s.io/yaml) as a command -> IMAGE_REWRITER_YAML_ORACLE
+#   hack/observability-oracle/build.sh  Prometheus' expfmt + promlint, Go's encoding/json/v2 -> IMAGE_REWRITER_OBSERVABILITY_ORACLE
 #   npm run build               dist/handler.js
 # then runs jest with jest.integration.config.js. Extra arguments go to jest (e.g. a test path).
 # cache = ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}; a cold cache
 # takes several minutes (venv 2-4 min, RIE ~1 min, aws-lambda-ric 1-4 min, registry 2-3 min, helm 3 ~5 min,
-# helm 4 ~10-20 min on 2 busy cores, reference oracle ~20 s, YAML oracle ~5 s), a warm one seconds.
+# helm 4 ~10-20 min on 2 busy cores, reference oracle ~20 s, YAML oracle ~5 s, observability oracle ~1 min), a warm one seconds.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,7 +40,8 @@ IMAGE_REWRITER_HELM3="$(timed helm3 hack/helm/build.sh 3)"
 IMAGE_REWRITER_HELM4="$(timed helm4 hack/helm/build.sh 4)"
 IMAGE_REWRITER_REFERENCE_ORACLE="$(timed reference-oracle hack/reference-oracle/build.sh)"
 IMAGE_REWRITER_YAML_ORACLE="$(timed yaml-oracle hack/yaml-oracle/build.sh)"
-export IMAGE_REWRITER_VENV IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR IMAGE_REWRITER_LAMBDA_NODE IMAGE_REWRITER_REGISTRY IMAGE_REWRITER_HELM3 IMAGE_REWRITER_HELM4 IMAGE_REWRITER_REFERENCE_ORACLE IMAGE_REWRITER_YAML_ORACLE
+IMAGE_REWRITER_OBSERVABILITY_ORACLE="$(timed observability-oracle hack/observability-oracle/build.sh)"
+export IMAGE_REWRITER_VENV IMAGE_REWRITER_RIE IMAGE_REWRITER_RIC_DIR IMAGE_REWRITER_LAMBDA_NODE IMAGE_REWRITER_REGISTRY IMAGE_REWRITER_HELM3 IMAGE_REWRITER_HELM4 IMAGE_REWRITER_REFERENCE_ORACLE IMAGE_REWRITER_YAML_ORACLE IMAGE_REWRITER_OBSERVABILITY_ORACLE
 
 start=$SECONDS
 npm run --silent build

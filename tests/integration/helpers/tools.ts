@@ -206,3 +206,11 @@ export function referenceOracleBinary(): string {
   const what = 'the reference-oracle binary';
   return mustExist(fromEnv(variable, what, script), variable, what, script, true);
 }
+
+/** The observability oracle: Prometheus' expfmt and promlint, Go's encoding/json/v2, as a command (hack/observability-oracle/build.sh). */
+export function observabilityOracleBinary(): string {
+  const script = 'hack/observability-oracle/build.sh';
+  const variable = 'IMAGE_REWRITER_OBSERVABILITY_ORACLE';
+  const what = 'the observability-oracle binary';
+  return mustExist(fromEnv(variable, what, script), variable, what, script, true);
+}
