@@ -70,8 +70,7 @@ const WIDE_LINE_UNSAFE = /[\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2
  * nearly every line both fail fast, where one class holding U+0085 reads every character.
  */
 export function escapeLineUnsafe(json: string): string {
-  const safe = json.includes('\u0085') || WIDE_LINE_UNSAFE.test(json) ? json.replace(LINE_UNSAFE_ALL, unicodeEscape) : json;
-  return safe.includes('\\ud') ? safe.replace(LONE_SURROGATE_ESCAPE, wellFormedEscape) : safe;
+  return wellFormed(json.includes('\u0085') || WIDE_LINE_UNSAFE.test(json) ? json.replace(LINE_UNSAFE_ALL, unicodeEscape) : json);
 }
 
 /**
@@ -87,14 +86,18 @@ const LONE_SURROGATE_ESCAPE = /\\(?:\\|ud[89a-f][0-9a-f]{2})/g;
 /** A lone surrogate's escape as U+FFFD's (what a UTF-8 encoder writes for it), an escaped backslash as it is. */
 const wellFormedEscape = (escape: string): string => (escape === '\\\\' ? escape : '\\ufffd');
 
+/** JSON text of `JSON.stringify` with each lone surrogate's escape (LONE_SURROGATE_ESCAPE) as U+FFFD's: the text every reader takes. */
+const wellFormed = (json: string): string => (json.includes('\\ud') ? json.replace(LONE_SURROGATE_ESCAPE, wellFormedEscape) : json);
+
 /**
  * One JSON line for the CLI's line-per-object outputs (`explain`, `audit -o json`): the same value
  * as `JSON.stringify`, with LINE_UNSAFE characters as their `\uXXXX` escapes, so a line is a line
- * for every reader.
+ * for every reader, and a lone surrogate (a `-f` file's `"\ud800"`) as U+FFFD, so that a strict
+ * reader takes the line (`wellFormed`).
  */
 export function jsonLine(value: unknown): string {
   const text = JSON.stringify(value);
-  return escapeInvisible(LINE_UNSAFE.test(text) ? text.replace(LINE_UNSAFE_ALL, unicodeEscape) : text);
+  return wellFormed(escapeInvisible(LINE_UNSAFE.test(text) ? text.replace(LINE_UNSAFE_ALL, unicodeEscape) : text));
 }
 
 /**

@@ -1375,6 +1375,16 @@ describe('audit table: hostile names in a file', () => {
     expect(r.out).toContain('per namespace:\n  ns\\u001b[2J\\u000afake: 1: 1\n');
   });
 
+  // A file's `"\ud800"` (kubectl never writes one, a hand-made file may) reached `-o json` as its
+  // escape: JSON text, but no Unicode, which Go's encoding/json/v2 and Rust's serde_json refuse.
+  it('-o json writes a lone surrogate in a name, a namespace or a container as U+FFFD: every line well-formed Unicode', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p\ud800', namespace: 'ns\udc00x' }, spec: { containers: [{ name: 'c\ud83d', image: 'gcr.io/a' }] } };
+    const r = await audit(['-f', '-', '-o', 'json'], JSON.stringify(pod));
+    expect(r.code).toBe(1);
+    expect(r.out).not.toMatch(/\\ud[89a-f]/);
+    expect(JSON.parse(r.out)).toMatchObject({ namespace: 'ns\ufffdx', name: 'p\ufffd', container: 'c\ufffd', image: 'gcr.io/a' });
+  });
+
   it('a zero-width or no-break space in a name or a namespace (a file edited by hand) is printed escaped, in the table and its summary', async () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p\u200b', namespace: 'ns\u00a0' }, spec: { containers: [{ name: 'c', image: 'gcr.io/a' }] } };
     const r = await audit(['-f', '-'], JSON.stringify(pod));
