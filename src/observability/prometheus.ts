@@ -20,14 +20,6 @@ import { Metric, type MetricName, type MetricsTap, OUTCOMES, type VerifyCounts }
  */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-/**
- * prom-client's default gauges whose names end in `_total`, the counters' suffix: promlint (client_golang's
- * testutil) flags each, and `rate()` of one means nothing. Left out: the same counts, by type, are
- * `nodejs_active_handles`, `nodejs_active_requests` and `nodejs_active_resources`, which `sum()` totals
- * (README, "Metrics for Prometheus").
- */
-export const GAUGES_NAMED_AS_COUNTERS: readonly string[] = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
 export interface PrometheusMetrics {
   readonly registry: Registry;
   /** For `createObservability({ tap })`. */
@@ -70,10 +62,7 @@ export function prometheusMetrics(options: { readonly processMetrics?: boolean }
   // Registered at the first certificate: an unlabelled gauge reads 0 until set, which an expiry
   // alert (`... - time() < 14 * 86400`) takes for a certificate expired in 1970.
   let expiration: Gauge | undefined;
-  if (options.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry });
-    for (const name of GAUGES_NAMED_AS_COUNTERS) registry.removeSingleMetric(name);
-  }
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const tap: MetricsTap = {
     outcome: (outcome, rewritten, invalidImages) => {
