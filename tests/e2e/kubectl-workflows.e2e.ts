@@ -6,19 +6,22 @@
  * label`/`annotate` of a Pod (an UPDATE left alone), `kubectl set image` and a PUT of a Pod's
  * image (`kubectl edit`, `kubectl replace`), `kubectl replace --force` of an exported Pod,
  * `kubectl debug` twice, `kubectl scale`, `kubectl create job --from=cronjob/...`, `kubectl
- * rollout restart` and `rollout undo`, and `kubectl create -f` of a List with a PodTemplate and a
- * ReplicationController. Each asserts what the user sees: the object stored, kubectl's output
- * and warnings, the webhook's review line.
+ * rollout restart` and `rollout undo`, `kubectl create -f` of a List with a PodTemplate and a
+ * ReplicationController, and `--warnings-as-errors`, which the rewrite's warning fails (README,
+ * "Troubleshooting"). Each asserts what the user sees: the object stored, kubectl's output and
+ * warnings, the webhook's review line.
  *
  * The environment's serve (harness/webhook.ts RULES_YAML: gcr.io -> asia.gcr.io, docker.io ->
  * mirror.example.com/hub, busybox excluded) with the configuration of each scope registered in
  * turn; the start's configuration is registered again at the end.
  */
 import { describe, expect } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import * as z from 'zod';
 import { E2eEnvironment } from './harness/environment.js';
 import { type KubectlResult, imagesOf, job, list, objectMeta, podSpec, podTemplateSpec, replicaSet } from './harness/kubectl.js';
 import { scenario } from './harness/scenario.js';
+import { distCli } from './harness/tools.js';
 import { done, eventually, notYet } from './harness/wait.js';
 
 const ORIGINAL_IMAGES = 'image-rewriter.io/original-images';
@@ -147,6 +150,19 @@ describe('kubectl workflows against a real kube-apiserver', () => {
           ['UPDATE', 'unchanged', 0],
         ]);
       });
+
+      // kubectl --warnings-as-errors (README, "Troubleshooting"): the rewrite's warning makes kubectl
+      // exit 1 after the object was stored, and kubectl diff's 1 then reads as drift; render's
+      // output leaves nothing to rewrite, so nothing to print.
+      const strict = await kubectl.run(['-n', ns, 'run', 'strict', '--image=gcr.io/e2e/strict:1', '--warnings-as-errors']);
+      expect({ code: strict.code, stdout: strict.stdout.trim(), errors: errorsOf(strict) }).toEqual({ code: 1, stdout: 'pod/strict created', errors: ['error: 1 warning received'] });
+      expect(imagesOf((await getPod(ns, 'strict')).spec)).toEqual({ 'containers/strict': 'asia.gcr.io/e2e/strict:1' });
+      expect(await diff(ns, web, ['--warnings-as-errors'])).toEqual({ code: 1, stdout: '', errors: ['error: 1 warning received'], warnings: [rewrote('containers[main]', 'gcr.io/e2e/web:1', 'asia.gcr.io/e2e/web:1', 'gcr')] });
+      const rendered = spawnSync(process.execPath, [distCli(env.root), 'render', '--config', env.webhook.files.rules, '--namespace', ns], { input: podManifest('rendered', 'gcr.io/e2e/web:1'), encoding: 'utf8' });
+      expect({ status: rendered.status, stderr: rendered.stderr }).toEqual({ status: 0, stderr: '' });
+      const clean = await kubectl.run(['-n', ns, 'apply', '--warnings-as-errors', '-f', '-'], { input: rendered.stdout });
+      expect({ code: clean.code, stdout: clean.stdout.trim(), stderr: clean.stderr }).toEqual({ code: 0, stdout: 'pod/rendered created', stderr: '' });
+      expect(await diff(ns, rendered.stdout, ['--warnings-as-errors'])).toEqual({ code: 0, stdout: '', errors: [], warnings: [] });
 
       // kubectl set image on the Pod (the one mutable part of a container): rewritten, recorded.
       const set = await kubectl.ok(['-n', ns, 'set', 'image', 'pod/web', 'main=gcr.io/e2e/web:2']);
