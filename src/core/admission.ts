@@ -163,6 +163,8 @@ export interface ReviewReport {
   /** `request.name`, else `metadata.name`, else `metadata.generateName` (a Pod a controller makes: `web-7d9c-`). */
   readonly name: string | undefined;
   readonly operation: Operation;
+  /** `request.subResource` when there is one (`ephemeralcontainers`: `kubectl debug`); absent for the object itself. */
+  readonly subResource?: string;
   readonly rewrites: readonly RewriteRecord[];
   /** Images that do not parse, and rule results that are not valid references (with `rule`). */
   readonly invalid: readonly InvalidRecord[];

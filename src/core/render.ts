@@ -257,6 +257,7 @@ function report(plan: ReviewPlan, parts: Pick<ReviewReport, 'rewrites' | 'invali
     invalid: parts.invalid,
     malformed: parts.malformed,
   };
+  if (request.subResource !== '') r.subResource = request.subResource;
   if (skipped !== undefined) r.skipped = skipped;
   if (withheld !== undefined && withheld.length > 0) r.withheld = withheld;
   if (request.dryRun) r.dryRun = true;

@@ -324,7 +324,8 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
 }
 
 /**
- * The fields of a review's one log line: the object (uid, kind, namespace, name, operation), the
+ * The fields of a review's one log line: the object (uid, kind, namespace, name, operation, and
+ * `subResource` for `kubectl debug`'s `ephemeralcontainers`), the
  * outcome (of the answer: a dry run's is not `dryrun`, the line has `dryRun: true` instead), the
  * counts (`rewrites`, `invalid`), the rewrites (`rewritten`: container, from, to, rule), the
  * invalid images (`invalidImages`: container, image, error, rule) and the skipped fields
@@ -349,7 +350,7 @@ const loggedAsIs = (s: string): boolean => s.length <= MAX_LOGGED_STRING && isPl
 
 /**
  * The JSON text of `reviewFields(report, outcome).fields` without its braces, written directly for
- * the usual review: not denied and no dry run, no invalid image, skipped field or withheld rewrite,
+ * the usual review: not denied, no dry run and no subresource, no invalid image, skipped field or withheld rewrite,
  * at most MAX_LISTED rewrites, each with a container (or volume) name, every string plain JSON text
  * (isPlainJsonText) that `clip` leaves as it is. Undefined for any other review, whose line
  * `reviewFields` makes. The line is the one the handler writes for nearly every review, and its
@@ -357,7 +358,7 @@ const loggedAsIs = (s: string): boolean => s.length <= MAX_LOGGED_STRING && isPl
  * tests/unit/review-line.property.test.ts checks it against `reviewFields` on generated reviews.
  */
 export function usualReviewFieldsJson(report: ReviewReport, outcome: Outcome): string | undefined {
-  if (outcome === 'denied' || report.dryRun === true || report.invalid.length > 0 || report.malformed.length > 0 || (report.withheld?.length ?? 0) > 0) return undefined;
+  if (outcome === 'denied' || report.dryRun === true || report.subResource !== undefined || report.invalid.length > 0 || report.malformed.length > 0 || (report.withheld?.length ?? 0) > 0) return undefined;
   const { uid, kind, namespace, name, rewrites } = report;
   if (rewrites.length > MAX_LISTED || !loggedAsIs(uid) || !loggedAsIs(kind) || (namespace !== undefined && !loggedAsIs(namespace)) || (name !== undefined && !loggedAsIs(name))) return undefined;
   let text = `"uid":"${uid}","kind":"${kind}"${namespace === undefined ? '' : `,"namespace":"${namespace}"`}${name === undefined ? '' : `,"name":"${name}"`}`;
@@ -399,6 +400,7 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
     rewrites: report.rewrites.length,
     invalid: report.invalid.length,
   };
+  if (report.subResource !== undefined) fields['subResource'] = clip(report.subResource);
   const dryRun = report.dryRun === true;
   if (dryRun) fields['dryRun'] = true;
   if (report.skipped !== undefined) fields['skipped'] = report.skipped;

@@ -191,9 +191,12 @@ describe('kubectl workflows against a real kube-apiserver', () => {
         originals: { 'containers/main': 'gcr.io/e2e/web:3' },
       });
 
-      // kubectl debug twice: each ephemeral container rewritten as it is added, the first left as it is.
+      // kubectl debug twice: each ephemeral container rewritten as it is added, the first left as it
+      // is; the review line names the subresource (README, "Logs and metrics").
+      const debugMark = env.serve.mark();
       const debug1 = await kubectl.ok(['-n', ns, 'debug', 'web', '--image=gcr.io/e2e/tools:1', '-c', 'tools']);
       expect(warningsOf(debug1)).toEqual([rewrote('ephemeralContainers[tools]', 'gcr.io/e2e/tools:1', 'asia.gcr.io/e2e/tools:1', 'gcr')]);
+      expect(await env.serve.waitReviewed(ns, 'web', debugMark, 'UPDATE')).toMatchObject({ subResource: 'ephemeralcontainers', outcome: 'patched', rewrites: 1 });
       const debug2 = await kubectl.ok(['-n', ns, 'debug', 'web', '--image=nginx:1.27', '-c', 'shell']);
       expect(warningsOf(debug2)).toEqual([rewrote('ephemeralContainers[shell]', 'nginx:1.27', 'mirror.example.com/hub/library/nginx:1.27', 'hub')]);
       const debugged = await getPod(ns, 'web');

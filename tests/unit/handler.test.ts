@@ -497,6 +497,20 @@ describe('logs and metrics', () => {
     ]);
   });
 
+  it("says kubectl debug's subresource on the review line (an UPDATE of the Pod itself says none)", async () => {
+    const { invoke, obs } = setup();
+    const before = { metadata: { name: 'web' }, spec: { containers: [{ name: 'app', image: 'asia.gcr.io/app:1' }] } };
+    const after = { ...before, spec: { ...before.spec, ephemeralContainers: [{ name: 'debugger', image: 'gcr.io/tools:1' }] } };
+    const debug = podReview(after, { operation: 'UPDATE', name: 'web', subResource: 'ephemeralcontainers', oldObject: before });
+    await invoke(withBody(loadEvent('rest-pod-v1.json'), debug));
+    await invoke(withBody(loadEvent('rest-pod-v1.json'), podReview(before, { operation: 'UPDATE', name: 'web', oldObject: before })));
+    const reviewed = obs.logs().filter((l) => l['message'] === 'admission reviewed');
+    expect(reviewed.map((l) => [l['operation'], l['subResource'], l['outcome'], l['rewritten']])).toEqual([
+      ['UPDATE', 'ephemeralcontainers', 'patched', [{ container: 'debugger', from: 'gcr.io/tools:1', to: 'asia.gcr.io/tools:1', rule: 'gcr-to-asia' }]],
+      ['UPDATE', undefined, 'unchanged', undefined],
+    ]);
+  });
+
   it("names the rules' source and version (an SSM parameter's) on the review line, usual or a warning", async () => {
     const versioned: RulesProvider = { current: () => Promise.resolve({ ok: true, rewriter: example.rewriter, source: 'ssm:/image-rewriter/rules', version: '7' }) };
     const { invoke, obs } = setup({ rules: versioned });

@@ -2,7 +2,7 @@
  * `usualReviewFieldsJson`, the review line's fields written directly for the usual review, against
  * `reviewFields`, which makes every line: on generated reviews (names, images, namespaces and uids
  * that are plain, quoted, bidirectional, over MAX_LOGGED_STRING or missing; image volumes; dry runs,
- * skips, invalid images; more rewrites than MAX_LISTED and than the rule slots) and every outcome,
+ * kubectl debug's subresource, skips, invalid images; more rewrites than MAX_LISTED and than the rule slots) and every outcome,
  * the direct text is either undefined or exactly the JSON of `reviewFields`' fields.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -53,11 +53,12 @@ describe('usualReviewFieldsJson', () => {
           uid: fc.oneof(fc.uuid(), odd),
           operation: fc.constantFrom('CREATE', 'CREATE', 'UPDATE', 'DELETE'),
           dryRun: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+          subResource: fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant('ephemeralcontainers') }),
           outcome: fc.constantFrom(...OUTCOMES),
         }),
-        ({ cs, vs, namespace, name, uid, operation, dryRun, outcome }) => {
+        ({ cs, vs, namespace, name, uid, operation, dryRun, subResource, outcome }) => {
           const object = { apiVersion: 'v1', kind: 'Pod', metadata: { ...(name === undefined ? {} : { name }) }, spec: { containers: cs, volumes: vs } };
-          const outcomeOf = review(podReview(object, { uid, operation, dryRun, ...(namespace === undefined ? {} : { namespace }), ...(operation === 'UPDATE' ? { oldObject: object } : {}) }), rewriter);
+          const outcomeOf = review(podReview(object, { uid, operation, dryRun, ...(subResource === undefined ? {} : { subResource }), ...(namespace === undefined ? {} : { namespace }), ...(operation === 'UPDATE' ? { oldObject: object } : {}) }), rewriter);
           if (!outcomeOf.ok) return;
           const { report } = outcomeOf;
           const fast = usualReviewFieldsJson(report, outcome);
