@@ -260,8 +260,21 @@ describe('kubectl workflows against a real kube-apiserver', () => {
         { 'containers/main': 'mirror.example.com/hub/library/nginx:1.27' },
         { 'containers/main': 'nginx:1.27' },
       ]);
-      // Applied (kubectl takes the created objects over), then diffed: nothing to show.
+      // Applied (kubectl takes the created objects over), then diffed: nothing to show. Applied
+      // again and again: kubectl sends the upstream images each time ("configured"); the first
+      // such patch makes kubectl's manager the owner of the image fields (a write, no generation),
+      // the next ones write nothing.
+      const versions = async () =>
+        (await kubectl.json(list(z.object({ metadata: meta })), ['-n', ns, 'get', 'podtemplate/tpl', 'replicationcontroller/rc', 'cronjob/nightly'])).items.map((o) => [o.metadata.resourceVersion, o.metadata.generation]);
       await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: listManifest });
+      const applied = await versions();
+      const reapply = async () => (await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: listManifest })).stdout.trim().split('\n');
+      const configured = ['podtemplate/tpl configured', 'replicationcontroller/rc configured', 'cronjob.batch/nightly configured'];
+      expect(await reapply()).toEqual(configured);
+      const owned = await versions();
+      expect(owned.map(([, generation]) => generation)).toEqual(applied.map(([, generation]) => generation));
+      expect(await reapply()).toEqual(configured);
+      expect(await versions()).toEqual(owned);
       const listDiff = await diff(ns, listManifest);
       expect({ code: listDiff.code, stdout: listDiff.stdout, errors: listDiff.errors }).toEqual({ code: 0, stdout: '', errors: [] });
       expect(listDiff.warnings).toHaveLength(3);
