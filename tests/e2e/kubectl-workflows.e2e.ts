@@ -8,8 +8,9 @@
  * `kubectl debug` twice, `kubectl scale`, `kubectl create job --from=cronjob/...`, `kubectl
  * rollout restart` and `rollout undo`, `kubectl create -f` of a List with a PodTemplate and a
  * ReplicationController, and `--warnings-as-errors`, which the rewrite's warning fails (README,
- * "Troubleshooting"). Each asserts what the user sees: the object stored, kubectl's output and
- * warnings, the webhook's review line.
+ * "Troubleshooting"); and the README's ValidatingAdmissionPolicy beside the webhook, `kubectl debug`
+ * included. Each asserts what the user sees: the object stored, kubectl's output and warnings, the
+ * webhook's review line.
  *
  * The environment's serve (harness/webhook.ts RULES_YAML: gcr.io -> asia.gcr.io, docker.io ->
  * mirror.example.com/hub, busybox excluded) with the configuration of each scope registered in
@@ -17,6 +18,9 @@
  */
 import { describe, expect } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import * as z from 'zod';
 import { E2eEnvironment } from './harness/environment.js';
 import { type KubectlResult, imagesOf, job, list, objectMeta, podSpec, podTemplateSpec, replicaSet } from './harness/kubectl.js';
@@ -354,6 +358,50 @@ describe('kubectl workflows against a real kube-apiserver', () => {
       // Made from the rewritten template: nothing left to rewrite, no originals.
       expect(pods.map((p) => [imagesOf(p.spec), p.metadata.annotations?.[ORIGINAL_IMAGES]])).toEqual(pods.map(() => [{ 'containers/main': 'asia.gcr.io/e2e/web:1' }, undefined]));
     } finally {
+      await env.restoreWebhook();
+    }
+  });
+  scenario(env, "W3. README's ValidatingAdmissionPolicy beside the webhook: what it rewrites passes, kubectl debug included; the rest is refused; a Pod from before may still be labelled", async () => {
+    // README, "Opt-out, and why this is not a policy boundary": mutating webhooks run before
+    // validating admission, through the pods/ephemeralcontainers subresource too. The policy as
+    // the README gives it, its ECR prefix replaced by the environment's Docker Hub mirror, and its
+    // binding limited to this scenario's namespace.
+    const ns = 'workflows-policy';
+    await kubectl.createNamespace(ns);
+    const readme = await readFile(join(env.root, 'README.md'), 'utf8');
+    const block = readme.split('\n### Opt-out, and why this is not a policy boundary\n')[1]?.split('```yaml\n')[1]?.split('```')[0] ?? '';
+    const [policy, binding] = parseAllDocuments(block.replaceAll('123456789012.dkr.ecr.us-west-2.amazonaws.com/', 'mirror.example.com/')).map((d) => d.toJS() as Record<string, unknown>);
+    if (policy === undefined || binding === undefined) throw new Error("README's policy example is not two documents");
+    const bindingSpec = binding['spec'] as Record<string, unknown>;
+    bindingSpec['matchResources'] = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } };
+    try {
+      await registerScope(ns, 'pods');
+      // A Pod from before the policy, with an image from a registry no rule rewrites.
+      await kubectl.ok(['-n', ns, 'run', 'before', '--image=quay.io/e2e/old:1']);
+      await kubectl.ok(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }) });
+      const refusal = `ValidatingAdmissionPolicy 'images-from-approved-registries' with binding 'images-from-approved-registries' denied request: images must come from the approved registries`;
+      // The API server takes a new policy into effect within a second or so: until a Pod it must refuse is refused.
+      await eventually('the policy in effect', { timeoutMs: 60_000 }, async () => {
+        const r = await kubectl.run(['-n', ns, 'run', 'probe', '--image=quay.io/e2e/app:1', '--dry-run=server']);
+        return r.code !== 0 && r.stderr.includes(refusal) ? done(undefined) : notYet(`exit ${r.code}: ${r.stderr.trim()}`);
+      });
+
+      const rewritten = await kubectl.ok(['-n', ns, 'run', 'web', '--image=gcr.io/e2e/web:1']);
+      expect(warningsOf(rewritten)).toEqual([rewrote('containers[web]', 'gcr.io/e2e/web:1', 'asia.gcr.io/e2e/web:1', 'gcr')]);
+      const upstream = await kubectl.run(['-n', ns, 'run', 'other', '--image=quay.io/e2e/app:1']);
+      expect({ code: upstream.code, refused: upstream.stderr.includes(refusal) }).toEqual({ code: 1, refused: true });
+      // kubectl debug: an image the webhook rewrites passes; busybox, excluded from the rules, is refused.
+      const debugged = await kubectl.ok(['-n', ns, 'debug', 'web', '--image=nginx:1.27', '-c', 'shell']);
+      expect(warningsOf(debugged)).toEqual([rewrote('ephemeralContainers[shell]', 'nginx:1.27', 'mirror.example.com/hub/library/nginx:1.27', 'hub')]);
+      const excluded = await kubectl.run(['-n', ns, 'debug', 'web', '--image=busybox:1.36', '-c', 'bb']);
+      expect({ code: excluded.code, refused: excluded.stderr.includes(refusal) }).toEqual({ code: 1, refused: true });
+      expect(imagesOf((await getPod(ns, 'web')).spec)).toEqual({ 'containers/web': 'asia.gcr.io/e2e/web:1', 'ephemeralContainers/shell': 'mirror.example.com/hub/library/nginx:1.27' });
+      // The Pod from before: labelled (an update that changes no image), not debugged with an approved image.
+      await kubectl.ok(['-n', ns, 'label', 'pod/before', 'team=payments']);
+      const old = await kubectl.run(['-n', ns, 'debug', 'before', '--image=asia.gcr.io/e2e/tools:1', '-c', 'tools']);
+      expect({ code: old.code, refused: old.stderr.includes(refusal) }).toEqual({ code: 1, refused: true });
+    } finally {
+      await kubectl.run(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', 'images-from-approved-registries', '--ignore-not-found']);
       await env.restoreWebhook();
     }
   });

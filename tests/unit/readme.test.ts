@@ -875,7 +875,8 @@ describe('README Cold starts', () => {
 
 describe('README enforcement example (the ValidatingAdmissionPolicy)', () => {
   // The policy as the README gives it, its CEL run by cel-js as the API server runs it: the match
-  // conditions first (all must hold), then the validations. Checked against kube-apiserver 1.37 and 1.32 too.
+  // conditions first (all must hold), then the validations. The real kube-apiserver runs it beside the webhook in
+  // tests/e2e/kubectl-workflows.e2e.ts (W3).
   const block = readme.split('\n### Opt-out, and why this is not a policy boundary\n')[1]?.split('```yaml\n')[1]?.split('```')[0] ?? '';
   const [policy] = parseAllDocuments(block).map((d) => d.toJS() as { spec: { matchConditions?: { expression: string }[]; validations: { expression: string }[] } });
   const env = new Environment({ enableOptionalTypes: true, unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
