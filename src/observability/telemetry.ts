@@ -350,8 +350,8 @@ const loggedAsIs = (s: string): boolean => s.length <= MAX_LOGGED_STRING && isPl
 
 /**
  * The JSON text of `reviewFields(report, outcome).fields` without its braces, written directly for
- * the usual review: not denied, no dry run and no subresource, no invalid image, skipped field or withheld rewrite,
- * at most MAX_LISTED rewrites, each with a container (or volume) name, every string plain JSON text
+ * the usual review: not denied, no dry run and no subresource, no invalid image, skipped field or
+ * withheld rewrite, at most MAX_LISTED rewrites, each with a container (or volume) name, every string plain JSON text
  * (isPlainJsonText) that `clip` leaves as it is. Undefined for any other review, whose line
  * `reviewFields` makes. The line is the one the handler writes for nearly every review, and its
  * JSON was the largest text left of a review (docs/performance.md, "thirteenth pass");
