@@ -11,8 +11,11 @@
  * failurePolicy changed by helm upgrade, or by kubectl patch and then helm upgrade, where they differ
  * (Helm 3 merges three ways and puts the chart's value back; Helm 4 applies server-side and reports
  * the conflict: README, Troubleshooting); and tls.mode switched from generate to certManager, with
- * cert-manager's CRDs stood in: the caBundle stays until the cainjector (a patch by its field
- * manager) replaces it, and the generated Secret stays when annotated keep. A configuration registered for real is opted in
+ * minimal copies of cert-manager's CRDs (tests/fixtures/helm/crds, with their origin): the caBundle
+ * stays until the cainjector (a patch by its field manager) replaces it, and the generated Secret
+ * stays when annotated keep. With both, tls.mode certManager (empty durations: cert-manager's
+ * defaults) and the ServiceMonitor against those CRDs under restricted PodSecurity: created with
+ * strict field validation, installed without a warning, nothing left after uninstall. A configuration registered for real is opted in
  * (webhook.optIn) and no namespace here has the label, so it sends nothing: its Service has no
  * endpoints, and every Pod of the other scenarios would wait for it.
  * tests/integration/chart.integration.ts checks the rendering itself (values, schema, drift from
@@ -32,6 +35,7 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 const env = E2eEnvironment.connect();
 const { kubectl } = env;
 const CHART = join(REPO_ROOT, 'deploy', 'chart', 'image-rewriter');
+const CRDS = join(REPO_ROOT, 'tests', 'fixtures', 'helm', 'crds');
 
 const HELMS = [3, 4] as const;
 type HelmMajor = (typeof HELMS)[number];
@@ -70,6 +74,14 @@ async function helm(major: HelmMajor, args: readonly string[]): Promise<HelmRun>
 /** Helm exited 0 and said nothing on stderr. */
 function ok(r: HelmRun): void {
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+}
+
+/** The minimal copies of cert-manager's and the Prometheus Operator's CRDs (tests/fixtures/helm/crds), established. */
+async function applyCrds(): Promise<void> {
+  await kubectl.ok(['apply', '-f', CRDS]);
+  for (const crd of ['certificates.cert-manager.io', 'issuers.cert-manager.io', 'servicemonitors.monitoring.coreos.com']) {
+    await kubectl.ok(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=60s']);
+  }
 }
 
 interface Obj {
@@ -254,23 +266,8 @@ describe('the Helm chart against the API server', () => {
   }
 
   for (const major of HELMS) {
-    scenario(env, `Helm ${String(major)}: tls.mode generate to certManager (stand-in cert-manager CRDs): the caBundle stays until the cainjector replaces it, later upgrades keep the injected one, the generated Secret stays when annotated keep (README, Installing serve with Helm)`, async () => {
-      // cert-manager's kinds, taking anything: enough for the API server to store the chart's objects.
-      for (const [kind, plural] of [['Certificate', 'certificates'], ['Issuer', 'issuers']] as const) {
-        const crd = {
-          apiVersion: 'apiextensions.k8s.io/v1',
-          kind: 'CustomResourceDefinition',
-          metadata: { name: `${plural}.cert-manager.io` },
-          spec: {
-            group: 'cert-manager.io',
-            names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
-            scope: 'Namespaced',
-            versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-          },
-        };
-        await kubectl.ok(['apply', '-f', '-'], { input: JSON.stringify(crd) });
-        await kubectl.ok(['wait', '--for=condition=Established', `crd/${plural}.cert-manager.io`, '--timeout=60s']);
-      }
+    scenario(env, `Helm ${String(major)}: tls.mode generate to certManager (minimal copies of cert-manager's CRDs): the caBundle stays until the cainjector replaces it, later upgrades keep the injected one, the generated Secret stays when annotated keep (README, Installing serve with Helm)`, async () => {
+      await applyCrds();
       const ns = `chart-tls-h${String(major)}`;
       await kubectl.createNamespace(ns, {});
       const observed: Record<string, unknown> = {};
@@ -304,6 +301,42 @@ describe('the Helm chart against the API server', () => {
           'annotated keep': { afterSwitch: { ...afterSwitch, certificateSecret: `tls-keep-h${String(major)}-image-rewriter-tls`, secretKept: true }, afterInjection: { code: 0, stderr: '', caBundleInjected: true } },
         });
       } finally {
+        await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+      }
+    });
+  }
+
+  for (const major of HELMS) {
+    scenario(env, `Helm ${String(major)}: tls.mode certManager and the ServiceMonitor against minimal copies of their CRDs, in a restricted namespace: installed without a warning, every field kept, nothing left after uninstall`, async () => {
+      await applyCrds();
+      const ns = `chart-crds-h${String(major)}`;
+      const release = ns;
+      await kubectl.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+      // Empty durations are cert-manager's defaults (values.yaml); a null in their place was stored
+      // by Helm 3 but refused by Helm 4's server-side apply (the CRD types them as strings).
+      const values = ['--namespace', ns, '--set', 'webhook.optIn=true', '--set', 'tls.mode=certManager', '--set', 'tls.certManager.duration=', '--set', 'tls.certManager.renewBefore=', '--set', 'tls.certManager.caDuration=', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.serviceMonitor.interval=1m30s'];
+      try {
+        // The objects as rendered, given to the API server with strict field validation: a field the
+        // CRDs do not have would be refused (pruned, otherwise).
+        const rendered = await helm(major, ['template', release, CHART, '--dry-run=server', ...values]);
+        ok(rendered);
+        const strict = await kubectl.run(['create', '--dry-run=server', '--validate=strict', '-n', ns, '-o', 'name', '-f', '-'], { input: rendered.stdout });
+        expect({ code: strict.code, stderr: strict.stderr }).toEqual({ code: 0, stderr: '' });
+        ok(await helm(major, ['install', release, CHART, ...values]));
+        const kinds = (await kubectl.ok(['-n', ns, 'get', 'certificates.cert-manager.io,issuers.cert-manager.io,servicemonitors.monitoring.coreos.com', '-o', 'name'])).stdout.split('\n').filter((l) => l !== '').sort();
+        expect(kinds).toEqual([
+          `certificate.cert-manager.io/${release}-image-rewriter-ca`,
+          `certificate.cert-manager.io/${release}-image-rewriter-tls`,
+          `issuer.cert-manager.io/${release}-image-rewriter-ca`,
+          `issuer.cert-manager.io/${release}-image-rewriter-selfsigned`,
+          `servicemonitor.monitoring.coreos.com/${release}-image-rewriter`,
+        ]);
+        ok(await helm(major, ['uninstall', release, '--namespace', ns]));
+        const left = (await kubectl.ok(['-n', ns, 'get', 'deployments,services,secrets,configmaps,poddisruptionbudgets,serviceaccounts,certificates.cert-manager.io,issuers.cert-manager.io,servicemonitors.monitoring.coreos.com', '-o', 'name'])).stdout.split('\n').filter((l) => l !== '' && l !== 'serviceaccount/default' && l !== 'configmap/kube-root-ca.crt');
+        const configuration = await kubectl.run(['get', 'mutatingwebhookconfiguration', `${release}-image-rewriter`, '-o', 'name']);
+        expect({ left, configuration: configuration.stdout }).toEqual({ left: [], configuration: '' });
+      } finally {
+        await helm(major, ['uninstall', release, '--namespace', ns]);
         await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
       }
     });
