@@ -314,6 +314,8 @@ describe('deploy/chart/image-rewriter', () => {
     };
     expect(refused({ replicas: 'two' })).toMatch(/replicas.*(integer|number)/s);
     expect(refused({ replicas: 0 })).toContain('replicas');
+    // A PodDisruptionBudget of more than 100% is refused by the API server mid-install.
+    expect(refused({ podDisruptionBudget: { minAvailable: '150%' } })).toContain('minAvailable');
     expect(refused({ workers: 257 })).toContain('workers');
     expect(refused({ webhook: { timeoutSeconds: 31 } })).toContain('timeoutSeconds');
     expect(refused({ webhook: { failurePolicy: 'ignore' } })).toContain('failurePolicy');
