@@ -314,6 +314,9 @@ describe('deploy/chart/image-rewriter', () => {
     };
     expect(refused({ replicas: 'two' })).toMatch(/replicas.*(integer|number)/s);
     expect(refused({ replicas: 0 })).toContain('replicas');
+    // The Deployment selects its Pods by these labels: another value would not match the selector.
+    expect(refused({ podLabels: { 'app.kubernetes.io/name': 'x' } })).toContain('podLabels sets app.kubernetes.io/name to x');
+    expect(refused({ podLabels: { 'app.kubernetes.io/instance': 'other' } })).toContain('podLabels sets app.kubernetes.io/instance to other');
     // A PodDisruptionBudget of more than 100% is refused by the API server mid-install.
     expect(refused({ podDisruptionBudget: { minAvailable: '150%' } })).toContain('minAvailable');
     expect(refused({ workers: 257 })).toContain('workers');
