@@ -414,6 +414,10 @@ describe('deploy/chart/image-rewriter', () => {
     expect(own).toContain("--ca-bundle ca.crt | kubectl apply -f -\n");
     const set = notes({ webhook: { create: false, failurePolicy: 'Fail', timeoutSeconds: 10, scope: 'all', name: 'rewriter', admissionReviewVersions: ['v1'] } });
     expect(set).toContain("--ca-bundle ca.crt --failure-policy Fail --timeout-seconds 10 --scope all --name rewriter --admission-review-versions v1 | kubectl apply -f -\n");
+    // A configuration registered by hand outlives the release: deleted before helm uninstall, or the API server calls a Service that is gone.
+    expect(own).toContain('helm uninstall leaves it calling a Service that is gone. Delete it first:\n  kubectl delete mutatingwebhookconfiguration image-rewriter\n');
+    expect(set).toContain('kubectl delete mutatingwebhookconfiguration rewriter\n');
+    expect(byDefault).not.toContain('helm uninstall');
     // webhook.optIn: how to opt a namespace in; without the configuration, the flag that writes its selector.
     expect(byDefault).not.toContain('image-rewriter.io/rewrite');
     expect(notes({ webhook: { optIn: true } })).toContain(
