@@ -344,6 +344,8 @@ describe('deploy/chart/image-rewriter', () => {
     expect(refused({ replica: 2 })).toMatch(/replica/);
     expect(refused({ networkPolicy: { enabled: true } })).toContain('networkPolicy.enabled needs networkPolicy.apiServerCIDRs');
     expect(refused({ metrics: { enabled: false, serviceMonitor: { enabled: true } } })).toContain('metrics.serviceMonitor.enabled needs metrics.enabled');
+    // serve's webhook port, said in words (the schema's not said only "'not' failed").
+    expect(refused({ metrics: { port: 8443 } })).toContain("metrics.port 8443 is serve's webhook port");
     // With the ServiceMonitor the Service has the metrics port too: the same number twice is refused by the API server.
     expect(refused({ service: { port: 9090 }, metrics: { serviceMonitor: { enabled: true } } })).toContain('metrics.port and service.port are both 9090');
     // The ServiceMonitor's interval: what its CRD takes (a Prometheus duration, 1m30s too), nothing else.
