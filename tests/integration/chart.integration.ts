@@ -420,6 +420,9 @@ describe('deploy/chart/image-rewriter', () => {
     expect(own).toContain('helm uninstall leaves it calling a Service that is gone. Delete it first:\n  kubectl delete mutatingwebhookconfiguration image-rewriter\n');
     expect(set).toContain('kubectl delete mutatingwebhookconfiguration rewriter\n');
     expect(byDefault).not.toContain('helm uninstall');
+    // As webhook-config warns: the release's namespace is never sent, so default's workloads would go unrewritten.
+    expect(notes({}, 'image-rewriter', 'default')).toContain('WARNING: installed in the namespace default, which is never sent to the webhook');
+    expect(byDefault).not.toContain('namespace default');
     // webhook.optIn: how to opt a namespace in; without the configuration, the flag that writes its selector.
     expect(byDefault).not.toContain('image-rewriter.io/rewrite');
     expect(notes({ webhook: { optIn: true } })).toContain(
