@@ -317,6 +317,11 @@ describe('deploy/chart/image-rewriter', () => {
     // The Deployment selects its Pods by these labels: another value would not match the selector.
     expect(refused({ podLabels: { 'app.kubernetes.io/name': 'x' } })).toContain('podLabels sets app.kubernetes.io/name to x');
     expect(refused({ podLabels: { 'app.kubernetes.io/instance': 'other' } })).toContain('podLabels sets app.kubernetes.io/instance to other');
+    // An unquoted tag in a values file is a number to Helm: a whole one is written whole (not
+    // 2.0241201e+07), any other refused (1.10 was written 1.1, another image).
+    const image = (tag: unknown): unknown => at(find(template(major, { image: { tag } }), 'Deployment'), 'spec', 'template', 'spec', 'containers', 0, 'image');
+    expect([image(20241201), image(2), image('1.10')].map((i) => String(i).split(':').pop())).toEqual(['20241201', '2', '1.10']);
+    expect(refused({ image: { tag: 1.1 } })).toContain('image.tag 1.1 is a number');
     // A PodDisruptionBudget of more than 100% is refused by the API server mid-install.
     expect(refused({ podDisruptionBudget: { minAvailable: '150%' } })).toContain('minAvailable');
     expect(refused({ workers: 257 })).toContain('workers');

@@ -47,11 +47,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/*
+repository:tag, or repository@digest. A tag written unquoted in a values file reaches the template
+as a float64 (Helm reads values through JSON): a whole number is written as one (20241201, not
+toString's 2.0241201e+07), any other is refused, its text lost (1.10 is 1.1).
+*/}}
 {{- define "image-rewriter.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if kindIs "float64" $tag }}
+{{- if or (ne (float64 (int64 $tag)) $tag) (gt $tag 9007199254740992.0) (lt $tag 0.0) }}
+{{- fail (printf "image.tag %v is a number, not the tag as you wrote it (YAML reads 1.10 as the number 1.1): quote it in your values file (tag: \"1.10\"), or use --set-string" $tag) }}
+{{- end }}
+{{- $tag = printf "%d" (int64 $tag) }}
+{{- end }}
+{{- printf "%s:%s" .Values.image.repository (toString $tag) }}
 {{- end }}
 {{- end }}
 
