@@ -13,7 +13,8 @@
  * the conflict: README, Troubleshooting); and tls.mode switched from generate to certManager, with
  * minimal copies of cert-manager's CRDs (tests/fixtures/helm/crds, with their origin): the caBundle
  * stays until the cainjector (a patch by its field manager) replaces it, and the generated Secret
- * stays when annotated keep. With both, tls.mode certManager (empty durations: cert-manager's
+ * stays when annotated keep; back to generate, the Secret cert-manager wrote, adopted by the release,
+ * keeps its certificate and CA through the upgrade. With both, tls.mode certManager (empty durations: cert-manager's
  * defaults) and the ServiceMonitor against those CRDs under restricted PodSecurity: created with
  * strict field validation, installed without a warning, nothing left after uninstall. A configuration registered for real is opted in
  * (webhook.optIn) and no namespace here has the label, so it sends nothing: its Service has no
@@ -24,7 +25,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
@@ -335,6 +336,40 @@ describe('the Helm chart against the API server', () => {
         const left = (await kubectl.ok(['-n', ns, 'get', 'deployments,services,secrets,configmaps,poddisruptionbudgets,serviceaccounts,certificates.cert-manager.io,issuers.cert-manager.io,servicemonitors.monitoring.coreos.com', '-o', 'name'])).stdout.split('\n').filter((l) => l !== '' && l !== 'serviceaccount/default' && l !== 'configmap/kube-root-ca.crt');
         const configuration = await kubectl.run(['get', 'mutatingwebhookconfiguration', `${release}-image-rewriter`, '-o', 'name']);
         expect({ left, configuration: configuration.stdout }).toEqual({ left: [], configuration: '' });
+      } finally {
+        await helm(major, ['uninstall', release, '--namespace', ns]);
+        await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
+      }
+    });
+  }
+
+  for (const major of HELMS) {
+    scenario(env, `Helm ${String(major)}: tls.mode certManager back to generate: the Secret cert-manager wrote, adopted by the release, keeps its certificate and CA through the upgrade, which deletes the cert-manager objects (README, Installing serve with Helm)`, async () => {
+      await applyCrds();
+      const ns = `chart-back-h${String(major)}`;
+      const release = ns;
+      const fullname = `${release}-image-rewriter`;
+      await kubectl.createNamespace(ns, {});
+      const caBundle = async (): Promise<string> => (await kubectl.ok(['get', 'mutatingwebhookconfiguration', fullname, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])).stdout;
+      const upgrade = (...args: string[]): Promise<HelmRun> => helm(major, ['upgrade', release, CHART, '--namespace', ns, '--reuse-values', ...args]);
+      try {
+        ok(await helm(major, ['install', release, CHART, '--namespace', ns, '--set', 'webhook.optIn=true']));
+        ok(await upgrade('--set', 'tls.mode=certManager'));
+        // cert-manager (stood in by its field managers) writes the Secret of the chart's name, and its cainjector the caBundle.
+        const pem = async (file: string): Promise<string> => Buffer.from(await readFile(join(env.runDir, 'webhook', file))).toString('base64');
+        const data = { 'ca.crt': await pem('ca.crt'), 'tls.crt': await pem('server.crt'), 'tls.key': await pem('server.key') };
+        const issued = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `${fullname}-tls`, namespace: ns, annotations: { 'cert-manager.io/certificate-name': `${fullname}-tls` } }, data };
+        await kubectl.ok(['apply', '--server-side', '--field-manager=cert-manager-certificates-issuing', '-f', '-'], { input: JSON.stringify(issued) });
+        await kubectl.ok(['patch', 'mutatingwebhookconfiguration', fullname, '--field-manager=cert-manager-cainjector', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: data['ca.crt'] }])]);
+        // Not helm rollback, which fails on that Secret, not the release's (README). The release adopts
+        // it, and the upgrade reads it (lookup): the same certificate and CA, no renewal gap.
+        await kubectl.ok(['-n', ns, 'label', 'secret', `${fullname}-tls`, 'app.kubernetes.io/managed-by=Helm']);
+        await kubectl.ok(['-n', ns, 'annotate', 'secret', `${fullname}-tls`, `meta.helm.sh/release-name=${release}`, `meta.helm.sh/release-namespace=${ns}`]);
+        ok(await upgrade('--set', 'tls.mode=generate'));
+        const secret = (await kubectl.ok(['-n', ns, 'get', 'secret', `${fullname}-tls`, '-o', 'jsonpath={.data.tls\\.crt}'])).stdout;
+        const left = (await kubectl.ok(['-n', ns, 'get', 'certificates.cert-manager.io,issuers.cert-manager.io', '-o', 'name'])).stdout;
+        const annotation = (await kubectl.ok(['get', 'mutatingwebhookconfiguration', fullname, '-o', 'jsonpath={.metadata.annotations.cert-manager\\.io/inject-ca-from}'])).stdout;
+        expect({ caBundleKept: (await caBundle()) === data['ca.crt'], certificateKept: secret === data['tls.crt'], left, annotation }).toEqual({ caBundleKept: true, certificateKept: true, left: '', annotation: '' });
       } finally {
         await helm(major, ['uninstall', release, '--namespace', ns]);
         await kubectl.run(['delete', 'namespace', ns, '--wait=false']);
