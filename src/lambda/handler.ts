@@ -82,9 +82,8 @@ export interface HandlerDeps {
   /** Existence checks for rules with `verify: true` (src/verify/setup.ts); without it their rewrites are applied unchecked (every entry point passes one). */
   readonly verifier?: Verifier;
   /**
-   * The Observability's `output`: held from the review's line to the end of the invocation, so
-   * that line and the EMF document reach stdout in one write. Without it, each line is written
-   * as it comes.
+   * The Observability's `output`: held at the end of an invocation around its kept review line and
+   * its EMF document, so they reach stdout in one write. Without it, they are written apart.
    */
   readonly output?: LineHold;
 }
@@ -275,9 +274,9 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   let coldStart = true;
 
   type Note = (o: Outcome, r?: ReviewReport, v?: VerifyCounts) => void;
-  const badRequest = (message: string, note: Note): WebhookResult => {
+  const badRequest = (message: string, note: Note, log: Logger): WebhookResult => {
     note('bad_request');
-    logger.warn('request rejected', { status: 400, reason: message });
+    log.warn('request rejected', { status: 400, reason: message });
     return reply(400, { message });
   };
   // Good rules in force answer at once (a probe that started a refresh of rules in SSM waited for the read, up to READ_TIMEOUT_MS,
@@ -289,7 +288,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
   };
 
   /** Before a review (the event's shape, health, the token before the body, the method, the body): the body and the token matched, or the answer given. */
-  const admit = (event: unknown, note: Note): { readonly answer: WebhookResult | Promise<WebhookResult> } | { readonly body: unknown; readonly match: Exclude<TokenMatch, undefined> } => {
+  const admit = (event: unknown, note: Note, log: Logger): { readonly answer: WebhookResult | Promise<WebhookResult> } | { readonly body: unknown; readonly match: Exclude<TokenMatch, undefined> } => {
     const req = parseEvent(event);
     if (req === undefined) {
       // A hand-made event (a console test event, `aws lambda invoke`) often carries the review as an
@@ -298,35 +297,35 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       const body = isRecord(event) ? event['body'] : undefined;
       const bare = isRecord(event) && event['kind'] === 'AdmissionReview';
       const message = body !== undefined && body !== null && typeof body !== 'string' ? MESSAGES.bodyNotString : bare ? MESSAGES.bareReview : MESSAGES.unsupportedEvent;
-      return { answer: badRequest(message, note) };
+      return { answer: badRequest(message, note, log) };
     }
     if (req.method === 'GET' && req.path === HEALTH_PATH) return { answer: health() };
     const match = matches(requestToken(req));
     if (match === undefined) {
       note('unauthorized');
       // The address is the event's: API Gateway's is an IP, a hand-made event's may be anything (clipped).
-      logger.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: clip(req.sourceIp) });
+      log.warn('request rejected', { status: 401, reason: UNAUTHORIZED_REASON, sourceIp: clip(req.sourceIp) });
       return { answer: reply(401, { message: MESSAGES.unauthorized }) };
     }
     if (req.method !== 'POST') {
       note('bad_request');
-      logger.warn('request rejected', { status: 405, reason: MESSAGES.methodNotAllowed, method: req.method.slice(0, 16) });
+      log.warn('request rejected', { status: 405, reason: MESSAGES.methodNotAllowed, method: req.method.slice(0, 16) });
       return { answer: reply(405, { message: MESSAGES.methodNotAllowed }, 'POST') };
     }
     const decoded = decodeBody(req.body, req.base64, maxBodyBytes);
-    if (!decoded.ok) return { answer: badRequest(decoded.message, note) };
+    if (!decoded.ok) return { answer: badRequest(decoded.message, note, log) };
     let body: unknown;
     try {
       body = JSON.parse(decoded.text);
     } catch {
       // The parser's message quotes the body: never log it.
-      return { answer: badRequest(MESSAGES.notJson, note) };
+      return { answer: badRequest(MESSAGES.notJson, note, log) };
     }
     return { body, match };
   };
 
-  const handle = async (event: unknown, started: number, note: Note): Promise<WebhookResult> => {
-    const admitted = admit(event, note);
+  const handle = async (event: unknown, started: number, note: Note, log: Logger): Promise<WebhookResult> => {
+    const admitted = admit(event, note, log);
     if ('answer' in admitted) return admitted.answer;
     const { body, match } = admitted;
     const state = await rules.current();
@@ -335,7 +334,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const result = state.ok
       ? await reviewVerified(body, state.rewriter, deps.verifier)
       : await reviewVerified(body, NO_RULES, deps.verifier, notRewritten(state.reason));
-    if (!result.ok) return badRequest(result.message, note);
+    if (!result.ok) return badRequest(result.message, note, log);
     let { report } = result;
     let answer = result.response;
     let text = answerJson(answer);
@@ -348,7 +347,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     const tooLargeReason = tooLarge > 0 ? answerTooLargeReason(tooLarge, maxResultBytes, report.rewrites.length) : undefined;
     if (tooLargeReason !== undefined) {
       const unchanged = await reviewVerified(body, NO_RULES, undefined, notRewritten(tooLargeReason));
-      if (!unchanged.ok) return badRequest(unchanged.message, note);
+      if (!unchanged.ok) return badRequest(unchanged.message, note, log);
       report = unchanged.report;
       answer = unchanged.response;
       text = answerJson(answer);
@@ -369,8 +368,8 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       const usual = usualReviewFieldsJson(report, outcome);
       if (usual !== undefined) {
         const version = state.version === undefined ? '' : `,"rulesVersion":${JSON.stringify(state.version)}`;
-        output?.hold();
-        logger.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeLineUnsafe(JSON.stringify(state.source) + version)},"durationMs":${JSON.stringify(durationMs(started))}`);
+        log.hold();
+        log.infoWithFieldsJson(REVIEW_LOG_MESSAGE, `${usual},"rules":${escapeLineUnsafe(JSON.stringify(state.source) + version)},"durationMs":${JSON.stringify(durationMs(started))}`);
         return replyText(200, text);
       }
     }
@@ -393,10 +392,10 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
     // Called with the previous token of a rotation: the cluster still has the old URL.
     if (match === 'previous') fields['previousToken'] = true;
     fields['durationMs'] = durationMs(started);
-    // Nothing from here to the EMF document waits for I/O: no line is held for long.
-    output?.hold();
-    if (outcome === 'denied' || outcome === 'failopen' || problems || match === 'previous') logger.warn(REVIEW_LOG_MESSAGE, fields);
-    else logger.info(REVIEW_LOG_MESSAGE, fields);
+    // Held for this invocation's write (below); the review's line is its last.
+    log.hold();
+    if (outcome === 'denied' || outcome === 'failopen' || problems || match === 'previous') log.warn(REVIEW_LOG_MESSAGE, fields);
+    else log.info(REVIEW_LOG_MESSAGE, fields);
     return replyText(200, text);
   };
 
@@ -410,25 +409,26 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
       report = r;
       verify = v;
     };
+    // This invocation's lines carry its context, whatever others start meanwhile (README, "Lambda Managed Instances").
+    const log = logger.forInvocation(context);
     try {
-      if (context !== undefined && context !== null) logger.addContext(context);
-      else logger.clearContext();
       if (coldStart) {
         coldStart = false;
-        logger.info('cold start', { coldStart: true });
+        log.info('cold start', { coldStart: true });
       }
-      return await handle(event, started, note);
+      return await handle(event, started, note, log);
     } catch (e) {
       outcome = 'error';
       report = undefined;
-      logger.error('unexpected error; answered 500', { error: asError(e) });
+      log.error('unexpected error; answered 500', { error: asError(e) });
       return reply(500, { message: MESSAGES.internal });
     } finally {
+      // Its held lines, then its EMF document: one write, in one synchronous stretch (its lines only).
+      output?.hold();
+      log.release();
       try {
-        // Recorded here, with the outcome, and flushed at once: `serve` runs reviews concurrently on
-        // one Metrics, and the existence checks recorded as they ended went into the document of
-        // whichever review flushed next (several reviews sharing one check: one document with their
-        // checks and their VerifyLatency summed, the others with none).
+        // Recorded here, with the outcome, and flushed at once: reviews run concurrently on one Metrics
+        // (`serve`), and checks recorded as they ended went into whichever review's document came next.
         if (verify !== undefined) recordVerify(metrics, verify);
         if (outcome !== undefined) {
           recordOutcome(metrics, outcome, report);
@@ -440,7 +440,7 @@ export function createHandler(deps: HandlerDeps): WebhookHandler {
         if (rules.stale?.() === true) recordRulesStale(metrics);
         flushMetrics(metrics);
       } catch (e) {
-        logger.error('cannot publish metrics', { error: asError(e) });
+        log.error('cannot publish metrics', { error: asError(e) });
       } finally {
         output?.release();
       }

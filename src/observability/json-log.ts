@@ -101,7 +101,8 @@ const stdio = descriptorWrite();
 /**
  * Where a process's lines go: stdout for the log lines below WARN and the EMF documents, stderr for
  * WARN and above. Lines for stdout given between `hold` and `release` are written together, in one
- * write, at `release`: the handler holds from its review's line to the end of the invocation, so
+ * write, at `release`: an invocation's logger keeps its review's line (`JsonLogger.hold`), and the
+ * handler holds this output around that line and the EMF document at the invocation's end, so
  * an invocation writes stdout once (the review's line and the EMF document) instead of twice.
  * Every write to stdout is a system call, and on this kind of machine two of them cost about as
  * much as the rest of the review's telemetry (docs/performance.md, "sixth pass"). The bytes on
@@ -149,20 +150,45 @@ export class LineOutput {
  */
 const contextKey = (key: string, value: string | undefined): string => (typeof value === 'string' ? `,"${key}":${JSON.stringify(value)}` : '');
 
+/**
+ * The context keys a line takes. `xRayTraceId` is the runtime's for this invocation: on Lambda
+ * Managed Instances the runtime does not set `_X_AMZN_TRACE_ID` per invocation (it runs many at
+ * once), and gives the id on the context instead (README, "Lambda Managed Instances").
+ */
+export type LogContext = Pick<Context, 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionName' | 'awsRequestId'> & { readonly xRayTraceId?: string | undefined };
+
 export class JsonLogger {
   readonly #sink: LineSink;
   readonly #warnSink: LineSink;
   readonly #level: number;
   readonly #service: string;
+  /** Whether stdout's lines go to a `LineOutput` (`hold` keeps them), not to a caller's sink. */
+  readonly #holds: boolean;
   /** `,"service":...` and the invocation's context keys, JSON, built once per `addContext`. */
   #prefix: string;
+  /** Set by `hold`: stdout's lines are kept in `#pending` (joined by newlines) until `release`. */
+  #held = false;
+  #pending = '';
   #coldStart = true;
   #function: { arn: string; memory: string; name: string; json: string } | undefined;
 
-  constructor(options: JsonLoggerOptions) {
+  /** `{ parent }`: a logger writing where `parent` writes, with its context keys (`forInvocation`). */
+  constructor(options: JsonLoggerOptions | { readonly parent: JsonLogger }) {
+    if ('parent' in options) {
+      const { parent } = options;
+      this.#sink = parent.#sink;
+      this.#warnSink = parent.#warnSink;
+      this.#level = parent.#level;
+      this.#service = parent.#service;
+      this.#holds = parent.#holds;
+      this.#prefix = parent.#prefix;
+      this.#coldStart = false;
+      return;
+    }
     const output = options.output ?? new LineOutput();
     this.#sink = options.sink ?? output.out;
     this.#warnSink = options.sink ?? output.err;
+    this.#holds = options.sink === undefined;
     this.#level = LEVEL_NUMBER[options.logLevel];
     this.#service = `,"service":${JSON.stringify(options.serviceName)}${options.keys === undefined ? '' : fieldsJson(options.keys)}`;
     this.#prefix = this.#service;
@@ -175,16 +201,16 @@ export class JsonLogger {
 
   /**
    * The Lambda context of the invocation starting: its keys go on every line until the next call.
-   * `cold_start` is true for the first invocation of the process, and the X-Ray trace id is the one
-   * the runtime set for this invocation (`_X_AMZN_TRACE_ID`).
+   * `cold_start` is true for the first invocation of the process, and the X-Ray trace id is the
+   * context's, else the one the runtime set for this invocation (`_X_AMZN_TRACE_ID`).
    */
-  addContext(context: Pick<Context, 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionName' | 'awsRequestId'>): void {
+  addContext(context: LogContext): void {
     const { invokedFunctionArn: arn, memoryLimitInMB: memory, functionName: name } = context;
     // The function's keys are the same for every invocation of a container: encoded once.
     if (this.#function === undefined || this.#function.arn !== arn || this.#function.memory !== memory || this.#function.name !== name) {
       this.#function = { arn, memory, name, json: contextKey('function_arn', arn) + contextKey('function_memory_size', memory) + contextKey('function_name', name) };
     }
-    const traceHeader = process.env['_X_AMZN_TRACE_ID'];
+    const traceHeader = typeof context.xRayTraceId === 'string' ? context.xRayTraceId : process.env['_X_AMZN_TRACE_ID'];
     const trace = traceHeader === undefined ? undefined : /Root=([^;]+)/.exec(traceHeader)?.[1];
     this.#prefix =
       `${this.#service},"cold_start":${String(this.#coldStart)}${this.#function.json}${contextKey('function_request_id', context.awsRequestId)},"sampling_rate":0` +
@@ -199,6 +225,33 @@ export class JsonLogger {
   clearContext(): void {
     this.#prefix = this.#service;
     this.#coldStart = false;
+  }
+
+  /**
+   * The logger of one invocation: its lines carry `context`'s keys (none without one) whatever
+   * other invocations start while it awaits (`serve`, and Lambda Managed Instances, run many at
+   * once in one process or thread), and `hold` keeps its stdout lines for it alone. This logger
+   * takes the context too (`addContext`, `clearContext`), for the lines of what the invocation
+   * set off (a read of the rules): those carry the latest invocation's keys.
+   */
+  forInvocation(context: LogContext | null | undefined): JsonLogger {
+    if (context === undefined || context === null) this.clearContext();
+    else this.addContext(context);
+    return new JsonLogger({ parent: this });
+  }
+
+  /** Keep this logger's stdout lines until `release` (nothing is kept when the lines go to a sink). */
+  hold(): void {
+    this.#held = this.#holds;
+  }
+
+  /** Write the stdout lines kept since `hold`, in one call of the sink, and the next ones as they come. */
+  release(): void {
+    this.#held = false;
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#sink(text);
   }
 
   trace(message: string, fields?: LogFields): void {
@@ -249,7 +302,8 @@ export class JsonLogger {
   #line(level: number, name: string, message: string, extra: string): void {
     if (level < this.#level) return;
     const line = `{"level":"${name}","message":${escapeLineUnsafe(JSON.stringify(message))},"timestamp":"${isoTimestamp(Date.now())}"${this.#prefix}${extra}}`;
-    if (level < 16) this.#sink(line);
-    else this.#warnSink(line);
+    if (level >= 16) this.#warnSink(line);
+    else if (this.#held) this.#pending = this.#pending === '' ? line : `${this.#pending}\n${line}`;
+    else this.#sink(line);
   }
 }

@@ -24,8 +24,8 @@
  *
  * Both are injectable: `createObservability({ sink })` sends every line to `sink` instead of stdout
  * (tests, `serve`'s batched stderr, and the `invoke` command, which keeps stdout for its answer).
- * Without a sink, the handler holds stdout's lines from its review's line to the end of the
- * invocation (`output`), so that line and the EMF document go out in one write.
+ * Without a sink, an invocation's logger keeps its review's line to the end of the invocation,
+ * where the handler holds `output` around it and the EMF document: they go out in one write.
  */
 import type { ReviewReport, RewriteRecord } from '../core/admission.js';
 import { escapeLineUnsafe, isPlainJsonText, quote } from '../core/json.js';
