@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import type { ReviewReport } from '../../src/core/admission.js';
 import { escapeBidi } from '../../src/core/json.js';
-import { isoTimestamp, JsonLogger, logLevelOf } from '../../src/observability/json-log.js';
+import { isoTimestamp, JsonLogger, LineOutput, logLevelOf } from '../../src/observability/json-log.js';
 import {
   count,
   countedOutcome,
@@ -207,6 +207,71 @@ describe('the log line', () => {
       n: 2,
     });
     expect(second).toMatchObject({ level: 'WARN', message: 'second', cold_start: false, function_request_id: 'second' });
+  });
+
+  it("takes the X-Ray trace id from the context first (Lambda Managed Instances set no _X_AMZN_TRACE_ID per invocation)", () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    delete process.env['_X_AMZN_TRACE_ID'];
+    logger.addContext({ ...CONTEXT, xRayTraceId: 'Root=1-00000000-000000000000000000000001;Sampled=0' });
+    logger.info('from the context');
+    process.env['_X_AMZN_TRACE_ID'] = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    logger.addContext({ ...CONTEXT, xRayTraceId: 'Root=1-00000000-000000000000000000000002' });
+    logger.info('the context over the variable');
+    logger.addContext(CONTEXT);
+    logger.info('the variable without one in the context');
+    expect(lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['xray_trace_id'])).toEqual([
+      '1-00000000-000000000000000000000001',
+      '1-00000000-000000000000000000000002',
+      '1-5759e988-bd862e3fe1be46a994272793',
+    ]);
+  });
+
+  it('gives each invocation a logger of its own context, which later invocations do not change', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => lines.push(l) });
+    const first = logger.forInvocation(CONTEXT);
+    const second = logger.forInvocation({ ...CONTEXT, awsRequestId: 'second' });
+    const local = logger.forInvocation(undefined);
+    first.info('first');
+    second.warn('second');
+    local.info('local');
+    logger.info('what an invocation set off');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => [l['message'], l['function_request_id'], l['cold_start']])).toEqual([
+      ['first', CONTEXT.awsRequestId, true],
+      ['second', 'second', false],
+      ['local', undefined, undefined],
+      // The logger itself has the latest invocation's context: here none.
+      ['what an invocation set off', undefined, undefined],
+    ]);
+  });
+
+  it("holds an invocation's stdout lines until its release, in one write, and no other logger's", () => {
+    const written: { text: string; stream: 1 | 2 }[] = [];
+    const output = new LineOutput((text, stream) => void written.push({ text, stream }));
+    const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', output });
+    const a = logger.forInvocation(CONTEXT);
+    const b = logger.forInvocation({ ...CONTEXT, awsRequestId: 'b' });
+    a.hold();
+    a.info('a1');
+    b.info('b1');
+    a.warn('a-warn');
+    a.info('a2');
+    expect(written.map((w) => [w.stream, w.text.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as Record<string, unknown>)['message'])])).toEqual([
+      [1, ['b1']],
+      [2, ['a-warn']],
+    ]);
+    a.release();
+    a.release();
+    expect(written.at(-1)?.text.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as Record<string, unknown>)['message'])).toEqual(['a1', 'a2']);
+    expect(written).toHaveLength(3);
+    // A logger writing to a sink holds nothing.
+    const sunk: string[] = [];
+    const direct = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => sunk.push(l) }).forInvocation(undefined);
+    direct.hold();
+    direct.info('at once');
+    expect(sunk).toHaveLength(1);
   });
 
   it('writes an Error as name, location, message, stack and cause', () => {
