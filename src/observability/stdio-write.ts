@@ -61,3 +61,21 @@ export function descriptorWrite(parts: StdioParts = processParts): StreamWrite {
     viaStream(fd, Buffer.from(text).subarray(written));
   };
 }
+
+/** Each text through `process.stdout` or `process.stderr` (see `stdioWriteFor`). */
+export const streamWrite: StreamWrite = (text, fd) => {
+  (fd === 1 ? process.stdout : process.stderr).write(text);
+};
+
+/**
+ * How a Lambda function's lines reach stdout and stderr: `descriptorWrite` (undefined: the default),
+ * but on Lambda Managed Instances `streamWrite`. There the runtime sets AWS_LAMBDA_MAX_CONCURRENCY
+ * (its own test of that mode: set at all) and runs the handler in several worker threads of one
+ * process, whose descriptors 1 and 2 are shared and non-blocking: a direct write that took part of
+ * a text sent the rest through the thread's stream while the other threads' direct writes went on,
+ * so lines were cut into each other and lost (README, "Lambda Managed Instances"). A worker thread's
+ * streams hand each text whole to the main thread, whose stream writes them in order.
+ */
+export function stdioWriteFor(env: Readonly<Record<string, string | undefined>>): StreamWrite | undefined {
+  return env['AWS_LAMBDA_MAX_CONCURRENCY'] === undefined ? undefined : streamWrite;
+}

@@ -31,6 +31,7 @@ import type { ReviewReport, RewriteRecord } from '../core/admission.js';
 import { escapeLineUnsafe, isPlainJsonText, quote } from '../core/json.js';
 import { EmfMetrics, MetricUnit } from './emf.js';
 import { JsonLogger, type LineSink, LineOutput, type LogLevel, logLevelOf, type StreamWrite } from './json-log.js';
+import { stdioWriteFor } from './stdio-write.js';
 
 export type { LogLevel, StreamWrite } from './json-log.js';
 export type Logger = JsonLogger;
@@ -111,7 +112,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export interface ObservabilityOptions {
   /** Where every JSON line goes, one call per line; default stdout and stderr (see `write`). */
   readonly sink?: LineSink;
-  /** Without `sink`: how text reaches stdout and stderr; default one `fs.writeSync` per text, `process.stdout`/`process.stderr` when that cannot take it (./stdio-write.ts). */
+  /** Without `sink`: how text reaches stdout and stderr; default one `fs.writeSync` per text, `process.stdout`/`process.stderr` when that cannot take it, and always on Lambda Managed Instances (./stdio-write.ts, `stdioWriteFor`). */
   readonly write?: StreamWrite;
   /** Log level; default `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, else `AWS_LAMBDA_LOG_LEVEL`, else INFO. */
   readonly logLevel?: LogLevel;
@@ -153,7 +154,7 @@ export function logLevelFromEnv(env: Readonly<Record<string, string | undefined>
 export function createObservability(options: ObservabilityOptions = {}): Observability {
   const env = process.env;
   const logLevel = options.logLevel ?? logLevelFromEnv(env);
-  const output = options.sink === undefined ? new LineOutput(options.write) : undefined;
+  const output = options.sink === undefined ? new LineOutput(options.write ?? stdioWriteFor(env)) : undefined;
   const sink = options.sink ?? output?.out ?? ((): void => undefined);
   const keys = options.keys === undefined ? {} : { keys: options.keys };
   const logger = new JsonLogger({ serviceName: SERVICE_NAME, logLevel, ...(output === undefined ? { sink } : { output }), ...keys });

@@ -9,7 +9,8 @@ import ts from 'typescript';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { descriptorWrite, type StdioParts } from '../../src/observability/stdio-write.js';
+import { descriptorWrite, type StdioParts, stdioWriteFor, streamWrite } from '../../src/observability/stdio-write.js';
+import { createObservability } from '../../src/observability/telemetry.js';
 
 interface FakeStream {
   writableLength: number;
@@ -195,4 +196,51 @@ describe('descriptorWrite', () => {
   it('by default, writes to the descriptors and, when a full pipe refuses, to process.stdout and process.stderr: every line to its own, in order', async () => {
     expect(await realProcess(true, true)).toBeGreaterThan(100);
   }, 30_000);
+});
+
+describe('on Lambda Managed Instances (several worker threads on descriptors 1 and 2)', () => {
+  it('two threads writing directly to one descriptor cut a line into another when a write is partial', () => {
+    // The model of the failure: one descriptor, each thread its own descriptorWrite and stream; a
+    // partial write leaves the rest of thread A's line in A's stream while thread B writes on.
+    let fd = '';
+    let room = 10;
+    const writeSync = (_: number, t: string): number => {
+      const n = Math.min(room, Buffer.byteLength(t));
+      fd += t.slice(0, n);
+      return n;
+    };
+    // A thread's stream writes later, when the descriptor takes it again.
+    const queued: (string | Uint8Array)[] = [];
+    const a = descriptorWrite({ writeSync, stream: () => ({ writableLength: 0, write: (chunk) => queued.push(chunk) }) });
+    const b = descriptorWrite({ writeSync, stream: () => ({ writableLength: 0, write: () => true }) });
+    a('{"line":"A-A-A-A-A"}\n', 1);
+    room = Number.POSITIVE_INFINITY;
+    b('{"line":"B"}\n', 1);
+    fd += text(queued);
+    expect(fd.split('\n')).toEqual(['{"line":"A{"line":"B"}', '-A-A-A-A"}', '']);
+  });
+
+  it.each([
+    [{}, undefined],
+    [{ AWS_LAMBDA_MAX_CONCURRENCY: '64' }, streamWrite],
+    [{ AWS_LAMBDA_MAX_CONCURRENCY: '' }, streamWrite],
+  ])('with %p writes %p (undefined: descriptorWrite): a thread\'s streams hand each text whole to the main thread', (env, expected) => {
+    expect(stdioWriteFor(env)).toBe(expected);
+  });
+
+  it('makes the Observability write through process.stdout when the runtime says so', () => {
+    const saved = process.env['AWS_LAMBDA_MAX_CONCURRENCY'];
+    const original = process.stdout.write.bind(process.stdout);
+    const seen: string[] = [];
+    process.env['AWS_LAMBDA_MAX_CONCURRENCY'] = '8';
+    process.stdout.write = ((chunk: string) => (seen.push(chunk), true));
+    try {
+      createObservability({ logLevel: 'INFO' }).logger.info('through the stream');
+    } finally {
+      process.stdout.write = original;
+      if (saved === undefined) delete process.env['AWS_LAMBDA_MAX_CONCURRENCY'];
+      else process.env['AWS_LAMBDA_MAX_CONCURRENCY'] = saved;
+    }
+    expect(seen.map((l) => (JSON.parse(l) as Record<string, unknown>)['message'])).toEqual(['through the stream']);
+  });
 });
