@@ -25,7 +25,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { TestPki } from '../helpers/tls.js';
 
 const lambdaWritten: string[] = [];
-jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text) }));
+jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text), stdioWriteFor: () => undefined }));
 const { main } = await import('../../src/cli/main.js');
 const { startServeCli } = await import('../helpers/serve-cli.js');
 const { EVENT_TOKEN, loadEvent } = await import('../helpers/events.js');

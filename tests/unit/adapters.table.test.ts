@@ -24,7 +24,7 @@ import type { TestPki } from '../helpers/tls.js';
 
 /** What the Lambda entry's logger writes to stdout and stderr (one text per write: src/observability/stdio-write.ts). */
 const lambdaWritten: string[] = [];
-jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text) }));
+jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void lambdaWritten.push(text), stdioWriteFor: () => undefined }));
 // Imported after the mock: a module that loads the writer first would get the real one.
 const { main } = await import('../../src/cli/main.js');
 const { startServeCli } = await import('../helpers/serve-cli.js');

@@ -8,7 +8,7 @@ import type { SourceError as SourceErrorType } from '../../src/config/sources.js
 const saved = { ...process.env };
 // What the entry's logger writes to stdout and stderr (one text per write: src/observability/stdio-write.ts).
 const written: string[] = [];
-jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void written.push(text) }));
+jest.unstable_mockModule('../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void written.push(text), stdioWriteFor: () => undefined }));
 // Imported after the mock: a module that loads the writer first would get the real one.
 const { SourceError } = await import('../../src/config/sources.js');
 

@@ -51,7 +51,7 @@ export const startInProcess: StartWebhook = async (env) => {
   // (src/observability/stdio-write.ts): its writer is replaced by one that keeps them. Registered
   // before the entry is imported afresh below, so that import gets it.
   const captured: string[] = [];
-  jest.unstable_mockModule('../../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void captured.push(text) }));
+  jest.unstable_mockModule('../../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void captured.push(text), stdioWriteFor: () => undefined }));
   const restore = (): void => {
     process.env = saved;
   };
@@ -119,7 +119,7 @@ export const environmentInProcess: StartEnvironment = (env) => {
     async invoke(event) {
       const started = performance.now();
       if (handler === undefined) {
-        jest.unstable_mockModule('../../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void captured.push(text) }));
+        jest.unstable_mockModule('../../../src/observability/stdio-write.js', () => ({ descriptorWrite: () => (text: string) => void captured.push(text), stdioWriteFor: () => undefined }));
         jest.resetModules();
         try {
           ({ handler } = await import('../../../src/lambda/main.js'));
