@@ -279,8 +279,8 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
       logger.info('metrics listening', { address: metricsServer.address, port: metricsServer.port });
     }
     server = await startServer({
-      // No Lambda context: concurrent requests share the one Logger, so its context fields would
-      // name the wrong request; the server's "request" line carries each requestId instead.
+      // No Lambda context: its fields would name a function that does not exist (each invocation's
+      // would be its own: JsonLogger.forInvocation); the server's "request" line carries each requestId.
       handler: (event) => webhook(event),
       authorize: authorizer(tokenMatcher(sources.token), metrics),
       // Counted as the Lambda counts the 400 it answers for a body too large.
