@@ -1,5 +1,5 @@
 /** RFC 6901 escaping, RFC 6902 operations, and the base64 of the AdmissionResponse patch. */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import fjp from 'fast-json-patch';
 import { add, base64, encodePatch, escapeToken, pointer, replace } from '../../src/core/patch.js';
 
@@ -71,6 +71,19 @@ describe('base64', () => {
         const ops = [replace('/a', `${'x'.repeat(n)}${unit}`)];
         expect(encodePatch(ops)).toBe(Buffer.from(JSON.stringify(ops), 'utf8').toString('base64'));
       }
+    }
+  });
+
+  it('gives a long ASCII patch to btoa as it is, without building its binary string (work grows with the text, not with 8 KiB chunks of it)', () => {
+    const ops = Array.from({ length: 4000 }, (_, i) => replace(`/spec/containers/${String(i)}/image`, `asia.gcr.io/p/app${String(i)}:1`));
+    const fromCharCode = jest.spyOn(String, 'fromCharCode');
+    try {
+      expect(encodePatch(ops)).toBe(Buffer.from(JSON.stringify(ops)).toString('base64'));
+      expect(fromCharCode).not.toHaveBeenCalled();
+      encodePatch([...ops, replace('/a', 'caf\u00e9')]);
+      expect(fromCharCode).toHaveBeenCalled();
+    } finally {
+      fromCharCode.mockRestore();
     }
   });
 
