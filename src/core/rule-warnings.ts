@@ -31,7 +31,37 @@ export function runtimeWarnings(rules: readonly CompiledRule[]): Issue[] {
       severity: 'warning' as const,
       message: `"${rule.replace}" names its registry by an IPv6 address: the kubelet and containerd pull such images, but CRI-O and Podman refuse them as invalid references (InvalidImageName); on CRI-O nodes give the registry a host name`,
     }));
-  return [...ipv6, ...ecrLibraryWarnings(rules)];
+  return [...ipv6, ...ecrLibraryWarnings(rules), ...triedRegexWarnings(rules)];
+}
+
+/**
+ * Regex rules one name may be tried against, one by one, past which the load warns. A regex rule
+ * that starts with a group, a class or "." is tried on every image seen for the first time, one
+ * that starts with literal text on every image that starts with it (src/core/rules.ts); their cost
+ * per image grows faster than their number once their regexes no longer stay in the CPU's caches,
+ * to milliseconds per image with thousands of them: a Pod of a few hundred new images then took
+ * longer than the webhook's timeoutSeconds (docs/performance.md, "Large objects and rules").
+ */
+export const MAX_TRIED_REGEX_RULES = 1000;
+
+/** The warning for a document in which some name is tried against more than MAX_TRIED_REGEX_RULES regex rules. */
+function triedRegexWarnings(rules: readonly CompiledRule[]): Issue[] {
+  const { atLeast, literals } = sampleTests(rules);
+  let most = 0;
+  let start = '';
+  for (const literal of literals) {
+    const tried = atLeast(literal);
+    if (tried > most) [most, start] = [tried, literal];
+  }
+  if (most <= MAX_TRIED_REGEX_RULES) return [];
+  const which = start === '' ? 'every image' : `an image whose name starts with "${start}"`;
+  return [
+    {
+      path: ['rules'],
+      severity: 'warning',
+      message: `${which} is tried against ${String(most)} regex rules one by one, more than ${String(MAX_TRIED_REGEX_RULES)}: each image seen for the first time then costs milliseconds, and a Pod of a few hundred of them can take longer than the webhook's timeoutSeconds; start each regex with the literal text of the names it matches, or write it as a match rule`,
+    },
+  ];
 }
 
 /**
@@ -247,9 +277,13 @@ function anyRuleMayTake(rules: readonly CompiledRule[]): (start: string) => bool
 
 /**
  * A counter of the regex tests rewriting samples costs, from the rewriter's own index before any
- * regex runs; and of those a name that starts with a text costs at least (the rules whose literal it starts with).
+ * regex runs; and of those a name that starts with a text costs at least (the rules whose literal it starts with), and the regex rules' literal prefixes.
  */
-function sampleTests(rules: readonly CompiledRule[]): { readonly count: (lists: Iterable<readonly RegexSample[]>) => number; readonly atLeast: (start: string) => number } {
+function sampleTests(rules: readonly CompiledRule[]): {
+  readonly count: (lists: Iterable<readonly RegexSample[]>) => number;
+  readonly atLeast: (start: string) => number;
+  readonly literals: Iterable<string>;
+} {
   const byLiteral = new Map<string, number>();
   for (const rule of rules) {
     // Rules limited to namespaces too: not tested on a sample (rewritten in none), but still gathered
@@ -274,6 +308,7 @@ function sampleTests(rules: readonly CompiledRule[]): { readonly count: (lists: 
       return tests;
     },
     atLeast,
+    literals: byLiteral.keys(),
   };
 }
 

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { validateDocument } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { globMatcher, literalPrefix } from '../../src/core/patterns.js';
+import { MAX_TRIED_REGEX_RULES } from '../../src/core/rule-warnings.js';
 import { MAX_RULES, type Rewriter } from '../../src/core/rules.js';
 import { TEST_ENV } from '../helpers/fixtures.js';
 import { regexSourceArb } from '../helpers/regex-differential.js';
@@ -67,6 +68,26 @@ describe('many rules', () => {
       TEST_ENV,
     );
     expect(few.ok && few.warnings.map(formatIssue).some((w) => w.startsWith('rules[1].replace: rule "all" rewrites nothing: rule "m"'))).toBe(true);
+  });
+
+  it.each([
+    { what: 'that start with a group', start: 'every image', make: (n: number) => Array.from({ length: n }, (_, i) => ({ name: `g${i}`, regex: `([a-z]+)${i}\\.example\\.com/(.*)`, replace: `mirror.example.com/g${i}/$1/$2` })) },
+    {
+      what: 'that share a literal prefix',
+      start: 'an image whose name starts with "gcr.io/"',
+      make: (n: number) => Array.from({ length: n }, (_, i) => ({ name: `s${i}`, regex: `gcr\\.io/([a-z]+)${i}/(.*)`, replace: `mirror.example.com/s${i}/$1/$2` })),
+    },
+  ])('warns when one name is tried against more than MAX_TRIED_REGEX_RULES regex rules $what (each costs the image a test, at admission)', ({ start, make }) => {
+    // 10,000 of them: 17 ms per image seen for the first time, a Pod of 300 past timeoutSeconds,
+    // and nothing said at load but that a load-time check was skipped.
+    const tried = (rules: unknown[]): string[] => {
+      const r = validateDocument({ rules: [...rules, ...matchRules(50)] }, TEST_ENV);
+      return r.ok ? r.warnings.map(formatIssue).filter((w) => w.includes('regex rules one by one')) : ['not ok'];
+    };
+    expect(tried(make(MAX_TRIED_REGEX_RULES))).toEqual([]);
+    expect(tried(make(MAX_TRIED_REGEX_RULES + 1))).toEqual([
+      `rules: ${start} is tried against ${String(MAX_TRIED_REGEX_RULES + 1)} regex rules one by one, more than ${String(MAX_TRIED_REGEX_RULES)}: each image seen for the first time then costs milliseconds, and a Pod of a few hundred of them can take longer than the webhook's timeoutSeconds; start each regex with the literal text of the names it matches, or write it as a match rule`,
+    ]);
   });
 
   it('shadowed rules are still reported, by the earliest rule that shadows them', () => {
