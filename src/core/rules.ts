@@ -337,16 +337,16 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
         }
       }
     }
-    const candidates: CompiledRule[] = [];
+    // Each list is in rule order, and most names get one: tried as it is, not copied and sorted.
+    const lists: (readonly CompiledRule[])[] = [];
     for (const end of literalLengths) {
       if (end > name.length) break;
-      for (const rule of byLiteral.get(name.slice(0, end)) ?? []) {
-        if (best !== undefined && rule.index > best.index) break;
-        candidates.push(rule);
-      }
+      const list = byLiteral.get(name.slice(0, end));
+      if (list !== undefined) lists.push(list);
     }
-    if (candidates.length > 1) candidates.sort((x, y) => x.index - y.index);
+    const candidates = lists.length <= 1 ? (lists[0] ?? []) : lists.flat().sort((x, y) => x.index - y.index);
     for (const rule of candidates) {
+      if (best !== undefined && rule.index > best.index) break;
       if (!rule.appliesToNamespace(ns)) continue;
       const out = rule.apply(name);
       if (out !== undefined) return { rule, name: out };

@@ -8,7 +8,7 @@
  * namespace glob became a backtracking regex (`*a*a*a*a*a*a*a*a*b` ran for minutes on a 60-character
  * namespace).
  */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { validateDocument } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/schema.js';
@@ -88,6 +88,25 @@ describe('many rules', () => {
     expect(tried(make(MAX_TRIED_REGEX_RULES + 1))).toEqual([
       `rules: ${start} is tried against ${String(MAX_TRIED_REGEX_RULES + 1)} regex rules one by one, more than ${String(MAX_TRIED_REGEX_RULES)}: each image seen for the first time then costs milliseconds, and a Pod of a few hundred of them can take longer than the webhook's timeoutSeconds; start each regex with the literal text of the names it matches, or write it as a match rule`,
     ]);
+  });
+
+  it('tries the regex rules of one literal prefix in their order as they are: nothing copied or sorted per image', () => {
+    // 8,000 regex rules on `gcr\\.io/`, limited to namespaces: each new image's candidates were
+    // copied and sorted, 3.6 to 7 ms per image though none of them applies there.
+    const shared = Array.from({ length: 2000 }, (_, i) => ({ name: `s${i}`, regex: `gcr\\.io/(.*)`, replace: `mirror.example.com/s${i}/$1`, namespaces: [`ns${i}`] }));
+    const rewriter = load([...shared, { name: 'other', regex: 'quay\\.io/(.*)', replace: 'mirror.example.com/q/$1' }]);
+    const sort = jest.spyOn(Array.prototype, 'sort');
+    try {
+      expect(rewriter.rewrite('gcr.io/a/b:1', { namespace: 'ns1999' })).toMatchObject({ kind: 'rewritten', rule: { name: 's1999' }, rewritten: 'mirror.example.com/s1999/a/b:1' });
+      expect(rewriter.rewrite('gcr.io/a/c:1', { namespace: 'elsewhere' })).toMatchObject({ kind: 'unchanged' });
+      expect(sort).not.toHaveBeenCalled();
+      // Two lists (the rules without a literal prefix, and those of `gcr.io/`): merged in rule order.
+      const both = load([{ name: 'any', regex: '([a-z]+)\\.io/(x.*)', replace: 'mirror.example.com/any/$1/$2' }, ...shared.slice(0, 3)]);
+      expect(both.rewrite('gcr.io/xa:1', { namespace: 'ns2' })).toMatchObject({ rule: { name: 'any' } });
+      expect(both.rewrite('gcr.io/a:1', { namespace: 'ns2' })).toMatchObject({ rule: { name: 's2' } });
+    } finally {
+      sort.mockRestore();
+    }
   });
 
   it('shadowed rules are still reported, by the earliest rule that shadows them', () => {
