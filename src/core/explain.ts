@@ -4,6 +4,7 @@
  * `render` and `audit` name when they decide without a namespace.
  */
 import { matchedName } from './matched-name.js';
+import { literalPrefix } from './patterns.js';
 import { parseNormalizedNamed } from './reference.js';
 import type { CompiledRule, Rewriter } from './rules.js';
 
@@ -40,6 +41,7 @@ export function explainImage(rewriter: Rewriter, image: string, namespace?: stri
 export function namespaceLimitedRules(rewriter: Rewriter): ((image: string) => CompiledRule | undefined) | undefined {
   const limited = rewriter.rules.filter((r) => !r.appliesToNamespace(undefined));
   if (limited.length === 0) return undefined;
+  const mayTake = rulesThatMayTake(limited);
   return (image) => {
     const parsed = parseNormalizedNamed(image);
     if (!parsed.ok) return undefined;
@@ -47,6 +49,35 @@ export function namespaceLimitedRules(rewriter: Rewriter): ((image: string) => C
     if (r.kind === 'invalid' || (r.kind === 'unchanged' && r.reason === 'excluded')) return undefined;
     const before = r.kind === 'unchanged' ? Infinity : r.rule.index;
     const name = matchedName(parsed.value);
-    return limited.find((rule) => rule.index < before && rule.apply(name) !== undefined);
+    return mayTake(name).find((rule) => rule.index < before && rule.apply(name) !== undefined);
+  };
+}
+
+/**
+ * Of `rules`, those that may take a name, in rule order: the `match` rules whose prefix is the name
+ * or one of its path prefixes, and the regex rules whose literal text the name starts with (a
+ * regex matches no other name: src/core/rules.ts looks rules up the same way). Each image tried
+ * against every rule limited to namespaces made `explain -`, `render` and `audit` cost milliseconds
+ * per image with thousands of such rules (docs/performance.md, "Large objects and rules").
+ */
+function rulesThatMayTake(rules: readonly CompiledRule[]): (name: string) => readonly CompiledRule[] {
+  const byPrefix = new Map<string, CompiledRule[]>();
+  const byLiteral = new Map<string, CompiledRule[]>();
+  for (const rule of rules) {
+    const [index, key] = rule.kind === 'match' ? [byPrefix, rule.pattern] : [byLiteral, literalPrefix(rule.pattern)];
+    const list = index.get(key);
+    if (list === undefined) index.set(key, [rule]);
+    else list.push(rule);
+  }
+  const literalLengths = [...new Set([...byLiteral.keys()].map((key) => key.length))];
+  return (name) => {
+    // Each list is in rule order, and most names get one: used as it is, not copied and sorted.
+    const lists: (readonly CompiledRule[])[] = [];
+    const add = (list: readonly CompiledRule[] | undefined): void => {
+      if (list !== undefined) lists.push(list);
+    };
+    for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) add(byPrefix.get(name.slice(0, end)));
+    for (const length of literalLengths) if (length <= name.length) add(byLiteral.get(name.slice(0, length)));
+    return lists.length <= 1 ? (lists[0] ?? []) : lists.flat().sort((x, y) => x.index - y.index);
   };
 }
