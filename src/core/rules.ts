@@ -16,7 +16,7 @@
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
 import { globMatcher, literalPrefix } from './patterns.js';
 import { applyTemplate, type ReplacePiece, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
-import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, sameName } from './matched-name.js';
+import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, pathPrefixTest, sameName } from './matched-name.js';
 import { foreignNote, parseNormalizedNamed, referenceProblem, withTagAndDigest } from './reference.js';
 import { MAX_RULE_SAMPLES, MORE_RULE_SAMPLES, type RegexSample, regexSamples } from './regex-samples.js';
 
@@ -290,20 +290,10 @@ function hostIs(host: string, exact: string): boolean {
   return host === exact || (host.length > exact.length + 1 && host.startsWith(exact) && host.charCodeAt(exact.length) === 0x3a && /^\d+$/.test(host.slice(exact.length + 1)));
 }
 
-function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
-  /**
-   * True when an `exclude` prefix covers the name. Looked up by path prefix, as `match` rules are:
-   * tried one by one, tens of thousands of exclusions held a large review for seconds
-   * (docs/performance.md, "Figures behind the comments").
-   */
-  const excludeSet = new Set(exclude);
-  const excludeLengths = new Set(exclude.map((p) => p.length));
-  const excluded = (name: string): boolean => {
-    for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) {
-      if (excludeLengths.has(end) && excludeSet.has(name.slice(0, end))) return true;
-    }
-    return false;
-  };
+/** The Rewriter of compiled rules (exported for tests). */
+export function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[], allowOptOut: boolean): Rewriter {
+  /** True when an `exclude` prefix covers the name. */
+  const excluded = pathPrefixTest(exclude);
   /** The first rule's new name for a name that is not excluded, or undefined. */
   // `match` rules indexed by prefix, regex rules by the literal text their names must start with
   // (`literalPrefix`), both in rule order: finding the first rule that matches costs a lookup per
@@ -325,11 +315,21 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
   }
   const prefixLengths = new Set([...byPrefix.keys()].map((key) => key.length));
   const literalLengths = [...new Set([...byLiteral.keys()].map((key) => key.length))].sort((x, y) => x - y);
+  // A long list's rules in force in the namespace of the last call (a review asks about one): each of thousands of
+  // rules of one prefix limited to namespaces was tested for every image (docs/performance.md, "Large objects and rules").
+  let inForce: { readonly ns: string | undefined; readonly lists: Map<readonly CompiledRule[], readonly CompiledRule[]> } | undefined;
+  const inForceIn = (list: readonly CompiledRule[] | undefined, ns: string | undefined): readonly CompiledRule[] => {
+    if (list === undefined || list.length < 8) return list ?? [];
+    const cache = inForce !== undefined && inForce.ns === ns ? inForce : (inForce = { ns, lists: new Map<readonly CompiledRule[], readonly CompiledRule[]>() });
+    let kept = cache.lists.get(list);
+    if (kept === undefined) cache.lists.set(list, (kept = list.filter((rule) => rule.appliesToNamespace(ns))));
+    return kept;
+  };
   const firstMatch = (name: string, ns: string | undefined): { rule: CompiledRule; name: string } | undefined => {
     let best: CompiledRule | undefined;
     for (let end = name.length; end > 0; end = name.lastIndexOf('/', end - 1)) {
       if (!prefixLengths.has(end)) continue;
-      for (const rule of byPrefix.get(name.slice(0, end)) ?? []) {
+      for (const rule of inForceIn(byPrefix.get(name.slice(0, end)), ns)) {
         if (best !== undefined && rule.index >= best.index) break;
         if (rule.appliesToNamespace(ns)) {
           best = rule;
@@ -341,8 +341,8 @@ function makeRewriter(rules: readonly CompiledRule[], exclude: readonly string[]
     const lists: (readonly CompiledRule[])[] = [];
     for (const end of literalLengths) {
       if (end > name.length) break;
-      const list = byLiteral.get(name.slice(0, end));
-      if (list !== undefined) lists.push(list);
+      const list = inForceIn(byLiteral.get(name.slice(0, end)), ns);
+      if (list.length > 0) lists.push(list);
     }
     const candidates = lists.length <= 1 ? (lists[0] ?? []) : lists.flat().sort((x, y) => x.index - y.index);
     for (const rule of candidates) {
