@@ -291,7 +291,42 @@ describe('README Installing serve with Helm, rollbacks (QA-46)', () => {
   it('warns that helm rollback past a token change breaks the path, and gives the upgrade that does not', () => {
     expect(helm).toContain('Rollbacks: `helm rollback` applies a revision\'s objects as they were rendered then');
     expect(helm).toContain('every call of the API server gets 401');
-    expect(helm).toContain('helm get values RELEASE --revision N -o yaml > previous.yaml && helm upgrade RELEASE deploy/chart/image-rewriter --namespace NAMESPACE -f previous.yaml');
+    expect(helm).toContain('helm get values RELEASE --namespace NAMESPACE --revision N -o yaml > previous.yaml && helm upgrade RELEASE deploy/chart/image-rewriter --namespace NAMESPACE -f previous.yaml');
+  });
+});
+
+describe('README commands as a newcomer pastes them', () => {
+  /** The lines of every fenced sh or bash block of a Markdown text, indented blocks included, continuations joined. */
+  const shellLines = (text: string): string[] =>
+    [...text.matchAll(/^ *```(?:sh|bash)\n([\s\S]*?)^ *```$/gm)].flatMap((m) => (m[1] ?? '').replaceAll('\\\n', ' ').split('\n').map((l) => l.trim()));
+  /** The commands of a text's code: its shell blocks' lines and its inline code spans. */
+  const commands = (text: string): string[] => [
+    ...shellLines(text),
+    ...[...text.replace(/```[\s\S]*?```/g, '').matchAll(/`([^`]+)`/g)].map((m) => (m[1] ?? '').replace(/\s+/g, ' ')),
+  ];
+
+  // The example of deploy:regions left its ECR ARNs' `*` unquoted: bash passes a glob that matches
+  // no file as written, but zsh, macOS's default shell, stops at `no matches found` and runs nothing
+  // (as bash does with failglob). Quoted strings and comments aside, no word may hold a glob character.
+  it.each(['README.md', 'docs/performance.md', 'events/README.md'])('%s: no shell block has an unquoted glob character', (file) => {
+    const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+    const unquoted = (line: string): string =>
+      line
+        .replace(/'[^']*'/g, "''")
+        .replace(/"(?:\\.|[^"\\])*"/g, '""')
+        .replace(/(^|\s)#.*$/, '');
+    const lines = shellLines(text).filter((l) => !l.startsWith('#'));
+    expect(lines.length).toBeGreaterThan(file === 'README.md' ? 50 : 2);
+    expect(lines.filter((l) => /[*?[]/.test(unquoted(l)))).toEqual([]);
+  });
+
+  // `helm get values RELEASE --revision N` (the repair of a rollback) named no namespace: the chart
+  // goes in a namespace of its own, and Helm looks a release up in the kubeconfig's namespace
+  // (`default`), so it failed with `Error: release: not found` and the upgrade after `&&` never ran.
+  it("names the namespace in every helm command on the chart's release", () => {
+    const onRelease = commands(readme).flatMap((c) => [...c.matchAll(/\bhelm (?:get \w+|upgrade|rollback|uninstall|history|status|install) (RELEASE|image-rewriter)\b[^|&;]*/g)].map((m) => m[0]));
+    expect(onRelease.length).toBeGreaterThan(2);
+    expect(onRelease.filter((c) => !/ (?:--namespace|-n)[ =]\S/.test(c))).toEqual([]);
   });
 });
 
