@@ -320,6 +320,26 @@ describe('README commands as a newcomer pastes them', () => {
     expect(lines.filter((l) => /[*?[]/.test(unquoted(l)))).toEqual([]);
   });
 
+  // The yaml blocks are pasted into files: each must parse, and each rules document (top-level
+  // `rules:`) must pass check-config, with a region's values for the ${env:...} the section says to set.
+  it('every yaml block parses, and each rules document passes check-config', async () => {
+    const blocks = [...readme.matchAll(/^ *```yaml\n([\s\S]*?)^ *```$/gm)].map((m) => m[1] ?? '');
+    expect(blocks.length).toBeGreaterThan(15);
+    expect(blocks.flatMap((b) => parseAllDocuments(b).flatMap((d) => d.errors.map((e) => `${e.message}\n${b}`)))).toEqual([]);
+    const rules = blocks.filter((b) => /^rules:/m.test(b) && !/^apiVersion:/m.test(b));
+    expect(rules.length).toBeGreaterThan(8);
+    const dir = mkdtempSync(join(tmpdir(), 'readme-rules-'));
+    const env = { AWS_REGION: 'us-west-2', AWS_ACCOUNT_ID: '123456789012', AWS_URL_SUFFIX: 'amazonaws.com' };
+    const failed: string[] = [];
+    for (const [i, block] of rules.entries()) {
+      const file = join(dir, `rules-${String(i)}.yaml`);
+      writeFileSync(file, block);
+      const io = captureIo(env);
+      if ((await main(['check-config', '--config', file], io)) !== 0) failed.push(`${io.err()}${block}`);
+    }
+    expect(failed).toEqual([]);
+  });
+
   // `helm get values RELEASE --revision N` (the repair of a rollback) named no namespace: the chart
   // goes in a namespace of its own, and Helm looks a release up in the kubeconfig's namespace
   // (`default`), so it failed with `Error: release: not found` and the upgrade after `&&` never ran.
