@@ -417,8 +417,11 @@ describe('deploy/chart/image-rewriter', () => {
     const policy = { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] };
     expect(notes({ networkPolicy: policy })).toContain('WARNING: the NetworkPolicy admits the API server alone: nothing can scrape the metrics port 9090.');
     expect(notes({ networkPolicy: { ...policy, metricsFrom: [{ podSelector: {} }] } })).not.toContain('scrape');
-    // Without webhook.create, the command registers the configuration the webhook values describe.
-    expect(own).toContain("--ca-bundle ca.crt | kubectl apply -f -\n");
+    // Without webhook.create, the command registers the configuration the webhook values describe,
+    // under the name the chart would give it: the default "image-rewriter" replaced the configuration
+    // of another release of that name (or a second release's with webhook.create=false).
+    expect(own).toContain("--ca-bundle ca.crt --name r-image-rewriter | kubectl apply -f -\n");
+    expect(notes({ webhook: { create: false } })).toContain('--ca-bundle ca.crt | kubectl apply -f -\n');
     const set = notes({ webhook: { create: false, failurePolicy: 'Fail', timeoutSeconds: 10, scope: 'all', name: 'rewriter', admissionReviewVersions: ['v1'] } });
     expect(set).toContain("--ca-bundle ca.crt --failure-policy Fail --timeout-seconds 10 --scope all --name rewriter --admission-review-versions v1 | kubectl apply -f -\n");
     // A configuration registered by hand outlives the release: deleted before helm uninstall, or the API server calls a Service that is gone.
