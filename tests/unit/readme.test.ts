@@ -340,6 +340,22 @@ describe('README commands as a newcomer pastes them', () => {
     expect(failed).toEqual([]);
   });
 
+  // The chart's webhook.matchConditions row said to copy what `webhook-config --scope SCOPE --config
+  // rules.yaml` prints: without --service (or --url) that exits 64 and prints nothing.
+  it("the chart's webhook.matchConditions row gives a webhook-config command that prints them", async () => {
+    const row = readme.split('\n').find((l) => l.startsWith('| `webhook.matchConditions` |')) ?? '';
+    const command = /`(webhook-config [^`]*)` prints/.exec(row)?.[1] ?? '';
+    const args = command
+      .replace('NAMESPACE/<fullname>', 'image-rewriter/image-rewriter')
+      .replace('TOKEN', '0123456789abcdef')
+      .replace('SCOPE', 'pods')
+      .replace('rules.yaml', join(REPO_ROOT, 'tests/fixtures/valid-demo.yaml'))
+      .split(' ');
+    const io = captureIo({});
+    expect({ args, code: await main(args, io) }).toEqual({ args, code: 0 });
+    expect(io.out()).toContain('name: image-could-be-rewritten');
+  });
+
   // `helm get values RELEASE --revision N` (the repair of a rollback) named no namespace: the chart
   // goes in a namespace of its own, and Helm looks a release up in the kubeconfig's namespace
   // (`default`), so it failed with `Error: release: not found` and the upgrade after `&&` never ran.
