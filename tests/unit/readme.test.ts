@@ -36,7 +36,7 @@ import { captureIo } from '../helpers/io.js';
 import { loadTemplate, patternRange } from '../helpers/template.js';
 import { LIST_TRIES, MAX_RETRY_WAIT_MS } from '../../src/cli/cluster.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
-import { USAGE } from '../../scripts/deploy-regions.js';
+import { main as deployRegionsMain, USAGE } from '../../scripts/deploy-regions.js';
 import { PAGE_SIZE } from '../../src/cli/audit.js';
 import { MAX_BODY_BYTES_LIMIT, MAX_LOG_BACKLOG_BYTES, MAX_WORKERS } from '../../src/cli/serve.js';
 import { LOG_FLUSH_MS, MAX_LINE_BYTES } from '../../src/cli/log-relay.js';
@@ -586,6 +586,27 @@ describe('README Deploying to several regions', () => {
     const options = [...USAGE.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]);
     expect(options).toContain('--cli');
     expect(options.filter((o) => !new RegExp(`${o}(?![a-z-])`).test(section))).toEqual([]);
+  });
+
+  // The report it shows per region, `...` standing for what it leaves out, is what the command prints
+  // for the stack's outputs (sam and aws faked).
+  it('shows the report the command prints for a region', async () => {
+    const shown = /^```\n(us-west-2\n[\s\S]*?)\n```$/m.exec(section)?.[1] ?? '';
+    expect(shown).toContain('register the webhook in each us-west-2 cluster:');
+    const url = /URL \(without its token\): (\S+)/.exec(shown)?.[1] ?? '';
+    const parameter = /token: SSM SecureString (\S+)/.exec(shown)?.[1] ?? '';
+    const outputs = JSON.stringify([{ OutputKey: 'APIGatewayURL', OutputValue: url }, { OutputKey: 'WebhookTokenParameter', OutputValue: parameter }]);
+    const printed: string[] = [];
+    const files: Record<string, string> = { 'template.yaml': readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8'), 'rules.yaml': 'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]\n' };
+    const code = await deployRegionsMain(['--regions', 'us-west-2', '--rules', 'rules.yaml', '--no-build'], {
+      run: (command) => Promise.resolve({ status: 0, stdout: command === 'aws' ? outputs : '', stderr: '' }),
+      readFile: (path) => files[path] ?? '',
+      out: (l) => printed.push(l),
+      err: (l) => printed.push(l),
+    });
+    expect(code).toBe(0);
+    const pattern = shown.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*?');
+    expect(printed.join('\n')).toMatch(new RegExp(`^${pattern}$`, 'm'));
   });
 });
 
