@@ -425,7 +425,7 @@ describe('deploy/chart/image-rewriter', () => {
     const set = notes({ webhook: { create: false, failurePolicy: 'Fail', timeoutSeconds: 10, scope: 'all', name: 'rewriter', admissionReviewVersions: ['v1'] } });
     expect(set).toContain("--ca-bundle ca.crt --failure-policy Fail --timeout-seconds 10 --scope all --name rewriter --admission-review-versions v1 | kubectl apply -f -\n");
     // A configuration registered by hand outlives the release: deleted before helm uninstall, or the API server calls a Service that is gone.
-    expect(own).toContain('helm uninstall leaves it calling a Service that is gone. Delete it first:\n  kubectl delete mutatingwebhookconfiguration image-rewriter\n');
+    expect(own).toContain('helm uninstall leaves it calling a Service that is gone. Delete it first:\n  kubectl delete mutatingwebhookconfiguration r-image-rewriter\n');
     expect(set).toContain('kubectl delete mutatingwebhookconfiguration rewriter\n');
     expect(byDefault).not.toContain('helm uninstall');
     // As webhook-config warns: the release's namespace is never sent, so default's workloads would go unrewritten.
