@@ -577,6 +577,14 @@ describe('README Development, what the suites need', () => {
     const scripts = Object.keys((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
     expect(scripts.filter((name) => !new RegExp(`npm (run )?${name.replace(/[:.]/g, '\\$&')}(?![\\w:-])`).test(readme))).toEqual(['typecheck', 'lint', 'test:unit']);
   });
+
+  it('names no npm script package.json lacks, nor do the docs, the events README and the chart notes', () => {
+    const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const files = ['README.md', 'docs/design.md', 'docs/performance.md', 'docs/reliability.md', 'docs/verify.md', 'events/README.md', 'deploy/chart/image-rewriter/templates/NOTES.txt'];
+    const named = files.flatMap((file) => [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/npm run ([a-z][\w:.-]*[\w])/g)].map((m) => `${file}: ${m[1] ?? ''}`));
+    expect(named.length).toBeGreaterThan(30);
+    expect(named.filter((n) => !Object.hasOwn(scripts, n.split(': ')[1] ?? ''))).toEqual([]);
+  });
 });
 
 describe('README Deploying to several regions', () => {
