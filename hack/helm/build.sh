@@ -7,8 +7,13 @@
 #
 # Versions come from the pinned go.mod files (hack/helm/v3/go.mod: helm.sh/helm/v3,
 # hack/helm/v4/go.mod: helm.sh/helm/v4), so a bump is one `pin` command.
-# Cache: ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}/helm-v<VERSION>/bin/helm,
-# built in a temp dir and renamed into place only when complete.
+# Built with the ldflags of Helm's release Makefile that matter here: the version `helm version`
+# prints, and for Helm 3 the default Kubernetes version (`helm template` and `helm lint` without
+# --kube-version, checked against a chart's kubeVersion): without them Helm 3 says v1.20.0. Helm 4
+# reads it from the client-go in its build info, with no flag.
+# Cache: ${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}/helm-v<VERSION>-<HASH>/bin/helm,
+# HASH of this script and the go.mod and go.sum (a change of the flags builds anew), built in a
+# temp dir and renamed into place only when complete.
 # Env: HELM_BUILD_JOBS (go build -p, default: the number of CPUs).
 set -euo pipefail
 
@@ -42,7 +47,9 @@ VERSION=$(sed -n "s|^[[:space:]]*helm.sh/helm/v$MAJOR v\([^ ]*\).*|\1|p" "$MOD/g
 [[ -n $VERSION ]] || { echo "cannot read the helm version from $MOD/go.mod" >&2; exit 1; }
 
 CACHE=${IMAGE_REWRITER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-rewriter}
-NAME=helm-v$VERSION
+# cksum: POSIX, so on macOS too.
+HASH=$(cat "$HERE/build.sh" "$MOD/go.mod" "$MOD/go.sum" | cksum | cut -d' ' -f1)
+NAME=helm-v$VERSION-$HASH
 DEST=$CACHE/$NAME
 if [[ -x $DEST/bin/helm ]]; then
   log "cached: $DEST/bin/helm"
@@ -59,12 +66,21 @@ JOBS=${HELM_BUILD_JOBS:-$(build_jobs)}
 log "building helm $VERSION into $DEST (go $(go env GOVERSION), -p $JOBS)"
 # The modules first, again after a failure (hack/lib/retry.sh); the build then reads them offline.
 retry_fetch helm-build go -C "$MOD" list -deps "helm.sh/helm/v$MAJOR/cmd/helm" >/dev/null
-# helm's Makefile stamps internal/version.version the same way.
-(cd "$MOD" && go build -trimpath -pgo=off -p "$JOBS" \
-  -ldflags "-s -w -X helm.sh/helm/v$MAJOR/internal/version.version=v$VERSION" \
+# helm's Makefile stamps internal/version.version the same way (a release's: its tag, no metadata).
+LDFLAGS="-s -w -X helm.sh/helm/v$MAJOR/internal/version.version=v$VERSION"
+# Helm 3's Makefile: the default Kubernetes version is client-go's v0.MINOR.PATCH as 1.MINOR.
+CLIENT_GO=$(go -C "$MOD" list -m -f '{{.Version}}' k8s.io/client-go)
+[[ $CLIENT_GO =~ ^v([0-9]+)\.([0-9]+)\. ]] || { echo "cannot read the k8s.io/client-go version of $MOD (got '$CLIENT_GO')" >&2; exit 1; }
+KUBE="$((BASH_REMATCH[1] + 1)).${BASH_REMATCH[2]}"
+if [[ $MAJOR == 3 ]]; then
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    LDFLAGS+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=${KUBE%.*} -X helm.sh/helm/v3/$pkg.k8sVersionMinor=${KUBE#*.}"
+  done
+fi
+(cd "$MOD" && go build -trimpath -pgo=off -p "$JOBS" -ldflags "$LDFLAGS" \
   -o "$TMP/bin/helm" "helm.sh/helm/v$MAJOR/cmd/helm")
 "$TMP/bin/helm" version >/dev/null || { echo "the built helm does not run" >&2; exit 1; }
-printf 'helm=%s\ngo=%s\n' "$VERSION" "$(go env GOVERSION)" >"$TMP/BUILDINFO"
+printf 'helm=%s\ngo=%s\nkubernetes=%s\n' "$VERSION" "$(go env GOVERSION)" "$KUBE" >"$TMP/BUILDINFO"
 chmod 755 "$TMP"
 if [[ -e $DEST && ! -x $DEST/bin/helm ]]; then rm -rf "$DEST"; fi
 if ! publish_dir "$TMP" "$DEST"; then

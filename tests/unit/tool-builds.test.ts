@@ -6,7 +6,7 @@
  * no nproc): a build publishes its tree in the cache there too (hack/lib/publish-dir.sh).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -153,7 +153,7 @@ describe('tool builds with the tools macOS has (BSD mv, without -T; no nproc)', 
     const dir = join(scratch, name);
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
-    for (const tool of [...TOOLS, 'chmod', 'du', 'cut', 'ls', 'head', 'getconf']) {
+    for (const tool of [...TOOLS, 'chmod', 'du', 'cut', 'ls', 'head', 'getconf', 'cksum']) {
       const found = which(tool);
       if (found !== undefined) symlinkSync(found, join(bin, tool));
     }
@@ -166,7 +166,9 @@ describe('tool builds with the tools macOS has (BSD mv, without -T; no nproc)', 
       script(`[[ $1 == -C ]] && shift 2
 case $1 in
   env) echo go1.26.0 ;;
-  build) while [[ $# -gt 0 && $1 != -o ]]; do shift; done; out=$2; shift 2
+  list) if [[ $2 == -m ]]; then echo v0.36.2; fi ;;
+  build) for ((i = 1; i < $#; i++)); do j=$((i + 1)); [[ \${!i} == -ldflags ]] && echo "\${!j}" >>"$HOME/ldflags"; done
+         while [[ $# -gt 0 && $1 != -o ]]; do shift; done; out=$2; shift 2
          while [[ $1 == -* ]]; do shift; done
          if [[ $out == */ ]]; then for p in "$@"; do printf '#!/bin/sh\\n' >"$out\${p##*/}"; chmod +x "$out\${p##*/}"; done
          else printf '#!/bin/sh\\n' >"$out"; chmod +x "$out"; fi ;;
@@ -181,7 +183,7 @@ esac`),
   // build of npm run demo ran to the end, then failed with "cannot publish".
   it.each([
     ['hack/k8s/build.sh', [], /\/k8s-v[\d.]+-etcd-v[\d.]+\/bin$/, ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl']],
-    ['hack/helm/build.sh', ['3'], /\/helm-v3\.[\d.]+\/bin\/helm$/, []],
+    ['hack/helm/build.sh', ['3'], /\/helm-v3\.[\d.]+-\d+\/bin\/helm$/, []],
   ])('%s builds and publishes its tree, and reuses it the next time', (script, args, printed, binaries) => {
     const env = macTools(`mac-${script.split('/')[1] ?? ''}`);
     const r = run(env, script, args);
@@ -195,6 +197,32 @@ esac`),
     const again = run(env, script, args);
     expect({ status: again.status, stdout: again.stdout }).toEqual({ status: 0, stdout: r.stdout });
     expect(again.stderr).toContain('cached: ');
+  });
+
+  // Before, Helm 3 was built without the release Makefile's k8sVersion flags: its `helm template`
+  // checked a chart's kubeVersion against v1.20.0 (deploy/chart/image-rewriter/Chart.yaml needs 1.30),
+  // and the cache key was the version alone, so a machine with that binary cached kept it.
+  it.each([
+    [3, ['pkg/lint/rules', 'pkg/chartutil'].map((p) => `-X helm.sh/helm/v3/${p}.k8sVersionMajor=1 -X helm.sh/helm/v3/${p}.k8sVersionMinor=36`).join(' ')],
+    [4, ''],
+  ])('hack/helm/build.sh %i: the ldflags of a Helm release (Helm 3: the default Kubernetes version, 1.36 of client-go v0.36.x; Helm 4 reads it at run time), and a new build when the script changes', (major, k8s) => {
+    const env = macTools(`mac-helm-flags-${String(major)}`);
+    const repo = join(env['HOME'] ?? '', 'repo');
+    for (const dir of ['helm', 'lib']) cpSync(join(REPO_ROOT, 'hack', dir), join(repo, 'hack', dir), { recursive: true });
+    const script = join(repo, 'hack', 'helm', 'build.sh');
+    const build = () => spawnSync(join(env['PATH'] ?? '', 'bash'), [script, String(major)], { env, encoding: 'utf8', timeout: 30_000 });
+    const first = build();
+    expect(first.status).toBe(0);
+    const ldflags = readFileSync(join(env['HOME'] ?? '', 'ldflags'), 'utf8');
+    expect(ldflags).toMatch(new RegExp(`^-s -w -X helm\\.sh/helm/v${String(major)}/internal/version\\.version=v${String(major)}\\.\\d+\\.\\d+${k8s === '' ? '' : ` ${k8s}`}\n$`));
+    writeFileSync(script, `${readFileSync(script, 'utf8')}# another flag\n`);
+    const second = build();
+    expect(second.status).toBe(0);
+    expect(second.stderr).not.toContain('cached: ');
+    const [a, b] = [first, second].map((r) => r.stdout.trimEnd().split('\n').at(-1) ?? '');
+    expect(b).not.toBe(a);
+    accessSync(a ?? '', constants.X_OK);
+    accessSync(b ?? '', constants.X_OK);
   });
 
   it.each([
