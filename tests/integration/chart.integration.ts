@@ -9,9 +9,11 @@
  * cert-manager, the inject-ca-from annotation). The rendered objects are put to a real API server
  * (restricted Pod Security Standard) in tests/e2e/chart.e2e.ts.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -47,6 +49,16 @@ function helm(major: 3 | 4, args: readonly string[]): Run {
     env: { PATH: process.env['PATH'] ?? '', HOME: home, HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data') },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** helm(), without blocking: for a server in this process that helm talks to. */
+function helmAsync(major: 3 | 4, args: readonly string[], env: Record<string, string>): Promise<Run> {
+  const home = join(work, `helm${major}`);
+  return new Promise((resolve) => {
+    execFile(helmBinary(major), args, { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: home, HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data'), ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+    });
+  });
 }
 
 /** A values file in the work folder. */
@@ -139,6 +151,50 @@ describe('deploy/chart/image-rewriter', () => {
     for (const values of varied) {
       const r = lint(values);
       expect({ values, code: r.code, out: r.stdout.includes('0 chart(s) failed') ? '' : r.stdout + r.stderr }).toEqual({ values, code: 0, out: '' });
+    }
+  });
+
+  // Chart.yaml's kubeVersion: before, the chart had none (the Helm 3 hack/helm/build.sh built
+  // assumed v1.20.0), and a cluster older than 1.30 learned it from the API server halfway through.
+  it.each(HELMS)('Helm %i: kubeVersion: helm template refuses Kubernetes 1.29 with Helm\'s message, and renders for 1.30, an EKS 1.32 and its own default', (major) => {
+    const render = (kube?: string): Run => helm(major, ['template', 'image-rewriter', CHART, '--namespace', 'image-rewriter', ...(kube === undefined ? [] : ['--kube-version', kube])]);
+    for (const kube of ['1.29.15', 'v1.29.99-eks-1234567', '1.20.0']) {
+      const r = render(kube);
+      expect({ kube, code: r.code, stderr: r.stderr }).toEqual({ kube, code: 1, stderr: expect.stringMatching(new RegExp(`^Error: chart requires kubeVersion: >=1\\.30\\.0-0 which is incompatible with Kubernetes v${kube.replace(/^v/, '').split('-')[0]?.replace(/\./g, '\\.') ?? ''}`, 'm')) });
+    }
+    for (const kube of [undefined, '1.30.0', 'v1.30.0-rc.1', 'v1.32.13-eks-1234567', '1.37.2']) {
+      const r = render(kube);
+      expect({ kube, code: r.code, stderr: r.stderr }).toEqual({ kube, code: 0, stderr: '' });
+      expect(r.stdout).toContain('kind: MutatingWebhookConfiguration');
+    }
+  });
+
+  // A cluster's own version, as its /version says, is not normalized as --kube-version is: an EKS
+  // cluster's v1.32.13-eks-1234567 is a pre-release to semver, which ">=1.30.0" without "-0" refuses.
+  it.each(HELMS)('Helm %i: kubeVersion against a cluster\'s /version (a stand-in API server): an EKS 1.32 passes the check, an EKS 1.29 is refused', async (major) => {
+    for (const [gitVersion, passes] of [['v1.32.13-eks-1234567', true], ['v1.30.0', true], ['v1.29.15-eks-1234567', false]] as const) {
+      const seen: string[] = [];
+      const server = createServer((req, res) => {
+        const url = req.url ?? '';
+        seen.push(url.split('?')[0] ?? '');
+        const [, maj, min] = /^v(\d+)\.(\d+)/.exec(gitVersion) ?? [];
+        const body = url.startsWith('/version') ? { major: maj, minor: min, gitVersion }
+          : url.startsWith('/api/v1') ? { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1', resources: [] }
+          : url.startsWith('/apis') ? { kind: 'APIGroupList', apiVersion: 'v1', groups: [] }
+          : url.startsWith('/api') ? { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] }
+          : undefined;
+        res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
+        res.end(body === undefined ? '' : JSON.stringify(body));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const kubeconfig = join(work, `kubeconfig-${String(port)}`);
+      writeFileSync(kubeconfig, stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${String(port)}` } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }], 'current-context': 'c' }));
+      // --validate (Helm 4: --dry-run=server) reads the cluster's version; the stand-in serves no OpenAPI, so a chart that passes fails after, at validation.
+      const r = await helmAsync(major, ['template', 'image-rewriter', CHART, '--namespace', 'image-rewriter', major === 3 ? '--validate' : '--dry-run=server'], { KUBECONFIG: kubeconfig });
+      server.close();
+      const refused = `Error: chart requires kubeVersion: >=1.30.0-0 which is incompatible with Kubernetes ${gitVersion}`;
+      expect({ gitVersion, code: r.code, refused: r.stderr.includes(refused), validated: seen.some((u) => u.startsWith('/openapi/')) }).toEqual({ gitVersion, code: 1, refused: !passes, validated: passes });
     }
   });
 
