@@ -104,6 +104,40 @@ describe('overlapping invocations of one handler', () => {
     checkAll(n, writes, answers, true);
   });
 
+  it('log a refusal, an error and a failed metrics document with their own request id, though later invocations started meanwhile', async () => {
+    // Each ends after those started later: a line through the process's logger would name the latest.
+    const writes: Write[] = [];
+    const obs = createObservability({ logLevel: 'INFO', write: (text, stream) => void writes.push({ stream, lines: text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) }) });
+    obs.metrics.publishStoredMetrics = (): void => {
+      throw new Error('metrics broken');
+    };
+    let call = 0;
+    const rules: RulesProvider = {
+      current: async () => {
+        const i = call++;
+        await sleep(40 - 10 * i);
+        if (i === 1) throw new Error('rules broken');
+        return GOOD;
+      },
+    };
+    const invoke = createHandler({ rules, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics, output: obs.output });
+    const events = [withBody(loadEvent('rest-pod-v1.json'), { kind: 'NotAReview' }), eventFor(1, false), eventFor(2, false)];
+    const results = await Promise.all(events.map((e, i) => invoke(e, context(i))));
+    expect(results.map((r) => r.statusCode)).toEqual([400, 500, 200]);
+    const lines = writes.flatMap((w) => w.lines).filter((l) => !('_aws' in l) && l['message'] !== 'cold start');
+    const seen = lines.map((l) => [l['message'], l['function_request_id'], l['xray_trace_id']]);
+    const id = (i: number): [string, string] => [`request-${String(i)}`, `1-00000000-${String(i).padStart(24, '0')}`];
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['request rejected', ...id(0)],
+        ['unexpected error; answered 500', ...id(1)],
+        ['admission reviewed', ...id(2)],
+        ...[0, 1, 2].map((i) => ['cannot publish metrics', ...id(i)]),
+      ]),
+    );
+    expect(seen).toHaveLength(6);
+  });
+
   it('write no other invocation in the write of one whose review ended just before', async () => {
     // Rules already loaded: the invocations' reviews run one after the other in the same turn of
     // the event loop, each ending while the others are between their review and their end.
