@@ -509,6 +509,9 @@ describe('logs and metrics', () => {
       ['UPDATE', 'ephemeralcontainers', 'patched', [{ container: 'debugger', from: 'gcr.io/tools:1', to: 'asia.gcr.io/tools:1', rule: 'gcr-to-asia' }]],
       ['UPDATE', undefined, 'unchanged', undefined],
     ]);
+    // Any subresource is named, as the request gives it (skipped), clipped as every string from a request is.
+    await invoke(withBody(loadEvent('rest-pod-v1.json'), podReview(before, { operation: 'UPDATE', name: 'web', subResource: 's'.repeat(20_000), oldObject: before })));
+    expect(obs.logs().filter((l) => l['message'] === 'admission reviewed').at(-1)?.['subResource']).toBe(`${'s'.repeat(512)}...`);
   });
 
   it("names the rules' source and version (an SSM parameter's) on the review line, usual or a warning", async () => {
