@@ -266,6 +266,10 @@ describe('the log line', () => {
     a.release();
     expect(written.at(-1)?.text.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as Record<string, unknown>)['message'])).toEqual(['a1', 'a2']);
     expect(written).toHaveLength(3);
+    // Released, it writes its next lines as they come.
+    a.info('a3');
+    expect(written).toHaveLength(4);
+    expect(written.at(-1)?.text).toContain('"message":"a3"');
     // A logger writing to a sink holds nothing.
     const sunk: string[] = [];
     const direct = new JsonLogger({ serviceName: SERVICE_NAME, logLevel: 'INFO', sink: (l) => sunk.push(l) }).forInvocation(undefined);
