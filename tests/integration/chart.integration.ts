@@ -378,6 +378,22 @@ describe('deploy/chart/image-rewriter', () => {
     const image = (tag: unknown): unknown => at(find(template(major, { image: { tag } }), 'Deployment'), 'spec', 'template', 'spec', 'containers', 0, 'image');
     expect([image(20241201), image(2), image('1.10')].map((i) => String(i).split(':').pop())).toEqual(['20241201', '2', '1.10']);
     expect(refused({ image: { tag: 1.1 } })).toContain('image.tag 1.1 is a number');
+    // The tag 0 is a tag, not the appVersion (default took it for empty); a negative one is no tag.
+    expect(image(0)).toMatch(/:0$/);
+    expect(refused({ image: { tag: -1 } })).toContain('tag');
+    // From 2^53 up a float64 may hold the number rounded: 9007199254740993 was written ...992.
+    for (const tag of ['9007199254740993', '9007199254740992']) {
+      const file = join(work, `values-tag-${tag}.yaml`);
+      writeFileSync(file, `image:\n  tag: ${tag}\n`);
+      const r = helm(major, ['template', 'image-rewriter', CHART, '-f', file]);
+      expect({ tag, code: r.code, refused: r.stderr.includes('is a number, not the tag as you wrote it') }).toEqual({ tag, code: 1, refused: true });
+    }
+    expect(image(9007199254740991)).toMatch(/:9007199254740991$/);
+    // A percentage up to 100% is what the API server takes.
+    expect(at(find(template(major, { replicas: 2, podDisruptionBudget: { minAvailable: '100%' } }), 'PodDisruptionBudget'), 'spec', 'minAvailable')).toBe('100%');
+    // A selector label repeated with its own value is taken, and written once.
+    const labelled = template(major, { podLabels: { 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'image-rewriter', team: 'a' } });
+    expect(at(find(labelled, 'Deployment'), 'spec', 'template', 'metadata', 'labels')).toEqual({ 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'image-rewriter', team: 'a' });
     // A PodDisruptionBudget of more than 100% is refused by the API server mid-install.
     expect(refused({ podDisruptionBudget: { minAvailable: '150%' } })).toContain('minAvailable');
     expect(refused({ workers: 257 })).toContain('workers');

@@ -50,15 +50,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 repository:tag, or repository@digest. A tag written unquoted in a values file reaches the template
 as a float64 (Helm reads values through JSON): a whole number is written as one (20241201, not
-toString's 2.0241201e+07), any other is refused, its text lost (1.10 is 1.1).
+toString's 2.0241201e+07), any other is refused, its text lost (1.10 is 1.1), and so is one from
+2^53 up, which a float64 may hold rounded (9007199254740993 is read 9007199254740992). The tag 0
+is a tag (default would take it for empty); a negative number is refused by values.schema.json.
 */}}
 {{- define "image-rewriter.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- $tag := .Values.image.tag }}
+{{- if or (kindIs "invalid" $tag) (eq (toString $tag) "") }}
+{{- $tag = .Chart.AppVersion }}
+{{- end }}
 {{- if kindIs "float64" $tag }}
-{{- if or (ne (float64 (int64 $tag)) $tag) (gt $tag 9007199254740992.0) (lt $tag 0.0) }}
+{{- if or (ne (float64 (int64 $tag)) $tag) (ge $tag 9007199254740992.0) }}
 {{- fail (printf "image.tag %v is a number, not the tag as you wrote it (YAML reads 1.10 as the number 1.1): quote it in your values file (tag: \"1.10\"), or use --set-string" $tag) }}
 {{- end }}
 {{- $tag = printf "%d" (int64 $tag) }}
