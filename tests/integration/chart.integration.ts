@@ -392,7 +392,11 @@ describe('deploy/chart/image-rewriter', () => {
     // A percentage up to 100% is what the API server takes.
     expect(at(find(template(major, { replicas: 2, podDisruptionBudget: { minAvailable: '100%' } }), 'PodDisruptionBudget'), 'spec', 'minAvailable')).toBe('100%');
     // A selector label repeated with its own value is taken, and written once.
-    const labelled = template(major, { podLabels: { 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'image-rewriter', team: 'a' } });
+    const selectorAgain = { podLabels: { 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'image-rewriter', team: 'a' } };
+    // (A key twice in a mapping: Helm's own reader refuses the manifest at install.)
+    const rendered = helm(major, ['template', 'image-rewriter', CHART, '-f', valuesFile(selectorAgain)]);
+    expect(parseAllDocuments(rendered.stdout).flatMap((d) => d.errors.map((e) => e.message))).toEqual([]);
+    const labelled = template(major, selectorAgain);
     expect(at(find(labelled, 'Deployment'), 'spec', 'template', 'metadata', 'labels')).toEqual({ 'app.kubernetes.io/name': 'image-rewriter', 'app.kubernetes.io/instance': 'image-rewriter', team: 'a' });
     // A PodDisruptionBudget of more than 100% is refused by the API server mid-install.
     expect(refused({ podDisruptionBudget: { minAvailable: '150%' } })).toContain('minAvailable');
@@ -413,9 +417,12 @@ describe('deploy/chart/image-rewriter', () => {
     // What the earlier chart (no pattern) took and cert-manager reads: an empty value is left out
     // (cert-manager's default; a null, which Helm 3's create prunes, fails Helm 4's server-side apply
     // against cert-manager's CRD: tests/e2e/chart.e2e.ts), and Go's durations may have a plus sign.
-    const durations = { duration: '+2160h0m0s', renewBefore: '', caDuration: '' };
-    const certificates = template(major, { tls: { mode: 'certManager', certManager: durations } }).filter((o) => o.kind === 'Certificate');
-    expect(certificates.map((c) => [Object.keys(at(c, 'spec') ?? {}).includes('duration') ? at(c, 'spec', 'duration') : 'absent', Object.keys(at(c, 'spec') ?? {}).includes('renewBefore') ? at(c, 'spec', 'renewBefore') : 'absent'])).toEqual([['absent', 'absent'], ['+2160h0m0s', 'absent']]);
+    const durationsOf = (durations: Record<string, string>): unknown[] =>
+      template(major, { tls: { mode: 'certManager', certManager: durations } })
+        .filter((o) => o.kind === 'Certificate')
+        .map((c) => [Object.keys(at(c, 'spec') ?? {}).includes('duration') ? at(c, 'spec', 'duration') : 'absent', Object.keys(at(c, 'spec') ?? {}).includes('renewBefore') ? at(c, 'spec', 'renewBefore') : 'absent']);
+    expect(durationsOf({ duration: '+2160h0m0s', renewBefore: '', caDuration: '' })).toEqual([['absent', 'absent'], ['+2160h0m0s', 'absent']]);
+    expect(durationsOf({ duration: '', renewBefore: '1h', caDuration: '2h' })).toEqual([['2h', 'absent'], ['absent', '1h']]);
     expect(refused({ tls: { mode: 'secret', existingSecret: 'own' } })).toContain('caBundle');
     expect(refused({ image: { digest: 'sha256:abc' } })).toContain('digest');
     expect(refused({ replica: 2 })).toMatch(/replica/);
