@@ -5,9 +5,11 @@
  * OpenAPI body changes: a stack update whose policy changes without changing that hash leaves the
  * old policy in force. The policy in force for given parameters is checked here too.
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { venvPython } from './helpers/tools.js';
 
@@ -22,7 +24,11 @@ interface Translated {
 }
 
 function translate(...parameters: string[]): Translated {
-  const r = spawnSync(venvPython(), [SCRIPT, join(REPO_ROOT, 'template.yaml'), ...parameters], { encoding: 'utf8', timeout: 120_000 });
+  return translateFile(join(REPO_ROOT, 'template.yaml'), ...parameters);
+}
+
+function translateFile(template: string, ...parameters: string[]): Translated {
+  const r = spawnSync(venvPython(), [SCRIPT, template, ...parameters], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`sam-translate.py ${parameters.join(' ')}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as Translated;
 }
@@ -182,5 +188,62 @@ describe('Runtime: the Node.js Lambda runs the functions on', () => {
     expect(table['nodejs24.x']).toMatchObject({ successor: null });
     // The one before it, for the record of why: deprecated within months of this round.
     expect(table['nodejs22.x']).toMatchObject({ deprecated: '2027-04-30', successor: 'nodejs24.x' });
+  });
+});
+
+describe("Lambda Managed Instances: the README's lines in template.yaml (README, \"Lambda Managed Instances\")", () => {
+  const TEMPLATE = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8');
+  const ANCHOR = '    Properties:\n      Description: image-rewriter mutating admission webhook\n';
+  const ARN = 'arn:aws:lambda:us-east-1:123456789012:capacity-provider:webhooks';
+  /** template.yaml with these lines under WebhookFunction's Properties, in a file of its own. */
+  const withLines = (lines: string): string => {
+    expect(TEMPLATE.split(ANCHOR)).toHaveLength(2);
+    const dir = mkdtempSync(join(tmpdir(), 'lmi-template-'));
+    const file = join(dir, 'template.yaml');
+    writeFileSync(file, TEMPLATE.replace(ANCHOR, ANCHOR + lines));
+    return file;
+  };
+  const cfnLint = (file: string): { status: number | null; out: string } => {
+    const r = spawnSync(join(dirname(venvPython()), 'cfn-lint'), ['--regions', 'us-east-1', '--', file], { encoding: 'utf8', timeout: 120_000 });
+    return { status: r.status, out: r.stdout + r.stderr };
+  };
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Lambda Managed Instances'));
+  const snippet = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const files: string[] = [];
+  afterAll(() => {
+    for (const f of files) rmSync(dirname(f), { recursive: true, force: true });
+  });
+
+  // The reason the template has no CapacityProviderArn parameter: neither conditional form works.
+  it('SAM refuses a CapacityProviderConfig under a condition', () => {
+    const file = withLines(`      CapacityProviderConfig: !If [HasReservedConcurrency, {Arn: ${ARN}}, !Ref AWS::NoValue]\n`);
+    files.push(file);
+    expect(() => translateFile(file)).toThrow(/Invalid CapacityProviderConfig: [^']*Arn\\n\s+field required/);
+  });
+
+  it('an Arn that may be AWS::NoValue leaves a config without its required Arn (cfn-lint E3003)', () => {
+    const file = withLines(`      CapacityProviderConfig: {Arn: !If [HasReservedConcurrency, ${ARN}, !Ref AWS::NoValue]}\n`);
+    files.push(file);
+    const r = cfnLint(file);
+    expect([r.status, r.out]).toEqual([2, expect.stringContaining("E3003 'Arn' is a required property")]);
+  });
+
+  it('translate to the function\'s CapacityProviderConfig and change nothing else: API Gateway invokes the unqualified function ($LATEST.PUBLISHED)', () => {
+    expect(snippet).toContain('CapacityProviderConfig:');
+    const file = withLines(snippet.replace('arn:aws:lambda:REGION:ACCOUNT:capacity-provider:NAME', ARN));
+    files.push(file);
+    const before = translate();
+    const after = translateFile(file, 'MemorySize=2048');
+    const props = after.Resources['WebhookFunction']?.Properties ?? {};
+    expect(props['CapacityProviderConfig']).toEqual({ LambdaManagedInstancesCapacityProviderConfig: { CapacityProviderArn: ARN } });
+    expect(props['PublishToLatestPublished']).toBe(true);
+    // Every other resource, the API's integration and the invoke permission included, as before.
+    const rest = Object.fromEntries(Object.entries(props).filter(([k]) => k !== 'CapacityProviderConfig' && k !== 'PublishToLatestPublished'));
+    expect({ ...after, Resources: { ...after.Resources, WebhookFunction: { ...after.Resources['WebhookFunction'], Properties: rest } } }).toEqual(before);
+    const permission = Object.values(after.Resources).find((r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties).includes('apigateway'));
+    expect(permission?.Properties?.['FunctionName']).toEqual({ Ref: 'WebhookFunction' });
+    expect(JSON.stringify(after.Resources['WebhookApi']?.Properties?.['Body'])).toContain('functions/${WebhookFunction.Arn}/invocations');
+    expect(cfnLint(file)).toEqual({ status: 0, out: '' });
   });
 });

@@ -759,7 +759,8 @@ describe('README Restricting callers by address, the NAT gateway snippet', () =>
 
 describe('README Rotating the token', () => {
   it('sets every shell variable its commands use, there or in step 1 of Deploying with SAM', () => {
-    const section = readme.split('\n### Rotating the token\n')[1]?.split('\n## ')[0] ?? '';
+    // Up to the next heading: the sections after it are not its commands ($LATEST.PUBLISHED is a version).
+    const section = readme.split('\n### Rotating the token\n')[1]?.split(/\n##+ /)[0] ?? '';
     const used = new Set([...section.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)].map((m) => m[1] ?? ''));
     const assigned = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Z_][A-Z0-9_]*)=\$\(/gm)].map((m) => m[1] ?? ''));
     expect([...used].filter((v) => !assigned.has(v))).toEqual([]);
