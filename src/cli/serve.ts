@@ -288,6 +288,11 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
         recordOutcome(metrics, 'bad_request');
         flushMetrics(metrics);
       },
+      // A review that found no memory in time (503): the API server applies its failurePolicy.
+      overloaded: () => {
+        recordOutcome(metrics, 'error');
+        flushMetrics(metrics);
+      },
       ...(prometheus === undefined ? {} : { certificateLoaded: prometheus.certificate }),
       certFile,
       keyFile,

@@ -76,11 +76,15 @@ const TOO_LARGE: FieldProblem = {
  * value is plain text (isPlainJsonText), that text's own JSON string text, written in the same
  * pass for the patch (`withValueJson`).
  */
-function mapJson(map: ReadonlyMap<string, string>): { readonly text: string; readonly json: string | undefined } {
+function mapJson(map: ReadonlyMap<string, string>, limit = MAX_ANNOTATIONS_BYTES): { readonly text: string; readonly json: string | undefined } | undefined {
   let body = '';
   let escaped = '';
   let plain = true;
   for (const [k, v] of map) {
+    // Past the limit (in UTF-16 units, each at least a byte) the text cannot fit: a Pod of tens of
+    // thousands of rewritten containers built megabytes of it, and some 26 MB of string pieces,
+    // only to leave it out (docs/reliability.md, "Memory under large reviews").
+    if (body.length > limit) return undefined;
     const comma = body === '' ? '' : ',';
     if (plain && isPlainJsonText(k) && isPlainJsonText(v)) {
       body += `${comma}"${k}":"${v}"`;
@@ -118,8 +122,9 @@ export function originalImagesOps(
     return null;
   };
   if (metadata === undefined || metadata === null) {
-    const { text, json } = mapJson(fresh);
-    if (!fitsAnnotations(undefined, text)) return tooLarge();
+    const map = mapJson(fresh);
+    if (map === undefined || !fitsAnnotations(undefined, map.text)) return tooLarge();
+    const { text, json } = map;
     const valueJson = json === undefined ? undefined : `{"annotations":{${ANNOTATION_KEY_JSON}:${json}}}`;
     return [known(add('/metadata', { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: text } }), valueJson)];
   }
@@ -129,8 +134,9 @@ export function originalImagesOps(
   }
   const annotations = own(metadata, 'annotations');
   if (annotations === undefined || annotations === null) {
-    const { text, json } = mapJson(fresh);
-    if (!fitsAnnotations(undefined, text)) return tooLarge();
+    const map = mapJson(fresh);
+    if (map === undefined || !fitsAnnotations(undefined, map.text)) return tooLarge();
+    const { text, json } = map;
     return [known(add('/metadata/annotations', { [ORIGINAL_IMAGES_ANNOTATION]: text }), json === undefined ? undefined : `{${ANNOTATION_KEY_JSON}:${json}}`)];
   }
   if (!isRecord(annotations)) {
@@ -139,21 +145,22 @@ export function originalImagesOps(
   }
   const existing = own(annotations, ORIGINAL_IMAGES_ANNOTATION);
   if (existing === undefined) {
-    const { text, json } = mapJson(fresh);
-    return fitsAnnotations(annotations, text) ? [known(add(ANNOTATION_POINTER, text), json)] : tooLarge();
+    const map = mapJson(fresh);
+    return map !== undefined && fitsAnnotations(annotations, map.text) ? [known(add(ANNOTATION_POINTER, map.text), map.json)] : tooLarge();
   }
   if (typeof existing !== 'string') {
     // Only a manifest can hold this (the API server's annotations are strings): not a valid object.
     malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a string; replaced' });
-    const { text, json } = mapJson(fresh);
-    return fitsAnnotations(annotations, text) ? [known(replace(ANNOTATION_POINTER, text), json)] : tooLarge();
+    const map = mapJson(fresh);
+    return map !== undefined && fitsAnnotations(annotations, map.text) ? [known(replace(ANNOTATION_POINTER, map.text), map.json)] : tooLarge();
   }
   const previous = parseOriginals(existing);
   if (previous === undefined) {
     // Any string is a valid annotation (someone wrote it by hand): the object is fine, the webhook
     // only cannot merge with it.
-    const { text, json } = mapJson(fresh);
-    if (!fitsAnnotations(annotations, text)) return tooLarge();
+    const map = mapJson(fresh);
+    if (map === undefined || !fitsAnnotations(annotations, map.text)) return tooLarge();
+    const { text, json } = map;
     malformed.push({ pointer: ANNOTATION_POINTER, problem: 'is not a JSON map of strings; replaced', valid: true });
     return [known(replace(ANNOTATION_POINTER, text), json)];
   }
@@ -164,7 +171,10 @@ export function originalImagesOps(
   const merged = new Map(previous);
   for (const k of stale) if (!fresh.has(k)) merged.delete(k);
   for (const [k, v] of fresh) merged.set(k, v);
-  const { text, json } = mapJson(merged);
+  // A text longer than the existing one (of a manifest, which no API server limited) is not it.
+  const map = mapJson(merged, Math.max(MAX_ANNOTATIONS_BYTES, existing.length));
+  if (map === undefined) return tooLarge();
+  const { text, json } = map;
   if (text === existing) return [];
   return fitsAnnotations(annotations, text) ? [known(replace(ANNOTATION_POINTER, text), json)] : tooLarge();
 }

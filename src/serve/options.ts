@@ -2,6 +2,7 @@
  * The HTTPS server's options: what a caller may set, the defaults, and their check into one
  * resolved value the other serve modules read (so a new limit is one field here, one use there).
  */
+import { getHeapStatistics } from 'node:v8';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Log } from '../observability/log.js';
 
@@ -29,6 +30,12 @@ export interface ServerTimeouts {
   readonly lingerMs: number;
   /** `close()` waits this long for in-flight requests, then closes every connection. */
   readonly shutdownMs: number;
+  /**
+   * A large review waits at most this long for the memory of the reviews before it (review-memory.ts);
+   * then 503. Past the API server's timeoutSeconds (5 s by default, 30 at most) it has gone anyway, and
+   * a review whose client went away stops waiting at once.
+   */
+  readonly memoryWaitMs: number;
   /** How often Node checks the header and request deadlines (its default, 30 s, is too coarse). */
   readonly checkIntervalMs: number;
 }
@@ -47,6 +54,7 @@ const DEFAULT_TIMEOUTS: ServerTimeouts = {
   handlerMs: 29_000,
   lingerMs: 2_000,
   shutdownMs: 10_000,
+  memoryWaitMs: 10_000,
   checkIntervalMs: 1_000,
 };
 
@@ -75,6 +83,11 @@ export interface ServerOptions {
    * (default 8 x maxBodyBytes); a request past it is answered 503 before its body is read.
    */
   readonly maxBodyBytesInFlight?: number | undefined;
+  /**
+   * The bytes the reviews in flight may be charged for together, each REVIEW_MEMORY_PER_BODY_BYTE
+   * times its body (review-memory.ts); default half the V8 heap limit (`heap_size_limit`).
+   */
+  readonly reviewMemoryBytes?: number | undefined;
   readonly maxConnections?: number | undefined;
   /** Connections one client address may hold (default half of maxConnections, at least 1). */
   readonly maxConnectionsPerClient?: number | undefined;
@@ -95,6 +108,8 @@ export interface ServerOptions {
    * runs: `serve` counts it as the Lambda counts the 400 it answers for a body too large.
    */
   readonly tooLarge?: (() => void) | undefined;
+  /** Told of each authorized `/mutate` request refused because no memory for it came free in time (503). */
+  readonly overloaded?: (() => void) | undefined;
   /**
    * Told when the certificate served changes: at start, and at each reload that takes, with when
    * it expires (epoch ms): `serve --metrics-listen`'s expiry gauge.
@@ -118,6 +133,7 @@ export interface ResolvedOptions {
   readonly timeouts: ServerTimeouts;
   readonly maxBodyBytes: number;
   readonly maxBodyBytesInFlight: number;
+  readonly reviewMemoryBytes: number;
   /** After an early answer, a client may finish sending up to this much, which is read and dropped. */
   readonly discardBytes: number;
   readonly maxConnections: number;
@@ -127,6 +143,7 @@ export interface ResolvedOptions {
   readonly log: Log;
   readonly authorize: ((pathToken: string) => boolean) | undefined;
   readonly tooLarge: (() => void) | undefined;
+  readonly overloaded: (() => void) | undefined;
   readonly certificateLoaded: ((validToMs: number) => void) | undefined;
 }
 
@@ -146,6 +163,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     handler: options.handler,
     authorize: options.authorize,
     tooLarge: options.tooLarge,
+    overloaded: options.overloaded,
     certificateLoaded: options.certificateLoaded,
     certFile: options.certFile,
     keyFile: options.keyFile,
@@ -155,6 +173,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     timeouts,
     maxBodyBytes,
     maxBodyBytesInFlight: positiveInteger('maxBodyBytesInFlight', options.maxBodyBytesInFlight ?? 8 * maxBodyBytes),
+    reviewMemoryBytes: positiveInteger('reviewMemoryBytes', options.reviewMemoryBytes ?? Math.floor(getHeapStatistics().heap_size_limit / 2)),
     discardBytes: 2 * maxBodyBytes,
     maxConnections,
     maxConnectionsPerClient: positiveInteger('maxConnectionsPerClient', options.maxConnectionsPerClient ?? Math.max(1, Math.floor(maxConnections / 2))),

@@ -11,6 +11,7 @@ import { discardRest, readBody } from './body.js';
 import { lambdaContext, type Route, routeOf, toProxyEvent } from './event.js';
 import type { ProxyHandler, ServerTimeouts } from './options.js';
 import { sendJson, writeResult } from './response.js';
+import type { ReviewMemory } from './review-memory.js';
 
 /** What a request needs from the server around it. */
 export interface RequestSettings {
@@ -19,11 +20,15 @@ export interface RequestSettings {
   readonly authorize: ((pathToken: string) => boolean) | undefined;
   /** Told of each `/mutate` request refused for its body's size (ServerOptions.tooLarge). */
   readonly tooLarge?: (() => void) | undefined;
+  /** Told of each `/mutate` request refused because no memory came free for it in time (ServerOptions.overloaded). */
+  readonly overloaded?: (() => void) | undefined;
   readonly stage: string;
-  readonly timeouts: Pick<ServerTimeouts, 'handlerMs' | 'lingerMs'>;
+  readonly timeouts: Pick<ServerTimeouts, 'handlerMs' | 'lingerMs' | 'memoryWaitMs'>;
   readonly maxBodyBytes: number;
   /** Body bytes the requests being served may still announce, shared by all (ServerOptions.maxBodyBytesInFlight). */
   readonly bodyBudget: { left: number };
+  /** The memory the reviews being handled are charged for (review-memory.ts); absent: not bounded. */
+  readonly reviewMemory?: ReviewMemory | undefined;
   /** After an early answer, how much of the rest of the body is read and dropped. */
   readonly discardBytes: number;
   readonly log: Log;
@@ -248,7 +253,33 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
     s.tooLarge?.();
     return { status: 413, responseBytes: sendJson(res, 413, message) };
   }
-  return invokeAndAnswer(s, req, res, f, route, read.body);
+  if (s.reviewMemory === undefined) return invokeAndAnswer(s, req, res, f, route, read.body);
+  return withMemory(s, s.reviewMemory, req, res, f, route, read.body);
+}
+
+/**
+ * Run the review once the memory it is charged for is free (review-memory.ts), held until its answer
+ * is written or its connection closes; one that waited `memoryWaitMs` in vain is answered 503, so
+ * that the API server applies its failurePolicy rather than the worker being killed for its memory.
+ */
+async function withMemory(s: RequestSettings, memory: ReviewMemory, req: IncomingMessage, res: ServerResponse, f: RequestFacts, route: Route, body: Buffer): Promise<Outcome> {
+  const release = await memory.take(body.length, s.timeouts.memoryWaitMs, (cancel) => {
+    res.once('close', cancel);
+  });
+  if (release === undefined) {
+    const requestBytes = body.length;
+    if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, level: 'warn', reason: 'client went away before the answer' };
+    const reason = `no memory for the review within ${s.timeouts.memoryWaitMs} ms`;
+    s.log({ level: 'warn', msg: 'request rejected', requestId: f.requestId, status: 503, reason, requestBytes, reviewMemoryHeld: memory.held, reviewsWaiting: memory.waiting });
+    s.overloaded?.();
+    res.setHeader('retry-after', '1');
+    return { status: 503, requestBytes, level: 'warn', reason, responseBytes: sendJson(res, 503, 'Service Unavailable') };
+  }
+  // The answer's text and its encrypted copy are held until the socket has taken it: 'close' comes
+  // once the response is done, or its connection is gone.
+  res.once('close', release);
+  if (res.writableFinished || res.destroyed) release();
+  return invokeAndAnswer(s, req, res, f, route, body);
 }
 
 /** Run the handler on the request's event (with `body`) and write its outcome. */

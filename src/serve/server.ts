@@ -35,6 +35,7 @@ import { Connections } from './connections.js';
 import { throttled } from './log-throttle.js';
 import { type ResolvedOptions, ServeError, type ServerOptions, resolveOptions } from './options.js';
 import { requestListener } from './requests.js';
+import { ReviewMemory } from './review-memory.js';
 
 // The serve command and the tests start the server through this module.
 export { DEFAULT_MAX_BODY_BYTES, ServeError } from './options.js';
@@ -93,10 +94,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     handler: o.handler,
     authorize: o.authorize,
     tooLarge: o.tooLarge,
+    overloaded: o.overloaded,
     stage: o.stage,
     timeouts: t,
     maxBodyBytes: o.maxBodyBytes,
     bodyBudget: { left: o.maxBodyBytesInFlight },
+    reviewMemory: new ReviewMemory(o.reviewMemoryBytes),
     discardBytes: o.discardBytes,
     log,
     draining: () => connections.draining,
