@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 /** A file's text, or undefined when it cannot be read. */
 export type ReadText = (path: string) => string | undefined;
 
-const readText: ReadText = (path) => {
+export const readText: ReadText = (path) => {
   try {
     return readFileSync(path, 'utf8');
   } catch {

@@ -29,6 +29,7 @@ import { EXIT, type Io } from './common.js';
 import { MAX_RULES_DOCUMENT_BYTES } from '../config/rules-text.js';
 import type { SharedRules } from '../config/sources.js';
 import { createObservability } from '../observability/telemetry.js';
+import { workerHeapArgs } from './memory-limit.js';
 
 /**
  * The variable that gives each worker the text of the token's source (`--token-file`,
@@ -303,10 +304,12 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   // the socket's queue for any worker alive. Set before setupPrimary, which fixes it.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   // Each worker's stderr a pipe of its own, read by logRelay; stdin and stdout shared as before.
-  cluster.setupPrimary({ exec: entry.exec, args: [...entry.args], stdio: [0, 1, 'pipe', 'ipc'] });
+  // Each worker's heap its share of the container's memory limit (./memory-limit.ts).
+  const heapArgs = workerHeapArgs(workers, io.env, process.execArgv);
+  cluster.setupPrimary({ exec: entry.exec, args: [...entry.args], execArgv: [...process.execArgv, ...heapArgs], stdio: [0, 1, 'pipe', 'ipc'] });
   const logs = logRelay(stderr);
   const relaying = new Set<Promise<void>>();
-  const code = await supervise(workers, io, stop, logs, entry.env, events, (logged) => {
+  const code = await supervise(workers, io, stop, logs, entry.env, { ...events, heapArgs }, (logged) => {
     relaying.add(logged);
     void logged.then(() => relaying.delete(logged));
   });
@@ -314,7 +317,7 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   return code;
 }
 
-async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, env: Readonly<Record<string, string>> | undefined, events: { readonly workerExited?: () => void }, relayed: (logged: Promise<void>) => void): Promise<number> {
+async function supervise(workers: number, io: Io, stop: Promise<string>, logs: LogRelay, env: Readonly<Record<string, string>> | undefined, events: { readonly workerExited?: (() => void) | undefined; readonly heapArgs: readonly string[] }, relayed: (logged: Promise<void>) => void): Promise<number> {
   const { logger } = createObservability({ sink: (line) => { logs.write(`${line}\n`); }, keys: { worker: PRIMARY_WORKER } });
   const live = new Set<Started>();
   let stopping = false;
@@ -426,6 +429,6 @@ async function supervise(workers: number, io: Io, stop: Promise<string>, logs: L
   serving = true;
   bound.port = listeningPort(firstReady.listening);
   io.stdout(firstReady.listening);
-  logger.info('workers listening', { workers });
+  logger.info('workers listening', { workers, ...(events.heapArgs.length === 0 ? {} : { workerNodeArgs: events.heapArgs }) });
   return shutdown(await stop);
 }

@@ -1,0 +1,71 @@
+/**
+ * The V8 heap each `serve --workers` worker gets from its container's memory limit. Node.js sizes a
+ * process's heap from the memory limit of its cgroup as if it were alone in it (259 MiB in a limit
+ * of 512 MiB on Node.js 24), and each worker did so: two workers and the primary could together
+ * hold more than the limit, and the OOM killer ended a worker with every review it held
+ * (docs/reliability.md, "Memory under large reviews"). The primary gives each worker its share
+ * instead (`--max-old-space-size`), so that V8 collects before the kernel kills; the reviews each
+ * worker handles at once are bounded by that heap (src/serve/review-memory.ts).
+ */
+import { totalmem } from 'node:os';
+import { type ReadText, readText } from './cpu-limit.js';
+
+const MIB = 1024 * 1024;
+/** What the primary holds (about 55 MiB measured), left out of the workers' shares. */
+export const PRIMARY_RESERVE_MIB = 64;
+/** What a worker holds besides its old space: the young generation (48 MiB), code, buffers, TLS. */
+export const WORKER_OVERHEAD_MIB = 104;
+/** The least old space a worker is given: a review of 3 MiB of rewritten containers needs about 72. */
+export const MIN_WORKER_OLD_SPACE_MIB = 96;
+
+/** `root + path` and every folder above it up to `root`. */
+function upTo(root: string, path: string): string[] {
+  const parts = path.split('/').filter((p) => p !== '');
+  return parts.map((_, i) => `${root}/${parts.slice(0, parts.length - i).join('/')}`).concat(root);
+}
+
+/**
+ * The memory limit of this process's cgroup and those above it (the smallest), in bytes, or
+ * undefined when none has one below the machine's memory. cgroup v2 (`memory.max`) and v1 (the
+ * `memory` controller's `memory.limit_in_bytes`); a folder that cannot be read is skipped.
+ */
+export function cgroupMemoryLimit(read: ReadText = readText, machine: number = totalmem()): number | undefined {
+  let limit: number | undefined;
+  for (const line of (read('/proc/self/cgroup') ?? '').split('\n')) {
+    const m = /^\d+:([^:]*):(\/.*)$/.exec(line.trim());
+    if (m === null) continue;
+    const controllers = m[1] ?? '';
+    const v2 = controllers === '';
+    if (!v2 && !controllers.split(',').includes('memory')) continue;
+    for (const dir of upTo(v2 ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers}`, m[2] ?? '/')) {
+      const text = (read(`${dir}/${v2 ? 'memory.max' : 'memory.limit_in_bytes'}`) ?? '').trim();
+      const l = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+      if (l > 0 && l < machine && (limit === undefined || l < limit)) limit = l;
+    }
+  }
+  return limit;
+}
+
+/** Whether node's own arguments or NODE_OPTIONS already size the old space: the operator's choice stays. */
+export function heapSizeGiven(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => /^--max[-_]old[-_]space[-_]size(=|$)/.test(a));
+}
+
+/**
+ * Each worker's old space in MiB for `workers` workers in a memory limit of `limitBytes`: the limit
+ * less the primary's reserve, shared, less a worker's overhead; at least MIN_WORKER_OLD_SPACE_MIB.
+ */
+export function workerOldSpaceMib(limitBytes: number, workers: number): number {
+  const share = Math.floor((limitBytes / MIB - PRIMARY_RESERVE_MIB) / workers) - WORKER_OVERHEAD_MIB;
+  return Math.max(MIN_WORKER_OLD_SPACE_MIB, share);
+}
+
+/**
+ * The node arguments to add to each worker's (`--max-old-space-size`), or none: without a memory
+ * limit, or when the operator sized the heap (`heapSizeGiven`).
+ */
+export function workerHeapArgs(workers: number, env: Readonly<Record<string, string | undefined>>, execArgv: readonly string[], read: ReadText = readText, machine: number = totalmem()): string[] {
+  if (heapSizeGiven(execArgv, env['NODE_OPTIONS'])) return [];
+  const limit = cgroupMemoryLimit(read, machine);
+  return limit === undefined ? [] : [`--max-old-space-size=${String(workerOldSpaceMib(limit, workers))}`];
+}
