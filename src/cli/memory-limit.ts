@@ -13,8 +13,8 @@ import { type ReadText, readText } from './cpu-limit.js';
 const MIB = 1024 * 1024;
 /** What the primary holds (about 55 MiB measured), left out of the workers' shares. */
 export const PRIMARY_RESERVE_MIB = 64;
-/** What a worker holds besides its old space: the young generation (48 MiB), code, buffers, TLS. */
-export const WORKER_OVERHEAD_MIB = 104;
+/** What a worker holds besides its old space (young generation, code, buffers, TLS): room enough, measured (docs/reliability.md). */
+export const WORKER_OVERHEAD_MIB = 64;
 /** The least old space a worker is given: a review of 3 MiB of rewritten containers needs about 72. */
 export const MIN_WORKER_OLD_SPACE_MIB = 96;
 

@@ -241,6 +241,18 @@ async function serve(s: RequestSettings, req: IncomingMessage, res: ServerRespon
 
 /** Read the body, run the handler on its event and write its outcome. */
 async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: ServerResponse, f: RequestFacts, route: Route): Promise<Outcome> {
+  // The memory of a review whose size is announced is held before its body is read: one that waits
+  // for it leaves its body with the client (TCP holds it), not in this process (review-memory.ts).
+  const declared = Number(req.headers['content-length']);
+  const early = s.reviewMemory !== undefined && Number.isSafeInteger(declared) && declared >= 0 && declared <= s.maxBodyBytes;
+  if (s.reviewMemory !== undefined && early) {
+    const release = await holdMemory(s, s.reviewMemory, res, declared);
+    if (typeof release !== 'function') {
+      res.setHeader('connection', 'close');
+      discardRest(req, s.discardBytes, s.timeouts.lingerMs);
+      return refuseForMemory(s, s.reviewMemory, req, res, f, declared);
+    }
+  }
   const read = await readBody(req, s.maxBodyBytes, f.expectsContinue ? () => { res.writeContinue(); } : undefined);
   if (read.kind === 'aborted') return { status: 0, level: 'info', reason: 'client closed the connection or timed out before sending the whole body' };
   if (read.kind === 'too-large') {
@@ -253,33 +265,39 @@ async function readAndAnswer(s: RequestSettings, req: IncomingMessage, res: Serv
     s.tooLarge?.();
     return { status: 413, responseBytes: sendJson(res, 413, message) };
   }
-  if (s.reviewMemory === undefined) return invokeAndAnswer(s, req, res, f, route, read.body);
-  return withMemory(s, s.reviewMemory, req, res, f, route, read.body);
+  if (s.reviewMemory !== undefined && !early && typeof (await holdMemory(s, s.reviewMemory, res, read.body.length)) !== 'function') {
+    return refuseForMemory(s, s.reviewMemory, req, res, f, read.body.length);
+  }
+  return invokeAndAnswer(s, req, res, f, route, read.body);
 }
 
 /**
- * Run the review once the memory it is charged for is free (review-memory.ts), held until its answer
- * is written or its connection closes; one that waited `memoryWaitMs` in vain is answered 503, so
- * that the API server applies its failurePolicy rather than the worker being killed for its memory.
+ * Hold the memory of a review of `bodyBytes` (review-memory.ts) until its answer is written or its
+ * connection closes; undefined when none came free within `memoryWaitMs` or the client went away.
  */
-async function withMemory(s: RequestSettings, memory: ReviewMemory, req: IncomingMessage, res: ServerResponse, f: RequestFacts, route: Route, body: Buffer): Promise<Outcome> {
-  const release = await memory.take(body.length, s.timeouts.memoryWaitMs, (cancel) => {
+async function holdMemory(s: RequestSettings, memory: ReviewMemory, res: ServerResponse, bodyBytes: number): Promise<(() => void) | undefined> {
+  const release = await memory.take(bodyBytes, s.timeouts.memoryWaitMs, (cancel) => {
     res.once('close', cancel);
   });
-  if (release === undefined) {
-    const requestBytes = body.length;
-    if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, level: 'warn', reason: 'client went away before the answer' };
-    const reason = `no memory for the review within ${s.timeouts.memoryWaitMs} ms`;
-    s.log({ level: 'warn', msg: 'request rejected', requestId: f.requestId, status: 503, reason, requestBytes, reviewMemoryHeld: memory.held, reviewsWaiting: memory.waiting });
-    s.overloaded?.();
-    res.setHeader('retry-after', '1');
-    return { status: 503, requestBytes, level: 'warn', reason, responseBytes: sendJson(res, 503, 'Service Unavailable') };
-  }
+  if (release === undefined) return undefined;
   // The answer's text and its encrypted copy are held until the socket has taken it: 'close' comes
   // once the response is done, or its connection is gone.
   res.once('close', release);
-  if (res.writableFinished || res.destroyed) release();
-  return invokeAndAnswer(s, req, res, f, route, body);
+  if (res.destroyed) release();
+  return release;
+}
+
+/**
+ * A review that found no memory in time: 503, so that the API server applies its failurePolicy
+ * rather than the worker being killed for its memory with every review it holds.
+ */
+function refuseForMemory(s: RequestSettings, memory: ReviewMemory, req: IncomingMessage, res: ServerResponse, f: RequestFacts, requestBytes: number): Outcome {
+  if (res.destroyed || req.socket.destroyed) return { status: 0, requestBytes, level: 'warn', reason: 'client went away before the answer' };
+  const reason = `no memory for the review within ${s.timeouts.memoryWaitMs} ms`;
+  s.log({ level: 'warn', msg: 'request rejected', requestId: f.requestId, status: 503, reason, requestBytes, reviewMemoryHeld: memory.held, reviewsWaiting: memory.waiting });
+  s.overloaded?.();
+  res.setHeader('retry-after', '1');
+  return { status: 503, requestBytes, level: 'warn', reason, responseBytes: sendJson(res, 503, 'Service Unavailable') };
 }
 
 /** Run the handler on the request's event (with `body`) and write its outcome. */

@@ -90,11 +90,11 @@ describe('worker heap from the container memory limit', () => {
   });
 
   it('shares the limit less the primary among the workers, less what a worker holds besides its old space', () => {
-    expect(workerOldSpaceMib(512 * MIB, 2)).toBe(120);
-    expect(workerOldSpaceMib(1024 * MIB, 2)).toBe(376);
+    expect(workerOldSpaceMib(512 * MIB, 2)).toBe(160);
+    expect(workerOldSpaceMib(1024 * MIB, 2)).toBe(416);
     expect(workerOldSpaceMib(512 * MIB, 8)).toBe(MIN_WORKER_OLD_SPACE_MIB);
     const v2 = files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/memory.max': String(512 * MIB) });
-    expect(workerHeapArgs(2, {}, [], v2, 16 * 1024 * MIB)).toEqual(['--max-old-space-size=120']);
+    expect(workerHeapArgs(2, {}, [], v2, 16 * 1024 * MIB)).toEqual(['--max-old-space-size=160']);
     expect(workerHeapArgs(2, { NODE_OPTIONS: '--max-old-space-size=200' }, [], v2, 16 * 1024 * MIB)).toEqual([]);
     expect(workerHeapArgs(2, {}, [], files({}), 16 * 1024 * MIB)).toEqual([]);
   });
