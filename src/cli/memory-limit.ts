@@ -1,7 +1,7 @@
 /**
  * The V8 heap each `serve --workers` worker gets from its container's memory limit. Node.js sizes a
- * process's heap from the memory limit of its cgroup as if it were alone in it (259 MiB in a limit
- * of 512 MiB on Node.js 24), and each worker did so: two workers and the primary could together
+ * process's heap from the memory limit of its cgroup as if it were alone in it, and each worker did
+ * so: two workers and the primary could together
  * hold more than the limit, and the OOM killer ended a worker with every review it held
  * (docs/reliability.md, "Memory under large reviews"). The primary gives each worker its share
  * instead (`--max-old-space-size`), so that V8 collects before the kernel kills; the reviews each
@@ -11,11 +11,11 @@ import { totalmem } from 'node:os';
 import { type ReadText, readText } from './cpu-limit.js';
 
 const MIB = 1024 * 1024;
-/** What the primary holds (about 55 MiB measured), left out of the workers' shares. */
+/** What the primary holds, left out of the workers' shares (measured: docs/reliability.md). */
 export const PRIMARY_RESERVE_MIB = 64;
 /** What a worker holds besides its old space (young generation, code, buffers, TLS): room enough, measured (docs/reliability.md). */
 export const WORKER_OVERHEAD_MIB = 64;
-/** The least old space a worker is given: a review of 3 MiB of rewritten containers needs about 72. */
+/** The least old space a worker is given: enough for one review of an object at the API server's limit (docs/reliability.md). */
 export const MIN_WORKER_OLD_SPACE_MIB = 96;
 
 /** `root + path` and every folder above it up to `root`. */

@@ -82,8 +82,8 @@ function mapJson(map: ReadonlyMap<string, string>, limit = MAX_ANNOTATIONS_BYTES
   let plain = true;
   for (const [k, v] of map) {
     // Past the limit (in UTF-16 units, each at least a byte) the text cannot fit: a Pod of tens of
-    // thousands of rewritten containers built megabytes of it, and some 26 MB of string pieces,
-    // only to leave it out (docs/reliability.md, "Memory under large reviews").
+    // thousands of rewritten containers built megabytes of it, in many more of string pieces, only
+    // to leave it out (docs/reliability.md, "Memory under large reviews").
     if (body.length > limit) return undefined;
     const comma = body === '' ? '' : ',';
     if (plain && isPlainJsonText(k) && isPlainJsonText(v)) {

@@ -3,10 +3,10 @@
  * its body's bytes from a budget (by default half the process's V8 heap limit, which follows
  * `--max-old-space-size` and, without it, the container's memory limit), and a large review that does
  * not fit waits, in order of arrival, for the ones before it to be answered. A review of tens of
- * thousands of rewritten containers takes about 40 times its body while it is handled (the parsed
+ * thousands of rewritten containers takes many times its body while it is handled (the parsed
  * object, the patch operations, their text, its base64, the answer written to the socket), and the
- * per-worker body budget bounds only the bytes read: 16 such reviews of 3 MiB at once took a worker
- * past its container's memory limit (docs/reliability.md, "Memory under large reviews").
+ * per-worker body budget bounds only the bytes read: a few such reviews at once took a worker past
+ * its container's memory limit (docs/reliability.md, "Memory under large reviews").
  *
  * Small reviews (at most SMALL_REVIEW_BYTES) never wait: they are charged, so that large ones wait
  * behind them, but go at once. A large review goes at once when no other large one is held, however

@@ -16,7 +16,7 @@
  * - The certificate and key are reloaded when their files change (certificates.ts).
  * - Every phase is bounded: TLS handshake, request headers, the whole request, socket inactivity,
  *   keep-alive idleness, the handler itself (504 like API Gateway), the body size (413), the number
- *   of connections, and shutdown.
+ *   of connections, the memory of the reviews in flight (review-memory.ts), and shutdown.
  * - Graceful shutdown (connections.ts): stop accepting, let in-flight requests finish (bounded),
  *   close idle keep-alive connections, then resolve.
  *
@@ -24,7 +24,8 @@
  * request path carries it, so only the route's resource is logged).
  *
  * The parts: options.ts (options and defaults), certificates.ts, connections.ts, requests.ts (one
- * request), body.ts, event.ts and response.ts (API Gateway emulation), log-throttle.ts.
+ * request), review-memory.ts (the memory of the reviews in flight), body.ts, event.ts and
+ * response.ts (API Gateway emulation), log-throttle.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

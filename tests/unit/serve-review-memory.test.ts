@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { cgroupMemoryLimit, heapSizeGiven, MIN_WORKER_OLD_SPACE_MIB, workerHeapArgs, workerOldSpaceMib } from '../../src/cli/memory-limit.js';
 import { REVIEW_MEMORY_PER_BODY_BYTE, ReviewMemory, SMALL_REVIEW_BYTES } from '../../src/serve/review-memory.js';
 import { bundleCliSplit } from '../helpers/cli-bundle.js';
+import type { ProxyHandler } from '../../src/serve/server.js';
+import { recorder, startOkServer } from '../helpers/serve.js';
 import { withServe } from '../helpers/serve-process.js';
 import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
 
@@ -63,6 +65,64 @@ describe('ReviewMemory', () => {
     expect(memory.waiting).toBe(0);
     held?.();
     expect(memory.held).toBe(0);
+  });
+});
+
+describe('startServer with a review memory budget', () => {
+  let pki: TestPki;
+  beforeAll(async () => {
+    pki = await createTestPki();
+  });
+  afterAll(async () => {
+    await pki.remove();
+  });
+
+  /** A handler that records when each call starts and ends, answering after `ms`. */
+  const slow = (ms: number, calls: string[]): ProxyHandler => async (event) => {
+    calls.push(`start ${String(event.body?.length)}`);
+    await new Promise((r) => setTimeout(r, ms));
+    calls.push(`end ${String(event.body?.length)}`);
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
+  };
+
+  it('runs two large reviews one after the other, announced or chunked, and small ones beside them', async () => {
+    const calls: string[] = [];
+    const server = await startOkServer(pki, { handler: slow(150, calls), reviewMemoryBytes: (LARGE + 10) * REVIEW_MEMORY_PER_BODY_BYTE });
+    try {
+      const post = (size: number, chunked = false) =>
+        httpsRequest({ port: server.port, ca: pki.ca, method: 'POST', path: '/mutate', headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': size }, body: 'x'.repeat(size) });
+      const first = post(LARGE + 1);
+      await new Promise((r) => setTimeout(r, 50));
+      const answers = await Promise.all([first, post(LARGE + 2, true), post(LARGE + 3), post(100)]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      // The small one ran beside the first; each large one only after the one before it ended.
+      expect(calls.indexOf('start 100')).toBeLessThan(calls.indexOf(`end ${String(LARGE + 1)}`));
+      const large = calls.filter((c) => !c.endsWith(' 100'));
+      expect(large).toEqual([`start ${String(LARGE + 1)}`, `end ${String(LARGE + 1)}`, `start ${String(LARGE + 2)}`, `end ${String(LARGE + 2)}`, `start ${String(LARGE + 3)}`, `end ${String(LARGE + 3)}`]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers 503 with a warning and tells overloaded when no memory comes free within memoryWaitMs', async () => {
+    const calls: string[] = [];
+    const log = recorder();
+    let overloaded = 0;
+    const server = await startOkServer(pki, { handler: slow(400, calls), log: log.log, reviewMemoryBytes: LARGE * REVIEW_MEMORY_PER_BODY_BYTE, timeouts: { memoryWaitMs: 50 }, overloaded: () => { overloaded++; } });
+    try {
+      const post = () => httpsRequest({ port: server.port, ca: pki.ca, method: 'POST', path: '/mutate', body: 'x'.repeat(LARGE) });
+      const first = post();
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await post();
+      expect(second.status).toBe(503);
+      expect(second.headers['retry-after']).toBe('1');
+      expect((await first).status).toBe(200);
+      expect(overloaded).toBe(1);
+      expect(log.entries).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'request rejected', status: 503, reason: 'no memory for the review within 50 ms' }));
+      expect(calls).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
   });
 });
 
