@@ -35,25 +35,31 @@ function folderLimit(dir: string, v2: boolean, read: ReadText): number | undefin
 }
 
 /**
- * The CPU limit of this process's cgroup and the cgroups above it (the smallest), in CPUs, or
- * undefined when none has one. cgroup v2 (`0::/path` in /proc/self/cgroup) and v1 (the `cpu`
- * controller's line). A folder that cannot be read is skipped: in a container without its own
- * cgroup namespace the path names the host's folders, and the container's own cgroup is the mount's root.
+ * The smallest limit of a cgroup controller over this process's cgroup and the cgroups above it,
+ * as `folderLimit` reads a folder's (undefined: none there), or undefined when none has one. cgroup
+ * v2 (`0::/path` in /proc/self/cgroup) and v1 (the controller's line). A folder that cannot be read
+ * is skipped: in a container without its own cgroup namespace the path names the host's folders,
+ * and the container's own cgroup is the mount's root. Shared with the memory limit (memory-limit.ts).
  */
-export function cgroupCpuLimit(read: ReadText = readText): number | undefined {
+export function smallestCgroupLimit(controller: string, folderLimit: (dir: string, v2: boolean) => number | undefined, read: ReadText = readText): number | undefined {
   let limit: number | undefined;
   for (const line of (read('/proc/self/cgroup') ?? '').split('\n')) {
     const m = /^\d+:([^:]*):(\/.*)$/.exec(line.trim());
     if (m === null) continue;
     const controllers = m[1] ?? '';
     const v2 = controllers === '';
-    if (!v2 && !controllers.split(',').includes('cpu')) continue;
+    if (!v2 && !controllers.split(',').includes(controller)) continue;
     for (const dir of upTo(v2 ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers}`, m[2] ?? '/')) {
-      const l = folderLimit(dir, v2, read);
+      const l = folderLimit(dir, v2);
       if (l !== undefined && (limit === undefined || l < limit)) limit = l;
     }
   }
   return limit;
+}
+
+/** The CPU limit of this process's cgroup and the cgroups above it (the smallest), in CPUs, or undefined when none has one. */
+export function cgroupCpuLimit(read: ReadText = readText): number | undefined {
+  return smallestCgroupLimit('cpu', (dir, v2) => folderLimit(dir, v2, read), read);
 }
 
 /** The CPUs available to this process: its affinity's, at most its CPU limit in whole CPUs (at least 1). */

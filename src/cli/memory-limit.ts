@@ -8,7 +8,7 @@
  * worker handles at once are bounded by that heap (src/serve/review-memory.ts).
  */
 import { totalmem } from 'node:os';
-import { type ReadText, readText } from './cpu-limit.js';
+import { type ReadText, readText, smallestCgroupLimit } from './cpu-limit.js';
 
 const MIB = 1024 * 1024;
 /** What the primary holds, left out of the workers' shares (measured: docs/reliability.md). */
@@ -18,32 +18,21 @@ export const WORKER_OVERHEAD_MIB = 64;
 /** The least old space a worker is given: enough for one review of an object at the API server's limit (docs/reliability.md). */
 export const MIN_WORKER_OLD_SPACE_MIB = 96;
 
-/** `root + path` and every folder above it up to `root`. */
-function upTo(root: string, path: string): string[] {
-  const parts = path.split('/').filter((p) => p !== '');
-  return parts.map((_, i) => `${root}/${parts.slice(0, parts.length - i).join('/')}`).concat(root);
-}
-
 /**
  * The memory limit of this process's cgroup and those above it (the smallest), in bytes, or
- * undefined when none has one below the machine's memory. cgroup v2 (`memory.max`) and v1 (the
- * `memory` controller's `memory.limit_in_bytes`); a folder that cannot be read is skipped.
+ * undefined when none has one below the machine's memory: cgroup v2 (`memory.max`) and v1 (the
+ * `memory` controller's `memory.limit_in_bytes`).
  */
 export function cgroupMemoryLimit(read: ReadText = readText, machine: number = totalmem()): number | undefined {
-  let limit: number | undefined;
-  for (const line of (read('/proc/self/cgroup') ?? '').split('\n')) {
-    const m = /^\d+:([^:]*):(\/.*)$/.exec(line.trim());
-    if (m === null) continue;
-    const controllers = m[1] ?? '';
-    const v2 = controllers === '';
-    if (!v2 && !controllers.split(',').includes('memory')) continue;
-    for (const dir of upTo(v2 ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers}`, m[2] ?? '/')) {
+  return smallestCgroupLimit(
+    'memory',
+    (dir, v2) => {
       const text = (read(`${dir}/${v2 ? 'memory.max' : 'memory.limit_in_bytes'}`) ?? '').trim();
       const l = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-      if (l > 0 && l < machine && (limit === undefined || l < limit)) limit = l;
-    }
-  }
-  return limit;
+      return l > 0 && l < machine ? l : undefined;
+    },
+    read,
+  );
 }
 
 /** Whether node's own arguments or NODE_OPTIONS already size the old space: the operator's choice stays. */
