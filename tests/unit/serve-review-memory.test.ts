@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cgroupMemoryLimit, heapSizeGiven, MIN_WORKER_OLD_SPACE_MIB, workerHeapArgs, workerOldSpaceMib } from '../../src/cli/memory-limit.js';
 import { REVIEW_MEMORY_PER_BODY_BYTE, ReviewMemory, SMALL_REVIEW_BYTES } from '../../src/serve/review-memory.js';
+import { podReview } from '../helpers/admission-review.js';
 import { bundleCliSplit } from '../helpers/cli-bundle.js';
 import type { ProxyHandler } from '../../src/serve/server.js';
 import { recorder, startOkServer } from '../helpers/serve.js';
@@ -182,19 +183,7 @@ describe('serve under concurrent large reviews', () => {
 
   /** An AdmissionReview of a Pod of `n` containers, every image rewritten (about 45 bytes each). */
   const review = (n: number): string =>
-    JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'default',
-        operation: 'CREATE',
-        userInfo: { username: 'u' },
-        object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'default' }, spec: { containers: Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: `gcr.io/p/i${i}:1` })) } },
-      },
-    });
+    JSON.stringify(podReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'default' }, spec: { containers: Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: `gcr.io/p/i${i}:1` })) } }));
 
   it('answers 12 reviews of 2 MiB at once with a 64 MB heap, each with its patch, and the process lives (it died of heap exhaustion before)', async () => {
     const containers = 45_000;
