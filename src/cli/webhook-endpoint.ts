@@ -91,6 +91,15 @@ function tokenAfterMutate(pathname: string): string | undefined {
 }
 
 /**
+ * The warning of `--failure-policy Fail`. The API server's error for a webhook call that got no
+ * HTTP answer quotes the URL (`Post "https://.../mutate/<token>?timeout=5s": ...`); with Ignore it
+ * goes to the API server's log only, with Fail it is the answer the requester gets, so whoever may
+ * create a Pod reads the token whenever the webhook is down or slow (docs/security.md, "The webhook token").
+ */
+export const FAIL_TOKEN_WARNING =
+  '--failure-policy Fail: the API server answers a request whose webhook call failed (a timeout, a refused connection, a TLS error) with an error quoting the webhook URL, its /mutate/<token> included, so whoever may create Pods can read the token then; let only the API server reach the endpoint (AllowedSourceCidrs or a private endpoint; for serve, a NetworkPolicy) and rotate the token if it was shown (docs/security.md)';
+
+/**
  * A warning for a URL the API server can call but our endpoints would refuse: a token after
  * /mutate/ shorter than every adapter accepts, or with other characters (a SecureString's
  * ciphertext read without --with-decryption: "+", "/", "="): every call refused (401 or 403) and,

@@ -494,6 +494,11 @@ describe('deploy/chart/image-rewriter', () => {
     expect(notes({ tls: { mode: 'certManager' }, webhook: { failurePolicy: 'Fail' } })).toMatch(/failurePolicy Fail: until a replica is ready[\s\S]*cert-manager's cainjector/);
     expect(byDefault).not.toContain('scrape');
     const policy = { enabled: true, apiServerCIDRs: ['10.0.0.0/24'] };
+    // With Fail, a failed call's error quotes the webhook's path, token included, to the requester
+    // (docs/security.md, "The webhook token"): said unless the NetworkPolicy keeps Pods from using it.
+    expect(notes({ webhook: { failurePolicy: 'Fail' } })).toContain('WARNING: failurePolicy Fail without networkPolicy.enabled: the API server refuses a request whose webhook call failed');
+    expect(notes({ webhook: { failurePolicy: 'Fail' }, networkPolicy: policy })).not.toContain('without networkPolicy.enabled');
+    expect(byDefault).not.toContain('without networkPolicy.enabled');
     expect(notes({ networkPolicy: policy })).toContain('WARNING: the NetworkPolicy admits the API server alone: nothing can scrape the metrics port 9090.');
     expect(notes({ networkPolicy: { ...policy, metricsFrom: [{ podSelector: {} }] } })).not.toContain('scrape');
     // Without webhook.create, the command registers the configuration the webhook values describe,

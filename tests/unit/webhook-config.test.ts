@@ -473,6 +473,22 @@ describe('--failure-policy', () => {
     expect(io.out()).not.toContain('fail open');
   });
 
+  // With Fail, the API server's error for a call that got no HTTP answer (a timeout, a refused
+  // connection) is the answer the requester gets, and it quotes the URL, token included
+  // (docs/security.md, "The webhook token"): whoever may create a Pod can read the token then.
+  it.each([
+    ['--url', ['--url', URL_OK]],
+    ['--service', ['--service', 'image-rewriter/image-rewriter', '--token', '0123456789abcdef0123']],
+  ])('Fail warns, for %s, that a failed call shows the token to whoever made the request; Ignore does not', async (_what, endpoint) => {
+    const fail = captureIo();
+    expect(await main(['webhook-config', ...endpoint, '--failure-policy', 'Fail'], fail)).toBe(EXIT.ok);
+    expect(fail.err()).toContain('warning: --failure-policy Fail: the API server answers a request whose webhook call failed (a timeout, a refused connection, a TLS error) with an error quoting the webhook URL, its /mutate/<token> included');
+    expect(fail.err()).not.toContain('0123456789abcdef0123');
+    const ignore = captureIo();
+    expect(await main(['webhook-config', ...endpoint], ignore)).toBe(EXIT.ok);
+    expect(ignore.err()).not.toContain('failure-policy');
+  });
+
   it('refuses any other value', async () => {
     for (const value of ['fail', 'Deny', '']) {
       const io = captureIo();
