@@ -481,6 +481,12 @@ describe('namespaces', () => {
     expect(run(podReview(scoped, { namespace: 'team-a' })).outcome.report.rewrites).toHaveLength(1);
     expect(run(podReview(scoped, { namespace: 'team-b' })).outcome.report.rewrites).toHaveLength(0);
   });
+  // The API server sets request.namespace; the object's own field is the requester's text
+  // (docs/security.md, "Pod creators"): a Pod in team-b naming team-a gets team-b's rules.
+  it("prefers request.namespace to the object's metadata.namespace when they differ", () => {
+    const claimsTeamA = { ...scoped, metadata: { name: 'p', namespace: 'team-a' } };
+    expect(run(podReview(claimsTeamA, { namespace: 'team-b' })).outcome.report.rewrites).toHaveLength(0);
+  });
   it("falls back to the object's metadata.namespace, and to none", () => {
     const inTeamA = { ...scoped, metadata: { name: 'p', namespace: 'team-a' } };
     expect(run(podReview(inTeamA, { namespace: undefined })).outcome.report.rewrites).toHaveLength(1);

@@ -743,6 +743,28 @@ describe('the token flow', () => {
     expect(badRealm).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(/invalid token realm/) });
   });
 
+  // The realm is the registry's to name: a plain-http one would carry the registry credentials in
+  // clear to any address (docs/security.md, "Registries"). Nothing is sent to it, with or without them.
+  it('a token realm on plain http gets no request, so the credentials never travel in clear', async () => {
+    const seen: string[] = [];
+    const plain = createHttpServer((q, s) => {
+      seen.push(`${q.url ?? ''} ${q.headers.authorization ?? '-'}`);
+      s.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const { port } = plain.address() as AddressInfo;
+    try {
+      const route: Route = (q, s) => (q.headers.authorization === 'Bearer t' ? s.writeHead(200).end() : s.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="x"` }).end());
+      const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: { username: 'u', password: 'secret' } });
+      for (const extra of [{ credentials }, {}]) {
+        expect(await one(route, undefined, extra)).toMatchObject({ status: 'unreachable', reason: expect.stringMatching(new RegExp(`refusing to call 127\\.0\\.0\\.1:${port} over http`)) });
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => plain.close(() => { resolve(); }));
+    }
+  });
+
   it('says when the credentials could not be read (a cold function whose secret is unreadable)', async () => {
     const credentials = (): Promise<CredentialLookup> => Promise.resolve({ credentials: undefined, unavailable: 'cannot read secret s (AccessDeniedException)' });
     const v = await one((_q, s) => s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end(), undefined, { credentials });
