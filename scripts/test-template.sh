@@ -16,6 +16,8 @@
 #      map (tests/integration/sam-artifact.template.ts); the README's sam commands and deploy:regions'
 #      sam deploy read by SAM CLI's own parser with samconfig.toml (tests/integration/sam-cli.template.ts).
 #      SAM's translation redeploys the API whenever its resource policy changes (tests/integration/sam-transform.template.ts).
+#      No parameter change and no upgrade from an earlier template replaces the API, its stage (but
+#      StageName), the function, its permission, the token or the log group (tests/integration/stack-update.template.ts).
 #      With a Docker daemon, also the real
 #      `sam local invoke` of one event in a container.
 # Env: IMAGE_REWRITER_CACHE (tool cache), KEEP_SAM_BUILD=1 keeps the build directory.
@@ -134,7 +136,7 @@ export IMAGE_REWRITER_VENV="$venv" IMAGE_REWRITER_SAM_BUILD_DIR="$work/build" IM
 step "sam local (no Docker: SAM CLI resolves, RIE runs) and the artifacts (tests/integration/*.template.ts)"
 node_modules/.bin/jest --config jest.integration.config.js --testMatch '**/tests/integration/*.integration.ts' '**/tests/integration/*.template.ts' \
   -- tests/integration/rie.integration.ts tests/integration/sam-local.template.ts tests/integration/sam-artifact.template.ts tests/integration/sam-cli.template.ts \
-  tests/integration/sam-transform.template.ts
+  tests/integration/sam-transform.template.ts tests/integration/stack-update.template.ts
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   step "a Docker daemon answers: sam local invoke in a container, in a copy of the project"

@@ -23,8 +23,8 @@ class OfflinePolicies:
         return {n: f"arn:aws:iam::aws:policy/{n}" for n in names}
 
 
-def main():
-    path, *pairs = sys.argv[1:]
+def translate(path, parameters):
+    """The translation of the template at path with these parameter values (a dict; AWS::Region too)."""
     with open(path, encoding="utf-8") as f:
         template = yaml_parse(f.read())
     for resource in template.get("Resources", {}).values():
@@ -33,10 +33,15 @@ def main():
             key = "CodeUri" if "CodeUri" in props else "ContentUri"
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 props[key] = "s3://bucket/placeholder.zip"
-    parameters = dict(pair.split("=", 1) for pair in pairs)
+    parameters = dict(parameters)
     region = parameters.pop("AWS::Region", "us-east-1")
     translator = Translator(None, parser.Parser(), boto_session=Session(region_name=region))
-    out = translator.translate(template, parameters, get_managed_policy_map=OfflinePolicies().load)
+    return translator.translate(template, parameters, get_managed_policy_map=OfflinePolicies().load)
+
+
+def main():
+    path, *pairs = sys.argv[1:]
+    out = translate(path, dict(pair.split("=", 1) for pair in pairs))
     print(json.dumps(out, indent=1, default=str))
 
 
