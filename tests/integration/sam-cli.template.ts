@@ -54,6 +54,11 @@ describe('the README\'s sam commands, with the committed samconfig.toml', () => 
     expect(read['parameter_overrides']).toEqual({ RewriteRules: 'rules: [{name: gcr, match: gcr.io, replace: asia.gcr.io}]' });
   });
 
+  it('Updating the stack: sam deploy --confirm-changeset shows the change set first, over samconfig.toml\'s confirm_changeset = false', () => {
+    expect(samReads('deploy', ['--confirm-changeset'])).toMatchObject({ stack_name: 'image-rewriter', confirm_changeset: true, guided: false });
+    expect(samReads('deploy', [])).toMatchObject({ confirm_changeset: false });
+  });
+
   it('Existence checks: sam deploy with the ECR repository ARNs', () => {
     const read = samReads('deploy', ['--parameter-overrides', 'VerifyEcrRepositoryArns=arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', 'VerifyEcrFillPullThroughCache=true']);
     expect(read['parameter_overrides']).toEqual({ VerifyEcrRepositoryArns: 'arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', VerifyEcrFillPullThroughCache: 'true' });
