@@ -16,7 +16,8 @@ property changes, or when a create-only property names (Ref, GetAtt, ${Id} in Fn
 that is replaced or new; repeated until nothing more is replaced.
 
 Prints JSON: {"removed": [ids], "added": [ids], "disabled": [ids], "enabled": [ids], "replaced":
-{id: [create-only properties that changed]}, "updated": {id: [top-level properties that changed]}}.
+{id: [create-only properties that changed]}, "updated": {id: [top-level properties that changed]},
+"conditions": [the new template's conditions whose value differs from the old one's]}.
 A removed id is a resource CloudFormation deletes because the new template has no such logical id,
 an added one a resource it creates: together, what a changed logical id does (SAM's API Deployment
 ids end in the hash of the API body, so a changed body is one of each, which is how SAM redeploys).
@@ -66,8 +67,13 @@ def create_only(resource_type, cache={}):
 
 def resolve(template, parameters):
     """The template's resources as CloudFormation would create them with these parameter values."""
-    values = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+    declared = template.get("Parameters", {})
+    values = {k: str(v.get("Default", "")) for k, v in declared.items()}
     values.update(parameters)
+    # A list parameter's Ref is a list: "" is [""], as CloudFormation splits it.
+    for k, v in declared.items():
+        if v.get("Type") == "CommaDelimitedList" or v.get("Type", "").startswith("List<"):
+            values[k] = values[k].split(",")
     conditions = template.get("Conditions", {})
     memo = {}
 
@@ -126,7 +132,7 @@ def resolve(template, parameters):
             continue
         props = value(r.get("Properties", {}))
         resources[rid] = {"Type": r["Type"], "Properties": props}
-    return resources, disabled
+    return resources, disabled, {name: condition(name) for name in conditions}
 
 
 def names(v):
@@ -157,7 +163,7 @@ def at(props, path):
 
 
 def compare(old_side, new_side):
-    (old, old_disabled), (new, new_disabled) = old_side, new_side
+    (old, old_disabled, old_conditions), (new, new_disabled, new_conditions) = old_side, new_side
     removed = sorted(set(old) - set(new) - new_disabled)
     disabled = sorted(set(old) & new_disabled)
     added = sorted(set(new) - set(old) - old_disabled)
@@ -192,7 +198,9 @@ def compare(old_side, new_side):
         diff = sorted(k for k in keys if old[rid]["Properties"].get(k) != new[rid]["Properties"].get(k))
         if diff:
             updated[rid] = diff
-    return {"removed": removed, "added": added, "disabled": disabled, "enabled": enabled, "replaced": replaced, "updated": updated}
+    flipped = sorted(c for c in new_conditions if old_conditions.get(c) != new_conditions[c])
+    return {"removed": removed, "added": added, "disabled": disabled, "enabled": enabled, "replaced": replaced,
+            "updated": updated, "conditions": flipped}
 
 
 def update(old_template, new_template, old_parameters, new_parameters):

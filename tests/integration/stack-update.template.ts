@@ -35,6 +35,8 @@ interface Update {
   readonly disabled: readonly string[];
   readonly enabled: readonly string[];
   readonly replaced: Readonly<Record<string, readonly string[]>>;
+  /** The conditions whose value the update changes. */
+  readonly conditions: readonly string[];
 }
 
 /** Every comparison in one process: each template is translated once per set of parameters. */
@@ -79,7 +81,10 @@ const EXAMPLES: Readonly<Record<string, readonly { readonly value: string; reado
   RegistryCredentialsSecretArn: [{ value: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:registries-AbCdEf' }],
   RegistryCredentialsParameterName: [{ value: '/image-rewriter/registries' }],
   VerifyDeadlineMs: [{ value: '3000' }],
-  KmsKeyArn: [{ value: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }],
+  KmsKeyArn: [
+    { value: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
+    { value: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', with: { RegistryCredentialsSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:registries-AbCdEf' } },
+  ],
   VpcEndpointIds: [
     { value: VPCE, with: { EndpointType: 'PRIVATE' } },
     { value: `${VPCE},vpce-0fedcba9876543210`, with: { EndpointType: 'PRIVATE' } },
@@ -149,6 +154,12 @@ describe('a parameter change replaces nothing of the webhook (README, "Updating 
   it('tries a value of every parameter of the template', () => {
     expect(Object.keys(TEMPLATE_PARAMETERS).filter((name) => !CHANGES.some((c) => c.parameter === name))).toEqual([]);
     for (const name of Object.keys(ALLOWED)) expect(Object.keys(TEMPLATE_PARAMETERS)).toContain(name);
+  });
+
+  it('turns every condition of the template both ways', () => {
+    const conditions = Object.keys((parse(readFileSync(TEMPLATE, 'utf8'), { logLevel: 'silent' }) as { Conditions: Record<string, unknown> }).Conditions);
+    const flipped = new Set(CHANGES.flatMap((_c, i) => resultsOf(i).flatMap((u) => u.conditions)));
+    expect(conditions.filter((c) => !flipped.has(c))).toEqual([]);
   });
 
   it.each(Object.keys(ALLOWED))('%s says in its description what a change of it replaces', (name) => {
