@@ -59,6 +59,24 @@ describe('the README\'s sam commands, with the committed samconfig.toml', () => 
     expect(samReads('deploy', [])).toMatchObject({ confirm_changeset: false });
   });
 
+  // README, "Updating the stack": sam deploy keeps the stack's value of each parameter not given;
+  // --guided offers the template's defaults (or samconfig.toml's overrides) and gives every one.
+  it('Updating the stack: sam deploy keeps the parameters not given, --guided offers the template defaults, not the stack\'s values', () => {
+    const code = [
+      'import json, sys',
+      'from samcli.commands.deploy.deploy_context import DeployContext',
+      'from samcli.commands.deploy.guided_context import GuidedContext',
+      'template = {"Parameters": {"StageName": {"Type": "String", "Default": "Prod"}, "RewriteRules": {"Type": "String", "Default": "rules: []"}}}',
+      'json.dump({"deploy": DeployContext.merge_parameters(template, {"RewriteRules": "rules: [x]"}),',
+      '           "guided": GuidedContext._get_parameter_value("StageName", template["Parameters"]["StageName"], {})}, sys.stdout)',
+    ].join('\n');
+    const r = spawnSync(venvPython(), ['-c', code], { encoding: 'utf8', timeout: 120_000 });
+    expect(JSON.parse(r.stdout)).toEqual({
+      deploy: [{ ParameterKey: 'StageName', UsePreviousValue: true }, { ParameterKey: 'RewriteRules', ParameterValue: 'rules: [x]' }],
+      guided: 'Prod',
+    });
+  });
+
   it('Existence checks: sam deploy with the ECR repository ARNs', () => {
     const read = samReads('deploy', ['--parameter-overrides', 'VerifyEcrRepositoryArns=arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', 'VerifyEcrFillPullThroughCache=true']);
     expect(read['parameter_overrides']).toEqual({ VerifyEcrRepositoryArns: 'arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/*', VerifyEcrFillPullThroughCache: 'true' });
