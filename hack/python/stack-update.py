@@ -38,6 +38,8 @@ NONE = object()
 
 
 def _sam_translate():
+    # No __pycache__ beside sam-translate.py in the checkout.
+    sys.dont_write_bytecode = True
     spec = importlib.util.spec_from_file_location("sam_translate", os.path.join(HERE, "sam-translate.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
