@@ -186,10 +186,10 @@ describe('a parameter change replaces nothing of the webhook (README, "Updating 
   });
 
   it('a changed AlarmEmail replaces the subscription only (a first one is created)', () => {
-    const [first, other] = ['', 'platform@example.com'].map((from) => CHANGES.findIndex((c) => c.parameter === 'AlarmEmail' && (c.base['AlarmEmail'] ?? '') === from));
-    const [created, dropped] = resultsOf(first ?? -1);
+    const from = (address: string): number => CHANGES.findIndex((c) => c.parameter === 'AlarmEmail' && (c.base['AlarmEmail'] ?? '') === address);
+    const [created, dropped] = resultsOf(from(''));
     expect([created.replaced, created.enabled, dropped.replaced, dropped.disabled]).toEqual([{}, ['AlarmEmailSubscription'], {}, ['AlarmEmailSubscription']]);
-    for (const u of resultsOf(other ?? -1)) expect(u.replaced).toEqual({ AlarmEmailSubscription: ['Endpoint'] });
+    for (const u of resultsOf(from('platform@example.com'))) expect(u.replaced).toEqual({ AlarmEmailSubscription: ['Endpoint'] });
   });
 });
 
@@ -198,29 +198,29 @@ describe('upgrading a stack of an earlier template keeps the webhook URL, its fu
   const FIRST_SSM_TOKEN = join(FIXTURES, 'templates', 'template-e6fb6f0.yaml');
   // `sam deploy` keeps the value of each parameter it is not given: the same on both sides.
   const EVERYTHING_ON = { StageName: 'Dev', EnableAlarms: 'true', AlarmEmail: 'oncall@example.com', EnableDashboard: 'true', EnableAccessLogs: 'true', EndpointType: 'PRIVATE', VpcEndpointIds: VPCE, ReservedConcurrency: '5', Tracing: 'Active' };
-  const comparisons: Comparison[] = [
-    { old: OLDEST, new: TEMPLATE, oldParameters: {}, newParameters: {} },
-    { old: OLDEST, new: TEMPLATE, oldParameters: { StageName: 'Dev' }, newParameters: { StageName: 'Dev' } },
-    { old: FIRST_SSM_TOKEN, new: TEMPLATE, oldParameters: {}, newParameters: {} },
-    { old: FIRST_SSM_TOKEN, new: TEMPLATE, oldParameters: EVERYTHING_ON, newParameters: EVERYTHING_ON },
-  ];
+  const ROWS = [
+    { label: 'the first release, its defaults', old: OLDEST, parameters: {} },
+    { label: 'the first release, StageName Dev', old: OLDEST, parameters: { StageName: 'Dev' } },
+    { label: 'the first SSM token template, its defaults', old: FIRST_SSM_TOKEN, parameters: {} },
+    { label: 'the first SSM token template, every feature on', old: FIRST_SSM_TOKEN, parameters: EVERYTHING_ON },
+  ] as const;
   let results: Update[] | undefined;
-  const resultOf = (i: number): Update => {
-    results ??= updates(comparisons);
-    const u = results[i];
-    if (u === undefined) throw new Error(`no result for comparison ${String(i)}`);
+  const resultOf = (label: string): Update => {
+    results ??= updates(ROWS.map((r) => ({ old: r.old, new: TEMPLATE, oldParameters: r.parameters, newParameters: r.parameters })));
+    const u = results[ROWS.findIndex((r) => r.label === label)];
+    if (u === undefined) throw new Error(`no result for ${label}`);
     return u;
   };
 
-  it.each([0, 1])('from the first release (comparison %i): nothing replaced; the secret goes (README, "Upgrading": a new token)', (i) => {
-    const u = resultOf(i);
+  it.each(ROWS.filter((r) => r.old === OLDEST).map((r) => r.label))('from %s: nothing replaced; the secret goes (README, "Upgrading": a new token)', (label) => {
+    const u = resultOf(label);
     expect(u.replaced).toEqual({});
     expect(u.removed.filter((id) => !isDeployment(id))).toEqual(['WebhookTokenSecret']);
     for (const id of KEPT.filter((k) => !k.startsWith('WebhookToken'))) expect([id, u.added.includes(id)]).toEqual([id, false]);
   });
 
-  it.each([2, 3])('from the first template with the SSM token (comparison %i): nothing replaced, the token resource and its function kept', (i) => {
-    const u = resultOf(i);
+  it.each(ROWS.filter((r) => r.old === FIRST_SSM_TOKEN).map((r) => r.label))('from %s: nothing replaced, the token resource and its function kept', (label) => {
+    const u = resultOf(label);
     expect(u.replaced).toEqual({});
     // Its one metric filter became one per rule slot, on the same log group and metric.
     expect(u.removed.filter((id) => !isDeployment(id))).toEqual(['RewritesByRuleMetricFilter']);
