@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # jest -t: the titles of the version-sensitive scenarios (README, Supported Kubernetes versions).
-E2E_VERSION_SUBSET='1\. demo|12c\.|V3\.|V4\.|A5\.|F1\.|webhook-config|the Helm chart'
+E2E_VERSION_SUBSET='1\. demo|P0\.|12c\.|V3\.|V4\.|A5\.|F1\.|webhook-config|the Helm chart'
 
 T0=$(date +%s)
 stage() {
