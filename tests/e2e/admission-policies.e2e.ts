@@ -279,4 +279,37 @@ describe('beside MutatingAdmissionPolicies', () => {
       await env.stopServe(serve);
     }
   });
+
+  scenario(env, "P6. a MAP (IfNeeded) that rewrites the webhook's result to an image no rule matches wins; the warning and the annotation say what the webhook did", async () => {
+    const ns = 'policies-redirect';
+    await kubectl.createNamespace(ns);
+    const spec = {
+      matchConstraints: podRules(['CREATE', 'UPDATE']),
+      failurePolicy: 'Fail',
+      reinvocationPolicy: 'IfNeeded',
+      mutations: [
+        {
+          patchType: 'ApplyConfiguration',
+          applyConfiguration: { expression: "Object{spec: Object.spec{containers: object.spec.containers.filter(c, c.image.startsWith('asia.gcr.io/')).map(c, Object.spec.containers{name: c.name, image: 'eu.gcr.io/' + c.image.substring(12)})}}" },
+        },
+      ],
+    };
+    try {
+      await kubectl.ok(['apply', '-f', '-'], { input: policy('e2e-redirect', ns, spec) });
+      await untilEffective(ns, podManifest('probe', { app: 'asia.gcr.io/e2e/app:1' }), (p) => p.spec.containers[0]?.image === 'eu.gcr.io/e2e/app:1');
+      const mark = env.serve.mark();
+      const created = await kubectl.ok(['-n', ns, 'run', 'web', '--image=gcr.io/e2e/web:1']);
+      expect(warnings(created.stderr)).toEqual([rewrote('containers[web]', 'gcr.io/e2e/web:1', 'asia.gcr.io/e2e/web:1', 'gcr')]);
+      const stored = await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'web']);
+      expect({ images: imagesOf(stored.spec), originals: originals(stored.metadata.annotations) }).toEqual({ images: { 'containers/web': 'eu.gcr.io/e2e/web:1' }, originals: { 'containers/web': 'gcr.io/e2e/web:1' } });
+      // The MAP ran again after the webhook's change, and the webhook, called again, found nothing to rewrite.
+      const reviews = await eventually('2 reviews of web', { timeoutMs: 10_000 }, () => {
+        const lines = env.serve.lines(mark).filter((l) => l.message === 'admission reviewed' && l['namespace'] === ns && l['name'] === 'web');
+        return Promise.resolve(lines.length >= 2 ? done(lines) : notYet(`${lines.length} line(s)`));
+      });
+      expect(reviews.map((l) => l['rewrites'])).toEqual([1, 0]);
+    } finally {
+      await deletePolicies('e2e-redirect');
+    }
+  });
 });
