@@ -312,4 +312,57 @@ describe('beside MutatingAdmissionPolicies', () => {
       await deletePolicies('e2e-redirect');
     }
   });
+
+  scenario(env, 'P7. a MAP (IfNeeded) naming its sidecar and upstream image at every call: each re-apply of the Deployment changes nothing, and the API server refuses the second audit annotation', async () => {
+    const ns = 'policies-reapply';
+    await kubectl.createNamespace(ns);
+    const spec = {
+      matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
+      failurePolicy: 'Fail',
+      reinvocationPolicy: 'IfNeeded',
+      mutations: [
+        {
+          patchType: 'ApplyConfiguration',
+          applyConfiguration: { expression: 'Object{spec: Object.spec{template: Object.spec.template{spec: Object.spec.template.spec{containers: [Object.spec.template.spec.containers{name: "log", image: "gcr.io/e2e/log:1"}]}}}}' },
+        },
+      ],
+    };
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'gcr.io/e2e/web:1' }] } } },
+    });
+    try {
+      await kubectl.ok(['apply', '-f', '-'], { input: policy('e2e-reapply', ns, spec) });
+      await eventually('the MAP in effect', { timeoutMs: 60_000 }, async () => {
+        const created = await kubectl.json(deployment, ['-n', ns, 'create', '--dry-run=server', '-f', '-'], { input: manifest });
+        return created.spec.template.spec.containers.length === 2 ? done(undefined) : notYet('no sidecar');
+      });
+      await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+      const stored = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+      const expected = {
+        images: { 'containers/web': 'asia.gcr.io/e2e/web:1', 'containers/log': 'asia.gcr.io/e2e/log:1' },
+        originals: { 'containers/web': 'gcr.io/e2e/web:1', 'containers/log': 'gcr.io/e2e/log:1' },
+      };
+      expect({ images: imagesOf(stored.spec.template.spec), originals: originals(stored.metadata.annotations) }).toEqual(expected);
+      // The re-apply: the first call puts both images back to the stored rewrites (the annotation
+      // stays as stored), the MAP puts its image back again, and the second call, which cannot tell
+      // it is one (docs/design.md, "The admission answer"), writes a shorter `rewrites` list: the
+      // API server keeps the first and logs the refusal. Nothing else is lost.
+      const mark = env.apiserverLog.mark();
+      const applied = await kubectl.ok(['-n', ns, 'apply', '-f', '-'], { input: manifest });
+      expect(warnings(applied.stderr)).toEqual([rewrote('containers[web]', 'gcr.io/e2e/web:1', 'asia.gcr.io/e2e/web:1', 'gcr'), rewrote('containers[log]', 'gcr.io/e2e/log:1', 'asia.gcr.io/e2e/log:1', 'gcr')]);
+      const after = await kubectl.json(deployment, ['-n', ns, 'get', 'deployment', 'web']);
+      expect({ images: imagesOf(after.spec.template.spec), originals: originals(after.metadata.annotations), generation: after.metadata.generation }).toEqual({ ...expected, generation: stored.metadata.generation });
+      const refused = await eventually('the refusal in the API server log', { timeoutMs: 10_000 }, () => {
+        const lines = env.apiserverLog.text(mark).split('\n').filter((l) => l.includes('Failed to set admission audit annotation'));
+        return Promise.resolve(lines.length > 0 ? done(lines) : notYet('no line'));
+      });
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toContain('image-rewriter.image-rewriter.io/rewrites to [{"container":"containers/log"');
+    } finally {
+      await deletePolicies('e2e-reapply');
+    }
+  });
 });
