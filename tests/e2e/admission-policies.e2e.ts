@@ -246,6 +246,11 @@ describe('beside MutatingAdmissionPolicies', () => {
         images: { ...mapped, 'containers/short': 'mirror.example.com/hub/library/nginx:1.27', 'containers/upper': 'asia.gcr.io/e2e/x:1' },
         originals: { 'containers/short': 'nginx:1.27', 'containers/upper': 'GCR.IO/e2e/x:1' },
       });
+
+      // An UPDATE (CREATE only in the MAP): a new upstream image stays, where the webhook rewrites it.
+      for (const ns of [alone, beside]) await kubectl.ok(['-n', ns, 'set', 'image', 'pod/web', 'full=docker.io/library/nginx:1.28']);
+      const [aloneImage, besideImage] = await Promise.all([alone, beside].map(async (ns) => imagesOf((await kubectl.json(pod, ['-n', ns, 'get', 'pod', 'web'])).spec)['containers/full']));
+      expect({ alone: aloneImage, beside: besideImage }).toEqual({ alone: 'docker.io/library/nginx:1.28', beside: 'mirror.example.com/hub/library/nginx:1.28' });
     } finally {
       await deletePolicies('mirror-prefixes');
     }
