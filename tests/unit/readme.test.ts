@@ -690,28 +690,34 @@ describe('README Costs per million admissions, the arithmetic', () => {
   const costs = (readme.split('\n### Costs per million admissions\n')[1]?.split('\n## ')[0] ?? '').replace(/\s+/g, ' ');
   const num = (s: string | undefined): number => Number((s ?? '').replace(/,/g, ''));
   const requests = [...costs.matchAll(/\| ([^|]+?) requests \| ([\d,]+) × \$([\d.]+) \/ ([\d,]+) \| \$([\d.]+) \|/g)];
-  const compute = [...costs.matchAll(/\| Lambda compute, (\d+) ms \| ([\d,]+) × ([\d.]+) s × ([\d.]+) GB = ([\d,]+) GB-s × \$([\d.]+) \| \$([\d.]+) \|/g)];
+  const compute = [...costs.matchAll(/\| Lambda compute, ([^|]+?), (\d+) ms \| ([\d,]+) × ([\d.]+) s × ([\d.]+) GB = ([\d,]+) GB-s × \$([\d.]+) \| \$([\d.]+) \|/g)];
   it('recomputes every row, the total and the share of API Gateway', () => {
     expect(requests).toHaveLength(2);
-    expect(compute).toHaveLength(2);
+    expect(compute.map((c) => c[1])).toEqual(['warm reviews', 'cold starts']);
     for (const [, , n, price, per, total] of requests) expect(((num(n) * num(price)) / num(per)).toFixed(2)).toBe(total);
-    for (const [, ms, n, s, gb, gbs, price, total] of compute) {
+    for (const [, , ms, n, s, gb, gbs, price, total] of compute) {
       expect(num(s) * 1000).toBeCloseTo(num(ms), 9);
       expect(num(n) * num(s) * num(gb)).toBeCloseTo(num(gbs), 6);
       const cost = num(gbs) * num(price);
       expect(Math.abs(cost - num(total)) / cost).toBeLessThan(0.05);
     }
-    const fixed = requests.reduce((a, r) => a + num(r[5]), 0);
-    const [low, high] = compute.map((c) => fixed + num(c[5]) * num(c[6]));
-    expect(costs).toContain(`**total** | | **$${low?.toFixed(2)} to $${high?.toFixed(2)}**`);
+    const sum = [...requests.map((r) => num(r[5])), ...compute.map((c) => num(c[6]) * num(c[7]))].reduce((a, b) => a + b, 0);
+    expect(costs).toContain(`**total** | | **$${sum.toFixed(2)}**`);
     const gateway = num(requests.find((r) => r[1] === 'API Gateway REST')?.[5]);
     const share = Number(/API Gateway is over (\d+)% of it/.exec(costs)?.[1]);
-    expect(gateway / (high ?? Infinity)).toBeGreaterThan(share / 100);
+    expect(gateway / sum).toBeGreaterThan(share / 100);
   });
-  it('bills the measured duration rounded up to the millisecond, as Lambda does', () => {
-    const [, , most, billed] = /p50 ([\d.]+) to ([\d.]+) ms over several runs\) is billed as (\d+) ms/.exec(costs) ?? [];
-    expect(Math.ceil(num(most))).toBe(num(billed));
-    expect(compute.map((c) => c[1])).toContain(billed);
+  it('bills the measured warm duration and cold start at 256 MB, the template default, rounded up', () => {
+    const [, low, high, billed] = /billed ([\d.]+) to ([\d.]+) ms on average over several runs .*?: (\d+) ms below/.exec(costs) ?? [];
+    expect(num(low)).toBeLessThan(num(high));
+    expect(Math.ceil(num(high))).toBe(num(billed));
+    expect(compute[0]?.[2]).toBe(billed);
+    const [, cold] = /the token in SSM as the template deploys it, about ([\d.]+) s/.exec(costs) ?? [];
+    expect(num(compute[1]?.[4])).toBe(num(cold));
+    const [, perHundred] = /one cold start per ([\d,]+) admissions/.exec(costs) ?? [];
+    expect(num(compute[1]?.[3]) * num(perHundred)).toBe(num(compute[0]?.[3]));
+    expect(costs).toContain('arm64, 256 MB');
+    expect(readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8')).toMatch(/^ {2}MemorySize:\n(?: {4}.*\n)*? {4}Default: '256'$/m);
   });
   it('adds up the log volume per review and prices it at $0.50 per GB', () => {
     const [, total, line, emf, platform] = /about ([\d.]+) KB per review at `LogLevel=INFO` \(the review's line about ([\d.]+) KB and the EMF document about ([\d.]+) KB .*?`REPORT` lines about ([\d.]+) KB\)/.exec(costs) ?? [];

@@ -569,6 +569,21 @@ describe('template.yaml: every value a numeric setting admits, the function acce
     expect(admitted.filter((v) => !/^[1-9][0-9]*$/.test(v) || Number(v) < 128 || Number(v) > 10240)).toEqual([]);
   });
 
+  // The default's reason is measured, not assumed: it said "256 MB keeps cold starts short", but
+  // under Lambda's CPU share a cold start at 256 MB takes several times longer than at 512 MB and
+  // up; 256 MB is the cheapest per admission (docs/performance.md, "Lambda memory size, measured
+  // under its CPU share").
+  it("MemorySize: its description gives the measured reason for the default and where it is measured", () => {
+    const text = template.Parameters['MemorySize']?.['Description'];
+    const description = typeof text === 'string' ? text : '';
+    expect(template.Parameters['MemorySize']?.['Default']).toBe('256');
+    expect(description).not.toMatch(/keeps cold starts short/);
+    expect(description).toMatch(/256 MB is\s+the cheapest per admission measured/);
+    const section = 'Lambda memory size, measured under its CPU share';
+    expect(description.replace(/\s+/g, ' ')).toContain(`docs/performance.md, "${section}"`);
+    expect(readFileSync(join(REPO_ROOT, 'docs', 'performance.md'), 'utf8')).toContain(`\n## ${section}\n`);
+  });
+
   // HasReservedConcurrency compares the value's text with 0, as Fn::Equals does: a Number parameter
   // took "0.0" or "00" (they are 0), the condition found them unequal, and the function got a
   // reservation of 0, which throttles every invocation: each Pod admitted unrewritten.
