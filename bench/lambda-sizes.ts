@@ -72,6 +72,7 @@ function makeCgroup(c: CpuController, name: string, quotaUs: number): string {
 const cgroups: string[] = [];
 /** Every emulator started and not yet stopped: killed (their process groups) on Ctrl-C, before the cgroups go. */
 const running = new Set<ChildProcess>();
+const ctrlC = { interrupted: false };
 function removeCgroups(): void {
   for (const dir of cgroups.splice(0)) {
     for (let i = 0; i < 50; i++) {
@@ -132,8 +133,18 @@ interface Env {
   stop(): Promise<void>;
 }
 
+/** Kill an emulator and its runtime (its own process group); nothing when they are gone already. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already exited
+  }
+}
+
 /** The emulator in `cgroup`, its runtime started with the heap flags of `memoryMb` (lazily, at the first invocation). */
 async function startEnv(tools: Tools, cgroup: string, memoryMb: number, fnEnv: Record<string, string>): Promise<Env> {
+  if (ctrlC.interrupted) throw new Error('interrupted');
   const [invokePort, runtimePort] = [await freePort(), await freePort()];
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -195,9 +206,9 @@ async function startEnv(tools: Tools, cgroup: string, memoryMb: number, fnEnv: R
     },
     stop: async () => {
       agent.destroy();
-      if (child.pid !== undefined && child.exitCode === null) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        process.kill(-child.pid, 'SIGKILL');
+        killGroup(child);
         await exited;
       }
     },
@@ -379,11 +390,16 @@ function skip(why: string): void {
   process.stderr.write(`bench:sizes skipped: ${why}. It runs the function under a cgroup CPU quota per memory size (docs/performance.md, "Lambda memory size, measured under its CPU share").\n`);
 }
 
+// Ctrl-C: the emulators are killed, so the run fails where it is and its `finally` blocks stop
+// moto, remove the cgroups and the temporary folder.
 process.once('SIGINT', () => {
-  for (const child of running) if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  setTimeout(() => {
-    removeCgroups();
-    process.exit(130);
-  }, 200);
+  ctrlC.interrupted = true;
+  for (const child of running) killGroup(child);
 });
-await main();
+try {
+  await main();
+} catch (e) {
+  if (!ctrlC.interrupted) throw e;
+  process.stderr.write('bench:sizes interrupted\n');
+  process.exitCode = 130;
+}
