@@ -6,7 +6,7 @@
  * and the warm REPORT Duration of every review (1- and 5-container Pods, the demo's event); then
  * the bill per million admissions. Needs root and a writable cgroup CPU controller; skips otherwise.
  * docs/performance.md, "Lambda memory size, measured under its CPU share".
- *   npm run bench:sizes [-- --sizes=128,256,512,1024,1769 --cold=10 --warm=300 --moto --moto-sizes=256,512]
+ *   npm run bench:sizes [-- --sizes=128,256,512,1024,1769 --cold=10 --warm=300 --large=1000,5000,16000,28000 --moto --moto-sizes=256,512]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { manyImagesReview } from '../tests/helpers/admission-review.js';
 import { handlerProblemFor, restEvent, WEBHOOK_TOKEN } from './lib/inprocess.js';
 import { BENCH_ENV, BENCH_RULES_JSON, Variants, workload, type Variant } from './lib/workloads.js';
 import { cpuQuotaUs, CPU_PERIOD_US, findCpuController, formatBurstTable, formatTable, lambdaNodeMemoryArgs, parseRieOutput, percentile, type CpuController, type SizeRow } from './lib/lambda-sizes.js';
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     moto: { type: 'boolean', default: false },
     'moto-sizes': { type: 'string', default: '256,512' },
     'timeout-seconds': { type: 'string', default: '5' },
+    large: { type: 'string', default: '1000,5000,16000,28000' },
   },
 });
 const sizes = args.sizes.split(',').map(Number);
@@ -264,6 +266,37 @@ async function coldStart(tools: Tools, cgroup: string, memoryMb: number, fnEnv: 
   }
 }
 
+/**
+ * The largest reviews at each size: Pods of `--large` containers, each a 160-character gcr.io image
+ * the rules rewrite (28,000: a 5.5 MB event, near Lambda's 6 MB request quota; its answer would pass
+ * the 6 MB response quota, so it is answered unchanged). Lambda stops an environment whose memory
+ * passes its size (the admission then fails open): the emulator does not, so the peak is compared here.
+ */
+async function largeObjects(tools: Tools, cgroupOf: (mb: number) => string, fnEnv: Record<string, string>): Promise<void> {
+  const counts = args.large.split(',').filter((c) => c !== '').map(Number);
+  if (counts.length === 0) return;
+  const lines = ['| MB | containers | event | answer | Duration | peak RSS |', '| ---: | ---: | ---: | --- | ---: | ---: |'];
+  for (const mb of sizes) {
+    const env = await startEnv(tools, cgroupOf(mb), mb, fnEnv);
+    try {
+      await env.invoke(nextEvent(1).event);
+      for (const count of counts) {
+        const event = { ...(toEvent('{}') as Record<string, unknown>), body: JSON.stringify(manyImagesReview(count, 160)) };
+        const r = await env.invoke(event);
+        const answer = r.status !== 200 ? `status ${r.status}` : r.body.includes('over Lambda') ? 'unchanged (over 6 MB)' : `patched, ${(r.body.length / 1e6).toFixed(2)} MB`;
+        const duration = parseRieOutput(env.output()).reports.at(-1)?.durationMs ?? Number.NaN;
+        const rss = env.peakRssMb();
+        lines.push(`| ${mb} | ${count} | ${(JSON.stringify(event).length / 1e6).toFixed(2)} MB | ${answer} | ${duration.toFixed(0)} ms | ${rss.toFixed(0)} MB${rss > mb ? ' (over)' : ''} |`);
+      }
+    } finally {
+      await env.stop();
+    }
+    progress(`large objects, ${mb} MB (load ${load().toFixed(2)})`);
+  }
+  largeTable = lines.join('\n');
+}
+let largeTable = '';
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
     skip('it needs root, to make cgroups');
@@ -342,6 +375,7 @@ async function main(): Promise<void> {
     } finally {
       for (const env of envs.values()) await env.stop();
     }
+    await largeObjects(tools, cgroupOf, inline);
     const timeoutMs = Number(args['timeout-seconds']) * 1000;
     const table: SizeRow[] = sizes.map((mb) => {
       const r = rows.get(mb);
@@ -349,7 +383,8 @@ async function main(): Promise<void> {
     });
     process.stdout.write(
       `\nToken inline; warm: ${WARM} invocations per size after ${WARM_UP} (1-container Pod, 5-container Pod, the demo's event in turn), each environment called at most once per ${PACE_MS} ms; timeout ${timeoutMs} ms.\n\n${formatTable(table, timeoutMs)}\n` +
-        `\nThe same environments, ${WARM} invocations back to back:\n\n${formatBurstTable(table)}\n`,
+        `\nThe same environments, ${WARM} invocations back to back:\n\n${formatBurstTable(table)}\n` +
+        (largeTable === '' ? '' : `\nThe largest reviews, one fresh environment per size (peak RSS: the most, up to each review):\n\n${largeTable}\n`),
     );
 
     if (args.moto) {
