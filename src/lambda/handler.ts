@@ -13,9 +13,8 @@
  * - 400 `{"message"}` with a fixed message for a body that is not an AdmissionReview (never echoed);
  * - 401 `{"message":"unauthorized"}` when `token` is set and is not the last path segment (during a
  *   rotation either of its two tokens is; a review called with the previous one logs `previousToken`);
- * - 405 for methods other than POST (GET `/healthz` answers 200 `{"status":"ok"}` when good rules
- *   are in force, at once even while a refresh is due, 503 otherwise, without a token: for `serve`
- *   and probes);
+ * - 405 for methods other than POST (GET `/healthz`, after an HTTP API stage's name, answers 200 `{"status":"ok"}` when good
+ *   rules are in force, at once even while a refresh is due, 503 otherwise, without a token: for `serve` and probes);
  * - 500 `{"message":"internal error"}` for anything unexpected, logged, never thrown to the runtime.
  */
 import type { Context } from 'aws-lambda';
@@ -114,6 +113,8 @@ export interface HttpRequest {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** A payload 2.0 path without its HTTP API stage: one but `$default` starts the path (`/prod/healthz`); a REST path has none. */
+const withoutStage = (path: string, stage = '$default'): string => (stage !== '$default' && stage !== '' && `${path}/`.startsWith(`/${stage}/`) ? path.slice(stage.length + 1) || '/' : path);
 
 /** Recognize the event by its shape; undefined when it is none of the three. */
 export function parseEvent(event: unknown): HttpRequest | undefined {
@@ -131,7 +132,7 @@ export function parseEvent(event: unknown): HttpRequest | undefined {
     const method = str(http?.['method']);
     const path = str(event['rawPath']) ?? str(http?.['path']);
     if (method === undefined || path === undefined) return undefined;
-    return { shape: 'v2', method: method.toUpperCase(), path, sourceIp: str(http?.['sourceIp']), pathToken, body: text, base64 };
+    return { shape: 'v2', method: method.toUpperCase(), path: withoutStage(path, str(rc?.['stage'])), sourceIp: str(http?.['sourceIp']), pathToken, body: text, base64 };
   }
   const method = str(event['httpMethod']);
   const path = str(event['path']);

@@ -138,6 +138,34 @@ describe('the sample events', () => {
     expect(reviewDocs(obs)).toEqual([]);
   });
 
+  // An HTTP API stage other than $default puts its name first in rawPath and http.path.
+  it.each([
+    { stage: 'prod', path: '/prod/healthz', status: 200 },
+    { stage: '$default', path: '/healthz', status: 200 },
+    { stage: 'prod', path: '/prodx/healthz', status: 401 },
+    { stage: 'prod', path: '/healthz/prod', status: 401 },
+  ])('HTTP API stage $stage: GET $path answers $status', async ({ stage, path, status }) => {
+    const { invoke, obs } = setup();
+    const event = loadEvent('httpapi-pod-v1.json');
+    const requestContext = event['requestContext'] as JsonObject;
+    const http = { ...(requestContext['http'] as JsonObject), method: 'GET', path };
+    const result = await invoke({ ...event, body: undefined, routeKey: '$default', rawPath: path, pathParameters: undefined, requestContext: { ...requestContext, stage, http } });
+    expect(result.statusCode).toBe(status);
+    if (status === 200) {
+      expect(json(result)).toEqual({ status: 'ok' });
+      expect(obs.logs().filter((l) => l['message'] === 'request rejected')).toEqual([]);
+    }
+  });
+
+  it('answers a review through an HTTP API stage other than $default', async () => {
+    const { invoke } = setup();
+    const event = loadEvent('httpapi-pod-v1.json');
+    const requestContext = event['requestContext'] as JsonObject;
+    const path = `/prod/mutate/${EVENT_TOKEN}`;
+    const result = await invoke({ ...event, rawPath: path, pathParameters: undefined, requestContext: { ...requestContext, stage: 'prod', http: { ...(requestContext['http'] as JsonObject), path } } });
+    expect(result.statusCode).toBe(200);
+  });
+
   it('answers a bad body with the fixed message', async () => {
     const { invoke } = setup();
     expect(json(await invoke(loadEvent('rest-bad-body.json')))).toEqual({ message: MESSAGES.notJson });
