@@ -80,8 +80,8 @@ interface PrimaryMessage {
  * The last good rules, shared (SharedRules): every worker tells the primary the text of each rules
  * document it loads (`rules-good`, when it changed; at most MAX_RULES_DOCUMENT_BYTES, the most a
  * valid one has), and the primary keeps the latest told, one copy. A replacement whose rules file
- * gives no good rules at its start (made invalid, or unreadable, since the others loaded it) asks
- * for it (`rules-fallback-request`) and serves it, validated again, until the file is valid again;
+ * (or SSM parameter) gives no good rules at its start (made invalid, or unreadable, since the others
+ * loaded it) asks for it (`rules-fallback-request`) and serves it, validated again, until the file is valid again;
  * without it, it could not start, and once every worker had died nothing listened.
  */
 interface RulesGoodMessage {

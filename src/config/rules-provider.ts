@@ -64,6 +64,8 @@ export interface SsmRulesOptions extends ProviderDeps {
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
   readonly timeoutMs?: number;
+  /** `serve --workers`: the rules shared with the other workers, as for a file (SharedRules). */
+  readonly shared?: SharedRules;
 }
 
 /** Rules from an SSM parameter, re-read after `ttlSeconds`; the document is compiled only when its text changed. */
@@ -76,7 +78,13 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
   const retryBase = options.retryBaseMs ?? RETRY_BASE_MS;
   const retryMax = Math.min(options.retryMaxMs ?? RETRY_MAX_MS, ttlMs);
   const timeoutMs = options.timeoutMs ?? READ_TIMEOUT_MS;
-  const engine = refreshEngine(`ssm:${name}`, options, { ok: false, reason: `rules parameter ${name} has not been read yet` });
+  const { shared } = options;
+  const source = `ssm:${name}`;
+  const hooks = shared === undefined ? {} : { loaded: (text: string) => { shared.loaded(source, text); } };
+  const engine = refreshEngine(source, options, { ok: false, reason: `rules parameter ${name} has not been read yet` }, hooks);
+  // A replacement worker whose first read gives no good rules (the parameter unreachable, or made
+  // invalid, since the others read it) serves the others' last good ones, as with a file.
+  let askOthers = shared?.lastGood;
   let nextReadAt = Number.NEGATIVE_INFINITY;
   // When nextReadAt was set: a clock read before it was stepped back (NTP, a Lambda environment
   // thawed with its clock corrected), and the wait would have grown by the step, hours for an
@@ -145,9 +153,16 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
         const state = engine.state();
         return state.ok ? Promise.resolve(state) : inflight;
       }
-      inflight = read().finally(() => {
-        inflight = undefined;
-      });
+      inflight = read()
+        .then(async (state) => {
+          const ask = askOthers;
+          askOthers = undefined;
+          const text = state.ok || ask === undefined ? undefined : await ask(source);
+          return text === undefined || state.ok ? state : engine.fallback(text, state.reason);
+        })
+        .finally(() => {
+          inflight = undefined;
+        });
       return inflight;
     },
   };
@@ -191,8 +206,8 @@ export interface FileRules {
 /**
  * The rules a `serve --workers` worker shares with the others, through its primary
  * (src/cli/serve-workers.ts): what it loads, and, for a worker started while the others serve, the
- * last good document they loaded, taken when the file cannot give good rules at its start (made
- * invalid, or unreadable, since they loaded it).
+ * last good document they loaded, taken when the file (or the SSM parameter) cannot give good rules
+ * at its start (made invalid, or unreadable, since they loaded it).
  */
 export interface SharedRules {
   /** Told the text of each document of `source` that becomes the rules in force. */

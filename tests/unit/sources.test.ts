@@ -1027,6 +1027,37 @@ describe('fileRules and a token file', () => {
       expect((await (await fileRules(path, { ...none, env: {}, shared: sharing(undefined).shared })).provider.current()).ok).toBe(false);
       expect(none.logs().map((l) => l['message'])).toEqual(['rules document is invalid']);
     });
+
+    // With the rules in SSM, a replacement started while the parameter could not be read (or was
+    // made invalid) exited 2, again and again, as with a file before.
+    describe('rules in SSM', () => {
+      const source = `ssm:${NAME}`;
+      const ssmShared = (shared: SharedRules, obs: Captured) => ssmRules({ client: new SSMClient({ region: 'us-west-2' }), name: NAME, ttlSeconds: 60, env: {}, ...obs, shared });
+
+      it.each([
+        { desc: 'cannot be read', setup: () => ssm.on(GetParameterCommand).rejects(new Error('throttled')), because: `rules parameter ${NAME} could not be read` },
+        { desc: 'is invalid', setup: () => ssm.on(GetParameterCommand).resolves(parameter(BAD, 7)), because: `rules document ${source} version 7 is invalid` },
+      ])('a first read whose parameter $desc takes the last good rules given, stale', async ({ setup, because }) => {
+        setup();
+        const obs = captureObservability();
+        const { told, asked, shared } = sharing(GOOD);
+        const provider = ssmShared(shared, obs);
+        expect(rewrite(await provider.current(), 'gcr.io/x')).toBe('asia.gcr.io/x');
+        expect(asked).toEqual([source]);
+        expect(told).toEqual([]);
+        expect(provider.stale?.()).toBe(true);
+        expect(obs.logs().at(-1)).toMatchObject({ level: 'WARN', message: 'using the last good rules of the other workers', source, because: expect.stringContaining(because) });
+      });
+
+      it('tells each document loaded, and asks for nothing after a good first read', async () => {
+        ssm.on(GetParameterCommand).resolves(parameter(GOOD2, 2));
+        const obs = captureObservability();
+        const { told, asked, shared } = sharing(GOOD);
+        expect(rewrite(await ssmShared(shared, obs).current(), 'gcr.io/x')).toBe('eu.gcr.io/x');
+        expect(asked).toEqual([]);
+        expect(told).toEqual([GOOD2]);
+      });
+    });
   });
 
   it('a followed file replaced by a named pipe: the check neither blocks nor reads it, says so once, keeps the last good rules, and reads the file put back', async () => {
