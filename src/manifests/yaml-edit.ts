@@ -129,7 +129,11 @@ export class DocumentEditor {
     for (const t of tokens) {
       if (isAlias(node)) node = node.resolve(this.doc);
       if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === t);
+        // A key may be an alias of a scalar key (`*k : gcr.io/app:1`), read as that scalar (kubectl too).
+        const pair = node.items.find((p) => {
+          const key = isAlias(p.key) ? p.key.resolve(this.doc) : p.key;
+          return isScalar(key) && String(key.value) === t;
+        });
         if (pair === undefined) return undefined;
         node = pair.value;
       } else if (isSeq(node) && /^(0|[1-9]\d*)$/.test(t)) {

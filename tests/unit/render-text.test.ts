@@ -137,6 +137,13 @@ describe('an image whose anchor a field the webhook leaves alone uses too', () =
   });
 });
 
+describe('a key that is an alias of another key (`*k : value`), which kubectl reads as that key', () => {
+  it('rewrites the image under it: render stopped with "not found in the YAML text" where kubectl and audit -f read the image', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  &c containers:\n  - name: a\n    &k image: gcr.io/a:1\n  - name: b\n    *k : gcr.io/b:1\n  initContainers:\n  - {name: i, *k : gcr.io/i:1}\n';
+    expect(render(text)).toBe(text.replace('gcr.io/a:1', 'asia.gcr.io/a:1').replace('gcr.io/b:1', 'asia.gcr.io/b:1').replace('gcr.io/i:1', 'asia.gcr.io/i:1'));
+  });
+});
+
 describe('lines added at the end of a text without a final newline', () => {
   it('come after a newline each: no empty line between two blocks that end there, and still no final newline', () => {
     const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
