@@ -17,6 +17,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject, RequestContext
 import { own, printableClipped } from '../core/json.js';
 import { describeSystemError } from '../config/system-error.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
+import { applyTokenFile, noteTokenFiles } from './kubeconfig-token-file.js';
 
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
 export class ListError extends Error {
@@ -137,6 +138,7 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     } catch (e) {
       throw new ListError(`cannot load the kubeconfig ${only}: ${loadFailure(e)}`);
     }
+    noteTokenFiles(kc, only);
     return;
   }
   const configs: KubeConfig[] = [];
@@ -151,6 +153,7 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     } catch (e) {
       throw new ListError(`cannot load the kubeconfig ${path} (from KUBECONFIG): ${loadFailure(e)}`);
     }
+    noteTokenFiles(one, path);
     configs.push(one);
   }
   if (!found) throw new ListError(`cannot load the kubeconfig: none of the files KUBECONFIG names exists (${paths.join(delimiter)})`);
@@ -298,8 +301,11 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   const { paths, fromEnv } = kubeconfigPaths(options);
-  if (paths.length > 0) loadKubeconfig(kc, paths, fromEnv, () => new k8s.KubeConfig());
-  else if (options.env['KUBERNETES_SERVICE_HOST'] !== undefined && options.env['KUBERNETES_SERVICE_PORT'] !== undefined) {
+  if (paths.length > 0) {
+    loadKubeconfig(kc, paths, fromEnv, () => new k8s.KubeConfig());
+    const tokenFailure = applyTokenFile(kc);
+    if (tokenFailure !== undefined) throw new ListError(tokenFailure);
+  } else if (options.env['KUBERNETES_SERVICE_HOST'] !== undefined && options.env['KUBERNETES_SERVICE_PORT'] !== undefined) {
     try {
       kc.loadFromCluster();
     } catch (e) {

@@ -337,6 +337,31 @@ describe('audit of a live cluster (fake API server)', () => {
     expect(alone).toEqual({ code: 2, out: '', err: `error: the kubeconfig ${empty} has no current cluster\n` });
   });
 
+  // client-node reads only token (and a token-file kubectl ignores): audit called anonymously (HTTP 403 for system:anonymous) where kubectl sent the file's token.
+  it('reads a user\'s tokenFile as kubectl does: relative to the kubeconfig\'s folder, trimmed, in one file or in KUBECONFIG\'s', async () => {
+    const folder = join(pki.dir, 'token-file');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'token'), `${TOKEN}\n`);
+    const withFile = join(folder, 'kubeconfig');
+    writeFileSync(withFile, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, 'tokenFile: token'));
+    await expectListsNs2({ KUBECONFIG: withFile });
+    const io = captureIo({}, '');
+    expect(await main(['audit', '--config', RULES, '--kubeconfig', withFile, '-n', 'ns-2', '--scope', 'pods', '-o', 'json'], io)).toBe(1);
+    expect(io.err()).not.toMatch(/^error/m);
+    // The file's token wins over a token beside it (client-go's cached file token source).
+    writeFileSync(withFile, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, 'token: stale-token-0000\n    tokenFile: token'));
+    await expectListsNs2({ KUBECONFIG: withFile });
+  });
+
+  it('a tokenFile that cannot be read, and no token: exit 2, saying which file', async () => {
+    const folder = join(pki.dir, 'token-file-missing');
+    mkdirSync(folder, { recursive: true });
+    const withFile = join(folder, 'kubeconfig');
+    writeFileSync(withFile, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, 'tokenFile: absent'));
+    const r = await audit(['--kubeconfig', withFile, '-n', 'ns-2']);
+    expect(r).toEqual({ code: 2, out: '', err: `error: cannot read the tokenFile ${join(folder, 'absent')} of user auditor: no such file or directory (ENOENT)\n` });
+  });
+
   it('a server that is not a Kubernetes API server (HTML 404, a proxy\'s 502): one short line per call, never the page nor the response headers; exit 2', async () => {
     const page = `<html>\n<head><title>Not Found</title></head>\n<body>\n${'<p>nothing here</p>\n'.repeat(200)}</body>\n</html>\n`;
     for (const status of [404, 502]) {
