@@ -17,7 +17,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject, RequestContext
 import { own, printableClipped } from '../core/json.js';
 import { describeSystemError } from '../config/system-error.js';
 import { workloadTypeOfKind, type WorkloadType } from '../core/workload.js';
-import { applyTokenFile, noteTokenFiles } from './kubeconfig-token-file.js';
+import { applyTokenFile, resolveKubeconfigFiles } from './kubeconfig-files.js';
 
 /** The error of one list call, said plainly (`forbidden: User "x" cannot list resource "pods" ...`). */
 export class ListError extends Error {
@@ -138,7 +138,7 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     } catch (e) {
       throw new ListError(`cannot load the kubeconfig ${only}: ${loadFailure(e)}`);
     }
-    noteTokenFiles(kc, only);
+    resolveKubeconfigFiles(kc, only);
     return;
   }
   const configs: KubeConfig[] = [];
@@ -153,7 +153,7 @@ function loadKubeconfig(kc: KubeConfig, paths: readonly string[], fromEnv: boole
     } catch (e) {
       throw new ListError(`cannot load the kubeconfig ${path} (from KUBECONFIG): ${loadFailure(e)}`);
     }
-    noteTokenFiles(one, path);
+    resolveKubeconfigFiles(one, path);
     configs.push(one);
   }
   if (!found) throw new ListError(`cannot load the kubeconfig: none of the files KUBECONFIG names exists (${paths.join(delimiter)})`);

@@ -353,6 +353,19 @@ describe('audit of a live cluster (fake API server)', () => {
     await expectListsNs2({ KUBECONFIG: withFile });
   });
 
+  // client-node ran it from the working directory: "spawn ./get-token.sh ENOENT" on every call.
+  it('runs an exec plugin written as a relative path from the kubeconfig\'s folder, as kubectl does', async () => {
+    const folder = join(pki.dir, 'exec-plugin');
+    mkdirSync(folder, { recursive: true });
+    const credential = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: TOKEN } });
+    writeFileSync(join(folder, 'get-token.sh'), `#!/bin/sh\necho '${credential}'\n`, { mode: 0o755 });
+    const withExec = join(folder, 'kubeconfig');
+    const exec = 'exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./get-token.sh, interactiveMode: Never}';
+    writeFileSync(withExec, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, exec));
+    expect(process.cwd()).not.toBe(folder);
+    await expectListsNs2({ KUBECONFIG: withExec });
+  });
+
   it('a tokenFile that cannot be read, and no token: exit 2, saying which file', async () => {
     const folder = join(pki.dir, 'token-file-missing');
     mkdirSync(folder, { recursive: true });
