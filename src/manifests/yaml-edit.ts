@@ -289,12 +289,13 @@ export class DocumentEditor {
    * spec, then its object) get no empty line between them.
    */
   private addAtBlockEnd(token: CST.BlockMap | CST.BlockSequence, text: string, path: string): void {
-    let offset = token.offset + CST.stringify(token).length;
+    const begin = blockStart(token);
+    let offset = begin + CST.stringify(token).length;
     // A collection that ends with a comment line (`# - name: old`) holds the indentation of the
     // line after it too: the new lines go before that white space, not into the next line.
     const lineStart = this.source.lastIndexOf('\n', offset - 1) + 1;
     if (lineStart > 0 && /^[ \t]*$/.test(this.source.slice(lineStart, offset))) offset = lineStart;
-    const column = this.column(token.offset);
+    const column = this.column(begin);
     // The parser ends the block after the comment lines that follow it, also those less indented
     // than it (`# The spec` above `spec:`), which belong to what comes next: the new lines go
     // before the first of them, not between such a comment and its key. Blank lines above it stay
@@ -324,13 +325,13 @@ export class DocumentEditor {
    */
   private layoutOf(map: CST.BlockMap): { indent: number; indentSeq: boolean } {
     let [mapStep, seqStep]: (number | undefined)[] = [];
-    for (const { key, value } of map.items) {
+    for (const { start, key, value } of map.items) {
       if (key === undefined || key === null || value === undefined) continue;
-      const step = this.column(value.offset) - this.column(key.offset);
+      const step = this.column(value.offset) - this.column(propsStart(start) ?? key.offset);
       if (value.type === 'block-map' && step > 0) mapStep ??= step;
       if (value.type === 'block-seq') seqStep ??= step;
     }
-    const indent = mapStep ?? (seqStep !== undefined && seqStep > 0 ? seqStep : this.stepAbove(map.offset));
+    const indent = mapStep ?? (seqStep !== undefined && seqStep > 0 ? seqStep : this.stepAbove(blockStart(map)));
     return { indent, indentSeq: seqStep === undefined || seqStep > 0 };
   }
 
@@ -395,6 +396,20 @@ export class DocumentEditor {
     const sep = multiline ? `,${this.newline}${this.indentOf(last.start)}` : ', ';
     this.add({ offset: last.end, remove: 0, insert: sep + entry }, path);
   }
+}
+
+/**
+ * Where a block collection's text starts: before its offset when the first key has an anchor or a
+ * tag (`&c containers:`), which CST.stringify of the collection includes but its offset is after.
+ */
+function blockStart(token: CST.BlockMap | CST.BlockSequence): number {
+  const first = propsStart(token.items[0]?.start ?? []);
+  return first !== undefined && first < token.offset ? first : token.offset;
+}
+
+/** The offset of the anchor, tag or `?` before a key, on its line (the other tokens before it are its indentation). */
+function propsStart(start: readonly CST.SourceToken[]): number | undefined {
+  return start.find((t) => t.type === 'anchor' || t.type === 'tag' || t.type === 'explicit-key-ind')?.offset;
 }
 
 /** `text` with `edits` (sorted by offset, not overlapping) applied (offsets relative to `base`). */

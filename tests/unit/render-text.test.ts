@@ -144,6 +144,21 @@ describe('a key that is an alias of another key (`*k : value`), which kubectl re
   });
 });
 
+describe('a mapping whose first key has an anchor or a tag (`&n name: web`), where an entry is added', () => {
+  // The mapping's offset is after the anchor, which its text holds: its end was put that many characters
+  // too far (into the next key), and render stopped (exit 2, "cannot rewrite this document's text").
+  const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
+  const originals = `    image-rewriter.io/original-images: '{"containers/a":"gcr.io/web:1"}'\n`;
+  it.each([
+    ['kubectl\'s layout', '  - name: a\n    image: gcr.io/web:1\n', '  imagePullSecrets:\n  - name: regcred\n'],
+    ['a list indented under its key, as Helm charts write it', '    - name: a\n      image: gcr.io/web:1\n', '  imagePullSecrets:\n    - name: regcred\n'],
+  ])('%s: the annotation and the pull secrets go at the mapping\'s column, after its last line', (_, containers, secrets) => {
+    const text = `apiVersion: v1\nkind: Pod\nmetadata:\n  &n name: web\n  !!str labels: {a: b}\nspec:\n  &c containers:\n${containers}status: {}\n`;
+    const r = renderManifests(text, { rewriter: pulls, annotate: true, scope: 'all' });
+    expect(r.ok && r.output).toBe(text.replace('gcr.io/web', 'asia.gcr.io/web').replace('  !!str labels: {a: b}\n', `  !!str labels: {a: b}\n  annotations:\n${originals}`).replace('status: {}', `${secrets}status: {}`));
+  });
+});
+
 describe('lines added at the end of a text without a final newline', () => {
   it('come after a newline each: no empty line between two blocks that end there, and still no final newline', () => {
     const pulls = rewriterFrom('rules:\n  - name: gcr\n    match: gcr.io\n    replace: asia.gcr.io\n    imagePullSecrets: [regcred]\n');
