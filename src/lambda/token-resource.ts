@@ -75,7 +75,7 @@ export const newToken = (): string => randomBytes(32).toString('base64url');
  * Timeout answers nothing, and the stack waits its ServiceTimeout (template.yaml) for the answer:
  * an SSM call that hung held the deploy 10 minutes, then failed it without a reason.
  */
-export const ANSWER_RESERVE_MS = 5000;
+const ANSWER_RESERVE_MS = 5000;
 /** The SSM calls' bound without a Lambda context (a test, a local run): the template's Timeout (60 s) less the reserve. */
 const DEFAULT_WORK_MS = 55_000;
 /** Lambda's longest Timeout (15 minutes). */
@@ -198,7 +198,7 @@ export function createTokenResource(deps: TokenResourceDeps): (event: unknown, c
         const physicalId = await apply(event, name, AbortSignal.timeout(budgetMs));
         response = { ...base, Status: 'SUCCESS', PhysicalResourceId: physicalId };
       } catch (e) {
-        const why = errorName(e) === 'AbortError' ? `SSM did not answer within ${budgetMs} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer` : `${errorName(e)}: ${errorMessage(e)}`;
+        const why = errorName(e) === 'AbortError' ? `SSM did not answer within ${budgetMs} ms (the function's remaining time, less what it keeps to send this answer)` : `${errorName(e)}: ${errorMessage(e)}`;
         const reason = `${event.RequestType} of the token parameter ${name} failed: ${why}`;
         response = { ...base, Status: 'FAILED', Reason: reason, PhysicalResourceId: event.PhysicalResourceId ?? `${event.LogicalResourceId}-not-created` };
       }

@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ANSWER_RESERVE_MS, createTokenResource, newToken, putResponse, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
+import { createTokenResource, newToken, putResponse, type TokenResourceResponse } from '../../src/lambda/token-resource.js';
 
 const NAME = '/image-rewriter/my-stack/webhook-token';
 const KEY = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -172,7 +172,7 @@ describe('token custom resource', () => {
     await handler(event('Create'), { getRemainingTimeInMillis: () => remaining });
     expect(performance.now() - started).toBeLessThan(2000);
     expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: 'WebhookToken-not-created' })]);
-    expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer`);
+    expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms (the function's remaining time, less what it keeps to send this answer)`);
   });
 
   it.each([
@@ -191,7 +191,7 @@ describe('token custom resource', () => {
     const handler = createTokenResource({ ssm: () => Promise.resolve(client), respond: (_url, r) => Promise.resolve(void answers.push(r)), newToken: () => TOKEN, log: () => undefined });
     await handler(request, { getRemainingTimeInMillis: () => 100 });
     expect(answers).toEqual([expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: physicalId })]);
-    expect(answers[0]?.Reason).toMatch(/ failed: SSM did not answer within 50 ms, /);
+    expect(answers[0]?.Reason).toMatch(/ failed: SSM did not answer within 50 ms \(the function.s remaining time/);
   });
 
   it.each([
@@ -209,7 +209,7 @@ describe('token custom resource', () => {
       const handler = createTokenResource({ ssm: () => Promise.resolve(client), respond: (_url, r) => Promise.resolve(void answers.push(r)), newToken: () => TOKEN, log: () => undefined });
       await handler(event('Create'), context);
       expect(timeout).toHaveBeenCalledWith(budget);
-      expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms, the function's time less ${ANSWER_RESERVE_MS} ms to answer`);
+      expect(answers[0]?.Reason).toBe(`Create of the token parameter ${NAME} failed: SSM did not answer within ${budget} ms (the function's remaining time, less what it keeps to send this answer)`);
     } finally {
       timeout.mockRestore();
     }
