@@ -157,7 +157,12 @@ describe('serve --workers 2 --metrics-listen, after traffic of every kind', () =
         for (const body of bodies()) await post(body);
         await post(review('w1', 'shop', []), '/mutate/wrong');
         await post('x', `/mutate/${TOKEN}`, 'text/plain');
-        await post(' '.repeat(7 * 1024 * 1024));
+        // Over --max-body-bytes: serve answers 413 from the announced length and closes, so a client
+        // still sending the body may get EPIPE or ECONNRESET instead (it did under load); the 413's
+        // line and count are what this traffic is for.
+        await post(' '.repeat(7 * 1024 * 1024)).catch((e: unknown) => {
+          if (!/EPIPE|ECONNRESET/.test(String(e))) throw e;
+        });
         await httpsRequest({ port, ca: pki.ca, path: '/healthz' });
       };
       const count = (message: string): number => s.logs.filter((l) => l['message'] === message).length;
