@@ -366,6 +366,45 @@ describe('audit of a live cluster (fake API server)', () => {
     await expectListsNs2({ KUBECONFIG: withExec });
   });
 
+  /** An exec plugin whose command is a bare name (`sh`, found in PATH), its script given by its absolute path. */
+  const execSh = (): string => {
+    const script = join(pki.dir, 'get-token.sh');
+    writeFileSync(script, `echo '${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: TOKEN } })}'\n`);
+    return `exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: sh, args: [${script}], interactiveMode: Never}`;
+  };
+
+  // client-go: a tokenFile it cannot read or that holds no token leaves the token beside it in use; an
+  // empty tokenFile names no file; the tokenFile of a user other than the current one is not read.
+  it.each([
+    ['an unreadable tokenFile beside the token', (f: string) => f.replace(`token: ${TOKEN}`, `token: ${TOKEN}\n    tokenFile: absent`)],
+    ['an empty tokenFile beside the token', (f: string) => f.replace(`token: ${TOKEN}`, `token: ${TOKEN}\n    tokenFile: empty`)],
+    ['a tokenFile: "" beside an exec plugin', (f: string) => f.replace(`token: ${TOKEN}`, `${execSh()}\n    tokenFile: ""`)],
+    ['a CRLF tokenFile', (f: string) => f.replace(`token: ${TOKEN}`, 'tokenFile: crlf')],
+    ['an unreadable tokenFile of a user that is not the current one', (f: string) => f.replace(`token: ${TOKEN}`, execSh()).replace('contexts:', '- name: other\n  user:\n    tokenFile: absent\ncontexts:')],
+  ])('uses the token kubectl sends with %s', async (_, edit) => {
+    const folder = join(pki.dir, 'token-file-beside');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'empty'), ' \n');
+    writeFileSync(join(folder, 'crlf'), `${TOKEN}\r\n`);
+    const withFile = join(folder, 'kubeconfig');
+    writeFileSync(withFile, edit(readFileSync(kubeconfig, 'utf8')));
+    await expectListsNs2({ KUBECONFIG: withFile });
+  });
+
+  it('of two KUBECONFIG files naming the user, reads only the tokenFile of the first file\'s entry', async () => {
+    const later = join(pki.dir, 'kubeconfig-later');
+    writeFileSync(later, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, 'tokenFile: absent'));
+    await expectListsNs2({ KUBECONFIG: [kubeconfig, later].join(delimiter) });
+  });
+
+  it('looks a bare exec command up in PATH, not in the kubeconfig\'s folder', async () => {
+    const folder = join(pki.dir, 'exec-bare');
+    mkdirSync(folder, { recursive: true });
+    const withExec = join(folder, 'kubeconfig');
+    writeFileSync(withExec, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, execSh()));
+    await expectListsNs2({ KUBECONFIG: withExec });
+  });
+
   it('a tokenFile that cannot be read, and no token: exit 2, saying which file', async () => {
     const folder = join(pki.dir, 'token-file-missing');
     mkdirSync(folder, { recursive: true });
