@@ -157,6 +157,25 @@ describe('a mapping whose first key has an anchor or a tag (`&n name: web`), whe
     const r = renderManifests(text, { rewriter: pulls, annotate: true, scope: 'all' });
     expect(r.ok && r.output).toBe(text.replace('gcr.io/web', 'asia.gcr.io/web').replace('  !!str labels: {a: b}\n', `  !!str labels: {a: b}\n  annotations:\n${originals}`).replace('status: {}', `${secrets}status: {}`));
   });
+  it.each([
+    ['a tag alone', '!!str name: web'],
+    ['a tag and an anchor', '!!str &n name: web'],
+  ])('the first key with %s: the annotation goes after the mapping\'s last line', (_, first) => {
+    const text = `apiVersion: v1\nkind: Pod\nmetadata:\n  ${first}\nspec:\n  containers:\n  - name: a\n    image: gcr.io/web:1\n`;
+    const r = renderManifests(text, { rewriter: pulls, annotate: true, scope: 'all' });
+    expect(r.ok && r.output).toBe(`${text.replace('gcr.io/web', 'asia.gcr.io/web').replace('\nspec:', `\n  annotations:\n${originals}spec:`)}  imagePullSecrets:\n  - name: regcred\n`);
+  });
+  it('a list after an explicit key (`? containers` then `: - name: a`) is indented from the `?`: the pull secrets list is too', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  ? containers\n  : - name: a\n      image: gcr.io/web:1\n';
+    const r = renderManifests(text, { rewriter: pulls, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(`${text.replace('gcr.io/web', 'asia.gcr.io/web')}  imagePullSecrets:\n    - name: regcred\n`);
+  });
+  // A list's offset is its first `-`: an anchor or a tag after it is inside the list's text, not before it.
+  it.each(['&r {name: other}', '!!map {name: other}'])('a list whose first item is `- %s`: the pull secret goes after its last item', (first) => {
+    const text = `apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: a\n    image: gcr.io/web:1\n  imagePullSecrets:\n  - ${first}\n`;
+    const r = renderManifests(text, { rewriter: pulls, annotate: false, scope: 'all' });
+    expect(r.ok && r.output).toBe(`${text.replace('gcr.io/web', 'asia.gcr.io/web')}  - name: regcred\n`);
+  });
 });
 
 describe('lines added at the end of a text without a final newline', () => {
