@@ -144,6 +144,9 @@ describe('the sample events', () => {
     { stage: '$default', path: '/healthz', status: 200 },
     { stage: 'prod', path: '/prodx/healthz', status: 401 },
     { stage: 'prod', path: '/healthz/prod', status: 401 },
+    // A path that does not start with the stage's name is taken as it is, not cut by the stage's length.
+    { stage: 'prod', path: '/healthz', status: 200 },
+    { stage: '$default', path: '/$default/healthz', status: 401 },
   ])('HTTP API stage $stage: GET $path answers $status', async ({ stage, path, status }) => {
     const { invoke, obs } = setup();
     const event = loadEvent('httpapi-pod-v1.json');
