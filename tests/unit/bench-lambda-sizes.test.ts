@@ -76,6 +76,7 @@ describe("bench:sizes, the emulator's lines", () => {
 
 describe('bench:sizes, the bill', () => {
   it.each([
+    [0, 1],
     [0.2, 1],
     [1, 1],
     [1.01, 2],
