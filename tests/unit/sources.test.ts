@@ -1049,6 +1049,18 @@ describe('fileRules and a token file', () => {
         expect(obs.logs().at(-1)).toMatchObject({ level: 'WARN', message: 'using the last good rules of the other workers', source, because: expect.stringContaining(because) });
       });
 
+      it('asks at the first read only: the others had none then, and a later failed read does not ask again', async () => {
+        ssm.on(GetParameterCommand).rejects(new Error('throttled'));
+        let clock = 0;
+        const { asked, shared } = sharing(undefined);
+        const provider = ssmRules({ client: new SSMClient({ region: 'us-west-2' }), name: NAME, ttlSeconds: 60, env: {}, ...captureObservability(), shared, now: () => clock });
+        expect((await provider.current()).ok).toBe(false);
+        clock += 60_000;
+        expect((await provider.current()).ok).toBe(false);
+        expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+        expect(asked).toEqual([source]);
+      });
+
       it('tells each document loaded, and asks for nothing after a good first read', async () => {
         ssm.on(GetParameterCommand).resolves(parameter(GOOD2, 2));
         const obs = captureObservability();
