@@ -26,7 +26,8 @@ function tokenFilesOf(path: string): Map<string, string> {
   const files = new Map<string, string>();
   let raw: unknown;
   try {
-    raw = parse(readFileSync(path, 'utf8'), { uniqueKeys: false });
+    // Merge keys (`<<: *base`) applied, as kubectl's YAML reader and client-node's apply them.
+    raw = parse(readFileSync(path, 'utf8'), { uniqueKeys: false, merge: true });
   } catch {
     return files; // client-node read it; a text the yaml package refuses names no tokenFile it can use
   }

@@ -391,6 +391,17 @@ describe('audit of a live cluster (fake API server)', () => {
     await expectListsNs2({ KUBECONFIG: withFile });
   });
 
+  // kubectl's YAML reader and client-node's apply merge keys (`<<: *base`): the tokenFile was missed, and audit called anonymously.
+  it('reads a tokenFile a user takes from another entry through a merge key', async () => {
+    const folder = join(pki.dir, 'token-file-merge');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'token'), `${TOKEN}\n`);
+    const withMerge = join(folder, 'kubeconfig');
+    writeFileSync(withMerge, readFileSync(kubeconfig, 'utf8').replace(`users:\n- name: auditor\n  user:\n    token: ${TOKEN}`, 'users:\n- name: base\n  user: &base\n    tokenFile: token\n- name: auditor\n  user:\n    <<: *base'));
+    expect(readFileSync(withMerge, 'utf8')).toContain('<<: *base');
+    await expectListsNs2({ KUBECONFIG: withMerge });
+  });
+
   it('of two KUBECONFIG files naming the user, reads only the tokenFile of the first file\'s entry', async () => {
     const later = join(pki.dir, 'kubeconfig-later');
     writeFileSync(later, readFileSync(kubeconfig, 'utf8').replace(`token: ${TOKEN}`, 'tokenFile: absent'));
