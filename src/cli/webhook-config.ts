@@ -49,7 +49,7 @@ import { imageRegex, type MatchCondition, matchConditionExpression, matchConditi
 import type { CompiledRule } from '../core/rules.js';
 import { WORKLOAD_TYPES, type WorkloadType } from '../core/workload.js';
 import { readConditionRules } from './webhook-config-rules.js';
-import { caBundleProblem, type ClientConfig, FAIL_TOKEN_WARNING, parseService, privateHostWithoutCa, serviceHost, shownValue, urlProblem, urlWarning } from './webhook-endpoint.js';
+import { caBundleProblem, type ClientConfig, endpointWarnings, parseService, privateHostWithoutCa, serviceHost, shownValue, urlProblem } from './webhook-endpoint.js';
 
 /** The webhook's name: a DNS name with at least three segments, as the API server requires. */
 export const WEBHOOK_NAME = 'image-rewriter.image-rewriter.io';
@@ -421,8 +421,7 @@ export const command: Command = async (args, io) => {
   }
   const [webhook] = config.webhooks;
   const host = webhook === undefined ? undefined : privateHostWithoutCa(webhook.clientConfig);
-  const tokenWarning = values.url === undefined ? undefined : urlWarning(values.url);
-  for (const w of [tokenWarning, options.failurePolicy === 'Fail' ? FAIL_TOKEN_WARNING : undefined]) if (w !== undefined) io.stderr(`warning: ${w}\n`);
+  for (const w of endpointWarnings(values.url, options.failurePolicy)) io.stderr(`warning: ${w}\n`);
   // 30 is the API server's most, one second past API Gateway's: that second is only waiting.
   if (values.url !== undefined && options.timeoutSeconds !== undefined && options.timeoutSeconds > API_GATEWAY_SECONDS) {
     io.stderr(`warning: --timeout-seconds ${String(options.timeoutSeconds)}: API Gateway answers 504 after ${String(API_GATEWAY_SECONDS)} s, so behind it the API server waits the last second for nothing (the stack's function stops at 10 s; the default 5 s keeps a hung endpoint from adding more to each kubectl apply)\n`);

@@ -100,13 +100,33 @@ export const FAIL_TOKEN_WARNING =
   '--failure-policy Fail: the API server answers a request whose webhook call failed (a timeout, a refused connection, a TLS error) with an error quoting the webhook URL, its /mutate/<token> included, so whoever may create Pods can read the token then; let only the API server reach the endpoint (AllowedSourceCidrs or a private endpoint; for serve, a NetworkPolicy) and rotate the token if it was shown (docs/security.md)';
 
 /**
+ * `webhook-config`'s warnings about where it sends the API server: the URL's token (urlWarning), and
+ * with Fail, that a failed call shows the token (FAIL_TOKEN_WARNING) when there is one to show:
+ * `--service` always has one, a URL only with a segment after /mutate/ (not `serve
+ * --allow-unauthenticated`'s `.../mutate`).
+ */
+export function endpointWarnings(url: string | undefined, failurePolicy: 'Ignore' | 'Fail' = 'Ignore'): string[] {
+  const warnings: string[] = [];
+  const tokenWarning = url === undefined ? undefined : urlWarning(url, failurePolicy);
+  if (tokenWarning !== undefined) warnings.push(tokenWarning);
+  let showsToken = url === undefined;
+  try {
+    if (url !== undefined) showsToken = (tokenAfterMutate(new URL(url).pathname) ?? '') !== '';
+  } catch {
+    // not a URL: urlProblem refused it before
+  }
+  if (failurePolicy === 'Fail' && showsToken) warnings.push(FAIL_TOKEN_WARNING);
+  return warnings;
+}
+
+/**
  * A warning for a URL the API server can call but our endpoints would refuse: a token after
  * /mutate/ shorter than every adapter accepts, or with other characters (a SecureString's
  * ciphertext read without --with-decryption: "+", "/", "="): every call refused (401 or 403) and,
  * with failurePolicy Ignore, every Pod admitted unrewritten without a sign. Not an error: the URL
  * may name another endpoint, or be a placeholder (`<token>`) edited before it is applied.
  */
-export function urlWarning(url: string): string | undefined {
+export function urlWarning(url: string, failurePolicy: 'Ignore' | 'Fail' = 'Ignore'): string | undefined {
   let token: string | undefined;
   let parsed: URL;
   try {
@@ -115,7 +135,7 @@ export function urlWarning(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  const consequence = 'so every call would be refused (401) and, with failurePolicy Ignore, every Pod admitted unrewritten';
+  const consequence = `so every call would be refused (401) and, with failurePolicy ${failurePolicy}, every Pod ${failurePolicy === 'Fail' ? 'sent to the webhook refused' : 'admitted unrewritten'}`;
   if (token === undefined) return awsUrlWithoutToken(parsed, consequence);
   if (token.includes(',')) return `${TWO_TOKENS} after /mutate/; put the first alone in the URL, ${consequence}`;
   if (!TOKEN_CHARS.test(token)) {

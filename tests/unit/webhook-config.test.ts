@@ -489,6 +489,24 @@ describe('--failure-policy', () => {
     expect(ignore.err()).not.toContain('failure-policy');
   });
 
+  // No token to show: serve --allow-unauthenticated's URL ends in /mutate.
+  it('Fail does not warn about the token for a URL that carries none', async () => {
+    const io = captureIo();
+    expect(await main(['webhook-config', '--url', 'https://hook.example.com/mutate', '--failure-policy', 'Fail'], io)).toBe(EXIT.ok);
+    expect(io.err()).not.toContain('failure-policy Fail');
+  });
+
+  it('says what a token the endpoints refuse does under each policy: Pods admitted unrewritten with Ignore, refused with Fail', async () => {
+    const url = 'https://hook.example.com/mutate/short';
+    const ignore = captureIo();
+    expect(await main(['webhook-config', '--url', url], ignore)).toBe(EXIT.ok);
+    expect(ignore.err()).toContain('with failurePolicy Ignore, every Pod admitted unrewritten');
+    const fail = captureIo();
+    expect(await main(['webhook-config', '--url', url, '--failure-policy', 'Fail'], fail)).toBe(EXIT.ok);
+    expect(fail.err()).toContain('with failurePolicy Fail, every Pod sent to the webhook refused');
+    expect(fail.err()).not.toContain('admitted unrewritten');
+  });
+
   it('refuses any other value', async () => {
     for (const value of ['fail', 'Deny', '']) {
       const io = captureIo();
