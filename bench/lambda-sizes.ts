@@ -347,21 +347,27 @@ async function main(): Promise<void> {
     const envs = new Map<number, Env>();
     try {
       for (const mb of sizes) envs.set(mb, await startEnv(tools, cgroupOf(mb), mb, inline));
-      // Warm-up, then back to back (each environment called again as soon as the others have
-      // answered), then paced: each environment called once per PACE_MS at most, as an environment
-      // serving a steady trickle of admissions is; the same number of each.
-      const calls = WARM_UP + 2 * WARM;
-      for (let i = 0; i < calls; i++) {
+      // Warm-up (the environments in turn), then back to back: each environment alone, its calls
+      // one right after the other, as an environment given a burst of admissions is (called in
+      // turn with the others, one waited for them and its CPU quota was never used up); then
+      // paced: each environment called once per PACE_MS at most, as an environment serving a
+      // steady trickle of admissions is; the same number of each.
+      const call = async (mb: number, env: Env, i: number): Promise<void> => {
+        const { event, check } = nextEvent(i);
+        const r = await env.invoke(event);
+        const problem = r.status === 200 ? check(r.body) : `status ${r.status}`;
+        if (problem !== undefined) throw new Error(`${mb} MB warm: ${problem}`);
+      };
+      for (let i = 0; i < WARM_UP; i++) for (const [mb, env] of envs) await call(mb, env, i);
+      for (const [mb, env] of envs) {
+        for (let i = WARM_UP; i < WARM_UP + WARM; i++) await call(mb, env, i);
+        progress(`warm back to back, ${mb} MB (load ${load().toFixed(2)})`);
+      }
+      for (let i = WARM_UP + WARM; i < WARM_UP + 2 * WARM; i++) {
         const roundStart = performance.now();
-        for (const [mb, env] of envs) {
-          const { event, check } = nextEvent(i);
-          const r = await env.invoke(event);
-          const problem = r.status === 200 ? check(r.body) : `status ${r.status}`;
-          if (problem !== undefined) throw new Error(`${mb} MB warm: ${problem}`);
-        }
+        for (const [mb, env] of envs) await call(mb, env, i);
         const rest = PACE_MS - (performance.now() - roundStart);
-        if (i >= WARM_UP + WARM && rest > 0) await new Promise((r) => setTimeout(r, rest));
-        if ((i + 1) % 100 === 0) progress(`warm ${i + 1}/${calls} (load ${load().toFixed(2)})`);
+        if (rest > 0) await new Promise((r) => setTimeout(r, rest));
       }
       for (const [mb, env] of envs) {
         const row = rows.get(mb);
