@@ -11,12 +11,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer, connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { manyImagesReview } from '../tests/helpers/admission-review.js';
+import { freePort, tryConnect } from '../tests/integration/helpers/processes.js';
 import { handlerProblemFor, restEvent, WEBHOOK_TOKEN } from './lib/inprocess.js';
 import { BENCH_ENV, BENCH_RULES_JSON, Variants, workload, type Variant } from './lib/workloads.js';
 import { cpuQuotaUs, CPU_PERIOD_US, findCpuController, formatBurstTable, formatTable, lambdaNodeMemoryArgs, parseRieOutput, percentile, type CpuController, type SizeRow } from './lib/lambda-sizes.js';
@@ -92,28 +92,10 @@ function removeCgroups(): void {
 
 const tool = (script: string): string => execFileSync('bash', [join(REPO, script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1) ?? '';
 
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (typeof a === 'object' && a !== null) ok(a.port);
-        else fail(new Error('no port'));
-      });
-    });
-  });
-}
-
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`the emulator exited (${child.exitCode})`);
-    const open = await new Promise<boolean>((ok) => {
-      const s = connect(port, '127.0.0.1', () => s.end(() => { ok(true); }));
-      s.on('error', () => { ok(false); });
-    });
-    if (open) return;
+    if (await tryConnect(port)) return;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`the emulator does not listen on ${port}`);

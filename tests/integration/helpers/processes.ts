@@ -120,7 +120,8 @@ export async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-function tryConnect(port: number): Promise<boolean> {
+/** Whether something accepts a connection on 127.0.0.1:`port` now. */
+export function tryConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {
