@@ -48,7 +48,7 @@ function pieceAt(name: string, piece: string, at: number): boolean {
  * put this module in a chunk of its own, a fourth file on the cold start's path that
  * scripts/build.mjs refuses, so each keeps its loop.
  */
-function hasTopLevelAlternation(source: string): boolean {
+export function hasTopLevelAlternation(source: string): boolean {
   let depth = 0;
   let inClass = false;
   for (let i = 0; i < source.length; i++) {

@@ -14,7 +14,7 @@
  * platforms no check can find src/core/platform-warnings.ts.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
-import { globMatcher, literalPrefix } from './patterns.js';
+import { globMatcher, hasTopLevelAlternation, literalPrefix } from './patterns.js';
 import { applyTemplate, type ReplacePiece, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, pathPrefixTest, sameName } from './matched-name.js';
 import { foreignNote, parseNormalizedNamed, referenceProblem, withTagAndDigest } from './reference.js';
@@ -201,11 +201,11 @@ function compileRegexRule({ spec, index, replace, replacePath, issues, before, c
 
 /**
  * Why a rule regex that must start with "/" can never match: a normalized name starts with its
- * registry host. The usual cause is a JavaScript literal's slashes (`/gcr\.io\/(.*)/i`), which the
- * engine would take as part of the pattern.
+ * registry host (a JavaScript literal's slashes, `/gcr\.io\/(.*)/i`, taken as part of the pattern).
+ * Not a "/" that may be absent (`/?`, `/*`, `/{0,1}`), nor with a top-level `|`: those can match.
  */
 function slashedRegexProblem(source: string): string | undefined {
-  if (!/^\^?\\?\//.test(source)) return undefined;
+  if (!/^\^?\\?\/(?![?*]|\{0+[,}])/.test(source) || hasTopLevelAlternation(source)) return undefined;
   const inner = /^\/(.+)\/[a-z]*$/s.exec(source)?.[1];
   const fix = inner === undefined ? '' : `; write the pattern alone, without a regex literal's slashes and flags: "${inner}"`;
   return `starts with "/", which no image name does (a name starts with its registry host: docker.io/library/nginx), so the rule can never match${fix}`;

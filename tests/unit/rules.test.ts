@@ -1441,6 +1441,28 @@ describe('a regex written as a JavaScript literal', () => {
   it('a "/" later in the pattern is the path separator, as ever', () => {
     expect(explainImage(rewriterFrom(doc('gcr\\.io/(.*)')), 'gcr.io/a/b').rewritten).toBe('asia.gcr.io/a/b');
   });
+
+  // Earlier releases loaded these and rewrote with them: a leading "/" that may be absent, or a
+  // branch of a top-level "|" that need not start with one, does not keep the rule from matching.
+  it.each(['/?gcr\\.io/(.*)', '^/*gcr\\.io/(.*)', '\\/{0,1}gcr\\.io/(.*)', '/{0}gcr\\.io/(.*)', '/x/(.*)|gcr\\.io/(.*)'])(
+    '%s may match without a "/": loaded as before, and it rewrites',
+    async (regex) => {
+      const replace = regex.includes('|') ? 'asia.gcr.io/$1$2' : 'asia.gcr.io/$1';
+      const text = `rules:\n  - name: g\n    regex: '${regex}'\n    replace: ${replace}\n`;
+      const lambda = await parseRulesAsync(text, {});
+      expect(lambda.ok ? [] : lambda.issues.map(formatIssue)).toEqual([]);
+      const sync = parseRules(text, {});
+      expect(sync.ok ? [] : sync.issues.map(formatIssue)).toEqual([]);
+      if (sync.ok) expect(explainImage(sync.rewriter, 'gcr.io/a/b').rewritten).toBe('asia.gcr.io/a/b');
+    },
+  );
+
+  it('a "/" that must be there at least once is still refused', () => {
+    for (const regex of ['/+gcr\\.io/(.*)', '/{1,}gcr\\.io/(.*)', '/{,1}gcr\\.io/(.*)']) {
+      const r = parseRules(doc(regex), {});
+      expect({ regex, issues: r.ok ? [] : r.issues.map(formatIssue) }).toEqual({ regex, issues: [never] });
+    }
+  });
 });
 
 describe('namespace entries and the 63 characters of a namespace name', () => {
