@@ -145,6 +145,8 @@ export interface FieldProblem {
    * an object that has it), so `render` refuses such a manifest.
    */
   readonly valid?: true;
+  /** Set on the entry that stands for the problems past MAX_FIELD_PROBLEMS: how many fields it counts (unset: 1). */
+  readonly fields?: number;
 }
 
 export interface PodSpecImages {
@@ -192,7 +194,7 @@ export function findImages(object: unknown, type: WorkloadType, lists: readonly 
     },
   };
   const done = (podSpec: Readonly<Record<string, unknown>> | undefined): PodSpecImages => {
-    if (more > 0) listed.push({ pointer: podSpecPointer, problem: `and ${more} more fields skipped` });
+    if (more > 0) listed.push({ pointer: podSpecPointer, problem: `and ${more} more fields skipped`, fields: more });
     return { podSpecPointer, podSpec, images, problems: listed };
   };
   const spec = at(object, type.podSpecPath);

@@ -304,10 +304,11 @@ interface ListBudget {
 
 /**
  * At most MAX_LISTED entries of `items`, each made by `entry`, while `budget` (bytes, shared by the
- * lists of a line) lasts; `fields[<key>Cut]` counts the others. Each entry is charged its bound, or
- * its exact size when `budget.exact` (see `reviewFields`).
+ * lists of a line) lasts; `fields[<key>Cut]` counts the others, each as `weight` of it (default 1:
+ * the entry that stands for the skipped fields past the review's own cap counts them all). Each
+ * entry is charged its bound, or its exact size when `budget.exact` (see `reviewFields`).
  */
-function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>, budget: ListBudget): void {
+function listInto<T>(fields: Record<string, unknown>, key: string, items: readonly T[], entry: (item: T) => Record<string, unknown>, budget: ListBudget, weight?: (item: T) => number): void {
   if (items.length === 0) return;
   const list: Record<string, unknown>[] = [];
   for (let i = 0; i < items.length && list.length < MAX_LISTED; i++) {
@@ -321,7 +322,10 @@ function listInto<T>(fields: Record<string, unknown>, key: string, items: readon
     list.push(e);
   }
   if (list.length > 0) fields[key] = list;
-  if (items.length > list.length) fields[`${key}Cut`] = items.length - list.length;
+  if (items.length <= list.length) return;
+  let cut = items.length - list.length;
+  if (weight !== undefined) for (let i = list.length; i < items.length; i++) cut += weight(items[i] as T) - 1;
+  fields[`${key}Cut`] = cut;
 }
 
 /**
@@ -415,7 +419,7 @@ function reviewFieldsWithin(report: ReviewReport, outcome: Outcome, budget: List
     if (i.rule !== undefined) entry['rule'] = i.rule;
     return entry;
   }, budget);
-  listInto(problems, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }), budget);
+  listInto(problems, 'skippedFields', report.malformed, (m) => ({ pointer: clip(m.pointer), problem: clip(m.problem) }), budget, (m) => m.fields ?? 1);
   const withheld = report.withheld ?? [];
   if (withheld.length > 0) problems['withheld'] = withheld.length;
   listInto(problems, 'withheldImages', withheld, (w) =>

@@ -77,7 +77,9 @@ describe('bodies of 150,000 entries', () => {
     expect(report.malformed[MAX_FIELD_PROBLEMS]?.problem).toBe(`and ${150_000 - MAX_FIELD_PROBLEMS} more fields skipped`);
     const { fields } = reviewFields(report, 'unchanged');
     expect(fields['skippedFields']).toHaveLength(MAX_LISTED);
-    expect(fields['skippedFieldsCut']).toBe(MAX_FIELD_PROBLEMS + 1 - MAX_LISTED);
+    // The line counts every skipped field it does not list: the entry that stands for the 149,980
+    // past the review's cap counts them all, not as one (the line said 21 fields in all).
+    expect(fields['skippedFieldsCut']).toBe(150_000 - MAX_LISTED);
   });
 });
 

@@ -192,7 +192,7 @@ describe('findImages', () => {
     expect(findImages({ spec: { volumes: { name: 'x' } } }, pod).problems).toEqual([{ pointer: '/spec/volumes', problem: 'is an object, not a list' }]);
     const many = findImages({ spec: { containers: [{ name: 'c', image: 1 }], volumes: Array.from({ length: 100 }, (_, i) => ({ name: `v${i}`, image: { reference: i } })) } }, pod);
     expect(many.problems).toHaveLength(MAX_FIELD_PROBLEMS + 1);
-    expect(many.problems[MAX_FIELD_PROBLEMS]).toEqual({ pointer: '/spec', problem: `and ${101 - MAX_FIELD_PROBLEMS} more fields skipped` });
+    expect(many.problems[MAX_FIELD_PROBLEMS]).toEqual({ pointer: '/spec', problem: `and ${101 - MAX_FIELD_PROBLEMS} more fields skipped`, fields: 101 - MAX_FIELD_PROBLEMS });
   });
 
   it('never reads inherited properties', () => {
