@@ -137,13 +137,11 @@ function pullSecretChanges(target: ReviewTarget, operation: string, applied: rea
   if (pod || (target.type.kind === 'Job' && operation === 'UPDATE')) {
     const missing = missingPullSecrets(podSpec, wanted);
     if (missing.length > 0) {
-      warnings.push(
-        fitWarning([
-          `${WARNING_PREFIX}imagePullSecrets `,
-          { text: missing.join(','), level: 0 },
-          pod ? " not added: a Pod's imagePullSecrets cannot change after it is created" : " not added: a Job's pod template cannot change after it is created",
-        ]),
-      );
+      const why = pod ? "a Pod's imagePullSecrets cannot change after it is created" : "a Job's pod template cannot change after it is created";
+      warnings.push(fitWarning([`${WARNING_PREFIX}imagePullSecrets `, { text: missing.join(','), level: 0 }, ` not added: ${why}`]));
+      // In the review's log line too (skippedFields, which makes it a warning): the containers the
+      // rule rewrote may fail to pull without them.
+      malformed.push({ pointer: `${podSpecPointer}/imagePullSecrets`, problem: `${why}; ${missing.join(',')} not added`, valid: true });
     }
     return [];
   }

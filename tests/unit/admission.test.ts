@@ -297,6 +297,8 @@ describe('imagePullSecrets', () => {
     expect(outcome.response.response.warnings).toContain(
       "image-rewriter: imagePullSecrets shared-pull not added: a Pod's imagePullSecrets cannot change after it is created",
     );
+    // And in the review's log line (skippedFields, a warning): the admission warning reaches only the client.
+    expect(outcome.report.malformed).toEqual([{ pointer: '/spec/imagePullSecrets', problem: "a Pod's imagePullSecrets cannot change after it is created; shared-pull not added", valid: true }]);
   });
 });
 
