@@ -391,7 +391,7 @@ function table(rs: readonly Row[]): string {
 }
 
 const failures = [...(worst?.failures ?? []), ...(inProcess?.failures ?? []), ...(cold?.failures ?? []), ...(https?.failures ?? []), ...(perEvent?.failures ?? [])];
-const checked = (inProcess?.checked ?? 0) + (cold?.checked ?? 0) + (https?.checked ?? 0) + (perEvent?.checked ?? 0);
+const checked = (worst?.checked ?? 0) + (inProcess?.checked ?? 0) + (cold?.checked ?? 0) + (https?.checked ?? 0) + (perEvent?.checked ?? 0);
 const met = targets.filter((t) => t.met).length;
 console.log(header.join('\n'));
 console.log('');

@@ -3,8 +3,9 @@
  * the shapes that cost seconds before the bounded-work fixes; about 2.6 MB, under the API server's
  * 3 MiB request limit) reviewed by the bench rules plus a regex rule, beside a Pod of as many plain
  * images of the same lengths, in alternating rounds, each image made new every round so that the
- * rewriter's memo never answers. Checked: every hostile review answers, its warnings capped (count,
- * total length, and the last one counting the rest).
+ * rewriter's memo never answers. Checked, warm-ups included: every hostile review answers, its
+ * warnings capped (count, total length, and the last one counting the rest); every plain review
+ * answers unchanged (no rule takes those images: no patch, no warning).
  */
 import { parseRules } from '../../src/config/load.js';
 import { MAX_WARNINGS, MAX_WARNINGS_LENGTH } from '../../src/core/admission.js';
@@ -19,6 +20,8 @@ export interface WorstResult {
   readonly plain: Samples;
   readonly images: number;
   readonly bodyBytes: number;
+  /** Answers checked. */
+  readonly checked: number;
   readonly failures: readonly string[];
 }
 
@@ -54,7 +57,7 @@ export function runWorst(rounds: number, progress: (s: string) => void): WorstRe
   const rewriter = parsed.rewriter;
   const hostile = hostileImages(3200);
   const plain = plainImagesLike(hostile);
-  const result = { hostile: new Samples(), plain: new Samples(), images: hostile.length, bodyBytes: Buffer.byteLength(JSON.stringify(pod(hostile))), failures: [] as string[] };
+  const result = { hostile: new Samples(), plain: new Samples(), images: hostile.length, bodyBytes: Buffer.byteLength(JSON.stringify(pod(hostile))), checked: 0, failures: [] as string[] };
   let run = 0;
   const once = (images: readonly string[], into: Samples, capped: boolean): void => {
     const suffix = String(run++);
@@ -62,10 +65,13 @@ export function runWorst(rounds: number, progress: (s: string) => void): WorstRe
     const t0 = performance.now();
     const r = review(body, rewriter);
     into.add(performance.now() - t0);
+    result.checked++;
     if (!r.ok) result.failures.push(`worst review: ${r.message}`);
     else if (capped) {
       const problem = cappedWarningsProblem(r.response.response.warnings ?? [], r.report.rewrites.length + r.report.invalid.length);
       if (problem !== undefined) result.failures.push(`worst review: ${problem}`);
+    } else if (r.response.response.patch !== undefined || r.response.response.warnings !== undefined) {
+      result.failures.push('worst review: the plain Pod, which no rule touches, was answered with a patch or warnings');
     }
   };
   once(hostile, new Samples(), true); // warm-up, not counted

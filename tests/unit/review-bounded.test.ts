@@ -46,6 +46,15 @@ describe('thousands of hostile images', () => {
     expect(ratio).toBeLessThan(4);
   });
 
+  it('reach both rules (valid names among them), beside plain valid images that no rule touches', () => {
+    // The callers append a number to each image (a fresh name per run): the valid shapes take it in their tag.
+    const { report } = answer(pod(hostile.map((x) => `${x}7`)));
+    expect(new Set(report.rewrites.map((r) => r.rule))).toEqual(new Set(['gcr', 'dots']));
+    const plain = answer(pod(baseline.map((x) => `${x}7`)));
+    expect(plain.report.invalid).toEqual([]);
+    expect(plain.report.rewrites).toEqual([]);
+  });
+
   it('every output is capped, with the count of the rest', () => {
     const { response, report } = answer(pod(hostile));
     expect(response.warnings?.length).toBeLessThanOrEqual(MAX_WARNINGS);
