@@ -18,6 +18,7 @@ import { captureObservability, EVENT_TOKEN, eventReview, loadEvent, withBody } f
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
 import { rewriterFrom } from '../helpers/rules.js';
+import { podReview } from '../helpers/admission-review.js';
 
 interface Filter {
   readonly name: string;
@@ -186,6 +187,44 @@ describe("template.yaml's per-rule metric filters", () => {
       ]),
     );
     expect([...published.values()].reduce((a, b) => a + b, 0)).toBe(rules.length);
+  });
+
+  // Seven rules, one host each: the rule of a rewrite is read back from its patch operation's value.
+  const SEVEN = `rules:\n${['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((r) => `  - name: ${r}\n    match: ${r}.example.com\n    replace: mirror.example.net/${r}\n`).join('')}`;
+  const imageOf = (i: number): string => `${'abcdefg'[i % 7] ?? 'a'}.example.com/app${String(i)}:1`;
+  const containers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ name: `c${String(i + from)}`, image: imageOf(i + from) }));
+  const workload = (group: string, kind: string, resource: string, spec: unknown) => podReview({ metadata: { name: 'w' }, spec }, { kind: { group, version: 'v1', kind }, resource: { group, version: 'v1', resource } });
+  const update = (object: unknown, oldObject: unknown, extra: Record<string, unknown> = {}) => podReview(object, { operation: 'UPDATE', oldObject, ...extra });
+  const REVIEWS: readonly [string, unknown][] = [
+    ['a Pod of 45 containers (more rewrites than the line lists, more rules than the slots)', podReview({ metadata: { name: 'p' }, spec: { containers: containers(45) } })],
+    ['a dry run', podReview({ metadata: { name: 'p' }, spec: { containers: containers(9) } }, { dryRun: true })],
+    ['an UPDATE (only the changed image)', update({ metadata: { name: 'p' }, spec: { containers: containers(3) } }, { metadata: { name: 'p' }, spec: { containers: [{ name: 'c0', image: imageOf(0) }] } })],
+    ['a Deployment', workload('apps', 'Deployment', 'deployments', { template: { spec: { containers: containers(8), initContainers: containers(2, 20) } } })],
+    ['a CronJob', workload('batch', 'CronJob', 'cronjobs', { jobTemplate: { spec: { template: { spec: { containers: containers(6) } } } } })],
+    ['image volumes', podReview({ metadata: { name: 'p' }, spec: { containers: containers(1), volumes: Array.from({ length: 8 }, (_, i) => ({ name: `v${String(i)}`, image: { reference: imageOf(i + 1) } })) } })],
+    [
+      'an ephemeral container (kubectl debug)',
+      update({ metadata: { name: 'p' }, spec: { containers: containers(2), ephemeralContainers: containers(1, 5) } }, { metadata: { name: 'p' }, spec: { containers: containers(2) } }, { subResource: 'ephemeralcontainers' }),
+    ],
+    ['invalid images beside rewrites', podReview({ metadata: { name: 'p' }, spec: { containers: [...containers(7), { name: 'bad', image: 'UPPER:x:y' }] } })],
+  ];
+
+  it.each(REVIEWS)("count exactly what the answer rewrote, through the handler: %s", async (_, review) => {
+    const obs = captureObservability();
+    const handler = createHandler({ rules: { current: () => Promise.resolve({ ok: true, rewriter: rewriterFrom(SEVEN), source: 'seven' }) }, token: EVENT_TOKEN, logger: obs.logger, metrics: obs.metrics });
+    const result = await handler(withBody(loadEvent('rest-pod-v1.json'), review));
+    const response = (JSON.parse(result.body) as { response: { patch?: string } }).response;
+    const ops = response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { path: string; value: unknown }[]);
+    const dryRun = (review as { request: { dryRun?: boolean } }).request.dryRun === true;
+    const rewritten = ops.filter((o) => /\/image$|\/image\/reference$/.test(o.path)).map((o) => ({ rule: /^mirror\.example\.net\/([a-g])\//.exec(String(o.value))?.[1] ?? '?' }));
+    const truth = dryRun ? [] : rewritten;
+    expect(dryRun || truth.length > 0).toBe(true);
+    const published = publish(filters, obs.logs());
+    // Past five rules a review counts the rest as "(other rules)": the sum is always exact.
+    const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+    expect(sum(published)).toBe(truth.length);
+    if (new Set(truth.map((t) => t.rule)).size <= 5) expect(published).toEqual(byRule(truth));
+    expect(obs.emf().reduce((n, d) => n + ((d['Rewrites'] as number | undefined) ?? 0), 0)).toBe(truth.length);
   });
 
   it('count the rewrites of the sample events through the handler, and nothing from other lines or EMF', async () => {
