@@ -70,8 +70,14 @@ type LeftOut = 'namespace' | 'mirror' | 'unselected';
  * configuration does not select it either), a mirror Pod, or not selected by the configuration.
  */
 function leftOut(o: ManifestObject, type: WorkloadType, selection: Selection | undefined): LeftOut | undefined {
-  // The kubelet's API copy of a static Pod: its spec cannot change, and the webhook skips it.
-  if (o.group === '' && o.kind === 'Pod' && own(at(o.object, ['metadata', 'annotations']), MIRROR_POD_ANNOTATION) !== undefined) return 'mirror';
+  // The kubelet's API copy of a static Pod: its spec cannot change, and the webhook skips it. Anyone
+  // who may create a Pod may annotate it so, and the webhook rewrites that Pod (it sees who created
+  // it: docs/design.md, "Rewrite semantics"); a kubelet's own carries an owner reference to its Node
+  // (the API server's NodeRestriction refuses one without), which is what audit can read.
+  const metadata = at(o.object, ['metadata']);
+  const nodeOwned = (r: unknown): boolean => own(r, 'kind') === 'Node' && own(r, 'apiVersion') === 'v1';
+  const owners = own(metadata, 'ownerReferences');
+  if (o.group === '' && o.kind === 'Pod' && own(own(metadata, 'annotations'), MIRROR_POD_ANNOTATION) !== undefined && Array.isArray(owners) && owners.some(nodeOwned)) return 'mirror';
   const excluded = EXCLUDED_NAMESPACES.some((n) => n === o.namespace);
   if (selection === undefined) return excluded ? 'namespace' : undefined;
   if (calledFor(selection, o, type)) return undefined;

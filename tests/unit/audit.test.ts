@@ -1107,7 +1107,8 @@ describe('audit -f of objects the webhook does not rewrite (QA-39)', () => {
 });
 
 describe('audit -f: what the webhook is never called for is left out', () => {
-  const mirror = { annotations: { 'kubernetes.io/config.mirror': '3f1c' } };
+  // A kubelet's mirror Pod: the annotation and an owner reference to its Node (NodeRestriction requires it).
+  const mirror = { annotations: { 'kubernetes.io/config.mirror': '3f1c' }, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: 'node-1', uid: 'b7e1', controller: true }] };
   const input = listOf(
     podIn('kube-system', 'coredns'),
     { apiVersion: 'apps/v1', kind: 'Deployment', ...DEPLOYMENT, metadata: { name: 'web', namespace: 'kube-system' } },
@@ -1128,6 +1129,15 @@ describe('audit -f: what the webhook is never called for is left out', () => {
     const r = await audit(['-f', '-', '-o', 'json'], listOf(annotated, podIn('ns-0', 'etcd', mirror)));
     expect(r.code).toBe(1);
     expect(kinds(r.out)).toEqual(['Deployment/web']);
+    expect(r.err).toMatch(/\nleft out: 1 mirror Pod\(s\) \(the kubelet's, never rewritten\)\n$/);
+  });
+
+  it("a Pod with the mirror annotation but no Node owner is listed: anyone may annotate a Pod so, and the webhook rewrites it", async () => {
+    const annotatedOnly = { annotations: mirror.annotations };
+    const ownedByOther = { ...mirror, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'c1' }] };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(podIn('ns-0', 'fake', annotatedOnly), podIn('ns-0', 'other', ownedByOther), podIn('ns-0', 'etcd', mirror)));
+    expect(r.code).toBe(1);
+    expect(kinds(r.out)).toEqual(['Pod/fake', 'Pod/other']);
     expect(r.err).toMatch(/\nleft out: 1 mirror Pod\(s\) \(the kubelet's, never rewritten\)\n$/);
   });
 
@@ -1317,7 +1327,7 @@ describe('audit -f: finished Pods (phase Succeeded or Failed) pull nothing', () 
   });
 
   it('a finished Pod in kube-system or a mirror Pod is counted there, once', async () => {
-    const r = await audit(['-f', '-', '--scope', 'pods'], listOf(phase(podIn('kube-system', 'done'), 'Succeeded'), phase(podIn('ns-0', 'etcd', { annotations: { 'kubernetes.io/config.mirror': '3f1c' } }), 'Failed')));
+    const r = await audit(['-f', '-', '--scope', 'pods'], listOf(phase(podIn('kube-system', 'done'), 'Succeeded'), phase(podIn('ns-0', 'etcd', { annotations: { 'kubernetes.io/config.mirror': '3f1c' }, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: 'node-1', uid: 'b7e1', controller: true }] }), 'Failed')));
     expect(r).toEqual({ code: 0, out: "audit: no image would be rewritten\nleft out: 1 object(s) in kube-system (the webhook is not called there), 1 mirror Pod(s) (the kubelet's, never rewritten)\n", err: '' });
   });
 });
