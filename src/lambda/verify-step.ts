@@ -148,7 +148,9 @@ export async function reviewVerified(body: unknown, rewriter: Rewriter, verifier
   if (denials.length > 0) {
     // kubectl prints the message as it is, and a container name is the Pod's own text (admission
     // runs before validation): escapes instead of control and bidi characters, as in the warnings.
-    const message = printableClipped(`image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}${denials.length > 5 ? `; and ${denials.length - 5} more` : ''}`, MAX_DENIAL_MESSAGE);
+    // The count of the others is kept whole: long names cut the listed ones, never it.
+    const more = denials.length > 5 ? `; and ${denials.length - 5} more` : '';
+    const message = `${printableClipped(`image-rewriter denied the request: ${denials.slice(0, 5).join('; ')}`, MAX_DENIAL_MESSAGE - more.length)}${more}`;
     const response: DeniedAnswer = {
       apiVersion: plan.request.apiVersion,
       kind: 'AdmissionReview',
