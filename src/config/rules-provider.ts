@@ -102,18 +102,25 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
     count(metrics, Metric.ConfigRefreshes);
     let text: string;
     let version: string | undefined;
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       // Loading the SDK (first read only) is inside the try: a failure is a failed read, retried.
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), client()]);
-      const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: AbortSignal.timeout(timeoutMs) });
-      if (out.Parameter?.Value === undefined) throw new SourceError(`parameter ${name} has no value`);
-      text = out.Parameter.Value;
-      version = out.Parameter.Version === undefined ? undefined : String(out.Parameter.Version);
-    } catch (e) {
+      const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: signal });
+      // The SDK's types say string; an endpoint that is not SSM (a proxy on the way) may answer any JSON.
+      const value: unknown = out.Parameter?.Value;
+      if (typeof value !== 'string') throw new SourceError(`parameter ${name} ${value === undefined ? 'has no value' : 'has a value that is not a string'}`);
+      text = value;
+      version = out.Parameter?.Version === undefined ? undefined : String(out.Parameter.Version);
+    } catch (thrown) {
       const retryInMs = backoff();
       scheduledAt = now();
       nextReadAt = scheduledAt + retryInMs;
       count(metrics, Metric.ConfigErrors);
+      // import() on this error path only: statically, the module the existence checks share with the
+      // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).
+      const { becauseOf, cutByBound } = await import('./system-error.js');
+      const e = cutByBound(thrown, signal);
       const code = errorCode(e);
       const kept = engine.state();
       logger.error('cannot read the rules parameter', {
@@ -123,9 +130,6 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
         retryInMs,
         keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: no rules were loaded yet',
       });
-      // import() on this error path only: statically, the module the existence checks share with the
-      // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).
-      const { becauseOf } = await import('./system-error.js');
       return engine.failed(`rules parameter ${name} could not be read${becauseOf(code)}`);
     }
     const state = await engine.apply({ text, version });

@@ -53,3 +53,16 @@ export function errorName(e: unknown): string {
   if ((name === undefined || name === 'Error') && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code)) return code;
   return typeof name === 'string' && name !== '' ? name.slice(0, 64) : 'Error';
 }
+
+/**
+ * The error of a read that its own bound (`signal`) cut, as such: an `AbortError`, whatever was
+ * thrown. The AWS SDK reports an abort that comes while the answer's body arrives (a store that sent
+ * its headers, then stalled or trickled: docs/reliability.md) as the socket's error (`ECONNRESET`,
+ * "aborted"), and the logs and the reason named a reset connection where the store was too slow.
+ */
+export function cutByBound(e: unknown, signal: AbortSignal): unknown {
+  if (!signal.aborted || errorName(e) === 'AbortError') return e;
+  const cut = new Error('Request aborted', { cause: e });
+  cut.name = 'AbortError';
+  return cut;
+}

@@ -39,8 +39,15 @@ export function errorCode(e: unknown): string {
  * abort of our timeout as an `AbortError` "Request aborted", which does not say the store was slow.
  */
 export function errorDetail(e: unknown, timeoutMs?: number): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return timeoutMs !== undefined && e instanceof Error && e.name === 'AbortError' ? `no answer within ${timeoutMs} ms (${message})` : message;
+  // The first line: the SDK adds one of advice to an answer it could not read ("Deserialization
+  // error: to see the raw response, inspect the hidden field {error}.$response ..."), and a log
+  // field is one line.
+  const message = (e instanceof Error ? e.message : String(e)).split('\n', 1)[0] ?? '';
+  if (timeoutMs !== undefined && e instanceof Error && e.name === 'AbortError') return `no answer within ${timeoutMs} ms (${message})`;
+  // An answer without an AWS error code (a proxy's 500 with no body, an HTML error page) is
+  // `Unknown: UnknownError` or a JSON SyntaxError to the SDK: its HTTP status says what it was.
+  const status = (e as { $metadata?: { httpStatusCode?: unknown } } | null | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' && e instanceof Error && (e.name === 'Unknown' || e.name === 'SyntaxError') ? `${message} (HTTP ${status})` : message;
 }
 
 function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): string {
@@ -54,7 +61,8 @@ function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): st
   }
 }
 
-async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs: number): Promise<string | undefined> {
+/** The source's value; unknown: the SDK's types say string, but an endpoint that is not AWS (a proxy on the way) may answer any JSON. */
+async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, signal: AbortSignal): Promise<unknown> {
   switch (setting.kind) {
     case 'file':
       return setting.text ?? (await tokenFileText(setting.path));
@@ -62,7 +70,7 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       if (setting.text !== undefined) return setting.text;
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
-      return (await ssm.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).Parameter?.Value;
+      return (await ssm.send(command, { abortSignal: signal })).Parameter?.Value;
     }
     case 'secret': {
       if (setting.text !== undefined) return setting.text;
@@ -75,7 +83,7 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       ]);
       const secretsManager = await secretsManagerFor(setting.secretId, shared);
       const command = new GetSecretValueCommand({ SecretId: setting.secretId });
-      return (await secretsManager.send(command, { abortSignal: AbortSignal.timeout(timeoutMs) })).SecretString;
+      return (await secretsManager.send(command, { abortSignal: signal })).SecretString;
     }
   }
 }
@@ -86,7 +94,10 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
  * that uses it then reads the source itself, and says why it cannot.
  */
 export async function readTokenText(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, timeoutMs = READ_TIMEOUT_MS): Promise<string | undefined> {
-  return readRaw(setting, deps, timeoutMs).catch(() => undefined);
+  return readRaw(setting, deps, AbortSignal.timeout(timeoutMs)).then(
+    (raw) => (typeof raw === 'string' ? raw : undefined),
+    () => undefined,
+  );
 }
 
 /** A token file's text; throws when it cannot be read or is larger than MAX_TOKEN_FILE_BYTES. */
@@ -104,15 +115,20 @@ export async function resolveToken(setting: TokenSetting, deps: AwsClients, time
   if (setting.kind === 'none') return undefined;
   if (setting.kind === 'inline') return setting.tokens;
   const from = origin(setting);
-  let raw: string | undefined;
+  let value: unknown;
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    raw = await readRaw(setting, deps, timeoutMs);
-  } catch (e) {
+    value = await readRaw(setting, deps, signal);
+  } catch (thrown) {
     // import(), on this error path only: statically, the module the existence checks share with the
     // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).
-    const what = setting.kind === 'file' ? `cannot read ${from}: ${(await import('./system-error.js')).describeSystemError(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs)}`;
+    const { cutByBound, describeSystemError } = await import('./system-error.js');
+    const e = setting.kind === 'file' ? thrown : cutByBound(thrown, signal);
+    const what = setting.kind === 'file' ? `cannot read ${from}: ${describeSystemError(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs)}`;
     throw new SourceError(what, [], { cause: e, unreadable: true });
   }
+  if (value !== undefined && typeof value !== 'string') throw new SourceError(`the webhook token in ${from} is not a string`);
+  let raw = value;
   if (setting.kind === 'secret' && raw?.trimStart().startsWith('{') === true) raw = tokenField(raw, from);
   const token = raw?.trim();
   if (token === undefined || token === '') throw new SourceError(`the webhook token in ${from} is empty`);

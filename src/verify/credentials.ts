@@ -15,7 +15,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { secretsManagerFor } from '../config/secret-client.js';
-import { becauseOf, errorName } from '../config/system-error.js';
+import { becauseOf, cutByBound, errorName } from '../config/system-error.js';
 import type { CredentialLookup, RegistryCredentials } from './oci.js';
 
 // Its own copy, not core/json's: a module the entry and this lazily loaded one both import is split
@@ -140,7 +140,7 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
       failure = undefined;
     } catch (e) {
       // A socket error is named by its code, in words (`: connection refused (ECONNREFUSED)`), not "(Error)".
-      const detail = raw === undefined ? becauseOf(errorName(e)) : ` (${(e as Error).message})`;
+      const detail = raw === undefined ? becauseOf(errorName(cutByBound(e, signal))) : ` (${(e as Error).message})`;
       failure = { reason: `cannot read ${from}${detail}`, retryAt: deps.now() + RETRY_MS };
     }
   };

@@ -1,0 +1,167 @@
+/**
+ * AWS answers that go wrong on the way (a proxy or a broken endpoint between the function and
+ * SSM, Secrets Manager or ECR), through the real SDK clients against an HTTP server on 127.0.0.1:
+ * headers then a body that stalls or trickles past the read's bound, a 500 without a body, an HTML
+ * error page, and JSON of the right shape with values of the wrong type. What must hold: the
+ * failure is named for what it was (the bound, the status), in one line, and a value that is not
+ * a string is a failed read with a reason, never a TypeError.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { resolveToken, ssmRules } from '../../src/config/sources.js';
+import { createCredentialsSource } from '../../src/verify/credentials.js';
+import { createVerifier } from '../../src/verify/verifier.js';
+import { captureObservability } from '../helpers/events.js';
+
+type Fault =
+  /** A 200 whose body trickles a byte every 200 ms (and never ends within the bound). */
+  | 'drip'
+  /** A 200's headers, then nothing. */
+  | 'stall'
+  | 'empty500'
+  | 'html502'
+  /** `body` as a 200 JSON answer. */
+  | { readonly body: unknown };
+
+let fault: Fault = 'stall';
+let requests = 0;
+let server: Server | undefined;
+let endpoint = '';
+const open = new Set<ServerResponse>();
+
+function answer(req: IncomingMessage, res: ServerResponse): void {
+  requests++;
+  open.add(res);
+  res.on('close', () => open.delete(res));
+  req.resume();
+  const json = { 'content-type': 'application/x-amz-json-1.1' };
+  if (fault === 'drip' || fault === 'stall') {
+    res.writeHead(200, { ...json, 'content-length': '4096' });
+    res.flushHeaders();
+    if (fault === 'stall') return;
+    const timer = setInterval(() => {
+      res.write(' ');
+    }, 200);
+    res.on('close', () => { clearInterval(timer); });
+  } else if (fault === 'empty500') {
+    res.writeHead(500, { 'content-length': '0' }).end();
+  } else if (fault === 'html502') {
+    res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+  } else {
+    res.writeHead(200, json).end(JSON.stringify(fault.body));
+  }
+}
+
+beforeAll(async () => {
+  const s = createServer(answer);
+  server = s;
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const res of open) res.destroy();
+  await new Promise<void>((resolve) => {
+    if (server === undefined) resolve();
+    else server.close(() => {
+      resolve();
+    });
+  });
+});
+
+const client = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } as const;
+const ssm = (): SSMClient => new SSMClient({ ...client, endpoint });
+const secretsManager = (): SecretsManagerClient => new SecretsManagerClient({ ...client, endpoint });
+const clients = { ssm: () => Promise.resolve(ssm()), secretsManager: () => Promise.resolve(secretsManager()) };
+const BOUND_MS = 400;
+
+/** The one `cannot read the rules parameter` line of a read of the rules parameter under `f`, and what the read gave. */
+async function rulesRead(f: Fault) {
+  fault = f;
+  requests = 0;
+  const obs = captureObservability();
+  const provider = ssmRules({ client: ssm(), name: '/ir/rules', ttlSeconds: 60, timeoutMs: BOUND_MS, env: {}, ...obs });
+  const state = await provider.current();
+  const lines = obs.logs().filter((l) => l['message'] === 'cannot read the rules parameter');
+  expect(lines).toHaveLength(1);
+  return { state, line: lines[0] ?? {}, requests };
+}
+
+describe('the rules parameter', () => {
+  it.each<[string, Fault]>([
+    ['a body that trickles past the bound', 'drip'],
+    ['headers, then a body that never comes', 'stall'],
+  ])('%s: the bound (AbortError), not a reset connection, one request', async (_, f) => {
+    const { state, line, requests: seen } = await rulesRead(f);
+    expect(line).toMatchObject({ errorCode: 'AbortError', detail: `no answer within ${BOUND_MS} ms (Request aborted)` });
+    expect(state).toEqual({ ok: false, reason: 'rules parameter /ir/rules could not be read (AbortError)' });
+    expect(seen).toBe(1);
+  });
+
+  it('a 500 without a body names its status (the SDK says only Unknown: UnknownError)', async () => {
+    const { line } = await rulesRead('empty500');
+    expect(line).toMatchObject({ errorCode: 'Unknown', detail: 'UnknownError (HTTP 500)' });
+  });
+
+  it('an HTML error page: one line with its status, without the SDK\'s advice on a second one', async () => {
+    const { line } = await rulesRead('html502');
+    expect(line['errorCode']).toBe('SyntaxError');
+    expect(line['detail']).toMatch(/is not valid JSON \(HTTP 502\)$/);
+    expect(String(line['detail'])).not.toContain('\n');
+  });
+
+  it.each<[string, unknown]>([
+    ['a number', 42],
+    ['an object', { rules: [] }],
+  ])('a Value that is %s is a failed read, not a document', async (_, value) => {
+    const { state, line } = await rulesRead({ body: { Parameter: { Name: '/ir/rules', Value: value, Version: 3 } } });
+    expect(line).toMatchObject({ errorCode: 'SourceError', detail: 'parameter /ir/rules has a value that is not a string' });
+    expect(state.ok).toBe(false);
+  });
+});
+
+describe('the webhook token', () => {
+  it.each<[string, Fault]>([
+    ['a body that trickles past the bound', 'drip'],
+    ['headers, then a body that never comes', 'stall'],
+  ])('%s: the bound, not a reset connection', async (_, f) => {
+    fault = f;
+    await expect(resolveToken({ kind: 'ssm', name: '/ir/token' }, clients, BOUND_MS)).rejects.toMatchObject({
+      name: 'SourceError',
+      message: `cannot read the webhook token from SSM parameter /ir/token (AbortError): no answer within ${BOUND_MS} ms (Request aborted)`,
+    });
+  });
+
+  it.each<[string, { readonly kind: 'ssm'; readonly name: string } | { readonly kind: 'secret'; readonly secretId: string }, unknown]>([
+    ['an SSM Value that is a number', { kind: 'ssm', name: '/ir/token' }, { Parameter: { Name: '/ir/token', Value: 42 } }],
+    ['an SSM Value that is a list', { kind: 'ssm', name: '/ir/token' }, { Parameter: { Name: '/ir/token', Value: ['a'] } }],
+    ['a SecretString that is an object', { kind: 'secret', secretId: 'token' }, { Name: 'token', SecretString: { token: 'x' } }],
+  ])('%s: a SourceError saying so, not a TypeError', async (_, setting, body) => {
+    fault = { body };
+    const from = setting.kind === 'ssm' ? `SSM parameter ${setting.name}` : `secret ${setting.secretId}`;
+    await expect(resolveToken(setting, clients, BOUND_MS)).rejects.toMatchObject({ name: 'SourceError', message: `the webhook token in ${from} is not a string` });
+  });
+});
+
+describe('the existence checks', () => {
+  it('registry credentials whose answer stalls after its headers: the bound, not a reset connection', async () => {
+    fault = 'stall';
+    const source = createCredentialsSource({ kind: 'secret', secretId: 'registry-creds' }, { ...clients, now: () => performance.now() });
+    // The read's own bound is 3 s; the check's signal waits longer.
+    const first = await source('r.example.com', AbortSignal.timeout(10_000));
+    expect(first).toEqual({ credentials: undefined, unavailable: 'cannot read secret registry-creds (AbortError)' });
+  }, 15_000);
+
+  it('an ECR answer that trickles past the deadline: unreachable for the deadline, one request', async () => {
+    fault = 'drip';
+    requests = 0;
+    const v = createVerifier({ credentials: () => Promise.resolve({ credentials: undefined }), ecr: () => Promise.resolve(new ECRClient({ ...client, endpoint })), deadlineMs: BOUND_MS });
+    const { verdicts } = await v.verify([{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1', platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: `no answer within the ${BOUND_MS} ms deadline` });
+    expect(requests).toBe(1);
+  });
+});
