@@ -43,6 +43,7 @@ import type { RunningMetricsServer } from '../serve/metrics-server.js';
 import { MAX_TOKEN_FILE_BYTES, readTokenText } from '../config/token.js';
 import { watchTokenFile } from '../config/token-watch.js';
 import { type Env, readSettings } from '../config/settings.js';
+import type { RulesProvider } from '../config/refresh.js';
 import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from './log-relay.js';
 import { LISTEN_PORT_ENV, PRIMARY_WORKER, REPLACEMENT_ENV, runPrimary, STOP_SIGNALS, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
 
@@ -265,10 +266,25 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
   prometheus?.watchRules(sources.rules);
   const ssmCheck = sources.settings.rules.kind === 'ssm' ? setInterval(() => void sources.rules.current(), SSM_RULES_CHECK_MS) : undefined;
   ssmCheck?.unref();
+  // That check reads the parameter, so a review answers with the good rules in force and never waits
+  // for a read: the review that came first after the TTL started it and waited for it, up to the
+  // read's bound (3 s, READ_TIMEOUT_MS) when SSM is slow, with the webhook's timeoutSeconds at 5 s.
+  // Without good rules a review still waits (the Lambda's way: docs/design.md, "Data paths").
+  const { inForce } = sources.rules;
+  const reviewRules: RulesProvider =
+    ssmCheck === undefined || inForce === undefined
+      ? sources.rules
+      : {
+          ...sources.rules,
+          current: () => {
+            const state = inForce();
+            return state.ok ? Promise.resolve(state) : sources.rules.current();
+          },
+        };
   // The token is read only at start: a new token file (a rotation's Secret) is said, not applied.
   const tokenFile = values['token-file'];
   const tokenWatch = tokenFile === undefined || sources.token === undefined ? undefined : watchTokenFile(tokenFile, sources.token, { log: serveLog });
-  const webhook = createHandler({ rules: sources.rules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
+  const webhook = createHandler({ rules: reviewRules, token: sources.token, logger, metrics, verifier: verifierFor(sources.settings.verify, lazyAwsClients()), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
 
   let server;
   // A --workers worker's metrics are served by the primary (./serve-metrics.ts).

@@ -10,7 +10,8 @@
  *   30 s), never on every request, whether the last good rules are kept or there are none (then the
  *   state is `{ ok: false, reason }` and the handler fails open): a fixed parameter applies within
  *   seconds, not a TTL (up to an hour) later. Reads are single-flight and bounded by a timeout; while
- *   one is under way, only the review that started it waits for it when there are good rules.
+ *   one is under way, only the review that started it waits for it when there are good rules
+ *   (under `serve` none does: its own check reads, src/cli/serve.ts).
  *
  * AWS access uses the SDK v3 clients directly, injected so the tests mock them. The SDK is loaded
  * only when a setting needs it: the clients come from async factories and the command classes

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { Agent } from 'node:https';
 import { Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
@@ -410,6 +410,53 @@ describe('serve --workers 2', () => {
         expect(await s.stop()).toBe(0);
       });
     } finally {
+      ssm.close();
+    }
+  }, 60_000);
+
+  // Regression: with good rules in force, the review that came first after the TTL started the read
+  // of the parameter and waited for it: a slow SSM (an answer held past the read's 3 s bound) held
+  // that review 3 s, one in a few. serve's own check reads the parameter; reviews never wait for it.
+  it('answers reviews with the good rules in force while a read of the parameter hangs, never waiting for it', async () => {
+    let reads = 0;
+    const held = new Set<ServerResponse>();
+    const ssm = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        reads++;
+        // The first read answers; every later one is held until the client gives up.
+        if (reads > 1) {
+          held.add(res);
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ Parameter: { Name: '/t/rules', Type: 'String', Value: 'rules:\n  - name: eu\n    match: gcr.io\n    replace: eu.gcr.io\n', Version: 1 } }));
+      });
+    });
+    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve));
+    const address = ssm.address();
+    const endpoint = `http://127.0.0.1:${String(typeof address === 'object' && address !== null ? address.port : 0)}`;
+    const base = args(await rulesFile(), 1).filter((a, i, all) => a !== '--config' && all[i - 1] !== '--config');
+    const env = { REWRITE_RULES_PARAMETER: '/t/rules', REWRITE_RULES_TTL_SECONDS: '1', AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    try {
+      await withServe({ cli, args: base, env }, async (s) => {
+        const port = await s.port;
+        // Reviews back to back for 6 s: two hung reads (3 s each) and the backoffs between them.
+        const slowest: number[] = [];
+        const until = performance.now() + 6000;
+        while (performance.now() < until) {
+          const started = performance.now();
+          expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
+          slowest.push(performance.now() - started);
+        }
+        expect(reads).toBeGreaterThanOrEqual(2);
+        expect(s.logs.filter((l) => l['message'] === 'cannot read the rules parameter').length).toBeGreaterThanOrEqual(1);
+        // The read's bound is 3 s: a review that waited for one took that long.
+        expect(Math.max(...slowest)).toBeLessThan(2000);
+        expect(await s.stop()).toBe(0);
+      });
+    } finally {
+      for (const res of held) res.destroy();
       ssm.close();
     }
   }, 60_000);
