@@ -319,6 +319,34 @@ describe.each<[string, StartEnvironment]>([
     });
   });
 
+  // An answer whose headers came and whose body did not (a proxy on the way that stalls): the read
+  // is cut by its bound as a slow store is, and said so; the SDK named it by the socket's error
+  // (`ECONNRESET`, "aborted") and added a second line of advice.
+  describe(`the rules parameter's answer stalled after its headers at a refresh of a warm environment (TTL ${TTL_SECONDS} s)`, () => {
+    const env = startedInBlock(async () => {
+      await resetAws();
+      await put(RULES_PARAMETER, rulesTo('eu.gcr.io'));
+      const fn = await start({ ...awsEnv(), WEBHOOK_TOKEN: EVENT_TOKEN, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS) });
+      expect(rewrittenImage(await fn.invoke(EVENT))).toBe('eu.gcr.io/google-samples/hello-app:2.0');
+      return fn;
+    });
+
+    it('keeps the last good rules, one attempt, logged once as the bound (AbortError), in one line', async () => {
+      ssm().set(RULES_PARAMETER, { kind: 'stall' });
+      await sleep(TTL_SECONDS * 1000 + 100);
+      const from = ssm().calls.length;
+      const r = await env().invoke(EVENT);
+      expect(rewrittenImage(r)).toBe('eu.gcr.io/google-samples/hello-app:2.0');
+      expect(onlyRead(RULES_PARAMETER, from).map((c) => [c.attempt, c.answered])).toEqual([[1, 'stalled']]);
+      expect(linesOf(env(), 'cannot read the rules parameter')).toEqual([
+        expect.objectContaining({ level: 'ERROR', errorCode: 'AbortError', detail: `no answer within ${READ_TIMEOUT_MS} ms (Request aborted)`, retryInMs: 1000, keeping: '1' }),
+      ]);
+      expect(r.ms).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 50);
+      figures.push(`${label}: rules answer stalled after its headers: 1 attempt, that review waited ${ms(r.ms)}`);
+      ssm().set(RULES_PARAMETER, undefined);
+    });
+  });
+
   describe(`a slow SSM: the token read without an answer within ${READ_TIMEOUT_MS} ms at a cold start`, () => {
     const env = startedInBlock(async () => {
       await resetAws();

@@ -3,8 +3,8 @@
  * chosen parameters: an SSM `GetParameter` (X-Amz-Target `AmazonSSM.GetParameter`) of a parameter
  * given a rule is answered as SSM answers when throttled (HTTP 400,
  * `{"__type":"ThrottlingException","message":"Rate exceeded"}`, which the SDK names from `__type`
- * and retries as throttling: @smithy/core's THROTTLING_ERROR_CODES), or held before it goes to moto;
- * every other request goes to moto unchanged. Each `GetParameter` is recorded with the SDK's
+ * and retries as throttling: @smithy/core's THROTTLING_ERROR_CODES), held before it goes to moto,
+ * or answered with moto's status and headers and then no body; every other request goes to moto unchanged. Each `GetParameter` is recorded with the SDK's
  * `amz-sdk-invocation-id` (one per `send`, the same for its retries) and `amz-sdk-request`
  * (`attempt=N; max=M`), so a test can count the attempts of one read and time them.
  */
@@ -19,7 +19,9 @@ export type SsmFault =
   /** Answer the next `count` calls (default: all) as throttled. */
   | { readonly kind: 'throttle'; readonly count?: number }
   /** Hold each call `ms` before passing it on (the SDK's abort closes the connection first). */
-  | { readonly kind: 'delay'; readonly ms: number };
+  | { readonly kind: 'delay'; readonly ms: number }
+  /** Pass each call on, send moto's status and headers back, and hold the body (the SDK's abort closes the connection). */
+  | { readonly kind: 'stall' };
 
 export interface GetParameterCall {
   readonly name: string;
@@ -30,7 +32,7 @@ export interface GetParameterCall {
   /** The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`). */
   readonly attempt: number;
   readonly maxAttempts: number;
-  readonly answered: 'throttled' | 'delayed' | 'passed';
+  readonly answered: 'throttled' | 'delayed' | 'stalled' | 'passed';
   /** `performance.now()` when the answer was sent or the client closed the connection. */
   ended?: number;
 }
@@ -63,11 +65,16 @@ export async function startSsmProxy(motoUrl: string): Promise<SsmProxy> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const pass = (): void => {
+      const pass = (stall = false): void => {
         const out = request(
           { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
           (up) => {
             res.writeHead(up.statusCode ?? 502, up.headers);
+            if (stall) {
+              res.flushHeaders();
+              up.resume();
+              return;
+            }
             up.pipe(res);
           },
         );
@@ -91,7 +98,7 @@ export async function startSsmProxy(motoUrl: string): Promise<SsmProxy> {
       const entry = faults.get(name);
       const active = entry !== undefined && (entry.fault.kind !== 'throttle' || entry.fault.count === undefined || entry.used < entry.fault.count);
       if (active) entry.used += 1;
-      const answered = !active ? 'passed' : entry.fault.kind === 'throttle' ? 'throttled' : 'delayed';
+      const answered = !active ? 'passed' : entry.fault.kind === 'throttle' ? 'throttled' : entry.fault.kind === 'stall' ? 'stalled' : 'delayed';
       const call: GetParameterCall = {
         name,
         at: performance.now(),
@@ -106,11 +113,15 @@ export async function startSsmProxy(motoUrl: string): Promise<SsmProxy> {
       });
       if (!active) {
         pass();
+      } else if (entry.fault.kind === 'stall') {
+        pass(true);
       } else if (entry.fault.kind === 'throttle') {
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID(), 'content-length': Buffer.byteLength(THROTTLING_BODY) });
         res.end(THROTTLING_BODY);
       } else {
-        const timer = setTimeout(pass, entry.fault.ms);
+        const timer = setTimeout(() => {
+          pass();
+        }, entry.fault.ms);
         res.on('close', () => {
           clearTimeout(timer);
         });
