@@ -43,14 +43,17 @@ export function becauseOf(code: string): string {
 
 /**
  * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket
- * error, which the SDK passes on as a plain `Error`, its `code` (`ECONNREFUSED`, `ENOTFOUND`).
+ * error, which the SDK passes on as a plain `Error`, its `code` (`ECONNREFUSED`, `ENOTFOUND`), or
+ * for an answer the SDK found no error code in, its HTTP status (`HTTP 500`).
  */
 export function errorName(e: unknown): string {
   // Read as properties, not through instanceof: Node's socket errors may come from another realm
   // (a vm context, as under jest) and are no `instanceof Error` there.
   if (typeof e !== 'object' || e === null) return 'Error';
-  const { name, code } = e as { name?: unknown; code?: unknown };
+  const { name, code, $metadata } = e as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if ((name === undefined || name === 'Error') && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code)) return code;
+  // The SDK's name for an answer without an AWS error code (a proxy's 500 with no body): its status says more.
+  if (name === 'Unknown' && typeof $metadata?.httpStatusCode === 'number') return `HTTP ${String($metadata.httpStatusCode)}`;
   return typeof name === 'string' && name !== '' ? name.slice(0, 64) : 'Error';
 }
 

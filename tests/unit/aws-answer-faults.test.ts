@@ -164,4 +164,19 @@ describe('the existence checks', () => {
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: `no answer within the ${BOUND_MS} ms deadline` });
     expect(requests).toBe(1);
   });
+
+  it.each<[string, 'ecr' | 'credentials']>([
+    ['ECR', 'ecr'],
+    ['registry credentials', 'credentials'],
+  ])('%s answering 500 without a body: the reason names the status (the SDK says only Unknown)', async (_, what) => {
+    fault = 'empty500';
+    if (what === 'credentials') {
+      const source = createCredentialsSource({ kind: 'secret', secretId: 'registry-creds' }, { ...clients, now: () => performance.now() });
+      expect(await source('r.example.com', AbortSignal.timeout(10_000))).toEqual({ credentials: undefined, unavailable: 'cannot read secret registry-creds (HTTP 500)' });
+      return;
+    }
+    const v = createVerifier({ credentials: () => Promise.resolve({ credentials: undefined }), ecr: () => Promise.resolve(new ECRClient({ ...client, endpoint })), deadlineMs: 10_000 });
+    const { verdicts } = await v.verify([{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1', platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: 'ECR in us-east-1 failed (HTTP 500)' });
+  }, 15_000);
 });
