@@ -366,6 +366,9 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
     const what = `cannot list ${listed}`;
     let token: string | undefined;
     let resumes = 0;
+    // The tokens given so far: an API server gives each once. A proxy on the way that answers every
+    // page with the first (a cache that leaves out the query) held audit in a loop of requests for good.
+    const given = new Set<string>();
     do {
       let list: KubernetesListObject<KubernetesObject>;
       try {
@@ -381,11 +384,15 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
         options.onExpired?.(listed);
         continue;
       }
+      // The client passes on a list whose `items` are not an array (an answer that is no list) as it came.
+      if (!Array.isArray(list.items)) throw new ListError(`${what} (${server}): the answer is not a list (its items are not an array)`);
       yield list;
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.
       const meta: unknown = list.metadata;
       const next = own(meta, '_continue') ?? own(meta, 'continue');
       token = typeof next === 'string' ? next : undefined;
+      if (token !== undefined && given.has(token)) throw new ListError(`${what} (${server}): the API server gave the same continue token twice (a proxy on the way answering every page alike?): the listing would never end`);
+      if (token !== undefined) given.add(token);
     } while (token !== undefined && token !== '');
   }
   async function* pages(kind: string): AsyncGenerator<Page> {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { PAGE_SIZE } from '../../src/cli/audit.js';
 import { LIST_TRIES, MAX_RESUMES, MAX_RETRY_WAIT_MS, openCluster, REQUEST_TIMEOUT_MS } from '../../src/cli/cluster.js';
@@ -458,6 +459,39 @@ describe('audit of a live cluster (fake API server)', () => {
       } finally {
         await new Promise((resolve) => other.close(resolve));
       }
+    }
+  });
+
+  // A proxy on the way that answers every page alike (a cache that leaves out the query string) gave
+  // the same continue token forever: audit asked for the next page in a loop (12,650 requests in 40 s)
+  // and never ended. And a list whose items are no array failed with the bundle's TypeError.
+  it.each<[string, unknown, RegExp]>([
+    ['the same continue token at every page', { kind: 'PodList', metadata: { continue: 'same' }, items: [{ metadata: { name: 'p', namespace: 'a' }, spec: { containers: [{ name: 'c', image: 'gcr.io/x:1' }] } }] }, /: the API server gave the same continue token twice \(a proxy on the way answering every page alike\?\): the listing would never end$/],
+    ['a list whose items are a number', { kind: 'PodList', metadata: {}, items: 42 }, /: the answer is not a list \(its items are not an array\)$/],
+  ])('a list answered with %s: an error for that kind, a bounded number of requests; exit 2', async (_, list, error) => {
+    let lists = 0;
+    const other = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
+      const path = new URL(req.url ?? '/', 'https://127.0.0.1').pathname;
+      const discovery = DISCOVERY[path] as [string, string, boolean?][] | undefined;
+      res.writeHead(path.endsWith('/mutatingwebhookconfigurations/image-rewriter') ? 404 : 200, { 'content-type': 'application/json' });
+      if (discovery !== undefined) res.end(JSON.stringify({ kind: 'APIResourceList', resources: discovery.map(([name, kind, namespaced = true]) => ({ name, kind, namespaced, verbs: ['list', 'get'] })) }));
+      else if (path === '/api/v1/pods') {
+        lists++;
+        res.end(JSON.stringify(list));
+      } else res.end(JSON.stringify({ kind: 'List', metadata: {}, items: [] }));
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const { port } = other.address() as AddressInfo;
+    const file = join(pki.dir, `kubeconfig-pages-${String(port)}`);
+    writeFileSync(file, readFileSync(kubeconfig, 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
+    try {
+      const r = await Promise.race([audit(['--kubeconfig', file, '--scope', 'pods']), sleep(15_000).then(() => undefined)]);
+      expect(r?.code).toBe(2);
+      expect(r?.err).toMatch(new RegExp(`^error: cannot list pods in all namespaces \\(https://127\\.0\\.0\\.1:${String(port)}\\)${error.source}`, 'm'));
+      expect(lists).toBeLessThanOrEqual(2);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
     }
   });
 
