@@ -44,7 +44,7 @@ export function becauseOf(code: string): string {
 /**
  * The name of an error for a reason: an SDK error's name (`ThrottlingException`), or for a socket
  * error, which the SDK passes on as a plain `Error`, its `code` (`ECONNREFUSED`, `ENOTFOUND`), or
- * for an answer the SDK found no error code in, its HTTP status (`HTTP 500`).
+ * for an answer the SDK found no error code in (or no JSON, in an error), its HTTP status (`HTTP 500`).
  */
 export function errorName(e: unknown): string {
   // Read as properties, not through instanceof: Node's socket errors may come from another realm
@@ -52,8 +52,10 @@ export function errorName(e: unknown): string {
   if (typeof e !== 'object' || e === null) return 'Error';
   const { name, code, $metadata } = e as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if ((name === undefined || name === 'Error') && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code)) return code;
-  // The SDK's name for an answer without an AWS error code (a proxy's 500 with no body): its status says more.
-  if (name === 'Unknown' && typeof $metadata?.httpStatusCode === 'number') return `HTTP ${String($metadata.httpStatusCode)}`;
+  // The SDK's name for an answer without an AWS error code (a proxy's 500 with no body, its HTML error
+  // page): its status says more. src/config/token.ts's errorCode says the same.
+  const status = $metadata?.httpStatusCode;
+  if (typeof status === 'number' && (name === 'Unknown' || (name === 'SyntaxError' && status >= 300))) return `HTTP ${String(status)}`;
   return typeof name === 'string' && name !== '' ? name.slice(0, 64) : 'Error';
 }
 

@@ -31,7 +31,16 @@ export interface AwsClients {
 export function errorCode(e: unknown): string {
   if (!(e instanceof Error)) return 'Error';
   const code = (e as NodeJS.ErrnoException).code;
+  // An answer without an AWS error code (a proxy's 500 with no body, its HTML error page) is
+  // `Unknown` or a JSON SyntaxError to the SDK: its HTTP status says what it was (as errorName does).
+  const status = httpStatusOf(e);
+  if (status !== undefined && (e.name === 'Unknown' || (e.name === 'SyntaxError' && status >= 300))) return `HTTP ${String(status)}`;
   return e.name === 'Error' && typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : e.name;
+}
+
+function httpStatusOf(e: unknown): number | undefined {
+  const status = (e as { $metadata?: { httpStatusCode?: unknown } } | null | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
 }
 
 /**
@@ -44,10 +53,9 @@ export function errorDetail(e: unknown, timeoutMs?: number): string {
   // field is one line.
   const message = (e instanceof Error ? e.message : String(e)).split('\n', 1)[0] ?? '';
   if (timeoutMs !== undefined && e instanceof Error && e.name === 'AbortError') return `no answer within ${timeoutMs} ms (${message})`;
-  // An answer without an AWS error code (a proxy's 500 with no body, an HTML error page) is
-  // `Unknown: UnknownError` or a JSON SyntaxError to the SDK: its HTTP status says what it was.
-  const status = (e as { $metadata?: { httpStatusCode?: unknown } } | null | undefined)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' && e instanceof Error && (e.name === 'Unknown' || e.name === 'SyntaxError') ? `${message} (HTTP ${status})` : message;
+  // The status of an answer the SDK could not read (errorCode names only an error's).
+  const status = httpStatusOf(e);
+  return status !== undefined && e instanceof Error && e.name === 'SyntaxError' && status < 300 ? `${message} (HTTP ${String(status)})` : message;
 }
 
 function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): string {

@@ -102,16 +102,17 @@ describe('the rules parameter', () => {
     expect(seen).toBe(1);
   });
 
-  it('a 500 without a body names its status (the SDK says only Unknown: UnknownError)', async () => {
-    const { line } = await rulesRead('empty500');
-    expect(line).toMatchObject({ errorCode: 'Unknown', detail: 'UnknownError (HTTP 500)' });
+  it('a 500 without a body is named by its status (the SDK says only Unknown: UnknownError)', async () => {
+    const { line, state } = await rulesRead('empty500');
+    expect(line).toMatchObject({ errorCode: 'HTTP 500', detail: 'UnknownError' });
+    expect(state).toEqual({ ok: false, reason: 'rules parameter /ir/rules could not be read (HTTP 500)' });
   });
 
-  it('an HTML error page: one line with its status, without the SDK\'s advice on a second one', async () => {
-    const { line } = await rulesRead('html502');
-    expect(line['errorCode']).toBe('SyntaxError');
-    expect(line['detail']).toMatch(/is not valid JSON \(HTTP 502\)$/);
-    expect(String(line['detail'])).not.toContain('\n');
+  it('an HTML error page: named by its status, the detail one line, without the SDK\'s advice on a second one', async () => {
+    const { line, state } = await rulesRead('html502');
+    expect(line['errorCode']).toBe('HTTP 502');
+    expect(line['detail']).toMatch(/^Unexpected token '<', .* is not valid JSON$/);
+    expect(state).toEqual({ ok: false, reason: 'rules parameter /ir/rules could not be read (HTTP 502)' });
   });
 
   it.each<[string, unknown]>([
