@@ -3,7 +3,8 @@
 #   1. hack/k8s/build.sh: etcd, kube-apiserver, kube-controller-manager and kubectl built from the
 #      Go module proxy into the cache (cold: about 35 min on a loaded 2-core machine; cached: instant)
 #   2. hack/registry/build.sh: the Distribution registry (verify scenarios); hack/helm/build.sh 3|4:
-#      Helm 3 and 4 (the chart scenarios); hack/node/install-node.sh:
+#      Helm 3 and 4 (the chart scenarios); hack/gitops-oracle/build.sh: Argo CD's and Flux's diff
+#      code (the GitOps scenarios); hack/node/install-node.sh:
 #      the Node.js of the container image, which `serve` runs on; npm run build: dist/cli.js
 #   3. jest with jest.e2e.config.js: globalSetup starts etcd, kube-apiserver,
 #      kube-controller-manager and serve and registers the webhook; the scenarios run; the
@@ -54,6 +55,12 @@ t=$(now)
 helm4="$(hack/helm/build.sh 4 | tail -n1)" || fail "hack/helm/build.sh 4 could not build Helm 4 (its log is above)"
 step "hack/helm/build.sh 4: $helm4 ($(since "$t")s)"
 export IMAGE_REWRITER_HELM3="$helm3" IMAGE_REWRITER_HELM4="$helm4"
+
+t=$(now)
+# Argo CD's diff and sync code and Flux's ssa (tests/e2e/gitops.e2e.ts, docs/gitops.md): about 9 min cold.
+gitops_oracle="$(hack/gitops-oracle/build.sh | tail -n1)" || fail "hack/gitops-oracle/build.sh could not build the GitOps oracle (its log is above)"
+step "hack/gitops-oracle/build.sh: $gitops_oracle ($(since "$t")s)"
+export IMAGE_REWRITER_GITOPS_ORACLE="$gitops_oracle"
 
 t=$(now)
 npm run --silent build || fail "npm run build"
