@@ -1,12 +1,12 @@
 /**
  * What Argo CD and Flux see of the webhook's rewrites (README, "Rewrite before apply (GitOps,
  * Helm)" and "Scope"; docs/gitops.md), with their own code: hack/gitops-oracle runs Argo CD 3.6's
- * diff (util/argo/diff.StateDiff with the DiffConfig its application controller builds: the
+ * diff (util/argo/diff.StateDiffs with the DiffConfig its application controller builds: the
  * default three-way diff, `ignoreDifferences`, Server-Side Diff with and without
  * IncludeMutationWebhook) and its sync's kubectl apply (client-side, or server-side), and Flux's
  * fluxcd/pkg/ssa ResourceManager (Diff: the drift check, a server-side dry-run apply forcing
  * ownership as kustomize-controller; Apply) against the real kube-apiserver, the webhook
- * registered with `--scope all`.
+ * registered with `--scope all` (and, in G4, `--scope pods`).
  *
  * This file's own serve, with its own rules file (a rules change and an outage are scenarios
  * here); the start's configuration is registered again at the end of each scenario.
@@ -302,6 +302,34 @@ describe('Argo CD and Flux, with their own code, against the webhook with --scop
       expect(sync(deploy, true)).toEqual({ message: expect.stringMatching(/ serverside-applied$/) });
       expect(await stored('a-deploy')).toBe('asia.gcr.io/e2e/app:1');
       expect(diff(deploy, '--server-side-diff')).toEqual({ modified: false, changes: [] });
+    } finally {
+      await env.restoreWebhook();
+      await env.stopServe(serve);
+    }
+  });
+
+  scenario(env, 'G4. --scope pods: workloads stored as applied, in sync for every diff; a bare Pod is rewritten and behaves as with --scope all', async () => {
+    const ns = 'e2e-gitops-4';
+    await kubectl.createNamespace(ns);
+    const rulesFile = join(dir, 'rules-4.yaml');
+    writeFileSync(rulesFile, RULES('asia.gcr.io'));
+    const serve = await env.startExtraServe(`serve-${ns}`, { rules: rulesFile });
+    try {
+      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods' }));
+      await eventually('a Pod rewritten, a Deployment not', { timeoutMs: 60_000 }, async () => {
+        const pod = await kubectl.run(['-n', ns, 'run', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.containers[0].image}']);
+        const deployment = await kubectl.run(['-n', ns, 'create', 'deployment', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+        return pod.stdout === 'asia.gcr.io/e2e/probe:1' && deployment.stdout === 'gcr.io/e2e/probe:1' ? done(undefined) : notYet(`${pod.stdout}${pod.stderr} ${deployment.stdout}${deployment.stderr}`);
+      });
+      const [deploy, , , , , , , , pod] = objects(ns, 'a');
+      const [fdeploy, , , , , , , , fpod] = objects(ns, 'f');
+      if (deploy === undefined || pod === undefined || fdeploy === undefined || fpod === undefined) throw new Error('no Deployment or Pod');
+      for (const obj of [deploy, pod]) sync(obj);
+      for (const obj of [fdeploy, fpod]) fluxApply(obj);
+      expect(diff(deploy)).toEqual({ modified: false, changes: [] });
+      expect(paths(diff(pod))).toEqual(imagePaths(pod));
+      for (const obj of [deploy, pod]) expect({ kind: obj.kind, ...diff(obj, ...SSD_IMW) }).toEqual({ kind: obj.kind, modified: false, changes: [] });
+      for (const obj of [fdeploy, fpod]) expect({ kind: obj.kind, ...drift(obj) }).toEqual({ kind: obj.kind, action: 'unchanged', changes: [] });
     } finally {
       await env.restoreWebhook();
       await env.stopServe(serve);
