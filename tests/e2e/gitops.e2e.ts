@@ -146,7 +146,7 @@ function podSpecPath(obj: Obj): string {
   return imagePaths(obj)[0]?.replace('/containers/0/image', '') ?? '';
 }
 
-/** Start this file's serve on `rules`, register it with `--scope all`, wait until a dry run gives `expect`. */
+/** Start this file's serve on `rules`, register it with `--scope all`, wait until a dry run gives `expected`. */
 async function startWebhook(rulesFile: string, ns: string, expected: string): Promise<ServeInstance> {
   // A name of its own per scenario: a serve instance's log files are named after it.
   const serve = await env.startExtraServe(`serve-${ns}`, { rules: rulesFile });
@@ -171,7 +171,7 @@ async function outage(ns: string): Promise<void> {
   });
 }
 
-describe('Argo CD and Flux, with their own code, against the webhook with --scope all', () => {
+describe('Argo CD and Flux, with their own code, against the webhook', () => {
   scenario(env, 'G1. every kind: Argo CD default diff OutOfSync on the image fields only; README ignoreDifferences, Server-Side Diff (both compare options, and the ServerSideApply sync option) and Flux drift check in sync; a tag change in git', async () => {
     const ns = 'e2e-gitops-1';
     await kubectl.createNamespace(ns);
