@@ -176,12 +176,15 @@ describe('Argo CD and Flux, with their own code, against the webhook', () => {
     const ns = 'e2e-gitops-1';
     await kubectl.createNamespace(ns);
     const rulesFile = join(dir, 'rules-1.yaml');
-    writeFileSync(rulesFile, RULES('asia.gcr.io'));
+    // with imagePullSecrets: a field the webhook adds, which git does not set
+    writeFileSync(rulesFile, RULES('asia.gcr.io', 'asia-pull'));
     const serve = await startWebhook(rulesFile, ns, 'asia.gcr.io');
     try {
       const ignore = readmeIgnoreDifferences();
       for (const obj of objects(ns, 'a')) {
         expect(sync(obj)).toEqual({ message: expect.stringMatching(/ created$/) });
+        const live = await kubectl.ok(['-n', ns, 'get', obj.kind.toLowerCase(), obj.metadata.name, '-o', `jsonpath={${podSpecPath(obj).replaceAll('/', '.')}.imagePullSecrets[*].name}`]);
+        expect({ kind: obj.kind, imagePullSecrets: live.stdout }).toEqual({ kind: obj.kind, imagePullSecrets: 'asia-pull' });
         const d = diff(obj);
         // git's images against the rewritten ones, and nothing else (the annotation and fields the webhook adds are left alone)
         expect({ kind: obj.kind, modified: d.modified, paths: paths(d) }).toEqual({ kind: obj.kind, modified: true, paths: imagePaths(obj) });
