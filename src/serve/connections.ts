@@ -245,6 +245,7 @@ export class Connections {
     if (conn.failed !== undefined) return;
     // It is a TLSSocket; the Duplex type just does not say so.
     const { remoteAddress } = socket as Partial<Pick<Socket, 'remoteAddress'>>;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && this.holdSpare(conn)) return;
     const failed = clientErrorStatus(err.code);
     this.noisy({ level: 'info', msg: 'bad request from client', code: err.code, status: failed.status, sourceIp: remoteAddress });
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -259,6 +260,38 @@ export class Connections {
       return;
     }
     this.refuse(socket, failed);
+  }
+
+  /**
+   * At Node's headers timeout: keep a connection that has sent nothing yet, from an address that
+   * holds a connection that showed the token, as long as an idle one of that caller (awaitNext). The
+   * API server's client dials more connections than a burst ends up using and keeps the spare ones
+   * idle for up to 90 s; closed (with a 408) 10 s after they opened, one was now and then picked for
+   * a review at that moment, which then got the 408 as its answer and was refused or admitted
+   * unrewritten (docs/reliability.md, "Faults, as counts"). Strangers' connections still get headersMs.
+   */
+  private holdSpare(conn: Secured): boolean {
+    const { socket } = conn;
+    if (this.closing || conn.served > 0 || socket.bytesRead > 0) return false;
+    const address = socket.remoteAddress;
+    let known = false;
+    for (const other of this.secured.values()) {
+      if (other.trusted && other.socket.remoteAddress === address) {
+        known = true;
+        break;
+      }
+    }
+    if (!known) return false;
+    const { keepAliveMs, headersMs } = this.limits;
+    // Node's own idle timeout of the socket (idleSocketMs) would close it first.
+    socket.setTimeout(keepAliveMs + headersMs);
+    conn.idle = setTimeout(() => {
+      if (conn.served > 0 || socket.bytesRead > 0 || socket.destroyed) return;
+      this.noisy({ level: 'info', msg: 'connection closed: no request after its keep-alive time', sourceIp: address });
+      socket.destroy();
+    }, keepAliveMs);
+    conn.idle.unref();
+    return true;
   }
 
   /** Answer a protocol error and close the connection, destroying it if the client does not read the answer in time. */

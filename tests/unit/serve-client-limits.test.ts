@@ -9,6 +9,7 @@
  * minute.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { RunningServer } from '../../src/serve/server.js';
 import { startOkServer } from '../helpers/serve.js';
@@ -117,6 +118,43 @@ describe('the keep-alive time of a connection', () => {
       expect(await closedAfter(long.port, get('/nope'), 3000)).toBeLessThan(2000);
       const post = `POST /mutate/${TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}`;
       expect(await closedAfter(long.port, post, 1500)).toBe(Number.POSITIVE_INFINITY);
+    } finally {
+      await long.close();
+    }
+  }, 30_000);
+
+  it("is the caller's too for a connection that has sent nothing yet from an address that showed the token (the API server's spare ones), headersMs from any other", async () => {
+    // Regression test: such a connection got a 408 at headersMs (10 s by default). The API
+    // server's client keeps the spare connections of a burst idle for up to 90 s, and a review
+    // written to one as the 408 arrived got it as its answer: refused under failurePolicy Fail.
+    const long = await startOkServer(pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
+    const open = async (localAddress: string): Promise<{ socket: TLSSocket; closed: () => boolean; answer: () => Promise<string> }> => {
+      const socket = tlsConnect({ host: '127.0.0.1', ca: pki.ca, socket: netConnect({ host: '127.0.0.1', port: long.port, localAddress }) });
+      await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
+      socket.on('error', () => undefined);
+      let isClosed = false;
+      socket.once('close', () => { isClosed = true; });
+      let text = '';
+      socket.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+      const answer = async (): Promise<string> => {
+        for (let i = 0; i < 100 && !text.includes('\r\n\r\n') && !isClosed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        return text.split('\r\n')[0] ?? '';
+      };
+      return { socket, closed: () => isClosed, answer };
+    };
+    const post = `POST /mutate/${TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}`;
+    try {
+      const caller = await open('127.0.0.1');
+      caller.socket.write(post);
+      expect(await caller.answer()).toBe('HTTP/1.1 200 OK');
+      const spare = await open('127.0.0.1');
+      const stranger = await open('127.0.0.2');
+      // Well past headersMs (400 ms), within keepAliveMs.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect({ spare: spare.closed(), stranger: stranger.closed() }).toEqual({ spare: false, stranger: true });
+      spare.socket.write(post);
+      expect(await spare.answer()).toBe('HTTP/1.1 200 OK');
+      for (const c of [caller, spare, stranger]) c.socket.destroy();
     } finally {
       await long.close();
     }
