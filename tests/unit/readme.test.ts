@@ -86,6 +86,7 @@ const NOT_OURS = new Set([
   'Rate exceeded',
   'failed calling webhook',
   'connection reset by peer',
+  'connect: connection refused',
   'tls: failed to verify certificate: x509: certificate signed by unknown authority',
   'certificate is valid for ..., not ...',
   'has expired',
