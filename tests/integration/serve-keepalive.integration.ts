@@ -4,8 +4,8 @@
  * 90 s (apimachinery's SetOldTransportDefaults): the client must be the one that closes, or a review
  * written as the server's close crosses it fails (Go retries no POST once written) and the API
  * server applies the failurePolicy; the same for a spare connection it dialed and never used. Real
- * time, not scaled: the defaults are what is under test
- * (about 95 s; an integration test for that reason).
+ * time, not scaled: the defaults are what is under test (about 95 s; an integration test for that
+ * reason).
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { TLSSocket } from 'node:tls';
