@@ -285,6 +285,7 @@ export class Connections {
     const { keepAliveMs, headersMs } = this.limits;
     // Node's own idle timeout of the socket (idleSocketMs) would close it first.
     socket.setTimeout(keepAliveMs + headersMs);
+    clearTimeout(conn.idle);
     conn.idle = setTimeout(() => {
       if (conn.served > 0 || socket.bytesRead > 0 || socket.destroyed) return;
       this.noisy({ level: 'info', msg: 'connection closed: no request after its keep-alive time', sourceIp: address });
