@@ -1335,6 +1335,19 @@ describe('README Supported Kubernetes versions', () => {
       expect(section).toContain(`\`hack/k8s/${dir}\``);
     }
   });
+
+  it('says what a user of an older minor meets, in the words kubectl and audit print, and where the CI subset is', () => {
+    expect(section).toContain('**Image volumes** (`volumes[].image`) need the ImageVolume feature, on by default from 1.35');
+    // What kubectl 1.32 printed for README's MutatingAdmissionPolicy (tests/e2e/admission-policies.e2e.ts P0).
+    expect(section).toContain('**MutatingAdmissionPolicies** are served by default from 1.36 only');
+    expect(section).toContain('`no matches for kind "MutatingAdmissionPolicy" in version "admissionregistration.k8s.io/v1"`');
+    // The note audit prints (tests/e2e/audit.e2e.ts A5: always on 1.32).
+    expect(section).toContain("before 1.34 the API server reads each page after the first from etcd at the first page's revision");
+    expect(section).toContain("`note: listing ... outlived the API server's snapshot`");
+    expect(readFileSync(join(REPO_ROOT, 'src', 'cli', 'audit.ts'), 'utf8')).toContain("`note: listing ${what} outlived the API server's snapshot (HTTP 410");
+    expect(section).toContain('`E2E_VERSION_SUBSET` in `scripts/test-all.sh`');
+    expect(readFileSync(join(REPO_ROOT, 'scripts', 'test-all.sh'), 'utf8')).toMatch(/^E2E_VERSION_SUBSET='/m);
+  });
 });
 
 describe('README Rewrite before apply, what render decides', () => {
