@@ -73,6 +73,24 @@ function waitForPods(namespace: string, selector: string, count = 1): Promise<Po
 
 const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('Warning: '));
 
+/**
+ * The API server's counters of this webhook's calls (`kubectl get --raw /metrics`): each series of
+ * `metric` whose labels name WEBHOOK_NAME, by its labels as written (`code="503",name=...`).
+ */
+async function webhookCounters(metric: string): Promise<Map<string, number>> {
+  const text = (await kubectl.ok(['get', '--raw', '/metrics'])).stdout;
+  const counters = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (m?.[1] === metric && m[2]?.includes(`name="${WEBHOOK_NAME}"`) === true) counters.set(m[2], Number(m[3]));
+  }
+  return counters;
+}
+
+/** The series of `after` that grew since `before`, and by how much. */
+const grown = (before: Map<string, number>, after: Map<string, number>): Record<string, number> =>
+  Object.fromEntries([...after].filter(([labels, value]) => value > (before.get(labels) ?? 0)).map(([labels, value]) => [labels, value - (before.get(labels) ?? 0)]));
+
 /** An EMF document of serve (its metrics, on stderr between the log lines): the fields the scenarios read. */
 const emfDocument = z.looseObject({
   _aws: z.object({
@@ -354,6 +372,7 @@ describe('image-rewriter behind a real kube-apiserver', () => {
     try {
       expect(killed.running()).toBe(false);
 
+      const [requestsBefore, failOpenBefore] = [await webhookCounters('apiserver_admission_webhook_request_total'), await webhookCounters('apiserver_admission_webhook_fail_open_count')];
       await createPod(ns, podManifest('while-down', { web: 'gcr.io/nginx' }));
       const down = await getPod(ns, 'while-down');
       expect(imagesOf(down.spec)).toEqual({ 'containers/web': 'gcr.io/nginx' });
@@ -361,6 +380,13 @@ describe('image-rewriter behind a real kube-apiserver', () => {
       const failedOpen = env.apiserverLog.text(apiMark).split('\n').filter((l) => l.includes(`failing open ${WEBHOOK_NAME}`));
       expect(failedOpen.length).toBeGreaterThan(0);
       expect(failedOpen.join('\n')).toContain('connection refused');
+      // README, Troubleshooting: the API server counts a call that got no answer with code 503 from
+      // 1.34, 400 (its BadRequest, as for a webhook's own 400) before; fail_open_count either way.
+      const requests = grown(requestsBefore, await webhookCounters('apiserver_admission_webhook_request_total'));
+      const code = env.kubernetes.minor >= 34 ? '503' : '400';
+      expect(Object.keys(requests)).not.toEqual([]);
+      expect(Object.keys(requests).filter((labels) => !labels.includes(`code="${code}"`) || !labels.includes('rejected="false"'))).toEqual([]);
+      expect(Object.keys(grown(failOpenBefore, await webhookCounters('apiserver_admission_webhook_fail_open_count')))).toEqual([`name="${WEBHOOK_NAME}",type="admit"`]);
 
       const restarted = await env.restartServe();
       expect(restarted.port).toBe(killed.port);

@@ -139,11 +139,13 @@ describe('README Troubleshooting', () => {
 
   // k8s.io/apiserver's mutating dispatcher (1.32.13 and 1.37.2) counts a failed call in
   // webhook_rejection_count only when the failure policy is not Ignore; webhook_request_total gets
-  // the answer's status as `code` (503, its ServiceUnavailable, for a call without an answer).
+  // the answer's status as `code`, and for a call without an answer 503 (ServiceUnavailable) from
+  // 1.34, 400 (BadRequest) in 1.32.13: tests/e2e/webhook.e2e.ts scenario 8 reads both.
   it('does not send users to rejection_count for the failures failurePolicy Ignore hides', () => {
     const row = rows.find((r) => r.startsWith('| Pods are not rewritten and nothing is logged |')) ?? '';
     expect(webhookConfiguration({ url: 'https://example.com/mutate/0123456789abcdef0123' }).webhooks[0]?.failurePolicy).toBe('Ignore');
     expect(row).toContain('`apiserver_admission_webhook_fail_open_count`, `..._request_total` by `code`');
+    expect(row).toContain('503 also for a call that got no answer (from Kubernetes 1.34; 1.32 and 1.33 count such a call as 400, like a 400 the webhook answered');
     expect(row).toContain('`..._rejection_count` counts no failure under `failurePolicy: Ignore`');
   });
 
@@ -187,10 +189,11 @@ describe('README Troubleshooting', () => {
   // failurePolicy Fail made an outage a refusal of every object, which no row named: the rows of
   // fail-open outages send users to fail_open_count, which Fail does not count (QA-46, measured on
   // kube-apiserver 1.37: a webhook that cannot be reached, rejection_count with
-  // error_type="calling_webhook_error" and rejection_code="503").
+  // error_type="calling_webhook_error" and rejection_code="503"; 1.32.13: rejection_code="400").
   it("has a row for failurePolicy Fail's refusals, with the API server's counter and the way back", () => {
     const row = rows.find((r) => (r.split(' | ')[0] ?? '').includes('Internal error occurred: failed calling webhook')) ?? '';
     expect(row).toContain('error_type="calling_webhook_error"');
+    expect(row).toContain('(its `rejection_code` 503 when no answer came, from Kubernetes 1.34; 400 on 1.32 and 1.33)');
     expect(row).toContain('"path":"/webhooks/0/failurePolicy","value":"Ignore"');
     expect(row).toContain('`audit` lists what was admitted unrewritten');
     // Helm 4.3.2 against kube-apiserver 1.37: after that kubectl patch, helm upgrade failed with
@@ -1345,6 +1348,9 @@ describe('README Supported Kubernetes versions', () => {
     expect(section).toContain("before 1.34 the API server reads each page after the first from etcd at the first page's revision");
     expect(section).toContain("`note: listing ... outlived the API server's snapshot`");
     expect(readFileSync(join(REPO_ROOT, 'src', 'cli', 'audit.ts'), 'utf8')).toContain("`note: listing ${what} outlived the API server's snapshot (HTTP 410");
+    // What kube-apiserver 1.32.13 counted for a call refused a connection (tests/e2e/webhook.e2e.ts scenario 8).
+    expect(section).toContain("**The API server's counters of failed calls**");
+    expect(section).toContain('with code 503 from 1.34, 400 on 1.32 and 1.33, the code of a 400 the webhook answers too');
     expect(section).toContain('`E2E_VERSION_SUBSET` in `scripts/test-all.sh`');
     expect(readFileSync(join(REPO_ROOT, 'scripts', 'test-all.sh'), 'utf8')).toMatch(/^E2E_VERSION_SUBSET='/m);
   });
