@@ -181,7 +181,7 @@ if (worst !== undefined) {
     ms(worst.hostile.median),
     `${ms(worst.hostile.percentile(100))} (max)`,
     '',
-    `as many plain images of the same lengths: ${ms(worst.plain.median)}; x${ratio.toFixed(2)}`,
+    `as many plain valid images (names of at most 255 characters): ${ms(worst.plain.median)}; x${ratio.toFixed(2)}`,
     verdict('worst review', ratio <= TARGET.worstRatio, `<= x${String(TARGET.worstRatio)} the plain Pod`),
   );
 }

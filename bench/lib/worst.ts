@@ -2,10 +2,11 @@
  * Section 1, the worst review: one Pod of 3,200 hostile images (tests/helpers/hostile-images.ts:
  * the shapes that cost seconds before the bounded-work fixes; about 2.6 MB, under the API server's
  * 3 MiB request limit) reviewed by the bench rules plus a regex rule, beside a Pod of as many plain
- * images of the same lengths, in alternating rounds, each image made new every round so that the
- * rewriter's memo never answers. Checked, warm-ups included: every hostile review answers, its
- * warnings capped (count, total length, and the last one counting the rest); every plain review
- * answers unchanged (no rule takes those images: no patch, no warning).
+ * valid images, as long as a valid name and tag allow (most hostile ones are longer), in
+ * alternating rounds, each image made new every round so that the rewriter's memo never answers.
+ * Checked, warm-ups included: every hostile review answers, its warnings capped (count, total
+ * length, and the last one counting the rest); every plain review answers unchanged (no rule takes
+ * those images: no patch, no warning).
  */
 import { parseRules } from '../../src/config/load.js';
 import { MAX_WARNINGS, MAX_WARNINGS_LENGTH } from '../../src/core/admission.js';
