@@ -386,13 +386,14 @@ export async function openCluster(options: ClusterOptions): Promise<Cluster> {
       }
       // The client passes on a list whose `items` are not an array (an answer that is no list) as it came.
       if (!Array.isArray(list.items)) throw new ListError(`${what} (${server}): the answer is not a list (its items are not an array)`);
-      yield list;
       // The client keeps `continue` under the name its model gives it, or as sent when it has no model.
       const meta: unknown = list.metadata;
       const next = own(meta, '_continue') ?? own(meta, 'continue');
       token = typeof next === 'string' ? next : undefined;
+      // Before the page is used: a page that gives a token again is a page again (its objects listed twice).
       if (token !== undefined && given.has(token)) throw new ListError(`${what} (${server}): the API server gave the same continue token twice (a proxy on the way answering every page alike?): the listing would never end`);
       if (token !== undefined) given.add(token);
+      yield list;
     } while (token !== undefined && token !== '');
   }
   async function* pages(kind: string): AsyncGenerator<Page> {
