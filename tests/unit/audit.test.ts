@@ -1171,9 +1171,12 @@ describe('audit -f: what the webhook is never called for is left out', () => {
   it("a Pod with the mirror annotation but no Node owner is listed: anyone may annotate a Pod so, and the webhook rewrites it", async () => {
     const annotatedOnly = { annotations: mirror.annotations };
     const ownedByOther = { ...mirror, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'c1' }] };
-    const r = await audit(['-f', '-', '-o', 'json'], listOf(podIn('ns-0', 'fake', annotatedOnly), podIn('ns-0', 'other', ownedByOther), podIn('ns-0', 'etcd', mirror)));
+    // A core owner that is no Node, and a "Node" of another API: neither is a kubelet's.
+    const ownedByCore = { ...mirror, ownerReferences: [{ apiVersion: 'v1', kind: 'ReplicationController', name: 'rc', uid: 'c2' }] };
+    const ownedByOtherNode = { ...mirror, ownerReferences: [{ apiVersion: 'example.com/v1', kind: 'Node', name: 'node-1', uid: 'c3' }] };
+    const r = await audit(['-f', '-', '-o', 'json'], listOf(podIn('ns-0', 'fake', annotatedOnly), podIn('ns-0', 'other', ownedByOther), podIn('ns-0', 'core', ownedByCore), podIn('ns-0', 'crd-node', ownedByOtherNode), podIn('ns-0', 'etcd', mirror)));
     expect(r.code).toBe(1);
-    expect(kinds(r.out)).toEqual(['Pod/fake', 'Pod/other']);
+    expect(kinds(r.out)).toEqual(['Pod/fake', 'Pod/other', 'Pod/core', 'Pod/crd-node']);
     expect(r.err).toMatch(/\nleft out: 1 mirror Pod\(s\) \(the kubelet's, never rewritten\)\n$/);
   });
 
