@@ -205,7 +205,8 @@ function compileRegexRule({ spec, index, replace, replacePath, issues, before, c
  * Not a "/" that may be absent (`/?`, `/*`, `/{0,1}`), nor with a top-level `|`: those can match.
  */
 function slashedRegexProblem(source: string): string | undefined {
-  if (!/^\^?\\?\/(?![?*]|\{0+[,}])/.test(source) || hasTopLevelAlternation(source)) return undefined;
+  // `{0,1` without its `}` is no quantifier (the rule regex has no `u` flag): literal text after a "/".
+  if (!/^\^?\\?\/(?![?*]|\{0+(?:,\d*)?\})/.test(source) || hasTopLevelAlternation(source)) return undefined;
   const inner = /^\/(.+)\/[a-z]*$/s.exec(source)?.[1];
   const fix = inner === undefined ? '' : `; write the pattern alone, without a regex literal's slashes and flags: "${inner}"`;
   return `starts with "/", which no image name does (a name starts with its registry host: docker.io/library/nginx), so the rule can never match${fix}`;
