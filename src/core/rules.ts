@@ -202,10 +202,9 @@ function compileRegexRule({ spec, index, replace, replacePath, issues, before, c
 /**
  * Why a rule regex that must start with "/" can never match: a normalized name starts with its
  * registry host (a JavaScript literal's slashes, `/gcr\.io\/(.*)/i`, taken as part of the pattern).
- * Not a "/" that may be absent (`/?`, `/*`, `/{0,1}`), nor with a top-level `|`: those can match.
+ * Not a "/" that may be absent (`/?`, `/*`, `/{0,1}`; `{0,1` is text), nor with a top-level `|`.
  */
 function slashedRegexProblem(source: string): string | undefined {
-  // `{0,1` without its `}` is no quantifier (the rule regex has no `u` flag): literal text after a "/".
   if (!/^\^?\\?\/(?![?*]|\{0+(?:,\d*)?\})/.test(source) || hasTopLevelAlternation(source)) return undefined;
   const inner = /^\/(.+)\/[a-z]*$/s.exec(source)?.[1];
   const fix = inner === undefined ? '' : `; write the pattern alone, without a regex literal's slashes and flags: "${inner}"`;
