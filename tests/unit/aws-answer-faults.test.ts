@@ -13,6 +13,7 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { resolveToken, ssmRules } from '../../src/config/sources.js';
+import { readTokenText } from '../../src/config/token.js';
 import { createCredentialsSource } from '../../src/verify/credentials.js';
 import { createVerifier } from '../../src/verify/verifier.js';
 import { captureObservability } from '../helpers/events.js';
@@ -25,7 +26,9 @@ type Fault =
   | 'empty500'
   | 'html502'
   /** `body` as a 200 JSON answer. */
-  | { readonly body: unknown };
+  | { readonly body: unknown }
+  /** `page` (not JSON) as the answer, with `status`. */
+  | { readonly status: number; readonly page: string };
 
 let fault: Fault = 'stall';
 let requests = 0;
@@ -51,6 +54,8 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(500, { 'content-length': '0' }).end();
   } else if (fault === 'html502') {
     res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+  } else if ('page' in fault) {
+    res.writeHead(fault.status, { 'content-type': 'text/html' }).end(fault.page);
   } else {
     res.writeHead(200, json).end(JSON.stringify(fault.body));
   }
@@ -115,6 +120,16 @@ describe('the rules parameter', () => {
     expect(state).toEqual({ ok: false, reason: 'rules parameter /ir/rules could not be read (HTTP 502)' });
   });
 
+  it.each<[string, number, string, RegExp]>([
+    ['a redirect page', 300, 'HTTP 300', /^Unexpected token '<', .* is not valid JSON$/],
+    ['a 200 that is no JSON', 200, 'SyntaxError', /^Unexpected token '<', .* is not valid JSON \(HTTP 200\)$/],
+  ])('%s: the code names the status unless it says success; then the detail does', async (_, status, code, detail) => {
+    const { line, state } = await rulesRead({ status, page: '<html><body>not JSON</body></html>' });
+    expect(line['errorCode']).toBe(code);
+    expect(line['detail']).toMatch(detail);
+    expect(state).toEqual({ ok: false, reason: `rules parameter /ir/rules could not be read (${code})` });
+  });
+
   it.each<[string, unknown]>([
     ['a number', 42],
     ['an object', { rules: [] }],
@@ -145,6 +160,8 @@ describe('the webhook token', () => {
     fault = { body };
     const from = setting.kind === 'ssm' ? `SSM parameter ${setting.name}` : `secret ${setting.secretId}`;
     await expect(resolveToken(setting, clients, BOUND_MS)).rejects.toMatchObject({ name: 'SourceError', message: `the webhook token in ${from} is not a string` });
+    // serve --workers reads the text once for its workers: none, as for a read that failed.
+    expect(await readTokenText(setting, clients, BOUND_MS)).toBeUndefined();
   });
 });
 
@@ -179,5 +196,21 @@ describe('the existence checks', () => {
     const v = createVerifier({ credentials: () => Promise.resolve({ credentials: undefined }), ecr: () => Promise.resolve(new ECRClient({ ...client, endpoint })), deadlineMs: 10_000 });
     const { verdicts } = await v.verify([{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1', platforms: [] }]);
     expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: 'ECR in us-east-1 failed (HTTP 500)' });
+  }, 15_000);
+
+  // An answer that is no JSON: named by its status when it is no success (a proxy's error page, a
+  // redirect), and as the SDK names it (SyntaxError) when the status says success.
+  it.each<[string, number, string]>([
+    ['a 502 error page', 502, 'HTTP 502'],
+    ['a 403 error page', 403, 'HTTP 403'],
+    ['a 300 page', 300, 'HTTP 300'],
+    ['a 200 that is no JSON', 200, 'SyntaxError'],
+  ])('ECR and the registry credentials answering %s: the reason names its status (SyntaxError for a success)', async (_, status, code) => {
+    fault = { status, page: '<html><body><h1>not JSON</h1></body></html>' };
+    const source = createCredentialsSource({ kind: 'secret', secretId: 'registry-creds' }, { ...clients, now: () => performance.now() });
+    expect(await source('r.example.com', AbortSignal.timeout(10_000))).toEqual({ credentials: undefined, unavailable: `cannot read secret registry-creds (${code})` });
+    const v = createVerifier({ credentials: () => Promise.resolve({ credentials: undefined }), ecr: () => Promise.resolve(new ECRClient({ ...client, endpoint })), deadlineMs: 10_000 });
+    const { verdicts } = await v.verify([{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1', platforms: [] }]);
+    expect(verdicts[0]).toMatchObject({ status: 'unreachable', reason: `ECR in us-east-1 failed (${code})` });
   }, 15_000);
 });
