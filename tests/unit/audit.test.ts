@@ -462,14 +462,8 @@ describe('audit of a live cluster (fake API server)', () => {
     }
   });
 
-  // A proxy on the way that answers every page alike (a cache that leaves out the query string) gave
-  // the same continue token forever: audit asked for the next page in a loop (12,650 requests in 40 s)
-  // and never ended. And a list whose items are no array failed with the bundle's TypeError. The
-  // page that gave the token again was listed too: its Pod twice ("2 image(s) in 1 object(s)").
-  it.each<[string, unknown, RegExp, number]>([
-    ['the same continue token at every page', { kind: 'PodList', metadata: { continue: 'same' }, items: [{ metadata: { name: 'p', namespace: 'a' }, spec: { containers: [{ name: 'c', image: 'gcr.io/x:1' }] } }] }, /: the API server gave the same continue token twice \(a proxy on the way answering every page alike\?\): the listing would never end$/, 1],
-    ['a list whose items are a number', { kind: 'PodList', metadata: {}, items: 42 }, /: the answer is not a list \(its items are not an array\)$/, 0],
-  ])('a list answered with %s: an error for that kind, a bounded number of requests, no page listed twice; exit 2', async (_, list, error, rows) => {
+  /** audit --scope pods of a fake API server that answers every list of Pods with `list`; the answer and the count of those lists. */
+  async function auditOfPodsListedAs(list: unknown): Promise<{ r: Awaited<ReturnType<typeof audit>> | undefined; port: number; lists: number }> {
     let lists = 0;
     const other = createServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => {
       const path = new URL(req.url ?? '/', 'https://127.0.0.1').pathname;
@@ -487,14 +481,35 @@ describe('audit of a live cluster (fake API server)', () => {
     writeFileSync(file, readFileSync(kubeconfig, 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
     try {
       const r = await Promise.race([audit(['--kubeconfig', file, '--scope', 'pods']), sleep(15_000).then(() => undefined)]);
-      expect(r?.code).toBe(2);
-      expect(r?.err).toMatch(new RegExp(`^error: cannot list pods in all namespaces \\(https://127\\.0\\.0\\.1:${String(port)}\\)${error.source}`, 'm'));
-      expect(lists).toBeLessThanOrEqual(2);
-      expect(r?.out.split('\n').filter((l) => l.includes('gcr.io/x:1'))).toHaveLength(rows);
+      return { r, port, lists };
     } finally {
       other.closeAllConnections();
       await new Promise((resolve) => other.close(resolve));
     }
+  }
+
+  const onePod = [{ metadata: { name: 'p', namespace: 'a' }, spec: { containers: [{ name: 'c', image: 'gcr.io/x:1' }] } }];
+
+  // A proxy on the way that answers every page alike (a cache that leaves out the query string) gave
+  // the same continue token forever: audit asked for the next page in a loop (12,650 requests in 40 s)
+  // and never ended. And a list whose items are no array failed with the bundle's TypeError. The
+  // page that gave the token again was listed too: its Pod twice ("2 image(s) in 1 object(s)").
+  it.each<[string, unknown, RegExp, number]>([
+    ['the same continue token at every page', { kind: 'PodList', metadata: { continue: 'same' }, items: onePod }, /: the API server gave the same continue token twice \(a proxy on the way answering every page alike\?\): the listing would never end$/, 1],
+    ['a list whose items are a number', { kind: 'PodList', metadata: {}, items: 42 }, /: the answer is not a list \(its items are not an array\)$/, 0],
+  ])('a list answered with %s: an error for that kind, a bounded number of requests, no page listed twice; exit 2', async (_, list, error, rows) => {
+    const { r, port, lists } = await auditOfPodsListedAs(list);
+    expect(r?.code).toBe(2);
+    expect(r?.err).toMatch(new RegExp(`^error: cannot list pods in all namespaces \\(https://127\\.0\\.0\\.1:${String(port)}\\)${error.source}`, 'm'));
+    expect(lists).toBeLessThanOrEqual(2);
+    expect(r?.out.split('\n').filter((l) => l.includes('gcr.io/x:1'))).toHaveLength(rows);
+  });
+
+  it('a last page whose continue token is empty (as the API server may send it) ends the listing: one request, exit 1', async () => {
+    const { r, lists } = await auditOfPodsListedAs({ kind: 'PodList', metadata: { continue: '' }, items: onePod });
+    expect({ code: r?.code, err: r?.err }).toEqual({ code: 1, err: '' });
+    expect(r?.out).toMatch(/gcr\.io\/x:1 +asia\.gcr\.io\/x:1/);
+    expect(lists).toBe(1);
   });
 
   it('a server that cannot be reached, or refuses the credentials: one error line, not one per kind; exit 2', async () => {
