@@ -1458,7 +1458,7 @@ describe('a regex written as a JavaScript literal', () => {
   );
 
   it('a "/" that must be there at least once is still refused', () => {
-    for (const regex of ['/+gcr\\.io/(.*)', '/{1,}gcr\\.io/(.*)', '/{,1}gcr\\.io/(.*)', '/{0,1gcr\\.io/(.*)', '/{0gcr\\.io/(.*)']) {
+    for (const regex of ['/+gcr\\.io/(.*)', '/{1,}gcr\\.io/(.*)', '/{,1}gcr\\.io/(.*)', '/{0,1gcr\\.io/(.*)', '/{0gcr\\.io/(.*)', '/gcr\\.io\\|x/(.*)', '/gcr[|]io/(.*)', '/(?:a|b)gcr\\.io/(.*)']) {
       const r = parseRules(doc(regex), {});
       expect({ regex, issues: r.ok ? [] : r.issues.map(formatIssue) }).toEqual({ regex, issues: [never] });
     }
