@@ -137,6 +137,17 @@ describe('verify: the target lacks the image', () => {
     expect(message).toMatch(/\.\.\.; and 3 more$/);
   });
 
+  it('lists five denials whole, with no count of others', async () => {
+    const review = eventReview(EVENT);
+    const object = (review['request'] as JsonObject)['object'] as { spec: { containers: { name: string; image: string }[]; initContainers?: unknown } };
+    object.spec.initContainers = [];
+    object.spec.containers = Array.from({ length: 5 }, (_, i) => ({ name: `c${String(i)}`, image: `gcr.io/google-samples/app${String(i)}:1` }));
+    const { response } = await run('    verify: true\n    onMissing: deny\n', absent, withBody(EVENT, review));
+    const message = String((response['status'] as JsonObject)['message']);
+    expect(message).not.toMatch(/more$/);
+    for (let i = 0; i < 5; i++) expect(message).toContain(`gcr.io/google-samples/app${String(i)}:1`);
+  });
+
   it('counts an index without a wanted platform as missing', async () => {
     const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } }] });
     const { response } = await run('    verify: true\n    platforms: [linux/amd64, linux/arm64]\n', (_q, s) => s.writeHead(200).end(index));
