@@ -861,6 +861,8 @@ describe('UPDATE rewrites only the images the update changes', () => {
     expect(outcome.response.response.warnings).toContain(
       "image-rewriter: imagePullSecrets shared-pull not added: a Job's pod template cannot change after it is created",
     );
+    // And in the review's log line, at the template's list (a Job's pod spec is its template's).
+    expect(outcome.report.malformed).toContainEqual({ pointer: '/spec/template/spec/imagePullSecrets', problem: "a Job's pod template cannot change after it is created; shared-pull not added", valid: true });
   });
 
   it('treats an UPDATE without a usable oldObject like a CREATE', () => {
