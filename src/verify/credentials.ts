@@ -125,7 +125,7 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
 
   const read = async (): Promise<void> => {
     const signal = AbortSignal.timeout(READ_TIMEOUT_MS);
-    let raw: string | undefined;
+    let raw: unknown;
     try {
       if (setting.kind === 'ssm') {
         const [{ GetParameterCommand }, ssm] = await Promise.all([import('../config/sdk-ssm.js'), deps.ssm()]);
@@ -135,7 +135,9 @@ export function createCredentialsSource(setting: CredentialsSetting, deps: Crede
         const sm = await secretsManagerFor(setting.secretId, shared);
         raw = (await sm.send(new GetSecretValueCommand({ SecretId: setting.secretId }), { abortSignal: signal })).SecretString;
       }
-      map = parseCredentials(raw ?? '');
+      // The SDK's types say string; an endpoint that is not AWS (a proxy on the way) may answer any JSON.
+      if (raw !== undefined && typeof raw !== 'string') throw new Error('the value is not a string');
+      map = parseCredentials(typeof raw === 'string' ? raw : '');
       readAt = deps.now();
       failure = undefined;
     } catch (e) {

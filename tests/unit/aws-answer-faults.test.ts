@@ -174,6 +174,18 @@ describe('the existence checks', () => {
     expect(first).toEqual({ credentials: undefined, unavailable: 'cannot read secret registry-creds (AbortError)' });
   }, 15_000);
 
+  // As for the token and the rules: a value that is no string is a failed read saying so (an array
+  // holding one JSON string was taken as the credentials, an object said "not JSON").
+  it.each<[string, unknown]>([
+    ['a number', 42],
+    ['an object', { auths: {} }],
+    ['a list holding the JSON', ['{"r.example.com":{"username":"u","password":"p"}}']],
+  ])('registry credentials whose value is %s: unavailable, the reason saying it is no string', async (_, value) => {
+    fault = { body: { Parameter: { Name: '/creds', Value: value } } };
+    const source = createCredentialsSource({ kind: 'ssm', name: '/creds' }, { ...clients, now: () => performance.now() });
+    expect(await source('r.example.com', AbortSignal.timeout(10_000))).toEqual({ credentials: undefined, unavailable: 'cannot read SSM parameter /creds (the value is not a string)' });
+  });
+
   it('an ECR answer that trickles past the deadline: unreachable for the deadline, one request', async () => {
     fault = 'drip';
     requests = 0;
