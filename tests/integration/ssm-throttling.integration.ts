@@ -159,6 +159,16 @@ describe.each<[string, StartEnvironment]>([
   ['src/lambda/main.ts in process', environmentInProcess],
   ['dist/handler.js under RIE', environmentUnderRie],
 ])('%s, Parameter Store throttled or slow', (label, start) => {
+  /** An environment warmed by one review with the rules read from SSM (to eu.gcr.io), the token inline. */
+  const warmWithRulesInSsm = (): (() => LambdaEnvironment) =>
+    startedInBlock(async () => {
+      await resetAws();
+      await put(RULES_PARAMETER, rulesTo('eu.gcr.io'));
+      const fn = await start({ ...awsEnv(), WEBHOOK_TOKEN: EVENT_TOKEN, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS) });
+      expect(rewrittenImage(await fn.invoke(EVENT))).toBe('eu.gcr.io/google-samples/hello-app:2.0');
+      return fn;
+    });
+
   describe('the token read throttled at every attempt of a cold start (rules from SSM too)', () => {
     const env = startedInBlock(async () => {
       await resetAws();
@@ -261,13 +271,7 @@ describe.each<[string, StartEnvironment]>([
   });
 
   describe(`the rules parameter throttled at a refresh of a warm environment (TTL ${TTL_SECONDS} s)`, () => {
-    const env = startedInBlock(async () => {
-      await resetAws();
-      await put(RULES_PARAMETER, rulesTo('eu.gcr.io'));
-      const fn = await start({ ...awsEnv(), WEBHOOK_TOKEN: EVENT_TOKEN, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS) });
-      expect(rewrittenImage(await fn.invoke(EVENT))).toBe('eu.gcr.io/google-samples/hello-app:2.0');
-      return fn;
-    });
+    const env = warmWithRulesInSsm();
 
     it('keeps the last good rules, logs the ThrottlingException with a retryInMs, counts ConfigErrors and RulesStale', async () => {
       await put(RULES_PARAMETER, rulesTo('us.gcr.io'));
@@ -323,13 +327,7 @@ describe.each<[string, StartEnvironment]>([
   // is cut by its bound as a slow store is, and said so; the SDK named it by the socket's error
   // (`ECONNRESET`, "aborted") and added a second line of advice.
   describe(`the rules parameter's answer stalled after its headers at a refresh of a warm environment (TTL ${TTL_SECONDS} s)`, () => {
-    const env = startedInBlock(async () => {
-      await resetAws();
-      await put(RULES_PARAMETER, rulesTo('eu.gcr.io'));
-      const fn = await start({ ...awsEnv(), WEBHOOK_TOKEN: EVENT_TOKEN, REWRITE_RULES_PARAMETER: RULES_PARAMETER, REWRITE_RULES_TTL_SECONDS: String(TTL_SECONDS) });
-      expect(rewrittenImage(await fn.invoke(EVENT))).toBe('eu.gcr.io/google-samples/hello-app:2.0');
-      return fn;
-    });
+    const env = warmWithRulesInSsm();
 
     it('keeps the last good rules, one attempt, logged once as the bound (AbortError), in one line', async () => {
       ssm().set(RULES_PARAMETER, { kind: 'stall' });

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { TLSSocket } from 'node:tls';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/serve/server.js';
 import { createTestPki, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
 
 /** Far longer than the tests wait: a connection that ends within it was ended by its answer. */
@@ -23,6 +23,10 @@ afterEach(async () => {
   server = undefined;
   pki = undefined;
 });
+
+/** serve's HTTPS server on a free port with LONG timeouts and no log, answering with `handler`. */
+const serveWith = (tls: TestPki, handler: ServerOptions['handler']): Promise<RunningServer> =>
+  startServer({ certFile: tls.server.certFile, keyFile: tls.server.keyFile, host: '127.0.0.1', port: 0, timeouts: LONG, log: () => undefined, handler });
 
 /** A keep-alive connection that has had one answer (GET /healthz). */
 async function keptAlive(port: number, ca: string): Promise<TLSSocket> {
@@ -49,19 +53,11 @@ describe('during the shutdown', () => {
     const inHandler = new Promise<void>((resolve) => {
       entered = resolve;
     });
-    server = await startServer({
-      certFile: pki.server.certFile,
-      keyFile: pki.server.keyFile,
-      host: '127.0.0.1',
-      port: 0,
-      timeouts: LONG,
-      log: () => undefined,
-      handler: async (event): Promise<APIGatewayProxyResult> => {
-        if (event.path === '/healthz') return { statusCode: 200, body: '{"status":"ok"}' };
-        entered();
-        await gate;
-        return { statusCode: 200, body: '{}' };
-      },
+    server = await serveWith(pki, async (event): Promise<APIGatewayProxyResult> => {
+      if (event.path === '/healthz') return { statusCode: 200, body: '{"status":"ok"}' };
+      entered();
+      await gate;
+      return { statusCode: 200, body: '{}' };
     });
     const socket = await keptAlive(server.port, pki.ca);
     const closed = untilClosed(socket);
@@ -81,15 +77,7 @@ describe('during the shutdown', () => {
 
   it('an early answer (404) to a request sent in the grace ends its keep-alive connection', async () => {
     pki = await createTestPki();
-    server = await startServer({
-      certFile: pki.server.certFile,
-      keyFile: pki.server.keyFile,
-      host: '127.0.0.1',
-      port: 0,
-      timeouts: LONG,
-      log: () => undefined,
-      handler: () => Promise.resolve({ statusCode: 200, body: '{"status":"ok"}' }),
-    });
+    server = await serveWith(pki, () => Promise.resolve({ statusCode: 200, body: '{"status":"ok"}' }));
     const socket = await keptAlive(server.port, pki.ca);
     const closed = untilClosed(socket);
     const closing = server.close();
