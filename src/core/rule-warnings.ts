@@ -210,7 +210,9 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
         // leaves it applied (and `firstRegexAt` then finds it before any later rule).
         const out = other.apply(sample);
         const whole = bare ? other.apply(result) : undefined;
-        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result))) again = other;
+        // A rule that matches its own results leaves one that starts as they do (src/core/rules.ts, compute): applied.
+        const atTarget = out !== undefined && other.resultStart !== undefined && sample.startsWith(other.resultStart) && other.apply(out) !== undefined;
+        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result)) && !atTarget) again = other;
         break;
       }
     }

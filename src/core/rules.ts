@@ -355,7 +355,7 @@ export function makeRewriter(rules: readonly CompiledRule[], exclude: readonly s
     return best === undefined || out === undefined ? undefined : { rule: best, name: out };
   };
 
-  const compute = (image: string, ns: string | undefined): RewriteResult => {
+  const compute = (image: string, ns: string | undefined, depth = 0): RewriteResult => {
     if (image.length > MAX_REFERENCE_LENGTH) {
       return { kind: 'invalid', image, error: `image is ${image.length} characters, longer than any valid reference (${MAX_REFERENCE_LENGTH})` };
     }
@@ -400,14 +400,13 @@ export function makeRewriter(rules: readonly CompiledRule[], exclude: readonly s
     const again = excluded(newName) ? undefined : firstMatch(newName, ns);
     if (again !== undefined && !sameName(again.name, newName)) {
       // A rule that matches its own results (`(.+)` -> `mirror.example.com/$1`, "mirror everything")
-      // leaves an image that already starts as its results do (its target), and rewrites any other
-      // whose result it then leaves: the rewrite stays idempotent without an `exclude` of the target.
-      // (Below, `compute` of the result ends at the first test: the result starts as the rule's do.)
-      const start = hit.rule.resultStart;
-      if (again.rule === hit.rule && start !== undefined) {
-        if (name.startsWith(start)) return { kind: 'unchanged', image, reason: 'at-target' };
-        if (newName.startsWith(start) && compute(candidate, ns).kind === 'unchanged') return { kind: 'rewritten', image, rewritten: candidate, rule: hit.rule };
-      }
+      // leaves an image that already starts as its results do (its target), and so a result, its own
+      // or an earlier rule's (`gcr.io` -> `mirror.example.com/gcr`), that starts so and that it then
+      // leaves: the rewrite stays idempotent without an `exclude` of the target. (`compute` of such a
+      // result ends at the first test; `depth` bounds it all the same.)
+      const start = again.rule.resultStart;
+      if (again.rule === hit.rule && start !== undefined && name.startsWith(start)) return { kind: 'unchanged', image, reason: 'at-target' };
+      if (start !== undefined && newName.startsWith(start) && depth < 2 && compute(candidate, ns, depth + 1).kind === 'unchanged') return { kind: 'rewritten', image, rewritten: candidate, rule: hit.rule };
       return {
         kind: 'rejected',
         image,

@@ -188,6 +188,45 @@ rules:
     expect(shortened.rewrite('mirror.example.com/old/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/app:1' });
   });
 
+  it.each([
+    { what: '(.+)', regex: '(.+)' },
+    { what: '([^:]+), the README\'s catch-all without ports', regex: '([^:]+)' },
+  ])('applies an earlier rule whose result a later "mirror everything" rule ($what) leaves at its target', ({ regex }) => {
+    // A specific rule before the catch-all, both writing to the same mirror: the catch-all leaves
+    // every image that already starts as its results do, so the earlier rule's result is stable
+    // under reinvocation. Before, every such result was refused as "rewritten again" and the
+    // earlier rule rewrote nothing (each of its images left upstream, with a warning per Pod).
+    const rw = rewriterFrom(`
+rules:
+  - name: gcr
+    match: gcr.io
+    replace: mirror.example.com/gcr
+  - name: all
+    regex: '${regex}'
+    replace: mirror.example.com/$1
+`);
+    expect(rw.rewrite('gcr.io/app:1')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/gcr/app:1', rule: { name: 'gcr' } });
+    expect(rw.rewrite('mirror.example.com/gcr/app:1')).toMatchObject({ kind: 'unchanged', reason: 'at-target' });
+    expect(explainImage(rw, 'gcr.io/app:1')).toEqual({ image: 'gcr.io/app:1', rewritten: 'mirror.example.com/gcr/app:1', rule: 'gcr' });
+    expect(rw.rewrite('nginx:1.27')).toMatchObject({ kind: 'rewritten', rewritten: 'mirror.example.com/docker.io/library/nginx:1.27', rule: { name: 'all' } });
+    // check-config no longer says the earlier rule "rewrites nothing".
+    const checked = parseRules(`rules:\n  - {name: gcr, match: gcr.io, replace: mirror.example.com/gcr}\n  - {name: all, regex: '${regex}', replace: 'mirror.example.com/$1'}\n`, {});
+    expect(checked.ok && checked.warnings.map(formatIssue)).toEqual([]);
+    // A result outside the catch-all's target is still taken again by it: refused, as before.
+    const elsewhere = rewriterFrom(`
+rules:
+  - name: gcr
+    match: gcr.io
+    replace: other.example.com/gcr
+  - name: all
+    regex: '${regex}'
+    replace: mirror.example.com/$1
+`);
+    const r = elsewhere.rewrite('gcr.io/app:1');
+    expect(r).toMatchObject({ kind: 'rejected', rule: { name: 'gcr' } });
+    if (r.kind === 'rejected') expect(r.error).toContain('which rule "all" would rewrite again');
+  });
+
   it('refuses, not leaves, an image a rule whose results start with a group would rewrite again (no target to be at)', () => {
     // `$1/m/$2`: its results share no literal start, so no image is "at its target"; each would be rewritten at every reinvocation.
     const rw = rewriterFrom("rules:\n  - name: all\n    regex: '([^/]+)/(.+)'\n    replace: $1/m/$2\n");
