@@ -211,10 +211,12 @@ export class DocumentEditor {
     }
     if (token.type === 'block-scalar') {
       // `|` or `>` with the text on the next lines: the header becomes a quoted scalar and the text
-      // goes; a comment after the header (`image: >- # pinned`) and its line ending stay.
-      const length = CST.stringify(token).length;
+      // goes; a comment after the header (`image: >- # pinned`) and its line ending stay, unless
+      // the text ended the file without one.
+      const removed = CST.stringify(token);
       const header = token.props.map((p) => (p.type === 'block-scalar-header' ? JSON.stringify(value) : CST.stringify(p))).join('');
-      this.add({ offset: token.offset, remove: length, insert: header.endsWith('\n') ? header : header + this.newline }, path);
+      const line = header.endsWith('\n') ? header : header + this.newline;
+      this.add({ offset: token.offset, remove: removed.length, insert: removed.endsWith('\n') ? line : line.replace(/\r?\n$/, '') }, path);
       return;
     }
     const text = typeof value === 'string' ? scalarText(token.type, value) : JSON.stringify(value);

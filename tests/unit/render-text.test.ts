@@ -23,6 +23,9 @@ describe('a block scalar image', () => {
     ['a comment after its header', '  - name: a\n    image: >- # pinned\n      gcr.io/web:1\n', '  - name: a\n    image: "asia.gcr.io/web:1" # pinned\n'],
     ['no comment', '  - name: a\n    image: |-\n      gcr.io/web:1\n', '  - name: a\n    image: "asia.gcr.io/web:1"\n'],
     ['CRLF and a comment', '  - name: a\r\n    image: >-  # pinned\r\n      gcr.io/web:1\r\n', '  - name: a\r\n    image: "asia.gcr.io/web:1"  # pinned\r\n'],
+    // The last bytes of a file that ends without a line break: render added one.
+    ['at the end of a file without a final line break', '  - name: a\n    image: >-\n      gcr.io/web:1', '  - name: a\n    image: "asia.gcr.io/web:1"'],
+    ['the same with CRLF and a comment', '  - name: a\r\n    image: |- # pinned\r\n      gcr.io/web:1', '  - name: a\r\n    image: "asia.gcr.io/web:1" # pinned'],
   ])('%s: the header becomes the quoted image, its comment stays', (_, containers, expected) => {
     const nl = containers.includes('\r\n') ? '\r\n' : '\n';
     expect(render(pod(containers, nl))).toBe(pod(expected, nl));
