@@ -60,7 +60,7 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
       // The earliest rule of each tail: at most three per literal, however many rules repeat it.
       const same = byOpenLiteral.get(open.literal);
       if (same === undefined) byOpenLiteral.set(open.literal, [{ rule, open }]);
-      else if (!same.some((e) => e.open.tail === open.tail)) same.push({ rule, open });
+      else if (!same.some((e) => e.open.tail === open.tail && e.open.portless === open.portless)) same.push({ rule, open });
     }
   });
   return issues;
@@ -73,6 +73,8 @@ export function shadowWarnings(rules: readonly CompiledRule[], specs: readonly R
  */
 function takesAllFrom(open: OpenRegex, start: string, isMatch: boolean): boolean {
   if (isMatch) return takesEvery(open, start, true);
+  // Without a `/` in its literal start, a regex's names may have a port after it.
+  if (open.portless === true && (!start.includes('/') || start.slice(open.literal.length).includes(':'))) return false;
   if (open.tail === 'path') return start.startsWith(`${open.literal}/`);
   return start.startsWith(open.literal) && (open.tail === 'any' || start.length > open.literal.length);
 }
@@ -338,21 +340,25 @@ export function regexSpellingWarnings(rules: readonly CompiledRule[]): Issue[] {
  * literal text, then a tail that takes any rest. `any`: `.*` (also in a group: `(.*)`, `(?:.*)`,
  * `(?<n>.*)`), the literal followed by anything; `some`: `.+` (and its groups), by anything but
  * nothing; `path`: `(/.*)?` or `(/.+)?` (and `(?:...)?`, `\/`), the literal alone or followed by a
- * path. Any other source (a class, an alternation, a quantified literal...) is undefined: not
- * decided, so never warned about. `.` takes every character a name can hold (no line breaks).
+ * path; `[^:]*` and `[^:]+` (and their groups, the README's catch-all `([^:]+)`) as `any` and
+ * `some`, `portless`: any rest without a `:`, so no name whose port comes after the literal. Any
+ * other source (another class, an alternation, a quantified literal...) is undefined: not decided,
+ * so never warned about. `.` takes every character a name can hold (no line breaks).
  */
 export interface OpenRegex {
   readonly literal: string;
   readonly tail: 'any' | 'some' | 'path';
+  readonly portless?: true;
 }
 
-const OPEN_TAILS: ReadonlyMap<string, OpenRegex['tail']> = (() => {
-  const tails = new Map<string, OpenRegex['tail']>();
-  for (const [dots, tail] of [['.*', 'any'], ['.+', 'some']] as const) {
-    tails.set(dots, tail);
+const OPEN_TAILS: ReadonlyMap<string, Omit<OpenRegex, 'literal'>> = (() => {
+  const tails = new Map<string, Omit<OpenRegex, 'literal'>>();
+  for (const [dots, tail] of [['.*', 'any'], ['.+', 'some'], ['[^:]*', 'any'], ['[^:]+', 'some']] as const) {
+    const shape = dots.startsWith('[') ? { tail, portless: true as const } : { tail };
+    tails.set(dots, shape);
     for (const open of ['(', '(?:']) {
-      tails.set(`${open}${dots})`, tail);
-      for (const slash of ['/', '\\/']) tails.set(`${open}${slash}${dots})?`, 'path');
+      tails.set(`${open}${dots})`, shape);
+      if (shape.portless !== true) for (const slash of ['/', '\\/']) tails.set(`${open}${slash}${dots})?`, { tail: 'path' });
     }
   }
   return tails;
@@ -370,8 +376,8 @@ export function openRegex(source: string): OpenRegex | undefined {
   }
   // A named group is a group for what it matches (`(?<rest>.+)` is `(.+)`).
   const rest = source.slice(i).replace(/^\(\?<[A-Za-z_$][\w$]*>/, '(');
-  const tail = OPEN_TAILS.get(rest);
-  return tail === undefined ? undefined : { literal, tail };
+  const shape = OPEN_TAILS.get(rest);
+  return shape === undefined ? undefined : { literal, ...shape };
 }
 
 /**
@@ -380,6 +386,8 @@ export function openRegex(source: string): OpenRegex | undefined {
  */
 export function takesEvery(open: OpenRegex, result: string, bare: boolean): boolean {
   if (open.tail === 'path') return hasPathPrefix(result, open.literal);
+  // A path has no `:`: only a port of `result` after the literal can hold one.
+  if (open.portless === true && result.slice(open.literal.length).includes(':')) return false;
   // A rest is never empty unless bare, and starts with `/`.
   if (!bare) return `${result}/`.startsWith(open.literal);
   return result.startsWith(open.literal) && (open.tail === 'any' || result.length > open.literal.length);

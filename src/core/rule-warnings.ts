@@ -141,7 +141,7 @@ function againIndex(rules: readonly CompiledRule[], specs: readonly RuleSpec[]):
     const list = open.get(shape.literal);
     // A later one of the same literal and tail matches the same names: the earlier takes them all.
     if (list === undefined) open.set(shape.literal, [{ rule, shape }]);
-    else if (!list.some((e) => e.shape.tail === shape.tail)) list.push({ rule, shape });
+    else if (!list.some((e) => e.shape.tail === shape.tail && e.shape.portless === shape.portless)) list.push({ rule, shape });
   });
   const openLengths = [...new Set([...open.keys()].map((key) => key.length))];
   const literalLengths = [...new Set([...firstByLiteral.keys()].map((key) => key.length))];

@@ -1393,6 +1393,9 @@ describe('validation warnings', () => {
       ['no group: .+', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.io/.+', replace: mirror.example.com/k8s/all}\n`, warning('k8s', 1)],
       ['a shorter literal: registry\\.k8s\\.(.+)', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.(.+)', replace: mirror.example.com/k8s/$1}\n`, warning('k8s', 1)],
       ['everything: (.+)', `${legacy}  - {name: all, regex: '(.+)', replace: mirror.example.com/$1}\nexclude: [mirror.example.com]\n`, warning('all', 1)],
+      // The README's catch-all for names without a port: check-config said "ok".
+      ['everything without a port: ([^:]+)', `${legacy}  - {name: all, regex: '([^:]+)', replace: mirror.example.com/$1}\n`, warning('all', 1)],
+      ['a literal, then no port: registry\\.k8s\\.io/[^:]*', `${legacy}  - {name: k8s, regex: 'registry\\.k8s\\.io/[^:]*', replace: mirror.example.com/k8s/all}\n`, warning('k8s', 1)],
       ['the earlier of a regex and a prefix rule is named', `${legacy}  - {name: k8s, match: registry.k8s.io, replace: mirror.example.com/k8s}\n  - {name: re, regex: 'registry\\.k8s\\.io/(.+)', replace: other.example.com/k8s/$1}\n`, ['rules[2]: rule "re" is never used: rule "k8s" (rules[1]) matches everything it matches and comes first', warning('k8s', 1)]],
     ])('warns when the regex is %s', (_why, doc, want) => {
       const r = parseRules(`rules:\n${doc}`, {});
@@ -1419,6 +1422,27 @@ describe('validation warnings', () => {
       expect(r.ok).toBe(true);
       if (!r.ok) return;
       expect(r.warnings.map(formatIssue).filter((w) => w.includes('"legacy" rewrites nothing'))).toEqual([]);
+    });
+
+    it('a regex that takes no port ([^:]+) takes every name of a host without one, and none of a host with one', () => {
+      // The README's catch-all: check-config said "ok" for a rule after it that it shadows, and for
+      // a rule whose every result it takes again (each refused at admission).
+      const shadowed = parseRules("rules:\n  - {name: all, regex: '([^:]+)', replace: mirror.example.com/$1}\n  - {name: gcr, match: gcr.io, replace: mirror.example.com/gcr}\n  - {name: port, match: 'registry:5000', replace: mirror.example.com/reg}\n  - {name: late, regex: 'quay\\.io/(.*)', replace: mirror.example.com/quay/$1}\n", {});
+      expect(shadowed.ok && shadowed.warnings.map(formatIssue)).toEqual([
+        'rules[1]: rule "gcr" is never used: rule "all" (rules[0]) matches everything it matches and comes first',
+        'rules[3]: rule "late" is never used: rule "all" (rules[0]) matches everything it matches and comes first',
+      ]);
+      if (!shadowed.ok) return;
+      expect(shadowed.rewriter.rewrite('gcr.io/app')).toMatchObject({ rule: { name: 'all' } });
+      expect(shadowed.rewriter.rewrite('registry:5000/app')).toMatchObject({ kind: 'rewritten', rule: { name: 'port' } });
+      // A prefix rule whose results have a port: the regex takes none of them, the rule rewrites.
+      const ported = parseRules("rules:\n  - {name: legacy, match: k8s.gcr.io, replace: 'registry.k8s.io:5000'}\n  - {name: all, regex: '([^:]+)', replace: mirror.example.com/$1}\n", {});
+      expect(ported.ok && ported.warnings).toEqual([]);
+      if (ported.ok) expect(ported.rewriter.rewrite('k8s.gcr.io/pause:3.9')).toMatchObject({ kind: 'rewritten', rewritten: 'registry.k8s.io:5000/pause:3.9' });
+      // Nor a regex rule after it whose names may have a port after its literal: it is used.
+      const open = parseRules("rules:\n  - {name: all, regex: '([^:]+)', replace: mirror.example.com/$1}\n  - {name: any, regex: 'gcr\\.io(.*)', replace: 'm.example.com$1'}\n", {});
+      expect(open.ok && open.warnings.map(formatIssue).filter((w) => w.includes('never used'))).toEqual([]);
+      if (open.ok) expect(open.rewriter.rewrite('gcr.io:5000/app')).toMatchObject({ kind: 'rewritten', rewritten: 'm.example.com:5000/app', rule: { name: 'any' } });
     });
 
     it('nor about a prefix rule taken again by a prefix rule, when a regex rule before that one keeps some results', () => {
