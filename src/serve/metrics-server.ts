@@ -1,6 +1,7 @@
 /**
  * The plain HTTP server of `serve --metrics-listen`: `GET /metrics` answers the Prometheus text
- * that `collect` gives (with its content type), 404 any other path, 405 any other method; 503 when
+ * that `collect` gives (with its content type), `HEAD /metrics` the same without the body (RFC 9110,
+ * 9.3.2: probes use it), 404 any other path, 405 any other method; 503 when
  * `collect` fails (a worker that does not answer: src/cli/serve-metrics.ts bounds the wait). No TLS
  * and no token: what it tells is counts, and a scraper is another Pod, which a NetworkPolicy admits
  * or not (README, "Metrics for Prometheus"). Apart from the webhook's server, so that a scraper never
@@ -112,8 +113,9 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Runni
       answer(res, 404, 'not found: GET /metrics\n');
       return;
     }
-    if (req.method !== 'GET') {
-      answer(res, 405, 'method not allowed: GET /metrics\n', { Allow: 'GET' });
+    // HEAD is answered as GET (collected, so a failing collection is its 503 too); Node sends no body for it.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      answer(res, 405, 'method not allowed: GET /metrics\n', { Allow: 'GET, HEAD' });
       return;
     }
     collect().then(

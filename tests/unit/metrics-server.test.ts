@@ -1,7 +1,7 @@
 /**
  * The metrics server of `serve --metrics-listen` in process (src/serve/metrics-server.ts,
- * src/cli/serve-metrics.ts): what it answers (200 with the collector's content type, 404, 405 with
- * Allow, 503 with a log line when collecting fails), an address it cannot bind, close; and `serve`
+ * src/cli/serve-metrics.ts): what it answers (200 with the collector's content type, the same to
+ * HEAD without a body, 404, 405 with Allow, 503 with a log line when collecting fails), an address it cannot bind, close; and `serve`
  * run in process (`runServe`) with the flag: a review counted, the `metrics listening` line, and the
  * port closed at shutdown. The process-level tests (workers, loading) are in serve-metrics.test.ts.
  */
@@ -42,14 +42,19 @@ function get(port: number, method = 'GET', path = '/metrics'): Promise<{ status:
 }
 
 describe('the metrics server', () => {
-  it('answers GET /metrics with what collect gives, 404 elsewhere, 405 to other methods', async () => {
+  it('answers GET /metrics with what collect gives, HEAD as GET without the body, 404 elsewhere, 405 to other methods', async () => {
     const logs: LogEntry[] = [];
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: (e) => logs.push(e), collect: () => Promise.resolve({ contentType: 'text/plain; version=0.0.4; charset=utf-8', text: 'm_total 3\n' }) });
     try {
       expect(server.address).toBe('127.0.0.1');
       expect(await get(server.port)).toEqual({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', allow: undefined, body: 'm_total 3\n' });
+      // RFC 9110, 9.3.2: a probe's HEAD gets GET's status and headers, no body.
+      expect(await get(server.port, 'HEAD')).toEqual({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', allow: undefined, body: '' });
       expect((await get(server.port, 'GET', '/nope')).status).toBe(404);
-      expect(await get(server.port, 'PUT')).toMatchObject({ status: 405, allow: 'GET' });
+      expect((await get(server.port, 'HEAD', '/nope')).status).toBe(404);
+      for (const method of ['PUT', 'POST', 'DELETE', 'OPTIONS']) {
+        expect(await get(server.port, method)).toMatchObject({ status: 405, allow: 'GET, HEAD' });
+      }
       expect(logs).toEqual([]);
     } finally {
       await server.close();
@@ -64,6 +69,9 @@ describe('the metrics server', () => {
       const r = await get(server.port);
       expect([r.status, r.body]).toEqual([503, 'metrics not collected: a worker did not answer within 3000 ms\n']);
       expect(logs).toEqual([{ level: 'warn', msg: 'metrics not collected', reason: 'a worker did not answer within 3000 ms' }]);
+      // A probe's HEAD sees the failure too, without the body.
+      const head = await get(server.port, 'HEAD');
+      expect([head.status, head.body]).toEqual([503, '']);
     } finally {
       await server.close();
     }

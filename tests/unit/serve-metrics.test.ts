@@ -158,9 +158,11 @@ describe('serve --metrics-listen, one process', () => {
 
     expect((await scrape(metricsPort, 'GET', '/metrics?debug=1')).status).toBe(200);
     for (const path of ['/', '/metrics/', '/metricsx', '/healthz']) expect({ path, status: (await scrape(metricsPort, 'GET', path)).status }).toEqual({ path, status: 404 });
-    for (const method of ['POST', 'HEAD', 'DELETE']) {
+    const head = await scrape(metricsPort, 'HEAD');
+    expect({ status: head.status, type: head.headers['content-type'], body: head.body }).toEqual({ status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE, body: '' });
+    for (const method of ['POST', 'PUT', 'DELETE']) {
       const r = await scrape(metricsPort, method);
-      expect({ method, status: r.status, allow: r.headers['allow'] }).toEqual({ method, status: 405, allow: 'GET' });
+      expect({ method, status: r.status, allow: r.headers['allow'] }).toEqual({ method, status: 405, allow: 'GET, HEAD' });
     }
     expect(await stop(s)).toBe(EXIT.ok);
     await expect(scrape(metricsPort)).rejects.toThrow(/ECONNREFUSED/);
