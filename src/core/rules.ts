@@ -11,10 +11,12 @@
  * Pure: the environment used by `${env:NAME}` substitutions is passed in. What a rule's `replace`
  * may be and how it is filled in is src/core/replace-template.ts; the warnings about rules that
  * can never rewrite anything are src/core/rule-reach.ts and src/core/rule-warnings.ts, those about
- * platforms no check can find src/core/platform-warnings.ts.
+ * platforms no check can find src/core/platform-warnings.ts, the error for a regex that must start
+ * with "/" src/core/regex-slash.ts.
  */
 import type { RuleSpec, RulesDocument } from './rule-spec.js';
-import { globMatcher, hasTopLevelAlternation, literalPrefix } from './patterns.js';
+import { globMatcher, literalPrefix } from './patterns.js';
+import { slashedRegexProblem } from './regex-slash.js';
 import { applyTemplate, type ReplacePiece, groupsOf, hasRegistryHost, hostlessSample, parseTemplatePieces, templateStart, replaceProblem, SAMPLE_GROUP_VALUE, SAMPLE_GROUP_VALUES, sampleOf, substituteEnv, templateHostExact, templateHostFromGroup, templateHostProblem, templateHostSuffix, templateTagOrDigest } from './replace-template.js';
 import { hasPathPrefix, matchedName, matchedPrefix, MAX_DOMAIN_LENGTH, MAX_REFERENCE_LENGTH, pathPrefixTest, sameName } from './matched-name.js';
 import { foreignNote, parseNormalizedNamed, referenceProblem, withTagAndDigest } from './reference.js';
@@ -197,18 +199,6 @@ function compileRegexRule({ spec, index, replace, replacePath, issues, before, c
     ...(start.includes('/') ? { resultStart: start } : {}),
     apply,
   });
-}
-
-/**
- * Why a rule regex that must start with "/" can never match: a normalized name starts with its
- * registry host (a JavaScript literal's slashes, `/gcr\.io\/(.*)/i`, taken as part of the pattern).
- * Not a "/" that may be absent (`/?`, `/*`, `/{0,1}`; `{0,1` is text), nor with a top-level `|`.
- */
-function slashedRegexProblem(source: string): string | undefined {
-  if (!/^\^?\\?\/(?![?*]|\{0+(?:,\d*)?\})/.test(source) || hasTopLevelAlternation(source)) return undefined;
-  const inner = /^\/(.+)\/[a-z]*$/s.exec(source)?.[1];
-  const fix = inner === undefined ? '' : `; write the pattern alone, without a regex literal's slashes and flags: "${inner}"`;
-  return `starts with "/", which no image name does (a name starts with its registry host: docker.io/library/nginx), so the rule can never match${fix}`;
 }
 
 /** The error for rules[i] named like rules[first]. */

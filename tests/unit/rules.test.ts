@@ -7,6 +7,7 @@ import { parseRulesAsync } from '../../src/config/load-async.js';
 import { formatIssue } from '../../src/config/schema.js';
 import { explainImage } from '../../src/core/explain.js';
 import { hasPathPrefix } from '../../src/core/matched-name.js';
+import { slashedRegexProblem } from '../../src/core/regex-slash.js';
 import { HOST_FROM_GROUP_WARNING, MEMO_MAX_ENTRIES } from '../../src/core/rules.js';
 import { rewriterFrom } from '../helpers/rules.js';
 
@@ -1525,6 +1526,67 @@ describe('a regex written as a JavaScript literal', () => {
       const r = parseRules(doc(regex), {});
       expect({ regex, issues: r.ok ? [] : r.issues.map(formatIssue) }).toEqual({ regex, issues: [never] });
     }
+  });
+});
+
+describe('a regex whose first group or class can match only "/"', () => {
+  const doc = (regex: string, replace = 'asia.gcr.io/$1'): string => `rules:\n  - name: g\n    regex: '${regex}'\n    replace: ${replace}\n`;
+  const never = (first: string): string =>
+    `rules[0].regex: starts with "${first}", which matches only "/", and no image name starts with one (a name starts with its registry host: docker.io/library/nginx), so the rule can never match`;
+
+  // A normalized name never starts with "/", so none of these rules ever matched anything.
+  it.each([
+    ['(/)gcr\\.io/(.*)', '(/)'],
+    ['[/]gcr\\.io/(.*)', '[/]'],
+    ['^(/)gcr\\.io/(.*)', '(/)'],
+    ['[\\/]gcr\\.io/(.*)', '[\\/]'],
+    ['(?:/)gcr\\.io/(.*)', '(?:/)'],
+    ['(?<s>/)gcr\\.io/(.*)', '(?<s>/)'],
+    ['(\\/|[/])gcr\\.io/(.*)', '(\\/|[/])'],
+    ['((/))gcr\\.io/(.*)', '((/))'],
+    ['(/+)gcr\\.io/(.*)', '(/+)'],
+    ['(/)+gcr\\.io/(.*)', '(/)'],
+    ['(/x)gcr\\.io/(.*)', '(/x)'],
+    ['[//]gcr\\.io/(.*)', '[//]'],
+  ])('%s is refused, by the quick check and by the schema alike', async (regex, first) => {
+    const sync = parseRules(doc(regex), {});
+    const lambda = await parseRulesAsync(doc(regex), {});
+    for (const r of [sync, lambda]) expect({ regex, issues: r.ok ? [] : r.issues.map(formatIssue) }).toEqual({ regex, issues: [never(first)] });
+  });
+
+  // A first group or class that may be absent, or may match something else than "/", keeps the
+  // rule able to match: loaded as before (a refusal would stop a cold start), and it rewrites.
+  it.each([
+    '(?:/)?gcr\\.io/(.*)',
+    '(?:/)*gcr\\.io/(.*)',
+    '(?:/){0,1}gcr\\.io/(.*)',
+    '[/]?gcr\\.io/(.*)',
+    '(?:/?)gcr\\.io/(.*)',
+    '(?:/|)gcr\\.io/(.*)',
+    '(?:/|g)cr\\.io/(.*)',
+    '[/g]cr\\.io/(.*)',
+    '[^/]cr\\.io/(.*)',
+    '[!-/g]cr\\.io/(.*)',
+    '(?:(?:/)?)gcr\\.io/(.*)',
+    '(?:[/]|[g])cr\\.io/(.*)',
+    '(?:/)gcr\\.io/(.*)|gcr\\.io/(.*)',
+  ])('%s may match without a "/": loaded, and it rewrites', async (regex) => {
+    const text = doc(regex, regex.includes(')|') ? 'asia.gcr.io/$1$2' : 'asia.gcr.io/$1');
+    const lambda = await parseRulesAsync(text, {});
+    expect(lambda.ok ? [] : lambda.issues.map(formatIssue)).toEqual([]);
+    const sync = parseRules(text, {});
+    expect(sync.ok ? [] : sync.issues.map(formatIssue)).toEqual([]);
+    if (sync.ok) expect(explainImage(sync.rewriter, 'gcr.io/a/b').rewritten).toBe('asia.gcr.io/a/b');
+  });
+
+  it('reads a few groups deep at most: thousands inside one another are no stack overflow (the schema allows 256)', () => {
+    expect(slashedRegexProblem(`${'('.repeat(8)}/${')'.repeat(8)}gcr`)).toMatch(/^starts with "\(+\/\)+", which matches only "\/"/);
+    expect(slashedRegexProblem(`${'('.repeat(5000)}/${')'.repeat(5000)}gcr`)).toBeUndefined();
+  });
+
+  // The schema refuses these before (they do not compile); read alone, they are let through, never a throw or a loop.
+  it.each(['[/', '(/', '([/)', '(?:[/]|[/'])('%s, unclosed, is let through', (source) => {
+    expect(slashedRegexProblem(source)).toBeUndefined();
   });
 });
 
