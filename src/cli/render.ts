@@ -122,13 +122,17 @@ async function renderVerified(source: string, options: RenderOptions, verifier: 
   return renderManifests(source, { ...options, check });
 }
 
-/** Whether any line of `text` is more than blank space, a comment, a document marker (`---`, `...`) or a null document; stops at the first. */
+/**
+ * Whether any line of `text` is more than blank space, a comment, a directive, a document marker
+ * (`---`, `...`) or a null document; stops at the first.
+ */
 function hasContent(text: string): boolean {
   for (let start = 0; start < text.length; ) {
     const end = text.indexOf('\n', start);
     const line = text.slice(start, end === -1 ? text.length : end);
-    // A line that is a null document (`null`, `~`: what `jq '.items[0]'` prints for an empty List) holds no manifest either.
-    if (!/^\s*(?:#.*|(?:---(?:\s+|$))?(?:(?:null|Null|NULL|~)(?:\s+#.*|\s*)|#.*)?|\.\.\.\s*)?$/.test(line)) return true;
+    // A line that is a null document (`null`, `~`: what `jq '.items[0]'` prints for an empty List) holds no manifest either;
+    // nor does a directive (`%YAML 1.2`, `%TAG ...`), a "%" first on its line, which says only how the documents after it are read.
+    if (!line.startsWith('%') && !/^\s*(?:#.*|(?:---(?:\s+|$))?(?:(?:null|Null|NULL|~)(?:\s+#.*|\s*)|#.*)?|\.\.\.\s*)?$/.test(line)) return true;
     if (end === -1) break;
     start = end + 1;
   }

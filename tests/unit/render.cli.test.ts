@@ -87,6 +87,9 @@ describe('render command', () => {
     // Before, these passed without the warning: `jq '.items[0]'` of an empty List prints null.
     ['a document that is null (jq of what is not there)', 'null\n'],
     ['documents that are null in YAML spellings', '--- ~\n---\nNull # nothing\n---\n  NULL\r\n'],
+    // Before, these passed without the warning, though they hold no document.
+    ['only a %YAML directive', '%YAML 1.2\n'],
+    ['directives and markers', '%YAML 1.2\r\n%TAG !e! tag:example.com,2000: # ours\n---\n...\n'],
   ])('--check warns that an input with no manifests checked nothing (%s), and still exits 0', async (_why, input) => {
     const r = await render(['--check'], input);
     expect(r).toEqual({ code: 0, out: '', err: 'warning: the input has no manifests: nothing was checked (did the command before render fail? see set -o pipefail)\nrender --check: no image would change\n' });
@@ -95,13 +98,17 @@ describe('render command', () => {
   it.each([
     ['empty', ''],
     ['only comments and document markers', '# Source: chart/templates/x.yaml\n---\n'],
+    ['only a directive and a marker', '%YAML 1.2\n---\n'],
   ])('without --check, warns that an input with no manifests rendered nothing (%s: a failed kustomize build | render > file), writes it as it is and exits 0', async (_why, input) => {
     const r = await render([], input);
     expect(r).toEqual({ code: 0, out: input, err: 'warning: the input has no manifests: nothing was rendered (did the command before render fail? see set -o pipefail)\n' });
   });
 
-  it('--check does not warn about an input whose only document is inline after ---', async () => {
-    const r = await render(['--check'], '--- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n');
+  it.each([
+    ['inline after ---', '--- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n'],
+    ['after a directive', '%YAML 1.2\n---\n{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n'],
+  ])('--check does not warn about an input whose only document is %s', async (_where, input) => {
+    const r = await render(['--check'], input);
     expect(r).toEqual({ code: 0, out: '', err: 'render --check: no image would change\n' });
   });
 
