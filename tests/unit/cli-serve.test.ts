@@ -521,6 +521,24 @@ describe('serve with rules kept in SSM', () => {
       ssm.restore();
     }
   });
+
+  // README (the serve row): a parameter that cannot be read at start stops serve with exit 2 before
+  // it listens (the kubelet restarts it, its Pod not Ready), rather than serving with no rules.
+  it('exits 2 before it listens when the parameter cannot be read at start, saying why', async () => {
+    const ssm = mockClient(SSMClient);
+    const failure = Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 } });
+    ssm.on(GetParameterCommand).rejects(failure);
+    try {
+      const io = captureIo({ ...TEST_ENV, REWRITE_RULES: undefined, REWRITE_RULES_PARAMETER: '/t/rules' });
+      const code = await main(['serve', ...baseArgs().filter((a, i, all) => a !== '--config' && all[i - 1] !== '--config')], io);
+      expect({ code, out: io.out() }).toEqual({ code: EXIT.invalidConfig, out: '' });
+      expect(io.err()).toContain('error: rules parameter /t/rules could not be read (InternalServerError)');
+      const logged = io.err().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JsonLine).find((l) => l['message'] === 'cannot read the rules parameter');
+      expect(logged).toMatchObject({ level: 'ERROR', parameter: '/t/rules', errorCode: 'InternalServerError', keeping: 'nothing: no rules were loaded yet' });
+    } finally {
+      ssm.restore();
+    }
+  });
 });
 
 describe('parseListen', () => {
