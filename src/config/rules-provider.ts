@@ -26,6 +26,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Rewriter } from '../core/rules.js';
 import type { Log } from '../observability/log.js';
 import { count, Metric } from '../observability/telemetry.js';
+import { attemptErrors } from './attempt-errors.js';
 import { type FileWatch, watchFiles } from './file-watch.js';
 import { type ProviderDeps, refreshEngine, type RulesProvider, type RulesState } from './refresh.js';
 import { NotRegularFileError, readUpTo } from './bounded-read.js';
@@ -104,10 +105,13 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
     let text: string;
     let version: string | undefined;
     const signal = AbortSignal.timeout(timeoutMs);
+    const attempts = attemptErrors(signal);
     try {
       // Loading the SDK (first read only) is inside the try: a failure is a failed read, retried.
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), client()]);
-      const out = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), { abortSignal: signal });
+      const command = new GetParameterCommand({ Name: name, WithDecryption: true });
+      attempts.watch(command.middlewareStack);
+      const out = await ssm.send(command, { abortSignal: signal });
       // The SDK's types say string; an endpoint that is not SSM (a proxy on the way) may answer any JSON.
       const value: unknown = out.Parameter?.Value;
       if (typeof value !== 'string') throw new SourceError(`parameter ${name} ${value === undefined ? 'has no value' : 'has a value that is not a string'}`);
@@ -127,7 +131,7 @@ export function ssmRules(options: SsmRulesOptions): RulesProvider {
       logger.error('cannot read the rules parameter', {
         parameter: name,
         errorCode: code,
-        detail: errorDetail(e, timeoutMs),
+        detail: errorDetail(e, timeoutMs, attempts.last()),
         retryInMs,
         keeping: kept.ok ? (kept.version ?? 'the last good rules') : 'nothing: no rules were loaded yet',
       });

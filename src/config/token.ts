@@ -6,6 +6,7 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { type AttemptErrors, attemptErrors } from './attempt-errors.js';
 import { readUpTo } from './bounded-read.js';
 import { ENV, SourceError, type TokenSetting } from './settings.js';
 import { parseTokens, type WebhookTokens } from './token-check.js';
@@ -46,13 +47,22 @@ function httpStatusOf(e: unknown): number | undefined {
 /**
  * The error's message. With `timeoutMs`, the bound of the read that failed: the SDK reports the
  * abort of our timeout as an `AbortError` "Request aborted", which does not say the store was slow.
+ * With `before`, the failure of an attempt before the bound cut the read (src/config/attempt-errors.ts):
+ * `HTTP 503: ..., then no answer within 3000 ms (Request aborted)` for a 503 whose Retry-After the
+ * SDK was waiting out.
  */
-export function errorDetail(e: unknown, timeoutMs?: number): string {
+export function errorDetail(e: unknown, timeoutMs?: number, before?: unknown): string {
   // The first line: the SDK adds one of advice to an answer it could not read ("Deserialization
   // error: to see the raw response, inspect the hidden field {error}.$response ..."), and a log
   // field is one line.
   const message = (e instanceof Error ? e.message : String(e)).split('\n', 1)[0] ?? '';
-  if (timeoutMs !== undefined && e instanceof Error && e.name === 'AbortError') return `no answer within ${timeoutMs} ms (${message})`;
+  if (timeoutMs !== undefined && e instanceof Error && e.name === 'AbortError') {
+    const cut = `no answer within ${timeoutMs} ms (${message})`;
+    if (before === undefined) return cut;
+    const code = errorCode(before);
+    const status = httpStatusOf(before);
+    return `${status === undefined || code.startsWith('HTTP ') ? code : `${code} (HTTP ${String(status)})`}: ${errorDetail(before)}, then ${cut}`;
+  }
   // The status of an answer the SDK could not read (errorCode names only an error's).
   const status = httpStatusOf(e);
   return status !== undefined && e instanceof Error && e.name === 'SyntaxError' && status < 300 ? `${message} (HTTP ${String(status)})` : message;
@@ -70,7 +80,7 @@ function origin(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>): st
 }
 
 /** The source's value; unknown: the SDK's types say string, but an endpoint that is not AWS (a proxy on the way) may answer any JSON. */
-async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, signal: AbortSignal): Promise<unknown> {
+async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' }>, deps: AwsClients, signal: AbortSignal, attempts?: AttemptErrors): Promise<unknown> {
   switch (setting.kind) {
     case 'file':
       return setting.text ?? (await tokenFileText(setting.path));
@@ -78,6 +88,7 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       if (setting.text !== undefined) return setting.text;
       const [{ GetParameterCommand }, ssm] = await Promise.all([import('./sdk-ssm.js'), deps.ssm()]);
       const command = new GetParameterCommand({ Name: setting.name, WithDecryption: true });
+      attempts?.watch(command.middlewareStack);
       return (await ssm.send(command, { abortSignal: signal })).Parameter?.Value;
     }
     case 'secret': {
@@ -91,6 +102,7 @@ async function readRaw(setting: Exclude<TokenSetting, { kind: 'none' | 'inline' 
       ]);
       const secretsManager = await secretsManagerFor(setting.secretId, shared);
       const command = new GetSecretValueCommand({ SecretId: setting.secretId });
+      attempts?.watch(command.middlewareStack);
       return (await secretsManager.send(command, { abortSignal: signal })).SecretString;
     }
   }
@@ -125,14 +137,15 @@ export async function resolveToken(setting: TokenSetting, deps: AwsClients, time
   const from = origin(setting);
   let value: unknown;
   const signal = AbortSignal.timeout(timeoutMs);
+  const attempts = attemptErrors(signal);
   try {
-    value = await readRaw(setting, deps, signal);
+    value = await readRaw(setting, deps, signal, attempts);
   } catch (thrown) {
     // import(), on this error path only: statically, the module the existence checks share with the
     // Lambda's entry would be one more file of its cold start (scripts/build.mjs, maxFilesAtStart).
     const { cutByBound, describeSystemError } = await import('./system-error.js');
     const e = setting.kind === 'file' ? thrown : cutByBound(thrown, signal);
-    const what = setting.kind === 'file' ? `cannot read ${from}: ${describeSystemError(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs)}`;
+    const what = setting.kind === 'file' ? `cannot read ${from}: ${describeSystemError(e)}` : `cannot read the webhook token from ${from} (${errorCode(e)}): ${errorDetail(e, timeoutMs, attempts.last())}`;
     throw new SourceError(what, [], { cause: e, unreadable: true });
   }
   if (value !== undefined && typeof value !== 'string') throw new SourceError(`the webhook token in ${from} is not a string`);

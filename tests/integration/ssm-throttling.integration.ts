@@ -43,8 +43,14 @@ const THROTTLED_TOKEN = `cannot read the webhook token from SSM parameter ${TOKE
  */
 const abortedDetail = (label: string): string =>
   `no answer within ${READ_TIMEOUT_MS} ms (${label.includes('RIE') ? 'Request aborted' : 'TimeoutError: The operation was aborted due to timeout'})`;
-/** What a token read ends with at the bound (a slow SSM; or throttled, when the SDK's random waits run past it: see the header). */
+/** What a token read ends with at the bound (a slow SSM). */
 const abortedToken = (label: string): string => `cannot read the webhook token from SSM parameter ${TOKEN_PARAMETER} (AbortError): ${abortedDetail(label)}`;
+/**
+ * The detail of a throttled read whose SDK waits ran past the bound (see the header): the throttling
+ * the SDK was waiting out, then the bound (src/config/attempt-errors.ts).
+ */
+const throttledThenAborted = (label: string): string => `ThrottlingException (HTTP 400): Rate exceeded, then ${abortedDetail(label)}`;
+const throttledThenAbortedToken = (label: string): string => `cannot read the webhook token from SSM parameter ${TOKEN_PARAMETER} (AbortError): ${throttledThenAborted(label)}`;
 
 let moto: Moto | undefined;
 let proxy: SsmProxy | undefined;
@@ -182,7 +188,7 @@ describe.each<[string, StartEnvironment]>([
       const r = await env().invoke(EVENT);
       if (r.init !== 'failed') throw new Error(`the init did not fail: ${JSON.stringify(r)}`);
       expect(r.errorType).toBe('SourceError');
-      expect([THROTTLED_TOKEN, abortedToken(label)]).toContain(r.errorMessage);
+      expect([THROTTLED_TOKEN, throttledThenAbortedToken(label)]).toContain(r.errorMessage);
       if (label.includes('RIE')) expect(r.status).toBe(502);
       else expect(r.status).toBeUndefined();
 
@@ -248,7 +254,7 @@ describe.each<[string, StartEnvironment]>([
           // Twice throttled, the SDK's random waits (up to 1 s, then 2 s) may leave the third attempt
           // no time within the bound (a fraction of a percent of the reads): the start fails as a slow read would,
           // and the next invocation starts it again.
-          expect([throttled, r.errorMessage]).toEqual([2, abortedToken(label)]);
+          expect([throttled, r.errorMessage]).toEqual([2, throttledThenAbortedToken(label)]);
           expect(read.map((c) => c.answered).slice(0, 2)).toEqual(['throttled', 'throttled']);
           r = await fn.invoke(EVENT);
           expect(rewrittenImage(r)).toBe('asia.gcr.io/google-samples/hello-app:2.0');
@@ -288,7 +294,7 @@ describe.each<[string, StartEnvironment]>([
       expect(failed[0]).toMatchObject({
         level: 'ERROR',
         parameter: RULES_PARAMETER,
-        detail: code === 'ThrottlingException' ? 'Rate exceeded' : abortedDetail(label),
+        detail: code === 'ThrottlingException' ? 'Rate exceeded' : throttledThenAborted(label),
         retryInMs: 1000,
         keeping: '1',
       });

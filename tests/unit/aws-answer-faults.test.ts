@@ -13,7 +13,7 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { resolveToken, ssmRules } from '../../src/config/sources.js';
-import { readTokenText } from '../../src/config/token.js';
+import { errorDetail, readTokenText } from '../../src/config/token.js';
 import { createCredentialsSource } from '../../src/verify/credentials.js';
 import { createVerifier } from '../../src/verify/verifier.js';
 import { captureObservability } from '../helpers/events.js';
@@ -28,7 +28,9 @@ type Fault =
   /** `body` as a 200 JSON answer. */
   | { readonly body: unknown }
   /** `page` (not JSON) as the answer, with `status`. */
-  | { readonly status: number; readonly page: string };
+  | { readonly status: number; readonly page: string }
+  /** A 503 asking to be tried again after `retryAfter` seconds (a throttling proxy), with `body` (JSON, or none). */
+  | { readonly retryAfter: string; readonly body: string };
 
 let fault: Fault = 'stall';
 let requests = 0;
@@ -54,6 +56,9 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(500, { 'content-length': '0' }).end();
   } else if (fault === 'html502') {
     res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+  } else if ('retryAfter' in fault) {
+    const type = fault.body === '' ? {} : json;
+    res.writeHead(503, { ...type, 'retry-after': fault.retryAfter, 'content-length': String(Buffer.byteLength(fault.body)) }).end(fault.body);
   } else if ('page' in fault) {
     res.writeHead(fault.status, { 'content-type': 'text/html' }).end(fault.page);
   } else {
@@ -83,6 +88,7 @@ const ssm = (): SSMClient => new SSMClient({ ...client, endpoint });
 const secretsManager = (): SecretsManagerClient => new SecretsManagerClient({ ...client, endpoint });
 const clients = { ssm: () => Promise.resolve(ssm()), secretsManager: () => Promise.resolve(secretsManager()) };
 const BOUND_MS = 400;
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The one `cannot read the rules parameter` line of a read of the rules parameter under `f`, and what the read gave. */
 async function rulesRead(f: Fault) {
@@ -130,6 +136,20 @@ describe('the rules parameter', () => {
     expect(state).toEqual({ ok: false, reason: `rules parameter /ir/rules could not be read (${code})` });
   });
 
+  // The SDK waits out the Retry-After (up to 5 s) before it tries again; the bound cut that wait,
+  // and the log said only "no answer within", as if SSM had not answered. One request either way.
+  it.each<[string, string, string]>([
+    ['with an AWS error', '{"__type":"ServiceUnavailable","message":"slow down"}', 'ServiceUnavailable (HTTP 503): slow down'],
+    ['without a body', '', 'HTTP 503: UnknownError'],
+  ])('a 503 whose Retry-After outlasts the bound (%s): the 503, then the bound', async (_, body, said) => {
+    const { line, state, requests: seen } = await rulesRead({ retryAfter: '2', body });
+    // The abort's own words in brackets are the SDK's ("Request aborted"; under jest, another realm's, the signal's reason).
+    expect(line['errorCode']).toBe('AbortError');
+    expect(String(line['detail'])).toMatch(new RegExp(`^${escape(said)}, then no answer within ${BOUND_MS} ms \\([^)]+\\)$`));
+    expect(state).toEqual({ ok: false, reason: 'rules parameter /ir/rules could not be read (AbortError)' });
+    expect(seen).toBe(1);
+  });
+
   it.each<[string, unknown]>([
     ['a number', 42],
     ['an object', { rules: [] }],
@@ -137,6 +157,20 @@ describe('the rules parameter', () => {
     const { state, line } = await rulesRead({ body: { Parameter: { Name: '/ir/rules', Value: value, Version: 3 } } });
     expect(line).toMatchObject({ errorCode: 'SourceError', detail: 'parameter /ir/rules has a value that is not a string' });
     expect(state.ok).toBe(false);
+  });
+});
+
+describe('errorDetail of a read the bound cut after an attempt failed', () => {
+  const cut = Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+  it.each<[string, unknown, string]>([
+    ['a socket error (no HTTP status)', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1'],
+    ['an AWS error with its status', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }), 'ThrottlingException (HTTP 400): Rate exceeded'],
+    ['an answer named by its status', Object.assign(new Error('UnknownError'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } }), 'HTTP 503: UnknownError'],
+  ])('%s, then the bound', (_, before, said) => {
+    expect(errorDetail(cut, 3000, before)).toBe(`${said}, then no answer within 3000 ms (Request aborted)`);
+    // Without an attempt before it, or for an error that is not the bound's, as before.
+    expect(errorDetail(cut, 3000)).toBe('no answer within 3000 ms (Request aborted)');
+    expect(errorDetail(new Error('denied'), 3000, before)).toBe('denied');
   });
 });
 
@@ -149,6 +183,18 @@ describe('the webhook token', () => {
     await expect(resolveToken({ kind: 'ssm', name: '/ir/token' }, clients, BOUND_MS)).rejects.toMatchObject({
       name: 'SourceError',
       message: `cannot read the webhook token from SSM parameter /ir/token (AbortError): no answer within ${BOUND_MS} ms (Request aborted)`,
+    });
+  });
+
+  it.each<[string, { readonly kind: 'ssm'; readonly name: string } | { readonly kind: 'secret'; readonly secretId: string }]>([
+    ['SSM', { kind: 'ssm', name: '/ir/token' }],
+    ['Secrets Manager', { kind: 'secret', secretId: 'token' }],
+  ])('%s answering 503 with a Retry-After that outlasts the bound: the 503, then the bound', async (_, setting) => {
+    fault = { retryAfter: '2', body: '{"__type":"ServiceUnavailable","message":"slow down"}' };
+    const from = setting.kind === 'ssm' ? `SSM parameter ${setting.name}` : `secret ${setting.secretId}`;
+    await expect(resolveToken(setting, clients, BOUND_MS)).rejects.toMatchObject({
+      name: 'SourceError',
+      message: expect.stringMatching(new RegExp(`^${escape(`cannot read the webhook token from ${from} (AbortError): ServiceUnavailable (HTTP 503): slow down, then no answer within ${BOUND_MS} ms (`)}[^)]+\\)$`)),
     });
   });
 
