@@ -95,11 +95,18 @@ export function fileSelection(objects: readonly ManifestObject[], audited: reado
   }
   const read = selectionOf(name, config.object, namespaces, 'in the input');
   if (read.selection === undefined) return read;
-  const missing = [...new Set(audited.flatMap((o) => (o.namespace !== undefined && !namespaces.has(o.namespace) && workloadTypeOfKind(o.group, o.kind) !== undefined ? [o.namespace] : [])))];
+  // Named only where the labels could change what is left out: an object the name alone rules out
+  // (kube-system, which webhook-config excludes by name) is left out whatever its namespace's labels.
+  const { selection } = read;
+  const labelsMatter = (o: ManifestObject): boolean => {
+    const type = workloadTypeOfKind(o.group, o.kind);
+    return type !== undefined && calledFor(selection, o, type);
+  };
+  const missing = [...new Set(audited.flatMap((o) => (o.namespace !== undefined && !namespaces.has(o.namespace) && labelsMatter(o) ? [o.namespace] : [])))];
   if (missing.length === 0) return read;
   const some = missing.length > 3 ? `${missing.slice(0, 3).join(', ')}...` : missing.join(', ');
   return {
-    selection: read.selection,
+    selection,
     note: printable(
       `note: the input has no Namespace ${some} (${missing.length} namespace(s)): their labels are not known, so the namespaceSelector of ${name} leaves out only what their names decide (add namespaces to the kubectl get)`,
     ),

@@ -1310,17 +1310,24 @@ describe('audit -f: Namespaces and the webhook configuration in the input say wh
     expect(kinds(unnamed.out)).toEqual(['Pod/web', 'Pod/batch']);
   });
 
-  it('the configuration but no Namespaces: only names rule namespaces out, and a note names those missing', async () => {
+  it('the configuration but no Namespaces: only names rule namespaces out, and a note names those missing whose labels could matter', async () => {
     const r = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, ...PODS));
     expect(kinds(r.out)).toEqual(['Pod/web', 'Pod/batch']);
+    // Not kube-system: the configuration leaves it out by its name, whatever its labels (the note named it, as if they were needed).
     expect(r.err.split('\n')[0]).toBe(
-      'note: the input has no Namespace shop, quiet, kube-system (3 namespace(s)): their labels are not known, so the namespaceSelector of image-rewriter leaves out only what their names decide (add namespaces to the kubectl get)',
+      'note: the input has no Namespace shop, quiet (2 namespace(s)): their labels are not known, so the namespaceSelector of image-rewriter leaves out only what their names decide (add namespaces to the kubectl get)',
     );
     expect(r.err).toMatch(/\nleft out: 1 object\(s\) in kube-system \(the webhook is not called there\), 1 object\(s\) the webhook configuration image-rewriter does not select\n$/);
+    // Nor a namespace whose only objects are left out by their own labels.
+    const skipped = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, podIn('shop', 'web'), podIn('later', 'opted-out', { labels: { 'image-rewriter.io/skip': 'true' } })));
+    expect(skipped.err.split('\n')[0]).toMatch(/^note: the input has no Namespace shop \(1 namespace\(s\)\):/);
+    // Only kube-system missing: no note.
+    const system = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, ns('shop'), podIn('shop', 'web'), podIn('kube-system', 'coredns')));
+    expect(system.err).not.toContain('note:');
     // More than three are cut after the third.
-    const extra = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'extra' }, spec: { containers: [{ name: 'app', image: 'gcr.io/x' }] } };
-    const four = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, ...PODS, extra));
-    expect(four.err.split('\n')[0]).toMatch(/^note: the input has no Namespace shop, quiet, kube-system\.\.\. \(4 namespace\(s\)\):/);
+    const extra = (namespace: string): unknown => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace }, spec: { containers: [{ name: 'app', image: 'gcr.io/x' }] } });
+    const four = await audit(['-f', '-', '-o', 'json'], listOf(INSTALLED, ...PODS, extra('extra'), extra('more')));
+    expect(four.err.split('\n')[0]).toMatch(/^note: the input has no Namespace shop, quiet, extra\.\.\. \(4 namespace\(s\)\):/);
   });
 
   it('a configuration that cannot be read: today\'s behaviour, and a note saying what is wrong', async () => {
