@@ -1,9 +1,11 @@
 /**
  * The check that a rule regex does not have to start with "/": a normalized name starts with its
  * registry host (`docker.io/library/nginx`), so such a rule can never match. Read from the source
- * by hand, like src/core/patterns.ts, since src/core does not carry the regex parser; it refuses
- * only what surely starts with "/" (a refused rule stops a load, which is far worse than a rule
- * that silently rewrites nothing), so anything it does not know is let through. Pure.
+ * by hand, like src/core/patterns.ts, since src/core does not carry the regex parser; it speaks
+ * only of what surely starts with "/" (a refused rule stops a load, which is far worse than a rule
+ * that silently rewrites nothing), so anything it does not know is let through. A leading "/" is
+ * an error; a first group or class that matches only "/" is a warning: releases before this check
+ * loaded such a document, and a Lambda whose rules a new error refuses starts with none. Pure.
  */
 import { hasTopLevelAlternation } from './patterns.js';
 
@@ -17,16 +19,22 @@ const HOST_FIRST = '(a name starts with its registry host: docker.io/library/ngi
  * `/*`, `/{0,1}`; `{0,1` is text, `(/)?`), a group with an alternative that need not start with
  * one (`(/|)`), a class with anything else in it, nor with a top-level `|`.
  */
-export function slashedRegexProblem(source: string): string | undefined {
+export function slashedRegexProblem(source: string): SlashProblem | undefined {
   if (hasTopLevelAlternation(source)) return undefined;
   if (/^\^?\\?\/(?![?*]|\{0+(?:,\d*)?\})/.test(source)) {
     const inner = /^\/(.+)\/[a-z]*$/s.exec(source)?.[1];
     const fix = inner === undefined ? '' : `; write the pattern alone, without a regex literal's slashes and flags: "${inner}"`;
-    return `starts with "/", which no image name does ${HOST_FIRST}${fix}`;
+    return { severity: 'error', message: `starts with "/", which no image name does ${HOST_FIRST}${fix}` };
   }
   const first = slashFirst(source);
   if (first === undefined || first === '/' || first === '\\/') return undefined;
-  return `starts with "${first}", which matches only "/", and no image name starts with one ${HOST_FIRST}`;
+  return { severity: 'warning', message: `starts with "${first}", which matches only "/", and no image name starts with one ${HOST_FIRST}` };
+}
+
+/** What slashedRegexProblem finds, and how grave it is (the module's header says why). */
+export interface SlashProblem {
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
 }
 
 /** Groups inside one another read at the start; deeper ones are let through (the schema allows 256). */

@@ -129,7 +129,7 @@ function compileMatchRule({ replace, replacePath, issues, before, common }: Rule
 function compileRegexRule({ spec, index, replace, replacePath, issues, before, common }: RuleBeingCompiled, pieces: readonly ReplacePiece[], samples: Map<number, RuleSamples>): CompiledRule | undefined {
   const source = spec.regex ?? '';
   const slashed = slashedRegexProblem(source);
-  if (slashed !== undefined) issues.push({ path: ['rules', index, 'regex'], severity: 'error', message: slashed });
+  if (slashed !== undefined) issues.push({ path: ['rules', index, 'regex'], ...slashed });
   const re = new RegExp(anchoredRuleSource(source), RULE_REGEX_FLAGS); // validated by the schema: compiles and cannot backtrack badly
   const { count, names } = groupsOf(re);
   const { parts, errors } = parseTemplatePieces(pieces, count, names);

@@ -1534,7 +1534,9 @@ describe('a regex whose first group or class can match only "/"', () => {
   const never = (first: string): string =>
     `rules[0].regex: starts with "${first}", which matches only "/", and no image name starts with one (a name starts with its registry host: docker.io/library/nginx), so the rule can never match`;
 
-  // A normalized name never starts with "/", so none of these rules ever matched anything.
+  // A normalized name never starts with "/", so none of these rules ever matched anything. A
+  // warning, not an error: releases before the check loaded them, and a refused document leaves a
+  // Lambda with no rules at all.
   it.each([
     ['(/)gcr\\.io/(.*)', '(/)'],
     ['[/]gcr\\.io/(.*)', '[/]'],
@@ -1548,10 +1550,15 @@ describe('a regex whose first group or class can match only "/"', () => {
     ['(/)+gcr\\.io/(.*)', '(/)'],
     ['(/x)gcr\\.io/(.*)', '(/x)'],
     ['[//]gcr\\.io/(.*)', '[//]'],
-  ])('%s is refused, by the quick check and by the schema alike', async (regex, first) => {
+  ])('%s is warned about, by the quick check and by the schema alike, and still loads', async (regex, first) => {
     const sync = parseRules(doc(regex), {});
     const lambda = await parseRulesAsync(doc(regex), {});
-    for (const r of [sync, lambda]) expect({ regex, issues: r.ok ? [] : r.issues.map(formatIssue) }).toEqual({ regex, issues: [never(first)] });
+    for (const r of [sync, lambda]) expect({ regex, ok: r.ok, warnings: r.ok ? r.warnings.map(formatIssue).filter((w) => w.startsWith('rules[0].regex:')) : r.issues.map(formatIssue) }).toEqual({ regex, ok: true, warnings: [never(first)] });
+  });
+
+  it('keeps a leading "/" itself an error', () => {
+    const r = parseRules(doc('/gcr\\.io/(.*)'), {});
+    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([expect.stringMatching(/^rules\[0\]\.regex: starts with "\/", which no image name does/)]);
   });
 
   // A first group or class that may be absent, or may match something else than "/", keeps the
@@ -1580,7 +1587,7 @@ describe('a regex whose first group or class can match only "/"', () => {
   });
 
   it('reads a few groups deep at most: thousands inside one another are no stack overflow (the schema allows 256)', () => {
-    expect(slashedRegexProblem(`${'('.repeat(8)}/${')'.repeat(8)}gcr`)).toMatch(/^starts with "\(+\/\)+", which matches only "\/"/);
+    expect(slashedRegexProblem(`${'('.repeat(8)}/${')'.repeat(8)}gcr`)?.message).toMatch(/^starts with "\(+\/\)+", which matches only "\/"/);
     expect(slashedRegexProblem(`${'('.repeat(5000)}/${')'.repeat(5000)}gcr`)).toBeUndefined();
   });
 
