@@ -10,6 +10,7 @@
  *   1, 2, 4... up to 60 s while replacements keep dying that soon (restartDelay);
  * - the last good rules: it keeps the latest rules document a worker loaded, and gives it to a
  *   replacement whose rules file has no good rules at its start (RulesGoodMessage);
+ * - the callers that showed the token: each worker's are told to the others (./serve-callers.ts);
  * - SIGTERM, SIGINT or SIGHUP: every worker is told to shut down gracefully; the primary exits 0 once all
  *   have exited 0 (1 otherwise; a worker still alive after WORKER_STOP_DEADLINE_MS is killed). A
  *   worker whose primary disappears shuts down as well.
@@ -25,6 +26,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { type LogRelay, logRelay } from './log-relay.js';
+import { primaryCallers } from './serve-callers.js';
 import { EXIT, type Io } from './common.js';
 import { MAX_RULES_DOCUMENT_BYTES } from '../config/rules-text.js';
 import type { SharedRules } from '../config/sources.js';
@@ -309,10 +311,12 @@ export async function runPrimary(workers: number, io: Io, stop: Promise<string>,
   cluster.setupPrimary({ exec: entry.exec, args: [...entry.args], execArgv: [...process.execArgv, ...heapArgs], stdio: [0, 1, 'pipe', 'ipc'] });
   const logs = logRelay(stderr);
   const relaying = new Set<Promise<void>>();
+  // The workers share the callers that showed the token (./serve-callers.ts).
+  const callers = primaryCallers();
   const code = await supervise(workers, io, stop, logs, entry.env, { ...events, heapArgs }, (logged) => {
     relaying.add(logged);
     void logged.then(() => relaying.delete(logged));
-  });
+  }).finally(callers.close);
   await Promise.all(relaying);
   return code;
 }

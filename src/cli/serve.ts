@@ -45,6 +45,7 @@ import { watchTokenFile } from '../config/token-watch.js';
 import { type Env, readSettings } from '../config/settings.js';
 import type { RulesProvider } from '../config/refresh.js';
 import { flushSchedule, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from './log-relay.js';
+import { workerCallerExchange } from './serve-callers.js';
 import { LISTEN_PORT_ENV, PRIMARY_WORKER, REPLACEMENT_ENV, runPrimary, STOP_SIGNALS, TOKEN_TEXT_ENV, workerIo, workerRules, workerStop } from './serve-workers.js';
 
 /** The largest --max-body-bytes accepted (API Gateway's own payload limit is 10 MB). */
@@ -317,6 +318,8 @@ export async function runServe(args: string[], io: Io, runtime: ServeRuntime, wo
       announcedPort,
       maxBodyBytes: maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       log: serveLog,
+      // A --workers worker shares the callers that showed the token with the others (./serve-callers.ts).
+      ...(worker === undefined ? {} : { callerExchange: workerCallerExchange() }),
     });
   } catch (e) {
     clearInterval(ssmCheck);

@@ -9,6 +9,7 @@ import { type DropArgument, Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Log } from '../observability/log.js';
+import type { KnownCallers } from './known-callers.js';
 
 /** At shutdown, how long every connection has to send one more request (a new one: its first). */
 const NEW_CONNECTION_GRACE_MS = 1_000;
@@ -100,6 +101,8 @@ export class Connections {
     private readonly log: Log,
     /** For lines a client can provoke at will. */
     private readonly noisy: Log,
+    /** The addresses that showed the token, here or (with --workers) in another worker (holdSpare). */
+    private readonly callers: KnownCallers,
   ) {}
 
   /** True once `drain` was called: every answer then ends its connection. */
@@ -172,6 +175,8 @@ export class Connections {
   trust(req: IncomingMessage): void {
     const conn = this.secured.get(req.socket);
     if (conn !== undefined) conn.trusted = true;
+    const address = req.socket.remoteAddress;
+    if (address !== undefined) this.callers.seen(address);
   }
 
   /**
@@ -269,13 +274,16 @@ export class Connections {
    * idle for up to 90 s; closed (with a 408) 10 s after they opened, one was now and then picked for
    * a review at that moment, which then got the 408 as its answer and was refused or admitted
    * unrewritten (docs/reliability.md, "Faults, as counts"). Strangers' connections still get headersMs.
+   * The address may also be one this process, or another worker, saw show the token within the
+   * last keepAliveMs + headersMs (./known-callers.ts): with --workers the connection that showed
+   * it is as often another worker's.
    */
   private holdSpare(conn: Secured): boolean {
     const { socket } = conn;
     if (this.closing || conn.served > 0 || socket.bytesRead > 0) return false;
     const address = socket.remoteAddress;
-    let known = false;
-    for (const other of this.secured.values()) {
+    let known = address !== undefined && this.callers.knows(address);
+    for (const other of known ? [] : this.secured.values()) {
       if (other.trusted && other.socket.remoteAddress === address) {
         known = true;
         break;

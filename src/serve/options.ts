@@ -5,6 +5,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Log } from '../observability/log.js';
+import type { CallerExchange } from './known-callers.js';
 
 /** The Lambda handler as the server calls it: a REST proxy event in, a proxy result out. */
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -115,6 +116,11 @@ export interface ServerOptions {
    * it expires (epoch ms): `serve --metrics-listen`'s expiry gauge.
    */
   readonly certificateLoaded?: ((validToMs: number) => void) | undefined;
+  /**
+   * With `serve --workers`: how this worker tells the others the addresses that showed the token,
+   * and hears theirs (./known-callers.ts); without it they are this process's alone.
+   */
+  readonly callerExchange?: CallerExchange | undefined;
 }
 
 /** Thrown by `startServer` when it cannot start (bad option, certificate unusable, address in use). */
@@ -145,6 +151,7 @@ export interface ResolvedOptions {
   readonly tooLarge: (() => void) | undefined;
   readonly overloaded: (() => void) | undefined;
   readonly certificateLoaded: ((validToMs: number) => void) | undefined;
+  readonly callerExchange: CallerExchange | undefined;
 }
 
 function positiveInteger(name: string, v: number): number {
@@ -165,6 +172,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     tooLarge: options.tooLarge,
     overloaded: options.overloaded,
     certificateLoaded: options.certificateLoaded,
+    callerExchange: options.callerExchange,
     certFile: options.certFile,
     keyFile: options.keyFile,
     host: options.host,

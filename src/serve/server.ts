@@ -33,6 +33,7 @@ import { createServer, type Server } from 'node:https';
 import { describeSystemError } from '../config/system-error.js';
 import { loadKeyPair, reloadCertificates, tlsOptions } from './certificates.js';
 import { Connections } from './connections.js';
+import { KnownCallers } from './known-callers.js';
 import { throttled } from './log-throttle.js';
 import { type ResolvedOptions, ServeError, type ServerOptions, resolveOptions } from './options.js';
 import { requestListener } from './requests.js';
@@ -86,10 +87,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { log, timeouts: t } = o;
   const initial = await loadKeyPair(o, log);
 
+  // An address stays known as long as an idle connection of its caller is kept, and is told to
+  // the other workers again at most once per headersMs while it keeps showing the token.
+  const callers = new KnownCallers({ ttlMs: t.keepAliveMs + t.headersMs, refreshMs: t.headersMs, tell: o.callerExchange?.tell });
   const connections = new Connections(
     { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, headersMs: t.headersMs, keepAliveMs: t.keepAliveMs, shutdownMs: t.shutdownMs },
     log,
     throttled(log, NOISY_LINES_PER_WINDOW, NOISY_WINDOW_MS),
+    callers,
   );
   const onRequest = requestListener({
     handler: o.handler,
@@ -134,7 +139,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.setTimeout(t.idleSocketMs);
   connections.attach(server);
 
-  await listen(server, o);
+  // Heard before listening: a replacement worker is given the addresses known so far at once.
+  const stopHearing = o.callerExchange?.listen((told) => {
+    callers.learn(told);
+  });
+  try {
+    await listen(server, o);
+  } catch (e) {
+    stopHearing?.();
+    throw e;
+  }
   server.on('error', (e) => {
     log({ level: 'error', msg: 'server error', reason: e.message });
   });
@@ -152,6 +166,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = (): Promise<void> => {
     if (closed === undefined) {
       reloader.close();
+      stopHearing?.();
+      callers.close();
       closed = connections.drain(server);
     }
     return closed;
