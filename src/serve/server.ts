@@ -23,9 +23,10 @@
  * Logs are structured objects through an injected function; never bodies, never the token (the
  * request path carries it, so only the route's resource is logged).
  *
- * The parts: options.ts (options and defaults), certificates.ts, connections.ts, requests.ts (one
- * request), review-memory.ts (the memory of the reviews in flight), body.ts, event.ts and
- * response.ts (API Gateway emulation), log-throttle.ts.
+ * The parts: options.ts (options and defaults), certificates.ts, connections.ts (with
+ * known-callers.ts: the callers that showed the token), requests.ts (one request), review-memory.ts
+ * (the memory of the reviews in flight), body.ts, event.ts and response.ts (API Gateway emulation),
+ * log-throttle.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
