@@ -269,27 +269,20 @@ export class Connections {
 
   /**
    * At Node's headers timeout: keep a connection that has sent nothing yet, from an address that
-   * holds a connection that showed the token, as long as an idle one of that caller (awaitNext). The
+   * showed the token, as long as an idle one of that caller (awaitNext). The
    * API server's client dials more connections than a burst ends up using and keeps the spare ones
    * idle for up to 90 s; closed (with a 408) 10 s after they opened, one was now and then picked for
    * a review at that moment, which then got the 408 as its answer and was refused or admitted
    * unrewritten (docs/reliability.md, "Faults, as counts"). Strangers' connections still get headersMs.
-   * The address may also be one this process, or another worker, saw show the token within the
-   * last keepAliveMs + headersMs (./known-callers.ts): with --workers the connection that showed
-   * it is as often another worker's.
+   * Showed it: on a connection held here, or to this process or (with --workers) another worker
+   * within the last keepAliveMs + headersMs (./known-callers.ts): each worker accepts its own
+   * connections, and the one that showed the token is as often another worker's.
    */
   private holdSpare(conn: Secured): boolean {
     const { socket } = conn;
     if (this.closing || conn.served > 0 || socket.bytesRead > 0) return false;
     const address = socket.remoteAddress;
-    let known = address !== undefined && this.callers.knows(address);
-    for (const other of known ? [] : this.secured.values()) {
-      if (other.trusted && other.socket.remoteAddress === address) {
-        known = true;
-        break;
-      }
-    }
-    if (!known) return false;
+    if (address === undefined || !(this.callers.knows(address) || this.holdsTrusted(address))) return false;
     const { keepAliveMs, headersMs } = this.limits;
     // Node's own idle timeout of the socket (idleSocketMs) would close it first.
     socket.setTimeout(keepAliveMs + headersMs);
@@ -301,6 +294,12 @@ export class Connections {
     }, keepAliveMs);
     conn.idle.unref();
     return true;
+  }
+
+  /** True when a connection from `address` here showed the token. */
+  private holdsTrusted(address: string): boolean {
+    for (const other of this.secured.values()) if (other.trusted && other.socket.remoteAddress === address) return true;
+    return false;
   }
 
   /** Answer a protocol error and close the connection, destroying it if the client does not read the answer in time. */
