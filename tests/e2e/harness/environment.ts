@@ -300,7 +300,7 @@ export class E2eEnvironment {
   }
 
   /** Start another serve instance (same certificate and token; the same rules unless `rules` names a file) on a free port. */
-  startExtraServe(name: string, more: { readonly rules?: string; readonly env?: Readonly<Record<string, string>>; readonly tokenFile?: string } = {}): Promise<ServeInstance> {
+  startExtraServe(name: string, more: { readonly rules?: string; readonly env?: Readonly<Record<string, string>>; readonly tokenFile?: string; readonly workers?: number } = {}): Promise<ServeInstance> {
     const { tokenFile, ...rest } = more;
     const files = { ...this.state.webhook.files, ...(tokenFile === undefined ? {} : { tokenFile }) };
     return startServe({ runDir: this.runDir, cli: this.state.cli, files, name, port: 0, ...rest });

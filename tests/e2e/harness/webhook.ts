@@ -148,6 +148,8 @@ export interface StartServeOptions {
   readonly rules?: string;
   /** More environment variables (e.g. NODE_EXTRA_CA_CERTS for a test registry). */
   readonly env?: Readonly<Record<string, string>>;
+  /** `--workers N`; unset, serve's default (one per CPU). */
+  readonly workers?: number;
 }
 
 const listening = z.object({ msg: z.literal('listening'), address: z.string(), port: z.number() });
@@ -170,6 +172,7 @@ export async function startServe(options: StartServeOptions): Promise<ServeInsta
       '--tls-cert-file', files.serverCert,
       '--tls-private-key-file', files.serverKey,
       '--token-file', files.tokenFile,
+      ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
     ],
     cwd: options.runDir,
     // Nothing from the caller's environment: no REWRITE_RULES, WEBHOOK_TOKEN or POWERTOOLS_* leaks in.
