@@ -4,28 +4,12 @@
  * log had only the clients' failed handshakes). The wall clock is moved with jest's fake Date,
  * nothing else faked (the files are read for real).
  */
-import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
+import { afterEach, expect, it, jest } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { LogEntry } from '../../src/observability/log.js';
-import { type KeyPair, loadKeyPair, reloadCertificates } from '../../src/serve/certificates.js';
-import { createTestPki, type TestPki } from '../helpers/tls.js';
+import { useReloadFolder } from '../helpers/certificate-reload.js';
 
-let pki: TestPki;
-let dir: string;
+const folder = useReloadFolder('certificates-expiry-');
 const EXPIRED = 'certificate served has expired; clients refuse it until the files hold a current one';
-
-beforeAll(async () => {
-  pki = await createTestPki();
-  dir = await mkdtemp(join(tmpdir(), 'certificates-expiry-'));
-}, 60_000);
-
-afterAll(async () => {
-  await pki.remove();
-  await rm(dir, { recursive: true, force: true });
-});
 
 afterEach(() => {
   jest.useRealTimers();
@@ -37,16 +21,8 @@ const fakeDate = (): void => {
 };
 
 it('the certificate served expires while serve runs: said once, at the first check after its notAfter, and no more once a current one is loaded', async () => {
-  const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-  await copyFile(pki.server.certFile, files.certFile);
-  await copyFile(pki.server.keyFile, files.keyFile);
-  const logs: LogEntry[] = [];
-  const log = (entry: LogEntry): void => {
-    logs.push(entry);
-  };
-  const initial = await loadKeyPair(files, log);
-  const applied: KeyPair[] = [];
-  const watch = reloadCertificates(initial, files, (pair) => applied.push(pair), { pollMs: 3_600_000, log });
+  const { pki } = folder;
+  const { put, watch, initial, logs, applied } = await folder.start('tls', pki.server);
   try {
     const served = new X509Certificate(initial.cert);
     await watch.check();
@@ -57,9 +33,7 @@ it('the certificate served expires while serve runs: said once, at the first che
     await watch.check();
     expect(logs.filter((l) => l.msg === EXPIRED)).toEqual([{ level: 'error', msg: EXPIRED, subject: served.subject.replace(/\n/g, ', '), serialNumber: served.serialNumber, validTo: served.validTo }]);
     // A current certificate put in place: loaded, and nothing more said.
-    const next = await pki.issue('next', { days: 3650 });
-    await copyFile(next.certFile, files.certFile);
-    await copyFile(next.keyFile, files.keyFile);
+    await put(await pki.issue('next', { days: 3650 }));
     await watch.check();
     await watch.check();
     expect(applied).toHaveLength(1);
@@ -70,18 +44,9 @@ it('the certificate served expires while serve runs: said once, at the first che
 });
 
 it('a certificate expired at start (its load line said so) is not said again by the checks', async () => {
-  const files = { certFile: join(dir, 'old.crt'), keyFile: join(dir, 'old.key') };
-  const old = await pki.issue('old', { expired: true });
-  await copyFile(old.certFile, files.certFile);
-  await copyFile(old.keyFile, files.keyFile);
-  const logs: LogEntry[] = [];
-  const log = (entry: LogEntry): void => {
-    logs.push(entry);
-  };
-  const initial = await loadKeyPair(files, log);
-  expect(logs).toEqual([expect.objectContaining({ level: 'warn', msg: 'certificate loaded', expired: true })]);
-  const watch = reloadCertificates(initial, files, () => undefined, { pollMs: 3_600_000, log });
+  const { watch, logs } = await folder.start('old', await folder.pki.issue('old', { expired: true }));
   try {
+    expect(logs).toEqual([expect.objectContaining({ level: 'warn', msg: 'certificate loaded', expired: true })]);
     await watch.check();
     expect(logs.filter((l) => l.msg === EXPIRED)).toEqual([]);
   } finally {
@@ -90,17 +55,8 @@ it('a certificate expired at start (its load line said so) is not said again by 
 });
 
 it('after a reload, the expiry said is the loaded certificate\'s: once, and not again for an expired one that the line of its load said', async () => {
-  const files = { certFile: join(dir, 'r.crt'), keyFile: join(dir, 'r.key') };
-  const put = async (pair: { readonly certFile: string; readonly keyFile: string }): Promise<void> => {
-    await copyFile(pair.certFile, files.certFile);
-    await copyFile(pair.keyFile, files.keyFile);
-  };
-  await put(pki.server);
-  const logs: LogEntry[] = [];
-  const log = (entry: LogEntry): void => {
-    logs.push(entry);
-  };
-  const watch = reloadCertificates(await loadKeyPair(files, log), files, () => undefined, { pollMs: 3_600_000, log });
+  const { pki } = folder;
+  const { put, watch, logs } = await folder.start('r', pki.server);
   try {
     fakeDate();
     jest.setSystemTime(Date.parse(new X509Certificate(pki.server.cert).validTo) + 1000);

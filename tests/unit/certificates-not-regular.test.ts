@@ -5,41 +5,18 @@
  * loaded, and nothing was logged (the one served expired in the end). Now the pipe is refused at
  * once, logged once, and the next pair is loaded.
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { LogEntry } from '../../src/observability/log.js';
-import { type KeyPair, loadKeyPair, reloadCertificates } from '../../src/serve/certificates.js';
-import { createTestPki, type TestPki } from '../helpers/tls.js';
+import { rm } from 'node:fs/promises';
+import { useReloadFolder } from '../helpers/certificate-reload.js';
 import { LATE, within } from '../helpers/within.js';
 
-let pki: TestPki;
-let dir: string;
-
-beforeAll(async () => {
-  pki = await createTestPki();
-  dir = await mkdtemp(join(tmpdir(), 'certificates-not-regular-'));
-}, 60_000);
-
-afterAll(async () => {
-  await pki.remove();
-  await rm(dir, { recursive: true, force: true });
-});
+const folder = useReloadFolder('certificates-not-regular-');
 
 it('a certificate file replaced by a named pipe: the reload neither blocks nor reads it, says so once, and loads the pair put back', async () => {
-  const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-  await copyFile(pki.server.certFile, files.certFile);
-  await copyFile(pki.server.keyFile, files.keyFile);
-  const logs: LogEntry[] = [];
-  const log = (entry: LogEntry): void => {
-    logs.push(entry);
-  };
-  const initial = await loadKeyPair(files, log);
-  const applied: KeyPair[] = [];
-  const watch = reloadCertificates(initial, files, (pair) => applied.push(pair), { pollMs: 3_600_000, log });
+  const { pki } = folder;
+  const { files, put, watch, logs, applied } = await folder.start('tls', pki.server);
   const checked = async (): Promise<string> => ((await within(watch.check(), 2000)) === LATE ? 'still blocked after 2 s' : 'checked');
   try {
     await rm(files.certFile);
@@ -49,8 +26,7 @@ it('a certificate file replaced by a named pipe: the reload neither blocks nor r
     expect(applied).toEqual([]);
     const next = await pki.issue('next');
     await rm(files.certFile);
-    await copyFile(next.certFile, files.certFile);
-    await copyFile(next.keyFile, files.keyFile);
+    await put(next);
     expect(await checked()).toBe('checked');
     expect(applied).toHaveLength(1);
     const failures = logs.filter((l) => l.msg === 'certificate reload failed; keeping the current certificate');
