@@ -41,6 +41,26 @@ function get(port: number, method = 'GET', path = '/metrics'): Promise<{ status:
   });
 }
 
+/**
+ * One idle connection (nothing sent on it) to `port` from each address of `from`: `open` when it
+ * is still open 200 ms after it connected, `closed` when the server closed it. Each socket is
+ * pushed onto `held`, for the test to destroy.
+ */
+function idleConnections(port: number, from: readonly string[], held: Socket[]): Promise<('closed' | 'open')[]> {
+  return Promise.all(
+    from.map(
+      (localAddress) =>
+        new Promise<'closed' | 'open'>((resolve) => {
+          const s = connect({ host: '127.0.0.1', port, localAddress });
+          held.push(s);
+          s.on('error', () => undefined);
+          s.once('close', () => { resolve('closed'); });
+          s.once('connect', () => setTimeout(() => { resolve(s.destroyed ? 'closed' : 'open'); }, 200));
+        }),
+    ),
+  );
+}
+
 describe('the metrics server', () => {
   it('answers GET /metrics with what collect gives, HEAD as GET without the body, 404 elsewhere, 405 to other methods', async () => {
     const logs: LogEntry[] = [];
@@ -82,17 +102,7 @@ describe('the metrics server', () => {
     const held: Socket[] = [];
     try {
       // As many idle connections as the server takes in all, from 127.0.0.2 (nothing sent on them).
-      const outcomes = await Promise.all(
-        Array.from({ length: 16 }, () =>
-          new Promise<'closed' | 'open'>((resolve) => {
-            const s = connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.2' });
-            held.push(s);
-            s.on('error', () => undefined);
-            s.once('close', () => { resolve('closed'); });
-            s.once('connect', () => setTimeout(() => { resolve(s.destroyed ? 'closed' : 'open'); }, 200));
-          }),
-        ),
-      );
+      const outcomes = await idleConnections(server.port, Array.from({ length: 16 }, () => '127.0.0.2'), held);
       expect(outcomes.filter((o) => o === 'open')).toHaveLength(MAX_CONNECTIONS_PER_CLIENT);
       expect(await get(server.port)).toMatchObject({ status: 200, body: 'm_total 1\n' });
     } finally {
@@ -106,19 +116,8 @@ describe('the metrics server', () => {
     const held: Socket[] = [];
     try {
       // Idle connections, as many as one address may hold, from five addresses (20 in all).
-      const outcomes = await Promise.all(
-        [2, 3, 4, 5, 6].flatMap((n) =>
-          Array.from({ length: MAX_CONNECTIONS_PER_CLIENT }, () =>
-            new Promise<'closed' | 'open'>((resolve) => {
-              const s = connect({ host: '127.0.0.1', port: server.port, localAddress: `127.0.0.${String(n)}` });
-              held.push(s);
-              s.on('error', () => undefined);
-              s.once('close', () => { resolve('closed'); });
-              s.once('connect', () => setTimeout(() => { resolve(s.destroyed ? 'closed' : 'open'); }, 200));
-            }),
-          ),
-        ),
-      );
+      const from = [2, 3, 4, 5, 6].flatMap((n) => Array.from({ length: MAX_CONNECTIONS_PER_CLIENT }, () => `127.0.0.${String(n)}`));
+      const outcomes = await idleConnections(server.port, from, held);
       expect(outcomes.filter((o) => o === 'open')).toHaveLength(16);
     } finally {
       for (const s of held) s.destroy();
