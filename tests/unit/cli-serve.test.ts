@@ -120,6 +120,22 @@ function stopper(): { stop: Promise<string>; trigger: () => void } {
   return { stop, trigger };
 }
 
+/**
+ * Runs serve in process with `args` and `io` while `body` runs (given the port it listens on), then
+ * stops it as a signal would, whatever `body` did; asserts that it then exits 0.
+ */
+async function whileServing(args: string[], io: ReturnType<typeof liveIo>, body: (port: number) => Promise<void>): Promise<void> {
+  const { stop, trigger } = stopper();
+  const exit = runServe(args, io, { stop });
+  const { port } = await io.listening;
+  try {
+    await body(port);
+  } finally {
+    trigger();
+  }
+  expect(await exit).toBe(EXIT.ok);
+}
+
 /** POST the demo AdmissionReview; the image its patch sets, or the status when it is not 200. */
 async function demoImage(port: number, token = EVENT_TOKEN): Promise<string> {
   const body = String(loadEvent('rest-pod-v1beta1-demo.json')['body']);
@@ -190,10 +206,7 @@ describe('image-rewriter serve', () => {
 
   it('reloads the rules file; an invalid new document is logged and the last good rules stay', async () => {
     const io = liveIo();
-    const { stop, trigger } = stopper();
-    const exit = runServe(baseArgs(), io, { stop });
-    const { port } = await io.listening;
-    try {
+    await whileServing(baseArgs(), io, async (port) => {
       expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
 
       let logged = io.nextErrLine((l) => l['message'] === 'rules loaded');
@@ -209,23 +222,14 @@ describe('image-rewriter serve', () => {
       expect(await kept).toMatchObject({ level: 'WARN', source: rulesFile });
       expect(await demoImage(port)).toBe('eu.gcr.io/nginx:latest');
       expect((await httpsRequest({ port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
-    } finally {
-      trigger();
-    }
-    expect(await exit).toBe(EXIT.ok);
+    });
   });
 
   it('counts a wrong token in AuthFailures, as the handler does, though serve refuses it before the handler', async () => {
     const io = liveIo();
-    const { stop, trigger } = stopper();
-    const exit = runServe(baseArgs(), io, { stop });
-    const { port } = await io.listening;
-    try {
+    await whileServing(baseArgs(), io, async (port) => {
       expect(await demoImage(port, 'not-the-right-token-000000000000')).toBe('status 401');
-    } finally {
-      trigger();
-    }
-    expect(await exit).toBe(EXIT.ok);
+    });
     const emf = io.err().split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as JsonLine);
     expect(emf).toEqual([expect.objectContaining({ Outcome: 'unauthorized', AuthFailures: 1, Reviews: 1 })]);
   });
@@ -235,14 +239,11 @@ describe('image-rewriter serve', () => {
     const pair = join(scratch, 'token-pair');
     await writeFile(pair, `${NEW_TOKEN},${EVENT_TOKEN}\n`);
     const io = liveIo();
-    const { stop, trigger } = stopper();
-    const exit = runServe(baseArgs(['--token-file', pair]), io, { stop });
-    const { port } = await io.listening;
-    expect(await demoImage(port, NEW_TOKEN)).toBe('asia.gcr.io/nginx:latest');
-    expect(await demoImage(port, EVENT_TOKEN)).toBe('asia.gcr.io/nginx:latest');
-    for (const wrong of [`${NEW_TOKEN},${EVENT_TOKEN}`, `${NEW_TOKEN}0`, 'not-the-right-token-000000000000']) expect(await demoImage(port, wrong)).toBe('status 401');
-    trigger();
-    expect(await exit).toBe(EXIT.ok);
+    await whileServing(baseArgs(['--token-file', pair]), io, async (port) => {
+      expect(await demoImage(port, NEW_TOKEN)).toBe('asia.gcr.io/nginx:latest');
+      expect(await demoImage(port, EVENT_TOKEN)).toBe('asia.gcr.io/nginx:latest');
+      for (const wrong of [`${NEW_TOKEN},${EVENT_TOKEN}`, `${NEW_TOKEN}0`, 'not-the-right-token-000000000000']) expect(await demoImage(port, wrong)).toBe('status 401');
+    });
     const lines = io.err().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as JsonLine);
     expect(lines.filter((l) => l['message'] === 'admission reviewed').map((l) => l['previousToken'])).toEqual([undefined, true]);
     expect(lines.find((l) => l['message'] === 'configuration')).toMatchObject({ token: '--token-file', tokens: 2 });
@@ -251,31 +252,17 @@ describe('image-rewriter serve', () => {
   });
 
   it('takes the token from WEBHOOK_TOKEN', async () => {
-    const io = liveIo({ ...TEST_ENV, WEBHOOK_TOKEN: EVENT_TOKEN });
-    const { stop, trigger } = stopper();
-    const exit = runServe(baseArgs([]), io, { stop });
-    const { port } = await io.listening;
-    try {
+    await whileServing(baseArgs([]), liveIo({ ...TEST_ENV, WEBHOOK_TOKEN: EVENT_TOKEN }), async (port) => {
       expect(await demoImage(port, 'x'.repeat(20))).toBe('status 401');
       expect(await demoImage(port)).toBe('asia.gcr.io/nginx:latest');
-    } finally {
-      trigger();
-    }
-    expect(await exit).toBe(EXIT.ok);
+    });
   });
 
   it('passes --max-body-bytes to the server', async () => {
-    const io = liveIo();
-    const { stop, trigger } = stopper();
-    const exit = runServe([...baseArgs(['--allow-unauthenticated']), '--max-body-bytes', '100'], io, { stop });
-    const { port } = await io.listening;
-    try {
+    await whileServing([...baseArgs(['--allow-unauthenticated']), '--max-body-bytes', '100'], liveIo(), async (port) => {
       const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: '/mutate', body: 'x'.repeat(101) });
       expect(answer.status).toBe(413);
-    } finally {
-      trigger();
-    }
-    expect(await exit).toBe(EXIT.ok);
+    });
   });
 
   // Regression (QA-37): a review refused for its size was only in the `request` line, at INFO: at
@@ -283,18 +270,12 @@ describe('image-rewriter serve', () => {
   // unchanged (failurePolicy Ignore). The Lambda warns and counts its own refusal (400, bad_request).
   it('warns of a body over --max-body-bytes and counts it as the Lambda counts its 400 (bad_request), at LOG_LEVEL=WARN too', async () => {
     const io = liveIo({ ...TEST_ENV, LOG_LEVEL: 'WARN', WEBHOOK_TOKEN: EVENT_TOKEN });
-    const { stop, trigger } = stopper();
-    const exit = runServe([...baseArgs([]), '--max-body-bytes', '100'], io, { stop });
-    const { port } = await io.listening;
-    try {
+    await whileServing([...baseArgs([]), '--max-body-bytes', '100'], io, async (port) => {
       const rejected = io.nextErrLine((l) => l['message'] === 'request rejected');
       const answer = await httpsRequest({ port, ca: pki.ca, method: 'POST', path: `/mutate/${EVENT_TOKEN}`, body: 'x'.repeat(101) });
       expect(answer.status).toBe(413);
       expect(await rejected).toMatchObject({ level: 'WARN', status: 413, reason: 'request body is larger than 100 bytes' });
-    } finally {
-      trigger();
-    }
-    expect(await exit).toBe(EXIT.ok);
+    });
     const documents = io.err().split('\n').filter((l) => l.startsWith('{"_aws"')).map((l) => JSON.parse(l) as JsonLine);
     expect(documents).toEqual([expect.objectContaining({ Outcome: 'bad_request', Reviews: 1 })]);
     expect(io.err()).not.toContain(EVENT_TOKEN);
@@ -308,17 +289,11 @@ describe('image-rewriter serve', () => {
     const own = join(scratch, 'token-watched');
     await writeFile(own, `${EVENT_TOKEN}\n`);
     const io = liveIo({ ...TEST_ENV, LOG_LEVEL: 'WARN' });
-    const { stop, trigger } = stopper();
-    const exit = runServe(baseArgs(['--token-file', own]), io, { stop });
-    await io.listening;
-    try {
+    await whileServing(baseArgs(['--token-file', own]), io, async () => {
       const warned = io.nextErrLine((l) => typeof l['message'] === 'string' && l['message'].startsWith('token file changed'));
       await writeFile(own, `${NEW_TOKEN},${EVENT_TOKEN}\n`);
       expect(await warned).toMatchObject({ level: 'WARN', message: 'token file changed; serve reads its token only at start: restart it to use the new one', tokenFile: own, tokens: 2, tokensInUse: 1 });
-    } finally {
-      trigger();
-    }
-    expect(await exit).toBe(EXIT.ok);
+    });
     expect(io.err()).not.toContain(NEW_TOKEN);
     expect(io.err()).not.toContain(EVENT_TOKEN);
   });
