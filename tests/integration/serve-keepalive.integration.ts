@@ -7,25 +7,15 @@
  * time, not scaled: the defaults are what is under test (about 95 s; an integration test for that
  * reason).
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import type { TLSSocket } from 'node:tls';
-import type { RunningServer } from '../../src/serve/server.js';
-import { startOkServer } from '../helpers/serve.js';
-import { createTestPki, secureSocket, type TestPki } from '../helpers/tls.js';
+import { useOkServer } from '../helpers/serve.js';
+import { secureSocket } from '../helpers/tls.js';
 
 /** The API server's HTTP client closes an idle connection after this (Go's http.DefaultTransport). */
 const API_SERVER_IDLE_CONN_MS = 90_000;
 
-let pki: TestPki;
-let server: RunningServer;
-beforeAll(async () => {
-  pki = await createTestPki();
-  server = await startOkServer(pki);
-});
-afterAll(async () => {
-  await server.close();
-  await pki.remove();
-});
+const rig = useOkServer();
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,7 +46,7 @@ function post(socket: TLSSocket): Promise<string> {
 }
 
 it('answers on the same connection after it idled past the API server client idle time (90 s), and says so in Keep-Alive; and on a spare one it opened beside it and had not used', async () => {
-  const socket = await secureSocket(server.port, pki.ca);
+  const socket = await secureSocket(rig.server.port, rig.pki.ca);
   let closedAfterMs: number | undefined;
   let spare: TLSSocket | undefined;
   let spareClosedAfterMs: number | undefined;
@@ -74,7 +64,7 @@ it('answers on the same connection after it idled past the API server client idl
     // A connection the client dialed for a burst and never used (the API server keeps such spare
     // ones in its pool as long as the others): kept past Node's headers timeout (10 s) and its
     // idle socket timeout (60 s).
-    spare = await secureSocket(server.port, pki.ca);
+    spare = await secureSocket(rig.server.port, rig.pki.ca);
     spare.on('close', () => {
       spareClosedAfterMs = Date.now() - opened;
     });

@@ -8,37 +8,26 @@
  * read keeping its slot for about 70 s after the 408, a small burst locked serve out for over a
  * minute.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import type { RunningServer } from '../../src/serve/server.js';
-import { startOkServer } from '../helpers/serve.js';
-import { createTestPki, httpsRequest, type TestPki } from '../helpers/tls.js';
+import { startOkServer, useOkServer } from '../helpers/serve.js';
+import { httpsRequest } from '../helpers/tls.js';
 
 const TIGHT = { handshakeMs: 1000, headersMs: 1000, requestMs: 2000, keepAliveMs: 500, idleSocketMs: 120_000, checkIntervalMs: 50 };
-let pki: TestPki;
-let server: RunningServer;
 
-beforeAll(async () => {
-  pki = await createTestPki();
-  server = await startOkServer(pki, { maxConnections: 2, timeouts: TIGHT, log: () => undefined });
-});
-
-afterAll(async () => {
-  await server.close();
-  await pki.remove();
-});
+const rig = useOkServer({ maxConnections: 2, timeouts: TIGHT, log: () => undefined });
 
 const healthz = async (): Promise<number> => {
   try {
-    return (await httpsRequest({ port: server.port, ca: pki.ca, method: 'GET', path: '/healthz', headers: { connection: 'close' } })).status;
+    return (await httpsRequest({ port: rig.server.port, ca: rig.pki.ca, method: 'GET', path: '/healthz', headers: { connection: 'close' } })).status;
   } catch {
     return 0;
   }
 };
 
 async function stalled(): Promise<TLSSocket> {
-  const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca });
+  const socket = tlsConnect({ host: '127.0.0.1', port: rig.server.port, ca: rig.pki.ca });
   await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
   socket.on('error', () => undefined);
   socket.write('POST /mutate/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":');
@@ -64,19 +53,19 @@ describe('connection slots', () => {
 
 describe('the budget of body bytes in flight', () => {
   it('a body that would take the total past it is answered 503 before it is read; later ones are served', async () => {
-    const small = await startOkServer(pki, {
+    const small = await startOkServer(rig.pki, {
       handler: () => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{}' }),
       maxBodyBytes: 1000,
       maxBodyBytesInFlight: 1500,
       log: () => undefined,
     });
     try {
-      const holder = tlsConnect({ host: '127.0.0.1', port: small.port, ca: pki.ca });
+      const holder = tlsConnect({ host: '127.0.0.1', port: small.port, ca: rig.pki.ca });
       await new Promise<void>((resolve) => holder.once('secureConnect', () => { resolve(); }));
       holder.on('error', () => undefined);
       holder.write('POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{');
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const post = (length: number) => httpsRequest({ port: small.port, ca: pki.ca, method: 'POST', path: '/mutate', headers: { connection: 'close', 'content-length': length }, body: 'x'.repeat(length) });
+      const post = (length: number) => httpsRequest({ port: small.port, ca: rig.pki.ca, method: 'POST', path: '/mutate', headers: { connection: 'close', 'content-length': length }, body: 'x'.repeat(length) });
       expect((await post(1000)).status).toBe(503);
       expect((await post(400)).status).toBe(200);
       // What is left of the budget (500 bytes) is enough: a body that fills it exactly is served.
@@ -102,7 +91,7 @@ describe('the keep-alive time of a connection', () => {
   }
   /** A TLS connection from `localAddress` (any 127.x.y.z: another client) that sends nothing yet. */
   async function openFrom(port: number, localAddress: string): Promise<Silent> {
-    const socket = tlsConnect({ host: '127.0.0.1', ca: pki.ca, socket: netConnect({ host: '127.0.0.1', port, localAddress }) });
+    const socket = tlsConnect({ host: '127.0.0.1', ca: rig.pki.ca, socket: netConnect({ host: '127.0.0.1', port, localAddress }) });
     await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
     socket.on('error', () => undefined);
     let isClosed = false;
@@ -118,7 +107,7 @@ describe('the keep-alive time of a connection', () => {
 
   /** A keep-alive connection that sends `request` and waits: how long after its answer the server closes it (Infinity: still open after `within` ms). */
   async function closedAfter(port: number, request: string, within: number): Promise<number> {
-    const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.ca });
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: rig.pki.ca });
     await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
     socket.on('error', () => undefined);
     const closed = new Promise<number>((resolve) => socket.once('close', () => { resolve(performance.now()); }));
@@ -133,7 +122,7 @@ describe('the keep-alive time of a connection', () => {
   it('is long for the caller with the token, and headersMs for a connection that never showed it (a health check, a 404)', async () => {
     // Regression test: every connection kept keepAliveMs + headersMs (130 s by default) after its
     // answer; strangers from two addresses, one GET /healthz per connection, held every slot.
-    const long = await startOkServer(pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
+    const long = await startOkServer(rig.pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
     try {
       const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`;
       expect(await closedAfter(long.port, get('/healthz'), 3000)).toBeLessThan(2000);
@@ -148,7 +137,7 @@ describe('the keep-alive time of a connection', () => {
     // Regression test: such a connection got a 408 at headersMs (10 s by default). The API
     // server's client keeps the spare connections of a burst idle for up to 90 s, and a review
     // written to one as the 408 arrived got it as its answer: refused under failurePolicy Fail.
-    const long = await startOkServer(pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
+    const long = await startOkServer(rig.pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
     const open = (localAddress: string): Promise<Silent> => openFrom(long.port, localAddress);
     try {
       const caller = await open('127.0.0.1');
@@ -172,7 +161,7 @@ describe('the keep-alive time of a connection', () => {
     // with --workers that connection is as often another worker's: an address is known for the
     // caller's keep-alive time after its last review (src/serve/known-callers.ts), not only while
     // a connection of it is open here. Before, the spare connection got the 408 at headersMs.
-    const long = await startOkServer(pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
+    const long = await startOkServer(rig.pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
     try {
       const caller = await openFrom(long.port, '127.0.0.1');
       caller.socket.write(post);

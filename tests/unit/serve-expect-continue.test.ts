@@ -8,29 +8,18 @@
  * a client with a wrong token, an unknown path or a body over the limit was told to send its body
  * (megabytes) before being refused, and a 413 kept the connection open for a body that would follow.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { TLSSocket } from 'node:tls';
 import { tokenMatcher } from '../../src/lambda/handler.js';
-import type { RunningServer } from '../../src/serve/server.js';
-import { startOkServer } from '../helpers/serve.js';
-import { createTestPki, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
+import { useOkServer } from '../helpers/serve.js';
+import { secureSocket, untilClosed } from '../helpers/tls.js';
 
 const TOKEN = 'expect-continue-token-0123456789';
 const MAX_BODY = 64 * 1024;
-let pki: TestPki;
-let server: RunningServer;
 
-beforeAll(async () => {
-  pki = await createTestPki();
-  server = await startOkServer(pki, { authorize: tokenMatcher(TOKEN), maxBodyBytes: MAX_BODY });
-});
+const rig = useOkServer({ authorize: tokenMatcher(TOKEN), maxBodyBytes: MAX_BODY });
 
-afterAll(async () => {
-  await server.close();
-  await pki.remove();
-});
-
-const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
+const secure = (): Promise<TLSSocket> => secureSocket(rig.server.port, rig.pki.ca);
 
 const head = (path: string, length: number): string =>
   `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;

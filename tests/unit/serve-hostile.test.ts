@@ -3,40 +3,29 @@
  * connections: each is cut off or refused within its (test-shortened) bound while other clients
  * keep being served. Waits are event-driven (a socket closing, a log line), never fixed sleeps.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { LogEntry } from '../../src/observability/log.js';
 import { MAX_PIPELINED_REQUESTS } from '../../src/serve/connections.js';
-import type { RunningServer } from '../../src/serve/server.js';
-import { recorder, startOkServer } from '../helpers/serve.js';
-import { createTestPki, httpsRequest, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
+import { recorder, startOkServer, useOkServer } from '../helpers/serve.js';
+import { createTestPki, httpsRequest, secureSocket, untilClosed } from '../helpers/tls.js';
 
 /** Short bounds so the tests run fast; the tests only check that each bound is enforced, not when. */
 const TIGHT = { handshakeMs: 1000, headersMs: 1000, requestMs: 2000, keepAliveMs: 500, idleSocketMs: 10_000, checkIntervalMs: 50 };
 
-let pki: TestPki;
-let server: RunningServer;
 const logs = recorder();
 /** The next log line (from now on) that matches. */
 const nextLog = (pred: (e: LogEntry) => boolean): Promise<LogEntry> => logs.next(pred);
 
-beforeAll(async () => {
-  pki = await createTestPki();
-  server = await startOkServer(pki, { timeouts: TIGHT, log: logs.log });
-});
-
-afterAll(async () => {
-  await server.close();
-  await pki.remove();
-});
+const rig = useOkServer({ timeouts: TIGHT, log: logs.log });
 
 const healthy = async (): Promise<void> => {
-  expect((await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+  expect((await httpsRequest({ port: rig.server.port, ca: rig.pki.ca, path: '/healthz' })).status).toBe(200);
 };
 
-const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
+const secure = (): Promise<TLSSocket> => secureSocket(rig.server.port, rig.pki.ca);
 
 describe('stalled clients', () => {
   it('cuts off a request that stalls mid-body (408) while others are served', async () => {
@@ -66,7 +55,7 @@ describe('stalled clients', () => {
 
   it('cuts off a TLS handshake that never finishes', async () => {
     const logged = nextLog((e) => e.msg === 'tls handshake failed' && e['code'] === 'ERR_TLS_HANDSHAKE_TIMEOUT');
-    const socket = netConnect({ host: '127.0.0.1', port: server.port });
+    const socket = netConnect({ host: '127.0.0.1', port: rig.server.port });
     const { data } = await untilClosed(socket);
     expect(data.length).toBe(0);
     await logged;
@@ -193,7 +182,7 @@ describe('a client that does not trust the certificate', () => {
     try {
       const logged = nextLog((e) => e.msg === 'tls handshake failed' && e['sourceIp'] !== undefined && String(e['code']).endsWith('ALERT_UNKNOWN_CA'));
       // openssl sends the unknown_ca alert a Go client (kube-apiserver) sends as bad_certificate: Node's own client sends none.
-      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-CAfile', other.caFile, '-verify_return_error', '-servername', 'localhost'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${rig.server.port}`, '-CAfile', other.caFile, '-verify_return_error', '-servername', 'localhost'], { stdio: ['pipe', 'ignore', 'ignore'] });
       child.stdin.end();
       await new Promise((resolve) => child.once('exit', resolve));
       const entry = await logged;
@@ -201,7 +190,7 @@ describe('a client that does not trust the certificate', () => {
       expect(entry['hint']).toContain("caBundle must be the CA that signed --tls-cert-file");
       // Any other failed handshake stays at INFO, without the hint (below: plain HTTP).
       const plain = nextLog((e) => e.msg === 'tls handshake failed' && e['code'] === 'ERR_SSL_HTTP_REQUEST');
-      const socket = netConnect({ host: '127.0.0.1', port: server.port }, () => socket.write('GET / HTTP/1.1\r\n\r\n'));
+      const socket = netConnect({ host: '127.0.0.1', port: rig.server.port }, () => socket.write('GET / HTTP/1.1\r\n\r\n'));
       await untilClosed(socket);
       expect(await plain).not.toHaveProperty('hint');
       expect((await plain).level).toBe('info');
@@ -215,7 +204,7 @@ describe('a client that does not trust the certificate', () => {
 describe('wrong protocols', () => {
   it('closes the connection when plain HTTP is sent to the TLS port', async () => {
     const logged = nextLog((e) => e.msg === 'tls handshake failed' && e['code'] === 'ERR_SSL_HTTP_REQUEST');
-    const socket = netConnect({ host: '127.0.0.1', port: server.port }, () => {
+    const socket = netConnect({ host: '127.0.0.1', port: rig.server.port }, () => {
       socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
     });
     const { data } = await untilClosed(socket);
@@ -227,7 +216,7 @@ describe('wrong protocols', () => {
     const logged = nextLog((e) => e.msg === 'tls handshake failed' && e['code'] === 'ERR_SSL_UNSUPPORTED_PROTOCOL');
     const error = await new Promise<Error>((resolve, reject) => {
       // SECLEVEL=0 so that this client really offers TLS 1.1 instead of refusing it itself.
-      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, () => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: rig.server.port, ca: rig.pki.ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, () => {
         reject(new Error('TLS 1.1 handshake succeeded'));
       });
       socket.on('error', resolve);
@@ -237,7 +226,7 @@ describe('wrong protocols', () => {
   });
 
   it('refuses a TLS 1.2 renegotiation (a full handshake the client could ask for again and again)', async () => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    const socket = tlsConnect({ host: '127.0.0.1', port: rig.server.port, ca: rig.pki.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
     const outcome = await new Promise<string>((resolve) => {
@@ -256,7 +245,7 @@ describe('wrong protocols', () => {
   it('accepts TLS 1.2 and TLS 1.3', async () => {
     for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       const protocol = await new Promise<string | null>((resolve, reject) => {
-        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca, minVersion: version, maxVersion: version }, () => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: rig.server.port, ca: rig.pki.ca, minVersion: version, maxVersion: version }, () => {
           resolve(socket.getProtocol());
           socket.end();
         });
@@ -270,7 +259,7 @@ describe('wrong protocols', () => {
     type Negotiated = { readonly socket: TLSSocket } | { readonly error: string };
     const negotiate = (offered: string[]): Promise<Negotiated> =>
       new Promise((resolve) => {
-        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: pki.ca, ALPNProtocols: offered }, () => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: rig.server.port, ca: rig.pki.ca, ALPNProtocols: offered }, () => {
           resolve({ socket });
         });
         socket.on('error', (e: Error) => {
@@ -301,7 +290,7 @@ describe('wrong protocols', () => {
   });
 
   it('answers 431 to headers over 16 KiB', async () => {
-    const answer = await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz', headers: { 'x-big': 'a'.repeat(20_000) } }).then(
+    const answer = await httpsRequest({ port: rig.server.port, ca: rig.pki.ca, path: '/healthz', headers: { 'x-big': 'a'.repeat(20_000) } }).then(
       (a) => a.status,
       (e: unknown) => (e as NodeJS.ErrnoException).code,
     );
@@ -312,7 +301,7 @@ describe('wrong protocols', () => {
 
 describe('connection limit', () => {
   it('drops connections over maxConnections, and accepts again when one leaves', async () => {
-    const limited = await startOkServer(pki, {
+    const limited = await startOkServer(rig.pki, {
       handler: () => Promise.resolve({ statusCode: 200, body: '' }),
       maxConnections: 2,
       maxConnectionsPerClient: 2, // every client here is 127.0.0.1
@@ -321,7 +310,7 @@ describe('connection limit', () => {
     type Attempt = { readonly ok: true; readonly socket: TLSSocket } | { readonly ok: false; readonly error: Error };
     const connect = (): Promise<Attempt> =>
       new Promise((resolve) => {
-        const socket = tlsConnect({ host: '127.0.0.1', port: limited.port, ca: pki.ca }, () => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: limited.port, ca: rig.pki.ca }, () => {
           resolve({ ok: true, socket });
         });
         socket.on('error', (error: Error) => {
@@ -358,7 +347,7 @@ describe('connection limit', () => {
 
 describe('many idle connections (500 handshakes that never finish and 300 idle TLS connections)', () => {
   it('keeps serving while 800 connections sit idle; memory stays bounded; all are closed at shutdown', async () => {
-    const many = await startOkServer(pki, {
+    const many = await startOkServer(rig.pki, {
       handler: (event) => Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ bytes: event.body?.length ?? 0 }) }),
       maxConnections: 1024,
       maxConnectionsPerClient: 1024, // every client here is 127.0.0.1
@@ -382,7 +371,7 @@ describe('many idle connections (500 handshakes that never finish and 300 idle T
       for (let i = 0; i < 300; i += 50) {
         const batch = await Promise.all(
           Array.from({ length: 50 }, () => new Promise<TLSSocket>((resolve, reject) => {
-            const s = tlsConnect({ host: '127.0.0.1', port: many.port, ca: pki.ca }, () => {
+            const s = tlsConnect({ host: '127.0.0.1', port: many.port, ca: rig.pki.ca }, () => {
               resolve(s);
             });
             s.on('error', reject);
@@ -392,8 +381,8 @@ describe('many idle connections (500 handshakes that never finish and 300 idle T
       }
       const during = process.memoryUsage();
       // Other clients are served as usual, one after another and 20 at once.
-      for (let i = 0; i < 20; i++) expect((await httpsRequest({ port: many.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
-      const posts = await Promise.all(Array.from({ length: 20 }, () => httpsRequest({ port: many.port, ca: pki.ca, method: 'POST', path: '/mutate', body: '{"x":1}' })));
+      for (let i = 0; i < 20; i++) expect((await httpsRequest({ port: many.port, ca: rig.pki.ca, path: '/healthz' })).status).toBe(200);
+      const posts = await Promise.all(Array.from({ length: 20 }, () => httpsRequest({ port: many.port, ca: rig.pki.ca, method: 'POST', path: '/mutate', body: '{"x":1}' })));
       expect(posts.map((p) => p.status)).toEqual(Array.from({ length: 20 }, () => 200));
       const perConnectionKiB = (during.rss - before.rss) / 800 / 1024;
       const heapMiB = (during.heapUsed - before.heapUsed) / 2 ** 20;

@@ -5,14 +5,12 @@
  * at once, reaching the client as the answer to its first request, whose own answer was lost while
  * the log said it was sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { TLSSocket } from 'node:tls';
-import type { ProxyHandler, RunningServer } from '../../src/serve/server.js';
-import { recorder, startOkServer } from '../helpers/serve.js';
-import { createTestPki, httpsRequest, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
+import type { ProxyHandler } from '../../src/serve/server.js';
+import { recorder, startOkServer, useOkServer } from '../helpers/serve.js';
+import { httpsRequest, secureSocket, untilClosed } from '../helpers/tls.js';
 
-let pki: TestPki;
-let server: RunningServer;
 const logs = recorder();
 
 /** Answers after a moment (as a review that asks a registry does), echoing the body's size. */
@@ -23,17 +21,9 @@ const slow: ProxyHandler = (event) =>
     }, 50);
   });
 
-beforeAll(async () => {
-  pki = await createTestPki();
-  server = await startOkServer(pki, { handler: slow, log: logs.log });
-});
+const rig = useOkServer({ handler: slow, log: logs.log });
 
-afterAll(async () => {
-  await server.close();
-  await pki.remove();
-});
-
-const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
+const secure = (): Promise<TLSSocket> => secureSocket(rig.server.port, rig.pki.ca);
 
 /** The status lines of every answer the client got, in order. */
 const statusLines = (data: Buffer): string[] => data.toString('latin1').match(/HTTP\/1\.1 \d{3}/g) ?? [];
@@ -75,7 +65,7 @@ describe('a protocol error after complete requests on the same connection', () =
 
   it('holds the 400 until the last of the requests before it is answered, however long that one takes', async () => {
     // The second request takes longer than the first: the 400 waits for its answer, not the first's.
-    const uneven = await startOkServer(pki, {
+    const uneven = await startOkServer(rig.pki, {
       handler: (event) =>
         new Promise((resolve) => {
           const bytes = event.body?.length ?? 0;
@@ -86,7 +76,7 @@ describe('a protocol error after complete requests on the same connection', () =
       log: () => undefined,
     });
     try {
-      const socket = await secureSocket(uneven.port, pki.ca);
+      const socket = await secureSocket(uneven.port, rig.pki.ca);
       const closed = untilClosed(socket);
       const slowBody = '{"slow":true}';
       socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}' + `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${slowBody.length}\r\n\r\n${slowBody}` + 'NOT HTTP AT ALL\r\n\r\n');
@@ -104,6 +94,6 @@ describe('a protocol error after complete requests on the same connection', () =
     socket.write('NOT HTTP AT ALL\r\n\r\n');
     const { data } = await closed;
     expect(statusLines(data)).toEqual(['HTTP/1.1 400']);
-    expect((await httpsRequest({ port: server.port, ca: pki.ca, path: '/healthz' })).status).toBe(200);
+    expect((await httpsRequest({ port: rig.server.port, ca: rig.pki.ca, path: '/healthz' })).status).toBe(200);
   });
 });

@@ -3,15 +3,13 @@
  * (`GET https://host/healthz HTTP/1.1`, RFC 9112, 3.2.2) as it accepts the origin form; it was a 404,
  * since Node hands the target on as it came.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { TLSSocket } from 'node:tls';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { ProxyHandler, RunningServer } from '../../src/serve/server.js';
-import { startOkServer } from '../helpers/serve.js';
-import { createTestPki, secureSocket, type TestPki, untilClosed } from '../helpers/tls.js';
+import type { ProxyHandler } from '../../src/serve/server.js';
+import { useOkServer } from '../helpers/serve.js';
+import { secureSocket, untilClosed } from '../helpers/tls.js';
 
-let pki: TestPki;
-let server: RunningServer;
 const events: APIGatewayProxyEvent[] = [];
 const TOKEN = 'abcdefghijklmnop0123';
 
@@ -20,17 +18,9 @@ const recording: ProxyHandler = (event) => {
   return Promise.resolve({ statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"status":"ok"}' });
 };
 
-beforeAll(async () => {
-  pki = await createTestPki();
-  server = await startOkServer(pki, { handler: recording, authorize: (t) => t === TOKEN });
-});
+const rig = useOkServer({ handler: recording, authorize: (t) => t === TOKEN });
 
-afterAll(async () => {
-  await server.close();
-  await pki.remove();
-});
-
-const secure = (): Promise<TLSSocket> => secureSocket(server.port, pki.ca);
+const secure = (): Promise<TLSSocket> => secureSocket(rig.server.port, rig.pki.ca);
 
 async function send(head: string): Promise<string> {
   const socket = await secure();
@@ -42,7 +32,7 @@ async function send(head: string): Promise<string> {
 describe('request targets', () => {
   it('routes the absolute form like the origin form, with the path and query the handler sees', async () => {
     events.length = 0;
-    const answer = await send(`POST https://localhost:${server.port}/mutate/${TOKEN}?timeout=5s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    const answer = await send(`POST https://localhost:${rig.server.port}/mutate/${TOKEN}?timeout=5s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ resource: '/mutate/{token}', path: `/mutate/${TOKEN}`, pathParameters: { token: TOKEN }, queryStringParameters: { timeout: '5s' } });
