@@ -42,6 +42,22 @@ function get(port: number, method = 'GET', path = '/metrics'): Promise<{ status:
 }
 
 /**
+ * A collector that answers none of its calls until `release()`, then each with `text(calls)` (the
+ * calls made by the time it answers); `calls()` counts them.
+ */
+function heldCollector(text: (calls: number) => string): { collect: () => Promise<{ contentType: string; text: string }>; release: () => void; calls: () => number } {
+  let calls = 0;
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  const collect = async (): Promise<{ contentType: string; text: string }> => {
+    calls++;
+    await held;
+    return { contentType: 'text/plain', text: text(calls) };
+  };
+  return { collect, release: () => { release(); }, calls: () => calls };
+}
+
+/**
  * One idle connection (nothing sent on it) to `port` from each address of `from`: `open` when it
  * is still open 200 ms after it connected, `closed` when the server closed it. Each socket is
  * pushed onto `held`, for the test to destroy.
@@ -150,14 +166,7 @@ describe('the metrics server', () => {
   });
 
   it('closes a connection that pipelines more scrapes than it reads answers, and collects for at most a few of them', async () => {
-    let collects = 0;
-    let release = (): void => undefined;
-    const held = new Promise<void>((resolve) => { release = resolve; });
-    const collect = async (): Promise<{ contentType: string; text: string }> => {
-      collects++;
-      await held;
-      return { contentType: 'text/plain', text: 'm_total 1\n' };
-    };
+    const { collect, release, calls } = heldCollector(() => 'm_total 1\n');
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect });
     try {
       // A thousand scrapes in one write, none of their answers read.
@@ -169,7 +178,7 @@ describe('the metrics server', () => {
       s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1000));
       await closed;
       release();
-      expect(collects).toBeLessThanOrEqual(MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION);
+      expect(calls()).toBeLessThanOrEqual(MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION);
       // The server still answers a scraper.
       expect(await get(server.port)).toMatchObject({ status: 200, body: 'm_total 1\n' });
     } finally {
@@ -264,14 +273,7 @@ describe('the metrics server', () => {
   });
 
   it('collects once for scrapes that arrive while a collection is under way (with workers, each asks every one)', async () => {
-    let collects = 0;
-    let release = (): void => undefined;
-    const held = new Promise<void>((resolve) => { release = resolve; });
-    const collect = async (): Promise<{ contentType: string; text: string }> => {
-      collects++;
-      await held;
-      return { contentType: 'text/plain', text: `m_total ${String(collects)}\n` };
-    };
+    const { collect, release } = heldCollector((n) => `m_total ${String(n)}\n`);
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0, log: () => undefined, collect });
     try {
       const scrapes = Array.from({ length: 3 }, () => get(server.port));
