@@ -2,8 +2,9 @@
  * The sample events of events/ (the files `sam local invoke` and `npm run invoke` use: only the
  * template's own route) and of tests/fixtures/events/ (shapes the handler supports that the
  * template does not route: HTTP API, Function URL, GET /healthz), loaded fresh for every test, plus
- * a Logger/Metrics pair whose JSON lines are captured.
+ * a Logger/Metrics pair whose JSON lines are captured, and the decoding of the handler's answer.
  */
+import type { Operation } from 'fast-json-patch';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createObservability, type Observability, type ObservabilityOptions } from '../../src/observability/telemetry.js';
@@ -39,6 +40,28 @@ export function eventReview(event: JsonObject): JsonObject {
   if (typeof body !== 'string') throw new Error('event has no body');
   const text = event['isBase64Encoded'] === true ? Buffer.from(body, 'base64').toString('utf8') : body;
   return JSON.parse(text) as JsonObject;
+}
+
+const isJsonObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The JSON object a handler answered (its `body`); throws when the body is not one. */
+export function answerBody(answer: { readonly body: string }): JsonObject {
+  const v: unknown = JSON.parse(answer.body);
+  if (!isJsonObject(v)) throw new Error('body is not an object');
+  return v;
+}
+
+/** The AdmissionReview `response` of a handler's answer; throws, quoting the body's start, when it has none. */
+export function answerResponse(answer: { readonly body: string }): JsonObject {
+  const r = answerBody(answer)['response'];
+  if (!isJsonObject(r)) throw new Error(`no response: ${answer.body.slice(0, 200)}`);
+  return r;
+}
+
+/** The JSON Patch of a handler's answer, decoded; undefined when the answer carries none. */
+export function answerPatch(answer: { readonly body: string }): Operation[] | undefined {
+  const patch = answerResponse(answer)['patch'];
+  return typeof patch === 'string' ? (JSON.parse(Buffer.from(patch, 'base64').toString('utf8')) as Operation[]) : undefined;
 }
 
 /** The event with another body (a string as is, anything else as JSON). */

@@ -12,7 +12,7 @@ import { fixedRules } from '../../src/config/sources.js';
 import { BAD_REQUEST, MAX_WARNINGS, MAX_WARNINGS_LENGTH, WARNING_MAX_LENGTH } from '../../src/core/admission.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES, MESSAGES, type WebhookResult } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
-import { captureObservability, EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
+import { answerBody, answerPatch, answerResponse, captureObservability, EVENT_TOKEN, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { rewriterFrom } from '../helpers/rules.js';
 import { podReview } from '../helpers/admission-review.js';
 
@@ -31,22 +31,7 @@ const demo = (): JsonObject => loadEvent('rest-pod-v1.json');
 const demoReview = (): JsonObject => eventReview(demo());
 const isRecord = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function body(result: WebhookResult): JsonObject {
-  const v: unknown = JSON.parse(result.body);
-  if (!isRecord(v)) throw new Error('not an object');
-  return v;
-}
-
-function response(result: WebhookResult): JsonObject {
-  const r = body(result)['response'];
-  if (!isRecord(r)) throw new Error(`no response: ${result.body.slice(0, 200)}`);
-  return r;
-}
-
-function patchOf(result: WebhookResult): Operation[] {
-  const p = response(result)['patch'];
-  return typeof p === 'string' ? (JSON.parse(Buffer.from(p, 'base64').toString('utf8')) as Operation[]) : [];
-}
+const patchOf = (result: WebhookResult): Operation[] => answerPatch(result) ?? [];
 
 /** A review of a Pod with these containers (and a label holding `marker`). */
 function pod(containers: unknown, extra: JsonObject = {}): JsonObject {
@@ -57,7 +42,7 @@ function pod(containers: unknown, extra: JsonObject = {}): JsonObject {
 function bounded(result: WebhookResult, obs: ReturnType<typeof captureObservability>): void {
   expect([200, 400]).toContain(result.statusCode);
   expect(result.headers['Content-Type']).toBe('application/json');
-  if (result.statusCode === 400) expect(FIXED.has(String(body(result)['message']))).toBe(true);
+  if (result.statusCode === 400) expect(FIXED.has(String(answerBody(result)['message']))).toBe(true);
   const longest = Math.max(0, ...obs.text().split('\n').map((l) => l.length));
   expect(longest).toBeLessThanOrEqual(MAX_LOG_LINE);
   expect(obs.text()).not.toContain('LABEL-MARKER-77');
@@ -81,7 +66,7 @@ describe('deeply nested JSON', () => {
     const { invoke, obs } = setup();
     const result = await invoke(withBody(demo(), text));
     expect(result.statusCode).toBe(400);
-    expect(body(result)).toEqual({ message });
+    expect(answerBody(result)).toEqual({ message });
     bounded(result, obs);
   });
 
@@ -132,9 +117,9 @@ describe('huge bodies', () => {
     const grew = heapMb() - before;
     expect(ok.statusCode).toBe(200);
     const over = await invoke(withBody(demo(), `${text} `));
-    expect(body(over)).toEqual({ message: MESSAGES.tooLarge });
+    expect(answerBody(over)).toEqual({ message: MESSAGES.tooLarge });
     const b64 = await invoke({ ...demo(), body: Buffer.from(`${text} `).toString('base64'), isBase64Encoded: true });
-    expect(body(b64)).toEqual({ message: MESSAGES.tooLarge });
+    expect(answerBody(b64)).toEqual({ message: MESSAGES.tooLarge });
     bounded(ok, obs);
     expect(grew).toBeLessThan(200); // sanity ceiling: a 6 MiB body is parsed once
     process.stdout.write(`6 MiB review: ${ms.toFixed(0)} ms, heap +${grew.toFixed(1)} MiB\n`);
@@ -144,9 +129,9 @@ describe('huge bodies', () => {
     const { invoke, obs } = setup();
     const huge = 'x'.repeat(100 * 1024 * 1024);
     const result = await invoke({ ...demo(), body: huge });
-    expect(body(result)).toEqual({ message: MESSAGES.tooLarge });
+    expect(answerBody(result)).toEqual({ message: MESSAGES.tooLarge });
     const b64 = await invoke({ ...demo(), body: huge, isBase64Encoded: true });
-    expect(body(b64)).toEqual({ message: MESSAGES.tooLarge });
+    expect(answerBody(b64)).toEqual({ message: MESSAGES.tooLarge });
     bounded(result, obs);
   });
 });
@@ -168,7 +153,7 @@ describe('thousands of containers', () => {
     const object = (review['request'] as JsonObject)['object'];
     const patched = fjp.applyPatch(object, ops, true, false).newDocument as { spec: { containers: { image: string }[] } };
     expect(patched.spec.containers.filter((c) => c.image.startsWith('asia.gcr.io/') || c.image.startsWith('public.ecr.aws/'))).toHaveLength(10_000);
-    const warnings = response(result)['warnings'] as string[];
+    const warnings = answerResponse(result)['warnings'] as string[];
     expect(warnings.length).toBeLessThanOrEqual(MAX_WARNINGS);
     // The originals of 10,000 containers would take the annotations past the API server's 256 KiB:
     // not recorded, so the last warning does not send the reader to the annotation.
@@ -176,7 +161,7 @@ describe('thousands of containers', () => {
     expect(warnings.at(-1)).toBe(`image-rewriter: ${10_000 - warnings.length + 1} more warnings not shown`);
     for (const w of warnings) expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
     expect(warnings.join('').length).toBeLessThanOrEqual(MAX_WARNINGS_LENGTH);
-    const audit = (response(result)['auditAnnotations'] as Record<string, string>)['rewrites'] ?? '';
+    const audit = (answerResponse(result)['auditAnnotations'] as Record<string, string>)['rewrites'] ?? '';
     expect(Buffer.byteLength(audit)).toBeLessThan(10 * 1024);
     bounded(result, obs);
     expect(grew).toBeLessThan(500);
@@ -197,7 +182,7 @@ describe('very long strings', () => {
     const { invoke, obs } = setup();
     const result = await invoke(withBody(demo(), pod(containers)));
     expect(result.statusCode).toBe(200);
-    for (const w of (response(result)['warnings'] as string[] | undefined) ?? []) expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
+    for (const w of (answerResponse(result)['warnings'] as string[] | undefined) ?? []) expect(w.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
     bounded(result, obs);
   });
 
@@ -223,7 +208,7 @@ describe('bytes that are not UTF-8', () => {
   ])('$what: 400 $message', async ({ event, message }) => {
     const { invoke, obs } = setup();
     const result = await invoke(event());
-    expect(body(result)).toEqual({ message });
+    expect(answerBody(result)).toEqual({ message });
     bounded(result, obs);
   });
 
@@ -297,7 +282,7 @@ describe('null and wrong-typed values at every path of a real review', () => {
       const result = await invoke(withBody(demo(), copy));
       counts[result.statusCode] = (counts[result.statusCode] ?? 0) + 1;
       expect([200, 400]).toContain(result.statusCode);
-      if (result.statusCode === 400) expect(FIXED.has(String(body(result)['message']))).toBe(true);
+      if (result.statusCode === 400) expect(FIXED.has(String(answerBody(result)['message']))).toBe(true);
       else fjp.applyPatch((copy['request'] as JsonObject)['object'], patchOf(result), true, false);
     }
     expect(obs.text()).not.toContain(EVENT_TOKEN);

@@ -13,7 +13,7 @@ import { fixedRules, type RulesProvider, type RulesState } from '../../src/confi
 import { BAD_REQUEST, MAX_WARNINGS, MAX_WARNINGS_LENGTH, ORIGINAL_IMAGES_ANNOTATION, WARNING_MAX_LENGTH, WARNING_PREFIX } from '../../src/core/admission.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES, type HandlerDeps, MESSAGES, parseEvent, type WebhookResult } from '../../src/lambda/handler.js';
 import { EXAMPLE_RULES } from '../../src/cli/invoke.js';
-import { captureObservability, type Captured, EVENT_TOKEN, eventNames, fixtureEventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
+import { answerBody, answerPatch, answerResponse, captureObservability, type Captured, EVENT_TOKEN, eventNames, fixtureEventNames, eventReview, type JsonObject, loadEvent, withBody } from '../helpers/events.js';
 import { podReview } from '../helpers/admission-review.js';
 
 const { applyPatch } = fjp;
@@ -37,22 +37,10 @@ function setup(overrides: Partial<Omit<HandlerDeps, 'logger' | 'metrics'>> = {})
 
 const isRecord = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function json(result: WebhookResult): JsonObject {
-  const v: unknown = JSON.parse(result.body);
-  if (!isRecord(v)) throw new Error('body is not an object');
-  return v;
-}
-
-function responseOf(result: WebhookResult): JsonObject {
-  const r = json(result)['response'];
-  if (!isRecord(r)) throw new Error('no response');
-  return r;
-}
-
 function decodedPatch(result: WebhookResult): Operation[] {
-  const patch = responseOf(result)['patch'];
-  if (typeof patch !== 'string') throw new Error('no patch');
-  return JSON.parse(Buffer.from(patch, 'base64').toString('utf8')) as Operation[];
+  const patch = answerPatch(result);
+  if (patch === undefined) throw new Error('no patch');
+  return patch;
 }
 
 /** request.object of the event's AdmissionReview with the answer's patch applied (validated). */
@@ -105,10 +93,10 @@ describe('the sample events', () => {
     expect(result.isBase64Encoded).toBe(false);
     if (images === undefined) return;
     const review = eventReview(event);
-    const body = json(result);
+    const body = answerBody(result);
     expect(body['apiVersion']).toBe(review['apiVersion']);
     expect(body['kind']).toBe('AdmissionReview');
-    const response = responseOf(result);
+    const response = answerResponse(result);
     expect(response['uid']).toBe(at(review, 'request', 'uid'));
     expect(response['allowed']).toBe(true);
     expect(response['patchType']).toBe('JSONPatch');
@@ -119,7 +107,7 @@ describe('the sample events', () => {
   it('answers the demo with exactly the patch of the original demo, in v1beta1', async () => {
     const { invoke } = setup();
     const result = await invoke(loadEvent('rest-pod-v1beta1-demo.json'));
-    expect(json(result)['apiVersion']).toBe('admission.k8s.io/v1beta1');
+    expect(answerBody(result)['apiVersion']).toBe('admission.k8s.io/v1beta1');
     expect(decodedPatch(result)[0]).toEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'asia.gcr.io/nginx:latest' });
   });
 
@@ -127,14 +115,14 @@ describe('the sample events', () => {
     const { invoke } = setup();
     const want = await invoke(loadEvent('rest-pod-v1.json'));
     const got = await invoke(loadEvent(name));
-    expect(json(got)).toEqual(json(want));
+    expect(answerBody(got)).toEqual(answerBody(want));
     expect(got).toEqual(want);
   });
 
   it('answers a health check with {"status":"ok"}', async () => {
     const { invoke, obs } = setup();
     const result = await invoke(loadEvent('rest-healthz.json'));
-    expect(json(result)).toEqual({ status: 'ok' });
+    expect(answerBody(result)).toEqual({ status: 'ok' });
     expect(reviewDocs(obs)).toEqual([]);
   });
 
@@ -155,7 +143,7 @@ describe('the sample events', () => {
     const result = await invoke({ ...event, body: undefined, routeKey: '$default', rawPath: path, pathParameters: undefined, requestContext: { ...requestContext, stage, http } });
     expect(result.statusCode).toBe(status);
     if (status === 200) {
-      expect(json(result)).toEqual({ status: 'ok' });
+      expect(answerBody(result)).toEqual({ status: 'ok' });
       expect(obs.logs().filter((l) => l['message'] === 'request rejected')).toEqual([]);
     }
   });
@@ -171,12 +159,12 @@ describe('the sample events', () => {
 
   it('answers a bad body with the fixed message', async () => {
     const { invoke } = setup();
-    expect(json(await invoke(loadEvent('rest-bad-body.json')))).toEqual({ message: MESSAGES.notJson });
+    expect(answerBody(await invoke(loadEvent('rest-bad-body.json')))).toEqual({ message: MESSAGES.notJson });
   });
 
   it('answers without a token in the path with 401 {"message":"unauthorized"}', async () => {
     const { invoke } = setup();
-    expect(json(await invoke(loadEvent('rest-wrong-token.json')))).toEqual({ message: 'unauthorized' });
+    expect(answerBody(await invoke(loadEvent('rest-wrong-token.json')))).toEqual({ message: 'unauthorized' });
   });
 });
 
@@ -245,7 +233,7 @@ describe('malformed input', () => {
     const { invoke, obs } = setup();
     const result = await invoke(event());
     expect(result.statusCode).toBe(status);
-    expect(json(result)).toEqual({ message });
+    expect(answerBody(result)).toEqual({ message });
     expect(result.headers['Content-Type']).toBe('application/json');
     if (status === 405) expect(result.headers['Allow']).toBe('POST');
     const [doc, ...more] = reviewDocs(obs);
@@ -267,10 +255,10 @@ describe('malformed input', () => {
 
   it('accepts a body of exactly the limit and rejects one byte more', async () => {
     const small = setup({ maxBodyBytes: 2 });
-    expect(json(await small.invoke(withBody(demo(), '[]')))).toEqual({ message: BAD_REQUEST.notObject });
-    expect(json(await small.invoke(withBody(demo(), '[ ]')))).toEqual({ message: MESSAGES.tooLarge });
-    expect(json(await small.invoke(b64(demo(), Buffer.from('[]'))))).toEqual({ message: BAD_REQUEST.notObject });
-    expect(json(await small.invoke(b64(demo(), Buffer.from('[ ]'))))).toEqual({ message: MESSAGES.tooLarge });
+    expect(answerBody(await small.invoke(withBody(demo(), '[]')))).toEqual({ message: BAD_REQUEST.notObject });
+    expect(answerBody(await small.invoke(withBody(demo(), '[ ]')))).toEqual({ message: MESSAGES.tooLarge });
+    expect(answerBody(await small.invoke(b64(demo(), Buffer.from('[]'))))).toEqual({ message: BAD_REQUEST.notObject });
+    expect(answerBody(await small.invoke(b64(demo(), Buffer.from('[ ]'))))).toEqual({ message: MESSAGES.tooLarge });
   });
 
   it('accepts a REST event without requestContext', async () => {
@@ -334,7 +322,7 @@ describe('the webhook token', () => {
     const result = await invoke(make());
     expect(result.statusCode).toBe(status);
     if (status === 401) {
-      expect(json(result)).toEqual({ message: 'unauthorized' });
+      expect(answerBody(result)).toEqual({ message: 'unauthorized' });
       expect(reviewDocs(obs)).toMatchObject([{ Outcome: 'unauthorized', Reviews: 1, AuthFailures: 1 }]);
       expect(obs.logs().find((l) => l['message'] === 'request rejected')).toMatchObject({ status: 401, sourceIp: '203.0.113.10' });
     } else {
@@ -369,7 +357,7 @@ describe('fail-open when the rules are not loaded', () => {
     const event = loadEvent('rest-pod-v1.json');
     const result = await invoke(event);
     expect(result.statusCode).toBe(200);
-    const response = responseOf(result);
+    const response = answerResponse(result);
     expect(response).toEqual({
       uid: at(eventReview(event), 'request', 'uid'),
       allowed: true,
@@ -385,8 +373,8 @@ describe('fail-open when the rules are not loaded', () => {
   it('answers the demo in its apiVersion', async () => {
     const { invoke } = setup({ rules: notLoaded });
     const result = await invoke(loadEvent('rest-pod-v1beta1-demo.json'));
-    expect(json(result)['apiVersion']).toBe('admission.k8s.io/v1beta1');
-    expect(responseOf(result)).not.toHaveProperty('patch');
+    expect(answerBody(result)['apiVersion']).toBe('admission.k8s.io/v1beta1');
+    expect(answerResponse(result)).not.toHaveProperty('patch');
   });
 
   it('does not warn about objects it would not have looked at', async () => {
@@ -394,7 +382,7 @@ describe('fail-open when the rules are not loaded', () => {
     const review = eventReview(loadEvent('rest-pod-v1.json'));
     (review['request'] as JsonObject)['operation'] = 'DELETE';
     const result = await invoke(withBody(loadEvent('rest-pod-v1.json'), review));
-    expect(responseOf(result)).not.toHaveProperty('warnings');
+    expect(answerResponse(result)).not.toHaveProperty('warnings');
     expect(reviewDocs(obs)).toMatchObject([{ Outcome: 'skipped' }]);
     // README "Logs and metrics": a warning line is a review answered without the rules (failopen), not one skipped anyway.
     expect(obs.logs().find((l) => l['message'] === 'admission reviewed')).toMatchObject({ level: 'INFO', outcome: 'skipped', rulesNotLoaded: NOT_LOADED.reason });
@@ -403,7 +391,7 @@ describe('fail-open when the rules are not loaded', () => {
   it('keeps its warning printable and within one warning\'s length, however long the reason', async () => {
     const reason = `cannot read rules document /etc/rules/${'a'.repeat(400)}\n.yaml: ENOENT`;
     const { invoke } = setup({ rules: { current: () => Promise.resolve({ ok: false, reason }) } });
-    const warnings = responseOf(await invoke(loadEvent('rest-pod-v1.json')))['warnings'] as string[];
+    const warnings = answerResponse(await invoke(loadEvent('rest-pod-v1.json')))['warnings'] as string[];
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^${WARNING_PREFIX}images not rewritten: cannot read rules document /etc/rules/a`));
     expect(warnings[0]?.length).toBeLessThanOrEqual(WARNING_MAX_LENGTH);
@@ -428,7 +416,7 @@ describe('fail-open when the rules are not loaded', () => {
     });
     const reason = `rules parameter /platform/${'clusters/'.repeat(12)}image-rewriter/rules could not be read (AccessDeniedException)`;
     const { invoke } = setup({ rules: { current: () => Promise.resolve({ ok: false, reason }) } });
-    const warnings = responseOf(await invoke(withBody(loadEvent('rest-pod-v1.json'), review)))['warnings'] as string[];
+    const warnings = answerResponse(await invoke(withBody(loadEvent('rest-pod-v1.json'), review)))['warnings'] as string[];
     expect(warnings[0]).toBe(`${WARNING_PREFIX}images not rewritten: ${reason}`);
     expect(warnings.length).toBeLessThanOrEqual(MAX_WARNINGS);
     expect(warnings.join('').length).toBeLessThanOrEqual(MAX_WARNINGS_LENGTH);
@@ -598,7 +586,7 @@ describe('logs and metrics', () => {
     const review = eventReview(loadEvent('rest-pod-v1beta1-demo.json'));
     change(review);
     const result = await invoke(withBody(loadEvent('rest-pod-v1beta1-demo.json'), review));
-    expect(responseOf(result)).not.toHaveProperty('patch');
+    expect(answerResponse(result)).not.toHaveProperty('patch');
     expect(reviewDocs(obs)).toEqual([expect.objectContaining({ Outcome: outcome, Reviews: 1 })]);
     expect(reviewDocs(obs)[0]).not.toHaveProperty('Rewrites');
   });
@@ -664,7 +652,7 @@ describe('a caller without a Lambda context', () => {
     const { invoke, obs } = setup();
     const result = await invoke(loadEvent('rest-pod-v1.json'), context);
     expect(result.statusCode).toBe(200);
-    expect(responseOf(result)).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    expect(answerResponse(result)).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
     expect(obs.logs().filter((l) => l['level'] === 'ERROR')).toEqual([]);
   });
 
