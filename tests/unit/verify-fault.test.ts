@@ -27,6 +27,25 @@ async function one(route: Route, image = `${registry.fake.host}/team/app:1.0`, e
   return verdicts[0];
 }
 
+/**
+ * A registry that answers the first request of each connection (present, after `delayMs`; with a
+ * length, as registries answer HEAD: Node keeps the connection then) and drops the connection at
+ * its second, as one that closed it idle does to a request that crossed the close.
+ */
+function secondRequestDropped(delayMs: number): Route {
+  const served = new WeakMap<object, number>();
+  return (q, s) => {
+    const n = (served.get(q.socket) ?? 0) + 1;
+    served.set(q.socket, n);
+    const present = (): void => {
+      s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': '100' }).end();
+    };
+    if (n > 1) q.socket.destroy();
+    else if (delayMs === 0) present();
+    else setTimeout(present, delayMs);
+  };
+}
+
 const INDEX = JSON.stringify({
   schemaVersion: 2,
   mediaType: 'application/vnd.oci.image.index.v1+json',
@@ -165,14 +184,7 @@ describe('the deadline and the network', () => {
   it('a kept-alive connection the registry closed meanwhile (its idle timeout; a Lambda environment frozen past it): asked again on a new one, not unreachable', async () => {
     // The registry takes the second request of each connection and drops the connection, as one
     // that closed it idle does to a request that crossed the close.
-    const served = new WeakMap<object, number>();
-    registry.fake.route = (q, s) => {
-      const n = (served.get(q.socket) ?? 0) + 1;
-      served.set(q.socket, n);
-      if (n > 1) q.socket.destroy();
-      // With a length, as registries answer HEAD: Node keeps the connection then.
-      else s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': '100' }).end();
-    };
+    registry.fake.route = secondRequestDropped(0);
     const v = verifier();
     const first = await v.verify([{ image: `${registry.fake.host}/team/app:1.0`, platforms: [] }]);
     // Idle a moment: the first connection is back in Node's pool.
@@ -193,14 +205,8 @@ describe('the deadline and the network', () => {
   });
 
   it('two kept-alive connections the registry closed meanwhile: asked again on a new one, not on the other stale one', async () => {
-    const served = new WeakMap<object, number>();
-    registry.fake.route = (q, s) => {
-      const n = (served.get(q.socket) ?? 0) + 1;
-      served.set(q.socket, n);
-      if (n > 1) q.socket.destroy();
-      // Answered a moment later: the two first requests each take a connection.
-      else setTimeout(() => s.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': '100' }).end(), 20);
-    };
+    // Answered a moment later: the two first requests each take a connection.
+    registry.fake.route = secondRequestDropped(20);
     const v = verifier();
     const first = await v.verify([{ image: `${registry.fake.host}/team/app:1.0`, platforms: [] }, { image: `${registry.fake.host}/team/app:1.1`, platforms: [] }]);
     await new Promise((resolve) => setTimeout(resolve, 50));
