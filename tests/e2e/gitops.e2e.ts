@@ -146,19 +146,46 @@ function podSpecPath(obj: Obj): string {
   return imagePaths(obj)[0]?.replace('/containers/0/image', '') ?? '';
 }
 
-/** Start this file's serve on `rules`, register it with `--scope all`, wait until a dry run gives `expected`. */
-async function startWebhook(rulesFile: string, ns: string, expected: string): Promise<ServeInstance> {
+/** Register `serve` as the webhook, with `scope`. */
+async function register(serve: ServeInstance, scope: 'all' | 'pods'): Promise<void> {
+  await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope }));
+}
+
+/**
+ * A scenario's set-up and clean-up: the namespace `ns`, a rules file holding `rules`, this file's
+ * serve on it registered with `scope`, and a wait until a dry run in `ns` shows that scope's
+ * rewrites to asia.gcr.io (with `all`, a Deployment's; with `pods`, a Pod's and not a
+ * Deployment's); then `body`. Whatever happens, the start's configuration is registered again
+ * and the serve stopped.
+ */
+async function withWebhook(ns: string, rules: string, scope: 'all' | 'pods', body: (serve: ServeInstance, rulesFile: string) => Promise<void> | void): Promise<void> {
+  await kubectl.createNamespace(ns);
+  const rulesFile = join(dir, `rules-${ns}.yaml`);
+  writeFileSync(rulesFile, rules);
   // A name of its own per scenario: a serve instance's log files are named after it.
   const serve = await env.startExtraServe(`serve-${ns}`, { rules: rulesFile });
-  await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all' }));
-  await rewritesTo(ns, expected);
-  return serve;
+  try {
+    await register(serve, scope);
+    await (scope === 'all' ? rewritesTo(ns, 'asia.gcr.io') : podsOnlyRewritten(ns));
+    await body(serve, rulesFile);
+  } finally {
+    await env.restoreWebhook();
+    await env.stopServe(serve);
+  }
 }
 
 async function rewritesTo(ns: string, expected: string): Promise<void> {
   await eventually(`a Deployment rewritten to ${expected}`, { timeoutMs: 60_000 }, async () => {
     const r = await kubectl.run(['-n', ns, 'create', 'deployment', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
     return r.stdout === `${expected}/e2e/probe:1` ? done(undefined) : notYet(r.stdout + r.stderr);
+  });
+}
+
+async function podsOnlyRewritten(ns: string): Promise<void> {
+  await eventually('a Pod rewritten, a Deployment not', { timeoutMs: 60_000 }, async () => {
+    const pod = await kubectl.run(['-n', ns, 'run', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.containers[0].image}']);
+    const deployment = await kubectl.run(['-n', ns, 'create', 'deployment', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+    return pod.stdout === 'asia.gcr.io/e2e/probe:1' && deployment.stdout === 'gcr.io/e2e/probe:1' ? done(undefined) : notYet(`${pod.stdout}${pod.stderr} ${deployment.stdout}${deployment.stderr}`);
   });
 }
 
@@ -174,12 +201,8 @@ async function outage(ns: string): Promise<void> {
 describe('Argo CD and Flux, with their own code, against the webhook', () => {
   scenario(env, 'G1. every kind: Argo CD default diff OutOfSync on the image fields only; README ignoreDifferences, Server-Side Diff (both compare options, and the ServerSideApply sync option) and Flux drift check in sync; a tag change in git', async () => {
     const ns = 'e2e-gitops-1';
-    await kubectl.createNamespace(ns);
-    const rulesFile = join(dir, 'rules-1.yaml');
     // with imagePullSecrets: a field the webhook adds, which git does not set
-    writeFileSync(rulesFile, RULES('asia.gcr.io', 'asia-pull'));
-    const serve = await startWebhook(rulesFile, ns, 'asia.gcr.io');
-    try {
+    await withWebhook(ns, RULES('asia.gcr.io', 'asia-pull'), 'all', async (serve) => {
       const ignore = readmeIgnoreDifferences();
       for (const obj of objects(ns, 'a')) {
         expect(sync(obj)).toEqual({ message: expect.stringMatching(/ created$/) });
@@ -213,19 +236,12 @@ describe('Argo CD and Flux, with their own code, against the webhook', () => {
       expect(await reviewsDuring(serve, 'f-deploy', () => drift(fdeploy))).toBe(1);
       expect(sync(deploy, true)).toEqual({ message: expect.stringMatching(/ serverside-applied$/) });
       expect(await reviewsDuring(serve, 'a-deploy', () => diff(deploy, ...SSD_IMW))).toBe(1);
-    } finally {
-      await env.restoreWebhook();
-      await env.stopServe(serve);
-    }
+    });
   });
 
   scenario(env, 'G2. a rules change: Server-Side Diff and Flux drift show the new target of mutable templates and Pod containers, not of a Job nor an image volume, and the imagePullSecrets of the rule with IncludeMutationWebhook only; ignoreDifferences shows nothing; one Flux apply and no drift after', async () => {
     const ns = 'e2e-gitops-2';
-    await kubectl.createNamespace(ns);
-    const rulesFile = join(dir, 'rules-2.yaml');
-    writeFileSync(rulesFile, RULES('asia.gcr.io'));
-    const serve = await startWebhook(rulesFile, ns, 'asia.gcr.io');
-    try {
+    await withWebhook(ns, RULES('asia.gcr.io'), 'all', async (_serve, rulesFile) => {
       const ignore = readmeIgnoreDifferences();
       const argo = objects(ns, 'a');
       const flux = objects(ns, 'f');
@@ -255,19 +271,12 @@ describe('Argo CD and Flux, with their own code, against the webhook', () => {
         fluxApply(obj);
         expect({ kind: obj.kind, ...drift(obj) }).toEqual({ kind: obj.kind, action: 'unchanged', changes: [] });
       }
-    } finally {
-      await env.restoreWebhook();
-      await env.stopServe(serve);
-    }
+    });
   });
 
   scenario(env, 'G3. an outage: Flux applies the upstream images, then rewrites them back; Argo CD client-side sync keeps them, Server-Side Diff OutOfSync until a server-side sync; a Job fails the dry runs', async () => {
     const ns = 'e2e-gitops-3';
-    await kubectl.createNamespace(ns);
-    const rulesFile = join(dir, 'rules-3.yaml');
-    writeFileSync(rulesFile, RULES('asia.gcr.io'));
-    const serve = await startWebhook(rulesFile, ns, 'asia.gcr.io');
-    try {
+    await withWebhook(ns, RULES('asia.gcr.io'), 'all', async (serve) => {
       const [deploy, , , , job] = objects(ns, 'a');
       const [fdeploy, , , , fjob] = objects(ns, 'f');
       if (deploy === undefined || job === undefined || fdeploy === undefined || fjob === undefined) throw new Error('no Deployment or Job');
@@ -288,7 +297,7 @@ describe('Argo CD and Flux, with their own code, against the webhook', () => {
       expect(sync(deploy)).toEqual({ message: expect.stringMatching(/ configured$/) });
       expect(await stored('a-deploy')).toBe('gcr.io/e2e/app:1');
 
-      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'all' }));
+      await register(serve, 'all');
       await rewritesTo(ns, 'asia.gcr.io');
       // Flux: its dry run is rewritten, shows the target as drift, and the apply moves the object back.
       const back = drift(fdeploy);
@@ -305,25 +314,12 @@ describe('Argo CD and Flux, with their own code, against the webhook', () => {
       expect(sync(deploy, true)).toEqual({ message: expect.stringMatching(/ serverside-applied$/) });
       expect(await stored('a-deploy')).toBe('asia.gcr.io/e2e/app:1');
       expect(diff(deploy, '--server-side-diff')).toEqual({ modified: false, changes: [] });
-    } finally {
-      await env.restoreWebhook();
-      await env.stopServe(serve);
-    }
+    });
   });
 
   scenario(env, 'G4. --scope pods: workloads stored as applied, in sync for every diff; a bare Pod is rewritten and behaves as with --scope all', async () => {
     const ns = 'e2e-gitops-4';
-    await kubectl.createNamespace(ns);
-    const rulesFile = join(dir, 'rules-4.yaml');
-    writeFileSync(rulesFile, RULES('asia.gcr.io'));
-    const serve = await env.startExtraServe(`serve-${ns}`, { rules: rulesFile });
-    try {
-      await env.applyWebhookConfig(await env.configYaml({ url: webhookUrl(serve.port, env.webhook.token), scope: 'pods' }));
-      await eventually('a Pod rewritten, a Deployment not', { timeoutMs: 60_000 }, async () => {
-        const pod = await kubectl.run(['-n', ns, 'run', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.containers[0].image}']);
-        const deployment = await kubectl.run(['-n', ns, 'create', 'deployment', 'probe', '--image=gcr.io/e2e/probe:1', '--dry-run=server', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
-        return pod.stdout === 'asia.gcr.io/e2e/probe:1' && deployment.stdout === 'gcr.io/e2e/probe:1' ? done(undefined) : notYet(`${pod.stdout}${pod.stderr} ${deployment.stdout}${deployment.stderr}`);
-      });
+    await withWebhook(ns, RULES('asia.gcr.io'), 'pods', () => {
       const [deploy, , , , , , , , pod] = objects(ns, 'a');
       const [fdeploy, , , , , , , , fpod] = objects(ns, 'f');
       if (deploy === undefined || pod === undefined || fdeploy === undefined || fpod === undefined) throw new Error('no Deployment or Pod');
@@ -333,9 +329,6 @@ describe('Argo CD and Flux, with their own code, against the webhook', () => {
       expect(paths(diff(pod))).toEqual(imagePaths(pod));
       for (const obj of [deploy, pod]) expect({ kind: obj.kind, ...diff(obj, ...SSD_IMW) }).toEqual({ kind: obj.kind, modified: false, changes: [] });
       for (const obj of [fdeploy, fpod]) expect({ kind: obj.kind, ...drift(obj) }).toEqual({ kind: obj.kind, action: 'unchanged', changes: [] });
-    } finally {
-      await env.restoreWebhook();
-      await env.stopServe(serve);
-    }
+    });
   });
 });
