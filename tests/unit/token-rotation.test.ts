@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -84,7 +84,8 @@ describe('every token source holds two during a rotation', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'token-rotation-'));
   });
-  afterAll(async () => {
+  // Each test's folder, not only the last one's.
+  afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
