@@ -265,16 +265,30 @@ export function regexSamples(source: string, apply: (name: string) => string | u
   const seen = new Set<string>();
   for (let k = 0; out.length < limit && each.some((list) => k < list.length); k++) {
     for (const list of each) {
-      const name = list[k];
-      if (name === undefined || out.length >= limit) continue;
-      if (!looksNormalized(name)) continue;
-      const result = apply(name);
-      if (result === undefined || seen.has(result) || !isNormalizedName(name)) continue;
-      seen.add(result);
-      out.push({ name, out: result });
+      const base = list[k];
+      if (base === undefined) continue;
+      // Each name, then the same with a port on its host, when the regex takes that too (a `:`
+      // is one more character its repetitions could take: `gcr\.io(.*)` matches gcr.io:5000/x).
+      for (const name of [base, withPort(base)]) {
+        if (name === undefined || out.length >= limit || !looksNormalized(name)) continue;
+        const result = apply(name);
+        if (result === undefined || seen.has(result) || !isNormalizedName(name)) continue;
+        seen.add(result);
+        out.push({ name, out: result });
+      }
     }
   }
   return out;
+}
+
+/**
+ * `name` with the port 5000 on its host, or undefined when its host has one or there is no host.
+ * Without it a rule behind `([^:]+)` (which takes every name without a port) was warned about as
+ * rewriting nothing, though it rewrites every image whose host has a port.
+ */
+function withPort(name: string): string | undefined {
+  const slash = name.indexOf('/');
+  return slash <= 0 || name.lastIndexOf(':', slash) >= 0 ? undefined : `${name.slice(0, slash)}:5000${name.slice(slash)}`;
 }
 
 /** A quick test before the parser's: a first component that is a host (a `.` or a `:`, or `localhost`), no empty component. */

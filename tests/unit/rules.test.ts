@@ -1363,6 +1363,17 @@ describe('validation warnings', () => {
     if (r.ok) expect(explainImage(r.rewriter, 'registry.example.com/team/app')).toEqual({ image: 'registry.example.com/team/app', rewritten: 'mirror.example.com/registry.example.com/team/app', rule: 'r' });
   });
 
+  it.each([
+    ['after', "  - {name: all, regex: '([^:]+)', replace: 'mirror.example.com/$1'}\n  - {name: any, regex: 'gcr\\.io(.*)', replace: 'm.example.com$1'}\n"],
+    ['before', "  - {name: any, regex: 'gcr\\.io(.*)', replace: 'm.example.com$1'}\n  - {name: all, regex: '([^:]+)', replace: 'mirror.example.com/$1'}\n"],
+  ])('does not warn that a regex rule whose tail may take a port rewrites nothing when it comes %s a rule of every name without a port', (_where, rules) => {
+    // Its samples had no port (gcr.iox.x/x, whose result `all` takes again), yet it rewrites every
+    // image whose host has one, which `all` ([^:]+) never takes. A false "rewrites nothing" before.
+    const r = parseRules(`rules:\n${rules}`, {});
+    expect(r.ok && r.warnings.map(formatIssue)).toEqual([]);
+    if (r.ok) expect(explainImage(r.rewriter, 'gcr.io:5000/app:1')).toEqual({ image: 'gcr.io:5000/app:1', rewritten: 'm.example.com:5000/app:1', rule: 'any' });
+  });
+
   it('accepts a regex rule whose template writes a port from a group (refused before: with every group "x" it gave "mirror.example.com:x/x")', () => {
     const r = parseRules("rules:\n  - {name: port, regex: 'registry\\.example\\.com:([0-9]+)/(.*)', replace: 'mirror.example.com:$1/$2'}\n", {});
     expect(r.ok ? r.warnings.map(formatIssue) : r.issues.map(formatIssue)).toEqual([]);
