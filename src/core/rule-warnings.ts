@@ -265,16 +265,20 @@ function anyRuleMayTake(rules: readonly CompiledRule[]): (start: string) => bool
   const sorted = [...literals].sort();
   return (start) => {
     if (lengths.some((length) => length <= start.length && literals.has(start.slice(0, length)))) return true;
-    // The first literal not before `start`, in order: the one that starts with it, if any does.
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((sorted[mid] ?? '') < start) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < sorted.length && (sorted[lo] ?? '').startsWith(start);
+    return someStartsWith(sorted, start);
   };
+}
+
+/** Whether a text of `sorted` (in order) starts with `start`: the first one not before it, if any does. */
+function someStartsWith(sorted: readonly string[], start: string): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] ?? '') < start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && (sorted[lo] ?? '').startsWith(start);
 }
 
 /**
@@ -324,7 +328,7 @@ const SKIPPED: Issue = {
  * The first of `samples` and the rule that takes it again, when an unscoped rule takes every one
  * of them that is a name with a registry host again; undefined when one is applied, or none is such a name.
  */
-function allTakenAgain(samples: readonly RegexSample[], rewriter: Rewriter): { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined {
+function allTakenAgain(rule: CompiledRule, samples: readonly RegexSample[], rewriter: Rewriter, scoped: Rewriter | undefined): { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined {
   let first: { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined;
   for (const { name, out: sample } of samples) {
     if (!producible(sample)) continue;
@@ -332,6 +336,13 @@ function allTakenAgain(samples: readonly RegexSample[], rewriter: Rewriter): { r
     if (r.kind === 'invalid') continue;
     // One result applied is enough: the rule rewrites something.
     if ((r.kind !== 'rewritten' && r.kind !== 'rejected') || r.rule.scoped) return undefined;
+    // The rule itself rewrites an image of that name (to a name it leaves: `(localhost|[a-z]+\.example\.com)/(.*)`
+    // -> `mirror.example.com/$1` rewrites mirror.example.com/app to mirror.example.com/mirror.example.com).
+    if (r.kind === 'rewritten' && r.rule === rule) return undefined;
+    // Where a rule limited to namespaces applies (the one checked, maybe), it may take the result
+    // before that one and leave it (a rule that matches its own results): not decided.
+    const s = scoped?.rewrite(sample);
+    if (s !== undefined && !(s.kind === 'unchanged' && s.reason === 'no-match') && !((s.kind === 'rewritten' || s.kind === 'rejected') && s.rule.index > r.rule.index)) return undefined;
     first ??= { name, sample, by: r.rule };
   }
   return first;
@@ -348,9 +359,10 @@ function allTakenAgain(samples: readonly RegexSample[], rewriter: Rewriter): { r
  * about, more (a branch of an alternation whose results are applied: `(localhost|[a-z]+\.example\.com)/...`
  * -> `mirror.example.com/$1/...` takes again only what `localhost` gives). Skipped, with a warning
  * that says so, when it would cost more than MAX_SAMPLE_TESTS regex tests; so is a rule whose more
- * samples would take it past that.
+ * samples would take it past that. `scoped`: a Rewriter of the rules limited to namespaces, as if
+ * they were not; none of them may take a result before the rule that takes it again.
  */
-export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, RuleSamples>, rewriter: Rewriter): Issue[] {
+export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samples: ReadonlyMap<number, RuleSamples>, rewriter: Rewriter, scoped?: Rewriter): Issue[] {
   const { count, atLeast } = sampleTests(rules);
   const mayTake = anyRuleMayTake(rules);
   const taken = [...samples].filter(([, own]) => mayTake(own.start));
@@ -362,11 +374,14 @@ export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samp
   if (spent > MAX_SAMPLE_TESTS) return [SKIPPED];
   const issues: Issue[] = [];
   let skipped = false;
+  // An exclude that starts as a rule's results do (`gcr.io/team` for `gcr.io/$1`) may cover some of
+  // them, which are then applied (never rewritten again): not decided by samples, which miss it.
+  const excludes = [...rewriter.exclude].sort();
   for (const rule of rules) {
     const own = samples.get(rule.index);
     const list = checked.get(rule.index);
-    if (own === undefined || list === undefined) continue;
-    const first = allTakenAgain(list, rewriter);
+    if (own === undefined || list === undefined || someStartsWith(excludes, own.start)) continue;
+    const first = allTakenAgain(rule, list, rewriter, scoped);
     if (first === undefined) continue;
     const more = own.more();
     spent += count([more]);
@@ -374,7 +389,7 @@ export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samp
       skipped = true;
       break;
     }
-    if (allTakenAgain(more, rewriter) === undefined) continue;
+    if (allTakenAgain(rule, more, rewriter, scoped) === undefined) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',

@@ -253,7 +253,8 @@ export function compileRules(doc: RulesDocument, env: Readonly<Record<string, st
   if (doc.rules.length === 0) issues.push({ path: ['rules'], severity: 'warning', message: 'no rules: nothing will be rewritten' });
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
   const rewriter = makeRewriter(Object.freeze(rules), exclude, doc.allowOptOut !== false);
-  for (const warning of regexRewrittenAgainWarnings(rules, samples, rewriter)) issues.push(warning);
+  const scoped = rules.filter((r) => r.scoped).map((r) => Object.freeze({ ...r, scoped: false, appliesToNamespace: () => true }));
+  for (const warning of regexRewrittenAgainWarnings(rules, samples, rewriter, scoped.length > 0 ? makeRewriter(scoped, [], true) : undefined)) issues.push(warning);
   return { ok: true, rewriter, warnings: issues };
 }
 

@@ -1374,6 +1374,36 @@ describe('validation warnings', () => {
     if (r.ok) expect(explainImage(r.rewriter, 'gcr.io:5000/app:1')).toEqual({ image: 'gcr.io:5000/app:1', rewritten: 'm.example.com:5000/app:1', rule: 'any' });
   });
 
+  // Found by rule-warnings-explain.property.test.ts: each warned "rewrites nothing", yet explain
+  // shows the rule rewriting the image.
+  it.each([
+    [
+      'a regex rule limited to namespaces takes its own results first where it applies (and leaves them)',
+      "  - {name: r, regex: '(.+)', replace: 'mirror.example.com/$1', namespaces: [a]}\n  - {name: o, regex: 'mirror\\.example\\.com(.*)', replace: 'mirror.example.com/$1'}\n",
+      'gcr.io/app',
+      'a',
+      'mirror.example.com/gcr.io/app',
+    ],
+    [
+      'a regex rule rewrites an image named like one of its results to a name it leaves',
+      "  - {name: r, regex: '(localhost|[a-z]+\\.example\\.com)(:5000)?/(.*)', replace: 'mirror.example.com/$1'}\n",
+      'mirror.example.com/app',
+      undefined,
+      'mirror.example.com/mirror.example.com',
+    ],
+    [
+      'an exclude covers some results of a regex rule (those are never rewritten again)',
+      "  - {name: all, regex: '([^:]+)', replace: 'mirror.example.com/$1'}\n  - {name: r, regex: 'registry:5000/(.*)', replace: 'gcr.io/$1'}\nexclude: [gcr.io/team]\n",
+      'registry:5000/team/app',
+      undefined,
+      'gcr.io/team/app',
+    ],
+  ])('does not warn that a rule rewrites nothing when %s', (_why, rules, image, namespace, rewritten) => {
+    const r = parseRules(`rules:\n${rules}`, {});
+    expect(r.ok && r.warnings.map(formatIssue).filter((w) => w.includes('rewrites nothing'))).toEqual([]);
+    if (r.ok) expect(explainImage(r.rewriter, `${image}:1`, namespace)).toEqual({ image: `${image}:1`, rewritten: `${rewritten}:1`, rule: 'r' });
+  });
+
   it('accepts a regex rule whose template writes a port from a group (refused before: with every group "x" it gave "mirror.example.com:x/x")', () => {
     const r = parseRules("rules:\n  - {name: port, regex: 'registry\\.example\\.com:([0-9]+)/(.*)', replace: 'mirror.example.com:$1/$2'}\n", {});
     expect(r.ok ? r.warnings.map(formatIssue) : r.issues.map(formatIssue)).toEqual([]);
