@@ -9,7 +9,7 @@
  */
 import type { RuleSpec } from './rule-spec.js';
 import type { CompiledRule, Issue, Rewriter } from './rule-types.js';
-import { matchedPrefix, sameName } from './matched-name.js';
+import { hasPathPrefix, matchedPrefix, sameName } from './matched-name.js';
 import { literalPrefix } from './patterns.js';
 import { type OpenRegex, openRegex, takesEvery } from './rule-reach.js';
 import { hasRegistryHost, SAMPLE_GROUP_VALUE } from './replace-template.js';
@@ -110,7 +110,7 @@ interface AgainIndex {
   readonly open: ReadonlyMap<string, readonly { readonly rule: CompiledRule; readonly shape: OpenRegex }[]>;
   /** The lengths of `open`'s keys. */
   readonly openLengths: readonly number[];
-  /** The index of the first regex rule that may match a name `dir` starts (`dir` ends in `/`), or of one whose names all start with `dir`. */
+  /** The index of the first regex rule, or `match` rule limited to namespaces, that may match a name `dir` starts (`dir` ends in `/`), or of one whose names all start with `dir`. */
   readonly firstRegexAt: (dir: string) => number;
 }
 
@@ -125,13 +125,15 @@ function againIndex(rules: readonly CompiledRule[], specs: readonly RuleSpec[]):
     if (held === undefined || index < held) m.set(key, index);
   };
   rules.forEach((rule, i) => {
-    if (rule.kind === 'regex') {
-      const literal = literalPrefix(rule.pattern);
+    const spec = specs[i];
+    const scoped = spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined;
+    // A `match` rule limited to namespaces too: where it applies it may take a result first (and leave it).
+    if (rule.kind === 'regex' || scoped) {
+      const literal = rule.kind === 'regex' ? literalPrefix(rule.pattern) : `${rule.pattern}/`;
       lower(firstByLiteral, literal, rule.index);
       for (let k = literal.indexOf('/'); k >= 0; k = literal.indexOf('/', k + 1)) lower(firstUnder, literal.slice(0, k + 1), rule.index);
     }
-    const spec = specs[i];
-    if (spec === undefined || spec.namespaces !== undefined || spec.excludeNamespaces !== undefined) return;
+    if (scoped) return;
     if (rule.kind === 'match') {
       if (!byPrefix.has(rule.pattern)) byPrefix.set(rule.pattern, rule);
       return;
@@ -212,7 +214,11 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
         const whole = bare ? other.apply(result) : undefined;
         // A rule that matches its own results leaves one that starts as they do (src/core/rules.ts, compute): applied.
         const atTarget = out !== undefined && other.resultStart !== undefined && sample.startsWith(other.resultStart) && other.apply(out) !== undefined;
-        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result)) && !atTarget) again = other;
+        // One that gives every name one result (`(.+)` -> `mirror.example.com/fixed`) leaves that
+        // result, which the rule gives for one image when it is one of its results: applied.
+        const twice = out === undefined ? undefined : other.apply(out);
+        const fixedPoint = out !== undefined && hasPathPrefix(out, result) && (bare || out !== result) && twice !== undefined && sameName(twice, out);
+        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result)) && !atTarget && !fixedPoint) again = other;
         break;
       }
     }

@@ -1398,6 +1398,20 @@ describe('validation warnings', () => {
       undefined,
       'gcr.io/team/app',
     ],
+    [
+      'a match rule gives the one name a later regex rule gives every name (and leaves)',
+      "  - {name: r, match: gcr.io, replace: mirror.example.com}\n  - {name: o, regex: '(.+)', replace: 'mirror.example.com/fixed'}\n",
+      'gcr.io/fixed',
+      undefined,
+      'mirror.example.com/fixed',
+    ],
+    [
+      'a match rule limited to namespaces keeps the results of a match rule where it applies',
+      "  - {name: keep, match: mirror.example.com, replace: mirror.example.com, excludeNamespaces: [b]}\n  - {name: r, match: gcr.io, replace: mirror.example.com/gcr}\n  - {name: o, match: mirror.example.com, replace: 'registry:5000/m'}\n",
+      'gcr.io/app',
+      'c',
+      'mirror.example.com/gcr/app',
+    ],
   ])('does not warn that a rule rewrites nothing when %s', (_why, rules, image, namespace, rewritten) => {
     const r = parseRules(`rules:\n${rules}`, {});
     expect(r.ok && r.warnings.map(formatIssue).filter((w) => w.includes('rewrites nothing'))).toEqual([]);
