@@ -334,7 +334,7 @@ const SKIPPED: Issue = {
  * The first of `samples` and the rule that takes it again, when an unscoped rule takes every one
  * of them that is a name with a registry host again; undefined when one is applied, or none is such a name.
  */
-function allTakenAgain(rule: CompiledRule, samples: readonly RegexSample[], rewriter: Rewriter, scoped: Rewriter | undefined): { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined {
+function allTakenAgain(rule: CompiledRule, own: RuleSamples, samples: readonly RegexSample[], rewriter: Rewriter, scoped: Rewriter | undefined): { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined {
   let first: { readonly name: string; readonly sample: string; readonly by: CompiledRule } | undefined;
   for (const { name, out: sample } of samples) {
     if (!producible(sample)) continue;
@@ -345,6 +345,11 @@ function allTakenAgain(rule: CompiledRule, samples: readonly RegexSample[], rewr
     // The rule itself rewrites an image of that name (to a name it leaves: `(localhost|[a-z]+\.example\.com)/(.*)`
     // -> `mirror.example.com/$1` rewrites mirror.example.com/app to mirror.example.com/mirror.example.com).
     if (r.kind === 'rewritten' && r.rule === rule) return undefined;
+    // A rule that matches its own results leaves those that start as they do (src/core/rules.ts,
+    // compute): when that is narrower than where this rule's results start (`mirror.example.com/gcr/`
+    // for `(.+)` -> `mirror.example.com/gcr/$1`, and `mirror.example.com/`), some may be applied.
+    const zone = r.rule.resultStart;
+    if (zone !== undefined && zone.length > own.start.length && zone.startsWith(own.start)) return undefined;
     // Where a rule limited to namespaces applies (the one checked, maybe), it may take the result
     // before that one and leave it (a rule that matches its own results): not decided.
     const s = scoped?.rewrite(sample);
@@ -387,7 +392,7 @@ export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samp
     const own = samples.get(rule.index);
     const list = checked.get(rule.index);
     if (own === undefined || list === undefined || someStartsWith(excludes, own.start)) continue;
-    const first = allTakenAgain(rule, list, rewriter, scoped);
+    const first = allTakenAgain(rule, own, list, rewriter, scoped);
     if (first === undefined) continue;
     const more = own.more();
     spent += count([more]);
@@ -395,7 +400,7 @@ export function regexRewrittenAgainWarnings(rules: readonly CompiledRule[], samp
       skipped = true;
       break;
     }
-    if (allTakenAgain(rule, more, rewriter, scoped) === undefined) continue;
+    if (allTakenAgain(rule, own, more, rewriter, scoped) === undefined) continue;
     issues.push({
       path: ['rules', rule.index, 'replace'],
       severity: 'warning',

@@ -1399,6 +1399,13 @@ describe('validation warnings', () => {
       'gcr.io/team/app',
     ],
     [
+      'a later rule takes most results again but leaves those that start as its own do',
+      "  - {name: r, regex: 'gcr\\.io/(?<p>[a-z0-9._/-]+)', replace: 'mirror.example.com/$<p>'}\n  - {name: o, regex: '(.+)', replace: 'mirror.example.com/gcr/$1'}\n",
+      'gcr.io/gcr/app',
+      undefined,
+      'mirror.example.com/gcr/app',
+    ],
+    [
       'a match rule gives the one name a later regex rule gives every name (and leaves)',
       "  - {name: r, match: gcr.io, replace: mirror.example.com}\n  - {name: o, regex: '(.+)', replace: 'mirror.example.com/fixed'}\n",
       'gcr.io/fixed',
