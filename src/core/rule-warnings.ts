@@ -218,7 +218,9 @@ export function rewrittenAgainWarnings(rules: readonly CompiledRule[], specs: re
         // result, which the rule gives for one image when it is one of its results: applied.
         const twice = out === undefined ? undefined : other.apply(out);
         const fixedPoint = out !== undefined && hasPathPrefix(out, result) && (bare || out !== result) && twice !== undefined && sameName(twice, out);
-        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result)) && !atTarget && !fixedPoint) again = other;
+        // ... and where its results start deeper than these (`mirror.example.com/gcr/`), those of these that start so.
+        const inTarget = other.resultStart !== undefined && other.resultStart.length > dir.length && other.resultStart.startsWith(dir);
+        if (out !== undefined && !sameName(out, sample) && !(whole !== undefined && sameName(whole, result)) && !atTarget && !fixedPoint && !inTarget) again = other;
         break;
       }
     }

@@ -1413,6 +1413,13 @@ describe('validation warnings', () => {
       'mirror.example.com/fixed',
     ],
     [
+      'a later rule takes most results of a match rule again but leaves those that start as its own do',
+      "  - {name: r, match: gcr.io, replace: mirror.example.com}\n  - {name: o, regex: '(.+)', replace: 'mirror.example.com/gcr/$1'}\n",
+      'gcr.io/gcr/app',
+      undefined,
+      'mirror.example.com/gcr/app',
+    ],
+    [
       'a match rule limited to namespaces keeps the results of a match rule where it applies',
       "  - {name: keep, match: mirror.example.com, replace: mirror.example.com, excludeNamespaces: [b]}\n  - {name: r, match: gcr.io, replace: mirror.example.com/gcr}\n  - {name: o, match: mirror.example.com, replace: 'registry:5000/m'}\n",
       'gcr.io/app',
