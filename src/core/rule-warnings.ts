@@ -352,6 +352,11 @@ function allTakenAgain(rule: CompiledRule, own: RuleSamples, samples: readonly R
     // for `(.+)` -> `mirror.example.com/gcr/$1`, and `mirror.example.com/`), some may be applied.
     const zone = r.rule.resultStart;
     if (zone !== undefined && zone.length > own.start.length && zone.startsWith(own.start)) return undefined;
+    // ... and one that gives a name it then leaves (it drops a part: `([a-z0-9.-]+)(:[0-9]+)?/(.+)`
+    // -> `mirror.example.com/gcr/$1`) leaves it as this rule's result too, when this rule may give it.
+    const taken = r.rule.apply(sample);
+    const twice = taken === undefined ? undefined : r.rule.apply(taken);
+    if (taken !== undefined && taken.startsWith(own.start) && twice !== undefined && sameName(twice, taken)) return undefined;
     // Where a rule limited to namespaces applies (the one checked, maybe), it may take the result
     // before that one and leave it (a rule that matches its own results): not decided.
     const s = scoped?.rewrite(sample);

@@ -1406,6 +1406,13 @@ describe('validation warnings', () => {
       'mirror.example.com/gcr/app',
     ],
     [
+      'a later rule takes its results again to a name it leaves, which it gives too',
+      "  - {name: r, regex: 'docker\\.io/library/(.*)', replace: 'mirror.example.com/gcr/$1'}\n  - {name: o, regex: '([a-z0-9.-]+)(:[0-9]+)?/(.+)', replace: 'mirror.example.com/gcr/$1'}\n",
+      'mirror.example.com',
+      undefined,
+      'mirror.example.com/gcr/mirror.example.com',
+    ],
+    [
       'a match rule gives the one name a later regex rule gives every name (and leaves)',
       "  - {name: r, match: gcr.io, replace: mirror.example.com}\n  - {name: o, regex: '(.+)', replace: 'mirror.example.com/fixed'}\n",
       'gcr.io/fixed',
