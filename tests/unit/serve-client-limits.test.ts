@@ -9,9 +9,9 @@
  * minute.
  */
 import { describe, expect, it } from '@jest/globals';
-import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { startOkServer, useOkServer } from '../helpers/serve.js';
+import { openSilent, type SilentConnection } from '../helpers/silent-connection.js';
 import { httpsRequest } from '../helpers/tls.js';
 
 const TIGHT = { handshakeMs: 1000, headersMs: 1000, requestMs: 2000, keepAliveMs: 500, idleSocketMs: 120_000, checkIntervalMs: 50 };
@@ -84,26 +84,8 @@ describe('the keep-alive time of a connection', () => {
   const LONG = { handshakeMs: 1000, headersMs: 400, requestMs: 2000, keepAliveMs: 5000, idleSocketMs: 120_000, checkIntervalMs: 50 };
   const post = `POST /mutate/${TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}`;
 
-  interface Silent {
-    readonly socket: TLSSocket;
-    readonly closed: () => boolean;
-    readonly answer: () => Promise<string>;
-  }
-  /** A TLS connection from `localAddress` (any 127.x.y.z: another client) that sends nothing yet. */
-  async function openFrom(port: number, localAddress: string): Promise<Silent> {
-    const socket = tlsConnect({ host: '127.0.0.1', ca: rig.pki.ca, socket: netConnect({ host: '127.0.0.1', port, localAddress }) });
-    await new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); }));
-    socket.on('error', () => undefined);
-    let isClosed = false;
-    socket.once('close', () => { isClosed = true; });
-    let text = '';
-    socket.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-    const answer = async (): Promise<string> => {
-      for (let i = 0; i < 100 && !text.includes('\r\n\r\n') && !isClosed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      return text.split('\r\n')[0] ?? '';
-    };
-    return { socket, closed: () => isClosed, answer };
-  }
+  /** A connection from `localAddress` (any 127.x.y.z: another client) that sends nothing yet. */
+  const openFrom = (port: number, localAddress: string): Promise<SilentConnection> => openSilent(port, localAddress, rig.pki.ca);
 
   /** A keep-alive connection that sends `request` and waits: how long after its answer the server closes it (Infinity: still open after `within` ms). */
   async function closedAfter(port: number, request: string, within: number): Promise<number> {
@@ -138,7 +120,7 @@ describe('the keep-alive time of a connection', () => {
     // server's client keeps the spare connections of a burst idle for up to 90 s, and a review
     // written to one as the 408 arrived got it as its answer: refused under failurePolicy Fail.
     const long = await startOkServer(rig.pki, { timeouts: LONG, authorize: (t) => t === TOKEN, log: () => undefined });
-    const open = (localAddress: string): Promise<Silent> => openFrom(long.port, localAddress);
+    const open = (localAddress: string): Promise<SilentConnection> => openFrom(long.port, localAddress);
     try {
       const caller = await open('127.0.0.1');
       caller.socket.write(post);

@@ -12,8 +12,6 @@
  * check of it every second): the only waits here, for the timeout to pass, never timed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +20,7 @@ import { EVENT_TOKEN, loadEvent } from '../helpers/events.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { childrenOf } from '../helpers/processes.js';
 import { type Served, withServe } from '../helpers/serve-process.js';
+import { openSilent, type SilentConnection } from '../helpers/silent-connection.js';
 import { createTestPki, type TestPki } from '../helpers/tls.js';
 
 let pki: TestPki;
@@ -53,33 +52,8 @@ function review(): string {
   return `POST /mutate/${EVENT_TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`;
 }
 
-interface Connection {
-  readonly socket: TLSSocket;
-  readonly closed: () => boolean;
-  /** The status line of the next answer (or '' if the connection closed without one). */
-  readonly answer: () => Promise<string>;
-}
-
-/** A TLS connection from `localAddress` (any 127.x.y.z: another caller) that sends nothing yet. */
-async function open(port: number, localAddress: string): Promise<Connection> {
-  const socket = tlsConnect({ host: '127.0.0.1', ca: pki.ca, socket: netConnect({ host: '127.0.0.1', port, localAddress }) });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', () => { resolve(); });
-    socket.once('error', reject);
-  });
-  socket.on('error', () => undefined);
-  let isClosed = false;
-  socket.once('close', () => { isClosed = true; });
-  let text = '';
-  socket.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-  const answer = async (): Promise<string> => {
-    for (let i = 0; i < 500 && !text.includes('\r\n\r\n') && !isClosed; i++) await sleep(20);
-    const line = text.split('\r\n')[0] ?? '';
-    text = '';
-    return line;
-  };
-  return { socket, closed: () => isClosed, answer };
-}
+/** A connection from `localAddress` (any 127.x.y.z: another caller) that sends nothing yet. */
+const open = (port: number, localAddress: string): Promise<SilentConnection> => openSilent(port, localAddress, pki.ca);
 
 /** `run` with `stopped` unable to accept (SIGSTOP), so the other worker accepts every connection; then it runs again. */
 async function withOnly<T>(stopped: number, run: () => Promise<T>): Promise<T> {
@@ -94,7 +68,7 @@ async function withOnly<T>(stopped: number, run: () => Promise<T>): Promise<T> {
 const args = (rules: string): string[] => ['--config', rules, '--listen', '127.0.0.1:0', '--tls-cert-file', pki.server.certFile, '--tls-private-key-file', pki.server.keyFile, '--token-file', tokenFile, '--workers', '2'];
 
 /** The silent connections' state after the wait: which are still open, and what the closed ones were answered. */
-const states = async (conns: Readonly<Record<string, Connection>>): Promise<Record<string, string>> => {
+const states = async (conns: Readonly<Record<string, SilentConnection>>): Promise<Record<string, string>> => {
   const out: Record<string, string> = {};
   for (const [name, c] of Object.entries(conns)) out[name] = c.closed() ? `closed: ${await c.answer()}` : 'open';
   return out;
