@@ -41,7 +41,7 @@ export type VerifiedReview =
 
 /**
  * Distinct targets one review has checked; the others are `unreachable` at once (NOT_ASKED). Each
- * check asked holds a timer, an AbortController and its promises until the deadline: a Pod of tens
+ * check asked holds its promises and its listeners on the review's signal until the deadline: a Pod of tens
  * of thousands of distinct images (under the API server's 3 MiB) took more heap than a small
  * function has (docs/performance.md, "Figures behind the comments"), and no more of them than about
  * maxConcurrentChecks times the deadline over a registry's answer time could be answered anyway.

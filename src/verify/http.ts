@@ -136,6 +136,12 @@ function once({ request, context }: Transport, req: HttpRequest, url: URL, heade
       reject(error);
     };
     let r: ReturnType<typeof request> | undefined;
+    // Node.js opens the connection even for a request whose signal has aborted: a check cut by
+    // the deadline while it read its credentials would connect only to drop the connection.
+    if (req.signal.aborted) {
+      fail(req.signal.reason);
+      return;
+    }
     try {
       r = request(url, {
         method: req.method,

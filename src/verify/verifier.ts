@@ -228,21 +228,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /**
    * Checks under way, by key, shared by the reviews that ask while one runs (a ReplicaSet's Pods
-   * arrive together): one request to the registry, not one per review. Each check has its own
-   * deadline from its start, so a review that joins one late still settles by its own.
+   * arrive together): one request to the registry, not one per review. A check is cut by the
+   * deadline of the review that starts it (`signal`); a review that joins one late still settles
+   * by its own.
    */
   const inflight = new Map<string, Promise<Verdict>>();
-  const shared = (req: VerifyRequest, key: string, owner: object): Promise<Verdict> => {
+  const shared = (req: VerifyRequest, key: string, owner: object, signal: AbortSignal, deadlineAt: number): Promise<Verdict> => {
     const running = inflight.get(key);
     if (running !== undefined) return running;
-    const controller = new AbortController();
-    // The signal has a listener per request and per credentials read of the check.
-    setMaxListeners(0, controller.signal);
-    const timer = setTimeout(() => {
-      controller.abort();
-    }, o.deadlineMs);
-    const started = check(req, key, controller.signal, owner, now() + o.deadlineMs).finally(() => {
-      clearTimeout(timer);
+    const started = check(req, key, signal, owner, deadlineAt).finally(() => {
       inflight.delete(key);
     });
     inflight.set(key, started);
@@ -257,10 +251,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const keys = requests.map(requestKey);
       const distinct = new Map<string, Verdict | Promise<Verdict>>();
       let cacheHits = 0;
+      // One signal for the checks this review starts, aborted at its deadline all at once: the
+      // checks waiting for a slot leave the queue before any cut check frees its slot. With a timer
+      // per check, each cut check freed its slot before the next check's timer ran, and the slot
+      // went to a waiting check about to be cut: every waiting check of a large review opened a
+      // connection at the deadline only to drop it, holding the process (docs/performance.md).
+      const controller = new AbortController();
+      // A listener per waiting check, per request and per credentials read.
+      setMaxListeners(0, controller.signal);
+      const deadlineAt = started + o.deadlineMs;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<'deadline'>((resolve) => {
         timer = setTimeout(() => {
           resolve('deadline');
+          controller.abort();
         }, o.deadlineMs);
       });
       for (const [i, req] of requests.entries()) {
@@ -274,7 +278,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         }
         distinct.set(
           key,
-          Promise.race([shared(req, key, owner), deadline]).then(
+          Promise.race([shared(req, key, owner, controller.signal, deadlineAt), deadline]).then(
             (v): Verdict => (v === 'deadline' ? { status: 'unreachable', reason: `no answer within the ${o.deadlineMs} ms deadline` } : v),
           ),
         );
