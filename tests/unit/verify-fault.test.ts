@@ -152,10 +152,10 @@ describe('the deadline and the network', () => {
         else endless(200, INDEX_TYPE)(q, s, url);
       }, [], 'present'],
     ])('%s', async (_what, route, platforms, status) => {
-      const started = performance.now();
-      const v = await one(route, undefined, { deadlineMs: 1000 }, platforms);
+      // Its verdict, not its time: an answer that waited for the body would be cut by the deadline
+      // (unreachable). A long deadline, so that a loaded machine does not cut a correct one.
+      const v = await one(route, undefined, { deadlineMs: 5000 }, platforms);
       expect(v.status).toBe(status);
-      expect(performance.now() - started).toBeLessThan(500);
     });
   });
 
