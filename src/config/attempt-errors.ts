@@ -10,8 +10,12 @@
 import type { DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
 
 export interface AttemptErrors {
-  /** Adds the middleware to a command's stack (`command.middlewareStack`), before it is sent. */
-  watch<I extends object, O extends object>(stack: MiddlewareStack<I, O>): void;
+  /**
+   * Adds the middleware to a command's stack (`command.middlewareStack`), before it is sent. A
+   * command without one (a stand-in for the SDK) is sent as it is: what this keeps is for the
+   * message only, and must never stop the read.
+   */
+  watch<I extends object, O extends object>(stack: MiddlewareStack<I, O> | undefined): void;
   /** The error of the latest attempt that failed before the bound; undefined when none did. */
   last(): unknown;
 }
@@ -20,7 +24,8 @@ export interface AttemptErrors {
 export function attemptErrors(signal: AbortSignal): AttemptErrors {
   let last: unknown;
   return {
-    watch: <I extends object, O extends object>(stack: MiddlewareStack<I, O>): void => {
+    watch: <I extends object, O extends object>(stack: MiddlewareStack<I, O> | undefined): void => {
+      if (typeof stack?.add !== 'function') return;
       const keep: DeserializeMiddleware<I, O> = (next) => async (args) => {
         try {
           return await next(args);
